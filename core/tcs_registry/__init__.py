@@ -1,0 +1,40 @@
+"""tcs-registry: scan whole container registries. The names here are the public API for plugins."""
+
+from .errors import AuthError, ImageError, RegistryError, TcsError, UsageError
+from .hookspecs import hookimpl
+from .http import RegistryClient
+from .models import (
+    Confidence,
+    Credentials,
+    ImageDescription,
+    Platform,
+    Probe,
+    ProbeResponse,
+    Registry,
+    RegistryMatch,
+    RegistryType,
+    ScanResult,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthError",
+    "Confidence",
+    "Credentials",
+    "ImageDescription",
+    "ImageError",
+    "Platform",
+    "Probe",
+    "ProbeResponse",
+    "Registry",
+    "RegistryClient",
+    "RegistryError",
+    "RegistryMatch",
+    "RegistryType",
+    "ScanResult",
+    "TcsError",
+    "UsageError",
+    "__version__",
+    "hookimpl",
+]

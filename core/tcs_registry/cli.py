@@ -1,0 +1,112 @@
+"""The command line: ``tcs-registry registry <url>`` and ``tcs-registry plugins``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+import pluggy
+from tabulate import tabulate
+
+from . import __version__, logs
+from .discovery import Discovery
+from .dockerconfig import docker_credentials
+from .errors import EXIT_USAGE, TcsError, UsageError
+from .plugins import describe_plugins, get_plugin_manager
+from .settings import resolve
+
+log = logging.getLogger("tcs_registry")
+EXIT_INTERRUPTED = 130
+
+PluginManagerFactory = Callable[[], pluggy.PluginManager]
+
+
+def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None = None) -> click.Group:
+    """The click group; tests pass their own plugin manager, the console script loads the installed ones."""
+
+    def get_pm() -> pluggy.PluginManager:
+        if isinstance(plugin_manager, pluggy.PluginManager):
+            return plugin_manager
+        return (plugin_manager or get_plugin_manager)()
+
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="tcs-registry")
+    def cli() -> None:
+        """Scan whole container registries for vulnerabilities and misconfigurations."""
+
+    @cli.command("registry")
+    @click.argument("registry_url")
+    @click.option("--username", help="Registry user (robot account, service principal id...). Env: TCS_REGISTRY_USERNAME.")
+    @click.option("--password", help="Registry password or token. Env: TCS_REGISTRY_PASSWORD.")
+    @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+    @click.option("--project", help="Project the results belong to (default 'default'). Env: TCS_PROJECT_ID.")
+    @click.option("--token", help="API token for submitting results to a console. Env: TCS_TOKEN.")
+    @click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config).")
+    @click.option("--allowList", "--allowlist", "allow_list", help="Comma-separated image patterns to scan (default '*').")
+    @click.option("--denyList", "--denylist", "deny_list", help="Comma-separated image patterns to skip; wins over --allowList.")
+    @click.option("--mode", help="scan (default) or dry-run (discovery and a CSV report only).")
+    @click.option("--registry-type", help="Use this registry type's plugin instead of guessing (see `tcs-registry plugins`).")
+    @click.option("--max-images", type=int, help="Process at most this many admitted images; the rest are reported as skipped.")
+    @click.option("--insecure", is_flag=True, default=None, help="Do not verify the registry's TLS certificate.")
+    @click.option("--ca-cert", help="CA bundle (PEM) that signs the registry's certificate.")
+    @click.option("--state-dir", help="Where the state store lives (default: the user's data directory).")
+    @click.option("--output-dir", help="Where reports are written (default: the current directory).")
+    @click.option("--concurrency", type=int, help="Images described at once (default 8).")
+    @click.option("-v", "--verbose", count=True, help="More log lines (-v: debug).")
+    @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+    def registry(registry_url: str, password_stdin: bool, verbose: int, quiet: bool, **flags: Any) -> None:
+        """Discover, describe and scan every image of the registry at REGISTRY_URL."""
+        logs.setup(-1 if quiet else verbose)
+        if password_stdin:
+            if flags.get("password") is not None:
+                raise UsageError("--password and --password-stdin contradict each other: choose one")
+            flags["password"] = sys.stdin.read().rstrip("\r\n")
+        logs.redact(flags.get("password"), flags.get("token"))
+        settings = resolve(registry_url, flags, docker_credentials=docker_credentials)
+        logs.redact(settings.credentials.password, settings.token)
+        pm = get_pm()
+        sys.exit(Discovery(pm, settings).run(sys.stdout))
+
+    @cli.command("plugins")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+    def plugins(as_json: bool) -> None:
+        """List installed plugins: name, version, registry types, hooks."""
+        infos = describe_plugins(get_pm())
+        if as_json:
+            click.echo(json.dumps([info.__dict__ for info in infos], indent=2))
+            return
+        rows = [(i.name, i.version, ", ".join(i.registry_types), ", ".join(i.hooks)) for i in infos]
+        click.echo(tabulate(rows, headers=["name", "version", "registry types", "hooks"]))
+
+    return cli
+
+
+def main(argv: Sequence[str] | None = None, plugin_manager: pluggy.PluginManager | None = None) -> int:
+    """Console-script entry point: every error is one line and a documented exit code."""
+    logs.setup()
+    cli = build_cli(plugin_manager)
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="tcs-registry", standalone_mode=False)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    except click.exceptions.Abort:
+        log.error("Interrupted")
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        log.error("Interrupted: what was done is recorded; run the same command again to continue")
+        return EXIT_INTERRUPTED
+    except click.exceptions.ClickException as exc:
+        log.error("%s", exc.format_message())
+        return EXIT_USAGE if isinstance(exc, click.exceptions.UsageError) else exc.exit_code
+    except TcsError as exc:
+        log.error("%s", exc)
+        return exc.exit_code
+    return 0
+
+
+def console() -> None:
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Plugins built into the core."""

@@ -1,0 +1,201 @@
+"""One run: pick the plugin, log in, list, filter, describe (concurrently), record, report, scan."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TextIO
+
+import pluggy
+
+from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ImageError, PluginError, TcsError
+from .http import RegistryClient
+from .models import ImageDescription, Registry, ScanResult
+from .oci import format_time
+from .report import CsvReport, Summary
+from .settings import Settings
+from .sniffing import HttpProbe, select_registry_type
+from .store import Store
+
+log = logging.getLogger("tcs_registry")
+
+
+@dataclass
+class Outcome:
+    image: ImageDescription
+    scan: ScanResult | None = None
+
+
+class Discovery:
+    """A registry run, from the URL to the summary. `run()` returns the exit code."""
+
+    def __init__(self, pm: pluggy.PluginManager, settings: Settings) -> None:
+        self.pm = pm
+        self.settings = settings
+        self.summary = Summary()
+        self.failed_repositories = 0
+        self.scanners = bool(pm.hook.submit_scan.get_hookimpls())
+        self.scanned = 0
+        self.registry: Registry | None = None
+        self.client: RegistryClient | None = None
+
+    # -- setup -------------------------------------------------------------------------------
+    def connect(self) -> None:
+        s = self.settings
+        probe = HttpProbe(f"{s.scheme}://{s.host}{s.path}", s.verify)
+        registry_type = select_registry_type(self.pm, s.url, probe, s.registry_type)
+        log.info("Identified registry as: %s", registry_type)
+        self.registry = Registry(
+            url=s.url, scheme=s.scheme, host=s.host, path=s.path, registry_type=registry_type,
+            project=s.project, verify=s.verify, options={"concurrency": s.concurrency},
+        )
+        client = self.pm.hook.authenticate(registry=self.registry, credentials=s.credentials)
+        if client is None:
+            raise PluginError(f"no installed plugin can log in to a {registry_type} registry")
+        self.client = client
+        log.debug("Authenticated registry=%s credentials=%s", s.url, s.credentials.source)
+
+    # -- listing -----------------------------------------------------------------------------
+    def candidates(self) -> Iterator[tuple[str, str]]:
+        """(repository, tag) for every tag of every repository; a failing repository is skipped."""
+        hook, registry, client = self.pm.hook, self.registry, self.client
+        repositories = hook.list_repositories(registry=registry, client=client)
+        if repositories is None:
+            raise PluginError(f"no installed plugin can list repositories of a {registry.registry_type} registry")
+        listed = 0
+        try:
+            for repository in repositories:
+                listed += 1
+                try:
+                    tags = hook.list_tags(registry=registry, client=client, repository=repository)
+                    if tags is None:
+                        raise PluginError(f"no installed plugin can list tags of a {registry.registry_type} registry")
+                    tags = sorted(tags)  # a stable report: registries list tags in any order
+                except PluginError:
+                    raise
+                except TcsError as exc:
+                    self.failed_repositories += 1
+                    log.error("Failed to list tags repository=%s error=%s", repository, exc)
+                    continue
+                for tag in tags:
+                    yield repository, tag
+        except TcsError as exc:
+            if listed == 0 or isinstance(exc, PluginError):
+                raise
+            self.failed_repositories += 1
+            log.error("Repository listing stopped early after %d repositories error=%s", listed, exc)
+
+    # -- per image (worker threads) ----------------------------------------------------------
+    def describe_and_scan(self, repository: str, tag: str) -> Outcome:
+        hook, registry, client = self.pm.hook, self.registry, self.client
+        image = hook.describe_image(registry=registry, client=client, repository=repository, tag=tag)
+        if image is None:
+            raise PluginError(f"no installed plugin can describe images of a {registry.registry_type} registry")
+        outcome = Outcome(image)
+        if self.settings.mode == "scan" and self.scanners:
+            options = {"scanner": None, "project": self.settings.project}
+            outcome.scan = hook.submit_scan(registry=registry, client=client, image=image, options=options)
+            if outcome.scan is None:
+                raise ImageError("no installed scanner answered for this image")
+        return outcome
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self, out: TextIO) -> int:
+        s = self.settings
+        self.connect()
+        assert self.registry is not None and self.client is not None
+        log.info("Beginning discovery of registry: %s", s.url)
+        store = Store(s.state_dir)
+        run_id = store.begin_run(s.project, s.url, self.registry.registry_type, s.mode)
+        report = CsvReport(s.output_dir, s.host) if s.mode == "dry-run" else None
+        status = "interrupted"
+        pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="describe")
+        try:
+            self._pipeline(pool, store, run_id, report)
+            status = "partial" if self.summary.failed or self.failed_repositories else "complete"
+        finally:
+            pool.shutdown(wait=status != "interrupted", cancel_futures=True)
+            store.finish_run(
+                run_id, status=status, found=self.summary.found, new=self.summary.new,
+                skipped=self.summary.skipped, failed=self.summary.failed,
+                report=str(report.path) if report else None,
+            )
+            store.close()
+            if report:
+                report.close()
+            self.client.close()
+        return self._finish(out, report)
+
+    def _pipeline(self, pool: ThreadPoolExecutor, store: Store, run_id: int, report: CsvReport | None) -> None:
+        """Describe admitted images concurrently while writing results in listing order."""
+        s, summary = self.settings, self.summary
+        window = 4 * s.concurrency  # bounded look-ahead: memory does not grow with the registry
+        pending: deque[tuple[str, str, Future[Outcome] | None]] = deque()
+        admitted = 0
+
+        def settle() -> None:
+            repository, tag, future = pending.popleft()
+            reference = f"{s.host}/{repository}:{tag}"
+            if future is None:
+                if report:
+                    report.row(f"{s.host}/{repository}", tag, "", skipped=True)
+                return
+            try:
+                outcome = future.result()
+            except TcsError as exc:
+                summary.failed += 1
+                log.error("Failed to describe image image=%s error=%s", reference, exc)
+                return
+            except Exception as exc:  # a plugin bug must not end the run or lose what is done
+                summary.failed += 1
+                log.error("Failed to describe image image=%s error=%s: %s", reference, type(exc).__name__, exc,
+                          exc_info=True)
+                return
+            image = outcome.image
+            summary.new += store.record_image(run_id, s.project, s.url, image)
+            log.info("Fetched image discovery details image=%s", reference)
+            if report:
+                report.row(f"{s.host}/{repository}", tag, format_time(image.build_time), skipped=False)
+            if outcome.scan is not None:
+                self.scanned += 1
+
+        for repository, tag in self.candidates():
+            summary.found += 1
+            within_limit = s.max_images is None or admitted < s.max_images
+            if s.image_filter.admits(repository, tag) and within_limit:
+                admitted += 1
+                pending.append((repository, tag, pool.submit(self.describe_and_scan, repository, tag)))
+            else:
+                summary.skipped += 1
+                if not within_limit and s.image_filter.admits(repository, tag):
+                    log.debug("Skipping image beyond --max-images image=%s/%s:%s", s.host, repository, tag)
+                pending.append((repository, tag, None))
+            while pending and (len(pending) > window or pending[0][2] is None or pending[0][2].done()):
+                settle()
+        while pending:
+            settle()
+        if s.max_images is not None and admitted >= s.max_images and summary.skipped:
+            log.warning("Image limit reached: only the first %d admitted images were processed (--max-images)",
+                        s.max_images)
+
+    def _finish(self, out: TextIO, report: CsvReport | None) -> int:
+        s, summary = self.settings, self.summary
+        code = EXIT_PARTIAL if summary.failed or self.failed_repositories else EXIT_OK
+        if report:
+            log.info("Output report: %s", report.path)
+            summary.violations = summary.vulnerabilities = "none: dry run, no images scanned"
+        elif not self.scanners:
+            summary.violations = summary.vulnerabilities = "none: no scanner plugin is installed"
+        else:
+            summary.violations = summary.vulnerabilities = f"{self.scanned} images scanned in project {s.project}"
+        if self.failed_repositories:
+            log.error("Repositories that could not be listed: %d", self.failed_repositories)
+        summary.write(out)
+        if s.mode == "scan" and not self.scanners:
+            log.error("No scanner is installed, so no image was scanned: install a scanner plugin, "
+                      "or use --mode=dry-run for discovery only")
+            return EXIT_USAGE
+        return code

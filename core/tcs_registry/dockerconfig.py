@@ -1,0 +1,101 @@
+"""Credentials from the user's docker ``config.json``, as crane and skopeo read them.
+
+``auths.<host>.auth`` (base64 ``user:password``), then ``credHelpers.<host>`` or ``credsStore``
+through the ``docker-credential-<name> get`` protocol (server URL on stdin, JSON on stdout).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from .models import Credentials
+
+log = logging.getLogger(__name__)
+HELPER_TIMEOUT = 30
+
+
+def config_path() -> Path:
+    base = os.environ.get("DOCKER_CONFIG")
+    return Path(base, "config.json") if base else Path.home() / ".docker" / "config.json"
+
+
+def _host_of(key: str) -> str:
+    """``https://index.docker.io/v1/`` -> ``index.docker.io``; ``localhost:5000`` stays as it is."""
+    key = key.split("://", 1)[-1]
+    return key.split("/", 1)[0].lower()
+
+
+def _aliases(host: str) -> set[str]:
+    if host in ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"):
+        return {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+    return {host}
+
+
+def _from_helper(helper: str, server: str) -> Credentials | None:
+    program = f"docker-credential-{helper}"
+    try:
+        result = subprocess.run(
+            [program, "get"], input=server, capture_output=True, text=True, timeout=HELPER_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("Docker credential helper failed helper=%s error=%s", program, type(exc).__name__)
+        return None
+    if result.returncode != 0:
+        # "credentials not found in native keychain" is the normal answer for an unknown host
+        log.debug("Docker credential helper has no credentials helper=%s server=%s", program, server)
+        return None
+    try:
+        answer = json.loads(result.stdout)
+        username, secret = answer.get("Username", ""), answer.get("Secret", "")
+    except (ValueError, AttributeError):
+        log.warning("Docker credential helper answered garbage helper=%s", program)
+        return None
+    if not secret:
+        return None
+    if username == "<token>":  # an identity token, not a password: not supported by the V2 flow here
+        log.warning("Docker credential helper returned an identity token, which is not supported helper=%s", program)
+        return None
+    return Credentials(username or None, secret, source=f"docker-credential-{helper}")
+
+
+def docker_credentials(host: str, path: Path | None = None) -> Credentials | None:
+    """Credentials for ``host`` from the docker config, or None."""
+    path = path or config_path()
+    try:
+        config: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("Ignoring unreadable docker config path=%s error=%s", path, type(exc).__name__)
+        return None
+    if not isinstance(config, dict):
+        return None
+    wanted = _aliases(host.lower())
+    auths = config.get("auths") or {}
+    helpers = config.get("credHelpers") or {}
+    for key, helper in helpers.items():
+        if _host_of(key) in wanted:
+            return _from_helper(str(helper), key)
+    for key, entry in auths.items():
+        if _host_of(key) not in wanted or not isinstance(entry, dict):
+            continue
+        if entry.get("auth"):
+            try:
+                username, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                log.warning("Ignoring malformed docker config entry host=%s", _host_of(key))
+                continue
+            return Credentials(username, password, source="docker-config")
+        if entry.get("username") and entry.get("password"):
+            return Credentials(entry["username"], entry["password"], source="docker-config")
+    if config.get("credsStore"):
+        server = next((k for k in auths if _host_of(k) in wanted), host)
+        return _from_helper(str(config["credsStore"]), server)
+    return None

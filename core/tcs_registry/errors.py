@@ -1,0 +1,39 @@
+"""Errors that end a run, or one image, with a clear line and a documented exit code."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1  # findings at or above --fail-on
+EXIT_USAGE = 2  # bad flags, URL, config file, patterns; no scanner installed
+EXIT_REGISTRY = 3  # registry unreachable, TLS failure, bad credentials, not a registry
+EXIT_PARTIAL = 4  # the run finished but some repositories or images failed
+
+
+class TcsError(Exception):
+    """Base class: the message is one line meant for the user."""
+
+    exit_code = EXIT_REGISTRY
+
+
+class UsageError(TcsError):
+    """Bad input from the user: flags, URL, config file, patterns."""
+
+    exit_code = EXIT_USAGE
+
+
+class PluginError(UsageError):
+    """A plugin failed to load or broke the hook contract."""
+
+
+class RegistryError(TcsError):
+    """The registry cannot be reached or answered something unusable."""
+
+    exit_code = EXIT_REGISTRY
+
+
+class AuthError(RegistryError):
+    """The registry refused the credentials (or wanted some and got none)."""
+
+
+class ImageError(RegistryError):
+    """One image could not be described or scanned; the run goes on without it."""

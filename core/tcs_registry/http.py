@@ -1,0 +1,387 @@
+"""The shared registry HTTP client: V2 auth (Basic, Bearer token flow), retries, pagination, blobs.
+
+Every plugin talks to its registry through a `RegistryClient`, so auth, retries, TLS settings and
+error messages behave the same for every vendor.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import oci
+from .errors import AuthError, ImageError, RegistryError
+from .models import Credentials, Registry
+
+USER_AGENT = "tcs-registry"
+DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
+DEFAULT_PAGE_SIZE = 1000  # the largest page distribution allows by default; shrunk on a 400
+TOKEN_LEEWAY = 10.0  # refresh a token this many seconds before it expires
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+_CHALLENGE_PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?')
+_REPOSITORY_PATH = re.compile(r"/v2/(.+)/(?:tags/list|manifests/[^/]+|blobs/[^/]+|referrers/[^/]+)$")
+
+
+@dataclass(frozen=True)
+class Challenge:
+    scheme: str  # "basic" or "bearer"
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def parse_challenges(header: str) -> list[Challenge]:
+    """Parse a ``WWW-Authenticate`` header: ``Bearer realm="...",service="...",scope="a:b:pull,push"``."""
+    challenges: list[Challenge] = []
+    rest = header.strip()
+    while rest:
+        match = re.match(r"([A-Za-z][A-Za-z0-9_-]*)(?:\s+|$)", rest)
+        if not match:
+            break
+        scheme, rest = match.group(1).lower(), rest[match.end():]
+        params: dict[str, str] = {}
+        while (param := _CHALLENGE_PARAM.match(rest)) and param.group(0).strip():
+            value = param.group(2)
+            if value.startswith('"'):
+                value = re.sub(r"\\(.)", r"\1", value[1:-1])
+            params[param.group(1).lower()] = value
+            rest = rest[param.end():]
+        challenges.append(Challenge(scheme, params))
+        rest = rest.lstrip(", ")
+    return challenges
+
+
+def scope_for(url: str) -> str | None:
+    """The token scope a V2 request needs: ``registry:catalog:*`` or ``repository:<name>:pull``."""
+    path = urlsplit(url).path
+    if path.endswith("/v2/_catalog"):
+        return "registry:catalog:*"
+    match = _REPOSITORY_PATH.search(path)
+    return f"repository:{match.group(1)}:pull" if match else None
+
+
+def set_query(url: str, **values: Any) -> str:
+    """``url`` with the given query parameters set (replacing any already there)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in values]
+    query += [(k, str(v)) for k, v in values.items()]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def error_detail(response: requests.Response) -> str:
+    """The registry's own error code and message, if the body carries the V2 error format."""
+    try:
+        errors = response.json().get("errors") or []
+        first = errors[0]
+        return " ".join(str(first.get(k, "")) for k in ("code", "message")).strip()
+    except (ValueError, AttributeError, IndexError, TypeError):
+        return ""
+
+
+def _reason(exc: Exception) -> str:
+    """A short human reason from a requests/urllib3 exception chain."""
+    text = str(exc)
+    for pattern in (r"certificate verify failed: ([^(')\]]+)", r"\[Errno -?\d+\] ([^'\")]+)", r"hostname .+ doesn't match[^'\")]*"):
+        match = re.search(pattern, text)
+        if match:
+            return (match.group(1) if match.groups() else match.group(0)).strip()
+    return type(exc).__name__
+
+
+class RegistryClient:
+    """An authenticated HTTP client for one registry; safe to share between threads."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        credentials: Credentials,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        retries: int = 4,
+        pool_size: int = 32,
+    ) -> None:
+        self.registry = registry
+        self.credentials = credentials
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.verify = registry.verify
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.trust_env = False  # no ~/.netrc credentials leaking into requests
+        retry = Retry(
+            total=retries,
+            connect=min(retries, 2),  # a refused connection rarely heals in seconds
+            read=retries,
+            status=retries,
+            backoff_factor=0.5,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"GET", "HEAD"}),
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_size)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self._lock = threading.Lock()
+        self._challenge: Challenge | None = None
+        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+        self._configs: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    # -- transport ---------------------------------------------------------------------------
+    def url(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return self.registry.api_root + path_or_url
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        host = urlsplit(url).netloc
+        try:
+            return self.session.request(method, url, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            raise RegistryError(
+                f"TLS verification failed for {host}: {_reason(exc)}; if the registry uses a private CA, "
+                "pass --ca-cert PATH (or --insecure to skip verification)"
+            ) from None
+        except requests.exceptions.Timeout:
+            raise RegistryError(f"{host} did not answer within {self.timeout[1]:.0f} s") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise RegistryError(f"cannot connect to {host}: {_reason(exc)}") from None
+        except requests.exceptions.RequestException as exc:
+            raise RegistryError(f"request to {host} failed: {_reason(exc)}") from None
+
+    def request(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
+        """Send a request, answering the registry's auth challenge once if it asks for one."""
+        url = self.url(path_or_url)
+        scope = scope_for(url)
+        headers = dict(kwargs.pop("headers", None) or {})
+        authorization = self._authorization(scope, fresh=False)
+        if authorization:
+            headers["Authorization"] = authorization
+        response = self._send(method, url, headers=headers, **kwargs)
+        if response.status_code != 401:
+            return response
+        challenge = self._pick(parse_challenges(response.headers.get("WWW-Authenticate", "")))
+        if challenge is None:
+            return response
+        with self._lock:
+            self._challenge = challenge
+        authorization = self._authorization(challenge.params.get("scope") or scope, fresh=True)
+        if not authorization:
+            return response
+        response.close()
+        headers["Authorization"] = authorization
+        return self._send(method, url, headers=headers, **kwargs)
+
+    def get(self, path_or_url: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path_or_url, **kwargs)
+
+    # -- auth --------------------------------------------------------------------------------
+    def _pick(self, challenges: list[Challenge]) -> Challenge | None:
+        by_scheme = {c.scheme: c for c in challenges}
+        if "bearer" in by_scheme and by_scheme["bearer"].params.get("realm"):
+            return by_scheme["bearer"]
+        return by_scheme.get("basic")
+
+    def _basic(self) -> str | None:
+        if self.credentials.anonymous:
+            return None
+        raw = f"{self.credentials.username or ''}:{self.credentials.password or ''}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+    def _authorization(self, scope: str | None, *, fresh: bool) -> str | None:
+        challenge = self._challenge
+        if challenge is None:
+            return None
+        if challenge.scheme == "basic":
+            return self._basic()
+        return "Bearer " + self.token(challenge, scope, fresh=fresh)
+
+    def token(self, challenge: Challenge, scope: str | None, *, fresh: bool = False) -> str:
+        """A Bearer token for ``scope``, cached per (realm, service, scope) until shortly before expiry."""
+        key = (challenge.params["realm"], challenge.params.get("service", ""), scope or "")
+        with self._lock:
+            cached = self._tokens.get(key)
+        if cached and not fresh and cached[1] - TOKEN_LEEWAY > time.time():
+            return cached[0]
+        token, expires = self._fetch_token(challenge, scope)
+        with self._lock:
+            self._tokens[key] = (token, expires)
+        return token
+
+    def _fetch_token(self, challenge: Challenge, scope: str | None) -> tuple[str, float]:
+        realm = challenge.params["realm"]
+        params: dict[str, str] = {}
+        if challenge.params.get("service"):
+            params["service"] = challenge.params["service"]
+        if scope:
+            params["scope"] = scope
+        auth = None
+        if not self.credentials.anonymous:
+            auth = (self.credentials.username or "", self.credentials.password or "")
+            if self.credentials.username:
+                params["account"] = self.credentials.username
+        response = self._send("GET", realm, params=params, auth=auth)
+        if response.status_code in (401, 403):
+            raise AuthError(self._refused("the registry's token service"))
+        if not response.ok:
+            raise RegistryError(f"token service {urlsplit(realm).netloc} answered {response.status_code}")
+        try:
+            body = response.json()
+            token = body.get("token") or body.get("access_token")
+        except (ValueError, AttributeError):
+            token, body = None, {}
+        if not token:
+            raise RegistryError(f"token service {urlsplit(realm).netloc} answered without a token")
+        issued = oci.parse_time(body.get("issued_at"))
+        start = issued.timestamp() if issued else time.time()
+        try:
+            lifetime = max(float(body.get("expires_in") or 60), 0.0)
+        except (TypeError, ValueError):
+            lifetime = 60.0
+        return token, start + lifetime
+
+    def _refused(self, who: str) -> str:
+        if self.credentials.anonymous:
+            return f"{who} requires credentials: pass --username and --password (or --password-stdin)"
+        return f"{who} refused the credentials of user {self.credentials.username or '(token)'!r}"
+
+    # -- checks ------------------------------------------------------------------------------
+    def check(self, response: requests.Response, what: str) -> requests.Response:
+        """Return ``response`` if it is a success; otherwise raise an error naming ``what``."""
+        if response.ok:
+            return response
+        detail = error_detail(response)
+        suffix = f" ({detail})" if detail else ""
+        status = response.status_code
+        if status == 401:
+            raise AuthError(f"{what}: {self._refused('the registry')}{suffix}")
+        if status == 403:
+            raise AuthError(f"{what}: access denied{suffix}")
+        if status == 429:
+            raise RegistryError(f"{what}: rate limited by the registry (429) after retries{suffix}")
+        raise RegistryError(f"{what}: the registry answered {status}{suffix}")
+
+    def json(self, response: requests.Response, what: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "unknown content type")
+            raise RegistryError(f"{what}: the registry answered with invalid JSON ({kind})") from None
+
+    def ping(self) -> None:
+        """``GET /v2/``: reachability, V2 support and (through the challenge) the credentials."""
+        response = self.get("/v2/")
+        if response.status_code == 404:
+            raise RegistryError(f"{self.url('/v2/')} answered 404: not a Docker Registry V2 / OCI endpoint")
+        if response.status_code == 401:
+            raise AuthError(self._refused("the registry"))
+        self.check(response, f"{self.registry.host} /v2/")
+
+    # -- listing -----------------------------------------------------------------------------
+    def paginate(
+        self, path: str, key: str, *, page_size: int = DEFAULT_PAGE_SIZE, what: str = "", missing_ok: bool = False
+    ) -> Iterator[str]:
+        """Yield the ``key`` list of every page, following ``Link: <...>; rel="next"``.
+
+        Asks for ``page_size`` entries and halves it when the registry refuses the size with a 400
+        (distribution's PAGINATION_NUMBER_INVALID). A short page does not end the listing; only the
+        absence of a next link does. A link that points back to a page already read is an error.
+        With ``missing_ok``, a 404 on the first page means an empty listing.
+        """
+        what = what or path
+        url = set_query(self.url(path), n=page_size)
+        seen = {url}
+        while True:
+            response = self.get(url)
+            if response.status_code == 400 and page_size > 10:
+                page_size //= 2
+                url = set_query(url, n=page_size)
+                continue
+            if response.status_code == 404 and missing_ok and len(seen) == 1:
+                return
+            self.check(response, what)
+            body = self.json(response, what)
+            items = body.get(key) if isinstance(body, dict) else None
+            if items is not None and not isinstance(items, list):
+                raise RegistryError(f"{what}: the registry answered {key!r} that is not a list")
+            yield from (str(item) for item in items or ())
+            link = response.links.get("next", {}).get("url")
+            if not link:
+                return
+            url = urljoin(response.url, link)
+            if url in seen:
+                raise RegistryError(f"{what}: the registry's pagination loops back to {link}")
+            seen.add(url)
+
+    # -- content -----------------------------------------------------------------------------
+    def manifest(self, repository: str, reference: str) -> oci.Manifest:
+        """Fetch and parse a manifest or index; its digest is checked against the body."""
+        what = f"{self.registry.host}/{repository}{'@' if oci.is_digest(reference) else ':'}{reference}"
+        response = self.get(
+            f"/v2/{repository}/manifests/{reference}", headers={"Accept": oci.MANIFEST_ACCEPT}
+        )
+        if response.status_code == 404:
+            raise ImageError(f"{what}: manifest not found")
+        self.check(response, what)
+        body = response.content
+        if len(body) > oci.MAX_MANIFEST_BYTES:
+            raise ImageError(f"{what}: manifest larger than {oci.MAX_MANIFEST_BYTES} bytes")
+        digest = response.headers.get("Docker-Content-Digest") or ""
+        if oci.is_digest(reference):
+            oci.verify_digest(body, reference, what)
+            digest = reference
+        elif digest:
+            oci.verify_digest(body, digest, what)
+        else:
+            digest = oci.compute_digest(body)
+        return oci.parse_manifest(body, response.headers.get("Content-Type", ""), digest, what)
+
+    def blob(self, repository: str, digest: str, *, max_bytes: int = oci.MAX_CONFIG_BYTES) -> bytes:
+        """Fetch a small blob whole (configs), verifying its digest; redirects are followed."""
+        what = f"{self.registry.host}/{repository}@{digest}"
+        response = self.get(f"/v2/{repository}/blobs/{digest}", stream=True)
+        with response:
+            if response.status_code == 404:
+                raise ImageError(f"{what}: blob not found")
+            self.check(response, what)
+            chunks, size = [], 0
+            for chunk in response.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise ImageError(f"{what}: blob larger than {max_bytes} bytes")
+                chunks.append(chunk)
+        body = b"".join(chunks)
+        oci.verify_digest(body, digest, what)
+        return body
+
+    def config(self, repository: str, digest: str) -> dict[str, Any]:
+        """An image config as JSON; cached by digest, so tags sharing a config cost one fetch."""
+        with self._lock:
+            if digest in self._configs:
+                self._configs.move_to_end(digest)
+                return self._configs[digest]
+        try:
+            config = json.loads(self.blob(repository, digest))
+        except ValueError:
+            raise ImageError(f"{self.registry.host}/{repository}@{digest}: config is not valid JSON") from None
+        if not isinstance(config, dict):
+            raise ImageError(f"{self.registry.host}/{repository}@{digest}: config is not a JSON object")
+        with self._lock:
+            self._configs[digest] = config
+            while len(self._configs) > 4096:
+                self._configs.popitem(last=False)
+        return config
+
+    def close(self) -> None:
+        self.session.close()

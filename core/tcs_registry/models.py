@@ -1,0 +1,123 @@
+"""The values that cross the hook boundary. Plugins receive and return these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class Confidence:
+    """How sure a `sniff_registry` answer is; the highest wins, a tie is an error."""
+
+    EXACT = 100  # a hostname the vendor owns (quay.io, *.azurecr.io)
+    PROBED = 80  # the vendor's fingerprint in the anonymous /v2/ answer or a vendor probe
+    LIKELY = 50  # a naming convention (a path containing /artifactory/)
+    FALLBACK = 1  # "any V2 registry": only the built-in DEFAULT_V2 plugin answers this
+
+
+@dataclass(frozen=True)
+class RegistryType:
+    """A registry type a plugin serves; `name` is what `--registry-type` accepts."""
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RegistryMatch:
+    """An answer to `sniff_registry`."""
+
+    registry_type: str
+    confidence: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ProbeResponse:
+    """What an anonymous request to the registry answered (status and headers only)."""
+
+    status: int
+    headers: dict[str, str]
+
+    def header(self, name: str) -> str:
+        """The header's value (case-insensitive name), or ''."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), "")
+
+
+class Probe(Protocol):
+    """Lazy anonymous requests for sniffing; each answer is fetched once and shared by all plugins."""
+
+    def v2(self) -> ProbeResponse | None:
+        """`GET /v2/` without credentials; None if the host cannot be reached."""
+
+    def get(self, path: str) -> ProbeResponse | None:
+        """One anonymous `GET` of a vendor probe path such as `/api/v2.0/ping`."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What the user gave to log in. The secret never shows in repr, logs or errors."""
+
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    source: str = "anonymous"  # "flag", "env", "config", "docker-config", a plugin's label
+
+    @property
+    def anonymous(self) -> bool:
+        return not self.username and not self.password
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The registry being scanned, as every hook sees it."""
+
+    url: str  # normalised: scheme://host[:port][/path], no trailing slash
+    scheme: str
+    host: str  # host[:port], as it appears in image references
+    path: str  # "" or "/some/prefix"
+    registry_type: str
+    project: str = "default"
+    verify: bool | str = True  # requests' verify: False (--insecure), a CA bundle path, or True
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def api_root(self) -> str:
+        """Base URL under which `/v2/...` paths live."""
+        return f"{self.scheme}://{self.host}{self.path}"
+
+
+@dataclass(frozen=True)
+class Platform:
+    os: str
+    architecture: str
+    variant: str | None = None
+    digest: str | None = None  # the platform's manifest digest, inside an index
+
+    def __str__(self) -> str:
+        return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
+
+
+@dataclass(frozen=True)
+class ImageDescription:
+    """An answer to `describe_image`."""
+
+    repository: str
+    tag: str
+    digest: str
+    media_type: str
+    platforms: tuple[Platform, ...] = ()
+    build_time: datetime | None = None  # the config's `created`, UTC
+    push_time: datetime | None = None  # where the vendor's API knows it
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """An answer to `submit_scan`."""
+
+    image: ImageDescription
+    scanner: str
+    vulnerabilities: tuple[dict[str, Any], ...] = ()
+    violations: tuple[dict[str, Any], ...] = ()
+    report: str | None = None  # where the scanner wrote details, if anywhere

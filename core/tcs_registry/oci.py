@@ -1,0 +1,184 @@
+"""OCI and Docker manifest parsing: pure functions over bytes, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .errors import ImageError
+from .models import Platform
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+SCHEMA1 = (
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+)
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+
+INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
+IMAGE_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
+IMAGE_CONFIG_TYPES = (OCI_CONFIG, DOCKER_CONFIG)
+# Indexes first: a registry that has both answers with the index, which names every platform.
+MANIFEST_ACCEPT = ", ".join(INDEX_TYPES + IMAGE_TYPES)
+
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the OCI distribution spec's recommended limit
+MAX_CONFIG_BYTES = 8 * 1024 * 1024
+
+_DIGEST = re.compile(r"^(sha256|sha512):([a-f0-9]{64}|[a-f0-9]{128})$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    media_type: str
+    digest: str
+    size: int = 0
+    platform: dict[str, Any] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_attestation(self) -> bool:
+        """BuildKit attestation manifests ride in an index but are not platforms."""
+        if self.annotations.get("vnd.docker.reference.type") == "attestation-manifest":
+            return True
+        return self.platform.get("os") == "unknown" and self.platform.get("architecture") == "unknown"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    digest: str
+    media_type: str
+    config: Descriptor | None = None  # image manifests
+    layers: tuple[Descriptor, ...] = ()
+    manifests: tuple[Descriptor, ...] = ()  # indexes
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES
+
+    def platforms(self) -> tuple[Platform, ...]:
+        """The platforms of an index, without attestation manifests."""
+        return tuple(
+            Platform(
+                os=d.platform.get("os", ""),
+                architecture=d.platform.get("architecture", ""),
+                variant=d.platform.get("variant"),
+                digest=d.digest,
+            )
+            for d in self.manifests
+            if d.media_type in IMAGE_TYPES and not d.is_attestation
+        )
+
+
+def compute_digest(body: bytes, algorithm: str = "sha256") -> str:
+    return f"{algorithm}:{hashlib.new(algorithm, body).hexdigest()}"
+
+
+def is_digest(reference: str) -> bool:
+    return bool(_DIGEST.match(reference))
+
+
+def verify_digest(body: bytes, expected: str, what: str) -> None:
+    """Raise ImageError unless ``body`` hashes to ``expected``."""
+    match = _DIGEST.match(expected)
+    if not match:
+        raise ImageError(f"{what}: the registry sent an invalid digest {expected!r}")
+    actual = compute_digest(body, match.group(1))
+    if actual != expected:
+        raise ImageError(f"{what}: content does not match its digest (expected {expected}, got {actual})")
+
+
+def _descriptor(raw: Any, what: str) -> Descriptor:
+    if not isinstance(raw, dict) or not isinstance(raw.get("digest"), str):
+        raise ImageError(f"{what}: malformed descriptor in manifest")
+    return Descriptor(
+        media_type=str(raw.get("mediaType", "")),
+        digest=raw["digest"],
+        size=int(raw.get("size") or 0),
+        platform=raw.get("platform") if isinstance(raw.get("platform"), dict) else {},
+        annotations=raw.get("annotations") if isinstance(raw.get("annotations"), dict) else {},
+    )
+
+
+def parse_manifest(body: bytes, content_type: str, digest: str, what: str) -> Manifest:
+    """Parse an image manifest or an index; ``what`` names the image in error messages."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise ImageError(f"{what}: the manifest is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise ImageError(f"{what}: the manifest is not a JSON object")
+    header_type = content_type.split(";")[0].strip()
+    media_type = doc.get("mediaType") or header_type
+    if doc.get("schemaVersion") == 1 or media_type in SCHEMA1:
+        raise ImageError(f"{what}: schema 1 manifests are not supported (deprecated format; re-push the image)")
+    if "manifests" in doc and media_type in (*INDEX_TYPES, "", "application/json"):
+        entries = doc["manifests"] if isinstance(doc["manifests"], list) else []
+        return Manifest(
+            digest=digest,
+            media_type=media_type if media_type in INDEX_TYPES else OCI_INDEX,
+            manifests=tuple(_descriptor(d, what) for d in entries),
+        )
+    if "config" in doc and media_type in (*IMAGE_TYPES, "", "application/json"):
+        layers = doc.get("layers") if isinstance(doc.get("layers"), list) else []
+        return Manifest(
+            digest=digest,
+            media_type=media_type if media_type in IMAGE_TYPES else OCI_MANIFEST,
+            config=_descriptor(doc["config"], what),
+            layers=tuple(_descriptor(d, what) for d in layers),
+        )
+    raise ImageError(f"{what}: unsupported manifest media type {media_type or 'unknown'!r}")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An RFC 3339 time from a config or an API (any fraction length, Z or offset) as UTC, else None."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = re.sub(r"(\.\d{1,6})\d*", r"\1", value.strip())  # Python keeps at most microseconds
+    text = text.replace("z", "Z").replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    parsed = parsed.astimezone(UTC)
+    return None if parsed.year <= 1 else parsed
+
+
+def format_time(value: datetime | None) -> str:
+    """RFC 3339 UTC to the second, e.g. ``2025-05-30T08:12:44Z``; '' for unknown."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
+
+
+def build_time(config: dict[str, Any]) -> datetime | None:
+    """The image's build time: the config's ``created``, else the OCI ``created`` label.
+
+    Reproducible builds often stamp the Unix epoch; that says nothing about when the image was
+    built, so it counts as unknown unless the label says better.
+    """
+    created = parse_time(config.get("created"))
+    if created is not None and created != _EPOCH:
+        return created
+    labels = (config.get("config") or {}).get("Labels") or {}
+    labelled = parse_time(labels.get("org.opencontainers.image.created")) if isinstance(labels, dict) else None
+    return labelled or None
+
+
+def config_platform(config: dict[str, Any], digest: str | None = None) -> Platform | None:
+    if not config.get("os") and not config.get("architecture"):
+        return None
+    return Platform(
+        os=str(config.get("os", "")),
+        architecture=str(config.get("architecture", "")),
+        variant=config.get("variant") or None,
+        digest=digest,
+    )

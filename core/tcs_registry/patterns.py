@@ -1,0 +1,72 @@
+"""Allow/deny image patterns, as the seed defines them.
+
+A pattern is ``repository[:tag]``; ``*`` matches any run of characters, ``/`` included; a pattern
+without ``:`` means any tag; a pattern matches the whole repository and the whole tag, never a
+substring. The deny list wins over the allow list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .errors import UsageError
+
+_REPOSITORY_CHARS = re.compile(r"^[a-z0-9._/*-]+$")
+_TAG_CHARS = re.compile(r"^[A-Za-z0-9._*-]+$")
+
+
+def _compile(part: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(piece) for piece in part.split("*")))
+
+
+@dataclass(frozen=True)
+class Pattern:
+    text: str
+    repository: re.Pattern[str]
+    tag: re.Pattern[str]
+
+    @classmethod
+    def parse(cls, text: str) -> Pattern:
+        text = text.strip()
+        if not text:
+            raise UsageError("empty image pattern: use repository[:tag], e.g. 'team/*:*'")
+        repository, _, tag = text.partition(":")
+        tag = tag or "*"
+        if not repository or not _REPOSITORY_CHARS.match(repository):
+            raise UsageError(
+                f"image pattern {text!r} can never match: a repository holds only a-z, 0-9, '.', '_', '-', '/'"
+                " (and '*'); leave the registry host out"
+            )
+        if not _TAG_CHARS.match(tag):
+            raise UsageError(
+                f"image pattern {text!r} can never match: a tag holds only A-Z, a-z, 0-9, '.', '_', '-' (and '*')"
+            )
+        return cls(text, _compile(repository), _compile(tag))
+
+    def matches(self, repository: str, tag: str) -> bool:
+        return bool(self.repository.fullmatch(repository) and self.tag.fullmatch(tag))
+
+
+def parse_patterns(value: str | Iterable[str] | None) -> tuple[Pattern, ...]:
+    """Patterns from a comma-separated string (flags) or a list of strings (config file)."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(Pattern.parse(item) for item in items)
+
+
+@dataclass(frozen=True)
+class ImageFilter:
+    allow: tuple[Pattern, ...]
+    deny: tuple[Pattern, ...] = ()
+
+    @classmethod
+    def from_strings(cls, allow: str | Iterable[str] | None, deny: str | Iterable[str] | None) -> ImageFilter:
+        return cls(parse_patterns(allow if allow is not None else "*"), parse_patterns(deny))
+
+    def admits(self, repository: str, tag: str) -> bool:
+        if any(p.matches(repository, tag) for p in self.deny):
+            return False
+        return any(p.matches(repository, tag) for p in self.allow)

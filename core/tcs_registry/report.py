@@ -1,0 +1,70 @@
+"""The dry-run CSV report and the closing summary."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TextIO
+
+from .errors import UsageError
+
+COLUMNS = ("repository", "tag", "build_time", "skipped")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def report_name(host: str) -> str:
+    """``localhost:5000`` -> ``localhost-5000-report.csv``; ``test.azurecr.io`` -> ``test-azurecr-io-report.csv``."""
+    return host.replace(".", "-").replace(":", "-") + "-report.csv"
+
+
+def safe_cell(value: str) -> str:
+    """Neutralise a cell a spreadsheet would run as a formula (CSV injection)."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+class CsvReport:
+    """Rows are written and flushed as they come, so an interrupted run leaves a usable report."""
+
+    def __init__(self, directory: Path, host: str) -> None:
+        self.path = directory / report_name(host)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._file: IO[str] = self.path.open("w", newline="", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write the report in {str(directory)!r}: {exc.strerror}; use --output-dir") from None
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(COLUMNS)
+
+    def row(self, repository: str, tag: str, build_time: str, skipped: bool) -> None:
+        self._writer.writerow([safe_cell(repository), safe_cell(tag), build_time, "true" if skipped else "false"])
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@dataclass
+class Summary:
+    found: int = 0
+    new: int = 0
+    skipped: int = 0
+    failed: int = 0
+    violations: str = ""
+    vulnerabilities: str = ""
+
+    def write(self, out: TextIO) -> None:
+        lines = [
+            "Registry Summary:",
+            f"    Total images found    : {self.found}",
+            f"    New images found      : {self.new}",
+        ]
+        if self.skipped:
+            lines.append(f"    Skipped images        : {self.skipped}")
+        if self.failed:
+            lines.append(f"    Failed images         : {self.failed}")
+        lines += [
+            f"    Violation details         : {self.violations}",
+            f"    Vulnerability details     : {self.vulnerabilities}",
+        ]
+        out.write("\n".join(lines) + "\n")

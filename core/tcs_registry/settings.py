@@ -1,0 +1,226 @@
+"""Settings for a run: flag > environment variable > config file > default.
+
+The config file is TOML. It is ``--config PATH`` if given, else ``./config``, else
+``~/.accurics/config`` (the seed's locations); its keys are the long flag names::
+
+    username = "robot$ci"
+    password = "..."
+    project = "payments"
+    allowList = ["team/*:*", "base/*"]      # or one comma-separated string
+    denyList = "*:*-debug"
+    mode = "dry-run"
+    max_images = 500
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import platformdirs
+
+from .errors import UsageError
+from .models import Credentials
+from .patterns import ImageFilter
+
+MODES = ("scan", "dry-run")
+DEFAULT_CONFIG_PATHS = (Path("config"), Path("~/.accurics/config"))
+ENV = {
+    "username": "TCS_REGISTRY_USERNAME",
+    "password": "TCS_REGISTRY_PASSWORD",
+    "project": "TCS_PROJECT_ID",
+    "token": "TCS_TOKEN",
+}
+# config key -> expected type(s)
+CONFIG_KEYS: dict[str, tuple[type, ...]] = {
+    "username": (str,),
+    "password": (str,),
+    "project": (str,),
+    "token": (str,),
+    "allow_list": (str, list),
+    "deny_list": (str, list),
+    "mode": (str,),
+    "registry_type": (str,),
+    "max_images": (int,),
+    "insecure": (bool,),
+    "ca_cert": (str,),
+    "state_dir": (str,),
+    "output_dir": (str,),
+    "concurrency": (int,),
+}
+_ALIASES = {"allowlist": "allow_list", "denylist": "deny_list"}
+
+
+def parse_registry_url(text: str) -> tuple[str, str, str]:
+    """``https://host[:port][/path]`` -> (scheme, host[:port], path). A bare host means https."""
+    raw = text.strip()
+    if "://" not in raw:
+        raw = "https://" + raw
+    parts = urlsplit(raw)
+    problem = None
+    if parts.scheme not in ("http", "https"):
+        problem = "only https:// (or http:// for a plain-HTTP registry) is supported"
+    elif not parts.hostname or re.search(r"[\s/\\]", parts.netloc):
+        problem = "it has no valid host"
+    elif parts.username or parts.password:
+        problem = "credentials do not belong in the URL; use --username/--password"
+    elif parts.query or parts.fragment:
+        problem = "it must not have a query or fragment"
+    else:
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            problem = "its port is not a number from 1 to 65535"
+    if problem:
+        shown = text if not (parts.username or parts.password) else f"{parts.scheme}://***@{parts.hostname}"
+        raise UsageError(f"malformed registry URL {shown!r}: {problem}")
+    return parts.scheme, parts.netloc.lower(), parts.path.rstrip("/")
+
+
+def _normalise_key(key: str) -> str:
+    key = re.sub(r"(?<=[a-z])([A-Z])", r"_\1", key).lower().replace("-", "_")
+    return _ALIASES.get(key.replace("_", ""), key)
+
+
+def load_config(path: str | None) -> tuple[dict[str, Any], Path | None]:
+    """Read the config file: the given path (must exist) or the first default that is a file."""
+    if path:
+        candidates, required = [Path(path).expanduser()], True
+    else:
+        candidates, required = [p.expanduser() for p in DEFAULT_CONFIG_PATHS], False
+    for candidate in candidates:
+        if not candidate.is_file():
+            if required:
+                raise UsageError(f"config file {str(candidate)!r} does not exist or is not a file")
+            continue
+        try:
+            raw = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UsageError(f"cannot read config file {str(candidate)!r}: {exc.strerror}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"config file {str(candidate)!r} is not valid TOML: {exc}") from None
+        config: dict[str, Any] = {}
+        for key, value in raw.items():
+            name = _normalise_key(key)
+            if name not in CONFIG_KEYS:
+                raise UsageError(
+                    f"config file {str(candidate)!r}: unknown key {key!r} (known: {', '.join(sorted(CONFIG_KEYS))})"
+                )
+            if not isinstance(value, CONFIG_KEYS[name]) or (isinstance(value, bool) and bool not in CONFIG_KEYS[name]):
+                raise UsageError(f"config file {str(candidate)!r}: {key!r} has the wrong type")
+            config[name] = value
+        return config, candidate
+    return {}, None
+
+
+def default_state_dir() -> Path:
+    return Path(platformdirs.user_data_dir("tcs-registry"))
+
+
+@dataclass
+class Settings:
+    url: str
+    scheme: str
+    host: str
+    path: str
+    mode: str = "scan"
+    credentials: Credentials = field(default_factory=Credentials)
+    project: str = "default"
+    token: str | None = field(default=None, repr=False)
+    image_filter: ImageFilter = field(default_factory=lambda: ImageFilter.from_strings(None, None))
+    registry_type: str | None = None
+    max_images: int | None = None
+    verify: bool | str = True
+    state_dir: Path = field(default_factory=default_state_dir)
+    output_dir: Path = field(default_factory=Path)
+    concurrency: int = 8
+    config_path: Path | None = None
+
+
+def resolve(
+    url: str,
+    flags: dict[str, Any],
+    env: dict[str, str] | None = None,
+    docker_credentials: Any = None,
+) -> Settings:
+    """Combine flags (None = not given), environment and config file into Settings.
+
+    ``docker_credentials`` is a callable host -> Credentials | None, asked last for credentials.
+    """
+    env = dict(os.environ if env is None else env)
+    config, config_path = load_config(flags.get("config"))
+
+    def pick(name: str) -> Any:
+        if flags.get(name) is not None:
+            return flags[name], "flag"
+        if name in ENV and env.get(ENV[name]):
+            return env[ENV[name]], "env"
+        if config.get(name) is not None:
+            return config[name], "config"
+        return None, "default"
+
+    scheme, host, path = parse_registry_url(url)
+    normalised = f"{scheme}://{host}{path}"
+
+    mode = (pick("mode")[0] or "scan").strip().lower()
+    if mode not in MODES:
+        raise UsageError(f"unknown --mode {mode!r}: use scan or dry-run")
+
+    username, user_source = pick("username")
+    password, password_source = pick("password")
+    if username is not None and password is None:
+        raise UsageError("--username needs a password: --password, --password-stdin or TCS_REGISTRY_PASSWORD")
+    if username is not None or password is not None:
+        source = user_source if username is not None else password_source
+        credentials = Credentials(username or None, password, source=source)
+    else:
+        credentials = (docker_credentials(host) if docker_credentials else None) or Credentials()
+
+    max_images = pick("max_images")[0]
+    if max_images is not None and (isinstance(max_images, bool) or int(max_images) < 0):
+        raise UsageError(f"--max-images must be 0 or more, not {max_images}")
+    concurrency = pick("concurrency")[0] or 8
+    if not 1 <= int(concurrency) <= 256:
+        raise UsageError(f"--concurrency must be between 1 and 256, not {concurrency}")
+
+    insecure = bool(pick("insecure")[0])
+    ca_cert = pick("ca_cert")[0]
+    if insecure and ca_cert:
+        raise UsageError("--insecure and --ca-cert contradict each other: choose one")
+    verify: bool | str = True
+    if ca_cert:
+        ca_path = Path(ca_cert).expanduser()
+        if not ca_path.is_file():
+            raise UsageError(f"--ca-cert {str(ca_path)!r} does not exist or is not a file")
+        verify = str(ca_path)
+    elif insecure:
+        verify = False
+
+    project = (pick("project")[0] or "default").strip()
+    if not project:
+        raise UsageError("--project must not be empty")
+    state_dir = pick("state_dir")[0]
+    output_dir = pick("output_dir")[0]
+    return Settings(
+        url=normalised,
+        scheme=scheme,
+        host=host,
+        path=path,
+        mode=mode,
+        credentials=credentials,
+        project=project,
+        token=pick("token")[0],
+        image_filter=ImageFilter.from_strings(pick("allow_list")[0], pick("deny_list")[0]),
+        registry_type=pick("registry_type")[0],
+        max_images=int(max_images) if max_images is not None else None,
+        verify=verify,
+        state_dir=Path(state_dir).expanduser() if state_dir else default_state_dir(),
+        output_dir=Path(output_dir).expanduser() if output_dir else Path.cwd(),
+        concurrency=int(concurrency),
+        config_path=config_path,
+    )

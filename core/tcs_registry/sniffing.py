@@ -1,0 +1,71 @@
+"""Choosing the registry type: --registry-type, else the most confident `sniff_registry`, else DEFAULT_V2."""
+
+from __future__ import annotations
+
+import logging
+
+import pluggy
+import requests
+
+from .default_plugins.v2 import TYPE as DEFAULT_TYPE
+from .errors import PluginError, UsageError
+from .http import USER_AGENT
+from .models import ProbeResponse, RegistryMatch
+from .plugins import registry_types
+
+log = logging.getLogger(__name__)
+
+
+class HttpProbe:
+    """Anonymous requests for sniffing, each made at most once and shared by every plugin."""
+
+    def __init__(self, api_root: str, verify: bool | str, timeout: float = 10.0) -> None:
+        self.api_root = api_root
+        self.verify = verify
+        self.timeout = timeout
+        self._answers: dict[str, ProbeResponse | None] = {}
+
+    def v2(self) -> ProbeResponse | None:
+        return self.get("/v2/")
+
+    def get(self, path: str) -> ProbeResponse | None:
+        if path not in self._answers:
+            try:
+                response = requests.get(
+                    self.api_root + path,
+                    verify=self.verify,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    headers={"User-Agent": USER_AGENT},
+                )
+                response.close()
+                self._answers[path] = ProbeResponse(response.status_code, dict(response.headers))
+            except requests.RequestException as exc:
+                log.debug("Probe failed path=%s error=%s", path, type(exc).__name__)
+                self._answers[path] = None
+        return self._answers[path]
+
+
+def select_registry_type(
+    pm: pluggy.PluginManager, url: str, probe: HttpProbe, explicit: str | None = None
+) -> str:
+    known = registry_types(pm)
+    if explicit:
+        wanted = explicit.strip().upper().replace("-", "_")
+        if wanted not in known:
+            hint = f"; is its plugin installed? (pip install tcs-registry-{wanted.lower().replace('_', '-')})"
+            raise UsageError(
+                f"unknown --registry-type {explicit!r}: installed types are {', '.join(sorted(known))}{hint}"
+            )
+        return wanted
+    matches: list[RegistryMatch] = [m for m in pm.hook.sniff_registry(url=url, probe=probe) if m]
+    stray = sorted({m.registry_type for m in matches} - set(known))
+    if stray:
+        raise PluginError(f"a plugin sniffed undeclared registry types: {', '.join(stray)}")
+    if not matches:
+        return DEFAULT_TYPE
+    best = max(m.confidence for m in matches)
+    top = sorted({m.registry_type for m in matches if m.confidence == best})
+    if len(top) > 1:
+        raise UsageError(f"{url} looks like several registry types ({', '.join(top)}); pass --registry-type")
+    return top[0]

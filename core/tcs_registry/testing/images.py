@@ -1,0 +1,165 @@
+"""Build small real images and push them over the V2 API (blob uploads, manifests, indexes)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from ..oci import DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST
+
+LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+IN_TOTO = "application/vnd.in-toto+json"
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def make_layer(files: Mapping[str, bytes]) -> tuple[bytes, str]:
+    """A reproducible gzipped tar of ``files``; returns (blob, diff_id)."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, content in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(content), 0, 0o644
+            tar.addfile(info, io.BytesIO(content))
+    uncompressed = raw.getvalue()
+    return gzip.compress(uncompressed, mtime=0), digest_of(uncompressed)
+
+
+@dataclass(frozen=True)
+class Pushed:
+    digest: str
+    size: int
+    media_type: str
+
+
+class Pusher:
+    """Pushes to a registry (anonymous or Basic auth), skipping blobs the repository already has."""
+
+    def __init__(self, base_url: str, auth: tuple[str, str] | None = None, verify: bool | str = True) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.auth = auth
+        self.session.verify = verify
+
+    def blob(self, repository: str, data: bytes) -> str:
+        digest = digest_of(data)
+        head = self.session.head(f"{self.base_url}/v2/{repository}/blobs/{digest}")
+        if head.status_code == 200:
+            return digest
+        start = self.session.post(f"{self.base_url}/v2/{repository}/blobs/uploads/")
+        start.raise_for_status()
+        location = requests.compat.urljoin(self.base_url + "/", start.headers["Location"])
+        separator = "&" if "?" in location else "?"
+        done = self.session.put(
+            f"{location}{separator}digest={digest}", data=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        done.raise_for_status()
+        return digest
+
+    def manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> Pushed:
+        response = self.session.put(
+            f"{self.base_url}/v2/{repository}/manifests/{reference}", data=body, headers={"Content-Type": media_type}
+        )
+        response.raise_for_status()
+        return Pushed(digest_of(body), len(body), media_type)
+
+    def image(
+        self,
+        repository: str,
+        tag: str | None,
+        *,
+        created: str | None,
+        layers: list[tuple[bytes, str]],
+        architecture: str = "amd64",
+        os: str = "linux",
+        variant: str | None = None,
+        docker: bool = False,
+        labels: Mapping[str, str] | None = None,
+        extra_config: Mapping[str, Any] | None = None,
+    ) -> Pushed:
+        """Push an image (config + layers + manifest); ``tag=None`` pushes it by digest only."""
+        config: dict[str, Any] = {
+            "architecture": architecture,
+            "os": os,
+            "config": {"Labels": dict(labels or {})},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id for _, diff_id in layers]},
+            "history": [{"created": created, "created_by": "tcs-registry test image"}] if created else [],
+        }
+        if created is not None:
+            config["created"] = created
+        if variant:
+            config["variant"] = variant
+        config.update(extra_config or {})
+        config_bytes = json.dumps(config, sort_keys=True).encode()
+        self.blob(repository, config_bytes)
+        for blob, _ in layers:
+            self.blob(repository, blob)
+        media_type = DOCKER_MANIFEST if docker else OCI_MANIFEST
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": media_type,
+            "config": {"mediaType": DOCKER_CONFIG if docker else OCI_CONFIG, "digest": digest_of(config_bytes),
+                       "size": len(config_bytes)},
+            "layers": [
+                {"mediaType": DOCKER_LAYER if docker else LAYER_GZIP, "digest": digest_of(blob), "size": len(blob)}
+                for blob, _ in layers
+            ],
+        }
+        body = json.dumps(manifest, sort_keys=True).encode()
+        return self.manifest(repository, tag or digest_of(body), body, media_type)
+
+    def attestation(self, repository: str, subject: Pushed) -> Pushed:
+        """A BuildKit-style attestation manifest for ``subject`` (an in-toto layer, unknown platform)."""
+        statement = json.dumps({"_type": "https://in-toto.io/Statement/v0.1", "subject": [{"digest": subject.digest}]})
+        layer = statement.encode()
+        self.blob(repository, layer)
+        config = b"{}"
+        self.blob(repository, config)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": digest_of(config), "size": len(config)},
+            "layers": [{"mediaType": IN_TOTO, "digest": digest_of(layer), "size": len(layer),
+                        "annotations": {"in-toto.io/predicate-type": "https://spdx.dev/Document"}}],
+        }
+        body = json.dumps(manifest, sort_keys=True).encode()
+        return self.manifest(repository, digest_of(body), body, OCI_MANIFEST)
+
+    def index(
+        self,
+        repository: str,
+        tag: str,
+        platforms: list[tuple[Pushed, dict[str, str]]],
+        attestations: list[tuple[Pushed, Pushed]] = (),
+    ) -> Pushed:
+        """An OCI index of (image, platform) entries plus (attestation, subject) entries."""
+        entries: list[dict[str, Any]] = [
+            {"mediaType": image.media_type, "digest": image.digest, "size": image.size, "platform": platform}
+            for image, platform in platforms
+        ]
+        entries += [
+            {
+                "mediaType": att.media_type, "digest": att.digest, "size": att.size,
+                "platform": {"architecture": "unknown", "os": "unknown"},
+                "annotations": {"vnd.docker.reference.type": "attestation-manifest",
+                                "vnd.docker.reference.digest": subject.digest},
+            }
+            for att, subject in attestations
+        ]
+        body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}, sort_keys=True).encode()
+        return self.manifest(repository, tag, body, OCI_INDEX)
+
+    def delete(self, repository: str, digest: str) -> None:
+        self.session.delete(f"{self.base_url}/v2/{repository}/manifests/{digest}").raise_for_status()

@@ -1,0 +1,185 @@
+"""Fixtures: real CNCF registries on loopback (anonymous, htpasswd, token, TLS) over seeded storage."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import trustme
+
+from tcs_registry.cli import main
+from tcs_registry.plugins import get_plugin_manager
+from tcs_registry.testing.datasets import Expected, seed_big, seed_standard
+from tcs_registry.testing.images import Pusher
+from tcs_registry.testing.registry import RegistryServer, htpasswd
+from tcs_registry.testing.tokens import TokenServer
+
+USERS = {"alice": "s3cret-Pa55word", "robot$ci": "r0bot-t0ken-value"}
+BIG_DATASET_VERSION = "1"
+
+
+@dataclass
+class Seeded:
+    storage: Path
+    expected: list[Expected]
+
+
+def _seed(storage: Path, workdir: Path, seeder) -> list[Expected]:
+    with RegistryServer(storage, workdir) as server:
+        return seeder(Pusher(server.url))
+
+
+@pytest.fixture(scope="session")
+def work(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("registries")
+
+
+@pytest.fixture(scope="session")
+def standard(work) -> Seeded:
+    storage = work / "standard"
+    return Seeded(storage, _seed(storage, work, seed_standard))
+
+
+@pytest.fixture(scope="session")
+def big(work) -> Seeded:
+    """150 repositories and 1,000 tags; the storage is cached outside the checkout between runs."""
+    cache = Path(os.environ.get("TCS_TEST_CACHE", Path.home() / ".cache" / "tcs-registry-tests"))
+    storage = cache / f"big-v{BIG_DATASET_VERSION}"
+    marker = storage / ".complete"
+    if not marker.exists():
+        shutil.rmtree(storage, ignore_errors=True)
+        _seed(storage, work, seed_big)
+        marker.write_text("ok\n")
+    from tcs_registry.testing.datasets import big_catalog
+
+    return Seeded(storage, list(big_catalog()))
+
+
+@pytest.fixture(scope="session")
+def anonymous_registry(standard, work) -> Iterator[RegistryServer]:
+    with RegistryServer(standard.storage, work) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def basic_registry(standard, work) -> Iterator[RegistryServer]:
+    auth = {"htpasswd": {"realm": "tcs-basic", "path": str(htpasswd(work / "htpasswd", USERS))}}
+    with RegistryServer(standard.storage, work, auth=auth) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def token_server(work) -> Iterator[TokenServer]:
+    server = TokenServer(work / "tokens", USERS).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def token_registry(standard, work, token_server) -> Iterator[RegistryServer]:
+    with RegistryServer(standard.storage, work, auth=token_server.registry_auth()) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def ca_file(ca, work) -> Path:
+    path = work / "test-ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tls_registry(standard, work, ca) -> Iterator[RegistryServer]:
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert_path, key_path = work / "server.pem", work / "server.key"
+    cert.cert_chain_pems[0].write_to_path(str(cert_path))
+    for pem in cert.cert_chain_pems[1:]:
+        pem.write_to_path(str(cert_path), append=True)
+    cert.private_key_pem.write_to_path(str(key_path))
+    with RegistryServer(standard.storage, work, tls=(cert_path, key_path)) as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_registry(tmp_path) -> Iterator[RegistryServer]:
+    """An empty anonymous registry of the test's own, for tests that push."""
+    with RegistryServer(tmp_path / "storage", tmp_path / "work") as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch) -> Path:
+    """No user config, docker config or TCS_* variable leaks in; the test runs in its own directory."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("DOCKER_CONFIG", raising=False)
+    for name in list(os.environ):
+        if name.startswith("TCS_"):
+            monkeypatch.delenv(name)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    monkeypatch.chdir(run_dir)
+    return run_dir
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def messages(self) -> list[str]:
+        """Log lines without their timestamps: 'level<TAB>message'."""
+        return ["\t".join(line.split("\t")[1:]) for line in self.err.splitlines() if line.count("\t") >= 2]
+
+
+@pytest.fixture
+def state_dir(tmp_path) -> Path:
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def out_dir(tmp_path) -> Path:
+    return tmp_path / "out"
+
+
+@pytest.fixture
+def plugin_manager():
+    return get_plugin_manager(load_entrypoints=False)
+
+
+@pytest.fixture
+def tcs(capsys, state_dir, out_dir, plugin_manager):
+    """Run the real CLI in-process: tcs(*args, stdin=None) -> Result. State and output stay in tmp."""
+
+    def run(*args: str, stdin: str | None = None, isolate: bool = True, pm=None) -> Result:
+        argv = list(args)
+        if isolate and argv and argv[0] == "registry":
+            argv += [f"--state-dir={state_dir}", f"--output-dir={out_dir}"]
+        capsys.readouterr()
+        if stdin is not None:
+            import io
+            import sys
+
+            old = sys.stdin
+            sys.stdin = io.StringIO(stdin)
+        try:
+            code = main(argv, plugin_manager=pm or plugin_manager)
+        finally:
+            if stdin is not None:
+                sys.stdin = old
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run

@@ -1,0 +1,102 @@
+"""End to end: dry runs of the real registry, checked row by row, line by line."""
+
+from __future__ import annotations
+
+import re
+
+from helpers import csv_rows, expected_rows, store_rows
+
+from tcs_registry.testing.images import Pusher, make_layer
+
+
+def test_dry_run_report_rows_log_and_summary(tcs, anonymous_registry, standard, out_dir):
+    result = tcs("registry", anonymous_registry.url, "--mode=dry-run")
+    host = anonymous_registry.host
+    assert result.code == 0, result.err
+    report = out_dir / f"127-0-0-1-{anonymous_registry.port}-report.csv"
+    assert csv_rows(report) == expected_rows(host, standard.expected)
+
+    messages = result.messages
+    assert messages[0] == "info\tIdentified registry as: DEFAULT_V2"
+    assert messages[1] == f"info\tBeginning discovery of registry: {anonymous_registry.url}"
+    fetched = [m for m in messages if m.startswith("info\tFetched image discovery details")]
+    assert fetched == [
+        f"info\tFetched image discovery details image={host}/{e.repository}:{e.tag}"
+        for e in sorted(standard.expected, key=lambda e: (e.repository, e.tag))
+    ]
+    assert messages[-1] == f"info\tOutput report: {report}"
+    # every log line has the seed's timestamp format
+    for line in result.err.splitlines():
+        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}\t(info|warn|error|debug)\t", line), line
+
+    assert result.out == (
+        "Registry Summary:\n"
+        "    Total images found    : 10\n"
+        "    New images found      : 9\n"
+        "    Violation details         : none: dry run, no images scanned\n"
+        "    Vulnerability details     : none: dry run, no images scanned\n"
+    )
+
+
+def test_second_run_finds_nothing_new_and_new_tag_counts_one(tcs, fresh_registry, state_dir, out_dir):
+    pusher = Pusher(fresh_registry.url)
+    layer = make_layer({"etc/os-release": b"ID=x\n"})
+    pusher.image("app", "1", created="2024-01-01T00:00:00Z", layers=[layer])
+    pusher.image("app", "2", created="2024-01-02T00:00:00Z", layers=[layer])
+
+    first = tcs("registry", fresh_registry.url, "--mode=dry-run")
+    assert "New images found      : 2\n" in first.out
+    second = tcs("registry", fresh_registry.url, "--mode=dry-run")
+    assert "Total images found    : 2\n" in second.out
+    assert "New images found      : 0\n" in second.out
+
+    pusher.image("app", "3", created="2024-01-03T00:00:00Z", layers=[layer])  # a new digest
+    pusher.image("app", "also-2", created="2024-01-02T00:00:00Z", layers=[layer])  # a known digest, new tag
+    third = tcs("registry", fresh_registry.url, "--mode=dry-run")
+    assert "Total images found    : 4\n" in third.out
+    assert "New images found      : 1\n" in third.out
+
+    # "new" is per project: another project has seen nothing yet
+    other = tcs("registry", fresh_registry.url, "--mode=dry-run", "--project=other")
+    assert "New images found      : 3\n" in other.out
+
+    runs = store_rows(state_dir, "SELECT project, status, images_found, images_new FROM runs ORDER BY id")
+    assert runs == [("default", "complete", 2, 2), ("default", "complete", 2, 0),
+                    ("default", "complete", 4, 1), ("other", "complete", 4, 3)]
+    report = out_dir / f"127-0-0-1-{fresh_registry.port}-report.csv"
+    assert csv_rows(report)[1:] == [
+        [f"{fresh_registry.host}/app", "1", "2024-01-01T00:00:00Z", "false"],
+        [f"{fresh_registry.host}/app", "2", "2024-01-02T00:00:00Z", "false"],
+        [f"{fresh_registry.host}/app", "3", "2024-01-03T00:00:00Z", "false"],
+        [f"{fresh_registry.host}/app", "also-2", "2024-01-02T00:00:00Z", "false"],
+    ]
+
+
+def test_allow_deny_and_max_images_mark_rows_skipped(tcs, anonymous_registry, standard, out_dir):
+    result = tcs("registry", anonymous_registry.url, "--mode=dry-run",
+                 "--allowList=team/*,alpine:*,multi/app", "--denyList=*:*-debug,alpine:latest")
+    assert result.code == 0, result.err
+    admitted = {("team/api", "1.0.0"), ("team/api", "1.1.0"), ("alpine", "3.19"), ("alpine", "3.20"),
+                ("multi/app", "2.0")}
+    report = out_dir / f"127-0-0-1-{anonymous_registry.port}-report.csv"
+    assert csv_rows(report) == expected_rows(
+        anonymous_registry.host, standard.expected, skipped=lambda e: (e.repository, e.tag) not in admitted
+    )
+    assert "Total images found    : 10\n" in result.out
+    assert "Skipped images        : 5\n" in result.out
+    fetched = [m for m in result.messages if "Fetched image discovery details" in m]
+    assert len(fetched) == 5
+
+    limited = tcs("registry", anonymous_registry.url, "--mode=dry-run", "--allowlist=*", "--max-images=3")
+    assert limited.code == 0
+    rows = csv_rows(report)[1:]
+    assert [row[3] for row in rows] == ["false"] * 3 + ["true"] * 7
+    assert "warn\tImage limit reached: only the first 3 admitted images were processed (--max-images)" in limited.messages
+
+
+def test_multi_arch_index_is_described_with_platforms_without_attestation(tcs, anonymous_registry, state_dir):
+    result = tcs("registry", anonymous_registry.url, "--mode=dry-run", "--allowList=multi/app")
+    assert result.code == 0, result.err
+    rows = store_rows(state_dir, "SELECT repository, tag, media_type, platforms, build_time FROM images")
+    assert rows == [("multi/app", "2.0", "application/vnd.oci.image.index.v1+json",
+                     '["linux/amd64", "linux/arm64/v8"]', "2024-03-01T00:05:00Z")]
