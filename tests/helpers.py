@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sqlite3
+import sys
 from pathlib import Path
 
 from tcs_registry.testing.datasets import Expected
@@ -25,3 +26,8 @@ def expected_rows(host: str, expected: list[Expected], skipped=lambda e: False) 
 def store_rows(state_dir: Path, sql: str) -> list[tuple]:
     with sqlite3.connect(state_dir / "state.db") as db:
         return db.execute(sql).fetchall()
+
+
+def console_script() -> str:
+    """The installed ``tcs-registry`` command of the environment running the tests."""
+    return str(Path(sys.executable).parent / "tcs-registry")

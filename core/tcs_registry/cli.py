@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 import pluggy
+import urllib3
 from tabulate import tabulate
 
 from . import __version__, logs
@@ -68,6 +69,9 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         logs.redact(flags.get("password"), flags.get("token"))
         settings = resolve(registry_url, flags, docker_credentials=docker_credentials)
         logs.redact(settings.credentials.password, settings.token)
+        if settings.verify is False:
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            log.warning("TLS verification is disabled (--insecure): the registry's identity is not checked")
         pm = get_pm()
         sys.exit(Discovery(pm, settings).run(sys.stdout))
 

@@ -36,7 +36,6 @@ class Discovery:
         self.pm = pm
         self.settings = settings
         self.summary = Summary()
-        self.failed_repositories = 0
         self.scanners = bool(pm.hook.submit_scan.get_hookimpls())
         self.scanned = 0
         self.registry: Registry | None = None
@@ -77,7 +76,7 @@ class Discovery:
                 except PluginError:
                     raise
                 except TcsError as exc:
-                    self.failed_repositories += 1
+                    self.summary.failed_repositories += 1
                     log.error("Failed to list tags repository=%s error=%s", repository, exc)
                     continue
                 for tag in tags:
@@ -85,7 +84,7 @@ class Discovery:
         except TcsError as exc:
             if listed == 0 or isinstance(exc, PluginError):
                 raise
-            self.failed_repositories += 1
+            self.summary.failed_repositories += 1
             log.error("Repository listing stopped early after %d repositories error=%s", listed, exc)
 
     # -- per image (worker threads) ----------------------------------------------------------
@@ -115,7 +114,7 @@ class Discovery:
         pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="describe")
         try:
             self._pipeline(pool, store, run_id, report)
-            status = "partial" if self.summary.failed or self.failed_repositories else "complete"
+            status = "partial" if self.summary.failed or self.summary.failed_repositories else "complete"
         finally:
             pool.shutdown(wait=status != "interrupted", cancel_futures=True)
             store.finish_run(
@@ -183,7 +182,7 @@ class Discovery:
 
     def _finish(self, out: TextIO, report: CsvReport | None) -> int:
         s, summary = self.settings, self.summary
-        code = EXIT_PARTIAL if summary.failed or self.failed_repositories else EXIT_OK
+        code = EXIT_PARTIAL if summary.failed or self.summary.failed_repositories else EXIT_OK
         if report:
             log.info("Output report: %s", report.path)
             summary.violations = summary.vulnerabilities = "none: dry run, no images scanned"
@@ -191,8 +190,6 @@ class Discovery:
             summary.violations = summary.vulnerabilities = "none: no scanner plugin is installed"
         else:
             summary.violations = summary.vulnerabilities = f"{self.scanned} images scanned in project {s.project}"
-        if self.failed_repositories:
-            log.error("Repositories that could not be listed: %d", self.failed_repositories)
         summary.write(out)
         if s.mode == "scan" and not self.scanners:
             log.error("No scanner is installed, so no image was scanned: install a scanner plugin, "

@@ -30,6 +30,10 @@ class RegistryError(TcsError):
 
     exit_code = EXIT_REGISTRY
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status behind the error, if there was one
+
 
 class AuthError(RegistryError):
     """The registry refused the credentials (or wanted some and got none)."""

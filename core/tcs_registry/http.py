@@ -122,6 +122,7 @@ class RegistryClient:
             total=retries,
             connect=min(retries, 2),  # a refused connection rarely heals in seconds
             read=retries,
+            other=0,  # TLS verification failures and the like do not heal by retrying
             status=retries,
             backoff_factor=0.5,
             status_forcelist=RETRY_STATUSES,
@@ -265,12 +266,12 @@ class RegistryClient:
         suffix = f" ({detail})" if detail else ""
         status = response.status_code
         if status == 401:
-            raise AuthError(f"{what}: {self._refused('the registry')}{suffix}")
+            raise AuthError(f"{what}: {self._refused('the registry')}{suffix}", status)
         if status == 403:
-            raise AuthError(f"{what}: access denied{suffix}")
+            raise AuthError(f"{what}: access denied{suffix}", status)
         if status == 429:
-            raise RegistryError(f"{what}: rate limited by the registry (429) after retries{suffix}")
-        raise RegistryError(f"{what}: the registry answered {status}{suffix}")
+            raise RegistryError(f"{what}: rate limited by the registry (429) after retries{suffix}", status)
+        raise RegistryError(f"{what}: the registry answered {status}{suffix}", status)
 
     def json(self, response: requests.Response, what: str) -> Any:
         try:
@@ -304,7 +305,7 @@ class RegistryClient:
         seen = {url}
         while True:
             response = self.get(url)
-            if response.status_code == 400 and page_size > 10:
+            if response.status_code == 400 and page_size > 1:
                 page_size //= 2
                 url = set_query(url, n=page_size)
                 continue

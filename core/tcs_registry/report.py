@@ -50,6 +50,7 @@ class Summary:
     new: int = 0
     skipped: int = 0
     failed: int = 0
+    failed_repositories: int = 0
     violations: str = ""
     vulnerabilities: str = ""
 
@@ -63,6 +64,8 @@ class Summary:
             lines.append(f"    Skipped images        : {self.skipped}")
         if self.failed:
             lines.append(f"    Failed images         : {self.failed}")
+        if self.failed_repositories:
+            lines.append(f"    Failed repositories   : {self.failed_repositories}")
         lines += [
             f"    Violation details         : {self.violations}",
             f"    Vulnerability details     : {self.vulnerabilities}",

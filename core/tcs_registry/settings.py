@@ -184,7 +184,8 @@ def resolve(
     max_images = pick("max_images")[0]
     if max_images is not None and (isinstance(max_images, bool) or int(max_images) < 0):
         raise UsageError(f"--max-images must be 0 or more, not {max_images}")
-    concurrency = pick("concurrency")[0] or 8
+    concurrency = pick("concurrency")[0]
+    concurrency = 8 if concurrency is None else concurrency
     if not 1 <= int(concurrency) <= 256:
         raise UsageError(f"--concurrency must be between 1 and 256, not {concurrency}")
 

@@ -51,7 +51,9 @@ def _catalog(client: RegistryClient) -> Iterable[str]:
     try:
         yield from client.paginate("/v2/_catalog", "repositories", what="repository catalog")
     except RegistryError as exc:
-        raise RegistryError(f"{exc}; this registry may not allow listing its catalog") from None
+        if exc.status not in (401, 403, 404):
+            raise
+        raise RegistryError(f"{exc}; this registry may not allow listing its catalog", exc.status) from None
 
 
 @hookimpl(trylast=True)

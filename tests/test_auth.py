@@ -1,0 +1,139 @@
+"""Logging in: htpasswd Basic, the Bearer token flow, TLS with a private CA, docker config.json."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+
+import pytest
+from conftest import USERS
+from helpers import csv_rows, expected_rows
+
+
+def _report(out_dir, server):
+    return out_dir / f"127-0-0-1-{server.port}-report.csv"
+
+
+def test_basic_auth_with_flags(tcs, basic_registry, standard, out_dir):
+    result = tcs("registry", basic_registry.url, "--mode=dry-run", "--username=alice",
+                 f"--password={USERS['alice']}")
+    assert result.code == 0, result.err
+    assert csv_rows(_report(out_dir, basic_registry)) == expected_rows(basic_registry.host, standard.expected)
+    assert USERS["alice"] not in result.err + result.out
+
+
+def test_basic_auth_from_env_and_password_stdin(tcs, basic_registry, monkeypatch):
+    monkeypatch.setenv("TCS_REGISTRY_USERNAME", "robot$ci")
+    monkeypatch.setenv("TCS_REGISTRY_PASSWORD", USERS["robot$ci"])
+    assert tcs("registry", basic_registry.url, "--mode=dry-run").code == 0
+    monkeypatch.delenv("TCS_REGISTRY_PASSWORD")
+    piped = tcs("registry", basic_registry.url, "--mode=dry-run", "--password-stdin", stdin=USERS["robot$ci"] + "\n")
+    assert piped.code == 0, piped.err
+
+
+def test_basic_auth_wrong_password_is_one_error_line(tcs, basic_registry):
+    result = tcs("registry", basic_registry.url, "--mode=dry-run", "--username=alice", "--password=wrong-password")
+    assert result.code == 3
+    assert result.messages[-1] == "error\tthe registry refused the credentials of user 'alice'"
+    assert "wrong-password" not in result.err
+    assert "Traceback" not in result.err
+
+
+def test_basic_auth_without_credentials_says_what_to_do(tcs, basic_registry):
+    result = tcs("registry", basic_registry.url, "--mode=dry-run")
+    assert result.code == 3
+    assert result.messages[-1] == (
+        "error\tthe registry requires credentials: pass --username and --password (or --password-stdin)"
+    )
+
+
+def test_token_auth_caches_one_token_per_scope(tcs, token_registry, token_server, standard, out_dir):
+    before = len(token_server.requests)
+    result = tcs("registry", token_registry.url, "--mode=dry-run", "--username=alice",
+                 f"--password={USERS['alice']}", "--concurrency=4")
+    assert result.code == 0, result.err
+    assert csv_rows(_report(out_dir, token_registry)) == expected_rows(token_registry.host, standard.expected)
+    asked = token_server.requests[before:]
+    assert all(r["account"] == "alice" for r in asked)
+    scopes = [tuple(r["scopes"]) for r in asked]
+    repositories = sorted({e.repository for e in standard.expected})
+    # one token for the ping, one for the catalog, one per repository: never one per request
+    assert sorted(scopes) == sorted([(), ("registry:catalog:*",)] + [(f"repository:{r}:pull",) for r in repositories])
+
+
+def test_token_auth_bad_password(tcs, token_registry):
+    result = tcs("registry", token_registry.url, "--mode=dry-run", "--username=alice", "--password=nope-nope")
+    assert result.code == 3
+    assert result.messages[-1] == "error\tthe registry's token service refused the credentials of user 'alice'"
+
+
+def test_token_auth_anonymous_gets_no_access(tcs, token_registry):
+    result = tcs("registry", token_registry.url, "--mode=dry-run")
+    assert result.code == 3
+    assert result.messages[-1].startswith("error\trepository catalog: the registry requires credentials")
+
+
+def test_tls_needs_the_ca(tcs, tls_registry, ca_file, standard, out_dir):
+    refused = tcs("registry", tls_registry.url, "--mode=dry-run")
+    assert refused.code == 3
+    assert refused.messages[-1].startswith(f"error\tTLS verification failed for {tls_registry.host}: ")
+    assert refused.messages[-1].endswith("pass --ca-cert PATH (or --insecure to skip verification)")
+
+    trusted = tcs("registry", tls_registry.url, "--mode=dry-run", f"--ca-cert={ca_file}")
+    assert trusted.code == 0, trusted.err
+    assert csv_rows(_report(out_dir, tls_registry)) == expected_rows(tls_registry.host, standard.expected)
+
+    insecure = tcs("registry", tls_registry.url, "--mode=dry-run", "--insecure")
+    assert insecure.code == 0, insecure.err
+
+
+def _docker_config(home, content: dict) -> None:
+    path = home / ".docker" / "config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content))
+
+
+def test_docker_config_auths(tcs, basic_registry, isolated):
+    home = isolated.parent / "home"
+    auth = base64.b64encode(f"alice:{USERS['alice']}".encode()).decode()
+    _docker_config(home, {"auths": {basic_registry.host: {"auth": auth}}})
+    result = tcs("registry", basic_registry.url, "--mode=dry-run", "-v")
+    assert result.code == 0, result.err
+    assert f"debug\tAuthenticated registry={basic_registry.url} credentials=docker-config" in result.messages
+
+
+def test_docker_credential_helper(tcs, basic_registry, isolated, monkeypatch):
+    """A real credential helper program on PATH, speaking the docker-credential-helpers protocol."""
+    home = isolated.parent / "home"
+    bin_dir = isolated.parent / "bin"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-tcstest"
+    answer = json.dumps({"ServerURL": basic_registry.host, "Username": "alice", "Secret": USERS["alice"]})
+    helper.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = get ] || exit 1\n'
+        "read server\n"
+        f'if [ "$server" = "{basic_registry.host}" ]; then echo \'{answer}\'; exit 0; fi\n'
+        'echo "credentials not found in native keychain"; exit 1\n'
+    )
+    helper.chmod(helper.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    _docker_config(home, {"credHelpers": {basic_registry.host: "tcstest"}})
+    result = tcs("registry", basic_registry.url, "--mode=dry-run", "-v")
+    assert result.code == 0, result.err
+    assert "credentials=docker-credential-tcstest" in result.err
+
+    _docker_config(home, {"credsStore": "tcstest"})
+    assert tcs("registry", basic_registry.url, "--mode=dry-run").code == 0
+
+
+@pytest.mark.parametrize("flag_user", [True, False])
+def test_flags_beat_docker_config(tcs, basic_registry, isolated, flag_user):
+    home = isolated.parent / "home"
+    auth = base64.b64encode(b"alice:stale-password").decode()
+    _docker_config(home, {"auths": {basic_registry.host: {"auth": auth}}})
+    args = ["--username=alice", f"--password={USERS['alice']}"] if flag_user else []
+    result = tcs("registry", basic_registry.url, "--mode=dry-run", *args)
+    assert result.code == (0 if flag_user else 3)

@@ -1,0 +1,123 @@
+"""Bad input and unusable registries: one clear error line, a documented exit code, no traceback."""
+
+from __future__ import annotations
+
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from helpers import console_script
+
+from tcs_registry.testing.registry import free_port
+
+
+@pytest.fixture
+def web_server(tmp_path):
+    """A plain web server (not a registry): /v2/ is 404."""
+    (tmp_path / "www").mkdir()
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path / "www"), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _one_error(result, code, text):
+    assert result.code == code, result.err
+    assert "Traceback" not in result.err
+    errors = [m for m in result.messages if m.startswith("error\t")]
+    assert errors == [f"error\t{text}"], result.err
+
+
+def test_unreachable_host(tcs):
+    port = free_port()
+    result = tcs("registry", f"http://127.0.0.1:{port}", "--mode=dry-run")
+    _one_error(result, 3, f"cannot connect to 127.0.0.1:{port}: Connection refused")
+
+
+def test_not_a_registry(tcs, web_server):
+    result = tcs("registry", web_server, "--mode=dry-run")
+    _one_error(result, 3, f"{web_server}/v2/ answered 404: not a Docker Registry V2 / OCI endpoint")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("ftp://registry.example.com", "only https:// (or http:// for a plain-HTTP registry) is supported"),
+        ("https://", "it has no valid host"),
+        ("https://registry example.com", "it has no valid host"),
+        ("https://registry.example.com:99999", "its port is not a number from 1 to 65535"),
+        ("https://registry.example.com:abc", "its port is not a number from 1 to 65535"),
+        ("https://registry.example.com/?x=1", "it must not have a query or fragment"),
+    ],
+)
+def test_malformed_url(tcs, url, problem):
+    _one_error(tcs("registry", url, "--mode=dry-run"), 2, f"malformed registry URL {url!r}: {problem}")
+
+
+def test_credentials_in_url_are_refused_without_echoing_them(tcs):
+    result = tcs("registry", "https://bob:hunter22@registry.example.com", "--mode=dry-run")
+    _one_error(result, 2, "malformed registry URL 'https://***@registry.example.com': credentials do not belong "
+                          "in the URL; use --username/--password")
+    assert "hunter22" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mode=fast"], "unknown --mode 'fast': use scan or dry-run"),
+        (["--max-images=-1"], "--max-images must be 0 or more, not -1"),
+        (["--max-images=lots"], "Invalid value for '--max-images': 'lots' is not a valid integer."),
+        (["--concurrency=0"], "--concurrency must be between 1 and 256, not 0"),
+        (["--username=bob"], "--username needs a password: --password, --password-stdin or TCS_REGISTRY_PASSWORD"),
+        (["--insecure", "--ca-cert=/etc/hostname"], "--insecure and --ca-cert contradict each other: choose one"),
+        (["--ca-cert=/nonexistent/ca.pem"], "--ca-cert '/nonexistent/ca.pem' does not exist or is not a file"),
+        (["--allowList="], "empty image pattern: use repository[:tag], e.g. 'team/*:*'"),
+        (["--denyList=Team/App"], "image pattern 'Team/App' can never match: a repository holds only a-z, 0-9, "
+                                  "'.', '_', '-', '/' (and '*'); leave the registry host out"),
+        (["--registry-type=quay"], "unknown --registry-type 'quay': installed types are DEFAULT_V2; is its plugin "
+                                   "installed? (pip install tcs-registry-quay)"),
+        (["--config=/nonexistent/config"], "config file '/nonexistent/config' does not exist or is not a file"),
+        (["--bogus"], "No such option '--bogus'. Did you mean '--verbose'?"),
+    ],
+)
+def test_bad_flags(tcs, anonymous_registry, args, message):
+    _one_error(tcs("registry", anonymous_registry.url, *args), 2, message)
+
+
+def test_password_and_password_stdin_conflict(tcs, anonymous_registry):
+    result = tcs("registry", anonymous_registry.url, "--password=x", "--password-stdin", stdin="y\n")
+    _one_error(result, 2, "--password and --password-stdin contradict each other: choose one")
+
+
+def test_scan_mode_without_scanner_exits_2_after_discovery(tcs, anonymous_registry):
+    result = tcs("registry", anonymous_registry.url)
+    assert result.code == 2
+    assert len([m for m in result.messages if "Fetched image discovery details" in m]) == 10
+    assert "Vulnerability details     : none: no scanner plugin is installed\n" in result.out
+    assert result.messages[-1] == (
+        "error\tNo scanner is installed, so no image was scanned: install a scanner plugin, "
+        "or use --mode=dry-run for discovery only"
+    )
+
+
+def test_console_script_error_has_no_traceback(tmp_path):
+    """The installed command itself, as a user runs it."""
+    import subprocess
+
+    port = free_port()
+    run = subprocess.run(
+        [console_script(), "registry", f"http://127.0.0.1:{port}", "--mode=dry-run", f"--state-dir={tmp_path}"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode == 3
+    assert run.stderr.count("\n") == 2  # "Identified registry as" and the error
+    assert run.stderr.splitlines()[-1].endswith(f"\terror\tcannot connect to 127.0.0.1:{port}: Connection refused")

@@ -1,0 +1,92 @@
+"""Pagination: the real registry's catalog (n refused with 400, then Link pages), and tags/list
+paged the OCI way by a proxy (the registry packaged here returns all tags at once)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from helpers import csv_rows, expected_rows
+from proxy import Proxy
+
+from tcs_registry.testing.registry import RegistryServer
+
+
+@pytest.fixture(scope="module")
+def small_pages_registry(standard, work):
+    """The real registry with catalog.maxentries=2: n=1000 is refused with PAGINATION_NUMBER_INVALID."""
+    with RegistryServer(standard.storage, work, catalog_max_entries=2) as server:
+        yield server
+
+
+def test_catalog_shrinks_n_on_400_and_follows_links(tcs, small_pages_registry, standard, out_dir):
+    with Proxy(small_pages_registry.url, lambda *_: None) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+        host = urlsplit(proxy.url).netloc
+        assert result.code == 0, result.err
+        report = out_dir / (host.replace(".", "-").replace(":", "-") + "-report.csv")
+        assert csv_rows(report) == expected_rows(host, standard.expected)
+        catalog = [p for p in proxy.paths if p.startswith("/v2/_catalog")]
+        sizes = [parse_qs(urlsplit(p).query)["n"][0] for p in catalog]
+        # n=1000 is refused, halved until the registry accepts it (1 <= maxentries=2), then one linked page per repository
+        assert sizes == ["1000", "500", "250", "125", "62", "31", "15", "7", "3", "1"] + ["1"] * 5
+
+
+def _paged_tags(style: str, page: int = 2):
+    """tags/list as the OCI distribution spec pages it: n and last, Link to the next page.
+
+    style: "relative" (distribution's own form), "absolute", "short" (fewer than n per page, still
+    linked, as the spec allows), "loop" (a broken registry whose link points back to page one).
+    """
+
+    def rewrite(path, session, upstream):
+        parts = urlsplit(path)
+        if not parts.path.endswith("/tags/list"):
+            return None
+        answer = session.get(upstream + parts.path)
+        if answer.status_code != 200:
+            return None
+        body = answer.json()
+        tags = sorted(body["tags"] or [])
+        query = parse_qs(parts.query)
+        n = min(int(query.get("n", [page])[0]), page)
+        if style == "short":
+            n = 1
+        last = query.get("last", [""])[0]
+        remaining = [t for t in tags if t > last]
+        chunk, rest = remaining[:n], remaining[n:]
+        headers = {"Content-Type": "application/json"}
+        if rest:
+            target = f"{parts.path}?last={chunk[-1]}&n={n}" if style != "loop" else f"{parts.path}?n={n}&last="
+            if style == "absolute":
+                target = "http://" + session.headers.get("X-Proxy-Host", "") + target
+            headers["Link"] = f'<{target}>; rel="next"'
+        return 200, headers, json.dumps({"name": body["name"], "tags": chunk}).encode()
+
+    return rewrite
+
+
+@pytest.mark.parametrize("style", ["relative", "absolute", "short"])
+def test_tags_pages_are_all_followed(tcs, anonymous_registry, standard, out_dir, style):
+    rewrite = _paged_tags(style)
+    with Proxy(anonymous_registry.url, rewrite) as proxy:
+        host = urlsplit(proxy.url).netloc
+        proxy.session.headers["X-Proxy-Host"] = host  # lets the rewrite build absolute links
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+        assert result.code == 0, result.err
+        report = out_dir / (host.replace(".", "-").replace(":", "-") + "-report.csv")
+        assert csv_rows(report) == expected_rows(host, standard.expected)
+        pages = [p for p in proxy.paths if p.startswith("/v2/team/api/tags/list")]
+        assert len(pages) == (3 if style == "short" else 2)
+
+
+def test_a_looping_link_fails_that_repository_only(tcs, anonymous_registry):
+    with Proxy(anonymous_registry.url, _paged_tags("loop")) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+    assert result.code == 4
+    loops = [m for m in result.messages if m.startswith("error\tFailed to list tags repository=")]
+    assert {m.split("repository=")[1].split(" ")[0] for m in loops} == {"alpine", "team/api"}
+    assert all("the registry's pagination loops back to" in m for m in loops)
+    assert "Total images found    : 4\n" in result.out
+    assert "Failed repositories   : 2\n" in result.out
