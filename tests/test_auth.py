@@ -17,8 +17,7 @@ def _report(out_dir, server):
 
 
 def test_basic_auth_with_flags(tcs, basic_registry, standard, out_dir):
-    result = tcs("registry", basic_registry.url, "--mode=dry-run", "--username=alice",
-                 f"--password={USERS['alice']}")
+    result = tcs("registry", basic_registry.url, "--mode=dry-run", "--username=alice", f"--password={USERS['alice']}")
     assert result.code == 0, result.err
     assert csv_rows(_report(out_dir, basic_registry)) == expected_rows(basic_registry.host, standard.expected)
     assert USERS["alice"] not in result.err + result.out
@@ -51,8 +50,14 @@ def test_basic_auth_without_credentials_says_what_to_do(tcs, basic_registry):
 
 def test_token_auth_caches_one_token_per_scope(tcs, token_registry, token_server, standard, out_dir):
     before = len(token_server.requests)
-    result = tcs("registry", token_registry.url, "--mode=dry-run", "--username=alice",
-                 f"--password={USERS['alice']}", "--concurrency=4")
+    result = tcs(
+        "registry",
+        token_registry.url,
+        "--mode=dry-run",
+        "--username=alice",
+        f"--password={USERS['alice']}",
+        "--concurrency=4",
+    )
     assert result.code == 0, result.err
     assert csv_rows(_report(out_dir, token_registry)) == expected_rows(token_registry.host, standard.expected)
     asked = token_server.requests[before:]

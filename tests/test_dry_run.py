@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from helpers import csv_rows, expected_rows, store_rows
-
 from tcs_registry.testing.images import Pusher, make_layer
 
 
@@ -61,8 +60,12 @@ def test_second_run_finds_nothing_new_and_new_tag_counts_one(tcs, fresh_registry
     assert "New images found      : 3\n" in other.out
 
     runs = store_rows(state_dir, "SELECT project, status, images_found, images_new FROM runs ORDER BY id")
-    assert runs == [("default", "complete", 2, 2), ("default", "complete", 2, 0),
-                    ("default", "complete", 4, 1), ("other", "complete", 4, 3)]
+    assert runs == [
+        ("default", "complete", 2, 2),
+        ("default", "complete", 2, 0),
+        ("default", "complete", 4, 1),
+        ("other", "complete", 4, 3),
+    ]
     report = out_dir / f"127-0-0-1-{fresh_registry.port}-report.csv"
     assert csv_rows(report)[1:] == [
         [f"{fresh_registry.host}/app", "1", "2024-01-01T00:00:00Z", "false"],
@@ -73,11 +76,21 @@ def test_second_run_finds_nothing_new_and_new_tag_counts_one(tcs, fresh_registry
 
 
 def test_allow_deny_and_max_images_mark_rows_skipped(tcs, anonymous_registry, standard, out_dir):
-    result = tcs("registry", anonymous_registry.url, "--mode=dry-run",
-                 "--allowList=team/*,alpine:*,multi/app", "--denyList=*:*-debug,alpine:latest")
+    result = tcs(
+        "registry",
+        anonymous_registry.url,
+        "--mode=dry-run",
+        "--allowList=team/*,alpine:*,multi/app",
+        "--denyList=*:*-debug,alpine:latest",
+    )
     assert result.code == 0, result.err
-    admitted = {("team/api", "1.0.0"), ("team/api", "1.1.0"), ("alpine", "3.19"), ("alpine", "3.20"),
-                ("multi/app", "2.0")}
+    admitted = {
+        ("team/api", "1.0.0"),
+        ("team/api", "1.1.0"),
+        ("alpine", "3.19"),
+        ("alpine", "3.20"),
+        ("multi/app", "2.0"),
+    }
     report = out_dir / f"127-0-0-1-{anonymous_registry.port}-report.csv"
     assert csv_rows(report) == expected_rows(
         anonymous_registry.host, standard.expected, skipped=lambda e: (e.repository, e.tag) not in admitted
@@ -91,12 +104,21 @@ def test_allow_deny_and_max_images_mark_rows_skipped(tcs, anonymous_registry, st
     assert limited.code == 0
     rows = csv_rows(report)[1:]
     assert [row[3] for row in rows] == ["false"] * 3 + ["true"] * 7
-    assert "warn\tImage limit reached: only the first 3 admitted images were processed (--max-images)" in limited.messages
+    assert (
+        "warn\tImage limit reached: only the first 3 admitted images were processed (--max-images)" in limited.messages
+    )
 
 
 def test_multi_arch_index_is_described_with_platforms_without_attestation(tcs, anonymous_registry, state_dir):
     result = tcs("registry", anonymous_registry.url, "--mode=dry-run", "--allowList=multi/app")
     assert result.code == 0, result.err
     rows = store_rows(state_dir, "SELECT repository, tag, media_type, platforms, build_time FROM images")
-    assert rows == [("multi/app", "2.0", "application/vnd.oci.image.index.v1+json",
-                     '["linux/amd64", "linux/arm64/v8"]', "2024-03-01T00:05:00Z")]
+    assert rows == [
+        (
+            "multi/app",
+            "2.0",
+            "application/vnd.oci.image.index.v1+json",
+            '["linux/amd64", "linux/arm64/v8"]',
+            "2024-03-01T00:05:00Z",
+        )
+    ]

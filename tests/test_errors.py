@@ -7,7 +7,6 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from helpers import console_script
-
 from tcs_registry.testing.registry import free_port
 
 
@@ -65,8 +64,12 @@ def test_malformed_url(tcs, url, problem):
 
 def test_credentials_in_url_are_refused_without_echoing_them(tcs):
     result = tcs("registry", "https://bob:hunter22@registry.example.com", "--mode=dry-run")
-    _one_error(result, 2, "malformed registry URL 'https://***@registry.example.com': credentials do not belong "
-                          "in the URL; use --username/--password")
+    _one_error(
+        result,
+        2,
+        "malformed registry URL 'https://***@registry.example.com': credentials do not belong "
+        "in the URL; use --username/--password",
+    )
     assert "hunter22" not in result.err
 
 
@@ -81,10 +84,16 @@ def test_credentials_in_url_are_refused_without_echoing_them(tcs):
         (["--insecure", "--ca-cert=/etc/hostname"], "--insecure and --ca-cert contradict each other: choose one"),
         (["--ca-cert=/nonexistent/ca.pem"], "--ca-cert '/nonexistent/ca.pem' does not exist or is not a file"),
         (["--allowList="], "empty image pattern: use repository[:tag], e.g. 'team/*:*'"),
-        (["--denyList=Team/App"], "image pattern 'Team/App' can never match: a repository holds only a-z, 0-9, "
-                                  "'.', '_', '-', '/' (and '*'); leave the registry host out"),
-        (["--registry-type=quay"], "unknown --registry-type 'quay': installed types are DEFAULT_V2; is its plugin "
-                                   "installed? (pip install tcs-registry-quay)"),
+        (
+            ["--denyList=Team/App"],
+            "image pattern 'Team/App' can never match: a repository holds only a-z, 0-9, "
+            "'.', '_', '-', '/' (and '*'); leave the registry host out",
+        ),
+        (
+            ["--registry-type=quay"],
+            "unknown --registry-type 'quay': installed types are DEFAULT_V2; is its plugin "
+            "installed? (pip install tcs-registry-quay)",
+        ),
         (["--config=/nonexistent/config"], "config file '/nonexistent/config' does not exist or is not a file"),
         (["--bogus"], "No such option '--bogus'. Did you mean '--verbose'?"),
     ],
@@ -116,7 +125,9 @@ def test_console_script_error_has_no_traceback(tmp_path):
     port = free_port()
     run = subprocess.run(
         [console_script(), "registry", f"http://127.0.0.1:{port}", "--mode=dry-run", f"--state-dir={tmp_path}"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.returncode == 3
     assert run.stderr.count("\n") == 2  # "Identified registry as" and the error

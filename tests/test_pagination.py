@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from helpers import csv_rows, expected_rows
 from proxy import Proxy
-
 from tcs_registry.testing.registry import RegistryServer
 
 
@@ -29,7 +28,7 @@ def test_catalog_shrinks_n_on_400_and_follows_links(tcs, small_pages_registry, s
         assert csv_rows(report) == expected_rows(host, standard.expected)
         catalog = [p for p in proxy.paths if p.startswith("/v2/_catalog")]
         sizes = [parse_qs(urlsplit(p).query)["n"][0] for p in catalog]
-        # n=1000 is refused, halved until the registry accepts it (1 <= maxentries=2), then one linked page per repository
+        # n=1000 is refused and halved until accepted (1 <= maxentries=2), then one linked page per repository
         assert sizes == ["1000", "500", "250", "125", "62", "31", "15", "7", "3", "1"] + ["1"] * 5
 
 

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import pytest
-
 from tcs_registry.errors import UsageError
 from tcs_registry.patterns import ImageFilter, Pattern
 
 IMAGES = [
-    ("foo", "bar"), ("foo", "latest"), ("foobar", "bar"), ("team/foo", "bar"), ("team/foo", "baz"),
-    ("a/b/foo", "bar"), ("foo/x/bar", "baz"), ("foo/x/y/bar", "baz"), ("foo/bar", "baz"), ("x/foo/y", "1.0"),
-    ("x/foo", "1.0"), ("afoo", "bar"), ("foo/x/bar", "baz2"),
+    ("foo", "bar"),
+    ("foo", "latest"),
+    ("foobar", "bar"),
+    ("team/foo", "bar"),
+    ("team/foo", "baz"),
+    ("a/b/foo", "bar"),
+    ("foo/x/bar", "baz"),
+    ("foo/x/y/bar", "baz"),
+    ("foo/bar", "baz"),
+    ("x/foo/y", "1.0"),
+    ("x/foo", "1.0"),
+    ("afoo", "bar"),
+    ("foo/x/bar", "baz2"),
 ]
 
 
@@ -25,8 +34,18 @@ IMAGES = [
         ("*/foo:bar", {("team/foo", "bar"), ("a/b/foo", "bar")}),
         ("foo/*/bar:baz", {("foo/x/bar", "baz"), ("foo/x/y/bar", "baz")}),
         ("*/foo/*:*", {("x/foo/y", "1.0")}),
-        ("foo*", {("foo", "bar"), ("foo", "latest"), ("foobar", "bar"), ("foo/x/bar", "baz"), ("foo/x/y/bar", "baz"),
-                  ("foo/bar", "baz"), ("foo/x/bar", "baz2")}),
+        (
+            "foo*",
+            {
+                ("foo", "bar"),
+                ("foo", "latest"),
+                ("foobar", "bar"),
+                ("foo/x/bar", "baz"),
+                ("foo/x/y/bar", "baz"),
+                ("foo/bar", "baz"),
+                ("foo/x/bar", "baz2"),
+            },
+        ),
         ("foo/x/bar:baz*", {("foo/x/bar", "baz"), ("foo/x/bar", "baz2")}),
     ],
 )

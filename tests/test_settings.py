@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import pytest
-
 from tcs_registry.errors import UsageError
 from tcs_registry.settings import load_config, resolve
 
 
 def test_precedence_flag_env_config_default(isolated, monkeypatch):
-    (isolated / "config").write_text('username = "from-config"\npassword = "pc"\nproject = "cfg-project"\n'
-                                     'mode = "dry-run"\nmax_images = 7\nallowList = ["team/*", "base"]\n')
+    (isolated / "config").write_text(
+        'username = "from-config"\npassword = "pc"\nproject = "cfg-project"\n'
+        'mode = "dry-run"\nmax_images = 7\nallowList = ["team/*", "base"]\n'
+    )
     s = resolve("registry.example.com", {})
     assert (s.credentials.username, s.credentials.source, s.project, s.mode, s.max_images) == (
-        "from-config", "config", "cfg-project", "dry-run", 7)
+        "from-config",
+        "config",
+        "cfg-project",
+        "dry-run",
+        7,
+    )
     assert s.image_filter.admits("team/x", "1") and not s.image_filter.admits("other", "1")
     assert s.url == "https://registry.example.com"
 
@@ -24,7 +30,11 @@ def test_precedence_flag_env_config_default(isolated, monkeypatch):
 
     s = resolve("registry.example.com", {"username": "from-flag", "project": "flag-project", "mode": "scan"})
     assert (s.credentials.username, s.credentials.source, s.project, s.mode) == (
-        "from-flag", "flag", "flag-project", "scan")
+        "from-flag",
+        "flag",
+        "flag-project",
+        "scan",
+    )
     assert s.credentials.password == "pc"  # each setting is resolved on its own
 
 
@@ -49,7 +59,7 @@ def test_a_config_directory_is_not_a_config_file(isolated):
     [
         ("username = ", "is not valid TOML"),
         ('usename = "x"\n', "unknown key 'usename'"),
-        ("max_images = \"ten\"\n", "'max_images' has the wrong type"),
+        ('max_images = "ten"\n', "'max_images' has the wrong type"),
         ("insecure = 1\n", "'insecure' has the wrong type"),
     ],
 )

@@ -41,17 +41,27 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
 
     @cli.command("registry")
     @click.argument("registry_url")
-    @click.option("--username", help="Registry user (robot account, service principal id...). Env: TCS_REGISTRY_USERNAME.")
+    @click.option(
+        "--username", help="Registry user (robot account, service principal id...). Env: TCS_REGISTRY_USERNAME."
+    )
     @click.option("--password", help="Registry password or token. Env: TCS_REGISTRY_PASSWORD.")
     @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
     @click.option("--project", help="Project the results belong to (default 'default'). Env: TCS_PROJECT_ID.")
     @click.option("--token", help="API token for submitting results to a console. Env: TCS_TOKEN.")
     @click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config).")
-    @click.option("--allowList", "--allowlist", "allow_list", help="Comma-separated image patterns to scan (default '*').")
-    @click.option("--denyList", "--denylist", "deny_list", help="Comma-separated image patterns to skip; wins over --allowList.")
+    @click.option(
+        "--allowList", "--allowlist", "allow_list", help="Comma-separated image patterns to scan (default '*')."
+    )
+    @click.option(
+        "--denyList", "--denylist", "deny_list", help="Comma-separated image patterns to skip; wins over --allowList."
+    )
     @click.option("--mode", help="scan (default) or dry-run (discovery and a CSV report only).")
-    @click.option("--registry-type", help="Use this registry type's plugin instead of guessing (see `tcs-registry plugins`).")
-    @click.option("--max-images", type=int, help="Process at most this many admitted images; the rest are reported as skipped.")
+    @click.option(
+        "--registry-type", help="Use this registry type's plugin instead of guessing (see `tcs-registry plugins`)."
+    )
+    @click.option(
+        "--max-images", type=int, help="Process at most this many admitted images; the rest are reported as skipped."
+    )
     @click.option("--insecure", is_flag=True, default=None, help="Do not verify the registry's TLS certificate.")
     @click.option("--ca-cert", help="CA bundle (PEM) that signs the registry's certificate.")
     @click.option("--state-dir", help="Where the state store lives (default: the user's data directory).")

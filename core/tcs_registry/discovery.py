@@ -48,8 +48,14 @@ class Discovery:
         registry_type = select_registry_type(self.pm, s.url, probe, s.registry_type)
         log.info("Identified registry as: %s", registry_type)
         self.registry = Registry(
-            url=s.url, scheme=s.scheme, host=s.host, path=s.path, registry_type=registry_type,
-            project=s.project, verify=s.verify, options={"concurrency": s.concurrency},
+            url=s.url,
+            scheme=s.scheme,
+            host=s.host,
+            path=s.path,
+            registry_type=registry_type,
+            project=s.project,
+            verify=s.verify,
+            options={"concurrency": s.concurrency},
         )
         client = self.pm.hook.authenticate(registry=self.registry, credentials=s.credentials)
         if client is None:
@@ -118,8 +124,12 @@ class Discovery:
         finally:
             pool.shutdown(wait=status != "interrupted", cancel_futures=True)
             store.finish_run(
-                run_id, status=status, found=self.summary.found, new=self.summary.new,
-                skipped=self.summary.skipped, failed=self.summary.failed,
+                run_id,
+                status=status,
+                found=self.summary.found,
+                new=self.summary.new,
+                skipped=self.summary.skipped,
+                failed=self.summary.failed,
                 report=str(report.path) if report else None,
             )
             store.close()
@@ -150,8 +160,9 @@ class Discovery:
                 return
             except Exception as exc:  # a plugin bug must not end the run or lose what is done
                 summary.failed += 1
-                log.error("Failed to describe image image=%s error=%s: %s", reference, type(exc).__name__, exc,
-                          exc_info=True)
+                log.error(
+                    "Failed to describe image image=%s error=%s: %s", reference, type(exc).__name__, exc, exc_info=True
+                )
                 return
             image = outcome.image
             summary.new += store.record_image(run_id, s.project, s.url, image)
@@ -177,8 +188,9 @@ class Discovery:
         while pending:
             settle()
         if s.max_images is not None and admitted >= s.max_images and summary.skipped:
-            log.warning("Image limit reached: only the first %d admitted images were processed (--max-images)",
-                        s.max_images)
+            log.warning(
+                "Image limit reached: only the first %d admitted images were processed (--max-images)", s.max_images
+            )
 
     def _finish(self, out: TextIO, report: CsvReport | None) -> int:
         s, summary = self.settings, self.summary
@@ -192,7 +204,9 @@ class Discovery:
             summary.violations = summary.vulnerabilities = f"{self.scanned} images scanned in project {s.project}"
         summary.write(out)
         if s.mode == "scan" and not self.scanners:
-            log.error("No scanner is installed, so no image was scanned: install a scanner plugin, "
-                      "or use --mode=dry-run for discovery only")
+            log.error(
+                "No scanner is installed, so no image was scanned: install a scanner plugin, "
+                "or use --mode=dry-run for discovery only"
+            )
             return EXIT_USAGE
         return code

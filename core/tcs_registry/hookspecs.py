@@ -97,9 +97,7 @@ def list_tags(registry: Registry, client: RegistryClient, repository: str) -> It
 
 
 @hookspec(firstresult=True)
-def describe_image(
-    registry: Registry, client: RegistryClient, repository: str, tag: str
-) -> ImageDescription | None:
+def describe_image(registry: Registry, client: RegistryClient, repository: str, tag: str) -> ImageDescription | None:
     """Describe one image: digest, media type, platforms (for an index) and build time.
 
     The generic answer fetches the manifest (verifying its digest), and the config blob of the

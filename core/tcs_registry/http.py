@@ -49,14 +49,14 @@ def parse_challenges(header: str) -> list[Challenge]:
         match = re.match(r"([A-Za-z][A-Za-z0-9_-]*)(?:\s+|$)", rest)
         if not match:
             break
-        scheme, rest = match.group(1).lower(), rest[match.end():]
+        scheme, rest = match.group(1).lower(), rest[match.end() :]
         params: dict[str, str] = {}
         while (param := _CHALLENGE_PARAM.match(rest)) and param.group(0).strip():
             value = param.group(2)
             if value.startswith('"'):
                 value = re.sub(r"\\(.)", r"\1", value[1:-1])
             params[param.group(1).lower()] = value
-            rest = rest[param.end():]
+            rest = rest[param.end() :]
         challenges.append(Challenge(scheme, params))
         rest = rest.lstrip(", ")
     return challenges
@@ -92,7 +92,11 @@ def error_detail(response: requests.Response) -> str:
 def _reason(exc: Exception) -> str:
     """A short human reason from a requests/urllib3 exception chain."""
     text = str(exc)
-    for pattern in (r"certificate verify failed: ([^(')\]]+)", r"\[Errno -?\d+\] ([^'\")]+)", r"hostname .+ doesn't match[^'\")]*"):
+    for pattern in (
+        r"certificate verify failed: ([^(')\]]+)",
+        r"\[Errno -?\d+\] ([^'\")]+)",
+        r"hostname .+ doesn't match[^'\")]*",
+    ):
         match = re.search(pattern, text)
         if match:
             return (match.group(1) if match.groups() else match.group(0)).strip()
@@ -329,9 +333,7 @@ class RegistryClient:
     def manifest(self, repository: str, reference: str) -> oci.Manifest:
         """Fetch and parse a manifest or index; its digest is checked against the body."""
         what = f"{self.registry.host}/{repository}{'@' if oci.is_digest(reference) else ':'}{reference}"
-        response = self.get(
-            f"/v2/{repository}/manifests/{reference}", headers={"Accept": oci.MANIFEST_ACCEPT}
-        )
+        response = self.get(f"/v2/{repository}/manifests/{reference}", headers={"Accept": oci.MANIFEST_ACCEPT})
         if response.status_code == 404:
             raise ImageError(f"{what}: manifest not found")
         self.check(response, what)

@@ -32,7 +32,9 @@ class CsvReport:
             directory.mkdir(parents=True, exist_ok=True)
             self._file: IO[str] = self.path.open("w", newline="", encoding="utf-8")
         except OSError as exc:
-            raise UsageError(f"cannot write the report in {str(directory)!r}: {exc.strerror}; use --output-dir") from None
+            raise UsageError(
+                f"cannot write the report in {str(directory)!r}: {exc.strerror}; use --output-dir"
+            ) from None
         self._writer = csv.writer(self._file)
         self._writer.writerow(COLUMNS)
 

@@ -46,9 +46,7 @@ class HttpProbe:
         return self._answers[path]
 
 
-def select_registry_type(
-    pm: pluggy.PluginManager, url: str, probe: HttpProbe, explicit: str | None = None
-) -> str:
+def select_registry_type(pm: pluggy.PluginManager, url: str, probe: HttpProbe, explicit: str | None = None) -> str:
     known = registry_types(pm)
     if explicit:
         wanted = explicit.strip().upper().replace("-", "_")

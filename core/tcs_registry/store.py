@@ -82,10 +82,13 @@ class Store:
     def record_image(self, run: int, project: str, registry: str, image: ImageDescription) -> bool:
         """Remember an image; True if its digest is new to the project."""
         with self.db:
-            new = self.db.execute(
-                "INSERT OR IGNORE INTO digests (project, digest, first_run, first_seen) VALUES (?, ?, ?, ?)",
-                (project, image.digest, run, _now()),
-            ).rowcount == 1
+            new = (
+                self.db.execute(
+                    "INSERT OR IGNORE INTO digests (project, digest, first_run, first_seen) VALUES (?, ?, ?, ?)",
+                    (project, image.digest, run, _now()),
+                ).rowcount
+                == 1
+            )
             self.db.execute(
                 "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -102,8 +105,9 @@ class Store:
             )
         return new
 
-    def finish_run(self, run: int, *, status: str, found: int, new: int, skipped: int, failed: int,
-                   report: str | None) -> None:
+    def finish_run(
+        self, run: int, *, status: str, found: int, new: int, skipped: int, failed: int, report: str | None
+    ) -> None:
         with self.db:
             self.db.execute(
                 "UPDATE runs SET finished_at=?, status=?, images_found=?, images_new=?, images_skipped=?,"

@@ -36,8 +36,11 @@ def seed_standard(pusher: Pusher) -> list[Expected]:
     out.append(Expected("alpine", "3.20", "2024-05-20T12:30:45Z", "alpine-3.20"))
     out.append(Expected("alpine", "latest", "2024-05-20T12:30:45Z", "alpine-3.20"))
 
-    for tag, created in (("1.0.0", "2024-02-01T08:00:00+02:00"), ("1.1.0", "2024-02-15T09:00:00Z"),
-                         ("1.1.0-debug", "2024-02-15T09:30:00Z")):
+    for tag, created in (
+        ("1.0.0", "2024-02-01T08:00:00+02:00"),
+        ("1.1.0", "2024-02-15T09:00:00Z"),
+        ("1.1.0-debug", "2024-02-15T09:30:00Z"),
+    ):
         pusher.image("team/api", tag, created=created, layers=[base], docker=True, labels={"tag": tag})
     out += [
         Expected("team/api", "1.0.0", "2024-02-01T06:00:00Z", "api-1.0.0"),
@@ -49,19 +52,28 @@ def seed_standard(pusher: Pusher) -> list[Expected]:
     out.append(Expected("a/b/c", "v1", "2023-12-31T23:59:59Z", "abc-v1"))
 
     amd64 = pusher.image("multi/app", None, created="2024-03-01T00:00:00Z", layers=[base], architecture="amd64")
-    arm64 = pusher.image("multi/app", None, created="2024-03-01T00:05:00Z", layers=[base], architecture="arm64",
-                         variant="v8")
+    arm64 = pusher.image(
+        "multi/app", None, created="2024-03-01T00:05:00Z", layers=[base], architecture="arm64", variant="v8"
+    )
     attestation = pusher.attestation("multi/app", amd64)
     pusher.index(
-        "multi/app", "2.0",
-        [(amd64, {"architecture": "amd64", "os": "linux"}),
-         (arm64, {"architecture": "arm64", "os": "linux", "variant": "v8"})],
+        "multi/app",
+        "2.0",
+        [
+            (amd64, {"architecture": "amd64", "os": "linux"}),
+            (arm64, {"architecture": "arm64", "os": "linux", "variant": "v8"}),
+        ],
         [(attestation, amd64)],
     )
     out.append(Expected("multi/app", "2.0", "2024-03-01T00:05:00Z", "multi-2.0"))
 
-    pusher.image("repro/app", "1", created="1970-01-01T00:00:00Z", layers=[base],
-                 labels={"org.opencontainers.image.created": "2024-02-02T02:02:02Z"})
+    pusher.image(
+        "repro/app",
+        "1",
+        created="1970-01-01T00:00:00Z",
+        layers=[base],
+        labels={"org.opencontainers.image.created": "2024-02-02T02:02:02Z"},
+    )
     out.append(Expected("repro/app", "1", "2024-02-02T02:02:02Z", "repro-1"))
     pusher.image("nodate/app", "1", created=None, layers=[base])
     out.append(Expected("nodate/app", "1", "", "nodate-1"))

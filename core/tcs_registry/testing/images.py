@@ -62,7 +62,8 @@ class Pusher:
         location = requests.compat.urljoin(self.base_url + "/", start.headers["Location"])
         separator = "&" if "?" in location else "?"
         done = self.session.put(
-            f"{location}{separator}digest={digest}", data=data,
+            f"{location}{separator}digest={digest}",
+            data=data,
             headers={"Content-Type": "application/octet-stream"},
         )
         done.raise_for_status()
@@ -110,8 +111,11 @@ class Pusher:
         manifest = {
             "schemaVersion": 2,
             "mediaType": media_type,
-            "config": {"mediaType": DOCKER_CONFIG if docker else OCI_CONFIG, "digest": digest_of(config_bytes),
-                       "size": len(config_bytes)},
+            "config": {
+                "mediaType": DOCKER_CONFIG if docker else OCI_CONFIG,
+                "digest": digest_of(config_bytes),
+                "size": len(config_bytes),
+            },
             "layers": [
                 {"mediaType": DOCKER_LAYER if docker else LAYER_GZIP, "digest": digest_of(blob), "size": len(blob)}
                 for blob, _ in layers
@@ -131,8 +135,14 @@ class Pusher:
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
             "config": {"mediaType": OCI_CONFIG, "digest": digest_of(config), "size": len(config)},
-            "layers": [{"mediaType": IN_TOTO, "digest": digest_of(layer), "size": len(layer),
-                        "annotations": {"in-toto.io/predicate-type": "https://spdx.dev/Document"}}],
+            "layers": [
+                {
+                    "mediaType": IN_TOTO,
+                    "digest": digest_of(layer),
+                    "size": len(layer),
+                    "annotations": {"in-toto.io/predicate-type": "https://spdx.dev/Document"},
+                }
+            ],
         }
         body = json.dumps(manifest, sort_keys=True).encode()
         return self.manifest(repository, digest_of(body), body, OCI_MANIFEST)
@@ -151,10 +161,14 @@ class Pusher:
         ]
         entries += [
             {
-                "mediaType": att.media_type, "digest": att.digest, "size": att.size,
+                "mediaType": att.media_type,
+                "digest": att.digest,
+                "size": att.size,
                 "platform": {"architecture": "unknown", "os": "unknown"},
-                "annotations": {"vnd.docker.reference.type": "attestation-manifest",
-                                "vnd.docker.reference.digest": subject.digest},
+                "annotations": {
+                    "vnd.docker.reference.type": "attestation-manifest",
+                    "vnd.docker.reference.digest": subject.digest,
+                },
             }
             for att, subject in attestations
         ]

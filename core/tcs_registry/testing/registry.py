@@ -23,7 +23,10 @@ def free_port() -> int:
 
 
 def htpasswd(path: Path, users: dict[str, str]) -> Path:
-    lines = [f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=5)).decode()}" for user, password in users.items()]
+    lines = [
+        f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=5)).decode()}"
+        for user, password in users.items()
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -86,8 +86,14 @@ class TokenServer:
             access.append({"type": kind, "name": name, "actions": actions.split(",")})
         now = int(time.time())
         claims = {
-            "iss": self.ISSUER, "sub": account, "aud": self.SERVICE, "exp": now + self.lifetime,
-            "nbf": now - 5, "iat": now, "jti": uuid.uuid4().hex, "access": access,
+            "iss": self.ISSUER,
+            "sub": account,
+            "aud": self.SERVICE,
+            "exp": now + self.lifetime,
+            "nbf": now - 5,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+            "access": access,
         }
         return jwt.encode(claims, self.key, algorithm="ES256", headers={"kid": self.kid})
 
@@ -111,8 +117,15 @@ class TokenServer:
                 scopes = query.get("scope", []) if account else []
                 server.requests.append({"account": account, "scopes": query.get("scope", [])})
                 token = server.issue(account or "", scopes)
-                self._answer(200, {"token": token, "access_token": token, "expires_in": server.lifetime,
-                                   "issued_at": datetime.now(UTC).isoformat()})
+                self._answer(
+                    200,
+                    {
+                        "token": token,
+                        "access_token": token,
+                        "expires_in": server.lifetime,
+                        "issued_at": datetime.now(UTC).isoformat(),
+                    },
+                )
 
             def _answer(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
