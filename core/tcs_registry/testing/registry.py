@@ -7,11 +7,13 @@ import shutil
 import socket
 import subprocess
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import bcrypt
 import requests
+import urllib3
 
 REGISTRY_BINARY = "docker-registry"
 
@@ -105,7 +107,9 @@ class RegistryServer:
             if self.process.poll() is not None:
                 return False
             try:
-                requests.get(f"{self.url}/v2/", timeout=1, verify=False)  # noqa: S501 - only "is it up"
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                    requests.get(f"{self.url}/v2/", timeout=1, verify=False)  # noqa: S501 - only "is it up"
                 return True
             except requests.RequestException:
                 time.sleep(0.05)
