@@ -59,6 +59,12 @@ def big(work) -> Seeded:
 
 
 @pytest.fixture(scope="session")
+def big_registry(big, work) -> Iterator[RegistryServer]:
+    with RegistryServer(big.storage, work, catalog_max_entries=40) as server:  # catalog pages of 31
+        yield server
+
+
+@pytest.fixture(scope="session")
 def anonymous_registry(standard, work) -> Iterator[RegistryServer]:
     with RegistryServer(standard.storage, work) as server:
         yield server

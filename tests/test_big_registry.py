@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-import pytest
 from helpers import console_script, csv_rows, expected_rows, store_rows
-from tcs_registry.testing.registry import RegistryServer
-
-
-@pytest.fixture(scope="module")
-def big_registry(big, work):
-    with RegistryServer(big.storage, work, catalog_max_entries=40) as server:  # catalog pages of 31
-        yield server
 
 
 def test_dry_run_of_150_repositories_and_1000_tags(big_registry, big, tmp_path):

@@ -107,10 +107,7 @@ def main(argv: Sequence[str] | None = None, plugin_manager: pluggy.PluginManager
         cli.main(args=list(argv) if argv is not None else None, prog_name="tcs-registry", standalone_mode=False)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0
-    except click.exceptions.Abort:
-        log.error("Interrupted")
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
         log.error("Interrupted: what was done is recorded; run the same command again to continue")
         return EXIT_INTERRUPTED
     except click.exceptions.ClickException as exc:

@@ -1,0 +1,126 @@
+"""What the foundation already guarantees: tampered content is refused per image, secrets stay out
+of every output, an interrupted run keeps its work, an auth-override plugin answers first."""
+
+from __future__ import annotations
+
+import base64
+import json
+import signal
+import subprocess
+import time
+
+from conftest import USERS
+from helpers import console_script, csv_rows, store_rows
+from proxy import Proxy
+from tcs_registry import Credentials, RegistryClient, hookimpl
+from tcs_registry.plugins import get_plugin_manager
+
+
+def test_manifest_that_does_not_match_its_digest_fails_that_image_only(tcs, anonymous_registry):
+    def tamper(path, session, upstream):
+        if path != "/v2/alpine/manifests/3.19":
+            return None
+        answer = session.get(upstream + path, headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+        body = json.loads(answer.content)
+        body["annotations"] = {"injected": "yes"}  # the body changes, the advertised digest does not
+        return (
+            200,
+            {
+                "Content-Type": answer.headers["Content-Type"],
+                "Docker-Content-Digest": answer.headers["Docker-Content-Digest"],
+            },
+            json.dumps(body).encode(),
+        )
+
+    with Proxy(anonymous_registry.url, tamper) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+    assert result.code == 4
+    errors = [m for m in result.messages if m.startswith("error\t")]
+    assert len(errors) == 1
+    assert errors[0].startswith("error\tFailed to describe image image=127.0.0.1:")
+    assert "alpine:3.19: content does not match its digest (expected sha256:" in errors[0]
+    assert "Total images found    : 10\n" in result.out
+    assert "Failed images         : 1\n" in result.out
+
+
+def test_credentials_never_reach_logs_report_or_store(tcs, basic_registry, state_dir, out_dir):
+    password = USERS["alice"]
+    result = tcs(
+        "registry",
+        basic_registry.url,
+        "--mode=dry-run",
+        "--username=alice",
+        f"--password={password}",
+        "--token=console-api-token-123",
+        "-v",
+    )
+    assert result.code == 0, result.err
+    basic = f"alice:{password}".encode()
+    secrets = [password, "console-api-token-123", base64.b64encode(basic).decode()]
+    haystacks = [result.out, result.err, (out_dir / f"127-0-0-1-{basic_registry.port}-report.csv").read_text()]
+    haystacks += [p.read_bytes().decode("latin-1") for p in state_dir.iterdir()]
+    for secret in secrets:
+        assert all(secret not in text for text in haystacks), secret
+
+
+def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry, tmp_path):
+    server = big_registry
+    state, out = tmp_path / "state", tmp_path / "out"
+    command = [
+        console_script(),
+        "registry",
+        server.url,
+        "--mode=dry-run",
+        f"--state-dir={state}",
+        f"--output-dir={out}",
+        "--concurrency=1",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    report = out / f"127-0-0-1-{server.port}-report.csv"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not report.exists() or len(report.read_text().splitlines()) < 51):
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr[-2000:]
+    assert stderr.splitlines()[-1].endswith(
+        "\terror\tInterrupted: what was done is recorded; run the same command again to continue"
+    )
+    assert "Traceback" not in stderr
+    [(status,)] = store_rows(state, "SELECT status FROM runs")
+    recorded = store_rows(state, "SELECT COUNT(*) FROM images")[0][0]
+    assert status == "interrupted"
+    assert 50 <= recorded < 1000
+    rows = csv_rows(report)
+    assert len(rows) - 1 >= recorded - 1  # the report holds every image recorded (rows are flushed)
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    new = int(again.stdout.splitlines()[2].split(":")[1])
+    distinct = store_rows(state, "SELECT COUNT(*) FROM digests")[0][0]
+    assert distinct == 850
+    assert new == 850 - store_rows(state, "SELECT COUNT(*) FROM digests WHERE first_run = 1")[0][0]
+    assert len(csv_rows(report)) == 1001
+
+
+def test_auth_override_plugin_answers_first_for_its_host_only(tcs, basic_registry, anonymous_registry):
+    class VaultAuth:
+        """Credentials for one host from a secret store; every other host is left alone."""
+
+        def __init__(self, host):
+            self.host, self.calls = host, []
+
+        @hookimpl(tryfirst=True)
+        def authenticate(self, registry, credentials):
+            self.calls.append(registry.host)
+            if registry.host != self.host:
+                return None
+            client = RegistryClient(registry, Credentials("alice", USERS["alice"], source="vault"))
+            client.ping()
+            return client
+
+    vault = VaultAuth(basic_registry.host)
+    pm = get_plugin_manager(load_entrypoints=False, plugins=[vault])
+    assert tcs("registry", basic_registry.url, "--mode=dry-run", pm=pm).code == 0
+    assert tcs("registry", anonymous_registry.url, "--mode=dry-run", pm=pm).code == 0
+    assert vault.calls == [basic_registry.host, anonymous_registry.host]
