@@ -15,12 +15,11 @@ from ..models import (
     Confidence,
     Credentials,
     ImageDescription,
-    Platform,
     Registry,
     RegistryMatch,
     RegistryType,
 )
-from ..oci import IMAGE_CONFIG_TYPES, build_time, config_platform
+from ..oci import IMAGE_CONFIG_TYPES, Manifest, build_time, config_platform
 
 TYPE = "DEFAULT_V2"
 
@@ -68,39 +67,31 @@ def describe_image(registry: Registry, client: RegistryClient, repository: str, 
 
 
 def describe(client: RegistryClient, repository: str, tag: str) -> ImageDescription:
-    """Describe an image over plain V2; vendor plugins call this for what their API lacks."""
+    """Describe an image over plain V2; vendor plugins call this for what their API lacks.
+
+    An index's build time is the newest of its platforms' (each platform's config is fetched).
+    Artifacts whose config is not an image config (Helm charts, SBOMs) have no platform or time.
+    """
     manifest = client.manifest(repository, tag)
     if manifest.is_index:
         platforms = manifest.platforms()
-        times = []
-        for platform in platforms:
-            child = client.manifest(repository, platform.digest or "")
-            if child.is_index or child.config is None:
-                raise ImageError(f"{client.registry.host}/{repository}:{tag}: nested index is not supported")
-            if child.config.media_type in IMAGE_CONFIG_TYPES:
-                times.append(build_time(client.config(repository, child.config.digest)))
-        known = [t for t in times if t is not None]
-        return ImageDescription(
-            repository=repository,
-            tag=tag,
-            digest=manifest.digest,
-            media_type=manifest.media_type,
-            platforms=platforms,
-            build_time=max(known) if known else None,
-        )
-    assert manifest.config is not None
-    platforms: tuple[Platform, ...] = ()
-    created = None
-    if manifest.config.media_type in IMAGE_CONFIG_TYPES:  # artifacts (Helm charts, SBOMs) have no image config
-        config = client.config(repository, manifest.config.digest)
-        created = build_time(config)
-        platform = config_platform(config, manifest.digest)
-        platforms = (platform,) if platform else ()
+        children = [client.manifest(repository, p.digest or "") for p in platforms]
+        if any(child.config is None for child in children):
+            raise ImageError(f"{client.registry.host}/{repository}:{tag}: nested index is not supported")
+        configs = [client.config(repository, c.config.digest) for c in children if _has_image_config(c)]
+    else:
+        configs = [client.config(repository, manifest.config.digest)] if _has_image_config(manifest) else []
+        platforms = tuple(p for p in (config_platform(c, manifest.digest) for c in configs) if p)
+    times = [t for t in map(build_time, configs) if t is not None]
     return ImageDescription(
         repository=repository,
         tag=tag,
         digest=manifest.digest,
         media_type=manifest.media_type,
         platforms=platforms,
-        build_time=created,
+        build_time=max(times) if times else None,
     )
+
+
+def _has_image_config(manifest: Manifest) -> bool:
+    return manifest.config is not None and manifest.config.media_type in IMAGE_CONFIG_TYPES
