@@ -142,3 +142,20 @@ def test_flags_beat_docker_config(tcs, basic_registry, isolated, flag_user):
     args = ["--username=alice", f"--password={USERS['alice']}"] if flag_user else []
     result = tcs("registry", basic_registry.url, "--mode=dry-run", *args)
     assert result.code == (0 if flag_user else 3)
+
+
+def test_netrc_is_never_used(tcs, basic_registry, isolated):
+    netrc = isolated.parent / "home" / ".netrc"
+    netrc.write_text(f"machine 127.0.0.1 login alice password {USERS['alice']}\n")
+    netrc.chmod(0o600)
+    result = tcs("registry", basic_registry.url, "--mode=dry-run")
+    assert result.code == 3
+    assert result.messages[-1].startswith("error\tthe registry requires credentials")
+
+
+def test_ca_cert_wins_over_requests_ca_bundle(tcs, tls_registry, ca_file, monkeypatch):
+    import certifi
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    assert tcs("registry", tls_registry.url, "--mode=dry-run", f"--ca-cert={ca_file}").code == 0
+    assert tcs("registry", tls_registry.url, "--mode=dry-run").code == 3

@@ -103,6 +103,16 @@ def _reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
+class NoAuth(requests.auth.AuthBase):
+    """Sends the request as built: keeps requests from adding ``~/.netrc`` credentials."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+NO_AUTH = NoAuth()
+
+
 class RegistryClient:
     """An authenticated HTTP client for one registry; safe to share between threads."""
 
@@ -118,10 +128,9 @@ class RegistryClient:
         self.registry = registry
         self.credentials = credentials
         self.timeout = timeout
+        # The environment's proxies and CA bundle apply (trust_env); ~/.netrc never does (NO_AUTH).
         self.session = requests.Session()
-        self.session.verify = registry.verify
         self.session.headers["User-Agent"] = USER_AGENT
-        self.session.trust_env = False  # no ~/.netrc credentials leaking into requests
         retry = Retry(
             total=retries,
             connect=min(retries, 2),  # a refused connection rarely heals in seconds
@@ -140,6 +149,7 @@ class RegistryClient:
         self._lock = threading.Lock()
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+        self._token_locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._configs: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # -- transport ---------------------------------------------------------------------------
@@ -150,6 +160,10 @@ class RegistryClient:
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
+        # per request: a session-level verify loses to REQUESTS_CA_BUNDLE (requests issue 3829)
+        kwargs.setdefault("verify", self.registry.verify)
+        if kwargs.get("auth") is None:
+            kwargs["auth"] = NO_AUTH
         host = urlsplit(url).netloc
         try:
             return self.session.request(method, url, **kwargs)
@@ -216,13 +230,15 @@ class RegistryClient:
         """A Bearer token for ``scope``, cached per (realm, service, scope) until shortly before expiry."""
         key = (challenge.params["realm"], challenge.params.get("service", ""), scope or "")
         with self._lock:
+            key_lock = self._token_locks.setdefault(key, threading.Lock())
+            stale = self._tokens.get(key) if fresh else None
+        with key_lock:  # one fetch per scope, however many threads want it at once
             cached = self._tokens.get(key)
-        if cached and not fresh and cached[1] - TOKEN_LEEWAY > time.time():
-            return cached[0]
-        token, expires = self._fetch_token(challenge, scope)
-        with self._lock:
+            if cached and cached is not stale and cached[1] - TOKEN_LEEWAY > time.time():
+                return cached[0]
+            token, expires = self._fetch_token(challenge, scope)
             self._tokens[key] = (token, expires)
-        return token
+            return token
 
     def _fetch_token(self, challenge: Challenge, scope: str | None) -> tuple[str, float]:
         realm = challenge.params["realm"]

@@ -9,7 +9,7 @@ import requests
 
 from .default_plugins.v2 import TYPE as DEFAULT_TYPE
 from .errors import PluginError, UsageError
-from .http import USER_AGENT
+from .http import NO_AUTH, USER_AGENT
 from .models import ProbeResponse, RegistryMatch
 from .plugins import registry_types
 
@@ -36,6 +36,7 @@ class HttpProbe:
                     verify=self.verify,
                     timeout=self.timeout,
                     allow_redirects=False,
+                    auth=NO_AUTH,
                     headers={"User-Agent": USER_AGENT},
                 )
                 response.close()
