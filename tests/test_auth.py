@@ -159,3 +159,31 @@ def test_ca_cert_wins_over_requests_ca_bundle(tcs, tls_registry, ca_file, monkey
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
     assert tcs("registry", tls_registry.url, "--mode=dry-run", f"--ca-cert={ca_file}").code == 0
     assert tcs("registry", tls_registry.url, "--mode=dry-run").code == 3
+
+
+def test_credentials_are_not_sent_to_a_plain_http_token_service_of_an_https_registry(
+    tcs, standard, work, token_server, ca, ca_file, tmp_path
+):
+    from tcs_registry.testing.registry import RegistryServer
+
+    cert = ca.issue_cert("127.0.0.1")
+    cert_path, key_path = tmp_path / "server.pem", tmp_path / "server.key"
+    cert.cert_chain_pems[0].write_to_path(str(cert_path))
+    cert.private_key_pem.write_to_path(str(key_path))
+    before = len(token_server.requests)
+    with RegistryServer(
+        standard.storage, tmp_path, auth=token_server.registry_auth(), tls=(cert_path, key_path)
+    ) as server:
+        result = tcs(
+            "registry",
+            server.url,
+            "--mode=dry-run",
+            f"--ca-cert={ca_file}",
+            "--username=alice",
+            f"--password={USERS['alice']}",
+        )
+    assert result.code == 3
+    assert result.messages[-1] == (
+        f"error\tthe registry's token service {token_server.realm} is not HTTPS; refusing to send credentials over it"
+    )
+    assert token_server.requests[before:] == []

@@ -122,3 +122,12 @@ def test_multi_arch_index_is_described_with_platforms_without_attestation(tcs, a
             "2024-03-01T00:05:00Z",
         )
     ]
+
+
+def test_quiet_and_verbose(tcs, anonymous_registry):
+    quiet = tcs("registry", anonymous_registry.url, "--mode=dry-run", "--quiet")
+    assert quiet.code == 0
+    assert quiet.err == ""
+    assert quiet.out.startswith("Registry Summary:\n    Total images found    : 10\n")
+    verbose = tcs("registry", anonymous_registry.url, "--mode=dry-run", "-v")
+    assert f"debug\tAuthenticated registry={anonymous_registry.url} credentials=anonymous" in verbose.messages

@@ -249,6 +249,10 @@ class RegistryClient:
             params["scope"] = scope
         auth = None
         if not self.credentials.anonymous:
+            if self.registry.scheme == "https" and not realm.startswith("https://"):
+                raise AuthError(
+                    f"the registry's token service {realm} is not HTTPS; refusing to send credentials over it"
+                )
             auth = (self.credentials.username or "", self.credentials.password or "")
             if self.credentials.username:
                 params["account"] = self.credentials.username
