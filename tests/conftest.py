@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+
 from tcs_registry.cli import main
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.datasets import Expected, seed_big, seed_standard

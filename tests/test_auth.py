@@ -8,6 +8,7 @@ import os
 import stat
 
 import pytest
+
 from conftest import USERS
 from helpers import csv_rows, expected_rows
 

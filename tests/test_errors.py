@@ -6,6 +6,7 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
 from helpers import console_script
 from tcs_registry.testing.registry import free_port
 

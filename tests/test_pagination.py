@@ -7,6 +7,7 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
 from helpers import csv_rows, expected_rows
 from proxy import Proxy
 from tcs_registry.testing.registry import RegistryServer

@@ -11,6 +11,7 @@ import textwrap
 from urllib.parse import urlsplit
 
 import pytest
+
 from helpers import console_script, csv_rows
 from proxy import Proxy
 from tcs_registry import Confidence, RegistryMatch, RegistryType, ScanResult, hookimpl

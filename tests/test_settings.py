@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tcs_registry.errors import UsageError
 from tcs_registry.settings import load_config, resolve
 
