@@ -19,6 +19,7 @@ class Proxy:
         self.upstream = upstream.rstrip("/")
         self.rewrite = rewrite
         self.paths: list[str] = []
+        self.authorizations: list[str | None] = []  # the Authorization header of each request
         self.session = requests.Session()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -36,6 +37,7 @@ class Proxy:
 
             def do_GET(self) -> None:
                 proxy.paths.append(self.path)
+                proxy.authorizations.append(self.headers.get("Authorization"))
                 answer = proxy.rewrite(self.path, proxy.session, proxy.upstream)
                 if answer is None:
                     upstream = proxy.session.get(

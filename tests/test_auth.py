@@ -107,7 +107,7 @@ def test_docker_config_auths(tcs, basic_registry, isolated):
     _docker_config(home, {"auths": {basic_registry.host: {"auth": auth}}})
     result = tcs("registry", basic_registry.url, "--mode=dry-run", "-v")
     assert result.code == 0, result.err
-    assert f"debug\tAuthenticated registry={basic_registry.url} credentials=docker-config" in result.messages
+    assert f"debug\tAuthenticated registry={basic_registry.url} credentials=auth-file:config.json" in result.messages
 
 
 def test_docker_credential_helper(tcs, basic_registry, isolated, monkeypatch):
@@ -188,3 +188,49 @@ def test_credentials_are_not_sent_to_a_plain_http_token_service_of_an_https_regi
         f"error\tthe registry's token service {token_server.realm} is not HTTPS; refusing to send credentials over it"
     )
     assert token_server.requests[before:] == []
+
+
+def test_registry_auth_file_and_malformed_entries(tcs, basic_registry, isolated, monkeypatch):
+    home = isolated.parent / "home"
+    _docker_config(home, {"auths": ["not", "a", "mapping"], "credHelpers": "nope"})
+    podman = isolated.parent / "auth.json"
+    auth = base64.b64encode(f"alice:{USERS['alice']}".encode()).decode()
+    podman.write_text(json.dumps({"auths": {basic_registry.host: {"auth": auth}}}))
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(podman))
+    result = tcs("registry", basic_registry.url, "--mode=dry-run", "-v")
+    assert result.code == 0, result.err
+    assert "credentials=auth-file:auth.json" in result.err
+    monkeypatch.delenv("REGISTRY_AUTH_FILE")
+    anonymous = tcs("registry", basic_registry.url, "--mode=dry-run")  # the malformed docker file gives nothing
+    assert anonymous.code == 3
+    assert "Traceback" not in anonymous.err
+
+
+def test_creds_store_wins_over_stale_auths_like_docker(tcs, basic_registry, isolated, monkeypatch):
+    home = isolated.parent / "home"
+    bin_dir = isolated.parent / "bin"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-tcsstore"
+    answer = json.dumps({"Username": "alice", "Secret": USERS["alice"]})
+    helper.write_text(f"#!/bin/sh\nread server\necho '{answer}'\n")
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    stale = base64.b64encode(b"alice:stale").decode()
+    _docker_config(home, {"auths": {basic_registry.host: {"auth": stale}}, "credsStore": "tcsstore"})
+    assert tcs("registry", basic_registry.url, "--mode=dry-run").code == 0
+
+
+def test_token_lifetime_is_measured_by_the_local_clock(tcs, standard, tmp_path):
+    """A token server whose clock is 10 minutes behind: tokens are still reused, not fetched per request."""
+    from tcs_registry.testing.registry import RegistryServer
+    from tcs_registry.testing.tokens import TokenServer
+
+    skewed = TokenServer(tmp_path / "tokens", USERS, lifetime=300, clock_skew=-600).start()
+    try:
+        with RegistryServer(standard.storage, tmp_path, auth=skewed.registry_auth()) as server:
+            result = tcs("registry", server.url, "--mode=dry-run", "--username=alice", f"--password={USERS['alice']}")
+    finally:
+        skewed.stop()
+    assert result.code == 0, result.err
+    repositories = {e.repository for e in standard.expected}
+    assert len(skewed.requests) == 2 + len(repositories)  # ping, catalog, one per repository

@@ -131,3 +131,17 @@ def test_quiet_and_verbose(tcs, anonymous_registry):
     assert quiet.out.startswith("Registry Summary:\n    Total images found    : 10\n")
     verbose = tcs("registry", anonymous_registry.url, "--mode=dry-run", "-v")
     assert f"debug\tAuthenticated registry={anonymous_registry.url} credentials=anonymous" in verbose.messages
+
+
+def test_bare_loopback_host_means_http_and_a_trailing_v2_is_dropped(tcs, anonymous_registry, out_dir):
+    bare = tcs("registry", f"{anonymous_registry.host}/v2/", "--mode=dry-run")
+    assert bare.code == 0, bare.err
+    assert bare.messages[1] == f"info\tBeginning discovery of registry: {anonymous_registry.url}"
+
+
+def test_https_to_a_plain_http_registry_says_so(tcs, anonymous_registry):
+    result = tcs("registry", f"https://{anonymous_registry.host}", "--mode=dry-run")
+    assert result.code == 3
+    assert result.messages[-1] == (
+        f"error\t{anonymous_registry.host} does not speak TLS; if it is a plain-HTTP registry, use an http:// URL"
+    )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tcs_registry.errors import ImageError
-from tcs_registry.http import Challenge, parse_challenges, scope_for, set_query
+from tcs_registry.http import Challenge, parse_challenges, scope_for, with_page_size
 from tcs_registry.oci import build_time, compute_digest, format_time, parse_manifest, parse_time
 
 
@@ -50,8 +50,10 @@ def test_scope_for(url, scope):
     assert scope_for(url) == scope
 
 
-def test_set_query_replaces_only_the_named_parameter():
-    assert set_query("/v2/_catalog?last=a%2Fb&n=100", n=50) == "/v2/_catalog?last=a%2Fb&n=50"
+def test_page_size_changes_only_n_and_leaves_opaque_links_alone():
+    assert with_page_size("/v2/_catalog?last=a%2Fb&n=100", 50) == "/v2/_catalog?last=a%2Fb&n=50"
+    assert with_page_size("/v2/_catalog?next_page=a=1;b=2", 50) == "/v2/_catalog?next_page=a=1;b=2&n=50"
+    assert with_page_size("/v2/_catalog", 1000) == "/v2/_catalog?n=1000"
 
 
 @pytest.mark.parametrize(
@@ -61,6 +63,8 @@ def test_set_query_replaces_only_the_named_parameter():
         ("2024-05-20T12:30:45.1234567+02:00", datetime(2024, 5, 20, 10, 30, 45, 123456, tzinfo=UTC)),
         ("2024-05-20T12:30:45", datetime(2024, 5, 20, 12, 30, 45, tzinfo=UTC)),
         ("0001-01-01T00:00:00Z", None),
+        ("0001-01-01T00:00:00+01:00", None),
+        ("9999-12-31T23:59:59-01:00", None),
         ("yesterday", None),
         (None, None),
         (1716208245, None),

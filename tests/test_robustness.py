@@ -124,3 +124,29 @@ def test_auth_override_plugin_answers_first_for_its_host_only(tcs, basic_registr
     assert tcs("registry", basic_registry.url, "--mode=dry-run", pm=pm).code == 0
     assert tcs("registry", anonymous_registry.url, "--mode=dry-run", pm=pm).code == 0
     assert vault.calls == [basic_registry.host, anonymous_registry.host]
+
+
+def test_credentials_go_to_the_registry_only_not_to_a_linked_host(tcs, basic_registry):
+    """A catalog page links to another server: that page is read without the registry's credentials."""
+
+    def empty_page(path, session, upstream):
+        return 200, {"Content-Type": "application/json"}, b'{"repositories": []}'
+
+    def link_away(path, session, upstream):
+        if not path.startswith("/v2/_catalog"):
+            return None
+        answer = session.get(upstream + path, headers={"Authorization": "Basic " + _basic("alice")})
+        link = f'<{elsewhere.url}/v2/_catalog?n=10>; rel="next"'
+        return 200, {"Content-Type": "application/json", "Link": link}, answer.content
+
+    with Proxy(basic_registry.url, empty_page) as elsewhere, Proxy(basic_registry.url, link_away) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run", "--username=alice", f"--password={USERS['alice']}")
+    assert result.code == 0, result.err
+    assert "Total images found    : 10\n" in result.out
+    assert elsewhere.paths == ["/v2/_catalog?n=10"]
+    assert elsewhere.authorizations == [None]
+    assert all(a == "Basic " + _basic("alice") for a in proxy.authorizations if a)
+
+
+def _basic(user):
+    return base64.b64encode(f"{user}:{USERS[user]}".encode()).decode()

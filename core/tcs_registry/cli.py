@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -120,4 +121,10 @@ def main(argv: Sequence[str] | None = None, plugin_manager: pluggy.PluginManager
 
 
 def console() -> None:
-    sys.exit(main())
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        # The store and the report are closed; do not wait for requests still in flight.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -121,6 +121,9 @@ class Discovery:
         try:
             self._pipeline(pool, store, run_id, report)
             status = "partial" if self.summary.failed or self.summary.failed_repositories else "complete"
+        except TcsError:
+            status = "failed"
+            raise
         finally:
             pool.shutdown(wait=status != "interrupted", cancel_futures=True)
             store.finish_run(
@@ -154,21 +157,23 @@ class Discovery:
                 return
             try:
                 outcome = future.result()
+                image = outcome.image
+                new = store.record_image(run_id, s.project, s.url, image)
+                build_time = format_time(image.build_time)
             except TcsError as exc:
                 summary.failed += 1
                 log.error("Failed to describe image image=%s error=%s", reference, exc)
                 return
-            except Exception as exc:  # a plugin bug must not end the run or lose what is done
+            except Exception as exc:  # a plugin bug or odd registry data must not end the run
                 summary.failed += 1
                 log.error(
                     "Failed to describe image image=%s error=%s: %s", reference, type(exc).__name__, exc, exc_info=True
                 )
                 return
-            image = outcome.image
-            summary.new += store.record_image(run_id, s.project, s.url, image)
+            summary.new += new
             log.info("Fetched image discovery details image=%s", reference)
             if report:
-                report.row(f"{s.host}/{repository}", tag, format_time(image.build_time), skipped=False)
+                report.row(f"{s.host}/{repository}", tag, build_time, skipped=False)
             if outcome.scan is not None:
                 self.scanned += 1
 

@@ -1,7 +1,10 @@
-"""Credentials from the user's docker ``config.json``, as crane and skopeo read them.
+"""Credentials from the user's container auth files, as docker, crane, skopeo and podman read them.
 
-``auths.<host>.auth`` (base64 ``user:password``), then ``credHelpers.<host>`` or ``credsStore``
-through the ``docker-credential-<name> get`` protocol (server URL on stdin, JSON on stdout).
+Files, first match wins: ``$REGISTRY_AUTH_FILE``, ``$XDG_RUNTIME_DIR/containers/auth.json``,
+``~/.config/containers/auth.json``, then docker's ``$DOCKER_CONFIG/config.json`` or
+``~/.docker/config.json``. In a file, as docker decides: ``credHelpers.<host>``, else ``credsStore``
+(both through the ``docker-credential-<name> get`` protocol: server on stdin, JSON on stdout),
+else ``auths.<host>.auth`` (base64 ``user:password``).
 """
 
 from __future__ import annotations
@@ -65,37 +68,54 @@ def _from_helper(helper: str, server: str) -> Credentials | None:
     return Credentials(username or None, secret, source=f"docker-credential-{helper}")
 
 
+def auth_files() -> list[Path]:
+    files = []
+    if os.environ.get("REGISTRY_AUTH_FILE"):
+        files.append(Path(os.environ["REGISTRY_AUTH_FILE"]))
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        files.append(Path(os.environ["XDG_RUNTIME_DIR"], "containers", "auth.json"))
+    files.append(Path.home() / ".config" / "containers" / "auth.json")
+    files.append(config_path())
+    return files
+
+
 def docker_credentials(host: str, path: Path | None = None) -> Credentials | None:
-    """Credentials for ``host`` from the docker config, or None."""
-    path = path or config_path()
+    """Credentials for ``host`` from the first auth file that has an entry for it, or None."""
+    for candidate in [path] if path else auth_files():
+        credentials = _from_file(candidate, host)
+        if credentials is not None:
+            return credentials
+    return None
+
+
+def _from_file(path: Path, host: str) -> Credentials | None:
     try:
-        config: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        config: Any = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        log.warning("Ignoring unreadable docker config path=%s error=%s", path, type(exc).__name__)
+        log.warning("Ignoring unreadable auth file path=%s error=%s", path, type(exc).__name__)
         return None
     if not isinstance(config, dict):
+        log.warning("Ignoring auth file that is not a JSON object path=%s", path)
         return None
     wanted = _aliases(host.lower())
-    auths = config.get("auths") or {}
-    helpers = config.get("credHelpers") or {}
+    auths = config.get("auths") if isinstance(config.get("auths"), dict) else {}
+    helpers = config.get("credHelpers") if isinstance(config.get("credHelpers"), dict) else {}
     for key, helper in helpers.items():
-        if _host_of(key) in wanted:
-            return _from_helper(str(helper), key)
+        if _host_of(key) in wanted and isinstance(helper, str):
+            return _from_helper(helper, key)
+    if isinstance(config.get("credsStore"), str) and config["credsStore"]:
+        server = next((k for k in auths if _host_of(k) in wanted), host)
+        return _from_helper(config["credsStore"], server)
     for key, entry in auths.items():
         if _host_of(key) not in wanted or not isinstance(entry, dict):
             continue
-        if entry.get("auth"):
+        if isinstance(entry.get("auth"), str) and entry["auth"]:
             try:
                 username, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError, ValueError):
-                log.warning("Ignoring malformed docker config entry host=%s", _host_of(key))
+                log.warning("Ignoring malformed auth entry path=%s host=%s", path, _host_of(key))
                 continue
-            return Credentials(username, password, source="docker-config")
-        if entry.get("username") and entry.get("password"):
-            return Credentials(entry["username"], entry["password"], source="docker-config")
-    if config.get("credsStore"):
-        server = next((k for k in auths if _host_of(k) in wanted), host)
-        return _from_helper(str(config["credsStore"]), server)
+            return Credentials(username, password, source=f"auth-file:{path.name}")
     return None

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -28,8 +28,10 @@ from .models import Credentials, Registry
 USER_AGENT = "tcs-registry"
 DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
 DEFAULT_PAGE_SIZE = 1000  # the largest page distribution allows by default; shrunk on a 400
+PAGE_SIZE_ERRORS = ("PAGINATION_NUMBER_INVALID", "")  # a 400 without a V2 error code may also mean "n too big"
 TOKEN_LEEWAY = 10.0  # refresh a token this many seconds before it expires
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+MAX_RETRY_AFTER = 60  # seconds: a registry asking for longer gets its answer as an error instead
 
 _CHALLENGE_PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?')
 _REPOSITORY_PATH = re.compile(r"/v2/(.+)/(?:tags/list|manifests/[^/]+|blobs/[^/]+|referrers/[^/]+)$")
@@ -71,12 +73,26 @@ def scope_for(url: str) -> str | None:
     return f"repository:{match.group(1)}:pull" if match else None
 
 
-def set_query(url: str, **values: Any) -> str:
-    """``url`` with the given query parameters set (replacing any already there)."""
+def with_page_size(url: str, n: int) -> str:
+    """``url`` with its ``n`` query parameter set to ``n``; the rest of the URL is left byte for byte."""
+    if re.search(r"([?&])n=[^&]*", url):
+        return re.sub(r"([?&])n=[^&]*", rf"\g<1>n={n}", url, count=1)
+    return f"{url}{'&' if '?' in url else '?'}n={n}"
+
+
+def origin(url: str) -> tuple[str, str]:
+    """(scheme, host:port) with the default port made explicit."""
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in values]
-    query += [(k, str(v)) for k, v in values.items()]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    default = 443 if parts.scheme == "https" else 80
+    return parts.scheme, f"{(parts.hostname or '').lower()}:{parts.port or default}"
+
+
+def error_code(response: requests.Response) -> str:
+    """The first V2 error code of the body (``PAGINATION_NUMBER_INVALID``...), or ''."""
+    try:
+        return str(response.json()["errors"][0]["code"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ""
 
 
 def error_detail(response: requests.Response) -> str:
@@ -123,7 +139,7 @@ class RegistryClient:
         *,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         retries: int = 4,
-        pool_size: int = 32,
+        pool_size: int | None = None,
     ) -> None:
         self.registry = registry
         self.credentials = credentials
@@ -141,9 +157,11 @@ class RegistryClient:
             status_forcelist=RETRY_STATUSES,
             allowed_methods=frozenset({"GET", "HEAD"}),
             respect_retry_after_header=True,
+            retry_after_max=MAX_RETRY_AFTER,
             raise_on_status=False,
         )
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_size)
+        workers = int(registry.options.get("concurrency", 8))
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_size or max(workers + 4, 16))
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self._lock = threading.Lock()
@@ -151,6 +169,7 @@ class RegistryClient:
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
         self._token_locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._configs: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._origin = origin(registry.api_root)
 
     # -- transport ---------------------------------------------------------------------------
     def url(self, path_or_url: str) -> str:
@@ -168,6 +187,10 @@ class RegistryClient:
         try:
             return self.session.request(method, url, **kwargs)
         except requests.exceptions.SSLError as exc:
+            if "WRONG_VERSION_NUMBER" in str(exc) or "record layer failure" in str(exc):
+                raise RegistryError(
+                    f"{host} does not speak TLS; if it is a plain-HTTP registry, use an http:// URL"
+                ) from None
             raise RegistryError(
                 f"TLS verification failed for {host}: {_reason(exc)}; if the registry uses a private CA, "
                 "pass --ca-cert PATH (or --insecure to skip verification)"
@@ -184,11 +207,12 @@ class RegistryClient:
         url = self.url(path_or_url)
         scope = scope_for(url)
         headers = dict(kwargs.pop("headers", None) or {})
-        authorization = self._authorization(scope, fresh=False)
+        home = origin(url) == self._origin  # credentials go to the registry itself, nowhere else
+        authorization = self._authorization(scope, fresh=False) if home else None
         if authorization:
             headers["Authorization"] = authorization
         response = self._send(method, url, headers=headers, **kwargs)
-        if response.status_code != 401:
+        if response.status_code != 401 or not home or origin(response.url) != self._origin:
             return response
         challenge = self._pick(parse_challenges(response.headers.get("WWW-Authenticate", "")))
         if challenge is None:
@@ -242,11 +266,10 @@ class RegistryClient:
 
     def _fetch_token(self, challenge: Challenge, scope: str | None) -> tuple[str, float]:
         realm = challenge.params["realm"]
-        params: dict[str, str] = {}
+        params: list[tuple[str, str]] = []
         if challenge.params.get("service"):
-            params["service"] = challenge.params["service"]
-        if scope:
-            params["scope"] = scope
+            params.append(("service", challenge.params["service"]))
+        params += [("scope", one) for one in (scope or "").split()]  # a challenge may ask for several
         auth = None
         if not self.credentials.anonymous:
             if self.registry.scheme == "https" and not realm.startswith("https://"):
@@ -255,26 +278,24 @@ class RegistryClient:
                 )
             auth = (self.credentials.username or "", self.credentials.password or "")
             if self.credentials.username:
-                params["account"] = self.credentials.username
+                params.append(("account", self.credentials.username))
+        fetched_at = time.time()
         response = self._send("GET", realm, params=params, auth=auth)
+        service = urlsplit(realm).netloc
         if response.status_code in (401, 403):
             raise AuthError(self._refused("the registry's token service"))
         if not response.ok:
-            raise RegistryError(f"token service {urlsplit(realm).netloc} answered {response.status_code}")
+            raise RegistryError(f"token service {service} answered {response.status_code}", response.status_code)
         try:
             body = response.json()
             token = body.get("token") or body.get("access_token")
-        except (ValueError, AttributeError):
-            token, body = None, {}
-        if not token:
-            raise RegistryError(f"token service {urlsplit(realm).netloc} answered without a token")
-        issued = oci.parse_time(body.get("issued_at"))
-        start = issued.timestamp() if issued else time.time()
-        try:
             lifetime = max(float(body.get("expires_in") or 60), 0.0)
-        except (TypeError, ValueError):
-            lifetime = 60.0
-        return token, start + lifetime
+        except (ValueError, AttributeError, TypeError):
+            token, lifetime = None, 0.0
+        if not isinstance(token, str) or not token:
+            raise RegistryError(f"token service {service} answered without a usable token")
+        # Expiry by the local clock: the token server's issued_at may come from a skewed clock.
+        return token, fetched_at + lifetime
 
     def _refused(self, who: str) -> str:
         if self.credentials.anonymous:
@@ -325,29 +346,40 @@ class RegistryClient:
         With ``missing_ok``, a 404 on the first page means an empty listing.
         """
         what = what or path
-        url = set_query(self.url(path), n=page_size)
+        url = with_page_size(self.url(path), page_size)
         seen = {url}
         while True:
             response = self.get(url)
-            if response.status_code == 400 and page_size > 1:
+            if response.status_code == 400 and page_size > 1 and error_code(response) in PAGE_SIZE_ERRORS:
                 page_size //= 2
-                url = set_query(url, n=page_size)
+                url = with_page_size(url, page_size)
                 continue
             if response.status_code == 404 and missing_ok and len(seen) == 1:
                 return
             self.check(response, what)
             body = self.json(response, what)
-            items = body.get(key) if isinstance(body, dict) else None
-            if items is not None and not isinstance(items, list):
-                raise RegistryError(f"{what}: the registry answered {key!r} that is not a list")
+            items = body.get(key) if isinstance(body, dict) else "not an object"
+            if not isinstance(items, list | None):
+                raise RegistryError(f"{what}: the registry answered a page without a {key!r} list")
             yield from (str(item) for item in items or ())
             link = response.links.get("next", {}).get("url")
             if not link:
                 return
-            url = urljoin(response.url, link)
+            url = self._follow(response.url, link, what)
             if url in seen:
                 raise RegistryError(f"{what}: the registry's pagination loops back to {link}")
             seen.add(url)
+
+    def _follow(self, current: str, link: str, what: str) -> str:
+        """The absolute URL of a ``Link`` target, refusing a downgrade from HTTPS to HTTP."""
+        if link.startswith("/v2/") and self.registry.path:
+            link = self.registry.path + link  # a registry behind a path prefix that does not know it
+        url = urljoin(current, link)
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise RegistryError(f"{what}: the registry linked to an unusable URL {link}")
+        if self.registry.scheme == "https" and urlsplit(url).scheme != "https":
+            raise RegistryError(f"{what}: the registry linked from HTTPS to plain HTTP ({link}); refusing")
+        return url
 
     # -- content -----------------------------------------------------------------------------
     def manifest(self, repository: str, reference: str) -> oci.Manifest:

@@ -68,9 +68,9 @@ class Manifest:
         """The platforms of an index, without attestation manifests."""
         return tuple(
             Platform(
-                os=d.platform.get("os", ""),
-                architecture=d.platform.get("architecture", ""),
-                variant=d.platform.get("variant"),
+                os=_text(d.platform.get("os")),
+                architecture=_text(d.platform.get("architecture")),
+                variant=_text(d.platform.get("variant")) or None,
                 digest=d.digest,
             )
             for d in self.manifests
@@ -146,11 +146,9 @@ def parse_time(value: Any) -> datetime | None:
     text = text.replace("z", "Z").replace("Z", "+00:00")
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        parsed = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted out of range
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
     return None if parsed.year <= 1 else parsed
 
 
@@ -177,8 +175,13 @@ def config_platform(config: dict[str, Any], digest: str | None = None) -> Platfo
     if not config.get("os") and not config.get("architecture"):
         return None
     return Platform(
-        os=str(config.get("os", "")),
-        architecture=str(config.get("architecture", "")),
-        variant=config.get("variant") or None,
+        os=_text(config.get("os")),
+        architecture=_text(config.get("architecture")),
+        variant=_text(config.get("variant")) or None,
         digest=digest,
     )
+
+
+def _text(value: Any) -> str:
+    """A string field from registry JSON, whatever type the registry sent."""
+    return value if isinstance(value, str) else "" if value is None else str(value)

@@ -56,30 +56,41 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
 _ALIASES = {"allowlist": "allow_list", "denylist": "deny_list"}
 
 
+LOOPBACK_HOSTS = ("localhost", "127.", "[::1]")
+
+
 def parse_registry_url(text: str) -> tuple[str, str, str]:
-    """``https://host[:port][/path]`` -> (scheme, host[:port], path). A bare host means https."""
+    """``https://host[:port][/path]`` -> (scheme, host[:port], path).
+
+    A bare host means https, except a loopback one (``localhost:5000``), which means http, as
+    crane and docker treat it. A trailing ``/v2`` is dropped: it is where the API lives, not a prefix.
+    """
     raw = text.strip()
     if "://" not in raw:
-        raw = "https://" + raw
-    parts = urlsplit(raw)
-    problem = None
+        raw = ("http://" if raw.lower().startswith(LOOPBACK_HOSTS) else "https://") + raw
+    if "@" in raw:  # user:password@host, however broken: never echo what stands before the "@"
+        shown = re.sub(r"^([^:/]*://)?.*@", r"\1***@", text.strip())
+        raise UsageError(
+            f"malformed registry URL {shown!r}: credentials do not belong in the URL; use --username/--password"
+        )
+
+    def malformed(problem: str) -> UsageError:
+        return UsageError(f"malformed registry URL {text!r}: {problem}")
+
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        port = "port" in str(exc).lower()
+        raise malformed("its port is not a number from 1 to 65535" if port else "it has no valid host") from None
     if parts.scheme not in ("http", "https"):
-        problem = "only https:// (or http:// for a plain-HTTP registry) is supported"
-    elif not parts.hostname or re.search(r"[\s/\\]", parts.netloc):
-        problem = "it has no valid host"
-    elif parts.username or parts.password:
-        problem = "credentials do not belong in the URL; use --username/--password"
-    elif parts.query or parts.fragment:
-        problem = "it must not have a query or fragment"
-    else:
-        try:
-            parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError:
-            problem = "its port is not a number from 1 to 65535"
-    if problem:
-        shown = text if not (parts.username or parts.password) else f"{parts.scheme}://***@{parts.hostname}"
-        raise UsageError(f"malformed registry URL {shown!r}: {problem}")
-    return parts.scheme, parts.netloc.lower(), parts.path.rstrip("/")
+        raise malformed("only https:// (or http:// for a plain-HTTP registry) is supported")
+    if not parts.hostname or re.search(r"[\s/\\]", parts.netloc):
+        raise malformed("it has no valid host")
+    if parts.query or parts.fragment:
+        raise malformed("it must not have a query or fragment")
+    path = re.sub(r"(/v2)?/*$", "", parts.path)
+    return parts.scheme, parts.netloc.lower(), path
 
 
 def _normalise_key(key: str) -> str:

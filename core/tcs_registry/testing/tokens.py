@@ -38,9 +38,10 @@ class TokenServer:
     SERVICE = "tcs-test-registry"
     ISSUER = "tcs-test-token-issuer"
 
-    def __init__(self, workdir: Path, users: dict[str, str], *, lifetime: int = 300) -> None:
+    def __init__(self, workdir: Path, users: dict[str, str], *, lifetime: int = 300, clock_skew: int = 0) -> None:
         self.users = users
         self.lifetime = lifetime
+        self.clock_skew = clock_skew  # seconds added to the issued_at it reports (a server with a wrong clock)
         self.requests: list[dict[str, Any]] = []  # what was asked: account and scopes, never passwords
         self.key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tcs test token signer")])
@@ -123,7 +124,7 @@ class TokenServer:
                         "token": token,
                         "access_token": token,
                         "expires_in": server.lifetime,
-                        "issued_at": datetime.now(UTC).isoformat(),
+                        "issued_at": (datetime.now(UTC) + timedelta(seconds=server.clock_skew)).isoformat(),
                     },
                 )
 
