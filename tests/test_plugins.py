@@ -259,3 +259,32 @@ def test_plugin_manager_is_fresh_and_loads_no_entry_points_when_asked():
     pm = get_plugin_manager(load_entrypoints=False)
     assert [pm.get_name(p) for p in pm.get_plugins()] == ["tcs_registry.default_plugins.v2"]
     assert sys.modules["tcs_registry.default_plugins.v2"] in pm.get_plugins()
+
+
+def test_a_plugin_bug_in_list_tags_fails_that_repository_and_elsewhere_one_line(tcs, anonymous_registry):
+    class Buggy:
+        @hookimpl(tryfirst=True)
+        def list_tags(self, registry, client, repository):
+            if repository == "team/api":
+                raise ValueError("bad page")
+            return None
+
+        @hookimpl(tryfirst=True)
+        def list_repositories(self, registry, client):
+            if registry.project == "broken":
+                raise RuntimeError("catalog exploded")
+            return None
+
+    pm = get_plugin_manager(load_entrypoints=False, plugins=[Buggy()])
+    result = tcs("registry", anonymous_registry.url, "--mode=dry-run", pm=pm)
+    assert result.code == 4
+    assert [m for m in result.messages if m.startswith("error\t")] == [
+        "error\tFailed to list tags repository=team/api error=ValueError: bad page"
+    ]
+    assert "Total images found    : 7\n" in result.out
+    assert "Failed repositories   : 1\n" in result.out
+
+    broken = tcs("registry", anonymous_registry.url, "--mode=dry-run", "--project=broken", pm=pm)
+    assert broken.code == 3
+    assert broken.messages[-1] == "error\tunexpected error: RuntimeError: catalog exploded (run with -v for details)"
+    assert "Traceback" not in broken.err

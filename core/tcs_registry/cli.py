@@ -17,7 +17,7 @@ from tabulate import tabulate
 from . import __version__, logs
 from .discovery import Discovery
 from .dockerconfig import docker_credentials
-from .errors import EXIT_USAGE, TcsError, UsageError
+from .errors import EXIT_REGISTRY, EXIT_USAGE, TcsError, UsageError
 from .plugins import describe_plugins, get_plugin_manager
 from .settings import resolve
 
@@ -117,6 +117,9 @@ def main(argv: Sequence[str] | None = None, plugin_manager: pluggy.PluginManager
     except TcsError as exc:
         log.error("%s", exc)
         return exc.exit_code
+    except Exception as exc:  # a bug (ours or a plugin's): one line, the traceback only with -v
+        log.error("unexpected error: %s: %s (run with -v for details)", type(exc).__name__, exc, exc_info=True)
+        return EXIT_REGISTRY
     return 0
 
 

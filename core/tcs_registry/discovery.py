@@ -63,10 +63,14 @@ class Discovery:
         self.client = client
         log.debug("Authenticated registry=%s credentials=%s", s.url, s.credentials.source)
 
+    def _connected(self) -> tuple[Registry, RegistryClient]:
+        assert self.registry is not None and self.client is not None, "connect() first"
+        return self.registry, self.client
+
     # -- listing -----------------------------------------------------------------------------
     def candidates(self) -> Iterator[tuple[str, str]]:
         """(repository, tag) for every tag of every repository; a failing repository is skipped."""
-        hook, registry, client = self.pm.hook, self.registry, self.client
+        hook, (registry, client) = self.pm.hook, self._connected()
         repositories = hook.list_repositories(registry=registry, client=client)
         if repositories is None:
             raise PluginError(f"no installed plugin can list repositories of a {registry.registry_type} registry")
@@ -85,6 +89,16 @@ class Discovery:
                     self.summary.failed_repositories += 1
                     log.error("Failed to list tags repository=%s error=%s", repository, exc)
                     continue
+                except Exception as exc:  # a plugin bug fails this repository, not the run
+                    self.summary.failed_repositories += 1
+                    log.error(
+                        "Failed to list tags repository=%s error=%s: %s",
+                        repository,
+                        type(exc).__name__,
+                        exc,
+                        exc_info=True,
+                    )
+                    continue
                 for tag in tags:
                     yield repository, tag
         except TcsError as exc:
@@ -95,7 +109,7 @@ class Discovery:
 
     # -- per image (worker threads) ----------------------------------------------------------
     def describe_and_scan(self, repository: str, tag: str) -> Outcome:
-        hook, registry, client = self.pm.hook, self.registry, self.client
+        hook, (registry, client) = self.pm.hook, self._connected()
         image = hook.describe_image(registry=registry, client=client, repository=repository, tag=tag)
         if image is None:
             raise PluginError(f"no installed plugin can describe images of a {registry.registry_type} registry")

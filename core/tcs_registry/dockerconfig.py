@@ -100,8 +100,8 @@ def _from_file(path: Path, host: str) -> Credentials | None:
         log.warning("Ignoring auth file that is not a JSON object path=%s", path)
         return None
     wanted = _aliases(host.lower())
-    auths = config.get("auths") if isinstance(config.get("auths"), dict) else {}
-    helpers = config.get("credHelpers") if isinstance(config.get("credHelpers"), dict) else {}
+    auths: dict[str, Any] = config["auths"] if isinstance(config.get("auths"), dict) else {}
+    helpers: dict[str, Any] = config["credHelpers"] if isinstance(config.get("credHelpers"), dict) else {}
     for key, helper in helpers.items():
         if _host_of(key) in wanted and isinstance(helper, str):
             return _from_helper(helper, key)

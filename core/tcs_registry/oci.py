@@ -103,8 +103,8 @@ def _descriptor(raw: Any, what: str) -> Descriptor:
         media_type=str(raw.get("mediaType", "")),
         digest=raw["digest"],
         size=int(raw.get("size") or 0),
-        platform=raw.get("platform") if isinstance(raw.get("platform"), dict) else {},
-        annotations=raw.get("annotations") if isinstance(raw.get("annotations"), dict) else {},
+        platform=_mapping(raw.get("platform")),
+        annotations=_mapping(raw.get("annotations")),
     )
 
 
@@ -180,6 +180,10 @@ def config_platform(config: dict[str, Any], digest: str | None = None) -> Platfo
         variant=_text(config.get("variant")) or None,
         digest=digest,
     )
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _text(value: Any) -> str:

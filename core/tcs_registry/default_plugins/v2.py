@@ -78,9 +78,10 @@ def describe(client: RegistryClient, repository: str, tag: str) -> ImageDescript
         children = [client.manifest(repository, p.digest or "") for p in platforms]
         if any(child.config is None for child in children):
             raise ImageError(f"{client.registry.host}/{repository}:{tag}: nested index is not supported")
-        configs = [client.config(repository, c.config.digest) for c in children if _has_image_config(c)]
+        configs = [client.config(repository, digest) for digest in map(_image_config, children) if digest]
     else:
-        configs = [client.config(repository, manifest.config.digest)] if _has_image_config(manifest) else []
+        digest = _image_config(manifest)
+        configs = [client.config(repository, digest)] if digest else []
         platforms = tuple(p for p in (config_platform(c, manifest.digest) for c in configs) if p)
     times = [t for t in map(build_time, configs) if t is not None]
     return ImageDescription(
@@ -93,5 +94,8 @@ def describe(client: RegistryClient, repository: str, tag: str) -> ImageDescript
     )
 
 
-def _has_image_config(manifest: Manifest) -> bool:
-    return manifest.config is not None and manifest.config.media_type in IMAGE_CONFIG_TYPES
+def _image_config(manifest: Manifest) -> str | None:
+    """The digest of the manifest's image config; None for artifacts and indexes."""
+    if manifest.config is not None and manifest.config.media_type in IMAGE_CONFIG_TYPES:
+        return manifest.config.digest
+    return None

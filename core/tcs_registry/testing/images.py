@@ -7,7 +7,7 @@ import hashlib
 import io
 import json
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,7 +152,7 @@ class Pusher:
         repository: str,
         tag: str,
         platforms: list[tuple[Pushed, dict[str, str]]],
-        attestations: list[tuple[Pushed, Pushed]] = (),
+        attestations: Sequence[tuple[Pushed, Pushed]] = (),
     ) -> Pushed:
         """An OCI index of (image, platform) entries plus (attestation, subject) entries."""
         entries: list[dict[str, Any]] = [
