@@ -135,7 +135,7 @@ class Discovery:
         try:
             self._pipeline(pool, store, run_id, report)
             status = "partial" if self.summary.failed or self.summary.failed_repositories else "complete"
-        except TcsError:
+        except Exception:  # KeyboardInterrupt is not an Exception: it stays "interrupted"
             status = "failed"
             raise
         finally:
