@@ -9,8 +9,8 @@ import stat
 
 import pytest
 
-from conftest import USERS
-from helpers import csv_rows, expected_rows
+from tcs_registry.testing.fixtures import USERS
+from tcs_registry.testing.helpers import csv_rows, expected_rows
 
 
 def _report(out_dir, server):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from helpers import console_script, csv_rows, expected_rows, store_rows
+from tcs_registry.testing.helpers import console_script, csv_rows, expected_rows, store_rows
 
 
 def test_dry_run_of_150_repositories_and_1000_tags(big_registry, big, tmp_path):

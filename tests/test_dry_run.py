@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from helpers import csv_rows, expected_rows, store_rows
+from tcs_registry.testing.helpers import csv_rows, expected_rows, store_rows
 from tcs_registry.testing.images import Pusher, make_layer
 
 

@@ -7,7 +7,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from helpers import console_script
+from tcs_registry.testing.helpers import console_script
 from tcs_registry.testing.registry import free_port
 
 

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from helpers import csv_rows, expected_rows
-from proxy import Proxy
+from tcs_registry.testing.helpers import csv_rows, expected_rows
+from tcs_registry.testing.proxy import Proxy
 from tcs_registry.testing.registry import RegistryServer
 
 

@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from helpers import console_script, csv_rows
-from proxy import Proxy
 from tcs_registry import Confidence, RegistryMatch, RegistryType, ScanResult, hookimpl
 from tcs_registry.plugins import get_plugin_manager
+from tcs_registry.testing.helpers import console_script, csv_rows
+from tcs_registry.testing.proxy import Proxy
 
 ACME_PLUGIN = """
 from tcs_registry import Confidence, RegistryMatch, RegistryType, hookimpl

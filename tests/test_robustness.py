@@ -9,11 +9,11 @@ import signal
 import subprocess
 import time
 
-from conftest import USERS
-from helpers import console_script, csv_rows, store_rows
-from proxy import Proxy
 from tcs_registry import Credentials, RegistryClient, hookimpl
 from tcs_registry.plugins import get_plugin_manager
+from tcs_registry.testing.fixtures import USERS
+from tcs_registry.testing.helpers import console_script, csv_rows, store_rows
+from tcs_registry.testing.proxy import Proxy
 
 
 def test_manifest_that_does_not_match_its_digest_fails_that_image_only(tcs, anonymous_registry):

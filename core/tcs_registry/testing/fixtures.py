@@ -1,4 +1,8 @@
-"""Fixtures: real CNCF registries on loopback (anonymous, htpasswd, token, TLS) over seeded storage."""
+"""pytest fixtures: real CNCF registries on loopback (anonymous, htpasswd, token, TLS) over seeded storage.
+
+Load with ``-p tcs_registry.testing.fixtures`` (the project's pytest config does) or
+``pytest_plugins = ["tcs_registry.testing.fixtures"]`` in a plugin's top-level conftest.
+"""
 
 from __future__ import annotations
 
