@@ -1,0 +1,187 @@
+"""Vendor API facades for tests: a small HTTP server on loopback that answers a vendor's documented
+API (routes written per vendor) and serves image data from the real CNCF registry behind it.
+
+Each vendor test writes only its routes; the server, request parsing, auth helpers, forwarding to
+the real registry and reading what the registry stores are here, once.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from ..oci import MANIFEST_ACCEPT
+
+Answer = tuple[int, dict[str, str], bytes]
+Handler = Callable[..., "Answer | None"]
+HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "server", "date"}
+
+
+def json_answer(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Answer:
+    return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body).encode()
+
+
+def text_answer(text: str, status: int = 200, headers: dict[str, str] | None = None) -> Answer:
+    return status, {"Content-Type": "text/plain; charset=utf-8", **(headers or {})}, text.encode()
+
+
+@dataclass
+class Request:
+    method: str
+    target: str  # path and query as sent
+    headers: Message
+    path: str = ""
+    query: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.target)
+        self.path, self.query = parts.path, parse_qs(parts.query, keep_blank_values=True)
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        return self.query.get(name, [default])[0]
+
+    def basic(self) -> tuple[str, str] | None:
+        """(user, password) of a Basic Authorization header, if any."""
+        header = self.headers.get("Authorization", "")
+        if not header.lower().startswith("basic "):
+            return None
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        return user, password
+
+    def bearer(self) -> str | None:
+        header = self.headers.get("Authorization", "")
+        return header[7:] if header.lower().startswith("bearer ") else None
+
+
+class Facade:
+    """Routes are tried in order; a handler returns an Answer, or None to try the next route."""
+
+    def __init__(self, upstream: str, name: str = "facade") -> None:
+        self.upstream = upstream.rstrip("/")
+        self.name = name
+        self.session = requests.Session()
+        self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self.requests: list[Request] = []
+        self.tokens: dict[str, str] = {}  # bearer tokens this facade issued -> user
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+        """Register ``handler(request, **groups)`` for paths that fully match ``pattern``."""
+
+        def register(handler: Handler) -> Handler:
+            self.routes.append((method, re.compile(pattern), handler))
+            return handler
+
+        return register
+
+    # -- helpers for vendor routes --------------------------------------------------------------
+    def issue_token(self, user: str) -> str:
+        token = secrets.token_urlsafe(24)
+        self.tokens[token] = user
+        return token
+
+    def forward(self, request: Request, path: str | None = None) -> Answer:
+        """Answer from the real registry (``path`` replaces the request path; the query is kept)."""
+        query = urlsplit(request.target).query
+        target = (path or request.path) + (f"?{query}" if query else "")
+        headers = {"Accept": request.headers.get("Accept") or MANIFEST_ACCEPT}
+        answer = self.session.request(request.method, self.upstream + target, headers=headers, allow_redirects=False)
+        return answer.status_code, dict(answer.headers), answer.content
+
+    def upstream_json(self, path: str) -> Any:
+        answer = self.session.get(self.upstream + path, headers={"Accept": MANIFEST_ACCEPT})
+        answer.raise_for_status()
+        return answer.json()
+
+    def upstream_manifest(self, repository: str, reference: str) -> tuple[dict[str, Any], str]:
+        """(manifest JSON, its digest) from the real registry."""
+        answer = self.session.get(
+            f"{self.upstream}/v2/{repository}/manifests/{reference}", headers={"Accept": MANIFEST_ACCEPT}
+        )
+        answer.raise_for_status()
+        return answer.json(), answer.headers["Docker-Content-Digest"]
+
+    # -- server -----------------------------------------------------------------------------
+    def _dispatch(self, request: Request) -> Answer:
+        for method, pattern, handler in self.routes:
+            match = pattern.fullmatch(request.path)
+            if method == request.method and match:
+                answer = handler(request, **match.groupdict())
+                if answer is not None:
+                    return answer
+        return json_answer({"errors": [{"code": "NOT_FOUND", "message": f"{self.name}: no route"}]}, 404)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        facade = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _serve(self) -> None:
+                request = Request(self.command, self.path, self.headers)
+                facade.requests.append(request)
+                status, headers, body = facade._dispatch(request)
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name.lower() not in HOP_HEADERS:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_HEAD = do_POST = _serve
+
+        return Handler
+
+    def __enter__(self) -> Facade:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class StoredRegistry:
+    """What the real registry holds, read from its storage directory: every repository, every
+    manifest (tagged or not, which the V2 API cannot list) and every tag."""
+
+    def __init__(self, storage: Path) -> None:
+        self.root = storage / "docker" / "registry" / "v2" / "repositories"
+
+    def repositories(self) -> list[str]:
+        return sorted(str(p.parent.relative_to(self.root)) for p in self.root.rglob("_manifests"))
+
+    def manifests(self, repository: str) -> list[str]:
+        revisions = self.root / repository / "_manifests" / "revisions" / "sha256"
+        return sorted(f"sha256:{p.name}" for p in revisions.iterdir()) if revisions.is_dir() else []
+
+    def tags(self, repository: str) -> dict[str, str]:
+        """tag -> manifest digest."""
+        tags = self.root / repository / "_manifests" / "tags"
+        if not tags.is_dir():
+            return {}
+        return {p.name: (p / "current" / "link").read_text().strip() for p in sorted(tags.iterdir())}
