@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian machine for tcs-registry: the CNCF registry (for tests and the demo) and a
-# virtual environment in .venv with the core and its test dependencies. Safe to run again.
+# virtual environment in .venv with the core, every plugin in plugins/, and the test dependencies.
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,4 +18,9 @@ fi
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+"${pip[@]}" -e '.[test]'
+for plugin in plugins/*/pyproject.toml; do
+    [ -e "$plugin" ] && "${pip[@]}" -e "$(dirname "$plugin")"
+done
+true

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh), then lint and run the whole test suite.
+# Set up (scripts/setup.sh), lint, run the whole test suite, then each plugin alone with the core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check --no-cache .
 .venv/bin/ruff format --check --no-cache .
-exec .venv/bin/pytest "$@"
+.venv/bin/pytest "$@"
+if [ $# -eq 0 ]; then
+    bash scripts/test-plugins-alone.sh
+fi

@@ -73,11 +73,12 @@ def scope_for(url: str) -> str | None:
     return f"repository:{match.group(1)}:pull" if match else None
 
 
-def with_page_size(url: str, n: int) -> str:
-    """``url`` with its ``n`` query parameter set to ``n``; the rest of the URL is left byte for byte."""
-    if re.search(r"([?&])n=[^&]*", url):
-        return re.sub(r"([?&])n=[^&]*", rf"\g<1>n={n}", url, count=1)
-    return f"{url}{'&' if '?' in url else '?'}n={n}"
+def with_page_size(url: str, n: int, param: str = "n") -> str:
+    """``url`` with its page-size parameter set to ``n``; the rest of the URL is left byte for byte."""
+    pattern = rf"([?&]){re.escape(param)}=[^&]*"
+    if re.search(pattern, url):
+        return re.sub(pattern, rf"\g<1>{param}={n}", url, count=1)
+    return f"{url}{'&' if '?' in url else '?'}{param}={n}"
 
 
 def origin(url: str) -> tuple[str, str]:
@@ -205,6 +206,8 @@ class RegistryClient:
     def request(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
         """Send a request, answering the registry's auth challenge once if it asks for one."""
         url = self.url(path_or_url)
+        if kwargs.get("auth") is not None:  # a vendor API call with its own auth: no V2 challenge dance
+            return self._send(method, url, **kwargs)
         scope = scope_for(url)
         headers = dict(kwargs.pop("headers", None) or {})
         home = origin(url) == self._origin  # credentials go to the registry itself, nowhere else
@@ -335,10 +338,27 @@ class RegistryClient:
         self.check(response, f"{self.registry.host} /v2/")
 
     # -- listing -----------------------------------------------------------------------------
+    def api_auth(self) -> tuple[str, str] | NoAuth:
+        """``auth=`` for a vendor REST API that takes Basic auth: the user's credentials, or
+        explicitly none (either way the request skips the /v2/ challenge handling)."""
+        if self.credentials.anonymous:
+            return NO_AUTH
+        return self.credentials.username or "", self.credentials.password or ""
+
     def paginate(
-        self, path: str, key: str, *, page_size: int = DEFAULT_PAGE_SIZE, what: str = "", missing_ok: bool = False
-    ) -> Iterator[str]:
-        """Yield the ``key`` list of every page, following ``Link: <...>; rel="next"``.
+        self,
+        path: str,
+        key: str | None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        size_param: str = "n",
+        what: str = "",
+        missing_ok: bool = False,
+        **kwargs: Any,
+    ) -> Iterator[Any]:
+        """Yield the ``key`` list of every page (the body itself if ``key`` is None), following
+        ``Link: <...>; rel="next"``. ``size_param`` names the page-size parameter; ``kwargs`` go to
+        every request (a vendor API's ``auth`` or ``headers``).
 
         Asks for ``page_size`` entries and halves it when the registry refuses the size with a 400
         (distribution's PAGINATION_NUMBER_INVALID). A short page does not end the listing; only the
@@ -346,22 +366,22 @@ class RegistryClient:
         With ``missing_ok``, a 404 on the first page means an empty listing.
         """
         what = what or path
-        url = with_page_size(self.url(path), page_size)
+        url = with_page_size(self.url(path), page_size, size_param)
         seen = {url}
         while True:
-            response = self.get(url)
+            response = self.get(url, **kwargs)
             if response.status_code == 400 and page_size > 1 and error_code(response) in PAGE_SIZE_ERRORS:
                 page_size //= 2
-                url = with_page_size(url, page_size)
+                url = with_page_size(url, page_size, size_param)
                 continue
             if response.status_code == 404 and missing_ok and len(seen) == 1:
                 return
             self.check(response, what)
             body = self.json(response, what)
-            items = body.get(key) if isinstance(body, dict) else "not an object"
+            items = body if key is None else body.get(key) if isinstance(body, dict) else "not an object"
             if not isinstance(items, list | None):
-                raise RegistryError(f"{what}: the registry answered a page without a {key!r} list")
-            yield from (str(item) for item in items or ())
+                raise RegistryError(f"{what}: the registry answered a page without a {key or 'JSON'!r} list")
+            yield from (item if key is None else str(item) for item in items or ())
             link = response.links.get("next", {}).get("url")
             if not link:
                 return

@@ -50,10 +50,10 @@ class Probe(Protocol):
     """Lazy anonymous requests for sniffing; each answer is fetched once and shared by all plugins."""
 
     def v2(self) -> ProbeResponse | None:
-        """`GET /v2/` without credentials; None if the host cannot be reached."""
+        """`GET <url>/v2/` without credentials (under the URL's path); None if unreachable."""
 
     def get(self, path: str) -> ProbeResponse | None:
-        """One anonymous `GET` of a vendor probe path such as `/api/v2.0/ping`."""
+        """One anonymous `GET` of a vendor probe path at the host's root, such as `/api/v2.0/ping`."""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 import pluggy
 import requests
@@ -20,19 +21,24 @@ class HttpProbe:
     """Anonymous requests for sniffing, each made at most once and shared by every plugin."""
 
     def __init__(self, api_root: str, verify: bool | str, timeout: float = 10.0) -> None:
-        self.api_root = api_root
+        self.api_root = api_root  # the URL as given: scheme://host[:port][/path]
+        parts = urlsplit(api_root)
+        self.host_root = f"{parts.scheme}://{parts.netloc}"
         self.verify = verify
         self.timeout = timeout
         self._answers: dict[str, ProbeResponse | None] = {}
 
     def v2(self) -> ProbeResponse | None:
-        return self.get("/v2/")
+        return self._fetch(self.api_root + "/v2/")
 
     def get(self, path: str) -> ProbeResponse | None:
-        if path not in self._answers:
+        return self._fetch(self.host_root + path)
+
+    def _fetch(self, url: str) -> ProbeResponse | None:
+        if url not in self._answers:
             try:
                 response = requests.get(
-                    self.api_root + path,
+                    url,
                     verify=self.verify,
                     timeout=self.timeout,
                     allow_redirects=False,
@@ -40,11 +46,11 @@ class HttpProbe:
                     headers={"User-Agent": USER_AGENT},
                 )
                 response.close()
-                self._answers[path] = ProbeResponse(response.status_code, dict(response.headers))
+                self._answers[url] = ProbeResponse(response.status_code, dict(response.headers))
             except requests.RequestException as exc:
-                log.debug("Probe failed path=%s error=%s", path, type(exc).__name__)
-                self._answers[path] = None
-        return self._answers[path]
+                log.debug("Probe failed url=%s error=%s", url, type(exc).__name__)
+                self._answers[url] = None
+        return self._answers[url]
 
 
 def select_registry_type(pm: pluggy.PluginManager, url: str, probe: HttpProbe, explicit: str | None = None) -> str:

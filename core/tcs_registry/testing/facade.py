@@ -18,7 +18,7 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import requests
 
@@ -47,7 +47,9 @@ class Request:
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.target)
-        self.path, self.query = parts.path, parse_qs(parts.query, keep_blank_values=True)
+        # Routes see the path decoded once, as a server's router does (Harbor's double-encoded
+        # repository names keep one level of encoding in their path segment).
+        self.path, self.query = unquote(parts.path), parse_qs(parts.query, keep_blank_values=True)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         return self.query.get(name, [default])[0]
@@ -103,8 +105,8 @@ class Facade:
 
     def forward(self, request: Request, path: str | None = None) -> Answer:
         """Answer from the real registry (``path`` replaces the request path; the query is kept)."""
-        query = urlsplit(request.target).query
-        target = (path or request.path) + (f"?{query}" if query else "")
+        parts = urlsplit(request.target)
+        target = (quote(path) if path else parts.path) + (f"?{parts.query}" if parts.query else "")
         headers = {"Accept": request.headers.get("Accept") or MANIFEST_ACCEPT}
         answer = self.session.request(request.method, self.upstream + target, headers=headers, allow_redirects=False)
         return answer.status_code, dict(answer.headers), answer.content

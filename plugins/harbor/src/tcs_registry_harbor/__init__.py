@@ -1,0 +1,3 @@
+"""Harbor support for tcs-registry."""
+
+__version__ = "0.1.0"
