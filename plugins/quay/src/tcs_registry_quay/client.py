@@ -1,0 +1,76 @@
+"""Quay's REST API /api/v1 (OAuth bearer tokens) on top of the core RegistryClient (the V2 API)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from tcs_registry import Credentials, Registry, RegistryClient, RegistryError
+
+API = "/api/v1"
+TAGS_PER_PAGE = 100  # the maximum `limit` Quay accepts for tags
+OAUTH_USER = "$oauthtoken"  # docker login's user name for a Quay OAuth token
+TAG_CACHE = 10_000
+
+
+class QuayClient(RegistryClient):
+    """A URL path names the organization; Quay serves /v2/ and /api/v1 at the host's root."""
+
+    def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
+        user = credentials.username or ""
+        self.namespace = registry.path.strip("/").split("/")[0] or (user.split("+")[0] if "+" in user else None)
+        self.oauth = user == OAUTH_USER and bool(credentials.password)
+        super().__init__(replace(registry, path=""), credentials, **kwargs)
+        self._tags: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+
+    def _api(self, path: str, what: str, **params: Any) -> Any:
+        headers = {"Accept": "application/json", "Authorization": f"Bearer {self.credentials.password}"}
+        response = self._send("GET", self.registry.api_root + API + path, params=params, headers=headers)
+        return self.json(self.check(response, what), what)
+
+    def repositories(self) -> Iterator[str]:
+        if self.namespace is None:
+            raise RegistryError("Quay lists repositories per organization: name it in the URL (https://quay.io/<org>)")
+        what = f"Quay repositories of {self.namespace}"
+        params: dict[str, Any] = {"namespace": self.namespace, "repo_kind": "image"}
+        seen = set()
+        while True:
+            body = self._api("/repository", what, **params)
+            for repository in body.get("repositories") or ():
+                yield f"{repository['namespace']}/{repository['name']}"
+            token = body.get("next_page")
+            if not token:
+                return
+            if token in seen:
+                raise RegistryError(f"{what}: the pagination loops")
+            seen.add(token)
+            params["next_page"] = token
+
+    def tags(self, repository: str) -> Iterator[str]:
+        """Active tags only (``onlyActiveTags=true``): deleted and expired tags are history, not images."""
+        page = 1
+        while True:
+            body = self._api(
+                f"/repository/{repository}/tag/",
+                f"Quay tags of {repository}",
+                onlyActiveTags="true",
+                limit=TAGS_PER_PAGE,
+                page=page,
+            )
+            for tag in body.get("tags") or ():
+                self._tags[(repository, tag["name"])] = tag
+                while len(self._tags) > TAG_CACHE:
+                    self._tags.popitem(last=False)
+                yield str(tag["name"])
+            if not body.get("has_additional"):
+                return
+            page += 1
+
+    def pushed(self, repository: str, tag: str) -> datetime | None:
+        """When the tag was pushed (``start_ts``), if the tag came from the REST listing."""
+        listed = self._tags.pop((repository, tag), None)
+        start = listed.get("start_ts") if listed else None
+        return datetime.fromtimestamp(start, UTC) if isinstance(start, int | float) else None
