@@ -460,3 +460,40 @@ class RegistryClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+class RoutedRegistryClient(RegistryClient):
+    """A registry that serves each of its repositories (Artifactory repository keys, Nexus
+    repositories) under a V2 base of its own: image ``<key>/<name>`` is reached at
+    ``<route with key>/v2/<name>/...``, so the generic V2 code works on ``<key>/<name>`` unchanged.
+    """
+
+    route = "/{key}"  # a subclass sets its vendor's path, e.g. "/artifactory/api/docker/{key}"
+
+    def __init__(self, registry: Registry, credentials: Credentials, keys: list[str], **kwargs: Any) -> None:
+        super().__init__(registry, credentials, **kwargs)
+        self.keys = keys  # the repositories (keys) to list; empty means ask the vendor API
+
+    def base(self, key: str) -> str:
+        return self.route.format(key=key)
+
+    def url(self, path_or_url: str) -> str:
+        if path_or_url.startswith("/v2/") and not path_or_url.startswith("/v2/_catalog"):
+            key, _, rest = path_or_url[len("/v2/") :].partition("/")
+            if rest:
+                return self.registry.api_root + self.base(key) + "/v2/" + rest
+        return super().url(path_or_url)
+
+    def ping_key(self, key: str) -> None:
+        """``GET <base>/v2/`` of one repository: reachability and credentials."""
+        response = self.get(self.base(key) + "/v2/")
+        if response.status_code == 404:
+            raise RegistryError(f"{self.url(self.base(key))} has no V2 API: is {key!r} a Docker repository?", 404)
+        if response.status_code == 401:
+            raise AuthError(self._refused("the registry"))
+        self.check(response, f"{self.registry.host} {self.base(key)}/v2/")
+
+    def catalog(self, key: str) -> Iterator[str]:
+        """``<key>/<name>`` for every image of one repository, through its own ``_catalog``."""
+        names = self.paginate(f"{self.base(key)}/v2/_catalog", "repositories", what=f"catalog of {key}")
+        return (f"{key}/{name}" for name in names)

@@ -1,0 +1,3 @@
+"""JFrog Artifactory support for tcs-registry."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,137 @@
+"""An Artifactory facade: the Artifactory Docker API and REST listing, serving real images from the
+CNCF registry (upstream repository ``<key>/<image>`` is image ``<image>`` of repository key ``<key>``).
+
+Faithful to JFrog's documentation (jfrog.com/help): "List Docker Repositories"
+(GET /artifactory/api/repositories?packageType=docker -> [{key, type, url, packageType}]),
+"List Docker Images" (GET /artifactory/api/docker/<key>/v2/_catalog with n/last paging),
+"List Docker Tags", "System Health Ping" (GET /artifactory/api/system/ping -> OK), the
+X-JFrog-Version / X-Artifactory-Id response headers, access tokens as Bearer or as a Basic
+password, and the token flow at <key>/v2/token (realm form from renovatebot/renovate#11765).
+Unverified [?] in the sources: the exact Link form of a catalog page (distribution's relative form used).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tcs_registry.testing.datasets import Expected
+from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer, text_answer
+from tcs_registry.testing.images import Pusher, make_layer
+from tcs_registry.testing.registry import RegistryServer
+
+USERS = {"deployer": "Passw0rd!", "ci": "identity-token-for-ci"}
+ACCESS_TOKEN = "eyJ2ZXIiOiIyIn0.access-token"
+JFROG = {"X-JFrog-Version": "Artifactory/7.90.10 79010900", "X-Artifactory-Id": "8a1b2c3d4e5f"}
+REPOSITORIES = [("docker-local", "LOCAL"), ("docker-remote", "REMOTE"), ("docker", "VIRTUAL")]
+
+
+def seed_artifactory(pusher: Pusher) -> list[Expected]:
+    base = make_layer({"etc/os-release": b"ID=artifactory-test\n"})
+    out = []
+    for tag, created in (("1.0", "2024-08-01T00:00:00Z"), ("1.1", "2024-08-02T00:00:00Z")):
+        pusher.image("docker-local/app", tag, created=created, layers=[base])
+        out.append(Expected("docker-local/app", tag, created, tag))
+    pusher.image("docker-local/team/svc", "v1", created="2024-08-03T00:00:00Z", layers=[base], docker=True)
+    out.append(Expected("docker-local/team/svc", "v1", "2024-08-03T00:00:00Z", "svc"))
+    amd64 = pusher.image("docker-local/multi", None, created="2024-08-04T00:00:00Z", layers=[base])
+    pusher.index(
+        "docker-local/multi",
+        "2.0",
+        [(amd64, {"architecture": "amd64", "os": "linux"})],
+        [(pusher.attestation("docker-local/multi", amd64), amd64)],
+    )
+    out.append(Expected("docker-local/multi", "2.0", "2024-08-04T00:00:00Z", "multi"))
+    pusher.image("docker-remote/library/busybox", "1.36", created="2023-05-19T00:00:00Z", layers=[base])
+    out.append(Expected("docker-remote/library/busybox", "1.36", "2023-05-19T00:00:00Z", "busybox"))
+    return out
+
+
+class ArtifactoryFacade(Facade):
+    catalog_max = 1000  # tests lower it so a small repository spans pages
+
+    def __init__(self, upstream: str, stored: StoredRegistry) -> None:
+        super().__init__(upstream, name="artifactory")
+        self.stored = stored
+        self.route("GET", "/artifactory/api/system/ping")(lambda request: text_answer("OK", headers=JFROG))
+        self.route("GET", "/artifactory/api/repositories")(self.repositories)
+        self.route("GET", "/artifactory/api/docker/(?P<key>[^/]+)/v2/token")(self.token)
+        self.route("GET", "/artifactory/api/docker/(?P<key>[^/]+)/v2/_catalog")(self.catalog)
+        self.route("GET", "/artifactory/api/docker/(?P<key>[^/]+)/v2/(?P<rest>.*)")(self.v2)
+        self.route("GET", "/v2/")(lambda request: self._challenge("docker"))
+
+    def _user(self, request: Request) -> str | None:
+        basic = request.basic()
+        if basic and (USERS.get(basic[0]) == basic[1] or basic[1] == ACCESS_TOKEN):
+            return basic[0]
+        bearer = request.bearer()
+        if bearer == ACCESS_TOKEN:
+            return "token-user"
+        return self.tokens.get(bearer or "")
+
+    def _challenge(self, key: str):
+        challenge = f'Bearer realm="{self.url}/artifactory/api/docker/{key}/v2/token",service="{self.host}"'
+        body = {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}
+        return json_answer(body, 401, {**JFROG, "WWW-Authenticate": challenge})
+
+    def token(self, request: Request, key: str):
+        basic = request.basic()
+        if basic and not self._user(request):
+            return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "Bad credentials"}]}, 401, JFROG)
+        return json_answer({"token": self.issue_token(basic[0] if basic else "")}, headers=JFROG)
+
+    def repositories(self, request: Request):
+        if not self._user(request):
+            return json_answer({"errors": [{"status": 401, "message": "Bad credentials"}]}, 401, JFROG)
+        kind = request.arg("packageType")
+        return json_answer(
+            [
+                {"key": key, "type": kind_, "url": f"{self.url}/artifactory/{key}", "packageType": "Docker"}
+                for key, kind_ in REPOSITORIES
+                if kind in (None, "docker")
+            ],
+            headers=JFROG,
+        )
+
+    def _images(self, key: str) -> list[str]:
+        # the virtual repository aggregates the others
+        keys = [k for k, kind in REPOSITORIES if kind != "VIRTUAL"] if key == "docker" else [key]
+        return sorted(r.split("/", 1)[1] for r in self.stored.repositories() if r.split("/", 1)[0] in keys)
+
+    def catalog(self, request: Request, key: str):
+        if not self._user(request):
+            return self._challenge(key)
+        n = min(int(request.arg("n", "100")), self.catalog_max)
+        last = request.arg("last", "")
+        remaining = [name for name in self._images(key) if name > last]
+        headers = dict(JFROG)
+        if len(remaining) > n:
+            headers["Link"] = f'</artifactory/api/docker/{key}/v2/_catalog?last={remaining[n - 1]}&n={n}>; rel="next"'
+        return json_answer({"repositories": remaining[:n]}, headers=headers)
+
+    def v2(self, request: Request, key: str, rest: str):
+        if not self._user(request):
+            return self._challenge(key)
+        if not rest:
+            return json_answer({}, headers=JFROG)
+        status, headers, body = self.forward(request, f"/v2/{key}/{rest}")
+        return status, {**headers, **JFROG}, body
+
+
+@pytest.fixture(scope="session")
+def artifactory_seeded(work):
+    storage = work / "artifactory-storage"
+    with RegistryServer(storage, work) as server:
+        expected = seed_artifactory(Pusher(server.url))
+    return storage, expected
+
+
+@pytest.fixture(scope="session")
+def artifactory(artifactory_seeded, work):
+    storage, _ = artifactory_seeded
+    with RegistryServer(storage, work) as registry, ArtifactoryFacade(registry.url, StoredRegistry(storage)) as facade:
+        yield facade
+
+
+@pytest.fixture
+def artifactory_expected(artifactory_seeded):
+    return artifactory_seeded[1]
