@@ -1,0 +1,104 @@
+"""Nexus 3: Docker repositories under /repository/<name>/v2/ and the REST API /service/rest/v1."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+from tcs_registry import Credentials, Registry, RegistryClient, RegistryError
+from tcs_registry.http import RoutedRegistryClient
+from tcs_registry.oci import parse_time
+
+REST = "/service/rest/v1"
+CACHE = 10_000
+log = logging.getLogger("tcs_registry.nexus")
+_REPOSITORY_PATH = re.compile(r"^/repository/(?P<name>[^/]+)$")
+
+
+class NexusClient(RoutedRegistryClient):
+    route = "/repository/{key}"
+
+    def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
+        match = _REPOSITORY_PATH.match(registry.path)
+        if registry.path and not match:
+            raise RegistryError(
+                f"cannot tell the Docker repository from the URL path {registry.path!r}: "
+                "use https://<host>/repository/<name> or the repository's connector port"
+            )
+        super().__init__(replace(registry, path=""), credentials, [match.group("name")] if match else [], **kwargs)
+        self.connector = False  # True: the URL is a connector port serving one repository at /v2/
+        self._assets: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+
+    def url(self, path_or_url: str) -> str:
+        if self.connector:  # the connector port serves its repository's V2 API at the root
+            return RegistryClient.url(self, path_or_url)
+        return super().url(path_or_url)
+
+    def _rest(self, path: str, what: str, **params: Any) -> Any:
+        response = self._send(
+            "GET", self.url(REST + path), params=params, auth=self.api_auth(), headers={"Accept": "application/json"}
+        )
+        if response.status_code == 404:
+            raise RegistryError(f"{what}: not found", 404)
+        return self.json(self.check(response, what), what)
+
+    def find_repositories(self) -> None:
+        """The Docker repositories of the instance, or connector mode when there is no REST API."""
+        if self.keys:
+            return
+        try:
+            listed = self._rest("/repositories", "Nexus repositories")
+        except RegistryError as exc:
+            if exc.status not in (400, 404):
+                raise
+            self.connector = True
+            return
+        self.keys = [r["name"] for r in listed if r.get("format") == "docker" and r.get("type") != "group"]
+        if not self.keys:
+            raise RegistryError("no Docker repository is visible to this account")
+
+    def ping(self) -> None:
+        self.find_repositories()
+        if self.connector:
+            RegistryClient.ping(self)
+        else:
+            self.ping_key(self.keys[0])
+
+    def repositories(self) -> Iterator[str]:
+        for key in self.keys:
+            yield from self.catalog(key)
+
+    def tags(self, repository: str) -> list[str]:
+        """Tags of ``<key>/<image>`` from the search API; digests and push times are kept for describe."""
+        key, _, image = repository.partition("/")
+        params: dict[str, Any] = {"repository": key, "format": "docker", "name": image}
+        tags, seen = [], set()
+        while True:
+            body = self._rest("/search", f"Nexus search for {repository}", **params)
+            for component in body.get("items") or ():
+                if component.get("name") != image or not component.get("version"):
+                    continue
+                manifest = next((a for a in component.get("assets") or () if "/manifests/" in a.get("path", "")), {})
+                self._assets[(repository, component["version"])] = manifest
+                while len(self._assets) > CACHE:
+                    self._assets.popitem(last=False)
+                tags.append(str(component["version"]))
+            token = body.get("continuationToken")
+            if not token:
+                break
+            if token in seen:
+                raise RegistryError(f"Nexus search for {repository}: the pagination loops")
+            seen.add(token)
+            params["continuationToken"] = token
+        if not tags:  # the search index may lag behind a fresh push
+            log.debug("Nexus search found no tags, using tags/list repository=%s", repository)
+            return list(self.paginate(f"/v2/{repository}/tags/list", "tags", what=f"tags of {repository}"))
+        return tags
+
+    def pushed(self, repository: str, tag: str) -> Any:
+        asset = self._assets.pop((repository, tag), None) or {}
+        return parse_time(asset.get("blobCreated"))

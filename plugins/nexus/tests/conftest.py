@@ -1,0 +1,179 @@
+"""A Nexus 3 facade: path-based Docker routing, a connector port and the REST API, serving real images
+from the CNCF registry (upstream repository ``<name>/<image>`` is image ``<image>`` of Nexus repository
+``<name>``).
+
+Faithful to help.sonatype.com "Pagination" (items + continuationToken, fixed page size: 100 since
+3.74.0, 10 before), the REST search and repositories endpoints (component name = image, version =
+tag, assets with path, contentType, checksum.sha256 and blobCreated), the "Server: Nexus/3.x" header,
+GET /service/rest/v1/status answering 200 without auth, and forceBasicAuth's Basic challenge
+(realm "Sonatype Nexus Repository Manager", sonatype/nexus-public#921). Unverified [?]: the exact
+asset path layout (v2/<image>/manifests/<tag> as in the stored example) and catalog paging.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tcs_registry.testing.datasets import Expected
+from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer
+from tcs_registry.testing.images import Pusher, make_layer
+from tcs_registry.testing.registry import RegistryServer
+
+USERS = {"ci": "nexus-ci-password"}
+SERVER = {"Server": "Nexus/3.75.1-01 (OSS)"}
+REPOSITORIES = [
+    ("docker-hosted", "docker", "hosted"),
+    ("docker-proxy", "docker", "proxy"),
+    ("docker-group", "docker", "group"),
+    ("maven-releases", "maven2", "hosted"),
+]
+PUSHED = "2025-05-30T08:20:00.000+00:00"
+
+
+def seed_nexus(pusher: Pusher) -> list[Expected]:
+    base = make_layer({"etc/os-release": b"ID=nexus-test\n"})
+    out = []
+    for tag, created in (
+        ("1.0", "2024-09-01T00:00:00Z"),
+        ("1.1", "2024-09-02T00:00:00Z"),
+        ("1.2", "2024-09-03T00:00:00Z"),
+    ):
+        pusher.image("docker-hosted/app", tag, created=created, layers=[base])
+        out.append(Expected("docker-hosted/app", tag, created, tag))
+    pusher.image("docker-hosted/team/api", "v1", created="2024-09-04T00:00:00Z", layers=[base], docker=True)
+    out.append(Expected("docker-hosted/team/api", "v1", "2024-09-04T00:00:00Z", "api"))
+    amd64 = pusher.image("docker-hosted/multi", None, created="2024-09-05T00:00:00Z", layers=[base])
+    pusher.index(
+        "docker-hosted/multi",
+        "2.0",
+        [(amd64, {"architecture": "amd64", "os": "linux"})],
+        [(pusher.attestation("docker-hosted/multi", amd64), amd64)],
+    )
+    out.append(Expected("docker-hosted/multi", "2.0", "2024-09-05T00:00:00Z", "multi"))
+    pusher.image("docker-proxy/library/nginx", "1.27", created="2024-08-12T00:00:00Z", layers=[base])
+    out.append(Expected("docker-proxy/library/nginx", "1.27", "2024-08-12T00:00:00Z", "nginx"))
+    return out
+
+
+class NexusFacade(Facade):
+    search_page = 100  # Nexus's fixed page size since 3.74.0; tests lower it to span pages
+    unindexed: frozenset[str] = frozenset()  # images the search index has not caught up with yet
+
+    def __init__(self, upstream: str, stored: StoredRegistry, connector_for: str | None = None) -> None:
+        super().__init__(upstream, name="nexus")
+        self.stored, self.connector_for = stored, connector_for
+        if connector_for:  # a connector port: one repository's V2 API at the root, nothing else
+            self.route("GET", "/v2/_catalog")(lambda request: self.catalog(request, connector_for))
+            self.route("GET", "/v2/(?P<rest>.*)")(lambda request, rest: self.v2(request, connector_for, rest))
+            return
+        self.route("GET", "/service/rest/v1/status")(lambda request: (200, dict(SERVER), b""))
+        self.route("GET", "/service/rest/v1/repositories")(self.repositories)
+        self.route("GET", "/service/rest/v1/search")(self.search)
+        self.route("GET", "/repository/(?P<name>[^/]+)/v2/_catalog")(self.catalog)
+        self.route("GET", "/repository/(?P<name>[^/]+)/v2/(?P<rest>.*)")(self.v2)
+        self.route("GET", "/v2/")(lambda request: self._challenge())
+
+    def _dispatch(self, request: Request):
+        status, headers, body = super()._dispatch(request)
+        return status, {**headers, **SERVER}, body
+
+    def _authorized(self, request: Request) -> bool:
+        basic = request.basic()
+        return bool(basic and USERS.get(basic[0]) == basic[1])
+
+    def _challenge(self):
+        body = {"errors": [{"code": "UNAUTHORIZED", "message": "access to the requested resource is not authorized"}]}
+        return json_answer(body, 401, {"WWW-Authenticate": 'BASIC realm="Sonatype Nexus Repository Manager"'})
+
+    def repositories(self, request: Request):
+        if not self._authorized(request):
+            return json_answer({"message": "unauthorized"}, 401)
+        return json_answer(
+            [
+                {"name": n, "format": f, "type": t, "url": f"{self.url}/repository/{n}", "attributes": {}}
+                for n, f, t in REPOSITORIES
+            ]
+        )
+
+    def _images(self, name: str) -> list[str]:
+        return sorted(r.split("/", 1)[1] for r in self.stored.repositories() if r.split("/", 1)[0] == name)
+
+    def catalog(self, request: Request, name: str):
+        if not self._authorized(request):
+            return self._challenge()
+        return json_answer({"repositories": self._images(name)})
+
+    def v2(self, request: Request, name: str, rest: str):
+        if not self._authorized(request):
+            return self._challenge()
+        return json_answer({}) if not rest else self.forward(request, f"/v2/{name}/{rest}")
+
+    def search(self, request: Request):
+        if not self._authorized(request):
+            return json_answer({"message": "unauthorized"}, 401)
+        repository, wanted = request.arg("repository"), request.arg("name")
+        components = []
+        for image in self._images(repository):
+            if (wanted and image != wanted) or image in self.unindexed:
+                continue
+            for tag, digest in self.stored.tags(f"{repository}/{image}").items():
+                manifest, _ = self.upstream_manifest(f"{repository}/{image}", digest)
+                path = f"v2/{image}/manifests/{tag}"
+                components.append(
+                    {
+                        "id": f"{repository}:{image}:{tag}",
+                        "repository": repository,
+                        "format": "docker",
+                        "group": None,
+                        "name": image,
+                        "version": tag,
+                        "assets": [
+                            {
+                                "downloadUrl": f"{self.url}/repository/{repository}/{path}",
+                                "path": path,
+                                "repository": repository,
+                                "format": "docker",
+                                "checksum": {"sha256": digest.split(":")[1]},
+                                "contentType": manifest.get("mediaType"),
+                                "lastModified": PUSHED,
+                                "blobCreated": PUSHED,
+                                "uploader": "ci",
+                            }
+                        ],
+                    }
+                )
+        start = int(request.arg("continuationToken", "0") or 0)
+        chunk = components[start : start + self.search_page]
+        more = start + self.search_page < len(components)
+        return json_answer({"items": chunk, "continuationToken": str(start + self.search_page) if more else None})
+
+
+@pytest.fixture(scope="session")
+def nexus_seeded(work):
+    storage = work / "nexus-storage"
+    with RegistryServer(storage, work) as server:
+        expected = seed_nexus(Pusher(server.url))
+    return storage, expected
+
+
+@pytest.fixture(scope="session")
+def nexus_registry(nexus_seeded, work):
+    with RegistryServer(nexus_seeded[0], work) as registry:
+        yield registry
+
+
+@pytest.fixture(scope="session")
+def nexus(nexus_seeded, nexus_registry):
+    with NexusFacade(nexus_registry.url, StoredRegistry(nexus_seeded[0])) as facade:
+        yield facade
+
+
+@pytest.fixture(scope="session")
+def nexus_connector(nexus_seeded, nexus_registry):
+    with NexusFacade(nexus_registry.url, StoredRegistry(nexus_seeded[0]), connector_for="docker-hosted") as facade:
+        yield facade
+
+
+@pytest.fixture
+def nexus_expected(nexus_seeded):
+    return nexus_seeded[1]
