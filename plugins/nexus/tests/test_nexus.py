@@ -72,4 +72,3 @@ def test_wrong_password(tcs, pm, nexus):
     )
     assert result.code == 3
     assert result.messages[-1] == "error\tthe registry refused the credentials of user 'ci'"
-    assert store_rows
