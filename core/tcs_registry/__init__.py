@@ -1,6 +1,6 @@
 """tcs-registry: scan whole container registries. The names here are the public API for plugins."""
 
-from .errors import AuthError, ImageError, RegistryError, TcsError, UsageError
+from .errors import AuthError, ImageError, QuotaExhausted, RegistryError, TcsError, UsageError
 from .hookspecs import hookimpl
 from .http import RegistryClient
 from .models import (
@@ -27,6 +27,7 @@ __all__ = [
     "Platform",
     "Probe",
     "ProbeResponse",
+    "QuotaExhausted",
     "Registry",
     "RegistryClient",
     "RegistryError",

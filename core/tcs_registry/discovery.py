@@ -11,7 +11,7 @@ from typing import TextIO
 
 import pluggy
 
-from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ImageError, PluginError, TcsError
+from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ImageError, PluginError, QuotaExhausted, TcsError
 from .http import RegistryClient
 from .models import ImageDescription, Registry, ScanResult
 from .oci import format_time
@@ -38,6 +38,7 @@ class Discovery:
         self.summary = Summary()
         self.scanners = bool(pm.hook.submit_scan.get_hookimpls())
         self.scanned = 0
+        self.stopped: str | None = None  # why describing stopped early (a quota), if it did
         self.registry: Registry | None = None
         self.client: RegistryClient | None = None
 
@@ -134,7 +135,8 @@ class Discovery:
         pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="describe")
         try:
             self._pipeline(pool, store, run_id, report)
-            status = "partial" if self.summary.failed or self.summary.failed_repositories else "complete"
+            summary = self.summary
+            status = "partial" if summary.failed or summary.failed_repositories or summary.undone else "complete"
         except Exception:  # KeyboardInterrupt is not an Exception: it stays "interrupted"
             status = "failed"
             raise
@@ -174,6 +176,12 @@ class Discovery:
                 image = outcome.image
                 new = store.record_image(run_id, s.project, s.url, image)
                 build_time = format_time(image.build_time)
+            except QuotaExhausted as exc:
+                summary.undone += 1
+                if self.stopped is None:
+                    self.stopped = str(exc)
+                    log.error("Stopping: %s", exc)
+                return
             except TcsError as exc:
                 summary.failed += 1
                 log.error("Failed to describe image image=%s error=%s", reference, exc)
@@ -196,6 +204,9 @@ class Discovery:
             within_limit = s.max_images is None or admitted < s.max_images
             if s.image_filter.admits(repository, tag) and within_limit:
                 admitted += 1
+                if self.stopped is not None:  # the quota is gone: count what is left, ask nothing more
+                    summary.undone += 1
+                    continue
                 pending.append((repository, tag, pool.submit(self.describe_and_scan, repository, tag)))
             else:
                 summary.skipped += 1
@@ -206,6 +217,8 @@ class Discovery:
                 settle()
         while pending:
             settle()
+        if self.stopped is not None:
+            log.error("%d admitted images were left undone; run again when the quota allows it", summary.undone)
         if s.max_images is not None and admitted >= s.max_images and summary.skipped:
             log.warning(
                 "Image limit reached: only the first %d admitted images were processed (--max-images)", s.max_images
@@ -213,7 +226,7 @@ class Discovery:
 
     def _finish(self, out: TextIO, report: CsvReport | None) -> int:
         s, summary = self.settings, self.summary
-        code = EXIT_PARTIAL if summary.failed or self.summary.failed_repositories else EXIT_OK
+        code = EXIT_PARTIAL if summary.failed or summary.failed_repositories or summary.undone else EXIT_OK
         if report:
             log.info("Output report: %s", report.path)
             summary.violations = summary.vulnerabilities = "none: dry run, no images scanned"

@@ -41,3 +41,8 @@ class AuthError(RegistryError):
 
 class ImageError(RegistryError):
     """One image could not be described or scanned; the run goes on without it."""
+
+
+class QuotaExhausted(RegistryError):
+    """The registry's request quota is used up (Docker Hub pulls): asking on only makes it worse,
+    so the run stops describing images, keeps what it has, and says how many were left undone."""

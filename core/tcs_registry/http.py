@@ -352,13 +352,15 @@ class RegistryClient:
         *,
         page_size: int = DEFAULT_PAGE_SIZE,
         size_param: str = "n",
+        next_key: str | None = None,
         what: str = "",
         missing_ok: bool = False,
         **kwargs: Any,
     ) -> Iterator[Any]:
         """Yield the ``key`` list of every page (the body itself if ``key`` is None), following
-        ``Link: <...>; rel="next"``. ``size_param`` names the page-size parameter; ``kwargs`` go to
-        every request (a vendor API's ``auth`` or ``headers``).
+        ``Link: <...>; rel="next"`` (or the URL in the body's ``next_key``, as REST APIs such as
+        Docker Hub's put it). ``size_param`` names the page-size parameter; ``kwargs`` go to every
+        request (a vendor API's ``auth`` or ``headers``).
 
         Asks for ``page_size`` entries and halves it when the registry refuses the size with a 400
         (distribution's PAGINATION_NUMBER_INVALID). A short page does not end the listing; only the
@@ -382,7 +384,9 @@ class RegistryClient:
             if not isinstance(items, list | None):
                 raise RegistryError(f"{what}: the registry answered a page without a {key or 'JSON'!r} list")
             yield from (item if key is None else str(item) for item in items or ())
-            link = response.links.get("next", {}).get("url")
+            link = (
+                body.get(next_key) if next_key and isinstance(body, dict) else response.links.get("next", {}).get("url")
+            )
             if not link:
                 return
             url = self._follow(response.url, link, what)

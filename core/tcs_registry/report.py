@@ -53,6 +53,7 @@ class Summary:
     skipped: int = 0
     failed: int = 0
     failed_repositories: int = 0
+    undone: int = 0  # admitted images not processed because the registry's quota ran out
     violations: str = ""
     vulnerabilities: str = ""
 
@@ -68,6 +69,8 @@ class Summary:
             lines.append(f"    Failed images         : {self.failed}")
         if self.failed_repositories:
             lines.append(f"    Failed repositories   : {self.failed_repositories}")
+        if self.undone:
+            lines.append(f"    Left undone           : {self.undone}")
         lines += [
             f"    Violation details         : {self.violations}",
             f"    Vulnerability details     : {self.vulnerabilities}",

@@ -42,6 +42,7 @@ class Request:
     method: str
     target: str  # path and query as sent
     headers: Message
+    body: bytes = b""
     path: str = ""
     query: dict[str, list[str]] = field(default_factory=dict)
 
@@ -61,6 +62,9 @@ class Request:
             return None
         user, _, password = base64.b64decode(header[6:]).decode().partition(":")
         return user, password
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
 
     def bearer(self) -> str | None:
         header = self.headers.get("Authorization", "")
@@ -142,7 +146,8 @@ class Facade:
                 pass
 
             def _serve(self) -> None:
-                request = Request(self.command, self.path, self.headers)
+                length = int(self.headers.get("Content-Length") or 0)
+                request = Request(self.command, self.path, self.headers, self.rfile.read(length) if length else b"")
                 facade.requests.append(request)
                 status, headers, body = facade._dispatch(request)
                 self.send_response(status)
