@@ -133,6 +133,8 @@ NO_AUTH = NoAuth()
 class RegistryClient:
     """An authenticated HTTP client for one registry; safe to share between threads."""
 
+    retry_statuses: tuple[int, ...] = RETRY_STATUSES  # a vendor whose 429 means "hours" leaves it out
+
     def __init__(
         self,
         registry: Registry,
@@ -155,7 +157,7 @@ class RegistryClient:
             other=0,  # TLS verification failures and the like do not heal by retrying
             status=retries,
             backoff_factor=0.5,
-            status_forcelist=RETRY_STATUSES,
+            status_forcelist=self.retry_statuses,
             allowed_methods=frozenset({"GET", "HEAD"}),
             respect_retry_after_header=True,
             retry_after_max=MAX_RETRY_AFTER,
@@ -383,7 +385,7 @@ class RegistryClient:
             items = body if key is None else body.get(key) if isinstance(body, dict) else "not an object"
             if not isinstance(items, list | None):
                 raise RegistryError(f"{what}: the registry answered a page without a {key or 'JSON'!r} list")
-            yield from (item if key is None else str(item) for item in items or ())
+            yield from items or ()
             link = (
                 body.get(next_key) if next_key and isinstance(body, dict) else response.links.get("next", {}).get("url")
             )

@@ -1,0 +1,3 @@
+"""Docker Hub support for tcs-registry."""
+
+__version__ = "0.1.0"

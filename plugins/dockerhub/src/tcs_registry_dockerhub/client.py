@@ -1,0 +1,155 @@
+"""Docker Hub: the Hub API (hub.docker.com) lists, the registry (registry-1.docker.io) describes."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from tcs_registry import AuthError, Credentials, Platform, QuotaExhausted, Registry, RegistryClient, RegistryError
+from tcs_registry.http import NO_AUTH
+
+HUB_HOSTS = ("hub.docker.com", "docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
+HUB_API = "https://hub.docker.com"
+REGISTRY = "registry-1.docker.io"
+PAGE_SIZE = 100  # the Hub API's maximum page_size
+TAG_CACHE = 10_000
+_NAMESPACE_PATH = re.compile(r"^/(?:u/|orgs/|r/)?(?P<namespace>[^/]+)")
+
+
+def namespace(path: str, username: str | None) -> str:
+    match = _NAMESPACE_PATH.match(path)
+    if match:
+        name = match.group("namespace")
+        return "library" if name == "_" else name.lower()
+    if os.environ.get("TCS_DOCKERHUB_NAMESPACE"):
+        return os.environ["TCS_DOCKERHUB_NAMESPACE"].lower()
+    if username:
+        return username.lower()
+    raise RegistryError(
+        "which Docker Hub namespace? Name it in the URL (https://hub.docker.com/u/<namespace>), "
+        "set TCS_DOCKERHUB_NAMESPACE, or log in with --username"
+    )
+
+
+class DockerHubClient(RegistryClient):
+    retry_statuses = (500, 502, 503, 504)  # a 429 from Docker Hub means hours, not seconds
+
+    def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
+        self.namespace = namespace(registry.path, credentials.username)
+        if (urlsplit(registry.url).hostname or "") in HUB_HOSTS:
+            registry = replace(registry, scheme="https", host=REGISTRY, path="")
+        else:  # a mirror or test server speaks for the registry itself
+            registry = replace(registry, path="")
+        super().__init__(registry, credentials, **kwargs)
+        self.api = os.environ.get("TCS_DOCKERHUB_API_URL", HUB_API).rstrip("/")
+        self._api_token: str | None = None
+        self._tags: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._quota_lock = threading.Lock()
+        self.remaining: int | None = None  # pulls left in the window, from ratelimit-remaining
+
+    # -- the Hub API ---------------------------------------------------------------------------
+    def login(self) -> None:
+        """Exchange the user name and password/PAT for a Hub API token (a 10-minute JWT)."""
+        if self.credentials.anonymous:
+            return
+        response = self._send(
+            "POST",
+            f"{self.api}/v2/auth/token",
+            json={"identifier": self.credentials.username, "secret": self.credentials.password},
+            headers={"Accept": "application/json"},
+        )
+        if response.status_code in (401, 403):
+            raise AuthError(f"Docker Hub refused the credentials of user {self.credentials.username!r}")
+        body = self.json(self.check(response, "Docker Hub login"), "Docker Hub login")
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise RegistryError("Docker Hub login answered without a token")
+        self._api_token = token
+
+    def _api_pages(self, path: str, what: str) -> Iterator[dict[str, Any]]:
+        headers = {"Accept": "application/json"}
+        if self._api_token:
+            headers["Authorization"] = f"Bearer {self._api_token}"
+        try:
+            for item in self.paginate(
+                f"{self.api}{path}?page=1",
+                "results",
+                page_size=PAGE_SIZE,
+                size_param="page_size",
+                next_key="next",
+                what=what,
+                headers=headers,
+                auth=NO_AUTH,
+            ):
+                if isinstance(item, dict):
+                    yield item
+        except RegistryError as exc:
+            if exc.status == 429:
+                raise QuotaExhausted(f"Docker Hub's API rate limit is reached ({what})", 429) from None
+            raise
+
+    def repositories(self) -> Iterator[str]:
+        path = f"/v2/namespaces/{quote(self.namespace)}/repositories"
+        for repository in self._api_pages(path, f"Docker Hub repositories of {self.namespace}"):
+            if repository.get("repository_type") in (None, "image"):
+                yield f"{self.namespace}/{repository['name']}"
+
+    def tags(self, repository: str) -> Iterator[str]:
+        owner, _, name = repository.partition("/")
+        path = f"/v2/namespaces/{quote(owner)}/repositories/{quote(name)}/tags"
+        for tag in self._api_pages(path, f"Docker Hub tags of {repository}"):
+            if not tag.get("digest"):
+                continue
+            self._tags[(repository, tag["name"])] = tag
+            while len(self._tags) > TAG_CACHE:
+                self._tags.popitem(last=False)
+            yield str(tag["name"])
+
+    def listed(self, repository: str, tag: str) -> dict[str, Any] | None:
+        return self._tags.pop((repository, tag), None)
+
+    # -- the registry, minding the pull quota ----------------------------------------------------
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        counted = method == "GET" and "/manifests/" in url  # Docker Hub counts manifest GETs as pulls
+        if counted:
+            with self._quota_lock:
+                if self.remaining == 0:
+                    raise QuotaExhausted(self._quota_message())
+        response = super()._send(method, url, **kwargs)
+        if counted:
+            remaining = response.headers.get("ratelimit-remaining", "")
+            if remaining.split(";")[0].strip().isdigit():
+                with self._quota_lock:
+                    self.remaining = int(remaining.split(";")[0])
+            if response.status_code == 429:
+                with self._quota_lock:
+                    self.remaining = 0
+                raise QuotaExhausted(self._quota_message())
+        return response
+
+    def _quota_message(self) -> str:
+        who = "this account" if not self.credentials.anonymous else "anonymous pulls from this address"
+        return f"Docker Hub's pull quota is used up for {who}; log in or run again when the window resets"
+
+    def platforms(self, tag: dict[str, Any]) -> tuple[Platform, ...]:
+        return tuple(
+            Platform(
+                str(i.get("os") or ""), str(i.get("architecture") or ""), i.get("variant") or None, i.get("digest")
+            )
+            for i in tag.get("images") or ()
+            if isinstance(i, dict) and i.get("os") not in (None, "unknown") and i.get("architecture") != "unknown"
+        )
+
+    @staticmethod
+    def representative(platforms: tuple[Platform, ...]) -> str | None:
+        """The one platform image whose config dates an index: linux/amd64 if there is one."""
+        ordered = sorted(platforms, key=lambda p: (p.os, p.architecture) != ("linux", "amd64"))
+        return ordered[0].digest if ordered else None

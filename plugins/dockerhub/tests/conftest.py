@@ -1,0 +1,220 @@
+"""Docker Hub facades: the Hub API (hub.docker.com) and the registry with its auth service
+(registry-1.docker.io + auth.docker.io), serving real images from the CNCF registry.
+
+Faithful to docker/docs content/reference/api/hub/latest.yaml (POST /v2/auth/token with
+identifier/secret -> access_token; GET /v2/namespaces/{ns}/repositories and .../{repo}/tags with
+page and page_size <= 100 and the {count, next, previous, results} envelope whose next is an
+absolute URL; tag fields digest, media_type, images[] with per-platform digests, tag_last_pushed;
+private repositories only for their owner) and content/manuals/docker-hub/usage (a manifest GET is
+a counted pull, HEAD is not; ratelimit-limit / ratelimit-remaining "N;w=21600" headers; 429
+TOOMANYREQUESTS when the quota is gone). The registry challenge names service="registry.docker.io".
+"""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import quote
+
+import pytest
+
+from tcs_registry.oci import INDEX_TYPES
+from tcs_registry.testing.datasets import Expected
+from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer
+from tcs_registry.testing.images import Pusher, make_layer
+from tcs_registry.testing.registry import RegistryServer
+
+ACCOUNT = ("acme", "dckr_pat_0123456789abcdef")
+PRIVATE = {"acme/private-tool"}
+PUSHED = "2025-05-31T01:02:03.456789Z"
+
+
+def seed_hub(pusher: Pusher) -> list[Expected]:
+    base = make_layer({"etc/os-release": b"ID=hub-test\n"})
+    out = []
+    for tag, created in (("3.19", "2024-01-26T00:00:00Z"), ("3.20", "2024-05-22T00:00:00Z")):
+        pusher.image("library/alpine", tag, created=created, layers=[base])
+        out.append(Expected("library/alpine", tag, created, tag))
+    for tag, created in (
+        ("1.0", "2024-10-01T00:00:00Z"),
+        ("1.1", "2024-10-02T00:00:00Z"),
+        ("latest", "2024-10-02T00:00:00Z"),
+    ):
+        pusher.image("acme/api", tag, created=created, layers=[base])
+        out.append(Expected("acme/api", tag, created, created))
+    amd64 = pusher.image("acme/web", None, created="2024-10-03T00:00:00Z", layers=[base])
+    arm64 = pusher.image("acme/web", None, created="2024-10-03T00:09:00Z", layers=[base], architecture="arm64")
+    pusher.index(
+        "acme/web",
+        "2.0",
+        [(amd64, {"architecture": "amd64", "os": "linux"}), (arm64, {"architecture": "arm64", "os": "linux"})],
+        [(pusher.attestation("acme/web", amd64), amd64)],
+    )
+    out.append(Expected("acme/web", "2.0", "2024-10-03T00:00:00Z", "web"))  # dated by linux/amd64
+    pusher.image("acme/private-tool", "v1", created="2024-10-04T00:00:00Z", layers=[base])
+    out.append(Expected("acme/private-tool", "v1", "2024-10-04T00:00:00Z", "tool"))
+    return out
+
+
+class HubApiFacade(Facade):
+    def __init__(self, upstream: str, stored: StoredRegistry) -> None:
+        super().__init__(upstream, name="hub-api")
+        self.stored = stored
+        self.route("POST", "/v2/auth/token")(self.login)
+        self.route("GET", "/v2/namespaces/(?P<ns>[^/]+)/repositories")(self.repositories)
+        self.route("GET", "/v2/namespaces/(?P<ns>[^/]+)/repositories/(?P<repo>[^/]+)/tags")(self.tags)
+
+    def login(self, request: Request):
+        body = request.json() or {}
+        if (body.get("identifier"), body.get("secret")) != ACCOUNT:
+            return json_answer({"detail": "Incorrect authentication credentials"}, 401)
+        return json_answer({"access_token": self.issue_token(ACCOUNT[0])})
+
+    def _may_see(self, request: Request, repository: str) -> bool:
+        return repository not in PRIVATE or self.tokens.get(request.bearer() or "") == repository.split("/")[0]
+
+    def _page(self, request: Request, items: list):
+        page, size = int(request.arg("page", "1")), min(int(request.arg("page_size", "10")), 100)
+        last = math.ceil(len(items) / size)
+        link = lambda n: f"{self.url}{quote(request.path)}?page={n}&page_size={size}"  # noqa: E731
+        return json_answer(
+            {
+                "count": len(items),
+                "next": link(page + 1) if page < last else None,
+                "previous": link(page - 1) if page > 1 else None,
+                "results": items[(page - 1) * size : page * size],
+            }
+        )
+
+    def repositories(self, request: Request, ns: str):
+        names = [r for r in self.stored.repositories() if r.startswith(f"{ns}/") and self._may_see(request, r)]
+        return self._page(
+            request,
+            [
+                {
+                    "name": r.split("/", 1)[1],
+                    "namespace": ns,
+                    "repository_type": "image",
+                    "is_private": r in PRIVATE,
+                    "status": 1,
+                    "last_updated": PUSHED,
+                }
+                for r in names
+            ],
+        )
+
+    def tags(self, request: Request, ns: str, repo: str):
+        repository = f"{ns}/{repo}"
+        if not self._may_see(request, repository):
+            return json_answer({"message": "object not found"}, 404)
+        results = []
+        for name, digest in sorted(self.stored.tags(repository).items()):
+            manifest, _ = self.upstream_manifest(repository, digest)
+            if manifest.get("mediaType") in INDEX_TYPES:
+                images = [
+                    {
+                        "architecture": m["platform"]["architecture"],
+                        "os": m["platform"]["os"],
+                        "variant": m["platform"].get("variant"),
+                        "digest": m["digest"],
+                        "status": "active",
+                    }
+                    for m in manifest["manifests"]
+                ]
+            else:
+                config = self.upstream_json(f"/v2/{repository}/blobs/{manifest['config']['digest']}")
+                images = [
+                    {
+                        "architecture": config["architecture"],
+                        "os": config["os"],
+                        "variant": None,
+                        "digest": digest,
+                        "status": "active",
+                    }
+                ]
+            results.append(
+                {
+                    "name": name,
+                    "digest": digest,
+                    "media_type": manifest.get("mediaType"),
+                    "content_type": "image",
+                    "tag_status": "active",
+                    "tag_last_pushed": PUSHED,
+                    "last_updated": PUSHED,
+                    "v2": True,
+                    "images": images,
+                }
+            )
+        return self._page(request, results)
+
+
+class HubRegistryFacade(Facade):
+    pull_limit = 100  # pulls per window for each account (and for anonymous callers)
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream, name="registry-1")
+        self.pulls: dict[str, int] = {}
+        self.route("GET", "/token")(self.token)
+        self.route("GET", "/v2/")(lambda request: self._challenge() if not self._user(request) else json_answer({}))
+        self.route("GET", "/v2/(?P<repository>.+)/manifests/(?P<ref>[^/]+)")(self.manifest)
+        self.route("HEAD", "/v2/(?P<repository>.+)/manifests/(?P<ref>[^/]+)")(self.forward_allowed)
+        self.route("GET", "/v2/(?P<repository>.+)/blobs/(?P<ref>[^/]+)")(self.forward_allowed)
+
+    def _challenge(self):
+        body = {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}
+        return json_answer(
+            body, 401, {"WWW-Authenticate": f'Bearer realm="{self.url}/token",service="registry.docker.io"'}
+        )
+
+    def _user(self, request: Request) -> str | None:
+        return self.tokens.get(request.bearer() or "")
+
+    def token(self, request: Request):
+        basic = request.basic()
+        if basic is not None and basic != ACCOUNT:
+            return json_answer({"details": "incorrect username or password"}, 401)
+        return json_answer({"token": self.issue_token(basic[0] if basic else "anonymous"), "expires_in": 300})
+
+    def forward_allowed(self, request: Request, repository: str, ref: str):
+        user = self._user(request)
+        if not user or (repository in PRIVATE and user != repository.split("/")[0]):
+            return self._challenge()
+        return self.forward(request)
+
+    def manifest(self, request: Request, repository: str, ref: str):
+        user = self._user(request)
+        if not user:
+            return self._challenge()
+        used = self.pulls.get(user, 0)
+        limit = {"ratelimit-limit": f"{self.pull_limit};w=21600"}
+        if used >= self.pull_limit:
+            body = {"errors": [{"code": "TOOMANYREQUESTS", "message": "You have reached your pull rate limit."}]}
+            return json_answer(body, 429, {**limit, "ratelimit-remaining": "0;w=21600"})
+        self.pulls[user] = used + 1
+        status, headers, body = self.forward_allowed(request, repository, ref)
+        return status, {**headers, **limit, "ratelimit-remaining": f"{self.pull_limit - used - 1};w=21600"}, body
+
+
+@pytest.fixture(scope="session")
+def hub_seeded(work):
+    storage = work / "hub-storage"
+    with RegistryServer(storage, work) as server:
+        expected = seed_hub(Pusher(server.url))
+    return storage, expected
+
+
+@pytest.fixture
+def hub(hub_seeded, work, monkeypatch):
+    """(Hub API facade, registry facade), with TCS_DOCKERHUB_API_URL pointing at the first."""
+    storage, _ = hub_seeded
+    with (
+        RegistryServer(storage, work) as registry,
+        HubApiFacade(registry.url, StoredRegistry(storage)) as api,
+        HubRegistryFacade(registry.url) as registry_facade,
+    ):
+        monkeypatch.setenv("TCS_DOCKERHUB_API_URL", api.url)
+        yield api, registry_facade
+
+
+@pytest.fixture
+def hub_expected(hub_seeded):
+    return hub_seeded[1]
