@@ -1,0 +1,52 @@
+"""Every installed plugin together: they load, declare distinct types, and never tie on a URL."""
+
+from __future__ import annotations
+
+import pytest
+
+from tcs_registry.plugins import get_plugin_manager, registry_types
+from tcs_registry.sniffing import select_registry_type
+
+VENDORS = {"DOCKERHUB", "HARBOR", "QUAY", "ARTIFACTORY", "NEXUS"}
+
+
+class Offline:
+    """A probe for a host that cannot be reached: only URL rules can decide."""
+
+    def v2(self):
+        return None
+
+    def get(self, path):
+        return None
+
+
+@pytest.fixture(scope="module")
+def pm():
+    pm = get_plugin_manager(env={})
+    missing = VENDORS - set(registry_types(pm))
+    if missing:
+        pytest.skip(f"vendor plugins not installed: {sorted(missing)}")
+    return pm
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://hub.docker.com/u/acme", "DOCKERHUB"),
+        ("https://docker.io", "DOCKERHUB"),
+        ("https://registry-1.docker.io", "DOCKERHUB"),
+        ("https://quay.io/acme", "QUAY"),
+        ("https://acme.jfrog.io/docker-local", "ARTIFACTORY"),
+        ("https://art.example.com/artifactory/api/docker/docker-local", "ARTIFACTORY"),
+        ("https://nexus.example.com/repository/docker-hosted", "NEXUS"),
+        ("https://harbor.example.com", "HARBOR"),
+        ("https://registry.example.com", "DEFAULT_V2"),
+        ("https://123456789012.dkr.ecr.eu-west-1.amazonaws.com", "DEFAULT_V2"),
+    ],
+)
+def test_url_matrix_has_one_answer_each(pm, url, expected):
+    assert select_registry_type(pm, url, Offline()) == expected
+
+
+def test_every_vendor_is_listed_once(pm):
+    assert set(registry_types(pm)) == VENDORS | {"DEFAULT_V2"}
