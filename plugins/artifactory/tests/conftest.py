@@ -7,7 +7,9 @@ Faithful to JFrog's documentation (jfrog.com/help): "List Docker Repositories"
 "List Docker Tags", "System Health Ping" (GET /artifactory/api/system/ping -> OK), the
 X-JFrog-Version / X-Artifactory-Id response headers, access tokens as Bearer or as a Basic
 password, and the token flow at <key>/v2/token (realm form from renovatebot/renovate#11765).
-Unverified [?] in the sources: the exact Link form of a catalog page (distribution's relative form used).
+Next-page links are relative and leave out the /artifactory/api/docker/<key> prefix, as Artifactory
+7.46 sends them (renovatebot/renovate#15080: `</v2/renovate/renovate/tags/list?last=10000&n=10000>`;
+JFrog RTFACT-18971); for _catalog the same form is assumed (no capture found).
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ class ArtifactoryFacade(Facade):
         remaining = [name for name in self._images(key) if name > last]
         headers = dict(JFROG)
         if len(remaining) > n:
-            headers["Link"] = f'</artifactory/api/docker/{key}/v2/_catalog?last={remaining[n - 1]}&n={n}>; rel="next"'
+            headers["Link"] = f'</v2/_catalog?last={remaining[n - 1]}&n={n}>; rel="next"'
         return json_answer({"repositories": remaining[:n]}, headers=headers)
 
     def v2(self, request: Request, key: str, rest: str):

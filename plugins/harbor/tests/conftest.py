@@ -5,7 +5,9 @@ X-Total-Count and a relative Link with rel="prev"/"next" from src/server/v2.0/ha
 src/pkg/artifact/dao/dao.go (untagged children of an index are not listed),
 src/server/middleware/v2auth/auth.go (the /v2/ challenge names service="harbor-registry" and the
 token service <external URL>/service/token), the double-encoded repository path segment, and
-the artifact JSON shape (type, manifest_media_type, media_type, tags, references, extra_attrs).
+the artifact JSON shape (type, manifest_media_type, media_type, tags, references, extra_attrs), and
+src/server/v2.0/handler/project.go ListProjects (since v2.4.0, PR #15431: a project robot sees its
+own projects plus the public ones; every project here is private).
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ namespace/public/starred, else 400; REPOS_PER_PAGE = 100 per page with an opaque
 endpoints/api/tag.py (limit <= 100, page, has_additional; onlyActiveTags=true drops deleted and
 expired tags, which otherwise appear with end_ts), auth/registry_jwt_auth.py and endpoints/v2
 (the challenge Bearer realm="<host>/v2/auth",service="<host>"; the catalog pages through an
-absolute Link carrying next_page), and auth/oauth.py (/api/v1 takes a Bearer OAuth token, never a
-robot's Basic credentials; `$oauthtoken` is the docker user for an OAuth token).
+absolute Link carrying next_page), endpoints/v2/v2auth.py (the token endpoint answers
+{"token": ...}), and auth/oauth.py (/api/v1 takes a Bearer OAuth token, never a robot's Basic
+credentials; `$oauthtoken` is the docker user for an OAuth token).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from tcs_registry import Credentials, Registry, RegistryError
 from tcs_registry.http import RoutedRegistryClient
@@ -67,6 +68,12 @@ class ArtifactoryClient(RoutedRegistryClient):
         if not self.keys:
             raise RegistryError("no Docker repository is visible to this account")
         return self.keys
+
+    def _follow(self, current: str, link: str, what: str) -> str:
+        """Artifactory's next links leave out the /artifactory/api/docker/<key> prefix (and, for
+        virtual repositories, the key; JFrog RTFACT-18971): keep our URL, take only the query."""
+        query = urlsplit(urljoin(current, link)).query
+        return urlunsplit(urlsplit(current)._replace(query=query))
 
     def ping(self) -> None:
         self.ping_key(self.docker_repositories()[0])
