@@ -15,6 +15,7 @@ from .models import (
     RegistryType,
     ScanResult,
 )
+from .vendor import VendorPlugin
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,7 @@ __all__ = [
     "ScanResult",
     "TcsError",
     "UsageError",
+    "VendorPlugin",
     "__version__",
     "hookimpl",
 ]

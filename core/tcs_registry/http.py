@@ -330,6 +330,10 @@ class RegistryClient:
             kind = response.headers.get("Content-Type", "unknown content type")
             raise RegistryError(f"{what}: the registry answered with invalid JSON ({kind})") from None
 
+    def login(self) -> None:
+        """Check that the registry answers and takes the credentials; vendors may do more."""
+        self.ping()
+
     def ping(self) -> None:
         """``GET /v2/``: reachability, V2 support and (through the challenge) the credentials."""
         response = self.get("/v2/")

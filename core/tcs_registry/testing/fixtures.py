@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -18,6 +20,7 @@ import trustme
 from tcs_registry.cli import main
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.datasets import Expected, seed_big, seed_standard
+from tcs_registry.testing.facade import Facade, StoredRegistry
 from tcs_registry.testing.images import Pusher
 from tcs_registry.testing.registry import RegistryServer, htpasswd
 from tcs_registry.testing.tokens import TokenServer
@@ -35,6 +38,22 @@ class Seeded:
 def _seed(storage: Path, workdir: Path, seeder) -> list[Expected]:
     with RegistryServer(storage, workdir) as server:
         return seeder(Pusher(server.url))
+
+
+def seed(work: Path, name: str, seeder: Callable[[Pusher], list[Expected]]) -> Seeded:
+    """Push a dataset into a registry storage of its own under ``work`` (for a session fixture)."""
+    storage = work / f"{name}-storage"
+    return Seeded(storage, _seed(storage, work, seeder))
+
+
+@contextmanager
+def serving(seeded: Seeded, work: Path, facade_class: Callable[..., Facade], *args: Any) -> Iterator[Facade]:
+    """The real registry over ``seeded`` and a vendor facade in front of it, for the block's duration."""
+    with (
+        RegistryServer(seeded.storage, work) as registry,
+        facade_class(registry.url, StoredRegistry(seeded.storage), *args) as facade,
+    ):
+        yield facade
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,13 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from tcs_registry.report import report_name
 from tcs_registry.testing.datasets import Expected
+
+
+def report_path(out_dir: Path, host: str) -> Path:
+    """Where a dry run against ``host`` writes its report."""
+    return out_dir / report_name(host)
 
 
 def csv_rows(path: Path) -> list[list[str]]:

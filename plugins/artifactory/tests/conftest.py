@@ -18,8 +18,8 @@ import pytest
 
 from tcs_registry.testing.datasets import Expected
 from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer, text_answer
+from tcs_registry.testing.fixtures import seed, serving
 from tcs_registry.testing.images import Pusher, make_layer
-from tcs_registry.testing.registry import RegistryServer
 
 USERS = {"deployer": "Passw0rd!", "ci": "identity-token-for-ci"}
 ACCESS_TOKEN = "eyJ2ZXIiOiIyIn0.access-token"
@@ -121,19 +121,15 @@ class ArtifactoryFacade(Facade):
 
 @pytest.fixture(scope="session")
 def artifactory_seeded(work):
-    storage = work / "artifactory-storage"
-    with RegistryServer(storage, work) as server:
-        expected = seed_artifactory(Pusher(server.url))
-    return storage, expected
+    return seed(work, "artifactory", seed_artifactory)
 
 
 @pytest.fixture(scope="session")
 def artifactory(artifactory_seeded, work):
-    storage, _ = artifactory_seeded
-    with RegistryServer(storage, work) as registry, ArtifactoryFacade(registry.url, StoredRegistry(storage)) as facade:
+    with serving(artifactory_seeded, work, ArtifactoryFacade) as facade:
         yield facade
 
 
 @pytest.fixture
 def artifactory_expected(artifactory_seeded):
-    return artifactory_seeded[1]
+    return artifactory_seeded.expected

@@ -6,18 +6,14 @@ import pytest
 from tcs_registry_artifactory import hooks
 
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.helpers import csv_rows, expected_rows
+from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path
 
 ACCESS_TOKEN = "eyJ2ZXIiOiIyIn0.access-token"
 
 
 @pytest.fixture
 def pm():
-    return get_plugin_manager(load_entrypoints=False, plugins=[hooks])
-
-
-def _report(out_dir, facade):
-    return out_dir / (facade.host.replace(".", "-").replace(":", "-") + "-report.csv")
+    return get_plugin_manager(load_entrypoints=False, plugins=[hooks.plugin])
 
 
 @pytest.mark.parametrize(
@@ -37,7 +33,7 @@ def test_every_docker_repository_of_the_instance(
     result = tcs("registry", artifactory.url, "--mode=dry-run", *credentials, pm=pm)
     assert result.code == 0, result.err
     assert result.messages[0] == "info\tIdentified registry as: ARTIFACTORY"
-    assert csv_rows(_report(out_dir, artifactory)) == expected_rows(artifactory.host, artifactory_expected)
+    assert csv_rows(report_path(out_dir, artifactory.host)) == expected_rows(artifactory.host, artifactory_expected)
     paths = [r.path for r in artifactory.requests[before:]]
     assert "/artifactory/api/docker/docker/v2/_catalog" not in paths  # the virtual repository is skipped
     assert paths.count("/artifactory/api/docker/docker-local/v2/_catalog") == 2  # 3 images, pages of 2
@@ -56,7 +52,7 @@ def test_one_repository_named_in_the_url(tcs, pm, artifactory, artifactory_expec
     )
     assert result.code == 0, result.err
     local = [e for e in artifactory_expected if e.repository.startswith("docker-local/")]
-    assert csv_rows(_report(out_dir, artifactory)) == expected_rows(artifactory.host, local)
+    assert csv_rows(report_path(out_dir, artifactory.host)) == expected_rows(artifactory.host, local)
 
 
 def test_wrong_password(tcs, pm, artifactory):

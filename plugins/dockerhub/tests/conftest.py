@@ -20,6 +20,7 @@ import pytest
 from tcs_registry.oci import INDEX_TYPES
 from tcs_registry.testing.datasets import Expected
 from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer
+from tcs_registry.testing.fixtures import seed
 from tcs_registry.testing.images import Pusher, make_layer
 from tcs_registry.testing.registry import RegistryServer
 
@@ -196,19 +197,15 @@ class HubRegistryFacade(Facade):
 
 @pytest.fixture(scope="session")
 def hub_seeded(work):
-    storage = work / "hub-storage"
-    with RegistryServer(storage, work) as server:
-        expected = seed_hub(Pusher(server.url))
-    return storage, expected
+    return seed(work, "dockerhub", seed_hub)
 
 
 @pytest.fixture
 def hub(hub_seeded, work, monkeypatch):
     """(Hub API facade, registry facade), with TCS_DOCKERHUB_API_URL pointing at the first."""
-    storage, _ = hub_seeded
     with (
-        RegistryServer(storage, work) as registry,
-        HubApiFacade(registry.url, StoredRegistry(storage)) as api,
+        RegistryServer(hub_seeded.storage, work) as registry,
+        HubApiFacade(registry.url, StoredRegistry(hub_seeded.storage)) as api,
         HubRegistryFacade(registry.url) as registry_facade,
     ):
         monkeypatch.setenv("TCS_DOCKERHUB_API_URL", api.url)
@@ -217,4 +214,4 @@ def hub(hub_seeded, work, monkeypatch):
 
 @pytest.fixture
 def hub_expected(hub_seeded):
-    return hub_seeded[1]
+    return hub_seeded.expected

@@ -7,18 +7,14 @@ import tcs_registry_dockerhub.client
 from tcs_registry_dockerhub import hooks
 
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.helpers import csv_rows, expected_rows
+from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path
 
 ACCOUNT = ("acme", "dckr_pat_0123456789abcdef")
 
 
 @pytest.fixture
 def pm():
-    return get_plugin_manager(load_entrypoints=False, plugins=[hooks])
-
-
-def _report(out_dir, facade):
-    return out_dir / (facade.host.replace(".", "-").replace(":", "-") + "-report.csv")
+    return get_plugin_manager(load_entrypoints=False, plugins=[hooks.plugin])
 
 
 def test_official_images_anonymously(tcs, pm, hub, hub_expected, out_dir):
@@ -26,7 +22,7 @@ def test_official_images_anonymously(tcs, pm, hub, hub_expected, out_dir):
     result = tcs("registry", f"{registry.url}/u/library", "--mode=dry-run", "--registry-type=dockerhub", pm=pm)
     assert result.code == 0, result.err
     library = [e for e in hub_expected if e.repository.startswith("library/")]
-    assert csv_rows(_report(out_dir, registry)) == expected_rows(registry.host, library)
+    assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, library)
     assert not any(r.path.endswith("/_catalog") for r in registry.requests)  # Docker Hub has none
 
 
@@ -44,7 +40,7 @@ def test_own_namespace_from_the_user_name_with_private_repositories(tcs, pm, hub
     )
     assert result.code == 0, result.err
     acme = [e for e in hub_expected if e.repository.startswith("acme/")]
-    assert csv_rows(_report(out_dir, registry)) == expected_rows(registry.host, acme)
+    assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, acme)
     pages = [r.arg("page") for r in api.requests if r.path == "/v2/namespaces/acme/repositories"]
     assert pages == ["1", "2"]  # three repositories, pages of two, following "next"
     manifest_gets = [r for r in registry.requests if r.method == "GET" and "/manifests/" in r.path]
@@ -72,7 +68,7 @@ def test_pull_quota_stops_politely(tcs, pm, hub, out_dir, monkeypatch):
         "error\t2 admitted images were left undone; run again when the quota allows it",
     ]
     assert "Left undone           : 2\n" in result.out
-    assert len(csv_rows(_report(out_dir, registry))) == 1 + 3
+    assert len(csv_rows(report_path(out_dir, registry.host))) == 1 + 3
     assert registry.pulls["acme"] == 3  # nothing was asked once the quota header said 0
 
 
@@ -102,7 +98,7 @@ def test_wrong_token(tcs, pm, hub):
     ],
 )
 def test_recognised_by_name_without_a_request(url):
-    assert hooks.sniff_registry(url).registry_type == "DOCKERHUB"  # the hook takes no probe at all
+    assert hooks.plugin.sniff(url, None).registry_type == "DOCKERHUB"  # decided without any request
 
 
 def test_namespace_sources(monkeypatch):

@@ -23,8 +23,8 @@ import pytest
 from tcs_registry.oci import INDEX_TYPES
 from tcs_registry.testing.datasets import Expected
 from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer, text_answer
+from tcs_registry.testing.fixtures import seed, serving
 from tcs_registry.testing.images import Pusher, make_layer
-from tcs_registry.testing.registry import RegistryServer
 
 HARBOR_USERS = {"admin": "Harbor12345", "robot$team+ci": "robot-secret-token-1"}
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
@@ -244,22 +244,15 @@ class HarborFacade(Facade):
 
 @pytest.fixture(scope="session")
 def harbor_seeded(work):
-    storage = work / "harbor-storage"
-    with RegistryServer(storage, work) as server:
-        expected = seed_harbor(Pusher(server.url))
-    return storage, expected
+    return seed(work, "harbor", seed_harbor)
 
 
 @pytest.fixture(scope="session")
 def harbor(harbor_seeded, work):
-    storage, _ = harbor_seeded
-    with (
-        RegistryServer(storage, work) as registry,
-        HarborFacade(registry.url, StoredRegistry(storage), HARBOR_USERS) as facade,
-    ):
+    with serving(harbor_seeded, work, HarborFacade, HARBOR_USERS) as facade:
         yield facade
 
 
 @pytest.fixture
 def harbor_expected(harbor_seeded):
-    return harbor_seeded[1]
+    return harbor_seeded.expected

@@ -7,21 +7,17 @@ import tcs_registry_harbor.client
 from tcs_registry_harbor import hooks
 
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.helpers import csv_rows, expected_rows
+from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path
 
 
 @pytest.fixture
 def pm():
-    return get_plugin_manager(load_entrypoints=False, plugins=[hooks])
+    return get_plugin_manager(load_entrypoints=False, plugins=[hooks.plugin])
 
 
 @pytest.fixture
 def small_pages(monkeypatch):
     monkeypatch.setattr(tcs_registry_harbor.client, "PAGE_SIZE", 2)  # three projects, three team repositories
-
-
-def _report(out_dir, facade):
-    return out_dir / (facade.host.replace(".", "-").replace(":", "-") + "-report.csv")
 
 
 @pytest.mark.parametrize("user", ["admin", "robot$team+ci"])
@@ -33,7 +29,7 @@ def test_dry_run_through_the_harbor_api(tcs, pm, harbor, harbor_expected, out_di
     assert result.code == 0, result.err
     assert result.messages[0] == "info\tIdentified registry as: HARBOR"
     visible = [e for e in harbor_expected if user == "admin" or e.repository.startswith("team/")]
-    assert csv_rows(_report(out_dir, harbor)) == expected_rows(harbor.host, visible)
+    assert csv_rows(report_path(out_dir, harbor.host)) == expected_rows(harbor.host, visible)
     paths = [r.path for r in harbor.requests[before:]]
     assert not any(p.startswith("/v2/_catalog") or "/manifests/" in p or "/blobs/" in p for p in paths)
     if user == "admin":  # several pages of projects, of repositories and of artifacts were read
@@ -75,7 +71,7 @@ def test_a_project_in_the_url_limits_the_run(tcs, pm, harbor, harbor_expected, o
     )
     assert result.code == 0, result.err
     library = [e for e in harbor_expected if e.repository.startswith("library/")]
-    assert csv_rows(_report(out_dir, harbor)) == expected_rows(harbor.host, library)
+    assert csv_rows(report_path(out_dir, harbor.host)) == expected_rows(harbor.host, library)
 
 
 def test_sniffing_by_ping_when_the_challenge_names_no_vendor(tcs, pm, harbor, registry_for_harbor_ping):

@@ -16,8 +16,8 @@ import pytest
 
 from tcs_registry.testing.datasets import Expected
 from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer
+from tcs_registry.testing.fixtures import seed, serving
 from tcs_registry.testing.images import Pusher, make_layer
-from tcs_registry.testing.registry import RegistryServer
 
 USERS = {"ci": "nexus-ci-password"}
 SERVER = {"Server": "Nexus/3.75.1-01 (OSS)"}
@@ -150,30 +150,21 @@ class NexusFacade(Facade):
 
 @pytest.fixture(scope="session")
 def nexus_seeded(work):
-    storage = work / "nexus-storage"
-    with RegistryServer(storage, work) as server:
-        expected = seed_nexus(Pusher(server.url))
-    return storage, expected
+    return seed(work, "nexus", seed_nexus)
 
 
 @pytest.fixture(scope="session")
-def nexus_registry(nexus_seeded, work):
-    with RegistryServer(nexus_seeded[0], work) as registry:
-        yield registry
-
-
-@pytest.fixture(scope="session")
-def nexus(nexus_seeded, nexus_registry):
-    with NexusFacade(nexus_registry.url, StoredRegistry(nexus_seeded[0])) as facade:
+def nexus(nexus_seeded, work):
+    with serving(nexus_seeded, work, NexusFacade) as facade:
         yield facade
 
 
 @pytest.fixture(scope="session")
-def nexus_connector(nexus_seeded, nexus_registry):
-    with NexusFacade(nexus_registry.url, StoredRegistry(nexus_seeded[0]), connector_for="docker-hosted") as facade:
+def nexus_connector(nexus_seeded, work):
+    with serving(nexus_seeded, work, NexusFacade, "docker-hosted") as facade:
         yield facade
 
 
 @pytest.fixture
 def nexus_expected(nexus_seeded):
-    return nexus_seeded[1]
+    return nexus_seeded.expected

@@ -6,18 +6,14 @@ import pytest
 from tcs_registry_nexus import hooks
 
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.helpers import csv_rows, expected_rows
+from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path
 
 LOGIN = ["--username=ci", "--password=nexus-ci-password"]
 
 
 @pytest.fixture
 def pm():
-    return get_plugin_manager(load_entrypoints=False, plugins=[hooks])
-
-
-def _report(out_dir, facade):
-    return out_dir / (facade.host.replace(".", "-").replace(":", "-") + "-report.csv")
+    return get_plugin_manager(load_entrypoints=False, plugins=[hooks.plugin])
 
 
 def test_every_docker_repository_with_search_paging(tcs, pm, nexus, nexus_expected, out_dir, monkeypatch):
@@ -26,7 +22,7 @@ def test_every_docker_repository_with_search_paging(tcs, pm, nexus, nexus_expect
     result = tcs("registry", nexus.url, "--mode=dry-run", *LOGIN, pm=pm)
     assert result.code == 0, result.err
     assert result.messages[0] == "info\tIdentified registry as: NEXUS"
-    assert csv_rows(_report(out_dir, nexus)) == expected_rows(nexus.host, nexus_expected)
+    assert csv_rows(report_path(out_dir, nexus.host)) == expected_rows(nexus.host, nexus_expected)
     requests = nexus.requests[before:]
     searched = [(r.arg("name"), r.arg("continuationToken")) for r in requests if r.path == "/service/rest/v1/search"]
     assert ("app", None) in searched and ("app", "2") in searched  # three tags, pages of two
@@ -38,7 +34,7 @@ def test_one_repository_by_path(tcs, pm, nexus, nexus_expected, out_dir):
     result = tcs("registry", f"{nexus.url}/repository/docker-hosted", "--mode=dry-run", *LOGIN, pm=pm)
     assert result.code == 0, result.err
     hosted = [e for e in nexus_expected if e.repository.startswith("docker-hosted/")]
-    assert csv_rows(_report(out_dir, nexus)) == expected_rows(nexus.host, hosted)
+    assert csv_rows(report_path(out_dir, nexus.host)) == expected_rows(nexus.host, hosted)
 
 
 def test_search_index_lagging_behind_falls_back_to_tags_list(tcs, pm, nexus, nexus_expected, out_dir, monkeypatch):
@@ -46,7 +42,7 @@ def test_search_index_lagging_behind_falls_back_to_tags_list(tcs, pm, nexus, nex
     result = tcs("registry", f"{nexus.url}/repository/docker-hosted", "--mode=dry-run", *LOGIN, pm=pm)
     assert result.code == 0, result.err
     hosted = [e for e in nexus_expected if e.repository.startswith("docker-hosted/")]
-    assert csv_rows(_report(out_dir, nexus)) == expected_rows(nexus.host, hosted)
+    assert csv_rows(report_path(out_dir, nexus.host)) == expected_rows(nexus.host, hosted)
 
 
 def test_connector_port(tcs, pm, nexus_connector, nexus_expected, out_dir):
@@ -54,7 +50,7 @@ def test_connector_port(tcs, pm, nexus_connector, nexus_expected, out_dir):
     assert result.code == 0, result.err
     assert result.messages[0] == "info\tIdentified registry as: NEXUS"
     hosted = [e for e in nexus_expected if e.repository.startswith("docker-hosted/")]
-    rows = csv_rows(_report(out_dir, nexus_connector))
+    rows = csv_rows(report_path(out_dir, nexus_connector.host))
     assert rows[1:] == [
         [f"{nexus_connector.host}/{e.repository.split('/', 1)[1]}", e.tag, e.build_time, "false"]
         for e in sorted(hosted, key=lambda e: (e.repository.split("/", 1)[1], e.tag))

@@ -21,8 +21,8 @@ import pytest
 from tcs_registry.oci import INDEX_TYPES
 from tcs_registry.testing.datasets import Expected
 from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer
+from tcs_registry.testing.fixtures import seed, serving
 from tcs_registry.testing.images import Pusher, make_layer
-from tcs_registry.testing.registry import RegistryServer
 
 ROBOT = ("acme+ci", "ROBOTTOKEN0123456789")
 OAUTH = "oauth-access-token-abcdef"
@@ -182,19 +182,15 @@ class QuayFacade(Facade):
 
 @pytest.fixture(scope="session")
 def quay_seeded(work):
-    storage = work / "quay-storage"
-    with RegistryServer(storage, work) as server:
-        expected = seed_quay(Pusher(server.url))
-    return storage, expected
+    return seed(work, "quay", seed_quay)
 
 
 @pytest.fixture(scope="session")
 def quay(quay_seeded, work):
-    storage, _ = quay_seeded
-    with RegistryServer(storage, work) as registry, QuayFacade(registry.url, StoredRegistry(storage)) as facade:
+    with serving(quay_seeded, work, QuayFacade) as facade:
         yield facade
 
 
 @pytest.fixture
 def quay_expected(quay_seeded):
-    return quay_seeded[1]
+    return quay_seeded.expected

@@ -7,7 +7,7 @@ import tcs_registry_quay.client
 from tcs_registry_quay import hooks
 
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.helpers import csv_rows, expected_rows, store_rows
+from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, store_rows
 
 ROBOT = ("acme+ci", "ROBOTTOKEN0123456789")
 OAUTH = "oauth-access-token-abcdef"
@@ -15,11 +15,7 @@ OAUTH = "oauth-access-token-abcdef"
 
 @pytest.fixture
 def pm():
-    return get_plugin_manager(load_entrypoints=False, plugins=[hooks])
-
-
-def _report(out_dir, facade):
-    return out_dir / (facade.host.replace(".", "-").replace(":", "-") + "-report.csv")
+    return get_plugin_manager(load_entrypoints=False, plugins=[hooks.plugin])
 
 
 def test_robot_over_the_v2_api(tcs, pm, quay, quay_expected, out_dir, monkeypatch):
@@ -34,7 +30,7 @@ def test_robot_over_the_v2_api(tcs, pm, quay, quay_expected, out_dir, monkeypatc
         pm=pm,
     )
     assert result.code == 0, result.err
-    assert csv_rows(_report(out_dir, quay)) == expected_rows(quay.host, quay_expected)
+    assert csv_rows(report_path(out_dir, quay.host)) == expected_rows(quay.host, quay_expected)
     paths = [r.path for r in quay.requests[before:]]
     assert not any(p.startswith("/api/v1") for p in paths)  # robots cannot use the REST API
     assert paths.count("/v2/_catalog") == 1
@@ -51,7 +47,9 @@ def test_oauth_token_over_the_rest_api_with_paging_and_active_tags_only(
     )
     assert result.code == 0, result.err
     assert result.messages[0] == "info\tIdentified registry as: QUAY"
-    assert csv_rows(_report(out_dir, quay)) == expected_rows(quay.host, quay_expected)  # no "old", no other/thing
+    assert csv_rows(report_path(out_dir, quay.host)) == expected_rows(
+        quay.host, quay_expected
+    )  # no "old", no other/thing
     requests = quay.requests[before:]
     assert [r.arg("next_page") is not None for r in requests if r.path == "/api/v1/repository"] == [False, True]
     tag_pages = [r for r in requests if r.path == "/api/v1/repository/acme/api/tag/"]
@@ -74,10 +72,10 @@ def test_sniffed_from_the_v2_challenge(tcs, pm, quay):
 
 
 def test_quay_io_by_name_alone():
-    from tcs_registry_quay.hooks import sniff_registry
+    from tcs_registry_quay.hooks import plugin
 
     class NoProbe:
         def v2(self):
             raise AssertionError("no request for a known host")
 
-    assert sniff_registry("https://quay.io/acme", NoProbe()).registry_type == "QUAY"
+    assert plugin.sniff("https://quay.io/acme", NoProbe()).registry_type == "QUAY"

@@ -13,8 +13,18 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from tcs_registry import AuthError, Credentials, Platform, QuotaExhausted, Registry, RegistryClient, RegistryError
+from tcs_registry import (
+    AuthError,
+    Credentials,
+    ImageDescription,
+    Platform,
+    QuotaExhausted,
+    Registry,
+    RegistryClient,
+    RegistryError,
+)
 from tcs_registry.http import NO_AUTH
+from tcs_registry.oci import IMAGE_CONFIG_TYPES, INDEX_TYPES, build_time, parse_time
 
 HUB_HOSTS = ("hub.docker.com", "docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
 HUB_API = "https://hub.docker.com"
@@ -57,9 +67,13 @@ class DockerHubClient(RegistryClient):
 
     # -- the Hub API ---------------------------------------------------------------------------
     def login(self) -> None:
-        """Exchange the user name and password/PAT for a Hub API token (a 10-minute JWT)."""
-        if self.credentials.anonymous:
-            return
+        """Exchange the user name and password/PAT for a Hub API token (a 10-minute JWT), then
+        check the registry."""
+        if not self.credentials.anonymous:
+            self._hub_login()
+        self.ping()
+
+    def _hub_login(self) -> None:
         response = self._send(
             "POST",
             f"{self.api}/v2/auth/token",
@@ -113,8 +127,33 @@ class DockerHubClient(RegistryClient):
                 self._tags.popitem(last=False)
             yield str(tag["name"])
 
-    def listed(self, repository: str, tag: str) -> dict[str, Any] | None:
-        return self._tags.pop((repository, tag), None)
+    def describe(self, repository: str, tag: str) -> ImageDescription | None:
+        """From the Hub listing (digest, platforms, push time) plus one counted pull for the build time."""
+        listed = self._tags.pop((repository, tag), None)
+        if listed is None:
+            return None  # not from our listing: plain V2 describes it
+        platforms = self.platforms(listed)
+        digest = str(listed["digest"])
+        media_type = str(listed.get("media_type") or "")
+        # One counted pull per image: for an index, straight to the platform image that dates it.
+        target = self.representative(platforms) if media_type in INDEX_TYPES else None
+        manifest = self.manifest(repository, target or digest)
+        if manifest.is_index:  # the listing named no platforms
+            child = self.representative(manifest.platforms())
+            media_type = media_type or manifest.media_type
+            manifest = self.manifest(repository, child) if child else manifest
+        created = None
+        if manifest.config is not None and manifest.config.media_type in IMAGE_CONFIG_TYPES:
+            created = build_time(self.config(repository, manifest.config.digest))
+        return ImageDescription(
+            repository=repository,
+            tag=tag,
+            digest=digest,
+            media_type=media_type or manifest.media_type,
+            platforms=platforms,
+            build_time=created,
+            push_time=parse_time(listed.get("tag_last_pushed")),
+        )
 
     # -- the registry, minding the pull quota ----------------------------------------------------
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from tcs_registry import Credentials, Registry, RegistryClient, RegistryError
+from tcs_registry import Credentials, ImageDescription, Registry, RegistryClient, RegistryError
+from tcs_registry.default_plugins.v2 import describe
 from tcs_registry.http import RoutedRegistryClient
 from tcs_registry.oci import parse_time
 
@@ -68,11 +69,20 @@ class NexusClient(RoutedRegistryClient):
         else:
             self.ping_key(self.keys[0])
 
-    def repositories(self) -> Iterator[str]:
-        for key in self.keys:
-            yield from self.catalog(key)
+    def repositories(self) -> Iterable[str] | None:
+        if self.connector:
+            return None  # a connector port: plain V2 at the root
+        return (name for key in self.keys for name in self.catalog(key))
 
-    def tags(self, repository: str) -> list[str]:
+    def tags(self, repository: str) -> list[str] | None:
+        return None if self.connector else self._search_tags(repository)
+
+    def describe(self, repository: str, tag: str) -> ImageDescription | None:
+        if self.connector:
+            return None
+        return replace(describe(self, repository, tag), push_time=self.pushed(repository, tag))
+
+    def _search_tags(self, repository: str) -> list[str]:
         """Tags of ``<key>/<image>`` from the search API; digests and push times are kept for describe."""
         key, _, image = repository.partition("/")
         params: dict[str, Any] = {"repository": key, "format": "docker", "name": image}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from tcs_registry import Credentials, Registry, RegistryClient, RegistryError
+from tcs_registry import Credentials, ImageDescription, Registry, RegistryClient, RegistryError
+from tcs_registry.default_plugins.v2 import describe
 
 API = "/api/v1"
 TAGS_PER_PAGE = 100  # the maximum `limit` Quay accepts for tags
@@ -31,7 +32,21 @@ class QuayClient(RegistryClient):
         response = self._send("GET", self.registry.api_root + API + path, params=params, headers=headers)
         return self.json(self.check(response, what), what)
 
-    def repositories(self) -> Iterator[str]:
+    def repositories(self) -> Iterable[str]:
+        if self.oauth:
+            return self._rest_repositories()
+        # Robots cannot use /api/v1: the V2 catalog lists what they may see, kept to the namespace.
+        catalog = self.paginate("/v2/_catalog", "repositories", what="repository catalog")
+        prefix = f"{self.namespace}/" if self.namespace else ""
+        return (name for name in catalog if name.startswith(prefix))
+
+    def tags(self, repository: str) -> Iterable[str] | None:
+        return self._rest_tags(repository) if self.oauth else None  # robots: plain V2 tags/list
+
+    def describe(self, repository: str, tag: str) -> ImageDescription:
+        return replace(describe(self, repository, tag), push_time=self.pushed(repository, tag))
+
+    def _rest_repositories(self) -> Iterator[str]:
         if self.namespace is None:
             raise RegistryError("Quay lists repositories per organization: name it in the URL (https://quay.io/<org>)")
         what = f"Quay repositories of {self.namespace}"
@@ -49,7 +64,7 @@ class QuayClient(RegistryClient):
             seen.add(token)
             params["next_page"] = token
 
-    def tags(self, repository: str) -> Iterator[str]:
+    def _rest_tags(self, repository: str) -> Iterator[str]:
         """Active tags only (``onlyActiveTags=true``): deleted and expired tags are history, not images."""
         page = 1
         while True:

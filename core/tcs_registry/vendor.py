@@ -1,0 +1,75 @@
+"""The base of a vendor plugin: one registry type, its client, and the hooks routed to that client.
+
+A vendor plugin subclasses `VendorPlugin`, names its `RegistryType` and its `RegistryClient`
+subclass, writes `sniff()`, and registers an instance as its entry point::
+
+    class HarborPlugin(VendorPlugin):
+        registry_type = RegistryType("HARBOR", "Harbor (API v2.0)")
+        client_class = HarborClient
+
+        def sniff(self, url, probe): ...
+
+    plugin = HarborPlugin()          # [project.entry-points.tcs_registry] x = "pkg.hooks:plugin"
+
+The client specialises what its vendor does better than plain V2 by defining any of
+``repositories()``, ``tags(repository)`` and ``describe(repository, tag)``; each may also return
+None to leave that call to the generic V2 plugin. ``login()`` checks the credentials (by default the
+``/v2/`` ping).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .hookspecs import hookimpl
+from .http import RegistryClient
+from .models import Credentials, ImageDescription, Probe, Registry, RegistryMatch, RegistryType
+
+
+class VendorPlugin:
+    registry_type: RegistryType
+    client_class: type[RegistryClient] = RegistryClient
+
+    def sniff(self, url: str, probe: Probe) -> RegistryMatch | None:
+        """Override: recognise the vendor (URL rules first; then ``probe.v2()``, one ``probe.get()``)."""
+        return None
+
+    def _mine(self, registry: Registry, client: RegistryClient | None = None) -> bool:
+        if registry.registry_type != self.registry_type.name:
+            return False
+        return client is None or isinstance(client, self.client_class)
+
+    def _ask(self, client: RegistryClient, method: str, *args: Any) -> Any:
+        answer = getattr(client, method, None)
+        return answer(*args) if answer is not None else None
+
+    @hookimpl
+    def registry_types(self) -> list[RegistryType]:
+        return [self.registry_type]
+
+    @hookimpl
+    def sniff_registry(self, url: str, probe: Probe) -> RegistryMatch | None:
+        return self.sniff(url, probe)
+
+    @hookimpl
+    def authenticate(self, registry: Registry, credentials: Credentials) -> RegistryClient | None:
+        if not self._mine(registry):
+            return None
+        client = self.client_class(registry, credentials)
+        client.login()
+        return client
+
+    @hookimpl
+    def list_repositories(self, registry: Registry, client: RegistryClient) -> Iterable[str] | None:
+        return self._ask(client, "repositories") if self._mine(registry, client) else None
+
+    @hookimpl
+    def list_tags(self, registry: Registry, client: RegistryClient, repository: str) -> Iterable[str] | None:
+        return self._ask(client, "tags", repository) if self._mine(registry, client) else None
+
+    @hookimpl
+    def describe_image(
+        self, registry: Registry, client: RegistryClient, repository: str, tag: str
+    ) -> ImageDescription | None:
+        return self._ask(client, "describe", repository, tag) if self._mine(registry, client) else None
