@@ -19,6 +19,9 @@ class Offline:
     def get(self, path):
         return None
 
+    def v2_or_root(self):
+        return None
+
 
 @pytest.fixture(scope="module")
 def pm():
@@ -50,3 +53,13 @@ def test_url_matrix_has_one_answer_each(pm, url, expected):
 
 def test_every_vendor_is_listed_once(pm):
     assert set(registry_types(pm)) == VENDORS | {"DEFAULT_V2"}
+
+
+def test_sniffing_a_plain_registry_sends_at_most_one_vendor_probe(pm, basic_registry, anonymous_registry):
+    from tcs_registry.sniffing import HttpProbe
+    from tcs_registry.testing.proxy import Proxy
+
+    for upstream, expected_paths in ((basic_registry, ["/v2/", "/api/v2.0/ping"]), (anonymous_registry, ["/v2/"])):
+        with Proxy(upstream.url, lambda *_: None) as proxy:
+            assert select_registry_type(pm, proxy.url, HttpProbe(proxy.url, True)) == "DEFAULT_V2"
+            assert proxy.paths == expected_paths

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -31,6 +31,9 @@ DEFAULT_PAGE_SIZE = 1000  # the largest page distribution allows by default; shr
 PAGE_SIZE_ERRORS = ("PAGINATION_NUMBER_INVALID", "")  # a 400 without a V2 error code may also mean "n too big"
 TOKEN_LEEWAY = 10.0  # refresh a token this many seconds before it expires
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+CACHED_CONFIGS = 512  # image configs kept by digest (tags sharing a config cost one fetch)
+CACHED_CONFIG_BYTES = 256 * 1024
+MAX_PAGES = 100_000  # pages of one listing: beyond this a registry is looping in disguise
 MAX_RETRY_AFTER = 60  # seconds: a registry asking for longer gets its answer as an error instead
 
 _CHALLENGE_PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?')
@@ -134,6 +137,7 @@ class RegistryClient:
     """An authenticated HTTP client for one registry; safe to share between threads."""
 
     retry_statuses: tuple[int, ...] = RETRY_STATUSES  # a vendor whose 429 means "hours" leaves it out
+    link_paths_are_right = True  # False for vendors whose next links carry a wrong path (Artifactory)
 
     def __init__(
         self,
@@ -376,7 +380,14 @@ class RegistryClient:
         what = what or path
         url = with_page_size(self.url(path), page_size, size_param)
         seen = {url}
+        home = origin(url)
         while True:
+            if len(seen) > MAX_PAGES:
+                raise RegistryError(f"{what}: more than {MAX_PAGES} pages; the listing does not end")
+            if origin(url) != home:  # a page on another host gets none of this API's credentials
+                headers = {k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() != "authorization"}
+                kwargs = {**kwargs, "headers": headers, **({"auth": NO_AUTH} if "auth" in kwargs else {})}
+                home = origin(url)
             response = self.get(url, **kwargs)
             if response.status_code == 400 and page_size > 1 and error_code(response) in PAGE_SIZE_ERRORS:
                 page_size //= 2
@@ -402,6 +413,9 @@ class RegistryClient:
 
     def _follow(self, current: str, link: str, what: str) -> str:
         """The absolute URL of a ``Link`` target, refusing a downgrade from HTTPS to HTTP."""
+        if not self.link_paths_are_right:  # keep our own URL, take only the link's query
+            query = urlsplit(urljoin(current, link)).query
+            return urlunsplit(urlsplit(current)._replace(query=query))
         if link.startswith("/v2/") and self.registry.path:
             link = self.registry.path + link  # a registry behind a path prefix that does not know it
         url = urljoin(current, link)
@@ -462,10 +476,11 @@ class RegistryClient:
             raise ImageError(f"{self.registry.host}/{repository}@{digest}: config is not valid JSON") from None
         if not isinstance(config, dict):
             raise ImageError(f"{self.registry.host}/{repository}@{digest}: config is not a JSON object")
-        with self._lock:
-            self._configs[digest] = config
-            while len(self._configs) > 4096:
-                self._configs.popitem(last=False)
+        if len(json.dumps(config)) <= CACHED_CONFIG_BYTES:  # bounded memory: big configs are not kept
+            with self._lock:
+                self._configs[digest] = config
+                while len(self._configs) > CACHED_CONFIGS:
+                    self._configs.popitem(last=False)
         return config
 
     def close(self) -> None:

@@ -39,6 +39,7 @@ class ProbeResponse:
 
     status: int
     headers: dict[str, str]
+    body: str = ""  # the first bytes of the answer (a vendor probe's "Pong", "OK"...)
 
     def header(self, name: str) -> str:
         """The header's value (case-insensitive name), or ''."""
@@ -53,7 +54,11 @@ class Probe(Protocol):
         """`GET <url>/v2/` without credentials (under the URL's path); None if unreachable."""
 
     def get(self, path: str) -> ProbeResponse | None:
-        """One anonymous `GET` of a vendor probe path at the host's root, such as `/api/v2.0/ping`."""
+        """One anonymous `GET` of a path at the host's root, such as `/api/v2.0/ping`, or `/v2/`
+        when the URL has a path that is not the V2 root (a Harbor project, a Quay organization)."""
+
+    def v2_or_root(self) -> ProbeResponse | None:
+        """`v2()`, or the host root's `/v2/` when the URL's own has no V2 API (absent or 404)."""
 
 
 @dataclass(frozen=True)

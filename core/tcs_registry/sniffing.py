@@ -15,6 +15,7 @@ from .models import ProbeResponse, RegistryMatch
 from .plugins import registry_types
 
 log = logging.getLogger(__name__)
+PROBE_BODY_BYTES = 512
 
 
 class HttpProbe:
@@ -34,6 +35,12 @@ class HttpProbe:
     def get(self, path: str) -> ProbeResponse | None:
         return self._fetch(self.host_root + path)
 
+    def v2_or_root(self) -> ProbeResponse | None:
+        answer = self.v2()
+        if (answer is None or answer.status == 404) and self.api_root != self.host_root:
+            return self.get("/v2/")
+        return answer
+
     def _fetch(self, url: str) -> ProbeResponse | None:
         if url not in self._answers:
             try:
@@ -44,9 +51,12 @@ class HttpProbe:
                     allow_redirects=False,
                     auth=NO_AUTH,
                     headers={"User-Agent": USER_AGENT},
+                    stream=True,
                 )
-                response.close()
-                self._answers[url] = ProbeResponse(response.status_code, dict(response.headers))
+                with response:
+                    head = response.raw.read(PROBE_BODY_BYTES, decode_content=True) or b""
+                body = head.decode("utf-8", "replace")
+                self._answers[url] = ProbeResponse(response.status_code, dict(response.headers), body)
             except requests.RequestException as exc:
                 log.debug("Probe failed url=%s error=%s", url, type(exc).__name__)
                 self._answers[url] = None

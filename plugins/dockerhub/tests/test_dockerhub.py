@@ -105,7 +105,43 @@ def test_namespace_sources(monkeypatch):
     from tcs_registry_dockerhub.client import namespace
 
     assert namespace("/u/Acme", "bob") == "acme"
+    assert namespace("/repositories/acme", None) == "acme"
     assert namespace("/_", None) == "library"
     assert namespace("", "Bob") == "bob"
     monkeypatch.setenv("TCS_DOCKERHUB_NAMESPACE", "team")
     assert namespace("", "bob") == "team"
+
+
+def test_a_mirror_password_never_goes_to_docker_hub(tcs, pm, hub, monkeypatch):
+    api, registry = hub
+    monkeypatch.delenv("TCS_DOCKERHUB_API_URL")
+    monkeypatch.setattr(tcs_registry_dockerhub.client, "HUB_API", api.url)  # where the Hub would be
+    before = len(api.requests)
+    tcs(
+        "registry",
+        f"{registry.url}/u/library",
+        "--mode=dry-run",
+        "--registry-type=DOCKERHUB",
+        "--username=alice",
+        "--password=mirror-secret",
+        pm=pm,
+    )
+    assert [r.path for r in api.requests[before:] if r.method == "POST"] == []
+    assert all(r.headers.get("Authorization") is None for r in api.requests[before:])
+
+
+def test_the_hub_api_token_is_renewed_before_it_expires(tcs, pm, hub, hub_expected, out_dir, monkeypatch):
+    api, registry = hub
+    monkeypatch.setattr(tcs_registry_dockerhub.client, "API_TOKEN_LIFETIME", 0)  # every call finds it stale
+    result = tcs(
+        "registry",
+        registry.url,
+        "--mode=dry-run",
+        "--registry-type=DOCKERHUB",
+        f"--username={ACCOUNT[0]}",
+        f"--password={ACCOUNT[1]}",
+        pm=pm,
+    )
+    assert result.code == 0, result.err
+    logins = [r for r in api.requests if r.method == "POST" and r.path == "/v2/auth/token"]
+    assert len(logins) >= 4  # the first, then one per listing call (repositories and each repository's tags)

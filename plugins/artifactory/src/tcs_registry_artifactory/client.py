@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from tcs_registry import Credentials, Registry, RegistryError
 from tcs_registry.http import RoutedRegistryClient
@@ -31,6 +30,9 @@ def keys_in_url(path: str) -> list[str]:
 
 class ArtifactoryClient(RoutedRegistryClient):
     route = DOCKER_API
+    # Artifactory's next links leave out the /artifactory/api/docker/<key> prefix (and, for virtual
+    # repositories, the key: JFrog RTFACT-18971): only their query is followed.
+    link_paths_are_right = False
 
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
         super().__init__(replace(registry, path=""), credentials, keys_in_url(registry.path), **kwargs)
@@ -68,12 +70,6 @@ class ArtifactoryClient(RoutedRegistryClient):
         if not self.keys:
             raise RegistryError("no Docker repository is visible to this account")
         return self.keys
-
-    def _follow(self, current: str, link: str, what: str) -> str:
-        """Artifactory's next links leave out the /artifactory/api/docker/<key> prefix (and, for
-        virtual repositories, the key; JFrog RTFACT-18971): keep our URL, take only the query."""
-        query = urlsplit(urljoin(current, link)).query
-        return urlunsplit(urlsplit(current)._replace(query=query))
 
     def ping(self) -> None:
         self.ping_key(self.docker_repositories()[0])

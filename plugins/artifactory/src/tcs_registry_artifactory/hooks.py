@@ -23,17 +23,18 @@ class ArtifactoryPlugin(VendorPlugin):
             return RegistryMatch("ARTIFACTORY", Confidence.EXACT, "*.jfrog.io")
         if parts.path.startswith("/artifactory/api/docker/"):
             return RegistryMatch("ARTIFACTORY", Confidence.EXACT, "Artifactory's Docker API path")
-        answer = probe.v2()
+        answer = probe.v2_or_root()  # a path (project, organization) is not the V2 root
         if answer is not None:
             challenge = answer.header("WWW-Authenticate")
             if answer.header("X-JFrog-Version") or answer.header("X-Artifactory-Id"):
                 return RegistryMatch("ARTIFACTORY", Confidence.PROBED, "X-JFrog-Version header")
             if "/artifactory/api/docker/" in challenge or 'realm="Artifactory Realm"' in challenge:
                 return RegistryMatch("ARTIFACTORY", Confidence.PROBED, "Artifactory's realm in the /v2/ challenge")
-            if not challenge.lower().startswith("bearer"):
-                ping = probe.get("/artifactory/api/system/ping")
-                if ping is not None and ping.status == 200:
-                    return RegistryMatch("ARTIFACTORY", Confidence.PROBED, "/artifactory/api/system/ping answered")
+        if answer is None or answer.status == 404:  # no V2 at this URL: Artifactory's ping decides
+            ping = probe.get("/artifactory/api/system/ping")
+            jfrog = ping is not None and (ping.header("X-JFrog-Version") or ping.header("X-Artifactory-Id"))
+            if jfrog and ping.status == 200 and ping.body.strip() == "OK":
+                return RegistryMatch("ARTIFACTORY", Confidence.PROBED, "/artifactory/api/system/ping answered OK")
         if parts.path.startswith("/artifactory"):
             return RegistryMatch("ARTIFACTORY", Confidence.LIKELY, "an /artifactory path")
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import replace
@@ -31,7 +32,8 @@ HUB_API = "https://hub.docker.com"
 REGISTRY = "registry-1.docker.io"
 PAGE_SIZE = 100  # the Hub API's maximum page_size
 TAG_CACHE = 10_000
-_NAMESPACE_PATH = re.compile(r"^/(?:u/|orgs/|r/)?(?P<namespace>[^/]+)")
+_NAMESPACE_PATH = re.compile(r"^/(?:u/|orgs/|r/|repositories/)?(?P<namespace>[^/]+)")
+API_TOKEN_LIFETIME = 9 * 60  # the Hub's JWT lasts 10 minutes: renew it a minute early
 
 
 def namespace(path: str, username: str | None) -> str:
@@ -54,13 +56,17 @@ class DockerHubClient(RegistryClient):
 
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
         self.namespace = namespace(registry.path, credentials.username)
-        if (urlsplit(registry.url).hostname or "") in HUB_HOSTS:
-            registry = replace(registry, scheme="https", host=REGISTRY, path="")
-        else:  # a mirror or test server speaks for the registry itself
-            registry = replace(registry, path="")
+        hub = (urlsplit(registry.url).hostname or "") in HUB_HOSTS
+        # Docker Hub's names mean registry-1.docker.io; any other host (a mirror) is its own registry.
+        registry = replace(registry, scheme="https", host=REGISTRY, path="") if hub else replace(registry, path="")
         super().__init__(registry, credentials, **kwargs)
         self.api = os.environ.get("TCS_DOCKERHUB_API_URL", HUB_API).rstrip("/")
+        # The user's credentials go to the Hub API only when the URL is Docker Hub's (or the API
+        # was named explicitly): a mirror's password is not Docker Hub's business.
+        self.hub_login = hub or "TCS_DOCKERHUB_API_URL" in os.environ
         self._api_token: str | None = None
+        self._api_token_at = 0.0
+        self._api_lock = threading.Lock()
         self._tags: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._quota_lock = threading.Lock()
         self.remaining: int | None = None  # pulls left in the window, from ratelimit-remaining
@@ -69,7 +75,7 @@ class DockerHubClient(RegistryClient):
     def login(self) -> None:
         """Exchange the user name and password/PAT for a Hub API token (a 10-minute JWT), then
         check the registry."""
-        if not self.credentials.anonymous:
+        if not self.credentials.anonymous and self.hub_login:
             self._hub_login()
         self.ping()
 
@@ -86,12 +92,19 @@ class DockerHubClient(RegistryClient):
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise RegistryError("Docker Hub login answered without a token")
-        self._api_token = token
+        self._api_token, self._api_token_at = token, time.monotonic()
+
+    def _api_headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        with self._api_lock:
+            if self._api_token and time.monotonic() - self._api_token_at > API_TOKEN_LIFETIME:
+                self._hub_login()
+            if self._api_token:
+                headers["Authorization"] = f"Bearer {self._api_token}"
+        return headers
 
     def _api_pages(self, path: str, what: str) -> Iterator[dict[str, Any]]:
-        headers = {"Accept": "application/json"}
-        if self._api_token:
-            headers["Authorization"] = f"Bearer {self._api_token}"
+        headers = self._api_headers()
         try:
             for item in self.paginate(
                 f"{self.api}{path}?page=1",
@@ -113,15 +126,15 @@ class DockerHubClient(RegistryClient):
     def repositories(self) -> Iterator[str]:
         path = f"/v2/namespaces/{quote(self.namespace)}/repositories"
         for repository in self._api_pages(path, f"Docker Hub repositories of {self.namespace}"):
-            if repository.get("repository_type") in (None, "image"):
+            if repository.get("repository_type") in (None, "image") and isinstance(repository.get("name"), str):
                 yield f"{self.namespace}/{repository['name']}"
 
     def tags(self, repository: str) -> Iterator[str]:
         owner, _, name = repository.partition("/")
         path = f"/v2/namespaces/{quote(owner)}/repositories/{quote(name)}/tags"
         for tag in self._api_pages(path, f"Docker Hub tags of {repository}"):
-            if not tag.get("digest"):
-                continue
+            if not isinstance(tag.get("digest"), str) or not isinstance(tag.get("name"), str):
+                continue  # a tag without a manifest (never pushed as V2) or a malformed entry
             self._tags[(repository, tag["name"])] = tag
             while len(self._tags) > TAG_CACHE:
                 self._tags.popitem(last=False)

@@ -14,14 +14,16 @@ class HarborPlugin(VendorPlugin):
     client_class = HarborClient
 
     def sniff(self, url: str, probe: Probe) -> RegistryMatch | None:
-        answer = probe.v2()
+        answer = probe.v2_or_root()  # a path (project, organization) is not the V2 root
         challenge = answer.header("WWW-Authenticate") if answer else ""
         if 'service="harbor-registry"' in challenge or challenge.lower().startswith('basic realm="harbor"'):
             return RegistryMatch("HARBOR", Confidence.PROBED, "Harbor's token service in the /v2/ challenge")
-        if answer is not None and not challenge.lower().startswith("bearer"):  # no vendor named: ask Harbor's ping
+        # No V2 at this URL (a project path), or a Basic challenge that names no vendor (a proxy
+        # in front): Harbor's ping, which answers "Pong", decides.
+        if answer is None or answer.status == 404 or challenge.lower().startswith("basic"):
             ping = probe.get("/api/v2.0/ping")
-            if ping is not None and ping.status == 200:
-                return RegistryMatch("HARBOR", Confidence.PROBED, "/api/v2.0/ping answered")
+            if ping is not None and ping.status == 200 and ping.body.strip() == "Pong":
+                return RegistryMatch("HARBOR", Confidence.PROBED, "/api/v2.0/ping answered Pong")
         if (urlsplit(url).hostname or "").startswith("harbor."):
             return RegistryMatch("HARBOR", Confidence.LIKELY, "host name")
         return None

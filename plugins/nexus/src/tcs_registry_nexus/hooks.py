@@ -14,17 +14,17 @@ class NexusPlugin(VendorPlugin):
     client_class = NexusClient
 
     def sniff(self, url: str, probe: Probe) -> RegistryMatch | None:
-        answer = probe.v2()
+        answer = probe.v2_or_root()  # a path (project, organization) is not the V2 root
         if answer is not None:
             if answer.header("Server").startswith("Nexus/"):
                 return RegistryMatch("NEXUS", Confidence.PROBED, "Server: Nexus")
             challenge = answer.header("WWW-Authenticate")
             if "Sonatype Nexus Repository Manager" in challenge:
                 return RegistryMatch("NEXUS", Confidence.PROBED, "Nexus realm in the /v2/ challenge")
-            if not challenge.lower().startswith("bearer"):
-                status = probe.get("/service/rest/v1/status")
-                if status is not None and status.status == 200 and status.header("Server").startswith("Nexus/"):
-                    return RegistryMatch("NEXUS", Confidence.PROBED, "/service/rest/v1/status answered")
+        if answer is None or answer.status == 404:  # no V2 at this URL (the main port): ask the status
+            status = probe.get("/service/rest/v1/status")
+            if status is not None and status.status == 200 and status.header("Server").startswith("Nexus/"):
+                return RegistryMatch("NEXUS", Confidence.PROBED, "/service/rest/v1/status answered")
         if urlsplit(url).path.startswith("/repository/"):
             return RegistryMatch("NEXUS", Confidence.LIKELY, "a /repository/<name> path")
         return None

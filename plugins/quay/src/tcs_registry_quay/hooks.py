@@ -17,14 +17,11 @@ class QuayPlugin(VendorPlugin):
         host = urlsplit(url).hostname or ""
         if host == "quay.io" or host.endswith(".quay.io"):
             return RegistryMatch("QUAY", Confidence.EXACT, "quay.io")
-        answer = probe.v2()
+        answer = probe.v2_or_root()  # a path (project, organization) is not the V2 root
         challenge = answer.header("WWW-Authenticate") if answer else ""
+        # Quay always answers /v2/ with its own token endpoint: no vendor probe is needed.
         if challenge.lower().startswith("bearer") and '/v2/auth"' in challenge:
             return RegistryMatch("QUAY", Confidence.PROBED, "Quay's /v2/auth token endpoint in the /v2/ challenge")
-        if answer is not None and not challenge.lower().startswith("bearer"):
-            discovery = probe.get("/api/v1/discovery")
-            if discovery is not None and discovery.status == 200:
-                return RegistryMatch("QUAY", Confidence.PROBED, "/api/v1/discovery answered")
         return None
 
 
