@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TextIO
 
 import pluggy
 
-from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ImageError, PluginError, QuotaExhausted, TcsError
+from .errors import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    ImageError,
+    PluginError,
+    QuotaExhausted,
+    RegistryError,
+    TcsError,
+)
 from .http import RegistryClient
 from .models import ImageDescription, Registry, ScanResult
 from .oci import format_time
@@ -77,7 +86,7 @@ class Discovery:
             raise PluginError(f"no installed plugin can list repositories of a {registry.registry_type} registry")
         listed = 0
         try:
-            for repository in repositories:
+            for repository in self._guarded(repositories):
                 listed += 1
                 try:
                     tags = hook.list_tags(registry=registry, client=client, repository=repository)
@@ -102,11 +111,25 @@ class Discovery:
                     continue
                 for tag in tags:
                     yield repository, tag
+        except QuotaExhausted as exc:
+            self.stopped = str(exc)
+            log.error("Stopping: %s; the listing is incomplete after %d repositories", exc, listed)
         except TcsError as exc:
             if listed == 0 or isinstance(exc, PluginError):
                 raise
             self.summary.failed_repositories += 1
             log.error("Repository listing stopped early after %d repositories error=%s", listed, exc)
+
+    @staticmethod
+    def _guarded(repositories: Iterable[str]) -> Iterator[str]:
+        """The plugin's repository stream, with a plugin bug turned into one RegistryError line."""
+        try:
+            yield from repositories
+        except TcsError:
+            raise
+        except Exception as exc:
+            log.debug("Repository listing failed", exc_info=True)
+            raise RegistryError(f"listing repositories failed: {type(exc).__name__}: {exc}") from None
 
     # -- per image (worker threads) ----------------------------------------------------------
     def describe_and_scan(self, repository: str, tag: str) -> Outcome:
@@ -136,7 +159,8 @@ class Discovery:
         try:
             self._pipeline(pool, store, run_id, report)
             summary = self.summary
-            status = "partial" if summary.failed or summary.failed_repositories or summary.undone else "complete"
+            partial = summary.failed or summary.failed_repositories or summary.undone or self.stopped
+            status = "partial" if partial else "complete"
         except Exception:  # KeyboardInterrupt is not an Exception: it stays "interrupted"
             status = "failed"
             raise
@@ -226,7 +250,8 @@ class Discovery:
 
     def _finish(self, out: TextIO, report: CsvReport | None) -> int:
         s, summary = self.settings, self.summary
-        code = EXIT_PARTIAL if summary.failed or summary.failed_repositories or summary.undone else EXIT_OK
+        partial = summary.failed or summary.failed_repositories or summary.undone or self.stopped
+        code = EXIT_PARTIAL if partial else EXIT_OK
         if report:
             log.info("Output report: %s", report.path)
             summary.violations = summary.vulnerabilities = "none: dry run, no images scanned"

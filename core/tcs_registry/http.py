@@ -91,6 +91,14 @@ def origin(url: str) -> tuple[str, str]:
     return parts.scheme, f"{(parts.hostname or '').lower()}:{parts.port or default}"
 
 
+def field(item: Any, key: str, what: str, kind: type = str) -> Any:
+    """``item[key]`` from a vendor's JSON, or a one-line RegistryError if the answer is malformed."""
+    value = item.get(key) if isinstance(item, dict) else None
+    if not isinstance(value, kind):
+        raise RegistryError(f"{what}: the registry answered an entry without a usable {key!r}")
+    return value
+
+
 def error_code(response: requests.Response) -> str:
     """The first V2 error code of the body (``PAGINATION_NUMBER_INVALID``...), or ''."""
     try:

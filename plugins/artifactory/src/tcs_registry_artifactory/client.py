@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from tcs_registry import Credentials, Registry, RegistryError
-from tcs_registry.http import RoutedRegistryClient
+from tcs_registry.http import RoutedRegistryClient, field
 
 DOCKER_API = "/artifactory/api/docker/{key}"
 _KEY_IN_PATH = re.compile(r"^(?:/artifactory/api/docker)?/(?P<key>[^/]+)$")
@@ -66,7 +66,9 @@ class ArtifactoryClient(RoutedRegistryClient):
             auth=self.api_auth(),
         )
         listed = self.json(self.check(response, what), what)
-        self.keys = [r["key"] for r in listed if isinstance(r, dict) and str(r.get("type", "")).upper() != "VIRTUAL"]
+        if not isinstance(listed, list):
+            raise RegistryError(f"{what}: the registry answered something that is not a list")
+        self.keys = [field(r, "key", what) for r in listed if str(r.get("type", "")).upper() != "VIRTUAL"]
         if not self.keys:
             raise RegistryError("no Docker repository is visible to this account")
         return self.keys

@@ -116,8 +116,9 @@ class DockerHubClient(RegistryClient):
                 headers=headers,
                 auth=NO_AUTH,
             ):
-                if isinstance(item, dict):
-                    yield item
+                if not isinstance(item, dict):
+                    raise RegistryError(f"{what}: the registry answered an entry that is not an object")
+                yield item
         except RegistryError as exc:
             if exc.status == 429:
                 raise QuotaExhausted(f"Docker Hub's API rate limit is reached ({what})", 429) from None

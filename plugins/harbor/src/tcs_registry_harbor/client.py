@@ -8,7 +8,8 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
-from tcs_registry import Credentials, ImageDescription, Platform, Registry, RegistryClient
+from tcs_registry import Credentials, ImageDescription, Platform, Registry, RegistryClient, RegistryError
+from tcs_registry.http import field
 from tcs_registry.oci import INDEX_TYPES, parse_time
 
 API = "/api/v2.0"
@@ -39,8 +40,9 @@ class HarborClient(RegistryClient):
             url, None, page_size=PAGE_SIZE, size_param="page_size", what=what, auth=self.api_auth(), headers=headers
         )
         for item in pages:
-            if isinstance(item, dict):
-                yield item
+            if not isinstance(item, dict):
+                raise RegistryError(f"{what}: the registry answered an entry that is not an object")
+            yield item
 
     def projects(self) -> Iterator[str]:
         """Projects to list: the URL's path, the project of a project robot, else every visible one."""
@@ -52,26 +54,30 @@ class HarborClient(RegistryClient):
             yield user[len("robot$") :].split("+", 1)[0]
             return
         for project in self.pages("/projects", "Harbor projects"):
-            yield str(project["name"])
+            yield field(project, "name", "Harbor projects")
 
     def repositories(self) -> Iterator[str]:
         for project in self.projects():
             path = f"/projects/{quote(project, safe='')}/repositories"
-            for repository in self.pages(path, f"Harbor repositories of project {project}"):
-                yield str(repository["name"])  # the full name, project/...
+            what = f"Harbor repositories of project {project}"
+            for repository in self.pages(path, what):
+                yield field(repository, "name", what)  # the full name, project/...
 
     def tags(self, repository: str) -> Iterator[str]:
         """Tags of the repository's image artifacts; each artifact is kept for describe()."""
         project, name = repository_path(repository)
         path = f"/projects/{quote(project, safe='')}/repositories/{name}/artifacts"
-        for artifact in self.pages(path, f"Harbor artifacts of {repository}", with_tag="true"):
+        what = f"Harbor artifacts of {repository}"
+        for artifact in self.pages(path, what, with_tag="true"):
             if artifact.get("type") != "IMAGE":
                 continue
+            field(artifact, "digest", what)
             for tag in artifact.get("tags") or ():  # untagged artifacts have none
-                self._artifacts[(repository, tag["name"])] = artifact
+                name = field(tag, "name", what)
+                self._artifacts[(repository, name)] = artifact
                 while len(self._artifacts) > ARTIFACT_CACHE:
                     self._artifacts.popitem(last=False)
-                yield str(tag["name"])
+                yield name
 
     def artifact(self, repository: str, reference: str) -> dict[str, Any]:
         project, name = repository_path(repository)
@@ -86,8 +92,9 @@ class HarborClient(RegistryClient):
         if artifact is None:
             return None
         media_type = str(artifact.get("manifest_media_type") or "")
-        extra = artifact.get("extra_attrs") or {}
+        extra = artifact.get("extra_attrs") if isinstance(artifact.get("extra_attrs"), dict) else {}
         if media_type in INDEX_TYPES:
+            references = [r for r in artifact.get("references") or () if isinstance(r, dict)]
             platforms = tuple(
                 Platform(
                     os=str(ref["platform"].get("os", "")),
@@ -95,7 +102,7 @@ class HarborClient(RegistryClient):
                     variant=ref["platform"].get("variant") or None,
                     digest=ref.get("child_digest"),
                 )
-                for ref in artifact.get("references") or ()
+                for ref in references
                 if isinstance(ref.get("platform"), dict) and not _is_attestation(ref)
             )
             children = [self.artifact(repository, p.digest) for p in platforms if p.digest]

@@ -11,7 +11,7 @@ from typing import Any
 
 from tcs_registry import Credentials, ImageDescription, Registry, RegistryClient, RegistryError
 from tcs_registry.default_plugins.v2 import describe
-from tcs_registry.http import RoutedRegistryClient
+from tcs_registry.http import RoutedRegistryClient, field
 from tcs_registry.oci import parse_time
 
 REST = "/service/rest/v1"
@@ -39,6 +39,11 @@ class NexusClient(RoutedRegistryClient):
             return RegistryClient.url(self, path_or_url)
         return super().url(path_or_url)
 
+    @property
+    def link_paths_are_right(self) -> bool:  # type: ignore[override]
+        # A connector port's next links wrongly carry /repository/<name>/ (sonatype/nexus-public#1011).
+        return not self.connector
+
     def _rest(self, path: str, what: str, **params: Any) -> Any:
         response = self._send(
             "GET", self.url(REST + path), params=params, auth=self.api_auth(), headers={"Accept": "application/json"}
@@ -58,7 +63,11 @@ class NexusClient(RoutedRegistryClient):
                 raise
             self.connector = True
             return
-        self.keys = [r["name"] for r in listed if r.get("format") == "docker" and r.get("type") != "group"]
+        what = "Nexus repositories"
+        if not isinstance(listed, list):
+            raise RegistryError(f"{what}: the registry answered something that is not a list")
+        docker = [r for r in listed if isinstance(r, dict) and r.get("format") == "docker" and r.get("type") != "group"]
+        self.keys = [field(r, "name", what) for r in docker]
         if not self.keys:
             raise RegistryError("no Docker repository is visible to this account")
 
@@ -89,15 +98,18 @@ class NexusClient(RoutedRegistryClient):
         tags, seen = [], set()
         while True:
             body = self._rest("/search", f"Nexus search for {repository}", **params)
-            for component in body.get("items") or ():
-                if component.get("name") != image or not component.get("version"):
+            for component in body.get("items") or () if isinstance(body, dict) else ():
+                version = component.get("version") if isinstance(component, dict) else None
+                # manifests pushed by digest (an index's platforms) show as sha256:... versions: not tags
+                if not isinstance(version, str) or version.startswith("sha256:") or component.get("name") != image:
                     continue
-                manifest = next((a for a in component.get("assets") or () if "/manifests/" in a.get("path", "")), {})
+                assets = [a for a in component.get("assets") or () if isinstance(a, dict)]
+                manifest = next((a for a in assets if "/manifests/" in str(a.get("path") or "")), {})
                 self._assets[(repository, component["version"])] = manifest
                 while len(self._assets) > CACHE:
                     self._assets.popitem(last=False)
                 tags.append(str(component["version"]))
-            token = body.get("continuationToken")
+            token = body.get("continuationToken") if isinstance(body, dict) else None
             if not token:
                 break
             if token in seen:

@@ -10,6 +10,7 @@ from typing import Any
 
 from tcs_registry import Credentials, ImageDescription, Registry, RegistryClient, RegistryError
 from tcs_registry.default_plugins.v2 import describe
+from tcs_registry.http import field
 
 API = "/api/v1"
 TAGS_PER_PAGE = 100  # the maximum `limit` Quay accepts for tags
@@ -54,8 +55,8 @@ class QuayClient(RegistryClient):
         seen = set()
         while True:
             body = self._api("/repository", what, **params)
-            for repository in body.get("repositories") or ():
-                yield f"{repository['namespace']}/{repository['name']}"
+            for repository in body.get("repositories") or () if isinstance(body, dict) else ():
+                yield f"{field(repository, 'namespace', what)}/{field(repository, 'name', what)}"
             token = body.get("next_page")
             if not token:
                 return
@@ -75,12 +76,14 @@ class QuayClient(RegistryClient):
                 limit=TAGS_PER_PAGE,
                 page=page,
             )
-            for tag in body.get("tags") or ():
-                self._tags[(repository, tag["name"])] = tag
+            tags = body.get("tags") if isinstance(body, dict) else None
+            for tag in tags or ():
+                name = field(tag, "name", f"Quay tags of {repository}")
+                self._tags[(repository, name)] = tag
                 while len(self._tags) > TAG_CACHE:
                     self._tags.popitem(last=False)
-                yield str(tag["name"])
-            if not body.get("has_additional"):
+                yield name
+            if not tags or not body.get("has_additional"):  # an empty page ends it, whatever it claims
                 return
             page += 1
 
