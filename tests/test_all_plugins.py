@@ -5,22 +5,12 @@ from __future__ import annotations
 import pytest
 
 from tcs_registry.plugins import get_plugin_manager, registry_types
-from tcs_registry.sniffing import select_registry_type
+from tcs_registry.sniffing import OfflineProbe, select_registry_type
 
 VENDORS = {"DOCKERHUB", "HARBOR", "QUAY", "ARTIFACTORY", "NEXUS"}
 
 
-class Offline:
-    """A probe for a host that cannot be reached: only URL rules can decide."""
-
-    def v2(self):
-        return None
-
-    def get(self, path):
-        return None
-
-    def v2_or_root(self):
-        return None
+Offline = OfflineProbe  # a host that cannot be reached: only URL rules can decide
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import requests
 from .default_plugins.v2 import TYPE as DEFAULT_TYPE
 from .errors import PluginError, UsageError
 from .http import NO_AUTH, USER_AGENT
-from .models import ProbeResponse, RegistryMatch
+from .models import Confidence, ProbeResponse, RegistryMatch
 from .plugins import registry_types
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,22 @@ class HttpProbe:
         return self._answers[url]
 
 
+class OfflineProbe:
+    """Answers nothing: what sniffing can decide from the URL alone."""
+
+    def v2(self) -> ProbeResponse | None:
+        return None
+
+    def get(self, path: str) -> ProbeResponse | None:
+        return None
+
+    def v2_or_root(self) -> ProbeResponse | None:
+        return None
+
+
+OFFLINE = OfflineProbe()
+
+
 def select_registry_type(pm: pluggy.PluginManager, url: str, probe: HttpProbe, explicit: str | None = None) -> str:
     known = registry_types(pm)
     if explicit:
@@ -73,7 +89,11 @@ def select_registry_type(pm: pluggy.PluginManager, url: str, probe: HttpProbe, e
                 f"unknown --registry-type {explicit!r}: installed types are {', '.join(sorted(known))}{hint}"
             )
         return wanted
-    matches: list[RegistryMatch] = [m for m in pm.hook.sniff_registry(url=url, probe=probe) if m]
+    # URL rules first, with a probe that cannot reach anything: a host name that a vendor owns
+    # (EXACT) settles it without a single request; otherwise ask again with the real probe.
+    matches: list[RegistryMatch] = [m for m in pm.hook.sniff_registry(url=url, probe=OFFLINE) if m]
+    if not any(m.confidence >= Confidence.EXACT for m in matches):
+        matches = [m for m in pm.hook.sniff_registry(url=url, probe=probe) if m]
     stray = sorted({m.registry_type for m in matches} - set(known))
     if stray:
         raise PluginError(f"a plugin sniffed undeclared registry types: {', '.join(stray)}")
