@@ -21,6 +21,6 @@ fi
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${pip[@]}" -e '.[test]'
 for plugin in plugins/*/pyproject.toml; do
-    [ -e "$plugin" ] && "${pip[@]}" -e "$(dirname "$plugin")"
+    [ -e "$plugin" ] && "${pip[@]}" -e "$(dirname "$plugin")[test]"
 done
 true

@@ -11,7 +11,7 @@ for pyproject in plugins/*/pyproject.toml; do
     venv="$root/$name"
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check '.[test]' "./$plugin" 2>&1 | grep -v '^WARNING: Location' || true
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check '.[test]' "./$plugin[test]" 2>&1 | grep -v '^WARNING: Location' || true
     echo "== $name, alone with the core"
     "$venv/bin/tcs-registry" plugins --json | "$venv/bin/python" -c "
 import json, sys

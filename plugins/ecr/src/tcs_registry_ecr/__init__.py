@@ -1,0 +1,3 @@
+"""Amazon ECR support for tcs-registry."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,198 @@
+"""Amazon ECR: boto3 lists, the V2 API (with a password from get_authorization_token) gives configs."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from tcs_registry import AuthError, Credentials, ImageDescription, Registry, RegistryClient, RegistryError
+from tcs_registry.oci import IMAGE_CONFIG_TYPES, Manifest, build_time, compute_digest, config_platform, parse_manifest
+
+# awslabs/amazon-ecr-credential-helper ecr-login/api/client.go (ExtractRegistry)
+ECR_HOST = re.compile(
+    r"^(?P<account>\d{12})\.dkr[.-]ecr(?P<fips>-fips)?\.(?P<region>[a-zA-Z0-9][a-zA-Z0-9-_]*)\."
+    r"(amazonaws\.(com(\.cn)?|eu)|on\.(aws|amazonwebservices\.com\.cn)|sc2s\.sgov\.gov|c2s\.ic\.gov|"
+    r"cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$"
+)
+PAGE_SIZE = 1000  # the largest maxResults ECR accepts
+BATCH = 100  # imageIds per batch_get_image call
+TOKEN_LEEWAY = 300  # renew the registry password five minutes before its 12 hours end
+CACHE = 10_000
+
+
+@dataclass(frozen=True)
+class EcrHost:
+    account: str
+    region: str
+    fips: bool
+
+
+def parse_host(host: str) -> EcrHost | None:
+    match = ECR_HOST.match(host.split(":")[0].lower())
+    if not match:
+        return None
+    return EcrHost(match.group("account"), match.group("region"), bool(match.group("fips")))
+
+
+def _aws_error(exc: Exception, what: str) -> RegistryError:
+    if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
+        return AuthError(
+            "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
+            "or run where an instance or container role is available"
+        )
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code, message = error.get("Code", "Error"), error.get("Message", "")
+        kind = AuthError if code in ("AccessDeniedException", "UnrecognizedClientException") else RegistryError
+        return kind(f"{what}: AWS answered {code}: {message}")
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return RegistryError(f"{what}: {exc}")
+    raise exc
+
+
+class EcrClient(RegistryClient):
+    def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
+        host = parse_host(registry.host)
+        if host is None:
+            raise RegistryError(
+                f"{registry.host} is not an ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)"
+            )
+        self.ecr_host = host
+        override = os.environ.get("TCS_ECR_REGISTRY_URL")
+        if override:
+            parts = urlsplit(override)
+            registry = replace(registry, scheme=parts.scheme, host=parts.netloc, path="")
+        super().__init__(replace(registry, path=""), Credentials(), **kwargs)
+        config = Config(retries={"mode": "adaptive", "max_attempts": 10}, use_fips_endpoint=host.fips)
+        self.ecr = boto3.session.Session().client("ecr", region_name=host.region, config=config)
+        self._token_lock = threading.Lock()
+        self._token_expires = 0.0
+        self._images: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._manifests: OrderedDict[str, Manifest] = OrderedDict()
+
+    # -- the registry password ---------------------------------------------------------------------
+    def _refresh_password(self) -> None:
+        with self._token_lock:
+            if time.time() < self._token_expires - TOKEN_LEEWAY:
+                return
+            try:
+                answer = self.ecr.get_authorization_token(registryIds=[self.ecr_host.account])
+            except Exception as exc:
+                raise _aws_error(exc, "ECR get_authorization_token") from None
+            data = answer["authorizationData"][0]
+            user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+            self.credentials = Credentials(user, password, source="ecr-authorization-token")
+            expires = data.get("expiresAt")
+            self._token_expires = expires.timestamp() if expires is not None else time.time() + 3600
+
+    def _authorization(self, scope: str | None, *, fresh: bool) -> str | None:
+        self._refresh_password()
+        return super()._authorization(scope, fresh=fresh)
+
+    def login(self) -> None:
+        self._refresh_password()
+        self.ping()
+
+    # -- listing through the ECR API ---------------------------------------------------------------
+    def _pages(self, operation: str, what: str, **params: Any) -> Iterator[dict[str, Any]]:
+        paginator = self.ecr.get_paginator(operation)
+        try:
+            yield from paginator.paginate(
+                registryId=self.ecr_host.account, PaginationConfig={"PageSize": PAGE_SIZE}, **params
+            )
+        except Exception as exc:
+            raise _aws_error(exc, what) from None
+
+    def repositories(self) -> Iterator[str]:
+        for page in self._pages("describe_repositories", "ECR describe_repositories"):
+            for repository in page.get("repositories", ()):
+                yield repository["repositoryName"]
+
+    def tags(self, repository: str) -> list[str]:
+        """Tagged images only; their manifests are read in batches for describe()."""
+        tags: list[str] = []
+        digests: set[str] = set()
+        what = f"ECR describe_images of {repository}"
+        for page in self._pages("describe_images", what, repositoryName=repository, filter={"tagStatus": "TAGGED"}):
+            for detail in page.get("imageDetails", ()):
+                for tag in detail.get("imageTags") or ():
+                    self._remember(self._images, (repository, tag), detail)
+                    tags.append(tag)
+                    digests.add(detail["imageDigest"])
+        manifests = self._batch_manifests(repository, digests)
+        children = {p.digest for m in manifests if m.is_index for p in m.platforms() if p.digest}
+        self._batch_manifests(repository, children)
+        return tags
+
+    def _batch_manifests(self, repository: str, digests: set[str]) -> list[Manifest]:
+        wanted = sorted(d for d in digests if d not in self._manifests)
+        found = []
+        for start in range(0, len(wanted), BATCH):
+            ids = [{"imageDigest": d} for d in wanted[start : start + BATCH]]
+            try:
+                answer = self.ecr.batch_get_image(
+                    registryId=self.ecr_host.account, repositoryName=repository, imageIds=ids
+                )
+            except Exception as exc:
+                raise _aws_error(exc, f"ECR batch_get_image of {repository}") from None
+            for image in answer.get("images", ()):
+                body = image["imageManifest"].encode()
+                digest = image["imageId"]["imageDigest"]
+                if compute_digest(body) != digest:
+                    continue  # not byte-exact (a converted manifest): the V2 API will be asked instead
+                manifest = parse_manifest(body, image.get("imageManifestMediaType", ""), digest, repository)
+                self._remember(self._manifests, digest, manifest)
+                found.append(manifest)
+        return found
+
+    @staticmethod
+    def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+        cache[key] = value
+        while len(cache) > CACHE:
+            cache.popitem(last=False)
+
+    def _manifest(self, repository: str, digest: str) -> Manifest:
+        return self._manifests.get(digest) or self.manifest(repository, digest)
+
+    def describe(self, repository: str, tag: str) -> ImageDescription | None:
+        detail = self._images.pop((repository, tag), None)
+        if detail is None:
+            return None  # not from our listing: plain V2 describes it
+        digest = detail["imageDigest"]
+        manifest = self._manifest(repository, digest)
+        if manifest.is_index:
+            platforms = manifest.platforms()
+            children = [self._manifest(repository, p.digest) for p in platforms if p.digest]
+        else:
+            platforms, children = (), [manifest]
+        times, found_platforms = [], []
+        for child in children:
+            if child.config is None or child.config.media_type not in IMAGE_CONFIG_TYPES:
+                continue
+            config = self.config(repository, child.config.digest)
+            times.append(build_time(config))
+            platform = config_platform(config, child.digest)
+            if platform and not manifest.is_index:
+                found_platforms.append(platform)
+        known = [t for t in times if t is not None]
+        return ImageDescription(
+            repository=repository,
+            tag=tag,
+            digest=digest,
+            media_type=detail.get("imageManifestMediaType") or manifest.media_type,
+            platforms=platforms or tuple(found_platforms),
+            build_time=max(known) if known else None,
+            push_time=detail.get("imagePushedAt"),
+        )

@@ -1,0 +1,22 @@
+"""tcs-registry plugin for Amazon ECR (registry type ECR)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from tcs_registry import Confidence, Probe, RegistryMatch, RegistryType, VendorPlugin
+
+from .client import EcrClient, parse_host
+
+
+class EcrPlugin(VendorPlugin):
+    registry_type = RegistryType("ECR", "Amazon Elastic Container Registry")
+    client_class = EcrClient
+
+    def sniff(self, url: str, probe: Probe | None = None) -> RegistryMatch | None:
+        if parse_host(urlsplit(url).netloc):
+            return RegistryMatch("ECR", Confidence.EXACT, "an ECR host name")
+        return None
+
+
+plugin = EcrPlugin()
