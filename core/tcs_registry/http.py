@@ -222,7 +222,7 @@ class RegistryClient:
         url = self.url(path_or_url)
         if kwargs.get("auth") is not None:  # a vendor API call with its own auth: no V2 challenge dance
             return self._send(method, url, **kwargs)
-        scope = scope_for(url)
+        scope = self.scope_for(url)
         headers = dict(kwargs.pop("headers", None) or {})
         home = origin(url) == self._origin  # credentials go to the registry itself, nowhere else
         authorization = self._authorization(scope, fresh=False) if home else None
@@ -236,7 +236,9 @@ class RegistryClient:
             return response
         with self._lock:
             self._challenge = challenge
-        authorization = self._authorization(challenge.params.get("scope") or scope, fresh=True)
+        wanted = challenge.params.get("scope") or scope
+        # a new token only if the one just refused was for this very scope (else the cached one may do)
+        authorization = self._authorization(wanted, fresh=wanted == scope)
         if not authorization:
             return response
         response.close()
@@ -245,6 +247,10 @@ class RegistryClient:
 
     def get(self, path_or_url: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path_or_url, **kwargs)
+
+    def scope_for(self, url: str) -> str | None:
+        """The token scope a request needs; vendors with API paths of their own extend it."""
+        return scope_for(url)
 
     # -- auth --------------------------------------------------------------------------------
     def _pick(self, challenges: list[Challenge]) -> Challenge | None:

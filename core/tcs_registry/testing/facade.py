@@ -11,6 +11,7 @@ import base64
 import json
 import re
 import secrets
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,6 +67,10 @@ class Request:
     def json(self) -> Any:
         return json.loads(self.body or b"null")
 
+    def form(self) -> dict[str, str]:
+        """An application/x-www-form-urlencoded body (repeated fields joined by spaces)."""
+        return {k: " ".join(v) for k, v in parse_qs(self.body.decode()).items()}
+
     def bearer(self) -> str | None:
         header = self.headers.get("Authorization", "")
         return header[7:] if header.lower().startswith("bearer ") else None
@@ -74,14 +79,17 @@ class Request:
 class Facade:
     """Routes are tried in order; a handler returns an Answer, or None to try the next route."""
 
-    def __init__(self, upstream: str, name: str = "facade") -> None:
+    def __init__(self, upstream: str, name: str = "facade", tls: ssl.SSLContext | None = None) -> None:
         self.upstream = upstream.rstrip("/")
+        self.scheme = "https" if tls else "http"
         self.name = name
         self.session = requests.Session()
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self.requests: list[Request] = []
         self.tokens: dict[str, str] = {}  # bearer tokens this facade issued -> user
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        if tls is not None:  # e.g. a context from trustme's CA.issue_cert(...).configure_cert()
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -90,7 +98,7 @@ class Facade:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{self.scheme}://{self.host}"
 
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
         """Register ``handler(request, **groups)`` for paths that fully match ``pattern``."""
