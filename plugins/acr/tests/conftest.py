@@ -1,0 +1,300 @@
+"""Azure for tests: an ACR front over the real CNCF registry, and local Entra ID endpoints that
+azure-identity's own credential classes talk to.
+
+- ACR (Azure/acr docs/AAD-OAuth.md; azure-rest-api-specs containerregistry data-plane 2021-07-01):
+  the /v2/ challenge `Bearer realm="<host>/oauth2/token",service="<host>"`; POST /oauth2/exchange
+  (grant_type=access_token, service, tenant, access_token) -> {"refresh_token"}; POST /oauth2/token
+  (grant_type=refresh_token, service, scope, refresh_token) -> {"access_token"}; GET /oauth2/token
+  with Basic admin credentials (the docker login flow); GET /acr/v1/_catalog and
+  /acr/v1/<repo>/_tags with n/last and a relative Link carrying an empty orderby=; tag entries
+  {name, digest, createdTime, lastUpdateTime, changeableAttributes}. /acr/v1 answers ask for the
+  scopes registry:catalog:* and repository:<repo>:metadata_read [? the docs name no scope for
+  /acr/v1; the client takes it from the challenge anyway].
+- Managed identity: the App Service flow azure-identity uses when IDENTITY_ENDPOINT and
+  IDENTITY_HEADER are set (GET ?api-version=2019-08-01&resource=..., header X-IDENTITY-HEADER).
+- Service principal: a local authority over TLS (a trustme CA, trusted through REQUESTS_CA_BUNDLE)
+  with the OpenID configuration and the v2.0 token endpoint (client_credentials) that MSAL uses.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+
+import pytest
+import trustme
+
+from tcs_registry.testing.datasets import Expected
+from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer
+from tcs_registry.testing.fixtures import seed
+from tcs_registry.testing.images import Pusher, make_layer
+from tcs_registry.testing.registry import RegistryServer
+
+REGISTRY = "myregistry.azurecr.io"
+ADMIN = ("myregistry", "acr-admin-password")
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+CLIENT = ("5b3c8f5e-1111-4222-8333-944455556666", "sp-client-secret")
+IDENTITY_HEADER = "identity-header-secret"
+
+
+def seed_acr(pusher: Pusher) -> list[Expected]:
+    base = make_layer({"etc/os-release": b"ID=acr-test\n"})
+    out = []
+    for tag, created in (
+        ("1.0", "2024-12-01T00:00:00Z"),
+        ("1.1", "2024-12-02T00:00:00Z"),
+        ("1.2", "2024-12-03T00:00:00Z"),
+    ):
+        pusher.image("production/api", tag, created=created, layers=[base])
+        out.append(Expected("production/api", tag, created, tag))
+    amd64 = pusher.image("production/web", None, created="2024-12-04T00:00:00Z", layers=[base])
+    pusher.index(
+        "production/web",
+        "2.0",
+        [(amd64, {"architecture": "amd64", "os": "linux"})],
+        [(pusher.attestation("production/web", amd64), amd64)],
+    )
+    out.append(Expected("production/web", "2.0", "2024-12-04T00:00:00Z", "web"))
+    pusher.image("testing/tool", "v1", created="2024-12-05T00:00:00Z", layers=[base], docker=True)
+    out.append(Expected("testing/tool", "v1", "2024-12-05T00:00:00Z", "tool"))
+    return out
+
+
+def _jwt(claims: dict) -> str:
+    encode = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")  # noqa: E731
+    return f"{encode({'alg': 'none'})}.{encode(claims)}.sig"
+
+
+class Entra:
+    """The Entra ID tokens the local identity endpoints issued, which the ACR front accepts."""
+
+    def __init__(self) -> None:
+        self.issued: set[str] = set()
+
+    def issue(self, subject: str) -> str:
+        token = _jwt({"sub": subject, "exp": int(time.time()) + 3600, "nonce": secrets.token_hex(4)})
+        self.issued.add(token)
+        return token
+
+
+class AcrFacade(Facade):
+    page_max = 100  # tests lower it so few repositories and tags span pages
+
+    def __init__(self, upstream: str, stored: StoredRegistry, entra: Entra) -> None:
+        super().__init__(upstream, name="acr")
+        self.stored, self.entra = stored, entra
+        self.refresh_tokens: set[str] = set()
+        self.grants: dict[str, set[str]] = {}  # access token -> scopes
+        self.route("POST", "/oauth2/exchange")(self.exchange)
+        self.route("POST", "/oauth2/token")(self.token_from_refresh)
+        self.route("GET", "/oauth2/token")(self.token_from_basic)
+        self.route("GET", "/v2/")(lambda request: self._guard(request, "") or json_answer({}))
+        self.route("GET", "/acr/v1/_catalog")(self.catalog)
+        self.route("GET", "/acr/v1/(?P<repo>.+)/_tags")(self.tags)
+        self.route("GET", "/v2/(?P<repo>.+)/(?P<kind>manifests|blobs)/(?P<ref>[^/]+)")(self.content)
+
+    def _access(self, scopes: list[str]) -> str:
+        token = _jwt({"exp": int(time.time()) + 3600, "access": scopes, "nonce": secrets.token_hex(4)})
+        self.grants[token] = set(scopes)
+        return token
+
+    def exchange(self, request: Request):
+        form = request.form()
+        if form.get("grant_type") != "access_token" or form.get("access_token") not in self.entra.issued:
+            return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "invalid AAD token"}]}, 401)
+        refresh = _jwt({"refresh": secrets.token_hex(8)})
+        self.refresh_tokens.add(refresh)
+        return json_answer({"refresh_token": refresh})
+
+    def token_from_refresh(self, request: Request):
+        form = request.form()
+        if form.get("grant_type") != "refresh_token" or form.get("refresh_token") not in self.refresh_tokens:
+            return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "invalid refresh token"}]}, 401)
+        return json_answer({"access_token": self._access(form.get("scope", "").split())})
+
+    def token_from_basic(self, request: Request):
+        if request.basic() != ADMIN:
+            return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}, 401)
+        return json_answer({"access_token": self._access(request.query.get("scope", []))})
+
+    def _guard(self, request: Request, scope: str):
+        granted = self.grants.get(request.bearer() or "")
+        if granted is not None and (not scope or scope in granted):
+            return None
+        challenge = f'Bearer realm="{self.url}/oauth2/token",service="{REGISTRY}"'
+        if scope:
+            challenge += f',scope="{scope}"'
+        body = {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}
+        return json_answer(body, 401, {"WWW-Authenticate": challenge})
+
+    def _page(self, request: Request, base: str, names: list[str], key: str, items: list):
+        n = min(int(request.arg("n", "100")), self.page_max)
+        last = request.arg("last", "")
+        chosen = [(name, item) for name, item in zip(names, items, strict=True) if name > last]
+        headers = {}
+        if len(chosen) > n:
+            headers["Link"] = f'<{base}?last={chosen[n - 1][0]}&n={n}&orderby=>; rel="next"'
+        return json_answer(
+            {key: [item for _, item in chosen[:n]]}
+            if key == "repositories"
+            else {
+                "registry": REGISTRY,
+                "imageName": request.path.split("/acr/v1/")[1].rsplit("/_tags", 1)[0],
+                key: [item for _, item in chosen[:n]],
+            },
+            headers=headers,
+        )
+
+    def catalog(self, request: Request):
+        refused = self._guard(request, "registry:catalog:*")
+        if refused:
+            return refused
+        names = self.stored.repositories()
+        return self._page(request, "/acr/v1/_catalog", names, "repositories", names)
+
+    def tags(self, request: Request, repo: str):
+        refused = self._guard(request, f"repository:{repo}:metadata_read")
+        if refused:
+            return refused
+        tags = sorted(self.stored.tags(repo).items())
+        items = [
+            {
+                "name": t,
+                "digest": d,
+                "createdTime": "2024-12-06T10:11:12.1234567Z",
+                "lastUpdateTime": "2024-12-06T10:11:12.1234567Z",
+                "changeableAttributes": {
+                    "deleteEnabled": True,
+                    "writeEnabled": True,
+                    "readEnabled": True,
+                    "listEnabled": True,
+                },
+            }
+            for t, d in tags
+        ]
+        return self._page(request, f"/acr/v1/{repo}/_tags", [t for t, _ in tags], "tags", items)
+
+    def content(self, request: Request, repo: str, kind: str, ref: str):
+        return self._guard(request, f"repository:{repo}:pull") or self.forward(request)
+
+
+class ManagedIdentity(Facade):
+    def __init__(self, entra: Entra) -> None:
+        super().__init__("http://unused", name="msi")
+        self.route("GET", "/msi/token")(self.token)
+        self.entra = entra
+
+    def token(self, request: Request):
+        if request.headers.get("X-IDENTITY-HEADER") != IDENTITY_HEADER:
+            return json_answer({"error": "invalid header"}, 401)
+        return json_answer(
+            {
+                "access_token": self.entra.issue("managed-identity"),
+                "token_type": "Bearer",
+                "expires_on": str(int(time.time()) + 3600),
+                "resource": request.arg("resource"),
+            }
+        )
+
+
+class Authority(Facade):
+    """login.microsoftonline.com for one tenant: OpenID configuration and the v2.0 token endpoint."""
+
+    def __init__(self, entra: Entra, tls) -> None:
+        super().__init__("http://unused", name="authority", tls=tls)
+        self.entra = entra
+        self.route("GET", f"/{TENANT}/v2.0/.well-known/openid-configuration")(self.openid)
+        self.route("POST", f"/{TENANT}/oauth2/v2.0/token")(self.token)
+
+    def openid(self, request: Request):
+        base = f"{self.url}/{TENANT}"
+        return json_answer(
+            {
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+                "issuer": f"{base}/v2.0",
+                "jwks_uri": f"{base}/discovery/v2.0/keys",
+                "token_endpoint_auth_methods_supported": ["client_secret_post"],
+            }
+        )
+
+    def token(self, request: Request):
+        form = request.form()
+        if (form.get("client_id"), form.get("client_secret")) != CLIENT or form.get(
+            "grant_type"
+        ) != "client_credentials":
+            return json_answer(
+                {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}, 401
+            )
+        return json_answer(
+            {
+                "token_type": "Bearer",
+                "expires_in": 3599,
+                "ext_expires_in": 3599,
+                "access_token": self.entra.issue(form["client_id"]),
+            }
+        )
+
+
+@pytest.fixture(scope="session")
+def acr_seeded(work):
+    return seed(work, "acr", seed_acr)
+
+
+@pytest.fixture(scope="session")
+def entra():
+    return Entra()
+
+
+@pytest.fixture(scope="session")
+def acr(acr_seeded, work, entra):
+    with (
+        RegistryServer(acr_seeded.storage, work) as registry,
+        AcrFacade(registry.url, StoredRegistry(acr_seeded.storage), entra) as facade,
+    ):
+        yield facade
+
+
+@pytest.fixture(scope="session")
+def managed_identity(entra):
+    with ManagedIdentity(entra) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def authority(entra, work):
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(work / "entra-ca.pem"))
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    with Authority(entra, context) as endpoint:
+        endpoint.ca_file = work / "entra-ca.pem"
+        yield endpoint
+
+
+@pytest.fixture
+def azure_env(monkeypatch, acr):
+    """The registry's requests go to the ACR front; no Azure variable leaks in from outside."""
+    for name in (
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_TENANT_ID",
+        "AZURE_AUTHORITY_HOST",
+        "IDENTITY_ENDPOINT",
+        "IDENTITY_HEADER",
+        "MSI_ENDPOINT",
+        "AZURE_FEDERATED_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TCS_ACR_REGISTRY_URL", acr.url)
+    return acr
+
+
+@pytest.fixture
+def acr_expected(acr_seeded):
+    return acr_seeded.expected
