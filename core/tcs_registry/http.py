@@ -91,7 +91,7 @@ def origin(url: str) -> tuple[str, str]:
     return parts.scheme, f"{(parts.hostname or '').lower()}:{parts.port or default}"
 
 
-def field(item: Any, key: str, what: str, kind: type = str) -> Any:
+def json_field(item: Any, key: str, what: str, kind: type = str) -> Any:
     """``item[key]`` from a vendor's JSON, or a one-line RegistryError if the answer is malformed."""
     value = item.get(key) if isinstance(item, dict) else None
     if not isinstance(value, kind):
@@ -99,22 +99,31 @@ def field(item: Any, key: str, what: str, kind: type = str) -> Any:
     return value
 
 
+def json_list(value: Any, what: str) -> list[Any]:
+    """A list from a vendor's JSON, or a one-line RegistryError."""
+    if not isinstance(value, list):
+        raise RegistryError(f"{what}: the registry answered something that is not a list")
+    return value
+
+
+def _first_error(response: requests.Response) -> dict[str, Any]:
+    """The first entry of a V2 error body (``{"errors": [{"code", "message"}]}``), or {}."""
+    try:
+        first = response.json()["errors"][0]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return {}
+    return first if isinstance(first, dict) else {}
+
+
 def error_code(response: requests.Response) -> str:
     """The first V2 error code of the body (``PAGINATION_NUMBER_INVALID``...), or ''."""
-    try:
-        return str(response.json()["errors"][0]["code"])
-    except (ValueError, KeyError, IndexError, TypeError):
-        return ""
+    return str(_first_error(response).get("code", ""))
 
 
 def error_detail(response: requests.Response) -> str:
     """The registry's own error code and message, if the body carries the V2 error format."""
-    try:
-        errors = response.json().get("errors") or []
-        first = errors[0]
-        return " ".join(str(first.get(k, "")) for k in ("code", "message")).strip()
-    except (ValueError, AttributeError, IndexError, TypeError):
-        return ""
+    first = _first_error(response)
+    return " ".join(str(first.get(k, "")) for k in ("code", "message")).strip()
 
 
 def _reason(exc: Exception) -> str:
@@ -154,7 +163,6 @@ class RegistryClient:
         *,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         retries: int = 4,
-        pool_size: int | None = None,
     ) -> None:
         self.registry = registry
         self.credentials = credentials
@@ -176,7 +184,7 @@ class RegistryClient:
             raise_on_status=False,
         )
         workers = int(registry.options.get("concurrency", 8))
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_size or max(workers + 4, 16))
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=max(workers + 4, 16))
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self._lock = threading.Lock()
@@ -352,14 +360,21 @@ class RegistryClient:
         """Check that the registry answers and takes the credentials; vendors may do more."""
         self.ping()
 
-    def ping(self) -> None:
-        """``GET /v2/``: reachability, V2 support and (through the challenge) the credentials."""
-        response = self.get("/v2/")
+    def ping(self, prefix: str = "") -> None:
+        """``GET <prefix>/v2/``: reachability, V2 support and (through the challenge) the credentials.
+        ``prefix`` is a vendor's per-repository V2 base, if the registry has one."""
+        response = self.get(f"{prefix}/v2/")
         if response.status_code == 404:
-            raise RegistryError(f"{self.url('/v2/')} answered 404: not a Docker Registry V2 / OCI endpoint")
+            raise RegistryError(f"{self.url(prefix + '/v2/')} answered 404: not a Docker Registry V2 / OCI endpoint")
         if response.status_code == 401:
             raise AuthError(self._refused("the registry"))
-        self.check(response, f"{self.registry.host} /v2/")
+        self.check(response, f"{self.registry.host}{prefix}/v2/")
+
+    def api_json(self, url: str, what: str, *, method: str = "GET", **kwargs: Any) -> Any:
+        """A vendor REST API call (its own ``auth``/``headers``, no V2 challenge handling) -> its JSON."""
+        headers = {"Accept": "application/json", **(kwargs.pop("headers", None) or {})}
+        response = self._send(method, self.url(url), headers=headers, **kwargs)
+        return self.json(self.check(response, what), what)
 
     # -- listing -----------------------------------------------------------------------------
     def api_auth(self) -> tuple[str, str] | NoAuth:
@@ -484,13 +499,14 @@ class RegistryClient:
             if digest in self._configs:
                 self._configs.move_to_end(digest)
                 return self._configs[digest]
+        body = self.blob(repository, digest)
         try:
-            config = json.loads(self.blob(repository, digest))
+            config = json.loads(body)
         except ValueError:
             raise ImageError(f"{self.registry.host}/{repository}@{digest}: config is not valid JSON") from None
         if not isinstance(config, dict):
             raise ImageError(f"{self.registry.host}/{repository}@{digest}: config is not a JSON object")
-        if len(json.dumps(config)) <= CACHED_CONFIG_BYTES:  # bounded memory: big configs are not kept
+        if len(body) <= CACHED_CONFIG_BYTES:  # bounded memory: big configs are not kept
             with self._lock:
                 self._configs[digest] = config
                 while len(self._configs) > CACHED_CONFIGS:
@@ -522,15 +538,6 @@ class RoutedRegistryClient(RegistryClient):
             if rest:
                 return self.registry.api_root + self.base(key) + "/v2/" + rest
         return super().url(path_or_url)
-
-    def ping_key(self, key: str) -> None:
-        """``GET <base>/v2/`` of one repository: reachability and credentials."""
-        response = self.get(self.base(key) + "/v2/")
-        if response.status_code == 404:
-            raise RegistryError(f"{self.url(self.base(key))} has no V2 API: is {key!r} a Docker repository?", 404)
-        if response.status_code == 401:
-            raise AuthError(self._refused("the registry"))
-        self.check(response, f"{self.registry.host} {self.base(key)}/v2/")
 
     def catalog(self, key: str) -> Iterator[str]:
         """``<key>/<name>`` for every image of one repository, through its own ``_catalog``."""

@@ -19,7 +19,7 @@ from azure.identity import AzureAuthorityHosts, ClientSecretCredential, DefaultA
 
 from tcs_registry import AuthError, Credentials, ImageDescription, Registry, RegistryClient
 from tcs_registry.default_plugins.v2 import describe
-from tcs_registry.http import Challenge, field
+from tcs_registry.http import Challenge, json_field
 from tcs_registry.oci import parse_time
 
 ACR_HOST = re.compile(r"^[a-z0-9-]+\.azurecr\.(io|cn|us)$")
@@ -95,7 +95,7 @@ class AcrClient(RegistryClient):
             if response.status_code in (400, 401, 403):
                 raise AuthError(f"{self.service} refused the Entra ID token of the {self.how}")
             body = self.json(self.check(response, "ACR token exchange"), "ACR token exchange")
-            self.refresh_token = field(body, "refresh_token", "ACR token exchange")
+            self.refresh_token = json_field(body, "refresh_token", "ACR token exchange")
         self.ping()
 
     def _fetch_token(self, challenge: Challenge, scope: str | None) -> tuple[str, float]:
@@ -108,7 +108,7 @@ class AcrClient(RegistryClient):
         if response.status_code in (401, 403):
             raise AuthError(f"{self.service} refused an access token for {scope or 'the registry'}")
         body = self.json(self.check(response, "ACR access token"), "ACR access token")
-        token = field(body, "access_token", "ACR access token")
+        token = json_field(body, "access_token", "ACR access token")
         return token, _expiry(token)
 
     def scope_for(self, url: str) -> str | None:
@@ -128,7 +128,7 @@ class AcrClient(RegistryClient):
         what = f"ACR tags of {repository}"
         names = []
         for tag in self.paginate(f"/acr/v1/{repository}/_tags", "tags", page_size=PAGE_SIZE, what=what):
-            name = field(tag, "name", what)
+            name = json_field(tag, "name", what)
             self._tags[(repository, name)] = tag
             while len(self._tags) > CACHE:
                 self._tags.popitem(last=False)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from tcs_registry import Credentials, Registry, RegistryError
-from tcs_registry.http import RoutedRegistryClient, field
+from tcs_registry.http import RoutedRegistryClient, json_field, json_list
 
 DOCKER_API = "/artifactory/api/docker/{key}"
 _KEY_IN_PATH = re.compile(r"^(?:/artifactory/api/docker)?/(?P<key>[^/]+)$")
@@ -47,34 +47,30 @@ class ArtifactoryClient(RoutedRegistryClient):
     def api_auth(self) -> Any:
         return None if self.access_token else super().api_auth()
 
-    def _api_headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json"}
-        if self.access_token:
-            headers["Authorization"] = f"Bearer {self.access_token}"
-        return headers
-
     def docker_repositories(self) -> list[str]:
         """Keys of the Docker repositories to list: the URL's, else every non-virtual one."""
         if self.keys:
             return self.keys
         what = "Artifactory Docker repositories"
-        response = self._send(
-            "GET",
-            self.url("/artifactory/api/repositories"),
-            params={"packageType": "docker"},
-            headers=self._api_headers(),
-            auth=self.api_auth(),
+        headers = {"Authorization": f"Bearer {self.access_token}"} if self.access_token else {}
+        listed = json_list(
+            self.api_json(
+                "/artifactory/api/repositories",
+                what,
+                params={"packageType": "docker"},
+                headers=headers,
+                auth=self.api_auth(),
+            ),
+            what,
         )
-        listed = self.json(self.check(response, what), what)
-        if not isinstance(listed, list):
-            raise RegistryError(f"{what}: the registry answered something that is not a list")
-        self.keys = [field(r, "key", what) for r in listed if str(r.get("type", "")).upper() != "VIRTUAL"]
+        keyed = [(json_field(r, "key", what), str(r.get("type", "")).upper()) for r in listed]
+        self.keys = [key for key, kind in keyed if kind != "VIRTUAL"]
         if not self.keys:
             raise RegistryError("no Docker repository is visible to this account")
         return self.keys
 
-    def ping(self) -> None:
-        self.ping_key(self.docker_repositories()[0])
+    def login(self) -> None:
+        self.ping(self.base(self.docker_repositories()[0]))
 
     def repositories(self) -> Iterator[str]:
         for key in self.docker_repositories():

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tcs_registry import Credentials, ImageDescription, Platform, Registry, RegistryClient, RegistryError
-from tcs_registry.http import field
+from tcs_registry.http import json_field
 from tcs_registry.oci import INDEX_TYPES, parse_time
 
 API = "/api/v2.0"
@@ -54,14 +54,14 @@ class HarborClient(RegistryClient):
             yield user[len("robot$") :].split("+", 1)[0]
             return
         for project in self.pages("/projects", "Harbor projects"):
-            yield field(project, "name", "Harbor projects")
+            yield json_field(project, "name", "Harbor projects")
 
     def repositories(self) -> Iterator[str]:
         for project in self.projects():
             path = f"/projects/{quote(project, safe='')}/repositories"
             what = f"Harbor repositories of project {project}"
             for repository in self.pages(path, what):
-                yield field(repository, "name", what)  # the full name, project/...
+                yield json_field(repository, "name", what)  # the full name, project/...
 
     def tags(self, repository: str) -> Iterator[str]:
         """Tags of the repository's image artifacts; each artifact is kept for describe()."""
@@ -71,9 +71,9 @@ class HarborClient(RegistryClient):
         for artifact in self.pages(path, what, with_tag="true"):
             if artifact.get("type") != "IMAGE":
                 continue
-            field(artifact, "digest", what)
+            json_field(artifact, "digest", what)
             for tag in artifact.get("tags") or ():  # untagged artifacts have none
-                name = field(tag, "name", what)
+                name = json_field(tag, "name", what)
                 self._artifacts[(repository, name)] = artifact
                 while len(self._artifacts) > ARTIFACT_CACHE:
                     self._artifacts.popitem(last=False)
@@ -82,9 +82,7 @@ class HarborClient(RegistryClient):
     def artifact(self, repository: str, reference: str) -> dict[str, Any]:
         project, name = repository_path(repository)
         path = f"{API}/projects/{quote(project, safe='')}/repositories/{name}/artifacts/{reference}"
-        response = self.get(path, auth=self.api_auth(), headers={"Accept": "application/json"})
-        what = f"Harbor artifact {repository}@{reference}"
-        return self.json(self.check(response, what), what)
+        return self.api_json(path, f"Harbor artifact {repository}@{reference}", auth=self.api_auth())
 
     def describe(self, repository: str, tag: str) -> ImageDescription | None:
         """From the listed artifact: no manifest or config fetch. None if it was not listed here."""

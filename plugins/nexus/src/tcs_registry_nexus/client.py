@@ -11,7 +11,7 @@ from typing import Any
 
 from tcs_registry import Credentials, ImageDescription, Registry, RegistryClient, RegistryError
 from tcs_registry.default_plugins.v2 import describe
-from tcs_registry.http import RoutedRegistryClient, field
+from tcs_registry.http import RoutedRegistryClient, json_field, json_list
 from tcs_registry.oci import parse_time
 
 REST = "/service/rest/v1"
@@ -45,38 +45,28 @@ class NexusClient(RoutedRegistryClient):
         return not self.connector
 
     def _rest(self, path: str, what: str, **params: Any) -> Any:
-        response = self._send(
-            "GET", self.url(REST + path), params=params, auth=self.api_auth(), headers={"Accept": "application/json"}
-        )
-        if response.status_code == 404:
-            raise RegistryError(f"{what}: not found", 404)
-        return self.json(self.check(response, what), what)
+        return self.api_json(REST + path, what, params=params, auth=self.api_auth())
 
     def find_repositories(self) -> None:
         """The Docker repositories of the instance, or connector mode when there is no REST API."""
         if self.keys:
             return
+        what = "Nexus repositories"
         try:
-            listed = self._rest("/repositories", "Nexus repositories")
+            listed = json_list(self._rest("/repositories", what), what)
         except RegistryError as exc:
             if exc.status not in (400, 404):
                 raise
             self.connector = True
             return
-        what = "Nexus repositories"
-        if not isinstance(listed, list):
-            raise RegistryError(f"{what}: the registry answered something that is not a list")
         docker = [r for r in listed if isinstance(r, dict) and r.get("format") == "docker" and r.get("type") != "group"]
-        self.keys = [field(r, "name", what) for r in docker]
+        self.keys = [json_field(r, "name", what) for r in docker]
         if not self.keys:
             raise RegistryError("no Docker repository is visible to this account")
 
-    def ping(self) -> None:
+    def login(self) -> None:
         self.find_repositories()
-        if self.connector:
-            RegistryClient.ping(self)
-        else:
-            self.ping_key(self.keys[0])
+        self.ping("" if self.connector else self.base(self.keys[0]))
 
     def repositories(self) -> Iterable[str] | None:
         if self.connector:

@@ -10,7 +10,7 @@ from typing import Any
 
 from tcs_registry import Credentials, ImageDescription, Registry, RegistryClient, RegistryError
 from tcs_registry.default_plugins.v2 import describe
-from tcs_registry.http import field
+from tcs_registry.http import json_field
 
 API = "/api/v1"
 TAGS_PER_PAGE = 100  # the maximum `limit` Quay accepts for tags
@@ -29,9 +29,8 @@ class QuayClient(RegistryClient):
         self._tags: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
 
     def _api(self, path: str, what: str, **params: Any) -> Any:
-        headers = {"Accept": "application/json", "Authorization": f"Bearer {self.credentials.password}"}
-        response = self._send("GET", self.registry.api_root + API + path, params=params, headers=headers)
-        return self.json(self.check(response, what), what)
+        headers = {"Authorization": f"Bearer {self.credentials.password}"}
+        return self.api_json(API + path, what, params=params, headers=headers)
 
     def repositories(self) -> Iterable[str]:
         if self.oauth:
@@ -56,7 +55,7 @@ class QuayClient(RegistryClient):
         while True:
             body = self._api("/repository", what, **params)
             for repository in body.get("repositories") or () if isinstance(body, dict) else ():
-                yield f"{field(repository, 'namespace', what)}/{field(repository, 'name', what)}"
+                yield f"{json_field(repository, 'namespace', what)}/{json_field(repository, 'name', what)}"
             token = body.get("next_page")
             if not token:
                 return
@@ -78,7 +77,7 @@ class QuayClient(RegistryClient):
             )
             tags = body.get("tags") if isinstance(body, dict) else None
             for tag in tags or ():
-                name = field(tag, "name", f"Quay tags of {repository}")
+                name = json_field(tag, "name", f"Quay tags of {repository}")
                 self._tags[(repository, name)] = tag
                 while len(self._tags) > TAG_CACHE:
                     self._tags.popitem(last=False)
