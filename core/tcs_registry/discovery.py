@@ -38,6 +38,15 @@ class Outcome:
     scan: ScanResult | None = None
 
 
+def _log_failure(message: str, subject: str, exc: Exception) -> None:
+    """One error line; a registry error says its own message, anything else (a bug) its type too,
+    with the traceback only at debug level."""
+    if isinstance(exc, TcsError):
+        log.error(message + " error=%s", subject, exc)
+    else:
+        log.error(message + " error=%s: %s", subject, type(exc).__name__, exc, exc_info=True)
+
+
 class Discovery:
     """A registry run, from the URL to the summary. `run()` returns the exit code."""
 
@@ -73,6 +82,12 @@ class Discovery:
         self.client = client
         log.debug("Authenticated registry=%s credentials=%s", s.url, s.credentials.source)
 
+    @property
+    def partial(self) -> bool:
+        """Something was left out: a failed image or repository, or a quota that stopped the run."""
+        summary = self.summary
+        return bool(summary.failed or summary.failed_repositories or summary.undone or self.stopped)
+
     def _connected(self) -> tuple[Registry, RegistryClient]:
         assert self.registry is not None and self.client is not None, "connect() first"
         return self.registry, self.client
@@ -95,19 +110,9 @@ class Discovery:
                     tags = sorted(tags)  # a stable report: registries list tags in any order
                 except PluginError:
                     raise
-                except TcsError as exc:
+                except Exception as exc:  # a registry error or a plugin bug fails this repository only
                     self.summary.failed_repositories += 1
-                    log.error("Failed to list tags repository=%s error=%s", repository, exc)
-                    continue
-                except Exception as exc:  # a plugin bug fails this repository, not the run
-                    self.summary.failed_repositories += 1
-                    log.error(
-                        "Failed to list tags repository=%s error=%s: %s",
-                        repository,
-                        type(exc).__name__,
-                        exc,
-                        exc_info=True,
-                    )
+                    _log_failure("Failed to list tags repository=%s", repository, exc)
                     continue
                 for tag in tags:
                     yield repository, tag
@@ -158,9 +163,7 @@ class Discovery:
         pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="describe")
         try:
             self._pipeline(pool, store, run_id, report)
-            summary = self.summary
-            partial = summary.failed or summary.failed_repositories or summary.undone or self.stopped
-            status = "partial" if partial else "complete"
+            status = "partial" if self.partial else "complete"
         except Exception:  # KeyboardInterrupt is not an Exception: it stays "interrupted"
             status = "failed"
             raise
@@ -206,15 +209,9 @@ class Discovery:
                     self.stopped = str(exc)
                     log.error("Stopping: %s", exc)
                 return
-            except TcsError as exc:
+            except Exception as exc:  # a registry error, odd data or a plugin bug fails this image only
                 summary.failed += 1
-                log.error("Failed to describe image image=%s error=%s", reference, exc)
-                return
-            except Exception as exc:  # a plugin bug or odd registry data must not end the run
-                summary.failed += 1
-                log.error(
-                    "Failed to describe image image=%s error=%s: %s", reference, type(exc).__name__, exc, exc_info=True
-                )
+                _log_failure("Failed to describe image image=%s", reference, exc)
                 return
             summary.new += new
             log.info("Fetched image discovery details image=%s", reference)
@@ -225,8 +222,9 @@ class Discovery:
 
         for repository, tag in self.candidates():
             summary.found += 1
+            wanted = s.image_filter.admits(repository, tag)
             within_limit = s.max_images is None or admitted < s.max_images
-            if s.image_filter.admits(repository, tag) and within_limit:
+            if wanted and within_limit:
                 admitted += 1
                 if self.stopped is not None:  # the quota is gone: count what is left, ask nothing more
                     summary.undone += 1
@@ -234,7 +232,7 @@ class Discovery:
                 pending.append((repository, tag, pool.submit(self.describe_and_scan, repository, tag)))
             else:
                 summary.skipped += 1
-                if not within_limit and s.image_filter.admits(repository, tag):
+                if wanted:
                     log.debug("Skipping image beyond --max-images image=%s/%s:%s", s.host, repository, tag)
                 pending.append((repository, tag, None))
             while pending and (len(pending) > window or pending[0][2] is None or pending[0][2].done()):
@@ -250,8 +248,7 @@ class Discovery:
 
     def _finish(self, out: TextIO, report: CsvReport | None) -> int:
         s, summary = self.settings, self.summary
-        partial = summary.failed or summary.failed_repositories or summary.undone or self.stopped
-        code = EXIT_PARTIAL if partial else EXIT_OK
+        code = EXIT_PARTIAL if self.partial else EXIT_OK
         if report:
             log.info("Output report: %s", report.path)
             summary.violations = summary.vulnerabilities = "none: dry run, no images scanned"
