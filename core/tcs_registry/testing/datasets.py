@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from ..oci import format_time, parse_time
 from .images import Pusher, make_layer
 
 
@@ -17,6 +19,32 @@ class Expected:
     tag: str
     build_time: str  # RFC 3339 UTC to the second, '' if unknown
     digest_group: str  # tags with the same group share one digest
+
+
+def push_tags(
+    pusher: Pusher, repository: str, versions: list[tuple[str, str]], layers: list[tuple[bytes, str]], **image: Any
+) -> list[Expected]:
+    """One image per (tag, created); tags given the same created time get the same image (digest)."""
+    out = []
+    for tag, created in versions:
+        pusher.image(repository, tag, created=created, layers=layers, **image)
+        out.append(Expected(repository, tag, format_time(parse_time(created)), f"{repository}@{created}"))
+    return out
+
+
+def push_index(
+    pusher: Pusher, repository: str, tag: str, platforms: list[tuple[str, str]], layers: list[tuple[bytes, str]]
+) -> Expected:
+    """A linux index of one image per (architecture, created), with a BuildKit attestation for the
+    first; its expected build time is the newest platform's."""
+    images = []
+    for architecture, created in platforms:
+        pushed = pusher.image(repository, None, created=created, layers=layers, architecture=architecture)
+        images.append((pushed, {"architecture": architecture, "os": "linux"}))
+    first = images[0][0]
+    pusher.index(repository, tag, images, [(pusher.attestation(repository, first), first)])
+    newest = max(format_time(parse_time(created)) for _, created in platforms)
+    return Expected(repository, tag, newest, f"{repository}:{tag}")
 
 
 BASE_FILES = {"etc/os-release": b'ID=tcs-test\nVERSION_ID="1"\n', "bin/hello": b"#!/bin/sh\necho hello\n"}

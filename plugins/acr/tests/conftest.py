@@ -26,7 +26,7 @@ import time
 import pytest
 import trustme
 
-from tcs_registry.testing.datasets import Expected
+from tcs_registry.testing.datasets import Expected, push_index, push_tags
 from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer
 from tcs_registry.testing.fixtures import seed
 from tcs_registry.testing.images import Pusher, make_layer
@@ -40,26 +40,13 @@ IDENTITY_HEADER = "identity-header-secret"
 
 
 def seed_acr(pusher: Pusher) -> list[Expected]:
-    base = make_layer({"etc/os-release": b"ID=acr-test\n"})
-    out = []
-    for tag, created in (
-        ("1.0", "2024-12-01T00:00:00Z"),
-        ("1.1", "2024-12-02T00:00:00Z"),
-        ("1.2", "2024-12-03T00:00:00Z"),
-    ):
-        pusher.image("production/api", tag, created=created, layers=[base])
-        out.append(Expected("production/api", tag, created, tag))
-    amd64 = pusher.image("production/web", None, created="2024-12-04T00:00:00Z", layers=[base])
-    pusher.index(
-        "production/web",
-        "2.0",
-        [(amd64, {"architecture": "amd64", "os": "linux"})],
-        [(pusher.attestation("production/web", amd64), amd64)],
-    )
-    out.append(Expected("production/web", "2.0", "2024-12-04T00:00:00Z", "web"))
-    pusher.image("testing/tool", "v1", created="2024-12-05T00:00:00Z", layers=[base], docker=True)
-    out.append(Expected("testing/tool", "v1", "2024-12-05T00:00:00Z", "tool"))
-    return out
+    base = [make_layer({"etc/os-release": b"ID=acr-test\n"})]
+    api = [("1.0", "2024-12-01T00:00:00Z"), ("1.1", "2024-12-02T00:00:00Z"), ("1.2", "2024-12-03T00:00:00Z")]
+    return [
+        *push_tags(pusher, "production/api", api, base),
+        push_index(pusher, "production/web", "2.0", [("amd64", "2024-12-04T00:00:00Z")], base),
+        *push_tags(pusher, "testing/tool", [("v1", "2024-12-05T00:00:00Z")], base, docker=True),
+    ]
 
 
 def _jwt(claims: dict) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from tcs_registry.testing.datasets import Expected
+from tcs_registry.testing.datasets import Expected, push_index, push_tags
 from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer, text_answer
 from tcs_registry.testing.fixtures import seed, serving
 from tcs_registry.testing.images import Pusher, make_layer
@@ -28,24 +28,15 @@ REPOSITORIES = [("docker-local", "LOCAL"), ("docker-remote", "REMOTE"), ("docker
 
 
 def seed_artifactory(pusher: Pusher) -> list[Expected]:
-    base = make_layer({"etc/os-release": b"ID=artifactory-test\n"})
-    out = []
-    for tag, created in (("1.0", "2024-08-01T00:00:00Z"), ("1.1", "2024-08-02T00:00:00Z")):
-        pusher.image("docker-local/app", tag, created=created, layers=[base])
-        out.append(Expected("docker-local/app", tag, created, tag))
-    pusher.image("docker-local/team/svc", "v1", created="2024-08-03T00:00:00Z", layers=[base], docker=True)
-    out.append(Expected("docker-local/team/svc", "v1", "2024-08-03T00:00:00Z", "svc"))
-    amd64 = pusher.image("docker-local/multi", None, created="2024-08-04T00:00:00Z", layers=[base])
-    pusher.index(
-        "docker-local/multi",
-        "2.0",
-        [(amd64, {"architecture": "amd64", "os": "linux"})],
-        [(pusher.attestation("docker-local/multi", amd64), amd64)],
-    )
-    out.append(Expected("docker-local/multi", "2.0", "2024-08-04T00:00:00Z", "multi"))
-    pusher.image("docker-remote/library/busybox", "1.36", created="2023-05-19T00:00:00Z", layers=[base])
-    out.append(Expected("docker-remote/library/busybox", "1.36", "2023-05-19T00:00:00Z", "busybox"))
-    return out
+    base = [make_layer({"etc/os-release": b"ID=artifactory-test\n"})]
+    return [
+        *push_tags(
+            pusher, "docker-local/app", [("1.0", "2024-08-01T00:00:00Z"), ("1.1", "2024-08-02T00:00:00Z")], base
+        ),
+        *push_tags(pusher, "docker-local/team/svc", [("v1", "2024-08-03T00:00:00Z")], base, docker=True),
+        push_index(pusher, "docker-local/multi", "2.0", [("amd64", "2024-08-04T00:00:00Z")], base),
+        *push_tags(pusher, "docker-remote/library/busybox", [("1.36", "2023-05-19T00:00:00Z")], base),
+    ]
 
 
 class ArtifactoryFacade(Facade):

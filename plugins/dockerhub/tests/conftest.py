@@ -13,12 +13,13 @@ TOOMANYREQUESTS when the quota is gone). The registry challenge names service="r
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from urllib.parse import quote
 
 import pytest
 
 from tcs_registry.oci import INDEX_TYPES
-from tcs_registry.testing.datasets import Expected
+from tcs_registry.testing.datasets import Expected, push_index, push_tags
 from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer
 from tcs_registry.testing.fixtures import seed
 from tcs_registry.testing.images import Pusher, make_layer
@@ -30,30 +31,19 @@ PUSHED = "2025-05-31T01:02:03.456789Z"
 
 
 def seed_hub(pusher: Pusher) -> list[Expected]:
-    base = make_layer({"etc/os-release": b"ID=hub-test\n"})
-    out = []
-    for tag, created in (("3.19", "2024-01-26T00:00:00Z"), ("3.20", "2024-05-22T00:00:00Z")):
-        pusher.image("library/alpine", tag, created=created, layers=[base])
-        out.append(Expected("library/alpine", tag, created, tag))
-    for tag, created in (
-        ("1.0", "2024-10-01T00:00:00Z"),
-        ("1.1", "2024-10-02T00:00:00Z"),
-        ("latest", "2024-10-02T00:00:00Z"),
-    ):
-        pusher.image("acme/api", tag, created=created, layers=[base])
-        out.append(Expected("acme/api", tag, created, created))
-    amd64 = pusher.image("acme/web", None, created="2024-10-03T00:00:00Z", layers=[base])
-    arm64 = pusher.image("acme/web", None, created="2024-10-03T00:09:00Z", layers=[base], architecture="arm64")
-    pusher.index(
-        "acme/web",
-        "2.0",
-        [(amd64, {"architecture": "amd64", "os": "linux"}), (arm64, {"architecture": "arm64", "os": "linux"})],
-        [(pusher.attestation("acme/web", amd64), amd64)],
+    base = [make_layer({"etc/os-release": b"ID=hub-test\n"})]
+    api = [("1.0", "2024-10-01T00:00:00Z"), ("1.1", "2024-10-02T00:00:00Z"), ("latest", "2024-10-02T00:00:00Z")]
+    web = push_index(
+        pusher, "acme/web", "2.0", [("amd64", "2024-10-03T00:00:00Z"), ("arm64", "2024-10-03T00:09:00Z")], base
     )
-    out.append(Expected("acme/web", "2.0", "2024-10-03T00:00:00Z", "web"))  # dated by linux/amd64
-    pusher.image("acme/private-tool", "v1", created="2024-10-04T00:00:00Z", layers=[base])
-    out.append(Expected("acme/private-tool", "v1", "2024-10-04T00:00:00Z", "tool"))
-    return out
+    return [
+        *push_tags(
+            pusher, "library/alpine", [("3.19", "2024-01-26T00:00:00Z"), ("3.20", "2024-05-22T00:00:00Z")], base
+        ),
+        *push_tags(pusher, "acme/api", api, base),
+        replace(web, build_time="2024-10-03T00:00:00Z"),  # Docker Hub dates an index by linux/amd64
+        *push_tags(pusher, "acme/private-tool", [("v1", "2024-10-04T00:00:00Z")], base),
+    ]
 
 
 class HubApiFacade(Facade):

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tcs_registry.testing.datasets import Expected
+from tcs_registry.testing.datasets import Expected, push_index, push_tags
 from tcs_registry.testing.fixtures import seed
 from tcs_registry.testing.images import Pusher, make_layer
 from tcs_registry.testing.registry import RegistryServer, htpasswd
@@ -24,28 +24,17 @@ HOST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 
 
 def seed_ecr(pusher: Pusher) -> list[Expected]:
-    base = make_layer({"etc/os-release": b"ID=ecr-test\n"})
-    out = []
-    for tag, created in (
-        ("1.0", "2024-11-01T00:00:00Z"),
-        ("1.1", "2024-11-02T00:00:00Z"),
-        ("latest", "2024-11-02T00:00:00Z"),
-    ):
-        pusher.image("team/api", tag, created=created, layers=[base])
-        out.append(Expected("team/api", tag, created, created))
-    pusher.image("team/api", None, created="2024-01-01T00:00:00Z", layers=[base])  # untagged
-    amd64 = pusher.image("team/web", None, created="2024-11-03T00:00:00Z", layers=[base])
-    arm64 = pusher.image("team/web", None, created="2024-11-03T00:07:00Z", layers=[base], architecture="arm64")
-    pusher.index(
-        "team/web",
-        "2.0",
-        [(amd64, {"architecture": "amd64", "os": "linux"}), (arm64, {"architecture": "arm64", "os": "linux"})],
-        [(pusher.attestation("team/web", amd64), amd64)],
-    )
-    out.append(Expected("team/web", "2.0", "2024-11-03T00:07:00Z", "web"))
-    pusher.image("base", "bookworm", created="2024-10-01T00:00:00Z", layers=[base], docker=True)
-    out.append(Expected("base", "bookworm", "2024-10-01T00:00:00Z", "base"))
-    return out
+    base = [make_layer({"etc/os-release": b"ID=ecr-test\n"})]
+    api = [("1.0", "2024-11-01T00:00:00Z"), ("1.1", "2024-11-02T00:00:00Z"), ("latest", "2024-11-02T00:00:00Z")]
+    expected = push_tags(pusher, "team/api", api, base)
+    pusher.image("team/api", None, created="2024-01-01T00:00:00Z", layers=base)  # untagged: not reported
+    return [
+        *expected,
+        push_index(
+            pusher, "team/web", "2.0", [("amd64", "2024-11-03T00:00:00Z"), ("arm64", "2024-11-03T00:07:00Z")], base
+        ),
+        *push_tags(pusher, "base", [("bookworm", "2024-10-01T00:00:00Z")], base, docker=True),
+    ]
 
 
 @pytest.fixture(scope="session")

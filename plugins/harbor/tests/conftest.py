@@ -21,10 +21,10 @@ from urllib.parse import unquote
 import pytest
 
 from tcs_registry.oci import INDEX_TYPES
-from tcs_registry.testing.datasets import Expected
+from tcs_registry.testing.datasets import Expected, push_index, push_tags
 from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer, text_answer
 from tcs_registry.testing.fixtures import seed, serving
-from tcs_registry.testing.images import Pusher, make_layer
+from tcs_registry.testing.images import Pusher, digest_of, make_layer
 
 HARBOR_USERS = {"admin": "Harbor12345", "robot$team+ci": "robot-secret-token-1"}
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
@@ -33,52 +33,33 @@ NEVER = "0001-01-01T00:00:00.000Z"
 
 def seed_harbor(pusher: Pusher) -> list[Expected]:
     """Projects library, ops and team; an untagged image, a Helm chart, an index with an attestation."""
-    base = make_layer({"etc/os-release": b"ID=harbor-test\n"})
-    out = []
-    pusher.image("library/alpine", "3.19", created="2024-01-10T10:00:00Z", layers=[base])
-    pusher.image("library/alpine", "3.20", created="2024-05-20T12:30:45.5Z", layers=[base])
-    pusher.image("library/alpine", "latest", created="2024-05-20T12:30:45.5Z", layers=[base])
-    out += [
-        Expected("library/alpine", "3.19", "2024-01-10T10:00:00Z", "a1"),
-        Expected("library/alpine", "3.20", "2024-05-20T12:30:45Z", "a2"),
-        Expected("library/alpine", "latest", "2024-05-20T12:30:45Z", "a2"),
+    base = [make_layer({"etc/os-release": b"ID=harbor-test\n"})]
+    alpine = [
+        ("3.19", "2024-01-10T10:00:00Z"),
+        ("3.20", "2024-05-20T12:30:45.5Z"),
+        ("latest", "2024-05-20T12:30:45.5Z"),
     ]
-    pusher.image("team/api", None, created="2023-06-01T00:00:00Z", layers=[base])  # untagged: not reported
-    for tag, created in (("1.0.0", "2024-02-01T08:00:00Z"), ("1.1.0", "2024-02-15T09:00:00Z")):
-        pusher.image("team/api", tag, created=created, layers=[base], docker=True)
-        out.append(Expected("team/api", tag, created, tag))
-    pusher.image("team/sub/app", "v1", created="2023-12-31T23:59:59Z", layers=[base])
-    out.append(Expected("team/sub/app", "v1", "2023-12-31T23:59:59Z", "v1"))
-    amd64 = pusher.image("team/web", None, created="2024-03-01T00:00:00Z", layers=[base])
-    arm64 = pusher.image(
-        "team/web", None, created="2024-03-01T00:05:00Z", layers=[base], architecture="arm64", variant="v8"
-    )
-    pusher.index(
-        "team/web",
-        "2.0",
-        [
-            (amd64, {"architecture": "amd64", "os": "linux"}),
-            (arm64, {"architecture": "arm64", "os": "linux", "variant": "v8"}),
-        ],
-        [(pusher.attestation("team/web", amd64), amd64)],
-    )
-    out.append(Expected("team/web", "2.0", "2024-03-01T00:05:00Z", "web"))
-    pusher.image("ops/tool", "1.0", created="2025-01-01T00:00:00Z", layers=[base])
-    out.append(Expected("ops/tool", "1.0", "2025-01-01T00:00:00Z", "tool"))
+    expected = push_tags(pusher, "library/alpine", alpine, base)
+    pusher.image("team/api", None, created="2023-06-01T00:00:00Z", layers=base)  # untagged: not reported
+    api = [("1.0.0", "2024-02-01T08:00:00Z"), ("1.1.0", "2024-02-15T09:00:00Z")]
+    expected += [
+        *push_tags(pusher, "team/api", api, base, docker=True),
+        *push_tags(pusher, "team/sub/app", [("v1", "2023-12-31T23:59:59Z")], base),
+        push_index(
+            pusher, "team/web", "2.0", [("amd64", "2024-03-01T00:00:00Z"), ("arm64", "2024-03-01T00:05:00Z")], base
+        ),
+        *push_tags(pusher, "ops/tool", [("1.0", "2025-01-01T00:00:00Z")], base),
+    ]
     chart = json.dumps({"name": "chart", "version": "0.1.0", "apiVersion": "v2"}).encode()
     pusher.blob("ops/chart", chart)
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": HELM_CONFIG,
-            "digest": "sha256:" + __import__("hashlib").sha256(chart).hexdigest(),
-            "size": len(chart),
-        },
+        "config": {"mediaType": HELM_CONFIG, "digest": digest_of(chart), "size": len(chart)},
         "layers": [],
     }
     pusher.manifest("ops/chart", "0.1.0", json.dumps(manifest).encode(), "application/vnd.oci.image.manifest.v1+json")
-    return out
+    return expected
 
 
 class HarborFacade(Facade):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from tcs_registry.testing.datasets import Expected
+from tcs_registry.testing.datasets import Expected, push_index, push_tags
 from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer
 from tcs_registry.testing.fixtures import seed, serving
 from tcs_registry.testing.images import Pusher, make_layer
@@ -31,28 +31,14 @@ PUSHED = "2025-05-30T08:20:00.000+00:00"
 
 
 def seed_nexus(pusher: Pusher) -> list[Expected]:
-    base = make_layer({"etc/os-release": b"ID=nexus-test\n"})
-    out = []
-    for tag, created in (
-        ("1.0", "2024-09-01T00:00:00Z"),
-        ("1.1", "2024-09-02T00:00:00Z"),
-        ("1.2", "2024-09-03T00:00:00Z"),
-    ):
-        pusher.image("docker-hosted/app", tag, created=created, layers=[base])
-        out.append(Expected("docker-hosted/app", tag, created, tag))
-    pusher.image("docker-hosted/team/api", "v1", created="2024-09-04T00:00:00Z", layers=[base], docker=True)
-    out.append(Expected("docker-hosted/team/api", "v1", "2024-09-04T00:00:00Z", "api"))
-    amd64 = pusher.image("docker-hosted/multi", None, created="2024-09-05T00:00:00Z", layers=[base])
-    pusher.index(
-        "docker-hosted/multi",
-        "2.0",
-        [(amd64, {"architecture": "amd64", "os": "linux"})],
-        [(pusher.attestation("docker-hosted/multi", amd64), amd64)],
-    )
-    out.append(Expected("docker-hosted/multi", "2.0", "2024-09-05T00:00:00Z", "multi"))
-    pusher.image("docker-proxy/library/nginx", "1.27", created="2024-08-12T00:00:00Z", layers=[base])
-    out.append(Expected("docker-proxy/library/nginx", "1.27", "2024-08-12T00:00:00Z", "nginx"))
-    return out
+    base = [make_layer({"etc/os-release": b"ID=nexus-test\n"})]
+    app = [("1.0", "2024-09-01T00:00:00Z"), ("1.1", "2024-09-02T00:00:00Z"), ("1.2", "2024-09-03T00:00:00Z")]
+    return [
+        *push_tags(pusher, "docker-hosted/app", app, base),
+        *push_tags(pusher, "docker-hosted/team/api", [("v1", "2024-09-04T00:00:00Z")], base, docker=True),
+        push_index(pusher, "docker-hosted/multi", "2.0", [("amd64", "2024-09-05T00:00:00Z")], base),
+        *push_tags(pusher, "docker-proxy/library/nginx", [("1.27", "2024-08-12T00:00:00Z")], base),
+    ]
 
 
 class NexusFacade(Facade):

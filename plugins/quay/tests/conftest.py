@@ -19,7 +19,7 @@ from email.utils import formatdate
 import pytest
 
 from tcs_registry.oci import INDEX_TYPES
-from tcs_registry.testing.datasets import Expected
+from tcs_registry.testing.datasets import Expected, push_index, push_tags
 from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer
 from tcs_registry.testing.fixtures import seed, serving
 from tcs_registry.testing.images import Pusher, make_layer
@@ -30,27 +30,15 @@ DELETED_AT = 1700000000  # the deleted tag "old" ended then
 
 
 def seed_quay(pusher: Pusher) -> list[Expected]:
-    base = make_layer({"etc/os-release": b"ID=quay-test\n"})
-    out = []
-    for tag, created in (
-        ("1.0", "2024-04-01T00:00:00Z"),
-        ("1.1", "2024-04-02T00:00:00Z"),
-        ("latest", "2024-04-02T00:00:00Z"),
-    ):
-        pusher.image("acme/api", tag, created=created, layers=[base])
-        out.append(Expected("acme/api", tag, created, created))
-    amd64 = pusher.image("acme/web", None, created="2024-05-01T00:00:00Z", layers=[base])
-    pusher.index(
-        "acme/web",
-        "2.0",
-        [(amd64, {"architecture": "amd64", "os": "linux"})],
-        [(pusher.attestation("acme/web", amd64), amd64)],
-    )
-    out.append(Expected("acme/web", "2.0", "2024-05-01T00:00:00Z", "web"))
-    pusher.image("acme/tool", "v1", created="2024-06-01T00:00:00Z", layers=[base])
-    out.append(Expected("acme/tool", "v1", "2024-06-01T00:00:00Z", "tool"))
-    pusher.image("other/thing", "1", created="2024-07-01T00:00:00Z", layers=[base])  # another namespace
-    return out
+    base = [make_layer({"etc/os-release": b"ID=quay-test\n"})]
+    api = [("1.0", "2024-04-01T00:00:00Z"), ("1.1", "2024-04-02T00:00:00Z"), ("latest", "2024-04-02T00:00:00Z")]
+    expected = [
+        *push_tags(pusher, "acme/api", api, base),
+        push_index(pusher, "acme/web", "2.0", [("amd64", "2024-05-01T00:00:00Z")], base),
+        *push_tags(pusher, "acme/tool", [("v1", "2024-06-01T00:00:00Z")], base),
+    ]
+    pusher.image("other/thing", "1", created="2024-07-01T00:00:00Z", layers=base)  # another namespace
+    return expected
 
 
 class QuayFacade(Facade):
