@@ -10,6 +10,7 @@ from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path
 
 ACCOUNT = ("acme", "dckr_pat_0123456789abcdef")
+LOGIN = ("--registry-type=DOCKERHUB", f"--username={ACCOUNT[0]}", f"--password={ACCOUNT[1]}")
 
 
 @pytest.fixture
@@ -33,9 +34,7 @@ def test_own_namespace_from_the_user_name_with_private_repositories(tcs, pm, hub
         "registry",
         registry.url,
         "--mode=dry-run",
-        "--registry-type=DOCKERHUB",
-        f"--username={ACCOUNT[0]}",
-        f"--password={ACCOUNT[1]}",
+        *LOGIN,
         pm=pm,
     )
     assert result.code == 0, result.err
@@ -54,9 +53,7 @@ def test_pull_quota_stops_politely(tcs, pm, hub, out_dir, monkeypatch):
         "registry",
         registry.url,
         "--mode=dry-run",
-        "--registry-type=DOCKERHUB",
-        f"--username={ACCOUNT[0]}",
-        f"--password={ACCOUNT[1]}",
+        *LOGIN,
         "--concurrency=1",
         pm=pm,
     )
@@ -137,9 +134,7 @@ def test_the_hub_api_token_is_renewed_before_it_expires(tcs, pm, hub, hub_expect
         "registry",
         registry.url,
         "--mode=dry-run",
-        "--registry-type=DOCKERHUB",
-        f"--username={ACCOUNT[0]}",
-        f"--password={ACCOUNT[1]}",
+        *LOGIN,
         pm=pm,
     )
     assert result.code == 0, result.err
