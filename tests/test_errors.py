@@ -7,6 +7,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tcs_registry.plugins import DISABLE_ENV, get_plugin_manager
 from tcs_registry.testing.helpers import console_script
 from tcs_registry.testing.registry import free_port
 
@@ -116,7 +117,9 @@ def test_password_and_password_stdin_conflict(tcs, anonymous_registry):
 
 
 def test_scan_mode_without_scanner_exits_2_after_discovery(tcs, anonymous_registry):
-    result = tcs("registry", anonymous_registry.url)
+    """With the built-in scanner disabled (TCS_REGISTRY_DISABLE_PLUGINS) and no other scanner."""
+    pm = get_plugin_manager(load_entrypoints=False, env={DISABLE_ENV: "tcs_registry.default_plugins.scanner"})
+    result = tcs("registry", anonymous_registry.url, pm=pm)
     assert result.code == 2
     assert len([m for m in result.messages if "Fetched image discovery details" in m]) == 10
     assert "Vulnerability details     : none: no scanner plugin is installed\n" in result.out

@@ -19,7 +19,9 @@ from .discovery import Discovery
 from .dockerconfig import docker_credentials
 from .errors import EXIT_REGISTRY, EXIT_USAGE, TcsError, UsageError
 from .plugins import describe_plugins, get_plugin_manager
-from .settings import resolve
+from .results import show as show_results
+from .settings import resolve, resolve_store
+from .store import Store
 
 log = logging.getLogger("tcs_registry")
 EXIT_INTERRUPTED = 130
@@ -68,6 +70,15 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option("--state-dir", help="Where the state store lives (default: the user's data directory).")
     @click.option("--output-dir", help="Where reports are written (default: the current directory).")
     @click.option("--concurrency", type=int, help="Images described at once (default 8).")
+    @click.option(
+        "--platform",
+        help="Platforms of multi-arch images to scan, comma-separated (e.g. linux/arm64); default every linux one.",
+    )
+    @click.option(
+        "--format",
+        "format",
+        help="Scan results: table (default), json, cyclonedx; several with commas. Files go to --output-dir.",
+    )
     @click.option("-v", "--verbose", count=True, help="More log lines (-v: debug).")
     @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
     def registry(registry_url: str, password_stdin: bool, verbose: int, quiet: bool, **flags: Any) -> None:
@@ -85,6 +96,37 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             log.warning("TLS verification is disabled (--insecure): the registry's identity is not checked")
         pm = get_pm()
         sys.exit(Discovery(pm, settings).run(sys.stdout))
+
+    @cli.command("results")
+    @click.option("--project", help="Project whose results to show (default 'default'). Env: TCS_PROJECT_ID.")
+    @click.option("--run", "run", type=int, help="A run id (default: the latest run that scanned images).")
+    @click.option("--image", help="One image: [host/]repository[:tag][@os/arch]. Shows its packages.")
+    @click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["table", "json", "cyclonedx"]),
+        default="table",
+        show_default=True,
+        help="cyclonedx needs --image.",
+    )
+    @click.option("--state-dir", help="Where the state store lives (default: the user's data directory).")
+    @click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config).")
+    def results(run: int | None, image: str | None, output_format: str, **flags: Any) -> None:
+        """Show past runs of a project and the package inventories they found.
+
+        \b
+        Examples:
+          tcs-registry results
+          tcs-registry results --image team/app:1.0 --format cyclonedx > app.cdx.json
+        """
+        project, state_dir = resolve_store(flags)
+        if not (state_dir / Store.FILENAME).is_file():
+            raise UsageError(f"no state store in {str(state_dir)!r}: run a scan first, or use --state-dir")
+        store = Store(state_dir)
+        try:
+            show_results(store, project, run, image, output_format, sys.stdout)
+        finally:
+            store.close()
 
     @cli.command("plugins")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")

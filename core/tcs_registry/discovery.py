@@ -11,6 +11,8 @@ from typing import TextIO
 
 import pluggy
 
+from .analysis import sbom
+from .analysis.inventory import Analyser
 from .errors import (
     EXIT_OK,
     EXIT_PARTIAL,
@@ -25,9 +27,10 @@ from .http import RegistryClient
 from .models import ImageDescription, Registry, ScanResult
 from .oci import format_time
 from .report import CsvReport, Summary
+from .results import ResultWriter
 from .settings import Settings
 from .sniffing import HttpProbe, select_registry_type
-from .store import Store
+from .store import LayerCache, Store
 
 log = logging.getLogger("tcs_registry")
 
@@ -59,6 +62,8 @@ class Discovery:
         self.stopped: str | None = None  # why describing stopped early (a quota), if it did
         self.registry: Registry | None = None
         self.client: RegistryClient | None = None
+        self.analyser: Analyser | None = None
+        self.results: ResultWriter | None = None
 
     # -- setup -------------------------------------------------------------------------------
     def connect(self) -> None:
@@ -144,7 +149,12 @@ class Discovery:
             raise PluginError(f"no installed plugin can describe images of a {registry.registry_type} registry")
         outcome = Outcome(image)
         if self.settings.mode == "scan" and self.scanners:
-            options = {"scanner": None, "project": self.settings.project}
+            options = {
+                "scanner": None,
+                "project": self.settings.project,
+                "platforms": list(self.settings.platforms),
+                "analyser": self.analyser,
+            }
             outcome.scan = hook.submit_scan(registry=registry, client=client, image=image, options=options)
             if outcome.scan is None:
                 raise ImageError("no installed scanner answered for this image")
@@ -159,6 +169,11 @@ class Discovery:
         store = Store(s.state_dir)
         run_id = store.begin_run(s.project, s.url, self.registry.registry_type, s.mode)
         report = CsvReport(s.output_dir, s.host) if s.mode == "dry-run" else None
+        cache = None
+        if s.mode == "scan" and self.scanners:
+            cache = LayerCache(s.state_dir)
+            self.analyser = Analyser(cache, s.platforms)
+            self.results = ResultWriter(s.output_dir, s.host, s.formats)
         status = "interrupted"
         pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="describe")
         try:
@@ -179,6 +194,8 @@ class Discovery:
                 report=str(report.path) if report else None,
             )
             store.close()
+            if cache:
+                cache.close()
             if report:
                 report.close()
             self.client.close()
@@ -219,6 +236,7 @@ class Discovery:
                 report.row(f"{s.host}/{repository}", tag, build_time, skipped=False)
             if outcome.scan is not None:
                 self.scanned += 1
+                self._record_scan(store, run_id, outcome.scan)
 
         for repository, tag in self.candidates():
             summary.found += 1
@@ -246,6 +264,24 @@ class Discovery:
                 "Image limit reached: only the first %d admitted images were processed (--max-images)", s.max_images
             )
 
+    def _record_scan(self, store: Store, run_id: int, scan: ScanResult) -> None:
+        s = self.settings
+        for inventory in scan.inventories:
+            reference = f"{s.host}/{inventory.repository}:{inventory.tag}"
+            document = sbom.to_json(inventory, s.host)
+            store.record_scan(run_id, s.project, s.url, inventory, document)
+            if self.results:
+                self.results.write(inventory, document)
+            log.info(
+                "Scanned image image=%s platform=%s os=%s packages=%d",
+                reference,
+                inventory.platform or "-",
+                inventory.ecosystem or "unknown",
+                len(inventory.packages),
+            )
+            for problem in inventory.problems:
+                log.warning("Analysis skipped a file image=%s %s", reference, problem)
+
     def _finish(self, out: TextIO, report: CsvReport | None) -> int:
         s, summary = self.settings, self.summary
         code = EXIT_PARTIAL if self.partial else EXIT_OK
@@ -256,6 +292,11 @@ class Discovery:
             summary.violations = summary.vulnerabilities = "none: no scanner plugin is installed"
         else:
             summary.violations = summary.vulnerabilities = f"{self.scanned} images scanned in project {s.project}"
+        if self.results:
+            summary.inventories = self.results.where
+            self.results.print_table(out)
+        if self.analyser:
+            log.info("Layers analysed=%d reused=%d", self.analyser.layers_analysed, self.analyser.layers_reused)
         summary.write(out)
         if s.mode == "scan" and not self.scanners:
             log.error(

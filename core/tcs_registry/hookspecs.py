@@ -113,6 +113,9 @@ def submit_scan(
     """Scan one admitted image and return its result.
 
     ``options["scanner"]`` names the scanner the user chose (``None`` for the default); answer
-    only if it is yours. Raise `ImageError` if the scan of this image fails. Stops at the first
+    only if it is yours. ``options["platforms"]`` lists the ``--platform`` values (empty: every
+    linux platform); ``options["analyser"]`` is the run's shared `tcs_registry.analysis.inventory.Analyser`,
+    whose layer cache a scanner that reads layers itself can use.
+    Raise `ImageError` if the scan of this image fails. Stops at the first
     non-None result.
     """

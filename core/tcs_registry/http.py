@@ -13,6 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -475,14 +476,21 @@ class RegistryClient:
             digest = oci.compute_digest(body)
         return oci.parse_manifest(body, response.headers.get("Content-Type", ""), digest, what)
 
-    def blob(self, repository: str, digest: str, *, max_bytes: int = oci.MAX_CONFIG_BYTES) -> bytes:
-        """Fetch a small blob whole (configs), verifying its digest; redirects are followed."""
+    @contextmanager
+    def open_blob(self, repository: str, digest: str) -> Iterator[requests.Response]:
+        """A blob's response, streaming (redirects followed); read ``response.raw`` for its bytes."""
         what = f"{self.registry.host}/{repository}@{digest}"
         response = self.get(f"/v2/{repository}/blobs/{digest}", stream=True)
         with response:
             if response.status_code == 404:
                 raise ImageError(f"{what}: blob not found")
             self.check(response, what)
+            yield response
+
+    def blob(self, repository: str, digest: str, *, max_bytes: int = oci.MAX_CONFIG_BYTES) -> bytes:
+        """Fetch a small blob whole (configs), verifying its digest."""
+        what = f"{self.registry.host}/{repository}@{digest}"
+        with self.open_blob(repository, digest) as response:
             chunks, size = [], 0
             for chunk in response.iter_content(64 * 1024):
                 size += len(chunk)

@@ -118,11 +118,48 @@ class ImageDescription:
 
 
 @dataclass(frozen=True)
+class Package:
+    """One installed package, as the image analysis found it."""
+
+    name: str
+    version: str
+    type: str  # the purl type: deb, apk, rpm, pypi, npm, golang, maven
+    ecosystem: str  # the OSV ecosystem: Debian:12, Alpine:v3.19, PyPI, ... ('' if the distribution has none)
+    purl: str
+    location: str  # the file that records it (a package database, a METADATA, a binary)
+    layer: str  # diff_id of the layer that introduced it
+    source_name: str = ""  # dpkg source package, apk origin, source rpm name
+    source_version: str = ""
+    arch: str = ""
+    license: str = ""
+    epoch: int | None = None
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What is installed in one platform of an image."""
+
+    repository: str
+    tag: str
+    digest: str  # the image manifest's digest (a platform's own digest inside an index)
+    platform: Platform | None
+    os: str  # the distribution's pretty name, or ''
+    os_id: str
+    os_version: str
+    ecosystem: str
+    layers: tuple[str, ...]  # diff_ids, base first
+    packages: tuple[Package, ...]
+    problems: tuple[str, ...] = ()  # files the analysis refused or could not read, with the reason
+    index_digest: str | None = None  # the index the platform came from, if any
+
+
+@dataclass(frozen=True)
 class ScanResult:
     """An answer to `submit_scan`."""
 
     image: ImageDescription
     scanner: str
+    inventories: tuple[Inventory, ...] = ()  # one per scanned platform
     vulnerabilities: tuple[dict[str, Any], ...] = ()
     violations: tuple[dict[str, Any], ...] = ()
     report: str | None = None  # where the scanner wrote details, if anywhere

@@ -14,7 +14,7 @@ from . import __version__, hookspecs
 from .errors import PluginError
 from .models import RegistryType
 
-BUILTIN_PLUGINS = ("tcs_registry.default_plugins.v2",)
+BUILTIN_PLUGINS = ("tcs_registry.default_plugins.v2", "tcs_registry.default_plugins.scanner")
 DISABLE_ENV = "TCS_REGISTRY_DISABLE_PLUGINS"  # comma-separated entry-point or built-in module names
 
 

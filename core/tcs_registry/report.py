@@ -56,6 +56,7 @@ class Summary:
     undone: int = 0  # admitted images not processed because the registry's quota ran out
     violations: str = ""
     vulnerabilities: str = ""
+    inventories: str = ""  # scan mode: how many packages were found and where the results are
 
     def write(self, out: TextIO) -> None:
         lines = [
@@ -71,6 +72,8 @@ class Summary:
             lines.append(f"    Failed repositories   : {self.failed_repositories}")
         if self.undone:
             lines.append(f"    Left undone           : {self.undone}")
+        if self.inventories:
+            lines.append(f"    Package inventories       : {self.inventories}")
         lines += [
             f"    Violation details         : {self.violations}",
             f"    Vulnerability details     : {self.vulnerabilities}",

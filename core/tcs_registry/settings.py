@@ -29,6 +29,8 @@ from .models import Credentials
 from .patterns import ImageFilter
 
 MODES = ("scan", "dry-run")
+FORMATS = ("table", "json", "cyclonedx")  # of scan results; a dry run always writes its CSV
+_PLATFORM = re.compile(r"^[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_]+)?$")
 DEFAULT_CONFIG_PATHS = (Path("config"), Path("~/.accurics/config"))
 ENV = {
     "username": "TCS_REGISTRY_USERNAME",
@@ -52,6 +54,8 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "state_dir": (str,),
     "output_dir": (str,),
     "concurrency": (int,),
+    "platform": (str, list),
+    "format": (str, list),
 }
 _ALIASES = {"allowlist": "allow_list", "denylist": "deny_list"}
 
@@ -151,6 +155,8 @@ class Settings:
     output_dir: Path = field(default_factory=Path)
     concurrency: int = 8
     config_path: Path | None = None
+    platforms: tuple[str, ...] = ()  # empty: every linux platform of an index
+    formats: tuple[str, ...] = ("table",)
 
 
 def resolve(
@@ -218,6 +224,14 @@ def resolve(
         raise UsageError("--project must not be empty")
     state_dir = pick("state_dir")[0]
     output_dir = pick("output_dir")[0]
+    platforms = _listed(pick("platform")[0])
+    for platform in platforms:
+        if not _PLATFORM.match(platform):
+            raise UsageError(f"--platform {platform!r} is not os/architecture[/variant], e.g. linux/arm64")
+    formats = _listed(pick("format")[0]) or ("table",)
+    for name in formats:
+        if name not in FORMATS:
+            raise UsageError(f"unknown --format {name!r}: use {', '.join(FORMATS)} (several with commas)")
     return Settings(
         url=normalised,
         scheme=scheme,
@@ -235,4 +249,21 @@ def resolve(
         output_dir=Path(output_dir).expanduser() if output_dir else Path.cwd(),
         concurrency=int(concurrency),
         config_path=config_path,
+        platforms=platforms,
+        formats=formats,
     )
+
+
+def _listed(value: str | list[str] | None) -> tuple[str, ...]:
+    """A comma-separated flag or a config list, lowercased, without blanks or repeats."""
+    items = value if isinstance(value, list) else (value or "").split(",")
+    return tuple(dict.fromkeys(str(item).strip().lower() for item in items if str(item).strip()))
+
+
+def resolve_store(flags: dict[str, Any], env: dict[str, str] | None = None) -> tuple[str, Path]:
+    """(project, state directory) for the commands that only read the store, with the same precedence."""
+    env = dict(os.environ if env is None else env)
+    config, _ = load_config(flags.get("config"))
+    project = (flags.get("project") or env.get(ENV["project"]) or config.get("project") or "default").strip()
+    state_dir = flags.get("state_dir") or config.get("state_dir")
+    return project, Path(state_dir).expanduser() if state_dir else default_state_dir()

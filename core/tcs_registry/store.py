@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+from .analysis import ANALYSER_VERSION
 from .errors import UsageError
-from .models import ImageDescription
+from .models import ImageDescription, Inventory
 from .oci import format_time
 
 SCHEMA = """
@@ -50,6 +54,34 @@ CREATE TABLE IF NOT EXISTS images (
     last_run INTEGER NOT NULL REFERENCES runs(id),
     PRIMARY KEY (project, registry, repository, tag)
 );
+-- what the analysis found in one layer, per analyser version (the layer cache, shared by all projects)
+CREATE TABLE IF NOT EXISTS layers (
+    diff_id TEXT NOT NULL,
+    analyser TEXT NOT NULL,
+    record TEXT NOT NULL,
+    analysed_at TEXT NOT NULL,
+    PRIMARY KEY (diff_id, analyser)
+);
+-- the inventory of one image manifest (a platform's own digest inside an index)
+CREATE TABLE IF NOT EXISTS inventories (
+    digest TEXT NOT NULL,
+    analyser TEXT NOT NULL,
+    inventory TEXT NOT NULL,
+    PRIMARY KEY (digest, analyser)
+);
+-- which image and platform each run scanned
+CREATE TABLE IF NOT EXISTS scans (
+    run INTEGER NOT NULL REFERENCES runs(id),
+    project TEXT NOT NULL,
+    registry TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    analyser TEXT NOT NULL,
+    scanned_at TEXT NOT NULL,
+    PRIMARY KEY (run, repository, tag, platform)
+);
 """
 
 
@@ -57,19 +89,25 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _connect(directory: Path, *, threads: bool = False) -> sqlite3.Connection:
+    path = directory / Store.FILENAME
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=30, check_same_thread=not threads)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.executescript(SCHEMA)
+    except (OSError, sqlite3.Error) as exc:
+        raise UsageError(f"cannot open the state store in {str(directory)!r}: {exc}; use --state-dir") from None
+    return db
+
+
 class Store:
     FILENAME = "state.db"
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / self.FILENAME
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise UsageError(f"cannot open the state store in {str(directory)!r}: {exc}; use --state-dir") from None
+        self.db = _connect(directory)
 
     def begin_run(self, project: str, registry: str, registry_type: str, mode: str) -> int:
         with self.db:
@@ -114,6 +152,83 @@ class Store:
                 " images_failed=?, report=? WHERE id=?",
                 (_now(), status, found, new, skipped, failed, report, run),
             )
+
+    def record_scan(
+        self, run: int, project: str, registry: str, inventory: Inventory, document: dict[str, Any]
+    ) -> None:
+        """Remember what one run found in one platform of an image; the inventory is kept once per digest."""
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO inventories VALUES (?, ?, ?)",
+                (inventory.digest, ANALYSER_VERSION, json.dumps(document, separators=(",", ":"))),
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO scans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run,
+                    project,
+                    registry,
+                    inventory.repository,
+                    inventory.tag,
+                    str(inventory.platform or ""),
+                    inventory.digest,
+                    ANALYSER_VERSION,
+                    _now(),
+                ),
+            )
+
+    def runs(self, project: str, limit: int = 20) -> list[sqlite3.Row]:
+        self.db.row_factory = sqlite3.Row
+        return self.db.execute(
+            "SELECT runs.*, (SELECT COUNT(*) FROM scans WHERE scans.run = runs.id) AS scanned"
+            " FROM runs WHERE project = ? ORDER BY id DESC LIMIT ?",
+            (project, limit),
+        ).fetchall()
+
+    def scanned(self, project: str, run: int | None = None) -> list[tuple[sqlite3.Row, dict[str, Any]]]:
+        """(scan row, stored inventory document) of a run, by default the project's latest run that scanned."""
+        self.db.row_factory = sqlite3.Row
+        if run is None:
+            found = self.db.execute("SELECT MAX(run) FROM scans WHERE project = ?", (project,)).fetchone()
+            run = found[0] if found else None
+        rows = self.db.execute(
+            "SELECT scans.*, inventories.inventory FROM scans JOIN inventories"
+            " ON inventories.digest = scans.digest AND inventories.analyser = scans.analyser"
+            " WHERE scans.project = ? AND scans.run = ? ORDER BY repository, tag, platform",
+            (project, run),
+        ).fetchall()
+        return [(row, self._document(row)) for row in rows]
+
+    @staticmethod
+    def _document(row: sqlite3.Row) -> dict[str, Any]:
+        """A stored inventory (kept once per digest) named as this scan saw it: tags share digests."""
+        document = json.loads(row["inventory"])
+        document.update(repository=row["repository"], tag=row["tag"])
+        document["image"] = f"{urlsplit(row['registry']).netloc}/{row['repository']}:{row['tag']}"
+        return document
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class LayerCache:
+    """The layer records of the analysis, keyed by diff_id and analyser version; safe across threads."""
+
+    def __init__(self, directory: Path) -> None:
+        self.db = _connect(directory, threads=True)
+        self._lock = threading.Lock()
+
+    def get_layer(self, diff_id: str, analyser: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self.db.execute(
+                "SELECT record FROM layers WHERE diff_id = ? AND analyser = ?", (diff_id, analyser)
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_layer(self, diff_id: str, analyser: str, record: dict[str, Any]) -> None:
+        text = json.dumps(record, separators=(",", ":"))
+        with self._lock, self.db:
+            self.db.execute("INSERT OR REPLACE INTO layers VALUES (?, ?, ?, ?)", (diff_id, analyser, text, _now()))
 
     def close(self) -> None:
         self.db.close()

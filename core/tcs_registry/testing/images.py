@@ -36,6 +36,15 @@ def make_layer(files: Mapping[str, bytes]) -> tuple[bytes, str]:
     return gzip.compress(uncompressed, mtime=0), digest_of(uncompressed)
 
 
+def layer_type(blob: bytes, docker: bool = False) -> str:
+    """The media type a builder would give this layer blob, from its compression."""
+    if docker:
+        return DOCKER_LAYER
+    if blob.startswith(b"\x28\xb5\x2f\xfd"):
+        return LAYER_GZIP.replace("gzip", "zstd")
+    return LAYER_GZIP if blob.startswith(b"\x1f\x8b") else LAYER_GZIP.removesuffix("+gzip")
+
+
 @dataclass(frozen=True)
 class Pushed:
     digest: str
@@ -117,7 +126,7 @@ class Pusher:
                 "size": len(config_bytes),
             },
             "layers": [
-                {"mediaType": DOCKER_LAYER if docker else LAYER_GZIP, "digest": digest_of(blob), "size": len(blob)}
+                {"mediaType": layer_type(blob, docker), "digest": digest_of(blob), "size": len(blob)}
                 for blob, _ in layers
             ],
         }

@@ -1,0 +1,9 @@
+"""The built-in image analysis: registry layers to a package inventory, with no daemon and no root.
+
+``stream`` opens and verifies a layer, ``walk`` reads the files that matter from its tar,
+``parsers`` turn those files into packages, ``squash`` stacks the layers (whiteouts, symlinks),
+``inventory`` puts it together per image with the layer cache, ``sbom`` writes the results.
+"""
+
+# Bump when what a layer record holds changes: cached records of other versions are ignored.
+ANALYSER_VERSION = "1"

@@ -1,0 +1,251 @@
+"""Per image: select platforms, fetch each layer once (the layer cache), squash, list the packages."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from concurrent.futures import Future
+from typing import Any, Protocol
+
+from packageurl import PackageURL
+
+from ..errors import ImageError
+from ..http import RegistryClient
+from ..models import ImageDescription, Inventory, Package, Platform
+from ..oci import Descriptor, Manifest
+from . import ANALYSER_VERSION
+from .osrelease import OperatingSystem, detect
+from .squash import squash
+from .stream import LayerStream
+from .walk import LayerRecord, read_hardlinks, walk
+
+log = logging.getLogger("tcs_registry")
+
+LAYER_TYPES = re.compile(
+    r"^application/vnd\.(oci\.image\.layer(\.nondistributable)?\.v1\.tar(\+gzip|\+zstd)?"
+    r"|docker\.image\.rootfs\.diff\.tar\.gzip)$"
+)
+FOREIGN = re.compile(r"(foreign|nondistributable)")
+OS_KINDS = {"dpkg": "deb", "apk": "apk", "rpm": "rpm"}
+LANGUAGE_KINDS = {"python": ("pypi", "PyPI"), "npm": ("npm", "npm"), "go": ("golang", "Go"), "java": ("maven", "Maven")}
+
+
+class LayerCache(Protocol):
+    def get_layer(self, diff_id: str, analyser: str) -> dict[str, Any] | None: ...
+
+    def put_layer(self, diff_id: str, analyser: str, record: dict[str, Any]) -> None: ...
+
+
+def select_platforms(manifest: Manifest, wanted: Iterable[str] | None) -> list[tuple[Platform, str]]:
+    """(platform, manifest digest) of an index to scan: those named by ``wanted`` (``linux/arm64``,
+    ``linux/arm/v7``), by default every linux platform."""
+    chosen = []
+    names = {w.strip().lower() for w in wanted or () if w.strip()}
+    for platform in manifest.platforms():
+        name = str(platform).lower()
+        short = f"{platform.os}/{platform.architecture}".lower()
+        if (name in names or short in names) if names else platform.os == "linux":
+            chosen.append((platform, platform.digest or ""))
+    return chosen
+
+
+class Analyser:
+    """Shared by every worker of a run: a layer is fetched and analysed once, whoever asks first, and
+    then served from the layer cache (in the state store, across runs)."""
+
+    def __init__(self, cache: LayerCache | None = None, platforms: Iterable[str] | None = None) -> None:
+        self.cache = cache
+        self.platforms = list(platforms or [])
+        self._lock = threading.Lock()
+        self._inflight: dict[str, Future[LayerRecord]] = {}
+        self.layers_analysed = 0  # fetched and read in this run
+        self.layers_reused = 0  # answered by the cache or by another worker
+
+    # -- images ------------------------------------------------------------------------------
+    def analyse(self, client: RegistryClient, image: ImageDescription) -> list[Inventory]:
+        manifest = client.manifest(image.repository, image.digest)
+        if not manifest.is_index:
+            return [self.inventory(client, image, manifest, None, None)]
+        chosen = select_platforms(manifest, self.platforms)
+        if not chosen:
+            offered = ", ".join(str(p) for p in manifest.platforms()) or "none"
+            raise ImageError(f"no platform of the image matches --platform (it has: {offered})")
+        return [
+            self.inventory(client, image, client.manifest(image.repository, digest), platform, manifest.digest)
+            for platform, digest in chosen
+        ]
+
+    def inventory(
+        self,
+        client: RegistryClient,
+        image: ImageDescription,
+        manifest: Manifest,
+        platform: Platform | None,
+        index: str | None,
+    ) -> Inventory:
+        what = f"{client.registry.host}/{image.repository}@{manifest.digest}"
+        if manifest.is_index or manifest.config is None:
+            raise ImageError(f"{what}: a nested index is not an image")
+        config = client.config(image.repository, manifest.config.digest)
+        rootfs = config.get("rootfs") if isinstance(config.get("rootfs"), dict) else {}
+        diff_ids = rootfs.get("diff_ids") if isinstance(rootfs.get("diff_ids"), list) else []
+        if len(diff_ids) != len(manifest.layers) or not all(isinstance(d, str) for d in diff_ids):
+            raise ImageError(f"{what}: the config lists {len(diff_ids)} diff_ids for {len(manifest.layers)} layers")
+        for layer in manifest.layers:
+            if not LAYER_TYPES.match(layer.media_type) and not FOREIGN.search(layer.media_type):
+                raise ImageError(f"{what}: not a container image (layer media type {layer.media_type!r})")
+        records = [
+            self.layer(client, image.repository, layer, diff_id)
+            for layer, diff_id in zip(manifest.layers, diff_ids, strict=True)
+        ]
+        return build(image, manifest.digest, platform, index, records)
+
+    # -- layers ------------------------------------------------------------------------------
+    def layer(self, client: RegistryClient, repository: str, layer: Descriptor, diff_id: str) -> LayerRecord:
+        with self._lock:
+            future = self._inflight.get(diff_id)
+            owner = future is None
+            if owner:
+                future = self._inflight[diff_id] = Future()
+        assert future is not None
+        if not owner:
+            self.layers_reused += 1
+            return future.result()
+        try:
+            record = self._cached(diff_id)
+            if record is None:
+                record = self._fetch(client, repository, layer, diff_id)
+                if self.cache is not None:
+                    self.cache.put_layer(diff_id, ANALYSER_VERSION, record.to_json())
+            else:
+                self.layers_reused += 1
+            future.set_result(record)
+            return record
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            with self._lock:  # later askers read the cache; memory does not grow with the run
+                self._inflight.pop(diff_id, None)
+
+    def _cached(self, diff_id: str) -> LayerRecord | None:
+        if self.cache is None:
+            return None
+        data = self.cache.get_layer(diff_id, ANALYSER_VERSION)
+        return LayerRecord.from_json(data) if data is not None else None
+
+    def _fetch(self, client: RegistryClient, repository: str, layer: Descriptor, diff_id: str) -> LayerRecord:
+        what = f"{client.registry.host}/{repository}@{layer.digest}"
+        if FOREIGN.search(layer.media_type) and "foreign" in layer.media_type:
+            return LayerRecord(diff_id, problems=[f"{layer.digest}: foreign layer, not downloaded"])
+        log.debug("Analysing layer %s", what)
+        with client.open_blob(repository, layer.digest) as response:
+            stream = LayerStream(response.raw, layer.digest, diff_id, what)
+            try:
+                record, hardlinks = walk(stream.tar, diff_id, what)
+            except ImageError:
+                raise
+            except Exception as exc:  # tarfile, gzip or zstd on a broken layer
+                raise ImageError(f"{what}: cannot read the layer: {type(exc).__name__}: {exc}") from None
+            stream.verify()
+        if hardlinks:  # rare: wanted files stored as hard links; their targets need a second read
+            with client.open_blob(repository, layer.digest) as response:
+                read_hardlinks(LayerStream(response.raw, layer.digest, diff_id, what).tar, record, hardlinks)
+        self.layers_analysed += 1
+        return record
+
+
+# -- the inventory -------------------------------------------------------------------------------
+def build(
+    image: ImageDescription, digest: str, platform: Platform | None, index: str | None, records: list[LayerRecord]
+) -> Inventory:
+    view = squash(records)
+    found = detect(view.release_files())
+    system = found or OperatingSystem("")
+    owned: set[str] = set()
+    for _, entry in view.files.values():
+        owned.update(entry.get("files") or ())
+        for package in entry.get("packages") or ():
+            owned.update(package.get("files") or ())
+    packages = []
+    for path, (top, entry) in sorted(view.files.items()):
+        kind = entry["kind"]
+        if kind in ("os-release", "dpkg-files") or (kind in LANGUAGE_KINDS and path in owned):
+            continue  # a language package the OS package manager installed is reported as the OS package
+        for raw in entry["packages"]:
+            layer = _introduced(records, top, path, raw)
+            packages.append(_package(kind, raw, path, records[layer].diff_id, system))
+    problems = tuple(p for r in records for p in r.problems)
+    return Inventory(
+        repository=image.repository,
+        tag=image.tag,
+        digest=digest,
+        platform=platform,
+        os=system.name or (f"{system.id} {system.version}".strip() if found else ""),
+        os_id=system.id,
+        os_version=system.version,
+        ecosystem=system.ecosystem,
+        layers=tuple(r.diff_id for r in records),
+        packages=tuple(packages),
+        problems=problems,
+        index_digest=index,
+    )
+
+
+def _introduced(records: list[LayerRecord], top: int, path: str, raw: dict[str, Any]) -> int:
+    """The first layer whose copy of ``path`` already lists this package at this version."""
+    for index in range(top + 1):
+        entry = records[index].files.get(path)
+        if entry and any(
+            p["name"] == raw["name"] and p["version"] == raw["version"] for p in entry.get("packages") or ()
+        ):
+            return index
+    return top
+
+
+def _package(kind: str, raw: dict[str, Any], path: str, layer: str, system: OperatingSystem) -> Package:
+    name, version = raw["name"], raw["version"]
+    if kind in OS_KINDS:
+        purl_type, ecosystem = OS_KINDS[kind], system.ecosystem
+        qualifiers = {"arch": raw.get("arch", ""), "distro": system.purl_distro if system.id else ""}
+        purl_version = version
+        if kind == "rpm" and raw.get("epoch") is not None:
+            qualifiers["epoch"] = str(raw["epoch"])
+            purl_version = version.split(":", 1)[-1]
+        if raw.get("source_name") and raw["source_name"] != name and kind != "rpm":
+            qualifiers["upstream"] = raw["source_name"]
+        purl = PackageURL(purl_type, system.id or None, name, purl_version, {k: v for k, v in qualifiers.items() if v})
+    else:
+        purl_type, ecosystem = LANGUAGE_KINDS[kind]
+        purl = _language_purl(purl_type, name, version)
+    return Package(
+        name=name,
+        version=version,
+        type=purl_type,
+        ecosystem=ecosystem,
+        purl=purl.to_string(),
+        location=path + (f"!{raw['path']}" if raw.get("path") else ""),
+        layer=layer,
+        source_name=raw.get("source_name", ""),
+        source_version=raw.get("source_version", ""),
+        arch=raw.get("arch", ""),
+        license=raw.get("license", ""),
+        epoch=raw.get("epoch"),
+    )
+
+
+def _language_purl(purl_type: str, name: str, version: str) -> PackageURL:
+    if purl_type == "pypi":
+        return PackageURL("pypi", None, re.sub(r"[-_.]+", "-", name).lower(), version)
+    if purl_type == "npm" and name.startswith("@") and "/" in name:
+        scope, _, short = name.partition("/")
+        return PackageURL("npm", scope, short, version)
+    if purl_type == "golang":
+        namespace, _, short = name.rpartition("/")
+        return PackageURL("golang", namespace or None, short, version if name == "stdlib" else "v" + version)
+    if purl_type == "maven" and ":" in name:
+        group, _, artifact = name.partition(":")
+        return PackageURL("maven", group, artifact, version)
+    return PackageURL(purl_type, None, name, version)

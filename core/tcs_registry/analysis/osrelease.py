@@ -1,0 +1,117 @@
+"""Which distribution an image is, from its release files, as an OSV ecosystem name."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+_CODENAMES = {"buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14"}
+_REDHAT = re.compile(r"^(.*?)\s+release\s+(\d[\d.]*)")
+
+
+@dataclass(frozen=True)
+class OperatingSystem:
+    id: str  # os-release ID: debian, ubuntu, alpine, rhel, ...
+    version: str = ""  # VERSION_ID
+    codename: str = ""
+    name: str = ""  # PRETTY_NAME
+    cpe: str = ""
+
+    @property
+    def ecosystem(self) -> str:
+        """The OSV ecosystem of the distribution's own packages ('' when OSV has none)."""
+        major = self.version.split(".")[0]
+        if self.id == "debian":
+            release = major or _CODENAMES.get(self.codename, "")
+            return f"Debian:{release}" if release else "Debian"
+        if self.id == "ubuntu":
+            lts = self.version.endswith(".04") and int(major or 1) % 2 == 0
+            return f"Ubuntu:{self.version}:LTS" if lts else f"Ubuntu:{self.version}"
+        if self.id == "alpine":
+            return "Alpine:v" + ".".join(self.version.split(".")[:2])
+        if self.id in ("wolfi", "chainguard"):
+            return self.id.capitalize()
+        if self.id == "rhel":
+            cpe = self.cpe.removeprefix("cpe:/o:redhat:")
+            return f"Red Hat:{cpe}" if cpe != self.cpe else f"Red Hat:enterprise_linux:{major}"
+        named = {
+            "almalinux": "AlmaLinux",
+            "rocky": "Rocky Linux",
+            "mariner": "Mariner",
+            "azurelinux": "Azure Linux",
+            "photon": "Photon OS",
+            "openEuler": "openEuler",
+            "mageia": "Mageia",
+        }
+        if self.id in named:
+            return f"{named[self.id]}:{major if self.id in ('almalinux', 'rocky', 'mageia') else self.version}"
+        if self.id in ("sles", "sle_hpc", "sles_sap"):
+            return f"SUSE:{self.name}"
+        if self.id == "opensuse-leap":
+            return f"openSUSE:Leap {self.version}"
+        return ""
+
+    @property
+    def purl_distro(self) -> str:
+        """The purl ``distro`` qualifier: ``debian-12``, ``alpine-3.19``."""
+        return f"{self.id}-{self.version or self.codename}".rstrip("-")
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        try:
+            parts = shlex.split(value, comments=True)
+        except ValueError:
+            parts = [value.strip("\"'")]
+        values[key.strip()] = " ".join(parts)
+    return values
+
+
+def detect(files: dict[str, str]) -> OperatingSystem | None:
+    """``files`` maps release-file paths of the squashed image to their text."""
+    text = files.get("etc/os-release") or files.get("usr/lib/os-release")
+    if text:
+        v = parse_os_release(text)
+        if v.get("ID"):
+            found = OperatingSystem(
+                id=v["ID"].lower() if v["ID"] != "openEuler" else v["ID"],
+                version=v.get("VERSION_ID", ""),
+                codename=v.get("VERSION_CODENAME", ""),
+                name=v.get("PRETTY_NAME", ""),
+                cpe=v.get("CPE_NAME", ""),
+            )
+            if found.id == "debian" and not found.version and files.get("etc/debian_version"):
+                version = files["etc/debian_version"].strip()  # testing and sid have no VERSION_ID
+                if version[:1].isdigit():
+                    found = OperatingSystem(found.id, version.split(".")[0], found.codename, found.name, found.cpe)
+            return found
+    if files.get("etc/alpine-release"):
+        return OperatingSystem("alpine", files["etc/alpine-release"].strip())
+    lsb = parse_os_release(files.get("etc/lsb-release", ""))
+    if lsb.get("DISTRIB_ID", "").lower() == "ubuntu":
+        return OperatingSystem("ubuntu", lsb.get("DISTRIB_RELEASE", ""), lsb.get("DISTRIB_CODENAME", ""))
+    for path, default in (
+        ("etc/centos-release", "centos"),
+        ("etc/rocky-release", "rocky"),
+        ("etc/almalinux-release", "almalinux"),
+        ("etc/oracle-release", "ol"),
+        ("etc/fedora-release", "fedora"),
+        ("etc/redhat-release", "rhel"),
+    ):
+        match = _REDHAT.match(files.get(path, "").strip())
+        if match:
+            name = match.group(1).lower()
+            for key in ("centos", "rocky", "alma", "oracle", "fedora"):
+                if key in name:
+                    default = {"alma": "almalinux", "oracle": "ol"}.get(key, key)
+            return OperatingSystem(default, match.group(2))
+    debian = files.get("etc/debian_version", "").strip()
+    if debian:
+        return OperatingSystem("debian", debian.split(".")[0] if debian[:1].isdigit() else "", debian.split("/")[0])
+    return None

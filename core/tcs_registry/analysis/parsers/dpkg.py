@@ -1,0 +1,42 @@
+"""dpkg: ``var/lib/dpkg/status``, distroless ``status.d/<package>``, and ``info/<package>.list``."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from debian.deb822 import Packages
+
+from .language import is_language_metadata
+
+_SOURCE = re.compile(r"^(\S+)(?:\s+\((\S+)\))?$")
+
+
+def parse_status(data: bytes, *, distroless: bool = False) -> list[dict[str, Any]]:
+    """Installed packages. A ``status.d`` file has no ``Status:``; a ``status`` paragraph counts
+    only when its third status word is ``installed`` (not config-files, half-installed, ...)."""
+    packages = []
+    for paragraph in Packages.iter_paragraphs(io.BytesIO(data), use_apt_pkg=False, encoding="utf-8"):
+        name, version = paragraph.get("Package"), paragraph.get("Version")
+        if not name or not version:
+            continue
+        status = paragraph.get("Status", "").split()
+        if not (distroless and not status) and (len(status) != 3 or status[2] != "installed"):
+            continue
+        source_name, source_version = name, version
+        match = _SOURCE.match(paragraph.get("Source", "").strip())
+        if match:
+            source_name = match.group(1)
+            source_version = match.group(2) or version
+        record = {"name": name, "version": version, "source_name": source_name, "source_version": source_version}
+        if paragraph.get("Architecture"):
+            record["arch"] = paragraph["Architecture"]
+        packages.append(record)
+    return packages
+
+
+def parse_list(data: bytes) -> list[str]:
+    """The language-package metadata among the files a dpkg package owns (``info/<pkg>.list``)."""
+    lines = data.decode("utf-8", "replace").splitlines()
+    return [line.lstrip("/") for line in lines if is_language_metadata(line)]

@@ -1,0 +1,104 @@
+"""Inventories as documents: the JSON inventory (also what the store keeps) and a CycloneDX SBOM."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from cyclonedx.model import Property
+from cyclonedx.model.bom import Bom
+from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.license import DisjunctiveLicense
+from cyclonedx.output.json import JsonV1Dot6
+from packageurl import PackageURL
+
+from .. import __version__
+from ..models import Inventory, Package, Platform
+
+PROPERTY = "tcs-registry:"
+
+
+def to_json(inventory: Inventory, host: str) -> dict[str, Any]:
+    document = asdict(inventory)
+    document["image"] = f"{host}/{inventory.repository}:{inventory.tag}"
+    document["platform"] = str(inventory.platform) if inventory.platform else None
+    document["packages"] = [{k: v for k, v in asdict(p).items() if v not in ("", None)} for p in inventory.packages]
+    return {"tool": f"tcs-registry {__version__}", **document}
+
+
+def from_json(document: dict[str, Any]) -> Inventory:
+    platform = document.get("platform")
+    parts = [*platform.split("/"), None, None][:3] if platform else None
+    fields = {k: v for k, v in document.items() if k in Inventory.__dataclass_fields__}
+    fields.update(
+        platform=Platform(parts[0], parts[1], parts[2]) if parts else None,
+        layers=tuple(document.get("layers") or ()),
+        problems=tuple(document.get("problems") or ()),
+        packages=tuple(Package(**p) for p in document.get("packages") or ()),
+    )
+    return Inventory(**fields)
+
+
+def image_purl(inventory: Inventory, host: str) -> str:
+    name = inventory.repository.rsplit("/", 1)[-1]
+    qualifiers = {"repository_url": f"{host}/{inventory.repository}", "tag": inventory.tag}
+    if inventory.platform:
+        qualifiers["arch"] = inventory.platform.architecture
+    return PackageURL("oci", None, name, inventory.digest, qualifiers).to_string()
+
+
+def to_cyclonedx(inventory: Inventory, host: str) -> str:
+    """A CycloneDX 1.6 JSON SBOM: the image as the subject, one component per package (bom-ref = purl)."""
+    subject = Component(
+        type=ComponentType.CONTAINER,
+        name=f"{host}/{inventory.repository}:{inventory.tag}",
+        version=inventory.digest,
+        bom_ref=image_purl(inventory, host),
+        purl=PackageURL.from_string(image_purl(inventory, host)),
+        properties=[Property(name=PROPERTY + "layer_diff_id", value=d) for d in inventory.layers],
+    )
+    bom = Bom()
+    bom.metadata.component = subject
+    tool = Component(type=ComponentType.APPLICATION, name="tcs-registry", version=__version__)
+    bom.metadata.tools.components.add(tool)
+    components = []
+    if inventory.os_id:
+        components.append(
+            Component(
+                type=ComponentType.OPERATING_SYSTEM,
+                name=inventory.os_id,
+                version=inventory.os_version or None,
+                bom_ref=f"os:{inventory.os_id}:{inventory.os_version}",
+                description=inventory.os or None,
+            )
+        )
+    seen: dict[str, int] = {}
+    for package in inventory.packages:
+        count = seen[package.purl] = seen.get(package.purl, 0) + 1
+        properties = [
+            Property(name=PROPERTY + "layer_diff_id", value=package.layer),
+            Property(name=PROPERTY + "location", value=package.location),
+            Property(name=PROPERTY + "ecosystem", value=package.ecosystem or "none"),
+        ]
+        if package.source_name:
+            properties.append(Property(name=PROPERTY + "source_name", value=package.source_name))
+            properties.append(Property(name=PROPERTY + "source_version", value=package.source_version))
+        components.append(
+            Component(
+                type=ComponentType.LIBRARY,
+                name=package.name,
+                version=package.version,
+                purl=PackageURL.from_string(package.purl),
+                bom_ref=package.purl if count == 1 else f"{package.purl}#{count}",
+                licenses=[DisjunctiveLicense(name=package.license)] if package.license else None,
+                properties=properties,
+            )
+        )
+    bom.components.update(components)
+    bom.register_dependency(subject, components)  # everything found is in the image
+    return JsonV1Dot6(bom).output_as_string(indent=2)
+
+
+def dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=False) + "\n"

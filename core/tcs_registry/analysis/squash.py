@@ -1,0 +1,63 @@
+"""Stack layer records as a container runtime stacks layers: later layers win, whiteouts delete from
+lower layers only, an opaque directory hides its lower contents, a file or link replacing a directory
+hides what was under it. Symlinks are resolved on the result, inside the image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .paths import EXACT, resolve
+from .walk import LayerRecord
+
+
+@dataclass
+class View:
+    files: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)  # path -> (layer index, entry)
+    links: dict[str, str] = field(default_factory=dict)
+
+    def release_files(self) -> dict[str, str]:
+        """The text of each release file, found through symlinks (etc/os-release is often one)."""
+        found = {}
+        for path, kind in EXACT.items():
+            if kind != "os-release":
+                continue
+            real = path if path in self.files else resolve(path, self.links)
+            entry = self.files.get(real or "")
+            if entry and entry[1]["kind"] == "os-release":
+                found[path] = entry[1]["text"]
+        return found
+
+
+def _hidden(path: str, gone: set[str]) -> bool:
+    """Is ``path`` or one of its parent directories in ``gone``?"""
+    while True:
+        if path in gone:
+            return True
+        if "/" not in path:
+            return False
+        path = path.rsplit("/", 1)[0]
+
+
+def _drop(view: View, gone: set[str]) -> None:
+    """Remove ``gone`` paths and everything under them."""
+    if not gone:
+        return
+    for table in (view.files, view.links):
+        for path in [p for p in table if _hidden(p, gone)]:
+            del table[path]
+
+
+def squash(records: list[LayerRecord]) -> View:
+    view = View()
+    for index, record in enumerate(records):
+        for directory in record.opaque:  # everything under it from below, not the directory itself
+            prefix = directory + "/" if directory else ""
+            for table in (view.files, view.links):
+                for path in [p for p in table if p.startswith(prefix)]:
+                    del table[path]
+        _drop(view, set(record.whiteouts))
+        _drop(view, set(record.links) | set(record.files))  # replaced paths, and what was under them
+        view.links.update(record.links)
+        view.files.update({path: (index, entry) for path, entry in record.files.items()})
+    return view

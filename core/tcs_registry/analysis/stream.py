@@ -1,0 +1,104 @@
+"""A layer blob as a verified stream of its uncompressed tar, never held whole in memory or on disk.
+
+The compressed bytes are hashed against the manifest's digest and the uncompressed bytes against the
+config's diff_id as they flow; `LayerStream.verify()` drains what the tar reader left and compares.
+The compression is sniffed from the magic bytes, not trusted from the media type.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import sys
+from typing import IO, Any
+
+from ..errors import ImageError
+
+if sys.version_info >= (3, 14):  # pragma: no cover - the standard library's own module
+    from compression import zstd
+else:
+    from backports import zstd
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+CHUNK = 1024 * 1024
+MAX_LAYER_BYTES = 16 * 1024**3  # uncompressed; a decompression bomb stops here
+
+
+class HashingReader(io.RawIOBase):
+    """Reads through ``source``, hashing and counting every byte, refusing more than ``limit``."""
+
+    def __init__(self, source: IO[bytes] | Any, algorithm: str, limit: int, what: str) -> None:
+        self.source = source
+        self.hash = hashlib.new(algorithm)
+        self.algorithm = algorithm
+        self.size = 0
+        self.limit = limit
+        self.what = what
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.source.read(len(buffer))
+        n = len(data)
+        if n:
+            self.size += n
+            if self.size > self.limit:
+                raise ImageError(f"{self.what}: larger than {self.limit} bytes; refusing to read further")
+            self.hash.update(data)
+            buffer[:n] = data
+        return n
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+    @property
+    def digest(self) -> str:
+        return f"{self.algorithm}:{self.hash.hexdigest()}"
+
+
+def _algorithm(digest: str, what: str) -> str:
+    algorithm, _, hexdigest = digest.partition(":")
+    if algorithm not in ("sha256", "sha512") or not hexdigest:
+        raise ImageError(f"{what}: unsupported digest {digest!r}")
+    return algorithm
+
+
+class LayerStream:
+    """``tar`` is the uncompressed layer for `tarfile` in stream mode; call `verify()` after reading."""
+
+    def __init__(self, raw: IO[bytes] | Any, digest: str, diff_id: str, what: str) -> None:
+        self.what = what
+        self.digest, self.diff_id = digest, diff_id
+        self.compressed = HashingReader(raw, _algorithm(digest, what), MAX_LAYER_BYTES, what)
+        buffered = io.BufferedReader(self.compressed, CHUNK)
+        magic = buffered.peek(4)[:4]
+        self.compression = "gzip" if magic[:2] == GZIP_MAGIC else "zstd" if magic == ZSTD_MAGIC else "none"
+        decompressed: IO[bytes]
+        if self.compression == "gzip":
+            decompressed = gzip.GzipFile(fileobj=buffered, mode="rb")  # reads every member, unlike tarfile's r|gz
+        elif self.compression == "zstd":
+            decompressed = zstd.ZstdFile(buffered, mode="rb")
+        else:
+            decompressed = buffered
+        self.uncompressed = HashingReader(decompressed, _algorithm(diff_id, what), MAX_LAYER_BYTES, what)
+        self.tar = io.BufferedReader(self.uncompressed, CHUNK)
+
+    def verify(self) -> None:
+        """Read what is left and check both digests; the analysis of a layer counts only if this passes."""
+        try:
+            while self.tar.read(CHUNK):
+                pass
+            self.compressed.drain()
+        except (OSError, EOFError, zstd.ZstdError) as exc:
+            raise ImageError(f"{self.what}: the layer is corrupt ({exc})") from None
+        if self.compressed.digest != self.digest:
+            raise ImageError(f"{self.what}: layer content does not match its digest (got {self.compressed.digest})")
+        if self.uncompressed.digest != self.diff_id:
+            raise ImageError(
+                f"{self.what}: uncompressed layer does not match the config's diff_id {self.diff_id} "
+                f"(got {self.uncompressed.digest})"
+            )

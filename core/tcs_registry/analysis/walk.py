@@ -1,0 +1,178 @@
+"""One layer's tar, read once in stream mode, into a `LayerRecord`: what the analysis needs and no more.
+
+Every header is looked at, but content is read only for the files `paths.kind_of` names. Member names
+that would leave the image root are dropped; links are recorded, never followed on the host; nothing is
+written outside memory except a temporary file for a large Java archive.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from .parsers import apk, dpkg, gobinary, java, language, rpm
+from .paths import kind_of, safe_path
+
+log = logging.getLogger("tcs_registry")
+
+MAX_FILE_BYTES = 256 * 1024 * 1024  # a package database or manifest larger than this is refused
+MAX_TEXT_BYTES = 64 * 1024  # release files
+MAX_ENTRIES = 2_000_000
+ELF_MAGIC = b"\x7fELF"
+OPAQUE = ".wh..wh..opq"
+WHITEOUT = ".wh."
+
+
+@dataclass
+class LayerRecord:
+    """What one layer contributes; stored in the layer cache as JSON, keyed by its diff_id."""
+
+    diff_id: str
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # path -> {"kind", "packages" | "text"}
+    whiteouts: list[str] = field(default_factory=list)  # removed from lower layers
+    opaque: list[str] = field(default_factory=list)  # directories whose lower contents are hidden
+    links: dict[str, str] = field(default_factory=dict)  # symlink -> target, as written
+    problems: list[str] = field(default_factory=list)  # files refused or unreadable, with the reason
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LayerRecord:
+        return cls(**data)
+
+
+def _read(member: tarfile.TarInfo, source: IO[bytes], limit: int) -> bytes:
+    if member.size > limit:
+        raise ValueError(f"{member.size} bytes, over the {limit}-byte limit")
+    return source.read(limit + 1)[:limit]
+
+
+def analyse_file(kind: str, path: str, member: tarfile.TarInfo, source: IO[bytes]) -> dict[str, Any] | None:
+    """The record of one wanted file, or None when it holds nothing (not a Go binary, say)."""
+    if kind == "os-release":
+        return {"kind": kind, "text": _read(member, source, MAX_TEXT_BYTES).decode("utf-8", "replace")}
+    if kind == "binary":
+        head = source.read(4)
+        if head != ELF_MAGIC:
+            return None
+        packages = gobinary.parse(_Prefixed(head, source))
+        return {"kind": "go", "packages": packages} if packages else None
+    if kind == "java":
+        if member.size > MAX_FILE_BYTES:
+            raise ValueError(f"{member.size} bytes, over the {MAX_FILE_BYTES}-byte limit")
+        with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as spool:
+            while chunk := source.read(1024 * 1024):
+                spool.write(chunk)
+            spool.seek(0)
+            packages = java.parse(spool, posixpath.basename(path))
+        return {"kind": kind, "packages": packages} if packages else None
+    data = _read(member, source, MAX_FILE_BYTES)
+    if kind == "dpkg-files":
+        files = dpkg.parse_list(data)
+        return {"kind": kind, "files": files} if files else None
+    parsers: dict[str, Callable[[bytes], list[dict[str, Any]]]] = {
+        "dpkg": lambda d: dpkg.parse_status(d, distroless="/status.d/" in "/" + path),
+        "apk": apk.parse_installed,
+        "rpm": rpm.parse,
+        "python": language.parse_python,
+        "npm": language.parse_npm,
+    }
+    return {"kind": kind, "packages": parsers[kind](data)}
+
+
+class _Prefixed:
+    """A stream with a few already-read bytes put back in front."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self.head, self.rest = head, rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            out, self.head = self.head, b""
+            return out + self.rest.read(max(n - len(out), 0) if n >= 0 else -1)
+        return self.rest.read(n)
+
+
+def walk(tar_stream: IO[bytes], diff_id: str, what: str) -> tuple[LayerRecord, dict[str, str]]:
+    """The layer's record, and the wanted hard links whose targets were not read (path -> target)."""
+    record = LayerRecord(diff_id)
+    hardlinks: dict[str, str] = {}
+    with tarfile.open(fileobj=tar_stream, mode="r|") as tar:
+        for count, member in enumerate(tar):
+            if count >= MAX_ENTRIES:
+                raise ValueError(f"more than {MAX_ENTRIES} entries")
+            path = safe_path(member.name)
+            if path is None:
+                record.problems.append(f"{member.name!r}: outside the image root, ignored")
+                continue
+            directory, base = posixpath.split(path)
+            if base.startswith(WHITEOUT):
+                if base == OPAQUE:
+                    record.opaque.append(directory)
+                elif not base.startswith(WHITEOUT + WHITEOUT) and base != WHITEOUT:  # AUFS metadata, invalid
+                    record.whiteouts.append(posixpath.join(directory, base[len(WHITEOUT) :]))
+                continue
+            _forget(record, path)  # the last entry for a path wins
+            if member.issym():
+                record.links[path] = member.linkname
+                continue
+            kind = kind_of(path, bool(member.mode & 0o111))
+            if kind is None:
+                continue
+            if member.islnk():  # a hard link names an earlier entry of this same layer
+                target = safe_path(member.linkname)
+                if target is None:
+                    record.problems.append(f"{path}: hard link out of the image root, ignored")
+                elif target in record.files and record.files[target]["kind"] == kind:
+                    record.files[path] = record.files[target]
+                else:
+                    hardlinks[path] = target
+                continue
+            if not member.isreg():
+                continue
+            _analyse(record, kind, path, member, tar.extractfile(member))
+    return record, hardlinks
+
+
+def read_hardlinks(tar_stream: IO[bytes], record: LayerRecord, hardlinks: dict[str, str]) -> None:
+    """Second pass over a layer for hard-linked wanted files: their targets' content, by target name."""
+    wanted: dict[str, list[str]] = {}
+    for path, target in hardlinks.items():
+        wanted.setdefault(target, []).append(path)
+    with tarfile.open(fileobj=tar_stream, mode="r|") as tar:
+        for member in tar:
+            links = wanted.pop(safe_path(member.name) or "", None)
+            if not links or not member.isreg():
+                continue
+            first, *others = links  # the stream can be read once: further links share the record
+            _analyse(record, kind_of(first, bool(member.mode & 0o111)) or "", first, member, tar.extractfile(member))
+            for other in others:
+                if first in record.files:
+                    record.files[other] = record.files[first]
+    for target, links in wanted.items():
+        for link in links:
+            record.problems.append(f"{link}: hard link to {target}, which is not in the layer")
+
+
+def _forget(record: LayerRecord, path: str) -> None:
+    record.files.pop(path, None)
+    record.links.pop(path, None)
+
+
+def _analyse(record: LayerRecord, kind: str, path: str, member: tarfile.TarInfo, source: IO[bytes] | None) -> None:
+    if source is None or not kind:
+        return
+    try:
+        found = analyse_file(kind, path, member, source)
+    except Exception as exc:  # a malformed or hostile file: this file is skipped, the layer goes on
+        record.problems.append(f"{path}: {type(exc).__name__}: {exc}")
+        log.debug("Could not read %s", path, exc_info=True)
+        return
+    if found is not None:
+        record.files[path] = found
