@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import json
 import sqlite3
 import sys
 from pathlib import Path
 
 from tcs_registry.report import report_name
+from tcs_registry.results import results_dir
 from tcs_registry.testing.datasets import Expected
 
 
@@ -37,3 +39,15 @@ def store_rows(state_dir: Path, sql: str) -> list[tuple]:
 def console_script() -> str:
     """The installed ``tcs-registry`` command of the environment running the tests."""
     return str(Path(sys.executable).parent / "tcs-registry")
+
+
+def inventory(out_dir: Path, host: str, repository: str, tag: str, platform: str | None = None) -> dict:
+    """The JSON inventory a scan with ``--format json`` wrote for one image (platform ``linux/arm64``)."""
+    stem = f"{repository}_{tag}".replace("/", "_") + (f"_{platform.replace('/', '-')}" if platform else "")
+    return json.loads((results_dir(out_dir, host) / f"{stem}.json").read_text())
+
+
+def package_rows(document: dict, *fields: str) -> list[tuple]:
+    """The inventory's packages as sorted tuples of ``fields`` (default name, version, source, layer)."""
+    fields = fields or ("name", "version", "source_name", "source_version")
+    return sorted(tuple(p.get(f, "") for f in fields) for p in document["packages"])

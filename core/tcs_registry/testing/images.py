@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 
+from ..analysis.stream import zstd
 from ..oci import DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST
 
 LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -26,14 +27,51 @@ def digest_of(data: bytes) -> str:
 
 def make_layer(files: Mapping[str, bytes]) -> tuple[bytes, str]:
     """A reproducible gzipped tar of ``files``; returns (blob, diff_id)."""
+    return tar_layer([Entry(name, content) for name, content in sorted(files.items())])
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One tar member: a file (``data``), a symlink or hard link (``link``), or a directory."""
+
+    name: str
+    data: bytes = b""
+    symlink: str | None = None
+    hardlink: str | None = None
+    directory: bool = False
+    mode: int = 0o644
+
+
+def tar_layer(entries: Sequence[Entry], compression: str = "gzip") -> tuple[bytes, str]:
+    """A layer of ``entries`` in order, names written exactly as given (``../x`` too), compressed with
+    ``gzip``, ``gzip-multi`` (one gzip member per 4 KiB, as pigz and eStargz write), ``zstd`` or ``none``."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, content in sorted(files.items()):
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(content), 0, 0o644
-            tar.addfile(info, io.BytesIO(content))
+        for entry in entries:
+            info = tarfile.TarInfo(entry.name)
+            info.mtime, info.mode = 0, entry.mode
+            if entry.symlink is not None:
+                info.type, info.linkname = tarfile.SYMTYPE, entry.symlink
+            elif entry.hardlink is not None:
+                info.type, info.linkname = tarfile.LNKTYPE, entry.hardlink
+            elif entry.directory:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+            else:
+                info.size = len(entry.data)
+            tar.addfile(info, io.BytesIO(entry.data) if info.isreg() else None)
     uncompressed = raw.getvalue()
-    return gzip.compress(uncompressed, mtime=0), digest_of(uncompressed)
+    if compression == "gzip":
+        blob = gzip.compress(uncompressed, mtime=0)
+    elif compression == "gzip-multi":
+        step = 4096
+        blob = b"".join(gzip.compress(uncompressed[i : i + step], mtime=0) for i in range(0, len(uncompressed), step))
+    elif compression == "zstd":
+        blob = zstd.compress(uncompressed)
+    elif compression == "none":
+        blob = uncompressed
+    else:
+        raise ValueError(f"unknown compression {compression!r}")
+    return blob, digest_of(uncompressed)
 
 
 def layer_type(blob: bytes, docker: bool = False) -> str:
