@@ -1,0 +1,206 @@
+"""How layers become one filesystem: whiteouts, opaque directories, links, compressions, platforms, and
+archives written to escape the image — each an image pushed to the real registry and scanned."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tcs_registry.testing.helpers import inventory, package_rows
+from tcs_registry.testing.images import Entry, Pusher, tar_layer
+
+ALPINE = Entry("etc/os-release", b'ID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME="Alpine Linux v3.19"\n')
+SITE = "usr/local/lib/python3.12/site-packages"
+
+
+def apk_db(*packages: tuple[str, str, str]) -> bytes:
+    """An apk installed database of (name, version, origin), in apk's own field layout."""
+    return "".join(f"C:Q1abc=\nP:{n}\nV:{v}\nA:x86_64\no:{o}\nL:MIT\n\n" for n, v, o in packages).encode()
+
+
+def metadata(name: str, version: str) -> bytes:
+    return f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+
+
+def dist_info(name: str, version: str, site: str = SITE) -> Entry:
+    return Entry(f"{site}/{name}-{version}.dist-info/METADATA", metadata(name, version))
+
+
+def scan(tcs, registry, *args: str) -> object:
+    return tcs("registry", registry.url, "--format=json", *args)
+
+
+def test_whiteouts_remove_lower_files_and_opaque_directories_hide_lower_contents(tcs, fresh_registry, out_dir):
+    base = tar_layer(
+        [
+            ALPINE,
+            Entry("lib/apk/db/installed", apk_db(("musl", "1.2.4_git20230717-r4", "musl"))),
+            dist_info("flask", "2.0.0"),
+            dist_info("jinja2", "3.1.2"),
+            dist_info("gone", "1.0", "opt/venv/lib"),
+            dist_info("hidden", "1.0", "srv/app/lib"),
+            Entry("srv/app/node_modules/left-pad/package.json", b'{"name": "left-pad", "version": "1.3.0"}'),
+        ]
+    )
+    top = tar_layer(
+        [
+            Entry(f"{SITE}/.wh.flask-2.0.0.dist-info"),  # pip uninstall flask
+            Entry("opt/.wh.venv"),  # rm -rf /opt/venv: the whole subtree
+            dist_info("kept", "2.0", "srv/app/lib"),  # written before the marker, still kept
+            Entry("srv/app/lib/.wh..wh..opq"),  # the directory was replaced as a whole
+            Entry("srv/app/node_modules", symlink="/usr/lib/node_modules"),  # a link replaces a directory
+        ]
+    )
+    Pusher(fresh_registry.url).image("app", "1", created="2024-01-01T00:00:00Z", layers=[base, top])
+    assert scan(tcs, fresh_registry).code == 0
+    document = inventory(out_dir, fresh_registry.host, "app", "1")
+    assert package_rows(document, "name", "version", "type", "layer") == [
+        ("jinja2", "3.1.2", "pypi", base[1]),
+        ("kept", "2.0", "pypi", top[1]),
+        ("musl", "1.2.4_git20230717-r4", "apk", base[1]),
+    ]
+    assert document["ecosystem"] == "Alpine:v3.19"
+
+
+def test_each_package_is_attributed_to_the_layer_that_introduced_it(tcs, fresh_registry, out_dir):
+    db1 = apk_db(("musl", "1.2.4-r1", "musl"), ("zlib", "1.3-r0", "zlib"))
+    db2 = apk_db(("musl", "1.2.4-r1", "musl"), ("zlib", "1.3.1-r0", "zlib"), ("curl", "8.5.0-r0", "curl"))
+    layers = [
+        tar_layer([ALPINE, Entry("lib/apk/db/installed", db1)]),
+        tar_layer([Entry("etc/motd", b"hello\n")]),
+        tar_layer([Entry("lib/apk/db/installed", db2)]),  # apk upgrade zlib && apk add curl
+    ]
+    Pusher(fresh_registry.url).image("app", "1", created="2024-01-01T00:00:00Z", layers=layers)
+    assert scan(tcs, fresh_registry).code == 0
+    document = inventory(out_dir, fresh_registry.host, "app", "1")
+    assert package_rows(document, "name", "version", "layer") == [
+        ("curl", "8.5.0-r0", layers[2][1]),
+        ("musl", "1.2.4-r1", layers[0][1]),
+        ("zlib", "1.3.1-r0", layers[2][1]),
+    ]
+    assert document["layers"] == [diff_id for _, diff_id in layers]
+
+
+@pytest.mark.parametrize("compression", ["gzip", "gzip-multi", "zstd", "none"])
+def test_layer_compressions_are_sniffed_and_verified(tcs, fresh_registry, out_dir, compression):
+    entries = [ALPINE, Entry("lib/apk/db/installed", apk_db(("busybox", "1.36.1-r15", "busybox")) * 200)]
+    blob, diff_id = tar_layer(entries, compression)
+    if compression == "gzip-multi":
+        assert blob.count(b"\x1f\x8b\x08") > 1  # really several gzip members
+    Pusher(fresh_registry.url).image("app", compression, created="2024-01-01T00:00:00Z", layers=[(blob, diff_id)])
+    assert scan(tcs, fresh_registry).code == 0
+    rows = package_rows(inventory(out_dir, fresh_registry.host, "app", compression), "name", "version")
+    assert rows == [("busybox", "1.36.1-r15")] * 200
+
+
+def test_hard_linked_package_files_are_read(tcs, fresh_registry, out_dir):
+    layer = tar_layer(
+        [
+            ALPINE,
+            Entry("lib/apk/db/installed.new", apk_db(("musl", "1.2.4-r1", "musl"))),  # not a path we read
+            Entry("lib/apk/db/installed", hardlink="lib/apk/db/installed.new"),
+            dist_info("six", "1.16.0"),
+            Entry(f"{SITE}/six-copy/six-1.16.0.dist-info/METADATA", hardlink=f"{SITE}/six-1.16.0.dist-info/METADATA"),
+        ]
+    )
+    Pusher(fresh_registry.url).image("app", "1", created="2024-01-01T00:00:00Z", layers=[layer])
+    assert scan(tcs, fresh_registry).code == 0
+    document = inventory(out_dir, fresh_registry.host, "app", "1")
+    assert package_rows(document, "name", "version", "location") == [
+        ("musl", "1.2.4-r1", "lib/apk/db/installed"),
+        ("six", "1.16.0", f"{SITE}/six-1.16.0.dist-info/METADATA"),
+        ("six", "1.16.0", f"{SITE}/six-copy/six-1.16.0.dist-info/METADATA"),
+    ]
+
+
+def test_a_hostile_archive_is_analysed_inside_the_image_only(tcs, fresh_registry, out_dir):
+    escape = f"tcs-escape-{uuid.uuid4().hex}"
+    layer = tar_layer(
+        [
+            Entry("usr/lib/os-release", b"ID=alpine\nVERSION_ID=3.19.1\n"),
+            # resolved inside the image: ../ stops at the image root, so this is usr/lib/os-release
+            Entry("etc/os-release", symlink="../../../../../../../../usr/lib/os-release"),
+            Entry(f"../../../../../../tmp/{escape}", b"written outside?\n"),
+            Entry("../../lib/apk/db/installed", apk_db(("evil", "6.6.6-r0", "evil"))),
+            Entry("lib/apk/db/installed", hardlink="../../../../etc/passwd"),
+            Entry("var/lib/dpkg", symlink="/../../../../var/lib/dpkg"),  # a link to itself, not to the host's
+            Entry("/abs/node_modules/abs/package.json", b'{"name": "abs", "version": "1.0.0"}'),
+            Entry("dev/evil", b""),
+        ]
+    )
+    Pusher(fresh_registry.url).image("app", "1", created="2024-01-01T00:00:00Z", layers=[layer])
+    result = scan(tcs, fresh_registry)
+    assert result.code == 0
+    document = inventory(out_dir, fresh_registry.host, "app", "1")
+    # only the absolute name survives, as a path of the image (tar's /abs means the image's /abs)
+    assert package_rows(document, "name", "version", "location") == [
+        ("abs", "1.0.0", "abs/node_modules/abs/package.json")
+    ]
+    assert (document["os_id"], document["ecosystem"]) == ("alpine", "Alpine:v3.19")
+    assert sorted(document["problems"]) == [
+        "'../../../../../../tmp/" + escape + "': outside the image root, ignored",
+        "'../../lib/apk/db/installed': outside the image root, ignored",
+        "lib/apk/db/installed: hard link out of the image root, ignored",
+    ]
+    assert not Path("/tmp", escape).exists()
+    warnings = [m for m in result.messages if m.startswith("warn\tAnalysis skipped a file image=")]
+    assert len(warnings) == 3
+
+
+def _multi_arch(registry) -> None:
+    pusher = Pusher(registry.url)
+    images = []
+    for architecture, package in (("amd64", "amd-only"), ("arm64", "arm-only")):
+        layer = tar_layer([ALPINE, Entry("lib/apk/db/installed", apk_db((package, "1.0-r0", package)))])
+        pushed = pusher.image("multi", None, created="2024-01-01T00:00:00Z", layers=[layer], architecture=architecture)
+        images.append((pushed, {"architecture": architecture, "os": "linux"}))
+    windows = pusher.image("multi", None, created="2024-01-01T00:00:00Z", layers=[], os="windows")
+    images.append((windows, {"architecture": "amd64", "os": "windows"}))
+    pusher.index("multi", "1", images, [(pusher.attestation("multi", images[0][0]), images[0][0])])
+
+
+def test_a_multi_arch_index_is_scanned_per_linux_platform(tcs, fresh_registry, out_dir):
+    _multi_arch(fresh_registry)
+    result = scan(tcs, fresh_registry)
+    assert result.code == 0
+    host = fresh_registry.host
+    amd = inventory(out_dir, host, "multi", "1", "linux/amd64")
+    arm = inventory(out_dir, host, "multi", "1", "linux/arm64")
+    assert package_rows(amd, "name") == [("amd-only",)] and package_rows(arm, "name") == [("arm-only",)]
+    assert amd["index_digest"] == arm["index_digest"] != amd["digest"]
+    assert sorted(p.name for p in (out_dir / f"{host.replace('.', '-').replace(':', '-')}-scan").iterdir()) == [
+        "multi_1_linux-amd64.json",
+        "multi_1_linux-arm64.json",
+    ]
+
+
+def test_platform_flag_selects_platforms_and_an_unmatched_one_fails_the_image(tcs, fresh_registry, out_dir):
+    _multi_arch(fresh_registry)
+    assert scan(tcs, fresh_registry, "--platform=linux/arm64").code == 0
+    scan_dir = out_dir / f"{fresh_registry.host.replace('.', '-').replace(':', '-')}-scan"
+    assert [p.name for p in scan_dir.iterdir()] == ["multi_1_linux-arm64.json"]
+
+    result = scan(tcs, fresh_registry, "--platform=linux/s390x")
+    assert result.code == 4
+    assert "Failed images         : 1\n" in result.out
+    assert any(
+        m.startswith("error\tFailed to describe image image=")
+        and m.endswith("no platform of the image matches --platform (it has: linux/amd64, linux/arm64, windows/amd64)")
+        for m in result.messages
+    )
+
+
+def test_a_config_whose_diff_id_does_not_match_the_layer_fails_that_image_only(tcs, fresh_registry, out_dir):
+    blob, diff_id = tar_layer([ALPINE, Entry("lib/apk/db/installed", apk_db(("musl", "1.2.4-r1", "musl")))])
+    wrong = "sha256:" + "0" * 64
+    pusher = Pusher(fresh_registry.url)
+    pusher.image("bad", "1", created="2024-01-01T00:00:00Z", layers=[(blob, wrong)])
+    pusher.image("good", "1", created="2024-01-01T00:00:00Z", layers=[(blob, diff_id)])
+    result = scan(tcs, fresh_registry)
+    assert result.code == 4
+    assert package_rows(inventory(out_dir, fresh_registry.host, "good", "1"), "name") == [("musl",)]
+    errors = [m for m in result.messages if m.startswith("error\t")]
+    assert len(errors) == 1
+    assert f"uncompressed layer does not match the config's diff_id {wrong} (got {diff_id})" in errors[0]
