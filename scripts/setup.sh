@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Set up a fresh Debian machine for tcs-registry: the CNCF registry (for tests and the demo) and a
-# virtual environment in .venv with the core, every plugin in plugins/, and the test dependencies.
-# Safe to run again.
+# Set up a fresh Debian machine for tcs-registry: the CNCF registry (for tests and the demo), a
+# virtual environment in .venv with the core, every plugin in plugins/, and the test dependencies, and
+# the cached test image of a real Debian root (scripts/build-debian-image.sh). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,4 +23,5 @@ pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 for plugin in plugins/*/pyproject.toml; do
     [ -e "$plugin" ] && "${pip[@]}" -e "$(dirname "$plugin")[test]"
 done
+bash scripts/build-debian-image.sh
 true

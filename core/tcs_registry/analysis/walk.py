@@ -103,6 +103,7 @@ def walk(tar_stream: IO[bytes], diff_id: str, what: str) -> tuple[LayerRecord, d
     """The layer's record, and the wanted hard links whose targets were not read (path -> target)."""
     record = LayerRecord(diff_id)
     hardlinks: dict[str, str] = {}
+    read: set[str] = set()  # wanted files whose content was read, whatever it held
     with tarfile.open(fileobj=tar_stream, mode="r|") as tar:
         for count, member in enumerate(tar):
             if count >= MAX_ENTRIES:
@@ -129,13 +130,15 @@ def walk(tar_stream: IO[bytes], diff_id: str, what: str) -> tuple[LayerRecord, d
                 target = safe_path(member.linkname)
                 if target is None:
                     record.problems.append(f"{path}: hard link out of the image root, ignored")
-                elif target in record.files and record.files[target]["kind"] == kind:
-                    record.files[path] = record.files[target]
+                elif target in read:  # same content, already analysed (perl and perl5.36.0, say)
+                    if target in record.files:
+                        record.files[path] = record.files[target]
                 else:
                     hardlinks[path] = target
                 continue
             if not member.isreg():
                 continue
+            read.add(path)
             _analyse(record, kind, path, member, tar.extractfile(member))
     return record, hardlinks
 

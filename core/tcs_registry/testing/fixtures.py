@@ -67,11 +67,34 @@ def standard(work) -> Seeded:
     return Seeded(storage, _seed(storage, work, seed_standard))
 
 
+def test_cache() -> Path:
+    """Where slow-to-build test data is kept between runs, outside the checkout."""
+    return Path(os.environ.get("TCS_TEST_CACHE", Path.home() / ".cache" / "tcs-registry-tests"))
+
+
+@dataclass
+class DebianLayer:
+    """A real Debian 12 root as one gzip layer, and what dpkg-query said inside it."""
+
+    blob: Path
+    diff_id: str
+    installed: list[tuple[str, str, str, str, str]]  # package, version, source, source version, arch
+
+
+@pytest.fixture(scope="session")
+def debian_layer() -> DebianLayer:
+    """Built by scripts/build-debian-image.sh (the set-up runs it; it needs root and Debian's mirror)."""
+    directory = test_cache() / "debian-bookworm-minbase-v1"
+    if not (directory / ".complete").exists():
+        pytest.fail(f"no Debian test image in {directory}: run scripts/build-debian-image.sh (scripts/setup.sh does)")
+    rows = [tuple(line.split("\t")) for line in (directory / "dpkg-query.tsv").read_text().splitlines()]
+    return DebianLayer(directory / "layer.tar.gz", (directory / "diff_id").read_text().strip(), rows)
+
+
 @pytest.fixture(scope="session")
 def big(work) -> Seeded:
     """150 repositories and 1,000 tags; the storage is cached outside the checkout between runs."""
-    cache = Path(os.environ.get("TCS_TEST_CACHE", Path.home() / ".cache" / "tcs-registry-tests"))
-    storage = cache / f"big-v{BIG_DATASET_VERSION}"
+    storage = test_cache() / f"big-v{BIG_DATASET_VERSION}"
     marker = storage / ".complete"
     if not marker.exists():
         shutil.rmtree(storage, ignore_errors=True)
