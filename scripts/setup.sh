@@ -9,6 +9,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 missing=()
 command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v go >/dev/null || missing+=(golang-go)  # builds a Go binary for the Go build-info tests
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get update -qq

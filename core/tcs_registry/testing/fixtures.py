@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -89,6 +90,28 @@ def debian_layer() -> DebianLayer:
         pytest.fail(f"no Debian test image in {directory}: run scripts/build-debian-image.sh (scripts/setup.sh does)")
     rows = [tuple(line.split("\t")) for line in (directory / "dpkg-query.tsv").read_text().splitlines()]
     return DebianLayer(directory / "layer.tar.gz", (directory / "diff_id").read_text().strip(), rows)
+
+
+GO_PROGRAM = {
+    "go.mod": "module example.com/hello\n\ngo 1.18\n\nrequire example.com/greet v1.4.2\n",
+    "main.go": 'package main\n\nimport "example.com/greet"\n\nfunc main() { println(greet.Hello()) }\n',
+    "vendor/modules.txt": "# example.com/greet v1.4.2\n## explicit\nexample.com/greet\n",
+    "vendor/example.com/greet/greet.go": 'package greet\n\nfunc Hello() string { return "hello" }\n',
+}
+
+
+@pytest.fixture(scope="session")
+def go_binary(tmp_path_factory) -> Path:
+    """A real Go binary with one (vendored) dependency, built offline by the Go toolchain (golang-go)."""
+    if shutil.which("go") is None:
+        pytest.fail("the Go toolchain is not installed: run scripts/setup.sh (Debian package golang-go)")
+    source = tmp_path_factory.mktemp("go")
+    for name, text in GO_PROGRAM.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(text)
+    env = {**os.environ, "GOFLAGS": "-mod=vendor", "GOPROXY": "off", "CGO_ENABLED": "0", "GOCACHE": str(source / ".cache")}
+    subprocess.run(["go", "build", "-trimpath", "-o", "hello", "."], cwd=source, env=env, check=True)
+    return source / "hello"
 
 
 @pytest.fixture(scope="session")
