@@ -109,7 +109,13 @@ def go_binary(tmp_path_factory) -> Path:
     for name, text in GO_PROGRAM.items():
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         (source / name).write_text(text)
-    env = {**os.environ, "GOFLAGS": "-mod=vendor", "GOPROXY": "off", "CGO_ENABLED": "0", "GOCACHE": str(source / ".cache")}
+    env = {
+        **os.environ,
+        "GOFLAGS": "-mod=vendor",
+        "GOPROXY": "off",
+        "CGO_ENABLED": "0",
+        "GOCACHE": str(source / ".cache"),
+    }
     subprocess.run(["go", "build", "-trimpath", "-o", "hello", "."], cwd=source, env=env, check=True)
     return source / "hello"
 
