@@ -3,13 +3,15 @@ archives written to escape the image — each an image pushed to the real regist
 
 from __future__ import annotations
 
+import gzip
 import uuid
 from pathlib import Path
 
 import pytest
 
 from tcs_registry.testing.helpers import inventory, package_rows
-from tcs_registry.testing.images import Entry, Pusher, tar_layer
+from tcs_registry.testing.images import Entry, Pusher, digest_of, tar_layer
+from tcs_registry.testing.proxy import Proxy
 
 ALPINE = Entry("etc/os-release", b'ID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME="Alpine Linux v3.19"\n')
 SITE = "usr/local/lib/python3.12/site-packages"
@@ -204,3 +206,25 @@ def test_a_config_whose_diff_id_does_not_match_the_layer_fails_that_image_only(t
     errors = [m for m in result.messages if m.startswith("error\t")]
     assert len(errors) == 1
     assert f"uncompressed layer does not match the config's diff_id {wrong} (got {diff_id})" in errors[0]
+
+
+def test_a_layer_whose_bytes_do_not_match_its_digest_fails_that_image(tcs, fresh_registry):
+    """A proxy re-compresses one layer: it still unpacks to the same tar, but it is not the blob the
+    manifest names, so the analysis is not trusted (and not cached)."""
+    layer = tar_layer([ALPINE, Entry("lib/apk/db/installed", apk_db(("musl", "1.2.4-r1", "musl")))])
+    Pusher(fresh_registry.url).image("app", "1", created="2024-01-01T00:00:00Z", layers=[layer])
+    digest = digest_of(layer[0])
+
+    def recompress(path, session, upstream):
+        if not path.endswith(f"/blobs/{digest}"):
+            return None
+        body = gzip.compress(gzip.decompress(session.get(upstream + path).content), compresslevel=1, mtime=1)
+        return 200, {"Content-Type": "application/octet-stream"}, body
+
+    with Proxy(fresh_registry.url, recompress) as proxy:
+        result = tcs("registry", proxy.url)
+    assert result.code == 4
+    assert "Failed images         : 1\n" in result.out
+    errors = [m for m in result.messages if m.startswith("error\t")]
+    assert len(errors) == 1
+    assert f"{proxy.host}/app@{digest}: layer content does not match its digest (got sha256:" in errors[0]
