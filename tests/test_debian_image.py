@@ -30,6 +30,7 @@ def test_debian_inventory_equals_dpkg_query_inside_the_root(tcs, fresh_registry,
         assert document["ecosystem"] == "Debian:12"
         assert package_rows(document, "name", "version", "source_name", "source_version", "arch") == expected
         assert {p["layer"] for p in document["packages"]} == {debian_layer.diff_id}
+        assert document["problems"] == []  # device nodes, the root entry, hard links: nothing to report
     purls = {p["name"]: p["purl"] for p in inventory(out_dir, proxy.host, "debian", "base")["packages"]}
     assert purls["libc6"].startswith("pkg:deb/debian/libc6@2.36-9") and purls["libc6"].endswith(
         "?arch=amd64&distro=debian-12&upstream=glibc"

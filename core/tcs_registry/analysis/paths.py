@@ -44,7 +44,7 @@ _SKIP = re.compile(r"\.md5sums$")
 
 
 def safe_path(name: str) -> str | None:
-    """A member name as a path relative to the image root, or None if it would leave the root.
+    """A member name as a path relative to the image root ('' for the root), None if it would leave it.
 
     Tar names come as ``./usr/x``, ``usr/x``, ``/usr/x`` or, from a hostile archive, ``../../x``;
     they are only ever used as keys, never opened on the host.
@@ -52,7 +52,9 @@ def safe_path(name: str) -> str | None:
     if not name or "\x00" in name:
         return None
     path = posixpath.normpath(name.lstrip("/"))
-    if path in (".", "..") or path.startswith("../"):
+    if path == ".":  # the root directory itself ("./")
+        return ""
+    if path == ".." or path.startswith("../"):
         return None
     return path
 

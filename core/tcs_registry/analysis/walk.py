@@ -112,6 +112,8 @@ def walk(tar_stream: IO[bytes], diff_id: str, what: str) -> tuple[LayerRecord, d
             if path is None:
                 record.problems.append(f"{member.name!r}: outside the image root, ignored")
                 continue
+            if not path:  # the root directory entry
+                continue
             directory, base = posixpath.split(path)
             if base.startswith(WHITEOUT):
                 if base == OPAQUE:

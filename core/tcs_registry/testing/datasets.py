@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from ..oci import format_time, parse_time
 from .images import Pusher, make_layer
+
+
+def cache_dir() -> Path:
+    """Where slow-to-build test data is kept between runs, outside the checkout ($TCS_TEST_CACHE)."""
+    return Path(os.environ.get("TCS_TEST_CACHE", Path.home() / ".cache" / "tcs-registry-tests"))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The demo: a real CNCF registry on loopback with a few images, and a tcs-registry run against it.
+"""The demo: a real CNCF registry on loopback with a few images (a real Debian 12 among them, when
+scripts/build-debian-image.sh has cached it), a dry run, then a scan, then one image's packages.
 
 python -m tcs_registry.testing.demo [--output-dir DIR] [-- extra tcs-registry flags]
 """
@@ -11,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .datasets import seed_standard
+from .datasets import cache_dir, seed_standard
 from .images import Pusher
 from .registry import RegistryServer
 
@@ -26,23 +27,35 @@ def main(argv: list[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="tcs-demo-") as tmp,
         RegistryServer(Path(tmp) / "storage", Path(tmp)) as server,
     ):
-        images = seed_standard(Pusher(server.url))
-        print(f"Demo registry {server.url}: {len(images)} tags pushed\n", flush=True)
-        command = [
-            str(Path(sys.executable).parent / "tcs-registry"),
-            "registry",
-            server.url,
-            "--mode=dry-run",
-            f"--output-dir={output}",
-            f"--state-dir={output / 'state'}",
-            *args.extra,
-        ]
-        print("$ tcs-registry " + " ".join(command[1:]) + "\n", flush=True)
-        code = subprocess.run(command, check=False).returncode
+        pusher = Pusher(server.url)
+        images = len(seed_standard(pusher))
+        debian = cache_dir() / "debian-bookworm-minbase-v1"
+        if (debian / ".complete").exists():
+            layer = ((debian / "layer.tar.gz").read_bytes(), (debian / "diff_id").read_text().strip())
+            pusher.image("demo/debian", "12", created="2024-06-01T00:00:00Z", layers=[layer])
+            images += 1
+        print(f"Demo registry {server.url}: {images} tags pushed\n", flush=True)
+        state = [f"--output-dir={output}", f"--state-dir={output / 'state'}"]
+        code = _run("registry", server.url, "--mode=dry-run", *state, *args.extra)
         report = output / (server.host.replace(".", "-").replace(":", "-") + "-report.csv")
         if report.exists():
             print(f"\n{report}:\n{report.read_text()}")
+        code = max(code, _run("registry", server.url, "--format=table,json,cyclonedx", *state, *args.extra))
+        if (debian / ".complete").exists():
+            _run("results", f"--state-dir={output / 'state'}", "--image=demo/debian:12", head=20)
         return code
+
+
+def _run(*args: str, head: int | None = None) -> int:
+    command = [str(Path(sys.executable).parent / "tcs-registry"), *args]
+    print("$ tcs-registry " + " ".join(args) + "\n", flush=True)
+    if head is None:
+        return subprocess.run(command, check=False).returncode
+    done = subprocess.run(command, check=False, capture_output=True, text=True)
+    lines = done.stdout.splitlines()
+    print("\n".join(lines[:head]) + (f"\n... ({len(lines) - head} more lines)" if len(lines) > head else ""))
+    sys.stderr.write(done.stderr)
+    return done.returncode
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import trustme
 
 from tcs_registry.cli import main
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.datasets import Expected, seed_big, seed_standard
+from tcs_registry.testing.datasets import Expected, cache_dir, seed_big, seed_standard
 from tcs_registry.testing.facade import Facade, StoredRegistry
 from tcs_registry.testing.images import Pusher
 from tcs_registry.testing.registry import RegistryServer, htpasswd
@@ -68,11 +68,6 @@ def standard(work) -> Seeded:
     return Seeded(storage, _seed(storage, work, seed_standard))
 
 
-def test_cache() -> Path:
-    """Where slow-to-build test data is kept between runs, outside the checkout."""
-    return Path(os.environ.get("TCS_TEST_CACHE", Path.home() / ".cache" / "tcs-registry-tests"))
-
-
 @dataclass
 class DebianLayer:
     """A real Debian 12 root as one gzip layer, and what dpkg-query said inside it."""
@@ -85,7 +80,7 @@ class DebianLayer:
 @pytest.fixture(scope="session")
 def debian_layer() -> DebianLayer:
     """Built by scripts/build-debian-image.sh (the set-up runs it; it needs root and Debian's mirror)."""
-    directory = test_cache() / "debian-bookworm-minbase-v1"
+    directory = cache_dir() / "debian-bookworm-minbase-v1"
     if not (directory / ".complete").exists():
         pytest.fail(f"no Debian test image in {directory}: run scripts/build-debian-image.sh (scripts/setup.sh does)")
     rows = [tuple(line.split("\t")) for line in (directory / "dpkg-query.tsv").read_text().splitlines()]
@@ -123,7 +118,7 @@ def go_binary(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def big(work) -> Seeded:
     """150 repositories and 1,000 tags; the storage is cached outside the checkout between runs."""
-    storage = test_cache() / f"big-v{BIG_DATASET_VERSION}"
+    storage = cache_dir() / f"big-v{BIG_DATASET_VERSION}"
     marker = storage / ".complete"
     if not marker.exists():
         shutil.rmtree(storage, ignore_errors=True)
