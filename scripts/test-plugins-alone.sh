@@ -16,7 +16,7 @@ for pyproject in plugins/*/pyproject.toml; do
     "$venv/bin/tcs-registry" plugins --json | "$venv/bin/python" -c "
 import json, sys
 names = sorted(p['name'] for p in json.load(sys.stdin))
-assert names == ['tcs-registry-$name', 'tcs_registry.default_plugins.v2'], names
+assert names == ['tcs-registry-$name', 'tcs_registry.default_plugins.scanner', 'tcs_registry.default_plugins.v2'], names
 print('listed:', names)"
     "$venv/bin/python" -m pytest -q -p no:cacheprovider "$plugin/tests"
 done
