@@ -242,12 +242,12 @@ def test_every_sbom_is_valid_cyclonedx(scanned):
 
     host, out = scanned
     validator = JsonStrictValidator(SchemaVersion.V1_6)
-    sboms = sorted(out.glob("*-scan/*.cdx.json"))
+    sboms = sorted(out.glob("*-scan/pkgdb/*/*.cdx.json"))
     assert len(sboms) == len(IMAGES)
     for path in sboms:
         assert validator.validate_str(path.read_text()) is None, path.name
     bom = json.loads(
-        (out / f"{host.replace('.', '-').replace(':', '-')}-scan" / "pkgdb_debian12_1.cdx.json").read_text()
+        (out / f"{host.replace('.', '-').replace(':', '-')}-scan" / "pkgdb/debian12/1.cdx.json").read_text()
     )
     purls = sorted(c["purl"] for c in bom["components"] if c["type"] == "library")
     assert purls == sorted(p["purl"] for p in _scanned(scanned, "debian12")["packages"])

@@ -172,9 +172,9 @@ def test_a_multi_arch_index_is_scanned_per_linux_platform(tcs, fresh_registry, o
     arm = inventory(out_dir, host, "multi", "1", "linux/arm64")
     assert package_rows(amd, "name") == [("amd-only",)] and package_rows(arm, "name") == [("arm-only",)]
     assert amd["index_digest"] == arm["index_digest"] != amd["digest"]
-    assert sorted(p.name for p in (out_dir / f"{host.replace('.', '-').replace(':', '-')}-scan").iterdir()) == [
-        "multi_1_linux-amd64.json",
-        "multi_1_linux-arm64.json",
+    assert sorted(p.name for p in (out_dir / f"{host.replace('.', '-').replace(':', '-')}-scan/multi").iterdir()) == [
+        "1@linux-amd64.json",
+        "1@linux-arm64.json",
     ]
 
 
@@ -182,7 +182,7 @@ def test_platform_flag_selects_platforms_and_an_unmatched_one_fails_the_image(tc
     _multi_arch(fresh_registry)
     assert scan(tcs, fresh_registry, "--platform=linux/arm64").code == 0
     scan_dir = out_dir / f"{fresh_registry.host.replace('.', '-').replace(':', '-')}-scan"
-    assert [p.name for p in scan_dir.iterdir()] == ["multi_1_linux-arm64.json"]
+    assert [p.name for p in (scan_dir / "multi").iterdir()] == ["1@linux-arm64.json"]
 
     result = scan(tcs, fresh_registry, "--platform=linux/s390x")
     assert result.code == 4
@@ -228,3 +228,25 @@ def test_a_layer_whose_bytes_do_not_match_its_digest_fails_that_image(tcs, fresh
     errors = [m for m in result.messages if m.startswith("error\t")]
     assert len(errors) == 1
     assert f"{proxy.host}/app@{digest}: layer content does not match its digest (got sha256:" in errors[0]
+
+
+def test_an_upper_file_replacing_a_lower_one_or_its_directory_hides_what_was_below(
+    tcs, fresh_registry, out_dir, go_binary
+):
+    lower = tar_layer(
+        [
+            Entry("etc/os-release", b'ID=debian\nVERSION_ID="12"\n'),
+            Entry("var/lib/dpkg/status.d/tzdata", b"Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n"),
+            Entry("var/lib/dpkg/status.d/netbase", b"Package: netbase\nVersion: 6.4\nArchitecture: all\n"),
+            Entry("usr/local/bin/app", go_binary.read_bytes(), mode=0o755),
+        ]
+    )
+    upper = tar_layer(
+        [
+            Entry("var/lib/dpkg/status.d", b"not a directory any more\n"),  # hides both entries below
+            Entry("usr/local/bin/app", b"#!/bin/sh\nexec true\n", mode=0o755),  # no longer a Go binary
+        ]
+    )
+    Pusher(fresh_registry.url).image("app", "1", created="2024-01-01T00:00:00Z", layers=[lower, upper])
+    assert scan(tcs, fresh_registry).code == 0
+    assert inventory(out_dir, fresh_registry.host, "app", "1")["packages"] == []

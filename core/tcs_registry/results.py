@@ -25,11 +25,12 @@ def results_dir(output_dir: Path, host: str) -> Path:
 
 
 def file_stem(inventory: Inventory) -> str:
-    """``team/app``, ``1.0``, linux/arm64 -> ``team_app_1.0_linux-arm64``: one file per image platform."""
-    stem = f"{inventory.repository}_{inventory.tag}".replace("/", "_")
+    """``team/app``, ``1.0``, linux/arm64 -> ``team/app/1.0@linux-arm64``: one file per image platform,
+    under the repository's own path (repository names cannot hold ``..`` or ``@``, tags cannot hold ``/``)."""
+    stem = f"{inventory.repository}/{inventory.tag}"
     if inventory.platform:
-        stem += "_" + str(inventory.platform).replace("/", "-")
-    return re.sub(r"[^A-Za-z0-9._-]", "_", stem)
+        stem += "@" + str(inventory.platform).replace("/", "-")
+    return re.sub(r"[^A-Za-z0-9._@/-]", "_", stem).replace("..", "_")
 
 
 class ResultWriter:
@@ -55,7 +56,9 @@ class ResultWriter:
         stem = file_stem(inventory)
         for name in self.formats:
             text = sbom.to_cyclonedx(inventory, self.host) if name == "cyclonedx" else sbom.dumps(document)
-            (self.directory / (stem + SUFFIXES[name])).write_text(text, encoding="utf-8")
+            path = self.directory / (stem + SUFFIXES[name])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
         if self.table:
             image = f"{self.host}/{inventory.repository}:{inventory.tag}"
             self.rows.append((image, str(inventory.platform or ""), inventory.os or "unknown", len(inventory.packages)))

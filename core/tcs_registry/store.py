@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ CREATE TABLE IF NOT EXISTS images (
 CREATE TABLE IF NOT EXISTS layers (
     diff_id TEXT NOT NULL,
     analyser TEXT NOT NULL,
-    record TEXT NOT NULL,
+    record BLOB NOT NULL,  -- zlib-compressed JSON
     analysed_at TEXT NOT NULL,
     PRIMARY KEY (diff_id, analyser)
 );
@@ -223,12 +224,12 @@ class LayerCache:
             row = self.db.execute(
                 "SELECT record FROM layers WHERE diff_id = ? AND analyser = ?", (diff_id, analyser)
             ).fetchone()
-        return json.loads(row[0]) if row else None
+        return json.loads(zlib.decompress(row[0])) if row else None
 
     def put_layer(self, diff_id: str, analyser: str, record: dict[str, Any]) -> None:
-        text = json.dumps(record, separators=(",", ":"))
+        blob = zlib.compress(json.dumps(record, separators=(",", ":")).encode())
         with self._lock, self.db:
-            self.db.execute("INSERT OR REPLACE INTO layers VALUES (?, ?, ?, ?)", (diff_id, analyser, text, _now()))
+            self.db.execute("INSERT OR REPLACE INTO layers VALUES (?, ?, ?, ?)", (diff_id, analyser, blob, _now()))
 
     def close(self) -> None:
         self.db.close()

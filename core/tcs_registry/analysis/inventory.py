@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
 from packageurl import PackageURL
 
@@ -22,12 +22,13 @@ from .stream import LayerStream
 from .walk import LayerRecord, read_hardlinks, walk
 
 log = logging.getLogger("tcs_registry")
+T = TypeVar("T")
 
 LAYER_TYPES = re.compile(
     r"^application/vnd\.(oci\.image\.layer(\.nondistributable)?\.v1\.tar(\+gzip|\+zstd)?"
-    r"|docker\.image\.rootfs\.diff\.tar\.gzip)$"
+    r"|docker\.image\.rootfs\.(foreign\.)?diff\.tar\.gzip)$"
 )
-FOREIGN = re.compile(r"(foreign|nondistributable)")
+FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 OS_KINDS = {"dpkg": "deb", "apk": "apk", "rpm": "rpm"}
 LANGUAGE_KINDS = {"python": ("pypi", "PyPI"), "npm": ("npm", "npm"), "go": ("golang", "Go"), "java": ("maven", "Maven")}
 
@@ -94,7 +95,7 @@ class Analyser:
         if len(diff_ids) != len(manifest.layers) or not all(isinstance(d, str) for d in diff_ids):
             raise ImageError(f"{what}: the config lists {len(diff_ids)} diff_ids for {len(manifest.layers)} layers")
         for layer in manifest.layers:
-            if not LAYER_TYPES.match(layer.media_type) and not FOREIGN.search(layer.media_type):
+            if not LAYER_TYPES.match(layer.media_type):
                 raise ImageError(f"{what}: not a container image (layer media type {layer.media_type!r})")
         records = [
             self.layer(client, image.repository, layer, diff_id)
@@ -104,23 +105,36 @@ class Analyser:
 
     # -- layers ------------------------------------------------------------------------------
     def layer(self, client: RegistryClient, repository: str, layer: Descriptor, diff_id: str) -> LayerRecord:
-        with self._lock:
-            future = self._inflight.get(diff_id)
-            owner = future is None
+        if layer.media_type == FOREIGN:  # Windows base layers live elsewhere; never cached under their diff_id
+            return LayerRecord(diff_id, problems=[f"{layer.digest}: foreign layer, not downloaded"])
+        while True:
+            with self._lock:
+                future = self._inflight.get(diff_id)
+                owner = future is None
+                if owner:
+                    future = self._inflight[diff_id] = Future()
+            assert future is not None
             if owner:
-                future = self._inflight[diff_id] = Future()
-        assert future is not None
-        if not owner:
-            self.layers_reused += 1
-            return future.result()
+                return self._own(future, client, repository, layer, diff_id)
+            try:
+                record = future.result()
+            except Exception as exc:  # the other worker's failure may be its own (its repository, its token)
+                log.debug("Layer %s failed for another image (%s); trying it for this one", diff_id, exc)
+                continue
+            self._count(reused=1)
+            return record
+
+    def _own(
+        self, future: Future[LayerRecord], client: RegistryClient, repository: str, layer: Descriptor, diff_id: str
+    ) -> LayerRecord:
         try:
             record = self._cached(diff_id)
             if record is None:
                 record = self._fetch(client, repository, layer, diff_id)
-                if self.cache is not None:
-                    self.cache.put_layer(diff_id, ANALYSER_VERSION, record.to_json())
+                self._count(analysed=1)
+                self._store(record)
             else:
-                self.layers_reused += 1
+                self._count(reused=1)
             future.set_result(record)
             return record
         except BaseException as exc:
@@ -130,31 +144,53 @@ class Analyser:
             with self._lock:  # later askers read the cache; memory does not grow with the run
                 self._inflight.pop(diff_id, None)
 
+    def _count(self, analysed: int = 0, reused: int = 0) -> None:
+        with self._lock:
+            self.layers_analysed += analysed
+            self.layers_reused += reused
+
     def _cached(self, diff_id: str) -> LayerRecord | None:
         if self.cache is None:
             return None
-        data = self.cache.get_layer(diff_id, ANALYSER_VERSION)
-        return LayerRecord.from_json(data) if data is not None else None
+        try:
+            data = self.cache.get_layer(diff_id, ANALYSER_VERSION)
+            return LayerRecord.from_json(data) if data is not None else None
+        except Exception as exc:  # an unreadable cache entry is analysed again
+            log.warning("Layer cache entry unreadable, analysing again diff_id=%s error=%s", diff_id, exc)
+            return None
+
+    def _store(self, record: LayerRecord) -> None:
+        if self.cache is None:
+            return
+        try:
+            self.cache.put_layer(record.diff_id, ANALYSER_VERSION, record.to_json())
+        except Exception as exc:  # a full disk or a locked store costs a re-analysis later, not this image
+            log.warning("Could not cache a layer's analysis diff_id=%s error=%s", record.diff_id, exc)
 
     def _fetch(self, client: RegistryClient, repository: str, layer: Descriptor, diff_id: str) -> LayerRecord:
         what = f"{client.registry.host}/{repository}@{layer.digest}"
-        if FOREIGN.search(layer.media_type) and "foreign" in layer.media_type:
-            return LayerRecord(diff_id, problems=[f"{layer.digest}: foreign layer, not downloaded"])
         log.debug("Analysing layer %s", what)
+        record, hardlinks = self._read(client, repository, layer, diff_id, lambda tar: walk(tar, diff_id, what))
+        if hardlinks:  # rare: wanted files stored as hard links to files not read; their targets need a second read
+            self._read(client, repository, layer, diff_id, lambda tar: read_hardlinks(tar, record, hardlinks))
+        return record
+
+    @staticmethod
+    def _read(
+        client: RegistryClient, repository: str, layer: Descriptor, diff_id: str, reader: Callable[[IO[bytes]], T]
+    ) -> T:
+        """Stream the layer through ``reader``, then check its digest and diff_id; any failure is this image's."""
+        what = f"{client.registry.host}/{repository}@{layer.digest}"
         with client.open_blob(repository, layer.digest) as response:
             stream = LayerStream(response.raw, layer.digest, diff_id, what)
             try:
-                record, hardlinks = walk(stream.tar, diff_id, what)
+                result = reader(stream.tar)
             except ImageError:
                 raise
             except Exception as exc:  # tarfile, gzip or zstd on a broken layer
                 raise ImageError(f"{what}: cannot read the layer: {type(exc).__name__}: {exc}") from None
             stream.verify()
-        if hardlinks:  # rare: wanted files stored as hard links; their targets need a second read
-            with client.open_blob(repository, layer.digest) as response:
-                read_hardlinks(LayerStream(response.raw, layer.digest, diff_id, what).tar, record, hardlinks)
-        self.layers_analysed += 1
-        return record
+        return result
 
 
 # -- the inventory -------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ class OperatingSystem:
             release = major or _CODENAMES.get(self.codename, "")
             return f"Debian:{release}" if release else "Debian"
         if self.id == "ubuntu":
-            lts = self.version.endswith(".04") and int(major or 1) % 2 == 0
+            lts = self.version.endswith(".04") and major.isdigit() and int(major) % 2 == 0
             return f"Ubuntu:{self.version}:LTS" if lts else f"Ubuntu:{self.version}"
         if self.id == "alpine":
             return "Alpine:v" + ".".join(self.version.split(".")[:2])

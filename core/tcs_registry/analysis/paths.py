@@ -5,6 +5,8 @@ from __future__ import annotations
 import posixpath
 import re
 
+from .parsers.java import ARCHIVE
+
 # Exact paths (no leading slash) and what they hold. Symlinked variants are listed because tar
 # links are resolved only on the squashed view (etc/os-release -> ../usr/lib/os-release).
 EXACT = {
@@ -38,7 +40,7 @@ _PATTERNS = (
     (re.compile(r"(^|/)EGG-INFO/PKG-INFO$"), "python"),
     (re.compile(r"(^|/)[^/]+\.egg-info$"), "python"),  # a single-file egg-info
     (re.compile(r"(^|/)node_modules/(@[^/]+/)?[^/@]+/package\.json$"), "npm"),
-    (re.compile(r"\.(jar|war|ear|par|sar|nar|jpi|hpi|kar)$", re.IGNORECASE), "java"),
+    (ARCHIVE, "java"),
 )
 _SKIP = re.compile(r"\.md5sums$")
 
@@ -72,23 +74,30 @@ def kind_of(path: str, executable: bool) -> str | None:
     return "binary" if executable else None
 
 
-def resolve(path: str, links: dict[str, str], max_depth: int = 8) -> str | None:
-    """``path`` with every symlinked component followed inside the image (chroot semantics:
-    ``..`` stops at the root, absolute targets mean the image root). None for a loop or too deep."""
-    parts = path.split("/")
+def resolve(path: str, links: dict[str, str], max_hops: int = 32) -> str | None:
+    """``path`` with every symlinked component followed inside the image, as the kernel would in a
+    chroot: ``..`` goes to the parent of where a link led and stops at the root, an absolute target
+    starts again at the image root. None for a loop or too many links."""
+    parts = [p for p in path.split("/") if p]
     done: list[str] = []
     hops = 0
     while parts:
-        done.append(parts.pop(0))
-        current = "/".join(done)
-        target = links.get(current)
+        part = parts.pop(0)
+        if part == ".":
+            continue
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        done.append(part)
+        target = links.get("/".join(done))
         if target is None:
             continue
         hops += 1
-        if hops > max_depth * 4:
+        if hops > max_hops:
             return None
-        base = "" if target.startswith("/") else posixpath.dirname(current)
-        joined = posixpath.normpath(posixpath.join("/", base, target)).lstrip("/")
-        done = []
-        parts = ([p for p in joined.split("/") if p]) + parts
+        done.pop()
+        if target.startswith("/"):
+            done = []
+        parts = [p for p in target.split("/") if p] + parts
     return "/".join(done)

@@ -57,7 +57,10 @@ def squash(records: list[LayerRecord]) -> View:
                 for path in [p for p in table if p.startswith(prefix)]:
                     del table[path]
         _drop(view, set(record.whiteouts))
-        _drop(view, set(record.links) | set(record.files))  # replaced paths, and what was under them
+        _drop(view, set(record.entries))  # replaced paths, and what was under them
+        for directory in record.directories:  # a directory replaces a lower file or link, keeps what is under it
+            view.files.pop(directory, None)
+            view.links.pop(directory, None)
         view.links.update(record.links)
         view.files.update({path: (index, entry) for path, entry in record.files.items()})
     return view

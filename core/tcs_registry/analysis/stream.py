@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 import sys
+import zlib
 from typing import IO, Any
 
 from ..errors import ImageError
@@ -93,7 +94,7 @@ class LayerStream:
             while self.tar.read(CHUNK):
                 pass
             self.compressed.drain()
-        except (OSError, EOFError, zstd.ZstdError) as exc:
+        except (OSError, EOFError, zlib.error, zstd.ZstdError) as exc:
             raise ImageError(f"{self.what}: the layer is corrupt ({exc})") from None
         if self.compressed.digest != self.digest:
             raise ImageError(f"{self.what}: layer content does not match its digest (got {self.compressed.digest})")

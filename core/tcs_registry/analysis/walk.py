@@ -23,6 +23,7 @@ log = logging.getLogger("tcs_registry")
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a package database or manifest larger than this is refused
 MAX_TEXT_BYTES = 64 * 1024  # release files
 MAX_ENTRIES = 2_000_000
+MAX_HEADER_BYTES = 1024 * 1024  # a long name or pax header; tarfile would read any size whole
 ELF_MAGIC = b"\x7fELF"
 OPAQUE = ".wh..wh..opq"
 WHITEOUT = ".wh."
@@ -37,6 +38,10 @@ class LayerRecord:
     whiteouts: list[str] = field(default_factory=list)  # removed from lower layers
     opaque: list[str] = field(default_factory=list)  # directories whose lower contents are hidden
     links: dict[str, str] = field(default_factory=dict)  # symlink -> target, as written
+    # Every other entry, read or not: a lower file, link or directory at the same path is replaced
+    # (a non-directory also hides what a lower layer had under it).
+    entries: list[str] = field(default_factory=list)  # non-directories
+    directories: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # files refused or unreadable, with the reason
 
     def to_json(self) -> dict[str, Any]:
@@ -86,6 +91,26 @@ def analyse_file(kind: str, path: str, member: tarfile.TarInfo, source: IO[bytes
     return {"kind": kind, "packages": parsers[kind](data)}
 
 
+class _BoundedTarInfo(tarfile.TarInfo):
+    """Refuses extended headers (GNU long names, pax records) larger than MAX_HEADER_BYTES."""
+
+    def _proc_gnulong(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        self._check()
+        return super()._proc_gnulong(tar)  # type: ignore[misc]
+
+    def _proc_pax(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        self._check()
+        return super()._proc_pax(tar)  # type: ignore[misc]
+
+    def _check(self) -> None:
+        if self.size > MAX_HEADER_BYTES:
+            raise tarfile.SubsequentHeaderError(f"an extended tar header of {self.size} bytes")
+
+
+def open_tar(stream: IO[bytes]) -> tarfile.TarFile:
+    return tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo)
+
+
 class _Prefixed:
     """A stream with a few already-read bytes put back in front."""
 
@@ -104,7 +129,7 @@ def walk(tar_stream: IO[bytes], diff_id: str, what: str) -> tuple[LayerRecord, d
     record = LayerRecord(diff_id)
     hardlinks: dict[str, str] = {}
     read: set[str] = set()  # wanted files whose content was read, whatever it held
-    with tarfile.open(fileobj=tar_stream, mode="r|") as tar:
+    with open_tar(tar_stream) as tar:
         for count, member in enumerate(tar):
             if count >= MAX_ENTRIES:
                 raise ValueError(f"more than {MAX_ENTRIES} entries")
@@ -121,7 +146,13 @@ def walk(tar_stream: IO[bytes], diff_id: str, what: str) -> tuple[LayerRecord, d
                 elif not base.startswith(WHITEOUT + WHITEOUT) and base != WHITEOUT:  # AUFS metadata, invalid
                     record.whiteouts.append(posixpath.join(directory, base[len(WHITEOUT) :]))
                 continue
-            _forget(record, path)  # the last entry for a path wins
+            record.files.pop(path, None)  # the last entry for a path wins
+            record.links.pop(path, None)
+            hardlinks.pop(path, None)
+            if member.isdir():
+                record.directories.append(path)
+                continue
+            record.entries.append(path)
             if member.issym():
                 record.links[path] = member.linkname
                 continue
@@ -150,7 +181,7 @@ def read_hardlinks(tar_stream: IO[bytes], record: LayerRecord, hardlinks: dict[s
     wanted: dict[str, list[str]] = {}
     for path, target in hardlinks.items():
         wanted.setdefault(target, []).append(path)
-    with tarfile.open(fileobj=tar_stream, mode="r|") as tar:
+    with open_tar(tar_stream) as tar:
         for member in tar:
             links = wanted.pop(safe_path(member.name) or "", None)
             if not links or not member.isreg():
@@ -163,11 +194,6 @@ def read_hardlinks(tar_stream: IO[bytes], record: LayerRecord, hardlinks: dict[s
     for target, links in wanted.items():
         for link in links:
             record.problems.append(f"{link}: hard link to {target}, which is not in the layer")
-
-
-def _forget(record: LayerRecord, path: str) -> None:
-    record.files.pop(path, None)
-    record.links.pop(path, None)
 
 
 def _analyse(record: LayerRecord, kind: str, path: str, member: tarfile.TarInfo, source: IO[bytes] | None) -> None:

@@ -43,7 +43,7 @@ def console_script() -> str:
 
 def inventory(out_dir: Path, host: str, repository: str, tag: str, platform: str | None = None) -> dict:
     """The JSON inventory a scan with ``--format json`` wrote for one image (platform ``linux/arm64``)."""
-    stem = f"{repository}_{tag}".replace("/", "_") + (f"_{platform.replace('/', '-')}" if platform else "")
+    stem = f"{repository}/{tag}" + (f"@{platform.replace('/', '-')}" if platform else "")
     return json.loads((results_dir(out_dir, host) / f"{stem}.json").read_text())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 from typing import Any
 
@@ -11,13 +12,15 @@ from debian.deb822 import Packages
 from .language import is_language_metadata
 
 _SOURCE = re.compile(r"^(\S+)(?:\s+\((\S+)\))?$")
+logging.getLogger("debian.deb822").setLevel(logging.ERROR)  # its encoding guesses are not the user's business
 
 
 def parse_status(data: bytes, *, distroless: bool = False) -> list[dict[str, Any]]:
     """Installed packages. A ``status.d`` file has no ``Status:``; a ``status`` paragraph counts
     only when its third status word is ``installed`` (not config-files, half-installed, ...)."""
     packages = []
-    for paragraph in Packages.iter_paragraphs(io.BytesIO(data), use_apt_pkg=False, encoding="utf-8"):
+    text = io.StringIO(data.decode("utf-8", "replace"))  # an odd byte in a maintainer name loses nothing else
+    for paragraph in Packages.iter_paragraphs(text, use_apt_pkg=False):
         name, version = paragraph.get("Package"), paragraph.get("Version")
         if not name or not version:
             continue

@@ -8,6 +8,7 @@ Older binaries store pointers instead and are not read.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import IO, Any
 
 MAGIC = b"\xff Go buildinf:"
@@ -28,53 +29,68 @@ def _uvarint(data: bytes, at: int) -> tuple[int, int]:
     raise ValueError("bad varint")
 
 
-def find_buildinfo(stream: IO[bytes]) -> bytes | None:
-    """The bytes from the build info header on, read chunk by chunk (never the whole binary)."""
-    window, offset = b"", 0
+def _candidates(stream: IO[bytes]) -> Iterator[bytes]:
+    """The bytes from each 16-byte-aligned build info magic on, read chunk by chunk (never the whole
+    binary at once). The same string can appear as data elsewhere, so each candidate is checked."""
+    window, offset = b"", 0  # offset: where window starts in the file
     while offset < MAX_BINARY:
         chunk = stream.read(CHUNK)
         if not chunk:
-            return None
-        start = len(window)
+            return
         window += chunk
-        at = window.find(MAGIC, max(0, start - len(MAGIC)))
-        while at >= 0 and (offset + at) % 16:
+        at = window.find(MAGIC)
+        while at >= 0:
+            if (offset + at) % 16 == 0:
+                found = window[at:]
+                while len(found) < TAIL and (more := stream.read(CHUNK)):
+                    found += more
+                yield found[:TAIL]
+                window, offset = found, offset + at  # go on after this candidate
+                at = window.find(MAGIC, 1)
+                continue
             at = window.find(MAGIC, at + 1)
-        if at >= 0:
-            found = window[at:]
-            while len(found) < TAIL:
-                more = stream.read(CHUNK)
-                if not more:
-                    break
-                found += more
-            return found[:TAIL]
-        offset += len(window) - len(MAGIC)
-        window = window[-len(MAGIC) :]
-    return None
+        keep = len(MAGIC) - 1
+        offset += len(window) - keep
+        window = window[-keep:]
+
+
+def _decode(found: bytes) -> tuple[str, bytes] | None:
+    """(Go version, module info) from a candidate, or None if it is not real build info."""
+    if len(found) < 32 or found[14] not in (4, 8) or not found[15] & 2:
+        return None  # not a header, or a pre-1.18 one that stores pointers
+    try:
+        length, at = _uvarint(found, 32)
+        version = found[at : at + length].decode("utf-8")
+        length, at = _uvarint(found, at + length)
+        modinfo = found[at : at + length]
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not version.startswith("go") or len(modinfo) != length:
+        return None
+    if len(modinfo) >= 33 and modinfo[-17:-16] == b"\n":  # 16-byte sentinels around the text
+        modinfo = modinfo[16:-16]
+    if modinfo and not modinfo.startswith(b"path\t"):
+        return None
+    return version, modinfo
 
 
 def parse(stream: IO[bytes]) -> list[dict[str, Any]]:
     """Modules of a Go binary: its dependencies, the main module when versioned, and ``stdlib``."""
-    found = find_buildinfo(stream)
-    if found is None or len(found) < 32 or not found[15] & 2:
+    decoded = next((d for d in map(_decode, _candidates(stream)) if d), None)
+    if decoded is None:
         return []
-    try:
-        length, at = _uvarint(found, 32)
-        go_version = found[at : at + length].decode("utf-8", "replace")
-        length, at = _uvarint(found, at + length)
-        modinfo = found[at : at + length]
-    except ValueError:
-        return []
-    if len(modinfo) >= 33 and modinfo[-17:-16] == b"\n":  # 16-byte sentinels around the text
-        modinfo = modinfo[16:-16]
+    go_version, modinfo = decoded
     packages: list[dict[str, Any]] = []
     for line in modinfo.decode("utf-8", "replace").splitlines():
         fields = line.split("\t")
         if fields[0] in ("mod", "dep") and len(fields) >= 3:
             if fields[2] and fields[2] != "(devel)":
                 packages.append({"name": fields[1], "version": fields[2].removeprefix("v")})
-        elif fields[0] == "=>" and len(fields) >= 3 and packages:  # a replace directive: the previous dep
-            packages[-1] = {"name": fields[1], "version": fields[2].removeprefix("v")}
+        elif fields[0] == "=>" and len(fields) >= 3 and packages:  # a replace directive of the previous dep
+            if fields[2]:
+                packages[-1] = {"name": fields[1], "version": fields[2].removeprefix("v")}
+            else:  # replaced by a local directory: its code is not the published module's
+                packages.pop()
     version = go_version.removeprefix("go").split(" ")[0]
     if version:
         packages.append({"name": "stdlib", "version": version})

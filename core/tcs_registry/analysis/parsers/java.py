@@ -7,10 +7,13 @@ import re
 import zipfile
 from typing import IO, Any
 
-ARCHIVE = re.compile(r"\.(jar|war|ear|par|sar|nar|jpi|hpi|kar)$", re.IGNORECASE)
+ARCHIVE = re.compile(r"\.(jar|war|ear|par|sar|nar|jpi|hpi|kar|far|lpkg)$", re.IGNORECASE)
 MAX_DEPTH = 3
 MAX_NESTED = 64 * 1024 * 1024
+MAX_NESTED_ARCHIVES = 500
 MAX_MEMBERS = 100_000
+MAX_TEXT = 64 * 1024
+_NAME_VERSION = re.compile(r"^(.+?)-(\d[\w.+-]*?)\.[a-z]+$", re.IGNORECASE)
 
 
 def _properties(text: str) -> dict[str, str]:
@@ -36,8 +39,22 @@ def _manifest(text: str) -> dict[str, str]:
     return values
 
 
-def parse(archive: IO[bytes], name: str, depth: int = 0) -> list[dict[str, Any]]:
-    """Packages in a (seekable) archive; ``name`` is its file name, the last resort for coordinates."""
+def _text(jar: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    """A small text member, read with a cap whatever its header claims (a zip bomb stops here)."""
+    with jar.open(info) as member:
+        return member.read(MAX_TEXT).decode("utf-8", "replace")
+
+
+def _from_name(name: str) -> dict[str, Any] | None:
+    """``commons-io-2.11.0.jar`` -> commons-io 2.11.0: the last resort, without a group."""
+    match = _NAME_VERSION.match(name.rsplit("/", 1)[-1])
+    return {"name": match.group(1), "version": match.group(2)} if match else None
+
+
+def parse(archive: IO[bytes], name: str, depth: int = 0, budget: list[int] | None = None) -> list[dict[str, Any]]:
+    """Packages in a (seekable) archive; ``name`` is its file name, the last resort for coordinates.
+    ``budget`` counts the nested archives still allowed, shared by the whole tree."""
+    budget = budget if budget is not None else [MAX_NESTED_ARCHIVES]
     try:
         jar = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -47,22 +64,32 @@ def parse(archive: IO[bytes], name: str, depth: int = 0) -> list[dict[str, Any]]
         infos = jar.infolist()[:MAX_MEMBERS]
         for info in infos:
             if info.filename.startswith("META-INF/maven/") and info.filename.endswith("/pom.properties"):
-                props = _properties(jar.read(info).decode("utf-8", "replace"))
+                props = _properties(_text(jar, info))
                 group, artifact, version = props.get("groupId"), props.get("artifactId"), props.get("version")
                 if group and artifact and version:
                     packages.append({"name": f"{group}:{artifact}", "version": version})
         if not packages and "META-INF/MANIFEST.MF" in jar.namelist():
-            manifest = _manifest(jar.read("META-INF/MANIFEST.MF").decode("utf-8", "replace"))
+            manifest = _manifest(_text(jar, jar.getinfo("META-INF/MANIFEST.MF")))
             title = manifest.get("Implementation-Title") or manifest.get("Bundle-SymbolicName", "").split(";")[0]
             version = manifest.get("Implementation-Version") or manifest.get("Bundle-Version")
             group = manifest.get("Implementation-Vendor-Id")  # Maven writes the groupId here
             if title and version:
                 packages.append({"name": f"{group}:{title}" if group else title, "version": version})
+        if not packages:
+            found = _from_name(name)
+            packages += [found] if found else []
         if depth < MAX_DEPTH:
             for info in infos:
-                if ARCHIVE.search(info.filename) and info.file_size <= MAX_NESTED:
-                    nested = io.BytesIO(jar.read(info))
-                    for found in parse(nested, info.filename, depth + 1):
-                        found.setdefault("path", info.filename)
-                        packages.append(found)
+                if not ARCHIVE.search(info.filename) or info.file_size > MAX_NESTED or budget[0] <= 0:
+                    continue
+                budget[0] -= 1
+                try:
+                    with jar.open(info) as member:
+                        nested = io.BytesIO(member.read(MAX_NESTED))
+                    inner = parse(nested, info.filename, depth + 1, budget)
+                except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+                    continue  # a broken nested archive does not lose the outer one's packages
+                for found in inner:
+                    found.setdefault("path", info.filename)
+                    packages.append(found)
     return packages

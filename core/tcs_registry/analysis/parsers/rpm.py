@@ -16,6 +16,8 @@ from .language import is_language_metadata
 
 MAX_HEADER_ENTRIES = 0x10000
 MAX_HEADER_DATA = 256 * 1024 * 1024
+MAX_PACKAGES = 100_000
+MAX_TOTAL_BYTES = 1024 * 1024 * 1024  # header bytes read from one database, duplicates included
 
 NAME, VERSION, RELEASE, EPOCH, LICENSE, ARCH, SOURCERPM = 1000, 1001, 1002, 1003, 1014, 1022, 1044
 DIRINDEXES, BASENAMES, DIRNAMES = 1116, 1117, 1118
@@ -34,8 +36,11 @@ def parse(data: bytes) -> list[dict[str, Any]]:
         blobs = _ndb_blobs(data)
     else:
         blobs = _bdb_blobs(data)
-    packages = []
-    for blob in blobs:
+    packages, total = [], 0
+    for count, blob in enumerate(blobs):
+        total += len(blob)
+        if count >= MAX_PACKAGES or total > MAX_TOTAL_BYTES:
+            raise RpmError(f"more than {MAX_PACKAGES} headers or {MAX_TOTAL_BYTES} bytes of them")
         record = package(parse_header(blob))
         if record:
             packages.append(record)
@@ -50,7 +55,18 @@ def _sqlite_blobs(data: bytes) -> list[bytes]:
     db = sqlite3.connect(":memory:")
     try:
         db.deserialize(bytes(image))
-        return [bytes(row[0]) for row in db.execute("SELECT blob FROM Packages")]
+        kind = db.execute("SELECT type FROM sqlite_master WHERE name = 'Packages'").fetchone()
+        if kind != ("table",):  # a view could compute rows without end
+            raise RpmError("rpmdb.sqlite has no Packages table")
+        blobs, total = [], 0
+        for (blob,) in db.execute("SELECT blob FROM Packages"):
+            if not isinstance(blob, bytes):
+                raise RpmError("rpmdb.sqlite holds a header that is not a blob")
+            total += len(blob)
+            if len(blobs) >= MAX_PACKAGES or total > MAX_TOTAL_BYTES:
+                raise RpmError(f"more than {MAX_PACKAGES} headers or {MAX_TOTAL_BYTES} bytes of them")
+            blobs.append(blob)
+        return blobs
     except sqlite3.Error as exc:
         raise RpmError(f"unreadable rpmdb.sqlite: {exc}") from None
     finally:
@@ -61,12 +77,14 @@ def _ndb_blobs(data: bytes) -> Iterator[bytes]:
     _magic, version, _generation, slot_pages = struct.unpack_from("<4sIII", data, 0)
     if version != 0 or not 0 < slot_pages <= 2048:
         raise RpmError("unsupported NDB header")
+    seen: set[int] = set()
     for offset in range(32, min(slot_pages * 4096, len(data)), 16):  # the first two slots are the header
         slot_magic, index, block, _count = struct.unpack_from("<4sIII", data, offset)
         if slot_magic != b"Slot":
             raise RpmError("bad NDB slot")
-        if index == 0:
+        if index == 0 or block in seen:  # free, or a second slot on the same blob
             continue
+        seen.add(block)
         start = block * 16
         if start + 16 > len(data):
             raise RpmError("NDB slot points past the end of the file")
@@ -91,6 +109,7 @@ def _bdb_blobs(data: bytes) -> Iterator[bytes]:
     if page_size not in (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536):
         raise RpmError(f"unexpected Berkeley DB page size {page_size}")
     pages = min(last_page + 1, len(data) // page_size)
+    chains: set[int] = set()
     for number in range(pages):
         page = data[number * page_size : (number + 1) * page_size]
         if page[25] not in (2, 13):  # hash pages (13), unsorted hash pages of RHEL 5 (2)
@@ -100,7 +119,10 @@ def _bdb_blobs(data: bytes) -> Iterator[bytes]:
             at = struct.unpack_from(order + "H", page, 26 + 2 * i)[0]
             if at + 12 > page_size or page[at] != 3:  # only off-page (H_OFFPAGE) values hold headers
                 continue
-            yield _bdb_overflow(data, struct.unpack_from(order + "I", page, at + 4)[0], page_size, order)
+            first = struct.unpack_from(order + "I", page, at + 4)[0]
+            if first not in chains:  # each chain once, however many entries point to it
+                chains.add(first)
+                yield _bdb_overflow(data, first, page_size, order)
 
 
 def _bdb_overflow(data: bytes, number: int, page_size: int, order: str) -> bytes:
@@ -173,8 +195,11 @@ def package(tags: dict[int, Any]) -> dict[str, Any] | None:
     if epoch is not None:
         record["epoch"] = epoch
     source = _first(tags.get(SOURCERPM))
-    if source and source != "(none)":
-        source_name, source_version = split_source_rpm(source)
+    split = split_source_rpm(source) if source.endswith(".rpm") else None
+    if split:
+        source_name, source_version = split
+        if epoch:  # a source rpm has its binaries' epoch
+            source_version = f"{epoch}:{source_version}"
         record["source_name"], record["source_version"] = source_name, source_version
         record["source_rpm"] = source
     for key, tag in (("arch", ARCH), ("license", LICENSE)):
@@ -186,14 +211,14 @@ def package(tags: dict[int, Any]) -> dict[str, Any] | None:
     return record
 
 
-def split_source_rpm(filename: str) -> tuple[str, str]:
-    """``openssl-3.0.7-24.el9.src.rpm`` -> (``openssl``, ``3.0.7-24.el9``)."""
+def split_source_rpm(filename: str) -> tuple[str, str] | None:
+    """``openssl-3.0.7-24.el9.src.rpm`` -> (``openssl``, ``3.0.7-24.el9``); None if it is not such a name."""
     stem = filename.removesuffix(".rpm")
     stem = stem.rsplit(".", 1)[0] if "." in stem else stem  # the arch (src, nosrc)
     name_version, _, release = stem.rpartition("-")
     name, _, version = name_version.rpartition("-")
-    if not name:
-        return filename, ""
+    if not name or not version or not release:
+        return None
     return name, f"{version}-{release}"
 
 
