@@ -40,7 +40,18 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.group(context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, prog_name="tcs-registry")
     def cli() -> None:
-        """Scan whole container registries for vulnerabilities and misconfigurations."""
+        """Scan whole container registries for vulnerabilities and misconfigurations.
+
+        \b
+        Examples:
+          tcs-registry registry https://registry.example.com --username robot --password-stdin < token
+          tcs-registry results --image team/app:1.0
+          tcs-registry plugins
+
+        \b
+        Shell completion (bash; zsh and fish likewise):
+          eval "$(_TCS_REGISTRY_COMPLETE=bash_source tcs-registry)"
+        """
 
     @cli.command("registry")
     @click.argument("registry_url")
@@ -82,7 +93,15 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option("-v", "--verbose", count=True, help="More log lines (-v: debug).")
     @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
     def registry(registry_url: str, password_stdin: bool, verbose: int, quiet: bool, **flags: Any) -> None:
-        """Discover, describe and scan every image of the registry at REGISTRY_URL."""
+        """Discover, describe and scan every image of the registry at REGISTRY_URL.
+
+        \b
+        Examples:
+          tcs-registry registry localhost:5000 --mode=dry-run
+          tcs-registry registry https://harbor.example.com/library --username 'robot$ci' --password-stdin < token
+          tcs-registry registry https://registry.example.com --allowList='team/*' --format=table,cyclonedx
+          tcs-registry registry 123456789012.dkr.ecr.eu-west-1.amazonaws.com --platform=linux/arm64
+        """
         logs.setup(-1 if quiet else verbose)
         if password_stdin:
             if flags.get("password") is not None:
@@ -131,7 +150,13 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @cli.command("plugins")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
     def plugins(as_json: bool) -> None:
-        """List installed plugins: name, version, registry types, hooks."""
+        """List installed plugins: name, version, registry types, hooks.
+
+        \b
+        Examples:
+          tcs-registry plugins
+          tcs-registry plugins --json
+        """
         infos = describe_plugins(get_pm())
         if as_json:
             click.echo(json.dumps([info.__dict__ for info in infos], indent=2))

@@ -1,7 +1,9 @@
-"""pytest fixtures: real CNCF registries on loopback (anonymous, htpasswd, token, TLS) over seeded storage.
+"""The plugin author's kit, a pytest plugin: real CNCF registries on loopback (anonymous, htpasswd,
+token, TLS) over seeded storage, images to push, and the CLI run in-process.
 
-Load with ``-p tcs_registry.testing.fixtures`` (the project's pytest config does) or
-``pytest_plugins = ["tcs_registry.testing.fixtures"]`` in a plugin's top-level conftest.
+Installed with ``pip install 'tcs-registry[testing]'``, it loads by itself (entry point ``pytest11``);
+the project's own tests use the same fixtures. The Debian package ``docker-registry`` must be
+installed. See docs/plugins.md, "Testing a plugin".
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import trustme
 
 from tcs_registry.cli import main
 from tcs_registry.plugins import get_plugin_manager
@@ -24,7 +25,11 @@ from tcs_registry.testing.datasets import Expected, cache_dir, seed_big, seed_st
 from tcs_registry.testing.facade import Facade, StoredRegistry
 from tcs_registry.testing.images import Pusher
 from tcs_registry.testing.registry import RegistryServer, htpasswd
-from tcs_registry.testing.tokens import TokenServer
+
+if TYPE_CHECKING:
+    import trustme
+
+    from tcs_registry.testing.tokens import TokenServer
 
 USERS = {"alice": "s3cret-Pa55word", "robot$ci": "r0bot-t0ken-value"}
 BIG_DATASET_VERSION = "1"
@@ -150,6 +155,8 @@ def basic_registry(standard, work) -> Iterator[RegistryServer]:
 
 @pytest.fixture(scope="session")
 def token_server(work) -> Iterator[TokenServer]:
+    from tcs_registry.testing.tokens import TokenServer  # needs pyjwt and cryptography (the testing extra)
+
     server = TokenServer(work / "tokens", USERS).start()
     yield server
     server.stop()
@@ -163,6 +170,8 @@ def token_registry(standard, work, token_server) -> Iterator[RegistryServer]:
 
 @pytest.fixture(scope="session")
 def ca() -> trustme.CA:
+    import trustme
+
     return trustme.CA()
 
 
@@ -190,6 +199,13 @@ def fresh_registry(tmp_path) -> Iterator[RegistryServer]:
     """An empty anonymous registry of the test's own, for tests that push."""
     with RegistryServer(tmp_path / "storage", tmp_path / "work") as server:
         yield server
+
+
+@pytest.fixture
+def pusher(fresh_registry) -> Pusher:
+    """Pushes real images to ``fresh_registry``: ``pusher.image(...)``, ``pusher.index(...)``, or the
+    helpers ``push_tags`` and ``push_index`` of ``tcs_registry.testing.datasets``."""
+    return Pusher(fresh_registry.url)
 
 
 @pytest.fixture(autouse=True)
