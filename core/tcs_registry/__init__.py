@@ -15,7 +15,7 @@ from .models import (
     RegistryType,
     ScanResult,
 )
-from .vendor import VendorPlugin
+from .vendor import VendorPlugin, log_in
 
 __version__ = "0.1.0"
 
@@ -40,4 +40,5 @@ __all__ = [
     "VendorPlugin",
     "__version__",
     "hookimpl",
+    "log_in",
 ]

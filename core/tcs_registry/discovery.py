@@ -85,7 +85,8 @@ class Discovery:
         if client is None:
             raise PluginError(f"no installed plugin can log in to a {registry_type} registry")
         self.client = client
-        log.debug("Authenticated registry=%s credentials=%s", s.url, s.credentials.source)
+        used = getattr(client, "credentials", s.credentials)  # an auth-override plugin may have brought its own
+        log.debug("Authenticated registry=%s credentials=%s", s.url, used.source)
 
     @property
     def partial(self) -> bool:

@@ -1,0 +1,92 @@
+"""An auth-override plugin: credentials for chosen registry hosts from a file or an external command
+(what a secret manager such as Vault, ``op`` or ``aws secretsmanager`` provides), every other host
+left alone.
+
+Configuration, a TOML file named by ``TCS_VAULT_AUTH_CONFIG`` (default
+``~/.config/tcs-registry/vault-auth.toml``)::
+
+    [hosts."ghcr.io"]
+    username = "mona"
+    password_command = ["vault", "kv", "get", "-field=token", "secret/ci/ghcr"]
+
+    [hosts."registry.example.com:5000"]
+    username = "robot$ci"
+    password_file = "/run/secrets/registry-token"
+
+Its ``authenticate`` runs first (``tryfirst``): for a configured host it fetches the secret and logs
+in with the client of the registry's own type (``tcs_registry.log_in``), so a vendor plugin still
+does its vendor's work; for any other host it returns None and the usual chain answers.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from tcs_registry import AuthError, Credentials, Registry, RegistryClient, UsageError, hookimpl, log_in
+from tcs_registry.logs import redact
+
+DEFAULT_CONFIG = "~/.config/tcs-registry/vault-auth.toml"
+COMMAND_TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class Source:
+    host: str
+    username: str
+    password_file: str | None = None
+    password_command: tuple[str, ...] = ()
+
+    def secret(self) -> str:
+        """The password, fetched now; errors name the host and the source, never the secret."""
+        if self.password_file:
+            try:
+                return Path(self.password_file).expanduser().read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise AuthError(f"vault-auth: cannot read the password file for {self.host}: {exc.strerror}") from None
+        try:
+            done = subprocess.run(
+                list(self.password_command), capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise AuthError(f"vault-auth: the password command for {self.host} did not run: {exc}") from None
+        if done.returncode != 0:
+            raise AuthError(f"vault-auth: the password command for {self.host} exited with {done.returncode}")
+        return done.stdout.strip()
+
+
+def load(path: str | None = None) -> dict[str, Source]:
+    """host -> Source, from the config file (none configured: an empty mapping)."""
+    config = Path(path or os.environ.get("TCS_VAULT_AUTH_CONFIG") or DEFAULT_CONFIG).expanduser()
+    if not config.is_file():
+        return {}
+    try:
+        hosts = tomllib.loads(config.read_text(encoding="utf-8")).get("hosts", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"vault-auth: cannot read {config}: {exc}") from None
+    sources = {}
+    for host, entry in hosts.items():
+        command = entry.get("password_command") or ()
+        if not isinstance(entry.get("username"), str) or bool(entry.get("password_file")) == bool(command):
+            raise UsageError(
+                f"vault-auth: {config}: host {host!r} needs username and one of password_file, password_command"
+            )
+        sources[host.lower()] = Source(host, entry["username"], entry.get("password_file"), tuple(command))
+    return sources
+
+
+class VaultAuth:
+    @hookimpl(tryfirst=True)
+    def authenticate(self, registry: Registry, credentials: Credentials) -> RegistryClient | None:
+        source = load().get(registry.host.lower())
+        if source is None:
+            return None  # not a host of ours: the vendor plugin or the generic V2 plugin logs in
+        secret = source.secret()
+        redact(secret)  # never in a log line, whatever goes wrong later
+        return log_in(registry, Credentials(source.username, secret, source="vault-auth"))
+
+
+plugin = VaultAuth()
