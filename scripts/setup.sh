@@ -21,7 +21,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${pip[@]}" -e '.[test]'
-for plugin in plugins/*/pyproject.toml; do
+for plugin in plugins/*/pyproject.toml examples/*/pyproject.toml; do  # (ghcr sorts before vault-auth, which needs it)
     [ -e "$plugin" ] && "${pip[@]}" -e "$(dirname "$plugin")[test]"
 done
 bash scripts/build-debian-image.sh

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh), lint, run the whole test suite, then each plugin alone with the core.
+# Set up (scripts/setup.sh), lint, run the whole test suite, then each plugin alone with the core, then
+# build every distribution and install tcs-registry[all] from the wheels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -8,4 +9,5 @@ bash scripts/setup.sh
 .venv/bin/pytest "$@"
 if [ $# -eq 0 ]; then
     bash scripts/test-plugins-alone.sh
+    bash scripts/build-dists.sh
 fi

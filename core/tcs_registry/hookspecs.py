@@ -13,8 +13,9 @@ Rules every plugin follows:
   ``None`` when ``registry.registry_type`` is not one of yours, and the next plugin is asked. The
   built-in generic V2 plugin answers last (``trylast``) for every type, so a vendor plugin only
   implements what it does better than plain V2 and leaves the rest to it.
-* An auth-override plugin marks its `authenticate` with ``@hookimpl(tryfirst=True)`` and returns
-  ``None`` for every host it does not manage.
+* An auth-override plugin marks its `authenticate` with ``@hookimpl(tryfirst=True)``, returns
+  ``None`` for every host it does not manage, and logs in with `tcs_registry.log_in` (the client of
+  the registry's own type) where it changes only the credentials.
 * Raise `tcs_registry.errors.RegistryError` (or `AuthError`, `ImageError`) with a one-line
   message for "mine, and it failed"; never put credentials in a message.
 """
