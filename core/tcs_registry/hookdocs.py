@@ -1,6 +1,6 @@
 """The hook reference of docs/plugins.md, generated from `hookspecs` so the guide cannot drift from it.
 
-    python -m tcs_registry.hookdocs docs/plugins.md     # rewrite the reference section in place
+python -m tcs_registry.hookdocs docs/plugins.md     # rewrite the reference section in place
 """
 
 from __future__ import annotations
