@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up (scripts/setup.sh), lint, run the whole test suite, then each plugin alone with the core, then
-# build every distribution and install tcs-registry[all] from the wheels.
+# build every distribution and install tcs-registry[all] from the wheels, then build the container image
+# with buildah and let it scan itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,4 +11,5 @@ bash scripts/setup.sh
 if [ $# -eq 0 ]; then
     bash scripts/test-plugins-alone.sh
     bash scripts/build-dists.sh
+    bash scripts/build-image.sh
 fi
