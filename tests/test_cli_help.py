@@ -1,0 +1,31 @@
+"""Every command's --help shows an example, and shell completion (click's) knows commands and options."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tcs_registry.testing.helpers import console_script
+
+
+@pytest.mark.parametrize("command", [[], ["registry"], ["results"], ["plugins"]])
+def test_every_command_has_examples_in_its_help(tcs, command):
+    result = tcs(*command, "--help")
+    assert result.code == 0
+    examples = result.out.split("Examples:\n", 1)[1].splitlines()
+    assert examples[0].strip().startswith("tcs-registry ")
+
+
+def _complete(words: str) -> list[str]:
+    env = {**os.environ, "_TCS_REGISTRY_COMPLETE": "bash_complete", "COMP_WORDS": words}
+    env["COMP_CWORD"] = str(len(words.split()) - (0 if words.endswith(" ") else 1))
+    done = subprocess.run([console_script()], env=env, capture_output=True, text=True, check=True)
+    return [line.split(",", 1)[1] for line in done.stdout.splitlines()]
+
+
+def test_shell_completion_knows_commands_and_options():
+    assert _complete("tcs-registry re") == ["registry", "results"]
+    assert "--platform" in _complete("tcs-registry registry localhost:5000 --p")
+    assert _complete("tcs-registry results --format ") == ["table", "json", "cyclonedx"]
