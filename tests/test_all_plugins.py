@@ -7,7 +7,7 @@ import pytest
 from tcs_registry.plugins import get_plugin_manager, registry_types
 from tcs_registry.sniffing import OfflineProbe, select_registry_type
 
-VENDORS = {"DOCKERHUB", "HARBOR", "QUAY", "ARTIFACTORY", "NEXUS", "ECR", "ACR"}
+VENDORS = {"DOCKERHUB", "HARBOR", "QUAY", "ARTIFACTORY", "NEXUS", "ECR", "ACR", "GHCR"}  # GHCR: the example
 
 
 Offline = OfflineProbe  # a host that cannot be reached: only URL rules can decide
@@ -36,6 +36,7 @@ def pm():
         ("https://registry.example.com", "DEFAULT_V2"),
         ("https://123456789012.dkr.ecr.eu-west-1.amazonaws.com", "ECR"),
         ("https://myregistry.azurecr.io", "ACR"),
+        ("https://ghcr.io/octo-org", "GHCR"),
     ],
 )
 def test_url_matrix_has_one_answer_each(pm, url, expected):
