@@ -31,6 +31,7 @@ from .results import ResultWriter
 from .settings import Settings
 from .sniffing import HttpProbe, select_registry_type
 from .store import LayerCache, Store
+from .vendor import client_class
 
 log = logging.getLogger("tcs_registry")
 
@@ -79,7 +80,10 @@ class Discovery:
             registry_type=registry_type,
             project=s.project,
             verify=s.verify,
-            options={"concurrency": s.concurrency},
+            options={
+                "concurrency": s.concurrency,
+                "client_class": client_class(self.pm.get_plugins(), registry_type),  # for tcs_registry.log_in
+            },
         )
         client = self.pm.hook.authenticate(registry=self.registry, credentials=s.credentials)
         if client is None:

@@ -26,29 +26,33 @@ from .hookspecs import hookimpl
 from .http import RegistryClient
 from .models import Credentials, ImageDescription, Probe, Registry, RegistryMatch, RegistryType
 
-_CLIENT_CLASSES: dict[str, type[RegistryClient]] = {}  # registry type name -> its vendor's client class
-
 
 def log_in(registry: Registry, credentials: Credentials) -> RegistryClient:
-    """The client that the plugin of ``registry``'s type would build, logged in with ``credentials``.
+    """The client that the plugin of ``registry``'s type builds, logged in with ``credentials``.
 
     For auth-override plugins that change only where credentials come from (a secret manager): their
     ``authenticate`` answers first with ``log_in(registry, their_credentials)`` and the vendor's own
-    client does the rest. A type without a vendor plugin gets the generic V2 client.
+    client does the rest. The core puts the client class of the registered plugin of the registry's
+    type in ``registry.options["client_class"]``; a type without a vendor plugin gets the generic V2
+    client.
     """
-    client = _CLIENT_CLASSES.get(registry.registry_type, RegistryClient)(registry, credentials)
+    client_class = registry.options.get("client_class") or RegistryClient
+    client = client_class(registry, credentials)
     client.login()
     return client
+
+
+def client_class(plugins: Iterable[object], registry_type: str) -> type[RegistryClient] | None:
+    """The client class of the registered `VendorPlugin` serving ``registry_type``, if any."""
+    for plugin in plugins:
+        if isinstance(plugin, VendorPlugin) and plugin.registry_type.name == registry_type:
+            return plugin.client_class
+    return None
 
 
 class VendorPlugin:
     registry_type: RegistryType
     client_class: type[RegistryClient] = RegistryClient
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "registry_type" in cls.__dict__:
-            _CLIENT_CLASSES[cls.registry_type.name] = cls.client_class
 
     def sniff(self, url: str, probe: Probe) -> RegistryMatch | None:
         """Override: recognise the vendor (URL rules first; then ``probe.v2()``, one ``probe.get()``)."""

@@ -208,16 +208,20 @@ def pusher(fresh_registry) -> Pusher:
     return Pusher(fresh_registry.url)
 
 
-@pytest.fixture(autouse=True)
+# the user's own TCS_* variables when the tests started (those a fixture sets later are the test's)
+_USER_VARIABLES = [name for name in os.environ if name.startswith("TCS_")]
+
+
+@pytest.fixture
 def isolated(tmp_path, monkeypatch) -> Path:
-    """No user config, docker config or TCS_* variable leaks in; the test runs in its own directory."""
+    """No user config, docker config or TCS_* variable of the user's leaks in; the test runs in its own
+    directory. `tcs` uses it; a project may make it autouse in its conftest (this one does)."""
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("DOCKER_CONFIG", raising=False)
-    for name in list(os.environ):
-        if name.startswith("TCS_"):
-            monkeypatch.delenv(name)
+    for name in _USER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     monkeypatch.chdir(run_dir)
@@ -252,7 +256,7 @@ def plugin_manager():
 
 
 @pytest.fixture
-def tcs(capsys, state_dir, out_dir, plugin_manager):
+def tcs(capsys, state_dir, out_dir, plugin_manager, isolated):
     """Run the real CLI in-process: tcs(*args, stdin=None) -> Result. State and output stay in tmp."""
 
     def run(*args: str, stdin: str | None = None, isolate: bool = True, pm=None) -> Result:
