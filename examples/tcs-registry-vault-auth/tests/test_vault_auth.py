@@ -70,4 +70,30 @@ def test_a_failing_secret_manager_is_one_error_line(tcs, pm, ghcr, tmp_path, mon
     configure(tmp_path, monkeypatch, registry.host, f"password_command = {json.dumps(command)}")
     result = tcs("registry", f"{registry.url}/octo-org", "--registry-type=GHCR", "--mode=dry-run", pm=pm)
     assert result.code == 3
-    assert result.messages[1:] == [f"error\tvault-auth: the password command for {registry.host} exited with 3"]
+    assert result.messages[1:] == [
+        f"error\tvault-auth: the password command for {registry.host} ({sys.executable}) exited with 3"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("entry", "code", "message"),
+    [
+        ('username = "mona"\npassword_command = "vault kv get"', 2, "password_command must be a list of strings"),
+        ('username = "mona"', 2, "needs exactly one of password_file, password_command"),
+        ('username = "mona"\npassword_file = "/x"\npasword = "typo"', 2, "unknown key 'pasword'"),
+        ('username = "mona"\npassword_file = "{empty}"', 3, "the secret for {host} is empty"),
+        ('username = "mona"\npassword_file = "/nonexistent/token"', 3, "cannot read the password file for {host}"),
+    ],
+)
+def test_configuration_and_secret_errors_are_one_line(tcs, pm, ghcr, tmp_path, monkeypatch, entry, code, message):
+    registry, _api = ghcr
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    config = tmp_path / "vault-auth.toml"
+    config.write_text(f'[hosts."{registry.host}"]\n' + entry.format(empty=empty) + "\n")
+    monkeypatch.setenv("TCS_VAULT_AUTH_CONFIG", str(config))
+    result = tcs("registry", f"{registry.url}/octo-org", "--registry-type=GHCR", "--mode=dry-run", pm=pm)
+    assert result.code == code
+    assert result.messages[-1].startswith("error\tvault-auth: ")
+    assert message.format(host=registry.host) in result.messages[-1]
+    assert "Traceback" not in result.err

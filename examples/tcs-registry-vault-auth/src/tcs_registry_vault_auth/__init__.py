@@ -33,6 +33,9 @@ DEFAULT_CONFIG = "~/.config/tcs-registry/vault-auth.toml"
 COMMAND_TIMEOUT = 60
 
 
+KEYS = {"username", "password_file", "password_command"}
+
+
 @dataclass(frozen=True)
 class Source:
     host: str
@@ -44,17 +47,30 @@ class Source:
         """The password, fetched now; errors name the host and the source, never the secret."""
         if self.password_file:
             try:
-                return Path(self.password_file).expanduser().read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise AuthError(f"vault-auth: cannot read the password file for {self.host}: {exc.strerror}") from None
+                secret = Path(self.password_file).expanduser().read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+                raise AuthError(f"vault-auth: cannot read the password file for {self.host}: {reason}") from None
+        else:
+            secret = self._run()
+        if not secret:
+            raise AuthError(f"vault-auth: the secret for {self.host} is empty")
+        return secret
+
+    def _run(self) -> str:
+        program = self.password_command[0]  # the arguments may hold tokens: never in a message
         try:
             done = subprocess.run(
                 list(self.password_command), capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
             )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise AuthError(f"vault-auth: the password command for {self.host} did not run: {exc}") from None
+        except subprocess.TimeoutExpired:
+            raise AuthError(f"vault-auth: the password command for {self.host} ({program}) timed out") from None
+        except OSError as exc:
+            raise AuthError(f"vault-auth: cannot run {program} for {self.host}: {exc.strerror}") from None
         if done.returncode != 0:
-            raise AuthError(f"vault-auth: the password command for {self.host} exited with {done.returncode}")
+            raise AuthError(
+                f"vault-auth: the password command for {self.host} ({program}) exited with {done.returncode}"
+            )
         return done.stdout.strip()
 
 
@@ -65,17 +81,34 @@ def load(path: str | None = None) -> dict[str, Source]:
         return {}
     try:
         hosts = tomllib.loads(config.read_text(encoding="utf-8")).get("hosts", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"vault-auth: cannot read {config}: {exc}") from None
-    sources = {}
-    for host, entry in hosts.items():
-        command = entry.get("password_command") or ()
-        if not isinstance(entry.get("username"), str) or bool(entry.get("password_file")) == bool(command):
-            raise UsageError(
-                f"vault-auth: {config}: host {host!r} needs username and one of password_file, password_command"
-            )
-        sources[host.lower()] = Source(host, entry["username"], entry.get("password_file"), tuple(command))
-    return sources
+    if not isinstance(hosts, dict):
+        raise UsageError(f"vault-auth: {config}: [hosts] must be a table of hosts")
+    return {host.lower(): _source(config, host, entry) for host, entry in hosts.items()}
+
+
+def _source(config: Path, host: str, entry: object) -> Source:
+    def bad(why: str) -> UsageError:
+        return UsageError(f"vault-auth: {config}: host {host!r}: {why}")
+
+    if not isinstance(entry, dict):
+        raise bad("must be a table")
+    unknown = set(entry) - KEYS
+    if unknown:
+        raise bad(f"unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(KEYS))})")
+    username, file, command = entry.get("username"), entry.get("password_file"), entry.get("password_command")
+    if not isinstance(username, str) or not username:
+        raise bad("needs a username")
+    if (file is None) == (command is None):
+        raise bad("needs exactly one of password_file, password_command")
+    if file is not None and not isinstance(file, str):
+        raise bad("password_file must be a path")
+    if command is not None and (
+        not isinstance(command, list) or not command or not all(isinstance(a, str) for a in command)
+    ):
+        raise bad('password_command must be a list of strings, e.g. ["vault", "kv", "get", "-field=token", "secret/x"]')
+    return Source(host, username, file, tuple(command or ()))
 
 
 class VaultAuth:
