@@ -42,6 +42,14 @@ def test_a_user_account_and_its_image_scanned(tcs, pm, ghcr, ghcr_expected, out_
     assert (document["os_id"], document["packages"]) == ("ghcr-test", [])
 
 
+def test_a_path_below_the_owner_narrows_the_listing(tcs, pm, ghcr, ghcr_expected, out_dir):
+    registry, _api = ghcr
+    result = tcs("registry", f"{registry.url}/octo-org/team", "--mode=dry-run", *LOGIN, stdin=ACCOUNT[1] + "\n", pm=pm)
+    assert result.code == 0, result.err
+    team = [e for e in ghcr_expected if e.repository.startswith("octo-org/team/")]
+    assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, team)
+
+
 def test_listing_needs_a_token(tcs, pm, ghcr):
     registry, _api = ghcr
     result = tcs("registry", f"{registry.url}/octo-org", "--mode=dry-run", "--registry-type=GHCR", pm=pm)

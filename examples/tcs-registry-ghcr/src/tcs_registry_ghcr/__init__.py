@@ -35,7 +35,9 @@ class GhcrClient(RegistryClient):
     """``https://ghcr.io/<owner>``: the path names a user or an organization, not a V2 prefix."""
 
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
-        self.owner = registry.path.strip("/").split("/")[0].lower() or (credentials.username or "").lower()
+        owner, _, prefix = registry.path.strip("/").lower().partition("/")
+        self.owner = owner or (credentials.username or "").lower()
+        self.prefix = f"{self.owner}/{prefix}/" if prefix else ""  # ghcr.io/<owner>/<team>: that part only
         self.api = os.environ.get("TCS_GHCR_API_URL", GITHUB_API).rstrip("/")
         super().__init__(replace(registry, path=""), credentials, **kwargs)
 
@@ -61,7 +63,9 @@ class GhcrClient(RegistryClient):
         what = f"ghcr.io packages of {self.owner}"
         url = f"{self.api}/{kind}/{self.owner}/packages?package_type=container"
         for package in self.paginate(url, None, page_size=PER_PAGE, size_param="per_page", what=what, **self._github()):
-            yield f"{self.owner}/{json_field(package, 'name', what).lower()}"
+            name = f"{self.owner}/{json_field(package, 'name', what).lower()}"
+            if name.startswith(self.prefix):
+                yield name
 
 
 class GhcrPlugin(VendorPlugin):
