@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
 # Build the wheel and sdist of every distribution (the core, plugins/*, examples/*) into dist/, then
-# prove them: a fresh virtual environment gets `tcs-registry[all]` from those wheels and must list
-# every plugin of this release.
+# prove them: a fresh virtual environment gets tcs-registry[all] — our distributions from these
+# wheels only, third-party libraries from the index — and must list every plugin of this release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=.venv/bin/python
-"$python" -m pip install -q --disable-pip-version-check build "setuptools>=77" 2>&1 | grep -v '^WARNING: Location' || true
+quiet_pip() {  # pip without the machine's notes about missing local indexes; its exit status kept
+    "$@" 2> >(grep -v '^WARNING: Location' >&2)
+}
+quiet_pip "$python" -m pip install -q --disable-pip-version-check build "setuptools>=77"
 rm -rf dist
 for project in . plugins/*/ examples/*/; do
     "$python" -m build --no-isolation --outdir dist "$project" >/dev/null
 done
 ls dist
 
+version="$("$python" -c 'import tcs_registry; print(tcs_registry.__version__)')"
 venv="${TMPDIR:-/tmp}/tcs-registry-dist-venv"
 rm -rf "$venv"
 python3 -m venv "$venv"
-version="$("$python" -c 'import tcs_registry; print(tcs_registry.__version__)')"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check --find-links dist "tcs-registry[all]==$version" \
-    2>&1 | grep -v '^WARNING: Location' || true
+wheels=(dist/tcs_registry-"$version"-*.whl)
+for plugin in plugins/*/; do
+    wheels+=(dist/tcs_registry_"$(basename "$plugin")"-"$version"-*.whl)
+done
+# the wheels by file: no name of ours is ever looked up on an index
+quiet_pip "$venv/bin/python" -m pip install -q --disable-pip-version-check "${wheels[@]}"
+quiet_pip "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-index --find-links dist \
+    "tcs-registry[all]==$version"  # the extra is satisfied by what is installed
 "$venv/bin/tcs-registry" plugins --json | "$venv/bin/python" -c "
 import json, sys
 names = sorted(p['name'] for p in json.load(sys.stdin))

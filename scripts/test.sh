@@ -10,6 +10,5 @@ bash scripts/setup.sh
 .venv/bin/pytest "$@"
 if [ $# -eq 0 ]; then
     bash scripts/test-plugins-alone.sh
-    bash scripts/build-dists.sh
-    bash scripts/build-image.sh
+    bash scripts/build-image.sh  # builds and proves the wheels first (scripts/build-dists.sh)
 fi

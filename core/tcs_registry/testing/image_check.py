@@ -16,6 +16,8 @@ from pathlib import Path
 from .. import __version__
 from .registry import RegistryServer
 
+PLUGINS = ("acr", "artifactory", "dockerhub", "ecr", "harbor", "nexus", "quay")  # tcs-registry[all]
+
 
 def buildah(*args: str) -> str:
     return subprocess.run(["buildah", *args], check=True, capture_output=True, text=True).stdout.strip()
@@ -34,12 +36,15 @@ def main(argv: list[str]) -> int:
         reports.chmod(0o777)  # the image's user (uid 10001) writes here
         container = buildah("from", "--pull=never", image)
         try:
+            plugins = json.loads(buildah("run", container, "--", "tcs-registry", "plugins", "--json"))
             command = ["buildah", "run", "--volume", f"{reports}:/reports", container, "--"]
             command += ["tcs-registry", "registry", server.url, "--format=table,json,cyclonedx"]
             print("$ " + " ".join(command[6:]), flush=True)
             done = subprocess.run(command, capture_output=True, text=True, check=False)
         finally:
             buildah("rm", container)
+        vendors = sorted(p["name"] for p in plugins if p["name"].startswith("tcs-registry-"))
+        assert vendors == [f"tcs-registry-{v}" for v in PLUGINS], f"the image's plugins: {vendors}"
         print(done.stdout)
         if done.returncode != 0:
             print(done.stderr, file=sys.stderr)
