@@ -3,25 +3,4 @@ plugin this auth override is tested with."""
 
 from __future__ import annotations
 
-import pytest
-from tcs_registry_ghcr.testing import GhcrFacade, GitHubApiFacade, seed_ghcr
-
-from tcs_registry.testing.facade import StoredRegistry
-from tcs_registry.testing.fixtures import seed
-from tcs_registry.testing.registry import RegistryServer
-
-
-@pytest.fixture(scope="session")
-def ghcr_seeded(work):
-    return seed(work, "ghcr", seed_ghcr)
-
-
-@pytest.fixture
-def ghcr(ghcr_seeded, work, monkeypatch):
-    with (
-        RegistryServer(ghcr_seeded.storage, work) as registry,
-        GitHubApiFacade(registry.url, StoredRegistry(ghcr_seeded.storage)) as api,
-        GhcrFacade(registry.url) as facade,
-    ):
-        monkeypatch.setenv("TCS_GHCR_API_URL", api.url)
-        yield facade, api
+from tcs_registry_ghcr.testing import ghcr, ghcr_seeded  # noqa: F401 - fixtures

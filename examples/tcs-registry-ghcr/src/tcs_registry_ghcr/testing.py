@@ -20,9 +20,13 @@ from __future__ import annotations
 import math
 from urllib.parse import urlencode
 
+import pytest
+
 from tcs_registry.testing.datasets import Expected, push_index, push_tags
 from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer
+from tcs_registry.testing.fixtures import seed
 from tcs_registry.testing.images import Pusher, make_layer
+from tcs_registry.testing.registry import RegistryServer
 
 ACCOUNT = ("mona", "ghp_0123456789abcdefghijklmnopqrstuvwxyz")
 ACCOUNTS = {"octo-org": "Organization", "mona": "User", "someone-else": "User"}
@@ -128,3 +132,22 @@ class GhcrFacade(Facade):
         if user is None or (repository in PRIVATE and user != ACCOUNT[0]):
             return self._challenge(f"repository:{repository}:pull")
         return self.forward(request)
+
+
+# -- fixtures: import them into a conftest (`from tcs_registry_ghcr.testing import ghcr, ghcr_seeded`) --
+@pytest.fixture(scope="session")
+def ghcr_seeded(work):
+    """The registry's storage, seeded once per session (the kit's ``seed``)."""
+    return seed(work, "ghcr", seed_ghcr)
+
+
+@pytest.fixture
+def ghcr(ghcr_seeded, work, monkeypatch):
+    """(registry facade, API facade), with TCS_GHCR_API_URL pointing at the API facade."""
+    with (
+        RegistryServer(ghcr_seeded.storage, work) as registry,
+        GitHubApiFacade(registry.url, StoredRegistry(ghcr_seeded.storage)) as api,
+        GhcrFacade(registry.url) as facade,
+    ):
+        monkeypatch.setenv("TCS_GHCR_API_URL", api.url)
+        yield facade, api
