@@ -168,9 +168,8 @@ class Analyser:
             log.warning("Could not cache a layer's analysis diff_id=%s error=%s", record.diff_id, exc)
 
     def _fetch(self, client: RegistryClient, repository: str, layer: Descriptor, diff_id: str) -> LayerRecord:
-        what = f"{client.registry.host}/{repository}@{layer.digest}"
-        log.debug("Analysing layer %s", what)
-        record, hardlinks = self._read(client, repository, layer, diff_id, lambda tar: walk(tar, diff_id, what))
+        log.debug("Analysing layer %s/%s@%s", client.registry.host, repository, layer.digest)
+        record, hardlinks = self._read(client, repository, layer, diff_id, lambda tar: walk(tar, diff_id))
         if hardlinks:  # rare: wanted files stored as hard links to files not read; their targets need a second read
             self._read(client, repository, layer, diff_id, lambda tar: read_hardlinks(tar, record, hardlinks))
         return record

@@ -124,7 +124,7 @@ class _Prefixed:
         return self.rest.read(n)
 
 
-def walk(tar_stream: IO[bytes], diff_id: str, what: str) -> tuple[LayerRecord, dict[str, str]]:
+def walk(tar_stream: IO[bytes], diff_id: str) -> tuple[LayerRecord, dict[str, str]]:
     """The layer's record, and the wanted hard links whose targets were not read (path -> target)."""
     record = LayerRecord(diff_id)
     hardlinks: dict[str, str] = {}
