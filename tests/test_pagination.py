@@ -90,3 +90,32 @@ def test_a_looping_link_fails_that_repository_only(tcs, anonymous_registry):
     assert all("the registry's pagination loops back to" in m for m in loops)
     assert "Total images found    : 4\n" in result.out
     assert "Failed repositories   : 2\n" in result.out
+
+
+def test_a_cursor_in_the_body_is_followed_and_a_repeated_cursor_is_an_error(anonymous_registry):
+    """REST APIs that page with a cursor in the body (Quay's next_page, Nexus's continuationToken):
+    the cursor goes into the same query parameter, encoded; a cursor seen before ends in one error."""
+    from tcs_registry.errors import RegistryError
+    from tcs_registry.http import NO_AUTH, RegistryClient
+    from tcs_registry.models import Credentials, Registry
+    from tcs_registry.testing.facade import Facade, json_answer
+
+    pages = {None: (["a", "b"], "c2/=+"), "c2/=+": (["c"], "c3"), "c3": (["d"], "c2/=+")}
+    with Facade(anonymous_registry.url, "cursor-api") as api:
+        api.route("GET", "/api/items")(
+            lambda request: json_answer(dict(zip(("items", "cursor"), pages[request.arg("cursor")], strict=True)))
+        )
+        host = api.url.split("//")[1]
+        client = RegistryClient(Registry(api.url, "http", host, "", "DEFAULT_V2", "p"), Credentials())
+        listing = client.paginate(
+            "/api/items?kind=x", "items", size_param=None, next_key="cursor", cursor_param="cursor", auth=NO_AUTH
+        )
+        found = []
+        with pytest.raises(RegistryError, match=r"/api/items\?kind=x: the registry's pagination loops back to c2/=\+"):
+            found.extend(listing)
+    assert found == ["a", "b", "c", "d"]
+    assert [r.target for r in api.requests] == [
+        "/api/items?kind=x",
+        "/api/items?kind=x&cursor=c2%2F%3D%2B",
+        "/api/items?kind=x&cursor=c3",
+    ]

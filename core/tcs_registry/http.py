@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -77,12 +77,14 @@ def scope_for(url: str) -> str | None:
     return f"repository:{match.group(1)}:pull" if match else None
 
 
-def with_page_size(url: str, n: int, param: str = "n") -> str:
-    """``url`` with its page-size parameter set to ``n``; the rest of the URL is left byte for byte."""
+def with_page_size(url: str, n: int | str, param: str = "n") -> str:
+    """``url`` with the query parameter ``param`` (the page size, a page token) set to ``n``; the rest
+    of the URL is left byte for byte."""
+    value = quote(str(n), safe="")
     pattern = rf"([?&]){re.escape(param)}=[^&]*"
     if re.search(pattern, url):
-        return re.sub(pattern, rf"\g<1>{param}={n}", url, count=1)
-    return f"{url}{'&' if '?' in url else '?'}{param}={n}"
+        return re.sub(pattern, lambda m: f"{m.group(1)}{param}={value}", url, count=1)
+    return f"{url}{'&' if '?' in url else '?'}{param}={value}"
 
 
 def origin(url: str) -> tuple[str, str]:
@@ -391,16 +393,19 @@ class RegistryClient:
         key: str | None,
         *,
         page_size: int = DEFAULT_PAGE_SIZE,
-        size_param: str = "n",
+        size_param: str | None = "n",
         next_key: str | None = None,
+        cursor_param: str | None = None,
         what: str = "",
         missing_ok: bool = False,
         **kwargs: Any,
     ) -> Iterator[Any]:
         """Yield the ``key`` list of every page (the body itself if ``key`` is None), following
         ``Link: <...>; rel="next"`` (or the URL in the body's ``next_key``, as REST APIs such as
-        Docker Hub's put it). ``size_param`` names the page-size parameter; ``kwargs`` go to every
-        request (a vendor API's ``auth`` or ``headers``).
+        Docker Hub's put it; with ``cursor_param``, the body's ``next_key`` is a cursor that goes into that
+        query parameter, as Quay's ``next_page`` and Nexus's ``continuationToken`` do). ``size_param``
+        names the page-size parameter (None: the API has none); ``kwargs`` go to every request (a
+        vendor API's ``auth`` or ``headers``).
 
         Asks for ``page_size`` entries and halves it when the registry refuses the size with a 400
         (distribution's PAGINATION_NUMBER_INVALID). A short page does not end the listing; only the
@@ -408,7 +413,7 @@ class RegistryClient:
         With ``missing_ok``, a 404 on the first page means an empty listing.
         """
         what = what or path
-        url = with_page_size(self.url(path), page_size, size_param)
+        url = with_page_size(self.url(path), page_size, size_param) if size_param else self.url(path)
         seen = {url}
         home = origin(url)
         while True:
@@ -419,7 +424,12 @@ class RegistryClient:
                 kwargs = {**kwargs, "headers": headers, **({"auth": NO_AUTH} if "auth" in kwargs else {})}
                 home = origin(url)
             response = self.get(url, **kwargs)
-            if response.status_code == 400 and page_size > 1 and error_code(response) in PAGE_SIZE_ERRORS:
+            if (
+                response.status_code == 400
+                and size_param
+                and page_size > 1
+                and error_code(response) in PAGE_SIZE_ERRORS
+            ):
                 page_size //= 2
                 url = with_page_size(url, page_size, size_param)
                 continue
@@ -436,7 +446,7 @@ class RegistryClient:
             )
             if not link:
                 return
-            url = self._follow(response.url, link, what)
+            url = with_page_size(url, link, cursor_param) if cursor_param else self._follow(response.url, link, what)
             if url in seen:
                 raise RegistryError(f"{what}: the registry's pagination loops back to {link}")
             seen.add(url)

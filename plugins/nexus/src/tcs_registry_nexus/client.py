@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlencode
 
 from tcs_registry import Credentials, ImageDescription, Registry, RegistryClient, RegistryError
 from tcs_registry.default_plugins.v2 import describe
@@ -84,28 +85,28 @@ class NexusClient(RoutedRegistryClient):
     def _search_tags(self, repository: str) -> list[str]:
         """Tags of ``<key>/<image>`` from the search API; digests and push times are kept for describe."""
         key, _, image = repository.partition("/")
-        params: dict[str, Any] = {"repository": key, "format": "docker", "name": image}
-        tags, seen = [], set()
-        while True:
-            body = self._rest("/search", f"Nexus search for {repository}", **params)
-            for component in body.get("items") or () if isinstance(body, dict) else ():
-                version = component.get("version") if isinstance(component, dict) else None
-                # manifests pushed by digest (an index's platforms) show as sha256:... versions: not tags
-                if not isinstance(version, str) or version.startswith("sha256:") or component.get("name") != image:
-                    continue
-                assets = [a for a in component.get("assets") or () if isinstance(a, dict)]
-                manifest = next((a for a in assets if "/manifests/" in str(a.get("path") or "")), {})
-                self._assets[(repository, component["version"])] = manifest
-                while len(self._assets) > CACHE:
-                    self._assets.popitem(last=False)
-                tags.append(str(component["version"]))
-            token = body.get("continuationToken") if isinstance(body, dict) else None
-            if not token:
-                break
-            if token in seen:
-                raise RegistryError(f"Nexus search for {repository}: the pagination loops")
-            seen.add(token)
-            params["continuationToken"] = token
+        url = f"{REST}/search?" + urlencode({"repository": key, "format": "docker", "name": image})
+        components = self.paginate(
+            url,
+            "items",
+            size_param=None,
+            next_key="continuationToken",
+            cursor_param="continuationToken",
+            what=f"Nexus search for {repository}",
+            auth=self.api_auth(),
+        )
+        tags = []
+        for component in components:
+            version = component.get("version") if isinstance(component, dict) else None
+            # manifests pushed by digest (an index's platforms) show as sha256:... versions: not tags
+            if not isinstance(version, str) or version.startswith("sha256:") or component.get("name") != image:
+                continue
+            assets = [a for a in component.get("assets") or () if isinstance(a, dict)]
+            manifest = next((a for a in assets if "/manifests/" in str(a.get("path") or "")), {})
+            self._assets[(repository, version)] = manifest
+            while len(self._assets) > CACHE:
+                self._assets.popitem(last=False)
+            tags.append(version)
         if not tags:  # the search index may lag behind a fresh push
             log.debug("Nexus search found no tags, using tags/list repository=%s", repository)
             return list(self.paginate(f"/v2/{repository}/tags/list", "tags", what=f"tags of {repository}"))

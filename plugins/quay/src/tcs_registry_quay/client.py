@@ -7,10 +7,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from tcs_registry import Credentials, ImageDescription, Registry, RegistryClient, RegistryError
 from tcs_registry.default_plugins.v2 import describe
-from tcs_registry.http import json_field
+from tcs_registry.http import NO_AUTH, json_field
 
 API = "/api/v1"
 TAGS_PER_PAGE = 100  # the maximum `limit` Quay accepts for tags
@@ -28,9 +29,12 @@ class QuayClient(RegistryClient):
         super().__init__(replace(registry, path=""), credentials, **kwargs)
         self._tags: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
 
+    def _auth(self) -> dict[str, Any]:
+        """Request options for /api/v1: the OAuth token, and no V2 challenge handling."""
+        return {"headers": {"Authorization": f"Bearer {self.credentials.password}"}, "auth": NO_AUTH}
+
     def _api(self, path: str, what: str, **params: Any) -> Any:
-        headers = {"Authorization": f"Bearer {self.credentials.password}"}
-        return self.api_json(API + path, what, params=params, headers=headers)
+        return self.api_json(API + path, what, params=params, **self._auth())
 
     def repositories(self) -> Iterable[str]:
         if self.oauth:
@@ -50,19 +54,18 @@ class QuayClient(RegistryClient):
         if self.namespace is None:
             raise RegistryError("Quay lists repositories per organization: name it in the URL (https://quay.io/<org>)")
         what = f"Quay repositories of {self.namespace}"
-        params: dict[str, Any] = {"namespace": self.namespace, "repo_kind": "image"}
-        seen = set()
-        while True:
-            body = self._api("/repository", what, **params)
-            for repository in body.get("repositories") or () if isinstance(body, dict) else ():
-                yield f"{json_field(repository, 'namespace', what)}/{json_field(repository, 'name', what)}"
-            token = body.get("next_page")
-            if not token:
-                return
-            if token in seen:
-                raise RegistryError(f"{what}: the pagination loops")
-            seen.add(token)
-            params["next_page"] = token
+        url = f"{API}/repository?" + urlencode({"namespace": self.namespace, "repo_kind": "image"})
+        pages = self.paginate(
+            url,
+            "repositories",
+            size_param=None,
+            next_key="next_page",
+            cursor_param="next_page",
+            what=what,
+            **self._auth(),
+        )
+        for repository in pages:
+            yield f"{json_field(repository, 'namespace', what)}/{json_field(repository, 'name', what)}"
 
     def _rest_tags(self, repository: str) -> Iterator[str]:
         """Active tags only (``onlyActiveTags=true``): deleted and expired tags are history, not images."""
