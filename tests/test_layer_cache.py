@@ -34,6 +34,9 @@ def test_twenty_images_sharing_a_base_layer_fetch_it_once_then_never(tcs, fresh_
     fetched = [p[p.index("/blobs/") :] for p in first_paths if any(p.endswith(b) for b in layer_blobs)]
     assert sorted(fetched) == sorted(layer_blobs)  # every layer once, the shared base included
     assert not [p for p in second_paths if any(p.endswith(b) for b in layer_blobs)]
+    # describing an image and scanning it read its manifest once: by tag, never again by digest
+    manifests = sorted(p for p in first_paths if "/manifests/" in p)
+    assert manifests == [f"/v2/team/app{i:02d}/manifests/1" for i in range(20)]
     assert "info\tLayers analysed=21 reused=19" in first.messages
     assert "info\tLayers analysed=0 reused=40" in second.messages
     for i in (0, 19):

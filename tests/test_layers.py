@@ -8,7 +8,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 
+from tcs_registry.oci import OCI_INDEX
 from tcs_registry.testing.helpers import inventory, package_rows
 from tcs_registry.testing.images import Entry, Pusher, digest_of, tar_layer
 from tcs_registry.testing.proxy import Proxy
@@ -165,9 +167,14 @@ def _multi_arch(registry) -> None:
 
 def test_a_multi_arch_index_is_scanned_per_linux_platform(tcs, fresh_registry, out_dir):
     _multi_arch(fresh_registry)
-    result = scan(tcs, fresh_registry)
+    with Proxy(fresh_registry.url, lambda *_: None) as proxy:
+        result = tcs("registry", proxy.url, "--format=json")
     assert result.code == 0
-    host = fresh_registry.host
+    # the index and each platform's manifest are read once, for describing and scanning alike
+    assert sorted(p for p in proxy.paths if "/manifests/" in p) == sorted(
+        ["/v2/multi/manifests/1"] + [f"/v2/multi/manifests/{d}" for d in _platform_digests(fresh_registry)]
+    )
+    host = proxy.host
     amd = inventory(out_dir, host, "multi", "1", "linux/amd64")
     arm = inventory(out_dir, host, "multi", "1", "linux/arm64")
     assert package_rows(amd, "name") == [("amd-only",)] and package_rows(arm, "name") == [("arm-only",)]
@@ -176,6 +183,11 @@ def test_a_multi_arch_index_is_scanned_per_linux_platform(tcs, fresh_registry, o
         "1@linux-amd64.json",
         "1@linux-arm64.json",
     ]
+
+
+def _platform_digests(registry) -> list[str]:
+    index = requests.get(f"{registry.url}/v2/multi/manifests/1", headers={"Accept": OCI_INDEX}, timeout=10).json()
+    return [m["digest"] for m in index["manifests"] if m["platform"]["os"] != "unknown"]
 
 
 def test_platform_flag_selects_platforms_and_an_unmatched_one_fails_the_image(tcs, fresh_registry, out_dir):

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -32,8 +32,12 @@ DEFAULT_PAGE_SIZE = 1000  # the largest page distribution allows by default; shr
 PAGE_SIZE_ERRORS = ("PAGINATION_NUMBER_INVALID", "")  # a 400 without a V2 error code may also mean "n too big"
 TOKEN_LEEWAY = 10.0  # refresh a token this many seconds before it expires
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+K = TypeVar("K")
+V = TypeVar("V")
 CACHED_CONFIGS = 512  # image configs kept by digest (tags sharing a config cost one fetch)
 CACHED_CONFIG_BYTES = 256 * 1024
+CACHED_MANIFESTS = 512  # manifests kept by (repository, digest): describing then scanning costs one fetch
+CACHED_MANIFEST_BYTES = 64 * 1024
 MAX_PAGES = 100_000  # pages of one listing: beyond this a registry is looping in disguise
 MAX_RETRY_AFTER = 60  # seconds: a registry asking for longer gets its answer as an error instead
 
@@ -153,6 +157,29 @@ class NoAuth(requests.auth.AuthBase):
 NO_AUTH = NoAuth()
 
 
+class BoundedCache(Generic[K, V]):
+    """A thread-safe LRU mapping of at most ``size`` entries."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 class RegistryClient:
     """An authenticated HTTP client for one registry; safe to share between threads."""
 
@@ -194,7 +221,8 @@ class RegistryClient:
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
         self._token_locks: dict[tuple[str, str, str], threading.Lock] = {}
-        self._configs: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._configs: BoundedCache[str, dict[str, Any]] = BoundedCache(CACHED_CONFIGS)
+        self._manifests: BoundedCache[tuple[str, str], oci.Manifest] = BoundedCache(CACHED_MANIFESTS)
         self._origin = origin(registry.api_root)
 
     # -- transport ---------------------------------------------------------------------------
@@ -467,7 +495,12 @@ class RegistryClient:
 
     # -- content -----------------------------------------------------------------------------
     def manifest(self, repository: str, reference: str) -> oci.Manifest:
-        """Fetch and parse a manifest or index; its digest is checked against the body."""
+        """Fetch and parse a manifest or index; its digest is checked against the body. Kept by digest
+        (small ones, a bounded number), so a manifest read to describe an image is not fetched again
+        to scan it."""
+        cached = self._manifests.get((repository, reference))
+        if cached is not None:
+            return cached
         what = f"{self.registry.host}/{repository}{'@' if oci.is_digest(reference) else ':'}{reference}"
         response = self.get(f"/v2/{repository}/manifests/{reference}", headers={"Accept": oci.MANIFEST_ACCEPT})
         if response.status_code == 404:
@@ -484,7 +517,10 @@ class RegistryClient:
             oci.verify_digest(body, digest, what)
         else:
             digest = oci.compute_digest(body)
-        return oci.parse_manifest(body, response.headers.get("Content-Type", ""), digest, what)
+        manifest = oci.parse_manifest(body, response.headers.get("Content-Type", ""), digest, what)
+        if len(body) <= CACHED_MANIFEST_BYTES:
+            self._manifests.put((repository, digest), manifest)
+        return manifest
 
     @contextmanager
     def open_blob(self, repository: str, digest: str) -> Iterator[requests.Response]:
@@ -513,10 +549,9 @@ class RegistryClient:
 
     def config(self, repository: str, digest: str) -> dict[str, Any]:
         """An image config as JSON; cached by digest, so tags sharing a config cost one fetch."""
-        with self._lock:
-            if digest in self._configs:
-                self._configs.move_to_end(digest)
-                return self._configs[digest]
+        cached = self._configs.get(digest)
+        if cached is not None:
+            return cached
         body = self.blob(repository, digest)
         try:
             config = json.loads(body)
@@ -525,10 +560,7 @@ class RegistryClient:
         if not isinstance(config, dict):
             raise ImageError(f"{self.registry.host}/{repository}@{digest}: config is not a JSON object")
         if len(body) <= CACHED_CONFIG_BYTES:  # bounded memory: big configs are not kept
-            with self._lock:
-                self._configs[digest] = config
-                while len(self._configs) > CACHED_CONFIGS:
-                    self._configs.popitem(last=False)
+            self._configs.put(digest, config)
         return config
 
     def close(self) -> None:
