@@ -80,3 +80,15 @@ def test_results_errors_are_one_line(tcs, fresh_registry, state_dir, tmp_path):
     assert several.messages == [
         "error\t--format cyclonedx needs exactly one image: name it with --image (add @os/arch)"
     ]
+
+
+def test_results_names_an_image_with_or_without_host_tag_and_platform(tcs, fresh_registry, state_dir):
+    from tcs_registry.results import parse_image
+
+    assert parse_image("team/one") == ("team/one", None, None)
+    assert parse_image("127.0.0.1:5000/team/one:1.0@linux/ARM64") == ("team/one", "1.0", "linux/arm64")
+    assert parse_image("localhost/app:2") == ("app", "2", None)
+    _push(fresh_registry)
+    assert tcs("registry", fresh_registry.url).code == 0
+    both = json.loads(tcs("results", f"--state-dir={state_dir}", "--image=team/one", "--format=json").out)
+    assert [d["tag"] for d in both] == ["1.0", "latest"]

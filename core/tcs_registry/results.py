@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 from urllib.parse import urlsplit
 
 from tabulate import tabulate
@@ -73,26 +73,23 @@ class ResultWriter:
         return f"{text} in {self.directory}" if self.formats else f"{text} (tcs-registry results shows them)"
 
 
-def _matches(row: Any, image: str) -> bool:
-    """``image`` names a scanned image as ``[host/]repository[:tag][@platform]``."""
-    wanted, _, platform = image.partition("@")
-    if platform and platform.lower() != row["platform"].lower():
-        return False
-    host = urlsplit(row["registry"]).netloc
-    for candidate in (f"{row['repository']}:{row['tag']}", f"{host}/{row['repository']}:{row['tag']}"):
-        if wanted in (candidate, candidate.rsplit(":", 1)[0]):
-            return True
-    return False
+def parse_image(image: str) -> tuple[str, str | None, str | None]:
+    """``[host/]repository[:tag][@os/arch]`` -> (repository, tag or None, platform or None)."""
+    reference, _, platform = image.partition("@")
+    first, _, rest = reference.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        reference = rest  # a registry host: the store keys images by repository
+    repository, _, tag = reference.partition(":")
+    return repository, tag or None, platform.lower() or None
 
 
 def show(store: Store, project: str, run: int | None, image: str | None, output_format: str, out: TextIO) -> None:
     """`tcs-registry results`: the project's runs and what a run found, or one image's inventory."""
-    scanned = store.scanned(project, run)
-    if image:
-        scanned = [(row, document) for row, document in scanned if _matches(row, image)]
-        if not scanned:
-            where = f"run {run}" if run else "the latest scan"
-            raise UsageError(f"no image {image!r} in {where} of project {project!r}; `tcs-registry results` lists them")
+    repository, tag, platform = parse_image(image) if image else (None, None, None)
+    scanned = store.scanned(project, run, repository=repository, tag=tag, platform=platform)
+    if image and not scanned:
+        where = f"run {run}" if run else "the latest scan"
+        raise UsageError(f"no image {image!r} in {where} of project {project!r}; `tcs-registry results` lists them")
     if output_format == "json":
         documents = [document for _, document in scanned]
         out.write(json.dumps(documents[0] if image and len(documents) == 1 else documents, indent=2) + "\n")

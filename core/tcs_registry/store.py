@@ -95,6 +95,7 @@ def _connect(directory: Path, *, threads: bool = False) -> sqlite3.Connection:
     try:
         directory.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, timeout=30, check_same_thread=not threads)
+        db.row_factory = sqlite3.Row  # rows by column name or index
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.executescript(SCHEMA)
@@ -160,7 +161,7 @@ class Store:
         """Remember what one run found in one platform of an image; the inventory is kept once per digest."""
         with self.db:
             self.db.execute(
-                "INSERT OR REPLACE INTO inventories VALUES (?, ?, ?)",
+                "INSERT OR IGNORE INTO inventories VALUES (?, ?, ?)",  # a digest's inventory is written once
                 (inventory.digest, ANALYSER_VERSION, json.dumps(document, separators=(",", ":"))),
             )
             self.db.execute(
@@ -179,24 +180,34 @@ class Store:
             )
 
     def runs(self, project: str, limit: int = 20) -> list[sqlite3.Row]:
-        self.db.row_factory = sqlite3.Row
         return self.db.execute(
             "SELECT runs.*, (SELECT COUNT(*) FROM scans WHERE scans.run = runs.id) AS scanned"
             " FROM runs WHERE project = ? ORDER BY id DESC LIMIT ?",
             (project, limit),
         ).fetchall()
 
-    def scanned(self, project: str, run: int | None = None) -> list[tuple[sqlite3.Row, dict[str, Any]]]:
-        """(scan row, stored inventory document) of a run, by default the project's latest run that scanned."""
-        self.db.row_factory = sqlite3.Row
+    def scanned(
+        self,
+        project: str,
+        run: int | None = None,
+        *,
+        repository: str | None = None,
+        tag: str | None = None,
+        platform: str | None = None,
+    ) -> list[tuple[sqlite3.Row, dict[str, Any]]]:
+        """(scan row, stored inventory document) of a run (by default the project's latest run that
+        scanned), optionally of one repository, tag and platform."""
         if run is None:
             found = self.db.execute("SELECT MAX(run) FROM scans WHERE project = ?", (project,)).fetchone()
             run = found[0] if found else None
         rows = self.db.execute(
             "SELECT scans.*, inventories.inventory FROM scans JOIN inventories"
             " ON inventories.digest = scans.digest AND inventories.analyser = scans.analyser"
-            " WHERE scans.project = ? AND scans.run = ? ORDER BY repository, tag, platform",
-            (project, run),
+            " WHERE scans.project = :project AND scans.run = :run"
+            " AND (:repository IS NULL OR scans.repository = :repository)"
+            " AND (:tag IS NULL OR scans.tag = :tag) AND (:platform IS NULL OR scans.platform = :platform)"
+            " ORDER BY repository, tag, platform",
+            {"project": project, "run": run, "repository": repository, "tag": tag, "platform": platform},
         ).fetchall()
         return [(row, self._document(row)) for row in rows]
 

@@ -81,14 +81,17 @@ def analyse_file(kind: str, path: str, member: tarfile.TarInfo, source: IO[bytes
     if kind == "dpkg-files":
         files = dpkg.parse_list(data)
         return {"kind": kind, "files": files} if files else None
-    parsers: dict[str, Callable[[bytes], list[dict[str, Any]]]] = {
-        "dpkg": lambda d: dpkg.parse_status(d, distroless="/status.d/" in "/" + path),
-        "apk": apk.parse_installed,
-        "rpm": rpm.parse,
-        "python": language.parse_python,
-        "npm": language.parse_npm,
-    }
-    return {"kind": kind, "packages": parsers[kind](data)}
+    return {"kind": kind, "packages": PARSERS[kind](data, path)}
+
+
+# kind -> parser(content, path) for the package databases and manifests read whole
+PARSERS: dict[str, Callable[[bytes, str], list[dict[str, Any]]]] = {
+    "dpkg": lambda data, path: dpkg.parse_status(data, distroless="/status.d/" in "/" + path),
+    "apk": lambda data, _: apk.parse_installed(data),
+    "rpm": lambda data, _: rpm.parse(data),
+    "python": lambda data, _: language.parse_python(data),
+    "npm": lambda data, _: language.parse_npm(data),
+}
 
 
 class _BoundedTarInfo(tarfile.TarInfo):
