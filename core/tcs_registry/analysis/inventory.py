@@ -209,8 +209,11 @@ def build(
         kind = entry["kind"]
         if kind in ("os-release", "dpkg-files") or (kind in LANGUAGE_KINDS and path in owned):
             continue  # a language package the OS package manager installed is reported as the OS package
+        # each layer's copy of this file, as (name, version) sets: a package came with the first that has it
+        copies = [_listed(records[i].files.get(path)) for i in range(top + 1)]
         for raw in entry["packages"]:
-            layer = _introduced(records, top, path, raw)
+            key = (raw["name"], raw["version"])
+            layer = next((i for i, listed in enumerate(copies) if key in listed), top)
             packages.append(_package(kind, raw, path, records[layer].diff_id, system))
     problems = tuple(p for r in records for p in r.problems)
     return Inventory(
@@ -229,15 +232,8 @@ def build(
     )
 
 
-def _introduced(records: list[LayerRecord], top: int, path: str, raw: dict[str, Any]) -> int:
-    """The first layer whose copy of ``path`` already lists this package at this version."""
-    for index in range(top + 1):
-        entry = records[index].files.get(path)
-        if entry and any(
-            p["name"] == raw["name"] and p["version"] == raw["version"] for p in entry.get("packages") or ()
-        ):
-            return index
-    return top
+def _listed(entry: dict[str, Any] | None) -> set[tuple[str, str]]:
+    return {(p["name"], p["version"]) for p in (entry or {}).get("packages") or ()}
 
 
 def _package(kind: str, raw: dict[str, Any], path: str, layer: str, system: OperatingSystem) -> Package:
