@@ -63,10 +63,9 @@ def analyse_file(kind: str, path: str, member: tarfile.TarInfo, source: IO[bytes
     if kind == "os-release":
         return {"kind": kind, "text": _read(member, source, MAX_TEXT_BYTES).decode("utf-8", "replace")}
     if kind == "binary":
-        head = source.read(4)
-        if head != ELF_MAGIC:
+        if source.peek(4)[:4] != ELF_MAGIC:  # type: ignore[attr-defined]  # tarfile's files are buffered readers
             return None
-        packages = gobinary.parse(_Prefixed(head, source))
+        packages = gobinary.parse(source)
         return {"kind": "go", "packages": packages} if packages else None
     if kind == "java":
         if member.size > MAX_FILE_BYTES:
@@ -112,19 +111,6 @@ class _BoundedTarInfo(tarfile.TarInfo):
 
 def open_tar(stream: IO[bytes]) -> tarfile.TarFile:
     return tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo)
-
-
-class _Prefixed:
-    """A stream with a few already-read bytes put back in front."""
-
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
-        self.head, self.rest = head, rest
-
-    def read(self, n: int = -1) -> bytes:
-        if self.head:
-            out, self.head = self.head, b""
-            return out + self.rest.read(max(n - len(out), 0) if n >= 0 else -1)
-        return self.rest.read(n)
 
 
 def walk(tar_stream: IO[bytes], diff_id: str) -> tuple[LayerRecord, dict[str, str]]:
