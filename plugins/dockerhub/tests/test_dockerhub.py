@@ -30,13 +30,7 @@ def test_official_images_anonymously(tcs, pm, hub, hub_expected, out_dir):
 def test_own_namespace_from_the_user_name_with_private_repositories(tcs, pm, hub, hub_expected, out_dir, monkeypatch):
     api, registry = hub
     monkeypatch.setattr(tcs_registry_dockerhub.client, "PAGE_SIZE", 2)
-    result = tcs(
-        "registry",
-        registry.url,
-        "--mode=dry-run",
-        *LOGIN,
-        pm=pm,
-    )
+    result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, pm=pm)
     assert result.code == 0, result.err
     acme = [e for e in hub_expected if e.repository.startswith("acme/")]
     assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, acme)
@@ -49,14 +43,7 @@ def test_own_namespace_from_the_user_name_with_private_repositories(tcs, pm, hub
 def test_pull_quota_stops_politely(tcs, pm, hub, out_dir, monkeypatch):
     _api, registry = hub
     monkeypatch.setattr(registry, "pull_limit", 3)
-    result = tcs(
-        "registry",
-        registry.url,
-        "--mode=dry-run",
-        *LOGIN,
-        "--concurrency=1",
-        pm=pm,
-    )
+    result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, "--concurrency=1", pm=pm)
     assert result.code == 4
     errors = [m for m in result.messages if m.startswith("error\t")]
     assert errors == [
@@ -131,13 +118,7 @@ def test_a_mirror_password_never_goes_to_docker_hub(tcs, pm, hub, monkeypatch):
 def test_the_hub_api_token_is_renewed_before_it_expires(tcs, pm, hub, hub_expected, out_dir, monkeypatch):
     api, registry = hub
     monkeypatch.setattr(tcs_registry_dockerhub.client, "API_TOKEN_LIFETIME", 0)  # every call finds it stale
-    result = tcs(
-        "registry",
-        registry.url,
-        "--mode=dry-run",
-        *LOGIN,
-        pm=pm,
-    )
+    result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, pm=pm)
     assert result.code == 0, result.err
     logins = [r for r in api.requests if r.method == "POST" and r.path == "/v2/auth/token"]
     assert len(logins) >= 4  # the first, then one per listing call (repositories and each repository's tags)

@@ -9,6 +9,8 @@ from tcs_registry_harbor import hooks
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.facade import Facade, json_answer
 
+HARBOR_ADMIN = ("--registry-type=HARBOR", "--username=admin")
+
 
 @pytest.fixture
 def pm():
@@ -32,15 +34,7 @@ def _harbor_like(upstream: str, projects) -> Facade:
 )
 def test_malformed_project_list_is_one_error_line(tcs, pm, anonymous_registry, body, problem):
     with _harbor_like(anonymous_registry.url, lambda request: json_answer(body)) as facade:
-        result = tcs(
-            "registry",
-            facade.url,
-            "--mode=dry-run",
-            "--registry-type=HARBOR",
-            "--username=admin",
-            "--password=x",
-            pm=pm,
-        )
+        result = tcs("registry", facade.url, "--mode=dry-run", *HARBOR_ADMIN, "--password=x", pm=pm)
     assert result.code == 3, result.err
     assert "Traceback" not in result.err
     assert result.messages[-1] == f"error\tHarbor projects: the registry answered {problem}"
@@ -52,15 +46,7 @@ def test_a_next_page_on_another_host_gets_no_credentials(tcs, pm, anonymous_regi
         link = f'<{elsewhere.url}/api/v2.0/projects?page=2&page_size=100>; rel="next"'
         first_page = lambda request: json_answer([], headers={"Link": link})  # noqa: E731
         with _harbor_like(anonymous_registry.url, first_page) as facade:
-            result = tcs(
-                "registry",
-                facade.url,
-                "--mode=dry-run",
-                "--registry-type=HARBOR",
-                "--username=admin",
-                "--password=Harbor12345",
-                pm=pm,
-            )
+            result = tcs("registry", facade.url, "--mode=dry-run", *HARBOR_ADMIN, "--password=Harbor12345", pm=pm)
     assert result.code == 0, result.err
     assert [r.headers.get("Authorization") for r in elsewhere.requests] == [None]
     assert facade.requests[-1].headers.get("Authorization", "").startswith("Basic ")
