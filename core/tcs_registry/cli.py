@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,6 +23,8 @@ from .plugins import describe_plugins, get_plugin_manager
 from .results import show as show_results
 from .settings import resolve, resolve_store
 from .store import Store
+from .vulns.database import BUCKET, DEFAULT_ECOSYSTEMS, VulnDatabase
+from .vulns.database import FILENAME as DB_FILENAME
 
 log = logging.getLogger("tcs_registry")
 EXIT_INTERRUPTED = 130
@@ -88,7 +91,12 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option(
         "--format",
         "format",
-        help="Scan results: table (default), json, cyclonedx; several with commas. Files go to --output-dir.",
+        help="Scan results: table (default), json, sarif, cyclonedx; several with commas. Files go to --output-dir.",
+    )
+    @click.option(
+        "--fail-on",
+        "fail_on",
+        help="Exit 1 if a vulnerability or violation at or above this severity is found: low, medium, high, critical.",
     )
     @click.option("-v", "--verbose", count=True, help="More log lines (-v: debug).")
     @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
@@ -99,7 +107,8 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         Examples:
           tcs-registry registry localhost:5000 --mode=dry-run
           tcs-registry registry https://harbor.example.com/library --username 'robot$ci' --password-stdin < token
-          tcs-registry registry https://registry.example.com --allowList='team/*' --format=table,cyclonedx
+          tcs-registry registry https://registry.example.com --allowList='team/*' --format=table,sarif
+          tcs-registry registry registry.example.com --fail-on=high --format=json,cyclonedx
           tcs-registry registry 123456789012.dkr.ecr.eu-west-1.amazonaws.com --platform=linux/arm64
         """
         logs.setup(-1 if quiet else verbose)
@@ -123,19 +132,23 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option(
         "--format",
         "output_format",
-        type=click.Choice(["table", "json", "cyclonedx"]),
+        type=click.Choice(["table", "json", "sarif", "cyclonedx"]),
         default="table",
         show_default=True,
-        help="cyclonedx needs --image.",
+        help="sarif and cyclonedx need --image.",
+    )
+    @click.option(
+        "--changes", "only_changes", is_flag=True, help="Only what changed since the previous scan of the registry."
     )
     @click.option("--state-dir", help="Where the state store lives (default: the user's data directory).")
     @click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config).")
-    def results(run: int | None, image: str | None, output_format: str, **flags: Any) -> None:
-        """Show past runs of a project and the package inventories they found.
+    def results(run: int | None, image: str | None, output_format: str, only_changes: bool, **flags: Any) -> None:
+        """Show past runs of a project, what they found, and what changed since the run before.
 
         \b
         Examples:
           tcs-registry results
+          tcs-registry results --changes --format json
           tcs-registry results --image team/app:1.0 --format cyclonedx > app.cdx.json
         """
         project, state_dir = resolve_store(flags)
@@ -143,9 +156,105 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             raise UsageError(f"no state store in {str(state_dir)!r}: run a scan first, or use --state-dir")
         store = Store(state_dir)
         try:
-            show_results(store, project, run, image, output_format, sys.stdout)
+            if only_changes and image:
+                raise UsageError("--changes covers the whole run: leave out --image")
+            show_results(store, project, run, image, output_format, sys.stdout, only_changes)
         finally:
             store.close()
+
+    @cli.group("db")
+    def db() -> None:
+        """The offline vulnerability database (OSV records, in the state directory).
+
+        \b
+        Examples:
+          tcs-registry db update --ecosystem Debian,PyPI
+          tcs-registry db import ~/Downloads/Alpine-all.zip ./advisories/
+          tcs-registry db status
+        """
+
+    state_dir_option = click.option(
+        "--state-dir", help="Where the state store and the database live (default: the user's data directory)."
+    )
+
+    @db.command("import")
+    @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+    @state_dir_option
+    @click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config).")
+    def db_import(paths: tuple[Path, ...], **flags: Any) -> None:
+        """Import OSV records: JSON files, directories of them, or the per-ecosystem all.zip archives."""
+        database = VulnDatabase(resolve_store(flags)[1])
+        try:
+            added, unchanged, problems = database.import_paths(paths)
+            for problem in problems:
+                log.warning("Skipped %s", problem)
+            log.info("Imported OSV records added=%d unchanged=%d skipped=%d", added, unchanged, len(problems))
+            click.echo(f"{added} records imported, {unchanged} already up to date, {len(problems)} skipped")
+        finally:
+            database.close()
+        if problems and not added and not unchanged:
+            raise UsageError("nothing was imported: no readable OSV record in the given paths")
+
+    @db.command("update")
+    @click.option(
+        "--ecosystem",
+        "ecosystems",
+        help="Comma-separated OSV ecosystems (default: those already imported, else every one the analysis reports).",
+    )
+    @click.option("--source", help="The OSV bucket or a mirror of it. Env: TCS_OSV_SOURCE.", default=None)
+    @state_dir_option
+    @click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config).")
+    def db_update(ecosystems: str | None, source: str | None, **flags: Any) -> None:
+        """Download OSV data: each ecosystem's all.zip, or only the records changed since the last update."""
+        database = VulnDatabase(resolve_store(flags)[1])
+        try:
+            chosen = [e.strip() for e in (ecosystems or "").split(",") if e.strip()]
+            chosen = (
+                chosen or [s.ecosystem for s in database.status() if s.origin != "import"] or list(DEFAULT_ECOSYSTEMS)
+            )
+            origin = source or os.environ.get("TCS_OSV_SOURCE") or BUCKET
+
+            def progress(label: str, total: int | None) -> Callable[[int], None]:
+                bar = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=total is not None)
+                bar.__enter__()
+                done = [0]
+
+                def advance(n: int) -> None:
+                    bar.update(n)
+                    done[0] += n
+                    if total is not None and done[0] >= total:
+                        bar.__exit__(None, None, None)
+
+                return advance
+
+            for ecosystem, how, count in database.update(chosen, origin, progress):
+                log.info("Updated OSV ecosystem=%s how=%s records=%d", ecosystem, how, count)
+        finally:
+            database.close()
+
+    @db.command("status")
+    @state_dir_option
+    @click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config).")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+    def db_status(as_json: bool, **flags: Any) -> None:
+        """Ecosystems in the database, their record counts and age."""
+        state_dir = resolve_store(flags)[1]
+        if not (state_dir / DB_FILENAME).is_file():
+            raise UsageError(
+                f"no vulnerability database in {str(state_dir)!r}: run `tcs-registry db update` or `db import`"
+            )
+        database = VulnDatabase(state_dir)
+        try:
+            rows = database.status()
+            total, withdrawn = database.counts()
+        finally:
+            database.close()
+        if as_json:
+            click.echo(json.dumps([row.__dict__ for row in rows], indent=2))
+            return
+        table = [(r.ecosystem, r.records, r.newest[:19], r.origin, r.synced_at) for r in rows]
+        click.echo(tabulate(table, headers=["ecosystem", "records", "newest modified", "source", "updated"]))
+        click.echo(f"\n{total} records in {database.path} ({withdrawn} withdrawn, ignored)")
 
     @cli.command("plugins")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")

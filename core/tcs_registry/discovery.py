@@ -14,6 +14,7 @@ import pluggy
 from .analysis import sbom
 from .analysis.inventory import Analyser
 from .errors import (
+    EXIT_FINDINGS,
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_USAGE,
@@ -27,11 +28,13 @@ from .http import RegistryClient
 from .models import ImageDescription, Registry, ScanResult
 from .oci import format_time
 from .report import CsvReport, Summary
-from .results import ResultWriter
+from .results import ResultWriter, findings_document
 from .settings import Settings
 from .sniffing import HttpProbe, select_registry_type
 from .store import LayerCache, Store
 from .vendor import client_class
+from .vulns.database import VulnDatabase
+from .vulns.matching import Matcher
 
 log = logging.getLogger("tcs_registry")
 
@@ -64,6 +67,7 @@ class Discovery:
         self.registry: Registry | None = None
         self.client: RegistryClient | None = None
         self.analyser: Analyser | None = None
+        self.matcher: Matcher | None = None
         self.results: ResultWriter | None = None
 
     # -- setup -------------------------------------------------------------------------------
@@ -159,6 +163,7 @@ class Discovery:
                 "project": self.settings.project,
                 "platforms": list(self.settings.platforms),
                 "analyser": self.analyser,
+                "matcher": self.matcher,
             }
             outcome.scan = hook.submit_scan(registry=registry, client=client, image=image, options=options)
             if outcome.scan is None:
@@ -174,11 +179,19 @@ class Discovery:
         store = Store(s.state_dir)
         run_id = store.begin_run(s.project, s.url, self.registry.registry_type, s.mode)
         report = CsvReport(s.output_dir, s.host) if s.mode == "dry-run" else None
-        cache = None
+        cache = database = None
         if s.mode == "scan" and self.scanners:
             cache = LayerCache(s.state_dir)
             self.analyser = Analyser(cache, s.platforms)
             self.results = ResultWriter(s.output_dir, s.host, s.formats)
+            database = VulnDatabase(s.state_dir)
+            if database.is_empty():
+                log.warning(
+                    "The vulnerability database is empty: packages are listed but not matched; "
+                    "run `tcs-registry db update` (or `db import` offline) first"
+                )
+            else:
+                self.matcher = Matcher(database)
         status = "interrupted"
         pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="describe")
         try:
@@ -201,6 +214,8 @@ class Discovery:
             store.close()
             if cache:
                 cache.close()
+            if database:
+                database.close()
             if report:
                 report.close()
             self.client.close()
@@ -273,16 +288,22 @@ class Discovery:
         s = self.settings
         for inventory in scan.inventories:
             reference = f"{s.host}/{inventory.repository}:{inventory.tag}"
+            platform = str(inventory.platform or "")
+            vulnerabilities = [v for v in scan.vulnerabilities if v.platform == platform]
+            violations = [c for c in scan.violations if c.platform == platform]
             document = sbom.to_json(inventory, s.host)
-            store.record_scan(run_id, s.project, s.url, inventory, document)
+            findings = findings_document(vulnerabilities, violations) if self.matcher or violations else None
+            store.record_scan(run_id, s.project, s.url, inventory, document, findings)
             if self.results:
-                self.results.write(inventory, document)
+                self.results.write(inventory, document, vulnerabilities, violations)
             log.info(
-                "Scanned image image=%s platform=%s os=%s packages=%d",
+                "Scanned image image=%s platform=%s os=%s packages=%d vulnerabilities=%s violations=%d",
                 reference,
                 inventory.platform or "-",
                 inventory.ecosystem or "unknown",
                 len(inventory.packages),
+                len(vulnerabilities) if self.matcher else "unmatched",
+                len(violations),
             )
             for problem in inventory.problems:
                 log.warning("Analysis skipped a file image=%s %s", reference, problem)
@@ -295,10 +316,14 @@ class Discovery:
             summary.violations = summary.vulnerabilities = "none: dry run, no images scanned"
         elif not self.scanners:
             summary.violations = summary.vulnerabilities = "none: no scanner plugin is installed"
-        else:
-            summary.violations = summary.vulnerabilities = f"{self.scanned} images scanned in project {s.project}"
         if self.results:
             summary.inventories = self.results.where
+            summary.violations = self.results.violation_details()
+            summary.vulnerabilities = (
+                self.results.vulnerability_details()
+                if self.matcher
+                else "not matched: the vulnerability database is empty (tcs-registry db update)"
+            )
             self.results.print_table(out)
         if self.analyser:
             log.info("Layers analysed=%d reused=%d", self.analyser.layers_analysed, self.analyser.layers_reused)
@@ -309,4 +334,8 @@ class Discovery:
                 "or use --mode=dry-run for discovery only"
             )
             return EXIT_USAGE
+        if s.fail_on and self.results and (over := self.results.at_or_above(s.fail_on)):
+            log.error("Found %d findings at or above --fail-on=%s", over, s.fail_on.lower())
+            if code == EXIT_OK:  # an incomplete run says so first: its exit code stays 4
+                code = EXIT_FINDINGS
         return code

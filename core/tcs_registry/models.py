@@ -151,6 +151,40 @@ class Inventory:
     packages: tuple[Package, ...]
     problems: tuple[str, ...] = ()  # files the analysis refused or could not read, with the reason
     index_digest: str | None = None  # the index the platform came from, if any
+    config_digest: str = ""  # the image config blob (for the config and history checks)
+
+
+@dataclass(frozen=True)
+class Vulnerability:
+    """A known vulnerability of one installed package in one image platform (aliases merged)."""
+
+    id: str  # the CVE when the advisories agree on one, else the advisory's own id
+    aliases: tuple[str, ...]
+    package: str
+    package_type: str  # purl type
+    purl: str
+    installed_version: str
+    fixed_version: str  # '' when no fix is published
+    severity: str  # CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN
+    severity_source: str  # Debian, Ubuntu, CVSS_V3, GHSA...
+    score: float | None  # CVSS base score, when the advisory gives a vector
+    vector: str
+    layer: str  # diff_id of the layer that introduced the package
+    location: str
+    title: str
+    platform: str = ""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A misconfiguration found in an image's config or build history."""
+
+    id: str  # stable: TCS-CFG-001...
+    title: str
+    severity: str
+    detail: str  # what was seen; secret values are never included
+    remedy: str
+    platform: str = ""
 
 
 @dataclass(frozen=True)
@@ -160,6 +194,6 @@ class ScanResult:
     image: ImageDescription
     scanner: str
     inventories: tuple[Inventory, ...] = ()  # one per scanned platform
-    vulnerabilities: tuple[dict[str, Any], ...] = ()
-    violations: tuple[dict[str, Any], ...] = ()
+    vulnerabilities: tuple[Vulnerability, ...] = ()
+    violations: tuple[Violation, ...] = ()
     report: str | None = None  # where the scanner wrote details, if anywhere

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from tabulate import tabulate
 
 from .analysis import sbom
 from .errors import UsageError
-from .models import Inventory
+from .models import Inventory, Violation, Vulnerability
 from .report import report_name
 from .store import Store
+from .vulns.sarif import to_sarif
+from .vulns.severity import LEVELS, rank
 
-SUFFIXES = {"json": ".json", "cyclonedx": ".cdx.json"}
+SUFFIXES = {"json": ".json", "sarif": ".sarif", "cyclonedx": ".cdx.json"}
 
 
 def results_dir(output_dir: Path, host: str) -> Path:
@@ -33,16 +38,39 @@ def file_stem(inventory: Inventory) -> str:
     return re.sub(r"[^A-Za-z0-9._@/-]", "_", stem).replace("..", "_")
 
 
+def by_severity(items: Iterable[Vulnerability | Violation]) -> Counter[str]:
+    return Counter(item.severity for item in items)
+
+
+def counts_text(counts: Counter[str]) -> str:
+    """``2 critical, 1 high``: the non-zero severities, worst first."""
+    return ", ".join(f"{counts[level]} {level.lower()}" for level in reversed(LEVELS) if counts[level])
+
+
+def findings_document(vulnerabilities: Iterable[Vulnerability], violations: Iterable[Violation]) -> dict[str, list]:
+    """The findings as JSON-ready lists (also what the store keeps per run)."""
+    return {
+        "vulnerabilities": [{k: v for k, v in asdict(f).items() if k != "platform"} for f in vulnerabilities],
+        "violations": [{k: v for k, v in asdict(c).items() if k != "platform"} for c in violations],
+    }
+
+
 class ResultWriter:
-    """Writes each inventory as it arrives in the chosen formats; keeps one table row per image."""
+    """Writes each image platform's results as they arrive in the chosen formats; keeps the table rows
+    and the counts the summary and --fail-on need."""
 
     def __init__(self, output_dir: Path, host: str, formats: tuple[str, ...]) -> None:
         self.host = host
         self.formats = [f for f in formats if f in SUFFIXES]
         self.table = "table" in formats
         self.directory = results_dir(output_dir, host)
-        self.rows: list[tuple[str, str, str, int]] = []
+        self.rows: list[tuple[str, str, str, int, str, int]] = []
+        self.finding_rows: list[tuple[str, ...]] = []
+        self.violation_rows: list[tuple[str, ...]] = []
         self.images = self.packages = 0
+        self.vulnerabilities: Counter[str] = Counter()
+        self.violations: Counter[str] = Counter()
+        self.images_vulnerable = self.images_violating = 0
         if self.formats:
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
@@ -50,27 +78,84 @@ class ResultWriter:
                 where = str(self.directory)
                 raise UsageError(f"cannot write results in {where!r}: {exc.strerror}; use --output-dir") from None
 
-    def write(self, inventory: Inventory, document: dict) -> None:
+    def write(
+        self,
+        inventory: Inventory,
+        document: dict[str, Any],
+        vulnerabilities: Sequence[Vulnerability] = (),
+        violations: Sequence[Violation] = (),
+    ) -> None:
+        vulnerabilities, violations = list(vulnerabilities), list(violations)
         self.images += 1
         self.packages += len(inventory.packages)
+        self.vulnerabilities.update(by_severity(vulnerabilities))
+        self.violations.update(by_severity(violations))
+        self.images_vulnerable += bool(vulnerabilities)
+        self.images_violating += bool(violations)
         stem = file_stem(inventory)
         for name in self.formats:
-            text = sbom.to_cyclonedx(inventory, self.host) if name == "cyclonedx" else sbom.dumps(document)
+            if name == "cyclonedx":
+                text = sbom.to_cyclonedx(inventory, self.host, vulnerabilities)
+            elif name == "sarif":
+                text = sbom.dumps(to_sarif(inventory, self.host, vulnerabilities, violations))
+            else:
+                text = sbom.dumps({**document, **findings_document(vulnerabilities, violations)})
             path = self.directory / (stem + SUFFIXES[name])
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         if self.table:
             image = f"{self.host}/{inventory.repository}:{inventory.tag}"
-            self.rows.append((image, str(inventory.platform or ""), inventory.os or "unknown", len(inventory.packages)))
+            platform = str(inventory.platform or "")
+            counts = counts_text(by_severity(vulnerabilities)) or "0"
+            self.rows.append(
+                (image, platform, inventory.os or "unknown", len(inventory.packages), counts, len(violations))
+            )
+            for v in vulnerabilities:
+                self.finding_rows.append(
+                    (image, platform, v.package, v.installed_version, v.fixed_version, v.id, v.severity)
+                )
+            for c in violations:
+                self.violation_rows.append((image, platform, c.id, c.severity, c.title, c.detail))
 
     def print_table(self, out: TextIO) -> None:
-        if self.table and self.rows:
-            out.write(tabulate(self.rows, headers=["image", "platform", "os", "packages"]) + "\n\n")
+        if not (self.table and self.rows):
+            return
+        headers = ["image", "platform", "os", "packages", "vulnerabilities", "violations"]
+        out.write(tabulate(self.rows, headers=headers) + "\n\n")
+        if self.finding_rows:
+            headers = ["image", "platform", "package", "installed", "fixed", "vulnerability", "severity"]
+            out.write(tabulate(self.finding_rows, headers=headers) + "\n\n")
+        if self.violation_rows:
+            headers = ["image", "platform", "check", "severity", "title", "detail"]
+            out.write(tabulate(self.violation_rows, headers=headers) + "\n\n")
+
+    def _where(self) -> str:
+        return f"in {self.directory}" if self.formats else "(tcs-registry results shows them)"
 
     @property
     def where(self) -> str:
-        text = f"{self.images} image platforms, {self.packages} packages"
-        return f"{text} in {self.directory}" if self.formats else f"{text} (tcs-registry results shows them)"
+        return f"{self.images} image platforms, {self.packages} packages {self._where()}"
+
+    def vulnerability_details(self) -> str:
+        total = sum(self.vulnerabilities.values())
+        if not total:
+            return f"none found in {self.images} image platforms"
+        counts = counts_text(self.vulnerabilities)
+        return f"{total} in {self.images_vulnerable} of {self.images} image platforms ({counts}) {self._where()}"
+
+    def violation_details(self) -> str:
+        total = sum(self.violations.values())
+        if not total:
+            return f"none found in {self.images} image platforms"
+        counts = counts_text(self.violations)
+        return f"{total} in {self.images_violating} of {self.images} image platforms ({counts}) {self._where()}"
+
+    def at_or_above(self, level: str) -> int:
+        """How many findings (vulnerabilities and violations) are at or above this severity."""
+        floor = rank(level)
+        return sum(
+            n for counts in (self.vulnerabilities, self.violations) for s, n in counts.items() if rank(s) >= floor
+        )
 
 
 def parse_image(image: str) -> tuple[str, str | None, str | None]:
@@ -83,14 +168,86 @@ def parse_image(image: str) -> tuple[str, str | None, str | None]:
     return repository, tag or None, platform.lower() or None
 
 
-def show(store: Store, project: str, run: int | None, image: str | None, output_format: str, out: TextIO) -> None:
-    """`tcs-registry results`: the project's runs and what a run found, or one image's inventory."""
+@dataclass(frozen=True)
+class Change:
+    image: str
+    platform: str
+    change: str  # new image, new digest, new vulnerability, fixed vulnerability, new violation, fixed violation
+    detail: str
+
+
+def _finding_keys(document: dict[str, Any]) -> dict[tuple[str, str, str], str]:
+    """What can appear or go away between runs, keyed so that an upgrade that still has the flaw is
+    not reported as fixed: a vulnerability by (id, package), a violation by (id, detail)."""
+    keys = {}
+    for v in document.get("vulnerabilities") or ():
+        keys[("vulnerability", v["id"], v["package"])] = f"{v['id']} {v['package']} {v['installed_version']}"
+    for c in document.get("violations") or ():
+        keys[("violation", c["id"], c["detail"])] = f"{c['id']} {c['detail']}"
+    return keys
+
+
+def changes(store: Store, project: str, run: int) -> tuple[int | None, list[Change]]:
+    """(the previous scan run, what changed since it) for the images `run` scanned."""
+    previous = store.previous_scan(project, run)
+    if previous is None:
+        return None, []
+    before = {(r["repository"], r["tag"], r["platform"]): (r, d) for r, d in store.scanned(project, previous)}
+    found = []
+    for row, document in store.scanned(project, run):
+        image, platform = document["image"], row["platform"]
+        old = before.get((row["repository"], row["tag"], row["platform"]))
+        if old is None:
+            found.append(Change(image, platform, "new image", row["digest"]))
+            old_keys: dict[tuple[str, str, str], str] = {}
+        else:
+            if old[0]["digest"] != row["digest"]:
+                found.append(Change(image, platform, "new digest", f"{old[0]['digest']} -> {row['digest']}"))
+            old_keys = _finding_keys(old[1])
+        new_keys = _finding_keys(document)
+        for key in sorted(new_keys.keys() - old_keys.keys()):
+            found.append(Change(image, platform, f"new {key[0]}", new_keys[key]))
+        for key in sorted(old_keys.keys() - new_keys.keys()):
+            found.append(Change(image, platform, f"fixed {key[0]}", old_keys[key]))
+    return previous, found
+
+
+def _counts(document: dict[str, Any]) -> tuple[str, int] | tuple[str, str]:
+    if "vulnerabilities" not in document:
+        return "not matched", "-"
+    vulnerabilities = Counter(v["severity"] for v in document["vulnerabilities"])
+    return counts_text(vulnerabilities) or "0", len(document.get("violations") or ())
+
+
+def show(
+    store: Store,
+    project: str,
+    run: int | None,
+    image: str | None,
+    output_format: str,
+    out: TextIO,
+    only_changes: bool = False,
+) -> None:
+    """`tcs-registry results`: the project's runs, what a run found and what changed since the run before,
+    or one image's packages and findings."""
+    if only_changes:
+        _show_changes(store, project, run, output_format, out)
+        return
     repository, tag, platform = parse_image(image) if image else (None, None, None)
     scanned = store.scanned(project, run, repository=repository, tag=tag, platform=platform)
     if image and not scanned:
         where = f"run {run}" if run else "the latest scan"
         raise UsageError(f"no image {image!r} in {where} of project {project!r}; `tcs-registry results` lists them")
-    if output_format == "json":
+    if output_format in ("json", "sarif"):
+        if output_format == "sarif":
+            if len(scanned) != 1:
+                raise UsageError("--format sarif needs exactly one image: name it with --image (add @os/arch)")
+            row, document = scanned[0]
+            found = [Vulnerability(**v) for v in document.get("vulnerabilities") or ()]
+            violations = [Violation(**c) for c in document.get("violations") or ()]
+            host = urlsplit(row["registry"]).netloc
+            out.write(sbom.dumps(to_sarif(sbom.from_json(document), host, found, violations)))
+            return
         documents = [document for _, document in scanned]
         out.write(json.dumps(documents[0] if image and len(documents) == 1 else documents, indent=2) + "\n")
         return
@@ -98,7 +255,8 @@ def show(store: Store, project: str, run: int | None, image: str | None, output_
         if len(scanned) != 1:
             raise UsageError("--format cyclonedx needs exactly one image: name it with --image (add @os/arch)")
         row, document = scanned[0]
-        out.write(sbom.to_cyclonedx(sbom.from_json(document), urlsplit(row["registry"]).netloc) + "\n")
+        found = [Vulnerability(**v) for v in document.get("vulnerabilities") or ()]
+        out.write(sbom.to_cyclonedx(sbom.from_json(document), urlsplit(row["registry"]).netloc, found) + "\n")
         return
     if image:
         for row, document in scanned:
@@ -108,6 +266,16 @@ def show(store: Store, project: str, run: int | None, image: str | None, output_
                 for p in document.get("packages") or ()
             ]
             out.write(tabulate(packages, headers=["name", "version", "type", "source", "layer", "location"]) + "\n\n")
+            vulnerabilities = [
+                (v["package"], v["installed_version"], v["fixed_version"], v["id"], v["severity"], v["title"][:60])
+                for v in document.get("vulnerabilities") or ()
+            ]
+            if vulnerabilities:
+                headers = ["package", "installed", "fixed", "vulnerability", "severity", "title"]
+                out.write(tabulate(vulnerabilities, headers=headers) + "\n\n")
+            violations = [(c["id"], c["severity"], c["title"], c["detail"]) for c in document.get("violations") or ()]
+            if violations:
+                out.write(tabulate(violations, headers=["check", "severity", "title", "detail"]) + "\n\n")
         return
     runs = [
         (r["id"], r["started_at"][:19], r["registry"], r["mode"], r["status"], r["images_found"], r["scanned"])
@@ -119,13 +287,34 @@ def show(store: Store, project: str, run: int | None, image: str | None, output_
     out.write(tabulate(runs, headers=["run", "started", "registry", "mode", "status", "found", "scanned"]) + "\n\n")
     images = [
         (
-            f"{urlsplit(row['registry']).netloc}/{row['repository']}:{row['tag']}",
+            document["image"],
             row["platform"],
             row["run"],
             document.get("os") or "unknown",
             len(document.get("packages") or ()),
+            *_counts(document),
         )
         for row, document in scanned
     ]
     if images:
-        out.write(tabulate(images, headers=["image", "platform", "run", "os", "packages"]) + "\n")
+        headers = ["image", "platform", "run", "os", "packages", "vulnerabilities", "violations"]
+        out.write(tabulate(images, headers=headers) + "\n\n")
+        _show_changes(store, project, scanned[0][0]["run"], "table", out)
+
+
+def _show_changes(store: Store, project: str, run: int | None, output_format: str, out: TextIO) -> None:
+    run = run if run is not None else store.latest_scan(project)
+    if run is None:
+        raise UsageError(f"project {project!r} has no scan yet: nothing to compare")
+    previous, found = changes(store, project, run)
+    if output_format == "json":
+        document = {"run": run, "previous": previous, "changes": [asdict(c) for c in found]}
+        out.write(json.dumps(document, indent=2) + "\n")
+    elif previous is None:
+        out.write(f"Run {run} is the first scan of its registry in project {project!r}: nothing to compare\n")
+    elif not found:
+        out.write(f"No changes in run {run} since run {previous}\n")
+    else:
+        out.write(f"Changes in run {run} since run {previous}:\n")
+        rows = [(c.image, c.platform, c.change, c.detail) for c in found]
+        out.write(tabulate(rows, headers=["image", "platform", "change", "detail"]) + "\n")

@@ -29,7 +29,7 @@ from .models import Credentials
 from .patterns import ImageFilter
 
 MODES = ("scan", "dry-run")
-FORMATS = ("table", "json", "cyclonedx")  # of scan results; a dry run always writes its CSV
+FORMATS = ("table", "json", "sarif", "cyclonedx")  # of scan results; a dry run always writes its CSV
 _PLATFORM = re.compile(r"^[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_]+)?$")
 DEFAULT_CONFIG_PATHS = (Path("config"), Path("~/.accurics/config"))
 ENV = {
@@ -56,7 +56,9 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "concurrency": (int,),
     "platform": (str, list),
     "format": (str, list),
+    "fail_on": (str,),
 }
+FAIL_ON = ("low", "medium", "high", "critical")
 _ALIASES = {"allowlist": "allow_list", "denylist": "deny_list"}
 
 
@@ -157,6 +159,7 @@ class Settings:
     config_path: Path | None = None
     platforms: tuple[str, ...] = ()  # empty: every linux platform of an index
     formats: tuple[str, ...] = ("table",)
+    fail_on: str | None = None  # a severity: exit 1 when a finding at or above it exists
 
 
 def resolve(
@@ -232,6 +235,9 @@ def resolve(
     for name in formats:
         if name not in FORMATS:
             raise UsageError(f"unknown --format {name!r}: use {', '.join(FORMATS)} (several with commas)")
+    fail_on = pick("fail_on")[0]
+    if fail_on is not None and str(fail_on).strip().lower() not in FAIL_ON:
+        raise UsageError(f"unknown --fail-on {fail_on!r}: use {', '.join(FAIL_ON)}")
     return Settings(
         url=normalised,
         scheme=scheme,
@@ -251,6 +257,7 @@ def resolve(
         config_path=config_path,
         platforms=platforms,
         formats=formats,
+        fail_on=str(fail_on).strip().upper() if fail_on is not None else None,
     )
 
 

@@ -83,6 +83,15 @@ CREATE TABLE IF NOT EXISTS scans (
     scanned_at TEXT NOT NULL,
     PRIMARY KEY (run, repository, tag, platform)
 );
+-- what each run's scan of an image platform found: vulnerabilities and violations (zlib JSON)
+CREATE TABLE IF NOT EXISTS findings (
+    run INTEGER NOT NULL REFERENCES runs(id),
+    repository TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    findings BLOB NOT NULL,
+    PRIMARY KEY (run, repository, tag, platform)
+);
 """
 
 
@@ -156,10 +165,24 @@ class Store:
             )
 
     def record_scan(
-        self, run: int, project: str, registry: str, inventory: Inventory, document: dict[str, Any]
+        self,
+        run: int,
+        project: str,
+        registry: str,
+        inventory: Inventory,
+        document: dict[str, Any],
+        findings: dict[str, list[dict[str, Any]]] | None = None,
     ) -> None:
-        """Remember what one run found in one platform of an image; the inventory is kept once per digest."""
+        """Remember what one run found in one platform of an image; the inventory is kept once per digest,
+        the findings (which change with the vulnerability database) per run."""
+        platform = str(inventory.platform or "")
         with self.db:
+            if findings is not None:
+                blob = zlib.compress(json.dumps(findings, separators=(",", ":")).encode())
+                self.db.execute(
+                    "INSERT OR REPLACE INTO findings VALUES (?, ?, ?, ?, ?)",
+                    (run, inventory.repository, inventory.tag, platform, blob),
+                )
             self.db.execute(
                 "INSERT OR IGNORE INTO inventories VALUES (?, ?, ?)",  # a digest's inventory is written once
                 (inventory.digest, ANALYSER_VERSION, json.dumps(document, separators=(",", ":"))),
@@ -172,7 +195,7 @@ class Store:
                     registry,
                     inventory.repository,
                     inventory.tag,
-                    str(inventory.platform or ""),
+                    platform,
                     inventory.digest,
                     ANALYSER_VERSION,
                     _now(),
@@ -198,11 +221,11 @@ class Store:
         """(scan row, stored inventory document) of a run (by default the project's latest run that
         scanned), optionally of one repository, tag and platform."""
         if run is None:
-            found = self.db.execute("SELECT MAX(run) FROM scans WHERE project = ?", (project,)).fetchone()
-            run = found[0] if found else None
+            run = self.latest_scan(project)
         rows = self.db.execute(
-            "SELECT scans.*, inventories.inventory FROM scans JOIN inventories"
+            "SELECT scans.*, inventories.inventory, findings.findings FROM scans JOIN inventories"
             " ON inventories.digest = scans.digest AND inventories.analyser = scans.analyser"
+            " LEFT JOIN findings USING (run, repository, tag, platform)"
             " WHERE scans.project = :project AND scans.run = :run"
             " AND (:repository IS NULL OR scans.repository = :repository)"
             " AND (:tag IS NULL OR scans.tag = :tag) AND (:platform IS NULL OR scans.platform = :platform)"
@@ -217,7 +240,22 @@ class Store:
         document = json.loads(row["inventory"])
         document.update(repository=row["repository"], tag=row["tag"])
         document["image"] = f"{urlsplit(row['registry']).netloc}/{row['repository']}:{row['tag']}"
+        if row["findings"] is not None:
+            document.update(json.loads(zlib.decompress(row["findings"])))
         return document
+
+    def previous_scan(self, project: str, run: int) -> int | None:
+        """The project's last run before `run` that scanned images of the same registry."""
+        row = self.db.execute(
+            "SELECT MAX(s.run) FROM scans s JOIN runs r ON r.id = ? WHERE s.project = ? AND s.run < ?"
+            " AND s.registry = r.registry",
+            (run, project, run),
+        ).fetchone()
+        return row[0] if row else None
+
+    def latest_scan(self, project: str) -> int | None:
+        row = self.db.execute("SELECT MAX(run) FROM scans WHERE project = ?", (project,)).fetchone()
+        return row[0] if row else None
 
     def close(self) -> None:
         self.db.close()

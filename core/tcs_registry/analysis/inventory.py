@@ -7,6 +7,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import IO, Any, Protocol, TypeVar
 
 from packageurl import PackageURL
@@ -101,7 +102,7 @@ class Analyser:
             self.layer(client, image.repository, layer, diff_id)
             for layer, diff_id in zip(manifest.layers, diff_ids, strict=True)
         ]
-        return build(image, manifest.digest, platform, index, records)
+        return replace(build(image, manifest.digest, platform, index, records), config_digest=manifest.config.digest)
 
     # -- layers ------------------------------------------------------------------------------
     def layer(self, client: RegistryClient, repository: str, layer: Descriptor, diff_id: str) -> LayerRecord:

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Any
 
 from cyclonedx.model import Property
 from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus
 from cyclonedx.model.license import DisjunctiveLicense
+from cyclonedx.model.vulnerability import (
+    BomTarget,
+    BomTargetVersionRange,
+    VulnerabilityRating,
+    VulnerabilityScoreSource,
+    VulnerabilitySeverity,
+    VulnerabilitySource,
+)
+from cyclonedx.model.vulnerability import Vulnerability as CdxVulnerability
 from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 
 from .. import __version__
-from ..models import Inventory, Package, Platform
+from ..models import Inventory, Package, Platform, Vulnerability
 
 PROPERTY = "tcs-registry:"
 
@@ -48,8 +60,9 @@ def image_purl(inventory: Inventory, host: str) -> str:
     return PackageURL("oci", None, name, inventory.digest, qualifiers).to_string()
 
 
-def to_cyclonedx(inventory: Inventory, host: str) -> str:
-    """A CycloneDX 1.6 JSON SBOM: the image as the subject, one component per package (bom-ref = purl)."""
+def to_cyclonedx(inventory: Inventory, host: str, vulnerabilities: Iterable[Vulnerability] = ()) -> str:
+    """A CycloneDX 1.6 JSON SBOM: the image as the subject, one component per package (bom-ref = purl),
+    and the vulnerabilities found, each affecting its package's component."""
     subject = Component(
         type=ComponentType.CONTAINER,
         name=f"{host}/{inventory.repository}:{inventory.tag}",
@@ -74,6 +87,7 @@ def to_cyclonedx(inventory: Inventory, host: str) -> str:
             )
         )
     seen: dict[str, int] = {}
+    refs: dict[tuple[str, str, str], str] = {}
     for package in inventory.packages:
         count = seen[package.purl] = seen.get(package.purl, 0) + 1
         properties = [
@@ -84,20 +98,63 @@ def to_cyclonedx(inventory: Inventory, host: str) -> str:
         if package.source_name:
             properties.append(Property(name=PROPERTY + "source_name", value=package.source_name))
             properties.append(Property(name=PROPERTY + "source_version", value=package.source_version))
+        ref = package.purl if count == 1 else f"{package.purl}#{count}"
+        refs.setdefault((package.purl, package.location, package.layer), ref)
         components.append(
             Component(
                 type=ComponentType.LIBRARY,
                 name=package.name,
                 version=package.version,
                 purl=PackageURL.from_string(package.purl),
-                bom_ref=package.purl if count == 1 else f"{package.purl}#{count}",
+                bom_ref=ref,
                 licenses=[DisjunctiveLicense(name=package.license)] if package.license else None,
                 properties=properties,
             )
         )
     bom.components.update(components)
     bom.register_dependency(subject, components)  # everything found is in the image
+    for finding in vulnerabilities:
+        bom.vulnerabilities.add(_cdx_vulnerability(finding, refs.get((finding.purl, finding.location, finding.layer))))
     return JsonV1Dot6(bom).output_as_string(indent=2)
+
+
+_METHODS = {"CVSS_V4": VulnerabilityScoreSource.CVSS_V4, "CVSS_V3": VulnerabilityScoreSource.CVSS_V3_1}
+
+
+def _cdx_vulnerability(finding: Vulnerability, ref: str | None) -> CdxVulnerability:
+    method = _METHODS.get(finding.severity_source)
+    if method is None and finding.severity_source == "CVSS_V2":
+        method = VulnerabilityScoreSource.CVSS_V2
+    # a distribution's own rating (Debian, Ubuntu) or an advisory database's word is named as its source
+    by_name = method is None and finding.severity_source
+    rating = VulnerabilityRating(
+        severity=VulnerabilitySeverity(finding.severity.lower()),
+        score=Decimal(str(finding.score)) if finding.score is not None and method else None,
+        method=method or (VulnerabilityScoreSource.OTHER if by_name else None),
+        vector=finding.vector or None if method else None,
+        source=VulnerabilitySource(name=finding.severity_source) if by_name else None,
+    )
+    properties = [Property(name=PROPERTY + "alias", value=alias) for alias in finding.aliases]
+    if finding.fixed_version:
+        properties.append(Property(name=PROPERTY + "fixed_version", value=finding.fixed_version))
+    return CdxVulnerability(
+        bom_ref=f"{finding.id}:{ref or finding.purl}",
+        id=finding.id,
+        description=finding.title or None,
+        recommendation=f"Upgrade {finding.package} to {finding.fixed_version}" if finding.fixed_version else None,
+        ratings=[rating],
+        affects=[
+            BomTarget(
+                ref=ref or finding.purl,
+                versions=[
+                    BomTargetVersionRange(
+                        version=finding.installed_version, status=ImpactAnalysisAffectedStatus.AFFECTED
+                    )
+                ],
+            )
+        ],
+        properties=properties,
+    )
 
 
 def dumps(document: dict[str, Any]) -> str:

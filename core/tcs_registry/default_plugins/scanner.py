@@ -1,4 +1,5 @@
-"""The built-in scanner: analyses each image locally (`tcs_registry.analysis`), no daemon, no root.
+"""The built-in scanner: analyses each image locally (`tcs_registry.analysis`), no daemon, no root,
+matches the packages against the offline OSV database and checks the config and history.
 
 ``trylast``: a scanner plugin that answers for the scanner the user chose goes first.
 """
@@ -11,6 +12,7 @@ from ..analysis.inventory import Analyser
 from ..hookspecs import hookimpl
 from ..http import RegistryClient
 from ..models import ImageDescription, Registry, ScanResult
+from ..vulns.checks import check_image
 
 NAME = "builtin"
 
@@ -22,4 +24,19 @@ def submit_scan(
     if options.get("scanner") not in (None, NAME):
         return None
     analyser = options.get("analyser") or Analyser(platforms=options.get("platforms"))
-    return ScanResult(image=image, scanner=NAME, inventories=tuple(analyser.analyse(client, image)))
+    matcher = options.get("matcher")  # None without a vulnerability database: inventories and checks only
+    inventories = tuple(analyser.analyse(client, image))
+    vulnerabilities, violations = [], []
+    for inventory in inventories:
+        platform = str(inventory.platform or "")
+        config = client.config(image.repository, inventory.config_digest) if inventory.config_digest else {}
+        violations += check_image(config, inventory.packages, platform)
+        if matcher is not None:
+            vulnerabilities += matcher.inventory(inventory)
+    return ScanResult(
+        image=image,
+        scanner=NAME,
+        inventories=inventories,
+        vulnerabilities=tuple(vulnerabilities),
+        violations=tuple(violations),
+    )

@@ -1,0 +1,1 @@
+"""Vulnerabilities and violations: the offline OSV database, version orders, matching, config checks."""

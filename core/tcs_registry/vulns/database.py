@@ -1,0 +1,383 @@
+"""The offline OSV database: records imported from JSON files, directories or the per-ecosystem
+``all.zip`` archives, indexed in SQLite by (ecosystem, package name), and updated from the OSV bucket.
+
+One file, ``osv.db``, beside the state store. A record is kept whole (zlib JSON) and indexed once per
+affected package; a re-import replaces a record only with one at least as new (``modified``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import tempfile
+import threading
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from ..errors import TcsError, UsageError
+from .versions import ecosystem_base
+
+log = logging.getLogger("tcs_registry")
+
+FILENAME = "osv.db"
+BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
+# what `db update` fetches into an empty database: every ecosystem the image analysis reports
+DEFAULT_ECOSYSTEMS = (
+    "AlmaLinux",
+    "Alpine",
+    "Azure Linux",
+    "Chainguard",
+    "Debian",
+    "Go",
+    "Maven",
+    "npm",
+    "openSUSE",
+    "PyPI",
+    "Red Hat",
+    "Rocky Linux",
+    "SUSE",
+    "Ubuntu",
+    "Wolfi",
+)
+MAX_RECORD = 32 * 1024 * 1024  # bytes: no real OSV record is near this
+INCREMENTAL_LIMIT = 2000  # more changed records than this: fetch the archive instead
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS vulns (
+    id TEXT PRIMARY KEY,
+    modified TEXT NOT NULL,
+    withdrawn TEXT,
+    record BLOB NOT NULL  -- zlib-compressed JSON
+);
+CREATE TABLE IF NOT EXISTS affected (
+    ecosystem TEXT NOT NULL,  -- as the record says: Debian:12, Alpine:v3.19, PyPI
+    base TEXT NOT NULL,       -- Debian, Alpine, PyPI
+    name TEXT NOT NULL,       -- PyPI names normalised (PEP 503)
+    vuln_id TEXT NOT NULL REFERENCES vulns(id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS affected_by_name ON affected (ecosystem, name);
+CREATE INDEX IF NOT EXISTS affected_by_vuln ON affected (vuln_id);
+-- where each ecosystem's records came from and when, for `db status` and incremental updates
+CREATE TABLE IF NOT EXISTS sources (
+    base TEXT PRIMARY KEY,
+    origin TEXT NOT NULL,
+    synced_at TEXT NOT NULL
+);
+"""
+
+
+class DatabaseError(TcsError):
+    """The vulnerability database cannot be read, imported or updated (exit code 2: fix the input)."""
+
+    exit_code = UsageError.exit_code
+
+
+def package_key(ecosystem: str, name: str) -> str:
+    """The name as the index keeps it: PyPI names compare by PEP 503 normal form, others as written."""
+    if ecosystem_base(ecosystem) == "PyPI":
+        return "-".join(name.lower().replace("_", "-").replace(".", "-").split("-"))
+    return name
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class EcosystemStatus:
+    ecosystem: str
+    records: int
+    newest: str  # the latest `modified` among its records
+    origin: str
+    synced_at: str
+
+
+class VulnDatabase:
+    """Reads are safe from any thread (one connection per thread); imports run on one thread."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / FILENAME
+        self._local = threading.local()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self.db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise DatabaseError(f"cannot open the vulnerability database {str(self.path)!r}: {exc}") from None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, timeout=30)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            self._local.connection = connection
+        return connection
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+    # -- reading ----------------------------------------------------------------------------------
+    def is_empty(self) -> bool:
+        return self.db.execute("SELECT 1 FROM vulns LIMIT 1").fetchone() is None
+
+    def candidates(self, ecosystem: str, name: str) -> list[dict[str, Any]]:
+        """Every record, not withdrawn, with an affected entry for this exact ecosystem and package."""
+        rows = self.db.execute(
+            "SELECT DISTINCT v.record FROM affected a JOIN vulns v ON v.id = a.vuln_id"
+            " WHERE a.ecosystem = ? AND a.name = ? AND v.withdrawn IS NULL",
+            (ecosystem, package_key(ecosystem, name)),
+        ).fetchall()
+        return [json.loads(zlib.decompress(row[0])) for row in rows]
+
+    def get(self, vuln_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT record FROM vulns WHERE id = ?", (vuln_id,)).fetchone()
+        return json.loads(zlib.decompress(row[0])) if row else None
+
+    def status(self) -> list[EcosystemStatus]:
+        rows = self.db.execute(
+            "SELECT a.base, COUNT(DISTINCT a.vuln_id), MAX(v.modified), s.origin, s.synced_at"
+            " FROM affected a JOIN vulns v ON v.id = a.vuln_id LEFT JOIN sources s ON s.base = a.base"
+            " WHERE v.withdrawn IS NULL GROUP BY a.base ORDER BY a.base"
+        ).fetchall()
+        return [
+            EcosystemStatus(b, n, newest or "", origin or "import", synced or "")
+            for b, n, newest, origin, synced in rows
+        ]
+
+    def counts(self) -> tuple[int, int]:
+        """(records, withdrawn records)."""
+        total, withdrawn = self.db.execute("SELECT COUNT(*), COUNT(withdrawn) FROM vulns").fetchone()
+        return total, withdrawn
+
+    # -- writing ----------------------------------------------------------------------------------
+    def add(self, record: dict[str, Any]) -> bool:
+        """Stores one record (the caller commits); False when an at least as new copy is already here."""
+        vuln_id, modified = record.get("id"), record.get("modified")
+        if not isinstance(vuln_id, str) or not vuln_id or not isinstance(modified, str):
+            raise ValueError("not an OSV record: it needs string 'id' and 'modified' fields")
+        affected = record.get("affected") or []
+        if not isinstance(affected, list):
+            raise ValueError(f"{vuln_id}: 'affected' is not a list")
+        old = self.db.execute("SELECT modified FROM vulns WHERE id = ?", (vuln_id,)).fetchone()
+        if old and old[0] > modified:
+            return False
+        self.db.execute("DELETE FROM vulns WHERE id = ?", (vuln_id,))
+        withdrawn = record.get("withdrawn") or None
+        blob = zlib.compress(json.dumps(record, separators=(",", ":")).encode(), 6)
+        self.db.execute("INSERT INTO vulns VALUES (?, ?, ?, ?)", (vuln_id, modified, withdrawn, blob))
+        keys = set()
+        for entry in affected:
+            package = entry.get("package") if isinstance(entry, dict) else None
+            if not isinstance(package, dict):
+                continue  # a GIT-only entry: commits, not packages
+            ecosystem, name = package.get("ecosystem"), package.get("name")
+            if isinstance(ecosystem, str) and isinstance(name, str) and ecosystem and name:
+                keys.add((ecosystem, ecosystem_base(ecosystem), package_key(ecosystem, name)))
+        self.db.executemany("INSERT INTO affected VALUES (?, ?, ?, ?)", [(*key, vuln_id) for key in keys])
+        return True
+
+    def import_paths(self, paths: Iterable[Path], origin: str | None = None) -> tuple[int, int, list[str]]:
+        """(records added or replaced, records unchanged, problems). A bad file is a problem, not an end."""
+        added = unchanged = 0
+        problems: list[str] = []
+        bases: set[str] = set()
+        with self.db:
+            for name, load in _sources(paths, problems):
+                try:
+                    record = load()
+                    if not isinstance(record, dict):
+                        raise ValueError("not a JSON object")
+                    if self.add(record):
+                        added += 1
+                        bases.update(_bases(record))
+                    else:
+                        unchanged += 1
+                except (ValueError, OSError, zipfile.BadZipFile, zlib.error) as exc:
+                    problems.append(f"{name}: {exc}")
+                if (added + unchanged) % 5000 == 0:
+                    self.db.commit()
+            for base in bases:
+                self._synced(base, origin or "import")
+        return added, unchanged, problems
+
+    def _synced(self, base: str, origin: str) -> None:
+        self.db.execute(
+            "INSERT INTO sources VALUES (?, ?, ?) ON CONFLICT(base) DO UPDATE SET origin = ?, synced_at = ?",
+            (base, origin, _now(), origin, _now()),
+        )
+
+    def synced_at(self, base: str) -> str | None:
+        row = self.db.execute("SELECT synced_at FROM sources WHERE base = ?", (base,)).fetchone()
+        return row[0] if row else None
+
+    # -- updating from the bucket --------------------------------------------------------------
+    def update(
+        self,
+        ecosystems: Iterable[str],
+        source: str = BUCKET,
+        progress: Callable[[str, int | None], Callable[[int], None]] | None = None,
+    ) -> list[tuple[str, str, int]]:
+        """Brings each ecosystem up to date: (ecosystem, how, records changed). Incremental when the
+        ecosystem was synced from this source before and few records changed since; else the archive."""
+        session = requests.Session()
+        results = []
+        try:
+            for ecosystem in ecosystems:
+                base_url = f"{source.rstrip('/')}/{quote(ecosystem)}"
+                since = self._synced_from(ecosystem, source)
+                changed = _changed_since(session, base_url, since) if since else None
+                if changed is not None and len(changed) <= INCREMENTAL_LIMIT:
+                    count = self._fetch_records(session, base_url, changed, ecosystem, source, progress)
+                    results.append((ecosystem, "incremental", count))
+                else:
+                    count = self._fetch_archive(session, base_url, ecosystem, source, progress)
+                    results.append((ecosystem, "archive", count))
+        except requests.RequestException as exc:
+            reason = type(exc).__name__ if isinstance(exc, requests.ConnectionError) else str(exc)
+            raise DatabaseError(
+                f"cannot download OSV data from {source} ({reason}); offline, import archives or records "
+                "with `tcs-registry db import PATH`"
+            ) from None
+        finally:
+            session.close()
+        return results
+
+    def _synced_from(self, ecosystem: str, source: str) -> str | None:
+        row = self.db.execute("SELECT origin, synced_at FROM sources WHERE base = ?", (ecosystem,)).fetchone()
+        return row[1] if row and row[0] == source else None
+
+    def _fetch_archive(self, session, base_url, ecosystem, source, progress) -> int:
+        response = session.get(f"{base_url}/all.zip", stream=True, timeout=60)
+        if response.status_code == 404:
+            raise DatabaseError(f"the OSV bucket has no ecosystem {ecosystem!r} ({base_url}/all.zip: 404)")
+        response.raise_for_status()
+        size = int(response.headers.get("Content-Length") or 0) or None
+        advance = progress(f"{ecosystem} all.zip", size) if progress else (lambda n: None)
+        with tempfile.TemporaryFile() as spool:
+            for chunk in response.iter_content(1 << 20):
+                spool.write(chunk)
+                advance(len(chunk))
+            spool.seek(0)
+            added, _, problems = self._import_zip(spool, f"{ecosystem}/all.zip", source, ecosystem)
+        for problem in problems:
+            log.warning("Skipped an OSV record %s", problem)
+        return added
+
+    def _import_zip(self, file, name: str, origin: str, ecosystem: str) -> tuple[int, int, list[str]]:
+        added = unchanged = 0
+        problems: list[str] = []
+        with self.db:
+            try:
+                archive = zipfile.ZipFile(file)
+            except zipfile.BadZipFile as exc:
+                raise DatabaseError(f"{name} is not a zip archive: {exc}") from None
+            for member_name, load in _zip_members(archive, name):
+                try:
+                    if self.add(load()):
+                        added += 1
+                    else:
+                        unchanged += 1
+                except (ValueError, zlib.error, zipfile.BadZipFile) as exc:
+                    problems.append(f"{member_name}: {exc}")
+            self._synced(ecosystem, origin)
+        return added, unchanged, problems
+
+    def _fetch_records(self, session, base_url, ids, ecosystem, source, progress) -> int:
+        advance = progress(f"{ecosystem} changes", len(ids)) if progress else (lambda n: None)
+        added = 0
+        with self.db:
+            for vuln_id in ids:
+                response = session.get(f"{base_url}/{quote(vuln_id)}.json", timeout=60)
+                response.raise_for_status()
+                try:
+                    added += self.add(response.json())
+                except ValueError as exc:
+                    log.warning("Skipped an OSV record %s/%s: %s", ecosystem, vuln_id, exc)
+                advance(1)
+            self._synced(ecosystem, source)
+        return added
+
+
+def _changed_since(session: requests.Session, base_url: str, since: str) -> list[str] | None:
+    """Ids modified after `since`, from the ecosystem's modified_id.csv (newest first); None when the
+    bucket has no such list."""
+    response = session.get(f"{base_url}/modified_id.csv", stream=True, timeout=60)
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    ids = []
+    for line in response.iter_lines(decode_unicode=True):
+        when, _, vuln_id = (line or "").partition(",")
+        if not vuln_id:
+            continue
+        if when <= since:
+            break
+        ids.append(vuln_id.rsplit("/", 1)[-1])  # the all-ecosystem list writes <ecosystem>/<id>
+        if len(ids) > INCREMENTAL_LIMIT:
+            break
+    response.close()
+    return ids
+
+
+def _bases(record: dict[str, Any]) -> set[str]:
+    return {
+        ecosystem_base(entry["package"]["ecosystem"])
+        for entry in record.get("affected") or ()
+        if isinstance(entry, dict) and isinstance(entry.get("package"), dict) and entry["package"].get("ecosystem")
+    }
+
+
+def _load_json(data: bytes) -> Any:
+    if len(data) > MAX_RECORD:
+        raise ValueError(f"larger than {MAX_RECORD} bytes")
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 JSON: {exc}") from None
+
+
+def _zip_members(archive: zipfile.ZipFile, name: str) -> Iterator[tuple[str, Callable[[], Any]]]:
+    for info in archive.infolist():
+        if info.is_dir() or not info.filename.endswith(".json"):
+            continue
+        if info.file_size > MAX_RECORD:
+            yield f"{name}:{info.filename}", lambda: (_ for _ in ()).throw(ValueError("record too large"))
+            continue
+        yield f"{name}:{info.filename}", lambda info=info: _load_json(archive.read(info))
+
+
+def _sources(paths: Iterable[Path], problems: list[str]) -> Iterator[tuple[str, Callable[[], Any]]]:
+    """(name, loader) for every record under the given files, directories and zip archives."""
+    for path in paths:
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix in (".json", ".zip") and p.is_file())
+            if not files:
+                problems.append(f"{path}: no .json or .zip files in this directory")
+        elif path.is_file():
+            files = [path]
+        else:
+            raise DatabaseError(f"no such file or directory: {str(path)!r}")
+        for file in files:
+            if file.suffix == ".zip" or zipfile.is_zipfile(file):
+                try:
+                    archive = zipfile.ZipFile(file)
+                except (zipfile.BadZipFile, OSError) as exc:
+                    problems.append(f"{file}: not a readable zip archive: {exc}")
+                    continue
+                with archive:
+                    yield from _zip_members(archive, str(file))
+            else:
+                yield str(file), lambda file=file: _load_json(file.read_bytes())

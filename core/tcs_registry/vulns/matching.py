@@ -1,0 +1,210 @@
+"""Installed packages against OSV records, by the OSV evaluation rules, in each ecosystem's version order.
+
+A package is looked up by the name its advisories use: Debian and Ubuntu by source package and source
+version, Alpine by origin, RPM distributions with the epoch, Go's toolchain as ``stdlib``. The
+ecosystem always carries the distribution release (``Debian:12``), so another release never matches.
+Records that say the same thing (aliases, or a distribution advisory pointing upstream to a CVE) are
+merged into one finding.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..models import Inventory, Package, Vulnerability
+from . import severity
+from .database import VulnDatabase, package_key
+from .versions import InvalidVersionError, parser
+
+log = logging.getLogger("tcs_registry")
+
+
+def query(package: Package) -> tuple[str, str]:
+    """(name, version) as the package's advisories write them."""
+    if package.type in ("deb", "apk") and package.source_name:
+        return package.source_name, package.source_version or package.version
+    if package.type == "rpm" and package.epoch:
+        return package.name, f"{package.epoch}:{package.version}"
+    if package.type == "golang" and package.name == "stdlib":
+        return "stdlib", package.version.removeprefix("go")
+    return package.name, package.version
+
+
+def _event_key(parse: Callable[[str], Any]) -> Callable[[tuple[str, str]], tuple[int, Any]]:
+    def key(event: tuple[str, str]) -> tuple[int, Any]:
+        kind, value = event
+        return (0, None) if kind == "introduced" and value == "0" else (1, parse(value))
+
+    return key
+
+
+def in_range(installed: Any, events: list[tuple[str, str]], parse: Callable[[str], Any]) -> tuple[bool, str]:
+    """(affected?, the first `fixed` above the installed version) for one OSV range."""
+    limits = [parse(v) for k, v in events if k == "limit" and v != "*"]
+    if limits and not any(installed < limit for limit in limits):
+        return False, ""
+    ordered = sorted((e for e in events if e[0] != "limit"), key=_event_key(parse))
+    affected = False
+    for kind, value in ordered:
+        if kind == "introduced":
+            affected = value == "0" or installed >= parse(value)
+        elif kind == "fixed" and affected:
+            affected = installed < parse(value)
+        elif kind == "last_affected" and affected:
+            affected = installed <= parse(value)
+    if not affected:
+        return False, ""
+    fixes = sorted((parse(v), v) for k, v in ordered if k == "fixed" and installed < parse(v))
+    return True, fixes[0][1] if fixes else ""
+
+
+def _events(range_: dict[str, Any]) -> list[tuple[str, str]]:
+    events = []
+    for event in range_.get("events") or ():
+        if isinstance(event, dict):
+            for kind in ("introduced", "fixed", "last_affected", "limit"):
+                if isinstance(event.get(kind), str):
+                    events.append((kind, event[kind]))
+    return events
+
+
+def affects(entry: dict[str, Any], ecosystem: str, version: str) -> tuple[bool, str]:
+    """(does this affected[] entry cover the version?, the fixed version to report)."""
+    hit, fixed = False, ""
+    for range_ in entry.get("ranges") or ():
+        kind = range_.get("type") if isinstance(range_, dict) else None
+        parse = parser(ecosystem, kind) if kind in ("ECOSYSTEM", "SEMVER") else None
+        if parse is None:
+            continue  # GIT ranges name commits, not versions
+        try:
+            matched, fix = in_range(parse(version), _events(range_), parse)
+        except (InvalidVersionError, TypeError) as exc:
+            log.debug("Cannot place version %s in a %s range: %s", version, ecosystem, exc)
+            continue
+        if matched:
+            hit, fixed = True, fixed or fix
+    if not hit and version in (entry.get("versions") or ()):
+        hit = True
+    return hit, fixed
+
+
+@dataclass
+class _Match:
+    record: dict[str, Any]
+    fixed: str
+    severity: severity.Severity
+
+
+class _Groups:
+    """Union-find over advisory ids: records sharing an id, alias or upstream id are one finding."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, item: str) -> str:
+        self.parent.setdefault(item, item)
+        while self.parent[item] != item:
+            self.parent[item] = self.parent[self.parent[item]]
+            item = self.parent[item]
+        return item
+
+    def union(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        for other in ids[1:]:
+            self.parent[self.find(other)] = self.find(ids[0])
+
+
+def _ids(record: dict[str, Any]) -> list[str]:
+    ids = [record["id"]]
+    for field in ("aliases", "upstream"):
+        ids += [i for i in record.get(field) or () if isinstance(i, str)]
+    return ids
+
+
+def _primary(ids: set[str], matched: list[str]) -> str:
+    cves = sorted(i for i in ids if i.startswith("CVE-"))
+    return cves[0] if len(cves) == 1 else sorted(matched)[0]
+
+
+def _highest_fix(fixes: list[str], parse: Callable[[str], Any] | None) -> str:
+    fixes = [f for f in fixes if f]
+    if not fixes or parse is None:
+        return fixes[0] if fixes else ""
+    try:
+        return max(fixes, key=parse)
+    except (InvalidVersionError, TypeError):
+        return fixes[0]
+
+
+class Matcher:
+    """Matches inventories against an open VulnDatabase; safe to share between threads."""
+
+    def __init__(self, database: VulnDatabase, show_unimportant: bool = False) -> None:
+        self.database = database
+        self.show_unimportant = show_unimportant
+
+    def package(self, package: Package) -> list[_Match]:
+        if not package.ecosystem:
+            return []
+        name, version = query(package)
+        key = package_key(package.ecosystem, name)
+        matches = []
+        for record in self.database.candidates(package.ecosystem, name):
+            for entry in record.get("affected") or ():
+                found = entry.get("package") if isinstance(entry, dict) else None
+                if not isinstance(found, dict) or found.get("ecosystem") != package.ecosystem:
+                    continue
+                if package_key(package.ecosystem, str(found.get("name", ""))) != key:
+                    continue
+                hit, fixed = affects(entry, package.ecosystem, version)
+                if not hit:
+                    continue
+                if severity.unimportant(record, entry) and not self.show_unimportant:
+                    log.debug("Hidden as unimportant by the distribution: %s in %s", record["id"], name)
+                    break
+                matches.append(_Match(record, fixed, severity.of_record(record, entry, self.database.get)))
+                break  # one affected entry per record is enough
+        return matches
+
+    def inventory(self, inventory: Inventory) -> list[Vulnerability]:
+        platform = str(inventory.platform or "")
+        findings = []
+        for package in inventory.packages:
+            matches = self.package(package)
+            if not matches:
+                continue
+            groups = _Groups()
+            for match in matches:
+                groups.union(_ids(match.record))
+            by_group: dict[str, list[_Match]] = {}
+            for match in matches:
+                by_group.setdefault(groups.find(match.record["id"]), []).append(match)
+            for members in by_group.values():
+                ids = {i for m in members for i in _ids(m.record)}
+                primary = _primary(ids, [m.record["id"] for m in members])
+                rating = severity.highest(m.severity for m in members)
+                title = next((m.record.get("summary") for m in members if m.record.get("summary")), "")
+                findings.append(
+                    Vulnerability(
+                        id=primary,
+                        aliases=tuple(sorted(ids - {primary})),
+                        package=package.name,
+                        package_type=package.type,
+                        purl=package.purl,
+                        installed_version=package.version,
+                        fixed_version=_highest_fix([m.fixed for m in members], parser(package.ecosystem)),
+                        severity=rating.level,
+                        severity_source=rating.source,
+                        score=rating.score,
+                        vector=rating.vector,
+                        layer=package.layer,
+                        location=package.location,
+                        title=str(title or ""),
+                        platform=platform,
+                    )
+                )
+        findings.sort(key=lambda f: (-severity.rank(f.severity), f.package, f.id))
+        return findings

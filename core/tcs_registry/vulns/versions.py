@@ -1,0 +1,198 @@
+"""Each ecosystem's own version order, as OSV ranges need it.
+
+Libraries where they are right: python-debian (dpkg), packaging and packaging-legacy (PEP 440 and the
+pre-PEP 440 versions osv.dev also accepts), univers (rpm EVR, Maven, SemVer with the leniency Go and
+npm versions need, RubyGems, NuGet, Composer). Our own code only for apk: univers' Alpine order rejects
+``_git`` suffixes and ranks ``1.2.3a`` at or below ``1.2.3``; real Alpine versions use both
+(musl ``1.2.4_git20230717-r4``), so the apk-tools rules are written out below.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import Any
+
+from debian.debian_support import Version as DebianVersion
+from packaging.version import InvalidVersion
+from packaging.version import Version as Pep440Version
+from packaging_legacy.version import LegacyVersion
+from univers import versions as univers
+
+
+class InvalidVersionError(ValueError):
+    """A version string the ecosystem's order cannot place."""
+
+
+# -- apk (apk-tools src/version.c rules) --------------------------------------------------------
+_PRE = ("alpha", "beta", "pre", "rc")  # sort before the bare version
+_POST = ("cvs", "svn", "git", "hg", "p")  # sort after it
+# token kinds, in apk-tools order: at a point where the two versions differ in kind, the later kind is lower
+DIGIT, LETTER, SUFFIX, SUFFIX_NUMBER, HASH, REVISION, END = range(7)
+_APK = re.compile(
+    r"(?P<numbers>\d+(?:\.\d+)*)(?P<letter>[a-z]?)(?P<suffixes>(?:_[a-z]+\d*)*)(?P<hash>~[0-9a-f]+)?(?:-r(?P<rev>\d+))?"
+)
+_SUFFIX = re.compile(r"_([a-z]+)(\d*)")
+
+
+def _apk_tokens(text: str) -> list[tuple[int, Any]]:
+    match = _APK.fullmatch(text)
+    if not match:
+        raise InvalidVersionError(f"not an apk version: {text!r}")
+    tokens: list[tuple[int, Any]] = []
+    for i, number in enumerate(match["numbers"].split(".")):
+        # a later component with a leading zero compares as a decimal fraction, as apk does
+        tokens.append((DIGIT, (1, number.rstrip("0") or "0") if i and number.startswith("0") else (2, int(number))))
+    if match["letter"]:
+        tokens.append((LETTER, match["letter"]))
+    for name, number in _SUFFIX.findall(match["suffixes"]):
+        if name in _PRE:
+            tokens.append((SUFFIX, _PRE.index(name) - len(_PRE)))
+        elif name in _POST:
+            tokens.append((SUFFIX, _POST.index(name) + 1))
+        else:
+            raise InvalidVersionError(f"unknown apk version suffix _{name} in {text!r}")
+        if number:
+            tokens.append((SUFFIX_NUMBER, int(number)))
+    if match["hash"]:
+        tokens.append((HASH, match["hash"][1:]))
+    if match["rev"] is not None:
+        tokens.append((REVISION, int(match["rev"])))
+    return tokens
+
+
+def _apk_compare(a: list[tuple[int, Any]], b: list[tuple[int, Any]]) -> int:
+    for (kind_a, value_a), (kind_b, value_b) in zip(a, b, strict=False):
+        if kind_a != kind_b:
+            break
+        if value_a != value_b:
+            return -1 if value_a < value_b else 1
+    else:
+        if len(a) == len(b):
+            return 0
+    i = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x[0] != y[0]), min(len(a), len(b)))
+    kind_a, value_a = a[i] if i < len(a) else (END, None)
+    kind_b, value_b = b[i] if i < len(b) else (END, None)
+    if kind_a == SUFFIX and value_a < 0:  # 1.2_rc1 < 1.2 and anything else at that point
+        return -1
+    if kind_b == SUFFIX and value_b < 0:
+        return 1
+    return -1 if kind_a > kind_b else (1 if kind_a < kind_b else 0)
+
+
+@functools.total_ordering
+class ApkVersion:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _apk_tokens(text)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ApkVersion) and _apk_compare(self.tokens, other.tokens) == 0
+
+    def __lt__(self, other: ApkVersion) -> bool:
+        return _apk_compare(self.tokens, other.tokens) < 0
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return f"ApkVersion({self.text!r})"
+
+
+# -- the others: thin wrappers that reject what their library cannot order ------------------------
+def _debian(text: str) -> Any:
+    try:
+        return DebianVersion(text)
+    except ValueError as exc:
+        raise InvalidVersionError(str(exc)) from None
+
+
+@functools.total_ordering
+class PythonVersion:
+    """PEP 440, and below every PEP 440 version the legacy forms old PyPI releases carry."""
+
+    def __init__(self, text: str) -> None:
+        try:
+            self.key: tuple[int, Any] = (1, Pep440Version(text))
+        except InvalidVersion:
+            self.key = (0, LegacyVersion(text))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PythonVersion) and self.key == other.key
+
+    def __lt__(self, other: PythonVersion) -> bool:
+        return self.key < other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+
+def _univers(kind: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            return kind(text)
+        except Exception as exc:  # univers raises several types for strings it cannot read
+            raise InvalidVersionError(f"not a {kind.__name__}: {text!r} ({exc})") from None
+
+    return parse
+
+
+def _semver(text: str) -> Any:
+    # SemVer ignores build metadata (+incompatible, +build.5) in precedence; univers would keep it and
+    # leave 1.0.0+a and 1.0.0+b unordered, so it is dropped before parsing.
+    return _univers(univers.SemverVersion)(text.removeprefix("go").split("+", 1)[0])
+
+
+def _rpm(text: str) -> Any:
+    if not re.fullmatch(r"(\d+:)?[\w.+~^-]+", text):
+        raise InvalidVersionError(f"not an rpm version: {text!r}")
+    return univers.RpmVersion(text)
+
+
+_RPM_FAMILY = ("Red Hat", "AlmaLinux", "Rocky Linux", "SUSE", "openSUSE", "openEuler", "Mageia", "Azure Linux")
+_APK_FAMILY = ("Alpine", "Wolfi", "Chainguard", "Alpaquita", "BellSoft Hardened Containers", "MinimOS")
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "Debian": _debian,
+    "Ubuntu": _debian,
+    **{name: _rpm for name in _RPM_FAMILY},
+    "CBL-Mariner": _rpm,
+    **{name: ApkVersion for name in _APK_FAMILY},
+    "PyPI": PythonVersion,
+    "npm": _semver,
+    "Go": _semver,
+    "crates.io": _semver,
+    "Hex": _semver,
+    "Bitnami": _semver,
+    "Maven": _univers(univers.MavenVersion),
+    "RubyGems": _univers(univers.RubygemsVersion),
+    "NuGet": _univers(univers.NugetVersion),
+    "Packagist": _univers(univers.ComposerVersion),
+}
+
+
+def ecosystem_base(ecosystem: str) -> str:
+    """``Debian:12`` -> ``Debian``; ``Ubuntu:22.04:LTS`` -> ``Ubuntu``."""
+    return ecosystem.split(":", 1)[0]
+
+
+def parser(ecosystem: str, range_type: str = "ECOSYSTEM") -> Callable[[str], Any] | None:
+    """The function turning a version string of this ecosystem into an orderable value, or None when the
+    ecosystem's order is unknown (then only exact ``versions`` lists can match)."""
+    if range_type == "SEMVER":
+        return _semver
+    return _PARSERS.get(ecosystem_base(ecosystem))
+
+
+def parse(ecosystem: str, text: str, range_type: str = "ECOSYSTEM") -> Any:
+    """Raises InvalidVersionError for a version this ecosystem cannot order (or an unknown ecosystem)."""
+    function = parser(ecosystem, range_type)
+    if function is None:
+        raise InvalidVersionError(f"no version order known for ecosystem {ecosystem!r}")
+    return function(text)
+
+
+def compare(ecosystem: str, a: str, b: str) -> int:
+    """-1, 0 or 1, in the ecosystem's order."""
+    x, y = parse(ecosystem, a), parse(ecosystem, b)
+    return -1 if x < y else (1 if y < x else 0)
