@@ -28,4 +28,4 @@ def _complete(words: str) -> list[str]:
 def test_shell_completion_knows_commands_and_options():
     assert _complete("tcs-registry re") == ["registry", "results"]
     assert "--platform" in _complete("tcs-registry registry localhost:5000 --p")
-    assert _complete("tcs-registry results --format ") == ["table", "json", "cyclonedx"]
+    assert _complete("tcs-registry results --format ") == ["table", "json", "sarif", "cyclonedx"]

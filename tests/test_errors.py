@@ -105,7 +105,7 @@ def test_credentials_in_url_are_refused_without_echoing_them(tcs, url, shown):
         ),
         (["--config=/nonexistent/config"], "config file '/nonexistent/config' does not exist or is not a file"),
         (["--bogus"], "No such option '--bogus'. Did you mean '--verbose'?"),
-        (["--format=sarif"], "unknown --format 'sarif': use table, json, cyclonedx (several with commas)"),
+        (["--format=spdx"], "unknown --format 'spdx': use table, json, sarif, cyclonedx (several with commas)"),
         (["--platform=arm64"], "--platform 'arm64' is not os/architecture[/variant], e.g. linux/arm64"),
     ],
 )

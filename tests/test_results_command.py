@@ -29,11 +29,13 @@ def test_results_lists_runs_and_the_images_of_the_latest_scan(tcs, fresh_registr
     assert lines[0].split() == ["run", "started", "registry", "mode", "status", "found", "scanned"]
     assert [line.split()[0::3] for line in lines[2:4]] == [["3", "scan", "3"], ["1", "dry-run", "0"]]
     host = fresh_registry.host
-    assert [line.split() for line in lines[-3:]] == [
-        [f"{host}/team/one:1.0", "3", "Alpine", "Linux", "v3.19", "1"],
-        [f"{host}/team/one:latest", "3", "Alpine", "Linux", "v3.19", "1"],
-        [f"{host}/team/two:2.0", "3", "Alpine", "Linux", "v3.19", "1"],
+    # no vulnerability database: not matched; violations: root user, no healthcheck, an old build
+    assert [line.split() for line in lines[-5:-2]] == [
+        [f"{host}/team/one:1.0", "3", "Alpine", "Linux", "v3.19", "1", "not", "matched", "3"],
+        [f"{host}/team/one:latest", "3", "Alpine", "Linux", "v3.19", "1", "not", "matched", "3"],
+        [f"{host}/team/two:2.0", "3", "Alpine", "Linux", "v3.19", "1", "not", "matched", "3"],
     ]
+    assert lines[-1] == "Run 3 is the first scan of its registry in project 'default': nothing to compare"
     web = tcs("results", f"--state-dir={state_dir}", "--project=web")
     assert [line.split()[0] for line in web.out.splitlines()[2:3]] == ["2"]
 

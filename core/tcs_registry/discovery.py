@@ -292,7 +292,9 @@ class Discovery:
             vulnerabilities = [v for v in scan.vulnerabilities if v.platform == platform]
             violations = [c for c in scan.violations if c.platform == platform]
             document = sbom.to_json(inventory, s.host)
-            findings = findings_document(vulnerabilities, violations) if self.matcher or violations else None
+            findings = findings_document(vulnerabilities, violations)
+            if self.matcher is None and not vulnerabilities:
+                del findings["vulnerabilities"]  # not matched is not the same as none found
             store.record_scan(run_id, s.project, s.url, inventory, document, findings)
             if self.results:
                 self.results.write(inventory, document, vulnerabilities, violations)
@@ -321,7 +323,7 @@ class Discovery:
             summary.violations = self.results.violation_details()
             summary.vulnerabilities = (
                 self.results.vulnerability_details()
-                if self.matcher
+                if self.matcher or self.results.vulnerabilities  # a scanner plugin may match on its own
                 else "not matched: the vulnerability database is empty (tcs-registry db update)"
             )
             self.results.print_table(out)

@@ -47,14 +47,14 @@ def in_range(installed: Any, events: list[tuple[str, str]], parse: Callable[[str
     if limits and not any(installed < limit for limit in limits):
         return False, ""
     ordered = sorted((e for e in events if e[0] != "limit"), key=_event_key(parse))
-    affected = False
+    affected = False  # each event the version has reached sets the state (OSV schema, "Evaluation")
     for kind, value in ordered:
-        if kind == "introduced":
-            affected = value == "0" or installed >= parse(value)
-        elif kind == "fixed" and affected:
-            affected = installed < parse(value)
-        elif kind == "last_affected" and affected:
-            affected = installed <= parse(value)
+        if kind == "introduced" and (value == "0" or installed >= parse(value)):
+            affected = True
+        elif kind == "fixed" and installed >= parse(value):
+            affected = False
+        elif kind == "last_affected" and installed > parse(value):
+            affected = False
     if not affected:
         return False, ""
     fixes = sorted((parse(v), v) for k, v in ordered if k == "fixed" and installed < parse(v))

@@ -1,0 +1,212 @@
+"""Packages against the real OSV records of tests/fixtures/osv: each expectation was written from reading
+the advisory — versions at and around the fixed boundary, epochs, tildes, last_affected, version lists,
+and the packages that must not match (another release, another ecosystem, a withdrawn record)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tcs_registry.models import Inventory, Package
+from tcs_registry.vulns.database import VulnDatabase
+from tcs_registry.vulns.matching import Matcher, in_range
+from tcs_registry.vulns.versions import parser
+
+OSV = Path(__file__).parent / "fixtures" / "osv"
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    database = VulnDatabase(tmp_path_factory.mktemp("osv"))
+    added, unchanged, problems = database.import_paths([OSV])
+    assert (added, unchanged, problems) == (83, 0, [])
+    yield database
+    database.close()
+
+
+def package(ecosystem: str, name: str, version: str, *, kind: str = "", source: str = "", epoch=None) -> Package:
+    kind = kind or {"Debian": "deb", "Ubuntu": "deb", "Alpine": "apk"}.get(ecosystem.split(":")[0], "pypi")
+    return Package(
+        name=name,
+        version=version,
+        type=kind,
+        ecosystem=ecosystem,
+        purl=f"pkg:{kind}/{name}@{version}",
+        location="somewhere",
+        layer="sha256:" + "0" * 64,
+        source_name=source,
+        source_version=version if source else "",
+        epoch=epoch,
+    )
+
+
+def found(database, *packages: Package, show_unimportant: bool = False) -> list[tuple[str, str, str, str]]:
+    inventory = Inventory("r", "t", "sha256:1", None, "", "", "", "", (), packages)
+    return [
+        (f.id, f.package, f.fixed_version, f.severity) for f in Matcher(database, show_unimportant).inventory(inventory)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("1.1.0f-3", [("CVE-2022-1292", "libssl1.1", "1.1.0l-1~deb9u6", "UNKNOWN")]),
+        ("1.1.0l-1~deb9u5", [("CVE-2022-1292", "libssl1.1", "1.1.0l-1~deb9u6", "UNKNOWN")]),
+        ("1.1.0l-1~deb9u6~1", [("CVE-2022-1292", "libssl1.1", "1.1.0l-1~deb9u6", "UNKNOWN")]),  # a tilde sorts below
+        ("1.1.0l-1~deb9u6", []),  # exactly the fix (DLA-3008-1)
+        ("1.1.0l-1~deb9u6+b1", []),
+        ("1:1.0", []),  # any epoch is above an epochless fix
+    ],
+)
+def test_debian_by_source_package_around_the_fix(database, version, expected):
+    assert found(database, package("Debian:9", "libssl1.1", version, source="openssl")) == expected
+
+
+def test_debian_finding_merges_the_advisory_with_its_cve(database):
+    inventory = Inventory(
+        "r", "t", "d", None, "", "", "", "", (), (package("Debian:9", "libssl1.1", "1.1.0f-3", source="openssl"),)
+    )
+    (finding,) = Matcher(database).inventory(inventory)
+    assert (finding.id, finding.aliases) == ("CVE-2022-1292", ("DEBIAN-CVE-2022-1292", "DLA-3008-1"))
+
+
+def test_another_release_or_ecosystem_never_matches(database):
+    assert found(database, package("Debian:10", "libssl1.1", "1.1.0f-3", source="openssl")) == []
+    assert found(database, package("Debian", "libssl1.1", "1.1.0f-3", source="openssl")) == []
+    assert found(database, package("Ubuntu:18.04:LTS", "openssl", "1.1.0f-3", source="openssl")) == []
+    assert (
+        found(database, package("Debian:9", "nginx", "1.2.1-2.2+wheezy2", source="nginx")) == []
+    )  # DSA-3029-1: Debian 7
+    assert found(database, package("PyPI", "json5", "2.2.1")) == []  # GHSA-9c47-m6qq-7p4h is npm
+    assert found(database, package("npm", "json5", "2.2.1", kind="npm")) == [
+        ("CVE-2022-46175", "json5", "2.2.2", "HIGH")
+    ]
+
+
+def test_an_advisory_without_a_cve_keeps_its_own_id(database):
+    # DLA-3051-1 (tzdata, fixed 2021a-0+deb9u4) names no CVE
+    assert found(database, package("Debian:9", "tzdata", "2021a-0+deb9u3", source="tzdata")) == [
+        ("DLA-3051-1", "tzdata", "2021a-0+deb9u4", "UNKNOWN")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ecosystem", "version", "fixed"),
+    [
+        ("Alpine:v3.18", "1.2.4-r2", "1.2.4-r3"),
+        ("Alpine:v3.18", "1.2.4-r3", None),
+        ("Alpine:v3.18", "1.2.4_git20230717-r4", None),  # a _git snapshot of 1.2.4 sorts above 1.2.4-r3
+        ("Alpine:v3.17", "1.2.3-r5", "1.2.3-r6"),
+        ("Alpine:v3.17", "0.9.12-r0", None),  # before the introduced 0.9.13
+        ("Alpine:v3.15", "1.2.2-r0", None),  # ALPINE-CVE-2025-26519 lists v3.16 onwards
+    ],
+)
+def test_alpine_by_origin(database, ecosystem, version, fixed):
+    expected = [("CVE-2025-26519", "musl-utils", fixed, "HIGH")] if fixed else []
+    assert found(database, package(ecosystem, "musl-utils", version, source="musl")) == expected
+
+
+def test_ubuntu_advisories_merge_and_negligible_ones_are_hidden(database):
+    wayland = package("Ubuntu:18.04:LTS", "libwayland-client0", "1.16.0-1ubuntu1.1~18.04.3", source="wayland")
+    inventory = Inventory("r", "t", "d", None, "", "", "", "", (), (wayland,))
+    (finding,) = Matcher(database).inventory(inventory)
+    # UBUNTU-CVE-2021-3782 and USN-5614-1 (upstream: UBUNTU-CVE-2021-3782) are one finding; Ubuntu rates it medium
+    assert (finding.id, finding.aliases) == ("CVE-2021-3782", ("UBUNTU-CVE-2021-3782", "USN-5614-1"))
+    assert (finding.fixed_version, finding.severity, finding.severity_source) == (
+        "1.16.0-1ubuntu1.1~18.04.4",
+        "MEDIUM",
+        "Ubuntu",
+    )
+    assert finding.score == 6.6
+    fixed = package("Ubuntu:18.04:LTS", "libwayland-client0", "1.16.0-1ubuntu1.1~18.04.4", source="wayland")
+    assert found(database, fixed) == []
+    # UBUNTU-CVE-2014-9913: unzip in 16.04 until 6.0-20ubuntu1.1, priority negligible
+    unzip = package("Ubuntu:16.04:LTS", "unzip", "6.0-20ubuntu1", source="unzip")
+    assert found(database, unzip) == []
+    assert found(database, unzip, show_unimportant=True) == [("CVE-2014-9913", "unzip", "6.0-20ubuntu1.1", "LOW")]
+
+
+def test_withdrawn_records_are_ignored(database):
+    # UBUNTU-CVE-2020-36325 was withdrawn on 2025-06-23
+    jansson = package("Ubuntu:Pro:14.04:LTS", "libjansson4", "2.5-2", source="jansson")
+    assert database.get("UBUNTU-CVE-2020-36325")["withdrawn"] == "2025-06-23T15:53:49Z"
+    assert found(database, jansson) == []
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("2.25.3", [("CVE-2026-34480", "org.apache.logging.log4j:log4j-core", "2.25.4", "MEDIUM")]),
+        ("2.25.4", []),
+        ("3.0.0-beta3", [("CVE-2026-34480", "org.apache.logging.log4j:log4j-core", "", "MEDIUM")]),  # last_affected
+        ("3.0.0-rc1", []),  # past last_affected, and no fix named
+        ("1.2.17", []),  # before 2.0-alpha1
+    ],
+)
+def test_maven_fixed_and_last_affected(database, version, expected):
+    log4j = package("Maven", "org.apache.logging.log4j:log4j-core", version, kind="maven")
+    assert found(database, log4j) == expected
+
+
+def test_python_names_are_normalised_and_version_lists_match_exactly(database):
+    # MAL-2024-10238 lists exactly version 0.0.1 of 123bla
+    assert found(database, package("PyPI", "123Bla", "0.0.1")) == [("MAL-2024-10238", "123Bla", "", "UNKNOWN")]
+    assert found(database, package("PyPI", "123bla", "0.0.2")) == []
+    # GHSA-h75v-3vvj-5mfj is filed under "Jinja2"
+    ids = [f[0] for f in found(database, package("PyPI", "jinja2", "3.1.3"))]
+    assert ids == [f[0] for f in found(database, package("PyPI", "Jinja2", "3.1.3"))] == ["CVE-2024-34064"]
+
+
+def test_go_modules_and_the_toolchain(database):
+    # GO-2022-0603: gopkg.in/yaml.v3 fixed in the pseudo-version 3.0.0-20220521103104-8f96da9f5d5e
+    yaml = package("Go", "gopkg.in/yaml.v3", "v3.0.0-20220520000000-000000000000", kind="golang")
+    assert found(database, yaml) == [
+        ("CVE-2022-28948", "gopkg.in/yaml.v3", "3.0.0-20220521103104-8f96da9f5d5e", "UNKNOWN")
+    ]
+    assert found(database, package("Go", "gopkg.in/yaml.v3", "v3.0.1", kind="golang")) == []
+    # the toolchain is `stdlib`, written go1.21.4 in build info: of the 15 stdlib records, those whose first
+    # range (from 0) ends in a fix above 1.21.4; GO-2023-2102 (fixed 1.21.3) and older ones do not apply
+    stdlib = found(database, package("Go", "stdlib", "go1.21.4", kind="golang"))
+    assert [(f[0], f[2]) for f in stdlib] == [
+        ("CVE-2023-39326", "1.21.5"),  # GO-2023-2382
+        ("CVE-2023-45288", "1.21.9"),  # GO-2024-2687
+        ("CVE-2023-45290", "1.21.8"),  # GO-2024-2599
+        ("CVE-2024-24783", "1.21.8"),  # GO-2024-2598
+        ("CVE-2024-24790", "1.21.11"),  # GO-2024-2887
+        ("CVE-2024-24791", "1.21.12"),  # GO-2024-2963
+        ("CVE-2024-45336", "1.22.11"),  # GO-2025-3420
+        ("CVE-2024-45341", "1.22.11"),  # GO-2025-3373
+        ("CVE-2025-0913", "1.23.10"),  # GO-2025-3750
+    ]
+
+
+def test_range_events_limit_and_order():
+    # the OSV schema's evaluation rules on a constructed range (no fixture record uses `limit`):
+    # events in any order, `introduced: 0` first, `limit` bounding the range
+    parse = parser("PyPI")
+    events = [("fixed", "1.5"), ("introduced", "2.0"), ("introduced", "0"), ("limit", "3.0")]
+    assert in_range(parse("1.4"), events, parse) == (True, "1.5")
+    assert in_range(parse("1.5"), events, parse) == (False, "")
+    assert in_range(parse("2.5"), events, parse) == (True, "")
+    assert in_range(parse("3.0"), events, parse) == (False, "")
+
+
+def test_import_keeps_the_newest_copy_and_reports_bad_files(tmp_path):
+    record = json.loads((OSV / "GHSA-jjg7-2v4v-x38h.json").read_text())
+    newer = dict(record, modified="2099-01-01T00:00:00Z", summary="newer")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "new.json").write_text(json.dumps(newer))
+    (tmp_path / "a" / "old.json").write_text(json.dumps(record))
+    (tmp_path / "a" / "broken.json").write_text("{not json")
+    (tmp_path / "a" / "list.json").write_text("[]")
+    database = VulnDatabase(tmp_path / "db")
+    added, unchanged, problems = database.import_paths([tmp_path / "a"])
+    assert (added, unchanged) == (1, 1)
+    assert [p.split(": ", 1)[1] for p in problems] == [
+        "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        "not a JSON object",
+    ]
+    assert database.get("GHSA-jjg7-2v4v-x38h")["summary"] == "newer"
+    database.close()

@@ -1,0 +1,208 @@
+"""Each ecosystem's version order: the reference examples of its own documentation, and (hypothesis)
+that it is a total order on everything its grammar allows."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tcs_registry.vulns.versions import InvalidVersionError, compare, parse
+
+
+def ascending(ecosystem: str, versions: list[str]) -> None:
+    for lower, higher in itertools.pairwise(versions):
+        assert compare(ecosystem, lower, higher) == -1, (lower, higher)
+        assert compare(ecosystem, higher, lower) == 1, (higher, lower)
+
+
+# -- reference examples ----------------------------------------------------------------------------
+def test_dpkg_debian_policy_5_6_12():
+    # "~" sorts before anything, even the end of a part; epochs first; a missing revision is "0"
+    ascending("Debian:12", ["1.0~~", "1.0~~a", "1.0~", "1.0", "1.0a"])
+    ascending("Debian:12", ["2.0", "1:0.9", "2:0.1"])
+    ascending("Debian:12", ["1.2-3", "1.2-3+b1", "1.2-10"])
+    assert compare("Ubuntu:22.04:LTS", "1.0", "1.0-0") == 0
+    assert compare("Debian:12", "1.0~rc1", "1.0") == -1
+
+
+def test_rpm_rpmvercmp_cases():
+    # from rpm's own rpmvercmp test table (tests/rpmvercmp.at)
+    cases = [
+        ("1.0", "1.0", 0),
+        ("1.0", "2.0", -1),
+        ("2.0.1", "2.0", 1),
+        ("2.0.1a", "2.0.1", 1),
+        ("5.5p1", "5.5p2", -1),
+        ("5.5p10", "5.5p1", 1),
+        ("10xyz", "10.1xyz", -1),
+        ("xyz10", "xyz10.1", -1),
+        ("1.0~rc1", "1.0", -1),
+        ("1.0~rc1", "1.0~rc2", -1),
+        ("1.0~rc1~git123", "1.0~rc1", -1),
+        ("1.0^", "1.0", 1),
+        ("1.0^git1", "1.0^git2", -1),
+        ("1.0^git1", "1.01", -1),
+    ]
+    for a, b, expected in cases:
+        assert compare("Red Hat", a, b) == expected, (a, b)
+    # EVR: the epoch wins, then version, then release
+    ascending("Rocky Linux:9", ["2.0-1", "1:1.0-1", "1:1.0-2", "1:1.1-1"])
+
+
+def test_apk_version_rules():
+    # apk-tools: suffixes alpha < beta < pre < rc < (none) < cvs < svn < git < hg < p, then -rN
+    ascending(
+        "Alpine:v3.19",
+        ["1.0_alpha", "1.0_beta", "1.0_pre", "1.0_rc1", "1.0_rc2", "1.0", "1.0-r1", "1.0_cvs", "1.0_git", "1.0_p1"],
+    )
+    ascending("Alpine:v3.19", ["1.2.4-r4", "1.2.4_git20230717-r4", "1.2.4a", "1.2.5"])
+    ascending("Alpine:v3.19", ["1.2.3-r9", "1.2.3-r10"])
+    ascending("Alpine:v3.19", ["1.02", "1.1"])  # a later part with a leading zero compares as a fraction
+    ascending("Wolfi", ["0.1.0_alpha_pre2", "0.1.0_alpha", "0.1.0"])
+    with pytest.raises(InvalidVersionError):
+        parse("Alpine:v3.19", "1.0_unknownsuffix")
+
+
+def test_pep_440_ordering_example():
+    # the ordering example of PEP 440 ("Summary of permitted suffixes and relative ordering")
+    ascending(
+        "PyPI",
+        [
+            "1.0.dev456",
+            "1.0a1",
+            "1.0a2.dev456",
+            "1.0a12.dev456",
+            "1.0a12",
+            "1.0b1.dev456",
+            "1.0b2",
+            "1.0b2.post345.dev456",
+            "1.0b2.post345",
+            "1.0rc1.dev456",
+            "1.0rc1",
+            "1.0",
+            "1.0+abc.5",
+            "1.0+abc.7",
+            "1.0+5",
+            "1.0.post456.dev34",
+            "1.0.post456",
+            "1.0.15",
+            "1.1.dev1",
+        ],
+    )
+    assert compare("PyPI", "1.0-foo", "0.1") == -1  # legacy versions sort below every PEP 440 one
+
+
+def test_semver_11_precedence_and_go_versions():
+    # SemVer 2.0.0 section 11
+    ascending(
+        "npm",
+        [
+            "1.0.0-alpha",
+            "1.0.0-alpha.1",
+            "1.0.0-alpha.beta",
+            "1.0.0-beta",
+            "1.0.0-beta.2",
+            "1.0.0-beta.11",
+            "1.0.0-rc.1",
+            "1.0.0",
+            "2.0.0",
+            "2.1.0",
+            "2.1.1",
+        ],
+    )
+    assert compare("npm", "1.0.0+build.1", "1.0.0+build.2") == 0  # build metadata has no precedence
+    # Go: a pseudo-version is a prerelease of its base; +incompatible is build metadata; v is optional
+    ascending("Go", ["v0.0.0-20191109021931-daa7c04131f5", "v0.0.0", "v1.2.3-pre", "1.2.3", "v2.0.0+incompatible"])
+    assert compare("Go", "v2.0.0+incompatible", "2.0.0") == 0
+    assert compare("Go", "go1.21.0", "1.21.1") == -1  # the toolchain's own spelling
+
+
+def test_maven_comparable_version():
+    # Maven's ComparableVersion: qualifiers alpha < beta < milestone < rc < snapshot < release < sp
+    ascending("Maven", ["1-alpha-1", "1-beta-1", "1-milestone-1", "1-rc-1", "1-SNAPSHOT", "1", "1-sp-1"])
+    assert compare("Maven", "1.0", "1") == 0
+    assert compare("Maven", "1-ga", "1") == 0
+    ascending("Maven", ["2.0-alpha1", "2.17.0-rc1", "2.17.0", "2.25.4"])
+
+
+def test_unknown_ecosystem_has_no_order():
+    with pytest.raises(InvalidVersionError):
+        parse("SwiftURL", "1.0")
+
+
+# -- total order on generated versions -------------------------------------------------------------
+alnum = st.text(alphabet="abcxyz0123456789", min_size=1, max_size=4)
+digits = st.integers(min_value=0, max_value=30).map(str)
+
+dpkg_versions = st.builds(
+    lambda epoch, upstream, revision: f"{epoch}{upstream}{revision}",
+    st.sampled_from(["", "1:", "2:"]),
+    st.builds(lambda d, rest: d + rest, digits, st.text(alphabet="0123456789.+~ab", max_size=5)),
+    st.sampled_from(["", "-1", "-2", "-1ubuntu1", "-1+b1", "-0~deb9u1"]),
+)
+rpm_versions = st.builds(
+    lambda epoch, version, release: f"{epoch}{version}-{release}",
+    st.sampled_from(["", "0:", "1:"]),
+    st.lists(st.one_of(digits, alnum), min_size=1, max_size=3)
+    .map(".".join)
+    .flatmap(lambda v: st.sampled_from([v, v + "~rc1", v + "^git1"])),
+    st.lists(digits, min_size=1, max_size=2).map(".".join).flatmap(lambda r: st.sampled_from([r, r + ".el9"])),
+)
+apk_versions = st.builds(
+    lambda numbers, letter, suffix, revision: ".".join(numbers) + letter + suffix + revision,
+    st.lists(st.sampled_from(["0", "1", "2", "10", "01", "002"]), min_size=1, max_size=3).filter(
+        lambda parts: not parts[0].startswith("0") or parts[0] == "0"
+    ),
+    st.sampled_from(["", "a", "b"]),
+    st.sampled_from(["", "_alpha", "_beta2", "_rc1", "_p1", "_git20230717", "_alpha_pre2"]),
+    st.sampled_from(["", "-r0", "-r1", "-r10"]),
+)
+pep440_versions = st.builds(
+    lambda release, pre, post, dev, local: ".".join(release) + pre + post + dev + local,
+    st.lists(digits, min_size=1, max_size=3),
+    st.sampled_from(["", "a1", "b2", "rc1"]),
+    st.sampled_from(["", ".post1", ".post2"]),
+    st.sampled_from(["", ".dev0", ".dev3"]),
+    st.sampled_from(["", "+abc.5", "+5"]),
+)
+semver_versions = st.builds(
+    lambda core, pre, build: ".".join(core) + pre + build,
+    st.lists(digits, min_size=3, max_size=3),
+    st.sampled_from(["", "-alpha", "-alpha.1", "-beta.11", "-rc.1", "-0.3.7"]),
+    st.sampled_from(["", "+build.5", "+incompatible"]),
+)
+maven_versions = st.lists(
+    st.one_of(digits, st.sampled_from(["alpha", "beta", "rc", "SNAPSHOT", "final", "sp", "ga"])), min_size=1, max_size=4
+).map(lambda parts: parts[0] + "".join(("." if p.isdigit() else "-") + p for p in parts[1:]))
+
+GRAMMARS = {
+    "Debian:12": dpkg_versions,
+    "Red Hat": rpm_versions,
+    "Alpine:v3.19": apk_versions,
+    "PyPI": pep440_versions,
+    "npm": semver_versions,
+    "Go": semver_versions.map(lambda v: "v" + v),
+    "Maven": maven_versions,
+}
+
+
+@pytest.mark.parametrize("ecosystem", sorted(GRAMMARS))
+def test_every_comparator_is_a_total_order(ecosystem):
+    grammar = GRAMMARS[ecosystem]
+
+    @settings(max_examples=300, deadline=None)
+    @given(grammar, grammar, grammar)
+    def check(a: str, b: str, c: str) -> None:
+        x, y, z = parse(ecosystem, a), parse(ecosystem, b), parse(ecosystem, c)
+        assert compare(ecosystem, a, a) == 0
+        assert compare(ecosystem, a, b) == -compare(ecosystem, b, a)  # antisymmetric
+        assert sum(((x < y), (y < x), (x == y))) == 1  # exactly one holds: any two are comparable
+        if x <= y and y <= z:
+            assert x <= z  # transitive
+        ordered = sorted([x, y, z])
+        assert ordered[0] <= ordered[1] <= ordered[2]
+
+    check()
