@@ -212,11 +212,12 @@ def changes(store: Store, project: str, run: int) -> tuple[int | None, list[Chan
     return previous, found
 
 
-def _counts(document: dict[str, Any]) -> tuple[str, int] | tuple[str, str]:
+def _counts(document: dict[str, Any]) -> tuple[str, int | str]:
+    """(vulnerabilities by severity, violations) of a stored scan; older scans recorded neither."""
+    violations = len(document["violations"]) if "violations" in document else "-"
     if "vulnerabilities" not in document:
-        return "not matched", "-"
-    vulnerabilities = Counter(v["severity"] for v in document["vulnerabilities"])
-    return counts_text(vulnerabilities) or "0", len(document.get("violations") or ())
+        return "not matched", violations
+    return counts_text(Counter(v["severity"] for v in document["vulnerabilities"])) or "0", violations
 
 
 def show(
