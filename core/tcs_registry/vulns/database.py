@@ -164,7 +164,7 @@ class VulnDatabase:
 
     # -- writing ----------------------------------------------------------------------------------
     def add(self, record: dict[str, Any]) -> bool:
-        """Stores one record (the caller commits); False when an at least as new copy is already here."""
+        """Stores one record (the caller commits); False when a copy at least as new is already here."""
         vuln_id, modified = record.get("id"), record.get("modified")
         if not isinstance(vuln_id, str) or not vuln_id or not isinstance(modified, str):
             raise ValueError("not an OSV record: it needs string 'id' and 'modified' fields")
@@ -172,7 +172,7 @@ class VulnDatabase:
         if not isinstance(affected, list):
             raise ValueError(f"{vuln_id}: 'affected' is not a list")
         old = self.db.execute("SELECT modified FROM vulns WHERE id = ?", (vuln_id,)).fetchone()
-        if old and old[0] > modified:
+        if old and old[0] >= modified:
             return False
         self.db.execute("DELETE FROM vulns WHERE id = ?", (vuln_id,))
         withdrawn = record.get("withdrawn") or None
