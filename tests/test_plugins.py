@@ -235,8 +235,9 @@ def test_scan_mode_submits_each_admitted_image_to_the_scanner(tcs, anonymous_reg
         ("team/api", "1.1.0-debug", "p1"),
     ]
     assert all(d.startswith("sha256:") for _, _, d, _ in scanner.seen)
-    assert "Vulnerability details     : not matched: the vulnerability database is empty (tcs-registry db update)\n" in (
-        result.out
+    assert (
+        "Vulnerability details     : not matched: the vulnerability database is empty (tcs-registry db update)\n"
+        in (result.out)
     )
 
 

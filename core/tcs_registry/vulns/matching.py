@@ -51,9 +51,7 @@ def in_range(installed: Any, events: list[tuple[str, str]], parse: Callable[[str
     for kind, value in ordered:
         if kind == "introduced" and (value == "0" or installed >= parse(value)):
             affected = True
-        elif kind == "fixed" and installed >= parse(value):
-            affected = False
-        elif kind == "last_affected" and installed > parse(value):
+        elif (kind == "fixed" and installed >= parse(value)) or (kind == "last_affected" and installed > parse(value)):
             affected = False
     if not affected:
         return False, ""
