@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m tcs_registry.testing.demo "$@"
+exec .venv/bin/python -m tcs_registry.testing.demo --osv tests/fixtures/osv --pkgdb tests/fixtures/pkgdb "$@"

@@ -8,8 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tcs_registry.models import Inventory, Package
+from tcs_registry.vulns import severity
 from tcs_registry.vulns.database import VulnDatabase
 from tcs_registry.vulns.matching import Matcher, in_range
 from tcs_registry.vulns.versions import parser
@@ -209,4 +212,66 @@ def test_import_keeps_the_newest_copy_and_reports_bad_files(tmp_path):
         "not a JSON object",
     ]
     assert database.get("GHSA-jjg7-2v4v-x38h")["summary"] == "newer"
+    database.close()
+
+
+def test_an_advisory_without_severity_takes_its_upstream_records(database):
+    # USN-5614-1 rates nothing itself; its upstream UBUNTU-CVE-2021-3782 says Ubuntu priority medium
+    usn = database.get("USN-5614-1")
+    entry = next(a for a in usn["affected"] if a["package"]["ecosystem"] == "Ubuntu:18.04:LTS")
+    assert severity.of_record(usn, entry) == severity.Severity()
+    assert severity.of_record(usn, entry, database.get) == severity.Severity(
+        "MEDIUM", "Ubuntu", 6.6, "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:L/I:L/A:H"
+    )
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=12,
+)
+events = st.lists(
+    st.dictionaries(
+        st.sampled_from(["introduced", "fixed", "last_affected", "limit"]),
+        st.sampled_from(["0", "1.0", "2.0-r1", "*", "", "v1", "1:2", "~", "abc"]) | json_values,
+        max_size=2,
+    ),
+    max_size=4,
+)
+affected_entries = st.fixed_dictionaries(
+    {
+        "package": st.fixed_dictionaries(
+            {"ecosystem": st.sampled_from(["PyPI", "Alpine:v3.18", "Debian:12", "npm"]), "name": st.just("p")}
+        )
+    },
+    optional={
+        "ranges": st.lists(
+            st.fixed_dictionaries({"type": st.sampled_from(["ECOSYSTEM", "SEMVER", "GIT", "X"]), "events": events})
+            | json_values,
+            max_size=2,
+        ),
+        "versions": json_values,
+        "severity": json_values,
+        "ecosystem_specific": json_values,
+    },
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    entries=st.lists(affected_entries, max_size=3),
+    top=st.dictionaries(
+        st.sampled_from(["aliases", "upstream", "severity", "database_specific", "summary"]), json_values
+    ),
+    version=st.sampled_from(["1.0", "1.5-r0", "0", "", "1:1.0-1", "v2.0.0", "weird version"]),
+)
+def test_malformed_records_never_crash_matching(tmp_path_factory, entries, top, version):
+    database = VulnDatabase(tmp_path_factory.mktemp("fuzz"))
+    record = {"id": "FUZZ-1", "modified": "2024-01-01T00:00:00Z", "affected": entries, **top}
+    try:
+        database.add(record)
+    except ValueError:
+        return  # refused whole, with a reason
+    for ecosystem in ("PyPI", "Alpine:v3.18", "Debian:12", "npm"):
+        found(database, package(ecosystem, "p", version, kind="pypi"))
     database.close()

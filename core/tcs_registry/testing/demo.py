@@ -1,7 +1,10 @@
 """The demo: a real CNCF registry on loopback with a few images (a real Debian 12 among them, when
-scripts/build-debian-image.sh has cached it), a dry run, then a scan, then one image's packages.
+scripts/build-debian-image.sh has cached it, and images with known vulnerabilities), a vulnerability
+database imported from the OSV records shipped in the repository, a dry run, a scan with its findings,
+one image's packages and findings, and what changed after an image was fixed.
 
-python -m tcs_registry.testing.demo [--output-dir DIR] [-- extra tcs-registry flags]
+python -m tcs_registry.testing.demo --osv tests/fixtures/osv --pkgdb tests/fixtures/pkgdb [--output-dir DIR]
+    [-- extra tcs-registry flags]
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from pathlib import Path
 from .datasets import cache_dir, seed_standard
 from .images import Pusher
 from .registry import RegistryServer
+from .vulnerable import push_python_app, push_vulnerable
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", default="demo-output", help="where the report and state go")
+    parser.add_argument("--osv", type=Path, required=True, help="OSV records to import (a directory or all.zip)")
+    parser.add_argument("--pkgdb", type=Path, required=True, help="the real package databases of the test fixtures")
     parser.add_argument("extra", nargs="*", help="more tcs-registry flags, e.g. --allowList='team/*'")
     args = parser.parse_args(argv)
     output = Path(args.output_dir).resolve()
@@ -28,21 +34,29 @@ def main(argv: list[str] | None = None) -> int:
         RegistryServer(Path(tmp) / "storage", Path(tmp)) as server,
     ):
         pusher = Pusher(server.url)
-        images = len(seed_standard(pusher))
+        images = len(seed_standard(pusher)) + push_vulnerable(pusher, args.pkgdb)
         debian = cache_dir() / "debian-bookworm-minbase-v1"
         if (debian / ".complete").exists():
             layer = ((debian / "layer.tar.gz").read_bytes(), (debian / "diff_id").read_text().strip())
             pusher.image("demo/debian", "12", created="2024-06-01T00:00:00Z", layers=[layer])
             images += 1
         print(f"Demo registry {server.url}: {images} tags pushed\n", flush=True)
-        state = [f"--output-dir={output}", f"--state-dir={output / 'state'}"]
-        code = _run("registry", server.url, "--mode=dry-run", *state, *args.extra)
+        state_dir = f"--state-dir={output / 'state'}"
+        state = [f"--output-dir={output}", state_dir]
+        code = _run("db", "import", str(args.osv), state_dir)
+        code = max(code, _run("registry", server.url, "--mode=dry-run", *state, *args.extra))
         report = output / (server.host.replace(".", "-").replace(":", "-") + "-report.csv")
         if report.exists():
             print(f"\n{report}:\n{report.read_text()}")
-        code = max(code, _run("registry", server.url, "--format=table,json,cyclonedx", *state, *args.extra))
+        scan = ["registry", server.url, "--format=table,json,sarif,cyclonedx", *state, *args.extra]
+        code = max(code, _run(*scan))
         if (debian / ".complete").exists():
-            _run("results", f"--state-dir={output / 'state'}", "--image=demo/debian:12", head=20)
+            _run("results", state_dir, "--image=demo/debian:12", head=20)
+        _run("results", state_dir, "--image=apps/python:1", head=40)
+        print("A fixed apps/python:1 is pushed (idna 3.7), and the registry scanned again\n", flush=True)
+        push_python_app(pusher, idna="3.7")
+        _run(*scan, "-q", head=0)
+        _run("results", state_dir, "--changes")
         return code
 
 
@@ -53,7 +67,8 @@ def _run(*args: str, head: int | None = None) -> int:
         return subprocess.run(command, check=False).returncode
     done = subprocess.run(command, check=False, capture_output=True, text=True)
     lines = done.stdout.splitlines()
-    print("\n".join(lines[:head]) + (f"\n... ({len(lines) - head} more lines)" if len(lines) > head else ""))
+    if head:
+        print("\n".join(lines[:head]) + (f"\n... ({len(lines) - head} more lines)" if len(lines) > head else ""))
     sys.stderr.write(done.stderr)
     return done.returncode
 

@@ -16,6 +16,7 @@ from ..models import Package, Violation
 from ..oci import parse_time
 
 OLD_BASE = timedelta(days=365)
+REPRODUCIBLE_EPOCH_BEFORE = 1990
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,8 @@ def check_image(
         found.append(_violation(SSH, f"EXPOSE 22{server}", platform))
 
     dates = [parse_time(h.get("created")) for h in history[:1]] + [parse_time(config.get("created"))]
-    base = next((d for d in dates if d is not None), None)
+    # reproducible builds stamp 1970 (SOURCE_DATE_EPOCH=0): that says nothing about the base's age
+    base = next((d for d in dates if d is not None and d.year >= REPRODUCIBLE_EPOCH_BEFORE), None)
     if base is not None and now - base > OLD_BASE:
         found.append(
             _violation(OLD, f"base layer built {base:%Y-%m-%d}, {(now - base).days} days before the scan", platform)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..http import BoundedCache
 from ..models import Inventory, Package, Vulnerability
 from . import severity
 from .database import VulnDatabase, package_key
@@ -84,7 +85,8 @@ def affects(entry: dict[str, Any], ecosystem: str, version: str) -> tuple[bool, 
             continue
         if matched:
             hit, fixed = True, fixed or fix
-    if not hit and version in (entry.get("versions") or ()):
+    listed = entry.get("versions")
+    if not hit and isinstance(listed, list) and version in listed:
         hit = True
     return hit, fixed
 
@@ -143,21 +145,30 @@ class Matcher:
     def __init__(self, database: VulnDatabase, show_unimportant: bool = False) -> None:
         self.database = database
         self.show_unimportant = show_unimportant
+        # images of a registry share most packages: each (ecosystem, name, version) is matched once per run
+        self._matched: BoundedCache[tuple[str, str, str], list[_Match]] = BoundedCache(20_000)
 
     def package(self, package: Package) -> list[_Match]:
         if not package.ecosystem:
             return []
         name, version = query(package)
         key = package_key(package.ecosystem, name)
+        cached = self._matched.get((package.ecosystem, key, version))
+        if cached is None:
+            cached = self._match(package.ecosystem, name, key, version)
+            self._matched.put((package.ecosystem, key, version), cached)
+        return cached
+
+    def _match(self, ecosystem: str, name: str, key: str, version: str) -> list[_Match]:
         matches = []
-        for record in self.database.candidates(package.ecosystem, name):
+        for record in self.database.candidates(ecosystem, name):
             for entry in record.get("affected") or ():
                 found = entry.get("package") if isinstance(entry, dict) else None
-                if not isinstance(found, dict) or found.get("ecosystem") != package.ecosystem:
+                if not isinstance(found, dict) or found.get("ecosystem") != ecosystem:
                     continue
-                if package_key(package.ecosystem, str(found.get("name", ""))) != key:
+                if package_key(ecosystem, str(found.get("name", ""))) != key:
                     continue
-                hit, fixed = affects(entry, package.ecosystem, version)
+                hit, fixed = affects(entry, ecosystem, version)
                 if not hit:
                     continue
                 if severity.unimportant(record, entry) and not self.show_unimportant:

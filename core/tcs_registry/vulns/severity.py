@@ -98,13 +98,20 @@ def of_record(
     for upstream in record.get("upstream") or () if lookup else ():
         other = lookup(upstream) if isinstance(upstream, str) else None
         if other:
+            # the upstream record's entry for the same package carries the distribution's urgency
+            same = [a for a in other.get("affected") or () if _package(a) == _package(affected)]
             found = _best_cvss(other.get("severity") or ())
-            word = distro_word(other, {})
+            word = distro_word(other, same[0] if same else {})
             if word and word[1] in _WORDS:
                 return Severity(_WORDS[word[1]], word[0], found.score if found else None, found.vector if found else "")
             if found:
                 return found
     return Severity()
+
+
+def _package(affected: Any) -> tuple[Any, Any] | None:
+    package = affected.get("package") if isinstance(affected, dict) else None
+    return (package.get("ecosystem"), package.get("name")) if isinstance(package, dict) else None
 
 
 def highest(severities: Iterable[Severity]) -> Severity:
