@@ -116,7 +116,9 @@ def submit_scan(
     ``options["scanner"]`` names the scanner the user chose (``None`` for the default); answer
     only if it is yours. ``options["platforms"]`` lists the ``--platform`` values (empty: every
     linux platform); ``options["analyser"]`` is the run's shared `tcs_registry.analysis.inventory.Analyser`,
-    whose layer cache a scanner that reads layers itself can use.
+    whose layer cache a scanner that reads layers itself can use; ``options["matcher"]`` is the run's
+    `tcs_registry.vulns.matching.Matcher` over the offline OSV database (``None`` when it is empty).
+    Return the inventories, `Vulnerability` and `Violation` findings (each with its platform).
     Raise `ImageError` if the scan of this image fails. Stops at the first
     non-None result.
     """

@@ -157,6 +157,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "Ubuntu": _debian,
     **{name: _rpm for name in _RPM_FAMILY},
     "CBL-Mariner": _rpm,
+    "Mariner": _rpm,
     **{name: ApkVersion for name in _APK_FAMILY},
     "PyPI": PythonVersion,
     "npm": _semver,
