@@ -5,6 +5,7 @@ and the packages that must not match (another release, another ecosystem, a with
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -274,4 +275,87 @@ def test_malformed_records_never_crash_matching(tmp_path_factory, entries, top, 
         return  # refused whole, with a reason
     for ecosystem in ("PyPI", "Alpine:v3.18", "Debian:12", "npm"):
         found(database, package(ecosystem, "p", version, kind="pypi"))
+    database.close()
+
+
+def constructed(tmp_path, record: dict) -> VulnDatabase:
+    """A database of one record written for a rule no fixture record exercises."""
+    database = VulnDatabase(tmp_path)
+    with database.db:
+        database.add({"modified": "2024-01-01T00:00:00Z", **record})
+    return database
+
+
+def test_rpm_epochs_as_the_analysis_writes_them(tmp_path):
+    # the analysis writes an rpm version with its epoch (E:V-R), as RHEL-family advisories do
+    database = constructed(
+        tmp_path,
+        {
+            "id": "RLSA-TEST-1",
+            "affected": [
+                {
+                    "package": {"ecosystem": "Rocky Linux:9", "name": "hello"},
+                    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:0.0.2-1"}]}],
+                }
+            ],
+        },
+    )
+    hello = package("Rocky Linux:9", "hello", "1:0.0.1-rls", kind="rpm", epoch=1)
+    assert found(database, hello) == [("RLSA-TEST-1", "hello", "1:0.0.2-1", "UNKNOWN")]
+    assert found(database, package("Rocky Linux:9", "hello", "2:0.0.1-rls", kind="rpm", epoch=2)) == []
+    database.close()
+
+
+def test_an_advisory_fixing_several_cves_is_not_merged_with_one_of_them(tmp_path):
+    database = constructed(
+        tmp_path,
+        {
+            "id": "DSA-TEST-1",
+            "upstream": ["CVE-2023-0001", "CVE-2023-0002", "DEBIAN-CVE-2023-0001"],
+            "affected": [
+                {
+                    "package": {"ecosystem": "Debian:12", "name": "lib"},
+                    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0-1"}]}],
+                }
+            ],
+        },
+    )
+    with database.db:
+        database.add(
+            {
+                "id": "DEBIAN-CVE-2023-0001",
+                "modified": "2024-01-01T00:00:00Z",
+                "upstream": ["CVE-2023-0001"],
+                "affected": [
+                    {
+                        "package": {"ecosystem": "Debian:12", "name": "lib"},
+                        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0-1"}]}],
+                        "ecosystem_specific": {"urgency": "high"},
+                    }
+                ],
+            }
+        )
+    lib = package("Debian:12", "lib1", "1.0-1", source="lib")
+    inventory = Inventory("r", "t", "d", None, "", "", "", "", (), (lib,))
+    findings = sorted((f.id, f.aliases, f.severity) for f in Matcher(database).inventory(inventory))
+    assert findings == [
+        ("CVE-2023-0001", ("DEBIAN-CVE-2023-0001",), "HIGH"),
+        ("DSA-TEST-1", ("CVE-2023-0001", "CVE-2023-0002", "DEBIAN-CVE-2023-0001"), "HIGH"),
+    ]
+    database.close()
+
+
+def test_malformed_records_are_refused_with_a_reason(tmp_path):
+    database = VulnDatabase(tmp_path)
+    for record, reason in [
+        ({"id": "X-1", "modified": "2024", "aliases": 5}, "X-1: 'aliases' is not a list"),
+        ({"id": "X-2", "modified": "2024", "severity": [5]}, "X-2: a 'severity' entry is not an object"),
+        (
+            {"id": "X-3", "modified": "2024", "affected": [{"versions": "1.0"}]},
+            "X-3: affected 'versions' is not a list",
+        ),
+        ({"id": 3, "modified": "2024"}, "not an OSV record: it needs string 'id' and 'modified' fields"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(reason)):
+            database.add(record)
     database.close()

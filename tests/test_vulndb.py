@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,10 @@ from tcs_registry.testing.facade import Facade, text_answer
 
 OSV = Path(__file__).parent / "fixtures" / "osv"
 DEBIAN = ["DLA-3008-1", "DLA-3012-1", "DLA-3022-1", "DLA-3051-1", "DSA-3029-1"]
+
+
+def by_time(row: tuple[str, str]) -> datetime:
+    return datetime.fromisoformat(row[0].replace("Z", "+00:00"))
 
 
 class Bucket:
@@ -39,7 +44,7 @@ class Bucket:
 
         @self.facade.route("GET", r"/Debian/modified_id\.csv")
         def modified(request):
-            rows = sorted(((r["modified"], name) for name, r in self.records.items()), reverse=True)
+            rows = sorted(((r["modified"], name) for name, r in self.records.items()), key=by_time, reverse=True)
             return text_answer("".join(f"{when},{name}\n" for when, name in rows), headers={"Content-Type": "text/csv"})
 
         @self.facade.route("GET", r"/Debian/(?P<name>[A-Z0-9-]+)\.json")
@@ -68,17 +73,26 @@ def test_update_downloads_the_archive_then_only_what_changed(tcs, bucket, state_
 
     bucket.facade.requests.clear()
     bucket.records["DLA-3008-1"] = dict(bucket.records["DLA-3008-1"], modified="2099-01-01T00:00:00Z", summary="new")
+    # published after our first download, though its `modified` is older than that download's clock
+    late = dict(bucket.records["DLA-3051-1"], id="DLA-9999-1", modified="2026-06-01T00:00:00.5Z")
+    bucket.records["DLA-9999-1"] = late
     # without --ecosystem: the ecosystems already downloaded
     result = tcs("db", "update", source, f"--state-dir={state_dir}")
     assert result.code == 0, result.err
-    assert "info\tUpdated OSV ecosystem=Debian how=incremental records=1" in result.messages
-    assert bucket.paths() == ["/Debian/modified_id.csv", "/Debian/DLA-3008-1.json"]
+    assert "info\tUpdated OSV ecosystem=Debian how=incremental records=2" in result.messages
+    # what changed since the archive's newest record (DLA-3022-1, fetched again: another may share its time)
+    assert bucket.paths() == [
+        "/Debian/modified_id.csv",
+        "/Debian/DLA-3008-1.json",
+        "/Debian/DLA-9999-1.json",
+        "/Debian/DLA-3022-1.json",
+    ]
 
     status = tcs("db", "status", f"--state-dir={state_dir}", "--json")
     (debian,) = json.loads(status.out)
     assert (debian["ecosystem"], debian["records"], debian["newest"], debian["origin"]) == (
         "Debian",
-        5,
+        6,
         "2099-01-01T00:00:00Z",
         bucket.facade.url,
     )

@@ -151,8 +151,9 @@ class ResultWriter:
         return f"{total} in {self.images_violating} of {self.images} image platforms ({counts}) {self._where()}"
 
     def at_or_above(self, level: str) -> int:
-        """How many findings (vulnerabilities and violations) are at or above this severity."""
-        floor = rank(level)
+        """How many findings (vulnerabilities and violations) are at or above this severity; at LOW,
+        the unrated (UNKNOWN) ones count too: a gate on everything must not let them through."""
+        floor = min(rank(level), rank("UNKNOWN") if level == "LOW" else rank(level))
         return sum(
             n for counts in (self.vulnerabilities, self.violations) for s, n in counts.items() if rank(s) >= floor
         )
@@ -176,11 +177,11 @@ class Change:
     detail: str
 
 
-def _finding_keys(document: dict[str, Any]) -> dict[tuple[str, str, str], str]:
+def _finding_keys(document: dict[str, Any], vulnerabilities: bool = True) -> dict[tuple[str, str, str], str]:
     """What can appear or go away between runs, keyed so that an upgrade that still has the flaw is
     not reported as fixed: a vulnerability by (id, package), a violation by (id, detail)."""
     keys = {}
-    for v in document.get("vulnerabilities") or ():
+    for v in document.get("vulnerabilities") or () if vulnerabilities else ():
         keys[("vulnerability", v["id"], v["package"])] = f"{v['id']} {v['package']} {v['installed_version']}"
     for c in document.get("violations") or ():
         keys[("violation", c["id"], c["detail"])] = f"{c['id']} {c['detail']}"
@@ -203,8 +204,10 @@ def changes(store: Store, project: str, run: int) -> tuple[int | None, list[Chan
         else:
             if old[0]["digest"] != row["digest"]:
                 found.append(Change(image, platform, "new digest", f"{old[0]['digest']} -> {row['digest']}"))
-            old_keys = _finding_keys(old[1])
-        new_keys = _finding_keys(document)
+            # a run whose packages were not matched (no database) says nothing about vulnerabilities
+            matched = "vulnerabilities" in old[1] and "vulnerabilities" in document
+            old_keys = _finding_keys(old[1], matched)
+        new_keys = _finding_keys(document, old is None or matched)
         for key in sorted(new_keys.keys() - old_keys.keys()):
             found.append(Change(image, platform, f"new {key[0]}", new_keys[key]))
         for key in sorted(old_keys.keys() - new_keys.keys()):

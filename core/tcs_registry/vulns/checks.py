@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..models import Package, Violation
 from ..oci import parse_time
@@ -60,11 +61,14 @@ OLD = Check(
 CHECKS = (ROOT, SECRET_ENV, SECRET_HISTORY, NO_HEALTHCHECK, ADD_URL, SUDO, SSH, OLD)
 
 _SECRET_NAME = re.compile(
-    r"(?:^|_)(?:PASSWORD|PASSWD|PASS|SECRET|SECRET_KEY|ACCESS_KEY|SECRET_ACCESS_KEY|PRIVATE_KEY|API_KEY|APIKEY|TOKEN"
-    r"|AUTH_TOKEN|ACCESS_TOKEN|CLIENT_SECRET|SESSION_TOKEN|CREDENTIALS)$",
+    r"(?:PASSWORD|PASSWD|(?:^|_)(?:PASS|SECRET|SECRET_KEY|SECRET_KEY_BASE|ACCESS_KEY|SECRET_ACCESS_KEY|PRIVATE_KEY"
+    r"|API_KEY|APIKEY|TOKEN|AUTH_TOKEN|ACCESS_TOKEN|CLIENT_SECRET|SESSION_TOKEN|CREDENTIALS))$",
     re.IGNORECASE,
 )
 _NOT_SECRET = re.compile(r"_(?:FILE|PATH|DIR|URL|URI|HOST|PORT|USER|USERNAME|NAME|ID|ENV|VERSION)$", re.IGNORECASE)
+# settings, not secrets: ALLOW_EMPTY_PASSWORD=yes, MYSQL_RANDOM_ROOT_PASSWORD=true
+_FLAG_VALUE = re.compile(r"(?:yes|no|true|false|on|off|[01])?", re.IGNORECASE)
+_URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
 _SECRET_VALUE = re.compile(
     r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # AWS access key id
     r"|\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{22,}\b"  # GitHub tokens
@@ -83,7 +87,8 @@ _LOGIN = re.compile(
 _ADD_URL = re.compile(r"(?:^|#\(nop\)\s+|\s)ADD\s+(?:--\S+\s+)*https?://", re.IGNORECASE)
 _SUDO_RUN = re.compile(r"(?:^|&&|;|\|\||-c\s+)\s*sudo\s")
 _ROOT = re.compile(r"^(?:root|0)(?::.*)?$")
-_BUILD_ARGS = re.compile(r"^\|\d+\s+((?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)+)")
+# build arguments as the classic builder (`|1 NAME=value /bin/sh -c ...`) and BuildKit (`RUN |1 NAME=...`) record them
+_BUILD_ARGS = re.compile(r"^(?:RUN\s+)?\|\d+\s+((?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)+)")
 
 
 def _violation(check: Check, detail: str, platform: str) -> Violation:
@@ -91,7 +96,19 @@ def _violation(check: Check, detail: str, platform: str) -> Violation:
 
 
 def _secret_named(name: str, value: str) -> bool:
-    return bool(value) and bool(_SECRET_NAME.search(name)) and not _NOT_SECRET.search(name)
+    named = bool(_SECRET_NAME.search(name)) and not _NOT_SECRET.search(name)
+    return named and not _FLAG_VALUE.fullmatch(value.strip())
+
+
+def _secret_value(value: str) -> bool:
+    """A value shaped like a credential: a known token format, a private key, a URL with a password."""
+    return bool(_SECRET_VALUE.search(value) or _URL_CREDENTIALS.search(value))
+
+
+def _shown_url(url: str) -> str:
+    """A URL fit for a report: no user, password or query (tokens travel there)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
 def check_image(
@@ -109,7 +126,7 @@ def check_image(
 
     for item in settings.get("Env") or ():
         name, _, value = str(item).partition("=")
-        if _secret_named(name, value) or _SECRET_VALUE.search(value):
+        if _secret_named(name, value) or _secret_value(value):
             found.append(_violation(SECRET_ENV, f"ENV {name} (value withheld)", platform))
 
     for step, entry in enumerate(history, 1):
@@ -120,7 +137,7 @@ def check_image(
             name, _, value = pair.partition("=")
             if _secret_named(name, value):
                 reasons.append(f"build argument {name}")
-        if _SECRET_VALUE.search(created_by):
+        if _secret_value(created_by):
             reasons.append("a credential-shaped value")
         if _LOGIN.search(created_by):
             reasons.append("a login with an inline credential")
@@ -129,7 +146,8 @@ def check_image(
             found.append(_violation(SECRET_HISTORY, detail, platform))
         if _ADD_URL.search(created_by):
             url = re.search(r"https?://\S+", created_by)
-            found.append(_violation(ADD_URL, f"history step {step}: ADD {url.group(0) if url else ''}", platform))
+            shown = _shown_url(url.group(0)) if url else ""
+            found.append(_violation(ADD_URL, f"history step {step}: ADD {shown}", platform))
 
     health = settings.get("Healthcheck")
     test = health.get("Test") if isinstance(health, dict) else None
@@ -153,7 +171,6 @@ def check_image(
     # reproducible builds stamp 1970 (SOURCE_DATE_EPOCH=0): that says nothing about the base's age
     base = next((d for d in dates if d is not None and d.year >= REPRODUCIBLE_EPOCH_BEFORE), None)
     if base is not None and now - base > OLD_BASE:
-        found.append(
-            _violation(OLD, f"base layer built {base:%Y-%m-%d}, {(now - base).days} days before the scan", platform)
-        )
+        # the detail stays the same from one day to the next: `results --changes` compares it
+        found.append(_violation(OLD, f"base layer built {base:%Y-%m-%d}, over a year before the scan", platform))
     return found

@@ -24,6 +24,7 @@ from urllib.parse import quote
 import requests
 
 from ..errors import TcsError, UsageError
+from ..oci import parse_time
 from .versions import ecosystem_base
 
 log = logging.getLogger("tcs_registry")
@@ -69,8 +70,9 @@ CREATE INDEX IF NOT EXISTS affected_by_vuln ON affected (vuln_id);
 -- where each ecosystem's records came from and when, for `db status` and incremental updates
 CREATE TABLE IF NOT EXISTS sources (
     base TEXT PRIMARY KEY,
-    origin TEXT NOT NULL,
-    synced_at TEXT NOT NULL
+    origin TEXT NOT NULL,     -- the bucket URL, or 'import'
+    synced_at TEXT NOT NULL,  -- our clock
+    cursor TEXT               -- the bucket's newest `modified` seen: where the next incremental update starts
 );
 """
 
@@ -107,6 +109,8 @@ class VulnDatabase:
     def __init__(self, directory: Path) -> None:
         self.path = directory / FILENAME
         self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []  # every thread's, closed together
+        self._lock = threading.Lock()
         try:
             directory.mkdir(parents=True, exist_ok=True)
             self.db.executescript(SCHEMA)
@@ -117,17 +121,21 @@ class VulnDatabase:
     def db(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = sqlite3.connect(self.path, timeout=30)
+            connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA foreign_keys=ON")
             self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
         return connection
 
     def close(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
+        """Closes every thread's connection: call it once the workers are done."""
+        with self._lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()
 
     # -- reading ----------------------------------------------------------------------------------
     def is_empty(self) -> bool:
@@ -168,11 +176,10 @@ class VulnDatabase:
         vuln_id, modified = record.get("id"), record.get("modified")
         if not isinstance(vuln_id, str) or not vuln_id or not isinstance(modified, str):
             raise ValueError("not an OSV record: it needs string 'id' and 'modified' fields")
+        _check_shape(record)
         affected = record.get("affected") or []
-        if not isinstance(affected, list):
-            raise ValueError(f"{vuln_id}: 'affected' is not a list")
         old = self.db.execute("SELECT modified FROM vulns WHERE id = ?", (vuln_id,)).fetchone()
-        if old and old[0] >= modified:
+        if old and _time(old[0]) >= _time(modified):
             return False
         self.db.execute("DELETE FROM vulns WHERE id = ?", (vuln_id,))
         withdrawn = record.get("withdrawn") or None
@@ -205,18 +212,20 @@ class VulnDatabase:
                         bases.update(_bases(record))
                     else:
                         unchanged += 1
-                except (ValueError, OSError, zipfile.BadZipFile, zlib.error) as exc:
+                except RECORD_ERRORS as exc:
                     problems.append(f"{name}: {exc}")
                 if (added + unchanged) % 5000 == 0:
                     self.db.commit()
-            for base in bases:
-                self._synced(base, origin or "import")
+            for base in bases:  # an import adds to an ecosystem kept up to date from the bucket: that stays so
+                self.db.execute("INSERT OR IGNORE INTO sources VALUES (?, 'import', ?, NULL)", (base, _now()))
         return added, unchanged, problems
 
-    def _synced(self, base: str, origin: str) -> None:
+    def _synced(self, base: str, origin: str, cursor: str | None) -> None:
         self.db.execute(
-            "INSERT INTO sources VALUES (?, ?, ?) ON CONFLICT(base) DO UPDATE SET origin = ?, synced_at = ?",
-            (base, origin, _now(), origin, _now()),
+            "INSERT INTO sources VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(base) DO UPDATE SET origin = excluded.origin, synced_at = excluded.synced_at,"
+            " cursor = COALESCE(excluded.cursor, cursor)",
+            (base, origin, _now(), cursor),
         )
 
     def synced_at(self, base: str) -> str | None:
@@ -237,10 +246,11 @@ class VulnDatabase:
         try:
             for ecosystem in ecosystems:
                 base_url = f"{source.rstrip('/')}/{quote(ecosystem)}"
-                since = self._synced_from(ecosystem, source)
+                since = self._cursor(ecosystem, source)
                 changed = _changed_since(session, base_url, since) if since else None
-                if changed is not None and len(changed) <= INCREMENTAL_LIMIT:
-                    count = self._fetch_records(session, base_url, changed, ecosystem, source, progress)
+                if changed is not None and len(changed[0]) <= INCREMENTAL_LIMIT:
+                    ids, newest = changed
+                    count = self._fetch_records(session, base_url, ids, ecosystem, source, newest or since, progress)
                     results.append((ecosystem, "incremental", count))
                 else:
                     count = self._fetch_archive(session, base_url, ecosystem, source, progress)
@@ -255,8 +265,9 @@ class VulnDatabase:
             session.close()
         return results
 
-    def _synced_from(self, ecosystem: str, source: str) -> str | None:
-        row = self.db.execute("SELECT origin, synced_at FROM sources WHERE base = ?", (ecosystem,)).fetchone()
+    def _cursor(self, ecosystem: str, source: str) -> str | None:
+        """Where an incremental update from this source starts: the newest `modified` it served."""
+        row = self.db.execute("SELECT origin, cursor FROM sources WHERE base = ?", (ecosystem,)).fetchone()
         return row[1] if row and row[0] == source else None
 
     def _fetch_archive(self, session, base_url, ecosystem, source, progress) -> int:
@@ -271,13 +282,15 @@ class VulnDatabase:
                 spool.write(chunk)
                 advance(len(chunk))
             spool.seek(0)
-            added, _, problems = self._import_zip(spool, f"{ecosystem}/all.zip", source, ecosystem)
+            added, problems = self._import_zip(spool, f"{ecosystem}/all.zip", source, ecosystem)
         for problem in problems:
             log.warning("Skipped an OSV record %s", problem)
         return added
 
-    def _import_zip(self, file, name: str, origin: str, ecosystem: str) -> tuple[int, int, list[str]]:
-        added = unchanged = 0
+    def _import_zip(self, file, name: str, origin: str, ecosystem: str) -> tuple[int, list[str]]:
+        """(records added, problems) from an ecosystem's all.zip; the cursor becomes its newest record."""
+        added = 0
+        newest = ""
         problems: list[str] = []
         with self.db:
             try:
@@ -286,50 +299,61 @@ class VulnDatabase:
                 raise DatabaseError(f"{name} is not a zip archive: {exc}") from None
             for member_name, load in _zip_members(archive, name):
                 try:
-                    if self.add(load()):
-                        added += 1
-                    else:
-                        unchanged += 1
-                except (ValueError, zlib.error, zipfile.BadZipFile) as exc:
+                    record = load()
+                    if not isinstance(record, dict):
+                        raise ValueError("not a JSON object")
+                    added += self.add(record)
+                    newest = max(newest, record["modified"], key=_time)
+                except RECORD_ERRORS as exc:
                     problems.append(f"{member_name}: {exc}")
-            self._synced(ecosystem, origin)
-        return added, unchanged, problems
+            self._synced(ecosystem, origin, newest or None)
+        return added, problems
 
-    def _fetch_records(self, session, base_url, ids, ecosystem, source, progress) -> int:
+    def _fetch_records(self, session, base_url, ids, ecosystem, source, cursor, progress) -> int:
         advance = progress(f"{ecosystem} changes", len(ids)) if progress else (lambda n: None)
         added = 0
         with self.db:
             for vuln_id in ids:
                 response = session.get(f"{base_url}/{quote(vuln_id)}.json", timeout=60)
+                advance(1)
+                if response.status_code == 404:  # listed, then removed from the bucket
+                    log.warning("Skipped an OSV record %s/%s: the bucket no longer has it", ecosystem, vuln_id)
+                    continue
                 response.raise_for_status()
                 try:
-                    added += self.add(response.json())
-                except ValueError as exc:
+                    record = _load_json(response.content)
+                    if not isinstance(record, dict):
+                        raise ValueError("not a JSON object")
+                    added += self.add(record)
+                except RECORD_ERRORS as exc:
                     log.warning("Skipped an OSV record %s/%s: %s", ecosystem, vuln_id, exc)
-                advance(1)
-            self._synced(ecosystem, source)
+            self._synced(ecosystem, source, cursor)
         return added
 
 
-def _changed_since(session: requests.Session, base_url: str, since: str) -> list[str] | None:
-    """Ids modified after `since`, from the ecosystem's modified_id.csv (newest first); None when the
-    bucket has no such list."""
+def _changed_since(session: requests.Session, base_url: str, since: str) -> tuple[list[str], str] | None:
+    """(ids modified at or after `since`, the newest `modified` listed) from the ecosystem's
+    modified_id.csv (newest first); None when the bucket has no such list. Records modified exactly
+    at `since` are fetched again: another may share that time."""
     response = session.get(f"{base_url}/modified_id.csv", stream=True, timeout=60)
     if response.status_code == 404:
         return None
     response.raise_for_status()
-    ids = []
+    ids: list[str] = []
+    newest = ""
+    cutoff = _time(since)
     for line in response.iter_lines(decode_unicode=True):
         when, _, vuln_id = (line or "").partition(",")
         if not vuln_id:
             continue
-        if when <= since:
+        if _time(when) < cutoff:
             break
+        newest = newest or when
         ids.append(vuln_id.rsplit("/", 1)[-1])  # the all-ecosystem list writes <ecosystem>/<id>
         if len(ids) > INCREMENTAL_LIMIT:
             break
     response.close()
-    return ids
+    return ids, newest
 
 
 def _bases(record: dict[str, Any]) -> set[str]:
@@ -340,6 +364,37 @@ def _bases(record: dict[str, Any]) -> set[str]:
     }
 
 
+RECORD_ERRORS = (ValueError, TypeError, OSError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError)
+
+
+def _time(value: str) -> datetime:
+    """OSV times (RFC 3339, any fraction length) in order; an unreadable one sorts first."""
+    return parse_time(value) or datetime.min.replace(tzinfo=UTC)
+
+
+def _check_shape(record: dict[str, Any]) -> None:
+    """Refuses, with a reason, a record whose fields do not have the OSV schema's types."""
+    vuln_id = record["id"]
+    for name in ("aliases", "upstream", "related", "severity", "affected"):
+        if record.get(name) is not None and not isinstance(record[name], list):
+            raise ValueError(f"{vuln_id}: {name!r} is not a list")
+    for entry in record.get("affected") or ():
+        if not isinstance(entry, dict):
+            raise ValueError(f"{vuln_id}: an 'affected' entry is not an object")
+        for name in ("ranges", "versions", "severity"):
+            if entry.get(name) is not None and not isinstance(entry[name], list):
+                raise ValueError(f"{vuln_id}: affected {name!r} is not a list")
+        for name in ("package", "ecosystem_specific", "database_specific"):
+            if entry.get(name) is not None and not isinstance(entry[name], dict):
+                raise ValueError(f"{vuln_id}: affected {name!r} is not an object")
+    for entry in [
+        *(record.get("severity") or ()),
+        *(s for a in record.get("affected") or () for s in a.get("severity") or ()),
+    ]:
+        if not isinstance(entry, dict):
+            raise ValueError(f"{vuln_id}: a 'severity' entry is not an object")
+
+
 def _load_json(data: bytes) -> Any:
     if len(data) > MAX_RECORD:
         raise ValueError(f"larger than {MAX_RECORD} bytes")
@@ -347,16 +402,15 @@ def _load_json(data: bytes) -> Any:
         return json.loads(data)
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def _zip_members(archive: zipfile.ZipFile, name: str) -> Iterator[tuple[str, Callable[[], Any]]]:
     for info in archive.infolist():
         if info.is_dir() or not info.filename.endswith(".json"):
             continue
-        if info.file_size > MAX_RECORD:
-            yield f"{name}:{info.filename}", lambda: (_ for _ in ()).throw(ValueError("record too large"))
-            continue
-        yield f"{name}:{info.filename}", lambda info=info: _load_json(archive.read(info))
+        yield f"{name}:{info.filename}", lambda info=info: _load_member(archive, info)
 
 
 def _sources(paths: Iterable[Path], problems: list[str]) -> Iterator[tuple[str, Callable[[], Any]]]:
@@ -380,4 +434,17 @@ def _sources(paths: Iterable[Path], problems: list[str]) -> Iterator[tuple[str, 
                 with archive:
                     yield from _zip_members(archive, str(file))
             else:
-                yield str(file), lambda file=file: _load_json(file.read_bytes())
+                yield str(file), lambda file=file: _load_file(file)
+
+
+def _load_file(path: Path) -> Any:
+    if path.stat().st_size > MAX_RECORD:  # before reading it
+        raise ValueError(f"larger than {MAX_RECORD} bytes")
+    return _load_json(path.read_bytes())
+
+
+def _load_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Any:
+    if info.file_size > MAX_RECORD:  # as the archive declares it; reading stops there too
+        raise ValueError(f"larger than {MAX_RECORD} bytes")
+    with archive.open(info) as member:
+        return _load_json(member.read(MAX_RECORD + 1))

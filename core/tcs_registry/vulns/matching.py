@@ -10,6 +10,7 @@ merged into one finding.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +28,8 @@ def query(package: Package) -> tuple[str, str]:
     """(name, version) as the package's advisories write them."""
     if package.type in ("deb", "apk") and package.source_name:
         return package.source_name, package.source_version or package.version
-    if package.type == "rpm" and package.epoch:
-        return package.name, f"{package.epoch}:{package.version}"
+    if package.type == "rpm" and package.epoch and ":" not in package.version:
+        return package.name, f"{package.epoch}:{package.version}"  # the analysis writes E:V-R already
     if package.type == "golang" and package.name == "stdlib":
         return "stdlib", package.version.removeprefix("go")
     return package.name, package.version
@@ -117,11 +118,25 @@ class _Groups:
             self.parent[self.find(other)] = self.find(ids[0])
 
 
+_CVE = re.compile(r"CVE-\d{4}-\d+")
+
+
+def _strings(value: Any) -> list[str]:
+    return [i for i in value if isinstance(i, str)] if isinstance(value, list) else []
+
+
 def _ids(record: dict[str, Any]) -> list[str]:
-    ids = [record["id"]]
-    for field in ("aliases", "upstream"):
-        ids += [i for i in record.get(field) or () if isinstance(i, str)]
-    return ids
+    """Every id the record names: itself, its aliases, its upstream records."""
+    return [record["id"], *_strings(record.get("aliases")), *_strings(record.get("upstream"))]
+
+
+def _same(record: dict[str, Any]) -> list[str]:
+    """The ids that are the same vulnerability as the record: its aliases, and its upstream records
+    when they are about one CVE (a DLA pointing to CVE-X and DEBIAN-CVE-X); an advisory fixing
+    several CVEs is not merged with each of them."""
+    upstream = _strings(record.get("upstream"))
+    cves = {m.group(0) for i in upstream if (m := _CVE.search(i))}
+    return [record["id"], *_strings(record.get("aliases")), *(upstream if len(cves) <= 1 else ())]
 
 
 def _primary(ids: set[str], matched: list[str]) -> str:
@@ -168,13 +183,18 @@ class Matcher:
                     continue
                 if package_key(ecosystem, str(found.get("name", ""))) != key:
                     continue
-                hit, fixed = affects(entry, ecosystem, version)
-                if not hit:
-                    continue
-                if severity.unimportant(record, entry) and not self.show_unimportant:
-                    log.debug("Hidden as unimportant by the distribution: %s in %s", record["id"], name)
+                try:
+                    hit, fixed = affects(entry, ecosystem, version)
+                    if not hit:
+                        continue
+                    if severity.unimportant(record, entry) and not self.show_unimportant:
+                        log.debug("Hidden as unimportant by the distribution: %s in %s", record["id"], name)
+                        break
+                    rating = severity.of_record(record, entry, self.database.get)
+                except (TypeError, ValueError, AttributeError) as exc:  # a malformed record: skip it, not the image
+                    log.warning("Skipped a malformed OSV record %s: %s", record.get("id"), exc)
                     break
-                matches.append(_Match(record, fixed, severity.of_record(record, entry, self.database.get)))
+                matches.append(_Match(record, fixed, rating))
                 break  # one affected entry per record is enough
         return matches
 
@@ -187,7 +207,7 @@ class Matcher:
                 continue
             groups = _Groups()
             for match in matches:
-                groups.union(_ids(match.record))
+                groups.union(_same(match.record))
             by_group: dict[str, list[_Match]] = {}
             for match in matches:
                 by_group.setdefault(groups.find(match.record["id"]), []).append(match)

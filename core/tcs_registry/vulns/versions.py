@@ -42,8 +42,8 @@ def _apk_tokens(text: str) -> list[tuple[int, Any]]:
         raise InvalidVersionError(f"not an apk version: {text!r}")
     tokens: list[tuple[int, Any]] = []
     for i, number in enumerate(match["numbers"].split(".")):
-        # a later component with a leading zero compares as a decimal fraction, as apk does
-        tokens.append((DIGIT, (1, number.rstrip("0") or "0") if i and number.startswith("0") else (2, int(number))))
+        # a later component with a leading zero compares as a string (below any plain number), as apk does
+        tokens.append((DIGIT, (1, number) if i and number.startswith("0") else (2, int(number))))
     if match["letter"]:
         tokens.append((LETTER, match["letter"]))
     for name, number in _SUFFIX.findall(match["suffixes"]):
