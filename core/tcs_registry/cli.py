@@ -6,7 +6,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -214,18 +215,14 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             )
             origin = source or os.environ.get("TCS_OSV_SOURCE") or BUCKET
 
-            def progress(label: str, total: int | None) -> Callable[[int], None]:
-                bar = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=total is not None)
-                bar.__enter__()
-                done = [0]
-
-                def advance(n: int) -> None:
-                    bar.update(n)
-                    done[0] += n
-                    if total is not None and done[0] >= total:
-                        bar.__exit__(None, None, None)
-
-                return advance
+            @contextmanager
+            def progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+                if total is None:  # no size to measure against: say what is being fetched
+                    log.info("Downloading %s", label)
+                    yield lambda n: None
+                    return
+                with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+                    yield bar.update
 
             for ecosystem, how, count in database.update(chosen, origin, progress):
                 log.info("Updated OSV ecosystem=%s how=%s records=%d", ecosystem, how, count)

@@ -136,19 +136,18 @@ class ResultWriter:
     def where(self) -> str:
         return f"{self.images} image platforms, {self.packages} packages {self._where()}"
 
-    def vulnerability_details(self) -> str:
-        total = sum(self.vulnerabilities.values())
+    def _details(self, counts: Counter[str], images: int) -> str:
+        """A summary line: ``3 in 2 of 5 image platforms (1 high, 2 low) in <dir>``."""
+        total = sum(counts.values())
         if not total:
             return f"none found in {self.images} image platforms"
-        counts = counts_text(self.vulnerabilities)
-        return f"{total} in {self.images_vulnerable} of {self.images} image platforms ({counts}) {self._where()}"
+        return f"{total} in {images} of {self.images} image platforms ({counts_text(counts)}) {self._where()}"
+
+    def vulnerability_details(self) -> str:
+        return self._details(self.vulnerabilities, self.images_vulnerable)
 
     def violation_details(self) -> str:
-        total = sum(self.violations.values())
-        if not total:
-            return f"none found in {self.images} image platforms"
-        counts = counts_text(self.violations)
-        return f"{total} in {self.images_violating} of {self.images} image platforms ({counts}) {self._where()}"
+        return self._details(self.violations, self.images_violating)
 
     def at_or_above(self, level: str) -> int:
         """How many findings (vulnerabilities and violations) are at or above this severity; at LOW,

@@ -15,6 +15,7 @@ import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +76,15 @@ CREATE TABLE IF NOT EXISTS sources (
     cursor TEXT               -- the bucket's newest `modified` seen: where the next incremental update starts
 );
 """
+
+
+# progress(label, total or None) -> a context giving advance(n): how `db update` shows its downloads
+Progress = Callable[[str, int | None], AbstractContextManager[Callable[[int], None]]]
+
+
+@contextmanager
+def no_progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    yield lambda n: None
 
 
 class DatabaseError(TcsError):
@@ -237,7 +247,7 @@ class VulnDatabase:
         self,
         ecosystems: Iterable[str],
         source: str = BUCKET,
-        progress: Callable[[str, int | None], Callable[[int], None]] | None = None,
+        progress: Progress | None = None,
     ) -> list[tuple[str, str, int]]:
         """Brings each ecosystem up to date: (ecosystem, how, records changed). Incremental when the
         ecosystem was synced from this source before and few records changed since; else the archive."""
@@ -276,11 +286,11 @@ class VulnDatabase:
             raise DatabaseError(f"the OSV bucket has no ecosystem {ecosystem!r} ({base_url}/all.zip: 404)")
         response.raise_for_status()
         size = int(response.headers.get("Content-Length") or 0) or None
-        advance = progress(f"{ecosystem} all.zip", size) if progress else (lambda n: None)
         with tempfile.TemporaryFile() as spool:
-            for chunk in response.iter_content(1 << 20):
-                spool.write(chunk)
-                advance(len(chunk))
+            with (progress or no_progress)(f"{ecosystem} all.zip", size) as advance:
+                for chunk in response.iter_content(1 << 20):
+                    spool.write(chunk)
+                    advance(len(chunk))
             spool.seek(0)
             added, problems = self._import_zip(spool, f"{ecosystem}/all.zip", source, ecosystem)
         for problem in problems:
@@ -310,9 +320,8 @@ class VulnDatabase:
         return added, problems
 
     def _fetch_records(self, session, base_url, ids, ecosystem, source, cursor, progress) -> int:
-        advance = progress(f"{ecosystem} changes", len(ids)) if progress else (lambda n: None)
         added = 0
-        with self.db:
+        with self.db, (progress or no_progress)(f"{ecosystem} changes", len(ids)) as advance:
             for vuln_id in ids:
                 response = session.get(f"{base_url}/{quote(vuln_id)}.json", timeout=60)
                 advance(1)
