@@ -86,6 +86,9 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option("--output-dir", help="Where reports are written (default: the current directory).")
     @click.option("--concurrency", type=int, help="Images described at once (default 8).")
     @click.option(
+        "--max-rate", "max_rate", help="At most this many requests a second to the registry (default: no limit)."
+    )
+    @click.option(
         "--platform",
         help="Platforms of multi-arch images to scan, comma-separated (e.g. linux/arm64); default every linux one.",
     )

@@ -86,6 +86,7 @@ class Discovery:
             verify=s.verify,
             options={
                 "concurrency": s.concurrency,
+                "max_rate": s.max_rate,
                 "client_class": client_class(self.pm.get_plugins(), registry_type),  # for tcs_registry.log_in
             },
         )
@@ -108,28 +109,38 @@ class Discovery:
 
     # -- listing -----------------------------------------------------------------------------
     def candidates(self) -> Iterator[tuple[str, str]]:
-        """(repository, tag) for every tag of every repository; a failing repository is skipped."""
+        """(repository, tag) for every tag of every repository, in listing order; the tags of the next
+        repositories are fetched concurrently (a bounded look-ahead); a failing repository is skipped."""
         hook, (registry, client) = self.pm.hook, self._connected()
         repositories = hook.list_repositories(registry=registry, client=client)
         if repositories is None:
             raise PluginError(f"no installed plugin can list repositories of a {registry.registry_type} registry")
+        concurrency = self.settings.concurrency
+        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="list")
+        pending: deque[tuple[str, Future[list[str]]]] = deque()
         listed = 0
+
+        def settle() -> Iterator[tuple[str, str]]:
+            repository, future = pending.popleft()
+            try:
+                tags = future.result()
+            except (PluginError, QuotaExhausted):
+                raise
+            except Exception as exc:  # a registry error or a plugin bug fails this repository only
+                self.summary.failed_repositories += 1
+                _log_failure("Failed to list tags repository=%s", repository, exc)
+                return
+            for tag in tags:
+                yield repository, tag
+
         try:
             for repository in self._guarded(repositories):
                 listed += 1
-                try:
-                    tags = hook.list_tags(registry=registry, client=client, repository=repository)
-                    if tags is None:
-                        raise PluginError(f"no installed plugin can list tags of a {registry.registry_type} registry")
-                    tags = sorted(tags)  # a stable report: registries list tags in any order
-                except PluginError:
-                    raise
-                except Exception as exc:  # a registry error or a plugin bug fails this repository only
-                    self.summary.failed_repositories += 1
-                    _log_failure("Failed to list tags repository=%s", repository, exc)
-                    continue
-                for tag in tags:
-                    yield repository, tag
+                pending.append((repository, pool.submit(self._tags, repository)))
+                while pending and (len(pending) > 2 * concurrency or pending[0][1].done()):
+                    yield from settle()
+            while pending:
+                yield from settle()
         except QuotaExhausted as exc:
             self.stopped = str(exc)
             log.error("Stopping: %s; the listing is incomplete after %d repositories", exc, listed)
@@ -138,6 +149,15 @@ class Discovery:
                 raise
             self.summary.failed_repositories += 1
             log.error("Repository listing stopped early after %d repositories error=%s", listed, exc)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _tags(self, repository: str) -> list[str]:
+        registry, client = self._connected()
+        tags = self.pm.hook.list_tags(registry=registry, client=client, repository=repository)
+        if tags is None:
+            raise PluginError(f"no installed plugin can list tags of a {registry.registry_type} registry")
+        return sorted(tags)  # a stable report: registries list tags in any order
 
     @staticmethod
     def _guarded(repositories: Iterable[str]) -> Iterator[str]:

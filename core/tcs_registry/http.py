@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import os
 import re
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.sessions import merge_setting
 from urllib3.util.retry import Retry
 
 from . import oci
@@ -31,6 +34,7 @@ DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
 DEFAULT_PAGE_SIZE = 1000  # the largest page distribution allows by default; shrunk on a 400
 PAGE_SIZE_ERRORS = ("PAGINATION_NUMBER_INVALID", "")  # a 400 without a V2 error code may also mean "n too big"
 TOKEN_LEEWAY = 10.0  # refresh a token this many seconds before it expires
+log = logging.getLogger("tcs_registry")
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 K = TypeVar("K")
 V = TypeVar("V")
@@ -180,6 +184,102 @@ class BoundedCache(Generic[K, V]):
                 self._items.popitem(last=False)
 
 
+class Pace:
+    """The request rate to one registry, shared by every thread: at most ``rate`` requests a second
+    (``--max-rate``; None: as fast as the workers go). When the registry answers 429 the rate drops to
+    half of what it has been seeing (once per QUIET seconds, however many workers hear the 429), and
+    after QUIET seconds without a 429 it grows back by a quarter, up to the user's limit: a big run
+    slows down instead of failing, and speeds up again."""
+
+    MIN_RATE = 1.0
+    WINDOW = 5.0  # seconds of recent requests that give the rate seen
+    QUIET = 30.0
+
+    def __init__(self, rate: float | None = None, clock: Any = time.monotonic, sleep: Any = time.sleep) -> None:
+        self.limit = self.rate = rate
+        self.clock, self.sleep = clock, sleep
+        self._lock = threading.Lock()
+        self._next = 0.0
+        self._recent: deque[float] = deque()
+        self._slowed = -self.QUIET  # when the last 429 slowed us down
+
+    def wait(self) -> None:
+        with self._lock:
+            now = self.clock()
+            self._recent.append(now)
+            while self._recent[0] < now - self.WINDOW:
+                self._recent.popleft()
+            if self.rate != self.limit and now - self._slowed >= self.QUIET:
+                self._slowed = now  # grow back one step per quiet period
+                grown = self.rate * 1.25 if self.rate else None
+                self.rate = None if grown is None or (self.limit is None and grown > 1000) else grown
+                if self.limit is not None and self.rate is not None:
+                    self.rate = min(self.rate, self.limit)
+            if self.rate is None:
+                return
+            slot = max(self._next, now)
+            self._next = slot + 1.0 / self.rate
+        if slot > now:
+            self.sleep(slot - now)
+
+    def slow_down(self) -> None:
+        with self._lock:
+            now = self.clock()
+            if now - self._slowed < 2.0:  # the same crowd of requests heard the same 429
+                return
+            self._slowed = now
+            # requests a second lately (a run's first second counts as a whole second)
+            seen = len(self._recent) / max(now - self._recent[0], 1.0) if self._recent else self.rate
+            self.rate = max(self.MIN_RATE, min(self.rate or seen or self.MIN_RATE, seen or self.MIN_RATE) / 2)
+            rate = self.rate
+        log.warning("The registry asks for fewer requests (429): slowing down to %.1f requests a second", rate)
+
+
+class PacedRetry(Retry):
+    """urllib3's retries (Retry-After obeyed), telling the registry's Pace about every 429 on the way."""
+
+    pace: Pace | None = None
+
+    def increment(self, *args: Any, **kwargs: Any) -> Retry:
+        response = kwargs.get("response") if "response" in kwargs else (args[2] if len(args) > 2 else None)
+        if response is not None and response.status == 429 and self.pace is not None:
+            self.pace.slow_down()
+        retry = super().increment(*args, **kwargs)
+        retry.pace = self.pace  # type: ignore[attr-defined]
+        return retry
+
+
+class EnvironmentOnce(requests.Session):
+    """A session that reads the proxy and CA variables of the environment once per host, not on every
+    request: requests scans all of os.environ each time, a fifth of its cost per request in a big run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[str, str], tuple[dict[str, str], str | None]] = {}
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+        if not self.trust_env:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        if key not in self._environment:
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            self._environment[key] = (requests.utils.get_environ_proxies(url), bundle)
+        environ_proxies, bundle = self._environment[key]
+        proxies = dict(proxies or {})
+        for scheme, proxy in environ_proxies.items():
+            proxies.setdefault(scheme, proxy)
+        if (verify is True or verify is None) and bundle:
+            verify = bundle
+        # the rest of the merge, as requests does it
+        return {
+            "proxies": merge_setting(proxies, self.proxies),
+            "stream": merge_setting(stream, self.stream),
+            "verify": merge_setting(verify, self.verify),
+            "cert": merge_setting(cert, self.cert),
+        }
+
+
 class RegistryClient:
     """An authenticated HTTP client for one registry; safe to share between threads."""
 
@@ -198,9 +298,10 @@ class RegistryClient:
         self.credentials = credentials
         self.timeout = timeout
         # The environment's proxies and CA bundle apply (trust_env); ~/.netrc never does (NO_AUTH).
-        self.session = requests.Session()
+        self.session = EnvironmentOnce()
         self.session.headers["User-Agent"] = USER_AGENT
-        retry = Retry(
+        self.pace = Pace(registry.options.get("max_rate"))
+        retry = PacedRetry(
             total=retries,
             connect=min(retries, 2),  # a refused connection rarely heals in seconds
             read=retries,
@@ -213,8 +314,10 @@ class RegistryClient:
             retry_after_max=MAX_RETRY_AFTER,
             raise_on_status=False,
         )
+        retry.pace = self.pace
         workers = int(registry.options.get("concurrency", 8))
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=max(workers + 4, 16))
+        # listing and describing each run up to `workers` requests at once: every one keeps its connection
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=max(2 * workers + 4, 16))
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self._lock = threading.Lock()
@@ -238,6 +341,7 @@ class RegistryClient:
         if kwargs.get("auth") is None:
             kwargs["auth"] = NO_AUTH
         host = urlsplit(url).netloc
+        self.pace.wait()
         try:
             return self.session.request(method, url, **kwargs)
         except requests.exceptions.SSLError as exc:

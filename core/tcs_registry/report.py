@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TextIO
@@ -10,6 +11,7 @@ from typing import IO, TextIO
 from .errors import UsageError
 
 COLUMNS = ("repository", "tag", "build_time", "skipped")
+FLUSH_SECONDS = 1.0
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -24,7 +26,8 @@ def safe_cell(value: str) -> str:
 
 
 class CsvReport:
-    """Rows are written and flushed as they come, so an interrupted run leaves a usable report."""
+    """Rows are written as they come and flushed at least once a second (and at the end), so an
+    interrupted run leaves a usable report."""
 
     def __init__(self, directory: Path, host: str) -> None:
         self.path = directory / report_name(host)
@@ -37,10 +40,15 @@ class CsvReport:
             ) from None
         self._writer = csv.writer(self._file)
         self._writer.writerow(COLUMNS)
+        self._file.flush()
+        self._flushed = time.monotonic()
 
     def row(self, repository: str, tag: str, build_time: str, skipped: bool) -> None:
         self._writer.writerow([safe_cell(repository), safe_cell(tag), build_time, "true" if skipped else "false"])
-        self._file.flush()
+        now = time.monotonic()
+        if now - self._flushed >= FLUSH_SECONDS:  # on disk within a second, without a write per row
+            self._file.flush()
+            self._flushed = now
 
     def close(self) -> None:
         self._file.close()

@@ -249,7 +249,7 @@ def show(
             found = [Vulnerability(**v) for v in document.get("vulnerabilities") or ()]
             violations = [Violation(**c) for c in document.get("violations") or ()]
             host = urlsplit(row["registry"]).netloc
-            out.write(sbom.dumps(to_sarif(sbom.from_json(document), host, found, violations)))
+            out.write(json.dumps(to_sarif(sbom.from_json(document), host, found, violations), indent=2) + "\n")
             return
         documents = [document for _, document in scanned]
         out.write(json.dumps(documents[0] if image and len(documents) == 1 else documents, indent=2) + "\n")

@@ -54,6 +54,7 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "state_dir": (str,),
     "output_dir": (str,),
     "concurrency": (int,),
+    "max_rate": (int, float),
     "platform": (str, list),
     "format": (str, list),
     "fail_on": (str,),
@@ -156,6 +157,7 @@ class Settings:
     state_dir: Path = field(default_factory=default_state_dir)
     output_dir: Path = field(default_factory=Path)
     concurrency: int = 8
+    max_rate: float | None = None  # requests a second to the registry; None: no limit
     config_path: Path | None = None
     platforms: tuple[str, ...] = ()  # empty: every linux platform of an index
     formats: tuple[str, ...] = ("table",)
@@ -209,6 +211,15 @@ def resolve(
     if not 1 <= int(concurrency) <= 256:
         raise UsageError(f"--concurrency must be between 1 and 256, not {concurrency}")
 
+    max_rate = pick("max_rate")[0]
+    if max_rate is not None:
+        try:
+            max_rate = float(max_rate)
+        except (TypeError, ValueError):
+            max_rate = -1.0
+        if not 0 < max_rate <= 100_000 or isinstance(pick("max_rate")[0], bool):
+            raise UsageError(f"--max-rate must be a number of requests a second above 0, not {pick('max_rate')[0]}")
+
     insecure = bool(pick("insecure")[0])
     ca_cert = pick("ca_cert")[0]
     if insecure and ca_cert:
@@ -254,6 +265,7 @@ def resolve(
         state_dir=Path(state_dir).expanduser() if state_dir else default_state_dir(),
         output_dir=Path(output_dir).expanduser() if output_dir else Path.cwd(),
         concurrency=int(concurrency),
+        max_rate=max_rate,
         config_path=config_path,
         platforms=platforms,
         formats=formats,

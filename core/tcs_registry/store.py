@@ -106,6 +106,9 @@ def _connect(directory: Path, *, threads: bool = False) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=30, check_same_thread=not threads)
         db.row_factory = sqlite3.Row  # rows by column name or index
         db.execute("PRAGMA journal_mode=WAL")
+        # WAL with synchronous=NORMAL: a commit is atomic and never corrupts the file, but is not
+        # flushed to disk one by one (a power cut may lose the last few images, which the next run redoes)
+        db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.executescript(SCHEMA)
     except (OSError, sqlite3.Error) as exc:
@@ -183,10 +186,14 @@ class Store:
                     "INSERT OR REPLACE INTO findings VALUES (?, ?, ?, ?, ?)",
                     (run, inventory.repository, inventory.tag, platform, blob),
                 )
-            self.db.execute(
-                "INSERT OR IGNORE INTO inventories VALUES (?, ?, ?)",  # a digest's inventory is written once
-                (inventory.digest, ANALYSER_VERSION, json.dumps(document, separators=(",", ":"))),
-            )
+            known = self.db.execute(
+                "SELECT 1 FROM inventories WHERE digest = ? AND analyser = ?", (inventory.digest, ANALYSER_VERSION)
+            ).fetchone()
+            if not known:  # a digest's inventory is written once
+                self.db.execute(
+                    "INSERT INTO inventories VALUES (?, ?, ?)",
+                    (inventory.digest, ANALYSER_VERSION, json.dumps(document, separators=(",", ":"))),
+                )
             self.db.execute(
                 "INSERT OR REPLACE INTO scans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (

@@ -13,7 +13,7 @@ from typing import IO, Any, Protocol, TypeVar
 from packageurl import PackageURL
 
 from ..errors import ImageError
-from ..http import RegistryClient
+from ..http import BoundedCache, RegistryClient
 from ..models import ImageDescription, Inventory, Package, Platform
 from ..oci import Descriptor, Manifest
 from . import ANALYSER_VERSION
@@ -30,6 +30,7 @@ LAYER_TYPES = re.compile(
     r"|docker\.image\.rootfs\.(foreign\.)?diff\.tar\.gzip)$"
 )
 FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+RECENT_LAYERS = 32  # decoded layer records kept in memory (each a few MB at most)
 OS_KINDS = {"dpkg": "deb", "apk": "apk", "rpm": "rpm"}
 LANGUAGE_KINDS = {"python": ("pypi", "PyPI"), "npm": ("npm", "npm"), "go": ("golang", "Go"), "java": ("maven", "Maven")}
 
@@ -62,6 +63,8 @@ class Analyser:
         self.platforms = list(platforms or [])
         self._lock = threading.Lock()
         self._inflight: dict[str, Future[LayerRecord]] = {}
+        # the records of the layers most images share (base layers), decoded once, not per image
+        self._recent: BoundedCache[str, LayerRecord] = BoundedCache(RECENT_LAYERS)
         self.layers_analysed = 0  # fetched and read in this run
         self.layers_reused = 0  # answered by the cache or by another worker
 
@@ -151,16 +154,22 @@ class Analyser:
             self.layers_reused += reused
 
     def _cached(self, diff_id: str) -> LayerRecord | None:
+        if (record := self._recent.get(diff_id)) is not None:
+            return record
         if self.cache is None:
             return None
         try:
             data = self.cache.get_layer(diff_id, ANALYSER_VERSION)
-            return LayerRecord.from_json(data) if data is not None else None
+            record = LayerRecord.from_json(data) if data is not None else None
+            if record is not None:
+                self._recent.put(diff_id, record)
+            return record
         except Exception as exc:  # an unreadable cache entry is analysed again
             log.warning("Layer cache entry unreadable, analysing again diff_id=%s error=%s", diff_id, exc)
             return None
 
     def _store(self, record: LayerRecord) -> None:
+        self._recent.put(record.diff_id, record)
         if self.cache is None:
             return
         try:
@@ -181,8 +190,10 @@ class Analyser:
     ) -> T:
         """Stream the layer through ``reader``, then check its digest and diff_id; any failure is this image's."""
         what = f"{client.registry.host}/{repository}@{layer.digest}"
-        with client.open_blob(repository, layer.digest) as response:
-            stream = LayerStream(response.raw, layer.digest, diff_id, what)
+        with (
+            client.open_blob(repository, layer.digest) as response,
+            LayerStream(response.raw, layer.digest, diff_id, what) as stream,
+        ):
             try:
                 result = reader(stream.tar)
             except ImageError:

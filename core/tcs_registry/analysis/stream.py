@@ -7,12 +7,13 @@ The compression is sniffed from the magic bytes, not trusted from the media type
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import sys
 import zlib
 from typing import IO, Any
+
+from isal import igzip_threaded, isal_zlib
 
 from ..errors import ImageError
 
@@ -80,13 +81,27 @@ class LayerStream:
         self.compression = "gzip" if magic[:2] == GZIP_MAGIC else "zstd" if magic == ZSTD_MAGIC else "none"
         decompressed: IO[bytes]
         if self.compression == "gzip":
-            decompressed = gzip.GzipFile(fileobj=buffered, mode="rb")  # reads every member, unlike tarfile's r|gz
+            # ISA-L inflates about twice as fast as zlib, in a thread of its own that overlaps the hashing
+            # and the tar walk; like gzip.GzipFile it reads every member, unlike tarfile's r|gz
+            decompressed = igzip_threaded.open(buffered, "rb", threads=1)
         elif self.compression == "zstd":
             decompressed = zstd.ZstdFile(buffered, mode="rb")
         else:
             decompressed = buffered
+        self.decompressed = decompressed
         self.uncompressed = HashingReader(decompressed, _algorithm(diff_id, what), MAX_LAYER_BYTES, what)
         self.tar = io.BufferedReader(self.uncompressed, CHUNK)
+
+    def __enter__(self) -> LayerStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stops the decompression thread, if any, even when the reading stopped half way."""
+        if self.compression != "none":
+            self.decompressed.close()
 
     def verify(self) -> None:
         """Read what is left and check both digests; the analysis of a layer counts only if this passes."""
@@ -94,7 +109,7 @@ class LayerStream:
             while self.tar.read(CHUNK):
                 pass
             self.compressed.drain()
-        except (OSError, EOFError, zlib.error, zstd.ZstdError) as exc:
+        except (OSError, EOFError, zlib.error, isal_zlib.error, zstd.ZstdError) as exc:
             raise ImageError(f"{self.what}: the layer is corrupt ({exc})") from None
         if self.compressed.digest != self.digest:
             raise ImageError(f"{self.what}: layer content does not match its digest (got {self.compressed.digest})")

@@ -9,6 +9,7 @@ import json
 import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -224,3 +225,38 @@ class Pusher:
 
     def delete(self, repository: str, digest: str) -> None:
         self.session.delete(f"{self.base_url}/v2/{repository}/manifests/{digest}").raise_for_status()
+
+
+class StorageWriter(Pusher):
+    """Writes images straight into a CNCF registry's filesystem storage, in the layout its filesystem
+    driver keeps (blobs by digest; per repository, links to its layers, manifest revisions and tags):
+    tens of thousands of images in seconds, for benchmarks. Write before the registry starts."""
+
+    def __init__(self, storage: Path) -> None:  # no HTTP session: nothing is pushed
+        self.root = storage / "docker" / "registry" / "v2"
+
+    def _data(self, data: bytes) -> str:
+        digest = digest_of(data)
+        path = self.root / "blobs" / "sha256" / digest[7:9] / digest[7:] / "data"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        return digest
+
+    def _link(self, path: Path, digest: str) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "link").write_text(digest)
+
+    def blob(self, repository: str, data: bytes) -> str:
+        digest = self._data(data)
+        self._link(self.root / "repositories" / repository / "_layers" / "sha256" / digest[7:], digest)
+        return digest
+
+    def manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> Pushed:
+        digest = self._data(body)
+        manifests = self.root / "repositories" / repository / "_manifests"
+        self._link(manifests / "revisions" / "sha256" / digest[7:], digest)
+        if not reference.startswith("sha256:"):
+            self._link(manifests / "tags" / reference / "current", digest)
+            self._link(manifests / "tags" / reference / "index" / "sha256" / digest[7:], digest)
+        return Pushed(digest, len(body), media_type)

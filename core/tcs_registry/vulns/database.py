@@ -133,6 +133,7 @@ class VulnDatabase:
         if connection is None:
             connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")  # a download can be done again; no flush per batch
             connection.execute("PRAGMA foreign_keys=ON")
             self._local.connection = connection
             with self._lock:

@@ -1,0 +1,95 @@
+// A reverse proxy that adds a fixed delay to every request: a stand-in for a real network in front of
+// the local registry, for benchmarks. It counts requests by kind and by path and serves the counts at
+// /_stats (/_stats?reset=1 clears them). Written in Go so that the proxy's own work takes little of the
+// CPU the measured tool and the registry share.
+//
+//	latency-proxy -upstream http://127.0.0.1:5000 -delay 20ms
+//
+// prints "listening <port>" once it accepts connections.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"regexp"
+	"sync"
+	"time"
+)
+
+var kinds = []struct {
+	name    string
+	pattern *regexp.Regexp
+}{
+	{"ping", regexp.MustCompile(`^/v2/?$`)},
+	{"catalog", regexp.MustCompile(`^/v2/_catalog`)},
+	{"tags", regexp.MustCompile(`^/v2/.+/tags/list`)},
+	{"manifest", regexp.MustCompile(`^/v2/.+/manifests/`)},
+	{"blob", regexp.MustCompile(`^/v2/.+/blobs/`)},
+}
+
+type stats struct {
+	sync.Mutex
+	Counts map[string]int `json:"counts"`
+	Paths  map[string]int `json:"paths"`
+}
+
+func kindOf(method, path string) string {
+	kind := "other"
+	for _, k := range kinds {
+		if k.pattern.MatchString(path) {
+			kind = k.name
+			break
+		}
+	}
+	if method != http.MethodGet {
+		return method + " " + kind
+	}
+	return kind
+}
+
+func main() {
+	upstream := flag.String("upstream", "", "the registry's URL")
+	delay := flag.Duration("delay", 20*time.Millisecond, "added to every request")
+	flag.Parse()
+	target, err := url.Parse(*upstream)
+	if err != nil || target.Host == "" {
+		fmt.Fprintln(os.Stderr, "-upstream must be a URL")
+		os.Exit(2)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}
+	seen := &stats{Counts: map[string]int{}, Paths: map[string]int{}}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/_stats" {
+			seen.Lock()
+			body, _ := json.Marshal(seen)
+			if r.URL.Query().Get("reset") == "1" {
+				seen.Counts, seen.Paths = map[string]int{}, map[string]int{}
+			}
+			seen.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(body)
+			return
+		}
+		seen.Lock()
+		seen.Counts[kindOf(r.Method, r.URL.Path)]++
+		seen.Paths[r.Method+" "+r.URL.Path]++
+		seen.Unlock()
+		time.Sleep(*delay)
+		proxy.ServeHTTP(w, r)
+	})
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("listening %d\n", listener.Addr().(*net.TCPAddr).Port)
+	os.Stdout.Sync()
+	http.Serve(listener, handler)
+}

