@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 from collections import Counter
@@ -22,6 +23,7 @@ from .vulns.sarif import to_sarif
 from .vulns.severity import LEVELS, rank
 
 SUFFIXES = {"json": ".json", "sarif": ".sarif", "cyclonedx": ".cdx.json"}
+TABLE_ROWS = 500  # rows of each terminal table; the JSON files and the store have everything
 
 
 def results_dir(output_dir: Path, host: str) -> Path:
@@ -55,6 +57,37 @@ def findings_document(vulnerabilities: Iterable[Vulnerability], violations: Iter
     }
 
 
+class TableRows:
+    """The rows a terminal table shows, bounded: at most ``size``, the most severe kept (then the first
+    seen), printed in the order they came; the rest are only counted. A run of 100,000 images keeps the
+    same few hundred rows in memory as a run of ten."""
+
+    def __init__(self, size: int = TABLE_ROWS) -> None:
+        self.size = size
+        self.left_out = 0
+        self._heap: list[tuple[int, int, tuple[Any, ...]]] = []
+        self._seen = 0
+
+    def add(self, row: tuple[Any, ...], severity: str = "UNKNOWN") -> None:
+        self._seen += 1
+        heapq.heappush(self._heap, (rank(severity), -self._seen, row))
+        if len(self._heap) > self.size:
+            heapq.heappop(self._heap)  # the least severe, the latest among equals
+            self.left_out += 1
+
+    def __bool__(self) -> bool:
+        return bool(self._heap)
+
+    def write(self, out: TextIO, headers: list[str], what: str) -> None:
+        rows = [row for _, _, row in sorted(self._heap, key=lambda item: -item[1])]
+        out.write(tabulate(rows, headers=headers) + "\n")
+        if self.left_out:
+            out.write(
+                f"... and {self.left_out} more {what}, less severe: see --format json or `tcs-registry results`\n"
+            )
+        out.write("\n")
+
+
 class ResultWriter:
     """Writes each image platform's results as they arrive in the chosen formats; keeps the table rows
     and the counts the summary and --fail-on need."""
@@ -64,9 +97,7 @@ class ResultWriter:
         self.formats = [f for f in formats if f in SUFFIXES]
         self.table = "table" in formats
         self.directory = results_dir(output_dir, host)
-        self.rows: list[tuple[str, str, str, int, str, int]] = []
-        self.finding_rows: list[tuple[str, ...]] = []
-        self.violation_rows: list[tuple[str, ...]] = []
+        self.rows, self.finding_rows, self.violation_rows = TableRows(), TableRows(), TableRows()
         self.images = self.packages = 0
         self.vulnerabilities: Counter[str] = Counter()
         self.violations: Counter[str] = Counter()
@@ -106,28 +137,28 @@ class ResultWriter:
         if self.table:
             image = f"{self.host}/{inventory.repository}:{inventory.tag}"
             platform = str(inventory.platform or "")
-            counts = counts_text(by_severity(vulnerabilities)) or "0"
-            self.rows.append(
-                (image, platform, inventory.os or "unknown", len(inventory.packages), counts, len(violations))
-            )
+            counts = by_severity(vulnerabilities)
+            worst = max(counts, key=rank, default="UNKNOWN")
+            row = (image, platform, inventory.os or "unknown", len(inventory.packages), counts_text(counts) or "0")
+            self.rows.add((*row, len(violations)), worst)
             for v in vulnerabilities:
-                self.finding_rows.append(
-                    (image, platform, v.package, v.installed_version, v.fixed_version, v.id, v.severity)
+                self.finding_rows.add(
+                    (image, platform, v.package, v.installed_version, v.fixed_version, v.id, v.severity), v.severity
                 )
             for c in violations:
-                self.violation_rows.append((image, platform, c.id, c.severity, c.title, c.detail))
+                self.violation_rows.add((image, platform, c.id, c.severity, c.title, c.detail), c.severity)
 
     def print_table(self, out: TextIO) -> None:
         if not (self.table and self.rows):
             return
         headers = ["image", "platform", "os", "packages", "vulnerabilities", "violations"]
-        out.write(tabulate(self.rows, headers=headers) + "\n\n")
+        self.rows.write(out, headers, "image platforms")
         if self.finding_rows:
             headers = ["image", "platform", "package", "installed", "fixed", "vulnerability", "severity"]
-            out.write(tabulate(self.finding_rows, headers=headers) + "\n\n")
+            self.finding_rows.write(out, headers, "vulnerabilities")
         if self.violation_rows:
             headers = ["image", "platform", "check", "severity", "title", "detail"]
-            out.write(tabulate(self.violation_rows, headers=headers) + "\n\n")
+            self.violation_rows.write(out, headers, "violations")
 
     def _where(self) -> str:
         return f"in {self.directory}" if self.formats else "(tcs-registry results shows them)"
