@@ -174,9 +174,13 @@ semver_versions = st.builds(
     st.sampled_from(["", "-alpha", "-alpha.1", "-beta.11", "-rc.1", "-0.3.7"]),
     st.sampled_from(["", "+build.5", "+incompatible"]),
 )
-maven_versions = st.lists(
-    st.one_of(digits, st.sampled_from(["alpha", "beta", "rc", "SNAPSHOT", "final", "sp", "ga"])), min_size=1, max_size=4
-).map(lambda parts: parts[0] + "".join(("." if p.isdigit() else "-") + p for p in parts[1:]))
+# Maven's own ComparableVersion is not transitive on versions that start with a qualifier (in Maven
+# itself 0 < sp < 0-alpha < 0), so the property covers what published artifacts use: a leading number.
+maven_versions = st.builds(
+    lambda first, rest: first + "".join(("." if p.isdigit() else "-") + p for p in rest),
+    digits,
+    st.lists(st.one_of(digits, st.sampled_from(["alpha", "beta", "rc", "SNAPSHOT", "final", "sp", "ga"])), max_size=3),
+)
 
 GRAMMARS = {
     "Debian:12": dpkg_versions,
@@ -193,7 +197,7 @@ GRAMMARS = {
 def test_every_comparator_is_a_total_order(ecosystem):
     grammar = GRAMMARS[ecosystem]
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=300, deadline=None, derandomize=True)  # the same examples on every CI run
     @given(grammar, grammar, grammar)
     def check(a: str, b: str, c: str) -> None:
         x, y, z = parse(ecosystem, a), parse(ecosystem, b), parse(ecosystem, c)

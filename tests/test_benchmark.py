@@ -1,0 +1,37 @@
+"""The benchmark still runs end to end (at a toy size; the real numbers come from scripts/benchmark.sh):
+datasets written into registry storage, the latency proxy, the dry runs, the scan and the Trivy loop."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_the_benchmark_runs_and_counts_the_minimum_requests(tmp_path, debian_layer):
+    out = tmp_path / "results.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "registry_scale.py"), "--repos=6", "--tags=2"]
+    command += ["--concurrency=2,4", "--scan=2", "--trivy-images=1", "--skopeo-repos=0", f"--json={out}"]
+    cache = debian_layer.blob.parent.parent  # the datasets' cache, outside this test's own HOME
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env={**os.environ, "TCS_TEST_CACHE": str(cache)}
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    large = results["dry_run"][1:]
+    assert [(d["images"], d["concurrency"]) for d in results["dry_run"]] == [(2, 2), (12, 2), (12, 4)]
+    for run in large:
+        # the API check twice (recognising the registry, then logging in), the catalog, a tags list a
+        # repository, and a manifest and a config an image
+        assert run["requests_by_kind"] == {"ping": 2, "catalog": 1, "tags": 6, "manifest": 12, "blob": 12}
+        assert run["requests"] == run["minimum_requests"] + 1
+        assert run["rows"] == 12
+    scan = results["scan"]
+    assert (scan["cold"]["base_layer_fetches"], scan["warm"]["base_layer_fetches"]) == (1, 0)
+    if "trivy" in scan:
+        assert scan["same_packages"] is True
+    assert "target" in done.stdout
