@@ -261,7 +261,7 @@ def main() -> int:
     parser.add_argument("--tags", type=int, default=10)
     parser.add_argument("--delay", type=float, default=0.02, help="seconds the proxy adds to each request")
     parser.add_argument(
-        "--concurrency", default="12,16,32", help="tcs-registry --concurrency values for the 10x dry run, comma-separated"
+        "--concurrency", default="12,16,32", help="tcs-registry --concurrency values for the 10x dry run"
     )
     parser.add_argument("--skopeo-repos", type=int, default=5, help="repositories the skopeo loop is timed on")
     parser.add_argument("--scan", type=int, default=200, help="images in the scan benchmark (0: skip it)")

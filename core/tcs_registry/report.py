@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import IO, TextIO
 
 from .errors import UsageError
+from .files import open_private, private_dir
 
 COLUMNS = ("repository", "tag", "build_time", "skipped")
 FLUSH_SECONDS = 1.0
@@ -32,8 +33,8 @@ class CsvReport:
     def __init__(self, directory: Path, host: str) -> None:
         self.path = directory / report_name(host)
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            self._file: IO[str] = self.path.open("w", newline="", encoding="utf-8")
+            private_dir(directory)
+            self._file: IO[str] = open_private(self.path, newline="")
         except OSError as exc:
             raise UsageError(
                 f"cannot write the report in {str(directory)!r}: {exc.strerror}; use --output-dir"

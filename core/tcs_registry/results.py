@@ -16,6 +16,7 @@ from tabulate import tabulate
 
 from .analysis import sbom
 from .errors import UsageError
+from .files import private_dir, write_private
 from .models import Inventory, Violation, Vulnerability
 from .report import report_name
 from .store import Store
@@ -104,7 +105,7 @@ class ResultWriter:
         self.images_vulnerable = self.images_violating = 0
         if self.formats:
             try:
-                self.directory.mkdir(parents=True, exist_ok=True)
+                private_dir(self.directory)
             except OSError as exc:
                 where = str(self.directory)
                 raise UsageError(f"cannot write results in {where!r}: {exc.strerror}; use --output-dir") from None
@@ -131,9 +132,7 @@ class ResultWriter:
                 text = sbom.dumps(to_sarif(inventory, self.host, vulnerabilities, violations))
             else:
                 text = sbom.dumps({**document, **findings_document(vulnerabilities, violations)})
-            path = self.directory / (stem + SUFFIXES[name])
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            write_private(self.directory / (stem + SUFFIXES[name]), text)
         if self.table:
             image = f"{self.host}/{inventory.repository}:{inventory.tag}"
             platform = str(inventory.platform or "")

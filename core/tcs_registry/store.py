@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from .analysis import ANALYSER_VERSION
 from .errors import UsageError
+from .files import private_dir, private_file
 from .models import ImageDescription, Inventory
 from .oci import format_time
 
@@ -102,7 +103,7 @@ def _now() -> str:
 def _connect(directory: Path, *, threads: bool = False) -> sqlite3.Connection:
     path = directory / Store.FILENAME
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        private_file(private_dir(directory) / Store.FILENAME)
         db = sqlite3.connect(path, timeout=30, check_same_thread=not threads)
         db.row_factory = sqlite3.Row  # rows by column name or index
         db.execute("PRAGMA journal_mode=WAL")

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import requests
 
 from ..errors import TcsError, UsageError
+from ..files import private_dir, private_file
 from ..oci import parse_time
 from .versions import ecosystem_base
 
@@ -122,7 +123,7 @@ class VulnDatabase:
         self._connections: list[sqlite3.Connection] = []  # every thread's, closed together
         self._lock = threading.Lock()
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            private_file(private_dir(directory) / FILENAME)
             self.db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise DatabaseError(f"cannot open the vulnerability database {str(self.path)!r}: {exc}") from None
