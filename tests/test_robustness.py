@@ -150,3 +150,19 @@ def test_credentials_go_to_the_registry_only_not_to_a_linked_host(tcs, basic_reg
 
 def _basic(user):
     return base64.b64encode(f"{user}:{USERS[user]}".encode()).decode()
+
+
+def test_a_password_on_the_command_line_is_warned_about_and_stdin_is_not(tcs, basic_registry):
+    user, password = next(iter(USERS.items()))
+    warning = (
+        "warn\tA password on the command line is visible to other users (ps) and stays in shell history: "
+        "prefer --password-stdin or TCS_REGISTRY_PASSWORD"
+    )
+    flagged = tcs("registry", basic_registry.url, "--mode=dry-run", f"--username={user}", f"--password={password}")
+    assert flagged.code == 0
+    assert flagged.messages[0] == warning
+    piped = tcs(
+        "registry", basic_registry.url, "--mode=dry-run", f"--username={user}", "--password-stdin", stdin=password
+    )
+    assert piped.code == 0
+    assert warning not in piped.messages

@@ -120,6 +120,11 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             if flags.get("password") is not None:
                 raise UsageError("--password and --password-stdin contradict each other: choose one")
             flags["password"] = sys.stdin.read().rstrip("\r\n")
+        if flags.get("password") is not None and not password_stdin:
+            log.warning(
+                "A password on the command line is visible to other users (ps) and stays in shell history: "
+                "prefer --password-stdin or TCS_REGISTRY_PASSWORD"
+            )
         logs.redact(flags.get("password"), flags.get("token"))
         settings = resolve(registry_url, flags, docker_credentials=docker_credentials)
         logs.redact(settings.credentials.password, settings.token)

@@ -257,6 +257,14 @@ class EnvironmentOnce(requests.Session):
         super().__init__()
         self._environment: dict[tuple[str, str], tuple[dict[str, str], str | None]] = {}
 
+    def rebuild_auth(self, prepared_request, response):  # type: ignore[no-untyped-def]
+        """On a redirect (blob downloads go to storage): drop Authorization when the host changes, as
+        requests does, but never add credentials from ~/.netrc for the new host, as requests would."""
+        if "Authorization" in prepared_request.headers and self.should_strip_auth(
+            response.request.url, prepared_request.url
+        ):
+            del prepared_request.headers["Authorization"]
+
     def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
         if not self.trust_env:
             return super().merge_environment_settings(url, proxies, stream, verify, cert)

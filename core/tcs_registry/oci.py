@@ -99,10 +99,14 @@ def verify_digest(body: bytes, expected: str, what: str) -> None:
 def _descriptor(raw: Any, what: str) -> Descriptor:
     if not isinstance(raw, dict) or not isinstance(raw.get("digest"), str):
         raise ImageError(f"{what}: malformed descriptor in manifest")
+    size = raw.get("size") or 0
+    valid = (isinstance(size, int) and size >= 0) or (isinstance(size, str) and size.isdigit())
+    if isinstance(size, bool) or not valid:
+        raise ImageError(f"{what}: malformed descriptor in manifest (size {size!r})")
     return Descriptor(
         media_type=str(raw.get("mediaType", "")),
         digest=raw["digest"],
-        size=int(raw.get("size") or 0),
+        size=int(size),
         platform=_mapping(raw.get("platform")),
         annotations=_mapping(raw.get("annotations")),
     )

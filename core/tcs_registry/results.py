@@ -34,11 +34,12 @@ def results_dir(output_dir: Path, host: str) -> Path:
 
 def file_stem(inventory: Inventory) -> str:
     """``team/app``, ``1.0``, linux/arm64 -> ``team/app/1.0@linux-arm64``: one file per image platform,
-    under the repository's own path (repository names cannot hold ``..`` or ``@``, tags cannot hold ``/``)."""
-    stem = f"{inventory.repository}/{inventory.tag}"
-    if inventory.platform:
-        stem += "@" + str(inventory.platform).replace("/", "-")
-    return re.sub(r"[^A-Za-z0-9._@/-]", "_", stem).replace("..", "_")
+    under the repository's own path. Names come from the registry, which may be hostile: each part is
+    reduced to safe characters, and no part can be empty, ``.``, ``..`` or absolute."""
+    tag = inventory.tag + ("@" + str(inventory.platform).replace("/", "-") if inventory.platform else "")
+    parts = [*inventory.repository.split("/"), tag.replace("/", "_")]
+    safe = [re.sub(r"[^A-Za-z0-9._@-]", "_", part).strip(".") or "_" for part in parts]
+    return "/".join(safe)
 
 
 def by_severity(items: Iterable[Vulnerability | Violation]) -> Counter[str]:

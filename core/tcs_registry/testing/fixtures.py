@@ -239,6 +239,11 @@ class Result:
         """Log lines without their timestamps: 'level<TAB>message'."""
         return ["\t".join(line.split("\t")[1:]) for line in self.err.splitlines() if line.count("\t") >= 2]
 
+    @property
+    def infos(self) -> list[str]:
+        """The info lines only (what a run did, without its warnings)."""
+        return [m for m in self.messages if m.startswith("info\t")]
+
 
 @pytest.fixture
 def state_dir(tmp_path) -> Path:

@@ -31,7 +31,7 @@ def test_managed_identity(tcs, pm, azure_env, managed_identity, acr_expected, ou
     before = len(azure_env.requests)
     result = tcs("registry", URL, "--mode=dry-run", pm=pm)
     assert result.code == 0, result.err
-    assert result.messages[0] == "info\tIdentified registry as: ACR"
+    assert result.infos[0] == "info\tIdentified registry as: ACR"
     assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, acr_expected)
     paths = [r.path for r in azure_env.requests[before:]]
     assert paths.count("/oauth2/exchange") == 1

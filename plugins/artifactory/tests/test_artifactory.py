@@ -32,7 +32,7 @@ def test_every_docker_repository_of_the_instance(
     before = len(artifactory.requests)
     result = tcs("registry", artifactory.url, "--mode=dry-run", *credentials, pm=pm)
     assert result.code == 0, result.err
-    assert result.messages[0] == "info\tIdentified registry as: ARTIFACTORY"
+    assert result.infos[0] == "info\tIdentified registry as: ARTIFACTORY"
     assert csv_rows(report_path(out_dir, artifactory.host)) == expected_rows(artifactory.host, artifactory_expected)
     paths = [r.path for r in artifactory.requests[before:]]
     assert "/artifactory/api/docker/docker/v2/_catalog" not in paths  # the virtual repository is skipped
@@ -72,6 +72,6 @@ def test_recognised_without_a_telling_url(tcs, pm, artifactory):
     """The bare host answers /v2/ with X-JFrog-Version: no vendor probe is needed."""
     before = len(artifactory.requests)
     result = tcs("registry", artifactory.url, "--mode=dry-run", pm=pm)
-    assert result.messages[0] == "info\tIdentified registry as: ARTIFACTORY"
+    assert result.infos[0] == "info\tIdentified registry as: ARTIFACTORY"
     assert "/artifactory/api/system/ping" not in [r.path for r in artifactory.requests[before:]]
     assert result.code == 3  # anonymous: the repository listing wants credentials

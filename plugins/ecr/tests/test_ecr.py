@@ -26,7 +26,7 @@ def test_credentials_from_environment_variables(tcs, pm, ecr_env, ecr_expected, 
         monkeypatch.setenv("TCS_ECR_REGISTRY_URL", v2.url)
         result = tcs("registry", URL, "--mode=dry-run", pm=pm)
     assert result.code == 0, result.err
-    assert result.messages[0] == "info\tIdentified registry as: ECR"
+    assert result.infos[0] == "info\tIdentified registry as: ECR"
     assert csv_rows(report_path(out_dir, HOST)) == expected_rows(HOST, ecr_expected)  # no untagged image
     assert not any("/manifests/" in p for p in v2.paths)  # manifests came from batch_get_image
     assert {p.split("/blobs/")[0] for p in v2.paths if "/blobs/" in p} == {"/v2/team/api", "/v2/team/web", "/v2/base"}

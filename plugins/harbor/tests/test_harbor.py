@@ -27,7 +27,7 @@ def test_dry_run_through_the_harbor_api(tcs, pm, harbor, harbor_expected, out_di
         "registry", harbor.url, "--mode=dry-run", f"--username={user}", f"--password={harbor.users[user]}", pm=pm
     )
     assert result.code == 0, result.err
-    assert result.messages[0] == "info\tIdentified registry as: HARBOR"
+    assert result.infos[0] == "info\tIdentified registry as: HARBOR"
     visible = [e for e in harbor_expected if user == "admin" or e.repository.startswith("team/")]
     assert csv_rows(report_path(out_dir, harbor.host)) == expected_rows(harbor.host, visible)
     paths = [r.path for r in harbor.requests[before:]]
@@ -46,7 +46,7 @@ def test_wrong_password_is_an_auth_error(tcs, pm, harbor):
 
 def test_sniffed_from_the_v2_challenge_and_overridable(tcs, pm, harbor):
     anonymous = tcs("registry", harbor.url, "--mode=dry-run", pm=pm)
-    assert anonymous.messages[0] == "info\tIdentified registry as: HARBOR"
+    assert anonymous.infos[0] == "info\tIdentified registry as: HARBOR"
     assert anonymous.code == 3  # every project is private
     forced = tcs(
         "registry",
@@ -57,7 +57,7 @@ def test_sniffed_from_the_v2_challenge_and_overridable(tcs, pm, harbor):
         f"--password={harbor.users['admin']}",
         pm=pm,
     )
-    assert forced.messages[0] == "info\tIdentified registry as: DEFAULT_V2"
+    assert forced.infos[0] == "info\tIdentified registry as: DEFAULT_V2"
 
 
 def test_a_project_in_the_url_limits_the_run(tcs, pm, harbor, harbor_expected, out_dir):
@@ -77,7 +77,7 @@ def test_a_project_in_the_url_limits_the_run(tcs, pm, harbor, harbor_expected, o
 def test_sniffing_by_ping_when_the_challenge_names_no_vendor(tcs, pm, harbor, registry_for_harbor_ping):
     """A Harbor behind a proxy that answers /v2/ with a plain Basic challenge: the ping decides."""
     result = tcs("registry", registry_for_harbor_ping.url, "--mode=dry-run", pm=pm)
-    assert result.messages[0] == "info\tIdentified registry as: HARBOR"
+    assert result.infos[0] == "info\tIdentified registry as: HARBOR"
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def test_every_docker_repository_with_search_paging(tcs, pm, nexus, nexus_expect
     before = len(nexus.requests)
     result = tcs("registry", nexus.url, "--mode=dry-run", *LOGIN, pm=pm)
     assert result.code == 0, result.err
-    assert result.messages[0] == "info\tIdentified registry as: NEXUS"
+    assert result.infos[0] == "info\tIdentified registry as: NEXUS"
     assert csv_rows(report_path(out_dir, nexus.host)) == expected_rows(nexus.host, nexus_expected)
     requests = nexus.requests[before:]
     searched = [(r.arg("name"), r.arg("continuationToken")) for r in requests if r.path == "/service/rest/v1/search"]
@@ -48,7 +48,7 @@ def test_search_index_lagging_behind_falls_back_to_tags_list(tcs, pm, nexus, nex
 def test_connector_port(tcs, pm, nexus_connector, nexus_expected, out_dir):
     result = tcs("registry", nexus_connector.url, "--mode=dry-run", *LOGIN, pm=pm)
     assert result.code == 0, result.err
-    assert result.messages[0] == "info\tIdentified registry as: NEXUS"
+    assert result.infos[0] == "info\tIdentified registry as: NEXUS"
     hosted = [e for e in nexus_expected if e.repository.startswith("docker-hosted/")]
     rows = csv_rows(report_path(out_dir, nexus_connector.host))
     assert rows[1:] == [

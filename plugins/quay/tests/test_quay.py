@@ -46,7 +46,7 @@ def test_oauth_token_over_the_rest_api_with_paging_and_active_tags_only(
         "registry", f"{quay.url}/acme", "--mode=dry-run", "--username=$oauthtoken", f"--password={OAUTH}", pm=pm
     )
     assert result.code == 0, result.err
-    assert result.messages[0] == "info\tIdentified registry as: QUAY"
+    assert result.infos[0] == "info\tIdentified registry as: QUAY"
     assert csv_rows(report_path(out_dir, quay.host)) == expected_rows(
         quay.host, quay_expected
     )  # no "old", no other/thing
@@ -68,7 +68,7 @@ def test_wrong_robot_token(tcs, pm, quay):
 
 def test_sniffed_from_the_v2_challenge(tcs, pm, quay):
     result = tcs("registry", quay.url, "--mode=dry-run", pm=pm)
-    assert result.messages[0] == "info\tIdentified registry as: QUAY"
+    assert result.infos[0] == "info\tIdentified registry as: QUAY"
 
 
 def test_quay_io_by_name_alone():
