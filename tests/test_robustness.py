@@ -16,7 +16,7 @@ from tcs_registry.testing.helpers import console_script, csv_rows, store_rows
 from tcs_registry.testing.proxy import Proxy
 
 
-def test_manifest_that_does_not_match_its_digest_fails_that_image_only(tcs, anonymous_registry):
+def test_manifest_that_does_not_match_its_digest_fails_that_image_only(tcs, anonymous_registry, out_dir, state_dir):
     def tamper(path, session, upstream):
         if path != "/v2/alpine/manifests/3.19":
             return None
@@ -34,6 +34,9 @@ def test_manifest_that_does_not_match_its_digest_fails_that_image_only(tcs, anon
 
     with Proxy(anonymous_registry.url, tamper) as proxy:
         result = tcs("registry", proxy.url, "--mode=dry-run")
+        failures = out_dir / f"{proxy.host.replace('.', '-').replace(':', '-')}-failures.csv"
+        reported = csv_rows(failures)
+        clean = tcs("registry", proxy.url, "--mode=dry-run", "--denyList=alpine:3.19")
     assert result.code == 4
     errors = [m for m in result.messages if m.startswith("error\t")]
     assert len(errors) == 1
@@ -41,6 +44,15 @@ def test_manifest_that_does_not_match_its_digest_fails_that_image_only(tcs, anon
     assert "alpine:3.19: content does not match its digest (expected sha256:" in errors[0]
     assert "Total images found    : 10\n" in result.out
     assert "Failed images         : 1\n" in result.out
+    # the failure, and why, in a report of its own and in the store
+    reason = errors[0].split(" error=", 1)[1]
+    assert f"    Failure details       : {failures}\n" in result.out
+    assert reported == [["repository", "tag", "reason"], [f"{proxy.host}/alpine", "3.19", reason]]
+    assert store_rows(state_dir, "SELECT repository, tag, reason FROM failures") == [
+        (f"{proxy.host}/alpine", "3.19", reason)
+    ]
+    assert clean.code == 0
+    assert not failures.exists()  # a run without failures leaves no stale failures report
 
 
 def test_credentials_never_reach_logs_report_or_store(tcs, basic_registry, state_dir, out_dir):

@@ -27,7 +27,7 @@ from .errors import (
 from .http import RegistryClient
 from .models import ImageDescription, Registry, ScanResult
 from .oci import format_time
-from .report import CsvReport, Summary
+from .report import CsvReport, FailureReport, Summary
 from .results import ResultWriter, findings_document
 from .settings import Settings
 from .sniffing import HttpProbe, select_registry_type
@@ -45,13 +45,14 @@ class Outcome:
     scan: ScanResult | None = None
 
 
+def _reason(exc: Exception) -> str:
+    """A registry error says its own message; anything else (a bug) its type too."""
+    return str(exc) if isinstance(exc, TcsError) else f"{type(exc).__name__}: {exc}"
+
+
 def _log_failure(message: str, subject: str, exc: Exception) -> None:
-    """One error line; a registry error says its own message, anything else (a bug) its type too,
-    with the traceback only at debug level."""
-    if isinstance(exc, TcsError):
-        log.error(message + " error=%s", subject, exc)
-    else:
-        log.error(message + " error=%s: %s", subject, type(exc).__name__, exc, exc_info=True)
+    """One error line, with the traceback only at debug level."""
+    log.error(message + " error=%s", subject, _reason(exc), exc_info=not isinstance(exc, TcsError))
 
 
 class Discovery:
@@ -66,6 +67,9 @@ class Discovery:
         self.stopped: str | None = None  # why describing stopped early (a quota), if it did
         self.registry: Registry | None = None
         self.client: RegistryClient | None = None
+        self.failures: FailureReport | None = None  # set by run(): every failed repository and image, and why
+        self.store: Store | None = None
+        self.run_id = 0
         self.analyser: Analyser | None = None
         self.matcher: Matcher | None = None
         self.results: ResultWriter | None = None
@@ -129,6 +133,7 @@ class Discovery:
             except Exception as exc:  # a registry error or a plugin bug fails this repository only
                 self.summary.failed_repositories += 1
                 _log_failure("Failed to list tags repository=%s", repository, exc)
+                self._record_failure(f"{self.settings.host}/{repository}", "", exc)
                 return
             for tag in tags:
                 yield repository, tag
@@ -149,6 +154,7 @@ class Discovery:
                 raise
             self.summary.failed_repositories += 1
             log.error("Repository listing stopped early after %d repositories error=%s", listed, exc)
+            self._record_failure("(repository listing)", "", exc)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -196,9 +202,10 @@ class Discovery:
         self.connect()
         assert self.registry is not None and self.client is not None
         log.info("Beginning discovery of registry: %s", s.url)
-        store = Store(s.state_dir)
-        run_id = store.begin_run(s.project, s.url, self.registry.registry_type, s.mode)
+        store = self.store = Store(s.state_dir)
+        run_id = self.run_id = store.begin_run(s.project, s.url, self.registry.registry_type, s.mode)
         report = CsvReport(s.output_dir, s.host) if s.mode == "dry-run" else None
+        self.failures = FailureReport(s.output_dir, s.host)
         cache = database = None
         if s.mode == "scan" and self.scanners:
             cache = LayerCache(s.state_dir)
@@ -232,6 +239,8 @@ class Discovery:
                 report=str(report.path) if report else None,
             )
             store.close()
+            self.store = None
+            self.failures.close()
             if cache:
                 cache.close()
             if database:
@@ -269,6 +278,7 @@ class Discovery:
             except Exception as exc:  # a registry error, odd data or a plugin bug fails this image only
                 summary.failed += 1
                 _log_failure("Failed to describe image image=%s", reference, exc)
+                self._record_failure(f"{s.host}/{repository}", tag, exc)
                 return
             summary.new += new
             log.info("Fetched image discovery details image=%s", reference)
@@ -304,6 +314,12 @@ class Discovery:
                 "Image limit reached: only the first %d admitted images were processed (--max-images)", s.max_images
             )
 
+    def _record_failure(self, repository: str, tag: str, exc: Exception) -> None:
+        if self.failures is not None:
+            self.failures.add(repository, tag, _reason(exc))
+        if self.store is not None:
+            self.store.record_failure(self.run_id, repository, tag, _reason(exc))
+
     def _record_scan(self, store: Store, run_id: int, scan: ScanResult) -> None:
         s = self.settings
         for inventory in scan.inventories:
@@ -332,6 +348,8 @@ class Discovery:
 
     def _finish(self, out: TextIO, report: CsvReport | None) -> int:
         s, summary = self.settings, self.summary
+        if self.failures and self.failures.count:
+            summary.failures = str(self.failures.path)
         code = EXIT_PARTIAL if self.partial else EXIT_OK
         if report:
             log.info("Output report: %s", report.path)

@@ -55,6 +55,34 @@ class CsvReport:
         self._file.close()
 
 
+class FailureReport:
+    """Every repository and image that failed, and why: ``<host>-failures.csv`` (repository, tag,
+    reason; the tag empty for a repository whose tags could not be listed), written as failures come
+    and only if there are any. A previous run's file is removed when a run starts."""
+
+    COLUMNS = ("repository", "tag", "reason")
+
+    def __init__(self, directory: Path, host: str) -> None:
+        self.path = directory / report_name(host).replace("-report.csv", "-failures.csv")
+        self.count = 0
+        self._file: IO[str] | None = None
+        self.path.unlink(missing_ok=True)
+
+    def add(self, repository: str, tag: str, reason: str) -> None:
+        if self._file is None:
+            private_dir(self.path.parent)
+            self._file = open_private(self.path, newline="")
+            self._writer = csv.writer(self._file)
+            self._writer.writerow(self.COLUMNS)
+        self._writer.writerow([safe_cell(repository), safe_cell(tag), safe_cell(reason)])
+        self._file.flush()  # failures are few: each reaches the disk at once
+        self.count += 1
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
 @dataclass
 class Summary:
     found: int = 0
@@ -66,6 +94,7 @@ class Summary:
     violations: str = ""
     vulnerabilities: str = ""
     inventories: str = ""  # scan mode: how many packages were found and where the results are
+    failures: str = ""  # where the reasons of the failures are
 
     def write(self, out: TextIO) -> None:
         lines = [
@@ -81,6 +110,8 @@ class Summary:
             lines.append(f"    Failed repositories   : {self.failed_repositories}")
         if self.undone:
             lines.append(f"    Left undone           : {self.undone}")
+        if self.failures:
+            lines.append(f"    Failure details       : {self.failures}")
         if self.inventories:
             lines.append(f"    Package inventories       : {self.inventories}")
         lines += [

@@ -333,6 +333,10 @@ def show(
     if images:
         headers = ["image", "platform", "run", "os", "packages", "vulnerabilities", "violations"]
         out.write(tabulate(images, headers=headers) + "\n\n")
+        failed = [(f["repository"], f["tag"], f["reason"]) for f in store.failures(scanned[0][0]["run"])]
+        if failed:
+            out.write(f"Failed in run {scanned[0][0]['run']}:\n")
+            out.write(tabulate(failed, headers=["repository", "tag", "reason"]) + "\n\n")
         _show_changes(store, project, scanned[0][0]["run"], "table", out)
 
 

@@ -84,6 +84,14 @@ CREATE TABLE IF NOT EXISTS scans (
     scanned_at TEXT NOT NULL,
     PRIMARY KEY (run, repository, tag, platform)
 );
+-- what failed in each run, and why (a repository whose tags could not be listed has an empty tag)
+CREATE TABLE IF NOT EXISTS failures (
+    run INTEGER NOT NULL REFERENCES runs(id),
+    repository TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (run, repository, tag)
+);
 -- what each run's scan of an image platform found: vulnerabilities and violations (zlib JSON)
 CREATE TABLE IF NOT EXISTS findings (
     run INTEGER NOT NULL REFERENCES runs(id),
@@ -209,6 +217,13 @@ class Store:
                     _now(),
                 ),
             )
+
+    def record_failure(self, run: int, repository: str, tag: str, reason: str) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (run, repository, tag, reason))
+
+    def failures(self, run: int) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM failures WHERE run = ? ORDER BY repository, tag", (run,)).fetchall()
 
     def runs(self, project: str, limit: int = 20) -> list[sqlite3.Row]:
         return self.db.execute(
