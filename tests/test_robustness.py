@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import signal
+import sqlite3
 import subprocess
 import time
 
@@ -113,6 +114,43 @@ def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry,
     assert distinct == 850
     assert new == 850 - store_rows(state, "SELECT COUNT(*) FROM digests WHERE first_run = 1")[0][0]
     assert len(csv_rows(report)) == 1001
+
+
+def test_a_killed_run_leaves_a_sound_store_and_the_next_run_completes(big_registry, tmp_path):
+    """SIGKILL half way: nothing is cleaned up, yet the store is intact and the next run finishes the
+    job with one row per image (WAL journal, a transaction per image)."""
+    server = big_registry
+    state, out = tmp_path / "state", tmp_path / "out"
+    command = [
+        console_script(),
+        "registry",
+        server.url,
+        "--mode=dry-run",
+        f"--state-dir={state}",
+        f"--output-dir={out}",
+    ]
+    process = subprocess.Popen([*command, "--concurrency=1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    recorded = 0
+    while time.monotonic() < deadline and recorded < 100:
+        time.sleep(0.05)
+        if (state / "state.db").exists():
+            try:
+                recorded = store_rows(state, "SELECT COUNT(*) FROM images")[0][0]
+            except sqlite3.OperationalError:  # the schema is being created
+                continue
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert 100 <= recorded < 1000
+    assert store_rows(state, "PRAGMA integrity_check") == [("ok",)]
+    assert store_rows(state, "SELECT status FROM runs") == [("running",)]  # it had no chance to say more
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert store_rows(state, "PRAGMA integrity_check") == [("ok",)]
+    assert store_rows(state, "SELECT COUNT(*), COUNT(DISTINCT repository || ':' || tag) FROM images") == [(1000, 1000)]
+    assert store_rows(state, "SELECT COUNT(*) FROM digests")[0][0] == 850
+    assert len(csv_rows(out / f"127-0-0-1-{server.port}-report.csv")) == 1001
 
 
 def test_auth_override_plugin_answers_first_for_its_host_only(tcs, basic_registry, anonymous_registry):
