@@ -117,8 +117,8 @@ def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry,
 
 
 def test_a_killed_run_leaves_a_sound_store_and_the_next_run_completes(big_registry, tmp_path):
-    """SIGKILL half way: nothing is cleaned up, yet the store is intact and the next run finishes the
-    job with one row per image (WAL journal, a transaction per image)."""
+    """SIGKILL half way: nothing is cleaned up, yet the store is intact (WAL journal, a transaction per
+    image) and the next run finishes the job, without fetching again what was done, one row per image."""
     server = big_registry
     state, out = tmp_path / "state", tmp_path / "out"
     command = [
@@ -145,8 +145,15 @@ def test_a_killed_run_leaves_a_sound_store_and_the_next_run_completes(big_regist
     assert store_rows(state, "PRAGMA integrity_check") == [("ok",)]
     assert store_rows(state, "SELECT status FROM runs") == [("running",)]  # it had no chance to say more
 
+    recorded = store_rows(state, "SELECT COUNT(*) FROM images")[0][0]
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
+    # the next run finishes the job: what the killed one described is not fetched again
+    lines = [line.split("\t", 1)[1] for line in again.stderr.splitlines() if "\t" in line]
+    assert "info\tResuming run 1: the images it finished are not fetched again" in lines
+    assert f"info\tResumed images={recorded} from run 1" in lines
+    assert sum("Fetched image discovery details" in line for line in lines) == 1000 - recorded
+    assert store_rows(state, "SELECT id, status FROM runs") == [(1, "resumed by run 2"), (2, "complete")]
     assert store_rows(state, "PRAGMA integrity_check") == [("ok",)]
     assert store_rows(state, "SELECT COUNT(*), COUNT(DISTINCT repository || ':' || tag) FROM images") == [(1000, 1000)]
     assert store_rows(state, "SELECT COUNT(*) FROM digests")[0][0] == 850

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -25,8 +26,8 @@ from .errors import (
     TcsError,
 )
 from .http import RegistryClient
-from .models import ImageDescription, Registry, ScanResult
-from .oci import format_time
+from .models import ImageDescription, Platform, Registry, ScanResult, Violation, Vulnerability
+from .oci import format_time, parse_time
 from .report import CsvReport, FailureReport, Summary
 from .results import ResultWriter, findings_document
 from .settings import Settings
@@ -43,6 +44,7 @@ log = logging.getLogger("tcs_registry")
 class Outcome:
     image: ImageDescription
     scan: ScanResult | None = None
+    resumed: bool = False  # taken from the run this one resumes, not fetched again
 
 
 def _reason(exc: Exception) -> str:
@@ -68,6 +70,8 @@ class Discovery:
         self.registry: Registry | None = None
         self.client: RegistryClient | None = None
         self.failures: FailureReport | None = None  # set by run(): every failed repository and image, and why
+        self.resuming: int | None = None  # the killed or interrupted run this one finishes
+        self.resumed = 0
         self.store: Store | None = None
         self.run_id = 0
         self.analyser: Analyser | None = None
@@ -203,7 +207,11 @@ class Discovery:
         assert self.registry is not None and self.client is not None
         log.info("Beginning discovery of registry: %s", s.url)
         store = self.store = Store(s.state_dir)
+        self.resuming = store.unfinished_run(s.project, s.url, s.mode)
         run_id = self.run_id = store.begin_run(s.project, s.url, self.registry.registry_type, s.mode)
+        if self.resuming:
+            store.mark_resumed(self.resuming, run_id)
+            log.info("Resuming run %d: the images it finished are not fetched again", self.resuming)
         report = CsvReport(s.output_dir, s.host) if s.mode == "dry-run" else None
         self.failures = FailureReport(s.output_dir, s.host)
         cache = database = None
@@ -281,7 +289,11 @@ class Discovery:
                 self._record_failure(f"{s.host}/{repository}", tag, exc)
                 return
             summary.new += new
-            log.info("Fetched image discovery details image=%s", reference)
+            if outcome.resumed:
+                self.resumed += 1
+                log.debug("Resumed image image=%s", reference)
+            else:
+                log.info("Fetched image discovery details image=%s", reference)
             if report:
                 report.row(f"{s.host}/{repository}", tag, build_time, skipped=False)
             if outcome.scan is not None:
@@ -297,7 +309,13 @@ class Discovery:
                 if self.stopped is not None:  # the quota is gone: count what is left, ask nothing more
                     summary.undone += 1
                     continue
-                pending.append((repository, tag, pool.submit(self.describe_and_scan, repository, tag)))
+                done = self._resumed(store, repository, tag) if self.resuming else None
+                if done is not None:
+                    finished: Future[Outcome] = Future()
+                    finished.set_result(done)
+                    pending.append((repository, tag, finished))
+                else:
+                    pending.append((repository, tag, pool.submit(self.describe_and_scan, repository, tag)))
             else:
                 summary.skipped += 1
                 if wanted:
@@ -313,6 +331,31 @@ class Discovery:
             log.warning(
                 "Image limit reached: only the first %d admitted images were processed (--max-images)", s.max_images
             )
+
+    def _resumed(self, store: Store, repository: str, tag: str) -> Outcome | None:
+        """What the resumed run found for this image, if it finished it (a scan: every platform stored)."""
+        s = self.settings
+        assert self.resuming is not None
+        row = store.described(self.resuming, s.project, s.url, repository, tag)
+        if row is None:
+            return None
+        platforms = tuple(Platform(*[*p.split("/"), None][:3]) for p in json.loads(row["platforms"]))
+        image = ImageDescription(
+            repository, tag, row["digest"], row["media_type"], platforms, parse_time(row["build_time"])
+        )
+        if s.mode != "scan" or not self.scanners:
+            return Outcome(image, resumed=True)
+        scanned = store.scanned(s.project, self.resuming, repository=repository, tag=tag)
+        if not scanned:
+            return None  # described, not scanned: do it now
+        inventories, vulnerabilities, violations = [], [], []
+        for scan_row, document in scanned:
+            inventories.append(sbom.from_json(document))
+            platform = {"platform": scan_row["platform"]}
+            vulnerabilities += [Vulnerability(**v, **platform) for v in document.get("vulnerabilities") or ()]
+            violations += [Violation(**c, **platform) for c in document.get("violations") or ()]
+        scan = ScanResult(image, "builtin", tuple(inventories), tuple(vulnerabilities), tuple(violations))
+        return Outcome(image, scan, resumed=True)
 
     def _record_failure(self, repository: str, tag: str, exc: Exception) -> None:
         if self.failures is not None:
@@ -367,6 +410,8 @@ class Discovery:
             self.results.print_table(out)
         if self.analyser:
             log.info("Layers analysed=%d reused=%d", self.analyser.layers_analysed, self.analyser.layers_reused)
+        if self.resuming:
+            log.info("Resumed images=%d from run %d", self.resumed, self.resuming)
         summary.write(out)
         if s.mode == "scan" and not self.scanners:
             log.error(

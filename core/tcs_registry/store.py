@@ -218,6 +218,25 @@ class Store:
                 ),
             )
 
+    def unfinished_run(self, project: str, registry: str, mode: str) -> int | None:
+        """The project's last run of this registry and mode, if it was killed or interrupted."""
+        row = self.db.execute(
+            "SELECT id, status FROM runs WHERE project = ? AND registry = ? AND mode = ? ORDER BY id DESC LIMIT 1",
+            (project, registry, mode),
+        ).fetchone()
+        return row["id"] if row and row["status"] in ("running", "interrupted") else None
+
+    def mark_resumed(self, run: int, by: int) -> None:
+        with self.db:
+            self.db.execute("UPDATE runs SET status = ? WHERE id = ?", (f"resumed by run {by}", run))
+
+    def described(self, run: int, project: str, registry: str, repository: str, tag: str) -> sqlite3.Row | None:
+        """The image as `run` recorded it, if it did."""
+        return self.db.execute(
+            "SELECT * FROM images WHERE project = ? AND registry = ? AND repository = ? AND tag = ? AND last_run = ?",
+            (project, registry, repository, tag, run),
+        ).fetchone()
+
     def record_failure(self, run: int, repository: str, tag: str, reason: str) -> None:
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (run, repository, tag, reason))
