@@ -44,6 +44,8 @@ CACHED_MANIFESTS = 512  # manifests kept by (repository, digest): describing the
 CACHED_MANIFEST_BYTES = 64 * 1024
 MAX_PAGES = 100_000  # pages of one listing: beyond this a registry is looping in disguise
 MAX_RETRY_AFTER = 60  # seconds: a registry asking for longer gets its answer as an error instead
+MAX_BODY_BYTES = 64 * 1024 * 1024  # an answer read whole (JSON, manifests, tokens): more is refused
+BODY_ATTEMPTS = 3
 
 _CHALLENGE_PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?')
 _REPOSITORY_PATH = re.compile(r"/v2/(.+)/(?:tags/list|manifests/[^/]+|blobs/[^/]+|referrers/[^/]+)$")
@@ -182,6 +184,25 @@ class BoundedCache(Generic[K, V]):
             self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+
+def _read_body(response: requests.Response, host: str) -> requests.Response:
+    """Reads a (streamed) answer whole, refusing one larger than MAX_BODY_BYTES: a listing page, a
+    manifest or a token answer of gigabytes is a broken or hostile registry, not data."""
+    declared = response.headers.get("Content-Length") or ""
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        response.close()
+        raise RegistryError(f"{host} answered {int(declared)} bytes, more than the {MAX_BODY_BYTES} this tool reads")
+    chunks, size = [], 0
+    for chunk in response.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            response.close()
+            raise RegistryError(f"{host} answered more than the {MAX_BODY_BYTES} bytes this tool reads")
+        chunks.append(chunk)
+    response._content = b"".join(chunks)  # what Response.content would have read, now bounded
+    response._content_consumed = True
+    return response
 
 
 class Pace:
@@ -349,7 +370,22 @@ class RegistryClient:
         if kwargs.get("auth") is None:
             kwargs["auth"] = NO_AUTH
         host = urlsplit(url).netloc
-        self.pace.wait()
+        if kwargs.get("stream"):  # the caller reads the body itself (layers), with limits of its own
+            self.pace.wait()
+            return self._transport(method, url, host, **kwargs)
+        for attempt in range(BODY_ATTEMPTS):  # a connection broken mid-body is tried again
+            self.pace.wait()
+            response = self._transport(method, url, host, stream=True, **kwargs)
+            try:
+                return _read_body(response, host)
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
+                response.close()
+                if attempt + 1 == BODY_ATTEMPTS or method not in ("GET", "HEAD"):
+                    raise RegistryError(f"{host} broke off its answer {BODY_ATTEMPTS} times: {_reason(exc)}") from None
+                log.debug("Answer from %s broken off (%s); asking again", host, _reason(exc))
+        raise AssertionError("unreachable")
+
+    def _transport(self, method: str, url: str, host: str, **kwargs: Any) -> requests.Response:
         try:
             return self.session.request(method, url, **kwargs)
         except requests.exceptions.SSLError as exc:

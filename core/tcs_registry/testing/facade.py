@@ -11,6 +11,7 @@ import base64
 import json
 import re
 import secrets
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -26,6 +27,7 @@ import requests
 from ..oci import MANIFEST_ACCEPT
 
 Answer = tuple[int, dict[str, str], bytes]
+CUT_AFTER = "X-Facade-Cut-After"  # an answer header: send only this many bytes of the body, then hang up
 Handler = Callable[..., "Answer | None"]
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "server", "date"}
 
@@ -158,6 +160,7 @@ class Facade:
                 request = Request(self.command, self.path, self.headers, self.rfile.read(length) if length else b"")
                 facade.requests.append(request)
                 status, headers, body = facade._dispatch(request)
+                cut = headers.pop(CUT_AFTER, None)  # a fault to inject: the connection breaks mid-body
                 self.send_response(status)
                 for name, value in headers.items():
                     if name.lower() not in HOP_HEADERS:
@@ -165,7 +168,11 @@ class Facade:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if self.command != "HEAD":
-                    self.wfile.write(body)
+                    self.wfile.write(body if cut is None else body[: int(cut)])
+                if cut is not None:
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
 
             do_GET = do_HEAD = do_POST = _serve
 
