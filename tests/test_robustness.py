@@ -223,3 +223,34 @@ def test_a_password_on_the_command_line_is_warned_about_and_stdin_is_not(tcs, ba
     )
     assert piped.code == 0
     assert warning not in piped.messages
+
+
+def test_no_command_shows_a_secret_at_any_verbosity(tcs, token_registry, state_dir, out_dir):
+    """Passwords, Basic credentials and the bearer tokens the token service issued, searched for in
+    everything every command printed and wrote, the store and the vulnerability database included."""
+    from tcs_registry.models import Credentials
+    from tcs_registry.settings import resolve
+
+    password, wrong = USERS["alice"], "wrong-secret-123"
+    with Proxy(token_registry.url, lambda path, session, upstream: None) as proxy:  # to see the tokens sent
+        login = ("--username=alice", "--password-stdin")
+        outputs = [
+            tcs("registry", proxy.url, "--mode=dry-run", *login, "-v", stdin=password),
+            tcs("registry", proxy.url, "--format=table,json,sarif,cyclonedx", *login, "-vv", stdin=password),
+            tcs("registry", proxy.url, "--mode=dry-run", "--username=alice", f"--password={password}", "-v"),
+            tcs("registry", proxy.url, "--mode=dry-run", "--username=alice", f"--password={wrong}", "-v"),
+        ]
+        tokens = {a.split(" ", 1)[1] for a in proxy.authorizations if a and a.startswith("Bearer ")}
+    assert [r.code for r in outputs] == [0, 0, 0, 3]
+    assert tokens  # the scans did use bearer tokens
+    outputs += [tcs("results", f"--state-dir={state_dir}"), tcs("db", "status", f"--state-dir={state_dir}")]
+    basic = base64.b64encode(f"alice:{password}".encode()).decode()
+    secrets = [password, wrong, basic, *tokens]
+    haystacks = [r.out + r.err for r in outputs]
+    written = [p for directory in (out_dir, state_dir) for p in directory.rglob("*") if p.is_file()]
+    assert len(written) > 20
+    haystacks += [p.read_bytes().decode("latin-1") for p in written]
+    settings = resolve(proxy.url, {"username": "alice", "password": password, "token": "api-token-456"})
+    haystacks += [repr(settings), repr(Credentials("alice", password)), str(settings)]
+    for secret in [*secrets, "api-token-456"]:
+        assert all(secret not in text for text in haystacks), secret
