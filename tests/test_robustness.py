@@ -76,18 +76,15 @@ def test_credentials_never_reach_logs_report_or_store(tcs, basic_registry, state
         assert all(secret not in text for text in haystacks), secret
 
 
+def dry_run_command(server, state, out) -> list[str]:
+    """The console script's dry run of `server`, its state and output in the test's directories."""
+    return [console_script(), "registry", server.url, "--mode=dry-run", f"--state-dir={state}", f"--output-dir={out}"]
+
+
 def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry, tmp_path):
     server = big_registry
     state, out = tmp_path / "state", tmp_path / "out"
-    command = [
-        console_script(),
-        "registry",
-        server.url,
-        "--mode=dry-run",
-        f"--state-dir={state}",
-        f"--output-dir={out}",
-        "--concurrency=1",
-    ]
+    command = [*dry_run_command(server, state, out), "--concurrency=1"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     report = out / f"127-0-0-1-{server.port}-report.csv"
     deadline = time.monotonic() + 60
@@ -121,14 +118,7 @@ def test_a_killed_run_leaves_a_sound_store_and_the_next_run_completes(big_regist
     image) and the next run finishes the job, without fetching again what was done, one row per image."""
     server = big_registry
     state, out = tmp_path / "state", tmp_path / "out"
-    command = [
-        console_script(),
-        "registry",
-        server.url,
-        "--mode=dry-run",
-        f"--state-dir={state}",
-        f"--output-dir={out}",
-    ]
+    command = dry_run_command(server, state, out)
     process = subprocess.Popen([*command, "--concurrency=1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     recorded = 0
