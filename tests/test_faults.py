@@ -72,3 +72,67 @@ def test_an_enormous_page_is_refused_in_one_line(tcs, anonymous_registry, monkey
     assert result.messages[-1].startswith(f"error\t{proxy.host} answered ")
     assert result.messages[-1].endswith("bytes, more than the 100000 this tool reads")
     assert "Traceback" not in result.err
+
+
+def flaky(times: int, status: int, headers: dict[str, str] | None = None, path: str = "/v2/alpine/manifests/3.19"):
+    """A rewrite answering `status` to the first `times` requests for `path`, then passing them on."""
+    seen: list[int] = []
+
+    def rewrite(target, session, upstream):
+        if target == path and len(seen) < times:
+            seen.append(status)
+            return (
+                status,
+                {"Content-Type": "application/json", **(headers or {})},
+                b'{"errors": [{"code": "UNAVAILABLE"}]}',
+            )
+        return None
+
+    return rewrite
+
+
+def test_server_errors_and_429s_are_retried_until_the_registry_answers(tcs, anonymous_registry, standard, out_dir):
+    for status, headers in ((500, None), (502, None), (503, {"Retry-After": "1"}), (429, None)):
+        with Proxy(anonymous_registry.url, flaky(2, status, headers)) as proxy:
+            result = tcs("registry", proxy.url, "--mode=dry-run")
+            attempts = proxy.paths.count("/v2/alpine/manifests/3.19")
+            rows = csv_rows(report_path(out_dir, proxy.host))
+        assert (status, result.code, attempts) == (status, 0, 3), result.err
+        assert len(rows) == 1 + len(standard.expected)
+        slowed = any("slowing down" in m for m in result.messages)
+        assert slowed == (status == 429)  # a 429 also slows the run down, without Retry-After too
+
+
+def test_a_server_error_that_does_not_heal_fails_that_image_only(tcs, anonymous_registry, out_dir):
+    with Proxy(anonymous_registry.url, flaky(99, 500)) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+        failed = csv_rows(failures_report(out_dir, proxy.host))
+    assert result.code == 4
+    assert failed[1][:2] == [f"{proxy.host}/alpine", "3.19"]
+    assert "500" in failed[1][2]
+    assert "Failed images         : 1\n" in result.out
+
+
+def test_truncated_json_fails_its_image_or_its_listing_in_one_line(tcs, anonymous_registry, out_dir):
+    def truncated(path, session, upstream):
+        if path == "/v2/alpine/manifests/3.20":
+            answer = session.get(upstream + path, headers={"Accept": MANIFEST_ACCEPT})
+            return 200, {"Content-Type": answer.headers["Content-Type"]}, answer.content[:-7]
+        return None
+
+    with Proxy(anonymous_registry.url, truncated) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+        failed = csv_rows(failures_report(out_dir, proxy.host))
+    assert result.code == 4
+    assert failed[1] == [f"{proxy.host}/alpine", "3.20", f"{proxy.host}/alpine:3.20: the manifest is not valid JSON"]
+
+    def cut_catalog(path, session, upstream):
+        if path.startswith("/v2/_catalog"):
+            return 200, {"Content-Type": "application/json"}, b'{"repositories": ["alpine", "tea'
+        return None
+
+    with Proxy(anonymous_registry.url, cut_catalog) as proxy:
+        listing = tcs("registry", proxy.url, "--mode=dry-run")
+    assert listing.code == 3
+    assert listing.messages[-1].startswith("error\t") and "invalid JSON" in listing.messages[-1]
+    assert "Traceback" not in listing.err
