@@ -3,6 +3,8 @@ directory, credentials are not sent where a redirect points, malformed descripto
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tcs_registry.errors import ImageError
@@ -64,3 +66,26 @@ def test_a_malformed_descriptor_size_fails_the_image_cleanly(size):
     )
     with pytest.raises(ImageError, match="malformed descriptor in manifest"):
         parse_manifest(body, "application/vnd.oci.image.manifest.v1+json", "", "reg/app:1")
+
+
+def test_names_a_spreadsheet_would_run_are_neutralised_in_the_reports(tcs, anonymous_registry, out_dir):
+    from tcs_registry.testing.helpers import csv_rows, report_path
+    from tcs_registry.testing.proxy import Proxy
+
+    def hostile(path, session, upstream):
+        if path.startswith("/v2/_catalog"):
+            return 200, {"Content-Type": "application/json"}, b'{"repositories": ["alpine", "evil"]}'
+        if path.startswith("/v2/evil/tags/list"):
+            tags = ["=HYPERLINK(1)", "+1", "-2", "@SUM(3)", "ok"]
+            return 200, {"Content-Type": "application/json"}, json.dumps({"name": "evil", "tags": tags}).encode()
+        return None
+
+    with Proxy(anonymous_registry.url, hostile) as proxy:
+        skipped = tcs("registry", proxy.url, "--mode=dry-run", "--denyList=evil")
+        skipped_rows = csv_rows(report_path(out_dir, proxy.host))
+        described = tcs("registry", proxy.url, "--mode=dry-run", "--allowList=evil")
+        failed = csv_rows(out_dir / f"{proxy.host.replace('.', '-').replace(':', '-')}-failures.csv")
+    assert (skipped.code, described.code) == (0, 4)  # the registry itself knows no such images
+    evil = sorted(r[1] for r in skipped_rows if r[0] == f"{proxy.host}/evil")
+    assert evil == ["'+1", "'-2", "'=HYPERLINK(1)", "'@SUM(3)", "ok"]
+    assert sorted(r[1] for r in failed[1:]) == ["'+1", "'-2", "'=HYPERLINK(1)", "'@SUM(3)", "ok"]
