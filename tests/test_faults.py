@@ -5,6 +5,7 @@ failure costs only its image, which the failures report lists with the reason.""
 from __future__ import annotations
 
 import json
+import time
 
 from tcs_registry import http
 from tcs_registry.oci import MANIFEST_ACCEPT
@@ -136,3 +137,29 @@ def test_truncated_json_fails_its_image_or_its_listing_in_one_line(tcs, anonymou
     assert listing.code == 3
     assert listing.messages[-1].startswith("error\t") and "invalid JSON" in listing.messages[-1]
     assert "Traceback" not in listing.err
+
+
+def test_an_answer_that_is_too_slow_is_asked_again(tcs, anonymous_registry, standard, out_dir):
+    slow: list[str] = []
+
+    def sleepy(path, session, upstream):
+        if path == "/v2/alpine/manifests/3.19" and len(slow) < 2:
+            slow.append(path)
+            time.sleep(2.5)  # past --timeout=1: the client gives up and asks again
+        return None
+
+    with Proxy(anonymous_registry.url, sleepy) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run", "--timeout=1")
+        attempts = proxy.paths.count("/v2/alpine/manifests/3.19")
+        rows = csv_rows(report_path(out_dir, proxy.host))
+    assert result.code == 0, result.err
+    assert attempts == 3
+    assert len(rows) == 1 + len(standard.expected)
+
+
+def test_a_bad_timeout_is_one_line(tcs, anonymous_registry):
+    result = tcs("registry", anonymous_registry.url, "--timeout=never")
+    assert (result.code, result.messages) == (
+        2,
+        ["error\t--timeout must be a number of seconds between 0 and 3600, not never"],
+    )

@@ -95,6 +95,7 @@ class Discovery:
             options={
                 "concurrency": s.concurrency,
                 "max_rate": s.max_rate,
+                "timeout": s.timeout,
                 "client_class": client_class(self.pm.get_plugins(), registry_type),  # for tcs_registry.log_in
             },
         )

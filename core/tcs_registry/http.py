@@ -320,12 +320,13 @@ class RegistryClient:
         registry: Registry,
         credentials: Credentials,
         *,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        timeout: tuple[float, float] | None = None,
         retries: int = 4,
     ) -> None:
         self.registry = registry
         self.credentials = credentials
-        self.timeout = timeout
+        read = registry.options.get("timeout")  # --timeout: how long an answer may keep us waiting
+        self.timeout = timeout or ((DEFAULT_TIMEOUT[0], float(read)) if read else DEFAULT_TIMEOUT)
         # The environment's proxies and CA bundle apply (trust_env); ~/.netrc never does (NO_AUTH).
         self.session = EnvironmentOnce()
         self.session.headers["User-Agent"] = USER_AGENT

@@ -55,6 +55,7 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "output_dir": (str,),
     "concurrency": (int,),
     "max_rate": (int, float),
+    "timeout": (int, float),
     "platform": (str, list),
     "format": (str, list),
     "fail_on": (str,),
@@ -158,6 +159,7 @@ class Settings:
     output_dir: Path = field(default_factory=Path)
     concurrency: int = 8
     max_rate: float | None = None  # requests a second to the registry; None: no limit
+    timeout: float | None = None  # seconds an answer may take to come (default 60)
     config_path: Path | None = None
     platforms: tuple[str, ...] = ()  # empty: every linux platform of an index
     formats: tuple[str, ...] = ("table",)
@@ -220,6 +222,15 @@ def resolve(
         if not 0 < max_rate <= 100_000 or isinstance(pick("max_rate")[0], bool):
             raise UsageError(f"--max-rate must be a number of requests a second above 0, not {pick('max_rate')[0]}")
 
+    timeout = pick("timeout")[0]
+    if timeout is not None:
+        try:
+            timeout = float(timeout)
+        except (TypeError, ValueError):
+            timeout = -1.0
+        if not 0 < timeout <= 3600 or isinstance(pick("timeout")[0], bool):
+            raise UsageError(f"--timeout must be a number of seconds between 0 and 3600, not {pick('timeout')[0]}")
+
     insecure = bool(pick("insecure")[0])
     ca_cert = pick("ca_cert")[0]
     if insecure and ca_cert:
@@ -266,6 +277,7 @@ def resolve(
         output_dir=Path(output_dir).expanduser() if output_dir else Path.cwd(),
         concurrency=int(concurrency),
         max_rate=max_rate,
+        timeout=timeout,
         config_path=config_path,
         platforms=platforms,
         formats=formats,
