@@ -61,7 +61,7 @@ def test_a_malformed_descriptor_size_fails_the_image_cleanly(size):
     body = (
         b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",'
         b' "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:1", "size": '
-        + __import__("json").dumps(size).encode()
+        + json.dumps(size).encode()
         + b'}, "layers": []}'
     )
     with pytest.raises(ImageError, match="malformed descriptor in manifest"):

@@ -377,7 +377,7 @@ class Discovery:
                 del findings["vulnerabilities"]  # not matched is not the same as none found
             store.record_scan(run_id, s.project, s.url, inventory, document, findings)
             if self.results:
-                self.results.write(inventory, document, vulnerabilities, violations)
+                self.results.write(inventory, document, vulnerabilities, violations, findings)
             log.info(
                 "Scanned image image=%s platform=%s os=%s packages=%d vulnerabilities=%s violations=%d",
                 reference,

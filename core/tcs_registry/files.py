@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
+from typing import TextIO
 
 DIRECTORY_MODE = 0o700
 FILE_MODE = 0o600
@@ -37,15 +38,13 @@ def private_file(path: Path) -> Path:
     return path
 
 
-def write_private(path: Path, text: str) -> None:
-    """Writes ``text`` to a 0600 file (replacing what was there), its missing directories 0700."""
+def open_private(path: Path, newline: str | None = None) -> TextIO:
+    """A text file opened for writing (replacing what was there), 0600, its missing directories 0700."""
     private_dir(path.parent)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    with open(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-
-
-def open_private(path: Path, newline: str | None = None):  # type: ignore[no-untyped-def]
-    """A text file opened for writing, 0600."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     return open(descriptor, "w", encoding="utf-8", newline=newline)
+
+
+def write_private(path: Path, text: str) -> None:
+    with open_private(path) as handle:
+        handle.write(text)

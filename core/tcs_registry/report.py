@@ -6,10 +6,10 @@ import csv
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TextIO
+from typing import IO, Any, TextIO
 
 from .errors import UsageError
-from .files import open_private, private_dir
+from .files import open_private
 
 COLUMNS = ("repository", "tag", "build_time", "skipped")
 FLUSH_SECONDS = 1.0
@@ -26,6 +26,15 @@ def safe_cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def open_csv(path: Path, columns: tuple[str, ...]) -> tuple[IO[str], Any]:
+    """A private CSV file with its header row written: (file, csv writer)."""
+    handle = open_private(path, newline="")
+    writer = csv.writer(handle)
+    writer.writerow(columns)
+    handle.flush()
+    return handle, writer
+
+
 class CsvReport:
     """Rows are written as they come and flushed at least once a second (and at the end), so an
     interrupted run leaves a usable report."""
@@ -33,15 +42,11 @@ class CsvReport:
     def __init__(self, directory: Path, host: str) -> None:
         self.path = directory / report_name(host)
         try:
-            private_dir(directory)
-            self._file: IO[str] = open_private(self.path, newline="")
+            self._file, self._writer = open_csv(self.path, COLUMNS)
         except OSError as exc:
             raise UsageError(
                 f"cannot write the report in {str(directory)!r}: {exc.strerror}; use --output-dir"
             ) from None
-        self._writer = csv.writer(self._file)
-        self._writer.writerow(COLUMNS)
-        self._file.flush()
         self._flushed = time.monotonic()
 
     def row(self, repository: str, tag: str, build_time: str, skipped: bool) -> None:
@@ -70,10 +75,7 @@ class FailureReport:
 
     def add(self, repository: str, tag: str, reason: str) -> None:
         if self._file is None:
-            private_dir(self.path.parent)
-            self._file = open_private(self.path, newline="")
-            self._writer = csv.writer(self._file)
-            self._writer.writerow(self.COLUMNS)
+            self._file, self._writer = open_csv(self.path, self.COLUMNS)
         self._writer.writerow([safe_cell(repository), safe_cell(tag), safe_cell(reason)])
         self._file.flush()  # failures are few: each reaches the disk at once
         self.count += 1

@@ -117,8 +117,13 @@ class ResultWriter:
         document: dict[str, Any],
         vulnerabilities: Sequence[Vulnerability] = (),
         violations: Sequence[Violation] = (),
+        findings: dict[str, list] | None = None,
     ) -> None:
+        """``findings``: the findings as the store keeps them (without ``vulnerabilities`` when they
+        were not matched); made from the two lists when not given."""
         vulnerabilities, violations = list(vulnerabilities), list(violations)
+        if findings is None:
+            findings = findings_document(vulnerabilities, violations)
         self.images += 1
         self.packages += len(inventory.packages)
         self.vulnerabilities.update(by_severity(vulnerabilities))
@@ -132,7 +137,7 @@ class ResultWriter:
             elif name == "sarif":
                 text = sbom.dumps(to_sarif(inventory, self.host, vulnerabilities, violations))
             else:
-                text = sbom.dumps({**document, **findings_document(vulnerabilities, violations)})
+                text = sbom.dumps({**document, **findings})
             write_private(self.directory / (stem + SUFFIXES[name]), text)
         if self.table:
             image = f"{self.host}/{inventory.repository}:{inventory.tag}"

@@ -213,23 +213,8 @@ def resolve(
     if not 1 <= int(concurrency) <= 256:
         raise UsageError(f"--concurrency must be between 1 and 256, not {concurrency}")
 
-    max_rate = pick("max_rate")[0]
-    if max_rate is not None:
-        try:
-            max_rate = float(max_rate)
-        except (TypeError, ValueError):
-            max_rate = -1.0
-        if not 0 < max_rate <= 100_000 or isinstance(pick("max_rate")[0], bool):
-            raise UsageError(f"--max-rate must be a number of requests a second above 0, not {pick('max_rate')[0]}")
-
-    timeout = pick("timeout")[0]
-    if timeout is not None:
-        try:
-            timeout = float(timeout)
-        except (TypeError, ValueError):
-            timeout = -1.0
-        if not 0 < timeout <= 3600 or isinstance(pick("timeout")[0], bool):
-            raise UsageError(f"--timeout must be a number of seconds between 0 and 3600, not {pick('timeout')[0]}")
+    max_rate = _bounded(pick("max_rate")[0], 100_000, "--max-rate must be a number of requests a second above 0")
+    timeout = _bounded(pick("timeout")[0], 3600, "--timeout must be a number of seconds between 0 and 3600")
 
     insecure = bool(pick("insecure")[0])
     ca_cert = pick("ca_cert")[0]
@@ -283,6 +268,19 @@ def resolve(
         formats=formats,
         fail_on=str(fail_on).strip().upper() if fail_on is not None else None,
     )
+
+
+def _bounded(value: Any, limit: float, message: str) -> float | None:
+    """A number above 0 and at most ``limit`` from a flag, the environment or the config; None if unset."""
+    if value is None:
+        return None
+    try:
+        number = float(value) if not isinstance(value, bool) else -1.0
+    except (TypeError, ValueError):
+        number = -1.0
+    if not 0 < number <= limit:
+        raise UsageError(f"{message}, not {value}")
+    return number
 
 
 def _listed(value: str | list[str] | None) -> tuple[str, ...]:
