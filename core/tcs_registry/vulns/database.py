@@ -240,10 +240,6 @@ class VulnDatabase:
             (base, origin, _now(), cursor),
         )
 
-    def synced_at(self, base: str) -> str | None:
-        row = self.db.execute("SELECT synced_at FROM sources WHERE base = ?", (base,)).fetchone()
-        return row[0] if row else None
-
     # -- updating from the bucket --------------------------------------------------------------
     def update(
         self,
