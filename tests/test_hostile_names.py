@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tcs_registry.errors import ImageError
-from tcs_registry.http import EnvironmentOnce
+from tcs_registry.http import Transport
 from tcs_registry.models import Inventory, Platform
 from tcs_registry.oci import parse_manifest
 from tcs_registry.results import ResultWriter, results_dir
@@ -50,8 +50,9 @@ def test_a_redirect_gets_no_credentials_from_netrc(tmp_path, monkeypatch):
 
         (tmp_path / "netrc").write_text("machine 127.0.0.1 login robot password s3cret\n")
         monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
-        session = EnvironmentOnce()
-        answer = session.get(f"{registry.url}/v2/app/blobs/sha256:1", headers={"Authorization": "Bearer t0ken"})
+        answer = Transport().request(
+            "GET", f"{registry.url}/v2/app/blobs/sha256:1", headers={"Authorization": "Bearer t0ken"}
+        )
         assert answer.text == "layer bytes"
     assert storage.requests[0].headers.get("Authorization") is None  # requests alone would add robot:s3cret
 
