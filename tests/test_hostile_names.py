@@ -69,24 +69,71 @@ def test_a_malformed_descriptor_size_fails_the_image_cleanly(size):
         parse_manifest(body, "application/vnd.oci.image.manifest.v1+json", "", "reg/app:1")
 
 
-def test_names_a_spreadsheet_would_run_are_neutralised_in_the_reports(tcs, anonymous_registry, out_dir):
+def test_names_off_the_distribution_grammar_are_reported_never_fetched(tcs, anonymous_registry, standard, out_dir):
+    """Names a spreadsheet would run as formulas, paths, control characters: refused by the OCI
+    distribution grammar before any request, and listed in the failures report neutralised."""
     from tcs_registry.testing.helpers import csv_rows, report_path
     from tcs_registry.testing.proxy import Proxy
 
+    hostile_tags = ["=HYPERLINK(1)", "+1", "-2", "@SUM(3)", "a\nb", "x" * 129]
+    hostile_repositories = ["../etc", "Bad Name", "a//b"]
+
     def hostile(path, session, upstream):
         if path.startswith("/v2/_catalog"):
-            return 200, {"Content-Type": "application/json"}, b'{"repositories": ["alpine", "evil"]}'
-        if path.startswith("/v2/evil/tags/list"):
-            tags = ["=HYPERLINK(1)", "+1", "-2", "@SUM(3)", "ok"]
-            return 200, {"Content-Type": "application/json"}, json.dumps({"name": "evil", "tags": tags}).encode()
+            names = sorted({e.repository for e in standard.expected}) + hostile_repositories
+            return 200, {"Content-Type": "application/json"}, json.dumps({"repositories": names}).encode()
+        if path.startswith("/v2/alpine/tags/list"):
+            tags = [e.tag for e in standard.expected if e.repository == "alpine"] + hostile_tags
+            return 200, {"Content-Type": "application/json"}, json.dumps({"name": "alpine", "tags": tags}).encode()
         return None
 
     with Proxy(anonymous_registry.url, hostile) as proxy:
-        skipped = tcs("registry", proxy.url, "--mode=dry-run", "--denyList=evil")
-        skipped_rows = csv_rows(report_path(out_dir, proxy.host))
-        described = tcs("registry", proxy.url, "--mode=dry-run", "--allowList=evil")
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+        rows = csv_rows(report_path(out_dir, proxy.host))
         failed = csv_rows(out_dir / f"{proxy.host.replace('.', '-').replace(':', '-')}-failures.csv")
-    assert (skipped.code, described.code) == (0, 4)  # the registry itself knows no such images
-    evil = sorted(r[1] for r in skipped_rows if r[0] == f"{proxy.host}/evil")
-    assert evil == ["'+1", "'-2", "'=HYPERLINK(1)", "'@SUM(3)", "ok"]
-    assert sorted(r[1] for r in failed[1:]) == ["'+1", "'-2", "'=HYPERLINK(1)", "'@SUM(3)", "ok"]
+        asked = proxy.paths
+    host = proxy.host
+    assert result.code == 4
+    assert len(rows) == 1 + len(standard.expected)  # every valid image described as usual
+    assert failed[1:] == [
+        [f"{host}/../etc", "", "the registry listed an invalid repository name '../etc'"],
+        [f"{host}/Bad Name", "", "the registry listed an invalid repository name 'Bad Name'"],
+        [f"{host}/a//b", "", "the registry listed an invalid repository name 'a//b'"],
+        [f"{host}/alpine", "'+1", "the registry listed an invalid tag name '+1'"],
+        [f"{host}/alpine", "'-2", "the registry listed an invalid tag name '-2'"],
+        [f"{host}/alpine", "'=HYPERLINK(1)", "the registry listed an invalid tag name '=HYPERLINK(1)'"],
+        [f"{host}/alpine", "'@SUM(3)", "the registry listed an invalid tag name '@SUM(3)'"],
+        [f"{host}/alpine", "a\\nb", "the registry listed an invalid tag name 'a\\nb'"],
+        [f"{host}/alpine", "x" * 129, f"the registry listed an invalid tag name '{'x' * 129}'"],
+    ]
+    assert not [p for p in asked if "etc" in p or "Bad" in p or "a//b" in p or "HYPERLINK" in p]
+    errors = [m for m in result.messages if m.startswith("error")]
+    refused = "error\tSkipped repository=../etc error=the registry listed an invalid repository name '../etc'"
+    assert errors[0] == refused
+    assert f"error\tSkipped image={host}/alpine:a\\nb error=the registry listed an invalid tag name 'a\\nb'" in errors
+    assert "Failed images         : 6\n" in result.out
+
+
+@pytest.mark.parametrize(
+    ("repository", "tag", "valid"),
+    [  # examples from the OCI distribution spec's name grammar
+        ("library/ubuntu", None, True),
+        ("a.b_c__d-e--f/g0", None, True),
+        ("team/api", "1.1.0-debug", True),
+        ("x", "_latest.2", True),
+        ("x", "x" * 128, True),
+        ("a___b", None, False),
+        ("a_", None, False),
+        ("-a", None, False),
+        ("a/", None, False),
+        ("Team/api", None, False),
+        ("a" * 256, None, False),
+        ("x", ".hidden", False),
+        ("x", "a/b", False),
+        ("x", "", False),
+    ],
+)
+def test_the_distribution_name_grammar(repository, tag, valid):
+    from tcs_registry.oci import name_problem
+
+    assert (name_problem(repository, tag) is None) == valid

@@ -1,6 +1,6 @@
 // A reverse proxy that adds a fixed delay to every request: a stand-in for a real network in front of
 // the local registry, for benchmarks. It counts requests by kind and by path and serves the counts at
-// /_stats (/_stats?reset=1 clears them). Written in Go so that the proxy's own work takes little of the
+// /_stats with the CPU time the proxy has used (/_stats?reset=1 clears the counts). Written in Go so that the proxy's own work takes little of the
 // CPU the measured tool and the registry share.
 //
 //	latency-proxy -upstream http://127.0.0.1:5000 -delay 20ms
@@ -19,6 +19,7 @@ import (
 	"os"
 	"regexp"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -37,6 +38,13 @@ type stats struct {
 	sync.Mutex
 	Counts map[string]int `json:"counts"`
 	Paths  map[string]int `json:"paths"`
+	CPU    float64        `json:"cpu_seconds"`
+}
+
+func cpuSeconds() float64 {
+	var usage syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &usage)
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano()).Seconds()
 }
 
 func kindOf(method, path string) string {
@@ -68,6 +76,7 @@ func main() {
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/_stats" {
 			seen.Lock()
+			seen.CPU = cpuSeconds()
 			body, _ := json.Marshal(seen)
 			if r.URL.Query().Get("reset") == "1" {
 				seen.Counts, seen.Paths = map[string]int{}, map[string]int{}

@@ -27,7 +27,7 @@ from .errors import (
 )
 from .http import RegistryClient
 from .models import ImageDescription, Platform, Registry, ScanResult, Violation, Vulnerability
-from .oci import format_time, parse_time
+from .oci import format_time, name_problem, parse_time
 from .report import CsvReport, FailureReport, Summary
 from .results import ResultWriter, findings_document
 from .settings import Settings
@@ -141,11 +141,22 @@ class Discovery:
                 self._record_failure(f"{self.settings.host}/{repository}", "", exc)
                 return
             for tag in tags:
-                yield repository, tag
+                problem = name_problem(repository, tag)
+                if problem is None:
+                    yield repository, tag
+                else:  # never asked for: a name off the grammar could point the request anywhere
+                    self.summary.found += 1
+                    self.summary.failed += 1
+                    self._refuse_name(repository, tag, problem)
 
         try:
             for repository in self._guarded(repositories):
                 listed += 1
+                problem = name_problem(repository)
+                if problem is not None:
+                    self.summary.failed_repositories += 1
+                    self._refuse_name(repository, "", problem)
+                    continue
                 pending.append((repository, pool.submit(self._tags, repository)))
                 while pending and (len(pending) > 2 * concurrency or pending[0][1].done()):
                     yield from settle()
@@ -357,6 +368,13 @@ class Discovery:
             violations += [Violation(**c, **platform) for c in document.get("violations") or ()]
         scan = ScanResult(image, "builtin", tuple(inventories), tuple(vulnerabilities), tuple(violations))
         return Outcome(image, scan, resumed=True)
+
+    def _refuse_name(self, repository: str, tag: str, problem: str) -> None:
+        """A listed name off the grammar: reported (control characters escaped: one log line, one cell)."""
+        repository, tag = ascii(repository)[1:-1], ascii(tag)[1:-1]
+        subject = f"image={self.settings.host}/{repository}:{tag}" if tag else f"repository={repository}"
+        log.error("Skipped %s error=%s", subject, problem)
+        self._record_failure(f"{self.settings.host}/{repository}", tag, ImageError(problem))
 
     def _record_failure(self, repository: str, tag: str, exc: Exception) -> None:
         if self.failures is not None:

@@ -32,6 +32,12 @@ MANIFEST_ACCEPT = ", ".join(INDEX_TYPES + IMAGE_TYPES)
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the OCI distribution spec's recommended limit
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
 
+# The OCI distribution spec's grammar for the names a registry lists: anything else cannot be asked for
+# safely (a path, a query, a control character) and is reported instead of fetched.
+_NAME_PART = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+_REPOSITORY_NAME = re.compile(rf"{_NAME_PART}(?:/{_NAME_PART})*")
+_TAG_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+MAX_REPOSITORY_NAME = 255
 _DIGEST = re.compile(r"^(sha256|sha512):([a-f0-9]{64}|[a-f0-9]{128})$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -78,6 +84,17 @@ class Manifest:
         )
 
 
+def name_problem(repository: str, tag: str | None = None) -> str | None:
+    """Why a listed repository name (or tag) breaks the distribution grammar, or None if it does not."""
+    if tag is not None:
+        if not _TAG_NAME.fullmatch(tag):
+            return f"the registry listed an invalid tag name {tag!r}"
+        return None
+    if len(repository) > MAX_REPOSITORY_NAME or not _REPOSITORY_NAME.fullmatch(repository):
+        return f"the registry listed an invalid repository name {repository[:MAX_REPOSITORY_NAME]!r}"
+    return None
+
+
 def compute_digest(body: bytes, algorithm: str = "sha256") -> str:
     return f"{algorithm}:{hashlib.new(algorithm, body).hexdigest()}"
 
@@ -114,13 +131,15 @@ def _descriptor(raw: Any, what: str) -> Descriptor:
 
 def parse_manifest(body: bytes, content_type: str, digest: str, what: str) -> Manifest:
     """Parse an image manifest or an index; ``what`` names the image in error messages."""
+    header_type = content_type.split(";")[0].strip()
+    if header_type == "text/html" or body.lstrip()[:1] == b"<":  # a login or error page in the way
+        raise ImageError(f"{what}: the registry answered an HTML page ({header_type or 'no type'}), not a manifest")
     try:
         doc = json.loads(body)
     except ValueError:
         raise ImageError(f"{what}: the manifest is not valid JSON") from None
     if not isinstance(doc, dict):
         raise ImageError(f"{what}: the manifest is not a JSON object")
-    header_type = content_type.split(";")[0].strip()
     media_type = doc.get("mediaType") or header_type
     if doc.get("schemaVersion") == 1 or media_type in SCHEMA1:
         raise ImageError(f"{what}: schema 1 manifests are not supported (deprecated format; re-push the image)")

@@ -1,0 +1,85 @@
+"""Registry answers that are wrong, end to end: the real CNCF registry behind a proxy that rewrites chosen
+answers. Each bad answer fails only its image, with one clear reason in the log and in the failures
+report; the images around it are described as usual and the exit code says "partial" (4)."""
+
+from __future__ import annotations
+
+import json
+
+from tcs_registry.oci import MANIFEST_ACCEPT, compute_digest
+from tcs_registry.testing.helpers import csv_rows, report_path
+from tcs_registry.testing.proxy import Proxy
+
+MISSING = compute_digest(b"a config nobody pushed")
+FORGED = b'{"created": "2024-01-01T00:00:00Z"}'
+
+
+def failures_report(out_dir, host: str):
+    return out_dir / f"{host.replace('.', '-').replace(':', '-')}-failures.csv"
+
+
+def test_each_bad_answer_fails_its_image_with_one_clear_reason(tcs, anonymous_registry, standard, out_dir):
+    tampered: dict[str, str] = {}  # config blob path -> the image whose config is served wrong
+
+    def upstream_manifest(session, upstream, path):
+        answer = session.get(upstream + path, headers={"Accept": MANIFEST_ACCEPT})
+        return answer.headers["Content-Type"], answer.json()
+
+    def bad(path, session, upstream):
+        if path == "/v2/alpine/manifests/3.19":  # schema 1, long deprecated (distribution spec)
+            body = {"schemaVersion": 1, "name": "alpine", "tag": "3.19", "fsLayers": [], "history": []}
+            return (
+                200,
+                {"Content-Type": "application/vnd.docker.distribution.manifest.v1+prettyjws"},
+                json.dumps(body).encode(),
+            )
+        if path == "/v2/alpine/manifests/3.20":  # a login page or a proxy's error page answered with 200
+            return 200, {"Content-Type": "text/html"}, b"<html><body><h1>Sign in</h1></body></html>"
+        if path == "/v2/alpine/manifests/latest":  # a wrong Content-Type on a good manifest: the body says
+            kind, body = upstream_manifest(session, upstream, path)
+            return 200, {"Content-Type": "text/plain"}, json.dumps(body).encode()
+        if path == "/v2/team/api/manifests/1.0.0":  # a media type this tool does not know
+            body = {"schemaVersion": 2, "mediaType": "application/vnd.example.thing.v1+json", "blobs": []}
+            return 200, {"Content-Type": "application/vnd.example.thing.v1+json"}, json.dumps(body).encode()
+        if path == "/v2/team/api/manifests/1.1.0":  # a config blob that is not in the registry
+            kind, body = upstream_manifest(session, upstream, path)
+            body["config"]["digest"] = MISSING
+            return 200, {"Content-Type": kind}, json.dumps(body).encode()
+        if path == "/v2/team/api/manifests/1.1.0-debug":
+            kind, body = upstream_manifest(session, upstream, path)
+            tampered[f"/v2/team/api/blobs/{body['config']['digest']}"] = "1.1.0-debug"
+            return None
+        if path in tampered:  # bytes that do not match their digest
+            return 200, {"Content-Type": "application/octet-stream"}, FORGED
+        return None
+
+    with Proxy(anonymous_registry.url, bad) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+        host = proxy.host
+        failed = csv_rows(failures_report(out_dir, host))
+        rows = csv_rows(report_path(out_dir, host))
+
+    debug_config = next(iter(tampered)).rsplit("/", 1)[1]
+    reasons = {
+        ("alpine", "3.19"): f"{host}/alpine:3.19: schema 1 manifests are not supported (deprecated format; "
+        "re-push the image)",
+        ("alpine", "3.20"): f"{host}/alpine:3.20: the registry answered an HTML page (text/html), not a manifest",
+        ("team/api", "1.0.0"): f"{host}/team/api:1.0.0: unsupported manifest media type "
+        "'application/vnd.example.thing.v1+json'",
+        ("team/api", "1.1.0"): f"{host}/team/api@{MISSING}: blob not found",
+        ("team/api", "1.1.0-debug"): f"{host}/team/api@{debug_config}: content does not match its digest "
+        f"(expected {debug_config}, got {compute_digest(FORGED)})",
+    }
+    assert result.code == 4, result.err
+    assert "Traceback" not in result.err
+    assert failed == [["repository", "tag", "reason"]] + [
+        [f"{host}/{repository}", tag, reason] for (repository, tag), reason in reasons.items()
+    ]
+    assert [m for m in result.messages if m.startswith("error")] == [
+        f"error\tFailed to describe image image={host}/{repository}:{tag} error={reason}"
+        for (repository, tag), reason in reasons.items()
+    ]
+    described = {(r[0].split("/", 1)[1], r[1]): r[2] for r in rows[1:]}
+    assert set(described) == {(e.repository, e.tag) for e in standard.expected} - set(reasons)
+    assert described[("alpine", "latest")] == "2024-05-20T12:30:45Z"  # the body's mediaType was enough
+    assert f"Failed images         : {len(reasons)}\n" in result.out
