@@ -95,7 +95,7 @@ def test_names_off_the_distribution_grammar_are_reported_never_fetched(tcs, anon
     host = proxy.host
     assert result.code == 4
     assert len(rows) == 1 + len(standard.expected)  # every valid image described as usual
-    assert failed[1:] == [
+    assert sorted(failed[1:]) == [
         [f"{host}/../etc", "", "the registry listed an invalid repository name '../etc'"],
         [f"{host}/Bad Name", "", "the registry listed an invalid repository name 'Bad Name'"],
         [f"{host}/a//b", "", "the registry listed an invalid repository name 'a//b'"],
@@ -109,7 +109,7 @@ def test_names_off_the_distribution_grammar_are_reported_never_fetched(tcs, anon
     assert not [p for p in asked if "etc" in p or "Bad" in p or "a//b" in p or "HYPERLINK" in p]
     errors = [m for m in result.messages if m.startswith("error")]
     refused = "error\tSkipped repository=../etc error=the registry listed an invalid repository name '../etc'"
-    assert errors[0] == refused
+    assert refused in errors
     assert f"error\tSkipped image={host}/alpine:a\\nb error=the registry listed an invalid tag name 'a\\nb'" in errors
     assert "Failed images         : 6\n" in result.out
 
