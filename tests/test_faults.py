@@ -9,6 +9,7 @@ import time
 
 from tcs_registry import http
 from tcs_registry.oci import MANIFEST_ACCEPT
+from tcs_registry.results import results_dir
 from tcs_registry.testing.facade import CUT_AFTER
 from tcs_registry.testing.helpers import csv_rows, report_path
 from tcs_registry.testing.proxy import Proxy
@@ -163,3 +164,52 @@ def test_a_bad_timeout_is_one_line(tcs, anonymous_registry):
         2,
         ["error\t--timeout must be a number of seconds between 0 and 3600, not never"],
     )
+
+
+def _packages(directory) -> dict[str, list]:
+    """Every result file's packages, by the file's path under ``directory``."""
+    return {
+        str(p.relative_to(directory)): json.loads(p.read_text())["packages"] for p in sorted(directory.rglob("*.json"))
+    }
+
+
+def test_a_layer_download_broken_off_is_fetched_again(tcs, anonymous_registry, tmp_path, out_dir):
+    cut: list[str] = []
+
+    def cut_once(path, session, upstream):
+        if "/blobs/" in path and path not in cut:
+            answer = session.get(upstream + path)
+            if answer.content[:2] == b"\x1f\x8b":  # a gzip layer, not a config
+                cut.append(path)
+                return 200, {**answer.headers, CUT_AFTER: "100"}, answer.content
+        return None
+
+    reference = tmp_path / "reference"
+    clean = tcs(
+        "registry", anonymous_registry.url, "--format=json", f"--state-dir={reference}", f"--output-dir={reference}",
+        isolate=False,
+    )  # fmt: skip
+    with Proxy(anonymous_registry.url, cut_once) as proxy:
+        result = tcs("registry", proxy.url, "--format=json")
+        paths = proxy.paths
+        found = _packages(results_dir(out_dir, proxy.host))
+    assert (clean.code, result.code) == (0, 0), result.err
+    assert cut and all(paths.count(p) == 2 for p in cut)  # broken, then fetched again
+    assert found == _packages(results_dir(reference, anonymous_registry.host))  # the same analysis
+
+
+def test_a_layer_download_always_broken_off_fails_its_images_with_the_reason(tcs, anonymous_registry, out_dir):
+    def cut_always(path, session, upstream):
+        if path.startswith("/v2/alpine/blobs/"):
+            answer = session.get(upstream + path)
+            if answer.content[:2] == b"\x1f\x8b":
+                return 200, {**answer.headers, CUT_AFTER: "100"}, answer.content
+        return None
+
+    with Proxy(anonymous_registry.url, cut_always) as proxy:
+        result = tcs("registry", proxy.url, "--allowList=alpine")
+        failed = csv_rows(failures_report(out_dir, proxy.host))
+    assert result.code == 4
+    assert [row[:2] for row in failed[1:]] == [[f"{proxy.host}/alpine", tag] for tag in ("3.19", "3.20", "latest")]
+    assert all(" the download broke off 3 times (Connection broken: IncompleteRead(" in row[2] for row in failed[1:])
+    assert "Traceback" not in result.err

@@ -119,7 +119,8 @@ def test_index_platforms_leave_out_attestations():
 @pytest.mark.parametrize(
     ("body", "content_type", "message"),
     [
-        (b"<html>nope</html>", "text/html", "x: the manifest is not valid JSON"),
+        (b"<html>nope</html>", "text/html", "x: the registry answered an HTML page (text/html), not a manifest"),
+        (b"  <!DOCTYPE html>", "", "x: the registry answered an HTML page (no type), not a manifest"),
         (b"[]", "application/json", "x: the manifest is not a JSON object"),
         (
             json.dumps({"schemaVersion": 1, "name": "x", "fsLayers": []}).encode(),

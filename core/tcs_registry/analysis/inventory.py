@@ -12,14 +12,14 @@ from typing import IO, Any, Protocol, TypeVar
 
 from packageurl import PackageURL
 
-from ..errors import ImageError
-from ..http import BoundedCache, RegistryClient
+from ..errors import ImageError, TcsError
+from ..http import BODY_ATTEMPTS, BoundedCache, RegistryClient
 from ..models import ImageDescription, Inventory, Package, Platform
 from ..oci import Descriptor, Manifest
 from . import ANALYSER_VERSION
 from .osrelease import OperatingSystem, detect
 from .squash import squash
-from .stream import LayerStream
+from .stream import Download, LayerStream
 from .walk import LayerRecord, read_hardlinks, walk
 
 log = logging.getLogger("tcs_registry")
@@ -188,20 +188,28 @@ class Analyser:
     def _read(
         client: RegistryClient, repository: str, layer: Descriptor, diff_id: str, reader: Callable[[IO[bytes]], T]
     ) -> T:
-        """Stream the layer through ``reader``, then check its digest and diff_id; any failure is this image's."""
+        """Stream the layer through ``reader``, then check its digest and diff_id; any failure is this image's.
+        A download broken off mid-body is fetched again (BODY_ATTEMPTS in all)."""
         what = f"{client.registry.host}/{repository}@{layer.digest}"
-        with (
-            client.open_blob(repository, layer.digest) as response,
-            LayerStream(response.raw, layer.digest, diff_id, what) as stream,
-        ):
+        for attempt in range(1, BODY_ATTEMPTS + 1):
+            download: Download | None = None
             try:
-                result = reader(stream.tar)
-            except ImageError:
-                raise
-            except Exception as exc:  # tarfile, gzip or zstd on a broken layer
-                raise ImageError(f"{what}: cannot read the layer: {type(exc).__name__}: {exc}") from None
-            stream.verify()
-        return result
+                with client.open_blob(repository, layer.digest) as response:
+                    download = Download(response.raw, what)
+                    with LayerStream(download, layer.digest, diff_id, what) as stream:
+                        result = reader(stream.tar)
+                        stream.verify()
+                return result
+            except Exception as exc:  # tarfile, gzip or zstd on a broken layer, or a broken connection
+                if download is None or download.broken is None:
+                    if isinstance(exc, TcsError):
+                        raise
+                    raise ImageError(f"{what}: cannot read the layer: {type(exc).__name__}: {exc}") from None
+                if attempt == BODY_ATTEMPTS:
+                    reason = f"the download broke off {BODY_ATTEMPTS} times ({download.broken})"
+                    raise ImageError(f"{what}: {reason}") from None
+                log.debug("Layer download broke off, fetching it again layer=%s error=%s", what, download.broken)
+        raise AssertionError("unreachable")
 
 
 # -- the inventory -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import sys
 import zlib
 from typing import IO, Any
 
+import urllib3
 from isal import igzip_threaded, isal_zlib
 
 from ..errors import ImageError
@@ -60,6 +61,31 @@ class HashingReader(io.RawIOBase):
     @property
     def digest(self) -> str:
         return f"{self.algorithm}:{self.hash.hexdigest()}"
+
+
+class Download(io.RawIOBase):
+    """A blob's body as it comes off the network. A connection broken mid-body raises ImageError and is
+    remembered in ``broken`` even if a reader on the way swallowed the error, so the caller can tell a
+    broken download (worth fetching again) from a broken layer (not)."""
+
+    def __init__(self, source: IO[bytes] | Any, what: str) -> None:
+        self.source = source
+        self.what = what
+        self.broken: str | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.broken is None:
+            try:
+                data = self.source.read(len(buffer))
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                self.broken = str(exc.args[0] if exc.args else type(exc).__name__)[:200]
+            else:
+                buffer[: len(data)] = data
+                return len(data)
+        raise ImageError(f"{self.what}: the download broke off ({self.broken})")
 
 
 def _algorithm(digest: str, what: str) -> str:
