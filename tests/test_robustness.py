@@ -244,3 +244,55 @@ def test_no_command_shows_a_secret_at_any_verbosity(tcs, token_registry, state_d
     haystacks += [repr(settings), repr(Credentials("alice", password)), str(settings)]
     for secret in [*secrets, "api-token-456"]:
         assert all(secret not in text for text in haystacks), secret
+
+
+def _as_if_killed(state_dir) -> int:
+    """Marks the latest run as a killed one (status 'running'); returns its id."""
+    with sqlite3.connect(state_dir / "state.db") as db:
+        db.execute("UPDATE runs SET status = 'running' WHERE id = (SELECT MAX(id) FROM runs)")
+        return db.execute("SELECT MAX(id) FROM runs").fetchone()[0]
+
+
+def test_a_resumed_run_describes_again_a_tag_that_moved(tcs, fresh_registry, pusher, state_dir, out_dir):
+    from tcs_registry.testing.images import make_layer
+
+    layer = make_layer({"etc/motd": b"hello\n"})
+    for tag in ("1", "2", "3"):
+        pusher.image("app", tag, created=f"2024-0{tag}-01T00:00:00Z", layers=[layer])
+    assert tcs("registry", fresh_registry.url, "--mode=dry-run").code == 0
+    killed = _as_if_killed(state_dir)
+    pusher.image("app", "2", created="2025-06-30T12:00:00Z", layers=[layer])  # the tag moves meanwhile
+
+    again = tcs("registry", fresh_registry.url, "--mode=dry-run")
+    assert again.code == 0, again.err
+    host = fresh_registry.host
+    assert f"info\tResuming run {killed}: the images it finished are not fetched again" in again.messages
+    assert f"info\tTag moved since run {killed}, describing it again image={host}/app:2" in again.messages
+    assert [m for m in again.messages if "Fetched image discovery details" in m] == [
+        f"info\tFetched image discovery details image={host}/app:2"
+    ]
+    rows = csv_rows(out_dir / f"{host.replace('.', '-').replace(':', '-')}-report.csv")
+    assert rows[1:] == [
+        [f"{host}/app", "1", "2024-01-01T00:00:00Z", "false"],
+        [f"{host}/app", "2", "2025-06-30T12:00:00Z", "false"],  # the image the tag names now
+        [f"{host}/app", "3", "2024-03-01T00:00:00Z", "false"],
+    ]
+
+
+def test_a_killed_run_with_other_options_is_not_resumed(tcs, fresh_registry, pusher, state_dir):
+    from tcs_registry.testing.images import make_layer
+
+    pusher.image("app", "1", created="2024-01-01T00:00:00Z", layers=[make_layer({"etc/motd": b"hello\n"})])
+    assert tcs("registry", fresh_registry.url).code == 0
+    killed = _as_if_killed(state_dir)
+    again = tcs("registry", fresh_registry.url, "--platform=linux/arm64")
+    assert again.code == 0, again.err
+    assert (
+        f"info\tNot resuming run {killed}: it ran with other platforms or another vulnerability database"
+        in again.messages
+    )
+    assert not any("Resum" in m for m in again.messages)
+    assert store_rows(state_dir, "SELECT id, status FROM runs") == [
+        (killed, f"superseded by run {killed + 1}"),
+        (killed + 1, "complete"),
+    ]

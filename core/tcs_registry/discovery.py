@@ -219,11 +219,6 @@ class Discovery:
         assert self.registry is not None and self.client is not None
         log.info("Beginning discovery of registry: %s", s.url)
         store = self.store = Store(s.state_dir)
-        self.resuming = store.unfinished_run(s.project, s.url, s.mode)
-        run_id = self.run_id = store.begin_run(s.project, s.url, self.registry.registry_type, s.mode)
-        if self.resuming:
-            store.mark_resumed(self.resuming, run_id)
-            log.info("Resuming run %d: the images it finished are not fetched again", self.resuming)
         report = CsvReport(s.output_dir, s.host) if s.mode == "dry-run" else None
         self.failures = FailureReport(s.output_dir, s.host)
         cache = database = None
@@ -239,6 +234,18 @@ class Discovery:
                 )
             else:
                 self.matcher = Matcher(database)
+        options = self._options(database)
+        unfinished = store.unfinished_run(s.project, s.url, s.mode)
+        run_id = self.run_id = store.begin_run(s.project, s.url, self.registry.registry_type, s.mode, options)
+        if unfinished and unfinished[1] == options:
+            self.resuming = unfinished[0]
+            store.mark_followed(self.resuming, f"resumed by run {run_id}")
+            log.info("Resuming run %d: the images it finished are not fetched again", self.resuming)
+        elif unfinished:
+            store.mark_followed(unfinished[0], f"superseded by run {run_id}")
+            log.info(
+                "Not resuming run %d: it ran with other platforms or another vulnerability database", unfinished[0]
+            )
         status = "interrupted"
         pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="describe")
         try:
@@ -323,9 +330,7 @@ class Discovery:
                     continue
                 done = self._resumed(store, repository, tag) if self.resuming else None
                 if done is not None:
-                    finished: Future[Outcome] = Future()
-                    finished.set_result(done)
-                    pending.append((repository, tag, finished))
+                    pending.append((repository, tag, pool.submit(self._unmoved, done)))
                 else:
                     pending.append((repository, tag, pool.submit(self.describe_and_scan, repository, tag)))
             else:
@@ -343,6 +348,31 @@ class Discovery:
             log.warning(
                 "Image limit reached: only the first %d admitted images were processed (--max-images)", s.max_images
             )
+
+    def _unmoved(self, done: Outcome) -> Outcome:
+        """A resumed image if its tag still names the digest the resumed run saw (one HEAD request);
+        else the image as it is now."""
+        image, (_, client) = done.image, self._connected()
+        try:
+            digest = client.manifest_digest(image.repository, image.tag)
+        except TcsError:
+            digest = None
+        if digest == image.digest:
+            return done
+        log.info(
+            "Tag moved since run %s, describing it again image=%s/%s:%s",
+            self.resuming, self.settings.host, image.repository, image.tag,
+        )  # fmt: skip
+        return self.describe_and_scan(image.repository, image.tag)
+
+    def _options(self, database: VulnDatabase | None) -> str:
+        """What this run's images depend on besides the registry; a killed run with other options is not
+        resumed (its inventories would miss platforms, its findings another database's records)."""
+        s = self.settings
+        options: dict[str, object] = {"platforms": sorted(s.platforms)}
+        if s.mode == "scan" and database is not None:
+            options["database"] = database.fingerprint()
+        return json.dumps(options)
 
     def _resumed(self, store: Store, repository: str, tag: str) -> Outcome | None:
         """What the resumed run found for this image, if it finished it (a scan: every platform stored)."""

@@ -714,6 +714,14 @@ class RegistryClient:
             self._manifests.put((repository, digest), manifest)
         return manifest
 
+    def manifest_digest(self, repository: str, reference: str) -> str | None:
+        """The digest ``reference`` names now, from a HEAD request (no body, and not counted as a pull on
+        Docker Hub), or None if the registry does not say."""
+        path = f"/v2/{repository}/manifests/{reference}"
+        response = self.request("HEAD", path, headers={"Accept": oci.MANIFEST_ACCEPT})
+        digest = response.headers.get("Docker-Content-Digest", "") if response.ok else ""
+        return digest if oci.is_digest(digest) else None
+
     @contextmanager
     def open_blob(self, repository: str, digest: str) -> Iterator[requests.Response]:
         """A blob's response, streaming (redirects followed); read ``response.raw`` for its bytes."""

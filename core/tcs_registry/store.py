@@ -92,6 +92,12 @@ CREATE TABLE IF NOT EXISTS failures (
     reason TEXT NOT NULL,
     PRIMARY KEY (run, repository, tag)
 );
+-- what a run's images depend on besides the registry (platforms, vulnerability database): a killed run
+-- is resumed only by a run that would produce the same
+CREATE TABLE IF NOT EXISTS run_options (
+    run INTEGER PRIMARY KEY REFERENCES runs(id),
+    options TEXT NOT NULL
+);
 -- what each run's scan of an image platform found: vulnerabilities and violations (zlib JSON)
 CREATE TABLE IF NOT EXISTS findings (
     run INTEGER NOT NULL REFERENCES runs(id),
@@ -132,12 +138,13 @@ class Store:
         self.path = directory / self.FILENAME
         self.db = _connect(directory)
 
-    def begin_run(self, project: str, registry: str, registry_type: str, mode: str) -> int:
+    def begin_run(self, project: str, registry: str, registry_type: str, mode: str, options: str = "") -> int:
         with self.db:
             cursor = self.db.execute(
                 "INSERT INTO runs (project, registry, registry_type, mode, started_at) VALUES (?, ?, ?, ?, ?)",
                 (project, registry, registry_type, mode, _now()),
             )
+            self.db.execute("INSERT INTO run_options VALUES (?, ?)", (cursor.lastrowid, options))
         return int(cursor.lastrowid or 0)
 
     def record_image(self, run: int, project: str, registry: str, image: ImageDescription) -> bool:
@@ -218,17 +225,19 @@ class Store:
                 ),
             )
 
-    def unfinished_run(self, project: str, registry: str, mode: str) -> int | None:
-        """The project's last run of this registry and mode, if it was killed or interrupted."""
+    def unfinished_run(self, project: str, registry: str, mode: str) -> tuple[int, str | None] | None:
+        """(id, options) of the project's last run of this registry and mode, if it was killed or interrupted."""
         row = self.db.execute(
-            "SELECT id, status FROM runs WHERE project = ? AND registry = ? AND mode = ? ORDER BY id DESC LIMIT 1",
+            "SELECT id, status, options FROM runs LEFT JOIN run_options ON run = id"
+            " WHERE project = ? AND registry = ? AND mode = ? ORDER BY id DESC LIMIT 1",
             (project, registry, mode),
         ).fetchone()
-        return row["id"] if row and row["status"] in ("running", "interrupted") else None
+        return (row["id"], row["options"]) if row and row["status"] in ("running", "interrupted") else None
 
-    def mark_resumed(self, run: int, by: int) -> None:
+    def mark_followed(self, run: int, status: str) -> None:
+        """An unfinished run's end: resumed or superseded by a later one."""
         with self.db:
-            self.db.execute("UPDATE runs SET status = ? WHERE id = ?", (f"resumed by run {by}", run))
+            self.db.execute("UPDATE runs SET status = ? WHERE id = ?", (status, run))
 
     def described(self, run: int, project: str, registry: str, repository: str, tag: str) -> sqlite3.Row | None:
         """The image as `run` recorded it, if it did."""
