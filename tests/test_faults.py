@@ -10,7 +10,7 @@ import time
 from tcs_registry import http
 from tcs_registry.oci import MANIFEST_ACCEPT
 from tcs_registry.results import results_dir
-from tcs_registry.testing.facade import CUT_AFTER
+from tcs_registry.testing.facade import CUT_AFTER, TRICKLE
 from tcs_registry.testing.helpers import csv_rows, report_path
 from tcs_registry.testing.proxy import Proxy
 
@@ -213,3 +213,40 @@ def test_a_layer_download_always_broken_off_fails_its_images_with_the_reason(tcs
     assert [row[:2] for row in failed[1:]] == [[f"{proxy.host}/alpine", tag] for tag in ("3.19", "3.20", "latest")]
     assert all(" the download broke off 3 times (Connection broken: IncompleteRead(" in row[2] for row in failed[1:])
     assert "Traceback" not in result.err
+
+
+def test_an_answer_trickled_past_the_timeout_is_cut_off_and_asked_again(tcs, anonymous_registry, standard, out_dir):
+    trickled: list[str] = []
+
+    def trickle(path, session, upstream):
+        if path == "/v2/alpine/manifests/3.19" and len(trickled) < 2:
+            trickled.append(path)  # a byte every 0.2 s: each read is quick, the answer never ends
+            answer = session.get(upstream + path, headers={"Accept": MANIFEST_ACCEPT})
+            return answer.status_code, {**answer.headers, TRICKLE: "0.2"}, answer.content
+        return None
+
+    with Proxy(anonymous_registry.url, trickle) as proxy:
+        started = time.monotonic()
+        result = tcs("registry", proxy.url, "--mode=dry-run", "--timeout=1")
+        elapsed = time.monotonic() - started
+        attempts = proxy.paths.count("/v2/alpine/manifests/3.19")
+        rows = csv_rows(report_path(out_dir, proxy.host))
+    assert result.code == 0, result.err
+    assert attempts == 3  # cut off at 1 s twice, then answered
+    assert len(rows) == 1 + len(standard.expected)
+    assert elapsed < 10
+
+
+def test_an_answer_always_trickled_fails_its_image_with_the_reason(tcs, anonymous_registry, out_dir):
+    def trickle(path, session, upstream):
+        if path == "/v2/alpine/manifests/3.19":
+            return 200, {"Content-Type": "application/json", TRICKLE: "0.2"}, b'{"schemaVersion": 2}'
+        return None
+
+    with Proxy(anonymous_registry.url, trickle) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run", "--timeout=1", "--allowList=alpine")
+        failed = csv_rows(failures_report(out_dir, proxy.host))
+    assert result.code == 4
+    assert failed[1:] == [
+        [f"{proxy.host}/alpine", "3.19", f"{proxy.host} took longer than 1 s to answer, every time it was asked"]
+    ]

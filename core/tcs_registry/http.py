@@ -26,6 +26,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from . import oci
+from .deadlines import DEADLINES, Scope, WatchedAdapter
 from .errors import AuthError, ImageError, RegistryError
 from .models import Credentials, Registry
 
@@ -391,7 +392,7 @@ class RegistryClient:
         retry.pace = self.pace
         workers = int(registry.options.get("concurrency", 8))
         # listing and describing each run up to `workers` requests at once: every one keeps its connection
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=max(2 * workers + 4, 16))
+        adapter = WatchedAdapter(max_retries=retry, pool_connections=4, pool_maxsize=max(2 * workers + 4, 16))
         self.transport = Transport(adapter)
         self._lock = threading.Lock()
         self._challenge: Challenge | None = None
@@ -416,20 +417,26 @@ class RegistryClient:
         host = urlsplit(url).netloc
         if kwargs.get("stream"):  # the caller reads the body itself (layers), with limits of its own
             self.pace.wait()
-            return self._transport(method, url, host, **kwargs)
+            with DEADLINES.scope(self.timeout[1]) as scope:  # for the status line and headers, that is
+                return self._transport(method, url, host, scope, **kwargs)
         for attempt in range(BODY_ATTEMPTS):  # a connection broken mid-body is tried again
             self.pace.wait()
-            response = self._transport(method, url, host, stream=True, **kwargs)
-            try:
-                return _read_body(response, host)
-            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
-                response.close()
-                if attempt + 1 == BODY_ATTEMPTS or method not in ("GET", "HEAD"):
-                    raise RegistryError(f"{host} broke off its answer {BODY_ATTEMPTS} times: {_reason(exc)}") from None
-                log.debug("Answer from %s broken off (%s); asking again", host, _reason(exc))
+            with DEADLINES.scope(self.timeout[1]) as scope:
+                response = self._transport(method, url, host, scope, stream=True, **kwargs)
+                try:
+                    return _read_body(response, host)
+                except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
+                    response.close()
+                    if attempt + 1 == BODY_ATTEMPTS or method not in ("GET", "HEAD"):
+                        what = self._too_slow(host) if scope.cut else f"{host} broke off its answer"
+                        raise RegistryError(f"{what} {BODY_ATTEMPTS} times: {_reason(exc)}") from None
+                    log.debug("Answer from %s broken off (%s); asking again", host, _reason(exc))
         raise AssertionError("unreachable")
 
-    def _transport(self, method: str, url: str, host: str, **kwargs: Any) -> requests.Response:
+    def _too_slow(self, host: str) -> str:
+        return f"{host} took longer than {self.timeout[1]:g} s to answer"
+
+    def _transport(self, method: str, url: str, host: str, scope: Scope, **kwargs: Any) -> requests.Response:
         try:
             return self.transport.request(method, url, **kwargs)
         except requests.exceptions.SSLError as exc:
@@ -444,6 +451,8 @@ class RegistryClient:
         except requests.exceptions.Timeout:
             raise RegistryError(f"{host} did not answer within {self.timeout[1]:.0f} s") from None
         except requests.exceptions.ConnectionError as exc:
+            if scope.cut:  # answers cut off at their deadline, every time
+                raise RegistryError(f"{self._too_slow(host)}, every time it was asked") from None
             raise RegistryError(f"cannot connect to {host}: {_reason(exc)}") from None
         except requests.exceptions.RequestException as exc:
             raise RegistryError(f"request to {host} failed: {_reason(exc)}") from None

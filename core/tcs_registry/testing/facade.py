@@ -14,6 +14,7 @@ import secrets
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
@@ -28,6 +29,7 @@ from ..oci import MANIFEST_ACCEPT
 
 Answer = tuple[int, dict[str, str], bytes]
 CUT_AFTER = "X-Facade-Cut-After"  # an answer header: send only this many bytes of the body, then hang up
+TRICKLE = "X-Facade-Trickle"  # an answer header: send the whole answer one byte every this many seconds
 Handler = Callable[..., "Answer | None"]
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "server", "date"}
 
@@ -161,6 +163,10 @@ class Facade:
                 facade.requests.append(request)
                 status, headers, body = facade._dispatch(request)
                 cut = headers.pop(CUT_AFTER, None)  # a fault to inject: the connection breaks mid-body
+                trickle = headers.pop(TRICKLE, None)  # another: an answer that never stops coming, nor ends
+                if trickle is not None:
+                    self._trickle(status, headers, body, float(trickle))
+                    return
                 self.send_response(status)
                 for name, value in headers.items():
                     if name.lower() not in HOP_HEADERS:
@@ -173,6 +179,20 @@ class Facade:
                     self.wfile.flush()
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
+
+            def _trickle(self, status: int, headers: dict[str, str], body: bytes, seconds: float) -> None:
+                lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
+                lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in HOP_HEADERS]
+                lines += [f"Content-Length: {len(body)}", "", ""]
+                data = "\r\n".join(lines).encode() + body
+                self.close_connection = True
+                for i in range(len(data)):
+                    try:
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                    except OSError:  # the client hung up
+                        return
+                    time.sleep(seconds)
 
             do_GET = do_HEAD = do_POST = _serve
 
