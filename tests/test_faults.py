@@ -250,3 +250,27 @@ def test_an_answer_always_trickled_fails_its_image_with_the_reason(tcs, anonymou
     assert failed[1:] == [
         [f"{proxy.host}/alpine", "3.19", f"{proxy.host} took longer than 1 s to answer, every time it was asked"]
     ]
+
+
+def test_a_layer_trickled_slower_than_the_minimum_rate_is_a_broken_download():
+    import io
+
+    import pytest
+
+    from tcs_registry.analysis.stream import Download
+    from tcs_registry.errors import ImageError
+
+    class Trickle(io.RawIOBase):  # a byte every 20 ms: each read quick, the whole hopeless
+        def read1(self, n: int) -> bytes:
+            time.sleep(0.02)
+            return b"x"
+
+    download = Download(Trickle(), "reg/app@sha256:1", grace=0.3, min_rate=1024)
+    got = 0
+    with pytest.raises(ImageError, match=r"^reg/app@sha256:1: the download broke off \(slower than 1 KiB/s\)$"):
+        while download.read(1024):
+            got += 1
+    assert 10 <= got <= 20  # read while within the grace period, then cut
+    assert download.broken == "slower than 1 KiB/s"
+    with pytest.raises(ImageError):  # and it stays broken
+        download.read(1024)

@@ -195,7 +195,7 @@ class Analyser:
             download: Download | None = None
             try:
                 with client.open_blob(repository, layer.digest) as response:
-                    download = Download(response.raw, what)
+                    download = Download(response.raw, what, grace=client.timeout[1])
                     with LayerStream(download, layer.digest, diff_id, what) as stream:
                         result = reader(stream.tar)
                         stream.verify()

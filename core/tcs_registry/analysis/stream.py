@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import sys
+import time
 import zlib
 from typing import IO, Any
 
@@ -27,6 +28,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 CHUNK = 1024 * 1024
 MAX_LAYER_BYTES = 16 * 1024**3  # uncompressed; a decompression bomb stops here
+MIN_RATE = 1024.0  # bytes a second, on average: a layer coming slower than this is a stalled download
 
 
 class HashingReader(io.RawIOBase):
@@ -64,14 +66,18 @@ class HashingReader(io.RawIOBase):
 
 
 class Download(io.RawIOBase):
-    """A blob's body as it comes off the network. A connection broken mid-body raises ImageError and is
-    remembered in ``broken`` even if a reader on the way swallowed the error, so the caller can tell a
-    broken download (worth fetching again) from a broken layer (not)."""
+    """A blob's body as it comes off the network. A connection broken mid-body, or a download slower
+    on average than ``min_rate`` bytes a second once ``grace`` seconds have passed (a server trickling
+    bytes, each read quick enough for the read timeout), raises ImageError and is remembered in
+    ``broken`` even if a reader on the way swallowed the error, so the caller can tell a broken download
+    (worth fetching again) from a broken layer (not)."""
 
-    def __init__(self, source: IO[bytes] | Any, what: str) -> None:
+    def __init__(self, source: IO[bytes] | Any, what: str, grace: float = 60.0, min_rate: float = MIN_RATE) -> None:
         self.source = source
         self.what = what
         self.broken: str | None = None
+        self.grace, self.min_rate = grace, min_rate
+        self.started, self.size = time.monotonic(), 0
 
     def readable(self) -> bool:
         return True
@@ -79,12 +85,16 @@ class Download(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         if self.broken is None:
             try:
-                data = self.source.read(len(buffer))
+                data = self.source.read1(len(buffer))  # whatever has come: the rate is checked as it comes
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 self.broken = str(exc.args[0] if exc.args else type(exc).__name__)[:200]
             else:
-                buffer[: len(data)] = data
-                return len(data)
+                self.size += len(data)
+                elapsed = time.monotonic() - self.started
+                if not data or elapsed < self.grace or self.size >= self.min_rate * elapsed:
+                    buffer[: len(data)] = data
+                    return len(data)
+                self.broken = f"slower than {self.min_rate / 1024:g} KiB/s"
         raise ImageError(f"{self.what}: the download broke off ({self.broken})")
 
 
