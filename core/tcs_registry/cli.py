@@ -88,7 +88,10 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option(
         "--max-rate", "max_rate", help="At most this many requests a second to the registry (default: no limit)."
     )
-    @click.option("--timeout", help="Seconds an answer of the registry may take to come (default 60).")
+    @click.option(
+        "--timeout",
+        help="Seconds an answer of the registry may take to come, in all, before it is asked again (default 60).",
+    )
     @click.option(
         "--platform",
         help="Platforms of multi-arch images to scan, comma-separated (e.g. linux/arm64); default every linux one.",
