@@ -274,3 +274,30 @@ def test_a_layer_trickled_slower_than_the_minimum_rate_is_a_broken_download():
     assert download.broken == "slower than 1 KiB/s"
     with pytest.raises(ImageError):  # and it stays broken
         download.read(1024)
+
+
+def test_a_deadline_ends_when_its_connection_goes_back_to_the_pool():
+    """A connection back in the pool may serve another thread next: the deadline of the answer it
+    carried must not cut it off then."""
+    import socket
+    from types import SimpleNamespace
+
+    from tcs_registry.deadlines import Deadlines
+
+    deadlines = Deadlines()
+    ours, theirs = socket.socketpair()
+    connection = SimpleNamespace(sock=ours)
+    with deadlines.scope(0.2) as scope:
+        deadlines.attach(connection)
+        deadlines.release(connection)  # the answer is complete
+        time.sleep(0.4)
+    assert not scope.cut
+    theirs.send(b"x")
+    assert ours.recv(1) == b"x"  # still open
+    with deadlines.scope(0.2) as scope:
+        deadlines.attach(connection)
+        time.sleep(0.4)  # an answer still coming at its deadline
+    assert scope.cut
+    assert ours.recv(1) == b""  # shut down
+    ours.close()
+    theirs.close()

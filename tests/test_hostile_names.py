@@ -137,3 +137,18 @@ def test_the_distribution_name_grammar(repository, tag, valid):
     from tcs_registry.oci import name_problem
 
     assert (name_problem(repository, tag) is None) == valid
+
+
+def test_a_vendor_repository_key_follows_the_vendor_not_the_distribution_grammar():
+    """Artifactory and Nexus name their repositories as they like (``Docker-Hosted``): only the image
+    name after the key is held to the distribution grammar."""
+    from tcs_registry.http import RoutedRegistryClient
+    from tcs_registry.models import Credentials, Registry
+
+    client = RoutedRegistryClient(
+        Registry("https://reg.example", "https", "reg.example", "", "artifactory"), Credentials(), keys=[]
+    )
+    assert client.name_problem("Docker-Hosted/team/app") is None
+    assert client.name_problem("Docker-Hosted/team/app", "1.0") is None
+    assert client.name_problem("Docker Hosted/app") == "the registry listed an invalid repository key 'Docker Hosted'"
+    assert client.name_problem("docker-local/Team/app") == ("the registry listed an invalid repository name 'Team/app'")

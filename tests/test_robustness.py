@@ -85,7 +85,12 @@ def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry,
     server = big_registry
     state, out = tmp_path / "state", tmp_path / "out"
     command = [*dry_run_command(server, state, out), "--concurrency=1"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as a terminal sends it: with SIGINT's default disposition, even if whoever started the
+    # tests runs them in the background (where a shell has the children ignore SIGINT)
+    default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint
+    )
     report = out / f"127-0-0-1-{server.port}-report.csv"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not report.exists() or len(report.read_text().splitlines()) < 51):

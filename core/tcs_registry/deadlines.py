@@ -27,15 +27,15 @@ class Scope:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.cut = False  # a connection of this scope was shut down at its deadline
-        self.closed = False
-        self.current: dict[int, int] = {}  # socket id -> its latest watch (a reused connection's earlier ones lapse)
+        self.watches: list[int] = []
 
 
 class Deadlines:
     def __init__(self) -> None:
         self._local = threading.local()
         self._lock = threading.Condition()
-        self._watched: list[tuple[float, int, socket.socket, Scope]] = []  # a heap by deadline
+        self._watched: list[tuple[float, int, Any]] = []  # (deadline, watch, socket): a heap by deadline
+        self._active: dict[int, Scope] = {}  # watches that may still fire
         self._ids = itertools.count()
         self._thread: threading.Thread | None = None
 
@@ -48,19 +48,24 @@ class Deadlines:
             yield scope
         finally:
             self._local.scope = previous
-            scope.closed = True
+            with self._lock:
+                for watch in scope.watches:
+                    self._active.pop(watch, None)
 
-    def attach(self, sock: socket.socket | None) -> None:
-        """Watches ``sock`` from now on, if a scope is open in this thread (a request has just gone out)."""
+    def attach(self, connection: Any) -> None:
+        """Watches the connection's socket from now on, if a scope is open in this thread (a request has
+        just gone out on it); the watch ends with the scope or when the connection goes back to its pool."""
         scope = getattr(self._local, "scope", None)
-        if scope is None or sock is None:
+        if scope is None or connection.sock is None:
             return
         with self._lock:
-            watch = next(self._ids)
-            scope.current[id(sock)] = watch
-            heapq.heappush(self._watched, (time.monotonic() + scope.seconds, watch, sock, scope))
-            if len(self._watched) > 4096:  # finished scopes' watches: dropped now rather than when due
-                self._watched = [w for w in self._watched if not w[3].closed]
+            self._active.pop(getattr(connection, "deadline_watch", -1), None)
+            watch = connection.deadline_watch = next(self._ids)
+            self._active[watch] = scope
+            scope.watches.append(watch)
+            heapq.heappush(self._watched, (time.monotonic() + scope.seconds, watch, connection.sock))
+            if len(self._watched) > 4096:  # ended watches: dropped now rather than when due
+                self._watched = [w for w in self._watched if w[1] in self._active]
                 heapq.heapify(self._watched)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="deadlines", daemon=True)
@@ -68,17 +73,33 @@ class Deadlines:
             if self._watched[0][1] == watch:  # the watcher sleeps until the earliest deadline: now this one
                 self._lock.notify()
 
+    def release(self, connection: Any) -> None:
+        """The connection's answer is complete (it goes back to its pool): its watch ends."""
+        with self._lock:
+            self._active.pop(getattr(connection, "deadline_watch", -1), None)
+
     def _run(self) -> None:
         with self._lock:
             while True:
                 now = time.monotonic()
-                while self._watched and (self._watched[0][3].closed or self._watched[0][0] <= now):
-                    _, watch, sock, scope = heapq.heappop(self._watched)
-                    if not scope.closed and scope.current.get(id(sock)) == watch and sock.fileno() != -1:
+                while self._watched and (self._watched[0][1] not in self._active or self._watched[0][0] <= now):
+                    _, watch, sock = heapq.heappop(self._watched)
+                    scope = self._active.pop(watch, None)
+                    if scope is not None:
                         scope.cut = True
-                        with suppress(OSError):
-                            sock.shutdown(socket.SHUT_RDWR)
+                        _shut(sock)
                 self._lock.wait(self._watched[0][0] - now if self._watched else None)
+
+
+def _shut(sock: Any) -> None:
+    """Shuts a socket down (both ways), so the thread reading from it gets an error at once. Through an
+    HTTPS proxy the socket is urllib3's TLS-in-TLS wrapper: the socket under it is shut."""
+    for candidate in (sock, getattr(sock, "socket", None)):
+        shutdown = getattr(candidate, "shutdown", None)
+        if shutdown is not None:
+            with suppress(OSError):
+                shutdown(socket.SHUT_RDWR)
+            return
 
 
 DEADLINES = Deadlines()
@@ -87,28 +108,37 @@ DEADLINES = Deadlines()
 class _WatchedHTTPConnection(HTTPConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
         super().request(*args, **kwargs)
-        DEADLINES.attach(self.sock)
+        DEADLINES.attach(self)
 
 
 class _WatchedHTTPSConnection(HTTPSConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
         super().request(*args, **kwargs)
-        DEADLINES.attach(self.sock)
+        DEADLINES.attach(self)
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):
     ConnectionCls = _WatchedHTTPConnection
 
+    def _put_conn(self, conn: Any) -> None:
+        DEADLINES.release(conn)
+        super()._put_conn(conn)
+
 
 class _WatchedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        DEADLINES.release(conn)
+        super()._put_conn(conn)
 
 
 _POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
 
 class WatchedAdapter(HTTPAdapter):
-    """requests' adapter whose connections (direct or through an HTTP proxy) are watched by DEADLINES."""
+    """requests' adapter whose connections (direct or through an HTTP(S) proxy) are watched by DEADLINES;
+    through a SOCKS proxy, which brings connection classes of its own, each read has its timeout only."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -116,6 +146,6 @@ class WatchedAdapter(HTTPAdapter):
 
     def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **kwargs)
-        if not proxy.lower().startswith("socks"):  # SOCKS proxies bring connection classes of their own
+        if not proxy.lower().startswith("socks"):
             manager.pool_classes_by_scheme = _POOLS
         return manager

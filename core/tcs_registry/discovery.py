@@ -27,7 +27,7 @@ from .errors import (
 )
 from .http import RegistryClient
 from .models import ImageDescription, Platform, Registry, ScanResult, Violation, Vulnerability
-from .oci import format_time, name_problem, parse_time
+from .oci import format_time, parse_time
 from .report import CsvReport, FailureReport, Summary
 from .results import ResultWriter, findings_document
 from .settings import Settings
@@ -141,7 +141,7 @@ class Discovery:
                 self._record_failure(f"{self.settings.host}/{repository}", "", exc)
                 return
             for tag in tags:
-                problem = name_problem(repository, tag)
+                problem = client.name_problem(repository, tag)
                 if problem is None:
                     yield repository, tag
                 else:  # never asked for: a name off the grammar could point the request anywhere
@@ -152,7 +152,7 @@ class Discovery:
         try:
             for repository in self._guarded(repositories):
                 listed += 1
-                problem = name_problem(repository)
+                problem = client.name_problem(repository)
                 if problem is not None:
                     self.summary.failed_repositories += 1
                     self._refuse_name(repository, "", problem)
@@ -350,14 +350,14 @@ class Discovery:
             )
 
     def _unmoved(self, done: Outcome) -> Outcome:
-        """A resumed image if its tag still names the digest the resumed run saw (one HEAD request);
-        else the image as it is now."""
+        """A resumed image, unless one HEAD request shows its tag names another digest now: then the
+        image as it is now. A registry that does not say (no digest, an error) keeps the resumed one."""
         image, (_, client) = done.image, self._connected()
         try:
             digest = client.manifest_digest(image.repository, image.tag)
         except TcsError:
             digest = None
-        if digest == image.digest:
+        if digest is None or digest == image.digest:
             return done
         log.info(
             "Tag moved since run %s, describing it again image=%s/%s:%s",

@@ -49,6 +49,7 @@ MAX_BODY_BYTES = 64 * 1024 * 1024  # an answer read whole (JSON, manifests, toke
 BODY_ATTEMPTS = 3
 
 _CHALLENGE_PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?')
+_VENDOR_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # Artifactory and Nexus repository names
 _REPOSITORY_PATH = re.compile(r"/v2/(.+)/(?:tags/list|manifests/[^/]+|blobs/[^/]+|referrers/[^/]+)$")
 
 
@@ -723,6 +724,10 @@ class RegistryClient:
             self._manifests.put((repository, digest), manifest)
         return manifest
 
+    def name_problem(self, repository: str, tag: str | None = None) -> str | None:
+        """Why a listed repository (or its tag) cannot be asked for, or None: see oci.name_problem."""
+        return oci.name_problem(repository, tag)
+
     def manifest_digest(self, repository: str, reference: str) -> str | None:
         """The digest ``reference`` names now, from a HEAD request (no body, and not counted as a pull on
         Docker Hub), or None if the registry does not say."""
@@ -743,18 +748,17 @@ class RegistryClient:
             yield response
 
     def blob(self, repository: str, digest: str, *, max_bytes: int = oci.MAX_CONFIG_BYTES) -> bytes:
-        """Fetch a small blob whole (configs), verifying its digest."""
+        """Fetch a small blob whole (configs), verifying its digest; like every answer read whole, it has
+        --timeout in all to come, and is asked again if broken off."""
         what = f"{self.registry.host}/{repository}@{digest}"
-        with self.open_blob(repository, digest) as response:
-            chunks, size = [], 0
-            for chunk in response.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise ImageError(f"{what}: blob larger than {max_bytes} bytes")
-                chunks.append(chunk)
-        body = b"".join(chunks)
-        oci.verify_digest(body, digest, what)
-        return body
+        response = self.get(f"/v2/{repository}/blobs/{digest}")
+        if response.status_code == 404:
+            raise ImageError(f"{what}: blob not found")
+        self.check(response, what)
+        if len(response.content) > max_bytes:
+            raise ImageError(f"{what}: blob larger than {max_bytes} bytes")
+        oci.verify_digest(response.content, digest, what)
+        return response.content
 
     def config(self, repository: str, digest: str) -> dict[str, Any]:
         """An image config as JSON; cached by digest, so tags sharing a config cost one fetch."""
@@ -790,6 +794,14 @@ class RoutedRegistryClient(RegistryClient):
 
     def base(self, key: str) -> str:
         return self.route.format(key=key)
+
+    def name_problem(self, repository: str, tag: str | None = None) -> str | None:
+        """The key is the vendor's repository name, a path segment of its own (``Docker-Hosted``); only
+        what follows it is a distribution name."""
+        key, _, name = repository.partition("/")
+        if tag is None and not _VENDOR_KEY.fullmatch(key):
+            return f"the registry listed an invalid repository key {key[:255]!r}"
+        return oci.name_problem(name, tag)
 
     def url(self, path_or_url: str) -> str:
         if path_or_url.startswith("/v2/") and not path_or_url.startswith("/v2/_catalog"):

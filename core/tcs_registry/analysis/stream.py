@@ -65,37 +65,43 @@ class HashingReader(io.RawIOBase):
         return f"{self.algorithm}:{self.hash.hexdigest()}"
 
 
+class BrokenDownload(ImageError):
+    """The connection a layer came through broke off or stalled: worth fetching again."""
+
+
 class Download(io.RawIOBase):
-    """A blob's body as it comes off the network. A connection broken mid-body, or a download slower
-    on average than ``min_rate`` bytes a second once ``grace`` seconds have passed (a server trickling
-    bytes, each read quick enough for the read timeout), raises ImageError and is remembered in
-    ``broken`` even if a reader on the way swallowed the error, so the caller can tell a broken download
-    (worth fetching again) from a broken layer (not)."""
+    """A blob's body as it comes off the network. A connection broken mid-body, or a download that has
+    come slower than ``min_rate`` bytes a second of waiting for it once ``grace`` seconds were spent
+    waiting (a server trickling bytes, each read quick enough for the read timeout; time our readers
+    spend analysing does not count), raises BrokenDownload and is remembered in ``broken`` even if a
+    reader on the way swallowed the error, so the caller can tell a broken download (worth fetching
+    again) from a broken layer (not)."""
 
     def __init__(self, source: IO[bytes] | Any, what: str, grace: float = 60.0, min_rate: float = MIN_RATE) -> None:
         self.source = source
         self.what = what
         self.broken: str | None = None
         self.grace, self.min_rate = grace, min_rate
-        self.started, self.size = time.monotonic(), 0
+        self.waited, self.size = 0.0, 0  # time spent waiting for the network (not for our readers), bytes
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         if self.broken is None:
+            started = time.monotonic()
             try:
                 data = self.source.read1(len(buffer))  # whatever has come: the rate is checked as it comes
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 self.broken = str(exc.args[0] if exc.args else type(exc).__name__)[:200]
             else:
+                self.waited += time.monotonic() - started
                 self.size += len(data)
-                elapsed = time.monotonic() - self.started
-                if not data or elapsed < self.grace or self.size >= self.min_rate * elapsed:
+                if not data or self.waited < self.grace or self.size >= self.min_rate * self.waited:
                     buffer[: len(data)] = data
                     return len(data)
                 self.broken = f"slower than {self.min_rate / 1024:g} KiB/s"
-        raise ImageError(f"{self.what}: the download broke off ({self.broken})")
+        raise BrokenDownload(f"{self.what}: the download broke off ({self.broken})")
 
 
 def _algorithm(digest: str, what: str) -> str:

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from .parsers import apk, dpkg, gobinary, java, language, rpm
 from .paths import kind_of, safe_path
+from .stream import BrokenDownload
 
 log = logging.getLogger("tcs_registry")
 
@@ -190,6 +191,8 @@ def _analyse(record: LayerRecord, kind: str, path: str, member: tarfile.TarInfo,
         return
     try:
         found = analyse_file(kind, path, member, source)
+    except BrokenDownload:  # not this file's fault: the layer is fetched again
+        raise
     except Exception as exc:  # a malformed or hostile file: this file is skipped, the layer goes on
         record.problems.append(f"{path}: {type(exc).__name__}: {exc}")
         log.debug("Could not read %s", path, exc_info=True)

@@ -40,6 +40,11 @@ class NexusClient(RoutedRegistryClient):
             return RegistryClient.url(self, path_or_url)
         return super().url(path_or_url)
 
+    def name_problem(self, repository: str, tag: str | None = None) -> str | None:
+        if self.connector:  # plain V2 names, no repository key in front
+            return RegistryClient.name_problem(self, repository, tag)
+        return super().name_problem(repository, tag)
+
     @property
     def link_paths_are_right(self) -> bool:  # type: ignore[override]
         # A connector port's next links wrongly carry /repository/<name>/ (sonatype/nexus-public#1011).
