@@ -119,3 +119,26 @@ def test_a_cursor_in_the_body_is_followed_and_a_repeated_cursor_is_an_error(anon
         "/api/items?kind=x&cursor=c2%2F%3D%2B",
         "/api/items?kind=x&cursor=c3",
     ]
+
+
+def test_a_catalog_that_never_ends_stops_with_one_line(tcs, anonymous_registry, monkeypatch):
+    """Every page links to a new one: the listing stops at MAX_PAGES pages (100,000; 30 here) with one
+    error line, having kept nothing but the names it listed."""
+    from tcs_registry import http
+
+    monkeypatch.setattr(http, "MAX_PAGES", 30)
+
+    def endless(path, session, upstream):
+        if path.startswith("/v2/_catalog"):
+            page = int(parse_qs(urlsplit(path).query).get("last", ["r0"])[0][1:]) + 1
+            link = {"Link": f'</v2/_catalog?n=1000&last=r{page}>; rel="next"'}
+            return 200, {"Content-Type": "application/json", **link}, json.dumps({"repositories": []}).encode()
+        return None
+
+    with Proxy(anonymous_registry.url, endless) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+        pages = sum(p.startswith("/v2/_catalog") for p in proxy.paths)
+    assert result.code == 3
+    assert pages == 30  # 30 read, and a link to a 31st
+    assert result.messages[-1] == "error\trepository catalog: more than 30 pages; the listing does not end"
+    assert "Traceback" not in result.err
