@@ -92,7 +92,12 @@ def test_names_off_the_distribution_grammar_are_reported_never_fetched(tcs, anon
         rows = csv_rows(report_path(out_dir, proxy.host))
         failed = csv_rows(out_dir / f"{proxy.host.replace('.', '-').replace(':', '-')}-failures.csv")
         asked = proxy.paths
+        only_alpine = tcs("registry", proxy.url, "--mode=dry-run", "--allowList=alpine", "--denyList=alpine:x*")
+        failed_alpine = csv_rows(out_dir / f"{proxy.host.replace('.', '-').replace(':', '-')}-failures.csv")
     host = proxy.host
+    # names the patterns leave out are not failures: those repositories are left out, those tags skipped
+    assert only_alpine.code == 4
+    assert sorted(row[1] for row in failed_alpine[1:]) == ["'+1", "'-2", "'=HYPERLINK(1)", "'@SUM(3)", "a\\nb"]
     assert result.code == 4
     assert len(rows) == 1 + len(standard.expected)  # every valid image described as usual
     assert sorted(failed[1:]) == [

@@ -142,8 +142,8 @@ class Discovery:
                 return
             for tag in tags:
                 problem = client.name_problem(repository, tag)
-                if problem is None:
-                    yield repository, tag
+                if problem is None or not self.settings.image_filter.admits(repository, tag):
+                    yield repository, tag  # an image left out by the patterns is never asked for either
                 else:  # never asked for: a name off the grammar could point the request anywhere
                     self.summary.found += 1
                     self.summary.failed += 1
@@ -154,8 +154,9 @@ class Discovery:
                 listed += 1
                 problem = client.name_problem(repository)
                 if problem is not None:
-                    self.summary.failed_repositories += 1
-                    self._refuse_name(repository, "", problem)
+                    if self.settings.image_filter.may_admit(repository):  # else the user left it out anyway
+                        self.summary.failed_repositories += 1
+                        self._refuse_name(repository, "", problem)
                     continue
                 pending.append((repository, pool.submit(self._tags, repository)))
                 while pending and (len(pending) > 2 * concurrency or pending[0][1].done()):

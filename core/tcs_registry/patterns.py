@@ -18,7 +18,7 @@ _TAG_CHARS = re.compile(r"^[A-Za-z0-9._*-]+$")
 
 
 def _compile(part: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(piece) for piece in part.split("*")))
+    return re.compile(".*".join(re.escape(piece) for piece in part.split("*")), re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,12 @@ class ImageFilter:
     @classmethod
     def from_strings(cls, allow: str | Iterable[str] | None, deny: str | Iterable[str] | None) -> ImageFilter:
         return cls(parse_patterns(allow if allow is not None else "*"), parse_patterns(deny))
+
+    def may_admit(self, repository: str) -> bool:
+        """Whether some tag of ``repository`` may be admitted (not denied whole, and allowed for some tag)."""
+        if any(p.repository.fullmatch(repository) and p.tag.pattern == ".*" for p in self.deny):
+            return False
+        return any(p.repository.fullmatch(repository) for p in self.allow)
 
     def admits(self, repository: str, tag: str) -> bool:
         if any(p.matches(repository, tag) for p in self.deny):
