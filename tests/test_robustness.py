@@ -301,3 +301,19 @@ def test_a_killed_run_with_other_options_is_not_resumed(tcs, fresh_registry, pus
         (killed, f"superseded by run {killed + 1}"),
         (killed + 1, "complete"),
     ]
+
+
+def test_the_digest_a_tag_names_now(fresh_registry, pusher):
+    """What a resumed run asks before reusing an image: one HEAD; a tag gone is an ImageError."""
+    import pytest
+
+    from tcs_registry.errors import ImageError
+    from tcs_registry.models import Registry
+    from tcs_registry.testing.images import make_layer
+
+    pushed = pusher.image("app", "1", created="2024-01-01T00:00:00Z", layers=[make_layer({"a": b"1"})])
+    registry = Registry(fresh_registry.url, "http", fresh_registry.host, "", "DEFAULT_V2")
+    client = RegistryClient(registry, Credentials())
+    assert client.manifest_digest("app", "1") == pushed.digest
+    with pytest.raises(ImageError, match=r"app:2: manifest not found$"):
+        client.manifest_digest("app", "2")

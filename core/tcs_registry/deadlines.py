@@ -110,11 +110,19 @@ class _WatchedHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
         DEADLINES.attach(self)
 
+    def close(self) -> None:  # thrown away after an error: its answer is over
+        DEADLINES.release(self)
+        super().close()
+
 
 class _WatchedHTTPSConnection(HTTPSConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
         super().request(*args, **kwargs)
         DEADLINES.attach(self)
+
+    def close(self) -> None:  # thrown away after an error: its answer is over
+        DEADLINES.release(self)
+        super().close()
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):

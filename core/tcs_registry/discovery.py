@@ -27,7 +27,7 @@ from .errors import (
 )
 from .http import RegistryClient
 from .models import ImageDescription, Platform, Registry, ScanResult, Violation, Vulnerability
-from .oci import format_time, parse_time
+from .oci import MAX_REPOSITORY_NAME, MAX_TAG, format_time, parse_time
 from .report import CsvReport, FailureReport, Summary
 from .results import ResultWriter, findings_document
 from .settings import Settings
@@ -142,8 +142,11 @@ class Discovery:
                 return
             for tag in tags:
                 problem = client.name_problem(repository, tag)
-                if problem is None or not self.settings.image_filter.admits(repository, tag):
-                    yield repository, tag  # an image left out by the patterns is never asked for either
+                if problem is None:
+                    yield repository, tag
+                elif len(tag) <= MAX_TAG and not self.settings.image_filter.admits(repository, tag):
+                    self.summary.found += 1  # left out by the patterns anyway: counted, not reported
+                    self.summary.skipped += 1
                 else:  # never asked for: a name off the grammar could point the request anywhere
                     self.summary.found += 1
                     self.summary.failed += 1
@@ -154,7 +157,7 @@ class Discovery:
                 listed += 1
                 problem = client.name_problem(repository)
                 if problem is not None:
-                    if self.settings.image_filter.may_admit(repository):  # else the user left it out anyway
+                    if len(repository) > MAX_REPOSITORY_NAME or self.settings.image_filter.may_admit(repository):
                         self.summary.failed_repositories += 1
                         self._refuse_name(repository, "", problem)
                     continue
@@ -356,6 +359,8 @@ class Discovery:
         image, (_, client) = done.image, self._connected()
         try:
             digest = client.manifest_digest(image.repository, image.tag)
+        except ImageError:  # the tag is gone: as it is now, that is, a failure
+            digest = ""
         except TcsError:
             digest = None
         if digest is None or digest == image.digest:
@@ -402,7 +407,7 @@ class Discovery:
 
     def _refuse_name(self, repository: str, tag: str, problem: str) -> None:
         """A listed name off the grammar: reported (control characters escaped: one log line, one cell)."""
-        repository, tag = ascii(repository)[1:-1], ascii(tag)[1:-1]
+        repository, tag = ascii(repository[:MAX_REPOSITORY_NAME])[1:-1], ascii(tag[:MAX_TAG])[1:-1]
         subject = f"image={self.settings.host}/{repository}:{tag}" if tag else f"repository={repository}"
         log.error("Skipped %s error=%s", subject, problem)
         self._record_failure(f"{self.settings.host}/{repository}", tag, ImageError(problem))

@@ -188,19 +188,23 @@ class BoundedCache(Generic[K, V]):
                 self._items.popitem(last=False)
 
 
-def _read_body(response: requests.Response, host: str) -> requests.Response:
-    """Reads a (streamed) answer whole, refusing one larger than MAX_BODY_BYTES: a listing page, a
-    manifest or a token answer of gigabytes is a broken or hostile registry, not data."""
+class AnswerTooLarge(RegistryError):
+    """An answer read whole that is larger than its limit."""
+
+
+def _read_body(response: requests.Response, host: str, limit: int = MAX_BODY_BYTES) -> requests.Response:
+    """Reads a (streamed) answer whole, refusing one larger than ``limit``: a listing page, a manifest
+    or a token answer of gigabytes is a broken or hostile registry, not data."""
     declared = response.headers.get("Content-Length") or ""
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared.isdigit() and int(declared) > limit:
         response.close()
-        raise RegistryError(f"{host} answered {int(declared)} bytes, more than the {MAX_BODY_BYTES} this tool reads")
+        raise AnswerTooLarge(f"{host} answered {int(declared)} bytes, more than the {limit} this tool reads")
     chunks, size = [], 0
     for chunk in response.iter_content(64 * 1024):
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             response.close()
-            raise RegistryError(f"{host} answered more than the {MAX_BODY_BYTES} bytes this tool reads")
+            raise AnswerTooLarge(f"{host} answered more than the {limit} bytes this tool reads")
         chunks.append(chunk)
     response._content = b"".join(chunks)  # what Response.content would have read, now bounded
     response._content_consumed = True
@@ -420,12 +424,13 @@ class RegistryClient:
             self.pace.wait()
             with DEADLINES.scope(self.timeout[1]) as scope:  # for the status line and headers, that is
                 return self._transport(method, url, host, scope, **kwargs)
+        limit = kwargs.pop("max_bytes", MAX_BODY_BYTES)
         for attempt in range(BODY_ATTEMPTS):  # a connection broken mid-body is tried again
             self.pace.wait()
             with DEADLINES.scope(self.timeout[1]) as scope:
                 response = self._transport(method, url, host, scope, stream=True, **kwargs)
                 try:
-                    return _read_body(response, host)
+                    return _read_body(response, host, limit)
                 except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
                     response.close()
                     if attempt + 1 == BODY_ATTEMPTS or method not in ("GET", "HEAD"):
@@ -730,9 +735,11 @@ class RegistryClient:
 
     def manifest_digest(self, repository: str, reference: str) -> str | None:
         """The digest ``reference`` names now, from a HEAD request (no body, and not counted as a pull on
-        Docker Hub), or None if the registry does not say."""
+        Docker Hub), or None if the registry does not say; ImageError if it names nothing any more."""
         path = f"/v2/{repository}/manifests/{reference}"
         response = self.request("HEAD", path, headers={"Accept": oci.MANIFEST_ACCEPT})
+        if response.status_code == 404:
+            raise ImageError(f"{self.registry.host}/{repository}:{reference}: manifest not found")
         digest = response.headers.get("Docker-Content-Digest", "") if response.ok else ""
         return digest if oci.is_digest(digest) else None
 
@@ -751,12 +758,13 @@ class RegistryClient:
         """Fetch a small blob whole (configs), verifying its digest; like every answer read whole, it has
         --timeout in all to come, and is asked again if broken off."""
         what = f"{self.registry.host}/{repository}@{digest}"
-        response = self.get(f"/v2/{repository}/blobs/{digest}")
+        try:
+            response = self.get(f"/v2/{repository}/blobs/{digest}", max_bytes=max_bytes)
+        except AnswerTooLarge:
+            raise ImageError(f"{what}: blob larger than {max_bytes} bytes") from None
         if response.status_code == 404:
             raise ImageError(f"{what}: blob not found")
         self.check(response, what)
-        if len(response.content) > max_bytes:
-            raise ImageError(f"{what}: blob larger than {max_bytes} bytes")
         oci.verify_digest(response.content, digest, what)
         return response.content
 

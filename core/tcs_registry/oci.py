@@ -37,7 +37,7 @@ MAX_CONFIG_BYTES = 8 * 1024 * 1024
 _NAME_PART = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 _REPOSITORY_NAME = re.compile(rf"{_NAME_PART}(?:/{_NAME_PART})*")
 _TAG_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-MAX_REPOSITORY_NAME = 255
+MAX_REPOSITORY_NAME, MAX_TAG = 255, 128  # longer names never reach the patterns (backtracking)
 _DIGEST = re.compile(r"^(sha256|sha512):([a-f0-9]{64}|[a-f0-9]{128})$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -88,7 +88,7 @@ def name_problem(repository: str, tag: str | None = None) -> str | None:
     """Why a listed repository name (or tag) breaks the distribution grammar, or None if it does not."""
     if tag is not None:
         if not _TAG_NAME.fullmatch(tag):
-            return f"the registry listed an invalid tag name {tag!r}"
+            return f"the registry listed an invalid tag name {tag[:MAX_TAG]!r}"
         return None
     if len(repository) > MAX_REPOSITORY_NAME or not _REPOSITORY_NAME.fullmatch(repository):
         return f"the registry listed an invalid repository name {repository[:MAX_REPOSITORY_NAME]!r}"
