@@ -105,40 +105,40 @@ def _shut(sock: Any) -> None:
 DEADLINES = Deadlines()
 
 
-class _WatchedHTTPConnection(HTTPConnection):
+class _Watched:
+    """A urllib3 connection whose answers DEADLINES watches, from the request sent to the release."""
+
     def request(self, *args: Any, **kwargs: Any) -> None:
-        super().request(*args, **kwargs)
+        super().request(*args, **kwargs)  # type: ignore[misc]
         DEADLINES.attach(self)
 
     def close(self) -> None:  # thrown away after an error: its answer is over
         DEADLINES.release(self)
-        super().close()
+        super().close()  # type: ignore[misc]
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        super().request(*args, **kwargs)
-        DEADLINES.attach(self)
+class _Releasing:
+    """A urllib3 pool: a connection back in it has finished its answer."""
 
-    def close(self) -> None:  # thrown away after an error: its answer is over
-        DEADLINES.release(self)
-        super().close()
+    def _put_conn(self, conn: Any) -> None:
+        DEADLINES.release(conn)
+        super()._put_conn(conn)  # type: ignore[misc]
 
 
-class _WatchedHTTPPool(HTTPConnectionPool):
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(_Releasing, HTTPConnectionPool):
     ConnectionCls = _WatchedHTTPConnection
 
-    def _put_conn(self, conn: Any) -> None:
-        DEADLINES.release(conn)
-        super()._put_conn(conn)
 
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
+class _WatchedHTTPSPool(_Releasing, HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
-
-    def _put_conn(self, conn: Any) -> None:
-        DEADLINES.release(conn)
-        super()._put_conn(conn)
 
 
 _POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
