@@ -144,11 +144,11 @@ class Discovery:
                 problem = client.name_problem(repository, tag)
                 if problem is None:
                     yield repository, tag
-                elif len(tag) <= MAX_TAG and not self.settings.image_filter.admits(repository, tag):
-                    self.summary.found += 1  # left out by the patterns anyway: counted, not reported
-                    self.summary.skipped += 1
-                else:  # never asked for: a name off the grammar could point the request anywhere
-                    self.summary.found += 1
+                    continue
+                self.summary.found += 1  # never asked for: a name off the grammar could point anywhere
+                if len(tag) <= MAX_TAG and not self.settings.image_filter.admits(repository, tag):
+                    self.summary.skipped += 1  # left out by the patterns anyway: counted, not reported
+                else:
                     self.summary.failed += 1
                     self._refuse_name(repository, tag, problem)
 

@@ -572,13 +572,16 @@ class RegistryClient:
         return f"{who} refused the credentials of user {self.credentials.username or '(token)'!r}"
 
     # -- checks ------------------------------------------------------------------------------
-    def check(self, response: requests.Response, what: str) -> requests.Response:
-        """Return ``response`` if it is a success; otherwise raise an error naming ``what``."""
+    def check(self, response: requests.Response, what: str, missing: str = "") -> requests.Response:
+        """Return ``response`` if it is a success; otherwise raise an error naming ``what`` (a 404 is
+        the image's own ImageError, "<missing> not found", when ``missing`` names the content)."""
         if response.ok:
             return response
+        status = response.status_code
+        if status == 404 and missing:
+            raise ImageError(f"{what}: {missing} not found")
         detail = error_detail(response)
         suffix = f" ({detail})" if detail else ""
-        status = response.status_code
         if status == 401:
             raise AuthError(f"{what}: {self._refused('the registry')}{suffix}", status)
         if status == 403:
@@ -710,9 +713,7 @@ class RegistryClient:
             return cached
         what = f"{self.registry.host}/{repository}{'@' if oci.is_digest(reference) else ':'}{reference}"
         response = self.get(f"/v2/{repository}/manifests/{reference}", headers={"Accept": oci.MANIFEST_ACCEPT})
-        if response.status_code == 404:
-            raise ImageError(f"{what}: manifest not found")
-        self.check(response, what)
+        self.check(response, what, missing="manifest")
         body = response.content
         if len(body) > oci.MAX_MANIFEST_BYTES:
             raise ImageError(f"{what}: manifest larger than {oci.MAX_MANIFEST_BYTES} bytes")
@@ -749,9 +750,7 @@ class RegistryClient:
         what = f"{self.registry.host}/{repository}@{digest}"
         response = self.get(f"/v2/{repository}/blobs/{digest}", stream=True)
         with response:
-            if response.status_code == 404:
-                raise ImageError(f"{what}: blob not found")
-            self.check(response, what)
+            self.check(response, what, missing="blob")
             yield response
 
     def blob(self, repository: str, digest: str, *, max_bytes: int = oci.MAX_CONFIG_BYTES) -> bytes:
@@ -762,9 +761,7 @@ class RegistryClient:
             response = self.get(f"/v2/{repository}/blobs/{digest}", max_bytes=max_bytes)
         except AnswerTooLarge:
             raise ImageError(f"{what}: blob larger than {max_bytes} bytes") from None
-        if response.status_code == 404:
-            raise ImageError(f"{what}: blob not found")
-        self.check(response, what)
+        self.check(response, what, missing="blob")
         oci.verify_digest(response.content, digest, what)
         return response.content
 
