@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -21,8 +20,10 @@ from pathlib import Path
 from tabulate import tabulate
 
 from tcs_registry.testing.datasets import cache_dir
+from tcs_registry.testing.helpers import inventory
 from tcs_registry.testing.images import Pusher
 from tcs_registry.testing.registry import RegistryServer
+from tcs_registry.testing.trivy import TRIVY, trivy_command
 
 BIN = Path(sys.executable).parent
 
@@ -50,19 +51,14 @@ def main() -> int:
             state = f"--state-dir={tmp}/state{run}"
             cold.append(timed([*ours, state])[0])
             warm.append(timed([*ours, state])[0])
-        document = json.loads(
-            (Path(tmp) / "out" / f"{server.host.replace('.', '-').replace(':', '-')}-scan/debian/12.json").read_text()
-        )
+        document = inventory(Path(tmp) / "out", server.host, "debian", "12")
         rows.append(("tcs-registry", statistics.median(cold), statistics.median(warm), len(document["packages"])))
-        trivy = shutil.which("trivy", path=str(BIN))
-        if trivy:
-            command = [trivy, "image", "--image-src", "remote", "--insecure", "--quiet", "--format", "cyclonedx"]
-            command += ["--scanners", "", "--offline-scan", f"{server.host}/debian:12"]
+        if TRIVY:
             cold, warm = [], []
             for run in range(args.runs):
-                cache = ["--cache-dir", f"{tmp}/trivy{run}"]
-                cold.append(timed([*command, *cache])[0])
-                seconds, out = timed([*command, *cache])
+                command = trivy_command(f"{server.host}/debian:12", Path(f"{tmp}/trivy{run}"))
+                cold.append(timed(command)[0])
+                seconds, out = timed(command)
                 warm.append(seconds)
             found = [c for c in json.loads(out).get("components", []) if c.get("purl")]
             rows.append(("trivy 0.76 (remote)", statistics.median(cold), statistics.median(warm), len(found)))

@@ -34,8 +34,8 @@ from pathlib import Path
 import requests
 from tabulate import tabulate
 
-from tcs_registry.results import results_dir
 from tcs_registry.testing.datasets import cache_dir
+from tcs_registry.testing.helpers import inventory
 from tcs_registry.testing.images import StorageWriter, digest_of, make_layer
 from tcs_registry.testing.registry import RegistryServer
 from tcs_registry.testing.trivy import TRIVY, our_packages, parse, trivy_command
@@ -233,9 +233,7 @@ def scan(images: int, concurrency: int, work: Path, trivy_images: int) -> dict:
             }
         if TRIVY and trivy_images:
             result["trivy"] = trivy_loop(proxy, names[:trivy_images], work, images)
-            first = our_packages(
-                json.loads((results_dir(work / "scan-out", proxy) / f"{names[0].replace(':', '/')}.json").read_text())
-            )
+            first = our_packages(inventory(work / "scan-out", proxy, *names[0].split(":")))
             result["same_packages"] = first == result["trivy"].pop("first_packages")
             result["packages"] = len(first)
     return result

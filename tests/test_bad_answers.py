@@ -7,15 +7,11 @@ from __future__ import annotations
 import json
 
 from tcs_registry.oci import MANIFEST_ACCEPT, compute_digest
-from tcs_registry.testing.helpers import csv_rows, report_path
+from tcs_registry.testing.helpers import csv_rows, failures_path, report_path
 from tcs_registry.testing.proxy import Proxy
 
 MISSING = compute_digest(b"a config nobody pushed")
 FORGED = b'{"created": "2024-01-01T00:00:00Z"}'
-
-
-def failures_report(out_dir, host: str):
-    return out_dir / f"{host.replace('.', '-').replace(':', '-')}-failures.csv"
 
 
 def test_each_bad_answer_fails_its_image_with_one_clear_reason(tcs, anonymous_registry, standard, out_dir):
@@ -56,7 +52,7 @@ def test_each_bad_answer_fails_its_image_with_one_clear_reason(tcs, anonymous_re
     with Proxy(anonymous_registry.url, bad) as proxy:
         result = tcs("registry", proxy.url, "--mode=dry-run")
         host = proxy.host
-        failed = csv_rows(failures_report(out_dir, host))
+        failed = csv_rows(failures_path(out_dir, host))
         rows = csv_rows(report_path(out_dir, host))
 
     debug_config = next(iter(tampered)).rsplit("/", 1)[1]

@@ -11,12 +11,8 @@ from tcs_registry import http
 from tcs_registry.oci import MANIFEST_ACCEPT
 from tcs_registry.results import results_dir
 from tcs_registry.testing.facade import CUT_AFTER, TRICKLE
-from tcs_registry.testing.helpers import csv_rows, report_path
+from tcs_registry.testing.helpers import csv_rows, failures_path, report_path
 from tcs_registry.testing.proxy import Proxy
-
-
-def failures_report(out_dir, host: str):
-    return out_dir / f"{host.replace('.', '-').replace(':', '-')}-failures.csv"
 
 
 def test_an_answer_broken_off_once_is_asked_again(tcs, anonymous_registry, standard, out_dir):
@@ -47,7 +43,7 @@ def test_an_answer_always_broken_off_fails_that_image_with_its_reason(tcs, anony
 
     with Proxy(anonymous_registry.url, cut) as proxy:
         result = tcs("registry", proxy.url, "--mode=dry-run")
-        failed = csv_rows(failures_report(out_dir, proxy.host))
+        failed = csv_rows(failures_path(out_dir, proxy.host))
         attempts = proxy.paths.count("/v2/alpine/manifests/3.19")
     assert result.code == 4
     assert attempts == http.BODY_ATTEMPTS
@@ -108,7 +104,7 @@ def test_server_errors_and_429s_are_retried_until_the_registry_answers(tcs, anon
 def test_a_server_error_that_does_not_heal_fails_that_image_only(tcs, anonymous_registry, out_dir):
     with Proxy(anonymous_registry.url, flaky(99, 500)) as proxy:
         result = tcs("registry", proxy.url, "--mode=dry-run")
-        failed = csv_rows(failures_report(out_dir, proxy.host))
+        failed = csv_rows(failures_path(out_dir, proxy.host))
     assert result.code == 4
     assert failed[1][:2] == [f"{proxy.host}/alpine", "3.19"]
     assert "500" in failed[1][2]
@@ -124,7 +120,7 @@ def test_truncated_json_fails_its_image_or_its_listing_in_one_line(tcs, anonymou
 
     with Proxy(anonymous_registry.url, truncated) as proxy:
         result = tcs("registry", proxy.url, "--mode=dry-run")
-        failed = csv_rows(failures_report(out_dir, proxy.host))
+        failed = csv_rows(failures_path(out_dir, proxy.host))
     assert result.code == 4
     assert failed[1] == [f"{proxy.host}/alpine", "3.20", f"{proxy.host}/alpine:3.20: the manifest is not valid JSON"]
 
@@ -208,7 +204,7 @@ def test_a_layer_download_always_broken_off_fails_its_images_with_the_reason(tcs
 
     with Proxy(anonymous_registry.url, cut_always) as proxy:
         result = tcs("registry", proxy.url, "--allowList=alpine")
-        failed = csv_rows(failures_report(out_dir, proxy.host))
+        failed = csv_rows(failures_path(out_dir, proxy.host))
     assert result.code == 4
     assert [row[:2] for row in failed[1:]] == [[f"{proxy.host}/alpine", tag] for tag in ("3.19", "3.20", "latest")]
     assert all(" the download broke off 3 times (Connection broken: IncompleteRead(" in row[2] for row in failed[1:])
@@ -245,7 +241,7 @@ def test_an_answer_always_trickled_fails_its_image_with_the_reason(tcs, anonymou
 
     with Proxy(anonymous_registry.url, trickle) as proxy:
         result = tcs("registry", proxy.url, "--mode=dry-run", "--timeout=1", "--allowList=alpine")
-        failed = csv_rows(failures_report(out_dir, proxy.host))
+        failed = csv_rows(failures_path(out_dir, proxy.host))
     assert result.code == 4
     assert failed[1:] == [
         [f"{proxy.host}/alpine", "3.19", f"{proxy.host} took longer than 1 s to answer, every time it was asked"]

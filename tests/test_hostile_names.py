@@ -72,7 +72,7 @@ def test_a_malformed_descriptor_size_fails_the_image_cleanly(size):
 def test_names_off_the_distribution_grammar_are_reported_never_fetched(tcs, anonymous_registry, standard, out_dir):
     """Names a spreadsheet would run as formulas, paths, control characters: refused by the OCI
     distribution grammar before any request, and listed in the failures report neutralised."""
-    from tcs_registry.testing.helpers import csv_rows, report_path
+    from tcs_registry.testing.helpers import csv_rows, failures_path, report_path
     from tcs_registry.testing.proxy import Proxy
 
     hostile_tags = ["=HYPERLINK(1)", "+1", "-2", "@SUM(3)", "a\nb", "x" * 129]
@@ -90,10 +90,10 @@ def test_names_off_the_distribution_grammar_are_reported_never_fetched(tcs, anon
     with Proxy(anonymous_registry.url, hostile) as proxy:
         result = tcs("registry", proxy.url, "--mode=dry-run")
         rows = csv_rows(report_path(out_dir, proxy.host))
-        failed = csv_rows(out_dir / f"{proxy.host.replace('.', '-').replace(':', '-')}-failures.csv")
+        failed = csv_rows(failures_path(out_dir, proxy.host))
         asked = proxy.paths
         only_alpine = tcs("registry", proxy.url, "--mode=dry-run", "--allowList=alpine", "--denyList=alpine:x*")
-        failed_alpine = csv_rows(out_dir / f"{proxy.host.replace('.', '-').replace(':', '-')}-failures.csv")
+        failed_alpine = csv_rows(failures_path(out_dir, proxy.host))
     host = proxy.host
     # names the patterns leave out are not failures (those repositories are left out, those tags skipped),
     # unless too long to be matched safely

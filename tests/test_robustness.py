@@ -13,7 +13,14 @@ import time
 from tcs_registry import Credentials, RegistryClient, hookimpl
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.fixtures import USERS
-from tcs_registry.testing.helpers import console_script, csv_rows, store_rows
+from tcs_registry.testing.helpers import (
+    as_if_killed,
+    console_script,
+    csv_rows,
+    failures_path,
+    report_path,
+    store_rows,
+)
 from tcs_registry.testing.proxy import Proxy
 
 
@@ -35,7 +42,7 @@ def test_manifest_that_does_not_match_its_digest_fails_that_image_only(tcs, anon
 
     with Proxy(anonymous_registry.url, tamper) as proxy:
         result = tcs("registry", proxy.url, "--mode=dry-run")
-        failures = out_dir / f"{proxy.host.replace('.', '-').replace(':', '-')}-failures.csv"
+        failures = failures_path(out_dir, proxy.host)
         reported = csv_rows(failures)
         clean = tcs("registry", proxy.url, "--mode=dry-run", "--denyList=alpine:3.19")
     assert result.code == 4
@@ -251,13 +258,6 @@ def test_no_command_shows_a_secret_at_any_verbosity(tcs, token_registry, state_d
         assert all(secret not in text for text in haystacks), secret
 
 
-def _as_if_killed(state_dir) -> int:
-    """Marks the latest run as a killed one (status 'running'); returns its id."""
-    with sqlite3.connect(state_dir / "state.db") as db:
-        db.execute("UPDATE runs SET status = 'running' WHERE id = (SELECT MAX(id) FROM runs)")
-        return db.execute("SELECT MAX(id) FROM runs").fetchone()[0]
-
-
 def test_a_resumed_run_describes_again_a_tag_that_moved(tcs, fresh_registry, pusher, state_dir, out_dir):
     from tcs_registry.testing.images import make_layer
 
@@ -265,7 +265,7 @@ def test_a_resumed_run_describes_again_a_tag_that_moved(tcs, fresh_registry, pus
     for tag in ("1", "2", "3"):
         pusher.image("app", tag, created=f"2024-0{tag}-01T00:00:00Z", layers=[layer])
     assert tcs("registry", fresh_registry.url, "--mode=dry-run").code == 0
-    killed = _as_if_killed(state_dir)
+    killed = as_if_killed(state_dir)
     pusher.image("app", "2", created="2025-06-30T12:00:00Z", layers=[layer])  # the tag moves meanwhile
 
     again = tcs("registry", fresh_registry.url, "--mode=dry-run")
@@ -276,7 +276,7 @@ def test_a_resumed_run_describes_again_a_tag_that_moved(tcs, fresh_registry, pus
     assert [m for m in again.messages if "Fetched image discovery details" in m] == [
         f"info\tFetched image discovery details image={host}/app:2"
     ]
-    rows = csv_rows(out_dir / f"{host.replace('.', '-').replace(':', '-')}-report.csv")
+    rows = csv_rows(report_path(out_dir, host))
     assert rows[1:] == [
         [f"{host}/app", "1", "2024-01-01T00:00:00Z", "false"],
         [f"{host}/app", "2", "2025-06-30T12:00:00Z", "false"],  # the image the tag names now
@@ -289,7 +289,7 @@ def test_a_killed_run_with_other_options_is_not_resumed(tcs, fresh_registry, pus
 
     pusher.image("app", "1", created="2024-01-01T00:00:00Z", layers=[make_layer({"etc/motd": b"hello\n"})])
     assert tcs("registry", fresh_registry.url).code == 0
-    killed = _as_if_killed(state_dir)
+    killed = as_if_killed(state_dir)
     again = tcs("registry", fresh_registry.url, "--platform=linux/arm64")
     assert again.code == 0, again.err
     assert (

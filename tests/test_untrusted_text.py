@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tcs_registry.analysis.parsers import apk, dpkg
-from tcs_registry.errors import ImageError, UsageError
-from tcs_registry.http import parse_challenges
+from tcs_registry.errors import ImageError, RegistryError, UsageError
+from tcs_registry.http import RegistryClient, parse_challenges
+from tcs_registry.models import Credentials, Registry
 from tcs_registry.oci import INDEX_TYPES, OCI_MANIFEST, parse_manifest
 from tcs_registry.patterns import ImageFilter
 from tcs_registry.settings import load_config, parse_registry_url
@@ -38,12 +39,25 @@ def test_www_authenticate(header):
         assert all(isinstance(k, str) and isinstance(v, str) for k, v in challenge.params.items())
 
 
+link_text = header_text | st.from_regex(r'<[^>]{0,40}>; rel="next"', fullmatch=True)
+LINK_CLIENT = RegistryClient(Registry("https://reg.example", "https", "reg.example", "", "DEFAULT_V2"), Credentials())
+
+
 @FAST
-@given(header_text)
+@given(link_text)
 def test_link_header(header):
+    """What paginate does with a Link header: the next page's URL, absolute and HTTPS as the registry
+    is, or the project's one-line error."""
     response = requests.Response()
     response.headers["Link"] = header
-    assert isinstance(response.links, dict)  # what paginate reads; requests' own parser
+    link = response.links.get("next", {}).get("url")
+    if not link:
+        return
+    try:
+        url = LINK_CLIENT._follow("https://reg.example/v2/_catalog?n=1000", link, "catalog")
+    except RegistryError:
+        return
+    assert url.startswith("https://")
 
 
 descriptors = st.fixed_dictionaries(

@@ -16,9 +16,10 @@ FLUSH_SECONDS = 1.0
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def report_name(host: str) -> str:
-    """``localhost:5000`` -> ``localhost-5000-report.csv``; ``test.azurecr.io`` -> ``test-azurecr-io-report.csv``."""
-    return host.replace(".", "-").replace(":", "-") + "-report.csv"
+def report_name(host: str, kind: str = "report") -> str:
+    """``localhost:5000`` -> ``localhost-5000-report.csv``; ``test.azurecr.io`` -> ``test-azurecr-io-report.csv``
+    (``kind="failures"``: ``...-failures.csv``)."""
+    return host.replace(".", "-").replace(":", "-") + f"-{kind}.csv"
 
 
 def safe_cell(value: str) -> str:
@@ -68,7 +69,7 @@ class FailureReport:
     COLUMNS = ("repository", "tag", "reason")
 
     def __init__(self, directory: Path, host: str) -> None:
-        self.path = directory / report_name(host).replace("-report.csv", "-failures.csv")
+        self.path = directory / report_name(host, "failures")
         self.count = 0
         self._file: IO[str] | None = None
         self.path.unlink(missing_ok=True)

@@ -188,7 +188,7 @@ class ResultWriter:
     def at_or_above(self, level: str) -> int:
         """How many findings (vulnerabilities and violations) are at or above this severity; at LOW,
         the unrated (UNKNOWN) ones count too: a gate on everything must not let them through."""
-        floor = min(rank(level), rank("UNKNOWN") if level == "LOW" else rank(level))
+        floor = rank("UNKNOWN") if level == "LOW" else rank(level)
         return sum(
             n for counts in (self.vulnerabilities, self.violations) for s, n in counts.items() if rank(s) >= floor
         )

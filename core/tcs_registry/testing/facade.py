@@ -8,6 +8,7 @@ the real registry and reading what the registry stores are here, once.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import secrets
@@ -78,6 +79,38 @@ class Request:
     def bearer(self) -> str | None:
         header = self.headers.get("Authorization", "")
         return header[7:] if header.lower().startswith("bearer ") else None
+
+
+class _Trickle:
+    """A connection's writer that sends one byte every ``seconds``, status line and headers included,
+    until the client hangs up."""
+
+    def __init__(self, out: Any, seconds: float) -> None:
+        self.out, self.seconds, self.gone = out, seconds, False
+
+    @property
+    def closed(self) -> bool:
+        return self.out.closed
+
+    def write(self, data: bytes) -> int:
+        for i in range(len(data)):
+            if self.gone:
+                break
+            try:
+                self.out.write(data[i : i + 1])
+                self.out.flush()
+            except OSError:  # the client hung up
+                self.gone = True
+                break
+            time.sleep(self.seconds)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.out.close()
 
 
 class Facade:
@@ -165,8 +198,8 @@ class Facade:
                 cut = headers.pop(CUT_AFTER, None)  # a fault to inject: the connection breaks mid-body
                 trickle = headers.pop(TRICKLE, None)  # another: an answer that never stops coming, nor ends
                 if trickle is not None:
-                    self._trickle(status, headers, body, float(trickle))
-                    return
+                    self.wfile = _Trickle(self.wfile, float(trickle))
+                    self.close_connection = True
                 self.send_response(status)
                 for name, value in headers.items():
                     if name.lower() not in HOP_HEADERS:
@@ -179,20 +212,6 @@ class Facade:
                     self.wfile.flush()
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
-
-            def _trickle(self, status: int, headers: dict[str, str], body: bytes, seconds: float) -> None:
-                lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
-                lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in HOP_HEADERS]
-                lines += [f"Content-Length: {len(body)}", "", ""]
-                data = "\r\n".join(lines).encode() + body
-                self.close_connection = True
-                for i in range(len(data)):
-                    try:
-                        self.wfile.write(data[i : i + 1])
-                        self.wfile.flush()
-                    except OSError:  # the client hung up
-                        return
-                    time.sleep(seconds)
 
             do_GET = do_HEAD = do_POST = _serve
 

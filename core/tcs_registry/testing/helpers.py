@@ -18,6 +18,11 @@ def report_path(out_dir: Path, host: str) -> Path:
     return out_dir / report_name(host)
 
 
+def failures_path(out_dir: Path, host: str) -> Path:
+    """Where a run against ``host`` lists what failed, and why."""
+    return out_dir / report_name(host, "failures")
+
+
 def csv_rows(path: Path) -> list[list[str]]:
     with path.open(newline="") as handle:
         return list(csv.reader(handle))
@@ -34,6 +39,13 @@ def expected_rows(host: str, expected: list[Expected], skipped=lambda e: False) 
 def store_rows(state_dir: Path, sql: str) -> list[tuple]:
     with sqlite3.connect(state_dir / "state.db") as db:
         return db.execute(sql).fetchall()
+
+
+def as_if_killed(state_dir: Path) -> int:
+    """Marks the latest run as a killed one (status 'running', as SIGKILL leaves it); returns its id."""
+    with sqlite3.connect(state_dir / "state.db") as db:
+        db.execute("UPDATE runs SET status = 'running' WHERE id = (SELECT MAX(id) FROM runs)")
+        return db.execute("SELECT MAX(id) FROM runs").fetchone()[0]
 
 
 def console_script() -> str:

@@ -188,8 +188,10 @@ class VulnDatabase:
         return total, withdrawn
 
     # -- writing ----------------------------------------------------------------------------------
-    def add(self, record: dict[str, Any]) -> bool:
+    def add(self, record: Any) -> bool:
         """Stores one record (the caller commits); False when a copy at least as new is already here."""
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
         vuln_id, modified = record.get("id"), record.get("modified")
         if not isinstance(vuln_id, str) or not vuln_id or not isinstance(modified, str):
             raise ValueError("not an OSV record: it needs string 'id' and 'modified' fields")
@@ -213,7 +215,7 @@ class VulnDatabase:
         self.db.executemany("INSERT INTO affected VALUES (?, ?, ?, ?)", [(*key, vuln_id) for key in keys])
         return True
 
-    def import_paths(self, paths: Iterable[Path], origin: str | None = None) -> tuple[int, int, list[str]]:
+    def import_paths(self, paths: Iterable[Path]) -> tuple[int, int, list[str]]:
         """(records added or replaced, records unchanged, problems). A bad file is a problem, not an end."""
         added = unchanged = 0
         problems: list[str] = []
@@ -222,8 +224,6 @@ class VulnDatabase:
             for name, load in _sources(paths, problems):
                 try:
                     record = load()
-                    if not isinstance(record, dict):
-                        raise ValueError("not a JSON object")
                     if self.add(record):
                         added += 1
                         bases.update(_bases(record))
@@ -313,8 +313,6 @@ class VulnDatabase:
             for member_name, load in _zip_members(archive, name):
                 try:
                     record = load()
-                    if not isinstance(record, dict):
-                        raise ValueError("not a JSON object")
                     added += self.add(record)
                     newest = max(newest, record["modified"], key=_time)
                 except RECORD_ERRORS as exc:
@@ -334,8 +332,6 @@ class VulnDatabase:
                 response.raise_for_status()
                 try:
                     record = _load_json(response.content)
-                    if not isinstance(record, dict):
-                        raise ValueError("not a JSON object")
                     added += self.add(record)
                 except RECORD_ERRORS as exc:
                     log.warning("Skipped an OSV record %s/%s: %s", ecosystem, vuln_id, exc)
