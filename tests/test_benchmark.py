@@ -7,9 +7,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import requests
+
 ROOT = Path(__file__).parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from registry_scale import latency_proxy, stats  # noqa: E402
 
 
 def test_the_benchmark_runs_and_counts_the_minimum_requests(tmp_path, debian_layer):
@@ -29,9 +35,27 @@ def test_the_benchmark_runs_and_counts_the_minimum_requests(tmp_path, debian_lay
         # repository, and a manifest and a config an image
         assert run["requests_by_kind"] == {"ping": 2, "catalog": 1, "tags": 6, "manifest": 12, "blob": 12}
         assert run["requests"] == run["minimum_requests"] + 1
+        # keep-alive: the connections of the pool (listing and describing, a worker each), never one a request
+        assert 1 <= run["connections"] <= 2 * run["concurrency"] + 4
         assert run["rows"] == 12
     scan = results["scan"]
     assert (scan["cold"]["base_layer_fetches"], scan["warm"]["base_layer_fetches"]) == (1, 0)
     if "trivy" in scan:
         assert scan["same_packages"] is True
     assert "target" in done.stdout
+
+
+def test_the_latency_proxy_charges_a_round_trip_for_each_new_connection(anonymous_registry):
+    with latency_proxy(anonymous_registry.url, delay=0.0, connect_delay=1.0) as proxy:
+        timings = []
+        for session in (requests.Session(), requests.Session()):
+            with session:
+                for _ in range(2):
+                    start = time.perf_counter()
+                    assert session.get(f"http://{proxy}/v2/", timeout=10).status_code == 200
+                    timings.append(time.perf_counter() - start)
+        seen = stats(proxy)
+    first, again, other, other_again = timings
+    assert first >= 1.0 and other >= 1.0  # a new connection: its set-up first
+    assert again < 0.5 and other_again < 0.5  # the same connection kept alive: no set-up
+    assert seen["connections"] == 3 and seen["counts"] == {"ping": 4}  # the third asked for these counts
