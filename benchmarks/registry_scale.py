@@ -148,8 +148,11 @@ def latency_proxy(upstream: str, delay: float, connect_delay: float | None = Non
         process.wait(10)
 
 
+STATS = requests.Session()  # one kept-alive connection: asking for the counts adds none after a reset
+
+
 def stats(proxy: str, reset: bool = False) -> dict:
-    return requests.get(f"http://{proxy}/_stats" + ("?reset=1" if reset else ""), timeout=10).json()
+    return STATS.get(f"http://{proxy}/_stats" + ("?reset=1" if reset else ""), timeout=10).json()
 
 
 # -- 1. dry run ------------------------------------------------------------------------------------------
@@ -409,8 +412,8 @@ def report(results: dict) -> str:
         if "trivy" in scanned:
             trivy = scanned["trivy"]
             rows.append(("trivy loop", trivy["cold"]["seconds_per_image"], trivy["warm"]["seconds_per_image"], "", ""))
-            speedup = trivy["cold"]["seconds_per_image"] / scanned["cold"]["seconds_per_image"]
-            checks.append((f"scan speed-up over the Trivy loop ({scanned['images']} images, cold)", speedup, 5, ">="))
+            faster = trivy["cold"]["seconds_per_image"] / scanned["cold"]["seconds_per_image"]
+            checks.append((f"scan speed-up over the Trivy loop ({scanned['images']} images, cold)", faster, 5, ">="))
             checks.append(("same packages as Trivy", float(scanned["same_packages"]), 1, ">="))
         headers = [
             f"scan of {scanned['images']} images",
@@ -427,7 +430,7 @@ def report(results: dict) -> str:
             [
                 (
                     name,
-                    round(value, 2),
+                    round(value, 3),
                     f"{op} {target}",
                     "yes" if (value <= target if op == "<=" else value >= target) else "NO",
                 )
