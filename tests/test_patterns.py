@@ -69,6 +69,15 @@ def test_deny_wins_over_allow():
     assert not image_filter.admits("other/api", "1.0")
 
 
+def test_a_repository_denied_for_every_tag_is_left_out_whole():
+    """What discovery asks before listing a repository's tags; '**' is '*'."""
+    for deny in ("bad", "bad:*", "bad:**", "b*d:***"):
+        image_filter = ImageFilter.from_strings("*", deny)
+        assert not image_filter.may_admit("bad"), deny
+        assert image_filter.may_admit("good"), deny
+    assert ImageFilter.from_strings("*", "bad:1*").may_admit("bad")  # some of its tags may pass
+
+
 def test_default_allows_everything_and_lists_from_config():
     assert ImageFilter.from_strings(None, None).admits("any/thing", "v1")
     image_filter = ImageFilter.from_strings(["a", "b:1"], ["a:old"])

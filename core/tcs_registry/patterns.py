@@ -18,7 +18,8 @@ _TAG_CHARS = re.compile(r"^[A-Za-z0-9._*-]+$")
 
 
 def _compile(part: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(piece) for piece in part.split("*")), re.DOTALL)
+    """A pattern part as a regular expression; runs of ``*`` are one (any tag at all is then ``.*``)."""
+    return re.compile(".*".join(re.escape(piece) for piece in re.sub(r"\*+", "*", part).split("*")), re.DOTALL)
 
 
 @dataclass(frozen=True)
