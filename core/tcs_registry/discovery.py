@@ -26,7 +26,7 @@ from .errors import (
     TcsError,
 )
 from .http import RegistryClient
-from .models import ImageDescription, Platform, Registry, ScanResult, Violation, Vulnerability
+from .models import ImageDescription, Platform, Registry, ScanResult, Violation
 from .oci import MAX_REPOSITORY_NAME, MAX_TAG, format_time, parse_time
 from .report import CsvReport, FailureReport, Summary
 from .results import ResultWriter, findings_document
@@ -238,7 +238,7 @@ class Discovery:
                 )
             else:
                 self.matcher = Matcher(database)
-        options = self._options(database)
+        options = self._options()
         unfinished = store.unfinished_run(s.project, s.url, s.mode)
         run_id = self.run_id = store.begin_run(s.project, s.url, self.registry.registry_type, s.mode, options)
         if unfinished and unfinished[1] == options:
@@ -247,9 +247,8 @@ class Discovery:
             log.info("Resuming run %d: the images it finished are not fetched again", self.resuming)
         elif unfinished:
             store.mark_followed(unfinished[0], f"superseded by run {run_id}")
-            log.info(
-                "Not resuming run %d: it ran with other platforms or another vulnerability database", unfinished[0]
-            )
+            why = "it ran with other --platform values" if unfinished[1] else "an earlier version made it"
+            log.info("Not resuming run %d: %s", unfinished[0], why)
         status = "interrupted"
         pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="describe")
         try:
@@ -359,8 +358,8 @@ class Discovery:
         image, (_, client) = done.image, self._connected()
         try:
             digest = client.manifest_digest(image.repository, image.tag)
-        except ImageError:  # the tag is gone: as it is now, that is, a failure
-            digest = ""
+        except ImageError:  # the tag is gone: a failure, as describing it now would be
+            raise
         except TcsError:
             digest = None
         if digest is None or digest == image.digest:
@@ -371,14 +370,12 @@ class Discovery:
         )  # fmt: skip
         return self.describe_and_scan(image.repository, image.tag)
 
-    def _options(self, database: VulnDatabase | None) -> str:
-        """What this run's images depend on besides the registry; a killed run with other options is not
-        resumed (its inventories would miss platforms, its findings another database's records)."""
+    def _options(self) -> str:
+        """What this run's images depend on besides the registry: a killed scan with other platforms is
+        not resumed (its inventories would miss some). Describing ignores them; findings are matched
+        again on resuming, so the vulnerability database may change in between."""
         s = self.settings
-        options: dict[str, object] = {"platforms": sorted(s.platforms)}
-        if s.mode == "scan" and database is not None:
-            options["database"] = database.fingerprint()
-        return json.dumps(options)
+        return json.dumps({"platforms": sorted(s.platforms)} if s.mode == "scan" and self.scanners else {})
 
     def _resumed(self, store: Store, repository: str, tag: str) -> Outcome | None:
         """What the resumed run found for this image, if it finished it (a scan: every platform stored)."""
@@ -398,10 +395,11 @@ class Discovery:
             return None  # described, not scanned: do it now
         inventories, vulnerabilities, violations = [], [], []
         for scan_row, document in scanned:
-            inventories.append(sbom.from_json(document))
-            platform = {"platform": scan_row["platform"]}
-            vulnerabilities += [Vulnerability(**v, **platform) for v in document.get("vulnerabilities") or ()]
-            violations += [Violation(**c, **platform) for c in document.get("violations") or ()]
+            inventory = sbom.from_json(document)
+            inventories.append(inventory)
+            if self.matcher is not None:  # against the database as it is now
+                vulnerabilities += self.matcher.inventory(inventory)
+            violations += [Violation(**c, platform=scan_row["platform"]) for c in document.get("violations") or ()]
         scan = ScanResult(image, "builtin", tuple(inventories), tuple(vulnerabilities), tuple(violations))
         return Outcome(image, scan, resumed=True)
 

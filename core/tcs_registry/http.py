@@ -711,7 +711,7 @@ class RegistryClient:
         cached = self._manifests.get((repository, reference))
         if cached is not None:
             return cached
-        what = f"{self.registry.host}/{repository}{'@' if oci.is_digest(reference) else ':'}{reference}"
+        what = self._image(repository, reference)
         response = self.get(f"/v2/{repository}/manifests/{reference}", headers={"Accept": oci.MANIFEST_ACCEPT})
         self.check(response, what, missing="manifest")
         body = response.content
@@ -730,6 +730,10 @@ class RegistryClient:
             self._manifests.put((repository, digest), manifest)
         return manifest
 
+    def _image(self, repository: str, reference: str) -> str:
+        """An image as errors name it: host/repository:tag or host/repository@digest."""
+        return f"{self.registry.host}/{repository}{'@' if oci.is_digest(reference) else ':'}{reference}"
+
     def name_problem(self, repository: str, tag: str | None = None) -> str | None:
         """Why a listed repository (or its tag) cannot be asked for, or None: see oci.name_problem."""
         return oci.name_problem(repository, tag)
@@ -740,7 +744,7 @@ class RegistryClient:
         path = f"/v2/{repository}/manifests/{reference}"
         response = self.request("HEAD", path, headers={"Accept": oci.MANIFEST_ACCEPT})
         if response.status_code == 404:
-            raise ImageError(f"{self.registry.host}/{repository}:{reference}: manifest not found")
+            self.check(response, self._image(repository, reference), missing="manifest")
         digest = response.headers.get("Docker-Content-Digest", "") if response.ok else ""
         return digest if oci.is_digest(digest) else None
 

@@ -177,11 +177,6 @@ class VulnDatabase:
             for b, n, newest, origin, synced in rows
         ]
 
-    def fingerprint(self) -> str:
-        """Changes whenever records are added or replaced: the number of records and the newest `modified`."""
-        total, newest = self.db.execute("SELECT COUNT(*), MAX(modified) FROM vulns").fetchone()
-        return f"{total} {newest or ''}"
-
     def counts(self) -> tuple[int, int]:
         """(records, withdrawn records)."""
         total, withdrawn = self.db.execute("SELECT COUNT(*), COUNT(withdrawn) FROM vulns").fetchone()
