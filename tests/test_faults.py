@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from tcs_registry import http
 from tcs_registry.oci import MANIFEST_ACCEPT
 from tcs_registry.results import results_dir
-from tcs_registry.testing.facade import CUT_AFTER, TRICKLE
+from tcs_registry.testing.facade import CUT_AFTER, NO_LENGTH, TRICKLE, TRICKLE_BODY
 from tcs_registry.testing.helpers import csv_rows, failures_path, report_path
 from tcs_registry.testing.proxy import Proxy
 
@@ -211,14 +213,21 @@ def test_a_layer_download_always_broken_off_fails_its_images_with_the_reason(tcs
     assert "Traceback" not in result.err
 
 
-def test_an_answer_trickled_past_the_timeout_is_cut_off_and_asked_again(tcs, anonymous_registry, standard, out_dir):
+@pytest.mark.parametrize(
+    "faults",
+    [{TRICKLE: "0.2"}, {TRICKLE_BODY: "0.2", NO_LENGTH: "1"}],
+    ids=["the whole answer", "a body that ends with its connection"],
+)
+def test_an_answer_trickled_past_the_timeout_is_cut_off_and_asked_again(
+    tcs, anonymous_registry, standard, out_dir, faults
+):
     trickled: list[str] = []
 
     def trickle(path, session, upstream):
         if path == "/v2/alpine/manifests/3.19" and len(trickled) < 2:
             trickled.append(path)  # a byte every 0.2 s: each read is quick, the answer never ends
             answer = session.get(upstream + path, headers={"Accept": MANIFEST_ACCEPT})
-            return answer.status_code, {**answer.headers, TRICKLE: "0.2"}, answer.content
+            return answer.status_code, {**answer.headers, **faults}, answer.content
         return None
 
     with Proxy(anonymous_registry.url, trickle) as proxy:

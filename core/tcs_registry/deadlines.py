@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 
 from requests.adapters import HTTPAdapter
@@ -26,7 +26,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 class Scope:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.cut = False  # a connection of this scope was shut down at its deadline
+        self.cut = False  # the latest request of this scope was shut down at its deadline
         self.watches: list[int] = []
 
 
@@ -61,6 +61,7 @@ class Deadlines:
         with self._lock:
             self._active.pop(getattr(connection, "deadline_watch", -1), None)
             watch = connection.deadline_watch = next(self._ids)
+            scope.cut = False  # says whether the latest request of the scope was cut
             self._active[watch] = scope
             scope.watches.append(watch)
             heapq.heappush(self._watched, (time.monotonic() + scope.seconds, watch, connection.sock))
@@ -85,21 +86,24 @@ class Deadlines:
                 while self._watched and (self._watched[0][1] not in self._active or self._watched[0][0] <= now):
                     _, watch, sock = heapq.heappop(self._watched)
                     scope = self._active.pop(watch, None)
-                    if scope is not None:
+                    if scope is not None and _shut(sock):
                         scope.cut = True
-                        _shut(sock)
                 self._lock.wait(self._watched[0][0] - now if self._watched else None)
 
 
-def _shut(sock: Any) -> None:
-    """Shuts a socket down (both ways), so the thread reading from it gets an error at once. Through an
-    HTTPS proxy the socket is urllib3's TLS-in-TLS wrapper: the socket under it is shut."""
+def _shut(sock: Any) -> bool:
+    """Shuts a socket down (both ways), so the thread reading from it gets an error or the end at once;
+    False if it was closed already (its answer over). Through an HTTPS proxy the socket is urllib3's
+    TLS-in-TLS wrapper: the socket under it is shut."""
     for candidate in (sock, getattr(sock, "socket", None)):
         shutdown = getattr(candidate, "shutdown", None)
         if shutdown is not None:
-            with suppress(OSError):
+            try:
                 shutdown(socket.SHUT_RDWR)
-            return
+            except OSError:
+                return False
+            return True
+    return False
 
 
 DEADLINES = Deadlines()
@@ -112,9 +116,8 @@ class _Watched:
         super().request(*args, **kwargs)  # type: ignore[misc]
         DEADLINES.attach(self)
 
-    def close(self) -> None:  # thrown away after an error: its answer is over
-        DEADLINES.release(self)
-        super().close()  # type: ignore[misc]
+    # Not released on close(): http.client closes the connection of an answer without a length (it
+    # ends with the connection) as soon as its headers are read, while its body is still to come.
 
 
 class _Releasing:

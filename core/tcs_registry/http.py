@@ -430,7 +430,10 @@ class RegistryClient:
             with DEADLINES.scope(self.timeout[1]) as scope:
                 response = self._transport(method, url, host, scope, stream=True, **kwargs)
                 try:
-                    return _read_body(response, host, limit)
+                    answer = _read_body(response, host, limit)
+                    if scope.cut:  # an answer that ends with its connection ended where the deadline shut it
+                        raise requests.exceptions.ConnectionError("shut at its deadline")
+                    return answer
                 except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
                     response.close()
                     if attempt + 1 == BODY_ATTEMPTS or method not in ("GET", "HEAD"):

@@ -31,6 +31,8 @@ from ..oci import MANIFEST_ACCEPT
 Answer = tuple[int, dict[str, str], bytes]
 CUT_AFTER = "X-Facade-Cut-After"  # an answer header: send only this many bytes of the body, then hang up
 TRICKLE = "X-Facade-Trickle"  # an answer header: send the whole answer one byte every this many seconds
+TRICKLE_BODY = "X-Facade-Trickle-Body"  # the same, for the body only: the headers go at once
+NO_LENGTH = "X-Facade-No-Length"  # an answer header: no Content-Length, the body ends when the connection does
 Handler = Callable[..., "Answer | None"]
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "server", "date"}
 
@@ -197,6 +199,8 @@ class Facade:
                 status, headers, body = facade._dispatch(request)
                 cut = headers.pop(CUT_AFTER, None)  # a fault to inject: the connection breaks mid-body
                 trickle = headers.pop(TRICKLE, None)  # another: an answer that never stops coming, nor ends
+                trickle_body = headers.pop(TRICKLE_BODY, None)
+                unmeasured = headers.pop(NO_LENGTH, None) is not None
                 if trickle is not None:
                     self.wfile = _Trickle(self.wfile, float(trickle))
                     self.close_connection = True
@@ -204,8 +208,15 @@ class Facade:
                 for name, value in headers.items():
                     if name.lower() not in HOP_HEADERS:
                         self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
+                if unmeasured:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                else:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                if trickle_body is not None:
+                    self.wfile = _Trickle(self.wfile, float(trickle_body))
+                    self.close_connection = True
                 if self.command != "HEAD":
                     self.wfile.write(body if cut is None else body[: int(cut)])
                 if cut is not None:
