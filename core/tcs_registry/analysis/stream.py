@@ -70,38 +70,48 @@ class BrokenDownload(ImageError):
 
 
 class Download(io.RawIOBase):
-    """A blob's body as it comes off the network. A connection broken mid-body, or a download that has
-    come slower than ``min_rate`` bytes a second of waiting for it once ``grace`` seconds were spent
-    waiting (a server trickling bytes, each read quick enough for the read timeout; time our readers
-    spend analysing does not count), raises BrokenDownload and is remembered in ``broken`` even if a
-    reader on the way swallowed the error, so the caller can tell a broken download (worth fetching
-    again) from a broken layer (not)."""
+    """A blob's body as it comes off the network. A connection broken mid-body, or a download that
+    brings less than ``min_rate`` bytes a second in any ``grace`` seconds spent waiting for it (a server
+    trickling bytes, each read quick enough for the read timeout; time our readers spend analysing does
+    not count), raises BrokenDownload and is remembered in ``broken`` even if a reader on the way
+    swallowed the error, so the caller can tell a broken download (worth fetching again) from a broken
+    layer (not)."""
 
-    def __init__(self, source: IO[bytes] | Any, what: str, grace: float = 60.0, min_rate: float = MIN_RATE) -> None:
+    def __init__(self, source: IO[bytes] | Any, what: str, grace: float, min_rate: float = MIN_RATE) -> None:
         self.source = source
         self.what = what
         self.broken: str | None = None
         self.grace, self.min_rate = grace, min_rate
-        self.waited, self.size = 0.0, 0  # time spent waiting for the network (not for our readers), bytes
+        self.waited, self.size = 0.0, 0  # this window's time spent waiting for the network, and bytes
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: Any) -> int:
+    def read(self, size: int = -1) -> bytes:
+        """Whatever has come, up to ``size`` bytes (no copy through a buffer: readers ask for a lot)."""
+        if size < 0:
+            return self.readall()
         if self.broken is None:
             started = time.monotonic()
             try:
-                data = self.source.read1(len(buffer))  # whatever has come: the rate is checked as it comes
+                data = self.source.read1(size)  # whatever has come: the rate is checked as it comes
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 self.broken = str(exc.args[0] if exc.args else type(exc).__name__)[:200]
             else:
                 self.waited += time.monotonic() - started
                 self.size += len(data)
-                if not data or self.waited < self.grace or self.size >= self.min_rate * self.waited:
-                    buffer[: len(data)] = data
-                    return len(data)
+                if not data or self.waited < self.grace:
+                    return data
+                if self.size >= self.min_rate * self.waited:  # fast enough in this window: a new one
+                    self.waited, self.size = 0.0, 0
+                    return data
                 self.broken = f"slower than {self.min_rate / 1024:g} KiB/s"
         raise BrokenDownload(f"{self.what}: the download broke off ({self.broken})")
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _algorithm(digest: str, what: str) -> str:
