@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 
 import requests
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tcs_registry.analysis.parsers import apk, dpkg
@@ -45,6 +46,9 @@ LINK_CLIENT = RegistryClient(Registry("https://reg.example", "https", "reg.examp
 
 @FAST
 @given(link_text)
+@example('<//[x>; rel="next"')  # not a URL at all
+@example('<http://reg.example/v2/_catalog?last=a>; rel="next"')  # a downgrade
+@example('<https://elsewhere.example/v2/_catalog?last=a>; rel="next"')  # another host, still HTTPS
 def test_link_header(header):
     """What paginate does with a Link header: the next page's URL, absolute and HTTPS as the registry
     is, or the project's one-line error."""
@@ -58,6 +62,19 @@ def test_link_header(header):
     except RegistryError:
         return
     assert url.startswith("https://")
+
+
+def test_a_link_that_is_no_url_or_a_downgrade_is_one_error_line():
+    import pytest
+
+    current = "https://reg.example/v2/_catalog?n=1000"
+    for link, problem in (
+        ("//[x", "the registry linked to an unusable URL //[x"),
+        ("http://reg.example/v2/_catalog?last=a", "the registry linked from HTTPS to plain HTTP"),
+    ):
+        with pytest.raises(RegistryError, match=rf"^catalog: {re.escape(problem)}"):
+            LINK_CLIENT._follow(current, link, "catalog")
+    assert LINK_CLIENT._follow(current, "/v2/_catalog?last=a", "catalog") == "https://reg.example/v2/_catalog?last=a"
 
 
 descriptors = st.fixed_dictionaries(

@@ -694,15 +694,20 @@ class RegistryClient:
 
     def _follow(self, current: str, link: str, what: str) -> str:
         """The absolute URL of a ``Link`` target, refusing a downgrade from HTTPS to HTTP."""
-        if not self.link_paths_are_right:  # keep our own URL, take only the link's query
-            query = urlsplit(urljoin(current, link)).query
-            return urlunsplit(urlsplit(current)._replace(query=query))
-        if link.startswith("/v2/") and self.registry.path:
-            link = self.registry.path + link  # a registry behind a path prefix that does not know it
-        url = urljoin(current, link)
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise RegistryError(f"{what}: the registry linked to an unusable URL {link}")
-        if self.registry.scheme == "https" and urlsplit(url).scheme != "https":
+        unusable = RegistryError(f"{what}: the registry linked to an unusable URL {link}")
+        try:
+            if not self.link_paths_are_right:  # keep our own URL, take only the link's query
+                query = urlsplit(urljoin(current, link)).query
+                return urlunsplit(urlsplit(current)._replace(query=query))
+            if link.startswith("/v2/") and self.registry.path:
+                link = self.registry.path + link  # a registry behind a path prefix that does not know it
+            url = urljoin(current, link)
+            scheme = urlsplit(url).scheme
+        except ValueError:  # e.g. "//[x": not a URL at all
+            raise unusable from None
+        if scheme not in ("http", "https"):
+            raise unusable
+        if self.registry.scheme == "https" and scheme != "https":
             raise RegistryError(f"{what}: the registry linked from HTTPS to plain HTTP ({link}); refusing")
         return url
 
