@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 
-from tcs_registry.oci import MANIFEST_ACCEPT, compute_digest
+from tcs_registry.oci import compute_digest
 from tcs_registry.testing.helpers import csv_rows, failures_path, report_path
-from tcs_registry.testing.proxy import Proxy
+from tcs_registry.testing.proxy import Proxy, upstream_answer
 
 MISSING = compute_digest(b"a config nobody pushed")
 FORGED = b'{"created": "2024-01-01T00:00:00Z"}'
@@ -18,8 +18,8 @@ def test_each_bad_answer_fails_its_image_with_one_clear_reason(tcs, anonymous_re
     tampered: dict[str, str] = {}  # config blob path -> the image whose config is served wrong
 
     def upstream_manifest(session, upstream, path):
-        answer = session.get(upstream + path, headers={"Accept": MANIFEST_ACCEPT})
-        return answer.headers["Content-Type"], answer.json()
+        _, headers, body = upstream_answer(session, upstream, path)
+        return headers["Content-Type"], json.loads(body)
 
     def bad(path, session, upstream):
         if path == "/v2/alpine/manifests/3.19":  # schema 1, long deprecated (distribution spec)

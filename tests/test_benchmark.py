@@ -58,5 +58,5 @@ def test_the_latency_proxy_charges_a_round_trip_for_each_new_connection(anonymou
         seen = stats(proxy)
     first, again, other, other_again = timings
     assert first >= 1.0 and other >= 1.0  # a new connection: its set-up first
-    assert again < 0.5 and other_again < 0.5  # the same connection kept alive: no set-up
+    assert again < 0.9 and other_again < 0.9  # the same connection kept alive: no set-up
     assert seen["connections"] == 3 and seen["counts"] == {"ping": 4}  # the third asked for these counts

@@ -10,11 +10,10 @@ import time
 import pytest
 
 from tcs_registry import http
-from tcs_registry.oci import MANIFEST_ACCEPT
 from tcs_registry.results import results_dir
 from tcs_registry.testing.facade import CUT_AFTER, NO_LENGTH, TRICKLE, TRICKLE_BODY
 from tcs_registry.testing.helpers import csv_rows, failures_path, report_path
-from tcs_registry.testing.proxy import Proxy
+from tcs_registry.testing.proxy import Proxy, upstream_answer
 
 
 def test_an_answer_broken_off_once_is_asked_again(tcs, anonymous_registry, standard, out_dir):
@@ -23,8 +22,8 @@ def test_an_answer_broken_off_once_is_asked_again(tcs, anonymous_registry, stand
     def cut(path, session, upstream):
         if "/manifests/" in path and path not in broken:
             broken.append(path)
-            answer = session.get(upstream + path, headers={"Accept": MANIFEST_ACCEPT})
-            return answer.status_code, {**answer.headers, CUT_AFTER: "10"}, answer.content
+            status, headers, body = upstream_answer(session, upstream, path)
+            return status, {**headers, CUT_AFTER: "10"}, body
         return None
 
     with Proxy(anonymous_registry.url, cut) as proxy:
@@ -49,7 +48,7 @@ def test_an_answer_always_broken_off_fails_that_image_with_its_reason(tcs, anony
         attempts = proxy.paths.count("/v2/alpine/manifests/3.19")
     assert result.code == 4
     assert attempts == http.BODY_ATTEMPTS
-    reason = f"{proxy.host} broke off its answer 3 times: "
+    reason = f"{proxy.host} broke off its answer {http.BODY_ATTEMPTS} times: "
     assert failed[0] == ["repository", "tag", "reason"]
     assert failed[1][:2] == [f"{proxy.host}/alpine", "3.19"] and failed[1][2].startswith(reason)
     assert [m for m in result.messages if m.startswith("error")] == [
@@ -116,8 +115,8 @@ def test_a_server_error_that_does_not_heal_fails_that_image_only(tcs, anonymous_
 def test_truncated_json_fails_its_image_or_its_listing_in_one_line(tcs, anonymous_registry, out_dir):
     def truncated(path, session, upstream):
         if path == "/v2/alpine/manifests/3.20":
-            answer = session.get(upstream + path, headers={"Accept": MANIFEST_ACCEPT})
-            return 200, {"Content-Type": answer.headers["Content-Type"]}, answer.content[:-7]
+            _, headers, body = upstream_answer(session, upstream, path)
+            return 200, {"Content-Type": headers["Content-Type"]}, body[:-7]
         return None
 
     with Proxy(anonymous_registry.url, truncated) as proxy:
@@ -209,7 +208,8 @@ def test_a_layer_download_always_broken_off_fails_its_images_with_the_reason(tcs
         failed = csv_rows(failures_path(out_dir, proxy.host))
     assert result.code == 4
     assert [row[:2] for row in failed[1:]] == [[f"{proxy.host}/alpine", tag] for tag in ("3.19", "3.20", "latest")]
-    assert all(" the download broke off 3 times (Connection broken: IncompleteRead(" in row[2] for row in failed[1:])
+    broke = f" the download broke off {http.BODY_ATTEMPTS} times (Connection broken: IncompleteRead("
+    assert all(broke in row[2] for row in failed[1:])
     assert "Traceback" not in result.err
 
 
@@ -226,8 +226,8 @@ def test_an_answer_trickled_past_the_timeout_is_cut_off_and_asked_again(
     def trickle(path, session, upstream):
         if path == "/v2/alpine/manifests/3.19" and len(trickled) < 2:
             trickled.append(path)  # a byte every 0.2 s: each read is quick, the answer never ends
-            answer = session.get(upstream + path, headers={"Accept": MANIFEST_ACCEPT})
-            return answer.status_code, {**answer.headers, **faults}, answer.content
+            status, headers, body = upstream_answer(session, upstream, path)
+            return status, {**headers, **faults}, body
         return None
 
     with Proxy(anonymous_registry.url, trickle) as proxy:

@@ -6,11 +6,19 @@ from collections.abc import Callable
 
 import requests
 
+from ..oci import MANIFEST_ACCEPT
 from .facade import Answer, Facade, Request
 
 # A rewrite gets (path with query, upstream session, upstream base URL) and returns an Answer
 # (status, headers, body) to answer itself, or None to pass the request through unchanged.
 Rewrite = Callable[[str, requests.Session, str], "Answer | None"]
+
+
+def upstream_answer(session: requests.Session, upstream: str, path: str) -> Answer:
+    """The real registry's answer to ``path`` (a manifest in any format the tool accepts), for a rewrite
+    to change."""
+    answer = session.get(upstream + path, headers={"Accept": MANIFEST_ACCEPT})
+    return answer.status_code, dict(answer.headers), answer.content
 
 
 class Proxy(Facade):
