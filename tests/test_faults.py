@@ -321,3 +321,21 @@ def test_a_deadline_ends_when_its_connection_goes_back_to_the_pool():
     assert ours.recv(1) == b""  # shut down
     ours.close()
     theirs.close()
+
+
+def test_a_probe_answer_trickled_past_its_time_is_no_answer():
+    """Recognising the registry asks /v2/ anonymously before anything else: that answer gets its time
+    in all (--timeout, at most 10 s), not per read."""
+    from tcs_registry.sniffing import HttpProbe
+    from tcs_registry.testing.facade import Facade, json_answer
+
+    with Facade("http://127.0.0.1:9", name="registry") as registry:
+
+        @registry.route("GET", r"/v2/")
+        def v2(request):
+            status, headers, body = json_answer({})
+            return status, {**headers, TRICKLE: "0.2"}, body  # about 30 s for the whole answer
+
+        started = time.monotonic()
+        assert HttpProbe(registry.url, True, timeout=1).v2() is None
+        assert time.monotonic() - started < 5

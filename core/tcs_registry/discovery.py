@@ -81,7 +81,7 @@ class Discovery:
     # -- setup -------------------------------------------------------------------------------
     def connect(self) -> None:
         s = self.settings
-        probe = HttpProbe(f"{s.scheme}://{s.host}{s.path}", s.verify)
+        probe = HttpProbe(f"{s.scheme}://{s.host}{s.path}", s.verify, timeout=min(10.0, s.timeout or 10.0))
         registry_type = select_registry_type(self.pm, s.url, probe, s.registry_type)
         log.info("Identified registry as: %s", registry_type)
         self.registry = Registry(

@@ -7,7 +7,9 @@ from urllib.parse import urlsplit
 
 import pluggy
 import requests
+import urllib3
 
+from .deadlines import DEADLINES, WatchedAdapter
 from .default_plugins.v2 import TYPE as DEFAULT_TYPE
 from .errors import PluginError, UsageError
 from .http import NO_AUTH, USER_AGENT
@@ -19,7 +21,8 @@ PROBE_BODY_BYTES = 512
 
 
 class HttpProbe:
-    """Anonymous requests for sniffing, each made at most once and shared by every plugin."""
+    """Anonymous requests for sniffing, each made at most once and shared by every plugin; each answer
+    gets ``timeout`` seconds in all (a server trickling it is cut off: no answer)."""
 
     def __init__(self, api_root: str, verify: bool | str, timeout: float = 10.0) -> None:
         self.api_root = api_root  # the URL as given: scheme://host[:port][/path]
@@ -28,6 +31,9 @@ class HttpProbe:
         self.verify = verify
         self.timeout = timeout
         self._answers: dict[str, ProbeResponse | None] = {}
+        self._session = requests.Session()
+        for scheme in ("http://", "https://"):
+            self._session.mount(scheme, WatchedAdapter())
 
     def v2(self) -> ProbeResponse | None:
         return self._fetch(self.api_root + "/v2/")
@@ -44,20 +50,23 @@ class HttpProbe:
     def _fetch(self, url: str) -> ProbeResponse | None:
         if url not in self._answers:
             try:
-                response = requests.get(
-                    url,
-                    verify=self.verify,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                    auth=NO_AUTH,
-                    headers={"User-Agent": USER_AGENT},
-                    stream=True,
-                )
-                with response:
-                    head = response.raw.read(PROBE_BODY_BYTES, decode_content=True) or b""
+                with DEADLINES.scope(self.timeout) as scope:
+                    response = self._session.get(
+                        url,
+                        verify=self.verify,
+                        timeout=self.timeout,
+                        allow_redirects=False,
+                        auth=NO_AUTH,
+                        headers={"User-Agent": USER_AGENT},
+                        stream=True,
+                    )
+                    with response:
+                        head = response.raw.read(PROBE_BODY_BYTES, decode_content=True) or b""
+                if scope.cut:  # what came before the deadline is not the answer
+                    raise requests.exceptions.ConnectionError("cut off at its deadline")
                 body = head.decode("utf-8", "replace")
                 self._answers[url] = ProbeResponse(response.status_code, dict(response.headers), body)
-            except requests.RequestException as exc:
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
                 log.debug("Probe failed url=%s error=%s", url, type(exc).__name__)
                 self._answers[url] = None
         return self._answers[url]
