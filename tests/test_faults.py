@@ -323,6 +323,32 @@ def test_a_deadline_ends_when_its_connection_goes_back_to_the_pool():
     theirs.close()
 
 
+def test_a_watched_connection_back_in_its_pool_is_not_cut_at_the_old_deadline(anonymous_registry):
+    """The same, through the watched pool against the real registry: the connection of a finished
+    answer serves the next request, after the first one's deadline, without being shut."""
+    import requests
+
+    from tcs_registry.deadlines import DEADLINES, WatchedAdapter
+
+    adapter = WatchedAdapter()
+    with requests.Session() as session:
+        session.mount("http://", adapter)
+
+        def socket_used() -> object:  # the socket of the one connection back in the pool
+            pools = adapter.poolmanager.pools
+            (pool,) = [pools[key] for key in pools.keys()]  # noqa: SIM118 - the container is not iterable
+            (connection,) = [c for c in pool.pool.queue if c is not None]
+            return connection.sock
+
+        with DEADLINES.scope(0.3):
+            assert session.get(anonymous_registry.url + "/v2/", timeout=5).status_code == 200
+            first = socket_used()
+            time.sleep(0.6)  # past the first answer's deadline
+            assert session.get(anonymous_registry.url + "/v2/", timeout=5).status_code == 200
+            # a socket shut at the old deadline would have been found dropped and replaced
+            assert socket_used() is first
+
+
 def test_a_probe_answer_trickled_past_its_time_is_no_answer():
     """Recognising the registry asks /v2/ anonymously before anything else: that answer gets its time
     in all (--timeout, at most 10 s), not per read."""
