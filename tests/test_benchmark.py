@@ -15,7 +15,7 @@ import requests
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from registry_scale import latency_proxy, stats  # noqa: E402
+from registry_scale import latency_proxy, report, stats  # noqa: E402
 
 
 def test_the_benchmark_runs_and_counts_the_minimum_requests(tmp_path, debian_layer):
@@ -60,3 +60,32 @@ def test_the_latency_proxy_charges_a_round_trip_for_each_new_connection(anonymou
     assert first >= 1.0 and other >= 1.0  # a new connection: its set-up first
     assert again < 0.9 and other_again < 0.9  # the same connection kept alive: no set-up
     assert seen["connections"] == 3 and seen["counts"] == {"ping": 4}  # the third asked for these counts
+
+
+def test_the_report_compares_each_dry_run_with_both_skopeo_loops():
+    def run(images, concurrency, seconds, minimum):
+        return {
+            "images": images, "repositories": images // 10, "concurrency": concurrency, "seconds": seconds,
+            "images_per_s": round(images / seconds, 1), "requests": 2 * images + 3, "minimum_requests": 2 * images + 2,
+            "connections": 2 * concurrency + 1, "minimum_seconds": minimum, "cpu_seconds": 1.0,
+            "registry_cpu_seconds": 1.0, "proxy_cpu_seconds": 0.5, "cpu_floor_seconds": 1.2, "peak_rss_mb": 70.0,
+        }  # fmt: skip
+
+    def loop(seconds):
+        return {
+            "sampled_repositories": 5, "seconds_per_list_tags": 0.1, "seconds_per_inspect": 0.15,
+            "connections_per_image": 4.3, "estimated_seconds": seconds,
+        }  # fmt: skip
+
+    fast, slow = run(1000, 16, 20.0, 16.0), run(1000, 32, 12.0, 8.0)  # 1.25x and 1.5x the minimum
+    fast |= {"skopeo": loop(1100.0), "skopeo_free_connections": loop(550.0)}
+    printed = report({"dry_run": [run(100, 16, 2.0, 1.6), fast, slow], "scan": None})
+    lines = printed.splitlines()
+    # at 16: 55x and 1.25x, both targets; at 32: 92x but 1.5x; with connections free, 46x at best
+    both = "50x the skopeo loop (set-up charged) and within 1.3x of the minimum request time at concurrency: 16"
+    assert both in lines
+    checks = {line.rsplit(None, 4)[0]: line.split()[-4:] for line in lines if line.startswith("dry run at")}
+    assert checks["dry run at concurrency 16 over the skopeo loop (set-up charged)"] == ["55", ">=", "50", "yes"]
+    assert checks["dry run at concurrency 32 over the skopeo loop (set-up charged)"] == ["91.667", ">=", "50", "yes"]
+    assert checks["dry run at concurrency 32 over the skopeo loop (connections free)"] == ["45.833", ">=", "50", "NO"]
+    assert checks["dry run at concurrency 32 within 1.3x of the minimum request time"] == ["1.5", "<=", "1.3", "NO"]
