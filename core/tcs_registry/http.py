@@ -302,8 +302,8 @@ class Transport:
         auth: Any = None,
         timeout: Any = DEFAULT_TIMEOUT,
         verify: bool | str = True,
-        stream: bool = False,
     ) -> requests.Response:
+        """The answer, streaming: its body is the caller's to read (or to close)."""
         prepared = requests.PreparedRequest()
         prepared.prepare(
             method=method,
@@ -324,8 +324,6 @@ class Transport:
                 proxies=proxies,
             )
             if not response.is_redirect:
-                if not stream:
-                    response.content  # noqa: B018 - reads the body
                 return response
             prepared = self._redirected(prepared, response)
         raise requests.exceptions.TooManyRedirects(f"more than {self.MAX_REDIRECTS} redirects")
@@ -420,15 +418,15 @@ class RegistryClient:
         if kwargs.get("auth") is None:
             kwargs["auth"] = NO_AUTH
         host = urlsplit(url).netloc
-        if kwargs.get("stream"):  # the caller reads the body itself (layers), with limits of its own
+        limit = kwargs.pop("max_bytes", MAX_BODY_BYTES)
+        if kwargs.pop("stream", False):  # the caller reads the body itself (layers), with limits of its own
             self.pace.wait()
             with DEADLINES.scope(self.timeout[1]) as scope:  # for the status line and headers, that is
                 return self._transport(method, url, host, scope, **kwargs)
-        limit = kwargs.pop("max_bytes", MAX_BODY_BYTES)
         for attempt in range(BODY_ATTEMPTS):  # a connection broken mid-body is tried again
             self.pace.wait()
             with DEADLINES.scope(self.timeout[1]) as scope:
-                response = self._transport(method, url, host, scope, stream=True, **kwargs)
+                response = self._transport(method, url, host, scope, **kwargs)
                 try:
                     answer = _read_body(response, host, limit)
                     if scope.cut:  # an answer that ends with its connection ended where the deadline shut it
@@ -817,7 +815,7 @@ class RoutedRegistryClient(RegistryClient):
         what follows it is a distribution name."""
         key, _, name = repository.partition("/")
         if tag is None and not _VENDOR_KEY.fullmatch(key):
-            return f"the registry listed an invalid repository key {key[:255]!r}"
+            return f"the registry listed an invalid repository key {key[: oci.MAX_REPOSITORY_NAME]!r}"
         return oci.name_problem(name, tag)
 
     def url(self, path_or_url: str) -> str:

@@ -138,7 +138,7 @@ class Store:
         self.path = directory / self.FILENAME
         self.db = _connect(directory)
 
-    def begin_run(self, project: str, registry: str, registry_type: str, mode: str, options: str = "") -> int:
+    def begin_run(self, project: str, registry: str, registry_type: str, mode: str, options: str) -> int:
         with self.db:
             cursor = self.db.execute(
                 "INSERT INTO runs (project, registry, registry_type, mode, started_at) VALUES (?, ?, ?, ?, ?)",
