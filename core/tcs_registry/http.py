@@ -43,6 +43,7 @@ CACHED_CONFIGS = 512  # image configs kept by digest (tags sharing a config cost
 CACHED_CONFIG_BYTES = 256 * 1024
 CACHED_MANIFESTS = 512  # manifests kept by (repository, digest): describing then scanning costs one fetch
 CACHED_MANIFEST_BYTES = 64 * 1024
+LISTED = 10_000  # vendor listing entries (tag -> digest, push time...) kept until their image is described
 MAX_PAGES = 100_000  # pages of one listing: beyond this a registry is looping in disguise
 MAX_RETRY_AFTER = 60  # seconds: a registry asking for longer gets its answer as an error instead
 MAX_BODY_BYTES = 64 * 1024 * 1024  # an answer read whole (JSON, manifests, tokens): more is refused
@@ -186,6 +187,10 @@ class BoundedCache(Generic[K, V]):
             self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+    def pop(self, key: K) -> V | None:
+        with self._lock:
+            return self._items.pop(key, None)
 
 
 class AnswerTooLarge(RegistryError):
@@ -403,6 +408,8 @@ class RegistryClient:
         self._token_locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._configs: BoundedCache[str, dict[str, Any]] = BoundedCache(CACHED_CONFIGS)
         self._manifests: BoundedCache[tuple[str, str], oci.Manifest] = BoundedCache(CACHED_MANIFESTS)
+        # what a vendor's listing said of each tag, kept for describing it without asking again
+        self.listed: BoundedCache[tuple[str, str], Any] = BoundedCache(LISTED)
         self._origin = origin(registry.api_root)
 
     # -- transport ---------------------------------------------------------------------------

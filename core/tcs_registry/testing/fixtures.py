@@ -255,6 +255,18 @@ def out_dir(tmp_path) -> Path:
     return tmp_path / "out"
 
 
+KIT_OSV = Path(__file__).parent / "osv"  # real OSV records (sources: tests/fixtures/SOURCES.md)
+
+
+@pytest.fixture
+def vulnerability_database(tcs, state_dir) -> Path:
+    """The run's state directory with the kit's OSV records imported: a scan of
+    ``vulnerable.push_debian9``'s image then finds exactly ``vulnerable.DEBIAN9_FINDINGS``."""
+    result = tcs("db", "import", str(KIT_OSV), f"--state-dir={state_dir}")
+    assert result.code == 0, result.err
+    return state_dir
+
+
 @pytest.fixture
 def plugin_manager():
     return get_plugin_manager(load_entrypoints=False)

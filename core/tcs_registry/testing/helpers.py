@@ -59,6 +59,13 @@ def inventory(out_dir: Path, host: str, repository: str, tag: str, platform: str
     return json.loads((results_dir(out_dir, host) / f"{stem}.json").read_text())
 
 
+def vulnerabilities(out_dir: Path, host: str, repository: str, tag: str) -> list[tuple[str, str, str, str]]:
+    """(package, installed, vulnerability, fixed in) of one image, sorted, as ``--format json`` wrote them."""
+    document = inventory(out_dir, host, repository, tag)
+    found = document["vulnerabilities"]
+    return sorted((v["package"], v["installed_version"], v["id"], v["fixed_version"]) for v in found)
+
+
 def package_rows(document: dict, *fields: str) -> list[tuple]:
     """The inventory's packages as sorted tuples of ``fields`` (default name, version, source, layer)."""
     fields = fields or ("name", "version", "source_name", "source_version")

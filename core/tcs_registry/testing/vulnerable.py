@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..oci import format_time, parse_time
+from .datasets import Expected
 from .images import Entry, Pushed, Pusher, tar_layer
 
 DEBIAN9 = Entry("etc/os-release", b'PRETTY_NAME="Debian GNU/Linux 9 (stretch)"\nID=debian\nVERSION_ID="9"\n')
@@ -44,6 +46,29 @@ DEBIAN9_PACKAGES = dpkg(
     ("tzdata", "tzdata", "1:2021a-0+deb9u1"),  # an epoch beats DLA-3051-1's 2021a-0+deb9u4
     ("nginx", "nginx", "1.2.1-2.2+wheezy2"),  # DSA-3029-1 is for Debian 7 only
 )
+
+
+# What a scan of the Debian 9 image finds with the kit's OSV records (testing/osv: DLA-3008-1 and
+# DLA-3022-1), by source package and version: (package, installed, vulnerability, fixed in).
+DEBIAN9_FINDINGS = [
+    ("dpkg", "1.18.25", "CVE-2022-1664", "1.18.26"),
+    ("libssl1.1", "1.1.0l-1~deb9u5", "CVE-2022-1292", "1.1.0l-1~deb9u6"),
+    ("openssl", "1.1.0l-1~deb9u5", "CVE-2022-1292", "1.1.0l-1~deb9u6"),
+]
+DEBIAN9_CREATED = "2026-11-01T00:00:00Z"
+
+
+def push_debian9(pusher: Pusher, repository: str = "apps/debian9", tag: str = "1") -> Expected:
+    """A Debian 9 image with packages that real advisories fix (DEBIAN9_FINDINGS), run as a user with a
+    healthcheck: no violation but an old base, if any."""
+    pusher.image(
+        repository,
+        tag,
+        created=DEBIAN9_CREATED,
+        layers=[tar_layer([DEBIAN9, DEBIAN9_PACKAGES])],
+        extra_config={"config": {"User": "app", "Healthcheck": {"Test": ["CMD", "true"]}}},
+    )
+    return Expected(repository, tag, format_time(parse_time(DEBIAN9_CREATED)), f"{repository}:{tag}")
 
 
 def dist_info(name: str, version: str) -> Entry:
@@ -96,12 +121,6 @@ def push_python_app(pusher: Pusher, idna: str = "3.6") -> Pushed:
 def push_vulnerable(pusher: Pusher, pkgdb: Path) -> int:
     """apps/alpine:3.18, apps/debian9:1 and apps/python:1; returns how many tags were pushed."""
     pusher.image("apps/alpine", "3.18", created="2024-05-01T00:00:00Z", layers=[tar_layer(alpine(pkgdb))])
-    pusher.image(
-        "apps/debian9",
-        "1",
-        created="2026-11-01T00:00:00Z",
-        layers=[tar_layer([DEBIAN9, DEBIAN9_PACKAGES])],
-        extra_config={"config": {"User": "app", "Healthcheck": {"Test": ["CMD", "true"]}}},
-    )
+    push_debian9(pusher)
     push_python_app(pusher)
     return 3

@@ -17,6 +17,7 @@ from tcs_registry.testing.datasets import Expected, push_index, push_tags
 from tcs_registry.testing.fixtures import seed
 from tcs_registry.testing.images import Pusher, make_layer
 from tcs_registry.testing.registry import RegistryServer, htpasswd
+from tcs_registry.testing.vulnerable import push_debian9
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -34,6 +35,7 @@ def seed_ecr(pusher: Pusher) -> list[Expected]:
             pusher, "team/web", "2.0", [("amd64", "2024-11-03T00:00:00Z"), ("arm64", "2024-11-03T00:07:00Z")], base
         ),
         *push_tags(pusher, "base", [("bookworm", "2024-10-01T00:00:00Z")], base, docker=True),
+        push_debian9(pusher),
     ]
 
 

@@ -7,8 +7,9 @@ from tcs_registry_ecr import hooks
 from tcs_registry_ecr.client import parse_host
 
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path
+from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, vulnerabilities
 from tcs_registry.testing.proxy import Proxy
+from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
 
 HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 URL = f"https://{HOST}"
@@ -29,8 +30,25 @@ def test_credentials_from_environment_variables(tcs, pm, ecr_env, ecr_expected, 
     assert result.infos[0] == "info\tIdentified registry as: ECR"
     assert csv_rows(report_path(out_dir, HOST)) == expected_rows(HOST, ecr_expected)  # no untagged image
     assert not any("/manifests/" in p for p in v2.paths)  # manifests came from batch_get_image
-    assert {p.split("/blobs/")[0] for p in v2.paths if "/blobs/" in p} == {"/v2/team/api", "/v2/team/web", "/v2/base"}
+    assert {p.split("/blobs/")[0] for p in v2.paths if "/blobs/" in p} == {
+        "/v2/team/api",
+        "/v2/team/web",
+        "/v2/base",
+        "/v2/apps/debian9",
+    }
     assert "example-secret-access-key" not in result.err
+
+
+def test_scan(tcs, pm, ecr_env, ecr_expected, out_dir, vulnerability_database, monkeypatch):
+    """The default mode: every image's layers through the V2 API with the ECR password, the manifests
+    described from BatchGetImage found again in the core's cache."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEY")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-secret-access-key")
+    result = tcs("registry", URL, "--format=json", pm=pm)
+    assert result.code == 0, result.err
+    scanned = [m for m in result.infos if m.startswith("info\tScanned image")]
+    assert len(scanned) == len(ecr_expected) + 1  # team/web:2.0 has two platforms
+    assert vulnerabilities(out_dir, HOST, "apps/debian9", "1") == DEBIAN9_FINDINGS
 
 
 def test_credentials_from_a_shared_credentials_profile(tcs, pm, ecr_env, ecr_expected, out_dir, monkeypatch, tmp_path):

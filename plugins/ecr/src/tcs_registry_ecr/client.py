@@ -7,7 +7,6 @@ import os
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,8 +16,18 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from tcs_registry import AuthError, Credentials, ImageDescription, Registry, RegistryClient, RegistryError
-from tcs_registry.oci import IMAGE_CONFIG_TYPES, Manifest, build_time, compute_digest, config_platform, parse_manifest
+from tcs_registry import AuthError, Credentials, ImageDescription, ImageError, Registry, RegistryClient, RegistryError
+from tcs_registry.http import BoundedCache
+from tcs_registry.oci import (
+    IMAGE_CONFIG_TYPES,
+    IMAGE_TYPES,
+    INDEX_TYPES,
+    Manifest,
+    build_time,
+    compute_digest,
+    config_platform,
+    parse_manifest,
+)
 
 # awslabs/amazon-ecr-credential-helper ecr-login/api/client.go (ExtractRegistry)
 ECR_HOST = re.compile(
@@ -30,6 +39,12 @@ PAGE_SIZE = 1000  # the largest maxResults ECR accepts
 BATCH = 100  # imageIds per batch_get_image call
 TOKEN_LEEWAY = 300  # renew the registry password five minutes before its 12 hours end
 CACHE = 10_000
+# Every type we read, as awslabs/amazon-ecr-containerd-resolver asks for them: without the list ECR
+# answers Docker schema 2 only, converting or refusing OCI manifests and indexes.
+ACCEPTED_MEDIA_TYPES = [*INDEX_TYPES, *IMAGE_TYPES]
+# botocore service-2.json RepositoryName: up to 256 characters, lowercase path components
+_REPOSITORY_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
+MAX_REPOSITORY_NAME = 256
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,33 @@ def _aws_error(exc: Exception, what: str) -> RegistryError:
     raise exc
 
 
+def _client_config(session: boto3.session.Session, host: EcrHost) -> Config:
+    """Our defaults only where the user set nothing: a client Config wins over the environment and the
+    profile in botocore, so a value given here would silently override AWS_USE_FIPS_ENDPOINT or a
+    profile's retry_mode."""
+    core = session._session  # botocore's session: it resolves env > profile > default
+    settings: dict[str, Any] = {}
+    if host.fips:  # the host name itself asks for FIPS; otherwise the user's setting decides
+        settings["use_fips_endpoint"] = True
+    retries: dict[str, Any] = {}
+    if not _user_set(core, "retry_mode", "AWS_RETRY_MODE"):
+        retries["mode"] = "adaptive"  # ECR throttles per API: back off on ThrottlingException
+    if not _user_set(core, "max_attempts", "AWS_MAX_ATTEMPTS"):
+        retries["max_attempts"] = 10
+    if retries:
+        settings["retries"] = retries
+    return Config(**settings)
+
+
+def _user_set(core: Any, key: str, variable: str) -> bool:
+    if os.environ.get(variable):
+        return True
+    try:
+        return key in core.get_scoped_config()
+    except botocore.exceptions.ProfileNotFound:
+        return False  # the client itself will say so, in its own words
+
+
 class EcrClient(RegistryClient):
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
         host = parse_host(registry.host)
@@ -75,12 +117,11 @@ class EcrClient(RegistryClient):
             parts = urlsplit(override)
             registry = replace(registry, scheme=parts.scheme, host=parts.netloc, path="")
         super().__init__(replace(registry, path=""), Credentials(), **kwargs)
-        config = Config(retries={"mode": "adaptive", "max_attempts": 10}, use_fips_endpoint=host.fips)
-        self.ecr = boto3.session.Session().client("ecr", region_name=host.region, config=config)
+        session = boto3.session.Session()
+        self.ecr = session.client("ecr", region_name=host.region, config=_client_config(session, host))
         self._token_lock = threading.Lock()
         self._token_expires = 0.0
-        self._images: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
-        self._manifests: OrderedDict[str, Manifest] = OrderedDict()
+        self._manifests = BoundedCache(CACHE)  # the core's cache, larger: a listing fills it in batches
 
     # -- the registry password ---------------------------------------------------------------------
     def _refresh_password(self) -> None:
@@ -120,6 +161,14 @@ class EcrClient(RegistryClient):
             for repository in page.get("repositories", ()):
                 yield repository["repositoryName"]
 
+    def name_problem(self, repository: str, tag: str | None = None) -> str | None:
+        """ECR's own repository grammar (botocore RepositoryName), which allows 256 characters."""
+        if tag is None:
+            if len(repository) > MAX_REPOSITORY_NAME or not _REPOSITORY_NAME.fullmatch(repository):
+                return f"the registry listed an invalid repository name {repository[:MAX_REPOSITORY_NAME]!r}"
+            return None
+        return super().name_problem(repository, tag)
+
     def tags(self, repository: str) -> list[str]:
         """Tagged images only; their manifests are read in batches for describe()."""
         tags: list[str] = []
@@ -128,7 +177,7 @@ class EcrClient(RegistryClient):
         for page in self._pages("describe_images", what, repositoryName=repository, filter={"tagStatus": "TAGGED"}):
             for detail in page.get("imageDetails", ()):
                 for tag in detail.get("imageTags") or ():
-                    self._remember(self._images, (repository, tag), detail)
+                    self.listed.put((repository, tag), detail)
                     tags.append(tag)
                     digests.add(detail["imageDigest"])
         manifests = self._batch_manifests(repository, digests)
@@ -137,44 +186,43 @@ class EcrClient(RegistryClient):
         return tags
 
     def _batch_manifests(self, repository: str, digests: set[str]) -> list[Manifest]:
-        wanted = sorted(d for d in digests if d not in self._manifests)
+        """Manifests read ahead, 100 a call. One that cannot be used here (schema 1, not byte-exact,
+        a failure) is left to describe(), which asks the V2 API and fails that image alone."""
+        wanted = sorted(d for d in digests if self._manifests.get((repository, d)) is None)
         found = []
         for start in range(0, len(wanted), BATCH):
             ids = [{"imageDigest": d} for d in wanted[start : start + BATCH]]
             try:
                 answer = self.ecr.batch_get_image(
-                    registryId=self.ecr_host.account, repositoryName=repository, imageIds=ids
+                    registryId=self.ecr_host.account,
+                    repositoryName=repository,
+                    imageIds=ids,
+                    acceptedMediaTypes=ACCEPTED_MEDIA_TYPES,
                 )
             except Exception as exc:
                 raise _aws_error(exc, f"ECR batch_get_image of {repository}") from None
             for image in answer.get("images", ()):
-                body = image["imageManifest"].encode()
-                digest = image["imageId"]["imageDigest"]
+                body = str(image.get("imageManifest") or "").encode()
+                digest = str((image.get("imageId") or {}).get("imageDigest") or "")
                 if compute_digest(body) != digest:
                     continue  # not byte-exact (a converted manifest): the V2 API will be asked instead
-                manifest = parse_manifest(body, image.get("imageManifestMediaType", ""), digest, repository)
-                self._remember(self._manifests, digest, manifest)
+                try:
+                    manifest = parse_manifest(body, image.get("imageManifestMediaType", ""), digest, repository)
+                except ImageError:
+                    continue
+                self._manifests.put((repository, digest), manifest)
                 found.append(manifest)
         return found
 
-    @staticmethod
-    def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
-        cache[key] = value
-        while len(cache) > CACHE:
-            cache.popitem(last=False)
-
-    def _manifest(self, repository: str, digest: str) -> Manifest:
-        return self._manifests.get(digest) or self.manifest(repository, digest)
-
     def describe(self, repository: str, tag: str) -> ImageDescription | None:
-        detail = self._images.pop((repository, tag), None)
+        detail = self.listed.pop((repository, tag))
         if detail is None:
             return None  # not from our listing: plain V2 describes it
         digest = detail["imageDigest"]
-        manifest = self._manifest(repository, digest)
+        manifest = self.manifest(repository, digest)
         if manifest.is_index:
             platforms = manifest.platforms()
-            children = [self._manifest(repository, p.digest) for p in platforms if p.digest]
+            children = [self.manifest(repository, p.digest) for p in platforms if p.digest]
         else:
             platforms, children = (), [manifest]
         times, found_platforms = [], []
