@@ -1,19 +1,41 @@
-"""Amazon ECR for tests: moto's server mode for the ECR API (ThreadedMotoServer on loopback), and
-the real CNCF registry, behind htpasswd with ECR's registry user, for the V2 API.
+"""Amazon ECR for tests: moto's server mode for the ECR API (ThreadedMotoServer on loopback) behind
+a strict layer, and the real CNCF registry, behind htpasswd with ECR's registry user, for the V2 API.
 
 moto's get_authorization_token answers base64("AWS:<account>-auth-token") (moto/ecr/responses.py);
 the registry takes exactly that user and password. Images are pushed to the registry, then put
 into moto through the real ECR API (put_image with the manifest bytes and their digest, as ECR
 stores them), so both sides agree byte for byte.
+
+moto is lenient where ECR is not (moto/ecr/models.py: "maxResults and nextToken not implemented",
+"AcceptedMediaTypes has not yet been implemented", filter ignored, expiresAt fixed in 2015), so
+`EcrApi` stands in front of it and does what botocore's ECR model
+(botocore/data/ecr/2015-09-21/service-2.json) says ECR does:
+
+* DescribeRepositories and DescribeImages page by ``maxResults`` (1-1000, default 100) and an opaque
+  ``nextToken``; either with ``repositoryNames``/``imageIds`` is an InvalidParameterException;
+* DescribeImages keeps only what ``filter.tagStatus`` (TAGGED, UNTAGGED, ANY) asks for;
+* BatchGetImage takes 1-100 ``imageIds`` and 1-100 ``acceptedMediaTypes`` (ImageIdentifierList,
+  MediaTypeList); botocore checks neither maximum on the client (botocore/validate.py);
+* GetAuthorizationToken's password is valid for 12 hours (GetAuthorizationToken's documentation).
+
+Not modelled, for want of a source: what BatchGetImage does when the stored type is not among the
+accepted ones (the ECR user guide, image-manifest-formats.md, says only that pulls by digest are
+never translated).
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import time
+
 import boto3
 import pytest
+import requests
 from moto.server import ThreadedMotoServer
 
 from tcs_registry.testing.datasets import Expected, push_index, push_tags
+from tcs_registry.testing.facade import Answer, Facade, Request, json_answer
 from tcs_registry.testing.fixtures import seed
 from tcs_registry.testing.images import Pusher, make_layer
 from tcs_registry.testing.registry import RegistryServer, htpasswd
@@ -44,6 +66,77 @@ def ecr_seeded(work):
     return seed(work, "ecr", seed_ecr)
 
 
+TARGET = "AmazonEC2ContainerRegistry_V20150921."
+DEFAULT_PAGE, MAX_PAGE, MAX_IDS, MAX_MEDIA_TYPES = 100, 1000, 100, 100
+TOKEN_HOURS = 12
+
+
+def invalid(message: str) -> Answer:
+    """An ECR error as the JSON protocol carries it (botocore reads ``__type``)."""
+    return json_answer({"__type": "InvalidParameterException", "message": message}, 400)
+
+
+class EcrApi(Facade):
+    """The ECR API: moto behind the rules of botocore's ECR model that moto leaves out."""
+
+    def __init__(self, moto: str) -> None:
+        super().__init__(moto, name="ecr")
+        self.route("POST", "/")(self.call)
+        self.calls: list[tuple[str, dict]] = []  # (operation, request), as the client sent them
+
+    def _moto(self, request: Request, body: dict) -> tuple[int, dict]:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        answer = self.session.post(self.upstream + "/", data=json.dumps(body), headers=headers)
+        return answer.status_code, answer.json()
+
+    def call(self, request: Request) -> Answer:
+        operation = request.headers.get("X-Amz-Target", "").removeprefix(TARGET)
+        body = request.json() or {}
+        self.calls.append((operation, json.loads(request.body or b"{}")))
+        registry = body.get("registryId")
+        if registry is not None and not (len(registry) == 12 and registry.isdigit()):
+            return invalid(f"Invalid parameter at 'registryId' failed to satisfy constraint: {registry!r}")
+        if operation in ("DescribeRepositories", "DescribeImages"):
+            return self._paged(request, operation, body)
+        if operation == "BatchGetImage":
+            if not 1 <= len(body.get("imageIds") or ()) <= MAX_IDS:
+                return invalid(f"imageIds must hold 1 to {MAX_IDS} image ids")
+            accepted = body.get("acceptedMediaTypes")
+            if accepted is not None and not 1 <= len(accepted) <= MAX_MEDIA_TYPES:
+                return invalid(f"acceptedMediaTypes must hold 1 to {MAX_MEDIA_TYPES} media types")
+        status, answer = self._moto(request, body)
+        if operation == "GetAuthorizationToken" and status == 200:
+            for data in answer["authorizationData"]:
+                data["expiresAt"] = time.time() + TOKEN_HOURS * 3600
+        return json_answer(answer, status)
+
+    def _paged(self, request: Request, operation: str, body: dict) -> Answer:
+        key, named = (
+            ("repositories", "repositoryNames") if operation == "DescribeRepositories" else ("imageDetails", "imageIds")
+        )
+        size, token = body.pop("maxResults", None), body.pop("nextToken", None)
+        if (size is not None or token is not None) and body.get(named):
+            return invalid(f"maxResults and nextToken cannot be used with {named}")
+        if size is not None and not 1 <= size <= MAX_PAGE:
+            return invalid(f"maxResults must be between 1 and {MAX_PAGE}")
+        status, answer = self._moto(request, body)
+        if status != 200:
+            return json_answer(answer, status)
+        items = answer.get(key) or []
+        wanted = (body.get("filter") or {}).get("tagStatus", "ANY")
+        if key == "imageDetails" and wanted != "ANY":
+            items = [i for i in items if bool(i.get("imageTags")) == (wanted == "TAGGED")]
+        start = json.loads(base64.b64decode(token))["offset"] if token else 0
+        end = start + (size or DEFAULT_PAGE)
+        page = {key: items[start:end]}
+        if end < len(items):
+            page["nextToken"] = base64.b64encode(json.dumps({"offset": end}).encode()).decode()
+        return json_answer(page)
+
+    def count(self, operation: str) -> int:
+        return sum(1 for name, _ in self.calls if name == operation)
+
+
 @pytest.fixture(scope="session")
 def moto_server():
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -51,6 +144,12 @@ def moto_server():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def ecr_api(moto_server):
+    with EcrApi(moto_server) as api:
+        yield api
 
 
 @pytest.fixture(scope="session")
@@ -64,14 +163,10 @@ def ecr_registry(ecr_seeded, work, moto_server):
 
 
 def _load_into_moto(endpoint, registry, storage) -> None:
-    import requests
-
     from tcs_registry.oci import MANIFEST_ACCEPT
     from tcs_registry.testing.facade import StoredRegistry
 
-    ecr = boto3.client(
-        "ecr", region_name=REGION, endpoint_url=endpoint, aws_access_key_id="seed", aws_secret_access_key="seed"
-    )
+    ecr = ecr_client(endpoint)
     stored = StoredRegistry(storage)
     session = requests.Session()
     session.auth = ("AWS", f"{ACCOUNT}-auth-token")
@@ -95,9 +190,22 @@ def _load_into_moto(endpoint, registry, storage) -> None:
                 )
 
 
+def ecr_client(endpoint: str):
+    return boto3.client(
+        "ecr", region_name=REGION, endpoint_url=endpoint, aws_access_key_id="seed", aws_secret_access_key="seed"
+    )
+
+
 @pytest.fixture
-def ecr_env(monkeypatch, moto_server, ecr_registry):
-    """boto3 pointed at moto, V2 at the registry; no credentials yet (each test picks a source)."""
+def moto_ecr(moto_server, ecr_registry):
+    """boto3 straight to moto, for a test that changes what ECR holds."""
+    return ecr_client(moto_server)
+
+
+@pytest.fixture
+def ecr_env(monkeypatch, ecr_api, ecr_registry):
+    """boto3 pointed at the strict ECR API, V2 at the registry; no credentials yet (each test picks a
+    source)."""
     for name in (
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
@@ -106,7 +214,7 @@ def ecr_env(monkeypatch, moto_server, ecr_registry):
         "AWS_DEFAULT_REGION",
     ):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", ecr_api.url)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role to look for here
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")

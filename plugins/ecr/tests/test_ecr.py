@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
-from tcs_registry_ecr import hooks
-from tcs_registry_ecr.client import parse_host
+import hashlib
+import json
 
+import pytest
+import tcs_registry_ecr.client
+from tcs_registry_ecr import hooks
+from tcs_registry_ecr.client import ACCEPTED_MEDIA_TYPES, EcrClient, parse_host
+
+from tcs_registry.models import Credentials, Registry
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, vulnerabilities
+from tcs_registry.testing.helpers import csv_rows, expected_rows, failures_path, report_path, vulnerabilities
 from tcs_registry.testing.proxy import Proxy
 from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
 
@@ -85,3 +90,125 @@ def test_host_names(host, expected):
     parsed = parse_host(host)
     assert (parsed and (parsed.account, parsed.region, parsed.fips)) == expected
     assert bool(hooks.plugin.sniff(f"https://{host}")) == bool(expected)
+
+
+@pytest.fixture
+def aws_keys(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEY")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-secret-access-key")
+
+
+def test_pages_and_batches_as_ecr_serves_them(tcs, pm, ecr_env, ecr_api, ecr_expected, out_dir, aws_keys, monkeypatch):
+    """One result a page through nextToken; one password for the run (it lasts 12 hours); every
+    BatchGetImage names the manifest types we read."""
+    monkeypatch.setattr(tcs_registry_ecr.client, "PAGE_SIZE", 1)
+    before = len(ecr_api.calls)
+    result = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, HOST)) == expected_rows(HOST, ecr_expected)
+    calls = ecr_api.calls[before:]
+    pages = [body.get("nextToken") is not None for name, body in calls if name == "DescribeRepositories"]
+    assert pages == [False, True, True, True]  # four repositories
+    api_pages = [b for n, b in calls if n == "DescribeImages" and b["repositoryName"] == "team/api"]
+    assert [(b["maxResults"], b["filter"], "nextToken" in b) for b in api_pages] == [
+        (1, {"tagStatus": "TAGGED"}, False),  # 1.0
+        (1, {"tagStatus": "TAGGED"}, True),  # 1.1 and latest (the untagged image is left out)
+    ]
+    assert sum(1 for name, _ in calls if name == "GetAuthorizationToken") == 1
+    batches = [body for name, body in calls if name == "BatchGetImage"]
+    assert batches and all(b["acceptedMediaTypes"] == ACCEPTED_MEDIA_TYPES for b in batches)
+
+
+SCHEMA1 = json.dumps(
+    {
+        "schemaVersion": 1,
+        "name": "team/api",
+        "tag": "legacy",
+        "architecture": "amd64",
+        "fsLayers": [{"blobSum": "sha256:" + "a" * 64}],
+        "history": [{"v1Compatibility": json.dumps({"id": "b" * 64, "created": "2016-01-01T00:00:00Z"})}],
+    }
+).encode()
+SCHEMA1_TYPE = "application/vnd.docker.distribution.manifest.v1+json"
+
+
+@pytest.fixture
+def legacy_tag(moto_ecr):
+    """team/api:legacy, pushed long ago as schema 1: ECR keeps it in that format and serves it so."""
+    digest = "sha256:" + hashlib.sha256(SCHEMA1).hexdigest()
+    moto_ecr.put_image(
+        repositoryName="team/api",
+        imageManifest=SCHEMA1.decode(),
+        imageManifestMediaType=SCHEMA1_TYPE,
+        imageDigest=digest,
+        imageTag="legacy",
+    )
+    yield digest
+    moto_ecr.batch_delete_image(repositoryName="team/api", imageIds=[{"imageDigest": digest}])
+
+
+def test_a_schema_1_image_fails_alone(tcs, pm, ecr_env, ecr_expected, out_dir, aws_keys, legacy_tag, monkeypatch):
+    def v2(path, *_):
+        if path == f"/v2/team/api/manifests/{legacy_tag}":
+            return 200, {"Content-Type": SCHEMA1_TYPE, "Docker-Content-Digest": legacy_tag}, SCHEMA1
+        return None
+
+    with Proxy(ecr_env.url, v2) as proxy:
+        monkeypatch.setenv("TCS_ECR_REGISTRY_URL", proxy.url)
+        result = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    assert result.code == 4, result.err
+    assert csv_rows(report_path(out_dir, HOST)) == expected_rows(HOST, ecr_expected)  # team/api's others too
+    [(repository, tag, reason)] = csv_rows(failures_path(out_dir, HOST))[1:]
+    assert (repository, tag) == (f"{HOST}/team/api", "legacy")
+    assert reason.endswith(
+        f"/team/api@{legacy_tag}: schema 1 manifests are not supported (deprecated format; re-push the image)"
+    )
+
+
+def test_a_repository_name_of_256_characters(tcs, pm, ecr_env, moto_ecr, aws_keys):
+    """ECR allows 256 characters (botocore RepositoryName), one more than distribution's grammar."""
+    name = "long/" + "a" * 251
+    moto_ecr.create_repository(repositoryName=name)
+    try:
+        result = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    finally:
+        moto_ecr.delete_repository(repositoryName=name, force=True)
+    assert result.code == 0, result.err
+    assert not [m for m in result.messages if m.startswith("error")]
+
+
+def _client(monkeypatch, host: str, **env: str) -> EcrClient:
+    for name in ("AWS_ENDPOINT_URL", "TCS_ECR_REGISTRY_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    registry = Registry(url=f"https://{host}", scheme="https", host=host, path="", registry_type="ECR")
+    return EcrClient(registry, Credentials())
+
+
+@pytest.mark.parametrize(
+    ("host", "env", "endpoint"),
+    [
+        ("123456789012.dkr.ecr.us-east-1.amazonaws.com", {}, "https://api.ecr.us-east-1.amazonaws.com"),
+        (
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            {"AWS_USE_FIPS_ENDPOINT": "true"},
+            "https://ecr-fips.us-east-1.amazonaws.com",
+        ),
+        ("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com", {}, "https://ecr-fips.us-east-1.amazonaws.com"),
+    ],
+)
+def test_the_users_fips_setting_is_kept(monkeypatch, ecr_env, host, env, endpoint):
+    """botocore lets a client Config win over AWS_USE_FIPS_ENDPOINT: the plugin sets it only for a
+    FIPS host name."""
+    assert _client(monkeypatch, host, **env).ecr.meta.endpoint_url == endpoint
+
+
+def test_the_profiles_retry_settings_are_kept(monkeypatch, ecr_env, tmp_path):
+    config = tmp_path / "config"
+    config.write_text("[profile ci]\nretry_mode = standard\nmax_attempts = 3\n")
+    client = _client(monkeypatch, HOST, AWS_CONFIG_FILE=str(config), AWS_PROFILE="ci")
+    assert client.ecr.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
+    monkeypatch.delenv("AWS_PROFILE")
+    default = _client(monkeypatch, HOST, AWS_CONFIG_FILE="/nonexistent")
+    assert default.ecr.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 11}
