@@ -84,14 +84,15 @@ class Manifest:
         )
 
 
-def name_problem(repository: str, tag: str | None = None) -> str | None:
-    """Why a listed repository name (or tag) breaks the distribution grammar, or None if it does not."""
+def name_problem(repository: str, tag: str | None = None, longest: int = MAX_REPOSITORY_NAME) -> str | None:
+    """Why a listed repository name (or tag) breaks the distribution grammar, or None if it does not.
+    ``longest``: a vendor whose repository names may be longer than distribution's (ECR: 256)."""
     if tag is not None:
         if not _TAG_NAME.fullmatch(tag):
             return f"the registry listed an invalid tag name {tag[:MAX_TAG]!r}"
         return None
-    if len(repository) > MAX_REPOSITORY_NAME or not _REPOSITORY_NAME.fullmatch(repository):
-        return f"the registry listed an invalid repository name {repository[:MAX_REPOSITORY_NAME]!r}"
+    if len(repository) > longest or not _REPOSITORY_NAME.fullmatch(repository):
+        return f"the registry listed an invalid repository name {repository[:longest]!r}"
     return None
 
 

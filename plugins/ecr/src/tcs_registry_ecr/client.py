@@ -16,7 +16,16 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from tcs_registry import AuthError, Credentials, ImageDescription, ImageError, Registry, RegistryClient, RegistryError
+from tcs_registry import (
+    AuthError,
+    Credentials,
+    ImageDescription,
+    ImageError,
+    Registry,
+    RegistryClient,
+    RegistryError,
+    oci,
+)
 from tcs_registry.http import BoundedCache
 from tcs_registry.oci import (
     IMAGE_CONFIG_TYPES,
@@ -42,9 +51,7 @@ CACHE = 10_000
 # Every type we read, as awslabs/amazon-ecr-containerd-resolver asks for them: without the list ECR
 # answers Docker schema 2 only, converting or refusing OCI manifests and indexes.
 ACCEPTED_MEDIA_TYPES = [*INDEX_TYPES, *IMAGE_TYPES]
-# botocore service-2.json RepositoryName: up to 256 characters, lowercase path components
-_REPOSITORY_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
-MAX_REPOSITORY_NAME = 256
+MAX_REPOSITORY_NAME = 256  # botocore service-2.json RepositoryName: distribution's grammar, 256 characters
 
 
 @dataclass(frozen=True)
@@ -162,12 +169,7 @@ class EcrClient(RegistryClient):
                 yield repository["repositoryName"]
 
     def name_problem(self, repository: str, tag: str | None = None) -> str | None:
-        """ECR's own repository grammar (botocore RepositoryName), which allows 256 characters."""
-        if tag is None:
-            if len(repository) > MAX_REPOSITORY_NAME or not _REPOSITORY_NAME.fullmatch(repository):
-                return f"the registry listed an invalid repository name {repository[:MAX_REPOSITORY_NAME]!r}"
-            return None
-        return super().name_problem(repository, tag)
+        return oci.name_problem(repository, tag, longest=MAX_REPOSITORY_NAME)
 
     def tags(self, repository: str) -> list[str]:
         """Tagged images only; their manifests are read in batches for describe()."""
