@@ -234,3 +234,23 @@ def test_token_lifetime_is_measured_by_the_local_clock(tcs, standard, tmp_path):
     assert result.code == 0, result.err
     repositories = {e.repository for e in standard.expected}
     assert len(skewed.requests) == 2 + len(repositories)  # ping, catalog, one per repository
+
+
+def test_token_lifetime_comes_from_the_answer_or_the_token_itself():
+    """expires_in when the token service says; else a JWT's own exp - iat (Quay says nothing and issues
+    hour-long JWTs); else the token is kept until the registry refuses it."""
+    import base64
+    import json
+
+    from tcs_registry.http import token_lifetime
+
+    def jwt(claims: dict) -> str:
+        encode = lambda data: base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()  # noqa: E731
+        return f"{encode({'typ': 'JWT'})}.{encode(claims)}.signature"
+
+    assert token_lifetime("opaque", 300) == 300.0
+    assert token_lifetime(jwt({"iat": 1000, "exp": 4600})) == 3600.0
+    assert token_lifetime(jwt({"iat": 1000, "exp": 4600}), 120) == 120.0
+    assert token_lifetime("opaque") == float("inf")
+    assert token_lifetime("a.%%%.b") == float("inf")
+    assert token_lifetime(jwt({"iat": 5000, "exp": 4600})) == 0.0

@@ -122,6 +122,22 @@ def json_list(value: Any, what: str) -> list[Any]:
     return value
 
 
+def token_lifetime(token: str, expires_in: Any = None) -> float:
+    """Seconds a token may be used: ``expires_in`` if the token service said, else the JWT's own
+    ``exp - iat`` (Quay, ACR), else for as long as it works (a 401 brings a new one)."""
+    with suppress(TypeError, ValueError):
+        if expires_in is not None and not isinstance(expires_in, bool):
+            return max(float(expires_in), 0.0)
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        expiry = float(claims["exp"])
+        issued = float(claims.get("iat", time.time()))
+    except (IndexError, ValueError, KeyError, TypeError, AttributeError):
+        return float("inf")
+    return max(expiry - issued, 0.0)
+
+
 def _first_error(response: requests.Response) -> dict[str, Any]:
     """The first entry of a V2 error body (``{"errors": [{"code", "message"}]}``), or {}."""
     try:
@@ -562,17 +578,21 @@ class RegistryClient:
         if response.status_code in (401, 403):
             raise AuthError(self._refused("the registry's token service"))
         if not response.ok:
-            raise RegistryError(f"token service {service} answered {response.status_code}", response.status_code)
+            detail = error_detail(response)
+            raise RegistryError(
+                f"token service {service} answered {response.status_code}" + (f" ({detail})" if detail else ""),
+                response.status_code,
+            )
         try:
             body = response.json()
             token = body.get("token") or body.get("access_token")
-            lifetime = max(float(body.get("expires_in") or 60), 0.0)
+            expires_in = body.get("expires_in")
         except (ValueError, AttributeError, TypeError):
-            token, lifetime = None, 0.0
+            token = expires_in = None
         if not isinstance(token, str) or not token:
             raise RegistryError(f"token service {service} answered without a usable token")
         # Expiry by the local clock: the token server's issued_at may come from a skewed clock.
-        return token, fetched_at + lifetime
+        return token, fetched_at + token_lifetime(token, expires_in)
 
     def _refused(self, who: str) -> str:
         if self.credentials.anonymous:

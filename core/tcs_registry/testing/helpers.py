@@ -28,6 +28,13 @@ def csv_rows(path: Path) -> list[list[str]]:
         return list(csv.reader(handle))
 
 
+def sorted_report(out_dir: Path, host: str) -> list[list[str]]:
+    """A dry run's report, its rows in repository and tag order (a registry whose listings are in an order
+    of its own, such as creation, lists them so)."""
+    header, *rows = csv_rows(report_path(out_dir, host))
+    return [header, *sorted(rows, key=lambda r: (r[0], r[1]))]
+
+
 def expected_rows(host: str, expected: list[Expected], skipped=lambda e: False) -> list[list[str]]:
     rows = [
         [f"{host}/{e.repository}", e.tag, "" if skipped(e) else e.build_time, "true" if skipped(e) else "false"]

@@ -1,20 +1,49 @@
-"""A Quay facade: Quay's /api/v1 and /v2/ auth, serving real images from the CNCF registry.
+"""A strict Quay facade: Quay's /api/v1 and its V2 auth, serving real images from the CNCF registry.
 
-Faithful to quay/quay: endpoints/api/repository.py (GET /api/v1/repository needs one of
-namespace/public/starred, else 400; REPOS_PER_PAGE = 100 per page with an opaque next_page),
-endpoints/api/tag.py (limit <= 100, page, has_additional; onlyActiveTags=true drops deleted and
-expired tags, which otherwise appear with end_ts), auth/registry_jwt_auth.py and endpoints/v2
-(the challenge Bearer realm="<host>/v2/auth",service="<host>"; the catalog pages through an
-absolute Link carrying next_page), endpoints/v2/v2auth.py (the token endpoint answers
-{"token": ...}), and auth/oauth.py (/api/v1 takes a Bearer OAuth token, never a robot's Basic
-credentials; `$oauthtoken` is the docker user for an OAuth token).
+Each behaviour is Quay's own (quay/quay at ffba0c70e2d8):
+
+* ``endpoints/v2/v2auth.py`` ``generate_registry_jwt``: Basic credentials are checked first (wrong
+  ones: 401 UNAUTHORIZED with the validator's message); each ``scope`` must match
+  ``SCOPE_REGEX_TEMPLATE`` (``repository:<name>:<actions>``), anything else, ``registry:catalog:*``
+  included, is 400 INVALID_REQUEST "Unable to decode repository and actions"; no scope at all is 401
+  when anonymous and a token with no access when signed in; scopes the account may not use are
+  granted no actions (downscoped, not refused); the answer is ``{"token": ...}`` alone, a JWT valid
+  for ``TOKEN_VALIDITY_LIFETIME_S`` (an hour).
+* ``auth/credentials.py`` ``validate_credentials``: ``$oauthtoken`` (an OAuth token), ``$app`` (an
+  application token), robots ``org+name`` and plain users.
+* ``endpoints/v2/__init__.py`` ``v2_support_enabled`` and ``auth/registry_jwt_auth.py``: ``/v2/``
+  answers 401 with ``Bearer realm="<host>/v2/auth",service="<host>"`` without a token, 200 with one;
+  any other Authorization (Basic) is 401 ``{"error": ...}``; a repository the token does not grant
+  is 401 with the scope in the challenge.
+* ``endpoints/v2/catalog.py`` ``catalog_search``: an anonymous catalog is 200 with an empty list
+  (``FEATURE_PUBLIC_CATALOG`` is off by default); a token's *user* decides what is listed (the
+  repositories it has a permission on), not its scopes; pages of at most 100 with a relative Link
+  carrying an opaque ``next_page`` (``paginate``, ``os.path.join(get_app_url(), "/v2/...")``).
+* ``endpoints/v2/tag.py``: ``tags/list`` ordered by name, at most 100 a page, ``last`` a tag name, a
+  relative Link.
+* ``endpoints/api/__init__.py`` ``process_oauth``: /api/v1 takes a Bearer OAuth token; Basic
+  credentials are ignored (the call is anonymous); a Bearer JWT (a registry token) is refused, 401.
+* ``endpoints/api/repository.py`` and ``repository_models_pre_oci.py``: ``GET /api/v1/repository``
+  needs ``namespace``, ``public`` or ``starred`` (else 400); ``public=true`` adds the public
+  repositories, ``namespace`` filters all; anonymous without ``public`` lists nothing; 100 a page
+  (``REPOS_PER_PAGE``) with an opaque ``next_page``.
+* ``endpoints/api/tag.py`` and ``data/model/oci/tag.py`` ``list_repository_tag_history``: ``limit``
+  (default 50, 1 to 100) and ``page`` (from 1) over the tags ordered newest first
+  (``lifetime_start_ms`` descending, then name), ``has_additional`` when more rows exist; without
+  ``onlyActiveTags=true`` ended tags (with ``end_ts``) come too; a private repository is 401
+  anonymously, 403 for a signed-in user without permission.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
+import secrets
+import time
+from collections.abc import Callable
 from email.utils import formatdate
+from pathlib import Path
 
 import pytest
 
@@ -23,10 +52,19 @@ from tcs_registry.testing.datasets import Expected, push_index, push_tags
 from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer
 from tcs_registry.testing.fixtures import seed, serving
 from tcs_registry.testing.images import Pusher, make_layer
+from tcs_registry.testing.vulnerable import push_debian9
 
 ROBOT = ("acme+ci", "ROBOTTOKEN0123456789")
-OAUTH = "oauth-access-token-abcdef"
+USER = ("dev", "dev-Passw0rd")
+APP = ("$app", "app-token-0123456789abcdef")  # an application token of user dev
+OAUTH = "oauth-access-token-abcdef"  # an OAuth token of user dev ($oauthtoken)
+CREDENTIALS = {ROBOT: "acme+ci", USER: "dev", APP: "dev", ("$oauthtoken", OAUTH): "dev"}
+# who holds a permission on what (the robot's and the team's grants); acme/tool and other/pub are public
+PERMISSIONS = {"acme+ci": ("acme/api", "acme/web", "acme/debian9"), "dev": ("acme/api", "acme/web", "acme/debian9")}
+PUBLIC = ("acme/tool", "other/pub")
 DELETED_AT = 1700000000  # the deleted tag "old" ended then
+TOKEN_VALIDITY_LIFETIME_S = 3600
+SCOPE = r"^repository:((?:[\.a-zA-Z0-9_\-]+\/)*[\.a-zA-Z0-9_\-]+):((?:push|pull|\*)(?:,(?:push|pull|\*))*)$"
 
 
 def seed_quay(pusher: Pusher) -> list[Expected]:
@@ -36,86 +74,155 @@ def seed_quay(pusher: Pusher) -> list[Expected]:
         *push_tags(pusher, "acme/api", api, base),
         push_index(pusher, "acme/web", "2.0", [("amd64", "2024-05-01T00:00:00Z")], base),
         *push_tags(pusher, "acme/tool", [("v1", "2024-06-01T00:00:00Z")], base),
+        push_debian9(pusher, "acme/debian9"),
     ]
-    pusher.image("other/thing", "1", created="2024-07-01T00:00:00Z", layers=base)  # another namespace
+    pusher.image("other/thing", "1", created="2024-07-01T00:00:00Z", layers=base)  # private, another namespace
+    pusher.image("other/pub", "1", created="2024-07-01T00:00:00Z", layers=base)  # public, another namespace
     return expected
 
 
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _error(code: str, message: str, status: int, headers: dict[str, str] | None = None):
+    return json_answer({"errors": [{"code": code, "message": message, "detail": {}}]}, status, headers)
+
+
 class QuayFacade(Facade):
-    repos_per_page = 100  # Quay's fixed REPOS_PER_PAGE; tests lower it to span pages with few repositories
+    repos_per_page = 100  # REPOS_PER_PAGE; tests lower it to span pages with few repositories
 
     def __init__(self, upstream: str, stored: StoredRegistry) -> None:
         super().__init__(upstream, name="quay")
         self.stored = stored
-        self.deleted_tags = {
-            ("acme/api", "old"): "1.0"
-        }  # tag history: "old" pointed where 1.0 points, then was deleted
+        self.deleted_tags = {("acme/api", "old"): "1.0"}  # tag history: "old" pointed where 1.0 does, then ended
+        self.grants: dict[str, tuple[str, set[str]]] = {}  # registry token -> (user, repositories it may pull)
+        self.after_tag_page: Callable[[int], None] | None = None  # a test's hook: a push between two pages
         self.route("GET", "/api/v1/discovery")(lambda request: json_answer({"paths": {}, "swagger": "2.0"}))
         self.route("GET", "/v2/auth")(self.auth)
+        self.route("GET", "/v2/")(self.ping)
         self.route("GET", "/v2/_catalog")(self.catalog)
-        self.route("GET", "/v2/.*")(self.v2)
+        self.route("GET", "/v2/(?P<repository>.+)/tags/list")(self.tags_list)
+        self.route("GET", "/v2/(?P<repository>.+)/(?:manifests|blobs)/[^/]+")(self.content)
         self.route("GET", "/api/v1/repository")(self.repositories)
         self.route("GET", "/api/v1/repository/(?P<ns>[^/]+)/(?P<repo>[^/]+)/tag/")(self.tags)
 
-    def _token_user(self, request: Request) -> str | None:
-        return self.tokens.get(request.bearer() or "")
+    # -- who is asking ---------------------------------------------------------------------------
+    @staticmethod
+    def may_read(user: str | None, repository: str) -> bool:
+        return repository in PUBLIC or repository in PERMISSIONS.get(user or "", ())
+
+    def _challenge(self, scope: str | None = None, body=None):
+        challenge = f'Bearer realm="{self.url}/v2/auth",service="{self.host}"'
+        if scope:
+            challenge += f',scope="{scope}"'
+        headers = {"WWW-Authenticate": challenge, "Docker-Distribution-API-Version": "registry/2.0"}
+        if body is not None:
+            return json_answer(body, 401, headers)
+        return _error("UNAUTHORIZED", "access to the requested resource is not authorized", 401, headers)
+
+    def _token(self, request: Request) -> tuple[str, set[str]] | None:
+        return self.grants.get(request.bearer() or "")
 
     def auth(self, request: Request):
         basic = request.basic()
-        if basic is None:
-            return json_answer({"token": self.issue_token("")})
-        if basic != ROBOT and basic != ("$oauthtoken", OAUTH):
-            return json_answer({"error": "Invalid username or password"}, 401)
-        return json_answer({"token": self.issue_token(basic[0])})
+        user = CREDENTIALS.get(basic) if basic else None
+        if basic and user is None:
+            return _error("UNAUTHORIZED", "Invalid Username or Password", 401)
+        scopes = request.query.get("scope", [])
+        if not user and not scopes:
+            return _error("UNAUTHORIZED", "access to the requested resource is not authorized", 401)
+        granted = set()
+        for scope in scopes:
+            match = re.match(SCOPE, scope)
+            if not match:
+                return _error("INVALID_REQUEST", f"Unable to decode repository and actions: {scope}", 400)
+            if self.may_read(user, match.group(1)):
+                granted.add(match.group(1))
+        now = int(time.time())
+        claims = {"iat": now, "nbf": now, "exp": now + TOKEN_VALIDITY_LIFETIME_S, "sub": user or "(anonymous)"}
+        header = _b64(json.dumps({"typ": "JWT", "alg": "RS256"}).encode())
+        token = f"{header}.{_b64(json.dumps(claims).encode())}.{_b64(secrets.token_bytes(32))}"
+        self.grants[token] = (user or "", granted)
+        return json_answer({"token": token})
 
-    def _challenge(self):
-        challenge = f'Bearer realm="{self.url}/v2/auth",service="{self.host}"'
-        return json_answer(
-            {"errors": [{"code": "UNAUTHORIZED", "message": "access to the requested resource is not authorized"}]},
-            401,
-            {"WWW-Authenticate": challenge},
-        )
+    def ping(self, request: Request):
+        if request.headers.get("Authorization") is None:
+            return self._challenge(body=True)
+        if self._token(request) is None:
+            return self._challenge(body={"error": "Invalid bearer token format"})
+        return json_answer(True)
 
-    def v2(self, request: Request):
-        if not self._token_user(request):
-            return self._challenge()
+    def content(self, request: Request, repository: str):
+        token = self._token(request)
+        if token is None or repository not in token[1]:
+            return self._challenge(f"repository:{repository}:pull")
         return self.forward(request)
 
-    def _visible(self, user: str) -> list[str]:
-        return [r for r in self.stored.repositories() if user == "$oauthtoken" or r.startswith("acme/")]
+    # -- V2 listing ------------------------------------------------------------------------------
+    def _v2_page(self, request: Request, path: str, names: list[str], key: str, body: dict):
+        limit = max(min(int(request.arg("n", "100") or 100), 100), 1)
+        start = json.loads(base64.b64decode(request.arg("next_page", "") or "e30=")).get("start", 0)
+        if key == "tags" and request.arg("last"):
+            start = sum(1 for name in names if name <= request.arg("last"))
+        chunk = names[start : start + limit]
+        headers = {}
+        if start + limit < len(names):
+            if key == "tags":
+                cursor = f"last={chunk[-1]}"
+            else:
+                cursor = "next_page=" + base64.b64encode(json.dumps({"start": start + limit}).encode()).decode()
+            headers["Link"] = f'<{path}?n={limit}&{cursor}>; rel="next"'
+        return json_answer({**body, key: chunk}, headers=headers)
 
     def catalog(self, request: Request):
-        user = self._token_user(request)
-        if not user:
-            return self._challenge()
-        n = min(int(request.arg("n", "100")), 100)
-        offset = json.loads(base64.b64decode(request.arg("next_page", "") or "e30=")).get("offset", 0)
-        names = self._visible(user)
-        headers = {}
-        if offset + n < len(names):
-            token = base64.b64encode(json.dumps({"offset": offset + n}).encode()).decode()
-            headers["Link"] = f'<{self.url}/v2/_catalog?n={n}&next_page={token}>; rel="next"'
-        return json_answer({"repositories": names[offset : offset + n]}, headers=headers)
+        if request.headers.get("Authorization") is None:
+            return json_answer({"repositories": []})  # anonymous: FEATURE_PUBLIC_CATALOG is off
+        token = self._token(request)
+        if token is None:
+            return self._challenge(body={"error": "Invalid bearer token format"})
+        names = [r for r in self.stored.repositories() if r in PERMISSIONS.get(token[0], ())]
+        return self._v2_page(request, "/v2/_catalog", names, "repositories", {})
 
-    def _oauth(self, request: Request) -> bool:
-        return request.bearer() == OAUTH
+    def tags_list(self, request: Request, repository: str):
+        token = self._token(request)
+        if token is None or repository not in token[1]:
+            return self._challenge(f"repository:{repository}:pull")
+        names = sorted(self.stored.tags(repository))
+        return self._v2_page(request, f"/v2/{repository}/tags/list", names, "tags", {"name": repository})
+
+    # -- REST API /api/v1 --------------------------------------------------------------------------
+    def _rest_user(self, request: Request):
+        """The OAuth token's user; None when anonymous (Basic is ignored); a 401 for a Bearer JWT."""
+        bearer = request.bearer()
+        if bearer == OAUTH:
+            return "dev"
+        if bearer and bearer.startswith("eyJ"):  # a JWT: validated as SSO, no issuer matches
+            return json_answer({"error": "Issuer quay not configured"}, 401)
+        return None
 
     def repositories(self, request: Request):
-        if not self._oauth(request):
-            return json_answer({"error": "Unauthorized"}, 401)
-        namespace = request.arg("namespace")
-        if not (namespace or request.arg("public") or request.arg("starred")):
-            return json_answer({"error_message": "namespace, public or starred is required"}, 400)
-        names = [r for r in self.stored.repositories() if r.startswith(f"{namespace}/")]
+        user = self._rest_user(request)
+        if isinstance(user, tuple):
+            return user
+        namespace, public = request.arg("namespace"), request.arg("public") == "true"
+        if not (namespace or public or request.arg("starred")):
+            return json_answer({"error_message": "namespace, starred or public are required for this API call"}, 400)
+        names = [
+            r
+            for r in self.stored.repositories()
+            if (not namespace or r.startswith(f"{namespace}/"))
+            and ((public and r in PUBLIC) or r in PERMISSIONS.get(user or "", ()))
+        ]
         offset = int(base64.b64decode(request.arg("next_page", "") or "MA==").decode() or 0)
         chunk = names[offset : offset + self.repos_per_page]
         body = {
             "repositories": [
                 {
-                    "namespace": namespace,
+                    "namespace": r.split("/", 1)[0],
                     "name": r.split("/", 1)[1],
                     "description": None,
-                    "is_public": False,
+                    "is_public": r in PUBLIC,
                     "kind": "image",
                     "state": "NORMAL",
                 }
@@ -126,46 +233,64 @@ class QuayFacade(Facade):
             body["next_page"] = base64.b64encode(str(offset + self.repos_per_page).encode()).decode()
         return json_answer(body)
 
-    def tags(self, request: Request, ns: str, repo: str):
-        if not self._oauth(request):
-            return json_answer({"error": "Unauthorized"}, 401)
-        repository = f"{ns}/{repo}"
-        limit = min(int(request.arg("limit", "50")), 100)
-        page = int(request.arg("page", "1"))
+    def _history(self, repository: str) -> list[dict]:
+        """Every tag row of the repository, newest first (lifetime_start_ms descending, then name)."""
         current = self.stored.tags(repository)
-        tags = []
-        for name, digest in sorted(current.items()):
+        rows = []
+        for name, digest in current.items():
             manifest, _ = self.upstream_manifest(repository, digest)
-            revision = self.stored.root / repository / "_manifests" / "tags" / name / "current" / "link"
-            start = int(revision.stat().st_mtime)
-            tags.append(
+            link = self.stored.root / repository / "_manifests" / "tags" / name / "current" / "link"
+            start_ms = link.stat().st_mtime_ns // 1_000_000
+            rows.append(
                 {
                     "name": name,
                     "reversion": False,
-                    "start_ts": start,
+                    "start_ts": start_ms // 1000,
                     "manifest_digest": digest,
                     "is_manifest_list": manifest.get("mediaType") in INDEX_TYPES,
                     "size": None,
-                    "last_modified": formatdate(start),
+                    "last_modified": formatdate(start_ms / 1000),
+                    "_start_ms": start_ms,
                 }
             )
-        if request.arg("onlyActiveTags") != "true":
-            for (r, name), alias in self.deleted_tags.items():
-                if r == repository:
-                    tags.append(
-                        {
-                            "name": name,
-                            "reversion": False,
-                            "start_ts": DELETED_AT - 86400,
-                            "end_ts": DELETED_AT,
-                            "manifest_digest": current[alias],
-                            "is_manifest_list": False,
-                            "last_modified": formatdate(DELETED_AT - 86400),
-                            "expiration": formatdate(DELETED_AT),
-                        }
-                    )
-        chunk = tags[(page - 1) * limit : page * limit]
-        return json_answer({"tags": chunk, "page": page, "has_additional": page * limit < len(tags)})
+        for (r, name), alias in self.deleted_tags.items():
+            if r == repository and alias in current:
+                start = DELETED_AT - 86400
+                rows.append(
+                    {
+                        "name": name,
+                        "reversion": False,
+                        "start_ts": start,
+                        "end_ts": DELETED_AT,
+                        "manifest_digest": current[alias],
+                        "is_manifest_list": False,
+                        "last_modified": formatdate(start),
+                        "expiration": formatdate(DELETED_AT),
+                        "_start_ms": start * 1000,
+                    }
+                )
+        rows.sort(key=lambda row: (-row["_start_ms"], row["name"]))
+        return [{k: v for k, v in row.items() if k != "_start_ms"} for row in rows]
+
+    def tags(self, request: Request, ns: str, repo: str):
+        user = self._rest_user(request)
+        if isinstance(user, tuple):
+            return user
+        repository = f"{ns}/{repo}"
+        if not self.may_read(user, repository):
+            if user is None:
+                return json_answer({"error": "Requires authentication", "error_type": "invalid_token"}, 401)
+            return json_answer({"error": "Unauthorized", "error_type": "insufficient_scope"}, 403)
+        limit = max(min(int(request.arg("limit", "50")), 100), 1)
+        page = max(int(request.arg("page", "1")), 1)
+        rows = self._history(repository)
+        if request.arg("onlyActiveTags") == "true":
+            rows = [row for row in rows if "end_ts" not in row]
+        chunk = rows[(page - 1) * limit : page * limit]
+        answer = json_answer({"tags": chunk, "page": page, "has_additional": page * limit < len(rows)})
+        if self.after_tag_page is not None:
+            self.after_tag_page(page)
+        return answer
 
 
 @pytest.fixture(scope="session")
@@ -182,3 +307,10 @@ def quay(quay_seeded, work):
 @pytest.fixture
 def quay_expected(quay_seeded):
     return quay_seeded.expected
+
+
+@pytest.fixture
+def fresh_quay(fresh_registry, tmp_path):
+    """A Quay of the test's own over ``fresh_registry`` (push with ``pusher``)."""
+    with QuayFacade(fresh_registry.url, StoredRegistry(Path(tmp_path) / "storage")) as facade:
+        yield facade

@@ -1,4 +1,4 @@
-"""The Quay plugin against a faithful Quay facade over the real CNCF registry."""
+"""The Quay plugin against a strict Quay facade over the real CNCF registry: every way in, both modes."""
 
 from __future__ import annotations
 
@@ -7,10 +7,16 @@ import tcs_registry_quay.client
 from tcs_registry_quay import hooks
 
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, store_rows
+from tcs_registry.testing.datasets import push_tags
+from tcs_registry.testing.helpers import expected_rows, sorted_report, store_rows, vulnerabilities
+from tcs_registry.testing.images import make_layer
+from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
 
 ROBOT = ("acme+ci", "ROBOTTOKEN0123456789")
-OAUTH = "oauth-access-token-abcdef"
+USER = ("dev", "dev-Passw0rd")
+APP = ("$app", "app-token-0123456789abcdef")
+OAUTH = ("$oauthtoken", "oauth-access-token-abcdef")
+WAYS_IN = {"robot": ROBOT, "user": USER, "application token": APP, "OAuth token": OAUTH}
 
 
 @pytest.fixture
@@ -18,22 +24,65 @@ def pm():
     return get_plugin_manager(load_entrypoints=False, plugins=[hooks.plugin])
 
 
-def test_robot_over_the_v2_api(tcs, pm, quay, quay_expected, out_dir, monkeypatch):
+def login(user: tuple[str, str]) -> list[str]:
+    return [f"--username={user[0]}", f"--password={user[1]}"]
+
+
+@pytest.mark.parametrize("way_in", WAYS_IN)
+def test_dry_run_every_way_in(tcs, pm, quay, quay_expected, out_dir, way_in):
+    """The organization's repositories the account may read, and its public ones (acme/tool)."""
     before = len(quay.requests)
-    result = tcs(
-        "registry",
-        quay.url,
-        "--mode=dry-run",
-        f"--username={ROBOT[0]}",
-        f"--password={ROBOT[1]}",
-        "--registry-type=quay",
-        pm=pm,
-    )
+    result = tcs("registry", f"{quay.url}/acme", "--mode=dry-run", *login(WAYS_IN[way_in]), pm=pm)
     assert result.code == 0, result.err
-    assert csv_rows(report_path(out_dir, quay.host)) == expected_rows(quay.host, quay_expected)
-    paths = [r.path for r in quay.requests[before:]]
-    assert not any(p.startswith("/api/v1") for p in paths)  # robots cannot use the REST API
-    assert paths.count("/v2/_catalog") == 1
+    assert result.infos[0] == "info\tIdentified registry as: QUAY"
+    assert sorted_report(out_dir, quay.host) == expected_rows(quay.host, quay_expected)
+    requests = quay.requests[before:]
+    rest = [r for r in requests if r.path.startswith("/api/v1")]
+    if way_in == "OAuth token":
+        assert not any(r.path == "/v2/_catalog" for r in requests)
+        assert all(r.headers["Authorization"] == f"Bearer {OAUTH[1]}" for r in rest)
+    else:  # the catalog, and the public listing asked anonymously: Quay's REST API ignores Basic
+        assert [r.path for r in requests].count("/v2/_catalog") == 1
+        assert [r.target for r in rest] == ["/api/v1/repository?namespace=acme&public=true&repo_kind=image"]
+        assert all("Authorization" not in r.headers for r in rest)
+
+
+def test_a_robot_names_its_organization(tcs, pm, quay, quay_expected, out_dir):
+    result = tcs("registry", quay.url, "--mode=dry-run", "--registry-type=quay", *login(ROBOT), pm=pm)
+    assert result.code == 0, result.err
+    assert sorted_report(out_dir, quay.host) == expected_rows(quay.host, quay_expected)
+
+
+def test_anonymous_sees_the_public_repositories(tcs, pm, quay, quay_expected, out_dir):
+    result = tcs("registry", f"{quay.url}/acme", "--mode=dry-run", pm=pm)
+    assert result.code == 0, result.err
+    public = [e for e in quay_expected if e.repository == "acme/tool"]
+    assert sorted_report(out_dir, quay.host) == expected_rows(quay.host, public)
+
+
+def test_anonymous_without_an_organization(tcs, pm, quay):
+    result = tcs("registry", quay.url, "--mode=dry-run", "--registry-type=quay", pm=pm)
+    assert result.code == 3
+    assert result.messages[-1] == (
+        "error\tQuay lists repositories per organization: name it in the URL (https://quay.io/<org>)"
+    )
+
+
+@pytest.mark.parametrize("way_in", ["robot", "OAuth token"])
+def test_scan(tcs, pm, quay, quay_expected, out_dir, vulnerability_database, way_in):
+    result = tcs("registry", f"{quay.url}/acme", "--format=json", *login(WAYS_IN[way_in]), pm=pm)
+    assert result.code == 0, result.err
+    scanned = [m for m in result.infos if m.startswith("info\tScanned image")]
+    assert len(scanned) == len(quay_expected)
+    assert vulnerabilities(out_dir, quay.host, "acme/debian9", "1") == DEBIAN9_FINDINGS
+
+
+def test_the_token_service_is_asked_for_repository_scopes_only(tcs, pm, quay):
+    before = len(quay.requests)
+    assert tcs("registry", f"{quay.url}/acme", "--mode=dry-run", *login(ROBOT), pm=pm).code == 0
+    scopes = [r.query.get("scope", []) for r in quay.requests[before:] if r.path == "/v2/auth"]
+    assert scopes[0] == []  # the ping and the catalog: a signed-in token, no scope
+    assert all(len(s) == 1 and s[0].startswith("repository:acme/") and s[0].endswith(":pull") for s in scopes[1:])
 
 
 def test_oauth_token_over_the_rest_api_with_paging_and_active_tags_only(
@@ -42,20 +91,40 @@ def test_oauth_token_over_the_rest_api_with_paging_and_active_tags_only(
     monkeypatch.setattr(quay, "repos_per_page", 2)
     monkeypatch.setattr(tcs_registry_quay.client, "TAGS_PER_PAGE", 2)
     before = len(quay.requests)
-    result = tcs(
-        "registry", f"{quay.url}/acme", "--mode=dry-run", "--username=$oauthtoken", f"--password={OAUTH}", pm=pm
-    )
+    result = tcs("registry", f"{quay.url}/acme", "--mode=dry-run", *login(OAUTH), pm=pm)
     assert result.code == 0, result.err
-    assert result.infos[0] == "info\tIdentified registry as: QUAY"
-    assert csv_rows(report_path(out_dir, quay.host)) == expected_rows(
-        quay.host, quay_expected
-    )  # no "old", no other/thing
+    assert sorted_report(out_dir, quay.host) == expected_rows(quay.host, quay_expected)  # no "old"
     requests = quay.requests[before:]
     assert [r.arg("next_page") is not None for r in requests if r.path == "/api/v1/repository"] == [False, True]
     tag_pages = [r for r in requests if r.path == "/api/v1/repository/acme/api/tag/"]
-    assert [(r.arg("onlyActiveTags"), r.arg("page")) for r in tag_pages] == [("true", "1"), ("true", "2")]
-    assert not any(r.path == "/v2/_catalog" for r in requests)
-    assert store_rows(state_dir, "SELECT COUNT(*) FROM images WHERE repository LIKE 'acme/%'") == [(5,)]
+    # two pages, then the first again for tags pushed while they were read
+    assert [(r.arg("onlyActiveTags"), r.arg("page")) for r in tag_pages] == [
+        ("true", "1"),
+        ("true", "2"),
+        ("true", "1"),
+    ]
+    assert store_rows(state_dir, "SELECT COUNT(*) FROM images WHERE repository LIKE 'acme/%'") == [(6,)]
+
+
+def test_tags_pushed_while_the_pages_are_read(tcs, pm, fresh_quay, pusher, out_dir, monkeypatch):
+    """Quay pages tags by offset, newest first: a new tag shifts the rest (one comes twice), a tag pushed
+    again jumps to the first page. Each tag is reported once, none is missed."""
+    base = [make_layer({"etc/os-release": b"ID=quay-test\n"})]
+    versions = [(f"1.{i}", f"2024-01-0{i + 1}T00:00:00Z") for i in range(5)]
+    expected = push_tags(pusher, "acme/api", versions, base)
+    monkeypatch.setattr(tcs_registry_quay.client, "TAGS_PER_PAGE", 2)
+    pushed = []
+
+    def push(page: int) -> None:
+        if page == 1 and not pushed:  # after the first page: one new tag, and 1.0 (on page 3) pushed again
+            pushed.append(push_tags(pusher, "acme/api", [("2.0", "2024-02-01T00:00:00Z")], base))
+            pushed.append(push_tags(pusher, "acme/api", [("1.0", "2024-02-02T00:00:00Z")], base))
+
+    fresh_quay.after_tag_page = push
+    result = tcs("registry", f"{fresh_quay.url}/acme", "--mode=dry-run", *login(OAUTH), pm=pm)
+    assert result.code == 0, result.err
+    now = [e for e in expected if e.tag != "1.0"] + pushed[0] + pushed[1]
+    assert sorted_report(out_dir, fresh_quay.host) == expected_rows(fresh_quay.host, now)
 
 
 def test_wrong_robot_token(tcs, pm, quay):
@@ -67,7 +136,7 @@ def test_wrong_robot_token(tcs, pm, quay):
 
 
 def test_sniffed_from_the_v2_challenge(tcs, pm, quay):
-    result = tcs("registry", quay.url, "--mode=dry-run", pm=pm)
+    result = tcs("registry", f"{quay.url}/acme", "--mode=dry-run", pm=pm)
     assert result.infos[0] == "info\tIdentified registry as: QUAY"
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import re
 import time
@@ -19,7 +17,7 @@ from azure.identity import AzureAuthorityHosts, ClientSecretCredential, DefaultA
 
 from tcs_registry import AuthError, Credentials, ImageDescription, Registry, RegistryClient
 from tcs_registry.default_plugins.v2 import describe
-from tcs_registry.http import Challenge, json_field
+from tcs_registry.http import Challenge, json_field, token_lifetime
 from tcs_registry.oci import parse_time
 
 ACR_HOST = re.compile(r"^[a-z0-9-]+\.azurecr\.(io|cn|us)$")
@@ -46,16 +44,6 @@ def _entra_options() -> dict[str, Any]:
     if authority and host not in PUBLIC_AUTHORITIES:
         return {"disable_instance_discovery": True}
     return {}
-
-
-def _expiry(token: str, default: float = 300.0) -> float:
-    """When an ACR access token (a JWT) expires, by its ``exp`` claim; else ``default`` seconds."""
-    try:
-        payload = token.split(".")[1]
-        exp = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"]
-        return float(exp)
-    except (IndexError, ValueError, KeyError, TypeError):
-        return time.time() + default
 
 
 class AcrClient(RegistryClient):
@@ -109,7 +97,7 @@ class AcrClient(RegistryClient):
             raise AuthError(f"{self.service} refused an access token for {scope or 'the registry'}")
         body = self.json(self.check(response, "ACR access token"), "ACR access token")
         token = json_field(body, "access_token", "ACR access token")
-        return token, _expiry(token)
+        return token, time.time() + token_lifetime(token)
 
     def scope_for(self, url: str) -> str | None:
         path = urlsplit(url).path

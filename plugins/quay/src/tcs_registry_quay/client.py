@@ -2,61 +2,97 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from tcs_registry import Credentials, ImageDescription, Registry, RegistryClient, RegistryError
 from tcs_registry.default_plugins.v2 import describe
-from tcs_registry.http import NO_AUTH, json_field
+from tcs_registry.http import NO_AUTH, json_field, json_list
 
 API = "/api/v1"
 TAGS_PER_PAGE = 100  # the maximum `limit` Quay accepts for tags
 OAUTH_USER = "$oauthtoken"  # docker login's user name for a Quay OAuth token
-TAG_CACHE = 10_000
+log = logging.getLogger("tcs_registry.quay")
 
 
 class QuayClient(RegistryClient):
-    """A URL path names the organization; Quay serves /v2/ and /api/v1 at the host's root."""
+    """A URL path names the organization; Quay serves /v2/ and /api/v1 at the host's root.
+
+    Three ways in: an OAuth token (user ``$oauthtoken``) lists through the REST API; robots, users and
+    application tokens (``$app``), which the REST API does not take, through the V2 catalog; anonymous
+    users through the REST API's public listing. With an organization named, its public repositories
+    are listed too, as anyone may pull them.
+    """
 
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
         user = credentials.username or ""
         self.namespace = registry.path.strip("/").split("/")[0] or (user.split("+")[0] if "+" in user else None)
         self.oauth = user == OAUTH_USER and bool(credentials.password)
         super().__init__(replace(registry, path=""), credentials, **kwargs)
-        self._tags: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+
+    def scope_for(self, url: str) -> str | None:
+        # Quay's token service refuses registry:catalog:* (400): its catalog wants a signed-in token with
+        # no scope at all (quay endpoints/v2/v2auth.py, endpoints/v2/catalog.py).
+        return None if urlsplit(url).path.endswith("/v2/_catalog") else super().scope_for(url)
+
+    def login(self) -> None:
+        if not self.credentials.anonymous:
+            self.ping()
+            return
+        # Anonymous: Quay gives a token only for a repository scope, so /v2/ answering at all will do.
+        response = self._send("GET", self.url("/v2/"))
+        if response.status_code not in (200, 401):
+            self.check(response, f"{self.registry.host}/v2/")
 
     def _auth(self) -> dict[str, Any]:
-        """Request options for /api/v1: the OAuth token, and no V2 challenge handling."""
-        return {"headers": {"Authorization": f"Bearer {self.credentials.password}"}, "auth": NO_AUTH}
+        """Request options for /api/v1: the OAuth token if there is one (Quay ignores Basic there), and
+        no V2 challenge handling."""
+        headers = {"Authorization": f"Bearer {self.credentials.password}"} if self.oauth else {}
+        return {"headers": headers, "auth": NO_AUTH}
 
     def _api(self, path: str, what: str, **params: Any) -> Any:
         return self.api_json(API + path, what, params=params, **self._auth())
 
     def repositories(self) -> Iterable[str]:
-        if self.oauth:
+        if self.oauth or self.credentials.anonymous:
             return self._rest_repositories()
-        # Robots cannot use /api/v1: the V2 catalog lists what they may see, kept to the namespace.
-        catalog = self.paginate("/v2/_catalog", "repositories", what="repository catalog")
-        prefix = f"{self.namespace}/" if self.namespace else ""
-        return (name for name in catalog if name.startswith(prefix))
+        return self._catalog_and_public()
 
     def tags(self, repository: str) -> Iterable[str] | None:
-        return self._rest_tags(repository) if self.oauth else None  # robots: plain V2 tags/list
+        if self.oauth or self.credentials.anonymous:
+            return self._rest_tags(repository)
+        return None  # robots, users and application tokens: plain V2 tags/list
 
     def describe(self, repository: str, tag: str) -> ImageDescription:
         return replace(describe(self, repository, tag), push_time=self.pushed(repository, tag))
+
+    def _catalog_and_public(self) -> Iterator[str]:
+        """What the V2 catalog lists (the repositories the account has a permission on), kept to the
+        namespace, then the namespace's public repositories the catalog leaves out."""
+        prefix = f"{self.namespace}/" if self.namespace else ""
+        seen = set()
+        for name in self.paginate("/v2/_catalog", "repositories", what="repository catalog"):
+            if name.startswith(prefix):
+                seen.add(name)
+                yield name
+        if self.namespace is None:
+            return  # every public repository of the instance is not what was asked for
+        try:
+            yield from (name for name in self._rest_repositories() if name not in seen)
+        except RegistryError as exc:  # the REST API closed to anonymous users: the catalog is all there is
+            log.info("Quay's public repositories of %s are not listed: %s", self.namespace, exc)
 
     def _rest_repositories(self) -> Iterator[str]:
         if self.namespace is None:
             raise RegistryError("Quay lists repositories per organization: name it in the URL (https://quay.io/<org>)")
         what = f"Quay repositories of {self.namespace}"
-        url = f"{API}/repository?" + urlencode({"namespace": self.namespace, "repo_kind": "image"})
+        query = {"namespace": self.namespace, "public": "true", "repo_kind": "image"}
         pages = self.paginate(
-            url,
+            f"{API}/repository?" + urlencode(query),
             "repositories",
             size_param=None,
             next_key="next_page",
@@ -67,30 +103,52 @@ class QuayClient(RegistryClient):
         for repository in pages:
             yield f"{json_field(repository, 'namespace', what)}/{json_field(repository, 'name', what)}"
 
+    def _tag_page(self, repository: str, page: int) -> tuple[list[dict[str, Any]], bool]:
+        what = f"Quay tags of {repository}"
+        body = self._api(f"/repository/{repository}/tag/", what, onlyActiveTags="true", limit=TAGS_PER_PAGE, page=page)
+        tags = json_list(body.get("tags") if isinstance(body, dict) else None, what)
+        for tag in tags:
+            json_field(tag, "name", what)
+        return tags, bool(tags) and body.get("has_additional") is True  # an empty page ends it
+
     def _rest_tags(self, repository: str) -> Iterator[str]:
-        """Active tags only (``onlyActiveTags=true``): deleted and expired tags are history, not images."""
-        page = 1
-        while True:
-            body = self._api(
-                f"/repository/{repository}/tag/",
-                f"Quay tags of {repository}",
-                onlyActiveTags="true",
-                limit=TAGS_PER_PAGE,
-                page=page,
-            )
-            tags = body.get("tags") if isinstance(body, dict) else None
-            for tag in tags or ():
-                name = json_field(tag, "name", f"Quay tags of {repository}")
-                self._tags[(repository, name)] = tag
-                while len(self._tags) > TAG_CACHE:
-                    self._tags.popitem(last=False)
-                yield name
-            if not tags or not body.get("has_additional"):  # an empty page ends it, whatever it claims
-                return
+        """Active tags only (``onlyActiveTags=true``): deleted and expired tags are history, not images.
+
+        Quay pages by offset, newest first: a tag pushed while the pages are read shifts the rest by one
+        (a name comes twice: kept once), and a tag pushed again moves to the first page, already read (it
+        would be missed). So when the tags span pages, the first pages are read again for anything
+        pushed since the listing began."""
+        seen: set[str] = set()
+        began = 0.0  # the newest tag's start when the listing began
+        page, more = 1, True
+        while more:
+            tags, more = self._tag_page(repository, page)
+            began = max([began, *(_start(t) for t in tags)]) if page == 1 else began
+            for tag in tags:
+                if tag["name"] not in seen:
+                    seen.add(tag["name"])
+                    self.listed.put((repository, tag["name"]), tag)
+                    yield tag["name"]
+            page += 1
+        page, more = 1, page > 2
+        while more:
+            tags, more = self._tag_page(repository, page)
+            for tag in tags:
+                if tag["name"] not in seen or _start(tag) > began:  # new, or pushed again: this entry counts
+                    self.listed.put((repository, tag["name"]), tag)
+                if tag["name"] not in seen:
+                    seen.add(tag["name"])
+                    yield tag["name"]
+            more = more and _start(tags[-1]) > began  # older tags reached: nothing newer below
             page += 1
 
     def pushed(self, repository: str, tag: str) -> datetime | None:
         """When the tag was pushed (``start_ts``), if the tag came from the REST listing."""
-        listed = self._tags.pop((repository, tag), None)
+        listed = self.listed.pop((repository, tag))
         start = listed.get("start_ts") if listed else None
         return datetime.fromtimestamp(start, UTC) if isinstance(start, int | float) else None
+
+
+def _start(tag: dict[str, Any]) -> float:
+    start = tag.get("start_ts")
+    return float(start) if isinstance(start, int | float) and not isinstance(start, bool) else 0.0
