@@ -142,3 +142,20 @@ def test_a_catalog_that_never_ends_stops_with_one_line(tcs, anonymous_registry, 
     assert pages == 30  # 30 read, and a link to a 31st
     assert result.messages[-1] == "error\trepository catalog: more than 30 pages; the listing does not end"
     assert "Traceback" not in result.err
+
+
+def test_a_400_that_does_not_name_the_page_size_is_an_error(tcs, anonymous_registry):
+    """Only PAGINATION_NUMBER_INVALID (or a message naming the size parameter) makes the page smaller:
+    any other 400 is the registry's answer, said once, not asked again with ever smaller pages."""
+
+    def refuse(path, *_):
+        if path.startswith("/v2/_catalog"):
+            body = {"message": "catalog listing is disabled"}  # no V2 error code
+            return 400, {"Content-Type": "application/json"}, json.dumps(body).encode()
+        return None
+
+    with Proxy(anonymous_registry.url, refuse) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+        assert [p for p in proxy.paths if p.startswith("/v2/_catalog")] == ["/v2/_catalog?n=1000"]
+    assert result.code == 3
+    assert result.messages[-1] == ("error\trepository catalog: the registry answered 400 (catalog listing is disabled)")

@@ -33,7 +33,6 @@ from .models import Credentials, Registry
 USER_AGENT = "tcs-registry"
 DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
 DEFAULT_PAGE_SIZE = 1000  # the largest page distribution allows by default; shrunk on a 400
-PAGE_SIZE_ERRORS = ("PAGINATION_NUMBER_INVALID", "")  # a 400 without a V2 error code may also mean "n too big"
 TOKEN_LEEWAY = 10.0  # refresh a token this many seconds before it expires
 log = logging.getLogger("tcs_registry")
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -152,10 +151,29 @@ def error_code(response: requests.Response) -> str:
     return str(_first_error(response).get("code", ""))
 
 
+def _size_refused(response: requests.Response, size_param: str) -> bool:
+    """Whether a 400 says the page size is too big: distribution's PAGINATION_NUMBER_INVALID, or a REST
+    API's message naming its size parameter (Harbor: "page_size in query should be less than or equal
+    to 100"). Any other 400 (GHCR's "beyond the 10,000th result", a bad query) is an error, not a size."""
+    if error_code(response) == "PAGINATION_NUMBER_INVALID":
+        return True
+    if size_param == "n":  # too short a name to look for in a message
+        return False
+    return re.search(rf"\b{re.escape(size_param)}\b", response.text[:2000]) is not None
+
+
 def error_detail(response: requests.Response) -> str:
-    """The registry's own error code and message, if the body carries the V2 error format."""
+    """The registry's own error code and message: the V2 error format's, else a vendor API's one-line
+    ``message`` (GitHub, Docker Hub), ``error_message`` or ``error`` (Quay), cut to one short line."""
     first = _first_error(response)
-    return " ".join(str(first.get(k, "")) for k in ("code", "message")).strip()
+    detail = " ".join(str(first.get(k, "")) for k in ("code", "message")).strip()
+    if not detail:
+        with suppress(ValueError, AttributeError):
+            body = response.json()
+            detail = next(
+                (v for k in ("message", "error_message", "error", "detail") if isinstance(v := body.get(k), str)), ""
+            )
+    return ascii(" ".join(detail.split())[:200])[1:-1]
 
 
 def _reason(exc: Exception) -> str:
@@ -690,12 +708,7 @@ class RegistryClient:
                 kwargs = {**kwargs, "headers": headers, **({"auth": NO_AUTH} if "auth" in kwargs else {})}
                 home = origin(url)
             response = self.get(url, **kwargs)
-            if (
-                response.status_code == 400
-                and size_param
-                and page_size > 1
-                and error_code(response) in PAGE_SIZE_ERRORS
-            ):
+            if response.status_code == 400 and size_param and page_size > 1 and _size_refused(response, size_param):
                 page_size //= 2
                 url = with_page_size(url, page_size, size_param)
                 continue
