@@ -27,7 +27,7 @@ from .errors import (
 )
 from .http import RegistryClient
 from .models import ImageDescription, Platform, Registry, ScanResult, Violation
-from .oci import MAX_REPOSITORY_NAME, MAX_TAG, format_time, parse_time
+from .oci import MAX_REPOSITORY_NAME, MAX_TAG, attached_tag, format_time, parse_time
 from .report import CsvReport, FailureReport, Summary
 from .results import ResultWriter, findings_document
 from .settings import Settings
@@ -197,13 +197,17 @@ class Discovery:
             raise RegistryError(f"listing repositories failed: {type(exc).__name__}: {exc}") from None
 
     # -- per image (worker threads) ----------------------------------------------------------
-    def describe_and_scan(self, repository: str, tag: str) -> Outcome:
+    def describe(self, repository: str, tag: str) -> Outcome:
         hook, (registry, client) = self.pm.hook, self._connected()
         image = hook.describe_image(registry=registry, client=client, repository=repository, tag=tag)
         if image is None:
             raise PluginError(f"no installed plugin can describe images of a {registry.registry_type} registry")
-        outcome = Outcome(image)
-        if self.settings.mode == "scan" and self.scanners:
+        return Outcome(image)
+
+    def describe_and_scan(self, repository: str, tag: str) -> Outcome:
+        outcome = self.describe(repository, tag)
+        if self.settings.mode == "scan" and self.scanners and not outcome.image.artifact:
+            hook, (registry, client) = self.pm.hook, self._connected()
             options = {
                 "scanner": None,
                 "project": self.settings.project,
@@ -211,7 +215,7 @@ class Discovery:
                 "analyser": self.analyser,
                 "matcher": self.matcher,
             }
-            outcome.scan = hook.submit_scan(registry=registry, client=client, image=image, options=options)
+            outcome.scan = hook.submit_scan(registry=registry, client=client, image=outcome.image, options=options)
             if outcome.scan is None:
                 raise ImageError("no installed scanner answered for this image")
         return outcome
@@ -281,29 +285,54 @@ class Discovery:
         return self._finish(out, report)
 
     def _pipeline(self, pool: ThreadPoolExecutor, store: Store, run_id: int, report: CsvReport | None) -> None:
-        """Describe admitted images concurrently while writing results in listing order."""
+        """Describe admitted images concurrently while writing results in listing order. A dry run
+        describes the images it leaves out as well, for their build time in the report (unless the
+        registry counts what that costs: `RegistryClient.describe_skipped`)."""
         s, summary = self.settings, self.summary
         window = 4 * s.concurrency  # bounded look-ahead: memory does not grow with the registry
-        pending: deque[tuple[str, str, Future[Outcome] | None]] = deque()
+        # (repository, tag, the description under way, why the image is left out: '' if it is admitted)
+        pending: deque[tuple[str, str, Future[Outcome] | None, str]] = deque()
         admitted = 0
+        describe_skipped = report is not None and self._connected()[1].describe_skipped
+
+        def skipped_row(repository: str, tag: str, future: Future[Outcome] | None) -> None:
+            build_time = ""
+            if future is not None:
+                try:
+                    image = future.result().image
+                    build_time = "" if image.artifact else format_time(image.build_time)
+                except QuotaExhausted as exc:
+                    self._stop(exc)
+                except Exception as exc:  # the image is left out anyway: its row stays without a date
+                    log.debug(
+                        "Could not describe a skipped image image=%s/%s:%s error=%s",
+                        s.host,
+                        repository,
+                        tag,
+                        _reason(exc),
+                    )
+            if report:
+                report.row(f"{s.host}/{repository}", tag, build_time, skipped=True)
 
         def settle() -> None:
-            repository, tag, future = pending.popleft()
+            repository, tag, future, left_out = pending.popleft()
             reference = f"{s.host}/{repository}:{tag}"
-            if future is None:
-                if report:
-                    report.row(f"{s.host}/{repository}", tag, "", skipped=True)
+            if left_out or future is None:
+                skipped_row(repository, tag, future)
                 return
             try:
                 outcome = future.result()
                 image = outcome.image
+                if image.artifact:
+                    summary.skipped += 1
+                    log.info("Skipped image=%s reason=%s", reference, image.artifact)
+                    skipped_row(repository, tag, None)
+                    return
                 new = store.record_image(run_id, s.project, s.url, image)
                 build_time = format_time(image.build_time)
             except QuotaExhausted as exc:
                 summary.undone += 1
-                if self.stopped is None:
-                    self.stopped = str(exc)
-                    log.error("Stopping: %s", exc)
+                self._stop(exc)
                 return
             except Exception as exc:  # a registry error, odd data or a plugin bug fails this image only
                 summary.failed += 1
@@ -324,7 +353,8 @@ class Discovery:
 
         for repository, tag in self.candidates():
             summary.found += 1
-            wanted = s.image_filter.admits(repository, tag)
+            attached = attached_tag(tag)
+            wanted = not attached and s.image_filter.admits(repository, tag)
             within_limit = s.max_images is None or admitted < s.max_images
             if wanted and within_limit:
                 admitted += 1
@@ -333,14 +363,18 @@ class Discovery:
                     continue
                 done = self._resumed(store, repository, tag) if self.resuming else None
                 if done is not None:
-                    pending.append((repository, tag, pool.submit(self._unmoved, done)))
+                    pending.append((repository, tag, pool.submit(self._unmoved, done), ""))
                 else:
-                    pending.append((repository, tag, pool.submit(self.describe_and_scan, repository, tag)))
+                    pending.append((repository, tag, pool.submit(self.describe_and_scan, repository, tag), ""))
             else:
                 summary.skipped += 1
-                if wanted:
+                if attached:
+                    log.info("Skipped image=%s/%s:%s reason=%s (by its tag)", s.host, repository, tag, attached)
+                elif wanted:
                     log.debug("Skipping image beyond --max-images image=%s/%s:%s", s.host, repository, tag)
-                pending.append((repository, tag, None))
+                describe = describe_skipped and not attached and self.stopped is None
+                future = pool.submit(self.describe, repository, tag) if describe else None
+                pending.append((repository, tag, future, attached or "left out"))
             while pending and (len(pending) > window or pending[0][2] is None or pending[0][2].done()):
                 settle()
         while pending:
@@ -351,6 +385,11 @@ class Discovery:
             log.warning(
                 "Image limit reached: only the first %d admitted images were processed (--max-images)", s.max_images
             )
+
+    def _stop(self, exc: QuotaExhausted) -> None:
+        if self.stopped is None:
+            self.stopped = str(exc)
+            log.error("Stopping: %s", exc)
 
     def _unmoved(self, done: Outcome) -> Outcome:
         """A resumed image, unless one HEAD request shows its tag names another digest now: then the

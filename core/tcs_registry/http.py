@@ -403,6 +403,9 @@ class RegistryClient:
     """An authenticated HTTP client for one registry; safe to share between threads."""
 
     retry_statuses: tuple[int, ...] = RETRY_STATUSES  # a vendor whose 429 means "hours" leaves it out
+    # a dry run describes the images the patterns leave out too, for their build time in its report;
+    # False where describing costs what the user counts (Docker Hub: a pull from the quota each)
+    describe_skipped = True
     link_paths_are_right = True  # False for vendors whose next links carry a wrong path (Artifactory)
 
     def __init__(

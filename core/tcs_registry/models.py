@@ -115,6 +115,9 @@ class ImageDescription:
     platforms: tuple[Platform, ...] = ()
     build_time: datetime | None = None  # the config's `created`, UTC
     push_time: datetime | None = None  # where the vendor's API knows it
+    # what it is when it is no container image (a signature, an attestation, a Helm chart): it is then
+    # reported as skipped with this reason, never scanned
+    artifact: str = ""
 
 
 @dataclass(frozen=True)

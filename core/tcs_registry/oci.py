@@ -23,6 +23,8 @@ SCHEMA1 = (
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 
+LAYER_TYPES = ("application/vnd.oci.image.layer.", "application/vnd.docker.image.rootfs.")  # prefixes
+
 INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 IMAGE_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 IMAGE_CONFIG_TYPES = (OCI_CONFIG, DOCKER_CONFIG)
@@ -40,6 +42,15 @@ _TAG_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 MAX_REPOSITORY_NAME, MAX_TAG = 255, 128  # longer names never reach the patterns (backtracking)
 _DIGEST = re.compile(r"^(sha256|sha512):([a-f0-9]{64}|[a-f0-9]{128})$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# cosign's tags for what it attaches to sha256:<hex> (sigstore/cosign pkg/oci/remote: .sig, .att, .sbom),
+# and the OCI distribution spec's referrers tag schema (a bare sha256-<hex>)
+_ATTACHED_TAG = re.compile(r"sha256-[a-f0-9]{64}(?:\.(sig|att|sbom))?")
+_ATTACHED = {
+    "sig": "a cosign signature",
+    "att": "a cosign attestation",
+    "sbom": "a cosign SBOM",
+    None: "a referrers index",
+}
 
 
 @dataclass(frozen=True)
@@ -65,10 +76,26 @@ class Manifest:
     config: Descriptor | None = None  # image manifests
     layers: tuple[Descriptor, ...] = ()
     manifests: tuple[Descriptor, ...] = ()  # indexes
+    subject: str = ""  # the digest of the manifest this one is attached to (OCI 1.1 referrers)
+    artifact_type: str = ""
 
     @property
     def is_index(self) -> bool:
         return self.media_type in INDEX_TYPES
+
+    def not_an_image(self) -> str:
+        """What the manifest is if it is no container image, or ''."""
+        if self.subject:
+            return f"an artifact attached to {self.subject} (a signature, attestation or SBOM)"
+        if self.artifact_type:
+            return f"an artifact of type {self.artifact_type}"
+        if self.is_index:
+            return ""
+        if self.config is not None and self.config.media_type not in IMAGE_CONFIG_TYPES:
+            return f"an artifact (config {self.config.media_type or 'without a type'})"
+        if self.layers and not any(d.media_type.startswith(LAYER_TYPES) for d in self.layers):
+            return f"an artifact (layers {self.layers[0].media_type or 'without a type'})"
+        return ""
 
     def platforms(self) -> tuple[Platform, ...]:
         """The platforms of an index, without attestation manifests."""
@@ -94,6 +121,12 @@ def name_problem(repository: str, tag: str | None = None, longest: int = MAX_REP
     if len(repository) > longest or not _REPOSITORY_NAME.fullmatch(repository):
         return f"the registry listed an invalid repository name {repository[:longest]!r}"
     return None
+
+
+def attached_tag(tag: str) -> str:
+    """What a tag names when it is the tag scheme of something attached to an image, or ''."""
+    match = _ATTACHED_TAG.fullmatch(tag)
+    return _ATTACHED[match.group(1)] if match else ""
 
 
 def compute_digest(body: bytes, algorithm: str = "sha256") -> str:
@@ -144,12 +177,18 @@ def parse_manifest(body: bytes, content_type: str, digest: str, what: str) -> Ma
     media_type = doc.get("mediaType") or header_type
     if doc.get("schemaVersion") == 1 or media_type in SCHEMA1:
         raise ImageError(f"{what}: schema 1 manifests are not supported (deprecated format; re-push the image)")
+    subject = doc.get("subject")
+    attached = {
+        "subject": _text(subject.get("digest")) if isinstance(subject, dict) else "",
+        "artifact_type": _text(doc.get("artifactType")),
+    }
     if "manifests" in doc and media_type in (*INDEX_TYPES, "", "application/json"):
         entries = doc["manifests"] if isinstance(doc["manifests"], list) else []
         return Manifest(
             digest=digest,
             media_type=media_type if media_type in INDEX_TYPES else OCI_INDEX,
             manifests=tuple(_descriptor(d, what) for d in entries),
+            **attached,
         )
     if "config" in doc and media_type in (*IMAGE_TYPES, "", "application/json"):
         layers = doc.get("layers") if isinstance(doc.get("layers"), list) else []
@@ -158,6 +197,7 @@ def parse_manifest(body: bytes, content_type: str, digest: str, what: str) -> Ma
             media_type=media_type if media_type in IMAGE_TYPES else OCI_MANIFEST,
             config=_descriptor(doc["config"], what),
             layers=tuple(_descriptor(d, what) for d in layers),
+            **attached,
         )
     raise ImageError(f"{what}: unsupported manifest media type {media_type or 'unknown'!r}")
 

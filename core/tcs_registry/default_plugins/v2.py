@@ -70,9 +70,15 @@ def describe(client: RegistryClient, repository: str, tag: str) -> ImageDescript
     """Describe an image over plain V2; vendor plugins call this for what their API lacks.
 
     An index's build time is the newest of its platforms' (each platform's config is fetched).
-    Artifacts whose config is not an image config (Helm charts, SBOMs) have no platform or time.
+    Artifacts (signatures, attestations, SBOMs, Helm charts) are described as what they are, and no
+    more is fetched for them.
     """
     manifest = client.manifest(repository, tag)
+    artifact = manifest.not_an_image()
+    if not artifact and manifest.is_index and manifest.manifests and not manifest.platforms():
+        artifact = "an index of no image platform"
+    if artifact:
+        return ImageDescription(repository, tag, manifest.digest, manifest.media_type, artifact=artifact)
     if manifest.is_index:
         platforms = manifest.platforms()
         children = [client.manifest(repository, p.digest or "") for p in platforms]

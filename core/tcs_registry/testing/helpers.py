@@ -35,9 +35,18 @@ def sorted_report(out_dir: Path, host: str) -> list[list[str]]:
     return [header, *sorted(rows, key=lambda r: (r[0], r[1]))]
 
 
-def expected_rows(host: str, expected: list[Expected], skipped=lambda e: False) -> list[list[str]]:
+def expected_rows(
+    host: str, expected: list[Expected], skipped=lambda e: False, dated_skipped: bool = True
+) -> list[list[str]]:
+    """The report a dry run writes: every row in repository and tag order; the images ``skipped`` picks
+    out are described all the same (``dated_skipped=False``: where describing would cost a pull)."""
     rows = [
-        [f"{host}/{e.repository}", e.tag, "" if skipped(e) else e.build_time, "true" if skipped(e) else "false"]
+        [
+            f"{host}/{e.repository}",
+            e.tag,
+            "" if skipped(e) and not dated_skipped else e.build_time,
+            "true" if skipped(e) else "false",
+        ]
         for e in expected
     ]
     return [["repository", "tag", "build_time", "skipped"], *sorted(rows, key=lambda r: (r[0], r[1]))]

@@ -20,6 +20,9 @@ from ..oci import DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_MAN
 LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 IN_TOTO = "application/vnd.in-toto+json"
+COSIGN_SIGNATURE = "application/vnd.dev.cosign.simplesigning.v1+json"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 
 
 def digest_of(data: bytes) -> str:
@@ -194,6 +197,74 @@ class Pusher:
         }
         body = json.dumps(manifest, sort_keys=True).encode()
         return self.manifest(repository, digest_of(body), body, OCI_MANIFEST)
+
+    def signature(self, repository: str, subject: Pushed) -> Pushed:
+        """A cosign signature of ``subject`` as cosign pushes it (sigstore/cosign pkg/oci/static): an
+        image config with no platform and a year-1 time, one simplesigning layer, tag
+        ``sha256-<hex>.sig``."""
+        payload = json.dumps({"critical": {"image": {"docker-manifest-digest": subject.digest}}}).encode()
+        self.blob(repository, payload)
+        config = json.dumps(
+            {
+                "architecture": "",
+                "os": "",
+                "created": "0001-01-01T00:00:00Z",
+                "config": {},
+                "rootfs": {"type": "layers", "diff_ids": [digest_of(payload)]},
+                "history": [{"created": "0001-01-01T00:00:00Z"}],
+            }
+        ).encode()
+        self.blob(repository, config)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": digest_of(config), "size": len(config)},
+            "layers": [
+                {
+                    "mediaType": COSIGN_SIGNATURE,
+                    "digest": digest_of(payload),
+                    "size": len(payload),
+                    "annotations": {"dev.cosignproject.cosign/signature": "MEUCIQ..."},
+                }
+            ],
+        }
+        tag = subject.digest.replace(":", "-") + ".sig"
+        return self.manifest(repository, tag, json.dumps(manifest).encode(), OCI_MANIFEST)
+
+    def referrer(self, repository: str, tag: str, subject: Pushed, artifact_type: str) -> Pushed:
+        """An OCI 1.1 artifact attached to ``subject`` (``subject`` and ``artifactType``, an empty config)."""
+        self.blob(repository, b"{}")
+        blob = json.dumps({"spdxVersion": "SPDX-2.3"}).encode()
+        self.blob(repository, blob)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": artifact_type,
+            "config": {"mediaType": OCI_EMPTY, "digest": digest_of(b"{}"), "size": 2},
+            "layers": [{"mediaType": artifact_type, "digest": digest_of(blob), "size": len(blob)}],
+            "subject": {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size},
+        }
+        return self.manifest(repository, tag, json.dumps(manifest).encode(), OCI_MANIFEST)
+
+    def chart(self, repository: str, tag: str) -> Pushed:
+        """A Helm chart as an OCI artifact (its own config type, a chart layer)."""
+        config = json.dumps({"name": repository.rsplit("/", 1)[-1], "version": tag, "apiVersion": "v2"}).encode()
+        self.blob(repository, config)
+        layer = b"chart tarball"
+        self.blob(repository, layer)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": HELM_CONFIG, "digest": digest_of(config), "size": len(config)},
+            "layers": [
+                {
+                    "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                    "digest": digest_of(layer),
+                    "size": len(layer),
+                }
+            ],
+        }
+        return self.manifest(repository, tag, json.dumps(manifest).encode(), OCI_MANIFEST)
 
     def index(
         self,

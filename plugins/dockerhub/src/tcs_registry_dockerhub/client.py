@@ -53,6 +53,7 @@ def namespace(path: str, username: str | None) -> str:
 
 class DockerHubClient(RegistryClient):
     retry_statuses = (500, 502, 503, 504)  # a 429 from Docker Hub means hours, not seconds
+    describe_skipped = False  # each description costs a pull from the quota
 
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
         self.namespace = namespace(registry.path, credentials.username)
