@@ -1,19 +1,35 @@
-"""A Harbor facade: Harbor's API v2.0 and /v2/ auth, serving real images from the CNCF registry.
+"""A strict Harbor facade: Harbor's API v2.0, its token service and /v2/, serving real images from the
+CNCF registry. Each behaviour is Harbor's own (goharbor/harbor at c50c7ddd):
 
-Faithful to goharbor/harbor (v2.x): api/v2.0/swagger.yaml (paths, page/page_size with max 100,
-X-Total-Count and a relative Link with rel="prev"/"next" from src/server/v2.0/handler/base.go),
-src/pkg/artifact/dao/dao.go (untagged children of an index are not listed),
-src/server/middleware/v2auth/auth.go (the /v2/ challenge names service="harbor-registry" and the
-token service <external URL>/service/token), the double-encoded repository path segment, and
-the artifact JSON shape (type, manifest_media_type, media_type, tags, references, extra_attrs), and
-src/server/v2.0/handler/project.go ListProjects (since v2.4.0, PR #15431: a project robot sees its
-own projects plus the public ones; every project here is private).
+* ``src/server/middleware/security/``: Basic credentials of a user (``basic_auth.go``) or a robot
+  (``robot.go``: ``<ROBOT_NAME_PREFIX><project>+<name>``, the prefix ``robot$`` by default); wrong ones
+  make the request anonymous, not refused. In OIDC mode (``oidc_cli.go`` ``valid()``) a user's CLI
+  secret is taken only on ``/v2``, ``/service/token`` and the GET lists of projects, repositories and
+  artifacts; on any other path (``GET .../artifacts/{reference}`` among them) the request is anonymous.
+* ``src/server/v2.0/handler/base.go`` ``RequireProjectAccess``: a permission missing is 401
+  UNAUTHORIZED for an anonymous caller, 403 FORBIDDEN otherwise; ``repository.go`` ListRepositories
+  needs ``repository:list``, ``artifact.go`` ListArtifacts ``artifact:list`` and GetArtifact
+  ``artifact:read``; a robot holds exactly what its ``access`` list grants (``security/robot/context.go``).
+  ``rbac_util.go`` ``publicProjectPolicies``: anyone may list and pull in a public project;
+  ``project.go`` ListProjects shows an anonymous caller the public projects only.
+* ``src/server/middleware/v2auth/auth.go`` and ``src/core/service/token/creator.go``: ``/v2/``
+  without credentials is 401 with ``Bearer realm="<url>/service/token",service="harbor-registry"``;
+  the token service refuses an anonymous request without a scope (401, empty body) and grants only
+  the actions the caller holds (``pull`` on a public project to anyone); the token answer is
+  ``{"token", "access_token": "", "expires_in", "issued_at"}``.
+* ``src/pkg/artifact/dao/dao.go``: untagged children of an index are not listed; artifacts come
+  newest first (``-push_time``); ``manifest_v2.go``: ``extra_attrs`` is created, architecture, os,
+  config, author (no variant; ``{}`` for an index); ``references[].platform`` keeps the variant; each tag
+  has its own ``push_time`` (``tag/controller.go`` Ensure), the artifact's is its first push. Cosign
+  signatures and anything with an OCI ``subject`` are accessories, left out of the lists.
+* paging: ``page`` from 1, ``page_size`` default 10, more than 100 refused (swagger: 422),
+  ``X-Total-Count``, ``Link: <path?page=N&page_size=M>; rel="prev" , <...>; rel="next"`` (``lib/link.go``).
 """
 
 from __future__ import annotations
 
-import json
-import math
+import secrets
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -24,15 +40,37 @@ from tcs_registry.oci import INDEX_TYPES
 from tcs_registry.testing.datasets import Expected, push_index, push_tags
 from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer, text_answer
 from tcs_registry.testing.fixtures import seed, serving
-from tcs_registry.testing.images import Pusher, digest_of, make_layer
+from tcs_registry.testing.images import HELM_CONFIG, Pusher, make_layer
+from tcs_registry.testing.vulnerable import push_debian9
 
-HARBOR_USERS = {"admin": "Harbor12345", "robot$team+ci": "robot-secret-token-1"}
-HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 NEVER = "0001-01-01T00:00:00.000Z"
+PUBLIC_PROJECTS = {"library"}
+EVERYTHING = ("repository:list", "repository:pull", "artifact:list", "artifact:read")
+
+
+@dataclass(frozen=True)
+class Account:
+    secret: str
+    projects: tuple[str, ...] = ()  # member of (every permission), or the robot's project
+    permissions: tuple[str, ...] = EVERYTHING
+    admin: bool = False
+    oidc: bool = False  # an OIDC user: the secret is the CLI secret
+
+
+ACCOUNTS = {
+    "admin": Account("Harbor12345", admin=True),
+    "robot$team+ci": Account("robot-secret-token-1", ("team",)),
+    "robot$team+puller": Account("robot-secret-token-2", ("team",), ("repository:pull",)),
+    "robot$team+lister": Account("robot-secret-token-3", ("team",), ("repository:list", "repository:pull")),
+    "robot@team+ci": Account("robot-secret-token-4", ("team",)),  # a Harbor with ROBOT_NAME_PREFIX=robot@
+    "oidc-user": Account("cli-secret-abcdef", ("team",), oidc=True),
+}
+HARBOR_USERS = {name: account.secret for name, account in ACCOUNTS.items()}
 
 
 def seed_harbor(pusher: Pusher) -> list[Expected]:
-    """Projects library, ops and team; an untagged image, a Helm chart, an index with an attestation."""
+    """Projects library (public), ops and team; an untagged image, a Helm chart, an index with an
+    attestation, an arm64/v8 image, a cosign signature, a vulnerable Debian 9 image."""
     base = [make_layer({"etc/os-release": b"ID=harbor-test\n"})]
     alpine = [
         ("3.19", "2024-01-10T10:00:00Z"),
@@ -48,28 +86,40 @@ def seed_harbor(pusher: Pusher) -> list[Expected]:
         push_index(
             pusher, "team/web", "2.0", [("amd64", "2024-03-01T00:00:00Z"), ("arm64", "2024-03-01T00:05:00Z")], base
         ),
-        *push_tags(pusher, "ops/tool", [("1.0", "2025-01-01T00:00:00Z")], base),
+        *push_tags(pusher, "team/pi", [("1", "2024-03-02T00:00:00Z")], base, architecture="arm64", variant="v8"),
+        push_debian9(pusher, "team/debian9"),
+        Expected("ops/tool", "1.0", "2025-01-01T00:00:00Z", "ops/tool@1.0"),
     ]
-    chart = json.dumps({"name": "chart", "version": "0.1.0", "apiVersion": "v2"}).encode()
-    pusher.blob("ops/chart", chart)
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": HELM_CONFIG, "digest": digest_of(chart), "size": len(chart)},
-        "layers": [],
-    }
-    pusher.manifest("ops/chart", "0.1.0", json.dumps(manifest).encode(), "application/vnd.oci.image.manifest.v1+json")
+    tool = pusher.image("ops/tool", "1.0", created="2025-01-01T00:00:00Z", layers=base)
+    pusher.signature("ops/tool", tool)  # an accessory: Harbor does not list it
+    pusher.chart("ops/chart", "0.1.0")  # type CHART
     return expected
 
 
+def _errors(code: str, message: str, status: int):
+    return json_answer({"errors": [{"code": code, "message": message}]}, status)
+
+
+@dataclass
+class Caller:
+    name: str | None  # None: anonymous
+    account: Account | None = None
+    granted: set[str] = field(default_factory=set)  # a token's repositories (pull)
+
+
 class HarborFacade(Facade):
-    def __init__(self, upstream: str, stored: StoredRegistry, users: dict[str, str]) -> None:
+    def __init__(self, upstream: str, stored: StoredRegistry, auth_mode: str = "db_auth") -> None:
         super().__init__(upstream, name="harbor")
-        self.stored, self.users = stored, users
+        self.stored, self.auth_mode = stored, auth_mode
+        self.robot_prefix = "robot$"
+        self.grants: dict[str, Caller] = {}
         self._artifacts: dict[tuple[str, str], dict[str, Any]] = {}
         self.route("GET", "/api/v2.0/ping")(lambda request: text_answer("Pong"))
+        self.route("GET", "/api/v2.0/systeminfo")(lambda request: json_answer({"auth_mode": self.auth_mode}))
         self.route("GET", "/service/token")(self.token)
-        self.route("GET", "/v2/.*")(self.v2)
+        self.route("GET", "/v2/")(self.ping)
+        for method in ("GET", "HEAD"):
+            self.route(method, "/v2/(?P<repository>.+)/(?:manifests|blobs|tags)/.*")(self.v2)
         self.route("GET", "/api/v2.0/projects")(self.projects)
         self.route("GET", "/api/v2.0/projects/(?P<project>[^/]+)/repositories")(self.repositories)
         self.route("GET", "/api/v2.0/projects/(?P<project>[^/]+)/repositories/(?P<repo>[^/]+)/artifacts")(
@@ -79,98 +129,162 @@ class HarborFacade(Facade):
             "GET", "/api/v2.0/projects/(?P<project>[^/]+)/repositories/(?P<repo>[^/]+)/artifacts/(?P<ref>[^/]+)"
         )(self.one_artifact)
 
-    # -- auth ----------------------------------------------------------------------------------
-    def _basic_user(self, request: Request) -> str | None:
-        basic = request.basic()
-        return basic[0] if basic and self.users.get(basic[0]) == basic[1] else None
+    # -- who is asking ---------------------------------------------------------------------------
+    @property
+    def users(self) -> dict[str, str]:
+        return HARBOR_USERS
 
-    def token(self, request: Request):
-        if request.basic() and not self._basic_user(request):
-            return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "invalid credentials"}]}, 401)
+    def _basic(self, request: Request, oidc_ok: bool) -> Caller:
+        """The Basic caller, or anonymous (Harbor's security chain falls through to anonymous)."""
+        basic = request.basic()
+        account = ACCOUNTS.get(basic[0]) if basic else None
+        if basic is None or account is None or account.secret != basic[1]:
+            return Caller(None)
+        robot = basic[0].startswith("robot")
+        if robot and not basic[0].startswith(self.robot_prefix):
+            return Caller(None)  # another prefix: no robot of this Harbor
+        if self.auth_mode == "oidc_auth" and not robot and not account.admin and not (account.oidc and oidc_ok):
+            return Caller(None)
+        return Caller(basic[0], account)
+
+    def _may(self, caller: Caller, project: str, permission: str) -> bool:
+        if project in PUBLIC_PROJECTS and permission in EVERYTHING:
+            return True
+        account = caller.account
+        if account is None:
+            return False
+        return account.admin or (project in account.projects and permission in account.permissions)
+
+    def _denied(self, caller: Caller):
+        if caller.name is None:
+            return _errors("UNAUTHORIZED", "unauthorized", 401)
+        return _errors("FORBIDDEN", "forbidden", 403)
+
+    # -- /v2/ and the token service -----------------------------------------------------------------
+    def _challenge(self, request: Request, scope: str | None = None):
+        if request.headers.get("Authorization"):
+            challenge = 'Basic realm="harbor"'
+        else:
+            challenge = f'Bearer realm="{self.url}/service/token",service="harbor-registry"'
+            if scope:
+                challenge += f',scope="{scope}"'
         return json_answer(
-            {
-                "token": self.issue_token(self._basic_user(request) or ""),
-                "expires_in": 1800,
-                "issued_at": datetime.now(UTC).isoformat(),
-            }
+            {"errors": [{"code": "UNAUTHORIZED", "message": "unauthorized: unauthorized"}]},
+            401,
+            {"WWW-Authenticate": challenge, "Docker-Distribution-Api-Version": "registry/2.0"},
         )
 
-    def v2(self, request: Request):
-        user = self._basic_user(request) or self.tokens.get(request.bearer() or "")
-        if not user:  # every project here is private
-            challenge = f'Bearer realm="{self.url}/service/token",service="harbor-registry"'
-            return json_answer(
-                {"errors": [{"code": "UNAUTHORIZED", "message": "unauthorized"}]}, 401, {"WWW-Authenticate": challenge}
-            )
+    def token(self, request: Request):
+        if request.arg("service") != "harbor-registry":
+            return text_answer(f"Unable to handle service: {request.arg('service')}", 400)
+        caller = self._basic(request, oidc_ok=True)
+        if request.basic() and caller.name is None:
+            return text_answer("", 401)
+        scopes = request.query.get("scope", [])
+        if caller.name is None and not scopes:
+            return text_answer("", 401)
+        for scope in scopes:
+            kind, _, rest = scope.partition(":")
+            repository = rest.rpartition(":")[0]
+            if kind == "repository" and self._may(caller, repository.split("/")[0], "repository:pull"):
+                caller.granted.add(repository)
+        token = secrets.token_urlsafe(24)
+        self.grants[token] = caller
+        now = datetime.now(UTC)
+        return json_answer({"token": token, "access_token": "", "expires_in": 1800, "issued_at": now.isoformat()})
+
+    def _v2_caller(self, request: Request) -> Caller:
+        if request.bearer():
+            return self.grants.get(request.bearer(), Caller(None))
+        return self._basic(request, oidc_ok=True)
+
+    def ping(self, request: Request):
+        caller = self._v2_caller(request)
+        if caller.name is None and request.bearer() not in self.grants:
+            return self._challenge(request)
+        return json_answer({})
+
+    def v2(self, request: Request, repository: str):
+        caller = self._v2_caller(request)
+        if request.bearer():
+            allowed = repository in caller.granted
+        else:
+            allowed = caller.name is not None and self._may(caller, repository.split("/")[0], "repository:pull")
+        if not allowed:
+            return self._challenge(request, f"repository:{repository}:pull")
         return self.forward(request)
 
-    def _rest_user(self, request: Request) -> str | None:
-        return self._basic_user(request)
-
-    def _unauthorized(self):
-        return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "unauthorized"}]}, 401)
-
-    def _visible(self, user: str, project: str) -> bool:
-        return user == "admin" or user.startswith(f"robot${project}+")
-
-    # -- paging: page from 1, page_size default 10, max 100; X-Total-Count; relative Link --------
+    # -- paging ---------------------------------------------------------------------------------
     def _page(self, request: Request, items: list[Any]):
         page = int(request.arg("page", "1"))
-        size = min(int(request.arg("page_size", "10")), 100)
+        size = int(request.arg("page_size", "10"))
+        if size > 100:
+            return _errors("UNPROCESSABLE_ENTITY", "page_size in query should be less than or equal to 100", 422)
         chunk = items[(page - 1) * size : page * size]
-        links = []
-        other = "&".join(f"{k}={v[0]}" for k, v in request.query.items() if k not in ("page", "page_size"))
+        other = "&".join(f"{k}={v[0]}" for k, v in sorted(request.query.items()) if k not in ("page", "page_size"))
         base = request.target.split("?")[0] + "?" + (other + "&" if other else "")
-        if page > 1:
+        links = []
+        if page > 1 and (page - 1) * size < len(items):
             links.append(f'<{base}page={page - 1}&page_size={size}>; rel="prev"')
-        if page < math.ceil(len(items) / size):
+        if size * page < len(items):
             links.append(f'<{base}page={page + 1}&page_size={size}>; rel="next"')
         headers = {"X-Total-Count": str(len(items))}
         if links:
-            headers["Link"] = ", ".join(links)
+            headers["Link"] = " , ".join(links)
         return json_answer(chunk, headers=headers)
 
     # -- REST ----------------------------------------------------------------------------------
     def projects(self, request: Request):
-        user = self._rest_user(request)
-        if not user:
-            return self._unauthorized()
+        caller = self._basic(request, oidc_ok=True)
         names = sorted({r.split("/")[0] for r in self.stored.repositories()})
-        visible = [n for n in names if self._visible(user, n)]
+        account = caller.account
+        visible = [n for n in names if n in PUBLIC_PROJECTS or (account and (account.admin or n in account.projects))]
         return self._page(
             request,
             [
-                {"project_id": i + 1, "name": n, "registry_id": None, "deleted": False, "metadata": {"public": "false"}}
+                {
+                    "project_id": i + 1,
+                    "name": n,
+                    "registry_id": None,
+                    "deleted": False,
+                    "metadata": {"public": str(n in PUBLIC_PROJECTS).lower()},
+                }
                 for i, n in enumerate(visible)
             ],
         )
 
     def repositories(self, request: Request, project: str):
-        user = self._rest_user(request)
-        if not user:
-            return self._unauthorized()
-        if not self._visible(user, project):
-            return json_answer({"errors": [{"code": "FORBIDDEN", "message": "forbidden"}]}, 403)
+        caller = self._basic(request, oidc_ok=True)
+        if not self._may(caller, project, "repository:list"):
+            return self._denied(caller)
         names = [r for r in self.stored.repositories() if r.startswith(project + "/")]
         return self._page(
             request,
             [{"id": i + 1, "name": n, "artifact_count": len(self.stored.manifests(n))} for i, n in enumerate(names)],
         )
 
-    def _artifact(self, repository: str, digest: str) -> dict[str, Any]:
+    def _pushed(self, path) -> str:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    def _artifact(self, repository: str, digest: str) -> dict[str, Any] | None:
+        """The artifact as Harbor lists it; None for an accessory (a cosign signature, a subject's)."""
         key = (repository, digest)
         if key not in self._artifacts:
             manifest, _ = self.upstream_manifest(repository, digest)
             revision = self.stored.root / repository / "_manifests" / "revisions" / "sha256" / digest[7:] / "link"
-            pushed = datetime.fromtimestamp(revision.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            layers = manifest.get("layers") or []
+            accessory = "subject" in manifest or any(
+                layer.get("mediaType") == "application/vnd.dev.cosign.simplesigning.v1+json" for layer in layers
+            )
             artifact: dict[str, Any] = {
                 "digest": digest,
                 "manifest_media_type": manifest.get("mediaType"),
-                "push_time": pushed,
+                "push_time": self._pushed(revision),  # its first push
                 "pull_time": NEVER,
-                "extra_attrs": None,
+                "extra_attrs": {},
                 "references": None,
                 "repository_name": repository,
+                "accessory": accessory,
             }
             if manifest.get("mediaType") in INDEX_TYPES:
                 artifact.update(
@@ -190,37 +304,49 @@ class HarborFacade(Facade):
                 artifact.update(media_type=config_type, type="CHART" if config_type == HELM_CONFIG else "IMAGE")
                 if artifact["type"] == "IMAGE":
                     config = self.upstream_json(f"/v2/{repository}/blobs/{manifest['config']['digest']}")
-                    artifact["extra_attrs"] = {k: config.get(k) for k in ("architecture", "os", "created", "author")}
-                    artifact["extra_attrs"]["config"] = config.get("config")
+                    extra = {k: config.get(k) for k in ("created", "architecture", "os")}  # no variant
+                    artifact["extra_attrs"] = {**extra, "author": "", "config": config.get("config")}
             self._artifacts[key] = artifact
         artifact = dict(self._artifacts[key])
+        if artifact.pop("accessory"):
+            return None
         tags = [t for t, d in self.stored.tags(repository).items() if d == digest]
+        tag_dir = self.stored.root / repository / "_manifests" / "tags"
         artifact["tags"] = [
-            {"name": t, "push_time": artifact["push_time"], "pull_time": NEVER, "immutable": False} for t in tags
+            {
+                "name": t,
+                "push_time": self._pushed(tag_dir / t / "current" / "link"),  # when this tag was pushed
+                "pull_time": NEVER,
+                "immutable": False,
+            }
+            for t in tags
         ] or None
         return artifact
 
     def artifacts(self, request: Request, project: str, repo: str):
-        user = self._rest_user(request)
-        if not user:
-            return self._unauthorized()
+        caller = self._basic(request, oidc_ok=True)
+        if not self._may(caller, project, "artifact:list"):
+            return self._denied(caller)
         repository = f"{project}/{unquote(repo)}"  # the path segment arrives double-encoded
-        all_ = [self._artifact(repository, d) for d in self.stored.manifests(repository)]
-        children = {r["child_digest"] for a in all_ for r in a["references"] or ()}
-        listed = [a for a in all_ if a["digest"] not in children or a["tags"]]  # dao.go hides untagged children
+        every = [a for a in (self._artifact(repository, d) for d in self.stored.manifests(repository)) if a]
+        children = {r["child_digest"] for a in every for r in a["references"] or ()}
+        listed = [a for a in every if a["digest"] not in children or a["tags"]]  # dao.go hides untagged children
+        listed.sort(key=lambda a: a["push_time"], reverse=True)
         if request.arg("with_tag", "true") != "true":
             for a in listed:
                 a.pop("tags")
         return self._page(request, listed)
 
     def one_artifact(self, request: Request, project: str, repo: str, ref: str):
-        if not self._rest_user(request):
-            return self._unauthorized()
+        caller = self._basic(request, oidc_ok=False)  # not one of oidc_cli.go's list endpoints
+        if not self._may(caller, project, "artifact:read"):
+            return self._denied(caller)
         repository = f"{project}/{unquote(repo)}"
         digest = self.stored.tags(repository).get(ref, ref)
-        if digest not in self.stored.manifests(repository):
-            return json_answer({"errors": [{"code": "NOT_FOUND", "message": "artifact not found"}]}, 404)
-        return json_answer(self._artifact(repository, digest))
+        artifact = self._artifact(repository, digest) if digest in self.stored.manifests(repository) else None
+        if artifact is None:
+            return _errors("NOT_FOUND", "artifact not found", 404)
+        return json_answer(artifact)
 
 
 @pytest.fixture(scope="session")
@@ -230,7 +356,13 @@ def harbor_seeded(work):
 
 @pytest.fixture(scope="session")
 def harbor(harbor_seeded, work):
-    with serving(harbor_seeded, work, HarborFacade, HARBOR_USERS) as facade:
+    with serving(harbor_seeded, work, HarborFacade) as facade:
+        yield facade
+
+
+@pytest.fixture(scope="session")
+def harbor_oidc(harbor_seeded, work):
+    with serving(harbor_seeded, work, HarborFacade, "oidc_auth") as facade:
         yield facade
 
 

@@ -1,13 +1,17 @@
-"""The Harbor plugin against a faithful Harbor facade over the real CNCF registry."""
+"""The Harbor plugin against a strict Harbor facade over the real CNCF registry: every way in (admin,
+robots of every reach, an OIDC user's CLI secret, anonymous), both modes."""
 
 from __future__ import annotations
 
 import pytest
 import tcs_registry_harbor.client
 from tcs_registry_harbor import hooks
+from tcs_registry_harbor.client import HarborClient
 
+from tcs_registry.models import Credentials, Registry
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path
+from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, store_rows, vulnerabilities
+from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
 
 
 @pytest.fixture
@@ -17,25 +21,114 @@ def pm():
 
 @pytest.fixture
 def small_pages(monkeypatch):
-    monkeypatch.setattr(tcs_registry_harbor.client, "PAGE_SIZE", 2)  # three projects, three team repositories
+    monkeypatch.setattr(tcs_registry_harbor.client, "PAGE_SIZE", 2)  # three projects, five team repositories
 
 
-@pytest.mark.parametrize("user", ["admin", "robot$team+ci"])
-def test_dry_run_through_the_harbor_api(tcs, pm, harbor, harbor_expected, out_dir, small_pages, user):
+def login(harbor, user: str) -> list[str]:
+    return [f"--username={user}", f"--password={harbor.users[user]}"]
+
+
+def rows_of(harbor, expected, projects: tuple[str, ...]):
+    return expected_rows(harbor.host, [e for e in expected if e.repository.split("/")[0] in projects])
+
+
+@pytest.mark.parametrize(
+    ("user", "projects"),
+    [
+        ("admin", ("library", "ops", "team")),
+        ("robot$team+ci", ("team",)),
+        (None, ("library",)),  # anonymous: the public project
+    ],
+)
+def test_dry_run_through_the_harbor_api(tcs, pm, harbor, harbor_expected, out_dir, small_pages, user, projects):
     before = len(harbor.requests)
-    result = tcs(
-        "registry", harbor.url, "--mode=dry-run", f"--username={user}", f"--password={harbor.users[user]}", pm=pm
-    )
+    credentials = login(harbor, user) if user else []
+    result = tcs("registry", harbor.url, "--mode=dry-run", "--registry-type=HARBOR", *credentials, pm=pm)
     assert result.code == 0, result.err
-    assert result.infos[0] == "info\tIdentified registry as: HARBOR"
-    visible = [e for e in harbor_expected if user == "admin" or e.repository.startswith("team/")]
-    assert csv_rows(report_path(out_dir, harbor.host)) == expected_rows(harbor.host, visible)
-    paths = [r.path for r in harbor.requests[before:]]
-    assert not any(p.startswith("/v2/_catalog") or "/manifests/" in p or "/blobs/" in p for p in paths)
+    assert csv_rows(report_path(out_dir, harbor.host)) == rows_of(harbor, harbor_expected, projects)
+    requests = harbor.requests[before:]
+    assert not any(r.path.startswith("/v2/_catalog") for r in requests)
+    assert not any("/artifacts/" in r.path for r in requests)  # only lists: what an OIDC user may call
     if user == "admin":  # several pages of projects, of repositories and of artifacts were read
-        assert [r.arg("page") for r in harbor.requests[before:] if r.path == "/api/v2.0/projects"] == ["1", "2"]
-    artifacts = [r for r in harbor.requests[before:] if r.path.endswith("/team/repositories/sub%2Fapp/artifacts")]
-    assert artifacts and all("sub%252Fapp" in r.target for r in artifacts)
+        assert [r.arg("page") for r in requests if r.path == "/api/v2.0/projects"] == ["1", "2"]
+        sub = [r for r in requests if r.path.endswith("/team/repositories/sub%2Fapp/artifacts")]
+        assert sub and all("sub%252Fapp" in r.target for r in sub)
+
+
+def test_an_oidc_users_cli_secret(tcs, pm, harbor_oidc, harbor_expected, out_dir):
+    """Harbor takes the CLI secret on its lists and /v2/ only (oidc_cli.go): everything comes from those."""
+    result = tcs("registry", harbor_oidc.url, "--mode=dry-run", *login(harbor_oidc, "oidc-user"), pm=pm)
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, harbor_oidc.host)) == rows_of(
+        harbor_oidc, harbor_expected, ("library", "team")
+    )
+
+
+@pytest.mark.parametrize("user", ["robot$team+ci", "oidc-user"])
+def test_scan(tcs, pm, harbor, harbor_oidc, harbor_expected, out_dir, vulnerability_database, user):
+    facade = harbor_oidc if user == "oidc-user" else harbor
+    result = tcs("registry", f"{facade.url}/team", "--format=json", *login(facade, user), pm=pm)
+    assert result.code == 0, result.err
+    team = [e for e in harbor_expected if e.repository.startswith("team/")]
+    scanned = [m for m in result.infos if m.startswith("info\tScanned image")]
+    assert len(scanned) == len(team) + 1  # team/web:2.0 has two platforms
+    assert vulnerabilities(out_dir, facade.host, "team/debian9", "1") == DEBIAN9_FINDINGS
+
+
+def test_a_robot_without_artifact_list_reads_tags_from_v2(tcs, pm, harbor, harbor_expected, out_dir):
+    result = tcs("registry", harbor.url, "--mode=dry-run", *login(harbor, "robot$team+lister"), pm=pm)
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, harbor.host)) == rows_of(harbor, harbor_expected, ("team",))
+    warnings = [m for m in result.messages if m.startswith("warn\tHarbor")]
+    assert warnings == [
+        "warn\tHarbor refused 'robot$team+lister' the List Artifact permission (artifact:list) in project team: "
+        "grant it to the account (a robot: in its permissions); tags and images come from /v2/ instead"
+    ]
+
+
+def test_a_robot_without_repository_list_is_told_what_it_lacks(tcs, pm, harbor):
+    result = tcs("registry", harbor.url, "--mode=dry-run", *login(harbor, "robot$team+puller"), pm=pm)
+    assert result.code == 3
+    assert result.messages[-1] == (
+        "error\tHarbor refused 'robot$team+puller' the List Repository permission (repository:list) in project "
+        "team: grant it to the account (a robot: in its permissions)"
+    )
+
+
+def test_a_private_project_anonymously(tcs, pm, harbor):
+    result = tcs("registry", f"{harbor.url}/team", "--mode=dry-run", "--registry-type=HARBOR", pm=pm)
+    assert result.code == 3
+    assert result.messages[-1] == "error\tHarbor project team is not public: log in with --username and --password"
+
+
+def test_a_robot_prefix_of_the_instances_own(tcs, pm, harbor, harbor_expected, out_dir, monkeypatch):
+    monkeypatch.setattr(harbor, "robot_prefix", "robot@")
+    monkeypatch.setenv("TCS_HARBOR_ROBOT_PREFIX", "robot@")
+    result = tcs("registry", harbor.url, "--mode=dry-run", *login(harbor, "robot@team+ci"), pm=pm)
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, harbor.host)) == rows_of(harbor, harbor_expected, ("team",))
+
+
+def test_platforms_with_their_variant(tcs, pm, harbor, state_dir):
+    """Harbor's extra_attrs have no variant: an arm image's comes from its config."""
+    assert tcs("registry", harbor.url, "--mode=dry-run", *login(harbor, "admin"), pm=pm).code == 0
+    platforms = dict(store_rows(state_dir, "SELECT repository, platforms FROM images WHERE repository LIKE 'team/%'"))
+    assert platforms["team/pi"] == '["linux/arm64/v8"]'
+    assert platforms["team/web"] == '["linux/amd64", "linux/arm64"]'
+    assert platforms["team/sub/app"] == '["linux/amd64"]'
+
+
+def test_push_time_is_the_tags_own(harbor):
+    """The artifact's push_time is its first push; a tag pushed onto it later has its own."""
+    registry = Registry(harbor.url, "http", harbor.host, "", "HARBOR")
+    client = HarborClient(registry, Credentials("admin", harbor.users["admin"]))
+    tags = list(client.tags("library/alpine"))
+    assert sorted(tags) == ["3.19", "3.20", "latest"]
+    stored = harbor.stored.root / "library/alpine/_manifests/tags"
+    for tag in tags:
+        pushed = client.describe("library/alpine", tag).push_time
+        link = stored / tag / "current" / "link"
+        assert abs(pushed.timestamp() - link.stat().st_mtime) < 0.001, tag
 
 
 def test_wrong_password_is_an_auth_error(tcs, pm, harbor):
@@ -47,31 +140,14 @@ def test_wrong_password_is_an_auth_error(tcs, pm, harbor):
 def test_sniffed_from_the_v2_challenge_and_overridable(tcs, pm, harbor):
     anonymous = tcs("registry", harbor.url, "--mode=dry-run", pm=pm)
     assert anonymous.infos[0] == "info\tIdentified registry as: HARBOR"
-    assert anonymous.code == 3  # every project is private
-    forced = tcs(
-        "registry",
-        harbor.url,
-        "--mode=dry-run",
-        "--registry-type=DEFAULT_V2",
-        "--username=admin",
-        f"--password={harbor.users['admin']}",
-        pm=pm,
-    )
+    forced = tcs("registry", harbor.url, "--mode=dry-run", "--registry-type=DEFAULT_V2", *login(harbor, "admin"), pm=pm)
     assert forced.infos[0] == "info\tIdentified registry as: DEFAULT_V2"
 
 
 def test_a_project_in_the_url_limits_the_run(tcs, pm, harbor, harbor_expected, out_dir):
-    result = tcs(
-        "registry",
-        f"{harbor.url}/library",
-        "--mode=dry-run",
-        "--username=admin",
-        f"--password={harbor.users['admin']}",
-        pm=pm,
-    )
+    result = tcs("registry", f"{harbor.url}/library", "--mode=dry-run", *login(harbor, "admin"), pm=pm)
     assert result.code == 0, result.err
-    library = [e for e in harbor_expected if e.repository.startswith("library/")]
-    assert csv_rows(report_path(out_dir, harbor.host)) == expected_rows(harbor.host, library)
+    assert csv_rows(report_path(out_dir, harbor.host)) == rows_of(harbor, harbor_expected, ("library",))
 
 
 def test_sniffing_by_ping_when_the_challenge_names_no_vendor(tcs, pm, harbor, registry_for_harbor_ping):

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterator
+import logging
+import os
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
-from tcs_registry import Credentials, ImageDescription, Platform, Registry, RegistryClient, RegistryError
+from tcs_registry import AuthError, Credentials, ImageDescription, Platform, Registry, RegistryClient, RegistryError
+from tcs_registry.default_plugins import v2
 from tcs_registry.http import json_field
 from tcs_registry.oci import INDEX_TYPES, parse_time
 
 API = "/api/v2.0"
 PAGE_SIZE = 100  # Harbor's maximum page_size (swagger)
-ARTIFACT_CACHE = 10_000  # artifacts listed but not yet described, per run
+ROBOT_PREFIX = "robot$"  # Harbor's robot_name_prefix (ROBOT_NAME_PREFIX), unless the instance sets another
+ROBOT_PREFIX_VARIABLE = "TCS_HARBOR_ROBOT_PREFIX"
+log = logging.getLogger("tcs_registry.harbor")
 
 
 def repository_path(repository: str) -> tuple[str, str]:
@@ -25,12 +30,29 @@ def repository_path(repository: str) -> tuple[str, str]:
 
 class HarborClient(RegistryClient):
     """A URL path names a project to list (``https://harbor.example.com/team``): Harbor serves /v2/
-    and /api/v2.0 at the host's root, so the path is taken off the API root."""
+    and /api/v2.0 at the host's root, so the path is taken off the API root.
+
+    Only Harbor's lists are used (projects, repositories, artifacts): an OIDC user's CLI secret is taken
+    on those and on /v2/, nowhere else (goharbor/harbor src/server/middleware/security/oidc_cli.go).
+    What a list does not say (an index's platforms' build times, an arm image's variant) comes from /v2/.
+    """
 
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
         self.project = registry.path.strip("/").split("/")[0] or None
         super().__init__(replace(registry, path=""), credentials, **kwargs)
-        self._artifacts: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self.robot_prefix = os.environ.get(ROBOT_PREFIX_VARIABLE) or ROBOT_PREFIX
+        self.artifacts_listed = True  # False once Harbor refuses artifact:list: tags then come from /v2/
+        self._fallback_lock = threading.Lock()
+
+    def login(self) -> None:
+        if not self.credentials.anonymous:
+            self.ping()
+            return
+        # Anonymous: Harbor's token service refuses a token without a scope, so /v2/ answering will do;
+        # public projects are then read through the API and /v2/ with a scope each.
+        response = self._send("GET", self.url("/v2/"))
+        if response.status_code not in (200, 401):
+            self.check(response, f"{self.registry.host}/v2/")
 
     def pages(self, path: str, what: str, **params: str) -> Iterator[dict[str, Any]]:
         query = "".join(f"&{k}={quote(v, safe='')}" for k, v in params.items())
@@ -45,13 +67,14 @@ class HarborClient(RegistryClient):
             yield item
 
     def projects(self) -> Iterator[str]:
-        """Projects to list: the URL's path, the project of a project robot, else every visible one."""
+        """Projects to list: the URL's path, the project of a project robot, else every visible one
+        (anonymously: the public ones)."""
         if self.project:
             yield self.project
             return
         user = self.credentials.username or ""
-        if user.startswith("robot$") and "+" in user:
-            yield user[len("robot$") :].split("+", 1)[0]
+        if user.startswith(self.robot_prefix) and "+" in user:  # robot$<project>+<name>
+            yield user[len(self.robot_prefix) :].rsplit("+", 1)[0]
             return
         for project in self.pages("/projects", "Harbor projects"):
             yield json_field(project, "name", "Harbor projects")
@@ -60,70 +83,75 @@ class HarborClient(RegistryClient):
         for project in self.projects():
             path = f"/projects/{quote(project, safe='')}/repositories"
             what = f"Harbor repositories of project {project}"
-            for repository in self.pages(path, what):
-                yield json_field(repository, "name", what)  # the full name, project/...
+            try:
+                for repository in self.pages(path, what):
+                    yield json_field(repository, "name", what)  # the full name, project/...
+            except AuthError as exc:
+                raise self._needs(exc, "repository:list", "List Repository", project) from None
 
-    def tags(self, repository: str) -> Iterator[str]:
-        """Tags of the repository's image artifacts; each artifact is kept for describe()."""
+    def tags(self, repository: str) -> Iterable[str]:
+        """Tags of the repository's image artifacts, each artifact kept for describe(); from /v2/ if the
+        account may pull but not list artifacts."""
+        if self.artifacts_listed:
+            try:
+                return list(self._artifact_tags(repository))
+            except AuthError as exc:
+                if exc.status != 403:
+                    raise
+                with self._fallback_lock:
+                    if self.artifacts_listed:
+                        self.artifacts_listed = False
+                        project = repository.split("/")[0]
+                        log.warning(
+                            "%s; tags and images come from /v2/ instead",
+                            self._needs(exc, "artifact:list", "List Artifact", project),
+                        )
+        return v2.list_tags(registry=self.registry, client=self, repository=repository)
+
+    def _artifact_tags(self, repository: str) -> Iterator[str]:
         project, name = repository_path(repository)
         path = f"/projects/{quote(project, safe='')}/repositories/{name}/artifacts"
         what = f"Harbor artifacts of {repository}"
         for artifact in self.pages(path, what, with_tag="true"):
             if artifact.get("type") != "IMAGE":
-                continue
+                continue  # Helm charts and other artifacts are left out
             json_field(artifact, "digest", what)
             for tag in artifact.get("tags") or ():  # untagged artifacts have none
                 name = json_field(tag, "name", what)
-                self._artifacts[(repository, name)] = artifact
-                while len(self._artifacts) > ARTIFACT_CACHE:
-                    self._artifacts.popitem(last=False)
+                self.listed.put((repository, name), (artifact, tag))
                 yield name
 
-    def artifact(self, repository: str, reference: str) -> dict[str, Any]:
-        project, name = repository_path(repository)
-        path = f"{API}/projects/{quote(project, safe='')}/repositories/{name}/artifacts/{reference}"
-        return self.api_json(path, f"Harbor artifact {repository}@{reference}", auth=self.api_auth())
+    def _needs(self, exc: AuthError, permission: str, label: str, project: str) -> AuthError:
+        """The one line for a permission Harbor refused (403), or a private project for anonymous (401)."""
+        if exc.status == 401 and self.credentials.anonymous:
+            return AuthError(f"Harbor project {project} is not public: log in with --username and --password", 401)
+        who = self.credentials.username or "anonymous"
+        return AuthError(
+            f"Harbor refused {who!r} the {label} permission ({permission}) in project {project}: "
+            "grant it to the account (a robot: in its permissions)",
+            exc.status,
+        )
 
     def describe(self, repository: str, tag: str) -> ImageDescription | None:
-        """From the listed artifact: no manifest or config fetch. None if it was not listed here."""
-        artifact = self._artifacts.pop((repository, tag), None)
-        if artifact is None:
+        """From the listed artifact, without a manifest or config fetch for a single-platform image; an
+        index's platforms' build times and an arm image's variant (which Harbor's extra_attrs leave out)
+        from /v2/. None if it was not listed here (plain V2 describes it)."""
+        listed = self.listed.pop((repository, tag))
+        if listed is None:
             return None
-        media_type = str(artifact.get("manifest_media_type") or "")
+        artifact, listed_tag = listed
+        pushed = parse_time(listed_tag.get("push_time")) or parse_time(artifact.get("push_time"))
         extra = artifact.get("extra_attrs") if isinstance(artifact.get("extra_attrs"), dict) else {}
-        if media_type in INDEX_TYPES:
-            references = [r for r in artifact.get("references") or () if isinstance(r, dict)]
-            platforms = tuple(
-                Platform(
-                    os=str(ref["platform"].get("os", "")),
-                    architecture=str(ref["platform"].get("architecture", "")),
-                    variant=ref["platform"].get("variant") or None,
-                    digest=ref.get("child_digest"),
-                )
-                for ref in references
-                if isinstance(ref.get("platform"), dict) and not _is_attestation(ref)
-            )
-            children = [self.artifact(repository, p.digest) for p in platforms if p.digest]
-            times = [t for t in (parse_time((c.get("extra_attrs") or {}).get("created")) for c in children) if t]
-            build_time = max(times) if times else None
-        else:
-            platform = Platform(str(extra.get("os", "")), str(extra.get("architecture", "")), digest=artifact["digest"])
-            platforms = (platform,) if extra else ()
-            build_time = parse_time(extra.get("created"))
+        media_type = str(artifact.get("manifest_media_type") or "")
+        if media_type in INDEX_TYPES or str(extra.get("architecture") or "").startswith("arm"):
+            return replace(v2.describe(self, repository, tag), push_time=pushed)
+        platform = Platform(str(extra.get("os", "")), str(extra.get("architecture", "")), digest=artifact["digest"])
         return ImageDescription(
             repository=repository,
             tag=tag,
             digest=str(artifact["digest"]),
             media_type=media_type,
-            platforms=platforms,
-            build_time=build_time,
-            push_time=parse_time(artifact.get("push_time")),
+            platforms=(platform,) if extra else (),
+            build_time=parse_time(extra.get("created")),
+            push_time=pushed,
         )
-
-
-def _is_attestation(reference: dict[str, Any]) -> bool:
-    annotations = reference.get("annotations") or {}
-    platform = reference.get("platform") or {}
-    if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
-        return True
-    return platform.get("os") == "unknown" and platform.get("architecture") == "unknown"
