@@ -302,16 +302,20 @@ class Pace:
 
 
 class PacedRetry(Retry):
-    """urllib3's retries (Retry-After obeyed), telling the registry's Pace about every 429 on the way."""
+    """urllib3's retries (Retry-After obeyed), telling the registry's Pace about every 429 of the
+    registry's own host on the way (a vendor API on another host has limits of its own)."""
 
     pace: Pace | None = None
+    host: str | None = None  # the registry's host:port
 
     def increment(self, *args: Any, **kwargs: Any) -> Retry:
         response = kwargs.get("response") if "response" in kwargs else (args[2] if len(args) > 2 else None)
-        if response is not None and response.status == 429 and self.pace is not None:
+        pool = kwargs.get("_pool")
+        registry = pool is None or self.host is None or f"{pool.host}:{pool.port}".lower() == self.host
+        if response is not None and response.status == 429 and self.pace is not None and registry:
             self.pace.slow_down()
         retry = super().increment(*args, **kwargs)
-        retry.pace = self.pace  # type: ignore[attr-defined]
+        retry.pace, retry.host = self.pace, self.host  # type: ignore[attr-defined]
         return retry
 
 
@@ -434,7 +438,7 @@ class RegistryClient:
             retry_after_max=MAX_RETRY_AFTER,
             raise_on_status=False,
         )
-        retry.pace = self.pace
+        retry.pace, retry.host = self.pace, origin(registry.api_root)[1]
         workers = int(registry.options.get("concurrency", 8))
         # listing and describing each run up to `workers` requests at once: every one keeps its connection
         adapter = WatchedAdapter(max_retries=retry, pool_connections=4, pool_maxsize=max(2 * workers + 4, 16))

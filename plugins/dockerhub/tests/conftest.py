@@ -8,11 +8,20 @@ absolute URL; tag fields digest, media_type, images[] with per-platform digests,
 private repositories only for their owner) and content/manuals/docker-hub/usage (a manifest GET is
 a counted pull, HEAD is not; ratelimit-limit / ratelimit-remaining "N;w=21600" headers; 429
 TOOMANYREQUESTS when the quota is gone). The registry challenge names service="registry.docker.io".
+
+The Hub API's own limits (latest.yaml): its access token is a JWT that lasts 10 minutes (a token past
+its end is 401), and its calls are limited per minute: past the limit a call is 429 with
+``Retry-After`` (seconds) and ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` (a Unix time).
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import math
+import secrets
+import threading
+import time
 from dataclasses import replace
 from urllib.parse import quote
 
@@ -24,6 +33,7 @@ from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_an
 from tcs_registry.testing.fixtures import seed
 from tcs_registry.testing.images import Pusher, make_layer
 from tcs_registry.testing.registry import RegistryServer
+from tcs_registry.testing.vulnerable import push_debian9
 
 ACCOUNT = ("acme", "dckr_pat_0123456789abcdef")
 PRIVATE = {"acme/private-tool"}
@@ -43,22 +53,71 @@ def seed_hub(pusher: Pusher) -> list[Expected]:
         *push_tags(pusher, "acme/api", api, base),
         replace(web, build_time="2024-10-03T00:00:00Z"),  # Docker Hub dates an index by linux/amd64
         *push_tags(pusher, "acme/private-tool", [("v1", "2024-10-04T00:00:00Z")], base),
+        push_debian9(pusher, "acme/debian9"),
     ]
 
 
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
 class HubApiFacade(Facade):
+    token_lifetime = 600  # seconds: the Hub API's access token lasts 10 minutes
+    per_minute = 10_000  # calls a window allows; tests lower it
+    window = 60.0  # seconds
+    delay = 0.0  # seconds each answer takes (tests: tokens growing old between pages)
+
     def __init__(self, upstream: str, stored: StoredRegistry) -> None:
         super().__init__(upstream, name="hub-api")
         self.stored = stored
+        self.refused = 0  # calls answered 401 for an expired or unknown token
+        self._calls: list[float] = []
+        self._lock = threading.Lock()
         self.route("POST", "/v2/auth/token")(self.login)
-        self.route("GET", "/v2/namespaces/(?P<ns>[^/]+)/repositories")(self.repositories)
-        self.route("GET", "/v2/namespaces/(?P<ns>[^/]+)/repositories/(?P<repo>[^/]+)/tags")(self.tags)
+        self.route("GET", "/v2/namespaces/(?P<ns>[^/]+)/repositories")(self.limited(self.repositories))
+        self.route("GET", "/v2/namespaces/(?P<ns>[^/]+)/repositories/(?P<repo>[^/]+)/tags")(self.limited(self.tags))
 
     def login(self, request: Request):
         body = request.json() or {}
         if (body.get("identifier"), body.get("secret")) != ACCOUNT:
             return json_answer({"detail": "Incorrect authentication credentials"}, 401)
-        return json_answer({"access_token": self.issue_token(ACCOUNT[0])})
+        now = time.time()  # NumericDate may have a fraction (RFC 7519); a whole second would blur short tests
+        claims = {"sub": ACCOUNT[0], "iat": now, "exp": now + self.token_lifetime}
+        token = f"{_b64({'alg': 'RS256', 'typ': 'JWT'})}.{_b64(claims)}.{secrets.token_urlsafe(16)}"
+        self.tokens[token] = ACCOUNT[0]
+        return json_answer({"access_token": token})
+
+    def limited(self, handler):
+        """The per-minute limit, then the token's lifetime, then the call."""
+
+        def answer(request: Request, **groups):
+            with self._lock:
+                now = time.time()
+                self._calls = [t for t in self._calls if t > now - self.window]
+                if len(self._calls) >= self.per_minute:
+                    reset = self._calls[0] + self.window
+                    headers = {
+                        "Retry-After": str(max(math.ceil(reset - now), 1)),
+                        "X-RateLimit-Limit": str(self.per_minute),
+                        "X-RateLimit-Remaining": "0",
+                        "X-RateLimit-Reset": str(int(reset)),
+                    }
+                    return json_answer({"detail": "Too Many Requests"}, 429, headers)
+                self._calls.append(now)
+            token = request.bearer()
+            if token is not None and not self._alive(token):
+                self.refused += 1
+                return json_answer({"detail": "Token is expired or invalid"}, 401)
+            time.sleep(self.delay)
+            return handler(request, **groups)
+
+        return answer
+
+    def _alive(self, token: str) -> bool:
+        if token not in self.tokens:
+            return False
+        claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+        return claims["exp"] > time.time()
 
     def _may_see(self, request: Request, repository: str) -> bool:
         return repository not in PRIVATE or self.tokens.get(request.bearer() or "") == repository.split("/")[0]

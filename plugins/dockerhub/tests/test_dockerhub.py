@@ -7,7 +7,8 @@ import tcs_registry_dockerhub.client
 from tcs_registry_dockerhub import hooks
 
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path
+from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, vulnerabilities
+from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
 
 ACCOUNT = ("acme", "dckr_pat_0123456789abcdef")
 LOGIN = ("--registry-type=DOCKERHUB", f"--username={ACCOUNT[0]}", f"--password={ACCOUNT[1]}")
@@ -49,12 +50,24 @@ def test_pull_quota_stops_politely(tcs, pm, hub, out_dir, monkeypatch):
     assert errors == [
         "error\tStopping: Docker Hub's pull quota is used up for this account; log in or run again when the window "
         "resets",
-        "error\t1 admitted images were left undone; run again when the quota allows it",
+        "error\t2 admitted images were left undone; run again when the quota allows it",
     ]
-    assert "Left undone           : 1\n" in result.out
+    assert "Left undone           : 2\n" in result.out
     # three pulls describe four tags: acme/api 1.1 and latest share a digest, whose manifest is read once
     assert len(csv_rows(report_path(out_dir, registry.host))) == 1 + 4
     assert registry.pulls["acme"] == 3  # nothing was asked once the quota header said 0
+
+
+@pytest.mark.parametrize("login", [LOGIN, ()], ids=["personal access token", "anonymous"])
+def test_scan(tcs, pm, hub, hub_expected, out_dir, vulnerability_database, login):
+    _api, registry = hub
+    path = "/r/acme/debian9" if login else "/_/alpine"  # anonymous: public repositories
+    result = tcs("registry", f"{registry.url}{path}", "--registry-type=DOCKERHUB", "--format=json", *login, pm=pm)
+    assert result.code == 0, result.err
+    if login:
+        assert vulnerabilities(out_dir, registry.host, "acme/debian9", "1") == DEBIAN9_FINDINGS
+    scanned = [m for m in result.infos if m.startswith("info\tScanned image")]
+    assert len(scanned) == (1 if login else 2)
 
 
 def test_wrong_token(tcs, pm, hub):
@@ -86,15 +99,92 @@ def test_recognised_by_name_without_a_request(url):
     assert hooks.plugin.sniff(url, None).registry_type == "DOCKERHUB"  # decided without any request
 
 
-def test_namespace_sources(monkeypatch):
-    from tcs_registry_dockerhub.client import namespace
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://hub.docker.com/repository/docker/acme/api/general", ("acme", "api")),
+        ("https://hub.docker.com/r/acme/api", ("acme", "api")),
+        ("https://hub.docker.com/r/acme/api/tags", ("acme", "api")),
+        ("https://hub.docker.com/_/alpine", ("library", "alpine")),
+        ("https://hub.docker.com/layers/library/alpine/3.20/images/sha256-0123", ("library", "alpine")),
+        ("https://hub.docker.com/u/Acme", ("acme", None)),
+        ("https://hub.docker.com/orgs/acme/repositories", ("acme", None)),
+        ("https://hub.docker.com/repositories/acme", ("acme", None)),
+        ("https://hub.docker.com/acme", ("acme", None)),
+        ("https://docker.io/alpine", ("library", "alpine")),
+        ("https://docker.io/acme/api", ("acme", "api")),
+        ("https://index.docker.io/library/alpine", ("library", "alpine")),
+        ("https://registry-1.docker.io", ("bob", None)),
+    ],
+)
+def test_the_urls_people_paste(url, expected):
+    from urllib.parse import urlsplit
 
-    assert namespace("/u/Acme", "bob") == "acme"
-    assert namespace("/repositories/acme", None) == "acme"
-    assert namespace("/_", None) == "library"
-    assert namespace("", "Bob") == "bob"
+    from tcs_registry_dockerhub.client import target
+
+    parts = urlsplit(url)
+    assert target(parts.hostname, parts.path, "bob") == expected
+
+
+def test_namespace_from_the_environment(monkeypatch):
+    from tcs_registry_dockerhub.client import target
+
     monkeypatch.setenv("TCS_DOCKERHUB_NAMESPACE", "team")
-    assert namespace("", "bob") == "team"
+    assert target("docker.io", "", "bob") == ("team", None)
+
+
+@pytest.mark.parametrize(
+    ("path", "repository"),
+    [("/r/acme/api", "acme/api"), ("/_/alpine", "library/alpine"), ("/alpine", "library/alpine")],
+)
+def test_a_url_naming_one_repository_lists_it_alone(tcs, pm, hub, hub_expected, out_dir, path, repository):
+    api, registry = hub
+    before = len(api.requests)
+    result = tcs("registry", f"{registry.url}{path}", "--mode=dry-run", *LOGIN, pm=pm)
+    assert result.code == 0, result.err
+    named = [e for e in hub_expected if e.repository == repository]
+    assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, named)
+    assert not any(r.path.endswith("/repositories") for r in api.requests[before:])
+
+
+def test_the_hub_apis_per_minute_limit_is_waited_out(tcs, pm, hub, hub_expected, out_dir, monkeypatch):
+    """A 429 from the Hub API is its per-minute limit (Retry-After), not the pull quota: wait, go on."""
+    api, registry = hub
+    monkeypatch.setattr(api, "per_minute", 2)
+    monkeypatch.setattr(api, "window", 1.0)
+    result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, pm=pm)
+    assert result.code == 0, result.err
+    acme = [e for e in hub_expected if e.repository.startswith("acme/")]
+    assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, acme)
+    assert not [m for m in result.messages if "429" in m]  # waited out; the pulls' pace is not the API's
+
+
+def test_the_api_token_is_renewed_between_pages(tcs, pm, hub, hub_expected, out_dir, monkeypatch):
+    """Tokens of two seconds, pages that take half a second: a listing outlives its token."""
+    api, registry = hub
+    monkeypatch.setattr(api, "token_lifetime", 2)
+    monkeypatch.setattr(api, "delay", 0.5)
+    monkeypatch.setattr(tcs_registry_dockerhub.client, "PAGE_SIZE", 1)
+    result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, "--concurrency=1", pm=pm)
+    assert result.code == 0, result.err
+    acme = [e for e in hub_expected if e.repository.startswith("acme/")]
+    assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, acme)
+    assert api.refused == 0
+    logins = [r for r in api.requests if r.method == "POST" and r.path == "/v2/auth/token"]
+    assert len(logins) >= 2
+
+
+def test_skipped_rows_cost_no_pull(tcs, pm, hub, hub_expected, out_dir):
+    """A dry run dates the images it leaves out elsewhere; on Docker Hub that would cost a pull each."""
+    _api, registry = hub
+    result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, "--denyList=acme/api", pm=pm)
+    assert result.code == 0, result.err
+    acme = [e for e in hub_expected if e.repository.startswith("acme/")]
+    skipped = lambda e: e.repository == "acme/api"  # noqa: E731
+    assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(
+        registry.host, acme, skipped, dated_skipped=False
+    )
+    assert not any("/acme/api/manifests/" in r.path for r in registry.requests)
 
 
 def test_a_mirror_password_never_goes_to_docker_hub(tcs, pm, hub, monkeypatch):
@@ -113,12 +203,3 @@ def test_a_mirror_password_never_goes_to_docker_hub(tcs, pm, hub, monkeypatch):
     )
     assert [r.path for r in api.requests[before:] if r.method == "POST"] == []
     assert all(r.headers.get("Authorization") is None for r in api.requests[before:])
-
-
-def test_the_hub_api_token_is_renewed_before_it_expires(tcs, pm, hub, hub_expected, out_dir, monkeypatch):
-    api, registry = hub
-    monkeypatch.setattr(tcs_registry_dockerhub.client, "API_TOKEN_LIFETIME", 0)  # every call finds it stale
-    result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, pm=pm)
-    assert result.code == 0, result.err
-    logins = [r for r in api.requests if r.method == "POST" and r.path == "/v2/auth/token"]
-    assert len(logins) >= 4  # the first, then one per listing call (repositories and each repository's tags)

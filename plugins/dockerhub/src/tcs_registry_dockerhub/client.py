@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -24,31 +25,70 @@ from tcs_registry import (
     RegistryClient,
     RegistryError,
 )
-from tcs_registry.http import NO_AUTH
+from tcs_registry.http import NO_AUTH, token_lifetime
 from tcs_registry.oci import IMAGE_CONFIG_TYPES, INDEX_TYPES, build_time, parse_time
 
 HUB_HOSTS = ("hub.docker.com", "docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
 HUB_API = "https://hub.docker.com"
 REGISTRY = "registry-1.docker.io"
 PAGE_SIZE = 100  # the Hub API's maximum page_size
-TAG_CACHE = 10_000
-_NAMESPACE_PATH = re.compile(r"^/(?:u/|orgs/|r/|repositories/)?(?P<namespace>[^/]+)")
-API_TOKEN_LIFETIME = 9 * 60  # the Hub's JWT lasts 10 minutes: renew it a minute early
+log = logging.getLogger("tcs_registry.dockerhub")
+API_TOKEN_LIFETIME = 10 * 60  # the Hub API's access token lasts 10 minutes (docker/docs hub/latest.yaml)
+API_TOKEN_MARGIN = 60  # renewed this long before its end (a tenth of its life, if that is shorter)
+API_ATTEMPTS = 4  # asks of one Hub API call that the per-minute limit refuses (429)
+MAX_API_WAIT = 60.0
+# The web pages people copy from hub.docker.com: /r/<ns>/<repo>, /_/<repo>, /repository/docker/<ns>/<repo>/...,
+# /layers/<ns>/<repo>/<tag>/..., /u/<ns>, /orgs/<ns>/..., /repositories/<ns>
+_PAGE = re.compile(
+    r"^/(?:(?P<official>_)/(?P<official_repo>[^/]+)"
+    r"|(?:r|repository/docker|layers)/(?P<ns>[^/]+)/(?P<repo>[^/]+)"
+    r"|(?:u|orgs|repositories)/(?P<owner>[^/]+))(?:/.*)?$"
+)
 
 
-def namespace(path: str, username: str | None) -> str:
-    match = _NAMESPACE_PATH.match(path)
-    if match:
-        name = match.group("namespace")
-        return "library" if name == "_" else name.lower()
+def target(host: str, path: str, username: str | None) -> tuple[str, str | None]:
+    """(namespace, repository or None) that a Docker Hub URL names.
+
+    A page of hub.docker.com names what it shows; on the registry's own hosts (docker.io...) the path is
+    an image name, as docker reads it: ``docker.io/alpine`` is ``library/alpine``
+    (distribution/reference normalize.go)."""
+    path = path.rstrip("/")
+    page = _PAGE.match(path)
+    if page:
+        if page.group("official"):
+            return "library", page.group("official_repo").lower()
+        if page.group("ns"):
+            return page.group("ns").lower(), page.group("repo").lower()
+        return page.group("owner").lower(), None
+    parts = [p.lower() for p in path.split("/") if p]
+    if host == "hub.docker.com" and len(parts) == 1:
+        return parts[0], None  # hub.docker.com/<namespace>
+    if len(parts) == 1:
+        return "library", parts[0]
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    if parts:
+        raise RegistryError(f"which Docker Hub repository is {path!r}? Use <namespace>/<repository>")
     if os.environ.get("TCS_DOCKERHUB_NAMESPACE"):
-        return os.environ["TCS_DOCKERHUB_NAMESPACE"].lower()
+        return os.environ["TCS_DOCKERHUB_NAMESPACE"].lower(), None
     if username:
-        return username.lower()
+        return username.lower(), None
     raise RegistryError(
         "which Docker Hub namespace? Name it in the URL (https://hub.docker.com/u/<namespace>), "
         "set TCS_DOCKERHUB_NAMESPACE, or log in with --username"
     )
+
+
+def _retry_after(response: requests.Response) -> float:
+    """Seconds the Hub API asks us to wait: Retry-After (seconds), else X-Retry-After or
+    X-RateLimit-Reset (Unix times)."""
+    headers = response.headers
+    with suppress(ValueError):
+        return float(headers.get("Retry-After", ""))
+    for name in ("X-Retry-After", "X-RateLimit-Reset"):
+        with suppress(ValueError):
+            return float(headers.get(name, "")) - time.time()
+    return 1.0
 
 
 class DockerHubClient(RegistryClient):
@@ -56,8 +96,9 @@ class DockerHubClient(RegistryClient):
     describe_skipped = False  # each description costs a pull from the quota
 
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
-        self.namespace = namespace(registry.path, credentials.username)
-        hub = (urlsplit(registry.url).hostname or "") in HUB_HOSTS
+        host = urlsplit(registry.url).hostname or ""
+        self.namespace, self.repository = target(host, registry.path, credentials.username)
+        hub = host in HUB_HOSTS
         # Docker Hub's names mean registry-1.docker.io; any other host (a mirror) is its own registry.
         registry = replace(registry, scheme="https", host=REGISTRY, path="") if hub else replace(registry, path="")
         super().__init__(registry, credentials, **kwargs)
@@ -66,18 +107,18 @@ class DockerHubClient(RegistryClient):
         # was named explicitly): a mirror's password is not Docker Hub's business.
         self.hub_login = hub or "TCS_DOCKERHUB_API_URL" in os.environ
         self._api_token: str | None = None
-        self._api_token_at = 0.0
+        self._api_token_until = 0.0  # time.monotonic() at which to renew it
         self._api_lock = threading.Lock()
-        self._tags: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._quota_lock = threading.Lock()
         self.remaining: int | None = None  # pulls left in the window, from ratelimit-remaining
 
     # -- the Hub API ---------------------------------------------------------------------------
     def login(self) -> None:
-        """Exchange the user name and password/PAT for a Hub API token (a 10-minute JWT), then
-        check the registry."""
+        """Exchange the user name and password/PAT for a Hub API token (10 minutes), then check the
+        registry."""
         if not self.credentials.anonymous and self.hub_login:
-            self._hub_login()
+            with self._api_lock:
+                self._hub_login()
         self.ping()
 
     def _hub_login(self) -> None:
@@ -93,39 +134,64 @@ class DockerHubClient(RegistryClient):
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise RegistryError("Docker Hub login answered without a token")
-        self._api_token, self._api_token_at = token, time.monotonic()
+        lifetime = token_lifetime(token)
+        lifetime = API_TOKEN_LIFETIME if lifetime == float("inf") else lifetime
+        self._api_token = token
+        self._api_token_until = time.monotonic() + lifetime - min(API_TOKEN_MARGIN, lifetime / 10)
 
-    def _api_headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json"}
+    def _api_authorization(self, stale: str | None = None) -> str | None:
+        """The Hub API token, renewed when near its end (or when ``stale``, the one just refused)."""
         with self._api_lock:
-            if self._api_token and time.monotonic() - self._api_token_at > API_TOKEN_LIFETIME:
+            if self._api_token and (self._api_token == stale or time.monotonic() >= self._api_token_until):
                 self._hub_login()
-            if self._api_token:
-                headers["Authorization"] = f"Bearer {self._api_token}"
-        return headers
+            return f"Bearer {self._api_token}" if self._api_token else None
+
+    def _api_call(self, url: str, **kwargs: Any) -> requests.Response:
+        """A Hub API GET with a current token, waiting out the per-minute rate limit (429 and
+        Retry-After: a minute's limit, not the pull quota), asked again once if the token was refused."""
+        refused: str | None = None
+        for attempt in range(API_ATTEMPTS):
+            headers = dict(kwargs.pop("headers", None) or {})
+            authorization = self._api_authorization(refused)
+            if authorization:
+                headers["Authorization"] = authorization
+            response = RegistryClient._send(self, "GET", url, headers=headers, **kwargs)
+            kwargs["headers"] = headers
+            if response.status_code == 401 and authorization and refused is None:
+                refused = authorization.removeprefix("Bearer ")
+                continue
+            if response.status_code != 429 or attempt + 1 == API_ATTEMPTS:
+                return response
+            wait = min(max(_retry_after(response), 0.0), MAX_API_WAIT)
+            log.info("Docker Hub's API asks for fewer requests (429): waiting %.0f s", wait)
+            time.sleep(wait)
+        return response
 
     def _api_pages(self, path: str, what: str) -> Iterator[dict[str, Any]]:
-        headers = self._api_headers()
-        try:
-            for item in self.paginate(
-                f"{self.api}{path}?page=1",
-                "results",
-                page_size=PAGE_SIZE,
-                size_param="page_size",
-                next_key="next",
-                what=what,
-                headers=headers,
-                auth=NO_AUTH,
-            ):
-                if not isinstance(item, dict):
-                    raise RegistryError(f"{what}: the registry answered an entry that is not an object")
-                yield item
-        except RegistryError as exc:
-            if exc.status == 429:
-                raise QuotaExhausted(f"Docker Hub's API rate limit is reached ({what})", 429) from None
-            raise
+        for item in self.paginate(
+            f"{self.api}{path}?page=1",
+            "results",
+            page_size=PAGE_SIZE,
+            size_param="page_size",
+            next_key="next",
+            what=what,
+            headers={"Accept": "application/json"},
+            auth=NO_AUTH,
+        ):
+            if not isinstance(item, dict):
+                raise RegistryError(f"{what}: the registry answered an entry that is not an object")
+            yield item
+
+    def get(self, path_or_url: str, **kwargs: Any) -> requests.Response:
+        url = self.url(path_or_url)
+        if url.startswith(self.api + "/") and self.api != self.registry.api_root:
+            return self._api_call(url, **kwargs)
+        return super().get(path_or_url, **kwargs)
 
     def repositories(self) -> Iterator[str]:
+        if self.repository:  # the URL named one
+            yield f"{self.namespace}/{self.repository}"
+            return
         path = f"/v2/namespaces/{quote(self.namespace)}/repositories"
         for repository in self._api_pages(path, f"Docker Hub repositories of {self.namespace}"):
             if repository.get("repository_type") in (None, "image") and isinstance(repository.get("name"), str):
@@ -137,14 +203,12 @@ class DockerHubClient(RegistryClient):
         for tag in self._api_pages(path, f"Docker Hub tags of {repository}"):
             if not isinstance(tag.get("digest"), str) or not isinstance(tag.get("name"), str):
                 continue  # a tag without a manifest (never pushed as V2) or a malformed entry
-            self._tags[(repository, tag["name"])] = tag
-            while len(self._tags) > TAG_CACHE:
-                self._tags.popitem(last=False)
+            self.listed.put((repository, tag["name"]), tag)
             yield str(tag["name"])
 
     def describe(self, repository: str, tag: str) -> ImageDescription | None:
         """From the Hub listing (digest, platforms, push time) plus one counted pull for the build time."""
-        listed = self._tags.pop((repository, tag), None)
+        listed = self.listed.pop((repository, tag))
         if listed is None:
             return None  # not from our listing: plain V2 describes it
         platforms = self.platforms(listed)
