@@ -853,6 +853,9 @@ class RoutedRegistryClient(RegistryClient):
     def __init__(self, registry: Registry, credentials: Credentials, keys: list[str], **kwargs: Any) -> None:
         super().__init__(registry, credentials, **kwargs)
         self.keys = keys  # the repositories (keys) to list; empty means ask the vendor API
+        # True when the URL serves one repository's V2 API at its root (a Nexus connector port, an
+        # Artifactory subdomain): plain V2 names there, no key in front
+        self.at_root = False
 
     def base(self, key: str) -> str:
         return self.route.format(key=key)
@@ -860,12 +863,16 @@ class RoutedRegistryClient(RegistryClient):
     def name_problem(self, repository: str, tag: str | None = None) -> str | None:
         """The key is the vendor's repository name, a path segment of its own (``Docker-Hosted``); only
         what follows it is a distribution name."""
+        if self.at_root:
+            return super().name_problem(repository, tag)
         key, _, name = repository.partition("/")
         if tag is None and not _VENDOR_KEY.fullmatch(key):
             return f"the registry listed an invalid repository key {key[: oci.MAX_REPOSITORY_NAME]!r}"
         return oci.name_problem(name, tag)
 
     def url(self, path_or_url: str) -> str:
+        if self.at_root:
+            return super().url(path_or_url)
         if path_or_url.startswith("/v2/") and not path_or_url.startswith("/v2/_catalog"):
             key, _, rest = path_or_url[len("/v2/") :].partition("/")
             if rest:

@@ -1,12 +1,17 @@
-"""An Artifactory facade: the Artifactory Docker API and REST listing, serving real images from the
-CNCF registry (upstream repository ``<key>/<image>`` is image ``<image>`` of repository key ``<key>``).
+"""A strict Artifactory facade: the Artifactory Docker API and REST listing, serving real images from
+the CNCF registry (upstream repository ``<key>/<image>`` is image ``<image>`` of repository key ``<key>``).
 
-Faithful to JFrog's documentation (jfrog.com/help): "List Docker Repositories"
-(GET /artifactory/api/repositories?packageType=docker -> [{key, type, url, packageType}]),
-"List Docker Images" (GET /artifactory/api/docker/<key>/v2/_catalog with n/last paging),
-"List Docker Tags", "System Health Ping" (GET /artifactory/api/system/ping -> OK), the
-X-JFrog-Version / X-Artifactory-Id response headers, access tokens as Bearer or as a Basic
-password, and the token flow at <key>/v2/token (realm form from renovatebot/renovate#11765).
+From JFrog's documentation (jfrog.com/help, JFrog REST APIs): "Get Repositories"
+(GET /artifactory/api/repositories?packageType=docker -> [{key, type, url, packageType}], types LOCAL,
+REMOTE, VIRTUAL, FEDERATED), "List Docker Repositories" (GET /artifactory/api/docker/<key>/v2/_catalog
+with n/last paging; on a remote repository it asks the upstream registry unless
+artifactory.docker.catalogs.tags.fallback.fetch.remote.cache is set, false by default: the facade
+counts such walks), "File List" (GET /api/storage/<key>/<folder>?list&deep=1&listFolders=0, for any
+repository type, a remote's cache ``<key>-cache`` included; a signed-in user only), the Docker layout
+(<image>/<tag>/manifest.json, list.manifest.json for an index), "System Health Ping"
+(GET /artifactory/api/system/ping -> OK), the X-JFrog-Version / X-Artifactory-Id response headers,
+access tokens ("Access Tokens": as a Bearer token, or as a Basic password with the user the token was
+made for, never another), and the token flow at <key>/v2/token (realm form from renovatebot/renovate#11765).
 Next-page links are relative and leave out the /artifactory/api/docker/<key> prefix, as Artifactory
 7.46 sends them (renovatebot/renovate#15080: `</v2/renovate/renovate/tags/list?last=10000&n=10000>`;
 JFrog RTFACT-18971); for _catalog the same form is assumed (no capture found).
@@ -16,27 +21,40 @@ from __future__ import annotations
 
 import pytest
 
+from tcs_registry.oci import INDEX_TYPES
 from tcs_registry.testing.datasets import Expected, push_index, push_tags
 from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer, text_answer
 from tcs_registry.testing.fixtures import seed, serving
 from tcs_registry.testing.images import Pusher, make_layer
+from tcs_registry.testing.vulnerable import push_debian9
 
 USERS = {"deployer": "Passw0rd!", "ci": "identity-token-for-ci"}
 ACCESS_TOKEN = "eyJ2ZXIiOiIyIn0.access-token"
+TOKEN_USER = "ci"  # the user the access token was made for
 JFROG = {"X-JFrog-Version": "Artifactory/7.90.10 79010900", "X-Artifactory-Id": "8a1b2c3d4e5f"}
-REPOSITORIES = [("docker-local", "LOCAL"), ("docker-remote", "REMOTE"), ("docker", "VIRTUAL")]
+REPOSITORIES = [
+    ("docker-local", "LOCAL"),
+    ("docker-remote", "REMOTE"),
+    ("docker", "VIRTUAL"),
+    ("docker-fed", "FEDERATED"),
+]
+CACHED = {"docker-remote/library/busybox"}  # what the remote's cache holds; library/nginx is upstream only
 
 
 def seed_artifactory(pusher: Pusher) -> list[Expected]:
     base = [make_layer({"etc/os-release": b"ID=artifactory-test\n"})]
-    return [
+    expected = [
         *push_tags(
             pusher, "docker-local/app", [("1.0", "2024-08-01T00:00:00Z"), ("1.1", "2024-08-02T00:00:00Z")], base
         ),
         *push_tags(pusher, "docker-local/team/svc", [("v1", "2024-08-03T00:00:00Z")], base, docker=True),
         push_index(pusher, "docker-local/multi", "2.0", [("amd64", "2024-08-04T00:00:00Z")], base),
+        push_debian9(pusher, "docker-local/debian9"),
         *push_tags(pusher, "docker-remote/library/busybox", [("1.36", "2023-05-19T00:00:00Z")], base),
+        *push_tags(pusher, "docker-fed/tool", [("2", "2024-08-05T00:00:00Z")], base),
     ]
+    pusher.image("docker-remote/library/nginx", "1.27", created="2024-08-06T00:00:00Z", layers=base)  # upstream
+    return expected
 
 
 class ArtifactoryFacade(Facade):
@@ -45,8 +63,10 @@ class ArtifactoryFacade(Facade):
     def __init__(self, upstream: str, stored: StoredRegistry) -> None:
         super().__init__(upstream, name="artifactory")
         self.stored = stored
+        self.upstream_walks: list[str] = []  # lists of a remote repository, which would ask its upstream
         self.route("GET", "/artifactory/api/system/ping")(lambda request: text_answer("OK", headers=JFROG))
         self.route("GET", "/artifactory/api/repositories")(self.repositories)
+        self.route("GET", "/artifactory/api/storage/(?P<key>[^/]+)/")(self.file_list)
         self.route("GET", "/artifactory/api/docker/(?P<key>[^/]+)/v2/token")(self.token)
         self.route("GET", "/artifactory/api/docker/(?P<key>[^/]+)/v2/_catalog")(self.catalog)
         self.route("GET", "/artifactory/api/docker/(?P<key>[^/]+)/v2/(?P<rest>.*)")(self.v2)
@@ -54,11 +74,11 @@ class ArtifactoryFacade(Facade):
 
     def _user(self, request: Request) -> str | None:
         basic = request.basic()
-        if basic and (USERS.get(basic[0]) == basic[1] or basic[1] == ACCESS_TOKEN):
+        if basic and (USERS.get(basic[0]) == basic[1] or (basic == (TOKEN_USER, ACCESS_TOKEN))):
             return basic[0]
         bearer = request.bearer()
         if bearer == ACCESS_TOKEN:
-            return "token-user"
+            return TOKEN_USER
         return self.tokens.get(bearer or "")
 
     def _challenge(self, key: str):
@@ -90,9 +110,32 @@ class ArtifactoryFacade(Facade):
         keys = [k for k, kind in REPOSITORIES if kind != "VIRTUAL"] if key == "docker" else [key]
         return sorted(r.split("/", 1)[1] for r in self.stored.repositories() if r.split("/", 1)[0] in keys)
 
+    def _remote(self, key: str) -> bool:
+        return dict(REPOSITORIES).get(key) == "REMOTE"
+
+    def file_list(self, request: Request, key: str):
+        if not self._user(request):
+            return json_answer({"errors": [{"status": 401, "message": "Bad credentials"}]}, 401, JFROG)
+        if "list" not in request.query or request.arg("deep") != "1" or not key.endswith("-cache"):
+            return json_answer({"errors": [{"status": 404, "message": "Not Found"}]}, 404, JFROG)
+        remote = key.removesuffix("-cache")
+        files = []
+        for repository in sorted(CACHED):
+            if repository.startswith(f"{remote}/"):
+                image = repository.split("/", 1)[1]
+                for tag, digest in self.stored.tags(repository).items():
+                    manifest, _ = self.upstream_manifest(repository, digest)
+                    name = "list.manifest.json" if manifest.get("mediaType") in INDEX_TYPES else "manifest.json"
+                    files.append({"uri": f"/{image}/{tag}/{name}", "size": "1024", "folder": False})
+                files.append({"uri": f"/{image}/sha256__{'0' * 64}/manifest.json", "size": "1024", "folder": False})
+        uri = f"{self.url}/artifactory/api/storage/{key}"
+        return json_answer({"uri": uri, "created": "2024-08-01T00:00:00.000Z", "files": files}, headers=JFROG)
+
     def catalog(self, request: Request, key: str):
         if not self._user(request):
             return self._challenge(key)
+        if self._remote(key):
+            self.upstream_walks.append(request.target)
         n = min(int(request.arg("n", "100")), self.catalog_max)
         last = request.arg("last", "")
         remaining = [name for name in self._images(key) if name > last]
@@ -106,6 +149,8 @@ class ArtifactoryFacade(Facade):
             return self._challenge(key)
         if not rest:
             return json_answer({}, headers=JFROG)
+        if self._remote(key) and rest.endswith("/tags/list"):
+            self.upstream_walks.append(request.target)
         status, headers, body = self.forward(request, f"/v2/{key}/{rest}")
         return status, {**headers, **JFROG}, body
 
@@ -124,3 +169,38 @@ def artifactory(artifactory_seeded, work):
 @pytest.fixture
 def artifactory_expected(artifactory_seeded):
     return artifactory_seeded.expected
+
+
+class SubdomainFacade(Facade):
+    """One repository (docker-local) served at a host's root by the subdomain method
+    (``dockerReverseProxyMethod=SUBDOMAIN``): /v2/ there, no Artifactory API."""
+
+    def __init__(self, upstream: str, stored: StoredRegistry) -> None:
+        super().__init__(upstream, name="artifactory-subdomain")
+        self.stored = stored
+        self.route("GET", "/v2/_catalog")(self.catalog)
+        self.route("GET", "/v2/(?P<rest>.*)")(self.v2)
+
+    def _denied(self, request: Request):
+        if USERS.get((request.basic() or ("", ""))[0]) == (request.basic() or ("", ""))[1]:
+            return None
+        challenge = 'Basic realm="Artifactory Realm"'
+        return json_answer({"errors": [{"code": "UNAUTHORIZED"}]}, 401, {**JFROG, "WWW-Authenticate": challenge})
+
+    def catalog(self, request: Request):
+        names = sorted(r.split("/", 1)[1] for r in self.stored.repositories() if r.startswith("docker-local/"))
+        return self._denied(request) or json_answer({"repositories": names}, headers=JFROG)
+
+    def v2(self, request: Request, rest: str):
+        if denied := self._denied(request):
+            return denied
+        if not rest:
+            return json_answer({}, headers=JFROG)
+        status, headers, body = self.forward(request, f"/v2/docker-local/{rest}")
+        return status, {**headers, **JFROG}, body
+
+
+@pytest.fixture(scope="session")
+def artifactory_subdomain(artifactory, artifactory_seeded):
+    with SubdomainFacade(artifactory.upstream, StoredRegistry(artifactory_seeded.storage)) as facade:
+        yield facade

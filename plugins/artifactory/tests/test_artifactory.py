@@ -1,4 +1,5 @@
-"""The Artifactory plugin against a faithful Artifactory facade over the real CNCF registry."""
+"""The Artifactory plugin against a strict Artifactory facade over the real CNCF registry: every way in,
+every URL form, both modes; remote repositories from their caches, never from their upstream."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import pytest
 from tcs_registry_artifactory import hooks
 
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path
+from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, sorted_report, vulnerabilities
+from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
 
 ACCESS_TOKEN = "eyJ2ZXIiOiIyIn0.access-token"
+PASSWORD = ["--username=deployer", "--password=Passw0rd!"]
 
 
 @pytest.fixture
@@ -16,43 +19,86 @@ def pm():
     return get_plugin_manager(load_entrypoints=False, plugins=[hooks.plugin])
 
 
+def rows(facade, expected, keep=lambda e: True):
+    return expected_rows(facade.host, [e for e in expected if keep(e)])
+
+
 @pytest.mark.parametrize(
     "credentials",
     [
-        ["--username=deployer", "--password=Passw0rd!"],
+        PASSWORD,
         ["--username=ci", "--password=identity-token-for-ci"],
         [f"--password={ACCESS_TOKEN}"],
+        ["--username=ci", f"--password={ACCESS_TOKEN}"],
     ],
-    ids=["password", "identity-token", "access-token"],
+    ids=["password", "identity-token", "access-token", "access-token-with-its-user"],
 )
 def test_every_docker_repository_of_the_instance(
     tcs, pm, artifactory, artifactory_expected, out_dir, credentials, monkeypatch
 ):
+    """Local and federated repositories through their catalogs, the remote one from its cache (not
+    library/nginx, which only its upstream has), the virtual one not at all."""
     monkeypatch.setattr(artifactory, "catalog_max", 2)
-    before = len(artifactory.requests)
+    before, walks = len(artifactory.requests), len(artifactory.upstream_walks)
     result = tcs("registry", artifactory.url, "--mode=dry-run", *credentials, pm=pm)
     assert result.code == 0, result.err
     assert result.infos[0] == "info\tIdentified registry as: ARTIFACTORY"
-    assert csv_rows(report_path(out_dir, artifactory.host)) == expected_rows(artifactory.host, artifactory_expected)
+    assert sorted_report(out_dir, artifactory.host) == rows(artifactory, artifactory_expected)  # by key
     paths = [r.path for r in artifactory.requests[before:]]
     assert "/artifactory/api/docker/docker/v2/_catalog" not in paths  # the virtual repository is skipped
-    assert paths.count("/artifactory/api/docker/docker-local/v2/_catalog") == 2  # 3 images, pages of 2
+    assert paths.count("/artifactory/api/docker/docker-local/v2/_catalog") == 2  # 4 images, pages of 2
+    assert artifactory.upstream_walks[walks:] == []
+    assert "info\tListing the remote repository docker-remote from its cache: 1 images" in result.infos
 
 
-@pytest.mark.parametrize("form", ["/artifactory/api/docker/docker-local", "/docker-local"])
-def test_one_repository_named_in_the_url(tcs, pm, artifactory, artifactory_expected, out_dir, form):
-    result = tcs(
-        "registry",
-        artifactory.url + form,
-        "--mode=dry-run",
-        "--username=deployer",
-        "--password=Passw0rd!",
-        "--registry-type=artifactory",
-        pm=pm,
-    )
+@pytest.mark.parametrize(
+    ("form", "keep"),
+    [
+        ("/artifactory/api/docker/docker-local", lambda e: e.repository.startswith("docker-local/")),
+        ("/docker-local", lambda e: e.repository.startswith("docker-local/")),
+        ("/artifactory/docker-local", lambda e: e.repository.startswith("docker-local/")),
+        ("/artifactory/api/docker/docker-local/v2/app", lambda e: e.repository == "docker-local/app"),
+        ("/docker-local/team/svc", lambda e: e.repository == "docker-local/team/svc"),
+        ("/docker-remote", lambda e: e.repository.startswith("docker-remote/")),
+    ],
+)
+def test_the_urls_artifactory_gives(tcs, pm, artifactory, artifactory_expected, out_dir, form, keep):
+    walks = len(artifactory.upstream_walks)
+    result = tcs("registry", artifactory.url + form, "--mode=dry-run", *PASSWORD, "--registry-type=artifactory", pm=pm)
     assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, artifactory.host)) == rows(artifactory, artifactory_expected, keep)
+    assert artifactory.upstream_walks[walks:] == []
+
+
+def test_a_repository_by_the_subdomain_method(tcs, pm, artifactory_subdomain, artifactory_expected, out_dir):
+    """docker-local.art.example.com: the repository's V2 API at the host's root, names without the key."""
+    result = tcs("registry", artifactory_subdomain.url, "--mode=dry-run", *PASSWORD, pm=pm)
+    assert result.code == 0, result.err
+    assert result.infos[0] == "info\tIdentified registry as: ARTIFACTORY"
     local = [e for e in artifactory_expected if e.repository.startswith("docker-local/")]
-    assert csv_rows(report_path(out_dir, artifactory.host)) == expected_rows(artifactory.host, local)
+    at_root = [type(e)(e.repository.split("/", 1)[1], e.tag, e.build_time, e.digest_group) for e in local]
+    assert csv_rows(report_path(out_dir, artifactory_subdomain.host)) == expected_rows(
+        artifactory_subdomain.host, at_root
+    )
+
+
+@pytest.mark.parametrize("credentials", [PASSWORD, [f"--password={ACCESS_TOKEN}"]], ids=["password", "access-token"])
+def test_scan(tcs, pm, artifactory, out_dir, vulnerability_database, credentials):
+    result = tcs("registry", f"{artifactory.url}/docker-local/debian9", "--format=json", *credentials, pm=pm)
+    assert result.code == 0, result.err
+    assert vulnerabilities(out_dir, artifactory.host, "docker-local/debian9", "1") == DEBIAN9_FINDINGS
+
+
+def test_an_access_token_with_another_user_is_refused(tcs, pm, artifactory):
+    """Artifactory takes an access token as a Basic password only with the user it was made for."""
+    result = tcs(
+        "registry", artifactory.url, "--mode=dry-run", "--username=deployer", f"--password={ACCESS_TOKEN}", pm=pm
+    )
+    assert result.code == 3
+    assert result.messages[-1] == (
+        "error\tArtifactory Docker repositories: the registry refused the credentials of user 'deployer' "
+        "(Bad credentials)"
+    )
 
 
 def test_wrong_password(tcs, pm, artifactory):

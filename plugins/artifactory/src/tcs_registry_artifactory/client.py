@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote
 
 from tcs_registry import Credentials, Registry, RegistryError
 from tcs_registry.http import RoutedRegistryClient, json_field, json_list
 
 DOCKER_API = "/artifactory/api/docker/{key}"
-_KEY_IN_PATH = re.compile(r"^(?:/artifactory/api/docker)?/(?P<key>[^/]+)$")
+LISTED_TYPES = ("LOCAL", "FEDERATED")  # what lists come from directly
+MANIFESTS = ("manifest.json", "list.manifest.json")  # a tag's folder in Artifactory's Docker layout
+log = logging.getLogger("tcs_registry.artifactory")
+# The URLs Artifactory gives for a repository and an image, and the repository path method's:
+# /artifactory/api/docker/<key>[/v2/<image>], /artifactory/<key>[/<image>], /<key>[/<image>]
+_PATH = re.compile(r"^(?:/artifactory/api/docker/(?P<api>[^/]+)(?:/v2)?|/artifactory/(?P<web>[^/]+)|/(?P<key>[^/]+))")
 
 
-def keys_in_url(path: str) -> list[str]:
-    """``/artifactory/api/docker/<key>`` or ``/<key>`` name one repository; no path (or
-    ``/artifactory``) means every Docker repository."""
-    if path in ("", "/artifactory"):
-        return []
-    match = _KEY_IN_PATH.match(path)
+@dataclass(frozen=True)
+class Target:
+    keys: list[str]  # repository keys named in the URL; empty: every one the account sees
+    image: str | None = None  # an image named in the URL
+
+
+def target(path: str) -> Target:
+    path = path.rstrip("/")
+    if path in ("", "/artifactory", "/artifactory/api/docker"):
+        return Target([])
+    match = _PATH.match(path)
     if not match:
         raise RegistryError(
             f"cannot tell the Docker repository from the URL path {path!r}: "
             "use https://<host>/artifactory/api/docker/<repo-key> or https://<host>/<repo-key>"
         )
-    return [match.group("key")]
+    key = match.group("api") or match.group("web") or match.group("key")
+    image = path[match.end() :].strip("/")
+    return Target([key], image.lower() or None)
 
 
 class ArtifactoryClient(RoutedRegistryClient):
@@ -35,9 +49,12 @@ class ArtifactoryClient(RoutedRegistryClient):
     link_paths_are_right = False
 
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
-        super().__init__(replace(registry, path=""), credentials, keys_in_url(registry.path), **kwargs)
+        self.target = target(registry.path)
+        super().__init__(replace(registry, path=""), credentials, list(self.target.keys), **kwargs)
         # an access token alone is sent as a Bearer token; with a user name it is a Basic password
         self.access_token = credentials.password if credentials.password and not credentials.username else None
+        self.remotes: set[str] = set()  # remote repositories: listed from their caches, never upstream
+        self._cached: dict[str, list[str]] = {}  # <remote>/<image> -> the tags its cache holds
 
     def _authorization(self, scope: str | None, *, fresh: bool) -> str | None:
         if self.access_token:
@@ -47,31 +64,64 @@ class ArtifactoryClient(RoutedRegistryClient):
     def api_auth(self) -> Any:
         return None if self.access_token else super().api_auth()
 
+    def _rest(self, path: str, what: str, **params: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.access_token}"} if self.access_token else {}
+        return self.api_json(path, what, params=params, headers=headers, auth=self.api_auth())
+
     def docker_repositories(self) -> list[str]:
-        """Keys of the Docker repositories to list: the URL's, else every non-virtual one."""
+        """Keys to list: the URL's, else every local and federated one. Remote repositories are listed
+        from their caches: their own lists would ask the upstream registry (JFrog "List Docker
+        Repositories"), virtual ones only repeat the others."""
+        what = "Artifactory Docker repositories"
+        listed = json_list(self._rest("/artifactory/api/repositories", what, packageType="docker"), what)
+        kinds = {json_field(r, "key", what): str(r.get("type", "")).upper() for r in listed}
+        self.remotes = {key for key, kind in kinds.items() if kind == "REMOTE"}
         if self.keys:
             return self.keys
-        what = "Artifactory Docker repositories"
-        headers = {"Authorization": f"Bearer {self.access_token}"} if self.access_token else {}
-        listed = json_list(
-            self.api_json(
-                "/artifactory/api/repositories",
-                what,
-                params={"packageType": "docker"},
-                headers=headers,
-                auth=self.api_auth(),
-            ),
-            what,
-        )
-        keyed = [(json_field(r, "key", what), str(r.get("type", "")).upper()) for r in listed]
-        self.keys = [key for key, kind in keyed if kind != "VIRTUAL"]
+        self.keys = [key for key, kind in kinds.items() if kind in LISTED_TYPES or kind == "REMOTE"]
         if not self.keys:
             raise RegistryError("no Docker repository is visible to this account")
         return self.keys
 
     def login(self) -> None:
-        self.ping(self.base(self.docker_repositories()[0]))
+        try:
+            self.docker_repositories()
+        except RegistryError as exc:
+            if self.keys:  # the URL named the key: whether it is a remote one stays unknown
+                log.debug("Artifactory's repository list is not readable: %s", exc)
+            elif exc.status == 404:
+                self.at_root = True  # no Artifactory API here: a subdomain serving one repository at /v2/
+            else:
+                raise
+        self.ping("" if self.at_root else self.base(self.keys[0]))
 
-    def repositories(self) -> Iterator[str]:
-        for key in self.docker_repositories():
-            yield from self.catalog(key)
+    def repositories(self) -> Iterable[str] | None:
+        if self.at_root:
+            return None  # plain V2 at the root
+        if self.target.image:
+            return [f"{self.keys[0]}/{self.target.image}"]
+        return self._repositories()
+
+    def _repositories(self) -> Iterator[str]:
+        for key in self.keys:
+            yield from (self._cache(key) if key in self.remotes else self.catalog(key))
+
+    def _cache(self, key: str) -> Iterator[str]:
+        """The images and tags a remote repository's cache holds, from Artifactory's storage (File List),
+        in the Docker layout <image>/<tag>/manifest.json (list.manifest.json for an index)."""
+        what = f"cache of the remote repository {key}"
+        listing = self._rest(f"/artifactory/api/storage/{quote(key)}-cache/?list&deep=1&listFolders=0", what)
+        files = listing.get("files") if isinstance(listing, dict) else None
+        images: dict[str, list[str]] = {}
+        for entry in json_list(files, what):
+            *image, tag, name = ["", "", *str(json_field(entry, "uri", what)).strip("/").split("/")]
+            if name in MANIFESTS and any(image) and not tag.startswith("sha256__"):  # by digest: not a tag
+                images.setdefault(f"{key}/{'/'.join(p for p in image if p)}", []).append(tag)
+        log.info("Listing the remote repository %s from its cache: %d images", key, len(images))
+        self._cached.update(images)
+        yield from sorted(images)
+
+    def tags(self, repository: str) -> list[str] | None:
+        if repository in self._cached:
+            return self._cached.pop(repository)
+        return None  # plain V2 tags/list under the key

@@ -32,23 +32,12 @@ class NexusClient(RoutedRegistryClient):
                 "use https://<host>/repository/<name> or the repository's connector port"
             )
         super().__init__(replace(registry, path=""), credentials, [match.group("name")] if match else [], **kwargs)
-        self.connector = False  # True: the URL is a connector port serving one repository at /v2/
         self._assets: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
-
-    def url(self, path_or_url: str) -> str:
-        if self.connector:  # the connector port serves its repository's V2 API at the root
-            return RegistryClient.url(self, path_or_url)
-        return super().url(path_or_url)
-
-    def name_problem(self, repository: str, tag: str | None = None) -> str | None:
-        if self.connector:  # plain V2 names, no repository key in front
-            return RegistryClient.name_problem(self, repository, tag)
-        return super().name_problem(repository, tag)
 
     @property
     def link_paths_are_right(self) -> bool:  # type: ignore[override]
         # A connector port's next links wrongly carry /repository/<name>/ (sonatype/nexus-public#1011).
-        return not self.connector
+        return not self.at_root
 
     def _rest(self, path: str, what: str, **params: Any) -> Any:
         return self.api_json(REST + path, what, params=params, auth=self.api_auth())
@@ -63,7 +52,7 @@ class NexusClient(RoutedRegistryClient):
         except RegistryError as exc:
             if exc.status not in (400, 404):
                 raise
-            self.connector = True
+            self.at_root = True
             return
         docker = [r for r in listed if isinstance(r, dict) and r.get("format") == "docker" and r.get("type") != "group"]
         self.keys = [json_field(r, "name", what) for r in docker]
@@ -72,18 +61,18 @@ class NexusClient(RoutedRegistryClient):
 
     def login(self) -> None:
         self.find_repositories()
-        self.ping("" if self.connector else self.base(self.keys[0]))
+        self.ping("" if self.at_root else self.base(self.keys[0]))
 
     def repositories(self) -> Iterable[str] | None:
-        if self.connector:
+        if self.at_root:
             return None  # a connector port: plain V2 at the root
         return (name for key in self.keys for name in self.catalog(key))
 
     def tags(self, repository: str) -> list[str] | None:
-        return None if self.connector else self._search_tags(repository)
+        return None if self.at_root else self._search_tags(repository)
 
     def describe(self, repository: str, tag: str) -> ImageDescription | None:
-        if self.connector:
+        if self.at_root:
             return None
         return replace(describe(self, repository, tag), push_time=self.pushed(repository, tag))
 
