@@ -1,13 +1,19 @@
-"""A Nexus 3 facade: path-based Docker routing, a connector port and the REST API, serving real images
-from the CNCF registry (upstream repository ``<name>/<image>`` is image ``<image>`` of Nexus repository
-``<name>``).
+"""A strict Nexus 3 facade: path-based Docker routing, a connector port, a context path and the REST
+API, serving real images from the CNCF registry (upstream repository ``<name>/<image>`` is image
+``<image>`` of Nexus repository ``<name>``).
 
-Faithful to help.sonatype.com "Pagination" (items + continuationToken, fixed page size: 100 since
-3.74.0, 10 before), the REST search and repositories endpoints (component name = image, version =
-tag, assets with path, contentType, checksum.sha256 and blobCreated), the "Server: Nexus/3.x" header,
-GET /service/rest/v1/status answering 200 without auth, and forceBasicAuth's Basic challenge
-(realm "Sonatype Nexus Repository Manager", sonatype/nexus-public#921). Unverified [?]: the exact
-asset path layout (v2/<image>/manifests/<tag> as in the stored example) and catalog paging.
+From sonatype/nexus-public (aec50e47): ``RepositoriesResource``/``RepositoryManagerRESTAdapterImpl.
+getRepositories`` keep only what the user may BROWSE (``RepositoryPermissionChecker.
+userCanBrowseRepositories``): an account with read (pull) rights alone gets 200 and an empty list, and
+the search (``SearchResource``, BROWSE-filtered, a fixed page of 50 with a continuationToken) finds
+nothing for it; the Docker V2 API takes read rights. Context paths (``nexus-context-path``, Sonatype
+support article 39325029843219) put everything under a prefix. From help.sonatype.com: "Pagination"
+(items + continuationToken), the search's components (name = image, version = tag, one manifest asset
+with path, contentType, checksum.sha256 and blobCreated), the "Server: Nexus/3.x" header,
+GET /service/rest/v1/status answering 200 without auth, and forceBasicAuth's Basic challenge (realm
+"Sonatype Nexus Repository Manager", sonatype/nexus-public#921). Not confirmed from a source (the
+Docker format is not in nexus-public): the asset path layout (v2/<image>/manifests/<tag>) and catalog
+paging.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from tcs_registry.testing.datasets import Expected, push_index, push_tags
 from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_answer
 from tcs_registry.testing.fixtures import seed, serving
 from tcs_registry.testing.images import Pusher, make_layer
+from tcs_registry.testing.vulnerable import push_debian9
 
-USERS = {"ci": "nexus-ci-password"}
+USERS = {"ci": "nexus-ci-password", "puller": "read-only-password"}
+BROWSERS = {"ci"}  # who holds nx-repository-view-docker-*-browse; "puller" may read (pull) only
 SERVER = {"Server": "Nexus/3.75.1-01 (OSS)"}
 REPOSITORIES = [
     ("docker-hosted", "docker", "hosted"),
@@ -38,25 +46,28 @@ def seed_nexus(pusher: Pusher) -> list[Expected]:
         *push_tags(pusher, "docker-hosted/team/api", [("v1", "2024-09-04T00:00:00Z")], base, docker=True),
         push_index(pusher, "docker-hosted/multi", "2.0", [("amd64", "2024-09-05T00:00:00Z")], base),
         *push_tags(pusher, "docker-proxy/library/nginx", [("1.27", "2024-08-12T00:00:00Z")], base),
+        push_debian9(pusher, "docker-hosted/debian9"),
     ]
 
 
 class NexusFacade(Facade):
-    search_page = 100  # Nexus's fixed page size since 3.74.0; tests lower it to span pages
+    search_page = 50  # SearchResource's fixed page size; tests lower it to span pages
     unindexed: frozenset[str] = frozenset()  # images the search index has not caught up with yet
 
-    def __init__(self, upstream: str, stored: StoredRegistry, connector_for: str | None = None) -> None:
+    def __init__(
+        self, upstream: str, stored: StoredRegistry, connector_for: str | None = None, context: str = ""
+    ) -> None:
         super().__init__(upstream, name="nexus")
-        self.stored, self.connector_for = stored, connector_for
+        self.stored, self.connector_for, self.context = stored, connector_for, context
         if connector_for:  # a connector port: one repository's V2 API at the root, nothing else
             self.route("GET", "/v2/_catalog")(lambda request: self.catalog(request, connector_for))
             self.route("GET", "/v2/(?P<rest>.*)")(lambda request, rest: self.v2(request, connector_for, rest))
             return
-        self.route("GET", "/service/rest/v1/status")(lambda request: (200, dict(SERVER), b""))
-        self.route("GET", "/service/rest/v1/repositories")(self.repositories)
-        self.route("GET", "/service/rest/v1/search")(self.search)
-        self.route("GET", "/repository/(?P<name>[^/]+)/v2/_catalog")(self.catalog)
-        self.route("GET", "/repository/(?P<name>[^/]+)/v2/(?P<rest>.*)")(self.v2)
+        self.route("GET", f"{context}/service/rest/v1/status")(lambda request: (200, dict(SERVER), b""))
+        self.route("GET", f"{context}/service/rest/v1/repositories")(self.repositories)
+        self.route("GET", f"{context}/service/rest/v1/search")(self.search)
+        self.route("GET", f"{context}/repository/(?P<name>[^/]+)/v2/_catalog")(self.catalog)
+        self.route("GET", f"{context}/repository/(?P<name>[^/]+)/v2/(?P<rest>.*)")(self.v2)
         self.route("GET", "/v2/")(lambda request: self._challenge())
 
     def _dispatch(self, request: Request):
@@ -67,6 +78,9 @@ class NexusFacade(Facade):
         basic = request.basic()
         return bool(basic and USERS.get(basic[0]) == basic[1])
 
+    def _browses(self, request: Request) -> bool:
+        return self._authorized(request) and (request.basic() or ("",))[0] in BROWSERS
+
     def _challenge(self):
         body = {"errors": [{"code": "UNAUTHORIZED", "message": "access to the requested resource is not authorized"}]}
         return json_answer(body, 401, {"WWW-Authenticate": 'BASIC realm="Sonatype Nexus Repository Manager"'})
@@ -76,8 +90,9 @@ class NexusFacade(Facade):
             return json_answer({"message": "unauthorized"}, 401)
         return json_answer(
             [
-                {"name": n, "format": f, "type": t, "url": f"{self.url}/repository/{n}", "attributes": {}}
+                {"name": n, "format": f, "type": t, "url": f"{self.url}{self.context}/repository/{n}", "attributes": {}}
                 for n, f, t in REPOSITORIES
+                if self._browses(request)
             ]
         )
 
@@ -99,7 +114,7 @@ class NexusFacade(Facade):
             return json_answer({"message": "unauthorized"}, 401)
         repository, wanted = request.arg("repository"), request.arg("name")
         components = []
-        for image in self._images(repository):
+        for image in self._images(repository) if self._browses(request) else ():
             if (wanted and image != wanted) or image in self.unindexed:
                 continue
             for tag, digest in self.stored.tags(f"{repository}/{image}").items():
@@ -115,7 +130,7 @@ class NexusFacade(Facade):
                         "version": tag,
                         "assets": [
                             {
-                                "downloadUrl": f"{self.url}/repository/{repository}/{path}",
+                                "downloadUrl": f"{self.url}{self.context}/repository/{repository}/{path}",
                                 "path": path,
                                 "repository": repository,
                                 "format": "docker",
@@ -148,6 +163,13 @@ def nexus(nexus_seeded, work):
 @pytest.fixture(scope="session")
 def nexus_connector(nexus_seeded, work):
     with serving(nexus_seeded, work, NexusFacade, "docker-hosted") as facade:
+        yield facade
+
+
+@pytest.fixture(scope="session")
+def nexus_context(nexus_seeded, work):
+    """A Nexus under the context path /nexus."""
+    with serving(nexus_seeded, work, NexusFacade, None, "/nexus") as facade:
         yield facade
 
 

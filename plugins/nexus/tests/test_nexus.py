@@ -1,14 +1,19 @@
-"""The Nexus plugin against a faithful Nexus 3 facade over the real CNCF registry."""
+"""The Nexus plugin against a strict Nexus 3 facade over the real CNCF registry: an account that may
+browse and one that may only pull, the main port, a context path and a connector port, both modes."""
 
 from __future__ import annotations
 
 import pytest
 from tcs_registry_nexus import hooks
+from tcs_registry_nexus.client import NexusClient
 
+from tcs_registry.models import Credentials, Registry
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path
+from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, vulnerabilities
+from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
 
 LOGIN = ["--username=ci", "--password=nexus-ci-password"]
+PULLER = ["--username=puller", "--password=read-only-password"]
 
 
 @pytest.fixture
@@ -68,3 +73,48 @@ def test_wrong_password(tcs, pm, nexus):
     )
     assert result.code == 3
     assert result.messages[-1] == "error\tthe registry refused the credentials of user 'ci'"
+
+
+def test_an_account_that_may_only_pull_is_told_how(tcs, pm, nexus):
+    """Nexus lists nothing to an account without browse rights: the line says what to do."""
+    result = tcs("registry", nexus.url, "--mode=dry-run", *PULLER, pm=pm)
+    assert result.code == 3
+    assert result.messages[-1] == (
+        "error\tno Docker repository is visible to this account: Nexus lists only the repositories an account may "
+        "browse (nx-repository-view-docker-<name>-browse); with read rights alone, name the repository in the URL "
+        "(https://<host>/repository/<name>)"
+    )
+
+
+def test_an_account_that_may_only_pull_reads_a_named_repository(tcs, pm, nexus, nexus_expected, out_dir):
+    result = tcs("registry", f"{nexus.url}/repository/docker-hosted", "--mode=dry-run", *PULLER, pm=pm)
+    assert result.code == 0, result.err
+    hosted = [e for e in nexus_expected if e.repository.startswith("docker-hosted/")]
+    assert csv_rows(report_path(out_dir, nexus.host)) == expected_rows(nexus.host, hosted)
+
+
+@pytest.mark.parametrize("path", ["/nexus", "/nexus/repository/docker-hosted"])
+def test_a_context_path(tcs, pm, nexus_context, nexus_expected, out_dir, path):
+    result = tcs("registry", f"{nexus_context.url}{path}", "--mode=dry-run", "--registry-type=nexus", *LOGIN, pm=pm)
+    assert result.code == 0, result.err
+    keep = "docker-" if path == "/nexus" else "docker-hosted/"
+    expected = [e for e in nexus_expected if e.repository.startswith(keep)]
+    assert csv_rows(report_path(out_dir, nexus_context.host)) == expected_rows(nexus_context.host, expected)
+
+
+@pytest.mark.parametrize("login", [LOGIN, PULLER], ids=["browse", "pull-only"])
+def test_scan(tcs, pm, nexus, out_dir, vulnerability_database, login):
+    result = tcs("registry", f"{nexus.url}/repository/docker-hosted", "--format=json", *login, pm=pm)
+    assert result.code == 0, result.err
+    assert vulnerabilities(out_dir, nexus.host, "docker-hosted/debian9", "1") == DEBIAN9_FINDINGS
+
+
+def test_a_proxy_repositorys_cache_date_is_no_push_time(nexus):
+    """blobCreated on a proxy repository is when Nexus cached the image, not when it was pushed."""
+    registry = Registry(nexus.url, "http", nexus.host, "", "NEXUS")
+    client = NexusClient(registry, Credentials("ci", "nexus-ci-password"))
+    client.login()
+    assert client.tags("docker-proxy/library/nginx") == ["1.27"]
+    assert client.describe("docker-proxy/library/nginx", "1.27").push_time is None
+    assert client.tags("docker-hosted/team/api") == ["v1"]
+    assert client.describe("docker-hosted/team/api", "v1").push_time.isoformat() == "2025-05-30T08:20:00+00:00"

@@ -4,35 +4,39 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
-from tcs_registry import Credentials, ImageDescription, Registry, RegistryClient, RegistryError
+from tcs_registry import Credentials, ImageDescription, Registry, RegistryError
 from tcs_registry.default_plugins.v2 import describe
 from tcs_registry.http import RoutedRegistryClient, json_field, json_list
 from tcs_registry.oci import parse_time
 
 REST = "/service/rest/v1"
-CACHE = 10_000
 log = logging.getLogger("tcs_registry.nexus")
-_REPOSITORY_PATH = re.compile(r"^/repository/(?P<name>[^/]+)$")
+# [/<context path>][/repository/<name>]: Nexus may run under a context path (nexus-context-path=/nexus)
+_PATH = re.compile(r"^(?P<context>(?:/(?!repository/)[^/]+)*?)(?:/repository/(?P<name>[^/]+))?/?$")
+BROWSE_HINT = (
+    "Nexus lists only the repositories an account may browse (nx-repository-view-docker-<name>-browse); "
+    "with read rights alone, name the repository in the URL (https://<host>/repository/<name>)"
+)
 
 
 class NexusClient(RoutedRegistryClient):
     route = "/repository/{key}"
 
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
-        match = _REPOSITORY_PATH.match(registry.path)
-        if registry.path and not match:
+        match = _PATH.match(registry.path)
+        if not match:
             raise RegistryError(
                 f"cannot tell the Docker repository from the URL path {registry.path!r}: "
-                "use https://<host>/repository/<name> or the repository's connector port"
+                "use https://<host>[/<context>]/repository/<name> or the repository's connector port"
             )
-        super().__init__(replace(registry, path=""), credentials, [match.group("name")] if match else [], **kwargs)
-        self._assets: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        name = match.group("name")
+        super().__init__(replace(registry, path=match.group("context")), credentials, [name] if name else [], **kwargs)
+        self.proxies: set[str] = set()  # proxy repositories: their blobCreated is when they cached it
 
     @property
     def link_paths_are_right(self) -> bool:  # type: ignore[override]
@@ -43,21 +47,25 @@ class NexusClient(RoutedRegistryClient):
         return self.api_json(REST + path, what, params=params, auth=self.api_auth())
 
     def find_repositories(self) -> None:
-        """The Docker repositories of the instance, or connector mode when there is no REST API."""
-        if self.keys:
-            return
+        """The Docker repositories of the instance (groups left out: they repeat their members), or
+        connector mode when there is no REST API."""
         what = "Nexus repositories"
         try:
             listed = json_list(self._rest("/repositories", what), what)
         except RegistryError as exc:
+            if self.keys:  # named in the URL: which kind it is stays unknown
+                log.debug("Nexus's repository list is not readable: %s", exc)
+                return
             if exc.status not in (400, 404):
                 raise
             self.at_root = True
             return
         docker = [r for r in listed if isinstance(r, dict) and r.get("format") == "docker" and r.get("type") != "group"]
-        self.keys = [json_field(r, "name", what) for r in docker]
+        self.proxies = {json_field(r, "name", what) for r in docker if r.get("type") == "proxy"}
         if not self.keys:
-            raise RegistryError("no Docker repository is visible to this account")
+            self.keys = [json_field(r, "name", what) for r in docker]
+        if not self.keys:
+            raise RegistryError(f"no Docker repository is visible to this account: {BROWSE_HINT}")
 
     def login(self) -> None:
         self.find_repositories()
@@ -97,15 +105,15 @@ class NexusClient(RoutedRegistryClient):
                 continue
             assets = [a for a in component.get("assets") or () if isinstance(a, dict)]
             manifest = next((a for a in assets if "/manifests/" in str(a.get("path") or "")), {})
-            self._assets[(repository, version)] = manifest
-            while len(self._assets) > CACHE:
-                self._assets.popitem(last=False)
+            self.listed.put((repository, version), manifest)
             tags.append(version)
-        if not tags:  # the search index may lag behind a fresh push
+        if not tags:  # the search index may lag behind a fresh push, or the account may not browse
             log.debug("Nexus search found no tags, using tags/list repository=%s", repository)
             return list(self.paginate(f"/v2/{repository}/tags/list", "tags", what=f"tags of {repository}"))
         return tags
 
     def pushed(self, repository: str, tag: str) -> Any:
-        asset = self._assets.pop((repository, tag), None) or {}
-        return parse_time(asset.get("blobCreated"))
+        """When the manifest was pushed (blobCreated); none for a proxy repository, where that is when
+        it was cached."""
+        asset = self.listed.pop((repository, tag)) or {}
+        return None if repository.split("/")[0] in self.proxies else parse_time(asset.get("blobCreated"))

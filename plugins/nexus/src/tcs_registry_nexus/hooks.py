@@ -25,7 +25,7 @@ class NexusPlugin(VendorPlugin):
             status = probe.get("/service/rest/v1/status")
             if status is not None and status.status == 200 and status.header("Server").startswith("Nexus/"):
                 return RegistryMatch("NEXUS", Confidence.PROBED, "/service/rest/v1/status answered")
-        if urlsplit(url).path.startswith("/repository/"):
+        if "/repository/" in urlsplit(url).path:  # under a context path too (/nexus/repository/<name>)
             return RegistryMatch("NEXUS", Confidence.LIKELY, "a /repository/<name> path")
         return None
 
