@@ -10,6 +10,13 @@ azure-identity's own credential classes talk to.
   {name, digest, createdTime, lastUpdateTime, changeableAttributes}. /acr/v1 answers ask for the
   scopes registry:catalog:* and repository:<repo>:metadata_read [? the docs name no scope for
   /acr/v1; the client takes it from the challenge anyway].
+  Strict where ACR is: POST /oauth2/token requires ``scope`` (the data-plane spec marks it required);
+  refresh tokens and access tokens are JWTs that expire (the exchanged refresh token lasts about 3
+  hours: azure-sdk's _exchange_client.py exchanges again by its ``exp``); a token is for the
+  ``service`` it was asked for, and the registry takes only its own (its ``aud``, as distribution's token
+  authentication checks it); geo-replicas' regional endpoints answer with the registry's own service
+  (Azure/acr docs/preview/regional-endpoints); the null GUID user (`az acr login --expose-token`)
+  carries a refresh token.
 - Managed identity: the App Service flow azure-identity uses when IDENTITY_ENDPOINT and
   IDENTITY_HEADER are set (GET ?api-version=2019-08-01&resource=..., header X-IDENTITY-HEADER).
 - Service principal: a local authority over TLS (a trustme CA, trusted through REQUESTS_CA_BUNDLE)
@@ -31,6 +38,7 @@ from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_an
 from tcs_registry.testing.fixtures import seed
 from tcs_registry.testing.images import Pusher, make_layer
 from tcs_registry.testing.registry import RegistryServer
+from tcs_registry.testing.vulnerable import push_debian9
 
 REGISTRY = "myregistry.azurecr.io"
 ADMIN = ("myregistry", "acr-admin-password")
@@ -46,6 +54,7 @@ def seed_acr(pusher: Pusher) -> list[Expected]:
         *push_tags(pusher, "production/api", api, base),
         push_index(pusher, "production/web", "2.0", [("amd64", "2024-12-04T00:00:00Z")], base),
         *push_tags(pusher, "testing/tool", [("v1", "2024-12-05T00:00:00Z")], base, docker=True),
+        push_debian9(pusher, "production/debian9"),
     ]
 
 
@@ -66,14 +75,27 @@ class Entra:
         return token
 
 
+def _claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def _expired(token: str) -> bool:
+    return _claims(token).get("exp", 0) <= time.time()
+
+
 class AcrFacade(Facade):
     page_max = 100  # tests lower it so few repositories and tags span pages
+    refresh_lifetime = 3 * 3600.0  # seconds
+    access_lifetime = 3600.0
+    delay = 0.0  # seconds each /acr/v1 page takes
 
     def __init__(self, upstream: str, stored: StoredRegistry, entra: Entra) -> None:
         super().__init__(upstream, name="acr")
         self.stored, self.entra = stored, entra
         self.refresh_tokens: set[str] = set()
         self.grants: dict[str, set[str]] = {}  # access token -> scopes
+        self.refused = 0  # expired tokens shown
         self.route("POST", "/oauth2/exchange")(self.exchange)
         self.route("POST", "/oauth2/token")(self.token_from_refresh)
         self.route("GET", "/oauth2/token")(self.token_from_basic)
@@ -82,32 +104,47 @@ class AcrFacade(Facade):
         self.route("GET", "/acr/v1/(?P<repo>.+)/_tags")(self.tags)
         self.route("GET", "/v2/(?P<repo>.+)/(?P<kind>manifests|blobs)/(?P<ref>[^/]+)")(self.content)
 
-    def _access(self, scopes: list[str]) -> str:
-        token = _jwt({"exp": int(time.time()) + 3600, "access": scopes, "nonce": secrets.token_hex(4)})
+    def _access(self, scopes: list[str], service: str) -> str:
+        now = time.time()
+        claims = {"aud": service, "iat": now, "exp": now + self.access_lifetime, "access": scopes}
+        token = _jwt({**claims, "nonce": secrets.token_hex(4)})
         self.grants[token] = set(scopes)
         return token
+
+    def mint_refresh_token(self) -> str:
+        """An ACR refresh token, as the exchange (or `az acr login --expose-token`) gives it."""
+        now = time.time()
+        refresh = _jwt({"iat": now, "exp": now + self.refresh_lifetime, "nonce": secrets.token_hex(8)})
+        self.refresh_tokens.add(refresh)
+        return refresh
 
     def exchange(self, request: Request):
         form = request.form()
         if form.get("grant_type") != "access_token" or form.get("access_token") not in self.entra.issued:
             return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "invalid AAD token"}]}, 401)
-        refresh = _jwt({"refresh": secrets.token_hex(8)})
-        self.refresh_tokens.add(refresh)
-        return json_answer({"refresh_token": refresh})
+        return json_answer({"refresh_token": self.mint_refresh_token()})
 
     def token_from_refresh(self, request: Request):
         form = request.form()
-        if form.get("grant_type") != "refresh_token" or form.get("refresh_token") not in self.refresh_tokens:
+        refresh = form.get("refresh_token")
+        if not form.get("scope") or not form.get("service"):
+            return json_answer({"errors": [{"code": "BAD_REQUEST", "message": "scope and service are required"}]}, 400)
+        if form.get("grant_type") != "refresh_token" or refresh not in self.refresh_tokens or _expired(refresh):
+            self.refused += refresh in self.refresh_tokens
             return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "invalid refresh token"}]}, 401)
-        return json_answer({"access_token": self._access(form.get("scope", "").split())})
+        return json_answer({"access_token": self._access(form["scope"].split(), form["service"])})
 
     def token_from_basic(self, request: Request):
         if request.basic() != ADMIN:
             return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}, 401)
-        return json_answer({"access_token": self._access(request.query.get("scope", []))})
+        return json_answer({"access_token": self._access(request.query.get("scope", []), request.arg("service", ""))})
 
     def _guard(self, request: Request, scope: str):
-        granted = self.grants.get(request.bearer() or "")
+        token = request.bearer() or ""
+        granted = self.grants.get(token)
+        if granted is not None and (_expired(token) or _claims(token)["aud"] != REGISTRY):
+            self.refused += _expired(token)
+            granted = None
         if granted is not None and (not scope or scope in granted):
             return None
         challenge = f'Bearer realm="{self.url}/oauth2/token",service="{REGISTRY}"'
@@ -135,6 +172,7 @@ class AcrFacade(Facade):
         )
 
     def catalog(self, request: Request):
+        time.sleep(self.delay)
         refused = self._guard(request, "registry:catalog:*")
         if refused:
             return refused
@@ -142,6 +180,7 @@ class AcrFacade(Facade):
         return self._page(request, "/acr/v1/_catalog", names, "repositories", names)
 
     def tags(self, request: Request, repo: str):
+        time.sleep(self.delay)
         refused = self._guard(request, f"repository:{repo}:metadata_read")
         if refused:
             return refused

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 from tcs_registry_acr import hooks
+from tcs_registry_acr.client import _entra_options
 
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path
+from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, vulnerabilities
+from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
 
 REGISTRY = "myregistry.azurecr.io"
 URL = f"https://{REGISTRY}"
@@ -25,10 +27,8 @@ def small_pages(acr, monkeypatch):
     monkeypatch.setattr(acr, "page_max", 2)
 
 
-def test_managed_identity(tcs, pm, azure_env, managed_identity, acr_expected, out_dir, monkeypatch, small_pages):
-    monkeypatch.setenv("IDENTITY_ENDPOINT", f"{managed_identity.url}/msi/token")
-    monkeypatch.setenv("IDENTITY_HEADER", "identity-header-secret")
-    before = len(azure_env.requests)
+def test_managed_identity(tcs, pm, azure_env, identity, acr_expected, out_dir, small_pages):
+    before, asked = len(azure_env.requests), len(identity.requests)
     result = tcs("registry", URL, "--mode=dry-run", pm=pm)
     assert result.code == 0, result.err
     assert result.infos[0] == "info\tIdentified registry as: ACR"
@@ -37,7 +37,7 @@ def test_managed_identity(tcs, pm, azure_env, managed_identity, acr_expected, ou
     assert paths.count("/oauth2/exchange") == 1
     assert paths.count("/acr/v1/_catalog") == 2  # three repositories, pages of two
     assert paths.count("/acr/v1/production/api/_tags") == 2  # three tags, pages of two
-    assert [r.arg("resource") for r in managed_identity.requests] == ["https://containerregistry.azure.net"]
+    assert [r.arg("resource") for r in identity.requests[asked:]] == ["https://containerregistry.azure.net"]
 
 
 def test_service_principal_against_a_tls_authority(tcs, pm, azure_env, authority, acr_expected, out_dir, monkeypatch):
@@ -74,12 +74,85 @@ def test_admin_user_wrong_password(tcs, pm, azure_env):
     assert result.messages[-1] == "error\tthe registry's token service refused the credentials of user 'myregistry'"
 
 
+@pytest.fixture
+def identity(managed_identity, monkeypatch):
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"{managed_identity.url}/msi/token")
+    monkeypatch.setenv("IDENTITY_HEADER", "identity-header-secret")
+    return managed_identity
+
+
+def test_the_refresh_token_is_exchanged_again_before_it_ends(
+    tcs, pm, azure_env, identity, acr_expected, out_dir, monkeypatch, small_pages
+):
+    """Refresh tokens of two seconds, access tokens of one, pages of half a second: a run outlives both."""
+    monkeypatch.setattr(azure_env, "refresh_lifetime", 2.0)
+    monkeypatch.setattr(azure_env, "access_lifetime", 1.0)
+    monkeypatch.setattr(azure_env, "delay", 0.5)
+    before, refused = len(azure_env.requests), azure_env.refused
+    result = tcs("registry", URL, "--mode=dry-run", "--concurrency=1", pm=pm)
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, acr_expected)
+    assert [r.path for r in azure_env.requests[before:]].count("/oauth2/exchange") >= 2
+    assert azure_env.refused == refused  # no expired token was ever shown
+
+
+def test_a_refresh_token_from_expose_token(tcs, pm, azure_env, acr_expected, out_dir):
+    """`az acr login --expose-token` prints a refresh token for the null GUID user: no Entra ID, no Basic."""
+    token = azure_env.mint_refresh_token()
+    before = len(azure_env.requests)
+    result = tcs(
+        "registry", URL, "--mode=dry-run", "--username=00000000-0000-0000-0000-000000000000", "--password-stdin",
+        stdin=token + "\n", pm=pm,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, acr_expected)
+    requests = azure_env.requests[before:]
+    assert not any(r.path == "/oauth2/exchange" or r.basic() for r in requests)
+    assert all(r.form()["scope"] for r in requests if r.method == "POST" and r.path == "/oauth2/token")
+
+
+def test_a_geo_replicas_regional_endpoint(tcs, pm, azure_env, identity, acr_expected, out_dir):
+    """The token service is the registry's (the challenge's service), not the regional host's name."""
+    host = "myregistry.westeurope.geo.azurecr.io"
+    result = tcs("registry", f"https://{host}", "--mode=dry-run", pm=pm)
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, host)) == expected_rows(host, acr_expected)
+    posts = [r.form()["service"] for r in azure_env.requests if r.method == "POST"]
+    assert set(posts[-3:]) == {REGISTRY}
+
+
+@pytest.mark.parametrize(
+    ("cloud", "authority", "resource"),
+    [
+        ("io", "login.microsoftonline.com", "https://containerregistry.azure.net"),
+        ("cn", "login.chinacloudapi.cn", "https://management.chinacloudapi.cn"),
+        ("us", "login.microsoftonline.us", "https://management.usgovcloudapi.net"),
+    ],
+)
+def test_a_sovereign_clouds_authority_and_audience(tcs, pm, azure_env, identity, cloud, authority, resource):
+    assert _entra_options(cloud) == {"authority": authority}
+    tcs("registry", f"https://myregistry.azurecr.{cloud}", "--mode=dry-run", pm=pm)
+    assert identity.requests[-1].arg("resource") == resource
+
+
+@pytest.mark.parametrize("way_in", ["managed identity", "admin"])
+def test_scan(tcs, pm, azure_env, identity, out_dir, vulnerability_database, way_in):
+    login = ["--username=myregistry", "--password=acr-admin-password"] if way_in == "admin" else []
+    result = tcs("registry", URL, "--format=json", "--allowList=production/debian9", *login, pm=pm)
+    assert result.code == 0, result.err
+    assert vulnerabilities(out_dir, REGISTRY, "production/debian9", "1") == DEBIAN9_FINDINGS
+
+
 @pytest.mark.parametrize(
     ("host", "match"),
     [
         ("myregistry.azurecr.io", True),
         ("contoso.azurecr.cn", True),
-        ("gov.azurecr.us", True),
+        ("govregistry.azurecr.us", True),
+        ("myregistry.westeurope.geo.azurecr.io", True),
+        ("myregistry.westeurope.data.azurecr.io", True),
+        ("myregistry.privatelink.azurecr.io", True),
+        ("abc.azurecr.io", False),  # registry names have 5 to 50 characters
         ("azurecr.io", False),
         ("myregistry.azurecr.io.evil.example", False),
     ],

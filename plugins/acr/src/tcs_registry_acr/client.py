@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -17,87 +17,130 @@ from azure.identity import AzureAuthorityHosts, ClientSecretCredential, DefaultA
 
 from tcs_registry import AuthError, Credentials, ImageDescription, Registry, RegistryClient
 from tcs_registry.default_plugins.v2 import describe
-from tcs_registry.http import Challenge, json_field, token_lifetime
+from tcs_registry.http import Challenge, json_field, parse_challenges, token_lifetime
 from tcs_registry.oci import parse_time
 
-ACR_HOST = re.compile(r"^[a-z0-9-]+\.azurecr\.(io|cn|us)$")
-AAD_SCOPE = "https://containerregistry.azure.net/.default"
-GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
-PAGE_SIZE = 100
-CACHE = 10_000
-PUBLIC_AUTHORITIES = {
-    AzureAuthorityHosts.AZURE_PUBLIC_CLOUD,
-    AzureAuthorityHosts.AZURE_CHINA,
-    AzureAuthorityHosts.AZURE_GOVERNMENT,
+# <registry>[.<region>.geo | .<region>.data | .privatelink].azurecr.io (.cn, .us in the sovereign clouds):
+# login servers, geo-replicas' regional endpoints, data endpoints and private links (Azure/acr docs)
+ACR_HOST = re.compile(r"^[a-z0-9]{5,50}(?:\.[a-z0-9-]+\.(?:geo|data)|\.privatelink)?\.azurecr\.(?P<cloud>io|cn|us)$")
+# Each cloud's Entra ID authority and the audience ACR takes its tokens for (the SDK's default for the
+# public cloud; Azure Resource Manager's in the sovereign ones, as azure-containerregistry's national
+# cloud samples use).
+CLOUDS = {
+    "io": (AzureAuthorityHosts.AZURE_PUBLIC_CLOUD, "https://containerregistry.azure.net/.default"),
+    "cn": (AzureAuthorityHosts.AZURE_CHINA, "https://management.chinacloudapi.cn/.default"),
+    "us": (AzureAuthorityHosts.AZURE_GOVERNMENT, "https://management.usgovcloudapi.net/.default"),
 }
+GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+NULL_GUID = "00000000-0000-0000-0000-000000000000"  # `az acr login --expose-token`: its password is a refresh token
+PAGE_SIZE = 100
+LOGIN_SCOPE = "registry:catalog:*"  # /oauth2/token wants a scope; a narrower account is granted less, not refused
+REFRESH_MARGIN = 300.0  # seconds: an ACR refresh token (about 3 hours) is exchanged again this long before its end
 _ACR_TAGS = re.compile(r"/acr/v1/(.+)/_tags$")
 
 
+def acr_host(host: str) -> re.Match[str] | None:
+    return ACR_HOST.match(host.split(":")[0].lower())
+
+
 def is_acr_host(host: str) -> bool:
-    return bool(ACR_HOST.match(host.split(":")[0].lower()))
+    return acr_host(host) is not None
 
 
-def _entra_options() -> dict[str, Any]:
-    """A private authority (AZURE_AUTHORITY_HOST) cannot pass Microsoft's instance discovery."""
+def _entra_options(cloud: str) -> dict[str, Any]:
+    """The cloud's authority, unless AZURE_AUTHORITY_HOST names one (a private authority, such as Azure
+    Stack's, cannot pass Microsoft's instance discovery)."""
     authority = os.environ.get("AZURE_AUTHORITY_HOST", "").rstrip("/")
+    if not authority:
+        return {"authority": CLOUDS[cloud][0]}
     host = urlsplit(authority if "://" in authority else f"https://{authority}").netloc
-    if authority and host not in PUBLIC_AUTHORITIES:
-        return {"disable_instance_discovery": True}
-    return {}
+    public = {authority_host for authority_host, _ in CLOUDS.values()}
+    return {} if host in public else {"disable_instance_discovery": True}
 
 
 class AcrClient(RegistryClient):
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
-        self.service = registry.host  # <name>.azurecr.io: the token service's "service"
+        match = acr_host(registry.host)
+        self.cloud = match.group("cloud") if match else "io"
+        self.service = registry.host.split(":")[0]  # until the registry's challenge names its own
         override = os.environ.get("TCS_ACR_REGISTRY_URL")
         if override:
             parts = urlsplit(override)
             registry = replace(registry, scheme=parts.scheme, host=parts.netloc)
         self.tenant = os.environ.get("AZURE_TENANT_ID")
         self.entra: TokenCredential | None = None
+        self.refresh_token: str | None = None
+        self._refresh_until = float("inf")  # time.time() at which to exchange the refresh token again
         username = credentials.username or ""
         if not credentials.username and not credentials.password:
-            self.entra = DefaultAzureCredential(**_entra_options())  # managed identity and friends
+            self.entra = DefaultAzureCredential(**_entra_options(self.cloud))  # managed identity and friends
             self.how = "Entra ID (DefaultAzureCredential)"
+        elif username == NULL_GUID and credentials.password:
+            self.refresh_token = credentials.password  # what `az acr login --expose-token` printed
+            self.how = "refresh token (az acr login --expose-token)"
         elif GUID.match(username) and self.tenant and credentials.password:
-            self.entra = ClientSecretCredential(self.tenant, username, credentials.password, **_entra_options())
+            options = _entra_options(self.cloud)
+            self.entra = ClientSecretCredential(self.tenant, username, credentials.password, **options)
             self.how = f"service principal {username}"
         else:
             self.how = f"user {username!r} (Basic)"
         super().__init__(replace(registry, path=""), credentials, **kwargs)
-        self.refresh_token: str | None = None
-        self._tags: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._exchange_lock = threading.Lock()
 
     # -- Entra ID -> ACR refresh token -> ACR access tokens -----------------------------------------
     def login(self) -> None:
+        self._learn_service()
         if self.entra is not None:
-            try:
-                aad = self.entra.get_token(AAD_SCOPE).token
-            except AzureError as exc:
-                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise AuthError(f"Entra ID refused the {self.how}: {message}") from None
-            form = {"grant_type": "access_token", "service": self.service, "access_token": aad}
-            if self.tenant:
-                form["tenant"] = self.tenant
-            response = self._send("POST", self.url("/oauth2/exchange"), data=form)
-            if response.status_code in (400, 401, 403):
-                raise AuthError(f"{self.service} refused the Entra ID token of the {self.how}")
-            body = self.json(self.check(response, "ACR token exchange"), "ACR token exchange")
-            self.refresh_token = json_field(body, "refresh_token", "ACR token exchange")
+            self._exchange()
         self.ping()
+
+    def _learn_service(self) -> None:
+        """The token service's name as the registry's challenge gives it: a geo-replica's or a data
+        endpoint's host is not the registry's login server."""
+        response = self._send("GET", self.url("/v2/"))
+        challenges = parse_challenges(response.headers.get("WWW-Authenticate", ""))
+        service = next((c.params.get("service") for c in challenges if c.params.get("service")), None)
+        if service:
+            self.service = service
+
+    def _exchange(self) -> None:
+        """An Entra ID token for an ACR refresh token, renewed by its own ``exp`` (azure-sdk's
+        _exchange_client.py does the same)."""
+        assert self.entra is not None
+        try:
+            aad = self.entra.get_token(CLOUDS[self.cloud][1]).token
+        except AzureError as exc:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise AuthError(f"Entra ID refused the {self.how}: {message}") from None
+        form = {"grant_type": "access_token", "service": self.service, "access_token": aad}
+        if self.tenant:
+            form["tenant"] = self.tenant
+        fetched = time.time()
+        response = self._send("POST", self.url("/oauth2/exchange"), data=form)
+        if response.status_code in (400, 401, 403):
+            raise AuthError(f"{self.service} refused the Entra ID token of the {self.how}")
+        body = self.json(self.check(response, "ACR token exchange"), "ACR token exchange")
+        self.refresh_token = json_field(body, "refresh_token", "ACR token exchange")
+        lifetime = token_lifetime(self.refresh_token)
+        self._refresh_until = fetched + lifetime - min(REFRESH_MARGIN, lifetime / 10)
 
     def _fetch_token(self, challenge: Challenge, scope: str | None) -> tuple[str, float]:
         if self.refresh_token is None:
             return super()._fetch_token(challenge, scope)  # Basic: the V2 token flow
-        form = {"grant_type": "refresh_token", "service": self.service, "refresh_token": self.refresh_token}
-        if scope:
-            form["scope"] = scope
+        with self._exchange_lock:
+            if self.entra is not None and time.time() >= self._refresh_until:
+                self._exchange()
+            refresh_token = self.refresh_token
+        service = challenge.params.get("service") or self.service
+        form = {"grant_type": "refresh_token", "service": service, "refresh_token": refresh_token}
+        form["scope"] = scope or LOGIN_SCOPE
+        fetched = time.time()
         response = self._send("POST", challenge.params["realm"], data=form)
         if response.status_code in (401, 403):
-            raise AuthError(f"{self.service} refused an access token for {scope or 'the registry'}")
+            raise AuthError(f"{self.service} refused an access token for {scope or 'the registry'} to the {self.how}")
         body = self.json(self.check(response, "ACR access token"), "ACR access token")
         token = json_field(body, "access_token", "ACR access token")
-        return token, time.time() + token_lifetime(token)
+        return token, fetched + token_lifetime(token)
 
     def scope_for(self, url: str) -> str | None:
         path = urlsplit(url).path
@@ -117,13 +160,11 @@ class AcrClient(RegistryClient):
         names = []
         for tag in self.paginate(f"/acr/v1/{repository}/_tags", "tags", page_size=PAGE_SIZE, what=what):
             name = json_field(tag, "name", what)
-            self._tags[(repository, name)] = tag
-            while len(self._tags) > CACHE:
-                self._tags.popitem(last=False)
+            self.listed.put((repository, name), tag)
             names.append(name)
         return names
 
     def describe(self, repository: str, tag: str) -> ImageDescription:
-        listed = self._tags.pop((repository, tag), None) or {}
+        listed = self.listed.pop((repository, tag)) or {}
         image = describe(self, repository, tag)
         return replace(image, push_time=parse_time(listed.get("lastUpdateTime")))
