@@ -153,28 +153,30 @@ class Discovery:
                     self._refuse_name(repository, tag, problem)
 
         try:
-            for repository in self._guarded(repositories):
-                listed += 1
-                problem = client.name_problem(repository)
-                if problem is not None:
-                    if len(repository) > MAX_REPOSITORY_NAME or self.settings.image_filter.may_admit(repository):
-                        self.summary.failed_repositories += 1
-                        self._refuse_name(repository, "", problem)
-                    continue
-                pending.append((repository, pool.submit(self._tags, repository)))
-                while pending and (len(pending) > 2 * concurrency or pending[0][1].done()):
-                    yield from settle()
-            while pending:
+            try:
+                for repository in self._guarded(repositories):
+                    listed += 1
+                    problem = client.name_problem(repository)
+                    if problem is not None:
+                        if len(repository) > MAX_REPOSITORY_NAME or self.settings.image_filter.may_admit(repository):
+                            self.summary.failed_repositories += 1
+                            self._refuse_name(repository, "", problem)
+                        continue
+                    pending.append((repository, pool.submit(self._tags, repository)))
+                    while pending and (len(pending) > 2 * concurrency or pending[0][1].done()):
+                        yield from settle()
+            except QuotaExhausted as exc:
+                self.stopped = str(exc)
+                log.error("Stopping: %s; the listing is incomplete after %d repositories", exc, listed)
+                pending.clear()
+            except TcsError as exc:
+                if listed == 0 or isinstance(exc, PluginError):
+                    raise
+                self.summary.failed_repositories += 1
+                log.error("Repository listing stopped early after %d repositories error=%s", listed, exc)
+                self._record_failure("(repository listing)", "", exc)
+            while pending:  # the repositories listed before an early end are still done
                 yield from settle()
-        except QuotaExhausted as exc:
-            self.stopped = str(exc)
-            log.error("Stopping: %s; the listing is incomplete after %d repositories", exc, listed)
-        except TcsError as exc:
-            if listed == 0 or isinstance(exc, PluginError):
-                raise
-            self.summary.failed_repositories += 1
-            log.error("Repository listing stopped early after %d repositories error=%s", listed, exc)
-            self._record_failure("(repository listing)", "", exc)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 

@@ -151,17 +151,6 @@ def error_code(response: requests.Response) -> str:
     return str(_first_error(response).get("code", ""))
 
 
-def _size_refused(response: requests.Response, size_param: str) -> bool:
-    """Whether a 400 says the page size is too big: distribution's PAGINATION_NUMBER_INVALID, or a REST
-    API's message naming its size parameter (Harbor: "page_size in query should be less than or equal
-    to 100"). Any other 400 (GHCR's "beyond the 10,000th result", a bad query) is an error, not a size."""
-    if error_code(response) == "PAGINATION_NUMBER_INVALID":
-        return True
-    if size_param == "n":  # too short a name to look for in a message
-        return False
-    return re.search(rf"\b{re.escape(size_param)}\b", response.text[:2000]) is not None
-
-
 def error_detail(response: requests.Response) -> str:
     """The registry's own error code and message: the V2 error format's, else a vendor API's one-line
     ``message`` (GitHub, Docker Hub), ``error_message`` or ``error`` (Quay), cut to one short line."""
@@ -715,7 +704,11 @@ class RegistryClient:
                 kwargs = {**kwargs, "headers": headers, **({"auth": NO_AUTH} if "auth" in kwargs else {})}
                 home = origin(url)
             response = self.get(url, **kwargs)
-            if response.status_code == 400 and size_param and page_size > 1 and _size_refused(response, size_param):
+            # only distribution's own word for it: a REST API's 400 may name the size and mean something else
+            # (GitHub: "per_page multiplied by page cannot be greater than 10000"), and asking again with
+            # smaller pages would list everything again
+            size_refused = error_code(response) == "PAGINATION_NUMBER_INVALID"
+            if response.status_code == 400 and size_param and page_size > 1 and size_refused:
                 page_size //= 2
                 url = with_page_size(url, page_size, size_param)
                 continue

@@ -7,7 +7,15 @@ from tcs_registry_ghcr import plugin
 
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.sniffing import OFFLINE
-from tcs_registry.testing.helpers import csv_rows, expected_rows, inventory, report_path
+from tcs_registry.testing.helpers import (
+    csv_rows,
+    expected_rows,
+    inventory,
+    report_path,
+    sorted_report,
+    vulnerabilities,
+)
+from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
 
 ACCOUNT = ("mona", "ghp_0123456789abcdefghijklmnopqrstuvwxyz")
 LOGIN = ("--registry-type=GHCR", f"--username={ACCOUNT[0]}", "--password-stdin")
@@ -23,23 +31,47 @@ def test_an_organization_is_listed_through_the_packages_api_in_pages_of_100(tcs,
     result = tcs("registry", f"{registry.url}/octo-org", "--mode=dry-run", *LOGIN, stdin=ACCOUNT[1] + "\n", pm=pm)
     assert result.code == 0, result.err
     mine = [e for e in ghcr_expected if e.repository.startswith("octo-org/")]
-    assert len(mine) == 108  # api 1.0 and 1.1, team/web 2.0, the private tool v1, 104 services
-    assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, mine)
+    assert len(mine) == 109  # api 1.0 and 1.1, team/web 2.0, the private tool v1, 104 services, legacy 2019
+    assert sorted_report(out_dir, registry.host) == expected_rows(registry.host, mine)
+    pages = [r.target for r in api.requests if r.path == "/orgs/octo-org/packages"]
+    assert pages == [
+        "/orgs/octo-org/packages?package_type=container&per_page=100",
+        "/orgs/octo-org/packages?package_type=container&per_page=100&page=2",
+        "/orgs/octo-org/packages?package_type=docker&per_page=100",  # migrated from docker.pkg.github.com
+    ]
+
+
+def test_the_apis_10000_results_end_the_listing_once(tcs, pm, ghcr, ghcr_expected, out_dir, monkeypatch):
+    """Past per_page x page = 10,000 GitHub answers 400: one line, what was listed is kept, never re-listed
+    with smaller pages."""
+    registry, api = ghcr
+    monkeypatch.setattr(api, "results_cap", 100)
+    result = tcs("registry", f"{registry.url}/octo-org", "--mode=dry-run", *LOGIN, stdin=ACCOUNT[1] + "\n", pm=pm)
+    assert result.code == 4, result.err
     pages = [r.target for r in api.requests if r.path == "/orgs/octo-org/packages"]
     assert pages == [
         "/orgs/octo-org/packages?package_type=container&per_page=100",
         "/orgs/octo-org/packages?package_type=container&per_page=100&page=2",
     ]
+    assert [m for m in result.messages if m.startswith("error")] == [
+        "error\tRepository listing stopped early after 100 repositories error=ghcr.io container packages of "
+        "octo-org: the registry answered 400 (The value of `per_page` multiplied by `page` cannot be greater "
+        "than 100.)"
+    ]
+    listed = sorted({e.repository for e in ghcr_expected if e.repository.startswith("octo-org/")} - {"octo-org/legacy"})
+    kept = [e for e in ghcr_expected if e.repository in listed[:100]]  # the first page, in the API's order
+    assert sorted_report(out_dir, registry.host) == expected_rows(registry.host, kept)
     assert not any("_catalog" in r.path for r in registry.requests)  # ghcr.io has no catalog per owner
 
 
-def test_a_user_account_and_its_image_scanned(tcs, pm, ghcr, ghcr_expected, out_dir):
+def test_a_user_account_and_its_image_scanned(tcs, pm, ghcr, ghcr_expected, out_dir, vulnerability_database):
     registry, _api = ghcr
     result = tcs("registry", f"{registry.url}/mona", "--format=json", *LOGIN, stdin=ACCOUNT[1] + "\n", pm=pm)
     assert result.code == 0, result.err
     assert "info\tIdentified registry as: GHCR" in result.messages
     document = inventory(out_dir, registry.host, "mona/dotfiles", "latest")
     assert (document["os_id"], document["packages"]) == ("ghcr-test", [])
+    assert vulnerabilities(out_dir, registry.host, "mona/debian9", "1") == DEBIAN9_FINDINGS
 
 
 def test_a_path_below_the_owner_narrows_the_listing(tcs, pm, ghcr, ghcr_expected, out_dir):

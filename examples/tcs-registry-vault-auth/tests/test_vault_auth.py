@@ -38,7 +38,7 @@ def test_a_configured_host_logs_in_with_the_secret_and_the_vendor_plugin_lists(
     # no credentials on the command line: they come from the secret file
     result = tcs("registry", f"{registry.url}/octo-org", "--registry-type=GHCR", "--mode=dry-run", "-v", pm=pm)
     assert result.code == 0, result.err
-    assert len(csv_rows(report_path(out_dir, registry.host))) == 1 + 108  # the GHCR client listed through the API
+    assert len(csv_rows(report_path(out_dir, registry.host))) == 1 + 109  # the GHCR client listed through the API
     assert {r.headers.get("Authorization") for r in api.requests} == {f"Bearer {ACCOUNT[1]}"}
     assert ACCOUNT[1] not in result.err + result.out
     assert "debug\tAuthenticated registry=" + registry.url + "/octo-org credentials=vault-auth" in result.messages

@@ -29,6 +29,9 @@ from tcs_registry.http import NO_AUTH, json_field
 
 GITHUB_API = "https://api.github.com"  # TCS_GHCR_API_URL points elsewhere (a test server, GitHub Enterprise)
 PER_PAGE = 100  # the REST API's maximum
+# "container", and "docker" for images pushed to docker.pkg.github.com and since moved to ghcr.io
+# (github/docs: the package_type parameter of the packages API)
+PACKAGE_TYPES = ("container", "docker")
 
 
 class GhcrClient(RegistryClient):
@@ -60,12 +63,18 @@ class GhcrClient(RegistryClient):
             raise RegistryError("which ghcr.io owner? Name it in the URL: https://ghcr.io/<user or organization>")
         account = self.api_json(f"{self.api}/users/{self.owner}", f"GitHub account {self.owner}", **self._github())
         kind = "orgs" if json_field(account, "type", f"GitHub account {self.owner}") == "Organization" else "users"
-        what = f"ghcr.io packages of {self.owner}"
-        url = f"{self.api}/{kind}/{self.owner}/packages?package_type=container"
-        for package in self.paginate(url, None, page_size=PER_PAGE, size_param="per_page", what=what, **self._github()):
-            name = f"{self.owner}/{json_field(package, 'name', what).lower()}"
-            if name.startswith(self.prefix):
-                yield name
+        seen = set()
+        for package_type in PACKAGE_TYPES:
+            # The API lists at most 10,000 packages of a kind (per_page x page): past that it answers 400,
+            # which ends the listing with one line; the packages listed so far are kept.
+            what = f"ghcr.io {package_type} packages of {self.owner}"
+            url = f"{self.api}/{kind}/{self.owner}/packages?package_type={package_type}"
+            pages = self.paginate(url, None, page_size=PER_PAGE, size_param="per_page", what=what, **self._github())
+            for package in pages:
+                name = f"{self.owner}/{json_field(package, 'name', what).lower()}"
+                if name.startswith(self.prefix) and name not in seen:
+                    seen.add(name)
+                    yield name
 
 
 class GhcrPlugin(VendorPlugin):

@@ -3,10 +3,12 @@ images from the CNCF registry: for this plugin's tests and for plugins tested to
 
 Faithful to what GitHub documents and what ghcr.io is seen to answer:
 - GitHub REST API, github/docs src/rest/data/fpt-2022-11-28/packages.json: GET /orgs/{org}/packages
-  and /users/{username}/packages need package_type (container here) and a token with
-  read:packages; per_page (default 30, max 100) and page; the package object's fields (id, name,
-  package_type, visibility, url, html_url, version_count, created_at, updated_at, owner); a Link
-  header with absolute rel="next" and rel="last" URLs, none when one page holds everything
+  and /users/{username}/packages need package_type (container, or docker for images pushed to
+  docker.pkg.github.com and migrated since) and a token with read:packages; per_page (default 30,
+  max 100) and page, and 400 "The value of `per_page` multiplied by `page` cannot be greater than
+  10000."; the package object's fields (id, name, package_type, visibility, url, html_url,
+  version_count, created_at, updated_at, owner); a Link header with absolute rel="next" and
+  rel="last" URLs, none when one page holds everything
   (docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api). GET /users/{username}
   answers for users and organizations alike, with "type": "User" or "Organization".
 - ghcr.io's V2 auth (captured answers, e.g. toddysm.com 2024-02-12 and oras-project/oras#1128):
@@ -27,11 +29,13 @@ from tcs_registry.testing.facade import Facade, Request, StoredRegistry, json_an
 from tcs_registry.testing.fixtures import seed
 from tcs_registry.testing.images import Pusher, make_layer
 from tcs_registry.testing.registry import RegistryServer
+from tcs_registry.testing.vulnerable import push_debian9
 
 ACCOUNT = ("mona", "ghp_0123456789abcdefghijklmnopqrstuvwxyz")
 ACCOUNTS = {"octo-org": "Organization", "mona": "User", "someone-else": "User"}
 PRIVATE = {"octo-org/tool"}
 MANY = 104  # packages of octo-org beyond one page of 100
+MIGRATED = {"octo-org/legacy"}  # pushed to docker.pkg.github.com, migrated: package_type docker
 
 
 def seed_ghcr(pusher: Pusher) -> list[Expected]:
@@ -42,14 +46,18 @@ def seed_ghcr(pusher: Pusher) -> list[Expected]:
         push_index(pusher, "octo-org/team/web", "2.0", [("amd64", day.format(3)), ("arm64", day.format(4))], base),
         *push_tags(pusher, "octo-org/tool", [("v1", day.format(5))], base),
         *push_tags(pusher, "mona/dotfiles", [("latest", day.format(6))], base),
+        push_debian9(pusher, "mona/debian9"),
         *push_tags(pusher, "someone-else/thing", [("1", day.format(7))], base),
     ]
     for i in range(MANY):
         expected += push_tags(pusher, f"octo-org/svc-{i:03d}", [("1", day.format(8))], base)
+    expected += push_tags(pusher, "octo-org/legacy", [("2019", day.format(9))], base)
     return expected
 
 
 class GitHubApiFacade(Facade):
+    results_cap = 10_000  # per_page x page beyond this is a 400; tests lower it
+
     def __init__(self, upstream: str, stored: StoredRegistry) -> None:
         super().__init__(upstream, name="api.github.com")
         self.stored = stored
@@ -69,15 +77,23 @@ class GitHubApiFacade(Facade):
             return json_answer({"message": "Requires authentication", "status": "401"}, 401)
         if (kind == "orgs") != (ACCOUNTS.get(owner) == "Organization"):
             return json_answer({"message": "Not Found", "status": "404"}, 404)
-        if request.arg("package_type") != "container":
+        package_type = request.arg("package_type")
+        if package_type not in ("container", "docker"):
             return json_answer({"message": "Invalid package_type", "status": "422"}, 422)
         page, per_page = int(request.arg("page", "1")), min(int(request.arg("per_page", "30")), 100)
-        names = sorted(r.split("/", 1)[1] for r in self.stored.repositories() if r.startswith(f"{owner}/"))
+        if page * per_page > self.results_cap:
+            message = f"The value of `per_page` multiplied by `page` cannot be greater than {self.results_cap}."
+            return json_answer({"message": message, "status": "400"}, 400)
+        names = sorted(
+            r.split("/", 1)[1]
+            for r in self.stored.repositories()
+            if r.startswith(f"{owner}/") and (r in MIGRATED) == (package_type == "docker")
+        )
         items = [
             {
                 "id": 5000 + i,
                 "name": name,
-                "package_type": "container",
+                "package_type": package_type,
                 "visibility": "private" if f"{owner}/{name}" in PRIVATE else "public",
                 "url": f"{self.url}/{kind}/{owner}/packages/container/{name.replace('/', '%2F')}",
                 "html_url": f"https://github.com/{kind}/{owner}/packages/container/package/{name}",
@@ -91,7 +107,7 @@ class GitHubApiFacade(Facade):
         last = max(1, math.ceil(len(items) / per_page))
 
         def link(n: int) -> str:
-            query = urlencode({"package_type": "container", "per_page": per_page, "page": n})
+            query = urlencode({"package_type": package_type, "per_page": per_page, "page": n})
             return f"<{self.url}{request.path}?{query}>"
 
         headers = {}
