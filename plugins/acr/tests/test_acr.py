@@ -135,10 +135,20 @@ def test_a_sovereign_clouds_authority_and_audience(tcs, pm, azure_env, identity,
     assert identity.requests[-1].arg("resource") == resource
 
 
-@pytest.mark.parametrize("way_in", ["managed identity", "admin"])
-def test_scan(tcs, pm, azure_env, identity, out_dir, vulnerability_database, way_in):
-    login = ["--username=myregistry", "--password=acr-admin-password"] if way_in == "admin" else []
-    result = tcs("registry", URL, "--format=json", "--allowList=production/debian9", *login, pm=pm)
+@pytest.mark.parametrize("way_in", ["managed identity", "service principal", "admin", "refresh token"])
+def test_scan(tcs, pm, azure_env, identity, authority, out_dir, vulnerability_database, monkeypatch, way_in):
+    login = {
+        "managed identity": [],
+        "service principal": [f"--username={CLIENT[0]}", f"--password={CLIENT[1]}"],
+        "admin": ["--username=myregistry", "--password=acr-admin-password"],
+        "refresh token": ["--username=00000000-0000-0000-0000-000000000000", "--password-stdin"],
+    }[way_in]
+    if way_in == "service principal":
+        monkeypatch.setenv("AZURE_TENANT_ID", TENANT)
+        monkeypatch.setenv("AZURE_AUTHORITY_HOST", authority.url)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(authority.ca_file))
+    stdin = azure_env.mint_refresh_token() + "\n" if way_in == "refresh token" else None
+    result = tcs("registry", URL, "--format=json", "--allowList=production/debian9", *login, stdin=stdin, pm=pm)
     assert result.code == 0, result.err
     assert vulnerabilities(out_dir, REGISTRY, "production/debian9", "1") == DEBIAN9_FINDINGS
 

@@ -82,7 +82,16 @@ def test_a_repository_by_the_subdomain_method(tcs, pm, artifactory_subdomain, ar
     )
 
 
-@pytest.mark.parametrize("credentials", [PASSWORD, [f"--password={ACCESS_TOKEN}"]], ids=["password", "access-token"])
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        PASSWORD,
+        ["--username=ci", "--password=identity-token-for-ci"],
+        [f"--password={ACCESS_TOKEN}"],
+        ["--username=ci", f"--password={ACCESS_TOKEN}"],
+    ],
+    ids=["password", "identity-token", "access-token", "access-token-with-its-user"],
+)
 def test_scan(tcs, pm, artifactory, out_dir, vulnerability_database, credentials):
     result = tcs("registry", f"{artifactory.url}/docker-local/debian9", "--format=json", *credentials, pm=pm)
     assert result.code == 0, result.err

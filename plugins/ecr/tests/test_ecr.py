@@ -44,11 +44,18 @@ def test_credentials_from_environment_variables(tcs, pm, ecr_env, ecr_expected, 
     assert "example-secret-access-key" not in result.err
 
 
-def test_scan(tcs, pm, ecr_env, ecr_expected, out_dir, vulnerability_database, monkeypatch):
+@pytest.mark.parametrize("source", ["environment", "profile"])
+def test_scan(tcs, pm, ecr_env, ecr_expected, out_dir, vulnerability_database, monkeypatch, tmp_path, source):
     """The default mode: every image's layers through the V2 API with the ECR password, the manifests
     described from BatchGetImage found again in the core's cache."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEY")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-secret-access-key")
+    if source == "environment":
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEY")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-secret-access-key")
+    else:
+        credentials = tmp_path / "credentials"
+        credentials.write_text("[ci]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = profile-secret\n")
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+        monkeypatch.setenv("AWS_PROFILE", "ci")
     result = tcs("registry", URL, "--format=json", pm=pm)
     assert result.code == 0, result.err
     scanned = [m for m in result.infos if m.startswith("info\tScanned image")]

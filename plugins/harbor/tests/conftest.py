@@ -77,7 +77,7 @@ def seed_harbor(pusher: Pusher) -> list[Expected]:
         ("3.20", "2024-05-20T12:30:45.5Z"),
         ("latest", "2024-05-20T12:30:45.5Z"),
     ]
-    expected = push_tags(pusher, "library/alpine", alpine, base)
+    expected = [*push_tags(pusher, "library/alpine", alpine, base), push_debian9(pusher, "library/debian9")]
     pusher.image("team/api", None, created="2023-06-01T00:00:00Z", layers=base)  # untagged: not reported
     api = [("1.0.0", "2024-02-01T08:00:00Z"), ("1.1.0", "2024-02-15T09:00:00Z")]
     expected += [

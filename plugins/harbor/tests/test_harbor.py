@@ -64,15 +64,17 @@ def test_an_oidc_users_cli_secret(tcs, pm, harbor_oidc, harbor_expected, out_dir
     )
 
 
-@pytest.mark.parametrize("user", ["robot$team+ci", "oidc-user"])
+@pytest.mark.parametrize("user", ["admin", "robot$team+ci", "oidc-user", None])
 def test_scan(tcs, pm, harbor, harbor_oidc, harbor_expected, out_dir, vulnerability_database, user):
     facade = harbor_oidc if user == "oidc-user" else harbor
-    result = tcs("registry", f"{facade.url}/team", "--format=json", *login(facade, user), pm=pm)
+    project = "team" if user else "library"  # anonymous: the public project
+    credentials = login(facade, user) if user else ["--registry-type=HARBOR"]
+    result = tcs("registry", f"{facade.url}/{project}", "--format=json", *credentials, pm=pm)
     assert result.code == 0, result.err
-    team = [e for e in harbor_expected if e.repository.startswith("team/")]
+    images = [e for e in harbor_expected if e.repository.startswith(f"{project}/")]
     scanned = [m for m in result.infos if m.startswith("info\tScanned image")]
-    assert len(scanned) == len(team) + 1  # team/web:2.0 has two platforms
-    assert vulnerabilities(out_dir, facade.host, "team/debian9", "1") == DEBIAN9_FINDINGS
+    assert len(scanned) == len(images) + (project == "team")  # team/web:2.0 has two platforms
+    assert vulnerabilities(out_dir, facade.host, f"{project}/debian9", "1") == DEBIAN9_FINDINGS
 
 
 def test_a_robot_without_artifact_list_reads_tags_from_v2(tcs, pm, harbor, harbor_expected, out_dir):

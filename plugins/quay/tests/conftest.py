@@ -61,7 +61,7 @@ OAUTH = "oauth-access-token-abcdef"  # an OAuth token of user dev ($oauthtoken)
 CREDENTIALS = {ROBOT: "acme+ci", USER: "dev", APP: "dev", ("$oauthtoken", OAUTH): "dev"}
 # who holds a permission on what (the robot's and the team's grants); acme/tool and other/pub are public
 PERMISSIONS = {"acme+ci": ("acme/api", "acme/web", "acme/debian9"), "dev": ("acme/api", "acme/web", "acme/debian9")}
-PUBLIC = ("acme/tool", "other/pub")
+PUBLIC = ("acme/tool", "acme/debian9", "other/pub")
 DELETED_AT = 1700000000  # the deleted tag "old" ended then
 TOKEN_VALIDITY_LIFETIME_S = 3600
 SCOPE = r"^repository:((?:[\.a-zA-Z0-9_\-]+\/)*[\.a-zA-Z0-9_\-]+):((?:push|pull|\*)(?:,(?:push|pull|\*))*)$"
