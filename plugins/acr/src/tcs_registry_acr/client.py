@@ -23,14 +23,16 @@ from tcs_registry.oci import parse_time
 # <registry>[.<region>.geo | .<region>.data | .privatelink].azurecr.io (.cn, .us in the sovereign clouds):
 # login servers, geo-replicas' regional endpoints, data endpoints and private links (Azure/acr docs)
 ACR_HOST = re.compile(r"^[a-z0-9]{5,50}(?:\.[a-z0-9-]+\.(?:geo|data)|\.privatelink)?\.azurecr\.(?P<cloud>io|cn|us)$")
-# Each cloud's Entra ID authority and the audience ACR takes its tokens for (the SDK's default for the
-# public cloud; Azure Resource Manager's in the sovereign ones, as azure-containerregistry's national
-# cloud samples use).
+# Each cloud's Entra ID authority (azure-identity AzureAuthorityHosts, azure-cli cloud.py's login server
+# suffixes). The audience is ACR's own in every cloud, as the current SDKs ask for it: a registry may
+# refuse Azure Resource Manager audience tokens (az acr config authentication-as-arm), never its own.
 CLOUDS = {
-    "io": (AzureAuthorityHosts.AZURE_PUBLIC_CLOUD, "https://containerregistry.azure.net/.default"),
-    "cn": (AzureAuthorityHosts.AZURE_CHINA, "https://management.chinacloudapi.cn/.default"),
-    "us": (AzureAuthorityHosts.AZURE_GOVERNMENT, "https://management.usgovcloudapi.net/.default"),
+    "io": AzureAuthorityHosts.AZURE_PUBLIC_CLOUD,
+    "cn": AzureAuthorityHosts.AZURE_CHINA,
+    "us": AzureAuthorityHosts.AZURE_GOVERNMENT,
 }
+AAD_SCOPE = "https://containerregistry.azure.net/.default"
+ACR_SUFFIXES = (".azurecr.io", ".azurecr.cn", ".azurecr.us")
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 NULL_GUID = "00000000-0000-0000-0000-000000000000"  # `az acr login --expose-token`: its password is a refresh token
 PAGE_SIZE = 100
@@ -52,10 +54,9 @@ def _entra_options(cloud: str) -> dict[str, Any]:
     Stack's, cannot pass Microsoft's instance discovery)."""
     authority = os.environ.get("AZURE_AUTHORITY_HOST", "").rstrip("/")
     if not authority:
-        return {"authority": CLOUDS[cloud][0]}
+        return {"authority": CLOUDS[cloud]}
     host = urlsplit(authority if "://" in authority else f"https://{authority}").netloc
-    public = {authority_host for authority_host, _ in CLOUDS.values()}
-    return {} if host in public else {"disable_instance_discovery": True}
+    return {} if host in CLOUDS.values() else {"disable_instance_discovery": True}
 
 
 class AcrClient(RegistryClient):
@@ -63,6 +64,7 @@ class AcrClient(RegistryClient):
         match = acr_host(registry.host)
         self.cloud = match.group("cloud") if match else "io"
         self.service = registry.host.split(":")[0]  # until the registry's challenge names its own
+        self.exchange_url = "/oauth2/exchange"  # on the token service's host, once the challenge names it
         override = os.environ.get("TCS_ACR_REGISTRY_URL")
         if override:
             parts = urlsplit(override)
@@ -98,17 +100,21 @@ class AcrClient(RegistryClient):
         """The token service's name as the registry's challenge gives it: a geo-replica's or a data
         endpoint's host is not the registry's login server."""
         response = self._send("GET", self.url("/v2/"))
-        challenges = parse_challenges(response.headers.get("WWW-Authenticate", ""))
-        service = next((c.params.get("service") for c in challenges if c.params.get("service")), None)
-        if service:
-            self.service = service
+        bearer = next(
+            (c for c in parse_challenges(response.headers.get("WWW-Authenticate", "")) if c.scheme == "bearer"), None
+        )
+        if bearer and bearer.params.get("service"):
+            self.service = bearer.params["service"]
+        realm = urlsplit(bearer.params.get("realm", "")) if bearer else None
+        if realm and realm.scheme == "https" and (realm.hostname or "").endswith(ACR_SUFFIXES):
+            self.exchange_url = f"https://{realm.netloc}/oauth2/exchange"  # azure-cli: the realm's host
 
     def _exchange(self) -> None:
         """An Entra ID token for an ACR refresh token, renewed by its own ``exp`` (azure-sdk's
         _exchange_client.py does the same)."""
         assert self.entra is not None
         try:
-            aad = self.entra.get_token(CLOUDS[self.cloud][1]).token
+            aad = self.entra.get_token(AAD_SCOPE).token
         except AzureError as exc:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise AuthError(f"Entra ID refused the {self.how}: {message}") from None
@@ -116,7 +122,7 @@ class AcrClient(RegistryClient):
         if self.tenant:
             form["tenant"] = self.tenant
         fetched = time.time()
-        response = self._send("POST", self.url("/oauth2/exchange"), data=form)
+        response = self._send("POST", self.url(self.exchange_url), data=form)
         if response.status_code in (400, 401, 403):
             raise AuthError(f"{self.service} refused the Entra ID token of the {self.how}")
         body = self.json(self.check(response, "ACR token exchange"), "ACR token exchange")
