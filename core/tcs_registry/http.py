@@ -521,12 +521,24 @@ class RegistryClient:
         with self._lock:
             self._challenge = challenge
         wanted = challenge.params.get("scope") or scope
-        # a new token only if the one just refused was for this very scope (else the cached one may do)
-        authorization = self._authorization(wanted, fresh=wanted == scope)
+        # a new token only if the one just refused was for this very scope (else the cached one may do);
+        # a request that carried none was not refused anything
+        fresh = "Authorization" in headers and wanted == scope
+        authorization = self._authorization(wanted, fresh=fresh)
         if not authorization:
             return response
         response.close()
         headers["Authorization"] = authorization
+        response = self._send(method, url, headers=headers, **kwargs)
+        if response.status_code != 401 or fresh:
+            return response
+        # the cached credentials were refused too (a token revoked early, a password renewed since):
+        # once more with fresh ones, if fresh ones differ
+        again = self._authorization(wanted, fresh=True)
+        if not again or again == authorization:
+            return response
+        response.close()
+        headers["Authorization"] = again
         return self._send(method, url, headers=headers, **kwargs)
 
     def get(self, path_or_url: str, **kwargs: Any) -> requests.Response:

@@ -90,7 +90,7 @@ class Manifest:
         if self.artifact_type:
             return f"an artifact of type {self.artifact_type}"
         if self.is_index:
-            return ""
+            return "an index of no image platform" if self.manifests and not self.platforms() else ""
         if self.config is not None and self.config.media_type not in IMAGE_CONFIG_TYPES:
             return f"an artifact (config {self.config.media_type or 'without a type'})"
         if self.layers and not any(d.media_type.startswith(LAYER_TYPES) for d in self.layers):

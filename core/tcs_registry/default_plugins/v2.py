@@ -75,8 +75,6 @@ def describe(client: RegistryClient, repository: str, tag: str) -> ImageDescript
     """
     manifest = client.manifest(repository, tag)
     artifact = manifest.not_an_image()
-    if not artifact and manifest.is_index and manifest.manifests and not manifest.platforms():
-        artifact = "an index of no image platform"
     if artifact:
         return ImageDescription(repository, tag, manifest.digest, manifest.media_type, artifact=artifact)
     if manifest.is_index:

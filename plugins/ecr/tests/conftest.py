@@ -83,6 +83,7 @@ class EcrApi(Facade):
         super().__init__(moto, name="ecr")
         self.route("POST", "/")(self.call)
         self.calls: list[tuple[str, dict]] = []  # (operation, request), as the client sent them
+        self.stale_passwords = 0  # this many passwords handed out that the registry no longer takes
 
     def _moto(self, request: Request, body: dict) -> tuple[int, dict]:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
@@ -108,6 +109,9 @@ class EcrApi(Facade):
         if operation == "GetAuthorizationToken" and status == 200:
             for data in answer["authorizationData"]:
                 data["expiresAt"] = time.time() + TOKEN_HOURS * 3600
+                if self.stale_passwords > 0:  # one revoked since (say, the role's session ended)
+                    self.stale_passwords -= 1
+                    data["authorizationToken"] = base64.b64encode(b"AWS:revoked-password").decode()
         return json_answer(answer, status)
 
     def _paged(self, request: Request, operation: str, body: dict) -> Answer:

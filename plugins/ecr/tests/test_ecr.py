@@ -219,3 +219,55 @@ def test_the_profiles_retry_settings_are_kept(monkeypatch, ecr_env, tmp_path):
     monkeypatch.delenv("AWS_PROFILE")
     default = _client(monkeypatch, HOST, AWS_CONFIG_FILE="/nonexistent")
     assert default.ecr.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 11}
+
+
+def test_a_password_the_registry_refuses_is_renewed(
+    tcs, pm, ecr_env, ecr_api, ecr_expected, out_dir, aws_keys, monkeypatch
+):
+    """A password revoked since it was handed out is asked for again (here at once; else every 30 s)."""
+    monkeypatch.setattr(ecr_api, "stale_passwords", 1)
+    monkeypatch.setattr(tcs_registry_ecr.client, "REFUSED_GAP", 0.0)
+    before = ecr_api.count("GetAuthorizationToken")
+    result = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, HOST)) == expected_rows(HOST, ecr_expected)
+    assert ecr_api.count("GetAuthorizationToken") - before == 2
+
+
+HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
+HELM_CHART = json.dumps(
+    {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": HELM_CONFIG, "digest": "sha256:" + "c" * 64, "size": 9},
+        "layers": [
+            {
+                "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                "digest": "sha256:" + "d" * 64,
+                "size": 9,
+            }
+        ],
+    }
+).encode()
+
+
+def test_an_artifact_is_skipped_with_what_it_is(tcs, pm, ecr_env, moto_ecr, out_dir, aws_keys):
+    """ECR stores artifacts (artifactMediaType, subjectManifestDigest in DescribeImages): a Helm chart is
+    reported skipped, never described nor scanned as an image."""
+    digest = "sha256:" + hashlib.sha256(HELM_CHART).hexdigest()
+    moto_ecr.create_repository(repositoryName="charts/web")
+    moto_ecr.put_image(
+        repositoryName="charts/web",
+        imageManifest=HELM_CHART.decode(),
+        imageManifestMediaType="application/vnd.oci.image.manifest.v1+json",
+        imageDigest=digest,
+        imageTag="0.1.0",
+    )
+    try:
+        result = tcs("registry", URL, "--format=json", "--allowList=charts/*", pm=pm)
+    finally:
+        moto_ecr.delete_repository(repositoryName="charts/web", force=True)
+    assert result.code == 0, result.err
+    skipped = f"info\tSkipped image={HOST}/charts/web:0.1.0 reason=an artifact (config {HELM_CONFIG})"
+    assert skipped in result.infos
+    assert not [m for m in result.infos if m.startswith("info\tScanned image")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import re
 import threading
@@ -26,15 +27,13 @@ from tcs_registry import (
     RegistryError,
     oci,
 )
-from tcs_registry.http import BoundedCache
+from tcs_registry.default_plugins import v2
+from tcs_registry.http import CACHED_MANIFEST_BYTES, BoundedCache
 from tcs_registry.oci import (
-    IMAGE_CONFIG_TYPES,
     IMAGE_TYPES,
     INDEX_TYPES,
     Manifest,
-    build_time,
     compute_digest,
-    config_platform,
     parse_manifest,
 )
 
@@ -46,8 +45,10 @@ ECR_HOST = re.compile(
 )
 PAGE_SIZE = 1000  # the largest maxResults ECR accepts
 BATCH = 100  # imageIds per batch_get_image call
-TOKEN_LEEWAY = 300  # renew the registry password five minutes before its 12 hours end
+PASSWORD_HOURS = 12  # get_authorization_token's password lasts 12 hours
+REFUSED_GAP = 30.0  # seconds between two renewals of a password the registry refused
 CACHE = 10_000
+log = logging.getLogger("tcs_registry.ecr")
 # Every type we read, as awslabs/amazon-ecr-containerd-resolver asks for them: without the list ECR
 # answers Docker schema 2 only, converting or refusing OCI manifests and indexes.
 ACCEPTED_MEDIA_TYPES = [*INDEX_TYPES, *IMAGE_TYPES]
@@ -68,11 +69,12 @@ def parse_host(host: str) -> EcrHost | None:
     return EcrHost(match.group("account"), match.group("region"), bool(match.group("fips")))
 
 
-def _aws_error(exc: Exception, what: str) -> RegistryError:
+def _aws_error(exc: Exception, what: str, password_given: bool = False) -> RegistryError:
     if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
+        given = "; a registry password (--password) cannot list ECR" if password_given else ""
         return AuthError(
             "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
-            "or run where an instance or container role is available"
+            f"or run where an instance or container role is available{given}"
         )
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
@@ -127,26 +129,33 @@ class EcrClient(RegistryClient):
         session = boto3.session.Session()
         self.ecr = session.client("ecr", region_name=host.region, config=_client_config(session, host))
         self._token_lock = threading.Lock()
-        self._token_expires = 0.0
+        self._renew_at = self._fetched_at = 0.0
+        self.given = not credentials.anonymous  # a password given on the command line serves nothing here
         self._manifests = BoundedCache(CACHE)  # the core's cache, larger: a listing fills it in batches
 
     # -- the registry password ---------------------------------------------------------------------
-    def _refresh_password(self) -> None:
+    def _refresh_password(self, refused: bool = False) -> None:
+        """The registry password from get_authorization_token, renewed half-way through its life (12
+        hours), timed by the local clock as AWS's credential helper does; again when the registry refused
+        it (at most every REFUSED_GAP seconds)."""
         with self._token_lock:
-            if time.time() < self._token_expires - TOKEN_LEEWAY:
+            now = time.time()
+            if now < self._renew_at and not (refused and now - self._fetched_at >= REFUSED_GAP):
                 return
             try:
                 answer = self.ecr.get_authorization_token(registryIds=[self.ecr_host.account])
             except Exception as exc:
-                raise _aws_error(exc, "ECR get_authorization_token") from None
+                raise _aws_error(exc, "ECR get_authorization_token", self.given) from None
             data = answer["authorizationData"][0]
             user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
             self.credentials = Credentials(user, password, source="ecr-authorization-token")
             expires = data.get("expiresAt")
-            self._token_expires = expires.timestamp() if expires is not None else time.time() + 3600
+            lifetime = expires.timestamp() - now if expires is not None else PASSWORD_HOURS * 3600
+            self._fetched_at = now
+            self._renew_at = now + min(max(lifetime, 0.0), PASSWORD_HOURS * 3600) / 2
 
     def _authorization(self, scope: str | None, *, fresh: bool) -> str | None:
-        self._refresh_password()
+        self._refresh_password(refused=fresh)
         return super()._authorization(scope, fresh=fresh)
 
     def login(self) -> None:
@@ -201,13 +210,16 @@ class EcrClient(RegistryClient):
                     imageIds=ids,
                     acceptedMediaTypes=ACCEPTED_MEDIA_TYPES,
                 )
-            except Exception as exc:
-                raise _aws_error(exc, f"ECR batch_get_image of {repository}") from None
+            except Exception as exc:  # the read-ahead only: describe() asks the V2 API instead
+                log.warning(
+                    "%s; its images are read over the V2 API", _aws_error(exc, f"ECR batch_get_image of {repository}")
+                )
+                return found
             for image in answer.get("images", ()):
                 body = str(image.get("imageManifest") or "").encode()
                 digest = str((image.get("imageId") or {}).get("imageDigest") or "")
-                if compute_digest(body) != digest:
-                    continue  # not byte-exact (a converted manifest): the V2 API will be asked instead
+                if len(body) > CACHED_MANIFEST_BYTES or compute_digest(body) != digest:
+                    continue  # too big to keep, or not byte-exact (converted): the V2 API is asked instead
                 try:
                     manifest = parse_manifest(body, image.get("imageManifestMediaType", ""), digest, repository)
                 except ImageError:
@@ -217,32 +229,10 @@ class EcrClient(RegistryClient):
         return found
 
     def describe(self, repository: str, tag: str) -> ImageDescription | None:
+        """The generic description by digest (the manifests come from the read-ahead, else the V2 API),
+        with ECR's push time."""
         detail = self.listed.pop((repository, tag))
         if detail is None:
             return None  # not from our listing: plain V2 describes it
-        digest = detail["imageDigest"]
-        manifest = self.manifest(repository, digest)
-        if manifest.is_index:
-            platforms = manifest.platforms()
-            children = [self.manifest(repository, p.digest) for p in platforms if p.digest]
-        else:
-            platforms, children = (), [manifest]
-        times, found_platforms = [], []
-        for child in children:
-            if child.config is None or child.config.media_type not in IMAGE_CONFIG_TYPES:
-                continue
-            config = self.config(repository, child.config.digest)
-            times.append(build_time(config))
-            platform = config_platform(config, child.digest)
-            if platform and not manifest.is_index:
-                found_platforms.append(platform)
-        known = [t for t in times if t is not None]
-        return ImageDescription(
-            repository=repository,
-            tag=tag,
-            digest=digest,
-            media_type=detail.get("imageManifestMediaType") or manifest.media_type,
-            platforms=platforms or tuple(found_platforms),
-            build_time=max(known) if known else None,
-            push_time=detail.get("imagePushedAt"),
-        )
+        image = v2.describe(self, repository, detail["imageDigest"])
+        return replace(image, tag=tag, push_time=detail.get("imagePushedAt"))
