@@ -17,7 +17,7 @@ def signed(pusher):
     image = pusher.image("apps/web", "1", created="2025-03-01T00:00:00Z", layers=[make_layer({"a": b"1"})])
     pusher.signature("apps/web", image)
     sbom = pusher.referrer("apps/web", "1-sbom", image, "application/spdx+json")
-    pusher.index("apps/web", image.digest.replace(":", "-"), [(sbom, {})])
+    pusher.referrers_index("apps/web", image.digest.replace(":", "-"), [(sbom, "application/spdx+json")])
     pusher.chart("charts/web", "0.1.0")
     return image
 
@@ -38,7 +38,7 @@ def test_dry_run_reports_them_skipped_with_what_they_are(tcs, fresh_registry, si
     assert skipped == [
         f"info\tSkipped image={host}/apps/web:1-sbom reason=an artifact attached to {signed.digest} "
         "(a signature, attestation or SBOM)",
-        f"info\tSkipped image={host}/apps/web:sha256-{hexdigest} reason=a referrers index (by its tag)",
+        f"info\tSkipped image={host}/apps/web:sha256-{hexdigest} reason=an index of no image platform",
         f"info\tSkipped image={host}/apps/web:sha256-{hexdigest}.sig reason=a cosign signature (by its tag)",
         f"info\tSkipped image={host}/charts/web:0.1.0 reason=an artifact (config "
         "application/vnd.cncf.helm.config.v1+json)",
@@ -54,3 +54,16 @@ def test_scan_scans_the_image_alone(tcs, fresh_registry, signed, out_dir):
     scanned = [m.split(" platform=")[0] for m in result.infos if m.startswith("info\tScanned image")]
     assert scanned == [f"info\tScanned image image={fresh_registry.host}/apps/web:1"]
     assert "    Skipped images        : 4\n" in result.out
+
+
+def test_an_artifact_takes_no_place_under_max_images(tcs, fresh_registry, pusher, out_dir):
+    """--max-images counts images: a chart listed first does not keep the image after it out."""
+    pusher.chart("a/chart", "0.1.0")
+    pusher.image("b/app", "1", created="2025-03-01T00:00:00Z", layers=[make_layer({"a": b"1"})])
+    result = tcs("registry", fresh_registry.url, "--mode=dry-run", "--max-images=1")
+    assert result.code == 0, result.err
+    host = fresh_registry.host
+    assert csv_rows(report_path(out_dir, host))[1:] == [
+        [f"{host}/a/chart", "0.1.0", "", "true"],
+        [f"{host}/b/app", "1", "2025-03-01T00:00:00Z", "false"],
+    ]

@@ -253,4 +253,5 @@ def test_token_lifetime_comes_from_the_answer_or_the_token_itself():
     assert token_lifetime(jwt({"iat": 1000, "exp": 4600}), 120) == 120.0
     assert token_lifetime("opaque") == float("inf")
     assert token_lifetime("a.%%%.b") == float("inf")
-    assert token_lifetime(jwt({"iat": 5000, "exp": 4600})) == 0.0
+    assert token_lifetime(jwt({"iat": 5000, "exp": 4600})) == 60.0  # never below distribution's minute
+    assert token_lifetime("opaque", 0) == 60.0

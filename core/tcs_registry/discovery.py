@@ -165,6 +165,8 @@ class Discovery:
                     pending.append((repository, pool.submit(self._tags, repository)))
                     while pending and (len(pending) > 2 * concurrency or pending[0][1].done()):
                         yield from settle()
+                while pending:
+                    yield from settle()
             except QuotaExhausted as exc:
                 self.stopped = str(exc)
                 log.error("Stopping: %s; the listing is incomplete after %d repositories", exc, listed)
@@ -175,8 +177,12 @@ class Discovery:
                 self.summary.failed_repositories += 1
                 log.error("Repository listing stopped early after %d repositories error=%s", listed, exc)
                 self._record_failure("(repository listing)", "", exc)
-            while pending:  # the repositories listed before an early end are still done
-                yield from settle()
+            try:
+                while pending:  # the repositories listed before an early end are still done
+                    yield from settle()
+            except QuotaExhausted as exc:
+                self.stopped = str(exc)
+                log.error("Stopping: %s; the listing is incomplete after %d repositories", exc, listed)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -317,6 +323,7 @@ class Discovery:
                 report.row(f"{s.host}/{repository}", tag, build_time, skipped=True)
 
         def settle() -> None:
+            nonlocal admitted
             repository, tag, future, left_out = pending.popleft()
             reference = f"{s.host}/{repository}:{tag}"
             if left_out or future is None:
@@ -326,6 +333,7 @@ class Discovery:
                 outcome = future.result()
                 image = outcome.image
                 if image.artifact:
+                    admitted -= 1  # not an image: --max-images counts images
                     summary.skipped += 1
                     log.info("Skipped image=%s reason=%s", reference, image.artifact)
                     skipped_row(repository, tag, None)
@@ -357,6 +365,9 @@ class Discovery:
             summary.found += 1
             attached = attached_tag(tag)
             wanted = not attached and s.image_filter.admits(repository, tag)
+            if wanted and s.max_images is not None and admitted >= s.max_images:
+                while pending:  # what is under way may prove to be no image, and free its place
+                    settle()
             within_limit = s.max_images is None or admitted < s.max_images
             if wanted and within_limit:
                 admitted += 1

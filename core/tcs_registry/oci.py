@@ -42,15 +42,11 @@ _TAG_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 MAX_REPOSITORY_NAME, MAX_TAG = 255, 128  # longer names never reach the patterns (backtracking)
 _DIGEST = re.compile(r"^(sha256|sha512):([a-f0-9]{64}|[a-f0-9]{128})$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# cosign's tags for what it attaches to sha256:<hex> (sigstore/cosign pkg/oci/remote: .sig, .att, .sbom),
-# and the OCI distribution spec's referrers tag schema (a bare sha256-<hex>)
-_ATTACHED_TAG = re.compile(r"sha256-[a-f0-9]{64}(?:\.(sig|att|sbom))?")
-_ATTACHED = {
-    "sig": "a cosign signature",
-    "att": "a cosign attestation",
-    "sbom": "a cosign SBOM",
-    None: "a referrers index",
-}
+# cosign's tags for what it attaches to an image (sigstore/cosign pkg/oci/remote: <alg>-<hex>.sig, .att,
+# .sbom). The referrers tag schema's bare sha256-<hex> is told by its content (an index of artifacts): an
+# image may carry such a tag too.
+_ATTACHED_TAG = re.compile(r"sha(?:256|512)-[a-f0-9]{64,128}\.(sig|att|sbom)")
+_ATTACHED = {"sig": "a cosign signature", "att": "a cosign attestation", "sbom": "a cosign SBOM"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +56,7 @@ class Descriptor:
     size: int = 0
     platform: dict[str, Any] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+    artifact_type: str = ""  # an index entry for an artifact (a referrers index lists only those)
 
     @property
     def is_attestation(self) -> bool:
@@ -107,7 +104,7 @@ class Manifest:
                 digest=d.digest,
             )
             for d in self.manifests
-            if d.media_type in IMAGE_TYPES and not d.is_attestation
+            if d.media_type in IMAGE_TYPES and not d.is_attestation and not d.artifact_type
         )
 
 
@@ -160,6 +157,7 @@ def _descriptor(raw: Any, what: str) -> Descriptor:
         size=int(size),
         platform=_mapping(raw.get("platform")),
         annotations=_mapping(raw.get("annotations")),
+        artifact_type=_text(raw.get("artifactType")),
     )
 
 

@@ -294,6 +294,16 @@ class Pusher:
         body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}, sort_keys=True).encode()
         return self.manifest(repository, tag, body, OCI_INDEX)
 
+    def referrers_index(self, repository: str, tag: str, referrers: list[tuple[Pushed, str]]) -> Pushed:
+        """The index the OCI distribution spec's referrers tag schema keeps under ``sha256-<hex>``: one
+        entry per (artifact, artifactType) attached to an image."""
+        entries = [
+            {"mediaType": r.media_type, "digest": r.digest, "size": r.size, "artifactType": kind}
+            for r, kind in referrers
+        ]
+        body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}).encode()
+        return self.manifest(repository, tag, body, OCI_INDEX)
+
     def delete(self, repository: str, digest: str) -> None:
         self.session.delete(f"{self.base_url}/v2/{repository}/manifests/{digest}").raise_for_status()
 
