@@ -124,13 +124,13 @@ def json_list(value: Any, what: str) -> list[Any]:
 MIN_TOKEN_LIFETIME = 60.0  # distribution's token spec: a token lives at least this long
 
 
-def token_lifetime(token: str, expires_in: Any = None) -> float:
+def token_lifetime(token: str, expires_in: Any = None, floor: float = MIN_TOKEN_LIFETIME) -> float:
     """Seconds a token may be used: ``expires_in`` if the token service said, else the JWT's own
-    ``exp - iat`` (Quay, ACR), at least a minute either way; else for as long as it works (a 401
-    brings a new one)."""
+    ``exp - iat`` (Quay, ACR), at least ``floor`` either way (a registry token: a minute); else for as
+    long as it works (a 401 brings a new one)."""
     with suppress(TypeError, ValueError):
         if expires_in is not None and not isinstance(expires_in, bool):
-            return max(float(expires_in), MIN_TOKEN_LIFETIME)
+            return max(float(expires_in), floor)
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -138,7 +138,7 @@ def token_lifetime(token: str, expires_in: Any = None) -> float:
         issued = float(claims.get("iat", time.time()))
     except (IndexError, ValueError, KeyError, TypeError, AttributeError):
         return float("inf")
-    return max(expiry - issued, MIN_TOKEN_LIFETIME)
+    return max(expiry - issued, floor)
 
 
 def _first_error(response: requests.Response) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import pytest
 import tcs_registry_dockerhub.client
 from tcs_registry_dockerhub import hooks
 
+from tcs_registry import RegistryError
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, vulnerabilities
 from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
@@ -111,9 +112,15 @@ def test_recognised_by_name_without_a_request(url):
         ("https://hub.docker.com/orgs/acme/repositories", ("acme", None)),
         ("https://hub.docker.com/repositories/acme", ("acme", None)),
         ("https://hub.docker.com/acme", ("acme", None)),
+        ("https://hub.docker.com/layers/nginx/library/nginx/1.19.3-alpine/images/sha256-0123", ("library", "nginx")),
+        ("https://hub.docker.com/r/bitnami", ("bitnami", None)),
         ("https://docker.io/alpine", ("library", "alpine")),
         ("https://docker.io/acme/api", ("acme", "api")),
+        ("https://docker.io/bitnami/redis:7.2", ("bitnami", "redis")),
+        ("https://docker.io/library/alpine@sha256:" + "0" * 64, ("library", "alpine")),
         ("https://index.docker.io/library/alpine", ("library", "alpine")),
+        ("https://index.docker.io/v1/", ("bob", None)),
+        ("https://docker.io/r/acme/api", None),  # on the registry: an image name of three parts
         ("https://registry-1.docker.io", ("bob", None)),
     ],
 )
@@ -123,7 +130,19 @@ def test_the_urls_people_paste(url, expected):
     from tcs_registry_dockerhub.client import target
 
     parts = urlsplit(url)
-    assert target(parts.hostname, parts.path, "bob") == expected
+    if expected is None:
+        with pytest.raises(RegistryError, match="which Docker Hub repository is '/r/acme/api'"):
+            target(parts.hostname, parts.path, "bob")
+    else:
+        assert target(parts.hostname, parts.path, "bob") == expected
+
+
+@pytest.mark.parametrize("path", ["/search", "/explore", "/settings/general", "/_/"])
+def test_pages_that_name_no_repository_are_refused(path):
+    from tcs_registry_dockerhub.client import target
+
+    with pytest.raises(RegistryError, match="is not a Docker Hub namespace or repository page"):
+        target("hub.docker.com", path, "bob")
 
 
 def test_namespace_from_the_environment(monkeypatch):
@@ -135,7 +154,11 @@ def test_namespace_from_the_environment(monkeypatch):
 
 @pytest.mark.parametrize(
     ("path", "repository"),
-    [("/r/acme/api", "acme/api"), ("/_/alpine", "library/alpine"), ("/alpine", "library/alpine")],
+    [
+        ("/r/acme/api", "acme/api"),
+        ("/_/alpine", "library/alpine"),
+        ("/layers/library/alpine/3.20/images/x", "library/alpine"),
+    ],
 )
 def test_a_url_naming_one_repository_lists_it_alone(tcs, pm, hub, hub_expected, out_dir, path, repository):
     api, registry = hub
@@ -156,7 +179,7 @@ def test_the_hub_apis_per_minute_limit_is_waited_out(tcs, pm, hub, hub_expected,
     assert result.code == 0, result.err
     acme = [e for e in hub_expected if e.repository.startswith("acme/")]
     assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, acme)
-    assert not [m for m in result.messages if "429" in m]  # waited out; the pulls' pace is not the API's
+    assert not [m for m in result.messages if "(429)" in m]  # waited out; the pulls' pace is not the API's
 
 
 def test_the_api_token_is_renewed_between_pages(tcs, pm, hub, hub_expected, out_dir, monkeypatch):

@@ -127,7 +127,7 @@ class AcrClient(RegistryClient):
             raise AuthError(f"{self.service} refused the Entra ID token of the {self.how}")
         body = self.json(self.check(response, "ACR token exchange"), "ACR token exchange")
         self.refresh_token = json_field(body, "refresh_token", "ACR token exchange")
-        lifetime = token_lifetime(self.refresh_token)
+        lifetime = token_lifetime(self.refresh_token, floor=0.0)
         self._refresh_until = fetched + lifetime - min(REFRESH_MARGIN, lifetime / 10)
 
     def _fetch_token(self, challenge: Challenge, scope: str | None) -> tuple[str, float]:
@@ -146,7 +146,7 @@ class AcrClient(RegistryClient):
             raise AuthError(f"{self.service} refused an access token for {scope or 'the registry'} to the {self.how}")
         body = self.json(self.check(response, "ACR access token"), "ACR access token")
         token = json_field(body, "access_token", "ACR access token")
-        return token, fetched + token_lifetime(token)
+        return token, fetched + token_lifetime(token, floor=0.0)
 
     def scope_for(self, url: str) -> str | None:
         path = urlsplit(url).path

@@ -26,9 +26,10 @@ from tcs_registry import (
     RegistryError,
 )
 from tcs_registry.http import NO_AUTH, token_lifetime
-from tcs_registry.oci import IMAGE_CONFIG_TYPES, INDEX_TYPES, build_time, parse_time
+from tcs_registry.oci import INDEX_TYPES, build_time, parse_time
 
-HUB_HOSTS = ("hub.docker.com", "docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
+REGISTRY_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
+HUB_HOSTS = ("hub.docker.com", *REGISTRY_HOSTS)
 HUB_API = "https://hub.docker.com"
 REGISTRY = "registry-1.docker.io"
 PAGE_SIZE = 100  # the Hub API's maximum page_size
@@ -38,30 +39,40 @@ API_TOKEN_MARGIN = 60  # renewed this long before its end (a tenth of its life, 
 API_ATTEMPTS = 4  # asks of one Hub API call that the per-minute limit refuses (429)
 MAX_API_WAIT = 60.0
 # The web pages people copy from hub.docker.com: /r/<ns>/<repo>, /_/<repo>, /repository/docker/<ns>/<repo>/...,
-# /layers/<ns>/<repo>/<tag>/..., /u/<ns>, /orgs/<ns>/..., /repositories/<ns>
+# /layers/<ns>/<repo>/<tag>/... (and the older /layers/<repo>/<ns>/<repo>/<tag>/...), /u/<ns>, /orgs/<ns>/...,
+# /repositories/<ns>, /r/<ns>
 _PAGE = re.compile(
     r"^/(?:(?P<official>_)/(?P<official_repo>[^/]+)"
+    r"|layers/(?P<old>[^/]+)/(?P<old_ns>[^/]+)/(?P=old)/[^/]+/images/.*"
     r"|(?:r|repository/docker|layers)/(?P<ns>[^/]+)/(?P<repo>[^/]+)"
-    r"|(?:u|orgs|repositories)/(?P<owner>[^/]+))(?:/.*)?$"
+    r"|(?:u|orgs|repositories|r)/(?P<owner>[^/]+))(?:/.*)?$"
 )
+NOT_REPOSITORIES = {"_", "search", "explore", "settings", "hardened-images", "extensions", "billing", "support"}
 
 
 def target(host: str, path: str, username: str | None) -> tuple[str, str | None]:
     """(namespace, repository or None) that a Docker Hub URL names.
 
     A page of hub.docker.com names what it shows; on the registry's own hosts (docker.io...) the path is
-    an image name, as docker reads it: ``docker.io/alpine`` is ``library/alpine``
-    (distribution/reference normalize.go)."""
+    an image reference, as docker reads it: ``docker.io/alpine`` is ``library/alpine``
+    (distribution/reference normalize.go), a tag or digest after it is left out. Another host (a stand-in
+    for the Hub) is read as hub.docker.com is."""
     path = path.rstrip("/")
-    page = _PAGE.match(path)
+    web = host not in REGISTRY_HOSTS
+    page = _PAGE.match(path) if web else None
     if page:
         if page.group("official"):
             return "library", page.group("official_repo").lower()
+        if page.group("old"):
+            return page.group("old_ns").lower(), page.group("old").lower()
         if page.group("ns"):
             return page.group("ns").lower(), page.group("repo").lower()
         return page.group("owner").lower(), None
-    parts = [p.lower() for p in path.split("/") if p]
-    if host == "hub.docker.com" and len(parts) == 1:
+    reference = re.sub(r"(@[^/]*|:[^/:]*)$", "", path)  # docker.io/bitnami/redis:7.2, ...@sha256:...
+    parts = [p.lower() for p in reference.split("/") if p and p != "v1"]  # index.docker.io/v1/: docker's key
+    if web and parts and parts[0] in NOT_REPOSITORIES:
+        raise RegistryError(f"{path!r} is not a Docker Hub namespace or repository page")
+    if web and len(parts) == 1:
         return parts[0], None  # hub.docker.com/<namespace>
     if len(parts) == 1:
         return "library", parts[0]
@@ -134,7 +145,7 @@ class DockerHubClient(RegistryClient):
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise RegistryError("Docker Hub login answered without a token")
-        lifetime = token_lifetime(token)
+        lifetime = token_lifetime(token, floor=0.0)
         lifetime = API_TOKEN_LIFETIME if lifetime == float("inf") else lifetime
         self._api_token = token
         self._api_token_until = time.monotonic() + lifetime - min(API_TOKEN_MARGIN, lifetime / 10)
@@ -206,32 +217,33 @@ class DockerHubClient(RegistryClient):
             self.listed.put((repository, tag["name"]), tag)
             yield str(tag["name"])
 
-    def describe(self, repository: str, tag: str) -> ImageDescription | None:
-        """From the Hub listing (digest, platforms, push time) plus one counted pull for the build time."""
-        listed = self.listed.pop((repository, tag))
-        if listed is None:
-            return None  # not from our listing: plain V2 describes it
+    def describe(self, repository: str, tag: str) -> ImageDescription:
+        """From the Hub listing (digest, platforms, push time) plus one counted pull for the build time
+        (two for an index the listing names no platforms of, as for a tag it did not list)."""
+        listed = self.listed.pop((repository, tag)) or {}
         platforms = self.platforms(listed)
-        digest = str(listed["digest"])
         media_type = str(listed.get("media_type") or "")
         # One counted pull per image: for an index, straight to the platform image that dates it.
         target = self.representative(platforms) if media_type in INDEX_TYPES else None
-        manifest = self.manifest(repository, target or digest)
+        manifest = self.manifest(repository, target or str(listed.get("digest") or tag))
+        digest = str(listed.get("digest") or manifest.digest)
         if manifest.is_index:  # the listing named no platforms
             child = self.representative(manifest.platforms())
-            media_type = media_type or manifest.media_type
+            media_type, platforms = media_type or manifest.media_type, platforms or manifest.platforms()
             manifest = self.manifest(repository, child) if child else manifest
+        artifact = manifest.not_an_image()
         created = None
-        if manifest.config is not None and manifest.config.media_type in IMAGE_CONFIG_TYPES:
+        if not artifact and manifest.config is not None:
             created = build_time(self.config(repository, manifest.config.digest))
         return ImageDescription(
             repository=repository,
             tag=tag,
             digest=digest,
             media_type=media_type or manifest.media_type,
-            platforms=platforms,
+            platforms=() if artifact else platforms,
             build_time=created,
             push_time=parse_time(listed.get("tag_last_pushed")),
+            artifact=artifact,
         )
 
     # -- the registry, minding the pull quota ----------------------------------------------------
