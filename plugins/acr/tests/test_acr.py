@@ -150,6 +150,29 @@ def test_scan(tcs, pm, azure_env, identity, authority, out_dir, vulnerability_da
     assert vulnerabilities(out_dir, REGISTRY, "production/debian9", "1") == DEBIAN9_FINDINGS
 
 
+@pytest.mark.parametrize("url", ["https://registry.example.com", "http://myregistry.azurecr.io"])
+def test_entra_tokens_go_to_azure_over_https_only(tcs, pm, identity, monkeypatch, url):
+    """A forced --registry-type=ACR on another host, or plain HTTP: refused before any token is asked."""
+    monkeypatch.delenv("TCS_ACR_REGISTRY_URL", raising=False)
+    asked = len(identity.requests)
+    result = tcs("registry", url, "--mode=dry-run", "--registry-type=ACR", pm=pm)
+    assert result.code == 3
+    host = url.split("//")[1]
+    assert result.messages[-1] in (
+        f"error\t{host} is not an Azure Container Registry host (<name>.azurecr.io, .cn, .us)",
+        f"error\t{host}: Azure Container Registry is reached over HTTPS only",
+    )
+    assert len(identity.requests) == asked
+
+
+def test_a_refused_entra_identity_is_named(tcs, pm, azure_env, identity, monkeypatch):
+    monkeypatch.setattr(azure_env, "grants", {})  # every access token refused, as for an identity without AcrPull
+    monkeypatch.setattr(azure_env, "_access", lambda scopes, service: "not-a-token-the-registry-knows")
+    result = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    assert result.code == 3
+    assert result.messages[-1] == "error\tthe registry refused the Entra ID (DefaultAzureCredential)"
+
+
 @pytest.mark.parametrize(
     ("host", "match"),
     [
@@ -157,7 +180,8 @@ def test_scan(tcs, pm, azure_env, identity, authority, out_dir, vulnerability_da
         ("contoso.azurecr.cn", True),
         ("govregistry.azurecr.us", True),
         ("myregistry.westeurope.geo.azurecr.io", True),
-        ("myregistry.westeurope.data.azurecr.io", True),
+        ("myregistry.westeurope.data.azurecr.io", False),  # layer downloads only, no login server
+        ("myregistry-h5dwbxhhc3ftbga4.azurecr.io", True),  # a domain name label scope
         ("myregistry.privatelink.azurecr.io", True),
         ("abc.azurecr.io", False),  # registry names have 5 to 50 characters
         ("azurecr.io", False),

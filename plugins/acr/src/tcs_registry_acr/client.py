@@ -15,14 +15,17 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 from azure.identity import AzureAuthorityHosts, ClientSecretCredential, DefaultAzureCredential
 
-from tcs_registry import AuthError, Credentials, ImageDescription, Registry, RegistryClient
+from tcs_registry import AuthError, Credentials, ImageDescription, Registry, RegistryClient, RegistryError
 from tcs_registry.default_plugins.v2 import describe
-from tcs_registry.http import Challenge, json_field, parse_challenges, token_lifetime
+from tcs_registry.http import Challenge, json_field, origin, parse_challenges, token_lifetime
 from tcs_registry.oci import parse_time
 
-# <registry>[.<region>.geo | .<region>.data | .privatelink].azurecr.io (.cn, .us in the sovereign clouds):
-# login servers, geo-replicas' regional endpoints, data endpoints and private links (Azure/acr docs)
-ACR_HOST = re.compile(r"^[a-z0-9]{5,50}(?:\.[a-z0-9-]+\.(?:geo|data)|\.privatelink)?\.azurecr\.(?P<cloud>io|cn|us)$")
+# <registry>[-<hash>] (a domain name label scope) [.<region>.geo | .privatelink] .azurecr.io (.cn, .us in the
+# sovereign clouds): login servers, geo-replicas' regional endpoints and private links (Microsoft Learn,
+# "container registry endpoint reference"); data endpoints serve layer downloads only
+ACR_HOST = re.compile(
+    r"^[a-z0-9]{5,50}(?:-[a-z0-9]+)?(?:\.[a-z0-9-]+\.geo|\.privatelink)?\.azurecr\.(?P<cloud>io|cn|us)$"
+)
 # Each cloud's Entra ID authority (azure-identity AzureAuthorityHosts, azure-cli cloud.py's login server
 # suffixes). The audience is ACR's own in every cloud, as the current SDKs ask for it: a registry may
 # refuse Azure Resource Manager audience tokens (az acr config authentication-as-arm), never its own.
@@ -32,13 +35,18 @@ CLOUDS = {
     "us": AzureAuthorityHosts.AZURE_GOVERNMENT,
 }
 AAD_SCOPE = "https://containerregistry.azure.net/.default"
-ACR_SUFFIXES = (".azurecr.io", ".azurecr.cn", ".azurecr.us")
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 NULL_GUID = "00000000-0000-0000-0000-000000000000"  # `az acr login --expose-token`: its password is a refresh token
 PAGE_SIZE = 100
 LOGIN_SCOPE = "registry:catalog:*"  # /oauth2/token wants a scope; a narrower account is granted less, not refused
 REFRESH_MARGIN = 300.0  # seconds: an ACR refresh token (about 3 hours) is exchanged again this long before its end
 _ACR_TAGS = re.compile(r"/acr/v1/(.+)/_tags$")
+
+
+def _azure_https(url: str) -> bool:
+    """An ACR host over HTTPS: where Entra ID and ACR tokens may go."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" and is_acr_host(parts.netloc)
 
 
 def acr_host(host: str) -> re.Match[str] | None:
@@ -62,11 +70,19 @@ def _entra_options(cloud: str) -> dict[str, Any]:
 class AcrClient(RegistryClient):
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
         match = acr_host(registry.host)
+        override = os.environ.get("TCS_ACR_REGISTRY_URL")
+        if match is None and not override:
+            # Entra ID and ACR tokens go to the registry: never to a host that is not Azure's (a forced
+            # --registry-type=ACR), nor over plain HTTP
+            raise RegistryError(
+                f"{registry.host} is not an Azure Container Registry host (<name>.azurecr.io, .cn, .us)"
+            )
+        if registry.scheme != "https" and not override:
+            raise RegistryError(f"{registry.host}: Azure Container Registry is reached over HTTPS only")
         self.cloud = match.group("cloud") if match else "io"
         self.service = registry.host.split(":")[0]  # until the registry's challenge names its own
         self.exchange_url = "/oauth2/exchange"  # on the token service's host, once the challenge names it
-        override = os.environ.get("TCS_ACR_REGISTRY_URL")
-        if override:
+        if override:  # a test server in the registry's place
             parts = urlsplit(override)
             registry = replace(registry, scheme=parts.scheme, host=parts.netloc)
         self.tenant = os.environ.get("AZURE_TENANT_ID")
@@ -89,6 +105,11 @@ class AcrClient(RegistryClient):
         super().__init__(replace(registry, path=""), credentials, **kwargs)
         self._exchange_lock = threading.Lock()
 
+    def _refused(self, who: str) -> str:
+        if self.entra is not None or self.refresh_token is not None:
+            return f"{who} refused the {self.how}"
+        return super()._refused(who)
+
     # -- Entra ID -> ACR refresh token -> ACR access tokens -----------------------------------------
     def login(self) -> None:
         self._learn_service()
@@ -105,9 +126,9 @@ class AcrClient(RegistryClient):
         )
         if bearer and bearer.params.get("service"):
             self.service = bearer.params["service"]
-        realm = urlsplit(bearer.params.get("realm", "")) if bearer else None
-        if realm and realm.scheme == "https" and (realm.hostname or "").endswith(ACR_SUFFIXES):
-            self.exchange_url = f"https://{realm.netloc}/oauth2/exchange"  # azure-cli: the realm's host
+        realm = bearer.params.get("realm", "") if bearer else ""
+        if _azure_https(realm):
+            self.exchange_url = f"https://{urlsplit(realm).netloc}/oauth2/exchange"  # azure-cli: the realm's host
 
     def _exchange(self) -> None:
         """An Entra ID token for an ACR refresh token, renewed by its own ``exp`` (azure-sdk's
@@ -137,6 +158,9 @@ class AcrClient(RegistryClient):
             if self.entra is not None and time.time() >= self._refresh_until:
                 self._exchange()
             refresh_token = self.refresh_token
+        realm = challenge.params["realm"]
+        if origin(realm) != origin(self.registry.api_root) and not _azure_https(realm):
+            raise AuthError(f"{self.service}'s token service {realm} is not the registry's; refusing to send a token")
         service = challenge.params.get("service") or self.service
         form = {"grant_type": "refresh_token", "service": service, "refresh_token": refresh_token}
         form["scope"] = scope or LOGIN_SCOPE
