@@ -869,6 +869,20 @@ class RoutedRegistryClient(RegistryClient):
     def base(self, key: str) -> str:
         return self.route.format(key=key)
 
+    def subdomain_key(self, repositories: list[tuple[str, str]]) -> str | None:
+        """The repository whose own host the URL is (``<key>.art.example.com``, JFrog Cloud's
+        ``<server>-<key>.jfrog.io``, a Nexus subdomain connector): it serves its V2 API at the root.
+        ``repositories``: (key, URL) as the vendor lists them; their URLs name the main host, so a host
+        that is not it but is named after a key is that key's."""
+        host = (urlsplit(self.registry.api_root).hostname or "").lower()
+        label = host.split(".")[0]
+        for key, url in repositories:
+            main = (urlsplit(url).hostname or "").lower()
+            named = label == key.lower() or (host.endswith(".jfrog.io") and label.endswith(f"-{key.lower()}"))
+            if main and main != host and named:
+                return key
+        return None
+
     def name_problem(self, repository: str, tag: str | None = None) -> str | None:
         """The key is the vendor's repository name, a path segment of its own (``Docker-Hosted``); only
         what follows it is a distribution name."""

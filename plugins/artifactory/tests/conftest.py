@@ -59,6 +59,7 @@ def seed_artifactory(pusher: Pusher) -> list[Expected]:
 
 class ArtifactoryFacade(Facade):
     catalog_max = 1000  # tests lower it so a small repository spans pages
+    file_list_refused = False  # tests: an account that may not list a remote's cache (a 403)
 
     def __init__(self, upstream: str, stored: StoredRegistry) -> None:
         super().__init__(upstream, name="artifactory")
@@ -116,6 +117,8 @@ class ArtifactoryFacade(Facade):
     def file_list(self, request: Request, key: str):
         if not self._user(request):
             return json_answer({"errors": [{"status": 401, "message": "Bad credentials"}]}, 401, JFROG)
+        if self.file_list_refused:
+            return json_answer({"errors": [{"status": 403, "message": "Forbidden"}]}, 403, JFROG)
         if "list" not in request.query or request.arg("deep") != "1" or not key.endswith("-cache"):
             return json_answer({"errors": [{"status": 404, "message": "Not Found"}]}, 404, JFROG)
         remote = key.removesuffix("-cache")

@@ -130,3 +130,38 @@ def test_recognised_without_a_telling_url(tcs, pm, artifactory):
     assert result.infos[0] == "info\tIdentified registry as: ARTIFACTORY"
     assert "/artifactory/api/system/ping" not in [r.path for r in artifactory.requests[before:]]
     assert result.code == 3  # anonymous: the repository listing wants credentials
+
+
+@pytest.mark.parametrize(
+    ("host", "key"),
+    [
+        ("docker-local.art.example.com", "docker-local"),  # the subdomain method
+        ("acme-docker-local.jfrog.io", "docker-local"),  # JFrog Cloud's <server>-<key>
+        ("art.example.com", None),  # the main host: the repository path method
+        ("docker.example.com", None),  # named like no repository
+    ],
+)
+def test_a_host_named_after_a_repository_is_its_own(host, key):
+    """The repositories' URLs name Artifactory's main host; another host named after a key serves it."""
+    from tcs_registry_artifactory.client import ArtifactoryClient
+
+    from tcs_registry.models import Credentials, Registry
+
+    main = "art.example.com" if not host.endswith(".jfrog.io") else "acme.jfrog.io"
+    client = ArtifactoryClient(Registry(f"https://{host}", "https", host, "", "ARTIFACTORY"), Credentials())
+    listed = [(k, f"https://{main}/artifactory/{k}") for k in ("docker-local", "docker-remote")]
+    assert client.subdomain_key(listed) == key
+
+
+def test_one_unreadable_remote_cache_leaves_the_rest_listed(
+    tcs, pm, artifactory, artifactory_expected, out_dir, monkeypatch
+):
+    monkeypatch.setattr(artifactory, "file_list_refused", True)
+    result = tcs("registry", artifactory.url, "--mode=dry-run", *PASSWORD, pm=pm)
+    assert result.code == 4, result.err
+    kept = [e for e in artifactory_expected if not e.repository.startswith("docker-remote/")]
+    assert sorted_report(out_dir, artifactory.host) == rows(artifactory, kept)
+    assert [m.split(" error=")[0] for m in result.messages if m.startswith("error")] == [
+        "error\tListing the Docker repository docker-remote failed",
+        "error\tRepository listing stopped early after 5 repositories",
+    ]

@@ -64,17 +64,25 @@ class GhcrClient(RegistryClient):
         account = self.api_json(f"{self.api}/users/{self.owner}", f"GitHub account {self.owner}", **self._github())
         kind = "orgs" if json_field(account, "type", f"GitHub account {self.owner}") == "Organization" else "users"
         seen = set()
+        capped: RegistryError | None = None
         for package_type in PACKAGE_TYPES:
-            # The API lists at most 10,000 packages of a kind (per_page x page): past that it answers 400,
-            # which ends the listing with one line; the packages listed so far are kept.
+            # The API lists at most 10,000 packages of a kind (per_page x page): past that it answers 400.
+            # The other kind is listed all the same; then the run ends partial, with that one line.
             what = f"ghcr.io {package_type} packages of {self.owner}"
             url = f"{self.api}/{kind}/{self.owner}/packages?package_type={package_type}"
             pages = self.paginate(url, None, page_size=PER_PAGE, size_param="per_page", what=what, **self._github())
-            for package in pages:
-                name = f"{self.owner}/{json_field(package, 'name', what).lower()}"
-                if name.startswith(self.prefix) and name not in seen:
-                    seen.add(name)
-                    yield name
+            try:
+                for package in pages:
+                    name = f"{self.owner}/{json_field(package, 'name', what).lower()}"
+                    if name.startswith(self.prefix) and name not in seen:
+                        seen.add(name)
+                        yield name
+            except RegistryError as exc:
+                if exc.status != 400:
+                    raise
+                capped = capped or exc
+        if capped:
+            raise capped
 
 
 class GhcrPlugin(VendorPlugin):

@@ -16,9 +16,13 @@ DOCKER_API = "/artifactory/api/docker/{key}"
 LISTED_TYPES = ("LOCAL", "FEDERATED")  # what lists come from directly
 MANIFESTS = ("manifest.json", "list.manifest.json")  # a tag's folder in Artifactory's Docker layout
 log = logging.getLogger("tcs_registry.artifactory")
-# The URLs Artifactory gives for a repository and an image, and the repository path method's:
-# /artifactory/api/docker/<key>[/v2/<image>], /artifactory/<key>[/<image>], /<key>[/<image>]
-_PATH = re.compile(r"^(?:/artifactory/api/docker/(?P<api>[^/]+)(?:/v2)?|/artifactory/(?P<web>[^/]+)|/(?P<key>[^/]+))")
+# The URLs Artifactory gives for a repository and an image, its UI's, and the repository path method's:
+# /artifactory/api/docker/<key>[/v2/<image>], /ui/repos/tree/General/<key>[/<image>], /artifactory/<key>[/<image>],
+# /<key>[/<image>]
+_PATH = re.compile(
+    r"^(?:/artifactory/api/docker/(?P<api>[^/]+)(?:/v2)?|(?:/ui|/artifactory/webapp/#)/repos/tree/\w+/(?P<ui>[^/]+)"
+    r"|/artifactory/(?P<web>[^/]+)|/(?P<key>[^/]+))"
+)
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ class Target:
 
 def target(path: str) -> Target:
     path = path.rstrip("/")
-    if path in ("", "/artifactory", "/artifactory/api/docker"):
+    if path in ("", "/artifactory", "/artifactory/api/docker", "/ui", "/artifactory/webapp"):
         return Target([])
     match = _PATH.match(path)
     if not match:
@@ -37,7 +41,7 @@ def target(path: str) -> Target:
             f"cannot tell the Docker repository from the URL path {path!r}: "
             "use https://<host>/artifactory/api/docker/<repo-key> or https://<host>/<repo-key>"
         )
-    key = match.group("api") or match.group("web") or match.group("key")
+    key = match.group("api") or match.group("ui") or match.group("web") or match.group("key")
     image = path[match.end() :].strip("/")
     return Target([key], image.lower() or None)
 
@@ -76,6 +80,10 @@ class ArtifactoryClient(RoutedRegistryClient):
         listed = json_list(self._rest("/artifactory/api/repositories", what, packageType="docker"), what)
         kinds = {json_field(r, "key", what): str(r.get("type", "")).upper() for r in listed}
         self.remotes = {key for key, kind in kinds.items() if kind == "REMOTE"}
+        if not self.keys and (
+            key := self.subdomain_key([(k, str(r.get("url") or "")) for r in listed for k in [r["key"]]])
+        ):
+            self.keys, self.at_root = [key], True  # this host is the repository's own (the subdomain method)
         if self.keys:
             return self.keys
         self.keys = [key for key, kind in kinds.items() if kind in LISTED_TYPES or kind == "REMOTE"]
@@ -103,8 +111,15 @@ class ArtifactoryClient(RoutedRegistryClient):
         return self._repositories()
 
     def _repositories(self) -> Iterator[str]:
+        failed: RegistryError | None = None
         for key in self.keys:
-            yield from (self._cache(key) if key in self.remotes else self.catalog(key))
+            try:
+                yield from (self._cache(key) if key in self.remotes else self.catalog(key))
+            except RegistryError as exc:  # one repository that cannot be listed leaves the others listed
+                log.error("Listing the Docker repository %s failed error=%s", key, exc)
+                failed = failed or exc
+        if failed:
+            raise failed  # the run ends partial, having done everything listed
 
     def _cache(self, key: str) -> Iterator[str]:
         """The images and tags a remote repository's cache holds, from Artifactory's storage (File List),
@@ -116,7 +131,9 @@ class ArtifactoryClient(RoutedRegistryClient):
         for entry in json_list(files, what):
             *image, tag, name = ["", "", *str(json_field(entry, "uri", what)).strip("/").split("/")]
             if name in MANIFESTS and any(image) and not tag.startswith("sha256__"):  # by digest: not a tag
-                images.setdefault(f"{key}/{'/'.join(p for p in image if p)}", []).append(tag)
+                tags = images.setdefault(f"{key}/{'/'.join(p for p in image if p)}", [])
+                if tag not in tags:  # manifest.json and list.manifest.json in one folder: one tag
+                    tags.append(tag)
         log.info("Listing the remote repository %s from its cache: %d images", key, len(images))
         self._cached.update(images)
         yield from sorted(images)
