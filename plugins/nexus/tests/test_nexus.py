@@ -118,3 +118,16 @@ def test_a_proxy_repositorys_cache_date_is_no_push_time(nexus):
     assert client.describe("docker-proxy/library/nginx", "1.27").push_time is None
     assert client.tags("docker-hosted/team/api") == ["v1"]
     assert client.describe("docker-hosted/team/api", "v1").push_time.isoformat() == "2025-05-30T08:20:00+00:00"
+
+
+def test_a_subdomain_connectors_host_names_its_repository():
+    """Nexus Pro serves a repository at <subdomain>.<host>; its REST API answers there too, with the
+    repositories' URLs on the main host."""
+    registry = Registry(
+        "https://docker-hosted.nexus.example.com", "https", "docker-hosted.nexus.example.com", "", "NEXUS"
+    )
+    client = NexusClient(registry, Credentials("ci", "x"))
+    listed = [(n, f"https://nexus.example.com/repository/{n}") for n in ("docker-hosted", "docker-proxy")]
+    assert client.subdomain_key(listed) == "docker-hosted"
+    main = NexusClient(Registry("https://nexus.example.com", "https", "nexus.example.com", "", "NEXUS"), Credentials())
+    assert main.subdomain_key(listed) is None

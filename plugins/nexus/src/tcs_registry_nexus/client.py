@@ -62,6 +62,9 @@ class NexusClient(RoutedRegistryClient):
             return
         docker = [r for r in listed if isinstance(r, dict) and r.get("format") == "docker" and r.get("type") != "group"]
         self.proxies = {json_field(r, "name", what) for r in docker if r.get("type") == "proxy"}
+        urls = [(str(r["name"]), str(r.get("url") or "")) for r in docker]
+        if not self.keys and (key := self.subdomain_key(urls)):
+            self.keys = [key]  # a subdomain connector's host: that repository (path routing works there too)
         if not self.keys:
             self.keys = [json_field(r, "name", what) for r in docker]
         if not self.keys:
