@@ -522,6 +522,10 @@ class RegistryClient:
         challenge = self._pick(parse_challenges(response.headers.get("WWW-Authenticate", "")))
         if challenge is None:
             return response
+        if challenge.scheme == "basic" and headers.get("Authorization", "").startswith("Bearer "):
+            # a refused token, not a change of scheme: Harbor answers Basic to any request that carried
+            # credentials (v2auth/auth.go), and Basic on every request would bind LDAP each time
+            challenge = self._challenge if self._challenge and self._challenge.scheme == "bearer" else challenge
         with self._lock:
             self._challenge = challenge
         wanted = challenge.params.get("scope") or scope

@@ -22,6 +22,10 @@ CNCF registry. Each behaviour is Harbor's own (goharbor/harbor at c50c7ddd):
   config, author (no variant; ``{}`` for an index); ``references[].platform`` keeps the variant; each tag
   has its own ``push_time`` (``tag/controller.go`` Ensure), the artifact's is its first push. Cosign
   signatures and anything with an OCI ``subject`` are accessories, left out of the lists.
+* ``dao.go``/``model.go``: the default order is newest first (artifacts ``-push_time``, repositories
+  ``-creation_time``); ``sort=push_time`` / ``sort=creation_time`` give oldest first; ``q=tags=*``
+  keeps tagged artifacts only. ``creator.go``: wrong Basic credentials with a scope get an anonymous
+  token (the security chain falls through), without a scope a 401.
 * paging: ``page`` from 1, ``page_size`` default 10, more than 100 refused (swagger: 422),
   ``X-Total-Count``, ``Link: <path?page=N&page_size=M>; rel="prev" , <...>; rel="next"`` (``lib/link.go``).
 """
@@ -53,6 +57,7 @@ class Account:
     secret: str
     projects: tuple[str, ...] = ()  # member of (every permission), or the robot's project
     permissions: tuple[str, ...] = EVERYTHING
+    listed_only: tuple[str, ...] = ()  # projects it sees (a system robot's namespaces) but holds nothing in
     admin: bool = False
     oidc: bool = False  # an OIDC user: the secret is the CLI secret
 
@@ -64,6 +69,10 @@ ACCOUNTS = {
     "robot$team+lister": Account("robot-secret-token-3", ("team",), ("repository:list", "repository:pull")),
     "robot@team+ci": Account("robot-secret-token-4", ("team",)),  # a Harbor with ROBOT_NAME_PREFIX=robot@
     "oidc-user": Account("cli-secret-abcdef", ("team",), oidc=True),
+    "robot$team+lister-only": Account(
+        "robot-secret-token-6", ("team",), ("repository:list", "artifact:list", "artifact:read")
+    ),  # may list, not pull
+    "robot$sys": Account("robot-secret-token-5", ("team",), listed_only=("ops",)),  # a system robot
 }
 HARBOR_USERS = {name: account.secret for name, account in ACCOUNTS.items()}
 
@@ -87,10 +96,13 @@ def seed_harbor(pusher: Pusher) -> list[Expected]:
             pusher, "team/web", "2.0", [("amd64", "2024-03-01T00:00:00Z"), ("arm64", "2024-03-01T00:05:00Z")], base
         ),
         *push_tags(pusher, "team/pi", [("1", "2024-03-02T00:00:00Z")], base, architecture="arm64", variant="v8"),
+        Expected("team/repro", "1", "2024-02-02T02:02:02Z", "team/repro@1"),
         push_debian9(pusher, "team/debian9"),
         Expected("ops/tool", "1.0", "2025-01-01T00:00:00Z", "ops/tool@1.0"),
     ]
     tool = pusher.image("ops/tool", "1.0", created="2025-01-01T00:00:00Z", layers=base)
+    reproducible = {"org.opencontainers.image.created": "2024-02-02T02:02:02Z"}  # ko, apko, bazel: epoch
+    pusher.image("team/repro", "1", created="1970-01-01T00:00:00Z", layers=base, labels=reproducible)
     pusher.signature("ops/tool", tool)  # an accessory: Harbor does not list it
     pusher.chart("ops/chart", "0.1.0")  # type CHART
     return expected
@@ -178,10 +190,8 @@ class HarborFacade(Facade):
         if request.arg("service") != "harbor-registry":
             return text_answer(f"Unable to handle service: {request.arg('service')}", 400)
         caller = self._basic(request, oidc_ok=True)
-        if request.basic() and caller.name is None:
-            return text_answer("", 401)
         scopes = request.query.get("scope", [])
-        if caller.name is None and not scopes:
+        if caller.name is None and not scopes:  # anonymous (or refused credentials) without a scope
             return text_answer("", 401)
         for scope in scopes:
             kind, _, rest = scope.partition(":")
@@ -238,7 +248,8 @@ class HarborFacade(Facade):
         caller = self._basic(request, oidc_ok=True)
         names = sorted({r.split("/")[0] for r in self.stored.repositories()})
         account = caller.account
-        visible = [n for n in names if n in PUBLIC_PROJECTS or (account and (account.admin or n in account.projects))]
+        seen = (*account.projects, *account.listed_only) if account else ()
+        visible = [n for n in names if n in PUBLIC_PROJECTS or (account and (account.admin or n in seen))]
         return self._page(
             request,
             [
@@ -258,10 +269,10 @@ class HarborFacade(Facade):
         if not self._may(caller, project, "repository:list"):
             return self._denied(caller)
         names = [r for r in self.stored.repositories() if r.startswith(project + "/")]
-        return self._page(
-            request,
-            [{"id": i + 1, "name": n, "artifact_count": len(self.stored.manifests(n))} for i, n in enumerate(names)],
-        )
+        items = [{"id": i + 1, "name": n, "artifact_count": len(self.stored.manifests(n))} for i, n in enumerate(names)]
+        if request.arg("sort") != "creation_time":
+            items.reverse()  # -creation_time: the newest first
+        return self._page(request, items)
 
     def _pushed(self, path) -> str:
         return datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -331,7 +342,9 @@ class HarborFacade(Facade):
         every = [a for a in (self._artifact(repository, d) for d in self.stored.manifests(repository)) if a]
         children = {r["child_digest"] for a in every for r in a["references"] or ()}
         listed = [a for a in every if a["digest"] not in children or a["tags"]]  # dao.go hides untagged children
-        listed.sort(key=lambda a: a["push_time"], reverse=True)
+        if request.arg("q") == "tags=*":
+            listed = [a for a in listed if a["tags"]]
+        listed.sort(key=lambda a: a["push_time"], reverse=request.arg("sort") != "push_time")
         if request.arg("with_tag", "true") != "true":
             for a in listed:
                 a.pop("tags")

@@ -83,9 +83,32 @@ def test_a_robot_without_artifact_list_reads_tags_from_v2(tcs, pm, harbor, harbo
     assert csv_rows(report_path(out_dir, harbor.host)) == rows_of(harbor, harbor_expected, ("team",))
     warnings = [m for m in result.messages if m.startswith("warn\tHarbor")]
     assert warnings == [
-        "warn\tHarbor refused 'robot$team+lister' the List Artifact permission (artifact:list) in project team: "
-        "grant it to the account (a robot: in its permissions); tags and images come from /v2/ instead"
+        "warn\tHarbor refused 'robot$team+lister' the List Artifact permission (artifact:list) in project team "
+        "(or the project does not exist): grant it to the account (a robot: in its permissions); tags and images "
+        "come from /v2/ instead"
     ]
+
+
+def test_a_project_that_refuses_the_account_leaves_the_others_listed(tcs, pm, harbor, harbor_expected, out_dir):
+    """A system robot sees a project it holds no permission in: that one line, every other project done."""
+    result = tcs("registry", harbor.url, "--mode=dry-run", *login(harbor, "robot$sys"), pm=pm)
+    assert result.code == 4, result.err
+    assert csv_rows(report_path(out_dir, harbor.host)) == rows_of(harbor, harbor_expected, ("library", "team"))
+    assert [m.split(" error=")[0] for m in result.messages if m.startswith("error")] == [
+        "error\tHarbor refused 'robot$sys' the List Repository permission (repository:list) in project ops (or the "
+        "project does not exist): grant it to the account (a robot: in its permissions)",
+        "error\tRepository listing stopped early after 8 repositories",  # library 2, team 6
+    ]
+
+
+def test_a_refused_token_is_not_a_switch_to_basic(tcs, pm, harbor):
+    """Harbor answers Basic realm="harbor" to a request whose token it refused: that is a refusal, and the
+    password is never sent on every /v2/ request (an LDAP bind each in LDAP mode)."""
+    before = len(harbor.requests)
+    result = tcs("registry", f"{harbor.url}/team", "--mode=dry-run", *login(harbor, "robot$team+lister-only"), pm=pm)
+    assert result.code == 4  # what needs /v2/ (an index's platforms, an arm image) fails: no pull permission
+    v2 = [r for r in harbor.requests[before:] if r.path.startswith("/v2/") and r.path != "/v2/"]
+    assert v2 and not [r for r in v2 if r.basic()]
 
 
 def test_a_robot_without_repository_list_is_told_what_it_lacks(tcs, pm, harbor):
@@ -93,14 +116,16 @@ def test_a_robot_without_repository_list_is_told_what_it_lacks(tcs, pm, harbor):
     assert result.code == 3
     assert result.messages[-1] == (
         "error\tHarbor refused 'robot$team+puller' the List Repository permission (repository:list) in project "
-        "team: grant it to the account (a robot: in its permissions)"
+        "team (or the project does not exist): grant it to the account (a robot: in its permissions)"
     )
 
 
 def test_a_private_project_anonymously(tcs, pm, harbor):
     result = tcs("registry", f"{harbor.url}/team", "--mode=dry-run", "--registry-type=HARBOR", pm=pm)
     assert result.code == 3
-    assert result.messages[-1] == "error\tHarbor project team is not public: log in with --username and --password"
+    assert result.messages[-1] == (
+        "error\tHarbor project team is not public (or does not exist): log in with --username and --password"
+    )
 
 
 def test_a_robot_prefix_of_the_instances_own(tcs, pm, harbor, harbor_expected, out_dir, monkeypatch):

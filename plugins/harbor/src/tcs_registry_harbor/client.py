@@ -13,7 +13,7 @@ from urllib.parse import quote
 from tcs_registry import AuthError, Credentials, ImageDescription, Platform, Registry, RegistryClient, RegistryError
 from tcs_registry.default_plugins import v2
 from tcs_registry.http import json_field
-from tcs_registry.oci import INDEX_TYPES, parse_time
+from tcs_registry.oci import INDEX_TYPES, build_time, parse_time
 
 API = "/api/v2.0"
 PAGE_SIZE = 100  # Harbor's maximum page_size (swagger)
@@ -41,7 +41,7 @@ class HarborClient(RegistryClient):
         self.project = registry.path.strip("/").split("/")[0] or None
         super().__init__(replace(registry, path=""), credentials, **kwargs)
         self.robot_prefix = os.environ.get(ROBOT_PREFIX_VARIABLE) or ROBOT_PREFIX
-        self.artifacts_listed = True  # False once Harbor refuses artifact:list: tags then come from /v2/
+        self.unlisted: set[str] = set()  # projects where Harbor refuses artifact:list: tags come from /v2/
         self._fallback_lock = threading.Lock()
 
     def login(self) -> None:
@@ -80,28 +80,37 @@ class HarborClient(RegistryClient):
             yield json_field(project, "name", "Harbor projects")
 
     def repositories(self) -> Iterator[str]:
-        for project in self.projects():
+        """Each project's repositories, oldest first (Harbor pages by offset: what is created meanwhile
+        comes last instead of shifting the pages). A project that refuses the account leaves the others
+        listed; then the run ends partial with that project's line."""
+        projects = list(self.projects())
+        refused: AuthError | None = None
+        for project in projects:
             path = f"/projects/{quote(project, safe='')}/repositories"
             what = f"Harbor repositories of project {project}"
             try:
-                for repository in self.pages(path, what):
+                for repository in self.pages(path, what, sort="creation_time"):
                     yield json_field(repository, "name", what)  # the full name, project/...
             except AuthError as exc:
-                raise self._needs(exc, "repository:list", "List Repository", project) from None
+                refused = self._needs(exc, "repository:list", "List Repository", project)
+                if len(projects) > 1:
+                    log.error("%s", refused)
+        if refused:
+            raise refused
 
     def tags(self, repository: str) -> Iterable[str]:
-        """Tags of the repository's image artifacts, each artifact kept for describe(); from /v2/ if the
-        account may pull but not list artifacts."""
-        if self.artifacts_listed:
+        """Tags of the repository's image artifacts, each artifact kept for describe(); from /v2/ in a
+        project where the account may pull but not list artifacts."""
+        project = repository.split("/")[0]
+        if project not in self.unlisted:
             try:
-                return list(self._artifact_tags(repository))
+                return list(dict.fromkeys(self._artifact_tags(repository)))  # a tag once, whatever the paging
             except AuthError as exc:
                 if exc.status != 403:
                     raise
                 with self._fallback_lock:
-                    if self.artifacts_listed:
-                        self.artifacts_listed = False
-                        project = repository.split("/")[0]
+                    if project not in self.unlisted:
+                        self.unlisted.add(project)
                         log.warning(
                             "%s; tags and images come from /v2/ instead",
                             self._needs(exc, "artifact:list", "List Artifact", project),
@@ -109,10 +118,13 @@ class HarborClient(RegistryClient):
         return v2.list_tags(registry=self.registry, client=self, repository=repository)
 
     def _artifact_tags(self, repository: str) -> Iterator[str]:
+        """Tagged artifacts (``q=tags=*``: untagged pushes by digest are not asked for), oldest push
+        first, accessories left out."""
         project, name = repository_path(repository)
         path = f"/projects/{quote(project, safe='')}/repositories/{name}/artifacts"
         what = f"Harbor artifacts of {repository}"
-        for artifact in self.pages(path, what, with_tag="true"):
+        query = {"with_tag": "true", "with_accessory": "false", "q": "tags=*", "sort": "push_time"}
+        for artifact in self.pages(path, what, **query):
             if artifact.get("type") != "IMAGE":
                 continue  # Helm charts and other artifacts are left out
             json_field(artifact, "digest", what)
@@ -122,13 +134,17 @@ class HarborClient(RegistryClient):
                 yield name
 
     def _needs(self, exc: AuthError, permission: str, label: str, project: str) -> AuthError:
-        """The one line for a permission Harbor refused (403), or a private project for anonymous (401)."""
+        """The one line for a permission Harbor refused (403), or a private project for anonymous (401).
+        Harbor answers the same for a project that does not exist (handler/base.go: project id 0)."""
         if exc.status == 401 and self.credentials.anonymous:
-            return AuthError(f"Harbor project {project} is not public: log in with --username and --password", 401)
+            return AuthError(
+                f"Harbor project {project} is not public (or does not exist): log in with --username and --password",
+                401,
+            )
         who = self.credentials.username or "anonymous"
         return AuthError(
-            f"Harbor refused {who!r} the {label} permission ({permission}) in project {project}: "
-            "grant it to the account (a robot: in its permissions)",
+            f"Harbor refused {who!r} the {label} permission ({permission}) in project {project} (or the project "
+            "does not exist): grant it to the account (a robot: in its permissions)",
             exc.status,
         )
 
@@ -152,6 +168,6 @@ class HarborClient(RegistryClient):
             digest=str(artifact["digest"]),
             media_type=media_type,
             platforms=(platform,) if extra else (),
-            build_time=parse_time(extra.get("created")),
+            build_time=build_time(extra),  # extra_attrs: the config's created, os, ... and its config (labels)
             push_time=pushed,
         )
