@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from tcs_registry import Credentials, ImageDescription, Registry, RegistryClient, RegistryError
+from tcs_registry.default_plugins import v2
 from tcs_registry.default_plugins.v2 import describe
 from tcs_registry.http import NO_AUTH, json_field, json_list
 
@@ -65,7 +66,7 @@ class QuayClient(RegistryClient):
     def tags(self, repository: str) -> Iterable[str] | None:
         if self.oauth or self.credentials.anonymous:
             return self._rest_tags(repository)
-        return None  # robots, users and application tokens: plain V2 tags/list
+        return None  # robots, users and application tokens: plain V2 tags/list, no push times
 
     def describe(self, repository: str, tag: str) -> ImageDescription:
         return replace(describe(self, repository, tag), push_time=self.pushed(repository, tag))
@@ -103,52 +104,26 @@ class QuayClient(RegistryClient):
         for repository in pages:
             yield f"{json_field(repository, 'namespace', what)}/{json_field(repository, 'name', what)}"
 
-    def _tag_page(self, repository: str, page: int) -> tuple[list[dict[str, Any]], bool]:
+    def _rest_tags(self, repository: str) -> list[str]:
+        """The tags, by name from ``tags/list`` (paged by name: stable while tags come and go), each with
+        its push time from /api/v1 (``start_ts``). Quay's REST tag list pages by offset, newest first:
+        a tag pushed, deleted or expired while its pages are read shifts the rest, so it could repeat or
+        miss a tag (quay data/model/oci/tag.py). It is read first, for the push times only."""
         what = f"Quay tags of {repository}"
-        body = self._api(f"/repository/{repository}/tag/", what, onlyActiveTags="true", limit=TAGS_PER_PAGE, page=page)
-        tags = json_list(body.get("tags") if isinstance(body, dict) else None, what)
-        for tag in tags:
-            json_field(tag, "name", what)
-        return tags, bool(tags) and body.get("has_additional") is True  # an empty page ends it
-
-    def _rest_tags(self, repository: str) -> Iterator[str]:
-        """Active tags only (``onlyActiveTags=true``): deleted and expired tags are history, not images.
-
-        Quay pages by offset, newest first: a tag pushed while the pages are read shifts the rest by one
-        (a name comes twice: kept once), and a tag pushed again moves to the first page, already read (it
-        would be missed). So when the tags span pages, the first pages are read again for anything
-        pushed since the listing began."""
-        seen: set[str] = set()
-        began = 0.0  # the newest tag's start when the listing began
         page, more = 1, True
         while more:
-            tags, more = self._tag_page(repository, page)
-            began = max([began, *(_start(t) for t in tags)]) if page == 1 else began
+            body = self._api(
+                f"/repository/{repository}/tag/", what, onlyActiveTags="true", limit=TAGS_PER_PAGE, page=page
+            )
+            tags = json_list(body.get("tags") if isinstance(body, dict) else None, what)
             for tag in tags:
-                if tag["name"] not in seen:
-                    seen.add(tag["name"])
-                    self.listed.put((repository, tag["name"]), tag)
-                    yield tag["name"]
+                self.listed.put((repository, json_field(tag, "name", what)), tag)
+            more = bool(tags) and body.get("has_additional") is True  # an empty page ends it
             page += 1
-        page, more = 1, page > 2
-        while more:
-            tags, more = self._tag_page(repository, page)
-            for tag in tags:
-                if tag["name"] not in seen or _start(tag) > began:  # new, or pushed again: this entry counts
-                    self.listed.put((repository, tag["name"]), tag)
-                if tag["name"] not in seen:
-                    seen.add(tag["name"])
-                    yield tag["name"]
-            more = more and _start(tags[-1]) > began  # older tags reached: nothing newer below
-            page += 1
+        return list(v2.list_tags(registry=self.registry, client=self, repository=repository))
 
     def pushed(self, repository: str, tag: str) -> datetime | None:
         """When the tag was pushed (``start_ts``), if the tag came from the REST listing."""
         listed = self.listed.pop((repository, tag))
         start = listed.get("start_ts") if listed else None
         return datetime.fromtimestamp(start, UTC) if isinstance(start, int | float) else None
-
-
-def _start(tag: dict[str, Any]) -> float:
-    start = tag.get("start_ts")
-    return float(start) if isinstance(start, int | float) and not isinstance(start, bool) else 0.0
