@@ -403,6 +403,9 @@ class RegistryClient:
     # a dry run describes the images the patterns leave out too, for their build time in its report;
     # False where describing costs what the user counts (Docker Hub: a pull from the quota each)
     describe_skipped = True
+    # False where the token service gives anonymous users no token without a repository scope (Quay,
+    # Harbor): their /v2/ is then only checked for an answer
+    anonymous_ping = True
     link_paths_are_right = True  # False for vendors whose next links carry a wrong path (Artifactory)
 
     def __init__(
@@ -666,6 +669,13 @@ class RegistryClient:
     def ping(self, prefix: str = "") -> None:
         """``GET <prefix>/v2/``: reachability, V2 support and (through the challenge) the credentials.
         ``prefix`` is a vendor's per-repository V2 base, if the registry has one."""
+        if self.credentials.anonymous and not self.anonymous_ping:
+            # a token service that gives anonymous users a token for a repository scope only (Quay,
+            # Harbor): /v2/ answering at all will do
+            response = self._send("GET", self.url(f"{prefix}/v2/"))
+            if response.status_code not in (200, 401):
+                self.check(response, f"{self.registry.host}{prefix}/v2/")
+            return
         response = self.get(f"{prefix}/v2/")
         if response.status_code == 404:
             raise RegistryError(f"{self.url(prefix + '/v2/')} answered 404: not a Docker Registry V2 / OCI endpoint")

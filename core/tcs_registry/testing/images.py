@@ -175,96 +175,78 @@ class Pusher:
         body = json.dumps(manifest, sort_keys=True).encode()
         return self.manifest(repository, tag or digest_of(body), body, media_type)
 
-    def attestation(self, repository: str, subject: Pushed) -> Pushed:
-        """A BuildKit-style attestation manifest for ``subject`` (an in-toto layer, unknown platform)."""
-        statement = json.dumps({"_type": "https://in-toto.io/Statement/v0.1", "subject": [{"digest": subject.digest}]})
-        layer = statement.encode()
-        self.blob(repository, layer)
-        config = b"{}"
-        self.blob(repository, config)
+    def artifact(
+        self,
+        repository: str,
+        tag: str | None,
+        config: tuple[str, bytes],
+        layers: list[tuple[str, bytes, dict[str, str]]],
+        **fields: Any,
+    ) -> Pushed:
+        """An OCI manifest of (media type, bytes) ``config`` and (media type, bytes, annotations)
+        ``layers``, its blobs pushed first; ``fields`` go into the manifest (artifactType, subject);
+        ``tag=None`` pushes it by digest."""
+        config_type, config_bytes = config
+        self.blob(repository, config_bytes)
+        for _, blob, _ in layers:
+            self.blob(repository, blob)
         manifest = {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "digest": digest_of(config), "size": len(config)},
+            "config": {"mediaType": config_type, "digest": digest_of(config_bytes), "size": len(config_bytes)},
             "layers": [
                 {
-                    "mediaType": IN_TOTO,
-                    "digest": digest_of(layer),
-                    "size": len(layer),
-                    "annotations": {"in-toto.io/predicate-type": "https://spdx.dev/Document"},
+                    "mediaType": kind,
+                    "digest": digest_of(blob),
+                    "size": len(blob),
+                    **({"annotations": notes} if notes else {}),
                 }
+                for kind, blob, notes in layers
             ],
+            **fields,
         }
         body = json.dumps(manifest, sort_keys=True).encode()
-        return self.manifest(repository, digest_of(body), body, OCI_MANIFEST)
+        return self.manifest(repository, tag or digest_of(body), body, OCI_MANIFEST)
+
+    def attestation(self, repository: str, subject: Pushed) -> Pushed:
+        """A BuildKit-style attestation manifest for ``subject`` (an in-toto layer, unknown platform)."""
+        statement = json.dumps({"_type": "https://in-toto.io/Statement/v0.1", "subject": [{"digest": subject.digest}]})
+        predicate = {"in-toto.io/predicate-type": "https://spdx.dev/Document"}
+        return self.artifact(repository, None, (OCI_CONFIG, b"{}"), [(IN_TOTO, statement.encode(), predicate)])
 
     def signature(self, repository: str, subject: Pushed) -> Pushed:
         """A cosign signature of ``subject`` as cosign pushes it (sigstore/cosign pkg/oci/static): an
         image config with no platform and a year-1 time, one simplesigning layer, tag
         ``sha256-<hex>.sig``."""
         payload = json.dumps({"critical": {"image": {"docker-manifest-digest": subject.digest}}}).encode()
-        self.blob(repository, payload)
-        config = json.dumps(
-            {
-                "architecture": "",
-                "os": "",
-                "created": "0001-01-01T00:00:00Z",
-                "config": {},
-                "rootfs": {"type": "layers", "diff_ids": [digest_of(payload)]},
-                "history": [{"created": "0001-01-01T00:00:00Z"}],
-            }
-        ).encode()
-        self.blob(repository, config)
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "digest": digest_of(config), "size": len(config)},
-            "layers": [
-                {
-                    "mediaType": COSIGN_SIGNATURE,
-                    "digest": digest_of(payload),
-                    "size": len(payload),
-                    "annotations": {"dev.cosignproject.cosign/signature": "MEUCIQ..."},
-                }
-            ],
+        config = {
+            "architecture": "",
+            "os": "",
+            "created": "0001-01-01T00:00:00Z",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [digest_of(payload)]},
+            "history": [{"created": "0001-01-01T00:00:00Z"}],
         }
         tag = subject.digest.replace(":", "-") + ".sig"
-        return self.manifest(repository, tag, json.dumps(manifest).encode(), OCI_MANIFEST)
+        signed = {"dev.cosignproject.cosign/signature": "MEUCIQ..."}
+        return self.artifact(
+            repository, tag, (OCI_CONFIG, json.dumps(config).encode()), [(COSIGN_SIGNATURE, payload, signed)]
+        )
 
     def referrer(self, repository: str, tag: str, subject: Pushed, artifact_type: str) -> Pushed:
         """An OCI 1.1 artifact attached to ``subject`` (``subject`` and ``artifactType``, an empty config)."""
-        self.blob(repository, b"{}")
-        blob = json.dumps({"spdxVersion": "SPDX-2.3"}).encode()
-        self.blob(repository, blob)
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "artifactType": artifact_type,
-            "config": {"mediaType": OCI_EMPTY, "digest": digest_of(b"{}"), "size": 2},
-            "layers": [{"mediaType": artifact_type, "digest": digest_of(blob), "size": len(blob)}],
-            "subject": {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size},
-        }
-        return self.manifest(repository, tag, json.dumps(manifest).encode(), OCI_MANIFEST)
+        document = json.dumps({"spdxVersion": "SPDX-2.3"}).encode()
+        attached = {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size}
+        return self.artifact(
+            repository, tag, (OCI_EMPTY, b"{}"), [(artifact_type, document, {})],
+            artifactType=artifact_type, subject=attached,
+        )  # fmt: skip
 
     def chart(self, repository: str, tag: str) -> Pushed:
         """A Helm chart as an OCI artifact (its own config type, a chart layer)."""
         config = json.dumps({"name": repository.rsplit("/", 1)[-1], "version": tag, "apiVersion": "v2"}).encode()
-        self.blob(repository, config)
-        layer = b"chart tarball"
-        self.blob(repository, layer)
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": HELM_CONFIG, "digest": digest_of(config), "size": len(config)},
-            "layers": [
-                {
-                    "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
-                    "digest": digest_of(layer),
-                    "size": len(layer),
-                }
-            ],
-        }
-        return self.manifest(repository, tag, json.dumps(manifest).encode(), OCI_MANIFEST)
+        chart = ("application/vnd.cncf.helm.chart.content.v1.tar+gzip", b"chart tarball", {})
+        return self.artifact(repository, tag, (HELM_CONFIG, config), [chart])
 
     def index(
         self,

@@ -12,6 +12,12 @@ from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
 
 ACCESS_TOKEN = "eyJ2ZXIiOiIyIn0.access-token"
 PASSWORD = ["--username=deployer", "--password=Passw0rd!"]
+WAYS_IN = {
+    "password": PASSWORD,
+    "identity-token": ["--username=ci", "--password=identity-token-for-ci"],
+    "access-token": [f"--password={ACCESS_TOKEN}"],
+    "access-token-with-its-user": ["--username=ci", f"--password={ACCESS_TOKEN}"],
+}
 
 
 @pytest.fixture
@@ -25,13 +31,8 @@ def rows(facade, expected, keep=lambda e: True):
 
 @pytest.mark.parametrize(
     "credentials",
-    [
-        PASSWORD,
-        ["--username=ci", "--password=identity-token-for-ci"],
-        [f"--password={ACCESS_TOKEN}"],
-        ["--username=ci", f"--password={ACCESS_TOKEN}"],
-    ],
-    ids=["password", "identity-token", "access-token", "access-token-with-its-user"],
+    list(WAYS_IN.values()),
+    ids=list(WAYS_IN),
 )
 def test_every_docker_repository_of_the_instance(
     tcs, pm, artifactory, artifactory_expected, out_dir, credentials, monkeypatch
@@ -84,13 +85,8 @@ def test_a_repository_by_the_subdomain_method(tcs, pm, artifactory_subdomain, ar
 
 @pytest.mark.parametrize(
     "credentials",
-    [
-        PASSWORD,
-        ["--username=ci", "--password=identity-token-for-ci"],
-        [f"--password={ACCESS_TOKEN}"],
-        ["--username=ci", f"--password={ACCESS_TOKEN}"],
-    ],
-    ids=["password", "identity-token", "access-token", "access-token-with-its-user"],
+    list(WAYS_IN.values()),
+    ids=list(WAYS_IN),
 )
 def test_scan(tcs, pm, artifactory, out_dir, vulnerability_database, credentials):
     result = tcs("registry", f"{artifactory.url}/docker-local/debian9", "--format=json", *credentials, pm=pm)

@@ -48,14 +48,7 @@ def test_credentials_from_environment_variables(tcs, pm, ecr_env, ecr_expected, 
 def test_scan(tcs, pm, ecr_env, ecr_expected, out_dir, vulnerability_database, monkeypatch, tmp_path, source):
     """The default mode: every image's layers through the V2 API with the ECR password, the manifests
     described from BatchGetImage found again in the core's cache."""
-    if source == "environment":
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEY")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-secret-access-key")
-    else:
-        credentials = tmp_path / "credentials"
-        credentials.write_text("[ci]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = profile-secret\n")
-        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
-        monkeypatch.setenv("AWS_PROFILE", "ci")
+    aws_credentials(monkeypatch, tmp_path, source)
     result = tcs("registry", URL, "--format=json", pm=pm)
     assert result.code == 0, result.err
     scanned = [m for m in result.infos if m.startswith("info\tScanned image")]
@@ -64,10 +57,7 @@ def test_scan(tcs, pm, ecr_env, ecr_expected, out_dir, vulnerability_database, m
 
 
 def test_credentials_from_a_shared_credentials_profile(tcs, pm, ecr_env, ecr_expected, out_dir, monkeypatch, tmp_path):
-    credentials = tmp_path / "credentials"
-    credentials.write_text("[ci]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = profile-secret\n")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
-    monkeypatch.setenv("AWS_PROFILE", "ci")
+    aws_credentials(monkeypatch, tmp_path, "profile")
     result = tcs("registry", URL, "--mode=dry-run", pm=pm)
     assert result.code == 0, result.err
     assert csv_rows(report_path(out_dir, HOST)) == expected_rows(HOST, ecr_expected)
@@ -97,6 +87,18 @@ def test_host_names(host, expected):
     parsed = parse_host(host)
     assert (parsed and (parsed.account, parsed.region, parsed.fips)) == expected
     assert bool(hooks.plugin.sniff(f"https://{host}")) == bool(expected)
+
+
+def aws_credentials(monkeypatch, tmp_path, source: str) -> None:
+    """AWS credentials from the environment, or from a shared credentials file's profile."""
+    if source == "environment":
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEY")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-secret-access-key")
+        return
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[ci]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = profile-secret\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_PROFILE", "ci")
 
 
 @pytest.fixture

@@ -37,22 +37,14 @@ class HarborClient(RegistryClient):
     What a list does not say (an index's platforms' build times, an arm image's variant) comes from /v2/.
     """
 
+    anonymous_ping = False  # core/service/token/creator.go: no scope, no anonymous token
+
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
         self.project = registry.path.strip("/").split("/")[0] or None
         super().__init__(replace(registry, path=""), credentials, **kwargs)
         self.robot_prefix = os.environ.get(ROBOT_PREFIX_VARIABLE) or ROBOT_PREFIX
         self.unlisted: set[str] = set()  # projects where Harbor refuses artifact:list: tags come from /v2/
         self._fallback_lock = threading.Lock()
-
-    def login(self) -> None:
-        if not self.credentials.anonymous:
-            self.ping()
-            return
-        # Anonymous: Harbor's token service refuses a token without a scope, so /v2/ answering will do;
-        # public projects are then read through the API and /v2/ with a scope each.
-        response = self._send("GET", self.url("/v2/"))
-        if response.status_code not in (200, 401):
-            self.check(response, f"{self.registry.host}/v2/")
 
     def pages(self, path: str, what: str, **params: str) -> Iterator[dict[str, Any]]:
         query = "".join(f"&{k}={quote(v, safe='')}" for k, v in params.items())

@@ -29,6 +29,8 @@ class QuayClient(RegistryClient):
     are listed too, as anyone may pull them.
     """
 
+    anonymous_ping = False  # endpoints/v2/v2auth.py: no scope, no anonymous token
+
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
         user = credentials.username or ""
         self.namespace = registry.path.strip("/").split("/")[0] or (user.split("+")[0] if "+" in user else None)
@@ -39,15 +41,6 @@ class QuayClient(RegistryClient):
         # Quay's token service refuses registry:catalog:* (400): its catalog wants a signed-in token with
         # no scope at all (quay endpoints/v2/v2auth.py, endpoints/v2/catalog.py).
         return None if urlsplit(url).path.endswith("/v2/_catalog") else super().scope_for(url)
-
-    def login(self) -> None:
-        if not self.credentials.anonymous:
-            self.ping()
-            return
-        # Anonymous: Quay gives a token only for a repository scope, so /v2/ answering at all will do.
-        response = self._send("GET", self.url("/v2/"))
-        if response.status_code not in (200, 401):
-            self.check(response, f"{self.registry.host}/v2/")
 
     def _auth(self) -> dict[str, Any]:
         """Request options for /api/v1: the OAuth token if there is one (Quay ignores Basic there), and
