@@ -68,7 +68,7 @@ class HarborClient(RegistryClient):
         if user.startswith(self.robot_prefix) and "+" in user:  # robot$<project>+<name>
             yield user[len(self.robot_prefix) :].rsplit("+", 1)[0]
             return
-        for project in self.pages("/projects", "Harbor projects"):
+        for project in self.pages("/projects", "Harbor projects", sort="creation_time"):  # new ones last
             yield json_field(project, "name", "Harbor projects")
 
     def repositories(self) -> Iterator[str]:
