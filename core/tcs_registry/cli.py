@@ -108,7 +108,16 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     )
     @click.option("-v", "--verbose", count=True, help="More log lines (-v: debug).")
     @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
-    def registry(registry_url: str, password_stdin: bool, verbose: int, quiet: bool, **flags: Any) -> None:
+    @click.option(
+        "--log-format",
+        type=click.Choice(logs.FORMATS),
+        default="tab",
+        envvar="TCS_LOG_FORMAT",
+        help="Log lines: tab (time<TAB>level<TAB>message, default) or json (an object a line). Env: TCS_LOG_FORMAT.",
+    )
+    def registry(
+        registry_url: str, password_stdin: bool, verbose: int, quiet: bool, log_format: str, **flags: Any
+    ) -> None:
         """Discover, describe and scan every image of the registry at REGISTRY_URL.
 
         \b
@@ -119,7 +128,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
           tcs-registry registry registry.example.com --fail-on=high --format=json,cyclonedx
           tcs-registry registry 123456789012.dkr.ecr.eu-west-1.amazonaws.com --platform=linux/arm64
         """
-        logs.setup(-1 if quiet else verbose)
+        logs.setup(-1 if quiet else verbose, log_format)
         if password_stdin:
             if flags.get("password") is not None:
                 raise UsageError("--password and --password-stdin contradict each other: choose one")

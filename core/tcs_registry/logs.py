@@ -1,13 +1,44 @@
-"""Log lines in the seed's format: ``2023-08-15T13:01:57.950+0200<TAB>info<TAB>message key=value``."""
+"""Log lines in the seed's format: ``2023-08-15T13:01:57.950+0200<TAB>info<TAB>message key=value``, or
+one JSON object a line (``--log-format json``) for log collectors."""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import sys
 from datetime import datetime
+from typing import Any
 
 LOGGER = "tcs_registry"  # plugins log under "tcs_registry.<name>" to share the format and level
 _LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn", logging.ERROR: "error"}
+
+
+FORMATS = ("tab", "json")
+# a field in a message template: " image=%s" (the seed's key=value, its value one argument)
+_SPEC = re.compile(r"%(?:\(\w+\))?[-#0 +]*(?:\d+|\*)?(?:\.\d+)?[diouxXeEfFgGcrsa%]")
+_FIELD = re.compile(r"\s(\w+)=$")
+
+
+def fields(record: logging.LogRecord) -> tuple[str, dict[str, str]]:
+    """(the message without its key=value fields, the fields), read off the record's template: a value
+    is one argument, whatever it holds (spaces, '=')."""
+    template, args = str(record.msg), record.args if isinstance(record.args, tuple) else ()
+    found: dict[str, str] = {}
+    head = None
+    index = 0
+    try:
+        for spec in _SPEC.finditer(template):
+            if spec.group() == "%%":
+                continue
+            field = _FIELD.search(template, 0, spec.start())
+            if field and field.end() == spec.start():
+                head = template[: field.start()] % args[:index] if head is None else head
+                found[field.group(1)] = spec.group() % args[index]
+            index += 1
+    except (TypeError, ValueError, IndexError):
+        return record.getMessage(), {}
+    return (record.getMessage() if head is None else head), found
 
 
 class SeedFormatter(logging.Formatter):
@@ -17,28 +48,53 @@ class SeedFormatter(logging.Formatter):
         super().__init__()
         self.secrets: set[str] = set()
 
-    def format(self, record: logging.LogRecord) -> str:
+    def hide(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def parts(self, record: logging.LogRecord) -> tuple[str, str]:
         when = datetime.fromtimestamp(record.created).astimezone()
         stamp = f"{when:%Y-%m-%dT%H:%M:%S}.{int(record.msecs):03d}{when:%z}"
-        level = _LEVELS.get(record.levelno, record.levelname.lower())
-        message = record.getMessage()
+        return stamp, _LEVELS.get(record.levelno, record.levelname.lower())
+
+    def trace(self, record: logging.LogRecord) -> str:
         if record.exc_info and logging.getLogger(LOGGER).isEnabledFor(logging.DEBUG):
-            message += "\n" + self.formatException(record.exc_info)
-        for secret in self.secrets:
-            message = message.replace(secret, "***")
-        return f"{stamp}\t{level}\t{message}"
+            return self.formatException(record.exc_info)
+        return ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp, level = self.parts(record)
+        trace = self.trace(record)
+        return self.hide(f"{stamp}\t{level}\t{record.getMessage()}" + (f"\n{trace}" if trace else ""))
+
+
+class JsonFormatter(SeedFormatter):
+    """One JSON object a line: time, level, message and the seed's key=value fields apart."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp, level = self.parts(record)
+        message, found = fields(record)
+        line: dict[str, Any] = {"time": stamp, "level": level, "message": self.hide(message)}
+        line["fields"] = {key: self.hide(value) for key, value in found.items()}
+        if trace := self.trace(record):
+            line["traceback"] = self.hide(trace)
+        return json.dumps(line, ensure_ascii=False)
 
 
 _formatter = SeedFormatter()
+_json = JsonFormatter()
+_json.secrets = _formatter.secrets  # one set: what is redacted is redacted in both
 
 
-def setup(verbosity: int = 0) -> None:
-    """verbosity: -1 quiet (warnings and errors), 0 info, 1+ debug. Logs go to standard error."""
+def setup(verbosity: int = 0, log_format: str = "tab") -> None:
+    """verbosity: -1 quiet (warnings and errors), 0 info, 1+ debug. Logs go to standard error, in the
+    seed's tab format or as JSON lines."""
     logger = logging.getLogger(LOGGER)
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_formatter)
+    handler.setFormatter(_json if log_format == "json" else _formatter)
     logger.addHandler(handler)
     logger.propagate = False
     logger.setLevel(logging.WARNING if verbosity < 0 else logging.DEBUG if verbosity > 0 else logging.INFO)

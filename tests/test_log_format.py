@@ -1,0 +1,53 @@
+"""--log-format json: every log line one JSON object (time, level, message, the seed's key=value fields
+apart), for log collectors; the tab format stays the default."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from tcs_registry.logs import fields
+from tcs_registry.testing.fixtures import USERS
+
+
+def test_every_line_is_one_json_object_with_its_fields(tcs, basic_registry, standard):
+    result = tcs(
+        "registry", basic_registry.url, "--mode=dry-run", "--log-format=json", "--username=alice",
+        f"--password={USERS['alice']}",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    lines = [json.loads(line) for line in result.err.splitlines()]
+    assert all(set(line) == {"time", "level", "message", "fields"} for line in lines)
+    assert lines[0]["level"] == "warn"  # the password on the command line
+    assert {
+        "time": lines[1]["time"],
+        "level": "info",
+        "message": "Identified registry as: DEFAULT_V2",
+        "fields": {},
+    } == lines[1]
+    fetched = [line["fields"]["image"] for line in lines if line["message"] == "Fetched image discovery details"]
+    assert sorted(fetched) == sorted(f"{basic_registry.host}/{e.repository}:{e.tag}" for e in standard.expected)
+    assert USERS["alice"] not in result.err
+    assert "Registry Summary:" in result.out  # the summary is unchanged, on standard output
+
+
+def test_the_environment_chooses_it_and_a_wrong_value_is_one_line(tcs, anonymous_registry, monkeypatch):
+    monkeypatch.setenv("TCS_LOG_FORMAT", "json")
+    result = tcs("registry", anonymous_registry.url, "--mode=dry-run")
+    assert result.code == 0 and json.loads(result.err.splitlines()[0])["level"] == "info"
+    wrong = tcs("registry", anonymous_registry.url, "--mode=dry-run", "--log-format=xml")
+    assert wrong.code == 2
+    assert "Invalid value for '--log-format': 'xml' is not one of 'tab', 'json'." in wrong.err
+
+
+def test_fields_are_read_off_the_template_whatever_their_values_hold():
+    record = logging.LogRecord(
+        "tcs_registry", logging.ERROR, __file__, 1, "Failed to describe image image=%s error=%s",
+        ("host/a:b", "the registry answered 400 (n=5 is too big) x=y"), None,
+    )  # fmt: skip
+    assert fields(record) == (
+        "Failed to describe image",
+        {"image": "host/a:b", "error": "the registry answered 400 (n=5 is too big) x=y"},
+    )
+    plain = logging.LogRecord("tcs_registry", logging.INFO, __file__, 1, "Resuming run %d: %s", (3, "why"), None)
+    assert fields(plain) == ("Resuming run 3: why", {})
