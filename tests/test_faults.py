@@ -98,8 +98,9 @@ def test_server_errors_and_429s_are_retried_until_the_registry_answers(tcs, anon
             rows = csv_rows(report_path(out_dir, proxy.host))
         assert (status, result.code, attempts) == (status, 0, 3), result.err
         assert rows == expected_rows(proxy.host, standard.expected)
-        slowed = any("slowing down" in m for m in result.messages)
-        assert slowed == (status == 429)  # a 429 also slows the run down, without Retry-After too
+        # two 429s among the run's requests are sporadic: retried, the run is not slowed (tests/test_pacing.py
+        # has a limit met in earnest)
+        assert not any("slowing down" in m for m in result.messages)
 
 
 def test_a_server_error_that_does_not_heal_fails_that_image_only(tcs, anonymous_registry, out_dir):

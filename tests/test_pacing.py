@@ -3,6 +3,8 @@ down (Retry-After obeyed) instead of failing it."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from tcs_registry.http import Pace
@@ -34,35 +36,78 @@ def test_max_rate_spaces_requests_evenly_across_threads():
     assert clock.slept == [0.1, 0.2, 0.3]
 
 
-def test_a_429_halves_the_rate_seen_then_it_grows_back():
-    clock = FakeClock()
-    pace = Pace(None, clock=clock, sleep=clock.sleep)
-    for _ in range(50):  # 50 requests over the last 5 seconds: 10 a second
+class TokenBucket:
+    """A registry's rate limit as nginx's limit_req and most gateways keep it: ``rate`` tokens a second,
+    at most ``burst`` saved up; a request without a token is refused (429)."""
+
+    def __init__(self, clock: FakeClock, rate: float, burst: float) -> None:
+        self.clock, self.rate, self.burst = clock, rate, burst
+        self.tokens, self.at = burst, clock.now
+
+    def take(self) -> bool:
+        self.tokens = min(self.burst, self.tokens + (self.clock.now - self.at) * self.rate)
+        self.at = self.clock.now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def drive(pace: Pace, clock: FakeClock, refuse, seconds: float, cost: float = 0.002) -> tuple[list[float], list[float]]:
+    """Workers asking as fast as the pace lets them for ``seconds`` (each request ``cost`` seconds of
+    work); a refused request is asked again in its turn (PacedRetry), as urllib3 does with Retry-After: 0.
+    Returns the times of the accepted requests and of the refusals."""
+    accepted, refusals = [], []
+    clock.sleep = lambda seconds_: setattr(clock, "now", clock.now + seconds_)
+    pace.sleep = clock.sleep
+    while clock.now < 100.0 + seconds:
         pace.wait()
-        clock.now += 0.1
-    pace.slow_down()
-    assert pace.rate == pytest.approx(5.0, rel=0.03)
-    pace.slow_down()  # the other workers hearing the same 429
-    assert pace.rate == pytest.approx(5.0, rel=0.03)
-    clock.now += 2.0
-    pace.slow_down()  # a new 429 a while later: half of the 5 a second it has been seeing at most
-    assert pace.rate == pytest.approx(2.5, rel=0.03)
-    clock.now += Pace.QUIET
-    pace.wait()
-    assert pace.rate == pytest.approx(2.5 * 1.25, rel=0.03)
-    limited = Pace(4.0, clock=clock, sleep=clock.sleep)
-    for _ in range(20):  # at its limit: 4 a second
-        limited.wait()
-        clock.now += 0.25
-    limited.slow_down()
-    assert limited.rate == 2.0
-    for _ in range(5):
-        clock.now += Pace.QUIET
-        limited.wait()
-    assert limited.rate == 4.0  # never above the user's --max-rate
+        clock.now += cost
+        while refuse():
+            refusals.append(clock.now)
+            pace.slow_down()
+            pace.wait()
+            clock.now += cost
+        accepted.append(clock.now)
+    return accepted, refusals
 
 
-def test_a_registry_answering_429_slows_the_run_down_and_it_finishes(tcs, anonymous_registry, standard, out_dir):
+def test_a_fixed_limit_is_used_close_to_it_with_few_refusals():
+    """A token bucket of 50 a second: after finding it, at least 80% of it, and few refusals."""
+    clock = FakeClock()
+    bucket = TokenBucket(clock, rate=50.0, burst=10.0)
+    pace = Pace(None, clock=clock)
+    accepted, refusals = drive(pace, clock, lambda: not bucket.take(), seconds=60.0)
+    settled = [t for t in accepted if t >= 105.0]  # after five seconds of finding the limit
+    rate = len(settled) / (accepted[-1] - 105.0)
+    assert rate >= 0.8 * 50.0
+    assert len([t for t in refusals if t >= 105.0]) <= 0.2 * len(settled)  # the probing above the limit
+    assert 40.0 <= pace.rate <= 65.0
+
+
+def test_random_refusals_cost_only_their_retries():
+    """8% of the requests refused at random, whatever the rate: the rate is never cut."""
+    clock = FakeClock()
+    draw = random.Random(7)
+    pace = Pace(None, clock=clock)
+    accepted, refusals = drive(pace, clock, lambda: draw.random() < 0.08, seconds=20.0)
+    assert pace.rate is None  # never engaged: as fast as the workers go
+    assert len(refusals) == pytest.approx(0.08 * len(accepted), rel=0.2)
+
+
+def test_the_rate_probes_upward_and_never_above_max_rate():
+    clock = FakeClock()
+    bucket = TokenBucket(clock, rate=50.0, burst=10.0)
+    pace = Pace(20.0, clock=clock)  # --max-rate 20, under the registry's limit
+    accepted, refusals = drive(pace, clock, lambda: not bucket.take(), seconds=20.0)
+    assert refusals == [] and pace.rate == 20.0
+    assert len(accepted) / 20.0 == pytest.approx(20.0, rel=0.05)
+    limited = TokenBucket(clock, rate=10.0, burst=2.0)  # then the registry's limit drops below it
+    drive(pace, clock, lambda: not limited.take(), seconds=20.0 + 20.0)
+    assert 8.0 <= pace.rate <= 15.0  # probing between the limit and a quarter above it
+
+
+def test_a_registry_answering_429_now_and_then_finishes_the_run(tcs, anonymous_registry, standard, out_dir):
     refused: list[str] = []
 
     def busy(path, session, upstream):
@@ -80,8 +125,6 @@ def test_a_registry_answering_429_slows_the_run_down_and_it_finishes(tcs, anonym
         rows = csv_rows(report_path(out_dir, proxy.host))
     assert result.code == 0, result.err
     assert len(refused) == 3
-    slowed = [m for m in result.messages if "slowing down" in m]
-    assert slowed and slowed[0].startswith("warn\tThe registry asks for fewer requests (429): slowing down to ")
     assert rows == expected_rows(proxy.host, standard.expected, skipped=lambda e: e.repository != "alpine")
     assert [r[:2] for r in rows if r[-1] == "false"] == [
         [f"{proxy.host}/alpine", t] for t in ("3.19", "3.20", "latest")

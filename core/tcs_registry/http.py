@@ -13,7 +13,7 @@ import os
 import re
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -244,36 +244,40 @@ def _read_body(response: requests.Response, host: str, limit: int = MAX_BODY_BYT
 
 
 class Pace:
-    """The request rate to one registry, shared by every thread: at most ``rate`` requests a second
-    (``--max-rate``; None: as fast as the workers go). When the registry answers 429 the rate drops to
-    half of what it has been seeing (once per QUIET seconds, however many workers hear the 429), and
-    after QUIET seconds without a 429 it grows back by a quarter, up to the user's limit: a big run
-    slows down instead of failing, and speeds up again."""
+    """The request rate to one registry, shared by every thread. As fast as the workers go (or
+    ``--max-rate``, a hard ceiling) until the registry refuses requests with 429 in earnest; then an AIMD
+    controller on windows of WINDOW seconds:
+
+    * a window in which more than REFUSED of the requests were refused means a limit is met: the rate is
+      set to what the registry accepted in it, a little under (multiplicative decrease, in proportion to
+      the refusals: a limit met by far cuts far);
+    * any other window probes upward by PROBE of the rate (at least a request a second);
+    * 429s below REFUSED (a gateway refusing at random, whatever the rate) cost only their own retries,
+      each waiting as its Retry-After says (urllib3), never the whole run.
+    """
 
     MIN_RATE = 1.0
-    WINDOW = 5.0  # seconds of recent requests that give the rate seen
-    QUIET = 30.0
+    WINDOW = 1.0  # seconds of requests each decision is made on, and
+    SAMPLES = 30  # requests at least (a handful of answers says nothing)
+    REFUSED = 0.25  # the share of refusals that means a limit is met (random ones stay well under it)
+    PROBE = 0.05
+    MARGIN = 0.95  # below what the registry accepted, to leave its bucket room to refill
+    WARN_EVERY = 30.0  # seconds between two warnings about slowing down (the others are debug lines)
 
     def __init__(self, rate: float | None = None, clock: Any = time.monotonic, sleep: Any = time.sleep) -> None:
         self.limit = self.rate = rate
         self.clock, self.sleep = clock, sleep
         self._lock = threading.Lock()
         self._next = 0.0
-        self._recent: deque[float] = deque()
-        self._slowed = -self.QUIET  # when the last 429 slowed us down
+        self._window: float | None = None  # when the window began
+        self._sent = self._refused = 0
+        self._warned = -self.WARN_EVERY
 
     def wait(self) -> None:
         with self._lock:
             now = self.clock()
-            self._recent.append(now)
-            while self._recent[0] < now - self.WINDOW:
-                self._recent.popleft()
-            if self.rate != self.limit and now - self._slowed >= self.QUIET:
-                self._slowed = now  # grow back one step per quiet period
-                grown = self.rate * 1.25 if self.rate else None
-                self.rate = None if grown is None or (self.limit is None and grown > 1000) else grown
-                if self.limit is not None and self.rate is not None:
-                    self.rate = min(self.rate, self.limit)
+            self._decide(now)
+            self._sent += 1
             if self.rate is None:
                 return
             slot = max(self._next, now)
@@ -282,21 +286,39 @@ class Pace:
             self.sleep(slot - now)
 
     def slow_down(self) -> None:
+        """The registry refused a request with 429 (it is retried by urllib3)."""
         with self._lock:
-            now = self.clock()
-            if now - self._slowed < 2.0:  # the same crowd of requests heard the same 429
-                return
-            self._slowed = now
-            # requests a second lately (a run's first second counts as a whole second)
-            seen = len(self._recent) / max(now - self._recent[0], 1.0) if self._recent else self.rate
-            self.rate = max(self.MIN_RATE, min(self.rate or seen or self.MIN_RATE, seen or self.MIN_RATE) / 2)
-            rate = self.rate
-        log.warning("The registry asks for fewer requests (429): slowing down to %.1f requests a second", rate)
+            self._refused += 1
+
+    def _decide(self, now: float) -> None:
+        if self._window is None:
+            self._window = now
+        elapsed = now - self._window
+        if elapsed < self.WINDOW or self._sent < self.SAMPLES:
+            return
+        attempts = self._sent  # retries wait their turn too (PacedRetry)
+        share = self._refused / attempts if attempts else 0.0
+        if share > self.REFUSED:
+            accepted = (attempts - self._refused) / elapsed
+            self.rate = max(self.MIN_RATE, min(self.rate or accepted, accepted) * self.MARGIN)
+            level = logging.WARNING if now - self._warned >= self.WARN_EVERY else logging.DEBUG
+            self._warned = now if level == logging.WARNING else self._warned
+            log.log(
+                level,
+                "The registry asks for fewer requests (429): slowing down to %.1f requests a second",
+                self.rate,
+            )
+        elif self.rate is not None:
+            self.rate += max(1.0, self.PROBE * self.rate)
+        if self.limit is not None and self.rate is not None:
+            self.rate = min(self.rate, self.limit)
+        self._window, self._sent, self._refused = now, 0, 0
 
 
 class PacedRetry(Retry):
     """urllib3's retries (Retry-After obeyed), telling the registry's Pace about every 429 of the
-    registry's own host on the way (a vendor API on another host has limits of its own)."""
+    registry's own host on the way (a vendor API on another host has limits of its own), and pacing the
+    retries as every other request."""
 
     pace: Pace | None = None
     host: str | None = None  # the registry's host:port
@@ -308,6 +330,8 @@ class PacedRetry(Retry):
         if response is not None and response.status == 429 and self.pace is not None and registry:
             self.pace.slow_down()
         retry = super().increment(*args, **kwargs)
+        if self.pace is not None and registry:
+            self.pace.wait()  # a retry is a request like any other: it waits its turn
         retry.pace, retry.host = self.pace, self.host  # type: ignore[attr-defined]
         return retry
 
