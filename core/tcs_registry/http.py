@@ -296,10 +296,9 @@ class Pace:
         elapsed = now - self._window
         if elapsed < self.WINDOW or self._sent < self.SAMPLES:
             return
-        attempts = self._sent  # retries wait their turn too (PacedRetry)
-        share = self._refused / attempts if attempts else 0.0
+        share = self._refused / self._sent  # retries wait their turn too (PacedRetry): each is counted
         if share > self.REFUSED:
-            accepted = (attempts - self._refused) / elapsed
+            accepted = (self._sent - self._refused) / elapsed
             self.rate = max(self.MIN_RATE, min(self.rate or accepted, accepted) * self.MARGIN)
             level = logging.WARNING if now - self._warned >= self.WARN_EVERY else logging.DEBUG
             self._warned = now if level == logging.WARNING else self._warned
@@ -557,24 +556,19 @@ class RegistryClient:
             self._challenge = challenge
         wanted = challenge.params.get("scope") or scope
         # a new token only if the one just refused was for this very scope (else the cached one may do);
-        # a request that carried none was not refused anything
-        fresh = "Authorization" in headers and wanted == scope
-        authorization = self._authorization(wanted, fresh=fresh)
-        if not authorization:
-            return response
-        response.close()
-        headers["Authorization"] = authorization
-        response = self._send(method, url, headers=headers, **kwargs)
-        if response.status_code != 401 or fresh:
-            return response
-        # the cached credentials were refused too (a token revoked early, a password renewed since):
-        # once more with fresh ones, if fresh ones differ
-        again = self._authorization(wanted, fresh=True)
-        if not again or again == authorization:
-            return response
-        response.close()
-        headers["Authorization"] = again
-        return self._send(method, url, headers=headers, **kwargs)
+        # a request that carried none was not refused anything,
+        # then, if cached credentials were refused too (a token revoked early, a password renewed since),
+        # once more with fresh ones; never the same credentials twice
+        for fresh in dict.fromkeys(("Authorization" in headers and wanted == scope, True)):
+            authorization = self._authorization(wanted, fresh=fresh)
+            if not authorization or authorization == headers.get("Authorization"):
+                return response
+            response.close()
+            headers["Authorization"] = authorization
+            response = self._send(method, url, headers=headers, **kwargs)
+            if response.status_code != 401:
+                break
+        return response
 
     def get(self, path_or_url: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path_or_url, **kwargs)
