@@ -152,6 +152,11 @@ class Discovery:
                     self.summary.failed += 1
                     self._refuse_name(repository, tag, problem)
 
+        def out_of_quota(exc: QuotaExhausted) -> None:
+            self.stopped = str(exc)
+            log.error("Stopping: %s; the listing is incomplete after %d repositories", exc, listed)
+            pending.clear()
+
         try:
             try:
                 for repository in self._guarded(repositories):
@@ -165,12 +170,8 @@ class Discovery:
                     pending.append((repository, pool.submit(self._tags, repository)))
                     while pending and (len(pending) > 2 * concurrency or pending[0][1].done()):
                         yield from settle()
-                while pending:
-                    yield from settle()
             except QuotaExhausted as exc:
-                self.stopped = str(exc)
-                log.error("Stopping: %s; the listing is incomplete after %d repositories", exc, listed)
-                pending.clear()
+                out_of_quota(exc)
             except TcsError as exc:
                 if listed == 0 or isinstance(exc, PluginError):
                     raise
@@ -178,11 +179,10 @@ class Discovery:
                 log.error("Repository listing stopped early after %d repositories error=%s", listed, exc)
                 self._record_failure("(repository listing)", "", exc)
             try:
-                while pending:  # the repositories listed before an early end are still done
+                while pending:  # what was listed is done, an early end of the listing or not
                     yield from settle()
             except QuotaExhausted as exc:
-                self.stopped = str(exc)
-                log.error("Stopping: %s; the listing is incomplete after %d repositories", exc, listed)
+                out_of_quota(exc)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -366,8 +366,8 @@ class Discovery:
             attached = attached_tag(tag)
             wanted = not attached and s.image_filter.admits(repository, tag)
             if wanted and s.max_images is not None and admitted >= s.max_images:
-                while pending:  # what is under way may prove to be no image, and free its place
-                    settle()
+                while any(not left_out for *_, left_out in pending):  # an image under way may prove to
+                    settle()  # be no image and free its place (the skipped ones are not waited for)
             within_limit = s.max_images is None or admitted < s.max_images
             if wanted and within_limit:
                 admitted += 1
