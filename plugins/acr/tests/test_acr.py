@@ -35,6 +35,7 @@ def test_managed_identity(tcs, pm, azure_env, identity, acr_expected, out_dir, s
     assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, acr_expected)
     paths = [r.path for r in azure_env.requests[before:]]
     assert paths.count("/oauth2/exchange") == 1
+    assert paths.count("/v2/") == 2  # the challenge, then the login check with a token: no extra probe
     assert paths.count("/acr/v1/_catalog") == 2  # three repositories, pages of two
     assert paths.count("/acr/v1/production/api/_tags") == 2  # three tags, pages of two
     assert [r.arg("resource") for r in identity.requests[asked:]] == ["https://containerregistry.azure.net"]

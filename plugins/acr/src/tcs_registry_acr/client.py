@@ -17,7 +17,7 @@ from azure.identity import AzureAuthorityHosts, ClientSecretCredential, DefaultA
 
 from tcs_registry import AuthError, Credentials, ImageDescription, Registry, RegistryClient, RegistryError
 from tcs_registry.default_plugins.v2 import describe
-from tcs_registry.http import Challenge, json_field, origin, parse_challenges, token_lifetime
+from tcs_registry.http import Challenge, json_field, origin, token_lifetime
 from tcs_registry.oci import parse_time
 
 # <registry>[-<hash>] (a domain name label scope) [.<region>.geo | .privatelink] .azurecr.io (.cn, .us in the
@@ -81,7 +81,6 @@ class AcrClient(RegistryClient):
             raise RegistryError(f"{registry.host}: Azure Container Registry is reached over HTTPS only")
         self.cloud = match.group("cloud") if match else "io"
         self.service = registry.host.split(":")[0]  # until the registry's challenge names its own
-        self.exchange_url = "/oauth2/exchange"  # on the token service's host, once the challenge names it
         if override:  # a test server in the registry's place
             parts = urlsplit(override)
             registry = replace(registry, scheme=parts.scheme, host=parts.netloc)
@@ -111,28 +110,9 @@ class AcrClient(RegistryClient):
         return super()._refused(who)
 
     # -- Entra ID -> ACR refresh token -> ACR access tokens -----------------------------------------
-    def login(self) -> None:
-        self._learn_service()
-        if self.entra is not None:
-            self._exchange()
-        self.ping()
-
-    def _learn_service(self) -> None:
-        """The token service's name as the registry's challenge gives it: a geo-replica's or a data
-        endpoint's host is not the registry's login server."""
-        response = self._send("GET", self.url("/v2/"))
-        bearer = next(
-            (c for c in parse_challenges(response.headers.get("WWW-Authenticate", "")) if c.scheme == "bearer"), None
-        )
-        if bearer and bearer.params.get("service"):
-            self.service = bearer.params["service"]
-        realm = bearer.params.get("realm", "") if bearer else ""
-        if _azure_https(realm):
-            self.exchange_url = f"https://{urlsplit(realm).netloc}/oauth2/exchange"  # azure-cli: the realm's host
-
-    def _exchange(self) -> None:
-        """An Entra ID token for an ACR refresh token, renewed by its own ``exp`` (azure-sdk's
-        _exchange_client.py does the same)."""
+    def _exchange(self, realm: str) -> None:
+        """An Entra ID token for an ACR refresh token, at the token service's host (azure-cli derives it
+        from the realm), renewed by its own ``exp`` (azure-sdk's _exchange_client.py does the same)."""
         assert self.entra is not None
         try:
             aad = self.entra.get_token(AAD_SCOPE).token
@@ -143,7 +123,8 @@ class AcrClient(RegistryClient):
         if self.tenant:
             form["tenant"] = self.tenant
         fetched = time.time()
-        response = self._send("POST", self.url(self.exchange_url), data=form)
+        parts = urlsplit(realm)
+        response = self._send("POST", f"{parts.scheme}://{parts.netloc}/oauth2/exchange", data=form)
         if response.status_code in (400, 401, 403):
             raise AuthError(f"{self.service} refused the Entra ID token of the {self.how}")
         body = self.json(self.check(response, "ACR token exchange"), "ACR token exchange")
@@ -152,20 +133,23 @@ class AcrClient(RegistryClient):
         self._refresh_until = fetched + lifetime - min(REFRESH_MARGIN, lifetime / 10)
 
     def _fetch_token(self, challenge: Challenge, scope: str | None) -> tuple[str, float]:
-        if self.refresh_token is None:
+        """An access token for ``scope`` from the ACR refresh token, which is exchanged for at the first
+        challenge (its service is the registry's login server, not a regional endpoint's host) and again
+        before it ends."""
+        if self.entra is None and self.refresh_token is None:
             return super()._fetch_token(challenge, scope)  # Basic: the V2 token flow
-        with self._exchange_lock:
-            if self.entra is not None and time.time() >= self._refresh_until:
-                self._exchange()
-            refresh_token = self.refresh_token
         realm = challenge.params["realm"]
         if origin(realm) != origin(self.registry.api_root) and not _azure_https(realm):
             raise AuthError(f"{self.service}'s token service {realm} is not the registry's; refusing to send a token")
-        service = challenge.params.get("service") or self.service
-        form = {"grant_type": "refresh_token", "service": service, "refresh_token": refresh_token}
+        self.service = challenge.params.get("service") or self.service
+        with self._exchange_lock:
+            if self.entra is not None and (self.refresh_token is None or time.time() >= self._refresh_until):
+                self._exchange(realm)
+            refresh_token = self.refresh_token
+        form = {"grant_type": "refresh_token", "service": self.service, "refresh_token": refresh_token}
         form["scope"] = scope or LOGIN_SCOPE
         fetched = time.time()
-        response = self._send("POST", challenge.params["realm"], data=form)
+        response = self._send("POST", realm, data=form)
         if response.status_code in (401, 403):
             raise AuthError(f"{self.service} refused an access token for {scope or 'the registry'} to the {self.how}")
         body = self.json(self.check(response, "ACR access token"), "ACR access token")
