@@ -80,9 +80,8 @@ class ArtifactoryClient(RoutedRegistryClient):
         listed = json_list(self._rest("/artifactory/api/repositories", what, packageType="docker"), what)
         kinds = {json_field(r, "key", what): str(r.get("type", "")).upper() for r in listed}
         self.remotes = {key for key, kind in kinds.items() if kind == "REMOTE"}
-        if not self.keys and (
-            key := self.subdomain_key([(k, str(r.get("url") or "")) for r in listed for k in [r["key"]]])
-        ):
+        urls = [(str(r["key"]), str(r.get("url") or "")) for r in listed]
+        if not self.keys and (key := self.subdomain_key(urls)):
             self.keys, self.at_root = [key], True  # this host is the repository's own (the subdomain method)
         if self.keys:
             return self.keys

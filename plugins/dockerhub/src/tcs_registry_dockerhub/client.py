@@ -161,13 +161,11 @@ class DockerHubClient(RegistryClient):
         """A Hub API GET with a current token, waiting out the per-minute rate limit (429 and
         Retry-After: a minute's limit, not the pull quota), asked again once if the token was refused."""
         refused: str | None = None
+        asked = dict(kwargs.pop("headers", None) or {})
         for attempt in range(API_ATTEMPTS):
-            headers = dict(kwargs.pop("headers", None) or {})
             authorization = self._api_authorization(refused)
-            if authorization:
-                headers["Authorization"] = authorization
+            headers = {**asked, "Authorization": authorization} if authorization else asked
             response = RegistryClient._send(self, "GET", url, headers=headers, **kwargs)
-            kwargs["headers"] = headers
             if response.status_code == 401 and authorization and refused is None:
                 refused = authorization.removeprefix("Bearer ")
                 continue

@@ -11,7 +11,6 @@ from urllib.parse import urlencode, urlsplit
 
 from tcs_registry import Credentials, ImageDescription, Registry, RegistryClient, RegistryError
 from tcs_registry.default_plugins import v2
-from tcs_registry.default_plugins.v2 import describe
 from tcs_registry.http import NO_AUTH, json_field, json_list
 
 API = "/api/v1"
@@ -62,7 +61,7 @@ class QuayClient(RegistryClient):
         return None  # robots, users and application tokens: plain V2 tags/list, no push times
 
     def describe(self, repository: str, tag: str) -> ImageDescription:
-        return replace(describe(self, repository, tag), push_time=self.pushed(repository, tag))
+        return replace(v2.describe(self, repository, tag), push_time=self.pushed(repository, tag))
 
     def _catalog_and_public(self) -> Iterator[str]:
         """What the V2 catalog lists (the repositories the account has a permission on), kept to the
