@@ -13,7 +13,8 @@ azure-identity's own credential classes talk to.
   Strict where ACR is: POST /oauth2/token requires ``scope`` (the data-plane spec marks it required);
   refresh tokens and access tokens are JWTs that expire (the exchanged refresh token lasts about 3
   hours: azure-sdk's _exchange_client.py exchanges again by its ``exp``); a token is for the
-  ``service`` it was asked for, and the registry takes only its own (its ``aud``, as distribution's token
+  ``service`` it was asked for (a refresh token too: its ``aud``), and the registry takes only its own
+  (its ``aud``, as distribution's token
   authentication checks it); geo-replicas' regional endpoints answer with the registry's own service
   (Azure/acr docs/preview/regional-endpoints); the null GUID user (`az acr login --expose-token`)
   carries a refresh token.
@@ -111,25 +112,34 @@ class AcrFacade(Facade):
         self.grants[token] = set(scopes)
         return token
 
-    def mint_refresh_token(self) -> str:
-        """An ACR refresh token, as the exchange (or `az acr login --expose-token`) gives it."""
+    def mint_refresh_token(self, service: str = REGISTRY) -> str:
+        """An ACR refresh token for ``service``, as the exchange (or `az acr login --expose-token`) gives
+        it: a JWT whose ``aud`` is the login server (azure-cli acr_login's sample token)."""
         now = time.time()
-        refresh = _jwt({"iat": now, "exp": now + self.refresh_lifetime, "nonce": secrets.token_hex(8)})
+        claims = {"aud": service, "iat": now, "exp": now + self.refresh_lifetime, "nonce": secrets.token_hex(8)}
+        refresh = _jwt(claims)
         self.refresh_tokens.add(refresh)
         return refresh
 
     def exchange(self, request: Request):
         form = request.form()
+        if not form.get("service"):  # the data-plane spec marks service required
+            return json_answer({"errors": [{"code": "BAD_REQUEST", "message": "service is required"}]}, 400)
         if form.get("grant_type") != "access_token" or form.get("access_token") not in self.entra.issued:
             return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "invalid AAD token"}]}, 401)
-        return json_answer({"refresh_token": self.mint_refresh_token()})
+        return json_answer({"refresh_token": self.mint_refresh_token(form["service"])})
 
     def token_from_refresh(self, request: Request):
         form = request.form()
         refresh = form.get("refresh_token")
         if not form.get("scope") or not form.get("service"):
             return json_answer({"errors": [{"code": "BAD_REQUEST", "message": "scope and service are required"}]}, 400)
-        if form.get("grant_type") != "refresh_token" or refresh not in self.refresh_tokens or _expired(refresh):
+        if (
+            form.get("grant_type") != "refresh_token"
+            or refresh not in self.refresh_tokens
+            or _expired(refresh)
+            or _claims(refresh)["aud"] != form["service"]  # a refresh token serves its own registry only
+        ):
             self.refused += refresh in self.refresh_tokens
             return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "invalid refresh token"}]}, 401)
         return json_answer({"access_token": self._access(form["scope"].split(), form["service"])})

@@ -11,7 +11,10 @@ TOOMANYREQUESTS when the quota is gone). The registry challenge names service="r
 
 The Hub API's own limits (latest.yaml): its access token is a JWT that lasts 10 minutes (a token past
 its end is 401), and its calls are limited per minute: past the limit a call is 429 with
-``Retry-After`` (seconds) and ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` (a Unix time).
+``Retry-After`` (seconds) and ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` (a Unix time);
+``page_size`` above 100 is refused (its ``maximum: 100``). Not confirmed: latest.yaml gives the tags
+list ``bearerAuth`` only, but public repositories' tags are listed without a token in practice; the
+facade lists them anonymously.
 """
 
 from __future__ import annotations
@@ -123,7 +126,9 @@ class HubApiFacade(Facade):
         return repository not in PRIVATE or self.tokens.get(request.bearer() or "") == repository.split("/")[0]
 
     def _page(self, request: Request, items: list):
-        page, size = int(request.arg("page", "1")), min(int(request.arg("page_size", "10")), 100)
+        page, size = int(request.arg("page", "1")), int(request.arg("page_size", "10"))
+        if size > 100:
+            return json_answer({"fields": {"page_size": ["Ensure this value is less than or equal to 100."]}}, 400)
         last = math.ceil(len(items) / size)
         link = lambda n: f"{self.url}{quote(request.path)}?page={n}&page_size={size}"  # noqa: E731
         return json_answer(
