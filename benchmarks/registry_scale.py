@@ -162,18 +162,30 @@ def minimum_requests(repos: int, images: int) -> int:
     return 1 + math.ceil(repos / 1000) + repos + 2 * images
 
 
-def dry_run(repos: int, tags: int, delay: float, concurrency: int, work: Path, skopeo_repos: int) -> dict:
+def settled(stderr: str) -> dict:
+    """What the run's last traffic line says: requests sent, requests in flight on average, the most."""
+    for line in reversed(stderr.splitlines()):
+        record = json.loads(line) if line.startswith("{") else {}
+        if record.get("message") == "Requests to the registry":
+            return record["fields"]
+    raise RuntimeError("the run did not say how many requests it had in flight")
+
+
+def dry_run(repos: int, tags: int, delay: float, concurrency: int | None, work: Path, skopeo_repos: int) -> dict:
+    """A dry run with `--concurrency` at ``concurrency`` (None: the default, measured as it goes)."""
     storage = dry_dataset(repos, tags)
     images = repos * tags
     with RegistryServer(storage, work / f"dry-{repos}") as server, latency_proxy(server.url, delay) as proxy:
         proxy_cpu = stats(proxy, reset=True)["cpu_seconds"]
         assert server.process is not None
         registry_cpu = cpu_seconds(server.process.pid)
-        command = [TCS, "registry", proxy, "--mode=dry-run", "-q", f"--concurrency={concurrency}"]
+        command = [TCS, "registry", proxy, "--mode=dry-run", "--log-format=json"]  # as a user runs it, logs and all
+        command += [f"--concurrency={concurrency}"] if concurrency else []
         ours = measure([*command, f"--state-dir={work}/state-{repos}", f"--output-dir={work}/out-{repos}"])
         registry_cpu = cpu_seconds(server.process.pid) - registry_cpu
         seen = stats(proxy)
         counts, proxy_cpu = seen["counts"], seen["cpu_seconds"] - proxy_cpu
+        traffic = settled(ours.stderr)
         report_file = next((work / f"out-{repos}").glob("*-report.csv"))
         rows = len(report_file.read_text().splitlines()) - 1  # every image is a row of the report
         result = {
@@ -181,7 +193,9 @@ def dry_run(repos: int, tags: int, delay: float, concurrency: int, work: Path, s
             "images": images,
             "rows": rows,
             "delay_s": delay,
-            "concurrency": concurrency,
+            "concurrency": concurrency or "default",
+            "in_flight": float(traffic["concurrency"]),  # the limit averaged over the run
+            "most": int(traffic["most"]),
             "seconds": round(ours.seconds, 2),
             "images_per_s": round(images / ours.seconds, 1),
             "peak_rss_mb": round(ours.peak_rss_mb, 1),
@@ -195,8 +209,9 @@ def dry_run(repos: int, tags: int, delay: float, concurrency: int, work: Path, s
             "requests_by_kind": counts,
             "minimum_requests": minimum_requests(repos, images),
         }
-        # the minimum requests spread over the workers, a round trip each, after each worker's connection set-up
-        result["minimum_seconds"] = round((result["minimum_requests"] / concurrency + 1) * delay, 2)
+        # the minimum requests spread over the requests in flight, a round trip each, after each one's
+        # connection set-up
+        result["minimum_seconds"] = round((result["minimum_requests"] / result["in_flight"] + 1) * delay, 2)
         if skopeo_repos and shutil.which("skopeo"):
             result["skopeo"] = skopeo_loop(proxy, repos, tags, skopeo_repos)
             # the same loop on a network whose connections cost nothing to open (none does)
@@ -227,11 +242,11 @@ def skopeo_loop(proxy: str, repos: int, tags: int, sample: int) -> dict:
 
 
 # -- 2. scan ---------------------------------------------------------------------------------------------
-def scan(images: int, concurrency: int, work: Path, trivy_images: int) -> dict:
+def scan(images: int, concurrency: int | None, work: Path, trivy_images: int) -> dict:
     storage, names, base_digest = scan_dataset(images)
-    result: dict = {"images": images, "concurrency": concurrency}
+    result: dict = {"images": images, "concurrency": concurrency or "default"}
     with RegistryServer(storage, work / "scan") as server, latency_proxy(server.url, 0.0) as proxy:
-        command = [TCS, "registry", proxy, "--format=json", f"--concurrency={concurrency}"]
+        command = [TCS, "registry", proxy, "--format=json"] + ([f"--concurrency={concurrency}"] if concurrency else [])
         for run in ("cold", "warm"):
             stats(proxy, reset=True)
             done = measure([*command, f"--state-dir={work}/scan-state", f"--output-dir={work}/scan-out"])
@@ -278,11 +293,13 @@ def main() -> int:
     parser.add_argument("--tags", type=int, default=10)
     parser.add_argument("--delay", type=float, default=0.02, help="seconds the proxy adds to each request")
     parser.add_argument(
-        "--concurrency", default="12,16,32", help="tcs-registry --concurrency values for the 10x dry run"
+        "--concurrency",
+        default="default,16,32",
+        help="tcs-registry --concurrency values for the 10x dry run ('default': no flag, as a user runs it)",
     )
     parser.add_argument("--skopeo-repos", type=int, default=5, help="repositories the skopeo loop is timed on")
     parser.add_argument("--scan", type=int, default=200, help="images in the scan benchmark (0: skip it)")
-    parser.add_argument("--scan-concurrency", type=int, default=8)
+    parser.add_argument("--scan-concurrency", type=int, default=None, help="(default: no flag)")
     parser.add_argument("--trivy-images", type=int, default=200, help="images the Trivy loop runs on (then scaled)")
     parser.add_argument("--json", type=Path, default=Path("benchmark-results.json"))
     args = parser.parse_args()
@@ -291,7 +308,7 @@ def main() -> int:
     os.environ.setdefault("GOGC", "2000")
     with tempfile.TemporaryDirectory(prefix="tcs-bench-") as tmp:
         work = Path(tmp)
-        levels = [int(c) for c in args.concurrency.split(",")]
+        levels = [None if c == "default" else int(c) for c in args.concurrency.split(",")]
         runs = [dry_run(max(args.repos // 10, 1), args.tags, args.delay, levels[0], work, 0)]
         for i, level in enumerate(levels):
             runs.append(dry_run(args.repos, args.tags, args.delay, level, work, 0 if i else args.skopeo_repos))
@@ -315,6 +332,7 @@ def report(results: dict) -> str:
         (
             f"{d['images']:,} images / {d['repositories']:,} repositories",
             d["concurrency"],
+            d["in_flight"],
             d["seconds"],
             d["images_per_s"],
             f"{d['requests']:,} / {d['minimum_requests']:,}",
@@ -332,6 +350,7 @@ def report(results: dict) -> str:
     headers = [
         "dry run",
         "concurrency",
+        "in flight",
         "seconds",
         "images/s",
         "requests / minimum",

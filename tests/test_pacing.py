@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from tcs_registry.http import Pace
+from tcs_registry.pacing import Pace
 from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path
 from tcs_registry.testing.proxy import Proxy
 

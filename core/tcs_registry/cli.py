@@ -84,7 +84,11 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option("--ca-cert", help="CA bundle (PEM) that signs the registry's certificate.")
     @click.option("--state-dir", help="Where the state store lives (default: the user's data directory).")
     @click.option("--output-dir", help="Where reports are written (default: the current directory).")
-    @click.option("--concurrency", type=int, help="Images described at once (default 8).")
+    @click.option(
+        "--concurrency",
+        type=int,
+        help="At most this many requests to the registry at once (default 64); how many is measured as it goes.",
+    )
     @click.option(
         "--max-rate", "max_rate", help="At most this many requests a second to the registry (default: no limit)."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +39,7 @@ from .vulns.database import VulnDatabase
 from .vulns.matching import Matcher
 
 log = logging.getLogger("tcs_registry")
+SCANS = 8  # images analysed at once, at most: analysis is CPU-bound, and each holds layers in flight
 
 
 @dataclass
@@ -77,6 +79,7 @@ class Discovery:
         self.analyser: Analyser | None = None
         self.matcher: Matcher | None = None
         self.results: ResultWriter | None = None
+        self._scans = threading.BoundedSemaphore(min(SCANS, settings.concurrency))
 
     # -- setup -------------------------------------------------------------------------------
     def connect(self) -> None:
@@ -223,7 +226,8 @@ class Discovery:
                 "analyser": self.analyser,
                 "matcher": self.matcher,
             }
-            outcome.scan = hook.submit_scan(registry=registry, client=client, image=outcome.image, options=options)
+            with self._scans:
+                outcome.scan = hook.submit_scan(registry=registry, client=client, image=outcome.image, options=options)
             if outcome.scan is None:
                 raise ImageError("no installed scanner answered for this image")
         return outcome
@@ -513,6 +517,15 @@ class Discovery:
                 else "not matched: the vulnerability database is empty (tcs-registry db update)"
             )
             self.results.print_table(out)
+        traffic = getattr(self.client, "traffic", None)  # an auth plugin's own client may have none
+        if traffic is not None:
+            log.info(
+                "Requests to the registry sent=%d concurrency=%.1f most=%d rate=%s",
+                traffic.pace.sent,
+                traffic.concurrency.average(),
+                traffic.concurrency.most,
+                f"{traffic.pace.rate:.1f}" if traffic.pace.rate else "unlimited",
+            )
         if self.analyser:
             log.info("Layers analysed=%d reused=%d", self.analyser.layers_analysed, self.analyser.layers_reused)
         if self.resuming:

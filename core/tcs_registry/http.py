@@ -23,12 +23,12 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from . import oci
 from .deadlines import DEADLINES, Scope, WatchedAdapter
 from .errors import AuthError, ImageError, RegistryError
 from .models import Credentials, Registry
+from .pacing import DEFAULT_CONCURRENCY, PacedRetry, Traffic
 
 USER_AGENT = "tcs-registry"
 DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
@@ -47,6 +47,8 @@ MAX_PAGES = 100_000  # pages of one listing: beyond this a registry is looping i
 MAX_RETRY_AFTER = 60  # seconds: a registry asking for longer gets its answer as an error instead
 MAX_BODY_BYTES = 64 * 1024 * 1024  # an answer read whole (JSON, manifests, tokens): more is refused
 BODY_ATTEMPTS = 3
+# a registry refusing one request in seven at random still fails one in a million after these
+RETRIES = 6
 
 _CHALLENGE_PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?')
 _VENDOR_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # Artifactory and Nexus repository names
@@ -243,98 +245,6 @@ def _read_body(response: requests.Response, host: str, limit: int = MAX_BODY_BYT
     return response
 
 
-class Pace:
-    """The request rate to one registry, shared by every thread. As fast as the workers go (or
-    ``--max-rate``, a hard ceiling) until the registry refuses requests with 429 in earnest; then an AIMD
-    controller on windows of WINDOW seconds:
-
-    * a window in which more than REFUSED of the requests were refused means a limit is met: the rate is
-      set to what the registry accepted in it, a little under (multiplicative decrease, in proportion to
-      the refusals: a limit met by far cuts far);
-    * any other window probes upward by PROBE of the rate (at least a request a second);
-    * 429s below REFUSED (a gateway refusing at random, whatever the rate) cost only their own retries,
-      each waiting as its Retry-After says (urllib3), never the whole run.
-    """
-
-    MIN_RATE = 1.0
-    WINDOW = 1.0  # seconds of requests each decision is made on, and
-    SAMPLES = 30  # requests at least (a handful of answers says nothing)
-    REFUSED = 0.25  # the share of refusals that means a limit is met (random ones stay well under it)
-    PROBE = 0.05
-    MARGIN = 0.95  # below what the registry accepted, to leave its bucket room to refill
-    WARN_EVERY = 30.0  # seconds between two warnings about slowing down (the others are debug lines)
-
-    def __init__(self, rate: float | None = None, clock: Any = time.monotonic, sleep: Any = time.sleep) -> None:
-        self.limit = self.rate = rate
-        self.clock, self.sleep = clock, sleep
-        self._lock = threading.Lock()
-        self._next = 0.0
-        self._window: float | None = None  # when the window began
-        self._sent = self._refused = 0
-        self._warned = -self.WARN_EVERY
-
-    def wait(self) -> None:
-        with self._lock:
-            now = self.clock()
-            self._decide(now)
-            self._sent += 1
-            if self.rate is None:
-                return
-            slot = max(self._next, now)
-            self._next = slot + 1.0 / self.rate
-        if slot > now:
-            self.sleep(slot - now)
-
-    def slow_down(self) -> None:
-        """The registry refused a request with 429 (it is retried by urllib3)."""
-        with self._lock:
-            self._refused += 1
-
-    def _decide(self, now: float) -> None:
-        if self._window is None:
-            self._window = now
-        elapsed = now - self._window
-        if elapsed < self.WINDOW or self._sent < self.SAMPLES:
-            return
-        share = self._refused / self._sent  # retries wait their turn too (PacedRetry): each is counted
-        if share > self.REFUSED:
-            accepted = (self._sent - self._refused) / elapsed
-            self.rate = max(self.MIN_RATE, min(self.rate or accepted, accepted) * self.MARGIN)
-            level = logging.WARNING if now - self._warned >= self.WARN_EVERY else logging.DEBUG
-            self._warned = now if level == logging.WARNING else self._warned
-            log.log(
-                level,
-                "The registry asks for fewer requests (429): slowing down to %.1f requests a second",
-                self.rate,
-            )
-        elif self.rate is not None:
-            self.rate += max(1.0, self.PROBE * self.rate)
-        if self.limit is not None and self.rate is not None:
-            self.rate = min(self.rate, self.limit)
-        self._window, self._sent, self._refused = now, 0, 0
-
-
-class PacedRetry(Retry):
-    """urllib3's retries (Retry-After obeyed), telling the registry's Pace about every 429 of the
-    registry's own host on the way (a vendor API on another host has limits of its own), and pacing the
-    retries as every other request."""
-
-    pace: Pace | None = None
-    host: str | None = None  # the registry's host:port
-
-    def increment(self, *args: Any, **kwargs: Any) -> Retry:
-        response = kwargs.get("response") if "response" in kwargs else (args[2] if len(args) > 2 else None)
-        pool = kwargs.get("_pool")
-        registry = pool is None or self.host is None or f"{pool.host}:{pool.port}".lower() == self.host
-        if response is not None and response.status == 429 and self.pace is not None and registry:
-            self.pace.slow_down()
-        retry = super().increment(*args, **kwargs)
-        if self.pace is not None and registry:
-            self.pace.wait()  # a retry is a request like any other: it waits its turn
-        retry.pace, retry.host = self.pace, self.host  # type: ignore[attr-defined]
-        return retry
-
-
 class Transport:
     """requests' HTTPAdapter (pooled keep-alive connections, TLS, proxies, urllib3's retries) without
     requests.Session's work on every request, which is half of what a request costs this process in a
@@ -437,28 +347,28 @@ class RegistryClient:
         credentials: Credentials,
         *,
         timeout: tuple[float, float] | None = None,
-        retries: int = 4,
+        retries: int = RETRIES,
     ) -> None:
         self.registry = registry
         self.credentials = credentials
         read = registry.options.get("timeout")  # --timeout: how long an answer may keep us waiting
         self.timeout = timeout or ((DEFAULT_TIMEOUT[0], float(read)) if read else DEFAULT_TIMEOUT)
-        self.pace = Pace(registry.options.get("max_rate"))
+        workers = int(registry.options.get("concurrency", DEFAULT_CONCURRENCY))
+        self.traffic = Traffic(registry.options.get("max_rate"), workers)
         retry = PacedRetry(
             total=retries,
             connect=min(retries, 2),  # a refused connection rarely heals in seconds
             read=retries,
             other=0,  # TLS verification failures and the like do not heal by retrying
             status=retries,
-            backoff_factor=0.5,
+            backoff_factor=0.25,  # a first retry at once, then after 0.5, 1, 2, 4, 8 s (or what Retry-After says)
             status_forcelist=self.retry_statuses,
             allowed_methods=frozenset({"GET", "HEAD"}),
             respect_retry_after_header=True,
             retry_after_max=MAX_RETRY_AFTER,
             raise_on_status=False,
         )
-        retry.pace, retry.host = self.pace, origin(registry.api_root)[1]
-        workers = int(registry.options.get("concurrency", 8))
+        retry.traffic, retry.host = self.traffic, origin(registry.api_root)[1]
         # listing and describing each run up to `workers` requests at once: every one keeps its connection
         adapter = WatchedAdapter(max_retries=retry, pool_connections=4, pool_maxsize=max(2 * workers + 4, 16))
         self.transport = Transport(adapter)
@@ -486,18 +396,19 @@ class RegistryClient:
             kwargs["auth"] = NO_AUTH
         host = urlsplit(url).netloc
         limit = kwargs.pop("max_bytes", MAX_BODY_BYTES)
-        if kwargs.pop("stream", False):  # the caller reads the body itself (layers), with limits of its own
-            self.pace.wait()
-            with DEADLINES.scope(self.timeout[1]) as scope:  # for the status line and headers, that is
-                return self._transport(method, url, host, scope, **kwargs)
-        for attempt in range(BODY_ATTEMPTS):  # a connection broken mid-body is tried again
-            self.pace.wait()
-            with DEADLINES.scope(self.timeout[1]) as scope:
+        stream = kwargs.pop("stream", False)  # the caller reads the body itself (layers), with limits of its own
+        gated = origin(url) == self._origin
+        for attempt in range(1 if stream else BODY_ATTEMPTS):  # a connection broken mid-body is tried again
+            with self.traffic.request(gated) as turn, DEADLINES.scope(self.timeout[1]) as scope:
                 response = self._transport(method, url, host, scope, **kwargs)
+                if stream:  # the deadline and the slot are for the status line and headers, that is
+                    turn.answered(response)
+                    return response
                 try:
                     answer = _read_body(response, host, limit)
                     if scope.cut:  # an answer that ends with its connection ended where the deadline shut it
                         raise requests.exceptions.ConnectionError("shut at its deadline")
+                    turn.answered(answer)
                     return answer
                 except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
                     response.close()

@@ -26,6 +26,7 @@ import platformdirs
 
 from .errors import UsageError
 from .models import Credentials
+from .pacing import DEFAULT_CONCURRENCY
 from .patterns import ImageFilter
 
 MODES = ("scan", "dry-run")
@@ -157,7 +158,7 @@ class Settings:
     verify: bool | str = True
     state_dir: Path = field(default_factory=default_state_dir)
     output_dir: Path = field(default_factory=Path)
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
     max_rate: float | None = None  # requests a second to the registry; None: no limit
     timeout: float | None = None  # seconds an answer may take to come (default 60)
     config_path: Path | None = None
@@ -209,7 +210,7 @@ def resolve(
     if max_images is not None and (isinstance(max_images, bool) or int(max_images) < 0):
         raise UsageError(f"--max-images must be 0 or more, not {max_images}")
     concurrency = pick("concurrency")[0]
-    concurrency = 8 if concurrency is None else concurrency
+    concurrency = DEFAULT_CONCURRENCY if concurrency is None else concurrency
     if not 1 <= int(concurrency) <= 256:
         raise UsageError(f"--concurrency must be between 1 and 256, not {concurrency}")
 

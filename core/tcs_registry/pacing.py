@@ -1,0 +1,288 @@
+"""How hard one registry is asked: the request rate (`Pace`) and the requests in flight at once
+(`Concurrency`), both found by watching its answers, and the retries that obey them (`PacedRetry`).
+
+Two controllers, because registries push back in two ways. A rate limit (a token bucket: nginx
+``limit_req``, Quay, GHCR, most gateways) answers 429 however few requests are in flight: only the rate
+helps. A registry short of capacity (CPU, a database, a slow backend) answers later and later as more
+requests wait in it: only fewer requests in flight help, whatever the rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from urllib3.util.retry import Retry
+
+log = logging.getLogger("tcs_registry")
+DEFAULT_CONCURRENCY = 64  # the most requests in flight to a registry at once (how many are: measured)
+REFUSING = (429, 502, 503, 504)  # answers that say "too much", whatever the registry's reason
+
+
+class Pace:
+    """The request rate to one registry, shared by every thread. As fast as the workers go (or
+    ``--max-rate``, a hard ceiling) until the registry refuses requests with 429 in earnest; then an AIMD
+    controller on windows of WINDOW seconds:
+
+    * a window in which more than REFUSED of the requests were refused means a limit is met: the rate is
+      set to what the registry accepted in it, a little under (multiplicative decrease, in proportion to
+      the refusals: a limit met by far cuts far);
+    * any other window probes upward by PROBE of the rate (at least a request a second);
+    * 429s below REFUSED (a gateway refusing at random, whatever the rate) cost only their own retries,
+      each waiting as its Retry-After says (urllib3), never the whole run.
+    """
+
+    MIN_RATE = 1.0
+    WINDOW = 1.0  # seconds of requests each decision is made on, and
+    SAMPLES = 30  # requests at least (a handful of answers says nothing)
+    REFUSED = 0.25  # the share of refusals that means a limit is met (random ones stay well under it)
+    PROBE = 0.05
+    MARGIN = 0.95  # below what the registry accepted, to leave its bucket room to refill
+    WARN_EVERY = 30.0  # seconds between two warnings about slowing down (the others are debug lines)
+
+    def __init__(self, rate: float | None = None, clock: Any = time.monotonic, sleep: Any = time.sleep) -> None:
+        self.limit = self.rate = rate
+        self.clock, self.sleep = clock, sleep
+        self.sent = 0  # requests (and retries) so far
+        self._lock = threading.Lock()
+        self._next = 0.0
+        self._window: float | None = None  # when the window began
+        self._sent = self._refused = 0
+        self._warned = -self.WARN_EVERY
+
+    def wait(self) -> None:
+        with self._lock:
+            now = self.clock()
+            self._decide(now)
+            self._sent += 1
+            self.sent += 1
+            if self.rate is None:
+                return
+            slot = max(self._next, now)
+            self._next = slot + 1.0 / self.rate
+        if slot > now:
+            self.sleep(slot - now)
+
+    def slow_down(self) -> None:
+        """The registry refused a request with 429 (it is retried by urllib3)."""
+        with self._lock:
+            self._refused += 1
+
+    def _decide(self, now: float) -> None:
+        if self._window is None:
+            self._window = now
+        elapsed = now - self._window
+        if elapsed < self.WINDOW or self._sent < self.SAMPLES:
+            return
+        share = self._refused / self._sent  # retries wait their turn too (PacedRetry): each is counted
+        if share > self.REFUSED:
+            accepted = (self._sent - self._refused) / elapsed
+            self.rate = max(self.MIN_RATE, min(self.rate or accepted, accepted) * self.MARGIN)
+            level = logging.WARNING if now - self._warned >= self.WARN_EVERY else logging.DEBUG
+            self._warned = now if level == logging.WARNING else self._warned
+            log.log(
+                level,
+                "The registry asks for fewer requests (429): slowing down to %.1f requests a second",
+                self.rate,
+            )
+        elif self.rate is not None:
+            self.rate += max(1.0, self.PROBE * self.rate)
+        if self.limit is not None and self.rate is not None:
+            self.rate = min(self.rate, self.limit)
+        self._window, self._sent, self._refused = now, 0, 0
+
+
+class Concurrency:
+    """How many requests may be in flight to one registry at once, found as TCP Vegas finds its window
+    (Brakmo and Peterson, 1995; Netflix's concurrency-limits `VegasLimit` for servers): the latency of
+    the answers against the lowest latency seen (the registry with nothing waiting in it) says how many
+    of our requests are queueing inside the registry rather than being worked on:
+    ``queued = limit x (1 - baseline / latency)``. Every window of answers (SAMPLES at least, and three
+    times the limit) is judged by its median latency:
+
+    * queued at most ALPHA x log10(limit), and requests had to wait for a slot: one more slot (doubling
+      at first, from START, until a window first shows a queue: slow start);
+    * queued at least BETA x log10(limit): the registry is working at its capacity and the rest wait in
+      it; the limit drops by the excess (to ALPHA's queue), halving at most;
+    * more than REFUSED of the window refused (429, 5xx, timeouts, broken connections): the limit drops
+      in proportion to the refusals (halving at most); refusals now and then change nothing.
+
+    Tolerating a few requests queued (not a latency ratio) lets a registry whose answers slow a little as
+    they come faster be used at the concurrency where its throughput stops growing, however small or
+    large that is; one that answers slower and slower under load is kept where it still answers promptly.
+    A registry slow by more than STALE times the baseline even at START slots has not slowed for our
+    load: its latency now becomes the baseline (a longer route, a slower backend), so the run never
+    crawls at one request at a time for a baseline gone stale. `--concurrency` is the most slots there are.
+    """
+
+    START = 4
+    SAMPLES = 32
+    ALPHA = 3.0
+    BETA = 6.0
+    STALE = 2.0
+    REFUSED = 0.25
+
+    def __init__(self, most: int, clock: Any = time.monotonic) -> None:
+        self.most = max(1, most)
+        self.limit = min(self.most, self.START)
+        self.baseline: float | None = None  # seconds: the lowest window median seen
+        self.in_flight = 0
+        self.waiting = 0  # requests waiting for a slot
+        self.clock = clock
+        self._slow_start = True
+        self._cond = threading.Condition(threading.Lock())
+        self._latencies: list[float] = []
+        self._refused = 0
+        self._queued = False  # a request waited for a slot in this window: the limit held the run back
+        self._began = self._changed = clock()
+        self._area = 0.0  # the limit integrated over time, for its average
+
+    def acquire(self) -> None:
+        with self._cond:
+            if self.in_flight >= self.limit:
+                self._queued = True
+                self.waiting += 1
+                while self.in_flight >= self.limit:
+                    self._cond.wait()
+                self.waiting -= 1
+            self.in_flight += 1
+
+    def release(self, latency: float | None = None, refused: bool = False) -> None:
+        """A request's slot back, with its latency (None: not a clean sample, e.g. it was retried) and
+        whether the registry refused it."""
+        with self._cond:
+            self.in_flight -= 1
+            if latency is not None:
+                self._latencies.append(latency)
+            self._refused += refused
+            if len(self._latencies) + self._refused >= max(self.SAMPLES, 3 * self.limit):
+                self._decide()
+            self._cond.notify(self.limit - self.in_flight)  # as many waiters as there are free slots, no herd
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The slot given back while its request waits (Retry-After, backoff) and taken again after."""
+        self.release()
+        try:
+            yield
+        finally:
+            self.acquire()
+
+    def average(self) -> float:
+        """The limit averaged over the run so far."""
+        with self._cond:
+            now = self.clock()
+            elapsed = now - self._began
+            area = self._area + self.limit * (now - self._changed)
+        return area / elapsed if elapsed > 0 else float(self.limit)
+
+    def _set(self, limit: int) -> None:
+        limit = max(1, min(self.most, limit))
+        if limit != self.limit:
+            now = self.clock()
+            self._area += self.limit * (now - self._changed)
+            self._changed = now
+            log.debug("Requests in flight at once: %d (was %d)", limit, self.limit)
+            self.limit = limit
+
+    def _decide(self) -> None:
+        samples = len(self._latencies) + self._refused
+        share = self._refused / samples
+        median = statistics.median(self._latencies) if self._latencies else None
+        queued = self._queued or self.waiting > 0
+        self._latencies, self._refused, self._queued = [], 0, False
+        if share > self.REFUSED:
+            self._slow_start = False
+            self._set(int(self.limit * min(0.9, max(0.5, 1.0 - share))))
+            return
+        if median is None:
+            return
+        if self.baseline is None or median < self.baseline:
+            self.baseline = median
+        if self.limit <= self.START and median > self.STALE * self.baseline:
+            self.baseline = median  # slow at light load: the registry's latency now, not our doing
+        waiting = self.limit * (1.0 - self.baseline / median)  # our requests queueing in the registry
+        scale = max(1.0, math.log10(self.limit))
+        if waiting >= self.BETA * scale:
+            self._slow_start = False
+            self._set(max(self.limit // 2, round(self.limit - (waiting - self.ALPHA * scale))))
+        elif waiting <= self.ALPHA * scale:
+            if queued:
+                self._set(self.limit * 2 if self._slow_start else self.limit + 1)
+        else:
+            self._slow_start = False
+
+
+class Attempt:
+    """One request's passage through a registry's `Traffic`: what its answer said."""
+
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+        self.began = clock()
+        self.latency: float | None = None
+        self.refused = True  # until an answer says otherwise (an exception is a refusal)
+
+    def answered(self, response: Any) -> None:
+        retries = getattr(getattr(response, "raw", None), "retries", None)
+        history = retries.history if retries is not None else ()
+        statuses = [h.status for h in history] + [response.status_code]
+        self.refused = any(s in REFUSING for s in statuses) or any(h.error is not None for h in history)
+        self.latency = None if history else self.clock() - self.began  # a retried request's time is not latency
+
+
+class Traffic:
+    """The requests to one registry: paced, at most `Concurrency.limit` of them in flight at once."""
+
+    def __init__(self, max_rate: float | None, most: int, clock: Any = time.monotonic) -> None:
+        self.pace = Pace(max_rate)
+        self.concurrency = Concurrency(most, clock=clock)
+        self.clock = clock
+
+    @contextmanager
+    def request(self, gated: bool = True) -> Iterator[Attempt]:
+        """Waits for the request's turn and (``gated``: to the registry's own host) a slot;
+        `Attempt.answered` is told what came back."""
+        self.pace.wait()
+        if not gated:  # a vendor API or token service elsewhere: its latency says nothing of the registry
+            yield Attempt(self.clock)
+            return
+        self.concurrency.acquire()
+        attempt = Attempt(self.clock)
+        try:
+            yield attempt
+        finally:
+            self.concurrency.release(attempt.latency, attempt.refused)
+
+
+class PacedRetry(Retry):
+    """urllib3's retries (Retry-After obeyed), telling the registry's Pace about every 429 of the
+    registry's own host on the way (a vendor API on another host has limits of its own); a retry gives
+    its slot back while it waits, then waits its turn as any other request."""
+
+    traffic: Traffic | None = None
+    host: str | None = None  # the registry's host:port
+    registry = False  # the retry is of a request to the registry's host
+
+    def increment(self, *args: Any, **kwargs: Any) -> Retry:
+        response = kwargs.get("response") if "response" in kwargs else (args[2] if len(args) > 2 else None)
+        pool = kwargs.get("_pool")
+        registry = pool is None or self.host is None or f"{pool.host}:{pool.port}".lower() == self.host
+        registry = registry and self.traffic is not None
+        if response is not None and response.status == 429 and registry and self.traffic is not None:
+            self.traffic.pace.slow_down()
+        retry = super().increment(*args, **kwargs)
+        retry.traffic, retry.host, retry.registry = self.traffic, self.host, registry  # type: ignore[attr-defined]
+        return retry
+
+    def sleep(self, response: Any = None) -> None:
+        if not self.registry or self.traffic is None:
+            return super().sleep(response)
+        with self.traffic.concurrency.paused():
+            super().sleep(response)
+            self.traffic.pace.wait()  # a retry is a request like any other: it waits its turn
