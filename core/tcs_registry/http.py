@@ -46,7 +46,7 @@ LISTED = 10_000  # vendor listing entries (tag -> digest, push time...) kept unt
 MAX_PAGES = 100_000  # pages of one listing: beyond this a registry is looping in disguise
 MAX_RETRY_AFTER = 60  # seconds: a registry asking for longer gets its answer as an error instead
 MAX_BODY_BYTES = 64 * 1024 * 1024  # an answer read whole (JSON, manifests, tokens): more is refused
-BODY_ATTEMPTS = 3
+BODY_ATTEMPTS = 5
 # a registry refusing one request in seven at random still fails one in a million after these
 RETRIES = 6
 

@@ -22,7 +22,7 @@ from urllib3.util.retry import Retry
 
 log = logging.getLogger("tcs_registry")
 DEFAULT_CONCURRENCY = 64  # the most requests in flight to a registry at once (how many are: measured)
-REFUSING = (429, 502, 503, 504)  # answers that say "too much", whatever the registry's reason
+OVERLOADED = (502, 503, 504)  # answers that say "too much at once"
 
 
 class Pace:
@@ -32,17 +32,22 @@ class Pace:
 
     * a window in which more than REFUSED of the requests were refused means a limit is met: the rate is
       set to what the registry accepted in it, a little under (multiplicative decrease, in proportion to
-      the refusals: a limit met by far cuts far);
-    * any other window probes upward by PROBE of the rate (at least a request a second);
-    * 429s below REFUSED (a gateway refusing at random, whatever the rate) cost only their own retries,
-      each waiting as its Retry-After says (urllib3), never the whole run.
+      the refusals: a limit met by far cuts far; halving at most); once a limit has been met, more than
+      HOLD refused in a window is enough (the limit is known to be there);
+    * a window with none refused probes upward by PROBE of the rate (at least a request a second), twice
+      as far after each such window in a row (up to PROBE x MAX_STEP: a rate cut well under the limit
+      climbs back in seconds); a window with a few refused holds the rate (it is at the limit);
+    * 429s below REFUSED before that (a gateway refusing at random, whatever the rate) cost only their
+      own retries, each waiting as its Retry-After says (urllib3), never the whole run.
     """
 
     MIN_RATE = 1.0
     WINDOW = 1.0  # seconds of requests each decision is made on, and
     SAMPLES = 30  # requests at least (a handful of answers says nothing)
     REFUSED = 0.25  # the share of refusals that means a limit is met (random ones stay well under it)
+    HOLD = 0.1
     PROBE = 0.05
+    MAX_STEP = 4
     MARGIN = 0.95  # below what the registry accepted, to leave its bucket room to refill
     WARN_EVERY = 30.0  # seconds between two warnings about slowing down (the others are debug lines)
 
@@ -53,13 +58,19 @@ class Pace:
         self._lock = threading.Lock()
         self._next = 0.0
         self._window: float | None = None  # when the window began
+        self._last = 0.0  # when the latest request went
         self._sent = self._refused = 0
+        self._step = 1
+        self._found = False  # a limit was met: from now on a few refusals are the limit, not chance
         self._warned = -self.WARN_EVERY
 
     def wait(self) -> None:
         with self._lock:
             now = self.clock()
+            if now - self._last > self.WINDOW:  # idle a while (logging in, one page at a time): the window
+                self._window, self._sent, self._refused = now, 0, 0  # says nothing of the registry's rate
             self._decide(now)
+            self._last = now
             self._sent += 1
             self.sent += 1
             if self.rate is None:
@@ -81,9 +92,14 @@ class Pace:
         if elapsed < self.WINDOW or self._sent < self.SAMPLES:
             return
         share = self._refused / self._sent  # retries wait their turn too (PacedRetry): each is counted
-        if share > self.REFUSED:
-            accepted = (self._sent - self._refused) / elapsed
-            self.rate = max(self.MIN_RATE, min(self.rate or accepted, accepted) * self.MARGIN)
+        if share > (self.HOLD if self._found else self.REFUSED):
+            # what the registry accepted while we were asking (a pause at the end, every worker waiting
+            # out a backoff, is not the registry's doing), never less than half the rate at once
+            accepted = (self._sent - self._refused) / max(self._last - self._window, self.WINDOW / 2)
+            self.rate = max(
+                self.MIN_RATE, (self.rate or accepted) / 2, min(self.rate or accepted, accepted) * self.MARGIN
+            )
+            self._step, self._found = 1, True
             level = logging.WARNING if now - self._warned >= self.WARN_EVERY else logging.DEBUG
             self._warned = now if level == logging.WARNING else self._warned
             log.log(
@@ -91,8 +107,11 @@ class Pace:
                 "The registry asks for fewer requests (429): slowing down to %.1f requests a second",
                 self.rate,
             )
-        elif self.rate is not None:
-            self.rate += max(1.0, self.PROBE * self.rate)
+        elif self.rate is not None and self._refused == 0:
+            self.rate += max(1.0, self.PROBE * self.rate) * self._step
+            self._step = min(2 * self._step, self.MAX_STEP)
+        else:
+            self._step = 1
         if self.limit is not None and self.rate is not None:
             self.rate = min(self.rate, self.limit)
         self._window, self._sent, self._refused = now, 0, 0
@@ -116,16 +135,16 @@ class Concurrency:
     Tolerating a few requests queued (not a latency ratio) lets a registry whose answers slow a little as
     they come faster be used at the concurrency where its throughput stops growing, however small or
     large that is; one that answers slower and slower under load is kept where it still answers promptly.
-    A registry slow by more than STALE times the baseline even at START slots has not slowed for our
-    load: its latency now becomes the baseline (a longer route, a slower backend), so the run never
-    crawls at one request at a time for a baseline gone stale. `--concurrency` is the most slots there are.
+    A latency that does not fall when the limit is cut for it did not come from our load: it becomes the
+    baseline (a longer route, a slower backend), so the run never crawls at a few requests at a time for
+    a baseline gone stale. `--concurrency` is the most slots there are.
     """
 
     START = 4
     SAMPLES = 32
     ALPHA = 3.0
     BETA = 6.0
-    STALE = 2.0
+    STALE = 0.9  # a latency that fell less than this after a cut did not come from our load
     REFUSED = 0.25
 
     def __init__(self, most: int, clock: Any = time.monotonic) -> None:
@@ -136,6 +155,7 @@ class Concurrency:
         self.waiting = 0  # requests waiting for a slot
         self.clock = clock
         self._slow_start = True
+        self._cut_at: float | None = None  # the latency that made the latest cut, for the next window
         self._cond = threading.Condition(threading.Lock())
         self._latencies: list[float] = []
         self._refused = 0
@@ -205,13 +225,15 @@ class Concurrency:
             return
         if self.baseline is None or median < self.baseline:
             self.baseline = median
-        if self.limit <= self.START and median > self.STALE * self.baseline:
-            self.baseline = median  # slow at light load: the registry's latency now, not our doing
+        if self._cut_at is not None and median >= self.STALE * self._cut_at:
+            self.baseline = median  # no faster since we asked less: the registry's latency now, not our load
+        self._cut_at = None
         waiting = self.limit * (1.0 - self.baseline / median)  # our requests queueing in the registry
         scale = max(1.0, math.log10(self.limit))
         if waiting >= self.BETA * scale:
             self._slow_start = False
             self._set(max(self.limit // 2, round(self.limit - (waiting - self.ALPHA * scale))))
+            self._cut_at = median
         elif waiting <= self.ALPHA * scale:
             if queued:
                 self._set(self.limit * 2 if self._slow_start else self.limit + 1)
@@ -232,7 +254,8 @@ class Attempt:
         retries = getattr(getattr(response, "raw", None), "retries", None)
         history = retries.history if retries is not None else ()
         statuses = [h.status for h in history] + [response.status_code]
-        self.refused = any(s in REFUSING for s in statuses) or any(h.error is not None for h in history)
+        # 429 is a rate limit's answer (Pace's business), not a registry short of capacity
+        self.refused = any(s in OVERLOADED for s in statuses) or any(h.error is not None for h in history)
         self.latency = None if history else self.clock() - self.began  # a retried request's time is not latency
 
 

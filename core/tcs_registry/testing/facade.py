@@ -32,6 +32,7 @@ Answer = tuple[int, dict[str, str], bytes]
 CUT_AFTER = "X-Facade-Cut-After"  # an answer header: send only this many bytes of the body, then hang up
 TRICKLE = "X-Facade-Trickle"  # an answer header: send the whole answer one byte every this many seconds
 TRICKLE_BODY = "X-Facade-Trickle-Body"  # the same, for the body only: the headers go at once
+RESET = "X-Facade-Reset"  # an answer header: hang up without answering at all
 NO_LENGTH = "X-Facade-No-Length"  # an answer header: no Content-Length, the body ends when the connection does
 Handler = Callable[..., "Answer | None"]
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "server", "date"}
@@ -197,6 +198,10 @@ class Facade:
                 request = Request(self.command, self.path, self.headers, self.rfile.read(length) if length else b"")
                 facade.requests.append(request)
                 status, headers, body = facade._dispatch(request)
+                if headers.pop(RESET, None) is not None:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
                 cut = headers.pop(CUT_AFTER, None)  # a fault to inject: the connection breaks mid-body
                 trickle = headers.pop(TRICKLE, None)  # another: an answer that never stops coming, nor ends
                 trickle_body = headers.pop(TRICKLE_BODY, None)

@@ -1,13 +1,19 @@
-"""A reverse proxy in front of the real registry that can change chosen answers (a catch-all facade)."""
+"""A reverse proxy in front of the real registry that can change chosen answers (a catch-all facade),
+and the rewrites that make it a registry under pressure: a rate limit, faults at random."""
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import random
+import threading
+import time
 from collections.abc import Callable
 
 import requests
 
 from ..oci import MANIFEST_ACCEPT
-from .facade import Answer, Facade, Request
+from .facade import CUT_AFTER, RESET, Answer, Facade, Request
 
 # A rewrite gets (path with query, upstream session, upstream base URL) and returns an Answer
 # (status, headers, body) to answer itself, or None to pass the request through unchanged.
@@ -45,3 +51,69 @@ class Proxy(Facade):
     @property
     def authorizations(self) -> list[str | None]:
         return [r.headers.get("Authorization") for r in self.requests]
+
+
+TOO_MANY = b'{"errors": [{"code": "TOOMANYREQUESTS", "message": "too many requests"}]}'
+
+
+class TokenBucket:
+    """A rewrite refusing what is over a fixed rate limit, as nginx's ``limit_req`` (with
+    ``limit_req_status 429``; its token bucket refills ``rate`` a second and saves up to ``burst``), Quay's
+    and most gateways' limits do: 429 with no Retry-After. Records when each request was let through
+    and refused."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.at = burst, time.monotonic()
+        self.accepted: list[float] = []
+        self.refused: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str, session: requests.Session, upstream: str) -> Answer | None:
+        with self._lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+            self.at = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                self.accepted.append(now)
+                return None
+            self.refused.append(now)
+        return 429, {"Content-Type": "application/json"}, TOO_MANY
+
+    def achieved(self) -> float:
+        """Requests let through a second, from the first refusal (the limit met) to the last request."""
+        start = self.refused[0] if self.refused else self.accepted[0]
+        after = [t for t in self.accepted if t >= start]
+        return len(after) / (after[-1] - start) if len(after) > 1 else 0.0
+
+
+class RandomFaults:
+    """A rewrite answering a share of the requests with a fault, drawn at random whatever the rate:
+    429 (half with Retry-After: 1), 503, a connection hung up without an answer, and an answer broken off
+    mid-body. ``on`` switches it (the same proxy, with and without faults)."""
+
+    def __init__(self, seed: int = 5, too_many: float = 0.08, unavailable: float = 0.06, reset: float = 0.04,
+                 truncated: float = 0.04) -> None:  # fmt: skip
+        self.draw = random.Random(seed)
+        self.shares = (too_many / 2, too_many / 2, unavailable, reset, truncated)
+        self.on = True
+        self.injected = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str, session: requests.Session, upstream: str) -> Answer | None:
+        if not self.on or path == "/v2/":
+            return None
+        with self._lock:
+            kind = bisect.bisect(list(itertools.accumulate(self.shares)), self.draw.random())
+            if kind == len(self.shares):
+                return None
+            self.injected += 1
+        if kind < 2:
+            return 429, {"Content-Type": "application/json", **({"Retry-After": "1"} if kind else {})}, TOO_MANY
+        if kind == 2:
+            return 503, {"Content-Type": "text/plain"}, b"busy"
+        if kind == 3:
+            return 200, {RESET: "1"}, b""
+        status, headers, body = upstream_answer(session, upstream, path)
+        return status, {**headers, CUT_AFTER: str(len(body) // 2)}, body

@@ -1,0 +1,154 @@
+"""A registry under pressure, through the real CNCF registry behind a proxy: a fixed rate limit is found
+and used close to it; faults at random cost little more than their retries; a registry that answers
+slower as it is asked more is asked less."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tcs_registry.pacing import Concurrency
+from tcs_registry.testing.helpers import console_script, csv_rows, expected_rows
+from tcs_registry.testing.proxy import Proxy, RandomFaults, TokenBucket
+
+
+def dry_run(url: str, tmp, name: str, *extra: str) -> tuple[subprocess.CompletedProcess, float, list[list[str]]]:
+    out = tmp / name
+    started = time.monotonic()
+    done = subprocess.run(
+        [console_script(), "registry", url, "--mode=dry-run", f"--state-dir={out}/state", f"--output-dir={out}", *extra],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    took = time.monotonic() - started
+    report = next(out.glob("*-report.csv"), None)
+    return done, took, csv_rows(report) if report else []
+
+
+def test_a_fixed_rate_limit_is_used_at_80_percent_or_more(big_registry, big, tmp_path):
+    """A token bucket of 100 requests a second (burst 20, as nginx.org's limit_req example) in front of 1,000 tags: the run is complete and
+    exact, at >= 80% of the limit once it is met, with few refusals."""
+    bucket = TokenBucket(rate=100.0, burst=20.0)
+    with Proxy(big_registry.url, bucket) as proxy:
+        done, took, rows = dry_run(proxy.url, tmp_path, "limited")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert rows == expected_rows(proxy.host, big.expected)
+    assert bucket.refused, "the limit was never met: the test proves nothing"
+    achieved = bucket.achieved()
+    print(f"limit 100/s: achieved {achieved:.1f}/s, {len(bucket.refused)} refused of {len(bucket.accepted)}, {took:.1f} s")
+    assert achieved >= 80.0
+    assert len(bucket.refused) <= 0.2 * len(bucket.accepted)
+    assert "slowing down to" in done.stderr  # the user is told, once or every 30 s
+
+
+def test_random_faults_cost_less_than_3x_the_fault_free_run(big_registry, big, tmp_path):
+    """22% of the requests answered with a fault at random (8% 429, half with Retry-After: 1; 6% 503; 4%
+    hung up; 4% broken off mid-body), whatever the rate: complete, exact, within 3x of the same proxy
+    without faults."""
+    faults = RandomFaults(seed=5)
+    with Proxy(big_registry.url, faults) as proxy:
+        faults.on = False
+        clean, clean_took, clean_rows = dry_run(proxy.url, tmp_path, "clean")
+        faults.on = True
+        faulty, faulty_took, faulty_rows = dry_run(proxy.url, tmp_path, "faulty")
+    print(f"fault-free {clean_took:.1f} s; {faults.injected} faults {faulty_took:.1f} s")
+    assert clean.returncode == 0 and faulty.returncode == 0, faulty.stderr[-2000:]
+    assert clean_rows == faulty_rows == expected_rows(proxy.host, big.expected)
+    assert faults.injected >= 300
+    assert faulty_took < 3 * clean_took
+    assert "slowing down" not in faulty.stderr  # random refusals are not a limit
+
+
+class SlowUnderLoad:
+    """A registry that shares its capacity among what it is asked (processor sharing): with more than
+    ``capacity`` requests in flight, each takes ``base`` x in-flight / capacity seconds."""
+
+    def __init__(self, base: float, capacity: float) -> None:
+        self.base, self.capacity = base, capacity
+        self.in_flight = 0
+        self.lock = threading.Lock()
+
+    def answer(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            seconds = self.base * max(1.0, self.in_flight / self.capacity)
+        time.sleep(seconds)
+        with self.lock:
+            self.in_flight -= 1
+
+
+def drive(limiter: Concurrency, registry: SlowUnderLoad, seconds: float, workers: int = 48) -> None:
+    """``workers`` threads asking as fast as the limiter lets them, for ``seconds``."""
+    stop = time.monotonic() + seconds
+
+    def worker() -> None:
+        while time.monotonic() < stop:
+            limiter.acquire()
+            started = time.monotonic()
+            registry.answer()
+            limiter.release(time.monotonic() - started)
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+@pytest.mark.parametrize("capacity", [6, 12])
+def test_concurrency_settles_near_what_a_registry_can_work_on(capacity):
+    """Beyond its capacity a registry only queues: the limit settles near the capacity (a few queued
+    requests tolerated), far below the 64 allowed, and moves down when the capacity does."""
+    limiter = Concurrency(64)
+    registry = SlowUnderLoad(base=0.02, capacity=capacity)
+    drive(limiter, registry, seconds=4.0)
+    assert capacity <= limiter.limit <= 2 * capacity + 4
+    registry.capacity = capacity / 2  # the registry slows down under the same load
+    drive(limiter, registry, seconds=4.0)
+    assert limiter.limit <= capacity + 4
+    assert limiter.baseline == pytest.approx(0.02, abs=0.006)
+
+
+def test_concurrency_grows_to_the_most_allowed_while_latency_stays_flat():
+    limiter = Concurrency(32)
+    drive(limiter, SlowUnderLoad(base=0.02, capacity=1000), seconds=3.0)
+    assert limiter.limit == 32
+
+
+def test_concurrency_halves_when_the_registry_refuses_in_earnest_not_now_and_then():
+    limiter = Concurrency(64)
+    limiter.limit = 32
+    for i in range(192):  # one in ten refused (two windows of three times the limit): nothing changes
+        limiter.acquire()
+        limiter.release(0.02 if i % 10 else None, refused=not i % 10)
+    assert limiter.limit == 32
+    for i in range(96):  # every other one: a limit met
+        limiter.acquire()
+        limiter.release(0.02 if i % 2 else None, refused=not i % 2)
+    assert limiter.limit == 16
+
+
+def test_a_waiting_retry_gives_its_slot_back():
+    limiter = Concurrency(1)
+    limiter.acquire()
+    with limiter.paused():
+        assert limiter.in_flight == 0
+        limiter.acquire()  # another request goes meanwhile, and does not wait
+        limiter.release(0.01)
+    assert limiter.in_flight == 1
+
+
+def test_a_registry_slower_for_good_becomes_the_new_baseline():
+    """Latency four times what it was, whatever the load, is the registry's new normal (a longer route),
+    not our load: once a cut has not brought it down, it is the baseline, and the limit grows back."""
+    limiter = Concurrency(32)
+    drive(limiter, SlowUnderLoad(base=0.01, capacity=1000), seconds=1.0, workers=32)
+    assert limiter.limit == 32
+    drive(limiter, SlowUnderLoad(base=0.04, capacity=1000), seconds=4.0, workers=32)
+    assert limiter.baseline == pytest.approx(0.04, rel=0.3)
+    assert limiter.limit == 32
+
