@@ -18,8 +18,9 @@ from tcs_registry.testing.proxy import Proxy, RandomFaults, TokenBucket
 def dry_run(url: str, tmp, name: str, *extra: str) -> tuple[subprocess.CompletedProcess, float, list[list[str]]]:
     out = tmp / name
     started = time.monotonic()
+    command = [console_script(), "registry", url, "--mode=dry-run", f"--state-dir={out}/state", f"--output-dir={out}"]
     done = subprocess.run(
-        [console_script(), "registry", url, "--mode=dry-run", f"--state-dir={out}/state", f"--output-dir={out}", *extra],
+        [*command, *extra],
         capture_output=True,
         text=True,
         timeout=600,
@@ -30,7 +31,7 @@ def dry_run(url: str, tmp, name: str, *extra: str) -> tuple[subprocess.Completed
 
 
 def test_a_fixed_rate_limit_is_used_at_80_percent_or_more(big_registry, big, tmp_path):
-    """A token bucket of 100 requests a second (burst 20, as nginx.org's limit_req example) in front of 1,000 tags: the run is complete and
+    """A token bucket of 100 requests a second (burst 20) in front of 1,000 tags: the run is complete and
     exact, at >= 80% of the limit once it is met, with few refusals."""
     bucket = TokenBucket(rate=100.0, burst=20.0)
     with Proxy(big_registry.url, bucket) as proxy:
@@ -39,7 +40,8 @@ def test_a_fixed_rate_limit_is_used_at_80_percent_or_more(big_registry, big, tmp
     assert rows == expected_rows(proxy.host, big.expected)
     assert bucket.refused, "the limit was never met: the test proves nothing"
     achieved = bucket.achieved()
-    print(f"limit 100/s: achieved {achieved:.1f}/s, {len(bucket.refused)} refused of {len(bucket.accepted)}, {took:.1f} s")
+    refused, accepted = len(bucket.refused), len(bucket.accepted)
+    print(f"limit 100/s: achieved {achieved:.1f}/s, {refused} refused of {accepted}, {took:.1f} s")
     assert achieved >= 80.0
     assert len(bucket.refused) <= 0.2 * len(bucket.accepted)
     assert "slowing down to" in done.stderr  # the user is told, once or every 30 s
@@ -151,4 +153,3 @@ def test_a_registry_slower_for_good_becomes_the_new_baseline():
     drive(limiter, SlowUnderLoad(base=0.04, capacity=1000), seconds=4.0, workers=32)
     assert limiter.baseline == pytest.approx(0.04, rel=0.3)
     assert limiter.limit == 32
-
