@@ -29,6 +29,7 @@ from .errors import (
 from .http import RegistryClient
 from .models import ImageDescription, Platform, Registry, ScanResult, Violation
 from .oci import MAX_REPOSITORY_NAME, MAX_TAG, attached_tag, format_time, parse_time
+from .progress import Counts, Progress
 from .report import CsvReport, FailureReport, Summary
 from .results import ResultWriter, findings_document
 from .settings import Settings
@@ -79,6 +80,9 @@ class Discovery:
         self.analyser: Analyser | None = None
         self.matcher: Matcher | None = None
         self.results: ResultWriter | None = None
+        self.repositories = 0  # listed so far
+        self.settled = 0  # tags dealt with so far: described (and scanned), skipped or failed
+        self.listed = False  # the listing has finished
         self._scans = threading.BoundedSemaphore(min(SCANS, settings.concurrency))
 
     # -- setup -------------------------------------------------------------------------------
@@ -149,6 +153,7 @@ class Discovery:
                     yield repository, tag
                     continue
                 self.summary.found += 1  # never asked for: a name off the grammar could point anywhere
+                self.settled += 1
                 if len(tag) <= MAX_TAG and not self.settings.image_filter.admits(repository, tag):
                     self.summary.skipped += 1  # left out by the patterns anyway: counted, not reported
                 else:
@@ -164,6 +169,7 @@ class Discovery:
             try:
                 for repository in self._guarded(repositories):
                     listed += 1
+                    self.repositories = listed
                     problem = client.name_problem(repository)
                     if problem is not None:
                         if len(repository) > MAX_REPOSITORY_NAME or self.settings.image_filter.may_admit(repository):
@@ -186,6 +192,7 @@ class Discovery:
                     yield from settle()
             except QuotaExhausted as exc:
                 out_of_quota(exc)
+            self.listed = True
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -267,8 +274,10 @@ class Discovery:
             log.info("Not resuming run %d: %s", unfinished[0], why)
         status = "interrupted"
         pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="describe")
+        progress = Progress(self.counts, getattr(self.client, "traffic", None), self.analyser is not None)
         try:
-            self._pipeline(pool, store, run_id, report)
+            with progress:
+                self._pipeline(pool, store, run_id, report)
             status = "partial" if self.partial else "complete"
         except Exception:  # KeyboardInterrupt is not an Exception: it stays "interrupted"
             status = "failed"
@@ -329,6 +338,7 @@ class Discovery:
         def settle() -> None:
             nonlocal admitted
             repository, tag, future, left_out = pending.popleft()
+            self.settled += 1
             reference = f"{s.host}/{repository}:{tag}"
             if left_out or future is None:
                 skipped_row(repository, tag, future)
@@ -402,6 +412,10 @@ class Discovery:
             log.warning(
                 "Image limit reached: only the first %d admitted images were processed (--max-images)", s.max_images
             )
+
+    def counts(self) -> Counts:
+        summary = self.summary
+        return Counts(self.repositories, summary.found, self.settled, self.scanned, summary.failed, self.listed)
 
     def _stop(self, exc: QuotaExhausted) -> None:
         if self.stopped is None:

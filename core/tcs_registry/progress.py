@@ -1,0 +1,133 @@
+"""What a run is doing, for the person waiting for it: on a terminal, one live line at the bottom of
+standard error (tqdm, with the log lines written above it); elsewhere (CI, ``| tee``) a plain log line
+every PERIOD seconds. Off with ``--quiet``. The report, the summary and the log lines stay as they are."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+log = logging.getLogger("tcs_registry")
+LIVE = 0.5  # seconds between two redraws of the live line
+PERIOD = 30.0  # seconds between two progress log lines when standard error is not a terminal
+
+
+@dataclass
+class Counts:
+    """The run's counters at one moment."""
+
+    repositories: int = 0  # listed so far
+    found: int = 0  # tags found so far
+    done: int = 0  # of those, settled: described (and scanned), skipped or failed
+    scanned: int = 0
+    failed: int = 0
+    listed: bool = False  # the listing has finished: `found` is the total
+
+
+def _columns(stream: TextIO) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
+class Progress:
+    def __init__(
+        self, counts: Callable[[], Counts], traffic: Any, scanning: bool, stream: TextIO | None = None
+    ) -> None:
+        self.counts, self.traffic, self.scanning = counts, traffic, scanning
+        self.stream = stream or sys.stderr
+        self.began = time.monotonic()
+        self._sent = (self.began, 0)  # (when, requests sent by then), for the request rate
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stack = ExitStack()
+        self._bar: tqdm | None = None
+
+    def __enter__(self) -> Progress:
+        if not log.isEnabledFor(logging.INFO):  # --quiet
+            return self
+        live = bool(getattr(self.stream, "isatty", lambda: False)())
+        if live:
+            sized = _columns(self.stream) > 0  # a terminal of no size (some CI ptys): no trimming to it
+            self._bar = self._stack.enter_context(
+                tqdm(file=self.stream, bar_format="{desc}", dynamic_ncols=sized, leave=False, disable=None)
+            )
+            self._stack.enter_context(logging_redirect_tqdm(loggers=[log], tqdm_class=tqdm))
+        self._thread = threading.Thread(
+            target=self._run, args=(LIVE if live else PERIOD,), name="progress", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._stack.close()
+
+    def _run(self, every: float) -> None:
+        while not self._stop.wait(every):
+            if self._bar is not None:
+                self._bar.set_description_str(self.line())
+            else:
+                self._log()
+
+    # -- what is shown -------------------------------------------------------------------------
+    def _figures(self) -> dict[str, Any]:
+        now, c = time.monotonic(), self.counts()
+        sent = self.traffic.pace.sent if self.traffic is not None else 0
+        then, before = self._sent
+        self._sent = (now, sent)
+        elapsed = now - self.began
+        left = None
+        if c.listed and c.done:
+            left = (c.found - c.done) * elapsed / c.done  # at the pace so far
+        return {
+            "elapsed": tqdm.format_interval(elapsed),
+            "left": tqdm.format_interval(left) if left is not None else None,
+            "requests_per_second": (sent - before) / (now - then) if now > then else 0.0,
+            "rate": self.traffic.pace.rate if self.traffic is not None else None,
+            "in_flight": self.traffic.concurrency.limit if self.traffic is not None else None,
+            "most": self.traffic.concurrency.most if self.traffic is not None else None,
+        }
+
+    def line(self) -> str:
+        c, f = self.counts(), self._figures()
+        images = f"{c.done:,}/{c.found:,}{'' if c.listed else '+'} images"
+        what = [f"{c.scanned:,} scanned"] if self.scanning else []
+        what.append(f"{c.failed:,} failed")
+        traffic = f"{f['requests_per_second']:,.0f} req/s, "
+        traffic += f"limit {f['rate']:,.0f}/s" if f["rate"] else "no rate limit"
+        if f["in_flight"] is not None:
+            traffic += f", {f['in_flight']}/{f['most']} in flight"
+        when = f["elapsed"] + (f", ~{f['left']} left" if f["left"] else "")
+        return f"{c.repositories:,} repositories, {images} ({', '.join(what)}) | {traffic} | {when}"
+
+    def _log(self) -> None:
+        c, f = self.counts(), self._figures()
+        log.info(
+            "Progress repositories=%d found=%d done=%d scanned=%d failed=%d listed=%s requests_per_second=%.0f "
+            "rate_limit=%s in_flight=%s elapsed=%s left=%s",
+            c.repositories,
+            c.found,
+            c.done,
+            c.scanned,
+            c.failed,
+            "yes" if c.listed else "no",
+            f["requests_per_second"],
+            f"{f['rate']:.0f}" if f["rate"] else "none",
+            f["in_flight"] if f["in_flight"] is not None else "-",
+            f["elapsed"],
+            f["left"] or "-",
+        )
