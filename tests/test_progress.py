@@ -21,11 +21,11 @@ LIVE = re.compile(
 )
 
 
-def run_on_a_terminal(command: list[str]) -> tuple[int, str, str]:
-    """The command with standard error on a pseudo-terminal (as in a person's shell) and standard output
-    on a pipe; returns (exit code, what the terminal showed, standard output)."""
+def run_on_a_terminal(command: list[str], size: tuple[int, int] = (50, 200)) -> tuple[int, str, str]:
+    """The command with standard error on a pseudo-terminal of ``size`` (rows, columns) as in a person's
+    shell, and standard output on a pipe; returns (exit code, what the terminal showed, standard output)."""
     leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))  # 50 rows, 200 columns
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL)
     os.close(follower)
     shown = b""
@@ -72,6 +72,14 @@ def test_a_terminal_shows_one_live_line_under_the_log_lines(big_registry, big, t
     assert csv_rows(report_path(tmp_path / "a", host)) == csv_rows(report_path(tmp_path / "b", host))
     assert csv_rows(report_path(tmp_path / "a", host)) == expected_rows(host, big.expected)
     assert out == plain.stdout.replace(f"{tmp_path}/b", f"{tmp_path}/a")
+
+
+def test_a_terminal_of_no_size_still_shows_the_line(big_registry, tmp_path):
+    """`script`, `docker run -t` and some CI runners give a terminal that says it is 0 x 0."""
+    command = [console_script(), "registry", big_registry.url, "--mode=dry-run", "--allowList=bulk/*"]
+    code, shown, _ = run_on_a_terminal([*command, f"--state-dir={tmp_path}", f"--output-dir={tmp_path}"], (0, 0))
+    assert code == 0
+    assert LIVE.search(shown), shown[-2000:]
 
 
 def test_quiet_shows_no_live_line(anonymous_registry, tmp_path):

@@ -19,6 +19,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 log = logging.getLogger("tcs_registry")
 LIVE = 0.5  # seconds between two redraws of the live line
+UNSIZED = 160  # columns assumed on a terminal that says it has none
 PERIOD = 30.0  # seconds between two progress log lines when standard error is not a terminal
 
 
@@ -59,9 +60,10 @@ class Progress:
             return self
         live = bool(getattr(self.stream, "isatty", lambda: False)())
         if live:
-            sized = _columns(self.stream) > 0  # a terminal of no size (some CI ptys): no trimming to it
+            sized = _columns(self.stream) > 0  # a terminal of no size (`script`, some CI ptys): tqdm would
+            width = {"dynamic_ncols": True} if sized else {"ncols": UNSIZED, "nrows": 24}  # show nothing
             self._bar = self._stack.enter_context(
-                tqdm(file=self.stream, bar_format="{desc}", dynamic_ncols=sized, leave=False, disable=None)
+                tqdm(file=self.stream, bar_format="{desc}", leave=False, disable=None, **width)
             )
             self._stack.enter_context(logging_redirect_tqdm(loggers=[log], tqdm_class=tqdm))
         self._thread = threading.Thread(
