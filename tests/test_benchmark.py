@@ -21,7 +21,7 @@ from registry_scale import latency_proxy, report, stats  # noqa: E402
 def test_the_benchmark_runs_and_counts_the_minimum_requests(tmp_path, debian_layer):
     out = tmp_path / "results.json"
     command = [sys.executable, str(ROOT / "benchmarks" / "registry_scale.py"), "--repos=6", "--tags=2"]
-    command += ["--concurrency=2,4", "--scan=2", "--trivy-images=1", "--skopeo-repos=0", f"--json={out}"]
+    command += ["--concurrency=default,4", "--scan=2", "--trivy-images=1", "--skopeo-repos=0", f"--json={out}"]
     cache = debian_layer.blob.parent.parent  # the datasets' cache, outside this test's own HOME
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=600, env={**os.environ, "TCS_TEST_CACHE": str(cache)}
@@ -29,15 +29,20 @@ def test_the_benchmark_runs_and_counts_the_minimum_requests(tmp_path, debian_lay
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(out.read_text())
     large = results["dry_run"][1:]
-    assert [(d["images"], d["concurrency"]) for d in results["dry_run"]] == [(2, 2), (12, 2), (12, 4)]
+    assert [(d["images"], d["concurrency"], d["most"]) for d in results["dry_run"]] == [
+        (2, "default", 64),
+        (12, "default", 64),
+        (12, 4, 4),
+    ]
     for run in large:
         # the API check twice (recognising the registry, then logging in), the catalog, a tags list a
         # repository, and a manifest and a config an image
         assert run["requests_by_kind"] == {"ping": 2, "catalog": 1, "tags": 6, "manifest": 12, "blob": 12}
         assert run["requests"] == run["minimum_requests"] + 1
-        # keep-alive: a connection for each thread that asks (the listing and the describing workers, and
-        # the main thread), never one a request
-        assert run["connections"] <= 2 * run["concurrency"] + 1 < run["requests"]
+        # keep-alive: a connection for each request in flight at once (and the main thread's), never one a
+        # request; the run says how many it had in flight
+        assert run["connections"] <= run["most"] + 1 and run["connections"] < run["requests"]
+        assert 1 <= run["in_flight"] <= run["most"]
         assert run["rows"] == 12
     scan = results["scan"]
     assert (scan["cold"]["base_layer_fetches"], scan["warm"]["base_layer_fetches"]) == (1, 0)
@@ -65,7 +70,8 @@ def test_the_latency_proxy_charges_a_round_trip_for_each_new_connection(anonymou
 def test_the_report_compares_each_dry_run_with_both_skopeo_loops():
     def run(images, concurrency, seconds, minimum):
         return {
-            "images": images, "repositories": images // 10, "concurrency": concurrency, "seconds": seconds,
+            "images": images, "repositories": images // 10, "concurrency": concurrency, "in_flight": concurrency,
+            "seconds": seconds,
             "images_per_s": round(images / seconds, 1), "requests": 2 * images + 3, "minimum_requests": 2 * images + 2,
             "connections": 2 * concurrency + 1, "minimum_seconds": minimum, "cpu_seconds": 1.0,
             "registry_cpu_seconds": 1.0, "proxy_cpu_seconds": 0.5, "cpu_floor_seconds": 1.2, "peak_rss_mb": 70.0,

@@ -368,7 +368,7 @@ class RegistryClient:
             retry_after_max=MAX_RETRY_AFTER,
             raise_on_status=False,
         )
-        retry.traffic, retry.host = self.traffic, origin(registry.api_root)[1]
+        retry.traffic = self.traffic
         # listing and describing each run up to `workers` requests at once: every one keeps its connection
         adapter = WatchedAdapter(max_retries=retry, pool_connections=4, pool_maxsize=max(2 * workers + 4, 16))
         self.transport = Transport(adapter)

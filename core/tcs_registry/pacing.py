@@ -168,9 +168,11 @@ class Concurrency:
             if self.in_flight >= self.limit:
                 self._queued = True
                 self.waiting += 1
-                while self.in_flight >= self.limit:
-                    self._cond.wait()
-                self.waiting -= 1
+                try:
+                    while self.in_flight >= self.limit:
+                        self._cond.wait()
+                finally:
+                    self.waiting -= 1
             self.in_flight += 1
 
     def release(self, latency: float | None = None, refused: bool = False) -> None:
@@ -183,7 +185,7 @@ class Concurrency:
             self._refused += refused
             if len(self._latencies) + self._refused >= max(self.SAMPLES, 3 * self.limit):
                 self._decide()
-            self._cond.notify(self.limit - self.in_flight)  # as many waiters as there are free slots, no herd
+            self._cond.notify(max(0, self.limit - self.in_flight))  # a waiter for each free slot: no herd
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -221,7 +223,7 @@ class Concurrency:
             self._slow_start = False
             self._set(int(self.limit * min(0.9, max(0.5, 1.0 - share))))
             return
-        if median is None:
+        if median is None or median <= 0:  # a clock too coarse to time a request says nothing
             return
         if self.baseline is None or median < self.baseline:
             self.baseline = median
@@ -266,6 +268,13 @@ class Traffic:
         self.pace = Pace(max_rate)
         self.concurrency = Concurrency(most, clock=clock)
         self.clock = clock
+        self._local = threading.local()  # .gated: this thread's request holds a slot (urllib3 retries
+        # run in the thread that sent the request, whatever host a proxy or a redirect puts in between)
+
+    @property
+    def gated(self) -> bool:
+        """The current thread's request is one of the registry's own, holding a slot."""
+        return getattr(self._local, "gated", False)
 
     @contextmanager
     def request(self, gated: bool = True) -> Iterator[Attempt]:
@@ -277,34 +286,31 @@ class Traffic:
             return
         self.concurrency.acquire()
         attempt = Attempt(self.clock)
+        self._local.gated = True
         try:
             yield attempt
         finally:
+            self._local.gated = False
             self.concurrency.release(attempt.latency, attempt.refused)
 
 
 class PacedRetry(Retry):
-    """urllib3's retries (Retry-After obeyed), telling the registry's Pace about every 429 of the
-    registry's own host on the way (a vendor API on another host has limits of its own); a retry gives
-    its slot back while it waits, then waits its turn as any other request."""
+    """urllib3's retries (Retry-After obeyed), telling the registry's Pace about every 429 its own
+    requests get (a vendor API elsewhere has limits of its own); a retry gives its slot back while it
+    waits, then waits its turn as any other request."""
 
     traffic: Traffic | None = None
-    host: str | None = None  # the registry's host:port
-    registry = False  # the retry is of a request to the registry's host
 
     def increment(self, *args: Any, **kwargs: Any) -> Retry:
         response = kwargs.get("response") if "response" in kwargs else (args[2] if len(args) > 2 else None)
-        pool = kwargs.get("_pool")
-        registry = pool is None or self.host is None or f"{pool.host}:{pool.port}".lower() == self.host
-        registry = registry and self.traffic is not None
-        if response is not None and response.status == 429 and registry and self.traffic is not None:
+        if response is not None and response.status == 429 and self.traffic is not None and self.traffic.gated:
             self.traffic.pace.slow_down()
         retry = super().increment(*args, **kwargs)
-        retry.traffic, retry.host, retry.registry = self.traffic, self.host, registry  # type: ignore[attr-defined]
+        retry.traffic = self.traffic  # type: ignore[attr-defined]
         return retry
 
     def sleep(self, response: Any = None) -> None:
-        if not self.registry or self.traffic is None:
+        if self.traffic is None or not self.traffic.gated:
             return super().sleep(response)
         with self.traffic.concurrency.paused():
             super().sleep(response)
