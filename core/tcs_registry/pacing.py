@@ -127,8 +127,9 @@ class Concurrency:
 
     * queued at most ALPHA x log10(limit), and requests had to wait for a slot: one more slot (doubling
       at first, from START, until a window first shows a queue: slow start);
-    * queued at least BETA x log10(limit): the registry is working at its capacity and the rest wait in
-      it; the limit drops by the excess (to ALPHA's queue), halving at most;
+    * queued at least BETA x log10(limit), or a latency above SLOWEST times the baseline: the registry is
+      working at its capacity and the rest wait in it; the limit drops by the excess (to ALPHA's queue,
+      and to where the latency would be SLOWEST times the baseline), halving at most;
     * more than REFUSED of the window refused (429, 5xx, timeouts, broken connections): the limit drops
       in proportion to the refusals (halving at most); refusals now and then change nothing.
 
@@ -142,8 +143,9 @@ class Concurrency:
 
     START = 4
     SAMPLES = 32
-    ALPHA = 3.0
-    BETA = 6.0
+    ALPHA = 4.0
+    BETA = 8.0
+    SLOWEST = 2.0  # answers slower than this times the baseline: too many in flight, however few
     STALE = 0.9  # a latency that fell less than this after a cut did not come from our load
     REFUSED = 0.25
 
@@ -155,6 +157,7 @@ class Concurrency:
         self.waiting = 0  # requests waiting for a slot
         self.clock = clock
         self._slow_start = True
+        self._mixed = False  # the window under way began before the limit changed
         self._cut_at: float | None = None  # the latency that made the latest cut, for the next window
         self._cond = threading.Condition(threading.Lock())
         self._latencies: list[float] = []
@@ -211,7 +214,7 @@ class Concurrency:
             self._area += self.limit * (now - self._changed)
             self._changed = now
             log.debug("Requests in flight at once: %d (was %d)", limit, self.limit)
-            self.limit = limit
+            self.limit, self._mixed = limit, True
 
     def _decide(self) -> None:
         samples = len(self._latencies) + self._refused
@@ -219,6 +222,9 @@ class Concurrency:
         median = statistics.median(self._latencies) if self._latencies else None
         queued = self._queued or self.waiting > 0
         self._latencies, self._refused, self._queued = [], 0, False
+        if self._mixed:  # its requests began under the limit before the latest change: not a fair judge
+            self._mixed = False
+            return
         if share > self.REFUSED:
             self._slow_start = False
             self._set(int(self.limit * min(0.9, max(0.5, 1.0 - share))))
@@ -232,9 +238,11 @@ class Concurrency:
         self._cut_at = None
         waiting = self.limit * (1.0 - self.baseline / median)  # our requests queueing in the registry
         scale = max(1.0, math.log10(self.limit))
-        if waiting >= self.BETA * scale:
+        ratio = median / self.baseline
+        if waiting >= self.BETA * scale or ratio > self.SLOWEST:
             self._slow_start = False
-            self._set(max(self.limit // 2, round(self.limit - (waiting - self.ALPHA * scale))))
+            cut = min(self.limit - (waiting - self.ALPHA * scale), self.limit * self.SLOWEST / ratio)
+            self._set(max(self.limit // 2, round(cut)))
             self._cut_at = median
         elif waiting <= self.ALPHA * scale:
             if queued:
