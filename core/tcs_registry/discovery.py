@@ -517,6 +517,15 @@ class Discovery:
         if self.failures and self.failures.count:
             summary.failures = str(self.failures.path)
         code = EXIT_PARTIAL if self.partial else EXIT_OK
+        traffic = getattr(self.client, "traffic", None)  # an auth plugin's own client may have none
+        if traffic is not None:
+            log.info(
+                "Requests to the registry sent=%d concurrency=%.1f most=%d rate=%s",
+                traffic.pace.sent,
+                traffic.concurrency.average(),
+                traffic.concurrency.most,
+                f"{traffic.pace.rate:.1f}" if traffic.pace.rate else "unlimited",
+            )
         if report:
             log.info("Output report: %s", report.path)
             summary.violations = summary.vulnerabilities = "none: dry run, no images scanned"
@@ -531,15 +540,6 @@ class Discovery:
                 else "not matched: the vulnerability database is empty (tcs-registry db update)"
             )
             self.results.print_table(out)
-        traffic = getattr(self.client, "traffic", None)  # an auth plugin's own client may have none
-        if traffic is not None:
-            log.info(
-                "Requests to the registry sent=%d concurrency=%.1f most=%d rate=%s",
-                traffic.pace.sent,
-                traffic.concurrency.average(),
-                traffic.concurrency.most,
-                f"{traffic.pace.rate:.1f}" if traffic.pace.rate else "unlimited",
-            )
         if self.analyser:
             log.info("Layers analysed=%d reused=%d", self.analyser.layers_analysed, self.analyser.layers_reused)
         if self.resuming:

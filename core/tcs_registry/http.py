@@ -397,9 +397,14 @@ class RegistryClient:
         host = urlsplit(url).netloc
         limit = kwargs.pop("max_bytes", MAX_BODY_BYTES)
         stream = kwargs.pop("stream", False)  # the caller reads the body itself (layers), with limits of its own
-        gated = origin(url) == self._origin
+        # a slot is for reading the registry; a token asked for while it waits must not wait for one too
+        gated = kwargs.pop("gated", True) and method in ("GET", "HEAD") and origin(url) == self._origin
+        authorize = kwargs.pop("authorize", None)
         for attempt in range(1 if stream else BODY_ATTEMPTS):  # a connection broken mid-body is tried again
             with self.traffic.request(gated) as turn, DEADLINES.scope(self.timeout[1]) as scope:
+                if authorize is not None:  # chosen now, after the wait: a token must not end while it waits
+                    self._authorize(kwargs["headers"], authorize())
+                    turn.restart()
                 response = self._transport(method, url, host, scope, **kwargs)
                 if stream:  # the deadline and the slot are for the status line and headers, that is
                     turn.answered(response)
@@ -417,6 +422,13 @@ class RegistryClient:
                         raise RegistryError(f"{what} {BODY_ATTEMPTS} times: {_reason(exc)}") from None
                     log.debug("Answer from %s broken off (%s); asking again", host, _reason(exc))
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _authorize(headers: dict[str, str], authorization: str | None) -> None:
+        if authorization:
+            headers["Authorization"] = authorization
+        else:
+            headers.pop("Authorization", None)
 
     def _too_slow(self, host: str) -> str:
         return f"{host} took longer than {self.timeout[1]:g} s to answer"
@@ -450,10 +462,8 @@ class RegistryClient:
         scope = self.scope_for(url)
         headers = dict(kwargs.pop("headers", None) or {})
         home = origin(url) == self._origin  # credentials go to the registry itself, nowhere else
-        authorization = self._authorization(scope, fresh=False) if home else None
-        if authorization:
-            headers["Authorization"] = authorization
-        response = self._send(method, url, headers=headers, **kwargs)
+        authorize = (lambda: self._authorization(scope, fresh=False)) if home else None
+        response = self._send(method, url, headers=headers, authorize=authorize, **kwargs)
         if response.status_code != 401 or not home or origin(response.url) != self._origin:
             return response
         challenge = self._pick(parse_challenges(response.headers.get("WWW-Authenticate", "")))
@@ -539,7 +549,7 @@ class RegistryClient:
             if self.credentials.username:
                 params.append(("account", self.credentials.username))
         fetched_at = time.time()
-        response = self._send("GET", realm, params=params, auth=auth)
+        response = self._send("GET", realm, params=params, auth=auth, gated=False)
         service = urlsplit(realm).netloc
         if response.status_code in (401, 403):
             raise AuthError(self._refused("the registry's token service"))

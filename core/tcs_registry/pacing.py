@@ -260,6 +260,10 @@ class Attempt:
         self.latency: float | None = None
         self.refused = True  # until an answer says otherwise (an exception is a refusal)
 
+    def restart(self) -> None:
+        """The request goes only now (its credentials took a while): its latency counts from here."""
+        self.began = self.clock()
+
     def answered(self, response: Any) -> None:
         retries = getattr(getattr(response, "raw", None), "retries", None)
         history = retries.history if retries is not None else ()
