@@ -81,8 +81,11 @@ class Discovery:
         self.matcher: Matcher | None = None
         self.results: ResultWriter | None = None
         self.repositories = 0  # listed so far
+        self.tags = 0  # listed so far (the tags lists fetched ahead of the images described)
         self.settled = 0  # tags dealt with so far: described (and scanned), skipped or failed
-        self.listed = False  # the listing has finished
+        self._listing = 0  # tags lists under way
+        self._repositories_listed = False  # the repository listing has ended
+        self._counting = threading.Lock()
         self._scans = threading.BoundedSemaphore(min(SCANS, settings.concurrency))
 
     # -- setup -------------------------------------------------------------------------------
@@ -176,6 +179,8 @@ class Discovery:
                             self.summary.failed_repositories += 1
                             self._refuse_name(repository, "", problem)
                         continue
+                    with self._counting:
+                        self._listing += 1
                     pending.append((repository, pool.submit(self._tags, repository)))
                     while pending and (len(pending) > 2 * concurrency or pending[0][1].done()):
                         yield from settle()
@@ -187,21 +192,28 @@ class Discovery:
                 self.summary.failed_repositories += 1
                 log.error("Repository listing stopped early after %d repositories error=%s", listed, exc)
                 self._record_failure("(repository listing)", "", exc)
+            self._repositories_listed = True
             try:
                 while pending:  # what was listed is done, an early end of the listing or not
                     yield from settle()
             except QuotaExhausted as exc:
                 out_of_quota(exc)
-            self.listed = True
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _tags(self, repository: str) -> list[str]:
         registry, client = self._connected()
-        tags = self.pm.hook.list_tags(registry=registry, client=client, repository=repository)
-        if tags is None:
-            raise PluginError(f"no installed plugin can list tags of a {registry.registry_type} registry")
-        return sorted(tags)  # a stable report: registries list tags in any order
+        try:
+            tags = self.pm.hook.list_tags(registry=registry, client=client, repository=repository)
+            if tags is None:
+                raise PluginError(f"no installed plugin can list tags of a {registry.registry_type} registry")
+            listed = sorted(tags)  # a stable report: registries list tags in any order
+        finally:
+            with self._counting:
+                self._listing -= 1
+        with self._counting:
+            self.tags += len(listed)
+        return listed
 
     @staticmethod
     def _guarded(repositories: Iterable[str]) -> Iterator[str]:
@@ -415,7 +427,10 @@ class Discovery:
 
     def counts(self) -> Counts:
         summary = self.summary
-        return Counts(self.repositories, summary.found, self.settled, self.scanned, summary.failed, self.listed)
+        with self._counting:
+            listed = self._repositories_listed and self._listing == 0
+            tags = self.tags
+        return Counts(self.repositories, tags, self.settled, self.scanned, summary.failed, listed)
 
     def _stop(self, exc: QuotaExhausted) -> None:
         if self.stopped is None:
