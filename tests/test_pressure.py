@@ -43,7 +43,11 @@ def test_a_fixed_rate_limit_is_used_at_80_percent_or_more(big_registry, big, tmp
     refused, accepted = len(bucket.refused), len(bucket.accepted)
     print(f"limit 100/s: achieved {achieved:.1f}/s, {refused} refused of {accepted}, {took:.1f} s")
     assert achieved >= 80.0
-    assert len(bucket.refused) <= 0.2 * len(bucket.accepted)
+    # the first burst meets the limit unknowing (refusals are how it is found); after it, few
+    settled = bucket.refused[0] + 2.0
+    later = [t for t in bucket.refused if t >= settled], [t for t in bucket.accepted if t >= settled]
+    print(f"after the first 2 s: {len(later[0])} refused of {len(later[1])}")
+    assert len(later[0]) <= 0.15 * len(later[1])
     assert "slowing down to" in done.stderr  # the user is told, once or every 30 s
 
 
