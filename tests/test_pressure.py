@@ -4,12 +4,16 @@ slower as it is asked more is asked less."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tcs_registry.http import RegistryClient
+from tcs_registry.models import Credentials, Registry
 from tcs_registry.pacing import Concurrency
 from tcs_registry.testing.helpers import console_script, csv_rows, expected_rows
 from tcs_registry.testing.proxy import Proxy, RandomFaults, TokenBucket
@@ -160,3 +164,76 @@ def test_a_registry_slower_for_good_becomes_the_new_baseline():
     drive(limiter, SlowUnderLoad(base=0.04, capacity=1000), seconds=4.0, workers=32)
     assert limiter.baseline == pytest.approx(0.04, rel=0.3)
     assert limiter.limit >= 24  # back near the 32 allowed (one more slot a window)
+
+
+def test_a_token_retried_while_others_wait_for_it_does_not_deadlock():
+    """One slot; a thread holding it asks the token service, which answers 503 once (Retry-After: 1),
+    while another thread holding nothing waits for the same token: the retry keeps the slot it holds
+    (giving it back would let the other take it and wait for the token for ever)."""
+    asked = []
+
+    class TokenService(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            asked.append(self.path)
+            if len(asked) == 2:  # the repository's token, the first time: busy
+                self.send_response(503)
+                self.send_header("Retry-After", "1")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = json.dumps({"token": f"t{len(asked)}", "expires_in": 300}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    tokens = ThreadingHTTPServer(("127.0.0.1", 0), TokenService)
+
+    class AskingForTokens(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if not self.headers.get("Authorization"):
+                self.send_response(401)
+                realm = f"http://127.0.0.1:{tokens.server_port}/token"
+                self.send_header("WWW-Authenticate", f'Bearer realm="{realm}",service="registry"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+    registry = ThreadingHTTPServer(("127.0.0.1", 0), AskingForTokens)
+    for server in (tokens, registry):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host = f"127.0.0.1:{registry.server_port}"
+        client = RegistryClient(
+            Registry(f"http://{host}", "http", host, "", "DEFAULT_V2", options={"concurrency": 1}), Credentials()
+        )
+        client.get("/v2/")  # the challenge is learnt
+        done = []
+
+        def fetch(tag: str, after: float) -> None:
+            time.sleep(after)
+            client.get(f"/v2/app/manifests/{tag}")
+            done.append(tag)
+
+        threads = [
+            threading.Thread(target=fetch, args=(tag, after), daemon=True) for tag, after in (("a", 0), ("b", 0.3))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert sorted(done) == ["a", "b"]
+        assert client.traffic.concurrency.in_flight == 0
+    finally:
+        tokens.shutdown()
+        registry.shutdown()

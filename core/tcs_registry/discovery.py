@@ -166,6 +166,9 @@ class Discovery:
         def out_of_quota(exc: QuotaExhausted) -> None:
             self.stopped = str(exc)
             log.error("Stopping: %s; the listing is incomplete after %d repositories", exc, listed)
+            cancelled = sum(future.cancel() for _, future in pending)  # never to run: no longer under way
+            with self._counting:
+                self._listing -= cancelled
             pending.clear()
 
         try:
@@ -399,6 +402,7 @@ class Discovery:
                 admitted += 1
                 if self.stopped is not None:  # the quota is gone: count what is left, ask nothing more
                     summary.undone += 1
+                    self.settled += 1
                     continue
                 done = self._resumed(store, repository, tag) if self.resuming else None
                 if done is not None:

@@ -403,6 +403,7 @@ class RegistryClient:
         for attempt in range(1 if stream else BODY_ATTEMPTS):  # a connection broken mid-body is tried again
             with self.traffic.request(gated) as turn, DEADLINES.scope(self.timeout[1]) as scope:
                 if authorize is not None:  # chosen now, after the wait: a token must not end while it waits
+                    turn.refused = False  # a token service failing is not the registry refusing
                     self._authorize(kwargs["headers"], authorize())
                     turn.restart()
                 response = self._transport(method, url, host, scope, **kwargs)

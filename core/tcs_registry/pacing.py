@@ -262,7 +262,7 @@ class Attempt:
 
     def restart(self) -> None:
         """The request goes only now (its credentials took a while): its latency counts from here."""
-        self.began = self.clock()
+        self.began, self.refused = self.clock(), True
 
     def answered(self, response: Any) -> None:
         retries = getattr(getattr(response, "raw", None), "retries", None)
@@ -293,8 +293,12 @@ class Traffic:
         """Waits for the request's turn and (``gated``: to the registry's own host) a slot;
         `Attempt.answered` is told what came back."""
         self.pace.wait()
-        if not gated:  # a vendor API or token service elsewhere: its latency says nothing of the registry
-            yield Attempt(self.clock)
+        if not gated:  # a token service or a vendor API: its latency says nothing of the registry's load;
+            holding, self._local.gated = self.gated, False  # asked for while a slot is held (credentials
+            try:  # chosen after the wait), its retries must not give back and wait again for that slot
+                yield Attempt(self.clock)
+            finally:
+                self._local.gated = holding
             return
         self.concurrency.acquire()
         attempt = Attempt(self.clock)
