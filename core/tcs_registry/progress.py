@@ -9,6 +9,7 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 log = logging.getLogger("tcs_registry")
 LIVE = 0.5  # seconds between two redraws of the live line
 UNSIZED = 160  # columns assumed on a terminal that says it has none
+RATE_SECONDS = 5.0  # the requests a second shown are those of about the last five seconds
 PERIOD = 30.0  # seconds between two progress log lines when standard error is not a terminal
 
 
@@ -49,7 +51,8 @@ class Progress:
         self.counts, self.traffic, self.scanning = counts, traffic, scanning
         self.stream = stream or sys.stderr
         self.began = time.monotonic()
-        self._sent = (self.began, 0)  # (when, requests sent by then), for the request rate
+        # (when, requests sent by then) over the last RATE_SECONDS: the request rate, steadier than a tick's
+        self._sent: deque[tuple[float, int]] = deque([(self.began, 0)])
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stack = ExitStack()
@@ -89,8 +92,10 @@ class Progress:
     def _figures(self) -> dict[str, Any]:
         now, c = time.monotonic(), self.counts()
         sent = self.traffic.pace.sent if self.traffic is not None else 0
-        then, before = self._sent
-        self._sent = (now, sent)
+        self._sent.append((now, sent))
+        while len(self._sent) > 2 and now - self._sent[1][0] >= RATE_SECONDS:
+            self._sent.popleft()
+        then, before = self._sent[0]
         elapsed = now - self.began
         left = None
         if c.listed and c.done:
