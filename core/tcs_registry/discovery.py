@@ -29,6 +29,7 @@ from .errors import (
 from .http import RegistryClient
 from .models import ImageDescription, Platform, Registry, ScanResult, Violation
 from .oci import MAX_REPOSITORY_NAME, MAX_TAG, attached_tag, format_time, parse_time
+from .pacing import Traffic
 from .progress import Counts, Progress
 from .report import CsvReport, FailureReport, Summary
 from .results import ResultWriter, findings_document
@@ -72,6 +73,7 @@ class Discovery:
         self.stopped: str | None = None  # why describing stopped early (a quota), if it did
         self.registry: Registry | None = None
         self.client: RegistryClient | None = None
+        self.traffic: Traffic | None = None  # the client's requests: their rate and how many at once
         self.failures: FailureReport | None = None  # set by run(): every failed repository and image, and why
         self.resuming: int | None = None  # the killed or interrupted run this one finishes
         self.resumed = 0
@@ -113,6 +115,7 @@ class Discovery:
         if client is None:
             raise PluginError(f"no installed plugin can log in to a {registry_type} registry")
         self.client = client
+        self.traffic = getattr(client, "traffic", None)  # an auth plugin's own client may have none
         used = getattr(client, "credentials", s.credentials)  # an auth-override plugin may have brought its own
         log.debug("Authenticated registry=%s credentials=%s", s.url, used.source)
 
@@ -137,7 +140,6 @@ class Discovery:
         concurrency = self.settings.concurrency
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="list")
         pending: deque[tuple[str, Future[list[str]]]] = deque()
-        listed = 0
 
         def settle() -> Iterator[tuple[str, str]]:
             repository, future = pending.popleft()
@@ -165,7 +167,7 @@ class Discovery:
 
         def out_of_quota(exc: QuotaExhausted) -> None:
             self.stopped = str(exc)
-            log.error("Stopping: %s; the listing is incomplete after %d repositories", exc, listed)
+            log.error("Stopping: %s; the listing is incomplete after %d repositories", exc, self.repositories)
             cancelled = sum(future.cancel() for _, future in pending)  # never to run: no longer under way
             with self._counting:
                 self._listing -= cancelled
@@ -174,8 +176,7 @@ class Discovery:
         try:
             try:
                 for repository in self._guarded(repositories):
-                    listed += 1
-                    self.repositories = listed
+                    self.repositories += 1
                     problem = client.name_problem(repository)
                     if problem is not None:
                         if len(repository) > MAX_REPOSITORY_NAME or self.settings.image_filter.may_admit(repository):
@@ -190,10 +191,10 @@ class Discovery:
             except QuotaExhausted as exc:
                 out_of_quota(exc)
             except TcsError as exc:
-                if listed == 0 or isinstance(exc, PluginError):
+                if self.repositories == 0 or isinstance(exc, PluginError):
                     raise
                 self.summary.failed_repositories += 1
-                log.error("Repository listing stopped early after %d repositories error=%s", listed, exc)
+                log.error("Repository listing stopped early after %d repositories error=%s", self.repositories, exc)
                 self._record_failure("(repository listing)", "", exc)
             self._repositories_listed = True
             try:
@@ -206,6 +207,7 @@ class Discovery:
 
     def _tags(self, repository: str) -> list[str]:
         registry, client = self._connected()
+        listed: list[str] = []
         try:
             tags = self.pm.hook.list_tags(registry=registry, client=client, repository=repository)
             if tags is None:
@@ -214,8 +216,7 @@ class Discovery:
         finally:
             with self._counting:
                 self._listing -= 1
-        with self._counting:
-            self.tags += len(listed)
+                self.tags += len(listed)
         return listed
 
     @staticmethod
@@ -289,7 +290,7 @@ class Discovery:
             log.info("Not resuming run %d: %s", unfinished[0], why)
         status = "interrupted"
         pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="describe")
-        progress = Progress(self.counts, getattr(self.client, "traffic", None), self.analyser is not None)
+        progress = Progress(self.counts, self.traffic, self.analyser is not None)
         try:
             with progress:
                 self._pipeline(pool, store, run_id, report)
@@ -536,7 +537,7 @@ class Discovery:
         if self.failures and self.failures.count:
             summary.failures = str(self.failures.path)
         code = EXIT_PARTIAL if self.partial else EXIT_OK
-        traffic = getattr(self.client, "traffic", None)  # an auth plugin's own client may have none
+        traffic = self.traffic
         if traffic is not None:
             log.info(
                 "Requests to the registry sent=%d concurrency=%.1f most=%d rate=%s",

@@ -369,7 +369,7 @@ class RegistryClient:
             raise_on_status=False,
         )
         retry.traffic = self.traffic
-        # listing and describing each run up to `workers` requests at once: every one keeps its connection
+        # every request in flight keeps its connection: at most `workers` reads, and tokens and API calls
         adapter = WatchedAdapter(max_retries=retry, pool_connections=4, pool_maxsize=max(2 * workers + 4, 16))
         self.transport = Transport(adapter)
         self._lock = threading.Lock()
@@ -402,10 +402,8 @@ class RegistryClient:
         authorize = kwargs.pop("authorize", None)
         for attempt in range(1 if stream else BODY_ATTEMPTS):  # a connection broken mid-body is tried again
             with self.traffic.request(gated) as turn, DEADLINES.scope(self.timeout[1]) as scope:
-                if authorize is not None:  # chosen now, after the wait: a token must not end while it waits
-                    turn.refused = False  # a token service failing is not the registry refusing
-                    self._authorize(kwargs["headers"], authorize())
-                    turn.restart()
+                if authorize is not None:
+                    self._authorize(kwargs["headers"], turn.credentials(authorize))
                 response = self._transport(method, url, host, scope, **kwargs)
                 if stream:  # the deadline and the slot are for the status line and headers, that is
                     turn.answered(response)

@@ -59,7 +59,7 @@ class Pace:
         self._next = 0.0
         self._window: float | None = None  # when the window began
         self._last = 0.0  # when the latest request went
-        self._sent = self._refused = 0
+        self._in_window = self._refused = 0
         self._step = 1
         self._found = False  # a limit was met: from now on a few refusals are the limit, not chance
         self._warned = -self.WARN_EVERY
@@ -68,10 +68,10 @@ class Pace:
         with self._lock:
             now = self.clock()
             if now - self._last > self.WINDOW:  # idle a while (logging in, one page at a time): the window
-                self._window, self._sent, self._refused = now, 0, 0  # says nothing of the registry's rate
+                self._window, self._in_window, self._refused = now, 0, 0  # says nothing of the registry's rate
             self._decide(now)
             self._last = now
-            self._sent += 1
+            self._in_window += 1
             self.sent += 1
             if self.rate is None:
                 return
@@ -89,13 +89,13 @@ class Pace:
         if self._window is None:
             self._window = now
         elapsed = now - self._window
-        if elapsed < self.WINDOW or self._sent < self.SAMPLES:
+        if elapsed < self.WINDOW or self._in_window < self.SAMPLES:
             return
-        share = self._refused / self._sent  # retries wait their turn too (PacedRetry): each is counted
+        share = self._refused / self._in_window  # retries wait their turn too (PacedRetry): each is counted
         if share > (self.HOLD if self._found else self.REFUSED):
             # what the registry accepted while we were asking (a pause at the end, every worker waiting
             # out a backoff, is not the registry's doing), never less than half the rate at once
-            accepted = (self._sent - self._refused) / max(self._last - self._window, self.WINDOW / 2)
+            accepted = (self._in_window - self._refused) / max(self._last - self._window, self.WINDOW / 2)
             self.rate = max(
                 self.MIN_RATE, (self.rate or accepted) / 2, min(self.rate or accepted, accepted) * self.MARGIN
             )
@@ -114,7 +114,7 @@ class Pace:
             self._step = 1
         if self.limit is not None and self.rate is not None:
             self.rate = min(self.rate, self.limit)
-        self._window, self._sent, self._refused = now, 0, 0
+        self._window, self._in_window, self._refused = now, 0, 0
 
 
 class Concurrency:
@@ -260,9 +260,14 @@ class Attempt:
         self.latency: float | None = None
         self.refused = True  # until an answer says otherwise (an exception is a refusal)
 
-    def restart(self) -> None:
-        """The request goes only now (its credentials took a while): its latency counts from here."""
+    def credentials(self, authorize: Any) -> Any:
+        """``authorize()``, called now that the request holds its slot (a token must not end while it
+        waits for one): a token service failing is not the registry refusing, and the time it takes is
+        not the registry's latency."""
+        self.refused = False
+        authorization = authorize()
         self.began, self.refused = self.clock(), True
+        return authorization
 
     def answered(self, response: Any) -> None:
         retries = getattr(getattr(response, "raw", None), "retries", None)
@@ -293,21 +298,18 @@ class Traffic:
         """Waits for the request's turn and (``gated``: to the registry's own host) a slot;
         `Attempt.answered` is told what came back."""
         self.pace.wait()
-        if not gated:  # a token service or a vendor API: its latency says nothing of the registry's load;
-            holding, self._local.gated = self.gated, False  # asked for while a slot is held (credentials
-            try:  # chosen after the wait), its retries must not give back and wait again for that slot
-                yield Attempt(self.clock)
-            finally:
-                self._local.gated = holding
-            return
-        self.concurrency.acquire()
+        if gated:
+            self.concurrency.acquire()
         attempt = Attempt(self.clock)
-        self._local.gated = True
+        # ungated (a token service, a vendor API) while the thread holds a slot (credentials are chosen
+        # after the wait): its retries must not give back and wait again for that slot
+        holding, self._local.gated = self.gated, gated
         try:
             yield attempt
         finally:
-            self._local.gated = False
-            self.concurrency.release(attempt.latency, attempt.refused)
+            self._local.gated = holding
+            if gated:
+                self.concurrency.release(attempt.latency, attempt.refused)
 
 
 class PacedRetry(Retry):

@@ -89,8 +89,9 @@ class Progress:
                 self._log()
 
     # -- what is shown -------------------------------------------------------------------------
-    def _figures(self) -> dict[str, Any]:
-        now, c = time.monotonic(), self.counts()
+    def _figures(self, c: Counts) -> dict[str, Any]:
+        """What the counts (one snapshot, taken once) and the traffic say now."""
+        now = time.monotonic()
         sent = self.traffic.pace.sent if self.traffic is not None else 0
         self._sent.append((now, sent))
         while len(self._sent) > 2 and now - self._sent[1][0] >= RATE_SECONDS:
@@ -110,7 +111,8 @@ class Progress:
         }
 
     def line(self) -> str:
-        c, f = self.counts(), self._figures()
+        c = self.counts()
+        f = self._figures(c)
         images = f"{c.done:,}/{c.found:,}{'' if c.listed else '+'} images"
         what = [f"{c.scanned:,} scanned"] if self.scanning else []
         what.append(f"{c.failed:,} failed")
@@ -122,7 +124,8 @@ class Progress:
         return f"{c.repositories:,} repositories, {images} ({', '.join(what)}) | {traffic} | {when}"
 
     def _log(self) -> None:
-        c, f = self.counts(), self._figures()
+        c = self.counts()
+        f = self._figures(c)
         log.info(
             "Progress repositories=%d found=%d done=%d scanned=%d failed=%d listed=%s requests_per_second=%.0f "
             "rate_limit=%s in_flight=%s elapsed=%s left=%s",
