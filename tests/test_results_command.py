@@ -68,7 +68,7 @@ def test_results_errors_are_one_line(tcs, fresh_registry, state_dir, tmp_path):
     missing = tcs("results", f"--state-dir={tmp_path / 'nowhere'}")
     assert missing.code == 2
     assert missing.messages == [
-        f"error\tno state store in '{tmp_path / 'nowhere'}': run a scan first, or use --state-dir"
+        f"error\tno state store in '{tmp_path / 'nowhere'}': run a scan first, or use --state-dir or --store"
     ]
     _push(fresh_registry)
     assert tcs("registry", fresh_registry.url).code == 0

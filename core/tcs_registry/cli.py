@@ -82,7 +82,19 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     )
     @click.option("--insecure", is_flag=True, default=None, help="Do not verify the registry's TLS certificate.")
     @click.option("--ca-cert", help="CA bundle (PEM) that signs the registry's certificate.")
-    @click.option("--state-dir", help="Where the state store lives (default: the user's data directory).")
+    @click.option(
+        "--state-dir",
+        help="Where the default store and the vulnerability database live (default: the user's data directory).",
+    )
+    @click.option(
+        "--store",
+        help="The store: postgresql://user@host:5432/db (a team's) or sqlite:////path/state.db. Env: TCS_STORE_URL.",
+    )
+    @click.option(
+        "--scan-id", "scan_id", help="The scan this run is part of; workers of one scan share it. Env: TCS_SCAN_ID."
+    )
+    @click.option("--shard", help="Take the K-th of N shares of the images (K/N, e.g. 2/4); list the whole registry.")
+    @click.option("--shards", help="N shares; K is Kubernetes' JOB_COMPLETION_INDEX + 1 (an Indexed Job).")
     @click.option("--output-dir", help="Where reports are written (default: the current directory).")
     @click.option(
         "--concurrency",
@@ -153,7 +165,9 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
 
     @cli.command("results")
     @click.option("--project", help="Project whose results to show (default 'default'). Env: TCS_PROJECT_ID.")
-    @click.option("--run", "run", type=int, help="A run id (default: the latest run that scanned images).")
+    @click.option(
+        "--run", "run", type=int, help="A run id: the scan it is part of, whole (default: the latest scan of images)."
+    )
     @click.option("--image", help="One image: [host/]repository[:tag][@os/arch]. Shows its packages.")
     @click.option(
         "--format",
@@ -166,7 +180,8 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option(
         "--changes", "only_changes", is_flag=True, help="Only what changed since the previous scan of the registry."
     )
-    @click.option("--state-dir", help="Where the state store lives (default: the user's data directory).")
+    @click.option("--state-dir", help="Where the default store lives (default: the user's data directory).")
+    @click.option("--store", help="The store: postgresql://... or sqlite:////path/state.db. Env: TCS_STORE_URL.")
     @click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config).")
     def results(run: int | None, image: str | None, output_format: str, only_changes: bool, **flags: Any) -> None:
         """Show past runs of a project, what they found, and what changed since the run before.
@@ -177,10 +192,11 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
           tcs-registry results --changes --format json
           tcs-registry results --image team/app:1.0 --format cyclonedx > app.cdx.json
         """
-        project, state_dir = resolve_store(flags)
-        if not (state_dir / Store.FILENAME).is_file():
-            raise UsageError(f"no state store in {str(state_dir)!r}: run a scan first, or use --state-dir")
-        store = Store(state_dir)
+        project, _, url = resolve_store(flags)
+        if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+            where = str(Path(url.database or "").parent)
+            raise UsageError(f"no state store in {where!r}: run a scan first, or use --state-dir or --store")
+        store = Store(url)
         try:
             if only_changes and image:
                 raise UsageError("--changes covers the whole run: leave out --image")

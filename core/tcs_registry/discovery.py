@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -35,7 +36,7 @@ from .report import CsvReport, FailureReport, Summary
 from .results import ResultWriter, findings_document
 from .settings import Settings
 from .sniffing import HttpProbe, select_registry_type
-from .store import LayerCache, Store
+from .store import LayerCache, Store, StoreError
 from .vendor import client_class
 from .vulns.database import VulnDatabase
 from .vulns.matching import Matcher
@@ -148,6 +149,9 @@ class Discovery:
             except (PluginError, QuotaExhausted):
                 raise
             except Exception as exc:  # a registry error or a plugin bug fails this repository only
+                if not self._mine(repository, ""):  # reported by the worker whose share the repository is
+                    log.debug("Failed to list tags repository=%s (another shard reports it)", repository)
+                    return
                 self.summary.failed_repositories += 1
                 _log_failure("Failed to list tags repository=%s", repository, exc)
                 self._record_failure(f"{self.settings.host}/{repository}", "", exc)
@@ -179,6 +183,8 @@ class Discovery:
                     self.repositories += 1
                     problem = client.name_problem(repository)
                     if problem is not None:
+                        if not self._mine(repository, ""):
+                            continue
                         if len(repository) > MAX_REPOSITORY_NAME or self.settings.image_filter.may_admit(repository):
                             self.summary.failed_repositories += 1
                             self._refuse_name(repository, "", problem)
@@ -212,12 +218,22 @@ class Discovery:
             tags = self.pm.hook.list_tags(registry=registry, client=client, repository=repository)
             if tags is None:
                 raise PluginError(f"no installed plugin can list tags of a {registry.registry_type} registry")
-            listed = sorted(tags)  # a stable report: registries list tags in any order
+            # a stable report (registries list tags in any order), of this worker's share
+            listed = [tag for tag in sorted(tags) if self._mine(repository, tag)]
         finally:
             with self._counting:
                 self._listing -= 1
                 self.tags += len(listed)
         return listed
+
+    def _mine(self, repository: str, tag: str) -> bool:
+        """Whether ``repository:tag`` is in this worker's share (--shard K/N): a hash every machine and
+        Python version computes the same, so N workers take each image exactly once."""
+        share, shares = self.settings.shard
+        if shares == 1:
+            return True
+        digest = hashlib.sha256(f"{repository}:{tag}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") % shares == share - 1
 
     @staticmethod
     def _guarded(repositories: Iterable[str]) -> Iterator[str]:
@@ -261,13 +277,13 @@ class Discovery:
         self.connect()
         assert self.registry is not None and self.client is not None
         log.info("Beginning discovery of registry: %s", s.url)
-        store = self.store = Store(s.state_dir)
-        report = CsvReport(s.output_dir, s.host) if s.mode == "dry-run" else None
-        self.failures = FailureReport(s.output_dir, s.host)
-        cache = database = None
+        # connections: the main thread's, each image scanned at once (its layers), and a spare
+        store = self.store = Store(s.store, connections=min(SCANS, s.concurrency) + 2)
+        report = CsvReport(s.output_dir, s.host, s.shard) if s.mode == "dry-run" else None
+        self.failures = FailureReport(s.output_dir, s.host, s.shard)
+        database = None
         if s.mode == "scan" and self.scanners:
-            cache = LayerCache(s.state_dir)
-            self.analyser = Analyser(cache, s.platforms)
+            self.analyser = Analyser(LayerCache(store), s.platforms)
             self.results = ResultWriter(s.output_dir, s.host, s.formats)
             database = VulnDatabase(s.state_dir)
             if database.is_empty():
@@ -278,8 +294,13 @@ class Discovery:
             else:
                 self.matcher = Matcher(database)
         options = self._options()
-        unfinished = store.unfinished_run(s.project, s.url, s.mode)
-        run_id = self.run_id = store.begin_run(s.project, s.url, self.registry.registry_type, s.mode, options)
+        unfinished = store.unfinished_run(s.project, s.url, s.mode, s.shard)
+        run_id = self.run_id = store.begin_run(
+            s.project, s.url, self.registry.registry_type, s.mode, options, scan_id=s.scan_id, shard=s.shard
+        )
+        if s.shard[1] > 1:
+            self.summary.shard = f"{s.shard[0]} of {s.shard[1]}" + (f" (scan {s.scan_id})" if s.scan_id else "")
+            log.info("Taking shard %d of %d scan=%s", *s.shard, s.scan_id or f"run-{run_id}")
         if unfinished and unfinished[1] == options:
             self.resuming = unfinished[0]
             store.mark_followed(self.resuming, f"resumed by run {run_id}")
@@ -300,20 +321,24 @@ class Discovery:
             raise
         finally:
             pool.shutdown(wait=status != "interrupted", cancel_futures=True)
-            store.finish_run(
-                run_id,
-                status=status,
-                found=self.summary.found,
-                new=self.summary.new,
-                skipped=self.summary.skipped,
-                failed=self.summary.failed,
-                report=str(report.path) if report else None,
-            )
-            store.close()
+            try:
+                store.finish_run(
+                    run_id,
+                    status=status,
+                    found=self.summary.found,
+                    new=self.summary.new,
+                    skipped=self.summary.skipped,
+                    failed=self.summary.failed,
+                    report=str(report.path) if report else None,
+                )
+            except StoreError as exc:  # the store went away: the run stays unfinished there (resumable)
+                if status != "failed":
+                    raise
+                log.debug("Could not record the run's end: %s", exc)
+            finally:
+                store.close()
             self.store = None
             self.failures.close()
-            if cache:
-                cache.close()
             if database:
                 database.close()
             if report:
@@ -480,7 +505,7 @@ class Discovery:
         )
         if s.mode != "scan" or not self.scanners:
             return Outcome(image, resumed=True)
-        scanned = store.scanned(s.project, self.resuming, repository=repository, tag=tag)
+        scanned = store.scanned(s.project, [self.resuming], repository=repository, tag=tag)
         if not scanned:
             return None  # described, not scanned: do it now
         inventories, vulnerabilities, violations = [], [], []

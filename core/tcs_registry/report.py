@@ -16,10 +16,11 @@ FLUSH_SECONDS = 1.0
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def report_name(host: str, kind: str = "report") -> str:
+def report_name(host: str, kind: str = "report", shard: tuple[int, int] = (1, 1)) -> str:
     """``localhost:5000`` -> ``localhost-5000-report.csv``; ``test.azurecr.io`` -> ``test-azurecr-io-report.csv``
-    (``kind="failures"``: ``...-failures.csv``)."""
-    return host.replace(".", "-").replace(":", "-") + f"-{kind}.csv"
+    (``kind="failures"``: ``...-failures.csv``; the 2nd of 4 shards: ``...-report.shard-2-of-4.csv``)."""
+    share = f".shard-{shard[0]}-of-{shard[1]}" if shard[1] > 1 else ""
+    return host.replace(".", "-").replace(":", "-") + f"-{kind}{share}.csv"
 
 
 def safe_cell(value: str) -> str:
@@ -40,8 +41,8 @@ class CsvReport:
     """Rows are written as they come and flushed at least once a second (and at the end), so an
     interrupted run leaves a usable report."""
 
-    def __init__(self, directory: Path, host: str) -> None:
-        self.path = directory / report_name(host)
+    def __init__(self, directory: Path, host: str, shard: tuple[int, int] = (1, 1)) -> None:
+        self.path = directory / report_name(host, shard=shard)
         try:
             self._file, self._writer = open_csv(self.path, COLUMNS)
         except OSError as exc:
@@ -68,8 +69,8 @@ class FailureReport:
 
     COLUMNS = ("repository", "tag", "reason")
 
-    def __init__(self, directory: Path, host: str) -> None:
-        self.path = directory / report_name(host, "failures")
+    def __init__(self, directory: Path, host: str, shard: tuple[int, int] = (1, 1)) -> None:
+        self.path = directory / report_name(host, "failures", shard)
         self.count = 0
         self._file: IO[str] | None = None
         self.path.unlink(missing_ok=True)
@@ -98,10 +99,12 @@ class Summary:
     vulnerabilities: str = ""
     inventories: str = ""  # scan mode: how many packages were found and where the results are
     failures: str = ""  # where the reasons of the failures are
+    shard: str = ""  # "2 of 4 (scan ID)" for a worker that took a share of the images
 
     def write(self, out: TextIO) -> None:
         lines = [
             "Registry Summary:",
+            *([f"    Shard                 : {self.shard}"] if self.shard else []),
             f"    Total images found    : {self.found}",
             f"    New images found      : {self.new}",
         ]

@@ -224,13 +224,17 @@ def _finding_keys(document: dict[str, Any], vulnerabilities: bool = True) -> dic
 
 
 def changes(store: Store, project: str, run: int) -> tuple[int | None, list[Change]]:
-    """(the previous scan run, what changed since it) for the images `run` scanned."""
-    previous = store.previous_scan(project, run)
+    """(the previous scan's latest run, what changed since it) for the images of `run`'s scan."""
+    scan = store.scan_runs(project, run)
+    previous = store.previous_scan(project, scan)
     if previous is None:
         return None, []
-    before = {(r["repository"], r["tag"], r["platform"]): (r, d) for r, d in store.scanned(project, previous)}
+    before = {
+        (r["repository"], r["tag"], r["platform"]): (r, d)
+        for r, d in store.scanned(project, store.scan_runs(project, previous))
+    }
     found = []
-    for row, document in store.scanned(project, run):
+    for row, document in store.scanned(project, scan):
         image, platform = document["image"], row["platform"]
         old = before.get((row["repository"], row["tag"], row["platform"]))
         if old is None:
@@ -248,6 +252,14 @@ def changes(store: Store, project: str, run: int) -> tuple[int | None, list[Chan
         for key in sorted(old_keys.keys() - new_keys.keys()):
             found.append(Change(image, platform, f"fixed {key[0]}", old_keys[key]))
     return previous, found
+
+
+def _named(store: Store, project: str, run: int) -> str:
+    """``run 4``, or the runs of a scan of several workers: ``scan ci-7 (runs 5, 6, 7, 8)``."""
+    scan = store.scan_runs(project, run)
+    if len(scan) == 1:
+        return f"run {run}"
+    return f"scan {store.scan_id(run)} (runs {', '.join(map(str, scan))})"
 
 
 def _counts(document: dict[str, Any]) -> tuple[str, int | str]:
@@ -273,7 +285,8 @@ def show(
         _show_changes(store, project, run, output_format, out)
         return
     repository, tag, platform = parse_image(image) if image else (None, None, None)
-    scanned = store.scanned(project, run, repository=repository, tag=tag, platform=platform)
+    scan = store.scan_runs(project, run) if run is not None else None  # a run shows its whole scan
+    scanned = store.scanned(project, scan, repository=repository, tag=tag, platform=platform)
     if image and not scanned:
         where = f"run {run}" if run else "the latest scan"
         raise UsageError(f"no image {image!r} in {where} of project {project!r}; `tcs-registry results` lists them")
@@ -316,14 +329,20 @@ def show(
             if violations:
                 out.write(tabulate(violations, headers=["check", "severity", "title", "detail"]) + "\n\n")
         return
-    runs = [
-        (r["id"], r["started_at"][:19], r["registry"], r["mode"], r["status"], r["images_found"], r["scanned"])
-        for r in store.runs(project)
-    ]
-    if not runs:
-        out.write(f"No runs recorded for project {project!r} in {store.path}\n")
+    recorded = store.runs(project)
+    if not recorded:
+        out.write(f"No runs recorded for project {project!r} in {store.where}\n")
         return
-    out.write(tabulate(runs, headers=["run", "started", "registry", "mode", "status", "found", "scanned"]) + "\n\n")
+    headers = ["run", "started", "registry", "mode", "status", "found", "scanned"]
+    runs = [
+        [r["id"], r["started_at"][:19], r["registry"], r["mode"], r["status"], r["images_found"], r["scanned"]]
+        for r in recorded
+    ]
+    if any(r["shards"] > 1 or not r["scan_id"].startswith("run-") for r in recorded):  # workers of scans
+        headers += ["scan", "shard"]
+        for row, r in zip(runs, recorded, strict=True):
+            row += [r["scan_id"], f"{r['shard']}/{r['shards']}"]
+    out.write(tabulate(runs, headers=headers) + "\n\n")
     images = [
         (
             document["image"],
@@ -338,11 +357,12 @@ def show(
     if images:
         headers = ["image", "platform", "run", "os", "packages", "vulnerabilities", "violations"]
         out.write(tabulate(images, headers=headers) + "\n\n")
-        failed = [(f["repository"], f["tag"], f["reason"]) for f in store.failures(scanned[0][0]["run"])]
+        latest = max(row["run"] for row, _ in scanned)
+        failed = [(f["repository"], f["tag"], f["reason"]) for f in store.failures(store.scan_runs(project, latest))]
         if failed:
-            out.write(f"Failed in run {scanned[0][0]['run']}:\n")
+            out.write(f"Failed in {_named(store, project, latest)}:\n")
             out.write(tabulate(failed, headers=["repository", "tag", "reason"]) + "\n\n")
-        _show_changes(store, project, scanned[0][0]["run"], "table", out)
+        _show_changes(store, project, latest, "table", out)
 
 
 def _show_changes(store: Store, project: str, run: int | None, output_format: str, out: TextIO) -> None:
@@ -354,10 +374,12 @@ def _show_changes(store: Store, project: str, run: int | None, output_format: st
         document = {"run": run, "previous": previous, "changes": [asdict(c) for c in found]}
         out.write(json.dumps(document, indent=2) + "\n")
     elif previous is None:
-        out.write(f"Run {run} is the first scan of its registry in project {project!r}: nothing to compare\n")
+        named = _named(store, project, run)
+        named = named[:1].upper() + named[1:]
+        out.write(f"{named} is the first scan of its registry in project {project!r}: nothing to compare\n")
     elif not found:
-        out.write(f"No changes in run {run} since run {previous}\n")
+        out.write(f"No changes in {_named(store, project, run)} since {_named(store, project, previous)}\n")
     else:
-        out.write(f"Changes in run {run} since run {previous}:\n")
+        out.write(f"Changes in {_named(store, project, run)} since {_named(store, project, previous)}:\n")
         rows = [(c.image, c.platform, c.change, c.detail) for c in found]
         out.write(tabulate(rows, headers=["image", "platform", "change", "detail"]) + "\n")

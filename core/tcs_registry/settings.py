@@ -23,14 +23,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
+from sqlalchemy.engine.url import URL
 
 from .errors import UsageError
 from .models import Credentials
 from .pacing import DEFAULT_CONCURRENCY
 from .patterns import ImageFilter
+from .store import store_url
 
 MODES = ("scan", "dry-run")
 FORMATS = ("table", "json", "sarif", "cyclonedx")  # of scan results; a dry run always writes its CSV
+_SCAN_ID = re.compile(r"^(?!run-)[A-Za-z0-9._:/-]{1,100}$")  # "run-<id>" names the scan of a run without one
 _PLATFORM = re.compile(r"^[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_]+)?$")
 DEFAULT_CONFIG_PATHS = (Path("config"), Path("~/.accurics/config"))
 ENV = {
@@ -38,6 +41,8 @@ ENV = {
     "password": "TCS_REGISTRY_PASSWORD",
     "project": "TCS_PROJECT_ID",
     "token": "TCS_TOKEN",
+    "store": "TCS_STORE_URL",
+    "scan_id": "TCS_SCAN_ID",
 }
 # config key -> expected type(s)
 CONFIG_KEYS: dict[str, tuple[type, ...]] = {
@@ -53,6 +58,9 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "insecure": (bool,),
     "ca_cert": (str,),
     "state_dir": (str,),
+    "store": (str,),
+    "shard": (str,),
+    "shards": (int,),
     "output_dir": (str,),
     "concurrency": (int,),
     "max_rate": (int, float),
@@ -157,6 +165,9 @@ class Settings:
     max_images: int | None = None
     verify: bool | str = True
     state_dir: Path = field(default_factory=default_state_dir)
+    store: URL = field(default_factory=lambda: store_url(None, default_state_dir()))
+    scan_id: str | None = None  # the scan this run is part of (workers of one registry scan share it)
+    shard: tuple[int, int] = (1, 1)  # (K, N): this worker takes the K-th of N shares of the images
     output_dir: Path = field(default_factory=Path)
     concurrency: int = DEFAULT_CONCURRENCY
     max_rate: float | None = None  # requests a second to the registry; None: no limit
@@ -233,8 +244,11 @@ def resolve(
     project = (pick("project")[0] or "default").strip()
     if not project:
         raise UsageError("--project must not be empty")
-    state_dir = pick("state_dir")[0]
+    state_dir = Path(pick("state_dir")[0] or default_state_dir()).expanduser()
     output_dir = pick("output_dir")[0]
+    scan_id = pick("scan_id")[0]
+    if scan_id is not None and not _SCAN_ID.match(str(scan_id)):
+        raise UsageError(f"--scan-id {scan_id!r}: use 1 to 100 letters, digits and . _ : / - (e.g. the CI run id)")
     platforms = _listed(pick("platform")[0])
     for platform in platforms:
         if not _PLATFORM.match(platform):
@@ -259,7 +273,10 @@ def resolve(
         registry_type=pick("registry_type")[0],
         max_images=int(max_images) if max_images is not None else None,
         verify=verify,
-        state_dir=Path(state_dir).expanduser() if state_dir else default_state_dir(),
+        state_dir=state_dir,
+        store=store_url(pick("store")[0], state_dir),
+        scan_id=scan_id,
+        shard=_shard(pick("shard")[0], pick("shards")[0], env),
         output_dir=Path(output_dir).expanduser() if output_dir else Path.cwd(),
         concurrency=int(concurrency),
         max_rate=max_rate,
@@ -269,6 +286,28 @@ def resolve(
         formats=formats,
         fail_on=str(fail_on).strip().upper() if fail_on is not None else None,
     )
+
+
+def _shard(shard: str | None, shards: int | str | None, env: dict[str, str]) -> tuple[int, int]:
+    """(K, N) from --shard K/N, or from --shards N and Kubernetes' JOB_COMPLETION_INDEX (K - 1)."""
+    if shard is not None and shards is not None:
+        raise UsageError("--shard K/N and --shards N contradict each other: choose one")
+    if shard is not None:
+        match = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*", str(shard))
+        if not match or not 1 <= int(match[1]) <= int(match[2]):
+            raise UsageError(f"--shard {shard!r} is not K/N with K from 1 to N, e.g. 2/4")
+        return int(match[1]), int(match[2])
+    if shards is None:
+        return 1, 1
+    if not str(shards).strip().isdigit() or not 1 <= int(shards) <= 999_999:
+        raise UsageError(f"--shards must be a number of workers from 1, not {shards!r}")
+    index = env.get("JOB_COMPLETION_INDEX", "")
+    if not index.strip().isdigit() or int(index) >= int(shards):
+        raise UsageError(
+            f"--shards {shards} takes this worker's share from JOB_COMPLETION_INDEX (0 to {int(shards) - 1}), "
+            f"which is {index!r}: run it in a Kubernetes Indexed Job, or use --shard K/N"
+        )
+    return int(index) + 1, int(shards)
 
 
 def _bounded(value: Any, limit: float, message: str) -> float | None:
@@ -290,10 +329,14 @@ def _listed(value: str | list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(item).strip().lower() for item in items if str(item).strip()))
 
 
-def resolve_store(flags: dict[str, Any], env: dict[str, str] | None = None) -> tuple[str, Path]:
-    """(project, state directory) for the commands that only read the store, with the same precedence."""
+def resolve_store(flags: dict[str, Any], env: dict[str, str] | None = None) -> tuple[str, Path, URL]:
+    """(project, state directory, store) for the commands that only read, with the same precedence."""
     env = dict(os.environ if env is None else env)
     config, _ = load_config(flags.get("config"))
-    project = (flags.get("project") or env.get(ENV["project"]) or config.get("project") or "default").strip()
-    state_dir = flags.get("state_dir") or config.get("state_dir")
-    return project, Path(state_dir).expanduser() if state_dir else default_state_dir()
+
+    def pick(name: str) -> Any:
+        return flags.get(name) or (env.get(ENV[name]) if name in ENV else None) or config.get(name)
+
+    project = (pick("project") or "default").strip()
+    state_dir = Path(pick("state_dir") or default_state_dir()).expanduser()
+    return project, state_dir, store_url(pick("store"), state_dir)

@@ -1,187 +1,370 @@
-"""The state store: an embedded SQLite database of runs and image digests, per project.
+"""The state store: runs, image digests, inventories, findings and the layer cache, per project.
 
-One writer (the run's main thread), WAL journaling, and a commit per image, so an interrupted
-run keeps everything it recorded. Credentials are never stored.
+SQLite by default (a file in the state directory, nothing to set up) or PostgreSQL (one database for a
+team's scanners and the console), both through SQLAlchemy Core: one schema (``schema.py``), every
+query written once. A store made by an older release is upgraded in place on first use (Alembic,
+``migrations/``); one made by a newer release is refused and left untouched. Every write is idempotent
+(INSERT ... ON CONFLICT) and one transaction per image, so workers on several machines can share a
+store and an interrupted run keeps everything it recorded. Credentials are never stored.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
-import sqlite3
-import threading
+import logging
+import time
 import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.engine.url import URL, make_url
+
+from . import __version__
 from .analysis import ANALYSER_VERSION
-from .errors import UsageError
+from .errors import TcsError, UsageError
 from .files import private_dir, private_file
 from .models import ImageDescription, Inventory
 from .oci import format_time
+from .schema import digests, failures, findings, images, inventories, layers, run_options, runs, scans
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    project TEXT NOT NULL,
-    registry TEXT NOT NULL,
-    registry_type TEXT NOT NULL,
-    mode TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    status TEXT NOT NULL DEFAULT 'running',
-    images_found INTEGER NOT NULL DEFAULT 0,
-    images_new INTEGER NOT NULL DEFAULT 0,
-    images_skipped INTEGER NOT NULL DEFAULT 0,
-    images_failed INTEGER NOT NULL DEFAULT 0,
-    report TEXT
-);
-CREATE TABLE IF NOT EXISTS digests (
-    project TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    first_run INTEGER NOT NULL REFERENCES runs(id),
-    first_seen TEXT NOT NULL,
-    PRIMARY KEY (project, digest)
-);
-CREATE TABLE IF NOT EXISTS images (
-    project TEXT NOT NULL,
-    registry TEXT NOT NULL,
-    repository TEXT NOT NULL,
-    tag TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    media_type TEXT NOT NULL,
-    platforms TEXT NOT NULL,
-    build_time TEXT,
-    last_run INTEGER NOT NULL REFERENCES runs(id),
-    PRIMARY KEY (project, registry, repository, tag)
-);
--- what the analysis found in one layer, per analyser version (the layer cache, shared by all projects)
-CREATE TABLE IF NOT EXISTS layers (
-    diff_id TEXT NOT NULL,
-    analyser TEXT NOT NULL,
-    record BLOB NOT NULL,  -- zlib-compressed JSON
-    analysed_at TEXT NOT NULL,
-    PRIMARY KEY (diff_id, analyser)
-);
--- the inventory of one image manifest (a platform's own digest inside an index)
-CREATE TABLE IF NOT EXISTS inventories (
-    digest TEXT NOT NULL,
-    analyser TEXT NOT NULL,
-    inventory TEXT NOT NULL,
-    PRIMARY KEY (digest, analyser)
-);
--- which image and platform each run scanned
-CREATE TABLE IF NOT EXISTS scans (
-    run INTEGER NOT NULL REFERENCES runs(id),
-    project TEXT NOT NULL,
-    registry TEXT NOT NULL,
-    repository TEXT NOT NULL,
-    tag TEXT NOT NULL,
-    platform TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    analyser TEXT NOT NULL,
-    scanned_at TEXT NOT NULL,
-    PRIMARY KEY (run, repository, tag, platform)
-);
--- what failed in each run, and why (a repository whose tags could not be listed has an empty tag)
-CREATE TABLE IF NOT EXISTS failures (
-    run INTEGER NOT NULL REFERENCES runs(id),
-    repository TEXT NOT NULL,
-    tag TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    PRIMARY KEY (run, repository, tag)
-);
--- what a run's images depend on besides the registry (platforms, vulnerability database): a killed run
--- is resumed only by a run that would produce the same
-CREATE TABLE IF NOT EXISTS run_options (
-    run INTEGER PRIMARY KEY REFERENCES runs(id),
-    options TEXT NOT NULL
-);
--- what each run's scan of an image platform found: vulnerabilities and violations (zlib JSON)
-CREATE TABLE IF NOT EXISTS findings (
-    run INTEGER NOT NULL REFERENCES runs(id),
-    repository TEXT NOT NULL,
-    tag TEXT NOT NULL,
-    platform TEXT NOT NULL,
-    findings BLOB NOT NULL,
-    PRIMARY KEY (run, repository, tag, platform)
-);
-"""
+log = logging.getLogger("tcs_registry")
+T = TypeVar("T")
+FILENAME = "state.db"  # the default SQLite store, in the state directory
+RECONNECT_SECONDS = 30.0  # how long a lost database is waited for before the run gives up
+OPEN_SECONDS = 10.0  # how long a database that is not up yet is waited for when the store is opened
+FIRST_REVISION = "0001"  # release 0.1.0's hand-written schema
+REVISION = "0002"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
+_MIGRATION_LOCK = 0x7463_7372  # PostgreSQL advisory lock: one worker upgrades a shared store at a time
+
+
+class StoreError(TcsError):
+    """The store cannot be reached or used (exit 3, as for a registry that cannot be reached)."""
+
+
+def store_url(text: str | None, state_dir: Path) -> URL:
+    """The store a run uses: ``text`` (--store, TCS_STORE_URL, config ``store``) or the state directory's
+    SQLite file. PostgreSQL goes through psycopg 3, installed with the ``postgres`` extra."""
+    if not text or not text.strip():
+        return URL.create("sqlite", database=str(state_dir / FILENAME))
+    try:
+        url = make_url(text.strip())
+    except (sa.exc.ArgumentError, ValueError):
+        shown = text.strip().split("@")[-1] if "@" in text else text.strip()
+        raise UsageError(f"malformed --store URL {shown!r}: use postgresql://user@host/db or sqlite:////path") from None
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    if backend in ("postgresql", "postgres"):
+        if "+" in url.drivername and driver != "psycopg":
+            raise UsageError(f"--store: the {driver} driver is not supported; use postgresql:// (psycopg 3)")
+        if find_spec("psycopg") is None:
+            raise UsageError("a PostgreSQL store needs the psycopg driver: pip install 'tcs-registry[postgres]'")
+        return url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise UsageError("--store: a SQLite store needs a file: sqlite:////absolute/path/state.db")
+        return url.set(drivername="sqlite")
+    shown = url.render_as_string(hide_password=True)
+    raise UsageError(f"--store {shown!r}: use postgresql://user@host:5432/db or sqlite:////path/state.db")
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _connect(directory: Path, *, threads: bool = False) -> sqlite3.Connection:
-    path = directory / Store.FILENAME
-    try:
-        private_file(private_dir(directory) / Store.FILENAME)
-        db = sqlite3.connect(path, timeout=30, check_same_thread=not threads)
-        db.row_factory = sqlite3.Row  # rows by column name or index
-        db.execute("PRAGMA journal_mode=WAL")
-        # WAL with synchronous=NORMAL: a commit is atomic and never corrupts the file, but is not
-        # flushed to disk one by one (a power cut may lose the last few images, which the next run redoes)
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA foreign_keys=ON")
-        db.executescript(SCHEMA)
-    except (OSError, sqlite3.Error) as exc:
-        raise UsageError(f"cannot open the state store in {str(directory)!r}: {exc}; use --state-dir") from None
-    return db
+def _transient(exc: sa.exc.DBAPIError) -> bool:
+    """A connection lost or refused, a database restarting or busy: worth asking again. A refused
+    password, a missing database or a broken query is not."""
+    if exc.connection_invalidated:
+        return True
+    state = getattr(exc.orig, "sqlstate", None)
+    if state is not None:
+        return state.startswith(("08", "57P", "40"))  # connection, shutdown, serialization
+    if isinstance(exc, sa.exc.OperationalError):
+        text = str(exc.orig).lower()
+        return "locked" in text or "busy" in text or "connect" in text or "closed" in text or "terminat" in text
+    return False
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class Store:
-    FILENAME = "state.db"
+    """One store, opened (and upgraded) once per command; safe to share between threads."""
 
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / self.FILENAME
-        self.db = _connect(directory)
+    def __init__(self, url: URL, *, connections: int = 4) -> None:
+        self.url = url
+        self.where = url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+        self._lost: str | None = None  # why the store was given up on: later calls fail at once
+        self._built: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+        self.engine = self._engine(url, connections)
+        try:
+            self._migrate()
+        except BaseException:
+            self.engine.dispose()
+            raise
 
-    def begin_run(self, project: str, registry: str, registry_type: str, mode: str, options: str) -> int:
-        with self.db:
-            cursor = self.db.execute(
-                "INSERT INTO runs (project, registry, registry_type, mode, started_at) VALUES (?, ?, ?, ?, ?)",
-                (project, registry, registry_type, mode, _now()),
+    @staticmethod
+    def _engine(url: URL, connections: int) -> Engine:
+        if url.get_backend_name() == "postgresql":
+            return sa.create_engine(
+                url,
+                pool_size=connections,
+                max_overflow=connections,
+                pool_pre_ping=True,  # a connection the server dropped (a restart) is replaced, not used
+                connect_args={"connect_timeout": 10, "application_name": f"tcs-registry {__version__}"},
             )
-            self.db.execute("INSERT INTO run_options VALUES (?, ?)", (cursor.lastrowid, options))
-        return int(cursor.lastrowid or 0)
+        path = Path(url.database or "")
+        try:
+            private_file(private_dir(path.parent) / path.name)
+        except OSError as exc:
+            where = str(path.parent)
+            raise UsageError(f"cannot open the state store in {where!r}: {exc.strerror}; use --state-dir") from None
+        arguments = {"timeout": 30, "check_same_thread": False}
+        engine = sa.create_engine(url, pool_size=connections, max_overflow=connections, connect_args=arguments)
 
-    def record_image(self, run: int, project: str, registry: str, image: ImageDescription) -> bool:
-        """Remember an image; True if its digest is new to the project."""
-        with self.db:
-            new = (
-                self.db.execute(
-                    "INSERT OR IGNORE INTO digests (project, digest, first_run, first_seen) VALUES (?, ?, ?, ?)",
-                    (project, image.digest, run, _now()),
-                ).rowcount
-                == 1
-            )
-            self.db.execute(
-                "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    project,
-                    registry,
-                    image.repository,
-                    image.tag,
-                    image.digest,
-                    image.media_type,
-                    json.dumps([str(p) for p in image.platforms]),
-                    format_time(image.build_time) or None,
-                    run,
-                ),
-            )
-        return new
+        @sa.event.listens_for(engine, "connect")
+        def _configure(connection: Any, _record: Any) -> None:
+            connection.isolation_level = None  # transactions as SQLAlchemy begins them (DDL included)
+            connection.execute("PRAGMA journal_mode=WAL")
+            # a commit is atomic and never corrupts the file, but is not flushed to disk one by one (a power
+            # cut may lose the last few images, which the next run redoes)
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN")
+
+        return engine
+
+    # -- opening ------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        """Bring the schema to this release's revision: create it, upgrade it (a 0.1.0 store has no
+        revision recorded: it is stamped as the first), or refuse a store a newer release wrote."""
+
+        def revision(connection: Connection) -> str | None:
+            if not sa.inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+        if self._do(revision, OPEN_SECONDS) == REVISION:
+            return  # the usual case, without loading Alembic
+        from alembic import command
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", "tcs_registry:migrations")
+        script = ScriptDirectory.from_config(config)
+        head = script.get_current_head()
+        known = {revision.revision for revision in script.walk_revisions()}
+
+        def upgrade(connection: Connection) -> None:
+            current = MigrationContext.configure(connection).get_current_heads()
+            if current == (head,):
+                return
+            newer = [revision for revision in current if revision not in known]
+            if newer:
+                raise UsageError(
+                    f"the store {self.where} has schema revision {newer[0]}, which this tcs-registry "
+                    f"({__version__}) does not know: a newer release wrote it; upgrade tcs-registry"
+                )
+            config.attributes["connection"] = connection
+            if not current and sa.inspect(connection).has_table("runs"):
+                log.info("Upgrading the state store of release 0.1.0: %s", self.where)
+                command.stamp(config, FIRST_REVISION)
+            command.upgrade(config, "head")
+
+        with self._migration_lock():
+            self._do(upgrade, OPEN_SECONDS)
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """Workers starting together on a new or old store: one upgrades it, the others then find it done."""
+        if self.url.get_backend_name() == "postgresql":
+            with self._connected() as connection:
+                connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+                connection.commit()
+                try:
+                    yield
+                finally:
+                    connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+                    connection.commit()
+            return
+        with open(self.url.database or "", "rb") as handle:  # flock: apart from SQLite's own locks
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    @contextmanager
+    def _connected(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(f"cannot use the store {self.where}: {_reason(exc)}") from None
+
+    def _do(self, work: Callable[[Connection], T], patience: float | None = None) -> T:
+        """``work`` in one transaction; asked again while the database is unreachable or busy (every
+        write is idempotent), for up to ``patience`` seconds (RECONNECT_SECONDS), then one StoreError."""
+        if self._lost:
+            raise StoreError(self._lost)
+        deadline = time.monotonic() + (RECONNECT_SECONDS if patience is None else patience)
+        delay = 0.25
+        while True:
+            try:
+                with self.engine.begin() as connection:
+                    return work(connection)
+            except sa.exc.DBAPIError as exc:
+                if not _transient(exc):
+                    raise StoreError(f"the store {self.where} failed: {_reason(exc)}") from None
+                if time.monotonic() + delay > deadline:
+                    self._lost = f"the store {self.where} cannot be reached: {_reason(exc)}"
+                    raise StoreError(self._lost) from None
+                log.warning("The store %s did not answer (%s); trying again", self.where, _reason(exc))
+                time.sleep(delay)
+                delay = min(delay * 2, 4.0)
+
+    def _upsert(self, connection: Connection, table: sa.Table, **values: Any) -> None:
+        """Insert a row, or replace the one with its primary key."""
+        connection.execute(self._statement("upsert", table, tuple(values)), values)
+
+    def _add(self, connection: Connection, table: sa.Table, **values: Any) -> bool:
+        """Insert a row unless one with its primary key exists; True if this one was the first."""
+        return connection.execute(self._statement("add", table, tuple(values)), values).first() is not None
+
+    def _statement(self, kind: str, table: sa.Table, names: tuple[str, ...]) -> Any:
+        """An INSERT ... ON CONFLICT of the store's dialect (both spell it the same way), built once: making
+        one costs SQLAlchemy far more than running it. An "add" returns its row only if it inserted it
+        (rowcount is not kept for INSERTs on every driver)."""
+        key = (kind, table.name, names)
+        statement = self._built.get(key)
+        if statement is None:
+            dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+            statement = dialect.insert(table).values({name: sa.bindparam(name) for name in names})
+            keys = [column.name for column in table.primary_key.columns]
+            if kind == "upsert":
+                replaced = {name: statement.excluded[name] for name in names if name not in keys}
+                statement = statement.on_conflict_do_update(index_elements=keys, set_=replaced)
+            else:
+                statement = statement.on_conflict_do_nothing().returning(table.c[keys[0]])
+            self._built[key] = statement
+        return statement
+
+    def _rows(self, query: Any, **params: Any) -> list[RowMapping]:
+        return self._do(lambda connection: list(connection.execute(query, params).mappings()))
+
+    # -- runs ---------------------------------------------------------------------------------
+    def begin_run(
+        self,
+        project: str,
+        registry: str,
+        registry_type: str,
+        mode: str,
+        options: str,
+        *,
+        scan_id: str | None = None,
+        shard: tuple[int, int] = (1, 1),
+    ) -> int:
+        def begin(connection: Connection) -> int:
+            values = dict(project=project, registry=registry, registry_type=registry_type, mode=mode)
+            values.update(started_at=_now(), scan_id=scan_id, shard=shard[0], shards=shard[1])
+            run = int(connection.execute(runs.insert().values(**values)).inserted_primary_key[0])
+            if scan_id is None:  # a scan of its own
+                connection.execute(runs.update().where(runs.c.id == run).values(scan_id=f"run-{run}"))
+            connection.execute(run_options.insert().values(run=run, options=options))
+            return run
+
+        return self._do(begin)
 
     def finish_run(
         self, run: int, *, status: str, found: int, new: int, skipped: int, failed: int, report: str | None
     ) -> None:
-        with self.db:
-            self.db.execute(
-                "UPDATE runs SET finished_at=?, status=?, images_found=?, images_new=?, images_skipped=?,"
-                " images_failed=?, report=? WHERE id=?",
-                (_now(), status, found, new, skipped, failed, report, run),
+        values = dict(finished_at=_now(), status=status, images_found=found, images_new=new)
+        values.update(images_skipped=skipped, images_failed=failed, report=report)
+        self._do(lambda connection: connection.execute(runs.update().where(runs.c.id == run).values(**values)))
+
+    def unfinished_run(
+        self, project: str, registry: str, mode: str, shard: tuple[int, int] = (1, 1)
+    ) -> tuple[int, str | None] | None:
+        """(id, options) of the last run of this registry, mode and share, if it was killed or interrupted."""
+        query = (
+            sa.select(runs.c.id, runs.c.status, run_options.c.options)
+            .select_from(runs.outerjoin(run_options, run_options.c.run == runs.c.id))
+            .where(runs.c.project == project, runs.c.registry == registry, runs.c.mode == mode)
+            .where(runs.c.shard == shard[0], runs.c.shards == shard[1])
+            .order_by(runs.c.id.desc())
+            .limit(1)
+        )
+        rows = self._rows(query)
+        if rows and rows[0]["status"] in ("running", "interrupted"):
+            return rows[0]["id"], rows[0]["options"]
+        return None
+
+    def mark_followed(self, run: int, status: str) -> None:
+        """An unfinished run's end: resumed or superseded by a later one."""
+        self._do(lambda connection: connection.execute(runs.update().where(runs.c.id == run).values(status=status)))
+
+    def runs(self, project: str, limit: int = 20) -> list[RowMapping]:
+        scanned = sa.select(sa.func.count()).where(scans.c.run == runs.c.id).scalar_subquery()
+        query = sa.select(runs, scanned.label("scanned")).where(runs.c.project == project)
+        return self._rows(query.order_by(runs.c.id.desc()).limit(limit))
+
+    def scan_runs(self, project: str, run: int) -> list[int]:
+        """The runs of the scan `run` is part of (the workers of one --scan-id), oldest first."""
+        scan_id = sa.select(runs.c.scan_id).where(runs.c.id == run).scalar_subquery()
+        query = sa.select(runs.c.id).where(runs.c.project == project, runs.c.scan_id == scan_id)
+        return [row["id"] for row in self._rows(query.order_by(runs.c.id))] or [run]
+
+    def scan_id(self, run: int) -> str | None:
+        query = sa.select(runs.c.scan_id).where(runs.c.id == run)
+        return self._do(lambda connection: connection.execute(query).scalar())
+
+    # -- images -------------------------------------------------------------------------------
+    def record_image(self, run: int, project: str, registry: str, image: ImageDescription) -> bool:
+        """Remember an image; True if its digest is new to the project (exactly one of several workers
+        meeting it at once is told so)."""
+
+        def record(connection: Connection) -> bool:
+            new = self._add(connection, digests, project=project, digest=image.digest, first_run=run, first_seen=_now())
+            self._upsert(
+                connection,
+                images,
+                project=project,
+                registry=registry,
+                repository=image.repository,
+                tag=image.tag,
+                digest=image.digest,
+                media_type=image.media_type,
+                platforms=json.dumps([str(p) for p in image.platforms]),
+                build_time=format_time(image.build_time) or None,
+                last_run=run,
             )
+            return new
+
+        return self._do(record)
+
+    def described(self, run: int, project: str, registry: str, repository: str, tag: str) -> RowMapping | None:
+        """The image as `run` recorded it, if it did."""
+        query = sa.select(images).where(
+            images.c.project == project,
+            images.c.registry == registry,
+            images.c.repository == repository,
+            images.c.tag == tag,
+            images.c.last_run == run,
+        )
+        rows = self._rows(query)
+        return rows[0] if rows else None
 
     def record_scan(
         self,
@@ -190,103 +373,79 @@ class Store:
         registry: str,
         inventory: Inventory,
         document: dict[str, Any],
-        findings: dict[str, list[dict[str, Any]]] | None = None,
+        found: dict[str, list[dict[str, Any]]] | None = None,
     ) -> None:
         """Remember what one run found in one platform of an image; the inventory is kept once per digest,
         the findings (which change with the vulnerability database) per run."""
         platform = str(inventory.platform or "")
-        with self.db:
-            if findings is not None:
-                blob = zlib.compress(json.dumps(findings, separators=(",", ":")).encode())
-                self.db.execute(
-                    "INSERT OR REPLACE INTO findings VALUES (?, ?, ?, ?, ?)",
-                    (run, inventory.repository, inventory.tag, platform, blob),
-                )
-            known = self.db.execute(
-                "SELECT 1 FROM inventories WHERE digest = ? AND analyser = ?", (inventory.digest, ANALYSER_VERSION)
-            ).fetchone()
-            if not known:  # a digest's inventory is written once
-                self.db.execute(
-                    "INSERT INTO inventories VALUES (?, ?, ?)",
-                    (inventory.digest, ANALYSER_VERSION, json.dumps(document, separators=(",", ":"))),
-                )
-            self.db.execute(
-                "INSERT OR REPLACE INTO scans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run,
-                    project,
-                    registry,
-                    inventory.repository,
-                    inventory.tag,
-                    platform,
-                    inventory.digest,
-                    ANALYSER_VERSION,
-                    _now(),
-                ),
+        where = dict(run=run, repository=inventory.repository, tag=inventory.tag, platform=platform)
+
+        def record(connection: Connection) -> None:
+            if found is not None:
+                blob = zlib.compress(json.dumps(found, separators=(",", ":")).encode())
+                self._upsert(connection, findings, **where, findings=blob)
+            stored = json.dumps(document, separators=(",", ":"))
+            self._add(connection, inventories, digest=inventory.digest, analyser=ANALYSER_VERSION, inventory=stored)
+            self._upsert(
+                connection,
+                scans,
+                **where,
+                project=project,
+                registry=registry,
+                digest=inventory.digest,
+                analyser=ANALYSER_VERSION,
+                scanned_at=_now(),
             )
 
-    def unfinished_run(self, project: str, registry: str, mode: str) -> tuple[int, str | None] | None:
-        """(id, options) of the project's last run of this registry and mode, if it was killed or interrupted."""
-        row = self.db.execute(
-            "SELECT id, status, options FROM runs LEFT JOIN run_options ON run = id"
-            " WHERE project = ? AND registry = ? AND mode = ? ORDER BY id DESC LIMIT 1",
-            (project, registry, mode),
-        ).fetchone()
-        return (row["id"], row["options"]) if row and row["status"] in ("running", "interrupted") else None
-
-    def mark_followed(self, run: int, status: str) -> None:
-        """An unfinished run's end: resumed or superseded by a later one."""
-        with self.db:
-            self.db.execute("UPDATE runs SET status = ? WHERE id = ?", (status, run))
-
-    def described(self, run: int, project: str, registry: str, repository: str, tag: str) -> sqlite3.Row | None:
-        """The image as `run` recorded it, if it did."""
-        return self.db.execute(
-            "SELECT * FROM images WHERE project = ? AND registry = ? AND repository = ? AND tag = ? AND last_run = ?",
-            (project, registry, repository, tag, run),
-        ).fetchone()
+        self._do(record)
 
     def record_failure(self, run: int, repository: str, tag: str, reason: str) -> None:
-        with self.db:
-            self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (run, repository, tag, reason))
+        self._do(lambda c: self._upsert(c, failures, run=run, repository=repository, tag=tag, reason=reason))
 
-    def failures(self, run: int) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM failures WHERE run = ? ORDER BY repository, tag", (run,)).fetchall()
+    def failures(self, of_runs: Sequence[int]) -> list[RowMapping]:
+        query = sa.select(failures).where(failures.c.run.in_(of_runs))
+        return self._rows(query.order_by(failures.c.repository, failures.c.tag, failures.c.run))
 
-    def runs(self, project: str, limit: int = 20) -> list[sqlite3.Row]:
-        return self.db.execute(
-            "SELECT runs.*, (SELECT COUNT(*) FROM scans WHERE scans.run = runs.id) AS scanned"
-            " FROM runs WHERE project = ? ORDER BY id DESC LIMIT ?",
-            (project, limit),
-        ).fetchall()
-
+    # -- what scans found ---------------------------------------------------------------------
     def scanned(
         self,
         project: str,
-        run: int | None = None,
+        scan: Sequence[int] | None = None,
         *,
         repository: str | None = None,
         tag: str | None = None,
         platform: str | None = None,
-    ) -> list[tuple[sqlite3.Row, dict[str, Any]]]:
-        """(scan row, stored inventory document) of a run (by default the project's latest run that
-        scanned), optionally of one repository, tag and platform."""
-        if run is None:
-            run = self.latest_scan(project)
-        rows = self.db.execute(
-            "SELECT scans.*, inventories.inventory, findings.findings FROM scans JOIN inventories"
-            " ON inventories.digest = scans.digest AND inventories.analyser = scans.analyser"
-            " LEFT JOIN findings USING (run, repository, tag, platform)"
-            " WHERE scans.project = :project AND scans.run = :run"
-            " AND (:repository IS NULL OR scans.repository = :repository)"
-            " AND (:tag IS NULL OR scans.tag = :tag) AND (:platform IS NULL OR scans.platform = :platform)"
-            " ORDER BY repository, tag, platform",
-            {"project": project, "run": run, "repository": repository, "tag": tag, "platform": platform},
-        ).fetchall()
-        return [(row, self._document(row)) for row in rows]
+    ) -> list[tuple[RowMapping, dict[str, Any]]]:
+        """(scan row, stored inventory document) of each image platform the runs of a scan scanned (by
+        default the project's latest scan), its latest if several did; optionally of one repository, tag
+        and platform."""
+        if scan is None:
+            latest = self.latest_scan(project)
+            scan = self.scan_runs(project, latest) if latest is not None else []
+        query = (
+            sa.select(scans, inventories.c.inventory, findings.c.findings)
+            .select_from(
+                scans.join(
+                    inventories,
+                    sa.and_(inventories.c.digest == scans.c.digest, inventories.c.analyser == scans.c.analyser),
+                ).outerjoin(
+                    findings,
+                    sa.and_(*(findings.c[name] == scans.c[name] for name in ("run", "repository", "tag", "platform"))),
+                )
+            )
+            .where(scans.c.project == project, scans.c.run.in_(scan))
+            .order_by(scans.c.repository, scans.c.tag, scans.c.platform, scans.c.run.desc())
+        )
+        for column, value in (("repository", repository), ("tag", tag), ("platform", platform)):
+            if value is not None:
+                query = query.where(scans.c[column] == value)
+        latest_first: dict[tuple[str, str, str], RowMapping] = {}
+        for row in self._rows(query):
+            latest_first.setdefault((row["repository"], row["tag"], row["platform"]), row)
+        return [(row, self._document(row)) for row in latest_first.values()]
 
     @staticmethod
-    def _document(row: sqlite3.Row) -> dict[str, Any]:
+    def _document(row: RowMapping) -> dict[str, Any]:
         """A stored inventory (kept once per digest) named as this scan saw it: tags share digests."""
         document = json.loads(row["inventory"])
         document.update(repository=row["repository"], tag=row["tag"])
@@ -295,41 +454,37 @@ class Store:
             document.update(json.loads(zlib.decompress(row["findings"])))
         return document
 
-    def previous_scan(self, project: str, run: int) -> int | None:
-        """The project's last run before `run` that scanned images of the same registry."""
-        row = self.db.execute(
-            "SELECT MAX(s.run) FROM scans s JOIN runs r ON r.id = ? WHERE s.project = ? AND s.run < ?"
-            " AND s.registry = r.registry",
-            (run, project, run),
-        ).fetchone()
-        return row[0] if row else None
+    def previous_scan(self, project: str, scan: Sequence[int]) -> int | None:
+        """The project's last run, before the scan of `scan`'s runs began, that scanned images of the
+        same registry as a scan of its own."""
+        first = min(scan)
+        registry = sa.select(runs.c.registry).where(runs.c.id == first).scalar_subquery()
+        query = sa.select(sa.func.max(scans.c.run)).where(
+            scans.c.project == project, scans.c.run < first, scans.c.registry == registry
+        )
+        return self._do(lambda connection: connection.execute(query).scalar())
 
     def latest_scan(self, project: str) -> int | None:
-        row = self.db.execute("SELECT MAX(run) FROM scans WHERE project = ?", (project,)).fetchone()
-        return row[0] if row else None
+        query = sa.select(sa.func.max(scans.c.run)).where(scans.c.project == project)
+        return self._do(lambda connection: connection.execute(query).scalar())
 
     def close(self) -> None:
-        self.db.close()
+        self.engine.dispose()
 
 
 class LayerCache:
-    """The layer records of the analysis, keyed by diff_id and analyser version; safe across threads."""
+    """The layer records of the analysis, keyed by diff_id and analyser version, in the store: a layer
+    one worker analysed is reused by every other. Safe across threads."""
 
-    def __init__(self, directory: Path) -> None:
-        self.db = _connect(directory, threads=True)
-        self._lock = threading.Lock()
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def get_layer(self, diff_id: str, analyser: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self.db.execute(
-                "SELECT record FROM layers WHERE diff_id = ? AND analyser = ?", (diff_id, analyser)
-            ).fetchone()
-        return json.loads(zlib.decompress(row[0])) if row else None
+        query = sa.select(layers.c.record).where(layers.c.diff_id == diff_id, layers.c.analyser == analyser)
+        record = self.store._do(lambda connection: connection.execute(query).scalar())
+        return json.loads(zlib.decompress(record)) if record is not None else None
 
     def put_layer(self, diff_id: str, analyser: str, record: dict[str, Any]) -> None:
         blob = zlib.compress(json.dumps(record, separators=(",", ":")).encode())
-        with self._lock, self.db:
-            self.db.execute("INSERT OR REPLACE INTO layers VALUES (?, ?, ?, ?)", (diff_id, analyser, blob, _now()))
-
-    def close(self) -> None:
-        self.db.close()
+        values = dict(diff_id=diff_id, analyser=analyser, record=blob, analysed_at=_now())
+        self.store._do(lambda connection: self.store._add(connection, layers, **values))

@@ -24,6 +24,7 @@ from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.datasets import Expected, cache_dir, seed_big, seed_standard
 from tcs_registry.testing.facade import Facade, StoredRegistry
 from tcs_registry.testing.images import Pusher
+from tcs_registry.testing.postgres import PostgresServer
 from tcs_registry.testing.registry import RegistryServer, htpasswd
 
 if TYPE_CHECKING:
@@ -191,6 +192,14 @@ def tls_registry(standard, work, ca) -> Iterator[RegistryServer]:
         pem.write_to_path(str(cert_path), append=True)
     cert.private_key_pem.write_to_path(str(key_path))
     with RegistryServer(standard.storage, work, tls=(cert_path, key_path)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster on loopback for the session (Debian's postgresql package);
+    ``postgres.database()`` gives a fresh store URL."""
+    with PostgresServer() as server:
         yield server
 
 

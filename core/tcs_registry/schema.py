@@ -1,0 +1,114 @@
+"""The store's tables as queries see them (the latest revision in ``migrations/versions``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, MetaData, Table, Text
+
+metadata = MetaData()
+
+
+def _run(**kwargs: object) -> Column:
+    return Column("run", Integer, ForeignKey("runs.id"), **kwargs)  # type: ignore[arg-type]
+
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", Text, nullable=False),
+    Column("registry", Text, nullable=False),
+    Column("registry_type", Text, nullable=False),
+    Column("mode", Text, nullable=False),
+    Column("started_at", Text, nullable=False),
+    Column("finished_at", Text),
+    Column("status", Text, nullable=False, server_default="running"),
+    Column("images_found", Integer, nullable=False, server_default="0"),
+    Column("images_new", Integer, nullable=False, server_default="0"),
+    Column("images_skipped", Integer, nullable=False, server_default="0"),
+    Column("images_failed", Integer, nullable=False, server_default="0"),
+    Column("report", Text),
+    Column("scan_id", Text),  # the scan this run is (a share of): --scan-id, else "run-<id>"
+    Column("shard", Integer, nullable=False, server_default="1"),
+    Column("shards", Integer, nullable=False, server_default="1"),
+)
+# every digest a project has seen, and the run that saw it first: "new images"
+digests = Table(
+    "digests",
+    metadata,
+    Column("project", Text, primary_key=True),
+    Column("digest", Text, primary_key=True),
+    Column("first_run", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("first_seen", Text, nullable=False),
+)
+# each tag as the last run that described it saw it
+images = Table(
+    "images",
+    metadata,
+    Column("project", Text, primary_key=True),
+    Column("registry", Text, primary_key=True),
+    Column("repository", Text, primary_key=True),
+    Column("tag", Text, primary_key=True),
+    Column("digest", Text, nullable=False),
+    Column("media_type", Text, nullable=False),
+    Column("platforms", Text, nullable=False),  # JSON list of os/arch[/variant]
+    Column("build_time", Text),
+    Column("last_run", Integer, ForeignKey("runs.id"), nullable=False),
+)
+# what the analysis found in one layer, per analyser version (the layer cache, shared by all projects)
+layers = Table(
+    "layers",
+    metadata,
+    Column("diff_id", Text, primary_key=True),
+    Column("analyser", Text, primary_key=True),
+    Column("record", LargeBinary, nullable=False),  # zlib-compressed JSON
+    Column("analysed_at", Text, nullable=False),
+)
+# the inventory of one image manifest (a platform's own digest inside an index)
+inventories = Table(
+    "inventories",
+    metadata,
+    Column("digest", Text, primary_key=True),
+    Column("analyser", Text, primary_key=True),
+    Column("inventory", Text, nullable=False),
+)
+# which image and platform each run scanned
+scans = Table(
+    "scans",
+    metadata,
+    _run(primary_key=True),
+    Column("project", Text, nullable=False),
+    Column("registry", Text, nullable=False),
+    Column("repository", Text, primary_key=True),
+    Column("tag", Text, primary_key=True),
+    Column("platform", Text, primary_key=True),
+    Column("digest", Text, nullable=False),
+    Column("analyser", Text, nullable=False),
+    Column("scanned_at", Text, nullable=False),
+)
+# what failed in each run, and why (a repository whose tags could not be listed has an empty tag)
+failures = Table(
+    "failures",
+    metadata,
+    _run(primary_key=True),
+    Column("repository", Text, primary_key=True),
+    Column("tag", Text, primary_key=True),
+    Column("reason", Text, nullable=False),
+)
+# what a run's images depend on besides the registry (platforms): a killed run is resumed only by a
+# run that would produce the same
+run_options = Table(
+    "run_options",
+    metadata,
+    _run(primary_key=True, autoincrement=False),
+    Column("options", Text, nullable=False),
+)
+# what each run's scan of an image platform found: vulnerabilities and violations (zlib JSON)
+findings = Table(
+    "findings",
+    metadata,
+    _run(primary_key=True),
+    Column("repository", Text, primary_key=True),
+    Column("tag", Text, primary_key=True),
+    Column("platform", Text, primary_key=True),
+    Column("findings", LargeBinary, nullable=False),
+)

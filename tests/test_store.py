@@ -1,0 +1,178 @@
+"""The store, on both engines: SQLite (the default) and a real PostgreSQL cluster started for the session.
+Every test here runs on each."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tcs_registry.models import ImageDescription, Inventory
+from tcs_registry.store import LayerCache, Store, store_url
+from tcs_registry.testing.images import Entry, tar_layer
+from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS, push_debian9
+
+OS = Entry("etc/os-release", b'ID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME="Alpine Linux v3.19"\n')
+BASE = tar_layer([OS, Entry("lib/apk/db/installed", b"P:musl\nV:1.2.4_git20230717-r4\nA:x86_64\no:musl\n\n")])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path) -> str:
+    """A --store URL: a SQLite file outside every state directory, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared' / 'state.db'}"
+    return request.getfixturevalue("postgres").database()
+
+
+def _open(url: str) -> Store:
+    return Store(store_url(url, Path("/nonexistent")))
+
+
+def _sql(url: str, statement: str) -> list[tuple]:
+    """What a statement returns, on the store's database as it is (no upgrade, no refusal)."""
+    engine = sa.create_engine(store_url(url, Path("/nonexistent")))
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(sa.text(statement))
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def _push(pusher, tags: int = 2) -> None:
+    for n in range(tags):
+        own = tar_layer([Entry(f"srv/app{n}", b"x" * n)])
+        pusher.image("team/app", f"1.{n}", created="2024-01-01T00:00:00Z", layers=[BASE, own])
+    push_debian9(pusher)
+
+
+def _summary(out: str) -> dict[str, str]:
+    """The summary's counts: its lines after "Registry Summary:"."""
+    lines = out.splitlines()
+    counted = lines[lines.index("Registry Summary:") + 1 :][:2]
+    return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in counted)}
+
+
+def test_scans_are_recorded_shown_and_compared(tcs, pusher, fresh_registry, store, vulnerability_database):
+    _push(pusher)
+    first = tcs("registry", fresh_registry.url, f"--store={store}")
+    assert first.code == 0, first.err
+    assert _summary(first.out) == {"Total images found": "3", "New images found": "3"}
+    again = tcs("registry", fresh_registry.url, f"--store={store}")
+    assert _summary(again.out) == {"Total images found": "3", "New images found": "0"}
+    # what `results` reads is the store's: the state directory has no state.db
+    shown = tcs("results", f"--store={store}")
+    assert shown.code == 0, shown.err
+    lines = shown.out.splitlines()
+    assert [line.split()[0::3] for line in lines[2:4]] == [["2", "scan", "3"], ["1", "scan", "3"]]
+    host = fresh_registry.host
+    rows = [line.split()[:2] + line.split()[-3:] for line in lines if line.startswith(host)]
+    assert rows == [
+        [f"{host}/apps/debian9:1", "2", "3", "unknown", "0"],
+        [f"{host}/team/app:1.0", "2", "1", "0", "3"],
+        [f"{host}/team/app:1.1", "2", "1", "0", "3"],
+    ]
+    assert lines[-1] == "No changes in run 2 since run 1"
+    image = tcs("results", f"--store={store}", "--image=apps/debian9:1", "--format=json")
+    found = json.loads(image.out)["vulnerabilities"]
+    assert [(v["package"], v["installed_version"], v["id"], v["fixed_version"]) for v in found] == DEBIAN9_FINDINGS
+
+
+def test_a_digest_met_by_several_workers_at_once_is_new_once(store):
+    """Eight workers, each with its own connections, record the same new digest at the same moment."""
+    stores = [_open(store) for _ in range(8)]
+    try:
+        runs = [s.begin_run("p", "http://r", "v2", "scan", "{}") for s in stores]
+        start, answers = threading.Barrier(len(stores)), []
+
+        def record(worker: int) -> None:
+            image = ImageDescription("team/app", f"tag{worker}", "sha256:" + "a" * 64, "oci")
+            start.wait()
+            answers.append(stores[worker].record_image(runs[worker], "p", "http://r", image))
+
+        threads = [threading.Thread(target=record, args=(n,)) for n in range(len(stores))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(answers) == [False] * 7 + [True]
+    finally:
+        for s in stores:
+            s.close()
+    assert _sql(store, "SELECT COUNT(*) FROM digests") == [(1,)]
+    assert _sql(store, "SELECT COUNT(*) FROM images") == [(8,)]
+
+
+def test_every_write_is_idempotent(store):
+    """A write asked again (a retry after a lost connection, a second worker) changes nothing."""
+    s = _open(store)
+    try:
+        run = s.begin_run("p", "http://r", "v2", "scan", "{}")
+        image = ImageDescription("team/app", "1", "sha256:" + "b" * 64, "oci")
+        alpine = ("Alpine Linux", "alpine", "3.19", "Alpine:v3.19")
+        inventory = Inventory("team/app", "1", image.digest, None, *alpine, (), ())
+        document = {"packages": [{"name": "musl"}]}
+        found = {"vulnerabilities": [], "violations": []}
+        cache = LayerCache(s)
+        for _ in range(2):
+            s.record_image(run, "p", "http://r", image)
+            s.record_scan(run, "p", "http://r", inventory, document, found)
+            s.record_failure(run, "http://r/team/gone", "", "listing failed")
+            cache.put_layer("sha256:" + "c" * 64, "v1", {"packages": []})
+        assert [(row["repository"], row["tag"]) for row, _ in s.scanned("p")] == [("team/app", "1")]
+        assert [f["reason"] for f in s.failures([run])] == ["listing failed"]
+        assert cache.get_layer("sha256:" + "c" * 64, "v1") == {"packages": []}
+    finally:
+        s.close()
+    counts = "SELECT (SELECT COUNT(*) FROM images), (SELECT COUNT(*) FROM scans), (SELECT COUNT(*) FROM layers)"
+    assert _sql(store, counts) == [(1, 1, 1)]
+
+
+def test_a_layer_analysed_by_one_worker_is_reused_by_another(tcs, pusher, fresh_registry, store, tmp_path):
+    """Two machines (two state directories) on one store: the second analyses no layer again."""
+    _push(pusher, tags=3)
+
+    def scan(machine: str) -> list[str]:
+        where = [f"--state-dir={tmp_path / machine}", f"--output-dir={tmp_path / machine / 'out'}"]
+        done = tcs("registry", fresh_registry.url, f"--store={store}", *where, isolate=False)
+        assert done.code == 0, done.err
+        return [m for m in done.infos if "Layers analysed" in m]
+
+    assert scan("one") == ["info\tLayers analysed=5 reused=2"]  # the base layer, analysed once for three
+    assert scan("two") == ["info\tLayers analysed=0 reused=7"]
+
+
+def test_a_killed_worker_resumes_its_own_share(tcs, pusher, fresh_registry, store):
+    _push(pusher, tags=6)
+    first = tcs("registry", fresh_registry.url, f"--store={store}", "--mode=dry-run", "--shard=1/2")
+    assert first.code == 0, first.err
+    _sql(store, "UPDATE runs SET status = 'running' WHERE id = 1")  # as SIGKILL leaves it
+    other = tcs("registry", fresh_registry.url, f"--store={store}", "--mode=dry-run", "--shard=2/2")
+    assert not any("Resuming" in m for m in other.messages)
+    again = tcs("registry", fresh_registry.url, f"--store={store}", "--mode=dry-run", "--shard=1/2")
+    assert "info\tResuming run 1: the images it finished are not fetched again" in again.messages
+    assert _sql(store, "SELECT id, status, shard, shards FROM runs ORDER BY id") == [
+        (1, "resumed by run 3", 1, 2),
+        (2, "complete", 2, 2),
+        (3, "complete", 1, 2),
+    ]
+
+
+def test_a_store_of_a_newer_release_is_refused_and_left_alone(tcs, pusher, fresh_registry, store):
+    _push(pusher, tags=1)
+    assert tcs("registry", fresh_registry.url, f"--store={store}", "--mode=dry-run").code == 0
+    _sql(store, "UPDATE alembic_version SET version_num = '0099'")
+    before = _sql(store, "SELECT * FROM runs")
+    shown = tcs("results", f"--store={store}")
+    run = tcs("registry", fresh_registry.url, f"--store={store}", "--mode=dry-run")
+    refusal = (
+        f"error\tthe store {store} has schema revision 0099, which this tcs-registry (0.1.0) does not know: "
+        "a newer release wrote it; upgrade tcs-registry"
+    )
+    assert (shown.code, shown.messages) == (2, [refusal])
+    assert (run.code, run.messages[-1:]) == (2, [refusal])
+    assert _sql(store, "SELECT * FROM runs") == before
+    assert _sql(store, "SELECT version_num FROM alembic_version") == [("0099",)]
