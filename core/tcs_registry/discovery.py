@@ -399,6 +399,8 @@ class Discovery:
                 summary.undone += 1
                 self._stop(exc)
                 return
+            except StoreError:  # nothing more can be recorded: the run ends (a killed run, to resume)
+                raise
             except Exception as exc:  # a registry error, odd data or a plugin bug fails this image only
                 summary.failed += 1
                 _log_failure("Failed to describe image image=%s", reference, exc)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import os
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -39,7 +40,8 @@ from .schema import digests, failures, findings, images, inventories, layers, ru
 log = logging.getLogger("tcs_registry")
 T = TypeVar("T")
 FILENAME = "state.db"  # the default SQLite store, in the state directory
-RECONNECT_SECONDS = 30.0  # how long a lost database is waited for before the run gives up
+# how long a lost database is waited for before the run gives up (TCS_STORE_RECONNECT_SECONDS)
+RECONNECT_SECONDS = 30.0
 OPEN_SECONDS = 10.0  # how long a database that is not up yet is waited for when the store is opened
 FIRST_REVISION = "0001"  # release 0.1.0's hand-written schema
 REVISION = "0002"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
@@ -91,6 +93,13 @@ def _transient(exc: sa.exc.DBAPIError) -> bool:
         text = str(exc.orig).lower()
         return "locked" in text or "busy" in text or "connect" in text or "closed" in text or "terminat" in text
     return False
+
+
+def _reconnect_seconds() -> float:
+    try:
+        return max(0.0, float(os.environ.get("TCS_STORE_RECONNECT_SECONDS", RECONNECT_SECONDS)))
+    except ValueError:
+        return RECONNECT_SECONDS
 
 
 def _reason(exc: BaseException) -> str:
@@ -219,7 +228,7 @@ class Store:
         write is idempotent), for up to ``patience`` seconds (RECONNECT_SECONDS), then one StoreError."""
         if self._lost:
             raise StoreError(self._lost)
-        deadline = time.monotonic() + (RECONNECT_SECONDS if patience is None else patience)
+        deadline = time.monotonic() + (_reconnect_seconds() if patience is None else patience)
         delay = 0.25
         while True:
             try:
