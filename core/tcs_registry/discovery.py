@@ -274,11 +274,16 @@ class Discovery:
     # -- the run -----------------------------------------------------------------------------
     def run(self, out: TextIO) -> int:
         s = self.settings
-        self.connect()
+        # first, so that a store that cannot be used costs the registry nothing; connections: the main
+        # thread's, each image scanned at once (its layers), and a spare
+        store = self.store = Store(s.store, connections=min(SCANS, s.concurrency) + 2)
+        try:
+            self.connect()
+        except BaseException:
+            store.close()
+            raise
         assert self.registry is not None and self.client is not None
         log.info("Beginning discovery of registry: %s", s.url)
-        # connections: the main thread's, each image scanned at once (its layers), and a spare
-        store = self.store = Store(s.store, connections=min(SCANS, s.concurrency) + 2)
         report = CsvReport(s.output_dir, s.host, s.shard) if s.mode == "dry-run" else None
         self.failures = FailureReport(s.output_dir, s.host, s.shard)
         database = None

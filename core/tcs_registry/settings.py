@@ -33,7 +33,7 @@ from .store import store_url
 
 MODES = ("scan", "dry-run")
 FORMATS = ("table", "json", "sarif", "cyclonedx")  # of scan results; a dry run always writes its CSV
-_SCAN_ID = re.compile(r"^(?!run-)[A-Za-z0-9._:/-]{1,100}$")  # "run-<id>" names the scan of a run without one
+_SCAN_ID = re.compile(r"^[A-Za-z0-9._:/-]{1,100}$")
 _PLATFORM = re.compile(r"^[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_]+)?$")
 DEFAULT_CONFIG_PATHS = (Path("config"), Path("~/.accurics/config"))
 ENV = {
@@ -249,6 +249,8 @@ def resolve(
     scan_id = pick("scan_id")[0]
     if scan_id is not None and not _SCAN_ID.match(str(scan_id)):
         raise UsageError(f"--scan-id {scan_id!r}: use 1 to 100 letters, digits and . _ : / - (e.g. the CI run id)")
+    if scan_id is not None and str(scan_id).startswith("run-"):  # "run-<id>": a run's own scan, when it has none
+        raise UsageError(f"--scan-id {scan_id!r}: names starting with run- are kept for runs without a scan id")
     platforms = _listed(pick("platform")[0])
     for platform in platforms:
         if not _PLATFORM.match(platform):

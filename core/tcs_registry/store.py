@@ -42,6 +42,7 @@ T = TypeVar("T")
 FILENAME = "state.db"  # the default SQLite store, in the state directory
 # how long a lost database is waited for before the run gives up (TCS_STORE_RECONNECT_SECONDS)
 RECONNECT_SECONDS = 30.0
+FIRST_DELAY = 0.25  # then twice as long each time, up to 4 s
 OPEN_SECONDS = 10.0  # how long a database that is not up yet is waited for when the store is opened
 FIRST_REVISION = "0001"  # release 0.1.0's hand-written schema
 REVISION = "0002"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
@@ -166,7 +167,7 @@ class Store:
                 return None
             return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
-        if self._do(revision, OPEN_SECONDS) == REVISION:
+        if self._do(revision, min(OPEN_SECONDS, _reconnect_seconds())) == REVISION:
             return  # the usual case, without loading Alembic
         from alembic import command
         from alembic.config import Config
@@ -196,7 +197,7 @@ class Store:
             command.upgrade(config, "head")
 
         with self._migration_lock():
-            self._do(upgrade, OPEN_SECONDS)
+            self._do(upgrade, min(OPEN_SECONDS, _reconnect_seconds()))
 
     @contextmanager
     def _migration_lock(self) -> Iterator[None]:
@@ -229,7 +230,7 @@ class Store:
         if self._lost:
             raise StoreError(self._lost)
         deadline = time.monotonic() + (_reconnect_seconds() if patience is None else patience)
-        delay = 0.25
+        delay = FIRST_DELAY
         while True:
             try:
                 with self.engine.begin() as connection:
@@ -240,7 +241,8 @@ class Store:
                 if time.monotonic() + delay > deadline:
                     self._lost = f"the store {self.where} cannot be reached: {_reason(exc)}"
                     raise StoreError(self._lost) from None
-                log.warning("The store %s did not answer (%s); trying again", self.where, _reason(exc))
+                level = logging.WARNING if delay == FIRST_DELAY else logging.DEBUG  # one line an outage
+                log.log(level, "The store %s did not answer (%s); trying again", self.where, _reason(exc))
                 time.sleep(delay)
                 delay = min(delay * 2, 4.0)
 
