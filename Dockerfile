@@ -12,10 +12,11 @@ FROM ${BASE}
 # a CA bundle for a TLS-intercepting proxy on the way to PyPI (mounted at build time, not kept)
 ARG PIP_CERT
 COPY dist/ /tmp/dist/
-# our wheels by file (the core and every plugin; .dockerignore leaves out the rest), libraries from PyPI
+# our wheels by file (the core and every plugin; .dockerignore leaves out the rest), libraries from PyPI,
+# and psycopg for a PostgreSQL store (the postgres extra)
 RUN python3 -m venv /opt/tcs-registry \
  && /opt/tcs-registry/bin/pip install --no-cache-dir --disable-pip-version-check ${PIP_CERT:+--cert "$PIP_CERT"} \
-        /tmp/dist/*.whl \
+        /tmp/dist/*.whl 'psycopg[binary]>=3.1' \
  && rm -rf /tmp/dist \
  && useradd --create-home --uid 10001 --shell /usr/sbin/nologin tcs \
  && mkdir -p /reports \

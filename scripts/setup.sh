@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Set up a fresh Debian machine for tcs-registry: the CNCF registry (for tests and the demo), a
-# virtual environment in .venv with the core, every plugin in plugins/, and the test dependencies, and
-# the cached test image of a real Debian root (scripts/build-debian-image.sh). Safe to run again.
+# Set up a fresh Debian machine for tcs-registry: the CNCF registry (for tests and the demo), PostgreSQL
+# (for the store's tests), a virtual environment in .venv with the core, every plugin in plugins/, and
+# the test dependencies, and the cached test image of a real Debian root (scripts/build-debian-image.sh).
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 missing=()
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v go >/dev/null || missing+=(golang-go)  # builds a Go binary for the Go build-info tests
+# the store's tests start a throwaway PostgreSQL cluster (initdb, pg_ctl)
+compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get update -qq

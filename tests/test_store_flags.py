@@ -31,7 +31,8 @@ import tcs_registry.store
         (["--shards=0"], "--shards must be a number of workers from 1, not '0'"),
         (
             ["--shards=4"],
-            "--shards 4 takes this worker's share from JOB_COMPLETION_INDEX (0 to 3), which is '': run it in a Kubernetes Indexed Job, or use --shard K/N",
+            "--shards 4 takes this worker's share from JOB_COMPLETION_INDEX (0 to 3), which is '': "
+            "run it in a Kubernetes Indexed Job, or use --shard K/N",
         ),
         (
             ["--scan-id=nightly build"],

@@ -54,6 +54,7 @@ def main(argv: list[str]) -> int:
         assert found["ecosystem"] == "Debian:12", found["ecosystem"]
         assert packages.get(("pypi", "tcs-registry")) == __version__, "the tool's own package is not in its image"
         assert ("deb", "python3") in packages, "Debian's python3 is not in the image"
+        assert ("pypi", "psycopg") in packages, "the image cannot use a PostgreSQL store: psycopg is missing"
         assert next(reports.glob("*-scan/tools/tcs-registry/*.cdx.json")).stat().st_uid == 10001
         print(f"The image {image} scanned itself: {len(packages)} packages, reports written as its user tcs.")
     return 0
