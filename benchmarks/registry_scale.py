@@ -39,6 +39,7 @@ from tabulate import tabulate
 from tcs_registry.testing.datasets import cache_dir
 from tcs_registry.testing.helpers import inventory
 from tcs_registry.testing.images import StorageWriter, digest_of, make_layer
+from tcs_registry.testing.postgres import PostgresServer
 from tcs_registry.testing.registry import RegistryServer
 from tcs_registry.testing.trivy import TRIVY, our_packages, parse, trivy_command
 
@@ -171,8 +172,11 @@ def settled(stderr: str) -> dict:
     raise RuntimeError("the run did not say how many requests it had in flight")
 
 
-def dry_run(repos: int, tags: int, delay: float, concurrency: int | None, work: Path, skopeo_repos: int) -> dict:
-    """A dry run with `--concurrency` at ``concurrency`` (None: the default, measured as it goes)."""
+def dry_run(
+    repos: int, tags: int, delay: float, concurrency: int | None, work: Path, skopeo_repos: int, store: str = ""
+) -> dict:
+    """A dry run with `--concurrency` at ``concurrency`` (None: the default, measured as it goes), on the
+    state directory's SQLite store or ``store``."""
     storage = dry_dataset(repos, tags)
     images = repos * tags
     with RegistryServer(storage, work / f"dry-{repos}") as server, latency_proxy(server.url, delay) as proxy:
@@ -181,6 +185,7 @@ def dry_run(repos: int, tags: int, delay: float, concurrency: int | None, work: 
         registry_cpu = cpu_seconds(server.process.pid)
         command = [TCS, "registry", proxy, "--mode=dry-run", "--log-format=json"]  # as a user runs it, logs and all
         command += [f"--concurrency={concurrency}"] if concurrency else []
+        command += [f"--store={store}"] if store else []
         ours = measure([*command, f"--state-dir={work}/state-{repos}", f"--output-dir={work}/out-{repos}"])
         registry_cpu = cpu_seconds(server.process.pid) - registry_cpu
         seen = stats(proxy)
@@ -194,6 +199,7 @@ def dry_run(repos: int, tags: int, delay: float, concurrency: int | None, work: 
             "rows": rows,
             "delay_s": delay,
             "concurrency": concurrency or "default",
+            "store": store.split(":")[0] if store else "sqlite",
             "in_flight": float(traffic["concurrency"]),  # the limit averaged over the run
             "most": int(traffic["most"]),
             "seconds": round(ours.seconds, 2),
@@ -238,6 +244,39 @@ def skopeo_loop(proxy: str, repos: int, tags: int, sample: int) -> dict:
         "seconds_per_list_tags": round(per_list, 3),
         "seconds_per_inspect": round(per_inspect, 3),
         "estimated_seconds": round(per_list * repos + per_inspect * repos * tags, 1),
+    }
+
+
+# -- 3. the store: PostgreSQL, and shards --------------------------------------------------------------
+def store_runs(repos: int, tags: int, delay: float, work: Path, shards: int) -> dict:
+    """The default dry run on a PostgreSQL store (a throwaway cluster on loopback), then `shards` workers
+    at once on another, each with its share: their time, and the requests each sent."""
+    with PostgresServer() as postgres:
+        on_postgres = dry_run(repos, tags, delay, None, work, 0, postgres.database())
+        storage = dry_dataset(repos, tags)
+        with RegistryServer(storage, work / "shards") as server, latency_proxy(server.url, delay) as proxy:
+            stats(proxy, reset=True)
+            store, started = postgres.database(), time.perf_counter()
+            workers = []
+            for k in range(1, shards + 1):
+                command = [TCS, "registry", proxy, "--mode=dry-run", "--log-format=json", f"--store={store}"]
+                command += [f"--shard={k}/{shards}", "--scan-id=bench", f"--state-dir={work}/state-shard-{k}"]
+                command += [f"--output-dir={work}/out-shards"]
+                workers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+            shares = []
+            for process in workers:
+                _, stderr = process.communicate()
+                if process.returncode != 0:
+                    raise RuntimeError(f"a shard failed: {stderr[-2000:]}")
+                shares.append(
+                    {"requests": int(settled(stderr)["sent"]), "seconds": round(time.perf_counter() - started, 2)}
+                )
+            counts = stats(proxy)["counts"]
+    return {
+        "postgresql": on_postgres,
+        "shards": shares,
+        "shards_seconds": max(share["seconds"] for share in shares),
+        "shards_requests_by_kind": counts,
     }
 
 
@@ -301,6 +340,12 @@ def main() -> int:
     parser.add_argument("--scan", type=int, default=200, help="images in the scan benchmark (0: skip it)")
     parser.add_argument("--scan-concurrency", type=int, default=None, help="(default: no flag)")
     parser.add_argument("--trivy-images", type=int, default=200, help="images the Trivy loop runs on (then scaled)")
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=4,
+        help="workers of the sharded dry run on a PostgreSQL store (0: skip the store runs)",
+    )
     parser.add_argument("--json", type=Path, default=Path("benchmark-results.json"))
     args = parser.parse_args()
     # The registry stands in for a remote one but shares this machine's cores: with Go's default GC it
@@ -313,7 +358,9 @@ def main() -> int:
         for i, level in enumerate(levels):
             runs.append(dry_run(args.repos, args.tags, args.delay, level, work, 0 if i else args.skopeo_repos))
         scanned = scan(args.scan, args.scan_concurrency, work, min(args.trivy_images, args.scan)) if args.scan else None
+        stored = store_runs(args.repos, args.tags, args.delay, work, args.shards) if args.shards else None
     results = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "dry_run": runs, "scan": scanned}
+    results["store"] = stored
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(report(results))
     print(f"\n(all numbers in {args.json})")
@@ -416,6 +463,31 @@ def report(results: dict) -> str:
         lines.append(
             "\n50x the skopeo loop (set-up charged) and within 1.3x of the minimum request time at concurrency: "
             + (", ".join(map(str, both)) or "none")
+        )
+    stored = results.get("store")
+    if stored:
+        sqlite, postgresql = large[0], stored["postgresql"]
+        rows = [
+            (f"{d['images']:,} images, defaults, {d['store']} store", d["seconds"], d["in_flight"], d["cpu_seconds"])
+            for d in (sqlite, postgresql)
+        ]
+        lines.append("\n" + tabulate(rows, headers=["dry run", "seconds", "in flight", "CPU s"]))
+        checks.append(
+            ("dry run on PostgreSQL over the SQLite store", postgresql["seconds"] / sqlite["seconds"], 1.2, "<=")
+        )
+        shards = stored["shards"]
+        # what each shard's client sends to list the registry: the API check, the catalog, the tags lists
+        listing = sqlite["minimum_requests"] - 2 * sqlite["images"]
+        rows = [
+            (f"{k} of {len(shards)}", share["requests"], f"{listing:,} + {share['requests'] - listing:,}")
+            for k, share in enumerate(shards, 1)
+        ]
+        lines.append(
+            "\n"
+            + tabulate(rows, headers=["shard", "requests", "listing + describing"])
+            + f"\n{len(shards)} shards at once on one PostgreSQL store: {stored['shards_seconds']} s in all; "
+            + f"requests by kind {stored['shards_requests_by_kind']} "
+            + f"(listing x {len(shards)}, describing / {len(shards)} each)"
         )
     scanned = results["scan"]
     if scanned:

@@ -21,7 +21,8 @@ from registry_scale import latency_proxy, report, stats  # noqa: E402
 def test_the_benchmark_runs_and_counts_the_minimum_requests(tmp_path, debian_layer):
     out = tmp_path / "results.json"
     command = [sys.executable, str(ROOT / "benchmarks" / "registry_scale.py"), "--repos=6", "--tags=2"]
-    command += ["--concurrency=default,4", "--scan=2", "--trivy-images=1", "--skopeo-repos=0", f"--json={out}"]
+    command += ["--concurrency=default,4", "--scan=2", "--trivy-images=1", "--skopeo-repos=0", "--shards=2"]
+    command += [f"--json={out}"]
     cache = debian_layer.blob.parent.parent  # the datasets' cache, outside this test's own HOME
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=600, env={**os.environ, "TCS_TEST_CACHE": str(cache)}
@@ -44,6 +45,12 @@ def test_the_benchmark_runs_and_counts_the_minimum_requests(tmp_path, debian_lay
         assert run["connections"] <= run["most"] + 1 and run["connections"] < run["requests"]
         assert 1 <= run["in_flight"] <= run["most"]
         assert run["rows"] == 12
+    # on a PostgreSQL store; then two shards at once: each lists everything and describes its share
+    store = results["store"]
+    assert (store["postgresql"]["store"], store["postgresql"]["rows"]) == ("postgresql", 12)
+    listing = 1 + 1 + 6  # what a shard's client sends to list: the API check, the catalog, the tags lists
+    assert store["shards_requests_by_kind"] == {"ping": 4, "catalog": 2, "tags": 12, "manifest": 12, "blob": 12}
+    assert sum(share["requests"] - listing for share in store["shards"]) == 24
     scan = results["scan"]
     assert (scan["cold"]["base_layer_fetches"], scan["warm"]["base_layer_fetches"]) == (1, 0)
     if "trivy" in scan:
