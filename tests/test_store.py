@@ -4,6 +4,7 @@ Every test here runs on each."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -12,7 +13,9 @@ import sqlalchemy as sa
 
 from tcs_registry.models import ImageDescription, Inventory
 from tcs_registry.store import LayerCache, Store, store_url
+from tcs_registry.testing.helpers import csv_rows, failures_path
 from tcs_registry.testing.images import Entry, tar_layer
+from tcs_registry.testing.proxy import Proxy
 from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS, push_debian9
 
 OS = Entry("etc/os-release", b'ID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME="Alpine Linux v3.19"\n')
@@ -147,12 +150,12 @@ def test_a_layer_analysed_by_one_worker_is_reused_by_another(tcs, pusher, fresh_
 
 def test_a_killed_worker_resumes_its_own_share(tcs, pusher, fresh_registry, store):
     _push(pusher, tags=6)
-    first = tcs("registry", fresh_registry.url, f"--store={store}", "--mode=dry-run", "--shard=1/2")
+    first = tcs("registry", fresh_registry.url, f"--store={store}", "--mode=dry-run", "--shard=1/2", "--scan-id=s1")
     assert first.code == 0, first.err
     _sql(store, "UPDATE runs SET status = 'running' WHERE id = 1")  # as SIGKILL leaves it
-    other = tcs("registry", fresh_registry.url, f"--store={store}", "--mode=dry-run", "--shard=2/2")
+    other = tcs("registry", fresh_registry.url, f"--store={store}", "--mode=dry-run", "--shard=2/2", "--scan-id=s1")
     assert not any("Resuming" in m for m in other.messages)
-    again = tcs("registry", fresh_registry.url, f"--store={store}", "--mode=dry-run", "--shard=1/2")
+    again = tcs("registry", fresh_registry.url, f"--store={store}", "--mode=dry-run", "--shard=1/2", "--scan-id=s1")
     assert "info\tResuming run 1: the images it finished are not fetched again" in again.messages
     assert _sql(store, "SELECT id, status, shard, shards FROM runs ORDER BY id") == [
         (1, "resumed by run 3", 1, 2),
@@ -176,3 +179,65 @@ def test_a_store_of_a_newer_release_is_refused_and_left_alone(tcs, pusher, fresh
     assert (run.code, run.messages[-1:]) == (2, [refusal])
     assert _sql(store, "SELECT * FROM runs") == before
     assert _sql(store, "SELECT version_num FROM alembic_version") == [("0099",)]
+
+
+def test_a_refused_sqlite_store_is_not_changed_at_all(tcs, tmp_path):
+    """Not even its journal mode: a newer release may have chosen another."""
+    path = tmp_path / "newer.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE alembic_version (version_num TEXT PRIMARY KEY)")
+        db.execute("INSERT INTO alembic_version VALUES ('0099')")
+    db.close()
+    before = path.read_bytes()
+    assert tcs("results", f"--store=sqlite:///{path}").code == 2
+    assert path.read_bytes() == before
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    db.close()
+
+
+# what one worker is told (not retried, unlike a 5xx, to keep the test short)
+UNKNOWN = (404, {"Content-Type": "application/json"}, b'{"errors": [{"code": "MANIFEST_UNKNOWN"}]}')
+GARBLED = (200, {"Content-Type": "application/json"}, b"<html>a proxy's error page</html>")
+
+
+def test_a_worker_that_cannot_list_a_repository_says_so_for_its_share(tcs, anonymous_registry, store, out_dir):
+    """team/api's tags list fails for worker 1 alone (its network, a proxy of its own): worker 1 reports the
+    repository failed (exit 4), though the repository's own share is worker 2's."""
+    failing = {"on": True}
+
+    def rewrite(target, session, upstream):
+        return GARBLED if failing["on"] and target.startswith("/v2/team/api/tags/list") else None
+
+    with Proxy(anonymous_registry.url, rewrite) as proxy:
+        flags = ("--mode=dry-run", f"--store={store}", "--scan-id=x1")
+        first = tcs("registry", proxy.url, *flags, "--shard=1/2")
+        failing["on"] = False
+        second = tcs("registry", proxy.url, *flags, "--shard=2/2")
+    assert (first.code, second.code) == (4, 0)
+    assert "    Failed repositories   : 1" in first.out.splitlines()
+    failures = out_dir / failures_path(out_dir, proxy.host).name.replace(".csv", ".shard-1-of-2.csv")
+    assert [row[:2] for row in csv_rows(failures)[1:]] == [[f"{proxy.host}/team/api", ""]]
+
+
+def test_a_scan_shows_the_latest_run_of_each_share(tcs, anonymous_registry, store):
+    """Worker 1 fails an image, is run again under the same scan id (GitHub's "re-run failed jobs", a
+    Kubernetes retry) and scans it: the scan shows the image, and no failure."""
+    failing = {"on": True}
+
+    def rewrite(target, session, upstream):
+        return UNKNOWN if failing["on"] and target == "/v2/alpine/manifests/3.20" else None
+
+    with Proxy(anonymous_registry.url, rewrite) as proxy:
+        flags = (f"--store={store}", "--scan-id=gh-1")
+        shares = [tcs("registry", proxy.url, *flags, f"--shard={k}/2").code for k in (1, 2)]
+        failing["on"] = False
+        again = tcs("registry", proxy.url, *flags, "--shard=1/2")
+    assert (shares, again.code) == ([4, 0], 0)
+    shown = tcs("results", f"--store={store}")
+    assert "Failed" not in shown.out
+    assert f"{proxy.host}/alpine:3.20" in shown.out
+    assert (
+        shown.out.splitlines()[-1]
+        == "Scan gh-1 (runs 2, 3) is the first scan of its registry in project 'default': nothing to compare"
+    )

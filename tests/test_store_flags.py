@@ -48,14 +48,14 @@ def test_bad_store_and_shard_flags_are_one_line(tcs, anonymous_registry, flags, 
 
 def test_shards_takes_the_share_from_an_indexed_job(tcs, anonymous_registry, monkeypatch, out_dir):
     monkeypatch.setenv("JOB_COMPLETION_INDEX", "3")
-    result = tcs("registry", anonymous_registry.url, "--mode=dry-run", "--shards=4")
+    result = tcs("registry", anonymous_registry.url, "--mode=dry-run", "--shards=4", "--scan-id=job-1")
     assert result.code == 0, result.err
-    assert "    Shard                 : 4 of 4" in result.out.splitlines()
+    assert "    Shard                 : 4 of 4 (scan job-1)" in result.out.splitlines()
     assert (
         out_dir / f"{anonymous_registry.host.replace('.', '-').replace(':', '-')}-report.shard-4-of-4.csv"
     ).is_file()
     monkeypatch.setenv("JOB_COMPLETION_INDEX", "4")
-    beyond = tcs("registry", anonymous_registry.url, "--mode=dry-run", "--shards=4")
+    beyond = tcs("registry", anonymous_registry.url, "--mode=dry-run", "--shards=4", "--scan-id=job-1")
     assert beyond.messages[-1].endswith("which is '4': run it in a Kubernetes Indexed Job, or use --shard K/N")
 
 
@@ -78,3 +78,23 @@ def test_a_store_that_cannot_be_reached_is_one_line_without_its_password(tcs, an
     assert not any("Identified registry" in m for m in result.messages)  # the registry was not asked
     shown = tcs("results")
     assert shown.code == 3 and "s3cret" not in shown.err
+
+
+def test_a_password_among_the_store_url_parameters_is_never_shown(tcs, anonymous_registry, monkeypatch):
+    monkeypatch.setenv("TCS_STORE_RECONNECT_SECONDS", "1")
+    result = tcs("results", "--store=postgresql://robot@127.0.0.1:1/tcs?password=s3cret&sslmode=disable")
+    assert result.code == 3
+    assert "s3cret" not in result.err + result.out
+    assert result.messages[-1].startswith(
+        "error\tthe store postgresql://robot@127.0.0.1:1/tcs?password=***&sslmode=disable cannot be reached: "
+    )
+
+
+def test_a_database_that_refuses_is_not_waited_for(tcs, postgres):
+    """A missing database (or role, or a wrong password) is no outage: one line at once."""
+    url = postgres.url("nosuchdb")
+    result = tcs("results", f"--store={url}")
+    assert result.code == 3
+    assert [m for m in result.messages if m.startswith("warn")] == []  # no "trying again"
+    assert result.messages[-1].startswith(f"error\tthe store {url} failed: ")
+    assert 'database "nosuchdb" does not exist' in result.messages[-1]

@@ -7,6 +7,9 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stores"
@@ -55,3 +58,38 @@ def test_the_revision_a_store_is_taken_as_current_at_is_the_newest_migration():
     config = Config()
     config.set_main_option("script_location", "tcs_registry:migrations")
     assert ScriptDirectory.from_config(config).get_current_head() == REVISION
+
+
+WORKER = """
+import sys, time
+from pathlib import Path
+from tcs_registry.store import Store, store_url
+while time.time() < float(sys.argv[2]):
+    pass
+store = Store(store_url(sys.argv[1], Path("/nonexistent")))
+print(*[store.begin_run("p", "http://r", "v2", "dry-run", "{}") for _ in range(3)])
+store.close()
+"""
+
+
+def test_workers_opening_an_old_store_together_upgrade_it_once_and_lose_nothing(tmp_path):
+    """Eight processes start on a 0.1.0 store at the same moment: one upgrades it, and every run each
+    of them then recorded is there (no process's commits lost to another's locks)."""
+    for attempt in range(2):
+        path = tmp_path / f"state-{attempt}.db"
+        shutil.copyfile(FIXTURES / "0.1.0" / "state.db", path)
+        start = time.time() + 2
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER, f"sqlite:///{path}", str(start)], stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(8)
+        ]
+        returned = {int(run) for worker in workers for run in worker.communicate(timeout=120)[0].split()}
+        assert all(worker.returncode == 0 for worker in workers)
+        with sqlite3.connect(path) as db:
+            stored = {row[0] for row in db.execute("SELECT id FROM runs WHERE project = 'p'")}
+            assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+        db.close()
+        assert len(returned) == 24 and returned == stored

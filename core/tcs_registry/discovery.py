@@ -148,10 +148,8 @@ class Discovery:
                 tags = future.result()
             except (PluginError, QuotaExhausted):
                 raise
-            except Exception as exc:  # a registry error or a plugin bug fails this repository only
-                if not self._mine(repository, ""):  # reported by the worker whose share the repository is
-                    log.debug("Failed to list tags repository=%s (another shard reports it)", repository)
-                    return
+            except Exception as exc:  # a registry error or a plugin bug fails this repository only (and,
+                # sharded, this worker's share of it: each worker that could not list it says so)
                 self.summary.failed_repositories += 1
                 _log_failure("Failed to list tags repository=%s", repository, exc)
                 self._record_failure(f"{self.settings.host}/{repository}", "", exc)

@@ -262,6 +262,11 @@ def resolve(
     fail_on = pick("fail_on")[0]
     if fail_on is not None and str(fail_on).strip().lower() not in FAIL_ON:
         raise UsageError(f"unknown --fail-on {fail_on!r}: use {', '.join(FAIL_ON)}")
+    shard = _shard(pick("shard")[0], pick("shards")[0], env)
+    if shard[1] > 1 and scan_id is None:  # else each worker would be a scan of its own, and results a share
+        raise UsageError("--shard and --shards need --scan-id (or TCS_SCAN_ID), the same for every worker")
+    if shard[1] > 1 and max_images is not None:
+        raise UsageError("--max-images cannot be shared out between shards: leave it out, or run one worker")
     return Settings(
         url=normalised,
         scheme=scheme,
@@ -278,7 +283,7 @@ def resolve(
         state_dir=state_dir,
         store=store_url(pick("store")[0], state_dir),
         scan_id=scan_id,
-        shard=_shard(pick("shard")[0], pick("shards")[0], env),
+        shard=shard,
         output_dir=Path(output_dir).expanduser() if output_dir else Path.cwd(),
         concurrency=int(concurrency),
         max_rate=max_rate,

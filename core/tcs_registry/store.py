@@ -14,6 +14,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -61,8 +62,9 @@ def store_url(text: str | None, state_dir: Path) -> URL:
     try:
         url = make_url(text.strip())
     except (sa.exc.ArgumentError, ValueError):
-        shown = text.strip().split("@")[-1] if "@" in text else text.strip()
-        raise UsageError(f"malformed --store URL {shown!r}: use postgresql://user@host/db or sqlite:////path") from None
+        raise UsageError(
+            f"malformed --store URL {_masked(text.strip())!r}: use postgresql://user@host/db or sqlite:////path"
+        ) from None
     backend, driver = url.get_backend_name(), url.get_driver_name()
     if backend in ("postgresql", "postgres"):
         if "+" in url.drivername and driver != "psycopg":
@@ -74,17 +76,31 @@ def store_url(text: str | None, state_dir: Path) -> URL:
         if not url.database or url.database == ":memory:":
             raise UsageError("--store: a SQLite store needs a file: sqlite:////absolute/path/state.db")
         return url.set(drivername="sqlite")
-    shown = url.render_as_string(hide_password=True)
-    raise UsageError(f"--store {shown!r}: use postgresql://user@host:5432/db or sqlite:////path/state.db")
+    raise UsageError(f"--store {shown(url)!r}: use postgresql://user@host:5432/db or sqlite:////path/state.db")
+
+
+def shown(url: URL) -> str:
+    """The store as lines may show it: no password, in the user part or among libpq's parameters."""
+    url = url.set(drivername=url.get_backend_name())
+    secret = {key: "***" for key in url.query if "pass" in key.lower()}
+    return url.update_query_dict(secret).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+
+
+def _masked(text: str) -> str:
+    return re.sub(r"([?&][^=&]*pass[^=&]*=)[^&]*", r"\1***", text.split("@")[-1], flags=re.IGNORECASE)
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# what a server says while it cannot take a connection for now: worth waiting for
+_PASSING = ("starting up", "shutting down", "in recovery", "too many", "remaining connection slots")
+
+
 def _transient(exc: sa.exc.DBAPIError) -> bool:
     """A connection lost or refused, a database restarting or busy: worth asking again. A refused
-    password, a missing database or a broken query is not."""
+    password, a missing database or role, or a broken query is not."""
     if exc.connection_invalidated:
         return True
     state = getattr(exc.orig, "sqlstate", None)
@@ -92,7 +108,9 @@ def _transient(exc: sa.exc.DBAPIError) -> bool:
         return state.startswith(("08", "57P", "40"))  # connection, shutdown, serialization
     if isinstance(exc, sa.exc.OperationalError):
         text = str(exc.orig).lower()
-        return "locked" in text or "busy" in text or "connect" in text or "closed" in text or "terminat" in text
+        if "fatal:" in text:  # the server answered, and refused: only a server in passing is waited for
+            return any(passing in text for passing in _PASSING)
+        return any(word in text for word in ("locked", "busy", "connect", "closed", "terminat"))
     return False
 
 
@@ -113,7 +131,7 @@ class Store:
 
     def __init__(self, url: URL, *, connections: int = 4) -> None:
         self.url = url
-        self.where = url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+        self.where = shown(url)
         self._lost: str | None = None  # why the store was given up on: later calls fail at once
         self._built: dict[tuple[str, str, tuple[str, ...]], Any] = {}
         self.engine = self._engine(url, connections)
@@ -145,9 +163,9 @@ class Store:
         @sa.event.listens_for(engine, "connect")
         def _configure(connection: Any, _record: Any) -> None:
             connection.isolation_level = None  # transactions as SQLAlchemy begins them (DDL included)
-            connection.execute("PRAGMA journal_mode=WAL")
-            # a commit is atomic and never corrupts the file, but is not flushed to disk one by one (a power
-            # cut may lose the last few images, which the next run redoes)
+            # (WAL is set once the store is known to be ours: see _journal) with it, a commit is atomic and
+            # never corrupts the file, but is not flushed to disk one by one (a power cut may lose the last
+            # few images, which the next run redoes)
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA foreign_keys=ON")
 
@@ -168,6 +186,7 @@ class Store:
             return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
         if self._do(revision, min(OPEN_SECONDS, _reconnect_seconds())) == REVISION:
+            self._journal()
             return  # the usual case, without loading Alembic
         from alembic import command
         from alembic.config import Config
@@ -198,6 +217,18 @@ class Store:
 
         with self._migration_lock():
             self._do(upgrade, min(OPEN_SECONDS, _reconnect_seconds()))
+        self._journal()
+
+    def _journal(self) -> None:
+        """SQLite's write-ahead log (readers never wait for the writer), kept in the file once set; set
+        only on a store at this release's revision, so a store refused is left as it was."""
+        if self.url.get_backend_name() != "sqlite":
+            return
+        connection = self.engine.raw_connection()  # outside any transaction, as the pragma needs
+        try:
+            connection.cursor().execute("PRAGMA journal_mode=WAL")
+        finally:
+            connection.close()
 
     @contextmanager
     def _migration_lock(self) -> Iterator[None]:
@@ -212,7 +243,10 @@ class Store:
                     connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
                     connection.commit()
             return
-        with open(self.url.database or "", "rb") as handle:  # flock: apart from SQLite's own locks
+        # a file of its own: a descriptor on the database itself, closed, would drop SQLite's locks of this
+        # process (POSIX locks are per process and file), and other processes could then lose its commits
+        lock = private_file(Path(f"{self.url.database}.lock"))
+        with open(lock, "rb") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
 
@@ -332,10 +366,16 @@ class Store:
         return self._rows(query.order_by(runs.c.id.desc()).limit(limit))
 
     def scan_runs(self, project: str, run: int) -> list[int]:
-        """The runs of the scan `run` is part of (the workers of one --scan-id), oldest first."""
-        scan_id = sa.select(runs.c.scan_id).where(runs.c.id == run).scalar_subquery()
-        query = sa.select(runs.c.id).where(runs.c.project == project, runs.c.scan_id == scan_id)
-        return [row["id"] for row in self._rows(query.order_by(runs.c.id))] or [run]
+        """The runs of the scan `run` is part of (the workers of one --scan-id), oldest first: the latest
+        of each share, which has all of it (a worker run again, or resuming one killed, records every
+        image of its share again)."""
+        of = sa.select(runs.c.scan_id, runs.c.mode).where(runs.c.id == run).subquery()
+        query = sa.select(runs.c.id, runs.c.shard, runs.c.shards).join(
+            of, sa.and_(runs.c.scan_id == of.c.scan_id, runs.c.mode == of.c.mode)
+        )
+        query = query.where(runs.c.project == project)
+        latest = {(row["shard"], row["shards"]): row["id"] for row in self._rows(query.order_by(runs.c.id))}
+        return sorted(latest.values()) or [run]
 
     def scan_id(self, run: int) -> str | None:
         query = sa.select(runs.c.scan_id).where(runs.c.id == run)
@@ -467,11 +507,14 @@ class Store:
 
     def previous_scan(self, project: str, scan: Sequence[int]) -> int | None:
         """The project's last run, before the scan of `scan`'s runs began, that scanned images of the
-        same registry as a scan of its own."""
+        same registry in another scan."""
         first = min(scan)
-        registry = sa.select(runs.c.registry).where(runs.c.id == first).scalar_subquery()
-        query = sa.select(sa.func.max(scans.c.run)).where(
-            scans.c.project == project, scans.c.run < first, scans.c.registry == registry
+        this = sa.select(runs.c.registry, runs.c.scan_id).where(runs.c.id == first).subquery()
+        query = (
+            sa.select(sa.func.max(scans.c.run))
+            .join(runs, runs.c.id == scans.c.run)
+            .join(this, sa.and_(scans.c.registry == this.c.registry, runs.c.scan_id != this.c.scan_id))
+            .where(scans.c.project == project, scans.c.run < first)
         )
         return self._do(lambda connection: connection.execute(query).scalar())
 
