@@ -11,6 +11,7 @@ quiet_pip() {  # pip without the machine's notes about missing local indexes; it
 quiet_pip "$python" -m pip install -q --disable-pip-version-check build "setuptools>=77"
 rm -rf dist
 for project in . plugins/*/ examples/*/; do
+    [ -e "$project/pyproject.toml" ] || continue  # examples/kubernetes and the like are no distributions
     "$python" -m build --no-isolation --outdir dist "$project" >/dev/null
 done
 ls dist
