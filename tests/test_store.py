@@ -241,3 +241,23 @@ def test_a_scan_shows_the_latest_run_of_each_share(tcs, anonymous_registry, stor
         shown.out.splitlines()[-1]
         == "Scan gh-1 (runs 2, 3) is the first scan of its registry in project 'default': nothing to compare"
     )
+
+
+def test_a_batch_counts_each_new_digest_once(store):
+    """Images recorded together (as a run does under load): two tags of one new digest, a known one."""
+    s = _open(store)
+    try:
+        run = s.begin_run("p", "http://r", "v2", "dry-run", "{}")
+        known = ImageDescription("team/app", "old", "sha256:" + "1" * 64, "oci")
+        assert s.record(run, "p", "http://r", [known]) == 1
+        fresh = "sha256:" + "2" * 64
+        batch = [
+            ImageDescription("team/app", "1.0", fresh, "oci"),
+            ImageDescription("team/app", "latest", fresh, "oci"),
+            ImageDescription("team/app", "old-too", known.digest, "oci"),
+        ]
+        assert s.record(run, "p", "http://r", batch) == 1
+        assert s.record(run, "p", "http://r", batch) == 0  # again (a retried transaction): nothing new
+    finally:
+        s.close()
+    assert _sql(store, "SELECT COUNT(*) FROM images") == [(4,)]

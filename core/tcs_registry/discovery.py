@@ -9,6 +9,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -32,6 +33,7 @@ from .models import ImageDescription, Platform, Registry, ScanResult, Violation
 from .oci import MAX_REPOSITORY_NAME, MAX_TAG, attached_tag, format_time, parse_time
 from .pacing import Traffic
 from .progress import Counts, Progress
+from .recorder import Recorder
 from .report import CsvReport, FailureReport, Summary
 from .results import ResultWriter, findings_document
 from .settings import Settings
@@ -350,9 +352,22 @@ class Discovery:
         return self._finish(out, report)
 
     def _pipeline(self, pool: ThreadPoolExecutor, store: Store, run_id: int, report: CsvReport | None) -> None:
-        """Describe admitted images concurrently while writing results in listing order. A dry run
-        describes the images it leaves out as well, for their build time in the report (unless the
-        registry counts what that costs: `RegistryClient.describe_skipped`)."""
+        """Describe admitted images concurrently while writing results in listing order (`_settle_all`),
+        the store's writes done by a thread of their own."""
+        recorder = Recorder(store, run_id, self.settings.project, self.settings.url)
+        try:
+            self._settle_all(pool, store, recorder, report)
+        except BaseException:
+            with suppress(Exception):  # what is queued is written; the error that ends the run stays its own
+                recorder.close()
+            self.summary.new = recorder.new
+            raise
+        recorder.close()
+        self.summary.new = recorder.new
+
+    def _settle_all(self, pool: ThreadPoolExecutor, store: Store, recorder: Recorder, report: CsvReport | None) -> None:
+        """A dry run describes the images it leaves out as well, for their build time in the report
+        (unless the registry counts what that costs: `RegistryClient.describe_skipped`)."""
         s, summary = self.settings, self.summary
         window = 4 * s.concurrency  # bounded look-ahead: memory does not grow with the registry
         # (repository, tag, the description under way, why the image is left out: '' if it is admitted)
@@ -396,7 +411,7 @@ class Discovery:
                     log.info("Skipped image=%s reason=%s", reference, image.artifact)
                     skipped_row(repository, tag, None)
                     return
-                new = store.record_image(run_id, s.project, s.url, image)
+                recorder.image(image)
                 build_time = format_time(image.build_time)
             except QuotaExhausted as exc:
                 summary.undone += 1
@@ -409,7 +424,6 @@ class Discovery:
                 _log_failure("Failed to describe image image=%s", reference, exc)
                 self._record_failure(f"{s.host}/{repository}", tag, exc)
                 return
-            summary.new += new
             if outcome.resumed:
                 self.resumed += 1
                 log.debug("Resumed image image=%s", reference)
@@ -419,7 +433,7 @@ class Discovery:
                 report.row(f"{s.host}/{repository}", tag, build_time, skipped=False)
             if outcome.scan is not None:
                 self.scanned += 1
-                self._record_scan(store, run_id, outcome.scan)
+                self._record_scan(recorder, outcome.scan)
 
         for repository, tag in self.candidates():
             summary.found += 1
@@ -536,7 +550,7 @@ class Discovery:
         if self.store is not None:
             self.store.record_failure(self.run_id, repository, tag, _reason(exc))
 
-    def _record_scan(self, store: Store, run_id: int, scan: ScanResult) -> None:
+    def _record_scan(self, recorder: Recorder, scan: ScanResult) -> None:
         s = self.settings
         for inventory in scan.inventories:
             reference = f"{s.host}/{inventory.repository}:{inventory.tag}"
@@ -547,7 +561,7 @@ class Discovery:
             findings = findings_document(vulnerabilities, violations)
             if self.matcher is None and not vulnerabilities:
                 del findings["vulnerabilities"]  # not matched is not the same as none found
-            store.record_scan(run_id, s.project, s.url, inventory, document, findings)
+            recorder.scan((inventory, document, findings))
             if self.results:
                 self.results.write(inventory, document, vulnerabilities, violations, findings)
             log.info(

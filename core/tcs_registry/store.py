@@ -40,6 +40,9 @@ from .schema import digests, failures, findings, images, inventories, layers, ru
 
 log = logging.getLogger("tcs_registry")
 T = TypeVar("T")
+# what a run found in one platform of an image: its inventory, that as a document, its findings (or None:
+# not matched)
+Scanned = tuple[Inventory, dict[str, Any], dict[str, list[dict[str, Any]]] | None]
 FILENAME = "state.db"  # the default SQLite store, in the state directory
 # how long a lost database is waited for before the run gives up (TCS_STORE_RECONNECT_SECONDS)
 RECONNECT_SECONDS = 30.0
@@ -162,17 +165,16 @@ class Store:
 
         @sa.event.listens_for(engine, "connect")
         def _configure(connection: Any, _record: Any) -> None:
-            connection.isolation_level = None  # transactions as SQLAlchemy begins them (DDL included)
             # (WAL is set once the store is known to be ours: see _journal) with it, a commit is atomic and
             # never corrupts the file, but is not flushed to disk one by one (a power cut may lose the last
             # few images, which the next run redoes)
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA foreign_keys=ON")
 
-        @sa.event.listens_for(engine, "begin")
-        def _begin(connection: Connection) -> None:
-            connection.exec_driver_sql("BEGIN")
-
+        # Transactions are begun by the sqlite3 module itself, inside the first write's call: a BEGIN of
+        # our own would be one more call that lets go of the interpreter lock, and the thread recording
+        # images would wait once more for the describing threads to give it back. A migration, whose DDL
+        # the module would run outside any transaction, begins its own (_migrate).
         return engine
 
     # -- opening ------------------------------------------------------------------------------
@@ -210,6 +212,8 @@ class Store:
                     f"({__version__}) does not know: a newer release wrote it; upgrade tcs-registry"
                 )
             config.attributes["connection"] = connection
+            if connection.dialect.name == "sqlite":  # all the DDL in one transaction, as PostgreSQL does
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
             if not current and sa.inspect(connection).has_table("runs"):
                 log.info("Upgrading the state store of release 0.1.0: %s", self.where)
                 command.stamp(config, FIRST_REVISION)
@@ -280,18 +284,17 @@ class Store:
                 time.sleep(delay)
                 delay = min(delay * 2, 4.0)
 
-    def _upsert(self, connection: Connection, table: sa.Table, **values: Any) -> None:
-        """Insert a row, or replace the one with its primary key."""
-        connection.execute(self._statement("upsert", table, tuple(values)), values)
+    def _upsert(self, connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """Insert rows (all with the same columns), or replace those with their primary keys."""
+        connection.execute(self._statement("upsert", table, tuple(rows[0])), rows)
 
-    def _add(self, connection: Connection, table: sa.Table, **values: Any) -> bool:
-        """Insert a row unless one with its primary key exists; True if this one was the first."""
-        return connection.execute(self._statement("add", table, tuple(values)), values).first() is not None
+    def _add(self, connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
+        """Insert rows (all with the same columns) unless one with its primary key exists; how many were."""
+        return max(connection.execute(self._statement("add", table, tuple(rows[0])), rows).rowcount, 0)
 
     def _statement(self, kind: str, table: sa.Table, names: tuple[str, ...]) -> Any:
         """An INSERT ... ON CONFLICT of the store's dialect (both spell it the same way), built once: making
-        one costs SQLAlchemy far more than running it. An "add" returns its row only if it inserted it
-        (rowcount is not kept for INSERTs on every driver)."""
+        one costs SQLAlchemy far more than running it."""
         key = (kind, table.name, names)
         statement = self._built.get(key)
         if statement is None:
@@ -301,8 +304,8 @@ class Store:
             if kind == "upsert":
                 replaced = {name: statement.excluded[name] for name in names if name not in keys}
                 statement = statement.on_conflict_do_update(index_elements=keys, set_=replaced)
-            else:
-                statement = statement.on_conflict_do_nothing().returning(table.c[keys[0]])
+            else:  # psycopg's rowcount of an INSERT is kept only when asked for
+                statement = statement.on_conflict_do_nothing().execution_options(preserve_rowcount=True)
             self._built[key] = statement
         return statement
 
@@ -382,15 +385,22 @@ class Store:
         return self._do(lambda connection: connection.execute(query).scalar())
 
     # -- images -------------------------------------------------------------------------------
-    def record_image(self, run: int, project: str, registry: str, image: ImageDescription) -> bool:
-        """Remember an image; True if its digest is new to the project (exactly one of several workers
-        meeting it at once is told so)."""
-
-        def record(connection: Connection) -> bool:
-            new = self._add(connection, digests, project=project, digest=image.digest, first_run=run, first_seen=_now())
-            self._upsert(
-                connection,
-                images,
+    def record(
+        self,
+        run: int,
+        project: str,
+        registry: str,
+        described: Sequence[ImageDescription] = (),
+        scanned: Sequence[Scanned] = (),
+    ) -> int:
+        """Remember images as a run described them and what it found in their platforms, in one
+        transaction; how many of their digests were new to the project (a digest several workers meet
+        at once is new to exactly one). An inventory is kept once per digest, findings (which change
+        with the vulnerability database) per run."""
+        now = _now()
+        first_seen = [dict(project=project, digest=image.digest, first_run=run, first_seen=now) for image in described]
+        tags = {
+            (image.repository, image.tag): dict(
                 project=project,
                 registry=registry,
                 repository=image.repository,
@@ -401,9 +411,48 @@ class Store:
                 build_time=format_time(image.build_time) or None,
                 last_run=run,
             )
+            for image in described
+        }
+        platforms, found, stored = {}, {}, {}
+        for inventory, document, findings_ in scanned:
+            where = dict(
+                run=run, repository=inventory.repository, tag=inventory.tag, platform=str(inventory.platform or "")
+            )
+            key = tuple(where.values())
+            values = dict(project=project, registry=registry, digest=inventory.digest, analyser=ANALYSER_VERSION)
+            platforms[key] = {**where, **values, "scanned_at": now}
+            if findings_ is not None:
+                found[key] = {**where, "findings": zlib.compress(json.dumps(findings_, separators=(",", ":")).encode())}
+            document_json = json.dumps(document, separators=(",", ":"))
+            stored[inventory.digest] = dict(digest=inventory.digest, analyser=ANALYSER_VERSION, inventory=document_json)
+
+        def record(connection: Connection) -> int:
+            new = self._add(connection, digests, first_seen) if first_seen else 0
+            # each row once a statement: PostgreSQL refuses to update one row twice in one INSERT
+            for table, rows in ((images, tags), (findings, found), (scans, platforms)):
+                if rows:
+                    self._upsert(connection, table, list(rows.values()))
+            if stored:
+                self._add(connection, inventories, list(stored.values()))
             return new
 
         return self._do(record)
+
+    def record_image(self, run: int, project: str, registry: str, image: ImageDescription) -> bool:
+        """Remember one image; True if its digest is new to the project."""
+        return self.record(run, project, registry, [image]) == 1
+
+    def record_scan(
+        self,
+        run: int,
+        project: str,
+        registry: str,
+        inventory: Inventory,
+        document: dict[str, Any],
+        found: dict[str, list[dict[str, Any]]] | None = None,
+    ) -> None:
+        """Remember what one run found in one platform of an image."""
+        self.record(run, project, registry, scanned=[(inventory, document, found)])
 
     def described(self, run: int, project: str, registry: str, repository: str, tag: str) -> RowMapping | None:
         """The image as `run` recorded it, if it did."""
@@ -417,41 +466,9 @@ class Store:
         rows = self._rows(query)
         return rows[0] if rows else None
 
-    def record_scan(
-        self,
-        run: int,
-        project: str,
-        registry: str,
-        inventory: Inventory,
-        document: dict[str, Any],
-        found: dict[str, list[dict[str, Any]]] | None = None,
-    ) -> None:
-        """Remember what one run found in one platform of an image; the inventory is kept once per digest,
-        the findings (which change with the vulnerability database) per run."""
-        platform = str(inventory.platform or "")
-        where = dict(run=run, repository=inventory.repository, tag=inventory.tag, platform=platform)
-
-        def record(connection: Connection) -> None:
-            if found is not None:
-                blob = zlib.compress(json.dumps(found, separators=(",", ":")).encode())
-                self._upsert(connection, findings, **where, findings=blob)
-            stored = json.dumps(document, separators=(",", ":"))
-            self._add(connection, inventories, digest=inventory.digest, analyser=ANALYSER_VERSION, inventory=stored)
-            self._upsert(
-                connection,
-                scans,
-                **where,
-                project=project,
-                registry=registry,
-                digest=inventory.digest,
-                analyser=ANALYSER_VERSION,
-                scanned_at=_now(),
-            )
-
-        self._do(record)
-
     def record_failure(self, run: int, repository: str, tag: str, reason: str) -> None:
-        self._do(lambda c: self._upsert(c, failures, run=run, repository=repository, tag=tag, reason=reason))
+        row = dict(run=run, repository=repository, tag=tag, reason=reason)
+        self._do(lambda connection: self._upsert(connection, failures, [row]))
 
     def failures(self, of_runs: Sequence[int]) -> list[RowMapping]:
         query = sa.select(failures).where(failures.c.run.in_(of_runs))
@@ -541,4 +558,4 @@ class LayerCache:
     def put_layer(self, diff_id: str, analyser: str, record: dict[str, Any]) -> None:
         blob = zlib.compress(json.dumps(record, separators=(",", ":")).encode())
         values = dict(diff_id=diff_id, analyser=analyser, record=blob, analysed_at=_now())
-        self.store._do(lambda connection: self.store._add(connection, layers, **values))
+        self.store._do(lambda connection: self.store._add(connection, layers, [values]))
