@@ -5,6 +5,7 @@ slower as it is asked more is asked less."""
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import threading
 import time
@@ -91,8 +92,9 @@ class SlowUnderLoad:
             self.in_flight -= 1
 
 
-def drive(limiter: Concurrency, registry: SlowUnderLoad, seconds: float, workers: int = 48) -> None:
-    """``workers`` threads asking as fast as the limiter lets them, for ``seconds``."""
+def drive(limiter: Concurrency, registry: SlowUnderLoad, seconds: float, workers: int = 48) -> int:
+    """``workers`` threads asking as fast as the limiter lets them, for ``seconds``; the limit it held
+    over the last second (the median of a sample every 50 ms: not the one instant of a probe upward)."""
     stop = time.monotonic() + seconds
 
     def worker() -> None:
@@ -105,8 +107,14 @@ def drive(limiter: Concurrency, registry: SlowUnderLoad, seconds: float, workers
     threads = [threading.Thread(target=worker) for _ in range(workers)]
     for thread in threads:
         thread.start()
+    held = []
+    while time.monotonic() < stop:
+        if stop - time.monotonic() < 1.0:
+            held.append(limiter.limit)
+        time.sleep(0.05)
     for thread in threads:
         thread.join()
+    return int(statistics.median(held or [limiter.limit]))
 
 
 @pytest.mark.parametrize("capacity", [6, 12])
@@ -116,13 +124,12 @@ def test_concurrency_settles_near_what_a_registry_can_work_on(capacity):
     capacity does."""
     limiter = Concurrency(64)
     registry = SlowUnderLoad(base=0.02, capacity=capacity)
-    drive(limiter, registry, seconds=4.0)
-    settled = limiter.limit
+    settled = drive(limiter, registry, seconds=4.0)
     assert capacity <= settled <= 2 * capacity + 2
     registry.capacity = capacity / 2  # the registry slows down under the same load
-    drive(limiter, registry, seconds=4.0)
-    assert limiter.limit < settled
-    assert limiter.limit <= capacity + 2
+    lowered = drive(limiter, registry, seconds=5.0)
+    assert lowered < settled
+    assert lowered <= capacity + 2
     assert limiter.baseline == pytest.approx(0.02, abs=0.006)
 
 
