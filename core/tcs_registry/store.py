@@ -11,6 +11,7 @@ store and an interrupted run keeps everything it recorded. Credentials are never
 from __future__ import annotations
 
 import fcntl
+import importlib
 import json
 import logging
 import os
@@ -26,7 +27,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.engine.url import URL, make_url
 
@@ -298,7 +298,7 @@ class Store:
         key = (kind, table.name, names)
         statement = self._built.get(key)
         if statement is None:
-            dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+            dialect = importlib.import_module(f"sqlalchemy.dialects.{self.engine.dialect.name}")  # loaded once used
             statement = dialect.insert(table).values({name: sa.bindparam(name) for name in names})
             keys = [column.name for column in table.primary_key.columns]
             if kind == "upsert":
