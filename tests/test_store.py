@@ -127,6 +127,8 @@ def test_every_write_is_idempotent(store):
             cache.put_layer("sha256:" + "c" * 64, "v1", {"packages": []})
         assert [(row["repository"], row["tag"]) for row, _ in s.scanned("p")] == [("team/app", "1")]
         assert [f["reason"] for f in s.failures([run])] == ["listing failed"]
+        assert cache.get_layer("sha256:" + "c" * 64, "v1") == {"packages": []}  # written or not yet
+        cache.close()  # written now
         assert cache.get_layer("sha256:" + "c" * 64, "v1") == {"packages": []}
     finally:
         s.close()

@@ -341,6 +341,8 @@ class Discovery:
                     raise
                 log.debug("Could not record the run's end: %s", exc)
             finally:
+                if self.analyser is not None and isinstance(self.analyser.cache, LayerCache):
+                    self.analyser.cache.close()  # its last records written before the store closes
                 store.close()
             self.store = None
             self.failures.close()

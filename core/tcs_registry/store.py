@@ -15,7 +15,9 @@ import importlib
 import json
 import logging
 import os
+import queue
 import re
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -545,17 +547,58 @@ class Store:
 
 class LayerCache:
     """The layer records of the analysis, keyed by diff_id and analyser version, in the store: a layer
-    one worker analysed is reused by every other. Safe across threads."""
+    one worker analysed is reused by every other. Safe across threads. Records are written by a thread
+    of their own, what has come in one transaction: a scan does not wait for the store's write lock
+    (held by the run's other writes), and a record not yet written is found all the same."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._unwritten: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._writer = threading.Thread(target=self._write, name="layers", daemon=True)
+        self._writer.start()
 
     def get_layer(self, diff_id: str, analyser: str) -> dict[str, Any] | None:
+        with self._lock:
+            values = self._unwritten.get((diff_id, analyser))
+        if values is not None:
+            return json.loads(zlib.decompress(values["record"]))
         query = sa.select(layers.c.record).where(layers.c.diff_id == diff_id, layers.c.analyser == analyser)
         record = self.store._do(lambda connection: connection.execute(query).scalar())
         return json.loads(zlib.decompress(record)) if record is not None else None
 
     def put_layer(self, diff_id: str, analyser: str, record: dict[str, Any]) -> None:
         blob = zlib.compress(json.dumps(record, separators=(",", ":")).encode())
-        values = dict(diff_id=diff_id, analyser=analyser, record=blob, analysed_at=_now())
-        self.store._do(lambda connection: self.store._add(connection, layers, [values]))
+        with self._lock:
+            self._unwritten[(diff_id, analyser)] = dict(
+                diff_id=diff_id, analyser=analyser, record=blob, analysed_at=_now()
+            )
+        self._queue.put((diff_id, analyser))
+
+    def close(self) -> None:
+        """Write what is left, then stop."""
+        self._queue.put(None)
+        self._writer.join()
+
+    def _write(self) -> None:
+        done = False
+        while not done:
+            batch = [self._queue.get()]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            done = None in batch
+            with self._lock:
+                # a layer put twice may have been written with the first: its second entry finds nothing
+                rows = [row for key in dict.fromkeys(batch) if key and (row := self._unwritten.get(key))]
+            try:
+                if rows:
+                    self.store._do(lambda connection, rows=rows: self.store._add(connection, layers, rows))
+            except TcsError as exc:  # a layer not kept is analysed again by a later scan; the run goes on
+                log.warning("Could not keep %d layer analyses in the store: %s", len(rows), exc)
+            with self._lock:
+                for row in rows:
+                    self._unwritten.pop((row["diff_id"], row["analyser"]), None)
