@@ -94,7 +94,7 @@ def test_a_digest_met_by_several_workers_at_once_is_new_once(store):
         def record(worker: int) -> None:
             image = ImageDescription("team/app", f"tag{worker}", "sha256:" + "a" * 64, "oci")
             start.wait()
-            answers.append(stores[worker].record_image(runs[worker], "p", "http://r", image))
+            answers.append(stores[worker].record(runs[worker], "p", "http://r", [image]) == 1)
 
         threads = [threading.Thread(target=record, args=(n,)) for n in range(len(stores))]
         for thread in threads:
@@ -121,8 +121,8 @@ def test_every_write_is_idempotent(store):
         found = {"vulnerabilities": [], "violations": []}
         cache = LayerCache(s)
         for _ in range(2):
-            s.record_image(run, "p", "http://r", image)
-            s.record_scan(run, "p", "http://r", inventory, document, found)
+            s.record(run, "p", "http://r", [image])
+            s.record(run, "p", "http://r", scanned=[(inventory, document, found)])
             s.record_failure(run, "http://r/team/gone", "", "listing failed")
             cache.put_layer("sha256:" + "c" * 64, "v1", {"packages": []})
         assert [(row["repository"], row["tag"]) for row, _ in s.scanned("p")] == [("team/app", "1")]

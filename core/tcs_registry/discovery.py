@@ -286,9 +286,10 @@ class Discovery:
         log.info("Beginning discovery of registry: %s", s.url)
         report = CsvReport(s.output_dir, s.host, s.shard) if s.mode == "dry-run" else None
         self.failures = FailureReport(s.output_dir, s.host, s.shard)
-        database = None
+        cache = database = None
         if s.mode == "scan" and self.scanners:
-            self.analyser = Analyser(LayerCache(store), s.platforms)
+            cache = LayerCache(store)
+            self.analyser = Analyser(cache, s.platforms)
             self.results = ResultWriter(s.output_dir, s.host, s.formats)
             database = VulnDatabase(s.state_dir)
             if database.is_empty():
@@ -341,8 +342,8 @@ class Discovery:
                     raise
                 log.debug("Could not record the run's end: %s", exc)
             finally:
-                if self.analyser is not None and isinstance(self.analyser.cache, LayerCache):
-                    self.analyser.cache.close()  # its last records written before the store closes
+                if cache is not None:
+                    cache.close()  # its last records written before the store closes
                 store.close()
             self.store = None
             self.failures.close()

@@ -4,8 +4,9 @@ SQLite by default (a file in the state directory, nothing to set up) or PostgreS
 team's scanners and the console), both through SQLAlchemy Core: one schema (``schema.py``), every
 query written once. A store made by an older release is upgraded in place on first use (Alembic,
 ``migrations/``); one made by a newer release is refused and left untouched. Every write is idempotent
-(INSERT ... ON CONFLICT) and one transaction per image, so workers on several machines can share a
-store and an interrupted run keeps everything it recorded. Credentials are never stored.
+(INSERT ... ON CONFLICT) and a run's writes are batched into transactions as they come, so workers on
+several machines can share a store and an interrupted run keeps what it recorded. Credentials are
+never stored.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import importlib
 import json
 import logging
 import os
-import queue
 import re
 import threading
 import time
@@ -34,6 +34,7 @@ from sqlalchemy.engine.url import URL, make_url
 
 from . import __version__
 from .analysis import ANALYSER_VERSION
+from .batches import Batches
 from .errors import TcsError, UsageError
 from .files import private_dir, private_file
 from .models import ImageDescription, Inventory
@@ -311,8 +312,11 @@ class Store:
             self._built[key] = statement
         return statement
 
-    def _rows(self, query: Any, **params: Any) -> list[RowMapping]:
-        return self._do(lambda connection: list(connection.execute(query, params).mappings()))
+    def _rows(self, query: Any) -> list[RowMapping]:
+        return self._do(lambda connection: list(connection.execute(query).mappings()))
+
+    def _scalar(self, query: Any) -> Any:
+        return self._do(lambda connection: connection.execute(query).scalar())
 
     # -- runs ---------------------------------------------------------------------------------
     def begin_run(
@@ -384,7 +388,7 @@ class Store:
 
     def scan_id(self, run: int) -> str | None:
         query = sa.select(runs.c.scan_id).where(runs.c.id == run)
-        return self._do(lambda connection: connection.execute(query).scalar())
+        return self._scalar(query)
 
     # -- images -------------------------------------------------------------------------------
     def record(
@@ -439,22 +443,6 @@ class Store:
             return new
 
         return self._do(record)
-
-    def record_image(self, run: int, project: str, registry: str, image: ImageDescription) -> bool:
-        """Remember one image; True if its digest is new to the project."""
-        return self.record(run, project, registry, [image]) == 1
-
-    def record_scan(
-        self,
-        run: int,
-        project: str,
-        registry: str,
-        inventory: Inventory,
-        document: dict[str, Any],
-        found: dict[str, list[dict[str, Any]]] | None = None,
-    ) -> None:
-        """Remember what one run found in one platform of an image."""
-        self.record(run, project, registry, scanned=[(inventory, document, found)])
 
     def described(self, run: int, project: str, registry: str, repository: str, tag: str) -> RowMapping | None:
         """The image as `run` recorded it, if it did."""
@@ -535,11 +523,11 @@ class Store:
             .join(this, sa.and_(scans.c.registry == this.c.registry, runs.c.scan_id != this.c.scan_id))
             .where(scans.c.project == project, scans.c.run < first)
         )
-        return self._do(lambda connection: connection.execute(query).scalar())
+        return self._scalar(query)
 
     def latest_scan(self, project: str) -> int | None:
         query = sa.select(sa.func.max(scans.c.run)).where(scans.c.project == project)
-        return self._do(lambda connection: connection.execute(query).scalar())
+        return self._scalar(query)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -547,17 +535,15 @@ class Store:
 
 class LayerCache:
     """The layer records of the analysis, keyed by diff_id and analyser version, in the store: a layer
-    one worker analysed is reused by every other. Safe across threads. Records are written by a thread
-    of their own, what has come in one transaction: a scan does not wait for the store's write lock
-    (held by the run's other writes), and a record not yet written is found all the same."""
+    one worker analysed is reused by every other. Safe across threads. Records are written in batches
+    by a thread of their own: a scan does not wait for the store's write lock (held by the run's other
+    writes), and a record not yet written is found all the same."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._unwritten: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
-        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
-        self._writer = threading.Thread(target=self._write, name="layers", daemon=True)
-        self._writer.start()
+        self._batches: Batches[tuple[str, str]] = Batches(self._write, "layers")
 
     def get_layer(self, diff_id: str, analyser: str) -> dict[str, Any] | None:
         with self._lock:
@@ -565,40 +551,29 @@ class LayerCache:
         if values is not None:
             return json.loads(zlib.decompress(values["record"]))
         query = sa.select(layers.c.record).where(layers.c.diff_id == diff_id, layers.c.analyser == analyser)
-        record = self.store._do(lambda connection: connection.execute(query).scalar())
+        record = self.store._scalar(query)
         return json.loads(zlib.decompress(record)) if record is not None else None
 
     def put_layer(self, diff_id: str, analyser: str, record: dict[str, Any]) -> None:
         blob = zlib.compress(json.dumps(record, separators=(",", ":")).encode())
+        values = dict(diff_id=diff_id, analyser=analyser, record=blob, analysed_at=_now())
         with self._lock:
-            self._unwritten[(diff_id, analyser)] = dict(
-                diff_id=diff_id, analyser=analyser, record=blob, analysed_at=_now()
-            )
-        self._queue.put((diff_id, analyser))
+            self._unwritten[(diff_id, analyser)] = values
+        self._batches.put((diff_id, analyser))
 
     def close(self) -> None:
         """Write what is left, then stop."""
-        self._queue.put(None)
-        self._writer.join()
+        self._batches.close()
 
-    def _write(self) -> None:
-        done = False
-        while not done:
-            batch = [self._queue.get()]
-            while True:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            done = None in batch
-            with self._lock:
-                # a layer put twice may have been written with the first: its second entry finds nothing
-                rows = [row for key in dict.fromkeys(batch) if key and (row := self._unwritten.get(key))]
-            try:
-                if rows:
-                    self.store._do(lambda connection, rows=rows: self.store._add(connection, layers, rows))
-            except TcsError as exc:  # a layer not kept is analysed again by a later scan; the run goes on
-                log.warning("Could not keep %d layer analyses in the store: %s", len(rows), exc)
-            with self._lock:
-                for row in rows:
-                    self._unwritten.pop((row["diff_id"], row["analyser"]), None)
+    def _write(self, keys: list[tuple[str, str]]) -> None:
+        with self._lock:
+            # a layer put twice may have been written with the first: its second entry finds nothing
+            rows = [row for key in dict.fromkeys(keys) if (row := self._unwritten.get(key))]
+        try:
+            if rows:
+                self.store._do(lambda connection: self.store._add(connection, layers, rows))
+        except TcsError as exc:  # a layer not kept is analysed again by a later scan; the run goes on
+            log.warning("Could not keep %d layer analyses in the store: %s", len(rows), exc)
+        with self._lock:
+            for row in rows:
+                self._unwritten.pop((row["diff_id"], row["analyser"]), None)
