@@ -223,16 +223,13 @@ def _finding_keys(document: dict[str, Any], vulnerabilities: bool = True) -> dic
     return keys
 
 
-def changes(store: Store, project: str, run: int) -> tuple[int | None, list[Change]]:
-    """(the previous scan's latest run, what changed since it) for the images of `run`'s scan."""
-    scan = store.scan_runs(project, run)
+def changes(store: Store, project: str, scan: list[int]) -> tuple[list[int], list[Change]]:
+    """(the previous scan's runs, or none, what changed since it) for the images of a scan's runs."""
     previous = store.previous_scan(project, scan)
     if previous is None:
-        return None, []
-    before = {
-        (r["repository"], r["tag"], r["platform"]): (r, d)
-        for r, d in store.scanned(project, store.scan_runs(project, previous))
-    }
+        return [], []
+    before_scan = store.scan_runs(project, previous)
+    before = {(r["repository"], r["tag"], r["platform"]): (r, d) for r, d in store.scanned(project, before_scan)}
     found = []
     for row, document in store.scanned(project, scan):
         image, platform = document["image"], row["platform"]
@@ -251,15 +248,14 @@ def changes(store: Store, project: str, run: int) -> tuple[int | None, list[Chan
             found.append(Change(image, platform, f"new {key[0]}", new_keys[key]))
         for key in sorted(old_keys.keys() - new_keys.keys()):
             found.append(Change(image, platform, f"fixed {key[0]}", old_keys[key]))
-    return previous, found
+    return before_scan, found
 
 
-def _named(store: Store, project: str, run: int) -> str:
+def _named(store: Store, scan: list[int]) -> str:
     """``run 4``, or the runs of a scan of several workers: ``scan ci-7 (runs 5, 6, 7, 8)``."""
-    scan = store.scan_runs(project, run)
     if len(scan) == 1:
-        return f"run {run}"
-    return f"scan {store.scan_id(run)} (runs {', '.join(map(str, scan))})"
+        return f"run {scan[0]}"
+    return f"scan {store.scan_id(scan[-1])} (runs {', '.join(map(str, scan))})"
 
 
 def _counts(document: dict[str, Any]) -> tuple[str, int | str]:
@@ -358,9 +354,10 @@ def show(
         headers = ["image", "platform", "run", "os", "packages", "vulnerabilities", "violations"]
         out.write(tabulate(images, headers=headers) + "\n\n")
         latest = max(row["run"] for row, _ in scanned)
-        failed = [(f["repository"], f["tag"], f["reason"]) for f in store.failures(store.scan_runs(project, latest))]
+        scan = store.scan_runs(project, latest)
+        failed = [(f["repository"], f["tag"], f["reason"]) for f in store.failures(scan)]
         if failed:
-            out.write(f"Failed in {_named(store, project, latest)}:\n")
+            out.write(f"Failed in {_named(store, scan)}:\n")
             out.write(tabulate(failed, headers=["repository", "tag", "reason"]) + "\n\n")
         _show_changes(store, project, latest, "table", out)
 
@@ -369,17 +366,18 @@ def _show_changes(store: Store, project: str, run: int | None, output_format: st
     run = run if run is not None else store.latest_scan(project)
     if run is None:
         raise UsageError(f"project {project!r} has no scan yet: nothing to compare")
-    previous, found = changes(store, project, run)
+    scan = store.scan_runs(project, run)
+    previous, found = changes(store, project, scan)
     if output_format == "json":
-        document = {"run": run, "previous": previous, "changes": [asdict(c) for c in found]}
+        document = {"run": run, "previous": max(previous, default=None), "changes": [asdict(c) for c in found]}
         out.write(json.dumps(document, indent=2) + "\n")
-    elif previous is None:
-        named = _named(store, project, run)
+    elif not previous:
+        named = _named(store, scan)
         named = named[:1].upper() + named[1:]
         out.write(f"{named} is the first scan of its registry in project {project!r}: nothing to compare\n")
     elif not found:
-        out.write(f"No changes in {_named(store, project, run)} since {_named(store, project, previous)}\n")
+        out.write(f"No changes in {_named(store, scan)} since {_named(store, previous)}\n")
     else:
-        out.write(f"Changes in {_named(store, project, run)} since {_named(store, project, previous)}:\n")
+        out.write(f"Changes in {_named(store, scan)} since {_named(store, previous)}:\n")
         rows = [(c.image, c.platform, c.change, c.detail) for c in found]
         out.write(tabulate(rows, headers=["image", "platform", "change", "detail"]) + "\n")
