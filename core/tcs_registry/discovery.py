@@ -274,8 +274,8 @@ class Discovery:
     # -- the run -----------------------------------------------------------------------------
     def run(self, out: TextIO) -> int:
         s = self.settings
-        # first, so that a store that cannot be used costs the registry nothing; connections: the main
-        # thread's, each image scanned at once (its layers), and a spare
+        # first, so that a store that cannot be used costs the registry nothing; connections: each image
+        # scanned at once (its layers), the writer threads (recorder.py, the layer cache's)
         store = self.store = Store(s.store, connections=min(SCANS, s.concurrency) + 2)
         try:
             self.connect()
@@ -304,9 +304,9 @@ class Discovery:
         run_id = self.run_id = store.begin_run(
             s.project, s.url, self.registry.registry_type, s.mode, options, scan_id=s.scan_id, shard=s.shard
         )
-        if s.shard[1] > 1:
-            self.summary.shard = f"{s.shard[0]} of {s.shard[1]}" + (f" (scan {s.scan_id})" if s.scan_id else "")
-            log.info("Taking shard %d of %d scan=%s", *s.shard, s.scan_id or f"run-{run_id}")
+        if s.shard[1] > 1:  # (sharding needs a scan id: settings)
+            self.summary.shard = f"{s.shard[0]} of {s.shard[1]} (scan {s.scan_id})"
+            log.info("Taking shard %d of %d scan=%s", *s.shard, s.scan_id)
         if unfinished and unfinished[1] == options:
             self.resuming = unfinished[0]
             store.mark_followed(self.resuming, f"resumed by run {run_id}")
@@ -363,10 +363,11 @@ class Discovery:
         except BaseException:
             with suppress(Exception):  # what is queued is written; the error that ends the run stays its own
                 recorder.close()
-            self.summary.new = recorder.new
             raise
-        recorder.close()
-        self.summary.new = recorder.new
+        else:
+            recorder.close()
+        finally:
+            self.summary.new = recorder.new
 
     def _settle_all(self, pool: ThreadPoolExecutor, store: Store, recorder: Recorder, report: CsvReport | None) -> None:
         """A dry run describes the images it leaves out as well, for their build time in the report
