@@ -173,6 +173,32 @@ def test_a_registry_slower_for_good_becomes_the_new_baseline():
     assert limiter.limit >= 24  # back near the 32 allowed (one more slot a window)
 
 
+def answers(limiter: Concurrency, latency: float) -> None:
+    """One window of answers, each taking ``latency``."""
+    for _ in range(max(limiter.SAMPLES, 3 * limiter.limit)):
+        limiter.acquire()
+        limiter.release(latency)
+
+
+def test_one_window_straddling_a_slowdown_does_not_make_the_slowdown_the_baseline():
+    """Settled at 11 on a registry answering 20 ms unloaded, the registry halves its capacity: the first
+    window straddles the change and shows less than what follows, so its cut leaves the latency where it
+    was. That is our load still (the next cut brings it down), not a slower registry: the baseline holds."""
+    limiter = Concurrency(64)
+    limiter.limit = 11
+    answers(limiter, 0.020)
+    answers(limiter, 0.0367)  # 11 in flight where 6 are worked on
+    assert (limiter.limit, limiter.baseline) == (11, 0.020)
+    answers(limiter, 0.0534)  # half of the window before the change, half after
+    assert limiter.limit == 8
+    answers(limiter, 0.0534)  # begun under the old limit: not judged
+    answers(limiter, 0.0534)  # 8 in flight where 3 are worked on: no faster, but still our load
+    assert limiter.limit == 6
+    answers(limiter, 0.0534)
+    answers(limiter, 0.040)
+    assert (limiter.limit, limiter.baseline) == (6, 0.020)
+
+
 def test_a_token_retried_while_others_wait_for_it_does_not_deadlock():
     """One slot; a thread holding it asks the token service, which answers 503 once (Retry-After: 1),
     while another thread holding nothing waits for the same token: the retry keeps the slot it holds

@@ -136,9 +136,11 @@ class Concurrency:
     Tolerating a few requests queued (not a latency ratio) lets a registry whose answers slow a little as
     they come faster be used at the concurrency where its throughput stops growing, however small or
     large that is; one that answers slower and slower under load is kept where it still answers promptly.
-    A latency that does not fall when the limit is cut for it did not come from our load: it becomes the
-    baseline (a longer route, a slower backend), so the run never crawls at a few requests at a time for
-    a baseline gone stale. `--concurrency` is the most slots there are.
+    A latency that does not fall when the limit is cut for it, twice running, did not come from our load:
+    it becomes the baseline (a longer route, a slower backend) and the limit grows back as at the start,
+    so the run never crawls at a few requests at a time for a baseline gone stale. Once is not enough: a
+    window that straddles the registry's slowing down shows less than the latency that follows, and the
+    cut it makes is too small to bring the latency below it. `--concurrency` is the most slots there are.
     """
 
     START = 4
@@ -159,6 +161,7 @@ class Concurrency:
         self._slow_start = True
         self._mixed = False  # the window under way began before the limit changed
         self._cut_at: float | None = None  # the latency that made the latest cut, for the next window
+        self._unmoved = 0  # cuts running that did not bring the latency down
         self._cond = threading.Condition(threading.Lock())
         self._latencies: list[float] = []
         self._refused = 0
@@ -233,17 +236,19 @@ class Concurrency:
             return
         if self.baseline is None or median < self.baseline:
             self.baseline = median
-        if self._cut_at is not None and median >= self.STALE * self._cut_at:
-            self.baseline = median  # no faster since we asked less: the registry's latency now, not our load
-        self._cut_at = None
+        unmoved = self._cut_at is not None and median >= self.STALE * self._cut_at
+        self._unmoved, self._cut_at = self._unmoved + 1 if unmoved else 0, None
+        if self._unmoved >= 2:  # no faster since we asked less, twice: the registry's latency now, not our load
+            self.baseline, self._unmoved, self._slow_start = median, 0, True
         waiting = self.limit * (1.0 - self.baseline / median)  # our requests queueing in the registry
         scale = max(1.0, math.log10(self.limit))
         ratio = median / self.baseline
         if waiting >= self.BETA * scale or ratio > self.SLOWEST:
             self._slow_start = False
             cut = min(self.limit - (waiting - self.ALPHA * scale), self.limit * self.SLOWEST / ratio)
+            before = self.limit
             self._set(max(self.limit // 2, round(cut)))
-            self._cut_at = median
+            self._cut_at = median if self.limit < before else None
         elif waiting <= self.ALPHA * scale:
             if queued:
                 self._set(self.limit * 2 if self._slow_start else self.limit + 1)
