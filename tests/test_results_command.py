@@ -75,7 +75,7 @@ def test_results_errors_are_one_line(tcs, fresh_registry, state_dir, tmp_path):
     unknown = tcs("results", f"--state-dir={state_dir}", "--image=team/three:1")
     assert unknown.code == 2
     assert unknown.messages == [
-        "error\tno image 'team/three:1' in the latest scan of project 'default'; `tcs-registry results` lists them"
+        "error\tno image 'team/three:1' in any scan of project 'default'; `tcs-registry results` lists them"
     ]
     several = tcs("results", f"--state-dir={state_dir}", "--format=cyclonedx")
     assert several.code == 2

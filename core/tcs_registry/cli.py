@@ -178,18 +178,25 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         help="sarif and cyclonedx need --image.",
     )
     @click.option(
-        "--changes", "only_changes", is_flag=True, help="Only what changed since the previous scan of the registry."
+        "--changes",
+        "only_changes",
+        is_flag=True,
+        help="Only what changed since each image's previous scan (in whatever run it was last scanned).",
     )
+    @click.option("--since", type=int, help="With --changes: compare with this run's scan instead.")
     @click.option("--state-dir", help="Where the default store lives (default: the user's data directory).")
     @click.option("--store", help="The store: postgresql://... or sqlite:////path/state.db. Env: TCS_STORE_URL.")
     @click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config).")
-    def results(run: int | None, image: str | None, output_format: str, only_changes: bool, **flags: Any) -> None:
-        """Show past runs of a project, what they found, and what changed since the run before.
+    def results(
+        run: int | None, image: str | None, output_format: str, only_changes: bool, since: int | None, **flags: Any
+    ) -> None:
+        """Show past runs of a project, what they found, and what changed since each image's previous scan.
 
         \b
         Examples:
           tcs-registry results
           tcs-registry results --changes --format json
+          tcs-registry results --changes --since 12
           tcs-registry results --image team/app:1.0 --format cyclonedx > app.cdx.json
         """
         project, _, url = resolve_store(flags)
@@ -198,9 +205,9 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             raise UsageError(f"no state store in {where!r}: run a scan first, or use --state-dir or --store")
         store = Store(url)
         try:
-            if only_changes and image:
+            if (only_changes or since is not None) and image:
                 raise UsageError("--changes covers the whole run: leave out --image")
-            show_results(store, project, run, image, output_format, sys.stdout, only_changes)
+            show_results(store, project, run, image, output_format, sys.stdout, only_changes, since)
         finally:
             store.close()
 

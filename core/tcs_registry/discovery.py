@@ -301,13 +301,15 @@ class Discovery:
                 self.matcher = Matcher(database)
         options = self._options()
         unfinished = store.unfinished_run(s.project, s.url, s.mode, s.shard)
+        resumes = unfinished is not None and unfinished[1] == options
+        scan_id = unfinished[2] if resumes and s.scan_id is None else s.scan_id  # resuming: the same scan
         run_id = self.run_id = store.begin_run(
-            s.project, s.url, self.registry.registry_type, s.mode, options, scan_id=s.scan_id, shard=s.shard
+            s.project, s.url, self.registry.registry_type, s.mode, options, scan_id=scan_id, shard=s.shard
         )
         if s.shard[1] > 1:  # (sharding needs a scan id: settings)
             self.summary.shard = f"{s.shard[0]} of {s.shard[1]} (scan {s.scan_id})"
             log.info("Taking shard %d of %d scan=%s", *s.shard, s.scan_id)
-        if unfinished and unfinished[1] == options:
+        if unfinished and resumes:
             self.resuming = unfinished[0]
             store.mark_followed(self.resuming, f"resumed by run {run_id}")
             log.info("Resuming run %d: the images it finished are not fetched again", self.resuming)
@@ -357,7 +359,7 @@ class Discovery:
     def _pipeline(self, pool: ThreadPoolExecutor, store: Store, run_id: int, report: CsvReport | None) -> None:
         """Describe admitted images concurrently while writing results in listing order (`_settle_all`),
         the store's writes done by a thread of their own."""
-        recorder = Recorder(store, run_id, self.settings.project, self.settings.url)
+        recorder = Recorder(store, run_id, self.settings.project, self.settings.url, store.earlier_runs(run_id))
         try:
             self._settle_all(pool, store, recorder, report)
         except BaseException:

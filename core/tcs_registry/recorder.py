@@ -7,6 +7,7 @@ outright loses at most the batch being written; the next run does those again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .batches import Batches
@@ -18,9 +19,11 @@ QUEUED = 4 * BATCH  # the most waiting: a store slower than the registry slows t
 
 
 class Recorder:
-    def __init__(self, store: Store, run: int, project: str, registry: str) -> None:
+    def __init__(self, store: Store, run: int, project: str, registry: str, earlier: Sequence[int] = ()) -> None:
+        """``earlier``: the runs of this one's scan and share before it (`Store.earlier_runs`)."""
         self.store, self.run, self.project, self.registry = store, run, project, registry
-        self.new = 0  # digests new to the project, of the images written so far
+        self.earlier = tuple(earlier)
+        self.new = 0  # digests new to the project (or first met by an earlier run), of the images written so far
         self._batches: Batches[tuple[str, Any]] = Batches(self._write, "store", BATCH, QUEUED)
 
     def image(self, image: ImageDescription) -> None:
@@ -36,4 +39,4 @@ class Recorder:
     def _write(self, batch: list[tuple[str, Any]]) -> None:
         images = [value for kind, value in batch if kind == "image"]
         scans = [value for kind, value in batch if kind == "scan"]
-        self.new += self.store.record(self.run, self.project, self.registry, images, scans)
+        self.new += self.store.record(self.run, self.project, self.registry, images, scans, self.earlier)

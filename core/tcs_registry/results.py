@@ -223,13 +223,12 @@ def _finding_keys(document: dict[str, Any], vulnerabilities: bool = True) -> dic
     return keys
 
 
-def changes(store: Store, project: str, scan: list[int]) -> tuple[list[int], list[Change]]:
-    """(the previous scan's runs, or none, what changed since it) for the images of a scan's runs."""
-    previous = store.previous_scan(project, scan)
-    if previous is None:
-        return [], []
-    before_scan = store.scan_runs(project, previous)
-    before = {(r["repository"], r["tag"], r["platform"]): (r, d) for r, d in store.scanned(project, before_scan)}
+def changes(
+    store: Store, project: str, scan: list[int], since: list[int] | None = None
+) -> tuple[list[int], list[Change]]:
+    """(the runs compared with, what changed) for the image platforms of a scan's runs: each against its
+    previous scan (`Store.before`), or against the scan of the runs ``since``."""
+    before = {(r["repository"], r["tag"], r["platform"]): (r, d) for r, d in store.before(project, scan, since)}
     found = []
     for row, document in store.scanned(project, scan):
         image, platform = document["image"], row["platform"]
@@ -248,7 +247,7 @@ def changes(store: Store, project: str, scan: list[int]) -> tuple[list[int], lis
             found.append(Change(image, platform, f"new {key[0]}", new_keys[key]))
         for key in sorted(old_keys.keys() - new_keys.keys()):
             found.append(Change(image, platform, f"fixed {key[0]}", old_keys[key]))
-    return before_scan, found
+    return sorted({row["run"] for row, _ in before.values()}), found
 
 
 def _named(store: Store, scan: list[int]) -> str:
@@ -274,17 +273,24 @@ def show(
     output_format: str,
     out: TextIO,
     only_changes: bool = False,
+    since: int | None = None,
 ) -> None:
-    """`tcs-registry results`: the project's runs, what a run found and what changed since the run before,
-    or one image's packages and findings."""
-    if only_changes:
-        _show_changes(store, project, run, output_format, out)
+    """`tcs-registry results`: the project's runs, what a run found and what changed since the images'
+    previous scans, or one image's packages and findings (by default its latest scan, in whatever run)."""
+    for asked in (run, since):
+        if asked is not None and store.run(project, asked) is None:
+            raise UsageError(f"no run {asked} in project {project!r}; `tcs-registry results` lists the runs")
+    if only_changes or since is not None:
+        _show_changes(store, project, run, output_format, out, since)
         return
     repository, tag, platform = parse_image(image) if image else (None, None, None)
     scan = store.scan_runs(project, run) if run is not None else None  # a run shows its whole scan
-    scanned = store.scanned(project, scan, repository=repository, tag=tag, platform=platform)
+    if image and scan is None:
+        scanned = store.last_scanned(project, repository or "", tag, platform)
+    else:
+        scanned = store.scanned(project, scan, repository=repository, tag=tag, platform=platform)
     if image and not scanned:
-        where = f"run {run}" if run else "the latest scan"
+        where = f"run {run}" if run else "any scan"
         raise UsageError(f"no image {image!r} in {where} of project {project!r}; `tcs-registry results` lists them")
     if output_format in ("json", "sarif"):
         if output_format == "sarif":
@@ -362,22 +368,45 @@ def show(
         _show_changes(store, project, latest, "table", out)
 
 
-def _show_changes(store: Store, project: str, run: int | None, output_format: str, out: TextIO) -> None:
+def _show_changes(
+    store: Store, project: str, run: int | None, output_format: str, out: TextIO, since: int | None = None
+) -> None:
     run = run if run is not None else store.latest_scan(project)
     if run is None:
         raise UsageError(f"project {project!r} has no scan yet: nothing to compare")
     scan = store.scan_runs(project, run)
-    previous, found = changes(store, project, scan)
+    baseline = None
+    if since is not None:
+        baseline = store.scan_runs(project, since)
+        if store.run(project, since)["registry"] != store.run(project, run)["registry"]:
+            raise UsageError(f"--since {since}: run {since} is of another registry than run {run}")
+        if min(baseline) >= min(scan):
+            raise UsageError(f"--since {since}: run {since} is not before run {run}'s scan")
+    first = since is None and store.previous_scan(project, scan) is None
+    compared, found = ([], []) if first else changes(store, project, scan, baseline)
     if output_format == "json":
-        document = {"run": run, "previous": max(previous, default=None), "changes": [asdict(c) for c in found]}
+        document = {
+            "run": run,
+            "previous": max(compared, default=None),
+            "compared_with": compared,
+            "changes": [asdict(c) for c in found],
+        }
         out.write(json.dumps(document, indent=2) + "\n")
-    elif not previous:
-        named = _named(store, scan)
+        return
+    named = _named(store, scan)
+    if first:
         named = named[:1].upper() + named[1:]
         out.write(f"{named} is the first scan of its registry in project {project!r}: nothing to compare\n")
-    elif not found:
-        out.write(f"No changes in {_named(store, scan)} since {_named(store, previous)}\n")
+        return
+    if baseline is not None:
+        than = _named(store, baseline)
+    elif len(compared) == 1:
+        than = f"run {compared[0]}"
+    else:  # images last scanned by different runs (filtered ones), or none of them before
+        than = f"each image's previous scan ({'runs ' + ', '.join(map(str, compared)) if compared else 'none'})"
+    if not found:
+        out.write(f"No changes in {named} since {than}\n")
     else:
-        out.write(f"Changes in {_named(store, scan)} since {_named(store, previous)}:\n")
+        out.write(f"Changes in {named} since {than}:\n")
         rows = [(c.image, c.platform, c.change, c.detail) for c in found]
         out.write(tabulate(rows, headers=["image", "platform", "change", "detail"]) + "\n")

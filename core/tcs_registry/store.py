@@ -350,10 +350,11 @@ class Store:
 
     def unfinished_run(
         self, project: str, registry: str, mode: str, shard: tuple[int, int] = (1, 1)
-    ) -> tuple[int, str | None] | None:
-        """(id, options) of the last run of this registry, mode and share, if it was killed or interrupted."""
+    ) -> tuple[int, str | None, str] | None:
+        """(id, options, scan id) of the last run of this registry, mode and share, if it was killed or
+        interrupted."""
         query = (
-            sa.select(runs.c.id, runs.c.status, run_options.c.options)
+            sa.select(runs.c.id, runs.c.status, runs.c.scan_id, run_options.c.options)
             .select_from(runs.outerjoin(run_options, run_options.c.run == runs.c.id))
             .where(runs.c.project == project, runs.c.registry == registry, runs.c.mode == mode)
             .where(runs.c.shard == shard[0], runs.c.shards == shard[1])
@@ -362,7 +363,7 @@ class Store:
         )
         rows = self._rows(query)
         if rows and rows[0]["status"] in ("running", "interrupted"):
-            return rows[0]["id"], rows[0]["options"]
+            return rows[0]["id"], rows[0]["options"], rows[0]["scan_id"]
         return None
 
     def mark_followed(self, run: int, status: str) -> None:
@@ -386,6 +387,20 @@ class Store:
         latest = {(row["shard"], row["shards"]): row["id"] for row in self._rows(query.order_by(runs.c.id))}
         return sorted(latest.values()) or [run]
 
+    def earlier_runs(self, run: int) -> list[int]:
+        """The runs before `run` of its scan and share: those it resumes or does again. The digests they
+        met first are new to the scan `run` finishes, as they would have been to a run never stopped."""
+        this = sa.select(runs).where(runs.c.id == run).subquery()
+        query = sa.select(runs.c.id).join(
+            this,
+            sa.and_(*(runs.c[name] == this.c[name] for name in ("project", "scan_id", "mode", "shard", "shards"))),
+        )
+        return [row["id"] for row in self._rows(query.where(runs.c.id < run))]
+
+    def run(self, project: str, run: int) -> RowMapping | None:
+        rows = self._rows(sa.select(runs).where(runs.c.project == project, runs.c.id == run))
+        return rows[0] if rows else None
+
     def scan_id(self, run: int) -> str | None:
         query = sa.select(runs.c.scan_id).where(runs.c.id == run)
         return self._scalar(query)
@@ -398,11 +413,13 @@ class Store:
         registry: str,
         described: Sequence[ImageDescription] = (),
         scanned: Sequence[Scanned] = (),
+        earlier: Sequence[int] = (),
     ) -> int:
         """Remember images as a run described them and what it found in their platforms, in one
         transaction; how many of their digests were new to the project (a digest several workers meet
-        at once is new to exactly one). An inventory is kept once per digest, findings (which change
-        with the vulnerability database) per run."""
+        at once is new to exactly one), or first met by an ``earlier`` run of this one's scan and share
+        (one interrupted): those are claimed for this run, once. An inventory is kept once per digest,
+        findings (which change with the vulnerability database) per run."""
         now = _now()
         first_seen = [dict(project=project, digest=image.digest, first_run=run, first_seen=now) for image in described]
         tags = {
@@ -434,6 +451,13 @@ class Store:
 
         def record(connection: Connection) -> int:
             new = self._add(connection, digests, first_seen) if first_seen else 0
+            if earlier and first_seen:
+                claim = digests.update().where(
+                    digests.c.project == project,
+                    digests.c.digest.in_({row["digest"] for row in first_seen}),
+                    digests.c.first_run.in_(earlier),
+                )
+                new += max(connection.execute(claim.values(first_run=run)).rowcount, 0)
             # each row once a statement: PostgreSQL refuses to update one row twice in one INSERT
             for table, rows in ((images, tags), (findings, found), (scans, platforms)):
                 if rows:
@@ -476,31 +500,56 @@ class Store:
     ) -> list[tuple[RowMapping, dict[str, Any]]]:
         """(scan row, stored inventory document) of each image platform the runs of a scan scanned (by
         default the project's latest scan), its latest if several did; optionally of one repository, tag
-        and platform."""
+        and platform (``linux/arm64`` is also ``linux/arm64/v8``, as for --platform)."""
         if scan is None:
             latest = self.latest_scan(project)
             scan = self.scan_runs(project, latest) if latest is not None else []
+        return self._latest(scans.c.project == project, scans.c.run.in_(scan), *_image(repository, tag, platform))
+
+    def last_scanned(
+        self, project: str, repository: str, tag: str | None = None, platform: str | None = None
+    ) -> list[tuple[RowMapping, dict[str, Any]]]:
+        """The latest scan of each platform of an image (or of each tag of a repository), whatever run it
+        was in: a filtered run scans some images, the next others."""
+        return self._latest(scans.c.project == project, *_image(repository, tag, platform))
+
+    def before(
+        self, project: str, scan: Sequence[int], since: Sequence[int] | None = None
+    ) -> list[tuple[RowMapping, dict[str, Any]]]:
+        """What each image platform of a scan was when it was last scanned before: in the runs ``since``,
+        or by default in the latest earlier run of the project that scanned it in this registry, whatever
+        that run's filters (a resumed run is the scan it resumes, not an earlier one)."""
+        this = self._rows(sa.select(runs.c.registry, runs.c.scan_id).where(runs.c.id == min(scan)))[0]
+        keys = (scans.c.repository, scans.c.tag, scans.c.platform)
+        now = scans.alias("now")
+        scanned_now = sa.select(now.c.repository, now.c.tag, now.c.platform).where(now.c.run.in_(scan))
+        where = [scans.c.project == project, scans.c.registry == this["registry"], sa.tuple_(*keys).in_(scanned_now)]
+        if since is not None:
+            return self._latest(*where, scans.c.run.in_(since))
+        earlier = sa.select(runs.c.id).where(runs.c.project == project, runs.c.scan_id != this["scan_id"])
+        return self._latest(*where, scans.c.run < min(scan), scans.c.run.in_(earlier))
+
+    def _latest(self, *where: Any) -> list[tuple[RowMapping, dict[str, Any]]]:
+        """(scan row, document) of the latest scan of each image platform among the scans ``where``
+        selects, in the order of their names."""
+        names = (scans.c.registry, scans.c.repository, scans.c.tag, scans.c.platform)
+        latest = sa.select(*names, sa.func.max(scans.c.run).label("run")).where(*where).group_by(*names).subquery()
         query = (
             sa.select(scans, inventories.c.inventory, findings.c.findings)
             .select_from(
-                scans.join(
+                scans.join(latest, sa.and_(*(scans.c[column.name] == column for column in latest.c)))
+                .join(
                     inventories,
                     sa.and_(inventories.c.digest == scans.c.digest, inventories.c.analyser == scans.c.analyser),
-                ).outerjoin(
+                )
+                .outerjoin(
                     findings,
                     sa.and_(*(findings.c[name] == scans.c[name] for name in ("run", "repository", "tag", "platform"))),
                 )
             )
-            .where(scans.c.project == project, scans.c.run.in_(scan))
-            .order_by(scans.c.repository, scans.c.tag, scans.c.platform, scans.c.run.desc())
+            .order_by(scans.c.repository, scans.c.tag, scans.c.platform, scans.c.registry)
         )
-        for column, value in (("repository", repository), ("tag", tag), ("platform", platform)):
-            if value is not None:
-                query = query.where(scans.c[column] == value)
-        latest_first: dict[tuple[str, str, str], RowMapping] = {}
-        for row in self._rows(query):
-            latest_first.setdefault((row["repository"], row["tag"], row["platform"]), row)
-        return [(row, self._document(row)) for row in latest_first.values()]
+        return [(row, self._document(row)) for row in self._rows(query)]
 
     @staticmethod
     def _document(row: RowMapping) -> dict[str, Any]:
@@ -577,3 +626,15 @@ class LayerCache:
         with self._lock:
             for row in rows:
                 self._unwritten.pop((row["diff_id"], row["analyser"]), None)
+
+
+def _image(repository: str | None, tag: str | None, platform: str | None) -> list[Any]:
+    """Conditions on the scans of one repository, tag and platform, where given; a platform without a
+    variant (``linux/arm64``) is also each of its variants, as --platform takes it."""
+    where = [scans.c[name] == value for name, value in (("repository", repository), ("tag", tag)) if value is not None]
+    if platform is not None:
+        variants = scans.c.platform.startswith(platform + "/", autoescape=True)
+        where.append(
+            sa.or_(scans.c.platform == platform, variants) if platform.count("/") == 1 else scans.c.platform == platform
+        )
+    return where
