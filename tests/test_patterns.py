@@ -89,3 +89,48 @@ def test_default_allows_everything_and_lists_from_config():
 def test_patterns_that_cannot_match_are_refused(bad):
     with pytest.raises(UsageError):
         ImageFilter.from_strings(bad, None)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "host"),
+    [
+        ("registry.example.com/team/*", "registry.example.com"),
+        ("REGISTRY.example.com/team/*", "registry.example.com:443"),
+        ("registry.example.com:5000/team/*", None),
+        ("localhost/team/*:1.0", None),
+        ("127.0.0.1:5000/team/*", "127.0.0.1:5000"),
+    ],
+)
+def test_a_pattern_naming_a_registry_host_is_refused_naming_it(pattern, host):
+    first, _, rest = pattern.partition("/")
+    with pytest.raises(UsageError) as refused:
+        ImageFilter.from_strings(pattern, None, host)
+    assert str(refused.value) == (
+        f"image pattern {pattern!r} names a registry host ({first}): a pattern is repository[:tag] within the"
+        f" registry scanned; leave the host out: {rest!r}"
+    )
+    with pytest.raises(UsageError):
+        ImageFilter.from_strings(None, pattern, host)  # a deny pattern alike
+
+
+def test_a_repository_whose_first_part_has_a_dot_is_still_a_pattern():
+    """Harbor projects may hold dots (``my.project/app``): only the registry's own host is refused."""
+    assert ImageFilter.from_strings("my.project/*", None, "harbor.example.com").admits("my.project/app", "1")
+
+
+def test_an_allow_pattern_that_admits_nothing_is_warned_about(tcs, fresh_registry, pusher):
+    from tcs_registry.testing.images import make_layer
+
+    pusher.image("team/app", "1", created="2024-01-01T00:00:00Z", layers=[make_layer({"a": b"1"})])
+    result = tcs("registry", fresh_registry.url, "--mode=dry-run", "--allowList=team/*,registry.example.com/team/*")
+    assert result.code == 0
+    assert [m for m in result.messages if m.startswith("warn\t")] == [
+        "warn\tNo image matched the allow pattern 'registry.example.com/team/*' (a pattern is repository[:tag],"
+        " without the registry host)"
+    ]
+    refused = tcs("registry", fresh_registry.url, "--mode=dry-run", f"--allowList={fresh_registry.host}/team/*")
+    assert refused.code == 2
+    assert refused.messages == [
+        f"error\timage pattern '{fresh_registry.host}/team/*' names a registry host ({fresh_registry.host}): a"
+        " pattern is repository[:tag] within the registry scanned; leave the host out: 'team/*'"
+    ]

@@ -441,10 +441,13 @@ class Discovery:
                 self.scanned += 1
                 self._record_scan(recorder, outcome.scan)
 
+        unmatched = {p for p in s.image_filter.allow if p.text != "*"}  # allow patterns that admitted nothing
         for repository, tag in self.candidates():
             summary.found += 1
             attached = attached_tag(tag)
             wanted = not attached and s.image_filter.admits(repository, tag)
+            if wanted and unmatched:
+                unmatched -= {p for p in unmatched if p.matches(repository, tag)}
             if wanted and s.max_images is not None and admitted >= s.max_images:
                 while any(not left_out for *_, left_out in pending):  # an image under way may prove to
                     settle()  # be no image and free its place (the skipped ones are not waited for)
@@ -473,6 +476,10 @@ class Discovery:
                 settle()
         while pending:
             settle()
+        for pattern in sorted(unmatched, key=lambda p: p.text) if self.stopped is None else ():
+            first, slash, _ = pattern.text.partition("/")
+            hint = " (a pattern is repository[:tag], without the registry host)" if slash and "." in first else ""
+            log.warning("No image matched the allow pattern %r%s", pattern.text, hint)
         if self.stopped is not None:
             log.error("%d admitted images were left undone; run again when the quota allows it", summary.undone)
         if s.max_images is not None and admitted >= s.max_images and summary.skipped:

@@ -2,7 +2,8 @@
 
 A pattern is ``repository[:tag]``; ``*`` matches any run of characters, ``/`` included; a pattern
 without ``:`` means any tag; a pattern matches the whole repository and the whole tag, never a
-substring. The deny list wins over the allow list.
+substring. The deny list wins over the allow list. A pattern never names the registry's host (it
+would match nothing): one that does, or names a host with a port, or localhost, is refused.
 """
 
 from __future__ import annotations
@@ -29,10 +30,18 @@ class Pattern:
     tag: re.Pattern[str]
 
     @classmethod
-    def parse(cls, text: str) -> Pattern:
+    def parse(cls, text: str, host: str | None = None) -> Pattern:
+        """``host``: the registry's (``host[:port]``), which a pattern must not name."""
         text = text.strip()
         if not text:
             raise UsageError("empty image pattern: use repository[:tag], e.g. 'team/*:*'")
+        first, slash, rest = text.partition("/")
+        hosts = {host.lower(), host.lower().rsplit(":", 1)[0]} if host else set()
+        if slash and (":" in first or first.lower() == "localhost" or first.lower() in hosts):
+            raise UsageError(
+                f"image pattern {text!r} names a registry host ({first}): a pattern is repository[:tag] within"
+                f" the registry scanned; leave the host out: {rest!r}"
+            )
         repository, _, tag = text.partition(":")
         tag = tag or "*"
         if not repository or not _REPOSITORY_CHARS.match(repository):
@@ -50,12 +59,12 @@ class Pattern:
         return bool(self.repository.fullmatch(repository) and self.tag.fullmatch(tag))
 
 
-def parse_patterns(value: str | Iterable[str] | None) -> tuple[Pattern, ...]:
+def parse_patterns(value: str | Iterable[str] | None, host: str | None = None) -> tuple[Pattern, ...]:
     """Patterns from a comma-separated string (flags) or a list of strings (config file)."""
     if value is None:
         return ()
     items = value.split(",") if isinstance(value, str) else list(value)
-    return tuple(Pattern.parse(item) for item in items)
+    return tuple(Pattern.parse(item, host) for item in items)
 
 
 @dataclass(frozen=True)
@@ -64,8 +73,10 @@ class ImageFilter:
     deny: tuple[Pattern, ...] = ()
 
     @classmethod
-    def from_strings(cls, allow: str | Iterable[str] | None, deny: str | Iterable[str] | None) -> ImageFilter:
-        return cls(parse_patterns(allow if allow is not None else "*"), parse_patterns(deny))
+    def from_strings(
+        cls, allow: str | Iterable[str] | None, deny: str | Iterable[str] | None, host: str | None = None
+    ) -> ImageFilter:
+        return cls(parse_patterns(allow if allow is not None else "*", host), parse_patterns(deny, host))
 
     def may_admit(self, repository: str) -> bool:
         """Whether some tag of ``repository`` may be admitted (not denied whole, and allowed for some tag)."""

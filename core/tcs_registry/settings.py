@@ -276,7 +276,7 @@ def resolve(
         credentials=credentials,
         project=project,
         token=pick("token")[0],
-        image_filter=ImageFilter.from_strings(pick("allow_list")[0], pick("deny_list")[0]),
+        image_filter=ImageFilter.from_strings(pick("allow_list")[0], pick("deny_list")[0], host),
         registry_type=pick("registry_type")[0],
         max_images=int(max_images) if max_images is not None else None,
         verify=verify,
