@@ -256,7 +256,7 @@ class Discovery:
 
     def describe_and_scan(self, repository: str, tag: str) -> Outcome:
         outcome = self.describe(repository, tag)
-        if self.settings.mode == "scan" and self.scanners and not outcome.image.artifact:
+        if self.settings.mode == "scan" and self.scanners and not self._left_out(outcome.image):
             hook, (registry, client) = self.pm.hook, self._connected()
             options = {
                 "scanner": None,
@@ -270,6 +270,14 @@ class Discovery:
             if outcome.scan is None:
                 raise ImageError("no installed scanner answered for this image")
         return outcome
+
+    def _left_out(self, image: ImageDescription) -> str:
+        """Why an image described is not scanned nor counted as one: it is no container image, or none of
+        its platforms is one --platform names (an index's or a single image's alike)."""
+        wanted, platforms = self.settings.platforms, image.platforms
+        if image.artifact or not wanted or not platforms or any(p.named_by(wanted) for p in platforms):
+            return image.artifact
+        return f"no platform matches --platform (it has: {', '.join(map(str, platforms))})"
 
     # -- the run -----------------------------------------------------------------------------
     def run(self, out: TextIO) -> int:
@@ -411,10 +419,11 @@ class Discovery:
             try:
                 outcome = future.result()
                 image = outcome.image
-                if image.artifact:
-                    admitted -= 1  # not an image: --max-images counts images
+                why = self._left_out(image)
+                if why:
+                    admitted -= 1  # --max-images counts the images it may scan
                     summary.skipped += 1
-                    log.info("Skipped image=%s reason=%s", reference, image.artifact)
+                    log.info("Skipped image=%s reason=%s", reference, why)
                     skipped_row(repository, tag, None)
                     return
                 recorder.image(image)

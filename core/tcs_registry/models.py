@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -102,6 +103,11 @@ class Platform:
 
     def __str__(self) -> str:
         return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
+
+    def named_by(self, wanted: Iterable[str]) -> bool:
+        """Whether --platform values name this platform: ``linux/arm64`` names ``linux/arm64/v8`` too."""
+        names = {w.strip().lower() for w in wanted}
+        return str(self).lower() in names or f"{self.os}/{self.architecture}".lower() in names
 
 
 @dataclass(frozen=True)

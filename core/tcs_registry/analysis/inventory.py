@@ -44,14 +44,12 @@ class LayerCache(Protocol):
 def select_platforms(manifest: Manifest, wanted: Iterable[str] | None) -> list[tuple[Platform, str]]:
     """(platform, manifest digest) of an index to scan: those named by ``wanted`` (``linux/arm64``,
     ``linux/arm/v7``), by default every linux platform."""
-    chosen = []
-    names = {w.strip().lower() for w in wanted or () if w.strip()}
-    for platform in manifest.platforms():
-        name = str(platform).lower()
-        short = f"{platform.os}/{platform.architecture}".lower()
-        if (name in names or short in names) if names else platform.os == "linux":
-            chosen.append((platform, platform.digest or ""))
-    return chosen
+    names = [w for w in wanted or () if w.strip()]
+    return [
+        (platform, platform.digest or "")
+        for platform in manifest.platforms()
+        if (platform.named_by(names) if names else platform.os == "linux")
+    ]
 
 
 class Analyser:

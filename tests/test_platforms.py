@@ -1,0 +1,39 @@
+"""--platform: an image none of whose platforms is named is skipped with the reason, an index and a
+single image alike, in a scan and in a dry run; what is scanned still decides the exit code."""
+
+from __future__ import annotations
+
+from tcs_registry.testing.helpers import csv_rows, failures_path, report_path
+from tcs_registry.testing.images import make_layer
+
+CREATED = "2026-11-01T00:00:00Z"
+
+
+def _push(pusher) -> None:
+    layer = make_layer({"etc/os-release": b"ID=alpine\nVERSION_ID=3.19.1\n"})
+    amd = pusher.image("apps/index", None, created=CREATED, layers=[layer])
+    pusher.index("apps/index", "1", [(amd, {"os": "linux", "architecture": "amd64"})])
+    pusher.image("apps/arm", "1", created=CREATED, layers=[layer], architecture="arm64", variant="v8")
+    pusher.image("apps/amd", "1", created=CREATED, layers=[layer])
+
+
+def test_images_without_the_platform_are_skipped_alike_and_fail_on_still_counts(tcs, fresh_registry, pusher, out_dir):
+    _push(pusher)
+    host = fresh_registry.host
+    result = tcs("registry", fresh_registry.url, "--platform=linux/arm64", "--fail-on=high")
+    assert result.code == 1, result.err  # the arm64 image runs as root (HIGH): not hidden by a failure
+    assert [m for m in result.messages if m.startswith("info\tSkipped")] == [
+        f"info\tSkipped image={host}/apps/amd:1 reason=no platform matches --platform (it has: linux/amd64)",
+        f"info\tSkipped image={host}/apps/index:1 reason=no platform matches --platform (it has: linux/amd64)",
+    ]
+    assert [m.split()[3] for m in result.messages if "Scanned image" in m] == [f"image={host}/apps/arm:1"]
+    assert not failures_path(out_dir, host).exists()
+    assert "    Total images found    : 3\n" in result.out
+
+    dry = tcs("registry", fresh_registry.url, "--mode=dry-run", "--platform=linux/arm64")
+    assert dry.code == 0, dry.err
+    assert [(row[0], row[3]) for row in csv_rows(report_path(out_dir, host))[1:]] == [
+        (f"{host}/apps/amd", "true"),
+        (f"{host}/apps/arm", "false"),
+        (f"{host}/apps/index", "true"),
+    ]
