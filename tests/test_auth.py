@@ -36,7 +36,9 @@ def test_basic_auth_from_env_and_password_stdin(tcs, basic_registry, monkeypatch
 def test_basic_auth_wrong_password_is_one_error_line(tcs, basic_registry):
     result = tcs("registry", basic_registry.url, "--mode=dry-run", "--username=alice", "--password=wrong-password")
     assert result.code == 3
-    assert result.messages[-1] == "error\tthe registry refused the credentials of user 'alice'"
+    assert (
+        result.messages[-1] == "error\tthe registry refused the credentials of user 'alice', from --username/--password"
+    )
     assert "wrong-password" not in result.err
     assert "Traceback" not in result.err
 
@@ -72,7 +74,10 @@ def test_token_auth_caches_one_token_per_scope(tcs, token_registry, token_server
 def test_token_auth_bad_password(tcs, token_registry):
     result = tcs("registry", token_registry.url, "--mode=dry-run", "--username=alice", "--password=nope-nope")
     assert result.code == 3
-    assert result.messages[-1] == "error\tthe registry's token service refused the credentials of user 'alice'"
+    assert (
+        result.messages[-1]
+        == "error\tthe registry's token service refused the credentials of user 'alice', from --username/--password"
+    )
 
 
 def test_token_auth_anonymous_gets_no_access(tcs, token_registry):
@@ -255,3 +260,76 @@ def test_token_lifetime_comes_from_the_answer_or_the_token_itself():
     assert token_lifetime("a.%%%.b") == float("inf")
     assert token_lifetime(jwt({"iat": 5000, "exp": 4600})) == 60.0  # never below distribution's minute
     assert token_lifetime("opaque", 0) == 60.0
+
+
+def test_a_refusal_says_where_the_credentials_came_from(tcs, basic_registry, monkeypatch, isolated):
+    """The same wrong password from each place a user may have put it: the error names the place."""
+    refused = "error\tthe registry refused the credentials of user 'alice', from "
+    monkeypatch.setenv("TCS_REGISTRY_USERNAME", "alice")
+    monkeypatch.setenv("TCS_REGISTRY_PASSWORD", "wrong-password")
+    result = tcs("registry", basic_registry.url, "--mode=dry-run")
+    assert result.messages[-1] == refused + "TCS_REGISTRY_USERNAME/TCS_REGISTRY_PASSWORD"
+    monkeypatch.delenv("TCS_REGISTRY_USERNAME")
+    monkeypatch.delenv("TCS_REGISTRY_PASSWORD")
+    config = isolated / "config"
+    config.write_text('username = "alice"\npassword = "wrong-password"\n')
+    config.chmod(0o600)
+    assert tcs("registry", basic_registry.url, "--mode=dry-run").messages[-1] == refused + "the config file"
+    config.unlink()
+    docker = isolated.parent / "home" / ".docker"
+    docker.mkdir()
+    auth = base64.b64encode(b"alice:wrong-password").decode()
+    (docker / "config.json").write_text(json.dumps({"auths": {basic_registry.host: {"auth": auth}}}))
+    assert tcs("registry", basic_registry.url, "--mode=dry-run").messages[-1] == refused + "the auth file config.json"
+    (docker / "config.json").write_text(json.dumps({"credsStore": "not-installed"}))
+    helper = tcs("registry", basic_registry.url, "--mode=dry-run")
+    assert [m for m in helper.messages if not m.startswith("info")] == [
+        f"warn\tThe credential helper docker-credential-not-installed (credsStore in {docker / 'config.json'}) is not"
+        f" installed: {basic_registry.host} is asked without it",
+        "error\tthe registry requires credentials: pass --username and --password (or --password-stdin)",
+    ]
+
+
+def test_a_password_alone_or_an_empty_one_says_what_is_missing(tcs, basic_registry):
+    alone = tcs("registry", basic_registry.url, "--mode=dry-run", "--password-stdin", stdin="some-token\n")
+    assert alone.code == 3
+    assert alone.messages[-1] == (
+        "error\tthe registry refused the credentials of a password without --username (a token), from"
+        " --username/--password"
+    )
+    empty = tcs("registry", basic_registry.url, "--mode=dry-run", "--username=alice", "--password-stdin", stdin="\n")
+    assert (empty.code, empty.messages) == (
+        2,
+        ["error\t--password-stdin read an empty password: pipe the password or token in"],
+    )
+    blank = tcs("registry", basic_registry.url, "--mode=dry-run", "--username=alice", "--password=")
+    assert (blank.code, blank.messages[-1]) == (
+        2,
+        "error\t--password is empty: give the password or token, or leave both out to go anonymous",
+    )
+
+
+def test_plain_http_to_a_tls_port_says_use_https(tcs, tls_registry):
+    host = tls_registry.host.replace("127.0.0.1", "localhost")  # a loopback host without a scheme: http, as docker
+    for url in (host, f"http://{host}"):
+        result = tcs("registry", url, "--mode=dry-run")
+        assert result.code == 3
+        assert result.messages[-1] == f"error\t{host} speaks TLS on this port: use https://{host}"
+
+
+def test_a_ca_cert_that_is_no_certificate_says_so(tcs, tls_registry, tmp_path, ca_file):
+    for junk in ("not a certificate\n", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"):
+        bad = tmp_path / "ca.pem"
+        bad.write_text(junk)
+        result = tcs("registry", tls_registry.url, "--mode=dry-run", f"--ca-cert={bad}")
+        assert (result.code, result.messages) == (
+            2,
+            [
+                f"error\t--ca-cert '{bad}' holds no certificate: give the CA's certificate in PEM"
+                " (-----BEGIN CERTIFICATE-----)"
+            ],
+        )
+    key = tmp_path / "key.pem"  # a private key given for the CA: refused without echoing it
+    key.write_text("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n")
+    result = tcs("registry", tls_registry.url, "--mode=dry-run", f"--ca-cert={key}")
+    assert result.code == 2 and "MIIEvQ" not in result.err

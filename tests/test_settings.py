@@ -65,13 +65,65 @@ def test_a_config_directory_is_not_a_config_file(isolated):
     ],
 )
 def test_malformed_config(isolated, text, message):
-    (isolated / "config").write_text(text)
+    (isolated / "ours.toml").write_text(text)
     with pytest.raises(UsageError, match=message):
-        load_config(None)
+        load_config("ours.toml")
 
 
 def test_malformed_config_through_the_cli(tcs, isolated):
-    (isolated / "config").write_text("mode = [\n")
-    result = tcs("registry", "https://registry.example.com")
+    (isolated / "ours.toml").write_text("mode = [\n")
+    result = tcs("registry", "https://registry.example.com", "--config=ours.toml")
     assert result.code == 2
-    assert result.messages[-1].startswith("error\tconfig file 'config' is not valid TOML: ")
+    assert result.messages[-1].startswith("error\tconfig file 'ours.toml' is not valid TOML: ")
+
+
+def test_a_default_config_of_our_keys_with_a_mistake_is_still_an_error(isolated):
+    (isolated / "config").write_text('username = "x"\nusename = "y"\n')
+    with pytest.raises(UsageError, match="unknown key 'usename'"):
+        load_config(None)
+
+
+GIT_CONFIG = "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        (GIT_CONFIG, "no key of ours: core"),
+        ('[remote "origin"]\n\turl = git@example.com:x.git\n', "not TOML: "),
+        ("#!/bin/sh\nexport X=1\n", "not TOML: "),
+    ],
+)
+def test_a_config_in_the_working_directory_that_is_not_ours_is_skipped_with_a_warning(
+    tcs, isolated, fresh_registry, text, why
+):
+    (isolated / "config").write_text(text)
+    accurics = isolated.parent / "home" / ".accurics"
+    accurics.mkdir()
+    (accurics / "config").write_text('project = "from-home"\n')
+    result = tcs("registry", fresh_registry.url, "--mode=dry-run")
+    assert result.code == 0, result.err
+    assert result.messages[0].startswith(f"warn\tIgnoring config: not a tcs-registry config file ({why}")
+    assert result.messages[1] == f"info\tConfig file: {accurics / 'config'}"  # the next place is read
+
+
+def test_a_config_with_a_password_others_can_read_is_warned_about(tcs, isolated, fresh_registry):
+    config = isolated / "config"
+    config.write_text('username = "robot"\npassword = "s3cret-in-config"\n')
+    config.chmod(0o644)
+    result = tcs("registry", fresh_registry.url, "--mode=dry-run")
+    assert result.messages[:2] == [
+        "info\tConfig file: config",
+        "warn\tThe config file config holds a password and other users can read it (mode 644): chmod 600 config",
+    ]
+    assert "s3cret-in-config" not in result.err + result.out
+    config.chmod(0o600)
+    private = tcs("registry", fresh_registry.url, "--mode=dry-run")
+    assert private.messages[0] == "info\tConfig file: config"
+    assert not [m for m in private.messages if m.startswith("warn")]
+
+
+def test_fail_on_in_a_dry_run_is_warned_about(tcs, fresh_registry):
+    result = tcs("registry", fresh_registry.url, "--mode=dry-run", "--fail-on=high")
+    assert result.code == 0
+    assert "warn\t--fail-on does nothing in a dry run: no image is scanned, nothing is found" in result.messages

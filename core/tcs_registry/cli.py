@@ -149,6 +149,10 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             if flags.get("password") is not None:
                 raise UsageError("--password and --password-stdin contradict each other: choose one")
             flags["password"] = sys.stdin.read().rstrip("\r\n")
+            if not flags["password"]:
+                raise UsageError("--password-stdin read an empty password: pipe the password or token in")
+        if flags.get("password") == "":
+            raise UsageError("--password is empty: give the password or token, or leave both out to go anonymous")
         if flags.get("password") is not None and not password_stdin:
             log.warning(
                 "A password on the command line is visible to other users (ps) and stays in shell history: "
@@ -237,7 +241,6 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             added, unchanged, problems = database.import_paths(paths)
             for problem in problems:
                 log.warning("Skipped %s", problem)
-            log.info("Imported OSV records added=%d unchanged=%d skipped=%d", added, unchanged, len(problems))
             click.echo(f"{added} records imported, {unchanged} already up to date, {len(problems)} skipped")
         finally:
             database.close()
@@ -284,16 +287,19 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     def db_status(as_json: bool, **flags: Any) -> None:
         """Ecosystems in the database, their record counts and age."""
         state_dir = resolve_store(flags)[1]
+        empty = TcsError(
+            f"no vulnerability database in {str(state_dir)!r}: run `tcs-registry db update` or `db import`"
+        )
         if not (state_dir / DB_FILENAME).is_file():
-            raise UsageError(
-                f"no vulnerability database in {str(state_dir)!r}: run `tcs-registry db update` or `db import`"
-            )
+            raise empty
         database = VulnDatabase(state_dir)
         try:
             rows = database.status()
             total, withdrawn = database.counts()
         finally:
             database.close()
+        if not total:
+            raise empty
         if as_json:
             click.echo(json.dumps([row.__dict__ for row in rows], indent=2))
             return

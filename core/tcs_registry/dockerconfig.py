@@ -41,12 +41,16 @@ def _aliases(host: str) -> set[str]:
     return {host}
 
 
-def _from_helper(helper: str, server: str) -> Credentials | None:
+def _from_helper(helper: str, server: str, named_by: str) -> Credentials | None:
+    """``named_by``: where the helper is named (``credsStore in ~/.docker/config.json``)."""
     program = f"docker-credential-{helper}"
     try:
         result = subprocess.run(
             [program, "get"], input=server, capture_output=True, text=True, timeout=HELPER_TIMEOUT, check=False
         )
+    except FileNotFoundError:
+        log.warning("The credential helper %s (%s) is not installed: %s is asked without it", program, named_by, server)
+        return None
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("Docker credential helper failed helper=%s error=%s", program, type(exc).__name__)
         return None
@@ -104,10 +108,10 @@ def _from_file(path: Path, host: str) -> Credentials | None:
     helpers: dict[str, Any] = config["credHelpers"] if isinstance(config.get("credHelpers"), dict) else {}
     for key, helper in helpers.items():
         if _host_of(key) in wanted and isinstance(helper, str):
-            return _from_helper(helper, key)
+            return _from_helper(helper, key, f"credHelpers {key!r} in {path}")
     if isinstance(config.get("credsStore"), str) and config["credsStore"]:
         server = next((k for k in auths if _host_of(k) in wanted), host)
-        return _from_helper(config["credsStore"], server)
+        return _from_helper(config["credsStore"], server, f"credsStore in {path}")
     for key, entry in auths.items():
         if _host_of(key) not in wanted or not isinstance(entry, dict):
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # findings at or above --fail-on
 EXIT_USAGE = 2  # bad flags, URL, config file, patterns; no scanner installed
-EXIT_REGISTRY = 3  # registry unreachable, TLS failure, bad credentials, not a registry
+EXIT_REGISTRY = 3  # registry unreachable, TLS failure, bad credentials, not a registry; no data to work on
 EXIT_PARTIAL = 4  # the run finished but some repositories or images failed
 
 

@@ -171,6 +171,14 @@ def error_detail(response: requests.Response) -> str:
     return ascii(" ".join(detail.split())[:200])[1:-1]
 
 
+# what servers answer a plain-HTTP request on a TLS port: Go's net/http (the CNCF registry, Harbor,
+# Quay's), nginx, Apache httpd
+_PLAIN_TO_TLS = re.compile(
+    r"HTTP request to an HTTPS server|plain HTTP request was sent to HTTPS port|speaking plain HTTP to an SSL",
+    re.IGNORECASE,
+)
+
+
 def _reason(exc: Exception) -> str:
     """A short human reason from a requests/urllib3 exception chain."""
     text = str(exc)
@@ -570,9 +578,7 @@ class RegistryClient:
         return token, fetched_at + token_lifetime(token, expires_in)
 
     def _refused(self, who: str) -> str:
-        if self.credentials.anonymous:
-            return f"{who} requires credentials: pass --username and --password (or --password-stdin)"
-        return f"{who} refused the credentials of user {self.credentials.username or '(token)'!r}"
+        return self.credentials.refused(who)
 
     # -- checks ------------------------------------------------------------------------------
     def check(self, response: requests.Response, what: str, missing: str = "") -> requests.Response:
@@ -583,6 +589,8 @@ class RegistryClient:
         status = response.status_code
         if status == 404 and missing:
             raise ImageError(f"{what}: {missing} not found")
+        if status == 400 and self.registry.scheme == "http" and _PLAIN_TO_TLS.search(response.text[:1000]):
+            raise RegistryError(f"{self.registry.host} speaks TLS on this port: use https://{self.registry.host}")
         detail = error_detail(response)
         suffix = f" ({detail})" if detail else ""
         if status == 401:

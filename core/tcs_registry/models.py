@@ -74,6 +74,31 @@ class Credentials:
     def anonymous(self) -> bool:
         return not self.username and not self.password
 
+    @property
+    def origin(self) -> str:
+        """Where they came from, as the user gave them: ``--username/--password``, ``the config file``..."""
+        source = self.source
+        if source.startswith("auth-file:"):
+            return f"the auth file {source.partition(':')[2]}"
+        if source.startswith("docker-credential-"):
+            return f"the credential helper {source}"
+        return _ORIGINS.get(source, source)
+
+    def refused(self, who: str) -> str:
+        """The line for credentials ``who`` (the registry, its token service) refused, or asked for."""
+        if self.anonymous:
+            return f"{who} requires credentials: pass --username and --password (or --password-stdin)"
+        user = f"user {self.username!r}" if self.username else "a password without --username (a token)"
+        return f"{who} refused the credentials of {user}, from {self.origin}"
+
+
+_ORIGINS = {
+    "flag": "--username/--password",
+    "env": "TCS_REGISTRY_USERNAME/TCS_REGISTRY_PASSWORD",
+    "config": "the config file",
+    "anonymous": "nowhere",
+}
+
 
 @dataclass(frozen=True)
 class Registry:

@@ -14,8 +14,11 @@ The config file is TOML. It is ``--config PATH`` if given, else ``./config``, el
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import ssl
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +34,7 @@ from .pacing import DEFAULT_CONCURRENCY
 from .patterns import ImageFilter
 from .store import store_url
 
+log = logging.getLogger("tcs_registry")
 MODES = ("scan", "dry-run")
 FORMATS = ("table", "json", "sarif", "cyclonedx")  # of scan results; a dry run always writes its CSV
 _SCAN_ID = re.compile(r"^[A-Za-z0-9._:/-]{1,100}$")
@@ -116,7 +120,9 @@ def _normalise_key(key: str) -> str:
 
 
 def load_config(path: str | None) -> tuple[dict[str, Any], Path | None]:
-    """Read the config file: the given path (must exist) or the first default that is a file."""
+    """Read the config file: the given path (must exist) or the first default that is a file and ours.
+    A default one that is not TOML, or has none of our keys (``./config`` is a common name: git's own
+    is TOML-like), is someone else's: skipped with a warning."""
     if path:
         candidates, required = [Path(path).expanduser()], True
     else:
@@ -131,7 +137,15 @@ def load_config(path: str | None) -> tuple[dict[str, Any], Path | None]:
         except OSError as exc:
             raise UsageError(f"cannot read config file {str(candidate)!r}: {exc.strerror}") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            if not required:
+                log.warning("Ignoring %s: not a tcs-registry config file (not TOML: %s)", candidate, exc)
+                continue
             raise UsageError(f"config file {str(candidate)!r} is not valid TOML: {exc}") from None
+        if not required and raw and not any(_normalise_key(key) in CONFIG_KEYS for key in raw):
+            log.warning("Ignoring %s: not a tcs-registry config file (no key of ours: %s)", candidate, ", ".join(raw))
+            continue
+        log.info("Config file: %s", candidate)
+        _warn_if_readable(candidate, raw)
         config: dict[str, Any] = {}
         for key, value in raw.items():
             name = _normalise_key(key)
@@ -144,6 +158,20 @@ def load_config(path: str | None) -> tuple[dict[str, Any], Path | None]:
             config[name] = value
         return config, candidate
     return {}, None
+
+
+def _warn_if_readable(path: Path, raw: dict[str, Any]) -> None:
+    """A password or token in a file other users can read is theirs too."""
+    secrets = [key for key in raw if _normalise_key(key) in ("password", "token")]
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return
+    if secrets and mode & 0o077:
+        log.warning(
+            "The config file %s holds a %s and other users can read it (mode %o): chmod 600 %s",
+            path, " and a ".join(secrets), mode, path,
+        )  # fmt: skip
 
 
 def default_state_dir() -> Path:
@@ -237,6 +265,13 @@ def resolve(
         ca_path = Path(ca_cert).expanduser()
         if not ca_path.is_file():
             raise UsageError(f"--ca-cert {str(ca_path)!r} does not exist or is not a file")
+        try:
+            ssl.create_default_context(cafile=str(ca_path))
+        except (ssl.SSLError, OSError, ValueError):
+            raise UsageError(
+                f"--ca-cert {str(ca_path)!r} holds no certificate: give the CA's certificate in PEM"
+                " (-----BEGIN CERTIFICATE-----)"
+            ) from None
         verify = str(ca_path)
     elif insecure:
         verify = False
@@ -262,6 +297,8 @@ def resolve(
     fail_on = pick("fail_on")[0]
     if fail_on is not None and str(fail_on).strip().lower() not in FAIL_ON:
         raise UsageError(f"unknown --fail-on {fail_on!r}: use {', '.join(FAIL_ON)}")
+    if fail_on is not None and mode == "dry-run":
+        log.warning("--fail-on does nothing in a dry run: no image is scanned, nothing is found")
     shard = _shard(pick("shard")[0], pick("shards")[0], env)
     if shard[1] > 1 and scan_id is None:  # else each worker would be a scan of its own, and results a share
         raise UsageError("--shard and --shards need --scan-id (or TCS_SCAN_ID), the same for every worker")

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import requests
 
-from ..errors import TcsError, UsageError
+from ..errors import EXIT_REGISTRY, TcsError, UsageError
 from ..files import private_dir, private_file
 from ..oci import parse_time
 from .versions import ecosystem_base
@@ -92,6 +92,12 @@ class DatabaseError(TcsError):
     """The vulnerability database cannot be read, imported or updated (exit code 2: fix the input)."""
 
     exit_code = UsageError.exit_code
+
+
+class DownloadError(DatabaseError):
+    """OSV data cannot be downloaded: the network or the source (exit code 3, as a registry's)."""
+
+    exit_code = EXIT_REGISTRY
 
 
 def package_key(ecosystem: str, name: str) -> str:
@@ -265,7 +271,7 @@ class VulnDatabase:
                     results.append((ecosystem, "archive", count))
         except requests.RequestException as exc:
             reason = type(exc).__name__ if isinstance(exc, requests.ConnectionError) else str(exc)
-            raise DatabaseError(
+            raise DownloadError(
                 f"cannot download OSV data from {source} ({reason}); offline, import archives or records "
                 "with `tcs-registry db import PATH`"
             ) from None

@@ -101,8 +101,8 @@ def test_an_access_token_with_another_user_is_refused(tcs, pm, artifactory):
     )
     assert result.code == 3
     assert result.messages[-1] == (
-        "error\tArtifactory Docker repositories: the registry refused the credentials of user 'deployer' "
-        "(Bad credentials)"
+        "error\tArtifactory Docker repositories: the registry refused the credentials of user 'deployer', from "
+        "--username/--password (Bad credentials)"
     )
 
 
@@ -116,7 +116,7 @@ def test_wrong_password(tcs, pm, artifactory):
         pm=pm,
     )
     assert result.code == 3
-    assert result.messages[-1] == "error\tthe registry's token service refused the credentials of user 'deployer'"
+    assert result.messages[-1] == "error\tthe registry's token service refused the credentials of user 'deployer', from --username/--password"
 
 
 def test_recognised_without_a_telling_url(tcs, pm, artifactory):

@@ -83,7 +83,7 @@ def test_wrong_token(tcs, pm, hub):
         pm=pm,
     )
     assert result.code == 3
-    assert result.messages[-1] == "error\tDocker Hub refused the credentials of user 'acme'"
+    assert result.messages[-1] == "error\tDocker Hub refused the credentials of user 'acme', from --username/--password"
 
 
 @pytest.mark.parametrize(

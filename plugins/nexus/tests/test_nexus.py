@@ -72,7 +72,7 @@ def test_wrong_password(tcs, pm, nexus):
         pm=pm,
     )
     assert result.code == 3
-    assert result.messages[-1] == "error\tthe registry refused the credentials of user 'ci'"
+    assert result.messages[-1] == "error\tthe registry refused the credentials of user 'ci', from --username/--password"
 
 
 def test_an_account_that_may_only_pull_is_told_how(tcs, pm, nexus):

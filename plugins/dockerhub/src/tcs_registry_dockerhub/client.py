@@ -140,7 +140,7 @@ class DockerHubClient(RegistryClient):
             headers={"Accept": "application/json"},
         )
         if response.status_code in (401, 403):
-            raise AuthError(f"Docker Hub refused the credentials of user {self.credentials.username!r}")
+            raise AuthError(self.credentials.refused("Docker Hub"))
         body = self.json(self.check(response, "Docker Hub login"), "Docker Hub login")
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
