@@ -43,8 +43,8 @@ def test_dry_run_reports_them_skipped_with_what_they_are(tcs, fresh_registry, si
         f"info\tSkipped image={host}/charts/web:0.1.0 reason=an artifact (config "
         "application/vnd.cncf.helm.config.v1+json)",
     ]
-    assert "    Total images found    : 5\n" in result.out
-    assert "    New images found      : 1\n" in result.out
+    assert "    Total images found    : 5 tags\n" in result.out
+    assert "    New images found      : 1 digest not seen before in the project\n" in result.out
     assert "    Skipped images        : 4\n" in result.out
 
 

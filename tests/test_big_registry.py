@@ -40,8 +40,8 @@ def test_dry_run_of_150_repositories_and_1000_tags(big_registry, big, tmp_path):
     assert len(rows) == 1001
     assert rows == expected_rows(big_registry.host, big.expected, skipped=lambda e: (e.repository, e.tag) not in kept)
     assert first.stdout.splitlines()[1:4] == [
-        "    Total images found    : 1000",
-        f"    New images found      : {len({e.digest_group for e in admitted})}",
+        "    Total images found    : 1000 tags",
+        f"    New images found      : {len({e.digest_group for e in admitted})} digests not seen before in the project",
         "    Skipped images        : 300",
     ]
     fetched = [line for line in first.stderr.splitlines() if "\tFetched image discovery details image=" in line]
@@ -52,7 +52,8 @@ def test_dry_run_of_150_repositories_and_1000_tags(big_registry, big, tmp_path):
     assert csv_rows(report) == expected_rows(big_registry.host, big.expected)
     everything = {e.digest_group for e in big.expected}
     assert second.stdout.splitlines()[1:3] == [
-        "    Total images found    : 1000",
-        f"    New images found      : {len(everything) - len({e.digest_group for e in admitted})}",
+        "    Total images found    : 1000 tags",
+        f"    New images found      : {len(everything) - len({e.digest_group for e in admitted})} digests not seen"
+        " before in the project",
     ]
     assert store_rows(state, "SELECT COUNT(*), COUNT(DISTINCT digest) FROM images") == [(1000, 850)]

@@ -99,14 +99,16 @@ def test_a_run_that_finishes_an_interrupted_one_counts_the_images_it_found_as_ne
         push(pusher, repository)
     pusher.image("apps/a", "latest", created="2026-11-01T00:00:00Z", layers=[make_layer({**ROOT, "app/apps/a": b"1"})])
     first = tcs("registry", fresh_registry.url, f"--mode={mode}")
-    assert "    New images found      : 4\n" in first.out
+    assert "    New images found      : 4 digests not seen before in the project\n" in first.out
     as_if_killed(state_dir)
     resumed = tcs("registry", fresh_registry.url, f"--mode={mode}")
     assert "Resuming run 1" in resumed.err
-    assert "    New images found      : 4\n" in resumed.out  # as if run 1 had never stopped
+    assert (
+        "    New images found      : 4 digests not seen before in the project\n" in resumed.out
+    )  # as if run 1 had never stopped
     later = tcs("registry", fresh_registry.url, f"--mode={mode}")
     assert "Resuming" not in later.err
-    assert "    New images found      : 0\n" in later.out
+    assert "    New images found      : 0 digests not seen before in the project\n" in later.out
 
 
 def test_results_image_shows_its_latest_scan_whatever_run_it_was_in(tcs, fresh_registry, pusher, state_dir):

@@ -30,8 +30,9 @@ def test_dry_run_report_rows_log_and_summary(tcs, anonymous_registry, standard, 
 
     assert result.out == (
         "Registry Summary:\n"
-        "    Total images found    : 10\n"
-        "    New images found      : 9\n"
+        "    Total images found    : 10 tags\n"
+        "    New images found      : 9 digests not seen before in the project\n"
+        f"    Report                : {report}\n"  # named here too: -q leaves out the log line
         "    Violation details         : none: dry run, no images scanned\n"
         "    Vulnerability details     : none: dry run, no images scanned\n"
     )
@@ -44,20 +45,20 @@ def test_second_run_finds_nothing_new_and_new_tag_counts_one(tcs, fresh_registry
     pusher.image("app", "2", created="2024-01-02T00:00:00Z", layers=[layer])
 
     first = tcs("registry", fresh_registry.url, "--mode=dry-run")
-    assert "New images found      : 2\n" in first.out
+    assert "New images found      : 2 digests not seen before in the project\n" in first.out
     second = tcs("registry", fresh_registry.url, "--mode=dry-run")
-    assert "Total images found    : 2\n" in second.out
-    assert "New images found      : 0\n" in second.out
+    assert "Total images found    : 2 tags\n" in second.out
+    assert "New images found      : 0 digests not seen before in the project\n" in second.out
 
     pusher.image("app", "3", created="2024-01-03T00:00:00Z", layers=[layer])  # a new digest
     pusher.image("app", "also-2", created="2024-01-02T00:00:00Z", layers=[layer])  # a known digest, new tag
     third = tcs("registry", fresh_registry.url, "--mode=dry-run")
-    assert "Total images found    : 4\n" in third.out
-    assert "New images found      : 1\n" in third.out
+    assert "Total images found    : 4 tags\n" in third.out
+    assert "New images found      : 1 digest not seen before in the project\n" in third.out
 
     # "new" is per project: another project has seen nothing yet
     other = tcs("registry", fresh_registry.url, "--mode=dry-run", "--project=other")
-    assert "New images found      : 3\n" in other.out
+    assert "New images found      : 3 digests not seen before in the project\n" in other.out
 
     runs = store_rows(state_dir, "SELECT project, status, images_found, images_new FROM runs ORDER BY id")
     assert runs == [
@@ -95,7 +96,7 @@ def test_allow_deny_and_max_images_mark_rows_skipped(tcs, anonymous_registry, st
     assert csv_rows(report) == expected_rows(
         anonymous_registry.host, standard.expected, skipped=lambda e: (e.repository, e.tag) not in admitted
     )
-    assert "Total images found    : 10\n" in result.out
+    assert "Total images found    : 10 tags\n" in result.out
     assert "Skipped images        : 5\n" in result.out
     fetched = [m for m in result.messages if "Fetched image discovery details" in m]
     assert len(fetched) == 5
@@ -128,7 +129,7 @@ def test_quiet_and_verbose(tcs, anonymous_registry):
     quiet = tcs("registry", anonymous_registry.url, "--mode=dry-run", "--quiet")
     assert quiet.code == 0
     assert quiet.err == ""
-    assert quiet.out.startswith("Registry Summary:\n    Total images found    : 10\n")
+    assert quiet.out.startswith("Registry Summary:\n    Total images found    : 10 tags\n")
     verbose = tcs("registry", anonymous_registry.url, "--mode=dry-run", "-v")
     assert f"debug\tAuthenticated registry={anonymous_registry.url} credentials=anonymous" in verbose.messages
 

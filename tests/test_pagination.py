@@ -88,7 +88,7 @@ def test_a_looping_link_fails_that_repository_only(tcs, anonymous_registry):
     loops = [m for m in result.messages if m.startswith("error\tFailed to list tags repository=")]
     assert {m.split("repository=")[1].split(" ")[0] for m in loops} == {"alpine", "team/api"}
     assert all("the registry's pagination loops back to" in m for m in loops)
-    assert "Total images found    : 4\n" in result.out
+    assert "Total images found    : 4 tags\n" in result.out
     assert "Failed repositories   : 2\n" in result.out
 
 

@@ -28,7 +28,7 @@ def test_images_without_the_platform_are_skipped_alike_and_fail_on_still_counts(
     ]
     assert [m.split()[3] for m in result.messages if "Scanned image" in m] == [f"image={host}/apps/arm:1"]
     assert not failures_path(out_dir, host).exists()
-    assert "    Total images found    : 3\n" in result.out
+    assert "    Total images found    : 3 tags\n" in result.out
 
     dry = tcs("registry", fresh_registry.url, "--mode=dry-run", "--platform=linux/arm64")
     assert dry.code == 0, dry.err

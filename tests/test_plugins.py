@@ -290,7 +290,7 @@ def test_a_plugin_bug_in_list_tags_fails_that_repository_and_elsewhere_one_line(
     assert [m for m in result.messages if m.startswith("error\t")] == [
         "error\tFailed to list tags repository=team/api error=ValueError: bad page"
     ]
-    assert "Total images found    : 7\n" in result.out
+    assert "Total images found    : 7 tags\n" in result.out
     assert "Failed repositories   : 1\n" in result.out
 
     broken = tcs("registry", anonymous_registry.url, "--mode=dry-run", "--project=broken", pm=pm)

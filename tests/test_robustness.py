@@ -50,7 +50,7 @@ def test_manifest_that_does_not_match_its_digest_fails_that_image_only(tcs, anon
     assert len(errors) == 1
     assert errors[0].startswith("error\tFailed to describe image image=127.0.0.1:")
     assert "alpine:3.19: content does not match its digest (expected sha256:" in errors[0]
-    assert "Total images found    : 10\n" in result.out
+    assert "Total images found    : 10 tags\n" in result.out
     assert "Failed images         : 1\n" in result.out
     # the failure, and why, in a report of its own and in the store
     reason = errors[0].split(" error=", 1)[1]
@@ -118,7 +118,7 @@ def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry,
 
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
-    new = int(again.stdout.splitlines()[2].split(":")[1])
+    new = int(again.stdout.splitlines()[2].split(":")[1].split()[0])
     distinct = store_rows(state, "SELECT COUNT(*) FROM digests")[0][0]
     assert distinct == 850
     assert new == 850  # the digests the interrupted run met first are new to the run that finishes its work
@@ -202,7 +202,7 @@ def test_credentials_go_to_the_registry_only_not_to_a_linked_host(tcs, basic_reg
     with Proxy(basic_registry.url, empty_page) as elsewhere, Proxy(basic_registry.url, link_away) as proxy:
         result = tcs("registry", proxy.url, "--mode=dry-run", "--username=alice", f"--password={USERS['alice']}")
     assert result.code == 0, result.err
-    assert "Total images found    : 10\n" in result.out
+    assert "Total images found    : 10 tags\n" in result.out
     assert elsewhere.paths == ["/v2/_catalog?n=10"]
     assert elsewhere.authorizations == [None]
     assert all(a == "Basic " + _basic("alice") for a in proxy.authorizations if a)

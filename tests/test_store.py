@@ -56,7 +56,7 @@ def _summary(out: str) -> dict[str, str]:
     """The summary's counts: its lines after "Registry Summary:"."""
     lines = out.splitlines()
     counted = lines[lines.index("Registry Summary:") + 1 :][:2]
-    return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in counted)}
+    return {k.strip(): v.split()[0] for k, _, v in (line.partition(":") for line in counted)}  # the counts
 
 
 def test_scans_are_recorded_shown_and_compared(tcs, pusher, fresh_registry, store, vulnerability_database):

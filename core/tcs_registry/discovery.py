@@ -614,6 +614,7 @@ class Discovery:
             )
         if report:
             log.info("Output report: %s", report.path)
+            summary.report = str(report.path)
             summary.violations = summary.vulnerabilities = "none: dry run, no images scanned"
         elif not self.scanners:
             summary.violations = summary.vulnerabilities = "none: no scanner plugin is installed"

@@ -100,13 +100,14 @@ class Summary:
     inventories: str = ""  # scan mode: how many packages were found and where the results are
     failures: str = ""  # where the reasons of the failures are
     shard: str = ""  # "2 of 4 (scan ID)" for a worker that took a share of the images
+    report: str = ""  # a dry run's CSV report
 
     def write(self, out: TextIO) -> None:
         lines = [
             "Registry Summary:",
             *([f"    Shard                 : {self.shard}"] if self.shard else []),
-            f"    Total images found    : {self.found}",
-            f"    New images found      : {self.new}",
+            f"    Total images found    : {plural(self.found, 'tag')}",
+            f"    New images found      : {plural(self.new, 'digest')} not seen before in the project",
         ]
         if self.skipped:
             lines.append(f"    Skipped images        : {self.skipped}")
@@ -118,6 +119,8 @@ class Summary:
             lines.append(f"    Left undone           : {self.undone}")
         if self.failures:
             lines.append(f"    Failure details       : {self.failures}")
+        if self.report:
+            lines.append(f"    Report                : {self.report}")
         if self.inventories:
             lines.append(f"    Package inventories       : {self.inventories}")
         lines += [
@@ -125,3 +128,8 @@ class Summary:
             f"    Vulnerability details     : {self.vulnerabilities}",
         ]
         out.write("\n".join(lines) + "\n")
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 tag``, ``2 tags``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

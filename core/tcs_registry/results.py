@@ -18,7 +18,7 @@ from .analysis import sbom
 from .errors import UsageError
 from .files import private_dir, write_private
 from .models import Inventory, Violation, Vulnerability
-from .report import report_name
+from .report import plural, report_name
 from .store import Store
 from .vulns.sarif import to_sarif
 from .vulns.severity import LEVELS, rank
@@ -165,19 +165,19 @@ class ResultWriter:
             headers = ["image", "platform", "check", "severity", "title", "detail"]
             self.violation_rows.write(out, headers, "violations")
 
-    def _where(self) -> str:
-        return f"in {self.directory}" if self.formats else "(tcs-registry results shows them)"
-
     @property
     def where(self) -> str:
-        return f"{self.images} image platforms, {self.packages} packages {self._where()}"
+        """The summary's inventories line: where the results are (the files, else the store)."""
+        where = f"in {self.directory}" if self.formats else "(tcs-registry results shows them)"
+        return f"{plural(self.images, 'image platform')}, {plural(self.packages, 'package')} {where}"
 
     def _details(self, counts: Counter[str], images: int) -> str:
-        """A summary line: ``3 in 2 of 5 image platforms (1 high, 2 low) in <dir>``."""
+        """A summary line: ``3 in 2 of 5 image platforms (1 high, 2 low)``, in the files if written."""
         total = sum(counts.values())
         if not total:
-            return f"none found in {self.images} image platforms"
-        return f"{total} in {images} of {self.images} image platforms ({counts_text(counts)}) {self._where()}"
+            return f"none found in {plural(self.images, 'image platform')}"
+        where = f" in {self.directory}" if self.formats else ""
+        return f"{total} in {images} of {plural(self.images, 'image platform')} ({counts_text(counts)}){where}"
 
     def vulnerability_details(self) -> str:
         return self._details(self.vulnerabilities, self.images_vulnerable)
