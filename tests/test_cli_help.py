@@ -29,3 +29,13 @@ def test_shell_completion_knows_commands_and_options():
     assert _complete("tcs-registry re") == ["registry", "results"]
     assert "--platform" in _complete("tcs-registry registry localhost:5000 --p")
     assert _complete("tcs-registry results --format ") == ["table", "json", "sarif", "cyclonedx"]
+
+
+def test_shell_completion_offers_the_values_of_the_registry_options():
+    scan = "tcs-registry registry localhost:5000"
+    assert _complete(f"{scan} --mode ") == ["scan", "dry-run"]
+    assert _complete(f"{scan} --fail-on h") == ["high"]
+    assert _complete(f"{scan} --format table,") == ["table,json", "table,sarif", "table,cyclonedx"]
+    assert _complete(f"{scan} --format table,cy") == ["table,cyclonedx"]
+    types = _complete(f"{scan} --registry-type ")
+    assert {"DEFAULT_V2", "HARBOR", "QUAY", "ECR", "ACR"} <= set(types), types  # the installed plugins'

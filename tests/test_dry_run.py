@@ -146,3 +146,12 @@ def test_https_to_a_plain_http_registry_says_so(tcs, anonymous_registry):
     assert result.messages[-1] == (
         f"error\t{anonymous_registry.host} does not speak TLS; if it is a plain-HTTP registry, use an http:// URL"
     )
+
+
+def test_the_report_has_unix_line_endings(tcs, anonymous_registry, out_dir):
+    """Read by awk and `grep ',false$'` as much as by spreadsheets: no carriage returns."""
+    assert tcs("registry", anonymous_registry.url, "--mode=dry-run").code == 0
+    report = (out_dir / f"127-0-0-1-{anonymous_registry.port}-report.csv").read_bytes()
+    assert b"\r" not in report
+    assert report.startswith(b"repository,tag,build_time,skipped\n")
+    assert len([line for line in report.split(b"\n") if line.endswith(b",false")]) == 10

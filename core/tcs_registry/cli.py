@@ -14,6 +14,7 @@ from typing import Any
 import click
 import pluggy
 import urllib3
+from click.shell_completion import CompletionItem
 from tabulate import tabulate
 
 from . import __version__, logs
@@ -22,7 +23,7 @@ from .dockerconfig import docker_credentials
 from .errors import EXIT_REGISTRY, EXIT_USAGE, TcsError, UsageError
 from .plugins import describe_plugins, get_plugin_manager
 from .results import show as show_results
-from .settings import resolve, resolve_store
+from .settings import FAIL_ON, FORMATS, MODES, resolve, resolve_store
 from .store import Store
 from .vulns.database import BUCKET, DEFAULT_ECOSYSTEMS, VulnDatabase
 from .vulns.database import FILENAME as DB_FILENAME
@@ -31,6 +32,19 @@ log = logging.getLogger("tcs_registry")
 EXIT_INTERRUPTED = 130
 
 PluginManagerFactory = Callable[[], pluggy.PluginManager]
+
+
+def completing(values: Callable[[], Sequence[str]]) -> Callable[..., list[CompletionItem]]:
+    """Shell completion of an option's values (the last of a comma-separated list); the values are
+    checked where the flag, the environment and the config file meet, so the option stays a string."""
+
+    def complete(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+        done, _, last = incomplete.rpartition(",")
+        prefix = f"{done}," if done else ""
+        chosen = done.split(",")
+        return [CompletionItem(prefix + v) for v in values() if v.startswith(last) and v not in chosen]
+
+    return complete
 
 
 def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None = None) -> click.Group:
@@ -73,9 +87,17 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option(
         "--denyList", "--denylist", "deny_list", help="Comma-separated image patterns to skip; wins over --allowList."
     )
-    @click.option("--mode", help="scan (default) or dry-run (discovery and a CSV report only).")
     @click.option(
-        "--registry-type", help="Use this registry type's plugin instead of guessing (see `tcs-registry plugins`)."
+        "--mode",
+        help="scan (default) or dry-run (discovery and a CSV report only).",
+        shell_complete=completing(lambda: MODES),
+    )
+    @click.option(
+        "--registry-type",
+        help="Use this registry type's plugin instead of guessing (see `tcs-registry plugins`).",
+        shell_complete=completing(
+            lambda: sorted({t for info in describe_plugins(get_pm()) for t in info.registry_types})
+        ),
     )
     @click.option(
         "--max-images", type=int, help="Process at most this many admitted images; the rest are reported as skipped."
@@ -116,11 +138,13 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         "--format",
         "format",
         help="Scan results: table (default), json, sarif, cyclonedx; several with commas. Files go to --output-dir.",
+        shell_complete=completing(lambda: FORMATS),
     )
     @click.option(
         "--fail-on",
         "fail_on",
         help="Exit 1 if a vulnerability or violation at or above this severity is found: low, medium, high, critical.",
+        shell_complete=completing(lambda: FAIL_ON),
     )
     @click.option("-v", "--verbose", count=True, help="More log lines (-v: debug).")
     @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")

@@ -31,7 +31,7 @@ def safe_cell(value: str) -> str:
 def open_csv(path: Path, columns: tuple[str, ...]) -> tuple[IO[str], Any]:
     """A private CSV file with its header row written: (file, csv writer)."""
     handle = open_private(path, newline="")
-    writer = csv.writer(handle)
+    writer = csv.writer(handle, lineterminator="\n")  # read by awk and grep as much as by spreadsheets
     writer.writerow(columns)
     handle.flush()
     return handle, writer

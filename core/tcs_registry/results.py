@@ -194,6 +194,11 @@ class ResultWriter:
         )
 
 
+def _cut(text: str, width: int) -> str:
+    """Text for a table cell of ``width`` characters: cut, with an ellipsis saying so."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def parse_image(image: str) -> tuple[str, str | None, str | None]:
     """``[host/]repository[:tag][@os/arch]`` -> (repository, tag or None, platform or None)."""
     reference, _, platform = image.partition("@")
@@ -321,7 +326,7 @@ def show(
             ]
             out.write(tabulate(packages, headers=["name", "version", "type", "source", "layer", "location"]) + "\n\n")
             vulnerabilities = [
-                (v["package"], v["installed_version"], v["fixed_version"], v["id"], v["severity"], v["title"][:60])
+                (v["package"], v["installed_version"], v["fixed_version"], v["id"], v["severity"], _cut(v["title"], 60))
                 for v in document.get("vulnerabilities") or ()
             ]
             if vulnerabilities:
