@@ -5,6 +5,7 @@ layer cache, so no layer is analysed again."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -19,6 +20,15 @@ make_store = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(make_store)
 
 
+def _known(shown: object, expected: object) -> object:
+    """``shown`` without the keys ``expected`` (an older release's document) does not have."""
+    if isinstance(shown, dict) and isinstance(expected, dict):
+        return {key: _known(value, expected[key]) for key, value in shown.items() if key in expected}
+    if isinstance(shown, list) and isinstance(expected, list) and len(shown) == len(expected):
+        return [_known(a, b) for a, b in zip(shown, expected, strict=True)]
+    return shown
+
+
 def test_a_store_of_release_0_1_0_is_upgraded_in_place(tcs, tmp_path, fresh_registry, pusher):
     state = tmp_path / "old-state"
     state.mkdir()
@@ -27,7 +37,11 @@ def test_a_store_of_release_0_1_0_is_upgraded_in_place(tcs, tmp_path, fresh_regi
     for name, args in make_store.OUTPUTS.items():
         shown = tcs("results", f"--state-dir={state}", *args)
         assert shown.code == 0, shown.err
-        assert shown.out == (FIXTURES / "0.1.0" / name).read_text(), name
+        expected = (FIXTURES / "0.1.0" / name).read_text()
+        if name.endswith("-json.out"):  # a later release may add keys, never change or drop one
+            assert _known(json.loads(shown.out), json.loads(expected)) == json.loads(expected), name
+        else:
+            assert shown.out == expected, name
         upgraded += [m for m in shown.messages if "Upgrading" in m]
     assert upgraded == [f"info\tUpgrading the state store of release 0.1.0: sqlite:///{state / 'state.db'}"]
     with sqlite3.connect(state / "state.db") as db:
@@ -45,7 +59,7 @@ def test_a_store_of_release_0_1_0_is_upgraded_in_place(tcs, tmp_path, fresh_regi
     assert again.code == 0, again.err
     lines = again.out.splitlines()
     summary = lines[lines.index("Registry Summary:") + 1 :][:2]
-    assert [line.split(":")[1].strip() for line in summary] == ["4", "0"]
+    assert [line.split(":")[1].split()[0] for line in summary] == ["4", "0"]
     assert "info\tLayers analysed=0 reused=4" in again.messages
 
 
