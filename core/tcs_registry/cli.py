@@ -27,6 +27,7 @@ from .settings import FAIL_ON, FORMATS, MODES, resolve, resolve_store
 from .store import Store
 from .vulns.database import BUCKET, DEFAULT_ECOSYSTEMS, VulnDatabase
 from .vulns.database import FILENAME as DB_FILENAME
+from .vulns.severity import LEVELS
 
 log = logging.getLogger("tcs_registry")
 EXIT_INTERRUPTED = 130
@@ -145,6 +146,17 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         "fail_on",
         help="Exit 1 if a vulnerability or violation at or above this severity is found: low, medium, high, critical.",
         shell_complete=completing(lambda: FAIL_ON),
+    )
+    @click.option(
+        "--severity",
+        help="Show and fail on only these severities, comma-separated (e.g. high,critical); the store keeps all.",
+        shell_complete=completing(lambda: [level.lower() for level in reversed(LEVELS)]),
+    )
+    @click.option("--skip-checks", "skip_checks", help="Config check ids not to report, comma-separated (TCS-CFG-004).")
+    @click.option(
+        "--ignore-file",
+        "ignore_file",
+        help="Ignore rules (TOML, [[ignore]] tables); default .tcsignore beside the config file, else here.",
     )
     @click.option("-v", "--verbose", count=True, help="More log lines (-v: debug).")
     @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")

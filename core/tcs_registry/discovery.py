@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 import pluggy
 
@@ -29,7 +29,7 @@ from .errors import (
     TcsError,
 )
 from .http import RegistryClient
-from .models import ImageDescription, Platform, Registry, ScanResult, Violation
+from .models import ImageDescription, Platform, Registry, ScanResult, Violation, Vulnerability
 from .oci import MAX_REPOSITORY_NAME, MAX_TAG, attached_tag, format_time, parse_time
 from .pacing import Traffic
 from .progress import Counts, Progress
@@ -52,6 +52,24 @@ class Outcome:
     image: ImageDescription
     scan: ScanResult | None = None
     resumed: bool = False  # taken from the run this one resumes, not fetched again
+
+
+def _findings(
+    vulnerabilities: list[Vulnerability], violations: list[Violation], ignored: list[dict[str, Any]], matched: bool
+) -> dict[str, list]:
+    """The findings of an image platform as the store and the JSON files keep them: without
+    ``vulnerabilities`` when the packages were not matched, with ``ignored`` when rules set some aside."""
+    findings = findings_document(vulnerabilities, violations)
+    if not matched:
+        del findings["vulnerabilities"]
+    if ignored:
+        findings["ignored"] = ignored
+    return findings
+
+
+def _fields(kind: type, document: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``document`` that are fields of the dataclass ``kind``."""
+    return {key: value for key, value in document.items() if key in kind.__dataclass_fields__}
 
 
 def _reason(exc: Exception) -> str:
@@ -556,6 +574,8 @@ class Discovery:
             if self.matcher is not None:  # against the database as it is now
                 vulnerabilities += self.matcher.inventory(inventory)
             violations += [Violation(**c, platform=scan_row["platform"]) for c in document.get("violations") or ()]
+            set_aside = [i for i in document.get("ignored") or () if i["kind"] == "violation"]  # judged again now
+            violations += [Violation(**_fields(Violation, i), platform=scan_row["platform"]) for i in set_aside]
         scan = ScanResult(image, "builtin", tuple(inventories), tuple(vulnerabilities), tuple(violations))
         return Outcome(image, scan, resumed=True)
 
@@ -578,14 +598,19 @@ class Discovery:
             reference = f"{s.host}/{inventory.repository}:{inventory.tag}"
             platform = str(inventory.platform or "")
             vulnerabilities = [v for v in scan.vulnerabilities if v.platform == platform]
-            violations = [c for c in scan.violations if c.platform == platform]
+            violations = [c for c in scan.violations if c.platform == platform and c.id not in s.skip_checks]
+            matched = self.matcher is not None or bool(vulnerabilities)  # not matched is not the same as none found
+            vulnerabilities, violations, ignored = s.ignore.split(
+                inventory.repository, inventory.tag, vulnerabilities, violations
+            )
             document = sbom.to_json(inventory, s.host)
-            findings = findings_document(vulnerabilities, violations)
-            if self.matcher is None and not vulnerabilities:
-                del findings["vulnerabilities"]  # not matched is not the same as none found
-            recorder.scan((inventory, document, findings))
-            if self.results:
-                self.results.write(inventory, document, vulnerabilities, violations, findings)
+            recorder.scan((inventory, document, _findings(vulnerabilities, violations, ignored, matched)))
+            if self.results:  # what the user asked to see: the store keeps every severity
+                if s.severities:
+                    vulnerabilities = [v for v in vulnerabilities if v.severity in s.severities]
+                    violations = [c for c in violations if c.severity in s.severities]
+                shown = _findings(vulnerabilities, violations, ignored, matched)
+                self.results.write(inventory, document, vulnerabilities, violations, shown)
             log.info(
                 "Scanned image image=%s platform=%s os=%s packages=%d vulnerabilities=%s violations=%d",
                 reference,
@@ -618,7 +643,10 @@ class Discovery:
             summary.violations = summary.vulnerabilities = "none: dry run, no images scanned"
         elif not self.scanners:
             summary.violations = summary.vulnerabilities = "none: no scanner plugin is installed"
+        if s.ignore.ignored:
+            summary.ignored = f"{s.ignore.ignored} (the rules in {s.ignore.path})"
         if self.results:
+            summary.severities = s.severities
             summary.inventories = self.results.where
             summary.violations = self.results.violation_details()
             summary.vulnerabilities = (

@@ -101,6 +101,8 @@ class Summary:
     failures: str = ""  # where the reasons of the failures are
     shard: str = ""  # "2 of 4 (scan ID)" for a worker that took a share of the images
     report: str = ""  # a dry run's CSV report
+    ignored: str = ""  # findings ignore rules set aside, and where the rules are
+    severities: tuple[str, ...] = ()  # the severities shown (--severity), if not all
 
     def write(self, out: TextIO) -> None:
         lines = [
@@ -123,9 +125,12 @@ class Summary:
             lines.append(f"    Report                : {self.report}")
         if self.inventories:
             lines.append(f"    Package inventories       : {self.inventories}")
+        if self.ignored:
+            lines.append(f"    Ignored findings          : {self.ignored}")
+        only = f" (only {', '.join(self.severities)}: --severity)" if self.severities else ""
         lines += [
-            f"    Violation details         : {self.violations}",
-            f"    Vulnerability details     : {self.vulnerabilities}",
+            f"    Violation details         : {self.violations}{only}",
+            f"    Vulnerability details     : {self.vulnerabilities}{only}",
         ]
         out.write("\n".join(lines) + "\n")
 

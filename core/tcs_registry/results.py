@@ -221,9 +221,11 @@ def _finding_keys(document: dict[str, Any], vulnerabilities: bool = True) -> dic
     """What can appear or go away between runs, keyed so that an upgrade that still has the flaw is
     not reported as fixed: a vulnerability by (id, package), a violation by (id, detail)."""
     keys = {}
-    for v in document.get("vulnerabilities") or () if vulnerabilities else ():
+    ignored = document.get("ignored") or ()  # set aside by a rule, still there
+    found = [*(document.get("vulnerabilities") or ()), *(i for i in ignored if i["kind"] == "vulnerability")]
+    for v in found if vulnerabilities else ():
         keys[("vulnerability", v["id"], v["package"])] = f"{v['id']} {v['package']} {v['installed_version']}"
-    for c in document.get("violations") or ():
+    for c in [*(document.get("violations") or ()), *(i for i in ignored if i["kind"] == "violation")]:
         keys[("violation", c["id"], c["detail"])] = f"{c['id']} {c['detail']}"
     return keys
 

@@ -33,6 +33,10 @@ from .models import Credentials
 from .pacing import DEFAULT_CONCURRENCY
 from .patterns import ImageFilter
 from .store import store_url
+from .vulns.checks import CHECK_IDS
+from .vulns.ignore import FILENAME as IGNORE_FILENAME
+from .vulns.ignore import IgnoreRules
+from .vulns.severity import LEVELS
 
 log = logging.getLogger("tcs_registry")
 MODES = ("scan", "dry-run")
@@ -72,6 +76,9 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "platform": (str, list),
     "format": (str, list),
     "fail_on": (str,),
+    "severity": (str, list),
+    "skip_checks": (str, list),
+    "ignore_file": (str,),
 }
 FAIL_ON = ("low", "medium", "high", "critical")
 _ALIASES = {"allowlist": "allow_list", "denylist": "deny_list"}
@@ -204,6 +211,9 @@ class Settings:
     platforms: tuple[str, ...] = ()  # empty: every linux platform of an index
     formats: tuple[str, ...] = ("table",)
     fail_on: str | None = None  # a severity: exit 1 when a finding at or above it exists
+    severities: tuple[str, ...] = ()  # the findings shown and failed on (empty: every severity)
+    skip_checks: tuple[str, ...] = ()  # config check ids not reported
+    ignore: IgnoreRules = field(default_factory=IgnoreRules)
 
 
 def resolve(
@@ -299,6 +309,19 @@ def resolve(
         raise UsageError(f"unknown --fail-on {fail_on!r}: use {', '.join(FAIL_ON)}")
     if fail_on is not None and mode == "dry-run":
         log.warning("--fail-on does nothing in a dry run: no image is scanned, nothing is found")
+    severities = tuple(level.upper() for level in _listed(pick("severity")[0]))
+    for level in severities:
+        if level not in LEVELS:
+            raise UsageError(f"unknown --severity {level.lower()!r}: use {', '.join(reversed(LEVELS))} (with commas)")
+    skip_checks = tuple(check.upper() for check in _listed(pick("skip_checks")[0]))
+    for check in skip_checks:
+        if check.startswith("TCS-") and check not in CHECK_IDS:
+            raise UsageError(f"unknown --skip-checks {check!r}: the built-in checks are {', '.join(CHECK_IDS)}")
+    ignore_file = pick("ignore_file")[0]
+    default_ignore = (config_path.parent if config_path else Path()) / IGNORE_FILENAME
+    ignore = IgnoreRules.load(
+        Path(ignore_file).expanduser() if ignore_file else default_ignore, required=bool(ignore_file), host=host
+    )
     shard = _shard(pick("shard")[0], pick("shards")[0], env)
     if shard[1] > 1 and scan_id is None:  # else each worker would be a scan of its own, and results a share
         raise UsageError("--shard and --shards need --scan-id (or TCS_SCAN_ID), the same for every worker")
@@ -329,6 +352,9 @@ def resolve(
         platforms=platforms,
         formats=formats,
         fail_on=str(fail_on).strip().upper() if fail_on is not None else None,
+        severities=severities,
+        skip_checks=skip_checks,
+        ignore=ignore,
     )
 
 

@@ -59,6 +59,7 @@ OLD = Check(
     "Rebuild on a current release of the base image to get its security fixes.",
 )
 CHECKS = (ROOT, SECRET_ENV, SECRET_HISTORY, NO_HEALTHCHECK, ADD_URL, SUDO, SSH, OLD)
+CHECK_IDS = tuple(check.id for check in CHECKS)
 
 _SECRET_NAME = re.compile(
     r"(?:PASSWORD|PASSWD|(?:^|_)(?:PASS|SECRET|SECRET_KEY|SECRET_KEY_BASE|ACCESS_KEY|SECRET_ACCESS_KEY|PRIVATE_KEY"
