@@ -72,7 +72,9 @@ def test_admin_user_by_basic_auth(tcs, pm, azure_env, acr_expected, out_dir):
 def test_admin_user_wrong_password(tcs, pm, azure_env):
     result = tcs("registry", URL, "--mode=dry-run", "--username=myregistry", "--password=nope", pm=pm)
     assert result.code == 3
-    assert result.messages[-1] == "error\tthe registry's token service refused the credentials of user 'myregistry', from --username/--password"
+    assert result.messages[-1] == (
+        "error\tthe registry's token service refused the credentials of user 'myregistry', from --username/--password"
+    )
 
 
 @pytest.fixture

@@ -116,7 +116,9 @@ def test_wrong_password(tcs, pm, artifactory):
         pm=pm,
     )
     assert result.code == 3
-    assert result.messages[-1] == "error\tthe registry's token service refused the credentials of user 'deployer', from --username/--password"
+    assert result.messages[-1] == (
+        "error\tthe registry's token service refused the credentials of user 'deployer', from --username/--password"
+    )
 
 
 def test_recognised_without_a_telling_url(tcs, pm, artifactory):

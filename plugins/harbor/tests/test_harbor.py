@@ -161,7 +161,9 @@ def test_push_time_is_the_tags_own(harbor):
 def test_wrong_password_is_an_auth_error(tcs, pm, harbor):
     result = tcs("registry", harbor.url, "--mode=dry-run", "--username=admin", "--password=wrong", pm=pm)
     assert result.code == 3
-    assert result.messages[-1] == "error\tthe registry's token service refused the credentials of user 'admin', from --username/--password"
+    assert result.messages[-1] == (
+        "error\tthe registry's token service refused the credentials of user 'admin', from --username/--password"
+    )
 
 
 def test_sniffed_from_the_v2_challenge_and_overridable(tcs, pm, harbor):

@@ -151,7 +151,9 @@ def test_wrong_robot_token(tcs, pm, quay):
         "registry", quay.url, "--mode=dry-run", "--username=acme+ci", "--password=nope", "--registry-type=QUAY", pm=pm
     )
     assert result.code == 3
-    assert result.messages[-1] == "error\tthe registry's token service refused the credentials of user 'acme+ci', from --username/--password"
+    assert result.messages[-1] == (
+        "error\tthe registry's token service refused the credentials of user 'acme+ci', from --username/--password"
+    )
 
 
 def test_sniffed_from_the_v2_challenge(tcs, pm, quay):
