@@ -9,9 +9,11 @@ import re
 import subprocess
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
+from tcs_registry.report import report_name
 from tcs_registry.testing.helpers import console_script, csv_rows, report_path
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -90,6 +92,14 @@ def test_the_github_actions_matrix(tcs, anonymous_registry, postgres, tmp_path):
         )
         assert done.returncode == 0, done.stderr[-3000:]
     assert set(job["env"]) >= {"TCS_STORE_URL", "TCS_SCAN_ID", "SHARD"}
+    # the upload takes the file each shard's scan writes, named as the scan names it
+    upload = next(step for step in job["steps"] if step.get("uses", "").startswith("github/codeql-action/upload-sarif"))
+    host = urlsplit(job["env"]["REGISTRY"]).netloc
+    for shard in shards:
+        sarif = upload["with"]["sarif_file"].replace("${{ matrix.shard }}", str(shard))
+        expected = report_name(host, "scan", (shard, len(shards))).replace(".csv", ".sarif")
+        assert sarif == f"reports/{expected}"
+    assert workflow["permissions"]["security-events"] == "write"
     assert _reports(tmp_path / "reports", anonymous_registry.host, len(shards)) == _scan(
         tcs, anonymous_registry, tmp_path / "one", postgres.database()
     )

@@ -215,7 +215,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         type=click.Choice(["table", "json", "sarif", "cyclonedx"]),
         default="table",
         show_default=True,
-        help="sarif and cyclonedx need --image.",
+        help="cyclonedx needs --image; sarif without it is the scan's registry, one run (GitHub code scanning).",
     )
     @click.option(
         "--changes",

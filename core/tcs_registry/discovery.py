@@ -316,7 +316,7 @@ class Discovery:
         if s.mode == "scan" and self.scanners:
             cache = LayerCache(store)
             self.analyser = Analyser(cache, s.platforms)
-            self.results = ResultWriter(s.output_dir, s.host, s.formats)
+            self.results = ResultWriter(s.output_dir, s.host, s.formats, s.shard)
             database = VulnDatabase(s.state_dir)
             if database.is_empty():
                 log.warning(
@@ -646,6 +646,7 @@ class Discovery:
         if s.ignore.ignored:
             summary.ignored = f"{s.ignore.ignored} (the rules in {s.ignore.path})"
         if self.results:
+            self.results.finish()
             summary.severities = s.severities
             summary.inventories = self.results.where
             summary.violations = self.results.violation_details()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -20,9 +21,10 @@ from .files import private_dir, write_private
 from .models import Inventory, Violation, Vulnerability
 from .report import plural, report_name
 from .store import Store
-from .vulns.sarif import to_sarif
+from .vulns.sarif import SarifRun, category, to_sarif
 from .vulns.severity import LEVELS, rank
 
+log = logging.getLogger("tcs_registry")
 SUFFIXES = {"json": ".json", "sarif": ".sarif", "cyclonedx": ".cdx.json"}
 TABLE_ROWS = 500  # rows of each terminal table; the JSON files and the store have everything
 
@@ -94,11 +96,14 @@ class ResultWriter:
     """Writes each image platform's results as they arrive in the chosen formats; keeps the table rows
     and the counts the summary and --fail-on need."""
 
-    def __init__(self, output_dir: Path, host: str, formats: tuple[str, ...]) -> None:
+    def __init__(self, output_dir: Path, host: str, formats: tuple[str, ...], shard: tuple[int, int] = (1, 1)) -> None:
         self.host = host
         self.formats = [f for f in formats if f in SUFFIXES]
         self.table = "table" in formats
         self.directory = results_dir(output_dir, host)
+        # the whole registry's SARIF, for GitHub code scanning: one run, in the registry's own category
+        self.sarif = SarifRun(category(host, shard=shard)) if "sarif" in formats else None
+        self.sarif_path = output_dir / report_name(host, "scan", shard).replace(".csv", ".sarif")
         self.rows, self.finding_rows, self.violation_rows = TableRows(), TableRows(), TableRows()
         self.images = self.packages = 0
         self.vulnerabilities: Counter[str] = Counter()
@@ -139,6 +144,8 @@ class ResultWriter:
             else:
                 text = sbom.dumps({**document, **findings})
             write_private(self.directory / (stem + SUFFIXES[name]), text)
+        if self.sarif is not None:
+            self.sarif.add(inventory, self.host, vulnerabilities, violations, where=stem)
         if self.table:
             image = f"{self.host}/{inventory.repository}:{inventory.tag}"
             platform = str(inventory.platform or "")
@@ -152,6 +159,20 @@ class ResultWriter:
                 )
             for c in violations:
                 self.violation_rows.add((image, platform, c.id, c.severity, c.title, c.detail), c.severity)
+
+    def finish(self) -> None:
+        """Write the registry's SARIF file, if asked for."""
+        if self.sarif is None:
+            return
+        write_private(self.sarif_path, sbom.dumps(self.sarif.document()))
+        log.info(
+            "SARIF of the registry, for GitHub code scanning: %s category=%s", self.sarif_path, self.sarif.category
+        )
+        if self.sarif.left_out:
+            log.warning(
+                "GitHub takes at most %d results a run: the %d least severe are left out of %s (--severity chooses)",
+                self.sarif.most, self.sarif.left_out, self.sarif_path,
+            )  # fmt: skip
 
     def print_table(self, out: TextIO) -> None:
         if not (self.table and self.rows):
@@ -301,13 +322,26 @@ def show(
         raise UsageError(f"no image {image!r} in {where} of project {project!r}; `tcs-registry results` lists them")
     if output_format in ("json", "sarif"):
         if output_format == "sarif":
-            if len(scanned) != 1:
+            if image and len(scanned) != 1:
                 raise UsageError("--format sarif needs exactly one image: name it with --image (add @os/arch)")
-            row, document = scanned[0]
-            found = [Vulnerability(**v) for v in document.get("vulnerabilities") or ()]
-            violations = [Violation(**c) for c in document.get("violations") or ()]
-            host = urlsplit(row["registry"]).netloc
-            out.write(json.dumps(to_sarif(sbom.from_json(document), host, found, violations), indent=2) + "\n")
+            if not scanned:
+                raise UsageError(f"project {project!r} has no scan yet: nothing to write as SARIF")
+            hosts = {urlsplit(row["registry"]).netloc for row, _ in scanned}
+            run = SarifRun(category(min(hosts))) if not image else None  # a scan is of one registry
+            for row, document in scanned:
+                found = [Vulnerability(**v) for v in document.get("vulnerabilities") or ()]
+                violations = [Violation(**c) for c in document.get("violations") or ()]
+                inventory, host = sbom.from_json(document), urlsplit(row["registry"]).netloc
+                if run is None:
+                    out.write(json.dumps(to_sarif(inventory, host, found, violations), indent=2) + "\n")
+                    return
+                run.add(inventory, host, found, violations, where=file_stem(inventory))
+            assert run is not None
+            out.write(json.dumps(run.document(), indent=2) + "\n")
+            if run.left_out:
+                log.warning(
+                    "GitHub takes at most %d results a run: the %d least severe are left out", run.most, run.left_out
+                )
             return
         documents = [document for _, document in scanned]
         out.write(json.dumps(documents[0] if image and len(documents) == 1 else documents, indent=2) + "\n")
