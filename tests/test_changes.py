@@ -5,6 +5,7 @@ that finishes an interrupted one counts what that one found."""
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
@@ -152,3 +153,64 @@ def test_an_unknown_run_is_an_error(tcs, fresh_registry, pusher, state_dir):
         assert result.code == 2
         assert result.messages == ["error\tno run 999 in project 'default'; `tcs-registry results` lists the runs"]
         assert result.out == ""
+
+
+def test_a_scan_id_shared_by_two_registries_counts_each_digest_new_once(tcs, fresh_registry, pusher, state_dir):
+    """Two registries (here one registry by two names) scanned in one CI run under its id: the digests
+    the first met are not new again to the second, which resumes nothing."""
+    for repository in ("apps/a", "apps/b"):
+        push(pusher, repository)
+    first = tcs("registry", fresh_registry.url, "--scan-id=ci-1", "--mode=dry-run")
+    assert "New images found      : 2 digests not seen before in the project\n" in first.out
+    other = f"localhost:{fresh_registry.port}"
+    second = tcs("registry", other, "--scan-id=ci-1", "--mode=dry-run")
+    assert "New images found      : 0 digests not seen before in the project\n" in second.out
+
+
+def test_a_killed_run_of_another_scan_id_is_not_resumed(tcs, fresh_registry, pusher, state_dir):
+    push(pusher, "apps/a")
+    assert tcs("registry", fresh_registry.url, "--scan-id=ci-2").code == 0
+    killed = as_if_killed(state_dir)
+    again = tcs("registry", fresh_registry.url, "--scan-id=ci-3")
+    assert f"info\tNot resuming run {killed}: it was part of scan ci-2" in again.messages
+    assert "    New images found      : 0 digests not seen before in the project\n" in again.out
+
+
+def test_a_scan_id_used_again_a_day_later_is_warned_about(tcs, fresh_registry, pusher, state_dir):
+    push(pusher, "apps/a")
+    assert tcs("registry", fresh_registry.url, "--scan-id=nightly").code == 0
+    retried = tcs("registry", fresh_registry.url, "--scan-id=nightly")  # a retry, minutes later: no warning
+    assert not [m for m in retried.messages if "was used by run" in m]
+    with sqlite3.connect(state_dir / "state.db") as db:
+        db.execute("UPDATE runs SET finished_at = '2026-01-01T02:00:00.000000Z'")
+    db.close()
+    reused = tcs("registry", fresh_registry.url, "--scan-id=nightly")
+    assert (
+        "warn\tScan id nightly was used by run 2, which finished 2026-01-01T02:00:00: a scan id names one scan, and"
+        " results --changes compares scans of other ids; give each scan its own (the CI run id, the Job's name)"
+    ) in reused.messages
+
+
+def test_since_refuses_a_run_that_scanned_nothing_or_came_later(tcs, fresh_registry, pusher, state_dir):
+    push(pusher, "apps/a")
+    assert tcs("registry", fresh_registry.url).code == 0  # run 1
+    assert tcs("registry", fresh_registry.url, "--mode=dry-run").code == 0  # run 2
+    assert tcs("registry", fresh_registry.url).code == 0  # run 3
+    dry = tcs("results", f"--state-dir={state_dir}", "--changes", "--since=2")
+    assert (dry.code, dry.messages) == (
+        2,
+        ["error\t--since 2: run 2 scanned no image (a dry run?): nothing to compare with"],
+    )
+    later = tcs("results", f"--state-dir={state_dir}", "--changes", "--run=1", "--since=3")
+    assert (later.code, later.messages) == (2, ["error\t--since 3: run 3's scan is not before run 1's"])
+
+
+def test_results_image_with_a_host_shows_that_registrys_image_only(tcs, fresh_registry, pusher, state_dir):
+    push(pusher, "apps/a")
+    other = f"localhost:{fresh_registry.port}"  # the same registry under a second name: two registries
+    assert tcs("registry", fresh_registry.url).code == 0
+    assert tcs("registry", other).code == 0
+    both = json.loads(tcs("results", f"--state-dir={state_dir}", "--image=apps/a:1", "--format=json").out)
+    assert sorted(d["image"] for d in both) == [f"{fresh_registry.host}/apps/a:1", f"{other}/apps/a:1"]
+    one = json.loads(tcs("results", f"--state-dir={state_dir}", f"--image={other}/apps/a:1", "--format=json").out)
+    assert one["image"] == f"{other}/apps/a:1"

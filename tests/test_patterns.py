@@ -134,3 +134,22 @@ def test_an_allow_pattern_that_admits_nothing_is_warned_about(tcs, fresh_registr
         f"error\timage pattern '{fresh_registry.host}/team/*' names a registry host ({fresh_registry.host}): a"
         " pattern is repository[:tag] within the registry scanned; leave the host out: 'team/*'"
     ]
+
+
+def test_shards_do_not_warn_about_patterns_the_other_shares_matched(tcs, fresh_registry, pusher):
+    from tcs_registry.testing.images import make_layer
+
+    for n in range(6):
+        pusher.image(f"team/app{n}", "1", created="2024-01-01T00:00:00Z", layers=[make_layer({"a": str(n).encode()})])
+    patterns = ",".join(f"team/app{n}" for n in range(6))
+    for shard in ("1/2", "2/2"):
+        result = tcs(
+            "registry",
+            fresh_registry.url,
+            "--mode=dry-run",
+            f"--allowList={patterns}",
+            f"--shard={shard}",
+            "--scan-id=s",
+        )
+        assert result.code == 0
+        assert not [m for m in result.messages if "No image matched" in m]

@@ -115,3 +115,15 @@ def test_a_run_over_githubs_limit_keeps_the_most_severe(tcs, vulnerable, state_d
     # the critical and high findings, then the first medium one
     assert [r["ruleId"] for r in kept["results"]] == ["CVE-2022-46175", "CVE-2024-3651", "TCS-CFG-002", "TCS-CFG-003"]
     assert [rule["id"] for rule in kept["tool"]["driver"]["rules"]] == [r["ruleId"] for r in kept["results"]]
+
+
+def test_a_run_of_some_images_uploads_in_a_category_of_its_own(tcs, vulnerable, out_dir):
+    """An upload replaces its category's alerts: a CI run of one image must not close every other's."""
+    host = vulnerable.host
+    path = out_dir / f"{host.replace('.', '-').replace(':', '-')}-scan.sarif"
+    assert tcs("registry", vulnerable.url, "--format=sarif", "--allowList=apps/python").code == 0
+    one = accepted_by_github(json.loads(path.read_text()))
+    assert one["automationDetails"]["id"].startswith(f"tcs-registry/{host}/images-")
+    assert tcs("registry", vulnerable.url, "--format=sarif", "--allowList=apps/alpine").code == 0
+    other = accepted_by_github(json.loads(path.read_text()))
+    assert other["automationDetails"]["id"] not in (one["automationDetails"]["id"], f"tcs-registry/{host}/")

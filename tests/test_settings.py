@@ -83,6 +83,14 @@ def test_a_default_config_of_our_keys_with_a_mistake_is_still_an_error(isolated)
         load_config(None)
 
 
+def test_an_empty_config_in_the_working_directory_does_not_hide_the_users(isolated):
+    (isolated / "config").write_text("")
+    home = isolated.parent / "home" / ".accurics"
+    home.mkdir()
+    (home / "config").write_text('project = "mine"\n')
+    assert load_config(None) == ({"project": "mine"}, home / "config")
+
+
 GIT_CONFIG = "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n"
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import pluggy
@@ -44,6 +45,7 @@ from .vulns.database import VulnDatabase
 from .vulns.matching import Matcher
 
 log = logging.getLogger("tcs_registry")
+REUSED_AFTER_HOURS = 6.0  # a scan id whose share finished longer ago is being used again, not retried
 SCANS = 8  # images analysed at once, at most: analysis is CPU-bound, and each holds layers in flight
 
 
@@ -65,6 +67,12 @@ def _findings(
     if ignored:
         findings["ignored"] = ignored
     return findings
+
+
+def _hours_since(stamp: str | None) -> float:
+    """Hours since a store timestamp (0 if there is none)."""
+    when = parse_time(stamp or "")
+    return (datetime.now(UTC) - when).total_seconds() / 3600 if when else 0.0
 
 
 def _fields(kind: type, document: dict[str, Any]) -> dict[str, Any]:
@@ -316,7 +324,7 @@ class Discovery:
         if s.mode == "scan" and self.scanners:
             cache = LayerCache(store)
             self.analyser = Analyser(cache, s.platforms)
-            self.results = ResultWriter(s.output_dir, s.host, s.formats, s.shard)
+            self.results = ResultWriter(s.output_dir, s.host, s.formats, s.shard, self._selection())
             database = VulnDatabase(s.state_dir)
             if database.is_empty():
                 log.warning(
@@ -327,8 +335,9 @@ class Discovery:
                 self.matcher = Matcher(database)
         options = self._options()
         unfinished = store.unfinished_run(s.project, s.url, s.mode, s.shard)
-        resumes = unfinished is not None and unfinished[1] == options
-        scan_id = unfinished[2] if resumes and s.scan_id is None else s.scan_id  # resuming: the same scan
+        # the same options, and not a run of another --scan-id: resuming it, this run is the same scan
+        resumes = unfinished is not None and unfinished[1] == options and s.scan_id in (None, unfinished[2])
+        scan_id = unfinished[2] if resumes and s.scan_id is None else s.scan_id
         run_id = self.run_id = store.begin_run(
             s.project, s.url, self.registry.registry_type, s.mode, options, scan_id=scan_id, shard=s.shard
         )
@@ -341,8 +350,18 @@ class Discovery:
             log.info("Resuming run %d: the images it finished are not fetched again", self.resuming)
         elif unfinished:
             store.mark_followed(unfinished[0], f"superseded by run {run_id}")
-            why = "it ran with other --platform values" if unfinished[1] else "an earlier version made it"
+            if unfinished[1] != options:
+                why = "it ran with other --platform values" if unfinished[1] else "an earlier version made it"
+            else:
+                why = f"it was part of scan {unfinished[2]}"
             log.info("Not resuming run %d: %s", unfinished[0], why)
+        used = store.scan_used(s.project, s.scan_id, s.shard, run_id) if s.scan_id is not None else None
+        if used is not None and _hours_since(used["finished_at"]) >= REUSED_AFTER_HOURS:  # not a retry: a reuse
+            log.warning(
+                "Scan id %s was used by run %d, which finished %s: a scan id names one scan, and results --changes"
+                " compares scans of other ids; give each scan its own (the CI run id, the Job's name)",
+                s.scan_id, used["id"], used["finished_at"][:19],
+            )  # fmt: skip
         status = "interrupted"
         pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="describe")
         progress = Progress(self.counts, self.traffic, self.analyser is not None)
@@ -385,7 +404,7 @@ class Discovery:
     def _pipeline(self, pool: ThreadPoolExecutor, store: Store, run_id: int, report: CsvReport | None) -> None:
         """Describe admitted images concurrently while writing results in listing order (`_settle_all`),
         the store's writes done by a thread of their own."""
-        recorder = Recorder(store, run_id, self.settings.project, self.settings.url, store.earlier_runs(run_id))
+        recorder = Recorder(store, run_id, self.settings.project, self.settings.url, store.resumed(run_id))
         try:
             self._settle_all(pool, store, recorder, report)
         except BaseException:
@@ -503,7 +522,8 @@ class Discovery:
                 settle()
         while pending:
             settle()
-        for pattern in sorted(unmatched, key=lambda p: p.text) if self.stopped is None else ():
+        whole = self.stopped is None and s.shard[1] == 1 and not summary.failed_repositories  # every tag seen
+        for pattern in sorted(unmatched, key=lambda p: p.text) if whole else ():
             first, slash, _ = pattern.text.partition("/")
             hint = " (a pattern is repository[:tag], without the registry host)" if slash and "." in first else ""
             log.warning("No image matched the allow pattern %r%s", pattern.text, hint)
@@ -543,6 +563,14 @@ class Discovery:
             self.resuming, self.settings.host, image.repository, image.tag,
         )  # fmt: skip
         return self.describe_and_scan(image.repository, image.tag)
+
+    def _selection(self) -> str:
+        """The filters that leave images out of this run, as text ('' for the whole registry)."""
+        s = self.settings
+        allow, deny = [p.text for p in s.image_filter.allow], [p.text for p in s.image_filter.deny]
+        if allow == ["*"] and not deny and s.max_images is None and not s.platforms:
+            return ""
+        return json.dumps([allow, deny, s.max_images, sorted(s.platforms)])
 
     def _options(self) -> str:
         """What this run's images depend on besides the registry: a killed scan with other platforms is
@@ -598,14 +626,15 @@ class Discovery:
             reference = f"{s.host}/{inventory.repository}:{inventory.tag}"
             platform = str(inventory.platform or "")
             vulnerabilities = [v for v in scan.vulnerabilities if v.platform == platform]
-            violations = [c for c in scan.violations if c.platform == platform and c.id not in s.skip_checks]
+            violations = [c for c in scan.violations if c.platform == platform]
             matched = self.matcher is not None or bool(vulnerabilities)  # not matched is not the same as none found
             vulnerabilities, violations, ignored = s.ignore.split(
                 inventory.repository, inventory.tag, vulnerabilities, violations
             )
             document = sbom.to_json(inventory, s.host)
             recorder.scan((inventory, document, _findings(vulnerabilities, violations, ignored, matched)))
-            if self.results:  # what the user asked to see: the store keeps every severity
+            if self.results:  # what the user asked to see: the store keeps every severity and check
+                violations = [c for c in violations if c.id not in s.skip_checks]
                 if s.severities:
                     vulnerabilities = [v for v in vulnerabilities if v.severity in s.severities]
                     violations = [c for c in violations if c.severity in s.severities]
@@ -646,7 +675,7 @@ class Discovery:
         if s.ignore.ignored:
             summary.ignored = f"{s.ignore.ignored} (the rules in {s.ignore.path})"
         if self.results:
-            self.results.finish()
+            self.results.finish(self.partial)
             summary.severities = s.severities
             summary.inventories = self.results.where
             summary.violations = self.results.violation_details()

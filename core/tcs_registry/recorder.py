@@ -20,10 +20,10 @@ QUEUED = 4 * BATCH  # the most waiting: a store slower than the registry slows t
 
 class Recorder:
     def __init__(self, store: Store, run: int, project: str, registry: str, earlier: Sequence[int] = ()) -> None:
-        """``earlier``: the runs of this one's scan and share before it (`Store.earlier_runs`)."""
+        """``earlier``: the interrupted runs this one finishes (`Store.resumed`)."""
         self.store, self.run, self.project, self.registry = store, run, project, registry
         self.earlier = tuple(earlier)
-        self.new = 0  # digests new to the project (or first met by an earlier run), of the images written so far
+        self.new = 0  # digests new to the project (or first met by a run this one finishes), of those written so far
         self._batches: Batches[tuple[str, Any]] = Batches(self._write, "store", BATCH, QUEUED)
 
     def image(self, image: ImageDescription) -> None:

@@ -96,13 +96,22 @@ class ResultWriter:
     """Writes each image platform's results as they arrive in the chosen formats; keeps the table rows
     and the counts the summary and --fail-on need."""
 
-    def __init__(self, output_dir: Path, host: str, formats: tuple[str, ...], shard: tuple[int, int] = (1, 1)) -> None:
+    def __init__(
+        self,
+        output_dir: Path,
+        host: str,
+        formats: tuple[str, ...],
+        shard: tuple[int, int] = (1, 1),
+        selection: str = "",
+    ) -> None:
+        """``selection``: the filters that leave images out of the run ('' for none): the registry's SARIF
+        is then in a category of its own, and does not close the alerts of the images left out."""
         self.host = host
         self.formats = [f for f in formats if f in SUFFIXES]
         self.table = "table" in formats
         self.directory = results_dir(output_dir, host)
         # the whole registry's SARIF, for GitHub code scanning: one run, in the registry's own category
-        self.sarif = SarifRun(category(host, shard=shard)) if "sarif" in formats else None
+        self.sarif = SarifRun(category(host, shard=shard, selection=selection)) if "sarif" in formats else None
         self.sarif_path = output_dir / report_name(host, "scan", shard).replace(".csv", ".sarif")
         self.rows, self.finding_rows, self.violation_rows = TableRows(), TableRows(), TableRows()
         self.images = self.packages = 0
@@ -160,7 +169,7 @@ class ResultWriter:
             for c in violations:
                 self.violation_rows.add((image, platform, c.id, c.severity, c.title, c.detail), c.severity)
 
-    def finish(self) -> None:
+    def finish(self, partial: bool = False) -> None:
         """Write the registry's SARIF file, if asked for."""
         if self.sarif is None:
             return
@@ -168,6 +177,11 @@ class ResultWriter:
         log.info(
             "SARIF of the registry, for GitHub code scanning: %s category=%s", self.sarif_path, self.sarif.category
         )
+        if partial:
+            log.warning(
+                "Images failed in this run: uploading %s closes their alerts until a scan finds them again",
+                self.sarif_path,
+            )
         if self.sarif.left_out:
             log.warning(
                 "GitHub takes at most %d results a run: the %d least severe are left out of %s (--severity chooses)",
@@ -218,6 +232,12 @@ class ResultWriter:
 def _cut(text: str, width: int) -> str:
     """Text for a table cell of ``width`` characters: cut, with an ellipsis saying so."""
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def image_host(image: str) -> str | None:
+    """The registry host an image reference names, if it names one."""
+    first, _, rest = image.partition("@")[0].partition("/")
+    return first.lower() if rest and ("." in first or ":" in first or first == "localhost") else None
 
 
 def parse_image(image: str) -> tuple[str, str | None, str | None]:
@@ -317,6 +337,9 @@ def show(
         scanned = store.last_scanned(project, repository or "", tag, platform)
     else:
         scanned = store.scanned(project, scan, repository=repository, tag=tag, platform=platform)
+    host = image_host(image) if image else None
+    if host:  # the image of that registry only, where the project has scanned several
+        scanned = [(row, document) for row, document in scanned if urlsplit(row["registry"]).netloc == host]
     if image and not scanned:
         where = f"run {run}" if run else "any scan"
         raise UsageError(f"no image {image!r} in {where} of project {project!r}; `tcs-registry results` lists them")
@@ -421,8 +444,10 @@ def _show_changes(
         baseline = store.scan_runs(project, since)
         if store.run(project, since)["registry"] != store.run(project, run)["registry"]:
             raise UsageError(f"--since {since}: run {since} is of another registry than run {run}")
-        if min(baseline) >= min(scan):
-            raise UsageError(f"--since {since}: run {since} is not before run {run}'s scan")
+        if max(baseline) >= min(scan):
+            raise UsageError(f"--since {since}: run {since}'s scan is not before run {run}'s")
+        if store.latest_scan(project, baseline) is None:
+            raise UsageError(f"--since {since}: run {since} scanned no image (a dry run?): nothing to compare with")
     first = since is None and store.previous_scan(project, scan) is None
     compared, found = ([], []) if first else changes(store, project, scan, baseline)
     if output_format == "json":

@@ -148,8 +148,9 @@ def load_config(path: str | None) -> tuple[dict[str, Any], Path | None]:
                 log.warning("Ignoring %s: not a tcs-registry config file (not TOML: %s)", candidate, exc)
                 continue
             raise UsageError(f"config file {str(candidate)!r} is not valid TOML: {exc}") from None
-        if not required and raw and not any(_normalise_key(key) in CONFIG_KEYS for key in raw):
-            log.warning("Ignoring %s: not a tcs-registry config file (no key of ours: %s)", candidate, ", ".join(raw))
+        if not required and not any(_normalise_key(key) in CONFIG_KEYS for key in raw):
+            what = f"no key of ours: {', '.join(raw)}" if raw else "it is empty"
+            log.warning("Ignoring %s: not a tcs-registry config file (%s)", candidate, what)
             continue
         log.info("Config file: %s", candidate)
         _warn_if_readable(candidate, raw)
@@ -247,6 +248,8 @@ def resolve(
 
     username, user_source = pick("username")
     password, password_source = pick("password")
+    if password is not None and not str(password):  # the flags' are refused before; an empty variable is unset
+        raise UsageError(f"the config file {str(config_path)!r} has an empty password: give it, or leave it out")
     if username is not None and password is None:
         raise UsageError("--username needs a password: --password, --password-stdin or TCS_REGISTRY_PASSWORD")
     if username is not None or password is not None:

@@ -52,7 +52,7 @@ RECONNECT_SECONDS = 30.0
 FIRST_DELAY = 0.25  # then twice as long each time, up to 4 s
 OPEN_SECONDS = 10.0  # how long a database that is not up yet is waited for when the store is opened
 FIRST_REVISION = "0001"  # release 0.1.0's hand-written schema
-REVISION = "0002"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
+REVISION = "0003"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
 _MIGRATION_LOCK = 0x7463_7372  # PostgreSQL advisory lock: one worker upgrades a shared store at a time
 
 
@@ -387,15 +387,31 @@ class Store:
         latest = {(row["shard"], row["shards"]): row["id"] for row in self._rows(query.order_by(runs.c.id))}
         return sorted(latest.values()) or [run]
 
-    def earlier_runs(self, run: int) -> list[int]:
-        """The runs before `run` of its scan and share: those it resumes or does again. The digests they
-        met first are new to the scan `run` finishes, as they would have been to a run never stopped."""
-        this = sa.select(runs).where(runs.c.id == run).subquery()
-        query = sa.select(runs.c.id).join(
-            this,
-            sa.and_(*(runs.c[name] == this.c[name] for name in ("project", "scan_id", "mode", "shard", "shards"))),
+    def resumed(self, run: int) -> list[int]:
+        """The runs `run` finishes: the interrupted run it resumed, the one that one resumed, and so on.
+        The digests they met first are new to `run`, as they would have been to a run never stopped."""
+        chain: list[int] = []
+        followed = run
+        while True:
+            query = sa.select(runs.c.id).where(runs.c.status == f"resumed by run {followed}")
+            earlier = self._scalar(query)
+            if earlier is None or earlier in chain:
+                return chain
+            chain.append(earlier)
+            followed = earlier
+
+    def scan_used(self, project: str, scan_id: str, shard: tuple[int, int], before: int) -> RowMapping | None:
+        """The latest run before `before` that finished this scan id's share, if one did."""
+        query = sa.select(runs.c.id, runs.c.finished_at).where(
+            runs.c.project == project,
+            runs.c.scan_id == scan_id,
+            runs.c.shard == shard[0],
+            runs.c.shards == shard[1],
+            runs.c.id < before,
+            runs.c.status.in_(("complete", "partial")),
         )
-        return [row["id"] for row in self._rows(query.where(runs.c.id < run))]
+        rows = self._rows(query.order_by(runs.c.id.desc()).limit(1))
+        return rows[0] if rows else None
 
     def run(self, project: str, run: int) -> RowMapping | None:
         rows = self._rows(sa.select(runs).where(runs.c.project == project, runs.c.id == run))
@@ -417,8 +433,8 @@ class Store:
     ) -> int:
         """Remember images as a run described them and what it found in their platforms, in one
         transaction; how many of their digests were new to the project (a digest several workers meet
-        at once is new to exactly one), or first met by an ``earlier`` run of this one's scan and share
-        (one interrupted): those are claimed for this run, once. An inventory is kept once per digest,
+        at once is new to exactly one), or first met by an ``earlier`` run this one finishes (one
+        interrupted and resumed): those are claimed for this run, once. An inventory is kept once per digest,
         findings (which change with the vulnerability database) per run."""
         now = _now()
         first_seen = [dict(project=project, digest=image.digest, first_run=run, first_seen=now) for image in described]
@@ -517,17 +533,33 @@ class Store:
         self, project: str, scan: Sequence[int], since: Sequence[int] | None = None
     ) -> list[tuple[RowMapping, dict[str, Any]]]:
         """What each image platform of a scan was when it was last scanned before: in the runs ``since``,
-        or by default in the latest earlier run of the project that scanned it in this registry, whatever
-        that run's filters (a resumed run is the scan it resumes, not an earlier one)."""
-        this = self._rows(sa.select(runs.c.registry, runs.c.scan_id).where(runs.c.id == min(scan)))[0]
+        or by default in the latest run of the project that scanned it in this registry before the scan
+        began, whatever that run's filters (the runs of the scan, and those they resumed, are the scan)."""
         keys = (scans.c.repository, scans.c.tag, scans.c.platform)
         now = scans.alias("now")
         scanned_now = sa.select(now.c.repository, now.c.tag, now.c.platform).where(now.c.run.in_(scan))
-        where = [scans.c.project == project, scans.c.registry == this["registry"], sa.tuple_(*keys).in_(scanned_now)]
-        if since is not None:
-            return self._latest(*where, scans.c.run.in_(since))
-        earlier = sa.select(runs.c.id).where(runs.c.project == project, runs.c.scan_id != this["scan_id"])
-        return self._latest(*where, scans.c.run < min(scan), scans.c.run.in_(earlier))
+        registry = self._scalar(sa.select(runs.c.registry).where(runs.c.id == min(scan)))
+        earlier = list(since) if since is not None else self.earlier_scans(project, scan)
+        if not earlier:
+            return []
+        where = [scans.c.project == project, scans.c.registry == registry, sa.tuple_(*keys).in_(scanned_now)]
+        return self._latest(*where, scans.c.run.in_(earlier))
+
+    def earlier_scans(self, project: str, scan: Sequence[int]) -> list[int]:
+        """The runs of the project that scanned the scan's registry before it began (its first run, or
+        the first run it resumed), in other scans."""
+        this = self._rows(sa.select(runs.c.registry, runs.c.scan_id).where(runs.c.id == min(scan)))[0]
+        began = min([*scan, *(run for share in scan for run in self.resumed(share))])
+        scanned = sa.exists().where(scans.c.run == runs.c.id)
+        query = sa.select(runs.c.id).where(
+            runs.c.project == project,
+            runs.c.registry == this["registry"],
+            runs.c.mode == "scan",
+            runs.c.scan_id != this["scan_id"],
+            runs.c.id < began,
+            scanned,
+        )
+        return [row["id"] for row in self._rows(query.order_by(runs.c.id))]
 
     def _latest(self, *where: Any) -> list[tuple[RowMapping, dict[str, Any]]]:
         """(scan row, document) of the latest scan of each image platform among the scans ``where``
@@ -564,19 +596,12 @@ class Store:
     def previous_scan(self, project: str, scan: Sequence[int]) -> int | None:
         """The project's last run, before the scan of `scan`'s runs began, that scanned images of the
         same registry in another scan."""
-        first = min(scan)
-        this = sa.select(runs.c.registry, runs.c.scan_id).where(runs.c.id == first).subquery()
-        query = (
-            sa.select(sa.func.max(scans.c.run))
-            .join(runs, runs.c.id == scans.c.run)
-            .join(this, sa.and_(scans.c.registry == this.c.registry, runs.c.scan_id != this.c.scan_id))
-            .where(scans.c.project == project, scans.c.run < first)
-        )
-        return self._scalar(query)
+        return max(self.earlier_scans(project, scan), default=None)
 
-    def latest_scan(self, project: str) -> int | None:
+    def latest_scan(self, project: str, among: Sequence[int] | None = None) -> int | None:
+        """The project's latest run that scanned images (of the runs ``among``, if given)."""
         query = sa.select(sa.func.max(scans.c.run)).where(scans.c.project == project)
-        return self._scalar(query)
+        return self._scalar(query if among is None else query.where(scans.c.run.in_(among)))
 
     def close(self) -> None:
         self.engine.dispose()

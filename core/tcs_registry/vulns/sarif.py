@@ -95,7 +95,7 @@ class SarifRun:
                 f"Package: {v.package}\nInstalled version: {v.installed_version}\n"
                 f"Fixed version: {v.fixed_version or 'none'}\nSeverity: {v.severity}\nImage: {image}\nLayer: {v.layer}"
             )
-            identity = f"{image}|{platform}|{v.id}|{v.package}"
+            identity = f"{image}|{platform}|{v.id}|{v.package}|{v.location}"  # two copies of a package: two alerts
             self._keep(v.severity, _result(v.id, v.severity, text, prefix + v.location.lstrip("/"), identity))
         for c in violations:
             if c.id not in self._rules:
@@ -134,11 +134,14 @@ class SarifRun:
         return {"version": "2.1.0", "$schema": SCHEMA, "runs": [run]}
 
 
-def category(host: str, image: str = "", shard: tuple[int, int] = (1, 1)) -> str:
+def category(host: str, image: str = "", shard: tuple[int, int] = (1, 1), selection: str = "") -> str:
     """``tcs-registry/<host>/`` (a registry's run), ``tcs-registry/<host>/<repository>:<tag>@<platform>/``
-    (an image platform's), with ``shard-K-of-N/`` for a worker's share: each upload a category of its own."""
+    (an image platform's), with ``shard-K-of-N/`` for a worker's share and ``images-<hash>/`` for a run
+    of some images only (``selection``: the filters, as text): each upload a category of its own. An
+    upload replaces the alerts of its category: a run of some images must not close the others'."""
     share = f"shard-{shard[0]}-of-{shard[1]}/" if shard[1] > 1 else ""
-    return f"tcs-registry/{host}/{image + '/' if image else ''}{share}"
+    chosen = f"images-{hashlib.sha256(selection.encode()).hexdigest()[:12]}/" if selection else ""
+    return f"tcs-registry/{host}/{image + '/' if image else ''}{chosen}{share}"
 
 
 def to_sarif(
