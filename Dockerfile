@@ -13,10 +13,10 @@ FROM ${BASE}
 ARG PIP_CERT
 COPY dist/ /tmp/dist/
 # our wheels by file (the core and every plugin; .dockerignore leaves out the rest), libraries from PyPI,
-# and psycopg for a PostgreSQL store (the postgres extra)
+# psycopg for a PostgreSQL store (the postgres extra) and the console's web stack (the console extra)
 RUN python3 -m venv /opt/tcs-registry \
  && /opt/tcs-registry/bin/pip install --no-cache-dir --disable-pip-version-check ${PIP_CERT:+--cert "$PIP_CERT"} \
-        /tmp/dist/*.whl 'psycopg[binary]>=3.1' \
+        /tmp/dist/*.whl 'psycopg[binary]>=3.1' 'fastapi>=0.110' 'uvicorn>=0.29' 'jinja2>=3.1' 'python-multipart>=0.0.9' \
  && rm -rf /tmp/dist \
  && useradd --create-home --uid 10001 --shell /usr/sbin/nologin tcs \
  && mkdir -p /reports \

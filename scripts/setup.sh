@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian machine for tcs-registry: the CNCF registry (for tests and the demo), PostgreSQL
-# (for the store's tests), a virtual environment in .venv with the core, every plugin in plugins/, and
-# the test dependencies, and the cached test image of a real Debian root (scripts/build-debian-image.sh).
+# (for the store's tests), Chromium (for the console's), a virtual environment in .venv with the core,
+# every plugin in plugins/, and the test dependencies, and the cached test image of a real Debian root
+# (scripts/build-debian-image.sh).
 # Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,9 @@ command -v go >/dev/null || missing+=(golang-go)  # builds a Go binary for the G
 # the store's tests start a throwaway PostgreSQL cluster (initdb, pg_ctl)
 compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
+# the console's pages are tested in a real browser: Debian's Chromium and its WebDriver
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -342,6 +343,141 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         table = [(r.ecosystem, r.records, r.newest[:19], r.origin, r.synced_at) for r in rows]
         click.echo(tabulate(table, headers=["ecosystem", "records", "newest modified", "source", "updated"]))
         click.echo(f"\n{total} records in {database.path} ({withdrawn} withdrawn, ignored)")
+
+    store_options = [
+        click.option("--state-dir", help="Where the default store lives (default: the user's data directory)."),
+        click.option("--store", help="The store: postgresql://... or sqlite:////path/state.db. Env: TCS_STORE_URL."),
+        click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config)."),
+    ]
+
+    def with_store(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(store_options):
+            command = option(command)
+        return command
+
+    @contextmanager
+    def opened(flags: dict[str, Any]) -> Iterator[Store]:
+        store = Store(resolve_store(flags)[2])
+        try:
+            yield store
+        finally:
+            store.close()
+
+    @cli.group("console")
+    def console_group() -> None:
+        """The console: a web application over the store, its API, and the tokens that open them.
+
+        \b
+        Examples:
+          tcs-registry console serve --port 8080
+          tcs-registry console token create --project payments --role read
+          tcs-registry console token list
+        """
+
+    @console_group.command("serve")
+    @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+    @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+    @with_store
+    def console_serve(host: str, port: int, **flags: Any) -> None:
+        """Serve the console's pages and API over the store.
+
+        \b
+        Examples:
+          tcs-registry console serve
+          tcs-registry console serve --host 0.0.0.0 --port 8443 --store postgresql://tcs@db/tcs
+        """
+        missing = [name for name in ("fastapi", "uvicorn", "jinja2", "multipart") if find_spec(name) is None]
+        if missing:
+            raise UsageError("the console needs its web stack: pip install 'tcs-registry[console]'")
+        import uvicorn
+
+        from .console.app import create_app
+
+        logs.setup(0, "tab")
+        with opened(flags) as store:
+            app = create_app(store)
+            config = uvicorn.Config(app, host=host, port=port, log_level="warning", server_header=False)
+            server = uvicorn.Server(config)
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                log.warning(
+                    "The console listens on %s: serve it behind TLS (a reverse proxy) beyond this machine", host
+                )
+            original = server.startup
+
+            async def startup(sockets: Any = None) -> None:
+                await original(sockets)
+                bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
+                log.info("Console at http://%s:%d/ store=%s", host, bound, store.where)
+
+            server.startup = startup  # type: ignore[method-assign]
+            server.run()
+
+    @console_group.group("token")
+    def console_token() -> None:
+        """API and login tokens of a project: create (shown once), list, revoke.
+
+        \b
+        Examples:
+          tcs-registry console token create --project payments --role submit --name ci
+          tcs-registry console token revoke 3
+        """
+
+    @console_token.command("create")
+    @click.option("--project", required=True, help="The project the token opens.")
+    @click.option(
+        "--role",
+        required=True,
+        type=click.Choice(["submit", "read", "admin"]),
+        help="submit: send scans; read: see findings; admin: see them and manage the project's tokens.",
+    )
+    @click.option("--name", default="", help="What the token is for (shown by list).")
+    @with_store
+    def token_create(project: str, role: str, name: str, **flags: Any) -> None:
+        """Make a token; it is printed once, alone on the last line, and only its hash is kept.
+
+        \b
+        Examples:
+          tcs-registry console token create --project payments --role read
+        """
+        from .console import tokens
+
+        with opened(flags) as store:
+            token_id, secret = tokens.create(store, project, role, name)
+        click.echo(f"Token {token_id} of project {project!r}, role {role}; it is shown this once:")
+        click.echo(secret)
+
+    @console_token.command("list")
+    @click.option("--project", help="Only this project's tokens.")
+    @with_store
+    def token_list(project: str | None, **flags: Any) -> None:
+        """The tokens (never their secrets).
+
+        \b
+        Examples:
+          tcs-registry console token list --project payments
+        """
+        with opened(flags) as store:
+            rows = store.list_tokens(project)
+        table = [
+            (r["id"], r["project"], r["role"], r["name"], r["created_at"][:19], (r["revoked_at"] or "")[:19])
+            for r in rows
+        ]
+        click.echo(tabulate(table, headers=["id", "project", "role", "name", "created", "revoked"]))
+
+    @console_token.command("revoke")
+    @click.argument("token_id", type=int)
+    @with_store
+    def token_revoke(token_id: int, **flags: Any) -> None:
+        """Revoke a token: it opens nothing from now on.
+
+        \b
+        Examples:
+          tcs-registry console token revoke 3
+        """
+        with opened(flags) as store:
+            if not store.revoke_token(token_id):
+                raise UsageError(f"no token {token_id} that is not revoked already; `console token list` shows them")
+        click.echo(f"Token {token_id} revoked")
 
     @cli.command("plugins")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")

@@ -112,3 +112,15 @@ findings = Table(
     Column("platform", Text, primary_key=True),
     Column("findings", LargeBinary, nullable=False),
 )
+# the console's API tokens: a project's, with a role (submit, read, admin); the secret's SHA-256 only
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("digest", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False, server_default=""),
+    Column("created_at", Text, nullable=False),
+    Column("revoked_at", Text),
+)

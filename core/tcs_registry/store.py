@@ -39,7 +39,7 @@ from .errors import TcsError, UsageError
 from .files import private_dir, private_file
 from .models import ImageDescription, Inventory
 from .oci import format_time
-from .schema import digests, failures, findings, images, inventories, layers, run_options, runs, scans
+from .schema import digests, failures, findings, images, inventories, layers, run_options, runs, scans, tokens
 
 log = logging.getLogger("tcs_registry")
 T = TypeVar("T")
@@ -52,7 +52,7 @@ RECONNECT_SECONDS = 30.0
 FIRST_DELAY = 0.25  # then twice as long each time, up to 4 s
 OPEN_SECONDS = 10.0  # how long a database that is not up yet is waited for when the store is opened
 FIRST_REVISION = "0001"  # release 0.1.0's hand-written schema
-REVISION = "0003"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
+REVISION = "0004"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
 _MIGRATION_LOCK = 0x7463_7372  # PostgreSQL advisory lock: one worker upgrades a shared store at a time
 
 
@@ -602,6 +602,48 @@ class Store:
         """The project's latest run that scanned images (of the runs ``among``, if given)."""
         query = sa.select(sa.func.max(scans.c.run)).where(scans.c.project == project)
         return self._scalar(query if among is None else query.where(scans.c.run.in_(among)))
+
+    def registries(self, project: str) -> list[RowMapping]:
+        """Each registry the project has scanned, with the latest run that scanned images of it."""
+        query = (
+            sa.select(scans.c.registry, sa.func.max(scans.c.run).label("run"))
+            .where(scans.c.project == project)
+            .group_by(scans.c.registry)
+        )
+        return self._rows(query.order_by(scans.c.registry))
+
+    def projects(self) -> list[str]:
+        query = sa.select(runs.c.project).distinct().order_by(runs.c.project)
+        return [row["project"] for row in self._rows(query)]
+
+    # -- the console's tokens -----------------------------------------------------------------
+    def add_token(self, project: str, role: str, digest: str, name: str = "") -> int:
+        values = dict(project=project, role=role, digest=digest, name=name, created_at=_now())
+        return self._do(lambda c: int(c.execute(tokens.insert().values(**values)).inserted_primary_key[0]))
+
+    def token(self, digest: str) -> RowMapping | None:
+        """The token with this secret's digest, unless revoked."""
+        rows = self._rows(sa.select(tokens).where(tokens.c.digest == digest, tokens.c.revoked_at.is_(None)))
+        return rows[0] if rows else None
+
+    def token_by_id(self, token_id: int) -> RowMapping | None:
+        """A token by its id, unless revoked (a console session holds the id, never the secret)."""
+        rows = self._rows(sa.select(tokens).where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None)))
+        return rows[0] if rows else None
+
+    def list_tokens(self, project: str | None = None) -> list[RowMapping]:
+        query = sa.select(tokens.c.id, tokens.c.project, tokens.c.role, tokens.c.name, tokens.c.created_at)
+        query = query.add_columns(tokens.c.revoked_at)
+        if project is not None:
+            query = query.where(tokens.c.project == project)
+        return self._rows(query.order_by(tokens.c.id))
+
+    def revoke_token(self, token_id: int, project: str | None = None) -> bool:
+        """Revoke a token (of ``project`` only, if given); whether one was."""
+        query = tokens.update().where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
+        if project is not None:
+            query = query.where(tokens.c.project == project)
+        return self._do(lambda c: c.execute(query.values(revoked_at=_now())).rowcount) > 0
 
     def close(self) -> None:
         self.engine.dispose()

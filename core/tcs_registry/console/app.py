@@ -1,0 +1,247 @@
+"""The console: a web application over the store (FastAPI, Jinja2 templates, served by uvicorn).
+
+Registry data is hostile text: every page escapes it (Jinja2's autoescape, never ``|safe`` on it), under
+a Content-Security-Policy that runs no script at all. Pages take a session made by logging in with a
+token; the API takes the token itself (``Authorization: Bearer``). A token opens its own project only:
+another project answers 404, as one that does not exist does.
+"""
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from sqlalchemy.engine import RowMapping
+from starlette.middleware.sessions import SessionMiddleware
+
+from .. import __version__
+from ..store import Store
+from ..vulns.severity import LEVELS
+from . import findings, tokens
+
+HERE = Path(__file__).parent
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+READERS = ("read", "admin")
+
+
+def create_app(store: Store, *, https: bool = False, session_key: str | None = None) -> FastAPI:
+    """The console over ``store``. Sessions are signed with ``session_key`` (a fresh one by default: a
+    restart logs everyone out)."""
+    app = FastAPI(
+        title="tcs-registry console",
+        version=__version__,
+        openapi_url="/api/docs",  # the OpenAPI document; no page that loads scripts from elsewhere
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_key or secrets.token_urlsafe(32),
+        session_cookie="tcs_session",
+        same_site="strict",
+        https_only=https,
+        max_age=12 * 3600,
+    )
+    # every template escapes what it shows, whatever its name (select_autoescape would by extension only)
+    templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True))
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        if request.url.path.startswith(("/api/", "/projects", "/login")):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    # -- who asks -------------------------------------------------------------------------------
+    def bearer(request: Request) -> RowMapping:
+        header = request.headers.get("authorization", "")
+        scheme, _, secret = header.partition(" ")
+        token = tokens.check(store, secret.strip()) if scheme.lower() == "bearer" else None
+        if token is None:
+            raise HTTPException(
+                401, "a valid token is needed: Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"}
+            )
+        return token
+
+    def reader(project: str, token: Annotated[RowMapping, Depends(bearer)]) -> RowMapping:
+        if token["project"] != project:
+            raise HTTPException(404, "Not Found")  # another project's: as if it did not exist
+        if token["role"] not in READERS:
+            raise HTTPException(403, f"a {token['role']} token cannot read findings")
+        return token
+
+    def session_token(request: Request) -> RowMapping | None:
+        token_id = request.session.get("token")
+        row = store.token_by_id(token_id) if isinstance(token_id, int) else None
+        if row is None:
+            request.session.clear()
+        return row
+
+    def page_reader(request: Request, project: str) -> RowMapping:
+        token = session_token(request)
+        if token is None:
+            raise HTTPException(303, headers={"Location": "/login"})
+        if token["project"] != project:
+            raise HTTPException(404, "Not Found")
+        return token
+
+    def csrf(request: Request) -> str:
+        value = request.session.get("csrf")
+        if not isinstance(value, str):
+            value = request.session["csrf"] = secrets.token_urlsafe(24)
+        return value
+
+    def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        context.update(request=request, csrf=csrf(request), version=__version__, levels=list(reversed(LEVELS)))
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    # -- the API -----------------------------------------------------------------------------
+    def listing(request: Request, project: str, kind: str) -> dict[str, Any]:
+        params = dict(request.query_params)
+        try:
+            offset, limit = int(params.pop("offset", 0)), int(params.pop("limit", findings.PAGE))
+        except ValueError:
+            raise HTTPException(422, "offset and limit are numbers") from None
+        found = findings.page(store, project, kind, findings.Filters.parse(params), offset, limit)
+        following = None
+        if found.next_offset is not None:
+            following = str(request.url.include_query_params(offset=found.next_offset, limit=found.limit))
+        return {"items": found.items, "total": found.total, "next": following}
+
+    @app.get("/api/v1/projects/{project}/vulnerabilities")
+    def api_vulnerabilities(request: Request, project: str, _: Annotated[RowMapping, Depends(reader)]) -> dict:
+        """The vulnerabilities of each registry's latest scan (or of `scan`), worst first. Filters:
+        severity (comma-separated), repository (a name or its start), package, id (or alias), fixable, scan."""
+        return listing(request, project, "vulnerabilities")
+
+    @app.get("/api/v1/projects/{project}/violations")
+    def api_violations(request: Request, project: str, _: Annotated[RowMapping, Depends(reader)]) -> dict:
+        """The config checks failed by each registry's latest scan (or by `scan`), worst first."""
+        return listing(request, project, "violations")
+
+    @app.get("/api/v1/projects/{project}/registries")
+    def api_registries(project: str, _: Annotated[RowMapping, Depends(reader)]) -> dict:
+        """Each registry of the project with its latest scan and the totals by severity."""
+        return {"items": overview(project)}
+
+    def overview(project: str) -> list[dict[str, Any]]:
+        registries = []
+        for registry in store.registries(project):
+            scan = findings.Filters(scan=registry["run"])
+            vulnerabilities = findings.page(store, project, "vulnerabilities", scan, 0, 1)
+            violations = findings.page(store, project, "violations", scan, 0, 1)
+            run = store.run(project, registry["run"])
+            registries.append(
+                {
+                    "registry": registry["registry"],
+                    "run": registry["run"],
+                    "scan": run["scan_id"] if run else "",
+                    "scanned_at": _shown_time(run["finished_at"] or run["started_at"]) if run else "",
+                    "vulnerabilities": dict(vulnerabilities.counts),
+                    "violations": dict(violations.counts),
+                }
+            )
+        return registries
+
+    # -- the pages ---------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    def home(request: Request) -> RedirectResponse:
+        token = session_token(request)
+        return RedirectResponse(f"/projects/{token['project']}" if token else "/login", 303)
+
+    @app.get("/login", include_in_schema=False)
+    def login_form(request: Request) -> HTMLResponse:
+        return render(request, "login.html")
+
+    @app.post("/login", include_in_schema=False)
+    def login(
+        request: Request, token: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = ""
+    ) -> Response:
+        if not secrets.compare_digest(csrf_token, csrf(request)):
+            return render(request, "login.html", 403, error="The form expired: try again.")
+        row = tokens.check(store, token.strip())
+        if row is None:
+            return render(request, "login.html", 401, error="This token is not valid (or was revoked).")
+        if row["role"] not in READERS:
+            return render(request, "login.html", 403, error="A submit token sends scans; it cannot open the console.")
+        request.session.clear()
+        request.session.update(token=row["id"], csrf=secrets.token_urlsafe(24))
+        return RedirectResponse(f"/projects/{row['project']}", 303)
+
+    @app.post("/logout", include_in_schema=False)
+    def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+        if secrets.compare_digest(csrf_token, csrf(request)):
+            request.session.clear()
+        return RedirectResponse("/login", 303)
+
+    @app.get("/projects/{project}", include_in_schema=False)
+    def project_page(request: Request, project: str) -> HTMLResponse:
+        token = page_reader(request, project)
+        return render(request, "project.html", project=project, token=token, registries=overview(project))
+
+    def findings_page(request: Request, project: str, kind: str) -> HTMLResponse:
+        token = page_reader(request, project)
+        params = dict(request.query_params)
+        filters = findings.Filters.parse(params)
+        try:
+            number = max(1, int(params.get("page", "1")))
+        except ValueError:
+            number = 1
+        found = findings.page(store, project, kind, filters, (number - 1) * findings.PAGE)
+        kept = {k: v for k, v in params.items() if k != "page" and v}
+
+        def link(page_number: int) -> str:
+            return f"/projects/{project}/{kind}?{urlencode({**kept, 'page': page_number})}"
+
+        pages = max(1, -(-found.total // findings.PAGE))
+        return render(
+            request,
+            f"{kind}.html",
+            project=project,
+            token=token,
+            found=found,
+            filters=params,
+            number=number,
+            pages=pages,
+            previous=link(number - 1) if number > 1 else None,
+            following=link(number + 1) if number < pages else None,
+        )
+
+    @app.get("/projects/{project}/vulnerabilities", include_in_schema=False)
+    def vulnerabilities_page(request: Request, project: str) -> HTMLResponse:
+        return findings_page(request, project, "vulnerabilities")
+
+    @app.get("/projects/{project}/violations", include_in_schema=False)
+    def violations_page(request: Request, project: str) -> HTMLResponse:
+        return findings_page(request, project, "violations")
+
+    @app.exception_handler(HTTPException)
+    def errors(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 303:
+            return RedirectResponse(exc.headers["Location"] if exc.headers else "/login", 303)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+        return render(request, "error.html", exc.status_code, message=str(exc.detail))
+
+    return app
+
+
+def _shown_time(stamp: str | None) -> str:
+    """``2026-12-04T20:35:15.123456Z`` -> ``2026-12-04 20:35 UTC``."""
+    return f"{stamp[:10]} {stamp[11:16]} UTC" if stamp and len(stamp) >= 16 else ""

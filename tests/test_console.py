@@ -1,0 +1,231 @@
+"""The console, for real: `tcs-registry console serve` on a loopback port over the store real scans wrote,
+its API with each kind of token, and its pages in Debian's Chromium (Selenium and chromium-driver): log in,
+follow the links, filter, page; registry text shown as text, never run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tcs_registry.testing.helpers import console_script
+from tcs_registry.testing.images import make_layer
+
+HOSTILE_URL = 'https://x/<script>document.title="PWNED"</script>'
+HOSTILE_ENV = "<script>alert(1)</script>_PASSWORD"  # (a name holds no "=": Docker splits NAME=value there)
+
+
+class Console:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.process = subprocess.Popen(
+            [console_script(), "console", "serve", "--port=0", f"--state-dir={state_dir}"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline, line = time.monotonic() + 30, ""
+        while time.monotonic() < deadline and "Console at" not in line:
+            ready, _, _ = select.select([self.process.stderr], [], [], 1.0)
+            if ready:
+                line = self.process.stderr.readline() if self.process.stderr else ""
+                if not line and self.process.poll() is not None:
+                    break
+        match = re.search(r"Console at (http://\S+/)", line)
+        assert match, f"the console did not start: {line!r}"
+        self.url = match.group(1).rstrip("/")
+
+    def token(self, project: str, role: str) -> str:
+        done = subprocess.run(
+            [console_script(), "console", "token", "create", f"--project={project}", f"--role={role}",
+             f"--state-dir={self.state_dir}"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return done.stdout.splitlines()[-1]
+
+    def api(self, path: str, token: str | None = None) -> tuple[int, dict]:
+        request = urllib.request.Request(self.url + path)  # noqa: S310 - the console's own http:// URL
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def _push(pusher) -> None:
+    base = make_layer({"etc/os-release": b"ID=alpine\nVERSION_ID=3.19.1\n"})
+    for n in range(30):  # 30 images of two violations each: two pages of 50
+        pusher.image(
+            f"team/app{n:02}", "1", created="2026-11-01T00:00:00Z", layers=[base, make_layer({"a": bytes([n])})]
+        )
+    pusher.image(
+        "evil/app",
+        "1",
+        created="2026-11-01T00:00:00Z",
+        layers=[base],
+        extra_config={
+            "config": {"Env": [f"{HOSTILE_ENV}=hunter2"], "User": "app"},
+            "history": [{"created_by": f"ADD {HOSTILE_URL} /x", "created": "2026-11-01T00:00:00Z"}],
+        },
+    )
+
+
+@pytest.fixture
+def console(tcs, fresh_registry, pusher, state_dir) -> Iterator[Console]:
+    _push(pusher)
+    result = tcs("registry", fresh_registry.url, "--project=web")
+    assert result.code == 0, result.err
+    server = Console(state_dir)
+    yield server
+    server.close()
+
+
+def test_the_api_answers_each_kind_of_token_as_it_should(console):
+    read, submit, admin = (console.token("web", role) for role in ("read", "submit", "admin"))
+    other = console.token("payments", "read")
+    path = "/api/v1/projects/web/violations"
+    assert console.api(path)[0] == 401
+    assert console.api(path, "tcs_not-a-token")[0] == 401
+    status, page = console.api(path + "?limit=10&severity=high", read)
+    assert status == 200
+    assert page["total"] == 30 and len(page["items"]) == 10  # no USER in the 30 team images
+    assert page["items"][0] == {
+        "image": page["items"][0]["image"],
+        "platform": "",
+        "check": "TCS-CFG-001",
+        "severity": "HIGH",
+        "title": "Image runs as root",
+        "detail": "no USER is set",
+        "run": 1,
+    }
+    assert page["items"][0]["image"].endswith("/team/app00:1")
+    assert page["next"].startswith(console.url + path) and "offset=10" in page["next"]
+    following = console.api(page["next"].removeprefix(console.url), read)[1]
+    assert following["items"][0]["image"].endswith("/team/app10:1")
+    assert console.api(path, admin)[0] == 200
+    assert console.api(path, submit) == (403, {"detail": "a submit token cannot read findings"})
+    assert console.api(path, other) == (404, {"detail": "Not Found"})  # not "forbidden": web is not revealed
+    assert console.api("/api/v1/projects/nowhere/violations", read) == (404, {"detail": "Not Found"})
+    evil = console.api("/api/v1/projects/web/violations?repository=evil/", read)[1]["items"]
+    assert sorted(i["detail"] for i in evil) == [
+        f"ENV {HOSTILE_ENV} (value withheld)",
+        f"history step 1: ADD {HOSTILE_URL}",
+        "the config has no Healthcheck",
+    ]
+    token_id = subprocess.run(
+        [console_script(), "console", "token", "list", f"--state-dir={console.state_dir}", "--project=web"],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()[2].split()[0]  # fmt: skip
+    subprocess.run(
+        [console_script(), "console", "token", "revoke", token_id, f"--state-dir={console.state_dir}"], check=True
+    )
+    assert console.api(path, read)[0] == 401  # revoked: opens nothing
+    assert console.api("/api/docs")[1]["info"]["title"] == "tcs-registry console"
+
+
+@pytest.fixture
+def browser(tmp_path) -> Iterator:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.fail("Debian's chromium and chromium-driver are needed: scripts/setup.sh installs them")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
+        options.add_argument(argument)
+    session = webdriver.Chrome(options=options, service=Service(driver))
+    yield session
+    session.quit()
+
+
+def follow(browser, element) -> None:
+    """Click a link or a button and wait for the page it leads to."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(page))
+
+
+def screenshot(browser, name: str, tmp_path: Path) -> Path:
+    """A screenshot of the page, in CONSOLE_SCREENSHOTS (to look at) or the test's directory."""
+    where = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path / "screenshots")
+    where.mkdir(parents=True, exist_ok=True)
+    path = where / f"{name}.png"
+    browser.save_screenshot(str(path))
+    return path
+
+
+def test_a_person_logs_in_follows_the_links_filters_and_pages(console, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(console.url + "/projects/web")
+    assert browser.current_url == console.url + "/login"  # no session: the login page
+    browser.find_element(By.NAME, "token").send_keys("tcs_wrong")
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button"))
+    assert browser.find_element(By.CSS_SELECTOR, ".error").text == "This token is not valid (or was revoked)."
+    screenshot(browser, "login-refused", tmp_path)
+    browser.find_element(By.NAME, "token").send_keys(console.token("web", "read"))
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button"))
+    assert browser.current_url == console.url + "/projects/web"
+    cookie = browser.get_cookie("tcs_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    rows = browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
+    assert len(rows) == 1 and "run 1" in rows[0].text
+    cells = rows[0].find_elements(By.TAG_NAME, "td")
+    assert [cells[3].text, cells[4].text] == ["none", "1 critical 30 high 1 medium 31 low"]
+    screenshot(browser, "project", tmp_path)
+
+    follow(browser, rows[0].find_elements(By.TAG_NAME, "a")[1])  # the violations of that scan
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Violations"
+    assert browser.find_element(By.CSS_SELECTOR, ".pager span").text == "Page 1 of 2 · 63 in all"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "table.findings tbody tr")) == 50
+    screenshot(browser, "violations", tmp_path)
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "a[rel=next]"))
+    assert browser.find_element(By.CSS_SELECTOR, ".pager span").text == "Page 2 of 2 · 63 in all"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "table.findings tbody tr")) == 13
+
+    Select(browser.find_element(By.NAME, "severity")).select_by_value("CRITICAL")
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"))
+    details = "table.findings tbody tr td.detail"
+    assert [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, details)] == [
+        f"ENV {HOSTILE_ENV} (value withheld)"
+    ]
+    follow(browser, browser.find_element(By.LINK_TEXT, "Reset"))
+    browser.find_element(By.NAME, "repository").send_keys("evil/")
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"))
+    assert [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, details)] == [
+        f"ENV {HOSTILE_ENV} (value withheld)",  # critical first
+        f"history step 1: ADD {HOSTILE_URL}",
+        "the config has no Healthcheck",
+    ]
+    assert browser.title == "Violations · web · tcs-registry console"  # the page's, not PWNED: nothing ran
+    assert "<script>" not in browser.execute_script("return document.body.innerHTML").replace("&lt;script&gt;", "")
+    screenshot(browser, "violations-hostile", tmp_path)
+
+    follow(browser, browser.find_element(By.LINK_TEXT, "Vulnerabilities"))
+    assert browser.find_element(By.CSS_SELECTOR, "p.empty").text == "No vulnerability matches."
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "form.logout button"))
+    assert browser.current_url == console.url + "/login"
+    browser.get(console.url + "/projects/web/violations")
+    assert browser.current_url == console.url + "/login"  # logged out for good
