@@ -180,7 +180,7 @@ def test_a_person_logs_in_follows_the_links_filters_and_pages(console, browser, 
     from selenium.webdriver.support.ui import Select
 
     browser.get(console.url + "/projects/web")
-    assert browser.current_url == console.url + "/login"  # no session: the login page
+    assert browser.current_url == console.url + "/login?next=%2Fprojects%2Fweb"  # no session: the login page
     browser.find_element(By.NAME, "token").send_keys("tcs_wrong")
     follow(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button"))
     assert browser.find_element(By.CSS_SELECTOR, ".error").text == "This token is not valid (or was revoked)."
@@ -228,4 +228,29 @@ def test_a_person_logs_in_follows_the_links_filters_and_pages(console, browser, 
     follow(browser, browser.find_element(By.CSS_SELECTOR, "form.logout button"))
     assert browser.current_url == console.url + "/login"
     browser.get(console.url + "/projects/web/violations")
-    assert browser.current_url == console.url + "/login"  # logged out for good
+    assert browser.current_url.startswith(console.url + "/login?next=")  # logged out for good
+
+
+def test_the_summary_of_a_scan_links_to_a_console_serving_its_store(tcs, fresh_registry, pusher, state_dir, browser):
+    from selenium.webdriver.common.by import By
+
+    _push(pusher)
+    server = Console(state_dir)  # running before the scan, over the same store
+    try:
+        result = tcs("registry", fresh_registry.url, "--project=web")
+        assert result.code == 0, result.err
+        lines = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in result.out.splitlines())}
+        violations = f"{server.url}/projects/web/violations?scan=1"
+        assert lines["Violation details"].endswith(f" · {violations}")
+        assert lines["Vulnerability details"].startswith("not matched")  # no database: no page to link to
+        browser.get(violations)  # the link a person follows: log in, then that very page
+        assert browser.current_url.startswith(server.url + "/login?next=")
+        browser.find_element(By.NAME, "token").send_keys(server.token("web", "read"))
+        follow(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button"))
+        assert browser.current_url == violations
+        assert browser.find_element(By.CSS_SELECTOR, ".pager span").text == "Page 1 of 2 · 63 in all"
+    finally:
+        server.close()
+    assert not (state_dir / "console.json").exists()  # a console gone is linked to no more
+    again = tcs("registry", fresh_registry.url, "--project=web")
+    assert " · http" not in again.out

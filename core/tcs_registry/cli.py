@@ -391,9 +391,11 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             raise UsageError("the console needs its web stack: pip install 'tcs-registry[console]'")
         import uvicorn
 
+        from .console import local
         from .console.app import create_app
 
         logs.setup(0, "tab")
+        state_dir = resolve_store(flags)[1]
         with opened(flags) as store:
             app = create_app(store)
             config = uvicorn.Config(app, host=host, port=port, log_level="warning", server_header=False)
@@ -404,13 +406,29 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
                 )
             original = server.startup
 
+            marker: list[Path] = []
+
             async def startup(sockets: Any = None) -> None:
                 await original(sockets)
                 bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
-                log.info("Console at http://%s:%d/ store=%s", host, bound, store.where)
+                shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - what to link to
+                url = f"http://{shown_host}:{bound}"
+                marker.append(local.announce(state_dir, url, store.where))  # scans of this store link here
+                log.info("Console at %s/ store=%s", url, store.where)
 
-            server.startup = startup  # type: ignore[method-assign]
-            server.run()
+            closing = server.shutdown
+
+            async def shutdown(sockets: Any = None) -> None:  # (uvicorn raises SIGTERM again once shut down)
+                for path in marker:
+                    local.withdraw(path)
+                await closing(sockets)
+
+            server.startup, server.shutdown = startup, shutdown  # type: ignore[method-assign]
+            try:
+                server.run()
+            finally:
+                for path in marker:
+                    local.withdraw(path)
 
     @console_group.group("token")
     def console_token() -> None:

@@ -13,11 +13,13 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
+from urllib.parse import quote
 
 import pluggy
 
 from .analysis import sbom
 from .analysis.inventory import Analyser
+from .console.local import find as local_console
 from .errors import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -39,7 +41,7 @@ from .report import CsvReport, FailureReport, Summary
 from .results import ResultWriter, findings_document
 from .settings import Settings
 from .sniffing import HttpProbe, select_registry_type
-from .store import LayerCache, Store, StoreError
+from .store import LayerCache, Store, StoreError, shown
 from .vendor import client_class
 from .vulns.database import VulnDatabase
 from .vulns.matching import Matcher
@@ -676,6 +678,12 @@ class Discovery:
             summary.ignored = f"{s.ignore.ignored} (the rules in {s.ignore.path})"
         if self.results:
             self.results.finish(self.partial)
+            console = local_console(s.state_dir, shown(s.store))
+            if console:  # a console over this store: the summary links to this scan's pages
+                self.results.links = {
+                    kind: f"{console}/projects/{quote(s.project, safe='')}/{kind}?scan={self.run_id}"
+                    for kind in ("vulnerabilities", "violations")
+                }
             summary.severities = s.severities
             summary.inventories = self.results.where
             summary.violations = self.results.violation_details()

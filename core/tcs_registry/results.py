@@ -113,6 +113,7 @@ class ResultWriter:
         # the whole registry's SARIF, for GitHub code scanning: one run, in the registry's own category
         self.sarif = SarifRun(category(host, shard=shard, selection=selection)) if "sarif" in formats else None
         self.sarif_path = output_dir / report_name(host, "scan", shard).replace(".csv", ".sarif")
+        self.links: dict[str, str] = {}  # kind -> the console's page of this scan's findings, if one serves it
         self.rows, self.finding_rows, self.violation_rows = TableRows(), TableRows(), TableRows()
         self.images = self.packages = 0
         self.vulnerabilities: Counter[str] = Counter()
@@ -215,10 +216,13 @@ class ResultWriter:
         return f"{total} in {images} of {plural(self.images, 'image platform')} ({counts_text(counts)}){where}"
 
     def vulnerability_details(self) -> str:
-        return self._details(self.vulnerabilities, self.images_vulnerable)
+        return self._linked(self._details(self.vulnerabilities, self.images_vulnerable), "vulnerabilities")
 
     def violation_details(self) -> str:
-        return self._details(self.violations, self.images_violating)
+        return self._linked(self._details(self.violations, self.images_violating), "violations")
+
+    def _linked(self, line: str, kind: str) -> str:
+        return f"{line} · {self.links[kind]}" if kind in self.links else line
 
     def at_or_above(self, level: str) -> int:
         """How many findings (vulnerabilities and violations) are at or above this severity; at LOW,

@@ -610,7 +610,7 @@ class Store:
             .where(scans.c.project == project)
             .group_by(scans.c.registry)
         )
-        return self._rows(query.order_by(scans.c.registry))
+        return self._rows(query.order_by(sa.desc("run")))  # the latest scanned first
 
     def projects(self) -> list[str]:
         query = sa.select(runs.c.project).distinct().order_by(runs.c.project)

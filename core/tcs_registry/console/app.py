@@ -95,8 +95,9 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
 
     def page_reader(request: Request, project: str) -> RowMapping:
         token = session_token(request)
-        if token is None:
-            raise HTTPException(303, headers={"Location": "/login"})
+        if token is None:  # log in, then back here (a link printed by a scan, say)
+            back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise HTTPException(303, headers={"Location": f"/login?{urlencode({'next': back})}"})
         if token["project"] != project:
             raise HTTPException(404, "Not Found")
         return token
@@ -166,23 +167,29 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         return RedirectResponse(f"/projects/{token['project']}" if token else "/login", 303)
 
     @app.get("/login", include_in_schema=False)
-    def login_form(request: Request) -> HTMLResponse:
-        return render(request, "login.html")
+    def login_form(request: Request, next: str = "") -> HTMLResponse:
+        return render(request, "login.html", next=_local(next))
 
     @app.post("/login", include_in_schema=False)
     def login(
-        request: Request, token: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = ""
+        request: Request,
+        token: Annotated[str, Form()] = "",
+        csrf_token: Annotated[str, Form()] = "",
+        next: Annotated[str, Form()] = "",
     ) -> Response:
+        back = _local(next)
         if not secrets.compare_digest(csrf_token, csrf(request)):
-            return render(request, "login.html", 403, error="The form expired: try again.")
+            return render(request, "login.html", 403, error="The form expired: try again.", next=back)
         row = tokens.check(store, token.strip())
         if row is None:
-            return render(request, "login.html", 401, error="This token is not valid (or was revoked).")
+            return render(request, "login.html", 401, error="This token is not valid (or was revoked).", next=back)
         if row["role"] not in READERS:
-            return render(request, "login.html", 403, error="A submit token sends scans; it cannot open the console.")
+            error = "A submit token sends scans; it cannot open the console."
+            return render(request, "login.html", 403, error=error, next=back)
         request.session.clear()
         request.session.update(token=row["id"], csrf=secrets.token_urlsafe(24))
-        return RedirectResponse(f"/projects/{row['project']}", 303)
+        home = f"/projects/{row['project']}"
+        return RedirectResponse(back if back == home or back.startswith(home + "/") else home, 303)
 
     @app.post("/logout", include_in_schema=False)
     def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
@@ -245,3 +252,8 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
 def _shown_time(stamp: str | None) -> str:
     """``2026-12-04T20:35:15.123456Z`` -> ``2026-12-04 20:35 UTC``."""
     return f"{stamp[:10]} {stamp[11:16]} UTC" if stamp and len(stamp) >= 16 else ""
+
+
+def _local(path: str) -> str:
+    """A page of this console to go back to after logging in; anything else (another site) is dropped."""
+    return path if path.startswith("/projects/") and "//" not in path and "\\" not in path else ""

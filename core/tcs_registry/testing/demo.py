@@ -13,6 +13,8 @@ import argparse
 import subprocess
 import sys
 import tempfile
+import time
+from importlib.util import find_spec
 from pathlib import Path
 
 from .datasets import cache_dir, seed_standard
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         state_dir = f"--state-dir={output / 'state'}"
         state = [f"--output-dir={output}", state_dir]
         code = _run("db", "import", str(args.osv), state_dir)
+        console = _console(output / "state")  # before the scans: their summaries link to it
         code = max(code, _run("registry", server.url, "--mode=dry-run", *state, *args.extra))
         report = output / (server.host.replace(".", "-").replace(":", "-") + "-report.csv")
         if report.exists():
@@ -57,7 +60,59 @@ def main(argv: list[str] | None = None) -> int:
         push_python_app(pusher, idna="3.7")
         _run(*scan, "-q", head=0)
         _run("results", state_dir, "--changes")
+        if console is not None:
+            _serve(console, output / "state")
         return code
+
+
+def _console(state: Path) -> tuple[subprocess.Popen, str] | None:
+    """The console over the demo's store, on a free loopback port: (its process, its URL)."""
+    if find_spec("fastapi") is None:
+        print("(The console is not installed: pip install 'tcs-registry[console]' to browse the findings)\n")
+        return None
+    command = [
+        str(Path(sys.executable).parent / "tcs-registry"),
+        "console",
+        "serve",
+        "--port=0",
+        f"--state-dir={state}",
+    ]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.stderr is not None:
+        line = process.stderr.readline()
+        if "Console at " in line:
+            return process, line.split("Console at ", 1)[1].split()[0].rstrip("/")
+        if not line and process.poll() is not None:
+            break
+    process.terminate()
+    print("(The console did not start)\n")
+    return None
+
+
+def _serve(console: tuple[subprocess.Popen, str], state: Path) -> None:
+    """Say where the console is and how to log in; keep it up until Ctrl-C on a terminal."""
+    process, url = console
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "tcs-registry"), "console", "token", "create", "--project=default",
+         "--role=read", "--name=demo", f"--state-dir={state}"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    token = done.stdout.splitlines()[-1]
+    print(f"\nThe console: {url}/ (the summary's links lead there); log in with this read token:\n{token}\n")
+    try:
+        if sys.stdin.isatty():
+            print("Serving until Ctrl-C", flush=True)
+            process.wait()
+        else:
+            print(
+                f"(Not a terminal: the console stops; `tcs-registry console serve --state-dir={state}` serves it again)"
+            )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def _run(*args: str, head: int | None = None) -> int:
