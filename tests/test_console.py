@@ -151,6 +151,7 @@ def browser(tmp_path) -> Iterator:
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
         options.add_argument(argument)
     session = webdriver.Chrome(options=options, service=Service(driver))
+    session.implicitly_wait(10)  # a page still loading on a busy machine is waited for, not failed
     yield session
     session.quit()
 
@@ -163,7 +164,8 @@ def follow(browser, element) -> None:
 
     page = browser.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, 30).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
 def screenshot(browser, name: str, tmp_path: Path) -> Path:
@@ -254,3 +256,86 @@ def test_the_summary_of_a_scan_links_to_a_console_serving_its_store(tcs, fresh_r
     assert not (state_dir / "console.json").exists()  # a console gone is linked to no more
     again = tcs("registry", fresh_registry.url, "--project=web")
     assert " · http" not in again.out
+
+
+def test_scans_from_anywhere_are_sent_to_the_console_and_nothing_is_lost_while_it_is_away(
+    tcs, fresh_registry, pusher, state_dir, tmp_path
+):
+    """The scanner keeps its own store; the console has another (a team's). Sent as the run goes, the
+    summary links there; with the console away the run completes here, exits 4, and results push sends it."""
+    _push(pusher)
+    server = Console(tmp_path / "console-state")
+    try:
+        submit, read = server.token("web", "submit"), server.token("web", "read")
+        away = tcs("registry", fresh_registry.url, "--project=web", "--console=http://127.0.0.1:9", f"--token={submit}")
+        assert away.code == 4, away.err
+        assert [m for m in away.messages if m.startswith("error")] == [
+            "error\tcannot reach the console at http://127.0.0.1:9 (ConnectionError): the scan goes on here;"
+            " `tcs-registry results push` sends it later"
+        ]
+        assert "Violation details         : 63 in 31 of 31 image platforms" in away.out  # complete here
+        assert submit not in away.err + away.out
+        pushed = tcs(
+            "results",
+            "push",
+            f"--state-dir={state_dir}",
+            "--project=web",
+            f"--console={server.url}",
+            f"--token={submit}",
+        )
+        assert pushed.code == 0, pushed.err
+        assert pushed.out == f"Run 1 sent to {server.url}: run 1 there\n"
+        page = server.api("/api/v1/projects/web/violations?limit=1", read)[1]
+        assert page["total"] == 63
+        again = tcs("results", "push", f"--state-dir={state_dir}", "--project=web", f"--token={submit}")
+        assert again.out == "Nothing to send: the console has every run\n"
+
+        sent = tcs("registry", fresh_registry.url, "--project=web", f"--console={server.url}", f"--token={submit}")
+        assert sent.code == 0, sent.err
+        lines = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in sent.out.splitlines())}
+        assert lines["Violation details"].endswith(f" · {server.url}/projects/web/violations?scan=2")
+        registries = server.api("/api/v1/projects/web/registries", read)[1]["items"]
+        assert [(r["run"], r["violations"]) for r in registries] == [
+            (2, {"CRITICAL": 1, "HIGH": 30, "MEDIUM": 1, "LOW": 31})
+        ]
+        refused = tcs("registry", fresh_registry.url, "--project=web", f"--console={server.url}", f"--token={read}")
+        assert refused.code == 4
+        assert f"error\tthe console at {server.url} refused the token's role (project 'web'): the scan goes on" in (
+            "\n".join(refused.messages)
+        )
+    finally:
+        server.close()
+
+
+def test_the_submission_api_refuses_what_is_not_a_scan(console):
+    submit = console.token("web", "submit")
+
+    def post(path: str, body: object) -> tuple[int, dict]:
+        request = urllib.request.Request(  # noqa: S310 - the console's own http:// URL
+            console.url + path, data=json.dumps(body).encode(), method="POST",
+            headers={"Authorization": f"Bearer {submit}", "Content-Type": "application/json"},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    begin = {"registry": "https://r.example.com", "client": "k1", "shard": [1, 1]}
+    status, body = post("/api/v1/projects/web/runs", begin)
+    assert status == 200
+    assert post("/api/v1/projects/web/runs", begin) == (200, body)  # the same client key: the same run
+    run = body["run"]
+    assert post("/api/v1/projects/web/runs", {**begin, "client": "k2", "shard": [3, 2]})[0] == 422
+    assert post("/api/v1/projects/web/runs", {**begin, "registry": "file:///etc"})[0] == 422
+    images = f"/api/v1/projects/web/runs/{run}/images"
+    assert post(images, {"scans": [{"document": {"repository": "x"}}]})[0] == 422
+    bad_finding = {"document": {}, "findings": {"vulnerabilities": [{"id": 1}]}}
+    assert post(images, {"scans": [bad_finding]})[0] == 422
+    assert post(images, {"images": [{"repository": "a", "tag": "1", "digest": "sha256:x", "media_type": "m"}]}) == (
+        200,
+        {"new": 1},
+    )
+    assert post(f"/api/v1/projects/web/runs/{run}/finish", {"status": "complete", "found": 1})[0] == 200
+    assert post(images, {"images": []})[0] == 409  # a finished run takes no more
+    assert post("/api/v1/projects/payments/runs", begin)[0] == 404

@@ -24,8 +24,9 @@ from .dockerconfig import docker_credentials
 from .errors import EXIT_REGISTRY, EXIT_USAGE, TcsError, UsageError
 from .plugins import describe_plugins, get_plugin_manager
 from .results import show as show_results
-from .settings import FAIL_ON, FORMATS, MODES, resolve, resolve_store
+from .settings import FAIL_ON, FORMATS, MODES, load_config, resolve, resolve_store
 from .store import Store
+from .submit import Console, console_url, forget_unsent, push, unsent
 from .vulns.database import BUCKET, DEFAULT_ECOSYSTEMS, VulnDatabase
 from .vulns.database import FILENAME as DB_FILENAME
 from .vulns.severity import LEVELS
@@ -81,7 +82,10 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option("--password", help="Registry password or token. Env: TCS_REGISTRY_PASSWORD.")
     @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
     @click.option("--project", help="Project the results belong to (default 'default'). Env: TCS_PROJECT_ID.")
-    @click.option("--token", help="API token for submitting results to a console. Env: TCS_TOKEN.")
+    @click.option("--token", help="The console's token of the project (role submit). Env: TCS_TOKEN.")
+    @click.option(
+        "--console", "console", help="Send the run to this console as it goes (with --token). Env: TCS_CONSOLE_URL."
+    )
     @click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config).")
     @click.option(
         "--allowList", "--allowlist", "allow_list", help="Comma-separated image patterns to scan (default '*')."
@@ -204,7 +208,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         pm = get_pm()
         sys.exit(Discovery(pm, settings).run(sys.stdout))
 
-    @cli.command("results")
+    @cli.group("results", invoke_without_command=True)
     @click.option("--project", help="Project whose results to show (default 'default'). Env: TCS_PROJECT_ID.")
     @click.option(
         "--run", "run", type=int, help="A run id: the scan it is part of, whole (default: the latest scan of images)."
@@ -228,8 +232,15 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option("--state-dir", help="Where the default store lives (default: the user's data directory).")
     @click.option("--store", help="The store: postgresql://... or sqlite:////path/state.db. Env: TCS_STORE_URL.")
     @click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config).")
+    @click.pass_context
     def results(
-        run: int | None, image: str | None, output_format: str, only_changes: bool, since: int | None, **flags: Any
+        ctx: click.Context,
+        run: int | None,
+        image: str | None,
+        output_format: str,
+        only_changes: bool,
+        since: int | None,
+        **flags: Any,
     ) -> None:
         """Show past runs of a project, what they found, and what changed since each image's previous scan.
 
@@ -239,7 +250,10 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
           tcs-registry results --changes --format json
           tcs-registry results --changes --since 12
           tcs-registry results --image team/app:1.0 --format cyclonedx > app.cdx.json
+          tcs-registry results push
         """
+        if ctx.invoked_subcommand is not None:
+            return
         project, _, url = resolve_store(flags)
         if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
             where = str(Path(url.database or "").parent)
@@ -496,6 +510,46 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             if not store.revoke_token(token_id):
                 raise UsageError(f"no token {token_id} that is not revoked already; `console token list` shows them")
         click.echo(f"Token {token_id} revoked")
+
+    @results.command("push")
+    @click.option("--run", "run", type=int, help="A run to send (default: each run the console did not get).")
+    @click.option("--console", "console", help="The console (default: the one each run was for). Env: TCS_CONSOLE_URL.")
+    @click.option("--token", help="The console's token of the project (role submit). Env: TCS_TOKEN.")
+    @click.option("--project", help="The run's project (default 'default'). Env: TCS_PROJECT_ID.")
+    @with_store
+    def results_push(run: int | None, console: str | None, token: str | None, **flags: Any) -> None:
+        """Send runs to the console: those it could not be sent as they ran, or one named with --run.
+        Sending one again changes nothing there.
+
+        \b
+        Examples:
+          tcs-registry results push
+          tcs-registry results push --run 12 --console https://console.example.com --token "$TCS_TOKEN"
+        """
+        logs.setup(0, "tab")
+        project, state_dir, _ = resolve_store(flags)
+        token = token or os.environ.get("TCS_TOKEN") or load_config(flags.get("config"))[0].get("token")
+        if not token:
+            raise UsageError("results push needs a token of the project: --token or TCS_TOKEN")
+        console = console or os.environ.get("TCS_CONSOLE_URL") or load_config(flags.get("config"))[0].get("console")
+        entries = unsent(state_dir) if run is None else [{"run": run, "console": console, "project": project}]
+        if not entries:
+            click.echo("Nothing to send: the console has every run")
+            return
+        sent = set()
+        with opened(flags) as store:
+            for entry in entries:
+                where = console_url(str(console or entry.get("console") or ""))
+                runs_console = Console(where, token, str(entry.get("project") or project))
+                try:
+                    sent_to = push(store, state_dir, entry["run"], runs_console)
+                except ConnectionError as exc:
+                    raise TcsError(f"run {entry['run']} not sent: {exc}") from None
+                finally:
+                    runs_console.close()
+                sent.add(entry["run"])
+                click.echo(f"Run {entry['run']} sent to {where}: run {sent_to} there")
+        forget_unsent(state_dir, sent)
 
     @cli.command("plugins")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")

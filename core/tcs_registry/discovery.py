@@ -42,6 +42,7 @@ from .results import ResultWriter, findings_document
 from .settings import Settings
 from .sniffing import HttpProbe, select_registry_type
 from .store import LayerCache, Store, StoreError, shown
+from .submit import Console, Submitter, client_key, console_scan_id, remember_unsent
 from .vendor import client_class
 from .vulns.database import VulnDatabase
 from .vulns.matching import Matcher
@@ -110,6 +111,7 @@ class Discovery:
         self.resumed = 0
         self.store: Store | None = None
         self.run_id = 0
+        self.submitter: Submitter | None = None  # the console the run is sent to, if one is
         self.analyser: Analyser | None = None
         self.matcher: Matcher | None = None
         self.results: ResultWriter | None = None
@@ -364,6 +366,8 @@ class Discovery:
                 " compares scans of other ids; give each scan its own (the CI run id, the Job's name)",
                 s.scan_id, used["id"], used["finished_at"][:19],
             )  # fmt: skip
+        if s.console and s.token:
+            self.submitter = self._submitter(scan_id or f"run-{run_id}")
         status = "interrupted"
         pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="describe")
         progress = Progress(self.counts, self.traffic, self.analyser is not None)
@@ -394,6 +398,12 @@ class Discovery:
                 if cache is not None:
                     cache.close()  # its last records written before the store closes
                 store.close()
+                if self.submitter is not None:
+                    counts = {"found": self.summary.found, "new": self.summary.new}
+                    counts.update(skipped=self.summary.skipped, failed=self.summary.failed)
+                    self.submitter.finish(status, counts)
+                    if self.submitter.lost is not None:
+                        remember_unsent(s.state_dir, run_id, s.console or "", s.project)
             self.store = None
             self.failures.close()
             if database:
@@ -406,7 +416,8 @@ class Discovery:
     def _pipeline(self, pool: ThreadPoolExecutor, store: Store, run_id: int, report: CsvReport | None) -> None:
         """Describe admitted images concurrently while writing results in listing order (`_settle_all`),
         the store's writes done by a thread of their own."""
-        recorder = Recorder(store, run_id, self.settings.project, self.settings.url, store.resumed(run_id))
+        s = self.settings
+        recorder = Recorder(store, run_id, s.project, s.url, store.resumed(run_id), self.submitter)
         try:
             self._settle_all(pool, store, recorder, report)
         except BaseException:
@@ -566,6 +577,21 @@ class Discovery:
         )  # fmt: skip
         return self.describe_and_scan(image.repository, image.tag)
 
+    def _submitter(self, scan_id: str) -> Submitter:
+        """The run sent to the console as it goes. A scan without --scan-id is named there after this
+        machine's store, as run ids of different machines' stores meet in one console."""
+        s = self.settings
+        key = client_key(s.state_dir, self.run_id)
+        begin = {
+            "registry": s.url,
+            "registry_type": self.registry.registry_type if self.registry else "DEFAULT_V2",
+            "mode": s.mode,
+            "scan_id": console_scan_id(s.state_dir, self.run_id, scan_id, s.scan_id is not None),
+            "shard": list(s.shard),
+            "client": key,
+        }
+        return Submitter(Console(s.console or "", s.token or "", s.project), begin)
+
     def _selection(self) -> str:
         """The filters that leave images out of this run, as text ('' for the whole registry)."""
         s = self.settings
@@ -658,7 +684,9 @@ class Discovery:
         s, summary = self.settings, self.summary
         if self.failures and self.failures.count:
             summary.failures = str(self.failures.path)
-        code = EXIT_PARTIAL if self.partial else EXIT_OK
+        # a console that could not be sent the run: everything is here, but not there yet (results push)
+        unsent = self.submitter is not None and self.submitter.lost is not None
+        code = EXIT_PARTIAL if self.partial or unsent else EXIT_OK
         traffic = self.traffic
         if traffic is not None:
             log.info(
@@ -678,10 +706,14 @@ class Discovery:
             summary.ignored = f"{s.ignore.ignored} (the rules in {s.ignore.path})"
         if self.results:
             self.results.finish(self.partial)
-            console = local_console(s.state_dir, shown(s.store))
-            if console:  # a console over this store: the summary links to this scan's pages
+            sent = self.submitter is not None and self.submitter.lost is None and self.submitter.run is not None
+            if sent:  # the console it was sent to: the summary links to its pages of this scan
+                console, run = s.console, self.submitter.run  # type: ignore[union-attr]
+            else:  # a console over this store, on this machine
+                console, run = local_console(s.state_dir, shown(s.store)), self.run_id
+            if console:
                 self.results.links = {
-                    kind: f"{console}/projects/{quote(s.project, safe='')}/{kind}?scan={self.run_id}"
+                    kind: f"{console}/projects/{quote(s.project, safe='')}/{kind}?scan={run}"
                     for kind in ("vulnerabilities", "violations")
                 }
             summary.severities = s.severities

@@ -33,6 +33,7 @@ from .models import Credentials
 from .pacing import DEFAULT_CONCURRENCY
 from .patterns import ImageFilter
 from .store import store_url
+from .submit import console_url
 from .vulns.checks import CHECK_IDS
 from .vulns.ignore import FILENAME as IGNORE_FILENAME
 from .vulns.ignore import IgnoreRules
@@ -49,6 +50,7 @@ ENV = {
     "password": "TCS_REGISTRY_PASSWORD",
     "project": "TCS_PROJECT_ID",
     "token": "TCS_TOKEN",
+    "console": "TCS_CONSOLE_URL",
     "store": "TCS_STORE_URL",
     "scan_id": "TCS_SCAN_ID",
 }
@@ -58,6 +60,7 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "password": (str,),
     "project": (str,),
     "token": (str,),
+    "console": (str,),
     "allow_list": (str, list),
     "deny_list": (str, list),
     "mode": (str,),
@@ -196,6 +199,7 @@ class Settings:
     credentials: Credentials = field(default_factory=Credentials)
     project: str = "default"
     token: str | None = field(default=None, repr=False)
+    console: str | None = None  # the console the run is sent to (--console), if any
     image_filter: ImageFilter = field(default_factory=lambda: ImageFilter.from_strings(None, None))
     registry_type: str | None = None
     max_images: int | None = None
@@ -325,6 +329,11 @@ def resolve(
     ignore = IgnoreRules.load(
         Path(ignore_file).expanduser() if ignore_file else default_ignore, required=bool(ignore_file), host=host
     )
+    token, console = pick("token")[0], pick("console")[0]
+    if console:
+        console = console_url(str(console))
+        if not token:
+            raise UsageError("--console needs a token of the project: --token or TCS_TOKEN (console token create)")
     shard = _shard(pick("shard")[0], pick("shards")[0], env)
     if shard[1] > 1 and scan_id is None:  # else each worker would be a scan of its own, and results a share
         raise UsageError("--shard and --shards need --scan-id (or TCS_SCAN_ID), the same for every worker")
@@ -338,7 +347,8 @@ def resolve(
         mode=mode,
         credentials=credentials,
         project=project,
-        token=pick("token")[0],
+        token=token,
+        console=console,
         image_filter=ImageFilter.from_strings(pick("allow_list")[0], pick("deny_list")[0], host),
         registry_type=pick("registry_type")[0],
         max_images=int(max_images) if max_images is not None else None,

@@ -37,8 +37,8 @@ from .analysis import ANALYSER_VERSION
 from .batches import Batches
 from .errors import TcsError, UsageError
 from .files import private_dir, private_file
-from .models import ImageDescription, Inventory
-from .oci import format_time
+from .models import ImageDescription, Inventory, Platform
+from .oci import format_time, parse_time
 from .schema import digests, failures, findings, images, inventories, layers, run_options, runs, scans, tokens
 
 log = logging.getLogger("tcs_registry")
@@ -413,6 +413,11 @@ class Store:
         rows = self._rows(query.order_by(runs.c.id.desc()).limit(1))
         return rows[0] if rows else None
 
+    def run_with_options(self, project: str, options: str) -> int | None:
+        """The project's run begun with exactly these options (a console's submitted run, by its client key)."""
+        query = sa.select(sa.func.max(runs.c.id)).join(run_options, run_options.c.run == runs.c.id)
+        return self._scalar(query.where(runs.c.project == project, run_options.c.options == options))
+
     def run(self, project: str, run: int) -> RowMapping | None:
         rows = self._rows(sa.select(runs).where(runs.c.project == project, runs.c.id == run))
         return rows[0] if rows else None
@@ -495,6 +500,21 @@ class Store:
         )
         rows = self._rows(query)
         return rows[0] if rows else None
+
+    def images_of_run(self, project: str, run: int) -> list[ImageDescription]:
+        """The images as `run` described them, where no later run has described them since."""
+        query = sa.select(images).where(images.c.project == project, images.c.last_run == run)
+        return [
+            ImageDescription(
+                row["repository"],
+                row["tag"],
+                row["digest"],
+                row["media_type"],
+                tuple(Platform(*[*p.split("/"), None][:3]) for p in json.loads(row["platforms"])),
+                parse_time(row["build_time"]),
+            )
+            for row in self._rows(query.order_by(images.c.repository, images.c.tag))
+        ]
 
     def record_failure(self, run: int, repository: str, tag: str, reason: str) -> None:
         row = dict(run=run, repository=repository, tag=tag, reason=reason)

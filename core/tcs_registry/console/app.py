@@ -6,6 +6,7 @@ token; the API takes the token itself (``Authorization: Bearer``). A token opens
 another project answers 404, as one that does not exist does.
 """
 
+import json
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,12 +18,13 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from sqlalchemy.engine import RowMapping
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from .. import __version__
 from ..store import Store
 from ..vulns.severity import LEVELS
-from . import findings, tokens
+from . import findings, tokens, wire
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -36,6 +38,7 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 READERS = ("read", "admin")
+BODY = 64 * 1024 * 1024  # bytes a submission may have
 
 
 def create_app(store: Store, *, https: bool = False, session_key: str | None = None) -> FastAPI:
@@ -135,6 +138,115 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
     def api_violations(request: Request, project: str, _: Annotated[RowMapping, Depends(reader)]) -> dict:
         """The config checks failed by each registry's latest scan (or by `scan`), worst first."""
         return listing(request, project, "violations")
+
+    def submitter(project: str, token: Annotated[RowMapping, Depends(bearer)]) -> RowMapping:
+        if token["project"] != project:
+            raise HTTPException(404, "Not Found")
+        if token["role"] not in ("submit", "admin"):
+            raise HTTPException(403, f"a {token['role']} token cannot submit scans")
+        return token
+
+    async def payload(request: Request) -> dict[str, Any]:
+        """The request's JSON object, refused past BODY bytes (a sender's size is not trusted)."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > BODY:
+            raise HTTPException(413, f"at most {BODY} bytes a request")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > BODY:
+                raise HTTPException(413, f"at most {BODY} bytes a request")
+        try:
+            value = json.loads(body)
+        except ValueError:
+            raise HTTPException(422, "the body is not JSON") from None
+        if not isinstance(value, dict):
+            raise HTTPException(422, "the body is a JSON object")
+        return value
+
+    @app.post("/api/v1/projects/{project}/runs")
+    async def api_begin(request: Request, project: str, _: Annotated[RowMapping, Depends(submitter)]) -> dict:
+        """Begin a submitted run (the same `client` key again: the same run): registry, registry_type,
+        mode, scan_id, shard [K, N], client."""
+        body = await payload(request)
+        try:
+            registry, client = wire.text(body.get("registry"), "registry"), wire.text(body.get("client"), "client")
+            registry_type = wire.text(body.get("registry_type", "DEFAULT_V2"), "registry_type")
+            mode = body.get("mode", "scan")
+            scan_id = body.get("scan_id")
+            shard = body.get("shard", [1, 1])
+            if mode not in ("scan", "dry-run"):
+                raise ValueError("mode is scan or dry-run")
+            if not registry.startswith(("https://", "http://")):
+                raise ValueError("registry is the registry's URL")
+            if scan_id is not None:
+                wire.text(scan_id, "scan_id")
+            if not (isinstance(shard, list) and len(shard) == 2 and all(isinstance(n, int) for n in shard)):
+                raise ValueError("shard is [K, N]")
+            if not 1 <= shard[0] <= shard[1]:
+                raise ValueError("shard is [K, N] with K from 1 to N")
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        options = json.dumps({"client": client})
+
+        def begin() -> int:
+            known = store.run_with_options(project, options)
+            if known is not None:
+                return known
+            return store.begin_run(project, registry, registry_type, mode, options, scan_id=scan_id, shard=tuple(shard))
+
+        return {"run": await run_in_threadpool(begin)}
+
+    def submitted(project: str, run: int) -> RowMapping:
+        row = store.run(project, run)
+        if row is None or row["status"] not in ("running", "interrupted"):
+            raise HTTPException(404 if row is None else 409, "no such run" if row is None else "the run is finished")
+        return row
+
+    @app.post("/api/v1/projects/{project}/runs/{run}/images")
+    async def api_images(
+        request: Request, project: str, run: int, _: Annotated[RowMapping, Depends(submitter)]
+    ) -> dict:
+        """Images described and image platforms scanned, in batches (sending one again changes nothing):
+        images [image], scans [{document, findings}]."""
+        body = await payload(request)
+        images, scanned = body.get("images") or [], body.get("scans") or []
+        if not isinstance(images, list) or not isinstance(scanned, list):
+            raise HTTPException(422, "images and scans are lists")
+        if len(images) > wire.BATCH or len(scanned) > wire.BATCH:
+            raise HTTPException(413, f"at most {wire.BATCH} images and {wire.BATCH} scans a request")
+        try:
+            described = [wire.image_from_wire(image) for image in images]
+            found = [wire.scan_from_wire(scan) for scan in scanned]
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+
+        def record() -> int:
+            row = submitted(project, run)
+            return store.record(run, project, row["registry"], described, found)
+
+        return {"new": await run_in_threadpool(record)}
+
+    @app.post("/api/v1/projects/{project}/runs/{run}/finish")
+    async def api_finish(
+        request: Request, project: str, run: int, _: Annotated[RowMapping, Depends(submitter)]
+    ) -> dict:
+        """The run's end: status (complete, partial, failed, interrupted) and counts found, new, skipped,
+        failed."""
+        body = await payload(request)
+        status = body.get("status")
+        counts = {key: body.get(key, 0) for key in ("found", "new", "skipped", "failed")}
+        if status not in ("complete", "partial", "failed", "interrupted"):
+            raise HTTPException(422, "status is complete, partial, failed or interrupted")
+        if not all(isinstance(n, int) and n >= 0 for n in counts.values()):
+            raise HTTPException(422, "found, new, skipped and failed are counts")
+
+        def finish() -> None:
+            submitted(project, run)
+            store.finish_run(run, status=status, report=None, **counts)
+
+        await run_in_threadpool(finish)
+        return {"run": run, "status": status}
 
     @app.get("/api/v1/projects/{project}/registries")
     def api_registries(project: str, _: Annotated[RowMapping, Depends(reader)]) -> dict:
