@@ -124,3 +124,26 @@ tokens = Table(
     Column("created_at", Text, nullable=False),
     Column("revoked_at", Text),
 )
+# each finding of a run's scan of an image platform, a row (the console filters and pages these)
+finding_rows = Table(
+    "finding_rows",
+    metadata,
+    _run(primary_key=True, autoincrement=False),
+    Column("repository", Text, primary_key=True),
+    Column("tag", Text, primary_key=True),
+    Column("platform", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),  # vulnerability, violation
+    Column("seq", Integer, primary_key=True, autoincrement=False),  # its place in the image platform's list
+    Column("project", Text, nullable=False),
+    Column("registry", Text, nullable=False),
+    Column("id", Text, nullable=False),  # a vulnerability's or a check's
+    Column("aliases", Text, nullable=False),  # " ALIAS-1 ALIAS-2 ", upper case, to match by any
+    Column("package", Text, nullable=False),
+    Column("installed", Text, nullable=False),
+    Column("fixed", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("rank", Integer, nullable=False),  # the severity's order: worst first is rank descending
+    Column("title", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("layer", Text, nullable=False),
+)

@@ -39,7 +39,20 @@ from .errors import TcsError, UsageError
 from .files import private_dir, private_file
 from .models import ImageDescription, Inventory, Platform
 from .oci import format_time, parse_time
-from .schema import digests, failures, findings, images, inventories, layers, run_options, runs, scans, tokens
+from .schema import (
+    digests,
+    failures,
+    finding_rows,
+    findings,
+    images,
+    inventories,
+    layers,
+    run_options,
+    runs,
+    scans,
+    tokens,
+)
+from .vulns.severity import LEVELS, rank
 
 log = logging.getLogger("tcs_registry")
 T = TypeVar("T")
@@ -52,7 +65,7 @@ RECONNECT_SECONDS = 30.0
 FIRST_DELAY = 0.25  # then twice as long each time, up to 4 s
 OPEN_SECONDS = 10.0  # how long a database that is not up yet is waited for when the store is opened
 FIRST_REVISION = "0001"  # release 0.1.0's hand-written schema
-REVISION = "0004"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
+REVISION = "0005"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
 _MIGRATION_LOCK = 0x7463_7372  # PostgreSQL advisory lock: one worker upgrades a shared store at a time
 
 
@@ -300,6 +313,9 @@ class Store:
         one costs SQLAlchemy far more than running it."""
         key = (kind, table.name, names)
         statement = self._built.get(key)
+        if statement is None and kind == "clear":  # DELETE ... WHERE the names equal k_<name>
+            statement = table.delete().where(*(table.c[name] == sa.bindparam(f"k_{name}") for name in names))
+            self._built[key] = statement
         if statement is None:
             dialect = importlib.import_module(f"sqlalchemy.dialects.{self.engine.dialect.name}")  # loaded once used
             statement = dialect.insert(table).values({name: sa.bindparam(name) for name in names})
@@ -458,6 +474,7 @@ class Store:
             for image in described
         }
         platforms, found, stored = {}, {}, {}
+        listed: list[dict[str, Any]] = []
         for inventory, document, findings_ in scanned:
             where = dict(
                 run=run, repository=inventory.repository, tag=inventory.tag, platform=str(inventory.platform or "")
@@ -467,6 +484,7 @@ class Store:
             platforms[key] = {**where, **values, "scanned_at": now}
             if findings_ is not None:
                 found[key] = {**where, "findings": zlib.compress(json.dumps(findings_, separators=(",", ":")).encode())}
+                listed += finding_rows_of(project, registry, run, where, findings_)
             document_json = json.dumps(document, separators=(",", ":"))
             stored[inventory.digest] = dict(digest=inventory.digest, analyser=ANALYSER_VERSION, inventory=document_json)
 
@@ -483,6 +501,15 @@ class Store:
             for table, rows in ((images, tags), (findings, found), (scans, platforms)):
                 if rows:
                     self._upsert(connection, table, list(rows.values()))
+            if found:  # an image platform recorded again: its rows are its latest findings
+                keys = [
+                    {f"k_{name}": value for name, value in row.items() if name != "findings"} for row in found.values()
+                ]
+                connection.execute(
+                    self._statement("clear", finding_rows, ("run", "repository", "tag", "platform")), keys
+                )
+            if listed:
+                connection.execute(finding_rows.insert(), listed)
             if stored:
                 self._add(connection, inventories, list(stored.values()))
             return new
@@ -623,6 +650,45 @@ class Store:
         query = sa.select(sa.func.max(scans.c.run)).where(scans.c.project == project)
         return self._scalar(query if among is None else query.where(scans.c.run.in_(among)))
 
+    def list_findings(
+        self,
+        project: str,
+        scan: Sequence[int],
+        kind: str,
+        *,
+        severities: Sequence[str] = (),
+        repository: str = "",
+        package: str = "",
+        finding: str = "",
+        fixable: bool | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[RowMapping], dict[str, int]]:
+        """(a page of the findings of one kind, ``vulnerability`` or ``violation``, of the runs ``scan``,
+        worst first; their count by severity) as filtered: severities, a repository name or its start, a
+        package, a vulnerability id or alias (or a check id), whether a fix is published."""
+        rows = finding_rows.c
+        where = [rows.project == project, rows.run.in_(scan), rows.kind == kind]
+        if severities:  # by rank: the index's
+            where.append(rows.rank.in_(sorted({rank(level) for level in severities})))
+        if repository:
+            where.append(rows.repository.startswith(repository, autoescape=True))
+        if package:
+            where.append(rows.package == package)
+        if finding:
+            where.append(sa.or_(rows.id == finding, rows.aliases.contains(f" {finding} ", autoescape=True)))
+        if fixable is not None:
+            where.append(rows.fixed != "" if fixable else rows.fixed == "")
+        counted = sa.select(rows.rank, sa.func.count().label("n")).where(*where).group_by(rows.rank)
+        order = (rows.rank.desc(), rows.repository, rows.tag, rows.platform, rows.seq)  # the index's order
+        page = sa.select(finding_rows).where(*where).order_by(*order).offset(offset).limit(limit)
+
+        def read(connection: Connection) -> tuple[list[RowMapping], dict[str, int]]:
+            counts = {LEVELS[row["rank"]]: row["n"] for row in connection.execute(counted).mappings()}
+            return list(connection.execute(page).mappings()), counts
+
+        return self._do(read)
+
     def registries(self, project: str) -> list[RowMapping]:
         """Each registry the project has scanned, with the latest run that scanned images of it."""
         query = (
@@ -719,6 +785,38 @@ class LayerCache:
         with self._lock:
             for row in rows:
                 self._unwritten.pop((row["diff_id"], row["analyser"]), None)
+
+
+def finding_rows_of(
+    project: str, registry: str, run: int, where: Any, document: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The rows of ``finding_rows`` for one image platform's findings (``where``: its run, repository, tag
+    and platform)."""
+    key = dict(run=run, repository=where["repository"], tag=where["tag"], platform=where["platform"])
+    rows = []
+    for kind, items in (("vulnerability", document.get("vulnerabilities")), ("violation", document.get("violations"))):
+        for seq, item in enumerate(items or ()):
+            aliases = " ".join(str(alias).upper() for alias in item.get("aliases") or ())
+            rows.append(
+                dict(
+                    key,
+                    kind=kind,
+                    seq=seq,
+                    project=project,
+                    registry=registry,
+                    id=str(item.get("id", "")),
+                    aliases=f" {aliases} " if aliases else "",
+                    package=str(item.get("package", "")),
+                    installed=str(item.get("installed_version", "")),
+                    fixed=str(item.get("fixed_version", "")),
+                    severity=str(item.get("severity", "UNKNOWN")),
+                    rank=rank(str(item.get("severity", "UNKNOWN"))),
+                    title=str(item.get("title", "")),
+                    detail=str(item.get("detail", "")),
+                    layer=str(item.get("layer", "")),
+                )
+            )
+    return rows
 
 
 def _image(repository: str | None, tag: str | None, platform: str | None) -> list[Any]:

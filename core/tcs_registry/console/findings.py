@@ -1,5 +1,5 @@
 """A project's findings as the console lists them: each registry's latest scan (or one scan), one row a
-finding, filtered and paged on the server."""
+finding, filtered and paged by the store (its ``finding_rows``)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..store import Store
-from ..vulns.severity import LEVELS, rank
+from ..vulns.severity import LEVELS
 
 PAGE = 50  # rows a page, by default
 MOST = 500  # rows a page, at most
+KINDS = {"vulnerabilities": "vulnerability", "violations": "violation"}
 
 
 @dataclass(frozen=True)
 class Filters:
     severity: tuple[str, ...] = ()  # CRITICAL, HIGH... (empty: all)
     repository: str = ""  # a repository, or the start of one's name ("team/")
-    package: str = ""  # vulnerabilities: a package; violations: a check id
+    package: str = ""  # vulnerabilities: a package
     id: str = ""  # a vulnerability id or alias, or a check id
     fixable: bool | None = None  # vulnerabilities with a published fix (True) or without (False)
     scan: int | None = None  # a run: its scan (default: each registry's latest)
@@ -56,71 +57,53 @@ class Page:
         return self.offset + self.limit if self.offset + self.limit < self.total else None
 
 
-def scanned(store: Store, project: str, scan: int | None) -> list[tuple[Any, dict[str, Any]]]:
-    """(scan row, document) of each image platform: of one scan, or of each registry's latest."""
+def scan_runs(store: Store, project: str, scan: int | None) -> list[int]:
+    """The runs of one scan, or of each registry's latest scan."""
     if scan is not None:
-        return store.scanned(project, store.scan_runs(project, scan))
-    found = []
-    for registry in store.registries(project):
-        found += store.scanned(project, store.scan_runs(project, registry["run"]))
-    return found
+        return store.scan_runs(project, scan)
+    return [run for registry in store.registries(project) for run in store.scan_runs(project, registry["run"])]
 
 
-def _image(row: Any) -> str:
-    return f"{urlsplit(row['registry']).netloc}/{row['repository']}:{row['tag']}"
-
-
-def rows(store: Store, project: str, kind: str, filters: Filters) -> list[dict[str, Any]]:
-    """Every finding of one kind (``vulnerabilities``, ``violations``) the filters keep, worst first."""
-    found = []
-    for row, document in scanned(store, project, filters.scan):
-        if filters.repository and not row["repository"].startswith(filters.repository):
-            continue
-        image, platform = _image(row), row["platform"]
-        for item in document.get(kind) or ():
-            if kind == "vulnerabilities":
-                entry = {
-                    "image": image,
-                    "platform": platform,
-                    "package": item["package"],
-                    "installed": item["installed_version"],
-                    "fixed": item["fixed_version"],
-                    "id": item["id"],
-                    "aliases": list(item.get("aliases") or ()),
-                    "severity": item["severity"],
-                    "title": item.get("title", ""),
-                    "run": row["run"],
-                }
-                ids = {entry["id"].upper(), *(a.upper() for a in entry["aliases"])}
-                if filters.package and entry["package"] != filters.package:
-                    continue
-                if filters.id and filters.id not in ids:
-                    continue
-                if filters.fixable is not None and bool(entry["fixed"]) != filters.fixable:
-                    continue
-            else:
-                entry = {
-                    "image": image,
-                    "platform": platform,
-                    "check": item["id"],
-                    "severity": item["severity"],
-                    "title": item["title"],
-                    "detail": item["detail"],
-                    "run": row["run"],
-                }
-                if filters.id and entry["check"].upper() != filters.id:
-                    continue
-            if filters.severity and entry["severity"] not in filters.severity:
-                continue
-            found.append(entry)
-    key = "id" if kind == "vulnerabilities" else "check"
-    found.sort(key=lambda e: (-rank(e["severity"]), e["image"], e["platform"], e.get("package", ""), e[key]))
-    return found
+def _item(kind: str, row: Any) -> dict[str, Any]:
+    image = f"{urlsplit(row['registry']).netloc}/{row['repository']}:{row['tag']}"
+    if kind == "vulnerabilities":
+        return {
+            "image": image,
+            "platform": row["platform"],
+            "package": row["package"],
+            "installed": row["installed"],
+            "fixed": row["fixed"],
+            "id": row["id"],
+            "aliases": row["aliases"].split(),
+            "severity": row["severity"],
+            "title": row["title"],
+            "run": row["run"],
+        }
+    return {
+        "image": image,
+        "platform": row["platform"],
+        "check": row["id"],
+        "severity": row["severity"],
+        "title": row["title"],
+        "detail": row["detail"],
+        "run": row["run"],
+    }
 
 
 def page(store: Store, project: str, kind: str, filters: Filters, offset: int = 0, limit: int = PAGE) -> Page:
-    found = rows(store, project, kind, filters)
-    limit = max(1, min(limit, MOST))
-    offset = max(0, offset)
-    counts = Counter(entry["severity"] for entry in found)
-    return Page(found[offset : offset + limit], len(found), offset, limit, counts)
+    """A page of a project's findings of one kind (``vulnerabilities``, ``violations``), worst first."""
+    limit, offset = max(1, min(limit, MOST)), max(0, offset)
+    runs = scan_runs(store, project, filters.scan)
+    rows, counts = store.list_findings(
+        project,
+        runs,
+        KINDS[kind],
+        severities=filters.severity,
+        repository=filters.repository,
+        package=filters.package if kind == "vulnerabilities" else "",
+        finding=filters.id,
+        fixable=filters.fixable if kind == "vulnerabilities" else None,
+        offset=offset,
+        limit=limit,
+    )
+    return Page([_item(kind, row) for row in rows], sum(counts.values()), offset, limit, Counter(counts))
