@@ -339,3 +339,48 @@ def test_the_submission_api_refuses_what_is_not_a_scan(console):
     assert post(f"/api/v1/projects/web/runs/{run}/finish", {"status": "complete", "found": 1})[0] == 200
     assert post(images, {"images": []})[0] == 409  # a finished run takes no more
     assert post("/api/v1/projects/payments/runs", begin)[0] == 404
+
+
+def test_exports_admin_tokens_and_the_trend(console, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    def log_in(role: str) -> None:
+        browser.get(console.url + "/login")
+        browser.find_element(By.NAME, "token").send_keys(console.token("web", role))
+        follow(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button"))
+
+    log_in("read")
+    bars = browser.find_elements(By.CSS_SELECTOR, "table tbody tr td svg.trend rect")
+    assert bars == [] and "no vulnerability" in browser.find_element(By.CSS_SELECTOR, "table tbody tr").text
+    browser.get(console.url + "/projects/web/tokens")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Only an admin token manages the project's tokens"
+    # the export, with the session's cookie, as a browser downloads it
+    cookie = browser.get_cookie("tcs_session")["value"]
+    request = urllib.request.Request(  # noqa: S310 - the console's own http:// URL
+        console.url + "/projects/web/violations.csv?repository=evil/", headers={"Cookie": f"tcs_session={cookie}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        text = response.read().decode()
+        assert response.headers["Content-Disposition"] == "attachment; filename*=UTF-8''web-violations.csv"
+    lines = text.splitlines()
+    assert lines[0] == "image,platform,check,severity,title,detail"
+    assert lines[1].endswith(
+        f",,TCS-CFG-002,CRITICAL,Secret in an environment variable,ENV {HOSTILE_ENV} (value withheld)"
+    )
+    assert len(lines) == 4
+
+    log_in("admin")
+    follow(browser, browser.find_element(By.LINK_TEXT, "Tokens"))
+    before = len(browser.find_elements(By.CSS_SELECTOR, "table tbody tr"))
+    browser.find_element(By.NAME, "name").send_keys("nightly <ci>")
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"))
+    made = browser.find_element(By.CSS_SELECTOR, ".made .secret").get_attribute("value")
+    assert made.startswith("tcs_")
+    assert console.api("/api/v1/projects/web/violations?limit=1", made)[0] == 403  # a submit token, the default
+    rows = browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
+    assert len(rows) == before + 1 and "nightly <ci>" in rows[-1].text
+    screenshot(browser, "tokens", tmp_path)
+    browser.get(console.url + "/projects/web/tokens")
+    assert not browser.find_elements(By.CSS_SELECTOR, ".made")  # shown once
+    follow(browser, browser.find_elements(By.CSS_SELECTOR, "button.danger")[-1])
+    assert console.api("/api/v1/projects/web/violations?limit=1", made)[0] == 401  # revoked

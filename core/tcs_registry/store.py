@@ -689,6 +689,23 @@ class Store:
 
         return self._do(read)
 
+    def trend(self, project: str, registry: str, kind: str, count: int = 30) -> list[tuple[int, dict[str, int]]]:
+        """(run, findings of one kind by severity) of the registry's last ``count`` runs that scanned it."""
+        latest = sa.select(runs.c.id).where(
+            runs.c.project == project, runs.c.registry == registry, sa.exists().where(scans.c.run == runs.c.id)
+        )
+        chosen = [row["id"] for row in self._rows(latest.order_by(runs.c.id.desc()).limit(count))]
+        rows = finding_rows.c
+        query = (
+            sa.select(rows.run, rows.rank, sa.func.count().label("n"))
+            .where(rows.project == project, rows.kind == kind, rows.run.in_(chosen))
+            .group_by(rows.run, rows.rank)
+        )
+        counted: dict[int, dict[str, int]] = {run: {} for run in sorted(chosen)}
+        for row in self._rows(query):
+            counted[row["run"]][LEVELS[row["rank"]]] = row["n"]
+        return list(counted.items())
+
     def registries(self, project: str) -> list[RowMapping]:
         """Each registry the project has scanned, with the latest run that scanned images of it."""
         query = (

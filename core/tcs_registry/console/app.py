@@ -6,11 +6,13 @@ token; the API takes the token itself (``Authorization: Bearer``). A token opens
 another project answers 404, as one that does not exist does.
 """
 
+import csv
+import io
 import json
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -22,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from .. import __version__
+from ..report import safe_cell
 from ..store import Store
 from ..vulns.severity import LEVELS
 from . import findings, tokens, wire
@@ -39,6 +42,7 @@ SECURITY_HEADERS = {
 }
 READERS = ("read", "admin")
 BODY = 64 * 1024 * 1024  # bytes a submission may have
+EXPORT = 200_000  # findings an export holds, at most
 
 
 def create_app(store: Store, *, https: bool = False, session_key: str | None = None) -> FastAPI:
@@ -268,6 +272,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
                     "scanned_at": _shown_time(run["finished_at"] or run["started_at"]) if run else "",
                     "vulnerabilities": dict(vulnerabilities.counts),
                     "violations": dict(violations.counts),
+                    "trend": bars(store.trend(project, registry["registry"], "vulnerability")),
                 }
             )
         return registries
@@ -312,7 +317,8 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
     @app.get("/projects/{project}", include_in_schema=False)
     def project_page(request: Request, project: str) -> HTMLResponse:
         token = page_reader(request, project)
-        return render(request, "project.html", project=project, token=token, registries=overview(project))
+        registries = overview(project)
+        return render(request, "project.html", project=project, token=token, registries=registries, trend=TREND)
 
     def findings_page(request: Request, project: str, kind: str) -> HTMLResponse:
         token = page_reader(request, project)
@@ -338,6 +344,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             filters=params,
             number=number,
             pages=pages,
+            query=urlencode(kept),
             previous=link(number - 1) if number > 1 else None,
             following=link(number + 1) if number < pages else None,
         )
@@ -349,6 +356,70 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
     @app.get("/projects/{project}/violations", include_in_schema=False)
     def violations_page(request: Request, project: str) -> HTMLResponse:
         return findings_page(request, project, "violations")
+
+    def admin(request: Request, project: str) -> RowMapping:
+        token = page_reader(request, project)
+        if token["role"] != "admin":
+            raise HTTPException(403, "Only an admin token manages the project's tokens")
+        return token
+
+    @app.get("/projects/{project}/tokens", include_in_schema=False)
+    def tokens_page(request: Request, project: str, made: str = "") -> HTMLResponse:
+        token = admin(request, project)
+        shown = request.session.pop("made", None) if made else None  # the new token, this once
+        rows = store.list_tokens(project)
+        return render(request, "tokens.html", project=project, token=token, rows=rows, made=shown, roles=tokens.ROLES)
+
+    @app.post("/projects/{project}/tokens", include_in_schema=False)
+    def tokens_create(
+        request: Request,
+        project: str,
+        role: Annotated[str, Form()] = "",
+        name: Annotated[str, Form()] = "",
+        csrf_token: Annotated[str, Form()] = "",
+    ) -> Response:
+        admin(request, project)
+        if not secrets.compare_digest(csrf_token, csrf(request)):
+            raise HTTPException(403, "The form expired: try again")
+        if role not in tokens.ROLES:
+            raise HTTPException(422, "Choose a role")
+        _, secret = tokens.create(store, project, role, name.strip()[:100])
+        request.session["made"] = secret
+        return RedirectResponse(f"/projects/{quote(project)}/tokens?made=1", 303)
+
+    @app.post("/projects/{project}/tokens/{token_id}/revoke", include_in_schema=False)
+    def tokens_revoke(
+        request: Request, project: str, token_id: int, csrf_token: Annotated[str, Form()] = ""
+    ) -> Response:
+        admin(request, project)
+        if not secrets.compare_digest(csrf_token, csrf(request)):
+            raise HTTPException(403, "The form expired: try again")
+        store.revoke_token(token_id, project)  # another project's token: nothing
+        return RedirectResponse(f"/projects/{quote(project)}/tokens", 303)
+
+    @app.get("/projects/{project}/{kind}.{extension}", include_in_schema=False)
+    def export(request: Request, project: str, kind: str, extension: str) -> Response:
+        """Every finding the filters keep, as CSV (cells a spreadsheet would run are neutralised) or JSON."""
+        page_reader(request, project)
+        if kind not in findings.KINDS or extension not in ("csv", "json"):
+            raise HTTPException(404, "Not Found")
+        filters = findings.Filters.parse(dict(request.query_params))
+        items: list[dict[str, Any]] = []
+        while len(items) < EXPORT:
+            found = findings.page(store, project, kind, filters, len(items), findings.MOST)
+            items += found.items
+            if found.next_offset is None:
+                break
+        name = f"{project}-{kind}.{extension}"
+        disposition = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+        if extension == "json":
+            return JSONResponse(items, headers=disposition)
+        columns = [c for c in (items[0] if items else {"image": 0}) if c not in ("aliases", "run")]
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([safe_cell(str(item.get(c, ""))) for c in columns] for item in items)
+        return Response(text.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition)
 
     @app.exception_handler(HTTPException)
     def errors(request: Request, exc: HTTPException) -> Response:
@@ -369,3 +440,27 @@ def _shown_time(stamp: str | None) -> str:
 def _local(path: str) -> str:
     """A page of this console to go back to after logging in; anything else (another site) is dropped."""
     return path if path.startswith("/projects/") and "//" not in path and "\\" not in path else ""
+
+
+TREND = {"width": 300, "height": 48, "gap": 2}
+
+
+def bars(trend: list[tuple[int, dict[str, int]]]) -> list[dict[str, Any]]:
+    """A stacked bar a scan, worst at the bottom, scaled to the highest total: the rectangles of an SVG the
+    page draws (drawn here: no script, no request elsewhere)."""
+    if not trend:
+        return []
+    highest = max(sum(counts.values()) for _, counts in trend) or 1
+    width = TREND["width"] / max(len(trend), 10)
+    drawn = []
+    for n, (run, counts) in enumerate(trend):
+        bottom = float(TREND["height"])
+        for level in reversed(LEVELS):  # CRITICAL first, at the bottom
+            height = TREND["height"] * counts.get(level, 0) / highest
+            if height:
+                bottom -= height
+                drawn.append(
+                    {"x": n * width, "y": bottom, "width": width - TREND["gap"], "height": height, "level": level,
+                     "title": f"run {run}: {counts.get(level, 0)} {level.lower()}"}
+                )  # fmt: skip
+    return drawn
