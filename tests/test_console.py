@@ -222,6 +222,16 @@ def test_a_person_logs_in_follows_the_links_filters_and_pages(console, browser, 
         "the config has no Healthcheck",
     ]
     assert browser.title == "Violations · web · tcs-registry console"  # the page's, not PWNED: nothing ran
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "td.image a"))  # the image the finding is in
+    assert browser.find_element(By.TAG_NAME, "h1").text.endswith("/evil/app:1")
+    assert [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "td.detail")][:3] == [
+        f"ENV {HOSTILE_ENV} (value withheld)",
+        f"history step 1: ADD {HOSTILE_URL}",
+        "the config has no Healthcheck",
+    ]
+    assert browser.title.endswith("/evil/app:1 · tcs-registry console")
+    screenshot(browser, "image-hostile", tmp_path)
+    browser.back()
     assert "<script>" not in browser.execute_script("return document.body.innerHTML").replace("&lt;script&gt;", "")
     screenshot(browser, "violations-hostile", tmp_path)
 

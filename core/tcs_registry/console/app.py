@@ -26,7 +26,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from .. import __version__
 from ..report import safe_cell
 from ..store import Store
-from ..vulns.severity import LEVELS
+from ..vulns.severity import LEVELS, rank
 from . import findings, tokens, wire
 
 HERE = Path(__file__).parent
@@ -356,6 +356,42 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
     @app.get("/projects/{project}/violations", include_in_schema=False)
     def violations_page(request: Request, project: str) -> HTMLResponse:
         return findings_page(request, project, "violations")
+
+    @app.get("/projects/{project}/image", include_in_schema=False)
+    def image_page(
+        request: Request, project: str, repository: str = "", tag: str = "", registry: str = ""
+    ) -> HTMLResponse:
+        """One image's latest scan: each platform's packages (with the layer that brought each), its
+        vulnerabilities and its config checks."""
+        token = page_reader(request, project)
+        scanned = store.last_scanned(project, repository, tag or None) if repository else []
+        scanned = [(row, doc) for row, doc in scanned if not registry or row["registry"] == registry]
+        if not scanned or not tag:
+            raise HTTPException(404, "No such image in this project")
+        platforms = []
+        for row, document in scanned:
+            layers = {diff_id: n for n, diff_id in enumerate(document.get("layers") or (), 1)}
+            packages = sorted(document.get("packages") or (), key=lambda p: (p.get("type", ""), p.get("name", "")))
+            platforms.append(
+                {
+                    "platform": row["platform"] or "(single platform)",
+                    "digest": row["digest"],
+                    "run": row["run"],
+                    "scanned_at": _shown_time(row["scanned_at"]),
+                    "os": document.get("os") or "unknown",
+                    "layers": layers,
+                    "packages": packages,
+                    "vulnerabilities": sorted(
+                        document.get("vulnerabilities") or (), key=lambda v: (-rank(v.get("severity", "")), v["id"])
+                    ),
+                    "violations": sorted(
+                        document.get("violations") or (), key=lambda c: (-rank(c.get("severity", "")), c["id"])
+                    ),
+                    "matched": "vulnerabilities" in document,
+                }
+            )
+        image = scanned[0][1].get("image", f"{repository}:{tag}")
+        return render(request, "image.html", project=project, token=token, image=image, platforms=platforms)
 
     def admin(request: Request, project: str) -> RowMapping:
         token = page_reader(request, project)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from ..store import Store
 from ..vulns.severity import LEVELS
@@ -64,6 +64,12 @@ def scan_runs(store: Store, project: str, scan: int | None) -> list[int]:
     return [run for registry in store.registries(project) for run in store.scan_runs(project, registry["run"])]
 
 
+def image_link(project: str, row: Any) -> str:
+    """The console's page of the image a finding is in."""
+    query = urlencode({"registry": row["registry"], "repository": row["repository"], "tag": row["tag"]})
+    return f"/projects/{quote(project, safe='')}/image?{query}"
+
+
 def _item(kind: str, row: Any) -> dict[str, Any]:
     image = f"{urlsplit(row['registry']).netloc}/{row['repository']}:{row['tag']}"
     if kind == "vulnerabilities":
@@ -106,4 +112,5 @@ def page(store: Store, project: str, kind: str, filters: Filters, offset: int = 
         offset=offset,
         limit=limit,
     )
-    return Page([_item(kind, row) for row in rows], sum(counts.values()), offset, limit, Counter(counts))
+    items = [_item(kind, row) | {"link": image_link(project, row)} for row in rows]
+    return Page(items, sum(counts.values()), offset, limit, Counter(counts))
