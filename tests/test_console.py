@@ -394,3 +394,27 @@ def test_exports_admin_tokens_and_the_trend(console, browser, tmp_path):
     assert not browser.find_elements(By.CSS_SELECTOR, ".made")  # shown once
     follow(browser, browser.find_elements(By.CSS_SELECTOR, "button.danger")[-1])
     assert console.api("/api/v1/projects/web/violations?limit=1", made)[0] == 401  # revoked
+
+
+def test_the_changes_page_shows_what_a_rescan_changed(console, browser, tcs, fresh_registry, pusher, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    base = make_layer({"etc/os-release": b"ID=alpine\nVERSION_ID=3.19.1\n"})
+    layers = [base, make_layer({"a": bytes([0])})]
+    pusher.image(
+        "team/app00", "1", created="2026-11-01T00:00:00Z", layers=layers, extra_config={"config": {"User": "app"}}
+    )
+    assert tcs("registry", fresh_registry.url, "--project=web").code == 0
+    browser.get(console.url + "/login")
+    browser.find_element(By.NAME, "token").send_keys(console.token("web", "read"))
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button"))
+    follow(browser, browser.find_element(By.LINK_TEXT, "Changes"))
+    assert browser.find_element(By.CSS_SELECTOR, "p.summary").text == "Since run 1"
+    rows = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")] for row in browser.find_elements(
+        By.CSS_SELECTOR, "table.findings tbody tr")]  # fmt: skip
+    assert [(row[0].split("/", 1)[1], row[2]) for row in rows] == [
+        ("team/app00:1", "new digest"),
+        ("team/app00:1", "fixed violation"),
+    ]
+    assert rows[1][3] == "TCS-CFG-001 no USER is set"
+    screenshot(browser, "changes", tmp_path)

@@ -25,6 +25,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from .. import __version__
 from ..report import safe_cell
+from ..results import changes
 from ..store import Store
 from ..vulns.severity import LEVELS, rank
 from . import findings, tokens, wire
@@ -392,6 +393,24 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             )
         image = scanned[0][1].get("image", f"{repository}:{tag}")
         return render(request, "image.html", project=project, token=token, image=image, platforms=platforms)
+
+    @app.get("/projects/{project}/changes", include_in_schema=False)
+    def changes_page(request: Request, project: str, scan: int | None = None, since: int | None = None) -> HTMLResponse:
+        """What changed in a scan (by default each registry's latest) since each image's previous scan, or
+        since the scan of run `since`."""
+        token = page_reader(request, project)
+        latest = [registry["run"] for registry in store.registries(project)]
+        chosen = [scan] if scan is not None else latest
+        compared = []
+        for run in chosen:
+            if store.run(project, run) is None:
+                raise HTTPException(404, "No such scan in this project")
+            runs = store.scan_runs(project, run)
+            baseline = store.scan_runs(project, since) if since is not None else None
+            before, found = changes(store, project, runs, baseline)
+            registry = store.run(project, run)["registry"]  # type: ignore[index]
+            compared.append({"run": run, "registry": registry, "before": before, "changes": found})
+        return render(request, "changes.html", project=project, token=token, compared=compared)
 
     def admin(request: Request, project: str) -> RowMapping:
         token = page_reader(request, project)
