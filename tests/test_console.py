@@ -418,3 +418,32 @@ def test_the_changes_page_shows_what_a_rescan_changed(console, browser, tcs, fre
     ]
     assert rows[1][3] == "TCS-CFG-001 no USER is set"
     screenshot(browser, "changes", tmp_path)
+
+
+def test_a_base_layer_that_brings_findings_into_several_images(tcs, fresh_registry, pusher, state_dir, browser):
+    from selenium.webdriver.common.by import By
+
+    from tcs_registry.testing.images import tar_layer
+    from tcs_registry.testing.vulnerable import alpine
+
+    fixtures = Path(__file__).parent / "fixtures"
+    base = tar_layer(alpine(fixtures / "pkgdb"))  # musl 1.2.4-r0: CVE-2025-26519, twice (musl, musl-utils)
+    for repository in ("apps/one", "apps/two"):
+        pusher.image(
+            repository, "1", created="2026-11-01T00:00:00Z", layers=[base, make_layer({"x": repository.encode()})]
+        )
+    assert tcs("db", "import", str(fixtures / "osv"), f"--state-dir={state_dir}").code == 0
+    assert tcs("registry", fresh_registry.url, "--project=web").code == 0
+    server = Console(state_dir)
+    try:
+        browser.get(server.url + "/login")
+        browser.find_element(By.NAME, "token").send_keys(server.token("web", "read"))
+        follow(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button"))
+        follow(browser, browser.find_element(By.LINK_TEXT, "Base layers"))
+        rows = browser.find_elements(By.CSS_SELECTOR, "table.findings tbody tr")
+        assert [row.text.split(" ", 1)[1] for row in rows] == ["high 4 findings into 2 image platforms"]
+        assert rows[0].text.startswith(base[1][:19])
+        follow(browser, rows[0].find_element(By.TAG_NAME, "a"))
+        assert browser.find_element(By.CSS_SELECTOR, ".pager span").text == "Page 1 of 1 · 4 in all"
+    finally:
+        server.close()

@@ -661,6 +661,7 @@ class Store:
         package: str = "",
         finding: str = "",
         fixable: bool | None = None,
+        layer: str = "",
         offset: int = 0,
         limit: int = 50,
     ) -> tuple[list[RowMapping], dict[str, int]]:
@@ -679,6 +680,8 @@ class Store:
             where.append(sa.or_(rows.id == finding, rows.aliases.contains(f" {finding} ", autoescape=True)))
         if fixable is not None:
             where.append(rows.fixed != "" if fixable else rows.fixed == "")
+        if layer:
+            where.append(rows.layer == layer)
         counted = sa.select(rows.rank, sa.func.count().label("n")).where(*where).group_by(rows.rank)
         order = (rows.rank.desc(), rows.repository, rows.tag, rows.platform, rows.seq)  # the index's order
         page = sa.select(finding_rows).where(*where).order_by(*order).offset(offset).limit(limit)
@@ -688,6 +691,27 @@ class Store:
             return list(connection.execute(page).mappings()), counts
 
         return self._do(read)
+
+    def by_layer(self, project: str, scan: Sequence[int], most: int = 100) -> list[RowMapping]:
+        """The layers (diff_ids) whose packages bring vulnerabilities into more than one image platform of
+        the runs ``scan``: each with its findings, the image platforms it is in, and its worst rank."""
+        rows = finding_rows.c
+        image = rows.registry + " " + rows.repository + ":" + rows.tag + "@" + rows.platform
+        images_in = sa.func.count(sa.distinct(image))
+        query = (
+            sa.select(
+                rows.layer,
+                sa.func.count().label("findings"),
+                images_in.label("images"),
+                sa.func.max(rows.rank).label("worst"),
+            )
+            .where(rows.project == project, rows.run.in_(scan), rows.kind == "vulnerability", rows.layer != "")
+            .group_by(rows.layer)
+            .having(images_in > 1)
+            .order_by(sa.desc("findings"), rows.layer)
+            .limit(most)
+        )
+        return self._rows(query)
 
     def trend(self, project: str, registry: str, kind: str, count: int = 30) -> list[tuple[int, dict[str, int]]]:
         """(run, findings of one kind by severity) of the registry's last ``count`` runs that scanned it."""

@@ -394,6 +394,24 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         image = scanned[0][1].get("image", f"{repository}:{tag}")
         return render(request, "image.html", project=project, token=token, image=image, platforms=platforms)
 
+    @app.get("/projects/{project}/layers", include_in_schema=False)
+    def layers_page(request: Request, project: str, scan: int | None = None) -> HTMLResponse:
+        """The layers shared by several images that bring them vulnerabilities: a base image to rebuild
+        on brings the fix to every image above it."""
+        token = page_reader(request, project)
+        rows = store.by_layer(project, findings.scan_runs(store, project, scan))
+        layers = [
+            {
+                "layer": row["layer"],
+                "findings": row["findings"],
+                "images": row["images"],
+                "worst": LEVELS[row["worst"]],
+                "link": f"/projects/{quote(project, safe='')}/vulnerabilities?{urlencode({'layer': row['layer']})}",
+            }
+            for row in rows
+        ]
+        return render(request, "layers.html", project=project, token=token, layers=layers)
+
     @app.get("/projects/{project}/changes", include_in_schema=False)
     def changes_page(request: Request, project: str, scan: int | None = None, since: int | None = None) -> HTMLResponse:
         """What changed in a scan (by default each registry's latest) since each image's previous scan, or

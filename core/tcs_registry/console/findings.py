@@ -24,6 +24,7 @@ class Filters:
     id: str = ""  # a vulnerability id or alias, or a check id
     fixable: bool | None = None  # vulnerabilities with a published fix (True) or without (False)
     scan: int | None = None  # a run: its scan (default: each registry's latest)
+    layer: str = ""  # the diff_id of the layer that brought the package
 
     @classmethod
     def parse(cls, params: dict[str, str]) -> Filters:
@@ -41,6 +42,7 @@ class Filters:
             id=params.get("id", "").strip().upper(),
             fixable=fixable,
             scan=int(scan) if scan.isdigit() else None,
+            layer=params.get("layer", "").strip(),
         )
 
 
@@ -109,6 +111,7 @@ def page(store: Store, project: str, kind: str, filters: Filters, offset: int = 
         package=filters.package if kind == "vulnerabilities" else "",
         finding=filters.id,
         fixable=filters.fixable if kind == "vulnerabilities" else None,
+        layer=filters.layer if kind == "vulnerabilities" else "",
         offset=offset,
         limit=limit,
     )
