@@ -26,10 +26,11 @@ HOSTILE_ENV = "<script>alert(1)</script>_PASSWORD"  # (a name holds no "=": Dock
 
 
 class Console:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, store: str | None = None) -> None:
         self.state_dir = state_dir
+        self.where = [f"--state-dir={state_dir}", *([f"--store={store}"] if store else [])]
         self.process = subprocess.Popen(
-            [console_script(), "console", "serve", "--port=0", f"--state-dir={state_dir}"],
+            [console_script(), "console", "serve", "--port=0", *self.where],
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -46,8 +47,7 @@ class Console:
 
     def token(self, project: str, role: str) -> str:
         done = subprocess.run(
-            [console_script(), "console", "token", "create", f"--project={project}", f"--role={role}",
-             f"--state-dir={self.state_dir}"],
+            [console_script(), "console", "token", "create", f"--project={project}", f"--role={role}", *self.where],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         return done.stdout.splitlines()[-1]
@@ -445,5 +445,39 @@ def test_a_base_layer_that_brings_findings_into_several_images(tcs, fresh_regist
         assert rows[0].text.startswith(base[1][:19])
         follow(browser, rows[0].find_element(By.TAG_NAME, "a"))
         assert browser.find_element(By.CSS_SELECTOR, ".pager span").text == "Page 1 of 1 · 4 in all"
+        follow(browser, browser.find_element(By.CSS_SELECTOR, "td.image a"))  # an image, and its exports
+        links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "p.summary a")}
+        cookie = browser.get_cookie("tcs_session")["value"]
+        for name, link in links.items():
+            request = urllib.request.Request(link, headers={"Cookie": f"tcs_session={cookie}"})  # noqa: S310
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                document = json.loads(response.read())
+            if name == "SARIF":
+                rules = sorted(r["ruleId"] for r in document["runs"][0]["results"])
+                assert rules == ["CVE-2025-26519", "CVE-2025-26519", "TCS-CFG-001", "TCS-CFG-004"]
+            else:
+                assert [v["id"] for v in document["vulnerabilities"]] == ["CVE-2025-26519"]
+        assert sorted(links) == ["CycloneDX", "SARIF"]
+    finally:
+        server.close()
+
+
+def test_the_console_on_a_postgresql_store(tcs, fresh_registry, pusher, state_dir, postgres, tmp_path):
+    """A team's set-up: scans write a PostgreSQL store, the console reads it; and scans sent to a console
+    whose store is PostgreSQL."""
+    _push(pusher)
+    store = postgres.database()
+    assert tcs("registry", fresh_registry.url, "--project=web", f"--store={store}").code == 0
+    server = Console(tmp_path / "console-state", store)
+    try:
+        read, submit = server.token("web", "read"), server.token("web", "submit")
+        page = server.api("/api/v1/projects/web/violations?limit=5&severity=critical", read)[1]
+        assert page["total"] == 1 and page["items"][0]["detail"] == f"ENV {HOSTILE_ENV} (value withheld)"
+        sent = tcs("registry", fresh_registry.url, "--project=web", f"--console={server.url}", f"--token={submit}")
+        assert sent.code == 0, sent.err
+        registries = server.api("/api/v1/projects/web/registries", read)[1]["items"]
+        assert [(r["run"], r["violations"]) for r in registries] == [
+            (2, {"CRITICAL": 1, "HIGH": 30, "MEDIUM": 1, "LOW": 31})
+        ]
     finally:
         server.close()

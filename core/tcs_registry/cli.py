@@ -391,8 +391,9 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @console_group.command("serve")
     @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
     @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+    @click.option("--https", is_flag=True, help="Served over HTTPS (by a reverse proxy): session cookies are Secure.")
     @with_store
-    def console_serve(host: str, port: int, **flags: Any) -> None:
+    def console_serve(host: str, port: int, https: bool, **flags: Any) -> None:
         """Serve the console's pages and API over the store.
 
         \b
@@ -411,7 +412,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         logs.setup(0, "tab")
         state_dir = resolve_store(flags)[1]
         with opened(flags) as store:
-            app = create_app(store)
+            app = create_app(store, https=https)
             config = uvicorn.Config(app, host=host, port=port, log_level="warning", server_header=False)
             server = uvicorn.Server(config)
             if host not in ("127.0.0.1", "localhost", "::1"):

@@ -12,7 +12,7 @@ import json
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -24,9 +24,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from .. import __version__
+from ..analysis import sbom
+from ..models import Violation, Vulnerability
 from ..report import safe_cell
 from ..results import changes
 from ..store import Store
+from ..vulns.sarif import to_sarif
 from ..vulns.severity import LEVELS, rank
 from . import findings, tokens, wire
 
@@ -373,8 +376,14 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         for row, document in scanned:
             layers = {diff_id: n for n, diff_id in enumerate(document.get("layers") or (), 1)}
             packages = sorted(document.get("packages") or (), key=lambda p: (p.get("type", ""), p.get("name", "")))
+            query = {"registry": row["registry"], "repository": row["repository"], "tag": row["tag"]}
+            query["platform"] = row["platform"]
             platforms.append(
                 {
+                    "exports": {
+                        name: f"/projects/{quote(project, safe='')}/export/image?{urlencode({**query, 'format': name})}"
+                        for name in ("sarif", "cyclonedx")
+                    },
                     "platform": row["platform"] or "(single platform)",
                     "digest": row["digest"],
                     "run": row["run"],
@@ -429,6 +438,37 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             registry = store.run(project, run)["registry"]  # type: ignore[index]
             compared.append({"run": run, "registry": registry, "before": before, "changes": found})
         return render(request, "changes.html", project=project, token=token, compared=compared)
+
+    @app.get("/projects/{project}/export/image", include_in_schema=False)
+    def image_export(
+        request: Request,
+        project: str,
+        registry: str,
+        repository: str,
+        tag: str,
+        platform: str = "",
+        format: str = "sarif",
+    ) -> Response:
+        """One image platform's latest scan as SARIF (GitHub code scanning) or a CycloneDX SBOM."""
+        page_reader(request, project)
+        scanned = [
+            (row, document)
+            for row, document in store.last_scanned(project, repository, tag, platform or None)
+            if row["registry"] == registry and row["platform"] == platform
+        ]
+        if not scanned or format not in ("sarif", "cyclonedx"):
+            raise HTTPException(404, "No such image platform in this project")
+        document = scanned[0][1]
+        inventory, host = sbom.from_json(document), urlsplit(registry).netloc
+        found = [Vulnerability(**v) for v in document.get("vulnerabilities") or ()]
+        checks = [Violation(**c) for c in document.get("violations") or ()]
+        name = f"{repository.replace('/', '-')}-{tag}{'-' + platform.replace('/', '-') if platform else ''}"
+        if format == "sarif":
+            text, suffix = json.dumps(to_sarif(inventory, host, found, checks), indent=2), "sarif"
+        else:
+            text, suffix = sbom.to_cyclonedx(inventory, host, found), "cdx.json"
+        disposition = f"attachment; filename*=UTF-8''{quote(name)}.{suffix}"
+        return Response(text, media_type="application/json", headers={"Content-Disposition": disposition})
 
     def admin(request: Request, project: str) -> RowMapping:
         token = page_reader(request, project)
