@@ -134,7 +134,8 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         following = None
         if found.next_offset is not None:
             following = str(request.url.include_query_params(offset=found.next_offset, limit=found.limit))
-        return {"items": found.items, "total": found.total, "next": following}
+        items = [{k: v for k, v in item.items() if k != "link"} for item in found.items]  # (a page's link)
+        return {"items": items, "total": found.total, "next": following}
 
     @app.get("/api/v1/projects/{project}/vulnerabilities")
     def api_vulnerabilities(request: Request, project: str, _: Annotated[RowMapping, Depends(reader)]) -> dict:
@@ -527,6 +528,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         disposition = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
         if extension == "json":
             return JSONResponse(items, headers=disposition)
+        items = [{k: v for k, v in item.items() if k != "link"} for item in items]
         columns = [c for c in (items[0] if items else {"image": 0}) if c not in ("aliases", "run")]
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
