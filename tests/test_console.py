@@ -231,7 +231,7 @@ def test_a_person_logs_in_follows_the_links_filters_and_pages(console, browser, 
     ]
     assert browser.title.endswith("/evil/app:1 · tcs-registry console")
     screenshot(browser, "image-hostile", tmp_path)
-    browser.back()
+    follow(browser, browser.find_element(By.LINK_TEXT, "Violations"))
     assert "<script>" not in browser.execute_script("return document.body.innerHTML").replace("&lt;script&gt;", "")
     screenshot(browser, "violations-hostile", tmp_path)
 
@@ -456,7 +456,7 @@ def test_a_base_layer_that_brings_findings_into_several_images(tcs, fresh_regist
                 rules = sorted(r["ruleId"] for r in document["runs"][0]["results"])
                 assert rules == ["CVE-2025-26519", "CVE-2025-26519", "TCS-CFG-001", "TCS-CFG-004"]
             else:
-                assert [v["id"] for v in document["vulnerabilities"]] == ["CVE-2025-26519"]
+                assert [v["id"] for v in document["vulnerabilities"]] == ["CVE-2025-26519"] * 2  # musl, musl-utils
         assert sorted(links) == ["CycloneDX", "SARIF"]
     finally:
         server.close()
