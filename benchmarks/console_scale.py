@@ -1,7 +1,8 @@
 """The console at scale: a project of IMAGES image platforms with FINDINGS vulnerabilities each (10,000 and
 30: 300,000 findings), written through the store's own `record` as a scan writes them, on SQLite and on
 PostgreSQL (a throwaway cluster on loopback). Prints the time to write them, and the server time of the
-first page of findings, unfiltered and filtered, as the console's API and pages ask for it.
+first page of findings, unfiltered and filtered, as the console's API and pages ask for it; then the
+project page's trend over 100 scans.
 
     .venv/bin/python benchmarks/console_scale.py [IMAGES] [FINDINGS]      # default 10000 30
 """
@@ -85,12 +86,38 @@ def measure(name: str, url: str, images: int, count: int) -> None:
     store.close()
 
 
+def trend(name: str, url: str, scans: int = 100, images: int = 1000, count: int = 10) -> None:
+    """The project page's trend: a registry scanned ``scans`` times."""
+    store = Store(store_url(url, Path(tempfile.mkdtemp())))
+    started = time.perf_counter()
+    batch = [scanned(n, count) for n in range(images)]
+    for _ in range(scans):
+        run = store.begin_run("trend", REGISTRY, "DEFAULT_V2", "scan", "{}")
+        store.record(run, "trend", REGISTRY, scanned=batch)
+        store.finish_run(run, status="complete", found=images, new=0, skipped=0, failed=0, report=None)
+    if store.url.get_backend_name() == "postgresql":
+        with store.engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+    store.close()
+    store = Store(store_url(url, Path(tempfile.mkdtemp())))
+    wrote = time.perf_counter() - started
+    store.trend("trend", REGISTRY, "vulnerability", scans)
+    started = time.perf_counter()
+    store.trend("trend", REGISTRY, "vulnerability", scans)
+    took = 1000 * (time.perf_counter() - started)
+    each = images * count
+    print(f"{name}: the trend over {scans} scans of {each} findings each: {took:.0f} ms ({wrote:.0f} s to write)")
+    store.close()
+
+
 def main() -> None:
     images, count = (int(sys.argv[1]), int(sys.argv[2])) if len(sys.argv) > 2 else (10_000, 30)
     with tempfile.TemporaryDirectory() as tmp:
         measure("SQLite", f"sqlite:///{tmp}/state.db", images, count)
+        trend("SQLite", f"sqlite:///{tmp}/trend.db")
     with PostgresServer() as postgres:
         measure("PostgreSQL", postgres.database(), images, count)
+        trend("PostgreSQL", postgres.database())
 
 
 if __name__ == "__main__":
