@@ -37,7 +37,7 @@ def populate(store: Store, count: int, images: int) -> None:
             ],
         )  # fmt: skip
         digests = [f"sha256:{i}-{v}" for i in range(images) for v in (0, 1)]
-        rows = [dict(digest=digest, analyser=ANALYSER_VERSION, inventory=document) for digest in digests]
+        rows = [dict(project="default", digest=d, analyser=ANALYSER_VERSION, inventory=document) for d in digests]
         connection.execute(inventories.insert(), rows)
         for run in range(1, count + 1):
             rows = [

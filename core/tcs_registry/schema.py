@@ -63,10 +63,11 @@ layers = Table(
     Column("record", LargeBinary, nullable=False),  # zlib-compressed JSON
     Column("analysed_at", Text, nullable=False),
 )
-# the inventory of one image manifest (a platform's own digest inside an index)
+# the inventory of one image manifest (a platform's own digest inside an index), a project's own
 inventories = Table(
     "inventories",
     metadata,
+    Column("project", Text, primary_key=True),
     Column("digest", Text, primary_key=True),
     Column("analyser", Text, primary_key=True),
     Column("inventory", Text, nullable=False),

@@ -65,7 +65,7 @@ RECONNECT_SECONDS = 30.0
 FIRST_DELAY = 0.25  # then twice as long each time, up to 4 s
 OPEN_SECONDS = 10.0  # how long a database that is not up yet is waited for when the store is opened
 FIRST_REVISION = "0001"  # release 0.1.0's hand-written schema
-REVISION = "0005"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
+REVISION = "0006"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
 _MIGRATION_LOCK = 0x7463_7372  # PostgreSQL advisory lock: one worker upgrades a shared store at a time
 
 
@@ -486,7 +486,9 @@ class Store:
                 found[key] = {**where, "findings": zlib.compress(json.dumps(findings_, separators=(",", ":")).encode())}
                 listed += finding_rows_of(project, registry, run, where, findings_)
             document_json = json.dumps(document, separators=(",", ":"))
-            stored[inventory.digest] = dict(digest=inventory.digest, analyser=ANALYSER_VERSION, inventory=document_json)
+            stored[inventory.digest] = dict(
+                project=project, digest=inventory.digest, analyser=ANALYSER_VERSION, inventory=document_json
+            )
 
         def record(connection: Connection) -> int:
             new = self._add(connection, digests, first_seen) if first_seen else 0
@@ -619,7 +621,11 @@ class Store:
                 scans.join(latest, sa.and_(*(scans.c[column.name] == column for column in latest.c)))
                 .join(
                     inventories,
-                    sa.and_(inventories.c.digest == scans.c.digest, inventories.c.analyser == scans.c.analyser),
+                    sa.and_(
+                        inventories.c.project == scans.c.project,
+                        inventories.c.digest == scans.c.digest,
+                        inventories.c.analyser == scans.c.analyser,
+                    ),
                 )
                 .outerjoin(
                     findings,
