@@ -299,6 +299,17 @@ def test_scans_from_anywhere_are_sent_to_the_console_and_nothing_is_lost_while_i
         assert page["total"] == 63
         again = tcs("results", "push", f"--state-dir={state_dir}", "--project=web", f"--token={submit}")
         assert again.out == "Nothing to send: the console has every run\n"
+        twice = tcs(
+            "results",
+            "push",
+            f"--state-dir={state_dir}",
+            "--project=web",
+            "--run=1",
+            f"--console={server.url}",
+            f"--token={submit}",
+        )
+        assert (twice.code, twice.out) == (0, f"Run 1 sent to {server.url}: run 1 there\n")  # again: the same
+        assert server.api("/api/v1/projects/web/violations?limit=1", read)[1]["total"] == 63
 
         sent = tcs("registry", fresh_registry.url, "--project=web", f"--console={server.url}", f"--token={submit}")
         assert sent.code == 0, sent.err
@@ -347,7 +358,8 @@ def test_the_submission_api_refuses_what_is_not_a_scan(console):
         {"new": 1},
     )
     assert post(f"/api/v1/projects/web/runs/{run}/finish", {"status": "complete", "found": 1})[0] == 200
-    assert post(images, {"images": []})[0] == 409  # a finished run takes no more
+    assert post(images, {"images": []}) == (200, {"new": 0})  # sent again after its end: nothing changes
+    assert post("/api/v1/projects/web/runs/99999/images", {"images": []})[0] == 404
     assert post("/api/v1/projects/payments/runs", begin)[0] == 404
 
 

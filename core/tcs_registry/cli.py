@@ -537,20 +537,24 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         if not entries:
             click.echo("Nothing to send: the console has every run")
             return
-        sent = set()
+        sent, failed = set(), []
         with opened(flags) as store:
-            for entry in entries:
+            for entry in entries:  # each on its own: one that fails does not hold back the others
                 where = console_url(str(console or entry.get("console") or ""))
                 runs_console = Console(where, token, str(entry.get("project") or project))
                 try:
                     sent_to = push(store, state_dir, entry["run"], runs_console)
                 except ConnectionError as exc:
-                    raise TcsError(f"run {entry['run']} not sent: {exc}") from None
+                    log.error("Run %d not sent: %s", entry["run"], exc)
+                    failed.append(entry["run"])
+                    continue
                 finally:
                     runs_console.close()
                 sent.add(entry["run"])
                 click.echo(f"Run {entry['run']} sent to {where}: run {sent_to} there")
         forget_unsent(state_dir, sent)
+        if failed:
+            raise TcsError(f"{len(failed)} of {len(entries)} runs not sent; run `tcs-registry results push` again")
 
     @cli.command("plugins")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")

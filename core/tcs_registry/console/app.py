@@ -207,9 +207,10 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         return {"run": await run_in_threadpool(begin)}
 
     def submitted(project: str, run: int) -> RowMapping:
-        row = store.run(project, run)
-        if row is None or row["status"] not in ("running", "interrupted"):
-            raise HTTPException(404 if row is None else 409, "no such run" if row is None else "the run is finished")
+        """The project's run (a finished one too: sending again changes nothing, a lost answer is retried)."""
+        row = store.run(project, run) if 0 < run < 2**31 else None
+        if row is None:
+            raise HTTPException(404, "no such run")
         return row
 
     @app.post("/api/v1/projects/{project}/runs/{run}/images")
@@ -224,14 +225,14 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             raise HTTPException(422, "images and scans are lists")
         if len(images) > wire.BATCH or len(scanned) > wire.BATCH:
             raise HTTPException(413, f"at most {wire.BATCH} images and {wire.BATCH} scans a request")
+        row = await run_in_threadpool(submitted, project, run)
         try:
             described = [wire.image_from_wire(image) for image in images]
-            found = [wire.scan_from_wire(scan) for scan in scanned]
+            found = [wire.scan_from_wire(scan, urlsplit(row["registry"]).netloc) for scan in scanned]
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
 
         def record() -> int:
-            row = submitted(project, run)
             return store.record(run, project, row["registry"], described, found)
 
         return {"new": await run_in_threadpool(record)}

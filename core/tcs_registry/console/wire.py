@@ -3,12 +3,15 @@ shapes: a wrong one is a 422, not a crash). No web stack here: the CLI uses it t
 
 from __future__ import annotations
 
+from dataclasses import MISSING, asdict
 from typing import Any
 
 from ..analysis import sbom
-from ..models import ImageDescription, Platform, Violation, Vulnerability
+from ..models import ImageDescription, Inventory, Package, Platform, Violation, Vulnerability
 from ..oci import format_time, parse_time
+from ..results import findings_document
 from ..store import Scanned
+from ..vulns.severity import LEVELS
 
 BATCH = 200  # image platforms (or images) a request, at most
 _TEXT = 4096  # the longest name, tag, digest or media type taken
@@ -52,39 +55,103 @@ def scan_to_wire(scanned: Scanned) -> dict[str, Any]:
     return {"document": document, "findings": findings}
 
 
-def scan_from_wire(value: Any) -> Scanned:
+def scan_from_wire(value: Any, host: str) -> Scanned:
+    """An image platform's scan as sent, rebuilt from checked values: what is stored is what this
+    release writes itself (no key, type or severity of the sender's own)."""
     if not isinstance(value, dict) or not isinstance(value.get("document"), dict):
         raise ValueError("a scan must be an object with a document")
-    findings = value.get("findings")
-    if findings is not None:
-        _findings(findings)
     document = value["document"]
-    try:
-        inventory = sbom.from_json(document)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ValueError(f"the document is not an inventory ({type(exc).__name__})") from None
-    text(inventory.repository, "repository")
-    text(inventory.tag, "tag")
-    text(inventory.digest, "digest")
-    return inventory, document, findings
+    packages = document.get("packages") or []
+    if not isinstance(packages, list) or len(packages) > 100_000:
+        raise ValueError("packages must be a list")
+    for name in ("layers", "problems"):
+        if not isinstance(document.get(name) or [], list) or not all(
+            isinstance(x, str) for x in document.get(name) or []
+        ):
+            raise ValueError(f"{name} must be a list of strings")
+    fields = {
+        "repository": text(document.get("repository"), "repository"),
+        "tag": text(document.get("tag"), "tag"),
+        "digest": text(document.get("digest"), "digest"),
+        "os": text(document.get("os") or "", "os", empty=True),
+        "os_id": text(document.get("os_id") or "", "os_id", empty=True),
+        "os_version": text(document.get("os_version") or "", "os_version", empty=True),
+        "ecosystem": text(document.get("ecosystem") or "", "ecosystem", empty=True),
+        "index_digest": text(document["index_digest"], "index_digest") if document.get("index_digest") else None,
+        "config_digest": text(document.get("config_digest") or "", "config_digest", empty=True),
+    }
+    platform = document.get("platform")
+    if platform is not None:
+        parts = text(platform, "platform").split("/")
+        if not 2 <= len(parts) <= 3 or not all(parts):
+            raise ValueError("platform must be os/architecture[/variant]")
+    inventory = Inventory(
+        **fields,
+        platform=Platform(*[*platform.split("/"), None][:3]) if platform else None,
+        layers=tuple(document.get("layers") or ()),
+        problems=tuple(document.get("problems") or ()),
+        packages=tuple(Package(**_typed(Package, p, "a package")) for p in packages),
+    )
+    findings = value.get("findings")
+    return inventory, sbom.to_json(inventory, host), None if findings is None else _findings(findings)
 
 
-def _findings(findings: Any) -> None:
-    """Findings as the store keeps them: lists of vulnerabilities, violations (and ignored ones) whose
-    fields are those of their kind, strings where strings go."""
-    kinds = {"vulnerabilities": Vulnerability, "violations": Violation}
-    if not isinstance(findings, dict) or set(findings) - {*kinds, "ignored"}:
+def _typed(kind: type, item: Any, what: str) -> dict[str, Any]:
+    """The fields of the dataclass ``kind`` from ``item``, each of its type (strings of at most _TEXT
+    characters, lists of them, numbers), severity one of the levels; extra keys dropped."""
+    if not isinstance(item, dict):
+        raise ValueError(f"{what} must be an object")
+    values = {}
+    for name, spec in kind.__dataclass_fields__.items():
+        if name == "platform" and kind is not Inventory:
+            continue
+        if name not in item:
+            if spec.default is MISSING:
+                raise ValueError(f"{what} has no {name}")
+            continue
+        value, annotation = item[name], str(spec.type)
+        if annotation == "str":
+            if not isinstance(value, str) or len(value) > 10 * _TEXT:
+                raise ValueError(f"{what}'s {name} must be text")
+        elif annotation.startswith("tuple[str"):
+            if not isinstance(value, list | tuple) or not all(isinstance(x, str) for x in value):
+                raise ValueError(f"{what}'s {name} must be a list of strings")
+            value = tuple(value)
+        elif annotation in ("float | None", "int | None"):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise ValueError(f"{what}'s {name} must be a number")
+            if value is not None and not -(2**31) <= value <= 2**31:
+                raise ValueError(f"{what}'s {name} is out of range")
+        if name == "severity":
+            value = value.upper()
+            if value not in LEVELS:
+                raise ValueError(f"{what}'s severity must be one of {', '.join(LEVELS)}")
+        values[name] = value
+    return values
+
+
+def _findings(findings: Any) -> dict[str, list]:
+    """Findings as the store keeps them, rebuilt: vulnerabilities, violations, and the ignored ones with
+    their reason."""
+    if not isinstance(findings, dict) or set(findings) - {"vulnerabilities", "violations", "ignored"}:
         raise ValueError("findings must be an object of vulnerabilities, violations and ignored")
     for name, items in findings.items():
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-            raise ValueError(f"{name} must be a list of objects")
-        for item in items:
-            kind = kinds.get(name) or (Vulnerability if item.get("kind") == "vulnerability" else Violation)
-            fields = {k: v for k, v in item.items() if k in kind.__dataclass_fields__}
-            try:
-                kind(**fields)
-            except TypeError as exc:
-                raise ValueError(f"a finding of {name} is incomplete ({exc})") from None
-            for key in ("id", "severity", "package", "title", "detail", "installed_version", "fixed_version"):
-                if key in kind.__dataclass_fields__ and not isinstance(fields.get(key), str):
-                    raise ValueError(f"a finding of {name} has no text {key}")
+        if not isinstance(items, list) or len(items) > 100_000:
+            raise ValueError(f"{name} must be a list")
+    vulnerabilities = [
+        Vulnerability(**_typed(Vulnerability, v, "a vulnerability")) for v in findings.get("vulnerabilities") or ()
+    ]
+    violations = [Violation(**_typed(Violation, c, "a violation")) for c in findings.get("violations") or ()]
+    rebuilt = findings_document(vulnerabilities, violations)
+    if "vulnerabilities" not in findings:
+        del rebuilt["vulnerabilities"]  # not matched
+    ignored = []
+    for item in findings.get("ignored") or ():
+        kind = Vulnerability if isinstance(item, dict) and item.get("kind") == "vulnerability" else Violation
+        finding = kind(**_typed(kind, item, "an ignored finding"))
+        reason = text(item.get("ignored_because"), "the reason a finding is ignored")
+        entry = {k: v for k, v in asdict(finding).items() if k != "platform"}
+        ignored.append({"kind": kind.__name__.lower(), **entry, "ignored_because": reason})
+    if ignored:
+        rebuilt["ignored"] = ignored
+    return rebuilt
