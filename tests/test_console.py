@@ -493,3 +493,73 @@ def test_the_console_on_a_postgresql_store(tcs, fresh_registry, pusher, state_di
         ]
     finally:
         server.close()
+
+
+def test_hostile_submissions_and_requests_get_an_answer_never_a_crash(console, tcs, fresh_registry, tmp_path):
+    """What a review sent: shapes that pass a loose check and break pages later, numbers past SQLite's,
+    a non-ASCII CSRF field, another project reading a digest it did not scan, a password in --console."""
+    web, other = console.token("web", "submit"), console.token("other", "submit")
+    read_web, read_other = console.token("web", "read"), console.token("other", "read")
+
+    answers: dict[str, dict] = {}
+
+    def post(path: str, body: object, token: str = web, raw: bytes | None = None) -> int:
+        request = urllib.request.Request(  # noqa: S310 - the console's own http:// URL
+            console.url + path, data=raw if raw is not None else json.dumps(body).encode(), method="POST",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                answers[path] = json.loads(response.read())
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    begin = {"registry": "https://r.example.com", "client": "hostile"}
+    assert post("/api/v1/projects/web/runs", begin) == 200
+    run = answers["/api/v1/projects/web/runs"]["run"]
+    images = f"/api/v1/projects/web/runs/{run}/images"
+    document = {"repository": "a", "tag": "1", "digest": "sha256:secret", "os": "Debian", "packages": []}
+    vulnerability = {
+        "id": "GHSA-jfh8-c2jp-5v3q", "aliases": ["CVE-2021-44228"], "package": "log4j", "package_type": "maven",
+        "purl": "pkg:maven/x/log4j@2.14", "installed_version": "2.14", "fixed_version": "2.15",
+        "severity": "critical", "severity_source": "GHSA", "score": 10.0, "vector": "", "layer": "sha256:l",
+        "location": "app.jar", "title": "t",
+    }  # fmt: skip
+    for bad in (
+        {**vulnerability, "score": "9.8"},
+        {**vulnerability, "severity": "severe"},
+        {**vulnerability, "title": 5},
+        {k: v for k, v in vulnerability.items() if k != "id"},
+    ):
+        assert post(images, {"scans": [{"document": document, "findings": {"vulnerabilities": [bad]}}]}) == 422
+    assert post(images, {"scans": [{"document": {**document, "packages": [{"name": 1}]}}]}) == 422
+    assert post(images, {"scans": [{"document": {**document, "platform": "a/b/c/d/e"}}]}) == 422
+    assert post(images, None, raw=b"[" * 100_000) == 422
+    assert post("/api/v1/projects/web/runs", {**begin, "client": "big", "shard": [1, 2**70]}) == 422
+    assert post(f"/api/v1/projects/web/runs/{2**70}/finish", {"status": "complete"}) == 404
+    extra = {**vulnerability, "extra": "kept?"}
+    assert post(images, {"scans": [{"document": document, "findings": {"vulnerabilities": [extra]}}]}) == 200
+    found = console.api("/api/v1/projects/web/vulnerabilities?id=GHSA-jfh8-c2jp-5v3q", read_web)[1]
+    assert [(i["id"], i["severity"]) for i in found["items"]] == [("GHSA-jfh8-c2jp-5v3q", "CRITICAL")]  # as written
+    assert console.api("/api/v1/projects/web/vulnerabilities?id=cve-2021-44228", read_web)[1]["total"] == 1
+    assert console.api(f"/api/v1/projects/web/vulnerabilities?offset={2**70}", read_web)[0] == 422
+    assert console.api(f"/api/v1/projects/web/vulnerabilities?scan={2**70}", read_web)[0] == 200  # no such scan
+    # another project sends a scan of the same digest: it sees its own document, never web's
+    assert post("/api/v1/projects/other/runs", begin, other) == 200
+    other_run = answers["/api/v1/projects/other/runs"]["run"]
+    forged = {**document, "os": "FORGED"}
+    assert post(f"/api/v1/projects/other/runs/{other_run}/images", {"scans": [{"document": forged}]}, other) == 200
+    assert console.api("/api/v1/projects/other/vulnerabilities", read_other)[1]["total"] == 0
+    request = urllib.request.Request(console.url + "/login", data=b"token=x&csrf_token=%C3%A9", method="POST")  # noqa: S310
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)  # noqa: S310
+    assert refused.value.code == 403
+    assert refused.value.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    leaked = tcs("registry", fresh_registry.url, "--console=https://user:s3cretpass@console.example.com", "--token=t")
+    assert leaked.code == 2 and "s3cretpass" not in leaked.err
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (console.state_dir / "unsent.json").symlink_to(victim)
+    assert tcs("registry", fresh_registry.url, "--project=web", "--console=http://127.0.0.1:9", f"--token={web}").code
+    assert victim.read_text() == "keep me"  # a planted link is not written through

@@ -427,6 +427,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
                 await original(sockets)
                 bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
                 shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - what to link to
+                shown_host = f"[{shown_host}]" if ":" in shown_host else shown_host
                 url = f"http://{shown_host}:{bound}"
                 marker.append(local.announce(state_dir, url, store.where))  # scans of this store link here
                 log.info("Console at %s/ store=%s", url, store.where)

@@ -33,7 +33,7 @@ def private_dir(path: Path) -> Path:
 
 def private_file(path: Path) -> Path:
     """Creates ``path`` empty and 0600 if it does not exist (SQLite then keeps that mode for its journal)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
     os.close(descriptor)
     return path
 
@@ -41,7 +41,7 @@ def private_file(path: Path) -> Path:
 def open_private(path: Path, newline: str | None = None) -> TextIO:
     """A text file opened for writing (replacing what was there), 0600, its missing directories 0700."""
     private_dir(path.parent)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)  # never a planted link
     return open(descriptor, "w", encoding="utf-8", newline=newline)
 
 

@@ -682,8 +682,9 @@ class Store:
             where.append(rows.repository.startswith(repository, autoescape=True))
         if package:
             where.append(rows.package == package)
-        if finding:
-            where.append(sa.or_(rows.id == finding, rows.aliases.contains(f" {finding} ", autoescape=True)))
+        if finding:  # the id as written (its index), or any case of it or of an alias
+            alias = f" {finding.upper()} "
+            where.append(sa.or_(rows.id == finding, rows.aliases.contains(alias, autoescape=True)))
         if fixable is not None:
             where.append(rows.fixed != "" if fixable else rows.fixed == "")
         if layer:
@@ -843,7 +844,7 @@ def finding_rows_of(
     rows = []
     for kind, items in (("vulnerability", document.get("vulnerabilities")), ("violation", document.get("violations"))):
         for seq, item in enumerate(items or ()):
-            aliases = " ".join(str(alias).upper() for alias in item.get("aliases") or ())
+            aliases = " ".join(str(a).upper() for a in [item.get("id", ""), *(item.get("aliases") or ())] if a)
             rows.append(
                 dict(
                     key,

@@ -35,7 +35,10 @@ def console_url(text: str) -> str:
     """``--console``: an http(s) URL, without credentials, query or fragment."""
     parts = urlsplit(text.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.query:
-        raise UsageError(f"--console {text.strip()!r}: use the console's URL, e.g. https://console.example.com")
+        shown = text.strip().split("@")[-1] if "@" in text else text.strip()  # never a password
+        raise UsageError(
+            f"--console {shown!r}: use the console's URL (no credentials), e.g. https://console.example.com"
+        )
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
@@ -114,7 +117,8 @@ class Submitter:
         images = [image_to_wire(value) for kind, value in batch if kind == "image"]
         scans = [scan_to_wire(value) for kind, value in batch if kind == "scan"]
         try:
-            self.console.post(f"/runs/{self.run}/images", {"images": images, "scans": scans})
+            for body in _requests(images, scans):
+                self.console.post(f"/runs/{self.run}/images", body)
         except ConnectionError as exc:
             self._lose(exc)
 
@@ -122,6 +126,26 @@ class Submitter:
         if self.lost is None:
             self.lost = str(exc)
             log.error("%s: the scan goes on here; `tcs-registry results push` sends it later", self.lost)
+
+
+REQUEST_BYTES = 8 * 1024 * 1024  # a request's JSON, at most (the console takes 32 MiB): big images go fewer at once
+
+
+def _requests(images: list[dict[str, Any]], scans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The bodies to send: the images in one, the scans in as many as keep each under REQUEST_BYTES."""
+    bodies: list[dict[str, Any]] = [{"images": images, "scans": []}] if images else []
+    group: list[dict[str, Any]] = []
+    size = 0
+    for scan in scans:
+        weight = len(json.dumps(scan, separators=(",", ":")))
+        if group and size + weight > REQUEST_BYTES:
+            bodies.append({"images": [], "scans": group})
+            group, size = [], 0
+        group.append(scan)
+        size += weight
+    if group:
+        bodies.append({"images": [], "scans": group})
+    return bodies
 
 
 def console_scan_id(state_dir: Path, run: int, scan_id: str, given: bool) -> str:

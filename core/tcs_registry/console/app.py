@@ -45,7 +45,7 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 READERS = ("read", "admin")
-BODY = 64 * 1024 * 1024  # bytes a submission may have
+BODY = 32 * 1024 * 1024  # bytes a submission may have (the client keeps its requests under a quarter of it)
 EXPORT = 200_000  # findings an export holds, at most
 
 
@@ -130,6 +130,8 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             offset, limit = int(params.pop("offset", 0)), int(params.pop("limit", findings.PAGE))
         except ValueError:
             raise HTTPException(422, "offset and limit are numbers") from None
+        if not 0 <= offset < 2**31:
+            raise HTTPException(422, "offset is a number from 0")
         found = findings.page(store, project, kind, findings.Filters.parse(params), offset, limit)
         following = None
         if found.next_offset is not None:
@@ -166,9 +168,9 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             if len(body) > BODY:
                 raise HTTPException(413, f"at most {BODY} bytes a request")
         try:
-            value = json.loads(body)
-        except ValueError:
-            raise HTTPException(422, "the body is not JSON") from None
+            value = await run_in_threadpool(json.loads, bytes(body))  # (a big body: not on the event loop)
+        except (ValueError, RecursionError):
+            raise HTTPException(422, "the body is not JSON (or nested too deep)") from None
         if not isinstance(value, dict):
             raise HTTPException(422, "the body is a JSON object")
         return value
@@ -192,7 +194,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
                 wire.text(scan_id, "scan_id")
             if not (isinstance(shard, list) and len(shard) == 2 and all(isinstance(n, int) for n in shard)):
                 raise ValueError("shard is [K, N]")
-            if not 1 <= shard[0] <= shard[1]:
+            if not 1 <= shard[0] <= shard[1] <= 1_000_000:
                 raise ValueError("shard is [K, N] with K from 1 to N")
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
@@ -248,7 +250,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         counts = {key: body.get(key, 0) for key in ("found", "new", "skipped", "failed")}
         if status not in ("complete", "partial", "failed", "interrupted"):
             raise HTTPException(422, "status is complete, partial, failed or interrupted")
-        if not all(isinstance(n, int) and n >= 0 for n in counts.values()):
+        if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31 for n in counts.values()):
             raise HTTPException(422, "found, new, skipped and failed are counts")
 
         def finish() -> None:
@@ -301,7 +303,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         next: Annotated[str, Form()] = "",
     ) -> Response:
         back = _local(next)
-        if not secrets.compare_digest(csrf_token, csrf(request)):
+        if not secrets.compare_digest(csrf_token.encode(), csrf(request).encode()):
             return render(request, "login.html", 403, error="The form expired: try again.", next=back)
         row = tokens.check(store, token.strip())
         if row is None:
@@ -316,7 +318,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
 
     @app.post("/logout", include_in_schema=False)
     def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
-        if secrets.compare_digest(csrf_token, csrf(request)):
+        if secrets.compare_digest(csrf_token.encode(), csrf(request).encode()):
             request.session.clear()
         return RedirectResponse("/login", 303)
 
@@ -330,10 +332,9 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         token = page_reader(request, project)
         params = dict(request.query_params)
         filters = findings.Filters.parse(params)
-        try:
-            number = max(1, int(params.get("page", "1")))
-        except ValueError:
-            number = 1
+        page_text = params.get("page", "1")
+        number = int(page_text) if page_text.isdecimal() and page_text.isascii() and len(page_text) < 7 else 1
+        number = max(1, number)
         found = findings.page(store, project, kind, filters, (number - 1) * findings.PAGE)
         kept = {k: v for k, v in params.items() if k != "page" and v}
 
@@ -430,10 +431,11 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         token = page_reader(request, project)
         latest = [registry["run"] for registry in store.registries(project)]
         chosen = [scan] if scan is not None else latest
+        for asked in (*chosen, *([since] if since is not None else [])):
+            if not 0 < asked < 2**31 or store.run(project, asked) is None:
+                raise HTTPException(404, "No such scan in this project")
         compared = []
         for run in chosen:
-            if store.run(project, run) is None:
-                raise HTTPException(404, "No such scan in this project")
             runs = store.scan_runs(project, run)
             baseline = store.scan_runs(project, since) if since is not None else None
             before, found = changes(store, project, runs, baseline)
@@ -479,11 +481,10 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         return token
 
     @app.get("/projects/{project}/tokens", include_in_schema=False)
-    def tokens_page(request: Request, project: str, made: str = "") -> HTMLResponse:
+    def tokens_page(request: Request, project: str) -> HTMLResponse:
         token = admin(request, project)
-        shown = request.session.pop("made", None) if made else None  # the new token, this once
         rows = store.list_tokens(project)
-        return render(request, "tokens.html", project=project, token=token, rows=rows, made=shown, roles=tokens.ROLES)
+        return render(request, "tokens.html", project=project, token=token, rows=rows, made=None, roles=tokens.ROLES)
 
     @app.post("/projects/{project}/tokens", include_in_schema=False)
     def tokens_create(
@@ -494,20 +495,21 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         csrf_token: Annotated[str, Form()] = "",
     ) -> Response:
         admin(request, project)
-        if not secrets.compare_digest(csrf_token, csrf(request)):
+        if not secrets.compare_digest(csrf_token.encode(), csrf(request).encode()):
             raise HTTPException(403, "The form expired: try again")
         if role not in tokens.ROLES:
             raise HTTPException(422, "Choose a role")
+        token = admin(request, project)
         _, secret = tokens.create(store, project, role, name.strip()[:100])
-        request.session["made"] = secret
-        return RedirectResponse(f"/projects/{quote(project)}/tokens?made=1", 303)
+        rows = store.list_tokens(project)  # the secret in this page only: never in a cookie or a URL
+        return render(request, "tokens.html", project=project, token=token, rows=rows, made=secret, roles=tokens.ROLES)
 
     @app.post("/projects/{project}/tokens/{token_id}/revoke", include_in_schema=False)
     def tokens_revoke(
         request: Request, project: str, token_id: int, csrf_token: Annotated[str, Form()] = ""
     ) -> Response:
         admin(request, project)
-        if not secrets.compare_digest(csrf_token, csrf(request)):
+        if not secrets.compare_digest(csrf_token.encode(), csrf(request).encode()):
             raise HTTPException(403, "The form expired: try again")
         store.revoke_token(token_id, project)  # another project's token: nothing
         return RedirectResponse(f"/projects/{quote(project)}/tokens", 303)
@@ -525,17 +527,21 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             items += found.items
             if found.next_offset is None:
                 break
+        items = [{k: v for k, v in item.items() if k != "link"} for item in items]  # (a page's link)
         name = f"{project}-{kind}.{extension}"
         disposition = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
         if extension == "json":
             return JSONResponse(items, headers=disposition)
-        items = [{k: v for k, v in item.items() if k != "link"} for item in items]
         columns = [c for c in (items[0] if items else {"image": 0}) if c not in ("aliases", "run")]
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows([safe_cell(str(item.get(c, ""))) for c in columns] for item in items)
         return Response(text.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition)
+
+    @app.exception_handler(Exception)
+    def failed(request: Request, exc: Exception) -> Response:
+        return Response("Internal Server Error", 500, headers=SECURITY_HEADERS, media_type="text/plain")
 
     @app.exception_handler(HTTPException)
     def errors(request: Request, exc: HTTPException) -> Response:

@@ -39,9 +39,9 @@ class Filters:
             severity=severity,
             repository=params.get("repository", "").strip(),
             package=params.get("package", "").strip(),
-            id=params.get("id", "").strip().upper(),
+            id=params.get("id", "").strip(),
             fixable=fixable,
-            scan=int(scan) if scan.isdigit() else None,
+            scan=int(scan) if scan.isdecimal() and scan.isascii() and len(scan) < 10 else None,
             layer=params.get("layer", "").strip(),
         )
 
