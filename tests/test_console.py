@@ -237,10 +237,16 @@ def test_a_person_logs_in_follows_the_links_filters_and_pages(console, browser, 
 
     follow(browser, browser.find_element(By.LINK_TEXT, "Vulnerabilities"))
     assert browser.find_element(By.CSS_SELECTOR, "p.empty").text == "No vulnerability matches."
+    copied = browser.get_cookie("tcs_session")["value"]
     follow(browser, browser.find_element(By.CSS_SELECTOR, "form.logout button"))
     assert browser.current_url == console.url + "/login"
     browser.get(console.url + "/projects/web/violations")
     assert browser.current_url.startswith(console.url + "/login?next=")  # logged out for good
+    request = urllib.request.Request(  # noqa: S310 - the console's own http:// URL
+        console.url + "/projects/web/violations", headers={"Cookie": f"tcs_session={copied}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        assert response.url.startswith(console.url + "/login")  # a copy of the cookie is logged out too
 
 
 def test_the_summary_of_a_scan_links_to_a_console_serving_its_store(tcs, fresh_registry, pusher, state_dir, browser):

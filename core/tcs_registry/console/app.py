@@ -68,6 +68,9 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         max_age=12 * 3600,
     )
     # every template escapes what it shows, whatever its name (select_autoescape would by extension only)
+    # the sessions logged in (session id -> token id): the cookie names one, signed; logging out ends it
+    # for every copy of the cookie (a restart ends them all, as the signing key is the process's own)
+    live: dict[str, int] = {}
     templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -98,8 +101,8 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         return token
 
     def session_token(request: Request) -> RowMapping | None:
-        token_id = request.session.get("token")
-        row = store.token_by_id(token_id) if isinstance(token_id, int) else None
+        token_id = live.get(str(request.session.get("sid")))  # a session logged out is gone here, copied or not
+        row = store.token_by_id(token_id) if token_id is not None else None
         if row is None:
             request.session.clear()
         return row
@@ -312,13 +315,16 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             error = "A submit token sends scans; it cannot open the console."
             return render(request, "login.html", 403, error=error, next=back)
         request.session.clear()
-        request.session.update(token=row["id"], csrf=secrets.token_urlsafe(24))
+        sid = secrets.token_urlsafe(24)
+        live[sid] = row["id"]
+        request.session.update(sid=sid, csrf=secrets.token_urlsafe(24))
         home = f"/projects/{row['project']}"
         return RedirectResponse(back if back == home or back.startswith(home + "/") else home, 303)
 
     @app.post("/logout", include_in_schema=False)
     def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
         if secrets.compare_digest(csrf_token.encode(), csrf(request).encode()):
+            live.pop(str(request.session.get("sid")), None)
             request.session.clear()
         return RedirectResponse("/login", 303)
 
