@@ -690,7 +690,10 @@ class Store:
         if layer:
             where.append(rows.layer == layer)
         counted = sa.select(rows.rank, sa.func.count().label("n")).where(*where).group_by(rows.rank)
-        order = (rows.rank.desc(), rows.repository, rows.tag, rows.platform, rows.seq)  # the index's order
+        # worst first: in the index's order; but a filter that keeps few rows (a package, an id) reads
+        # them first and sorts them, rather than walk the whole index in order to find them
+        worst = (rows.rank + 0).desc() if package or finding else rows.rank.desc()
+        order = (worst, rows.repository, rows.tag, rows.platform, rows.seq)
         page = sa.select(finding_rows).where(*where).order_by(*order).offset(offset).limit(limit)
 
         def read(connection: Connection) -> tuple[list[RowMapping], dict[str, int]]:
