@@ -247,9 +247,8 @@ def image_host(image: str) -> str | None:
 def parse_image(image: str) -> tuple[str, str | None, str | None]:
     """``[host/]repository[:tag][@os/arch]`` -> (repository, tag or None, platform or None)."""
     reference, _, platform = image.partition("@")
-    first, _, rest = reference.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        reference = rest  # a registry host: the store keys images by repository
+    if image_host(reference):
+        reference = reference.partition("/")[2]  # a registry host: the store keys images by repository
     repository, _, tag = reference.partition(":")
     return repository, tag or None, platform.lower() or None
 

@@ -139,8 +139,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         following = None
         if found.next_offset is not None:
             following = str(request.url.include_query_params(offset=found.next_offset, limit=found.limit))
-        items = [{k: v for k, v in item.items() if k != "link"} for item in found.items]  # (a page's link)
-        return {"items": items, "total": found.total, "next": following}
+        return {"items": found.items, "total": found.total, "next": following}
 
     @app.get("/api/v1/projects/{project}/vulnerabilities")
     def api_vulnerabilities(request: Request, project: str, _: Annotated[RowMapping, Depends(reader)]) -> dict:
@@ -341,7 +340,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         page_text = params.get("page", "1")
         number = int(page_text) if page_text.isdecimal() and page_text.isascii() and len(page_text) < 7 else 1
         number = max(1, number)
-        found = findings.page(store, project, kind, filters, (number - 1) * findings.PAGE)
+        found = findings.page(store, project, kind, filters, (number - 1) * findings.PAGE, links=True)
         kept = {k: v for k, v in params.items() if k != "page" and v}
 
         def link(page_number: int) -> str:
@@ -527,13 +526,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         if kind not in findings.KINDS or extension not in ("csv", "json"):
             raise HTTPException(404, "Not Found")
         filters = findings.Filters.parse(dict(request.query_params))
-        items: list[dict[str, Any]] = []
-        while len(items) < EXPORT:
-            found = findings.page(store, project, kind, filters, len(items), findings.MOST)
-            items += found.items
-            if found.next_offset is None:
-                break
-        items = [{k: v for k, v in item.items() if k != "link"} for item in items]  # (a page's link)
+        items = findings.page(store, project, kind, filters, 0, EXPORT, most=EXPORT).items  # one query, not pages
         name = f"{project}-{kind}.{extension}"
         disposition = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
         if extension == "json":

@@ -98,9 +98,20 @@ def _item(kind: str, row: Any) -> dict[str, Any]:
     }
 
 
-def page(store: Store, project: str, kind: str, filters: Filters, offset: int = 0, limit: int = PAGE) -> Page:
-    """A page of a project's findings of one kind (``vulnerabilities``, ``violations``), worst first."""
-    limit, offset = max(1, min(limit, MOST)), max(0, offset)
+def page(
+    store: Store,
+    project: str,
+    kind: str,
+    filters: Filters,
+    offset: int = 0,
+    limit: int = PAGE,
+    *,
+    most: int = MOST,
+    links: bool = False,
+) -> Page:
+    """A page of a project's findings of one kind (``vulnerabilities``, ``violations``), worst first, of at
+    most ``most`` rows; with ``links``, each item links to its image's page (the pages' tables)."""
+    limit, offset = max(1, min(limit, most)), max(0, offset)
     runs = scan_runs(store, project, filters.scan)
     rows, counts = store.list_findings(
         project,
@@ -115,5 +126,5 @@ def page(store: Store, project: str, kind: str, filters: Filters, offset: int = 
         offset=offset,
         limit=limit,
     )
-    items = [_item(kind, row) | {"link": image_link(project, row)} for row in rows]
+    items = [_item(kind, row) | ({"link": image_link(project, row)} if links else {}) for row in rows]
     return Page(items, sum(counts.values()), offset, limit, Counter(counts))
