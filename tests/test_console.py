@@ -156,15 +156,27 @@ def browser(tmp_path) -> Iterator:
     session.quit()
 
 
-def follow(browser, element) -> None:
-    """Click a link or a button and wait for the page it leads to."""
+def follow(browser, target) -> None:
+    """Click a link or a button (an element, or one found by (By, value)) and wait for the page it leads to."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = browser.find_element(By.TAG_NAME, "html")
-    element.click()
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
+
+    def left(_: object) -> bool:
+        try:
+            page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:  # Chromium's word for a node of a document gone, at times
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    (browser.find_element(*target) if isinstance(target, tuple) else target).click()
+    WebDriverWait(browser, 30).until(left)
     WebDriverWait(browser, 30).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
@@ -184,11 +196,11 @@ def test_a_person_logs_in_follows_the_links_filters_and_pages(console, browser, 
     browser.get(console.url + "/projects/web")
     assert browser.current_url == console.url + "/login?next=%2Fprojects%2Fweb"  # no session: the login page
     browser.find_element(By.NAME, "token").send_keys("tcs_wrong")
-    follow(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button"))
+    follow(browser, (By.CSS_SELECTOR, "form[action='/login'] button"))
     assert browser.find_element(By.CSS_SELECTOR, ".error").text == "This token is not valid (or was revoked)."
     screenshot(browser, "login-refused", tmp_path)
     browser.find_element(By.NAME, "token").send_keys(console.token("web", "read"))
-    follow(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button"))
+    follow(browser, (By.CSS_SELECTOR, "form[action='/login'] button"))
     assert browser.current_url == console.url + "/projects/web"
     cookie = browser.get_cookie("tcs_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
@@ -203,26 +215,26 @@ def test_a_person_logs_in_follows_the_links_filters_and_pages(console, browser, 
     assert browser.find_element(By.CSS_SELECTOR, ".pager span").text == "Page 1 of 2 · 63 in all"
     assert len(browser.find_elements(By.CSS_SELECTOR, "table.findings tbody tr")) == 50
     screenshot(browser, "violations", tmp_path)
-    follow(browser, browser.find_element(By.CSS_SELECTOR, "a[rel=next]"))
+    follow(browser, (By.CSS_SELECTOR, "a[rel=next]"))
     assert browser.find_element(By.CSS_SELECTOR, ".pager span").text == "Page 2 of 2 · 63 in all"
     assert len(browser.find_elements(By.CSS_SELECTOR, "table.findings tbody tr")) == 13
 
     Select(browser.find_element(By.NAME, "severity")).select_by_value("CRITICAL")
-    follow(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"))
+    follow(browser, (By.CSS_SELECTOR, "form.filters button"))
     details = "table.findings tbody tr td.detail"
     assert [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, details)] == [
         f"ENV {HOSTILE_ENV} (value withheld)"
     ]
-    follow(browser, browser.find_element(By.LINK_TEXT, "Reset"))
+    follow(browser, (By.LINK_TEXT, "Reset"))
     browser.find_element(By.NAME, "repository").send_keys("evil/")
-    follow(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"))
+    follow(browser, (By.CSS_SELECTOR, "form.filters button"))
     assert [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, details)] == [
         f"ENV {HOSTILE_ENV} (value withheld)",  # critical first
         f"history step 1: ADD {HOSTILE_URL}",
         "the config has no Healthcheck",
     ]
     assert browser.title == "Violations · web · tcs-registry console"  # the page's, not PWNED: nothing ran
-    follow(browser, browser.find_element(By.CSS_SELECTOR, "td.image a"))  # the image the finding is in
+    follow(browser, (By.CSS_SELECTOR, "td.image a"))  # the image the finding is in
     assert browser.find_element(By.TAG_NAME, "h1").text.endswith("/evil/app:1")
     assert [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "td.detail")][:3] == [
         f"ENV {HOSTILE_ENV} (value withheld)",
@@ -231,14 +243,14 @@ def test_a_person_logs_in_follows_the_links_filters_and_pages(console, browser, 
     ]
     assert browser.title.endswith("/evil/app:1 · tcs-registry console")
     screenshot(browser, "image-hostile", tmp_path)
-    follow(browser, browser.find_element(By.LINK_TEXT, "Violations"))
+    follow(browser, (By.LINK_TEXT, "Violations"))
     assert "<script>" not in browser.execute_script("return document.body.innerHTML").replace("&lt;script&gt;", "")
     screenshot(browser, "violations-hostile", tmp_path)
 
-    follow(browser, browser.find_element(By.LINK_TEXT, "Vulnerabilities"))
+    follow(browser, (By.LINK_TEXT, "Vulnerabilities"))
     assert browser.find_element(By.CSS_SELECTOR, "p.empty").text == "No vulnerability matches."
     copied = browser.get_cookie("tcs_session")["value"]
-    follow(browser, browser.find_element(By.CSS_SELECTOR, "form.logout button"))
+    follow(browser, (By.CSS_SELECTOR, "form.logout button"))
     assert browser.current_url == console.url + "/login"
     browser.get(console.url + "/projects/web/violations")
     assert browser.current_url.startswith(console.url + "/login?next=")  # logged out for good
@@ -264,7 +276,7 @@ def test_the_summary_of_a_scan_links_to_a_console_serving_its_store(tcs, fresh_r
         browser.get(violations)  # the link a person follows: log in, then that very page
         assert browser.current_url.startswith(server.url + "/login?next=")
         browser.find_element(By.NAME, "token").send_keys(server.token("web", "read"))
-        follow(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button"))
+        follow(browser, (By.CSS_SELECTOR, "form[action='/login'] button"))
         assert browser.current_url == violations
         assert browser.find_element(By.CSS_SELECTOR, ".pager span").text == "Page 1 of 2 · 63 in all"
     finally:
@@ -375,7 +387,7 @@ def test_exports_admin_tokens_and_the_trend(console, browser, tmp_path):
     def log_in(role: str) -> None:
         browser.get(console.url + "/login")
         browser.find_element(By.NAME, "token").send_keys(console.token("web", role))
-        follow(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button"))
+        follow(browser, (By.CSS_SELECTOR, "form[action='/login'] button"))
 
     log_in("read")
     bars = browser.find_elements(By.CSS_SELECTOR, "table tbody tr td svg.trend rect")
@@ -398,10 +410,10 @@ def test_exports_admin_tokens_and_the_trend(console, browser, tmp_path):
     assert len(lines) == 4
 
     log_in("admin")
-    follow(browser, browser.find_element(By.LINK_TEXT, "Tokens"))
+    follow(browser, (By.LINK_TEXT, "Tokens"))
     before = len(browser.find_elements(By.CSS_SELECTOR, "table tbody tr"))
     browser.find_element(By.NAME, "name").send_keys("nightly <ci>")
-    follow(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"))
+    follow(browser, (By.CSS_SELECTOR, "form.filters button"))
     made = browser.find_element(By.CSS_SELECTOR, ".made .secret").get_attribute("value")
     assert made.startswith("tcs_")
     assert console.api("/api/v1/projects/web/violations?limit=1", made)[0] == 403  # a submit token, the default
@@ -425,8 +437,8 @@ def test_the_changes_page_shows_what_a_rescan_changed(console, browser, tcs, fre
     assert tcs("registry", fresh_registry.url, "--project=web").code == 0
     browser.get(console.url + "/login")
     browser.find_element(By.NAME, "token").send_keys(console.token("web", "read"))
-    follow(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button"))
-    follow(browser, browser.find_element(By.LINK_TEXT, "Changes"))
+    follow(browser, (By.CSS_SELECTOR, "form[action='/login'] button"))
+    follow(browser, (By.LINK_TEXT, "Changes"))
     assert browser.find_element(By.CSS_SELECTOR, "p.summary").text == "Since run 1"
     rows = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")] for row in browser.find_elements(
         By.CSS_SELECTOR, "table.findings tbody tr")]  # fmt: skip
@@ -456,14 +468,14 @@ def test_a_base_layer_that_brings_findings_into_several_images(tcs, fresh_regist
     try:
         browser.get(server.url + "/login")
         browser.find_element(By.NAME, "token").send_keys(server.token("web", "read"))
-        follow(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button"))
-        follow(browser, browser.find_element(By.LINK_TEXT, "Base layers"))
+        follow(browser, (By.CSS_SELECTOR, "form[action='/login'] button"))
+        follow(browser, (By.LINK_TEXT, "Base layers"))
         rows = browser.find_elements(By.CSS_SELECTOR, "table.findings tbody tr")
         assert [row.text.split(" ", 1)[1] for row in rows] == ["high 4 findings into 2 image platforms"]
         assert rows[0].text.startswith(base[1][:19])
         follow(browser, rows[0].find_element(By.TAG_NAME, "a"))
         assert browser.find_element(By.CSS_SELECTOR, ".pager span").text == "Page 1 of 1 · 4 in all"
-        follow(browser, browser.find_element(By.CSS_SELECTOR, "td.image a"))  # an image, and its exports
+        follow(browser, (By.CSS_SELECTOR, "td.image a"))  # an image, and its exports
         links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "p.summary a")}
         cookie = browser.get_cookie("tcs_session")["value"]
         for name, link in links.items():
