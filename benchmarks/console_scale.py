@@ -27,7 +27,7 @@ LEVELS = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
 def scanned(n: int, count: int) -> tuple:
     inventory = Inventory(
         f"team{n % 50}/app{n}", "1", f"sha256:{n:064x}", Platform("linux", "amd64"), "Debian 12", "debian", "12",
-        "Debian:12", ("sha256:" + "0" * 64,), (),
+        "Debian:12", (f"sha256:{n % 50:064x}",), (),
     )  # fmt: skip
     vulnerabilities = [
         {
@@ -42,7 +42,7 @@ def scanned(n: int, count: int) -> tuple:
             "severity_source": "Debian",
             "score": None,
             "vector": "",
-            "layer": "sha256:" + "0" * 64,
+            "layer": f"sha256:{n % 50:064x}",  # a base layer per team
             "location": "var/lib/dpkg/status",
             "title": "A flaw in a library",
         }
@@ -77,6 +77,7 @@ def measure(name: str, url: str, images: int, count: int) -> None:
         ("first page, one repository's start", findings.Filters(repository="team7/")),
         ("first page, a package with a fix", findings.Filters(package="lib4", fixable=True)),
         ("first page, an alias", findings.Filters(id="DEBIAN-CVE-2024-00042")),
+        ("first page, one base layer's", findings.Filters(layer=f"sha256:{7:064x}")),
     ):
         findings.page(store, "default", "vulnerabilities", filters)  # warm, as a console that serves
         started = time.perf_counter()

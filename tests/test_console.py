@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ HOSTILE_ENV = "<script>alert(1)</script>_PASSWORD"  # (a name holds no "=": Dock
 
 class Console:
     def __init__(self, state_dir: Path, store: str | None = None) -> None:
-        self.state_dir = state_dir
+        self.state_dir, self.registry = state_dir, ""
         self.where = [f"--state-dir={state_dir}", *([f"--store={store}"] if store else [])]
         self.process = subprocess.Popen(
             [console_script(), "console", "serve", "--port=0", *self.where],
@@ -91,6 +92,7 @@ def console(tcs, fresh_registry, pusher, state_dir) -> Iterator[Console]:
     result = tcs("registry", fresh_registry.url, "--project=web")
     assert result.code == 0, result.err
     server = Console(state_dir)
+    server.registry = fresh_registry.url
     yield server
     server.close()
 
@@ -279,6 +281,14 @@ def test_the_summary_of_a_scan_links_to_a_console_serving_its_store(tcs, fresh_r
         follow(browser, (By.CSS_SELECTOR, "form[action='/login'] button"))
         assert browser.current_url == violations
         assert browser.find_element(By.CSS_SELECTOR, ".pager span").text == "Page 1 of 2 · 63 in all"
+        # a marker others could have written (rewritten to send the links elsewhere) is not followed
+        marker = state_dir / "console.json"
+        marker.write_text(marker.read_text().replace(server.url, "http://phish.example"))
+        marker.chmod(0o666)
+        planted = tcs("registry", fresh_registry.url, "--project=web")
+        assert "phish" not in planted.out and " · http" not in planted.out
+        marker.chmod(0o600)
+        assert "http://phish.example/projects/web" in tcs("registry", fresh_registry.url, "--project=web").out
     finally:
         server.close()
     assert not (state_dir / "console.json").exists()  # a console gone is linked to no more
@@ -408,6 +418,24 @@ def test_exports_admin_tokens_and_the_trend(console, browser, tmp_path):
         f",,TCS-CFG-002,CRITICAL,Secret in an environment variable,ENV {HOSTILE_ENV} (value withheld)"
     )
     assert len(lines) == 4
+    # the scan as one SARIF run, the link on the project page: what `results --format sarif` writes
+    browser.get(console.url + "/projects/web")
+    link = browser.find_element(By.LINK_TEXT, "SARIF").get_attribute("href")
+    request = urllib.request.Request(link, headers={"Cookie": f"tcs_session={cookie}"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        sarif = json.loads(response.read())
+        host = urllib.parse.urlsplit(console.registry).netloc
+        name = host.replace(".", "-").replace(":", "-")
+        assert response.headers["Content-Disposition"] == f"attachment; filename*=UTF-8''{name}-run-1.sarif"
+    (run,) = sarif["runs"]
+    assert run["automationDetails"] == {"id": f"tcs-registry/{host}/"}
+    assert len(run["results"]) == 63  # every violation of the scan
+    shown = [*console.where, "--project=web", "--run=1", "--format=sarif"]
+    written = subprocess.run([console_script(), "results", *shown], capture_output=True, text=True, check=True)
+    assert json.loads(written.stdout)["runs"][0]["results"] == run["results"]
+    request = urllib.request.Request(link.replace("/1.sarif", "/99.sarif"), headers=request.headers)  # noqa: S310
+    with pytest.raises(urllib.error.HTTPError, match="404"):
+        urllib.request.urlopen(request, timeout=30)  # noqa: S310
 
     log_in("admin")
     follow(browser, (By.LINK_TEXT, "Tokens"))
@@ -428,6 +456,7 @@ def test_exports_admin_tokens_and_the_trend(console, browser, tmp_path):
 
 def test_the_changes_page_shows_what_a_rescan_changed(console, browser, tcs, fresh_registry, pusher, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     base = make_layer({"etc/os-release": b"ID=alpine\nVERSION_ID=3.19.1\n"})
     layers = [base, make_layer({"a": bytes([0])})]
@@ -448,6 +477,41 @@ def test_the_changes_page_shows_what_a_rescan_changed(console, browser, tcs, fre
     ]
     assert rows[1][3] == "TCS-CFG-001 no USER is set"
     screenshot(browser, "changes", tmp_path)
+
+    # the scans to compare, picked: the first scan has nothing before it; run 2 since run 1 as above
+    scans = Select(browser.find_element(By.NAME, "scan"))
+    assert [o.text.split(" · ")[0] for o in scans.options] == ["each registry's latest", "run 2", "run 1"]
+    scans.select_by_value("1")
+    follow(browser, (By.CSS_SELECTOR, "form.filters button"))
+    first = "The first scan of this registry: nothing to compare"
+    assert browser.find_element(By.CSS_SELECTOR, "p.summary").text == first
+    Select(browser.find_element(By.NAME, "scan")).select_by_value("2")
+    Select(browser.find_element(By.NAME, "since")).select_by_value("1")
+    follow(browser, (By.CSS_SELECTOR, "form.filters button"))
+    assert browser.find_element(By.CSS_SELECTOR, "p.summary").text == "Since run 1"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "table.findings tbody tr")) == 2
+
+    # the image's history: its two scans, the moved digest, and the earlier scan's findings
+    follow(browser, (By.LINK_TEXT, "Violations"))
+    browser.find_element(By.NAME, "repository").send_keys("team/app00")
+    follow(browser, (By.CSS_SELECTOR, "form.filters button"))
+    follow(browser, (By.CSS_SELECTOR, "td.image a"))
+    history = [[c.text for c in r.find_elements(By.TAG_NAME, "td")] for r in browser.find_elements(
+        By.CSS_SELECTOR, "section.history tbody tr")]  # fmt: skip
+    assert [(row[0], row[3].endswith("new digest"), row[5]) for row in history] == [
+        ("run 2 (shown)", True, "1 low"),
+        ("run 1", False, "1 high 1 low"),
+    ]
+    assert [c.text for c in browser.find_elements(By.CSS_SELECTOR, "section.platform td.id")] == ["TCS-CFG-004"]
+    screenshot(browser, "image-history", tmp_path)
+    follow(browser, (By.LINK_TEXT, "run 1"))
+    assert browser.find_element(By.CSS_SELECTOR, "p.notice").text == (
+        "An earlier scan of this image, in run 1: see its latest scan."
+    )
+    ids = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "section.platform td.id")]
+    assert ids == ["TCS-CFG-001", "TCS-CFG-004"]
+    follow(browser, (By.LINK_TEXT, "see its latest scan"))
+    assert not browser.find_elements(By.CSS_SELECTOR, "p.notice")
 
 
 def test_a_base_layer_that_brings_findings_into_several_images(tcs, fresh_registry, pusher, state_dir, browser):

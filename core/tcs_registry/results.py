@@ -316,6 +316,27 @@ def _counts(document: dict[str, Any]) -> tuple[str, int | str]:
     return counts_text(Counter(v["severity"] for v in document["vulnerabilities"])) or "0", violations
 
 
+def stored_scan(row: Any, document: dict[str, Any]) -> tuple[Inventory, str, list[Vulnerability], list[Violation]]:
+    """An image platform's scan as the store keeps it (its row and document), as the reports take it:
+    (inventory, the registry's host, vulnerabilities, violations)."""
+    return (
+        sbom.from_json(document),
+        urlsplit(row["registry"]).netloc,
+        [Vulnerability(**v) for v in document.get("vulnerabilities") or ()],
+        [Violation(**c) for c in document.get("violations") or ()],
+    )
+
+
+def registry_sarif(scanned: list[tuple[Any, dict[str, Any]]]) -> SarifRun:
+    """A registry's scan, its image platforms as the store keeps them, as one SARIF run in the registry's
+    category (a scan is of one registry)."""
+    run = SarifRun(category(min(urlsplit(row["registry"]).netloc for row, _ in scanned)))
+    for row, document in scanned:
+        inventory, host, found, violations = stored_scan(row, document)
+        run.add(inventory, host, found, violations, where=file_stem(inventory))
+    return run
+
+
 def show(
     store: Store,
     project: str,
@@ -352,17 +373,10 @@ def show(
                 raise UsageError("--format sarif needs exactly one image: name it with --image (add @os/arch)")
             if not scanned:
                 raise UsageError(f"project {project!r} has no scan yet: nothing to write as SARIF")
-            hosts = {urlsplit(row["registry"]).netloc for row, _ in scanned}
-            run = SarifRun(category(min(hosts))) if not image else None  # a scan is of one registry
-            for row, document in scanned:
-                found = [Vulnerability(**v) for v in document.get("vulnerabilities") or ()]
-                violations = [Violation(**c) for c in document.get("violations") or ()]
-                inventory, host = sbom.from_json(document), urlsplit(row["registry"]).netloc
-                if run is None:
-                    out.write(json.dumps(to_sarif(inventory, host, found, violations), indent=2) + "\n")
-                    return
-                run.add(inventory, host, found, violations, where=file_stem(inventory))
-            assert run is not None
+            if image:
+                out.write(json.dumps(to_sarif(*stored_scan(*scanned[0])), indent=2) + "\n")
+                return
+            run = registry_sarif(scanned)
             out.write(json.dumps(run.document(), indent=2) + "\n")
             if run.left_out:
                 log.warning(
@@ -375,9 +389,8 @@ def show(
     if output_format == "cyclonedx":
         if len(scanned) != 1:
             raise UsageError("--format cyclonedx needs exactly one image: name it with --image (add @os/arch)")
-        row, document = scanned[0]
-        found = [Vulnerability(**v) for v in document.get("vulnerabilities") or ()]
-        out.write(sbom.to_cyclonedx(sbom.from_json(document), urlsplit(row["registry"]).netloc, found) + "\n")
+        inventory, host, found, _ = stored_scan(*scanned[0])
+        out.write(sbom.to_cyclonedx(inventory, host, found) + "\n")
         return
     if image:
         for row, document in scanned:

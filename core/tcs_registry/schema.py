@@ -148,3 +148,17 @@ finding_rows = Table(
     Column("detail", Text, nullable=False),
     Column("layer", Text, nullable=False),
 )
+# each name a finding goes by (its id and its aliases, upper case), a row: "where is CVE-X" reads these
+# few rows through their index, not every finding of the scan
+finding_names = Table(
+    "finding_names",
+    metadata,
+    _run(primary_key=True, autoincrement=False),
+    Column("repository", Text, primary_key=True),
+    Column("tag", Text, primary_key=True),
+    Column("platform", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("name", Text, primary_key=True),
+    Column("project", Text, nullable=False),
+)

@@ -42,6 +42,7 @@ from .oci import format_time, parse_time
 from .schema import (
     digests,
     failures,
+    finding_names,
     finding_rows,
     findings,
     images,
@@ -64,8 +65,9 @@ FILENAME = "state.db"  # the default SQLite store, in the state directory
 RECONNECT_SECONDS = 30.0
 FIRST_DELAY = 0.25  # then twice as long each time, up to 4 s
 OPEN_SECONDS = 10.0  # how long a database that is not up yet is waited for when the store is opened
+FINDING_KEY = ("run", "repository", "tag", "platform", "kind", "seq")  # a row of finding_rows
 FIRST_REVISION = "0001"  # release 0.1.0's hand-written schema
-REVISION = "0006"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
+REVISION = "0007"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
 _MIGRATION_LOCK = 0x7463_7372  # PostgreSQL advisory lock: one worker upgrades a shared store at a time
 
 
@@ -507,11 +509,11 @@ class Store:
                 keys = [
                     {f"k_{name}": value for name, value in row.items() if name != "findings"} for row in found.values()
                 ]
-                connection.execute(
-                    self._statement("clear", finding_rows, ("run", "repository", "tag", "platform")), keys
-                )
+                for table in (finding_rows, finding_names):
+                    connection.execute(self._statement("clear", table, ("run", "repository", "tag", "platform")), keys)
             if listed:
                 connection.execute(finding_rows.insert(), listed)
+                connection.execute(finding_names.insert(), names_of(listed))
             if stored:
                 self._add(connection, inventories, list(stored.values()))
             return new
@@ -572,11 +574,42 @@ class Store:
         return self._latest(scans.c.project == project, scans.c.run.in_(scan), *_image(repository, tag, platform))
 
     def last_scanned(
-        self, project: str, repository: str, tag: str | None = None, platform: str | None = None
+        self,
+        project: str,
+        repository: str,
+        tag: str | None = None,
+        platform: str | None = None,
+        among: Sequence[int] | None = None,
     ) -> list[tuple[RowMapping, dict[str, Any]]]:
         """The latest scan of each platform of an image (or of each tag of a repository), whatever run it
-        was in: a filtered run scans some images, the next others."""
-        return self._latest(scans.c.project == project, *_image(repository, tag, platform))
+        was in (a filtered run scans some images, the next others), or in the runs ``among``."""
+        where = [scans.c.project == project, *_image(repository, tag, platform)]
+        return self._latest(*where, *([scans.c.run.in_(among)] if among is not None else []))
+
+    def image_history(self, project: str, registry: str, repository: str, tag: str) -> list[dict[str, Any]]:
+        """Each scan of an image's platforms, newest first: its run, platform, digest, time, and the
+        findings of each kind by severity."""
+        image = (scans.c.project == project, scans.c.registry == registry, *_image(repository, tag, None))
+        query = sa.select(scans.c.run, scans.c.platform, scans.c.digest, scans.c.scanned_at).where(*image)
+        history = {
+            (row["run"], row["platform"]): {**row, "vulnerability": {}, "violation": {}}
+            for row in self._rows(query.order_by(scans.c.run.desc(), scans.c.platform))
+        }
+        rows = finding_rows.c
+        counted = (
+            sa.select(rows.run, rows.platform, rows.kind, rows.rank, sa.func.count().label("n"))
+            .where(
+                rows.run.in_({run for run, _ in history}),
+                rows.repository == repository,
+                rows.tag == tag,
+                rows.project == project,
+            )
+            .group_by(rows.run, rows.platform, rows.kind, rows.rank)
+        )
+        for row in self._rows(counted):
+            if (row["run"], row["platform"]) in history:
+                history[row["run"], row["platform"]][row["kind"]][LEVELS[row["rank"]]] = row["n"]
+        return list(history.values())
 
     def before(
         self, project: str, scan: Sequence[int], since: Sequence[int] | None = None
@@ -682,19 +715,23 @@ class Store:
             where.append(rows.repository.startswith(repository, autoescape=True))
         if package:
             where.append(rows.package == package)
-        if finding:  # the id as written (its index), or any case of it or of an alias
-            alias = f" {finding.upper()} "
-            where.append(sa.or_(rows.id == finding, rows.aliases.contains(alias, autoescape=True)))
+        source: Any = finding_rows
+        if finding:  # any case of its id or of an alias: the few rows of that name, through its index
+            names = finding_names.c
+            source = finding_names.join(finding_rows, sa.and_(*(names[k] == rows[k] for k in FINDING_KEY)))
+            where += [names.project == project, names.kind == kind, names.name == finding.upper(), names.run.in_(scan)]
         if fixable is not None:
             where.append(rows.fixed != "" if fixable else rows.fixed == "")
         if layer:
             where.append(rows.layer == layer)
-        counted = sa.select(rows.rank, sa.func.count().label("n")).where(*where).group_by(rows.rank)
-        # worst first: in the index's order; but a filter that keeps few rows (a package, an id) reads
-        # them first and sorts them, rather than walk the whole index in order to find them
-        worst = (rows.rank + 0).desc() if package or finding else rows.rank.desc()
-        order = (worst, rows.repository, rows.tag, rows.platform, rows.seq)
-        page = sa.select(finding_rows).where(*where).order_by(*order).offset(offset).limit(limit)
+        # worst first, counted by severity: in the rank index's order; but a filter that keeps few rows (a
+        # package, an id, a layer) reads them through its index and sorts them, rather than walk the rank
+        # index to find them (``rank + 0`` is no column of an index: SQLite's planner looks elsewhere)
+        severity = rows.rank + 0 if package or finding or layer else rows.rank
+        counted = sa.select(severity.label("rank"), sa.func.count().label("n")).select_from(source).where(*where)
+        counted = counted.group_by(severity)
+        order = (severity.desc(), rows.repository, rows.tag, rows.platform, rows.seq)
+        page = sa.select(finding_rows).select_from(source).where(*where).order_by(*order).offset(offset).limit(limit)
 
         def read(connection: Connection) -> tuple[list[RowMapping], dict[str, int]]:
             counts = {LEVELS[row["rank"]]: row["n"] for row in connection.execute(counted).mappings()}
@@ -868,6 +905,12 @@ def finding_rows_of(
                 )
             )
     return rows
+
+
+def names_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of ``finding_names`` for rows of ``finding_rows``: one a name each finding goes by."""
+    key = (*FINDING_KEY, "project")
+    return [{**{k: row[k] for k in key}, "name": name} for row in rows for name in set(row["aliases"].split())]
 
 
 def _image(repository: str | None, tag: str | None, platform: str | None) -> list[Any]:

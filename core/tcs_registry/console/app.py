@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import secrets
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -25,9 +26,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from .. import __version__
 from ..analysis import sbom
-from ..models import Violation, Vulnerability
-from ..report import safe_cell
-from ..results import changes
+from ..report import report_name, safe_cell
+from ..results import changes, registry_sarif, stored_scan
 from ..store import Store
 from ..vulns.sarif import to_sarif
 from ..vulns.severity import LEVELS, rank
@@ -359,6 +359,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             query=urlencode(kept),
             previous=link(number - 1) if number > 1 else None,
             following=link(number + 1) if number < pages else None,
+            scans=choices(project),
         )
 
     @app.get("/projects/{project}/vulnerabilities", include_in_schema=False)
@@ -371,21 +372,25 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
 
     @app.get("/projects/{project}/image", include_in_schema=False)
     def image_page(
-        request: Request, project: str, repository: str = "", tag: str = "", registry: str = ""
+        request: Request, project: str, repository: str = "", tag: str = "", registry: str = "", run: str = ""
     ) -> HTMLResponse:
-        """One image's latest scan: each platform's packages (with the layer that brought each), its
-        vulnerabilities and its config checks."""
+        """One image's latest scan (or its scan in ``run``): each platform's packages (with the layer that
+        brought each), its vulnerabilities and its config checks; and every scan of it."""
         token = page_reader(request, project)
-        scanned = store.last_scanned(project, repository, tag or None) if repository else []
+        number = findings.run_number(run)
+        among = store.scan_runs(project, number) if number and store.run(project, number) else None
+        scanned = store.last_scanned(project, repository, tag, among=among) if repository and tag else []
         scanned = [(row, doc) for row, doc in scanned if not registry or row["registry"] == registry]
-        if not scanned or not tag:
-            raise HTTPException(404, "No such image in this project")
+        if not scanned or (number is not None and among is None):
+            raise HTTPException(404, "No such image in this project" + (f" in run {number}" if number else ""))
+        registry = scanned[0][0]["registry"]  # (two registries may hold a repository of that name)
+        scanned = [(row, doc) for row, doc in scanned if row["registry"] == registry]
         platforms = []
         for row, document in scanned:
             layers = {diff_id: n for n, diff_id in enumerate(document.get("layers") or (), 1)}
             packages = sorted(document.get("packages") or (), key=lambda p: (p.get("type", ""), p.get("name", "")))
             query = {"registry": row["registry"], "repository": row["repository"], "tag": row["tag"]}
-            query["platform"] = row["platform"]
+            query.update(platform=row["platform"], run=row["run"])
             platforms.append(
                 {
                     "exports": {
@@ -409,7 +414,21 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
                 }
             )
         image = scanned[0][1].get("image", f"{repository}:{tag}")
-        return render(request, "image.html", project=project, token=token, image=image, platforms=platforms)
+        shown = {row["run"] for row, _ in scanned}
+        history = store.image_history(project, registry, repository, tag)
+        digests: dict[str, str] = {}  # each platform's digest in the scan before
+        for scan in reversed(history):  # oldest first
+            scan.update(
+                scanned_at=_shown_time(scan["scanned_at"]),
+                shown=scan["run"] in shown,
+                moved=digests.get(scan["platform"], scan["digest"]) != scan["digest"],
+                link=findings.image_link(project, registry, repository, tag, scan["run"]),
+            )
+            digests[scan["platform"]] = scan["digest"]
+        return render(
+            request, "image.html", project=project, token=token, image=image, platforms=platforms, history=history,
+            latest=number is None, latest_link=findings.image_link(project, registry, repository, tag),
+        )  # fmt: skip
 
     @app.get("/projects/{project}/layers", include_in_schema=False)
     def layers_page(request: Request, project: str, scan: int | None = None) -> HTMLResponse:
@@ -430,23 +449,33 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         return render(request, "layers.html", project=project, token=token, layers=layers)
 
     @app.get("/projects/{project}/changes", include_in_schema=False)
-    def changes_page(request: Request, project: str, scan: int | None = None, since: int | None = None) -> HTMLResponse:
+    def changes_page(request: Request, project: str) -> HTMLResponse:
         """What changed in a scan (by default each registry's latest) since each image's previous scan, or
         since the scan of run `since`."""
         token = page_reader(request, project)
-        latest = [registry["run"] for registry in store.registries(project)]
-        chosen = [scan] if scan is not None else latest
-        for asked in (*chosen, *([since] if since is not None else [])):
-            if not 0 < asked < 2**31 or store.run(project, asked) is None:
+        scan, since = (findings.run_number(request.query_params.get(name, "")) for name in ("scan", "since"))
+        for asked in (scan, since):
+            if asked is not None and store.run(project, asked) is None:
                 raise HTTPException(404, "No such scan in this project")
+        latest = store.registries(project)
+        if since is not None:  # (a scan is compared with one of its own registry)
+            latest = [r for r in latest if r["registry"] == store.run(project, since)["registry"]]  # type: ignore[index]
+        chosen = [scan] if scan is not None else [registry["run"] for registry in latest]
         compared = []
         for run in chosen:
             runs = store.scan_runs(project, run)
             baseline = store.scan_runs(project, since) if since is not None else None
             before, found = changes(store, project, runs, baseline)
             registry = store.run(project, run)["registry"]  # type: ignore[index]
-            compared.append({"run": run, "registry": registry, "before": before, "changes": found})
-        return render(request, "changes.html", project=project, token=token, compared=compared)
+            listed = []
+            for change in found:  # (host/repository:tag)
+                repository, _, tag = change.image.partition("/")[2].rpartition(":")
+                listed.append({**asdict(change), "link": findings.image_link(project, registry, repository, tag, run)})
+            compared.append({"run": run, "registry": registry, "before": before, "changes": listed})
+        return render(
+            request, "changes.html", project=project, token=token, compared=compared, scans=choices(project),
+            scan=scan, since=since,
+        )  # fmt: skip
 
     @app.get("/projects/{project}/export/image", include_in_schema=False)
     def image_export(
@@ -457,27 +486,48 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         tag: str,
         platform: str = "",
         format: str = "sarif",
+        run: str = "",
     ) -> Response:
-        """One image platform's latest scan as SARIF (GitHub code scanning) or a CycloneDX SBOM."""
+        """One image platform's scan in ``run`` (by default its latest) as SARIF (GitHub code scanning) or
+        a CycloneDX SBOM."""
         page_reader(request, project)
+        number = findings.run_number(run)
+        among = [number] if number is not None else None
         scanned = [
             (row, document)
-            for row, document in store.last_scanned(project, repository, tag, platform or None)
+            for row, document in store.last_scanned(project, repository, tag, platform or None, among)
             if row["registry"] == registry and row["platform"] == platform
         ]
         if not scanned or format not in ("sarif", "cyclonedx"):
             raise HTTPException(404, "No such image platform in this project")
-        document = scanned[0][1]
-        inventory, host = sbom.from_json(document), urlsplit(registry).netloc
-        found = [Vulnerability(**v) for v in document.get("vulnerabilities") or ()]
-        checks = [Violation(**c) for c in document.get("violations") or ()]
+        inventory, host, found, checks = stored_scan(*scanned[0])
         name = f"{repository.replace('/', '-')}-{tag}{'-' + platform.replace('/', '-') if platform else ''}"
         if format == "sarif":
-            text, suffix = json.dumps(to_sarif(inventory, host, found, checks), indent=2), "sarif"
-        else:
-            text, suffix = sbom.to_cyclonedx(inventory, host, found), "cdx.json"
-        disposition = f"attachment; filename*=UTF-8''{quote(name)}.{suffix}"
-        return Response(text, media_type="application/json", headers={"Content-Disposition": disposition})
+            return attachment(json.dumps(to_sarif(inventory, host, found, checks), indent=2), f"{name}.sarif")
+        return attachment(sbom.to_cyclonedx(inventory, host, found), f"{name}.cdx.json")
+
+    @app.get("/projects/{project}/scans/{run:int}.sarif", include_in_schema=False)
+    def scan_sarif(request: Request, project: str, run: int) -> Response:
+        """A scan of a registry as one SARIF run, as `tcs-registry results --format sarif` writes it: the
+        file to upload to GitHub code scanning."""
+        page_reader(request, project)
+        scanned = store.scanned(project, store.scan_runs(project, run)) if store.run(project, run) else []
+        if not scanned:
+            raise HTTPException(404, "No such scan in this project")
+        name = report_name(urlsplit(scanned[0][0]["registry"]).netloc, f"run-{run}").removesuffix(".csv")
+        return attachment(json.dumps(registry_sarif(scanned).document(), indent=2), f"{name}.sarif")
+
+    def choices(project: str) -> list[dict[str, Any]]:
+        """The project's scans to pick from (each run that scanned images), newest first."""
+        return [
+            {
+                "run": row["id"],
+                "label": f"run {row['id']} · {urlsplit(row['registry']).netloc} · {_shown_time(row['started_at'])}"
+                + (f" · shard {row['shard']} of {row['shards']}" if row["shards"] > 1 else ""),
+            }
+            for row in store.runs(project, limit=200)
+            if row["scanned"] and row["mode"] == "scan"
+        ]
 
     def admin(request: Request, project: str) -> RowMapping:
         token = page_reader(request, project)
@@ -528,15 +578,14 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         filters = findings.Filters.parse(dict(request.query_params))
         items = findings.page(store, project, kind, filters, 0, EXPORT, most=EXPORT).items  # one query, not pages
         name = f"{project}-{kind}.{extension}"
-        disposition = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
         if extension == "json":
-            return JSONResponse(items, headers=disposition)
+            return attachment(json.dumps(items), name)
         columns = [c for c in (items[0] if items else {"image": 0}) if c not in ("aliases", "run")]
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows([safe_cell(str(item.get(c, ""))) for c in columns] for item in items)
-        return Response(text.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition)
+        return attachment(text.getvalue(), name, "text/csv; charset=utf-8")
 
     @app.exception_handler(Exception)
     def failed(request: Request, exc: Exception) -> Response:
@@ -551,6 +600,12 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         return render(request, "error.html", exc.status_code, message=str(exc.detail))
 
     return app
+
+
+def attachment(text: str, name: str, media_type: str = "application/json") -> Response:
+    """A file to save, named ``name``."""
+    disposition = f"attachment; filename*=UTF-8''{quote(name)}"
+    return Response(text, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
 def _shown_time(stamp: str | None) -> str:

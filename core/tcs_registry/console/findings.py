@@ -34,16 +34,21 @@ class Filters:
         fixable = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(
             params.get("fixable", "").strip().lower()
         )
-        scan = params.get("scan", "").strip()
         return cls(
             severity=severity,
             repository=params.get("repository", "").strip(),
             package=params.get("package", "").strip(),
             id=params.get("id", "").strip(),
             fixable=fixable,
-            scan=int(scan) if scan.isdecimal() and scan.isascii() and len(scan) < 10 else None,
+            scan=run_number(params.get("scan", "")),
             layer=params.get("layer", "").strip(),
         )
+
+
+def run_number(text: str) -> int | None:
+    """A run's number in a query: none for ``""``; 0, which names no run, for what is not a number."""
+    text = text.strip()
+    return None if not text else int(text) if text.isdecimal() and text.isascii() and len(text) < 10 else 0
 
 
 @dataclass
@@ -66,10 +71,10 @@ def scan_runs(store: Store, project: str, scan: int | None) -> list[int]:
     return [run for registry in store.registries(project) for run in store.scan_runs(project, registry["run"])]
 
 
-def image_link(project: str, row: Any) -> str:
-    """The console's page of the image a finding is in."""
-    query = urlencode({"registry": row["registry"], "repository": row["repository"], "tag": row["tag"]})
-    return f"/projects/{quote(project, safe='')}/image?{query}"
+def image_link(project: str, registry: str, repository: str, tag: str, run: int | None = None) -> str:
+    """The console's page of an image: its latest scan, or its scan in ``run``."""
+    query = {"registry": registry, "repository": repository, "tag": tag, **({"run": run} if run else {})}
+    return f"/projects/{quote(project, safe='')}/image?{urlencode(query)}"
 
 
 def _item(kind: str, row: Any) -> dict[str, Any]:
@@ -126,5 +131,9 @@ def page(
         offset=offset,
         limit=limit,
     )
-    items = [_item(kind, row) | ({"link": image_link(project, row)} if links else {}) for row in rows]
+    items = [
+        _item(kind, row)
+        | ({"link": image_link(project, row["registry"], row["repository"], row["tag"])} if links else {})
+        for row in rows
+    ]
     return Page(items, sum(counts.values()), offset, limit, Counter(counts))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 from ..files import private_dir, write_private
@@ -27,9 +28,15 @@ def withdraw(path: Path) -> None:
 
 
 def find(state_dir: Path, store: str) -> str | None:
-    """The URL of a console running on this machine over ``store``, if one is."""
+    """The URL of a console running on this machine over ``store``, if one is. A marker another user
+    wrote, or could have (a state directory others may write to), is not taken: it would send the
+    summary's links wherever its writer chose."""
+    path = state_dir / MARKER
     try:
-        marker = json.loads((state_dir / MARKER).read_text())
+        mine = os.stat(path, follow_symlinks=False)
+        if not stat.S_ISREG(mine.st_mode) or mine.st_uid != os.getuid() or mine.st_mode & 0o022:
+            return None
+        marker = json.loads(path.read_text())
         url, pid = str(marker["url"]), int(marker["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
