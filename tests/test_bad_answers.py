@@ -68,9 +68,12 @@ def test_each_bad_answer_fails_its_image_with_one_clear_reason(tcs, anonymous_re
     }
     assert result.code == 4, result.err
     assert "Traceback" not in result.err
-    assert failed == [["repository", "tag", "reason"]] + [
-        [f"{host}/{repository}", tag, reason] for (repository, tag), reason in reasons.items()
+    codes = ["unsupported-media-type", "invalid-image", "unsupported-media-type", "not-found", "invalid-image"]
+    assert failed == [["repository", "tag", "code", "reason"]] + [
+        [f"{host}/{repository}", tag, code, reason]
+        for ((repository, tag), reason), code in zip(reasons.items(), codes, strict=True)
     ]
+    assert "Failures by code      : invalid-image 2, unsupported-media-type 2, not-found 1\n" in result.out
     assert [m for m in result.messages if m.startswith("error")] == [
         f"error\tFailed to describe image image={host}/{repository}:{tag} error={reason}"
         for (repository, tag), reason in reasons.items()

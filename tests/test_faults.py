@@ -49,10 +49,10 @@ def test_an_answer_always_broken_off_fails_that_image_with_its_reason(tcs, anony
     assert result.code == 4
     assert attempts == http.BODY_ATTEMPTS
     reason = f"{proxy.host} broke off its answer {http.BODY_ATTEMPTS} times: "
-    assert failed[0] == ["repository", "tag", "reason"]
-    assert failed[1][:2] == [f"{proxy.host}/alpine", "3.19"] and failed[1][2].startswith(reason)
+    assert failed[0] == ["repository", "tag", "code", "reason"]
+    assert failed[1][:3] == [f"{proxy.host}/alpine", "3.19", "registry-error"] and failed[1][3].startswith(reason)
     assert [m for m in result.messages if m.startswith("error")] == [
-        f"error\tFailed to describe image image={proxy.host}/alpine:3.19 error={failed[1][2]}"
+        f"error\tFailed to describe image image={proxy.host}/alpine:3.19 error={failed[1][3]}"
     ]
 
 
@@ -108,9 +108,10 @@ def test_a_server_error_that_does_not_heal_fails_that_image_only(tcs, anonymous_
         result = tcs("registry", proxy.url, "--mode=dry-run")
         failed = csv_rows(failures_path(out_dir, proxy.host))
     assert result.code == 4
-    assert failed[1][:2] == [f"{proxy.host}/alpine", "3.19"]
-    assert "500" in failed[1][2]
+    assert failed[1][:3] == [f"{proxy.host}/alpine", "3.19", "registry-error"]
+    assert "500" in failed[1][3]
     assert "Failed images         : 1\n" in result.out
+    assert "Failures by code      : registry-error 1\n" in result.out
 
 
 def test_truncated_json_fails_its_image_or_its_listing_in_one_line(tcs, anonymous_registry, out_dir):
@@ -124,7 +125,12 @@ def test_truncated_json_fails_its_image_or_its_listing_in_one_line(tcs, anonymou
         result = tcs("registry", proxy.url, "--mode=dry-run")
         failed = csv_rows(failures_path(out_dir, proxy.host))
     assert result.code == 4
-    assert failed[1] == [f"{proxy.host}/alpine", "3.20", f"{proxy.host}/alpine:3.20: the manifest is not valid JSON"]
+    assert failed[1] == [
+        f"{proxy.host}/alpine",
+        "3.20",
+        "invalid-image",
+        f"{proxy.host}/alpine:3.20: the manifest is not valid JSON",
+    ]
 
     def cut_catalog(path, session, upstream):
         if path.startswith("/v2/_catalog"):
@@ -208,9 +214,11 @@ def test_a_layer_download_always_broken_off_fails_its_images_with_the_reason(tcs
         result = tcs("registry", proxy.url, "--allowList=alpine")
         failed = csv_rows(failures_path(out_dir, proxy.host))
     assert result.code == 4
-    assert [row[:2] for row in failed[1:]] == [[f"{proxy.host}/alpine", tag] for tag in ("3.19", "3.20", "latest")]
+    assert [row[:3] for row in failed[1:]] == [
+        [f"{proxy.host}/alpine", tag, "registry-error"] for tag in ("3.19", "3.20", "latest")
+    ]
     broke = f" the download broke off {http.BODY_ATTEMPTS} times (Connection broken: IncompleteRead("
-    assert all(broke in row[2] for row in failed[1:])
+    assert all(broke in row[3] for row in failed[1:])
     assert "Traceback" not in result.err
 
 
@@ -254,7 +262,12 @@ def test_an_answer_always_trickled_fails_its_image_with_the_reason(tcs, anonymou
         failed = csv_rows(failures_path(out_dir, proxy.host))
     assert result.code == 4
     assert failed[1:] == [
-        [f"{proxy.host}/alpine", "3.19", f"{proxy.host} took longer than 1 s to answer, every time it was asked"]
+        [
+            f"{proxy.host}/alpine",
+            "3.19",
+            "timeout",
+            f"{proxy.host} took longer than 1 s to answer, every time it was asked",
+        ]
     ]
 
 

@@ -110,16 +110,21 @@ def test_names_off_the_distribution_grammar_are_reported_never_fetched(tcs, anon
     assert result.code == 4
     assert rows == expected_rows(host, standard.expected)  # every valid image described as usual
     assert sorted(failed[1:]) == [
-        [f"{host}/../etc", "", "the registry listed an invalid repository name '../etc'"],
-        [f"{host}/Bad Name", "", "the registry listed an invalid repository name 'Bad Name'"],
-        [f"{host}/a//b", "", "the registry listed an invalid repository name 'a//b'"],
-        [f"{host}/alpine", "'+1", "the registry listed an invalid tag name '+1'"],
-        [f"{host}/alpine", "'-2", "the registry listed an invalid tag name '-2'"],
-        [f"{host}/alpine", "'=HYPERLINK(1)", "the registry listed an invalid tag name '=HYPERLINK(1)'"],
-        [f"{host}/alpine", "'@SUM(3)", "the registry listed an invalid tag name '@SUM(3)'"],
-        [f"{host}/alpine", "a\\nb", "the registry listed an invalid tag name 'a\\nb'"],
-        [f"{host}/alpine", "x!", "the registry listed an invalid tag name 'x!'"],
-        [f"{host}/alpine", "x" * 128, f"the registry listed an invalid tag name '{'x' * 128}'"],  # cut to 128
+        [f"{host}/../etc", "", "invalid-name", "the registry listed an invalid repository name '../etc'"],
+        [f"{host}/Bad Name", "", "invalid-name", "the registry listed an invalid repository name 'Bad Name'"],
+        [f"{host}/a//b", "", "invalid-name", "the registry listed an invalid repository name 'a//b'"],
+        [f"{host}/alpine", "'+1", "invalid-name", "the registry listed an invalid tag name '+1'"],
+        [f"{host}/alpine", "'-2", "invalid-name", "the registry listed an invalid tag name '-2'"],
+        [f"{host}/alpine", "'=HYPERLINK(1)", "invalid-name", "the registry listed an invalid tag name '=HYPERLINK(1)'"],
+        [f"{host}/alpine", "'@SUM(3)", "invalid-name", "the registry listed an invalid tag name '@SUM(3)'"],
+        [f"{host}/alpine", "a\\nb", "invalid-name", "the registry listed an invalid tag name 'a\\nb'"],
+        [f"{host}/alpine", "x!", "invalid-name", "the registry listed an invalid tag name 'x!'"],
+        [
+            f"{host}/alpine",
+            "x" * 128,
+            "invalid-name",
+            f"the registry listed an invalid tag name '{'x' * 128}'",
+        ],  # cut to 128
     ]
     valid = {(e.repository, e.tag) for e in standard.expected}
     for path in asked:  # only the valid names were ever asked for

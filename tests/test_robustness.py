@@ -55,9 +55,12 @@ def test_manifest_that_does_not_match_its_digest_fails_that_image_only(tcs, anon
     # the failure, and why, in a report of its own and in the store
     reason = errors[0].split(" error=", 1)[1]
     assert f"    Failure details       : {failures}\n" in result.out
-    assert reported == [["repository", "tag", "reason"], [f"{proxy.host}/alpine", "3.19", reason]]
-    assert store_rows(state_dir, "SELECT repository, tag, reason FROM failures") == [
-        (f"{proxy.host}/alpine", "3.19", reason)
+    assert reported == [
+        ["repository", "tag", "code", "reason"],
+        [f"{proxy.host}/alpine", "3.19", "invalid-image", reason],
+    ]
+    assert store_rows(state_dir, "SELECT repository, tag, code, reason FROM failures") == [
+        (f"{proxy.host}/alpine", "3.19", "invalid-image", reason)
     ]
     assert clean.code == 0
     assert not failures.exists()  # a run without failures leaves no stale failures report

@@ -153,6 +153,11 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         shell_complete=completing(lambda: FAIL_ON),
     )
     @click.option(
+        "--min-coverage",
+        "min_coverage",
+        help="Exit 0 despite failed images when at least this percentage of the admitted images was done (e.g. 95).",
+    )
+    @click.option(
         "--severity",
         help="Show and fail on only these severities, comma-separated (e.g. high,critical); the store keeps all.",
         shell_complete=completing(lambda: [level.lower() for level in reversed(LEVELS)]),

@@ -30,6 +30,7 @@ from .errors import (
     QuotaExhausted,
     RegistryError,
     TcsError,
+    failure_code,
 )
 from .http import RegistryClient
 from .models import ImageDescription, Platform, Registry, ScanResult, Violation, Vulnerability
@@ -37,7 +38,7 @@ from .oci import MAX_REPOSITORY_NAME, MAX_TAG, attached_tag, format_time, parse_
 from .pacing import Traffic
 from .progress import Counts, Progress
 from .recorder import Recorder
-from .report import CsvReport, FailureReport, Summary
+from .report import CsvReport, FailureReport, Summary, plural
 from .results import ResultWriter, findings_document
 from .settings import Settings
 from .sniffing import HttpProbe, select_registry_type
@@ -118,6 +119,7 @@ class Discovery:
         self.repositories = 0  # listed so far
         self.tags = 0  # listed so far (the tags lists fetched ahead of the images described)
         self.settled = 0  # tags dealt with so far: described (and scanned), skipped or failed
+        self.done = 0  # admitted images described (dry run) or scanned: what --min-coverage counts
         self._listing = 0  # tags lists under way
         self._repositories_listed = False  # the repository listing has ended
         self._counting = threading.Lock()
@@ -298,7 +300,7 @@ class Discovery:
             with self._scans:
                 outcome.scan = hook.submit_scan(registry=registry, client=client, image=outcome.image, options=options)
             if outcome.scan is None:
-                raise ImageError("no installed scanner answered for this image")
+                raise ImageError("no installed scanner answered for this image", code="no-scanner")
         return outcome
 
     def _left_out(self, image: ImageDescription) -> str:
@@ -481,6 +483,7 @@ class Discovery:
             except QuotaExhausted as exc:
                 summary.undone += 1
                 self._stop(exc)
+                self._record_failure(f"{s.host}/{repository}", tag, exc)
                 return
             except StoreError:  # nothing more can be recorded: the run ends (a killed run, to resume)
                 raise
@@ -496,6 +499,8 @@ class Discovery:
                 log.info("Fetched image discovery details image=%s", reference)
             if report:
                 report.row(f"{s.host}/{repository}", tag, build_time, skipped=False)
+            if outcome.scan is not None or report:
+                self.done += 1
             if outcome.scan is not None:
                 self.scanned += 1
                 self._record_scan(recorder, outcome.scan)
@@ -516,6 +521,8 @@ class Discovery:
                 if self.stopped is not None:  # the quota is gone: count what is left, ask nothing more
                     summary.undone += 1
                     self.settled += 1
+                    undone = QuotaExhausted(f"left undone: {self.stopped}")
+                    self._record_failure(f"{s.host}/{repository}", tag, undone)
                     continue
                 done = self._resumed(store, repository, tag) if self.resuming else None
                 if done is not None:
@@ -640,13 +647,41 @@ class Discovery:
         repository, tag = ascii(repository[:MAX_REPOSITORY_NAME])[1:-1], ascii(tag[:MAX_TAG])[1:-1]
         subject = f"image={self.settings.host}/{repository}:{tag}" if tag else f"repository={repository}"
         log.error("Skipped %s error=%s", subject, problem)
-        self._record_failure(f"{self.settings.host}/{repository}", tag, ImageError(problem))
+        self._record_failure(f"{self.settings.host}/{repository}", tag, ImageError(problem, code="invalid-name"))
+
+    def _short(self) -> bool:
+        """Whether the run left out too much: anything at all, or with --min-coverage, more than it allows
+        (a repository whose tags could not be listed counts as one image left out). Says the coverage."""
+        s, summary = self.settings, self.summary
+        if self.failures and self.failures.codes:
+            codes = sorted(self.failures.codes.items(), key=lambda item: (-item[1], item[0]))
+            summary.codes = ", ".join(f"{code} {n}" for code, n in codes)
+        if s.min_coverage is None:
+            return self.partial
+        left_out = summary.failed + summary.undone + summary.failed_repositories
+        admitted = self.done + left_out
+        coverage = 100.0 * self.done / admitted if admitted else 100.0
+        summary.coverage = (
+            f"{coverage:.1f}% of {plural(admitted, 'admitted image')} (--min-coverage {s.min_coverage:g}%)"
+        )
+        if coverage < s.min_coverage:
+            log.error(
+                "Coverage %.1f%% is below --min-coverage %g%%: %s left out",
+                coverage, s.min_coverage, plural(left_out, "image"),
+            )  # fmt: skip
+            return True
+        if left_out:
+            log.warning(
+                "Coverage %.1f%% meets --min-coverage %g%%: %s left out (%s)",
+                coverage, s.min_coverage, plural(left_out, "image"), summary.failures or "see the log",
+            )  # fmt: skip
+        return False
 
     def _record_failure(self, repository: str, tag: str, exc: Exception) -> None:
         if self.failures is not None:
-            self.failures.add(repository, tag, _reason(exc))
+            self.failures.add(repository, tag, failure_code(exc), _reason(exc))
         if self.store is not None:
-            self.store.record_failure(self.run_id, repository, tag, _reason(exc))
+            self.store.record_failure(self.run_id, repository, tag, _reason(exc), failure_code(exc))
 
     def _record_scan(self, recorder: Recorder, scan: ScanResult) -> None:
         s = self.settings
@@ -686,7 +721,7 @@ class Discovery:
             summary.failures = str(self.failures.path)
         # a console that could not be sent the run: everything is here, but not there yet (results push)
         unsent = self.submitter is not None and self.submitter.lost is not None
-        code = EXIT_PARTIAL if self.partial or unsent else EXIT_OK
+        code = EXIT_PARTIAL if self._short() or unsent else EXIT_OK
         traffic = self.traffic
         if traffic is not None:
             log.info(

@@ -8,11 +8,21 @@ EXIT_USAGE = 2  # bad flags, URL, config file, patterns; no scanner installed
 EXIT_REGISTRY = 3  # registry unreachable, TLS failure, bad credentials, not a registry; no data to work on
 EXIT_PARTIAL = 4  # the run finished but some repositories or images failed
 
+# the failure codes of HTTP statuses (an error says its own code where it knows better)
+STATUS_CODES = {401: "auth", 403: "auth", 404: "not-found", 429: "rate-limited"}
+
 
 class TcsError(Exception):
-    """Base class: the message is one line meant for the user."""
+    """Base class: the message is one line meant for the user; ``code`` names the kind of failure in
+    the failures report (``auth``, ``not-found``, ``timeout``...)."""
 
     exit_code = EXIT_REGISTRY
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code:
+            self.code = code
 
 
 class UsageError(TcsError):
@@ -29,20 +39,33 @@ class RegistryError(TcsError):
     """The registry cannot be reached or answered something unusable."""
 
     exit_code = EXIT_REGISTRY
+    code = "registry-error"
 
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, status: int | None = None, *, code: str | None = None) -> None:
+        super().__init__(message, code=code or STATUS_CODES.get(status or 0))
         self.status = status  # the HTTP status behind the error, if there was one
 
 
 class AuthError(RegistryError):
     """The registry refused the credentials (or wanted some and got none)."""
 
+    code = "auth"
+
+
+def failure_code(exc: BaseException) -> str:
+    """The failures report's code of an error: its own, or ``analysis-error`` for what is not ours (a
+    bug, met analysing an image)."""
+    return exc.code if isinstance(exc, TcsError) else "analysis-error"
+
 
 class ImageError(RegistryError):
     """One image could not be described or scanned; the run goes on without it."""
+
+    code = "invalid-image"  # content the registry sent that is not a well-formed image, unless told
 
 
 class QuotaExhausted(RegistryError):
     """The registry's request quota is used up (Docker Hub pulls): asking on only makes it worse,
     so the run stops describing images, keeps what it has, and says how many were left undone."""
+
+    code = "quota"

@@ -426,7 +426,8 @@ class RegistryClient:
                     response.close()
                     if attempt + 1 == BODY_ATTEMPTS or method not in ("GET", "HEAD"):
                         what = self._too_slow(host) if scope.cut else f"{host} broke off its answer"
-                        raise RegistryError(f"{what} {BODY_ATTEMPTS} times: {_reason(exc)}") from None
+                        code = "timeout" if scope.cut else None
+                        raise RegistryError(f"{what} {BODY_ATTEMPTS} times: {_reason(exc)}", code=code) from None
                     log.debug("Answer from %s broken off (%s); asking again", host, _reason(exc))
         raise AssertionError("unreachable")
 
@@ -453,10 +454,10 @@ class RegistryClient:
                 "pass --ca-cert PATH (or --insecure to skip verification)"
             ) from None
         except requests.exceptions.Timeout:
-            raise RegistryError(f"{host} did not answer within {self.timeout[1]:.0f} s") from None
+            raise RegistryError(f"{host} did not answer within {self.timeout[1]:.0f} s", code="timeout") from None
         except requests.exceptions.ConnectionError as exc:
             if scope.cut:  # answers cut off at their deadline, every time
-                raise RegistryError(f"{self._too_slow(host)}, every time it was asked") from None
+                raise RegistryError(f"{self._too_slow(host)}, every time it was asked", code="timeout") from None
             raise RegistryError(f"cannot connect to {host}: {_reason(exc)}") from None
         except requests.exceptions.RequestException as exc:
             raise RegistryError(f"request to {host} failed: {_reason(exc)}") from None
@@ -588,7 +589,7 @@ class RegistryClient:
             return response
         status = response.status_code
         if status == 404 and missing:
-            raise ImageError(f"{what}: {missing} not found")
+            raise ImageError(f"{what}: {missing} not found", code="not-found")
         if status == 400 and self.registry.scheme == "http" and _PLAIN_TO_TLS.search(response.text[:1000]):
             raise RegistryError(f"{self.registry.host} speaks TLS on this port: use https://{self.registry.host}")
         detail = error_detail(response)
@@ -738,7 +739,7 @@ class RegistryClient:
         self.check(response, what, missing="manifest")
         body = response.content
         if len(body) > oci.MAX_MANIFEST_BYTES:
-            raise ImageError(f"{what}: manifest larger than {oci.MAX_MANIFEST_BYTES} bytes")
+            raise ImageError(f"{what}: manifest larger than {oci.MAX_MANIFEST_BYTES} bytes", code="too-large")
         digest = response.headers.get("Docker-Content-Digest") or ""
         if oci.is_digest(reference):
             oci.verify_digest(body, reference, what)
@@ -786,7 +787,7 @@ class RegistryClient:
         try:
             response = self.get(f"/v2/{repository}/blobs/{digest}", max_bytes=max_bytes)
         except AnswerTooLarge:
-            raise ImageError(f"{what}: blob larger than {max_bytes} bytes") from None
+            raise ImageError(f"{what}: blob larger than {max_bytes} bytes", code="too-large") from None
         self.check(response, what, missing="blob")
         oci.verify_digest(response.content, digest, what)
         return response.content

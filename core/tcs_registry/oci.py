@@ -174,7 +174,10 @@ def parse_manifest(body: bytes, content_type: str, digest: str, what: str) -> Ma
         raise ImageError(f"{what}: the manifest is not a JSON object")
     media_type = doc.get("mediaType") or header_type
     if doc.get("schemaVersion") == 1 or media_type in SCHEMA1:
-        raise ImageError(f"{what}: schema 1 manifests are not supported (deprecated format; re-push the image)")
+        raise ImageError(
+            f"{what}: schema 1 manifests are not supported (deprecated format; re-push the image)",
+            code="unsupported-media-type",
+        )
     subject = doc.get("subject")
     attached = {
         "subject": _text(subject.get("digest")) if isinstance(subject, dict) else "",
@@ -197,7 +200,9 @@ def parse_manifest(body: bytes, content_type: str, digest: str, what: str) -> Ma
             layers=tuple(_descriptor(d, what) for d in layers),
             **attached,
         )
-    raise ImageError(f"{what}: unsupported manifest media type {media_type or 'unknown'!r}")
+    raise ImageError(
+        f"{what}: unsupported manifest media type {media_type or 'unknown'!r}", code="unsupported-media-type"
+    )
 
 
 def parse_time(value: Any) -> datetime | None:

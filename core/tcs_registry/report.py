@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TextIO
@@ -64,23 +65,27 @@ class CsvReport:
 
 class FailureReport:
     """Every repository and image that failed, and why: ``<host>-failures.csv`` (repository, tag,
-    reason; the tag empty for a repository whose tags could not be listed), written as failures come
-    and only if there are any. A previous run's file is removed when a run starts."""
+    code, reason; the tag empty for a repository whose tags could not be listed), written as failures
+    come and only if there are any. A previous run's file is removed when a run starts."""
 
-    COLUMNS = ("repository", "tag", "reason")
+    COLUMNS = ("repository", "tag", "code", "reason")
 
     def __init__(self, directory: Path, host: str, shard: tuple[int, int] = (1, 1)) -> None:
         self.path = directory / report_name(host, "failures", shard)
-        self.count = 0
+        self.codes: Counter[str] = Counter()  # the failures by code
         self._file: IO[str] | None = None
         self.path.unlink(missing_ok=True)
 
-    def add(self, repository: str, tag: str, reason: str) -> None:
+    @property
+    def count(self) -> int:
+        return self.codes.total()
+
+    def add(self, repository: str, tag: str, code: str, reason: str) -> None:
         if self._file is None:
             self._file, self._writer = open_csv(self.path, self.COLUMNS)
-        self._writer.writerow([safe_cell(repository), safe_cell(tag), safe_cell(reason)])
+        self._writer.writerow([safe_cell(repository), safe_cell(tag), code, safe_cell(reason)])
         self._file.flush()  # failures are few: each reaches the disk at once
-        self.count += 1
+        self.codes[code] += 1
 
     def close(self) -> None:
         if self._file is not None:
@@ -99,6 +104,8 @@ class Summary:
     vulnerabilities: str = ""
     inventories: str = ""  # scan mode: how many packages were found and where the results are
     failures: str = ""  # where the reasons of the failures are
+    codes: str = ""  # the failures by code: "not-found 2, auth 1"
+    coverage: str = ""  # with --min-coverage: the share of the admitted images done
     shard: str = ""  # "2 of 4 (scan ID)" for a worker that took a share of the images
     report: str = ""  # a dry run's CSV report
     ignored: str = ""  # findings ignore rules set aside, and where the rules are
@@ -119,8 +126,12 @@ class Summary:
             lines.append(f"    Failed repositories   : {self.failed_repositories}")
         if self.undone:
             lines.append(f"    Left undone           : {self.undone}")
+        if self.codes:
+            lines.append(f"    Failures by code      : {self.codes}")
         if self.failures:
             lines.append(f"    Failure details       : {self.failures}")
+        if self.coverage:
+            lines.append(f"    Coverage              : {self.coverage}")
         if self.report:
             lines.append(f"    Report                : {self.report}")
         if self.inventories:

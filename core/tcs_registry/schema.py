@@ -94,6 +94,7 @@ failures = Table(
     Column("repository", Text, primary_key=True),
     Column("tag", Text, primary_key=True),
     Column("reason", Text, nullable=False),
+    Column("code", Text, nullable=False, server_default="error"),  # auth, not-found, timeout... (errors.py)
 )
 # what a run's images depend on besides the registry (platforms): a killed run is resumed only by a
 # run that would produce the same

@@ -79,6 +79,7 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "platform": (str, list),
     "format": (str, list),
     "fail_on": (str,),
+    "min_coverage": (int, float, str),
     "severity": (str, list),
     "skip_checks": (str, list),
     "ignore_file": (str,),
@@ -216,6 +217,7 @@ class Settings:
     platforms: tuple[str, ...] = ()  # empty: every linux platform of an index
     formats: tuple[str, ...] = ("table",)
     fail_on: str | None = None  # a severity: exit 1 when a finding at or above it exists
+    min_coverage: float | None = None  # percent of the admitted images that must be done for exit 0
     severities: tuple[str, ...] = ()  # the findings shown and failed on (empty: every severity)
     skip_checks: tuple[str, ...] = ()  # config check ids not reported
     ignore: IgnoreRules = field(default_factory=IgnoreRules)
@@ -316,6 +318,7 @@ def resolve(
         raise UsageError(f"unknown --fail-on {fail_on!r}: use {', '.join(FAIL_ON)}")
     if fail_on is not None and mode == "dry-run":
         log.warning("--fail-on does nothing in a dry run: no image is scanned, nothing is found")
+    min_coverage = _percent(pick("min_coverage")[0])
     severities = tuple(level.upper() for level in _listed(pick("severity")[0]))
     for level in severities:
         if level not in LEVELS:
@@ -365,6 +368,7 @@ def resolve(
         platforms=platforms,
         formats=formats,
         fail_on=str(fail_on).strip().upper() if fail_on is not None else None,
+        min_coverage=min_coverage,
         severities=severities,
         skip_checks=skip_checks,
         ignore=ignore,
@@ -391,6 +395,19 @@ def _shard(shard: str | None, shards: int | str | None, env: dict[str, str]) -> 
             f"which is {index!r}: run it in a Kubernetes Indexed Job, or use --shard K/N"
         )
     return int(index) + 1, int(shards)
+
+
+def _percent(value: Any) -> float | None:
+    """--min-coverage: a percentage from 0 to 100 (``95``, ``99.5``, ``95%``); None if unset."""
+    if value is None:
+        return None
+    try:
+        number = float(str(value).strip().removesuffix("%")) if not isinstance(value, bool) else -1.0
+    except ValueError:
+        number = -1.0
+    if not 0 <= number <= 100:  # (NaN too)
+        raise UsageError(f"--min-coverage must be a percentage from 0 to 100 (e.g. 95), not {value}")
+    return number
 
 
 def _bounded(value: Any, limit: float, message: str) -> float | None:

@@ -67,7 +67,7 @@ FIRST_DELAY = 0.25  # then twice as long each time, up to 4 s
 OPEN_SECONDS = 10.0  # how long a database that is not up yet is waited for when the store is opened
 FINDING_KEY = ("run", "repository", "tag", "platform", "kind", "seq")  # a row of finding_rows
 FIRST_REVISION = "0001"  # release 0.1.0's hand-written schema
-REVISION = "0007"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
+REVISION = "0008"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
 _MIGRATION_LOCK = 0x7463_7372  # PostgreSQL advisory lock: one worker upgrades a shared store at a time
 
 
@@ -547,8 +547,8 @@ class Store:
             for row in self._rows(query.order_by(images.c.repository, images.c.tag))
         ]
 
-    def record_failure(self, run: int, repository: str, tag: str, reason: str) -> None:
-        row = dict(run=run, repository=repository, tag=tag, reason=reason)
+    def record_failure(self, run: int, repository: str, tag: str, reason: str, code: str = "error") -> None:
+        row = dict(run=run, repository=repository, tag=tag, reason=reason, code=code)
         self._do(lambda connection: self._upsert(connection, failures, [row]))
 
     def failures(self, of_runs: Sequence[int]) -> list[RowMapping]:

@@ -74,7 +74,7 @@ class Analyser:
         chosen = select_platforms(manifest, self.platforms)
         if not chosen:
             offered = ", ".join(str(p) for p in manifest.platforms()) or "none"
-            raise ImageError(f"no platform of the image matches --platform (it has: {offered})")
+            raise ImageError(f"no platform of the image matches --platform (it has: {offered})", code="platform")
         return [
             self.inventory(client, image, client.manifest(image.repository, digest), platform, manifest.digest)
             for platform, digest in chosen
@@ -90,7 +90,7 @@ class Analyser:
     ) -> Inventory:
         what = f"{client.registry.host}/{image.repository}@{manifest.digest}"
         if manifest.is_index or manifest.config is None:
-            raise ImageError(f"{what}: a nested index is not an image")
+            raise ImageError(f"{what}: a nested index is not an image", code="unsupported-media-type")
         config = client.config(image.repository, manifest.config.digest)
         rootfs = config.get("rootfs") if isinstance(config.get("rootfs"), dict) else {}
         diff_ids = rootfs.get("diff_ids") if isinstance(rootfs.get("diff_ids"), list) else []
@@ -98,7 +98,10 @@ class Analyser:
             raise ImageError(f"{what}: the config lists {len(diff_ids)} diff_ids for {len(manifest.layers)} layers")
         for layer in manifest.layers:
             if not LAYER_TYPES.match(layer.media_type):
-                raise ImageError(f"{what}: not a container image (layer media type {layer.media_type!r})")
+                raise ImageError(
+                    f"{what}: not a container image (layer media type {layer.media_type!r})",
+                    code="unsupported-media-type",
+                )
         records = [
             self.layer(client, image.repository, layer, diff_id)
             for layer, diff_id in zip(manifest.layers, diff_ids, strict=True)
@@ -202,10 +205,12 @@ class Analyser:
                 if download is None or download.broken is None:
                     if isinstance(exc, TcsError):
                         raise
-                    raise ImageError(f"{what}: cannot read the layer: {type(exc).__name__}: {exc}") from None
+                    raise ImageError(
+                        f"{what}: cannot read the layer: {type(exc).__name__}: {exc}", code="analysis-error"
+                    ) from None
                 if attempt == BODY_ATTEMPTS:
                     reason = f"the download broke off {BODY_ATTEMPTS} times ({download.broken})"
-                    raise ImageError(f"{what}: {reason}") from None
+                    raise ImageError(f"{what}: {reason}", code="registry-error") from None
                 log.debug("Layer download broke off, fetching it again layer=%s error=%s", what, download.broken)
         raise AssertionError("unreachable")
 

@@ -51,7 +51,9 @@ class HashingReader(io.RawIOBase):
         if n:
             self.size += n
             if self.size > self.limit:
-                raise ImageError(f"{self.what}: larger than {self.limit} bytes; refusing to read further")
+                raise ImageError(
+                    f"{self.what}: larger than {self.limit} bytes; refusing to read further", code="too-large"
+                )
             self.hash.update(data)
             buffer[:n] = data
         return n
@@ -67,6 +69,8 @@ class HashingReader(io.RawIOBase):
 
 class BrokenDownload(ImageError):
     """The connection a layer came through broke off or stalled: worth fetching again."""
+
+    code = "registry-error"
 
 
 class Download(io.RawIOBase):

@@ -81,7 +81,10 @@ def describe(client: RegistryClient, repository: str, tag: str) -> ImageDescript
         platforms = manifest.platforms()
         children = [client.manifest(repository, p.digest or "") for p in platforms]
         if any(child.config is None for child in children):
-            raise ImageError(f"{client.registry.host}/{repository}:{tag}: nested index is not supported")
+            raise ImageError(
+                f"{client.registry.host}/{repository}:{tag}: nested index is not supported",
+                code="unsupported-media-type",
+            )
         configs = [client.config(repository, digest) for digest in map(_image_config, children) if digest]
     else:
         digest = _image_config(manifest)
