@@ -234,6 +234,12 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         help="Only what changed since each image's previous scan (in whatever run it was last scanned).",
     )
     @click.option("--since", type=int, help="With --changes: compare with this run's scan instead.")
+    @click.option(
+        "--by-layer",
+        "layers",
+        is_flag=True,
+        help="The layers shared by several images that bring them vulnerabilities, the most findings first.",
+    )
     @click.option("--state-dir", help="Where the default store lives (default: the user's data directory).")
     @click.option("--store", help="The store: postgresql://... or sqlite:////path/state.db. Env: TCS_STORE_URL.")
     @click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config).")
@@ -245,6 +251,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         output_format: str,
         only_changes: bool,
         since: int | None,
+        layers: bool,
         **flags: Any,
     ) -> None:
         """Show past runs of a project, what they found, and what changed since each image's previous scan.
@@ -254,6 +261,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
           tcs-registry results
           tcs-registry results --changes --format json
           tcs-registry results --changes --since 12
+          tcs-registry results --by-layer
           tcs-registry results --image team/app:1.0 --format cyclonedx > app.cdx.json
           tcs-registry results push
         """
@@ -267,7 +275,9 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         try:
             if (only_changes or since is not None) and image:
                 raise UsageError("--changes covers the whole run: leave out --image")
-            show_results(store, project, run, image, output_format, sys.stdout, only_changes, since)
+            if layers and (image or only_changes or since is not None):
+                raise UsageError("--by-layer covers the whole scan: leave out --image, --changes and --since")
+            show_results(store, project, run, image, output_format, sys.stdout, only_changes, since, layers)
         finally:
             store.close()
 

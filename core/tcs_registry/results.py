@@ -337,6 +337,69 @@ def registry_sarif(scanned: list[tuple[Any, dict[str, Any]]]) -> SarifRun:
     return run
 
 
+def by_layer(store: Store, project: str, scan: Sequence[int]) -> list[dict[str, Any]]:
+    """The layers shared by several image platforms of a scan whose packages bring them vulnerabilities,
+    the most image-findings first (what rebuilding on a fixed base would clear): each with the image
+    platforms it brings them into and its vulnerabilities, each with how many of those images have it."""
+    layers = store.by_layer(project, scan)
+    found: dict[str, dict[str, Any]] = {
+        row["layer"]: {
+            "layer": row["layer"],
+            "findings": row["findings"],
+            "worst": LEVELS[row["worst"]],
+            "images": set(),
+            "vulnerabilities": {},
+        }
+        for row in layers
+    }
+    for row in store.layer_findings(project, scan, list(found)):
+        layer = found[row["layer"]]
+        image = f"{urlsplit(row['registry']).netloc}/{row['repository']}:{row['tag']}"
+        layer["images"].add(image + (f"@{row['platform']}" if row["platform"] else ""))
+        key = (row["id"], row["package"], row["installed"])
+        vulnerability = layer["vulnerabilities"].setdefault(
+            key,
+            {"id": row["id"], "package": row["package"], "installed": row["installed"], "fixed": row["fixed"],
+             "severity": row["severity"], "images": 0},
+        )  # fmt: skip
+        vulnerability["images"] += 1
+    for layer in found.values():
+        layer["images"] = sorted(layer["images"])
+        layer["vulnerabilities"] = sorted(
+            layer["vulnerabilities"].values(), key=lambda v: (-rank(v["severity"]), -v["images"], v["id"], v["package"])
+        )
+    return list(found.values())
+
+
+def _show_by_layer(store: Store, project: str, run: int | None, output_format: str, out: TextIO) -> None:
+    run = run if run is not None else store.latest_scan(project)
+    if run is None:
+        raise UsageError(f"project {project!r} has no scan yet: no layer to show")
+    scan = store.scan_runs(project, run)
+    layers = by_layer(store, project, scan)
+    if output_format == "json":
+        out.write(json.dumps({"run": run, "layers": layers}, indent=2) + "\n")
+        return
+    if not layers:
+        out.write(f"No layer shared by several images brings a vulnerability in {_named(store, scan)}.\n")
+        return
+    out.write(
+        f"Layers shared by several images that bring them vulnerabilities, in {_named(store, scan)} "
+        "(rebuilding on a fixed base clears them in every image above it):\n"
+    )
+    for layer in layers:
+        images = len(layer["images"])
+        out.write(
+            f"\n{layer['layer']}: {plural(layer['findings'], 'finding')} in {plural(images, 'image platform')}"
+            f" (worst: {layer['worst'].lower()})\n"
+        )
+        out.write(f"  images: {', '.join(layer['images'])}\n")
+        table = [[v["id"], v["package"], v["installed"], v["fixed"] or "-", v["severity"], v["images"]]
+                 for v in layer["vulnerabilities"]]  # fmt: skip
+        headers = ["id", "package", "installed", "fixed", "severity", "images"]
+        out.write("\n".join("  " + line for line in tabulate(table, headers=headers).splitlines()) + "\n")
+
+
 def show(
     store: Store,
     project: str,
@@ -346,12 +409,19 @@ def show(
     out: TextIO,
     only_changes: bool = False,
     since: int | None = None,
+    layers: bool = False,
 ) -> None:
     """`tcs-registry results`: the project's runs, what a run found and what changed since the images'
-    previous scans, or one image's packages and findings (by default its latest scan, in whatever run)."""
+    previous scans, or one image's packages and findings (by default its latest scan, in whatever run);
+    with ``layers``, the layers shared by several images that bring them vulnerabilities."""
     for asked in (run, since):
         if asked is not None and store.run(project, asked) is None:
             raise UsageError(f"no run {asked} in project {project!r}; `tcs-registry results` lists the runs")
+    if layers:
+        if output_format not in ("table", "json"):
+            raise UsageError("--by-layer shows a table or JSON (--format json)")
+        _show_by_layer(store, project, run, output_format, out)
+        return
     if only_changes or since is not None:
         _show_changes(store, project, run, output_format, out, since)
         return

@@ -760,6 +760,14 @@ class Store:
         )
         return self._rows(query)
 
+    def layer_findings(self, project: str, scan: Sequence[int], layers: Sequence[str]) -> list[RowMapping]:
+        """The vulnerabilities the packages of ``layers`` bring into the image platforms of the runs ``scan``."""
+        rows = finding_rows.c
+        query = sa.select(finding_rows).where(
+            rows.project == project, rows.run.in_(scan), rows.kind == "vulnerability", rows.layer.in_(layers)
+        )
+        return self._rows(query)
+
     def trend(self, project: str, registry: str, kind: str, count: int = 30) -> list[tuple[int, dict[str, int]]]:
         """(run, findings of one kind by severity) of the registry's last ``count`` runs that scanned it."""
         latest = sa.select(runs.c.id).where(
