@@ -433,9 +433,10 @@ def test_exports_admin_tokens_and_the_trend(console, browser, tmp_path):
     shown = [*console.where, "--project=web", "--run=1", "--format=sarif"]
     written = subprocess.run([console_script(), "results", *shown], capture_output=True, text=True, check=True)
     assert json.loads(written.stdout)["runs"][0]["results"] == run["results"]
-    request = urllib.request.Request(link.replace("/1.sarif", "/99.sarif"), headers=request.headers)  # noqa: S310
-    with pytest.raises(urllib.error.HTTPError, match="404"):
-        urllib.request.urlopen(request, timeout=30)  # noqa: S310
+    for missing in ("99", str(2**64), "x"):  # no such scan, one no store could hold, none at all
+        request = urllib.request.Request(link.replace("/1.sarif", f"/{missing}.sarif"), headers=request.headers)  # noqa: S310
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(request, timeout=30)  # noqa: S310
 
     log_in("admin")
     follow(browser, (By.LINK_TEXT, "Tokens"))
@@ -626,7 +627,11 @@ def test_hostile_submissions_and_requests_get_an_answer_never_a_crash(console, t
     assert [(i["id"], i["severity"]) for i in found["items"]] == [("GHSA-jfh8-c2jp-5v3q", "CRITICAL")]  # as written
     assert console.api("/api/v1/projects/web/vulnerabilities?id=cve-2021-44228", read_web)[1]["total"] == 1
     assert console.api(f"/api/v1/projects/web/vulnerabilities?offset={2**70}", read_web)[0] == 422
-    assert console.api(f"/api/v1/projects/web/vulnerabilities?scan={2**70}", read_web)[0] == 200  # no such scan
+    assert console.api("/api/v1/projects/web/vulnerabilities?scan=99999", read_web)[1]["total"] == 0  # no such scan
+    for junk in (2**70, "abc", "-1", "%D9%A1"):  # (an Arabic-Indic one: a digit to str.isdecimal)
+        assert console.api(f"/api/v1/projects/web/vulnerabilities?scan={junk}", read_web)[0] == 422
+    many = {**vulnerability, "aliases": [f"ALIAS-{n}" for n in range(101)]}  # each name is a row of an index
+    assert post(images, {"scans": [{"document": document, "findings": {"vulnerabilities": [many]}}]}) == 422
     # another project sends a scan of the same digest: it sees its own document, never web's
     assert post("/api/v1/projects/other/runs", begin, other) == 200
     other_run = answers["/api/v1/projects/other/runs"]["run"]

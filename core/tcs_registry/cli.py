@@ -23,6 +23,7 @@ from .discovery import Discovery
 from .dockerconfig import docker_credentials
 from .errors import EXIT_REGISTRY, EXIT_USAGE, TcsError, UsageError
 from .plugins import describe_plugins, get_plugin_manager
+from .rematch import rematch
 from .results import show as show_results
 from .settings import FAIL_ON, FORMATS, MODES, load_config, resolve, resolve_store
 from .store import Store
@@ -268,16 +269,42 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         if ctx.invoked_subcommand is not None:
             return
         project, _, url = resolve_store(flags)
-        if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
-            where = str(Path(url.database or "").parent)
-            raise UsageError(f"no state store in {where!r}: run a scan first, or use --state-dir or --store")
-        store = Store(url)
+        store = existing_store(url)
         try:
             if (only_changes or since is not None) and image:
                 raise UsageError("--changes covers the whole run: leave out --image")
             if layers and (image or only_changes or since is not None):
                 raise UsageError("--by-layer covers the whole scan: leave out --image, --changes and --since")
             show_results(store, project, run, image, output_format, sys.stdout, only_changes, since, layers)
+        finally:
+            store.close()
+
+    @cli.command("rematch")
+    @click.option("--project", help="Project whose scans to match again (default 'default'). Env: TCS_PROJECT_ID.")
+    @click.option("--state-dir", help="Where the store and the vulnerability database live (default: the user's).")
+    @click.option("--store", help="The store: postgresql://... or sqlite:////path/state.db. Env: TCS_STORE_URL.")
+    @click.option("--ignore-file", "ignore_file", help="Ignore rules (default: .tcsignore beside the config file).")
+    @click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config).")
+    def rematch_command(ignore_file: str | None, **flags: Any) -> None:
+        """Match the packages of each registry's latest scan against the vulnerability database as it is
+        now, without pulling anything; each registry's result is a run (see results --changes).
+
+        \b
+        Examples:
+          tcs-registry db update && tcs-registry rematch
+          tcs-registry rematch --project payments && tcs-registry results --changes
+        """
+        project, state_dir, url = resolve_store(flags)
+        store = existing_store(url)
+        try:
+            rematch(
+                store,
+                project,
+                state_dir,
+                sys.stdout,
+                ignore_file=ignore_file,
+                config_path=load_config(flags.get("config"))[1],
+            )
         finally:
             store.close()
 
@@ -590,6 +617,14 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         click.echo(tabulate(rows, headers=["name", "version", "registry types", "hooks"]))
 
     return cli
+
+
+def existing_store(url: Any) -> Store:
+    """The store the reading commands open: a local one must exist already (a scan makes it)."""
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        where = str(Path(url.database or "").parent)
+        raise UsageError(f"no state store in {where!r}: run a scan first, or use --state-dir or --store")
+    return Store(url)
 
 
 def main(argv: Sequence[str] | None = None, plugin_manager: pluggy.PluginManager | None = None) -> int:

@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TextIO
 from urllib.parse import quote
 
 import pluggy
@@ -33,13 +33,13 @@ from .errors import (
     failure_code,
 )
 from .http import RegistryClient
-from .models import ImageDescription, Platform, Registry, ScanResult, Violation, Vulnerability
+from .models import ImageDescription, Platform, Registry, ScanResult
 from .oci import MAX_REPOSITORY_NAME, MAX_TAG, attached_tag, format_time, parse_time
 from .pacing import Traffic
 from .progress import Counts, Progress
 from .recorder import Recorder
 from .report import CsvReport, FailureReport, Summary, plural
-from .results import ResultWriter, findings_document
+from .results import ResultWriter, findings_document, matched_again
 from .settings import Settings
 from .sniffing import HttpProbe, select_registry_type
 from .store import LayerCache, Store, StoreError, shown
@@ -60,28 +60,10 @@ class Outcome:
     resumed: bool = False  # taken from the run this one resumes, not fetched again
 
 
-def _findings(
-    vulnerabilities: list[Vulnerability], violations: list[Violation], ignored: list[dict[str, Any]], matched: bool
-) -> dict[str, list]:
-    """The findings of an image platform as the store and the JSON files keep them: without
-    ``vulnerabilities`` when the packages were not matched, with ``ignored`` when rules set some aside."""
-    findings = findings_document(vulnerabilities, violations)
-    if not matched:
-        del findings["vulnerabilities"]
-    if ignored:
-        findings["ignored"] = ignored
-    return findings
-
-
 def _hours_since(stamp: str | None) -> float:
     """Hours since a store timestamp (0 if there is none)."""
     when = parse_time(stamp or "")
     return (datetime.now(UTC) - when).total_seconds() / 3600 if when else 0.0
-
-
-def _fields(kind: type, document: dict[str, Any]) -> dict[str, Any]:
-    """The entries of ``document`` that are fields of the dataclass ``kind``."""
-    return {key: value for key, value in document.items() if key in kind.__dataclass_fields__}
 
 
 def _reason(exc: Exception) -> str:
@@ -610,9 +592,13 @@ class Discovery:
     def _options(self) -> str:
         """What this run's images depend on besides the registry: a killed scan with other platforms is
         not resumed (its inventories would miss some). Describing ignores them; findings are matched
-        again on resuming, so the vulnerability database may change in between."""
+        again on resuming, so the vulnerability database may change in between. A scan that leaves
+        images out keeps its filters (``selection``): its SARIF, rebuilt later, goes to their category."""
         s = self.settings
-        return json.dumps({"platforms": sorted(s.platforms)} if s.mode == "scan" and self.scanners else {})
+        if s.mode != "scan" or not self.scanners:
+            return "{}"
+        selection = self._selection()
+        return json.dumps({"platforms": sorted(s.platforms), **({"selection": selection} if selection else {})})
 
     def _resumed(self, store: Store, repository: str, tag: str) -> Outcome | None:
         """What the resumed run found for this image, if it finished it (a scan: every platform stored)."""
@@ -632,13 +618,10 @@ class Discovery:
             return None  # described, not scanned: do it now
         inventories, vulnerabilities, violations = [], [], []
         for scan_row, document in scanned:
-            inventory = sbom.from_json(document)
+            inventory, found, checks = matched_again(self.matcher, scan_row, document)
             inventories.append(inventory)
-            if self.matcher is not None:  # against the database as it is now
-                vulnerabilities += self.matcher.inventory(inventory)
-            violations += [Violation(**c, platform=scan_row["platform"]) for c in document.get("violations") or ()]
-            set_aside = [i for i in document.get("ignored") or () if i["kind"] == "violation"]  # judged again now
-            violations += [Violation(**_fields(Violation, i), platform=scan_row["platform"]) for i in set_aside]
+            vulnerabilities += found
+            violations += checks
         scan = ScanResult(image, "builtin", tuple(inventories), tuple(vulnerabilities), tuple(violations))
         return Outcome(image, scan, resumed=True)
 
@@ -695,13 +678,13 @@ class Discovery:
                 inventory.repository, inventory.tag, vulnerabilities, violations
             )
             document = sbom.to_json(inventory, s.host)
-            recorder.scan((inventory, document, _findings(vulnerabilities, violations, ignored, matched)))
+            recorder.scan((inventory, document, findings_document(vulnerabilities, violations, ignored, matched)))
             if self.results:  # what the user asked to see: the store keeps every severity and check
                 violations = [c for c in violations if c.id not in s.skip_checks]
                 if s.severities:
                     vulnerabilities = [v for v in vulnerabilities if v.severity in s.severities]
                     violations = [c for c in violations if c.severity in s.severities]
-                shown = _findings(vulnerabilities, violations, ignored, matched)
+                shown = findings_document(vulnerabilities, violations, ignored, matched)
                 self.results.write(inventory, document, vulnerabilities, violations, shown)
             log.info(
                 "Scanned image image=%s platform=%s os=%s packages=%d vulnerabilities=%s violations=%d",

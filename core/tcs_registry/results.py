@@ -21,6 +21,7 @@ from .files import private_dir, write_private
 from .models import Inventory, Violation, Vulnerability
 from .report import plural, report_name
 from .store import Store
+from .vulns.matching import Matcher
 from .vulns.sarif import SarifRun, category, to_sarif
 from .vulns.severity import LEVELS, rank
 
@@ -53,12 +54,23 @@ def counts_text(counts: Counter[str]) -> str:
     return ", ".join(f"{counts[level]} {level.lower()}" for level in reversed(LEVELS) if counts[level])
 
 
-def findings_document(vulnerabilities: Iterable[Vulnerability], violations: Iterable[Violation]) -> dict[str, list]:
-    """The findings as JSON-ready lists (also what the store keeps per run)."""
-    return {
+def findings_document(
+    vulnerabilities: Iterable[Vulnerability],
+    violations: Iterable[Violation],
+    ignored: list[dict[str, Any]] | None = None,
+    matched: bool = True,
+) -> dict[str, list]:
+    """The findings as JSON-ready lists (also what the store keeps per run): without ``vulnerabilities``
+    when the packages were not matched, with ``ignored`` when rules set some aside."""
+    findings = {
         "vulnerabilities": [{k: v for k, v in asdict(f).items() if k != "platform"} for f in vulnerabilities],
         "violations": [{k: v for k, v in asdict(c).items() if k != "platform"} for c in violations],
     }
+    if not matched:
+        del findings["vulnerabilities"]
+    if ignored:
+        findings["ignored"] = ignored
+    return findings
 
 
 class TableRows:
@@ -261,7 +273,7 @@ class Change:
     detail: str
 
 
-def _finding_keys(document: dict[str, Any], vulnerabilities: bool = True) -> dict[tuple[str, str, str], str]:
+def finding_keys(document: dict[str, Any], vulnerabilities: bool = True) -> dict[tuple[str, str, str], str]:
     """What can appear or go away between runs, keyed so that an upgrade that still has the flaw is
     not reported as fixed: a vulnerability by (id, package), a violation by (id, detail)."""
     keys = {}
@@ -292,8 +304,8 @@ def changes(
                 found.append(Change(image, platform, "new digest", f"{old[0]['digest']} -> {row['digest']}"))
             # a run whose packages were not matched (no database) says nothing about vulnerabilities
             matched = "vulnerabilities" in old[1] and "vulnerabilities" in document
-            old_keys = _finding_keys(old[1], matched)
-        new_keys = _finding_keys(document, old is None or matched)
+            old_keys = finding_keys(old[1], matched)
+        new_keys = finding_keys(document, old is None or matched)
         for key in sorted(new_keys.keys() - old_keys.keys()):
             found.append(Change(image, platform, f"new {key[0]}", new_keys[key]))
         for key in sorted(old_keys.keys() - new_keys.keys()):
@@ -327,13 +339,35 @@ def stored_scan(row: Any, document: dict[str, Any]) -> tuple[Inventory, str, lis
     )
 
 
-def registry_sarif(scanned: list[tuple[Any, dict[str, Any]]]) -> SarifRun:
-    """A registry's scan, its image platforms as the store keeps them, as one SARIF run in the registry's
-    category (a scan is of one registry)."""
-    run = SarifRun(category(min(urlsplit(row["registry"]).netloc for row, _ in scanned)))
-    for row, document in scanned:
-        inventory, host, found, violations = stored_scan(row, document)
-        run.add(inventory, host, found, violations, where=file_stem(inventory))
+def matched_again(
+    matcher: Matcher | None, row: Any, document: dict[str, Any]
+) -> tuple[Inventory, list[Vulnerability], list[Violation]]:
+    """An image platform's stored scan as a scan now would find it, without pulling it: its packages
+    matched against the database as it is now, its config checks as they were (those ignore rules set
+    aside among them, to be judged again by the rules of now)."""
+    inventory, platform = sbom.from_json(document), row["platform"]
+    vulnerabilities = matcher.inventory(inventory) if matcher is not None else []
+    checks = [
+        *(document.get("violations") or ()),
+        *(i for i in document.get("ignored") or () if i["kind"] == "violation"),
+    ]
+    fields = Violation.__dataclass_fields__
+    violations = [
+        Violation(**{k: v for k, v in c.items() if k in fields and k != "platform"}, platform=platform) for c in checks
+    ]
+    return inventory, vulnerabilities, violations
+
+
+def registry_sarif(store: Store, project: str, scan: Sequence[int]) -> SarifRun:
+    """A registry's scan (the runs ``scan``), its image platforms as the store keeps them, as one SARIF
+    run in the category its own run's file had: the registry's, and the filters' if it left images out
+    (an upload replaces its category's alerts). Its workers' shares together are the whole scan."""
+    registry = store.run(project, scan[0])["registry"]  # type: ignore[index]
+    run = SarifRun(category(urlsplit(registry).netloc, selection=store.selection(scan[0])))
+    for page in store.scanned_pages(project, scan):  # (a page at a time: the file keeps 25,000 results)
+        for row, document in page:
+            inventory, host, found, violations = stored_scan(row, document)
+            run.add(inventory, host, found, violations, where=file_stem(inventory))
     return run
 
 
@@ -446,7 +480,7 @@ def show(
             if image:
                 out.write(json.dumps(to_sarif(*stored_scan(*scanned[0])), indent=2) + "\n")
                 return
-            run = registry_sarif(scanned)
+            run = registry_sarif(store, project, scan or store.scan_runs(project, max(r["run"] for r, _ in scanned)))
             out.write(json.dumps(run.document(), indent=2) + "\n")
             if run.left_out:
                 log.warning(

@@ -327,11 +327,7 @@ def resolve(
     for check in skip_checks:
         if check.startswith("TCS-") and check not in CHECK_IDS:
             raise UsageError(f"unknown --skip-checks {check!r}: the built-in checks are {', '.join(CHECK_IDS)}")
-    ignore_file = pick("ignore_file")[0]
-    default_ignore = (config_path.parent if config_path else Path()) / IGNORE_FILENAME
-    ignore = IgnoreRules.load(
-        Path(ignore_file).expanduser() if ignore_file else default_ignore, required=bool(ignore_file), host=host
-    )
+    ignore = ignore_rules(pick("ignore_file")[0], config_path, host)
     token, console = pick("token")[0], pick("console")[0]
     if console:
         console = console_url(str(console))
@@ -427,6 +423,15 @@ def _listed(value: str | list[str] | None) -> tuple[str, ...]:
     """A comma-separated flag or a config list, lowercased, without blanks or repeats."""
     items = value if isinstance(value, list) else (value or "").split(",")
     return tuple(dict.fromkeys(str(item).strip().lower() for item in items if str(item).strip()))
+
+
+def ignore_rules(ignore_file: str | None, config_path: Path | None, host: str) -> IgnoreRules:
+    """The ignore rules in effect: --ignore-file's, else the .tcsignore beside the config file in effect
+    (else in the working directory), if there is one."""
+    default = (config_path.parent if config_path else Path()) / IGNORE_FILENAME
+    return IgnoreRules.load(
+        Path(ignore_file).expanduser() if ignore_file else default, required=bool(ignore_file), host=host
+    )
 
 
 def resolve_store(flags: dict[str, Any], env: dict[str, str] | None = None) -> tuple[str, Path, URL]:

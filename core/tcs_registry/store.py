@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import importlib
+import itertools
 import json
 import logging
 import os
@@ -65,6 +66,7 @@ FILENAME = "state.db"  # the default SQLite store, in the state directory
 RECONNECT_SECONDS = 30.0
 FIRST_DELAY = 0.25  # then twice as long each time, up to 4 s
 OPEN_SECONDS = 10.0  # how long a database that is not up yet is waited for when the store is opened
+MOST_NAMES, NAME = 100, 200  # the names of a finding indexed, at most; the characters of one
 FINDING_KEY = ("run", "repository", "tag", "platform", "kind", "seq")  # a row of finding_rows
 FIRST_REVISION = "0001"  # release 0.1.0's hand-written schema
 REVISION = "0008"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
@@ -393,6 +395,16 @@ class Store:
         query = sa.select(runs, scanned.label("scanned")).where(runs.c.project == project)
         return self._rows(query.order_by(runs.c.id.desc()).limit(limit))
 
+    def scans_to_pick(self, project: str, chosen: Sequence[int] = (), most: int = 200) -> list[RowMapping]:
+        """The project's last ``most`` scan runs that scanned images, and the runs ``chosen``, newest first."""
+        scanned = sa.exists().where(scans.c.run == runs.c.id)
+        query = sa.select(runs).where(runs.c.project == project, runs.c.mode == "scan", scanned)
+        last = self._rows(query.order_by(runs.c.id.desc()).limit(most))
+        known = {row["id"] for row in last}
+        extra = [run for run in chosen if run not in known]
+        more = self._rows(query.where(runs.c.id.in_(extra))) if extra else []
+        return sorted([*last, *more], key=lambda row: -row["id"])
+
     def scan_runs(self, project: str, run: int) -> list[int]:
         """The runs of the scan `run` is part of (the workers of one --scan-id), oldest first: the latest
         of each share, which has all of it (a worker run again, or resuming one killed, records every
@@ -431,6 +443,16 @@ class Store:
         rows = self._rows(query.order_by(runs.c.id.desc()).limit(1))
         return rows[0] if rows else None
 
+    def selection(self, run: int) -> str:
+        """The filters that left images out of a scan run ('' for the whole registry): its SARIF's
+        category says them."""
+        options = self._scalar(sa.select(run_options.c.options).where(run_options.c.run == run))
+        try:
+            chosen = json.loads(options or "{}").get("selection", "")
+        except (ValueError, AttributeError):
+            return ""
+        return chosen if isinstance(chosen, str) else ""
+
     def run_with_options(self, project: str, options: str) -> int | None:
         """The project's run begun with exactly these options (a console's submitted run, by its client key)."""
         query = sa.select(sa.func.max(runs.c.id)).join(run_options, run_options.c.run == runs.c.id)
@@ -453,6 +475,7 @@ class Store:
         described: Sequence[ImageDescription] = (),
         scanned: Sequence[Scanned] = (),
         earlier: Sequence[int] = (),
+        analyser: str = ANALYSER_VERSION,
     ) -> int:
         """Remember images as a run described them and what it found in their platforms, in one
         transaction; how many of their digests were new to the project (a digest several workers meet
@@ -482,14 +505,14 @@ class Store:
                 run=run, repository=inventory.repository, tag=inventory.tag, platform=str(inventory.platform or "")
             )
             key = tuple(where.values())
-            values = dict(project=project, registry=registry, digest=inventory.digest, analyser=ANALYSER_VERSION)
+            values = dict(project=project, registry=registry, digest=inventory.digest, analyser=analyser)
             platforms[key] = {**where, **values, "scanned_at": now}
             if findings_ is not None:
                 found[key] = {**where, "findings": zlib.compress(json.dumps(findings_, separators=(",", ":")).encode())}
                 listed += finding_rows_of(project, registry, run, where, findings_)
             document_json = json.dumps(document, separators=(",", ":"))
             stored[inventory.digest] = dict(
-                project=project, digest=inventory.digest, analyser=ANALYSER_VERSION, inventory=document_json
+                project=project, digest=inventory.digest, analyser=analyser, inventory=document_json
             )
 
         def record(connection: Connection) -> int:
@@ -586,14 +609,16 @@ class Store:
         where = [scans.c.project == project, *_image(repository, tag, platform)]
         return self._latest(*where, *([scans.c.run.in_(among)] if among is not None else []))
 
-    def image_history(self, project: str, registry: str, repository: str, tag: str) -> list[dict[str, Any]]:
-        """Each scan of an image's platforms, newest first: its run, platform, digest, time, and the
-        findings of each kind by severity."""
+    def image_history(
+        self, project: str, registry: str, repository: str, tag: str, most: int = 100
+    ) -> list[dict[str, Any]]:
+        """The last ``most`` scans of an image's platforms, newest first: each's run, platform, digest,
+        time, and findings of each kind by severity."""
         image = (scans.c.project == project, scans.c.registry == registry, *_image(repository, tag, None))
         query = sa.select(scans.c.run, scans.c.platform, scans.c.digest, scans.c.scanned_at).where(*image)
         history = {
             (row["run"], row["platform"]): {**row, "vulnerability": {}, "violation": {}}
-            for row in self._rows(query.order_by(scans.c.run.desc(), scans.c.platform))
+            for row in self._rows(query.order_by(scans.c.run.desc(), scans.c.platform).limit(most))
         }
         rows = finding_rows.c
         counted = (
@@ -643,9 +668,23 @@ class Store:
         )
         return [row["id"] for row in self._rows(query.order_by(runs.c.id))]
 
-    def _latest(self, *where: Any) -> list[tuple[RowMapping, dict[str, Any]]]:
+    def scanned_pages(
+        self, project: str, scan: Sequence[int], size: int = 500
+    ) -> Iterator[list[tuple[RowMapping, dict[str, Any]]]]:
+        """What `scanned` gives for the runs ``scan``, ``size`` image platforms at a time: a scan of
+        thousands of images never held in memory whole."""
+        for offset in itertools.count(0, size):
+            page = self._latest(scans.c.project == project, scans.c.run.in_(scan), offset=offset, limit=size)
+            if page:
+                yield page
+            if len(page) < size:
+                return
+
+    def _latest(
+        self, *where: Any, offset: int = 0, limit: int | None = None
+    ) -> list[tuple[RowMapping, dict[str, Any]]]:
         """(scan row, document) of the latest scan of each image platform among the scans ``where``
-        selects, in the order of their names."""
+        selects, in the order of their names (from ``offset``, at most ``limit``)."""
         names = (scans.c.registry, scans.c.repository, scans.c.tag, scans.c.platform)
         latest = sa.select(*names, sa.func.max(scans.c.run).label("run")).where(*where).group_by(*names).subquery()
         query = (
@@ -666,6 +705,8 @@ class Store:
                 )
             )
             .order_by(scans.c.repository, scans.c.tag, scans.c.platform, scans.c.registry)
+            .offset(offset)
+            .limit(limit)
         )
         return [(row, self._document(row)) for row in self._rows(query)]
 
@@ -916,9 +957,14 @@ def finding_rows_of(
 
 
 def names_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows of ``finding_names`` for rows of ``finding_rows``: one a name each finding goes by."""
+    """The rows of ``finding_names`` for rows of ``finding_rows``: one a name each finding goes by (at
+    most MOST_NAMES names of at most NAME characters: an advisory has a few, short)."""
     key = (*FINDING_KEY, "project")
-    return [{**{k: row[k] for k in key}, "name": name} for row in rows for name in set(row["aliases"].split())]
+    return [
+        {**{k: row[k] for k in key}, "name": name}
+        for row in rows
+        for name in list(dict.fromkeys(n for n in row["aliases"].split() if len(n) <= NAME))[:MOST_NAMES]
+    ]
 
 
 def _image(repository: str | None, tag: str | None, platform: str | None) -> list[Any]:

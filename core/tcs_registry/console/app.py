@@ -135,7 +135,10 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             raise HTTPException(422, "offset and limit are numbers") from None
         if not 0 <= offset < 2**31:
             raise HTTPException(422, "offset is a number from 0")
-        found = findings.page(store, project, kind, findings.Filters.parse(params), offset, limit)
+        filters = findings.Filters.parse(params)
+        if filters.scan == 0:
+            raise HTTPException(422, "scan is a run's number")
+        found = findings.page(store, project, kind, filters, offset, limit)
         following = None
         if found.next_offset is not None:
             following = str(request.url.include_query_params(offset=found.next_offset, limit=found.limit))
@@ -359,7 +362,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             query=urlencode(kept),
             previous=link(number - 1) if number > 1 else None,
             following=link(number + 1) if number < pages else None,
-            scans=choices(project),
+            scans=choices(project, filters.scan),
         )
 
     @app.get("/projects/{project}/vulnerabilities", include_in_schema=False)
@@ -414,17 +417,20 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
                 }
             )
         image = scanned[0][1].get("image", f"{repository}:{tag}")
-        shown = {row["run"] for row, _ in scanned}
+        shown = {(row["run"], row["platform"]) for row, _ in scanned}
         history = store.image_history(project, registry, repository, tag)
-        digests: dict[str, str] = {}  # each platform's digest in the scan before
+        digests: dict[str, str] = {}  # each platform's digest in its scan before
         for scan in reversed(history):  # oldest first
+            platform, digest = scan["platform"], scan["digest"]
+            # a platform not seen before is new to a tag seen before: an image that became an index
+            before = digests.get(platform, digest if not digests or digest in digests.values() else "")
             scan.update(
                 scanned_at=_shown_time(scan["scanned_at"]),
-                shown=scan["run"] in shown,
-                moved=digests.get(scan["platform"], scan["digest"]) != scan["digest"],
+                shown=(scan["run"], platform) in shown,
+                moved=before != digest,
                 link=findings.image_link(project, registry, repository, tag, scan["run"]),
             )
-            digests[scan["platform"]] = scan["digest"]
+            digests[platform] = digest
         return render(
             request, "image.html", project=project, token=token, image=image, platforms=platforms, history=history,
             latest=number is None, latest_link=findings.image_link(project, registry, repository, tag),
@@ -459,7 +465,10 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
                 raise HTTPException(404, "No such scan in this project")
         latest = store.registries(project)
         if since is not None:  # (a scan is compared with one of its own registry)
-            latest = [r for r in latest if r["registry"] == store.run(project, since)["registry"]]  # type: ignore[index]
+            registry = store.run(project, since)["registry"]  # type: ignore[index]
+            if scan is not None and store.run(project, scan)["registry"] != registry:  # type: ignore[index]
+                raise HTTPException(422, f"Run {since} scanned another registry than run {scan}: pick one of its own")
+            latest = [r for r in latest if r["registry"] == registry]
         chosen = [scan] if scan is not None else [registry["run"] for registry in latest]
         compared = []
         for run in chosen:
@@ -473,8 +482,8 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
                 listed.append({**asdict(change), "link": findings.image_link(project, registry, repository, tag, run)})
             compared.append({"run": run, "registry": registry, "before": before, "changes": listed})
         return render(
-            request, "changes.html", project=project, token=token, compared=compared, scans=choices(project),
-            scan=scan, since=since,
+            request, "changes.html", project=project, token=token, compared=compared,
+            scans=choices(project, scan, since), scan=scan, since=since,
         )  # fmt: skip
 
     @app.get("/projects/{project}/export/image", include_in_schema=False)
@@ -506,27 +515,31 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             return attachment(json.dumps(to_sarif(inventory, host, found, checks), indent=2), f"{name}.sarif")
         return attachment(sbom.to_cyclonedx(inventory, host, found), f"{name}.cdx.json")
 
-    @app.get("/projects/{project}/scans/{run:int}.sarif", include_in_schema=False)
-    def scan_sarif(request: Request, project: str, run: int) -> Response:
+    @app.get("/projects/{project}/scans/{run}.sarif", include_in_schema=False)
+    def scan_sarif(request: Request, project: str, run: str) -> Response:
         """A scan of a registry as one SARIF run, as `tcs-registry results --format sarif` writes it: the
         file to upload to GitHub code scanning."""
         page_reader(request, project)
-        scanned = store.scanned(project, store.scan_runs(project, run)) if store.run(project, run) else []
-        if not scanned:
+        number = findings.run_number(run)
+        if not number or store.run(project, number) is None:
             raise HTTPException(404, "No such scan in this project")
-        name = report_name(urlsplit(scanned[0][0]["registry"]).netloc, f"run-{run}").removesuffix(".csv")
-        return attachment(json.dumps(registry_sarif(scanned).document(), indent=2), f"{name}.sarif")
+        scan = store.scan_runs(project, number)
+        if not store.latest_scan(project, scan):
+            raise HTTPException(404, "This run scanned no image")
+        name = report_name(urlsplit(store.run(project, number)["registry"]).netloc, f"run-{number}")  # type: ignore[index]
+        document = registry_sarif(store, project, scan).document()
+        return attachment(json.dumps(document, indent=2), f"{name.removesuffix('.csv')}.sarif")
 
-    def choices(project: str) -> list[dict[str, Any]]:
-        """The project's scans to pick from (each run that scanned images), newest first."""
+    def choices(project: str, *chosen: int | None) -> list[dict[str, Any]]:
+        """The project's scans to pick from (the last 200 runs that scanned images, and those ``chosen``),
+        newest first."""
         return [
             {
                 "run": row["id"],
                 "label": f"run {row['id']} · {urlsplit(row['registry']).netloc} · {_shown_time(row['started_at'])}"
                 + (f" · shard {row['shard']} of {row['shards']}" if row["shards"] > 1 else ""),
             }
-            for row in store.runs(project, limit=200)
-            if row["scanned"] and row["mode"] == "scan"
+            for row in store.scans_to_pick(project, [run for run in chosen if run])
         ]
 
     def admin(request: Request, project: str) -> RowMapping:

@@ -31,12 +31,17 @@ def find(state_dir: Path, store: str) -> str | None:
     """The URL of a console running on this machine over ``store``, if one is. A marker another user
     wrote, or could have (a state directory others may write to), is not taken: it would send the
     summary's links wherever its writer chose."""
-    path = state_dir / MARKER
-    try:
-        mine = os.stat(path, follow_symlinks=False)
+    try:  # what is checked is what is read: the file opened, not its name looked at twice
+        descriptor = os.open(state_dir / MARKER, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(descriptor, "rb") as file:
+        mine = os.fstat(file.fileno())
         if not stat.S_ISREG(mine.st_mode) or mine.st_uid != os.getuid() or mine.st_mode & 0o022:
             return None
-        marker = json.loads(path.read_text())
+        text = file.read(64 * 1024)
+    try:
+        marker = json.loads(text)
         url, pid = str(marker["url"]), int(marker["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

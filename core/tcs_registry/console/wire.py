@@ -10,7 +10,7 @@ from ..analysis import sbom
 from ..models import ImageDescription, Inventory, Package, Platform, Violation, Vulnerability
 from ..oci import format_time, parse_time
 from ..results import findings_document
-from ..store import Scanned
+from ..store import MOST_NAMES, NAME, Scanned
 from ..vulns.severity import LEVELS
 
 BATCH = 200  # image platforms (or images) a request, at most
@@ -116,6 +116,8 @@ def _typed(kind: type, item: Any, what: str) -> dict[str, Any]:
         elif annotation.startswith("tuple[str"):
             if not isinstance(value, list | tuple) or not all(isinstance(x, str) for x in value):
                 raise ValueError(f"{what}'s {name} must be a list of strings")
+            if len(value) > MOST_NAMES or any(len(x) > NAME for x in value):  # (each alias is indexed)
+                raise ValueError(f"{what}'s {name}: at most {MOST_NAMES}, of at most {NAME} characters each")
             value = tuple(value)
         elif annotation in ("float | None", "int | None"):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):

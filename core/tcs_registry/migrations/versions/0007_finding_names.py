@@ -29,10 +29,12 @@ def upgrade() -> None:
     )
     op.create_index("finding_names_by_name", "finding_names", ["project", "kind", "name", "run"])
     op.create_index("finding_rows_by_layer", "finding_rows", ["project", "kind", "run", "layer"])
+    op.drop_index("finding_rows_by_id", "finding_rows")  # an id is found through its names now
     connection = op.get_bind()
     recorded = sa.text("SELECT run, repository, tag, platform, kind, seq, project, aliases FROM finding_rows")
     batch = []
-    for row in connection.execute(recorded).mappings():
+    streamed = recorded.execution_options(stream_results=True, yield_per=5000)  # (psycopg: not all at once)
+    for row in connection.execute(streamed).mappings():
         batch += names_of([row])
         if len(batch) >= 5000:
             connection.execute(table.insert(), batch)
@@ -42,6 +44,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.create_index("finding_rows_by_id", "finding_rows", ["project", "kind", "run", "id"])
     op.drop_index("finding_rows_by_layer", "finding_rows")
     op.drop_index("finding_names_by_name", "finding_names")
     op.drop_table("finding_names")
