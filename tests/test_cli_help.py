@@ -26,7 +26,7 @@ def _complete(words: str) -> list[str]:
 
 
 def test_shell_completion_knows_commands_and_options():
-    assert _complete("tcs-registry re") == ["registry", "results"]
+    assert _complete("tcs-registry re") == ["registry", "rematch", "results"]
     assert "--platform" in _complete("tcs-registry registry localhost:5000 --p")
     assert _complete("tcs-registry results --format ") == ["table", "json", "sarif", "cyclonedx"]
 

@@ -154,6 +154,16 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         shell_complete=completing(lambda: FAIL_ON),
     )
     @click.option(
+        "--plan", help="Scan exactly the images a dry run's report (CSV) lists as not skipped, at its digests."
+    )
+    @click.option(
+        "--plan-follow-tags",
+        "plan_follow_tags",
+        is_flag=True,
+        default=None,
+        help="With --plan: scan a tag that moved since the plan at its new digest (default: a failure).",
+    )
+    @click.option(
         "--min-coverage",
         "min_coverage",
         help="Exit 0 despite failed images when at least this percentage of the admitted images was done (e.g. 95).",

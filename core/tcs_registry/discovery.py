@@ -36,6 +36,7 @@ from .http import RegistryClient
 from .models import ImageDescription, Platform, Registry, ScanResult
 from .oci import MAX_REPOSITORY_NAME, MAX_TAG, attached_tag, format_time, parse_time
 from .pacing import Traffic
+from .plan import Plan, locate
 from .progress import Counts, Progress
 from .recorder import Recorder
 from .report import CsvReport, FailureReport, Summary, plural
@@ -91,6 +92,7 @@ class Discovery:
         self.traffic: Traffic | None = None  # the client's requests: their rate and how many at once
         self.failures: FailureReport | None = None  # set by run(): every failed repository and image, and why
         self.resuming: int | None = None  # the killed or interrupted run this one finishes
+        self.plan: Plan | None = None  # --plan: the images to scan, at the digests their dry run saw
         self.resumed = 0
         self.store: Store | None = None
         self.run_id = 0
@@ -149,7 +151,13 @@ class Discovery:
     # -- listing -----------------------------------------------------------------------------
     def candidates(self) -> Iterator[tuple[str, str]]:
         """(repository, tag) for every tag of every repository, in listing order; the tags of the next
-        repositories are fetched concurrently (a bounded look-ahead); a failing repository is skipped."""
+        repositories are fetched concurrently (a bounded look-ahead); a failing repository is skipped.
+        With a plan, its images (this worker's share of them), and nothing is listed."""
+        if self.plan is not None:
+            for repository, tag in self.plan.images:
+                if self._mine(repository, tag):
+                    yield repository, tag
+            return
         hook, (registry, client) = self.pm.hook, self._connected()
         repositories = hook.list_repositories(registry=registry, client=client)
         if repositories is None:
@@ -270,6 +278,12 @@ class Discovery:
 
     def describe_and_scan(self, repository: str, tag: str) -> Outcome:
         outcome = self.describe(repository, tag)
+        planned = self.plan.digests.get((repository, tag)) if self.plan is not None else None
+        if planned and outcome.image.digest != planned:
+            moved = f"{self.settings.host}/{repository}:{tag} names {outcome.image.digest}, not {planned}"
+            if not self.settings.plan_follow_tags:
+                raise ImageError(f"moved since the plan: {moved} (--plan-follow-tags scans it)", code="moved")
+            log.info("Scanning a tag that moved since the plan: %s", moved)
         if self.settings.mode == "scan" and self.scanners and not self._left_out(outcome.image):
             hook, (registry, client) = self.pm.hook, self._connected()
             options = {
@@ -300,6 +314,14 @@ class Discovery:
         # scanned at once (its layers), the writer threads (recorder.py, the layer cache's)
         store = self.store = Store(s.store, connections=min(SCANS, s.concurrency) + 2)
         try:
+            if s.plan is not None:  # (a plan the store does not know costs the registry nothing either)
+                self.plan = locate(s.plan, store, s.project, s.url)
+                log.info(
+                    "Scanning the plan %s of dry run %d: %s",
+                    s.plan.path,
+                    self.plan.run,
+                    plural(len(self.plan.images), "image"),
+                )
             self.connect()
         except BaseException:
             store.close()
@@ -401,7 +423,9 @@ class Discovery:
         """Describe admitted images concurrently while writing results in listing order (`_settle_all`),
         the store's writes done by a thread of their own."""
         s = self.settings
-        recorder = Recorder(store, run_id, s.project, s.url, store.resumed(run_id), self.submitter)
+        recorder = Recorder(
+            store, run_id, s.project, s.url, store.resumed(run_id), self.submitter, plan=s.mode == "dry-run"
+        )
         try:
             self._settle_all(pool, store, recorder, report)
         except BaseException:

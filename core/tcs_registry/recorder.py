@@ -28,10 +28,12 @@ class Recorder:
         registry: str,
         earlier: Sequence[int] = (),
         also: Submitter | None = None,
+        plan: bool = False,
     ) -> None:
         """``earlier``: the interrupted runs this one finishes (`Store.resumed`); ``also``: a console that
-        is sent what is recorded."""
+        is sent what is recorded; ``plan``: a dry run, whose digests are kept for a scan of its report."""
         self.store, self.run, self.project, self.registry = store, run, project, registry
+        self.plan = plan
         self.earlier = tuple(earlier)
         self.also = also
         self.new = 0  # digests new to the project (or first met by a run this one finishes), of those written so far
@@ -54,4 +56,6 @@ class Recorder:
     def _write(self, batch: list[tuple[str, Any]]) -> None:
         images = [value for kind, value in batch if kind == "image"]
         scans = [value for kind, value in batch if kind == "scan"]
-        self.new += self.store.record(self.run, self.project, self.registry, images, scans, self.earlier)
+        self.new += self.store.record(
+            self.run, self.project, self.registry, images, scans, self.earlier, plan=self.plan
+        )

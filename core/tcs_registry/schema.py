@@ -163,3 +163,12 @@ finding_names = Table(
     Column("name", Text, primary_key=True),
     Column("project", Text, nullable=False),
 )
+# the digest each image a dry run described had: `--plan REPORT.csv` scans those digests
+planned = Table(
+    "planned",
+    metadata,
+    _run(primary_key=True, autoincrement=False),
+    Column("repository", Text, primary_key=True),
+    Column("tag", Text, primary_key=True),
+    Column("digest", Text, nullable=False),
+)

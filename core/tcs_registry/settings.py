@@ -32,6 +32,7 @@ from .errors import UsageError
 from .models import Credentials
 from .pacing import DEFAULT_CONCURRENCY
 from .patterns import ImageFilter
+from .plan import Plan, read_plan
 from .store import store_url
 from .submit import console_url
 from .vulns.checks import CHECK_IDS
@@ -218,6 +219,8 @@ class Settings:
     formats: tuple[str, ...] = ("table",)
     fail_on: str | None = None  # a severity: exit 1 when a finding at or above it exists
     min_coverage: float | None = None  # percent of the admitted images that must be done for exit 0
+    plan: Plan | None = None  # --plan: a dry run's report, the images to scan
+    plan_follow_tags: bool = False  # a planned tag that moved is scanned at its new digest
     severities: tuple[str, ...] = ()  # the findings shown and failed on (empty: every severity)
     skip_checks: tuple[str, ...] = ()  # config check ids not reported
     ignore: IgnoreRules = field(default_factory=IgnoreRules)
@@ -319,6 +322,11 @@ def resolve(
     if fail_on is not None and mode == "dry-run":
         log.warning("--fail-on does nothing in a dry run: no image is scanned, nothing is found")
     min_coverage = _percent(pick("min_coverage")[0])
+    plan = read_plan(Path(flags["plan"]).expanduser(), host) if flags.get("plan") else None
+    if plan is not None and mode != "scan":
+        raise UsageError("--plan scans the images a dry run's report lists: use it with --mode=scan")
+    if flags.get("plan_follow_tags") and plan is None:
+        raise UsageError("--plan-follow-tags goes with --plan REPORT.csv")
     severities = tuple(level.upper() for level in _listed(pick("severity")[0]))
     for level in severities:
         if level not in LEVELS:
@@ -365,6 +373,8 @@ def resolve(
         formats=formats,
         fail_on=str(fail_on).strip().upper() if fail_on is not None else None,
         min_coverage=min_coverage,
+        plan=plan,
+        plan_follow_tags=bool(flags.get("plan_follow_tags")),
         severities=severities,
         skip_checks=skip_checks,
         ignore=ignore,

@@ -49,6 +49,7 @@ from .schema import (
     images,
     inventories,
     layers,
+    planned,
     run_options,
     runs,
     scans,
@@ -69,7 +70,7 @@ OPEN_SECONDS = 10.0  # how long a database that is not up yet is waited for when
 MOST_NAMES, NAME = 100, 200  # the names of a finding indexed, at most; the characters of one
 FINDING_KEY = ("run", "repository", "tag", "platform", "kind", "seq")  # a row of finding_rows
 FIRST_REVISION = "0001"  # release 0.1.0's hand-written schema
-REVISION = "0008"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
+REVISION = "0009"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
 _MIGRATION_LOCK = 0x7463_7372  # PostgreSQL advisory lock: one worker upgrades a shared store at a time
 
 
@@ -476,12 +477,14 @@ class Store:
         scanned: Sequence[Scanned] = (),
         earlier: Sequence[int] = (),
         analyser: str = ANALYSER_VERSION,
+        plan: bool = False,
     ) -> int:
         """Remember images as a run described them and what it found in their platforms, in one
         transaction; how many of their digests were new to the project (a digest several workers meet
         at once is new to exactly one), or first met by an ``earlier`` run this one finishes (one
         interrupted and resumed): those are claimed for this run, once. An inventory is kept once per digest,
-        findings (which change with the vulnerability database) per run."""
+        findings (which change with the vulnerability database) per run. ``plan``: a dry run's, whose
+        digests are kept per run (`planned`) for a scan of its report."""
         now = _now()
         first_seen = [dict(project=project, digest=image.digest, first_run=run, first_seen=now) for image in described]
         tags = {
@@ -539,9 +542,23 @@ class Store:
                 connection.execute(finding_names.insert(), names_of(listed))
             if stored:
                 self._add(connection, inventories, list(stored.values()))
+            if plan and described:
+                rows = {(i.repository, i.tag): dict(run=run, repository=i.repository, tag=i.tag, digest=i.digest)
+                        for i in described}  # fmt: skip
+                self._upsert(connection, planned, list(rows.values()))
             return new
 
         return self._do(record)
+
+    def plans(
+        self, project: str, registry: str, most: int = 20
+    ) -> Iterator[tuple[RowMapping, dict[tuple[str, str], str]]]:
+        """The project's last ``most`` dry runs of the registry, newest first, each with the digest of
+        every image it described: (run row, {(repository, tag): digest})."""
+        query = sa.select(runs).where(runs.c.project == project, runs.c.registry == registry, runs.c.mode == "dry-run")
+        for row in self._rows(query.order_by(runs.c.id.desc()).limit(most)):
+            described = sa.select(planned).where(planned.c.run == row["id"])
+            yield row, {(r["repository"], r["tag"]): r["digest"] for r in self._rows(described)}
 
     def described(self, run: int, project: str, registry: str, repository: str, tag: str) -> RowMapping | None:
         """The image as `run` recorded it, if it did."""
