@@ -33,6 +33,7 @@ def test_dry_run_report_rows_log_and_summary(tcs, anonymous_registry, standard, 
         "    Total images found    : 10 tags\n"
         "    New images found      : 9 digests not seen before in the project\n"
         f"    Report                : {report}\n"  # named here too: -q leaves out the log line
+        "    A scan would download : 284 bytes in 2 layers\n"
         "    Violation details         : none: dry run, no images scanned\n"
         "    Vulnerability details     : none: dry run, no images scanned\n"
     )
@@ -155,3 +156,42 @@ def test_the_report_has_unix_line_endings(tcs, anonymous_registry, out_dir):
     assert b"\r" not in report
     assert report.startswith(b"repository,tag,build_time,skipped\n")
     assert len([line for line in report.split(b"\n") if line.endswith(b",false")]) == 10
+
+
+def test_a_dry_run_says_what_a_scan_would_download(tcs, fresh_registry, pusher):
+    """The estimate is what the scan then downloads, byte for byte: each layer once however many images
+    share it, every linux platform of an index (or those --platform names), none already analysed."""
+    import hashlib
+
+    from tcs_registry.estimate import size_text
+    from tcs_registry.testing.proxy import Proxy
+
+    created = "2026-11-01T00:00:00Z"
+    base = make_layer({"etc/os-release": b"ID=alpine\nVERSION_ID=3.19.1\n", "big": bytes(range(256)) * 400})
+    apps = {name: make_layer({"app": name.encode() * 999}) for name in ("a", "b")}
+    for name, layer in apps.items():  # a base shared by two images
+        pusher.image(f"apps/{name}", "1", created=created, layers=[base, layer])
+    amd64_layer, arm64_layer = make_layer({"x": b"amd64" * 500}), make_layer({"x": b"arm64" * 700})
+    amd64 = pusher.image("multi", None, created=created, layers=[base, amd64_layer])
+    arm64 = pusher.image("multi", None, created=created, architecture="arm64", layers=[base, arm64_layer])
+    pusher.index("multi", "1", [(amd64, {"os": "linux", "architecture": "amd64"}),
+                                (arm64, {"os": "linux", "architecture": "arm64"})])  # fmt: skip
+    blobs = {"sha256:" + hashlib.sha256(blob).hexdigest(): len(blob)
+             for blob, _ in (base, *apps.values(), amd64_layer, arm64_layer)}  # fmt: skip
+
+    def estimate(result) -> str:
+        assert result.code == 0, result.err
+        return next(line for line in result.out.splitlines() if "A scan would download" in line).split(" : ")[1]
+
+    with Proxy(fresh_registry.url, lambda *_: None) as proxy:
+        arm = estimate(tcs("registry", proxy.url, "--mode=dry-run", "--platform=linux/arm64"))
+        assert arm == f"{size_text(len(base[0]) + len(arm64_layer[0]))} in 2 layers"  # (apps/*: amd64 only)
+        planned = estimate(tcs("registry", proxy.url, "--mode=dry-run"))
+        proxy.requests.clear()
+        assert tcs("registry", proxy.url).code == 0
+        fetched = [path.rsplit("/", 1)[1] for path in proxy.paths if "/blobs/" in path]
+        after = estimate(tcs("registry", proxy.url, "--mode=dry-run"))
+    downloaded = [digest for digest in fetched if digest in blobs]  # (the others: configs)
+    assert sorted(downloaded) == sorted(blobs)  # each layer once
+    assert planned == f"{size_text(sum(blobs.values()))} in 5 layers"
+    assert after == "0 bytes in 0 layers (5 more analysed already)"

@@ -32,6 +32,7 @@ from .errors import (
     TcsError,
     failure_code,
 )
+from .estimate import Estimate
 from .http import RegistryClient
 from .models import ImageDescription, Platform, Registry, ScanResult
 from .oci import MAX_REPOSITORY_NAME, MAX_TAG, attached_tag, format_time, parse_time
@@ -93,6 +94,7 @@ class Discovery:
         self.failures: FailureReport | None = None  # set by run(): every failed repository and image, and why
         self.resuming: int | None = None  # the killed or interrupted run this one finishes
         self.plan: Plan | None = None  # --plan: the images to scan, at the digests their dry run saw
+        self.estimate = Estimate(settings.platforms)  # a dry run: what a scan of its images would cost
         self.resumed = 0
         self.store: Store | None = None
         self.run_id = 0
@@ -403,6 +405,9 @@ class Discovery:
             finally:
                 if cache is not None:
                     cache.close()  # its last records written before the store closes
+                if report:  # what a scan would not download again
+                    with suppress(StoreError):
+                        self.estimate.analysed = store.analysed(self.estimate.layers)
                 store.close()
                 if self.submitter is not None:
                     counts = {"found": self.summary.found, "new": self.summary.new}
@@ -505,6 +510,7 @@ class Discovery:
                 log.info("Fetched image discovery details image=%s", reference)
             if report:
                 report.row(f"{s.host}/{repository}", tag, build_time, skipped=False)
+                self.estimate.add(image)
             if outcome.scan is not None or report:
                 self.done += 1
             if outcome.scan is not None:
@@ -741,6 +747,7 @@ class Discovery:
         if report:
             log.info("Output report: %s", report.path)
             summary.report = str(report.path)
+            summary.estimate = self.estimate.lines(getattr(self.client, "remaining", None))
             summary.violations = summary.vulnerabilities = "none: dry run, no images scanned"
         elif not self.scanners:
             summary.violations = summary.vulnerabilities = "none: no scanner plugin is installed"

@@ -134,6 +134,21 @@ class Platform:
         names = {w.strip().lower() for w in wanted}
         return str(self).lower() in names or f"{self.os}/{self.architecture}".lower() in names
 
+    def scanned_with(self, wanted: Iterable[str]) -> bool:
+        """Whether a scan with these --platform values takes this platform of an index: one they name,
+        by default every linux one."""
+        names = [w for w in wanted if w.strip()]
+        return self.named_by(names) if names else self.os == "linux"
+
+
+@dataclass(frozen=True)
+class LayerSize:
+    """A layer of an image as its manifest and config give it: what a scan would download."""
+
+    platform: Platform | None  # the index's platform it is in (None: a single image)
+    diff_id: str
+    size: int
+
 
 @dataclass(frozen=True)
 class ImageDescription:
@@ -149,6 +164,7 @@ class ImageDescription:
     # what it is when it is no container image (a signature, an attestation, a Helm chart): it is then
     # reported as skipped with this reason, never scanned
     artifact: str = ""
+    layers: tuple[LayerSize, ...] | None = None  # every platform's, where the description read them
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,12 @@ def build_time(config: dict[str, Any]) -> datetime | None:
     return labelled or None
 
 
+def config_diff_ids(config: dict[str, Any]) -> list[Any]:
+    """An image config's ``rootfs.diff_ids`` (the layers' uncompressed digests, base first), or []."""
+    rootfs = config.get("rootfs") if isinstance(config.get("rootfs"), dict) else {}
+    return rootfs.get("diff_ids") if isinstance(rootfs.get("diff_ids"), list) else []
+
+
 def config_platform(config: dict[str, Any], digest: str | None = None) -> Platform | None:
     if not config.get("os") and not config.get("architecture"):
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -108,6 +108,7 @@ class Summary:
     coverage: str = ""  # with --min-coverage: the share of the admitted images done
     shard: str = ""  # "2 of 4 (scan ID)" for a worker that took a share of the images
     report: str = ""  # a dry run's CSV report
+    estimate: list[str] = field(default_factory=list)  # a dry run: what a scan of its images would cost
     ignored: str = ""  # findings ignore rules set aside, and where the rules are
     severities: tuple[str, ...] = ()  # the severities shown (--severity), if not all
 
@@ -134,6 +135,7 @@ class Summary:
             lines.append(f"    Coverage              : {self.coverage}")
         if self.report:
             lines.append(f"    Report                : {self.report}")
+        lines += self.estimate
         if self.inventories:
             lines.append(f"    Package inventories       : {self.inventories}")
         if self.ignored:

@@ -21,7 +21,7 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from importlib.util import find_spec
@@ -559,6 +559,16 @@ class Store:
         for row in self._rows(query.order_by(runs.c.id.desc()).limit(most)):
             described = sa.select(planned).where(planned.c.run == row["id"])
             yield row, {(r["repository"], r["tag"]): r["digest"] for r in self._rows(described)}
+
+    def analysed(self, diff_ids: Iterable[str], analyser: str = ANALYSER_VERSION) -> set[str]:
+        """Those of the layers ``diff_ids`` the layer cache has a record of (a scan reads them no more)."""
+        wanted, known = list(diff_ids), set()
+        for first in range(0, len(wanted), 500):
+            query = sa.select(layers.c.diff_id).where(
+                layers.c.diff_id.in_(wanted[first : first + 500]), layers.c.analyser == analyser
+            )
+            known.update(row["diff_id"] for row in self._rows(query))
+        return known
 
     def described(self, run: int, project: str, registry: str, repository: str, tag: str) -> RowMapping | None:
         """The image as `run` recorded it, if it did."""

@@ -15,7 +15,7 @@ from packageurl import PackageURL
 from ..errors import ImageError, TcsError
 from ..http import BODY_ATTEMPTS, BoundedCache, RegistryClient
 from ..models import ImageDescription, Inventory, Package, Platform
-from ..oci import Descriptor, Manifest
+from ..oci import Descriptor, Manifest, config_diff_ids
 from . import ANALYSER_VERSION
 from .osrelease import OperatingSystem, detect
 from .squash import squash
@@ -44,11 +44,8 @@ class LayerCache(Protocol):
 def select_platforms(manifest: Manifest, wanted: Iterable[str] | None) -> list[tuple[Platform, str]]:
     """(platform, manifest digest) of an index to scan: those named by ``wanted`` (``linux/arm64``,
     ``linux/arm/v7``), by default every linux platform."""
-    names = [w for w in wanted or () if w.strip()]
     return [
-        (platform, platform.digest or "")
-        for platform in manifest.platforms()
-        if (platform.named_by(names) if names else platform.os == "linux")
+        (platform, platform.digest or "") for platform in manifest.platforms() if platform.scanned_with(wanted or ())
     ]
 
 
@@ -92,8 +89,7 @@ class Analyser:
         if manifest.is_index or manifest.config is None:
             raise ImageError(f"{what}: a nested index is not an image", code="unsupported-media-type")
         config = client.config(image.repository, manifest.config.digest)
-        rootfs = config.get("rootfs") if isinstance(config.get("rootfs"), dict) else {}
-        diff_ids = rootfs.get("diff_ids") if isinstance(rootfs.get("diff_ids"), list) else []
+        diff_ids = config_diff_ids(config)
         if len(diff_ids) != len(manifest.layers) or not all(isinstance(d, str) for d in diff_ids):
             raise ImageError(f"{what}: the config lists {len(diff_ids)} diff_ids for {len(manifest.layers)} layers")
         for layer in manifest.layers:

@@ -15,11 +15,13 @@ from ..models import (
     Confidence,
     Credentials,
     ImageDescription,
+    LayerSize,
+    Platform,
     Registry,
     RegistryMatch,
     RegistryType,
 )
-from ..oci import IMAGE_CONFIG_TYPES, Manifest, build_time, config_platform
+from ..oci import IMAGE_CONFIG_TYPES, Manifest, build_time, config_diff_ids, config_platform
 
 TYPE = "DEFAULT_V2"
 
@@ -85,11 +87,17 @@ def describe(client: RegistryClient, repository: str, tag: str) -> ImageDescript
                 f"{client.registry.host}/{repository}:{tag}: nested index is not supported",
                 code="unsupported-media-type",
             )
-        configs = [client.config(repository, digest) for digest in map(_image_config, children) if digest]
+        sized = [
+            (platform, child, client.config(repository, digest))
+            for platform, child in zip(platforms, children, strict=True)
+            if (digest := _image_config(child))
+        ]
+        configs = [config for _, _, config in sized]
     else:
         digest = _image_config(manifest)
         configs = [client.config(repository, digest)] if digest else []
         platforms = tuple(p for p in (config_platform(c, manifest.digest) for c in configs) if p)
+        sized = [(None, manifest, configs[0])] if configs else []
     times = [t for t in map(build_time, configs) if t is not None]
     return ImageDescription(
         repository=repository,
@@ -98,7 +106,20 @@ def describe(client: RegistryClient, repository: str, tag: str) -> ImageDescript
         media_type=manifest.media_type,
         platforms=platforms,
         build_time=max(times) if times else None,
+        layers=layer_sizes(sized),
     )
+
+
+def layer_sizes(images: list[tuple[Platform | None, Manifest, dict]]) -> tuple[LayerSize, ...] | None:
+    """The layers of (platform, manifest, config) as a scan would download them: each diff_id (the
+    layer cache's key) with its blob's size; None where a config's diff_ids do not match its layers."""
+    sizes = []
+    for platform, manifest, config in images:
+        diff_ids = config_diff_ids(config)
+        if len(diff_ids) != len(manifest.layers) or not all(isinstance(d, str) for d in diff_ids):
+            return None
+        sizes += [LayerSize(platform, d, layer.size) for d, layer in zip(diff_ids, manifest.layers, strict=True)]
+    return tuple(sizes)
 
 
 def _image_config(manifest: Manifest) -> str | None:

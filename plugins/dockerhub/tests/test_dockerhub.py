@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import tcs_registry_dockerhub.client
 from tcs_registry_dockerhub import hooks
@@ -40,6 +42,14 @@ def test_own_namespace_from_the_user_name_with_private_repositories(tcs, pm, hub
     assert pages == ["1", "2"]  # three repositories, pages of two, following "next"
     manifest_gets = [r for r in registry.requests if r.method == "GET" and "/manifests/" in r.path]
     assert len(manifest_gets) == len(acme)  # one counted pull per image, the index included
+    # what the dry run says a scan would spend of the pull quota is what the scan then spends
+    estimated = [line for line in result.out.splitlines() if line.startswith("    Docker Hub pulls")]
+    assert len(estimated) == 1 and re.fullmatch(
+        r" +Docker Hub pulls +: a scan would spend about 8, of \d+ left now", estimated[0]
+    )
+    registry.requests.clear()
+    assert tcs("registry", registry.url, *LOGIN, pm=pm).code == 0
+    assert len([r for r in registry.requests if r.method == "GET" and "/manifests/" in r.path]) == 8
 
 
 def test_pull_quota_stops_politely(tcs, pm, hub, out_dir, monkeypatch):
