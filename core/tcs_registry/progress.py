@@ -79,6 +79,8 @@ class Progress:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        if self._bar is not None:  # the last state, drawn once: a run quicker than a redraw ends with it
+            self._bar.set_description_str(self.line())
         self._stack.close()
 
     def _run(self, every: float) -> None:

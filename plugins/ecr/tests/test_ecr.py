@@ -167,8 +167,8 @@ def test_a_schema_1_image_fails_alone(tcs, pm, ecr_env, ecr_expected, out_dir, a
         result = tcs("registry", URL, "--mode=dry-run", pm=pm)
     assert result.code == 4, result.err
     assert csv_rows(report_path(out_dir, HOST)) == expected_rows(HOST, ecr_expected)  # team/api's others too
-    [(repository, tag, reason)] = csv_rows(failures_path(out_dir, HOST))[1:]
-    assert (repository, tag) == (f"{HOST}/team/api", "legacy")
+    [(repository, tag, code, reason)] = csv_rows(failures_path(out_dir, HOST))[1:]
+    assert (repository, tag, code) == (f"{HOST}/team/api", "legacy", "unsupported-media-type")
     assert reason.endswith(
         f"/team/api@{legacy_tag}: schema 1 manifests are not supported (deprecated format; re-push the image)"
     )
