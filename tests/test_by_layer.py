@@ -24,6 +24,7 @@ def test_findings_grouped_by_the_base_layer_that_brought_them(tcs, fresh_registr
     # a base of its own (one image): its findings are no shared layer's
     own = tar_layer([DEBIAN9, dpkg(("dpkg", "dpkg", "1.18.25"))])
     pusher.image("apps/solo", "1", created=CREATED, layers=[own])
+    pusher.image("apps/solo", "latest", created=CREATED, layers=[own])  # one image, two tags: no sharing
     assert tcs("db", "import", str(FIXTURES / "osv"), f"--state-dir={state_dir}").code == 0
     assert tcs("registry", fresh_registry.url).code == 0
     host = fresh_registry.url.split("://")[1]

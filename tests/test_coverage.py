@@ -75,3 +75,26 @@ def test_a_coverage_that_is_no_percentage_is_refused_in_one_line(tcs, fresh_regi
     assert result.err.strip().endswith(f"--min-coverage must be a percentage from 0 to 100 (e.g. 95), not {value}"), (
         result.err
     )
+
+
+def test_a_listing_that_stopped_early_leaves_the_coverage_unknown(tcs, fresh_registry, pusher):
+    """A catalog that fails on its second page: how many images there are is unknown, so no coverage
+    can pass the gate, however well the images listed went."""
+    from tcs_registry.testing.proxy import Proxy
+
+    for n in range(3):
+        pusher.image(f"team/app{n}", "1", created="2026-11-01T00:00:00Z", layers=[make_layer({"a": bytes([n])})])
+
+    def second_page_fails(path, *_):
+        if path.startswith("/v2/_catalog") and "last=" in path:
+            return 500, {"Content-Type": "application/json"}, b'{"errors": [{"code": "UNKNOWN"}]}'
+        if path.startswith("/v2/_catalog"):
+            link = '</v2/_catalog?last=team%2Fapp0&n=1>; rel="next"'
+            return 200, {"Content-Type": "application/json", "Link": link}, b'{"repositories": ["team/app0"]}'
+        return None
+
+    with Proxy(fresh_registry.url, second_page_fails) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run", "--min-coverage=50")
+    assert result.code == 4, result.err
+    assert "error\tCoverage is unknown: the listing of the registry stopped early" in result.messages
+    assert _summary(result)["Coverage"] == "unknown: the listing stopped early (--min-coverage 50%)"

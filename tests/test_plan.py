@@ -6,6 +6,7 @@ another registry's, is refused in one line."""
 from __future__ import annotations
 
 import csv
+import json
 import sqlite3
 
 from tcs_registry.testing.helpers import csv_rows, failures_path, report_path
@@ -89,3 +90,32 @@ def test_a_moved_tag_followed_and_plans_refused(tcs, fresh_registry, pusher, out
         and "is not a dry run's CSV report: its header is not repository,tag,build_time,skipped" in bad.err
     )
     assert tcs("registry", fresh_registry.url, "--plan-follow-tags").code == 2
+
+
+def test_a_plan_saved_by_a_spreadsheet_and_one_that_could_be_two(tcs, fresh_registry, pusher, out_dir, tmp_path):
+    _push(pusher, "apps/a", b"a")
+    _push(pusher, "apps/b", b"b")
+    host = fresh_registry.url.split("://")[1]
+    assert tcs("registry", fresh_registry.url, "--mode=dry-run").code == 0
+    rows = csv_rows(report_path(out_dir, host))
+    excel = tmp_path / "excel.csv"  # a BOM, TRUE/FALSE, CRLF and a blank line, as Excel saves it
+    lines = [",".join(rows[0])] + [",".join([*row[:3], row[3].upper()]) for row in rows[1:]] + [",,,"]
+    excel.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
+    scan = tcs("registry", fresh_registry.url, f"--plan={excel}", "--format=table,sarif")
+    assert scan.code == 0, scan.err
+    assert f"info\tScanning the plan {excel} of dry run 1: 2 images" in scan.messages
+    sarif = json.loads((out_dir / f"{host.replace('.', '-').replace(':', '-')}-scan.sarif").read_text())
+    category = sarif["runs"][0]["automationDetails"]["id"]
+    assert category.startswith(f"tcs-registry/{host}/images-")  # some images only: not the registry's
+
+    # a copy of the report, then a newer dry run that saw apps/a moved: which did the person review?
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(report_path(out_dir, host).read_bytes())
+    _push(pusher, "apps/a", b"a, rebuilt")
+    assert tcs("registry", fresh_registry.url, "--mode=dry-run").code == 0
+    ambiguous = tcs("registry", fresh_registry.url, f"--plan={copy}")
+    assert ambiguous.code == 2
+    assert "the dry runs 3, 1 saw other digests for these images, and none wrote this file" in ambiguous.err
+    latest = tcs("registry", fresh_registry.url, f"--plan={report_path(out_dir, host)}")  # where it was written
+    assert latest.code == 0, latest.err
+    assert f"info\tScanning the plan {report_path(out_dir, host)} of dry run 3: 2 images" in latest.messages

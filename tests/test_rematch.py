@@ -66,3 +66,45 @@ def test_rematch_refuses_in_one_line_without_a_database_or_a_scan(tcs, state_dir
     assert tcs("db", "import", str(KIT / "DLA-3022-1.json"), f"--state-dir={state_dir}").code == 0
     unscanned = tcs("rematch", f"--state-dir={state_dir}", "--project=other")
     assert unscanned.code == 2 and "project 'other' has no scan yet: nothing to match again" in unscanned.err
+
+
+def test_a_rematch_stopped_midway_leaves_the_scan_it_matched_as_the_latest(
+    tcs, fresh_registry, pusher, state_dir, monkeypatch
+):
+    from tcs_registry import rematch
+    from tcs_registry.store import Store, store_url
+    from tcs_registry.vulns.matching import Matcher
+
+    for n in range(3):
+        push_debian9(pusher, f"apps/debian{n}")
+    assert tcs("db", "import", str(KIT / "DLA-3008-1.json"), f"--state-dir={state_dir}").code == 0
+    assert tcs("registry", fresh_registry.url).code == 0
+    matched = Matcher.inventory
+    calls = []
+
+    def interrupted(self, inventory):
+        calls.append(inventory)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return matched(self, inventory)
+
+    monkeypatch.setattr(rematch, "BATCH", 1)  # two image platforms recorded before Ctrl-C
+    monkeypatch.setattr(Matcher, "inventory", interrupted)
+    stopped = tcs("rematch", f"--state-dir={state_dir}")
+    assert stopped.code == 130
+    store = Store(store_url(None, state_dir))
+    try:
+        assert [row["run"] for row in store.registries("default")] == [1]  # the scan, whole, is still the latest
+        assert store.run("default", 2)["status"] == "interrupted"  # type: ignore[index]
+        assert store.scanned("default", [2]) == []
+        killed = store.begin_run("default", fresh_registry.url, "DEFAULT_V2", "scan", '{"platforms": []}')
+    finally:
+        store.close()
+    monkeypatch.setattr(Matcher, "inventory", matched)
+    again = tcs("rematch", f"--state-dir={state_dir}")
+    assert again.code == 0 and "(run 4, the packages of run 1; no registry asked)" in again.out
+    # a scan killed before the rematch is still resumed by the next scan: a rematch is no scan of its own
+    resumed = tcs("registry", fresh_registry.url)
+    assert f"info\tResuming run {killed} (interrupted or killed)" in resumed.messages or any(
+        m.startswith(f"info\tResuming run {killed}") for m in resumed.messages
+    ), resumed.messages

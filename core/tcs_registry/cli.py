@@ -307,14 +307,9 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         project, state_dir, url = resolve_store(flags)
         store = existing_store(url)
         try:
-            rematch(
-                store,
-                project,
-                state_dir,
-                sys.stdout,
-                ignore_file=ignore_file,
-                config_path=load_config(flags.get("config"))[1],
-            )
+            config, config_path = load_config(flags.get("config"))
+            ignore_file = ignore_file or config.get("ignore_file")  # (as a scan takes it)
+            rematch(store, project, state_dir, sys.stdout, ignore_file=ignore_file, config_path=config_path)
         finally:
             store.close()
 

@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
 from urllib.parse import quote
 
 import pluggy
@@ -106,6 +106,7 @@ class Discovery:
         self.tags = 0  # listed so far (the tags lists fetched ahead of the images described)
         self.settled = 0  # tags dealt with so far: described (and scanned), skipped or failed
         self.done = 0  # admitted images described (dry run) or scanned: what --min-coverage counts
+        self.unlisted = False  # the repository listing stopped early: how many images there are is unknown
         self._listing = 0  # tags lists under way
         self._repositories_listed = False  # the repository listing has ended
         self._counting = threading.Lock()
@@ -178,7 +179,7 @@ class Discovery:
                 # sharded, this worker's share of it: each worker that could not list it says so)
                 self.summary.failed_repositories += 1
                 _log_failure("Failed to list tags repository=%s", repository, exc)
-                self._record_failure(f"{self.settings.host}/{repository}", "", exc)
+                self._record_failure(f"{self.settings.host}/{repository}", "", exc, "plugin-error")
                 return
             for tag in tags:
                 problem = client.name_problem(repository, tag)
@@ -195,6 +196,7 @@ class Discovery:
 
         def out_of_quota(exc: QuotaExhausted) -> None:
             self.stopped = str(exc)
+            self.unlisted = True
             log.error("Stopping: %s; the listing is incomplete after %d repositories", exc, self.repositories)
             cancelled = sum(future.cancel() for _, future in pending)  # never to run: no longer under way
             with self._counting:
@@ -225,7 +227,8 @@ class Discovery:
                     raise
                 self.summary.failed_repositories += 1
                 log.error("Repository listing stopped early after %d repositories error=%s", self.repositories, exc)
-                self._record_failure("(repository listing)", "", exc)
+                self._record_failure("(repository listing)", "", exc, "plugin-error")
+                self.unlisted = True
             self._repositories_listed = True
             try:
                 while pending:  # what was listed is done, an early end of the listing or not
@@ -615,9 +618,10 @@ class Discovery:
         """The filters that leave images out of this run, as text ('' for the whole registry)."""
         s = self.settings
         allow, deny = [p.text for p in s.image_filter.allow], [p.text for p in s.image_filter.deny]
-        if allow == ["*"] and not deny and s.max_images is None and not s.platforms:
+        if allow == ["*"] and not deny and s.max_images is None and not s.platforms and self.plan is None:
             return ""
-        return json.dumps([allow, deny, s.max_images, sorted(s.platforms)])
+        chosen = [allow, deny, s.max_images, sorted(s.platforms)]
+        return json.dumps(chosen + ([self.plan.key] if self.plan is not None else []))
 
     def _options(self) -> str:
         """What this run's images depend on besides the registry: a killed scan with other platforms is
@@ -628,7 +632,10 @@ class Discovery:
         if s.mode != "scan" or not self.scanners:
             return "{}"
         selection = self._selection()
-        return json.dumps({"platforms": sorted(s.platforms), **({"selection": selection} if selection else {})})
+        options: dict[str, Any] = {"platforms": sorted(s.platforms), **({"selection": selection} if selection else {})}
+        if self.plan is not None:  # a plan's scan resumes only a scan of that plan
+            options["plan"] = {"images": self.plan.key, "follow_tags": s.plan_follow_tags}
+        return json.dumps(options)
 
     def _resumed(self, store: Store, repository: str, tag: str) -> Outcome | None:
         """What the resumed run found for this image, if it finished it (a scan: every platform stored)."""
@@ -671,6 +678,10 @@ class Discovery:
             summary.codes = ", ".join(f"{code} {n}" for code, n in codes)
         if s.min_coverage is None:
             return self.partial
+        if self.unlisted:
+            summary.coverage = f"unknown: the listing stopped early (--min-coverage {s.min_coverage:g}%)"
+            log.error("Coverage is unknown: the listing of the registry stopped early")
+            return True
         left_out = summary.failed + summary.undone + summary.failed_repositories
         admitted = self.done + left_out
         coverage = 100.0 * self.done / admitted if admitted else 100.0
@@ -690,11 +701,12 @@ class Discovery:
             )  # fmt: skip
         return False
 
-    def _record_failure(self, repository: str, tag: str, exc: Exception) -> None:
+    def _record_failure(self, repository: str, tag: str, exc: Exception, otherwise: str = "analysis-error") -> None:
+        code = failure_code(exc, otherwise)  # (``otherwise``: a bug's, not a TcsError)
         if self.failures is not None:
-            self.failures.add(repository, tag, failure_code(exc), _reason(exc))
+            self.failures.add(repository, tag, code, _reason(exc))
         if self.store is not None:
-            self.store.record_failure(self.run_id, repository, tag, _reason(exc), failure_code(exc))
+            self.store.record_failure(self.run_id, repository, tag, _reason(exc), code)
 
     def _record_scan(self, recorder: Recorder, scan: ScanResult) -> None:
         s = self.settings

@@ -52,10 +52,10 @@ class AuthError(RegistryError):
     code = "auth"
 
 
-def failure_code(exc: BaseException) -> str:
-    """The failures report's code of an error: its own, or ``analysis-error`` for what is not ours (a
-    bug, met analysing an image)."""
-    return exc.code if isinstance(exc, TcsError) else "analysis-error"
+def failure_code(exc: BaseException, otherwise: str = "analysis-error") -> str:
+    """The failures report's code of an error: its own, or ``otherwise`` for what is not ours (a bug: in
+    a plugin listing tags, ``plugin-error``; describing and analysing an image, ``analysis-error``)."""
+    return exc.code if isinstance(exc, TcsError) else otherwise
 
 
 class ImageError(RegistryError):

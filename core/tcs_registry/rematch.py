@@ -49,8 +49,21 @@ def _rematch_registry(
     scan = store.scan_runs(project, latest)
     original = store.run(project, latest)
     assert original is not None
-    options = json.dumps({"rematch": latest})  # (a run of other options: a killed one is never resumed by a scan)
-    run = store.begin_run(project, registry, original["registry_type"], "scan", options)
+    # its own mode: never resumed by a scan, nor keeping a killed scan from being resumed; the filters
+    # of the scan it matches again kept (its SARIF's category)
+    options = json.dumps({"rematch": latest, "selection": store.selection(latest)})
+    run = store.begin_run(project, registry, original["registry_type"], "rematch", options)
+    try:
+        lines = _match(store, project, registry, scan, run, matcher, ignore)
+    except BaseException:
+        store.discard(run)
+        raise
+    out.write("\n".join(lines) + "\n")
+
+
+def _match(
+    store: Store, project: str, registry: str, scan: list[int], run: int, matcher: Matcher, ignore: Any
+) -> list[str]:
     log.info("Matching again run=%d registry=%s scan=%s", run, registry, ", ".join(map(str, scan)))
     severities: Counter[str] = Counter()
     changed: Counter[str] = Counter()  # what `results --changes` will say: the scan matched again is
@@ -66,6 +79,8 @@ def _rematch_registry(
         old, new = finding_keys(document, matched), finding_keys(found, matched)
         changed.update(f"new {kind}" for kind, *_ in new.keys() - old.keys())
         changed.update(f"fixed {kind}" for kind, *_ in old.keys() - new.keys())
+        if not matched:  # (results --changes says nothing of them: there is nothing to compare with)
+            changed["first matched"] += len(found["vulnerabilities"])
         stored = {key: value for key, value in document.items() if key not in FINDINGS}  # its inventory, as kept
         batch = batches.setdefault(row["analyser"], [])
         batch.append((inventory, stored, found))
@@ -86,6 +101,10 @@ def _rematch_registry(
         f"    Fixed vulnerabilities : {changed['fixed vulnerability']} (withdrawn or corrected advisories)",
         f"    Changes               : tcs-registry results --changes --run {run}",
     ]
+    if changed["first matched"]:
+        lines.insert(
+            4, f"    First matched         : {changed['first matched']} (the scan had no vulnerability database)"
+        )
     if ignore.ignored:
         lines.insert(3, f"    Ignored findings      : {ignore.ignored} (the rules in {ignore.path})")
-    out.write("\n".join(lines) + "\n")
+    return lines

@@ -67,6 +67,7 @@ FILENAME = "state.db"  # the default SQLite store, in the state directory
 RECONNECT_SECONDS = 30.0
 FIRST_DELAY = 0.25  # then twice as long each time, up to 4 s
 OPEN_SECONDS = 10.0  # how long a database that is not up yet is waited for when the store is opened
+SCANNING = ("scan", "rematch")  # the modes of runs that record findings (a rematch: matched again, no registry)
 MOST_NAMES, NAME = 100, 200  # the names of a finding indexed, at most; the characters of one
 FINDING_KEY = ("run", "repository", "tag", "platform", "kind", "seq")  # a row of finding_rows
 FIRST_REVISION = "0001"  # release 0.1.0's hand-written schema
@@ -387,6 +388,17 @@ class Store:
             return rows[0]["id"], rows[0]["options"], rows[0]["scan_id"]
         return None
 
+    def discard(self, run: int) -> None:
+        """A run that stopped before it was whole, undone: what it recorded goes, so that it is never
+        taken for an image's latest scan (a rematch: the scan it matched again stays the latest)."""
+
+        def discard(connection: Connection) -> None:
+            for table in (finding_names, finding_rows, findings, scans):
+                connection.execute(table.delete().where(table.c.run == run))
+            connection.execute(runs.update().where(runs.c.id == run).values(status="interrupted", finished_at=_now()))
+
+        self._do(discard)
+
     def mark_followed(self, run: int, status: str) -> None:
         """An unfinished run's end: resumed or superseded by a later one."""
         self._do(lambda connection: connection.execute(runs.update().where(runs.c.id == run).values(status=status)))
@@ -399,7 +411,7 @@ class Store:
     def scans_to_pick(self, project: str, chosen: Sequence[int] = (), most: int = 200) -> list[RowMapping]:
         """The project's last ``most`` scan runs that scanned images, and the runs ``chosen``, newest first."""
         scanned = sa.exists().where(scans.c.run == runs.c.id)
-        query = sa.select(runs).where(runs.c.project == project, runs.c.mode == "scan", scanned)
+        query = sa.select(runs).where(runs.c.project == project, runs.c.mode.in_(SCANNING), scanned)
         last = self._rows(query.order_by(runs.c.id.desc()).limit(most))
         known = {row["id"] for row in last}
         extra = [run for run in chosen if run not in known]
@@ -552,13 +564,21 @@ class Store:
 
     def plans(
         self, project: str, registry: str, most: int = 20
-    ) -> Iterator[tuple[RowMapping, dict[tuple[str, str], str]]]:
-        """The project's last ``most`` dry runs of the registry, newest first, each with the digest of
-        every image it described: (run row, {(repository, tag): digest})."""
+    ) -> list[tuple[dict[str, Any], dict[tuple[str, str], str]]]:
+        """The project's last ``most`` dry runs of the registry, newest first, each (its workers' runs
+        together, for a sharded one) with the digest of every image it described: ({id, reports},
+        {(repository, tag): digest})."""
         query = sa.select(runs).where(runs.c.project == project, runs.c.registry == registry, runs.c.mode == "dry-run")
-        for row in self._rows(query.order_by(runs.c.id.desc()).limit(most)):
-            described = sa.select(planned).where(planned.c.run == row["id"])
-            yield row, {(r["repository"], r["tag"]): r["digest"] for r in self._rows(described)}
+        scans_of: dict[str, list[RowMapping]] = {}
+        for row in self._rows(query.order_by(runs.c.id.desc()).limit(most * 4)):
+            scans_of.setdefault(row["scan_id"], []).append(row)
+        found = []
+        for shares in list(scans_of.values())[:most]:
+            ids = [row["id"] for row in shares]
+            described = sa.select(planned).where(planned.c.run.in_(ids)).order_by(planned.c.run)
+            digests = {(r["repository"], r["tag"]): r["digest"] for r in self._rows(described)}
+            found.append(({"id": max(ids), "reports": [row["report"] for row in shares if row["report"]]}, digests))
+        return found
 
     def analysed(self, diff_ids: Iterable[str], analyser: str = ANALYSER_VERSION) -> set[str]:
         """Those of the layers ``diff_ids`` the layer cache has a record of (a scan reads them no more)."""
@@ -688,7 +708,7 @@ class Store:
         query = sa.select(runs.c.id).where(
             runs.c.project == project,
             runs.c.registry == this["registry"],
-            runs.c.mode == "scan",
+            runs.c.mode.in_(SCANNING),
             runs.c.scan_id != this["scan_id"],
             runs.c.id < began,
             scanned,
@@ -809,10 +829,11 @@ class Store:
 
     def by_layer(self, project: str, scan: Sequence[int], most: int = 100) -> list[RowMapping]:
         """The layers (diff_ids) whose packages bring vulnerabilities into more than one image platform of
-        the runs ``scan``: each with its findings, the image platforms it is in, and its worst rank."""
+        the runs ``scan`` (by digest: two tags of one image are one): each with its findings, the image
+        platforms it is in, and its worst rank."""
         rows = finding_rows.c
-        image = rows.registry + " " + rows.repository + ":" + rows.tag + "@" + rows.platform
-        images_in = sa.func.count(sa.distinct(image))
+        key = ("run", "repository", "tag", "platform")
+        images_in = sa.func.count(sa.distinct(scans.c.digest))
         query = (
             sa.select(
                 rows.layer,
@@ -820,6 +841,7 @@ class Store:
                 images_in.label("images"),
                 sa.func.max(rows.rank).label("worst"),
             )
+            .select_from(finding_rows.join(scans, sa.and_(*(rows[k] == scans.c[k] for k in key))))
             .where(rows.project == project, rows.run.in_(scan), rows.kind == "vulnerability", rows.layer != "")
             .group_by(rows.layer)
             .having(images_in > 1)

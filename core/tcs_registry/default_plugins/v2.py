@@ -112,12 +112,15 @@ def describe(client: RegistryClient, repository: str, tag: str) -> ImageDescript
 
 def layer_sizes(images: list[tuple[Platform | None, Manifest, dict]]) -> tuple[LayerSize, ...] | None:
     """The layers of (platform, manifest, config) as a scan would download them: each diff_id (the
-    layer cache's key) with its blob's size; None where a config's diff_ids do not match its layers."""
+    layer cache's key) with its blob's size. A platform whose config's diff_ids do not match its layers
+    has none (its scan fails before downloading any); a single image of that kind is of unknown size."""
     sizes = []
     for platform, manifest, config in images:
         diff_ids = config_diff_ids(config)
         if len(diff_ids) != len(manifest.layers) or not all(isinstance(d, str) for d in diff_ids):
-            return None
+            if platform is None:
+                return None
+            continue
         sizes += [LayerSize(platform, d, layer.size) for d, layer in zip(diff_ids, manifest.layers, strict=True)]
     return tuple(sizes)
 

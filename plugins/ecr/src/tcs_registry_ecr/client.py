@@ -69,6 +69,15 @@ def parse_host(host: str) -> EcrHost | None:
     return EcrHost(match.group("account"), match.group("region"), bool(match.group("fips")))
 
 
+# the failures report's codes of ECR's errors (botocore's ecr service model names them)
+AWS_CODES = {
+    "RepositoryNotFoundException": "not-found",
+    "ImageNotFoundException": "not-found",
+    "LayersNotFoundException": "not-found",
+    "ThrottlingException": "rate-limited",
+}
+
+
 def _aws_error(exc: Exception, what: str, password_given: bool = False) -> RegistryError:
     if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
         given = "; a registry password (--password) cannot list ECR" if password_given else ""
@@ -80,7 +89,7 @@ def _aws_error(exc: Exception, what: str, password_given: bool = False) -> Regis
         error = exc.response.get("Error", {})
         code, message = error.get("Code", "Error"), error.get("Message", "")
         kind = AuthError if code in ("AccessDeniedException", "UnrecognizedClientException") else RegistryError
-        return kind(f"{what}: AWS answered {code}: {message}")
+        return kind(f"{what}: AWS answered {code}: {message}", code=AWS_CODES.get(code))
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return RegistryError(f"{what}: {exc}")
     raise exc
