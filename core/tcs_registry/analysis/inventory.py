@@ -32,7 +32,16 @@ LAYER_TYPES = re.compile(
 FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 RECENT_LAYERS = 32  # decoded layer records kept in memory (each a few MB at most)
 OS_KINDS = {"dpkg": "deb", "apk": "apk", "rpm": "rpm"}
-LANGUAGE_KINDS = {"python": ("pypi", "PyPI"), "npm": ("npm", "npm"), "go": ("golang", "Go"), "java": ("maven", "Maven")}
+LANGUAGE_KINDS = {
+    "python": ("pypi", "PyPI"),
+    "npm": ("npm", "npm"),
+    "go": ("golang", "Go"),
+    "java": ("maven", "Maven"),
+    "gem": ("gem", "RubyGems"),
+    "composer": ("composer", "Packagist"),
+    "dotnet": ("nuget", "NuGet"),
+    "conda": ("conda", ""),  # (OSV has no conda ecosystem: listed, not matched)
+}
 
 
 class LayerCache(Protocol):
@@ -298,4 +307,7 @@ def _language_purl(purl_type: str, name: str, version: str) -> PackageURL:
     if purl_type == "maven" and ":" in name:
         group, _, artifact = name.partition(":")
         return PackageURL("maven", group, artifact, version)
+    if purl_type == "composer" and "/" in name:
+        vendor, _, package = name.partition("/")
+        return PackageURL("composer", vendor, package, version)
     return PackageURL(purl_type, None, name, version)

@@ -40,6 +40,10 @@ _PATTERNS = (
     (re.compile(r"(^|/)EGG-INFO/PKG-INFO$"), "python"),
     (re.compile(r"(^|/)[^/]+\.egg-info$"), "python"),  # a single-file egg-info
     (re.compile(r"(^|/)node_modules/(@[^/]+/)?[^/@]+/package\.json$"), "npm"),
+    (re.compile(r"(^|/)specifications/(default/)?[^/]+\.gemspec$"), "gem"),
+    (re.compile(r"(^|/)vendor/composer/installed\.json$"), "composer"),
+    (re.compile(r"[^/]\.deps\.json$"), "dotnet"),
+    (re.compile(r"(^|/)conda-meta/[^/]+\.json$"), "conda"),
     (ARCHIVE, "java"),
 )
 _SKIP = re.compile(r"\.md5sums$")

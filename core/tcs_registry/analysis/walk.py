@@ -91,6 +91,10 @@ PARSERS: dict[str, Callable[[bytes, str], list[dict[str, Any]]]] = {
     "rpm": lambda data, _: rpm.parse(data),
     "python": lambda data, _: language.parse_python(data),
     "npm": lambda data, _: language.parse_npm(data),
+    "gem": lambda data, _: language.parse_gemspec(data),
+    "composer": lambda data, _: language.parse_composer(data),
+    "dotnet": lambda data, _: language.parse_deps_json(data),
+    "conda": lambda data, _: language.parse_conda(data),
 }
 
 

@@ -1,4 +1,6 @@
-"""Language packages from their installed metadata: Python (dist-info, egg-info) and npm (package.json)."""
+"""Language packages from their installed metadata: Python (dist-info, egg-info), npm (package.json),
+Ruby (gemspecs, as `gem install` and Debian's ruby-* packages leave them), PHP (Composer's
+installed.json), .NET (*.deps.json) and conda (conda-meta/*.json)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,13 @@ from typing import Any
 
 _METADATA = re.compile(
     r"(\.dist-info/METADATA"
-    r"|\.egg-info/PKG-INFO|\.egg-info|EGG-INFO/PKG-INFO|/node_modules/(@[^/]+/)?[^/@]+/package\.json)$"
+    r"|\.egg-info/PKG-INFO|\.egg-info|EGG-INFO/PKG-INFO|/node_modules/(@[^/]+/)?[^/@]+/package\.json"
+    r"|/specifications/(default/)?[^/]+\.gemspec|/vendor/composer/installed\.json|\.deps\.json"
+    r"|/conda-meta/[^/]+\.json)$"
 )
+# a gemspec is Ruby code: its generated form (`gem install`, Debian's dh_ruby) sets these one a line
+_GEM_FIELD = re.compile(r"""^\s*\w+\.(name|version|licenses?)\s*=\s*(.+?)\s*(?:if .*)?$""", re.MULTILINE)
+_GEM_STRING = re.compile(r"""["']([^"'\n]+)["'](?:\.freeze)?""")
 
 
 def is_language_metadata(path: str) -> bool:
@@ -43,4 +50,74 @@ def parse_npm(data: bytes) -> list[dict[str, Any]]:
     record: dict[str, Any] = {"name": name, "version": version}
     if isinstance(manifest.get("license"), str):
         record["license"] = manifest["license"]
+    return [record]
+
+
+def parse_gemspec(data: bytes) -> list[dict[str, Any]]:
+    """A gem from its installed specification (``specifications/<name>-<version>.gemspec``)."""
+    fields: dict[str, list[str]] = {}
+    for key, value in _GEM_FIELD.findall(data.decode("utf-8", "replace")):
+        fields.setdefault(key.rstrip("s"), _GEM_STRING.findall(value))
+    name, version = (fields.get("name") or [""])[0], (fields.get("version") or [""])[0]
+    if not name or not version:
+        return []
+    record: dict[str, Any] = {"name": name, "version": version}
+    if fields.get("license"):
+        record["license"] = " OR ".join(fields["license"])
+    return [record]
+
+
+def parse_composer(data: bytes) -> list[dict[str, Any]]:
+    """The packages Composer installed: ``vendor/composer/installed.json``, a list (Composer 1) or an
+    object with ``packages`` (Composer 2)."""
+    try:
+        installed = json.loads(data)
+    except ValueError:
+        return []
+    listed = installed.get("packages") if isinstance(installed, dict) else installed
+    records = []
+    for package in listed if isinstance(listed, list) else ():
+        if not isinstance(package, dict):
+            continue
+        name, version = package.get("name"), package.get("version")
+        if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
+            continue
+        record: dict[str, Any] = {"name": name, "version": re.sub(r"^v(?=\d)", "", version)}
+        licenses = [x for x in package.get("license") or () if isinstance(x, str)]
+        if licenses:
+            record["license"] = " OR ".join(licenses)
+        records.append(record)
+    return records
+
+
+def parse_deps_json(data: bytes) -> list[dict[str, Any]]:
+    """The NuGet packages a .NET application runs with: the ``libraries`` of its ``*.deps.json`` of type
+    ``package`` (``project`` entries are the application itself)."""
+    try:
+        deps = json.loads(data)
+    except ValueError:
+        return []
+    libraries = deps.get("libraries") if isinstance(deps, dict) else None
+    records = []
+    for key, library in (libraries or {}).items() if isinstance(libraries, dict) else ():
+        name, _, version = key.partition("/")
+        if isinstance(library, dict) and library.get("type") == "package" and name and version:
+            records.append({"name": name, "version": version})
+    return records
+
+
+def parse_conda(data: bytes) -> list[dict[str, Any]]:
+    """A conda package from its record in ``conda-meta/<name>-<version>-<build>.json``."""
+    try:
+        meta = json.loads(data)
+    except ValueError:
+        return []
+    if not isinstance(meta, dict):
+        return []
+    name, version = meta.get("name"), meta.get("version")
+    if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
+        return []
+    record: dict[str, Any] = {"name": name, "version": version}
+    if isinstance(meta.get("license"), str) and meta["license"]:
+        record["license"] = meta["license"]
     return [record]

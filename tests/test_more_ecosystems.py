@@ -1,0 +1,89 @@
+"""Ruby gems, PHP (Composer), .NET and conda packages from what their installers leave in an image - and
+a gem Debian's package manager installed reported once, as the OS package. The gemspecs are Debian's own
+(tests/fixtures/SOURCES.md); installed.json and *.deps.json are written as Composer and the .NET SDK write
+them (the formats' own documentation, cited below); the Packagist advisory is a real OSV record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tcs_registry.testing.helpers import inventory, package_rows, vulnerabilities
+from tcs_registry.testing.images import Entry, Pusher, tar_layer
+
+GEMS = Path(__file__).parent / "fixtures" / "pkgdb" / "gems"
+KIT = Path(__file__).parent / "fixtures" / "osv"
+DEBIAN = Entry("etc/os-release", b'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n')
+# Composer 2's vendor/composer/installed.json (InstalledFilesystemRepository: an object with "packages",
+# "dev" and "dev-package-names"; versions as tagged, "v" and all, with "version_normalized" beside)
+COMPOSER_2 = {
+    "packages": [
+        {"name": "league/flysystem", "version": "1.0.70", "version_normalized": "1.0.70.0", "type": "library",
+         "license": ["MIT"]},
+        {"name": "symfony/polyfill-mbstring", "version": "v1.28.0", "version_normalized": "1.28.0.0",
+         "type": "library", "license": ["MIT"]},
+    ],
+    "dev": True,
+    "dev-package-names": [],
+}  # fmt: skip
+# Composer 1's: a list of the same objects
+COMPOSER_1 = [{"name": "monolog/monolog", "version": "1.27.1", "license": ["MIT"]}]
+# a .NET application's <app>.deps.json (DependencyContext: "libraries" keyed "Name/Version", "project" the
+# application itself, "package" what NuGet brought)
+DEPS = {
+    "runtimeTarget": {"name": ".NETCoreApp,Version=v8.0"},
+    "targets": {".NETCoreApp,Version=v8.0": {}},
+    "libraries": {
+        "shop/1.0.0": {"type": "project", "serviceable": False, "sha512": ""},
+        "Newtonsoft.Json/13.0.1": {"type": "package", "serviceable": True, "sha512": "sha512-x",
+                                   "path": "newtonsoft.json/13.0.1", "hashPath": "newtonsoft.json.13.0.1.nupkg.sha512"},
+    },
+}  # fmt: skip
+CONDA = {"name": "numpy", "version": "1.26.4", "build": "py311h64a7726_0", "license": "BSD-3-Clause"}
+
+
+def test_gems_composer_dotnet_and_conda_packages(tcs, fresh_registry, out_dir, state_dir):
+    rack, cgi = (GEMS / "rack-2.2.22.gemspec").read_bytes(), (GEMS / "cgi-0.3.5.gemspec").read_bytes()
+    owned = "usr/share/rubygems-integration/all/specifications/rack-2.2.22.gemspec"
+    os_layer = tar_layer(
+        [
+            DEBIAN,
+            Entry("var/lib/dpkg/status", b"Package: ruby-rack\nStatus: install ok installed\n"
+                  b"Architecture: all\nVersion: 2.2.22-0+deb12u2\n"),
+            Entry("var/lib/dpkg/info/ruby-rack.list", f"/.\n/usr\n/{owned}\n".encode()),
+            Entry(owned, rack),  # Debian's ruby-rack: the OS package, not a second (gem) package
+        ]
+    )  # fmt: skip
+    app_layer = tar_layer(
+        [
+            Entry("var/lib/gems/3.1.0/specifications/rack-2.2.22.gemspec", rack),  # as `gem install` puts it
+            Entry("usr/local/lib/ruby/3.1.0/specifications/default/cgi-0.3.5.gemspec", cgi),  # a default gem
+            Entry("srv/app/vendor/composer/installed.json", json.dumps(COMPOSER_2).encode()),
+            Entry("srv/legacy/vendor/composer/installed.json", json.dumps(COMPOSER_1).encode()),
+            Entry("app/shop.deps.json", json.dumps(DEPS).encode()),
+            Entry("opt/conda/conda-meta/numpy-1.26.4-py311h64a7726_0.json", json.dumps(CONDA).encode()),
+            Entry("opt/conda/conda-meta/history", b"==> 2024-01-01 <==\n"),
+        ]
+    )
+    Pusher(fresh_registry.url).image("poly", "1", created="2024-01-01T00:00:00Z", layers=[os_layer, app_layer])
+    assert tcs("db", "import", str(KIT / "GHSA-9f46-5r25-5wfm.json"), f"--state-dir={state_dir}").code == 0
+    assert tcs("registry", fresh_registry.url, "--format=json").code == 0
+    document = inventory(out_dir, fresh_registry.host, "poly", "1")
+    assert package_rows(document, "type", "name", "version", "ecosystem", "purl", "license") == sorted(
+        [
+            ("deb", "ruby-rack", "2.2.22-0+deb12u2", "Debian:12",
+             "pkg:deb/debian/ruby-rack@2.2.22-0%2Bdeb12u2?arch=all&distro=debian-12", ""),
+            ("gem", "rack", "2.2.22", "RubyGems", "pkg:gem/rack@2.2.22", "MIT"),
+            ("gem", "cgi", "0.3.5", "RubyGems", "pkg:gem/cgi@0.3.5", "Ruby OR BSD-2-Clause"),
+            ("composer", "league/flysystem", "1.0.70", "Packagist", "pkg:composer/league/flysystem@1.0.70", "MIT"),
+            ("composer", "symfony/polyfill-mbstring", "1.28.0", "Packagist",
+             "pkg:composer/symfony/polyfill-mbstring@1.28.0", "MIT"),
+            ("composer", "monolog/monolog", "1.27.1", "Packagist", "pkg:composer/monolog/monolog@1.27.1", "MIT"),
+            ("nuget", "Newtonsoft.Json", "13.0.1", "NuGet", "pkg:nuget/Newtonsoft.Json@13.0.1", ""),
+            ("conda", "numpy", "1.26.4", "", "pkg:conda/numpy@1.26.4", "BSD-3-Clause"),
+        ]
+    )  # fmt: skip
+    # league/flysystem before 1.1.4: CVE-2021-32708 (GHSA-9f46-5r25-5wfm), in Packagist's version order
+    assert vulnerabilities(out_dir, fresh_registry.host, "poly", "1") == [
+        ("league/flysystem", "1.0.70", "CVE-2021-32708", "1.1.4")
+    ]
