@@ -160,7 +160,7 @@ def test_dpkg_purls_carry_distro_arch_and_upstream(scanned):
     document = _scanned(scanned, "debian12")
     purls = {p["name"]: p["purl"] for p in document["packages"]}
     assert purls["util-linux-extra"] == (
-        "pkg:deb/debian/util-linux-extra@2.38.1-5%2Bb1?arch=amd64&distro=debian-12&upstream=util-linux"
+        "pkg:deb/debian/util-linux-extra@2.38.1-5%2Bb1?arch=amd64&distro=debian-12&upstream=util-linux%402.38.1-5"
     )
     assert purls["attr"] == "pkg:deb/debian/attr@1:2.5.1-4?arch=amd64&distro=debian-12"
     assert {p["location"] for p in document["packages"]} == {"var/lib/dpkg/status"}

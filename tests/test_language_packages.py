@@ -165,9 +165,11 @@ def test_python_npm_java_and_go_packages(tcs, fresh_registry, out_dir, go_binary
                 "usr/local/bin/hello",
             ),
             ("golang", "stdlib", go["stdlib"], "Go", f"pkg:golang/stdlib@{go['stdlib']}", "usr/local/bin/hello"),
+            # the main module, built locally: "(devel)" - listed, with no version rather than an invented one
+            ("golang", "example.com/hello", "", "Go", "pkg:golang/example.com/hello", "usr/local/bin/hello"),
         ]
     )
-    assert go == {"stdlib": go["stdlib"], "example.com/greet": "1.4.2"}  # what the Go toolchain itself reads
+    assert go == {"stdlib": go["stdlib"], "example.com/greet": "1.4.2", "example.com/hello": ""}  # as Go reads it
     licenses = {p["name"]: p["license"] for p in document["packages"] if "license" in p}
     assert licenses == {"Django": "BSD-3-Clause", "npm": "Artistic-2.0"}
 
@@ -181,6 +183,8 @@ def _go_version_m(binary) -> dict[str, str]:
         fields = line.split()
         if fields[0] == "dep":
             found[fields[1]] = fields[2].removeprefix("v")
+        elif fields[0] == "mod":  # the main module
+            found[fields[1]] = "" if fields[2] == "(devel)" else fields[2].removeprefix("v")
     return found
 
 

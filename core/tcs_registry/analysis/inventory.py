@@ -273,8 +273,10 @@ def _package(kind: str, raw: dict[str, Any], path: str, layer: str, system: Oper
         if kind == "rpm" and raw.get("epoch") is not None:
             qualifiers["epoch"] = str(raw["epoch"])
             purl_version = version.split(":", 1)[-1]
-        if raw.get("source_name") and raw["source_name"] != name and kind != "rpm":
-            qualifiers["upstream"] = raw["source_name"]
+        source, source_version = raw.get("source_name") or name, raw.get("source_version") or version
+        if kind != "rpm" and (source != name or source_version != version):  # (as Syft writes it: the
+            # source's version too where it differs, a binNMU's "+b1" say)
+            qualifiers["upstream"] = source + (f"@{source_version}" if source_version != version else "")
         purl = PackageURL(purl_type, system.id or None, name, purl_version, {k: v for k, v in qualifiers.items() if v})
     else:
         purl_type, ecosystem = LANGUAGE_KINDS[kind]
@@ -303,7 +305,8 @@ def _language_purl(purl_type: str, name: str, version: str) -> PackageURL:
         return PackageURL("npm", scope, short, version)
     if purl_type == "golang":
         namespace, _, short = name.rpartition("/")
-        return PackageURL("golang", namespace or None, short, version if name == "stdlib" else "v" + version)
+        tagged = version if name == "stdlib" or not version else "v" + version
+        return PackageURL("golang", namespace or None, short, tagged or None)
     if purl_type == "maven" and ":" in name:
         group, _, artifact = name.partition(":")
         return PackageURL("maven", group, artifact, version)

@@ -44,8 +44,12 @@ def to_json(inventory: Inventory, host: str) -> dict[str, Any]:
         platform=str(inventory.platform) if inventory.platform else None,
         layers=list(inventory.layers),
         problems=list(inventory.problems),
-        packages=[
-            {name: value for name in PACKAGE_FIELDS if (value := getattr(p, name)) not in ("", None)}
+        packages=[  # (a version always: a Go main module built as "(devel)" has an empty one)
+            {
+                name: value
+                for name in PACKAGE_FIELDS
+                if (value := getattr(p, name)) not in ("", None) or name == "version"
+            }
             for p in inventory.packages
         ],
     )

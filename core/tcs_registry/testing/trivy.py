@@ -42,8 +42,7 @@ def trivy_packages(cyclonedx: dict[str, Any]) -> set[tuple[str, str, str]]:
         version = unquote(purl.version or "")
         if purl.type == "golang":
             version = version.removeprefix("v")
-        if not version:  # Trivy lists a Go binary's own main module, built from a checkout: no version
-            continue
+        # (a Go binary's own main module, built from a checkout: no version, in Trivy's list and ours)
         found.add((purl.type, _normal(purl.type, unquote(name)), f"{epoch}:{version}" if epoch else version))
     return found
 

@@ -164,7 +164,7 @@ class Matcher:
         self._matched: BoundedCache[tuple[str, str, str], list[_Match]] = BoundedCache(20_000)
 
     def package(self, package: Package) -> list[_Match]:
-        if not package.ecosystem:
+        if not package.ecosystem or not package.version:  # (a Go main module built as "(devel)": unknown)
             return []
         name, version = query(package)
         key = package_key(package.ecosystem, name)

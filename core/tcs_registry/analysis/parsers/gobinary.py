@@ -75,7 +75,8 @@ def _decode(found: bytes) -> tuple[str, bytes] | None:
 
 
 def parse(stream: IO[bytes]) -> list[dict[str, Any]]:
-    """Modules of a Go binary: its dependencies, the main module when versioned, and ``stdlib``."""
+    """Modules of a Go binary: its dependencies, the main module (with no version when it says
+    ``(devel)``, as a local build does: never an invented one), and ``stdlib``."""
     decoded = next((d for d in map(_decode, _candidates(stream)) if d), None)
     if decoded is None:
         return []
@@ -84,8 +85,9 @@ def parse(stream: IO[bytes]) -> list[dict[str, Any]]:
     for line in modinfo.decode("utf-8", "replace").splitlines():
         fields = line.split("\t")
         if fields[0] in ("mod", "dep") and len(fields) >= 3:
-            if fields[2] and fields[2] != "(devel)":
-                packages.append({"name": fields[1], "version": fields[2].removeprefix("v")})
+            version = "" if fields[2] == "(devel)" else fields[2].removeprefix("v")
+            if version or fields[0] == "mod":
+                packages.append({"name": fields[1], "version": version})
         elif fields[0] == "=>" and len(fields) >= 3 and packages:  # a replace directive of the previous dep
             if fields[2]:
                 packages[-1] = {"name": fields[1], "version": fields[2].removeprefix("v")}
