@@ -49,9 +49,15 @@ def test_gems_composer_dotnet_and_conda_packages(tcs, fresh_registry, out_dir, s
         [
             DEBIAN,
             Entry("var/lib/dpkg/status", b"Package: ruby-rack\nStatus: install ok installed\n"
-                  b"Architecture: all\nVersion: 2.2.22-0+deb12u2\n"),
+                  b"Architecture: all\nVersion: 2.2.22-0+deb12u2\n\nPackage: node-ms\nStatus: install ok installed\n"
+                  b"Architecture: all\nVersion: 2.1.3+~cs0.7.31-3\n"),
             Entry("var/lib/dpkg/info/ruby-rack.list", f"/.\n/usr\n/{owned}\n".encode()),
             Entry(owned, rack),  # Debian's ruby-rack: the OS package, not a second (gem) package
+            # Debian's node-* packages put npm packages in usr/share/nodejs: node-ms's, owned, not listed twice
+            Entry("var/lib/dpkg/info/node-ms.list", b"/.\n/usr/share/nodejs/ms/package.json\n"),
+            Entry("usr/share/nodejs/ms/package.json", b'{"name": "ms", "version": "2.1.3", "license": "MIT"}'),
+            # one copied there by hand (no OS package owns it): an npm package
+            Entry("usr/share/nodejs/@types/node/package.json", b'{"name": "@types/node", "version": "18.0.0"}'),
         ]
     )  # fmt: skip
     app_layer = tar_layer(
@@ -74,6 +80,9 @@ def test_gems_composer_dotnet_and_conda_packages(tcs, fresh_registry, out_dir, s
             ("deb", "ruby-rack", "2.2.22-0+deb12u2", "Debian:12",
              "pkg:deb/debian/ruby-rack@2.2.22-0%2Bdeb12u2?arch=all&distro=debian-12", ""),
             ("gem", "rack", "2.2.22", "RubyGems", "pkg:gem/rack@2.2.22", "MIT"),
+            ("deb", "node-ms", "2.1.3+~cs0.7.31-3", "Debian:12",
+             "pkg:deb/debian/node-ms@2.1.3%2B~cs0.7.31-3?arch=all&distro=debian-12", ""),
+            ("npm", "@types/node", "18.0.0", "npm", "pkg:npm/%40types/node@18.0.0", ""),
             ("gem", "cgi", "0.3.5", "RubyGems", "pkg:gem/cgi@0.3.5", "Ruby OR BSD-2-Clause"),
             ("composer", "league/flysystem", "1.0.70", "Packagist", "pkg:composer/league/flysystem@1.0.70", "MIT"),
             ("composer", "symfony/polyfill-mbstring", "1.28.0", "Packagist",

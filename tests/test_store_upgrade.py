@@ -1,6 +1,5 @@
 """A store written by release 0.1.0 (tests/fixtures/stores, made by that release) is upgraded in place on
-first use and shows what it showed; it keeps every digest, so a re-run finds no new image, and its
-layer cache, so no layer is analysed again."""
+first use and shows what it showed; it keeps every digest, so a re-run finds no new image."""
 
 from __future__ import annotations
 
@@ -74,7 +73,9 @@ def test_a_store_of_release_0_1_0_is_upgraded_in_place(tcs, tmp_path, fresh_regi
     lines = again.out.splitlines()
     summary = lines[lines.index("Registry Summary:") + 1 :][:2]
     assert [line.split(":")[1].split()[0] for line in summary] == ["4", "0"]
-    assert "info\tLayers analysed=0 reused=4" in again.messages
+    # the analyser has changed since 0.1.0 (it reads more kinds of files): its layer records are not
+    # taken for the new one's, and each distinct layer is read again once (the fourth is a reuse)
+    assert "info\tLayers analysed=3 reused=1" in again.messages
 
 
 def test_the_revision_a_store_is_taken_as_current_at_is_the_newest_migration():

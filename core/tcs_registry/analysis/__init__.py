@@ -6,4 +6,4 @@
 """
 
 # Bump when what a layer record holds changes: cached records of other versions are ignored.
-ANALYSER_VERSION = "1"
+ANALYSER_VERSION = "2"  # 2: gems, Composer, .NET, conda, dpkg copyright files

@@ -233,15 +233,20 @@ def build(
         for package in entry.get("packages") or ():
             owned.update(package.get("files") or ())
     packages = []
+    # each Debian package's licenses, from its usr/share/doc/<package>/copyright
+    licenses = {path.split("/")[3]: entry["license"] for path, (_, entry) in view.files.items()
+                if entry["kind"] == "dpkg-copyright"}  # fmt: skip
     for path, (top, entry) in sorted(view.files.items()):
         kind = entry["kind"]
-        if kind in ("os-release", "dpkg-files") or (kind in LANGUAGE_KINDS and path in owned):
+        if kind in ("os-release", "dpkg-files", "dpkg-copyright") or (kind in LANGUAGE_KINDS and path in owned):
             continue  # a language package the OS package manager installed is reported as the OS package
         # each layer's copy of this file, as (name, version) sets: a package came with the first that has it
         copies = [_listed(records[i].files.get(path)) for i in range(top + 1)]
         for raw in entry["packages"]:
             key = (raw["name"], raw["version"])
             layer = next((i for i, listed in enumerate(copies) if key in listed), top)
+            if kind == "dpkg" and raw["name"] in licenses and not raw.get("license"):
+                raw = {**raw, "license": licenses[raw["name"]]}
             packages.append(_package(kind, raw, path, records[layer].diff_id, system))
     problems = tuple(p for r in records for p in r.problems)
     return Inventory(

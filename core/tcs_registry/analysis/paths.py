@@ -35,11 +35,13 @@ for _rpm_dir in ("var/lib/rpm", "usr/lib/sysimage/rpm", "usr/share/rpm"):
 _PATTERNS = (
     (re.compile(r"^var/lib/dpkg/status\.d/[^/]+$"), "dpkg"),
     (re.compile(r"^var/lib/dpkg/info/[^/]+\.list$"), "dpkg-files"),
+    (re.compile(r"^usr/share/doc/[^/]+/copyright$"), "dpkg-copyright"),
     (re.compile(r"(^|/)[^/]+\.dist-info/METADATA$"), "python"),
     (re.compile(r"(^|/)[^/]+\.egg-info/PKG-INFO$"), "python"),
     (re.compile(r"(^|/)EGG-INFO/PKG-INFO$"), "python"),
     (re.compile(r"(^|/)[^/]+\.egg-info$"), "python"),  # a single-file egg-info
     (re.compile(r"(^|/)node_modules/(@[^/]+/)?[^/@]+/package\.json$"), "npm"),
+    (re.compile(r"^usr/(share|lib)/nodejs/(@[^/]+/)?[^/@]+/package\.json$"), "npm"),  # Debian's node-* packages
     (re.compile(r"(^|/)specifications/(default/)?[^/]+\.gemspec$"), "gem"),
     (re.compile(r"(^|/)vendor/composer/installed\.json$"), "composer"),
     (re.compile(r"[^/]\.deps\.json$"), "dotnet"),

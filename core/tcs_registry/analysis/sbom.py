@@ -8,11 +8,11 @@ from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
+from cyclonedx.contrib.license.factories import LicenseFactory
 from cyclonedx.model import Property
 from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus
-from cyclonedx.model.license import DisjunctiveLicense
 from cyclonedx.model.vulnerability import (
     BomTarget,
     BomTargetVersionRange,
@@ -124,7 +124,7 @@ def to_cyclonedx(inventory: Inventory, host: str, vulnerabilities: Iterable[Vuln
                 version=package.version,
                 purl=PackageURL.from_string(package.purl),
                 bom_ref=ref,
-                licenses=[DisjunctiveLicense(name=package.license)] if package.license else None,
+                licenses=[license_of(package.license)] if package.license else None,
                 properties=properties,
             )
         )
@@ -178,3 +178,11 @@ def dumps(document: dict[str, Any]) -> str:
     """One line of JSON: the standard library's C encoder writes only unindented JSON, and indenting
     cost more than analysing an image whose layers are cached (`jq .` shows it indented)."""
     return json.dumps(document) + "\n"
+
+
+LICENSES = LicenseFactory()
+
+
+def license_of(text: str) -> Any:
+    """A package's license for CycloneDX: an SPDX expression or identifier where it is one, else by name."""
+    return LICENSES.make_from_string(text)

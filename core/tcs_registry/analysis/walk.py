@@ -81,6 +81,9 @@ def analyse_file(kind: str, path: str, member: tarfile.TarInfo, source: IO[bytes
     if kind == "dpkg-files":
         files = dpkg.parse_list(data)
         return {"kind": kind, "files": files} if files else None
+    if kind == "dpkg-copyright":
+        license_ = dpkg.parse_copyright(data)
+        return {"kind": kind, "license": license_} if license_ else None
     return {"kind": kind, "packages": PARSERS[kind](data, path)}
 
 

@@ -52,5 +52,24 @@ def our_packages(document: dict[str, Any]) -> set[tuple[str, str, str]]:
     return {(p["type"], _normal(p["type"], p["name"]), p["version"]) for p in document["packages"]}
 
 
+def trivy_licenses(cyclonedx: dict[str, Any]) -> dict[str, set[str]]:
+    """Each package's licenses in Trivy's CycloneDX inventory (the names or SPDX ids it lists)."""
+    found: dict[str, set[str]] = {}
+    for component in cyclonedx.get("components", []):
+        if component.get("type") != "library":
+            continue
+        for entry in component.get("licenses", []):
+            license_ = entry.get("license") or {}
+            name = license_.get("id") or license_.get("name") or entry.get("expression")
+            if name:
+                found.setdefault(component["name"], set()).add(name)
+    return found
+
+
+def license_atoms(expression: str) -> set[str]:
+    """``A AND (B OR C)`` -> {A, B, C}: an expression's licenses, as Trivy lists them."""
+    return {a.strip() for a in re.split(r"\s+(?:AND|OR)\s+", expression.replace("(", "").replace(")", "")) if a.strip()}
+
+
 def parse(stdout: str) -> set[tuple[str, str, str]]:
     return trivy_packages(json.loads(stdout))
