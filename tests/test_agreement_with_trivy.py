@@ -35,9 +35,10 @@ def test_debian_packages_agree_with_trivy(tcs, fresh_registry, out_dir, debian_l
     assert mine == theirs
     # licenses, from each package's usr/share/doc/<package>/copyright: every SPDX id we give, Trivy gives
     # too - but Debian's "Artistic" (Perl's Artistic License 1.0, by copyright-format 1.0's list of short
-    # names), Artistic-2.0 to Trivy; where Trivy turns a name Debian made up into an SPDX id ("MIT-like"
-    # into MIT, "BSD-variant" into BSD-3-Clause, "LGPLv3+_or_GPLv2+" into LGPL-3.0-or-later), we keep it
-    # as written rather than claim a license the file does not name
+    # names), Artistic-2.0 to Trivy. Trivy gives more: it also reads /usr/share/common-licenses paths
+    # out of machine-readable files' license texts (GPL-2.0-only beside a "License: GPL-2+"), takes an
+    # unversioned GPL for GPL-2.0-or-later, makes up exception ids (GPL-3.0-or-later WITH Bison-exception)
+    # and turns made-up names into SPDX ids ("MIT-like" into MIT): we name only what the fields declare
     licenses = {p["name"]: license_atoms(p.get("license", "")) for p in document["packages"]}
     trivys = trivy_licenses(json.loads(done.stdout))
     claimed = {
@@ -45,7 +46,7 @@ def test_debian_packages_agree_with_trivy(tcs, fresh_registry, out_dir, debian_l
         for name, ours in licenses.items()
     }
     assert {name: ids for name, ids in claimed.items() if ids} == {}
-    assert sum(ours == trivys.get(name, set()) for name, ours in licenses.items()) >= 68  # of 88 packages
+    assert sum(bool(ours) for ours in licenses.values()) >= 81  # of 88 (Trivy: 85, 4 of them by guessing GPL)
 
 
 def test_language_packages_agree_with_trivy(tcs, fresh_registry, out_dir, go_binary, tmp_path):

@@ -96,3 +96,46 @@ def test_gems_composer_dotnet_and_conda_packages(tcs, fresh_registry, out_dir, s
     assert vulnerabilities(out_dir, fresh_registry.host, "poly", "1") == [
         ("league/flysystem", "1.0.70", "CVE-2021-32708", "1.1.4")
     ]
+
+
+def test_parsers_take_hostile_and_odd_files_in_their_stride():
+    import time
+
+    from tcs_registry.analysis.parsers.dpkg import parse_copyright
+    from tcs_registry.analysis.parsers.language import parse_composer, parse_deps_json, parse_gemspec
+
+    # crafted files of a megabyte: read in linear time (a backtracking regex took hours)
+    machine = b"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+    for hostile in (
+        b's.name = "a' + b" " * 1_000_000 + b'x"',
+        b"\n" * 1_000_000,
+        machine + b"License: a" + b" " * 1_000_000,
+    ):
+        started = time.perf_counter()
+        parse_gemspec(hostile) if not hostile.startswith(b"Format") else parse_copyright(hostile)
+        assert time.perf_counter() - started < 1.0
+    # older RubyGems wrote %q{...}
+    assert parse_gemspec(b's.name = %q{rack}\ns.version = "1.0"\n') == [{"name": "rack", "version": "1.0"}]
+    # Debian's copyright-format: "A or B, and C" is (A OR B) AND C; and/or is OR; prose is no license
+    assert parse_copyright(
+        machine + b"License: REGCOMP, and GPL-1+ or Artistic\nLicense: LGPL-2.1+ and/or MPL-1.1\n"
+    ) == ("REGCOMP AND (GPL-1.0-or-later OR Artistic-1.0-Perl) AND (LGPL-2.1-or-later OR MPL-1.1)")
+    assert parse_copyright(b"See /usr/share/common-licenses/GPL for the text.\n") == ""  # which GPL? not guessed
+    assert parse_copyright(machine + b"License: GPL-2.1\n") == "GPL-2.1"  # no such GPL: not made an SPDX id
+    # a license given as a string; a branch's version kept as it is (not matched: no release order holds it)
+    assert parse_composer(b'{"packages": [{"name": "a/b", "version": "1.1.x-dev", "license": "MIT"}]}') == [
+        {"name": "a/b", "version": "1.1.x-dev", "license": "MIT"}
+    ]
+    # .NET: a self-contained application's runtime is a package; a build-time-only one (no files to load) is not
+    deps = {
+        "targets": {"t": {"runtimepack.Microsoft.NETCore.App.Runtime.linux-x64/8.0.0": {"runtime": {"x.dll": {}}},
+                          "Microsoft.SourceLink.GitHub/8.0.0": {"dependencies": {}},
+                          "Newtonsoft.Json/13.0.1": {"runtime": {"lib/Newtonsoft.Json.dll": {}}}}},
+        "libraries": {"runtimepack.Microsoft.NETCore.App.Runtime.linux-x64/8.0.0": {"type": "runtimepack"},
+                      "Microsoft.SourceLink.GitHub/8.0.0": {"type": "package"},
+                      "Newtonsoft.Json/13.0.1": {"type": "Package"}},
+    }  # fmt: skip
+    assert parse_deps_json(json.dumps(deps).encode()) == [
+        {"name": "Microsoft.NETCore.App.Runtime.linux-x64", "version": "8.0.0"},
+        {"name": "Newtonsoft.Json", "version": "13.0.1"},
+    ]

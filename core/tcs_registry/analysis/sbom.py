@@ -13,6 +13,7 @@ from cyclonedx.model import Property
 from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus
+from cyclonedx.model.license import LicenseExpression
 from cyclonedx.model.vulnerability import (
     BomTarget,
     BomTargetVersionRange,
@@ -124,7 +125,7 @@ def to_cyclonedx(inventory: Inventory, host: str, vulnerabilities: Iterable[Vuln
                 version=package.version,
                 purl=PackageURL.from_string(package.purl),
                 bom_ref=ref,
-                licenses=[license_of(package.license)] if package.license else None,
+                licenses=licenses_of(package.license) if package.license else None,
                 properties=properties,
             )
         )
@@ -183,6 +184,13 @@ def dumps(document: dict[str, Any]) -> str:
 LICENSES = LicenseFactory()
 
 
-def license_of(text: str) -> Any:
-    """A package's license for CycloneDX: an SPDX expression or identifier where it is one, else by name."""
-    return LICENSES.make_from_string(text)
+def licenses_of(text: str) -> list[Any]:
+    """A package's licenses for CycloneDX: one SPDX expression where the whole is one; else each license
+    of it on its own (an SPDX identifier, or a name: a name Debian made up makes no expression valid)."""
+    made = LICENSES.make_from_string(text)
+    if isinstance(made, LicenseExpression) or getattr(made, "id", None):
+        return [made]
+    names = " ".join(text.replace("(", " ").replace(")", " ").split())
+    for operator in (" AND ", " OR "):
+        names = names.replace(operator, "\n")
+    return [LICENSES.make_from_string(name) for name in dict.fromkeys(names.split("\n")) if name]

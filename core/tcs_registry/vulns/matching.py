@@ -166,6 +166,8 @@ class Matcher:
     def package(self, package: Package) -> list[_Match]:
         if not package.ecosystem or not package.version:  # (a Go main module built as "(devel)": unknown)
             return []
+        if package.type == "composer" and "dev" in package.version.lower():  # a branch (1.1.x-dev, dev-main):
+            return []  # no release's version order says what it holds
         name, version = query(package)
         key = package_key(package.ecosystem, name)
         cached = self._matched.get((package.ecosystem, key, version))

@@ -53,54 +53,76 @@ _SPDX = {
     "gfdl-niv-1.2": "GFDL-1.2-no-invariants-only", "gfdl-niv-1.2+": "GFDL-1.2-no-invariants-or-later",
     "gfdl-niv-1.3": "GFDL-1.3-no-invariants-only", "gfdl-niv-1.3+": "GFDL-1.3-no-invariants-or-later",
 }  # fmt: skip
-# GPL-2, GPL-2+, LGPL-2.1+, LGPLv3+, AGPL-3...: SPDX's -only and -or-later forms
-_GNU = re.compile(r"^(A?GPL|LGPL|GFDL(?=-?v?1))-?v?(\d)(?:\.(\d))?(\+?)$", re.IGNORECASE)
-# what /usr/share/common-licenses/<name> without a version is taken for (as Trivy takes it)
-_COMMON = {"gpl": "GPL-2.0-or-later", "lgpl": "LGPL-2.0-or-later", "bsd": "BSD-3-Clause", "gfdl": "GFDL-1.3-only"}
-_COMMON_REFERENCE = re.compile(r"/usr/share/common-licenses/([0-9A-Za-z_.+-]*[0-9A-Za-z+])")
-_OPERATOR = re.compile(r"\s+(or|and)\s+", re.IGNORECASE)
+# GPL-2, GPL-2+, LGPL-2.1+, LGPLv3+, AGPL-3...: SPDX's -only and -or-later forms (where SPDX has them)
+_GNU = re.compile(r"(A?GPL|LGPL|GFDL)-?v?(\d)(?:\.(\d))?(\+?)", re.IGNORECASE)
+# /usr/share/common-licenses/<name> a free-form file refers to (one without a version is not guessed at)
+_COMMON_REFERENCE = re.compile(r"/usr/share/common-licenses/([0-9A-Za-z_.+-]{1,40})")
+_COMMON = {"bsd": "BSD-3-Clause"}  # (Debian's BSD file is the 3-clause licence)
+_UNVERSIONED = {"gpl", "lgpl", "gfdl", "agpl"}
+MOST_LICENSES = 50
 
 
 def parse_copyright(data: bytes) -> str:
     """The licenses a package's ``usr/share/doc/<package>/copyright`` declares, as one expression, SPDX
-    identifiers where Debian's names have one (``GPL-2.0-or-later AND (GPL-2.0-only OR Artistic-1.0-Perl)``):
-    the ``License:`` fields of a machine-readable file (copyright-format 1.0), and the licenses of
-    /usr/share/common-licenses a free-form one refers to. '' when it names none."""
-    found: list[str] = []
-    for line in data.decode("utf-8", "replace").splitlines():
-        if line.startswith("License:"):  # ("The MIT License (MIT)", "CC0 license", "Artistic,": the name)
-            value = line[8:].split("(")[0].strip()
-            value = re.sub(r"^the\s+|(\s+license)?[\s,;.]*$", "", value, flags=re.IGNORECASE)
-        elif "/usr/share/common-licenses/" in line:
-            value = next(iter(_COMMON_REFERENCE.findall(line)), "")
-        else:
+    identifiers where Debian's names have one (``GPL-2.0-or-later AND (GPL-1.0-or-later OR
+    Artistic-1.0-Perl)``): the ``License:`` fields of a machine-readable file (copyright-format 1.0,
+    ``A or B, and C`` is ``(A OR B) AND C``), else the versioned licenses of /usr/share/common-licenses a
+    free-form one refers to. Names without an identifier are kept as written. '' when it names none."""
+    text = data.decode("utf-8", "replace")
+    found: dict[str, None] = {}
+    if text.lstrip()[:7].lower() == "format:":
+        for line in text.splitlines():
+            if line[:8].lower() == "license:" and len(found) < MOST_LICENSES:
+                expression = _expression(line[8:500])
+                if expression:
+                    found[expression] = None
+    else:
+        for name in _COMMON_REFERENCE.findall(text[: 1024 * 1024]):
+            name = name.rstrip(".,;:'\"`")
+            if name.lower() not in _UNVERSIONED and len(found) < MOST_LICENSES:
+                found[_spdx(name)] = None
+    return " AND ".join(found)
+
+
+def _expression(value: str) -> str:
+    """A License: field's first line as an expression: ``GPL-2+ or Artistic, and BSD-3-clause``."""
+    value = " ".join(value.split("(")[0].split())  # ("The MIT License (MIT)": the name)
+    parts = []
+    for segment in value.split(","):
+        words = segment.replace(" and/or ", " or ").split()
+        if words and words[0].lower() in ("and", "or"):
+            words = words[1:]
+        names, operators, name = [], [], []
+        for word in words:
+            if word.lower() in ("and", "or"):
+                operators.append(word.upper())
+                names.append(" ".join(name))
+                name = []
+            else:
+                name.append(word)
+        names.append(" ".join(name))
+        names = [_spdx(_bare(n)) for n in names]
+        if not all(names):
             continue
-        parts = _OPERATOR.split(value)  # name, operator, name, ...
-        names = [_spdx(name.strip()) for name in parts[::2] if name.strip()]
-        if not names or len(names) != len(parts[::2]):
-            continue
-        expression = names[0]
-        for operator, name in zip(parts[1::2], names[1:], strict=False):
-            expression += f" {operator.upper()} {name}"
-        expression = f"({expression})" if len(names) > 1 else expression
-        if expression not in found:
-            found.append(expression)
-    return " AND ".join(found[:50])
+        joined = names[0] + "".join(f" {op} {n}" for op, n in zip(operators, names[1:], strict=False))
+        parts.append(f"({joined})" if len(names) > 1 else joined)
+    return " AND ".join(parts)
+
+
+def _bare(name: str) -> str:
+    """``The MIT License`` -> ``MIT``; ``CC0 license.`` -> ``CC0``."""
+    name = name.strip().rstrip(".;:")
+    name = name[4:] if name.lower().startswith("the ") else name
+    return name[:-8].rstrip() if name.lower().endswith(" license") else name
 
 
 def _spdx(name: str) -> str:
     """A license's SPDX identifier where it has one, else its name as written."""
-    gnu = _GNU.match(name)
+    gnu = _GNU.fullmatch(name)
     if gnu:  # (before SPDX's own list: its plain "GPL-2.0" and "LGPL-2.1" are deprecated)
         family, major, minor, later = gnu.groups()
-        return f"{family.upper()}-{major}.{minor or 0}-{'or-later' if later else 'only'}"
-    key = name.lower()
-    return _SPDX.get(key) or _COMMON.get(key) or spdx.fixup_id(name) or _with_exception(name) or name
-
-
-def _with_exception(name: str) -> str:
-    """``GPL-2+ with OpenSSL exception`` -> ``GPL-2.0-or-later WITH OpenSSL-exception``, '' if not so."""
-    base, _, exception = name.partition(" with ")
-    known = _spdx(base.strip()) if exception else ""
-    exception = exception.strip().removesuffix(" exception").replace(" ", "-")
-    return f"{known} WITH {exception}-exception" if known and known != base.strip() and exception else ""
+        candidate = f"{family.upper()}-{major}.{minor or 0}-{'or-later' if later else 'only'}"
+        if spdx.fixup_id(candidate) == candidate:
+            return candidate
+        return name
+    return _SPDX.get(name.lower()) or _COMMON.get(name.lower()) or spdx.fixup_id(name) or name

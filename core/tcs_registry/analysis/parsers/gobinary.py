@@ -85,11 +85,12 @@ def parse(stream: IO[bytes]) -> list[dict[str, Any]]:
     for line in modinfo.decode("utf-8", "replace").splitlines():
         fields = line.split("\t")
         if fields[0] in ("mod", "dep") and len(fields) >= 3:
-            version = "" if fields[2] == "(devel)" else fields[2].removeprefix("v")
-            if version or fields[0] == "mod":
-                packages.append({"name": fields[1], "version": version})
+            # "(devel)": built from a checkout (the main module, a workspace's): no version, none invented
+            packages.append(
+                {"name": fields[1], "version": "" if fields[2] == "(devel)" else fields[2].removeprefix("v")}
+            )
         elif fields[0] == "=>" and len(fields) >= 3 and packages:  # a replace directive of the previous dep
-            if fields[2]:
+            if fields[2] and fields[2] != "(devel)":
                 packages[-1] = {"name": fields[1], "version": fields[2].removeprefix("v")}
             else:  # replaced by a local directory: its code is not the published module's
                 packages.pop()

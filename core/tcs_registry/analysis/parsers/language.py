@@ -16,9 +16,11 @@ _METADATA = re.compile(
     r"|/specifications/(default/)?[^/]+\.gemspec|/vendor/composer/installed\.json|\.deps\.json"
     r"|/conda-meta/[^/]+\.json)$"
 )
-# a gemspec is Ruby code: its generated form (`gem install`, Debian's dh_ruby) sets these one a line
-_GEM_FIELD = re.compile(r"""^\s*\w+\.(name|version|licenses?)\s*=\s*(.+?)\s*(?:if .*)?$""", re.MULTILINE)
-_GEM_STRING = re.compile(r"""["']([^"'\n]+)["'](?:\.freeze)?""")
+# a gemspec is Ruby code: its generated form (`gem install`, Debian's dh_ruby) sets these one a line,
+# as "x".freeze, "x" or %q{x}; read with string methods, line by line (a regex over a crafted
+# file of megabytes could take hours)
+_GEM_FIELDS = {"name": "name", "version": "version", "license": "license", "licenses": "license"}
+_GEM_STRING = re.compile(r"""["']([^"'\n]{1,200})["']|%q[{<(\[]([^}>)\]\n]{1,200})[}>)\]]""")
 
 
 def is_language_metadata(path: str) -> bool:
@@ -57,8 +59,15 @@ def parse_npm(data: bytes) -> list[dict[str, Any]]:
 def parse_gemspec(data: bytes) -> list[dict[str, Any]]:
     """A gem from its installed specification (``specifications/<name>-<version>.gemspec``)."""
     fields: dict[str, list[str]] = {}
-    for key, value in _GEM_FIELD.findall(data.decode("utf-8", "replace")):
-        fields.setdefault(key.rstrip("s"), _GEM_STRING.findall(value))
+    for line in data.decode("utf-8", "replace").splitlines():
+        target, equals, value = line.strip()[:1000].partition("=")
+        key = _GEM_FIELDS.get(target.strip().rpartition(".")[2]) if equals and "." in target else None
+        if key is None or key in fields or value.startswith(("=", "~")):  # (not ==, =~)
+            continue
+        value = value.split(" if ", 1)[0]
+        found = [a or b for a, b in _GEM_STRING.findall(value)]
+        if found:
+            fields[key] = found
     name, version = (fields.get("name") or [""])[0], (fields.get("version") or [""])[0]
     if not name or not version:
         return []
@@ -84,7 +93,8 @@ def parse_composer(data: bytes) -> list[dict[str, Any]]:
         if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
             continue
         record: dict[str, Any] = {"name": name, "version": re.sub(r"^v(?=\d)", "", version)}
-        licenses = [x for x in package.get("license") or () if isinstance(x, str)]
+        declared = package.get("license")
+        licenses = [declared] if isinstance(declared, str) else [x for x in declared or () if isinstance(x, str)]
         if licenses:
             record["license"] = " OR ".join(licenses)
         records.append(record)
@@ -93,17 +103,29 @@ def parse_composer(data: bytes) -> list[dict[str, Any]]:
 
 def parse_deps_json(data: bytes) -> list[dict[str, Any]]:
     """The NuGet packages a .NET application runs with: the ``libraries`` of its ``*.deps.json`` of type
-    ``package`` (``project`` entries are the application itself)."""
+    ``package`` that bring files to run (not build-time only, like SourceLink), and a self-contained
+    application's ``runtimepack`` (the .NET runtime itself); ``project`` entries are the application."""
     try:
         deps = json.loads(data)
     except ValueError:
         return []
-    libraries = deps.get("libraries") if isinstance(deps, dict) else None
+    if not isinstance(deps, dict) or not isinstance(deps.get("libraries"), dict):
+        return []
+    targets = deps.get("targets") if isinstance(deps.get("targets"), dict) else {}
+    used: dict[str, Any] = {}  # what each library brings, in the targets
+    for target in targets.values():
+        if isinstance(target, dict):
+            used.update({key: entry for key, entry in target.items() if isinstance(entry, dict)})
     records = []
-    for key, library in (libraries or {}).items() if isinstance(libraries, dict) else ():
+    for key, library in deps["libraries"].items():
         name, _, version = key.partition("/")
-        if isinstance(library, dict) and library.get("type") == "package" and name and version:
-            records.append({"name": name, "version": version})
+        kind = str(library.get("type", "")).lower() if isinstance(library, dict) else ""
+        if not name or not version or kind not in ("package", "runtimepack"):
+            continue
+        entry = used.get(key)
+        if entry is not None and not any(entry.get(k) for k in ("runtime", "native", "runtimeTargets", "resources")):
+            continue  # nothing of it is loaded at run time
+        records.append({"name": name.removeprefix("runtimepack."), "version": version})
     return records
 
 
