@@ -8,12 +8,12 @@ from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
-from cyclonedx.contrib.license.factories import LicenseFactory
+from cyclonedx import spdx
 from cyclonedx.model import Property
 from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus
-from cyclonedx.model.license import LicenseExpression
+from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
 from cyclonedx.model.vulnerability import (
     BomTarget,
     BomTargetVersionRange,
@@ -181,16 +181,16 @@ def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document) + "\n"
 
 
-LICENSES = LicenseFactory()
-
-
 def licenses_of(text: str) -> list[Any]:
-    """A package's licenses for CycloneDX: one SPDX expression where the whole is one; else each license
-    of it on its own (an SPDX identifier, or a name: a name Debian made up makes no expression valid)."""
-    made = LICENSES.make_from_string(text)
-    if isinstance(made, LicenseExpression) or getattr(made, "id", None):
-        return [made]
+    """A package's licenses for CycloneDX: one SPDX expression where each license in it is an SPDX
+    identifier; else each license on its own, by identifier or by name (a name Debian made up, or a
+    package's own wording, makes no valid expression)."""
     names = " ".join(text.replace("(", " ").replace(")", " ").split())
     for operator in (" AND ", " OR "):
         names = names.replace(operator, "\n")
-    return [LICENSES.make_from_string(name) for name in dict.fromkeys(names.split("\n")) if name]
+    atoms = list(dict.fromkeys(name for name in names.split("\n") if name))
+    if len(atoms) > 1 and all(spdx.fixup_id(atom) == atom for atom in atoms):
+        return [LicenseExpression(text)]
+    return [
+        DisjunctiveLicense(id=atom) if spdx.fixup_id(atom) == atom else DisjunctiveLicense(name=atom) for atom in atoms
+    ]
