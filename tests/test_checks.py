@@ -109,3 +109,27 @@ def test_sudo_ssh_and_old_base():
     assert found(run_sudo) == [("TCS-CFG-006", "history step 1 runs sudo")]
     # reproducible builds stamp 1970: not an old base
     assert found({"config": CAREFUL, "created": "1970-01-01T00:00:00Z"}) == []
+
+
+def test_hostile_config_text_costs_linear_time_end_to_end(tcs, fresh_registry, pusher):
+    """An Env value and history lines of 160,000 characters shaped against the checks' patterns (a run
+    of letters before no "://", "-c" and a run of spaces): the scan takes seconds, not the minutes the
+    quadratic patterns took with the interpreter lock held, and the benign image beside it is scanned."""
+    import time
+
+    from tcs_registry.testing.images import make_layer
+
+    size = 160_000
+    layer = make_layer({"etc/os-release": b"ID=alpine\nVERSION_ID=3.19.1\n"})
+    hostile = {
+        "config": {"Env": [f"X={'a' * size}", f"URL=https://{'b' * size}"], "User": "app"},
+        "history": [{"created_by": "/bin/sh -c" + " " * size + "x"}, {"created_by": "a" * size + "://x"}],
+    }
+    pusher.image("evil/app", "1", created="2026-11-01T00:00:00Z", layers=[layer], extra_config=hostile)
+    pusher.image("good/app", "1", created="2026-11-01T00:00:00Z", layers=[layer])
+    started = time.perf_counter()
+    result = tcs("registry", fresh_registry.url)
+    assert result.code == 0, result.err
+    assert time.perf_counter() - started < 20
+    scanned = [m for m in result.messages if m.startswith("info\tScanned image image=")]
+    assert len(scanned) == 2 and any("good/app:1" in m for m in scanned)

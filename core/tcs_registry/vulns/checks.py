@@ -69,7 +69,9 @@ _SECRET_NAME = re.compile(
 _NOT_SECRET = re.compile(r"_(?:FILE|PATH|DIR|URL|URI|HOST|PORT|USER|USERNAME|NAME|ID|ENV|VERSION)$", re.IGNORECASE)
 # settings, not secrets: ALLOW_EMPTY_PASSWORD=yes, MYSQL_RANDOM_ROOT_PASSWORD=true
 _FLAG_VALUE = re.compile(r"(?:yes|no|true|false|on|off|[01])?", re.IGNORECASE)
-_URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
+# (a scheme starts where no scheme character precedes: a run of letters is tried once, not at each of its
+# characters - linear, where the plain pattern was quadratic on a long value)
+_URL_CREDENTIALS = re.compile(r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
 _SECRET_VALUE = re.compile(
     r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # AWS access key id
     r"|\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{22,}\b"  # GitHub tokens
@@ -86,7 +88,8 @@ _LOGIN = re.compile(
     r"|\b(?:docker|podman|helm)\s+(?:registry\s+)?login\b.*(?:-p|--password)[=\s]+[^-\s$]"
 )
 _ADD_URL = re.compile(r"(?:^|#\(nop\)\s+|\s)ADD\s+(?:--\S+\s+)*https?://", re.IGNORECASE)
-_SUDO_RUN = re.compile(r"(?:^|&&|;|\|\||-c\s+)\s*sudo\s")
+_SUDO_RUN = re.compile(r"(?:^|&&|;|\|\||-c\s)\s*sudo\s")  # (one \s after -c: two runs of \s were quadratic)
+MAX_TEXT = 64 * 1024  # characters of an Env entry or a history line the checks read
 _ROOT = re.compile(r"^(?:root|0)(?::.*)?$")
 # build arguments as the classic builder (`|1 NAME=value /bin/sh -c ...`) and BuildKit (`RUN |1 NAME=...`) record them
 _BUILD_ARGS = re.compile(r"^(?:RUN\s+)?\|\d+\s+((?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)+)")
@@ -126,12 +129,12 @@ def check_image(
         found.append(_violation(ROOT, f"USER is {user!r}" if user else "no USER is set", platform))
 
     for item in settings.get("Env") or ():
-        name, _, value = str(item).partition("=")
+        name, _, value = str(item)[:MAX_TEXT].partition("=")
         if _secret_named(name, value) or _secret_value(value):
             found.append(_violation(SECRET_ENV, f"ENV {name} (value withheld)", platform))
 
     for step, entry in enumerate(history, 1):
-        created_by = str(entry.get("created_by") or "")
+        created_by = str(entry.get("created_by") or "")[:MAX_TEXT]
         reasons = []
         arguments = _BUILD_ARGS.match(created_by)
         for pair in arguments.group(1).split() if arguments else ():
@@ -157,7 +160,9 @@ def check_image(
 
     names = {p.name for p in packages}
     sudo_steps = [
-        i for i, h in enumerate(history, 1) if _SUDO_RUN.search(str(h.get("created_by") or "").split("#(nop)")[0])
+        i
+        for i, h in enumerate(history, 1)
+        if _SUDO_RUN.search(str(h.get("created_by") or "")[:MAX_TEXT].split("#(nop)")[0])
     ]
     if "sudo" in names or sudo_steps:
         where = "package sudo is installed" if "sudo" in names else f"history step {sudo_steps[0]} runs sudo"
