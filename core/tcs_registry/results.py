@@ -461,6 +461,17 @@ def show(
         return
     repository, tag, platform = parse_image(image) if image else (None, None, None)
     scan = store.scan_runs(project, run) if run is not None else None  # a run shows its whole scan
+    if output_format == "sarif" and not image:  # the registry's file, built a page at a time
+        latest = store.latest_scan(project) if scan is None else run
+        if latest is None:
+            raise UsageError(f"project {project!r} has no scan yet: nothing to write as SARIF")
+        sarif = registry_sarif(store, project, scan or store.scan_runs(project, latest))
+        out.write(json.dumps(sarif.document(), indent=2) + "\n")
+        if sarif.left_out:
+            log.warning(
+                "GitHub takes at most %d results a run: the %d least severe are left out", sarif.most, sarif.left_out
+            )
+        return
     if image and scan is None:
         scanned = store.last_scanned(project, repository or "", tag, platform)
     else:
@@ -473,19 +484,9 @@ def show(
         raise UsageError(f"no image {image!r} in {where} of project {project!r}; `tcs-registry results` lists them")
     if output_format in ("json", "sarif"):
         if output_format == "sarif":
-            if image and len(scanned) != 1:
+            if len(scanned) != 1:
                 raise UsageError("--format sarif needs exactly one image: name it with --image (add @os/arch)")
-            if not scanned:
-                raise UsageError(f"project {project!r} has no scan yet: nothing to write as SARIF")
-            if image:
-                out.write(json.dumps(to_sarif(*stored_scan(*scanned[0])), indent=2) + "\n")
-                return
-            run = registry_sarif(store, project, scan or store.scan_runs(project, max(r["run"] for r, _ in scanned)))
-            out.write(json.dumps(run.document(), indent=2) + "\n")
-            if run.left_out:
-                log.warning(
-                    "GitHub takes at most %d results a run: the %d least severe are left out", run.most, run.left_out
-                )
+            out.write(json.dumps(to_sarif(*stored_scan(*scanned[0])), indent=2) + "\n")
             return
         documents = [document for _, document in scanned]
         out.write(json.dumps(documents[0] if image and len(documents) == 1 else documents, indent=2) + "\n")

@@ -41,6 +41,12 @@ def parse_python(data: bytes) -> list[dict[str, Any]]:
 
 
 def parse_npm(data: bytes) -> list[dict[str, Any]]:
+    return _named_json(data)
+
+
+def _named_json(data: bytes) -> list[dict[str, Any]]:
+    """A package from a JSON object with ``name``, ``version`` and perhaps ``license`` (npm's package.json,
+    conda's conda-meta record)."""
     try:
         manifest = json.loads(data)
     except ValueError:
@@ -51,7 +57,7 @@ def parse_npm(data: bytes) -> list[dict[str, Any]]:
     if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
         return []
     record: dict[str, Any] = {"name": name, "version": version}
-    if isinstance(manifest.get("license"), str):
+    if isinstance(manifest.get("license"), str) and manifest["license"]:
         record["license"] = manifest["license"]
     return [record]
 
@@ -131,16 +137,4 @@ def parse_deps_json(data: bytes) -> list[dict[str, Any]]:
 
 def parse_conda(data: bytes) -> list[dict[str, Any]]:
     """A conda package from its record in ``conda-meta/<name>-<version>-<build>.json``."""
-    try:
-        meta = json.loads(data)
-    except ValueError:
-        return []
-    if not isinstance(meta, dict):
-        return []
-    name, version = meta.get("name"), meta.get("version")
-    if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
-        return []
-    record: dict[str, Any] = {"name": name, "version": version}
-    if isinstance(meta.get("license"), str) and meta["license"]:
-        record["license"] = meta["license"]
-    return [record]
+    return _named_json(data)
