@@ -173,6 +173,11 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         help="Show and fail on only these severities, comma-separated (e.g. high,critical); the store keeps all.",
         shell_complete=completing(lambda: [level.lower() for level in reversed(LEVELS)]),
     )
+    @click.option(
+        "--secrets/--no-secrets",
+        default=None,
+        help="Search the layers' text files for credentials (default) or not; values are never shown.",
+    )
     @click.option("--skip-checks", "skip_checks", help="Config check ids not to report, comma-separated (TCS-CFG-004).")
     @click.option(
         "--ignore-file",

@@ -295,6 +295,7 @@ class Discovery:
                 "scanner": None,
                 "project": self.settings.project,
                 "platforms": list(self.settings.platforms),
+                "secrets": self.settings.secrets,
                 "analyser": self.analyser,
                 "matcher": self.matcher,
             }
@@ -338,7 +339,7 @@ class Discovery:
         cache = database = None
         if s.mode == "scan" and self.scanners:
             cache = LayerCache(store)
-            self.analyser = Analyser(cache, s.platforms)
+            self.analyser = Analyser(cache, s.platforms, secrets=s.secrets)
             self.results = ResultWriter(s.output_dir, s.host, s.formats, s.shard, self._selection())
             database = VulnDatabase(s.state_dir)
             if database.is_empty():
@@ -633,6 +634,8 @@ class Discovery:
             return "{}"
         selection = self._selection()
         options: dict[str, Any] = {"platforms": sorted(s.platforms), **({"selection": selection} if selection else {})}
+        if not s.secrets:  # a scan with secrets is not finished by one without, nor the reverse
+            options["secrets"] = False
         if self.plan is not None:  # a plan's scan resumes only a scan of that plan
             options["plan"] = {"images": self.plan.key, "follow_tags": s.plan_follow_tags}
         return json.dumps(options)

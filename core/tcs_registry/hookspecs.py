@@ -117,7 +117,8 @@ def submit_scan(
     only if it is yours. ``options["platforms"]`` lists the ``--platform`` values (empty: every
     linux platform); ``options["analyser"]`` is the run's shared `tcs_registry.analysis.inventory.Analyser`,
     whose layer cache a scanner that reads layers itself can use; ``options["matcher"]`` is the run's
-    `tcs_registry.vulns.matching.Matcher` over the offline OSV database (``None`` when it is empty).
+    `tcs_registry.vulns.matching.Matcher` over the offline OSV database (``None`` when it is empty);
+    ``options["secrets"]`` is False when the user turned the search for credentials in files off.
     Return the inventories, `Vulnerability` and `Violation` findings (each with its platform).
     Raise `ImageError` if the scan of this image fails. Stops at the first
     non-None result.

@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 import platformdirs
 from sqlalchemy.engine.url import URL
 
+from .analysis.secrets import CHECK_IDS as SECRET_CHECK_IDS
+from .analysis.secrets import CHECK_PREFIX as SECRET_PREFIX
 from .errors import UsageError
 from .models import Credentials
 from .pacing import DEFAULT_CONCURRENCY
@@ -68,6 +70,7 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "registry_type": (str,),
     "max_images": (int,),
     "insecure": (bool,),
+    "secrets": (bool,),
     "ca_cert": (str,),
     "state_dir": (str,),
     "store": (str,),
@@ -223,6 +226,7 @@ class Settings:
     plan_follow_tags: bool = False  # a planned tag that moved is scanned at its new digest
     severities: tuple[str, ...] = ()  # the findings shown and failed on (empty: every severity)
     skip_checks: tuple[str, ...] = ()  # config check ids not reported
+    secrets: bool = True  # layer files are searched for credentials (--no-secrets: not)
     ignore: IgnoreRules = field(default_factory=IgnoreRules)
 
 
@@ -333,8 +337,11 @@ def resolve(
             raise UsageError(f"unknown --severity {level.lower()!r}: use {', '.join(reversed(LEVELS))} (with commas)")
     skip_checks = tuple(check.upper() for check in _listed(pick("skip_checks")[0]))
     for check in skip_checks:
-        if check.startswith("TCS-") and check not in CHECK_IDS:
-            raise UsageError(f"unknown --skip-checks {check!r}: the built-in checks are {', '.join(CHECK_IDS)}")
+        if check.startswith("TCS-") and check not in CHECK_IDS + SECRET_CHECK_IDS:
+            raise UsageError(
+                f"unknown --skip-checks {check!r}: the built-in checks are {', '.join(CHECK_IDS)}"
+                f" and the secret rules {SECRET_PREFIX}<RULE> ({SECRET_PREFIX}AWS-ACCESS-KEY-ID; `--no-secrets`: none)"
+            )
     ignore = ignore_rules(pick("ignore_file")[0], config_path, host)
     token, console = pick("token")[0], pick("console")[0]
     if console:
@@ -377,6 +384,7 @@ def resolve(
         plan_follow_tags=bool(flags.get("plan_follow_tags")),
         severities=severities,
         skip_checks=skip_checks,
+        secrets=pick("secrets")[0] is not False,
         ignore=ignore,
     )
 

@@ -16,9 +16,9 @@ from ..errors import ImageError, TcsError
 from ..http import BODY_ATTEMPTS, BoundedCache, RegistryClient
 from ..models import ImageDescription, Inventory, Package, Platform
 from ..oci import Descriptor, Manifest, config_diff_ids
-from . import ANALYSER_VERSION
+from . import ANALYSER_VERSION, NO_SECRETS
 from .osrelease import OperatingSystem, detect
-from .squash import squash
+from .squash import Removals, squash
 from .stream import Download, LayerStream
 from .walk import LayerRecord, read_hardlinks, walk
 
@@ -36,6 +36,7 @@ LANGUAGE_KINDS = {
     "python": ("pypi", "PyPI"),
     "npm": ("npm", "npm"),
     "go": ("golang", "Go"),
+    "rust": ("cargo", "crates.io"),
     "java": ("maven", "Maven"),
     "gem": ("gem", "RubyGems"),
     "composer": ("composer", "Packagist"),
@@ -62,9 +63,14 @@ class Analyser:
     """Shared by every worker of a run: a layer is fetched and analysed once, whoever asks first, and
     then served from the layer cache (in the state store, across runs)."""
 
-    def __init__(self, cache: LayerCache | None = None, platforms: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, cache: LayerCache | None = None, platforms: Iterable[str] | None = None, secrets: bool = True
+    ) -> None:
         self.cache = cache
         self.platforms = list(platforms or [])
+        self.secrets = secrets
+        # a record made without the secret search is cached apart; one made with it serves both
+        self._versions = [ANALYSER_VERSION] if secrets else [ANALYSER_VERSION, ANALYSER_VERSION + NO_SECRETS]
         self._lock = threading.Lock()
         self._inflight: dict[str, Future[LayerRecord]] = {}
         # the records of the layers most images share (base layers), decoded once, not per image
@@ -111,7 +117,9 @@ class Analyser:
             self.layer(client, image.repository, layer, diff_id)
             for layer, diff_id in zip(manifest.layers, diff_ids, strict=True)
         ]
-        return replace(build(image, manifest.digest, platform, index, records), config_digest=manifest.config.digest)
+        found = build(image, manifest.digest, platform, index, records)
+        # (a cached record may hold secrets the user did not ask for)
+        return replace(found, config_digest=manifest.config.digest, secrets=found.secrets if self.secrets else ())
 
     # -- layers ------------------------------------------------------------------------------
     def layer(self, client: RegistryClient, repository: str, layer: Descriptor, diff_id: str) -> LayerRecord:
@@ -165,7 +173,7 @@ class Analyser:
         if self.cache is None:
             return None
         try:
-            data = self.cache.get_layer(diff_id, ANALYSER_VERSION)
+            data = next(filter(None, (self.cache.get_layer(diff_id, version) for version in self._versions)), None)
             record = LayerRecord.from_json(data) if data is not None else None
             if record is not None:
                 self._recent.put(diff_id, record)
@@ -179,13 +187,13 @@ class Analyser:
         if self.cache is None:
             return
         try:
-            self.cache.put_layer(record.diff_id, ANALYSER_VERSION, record.to_json())
+            self.cache.put_layer(record.diff_id, self._versions[-1], record.to_json())
         except Exception as exc:  # a full disk or a locked store costs a re-analysis later, not this image
             log.warning("Could not cache a layer's analysis diff_id=%s error=%s", record.diff_id, exc)
 
     def _fetch(self, client: RegistryClient, repository: str, layer: Descriptor, diff_id: str) -> LayerRecord:
         log.debug("Analysing layer %s/%s@%s", client.registry.host, repository, layer.digest)
-        record, hardlinks = self._read(client, repository, layer, diff_id, lambda tar: walk(tar, diff_id))
+        record, hardlinks = self._read(client, repository, layer, diff_id, lambda tar: walk(tar, diff_id, self.secrets))
         if hardlinks:  # rare: wanted files stored as hard links to files not read; their targets need a second read
             self._read(client, repository, layer, diff_id, lambda tar: read_hardlinks(tar, record, hardlinks))
         return record
@@ -249,6 +257,14 @@ def build(
                 raw = {**raw, "license": licenses[raw["name"]]}
             packages.append(_package(kind, raw, path, records[layer].diff_id, system))
     problems = tuple(p for r in records for p in r.problems)
+    secrets: dict[tuple[str, str, int], dict[str, Any]] = {}  # each where it first came, deleted or not
+    removals = Removals(records)
+    for index, record in enumerate(records):
+        for found in record.secrets:
+            key = (found["path"], found["rule"], found["line"])
+            if key not in secrets:
+                removed = removals.after(index, found["path"])
+                secrets[key] = {**found, "layer": record.diff_id, "layer_index": index, "removed": removed}
     return Inventory(
         repository=image.repository,
         tag=image.tag,
@@ -262,6 +278,7 @@ def build(
         packages=tuple(packages),
         problems=problems,
         index_digest=index,
+        secrets=tuple(secrets.values()),
     )
 
 
@@ -286,6 +303,8 @@ def _package(kind: str, raw: dict[str, Any], path: str, layer: str, system: Oper
     else:
         purl_type, ecosystem = LANGUAGE_KINDS[kind]
         purl = _language_purl(purl_type, name, version)
+        if raw.get("unmatched"):  # not the registry's package of that name (a Rust workspace's own crate)
+            ecosystem = ""
     return Package(
         name=name,
         version=version,

@@ -64,3 +64,21 @@ def squash(records: list[LayerRecord]) -> View:
         view.links.update(record.links)
         view.files.update({path: (index, entry) for path, entry in record.files.items()})
     return view
+
+
+class Removals:
+    """Which layers delete or replace which paths: a file's bytes stay in its layer whatever comes above."""
+
+    def __init__(self, records: list[LayerRecord]) -> None:
+        self._records = records
+        self._gone: dict[int, set[str]] = {}  # made on first use: most images have no finding to place
+
+    def after(self, index: int, path: str) -> bool:
+        """Does a layer above ``index`` delete or replace ``path``?"""
+        for above in range(index + 1, len(self._records)):
+            record = self._records[above]
+            if above not in self._gone:
+                self._gone[above] = {*record.whiteouts, *record.entries}
+            if _hidden(path, self._gone[above]) or any(path.startswith(d + "/" if d else "") for d in record.opaque):
+                return True
+        return False

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from .parsers import apk, dpkg, gobinary, java, language, rpm
+from . import secrets as secret_rules
+from .parsers import apk, dpkg, gobinary, java, language, rpm, rustbinary
 from .paths import kind_of, safe_path
 from .stream import BrokenDownload
 
@@ -44,6 +45,7 @@ class LayerRecord:
     entries: list[str] = field(default_factory=list)  # non-directories
     directories: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # files refused or unreadable, with the reason
+    secrets: list[dict[str, Any]] = field(default_factory=list)  # {"path", "rule", "line"}: never the value
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -66,8 +68,11 @@ def analyse_file(kind: str, path: str, member: tarfile.TarInfo, source: IO[bytes
     if kind == "binary":
         if source.peek(4)[:4] != ELF_MAGIC:  # type: ignore[attr-defined]  # tarfile's files are buffered readers
             return None
-        packages = gobinary.parse(source)
-        return {"kind": "go", "packages": packages} if packages else None
+        binary = rustbinary.Ends(source)  # (read once: for Go's build info, and ends kept for Rust's section)
+        if packages := gobinary.parse(binary):  # type: ignore[arg-type]
+            return {"kind": "go", "packages": packages}
+        packages = rustbinary.parse(binary.opened())  # type: ignore[arg-type]
+        return {"kind": "rust", "packages": packages} if packages else None
     if kind == "java":
         if member.size > MAX_FILE_BYTES:
             raise ValueError(f"{member.size} bytes, over the {MAX_FILE_BYTES}-byte limit")
@@ -121,8 +126,9 @@ def open_tar(stream: IO[bytes]) -> tarfile.TarFile:
     return tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo)
 
 
-def walk(tar_stream: IO[bytes], diff_id: str) -> tuple[LayerRecord, dict[str, str]]:
-    """The layer's record, and the wanted hard links whose targets were not read (path -> target)."""
+def walk(tar_stream: IO[bytes], diff_id: str, secrets: bool = True) -> tuple[LayerRecord, dict[str, str]]:
+    """The layer's record, and the wanted hard links whose targets were not read (path -> target).
+    ``secrets``: the text files no parser wants are searched for credentials too."""
     record = LayerRecord(diff_id)
     hardlinks: dict[str, str] = {}
     read: set[str] = set()  # wanted files whose content was read, whatever it held
@@ -154,6 +160,16 @@ def walk(tar_stream: IO[bytes], diff_id: str) -> tuple[LayerRecord, dict[str, st
                 record.links[path] = member.linkname
                 continue
             kind = kind_of(path, bool(member.mode & 0o111))
+            if kind in (None, "binary") and secrets and member.isreg() and secret_rules.wanted(path, member.size):
+                source = tar.extractfile(member)
+                assert source is not None
+                if kind is not None:  # (read as a binary: a hard link to it needs no second pass)
+                    read.add(path)
+                if kind is None or source.peek(4)[:4] != ELF_MAGIC:  # type: ignore[attr-defined]  # (buffered)
+                    _find_secrets(record, path, source)  # a script with the executable bit, say
+                else:  # an executable: read as a binary (Go, Rust), never as text
+                    _analyse(record, kind, path, member, source)
+                continue
             if kind is None:
                 continue
             if member.islnk():  # a hard link names an earlier entry of this same layer
@@ -191,6 +207,16 @@ def read_hardlinks(tar_stream: IO[bytes], record: LayerRecord, hardlinks: dict[s
     for target, links in wanted.items():
         for link in links:
             record.problems.append(f"{link}: hard link to {target}, which is not in the layer")
+
+
+def _find_secrets(record: LayerRecord, path: str, source: IO[bytes]) -> None:
+    room = secret_rules.MAX_PER_LAYER - len(record.secrets)
+    if room <= 0:
+        return
+    found = secret_rules.find(source.read(secret_rules.MAX_BYTES), path)[:room]
+    record.secrets += [{"path": path, **secret} for secret in found]
+    if len(record.secrets) >= secret_rules.MAX_PER_LAYER:
+        record.problems.append(f"{path}: over {secret_rules.MAX_PER_LAYER} secrets in the layer, the rest not listed")
 
 
 def _analyse(record: LayerRecord, kind: str, path: str, member: tarfile.TarInfo, source: IO[bytes] | None) -> None:

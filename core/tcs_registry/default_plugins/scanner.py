@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..analysis import secrets
 from ..analysis.inventory import Analyser
 from ..hookspecs import hookimpl
 from ..http import RegistryClient
@@ -23,7 +24,9 @@ def submit_scan(
 ) -> ScanResult | None:
     if options.get("scanner") not in (None, NAME):
         return None
-    analyser = options.get("analyser") or Analyser(platforms=options.get("platforms"))
+    analyser = options.get("analyser") or Analyser(
+        platforms=options.get("platforms"), secrets=options.get("secrets", True)
+    )
     matcher = options.get("matcher")  # None without a vulnerability database: inventories and checks only
     inventories = tuple(analyser.analyse(client, image))
     vulnerabilities, violations = [], []
@@ -31,6 +34,7 @@ def submit_scan(
         platform = str(inventory.platform or "")
         config = client.config(image.repository, inventory.config_digest) if inventory.config_digest else {}
         violations += check_image(config, inventory.packages, platform)
+        violations += secrets.violations(inventory.secrets, platform)
         if matcher is not None:
             vulnerabilities += matcher.inventory(inventory)
     return ScanResult(

@@ -17,10 +17,11 @@ from packageurl import PackageURL
 TRIVY = shutil.which("trivy", path=str(Path(sys.executable).parent))
 
 
-def trivy_command(reference: str, cache: Path) -> list[str]:
-    """`trivy image` listing the packages of ``reference`` (host/repository:tag) as CycloneDX on stdout."""
-    command = [TRIVY or "trivy", "image", "--image-src", "remote", "--insecure", "--quiet", "--format", "cyclonedx"]
-    return [*command, "--scanners", "", "--cache-dir", str(cache), "--offline-scan", reference]
+def trivy_command(reference: str, cache: Path, scanners: str = "", output: str = "cyclonedx") -> list[str]:
+    """`trivy image` listing the packages of ``reference`` (host/repository:tag) as CycloneDX on stdout
+    (``scanners``: "secret" searches the layers' files too, which needs no database either)."""
+    command = [TRIVY or "trivy", "image", "--image-src", "remote", "--insecure", "--quiet", "--format", output]
+    return [*command, "--scanners", scanners, "--cache-dir", str(cache), "--offline-scan", reference]
 
 
 def _normal(kind: str, name: str) -> str:
