@@ -25,7 +25,7 @@ OSV = Path(__file__).parent / "fixtures" / "osv"
 def database(tmp_path_factory):
     database = VulnDatabase(tmp_path_factory.mktemp("osv"))
     added, unchanged, problems = database.import_paths([OSV])
-    assert (added, unchanged, problems) == (83, 0, [])
+    assert (added, unchanged, problems) == (89, 0, [])
     yield database
     database.close()
 
@@ -184,6 +184,23 @@ def test_go_modules_and_the_toolchain(database):
         ("CVE-2024-45341", "1.22.11"),  # GO-2025-3373
         ("CVE-2025-0913", "1.23.10"),  # GO-2025-3750
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "expected"),
+    [
+        ("regex", "1.5.4", [("CVE-2022-24713", "regex", "1.5.5", "HIGH")]),  # GHSA-m5pq-gvj9-9vr8: fixed 1.5.5
+        ("regex", "1.5.5", []),
+        ("regex", "1.13.1", []),  # (above 1.5.5 as numbers; below it as text)
+        ("rsa", "0.9.6", [("CVE-2023-49092", "rsa", "", "MEDIUM")]),  # GHSA-c38w-74pg-36hr: last_affected 0.9.6
+        ("rsa", "0.9.10", []),
+        ("crossbeam-channel", "0.5.10", []),  # GHSA-pg9f-39pc-qf8g: from 0.5.11 to 0.5.15
+        ("crossbeam-channel", "0.5.14", [("GHSA-pg9f-39pc-qf8g", "crossbeam-channel", "0.5.15", "MEDIUM")]),
+        ("crossbeam-channel", "0.5.15", []),
+    ],
+)
+def test_crates_in_semantic_version_order(database, name, version, expected):
+    assert found(database, package("crates.io", name, version, kind="cargo")) == expected
 
 
 def test_range_events_limit_and_order():

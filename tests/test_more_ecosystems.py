@@ -6,7 +6,10 @@ them (the formats' own documentation, cited below); the Packagist advisory is a 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+
+import pytest
 
 from tcs_registry.testing.helpers import inventory, package_rows, vulnerabilities
 from tcs_registry.testing.images import Entry, Pusher, tar_layer
@@ -44,6 +47,8 @@ CONDA = {"name": "numpy", "version": "1.26.4", "build": "py311h64a7726_0", "lice
 
 def test_gems_composer_dotnet_and_conda_packages(tcs, fresh_registry, out_dir, state_dir):
     rack, cgi = (GEMS / "rack-2.2.22.gemspec").read_bytes(), (GEMS / "cgi-0.3.5.gemspec").read_bytes()
+    old_rack = (GEMS / "rack-2.1.4.gemspec").read_bytes()  # Debian 11's
+    legacy = {**DEPS, "libraries": {"Newtonsoft.Json/12.0.3": DEPS["libraries"]["Newtonsoft.Json/13.0.1"]}}
     owned = "usr/share/rubygems-integration/all/specifications/rack-2.2.22.gemspec"
     os_layer = tar_layer(
         [
@@ -69,10 +74,13 @@ def test_gems_composer_dotnet_and_conda_packages(tcs, fresh_registry, out_dir, s
             Entry("app/shop.deps.json", json.dumps(DEPS).encode()),
             Entry("opt/conda/conda-meta/numpy-1.26.4-py311h64a7726_0.json", json.dumps(CONDA).encode()),
             Entry("opt/conda/conda-meta/history", b"==> 2024-01-01 <==\n"),
+            Entry("usr/lib/ruby/gems/2.7.0/specifications/rack-2.1.4.gemspec", old_rack),
+            Entry("srv/legacy/legacy.deps.json", json.dumps(legacy).encode()),
         ]
     )
     Pusher(fresh_registry.url).image("poly", "1", created="2024-01-01T00:00:00Z", layers=[os_layer, app_layer])
-    assert tcs("db", "import", str(KIT / "GHSA-9f46-5r25-5wfm.json"), f"--state-dir={state_dir}").code == 0
+    for record in ("GHSA-9f46-5r25-5wfm", "GHSA-hxqx-xwvh-44m2", "GHSA-5crp-9r3c-p9vr"):
+        assert tcs("db", "import", str(KIT / f"{record}.json"), f"--state-dir={state_dir}").code == 0
     assert tcs("registry", fresh_registry.url, "--format=json").code == 0
     document = inventory(out_dir, fresh_registry.host, "poly", "1")
     assert package_rows(document, "type", "name", "version", "ecosystem", "purl", "license") == sorted(
@@ -89,13 +97,43 @@ def test_gems_composer_dotnet_and_conda_packages(tcs, fresh_registry, out_dir, s
              "pkg:composer/symfony/polyfill-mbstring@1.28.0", "MIT"),
             ("composer", "monolog/monolog", "1.27.1", "Packagist", "pkg:composer/monolog/monolog@1.27.1", "MIT"),
             ("nuget", "Newtonsoft.Json", "13.0.1", "NuGet", "pkg:nuget/Newtonsoft.Json@13.0.1", ""),
+            ("nuget", "shop", "1.0.0", "", "pkg:nuget/shop@1.0.0", ""),  # the application: listed, not matched
             ("conda", "numpy", "1.26.4", "", "pkg:conda/numpy@1.26.4", "BSD-3-Clause"),
+            ("gem", "rack", "2.1.4", "RubyGems", "pkg:gem/rack@2.1.4", "MIT"),
+            ("nuget", "Newtonsoft.Json", "12.0.3", "NuGet", "pkg:nuget/Newtonsoft.Json@12.0.3", ""),
         ]
     )  # fmt: skip
-    # league/flysystem before 1.1.4: CVE-2021-32708 (GHSA-9f46-5r25-5wfm), in Packagist's version order
+    # league/flysystem before 1.1.4: CVE-2021-32708 (GHSA-9f46-5r25-5wfm), in Packagist's version order; rack
+    # 2.1 to 2.1.4.1 (not 2.2.22): CVE-2022-30122, in RubyGems'; Newtonsoft.Json before 13.0.1: CVE-2024-21907
     assert vulnerabilities(out_dir, fresh_registry.host, "poly", "1") == [
-        ("league/flysystem", "1.0.70", "CVE-2021-32708", "1.1.4")
+        ("Newtonsoft.Json", "12.0.3", "CVE-2024-21907", "13.0.1"),
+        ("league/flysystem", "1.0.70", "CVE-2021-32708", "1.1.4"),
+        ("rack", "2.1.4", "CVE-2022-30122", "2.1.4.1"),
     ]
+
+
+UVX = Path(sys.executable).parent / "uvx"  # uv's, from PyPI (the test extra): built by Astral with cargo-auditable
+
+
+@pytest.mark.skipif(not UVX.exists(), reason="the uv wheel is for x86_64 Linux")
+def test_rust_binaries_built_with_cargo_auditable(tcs, fresh_registry, out_dir, state_dir):
+    layer = tar_layer([DEBIAN, Entry("usr/local/bin/uvx", UVX.read_bytes(), mode=0o755)])
+    Pusher(fresh_registry.url).image("rust", "1", created="2024-01-01T00:00:00Z", layers=[layer])
+    # regex before 1.5.5, rsa up to 0.9.6 (last_affected), crossbeam-channel 0.5.11 to 0.5.15: uvx has
+    # regex 1.13.1, rsa 0.9.10, crossbeam-channel 0.5.15 - after each (as numbers, not as text)
+    for record in ("GHSA-m5pq-gvj9-9vr8", "GHSA-c38w-74pg-36hr", "GHSA-pg9f-39pc-qf8g"):
+        assert tcs("db", "import", str(KIT / f"{record}.json"), f"--state-dir={state_dir}").code == 0
+    assert tcs("registry", fresh_registry.url, "--format=json").code == 0
+    document = inventory(out_dir, fresh_registry.host, "rust", "1")
+    rows = package_rows(document, "type", "name", "version", "ecosystem", "purl", "location")
+    # the 532 crates compiled in (the 35 build-only ones, serde_derive say, are not in the binary): 446 from
+    # crates.io, matched; 86 of uv's own workspace (uv itself among them), listed and not matched
+    assert len(rows) == 532 and {row[0] for row in rows} == {"cargo"}
+    assert sum(row[3] == "crates.io" for row in rows) == 446
+    assert ("cargo", "uv", "0.13.9", "", "pkg:cargo/uv@0.13.9", "usr/local/bin/uvx") in rows
+    assert ("cargo", "regex", "1.13.1", "crates.io", "pkg:cargo/regex@1.13.1", "usr/local/bin/uvx") in rows
+    assert not [row for row in rows if row[1] in ("serde_derive", "cc", "autocfg")]
+    assert vulnerabilities(out_dir, fresh_registry.host, "rust", "1") == []
 
 
 def test_parsers_take_hostile_and_odd_files_in_their_stride():

@@ -120,7 +120,7 @@ def test_import_archives_files_and_directories_then_status(tcs, tmp_path, state_
     result = tcs("db", "import", str(archive), str(OSV / "GHSA-jjg7-2v4v-x38h.json"), f"--state-dir={state_dir}")
     assert (result.code, result.out) == (0, "6 records imported, 0 already up to date, 0 skipped\n")
     again = tcs("db", "import", str(OSV), f"--state-dir={state_dir}")
-    assert again.out == "77 records imported, 6 already up to date, 0 skipped\n"
+    assert again.out == "83 records imported, 6 already up to date, 0 skipped\n"
     status = tcs("db", "status", f"--state-dir={state_dir}")
     rows = [line.split()[:2] for line in status.out.splitlines()[2:-2]]
     assert rows == [
@@ -128,13 +128,16 @@ def test_import_archives_files_and_directories_then_status(tcs, tmp_path, state_
         ["Debian", "5"],
         ["Go", "27"],
         ["Maven", "8"],
+        ["NuGet", "1"],
         ["OSS-Fuzz", "2"],
-        ["Packagist", "4"],
+        ["Packagist", "5"],
         ["PyPI", "17"],
+        ["RubyGems", "1"],
         ["Ubuntu", "7"],  # 8 records; UBUNTU-CVE-2020-36325 is withdrawn
+        ["crates.io", "3"],
         ["npm", "6"],
     ]
-    assert status.out.splitlines()[-1] == f"83 records in {state_dir / 'osv.db'} (1 withdrawn, ignored)"
+    assert status.out.splitlines()[-1] == f"89 records in {state_dir / 'osv.db'} (1 withdrawn, ignored)"
 
 
 def test_bad_import_and_missing_database_are_one_line(tcs, tmp_path, state_dir):

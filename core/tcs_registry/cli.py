@@ -24,6 +24,7 @@ from .dockerconfig import docker_credentials
 from .errors import EXIT_REGISTRY, EXIT_USAGE, TcsError, UsageError
 from .plugins import describe_plugins, get_plugin_manager
 from .rematch import rematch
+from .report import plural
 from .results import show as show_results
 from .settings import FAIL_ON, FORMATS, MODES, load_config, resolve, resolve_store
 from .store import Store
@@ -344,7 +345,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             added, unchanged, problems = database.import_paths(paths)
             for problem in problems:
                 log.warning("Skipped %s", problem)
-            click.echo(f"{added} records imported, {unchanged} already up to date, {len(problems)} skipped")
+            click.echo(f"{plural(added, 'record')} imported, {unchanged} already up to date, {len(problems)} skipped")
         finally:
             database.close()
         if problems and not added and not unchanged:

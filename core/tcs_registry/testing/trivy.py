@@ -37,7 +37,8 @@ def trivy_packages(cyclonedx: dict[str, Any]) -> set[tuple[str, str, str]]:
             continue
         purl = PackageURL.from_string(component["purl"])
         epoch = (purl.qualifiers or {}).get("epoch")
-        name = f"{purl.namespace}/{purl.name}" if purl.type in ("golang", "npm") and purl.namespace else purl.name
+        joined = purl.type in ("golang", "npm", "composer") and purl.namespace
+        name = f"{purl.namespace}/{purl.name}" if joined else purl.name
         if purl.type == "maven":
             name = f"{purl.namespace}:{purl.name}"
         version = unquote(purl.version or "")

@@ -110,7 +110,8 @@ def parse_composer(data: bytes) -> list[dict[str, Any]]:
 def parse_deps_json(data: bytes) -> list[dict[str, Any]]:
     """The NuGet packages a .NET application runs with: the ``libraries`` of its ``*.deps.json`` of type
     ``package`` that bring files to run (not build-time only, like SourceLink), and a self-contained
-    application's ``runtimepack`` (the .NET runtime itself); ``project`` entries are the application."""
+    application's ``runtimepack`` (the .NET runtime itself); and the application's own ``project``
+    entries, listed as Trivy lists them, never matched (they are not NuGet's packages of that name)."""
     try:
         deps = json.loads(data)
     except ValueError:
@@ -126,6 +127,9 @@ def parse_deps_json(data: bytes) -> list[dict[str, Any]]:
     for key, library in deps["libraries"].items():
         name, _, version = key.partition("/")
         kind = str(library.get("type", "")).lower() if isinstance(library, dict) else ""
+        if name and version and kind == "project":
+            records.append({"name": name, "version": version, "unmatched": True})
+            continue
         if not name or not version or kind not in ("package", "runtimepack"):
             continue
         entry = used.get(key)
