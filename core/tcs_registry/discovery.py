@@ -515,11 +515,17 @@ class Discovery:
             if report:
                 report.row(f"{s.host}/{repository}", tag, build_time, skipped=False)
                 self.estimate.add(image)
+            if outcome.scan is not None:
+                try:
+                    self._record_scan(recorder, outcome.scan)
+                except ImageError as exc:  # its results could not be written: this image fails, the run goes on
+                    summary.failed += 1
+                    _log_failure("Failed to record image image=%s", reference, exc)
+                    self._record_failure(f"{s.host}/{repository}", tag, exc)
+                    return
+                self.scanned += 1
             if outcome.scan is not None or report:
                 self.done += 1
-            if outcome.scan is not None:
-                self.scanned += 1
-                self._record_scan(recorder, outcome.scan)
 
         unmatched = {p for p in s.image_filter.allow if p.text != "*"}  # allow patterns that admitted nothing
         for repository, tag in self.candidates():
@@ -712,9 +718,11 @@ class Discovery:
             self.store.record_failure(self.run_id, repository, tag, _reason(exc), code)
 
     def _record_scan(self, recorder: Recorder, scan: ScanResult) -> None:
+        """Write the image's result files, then record it in the store: a file that cannot be written (a full
+        disk, a directory in the way) fails this image, with nothing of it recorded."""
         s = self.settings
+        recorded = []
         for inventory in scan.inventories:
-            reference = f"{s.host}/{inventory.repository}:{inventory.tag}"
             platform = str(inventory.platform or "")
             vulnerabilities = [v for v in scan.vulnerabilities if v.platform == platform]
             violations = [c for c in scan.violations if c.platform == platform]
@@ -723,22 +731,30 @@ class Discovery:
                 inventory.repository, inventory.tag, vulnerabilities, violations
             )
             document = sbom.to_json(inventory, s.host)
-            recorder.scan((inventory, document, findings_document(vulnerabilities, violations, ignored, matched)))
+            kept = findings_document(vulnerabilities, violations, ignored, matched)
             if self.results:  # what the user asked to see: the store keeps every severity and check
                 violations = [c for c in violations if c.id not in s.skip_checks]
                 if s.severities:
                     vulnerabilities = [v for v in vulnerabilities if v.severity in s.severities]
                     violations = [c for c in violations if c.severity in s.severities]
                 shown = findings_document(vulnerabilities, violations, ignored, matched)
-                self.results.write(inventory, document, vulnerabilities, violations, shown)
+                try:
+                    self.results.write(inventory, document, vulnerabilities, violations, shown)
+                except OSError as exc:
+                    raise ImageError(f"cannot write its results: {exc}", code="output-error") from None
+            recorded.append(((inventory, document, kept), len(vulnerabilities), len(violations)))
+        for scanned, vulnerability_count, violation_count in recorded:
+            recorder.scan(scanned)
+            inventory = scanned[0]
+            reference = f"{s.host}/{inventory.repository}:{inventory.tag}"
             log.info(
                 "Scanned image image=%s platform=%s os=%s packages=%d vulnerabilities=%s violations=%d",
                 reference,
                 inventory.platform or "-",
                 inventory.ecosystem or "unknown",
                 len(inventory.packages),
-                len(vulnerabilities) if self.matcher else "unmatched",
-                len(violations),
+                vulnerability_count if self.matcher else "unmatched",
+                violation_count,
             )
             for problem in inventory.problems:
                 log.warning("Analysis skipped a file image=%s %s", reference, problem)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import json
 import logging
@@ -42,7 +43,17 @@ def file_stem(inventory: Inventory) -> str:
     tag = inventory.tag + ("@" + str(inventory.platform).replace("/", "-") if inventory.platform else "")
     parts = [*inventory.repository.split("/"), tag.replace("/", "_")]
     safe = [re.sub(r"[^A-Za-z0-9._@-]", "_", part).strip(".") or "_" for part in parts]
-    return "/".join(safe)
+    return "/".join(_bounded(part) for part in safe)
+
+
+MAX_NAME = 200  # characters of a file name part (file systems take 255 bytes; suffixes are added)
+
+
+def _bounded(part: str) -> str:
+    """A name part cut to MAX_NAME, the rest replaced by a hash of the whole (still one file per name)."""
+    if len(part) <= MAX_NAME:
+        return part
+    return f"{part[: MAX_NAME - 17]}-{hashlib.sha256(part.encode()).hexdigest()[:16]}"
 
 
 def by_severity(items: Iterable[Vulnerability | Violation]) -> Counter[str]:
@@ -151,14 +162,8 @@ class ResultWriter:
         vulnerabilities, violations = list(vulnerabilities), list(violations)
         if findings is None:
             findings = findings_document(vulnerabilities, violations)
-        self.images += 1
-        self.packages += len(inventory.packages)
-        self.vulnerabilities.update(by_severity(vulnerabilities))
-        self.violations.update(by_severity(violations))
-        self.images_vulnerable += bool(vulnerabilities)
-        self.images_violating += bool(violations)
         stem = file_stem(inventory)
-        for name in self.formats:
+        for name in self.formats:  # (first: a file that cannot be written fails the image, uncounted)
             if name == "cyclonedx":
                 text = sbom.to_cyclonedx(inventory, self.host, vulnerabilities)
             elif name == "sarif":
@@ -166,6 +171,12 @@ class ResultWriter:
             else:
                 text = sbom.dumps({**document, **findings})
             write_private(self.directory / (stem + SUFFIXES[name]), text)
+        self.images += 1
+        self.packages += len(inventory.packages)
+        self.vulnerabilities.update(by_severity(vulnerabilities))
+        self.violations.update(by_severity(violations))
+        self.images_vulnerable += bool(vulnerabilities)
+        self.images_violating += bool(violations)
         if self.sarif is not None:
             self.sarif.add(inventory, self.host, vulnerabilities, violations, where=stem)
         if self.table:
