@@ -3,8 +3,11 @@ scanned, one bad image fails alone (with its code), and nothing of it reaches th
 
 from __future__ import annotations
 
+import resource
+import subprocess
+
 from tcs_registry.results import results_dir
-from tcs_registry.testing.helpers import csv_rows, failures_path
+from tcs_registry.testing.helpers import console_script, csv_rows, failures_path
 from tcs_registry.testing.images import Entry, Pusher, tar_layer
 
 ALPINE = Entry("etc/os-release", b"ID=alpine\nVERSION_ID=3.19.1\n")
@@ -45,3 +48,35 @@ def test_results_that_cannot_be_written_fail_that_image_only(tcs, fresh_registry
     again = tcs("registry", fresh_registry.url, "--format=json")
     assert again.code == 0, again.err
     assert (results / "blocked" / "1.json").exists()
+
+
+def run_bounded(command: list[str], memory: int, seconds: float) -> subprocess.CompletedProcess:
+    """The CLI in a process of its own with an address-space limit: a blow-up fails it, not the machine."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    return subprocess.run(command, capture_output=True, text=True, timeout=seconds, preexec_fn=limit)
+
+
+def test_a_sparse_file_map_bomb_fails_its_image_in_bounded_memory(fresh_registry, tmp_path):
+    # GNU sparse 1.0: the map (a count, then offset/size lines) heads the entry's data; tarfile believes any
+    # count (99,999,999 regions here, ~26 bytes of memory per byte of map: gigabytes from 120 KiB)
+    pax = {"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": "opt/big", "GNU.sparse.realsize": "9"}
+    bomb = b"99999999\n" + b"0\n" * 2_000_000  # (4 MB of map, 4 KiB gzipped)
+    pusher = Pusher(fresh_registry.url)
+    pusher.image("bomb", "1", created="2024-01-01T00:00:00Z",
+                 layers=[tar_layer([ALPINE, Entry("opt/sparse", bomb + b"\0" * (-len(bomb) % 512), pax=pax)])])  # fmt: skip
+    regular = b"2\n0\n5\n10\n0\n"  # a real map: two regions, the file then read as any other
+    pusher.image("sparse", "1", created="2024-01-01T00:00:00Z",
+                 layers=[tar_layer([ALPINE, Entry("opt/data", regular + b"\0" * 500 + b"hello", pax=pax)])])  # fmt: skip
+    pusher.image("fine", "1", created="2024-01-01T00:00:00Z", layers=[tar_layer([ALPINE])])
+    command = [console_script(), "registry", fresh_registry.url, "--format=json", f"--state-dir={tmp_path}/state",
+               f"--output-dir={tmp_path}/out"]  # fmt: skip
+    done = run_bounded(command, memory=2 * 1024**3, seconds=120)
+    assert done.returncode == 4, done.stderr
+    rows = csv_rows(failures_path(tmp_path / "out", fresh_registry.host))[1:]
+    assert [row[:3] for row in rows] == [[f"{fresh_registry.host}/bomb", "1", "analysis-error"]]
+    assert "a sparse file map of b'99999999' regions, over 100000" in rows[0][3]
+    for repository in ("fine", "sparse"):
+        assert (results_dir(tmp_path / "out", fresh_registry.host) / repository / "1.json").exists()

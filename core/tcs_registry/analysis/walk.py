@@ -26,6 +26,7 @@ MAX_FILE_BYTES = 256 * 1024 * 1024  # a package database or manifest larger than
 MAX_TEXT_BYTES = 64 * 1024  # release files
 MAX_ENTRIES = 2_000_000
 MAX_HEADER_BYTES = 1024 * 1024  # a long name or pax header; tarfile would read any size whole
+MAX_SPARSE = 100_000  # regions of a sparse file (real ones have a few)
 ELF_MAGIC = b"\x7fELF"
 OPAQUE = ".wh..wh..opq"
 WHITEOUT = ".wh."
@@ -121,6 +122,28 @@ class _BoundedTarInfo(tarfile.TarInfo):
         if self.size > MAX_HEADER_BYTES:
             raise tarfile.SubsequentHeaderError(f"an extended tar header of {self.size} bytes")
 
+    def _proc_gnusparse_10(self, next: tarfile.TarInfo, pax_headers: dict[str, str], tar: tarfile.TarFile) -> None:
+        """A GNU sparse file's map (format 1.0), read from the start of its data: at most MAX_SPARSE
+        regions (tarfile reads any count it is told, ~26 bytes of memory for each byte of map)."""
+        source = tar.fileobj
+        assert source is not None
+        count, _, rest = source.read(tarfile.BLOCKSIZE).partition(b"\n")
+        if not count.strip().isdigit() or int(count) > MAX_SPARSE:
+            raise tarfile.SubsequentHeaderError(f"a sparse file map of {count[:20]!r} regions, over {MAX_SPARSE}")
+        numbers: list[int] = []
+        while len(numbers) < 2 * int(count):
+            if b"\n" not in rest:
+                more = source.read(tarfile.BLOCKSIZE)
+                if not more or len(rest) > 64:  # (a number is at most 20 digits)
+                    raise tarfile.SubsequentHeaderError("a malformed sparse file map")
+                rest += more
+            number, _, rest = rest.partition(b"\n")
+            if not number.isdigit():
+                raise tarfile.SubsequentHeaderError("a malformed sparse file map")
+            numbers.append(int(number))
+        next.offset_data = source.tell()
+        next.sparse = list(zip(numbers[::2], numbers[1::2], strict=True))  # type: ignore[attr-defined]
+
 
 def open_tar(stream: IO[bytes]) -> tarfile.TarFile:
     return tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo)
@@ -160,7 +183,8 @@ def walk(tar_stream: IO[bytes], diff_id: str, secrets: bool = True) -> tuple[Lay
                 record.links[path] = member.linkname
                 continue
             kind = kind_of(path, bool(member.mode & 0o111))
-            if kind in (None, "binary") and secrets and member.isreg() and secret_rules.wanted(path, member.size):
+            searched = secrets and member.isreg() and not member.issparse()  # (sparse: a map of holes, not text)
+            if kind in (None, "binary") and searched and secret_rules.wanted(path, member.size):
                 source = tar.extractfile(member)
                 assert source is not None
                 if kind is not None:  # (read as a binary: a hard link to it needs no second pass)
@@ -213,7 +237,14 @@ def _find_secrets(record: LayerRecord, path: str, source: IO[bytes]) -> None:
     room = secret_rules.MAX_PER_LAYER - len(record.secrets)
     if room <= 0:
         return
-    found = secret_rules.find(source.read(secret_rules.MAX_BYTES), path)[:room]
+    try:
+        data = source.read(secret_rules.MAX_BYTES)
+    except BrokenDownload:  # not this file's fault: the layer is fetched again
+        raise
+    except Exception as exc:  # tarfile on a malformed member: this file is skipped, the layer goes on
+        record.problems.append(f"{path}: {type(exc).__name__}: {exc}")
+        return
+    found = secret_rules.find(data, path)[:room]
     record.secrets += [{"path": path, **secret} for secret in found]
     if len(record.secrets) >= secret_rules.MAX_PER_LAYER:
         record.problems.append(f"{path}: over {secret_rules.MAX_PER_LAYER} secrets in the layer, the rest not listed")

@@ -44,6 +44,7 @@ class Entry:
     hardlink: str | None = None
     directory: bool = False
     mode: int = 0o644
+    pax: Mapping[str, str] | None = None  # extended header records (GNU.sparse.*, long names)
 
 
 def tar_layer(entries: Sequence[Entry], compression: str = "gzip") -> tuple[bytes, str]:
@@ -54,6 +55,7 @@ def tar_layer(entries: Sequence[Entry], compression: str = "gzip") -> tuple[byte
         for entry in entries:
             info = tarfile.TarInfo(entry.name)
             info.mtime, info.mode = 0, entry.mode
+            info.pax_headers = dict(entry.pax or {})
             if entry.symlink is not None:
                 info.type, info.linkname = tarfile.SYMTYPE, entry.symlink
             elif entry.hardlink is not None:
