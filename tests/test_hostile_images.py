@@ -65,11 +65,11 @@ def test_a_sparse_file_map_bomb_fails_its_image_in_bounded_memory(fresh_registry
     pax = {"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": "opt/big", "GNU.sparse.realsize": "9"}
     bomb = b"99999999\n" + b"0\n" * 2_000_000  # (4 MB of map, 4 KiB gzipped)
     pusher = Pusher(fresh_registry.url)
-    pusher.image("bomb", "1", created="2024-01-01T00:00:00Z",
-                 layers=[tar_layer([ALPINE, Entry("opt/sparse", bomb + b"\0" * (-len(bomb) % 512), pax=pax)])])  # fmt: skip
+    bombed = tar_layer([ALPINE, Entry("opt/sparse", bomb + b"\0" * (-len(bomb) % 512), pax=pax)])
+    pusher.image("bomb", "1", created="2024-01-01T00:00:00Z", layers=[bombed])
     regular = b"2\n0\n5\n10\n0\n"  # a real map: two regions, the file then read as any other
-    pusher.image("sparse", "1", created="2024-01-01T00:00:00Z",
-                 layers=[tar_layer([ALPINE, Entry("opt/data", regular + b"\0" * 500 + b"hello", pax=pax)])])  # fmt: skip
+    sparse = tar_layer([ALPINE, Entry("opt/data", regular + b"\0" * 500 + b"hello", pax=pax)])
+    pusher.image("sparse", "1", created="2024-01-01T00:00:00Z", layers=[sparse])
     pusher.image("fine", "1", created="2024-01-01T00:00:00Z", layers=[tar_layer([ALPINE])])
     command = [console_script(), "registry", fresh_registry.url, "--format=json", f"--state-dir={tmp_path}/state",
                f"--output-dir={tmp_path}/out"]  # fmt: skip
