@@ -3,12 +3,15 @@ scanned, one bad image fails alone (with its code), and nothing of it reaches th
 
 from __future__ import annotations
 
+import json
 import resource
 import subprocess
+from urllib.parse import parse_qs, urlsplit
 
 from tcs_registry.results import results_dir
 from tcs_registry.testing.helpers import console_script, csv_rows, failures_path
 from tcs_registry.testing.images import Entry, Pusher, tar_layer
+from tcs_registry.testing.proxy import Proxy
 
 ALPINE = Entry("etc/os-release", b"ID=alpine\nVERSION_ID=3.19.1\n")
 
@@ -80,3 +83,31 @@ def test_a_sparse_file_map_bomb_fails_its_image_in_bounded_memory(fresh_registry
     assert "a sparse file map of b'99999999' regions, over 100000" in rows[0][3]
     for repository in ("fine", "sparse"):
         assert (results_dir(tmp_path / "out", fresh_registry.host) / repository / "1.json").exists()
+
+
+def test_a_tag_listing_that_goes_on_is_cut_at_the_limit_with_one_line(tcs, fresh_registry, out_dir):
+    # every page of app's tags names 5,000 more and links to the next: without a limit the tags pile up in
+    # memory (a listing of 1.1 MiB of gzip took a process to 11 GiB); the first 100,000 are taken
+    Pusher(fresh_registry.url).image("app", "keep", created="2024-01-01T00:00:00Z", layers=[tar_layer([ALPINE])])
+
+    def endless(path, session, upstream):
+        parts = urlsplit(path)
+        if parts.path != "/v2/app/tags/list":
+            return None
+        page = int(parse_qs(parts.query).get("page", ["0"])[0])
+        tags = [f"t{page:04d}-{i:04d}" for i in range(5000)] + (["keep"] if page == 0 else [])
+        link = {"Link": f'</v2/app/tags/list?page={page + 1}>; rel="next"'}
+        return 200, {"Content-Type": "application/json", **link}, json.dumps({"name": "app", "tags": tags}).encode()
+
+    with Proxy(fresh_registry.url, endless) as proxy:
+        result = tcs("registry", proxy.url, "--format=json", "--allowList=app:keep")
+        pages = sum(p.startswith("/v2/app/tags/list") for p in proxy.paths)
+        host = proxy.host
+    assert result.code == 4, result.err
+    assert pages == 20  # 100,001 tags seen: no page asked for after that
+    assert "error\tListing stopped repository=app error=over 100000 tags: the first 100000 listed are taken, " \
+           "the rest left out" in result.messages  # fmt: skip
+    rows = csv_rows(failures_path(out_dir, host))[1:]
+    assert [row[:3] for row in rows] == [[f"{host}/app", "", "too-large"]]
+    assert (results_dir(out_dir, host) / "app" / "keep.json").exists()  # the tags taken are scanned
+    assert "Total images found    : 100000 tags" in result.out

@@ -51,6 +51,7 @@ from .vulns.database import VulnDatabase
 from .vulns.matching import Matcher
 
 log = logging.getLogger("tcs_registry")
+MAX_TAGS = 100_000  # tags taken from one repository's listing (memory stays bounded whatever it lists)
 REUSED_AFTER_HOURS = 6.0  # a scan id whose share finished longer ago is being used again, not retried
 SCANS = 8  # images analysed at once, at most: analysis is CPU-bound, and each holds layers in flight
 
@@ -172,7 +173,7 @@ class Discovery:
         def settle() -> Iterator[tuple[str, str]]:
             repository, future = pending.popleft()
             try:
-                tags = future.result()
+                tags, over = future.result()
             except (PluginError, QuotaExhausted):
                 raise
             except Exception as exc:  # a registry error or a plugin bug fails this repository only (and,
@@ -181,6 +182,13 @@ class Discovery:
                 _log_failure("Failed to list tags repository=%s", repository, exc)
                 self._record_failure(f"{self.settings.host}/{repository}", "", exc, "plugin-error")
                 return
+            if over:  # its first tags are scanned; the repository counts as failed: the rest were not seen
+                self.summary.failed_repositories += 1
+                over_limit = RegistryError(
+                    f"over {MAX_TAGS} tags: the first {MAX_TAGS} listed are taken, the rest left out", code="too-large"
+                )
+                _log_failure("Listing stopped repository=%s", repository, over_limit)
+                self._record_failure(f"{self.settings.host}/{repository}", "", over_limit)
             for tag in tags:
                 problem = client.name_problem(repository, tag)
                 if problem is None:
@@ -238,20 +246,29 @@ class Discovery:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _tags(self, repository: str) -> list[str]:
+    def _tags(self, repository: str) -> tuple[list[str], bool]:
+        """This worker's share of the repository's tags, sorted (registries list them in any order: a stable
+        report), and whether the listing went on past MAX_TAGS (no further page is then asked for)."""
         registry, client = self._connected()
         listed: list[str] = []
+        over = False
         try:
             tags = self.pm.hook.list_tags(registry=registry, client=client, repository=repository)
             if tags is None:
                 raise PluginError(f"no installed plugin can list tags of a {registry.registry_type} registry")
-            # a stable report (registries list tags in any order), of this worker's share
-            listed = [tag for tag in sorted(tags) if self._mine(repository, tag)]
+            for count, tag in enumerate(tags):
+                if count == MAX_TAGS:
+                    over = True
+                    break
+                tag = str(tag)[: MAX_TAG + 1]  # (a longer name is off the grammar all the same: kept short)
+                if self._mine(repository, tag):
+                    listed.append(tag)
+            listed.sort()
         finally:
             with self._counting:
                 self._listing -= 1
                 self.tags += len(listed)
-        return listed
+        return listed, over
 
     def _mine(self, repository: str, tag: str) -> bool:
         """Whether ``repository:tag`` is in this worker's share (--shard K/N): a hash every machine and
