@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import resource
 import subprocess
+import time
 from urllib.parse import parse_qs, urlsplit
 
 from tcs_registry.results import results_dir
@@ -111,3 +112,52 @@ def test_a_tag_listing_that_goes_on_is_cut_at_the_limit_with_one_line(tcs, fresh
     assert [row[:3] for row in rows] == [[f"{host}/app", "", "too-large"]]
     assert (results_dir(out_dir, host) / "app" / "keep.json").exists()  # the tags taken are scanned
     assert "Total images found    : 100000 tags" in result.out
+
+
+def test_layers_that_cost_minutes_of_cpu_are_cut_short(tcs, fresh_registry, out_dir, monkeypatch):
+    from tcs_registry.analysis import inventory
+    from tcs_registry.analysis.parsers import gobinary
+
+    monkeypatch.setattr(inventory, "CPU_BUDGET", 1.0)  # (600 s by default)
+    pusher = Pusher(fresh_registry.url)
+    # a 4 MiB "Go binary" of aligned build info magics: a megabyte was copied for each (33 s)
+    magics = b"\x7fELF" + b"\0" * 12 + (gobinary.MAGIC + b"\x08\x02").ljust(16, b"\0") * (4 * 1024 * 1024 // 16)
+    pusher.image("magics", "1", created="2024-01-01T00:00:00Z",
+                 layers=[tar_layer([ALPINE, Entry("usr/bin/app", magics, mode=0o755)])])  # fmt: skip
+    # 20,000 links below, 20,000 opaque directories above: each directory was compared with every path
+    links = tar_layer([ALPINE, *(Entry(f"d{i}/link", symlink="x") for i in range(20_000))])
+    opaque = tar_layer([Entry(f"o{i}/.wh..wh..opq") for i in range(20_000)])
+    pusher.image("opaque", "1", created="2024-01-01T00:00:00Z", layers=[links, opaque])
+    # a layer whose reading alone takes longer than the image's CPU budget
+    many = tar_layer([ALPINE, *(Entry(f"f/{i}", b"x") for i in range(60_000))])
+    pusher.image("slow", "1", created="2024-01-01T00:00:00Z", layers=[many])
+    pusher.image("fine", "1", created="2024-01-01T00:00:00Z", layers=[tar_layer([ALPINE])])
+    started = time.perf_counter()
+    result = tcs("registry", fresh_registry.url, "--format=json")
+    assert time.perf_counter() - started < 30
+    assert result.code == 4, result.err
+    rows = csv_rows(failures_path(out_dir, fresh_registry.host))[1:]
+    assert [row[:3] for row in rows] == [[f"{fresh_registry.host}/slow", "1", "timeout"]]
+    assert "the analysis took over 1 s of CPU: stopped" in rows[0][3]
+    for repository in ("magics", "opaque", "fine"):
+        assert (results_dir(out_dir, fresh_registry.host) / repository / "1.json").exists()
+
+
+def test_an_rpm_header_whose_entries_all_point_at_one_string_array_costs_its_size():
+    import struct
+
+    import pytest
+
+    from tcs_registry.analysis.parsers import rpm
+
+    store = b"a\0" * 500_000  # one string array of 500,000 names, a megabyte
+    entries = [(rpm.BASENAMES, 8, 0, 500_000)] * 0x10000  # every index entry pointing at it: 65 GB of reading
+    blob = struct.pack(">ii", len(entries), len(store))
+    blob += b"".join(struct.pack(">iIiI", *entry) for entry in entries) + store
+    started = time.perf_counter()
+    assert len(rpm.parse_header(blob)[rpm.BASENAMES]) == 500_000  # the first entry is read, the others not
+    names = [(tag, 8, 0, 500_000) for tag in (rpm.BASENAMES, rpm.DIRNAMES, rpm.NAME)]
+    blob = struct.pack(">ii", 3, len(store)) + b"".join(struct.pack(">iIiI", *entry) for entry in names) + store
+    with pytest.raises(rpm.RpmError, match="overlap"):
+        rpm.parse_header(blob)
+    assert time.perf_counter() - started < 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import replace
@@ -45,6 +46,16 @@ LANGUAGE_KINDS = {
 }
 
 
+CPU_BUDGET = 600.0  # seconds of CPU an image's analysis may take (decompression, hashing and parsing)
+_image = threading.local()
+
+
+def _within_budget() -> None:
+    started = getattr(_image, "started", None)
+    if started is not None and time.thread_time() - started > CPU_BUDGET:
+        raise ImageError(f"the analysis took over {CPU_BUDGET:.0f} s of CPU: stopped", code="timeout")
+
+
 class LayerCache(Protocol):
     def get_layer(self, diff_id: str, analyser: str) -> dict[str, Any] | None: ...
 
@@ -80,6 +91,7 @@ class Analyser:
 
     # -- images ------------------------------------------------------------------------------
     def analyse(self, client: RegistryClient, image: ImageDescription) -> list[Inventory]:
+        _image.started = time.thread_time()  # the image's CPU budget (this worker thread's CPU time)
         manifest = client.manifest(image.repository, image.digest)
         if not manifest.is_index:
             return [self.inventory(client, image, manifest, None, None)]
@@ -193,7 +205,9 @@ class Analyser:
 
     def _fetch(self, client: RegistryClient, repository: str, layer: Descriptor, diff_id: str) -> LayerRecord:
         log.debug("Analysing layer %s/%s@%s", client.registry.host, repository, layer.digest)
-        record, hardlinks = self._read(client, repository, layer, diff_id, lambda tar: walk(tar, diff_id, self.secrets))
+        record, hardlinks = self._read(
+            client, repository, layer, diff_id, lambda tar: walk(tar, diff_id, self.secrets, _within_budget)
+        )
         if hardlinks:  # rare: wanted files stored as hard links to files not read; their targets need a second read
             self._read(client, repository, layer, diff_id, lambda tar: read_hardlinks(tar, record, hardlinks))
         return record

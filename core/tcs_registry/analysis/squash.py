@@ -51,10 +51,10 @@ def _drop(view: View, gone: set[str]) -> None:
 def squash(records: list[LayerRecord]) -> View:
     view = View()
     for index, record in enumerate(records):
-        for directory in record.opaque:  # everything under it from below, not the directory itself
-            prefix = directory + "/" if directory else ""
+        if record.opaque:  # everything under each from below, not the directory itself
+            opaque = set(record.opaque)
             for table in (view.files, view.links):
-                for path in [p for p in table if p.startswith(prefix)]:
+                for path in [p for p in table if "" in opaque or ("/" in p and _hidden(p.rsplit("/", 1)[0], opaque))]:
                     del table[path]
         _drop(view, set(record.whiteouts))
         _drop(view, set(record.entries))  # replaced paths, and what was under them
@@ -71,14 +71,16 @@ class Removals:
 
     def __init__(self, records: list[LayerRecord]) -> None:
         self._records = records
-        self._gone: dict[int, set[str]] = {}  # made on first use: most images have no finding to place
+        self._gone: dict[int, tuple[set[str], set[str]]] = {}  # made on first use: most images have nothing to place
 
     def after(self, index: int, path: str) -> bool:
         """Does a layer above ``index`` delete or replace ``path``?"""
+        parent = path.rsplit("/", 1)[0] if "/" in path else ""
         for above in range(index + 1, len(self._records)):
             record = self._records[above]
             if above not in self._gone:
-                self._gone[above] = {*record.whiteouts, *record.entries}
-            if _hidden(path, self._gone[above]) or any(path.startswith(d + "/" if d else "") for d in record.opaque):
+                self._gone[above] = ({*record.whiteouts, *record.entries}, set(record.opaque))
+            gone, opaque = self._gone[above]
+            if _hidden(path, gone) or "" in opaque or (parent and _hidden(parent, opaque)):
                 return True
         return False

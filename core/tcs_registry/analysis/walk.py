@@ -149,9 +149,12 @@ def open_tar(stream: IO[bytes]) -> tarfile.TarFile:
     return tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo)
 
 
-def walk(tar_stream: IO[bytes], diff_id: str, secrets: bool = True) -> tuple[LayerRecord, dict[str, str]]:
+def walk(
+    tar_stream: IO[bytes], diff_id: str, secrets: bool = True, budget: Callable[[], None] | None = None
+) -> tuple[LayerRecord, dict[str, str]]:
     """The layer's record, and the wanted hard links whose targets were not read (path -> target).
-    ``secrets``: the text files no parser wants are searched for credentials too."""
+    ``secrets``: the text files no parser wants are searched for credentials too; ``budget`` is called
+    now and then, and raises when the image has used up its time."""
     record = LayerRecord(diff_id)
     hardlinks: dict[str, str] = {}
     read: set[str] = set()  # wanted files whose content was read, whatever it held
@@ -159,6 +162,8 @@ def walk(tar_stream: IO[bytes], diff_id: str, secrets: bool = True) -> tuple[Lay
         for count, member in enumerate(tar):
             if count >= MAX_ENTRIES:
                 raise ValueError(f"more than {MAX_ENTRIES} entries")
+            if budget is not None and count % 64 == 0:
+                budget()
             path = safe_path(member.name)
             if path is None:
                 record.problems.append(f"{member.name!r}: outside the image root, ignored")

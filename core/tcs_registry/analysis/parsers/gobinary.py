@@ -15,6 +15,7 @@ MAGIC = b"\xff Go buildinf:"
 CHUNK = 1024 * 1024
 TAIL = 1024 * 1024  # module info is read up to this much after the header
 MAX_BINARY = 512 * 1024 * 1024
+MAX_CANDIDATES = 16  # plausible build info headers looked at (a real binary has one)
 
 
 def _uvarint(data: bytes, at: int) -> tuple[int, int]:
@@ -31,16 +32,20 @@ def _uvarint(data: bytes, at: int) -> tuple[int, int]:
 
 def _candidates(stream: IO[bytes]) -> Iterator[bytes]:
     """The bytes from each 16-byte-aligned build info magic on, read chunk by chunk (never the whole
-    binary at once). The same string can appear as data elsewhere, so each candidate is checked."""
-    window, offset = b"", 0  # offset: where window starts in the file
-    while offset < MAX_BINARY:
+    binary at once). The same string can appear as data elsewhere, so each candidate is checked; only
+    one whose header could be build info's is copied, and at most MAX_CANDIDATES of those are (a crafted
+    binary full of aligned magics cost a megabyte copied for each)."""
+    window, offset, tried = b"", 0, 0  # offset: where window starts in the file
+    while offset < MAX_BINARY and tried < MAX_CANDIDATES:
         chunk = stream.read(CHUNK)
         if not chunk:
             return
         window += chunk
         at = window.find(MAGIC)
-        while at >= 0:
-            if (offset + at) % 16 == 0:
+        while at >= 0 and tried < MAX_CANDIDATES:
+            flags = window[at + 14 : at + 16]
+            if (offset + at) % 16 == 0 and (len(flags) < 2 or (flags[0] in (4, 8) and flags[1] & 2)):
+                tried += 1
                 found = window[at:]
                 while len(found) < TAIL and (more := stream.read(CHUNK)):
                     found += more

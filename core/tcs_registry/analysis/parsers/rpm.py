@@ -154,25 +154,29 @@ def parse_header(blob: bytes) -> dict[int, Any]:
         raise RpmError("malformed rpm header")
     store = blob[start : start + size]
     tags: dict[int, Any] = {}
-    for i in range(count):
+    budget = [size + 64 * 1024]  # bytes of the data store the wanted entries may read, in all: entries that
+    for i in range(count):  # overlap (all pointing at one string array, say) cannot multiply the work
         tag, kind, offset, n = struct.unpack_from(">iIiI", blob, 8 + 16 * i)
-        if tag not in _WANTED or not 0 <= offset < size:
+        if tag not in _WANTED or tag in tags or not 0 <= offset < size:  # (a tag once: the first)
             continue
         if kind == 6:  # STRING
-            tags[tag] = _strings(store, offset, 1)[0]
+            tags[tag] = _strings(store, offset, 1, budget)[0]
         elif kind in (8, 9):  # STRING_ARRAY, I18NSTRING
-            tags[tag] = _strings(store, offset, n)
+            tags[tag] = _strings(store, offset, n, budget)
         elif kind == 4:  # INT32
             tags[tag] = list(struct.unpack_from(f">{n}i", store, offset)) if offset + 4 * n <= size else []
     return tags
 
 
-def _strings(store: bytes, offset: int, n: int) -> list[str]:
+def _strings(store: bytes, offset: int, n: int, budget: list[int]) -> list[str]:
     out = []
     for _ in range(n):
         end = store.find(b"\x00", offset)
         if end < 0:
             raise RpmError("unterminated string in rpm header")
+        budget[0] -= end + 1 - offset
+        if budget[0] < 0:
+            raise RpmError("rpm header entries overlap beyond the header's size")
         out.append(store[offset:end].decode("utf-8", "replace"))
         offset = end + 1
     return out
