@@ -161,3 +161,32 @@ def test_an_rpm_header_whose_entries_all_point_at_one_string_array_costs_its_siz
     with pytest.raises(rpm.RpmError, match="overlap"):
         rpm.parse_header(blob)
     assert time.perf_counter() - started < 5
+
+
+OSC52 = "\x1b]52;c;cm0gLXJmIH4K\x07"  # "write this to the clipboard"; then a colour, a C1 CSI, a bidi override
+HOSTILE_TEXT = f"Evil{OSC52}\x1b[31mLinux\x9b2J\u202e"
+
+
+def test_control_characters_from_images_and_registries_never_reach_the_terminal(tcs, fresh_registry, state_dir):
+    pusher = Pusher(fresh_registry.url)
+    release = f'ID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME="{HOSTILE_TEXT}"\n'.encode()
+    key = "ghp_" + "Ab3" * 12
+    layer = tar_layer([Entry("etc/os-release", release), Entry(f"app/{HOSTILE_TEXT}.env", f"T={key}\n".encode())])
+    pusher.image("evil", "1", created="2024-01-01T00:00:00Z", layers=[layer])
+    pusher.image("broken", "1", created="2024-01-01T00:00:00Z", layers=[tar_layer([ALPINE])])
+
+    def hostile_error(path, session, upstream):  # a V2 error whose message carries escapes
+        if path.startswith("/v2/broken/manifests/"):
+            body = {"errors": [{"code": "UNKNOWN", "message": f"boom {HOSTILE_TEXT}"}]}
+            return 400, {"Content-Type": "application/json"}, json.dumps(body).encode()
+        return None
+
+    with Proxy(fresh_registry.url, hostile_error) as proxy:
+        result = tcs("registry", proxy.url, "--format=table,json", "-v")
+        shown = tcs("results", f"--state-dir={state_dir}", "--image", "evil:1")
+    for text in (result.out, result.err, shown.out, shown.err):
+        assert not any(c in text for c in "\x1b\x07\x9b\u202e"), repr(text)
+    assert "Evil\\x1b]52;c;cm0gLXJmIH4K\\x07\\x1b[31mLinux\\x9b2J\\u202e" in result.out  # the os, shown escaped
+    assert "TCS-SECRET-GITHUB-PAT" in result.out and "/app/Evil\\x1b]52" in result.out  # the detail's path
+    assert "boom Evil\\x1b]52" in result.err  # the registry's error message
+    assert "Evil\\x1b]52" in shown.out

@@ -16,7 +16,6 @@ import click
 import pluggy
 import urllib3
 from click.shell_completion import CompletionItem
-from tabulate import tabulate
 
 from . import __version__, logs
 from .discovery import Discovery
@@ -29,6 +28,7 @@ from .results import show as show_results
 from .settings import FAIL_ON, FORMATS, MODES, load_config, resolve, resolve_store
 from .store import Store
 from .submit import Console, console_url, forget_unsent, push, unsent
+from .terminal import table
 from .vulns.database import BUCKET, DEFAULT_ECOSYSTEMS, VulnDatabase
 from .vulns.database import FILENAME as DB_FILENAME
 from .vulns.severity import LEVELS
@@ -407,8 +407,8 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         if as_json:
             click.echo(json.dumps([row.__dict__ for row in rows], indent=2))
             return
-        table = [(r.ecosystem, r.records, r.newest[:19], r.origin, r.synced_at) for r in rows]
-        click.echo(tabulate(table, headers=["ecosystem", "records", "newest modified", "source", "updated"]))
+        listed = [(r.ecosystem, r.records, r.newest[:19], r.origin, r.synced_at) for r in rows]
+        click.echo(table(listed, headers=["ecosystem", "records", "newest modified", "source", "updated"]))
         click.echo(f"\n{total} records in {database.path} ({withdrawn} withdrawn, ignored)")
 
     store_options = [
@@ -545,11 +545,11 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         """
         with opened(flags) as store:
             rows = store.list_tokens(project)
-        table = [
+        listed = [
             (r["id"], r["project"], r["role"], r["name"], r["created_at"][:19], (r["revoked_at"] or "")[:19])
             for r in rows
         ]
-        click.echo(tabulate(table, headers=["id", "project", "role", "name", "created", "revoked"]))
+        click.echo(table(listed, headers=["id", "project", "role", "name", "created", "revoked"]))
 
     @console_token.command("revoke")
     @click.argument("token_id", type=int)
@@ -625,7 +625,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             click.echo(json.dumps([info.__dict__ for info in infos], indent=2))
             return
         rows = [(i.name, i.version, ", ".join(i.registry_types), ", ".join(i.hooks)) for i in infos]
-        click.echo(tabulate(rows, headers=["name", "version", "registry types", "hooks"]))
+        click.echo(table(rows, headers=["name", "version", "registry types", "hooks"]))
 
     return cli
 

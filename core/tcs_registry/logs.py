@@ -10,6 +10,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from .terminal import safe
+
 LOGGER = "tcs_registry"  # plugins log under "tcs_registry.<name>" to share the format and level
 _LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn", logging.ERROR: "error"}
 
@@ -66,7 +68,7 @@ class SeedFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp, level = self.parts(record)
         trace = self.trace(record)
-        return self.hide(f"{stamp}\t{level}\t{record.getMessage()}" + (f"\n{trace}" if trace else ""))
+        return self.hide(f"{stamp}\t{level}\t{safe(record.getMessage())}" + (f"\n{trace}" if trace else ""))
 
 
 class JsonFormatter(SeedFormatter):

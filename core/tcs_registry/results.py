@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from tabulate import tabulate
-
 from .analysis import sbom
 from .errors import UsageError
 from .files import private_dir, write_private
 from .models import Inventory, Violation, Vulnerability
 from .report import plural, report_name
 from .store import Store
+from .terminal import safe, table
 from .vulns.matching import Matcher
 from .vulns.sarif import SarifRun, category, to_sarif
 from .vulns.severity import LEVELS, rank
@@ -107,7 +106,7 @@ class TableRows:
 
     def write(self, out: TextIO, headers: list[str], what: str) -> None:
         rows = [row for _, _, row in sorted(self._heap, key=lambda item: -item[1])]
-        out.write(tabulate(rows, headers=headers) + "\n")
+        out.write(table(rows, headers=headers) + "\n")
         if self.left_out:
             out.write(
                 f"... and {self.left_out} more {what}, less severe: see --format json or `tcs-registry results`\n"
@@ -439,10 +438,10 @@ def _show_by_layer(store: Store, project: str, run: int | None, output_format: s
             f" (worst: {layer['worst'].lower()})\n"
         )
         out.write(f"  images: {', '.join(layer['images'])}\n")
-        table = [[v["id"], v["package"], v["installed"], v["fixed"] or "-", v["severity"], v["images"]]
+        listed = [[v["id"], v["package"], v["installed"], v["fixed"] or "-", v["severity"], v["images"]]
                  for v in layer["vulnerabilities"]]  # fmt: skip
         headers = ["id", "package", "installed", "fixed", "severity", "images"]
-        out.write("\n".join("  " + line for line in tabulate(table, headers=headers).splitlines()) + "\n")
+        out.write("\n".join("  " + line for line in table(listed, headers=headers).splitlines()) + "\n")
 
 
 def show(
@@ -510,22 +509,23 @@ def show(
         return
     if image:
         for row, document in scanned:
-            out.write(f"{document.get('image')} {row['platform']} {row['digest']} {document.get('os') or ''}\n")
+            line = f"{document.get('image')} {row['platform']} {row['digest']} {document.get('os') or ''}"
+            out.write(safe(line) + "\n")
             packages = [
                 (p["name"], p["version"], p["type"], p.get("source_name", ""), p["layer"][7:19], p["location"])
                 for p in document.get("packages") or ()
             ]
-            out.write(tabulate(packages, headers=["name", "version", "type", "source", "layer", "location"]) + "\n\n")
+            out.write(table(packages, headers=["name", "version", "type", "source", "layer", "location"]) + "\n\n")
             vulnerabilities = [
                 (v["package"], v["installed_version"], v["fixed_version"], v["id"], v["severity"], _cut(v["title"], 60))
                 for v in document.get("vulnerabilities") or ()
             ]
             if vulnerabilities:
                 headers = ["package", "installed", "fixed", "vulnerability", "severity", "title"]
-                out.write(tabulate(vulnerabilities, headers=headers) + "\n\n")
+                out.write(table(vulnerabilities, headers=headers) + "\n\n")
             violations = [(c["id"], c["severity"], c["title"], c["detail"]) for c in document.get("violations") or ()]
             if violations:
-                out.write(tabulate(violations, headers=["check", "severity", "title", "detail"]) + "\n\n")
+                out.write(table(violations, headers=["check", "severity", "title", "detail"]) + "\n\n")
         return
     recorded = store.runs(project)
     if not recorded:
@@ -540,7 +540,7 @@ def show(
         headers += ["scan", "shard"]
         for row, r in zip(runs, recorded, strict=True):
             row += [r["scan_id"], f"{r['shard']}/{r['shards']}"]
-    out.write(tabulate(runs, headers=headers) + "\n\n")
+    out.write(table(runs, headers=headers) + "\n\n")
     images = [
         (
             document["image"],
@@ -554,13 +554,13 @@ def show(
     ]
     if images:
         headers = ["image", "platform", "run", "os", "packages", "vulnerabilities", "violations"]
-        out.write(tabulate(images, headers=headers) + "\n\n")
+        out.write(table(images, headers=headers) + "\n\n")
         latest = max(row["run"] for row, _ in scanned)
         scan = store.scan_runs(project, latest)
         failed = [(f["repository"], f["tag"], f["reason"]) for f in store.failures(scan)]
         if failed:
             out.write(f"Failed in {_named(store, scan)}:\n")
-            out.write(tabulate(failed, headers=["repository", "tag", "reason"]) + "\n\n")
+            out.write(table(failed, headers=["repository", "tag", "reason"]) + "\n\n")
         _show_changes(store, project, latest, "table", out)
 
 
@@ -607,4 +607,4 @@ def _show_changes(
     else:
         out.write(f"Changes in {named} since {than}:\n")
         rows = [(c.image, c.platform, c.change, c.detail) for c in found]
-        out.write(tabulate(rows, headers=["image", "platform", "change", "detail"]) + "\n")
+        out.write(table(rows, headers=["image", "platform", "change", "detail"]) + "\n")
