@@ -190,3 +190,37 @@ def test_control_characters_from_images_and_registries_never_reach_the_terminal(
     assert "TCS-SECRET-GITHUB-PAT" in result.out and "/app/Evil\\x1b]52" in result.out  # the detail's path
     assert "boom Evil\\x1b]52" in result.err  # the registry's error message
     assert "Evil\\x1b]52" in shown.out
+
+
+def test_planted_symbolic_links_in_the_output_are_refused_never_written_through(tcs, fresh_registry, out_dir, tmp_path):
+    from tcs_registry.report import report_name
+
+    Pusher(fresh_registry.url).image("app", "1", created="2024-01-01T00:00:00Z", layers=[tar_layer([ALPINE])])
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out_dir.mkdir()
+    report = out_dir / report_name(fresh_registry.host)
+    report.symlink_to(victim)
+    refused = tcs("registry", fresh_registry.url, "--mode=dry-run")
+    assert refused.code == 2
+    assert refused.messages[-1] == (
+        f"error\tcannot write the report {str(report)!r}: it is a symbolic link (refused: it could point anywhere);"
+        " use --output-dir"
+    )
+    report.unlink()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    results = results_dir(out_dir, fresh_registry.host)
+    results.symlink_to(elsewhere, target_is_directory=True)  # the results directory itself
+    refused = tcs("registry", fresh_registry.url, "--format=json")
+    assert refused.code == 2 and "it is a symbolic link (refused" in refused.messages[-1]
+    results.unlink()
+    results.mkdir()
+    (results / "app").symlink_to(elsewhere, target_is_directory=True)  # a repository's directory in it
+    sarif = out_dir / report_name(fresh_registry.host, "scan").replace(".csv", ".sarif")
+    sarif.symlink_to(victim)
+    failed = tcs("registry", fresh_registry.url, "--format=json,sarif")
+    assert failed.code == 4
+    assert f"cannot write its results: [Errno 40] a symbolic link: '{results / 'app'}'" in failed.err
+    assert f"error\tCannot write {sarif}: it is a symbolic link (refused: it could point anywhere)" in failed.messages
+    assert victim.read_text() == "precious\n" and list(elsewhere.iterdir()) == []

@@ -4,8 +4,10 @@ Directories that already exist keep their mode: they are the user's."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import stat
 from pathlib import Path
 from typing import TextIO
 
@@ -48,3 +50,42 @@ def open_private(path: Path, newline: str | None = None) -> TextIO:
 def write_private(path: Path, text: str) -> None:
     with open_private(path) as handle:
         handle.write(text)
+
+
+def write_private_beneath(root: Path, relative: str, text: str) -> None:
+    """Write ``root/relative`` (0600), making its missing directories (0700), following no symbolic link
+    from ``root`` down, ``root`` included: each directory is opened by descriptor, so a link planted in
+    the output (or swapped in while the run goes on) is refused, never written through."""
+    parts = relative.split("/")
+    directory = open_directory(root)
+    try:
+        for at, part in enumerate(parts[:-1]):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, DIRECTORY_MODE, dir_fd=directory)
+                os.chmod(part, DIRECTORY_MODE, dir_fd=directory, follow_symlinks=False)
+            below = open_directory(part, directory, shown=str(root.joinpath(*parts[: at + 1])))
+            os.close(directory)
+            directory = below
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+        descriptor = os.open(parts[-1], flags, FILE_MODE, dir_fd=directory)
+    finally:
+        os.close(directory)
+    with open(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def open_directory(path: Path | str, parent: int | None = None, shown: str = "") -> int:
+    """A descriptor of the directory ``path`` (in ``parent``'s), refusing a symbolic link with ELOOP."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+    except NotADirectoryError:
+        if stat.S_ISLNK(os.stat(path, dir_fd=parent, follow_symlinks=False).st_mode):
+            raise OSError(errno.ELOOP, "a symbolic link", shown or str(path)) from None
+        raise
+
+
+def refusal(exc: OSError) -> str:
+    """Why a file could not be opened, in words: a planted symbolic link says so."""
+    if exc.errno == errno.ELOOP:
+        return "it is a symbolic link (refused: it could point anywhere)"
+    return exc.strerror or str(exc)

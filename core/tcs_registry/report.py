@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -10,11 +11,13 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 from .errors import UsageError
-from .files import open_private
+from .files import open_private, refusal
 
 COLUMNS = ("repository", "tag", "build_time", "skipped")
 FLUSH_SECONDS = 1.0
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+log = logging.getLogger("tcs_registry")
 
 
 def report_name(host: str, kind: str = "report", shard: tuple[int, int] = (1, 1)) -> str:
@@ -47,9 +50,7 @@ class CsvReport:
         try:
             self._file, self._writer = open_csv(self.path, COLUMNS)
         except OSError as exc:
-            raise UsageError(
-                f"cannot write the report in {str(directory)!r}: {exc.strerror}; use --output-dir"
-            ) from None
+            raise UsageError(f"cannot write the report {str(self.path)!r}: {refusal(exc)}; use --output-dir") from None
         self._flushed = time.monotonic()
 
     def row(self, repository: str, tag: str, build_time: str, skipped: bool) -> None:
@@ -81,11 +82,16 @@ class FailureReport:
         return self.codes.total()
 
     def add(self, repository: str, tag: str, code: str, reason: str) -> None:
+        self.codes[code] += 1
         if self._file is None:
-            self._file, self._writer = open_csv(self.path, self.COLUMNS)
+            try:
+                self._file, self._writer = open_csv(self.path, self.COLUMNS)
+            except OSError as exc:  # (the store has them all the same)
+                if self.count == 1:
+                    log.error("Cannot write the failures report %s: %s", self.path, refusal(exc))
+                return
         self._writer.writerow([safe_cell(repository), safe_cell(tag), code, safe_cell(reason)])
         self._file.flush()  # failures are few: each reaches the disk at once
-        self.codes[code] += 1
 
     def close(self) -> None:
         if self._file is not None:

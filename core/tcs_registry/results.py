@@ -6,6 +6,7 @@ import hashlib
 import heapq
 import json
 import logging
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 
 from .analysis import sbom
 from .errors import UsageError
-from .files import private_dir, write_private
+from .files import open_directory, private_dir, refusal, write_private, write_private_beneath
 from .models import Inventory, Violation, Vulnerability
 from .report import plural, report_name
 from .store import Store
@@ -144,9 +145,10 @@ class ResultWriter:
         if self.formats:
             try:
                 private_dir(self.directory)
+                os.close(open_directory(self.directory))
             except OSError as exc:
                 where = str(self.directory)
-                raise UsageError(f"cannot write results in {where!r}: {exc.strerror}; use --output-dir") from None
+                raise UsageError(f"cannot write results in {where!r}: {refusal(exc)}; use --output-dir") from None
 
     def write(
         self,
@@ -169,7 +171,7 @@ class ResultWriter:
                 text = sbom.dumps(to_sarif(inventory, self.host, vulnerabilities, violations))
             else:
                 text = sbom.dumps({**document, **findings})
-            write_private(self.directory / (stem + SUFFIXES[name]), text)
+            write_private_beneath(self.directory, stem + SUFFIXES[name], text)
         self.images += 1
         self.packages += len(inventory.packages)
         self.vulnerabilities.update(by_severity(vulnerabilities))
@@ -196,7 +198,11 @@ class ResultWriter:
         """Write the registry's SARIF file, if asked for."""
         if self.sarif is None:
             return
-        write_private(self.sarif_path, sbom.dumps(self.sarif.document()))
+        try:
+            write_private(self.sarif_path, sbom.dumps(self.sarif.document()))
+        except OSError as exc:  # (the store has every result: `results --format sarif` writes it again)
+            log.error("Cannot write %s: %s", self.sarif_path, refusal(exc))
+            return
         log.info(
             "SARIF of the registry, for GitHub code scanning: %s category=%s", self.sarif_path, self.sarif.category
         )
