@@ -162,6 +162,7 @@ def load_config(path: str | None) -> tuple[dict[str, Any], Path | None]:
             continue
         log.info("Config file: %s", candidate)
         _warn_if_readable(candidate, raw)
+        _refuse_if_others_write(candidate, raw)
         config: dict[str, Any] = {}
         for key, value in raw.items():
             name = _normalise_key(key)
@@ -188,6 +189,37 @@ def _warn_if_readable(path: Path, raw: dict[str, Any]) -> None:
             "The config file %s holds a %s and other users can read it (mode %o): chmod 600 %s",
             path, " and a ".join(secrets), mode, path,
         )  # fmt: skip
+
+
+# what a config file may set only if no one else can write it: verification, what is scanned and reported,
+# where results and tokens go
+SECURITY_KEYS = (
+    "insecure", "ca_cert", "allow_list", "deny_list", "max_images", "registry_type", "store", "state_dir",
+    "output_dir", "console", "token", "secrets", "skip_checks", "severity", "fail_on", "min_coverage", "ignore_file",
+)  # fmt: skip
+
+
+def _refuse_if_others_write(path: Path, raw: dict[str, Any]) -> None:
+    """A config file another user can write (group or world writable, or owned by another user than
+    this one or root, or in a directory others can write and not sticky) must not weaken the scan."""
+    chosen = sorted({_normalise_key(key) for key in raw} & set(SECURITY_KEYS))
+    if not chosen:
+        return
+    try:
+        file, directory = path.stat(), path.resolve().parent.stat()
+    except OSError:
+        return
+    trusted = (os.geteuid(), 0)
+    writers = []
+    if file.st_mode & 0o022 or file.st_uid not in trusted:
+        writers.append(f"mode {stat.S_IMODE(file.st_mode):o}, owner uid {file.st_uid}")
+    if (directory.st_mode & 0o022 and not directory.st_mode & stat.S_ISVTX) or directory.st_uid not in trusted:
+        writers.append(f"its directory {str(path.resolve().parent)!r} too")
+    if writers:
+        raise UsageError(
+            f"the config file {str(path)!r} can be written by other users ({'; '.join(writers)}): "
+            f"its {', '.join(chosen)} settings are refused; make it and its directory yours alone (chmod go-w)"
+        )
 
 
 def default_state_dir() -> Path:
