@@ -177,3 +177,40 @@ def test_parsers_take_hostile_and_odd_files_in_their_stride():
         {"name": "Microsoft.NETCore.App.Runtime.linux-x64", "version": "8.0.0"},
         {"name": "Newtonsoft.Json", "version": "13.0.1"},
     ]
+
+
+def elf_with(section: bytes, flags: int = 0, names: bytes = b"\0.shstrtab\0.dep-v0\0", count: int = 3) -> bytes:
+    """A minimal little-endian ELF64 file: a null section, the name table, and `.dep-v0` holding ``section``."""
+    import struct
+
+    body_at = 64
+    names_at, data_at = body_at, body_at + len(names)
+    table_at = data_at + len(section)
+    header = b"\x7fELF\x02\x01\x01" + b"\0" * 9
+    header += struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0, 0, table_at, 0, 64, 56, 0, 64, count, 1)
+    entries = [b"\0" * 64, struct.pack("<IIQQQQIIQQ", 1, 3, 0, 0, names_at, len(names), 0, 0, 1, 0)]
+    entries += [struct.pack("<IIQQQQIIQQ", 11, 1, flags, 0, data_at, len(section), 0, 0, 1, 0)] * (count - 2)
+    return header + names + section + b"".join(entries)
+
+
+def test_crafted_rust_binaries_cost_a_problem_line_not_minutes_or_gigabytes():
+    import io
+    import time
+    import zlib
+
+    from tcs_registry.analysis.parsers import rustbinary
+
+    crates = {"packages": [{"name": "a", "version": "1.0.0", "source": "crates.io"}]}
+    assert rustbinary.parse(io.BytesIO(elf_with(zlib.compress(json.dumps(crates).encode())))) == [
+        {"name": "a", "version": "1.0.0"}
+    ]
+    started = time.perf_counter()
+    for crafted, message in (
+        (elf_with(b"x", names=b"\0" + b"A" * 7_000_000 + b".dep-v0\0"), "name table"),  # names with no NUL
+        (elf_with(zlib.compress(b"x" * 100), flags=0x800), "compressed"),  # ELF section compression: a bomb
+        (elf_with(zlib.compress(b'{"packages":[' + b"[]," * 4_000_000 + b"[]]}")), "inflates to over"),
+        (elf_with(b"x", count=50_000), "ELF sections"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            rustbinary.parse(io.BytesIO(crafted))
+    assert time.perf_counter() - started < 5

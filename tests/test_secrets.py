@@ -236,3 +236,57 @@ def test_binary_files_are_skipped_but_compiled_python_is_read():
     assert secrets.find(compiled(f"TOKEN = {key!r}\n"), "app/__pycache__/x.cpython-311.pyc") != []
     assert not secrets.wanted("usr/share/doc/x/README", 100) and not secrets.wanted("app/.env", 9)
     assert secrets.wanted("app/.env", 10) and not secrets.wanted("app/.env", secrets.MAX_BYTES + 1)
+
+
+def test_shapes_trivy_finds_are_found_too():
+    key = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj"
+    secret = token(ALNUM, 40)
+    found = {
+        "lower case": f"x\n-----begin rsa private key-----\n{key}\n-----end rsa private key-----\n",
+        "spaced dashes": f"----- BEGIN RSA PRIVATE KEY -----\n{key}\n----- END RSA PRIVATE KEY -----\n",
+        "on one line": f"KEY=-----BEGIN PRIVATE KEY-----{key}-----END PRIVATE KEY-----\n",
+        "wrapped at 32": "-----BEGIN PRIVATE KEY-----\n" + f"{key[:32]}\n{key[32:]}\n-----END PRIVATE KEY-----\n",
+        "encrypted PEM": f"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,AB\n\n{key}\n"
+                         "-----END RSA PRIVATE KEY-----\n",
+        "no operator": f"aws_secret_access_key {secret}\n",
+        "spaced operator": f"aws_secret_access_key            = {secret}\n",
+        "twilio anywhere": "api_key: SK" + token("0123456789abcdef", 32) + "\n",
+        "after a letter": "E" + "SG." + token(ALNUM, 22) + "." + token(ALNUM, 43) + "\n",  # (.pyc: a length byte)
+    }  # fmt: skip
+    lines = {name: [(f["rule"], f["line"]) for f in secrets.find(text.encode())] for name, text in found.items()}
+    assert lines == {
+        "lower case": [("private-key", 3)],
+        "spaced dashes": [("private-key", 2)],
+        "on one line": [("private-key", 1)],
+        "wrapped at 32": [("private-key", 2)],
+        "encrypted PEM": [("private-key", 5)],
+        "no operator": [("aws-secret-access-key", 1)],
+        "spaced operator": [("aws-secret-access-key", 1)],
+        "twilio anywhere": [("twilio-api-key", 1)],
+        "after a letter": [("sendgrid-api-token", 1)],
+    }
+    assert secrets.find(b"-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n") == []  # a header, no key
+    # a file over the chunk size: a token across a boundary is seen, with its line
+    filler = b"x" * 99 + b"\n"
+    big = filler * (secrets.CHUNK // 100 - 1) + b"y" * 80 + b" ghp_" + token(ALNUM, 36).encode() + b"\n"
+    assert secrets.find(big) == [{"rule": "github-pat", "line": secrets.CHUNK // 100}]
+
+
+def test_crafted_private_key_headers_cost_little():
+    started = time.perf_counter()
+    assert secrets.find(b"-----BEGIN PRIVATE KEY-----\n" + b"a: " * 3_000_000) == []  # headers, split any way
+    assert secrets.find(b"-----BEGIN PRIVATE KEY-----" * 300_000) == []
+    assert secrets.find(b"ey" * 4_000_000) == [] and len(secrets.find(b"ghs_" * 2_500_000)) == 1
+    assert time.perf_counter() - started < 10
+
+
+def test_a_secret_written_again_by_a_later_layer_is_still_in_the_image(tcs, fresh_registry, out_dir):
+    line = f"TOKEN=ghp_{token(ALNUM, 36)}\n".encode()
+    first = tar_layer([Entry("etc/os-release", b"ID=alpine\n"), Entry("srv/.env", line)])
+    again = tar_layer([Entry("srv/.env", line + b"DEBUG=1\n")])
+    Pusher(fresh_registry.url).image("again", "1", created="2024-01-01T00:00:00Z", layers=[first, again])
+    assert tcs("registry", fresh_registry.url, "--format=json").code == 0
+    violations = inventory(out_dir, fresh_registry.host, "again", "1")["violations"]
+    details = [v["detail"] for v in violations if v["id"] == "TCS-SECRET-GITHUB-PAT"]
+    assert len(details) == 1 and details[0].startswith("/srv/.env line 1, in layer 1 (sha256:")
+    assert details[0].endswith("), again in layer 2 (value withheld)")  # not "deleted": it is there

@@ -399,7 +399,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         database = VulnDatabase(state_dir)
         try:
             rows = database.status()
-            total, withdrawn = database.counts()
+            total, withdrawn, unreadable = database.counts()
         finally:
             database.close()
         if not total:
@@ -410,6 +410,11 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         listed = [(r.ecosystem, r.records, r.newest[:19], r.origin, r.synced_at) for r in rows]
         click.echo(table(listed, headers=["ecosystem", "records", "newest modified", "source", "updated"]))
         click.echo(f"\n{total} records in {database.path} ({withdrawn} withdrawn, ignored)")
+        if unreadable:
+            click.echo(
+                f"{plural(unreadable, 'record')} name versions their ecosystem's order cannot read"
+                " (a typo such as Alpine's 10.2.22.r0): those range events are skipped, the rest matched"
+            )
 
     store_options = [
         click.option("--state-dir", help="Where the default store lives (default: the user's data directory)."),

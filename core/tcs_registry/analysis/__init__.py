@@ -6,5 +6,5 @@
 """
 
 # Bump when what a layer record holds changes: cached records of other versions are ignored.
-ANALYSER_VERSION = "3"  # 2: gems, Composer, .NET, conda, dpkg copyright files; 3: secrets, Rust
+ANALYSER_VERSION = "4"  # 2: gems, Composer, .NET, conda, dpkg copyright files; 4: secrets, Rust
 NO_SECRETS = "-no-secrets"  # the suffix of records made without the secret search

@@ -271,14 +271,20 @@ def build(
                 raw = {**raw, "license": licenses[raw["name"]]}
             packages.append(_package(kind, raw, path, records[layer].diff_id, system))
     problems = tuple(p for r in records for p in r.problems)
-    secrets: dict[tuple[str, str, int], dict[str, Any]] = {}  # each where it first came, deleted or not
-    removals = Removals(records)
+    # each secret once, with the first layer that carries it (its bytes are there for anyone who pulls the
+    # image), the others that carry it again, and whether the file is gone from the image: a layer above
+    # the last of them deletes or replaces it
+    secrets: dict[tuple[str, str, int], dict[str, Any]] = {}
     for index, record in enumerate(records):
         for found in record.secrets:
             key = (found["path"], found["rule"], found["line"])
-            if key not in secrets:
-                removed = removals.after(index, found["path"])
-                secrets[key] = {**found, "layer": record.diff_id, "layer_index": index, "removed": removed}
+            if key in secrets:
+                secrets[key]["again"].append(index)
+            else:
+                secrets[key] = {**found, "layer": record.diff_id, "layer_index": index, "again": []}
+    removals = Removals(records)
+    for secret in secrets.values():
+        secret["removed"] = removals.after((secret["again"] or [secret["layer_index"]])[-1], secret["path"])
     return Inventory(
         repository=image.repository,
         tag=image.tag,

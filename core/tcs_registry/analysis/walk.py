@@ -7,6 +7,7 @@ written outside memory except a temporary file for a large Java archive.
 
 from __future__ import annotations
 
+import io
 import logging
 import posixpath
 import tarfile
@@ -62,8 +63,11 @@ def _read(member: tarfile.TarInfo, source: IO[bytes], limit: int) -> bytes:
     return source.read(limit + 1)[:limit]
 
 
-def analyse_file(kind: str, path: str, member: tarfile.TarInfo, source: IO[bytes]) -> dict[str, Any] | None:
-    """The record of one wanted file, or None when it holds nothing (not a Go binary, say)."""
+def analyse_file(
+    kind: str, path: str, member: tarfile.TarInfo, source: IO[bytes], also: Callable[[bytes], None] | None = None
+) -> dict[str, Any] | None:
+    """The record of one wanted file, or None when it holds nothing (not a Go binary, say). ``also``
+    is given the content of a file read whole (to be searched for secrets as well)."""
     if kind == "os-release":
         return {"kind": kind, "text": _read(member, source, MAX_TEXT_BYTES).decode("utf-8", "replace")}
     if kind == "binary":
@@ -84,6 +88,8 @@ def analyse_file(kind: str, path: str, member: tarfile.TarInfo, source: IO[bytes
             packages = java.parse(spool, posixpath.basename(path))
         return {"kind": kind, "packages": packages} if packages else None
     data = _read(member, source, MAX_FILE_BYTES)
+    if also is not None:
+        also(data)
     if kind == "dpkg-files":
         files = dpkg.parse_list(data)
         return {"kind": kind, "files": files} if files else None
@@ -214,7 +220,8 @@ def walk(
             if not member.isreg():
                 continue
             read.add(path)
-            _analyse(record, kind, path, member, tar.extractfile(member))
+            searched_too = searched and secret_rules.wanted(path, member.size)
+            _analyse(record, kind, path, member, tar.extractfile(member), searched_too)
     return record, hardlinks
 
 
@@ -243,23 +250,31 @@ def _find_secrets(record: LayerRecord, path: str, source: IO[bytes]) -> None:
     if room <= 0:
         return
     try:
-        data = source.read(secret_rules.MAX_BYTES)
+        found = secret_rules.search(source, path)[:room]
     except BrokenDownload:  # not this file's fault: the layer is fetched again
         raise
     except Exception as exc:  # tarfile on a malformed member: this file is skipped, the layer goes on
         record.problems.append(f"{path}: {type(exc).__name__}: {exc}")
         return
-    found = secret_rules.find(data, path)[:room]
     record.secrets += [{"path": path, **secret} for secret in found]
     if len(record.secrets) >= secret_rules.MAX_PER_LAYER:
         record.problems.append(f"{path}: over {secret_rules.MAX_PER_LAYER} secrets in the layer, the rest not listed")
 
 
-def _analyse(record: LayerRecord, kind: str, path: str, member: tarfile.TarInfo, source: IO[bytes] | None) -> None:
+def _analyse(
+    record: LayerRecord,
+    kind: str,
+    path: str,
+    member: tarfile.TarInfo,
+    source: IO[bytes] | None,
+    secrets: bool = False,
+) -> None:
+    """Read a wanted file into the record (``secrets``: search what is read whole for credentials too)."""
     if source is None or not kind:
         return
+    also = (lambda data: _find_secrets(record, path, io.BytesIO(data))) if secrets else None
     try:
-        found = analyse_file(kind, path, member, source)
+        found = analyse_file(kind, path, member, source, also)
     except BrokenDownload:  # not this file's fault: the layer is fetched again
         raise
     except Exception as exc:  # a malformed or hostile file: this file is skipped, the layer goes on

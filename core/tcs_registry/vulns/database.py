@@ -27,7 +27,7 @@ import requests
 from ..errors import EXIT_REGISTRY, TcsError, UsageError
 from ..files import private_dir, private_file
 from ..oci import parse_time
-from .versions import ecosystem_base
+from .versions import ecosystem_base, parser
 
 log = logging.getLogger("tcs_registry")
 
@@ -72,6 +72,11 @@ CREATE TABLE IF NOT EXISTS affected (
 );
 CREATE INDEX IF NOT EXISTS affected_by_name ON affected (ecosystem, name);
 CREATE INDEX IF NOT EXISTS affected_by_vuln ON affected (vuln_id);
+-- records naming versions their ecosystem's order cannot read (those range events are skipped)
+CREATE TABLE IF NOT EXISTS unreadable (
+    vuln_id TEXT PRIMARY KEY REFERENCES vulns(id) ON DELETE CASCADE,
+    versions TEXT NOT NULL
+);
 -- where each ecosystem's records came from and when, for `db status` and incremental updates
 CREATE TABLE IF NOT EXISTS sources (
     base TEXT PRIMARY KEY,
@@ -186,10 +191,11 @@ class VulnDatabase:
             for b, n, newest, origin, synced in rows
         ]
 
-    def counts(self) -> tuple[int, int]:
-        """(records, withdrawn records)."""
+    def counts(self) -> tuple[int, int, int]:
+        """(records, withdrawn records, records naming versions their ecosystem's order cannot read)."""
         total, withdrawn = self.db.execute("SELECT COUNT(*), COUNT(withdrawn) FROM vulns").fetchone()
-        return total, withdrawn
+        unreadable = self.db.execute("SELECT COUNT(*) FROM unreadable").fetchone()[0]
+        return total, withdrawn, unreadable
 
     # -- writing ----------------------------------------------------------------------------------
     def add(self, record: Any) -> bool:
@@ -217,6 +223,8 @@ class VulnDatabase:
             if isinstance(ecosystem, str) and isinstance(name, str) and ecosystem and name:
                 keys.add((ecosystem, ecosystem_base(ecosystem), package_key(ecosystem, name)))
         self.db.executemany("INSERT INTO affected VALUES (?, ?, ?, ?)", [(*key, vuln_id) for key in keys])
+        if unreadable := _unreadable_versions(affected):
+            self.db.execute("INSERT INTO unreadable VALUES (?, ?)", (vuln_id, json.dumps(unreadable[:20])))
         return True
 
     def import_paths(self, paths: Iterable[Path]) -> tuple[int, int, list[str]]:
@@ -382,6 +390,22 @@ RECORD_ERRORS = (ValueError, TypeError, OSError, zipfile.BadZipFile, zlib.error,
 def _time(value: str) -> datetime:
     """OSV times (RFC 3339, any fraction length) in order; an unreadable one sorts first."""
     return parse_time(value) or datetime.min.replace(tzinfo=UTC)
+
+
+def _unreadable_versions(affected: list[Any]) -> list[str]:
+    """The versions of a record's range events that their ecosystem's order cannot read."""
+    from .matching import _events, readable  # (matching reads the database: imported here, when needed)
+
+    found = []
+    for entry in affected:
+        package = entry.get("package") if isinstance(entry, dict) else None
+        ecosystem = package.get("ecosystem") if isinstance(package, dict) else None
+        for range_ in (entry.get("ranges") or ()) if isinstance(ecosystem, str) else ():
+            kind = range_.get("type") if isinstance(range_, dict) else None
+            parse = parser(ecosystem, kind) if kind in ("ECOSYSTEM", "SEMVER") else None
+            if parse is not None:
+                found += readable(_events(range_), parse)[1]
+    return found
 
 
 def _check_shape(record: dict[str, Any]) -> None:

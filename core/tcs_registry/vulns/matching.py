@@ -19,7 +19,7 @@ from ..http import BoundedCache
 from ..models import Inventory, Package, Vulnerability
 from . import severity
 from .database import VulnDatabase, package_key
-from .versions import InvalidVersionError, parser
+from .versions import InvalidVersionError, ecosystem_base, parser
 
 log = logging.getLogger("tcs_registry")
 
@@ -41,6 +41,20 @@ def _event_key(parse: Callable[[str], Any]) -> Callable[[tuple[str, str]], tuple
         return (0, None) if kind == "introduced" and value == "0" else (1, parse(value))
 
     return key
+
+
+def readable(events: list[tuple[str, str]], parse: Callable[[str], Any]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(the events whose versions the order can read, the versions it cannot): an advisory's typo
+    (Alpine's ``10.2.22.r0``) costs that event, not the whole range."""
+    kept, unreadable = [], []
+    for kind, value in events:
+        try:
+            if not (kind == "introduced" and value == "0") and not (kind == "limit" and value == "*"):
+                parse(value)
+            kept.append((kind, value))
+        except InvalidVersionError:
+            unreadable.append(value)
+    return kept, unreadable
 
 
 def in_range(installed: Any, events: list[tuple[str, str]], parse: Callable[[str], Any]) -> tuple[bool, str]:
@@ -71,16 +85,22 @@ def _events(range_: dict[str, Any]) -> list[tuple[str, str]]:
     return events
 
 
-def affects(entry: dict[str, Any], ecosystem: str, version: str) -> tuple[bool, str]:
-    """(does this affected[] entry cover the version?, the fixed version to report)."""
+def affects(
+    entry: dict[str, Any], ecosystem: str, version: str, unreadable: list[str] | None = None
+) -> tuple[bool, str]:
+    """(does this affected[] entry cover the version?, the fixed version to report). The versions of
+    events the ecosystem's order cannot read are skipped, and added to ``unreadable``."""
     hit, fixed = False, ""
     for range_ in entry.get("ranges") or ():
         kind = range_.get("type") if isinstance(range_, dict) else None
         parse = parser(ecosystem, kind) if kind in ("ECOSYSTEM", "SEMVER") else None
         if parse is None:
             continue  # GIT ranges name commits, not versions
+        events, skipped = readable(_events(range_), parse)
+        if unreadable is not None:
+            unreadable += skipped
         try:
-            matched, fix = in_range(parse(version), _events(range_), parse)
+            matched, fix = in_range(parse(version), events, parse)
         except (InvalidVersionError, TypeError) as exc:
             log.debug("Cannot place version %s in a %s range: %s", version, ecosystem, exc)
             continue
@@ -162,6 +182,7 @@ class Matcher:
         self.show_unimportant = show_unimportant
         # images of a registry share most packages: each (ecosystem, name, version) is matched once per run
         self._matched: BoundedCache[tuple[str, str, str], list[_Match]] = BoundedCache(20_000)
+        self._warned: set[Any] = set()  # records whose unreadable versions were logged (once a record)
 
     def package(self, package: Package) -> list[_Match]:
         if not package.ecosystem or not package.version:  # (a Go main module built as "(devel)": unknown)
@@ -186,7 +207,14 @@ class Matcher:
                 if package_key(ecosystem, str(found.get("name", ""))) != key:
                     continue
                 try:
-                    hit, fixed = affects(entry, ecosystem, version)
+                    unreadable: list[str] = []
+                    hit, fixed = affects(entry, ecosystem, version, unreadable)
+                    if unreadable and record.get("id") not in self._warned:
+                        self._warned.add(record.get("id"))
+                        log.warning(
+                            "OSV record %s names versions the %s order cannot read, skipped: %s",
+                            record.get("id"), ecosystem_base(ecosystem), ", ".join(map(repr, unreadable[:5])),
+                        )  # fmt: skip
                     if not hit:
                         continue
                     if severity.unimportant(record, entry) and not self.show_unimportant:

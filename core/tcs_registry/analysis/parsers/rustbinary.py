@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import zlib
 from collections import deque
 from typing import IO, Any
 
-from elftools.elf.elffile import ELFFile
-
 SECTIONS = (".dep-v0", ".rust-deps-v0")
+SECTIONS_B = {name.encode() for name in SECTIONS}
 MAX_COMPRESSED = 4 * 1024 * 1024
-MAX_JSON = 32 * 1024 * 1024
+MAX_JSON = 4 * 1024 * 1024  # (uv's 567 crates: 54 KB; JSON of tiny lists costs ~25x its size in memory)
 MAX_CRATES = 100_000
-MAX_SECTIONS = 10_000  # real binaries have a few dozen; a crafted header can claim millions
+MAX_SECTIONS = 1_000  # real binaries have a few dozen; a crafted header can claim millions
+MAX_NAMES = 1024 * 1024  # bytes of the section name table
+SHF_COMPRESSED = 0x800  # cargo-auditable compresses with zlib itself, never with ELF's section compression
 HEAD = 64 * 1024  # the ELF header and program headers
 TAIL = 8 * 1024 * 1024  # the section table and the sections no program loads (this one among them) are last
 
@@ -95,25 +97,60 @@ class Ends(io.RawIOBase):
         return self.size if self.position is None else self.position
 
 
+def _sections(binary: IO[bytes]) -> tuple[bytes, list[tuple[int, int, int, int]]]:
+    """The section name table, and each section's (name offset, flags, offset, size), read from the ELF
+    header and section headers (ELF32 or ELF64, either byte order) with every count and size bounded.
+    (pyelftools reads each name on its own, a few bytes at a time up to its NUL: a crafted table
+    without one cost minutes.)"""
+    binary.seek(0)
+    ident = binary.read(64)
+    if len(ident) < 52 or ident[:4] != b"\x7fELF" or ident[4] not in (1, 2) or ident[5] not in (1, 2):
+        raise ValueError("not an ELF file")
+    order = "<" if ident[5] == 1 else ">"
+    wide = ident[4] == 2
+    if wide:
+        (shoff,) = struct.unpack_from(order + "Q", ident, 0x28)
+        entry, count, names_index = struct.unpack_from(order + "HHH", ident, 0x3A)
+        layout, size = order + "IIQQQQ", 0x40
+    else:
+        (shoff,) = struct.unpack_from(order + "I", ident, 0x20)
+        entry, count, names_index = struct.unpack_from(order + "HHH", ident, 0x2E)
+        layout, size = order + "IIIIII", 0x28
+    if not count or entry < size or count > MAX_SECTIONS:
+        raise ValueError(f"{count} ELF sections of {entry} bytes: not a table this reads")
+    binary.seek(shoff)
+    table = binary.read(entry * count)
+    if len(table) < entry * count:
+        raise ValueError("the ELF section table is cut short")
+    sections = []
+    for index in range(count):
+        name, _, flags, _, offset, length = struct.unpack_from(layout, table, index * entry)
+        sections.append((name, flags, offset, length))
+    if names_index >= count or sections[names_index][3] > MAX_NAMES:
+        raise ValueError("no ELF section name table this reads")
+    binary.seek(sections[names_index][2])
+    return binary.read(sections[names_index][3]), sections
+
+
 def parse(binary: IO[bytes]) -> list[dict[str, Any]]:
     """The crates of a seekable ELF file (or of `Ends.opened`), [] when it has no cargo-auditable section."""
     if isinstance(binary, Ends) and not any(name.encode() + b"\0" in binary.tail for name in SECTIONS):
         return []  # (the section names are at the end too: most binaries cost no ELF parsing)
-    elf = ELFFile(binary)
-    if elf.num_sections() > MAX_SECTIONS:
-        raise ValueError(f"{elf.num_sections()} ELF sections, over {MAX_SECTIONS}")
-    section = next(filter(None, map(elf.get_section_by_name, SECTIONS)), None)
-    if section is None:
+    names, sections = _sections(binary)
+    found = [section for section in sections if names[section[0] : names.find(b"\0", section[0])] in SECTIONS_B]
+    if not found:
         return []
-    if section["sh_size"] > MAX_COMPRESSED:
-        raise ValueError(f"a {section['sh_size']}-byte {section.name} section, over {MAX_COMPRESSED}")
+    _, flags, offset, size = found[0]
+    if flags & SHF_COMPRESSED or size > MAX_COMPRESSED:
+        raise ValueError(f"a {size}-byte cargo-auditable section, over {MAX_COMPRESSED} or compressed")
+    binary.seek(offset)
     inflate = zlib.decompressobj()
-    text = inflate.decompress(section.data(), MAX_JSON)
+    text = inflate.decompress(binary.read(size), MAX_JSON)
     if inflate.unconsumed_tail:
-        raise ValueError(f"the {section.name} section inflates to over {MAX_JSON} bytes")
+        raise ValueError(f"the cargo-auditable section inflates to over {MAX_JSON} bytes")
     crates = json.loads(text).get("packages")
     if not isinstance(crates, list):
-        raise ValueError(f"no crate list in the {section.name} section")
+        raise ValueError("no crate list in the cargo-auditable section")
     found = []
     for crate in crates[:MAX_CRATES]:
         if not isinstance(crate, dict) or crate.get("kind", "runtime") != "runtime":
