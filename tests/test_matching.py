@@ -378,3 +378,43 @@ def test_malformed_records_are_refused_with_a_reason(tmp_path):
         with pytest.raises(ValueError, match=re.escape(reason)):
             database.add(record)
     database.close()
+
+
+def test_a_range_event_its_order_cannot_read_costs_that_event_not_the_range(tmp_path, caplog, tcs, state_dir):
+    # Alpine's secdb has typos (`10.2.22.r0` for 10.2.22-r0); osv.dev carries them into the ranges as written.
+    # A record shaped as osv.dev writes Alpine's, with one such event: the range is evaluated without it
+    record = {
+        "id": "ALPINE-CVE-2019-0001", "modified": "2024-01-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "Alpine:v3.9", "name": "mariadb"},
+                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "10.2.22.r0"}]},
+                                 {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "10.3.13-r0"}]}]}],
+    }  # fmt: skip
+    path = tmp_path / "ALPINE-CVE-2019-0001.json"
+    path.write_text(json.dumps(record))
+    database = VulnDatabase(tmp_path / "db")
+    database.import_paths([path])
+    with caplog.at_level("WARNING", logger="tcs_registry"):
+        matcher = Matcher(database)
+        for version in ("10.3.12-r0", "10.3.12-r1"):
+            inventory = Inventory(
+                "r", "t", "sha256:1", None, "", "", "", "", (), (package("Alpine:v3.9", "mariadb", version),)
+            )
+            assert [(f.id, f.fixed_version) for f in matcher.inventory(inventory)] == [
+                ("ALPINE-CVE-2019-0001", "10.3.13-r0")
+            ]
+        inventory = Inventory(
+            "r", "t", "sha256:1", None, "", "", "", "", (), (package("Alpine:v3.9", "mariadb", "10.3.13-r0"),)
+        )
+        assert matcher.inventory(inventory) == []
+    warnings = [r.getMessage() for r in caplog.records if "cannot read" in r.getMessage()]
+    assert warnings == [
+        "OSV record ALPINE-CVE-2019-0001 names versions the Alpine order cannot read, skipped: '10.2.22.r0'"
+    ]
+    assert database.counts() == (1, 0, 1)
+    database.close()
+    assert tcs("db", "import", str(path), f"--state-dir={state_dir}").code == 0
+    status = tcs("db", "status", f"--state-dir={state_dir}")
+    assert status.out.splitlines()[-1] == (
+        "1 record names versions its ecosystem's order cannot read (a typo such as Alpine's 10.2.22.r0):"
+        " those range events are skipped, the rest matched"
+    )

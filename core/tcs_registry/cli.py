@@ -412,7 +412,8 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         click.echo(f"\n{total} records in {database.path} ({withdrawn} withdrawn, ignored)")
         if unreadable:
             click.echo(
-                f"{plural(unreadable, 'record')} name versions their ecosystem's order cannot read"
+                f"{plural(unreadable, 'record')} {'names versions its' if unreadable == 1 else 'name versions their'}"
+                " ecosystem's order cannot read"
                 " (a typo such as Alpine's 10.2.22.r0): those range events are skipped, the rest matched"
             )
 

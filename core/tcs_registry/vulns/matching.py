@@ -43,16 +43,30 @@ def _event_key(parse: Callable[[str], Any]) -> Callable[[tuple[str, str]], tuple
     return key
 
 
+_RELEASE = re.compile(r"\d+(?:\.\d+)*")
+
+
 def readable(events: list[tuple[str, str]], parse: Callable[[str], Any]) -> tuple[list[tuple[str, str]], list[str]]:
-    """(the events whose versions the order can read, the versions it cannot): an advisory's typo
-    (Alpine's ``10.2.22.r0``) costs that event, not the whole range."""
+    """(the events the order can read, the versions it cannot): an advisory's typo (Alpine's ``10.2.22.r0``,
+    ``6.6.2p1-r0``) is read as its release numbers (``10.2.22``) where those can be, else that event is
+    left out; never the whole range."""
     kept, unreadable = [], []
     for kind, value in events:
-        try:
-            if not (kind == "introduced" and value == "0") and not (kind == "limit" and value == "*"):
-                parse(value)
+        if (kind == "introduced" and value == "0") or (kind == "limit" and value == "*"):
             kept.append((kind, value))
-        except InvalidVersionError:
+            continue
+        release = _RELEASE.match(value)
+        read = None
+        for candidate in filter(None, (value, release.group() if release else "")):
+            try:
+                parse(candidate)
+            except InvalidVersionError:
+                continue
+            read = candidate
+            break
+        if read:
+            kept.append((kind, read))
+        if read != value:
             unreadable.append(value)
     return kept, unreadable
 
