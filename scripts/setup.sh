@@ -12,6 +12,11 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 missing=()
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v go >/dev/null || missing+=(golang-go)  # builds a Go binary for the Go build-info tests
+# the version orders are checked against each ecosystem's own comparator: Maven's (its maven-artifact jar),
+# Composer's (PHP's version_compare and composer/semver)
+[ -e /usr/share/maven/lib/maven-artifact-3.x.jar ] || missing+=(maven)
+command -v php >/dev/null || missing+=(php-cli)
+[ -e /usr/share/php/Composer/Semver/VersionParser.php ] || missing+=(php-composer-semver)
 # the store's tests start a throwaway PostgreSQL cluster (initdb, pg_ctl)
 compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)

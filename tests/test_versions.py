@@ -3,7 +3,11 @@ that it is a total order on everything its grammar allows."""
 
 from __future__ import annotations
 
+import functools
 import itertools
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -126,6 +130,48 @@ def test_maven_comparable_version():
     assert compare("Maven", "1.0", "1") == 0
     assert compare("Maven", "1-ga", "1") == 0
     ascending("Maven", ["2.0-alpha1", "2.17.0-rc1", "2.17.0", "2.25.4"])
+
+
+MAVEN_ARTIFACT = next(
+    (jar for jar in map(Path, ("/usr/share/maven/lib/maven-artifact-3.x.jar", "/usr/share/java/maven-artifact-3.x.jar"))
+     if jar.exists()), None)  # fmt: skip
+# maven-artifact's own test versions (ComparableVersionTest), each list in ascending order
+MAVEN_QUALIFIERS = ["1-alpha2snapshot", "1-alpha2", "1-alpha-123", "1-beta-2", "1-beta123", "1-m2", "1-m11", "1-rc",
+                    "1-cr2", "1-rc123", "1-SNAPSHOT", "1", "1-sp", "1-sp2", "1-sp123", "1-abc", "1-def", "1-pom-1",
+                    "1-1-snapshot", "1-1", "1-2", "1-123"]  # fmt: skip
+MAVEN_NUMBERS = ["2.0", "2.0.a", "2-1", "2.0.2", "2.0.123", "2.1.0", "2.1-a", "2.1b", "2.1-c", "2.1-1", "2.1.0.1",
+                 "2.2", "2.123", "11.a2", "11.a11", "11.b2", "11.b11", "11.m2", "11.m11", "11", "11.a", "11b", "11c",
+                 "11m"]  # fmt: skip
+
+
+def maven_relations(versions: list[str]) -> list[str]:
+    """Maven's own verdict ('<', '==', '>') on each neighbour pair: ComparableVersion's main, in the jar
+    of Debian's Maven (package maven)."""
+    main = "org.apache.maven.artifact.versioning.ComparableVersion"
+    done = subprocess.run(["java", "-cp", str(MAVEN_ARTIFACT), main, *versions], capture_output=True, text=True,
+                          check=True, timeout=120)  # fmt: skip
+    return [line.split()[1] for line in done.stdout.splitlines() if line.startswith("   ")]
+
+
+@pytest.mark.skipif(MAVEN_ARTIFACT is None or shutil.which("java") is None, reason="Debian's maven is set up")
+def test_maven_order_is_maven_s_own():
+    # the cases a review found wrong: RELEASE is the release (5.2.19.RELEASE == 5.2.19, so an advisory's
+    # last_affected 5.2.19 covers it); a hyphen part led by zeros is a sub-list, not nothing
+    assert compare("Maven", "5.2.19.RELEASE", "5.2.19") == 0
+    assert compare("Maven", "2.3.0-0.28.0", "2.3") == 1
+    ascending("Maven", MAVEN_QUALIFIERS)
+    ascending("Maven", MAVEN_NUMBERS)
+    # and everything a generator of Maven-like versions gives, sorted our way, is in Maven's order too
+    parts = ["0", "1", "2", "10", "01", "a", "b", "m", "alpha", "beta", "rc", "cr", "snapshot", "ga", "final",
+             "release", "sp", "abc", "x1", "2a", ""]  # fmt: skip
+    versions = {"1"}
+    for first, second, third in itertools.product(["1", "2", "1.0"], parts, parts[::3]):
+        for separators in (".-", "-.", "..", "--"):
+            versions.add(f"{first}{separators[0]}{second}{separators[1]}{third}".strip(".-"))
+    ordered = sorted(versions, key=functools.cmp_to_key(lambda a, b: compare("Maven", a, b)))
+    ours = ["<" if compare("Maven", a, b) < 0 else "==" for a, b in itertools.pairwise(ordered)]
+    assert len(ordered) > 1000
+    assert maven_relations(ordered) == ours
 
 
 def test_unknown_ecosystem_has_no_order():

@@ -100,6 +100,148 @@ class ApkVersion:
         return f"ApkVersion({self.text!r})"
 
 
+# -- Maven (maven-artifact's ComparableVersion, as Maven 3.8 orders versions) -----------------------
+_QUALIFIERS = ("alpha", "beta", "milestone", "rc", "snapshot", "", "sp")
+_ALIASES = {"ga": "", "final": "", "release": "", "cr": "rc"}
+_SHORT = {"a": "alpha", "b": "beta", "m": "milestone"}
+
+
+def _qualifier_key(value: str) -> str:
+    """Maven's comparable qualifier: the known ones by rank, then any other after them, as text."""
+    return str(_QUALIFIERS.index(value)) if value in _QUALIFIERS else f"{len(_QUALIFIERS)}-{value}"
+
+
+_RELEASE_KEY = _qualifier_key("")
+
+
+class _List(list):  # type: ignore[type-arg]
+    """A sub-list of a Maven version: what follows a ``-`` (or a digit/letter transition)."""
+
+
+def _maven_item(text: str, digits: bool, followed_by_digit: bool = False) -> Any:
+    if digits:
+        return int(text)
+    if followed_by_digit and len(text) == 1:
+        text = _SHORT.get(text, text)
+    return _ALIASES.get(text, text)
+
+
+def _is_null(item: Any) -> bool:
+    if isinstance(item, _List):
+        return not item
+    return item == 0 if isinstance(item, int) else _qualifier_key(item) == _RELEASE_KEY
+
+
+def _normalize(items: _List) -> None:
+    """Trailing null items (0, "", an empty list) are dropped, up to the last item that is not a list."""
+    for index in range(len(items) - 1, -1, -1):
+        if _is_null(items[index]):
+            del items[index]
+        elif not isinstance(items[index], _List):
+            break
+
+
+def _maven_parse(text: str) -> _List:
+    version = text.lower()
+    items = current = _List()
+    stack = [items]
+    digits, start = False, 0
+    for index, character in enumerate(version):
+        if character in ".-":
+            current.append(0 if index == start else _maven_item(version[start:index], digits))
+            start = index + 1
+            if character == "-":
+                current.append(sublist := _List())
+                current = sublist
+                stack.append(current)
+        elif character.isdigit() and character.isascii():
+            if not digits and index > start:  # a letter-to-digit transition is a "-"
+                if current:  # (".X" is read as "-X" for a qualifier X)
+                    current.append(sublist := _List())
+                    current = sublist
+                    stack.append(current)
+                current.append(_maven_item(version[start:index], False, followed_by_digit=True))
+                start = index
+                current.append(sublist := _List())
+                current = sublist
+                stack.append(current)
+            digits = True
+        else:
+            if digits and index > start:  # and so is a digit-to-letter one
+                current.append(_maven_item(version[start:index], True))
+                start = index
+                current.append(sublist := _List())
+                current = sublist
+                stack.append(current)
+            digits = False
+    if len(version) > start:
+        if not digits and current:
+            current.append(sublist := _List())
+            current = sublist
+            stack.append(current)
+        current.append(_maven_item(version[start:], digits))
+    while stack:
+        _normalize(stack.pop())
+    return items
+
+
+def _maven_compare(left: Any, right: Any) -> int:
+    """ComparableVersion's Item.compareTo, ``right`` None for a missing item (padding)."""
+    if isinstance(left, int):
+        if right is None:
+            return 0 if left == 0 else 1
+        return (left > right) - (left < right) if isinstance(right, int) else 1
+    if isinstance(left, _List):
+        if right is None:
+            return next((result for item in left if (result := _maven_compare(item, None))), 0)
+        if isinstance(right, int):
+            return -1
+        if isinstance(right, str):
+            return 1
+        for index in range(max(len(left), len(right))):
+            a = left[index] if index < len(left) else None
+            b = right[index] if index < len(right) else None
+            result = (0 if b is None else -_maven_compare(b, None)) if a is None else _maven_compare(a, b)
+            if result:
+                return result
+        return 0
+    mine = _qualifier_key(left)  # a qualifier
+    if right is None:
+        return (mine > _RELEASE_KEY) - (mine < _RELEASE_KEY)
+    if isinstance(right, str):
+        theirs = _qualifier_key(right)
+        return (mine > theirs) - (mine < theirs)
+    return -1  # below a number, below a list
+
+
+@functools.total_ordering
+class MavenVersion:
+    """Maven's version order (maven-artifact's ComparableVersion): ``5.2.19.RELEASE`` is ``5.2.19``,
+    ``1.0-alpha1 < 1.0-beta < 1.0-rc1 < 1.0-SNAPSHOT < 1.0 < 1.0-sp1 < 1.0-whatever < 1.0.1``."""
+
+    def __init__(self, text: str) -> None:
+        if not text or len(text) > 512:
+            raise InvalidVersionError(f"not a Maven version: {text[:50]!r}")
+        self.text = text
+        self.items = _maven_parse(text)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MavenVersion) and _maven_compare(self.items, other.items) == 0
+
+    def __lt__(self, other: MavenVersion) -> bool:
+        return _maven_compare(self.items, other.items) < 0
+
+    def __hash__(self) -> int:
+        return hash(repr(_canonical(self.items)))
+
+    def __repr__(self) -> str:
+        return f"MavenVersion({self.text!r})"
+
+
+def _canonical(items: _List) -> tuple[Any, ...]:
+    return tuple(_canonical(item) if isinstance(item, _List) else item for item in items)
+
+
 # -- the others: thin wrappers that reject what their library cannot order ------------------------
 def _debian(text: str) -> Any:
     try:
@@ -165,7 +307,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "crates.io": _semver,
     "Hex": _semver,
     "Bitnami": _semver,
-    "Maven": _univers(univers.MavenVersion),
+    "Maven": MavenVersion,
     "RubyGems": _univers(univers.RubygemsVersion),
     "NuGet": _univers(univers.NugetVersion),
     "Packagist": _univers(univers.ComposerVersion),
