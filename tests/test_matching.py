@@ -203,6 +203,21 @@ def test_crates_in_semantic_version_order(database, name, version, expected):
     assert found(database, package("crates.io", name, version, kind="cargo")) == expected
 
 
+@pytest.mark.parametrize(
+    ("version", "fixed"),
+    [
+        ("2.4.4-p2", "2.4.4-p15"),  # GHSA-8mq8-c243-2335: before 2.4.4-p15 (p2 < p15: numbers, not text)
+        ("2.4.4-p15", None),
+        ("2.4.5", None),  # 2.4.5-p1 and after: a patch release comes after the release
+        ("2.4.5-p13", "2.4.5-p14"),
+        ("2.4.8", ""),  # listed in `versions`
+    ],
+)
+def test_magento_patch_releases_in_composer_order(database, version, fixed):
+    matches = found(database, package("Packagist", "magento/community-edition", version, kind="composer"))
+    assert [f[2] for f in matches] == ([] if fixed is None else [fixed])
+
+
 def test_range_events_limit_and_order():
     # the OSV schema's evaluation rules on a constructed range (no fixture record uses `limit`):
     # events in any order, `introduced: 0` first, `limit` bounding the range

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcs_registry.vulns.versions import InvalidVersionError, compare, parse
+from tcs_registry.vulns.versions import InvalidVersionError, compare, composer_normalize, parse
 
 
 def ascending(ecosystem: str, versions: list[str]) -> None:
@@ -174,6 +174,49 @@ def test_maven_order_is_maven_s_own():
     assert maven_relations(ordered) == ours
 
 
+COMPOSER = Path(__file__).parent / "reference" / "composer_versions.php"
+HAS_COMPOSER = shutil.which("php") is not None and Path("/usr/share/php/Composer/Semver/VersionParser.php").exists()
+
+
+def composer(versions: list[str]) -> tuple[list[str], list[int]]:
+    """Composer's own answers (Debian's php-cli and php-composer-semver): each version normalized by its
+    VersionParser ('INVALID' if it refuses it), and version_compare of each with the next."""
+    done = subprocess.run(["php", str(COMPOSER)], input="\n".join(versions), capture_output=True, text=True,
+                          check=True, timeout=120)  # fmt: skip
+    normalized, relations = done.stdout.split("--\n")
+    return normalized.splitlines(), [int(r) for r in relations.split()]
+
+
+@pytest.mark.skipif(not HAS_COMPOSER, reason="Debian's php-cli and php-composer-semver are set up")
+def test_packagist_order_is_composer_s_own():
+    # the cases a review found wrong: a patch release comes after its release (Magento 2.4.3-p1 > 2.4.3),
+    # pre-release numbers are numbers (beta10 > beta2), dev < alpha < beta < RC, a 4-part version keeps its
+    # pre-release; a branch has no place in the order (Composer never matches one against a range)
+    ascending("Packagist", ["2.4.3", "2.4.3-p1", "2.4.3-p2", "2.4.3-p10", "2.4.4-alpha1", "2.4.4"])
+    ascending("Packagist", ["9.0.0-dev", "9.0.0-alpha1", "9.0.0-beta2", "9.0.0-beta10", "9.0.0-RC1", "9.0.0"])
+    ascending("Packagist", ["1.2.3.4-RC1", "1.2.3.4", "1.2.3.4-p1"])
+    assert compare("Packagist", "v1.28.0", "1.28") == 0 and compare("Packagist", "1.0pl1", "1.0-p1") == 0
+    with pytest.raises(InvalidVersionError):
+        parse("Packagist", "dev-main")
+    cores = ["1", "1.0", "1.0.0", "2.4.3", "1.2.3.4", "v2.1", "10.0.1", "0.9", "2019.01.02", "20200101"]
+    modifiers = ["", "-p1", "-p2", "-p10", "pl1", "-patch3", "-beta", "-beta2", "-beta10", "b1", "-alpha", "a3",
+                 "-RC1", "RC2", "-rc.3", "-dev", ".x-dev", "-stable", "-beta1-dev", "+build.1", "-alpha.1.2", "p1",
+                 "-pl", "-foo", ".dev", "@beta"]  # fmt: skip
+    versions = sorted({c + m for c, m in itertools.product(cores, modifiers)} | {"dev-main", "master", "1.x-dev", "x"})
+    normalized, _ = composer(versions)
+    ours = []
+    for version in versions:
+        try:
+            ours.append(composer_normalize(version))
+        except InvalidVersionError:
+            ours.append("INVALID")
+    assert ours == normalized
+    valid = [v for v, n in zip(versions, ours, strict=True) if n != "INVALID" and not n.startswith("dev-")]
+    ordered = sorted(valid, key=functools.cmp_to_key(lambda a, b: compare("Packagist", a, b)))
+    assert len(ordered) > 200
+    assert composer(ordered)[1] == [compare("Packagist", a, b) for a, b in itertools.pairwise(ordered)]
+
+
 def test_unknown_ecosystem_has_no_order():
     with pytest.raises(InvalidVersionError):
         parse("SwiftURL", "1.0")
@@ -228,6 +271,12 @@ maven_versions = st.builds(
     st.lists(st.one_of(digits, st.sampled_from(["alpha", "beta", "rc", "SNAPSHOT", "final", "sp", "ga"])), max_size=3),
 )
 
+composer_versions = st.builds(
+    lambda core, modifier: ".".join(core) + modifier,
+    st.lists(digits, min_size=1, max_size=4),
+    st.sampled_from(["", "-p1", "-p10", "pl2", "-beta", "-beta2", "-beta10", "a1", "-RC1", "-dev", "-alpha.1-dev"]),
+)
+
 GRAMMARS = {
     "Debian:12": dpkg_versions,
     "Red Hat": rpm_versions,
@@ -236,6 +285,7 @@ GRAMMARS = {
     "npm": semver_versions,
     "Go": semver_versions.map(lambda v: "v" + v),
     "Maven": maven_versions,
+    "Packagist": composer_versions,
 }
 
 

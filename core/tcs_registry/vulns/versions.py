@@ -242,6 +242,112 @@ def _canonical(items: _List) -> tuple[Any, ...]:
     return tuple(_canonical(item) if isinstance(item, _List) else item for item in items)
 
 
+# -- Packagist (Composer: VersionParser::normalize, then PHP's version_compare) -------------------------
+_MODIFIER = r"[._-]?(?:(stable|beta|b|RC|alpha|a|patch|pl|p)((?:[.-]?\d+)*))?([.-]?dev)?"
+_CLASSIC = re.compile(r"v?(\d{1,5})(\.\d+)?(\.\d+)?(\.\d+)?" + _MODIFIER, re.IGNORECASE)
+_DATED = re.compile(r"v?(\d{4}(?:[.:-]?\d{2}){1,6}(?:[.:-]?\d{1,3})?)" + _MODIFIER, re.IGNORECASE)
+_BRANCH = re.compile(r"v?(\d+)(\.(?:\d+|[xX*]))?(\.(?:\d+|[xX*]))?(\.(?:\d+|[xX*]))?", re.IGNORECASE)
+_STABILITY = {"a": "alpha", "b": "beta", "p": "patch", "pl": "patch", "rc": "RC"}
+# PHP's special forms, in order; a number is "#"; a word none of them starts is below them all
+_FORMS = (
+    ("dev", 0), ("alpha", 1), ("a", 1), ("beta", 2), ("b", 2), ("RC", 3), ("rc", 3), ("#", 4), ("pl", 5), ("p", 5)
+)  # fmt: skip
+
+
+def composer_normalize(text: str) -> str:
+    """Composer's normalized form of a version (``v2.4.3-p1`` -> ``2.4.3.0-patch1``), as
+    composer/semver's VersionParser::normalize makes it; ``dev-<branch>`` for a branch."""
+    version = text.strip()
+    version = re.sub(r"@(?:stable|RC|beta|alpha|dev)$", "", re.sub(r"^(\S+) +as +\S+$", r"\1", version), flags=re.I)
+    if version in ("master", "trunk", "default"):
+        version = "dev-" + version
+    if version[:4].lower() == "dev-":
+        return "dev-" + version[4:]
+    version = re.sub(r"^([^,\s+]+)\+\S+$", r"\1", version)  # build metadata
+    if match := _CLASSIC.fullmatch(version):
+        normalized, index = match[1] + "".join(part or ".0" for part in match.groups()[1:4]), 5
+    elif match := _DATED.fullmatch(version):
+        normalized, index = re.sub(r"\D", ".", match[1]), 2
+    else:
+        branch = re.fullmatch(r"(.*?)[.-]?dev", version, re.IGNORECASE)
+        numbered = _BRANCH.fullmatch(branch[1].strip()) if branch else None
+        if numbered:
+            parts = [(numbered[i] or ".x").replace("*", "x").replace("X", "x") for i in range(1, 5)]
+            return "".join(parts).replace("x", "9999999") + "-dev"
+        raise InvalidVersionError(f"not a Composer version: {text[:50]!r}")
+    stability, number, dev = match[index], match[index + 1], match[index + 2]
+    if stability:
+        if stability == "stable":
+            return normalized
+        normalized += "-" + _STABILITY.get(stability.lower(), stability.lower()) + (number or "").lstrip(".-")
+    return normalized + ("-dev" if dev else "")
+
+
+def _php_parts(version: str) -> list[str]:
+    """PHP's canonical version, split: [-_+] are dots, and so is each change between digit and not."""
+    out: list[str] = []
+    previous = ""
+    for character in version:
+        if character in "-_+" or not character.isalnum() or not character.isascii():
+            out.append(".")
+        else:
+            if previous and previous != "." and previous.isdigit() != character.isdigit():
+                out.append(".")
+            out.append(character)
+        previous = out[-1]
+    return [part for part in "".join(out).split(".") if part]
+
+
+def _php_form(part: str) -> int:
+    return next((order for name, order in _FORMS if part.startswith(name)), -1)
+
+
+def _php_compare_parts(a: str, b: str) -> int:
+    if a.isdigit() and b.isdigit():
+        x, y = int(a), int(b)
+    else:
+        x, y = _php_form("#" if a.isdigit() else a), _php_form("#" if b.isdigit() else b)
+    return (x > y) - (x < y)
+
+
+def php_version_compare(a: str, b: str) -> int:
+    """PHP's version_compare (ext/standard/versioning.c), which Composer's constraints use."""
+    left, right = _php_parts(a), _php_parts(b)
+    for x, y in zip(left, right, strict=False):
+        if result := _php_compare_parts(x, y):
+            return result
+    if len(left) > len(right):  # the longer one's next part against "#": a number wins, "patch" too
+        rest = left[len(right)]
+        return 1 if rest.isdigit() else _php_compare_parts(rest, "#")
+    if len(right) > len(left):
+        rest = right[len(left)]
+        return -1 if rest.isdigit() else _php_compare_parts("#", rest)
+    return 0
+
+
+@functools.total_ordering
+class ComposerVersion:
+    """A Packagist version in Composer's order: patch releases after the release (``2.4.3-p1`` >
+    ``2.4.3``), ``dev < alpha < beta < RC < stable``, pre-release numbers as numbers. A branch
+    (``dev-main``) has no place in it: Composer never matches one against a range."""
+
+    def __init__(self, text: str) -> None:
+        if len(text) > 256:
+            raise InvalidVersionError(f"not a Composer version: {text[:50]!r}")
+        self.text = composer_normalize(text)
+        if self.text.startswith("dev-"):
+            raise InvalidVersionError(f"a branch, not in Composer's version order: {text[:50]!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ComposerVersion) and php_version_compare(self.text, other.text) == 0
+
+    def __lt__(self, other: ComposerVersion) -> bool:
+        return php_version_compare(self.text, other.text) < 0
+
+    def __hash__(self) -> int:
+        return hash(tuple(_php_parts(self.text)))
+
+
 # -- the others: thin wrappers that reject what their library cannot order ------------------------
 def _debian(text: str) -> Any:
     try:
@@ -310,7 +416,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "Maven": MavenVersion,
     "RubyGems": _univers(univers.RubygemsVersion),
     "NuGet": _univers(univers.NugetVersion),
-    "Packagist": _univers(univers.ComposerVersion),
+    "Packagist": ComposerVersion,
 }
 
 
