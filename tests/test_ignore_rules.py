@@ -180,5 +180,6 @@ def test_skip_checks_leaves_those_checks_out(tcs, python_app, database, out_dir,
     assert bad.code == 2
     assert bad.messages == [
         "error\tunknown --skip-checks 'TCS-CFG-099': the built-in checks are TCS-CFG-001, TCS-CFG-002, TCS-CFG-003,"
-        " TCS-CFG-004, TCS-CFG-005, TCS-CFG-006, TCS-CFG-007, TCS-CFG-008"
+        " TCS-CFG-004, TCS-CFG-005, TCS-CFG-006, TCS-CFG-007, TCS-CFG-008 and the secret rules TCS-SECRET-<RULE>"
+        " (TCS-SECRET-AWS-ACCESS-KEY-ID; `--no-secrets`: none)"
     ]

@@ -178,7 +178,8 @@ def test_a_multi_arch_index_is_scanned_per_linux_platform(tcs, fresh_registry, o
     amd = inventory(out_dir, host, "multi", "1", "linux/amd64")
     arm = inventory(out_dir, host, "multi", "1", "linux/arm64")
     assert package_rows(amd, "name") == [("amd-only",)] and package_rows(arm, "name") == [("arm-only",)]
-    assert amd["index_digest"] == arm["index_digest"] != amd["digest"]
+    index = requests.head(f"{fresh_registry.url}/v2/multi/manifests/1", headers={"Accept": OCI_INDEX}, timeout=10)
+    assert amd["index_digest"] == arm["index_digest"] == index.headers["Docker-Content-Digest"] != amd["digest"]
     assert sorted(p.name for p in (out_dir / f"{host.replace('.', '-').replace(':', '-')}-scan/multi").iterdir()) == [
         "1@linux-amd64.json",
         "1@linux-arm64.json",

@@ -6,6 +6,7 @@ runs not sent are listed in the state directory's ``unsent.json``)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -71,7 +72,11 @@ class Console:
             what = {401: "refused the token", 403: "refused the token's role", 404: "has no such project"}
             raise ConnectionError(f"the console at {self.url} {what[response.status_code]} (project {self.project!r})")
         if not response.ok:
-            raise ConnectionError(f"the console at {self.url} answered {response.status_code}")
+            why = ""
+            with contextlib.suppress(ValueError, AttributeError):
+                detail = response.json().get("detail")
+                why = f": {str(detail)[:300]}" if detail else ""
+            raise ConnectionError(f"the console at {self.url} answered {response.status_code}{why}")
         try:
             return response.json()
         except ValueError:

@@ -275,13 +275,13 @@ def build(
     # image), the others that carry it again, and whether the file is gone from the image: a layer above
     # the last of them deletes or replaces it
     secrets: dict[tuple[str, str, int], dict[str, Any]] = {}
-    for index, record in enumerate(records):
+    for position, record in enumerate(records):
         for found in record.secrets:
             key = (found["path"], found["rule"], found["line"])
             if key in secrets:
-                secrets[key]["again"].append(index)
+                secrets[key]["again"].append(position)
             else:
-                secrets[key] = {**found, "layer": record.diff_id, "layer_index": index, "again": []}
+                secrets[key] = {**found, "layer": record.diff_id, "layer_index": position, "again": []}
     removals = Removals(records)
     for secret in secrets.values():
         secret["removed"] = removals.after((secret["again"] or [secret["layer_index"]])[-1], secret["path"])
