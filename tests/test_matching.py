@@ -421,6 +421,12 @@ def test_a_range_event_its_order_cannot_read_costs_that_event_not_the_range(tmp_
             "r", "t", "sha256:1", None, "", "", "", "", (), (package("Alpine:v3.9", "mariadb", "10.3.13-r0"),)
         )
         assert matcher.inventory(inventory) == []
+        # below the typo's release: affected, its fix named as the advisory writes it; at that release (the
+        # typo hides which build it meant): affected all the same, never hidden
+        for version in ("10.2.20-r0", "10.2.22-r0", "10.2.22-r3"):
+            mariadb = package("Alpine:v3.9", "mariadb", version)
+            inventory = Inventory("r", "t", "sha256:1", None, "", "", "", "", (), (mariadb,))
+            assert [f.fixed_version for f in matcher.inventory(inventory)] == ["10.2.22.r0"]
     warnings = [r.getMessage() for r in caplog.records if "cannot read" in r.getMessage()]
     assert warnings == [
         "OSV record ALPINE-CVE-2019-0001 names versions the Alpine order cannot read, skipped: '10.2.22.r0'"

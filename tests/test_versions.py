@@ -263,8 +263,9 @@ semver_versions = st.builds(
     st.sampled_from(["", "-alpha", "-alpha.1", "-beta.11", "-rc.1", "-0.3.7"]),
     st.sampled_from(["", "+build.5", "+incompatible"]),
 )
-# Maven's own ComparableVersion is not transitive on versions that start with a qualifier (in Maven
-# itself 0 < sp < 0-alpha < 0), so the property covers what published artifacts use: a leading number.
+# Maven's own ComparableVersion is not transitive everywhere (in Maven itself 0 < sp < 0-alpha < 0, and
+# 1 < 1-sp < 1-0-rc-1 < 1; ours agrees with it pair by pair), so the property covers what published
+# artifacts use: a leading number, then dotted numbers and hyphenated qualifiers.
 maven_versions = st.builds(
     lambda first, rest: first + "".join(("." if p.isdigit() else "-") + p for p in rest),
     digits,

@@ -404,7 +404,7 @@ def _unreadable_versions(affected: list[Any]) -> list[str]:
             kind = range_.get("type") if isinstance(range_, dict) else None
             parse = parser(ecosystem, kind) if kind in ("ECOSYSTEM", "SEMVER") else None
             if parse is not None:
-                found += readable(_events(range_), parse)[1]
+                found += readable(_events(range_), parse)[1].values()
     return found
 
 

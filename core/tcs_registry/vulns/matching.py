@@ -43,32 +43,43 @@ def _event_key(parse: Callable[[str], Any]) -> Callable[[tuple[str, str]], tuple
     return key
 
 
-_RELEASE = re.compile(r"\d+(?:\.\d+)*")
+_RELEASE = re.compile(r"\d+(?:\.\d+)*", re.ASCII)
 
 
-def readable(events: list[tuple[str, str]], parse: Callable[[str], Any]) -> tuple[list[tuple[str, str]], list[str]]:
-    """(the events the order can read, the versions it cannot): an advisory's typo (Alpine's ``10.2.22.r0``,
-    ``6.6.2p1-r0``) is read as its release numbers (``10.2.22``) where those can be, else that event is
-    left out; never the whole range."""
-    kept, unreadable = [], []
+def readable(
+    events: list[tuple[str, str]], parse: Callable[[str], Any]
+) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """(the events the order can read, {version read in place of one it cannot: that one}). An advisory's typo (Alpine's
+    ``10.2.22.r0``, ``6.6.2p1-r0``) costs the range no version it may cover: an unreadable `introduced`
+    is taken at its release numbers (``10.2.22``, at or below what it meant) or at 0, an unreadable `fixed`
+    or `last_affected` as fixed at the next release (``10.2.23``, above what it meant) or not at all."""
+    kept: list[tuple[str, str]] = []
+    unreadable: dict[str, str] = {}
     for kind, value in events:
-        if (kind == "introduced" and value == "0") or (kind == "limit" and value == "*"):
+        if (kind == "introduced" and value == "0") or (kind == "limit" and value == "*") or _reads(parse, value):
             kept.append((kind, value))
             continue
         release = _RELEASE.match(value)
-        read = None
-        for candidate in filter(None, (value, release.group() if release else "")):
-            try:
-                parse(candidate)
-            except InvalidVersionError:
-                continue
-            read = candidate
-            break
-        if read:
-            kept.append((kind, read))
-        if read != value:
-            unreadable.append(value)
+        instead = ""
+        if kind == "introduced":
+            instead = release.group() if release and _reads(parse, release.group()) else "0"
+            kept.append((kind, instead))
+        elif kind in ("fixed", "last_affected") and release:
+            numbers = release.group().split(".")
+            above = ".".join([*numbers[:-1], str(int(numbers[-1]) + 1)])
+            if _reads(parse, above):
+                instead = above
+                kept.append(("fixed", instead))
+        unreadable[instead or f"(left out) {value}"] = value
     return kept, unreadable
+
+
+def _reads(parse: Callable[[str], Any], value: str) -> bool:
+    try:
+        parse(value)
+    except InvalidVersionError:
+        return False
+    return True
 
 
 def in_range(installed: Any, events: list[tuple[str, str]], parse: Callable[[str], Any]) -> tuple[bool, str]:
@@ -110,11 +121,12 @@ def affects(
         parse = parser(ecosystem, kind) if kind in ("ECOSYSTEM", "SEMVER") else None
         if parse is None:
             continue  # GIT ranges name commits, not versions
-        events, skipped = readable(_events(range_), parse)
+        events, instead = readable(_events(range_), parse)
         if unreadable is not None:
-            unreadable += skipped
+            unreadable += instead.values()
         try:
             matched, fix = in_range(parse(version), events, parse)
+            fix = instead.get(fix, fix)  # (the advisory's own words for the fix)
         except (InvalidVersionError, TypeError) as exc:
             log.debug("Cannot place version %s in a %s range: %s", version, ecosystem, exc)
             continue

@@ -102,6 +102,7 @@ class ApkVersion:
 
 # -- Maven (maven-artifact's ComparableVersion, as Maven 3.8 orders versions) -----------------------
 _QUALIFIERS = ("alpha", "beta", "milestone", "rc", "snapshot", "", "sp")
+MAX_MAVEN_DEPTH = 100  # lists inside lists: real versions have a handful
 _ALIASES = {"ga": "", "final": "", "release": "", "cr": "rc"}
 _SHORT = {"a": "alpha", "b": "beta", "m": "milestone"}
 
@@ -118,9 +119,23 @@ class _List(list):  # type: ignore[type-arg]
     """A sub-list of a Maven version: what follows a ``-`` (or a digit/letter transition)."""
 
 
+class _Number(int):
+    """A number of a Maven version, with the size class maven-artifact gives it by its digits (leading
+    ASCII zeros dropped): up to 9 digits, up to 18, more; a larger class ranks above a smaller whatever
+    the values (they differ only for digits other than ASCII's, which Java reads as digits too)."""
+
+    size: int
+
+    def __new__(cls, text: str) -> _Number:
+        number = super().__new__(cls, int(text))
+        length = len(text.lstrip("0"))
+        number.size = 0 if length <= 9 else 1 if length <= 18 else 2
+        return number
+
+
 def _maven_item(text: str, digits: bool, followed_by_digit: bool = False) -> Any:
     if digits:
-        return int(text)
+        return _Number(text)
     if followed_by_digit and len(text) == 1:
         text = _SHORT.get(text, text)
     return _ALIASES.get(text, text)
@@ -154,7 +169,7 @@ def _maven_parse(text: str) -> _List:
                 current.append(sublist := _List())
                 current = sublist
                 stack.append(current)
-        elif character.isdigit() and character.isascii():
+        elif character.isdecimal():  # (Java's Character.isDigit: any script's decimal digits)
             if not digits and index > start:  # a letter-to-digit transition is a "-"
                 if current:  # (".X" is read as "-X" for a qualifier X)
                     current.append(sublist := _List())
@@ -180,6 +195,8 @@ def _maven_parse(text: str) -> _List:
             current = sublist
             stack.append(current)
         current.append(_maven_item(version[start:], digits))
+    if len(stack) > MAX_MAVEN_DEPTH:  # (each "-" or letter/digit change nests a list; comparing recurses)
+        raise InvalidVersionError(f"a Maven version nested {len(stack)} deep: {text[:50]!r}")
     while stack:
         _normalize(stack.pop())
     return items
@@ -190,7 +207,10 @@ def _maven_compare(left: Any, right: Any) -> int:
     if isinstance(left, int):
         if right is None:
             return 0 if left == 0 else 1
-        return (left > right) - (left < right) if isinstance(right, int) else 1
+        if isinstance(right, int):
+            mine, theirs = (getattr(left, "size", 0), int(left)), (getattr(right, "size", 0), int(right))
+            return (mine > theirs) - (mine < theirs)
+        return 1
     if isinstance(left, _List):
         if right is None:
             return next((result for item in left if (result := _maven_compare(item, None))), 0)
@@ -243,10 +263,11 @@ def _canonical(items: _List) -> tuple[Any, ...]:
 
 
 # -- Packagist (Composer: VersionParser::normalize, then PHP's version_compare) -------------------------
-_MODIFIER = r"[._-]?(?:(stable|beta|b|RC|alpha|a|patch|pl|p)((?:[.-]?\d+)*))?([.-]?dev)?"
-_CLASSIC = re.compile(r"v?(\d{1,5})(\.\d+)?(\.\d+)?(\.\d+)?" + _MODIFIER, re.IGNORECASE)
-_DATED = re.compile(r"v?(\d{4}(?:[.:-]?\d{2}){1,6}(?:[.:-]?\d{1,3})?)" + _MODIFIER, re.IGNORECASE)
-_BRANCH = re.compile(r"v?(\d+)(\.(?:\d+|[xX*]))?(\.(?:\d+|[xX*]))?(\.(?:\d+|[xX*]))?", re.IGNORECASE)
+# (possessive repetitions, as Composer's own: "1.0-beta" and 30 digits made the plain ones backtrack for hours)
+_MODIFIER = r"[._-]?(?:(stable|beta|b|RC|alpha|a|patch|pl|p)((?:[.-]?\d+)*+))?([.-]?dev)?"
+_CLASSIC = re.compile(r"v?(\d{1,5})(\.\d++)?(\.\d++)?(\.\d++)?" + _MODIFIER, re.IGNORECASE | re.ASCII)
+_DATED = re.compile(r"v?(\d{4}(?:[.:-]?\d{2}){1,6}(?:[.:-]?\d{1,3})?)" + _MODIFIER, re.IGNORECASE | re.ASCII)
+_BRANCH = re.compile(r"v?(\d++)(\.(?:\d++|[xX*]))?(\.(?:\d++|[xX*]))?(\.(?:\d++|[xX*]))?", re.I | re.ASCII)
 _STABILITY = {"a": "alpha", "b": "beta", "p": "patch", "pl": "patch", "rc": "RC"}
 # PHP's special forms, in order; a number is "#"; a word none of them starts is below them all
 _FORMS = (
@@ -257,19 +278,20 @@ _FORMS = (
 def composer_normalize(text: str) -> str:
     """Composer's normalized form of a version (``v2.4.3-p1`` -> ``2.4.3.0-patch1``), as
     composer/semver's VersionParser::normalize makes it; ``dev-<branch>`` for a branch."""
-    version = text.strip()
-    version = re.sub(r"@(?:stable|RC|beta|alpha|dev)$", "", re.sub(r"^(\S+) +as +\S+$", r"\1", version), flags=re.I)
+    version = text.strip(" \t\n\r\0\x0b")  # (PHP's trim)
+    version = re.sub(r"^([^,\s]+) +as +[^,\s]+$", r"\1", version, flags=re.ASCII)
+    version = re.sub(r"@(?:stable|RC|beta|alpha|dev)$", "", version, flags=re.I)
     if version in ("master", "trunk", "default"):
         version = "dev-" + version
     if version[:4].lower() == "dev-":
         return "dev-" + version[4:]
-    version = re.sub(r"^([^,\s+]+)\+\S+$", r"\1", version)  # build metadata
+    version = re.sub(r"^([^,\s+]+)\+\S+$", r"\1", version, flags=re.ASCII)  # build metadata
     if match := _CLASSIC.fullmatch(version):
         normalized, index = match[1] + "".join(part or ".0" for part in match.groups()[1:4]), 5
     elif match := _DATED.fullmatch(version):
-        normalized, index = re.sub(r"\D", ".", match[1]), 2
+        normalized, index = re.sub(r"\D", ".", match[1], flags=re.ASCII), 2
     else:
-        branch = re.fullmatch(r"(.*?)[.-]?dev", version, re.IGNORECASE)
+        branch = re.fullmatch(r"(.*?)[.-]?dev", version, re.IGNORECASE | re.DOTALL)
         numbered = _BRANCH.fullmatch(branch[1].strip()) if branch else None
         if numbered:
             parts = [(numbered[i] or ".x").replace("*", "x").replace("X", "x") for i in range(1, 5)]
@@ -291,7 +313,7 @@ def _php_parts(version: str) -> list[str]:
         if character in "-_+" or not character.isalnum() or not character.isascii():
             out.append(".")
         else:
-            if previous and previous != "." and previous.isdigit() != character.isdigit():
+            if previous and previous != "." and _php_number(previous) != _php_number(character):
                 out.append(".")
             out.append(character)
         previous = out[-1]
@@ -302,11 +324,18 @@ def _php_form(part: str) -> int:
     return next((order for name, order in _FORMS if part.startswith(name)), -1)
 
 
+PHP_INT_MAX = 2**63 - 1  # strtol's ceiling: longer numbers compare as this
+
+
+def _php_number(part: str) -> bool:
+    return part.isascii() and part.isdigit()
+
+
 def _php_compare_parts(a: str, b: str) -> int:
-    if a.isdigit() and b.isdigit():
-        x, y = int(a), int(b)
+    if _php_number(a) and _php_number(b):
+        x, y = min(int(a), PHP_INT_MAX), min(int(b), PHP_INT_MAX)
     else:
-        x, y = _php_form("#" if a.isdigit() else a), _php_form("#" if b.isdigit() else b)
+        x, y = _php_form("#" if _php_number(a) else a), _php_form("#" if _php_number(b) else b)
     return (x > y) - (x < y)
 
 
@@ -318,10 +347,10 @@ def php_version_compare(a: str, b: str) -> int:
             return result
     if len(left) > len(right):  # the longer one's next part against "#": a number wins, "patch" too
         rest = left[len(right)]
-        return 1 if rest.isdigit() else _php_compare_parts(rest, "#")
+        return 1 if _php_number(rest) else _php_compare_parts(rest, "#")
     if len(right) > len(left):
         rest = right[len(left)]
-        return -1 if rest.isdigit() else _php_compare_parts("#", rest)
+        return -1 if _php_number(rest) else _php_compare_parts("#", rest)
     return 0
 
 
@@ -344,8 +373,9 @@ class ComposerVersion:
     def __lt__(self, other: ComposerVersion) -> bool:
         return php_version_compare(self.text, other.text) < 0
 
-    def __hash__(self) -> int:
-        return hash(tuple(_php_parts(self.text)))
+    def __hash__(self) -> int:  # (equal versions hash alike: parts by their number or special form)
+        parts = _php_parts(self.text)
+        return hash(tuple(min(int(p), PHP_INT_MAX) if _php_number(p) else _php_form(p) for p in parts))
 
 
 # -- the others: thin wrappers that reject what their library cannot order ------------------------
