@@ -749,20 +749,27 @@ class Discovery:
             )
             document = sbom.to_json(inventory, s.host)
             kept = findings_document(vulnerabilities, violations, ignored, matched)
-            if self.results:  # what the user asked to see: the store keeps every severity and check
-                violations = [c for c in violations if c.id not in s.skip_checks]
-                if s.severities:
-                    vulnerabilities = [v for v in vulnerabilities if v.severity in s.severities]
-                    violations = [c for c in violations if c.severity in s.severities]
-                shown = findings_document(vulnerabilities, violations, ignored, matched)
-                try:
-                    self.results.write(inventory, document, vulnerabilities, violations, shown)
-                except OSError as exc:
-                    raise ImageError(f"cannot write its results: {exc}", code="output-error") from None
-            recorded.append(((inventory, document, kept), len(vulnerabilities), len(violations)))
-        for scanned, vulnerability_count, violation_count in recorded:
+            violations = [c for c in violations if c.id not in s.skip_checks]  # what the user asked to see: the
+            if s.severities:  # store keeps every severity and check
+                vulnerabilities = [v for v in vulnerabilities if v.severity in s.severities]
+                violations = [c for c in violations if c.severity in s.severities]
+            shown = findings_document(vulnerabilities, violations, ignored, matched)
+            recorded.append(((inventory, document, kept), vulnerabilities, violations, shown))
+        written: list[str] = []
+        try:
+            for (inventory, document, _), vulnerabilities, violations, shown in recorded:
+                if self.results:  # every platform's files first: a failure leaves nothing of the image counted
+                    written += self.results.files(inventory, document, vulnerabilities, violations, shown)
+        except OSError as exc:
+            if self.results:
+                self.results.forget(written)
+            raise ImageError(f"cannot write its results: {exc}", code="output-error") from None
+        for scanned, vulnerabilities, violations, _ in recorded:
             recorder.scan(scanned)
             inventory = scanned[0]
+            if self.results:
+                self.results.count(inventory, vulnerabilities, violations)
+            vulnerability_count, violation_count = len(vulnerabilities), len(violations)
             reference = f"{s.host}/{inventory.repository}:{inventory.tag}"
             log.info(
                 "Scanned image image=%s platform=%s os=%s packages=%d vulnerabilities=%s violations=%d",

@@ -67,8 +67,8 @@ class SeedFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         stamp, level = self.parts(record)
-        trace = self.trace(record)
-        return self.hide(f"{stamp}\t{level}\t{safe(record.getMessage())}" + (f"\n{trace}" if trace else ""))
+        trace = "\n".join(safe(self.hide(line)) for line in self.trace(record).splitlines())
+        return f"{stamp}\t{level}\t{safe(self.hide(record.getMessage()))}" + (f"\n{trace}" if trace else "")
 
 
 class JsonFormatter(SeedFormatter):
@@ -77,10 +77,10 @@ class JsonFormatter(SeedFormatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp, level = self.parts(record)
         message, found = fields(record)
-        line: dict[str, Any] = {"time": stamp, "level": level, "message": self.hide(message)}
-        line["fields"] = {key: self.hide(value) for key, value in found.items()}
+        line: dict[str, Any] = {"time": stamp, "level": level, "message": safe(self.hide(message))}
+        line["fields"] = {key: safe(self.hide(value)) for key, value in found.items()}
         if trace := self.trace(record):
-            line["traceback"] = self.hide(trace)
+            line["traceback"] = "\n".join(safe(self.hide(text)) for text in trace.splitlines())
         return json.dumps(line, ensure_ascii=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import json
@@ -40,7 +41,11 @@ def file_stem(inventory: Inventory) -> str:
     """``team/app``, ``1.0``, linux/arm64 -> ``team/app/1.0@linux-arm64``: one file per image platform,
     under the repository's own path. Names come from the registry, which may be hostile: each part is
     reduced to safe characters, and no part can be empty, ``.``, ``..`` or absolute."""
-    tag = inventory.tag + ("@" + str(inventory.platform).replace("/", "-") if inventory.platform else "")
+    platform = inventory.platform
+    tag = inventory.tag + ("@" + str(platform).replace("/", "-") if platform else "")
+    fields = (platform.os, platform.architecture, platform.variant or "") if platform else ()
+    if any(re.search(r"[^A-Za-z0-9._]", field) for field in fields):  # ("arm64/v8" and arm64 with v8 apart)
+        tag += "-" + hashlib.sha256(repr(fields).encode()).hexdigest()[:12]
     parts = [*inventory.repository.split("/"), tag.replace("/", "_")]
     safe = [re.sub(r"[^A-Za-z0-9._@-]", "_", part).strip(".") or "_" for part in parts]
     return "/".join(_bounded(part) for part in safe)
@@ -160,18 +165,44 @@ class ResultWriter:
     ) -> None:
         """``findings``: the findings as the store keeps them (without ``vulnerabilities`` when they
         were not matched); made from the two lists when not given."""
-        vulnerabilities, violations = list(vulnerabilities), list(violations)
+        self.files(inventory, document, vulnerabilities, violations, findings)
+        self.count(inventory, vulnerabilities, violations)
+
+    def files(
+        self,
+        inventory: Inventory,
+        document: dict[str, Any],
+        vulnerabilities: Sequence[Vulnerability] = (),
+        violations: Sequence[Violation] = (),
+        findings: dict[str, list] | None = None,
+    ) -> list[str]:
+        """Write one image platform's files; the names written (relative to the results directory)."""
         if findings is None:
-            findings = findings_document(vulnerabilities, violations)
-        stem = file_stem(inventory)
-        for name in self.formats:  # (first: a file that cannot be written fails the image, uncounted)
+            findings = findings_document(list(vulnerabilities), list(violations))
+        stem, written = file_stem(inventory), []
+        for name in self.formats:
             if name == "cyclonedx":
-                text = sbom.to_cyclonedx(inventory, self.host, vulnerabilities)
+                text = sbom.to_cyclonedx(inventory, self.host, list(vulnerabilities))
             elif name == "sarif":
-                text = sbom.dumps(to_sarif(inventory, self.host, vulnerabilities, violations))
+                text = sbom.dumps(to_sarif(inventory, self.host, list(vulnerabilities), list(violations)))
             else:
                 text = sbom.dumps({**document, **findings})
             write_private_beneath(self.directory, stem + SUFFIXES[name], text)
+            written.append(stem + SUFFIXES[name])
+        return written
+
+    def forget(self, written: Iterable[str]) -> None:
+        """Remove files ``files`` wrote, of an image that failed after all."""
+        for name in written:
+            with contextlib.suppress(OSError):
+                (self.directory / name).unlink()
+
+    def count(
+        self, inventory: Inventory, vulnerabilities: Sequence[Vulnerability] = (), violations: Sequence[Violation] = ()
+    ) -> None:
+        """Count one image platform in the summary, the tables and the registry's SARIF."""
+        vulnerabilities, violations = list(vulnerabilities), list(violations)
+        stem = file_stem(inventory)
         self.images += 1
         self.packages += len(inventory.packages)
         self.vulnerabilities.update(by_severity(vulnerabilities))
@@ -443,7 +474,7 @@ def _show_by_layer(store: Store, project: str, run: int | None, output_format: s
             f"\n{layer['layer']}: {plural(layer['findings'], 'finding')} in {plural(images, 'image platform')}"
             f" (worst: {layer['worst'].lower()})\n"
         )
-        out.write(f"  images: {', '.join(layer['images'])}\n")
+        out.write(safe(f"  images: {', '.join(layer['images'])}") + "\n")
         listed = [[v["id"], v["package"], v["installed"], v["fixed"] or "-", v["severity"], v["images"]]
                  for v in layer["vulnerabilities"]]  # fmt: skip
         headers = ["id", "package", "installed", "fixed", "severity", "images"]

@@ -519,6 +519,7 @@ class Store:
             where = dict(
                 run=run, repository=inventory.repository, tag=inventory.tag, platform=str(inventory.platform or "")
             )
+            where = {k: storable(v) for k, v in where.items()}
             key = tuple(where.values())
             values = dict(project=project, registry=registry, digest=inventory.digest, analyser=analyser)
             platforms[key] = {**where, **values, "scanned_at": now}
@@ -1002,7 +1003,18 @@ def finding_rows_of(
                     layer=str(item.get("layer", "")),
                 )
             )
-    return rows
+    return [{k: storable(v) for k, v in row.items()} for row in rows]
+
+
+def storable(value: Any) -> Any:
+    """Text the database can hold: a lone surrogate (a file name that was not UTF-8, a JSON "\\udc9b"
+    from an image) written as its escape, not refused with the whole batch."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def names_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,8 +12,9 @@ from typing import Any
 from tabulate import tabulate
 
 # C0 controls (tab kept), DEL, C1 controls (a lone 0x9b is a CSI on some terminals), and the bidi
-# overrides and isolates that reorder what is shown ("Trojan Source")
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# overrides and isolates that reorder what is shown ("Trojan Source"), and lone surrogates (bytes that were
+# not UTF-8, which an error handler would write back raw)
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def _escaped(match: re.Match[str]) -> str:

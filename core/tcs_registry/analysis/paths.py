@@ -49,6 +49,7 @@ _PATTERNS = (
     (ARCHIVE, "java"),
 )
 _SKIP = re.compile(r"\.md5sums$")
+MAX_PATH = 4096
 
 
 def safe_path(name: str) -> str | None:
@@ -59,6 +60,10 @@ def safe_path(name: str) -> str | None:
     """
     if not name or "\x00" in name:
         return None
+    if len(name) > MAX_PATH:  # (PATH_MAX: no file system holds a longer one; each path is walked up later)
+        return None
+    # a name that was not UTF-8 (tarfile keeps its bytes as lone surrogates) is written with escapes
+    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     path = posixpath.normpath(name.lstrip("/"))
     if path == ".":  # the root directory itself ("./")
         return ""
