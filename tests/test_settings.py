@@ -131,31 +131,39 @@ def test_a_config_with_a_password_others_can_read_is_warned_about(tcs, isolated,
     assert not [m for m in private.messages if m.startswith("warn")]
 
 
-def test_a_config_others_can_write_may_not_weaken_the_scan(tcs, isolated, fresh_registry):
-    # ./config is read by default (the seed's way): one that another user can write must not turn off TLS
-    # verification, deny every image or send results elsewhere
+def test_a_config_or_ignore_file_others_can_write_is_refused(tcs, isolated, fresh_registry):
+    # ./config is read by default (the seed's way): one that another user can write must not decide what is
+    # scanned, trusted or reported (insecure, deny_list, mode, platform, ...)
     config = isolated / "config"
     config.write_text('insecure = true\ndeny_list = ["*"]\nconcurrency = 4\n')
     config.chmod(0o666)
     refused = tcs("registry", fresh_registry.url, "--mode=dry-run")
     assert refused.code == 2
     assert refused.messages[-1] == (
-        "error\tthe config file 'config' can be written by other users (mode 666, owner uid 0): its deny_list,"
-        " insecure settings are refused; make it and its directory yours alone (chmod go-w)"
+        "error\tthe config file 'config' can be written by other users (mode 666, owner uid 0): refused; make it"
+        " and its directory yours alone (chmod go-w)"
     )
     config.chmod(0o644)
     assert tcs("registry", fresh_registry.url, "--mode=dry-run").code == 0
-    config.write_text("concurrency = 4\n")  # settings that weaken nothing are read from it all the same
-    config.chmod(0o666)
-    assert tcs("registry", fresh_registry.url, "--mode=dry-run").code == 0
-    config.write_text('ca_cert = "/tmp/x.pem"\n')
-    config.chmod(0o644)
     isolated.chmod(0o777)  # a directory anyone can write (and not sticky): the file can be replaced
     try:
         refused = tcs("registry", fresh_registry.url, "--mode=dry-run")
     finally:
         isolated.chmod(0o755)
     assert refused.code == 2 and f"its directory {str(isolated)!r} too" in refused.messages[-1]
+    # a link to a private file, from a directory others can write: the link can be changed
+    shared = isolated / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    (shared / "config").symlink_to(config)
+    refused = tcs("registry", fresh_registry.url, "--mode=dry-run", f"--config={shared / 'config'}")
+    assert refused.code == 2 and f"its directory {str(shared)!r} too" in refused.messages[-1]
+    # the .tcsignore read by default hides findings: the same rule
+    ignore = isolated / ".tcsignore"
+    ignore.write_text('[[ignore]]\nid = "TCS-CFG-001"\nreason = "x"\n')
+    ignore.chmod(0o666)
+    refused = tcs("registry", fresh_registry.url, "--mode=dry-run")
+    assert refused.code == 2 and refused.messages[-1].startswith("error\tthe ignore file '.tcsignore' can be written")
 
 
 def test_fail_on_in_a_dry_run_is_warned_about(tcs, fresh_registry):

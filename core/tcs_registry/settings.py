@@ -162,7 +162,7 @@ def load_config(path: str | None) -> tuple[dict[str, Any], Path | None]:
             continue
         log.info("Config file: %s", candidate)
         _warn_if_readable(candidate, raw)
-        _refuse_if_others_write(candidate, raw)
+        _refuse_if_others_write(candidate)
         config: dict[str, Any] = {}
         for key, value in raw.items():
             name = _normalise_key(key)
@@ -191,34 +191,33 @@ def _warn_if_readable(path: Path, raw: dict[str, Any]) -> None:
         )  # fmt: skip
 
 
-# what a config file may set only if no one else can write it: verification, what is scanned and reported,
-# where results and tokens go
-SECURITY_KEYS = (
-    "insecure", "ca_cert", "allow_list", "deny_list", "max_images", "registry_type", "store", "state_dir",
-    "output_dir", "console", "token", "secrets", "skip_checks", "severity", "fail_on", "min_coverage", "ignore_file",
-)  # fmt: skip
-
-
-def _refuse_if_others_write(path: Path, raw: dict[str, Any]) -> None:
-    """A config file another user can write (group or world writable, or owned by another user than
-    this one or root, or in a directory others can write and not sticky) must not weaken the scan."""
-    chosen = sorted({_normalise_key(key) for key in raw} & set(SECURITY_KEYS))
-    if not chosen:
-        return
+def others_can_write(path: Path) -> str:
+    """How users other than this one (and root) could change the file at ``path``, or '': it is group or
+    world writable or theirs, or a directory it is in (as named, or where a link leads) is writable by
+    them and not sticky, or theirs."""
     try:
-        file, directory = path.stat(), path.resolve().parent.stat()
+        file = path.stat()
+        directories = {path.absolute().parent, path.resolve().parent}
+        found = [(directory, directory.stat()) for directory in sorted(directories)]
     except OSError:
-        return
+        return ""
     trusted = (os.geteuid(), 0)
-    writers = []
+    ways = []
     if file.st_mode & 0o022 or file.st_uid not in trusted:
-        writers.append(f"mode {stat.S_IMODE(file.st_mode):o}, owner uid {file.st_uid}")
-    if (directory.st_mode & 0o022 and not directory.st_mode & stat.S_ISVTX) or directory.st_uid not in trusted:
-        writers.append(f"its directory {str(path.resolve().parent)!r} too")
-    if writers:
+        ways.append(f"mode {stat.S_IMODE(file.st_mode):o}, owner uid {file.st_uid}")
+    for directory, info in found:
+        if (info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX) or info.st_uid not in trusted:
+            ways.append(f"its directory {str(directory)!r} too")
+    return "; ".join(ways)
+
+
+def _refuse_if_others_write(path: Path, what: str = "config file") -> None:
+    """A config (or ignore) file another user can change decides what is scanned, trusted and reported:
+    refused whole (the seed reads ./config by default, wherever the command is run)."""
+    if ways := others_can_write(path):
         raise UsageError(
-            f"the config file {str(path)!r} can be written by other users ({'; '.join(writers)}): "
-            f"its {', '.join(chosen)} settings are refused; make it and its directory yours alone (chmod go-w)"
+            f"the {what} {str(path)!r} can be written by other users ({ways}): refused; make it and its"
+            " directory yours alone (chmod go-w)"
         )
 
 
@@ -479,6 +478,8 @@ def ignore_rules(ignore_file: str | None, config_path: Path | None, host: str) -
     """The ignore rules in effect: --ignore-file's, else the .tcsignore beside the config file in effect
     (else in the working directory), if there is one."""
     default = (config_path.parent if config_path else Path()) / IGNORE_FILENAME
+    if not ignore_file and default.is_file():  # (read by default: it hides findings)
+        _refuse_if_others_write(default, "ignore file")
     return IgnoreRules.load(
         Path(ignore_file).expanduser() if ignore_file else default, required=bool(ignore_file), host=host
     )
