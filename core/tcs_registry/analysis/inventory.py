@@ -129,7 +129,7 @@ class Analyser:
             self.layer(client, image.repository, layer, diff_id)
             for layer, diff_id in zip(manifest.layers, diff_ids, strict=True)
         ]
-        found = build(image, manifest.digest, platform, index, records)
+        found = build(image, manifest.digest, platform, index, records, _within_budget)
         # (a cached record may hold secrets the user did not ask for)
         return replace(found, config_digest=manifest.config.digest, secrets=found.secrets if self.secrets else ())
 
@@ -244,9 +244,14 @@ class Analyser:
 
 # -- the inventory -------------------------------------------------------------------------------
 def build(
-    image: ImageDescription, digest: str, platform: Platform | None, index: str | None, records: list[LayerRecord]
+    image: ImageDescription,
+    digest: str,
+    platform: Platform | None,
+    index: str | None,
+    records: list[LayerRecord],
+    budget: Callable[[], None] = lambda: None,
 ) -> Inventory:
-    view = squash(records)
+    view = squash(records, budget)
     found = detect(view.release_files())
     system = found or OperatingSystem("")
     owned: set[str] = set()

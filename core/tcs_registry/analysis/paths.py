@@ -50,6 +50,7 @@ _PATTERNS = (
 )
 _SKIP = re.compile(r"\.md5sums$")
 MAX_PATH = 4096
+MAX_DEPTH = 256  # directories a path goes down (real images: a few dozen)
 
 
 def safe_path(name: str) -> str | None:
@@ -60,7 +61,7 @@ def safe_path(name: str) -> str | None:
     """
     if not name or "\x00" in name:
         return None
-    if len(name) > MAX_PATH:  # (PATH_MAX: no file system holds a longer one; each path is walked up later)
+    if len(name) > MAX_PATH or name.count("/") > MAX_DEPTH:  # (PATH_MAX; each path is walked up later)
         return None
     # a name that was not UTF-8 (tarfile keeps its bytes as lone surrogates) is written with escapes
     name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -4,6 +4,7 @@ hides what was under it. Symlinks are resolved on the result, inside the image."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,25 +40,30 @@ def _hidden(path: str, gone: set[str]) -> bool:
         path = path.rsplit("/", 1)[0]
 
 
-def _drop(view: View, gone: set[str]) -> None:
+def _drop(view: View, gone: set[str], budget: Callable[[], None]) -> None:
     """Remove ``gone`` paths and everything under them."""
     if not gone:
         return
+    tops = {path.split("/", 1)[0] for path in gone}  # (most paths are settled by their first name)
     for table in (view.files, view.links):
-        for path in [p for p in table if _hidden(p, gone)]:
+        budget()
+        for path in [p for p in table if p.split("/", 1)[0] in tops and _hidden(p, gone)]:
             del table[path]
 
 
-def squash(records: list[LayerRecord]) -> View:
+def squash(records: list[LayerRecord], budget: Callable[[], None] = lambda: None) -> View:
+    """The image's files as a runtime sees them; ``budget`` is called now and then (it raises when the
+    image's analysis has taken too long)."""
     view = View()
     for index, record in enumerate(records):
         if record.opaque:  # everything under each from below, not the directory itself
             opaque = set(record.opaque)
             for table in (view.files, view.links):
+                budget()
                 for path in [p for p in table if "" in opaque or ("/" in p and _hidden(p.rsplit("/", 1)[0], opaque))]:
                     del table[path]
-        _drop(view, set(record.whiteouts))
-        _drop(view, set(record.entries))  # replaced paths, and what was under them
+        _drop(view, set(record.whiteouts), budget)
+        _drop(view, set(record.entries), budget)  # replaced paths, and what was under them
         for directory in record.directories:  # a directory replaces a lower file or link, keeps what is under it
             view.files.pop(directory, None)
             view.links.pop(directory, None)

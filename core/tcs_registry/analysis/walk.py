@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from . import secrets as secret_rules
 from .parsers import apk, dpkg, gobinary, java, language, rpm, rustbinary
-from .paths import MAX_PATH, kind_of, safe_path
+from .paths import MAX_DEPTH, MAX_PATH, kind_of, safe_path
 from .stream import BrokenDownload
 
 log = logging.getLogger("tcs_registry")
@@ -172,7 +172,8 @@ def walk(
                 budget()
             path = safe_path(member.name)
             if path is None:
-                why = f"over {MAX_PATH} characters" if len(member.name) > MAX_PATH else "outside the image root"
+                long = len(member.name) > MAX_PATH or member.name.count("/") > MAX_DEPTH
+                why = f"over {MAX_PATH} characters or {MAX_DEPTH} levels" if long else "outside the image root"
                 record.problems.append(f"{member.name[:200]!r}: {why}, ignored")
                 continue
             if not path:  # the root directory entry
