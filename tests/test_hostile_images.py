@@ -224,3 +224,37 @@ def test_planted_symbolic_links_in_the_output_are_refused_never_written_through(
     assert f"cannot write its results: [Errno 40] a symbolic link: '{results / 'app'}'" in failed.err
     assert f"error\tCannot write {sarif}: it is a symbolic link (refused: it could point anywhere)" in failed.messages
     assert victim.read_text() == "precious\n" and list(elsewhere.iterdir()) == []
+
+
+def test_a_file_name_that_is_not_utf8_costs_nothing(tcs, fresh_registry, out_dir):
+    # tarfile keeps such bytes as lone surrogates: the store refused them and every run ended with exit 3
+    name = b"app/x\x9b2J.env".decode("utf-8", "surrogateescape")
+    key = "ghp_" + "Zq9" * 12
+    pusher = Pusher(fresh_registry.url)
+    pusher.image("evil", "1", created="2024-01-01T00:00:00Z",
+                 layers=[tar_layer([ALPINE, Entry(name, f"T={key}\n".encode())])])  # fmt: skip
+    pusher.image("fine", "1", created="2024-01-01T00:00:00Z", layers=[tar_layer([ALPINE])])
+    for _ in range(2):
+        result = tcs("registry", fresh_registry.url, "--format=json,table", "--log-format=json")
+        assert result.code == 0, result.err
+        assert "\\udc9b" not in result.out + result.err and "\x9b" not in result.out + result.err
+    violations = json.loads((results_dir(out_dir, fresh_registry.host) / "evil" / "1.json").read_text())["violations"]
+    assert [v["detail"].split(",")[0] for v in violations if v["id"] == "TCS-SECRET-GITHUB-PAT"] == [
+        "/app/x\\x9b2J.env line 1"
+    ]
+
+
+def test_one_platform_that_cannot_be_written_fails_the_whole_image(tcs, fresh_registry, out_dir):
+    pusher = Pusher(fresh_registry.url)
+    layer = tar_layer([ALPINE])
+    amd = pusher.image("multi", None, created="2024-01-01T00:00:00Z", layers=[layer], architecture="amd64")
+    arm = pusher.image("multi", None, created="2024-01-01T00:00:00Z", layers=[layer], architecture="arm64")
+    pusher.index("multi", "1", [(amd, {"os": "linux", "architecture": "amd64"}),
+                                (arm, {"os": "linux", "architecture": "arm64"})])  # fmt: skip
+    results = results_dir(out_dir, fresh_registry.host)
+    (results / "multi" / "1@linux-arm64.json").mkdir(parents=True)  # a directory where arm64's file goes
+    result = tcs("registry", fresh_registry.url, "--format=json,table")
+    assert result.code == 4
+    assert sorted(p.name for p in (results / "multi").iterdir()) == ["1@linux-arm64.json"]  # amd64's removed
+    assert "Failed images         : 1" in result.out and "Images scanned" not in result.out
+    assert "linux/amd64" not in result.out  # nothing of it in the table either

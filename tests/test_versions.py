@@ -217,6 +217,18 @@ def test_packagist_order_is_composer_s_own():
     assert composer(ordered)[1] == [compare("Packagist", a, b) for a, b in itertools.pairwise(ordered)]
 
 
+def test_crafted_versions_cost_little():
+    import time
+
+    started = time.perf_counter()
+    for crafted in ("1.0-beta" + "1" * 60 + "!", "1.0-p" + "1." * 100 + "x", "v" + "1" * 200):
+        with pytest.raises(InvalidVersionError):
+            parse("Packagist", crafted)  # (backtracked for hours)
+    with pytest.raises(InvalidVersionError, match="nested"):
+        parse("Maven", "1" + "-" * 300 + "1")  # (a RecursionError, failing the image)
+    assert time.perf_counter() - started < 2
+
+
 def test_unknown_ecosystem_has_no_order():
     with pytest.raises(InvalidVersionError):
         parse("SwiftURL", "1.0")
