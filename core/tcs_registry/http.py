@@ -46,6 +46,9 @@ LISTED = 10_000  # vendor listing entries (tag -> digest, push time...) kept unt
 MAX_PAGES = 100_000  # pages of one listing: beyond this a registry is looping in disguise
 MAX_RETRY_AFTER = 60  # seconds: a registry asking for longer gets its answer as an error instead
 MAX_BODY_BYTES = 64 * 1024 * 1024  # an answer read whole (JSON, manifests, tokens): more is refused
+# a page of a listing (the tags of a repository of 100,000 in one page: 4 MB; a page of tiny names decoded
+# takes ~15 times its size in memory)
+MAX_PAGE_BYTES = 16 * 1024 * 1024
 BODY_ATTEMPTS = 5
 # a registry refusing one request in seven at random still fails one in a million after these
 RETRIES = 6
@@ -670,6 +673,7 @@ class RegistryClient:
         With ``missing_ok``, a 404 on the first page means an empty listing.
         """
         what = what or path
+        kwargs.setdefault("max_bytes", MAX_PAGE_BYTES)
         url = with_page_size(self.url(path), page_size, size_param) if size_param else self.url(path)
         seen = {url}
         home = origin(url)
