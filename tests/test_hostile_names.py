@@ -27,7 +27,7 @@ from tcs_registry.testing.facade import Facade, text_answer
 def test_result_files_stay_inside_the_output_directory(tmp_path, repository, tag, stem):
     writer = ResultWriter(tmp_path / "out", "reg.example:5000", ("json",))
     inventory = Inventory(repository, tag, "sha256:1", Platform("linux", "arm64"), "", "", "", "", (), ())
-    writer.write(inventory, {"image": repository})
+    writer.files(inventory, {"image": repository})
     written = [p for p in (tmp_path).rglob("*") if p.is_file()]
     assert [p.relative_to(results_dir(tmp_path / "out", "reg.example:5000")).as_posix() for p in written] == [
         stem + ".json"

@@ -155,19 +155,6 @@ class ResultWriter:
                 where = str(self.directory)
                 raise UsageError(f"cannot write results in {where!r}: {refusal(exc)}; use --output-dir") from None
 
-    def write(
-        self,
-        inventory: Inventory,
-        document: dict[str, Any],
-        vulnerabilities: Sequence[Vulnerability] = (),
-        violations: Sequence[Violation] = (),
-        findings: dict[str, list] | None = None,
-    ) -> None:
-        """``findings``: the findings as the store keeps them (without ``vulnerabilities`` when they
-        were not matched); made from the two lists when not given."""
-        self.files(inventory, document, vulnerabilities, violations, findings)
-        self.count(inventory, vulnerabilities, violations)
-
     def files(
         self,
         inventory: Inventory,
