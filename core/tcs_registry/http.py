@@ -673,7 +673,7 @@ class RegistryClient:
         With ``missing_ok``, a 404 on the first page means an empty listing.
         """
         what = what or path
-        kwargs.setdefault("max_bytes", MAX_PAGE_BYTES)
+        kwargs.setdefault("max_bytes", min(MAX_PAGE_BYTES, MAX_BODY_BYTES))
         url = with_page_size(self.url(path), page_size, size_param) if size_param else self.url(path)
         seen = {url}
         home = origin(url)
