@@ -50,3 +50,24 @@ def test_twenty_images_sharing_a_base_layer_fetch_it_once_then_never(tcs, fresh_
         )
     assert store_rows(state_dir, "SELECT COUNT(*) FROM layers") == [(21,)]
     assert store_rows(state_dir, "SELECT COUNT(DISTINCT run), COUNT(*) FROM scans") == [(2, 40)]
+
+
+def test_a_layer_analysed_again_by_a_newer_analyser_drops_the_older_records(tcs, fresh_registry, state_dir):
+    import sqlite3
+
+    from tcs_registry.analysis import ANALYSER_VERSION
+
+    layer = tar_layer([ALPINE, Entry("lib/apk/db/installed", DB)])
+    Pusher(fresh_registry.url).image("app", "1", created="2024-01-01T00:00:00Z", layers=[layer])
+    assert tcs("registry", fresh_registry.url, "--format=json").code == 0
+    newer = str(int(ANALYSER_VERSION) + 1)
+    with sqlite3.connect(state_dir / "state.db") as db:  # records of other releases of the analyser
+        for version in ("1", "2-no-secrets", newer):
+            db.execute(
+                "INSERT INTO layers SELECT diff_id, ?, record, analysed_at FROM layers WHERE analyser = ?",
+                (version, ANALYSER_VERSION),
+            )
+        db.execute("DELETE FROM layers WHERE analyser = ?", (ANALYSER_VERSION,))  # as if never read by this one
+    assert tcs("registry", fresh_registry.url, "--format=json").code == 0
+    # read again by this release: its record kept, the older ones dropped, a newer release's left alone
+    assert store_rows(state_dir, "SELECT analyser FROM layers ORDER BY analyser") == [(ANALYSER_VERSION,), (newer,)]

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.engine.url import URL, make_url
 
 from . import __version__
-from .analysis import ANALYSER_VERSION
+from .analysis import ANALYSER_VERSION, NO_SECRETS
 from .batches import Batches
 from .errors import TcsError, UsageError
 from .files import private_dir, private_file
@@ -964,14 +964,33 @@ class LayerCache:
         with self._lock:
             # a layer put twice may have been written with the first: its second entry finds nothing
             rows = [row for key in dict.fromkeys(keys) if (row := self._unwritten.get(key))]
+
+        def write(connection: Connection) -> None:
+            self.store._add(connection, layers, rows)
+            # the same layers' records of older analysers are never read again (a newer one's are kept:
+            # a team's store may be shared by two releases for a while)
+            older = _older_analysers({row["analyser"] for row in rows})
+            if older:
+                stale = layers.c.diff_id.in_({row["diff_id"] for row in rows}) & layers.c.analyser.in_(older)
+                connection.execute(layers.delete().where(stale))
+
         try:
             if rows:
-                self.store._do(lambda connection: self.store._add(connection, layers, rows))
+                self.store._do(write)
         except TcsError as exc:  # a layer not kept is analysed again by a later scan; the run goes on
             log.warning("Could not keep %d layer analyses in the store: %s", len(rows), exc)
         with self._lock:
             for row in rows:
                 self._unwritten.pop((row["diff_id"], row["analyser"]), None)
+
+
+def _older_analysers(versions: set[str]) -> list[str]:
+    """The analyser versions before the oldest of ``versions`` (``"4"``, ``"4-no-secrets"``: 1 to 3, each
+    with and without the secret search)."""
+    numbers = [int(v.split("-", 1)[0]) for v in versions if v.split("-", 1)[0].isdigit()]
+    if not numbers:
+        return []
+    return [f"{n}{suffix}" for n in range(1, min(numbers)) for suffix in ("", NO_SECRETS)]
 
 
 def finding_rows_of(
