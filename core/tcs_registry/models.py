@@ -202,7 +202,7 @@ class Inventory:
     problems: tuple[str, ...] = ()  # files the analysis refused or could not read, with the reason
     index_digest: str | None = None  # the index the platform came from, if any
     config_digest: str = ""  # the image config blob (for the config and history checks)
-    # credentials found in the layers' files: {"path", "rule", "line", "layer", "layer_index", "removed"}
+    # credentials found in the layers' files: {"path", "rule", "line", "layer_index", "again", "removed"}
     secrets: tuple[dict[str, Any], ...] = ()
 
 

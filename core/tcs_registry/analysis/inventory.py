@@ -286,7 +286,7 @@ def build(
             if key in secrets:
                 secrets[key]["again"].append(position)
             else:
-                secrets[key] = {**found, "layer": record.diff_id, "layer_index": position, "again": []}
+                secrets[key] = {**found, "layer_index": position, "again": []}
     removals = Removals(records)
     for secret in secrets.values():
         secret["removed"] = removals.after((secret["again"] or [secret["layer_index"]])[-1], secret["path"])

@@ -53,6 +53,11 @@ MAX_PATH = 4096
 MAX_DEPTH = 256  # directories a path goes down (real images: a few dozen)
 
 
+def too_long(name: str) -> bool:
+    """Over PATH_MAX or MAX_DEPTH directories: no file system holds it, and each path is walked up later."""
+    return len(name) > MAX_PATH or name.count("/") > MAX_DEPTH
+
+
 def safe_path(name: str) -> str | None:
     """A member name as a path relative to the image root ('' for the root), None if it would leave it.
 
@@ -61,7 +66,7 @@ def safe_path(name: str) -> str | None:
     """
     if not name or "\x00" in name:
         return None
-    if len(name) > MAX_PATH or name.count("/") > MAX_DEPTH:  # (PATH_MAX; each path is walked up later)
+    if too_long(name):
         return None
     # a name that was not UTF-8 (tarfile keeps its bytes as lone surrogates) is written with escapes
     name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

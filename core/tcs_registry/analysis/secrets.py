@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -271,8 +271,9 @@ CHECK_IDS = tuple(check_id(rule) for rule in RULE_IDS)
 _BY_ID = {rule.id: rule for rule in RULES}
 
 
-def violations(secrets: Iterable[dict[str, Any]], platform: str = "") -> list[Violation]:
-    """One violation per secret (found by ``find`` and placed by the inventory: path, layer, removed)."""
+def violations(secrets: Iterable[dict[str, Any]], layers: Sequence[str], platform: str = "") -> list[Violation]:
+    """One violation per secret (found by ``find`` and placed by the inventory: path, layer, removed);
+    ``layers``: the image's diff_ids, which the secrets' ``layer_index`` count."""
     found = []
     for secret in secrets:
         rule = _BY_ID.get(secret["rule"])
@@ -283,7 +284,7 @@ def violations(secrets: Iterable[dict[str, Any]], platform: str = "") -> list[Vi
         removed = ", deleted by a later layer but still in the image's layers" if secret.get("removed") else ""
         detail = (
             f"/{secret['path']} line {secret['line']}, in layer {secret['layer_index'] + 1} "
-            f"({secret['layer'][:19]}){also}{removed} (value withheld)"
+            f"({layers[secret['layer_index']][:19]}){also}{removed} (value withheld)"
         )
         found.append(Violation(check_id(rule.id), rule.title, rule.severity, detail, REMEDY, platform))
     return found

@@ -40,6 +40,11 @@ def _hidden(path: str, gone: set[str]) -> bool:
         path = path.rsplit("/", 1)[0]
 
 
+def _under(path: str, opaque: set[str]) -> bool:
+    """Is ``path`` below one of the ``opaque`` directories (not one itself; "" is the root)?"""
+    return "" in opaque or ("/" in path and _hidden(path.rsplit("/", 1)[0], opaque))
+
+
 def _drop(view: View, gone: set[str], budget: Callable[[], None]) -> None:
     """Remove ``gone`` paths and everything under them."""
     if not gone:
@@ -60,7 +65,7 @@ def squash(records: list[LayerRecord], budget: Callable[[], None] = lambda: None
             opaque = set(record.opaque)
             for table in (view.files, view.links):
                 budget()
-                for path in [p for p in table if "" in opaque or ("/" in p and _hidden(p.rsplit("/", 1)[0], opaque))]:
+                for path in [p for p in table if _under(p, opaque)]:
                     del table[path]
         _drop(view, set(record.whiteouts), budget)
         _drop(view, set(record.entries), budget)  # replaced paths, and what was under them
@@ -81,12 +86,11 @@ class Removals:
 
     def after(self, index: int, path: str) -> bool:
         """Does a layer above ``index`` delete or replace ``path``?"""
-        parent = path.rsplit("/", 1)[0] if "/" in path else ""
         for above in range(index + 1, len(self._records)):
             record = self._records[above]
             if above not in self._gone:
                 self._gone[above] = ({*record.whiteouts, *record.entries}, set(record.opaque))
             gone, opaque = self._gone[above]
-            if _hidden(path, gone) or "" in opaque or (parent and _hidden(parent, opaque)):
+            if _hidden(path, gone) or _under(path, opaque):
                 return True
         return False

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from . import secrets as secret_rules
 from .parsers import apk, dpkg, gobinary, java, language, rpm, rustbinary
-from .paths import MAX_DEPTH, MAX_PATH, kind_of, safe_path
+from .paths import MAX_DEPTH, MAX_PATH, kind_of, safe_path, too_long
 from .stream import BrokenDownload
 
 log = logging.getLogger("tcs_registry")
@@ -63,6 +63,10 @@ def _read(member: tarfile.TarInfo, source: IO[bytes], limit: int) -> bytes:
     return source.read(limit + 1)[:limit]
 
 
+def _is_elf(source: IO[bytes]) -> bool:
+    return source.peek(4)[:4] == ELF_MAGIC  # type: ignore[attr-defined]  # tarfile's files are buffered readers
+
+
 def analyse_file(
     kind: str, path: str, member: tarfile.TarInfo, source: IO[bytes], also: Callable[[bytes], None] | None = None
 ) -> dict[str, Any] | None:
@@ -71,7 +75,7 @@ def analyse_file(
     if kind == "os-release":
         return {"kind": kind, "text": _read(member, source, MAX_TEXT_BYTES).decode("utf-8", "replace")}
     if kind == "binary":
-        if source.peek(4)[:4] != ELF_MAGIC:  # type: ignore[attr-defined]  # tarfile's files are buffered readers
+        if not _is_elf(source):
             return None
         binary = rustbinary.Ends(source)  # (read once: for Go's build info, and ends kept for Rust's section)
         if packages := gobinary.parse(binary):  # type: ignore[arg-type]
@@ -172,7 +176,7 @@ def walk(
                 budget()
             path = safe_path(member.name)
             if path is None:
-                long = len(member.name) > MAX_PATH or member.name.count("/") > MAX_DEPTH
+                long = too_long(member.name)
                 why = f"over {MAX_PATH} characters or {MAX_DEPTH} levels" if long else "outside the image root"
                 record.problems.append(f"{member.name[:200]!r}: {why}, ignored")
                 continue
@@ -202,7 +206,7 @@ def walk(
                 assert source is not None
                 if kind is not None:  # (read as a binary: a hard link to it needs no second pass)
                     read.add(path)
-                if kind is None or source.peek(4)[:4] != ELF_MAGIC:  # type: ignore[attr-defined]  # (buffered)
+                if kind is None or not _is_elf(source):
                     _find_secrets(record, path, source)  # a script with the executable bit, say
                 else:  # an executable: read as a binary (Go, Rust), never as text
                     _analyse(record, kind, path, member, source)

@@ -34,7 +34,7 @@ def submit_scan(
         platform = str(inventory.platform or "")
         config = client.config(image.repository, inventory.config_digest) if inventory.config_digest else {}
         violations += check_image(config, inventory.packages, platform)
-        violations += secrets.violations(inventory.secrets, platform)
+        violations += secrets.violations(inventory.secrets, inventory.layers, platform)
         if matcher is not None:
             vulnerabilities += matcher.inventory(inventory)
     return ScanResult(
