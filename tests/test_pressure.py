@@ -59,19 +59,27 @@ def test_a_fixed_rate_limit_is_used_at_80_percent_or_more(big_registry, big, tmp
 def test_random_faults_cost_less_than_3x_the_fault_free_run(big_registry, big, tmp_path):
     """22% of the requests answered with a fault at random (8% 429, half with Retry-After: 1; 6% 503; 4%
     hung up; 4% broken off mid-body), whatever the rate: complete, exact, within 3x of the same proxy
-    without faults."""
+    without faults. Timed as benchmarks are, the best of two of each where one pair is not enough: a
+    machine shared with other work can slow one run by half (it did, once in some twenty)."""
     faults = RandomFaults(seed=5)
+    clean_took, faulty_took = [], []
     with Proxy(big_registry.url, faults) as proxy:
-        faults.on = False
-        clean, clean_took, clean_rows = dry_run(proxy.url, tmp_path, "clean")
-        faults.on = True
-        faulty, faulty_took, faulty_rows = dry_run(proxy.url, tmp_path, "faulty")
-    print(f"fault-free {clean_took:.1f} s; {faults.injected} faults {faulty_took:.1f} s")
-    assert clean.returncode == 0 and faulty.returncode == 0, faulty.stderr[-2000:]
-    assert clean_rows == faulty_rows == expected_rows(proxy.host, big.expected)
-    assert faults.injected >= 300
-    assert faulty_took < 3 * clean_took
-    assert "slowing down" not in faulty.stderr  # random refusals are not a limit
+        for attempt in range(2):
+            faults.on = False
+            clean, took, clean_rows = dry_run(proxy.url, tmp_path, f"clean-{attempt}")
+            clean_took.append(took)
+            faults.on = True
+            injected = faults.injected
+            faulty, took, faulty_rows = dry_run(proxy.url, tmp_path, f"faulty-{attempt}")
+            faulty_took.append(took)
+            print(f"fault-free {clean_took[-1]:.1f} s; {faults.injected - injected} faults {took:.1f} s")
+            assert clean.returncode == 0 and faulty.returncode == 0, faulty.stderr[-2000:]
+            assert clean_rows == faulty_rows == expected_rows(proxy.host, big.expected)
+            assert faults.injected - injected >= 300
+            assert "slowing down" not in faulty.stderr  # random refusals are not a limit
+            if min(faulty_took) < 3 * min(clean_took):
+                break
+    assert min(faulty_took) < 3 * min(clean_took)
 
 
 class SlowUnderLoad:
