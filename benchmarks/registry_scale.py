@@ -249,9 +249,12 @@ def skopeo_loop(proxy: str, repos: int, tags: int, sample: int) -> dict:
 
 # -- 3. the store: PostgreSQL, and shards --------------------------------------------------------------
 def store_runs(repos: int, tags: int, delay: float, work: Path, shards: int) -> dict:
-    """The default dry run on a PostgreSQL store (a throwaway cluster on loopback), then `shards` workers
-    at once on another, each with its share: their time, and the requests each sent."""
+    """The default dry run on a PostgreSQL store (a throwaway cluster on loopback), right after the same
+    run on SQLite to compare it with (this virtual machine's speed drifts by up to half from one minute
+    to the next), then `shards` workers at once on another, each with its share: their time, and the
+    requests each sent."""
     with PostgresServer() as postgres:
+        on_sqlite = dry_run(repos, tags, delay, None, work / "beside-postgresql", 0)
         on_postgres = dry_run(repos, tags, delay, None, work, 0, postgres.database())
         storage = dry_dataset(repos, tags)
         with RegistryServer(storage, work / "shards") as server, latency_proxy(server.url, delay) as proxy:
@@ -273,6 +276,7 @@ def store_runs(repos: int, tags: int, delay: float, work: Path, shards: int) -> 
                 )
             counts = stats(proxy)["counts"]
     return {
+        "sqlite": on_sqlite,
         "postgresql": on_postgres,
         "shards": shares,
         "shards_seconds": max(share["seconds"] for share in shares),
@@ -466,7 +470,7 @@ def report(results: dict) -> str:
         )
     stored = results.get("store")
     if stored:
-        sqlite, postgresql = large[0], stored["postgresql"]
+        sqlite, postgresql = stored["sqlite"], stored["postgresql"]
         rows = [
             (f"{d['images']:,} images, defaults, {d['store']} store", d["seconds"], d["in_flight"], d["cpu_seconds"])
             for d in (sqlite, postgresql)

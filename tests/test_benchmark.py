@@ -48,6 +48,7 @@ def test_the_benchmark_runs_and_counts_the_minimum_requests(tmp_path, debian_lay
     # on a PostgreSQL store; then two shards at once: each lists everything and describes its share
     store = results["store"]
     assert (store["postgresql"]["store"], store["postgresql"]["rows"]) == ("postgresql", 12)
+    assert (store["sqlite"]["store"], store["sqlite"]["rows"]) == ("sqlite", 12)  # compared with, run just before
     listing = 1 + 1 + 6  # what a shard's client sends to list: the API check, the catalog, the tags lists
     assert store["shards_requests_by_kind"] == {"ping": 4, "catalog": 2, "tags": 12, "manifest": 12, "blob": 12}
     assert sum(share["requests"] - listing for share in store["shards"]) == 24
