@@ -107,6 +107,22 @@ def test_the_rate_probes_upward_and_never_above_max_rate():
     assert 8.0 <= pace.rate <= 15.0  # probing between the limit and a quarter above it
 
 
+def test_a_rate_the_run_does_not_reach_is_not_raised():
+    """Once a limit is found, ten minutes of asking for less (layers being analysed) leave the rate where
+    it was: a burst after them is paced at it, not let loose on the registry."""
+    clock = FakeClock()
+    bucket = TokenBucket(clock, rate=50.0, burst=10.0)
+    pace = Pace(None, clock=clock)
+    drive(pace, clock, lambda: not bucket.take(), seconds=20.0)
+    found = pace.rate
+    assert found is not None and 40.0 <= found <= 65.0
+    drive(pace, clock, lambda: not bucket.take(), seconds=20.0 + 600.0, cost=1 / 40)  # 40 a second, no more
+    assert pace.rate == found
+    accepted, refusals = drive(pace, clock, lambda: not bucket.take(), seconds=620.0 + 20.0)
+    assert len(refusals) <= 0.2 * len(accepted)
+    assert 40.0 <= pace.rate <= 65.0
+
+
 def test_a_registry_answering_429_now_and_then_finishes_the_run(tcs, anonymous_registry, standard, out_dir):
     refused: list[str] = []
 

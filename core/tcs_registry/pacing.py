@@ -34,9 +34,12 @@ class Pace:
       set to what the registry accepted in it, a little under (multiplicative decrease, in proportion to
       the refusals: a limit met by far cuts far; halving at most); once a limit has been met, more than
       HOLD refused in a window is enough (the limit is known to be there);
-    * a window with none refused probes upward by PROBE of the rate (at least a request a second), twice
-      as far after each such window in a row (up to PROBE x MAX_STEP: a rate cut well under the limit
-      climbs back in seconds); a window with a few refused holds the rate (it is at the limit);
+    * a window with none refused, in which requests had to wait for their turn (the rate held the run
+      back), probes upward by PROBE of the rate (at least a request a second), twice as far after each
+      such window in a row (up to PROBE x MAX_STEP: a rate cut well under the limit climbs back in
+      seconds); a window with a few refused holds the rate (it is at the limit), and so does one that
+      asked for less than the rate (layers being analysed): a rate never reached proves nothing, and
+      raising it for that would take it past the limit by any amount before the next burst;
     * 429s below REFUSED before that (a gateway refusing at random, whatever the rate) cost only their
       own retries, each waiting as its Retry-After says (urllib3), never the whole run.
     """
@@ -60,6 +63,7 @@ class Pace:
         self._window: float | None = None  # when the window began
         self._last = 0.0  # when the latest request went
         self._in_window = self._refused = 0
+        self._paced = False  # a request of this window waited for its turn
         self._step = 1
         self._found = False  # a limit was met: from now on a few refusals are the limit, not chance
         self._warned = -self.WARN_EVERY
@@ -68,7 +72,7 @@ class Pace:
         with self._lock:
             now = self.clock()
             if now - self._last > self.WINDOW:  # idle a while (logging in, one page at a time): the window
-                self._window, self._in_window, self._refused = now, 0, 0  # says nothing of the registry's rate
+                self._new_window(now)  # says nothing of the registry's rate
             self._decide(now)
             self._last = now
             self._in_window += 1
@@ -77,6 +81,7 @@ class Pace:
                 return
             slot = max(self._next, now)
             self._next = slot + 1.0 / self.rate
+            self._paced = self._paced or slot > now
         if slot > now:
             self.sleep(slot - now)
 
@@ -107,14 +112,17 @@ class Pace:
                 "The registry asks for fewer requests (429): slowing down to %.1f requests a second",
                 self.rate,
             )
-        elif self.rate is not None and self._refused == 0:
+        elif self.rate is not None and self._refused == 0 and self._paced:
             self.rate += max(1.0, self.PROBE * self.rate) * self._step
             self._step = min(2 * self._step, self.MAX_STEP)
         else:
             self._step = 1
         if self.limit is not None and self.rate is not None:
             self.rate = min(self.rate, self.limit)
-        self._window, self._in_window, self._refused = now, 0, 0
+        self._new_window(now)
+
+    def _new_window(self, now: float) -> None:
+        self._window, self._in_window, self._refused, self._paced = now, 0, 0, False
 
 
 class Concurrency:
