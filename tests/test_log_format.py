@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from tcs_registry.logs import fields
 from tcs_registry.testing.fixtures import USERS
 
@@ -51,3 +53,30 @@ def test_fields_are_read_off_the_template_whatever_their_values_hold():
     )
     plain = logging.LogRecord("tcs_registry", logging.INFO, __file__, 1, "Resuming run %d: %s", (3, "why"), None)
     assert fields(plain) == ("Resuming run 3: why", {})
+
+
+@pytest.mark.parametrize(
+    ("template", "args", "expected"),
+    [
+        (  # a value of several conversions, text after the fields
+            "Skipped image=%s/%s:%s reason=%s (by its tag)",
+            ("reg:5000", "app", "1.0", "a cosign signature"),
+            ("Skipped (by its tag)", {"image": "reg:5000/app:1.0", "reason": "a cosign signature"}),
+        ),
+        ("Resumed images=%d from run %d", (12, 3), ("Resumed from run 3", {"images": "12"})),
+        (
+            "Analysis skipped a file image=%s %s",
+            ("reg/app:1", "etc/shadow: not a regular file"),
+            ("Analysis skipped a file etc/shadow: not a regular file", {"image": "reg/app:1"}),
+        ),
+        (
+            "Tag moved since run %s, describing it again image=%s/%s:%s",
+            (3, "reg", "app", "latest"),
+            ("Tag moved since run 3, describing it again", {"image": "reg/app:latest"}),
+        ),
+        ("Took 100%% of it took=%.1f%%", (99.5,), ("Took 100% of it", {"took": "99.5%"})),
+    ],
+)
+def test_every_argument_is_in_the_message_or_a_field(template, args, expected):
+    record = logging.LogRecord("tcs_registry", logging.INFO, __file__, 1, template, args, None)
+    assert fields(record) == expected

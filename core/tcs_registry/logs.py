@@ -17,30 +17,35 @@ _LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn"
 
 
 FORMATS = ("tab", "json")
-# a field in a message template: " image=%s" (the seed's key=value, its value one argument)
+# a field in a message template: a word of it " image=%s/%s:%s" (the seed's key=value), its value what
+# the word's conversions make of their arguments (spaces, '=' and all)
 _SPEC = re.compile(r"%(?:\(\w+\))?[-#0 +]*(?:\d+|\*)?(?:\.\d+)?[diouxXeEfFgGcrsa%]")
-_FIELD = re.compile(r"\s(\w+)=$")
+_FIELD = re.compile(r"(\w+)=(.*)", re.DOTALL)
 
 
 def fields(record: logging.LogRecord) -> tuple[str, dict[str, str]]:
-    """(the message without its key=value fields, the fields), read off the record's template: a value
-    is one argument, whatever it holds (spaces, '=')."""
+    """(the message without its key=value fields, the fields), read off the record's template word by
+    word: a word ``key=...`` with a conversion in it is a field, every other word the message's."""
     template, args = str(record.msg), record.args if isinstance(record.args, tuple) else ()
+    message: list[str] = []
     found: dict[str, str] = {}
-    head = None
     index = 0
     try:
-        for spec in _SPEC.finditer(template):
-            if spec.group() == "%%":
-                continue
-            field = _FIELD.search(template, 0, spec.start())
-            if field and field.end() == spec.start():
-                head = template[: field.start()] % args[:index] if head is None else head
-                found[field.group(1)] = spec.group() % args[index]
-            index += 1
-    except (TypeError, ValueError, IndexError):
+        for word in re.split(r"(\s+)", template):
+            taken = sum(1 for spec in _SPEC.finditer(word) if spec.group() != "%%")
+            field = _FIELD.fullmatch(word)
+            if field and taken:
+                found[field.group(1)] = field.group(2) % tuple(args[index : index + taken])
+                if message and message[-1].isspace():  # the space before the field goes with it
+                    message.pop()
+            else:
+                message.append(word % tuple(args[index : index + taken]) if taken else word.replace("%%", "%"))
+            index += taken
+        if index != len(args):
+            raise TypeError("not all arguments converted")
+    except (TypeError, ValueError, KeyError):
         return record.getMessage(), {}
-    return (record.getMessage() if head is None else head), found
+    return "".join(message).strip(), found
 
 
 class SeedFormatter(logging.Formatter):
