@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sqlite3
 
+from tcs_registry import progress
 from tcs_registry.testing.helpers import csv_rows, failures_path, report_path
 from tcs_registry.testing.images import make_layer
 from tcs_registry.testing.proxy import Proxy
@@ -119,3 +121,20 @@ def test_a_plan_saved_by_a_spreadsheet_and_one_that_could_be_two(tcs, fresh_regi
     latest = tcs("registry", fresh_registry.url, f"--plan={report_path(out_dir, host)}")  # where it was written
     assert latest.code == 0, latest.err
     assert f"info\tScanning the plan {report_path(out_dir, host)} of dry run 3: 2 images" in latest.messages
+
+
+def test_progress_counts_the_plan_as_its_whole_listing(tcs, fresh_registry, pusher, out_dir, monkeypatch):
+    """Nothing is listed for a plan: its images are what there is to do from the start, so the progress
+    lines count them (never more done than found) and can tell the time left."""
+    for name in ("a", "b", "c"):
+        _push(pusher, f"apps/{name}", name.encode())
+    dry = tcs("registry", fresh_registry.url, "--mode=dry-run")
+    assert dry.code == 0, dry.err
+    monkeypatch.setattr(progress, "PERIOD", 0.01)
+    scan = tcs("registry", fresh_registry.url, f"--plan={report_path(out_dir, fresh_registry.host)}")
+    assert scan.code == 0, scan.err
+    lines = [m for m in scan.messages if m.startswith("info\tProgress ")]
+    assert lines
+    for line in lines:
+        assert "repositories=3 found=3 " in line and " listed=yes " in line, line
+        assert int(re.search(r" done=(\d+) ", line).group(1)) <= 3

@@ -4,6 +4,7 @@ nothing with --quiet; the report, the summary and the log lines the same either 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pty
 import re
@@ -17,7 +18,7 @@ from tcs_registry.testing.helpers import console_script, csv_rows, expected_rows
 
 LIVE = re.compile(
     r"(\d+) repositories, ([\d,]+)/([\d,]+)(\+?) images \((\d+) failed\) \| [\d,]+ req/s, no rate limit, "
-    r"(\d+)/64 in flight \| (\d+:\d\d)(?:, ~(\d+:\d\d) left)?"
+    r"(\d+) in flight \(limit (\d+)/64\) \| (\d+:\d\d)(?:, ~(\d+:\d\d) left)?"
 )
 
 
@@ -55,8 +56,9 @@ def test_a_terminal_shows_one_live_line_under_the_log_lines(big_registry, big, t
     first, last = redraws[0], redraws[-1]
     assert int(last.group(1)) == 150  # every repository listed by the end
     assert int(first.group(2).replace(",", "")) <= int(last.group(2).replace(",", ""))  # done only grows
-    assert any(m.group(8) for m in redraws)  # once the listing is over: the time left
-    assert all(m.group(4) == "+" for m in redraws if not m.group(8))  # before: a lower bound, no estimate
+    assert any(m.group(9) for m in redraws)  # once the listing is over: the time left
+    assert all(m.group(4) == "+" for m in redraws if not m.group(9))  # before: a lower bound, no estimate
+    assert all(int(m.group(6)) <= int(m.group(7)) for m in redraws)  # requests in flight, then the limit
     # the log lines are whole lines of the seed's format, each on its own line above the live one
     lines = [line.split("\r")[-1] for line in shown.replace("\r\n", "\n").split("\n")]
     fetched = [line for line in lines if "\tinfo\tFetched image discovery details image=" in line]
@@ -82,6 +84,16 @@ def test_a_terminal_of_no_size_still_shows_the_line(big_registry, tmp_path):
     assert LIVE.search(shown), shown[-2000:]
 
 
+def test_json_log_lines_on_a_terminal_are_all_json(anonymous_registry, tmp_path):
+    """`docker run -t`, a pod with a tty: a collector reads the terminal, so no live line among the
+    JSON lines (the periodic progress line comes instead)."""
+    command = [console_script(), "registry", anonymous_registry.url, "--mode=dry-run", "--log-format=json"]
+    code, shown, _ = run_on_a_terminal([*command, f"--state-dir={tmp_path}", f"--output-dir={tmp_path}"])
+    assert code == 0
+    lines = [line for line in shown.split("\r\n") if line]
+    assert lines and all(json.loads(line)["level"] for line in lines), shown[-2000:]
+
+
 def test_quiet_shows_no_live_line(anonymous_registry, tmp_path):
     command = [console_script(), "registry", anonymous_registry.url, "--mode=dry-run", "-q"]
     code, shown, _ = run_on_a_terminal([*command, f"--state-dir={tmp_path}", f"--output-dir={tmp_path}"])
@@ -97,7 +109,8 @@ def test_without_a_terminal_a_progress_line_comes_now_and_then(tcs, big_registry
     assert len(lines) >= 2
     pattern = (
         r"info\tProgress repositories=\d+ found=\d+ done=\d+ scanned=0 failed=0 listed=(yes|no) "
-        r"requests_per_second=\d+ rate_limit=none in_flight=\d+ elapsed=\d+:\d\d left=(\d+:\d\d|-)"
+        r"requests_per_second=\d+ rate_limit=none in_flight=\d+ concurrency=\d+ elapsed=\d+:\d\d "
+        r"left=(\d+:\d\d|-)"
     )
     assert all(re.fullmatch(pattern, line) for line in lines), lines
     host = f"127.0.0.1:{big_registry.port}"

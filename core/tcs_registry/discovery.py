@@ -158,9 +158,11 @@ class Discovery:
         repositories are fetched concurrently (a bounded look-ahead); a failing repository is skipped.
         With a plan, its images (this worker's share of them), and nothing is listed."""
         if self.plan is not None:
-            for repository, tag in self.plan.images:
-                if self._mine(repository, tag):
-                    yield repository, tag
+            planned = [(repository, tag) for repository, tag in self.plan.images if self._mine(repository, tag)]
+            with self._counting:  # known from the start: what the progress counts and its time left go by
+                self.repositories, self.tags = len({repository for repository, _ in planned}), len(planned)
+                self._repositories_listed = True
+            yield from planned
             return
         hook, (registry, client) = self.pm.hook, self._connected()
         repositories = hook.list_repositories(registry=registry, client=client)

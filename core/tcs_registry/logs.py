@@ -107,6 +107,11 @@ def setup(verbosity: int = 0, log_format: str = "tab") -> None:
     logger.setLevel(logging.WARNING if verbosity < 0 else logging.DEBUG if verbosity > 0 else logging.INFO)
 
 
+def json_lines() -> bool:
+    """The log lines are JSON objects (a collector reads them): nothing else may be written among them."""
+    return any(handler.formatter is _json for handler in logging.getLogger(LOGGER).handlers)
+
+
 def redact(*secrets: str | None) -> None:
     """Never show these strings in a log line (passwords, tokens)."""
     _formatter.secrets.update(s for s in secrets if s and len(s) >= 3)

@@ -1,6 +1,7 @@
 """What a run is doing, for the person waiting for it: on a terminal, one live line at the bottom of
-standard error (tqdm, with the log lines written above it); elsewhere (CI, ``| tee``) a plain log line
-every PERIOD seconds. Off with ``--quiet``. The report, the summary and the log lines stay as they are."""
+standard error (tqdm, with the log lines written above it); elsewhere (CI, ``| tee``), and with JSON log
+lines (a collector reading a terminal: `docker run -t`, a pod with a tty), a plain log line every PERIOD
+seconds. Off with ``--quiet``. The report, the summary and the log lines stay as they are."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
+
+from .logs import json_lines
 
 log = logging.getLogger("tcs_registry")
 LIVE = 0.5  # seconds between two redraws of the live line
@@ -61,7 +64,7 @@ class Progress:
     def __enter__(self) -> Progress:
         if not log.isEnabledFor(logging.INFO):  # --quiet
             return self
-        live = bool(getattr(self.stream, "isatty", lambda: False)())
+        live = bool(getattr(self.stream, "isatty", lambda: False)()) and not json_lines()
         if live:
             sized = _columns(self.stream) > 0  # a terminal of no size (`script`, some CI ptys): tqdm would
             width = {"dynamic_ncols": True} if sized else {"ncols": UNSIZED, "nrows": 24}  # show nothing
@@ -108,7 +111,8 @@ class Progress:
             "left": tqdm.format_interval(left) if left is not None else None,
             "requests_per_second": (sent - before) / (now - then) if now > then else 0.0,
             "rate": self.traffic.pace.rate if self.traffic is not None else None,
-            "in_flight": self.traffic.concurrency.limit if self.traffic is not None else None,
+            "in_flight": self.traffic.concurrency.in_flight if self.traffic is not None else None,
+            "limit": self.traffic.concurrency.limit if self.traffic is not None else None,
             "most": self.traffic.concurrency.most if self.traffic is not None else None,
         }
 
@@ -121,7 +125,7 @@ class Progress:
         traffic = f"{f['requests_per_second']:,.0f} req/s, "
         traffic += f"limit {f['rate']:,.0f}/s" if f["rate"] else "no rate limit"
         if f["in_flight"] is not None:
-            traffic += f", {f['in_flight']}/{f['most']} in flight"
+            traffic += f", {f['in_flight']} in flight (limit {f['limit']}/{f['most']})"
         when = f["elapsed"] + (f", ~{f['left']} left" if f["left"] else "")
         return f"{c.repositories:,} repositories, {images} ({', '.join(what)}) | {traffic} | {when}"
 
@@ -130,7 +134,7 @@ class Progress:
         f = self._figures(c)
         log.info(
             "Progress repositories=%d found=%d done=%d scanned=%d failed=%d listed=%s requests_per_second=%.0f "
-            "rate_limit=%s in_flight=%s elapsed=%s left=%s",
+            "rate_limit=%s in_flight=%s concurrency=%s elapsed=%s left=%s",
             c.repositories,
             c.found,
             c.done,
@@ -140,6 +144,7 @@ class Progress:
             f["requests_per_second"],
             f"{f['rate']:.0f}" if f["rate"] else "none",
             f["in_flight"] if f["in_flight"] is not None else "-",
+            f["limit"] if f["limit"] is not None else "-",
             f["elapsed"],
             f["left"] or "-",
         )
