@@ -91,7 +91,9 @@ def flaky(times: int, status: int, headers: dict[str, str] | None = None, path: 
 
 
 def test_server_errors_and_429s_are_retried_until_the_registry_answers(tcs, anonymous_registry, standard, out_dir):
-    for status, headers in ((500, None), (502, None), (503, {"Retry-After": "1"}), (429, None)):
+    # a Retry-After that is no time ("soon", "-5", "1.5"): the usual backoff, as if there were none
+    answers = [(500, None), (502, None), (503, {"Retry-After": "1"}), (429, None), (429, {"Retry-After": "soon"})]
+    for status, headers in answers:
         with Proxy(anonymous_registry.url, flaky(2, status, headers)) as proxy:
             result = tcs("registry", proxy.url, "--mode=dry-run")
             attempts = proxy.paths.count("/v2/alpine/manifests/3.19")
@@ -101,6 +103,54 @@ def test_server_errors_and_429s_are_retried_until_the_registry_answers(tcs, anon
         # two 429s among the run's requests are sporadic: retried, the run is not slowed (tests/test_pacing.py
         # has a limit met in earnest)
         assert not any("slowing down" in m for m in result.messages)
+
+
+def test_a_retry_after_beyond_a_minute_is_the_answer_not_a_wait(tcs, anonymous_registry, out_dir):
+    """A registry asking to be asked again in an hour (or at a date years away) means it: the image fails
+    at once with that in its reason, rather than the run waiting a minute six times over for each."""
+    for status, after, code, seconds in (
+        (429, "3600", "rate-limited", "3,600"),
+        (503, "Wed, 21 Oct 2099 07:28:00 GMT", "registry-error", ""),
+    ):
+        with Proxy(anonymous_registry.url, flaky(99, status, {"Retry-After": after})) as proxy:
+            started = time.monotonic()
+            result = tcs("registry", proxy.url, "--mode=dry-run", "--allowList=alpine:3.19")
+            took = time.monotonic() - started
+            attempts = proxy.paths.count("/v2/alpine/manifests/3.19")
+            failed = csv_rows(failures_path(out_dir, proxy.host))
+        assert (result.code, attempts) == (4, 1), result.err
+        assert failed[1][:3] == [f"{proxy.host}/alpine", "3.19", code]
+        assert f"; it asks to be asked again in {seconds}" in failed[1][3]
+        assert failed[1][3].endswith(" s, run again then")
+        assert took < 10
+
+
+def test_a_registry_that_never_answers_is_asked_three_times_not_seven(tcs, anonymous_registry, out_dir):
+    """Each attempt at an answer that never comes costs the whole --timeout: three of them, not the six
+    retries a refusal gets (with --timeout 60 that was seven minutes a request)."""
+
+    def silent(path, session, upstream):
+        if path == "/v2/alpine/manifests/3.19":
+            time.sleep(1.5)  # the client has given up by then
+        return None
+
+    with Proxy(anonymous_registry.url, silent) as proxy:
+        started = time.monotonic()
+        result = tcs("registry", proxy.url, "--mode=dry-run", "--timeout=1", "--allowList=alpine:3.19")
+        took = time.monotonic() - started
+        attempts = proxy.paths.count("/v2/alpine/manifests/3.19")
+        failed = csv_rows(failures_path(out_dir, proxy.host))
+    assert result.code == 4
+    assert attempts == 3
+    assert failed[1:] == [
+        [
+            f"{proxy.host}/alpine",
+            "3.19",
+            "timeout",
+            f"{proxy.host} took longer than 1 s to answer, every time it was asked",
+        ]
+    ]
+    assert took < 8
 
 
 def test_a_server_error_that_does_not_heal_fails_that_image_only(tcs, anonymous_registry, out_dir):

@@ -52,6 +52,11 @@ class Deadlines:
                 for watch in scope.watches:
                     self._active.pop(watch, None)
 
+    def cut(self) -> bool:
+        """This thread's latest request (in the scope open now) was shut down at its deadline."""
+        scope = getattr(self._local, "scope", None)
+        return scope is not None and scope.cut
+
     def attach(self, connection: Any) -> None:
         """Watches the connection's socket from now on, if a scope is open in this thread (a request has
         just gone out on it); the watch ends with the scope or when the connection goes back to its pool."""

@@ -23,6 +23,7 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 
 from . import oci
 from .deadlines import DEADLINES, Scope, WatchedAdapter
@@ -379,7 +380,7 @@ class RegistryClient:
             retry_after_max=MAX_RETRY_AFTER,
             raise_on_status=False,
         )
-        retry.traffic = self.traffic
+        retry.traffic, retry.timeout_cut = self.traffic, DEADLINES.cut
         # every request in flight keeps its connection: at most `workers` reads, and tokens and API calls
         adapter = WatchedAdapter(max_retries=retry, pool_connections=4, pool_maxsize=max(2 * workers + 4, 16))
         self.transport = Transport(adapter)
@@ -411,6 +412,7 @@ class RegistryClient:
         # a slot is for reading the registry; a token asked for while it waits must not wait for one too
         gated = kwargs.pop("gated", True) and method in ("GET", "HEAD") and origin(url) == self._origin
         authorize = kwargs.pop("authorize", None)
+        cut = 0  # attempts shut down at their deadline: counted as answers that never came
         for attempt in range(1 if stream else BODY_ATTEMPTS):  # a connection broken mid-body is tried again
             with self.traffic.request(gated) as turn, DEADLINES.scope(self.timeout[1]) as scope:
                 if authorize is not None:
@@ -427,10 +429,11 @@ class RegistryClient:
                     return answer
                 except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
                     response.close()
-                    if attempt + 1 == BODY_ATTEMPTS or method not in ("GET", "HEAD"):
+                    cut += scope.cut
+                    if attempt + 1 == BODY_ATTEMPTS or cut == PacedRetry.TIMEOUTS or method not in ("GET", "HEAD"):
                         what = self._too_slow(host) if scope.cut else f"{host} broke off its answer"
                         code = "timeout" if scope.cut else None
-                        raise RegistryError(f"{what} {BODY_ATTEMPTS} times: {_reason(exc)}", code=code) from None
+                        raise RegistryError(f"{what} {attempt + 1} times: {_reason(exc)}", code=code) from None
                     log.debug("Answer from %s broken off (%s); asking again", host, _reason(exc))
         raise AssertionError("unreachable")
 
@@ -459,7 +462,8 @@ class RegistryClient:
         except requests.exceptions.Timeout:
             raise RegistryError(f"{host} did not answer within {self.timeout[1]:.0f} s", code="timeout") from None
         except requests.exceptions.ConnectionError as exc:
-            if scope.cut:  # answers cut off at their deadline, every time
+            if scope.cut or isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
+                # no answer (or none whole) within --timeout, every time it was asked
                 raise RegistryError(f"{self._too_slow(host)}, every time it was asked", code="timeout") from None
             raise RegistryError(f"cannot connect to {host}: {_reason(exc)}") from None
         except requests.exceptions.RequestException as exc:
@@ -601,8 +605,13 @@ class RegistryClient:
             raise AuthError(f"{what}: {self._refused('the registry')}{suffix}", status)
         if status == 403:
             raise AuthError(f"{what}: access denied{suffix}", status)
-        if status == 429:
+        asked = PacedRetry.asked_to_wait(response)
+        if asked is not None and asked > MAX_RETRY_AFTER:  # answered as it came (PacedRetry): not retried
+            suffix += f"; it asks to be asked again in {asked:,.0f} s, run again then"
+        elif status == 429:
             raise RegistryError(f"{what}: rate limited by the registry (429) after retries{suffix}", status)
+        if status == 429:
+            raise RegistryError(f"{what}: rate limited by the registry (429){suffix}", status)
         raise RegistryError(f"{what}: the registry answered {status}{suffix}", status)
 
     def json(self, response: requests.Response, what: str) -> Any:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ReadTimeoutError, ResponseError
 from urllib3.util.retry import Retry
 
 log = logging.getLogger("tcs_registry")
@@ -328,19 +329,62 @@ class Traffic:
 
 
 class PacedRetry(Retry):
-    """urllib3's retries (Retry-After obeyed), telling the registry's Pace about every 429 its own
-    requests get (a vendor API elsewhere has limits of its own); a retry gives its slot back while it
-    waits, then waits its turn as any other request."""
+    """urllib3's retries, telling the registry's Pace about every 429 its own requests get (a vendor API
+    elsewhere has limits of its own); a retry gives its slot back while it waits, then waits its turn as
+    any other request. ``Retry-After`` is obeyed up to ``retry_after_max`` seconds; an answer asking for
+    longer is the answer (the registry means minutes or hours: an error saying so beats a run that
+    waits for ever), and one that is no number of seconds nor an HTTP date is the usual backoff. An answer
+    that did not come within its time is asked for twice more at most (TIMEOUTS in all), not as often
+    as a refusal: each attempt costs the whole ``--timeout``."""
 
+    TIMEOUTS = 3
     traffic: Traffic | None = None
+    timed_out = 0  # attempts so far that ended at their time limit
+    timeout_cut: Any = None  # () -> whether this thread's latest request was cut at its deadline
 
-    def increment(self, *args: Any, **kwargs: Any) -> Retry:
-        response = kwargs.get("response") if "response" in kwargs else (args[2] if len(args) > 2 else None)
+    def new(self, **kwargs: Any) -> Retry:
+        retry = super().new(**kwargs)
+        retry.traffic, retry.timed_out, retry.timeout_cut = self.traffic, self.timed_out, self.timeout_cut  # type: ignore[attr-defined]
+        return retry
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Retry:
         if response is not None and response.status == 429 and self.traffic is not None and self.traffic.gated:
             self.traffic.pace.slow_down()
-        retry = super().increment(*args, **kwargs)
-        retry.traffic = self.traffic  # type: ignore[attr-defined]
+        asked = self.asked_to_wait(response) if response is not None else None
+        if asked is not None and asked > self.retry_after_max:
+            raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After asks for {asked:.0f} s"))
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        timed_out = isinstance(error, ReadTimeoutError) or (
+            error is not None and self.timeout_cut is not None and self.timeout_cut()
+        )
+        if timed_out:
+            retry.timed_out += 1  # type: ignore[attr-defined]
+            if retry.timed_out >= self.TIMEOUTS:  # type: ignore[attr-defined]
+                raise MaxRetryError(_pool, url or "", error) from error
         return retry
+
+    @staticmethod
+    def asked_to_wait(response: Any) -> float | None:
+        """The seconds an answer's Retry-After asks for, or None (none, or not a time)."""
+        value = response.headers.get("Retry-After")
+        try:
+            return Retry(retry_after_max=math.inf).parse_retry_after(value) if value is not None else None  # type: ignore[arg-type]
+        except InvalidHeader:
+            return None
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            return super().parse_retry_after(retry_after)
+        except InvalidHeader:  # "soon", "-5", "1.5": the backoff instead (urllib3 would fail the request)
+            return 0.0
 
     def sleep(self, response: Any = None) -> None:
         if self.traffic is None or not self.traffic.gated:
