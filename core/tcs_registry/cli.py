@@ -129,14 +129,16 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option(
         "--concurrency",
         type=int,
-        help="At most this many requests to the registry at once (default 64); how many is measured as it goes.",
+        help="At most this many requests to the registry waiting for their answer at once (default 64); how many "
+        "is measured as it goes.",
     )
     @click.option(
         "--max-rate", "max_rate", help="At most this many requests a second to the registry (default: no limit)."
     )
     @click.option(
         "--timeout",
-        help="Seconds an answer of the registry may take to come, in all, before it is asked again (default 60).",
+        help="Seconds an answer of the registry may take to come, in all, before it is asked again; three times in "
+        "all (default 60).",
     )
     @click.option(
         "--platform",
