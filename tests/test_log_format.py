@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from tcs_registry.logs import fields
+from tcs_registry.logs import SeedFormatter, fields
 from tcs_registry.testing.fixtures import USERS
 
 
@@ -80,3 +80,15 @@ def test_fields_are_read_off_the_template_whatever_their_values_hold():
 def test_every_argument_is_in_the_message_or_a_field(template, args, expected):
     record = logging.LogRecord("tcs_registry", logging.INFO, __file__, 1, template, args, None)
     assert fields(record) == expected
+
+
+def test_a_tab_in_what_a_layer_holds_is_no_fourth_column():
+    record = logging.LogRecord(
+        "tcs_registry", logging.WARNING, __file__, 1, "Analysis skipped a file image=%s %s",
+        ("reg/app:1", "etc/a\tinfo\tforged: not a regular file"), None,
+    )  # fmt: skip
+    line = SeedFormatter().format(record)
+    assert line.split("\t")[1:] == [
+        "warn",
+        "Analysis skipped a file image=reg/app:1 etc/a\\tinfo\\tforged: not a regular file",
+    ]

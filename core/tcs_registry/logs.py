@@ -73,7 +73,8 @@ class SeedFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp, level = self.parts(record)
         trace = "\n".join(safe(self.hide(line)) for line in self.trace(record).splitlines())
-        return f"{stamp}\t{level}\t{safe(self.hide(record.getMessage()))}" + (f"\n{trace}" if trace else "")
+        message = safe(self.hide(record.getMessage())).replace("\t", "\\t")  # three columns, whatever it holds
+        return f"{stamp}\t{level}\t{message}" + (f"\n{trace}" if trace else "")
 
 
 class JsonFormatter(SeedFormatter):
