@@ -120,7 +120,14 @@ def test_a_rate_the_run_does_not_reach_is_not_raised():
     assert found is not None and 40.0 <= found <= 65.0
     drive(pace, clock, lambda: not bucket.take(), seconds=20.0 + 600.0, cost=1 / 40)  # 40 a second, no more
     assert pace.rate == found
-    accepted, refusals = drive(pace, clock, lambda: not bucket.take(), seconds=620.0 + 20.0)
+    for second in range(60):  # 40 a second still, all at once at the start of each (slots freed together)
+        clock.now = 100.0 + 620.0 + second
+        for _ in range(40):
+            pace.wait()
+            clock.now += 0.00002
+    assert pace.rate == found
+    clock.now = 100.0 + 620.0 + 61.0
+    accepted, refusals = drive(pace, clock, lambda: not bucket.take(), seconds=681.0 + 20.0)
     assert len(refusals) <= 0.2 * len(accepted)
     assert 40.0 <= pace.rate <= 65.0
 

@@ -91,8 +91,9 @@ class Deadlines:
                 while self._watched and (self._watched[0][1] not in self._active or self._watched[0][0] <= now):
                     _, watch, sock = heapq.heappop(self._watched)
                     scope = self._active.pop(watch, None)
-                    if scope is not None and _shut(sock):
+                    if scope is not None:  # said before the socket is shut: its reader, woken, must see it
                         scope.cut = True
+                        scope.cut = _shut(sock)  # (False: closed already, its answer over)
                 self._lock.wait(self._watched[0][0] - now if self._watched else None)
 
 

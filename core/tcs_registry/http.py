@@ -23,13 +23,13 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from . import oci
 from .deadlines import DEADLINES, Scope, WatchedAdapter
 from .errors import AuthError, ImageError, RegistryError
 from .models import Credentials, Registry
-from .pacing import DEFAULT_CONCURRENCY, PacedRetry, Traffic
+from .pacing import DEFAULT_CONCURRENCY, YEAR, PacedRetry, Traffic, asked_to_wait
 
 USER_AGENT = "tcs-registry"
 DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
@@ -51,6 +51,9 @@ MAX_BODY_BYTES = 64 * 1024 * 1024  # an answer read whole (JSON, manifests, toke
 # takes ~15 times its size in memory)
 MAX_PAGE_BYTES = 16 * 1024 * 1024
 BODY_ATTEMPTS = 5
+# attempts of one request that may run out of time (no answer, or none whole, within --timeout), however
+# they end: each costs the whole --timeout, so fewer than the refusals a registry gets retried for
+TIMEOUTS = 3
 # a registry refusing one request in seven at random still fails one in a million after these
 RETRIES = 6
 
@@ -145,6 +148,14 @@ def token_lifetime(token: str, expires_in: Any = None, floor: float = MIN_TOKEN_
     except (IndexError, ValueError, KeyError, TypeError, AttributeError):
         return float("inf")
     return max(expiry - issued, floor)
+
+
+def _later(response: requests.Response) -> str:
+    """What an answer taken as it came, not retried, asks for: being asked again beyond a minute."""
+    asked = asked_to_wait(response)
+    if asked is None or asked <= MAX_RETRY_AFTER:
+        return ""
+    return f"; it asks to be asked again in {'more than a year' if asked > YEAR else f'{asked:,.0f} s'}, run again then"
 
 
 def _first_error(response: requests.Response) -> dict[str, Any]:
@@ -380,7 +391,8 @@ class RegistryClient:
             retry_after_max=MAX_RETRY_AFTER,
             raise_on_status=False,
         )
-        retry.traffic, retry.timeout_cut = self.traffic, DEADLINES.cut
+        retry.traffic, retry.on_timeout = self.traffic, self._timed_out
+        self._request = threading.local()  # .timeouts: of the request this thread is sending
         # every request in flight keeps its connection: at most `workers` reads, and tokens and API calls
         adapter = WatchedAdapter(max_retries=retry, pool_connections=4, pool_maxsize=max(2 * workers + 4, 16))
         self.transport = Transport(adapter)
@@ -412,7 +424,15 @@ class RegistryClient:
         # a slot is for reading the registry; a token asked for while it waits must not wait for one too
         gated = kwargs.pop("gated", True) and method in ("GET", "HEAD") and origin(url) == self._origin
         authorize = kwargs.pop("authorize", None)
-        cut = 0  # attempts shut down at their deadline: counted as answers that never came
+        outer, self._request.timeouts = getattr(self._request, "timeouts", 0), 0  # (a token asked for inside)
+        try:
+            return self._attempts(method, url, host, gated, authorize, stream, limit, kwargs)
+        finally:
+            self._request.timeouts = outer
+
+    def _attempts(
+        self, method: str, url: str, host: str, gated: bool, authorize: Any, stream: bool, limit: int, kwargs: Any
+    ) -> requests.Response:
         for attempt in range(1 if stream else BODY_ATTEMPTS):  # a connection broken mid-body is tried again
             with self.traffic.request(gated) as turn, DEADLINES.scope(self.timeout[1]) as scope:
                 if authorize is not None:
@@ -429,13 +449,26 @@ class RegistryClient:
                     return answer
                 except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
                     response.close()
-                    cut += scope.cut
-                    if attempt + 1 == BODY_ATTEMPTS or cut == PacedRetry.TIMEOUTS or method not in ("GET", "HEAD"):
+                    spent = scope.cut and self._count_timeout()
+                    if attempt + 1 == BODY_ATTEMPTS or spent or method not in ("GET", "HEAD"):
                         what = self._too_slow(host) if scope.cut else f"{host} broke off its answer"
                         code = "timeout" if scope.cut else None
-                        raise RegistryError(f"{what} {attempt + 1} times: {_reason(exc)}", code=code) from None
+                        times = self._request.timeouts if scope.cut else attempt + 1
+                        what += " once" if times == 1 else f" {times} times"
+                        raise RegistryError(f"{what}: {_reason(exc)}", code=code) from None
                     log.debug("Answer from %s broken off (%s); asking again", host, _reason(exc))
         raise AssertionError("unreachable")
+
+    def _timed_out(self, error: Exception) -> bool:
+        """urllib3's retries tell of each error: whether it was an attempt that ran out of time (no answer
+        within --timeout, or one cut at its deadline), the last its request may make."""
+        cut = isinstance(error, ProtocolError) and DEADLINES.cut()  # not a refused connection after a cut
+        return (isinstance(error, ReadTimeoutError) or cut) and self._count_timeout()
+
+    def _count_timeout(self) -> bool:
+        """One more attempt of this thread's request ran out of time: True once it has had TIMEOUTS."""
+        self._request.timeouts = getattr(self._request, "timeouts", 0) + 1
+        return self._request.timeouts >= TIMEOUTS
 
     @staticmethod
     def _authorize(headers: dict[str, str], authorization: str | None) -> None:
@@ -571,7 +604,9 @@ class RegistryClient:
         if not response.ok:
             detail = error_detail(response)
             raise RegistryError(
-                f"token service {service} answered {response.status_code}" + (f" ({detail})" if detail else ""),
+                f"token service {service} answered {response.status_code}"
+                + (f" ({detail})" if detail else "")
+                + _later(response),
                 response.status_code,
             )
         try:
@@ -605,14 +640,11 @@ class RegistryClient:
             raise AuthError(f"{what}: {self._refused('the registry')}{suffix}", status)
         if status == 403:
             raise AuthError(f"{what}: access denied{suffix}", status)
-        asked = PacedRetry.asked_to_wait(response)
-        if asked is not None and asked > MAX_RETRY_AFTER:  # answered as it came (PacedRetry): not retried
-            suffix += f"; it asks to be asked again in {asked:,.0f} s, run again then"
-        elif status == 429:
-            raise RegistryError(f"{what}: rate limited by the registry (429) after retries{suffix}", status)
+        later = _later(response)
         if status == 429:
-            raise RegistryError(f"{what}: rate limited by the registry (429){suffix}", status)
-        raise RegistryError(f"{what}: the registry answered {status}{suffix}", status)
+            retried = "" if later else " after retries"
+            raise RegistryError(f"{what}: rate limited by the registry (429){retried}{suffix}{later}", status)
+        raise RegistryError(f"{what}: the registry answered {status}{suffix}{later}", status)
 
     def json(self, response: requests.Response, what: str) -> Any:
         try:

@@ -26,26 +26,35 @@ _FIELD = re.compile(r"(\w+)=(.*)", re.DOTALL)
 def fields(record: logging.LogRecord) -> tuple[str, dict[str, str]]:
     """(the message without its key=value fields, the fields), read off the record's template word by
     word: a word ``key=...`` with a conversion in it is a field, every other word the message's."""
-    template, args = str(record.msg), record.args if isinstance(record.args, tuple) else ()
+    template, args = str(record.msg), record.args
+    if not args or not isinstance(args, tuple):
+        return record.getMessage(), {}
     message: list[str] = []
     found: dict[str, str] = {}
-    index = 0
+    index, after_field = 0, False
     try:
-        for word in re.split(r"(\s+)", template):
+        for position, word in enumerate(re.split(r"(\s+)", template)):
+            if position % 2:  # the space between two words: not the one after a field that begins it
+                if not (after_field and not message):
+                    message.append(word)
+                after_field = False
+                continue
             taken = sum(1 for spec in _SPEC.finditer(word) if spec.group() != "%%")
             field = _FIELD.fullmatch(word)
             if field and taken:
                 found[field.group(1)] = field.group(2) % tuple(args[index : index + taken])
-                if message and message[-1].isspace():  # the space before the field goes with it
+                if message:  # the space before the field goes with it
                     message.pop()
+                after_field = True
             else:
                 message.append(word % tuple(args[index : index + taken]) if taken else word.replace("%%", "%"))
+                after_field = False
             index += taken
         if index != len(args):
             raise TypeError("not all arguments converted")
     except (TypeError, ValueError, KeyError):
         return record.getMessage(), {}
-    return "".join(message).strip(), found
+    return "".join(message), found
 
 
 class SeedFormatter(logging.Formatter):

@@ -14,11 +14,11 @@ import math
 import statistics
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from urllib3.exceptions import InvalidHeader, MaxRetryError, ReadTimeoutError, ResponseError
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 log = logging.getLogger("tcs_registry")
@@ -35,8 +35,8 @@ class Pace:
       set to what the registry accepted in it, a little under (multiplicative decrease, in proportion to
       the refusals: a limit met by far cuts far; halving at most); once a limit has been met, more than
       HOLD refused in a window is enough (the limit is known to be there);
-    * a window with none refused, in which requests had to wait for their turn (the rate held the run
-      back), probes upward by PROBE of the rate (at least a request a second), twice as far after each
+    * a window with none refused, in which requests went at BOUND of the rate or more (the rate held the
+      run back), probes upward by PROBE of the rate (at least a request a second), twice as far after each
       such window in a row (up to PROBE x MAX_STEP: a rate cut well under the limit climbs back in
       seconds); a window with a few refused holds the rate (it is at the limit), and so does one that
       asked for less than the rate (layers being analysed): a rate never reached proves nothing, and
@@ -53,6 +53,7 @@ class Pace:
     PROBE = 0.05
     MAX_STEP = 4
     MARGIN = 0.95  # below what the registry accepted, to leave its bucket room to refill
+    BOUND = 0.9  # the share of the rate a window must reach for the rate to be what held it back
     WARN_EVERY = 30.0  # seconds between two warnings about slowing down (the others are debug lines)
 
     def __init__(self, rate: float | None = None, clock: Any = time.monotonic, sleep: Any = time.sleep) -> None:
@@ -64,7 +65,7 @@ class Pace:
         self._window: float | None = None  # when the window began
         self._last = 0.0  # when the latest request went
         self._in_window = self._refused = 0
-        self._paced = False  # a request of this window waited for its turn
+        self._spaced = 0.0  # when the latest request may go or went, after its slot (`space`)
         self._step = 1
         self._found = False  # a limit was met: from now on a few refusals are the limit, not chance
         self._warned = -self.WARN_EVERY
@@ -82,9 +83,20 @@ class Pace:
                 return
             slot = max(self._next, now)
             self._next = slot + 1.0 / self.rate
-            self._paced = self._paced or slot > now
         if slot > now:
             self.sleep(slot - now)
+
+    def space(self) -> None:
+        """Called once the request has its slot: no closer to the request before it than the rate
+        allows. Turns are taken before the wait for a slot; requests whose turns came while they waited
+        (a registry that stalled, then answered all it held at once) would otherwise go in one burst."""
+        if self.rate is None:
+            return
+        with self._lock:
+            now = self.clock()
+            at = self._spaced = max(now, self._spaced + 1.0 / self.rate)
+        if at > now:
+            self.sleep(at - now)
 
     def slow_down(self) -> None:
         """The registry refused a request with 429 (it is retried by urllib3)."""
@@ -113,7 +125,7 @@ class Pace:
                 "The registry asks for fewer requests (429): slowing down to %.1f requests a second",
                 self.rate,
             )
-        elif self.rate is not None and self._refused == 0 and self._paced:
+        elif self.rate is not None and self._refused == 0 and self._in_window >= self.BOUND * self.rate * elapsed:
             self.rate += max(1.0, self.PROBE * self.rate) * self._step
             self._step = min(2 * self._step, self.MAX_STEP)
         else:
@@ -123,7 +135,7 @@ class Pace:
         self._new_window(now)
 
     def _new_window(self, now: float) -> None:
-        self._window, self._in_window, self._refused, self._paced = now, 0, 0, False
+        self._window, self._in_window, self._refused = now, 0, 0
 
 
 class Concurrency:
@@ -309,9 +321,10 @@ class Traffic:
 
     @contextmanager
     def request(self, gated: bool = True) -> Iterator[Attempt]:
-        """Waits for (``gated``: to the registry's own host) a slot, then for the request's turn: in that
-        order, so that requests let go at once by slots freed at once still go one turn apart
-        (``--max-rate`` is a ceiling however the answers come); `Attempt.answered` is told what came back."""
+        """Waits for the request's turn and (``gated``: to the registry's own host) a slot, then no
+        closer to the request before it than the rate allows (`Pace.space`: --max-rate is a ceiling
+        however the answers come); `Attempt.answered` is told what came back."""
+        self.pace.wait()
         if gated:
             self.concurrency.acquire()
         attempt: Attempt | None = None
@@ -319,7 +332,7 @@ class Traffic:
         # after the wait): its retries must not give back and wait again for that slot
         holding, self._local.gated = self.gated, gated
         try:
-            self.pace.wait()
+            self.pace.space()
             attempt = Attempt(self.clock)
             yield attempt
         finally:
@@ -333,18 +346,16 @@ class PacedRetry(Retry):
     elsewhere has limits of its own); a retry gives its slot back while it waits, then waits its turn as
     any other request. ``Retry-After`` is obeyed up to ``retry_after_max`` seconds; an answer asking for
     longer is the answer (the registry means minutes or hours: an error saying so beats a run that
-    waits for ever), and one that is no number of seconds nor an HTTP date is the usual backoff. An answer
-    that did not come within its time is asked for twice more at most (TIMEOUTS in all), not as often
-    as a refusal: each attempt costs the whole ``--timeout``."""
+    waits for ever), and one that is no time (not a number of seconds nor an HTTP date) is the usual
+    backoff. ``on_timeout(error)`` is told of every error and says whether it was an
+    attempt that ran out of time, the last one its request may make (its client counts them)."""
 
-    TIMEOUTS = 3
     traffic: Traffic | None = None
-    timed_out = 0  # attempts so far that ended at their time limit
-    timeout_cut: Any = None  # () -> whether this thread's latest request was cut at its deadline
+    on_timeout: Callable[[Exception], bool] | None = None
 
     def new(self, **kwargs: Any) -> Retry:
         retry = super().new(**kwargs)
-        retry.traffic, retry.timed_out, retry.timeout_cut = self.traffic, self.timed_out, self.timeout_cut  # type: ignore[attr-defined]
+        retry.traffic, retry.on_timeout = self.traffic, self.on_timeout  # type: ignore[attr-defined]
         return retry
 
     def increment(
@@ -358,37 +369,41 @@ class PacedRetry(Retry):
     ) -> Retry:
         if response is not None and response.status == 429 and self.traffic is not None and self.traffic.gated:
             self.traffic.pace.slow_down()
-        asked = self.asked_to_wait(response) if response is not None else None
+        asked = asked_to_wait(response) if response is not None else None
         if asked is not None and asked > self.retry_after_max:
             raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After asks for {asked:.0f} s"))
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        timed_out = isinstance(error, ReadTimeoutError) or (
-            error is not None and self.timeout_cut is not None and self.timeout_cut()
-        )
-        if timed_out:
-            retry.timed_out += 1  # type: ignore[attr-defined]
-            if retry.timed_out >= self.TIMEOUTS:  # type: ignore[attr-defined]
-                raise MaxRetryError(_pool, url or "", error) from error
+        if error is not None and self.on_timeout is not None and self.on_timeout(error):
+            raise MaxRetryError(_pool, url or "", error) from error
         return retry
 
-    @staticmethod
-    def asked_to_wait(response: Any) -> float | None:
-        """The seconds an answer's Retry-After asks for, or None (none, or not a time)."""
-        value = response.headers.get("Retry-After")
-        try:
-            return Retry(retry_after_max=math.inf).parse_retry_after(value) if value is not None else None  # type: ignore[arg-type]
-        except InvalidHeader:
-            return None
-
     def parse_retry_after(self, retry_after: str) -> float:
-        try:
-            return super().parse_retry_after(retry_after)
-        except InvalidHeader:  # "soon", "-5", "1.5": the backoff instead (urllib3 would fail the request)
-            return 0.0
+        seconds = _seconds(retry_after)
+        return 0.0 if seconds is None else min(seconds, self.retry_after_max)  # 0: the backoff instead
 
     def sleep(self, response: Any = None) -> None:
         if self.traffic is None or not self.traffic.gated:
             return super().sleep(response)
         with self.traffic.concurrency.paused():
             super().sleep(response)
-        self.traffic.pace.wait()  # a retry is a request like any other: a slot, then its turn
+            self.traffic.pace.wait()  # a retry is a request like any other: its turn, its slot, spaced
+        self.traffic.pace.space()
+
+
+YEAR = 365 * 24 * 3600.0
+
+
+def asked_to_wait(response: Any) -> float | None:
+    """The seconds an answer's Retry-After asks for, or None (none, or no time)."""
+    value = response.headers.get("Retry-After")
+    return None if value is None else _seconds(value)
+
+
+def _seconds(value: str) -> float | None:
+    """A Retry-After as seconds (a number of them, or an HTTP date), more than a year counted as a year
+    and a second; None for what is no time: "soon", "-5", "1.5", a date past year 9999, 5,000 digits
+    (urllib3 raises on some, fails on others)."""
+    try:
+        return float(Retry(retry_after_max=YEAR + 1).parse_retry_after(value))  # type: ignore[arg-type]
+    except (InvalidHeader, ValueError, OverflowError):
+        return None
