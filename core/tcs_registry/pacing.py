@@ -347,8 +347,8 @@ class PacedRetry(Retry):
     any other request. ``Retry-After`` is obeyed up to ``retry_after_max`` seconds; an answer asking for
     longer is the answer (the registry means minutes or hours: an error saying so beats a run that
     waits for ever), and one that is no time (not a number of seconds nor an HTTP date) is the usual
-    backoff. ``on_timeout(error)`` is told of every error and says whether it was an
-    attempt that ran out of time, the last one its request may make (its client counts them)."""
+    backoff. ``on_timeout(error)`` is told of every error and says whether it was an attempt that ran
+    out of time, the last one its request may make (its client counts them)."""
 
     traffic: Traffic | None = None
     on_timeout: Callable[[Exception], bool] | None = None
