@@ -132,6 +132,23 @@ def test_a_rate_the_run_does_not_reach_is_not_raised():
     assert 40.0 <= pace.rate <= 65.0
 
 
+def test_a_rate_cut_to_one_a_second_climbs_back():
+    """Cut to the floor of one request a second (a limit that has since gone), four workers whose answers
+    take 0.2 to 0.4 s: the gaps between two requests are about a second, which is the rate, not idling,
+    and the rate climbs back."""
+    clock, draw = FakeClock(), random.Random(1)
+    pace = Pace(None, clock=clock, sleep=lambda seconds: None)
+    pace.rate = 1.0  # where a deep cut left it
+    ready = [clock.now] * 4  # when each worker asks next: at its turn, then its answer's time later
+    while clock.now < 100.0 + 300.0:
+        worker = min(range(4), key=ready.__getitem__)
+        clock.now = ready[worker]
+        turn = max(pace._next, clock.now)
+        pace.wait()
+        ready[worker] = turn + draw.uniform(0.2, 0.4)
+    assert pace.rate > 10.0
+
+
 def test_max_rate_holds_when_a_stalled_registry_answers_everything_at_once():
     """--max-rate 20 with 4 requests in flight and 8 more waiting: the registry stalls for a second, then
     answers the 4 together. The 8 still go a twentieth of a second apart, not in a burst."""

@@ -73,8 +73,10 @@ class Pace:
     def wait(self) -> None:
         with self._lock:
             now = self.clock()
-            if now - self._last > self.WINDOW:  # idle a while (logging in, one page at a time): the window
-                self._new_window(now)  # says nothing of the registry's rate
+            # idle a while (logging in, one page at a time): the window says nothing of the registry's
+            # rate; a pause of a few turns at a low rate is no idling (at 1 a second every gap is one)
+            if now - self._last > max(self.WINDOW, 3.0 / self.rate if self.rate else 0.0):
+                self._new_window(now)
             self._decide(now)
             self._last = now
             self._in_window += 1
