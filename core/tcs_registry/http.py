@@ -424,40 +424,42 @@ class RegistryClient:
         # a slot is for reading the registry; a token asked for while it waits must not wait for one too
         gated = kwargs.pop("gated", True) and method in ("GET", "HEAD") and origin(url) == self._origin
         authorize = kwargs.pop("authorize", None)
-        outer, self._request.timeouts = getattr(self._request, "timeouts", 0), 0  # (a token asked for inside)
+        with self._own_timeouts():
+            for attempt in range(1 if stream else BODY_ATTEMPTS):  # a connection broken mid-body is tried again
+                with self.traffic.request(gated) as turn, DEADLINES.scope(self.timeout[1]) as scope:
+                    if authorize is not None:
+                        self._authorize(kwargs["headers"], turn.credentials(authorize))
+                    response = self._transport(method, url, host, scope, **kwargs)
+                    if stream:  # the deadline and the slot are for the status line and headers, that is
+                        turn.answered(response)
+                        return response
+                    try:
+                        answer = _read_body(response, host, limit)
+                        if scope.cut:  # an answer that ends with its connection ended where the deadline shut it
+                            raise requests.exceptions.ConnectionError("shut at its deadline")
+                        turn.answered(answer)
+                        return answer
+                    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
+                        response.close()
+                        spent = scope.cut and self._count_timeout()
+                        if attempt + 1 == BODY_ATTEMPTS or spent or method not in ("GET", "HEAD"):
+                            what = self._too_slow(host) if scope.cut else f"{host} broke off its answer"
+                            code = "timeout" if scope.cut else None
+                            times = self._request.timeouts if scope.cut else attempt + 1
+                            what += " once" if times == 1 else f" {times} times"
+                            raise RegistryError(f"{what}: {_reason(exc)}", code=code) from None
+                        log.debug("Answer from %s broken off (%s); asking again", host, _reason(exc))
+            raise AssertionError("unreachable")
+
+    @contextmanager
+    def _own_timeouts(self) -> Iterator[None]:
+        """This thread's request counts its attempts that ran out of time from 0 (a token asked for while
+        it is sent counts its own, and the request's count is back after it)."""
+        outer, self._request.timeouts = getattr(self._request, "timeouts", 0), 0
         try:
-            return self._attempts(method, url, host, gated, authorize, stream, limit, kwargs)
+            yield
         finally:
             self._request.timeouts = outer
-
-    def _attempts(
-        self, method: str, url: str, host: str, gated: bool, authorize: Any, stream: bool, limit: int, kwargs: Any
-    ) -> requests.Response:
-        for attempt in range(1 if stream else BODY_ATTEMPTS):  # a connection broken mid-body is tried again
-            with self.traffic.request(gated) as turn, DEADLINES.scope(self.timeout[1]) as scope:
-                if authorize is not None:
-                    self._authorize(kwargs["headers"], turn.credentials(authorize))
-                response = self._transport(method, url, host, scope, **kwargs)
-                if stream:  # the deadline and the slot are for the status line and headers, that is
-                    turn.answered(response)
-                    return response
-                try:
-                    answer = _read_body(response, host, limit)
-                    if scope.cut:  # an answer that ends with its connection ended where the deadline shut it
-                        raise requests.exceptions.ConnectionError("shut at its deadline")
-                    turn.answered(answer)
-                    return answer
-                except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
-                    response.close()
-                    spent = scope.cut and self._count_timeout()
-                    if attempt + 1 == BODY_ATTEMPTS or spent or method not in ("GET", "HEAD"):
-                        what = self._too_slow(host) if scope.cut else f"{host} broke off its answer"
-                        code = "timeout" if scope.cut else None
-                        times = self._request.timeouts if scope.cut else attempt + 1
-                        what += " once" if times == 1 else f" {times} times"
-                        raise RegistryError(f"{what}: {_reason(exc)}", code=code) from None
-                    log.debug("Answer from %s broken off (%s); asking again", host, _reason(exc))
-        raise AssertionError("unreachable")
 
     def _timed_out(self, error: Exception) -> bool:
         """urllib3's retries tell of each error: whether it was an attempt that ran out of time (no answer
@@ -467,7 +469,7 @@ class RegistryClient:
 
     def _count_timeout(self) -> bool:
         """One more attempt of this thread's request ran out of time: True once it has had TIMEOUTS."""
-        self._request.timeouts = getattr(self._request, "timeouts", 0) + 1
+        self._request.timeouts += 1
         return self._request.timeouts >= TIMEOUTS
 
     @staticmethod
