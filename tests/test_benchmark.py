@@ -43,7 +43,10 @@ def test_the_benchmark_runs_and_counts_the_minimum_requests(tmp_path, debian_lay
         # keep-alive: a connection for each request in flight at once (and the main thread's), never one a
         # request; the run says how many it had in flight
         assert run["connections"] <= run["most"] + 1 and run["connections"] < run["requests"]
-        assert 1 <= run["in_flight"] <= run["most"]
+        assert 1 <= run["limit"] <= run["most"] and 0 < run["in_flight"] <= run["most"]
+        # one request alone takes the delay (0.02 s by default) and the registry's answering
+        assert 20 < run["round_trip_ms"] < 200
+        assert run["minimum_seconds"] > run["minimum_seconds_at_delay"]
         assert run["rows"] == 12
     # on a PostgreSQL store; then two shards at once: each lists everything and describes its share
     store = results["store"]
@@ -78,8 +81,9 @@ def test_the_latency_proxy_charges_a_round_trip_for_each_new_connection(anonymou
 def test_the_report_compares_each_dry_run_with_both_skopeo_loops():
     def run(images, concurrency, seconds, minimum):
         return {
-            "images": images, "repositories": images // 10, "concurrency": concurrency, "in_flight": concurrency,
-            "seconds": seconds,
+            "images": images, "repositories": images // 10, "concurrency": concurrency, "limit": concurrency,
+            "in_flight": concurrency - 1, "seconds": seconds, "round_trip_ms": 22.0,
+            "minimum_seconds_at_delay": minimum * 0.9,
             "images_per_s": round(images / seconds, 1), "requests": 2 * images + 3, "minimum_requests": 2 * images + 2,
             "connections": 2 * concurrency + 1, "minimum_seconds": minimum, "cpu_seconds": 1.0,
             "registry_cpu_seconds": 1.0, "proxy_cpu_seconds": 0.5, "cpu_floor_seconds": 1.2, "peak_rss_mb": 70.0,

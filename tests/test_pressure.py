@@ -162,6 +162,23 @@ def test_concurrency_halves_when_the_registry_refuses_in_earnest_not_now_and_the
     assert limiter.limit == 16
 
 
+def test_the_run_reports_the_requests_it_had_in_flight_beside_the_limit():
+    """A limit of 4 for 4 s, with 1 request in flight for the first 2 s and 3 for the last 2: 2 in flight
+    on average, half the limit (slots the run could not fill)."""
+    now = [0.0]
+    limiter = Concurrency(4, clock=lambda: now[0])
+    limiter.acquire()
+    now[0] = 2.0
+    for _ in range(2):
+        limiter.acquire()
+    now[0] = 4.0
+    assert (limiter.average(), limiter.busy()) == (4.0, 2.0)
+    for _ in range(3):
+        limiter.release(0.02)
+    now[0] = 8.0  # nothing in flight for 4 s more
+    assert limiter.busy() == 1.0
+
+
 def test_a_waiting_retry_gives_its_slot_back():
     limiter = Concurrency(1)
     limiter.acquire()

@@ -795,8 +795,9 @@ class Discovery:
         traffic = self.traffic
         if traffic is not None:
             log.info(
-                "Requests to the registry sent=%d concurrency=%.1f most=%d rate=%s",
+                "Requests to the registry sent=%d in_flight=%.1f concurrency=%.1f most=%d rate=%s",
                 traffic.pace.sent,
+                traffic.concurrency.busy(),
                 traffic.concurrency.average(),
                 traffic.concurrency.most,
                 f"{traffic.pace.rate:.1f}" if traffic.pace.rate else "unlimited",

@@ -191,6 +191,8 @@ class Concurrency:
         self._queued = False  # a request waited for a slot in this window: the limit held the run back
         self._began = self._changed = clock()
         self._area = 0.0  # the limit integrated over time, for its average
+        self._busy = 0.0  # the requests in flight integrated over time, for theirs
+        self._counted = self._began  # when _busy was last brought up to date
 
     def acquire(self) -> None:
         with self._cond:
@@ -202,12 +204,14 @@ class Concurrency:
                         self._cond.wait()
                 finally:
                     self.waiting -= 1
+            self._count()
             self.in_flight += 1
 
     def release(self, latency: float | None = None, refused: bool = False) -> None:
         """A request's slot back, with its latency (None: not a clean sample, e.g. it was retried) and
         whether the registry refused it."""
         with self._cond:
+            self._count()
             self.in_flight -= 1
             if latency is not None:
                 self._latencies.append(latency)
@@ -232,6 +236,18 @@ class Concurrency:
             elapsed = now - self._began
             area = self._area + self.limit * (now - self._changed)
         return area / elapsed if elapsed > 0 else float(self.limit)
+
+    def busy(self) -> float:
+        """The requests in flight, averaged over the run so far (below `average`: slots left unused)."""
+        with self._cond:
+            self._count()
+            elapsed = self._counted - self._began
+            return self._busy / elapsed if elapsed > 0 else float(self.in_flight)
+
+    def _count(self) -> None:
+        now = self.clock()
+        self._busy += self.in_flight * (now - self._counted)
+        self._counted = now
 
     def _set(self, limit: int) -> None:
         limit = max(1, min(self.most, limit))

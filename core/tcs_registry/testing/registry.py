@@ -35,7 +35,10 @@ def htpasswd(path: Path, users: dict[str, str]) -> Path:
 
 
 class RegistryServer:
-    """One registry process. ``auth`` is the registry config's ``auth`` section (None: anonymous)."""
+    """One registry process. ``auth`` is the registry config's ``auth`` section (None: anonymous);
+    ``blob_cache``: the in-memory blob descriptor cache that the registry's packaged configuration turns
+    on (Debian's /etc/docker/registry/config.yml), for benchmarks; tests go without it, so that what they
+    delete from storage is gone."""
 
     def __init__(
         self,
@@ -45,6 +48,7 @@ class RegistryServer:
         auth: dict[str, Any] | None = None,
         tls: tuple[Path, Path] | None = None,
         catalog_max_entries: int | None = None,
+        blob_cache: bool = False,
     ) -> None:
         if shutil.which(REGISTRY_BINARY) is None:
             raise RuntimeError(f"{REGISTRY_BINARY} is not installed (Debian package docker-registry)")
@@ -53,6 +57,7 @@ class RegistryServer:
         self.auth = auth
         self.tls = tls
         self.catalog_max_entries = catalog_max_entries
+        self.blob_cache = blob_cache
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -78,6 +83,8 @@ class RegistryServer:
             },
             "http": http,
         }
+        if self.blob_cache:
+            config["storage"]["cache"] = {"blobdescriptor": "inmemory"}
         if self.auth:
             config["auth"] = self.auth
         if self.catalog_max_entries:
