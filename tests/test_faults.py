@@ -155,6 +155,35 @@ def test_a_registry_that_never_answers_is_asked_three_times_not_seven(tcs, anony
     assert took < 8
 
 
+def test_a_gateway_that_timed_out_is_asked_three_times_not_seven(tcs, anonymous_registry, out_dir):
+    """504: the gateway in front ran out of time waiting for the registry (RFC 9110, 15.6.5), after a wait
+    of its own (nginx's proxy_read_timeout, 60 s by default): an attempt that ran out of time, three in
+    all with the others, not the six retries a refusal gets. A 503 keeps its six."""
+    seen = []
+
+    def gateway(path, session, upstream):
+        if path in ("/v2/alpine/manifests/3.19", "/v2/alpine/manifests/3.20"):
+            seen.append(path)
+            if path.endswith("3.19"):
+                if len(seen) == 1:
+                    time.sleep(1.5)  # the client gives up on the first attempt: the first of three
+                    return None
+                return 504, {"Content-Type": "text/html"}, b"<html><h1>504 Gateway Time-out</h1></html>"
+            unavailable = {"Content-Type": "text/html", "Retry-After": "1"}  # (a shorter wait than the backoff)
+            return 503, unavailable, b"<html><h1>503 Service Unavailable</h1></html>"
+        return None
+
+    with Proxy(anonymous_registry.url, gateway) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run", "--timeout=1", "--allowList=alpine:3.19,alpine:3.20")
+        failed = csv_rows(failures_path(out_dir, proxy.host))
+    assert result.code == 4
+    assert (seen.count("/v2/alpine/manifests/3.19"), seen.count("/v2/alpine/manifests/3.20")) == (3, 7)
+    assert sorted(failed[1:]) == [
+        [f"{proxy.host}/alpine", tag, "registry-error", f"{proxy.host}/alpine:{tag}: the registry answered {status}"]
+        for tag, status in (("3.19", 504), ("3.20", 503))
+    ]
+
+
 def test_timeouts_before_and_during_an_answer_count_together(tcs, anonymous_registry, out_dir):
     """Silent twice, then an answer trickled past its deadline: three attempts that ran out of time,
     whichever way, and no more (each kind had three of its own: nine)."""

@@ -461,11 +461,15 @@ class RegistryClient:
         finally:
             self._request.timeouts = outer
 
-    def _timed_out(self, error: Exception) -> bool:
-        """urllib3's retries tell of each error: whether it was an attempt that ran out of time (no answer
-        within --timeout, or one cut at its deadline), the last its request may make."""
+    def _timed_out(self, error: Exception | None, response: Any = None) -> bool:
+        """urllib3's retries tell of each error and each answer retried: whether it was an attempt that ran
+        out of time (no answer within --timeout, one cut at its deadline, or a gateway's 504), the last its
+        request may make."""
         cut = isinstance(error, ProtocolError) and DEADLINES.cut()  # not a refused connection after a cut
-        return (isinstance(error, ReadTimeoutError) or cut) and self._count_timeout()
+        # 504: a gateway ran out of time waiting for the registry behind it (RFC 9110, 15.6.5), after a
+        # wait of its own as long as ours (nginx's proxy_read_timeout and an AWS ALB's idle timeout: 60 s)
+        gateway = response is not None and response.status == 504
+        return (isinstance(error, ReadTimeoutError) or cut or gateway) and self._count_timeout()
 
     def _count_timeout(self) -> bool:
         """One more attempt of this thread's request ran out of time: True once it has had TIMEOUTS."""

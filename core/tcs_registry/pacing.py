@@ -365,11 +365,12 @@ class PacedRetry(Retry):
     any other request. ``Retry-After`` is obeyed up to ``retry_after_max`` seconds; an answer asking for
     longer is the answer (the registry means minutes or hours: an error saying so beats a run that
     waits for ever), and one that is no time (not a number of seconds nor an HTTP date) is the usual
-    backoff. ``on_timeout(error)`` is told of every error and says whether it was an attempt that ran
-    out of time, the last one its request may make (its client counts them)."""
+    backoff. ``on_timeout(error, response)`` is told of every error and every answer retried and says
+    whether it was an attempt that ran out of time, the last one its request may make (its client counts
+    them)."""
 
     traffic: Traffic | None = None
-    on_timeout: Callable[[Exception], bool] | None = None
+    on_timeout: Callable[[Exception | None, Any], bool] | None = None
 
     def new(self, **kwargs: Any) -> Retry:
         retry = super().new(**kwargs)
@@ -391,8 +392,9 @@ class PacedRetry(Retry):
         if asked is not None and asked > self.retry_after_max:
             raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After asks for {asked:.0f} s"))
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        if error is not None and self.on_timeout is not None and self.on_timeout(error):
-            raise MaxRetryError(_pool, url or "", error) from error
+        if self.on_timeout is not None and self.on_timeout(error, response):
+            # the answer, if any, is returned as it came (raise_on_status=False): the caller says what it was
+            raise MaxRetryError(_pool, url or "", error or ResponseError(f"{response.status} answers")) from error
         return retry
 
     def parse_retry_after(self, retry_after: str) -> float:
