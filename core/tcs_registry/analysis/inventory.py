@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import replace
+from functools import lru_cache
 from typing import IO, Any, Protocol, TypeVar
 
 from packageurl import PackageURL
@@ -324,10 +325,10 @@ def _package(kind: str, raw: dict[str, Any], path: str, layer: str, system: Oper
         if kind != "rpm" and (source != name or source_version != version):  # (as Syft writes it: the
             # source's version too where it differs, a binNMU's "+b1" say)
             qualifiers["upstream"] = source + (f"@{source_version}" if source_version != version else "")
-        purl = PackageURL(purl_type, system.id or None, name, purl_version, {k: v for k, v in qualifiers.items() if v})
+        purl = _purl(purl_type, system.id or None, name, purl_version, tuple(q for q in qualifiers.items() if q[1]))
     else:
         purl_type, ecosystem = LANGUAGE_KINDS[kind]
-        purl = _language_purl(purl_type, name, version)
+        purl = _purl(*_language_purl(purl_type, name, version))
         if raw.get("unmatched"):  # not the registry's package of that name (a Rust workspace's own crate)
             ecosystem = ""
     return Package(
@@ -335,7 +336,7 @@ def _package(kind: str, raw: dict[str, Any], path: str, layer: str, system: Oper
         version=version,
         type=purl_type,
         ecosystem=ecosystem,
-        purl=purl.to_string(),
+        purl=purl,
         location=path + (f"!{raw['path']}" if raw.get("path") else ""),
         layer=layer,
         source_name=raw.get("source_name", ""),
@@ -346,20 +347,30 @@ def _package(kind: str, raw: dict[str, Any], path: str, layer: str, system: Oper
     )
 
 
-def _language_purl(purl_type: str, name: str, version: str) -> PackageURL:
+@lru_cache(maxsize=16384)
+def _purl(
+    purl_type: str, namespace: str | None, name: str, version: str | None, qualifiers: tuple[tuple[str, str], ...] = ()
+) -> str:
+    """The package URL, made once for the packages of a layer many images share (its normalising is most
+    of an image's inventory time otherwise)."""
+    return PackageURL(purl_type, namespace, name, version, dict(qualifiers)).to_string()
+
+
+def _language_purl(purl_type: str, name: str, version: str) -> tuple[str, str | None, str, str | None]:
+    """The type, namespace, name and version of a language package's URL."""
     if purl_type == "pypi":
-        return PackageURL("pypi", None, re.sub(r"[-_.]+", "-", name).lower(), version)
+        return "pypi", None, re.sub(r"[-_.]+", "-", name).lower(), version
     if purl_type == "npm" and name.startswith("@") and "/" in name:
         scope, _, short = name.partition("/")
-        return PackageURL("npm", scope, short, version)
+        return "npm", scope, short, version
     if purl_type == "golang":
         namespace, _, short = name.rpartition("/")
         tagged = version if name == "stdlib" or not version else "v" + version
-        return PackageURL("golang", namespace or None, short, tagged or None)
+        return "golang", namespace or None, short, tagged or None
     if purl_type == "maven" and ":" in name:
         group, _, artifact = name.partition(":")
-        return PackageURL("maven", group, artifact, version)
+        return "maven", group, artifact, version
     if purl_type == "composer" and "/" in name:
         vendor, _, package = name.partition("/")
-        return PackageURL("composer", vendor, package, version)
-    return PackageURL(purl_type, None, name, version)
+        return "composer", vendor, package, version
+    return purl_type, None, name, version

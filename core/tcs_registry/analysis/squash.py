@@ -61,20 +61,26 @@ def squash(records: list[LayerRecord], budget: Callable[[], None] = lambda: None
     image's analysis has taken too long)."""
     view = View()
     for index, record in enumerate(records):
-        if record.opaque:  # everything under each from below, not the directory itself
-            opaque = set(record.opaque)
-            for table in (view.files, view.links):
-                budget()
-                for path in [p for p in table if _under(p, opaque)]:
-                    del table[path]
-        _drop(view, set(record.whiteouts), budget)
-        _drop(view, set(record.entries), budget)  # replaced paths, and what was under them
-        for directory in record.directories:  # a directory replaces a lower file or link, keeps what is under it
-            view.files.pop(directory, None)
-            view.links.pop(directory, None)
+        if view.files or view.links:  # (below a base layer, nothing: its thousands of entries are not looked at)
+            _remove_below(view, record, budget)
         view.links.update(record.links)
         view.files.update({path: (index, entry) for path, entry in record.files.items()})
     return view
+
+
+def _remove_below(view: View, record: LayerRecord, budget: Callable[[], None]) -> None:
+    """What ``record``'s layer deletes, hides or replaces of the layers below it."""
+    if record.opaque:  # everything under each from below, not the directory itself
+        opaque = set(record.opaque)
+        for table in (view.files, view.links):
+            budget()
+            for path in [p for p in table if _under(p, opaque)]:
+                del table[path]
+    _drop(view, set(record.whiteouts), budget)
+    _drop(view, set(record.entries), budget)  # replaced paths, and what was under them
+    for directory in record.directories:  # a directory replaces a lower file or link, keeps what is under it
+        view.files.pop(directory, None)
+        view.links.pop(directory, None)
 
 
 class Removals:
