@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         scan = ["registry", server.url, "--format=table,json,sarif,cyclonedx", *state, *args.extra]
         code = max(code, _run(*scan))
         if (debian / ".complete").exists():
-            _run("results", state_dir, "--image=demo/debian:12", head=20)
-        _run("results", state_dir, "--image=apps/python:1", head=40)
+            _run("results", state_dir, f"--image={server.host}/demo/debian:12", head=20)
+        _run("results", state_dir, f"--image={server.host}/apps/python:1", head=40)  # (not an earlier demo's)
         print("A fixed apps/python:1 is pushed (idna 3.7), and the registry scanned again\n", flush=True)
         push_python_app(pusher, idna="3.7")
         _run(*scan, "-q", head=0)
