@@ -27,6 +27,7 @@ class Scope:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.cut = False  # the latest request of this scope was shut down at its deadline
+        self.sent: float | None = None  # when its latest request went out (time.monotonic)
         self.watches: list[int] = []
 
 
@@ -57,12 +58,18 @@ class Deadlines:
         scope = getattr(self._local, "scope", None)
         return scope is not None and scope.cut
 
+    def waited(self) -> float:
+        """Seconds since this thread's latest request (in the scope open now) went out; 0 if none did."""
+        scope = getattr(self._local, "scope", None)
+        return 0.0 if scope is None or scope.sent is None else time.monotonic() - scope.sent
+
     def attach(self, connection: Any) -> None:
         """Watches the connection's socket from now on, if a scope is open in this thread (a request has
         just gone out on it); the watch ends with the scope or when the connection goes back to its pool."""
         scope = getattr(self._local, "scope", None)
         if scope is None or connection.sock is None:
             return
+        scope.sent = time.monotonic()
         with self._lock:
             self._active.pop(getattr(connection, "deadline_watch", -1), None)
             watch = connection.deadline_watch = next(self._ids)

@@ -51,8 +51,9 @@ MAX_BODY_BYTES = 64 * 1024 * 1024  # an answer read whole (JSON, manifests, toke
 # takes ~15 times its size in memory)
 MAX_PAGE_BYTES = 16 * 1024 * 1024
 BODY_ATTEMPTS = 5
-# attempts of one request that may run out of time (no answer, or none whole, within --timeout), however
-# they end: each costs the whole --timeout, so fewer than the refusals a registry gets retried for
+# attempts of one request that may run out of time (no answer, or none whole, within --timeout, or a 5xx
+# after half of it), however they end: each costs about the whole --timeout, so fewer than the refusals a
+# registry gets retried for
 TIMEOUTS = 3
 # a registry refusing one request in seven at random still fails one in a million after these
 RETRIES = 6
@@ -445,7 +446,8 @@ class RegistryClient:
                         if attempt + 1 == BODY_ATTEMPTS or spent or method not in ("GET", "HEAD"):
                             what = self._too_slow(host) if scope.cut else f"{host} broke off its answer"
                             code = "timeout" if scope.cut else None
-                            times = self._request.timeouts if scope.cut else attempt + 1
+                            # (a slow 5xx counted already, whose body was then cut, is one attempt)
+                            times = min(self._request.timeouts, TIMEOUTS) if scope.cut else attempt + 1
                             what += " once" if times == 1 else f" {times} times"
                             raise RegistryError(f"{what}: {_reason(exc)}", code=code) from None
                         log.debug("Answer from %s broken off (%s); asking again", host, _reason(exc))
@@ -463,13 +465,14 @@ class RegistryClient:
 
     def _timed_out(self, error: Exception | None, response: Any = None) -> bool:
         """urllib3's retries tell of each error and each answer retried: whether it was an attempt that ran
-        out of time (no answer within --timeout, one cut at its deadline, or a gateway's 504), the last its
-        request may make."""
+        out of time (no answer within --timeout, one cut at its deadline, or a 5xx after half of it), the
+        last its request may make."""
         cut = isinstance(error, ProtocolError) and DEADLINES.cut()  # not a refused connection after a cut
-        # 504: a gateway ran out of time waiting for the registry behind it (RFC 9110, 15.6.5), after a
-        # wait of its own as long as ours (nginx's proxy_read_timeout and an AWS ALB's idle timeout: 60 s)
-        gateway = response is not None and response.status == 504
-        return (isinstance(error, ReadTimeoutError) or cut or gateway) and self._count_timeout()
+        # a 5xx that came after half of --timeout or more costs about as much as a timeout: a gateway that
+        # gave up waiting for the registry behind it (504 after nginx's or an AWS load balancer's 60 s); one
+        # that came at once is a refusal like any other, retried as often
+        slow = response is not None and response.status >= 500 and DEADLINES.waited() >= self.timeout[1] / 2
+        return (isinstance(error, ReadTimeoutError) or cut or slow) and self._count_timeout()
 
     def _count_timeout(self) -> bool:
         """One more attempt of this thread's request ran out of time: True once it has had TIMEOUTS."""
