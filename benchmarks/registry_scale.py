@@ -254,8 +254,9 @@ def dry_run(
             "requests_by_kind": counts,
             "minimum_requests": minimum_requests(repos, images),
         }
-        # the minimum requests spread over the requests in flight, a round trip each (as one request
-        # alone takes it: the delay and the registry's answering), after each one's connection set-up;
+        # the minimum requests spread over the concurrency limit (its average over the run), a round trip
+        # each (as one request alone takes it: the delay and the registry's answering), after each slot's
+        # connection set-up (a round trip too);
         # and the same with the bare delay for a round trip (a registry that answers in no time)
         alone = round_trip(proxy, repos, tags)
         result["round_trip_ms"] = round(alone * 1000, 2)
