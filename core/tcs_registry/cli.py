@@ -138,7 +138,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option(
         "--timeout",
         help="Seconds an answer of the registry may take to come, in all, before it is asked again; three times in "
-        "all (default 60).",
+        "all, a 5xx that took half of it or more counted with them (default 60).",
     )
     @click.option(
         "--platform",
