@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from tcs_registry.plugins import get_plugin_manager, registry_types
@@ -55,3 +59,22 @@ def test_sniffing_a_plain_registry_sends_at_most_one_vendor_probe(pm, basic_regi
         with Proxy(upstream.url, lambda *_: None) as proxy:
             assert select_registry_type(pm, proxy.url, HttpProbe(proxy.url, True)) == "DEFAULT_V2"
             assert proxy.paths == expected_paths
+
+
+def test_loading_every_plugin_leaves_the_cloud_sdks_unimported():
+    """Every command loads every plugin: boto3 and azure-identity (~150 ms of each start) are imported
+    only when an ECR or ACR registry is used, not to recognise a URL."""
+    script = """
+import json, sys
+from tcs_registry.plugins import get_plugin_manager, registry_types
+from tcs_registry.sniffing import OfflineProbe, select_registry_type
+pm = get_plugin_manager(env={})
+chosen = [select_registry_type(pm, url, OfflineProbe()) for url in sys.argv[1:]]
+print(json.dumps([sorted(registry_types(pm)), chosen, [m for m in ("boto3", "azure.identity") if m in sys.modules]]))
+"""
+    urls = ["https://123456789012.dkr.ecr.eu-west-1.amazonaws.com", "https://acmeregistry.azurecr.io"]
+    done = subprocess.run([sys.executable, "-c", script, *urls], capture_output=True, text=True, check=True)
+    types, chosen, imported = json.loads(done.stdout)
+    assert {"ECR", "ACR"} <= set(types)
+    assert chosen == ["ECR", "ACR"]
+    assert imported == []

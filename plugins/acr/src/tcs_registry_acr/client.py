@@ -20,12 +20,8 @@ from tcs_registry.default_plugins.v2 import describe
 from tcs_registry.http import Challenge, json_field, origin, token_lifetime
 from tcs_registry.oci import parse_time
 
-# <registry>[-<hash>] (a domain name label scope) [.<region>.geo | .privatelink] .azurecr.io (.cn, .us in the
-# sovereign clouds): login servers, geo-replicas' regional endpoints and private links (Microsoft Learn,
-# "container registry endpoint reference"); data endpoints serve layer downloads only
-ACR_HOST = re.compile(
-    r"^[a-z0-9]{5,50}(?:-[a-z0-9]+)?(?:\.[a-z0-9-]+\.geo|\.privatelink)?\.azurecr\.(?P<cloud>io|cn|us)$"
-)
+from .hosts import acr_host, is_acr_host
+
 # Each cloud's Entra ID authority (azure-identity AzureAuthorityHosts, azure-cli cloud.py's login server
 # suffixes). The audience is ACR's own in every cloud, as the current SDKs ask for it: a registry may
 # refuse Azure Resource Manager audience tokens (az acr config authentication-as-arm), never its own.
@@ -47,14 +43,6 @@ def _azure_https(url: str) -> bool:
     """An ACR host over HTTPS: where Entra ID and ACR tokens may go."""
     parts = urlsplit(url)
     return parts.scheme == "https" and is_acr_host(parts.netloc)
-
-
-def acr_host(host: str) -> re.Match[str] | None:
-    return ACR_HOST.match(host.split(":")[0].lower())
-
-
-def is_acr_host(host: str) -> bool:
-    return acr_host(host) is not None
 
 
 def _entra_options(cloud: str) -> dict[str, Any]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,12 +36,8 @@ from tcs_registry.oci import (
     parse_manifest,
 )
 
-# awslabs/amazon-ecr-credential-helper ecr-login/api/client.go (ExtractRegistry)
-ECR_HOST = re.compile(
-    r"^(?P<account>\d{12})\.dkr[.-]ecr(?P<fips>-fips)?\.(?P<region>[a-zA-Z0-9][a-zA-Z0-9-_]*)\."
-    r"(amazonaws\.(com(\.cn)?|eu)|on\.(aws|amazonwebservices\.com\.cn)|sc2s\.sgov\.gov|c2s\.ic\.gov|"
-    r"cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$"
-)
+from .hosts import EcrHost, parse_host
+
 PAGE_SIZE = 1000  # the largest maxResults ECR accepts
 BATCH = 100  # imageIds per batch_get_image call
 PASSWORD_HOURS = 12  # get_authorization_token's password lasts 12 hours
@@ -53,20 +48,6 @@ log = logging.getLogger("tcs_registry.ecr")
 # answers Docker schema 2 only, converting or refusing OCI manifests and indexes.
 ACCEPTED_MEDIA_TYPES = [*INDEX_TYPES, *IMAGE_TYPES]
 MAX_REPOSITORY_NAME = 256  # botocore service-2.json RepositoryName: distribution's grammar, 256 characters
-
-
-@dataclass(frozen=True)
-class EcrHost:
-    account: str
-    region: str
-    fips: bool
-
-
-def parse_host(host: str) -> EcrHost | None:
-    match = ECR_HOST.match(host.split(":")[0].lower())
-    if not match:
-        return None
-    return EcrHost(match.group("account"), match.group("region"), bool(match.group("fips")))
 
 
 # the failures report's codes of ECR's errors (botocore's ecr service model names them)
