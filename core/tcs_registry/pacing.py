@@ -140,6 +140,26 @@ class Pace:
         self._window, self._in_window, self._refused = now, 0, 0
 
 
+class TimeAverage:
+    """A quantity's average over time since it was made, each value weighted by how long it held (the
+    caller keeps it under its own lock)."""
+
+    def __init__(self, value: float, clock: Any) -> None:
+        self.clock = clock
+        self._began = self._changed = clock()
+        self._value, self._area = value, 0.0
+
+    def set(self, value: float) -> None:
+        now = self.clock()
+        self._area += self._value * (now - self._changed)
+        self._changed, self._value = now, value
+
+    def mean(self) -> float:
+        now = self.clock()
+        area, elapsed = self._area + self._value * (now - self._changed), now - self._began
+        return area / elapsed if elapsed > 0 else float(self._value)
+
+
 class Concurrency:
     """How many requests may be in flight to one registry at once, found as TCP Vegas finds its window
     (Brakmo and Peterson, 1995; Netflix's concurrency-limits `VegasLimit` for servers): the latency of
@@ -180,7 +200,6 @@ class Concurrency:
         self.baseline: float | None = None  # seconds: the lowest window median seen
         self.in_flight = 0
         self.waiting = 0  # requests waiting for a slot
-        self.clock = clock
         self._slow_start = True
         self._mixed = False  # the window under way began before the limit changed
         self._cut_at: float | None = None  # the latency that made the latest cut, for the next window
@@ -189,10 +208,8 @@ class Concurrency:
         self._latencies: list[float] = []
         self._refused = 0
         self._queued = False  # a request waited for a slot in this window: the limit held the run back
-        self._began = self._changed = clock()
-        self._area = 0.0  # the limit integrated over time, for its average
-        self._busy = 0.0  # the requests in flight integrated over time, for theirs
-        self._counted = self._began  # when _busy was last brought up to date
+        self._limits = TimeAverage(self.limit, clock)
+        self._flights = TimeAverage(0, clock)
 
     def acquire(self) -> None:
         with self._cond:
@@ -204,15 +221,15 @@ class Concurrency:
                         self._cond.wait()
                 finally:
                     self.waiting -= 1
-            self._count()
             self.in_flight += 1
+            self._flights.set(self.in_flight)
 
     def release(self, latency: float | None = None, refused: bool = False) -> None:
         """A request's slot back, with its latency (None: not a clean sample, e.g. it was retried) and
         whether the registry refused it."""
         with self._cond:
-            self._count()
             self.in_flight -= 1
+            self._flights.set(self.in_flight)
             if latency is not None:
                 self._latencies.append(latency)
             self._refused += refused
@@ -232,29 +249,17 @@ class Concurrency:
     def average(self) -> float:
         """The limit averaged over the run so far."""
         with self._cond:
-            now = self.clock()
-            elapsed = now - self._began
-            area = self._area + self.limit * (now - self._changed)
-        return area / elapsed if elapsed > 0 else float(self.limit)
+            return self._limits.mean()
 
     def busy(self) -> float:
         """The requests in flight, averaged over the run so far (below `average`: slots left unused)."""
         with self._cond:
-            self._count()
-            elapsed = self._counted - self._began
-            return self._busy / elapsed if elapsed > 0 else float(self.in_flight)
-
-    def _count(self) -> None:
-        now = self.clock()
-        self._busy += self.in_flight * (now - self._counted)
-        self._counted = now
+            return self._flights.mean()
 
     def _set(self, limit: int) -> None:
         limit = max(1, min(self.most, limit))
         if limit != self.limit:
-            now = self.clock()
-            self._area += self.limit * (now - self._changed)
-            self._changed = now
+            self._limits.set(limit)
             log.debug("Requests in flight at once: %d (was %d)", limit, self.limit)
             self.limit, self._mixed = limit, True
 
@@ -411,6 +416,7 @@ class PacedRetry(Retry):
 
 
 YEAR = 365 * 24 * 3600.0
+_RETRY_AFTER = Retry(retry_after_max=int(YEAR) + 1)  # urllib3's reading of a Retry-After, capped past a year
 
 
 def asked_to_wait(response: Any) -> float | None:
@@ -424,6 +430,6 @@ def _seconds(value: str) -> float | None:
     and a second; None for what is no time: "soon", "-5", "1.5", a date past year 9999, 5,000 digits
     (urllib3 raises on some, fails on others)."""
     try:
-        return float(Retry(retry_after_max=YEAR + 1).parse_retry_after(value))  # type: ignore[arg-type]
+        return float(_RETRY_AFTER.parse_retry_after(value))
     except (InvalidHeader, ValueError, OverflowError):
         return None
