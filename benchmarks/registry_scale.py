@@ -258,7 +258,7 @@ def dry_run(
         # each (as one request alone takes it: the delay and the registry's answering), after each slot's
         # connection set-up (a round trip too);
         # and the same with the bare delay for a round trip (a registry that answers in no time)
-        alone = round_trip(proxy, repos, tags)
+        alone = round_trip(proxy, repos, tags, samples=min(100, images))  # (each image once at most)
         result["round_trip_ms"] = round(alone * 1000, 2)
         result["minimum_seconds"] = round((result["minimum_requests"] / result["limit"] + 1) * alone, 2)
         result["minimum_seconds_at_delay"] = round((result["minimum_requests"] / result["limit"] + 1) * delay, 2)
