@@ -12,10 +12,13 @@ from pathlib import Path
 
 import requests
 
+from tcs_registry.oci import DOCKER_MANIFEST, OCI_MANIFEST
+from tcs_registry.testing.registry import RegistryServer
+
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from registry_scale import latency_proxy, report, stats  # noqa: E402
+from registry_scale import latency_proxy, replaying, report, stats  # noqa: E402
 
 
 def test_the_benchmark_runs_and_counts_the_minimum_requests(tmp_path, debian_layer):
@@ -30,10 +33,11 @@ def test_the_benchmark_runs_and_counts_the_minimum_requests(tmp_path, debian_lay
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(out.read_text())
     large = results["dry_run"][1:]
-    assert [(d["images"], d["concurrency"], d["most"]) for d in results["dry_run"]] == [
-        (2, "default", 64),
-        (12, "default", 64),
-        (12, 4, 4),
+    assert [(d["images"], d["concurrency"], d["most"], d["registry"]) for d in results["dry_run"]] == [
+        (2, "default", 64, "live"),
+        (12, "default", 64, "live"),
+        (12, 4, 4, "live"),
+        (12, "default", 64, "replayed"),  # the proxy answering what it kept of a first run's answers
     ]
     for run in large:
         # the API check twice (recognising the registry, then logging in), the catalog, a tags list a
@@ -46,8 +50,10 @@ def test_the_benchmark_runs_and_counts_the_minimum_requests(tmp_path, debian_lay
         assert 1 <= run["limit"] <= run["most"] and 0 < run["in_flight"] <= run["most"]
         # one request alone takes the delay (0.02 s by default) and the registry's answering
         assert 20 < run["round_trip_ms"] < 200
-        assert run["minimum_seconds"] > run["minimum_seconds_at_delay"]
+        assert run["minimum_seconds"] >= run["minimum_seconds_at_delay"]
         assert run["rows"] == 12
+        # every request of the replayed run answered by the proxy, none of the others
+        assert run["replayed"] == (run["requests"] if run["registry"] == "replayed" else 0)
     # on a PostgreSQL store; then two shards at once: each lists everything and describes its share
     store = results["store"]
     assert (store["postgresql"]["store"], store["postgresql"]["rows"]) == ("postgresql", 12)
@@ -76,6 +82,31 @@ def test_the_latency_proxy_charges_a_round_trip_for_each_new_connection(anonymou
     assert first >= 1.0 and other >= 1.0  # a new connection: its set-up first
     assert again < 0.9 and other_again < 0.9  # the same connection kept alive: no set-up
     assert seen["connections"] == 3 and seen["counts"] == {"ping": 4}  # the third asked for these counts
+
+
+def test_the_latency_proxy_replays_what_the_registry_answered(standard, tmp_path):
+    """-replay: once told to, the proxy gives the answers it saw the registry give (200s to GETs) itself,
+    byte for byte, with no registry behind it; what it has not seen still goes to the registry."""
+    accept = {"Accept": f"{OCI_MANIFEST},{DOCKER_MANIFEST}"}
+    with (
+        RegistryServer(standard.storage, tmp_path) as server,
+        latency_proxy(server.url, delay=0.0, replay=True) as proxy,
+    ):
+        base = f"http://{proxy}/v2"
+        repository = requests.get(f"{base}/_catalog", timeout=10).json()["repositories"][0]
+        tag = requests.get(f"{base}/{repository}/tags/list", timeout=10).json()["tags"][0]
+        live = requests.get(f"{base}/{repository}/manifests/{tag}", headers=accept, timeout=10)
+        assert stats(proxy)["replayed"] == 0  # (not before it is told to)
+        replaying(proxy)
+        server.stop()  # from now on only the proxy can answer
+        kept = requests.get(f"{base}/{repository}/manifests/{tag}", headers=accept, timeout=10)
+        unseen = requests.get(f"{base}/{repository}/manifests/no-such-tag", headers=accept, timeout=10)
+        seen = stats(proxy)
+    assert (live.status_code, kept.status_code) == (200, 200) and kept.content == live.content
+    for header in ("Content-Type", "Content-Length", "Docker-Content-Digest"):
+        assert kept.headers[header] == live.headers[header]
+    assert unseen.status_code == 502  # not kept: asked of the registry, which is gone
+    assert seen["replayed"] == 1 and seen["counts"]["manifest"] == 3
 
 
 def test_the_report_compares_each_dry_run_with_both_skopeo_loops():

@@ -5,7 +5,11 @@
 // counts). Written in Go so that the proxy's own work takes little of the CPU the measured tool and the
 // registry share.
 //
-//	latency-proxy -upstream http://127.0.0.1:5000 -delay 20ms [-connect-delay 20ms]
+// With -replay it keeps every 200 answer to a GET, and once asked POST /_replay it answers those from
+// memory (after the same delay) instead of asking the registry again: a registry whose own work is done
+// on other machines than the client's, as a remote one's is, with the answers the real one gave.
+//
+//	latency-proxy -upstream http://127.0.0.1:5000 -delay 20ms [-connect-delay 20ms] [-replay]
 //
 // prints "listening <port>" once it accepts connections.
 package main
@@ -21,6 +25,7 @@ import (
 	"os"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -39,6 +44,7 @@ var kinds = []struct {
 type stats struct {
 	sync.Mutex
 	Connections int            `json:"connections"`
+	Replayed    int            `json:"replayed"` // answers given from memory (-replay)
 	Counts      map[string]int `json:"counts"`
 	Paths       map[string]int `json:"paths"`
 	CPU         float64        `json:"cpu_seconds"`
@@ -62,6 +68,54 @@ func kindOf(method, path string) string {
 		return method + " " + kind
 	}
 	return kind
+}
+
+// answer is a registry's answer kept for replaying.
+type answer struct {
+	header http.Header
+	body   []byte
+}
+
+type answers struct {
+	sync.Mutex
+	kept      map[string]answer
+	replaying atomic.Bool
+}
+
+// keyOf: the path and query alone (each of the benchmark's manifests is in one format, whatever the
+// Accept header asks for).
+func keyOf(r *http.Request) string {
+	return r.URL.RequestURI()
+}
+
+func (a *answers) find(r *http.Request) (answer, bool) {
+	if r.Method != http.MethodGet || !a.replaying.Load() {
+		return answer{}, false
+	}
+	a.Lock()
+	defer a.Unlock()
+	found, ok := a.kept[keyOf(r)]
+	return found, ok
+}
+
+// keeping copies a 200 answer's body as it is written, to keep it once it is complete.
+type keeping struct {
+	http.ResponseWriter
+	status int
+	body   []byte
+}
+
+func (k *keeping) WriteHeader(status int) {
+	k.status = status
+	k.ResponseWriter.WriteHeader(status)
+}
+
+func (k *keeping) Write(p []byte) (int, error) {
+	if k.status == 0 {
+		k.status = http.StatusOK
+	}
+	k.body = append(k.body, p...)
+	return k.ResponseWriter.Write(p)
 }
 
 // settingUp holds a new connection's first read back by the connection set-up time.
@@ -97,6 +151,7 @@ func main() {
 	upstream := flag.String("upstream", "", "the registry's URL")
 	delay := flag.Duration("delay", 20*time.Millisecond, "added to every request")
 	connectDelay := flag.Duration("connect-delay", -1, "added to every new connection (default: -delay)")
+	replay := flag.Bool("replay", false, "keep the registry's answers to replay them after POST /_replay")
 	flag.Parse()
 	target, err := url.Parse(*upstream)
 	if err != nil || target.Host == "" {
@@ -109,17 +164,22 @@ func main() {
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	proxy.Transport = &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}
 	seen := &stats{Counts: map[string]int{}, Paths: map[string]int{}}
+	kept := &answers{kept: map[string]answer{}}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/_stats" {
 			seen.Lock()
 			seen.CPU = cpuSeconds()
 			body, _ := json.Marshal(seen)
 			if r.URL.Query().Get("reset") == "1" {
-				seen.Connections, seen.Counts, seen.Paths = 0, map[string]int{}, map[string]int{}
+				seen.Connections, seen.Replayed, seen.Counts, seen.Paths = 0, 0, map[string]int{}, map[string]int{}
 			}
 			seen.Unlock()
 			w.Header().Set("Content-Type", "application/json")
 			w.Write(body)
+			return
+		}
+		if *replay && r.URL.Path == "/_replay" && r.Method == http.MethodPost {
+			kept.replaying.Store(true)
 			return
 		}
 		seen.Lock()
@@ -127,7 +187,27 @@ func main() {
 		seen.Paths[r.Method+" "+r.URL.Path]++
 		seen.Unlock()
 		time.Sleep(*delay)
-		proxy.ServeHTTP(w, r)
+		if found, ok := kept.find(r); ok {
+			seen.Lock()
+			seen.Replayed++
+			seen.Unlock()
+			for name, values := range found.header {
+				w.Header()[name] = values
+			}
+			w.Write(found.body)
+			return
+		}
+		if !*replay || r.Method != http.MethodGet {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		keep := &keeping{ResponseWriter: w}
+		proxy.ServeHTTP(keep, r)
+		if keep.status == http.StatusOK {
+			kept.Lock()
+			kept.kept[keyOf(r)] = answer{w.Header().Clone(), keep.body}
+			kept.Unlock()
+		}
 	})
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
