@@ -84,6 +84,42 @@ def test_random_faults_cost_less_than_3x_the_fault_free_run(big_registry, big, t
     assert faulty_took[-1] < 3 * clean_took[-1], list(zip(clean_took, faulty_took, strict=True))
 
 
+class HeldBack:
+    """A rewrite holding the first manifest asked for until ``others`` more have been asked for (or
+    ``longest`` seconds have passed): an image waiting out its retries, the run going on meanwhile."""
+
+    def __init__(self, others: int, longest: float) -> None:
+        self.others, self.longest = others, longest
+        self.asked_meanwhile = -1  # (the held one)
+        self.enough = threading.Event()
+        self.went_on: bool | None = None  # the others were asked for while it was held
+        self.asked_while_held = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str, session: object, upstream: str) -> None:
+        if "/manifests/" in path:
+            with self._lock:
+                self.asked_meanwhile += 1
+                first = self.asked_meanwhile == 0
+                if self.asked_meanwhile >= self.others:
+                    self.enough.set()
+            if first:
+                self.went_on = self.enough.wait(self.longest)
+                self.asked_while_held = self.asked_meanwhile
+
+
+def test_an_image_waiting_for_its_answer_does_not_hold_up_the_images_after_it(big_registry, big, tmp_path):
+    """One of the first images waits for its answer (as when it waits out its retries' backoff): the
+    run describes the images after it meanwhile, 100 of them at --concurrency=8 (the report's rows wait
+    for it, in order; before, the run stopped after 4 x 8 images and waited), and is complete."""
+    held = HeldBack(others=100, longest=10.0)
+    with Proxy(big_registry.url, held) as proxy:
+        done, _, rows = dry_run(proxy.url, tmp_path, "held", "--concurrency=8")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert rows == expected_rows(proxy.host, big.expected)
+    assert held.went_on, f"{held.asked_while_held} others asked for in the {held.longest} s one was held back"
+
+
 class SlowUnderLoad:
     """A registry that shares its capacity among what it is asked (processor sharing): with more than
     ``capacity`` requests in flight, each takes ``base`` x in-flight / capacity seconds."""

@@ -54,6 +54,7 @@ log = logging.getLogger("tcs_registry")
 MAX_TAGS = 100_000  # tags taken from one repository's listing (memory stays bounded whatever it lists)
 REUSED_AFTER_HOURS = 6.0  # a scan id whose share finished longer ago is being used again, not retried
 SCANS = 8  # images analysed at once, at most: analysis is CPU-bound, and each holds layers in flight
+LOOK_AHEAD = 16  # a dry run's images under way or waiting for their row, per --concurrency
 
 
 @dataclass
@@ -469,7 +470,10 @@ class Discovery:
         """A dry run describes the images it leaves out as well, for their build time in the report
         (unless the registry counts what that costs: `RegistryClient.describe_skipped`)."""
         s, summary = self.settings, self.summary
-        window = 4 * s.concurrency  # bounded look-ahead: memory does not grow with the registry
+        # A bounded look-ahead (memory does not grow with the registry), and a wide one: while the image
+        # whose row is next waits out its retries (0.5 + 1 + 2 + 4 s of backoff), the workers go on with
+        # the images after it. A scan's results are larger, and the analysis sets its pace: a shorter one.
+        window = (4 if self.analyser is not None else LOOK_AHEAD) * s.concurrency
         # (repository, tag, the description under way, why the image is left out: '' if it is admitted)
         pending: deque[tuple[str, str, Future[Outcome] | None, str]] = deque()
         admitted = 0
