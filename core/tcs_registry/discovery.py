@@ -470,13 +470,14 @@ class Discovery:
         """A dry run describes the images it leaves out as well, for their build time in the report
         (unless the registry counts what that costs: `RegistryClient.describe_skipped`)."""
         s, summary = self.settings, self.summary
-        # A bounded look-ahead (memory does not grow with the registry), and a wide one: while the image
-        # whose row is next waits out its retries (0.5 + 1 + 2 + 4 s of backoff), the workers go on with
-        # the images after it. A scan's results are larger, and the analysis sets its pace: a shorter one.
+        # A bounded look-ahead (memory does not grow with the registry: an image's description is a few
+        # KB), and a wide one: while the image whose row is next waits out its retries (up to 15.5 s of
+        # backoff), the workers go on with the 1,000 after it, a few seconds' work, before they wait for
+        # it too. A scan's results are larger, and the analysis sets its pace: a shorter one.
         window = (4 if self.analyser is not None else LOOK_AHEAD) * s.concurrency
         # (repository, tag, the description under way, why the image is left out: '' if it is admitted)
         pending: deque[tuple[str, str, Future[Outcome] | None, str]] = deque()
-        admitted = 0
+        admitted = admitted_pending = 0  # admitted images; of them, those in `pending`
         describe_skipped = report is not None and self._connected()[1].describe_skipped
 
         def skipped_row(repository: str, tag: str, future: Future[Outcome] | None) -> None:
@@ -499,8 +500,9 @@ class Discovery:
                 report.row(f"{s.host}/{repository}", tag, build_time, skipped=True)
 
         def settle() -> None:
-            nonlocal admitted
+            nonlocal admitted, admitted_pending
             repository, tag, future, left_out = pending.popleft()
+            admitted_pending -= not left_out
             self.settled += 1
             reference = f"{s.host}/{repository}:{tag}"
             if left_out or future is None:
@@ -558,8 +560,8 @@ class Discovery:
             if wanted and unmatched:
                 unmatched -= {p for p in unmatched if p.matches(repository, tag)}
             if wanted and s.max_images is not None and admitted >= s.max_images:
-                while any(not left_out for *_, left_out in pending):  # an image under way may prove to
-                    settle()  # be no image and free its place (the skipped ones are not waited for)
+                while admitted_pending:  # an image under way may prove to be no image and free its
+                    settle()  # place (the skipped ones are not waited for)
             within_limit = s.max_images is None or admitted < s.max_images
             if wanted and within_limit:
                 admitted += 1
@@ -574,6 +576,7 @@ class Discovery:
                     pending.append((repository, tag, pool.submit(self._unmoved, done), ""))
                 else:
                     pending.append((repository, tag, pool.submit(self.describe_and_scan, repository, tag), ""))
+                admitted_pending += 1
             else:
                 summary.skipped += 1
                 if attached:

@@ -789,11 +789,16 @@ class RegistryClient:
         if cached is not None:
             return cached
         what = self._image(repository, reference)
-        response = self.get(f"/v2/{repository}/manifests/{reference}", headers={"Accept": oci.MANIFEST_ACCEPT})
+        try:  # no more read than a manifest may hold (a failed image's answer stays alive with its error)
+            response = self.get(
+                f"/v2/{repository}/manifests/{reference}",
+                headers={"Accept": oci.MANIFEST_ACCEPT},
+                max_bytes=oci.MAX_MANIFEST_BYTES,
+            )
+        except AnswerTooLarge:
+            raise ImageError(f"{what}: manifest larger than {oci.MAX_MANIFEST_BYTES} bytes", code="too-large") from None
         self.check(response, what, missing="manifest")
         body = response.content
-        if len(body) > oci.MAX_MANIFEST_BYTES:
-            raise ImageError(f"{what}: manifest larger than {oci.MAX_MANIFEST_BYTES} bytes", code="too-large")
         digest = response.headers.get("Docker-Content-Digest") or ""
         if oci.is_digest(reference):
             oci.verify_digest(body, reference, what)
