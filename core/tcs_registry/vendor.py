@@ -11,6 +11,10 @@ subclass, writes `sniff()`, and registers an instance as its entry point::
 
     plugin = HarborPlugin()          # [project.entry-points.tcs_registry] x = "pkg.hooks:plugin"
 
+``client_class`` may also name the class as ``"package.module:Class"``, imported when a registry of
+the type is first used: every command loads every installed plugin, so a client that needs a heavy
+SDK (boto3, azure-identity) costs nothing to the runs that never use it.
+
 The client specialises what its vendor does better than plain V2 by defining any of
 ``repositories()``, ``tags(repository)`` and ``describe(repository, tag)``; each may also return
 None to leave that call to the generic V2 plugin. ``login()`` checks the credentials (by default the
@@ -19,6 +23,7 @@ None to leave that call to the generic V2 plugin. ``login()`` checks the credent
 
 from __future__ import annotations
 
+import pkgutil
 from collections.abc import Iterable
 from typing import Any
 
@@ -46,13 +51,19 @@ def client_class(plugins: Iterable[object], registry_type: str) -> type[Registry
     """The client class of the registered `VendorPlugin` serving ``registry_type``, if any."""
     for plugin in plugins:
         if isinstance(plugin, VendorPlugin) and plugin.registry_type.name == registry_type:
-            return plugin.client_class
+            return plugin.client()
     return None
 
 
 class VendorPlugin:
     registry_type: RegistryType
-    client_class: type[RegistryClient] = RegistryClient
+    client_class: type[RegistryClient] | str = RegistryClient  # or "package.module:Class", imported when used
+
+    def client(self) -> type[RegistryClient]:
+        """The client class, imported now if ``client_class`` names it."""
+        if isinstance(self.client_class, str):
+            self.client_class = pkgutil.resolve_name(self.client_class)
+        return self.client_class
 
     def sniff(self, url: str, probe: Probe) -> RegistryMatch | None:
         """Override: recognise the vendor (URL rules first; then ``probe.v2()``, one ``probe.get()``)."""
@@ -61,7 +72,7 @@ class VendorPlugin:
     def _mine(self, registry: Registry, client: RegistryClient | None = None) -> bool:
         if registry.registry_type != self.registry_type.name:
             return False
-        return client is None or isinstance(client, self.client_class)
+        return client is None or isinstance(client, self.client())
 
     def _ask(self, client: RegistryClient, method: str, *args: Any) -> Any:
         answer = getattr(client, method, None)
@@ -79,7 +90,7 @@ class VendorPlugin:
     def authenticate(self, registry: Registry, credentials: Credentials) -> RegistryClient | None:
         if not self._mine(registry):
             return None
-        client = self.client_class(registry, credentials)
+        client = self.client()(registry, credentials)
         client.login()
         return client
 

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from tcs_registry import Confidence, Probe, RegistryClient, RegistryMatch, RegistryType, VendorPlugin
+from tcs_registry import Confidence, Probe, RegistryMatch, RegistryType, VendorPlugin
 
 from .hosts import is_acr_host
 
 
 class AcrPlugin(VendorPlugin):
     registry_type = RegistryType("ACR", "Azure Container Registry")
-
-    @property
-    def client_class(self) -> type[RegistryClient]:  # type: ignore[override]
-        from .client import AcrClient  # azure-identity: imported for an ACR registry only
-
-        return AcrClient
+    client_class = "tcs_registry_acr.client:AcrClient"  # azure-identity: imported for such a registry only
 
     def sniff(self, url: str, probe: Probe | None = None) -> RegistryMatch | None:
         if is_acr_host(urlsplit(url).netloc):

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from tcs_registry import Confidence, Probe, RegistryClient, RegistryMatch, RegistryType, VendorPlugin
+from tcs_registry import Confidence, Probe, RegistryMatch, RegistryType, VendorPlugin
 
 from .hosts import parse_host
 
 
 class EcrPlugin(VendorPlugin):
     registry_type = RegistryType("ECR", "Amazon Elastic Container Registry")
-
-    @property
-    def client_class(self) -> type[RegistryClient]:  # type: ignore[override]
-        from .client import EcrClient  # boto3: imported for an ECR registry only (every run loads the plugin)
-
-        return EcrClient
+    client_class = "tcs_registry_ecr.client:EcrClient"  # boto3: imported for such a registry only
 
     def sniff(self, url: str, probe: Probe | None = None) -> RegistryMatch | None:
         if parse_host(urlsplit(url).netloc):
