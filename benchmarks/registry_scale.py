@@ -54,6 +54,11 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 # -- datasets ------------------------------------------------------------------------------------------
+def dry_image(repo: int, tag: int) -> tuple[str, str]:
+    """The repository and tag of the dry-run dataset's image ``tag`` of repository ``repo``."""
+    return f"bench/r{repo:04d}", f"1.{tag}.0"
+
+
 def dry_dataset(repos: int, tags: int) -> Path:
     """REPOS x TAGS images, each with its own config (build time), all sharing one small layer."""
     root = cache_dir() / f"bench-dry-{repos}x{tags}-v1"
@@ -64,7 +69,7 @@ def dry_dataset(repos: int, tags: int) -> Path:
         for r in range(repos):
             for t in range(tags):
                 created = (START + timedelta(minutes=r * tags + t)).strftime("%Y-%m-%dT%H:%M:%SZ")
-                writer.image(f"bench/r{r:04d}", f"1.{t}.0", created=created, layers=[layer])
+                writer.image(*dry_image(r, t), created=created, layers=[layer])
         (root / ".complete").touch()
     return root / "storage"
 
@@ -210,7 +215,7 @@ def round_trip(proxy: str, repos: int, tags: int, samples: int = 100) -> float:
     try:
         get("/v2/")  # pays for the connection's set-up
         for i in range(samples):
-            repository, tag = f"bench/r{i % repos:04d}", f"1.{(i // repos) % tags}.0"
+            repository, tag = dry_image(i % repos, (i // repos) % tags)
             seconds, manifest = get(f"/v2/{repository}/manifests/{tag}")
             times += [seconds, get(f"/v2/{repository}/blobs/{json.loads(manifest)['config']['digest']}")[0]]
     finally:
@@ -452,14 +457,16 @@ def report(results: dict) -> str:
 
     live = [d for d in large if d.get("registry") != "replayed"]
 
+    def replayed(d: dict) -> str:
+        return "" if d in live or d is small else " (answers replayed)"
+
     def speedup(d: dict, loop: dict | None) -> float:
         """Against the skopeo loop on the same (live) registry."""
         return loop["estimated_seconds"] / d["seconds"] if loop and d in live else 0.0
 
     rows = [
         (
-            f"{d['images']:,} images / {d['repositories']:,} repositories"
-            + (", answers replayed" if d.get("registry") == "replayed" else ""),
+            f"{d['images']:,} images / {d['repositories']:,} repositories{replayed(d)}",
             d["concurrency"],
             f"{d['limit']} / {d['in_flight']}",
             d["seconds"],
@@ -498,16 +505,13 @@ def report(results: dict) -> str:
     for d in large:
         if d["cpu_floor_seconds"] > 1.3 * d["minimum_seconds"]:
             lines.append(
-                f"at concurrency {d['concurrency']}{'' if d in live else ', answers replayed,'} tcs-registry, "
-                "the registry and the proxy need "
+                f"at concurrency {d['concurrency']}{replayed(d)} tcs-registry, the registry and the proxy need "
                 f"{d['cpu_floor_seconds']} s of this machine's {os.cpu_count()} cores, more than 1.3x the "
                 "minimum request time: the machine, not the network, sets the pace"
             )
     checks = [
         (
-            f"dry run at concurrency {d['concurrency']}"
-            + (", answers replayed," if d not in live else "")
-            + " within 1.3x of the minimum request time",
+            f"dry run at concurrency {d['concurrency']}{replayed(d)} within 1.3x of the minimum request time",
             d["seconds"] / d["minimum_seconds"],
             1.3,
             "<=",

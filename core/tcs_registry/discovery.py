@@ -54,7 +54,8 @@ log = logging.getLogger("tcs_registry")
 MAX_TAGS = 100_000  # tags taken from one repository's listing (memory stays bounded whatever it lists)
 REUSED_AFTER_HOURS = 6.0  # a scan id whose share finished longer ago is being used again, not retried
 SCANS = 8  # images analysed at once, at most: analysis is CPU-bound, and each holds layers in flight
-LOOK_AHEAD = 16  # a dry run's images under way or waiting for their row, per --concurrency
+# images under way or waiting for their row, per --concurrency slot: a dry run's, a scan's
+LOOK_AHEAD, SCAN_LOOK_AHEAD = 16, 4
 
 
 @dataclass
@@ -474,7 +475,7 @@ class Discovery:
         # KB), and a wide one: while the image whose row is next waits out its retries (up to 15.5 s of
         # backoff), the workers go on with the 1,000 after it, a few seconds' work, before they wait for
         # it too. A scan's results are larger, and the analysis sets its pace: a shorter one.
-        window = (4 if self.analyser is not None else LOOK_AHEAD) * s.concurrency
+        window = (SCAN_LOOK_AHEAD if self.analyser is not None else LOOK_AHEAD) * s.concurrency
         # (repository, tag, the description under way, why the image is left out: '' if it is admitted)
         pending: deque[tuple[str, str, Future[Outcome] | None, str]] = deque()
         admitted = admitted_pending = 0  # admitted images; of them, those in `pending`
