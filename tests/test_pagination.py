@@ -4,11 +4,12 @@ paged the OCI way by a proxy (the registry packaged here returns all tags at onc
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tcs_registry.testing.helpers import csv_rows, expected_rows
+from tcs_registry.testing.helpers import console_script, csv_rows, expected_rows, run_on_a_terminal
 from tcs_registry.testing.proxy import Proxy
 from tcs_registry.testing.registry import RegistryServer
 
@@ -90,6 +91,16 @@ def test_a_looping_link_fails_that_repository_only(tcs, anonymous_registry):
     assert all("the registry's pagination loops back to" in m for m in loops)
     assert "Total images found    : 4 tags\n" in result.out
     assert "Failed repositories   : 2\n" in result.out
+
+
+def test_a_repository_that_fails_to_list_leaves_no_image_to_wait_for(anonymous_registry, tmp_path):
+    """The tags on the pages read before its listing failed are not counted as found: the live line
+    ends with every image found done (it ended at 4/12, the time left never reaching zero)."""
+    command = [console_script(), "registry", "--mode=dry-run", f"--state-dir={tmp_path}", f"--output-dir={tmp_path}"]
+    with Proxy(anonymous_registry.url, _paged_tags("loop")) as proxy:
+        code, shown, _ = run_on_a_terminal([*command, proxy.url])
+    assert code == 4
+    assert re.findall(r"([\d,]+)/([\d,]+)(\+?) images", shown)[-1] == ("4", "4", ""), shown[-1000:]
 
 
 def test_a_cursor_in_the_body_is_followed_and_a_repeated_cursor_is_an_error(anonymous_registry):

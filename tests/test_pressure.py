@@ -17,7 +17,7 @@ from tcs_registry.http import RegistryClient
 from tcs_registry.models import Credentials, Registry
 from tcs_registry.pacing import Concurrency
 from tcs_registry.testing.helpers import console_script, csv_rows, expected_rows
-from tcs_registry.testing.proxy import Proxy, RandomFaults, TokenBucket
+from tcs_registry.testing.proxy import HeldBack, Proxy, RandomFaults, TokenBucket
 
 
 def dry_run(url: str, tmp, name: str, *extra: str) -> tuple[subprocess.CompletedProcess, float, list[list[str]]]:
@@ -82,30 +82,6 @@ def test_random_faults_cost_less_than_3x_the_fault_free_run(big_registry, big, t
             if faulty_took[-1] < 3 * clean_took[-1]:
                 break
     assert faulty_took[-1] < 3 * clean_took[-1], list(zip(clean_took, faulty_took, strict=True))
-
-
-class HeldBack:
-    """A rewrite holding the first manifest asked for until ``others`` more have been asked for (or
-    ``longest`` seconds have passed): an image waiting out its retries, the run going on meanwhile."""
-
-    def __init__(self, others: int, longest: float) -> None:
-        self.others, self.longest = others, longest
-        self.asked_meanwhile = -1  # (the held one)
-        self.enough = threading.Event()
-        self.went_on: bool | None = None  # the others were asked for while it was held
-        self.asked_while_held = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, path: str, session: object, upstream: str) -> None:
-        if "/manifests/" in path:
-            with self._lock:
-                self.asked_meanwhile += 1
-                first = self.asked_meanwhile == 0
-                if self.asked_meanwhile >= self.others:
-                    self.enough.set()
-            if first:
-                self.went_on = self.enough.wait(self.longest)
-                self.asked_while_held = self.asked_meanwhile
 
 
 def test_an_image_waiting_for_its_answer_does_not_hold_up_the_images_after_it(big_registry, big, tmp_path):

@@ -3,48 +3,19 @@ nothing with --quiet; the report, the summary and the log lines the same either 
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
 import re
-import select
-import struct
 import subprocess
-import termios
+from datetime import datetime
 
 from tcs_registry import progress
-from tcs_registry.testing.helpers import console_script, csv_rows, expected_rows, report_path
+from tcs_registry.testing.helpers import console_script, csv_rows, expected_rows, report_path, run_on_a_terminal
+from tcs_registry.testing.proxy import HeldBack, Proxy
 
 LIVE = re.compile(
     r"(\d+) repositories, ([\d,]+)/([\d,]+)(\+?) images \((\d+) failed\) \| [\d,]+ req/s, no rate limit, "
     r"(\d+) in flight \(limit (\d+)/64\) \| (\d+:\d\d)(?:, ~(\d+:\d\d) left)?"
 )
-
-
-def run_on_a_terminal(command: list[str], size: tuple[int, int] = (50, 200)) -> tuple[int, str, str]:
-    """The command with standard error on a pseudo-terminal of ``size`` (rows, columns) as in a person's
-    shell, and standard output on a pipe; returns (exit code, what the terminal showed, standard output)."""
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL)
-    os.close(follower)
-    shown = b""
-    while True:
-        ready, _, _ = select.select([leader], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the other end is closed: the process has exited
-            break
-        if not chunk:
-            break
-        shown += chunk
-    out = process.stdout.read().decode() if process.stdout else ""
-    code = process.wait(60)
-    os.close(leader)
-    return code, shown.decode(errors="replace"), out
 
 
 def test_a_terminal_shows_one_live_line_under_the_log_lines(big_registry, big, tmp_path):
@@ -119,3 +90,26 @@ def test_without_a_terminal_a_progress_line_comes_now_and_then(tcs, big_registry
     assert csv_rows(report_path(out_dir, host)) == expected_rows(host, big.expected)
     quiet = tcs("registry", big_registry.url, "--mode=dry-run", "-q")
     assert not [m for m in quiet.messages if "Progress" in m]
+
+
+def test_the_count_goes_on_while_one_image_holds_up_the_rows_after_it(tcs, big_registry, big, out_dir, monkeypatch):
+    """One of the first images waits for its answer (as one waiting out its retries) while the run
+    describes the images after it: the count says so, though their report rows wait for that image's."""
+    monkeypatch.setattr(progress, "PERIOD", 0.2)
+    held = HeldBack(others=700, longest=60.0, linger=1.0)  # held until 700 others were asked for, and 1 s more
+    with Proxy(big_registry.url, held) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+    assert result.code == 0, result.err
+    assert held.went_on and held.released is not None
+    lines = [line.split("\t") for line in result.err.splitlines() if "\tinfo\tProgress " in line]
+    counts = [
+        (
+            datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp(),
+            *map(int, re.findall(r" (?:found|done)=(\d+)", text)),
+        )
+        for stamp, _, text in lines
+    ]
+    assert all(done <= found for _, found, done in counts), counts
+    done_while_held = [done for when, _, done in counts if when < held.released]
+    assert done_while_held and max(done_while_held) >= 600, counts  # (report rows written by then: none)
+    assert csv_rows(report_path(out_dir, proxy.host)) == expected_rows(proxy.host, big.expected)

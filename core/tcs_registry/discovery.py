@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -107,7 +107,9 @@ class Discovery:
         self.results: ResultWriter | None = None
         self.repositories = 0  # listed so far
         self.tags = 0  # listed so far (the tags lists fetched ahead of the images described)
-        self.settled = 0  # tags dealt with so far: described (and scanned), skipped or failed
+        # tags dealt with so far: described (and scanned), skipped or failed, as each is (an image waiting out
+        # its retries holds up the report rows after it, not the work on them)
+        self.finished = 0
         self.done = 0  # admitted images described (dry run) or scanned: what --min-coverage counts
         self.unlisted = False  # the repository listing stopped early: how many images there are is unknown
         self._listing = 0  # tags lists under way
@@ -199,7 +201,7 @@ class Discovery:
                     yield repository, tag
                     continue
                 self.summary.found += 1  # never asked for: a name off the grammar could point anywhere
-                self.settled += 1
+                self._one_finished()
                 if len(tag) <= MAX_TAG and not self.settings.image_filter.admits(repository, tag):
                     self.summary.skipped += 1  # left out by the patterns anyway: counted, not reported
                 else:
@@ -255,7 +257,7 @@ class Discovery:
         report), and whether the listing went on past MAX_TAGS (no further page is then asked for)."""
         registry, client = self._connected()
         listed: list[str] = []
-        over = False
+        over = whole = False
         try:
             tags = self.pm.hook.list_tags(registry=registry, client=client, repository=repository)
             if tags is None:
@@ -268,10 +270,11 @@ class Discovery:
                 if self._mine(repository, tag):
                     listed.append(tag)
             listed.sort()
+            whole = True
         finally:
             with self._counting:
                 self._listing -= 1
-                self.tags += len(listed)
+                self.tags += len(listed) if whole else 0  # failed: its repository fails, no tag of it is found
         return listed, over
 
     def _mine(self, repository: str, tag: str) -> bool:
@@ -481,6 +484,15 @@ class Discovery:
         admitted = admitted_pending = 0  # admitted images; of them, those in `pending`
         describe_skipped = report is not None and self._connected()[1].describe_skipped
 
+        def submit(work: Callable[..., Outcome], *args: Any) -> Future[Outcome]:
+            def counted() -> Outcome:
+                try:
+                    return work(*args)
+                finally:
+                    self._one_finished()
+
+            return pool.submit(counted)
+
         def skipped_row(repository: str, tag: str, future: Future[Outcome] | None) -> None:
             build_time = ""
             if future is not None:
@@ -504,7 +516,6 @@ class Discovery:
             nonlocal admitted, admitted_pending
             repository, tag, future, left_out = pending.popleft()
             admitted_pending -= not left_out
-            self.settled += 1
             reference = f"{s.host}/{repository}:{tag}"
             if left_out or future is None:
                 skipped_row(repository, tag, future)
@@ -568,15 +579,15 @@ class Discovery:
                 admitted += 1
                 if self.stopped is not None:  # the quota is gone: count what is left, ask nothing more
                     summary.undone += 1
-                    self.settled += 1
+                    self._one_finished()
                     undone = QuotaExhausted(f"left undone: {self.stopped}")
                     self._record_failure(f"{s.host}/{repository}", tag, undone)
                     continue
                 done = self._resumed(store, repository, tag) if self.resuming else None
                 if done is not None:
-                    pending.append((repository, tag, pool.submit(self._unmoved, done), ""))
+                    pending.append((repository, tag, submit(self._unmoved, done), ""))
                 else:
-                    pending.append((repository, tag, pool.submit(self.describe_and_scan, repository, tag), ""))
+                    pending.append((repository, tag, submit(self.describe_and_scan, repository, tag), ""))
                 admitted_pending += 1
             else:
                 summary.skipped += 1
@@ -585,7 +596,9 @@ class Discovery:
                 elif wanted:
                     log.debug("Skipping image beyond --max-images image=%s/%s:%s", s.host, repository, tag)
                 describe = describe_skipped and not attached and self.stopped is None
-                future = pool.submit(self.describe, repository, tag) if describe else None
+                future = submit(self.describe, repository, tag) if describe else None
+                if future is None:
+                    self._one_finished()  # nothing to do but its row
                 pending.append((repository, tag, future, attached or "left out"))
             while pending and (len(pending) > window or pending[0][2] is None or pending[0][2].done()):
                 settle()
@@ -607,8 +620,13 @@ class Discovery:
         summary = self.summary
         with self._counting:
             listed = self._repositories_listed and self._listing == 0
-            tags = self.tags
-        return Counts(self.repositories, tags, self.settled, self.scanned, summary.failed, listed)
+            tags, finished = self.tags, self.finished
+        return Counts(self.repositories, tags, finished, self.scanned, summary.failed, listed)
+
+    def _one_finished(self) -> None:
+        """One more tag dealt with (described, skipped or failed; its row written or not)."""
+        with self._counting:
+            self.finished += 1
 
     def _stop(self, exc: QuotaExhausted) -> None:
         if self.stopped is None:

@@ -34,7 +34,7 @@ class Counts:
 
     repositories: int = 0  # listed so far
     found: int = 0  # tags found so far
-    done: int = 0  # of those, settled: described (and scanned), skipped or failed
+    done: int = 0  # of those, dealt with: described (and scanned), skipped or failed (rows written or not)
     scanned: int = 0
     failed: int = 0
     listed: bool = False  # the listing has finished: `found` is the total

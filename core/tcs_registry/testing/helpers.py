@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
+import os
+import pty
+import select
 import sqlite3
+import struct
+import subprocess
 import sys
+import termios
 from pathlib import Path
 
 from tcs_registry.report import report_name
@@ -86,3 +93,28 @@ def package_rows(document: dict, *fields: str) -> list[tuple]:
     """The inventory's packages as sorted tuples of ``fields`` (default name, version, source, layer)."""
     fields = fields or ("name", "version", "source_name", "source_version")
     return sorted(tuple(p.get(f, "") for f in fields) for p in document["packages"])
+
+
+def run_on_a_terminal(command: list[str], size: tuple[int, int] = (50, 200)) -> tuple[int, str, str]:
+    """The command with standard error on a pseudo-terminal of ``size`` (rows, columns) as in a person's
+    shell, and standard output on a pipe; returns (exit code, what the terminal showed, standard output)."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL)
+    os.close(follower)
+    shown = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the other end is closed: the process has exited
+            break
+        if not chunk:
+            break
+        shown += chunk
+    out = process.stdout.read().decode() if process.stdout else ""
+    code = process.wait(60)
+    os.close(leader)
+    return code, shown.decode(errors="replace"), out

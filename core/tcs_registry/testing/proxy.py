@@ -1,5 +1,6 @@
 """A reverse proxy in front of the real registry that can change chosen answers (a catch-all facade),
-and the rewrites that make it a registry under pressure: a rate limit, faults at random."""
+and the rewrites that make it a registry under pressure: a rate limit, faults at random, an answer held
+back."""
 
 from __future__ import annotations
 
@@ -117,3 +118,31 @@ class RandomFaults:
             return 200, {RESET: "1"}, b""
         status, headers, body = upstream_answer(session, upstream, path)
         return status, {**headers, CUT_AFTER: str(len(body) // 2)}, body
+
+
+class HeldBack:
+    """A rewrite holding the first manifest asked for until ``others`` more have been asked for (or
+    ``longest`` seconds have passed), and ``linger`` seconds more: an image waiting out its retries, the
+    run going on meanwhile."""
+
+    def __init__(self, others: int, longest: float, linger: float = 0.0) -> None:
+        self.others, self.longest, self.linger = others, longest, linger
+        self.asked_meanwhile = -1  # (the held one)
+        self.enough = threading.Event()
+        self.went_on: bool | None = None  # the others were asked for while it was held
+        self.asked_while_held = 0
+        self.released: float | None = None  # when the held one went on (time.time())
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str, session: object, upstream: str) -> None:
+        if "/manifests/" in path:
+            with self._lock:
+                self.asked_meanwhile += 1
+                first = self.asked_meanwhile == 0
+                if self.asked_meanwhile >= self.others:
+                    self.enough.set()
+            if first:
+                self.went_on = self.enough.wait(self.longest)
+                time.sleep(self.linger)
+                self.asked_while_held = self.asked_meanwhile
+                self.released = time.time()
