@@ -8,8 +8,9 @@ import json
 import time
 
 import pytest
+import requests
 
-from tcs_registry import http
+from tcs_registry import http, oci
 from tcs_registry.results import results_dir
 from tcs_registry.testing.facade import CUT_AFTER, NO_LENGTH, TRICKLE, TRICKLE_BODY
 from tcs_registry.testing.helpers import csv_rows, expected_rows, failures_path, report_path
@@ -494,3 +495,35 @@ def test_a_probe_answer_trickled_past_its_time_is_no_answer():
         started = time.monotonic()
         assert HttpProbe(registry.url, True, timeout=1).v2() is None
         assert time.monotonic() - started < 5
+
+
+def test_a_manifest_or_a_config_larger_than_it_may_be_fails_that_image_only(tcs, anonymous_registry, out_dir):
+    """A manifest over the 4 MiB the distribution spec allows, a config over 8 MiB: that image fails as
+    too large, in one error line, and the run goes on with the others."""
+    manifest = requests.get(
+        f"{anonymous_registry.url}/v2/a/b/c/manifests/v1", headers={"Accept": oci.MANIFEST_ACCEPT}, timeout=10
+    ).json()
+    config = f"/v2/a/b/c/blobs/{manifest['config']['digest']}"
+
+    def oversized(path, session, upstream):
+        if path == "/v2/alpine/manifests/3.19":
+            return 200, {"Content-Type": oci.OCI_MANIFEST}, b" " * (oci.MAX_MANIFEST_BYTES + 1)
+        if path == config:
+            return 200, {"Content-Type": "application/octet-stream"}, b" " * (oci.MAX_CONFIG_BYTES + 1)
+        return None
+
+    with Proxy(anonymous_registry.url, oversized) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+        host = proxy.host
+    errors = [m for m in result.messages if m.startswith("error")]
+    assert errors == [
+        f"error\tFailed to describe image image={host}/a/b/c:v1 error={host}/a/b/c@{manifest['config']['digest']}: "
+        f"blob larger than {oci.MAX_CONFIG_BYTES} bytes",
+        f"error\tFailed to describe image image={host}/alpine:3.19 error={host}/alpine:3.19: "
+        f"manifest larger than {oci.MAX_MANIFEST_BYTES} bytes",
+    ], result.err[-2000:]
+    assert sorted(row[:3] for row in csv_rows(failures_path(out_dir, host))[1:]) == [
+        [f"{host}/a/b/c", "v1", "too-large"],
+        [f"{host}/alpine", "3.19", "too-large"],
+    ]
+    assert result.code == 4

@@ -789,15 +789,9 @@ class RegistryClient:
         if cached is not None:
             return cached
         what = self._image(repository, reference)
-        try:  # no more read than a manifest may hold (a failed image's answer stays alive with its error)
-            response = self.get(
-                f"/v2/{repository}/manifests/{reference}",
-                headers={"Accept": oci.MANIFEST_ACCEPT},
-                max_bytes=oci.MAX_MANIFEST_BYTES,
-            )
-        except AnswerTooLarge:
-            raise ImageError(f"{what}: manifest larger than {oci.MAX_MANIFEST_BYTES} bytes", code="too-large") from None
-        self.check(response, what, missing="manifest")
+        # no more read than a manifest may hold (a failed image's answer stays alive with its error)
+        path, accept = f"/v2/{repository}/manifests/{reference}", {"Accept": oci.MANIFEST_ACCEPT}
+        response = self._content(path, what, "manifest", oci.MAX_MANIFEST_BYTES, headers=accept)
         body = response.content
         digest = response.headers.get("Docker-Content-Digest") or ""
         if oci.is_digest(reference):
@@ -843,13 +837,17 @@ class RegistryClient:
         """Fetch a small blob whole (configs), verifying its digest; like every answer read whole, it has
         --timeout in all to come, and is asked again if broken off."""
         what = f"{self.registry.host}/{repository}@{digest}"
-        try:
-            response = self.get(f"/v2/{repository}/blobs/{digest}", max_bytes=max_bytes)
-        except AnswerTooLarge:
-            raise ImageError(f"{what}: blob larger than {max_bytes} bytes", code="too-large") from None
-        self.check(response, what, missing="blob")
+        response = self._content(f"/v2/{repository}/blobs/{digest}", what, "blob", max_bytes)
         oci.verify_digest(response.content, digest, what)
         return response.content
+
+    def _content(self, path: str, what: str, kind: str, max_bytes: int, **kwargs: Any) -> requests.Response:
+        """A manifest or a blob read whole, up to ``max_bytes`` (more is the image's own error), and checked."""
+        try:
+            response = self.get(path, max_bytes=max_bytes, **kwargs)
+        except AnswerTooLarge:
+            raise ImageError(f"{what}: {kind} larger than {max_bytes} bytes", code="too-large") from None
+        return self.check(response, what, missing=kind)
 
     def config(self, repository: str, digest: str) -> dict[str, Any]:
         """An image config as JSON; cached by digest, so tags sharing a config cost one fetch."""
