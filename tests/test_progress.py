@@ -8,7 +8,10 @@ import re
 import subprocess
 from datetime import datetime
 
+import pytest
+
 from tcs_registry import progress
+from tcs_registry.results import results_dir
 from tcs_registry.testing.helpers import console_script, csv_rows, expected_rows, report_path, run_on_a_terminal
 from tcs_registry.testing.proxy import HeldBack, Proxy
 
@@ -92,24 +95,32 @@ def test_without_a_terminal_a_progress_line_comes_now_and_then(tcs, big_registry
     assert not [m for m in quiet.messages if "Progress" in m]
 
 
-def test_the_count_goes_on_while_one_image_holds_up_the_rows_after_it(tcs, big_registry, big, out_dir, monkeypatch):
+@pytest.mark.parametrize(("mode", "others", "least"), [("dry-run", 700, 600), ("scan", 200, 150)])
+def test_the_count_goes_on_while_one_image_holds_up_the_rows_after_it(
+    tcs, big_registry, big, out_dir, monkeypatch, mode, others, least
+):
     """One of the first images waits for its answer (as one waiting out its retries) while the run
-    describes the images after it: the count says so, though their report rows wait for that image's."""
+    describes (and scans) the images after it, up to its look-ahead (16 images a slot in a dry run, 4 in a
+    scan): the counts say so, though their report rows and results wait for that image's."""
     monkeypatch.setattr(progress, "PERIOD", 0.2)
-    held = HeldBack(others=700, longest=60.0, linger=1.0)  # held until 700 others were asked for, and 1 s more
+    held = HeldBack(others=others, longest=60.0, linger=1.0)  # held until `others` were asked for, and 1 s more
     with Proxy(big_registry.url, held) as proxy:
-        result = tcs("registry", proxy.url, "--mode=dry-run")
+        result = tcs("registry", proxy.url, f"--mode={mode}", *(["--format=json"] if mode == "scan" else []))
     assert result.code == 0, result.err
     assert held.went_on and held.released is not None
     lines = [line.split("\t") for line in result.err.splitlines() if "\tinfo\tProgress " in line]
     counts = [
         (
             datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp(),
-            *map(int, re.findall(r" (?:found|done)=(\d+)", text)),
+            *map(int, re.findall(r" (?:found|done|scanned)=(\d+)", text)),
         )
         for stamp, _, text in lines
     ]
-    assert all(done <= found for _, found, done in counts), counts
-    done_while_held = [done for when, _, done in counts if when < held.released]
-    assert done_while_held and max(done_while_held) >= 600, counts  # (report rows written by then: none)
-    assert csv_rows(report_path(out_dir, proxy.host)) == expected_rows(proxy.host, big.expected)
+    assert all(scanned <= done <= found for _, found, done, scanned in counts), counts
+    held_back = [(done, scanned) for when, _, done, scanned in counts if when < held.released]
+    assert held_back and max(held_back)[0] >= least, counts  # (report rows written by then: none)
+    assert max(held_back)[1] == (max(held_back)[0] if mode == "scan" else 0), counts
+    if mode == "dry-run":
+        assert csv_rows(report_path(out_dir, proxy.host)) == expected_rows(proxy.host, big.expected)
+    else:  # every image's results written
+        assert len(list(results_dir(out_dir, proxy.host).rglob("*.json"))) == len(big.expected)

@@ -89,7 +89,7 @@ class Discovery:
         self.settings = settings
         self.summary = Summary()
         self.scanners = bool(pm.hook.submit_scan.get_hookimpls())
-        self.scanned = 0
+        self.scanned = 0  # images scanned so far (the progress count: their results may wait to be written)
         self.stopped: str | None = None  # why describing stopped early (a quota), if it did
         self.registry: Registry | None = None
         self.client: RegistryClient | None = None
@@ -486,10 +486,12 @@ class Discovery:
 
         def submit(work: Callable[..., Outcome], *args: Any) -> Future[Outcome]:
             def counted() -> Outcome:
+                outcome = None
                 try:
-                    return work(*args)
+                    outcome = work(*args)
+                    return outcome
                 finally:
-                    self._one_finished()
+                    self._one_finished(scanned=outcome is not None and outcome.scan is not None)
 
             return pool.submit(counted)
 
@@ -560,7 +562,6 @@ class Discovery:
                     _log_failure("Failed to record image image=%s", reference, exc)
                     self._record_failure(f"{s.host}/{repository}", tag, exc)
                     return
-                self.scanned += 1
             if outcome.scan is not None or report:
                 self.done += 1
 
@@ -620,13 +621,14 @@ class Discovery:
         summary = self.summary
         with self._counting:
             listed = self._repositories_listed and self._listing == 0
-            tags, finished = self.tags, self.finished
-        return Counts(self.repositories, tags, finished, self.scanned, summary.failed, listed)
+            tags, finished, scanned = self.tags, self.finished, self.scanned
+        return Counts(self.repositories, tags, finished, scanned, summary.failed, listed)
 
-    def _one_finished(self) -> None:
-        """One more tag dealt with (described, skipped or failed; its row written or not)."""
+    def _one_finished(self, scanned: bool = False) -> None:
+        """One more tag dealt with (described, skipped or failed; its row written or not), and scanned."""
         with self._counting:
             self.finished += 1
+            self.scanned += scanned
 
     def _stop(self, exc: QuotaExhausted) -> None:
         if self.stopped is None:
