@@ -56,6 +56,25 @@ def test_a_fixed_rate_limit_is_used_at_80_percent_or_more(big_registry, big, tmp
     assert "slowing down to" in done.stderr  # the user is told, once or every 30 s
 
 
+def test_a_limit_that_saves_up_no_burst_is_used_at_80_percent_or_more(big_registry, big, tmp_path):
+    """nginx's ``limit_req`` without ``burst=``: a request that comes less than a hundredth of a second
+    after the one before is refused, whatever the average rate. Workers sent together are refused by it
+    at first (the rate set from that is far too low), and asked a little over the limit it accepts every
+    other request. Once found, the limit is used at >= 80% with few refusals; the run is complete."""
+    bucket = TokenBucket(rate=100.0, burst=1.0)
+    with Proxy(big_registry.url, bucket) as proxy:
+        done, _, rows = dry_run(proxy.url, tmp_path, "no-burst")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert rows == expected_rows(proxy.host, big.expected)
+    found = bucket.refused[0] + 15.0  # the rate climbs back from the first cut in ten seconds or so
+    accepted = [t for t in bucket.accepted if t >= found]
+    refused = [t for t in bucket.refused if t >= found]
+    rate = len(accepted) / (accepted[-1] - found)
+    print(f"no burst, limit 100/s: {rate:.1f}/s after the first 15 s, {len(refused)} refused of {len(accepted)}")
+    assert rate >= 80.0
+    assert len(refused) <= 0.15 * len(accepted)
+
+
 def test_random_faults_cost_less_than_3x_the_fault_free_run(big_registry, big, tmp_path):
     """22% of the requests answered with a fault at random (8% 429, half with Retry-After: 1; 6% 503; 4%
     hung up; 4% broken off mid-body), whatever the rate: complete, exact, within 3x of the same proxy

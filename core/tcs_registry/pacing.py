@@ -29,64 +29,85 @@ OVERLOADED = (502, 503, 504)  # answers that say "too much at once"
 class Pace:
     """The request rate to one registry, shared by every thread. As fast as the workers go (or
     ``--max-rate``, a hard ceiling) until the registry refuses requests with 429 in earnest; then an AIMD
-    controller on windows of WINDOW seconds:
+    controller on windows of WINDOW seconds (SAMPLES requests at least):
 
-    * a window in which more than REFUSED of the requests were refused means a limit is met: the rate is
-      set to what the registry accepted in it, a little under (multiplicative decrease, in proportion to
-      the refusals: a limit met by far cuts far; halving at most); once a limit has been met, more than
-      HOLD refused in a window is enough (the limit is known to be there);
-    * a window with none refused, in which requests went at BOUND of the rate or more (the rate held the
-      run back), probes upward by PROBE of the rate (at least a request a second), twice as far after each
-      such window in a row (up to PROBE x MAX_STEP: a rate cut well under the limit climbs back in
-      seconds); a window with a few refused holds the rate (it is at the limit), and so does one that
-      asked for less than the rate (layers being analysed): a rate never reached proves nothing, and
-      raising it for that would take it past the limit by any amount before the next burst;
-    * 429s below REFUSED before that (a gateway refusing at random, whatever the rate) cost only their
-      own retries, each waiting as its Retry-After says (urllib3), never the whole run.
+    * more than REFUSED of a window refused means a limit is met (once one has been, HOLD is enough),
+      beyond the background below and beyond chance (two standard deviations of it): the rate is set a
+      little under what the registry accepted, halving at most unless most were refused. A bucket that
+      saves up no burst (nginx's ``limit_req`` without ``burst=``) accepts every other request asked a
+      little too fast: what it accepted is then half its limit, and the rate clean just before is used;
+    * the window after a cut judges it. A rate limit (a token bucket: nginx, Quay, GHCR, most gateways)
+      accepts as much after the cut and refuses fewer; a gateway refusing at random, whatever the rate,
+      accepts less and refuses as many. Then the cut is undone and that share of refusals becomes the
+      background, counted out of every later window: such 429s cost only their own retries, never the run;
+    * the first cut is made on requests sent together (the first ones of a run): it may be far too deep.
+      The rate then doubles each window with none refused beyond chance, in which requests went at BOUND
+      of the rate or more, till refusals come back;
+    * from then on, such a window probes upward by PROBE of the rate, twice as far after each in a row
+      (up to PROBE x MAX_STEP), CALM windows after a cut at the earliest; a window with a few refused
+      holds the rate (it is at the limit), and so does one that asked for less than the rate (layers
+      being analysed): a rate never reached proves nothing.
+
+    Requests take their turns one at a time, each spaced from the one before at the rate as it is then
+    (no turn is booked ahead at a rate since changed), and a 429 counts in the window its request went
+    in (one sent before a cut says nothing of the rate the cut set).
     """
 
-    MIN_RATE = 1.0
+    MIN_RATE = 1.0  # lower only for a registry that accepts fewer than that a second
     WINDOW = 1.0  # seconds of requests each decision is made on, and
     SAMPLES = 30  # requests at least (a handful of answers says nothing)
     REFUSED = 0.25  # the share of refusals that means a limit is met (random ones stay well under it)
     HOLD = 0.1
     PROBE = 0.05
     MAX_STEP = 4
+    CLIMB = 2  # after the first cut, each clean window multiplies the rate by this, till refusals come back
+    CALM = 5  # clean windows after a cut before the next probe: each probe past the limit costs a window
     MARGIN = 0.95  # below what the registry accepted, to leave its bucket room to refill
     BOUND = 0.9  # the share of the rate a window must reach for the rate to be what held it back
+    HELPED = 0.75  # a cut after which refusals fell below this share of what they were came from the rate
+    KEPT = 0.9  # and so did one after which the registry accepted this share of what it did, or more
     WARN_EVERY = 30.0  # seconds between two warnings about slowing down (the others are debug lines)
 
     def __init__(self, rate: float | None = None, clock: Any = time.monotonic, sleep: Any = time.sleep) -> None:
         self.limit = self.rate = rate
         self.clock, self.sleep = clock, sleep
         self.sent = 0  # requests (and retries) so far
+        self.background = 0.0  # the share of requests refused whatever the rate (a gateway at random)
         self._lock = threading.Lock()
-        self._next = 0.0
+        self._turns = threading.Lock()  # held by the one request waiting for its turn
+        self._spacing = threading.Lock()  # the same, for `space`
+        self._went = self._spaced = -math.inf  # when the latest turn came, and the latest request went
         self._window: float | None = None  # when the window began
+        self._windows = 0  # windows begun so far
+        self._local = threading.local()  # .window: the one this thread's request took its turn in
         self._last = 0.0  # when the latest request went
         self._in_window = self._refused = 0
-        self._spaced = 0.0  # when the latest request may go or went, after its slot (`space`)
         self._step = 1
         self._found = False  # a limit was met: from now on a few refusals are the limit, not chance
+        self._doubling = False  # since the first cut, until refusals come back
+        self._clean: float | None = None  # the rate of the latest window with none refused, since a cut
+        self._calm = 0  # windows to wait after a cut before probing again
+        self._cut: tuple[float | None, bool, float, float, int] | None = None  # to judge: rate, doubling,
+        # share refused, rate accepted and requests in the window before the latest cut
         self._warned = -self.WARN_EVERY
 
     def wait(self) -> None:
-        with self._lock:
-            now = self.clock()
-            # idle a while (logging in, one page at a time): the window says nothing of the registry's
-            # rate; a pause of a few turns at a low rate is no idling (at 1 a second every gap is one)
-            if now - self._last > max(self.WINDOW, 3.0 / self.rate if self.rate else 0.0):
-                self._new_window(now)
-            self._decide(now)
-            self._last = now
-            self._in_window += 1
-            self.sent += 1
-            if self.rate is None:
-                return
-            slot = max(self._next, now)
-            self._next = slot + 1.0 / self.rate
-        if slot > now:
-            self.sleep(slot - now)
+        """This request's turn (with one taken by every request and retry: the count, the windows)."""
+        with self._turns:
+            with self._lock:
+                now = self.clock()
+                # idle a while (logging in, one page at a time): the window says nothing of the registry's
+                # rate, unless it was refused meanwhile; a pause of a few turns at a low rate is no idling
+                if not self._refused and now - self._last > max(self.WINDOW, 3.0 / self.rate if self.rate else 0.0):
+                    self._new_window(now)
+                self._decide(now)
+                self._last = now
+                self._in_window += 1
+                self._local.window = self._windows
+                self.sent += 1
+                at = self._went = max(now, self._went + 1.0 / self.rate) if self.rate else now
+            if at > now:
+                self.sleep(at - now)
 
     def space(self) -> None:
         """Called once the request has its slot: no closer to the request before it than the rate
@@ -94,32 +115,65 @@ class Pace:
         (a registry that stalled, then answered all it held at once) would otherwise go in one burst."""
         if self.rate is None:
             return
-        with self._lock:
-            now = self.clock()
-            at = self._spaced = max(now, self._spaced + 1.0 / self.rate)
-        if at > now:
-            self.sleep(at - now)
+        with self._spacing:
+            with self._lock:
+                now = self.clock()
+                at = self._spaced = max(now, self._spaced + 1.0 / self.rate) if self.rate else now
+            if at > now:
+                self.sleep(at - now)
 
     def slow_down(self) -> None:
-        """The registry refused a request with 429 (it is retried by urllib3)."""
+        """The registry refused this thread's request with 429 (it is retried by urllib3). Counted in the
+        window the request was sent in, if that is still under way: a request sent before a cut, refused
+        after it, says nothing of the rate the cut set."""
         with self._lock:
-            self._refused += 1
+            if getattr(self._local, "window", None) == self._windows:
+                self._refused += 1
 
     def _decide(self, now: float) -> None:
         if self._window is None:
             self._window = now
         elapsed = now - self._window
-        if elapsed < self.WINDOW or self._in_window < self.SAMPLES:
+        if elapsed < self.WINDOW or self._in_window < (self.SAMPLES // 3 if self._doubling else self.SAMPLES):
             return
-        share = self._refused / self._in_window  # retries wait their turn too (PacedRetry): each is counted
-        if share > (self.HOLD if self._found else self.REFUSED):
-            # what the registry accepted while we were asking (a pause at the end, every worker waiting
-            # out a backoff, is not the registry's doing), never less than half the rate at once
-            accepted = (self._in_window - self._refused) / max(self._last - self._window, self.WINDOW / 2)
-            self.rate = max(
-                self.MIN_RATE, (self.rate or accepted) / 2, min(self.rate or accepted, accepted) * self.MARGIN
-            )
-            self._step, self._found = 1, True
+        samples = self._in_window
+        share = self._refused / samples  # retries wait their turn too (PacedRetry): each is counted
+        # what the registry accepted while we were asking (a pause at the end, every worker waiting out a
+        # backoff, is not the registry's doing; n requests spread over n - 1 gaps)
+        span = min(elapsed, (self._last - self._window) * samples / max(1, samples - 1))
+        accepted = (samples - self._refused) / max(span, self.WINDOW / 2)
+        reached = self.rate is not None and self._in_window >= self.BOUND * self.rate * elapsed
+        self._new_window(now)
+        if self._cut is not None:
+            rate, doubling, refused, accepted_before, before = self._cut
+            self._cut = None
+            deep = rate is None or self.rate is None or self.rate <= self.KEPT * rate  # a cut that can tell
+            if deep and share >= self.HELPED * refused and accepted < self.KEPT * accepted_before:
+                # as many refused, fewer accepted: refusals whatever the rate, not a limit (still known to
+                # be met if refusals come beyond them: a window straddling a limit's change misleads)
+                pooled = (refused * before + share * samples) / (before + samples)  # the share, from both
+                self.rate, self._doubling, self.background = rate, doubling, min(pooled, self.REFUSED)
+                log.debug("429s come whatever the rate (%.0f%% of requests): back to the rate before", 100 * share)
+                return
+            if share <= self.HOLD / 2:  # next to none refused at a lower rate: they were all the limit's doing
+                self.background = min(self.background, share)
+        # refusals at random come in windows of a few dozen requests by chance several points above their
+        # share: beyond it by HOLD (REFUSED), and by two standard deviations, is a limit
+        noise = 2 * math.sqrt(self.background * (1 - self.background) / samples)
+        if share - self.background > max(self.HOLD if self._found else self.REFUSED, noise):
+            floor = min(self.MIN_RATE, accepted * self.MARGIN) if accepted > 0 else self.MIN_RATE
+            self._cut = (self.rate, self._doubling, share, accepted, samples)
+            before = self.rate or accepted
+            # a bucket that saves up none accepts every other request asked a little too fast: what it
+            # accepted is then half its limit, and the rate that was clean just before is nearer it
+            clean = self._clean if self._clean is not None and self._clean < before else 0.0  # probed past it
+            # halving at most, unless most were refused (the registry said plainly how much it takes)
+            deepest = before / 2 if share <= 0.5 else before * (1 - share) * self.MARGIN
+            self.rate = max(floor, deepest, min(before, max(accepted, clean)) * self.MARGIN)
+            # (the first cut of all may be far too deep; one that ends the doubling has the limit between
+            # the rate before and this one: no need to wait before probing)
+            self._step, self._calm = 1, 0 if self._doubling or not self._found else self.CALM
+            self._doubling, self._found, self._clean = not self._found, True, None
             level = logging.WARNING if now - self._warned >= self.WARN_EVERY else logging.DEBUG
             self._warned = now if level == logging.WARNING else self._warned
             log.log(
@@ -127,17 +181,23 @@ class Pace:
                 "The registry asks for fewer requests (429): slowing down to %.1f requests a second",
                 self.rate,
             )
-        elif self.rate is not None and self._refused == 0 and self._in_window >= self.BOUND * self.rate * elapsed:
-            self.rate += max(1.0, self.PROBE * self.rate) * self._step
-            self._step = min(2 * self._step, self.MAX_STEP)
+        elif self.rate is not None and share <= self.background + noise / 2 and reached:  # none beyond chance
+            self._clean = self.rate
+            if self._doubling:
+                self.rate *= self.CLIMB
+            elif self._calm > 0:
+                self._calm -= 1
+            else:
+                self.rate += self.PROBE * self.rate * self._step
+                self._step = min(2 * self._step, self.MAX_STEP)
         else:
             self._step = 1
         if self.limit is not None and self.rate is not None:
             self.rate = min(self.rate, self.limit)
-        self._new_window(now)
 
     def _new_window(self, now: float) -> None:
         self._window, self._in_window, self._refused = now, 0, 0
+        self._windows += 1
 
 
 class TimeAverage:
@@ -410,7 +470,11 @@ class PacedRetry(Retry):
         if self.traffic is None or not self.traffic.gated:
             return super().sleep(response)
         with self.traffic.concurrency.paused():
-            super().sleep(response)
+            paced = self.traffic.pace.rate is not None and response is not None and response.status == 429
+            if not paced or asked_to_wait(response) is not None:
+                super().sleep(response)  # the backoff, or what Retry-After asks
+            # once a rate is set, a 429 without Retry-After is the pace's business: the retry waits its
+            # turn at that rate, no more (a backoff as well would leave the windows it is judged on sparse)
             self.traffic.pace.wait()  # a retry is a request like any other: its turn, its slot, spaced
         self.traffic.pace.space()
 
