@@ -10,6 +10,8 @@ import sqlite3
 import subprocess
 import time
 
+import pytest
+
 from tcs_registry import Credentials, RegistryClient, hookimpl
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.fixtures import USERS
@@ -91,7 +93,15 @@ def dry_run_command(server, state, out) -> list[str]:
     return [console_script(), "registry", server.url, "--mode=dry-run", f"--state-dir={state}", f"--output-dir={out}"]
 
 
-def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry, tmp_path):
+@pytest.mark.parametrize(
+    ("stop", "code", "said"),
+    [
+        (signal.SIGINT, 130, "Interrupted"),
+        (signal.SIGTERM, 143, "Terminated (SIGTERM)"),  # a CI job cancelled, `timeout`, `docker stop`
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry, tmp_path, stop, code, said):
     server = big_registry
     state, out = tmp_path / "state", tmp_path / "out"
     command = [*dry_run_command(server, state, out), "--concurrency=1"]
@@ -105,11 +115,11 @@ def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry,
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not report.exists() or len(report.read_text().splitlines()) < 51):
         time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr[-2000:]
+    assert process.returncode == code, stderr[-2000:]
     assert stderr.splitlines()[-1].endswith(
-        "\terror\tInterrupted: what was done is recorded; run the same command again to continue"
+        f"\terror\t{said}: what was done is recorded; run the same command again to continue"
     )
     assert "Traceback" not in stderr
     [(status,)] = store_rows(state, "SELECT status FROM runs")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.util import find_spec
@@ -35,6 +37,30 @@ from .vulns.severity import LEVELS
 
 log = logging.getLogger("tcs_registry")
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled, `timeout`, `docker stop`, Kubernetes): the run stops as on Ctrl-C,
+    recording what was done, closing the report and clearing the live line."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+@contextmanager
+def _stopped_by_sigterm() -> Iterator[None]:
+    """SIGTERM raises `Terminated` in the main thread while the command runs (signals reach only it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
 
 PluginManagerFactory = Callable[[], pluggy.PluginManager]
 
@@ -651,10 +677,14 @@ def main(argv: Sequence[str] | None = None, plugin_manager: pluggy.PluginManager
     logs.setup()
     cli = build_cli(plugin_manager)
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="tcs-registry", standalone_mode=False)
+        with _stopped_by_sigterm():
+            cli.main(args=list(argv) if argv is not None else None, prog_name="tcs-registry", standalone_mode=False)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0
-    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:  # click turns Ctrl-C into Abort
+        if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated):
+            log.error("Terminated (SIGTERM): what was done is recorded; run the same command again to continue")
+            return EXIT_TERMINATED
         log.error("Interrupted: what was done is recorded; run the same command again to continue")
         return EXIT_INTERRUPTED
     except click.exceptions.ClickException as exc:
@@ -671,7 +701,7 @@ def main(argv: Sequence[str] | None = None, plugin_manager: pluggy.PluginManager
 
 def console() -> None:
     code = main()
-    if code == EXIT_INTERRUPTED:
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
         # The store and the report are closed; do not wait for requests still in flight.
         sys.stdout.flush()
         sys.stderr.flush()
