@@ -60,6 +60,24 @@ def test_a_terminal_of_no_size_still_shows_the_line(big_registry, tmp_path):
     assert LIVE.search(shown), shown[-2000:]
 
 
+def test_an_80_column_terminal_shows_a_shorter_line_that_fits(big_registry, tmp_path):
+    """The whole line is about 110 columns: on 80 the requests in flight and the times still show, in a
+    line that fits (tqdm would cut the end off: the time left)."""
+    command = [console_script(), "registry", big_registry.url, "--mode=dry-run"]
+    code, shown, _ = run_on_a_terminal([*command, f"--state-dir={tmp_path}", f"--output-dir={tmp_path}"], (24, 80))
+    assert code == 0, shown[-2000:]
+    short = re.compile(
+        r"[\d,]+/[\d,]+\+? images \(\d+ failed\) \| [\d,.]+ req/s(?:, \d+/\d+ in flight)? \| "
+        r"\d+:\d\d(?:, ~\d+:\d\d left)?"
+    )
+    redraws = short.findall(shown)
+    assert len(redraws) >= 3, shown[-3000:]
+    assert all(len(line) < 80 for line in redraws)
+    assert any(" in flight | " in line for line in redraws)
+    assert any(line.endswith(" left") for line in redraws)
+    assert "repositories, " not in shown  # the whole line never drawn
+
+
 def test_json_log_lines_on_a_terminal_are_all_json(anonymous_registry, tmp_path):
     """`docker run -t`, a pod with a tty: a collector reads the terminal, so no live line among the
     JSON lines (the periodic progress line comes instead)."""
@@ -85,7 +103,7 @@ def test_without_a_terminal_a_progress_line_comes_now_and_then(tcs, big_registry
     assert len(lines) >= 2
     pattern = (
         r"info\tProgress repositories=\d+ found=\d+ done=\d+ scanned=0 failed=0 listed=(yes|no) "
-        r"requests_per_second=\d+ rate_limit=none in_flight=\d+ concurrency=\d+ elapsed=\d+:\d\d "
+        r"requests_per_second=\d+(\.\d+)? rate_limit=none in_flight=\d+ concurrency=\d+ elapsed=\d+:\d\d "
         r"left=(\d+:\d\d|-)"
     )
     assert all(re.fullmatch(pattern, line) for line in lines), lines
@@ -124,3 +142,11 @@ def test_the_count_goes_on_while_one_image_holds_up_the_rows_after_it(
         assert csv_rows(report_path(out_dir, proxy.host)) == expected_rows(proxy.host, big.expected)
     else:  # every image's results written
         assert len(list(results_dir(out_dir, proxy.host).rglob("*.json"))) == len(big.expected)
+
+
+def test_rates_under_ten_keep_their_decimals():
+    """A limit of half a request a second shows as 0.50, not 0; thousands are grouped on the terminal only."""
+    assert [progress.per_second(x) for x in (0.0, 0.5, 0.04, 5.26, 42.4, 1234.5)] == [
+        "0", "0.50", "0.04", "5.3", "42", "1,234",
+    ]  # fmt: skip
+    assert progress.per_second(1234.5, grouped=False) == "1234"

@@ -40,6 +40,14 @@ class Counts:
     listed: bool = False  # the listing has finished: `found` is the total
 
 
+def per_second(value: float, grouped: bool = True) -> str:
+    """A rate as a person reads it: whole numbers (``grouped`` in thousands), but with a decimal or two
+    under 10 or 1 (a limit of half a request a second is not 0)."""
+    if value >= 10 or value == 0:
+        return f"{value:,.0f}" if grouped else f"{value:.0f}"
+    return f"{value:.1f}" if value >= 1 else f"{value:.2f}"
+
+
 def _columns(stream: TextIO) -> int:
     try:
         return os.get_terminal_size(stream.fileno()).columns
@@ -116,24 +124,35 @@ class Progress:
             "most": self.traffic.concurrency.most if self.traffic is not None else None,
         }
 
-    def line(self) -> str:
+    def line(self, columns: int | None = None) -> str:
+        """The live line, shortened to fit ``columns`` (the terminal's): the counts and the times last to go."""
         c = self.counts()
         f = self._figures(c)
         images = f"{c.done:,}/{c.found:,}{'' if c.listed else '+'} images"
-        what = [f"{c.scanned:,} scanned"] if self.scanning else []
-        what.append(f"{c.failed:,} failed")
-        traffic = f"{f['requests_per_second']:,.0f} req/s, "
-        traffic += f"limit {f['rate']:,.0f}/s" if f["rate"] else "no rate limit"
-        if f["in_flight"] is not None:
-            traffic += f", {f['in_flight']} in flight (limit {f['limit']}/{f['most']})"
+        what = (f"{c.scanned:,} scanned, " if self.scanning else "") + f"{c.failed:,} failed"
+        speed = f"{per_second(f['requests_per_second'])} req/s"
+        limit = f"limit {per_second(f['rate'])}/s" if f["rate"] else "no rate limit"
+        flight = f["in_flight"] is not None
         when = f["elapsed"] + (f", ~{f['left']} left" if f["left"] else "")
-        return f"{c.repositories:,} repositories, {images} ({', '.join(what)}) | {traffic} | {when}"
+        lines = [
+            f"{c.repositories:,} repositories, {images} ({what}) | {speed}, {limit}"
+            + (f", {f['in_flight']} in flight (limit {f['limit']}/{f['most']})" if flight else "")
+            + f" | {when}",
+            f"{images} ({what}) | {speed}"
+            + (f" ({limit})" if f["rate"] else "")
+            + (f", {f['in_flight']}/{f['limit']} in flight" if flight else "")
+            + f" | {when}",
+            f"{images} ({what}) | {speed} | {when}",
+            f"{images} | {when}",
+        ]
+        columns = columns if columns is not None else (_columns(self.stream) or UNSIZED)
+        return next((line for line in lines if len(line) < columns), lines[-1])
 
     def _log(self) -> None:
         c = self.counts()
         f = self._figures(c)
         log.info(
-            "Progress repositories=%d found=%d done=%d scanned=%d failed=%d listed=%s requests_per_second=%.0f "
+            "Progress repositories=%d found=%d done=%d scanned=%d failed=%d listed=%s requests_per_second=%s "
             "rate_limit=%s in_flight=%s concurrency=%s elapsed=%s left=%s",
             c.repositories,
             c.found,
@@ -141,8 +160,8 @@ class Progress:
             c.scanned,
             c.failed,
             "yes" if c.listed else "no",
-            f["requests_per_second"],
-            f"{f['rate']:.0f}" if f["rate"] else "none",
+            per_second(f["requests_per_second"], grouped=False),
+            per_second(f["rate"], grouped=False) if f["rate"] else "none",
             f["in_flight"] if f["in_flight"] is not None else "-",
             f["limit"] if f["limit"] is not None else "-",
             f["elapsed"],
