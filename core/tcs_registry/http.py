@@ -402,6 +402,7 @@ class RegistryClient:
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
         self._token_locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._configs: BoundedCache[str, dict[str, Any]] = BoundedCache(CACHED_CONFIGS)
+        self._fetching: dict[str, threading.Lock] = {}  # a config being fetched: the others wait for it
         self._manifests: BoundedCache[tuple[str, str], oci.Manifest] = BoundedCache(CACHED_MANIFESTS)
         # what a vendor's listing said of each tag, kept for describing it without asking again
         self.listed: BoundedCache[tuple[str, str], Any] = BoundedCache(LISTED)
@@ -854,16 +855,28 @@ class RegistryClient:
         cached = self._configs.get(digest)
         if cached is not None:
             return cached
-        body = self.blob(repository, digest)
-        try:
-            config = json.loads(body)
-        except ValueError:
-            raise ImageError(f"{self.registry.host}/{repository}@{digest}: config is not valid JSON") from None
-        if not isinstance(config, dict):
-            raise ImageError(f"{self.registry.host}/{repository}@{digest}: config is not a JSON object")
-        if len(body) <= CACHED_CONFIG_BYTES:  # bounded memory: big configs are not kept
-            self._configs.put(digest, config)
-        return config
+        with self._lock:
+            fetching = self._fetching.setdefault(digest, threading.Lock())
+        # tags sharing a config are described together: one fetches it, the others wait and find it kept
+        with fetching:
+            try:
+                cached = self._configs.get(digest)
+                if cached is not None:
+                    return cached
+                body = self.blob(repository, digest)
+                try:
+                    config = json.loads(body)
+                except ValueError:
+                    raise ImageError(f"{self.registry.host}/{repository}@{digest}: config is not valid JSON") from None
+                if not isinstance(config, dict):
+                    raise ImageError(f"{self.registry.host}/{repository}@{digest}: config is not a JSON object")
+                if len(body) <= CACHED_CONFIG_BYTES:  # bounded memory: big configs are not kept
+                    self._configs.put(digest, config)
+                return config
+            finally:
+                with self._lock:
+                    if self._fetching.get(digest) is fetching:
+                        del self._fetching[digest]
 
     def close(self) -> None:
         self.transport.close()
