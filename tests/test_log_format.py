@@ -40,6 +40,12 @@ def test_the_environment_chooses_it_and_a_wrong_value_is_one_line(tcs, anonymous
     wrong = tcs("registry", anonymous_registry.url, "--mode=dry-run", "--log-format=xml")
     assert wrong.code == 2
     assert "Invalid value for '--log-format': 'xml' is not one of 'tab', 'json'." in wrong.err
+    # an error in the other arguments is a JSON line too, whichever way JSON was asked for
+    for bad in (["--log-format=json", "--concurrency=abc"], ["--log-format", "json", "--bogus"], ["--bogus"]):
+        refused = tcs("registry", anonymous_registry.url, "--mode=dry-run", *bad)
+        assert refused.code == 2
+        [line] = refused.err.splitlines()
+        assert json.loads(line)["level"] == "error", line
 
 
 def test_fields_are_read_off_the_template_whatever_their_values_hold():

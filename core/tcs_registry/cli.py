@@ -672,9 +672,23 @@ def existing_store(url: Any) -> Store:
     return Store(url)
 
 
+def _asked_log_format(args: list[str]) -> str:
+    """The log format asked for, read before the arguments are parsed: an error in them is a log line
+    in that format too (a collector reads every line)."""
+    asked = os.environ.get("TCS_LOG_FORMAT", "tab")
+    for flag, value in zip(args, [*args[1:], ""], strict=False):
+        if flag == "--":
+            break
+        if flag.startswith("--log-format="):
+            asked = flag.partition("=")[2]
+        elif flag == "--log-format":
+            asked = value
+    return asked if asked in ("tab", "json") else "tab"
+
+
 def main(argv: Sequence[str] | None = None, plugin_manager: pluggy.PluginManager | None = None) -> int:
     """Console-script entry point: every error is one line and a documented exit code."""
-    logs.setup()
+    logs.setup(log_format=_asked_log_format(sys.argv[1:] if argv is None else list(argv)))
     cli = build_cli(plugin_manager)
     try:
         with _stopped_by_sigterm():
