@@ -116,17 +116,6 @@ def test_a_limit_with_random_refusals_besides_is_used_close_to_it():
     assert 0.05 <= pace.background <= 0.25
 
 
-def test_a_limit_under_one_request_a_second_is_found():
-    """Half a request a second: the rate goes under one a second, where the registry accepts fewer."""
-    clock = FakeClock()
-    bucket = TokenBucket(clock, rate=0.5, burst=1.0)
-    pace = Pace(None, clock=clock)
-    accepted, refusals = drive(pace, clock, lambda: not bucket.take(), seconds=600.0)
-    assert pace.rate is not None and 0.3 <= pace.rate <= 0.55
-    late = [t for t in refusals if t >= 400.0]
-    assert len(late) <= 0.2 * len([t for t in accepted if t >= 400.0])
-
-
 def test_a_rate_raised_applies_to_the_requests_already_waiting():
     """16 workers waiting for their turns at 4 a second; the rate is raised to 40: the turns after come at
     40 a second at once, not after the turns booked at 4 (they are not booked ahead)."""

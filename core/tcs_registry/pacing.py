@@ -49,11 +49,12 @@ class Pace:
       being analysed): a rate never reached proves nothing.
 
     Requests take their turns one at a time, each spaced from the one before at the rate as it is then
-    (no turn is booked ahead at a rate since changed), and a 429 counts in the window its request went
-    in (one sent before a cut says nothing of the rate the cut set).
+    (no turn is booked ahead at a rate since changed), and a 429 counts in the window under way unless
+    its request went before the latest cut (it says nothing of the rate the cut set). The rate never goes
+    under MIN_RATE: a limit below it is met with refusals, each retried after its backoff.
     """
 
-    MIN_RATE = 1.0  # lower only for a registry that accepts fewer than that a second
+    MIN_RATE = 1.0
     WINDOW = 1.0  # seconds of requests each decision is made on, and
     SAMPLES = 30  # requests at least (a handful of answers says nothing)
     REFUSED = 0.25  # the share of refusals that means a limit is met (random ones stay well under it)
@@ -79,6 +80,7 @@ class Pace:
         self._went = self._spaced = -math.inf  # when the latest turn came, and the latest request went
         self._window: float | None = None  # when the window began
         self._windows = 0  # windows begun so far
+        self._since = 0  # the first window after the latest cut
         self._local = threading.local()  # .window: the one this thread's request took its turn in
         self._last = 0.0  # when the latest request went
         self._in_window = self._refused = 0
@@ -87,8 +89,8 @@ class Pace:
         self._doubling = False  # since the first cut, until refusals come back
         self._clean: float | None = None  # the rate of the latest window with none refused, since a cut
         self._calm = 0  # windows to wait after a cut before probing again
-        self._cut: tuple[float | None, bool, float, float, int] | None = None  # to judge: rate, doubling,
-        # share refused, rate accepted and requests in the window before the latest cut
+        self._cut: tuple[float | None, float, float, int] | None = None  # to judge: the rate, share refused,
+        # rate accepted and requests in the window before the latest cut
         self._warned = -self.WARN_EVERY
 
     def wait(self) -> None:
@@ -124,10 +126,10 @@ class Pace:
 
     def slow_down(self) -> None:
         """The registry refused this thread's request with 429 (it is retried by urllib3). Counted in the
-        window the request was sent in, if that is still under way: a request sent before a cut, refused
-        after it, says nothing of the rate the cut set."""
+        window under way (answers come late: a second or more over the internet), unless the request went
+        before the latest cut: refused after it, it says nothing of the rate the cut set."""
         with self._lock:
-            if getattr(self._local, "window", None) == self._windows:
+            if getattr(self._local, "window", self._since) >= self._since:
                 self._refused += 1
 
     def _decide(self, now: float) -> None:
@@ -145,14 +147,14 @@ class Pace:
         reached = self.rate is not None and self._in_window >= self.BOUND * self.rate * elapsed
         self._new_window(now)
         if self._cut is not None:
-            rate, doubling, refused, accepted_before, before = self._cut
+            rate, refused, accepted_before, before = self._cut
             self._cut = None
             deep = rate is None or self.rate is None or self.rate <= self.KEPT * rate  # a cut that can tell
             if deep and share >= self.HELPED * refused and accepted < self.KEPT * accepted_before:
                 # as many refused, fewer accepted: refusals whatever the rate, not a limit (still known to
                 # be met if refusals come beyond them: a window straddling a limit's change misleads)
                 pooled = (refused * before + share * samples) / (before + samples)  # the share, from both
-                self.rate, self._doubling, self.background = rate, doubling, min(pooled, self.REFUSED)
+                self.rate, self._doubling, self.background = rate, False, min(pooled, self.REFUSED)
                 log.debug("429s come whatever the rate (%.0f%% of requests): back to the rate before", 100 * share)
                 return
             if share <= self.HOLD / 2:  # next to none refused at a lower rate: they were all the limit's doing
@@ -161,15 +163,14 @@ class Pace:
         # share: beyond it by HOLD (REFUSED), and by two standard deviations, is a limit
         noise = 2 * math.sqrt(self.background * (1 - self.background) / samples)
         if share - self.background > max(self.HOLD if self._found else self.REFUSED, noise):
-            floor = min(self.MIN_RATE, accepted * self.MARGIN) if accepted > 0 else self.MIN_RATE
-            self._cut = (self.rate, self._doubling, share, accepted, samples)
+            self._cut, self._since = (self.rate, share, accepted, samples), self._windows
             before = self.rate or accepted
             # a bucket that saves up none accepts every other request asked a little too fast: what it
             # accepted is then half its limit, and the rate that was clean just before is nearer it
             clean = self._clean if self._clean is not None and self._clean < before else 0.0  # probed past it
             # halving at most, unless most were refused (the registry said plainly how much it takes)
             deepest = before / 2 if share <= 0.5 else before * (1 - share) * self.MARGIN
-            self.rate = max(floor, deepest, min(before, max(accepted, clean)) * self.MARGIN)
+            self.rate = max(self.MIN_RATE, deepest, min(before, max(accepted, clean)) * self.MARGIN)
             # (the first cut of all may be far too deep; one that ends the doubling has the limit between
             # the rate before and this one: no need to wait before probing)
             self._step, self._calm = 1, 0 if self._doubling or not self._found else self.CALM
@@ -470,11 +471,7 @@ class PacedRetry(Retry):
         if self.traffic is None or not self.traffic.gated:
             return super().sleep(response)
         with self.traffic.concurrency.paused():
-            paced = self.traffic.pace.rate is not None and response is not None and response.status == 429
-            if not paced or asked_to_wait(response) is not None:
-                super().sleep(response)  # the backoff, or what Retry-After asks
-            # once a rate is set, a 429 without Retry-After is the pace's business: the retry waits its
-            # turn at that rate, no more (a backoff as well would leave the windows it is judged on sparse)
+            super().sleep(response)
             self.traffic.pace.wait()  # a retry is a request like any other: its turn, its slot, spaced
         self.traffic.pace.space()
 
