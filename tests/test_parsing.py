@@ -9,7 +9,7 @@ import pytest
 
 from tcs_registry.errors import ImageError
 from tcs_registry.http import Challenge, parse_challenges, scope_for, with_page_size
-from tcs_registry.oci import build_time, compute_digest, format_time, parse_manifest, parse_time
+from tcs_registry.oci import build_time, compute_digest, format_time, json_object, parse_manifest, parse_time
 
 
 def test_challenges_with_commas_in_quoted_values_and_several_schemes():
@@ -137,4 +137,14 @@ def test_index_platforms_leave_out_attestations():
 def test_bad_manifests_are_image_errors(body, content_type, message):
     with pytest.raises(ImageError) as raised:
         parse_manifest(body, content_type, compute_digest(body), "x")
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [(b"{not json", "r@sha256:1: config is not valid JSON"), (b'["a"]', "r@sha256:1: config is not a JSON object")],
+)
+def test_a_config_that_is_no_json_object_fails_its_image(body, message):
+    with pytest.raises(ImageError) as raised:
+        json_object(body, "r@sha256:1: config")
     assert str(raised.value) == message

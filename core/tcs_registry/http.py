@@ -864,12 +864,7 @@ class RegistryClient:
                 if cached is not None:
                     return cached
                 body = self.blob(repository, digest)
-                try:
-                    config = json.loads(body)
-                except ValueError:
-                    raise ImageError(f"{self.registry.host}/{repository}@{digest}: config is not valid JSON") from None
-                if not isinstance(config, dict):
-                    raise ImageError(f"{self.registry.host}/{repository}@{digest}: config is not a JSON object")
+                config = oci.json_object(body, f"{self.registry.host}/{repository}@{digest}: config")
                 if len(body) <= CACHED_CONFIG_BYTES:  # bounded memory: big configs are not kept
                     self._configs.put(digest, config)
                 return config

@@ -161,17 +161,23 @@ def _descriptor(raw: Any, what: str) -> Descriptor:
     )
 
 
+def json_object(body: bytes, what: str) -> dict[str, Any]:
+    """``body`` as a JSON object; ``what`` (the image and the document) names it in the error."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise ImageError(f"{what} is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise ImageError(f"{what} is not a JSON object")
+    return doc
+
+
 def parse_manifest(body: bytes, content_type: str, digest: str, what: str) -> Manifest:
     """Parse an image manifest or an index; ``what`` names the image in error messages."""
     header_type = content_type.split(";")[0].strip()
     if header_type == "text/html" or body.lstrip()[:1] == b"<":  # a login or error page in the way
         raise ImageError(f"{what}: the registry answered an HTML page ({header_type or 'no type'}), not a manifest")
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        raise ImageError(f"{what}: the manifest is not valid JSON") from None
-    if not isinstance(doc, dict):
-        raise ImageError(f"{what}: the manifest is not a JSON object")
+    doc = json_object(body, f"{what}: the manifest")
     media_type = doc.get("mediaType") or header_type
     if doc.get("schemaVersion") == 1 or media_type in SCHEMA1:
         raise ImageError(
