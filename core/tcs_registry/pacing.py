@@ -107,7 +107,7 @@ class Pace:
                 self._in_window += 1
                 self._local.window = self._windows
                 self.sent += 1
-                at = self._went = max(now, self._went + 1.0 / self.rate) if self.rate else now
+                at = self._went = self._after(self._went, now)
             if at > now:
                 self.sleep(at - now)
 
@@ -120,9 +120,13 @@ class Pace:
         with self._spacing:
             with self._lock:
                 now = self.clock()
-                at = self._spaced = max(now, self._spaced + 1.0 / self.rate) if self.rate else now
+                at = self._spaced = self._after(self._spaced, now)
             if at > now:
                 self.sleep(at - now)
+
+    def _after(self, last: float, now: float) -> float:
+        """When the next request may go: now, or one interval at the rate as it is now after ``last``."""
+        return max(now, last + 1.0 / self.rate) if self.rate else now
 
     def slow_down(self) -> None:
         """The registry refused this thread's request with 429 (it is retried by urllib3). Counted in the
