@@ -9,8 +9,10 @@ import stat
 
 import pytest
 
+from tcs_registry.testing.facade import Facade
 from tcs_registry.testing.fixtures import USERS
-from tcs_registry.testing.helpers import csv_rows, expected_rows
+from tcs_registry.testing.helpers import csv_rows, expected_rows, failures_path
+from tcs_registry.testing.proxy import Proxy
 
 
 def _report(out_dir, server):
@@ -333,3 +335,71 @@ def test_a_ca_cert_that_is_no_certificate_says_so(tcs, tls_registry, tmp_path, c
     key.write_text("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n")
     result = tcs("registry", tls_registry.url, "--mode=dry-run", f"--ca-cert={key}")
     assert result.code == 2 and "MIIEvQ" not in result.err
+
+
+ECHOED = "/v2/alpine/manifests/3.19"  # the one answer that repeats the credential it was sent with
+
+
+def _echo(request) -> tuple[int, dict[str, str], bytes]:
+    """403 with the request's Authorization header in the V2 error message, as a careless gateway does."""
+    message = f"not allowed: {request.headers.get('Authorization')}"
+    return (
+        403,
+        {"Content-Type": "application/json"},
+        json.dumps({"errors": [{"code": "DENIED", "message": message}]}).encode(),
+    )
+
+
+class _EchoingProxy(Proxy):
+    def _any(self, request):
+        return _echo(request) if request.target == ECHOED else super()._any(request)
+
+
+def _opaque_token_registry(upstream: str) -> Facade:
+    """A registry whose token service hands out short opaque tokens (not JWTs, as GHCR's are not)."""
+    facade = Facade(upstream, name="opaque-tokens")
+    challenge = {"WWW-Authenticate": f'Bearer realm="{facade.url}/token",service="opaque"'}
+
+    @facade.route("GET", "/token")
+    def token(request):
+        if request.basic() != ("alice", USERS["alice"]):
+            return 401, challenge, b""
+        return 200, {"Content-Type": "application/json"}, json.dumps({"token": facade.issue_token("alice")}).encode()
+
+    @facade.route("GET", "/v2/.*")
+    def v2(request):
+        if request.bearer() not in facade.tokens:
+            return 401, challenge, b""
+        return _echo(request) if request.target == ECHOED else facade.forward(request)
+
+    return facade
+
+
+@pytest.mark.parametrize("scheme", ["basic", "bearer"])
+def test_a_credential_the_registry_echoes_is_starred_out_of_logs_reports_and_the_store(
+    tcs, basic_registry, anonymous_registry, scheme, state_dir, out_dir
+):
+    server = (
+        _EchoingProxy(basic_registry.url, lambda *_: None)
+        if scheme == "basic"
+        else _opaque_token_registry(anonymous_registry.url)
+    )
+    with server:
+        result = tcs("registry", server.url, "--mode=dry-run", "--username=alice", f"--password={USERS['alice']}", "-v")
+        sent = {r.headers.get("Authorization") for r in server.requests if r.target == ECHOED}
+    assert result.code == 4, result.err
+    (header,) = sent
+    secret = header.split(" ", 1)[1]  # the base64 pair, or the token
+    failed = csv_rows(failures_path(out_dir, server.host))
+    assert failed[1:] == [
+        [
+            f"{server.host}/alpine",
+            "3.19",
+            "auth",
+            f"{server.host}/alpine:3.19: access denied (DENIED not allowed: {header.split(' ')[0]} ***)",
+        ]
+    ]
+    assert secret not in result.err + result.out
+    assert f"error={server.host}/alpine:3.19: access denied (DENIED not allowed: " in result.err
+    for path in [*state_dir.rglob("*"), *out_dir.rglob("*")]:  # the reports and the store
+        assert not path.is_file() or secret.encode() not in path.read_bytes(), path

@@ -40,6 +40,7 @@ from .pacing import Traffic
 from .plan import Plan, locate
 from .progress import Counts, Progress
 from .recorder import Recorder
+from .redaction import hide
 from .report import CsvReport, FailureReport, Summary, plural
 from .results import ResultWriter, findings_document, matched_again
 from .settings import Settings
@@ -72,8 +73,8 @@ def _hours_since(stamp: str | None) -> float:
 
 
 def _reason(exc: Exception) -> str:
-    """A registry error says its own message; anything else (a bug) its type too."""
-    return str(exc) if isinstance(exc, TcsError) else f"{type(exc).__name__}: {exc}"
+    """A registry error says its own message; anything else (a bug) its type too, secrets starred out."""
+    return str(exc) if isinstance(exc, TcsError) else hide(f"{type(exc).__name__}: {exc}")
 
 
 def _log_failure(message: str, subject: str, exc: Exception) -> None:

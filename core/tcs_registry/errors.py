@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .redaction import hide
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # findings at or above --fail-on
 EXIT_USAGE = 2  # bad flags, URL, config file, patterns; no scanner installed
@@ -14,13 +16,14 @@ STATUS_CODES = {401: "auth", 403: "auth", 404: "not-found", 429: "rate-limited"}
 
 class TcsError(Exception):
     """Base class: the message is one line meant for the user; ``code`` names the kind of failure in
-    the failures report (``auth``, ``not-found``, ``timeout``...)."""
+    the failures report (``auth``, ``not-found``, ``timeout``...). A secret in the message (a token a
+    registry echoed) is starred out here, before it can reach a log, a report or the store."""
 
     exit_code = EXIT_REGISTRY
     code = "error"
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(hide(message))
         if code:
             self.code = code
 

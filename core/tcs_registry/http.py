@@ -25,7 +25,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-from . import oci
+from . import oci, redaction
 from .deadlines import DEADLINES, Scope, WatchedAdapter
 from .errors import AuthError, ImageError, RegistryError
 from .models import Credentials, Registry
@@ -307,6 +307,7 @@ class Transport:
             json=json,
             auth=auth,
         )
+        redaction.authorization(prepared.headers.get("Authorization"))  # whatever a registry echoes of it
         for _hop in range(self.MAX_REDIRECTS + 1):
             proxies, bundle = self._settings(prepared.url or "")
             response = self.adapter.send(

@@ -10,6 +10,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from .redaction import hide
+from .redaction import redact as redact  # tcs_registry.logs.redact: where plugins are told to find it
 from .terminal import safe
 
 LOGGER = "tcs_registry"  # plugins log under "tcs_registry.<name>" to share the format and level
@@ -58,16 +60,7 @@ def fields(record: logging.LogRecord) -> tuple[str, dict[str, str]]:
 
 
 class SeedFormatter(logging.Formatter):
-    """Formats records as the seed does and blanks out every registered secret, wherever it appears."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def hide(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+    """Formats records as the seed does and blanks out every secret (``redaction``), wherever it appears."""
 
     def parts(self, record: logging.LogRecord) -> tuple[str, str]:
         when = datetime.fromtimestamp(record.created).astimezone()
@@ -81,8 +74,8 @@ class SeedFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         stamp, level = self.parts(record)
-        trace = "\n".join(safe(self.hide(line)) for line in self.trace(record).splitlines())
-        message = safe(self.hide(record.getMessage())).replace("\t", "\\t")  # three columns, whatever it holds
+        trace = "\n".join(safe(hide(line)) for line in self.trace(record).splitlines())
+        message = safe(hide(record.getMessage())).replace("\t", "\\t")  # three columns, whatever it holds
         return f"{stamp}\t{level}\t{message}" + (f"\n{trace}" if trace else "")
 
 
@@ -92,16 +85,15 @@ class JsonFormatter(SeedFormatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp, level = self.parts(record)
         message, found = fields(record)
-        line: dict[str, Any] = {"time": stamp, "level": level, "message": safe(self.hide(message))}
-        line["fields"] = {key: safe(self.hide(value)) for key, value in found.items()}
+        line: dict[str, Any] = {"time": stamp, "level": level, "message": safe(hide(message))}
+        line["fields"] = {key: safe(hide(value)) for key, value in found.items()}
         if trace := self.trace(record):
-            line["traceback"] = "\n".join(safe(self.hide(text)) for text in trace.splitlines())
+            line["traceback"] = "\n".join(safe(hide(text)) for text in trace.splitlines())
         return json.dumps(line, ensure_ascii=False)
 
 
 _formatter = SeedFormatter()
 _json = JsonFormatter()
-_json.secrets = _formatter.secrets  # one set: what is redacted is redacted in both
 
 
 def setup(verbosity: int = 0, log_format: str = "tab") -> None:
@@ -120,8 +112,3 @@ def setup(verbosity: int = 0, log_format: str = "tab") -> None:
 def json_lines() -> bool:
     """The log lines are JSON objects (a collector reads them): nothing else may be written among them."""
     return any(handler.formatter is _json for handler in logging.getLogger(LOGGER).handlers)
-
-
-def redact(*secrets: str | None) -> None:
-    """Never show these strings in a log line (passwords, tokens)."""
-    _formatter.secrets.update(s for s in secrets if s and len(s) >= 3)

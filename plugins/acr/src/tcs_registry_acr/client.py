@@ -18,6 +18,7 @@ from azure.identity import AzureAuthorityHosts, ClientSecretCredential, DefaultA
 from tcs_registry import AuthError, Credentials, ImageDescription, Registry, RegistryClient, RegistryError
 from tcs_registry.default_plugins.v2 import describe
 from tcs_registry.http import Challenge, json_field, origin, token_lifetime
+from tcs_registry.logs import redact
 from tcs_registry.oci import parse_time
 
 from .hosts import acr_host, is_acr_host
@@ -104,6 +105,7 @@ class AcrClient(RegistryClient):
         assert self.entra is not None
         try:
             aad = self.entra.get_token(AAD_SCOPE).token
+            redact(aad)  # sent in a form, not in an Authorization header, where the core keeps them secret
         except AzureError as exc:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise AuthError(f"Entra ID refused the {self.how}: {message}") from None
@@ -117,6 +119,7 @@ class AcrClient(RegistryClient):
             raise AuthError(f"{self.service} refused the Entra ID token of the {self.how}")
         body = self.json(self.check(response, "ACR token exchange"), "ACR token exchange")
         self.refresh_token = json_field(body, "refresh_token", "ACR token exchange")
+        redact(self.refresh_token)
         lifetime = token_lifetime(self.refresh_token, floor=0.0)
         self._refresh_until = fetched + lifetime - min(REFRESH_MARGIN, lifetime / 10)
 

@@ -1,0 +1,79 @@
+"""Secrets that are never shown: the user's password, every credential sent in an Authorization header
+(a Basic pair, a registry's bearer token, a vendor's access token), and what a plugin passes to
+``redact``. Every log line goes through ``hide``, and so does every error's message, so what a
+registry echoes back (``"invalid token <token>"``) reaches neither the logs, nor the failures report,
+the store or the console."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import threading
+
+SHORTEST = 3  # shorter strings are not hidden: "ab" would be starred out of every line
+KEY = 8  # a secret this long is looked for by its first KEY characters, so a run's thousands of tokens
+# (one per repository scope, renewed as they expire) cost a log line no more than a few do
+
+
+class Secrets:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: set[str] = set()
+        self._short: tuple[str, ...] = ()
+        self._by_start: dict[str, tuple[str, ...]] = {}  # replaced whole, never changed: read without the lock
+
+    def add(self, secret: str | None) -> None:
+        if not secret or len(secret) < SHORTEST or secret in self._known:
+            return
+        with self._lock:
+            if secret in self._known:
+                return
+            self._known.add(secret)
+            if len(secret) < KEY:
+                self._short = (*self._short, secret)
+            else:
+                self._by_start[secret[:KEY]] = (*self._by_start.get(secret[:KEY], ()), secret)
+
+    def __contains__(self, secret: str) -> bool:
+        return secret in self._known
+
+    def hide(self, text: str) -> str:
+        found = [secret for secret in self._short if secret in text]
+        if self._by_start:
+            get = self._by_start.get
+            for at in range(len(text) - KEY + 1):
+                if candidates := get(text[at : at + KEY]):
+                    found += [secret for secret in candidates if text.startswith(secret, at)]
+        for secret in sorted(found, key=len, reverse=True):  # a secret inside a longer one: the longer first
+            text = text.replace(secret, "***")
+        return text
+
+
+SECRETS = Secrets()
+
+
+def redact(*secrets: str | None) -> None:
+    """Never show these strings (passwords, tokens) in a log line or an error."""
+    for secret in secrets:
+        SECRETS.add(secret)
+
+
+def hide(text: str) -> str:
+    """``text`` with every secret in it written as ``***``."""
+    return SECRETS.hide(text)
+
+
+def authorization(header: str | None) -> None:
+    """Keep the credential of an ``Authorization`` header secret: a bearer token (or any scheme's
+    credential), and a Basic pair both base64-encoded and its password decoded."""
+    if not header:
+        return
+    scheme, _, credential = header.partition(" ")
+    credential = credential.strip() or header
+    if credential in SECRETS:  # every request sends one: read once
+        return
+    if scheme.lower() == "basic":
+        with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+            SECRETS.add(base64.b64decode(credential, validate=True).decode().partition(":")[2])
+    SECRETS.add(credential)  # last: a thread that finds it known finds the password kept too
