@@ -5,6 +5,7 @@ slower as it is asked more is asked less."""
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import subprocess
 import threading
@@ -13,11 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tcs_registry import pacing
 from tcs_registry.http import RegistryClient
 from tcs_registry.models import Credentials, Registry
 from tcs_registry.pacing import Concurrency
-from tcs_registry.testing.helpers import console_script, csv_rows, expected_rows
-from tcs_registry.testing.proxy import HeldBack, Proxy, RandomFaults, TokenBucket
+from tcs_registry.testing.helpers import console_script, csv_rows, expected_rows, failures_path, report_path
+from tcs_registry.testing.proxy import TOO_MANY, HeldBack, Proxy, RandomFaults, TokenBucket
 
 
 def dry_run(url: str, tmp, name: str, *extra: str) -> tuple[subprocess.CompletedProcess, float, list[list[str]]]:
@@ -328,3 +330,45 @@ def test_a_token_retried_while_others_wait_for_it_does_not_deadlock():
     finally:
         tokens.shutdown()
         registry.shutdown()
+
+
+def test_a_registry_answering_nothing_but_429_stops_the_run_as_a_spent_quota(
+    tcs, big_registry, big, out_dir, monkeypatch
+):
+    """A quota spent mid-run: after 100 manifests every request (tag lists too) is refused with 429, retry
+    after retry. After STARVED seconds of that (here 4) the run stops as on Docker Hub's quota: the
+    listing ends where it is, the images under way and those waiting are counted undone without asking
+    again, and the next run starts there. It does not grind on at a request a second, seven attempts an
+    image, for hours."""
+    monkeypatch.setattr(pacing, "STARVED", 4.0)
+    manifests: list[str] = []
+    lock = threading.Lock()
+
+    def spent(target, session, upstream):
+        with lock:
+            if "/manifests/" in target:
+                manifests.append(target)
+            if len(manifests) <= 100:
+                return None
+        return 429, {"Content-Type": "application/json"}, TOO_MANY
+
+    with Proxy(big_registry.url, spent) as proxy:
+        started = time.monotonic()
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+        took = time.monotonic() - started
+        described = csv_rows(report_path(out_dir, proxy.host))[1:]
+        failed = csv_rows(failures_path(out_dir, proxy.host))[1:]
+    print(f"{took:.1f} s, {len(manifests)} manifest requests, {len(described)} described, {len(failed)} undone")
+    assert result.code == 4, result.err[-3000:]
+    assert took < 30
+    assert len(manifests) < 300  # 100 answered; then retries, until STARVED, and nothing after it
+    assert 1 <= len(described) <= 100
+    found = int(re.search(r"Total images found +: ([\d,]+) tags", result.out).group(1).replace(",", ""))
+    assert len(described) + len(failed) == found < len(big.expected)  # the listing ended with the quota
+    assert {row[2] for row in failed} == {"quota"}
+    assert f"Left undone           : {len(failed)}\n" in result.out
+    stop = next(m for m in result.messages if m.startswith("error\tStopping: "))
+    assert "the registry has answered nothing but 429 (too many requests) for 0.1 minutes" in stop
+    assert "the listing is incomplete after" in stop
+    assert f"{len(failed)} admitted images were left undone; run again when the quota allows it" in result.err
+    assert "Traceback" not in result.err

@@ -653,6 +653,7 @@ class RegistryClient:
             raise AuthError(f"{what}: access denied{suffix}", status)
         later = _later(response)
         if status == 429:
+            self.traffic.halt_if_starved(what, suffix + later)
             retried = "" if later else " after retries"
             raise RegistryError(f"{what}: rate limited by the registry (429){retried}{suffix}{later}", status)
         raise RegistryError(f"{what}: the registry answered {status}{suffix}{later}", status)

@@ -21,9 +21,13 @@ from typing import Any
 from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
+from .errors import QuotaExhausted
+
 log = logging.getLogger("tcs_registry")
 DEFAULT_CONCURRENCY = 64  # the most requests in flight to a registry at once (how many are: measured)
 OVERLOADED = (502, 503, 504)  # answers that say "too much at once"
+STARVED = 300.0  # seconds of nothing but 429s from a registry: a quota spent, not a rate to find (the run stops)
+STILL = 120.0  # 429s this far apart (twice the longest Retry-After obeyed) are refusals one after the other
 
 
 class Pace:
@@ -92,10 +96,15 @@ class Pace:
         self._cut: tuple[float | None, float, float, int] | None = None  # to judge: the rate, share refused,
         # rate accepted and requests in the window before the latest cut
         self._warned = -self.WARN_EVERY
+        self._refused_since: float | None = None  # the first 429 since the registry last answered otherwise
+        self._refused_last = -math.inf  # the latest 429
 
     def wait(self) -> None:
-        """This request's turn (with one taken by every request and retry: the count, the windows)."""
+        """This request's turn (with one taken by every request and retry: the count, the windows); none
+        once the registry is starved (the run stops: no request waiting for a turn should wait on)."""
         with self._turns:
+            if self.starved() is not None:
+                return
             with self._lock:
                 now = self.clock()
                 # idle a while (logging in, one page at a time): the window says nothing of the registry's
@@ -133,8 +142,25 @@ class Pace:
         window under way (answers come late: a second or more over the internet), unless the request went
         before the latest cut: refused after it, it says nothing of the rate the cut set."""
         with self._lock:
+            now = self.clock()
+            if self._refused_since is None or now - self._refused_last > STILL:  # (not after a pause: idle)
+                self._refused_since = now
+            self._refused_last = now
             if getattr(self._local, "window", self._since) >= self._since:
                 self._refused += 1
+
+    def accepted(self) -> None:
+        """The registry answered a request of its own with anything but 429."""
+        self._refused_since = None
+
+    def starved(self) -> float | None:
+        """The seconds the registry has answered nothing but 429, if STARVED or more: its quota is spent,
+        not a rate to find. Asking on, at a request a second and seven times an image, would take hours to
+        fail every image."""
+        since, now = self._refused_since, self.clock()
+        if since is None or now - self._refused_last > STILL:
+            return None
+        return now - since if now - since >= STARVED else None
 
     def _decide(self, now: float) -> None:
         if self._window is None:
@@ -154,7 +180,8 @@ class Pace:
             rate, refused, accepted_before, before = self._cut
             self._cut = None
             deep = rate is None or self.rate is None or self.rate <= self.KEPT * rate  # a cut that can tell
-            if deep and share >= self.HELPED * refused and accepted < self.KEPT * accepted_before:
+            # (most refused is no gateway at random: a quota spent, or a limit far below the rate)
+            if deep and self.HELPED * refused <= share <= 0.5 and accepted < self.KEPT * accepted_before:
                 # as many refused, fewer accepted: refusals whatever the rate, not a limit (still known to
                 # be met if refusals come beyond them: a window straddling a limit's change misleads)
                 pooled = (refused * before + share * samples) / (before + samples)  # the share, from both
@@ -373,6 +400,7 @@ class Attempt:
         self.began = clock()
         self.latency: float | None = None
         self.refused = True  # until an answer says otherwise (an exception is a refusal)
+        self.accepted = False  # the answer was anything but 429
 
     def credentials(self, authorize: Any) -> Any:
         """``authorize()``, called now that the request holds its slot (a token must not end while it
@@ -390,6 +418,7 @@ class Attempt:
         # 429 is a rate limit's answer (Pace's business), not a registry short of capacity
         self.refused = any(s in OVERLOADED for s in statuses) or any(h.error is not None for h in history)
         self.latency = None if history else self.clock() - self.began  # a retried request's time is not latency
+        self.accepted = response.status_code != 429
 
 
 class Traffic:
@@ -414,6 +443,7 @@ class Traffic:
         however the answers come); `Attempt.answered` is told what came back."""
         self.pace.wait()
         if gated:
+            self.halt_if_starved()
             self.concurrency.acquire()
         attempt: Attempt | None = None
         # ungated (a token service, a vendor API) while the thread holds a slot (credentials are chosen
@@ -427,6 +457,18 @@ class Traffic:
             self._local.gated = holding
             if gated:
                 self.concurrency.release(*((attempt.latency, attempt.refused) if attempt else (None, False)))
+                if attempt is not None and attempt.accepted:
+                    self.pace.accepted()
+
+    def halt_if_starved(self, what: str = "", detail: str = "") -> None:
+        """Stop the run (QuotaExhausted) if the registry's quota is spent (`Pace.starved`): nothing more is
+        asked of it."""
+        if (refused_for := self.pace.starved()) is not None:
+            raise QuotaExhausted(
+                (f"{what}: " if what else "")
+                + f"the registry has answered nothing but 429 (too many requests) for {refused_for / 60:.1f} minutes"
+                + detail
+            )
 
 
 class PacedRetry(Retry):
@@ -458,6 +500,10 @@ class PacedRetry(Retry):
     ) -> Retry:
         if response is not None and response.status == 429 and self.traffic is not None and self.traffic.gated:
             self.traffic.pace.slow_down()
+            if (
+                self.traffic.pace.starved() is not None
+            ):  # the answer is the answer: the run stops (RegistryClient.check)
+                raise MaxRetryError(_pool, url or "", ResponseError("nothing but 429s"))
         asked = asked_to_wait(response) if response is not None else None
         if asked is not None and asked > self.retry_after_max:
             raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After asks for {asked:.0f} s"))
@@ -477,6 +523,7 @@ class PacedRetry(Retry):
         with self.traffic.concurrency.paused():
             super().sleep(response)
             self.traffic.pace.wait()  # a retry is a request like any other: its turn, its slot, spaced
+        self.traffic.halt_if_starved()  # found starved while this one waited: it does not go
         self.traffic.pace.space()
 
 
