@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from datetime import datetime
 
 import pytest
@@ -150,3 +151,36 @@ def test_rates_under_ten_keep_their_decimals():
         "0", "0.50", "0.04", "5.3", "42", "1,234",
     ]  # fmt: skip
     assert progress.per_second(1234.5, grouped=False) == "1234"
+
+
+def test_the_time_left_shows_long_before_the_listing_ends(tcs, big_registry, big, out_dir, monkeypatch):
+    """The repository catalog is read ahead of the tags: once it has ended, how many repositories there
+    are gives the time left while most tags are still to be listed (a big registry's listing ends only
+    near the end of the run, behind the images being described). 150 repositories, 8 listed ahead (two
+    a slot of --concurrency=4), every answer 10 ms late."""
+    monkeypatch.setattr(progress, "PERIOD", 0.25)
+
+    def late(target, session, upstream):
+        time.sleep(0.01)
+
+    with Proxy(big_registry.url, late) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run", "--concurrency=4")
+    assert result.code == 0, result.err
+    lines = [line.split("\t") for line in result.err.splitlines() if "\tinfo\tProgress " in line]
+    ended = datetime.strptime(result.err.splitlines()[-1].split("\t")[0], STAMP).timestamp()
+    early = [  # (seconds the line said were left, seconds that were) while the listing was under way
+        (_seconds(re.search(r" left=(\d+:\d\d)", text).group(1)), ended - datetime.strptime(stamp, STAMP).timestamp())
+        for stamp, _, text in lines
+        if " listed=no " in text and " left=-" not in text and " elapsed=00:00 " not in text  # (a rate in 0.x s)
+    ]
+    assert len(early) >= 10, lines  # most of the run
+    assert all(0.5 * really - 1 <= said <= 2 * really + 1 for said, really in early), early
+    assert csv_rows(report_path(out_dir, proxy.host)) == expected_rows(proxy.host, big.expected)
+
+
+STAMP = "%Y-%m-%dT%H:%M:%S.%f%z"
+
+
+def _seconds(interval: str) -> int:
+    minutes, seconds = interval.split(":")
+    return 60 * int(minutes) + int(seconds)

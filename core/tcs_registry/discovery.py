@@ -39,6 +39,7 @@ from .oci import MAX_REPOSITORY_NAME, MAX_TAG, attached_tag, format_time, parse_
 from .pacing import Traffic
 from .plan import Plan, locate
 from .progress import Counts, Progress
+from .readahead import ReadAhead
 from .recorder import Recorder
 from .redaction import hide
 from .report import CsvReport, FailureReport, Summary, plural
@@ -115,6 +116,7 @@ class Discovery:
         self.unlisted = False  # the repository listing stopped early: how many images there are is unknown
         self._listing = 0  # tags lists under way
         self._repositories_listed = False  # the repository listing has ended
+        self._catalog: ReadAhead[str] | None = None  # the repository names, read ahead of their tags
         self._counting = threading.Lock()
         self._scans = threading.BoundedSemaphore(min(SCANS, settings.concurrency))
 
@@ -218,9 +220,10 @@ class Discovery:
                 self._listing -= cancelled
             pending.clear()
 
+        self._catalog = catalog = ReadAhead(self._guarded(repositories), name="catalog")
         try:
             try:
-                for repository in self._guarded(repositories):
+                for repository in catalog:
                     self.repositories += 1
                     problem = client.name_problem(repository)
                     if problem is not None:
@@ -251,6 +254,7 @@ class Discovery:
             except QuotaExhausted as exc:
                 out_of_quota(exc)
         finally:
+            catalog.close()
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _tags(self, repository: str) -> tuple[list[str], bool]:
@@ -623,7 +627,9 @@ class Discovery:
         with self._counting:
             listed = self._repositories_listed and self._listing == 0
             tags, finished, scanned = self.tags, self.finished, self.scanned
-        return Counts(self.repositories, tags, finished, scanned, summary.failed, listed)
+            tagged = self.repositories - self._listing  # repositories whose tags are all counted in `tags`
+        catalog = self._catalog.length if self._catalog is not None else None
+        return Counts(self.repositories, tags, finished, scanned, summary.failed, listed, catalog, tagged)
 
     def _one_finished(self, scanned: bool = False) -> None:
         """One more tag dealt with (described, skipped or failed; its row written or not), and scanned."""

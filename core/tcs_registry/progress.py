@@ -38,6 +38,17 @@ class Counts:
     scanned: int = 0
     failed: int = 0
     listed: bool = False  # the listing has finished: `found` is the total
+    catalog: int | None = None  # the repositories of the whole registry, once the catalog is read to its end
+    tagged: int = 0  # of those, the ones whose tags are all counted in `found`
+
+    def total(self) -> float | None:
+        """The tags of the whole registry: `found` once the listing has finished; before, as many a
+        repository as those listed so far have, once the catalog says how many repositories there are."""
+        if self.listed:
+            return self.found
+        if self.catalog is not None and self.tagged:
+            return self.found * self.catalog / self.tagged
+        return None
 
 
 def per_second(value: float, grouped: bool = True) -> str:
@@ -111,9 +122,9 @@ class Progress:
             self._sent.popleft()
         then, before = self._sent[0]
         elapsed = now - self.began
-        left = None
-        if c.listed and c.done:
-            left = (c.found - c.done) * elapsed / c.done  # at the pace so far
+        total, left = c.total(), None
+        if total is not None and c.done:
+            left = max(0.0, total - c.done) * elapsed / c.done  # at the pace so far
         return {
             "elapsed": tqdm.format_interval(elapsed),
             "left": tqdm.format_interval(left) if left is not None else None,

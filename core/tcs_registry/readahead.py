@@ -1,0 +1,46 @@
+"""A stream read to its end by a thread of its own, ahead of whoever takes from it, so that its length is
+known long before its last item is taken: the repository catalog, whose size tells how far through the
+registry a run is (the time left) while the tags of its first repositories are still being described."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+_END = object()
+
+
+class ReadAhead(Generic[T]):
+    def __init__(self, items: Iterable[T], name: str) -> None:
+        self.read = 0  # items read so far
+        self.length: int | None = None  # all of them, once the stream has ended without an error
+        self._queue: queue.SimpleQueue[tuple[object, BaseException | None]] = queue.SimpleQueue()
+        self._closed = threading.Event()
+        threading.Thread(target=self._fill, args=(items,), name=name, daemon=True).start()
+
+    def _fill(self, items: Iterable[T]) -> None:
+        try:
+            for item in items:
+                if self._closed.is_set():  # no one takes any more (a stop, an interrupt): read no further
+                    return
+                self.read += 1
+                self._queue.put((item, None))
+            self.length = self.read
+            self._queue.put((_END, None))
+        except BaseException as exc:  # raised where the taker meets it, after the items read before it
+            self._queue.put((_END, exc))
+
+    def __iter__(self) -> Iterator[T]:
+        while True:
+            item, error = self._queue.get()
+            if item is _END:
+                if error is not None:
+                    raise error
+                return
+            yield item  # type: ignore[misc]
+
+    def close(self) -> None:
+        self._closed.set()
