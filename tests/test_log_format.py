@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 
@@ -20,6 +21,8 @@ def test_every_line_is_one_json_object_with_its_fields(tcs, basic_registry, stan
     assert result.code == 0, result.err
     lines = [json.loads(line) for line in result.err.splitlines()]
     assert all(set(line) == {"time", "level", "message", "fields"} for line in lines)
+    # RFC 3339, as collectors parse it: the offset with its colon
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", line["time"]) for line in lines)
     assert lines[0]["level"] == "warn"  # the password on the command line
     assert {
         "time": lines[1]["time"],
@@ -69,7 +72,15 @@ def test_fields_are_read_off_the_template_whatever_their_values_hold():
             ("reg:5000", "app", "1.0", "a cosign signature"),
             ("Skipped (by its tag)", {"image": "reg:5000/app:1.0", "reason": "a cosign signature"}),
         ),
-        ("Resumed images=%d from run %d", (12, 3), ("Resumed from run 3", {"images": "12"})),
+        ("Resumed images=%d from run %d", (12, 3), ("Resumed from run 3", {"images": 12})),
+        (  # a field that is one number is that number (as formatted); text with it, or a flag, is text
+            "Sent sent=%d rate=%.1f in_flight=%s most=%s concurrency=%s over=%s",
+            (21003, 12.345, 25.0, 64, "26.8", True),
+            (
+                "Sent",
+                {"sent": 21003, "rate": 12.3, "in_flight": 25.0, "most": 64, "concurrency": "26.8", "over": "True"},
+            ),
+        ),
         (
             "Analysis skipped a file image=%s %s",
             ("reg/app:1", "etc/shadow: not a regular file"),

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import sys
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
@@ -25,14 +27,15 @@ _SPEC = re.compile(r"%(?:\(\w+\))?[-#0 +]*(?:\d+|\*)?(?:\.\d+)?[diouxXeEfFgGcrsa
 _FIELD = re.compile(r"(\w+)=(.*)", re.DOTALL)
 
 
-def fields(record: logging.LogRecord) -> tuple[str, dict[str, str]]:
+def fields(record: logging.LogRecord) -> tuple[str, dict[str, str | int | float]]:
     """(the message without its key=value fields, the fields), read off the record's template word by
-    word: a word ``key=...`` with a conversion in it is a field, every other word the message's."""
+    word: a word ``key=...`` with a conversion in it is a field, every other word the message's. A field
+    that is one number and nothing else (``found=%d``, ``took=%.1f``) is that number, the rest text."""
     template, args = str(record.msg), record.args
     if not args or not isinstance(args, tuple):
         return record.getMessage(), {}
     message: list[str] = []
-    found: dict[str, str] = {}
+    found: dict[str, str | int | float] = {}
     index, after_field = 0, False
     try:
         for position, word in enumerate(re.split(r"(\s+)", template)):
@@ -44,7 +47,8 @@ def fields(record: logging.LogRecord) -> tuple[str, dict[str, str]]:
             taken = sum(1 for spec in _SPEC.finditer(word) if spec.group() != "%%")
             field = _FIELD.fullmatch(word)
             if field and taken:
-                found[field.group(1)] = field.group(2) % tuple(args[index : index + taken])
+                value = field.group(2) % tuple(args[index : index + taken])
+                found[field.group(1)] = _number(value, args[index]) if _SPEC.fullmatch(field.group(2)) else value
                 if message:  # the space before the field goes with it
                     message.pop()
                 after_field = True
@@ -57,6 +61,17 @@ def fields(record: logging.LogRecord) -> tuple[str, dict[str, str]]:
     except (TypeError, ValueError, KeyError):
         return record.getMessage(), {}
     return "".join(message), found
+
+
+def _number(text: str, arg: Any) -> str | int | float:
+    """A field's text as the number its argument was (as formatted: ``%.1f`` of 99.54 is 99.5)."""
+    if isinstance(arg, bool) or not isinstance(arg, int | float):
+        return text
+    for kind in (int, float):
+        with suppress(ValueError):
+            number = kind(text)
+            return number if math.isfinite(number) else text  # (JSON has no NaN nor infinity)
+    return text
 
 
 class SeedFormatter(logging.Formatter):
@@ -83,10 +98,11 @@ class JsonFormatter(SeedFormatter):
     """One JSON object a line: time, level, message and the seed's key=value fields apart."""
 
     def format(self, record: logging.LogRecord) -> str:
-        stamp, level = self.parts(record)
+        _, level = self.parts(record)
+        stamp = datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")  # RFC 3339
         message, found = fields(record)
         line: dict[str, Any] = {"time": stamp, "level": level, "message": safe(hide(message))}
-        line["fields"] = {key: safe(hide(value)) for key, value in found.items()}
+        line["fields"] = {key: safe(hide(value)) if isinstance(value, str) else value for key, value in found.items()}
         if trace := self.trace(record):
             line["traceback"] = "\n".join(safe(hide(text)) for text in trace.splitlines())
         return json.dumps(line, ensure_ascii=False)
