@@ -338,11 +338,13 @@ def test_a_ca_cert_that_is_no_certificate_says_so(tcs, tls_registry, tmp_path, c
 
 
 ECHOED = "/v2/alpine/manifests/3.19"  # the one answer that repeats the credential it was sent with
+PASSWORD = "pässwörd-Zk9-long-enough"  # escaped in an error line (\xe4): must be starred out all the same
 
 
-def _echo(request) -> tuple[int, dict[str, str], bytes]:
-    """403 with the request's Authorization header in the V2 error message, as a careless gateway does."""
-    message = f"not allowed: {request.headers.get('Authorization')}"
+def _echo(request, said: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    """403 with the request's Authorization header (or what it ``said``) in the V2 error message, as a
+    careless gateway does."""
+    message = f"not allowed: {said or request.headers.get('Authorization')}"
     return (
         403,
         {"Content-Type": "application/json"},
@@ -351,8 +353,12 @@ def _echo(request) -> tuple[int, dict[str, str], bytes]:
 
 
 class _EchoingProxy(Proxy):
+    def __init__(self, upstream: str, said: str | None = None) -> None:
+        super().__init__(upstream, lambda *_: None)
+        self.said = said
+
     def _any(self, request):
-        return _echo(request) if request.target == ECHOED else super()._any(request)
+        return _echo(request, self.said) if request.target == ECHOED else super()._any(request)
 
 
 def _opaque_token_registry(upstream: str) -> Facade:
@@ -375,31 +381,37 @@ def _opaque_token_registry(upstream: str) -> Facade:
     return facade
 
 
-@pytest.mark.parametrize("scheme", ["basic", "bearer"])
+@pytest.mark.parametrize("echoed", ["basic", "opaque token", "jwt", "password"])
 def test_a_credential_the_registry_echoes_is_starred_out_of_logs_reports_and_the_store(
-    tcs, basic_registry, anonymous_registry, scheme, state_dir, out_dir
+    tcs, basic_registry, token_registry, anonymous_registry, echoed, state_dir, out_dir
 ):
-    server = (
-        _EchoingProxy(basic_registry.url, lambda *_: None)
-        if scheme == "basic"
-        else _opaque_token_registry(anonymous_registry.url)
-    )
+    """A Basic pair, an opaque token, a distribution token server's JWT (523 characters: longer than
+    the 200 an error message keeps), a password with letters an error line escapes."""
+    user, password = ("bob", PASSWORD) if echoed == "password" else ("alice", USERS["alice"])
+    server = {
+        "basic": lambda: _EchoingProxy(basic_registry.url),
+        "opaque token": lambda: _opaque_token_registry(anonymous_registry.url),
+        "jwt": lambda: _EchoingProxy(token_registry.url),
+        "password": lambda: _EchoingProxy(anonymous_registry.url, said=f"user bob password {PASSWORD}"),
+    }[echoed]()
     with server:
-        result = tcs("registry", server.url, "--mode=dry-run", "--username=alice", f"--password={USERS['alice']}", "-v")
-        sent = {r.headers.get("Authorization") for r in server.requests if r.target == ECHOED}
+        result = tcs("registry", server.url, "--mode=dry-run", f"--username={user}", f"--password={password}")
+        (header,) = {r.headers.get("Authorization") for r in server.requests if r.target == ECHOED}
     assert result.code == 4, result.err
-    (header,) = sent
-    secret = header.split(" ", 1)[1]  # the base64 pair, or the token
+    scheme, _, credential = (header or "").partition(" ")
+    shown = f"{scheme} ***" if header else "user bob password ***"
     failed = csv_rows(failures_path(out_dir, server.host))
     assert failed[1:] == [
         [
             f"{server.host}/alpine",
             "3.19",
             "auth",
-            f"{server.host}/alpine:3.19: access denied (DENIED not allowed: {header.split(' ')[0]} ***)",
+            f"{server.host}/alpine:3.19: access denied (DENIED not allowed: {shown})",
         ]
     ]
-    assert secret not in result.err + result.out
-    assert f"error={server.host}/alpine:3.19: access denied (DENIED not allowed: " in result.err
-    for path in [*state_dir.rglob("*"), *out_dir.rglob("*")]:  # the reports and the store
-        assert not path.is_file() or secret.encode() not in path.read_bytes(), path
+    assert f"error={server.host}/alpine:3.19: access denied (DENIED not allowed: {shown})" in result.err
+    secrets = {credential or password, ascii(password)[1:-1], (credential or password)[-20:]}  # (any piece)
+    for secret in secrets:
+        assert secret not in result.err + result.out
+        for path in [*state_dir.rglob("*"), *out_dir.rglob("*")]:  # the reports and the store
+            assert not path.is_file() or secret.encode() not in path.read_bytes(), path

@@ -258,28 +258,30 @@ def test_bad_max_rate_is_one_line(tcs, anonymous_registry):
 
 def test_a_quota_is_spent_after_five_minutes_of_nothing_but_429s_not_after_a_pause():
     """Starved: every answer a 429 for STARVED seconds, one after the other. A 429 after a long pause
-    (layers being analysed, nothing asked) starts the count again; any other answer ends it. Once starved,
-    a request waiting for its turn does not wait on (the run stops)."""
+    (layers being analysed, nothing asked) starts the count again, and any other answer ends it. Once
+    starved, it stays so, and a request waiting for its turn does not wait on (the run stops)."""
     clock = FakeClock()
     pace = Pace(None, clock=clock, sleep=clock.sleep)
     assert pace.starved() is None
-    pace.slow_down()
+    pace.refused()
     clock.now += 200.0  # a pause: nothing asked
-    pace.slow_down()
+    for _ in range(30):
+        pace.refused()
+        clock.now += 10.0
+    pace.accepted()  # one answered, at last
+    pace.refused()
     for _ in range(29):
         clock.now += 10.0
-        pace.slow_down()
-    assert pace.starved() is None  # 290 s of 429s since the pause
+        pace.refused()
+    assert pace.starved() is None  # 290 s of 429s since
     clock.now += 10.0
-    pace.slow_down()
+    pace.refused()
     assert pace.starved() == 300.0
     slept = len(clock.slept)
     pace.rate = 1.0
     for _ in range(5):
         pace.wait()
     assert len(clock.slept) == slept  # no turn waited for
-    pace.accepted()
-    assert pace.starved() is None
+    pace.accepted()  # an answer to a request sent before the stop
     clock.now += 400.0
-    pace.slow_down()
-    assert pace.starved() is None  # one 429 after an accepted answer
+    assert pace.starved() == 700.0

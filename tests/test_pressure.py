@@ -338,13 +338,13 @@ def test_a_registry_answering_nothing_but_429_stops_the_run_as_a_spent_quota(
     """A quota spent mid-run: after 100 manifests every request (tag lists too) is refused with 429, retry
     after retry. After STARVED seconds of that (here 4) the run stops as on Docker Hub's quota: the
     listing ends where it is, the images under way and those waiting are counted undone without asking
-    again, and the next run starts there. It does not grind on at a request a second, seven attempts an
-    image, for hours."""
+    again. It does not grind on at a request a second, seven attempts an image, for hours. The quota
+    refilled, the next run continues from there: what the first described is not asked for again."""
     monkeypatch.setattr(pacing, "STARVED", 4.0)
     manifests: list[str] = []
     lock = threading.Lock()
 
-    def spent(target, session, upstream):
+    def spent(target, session, upstream):  # (GET only: a HEAD, which Docker Hub does not count, passes)
         with lock:
             if "/manifests/" in target:
                 manifests.append(target)
@@ -358,17 +358,27 @@ def test_a_registry_answering_nothing_but_429_stops_the_run_as_a_spent_quota(
         took = time.monotonic() - started
         described = csv_rows(report_path(out_dir, proxy.host))[1:]
         failed = csv_rows(failures_path(out_dir, proxy.host))[1:]
-    print(f"{took:.1f} s, {len(manifests)} manifest requests, {len(described)} described, {len(failed)} undone")
-    assert result.code == 4, result.err[-3000:]
-    assert took < 30
-    assert len(manifests) < 300  # 100 answered; then retries, until STARVED, and nothing after it
-    assert 1 <= len(described) <= 100
-    found = int(re.search(r"Total images found +: ([\d,]+) tags", result.out).group(1).replace(",", ""))
-    assert len(described) + len(failed) == found < len(big.expected)  # the listing ended with the quota
-    assert {row[2] for row in failed} == {"quota"}
-    assert f"Left undone           : {len(failed)}\n" in result.out
-    stop = next(m for m in result.messages if m.startswith("error\tStopping: "))
-    assert "the registry has answered nothing but 429 (too many requests) for 0.1 minutes" in stop
-    assert "the listing is incomplete after" in stop
-    assert f"{len(failed)} admitted images were left undone; run again when the quota allows it" in result.err
-    assert "Traceback" not in result.err
+        print(f"{took:.1f} s, {len(manifests)} manifest requests, {len(described)} described, {len(failed)} undone")
+        assert result.code == 4, result.err[-3000:]
+        assert took < 30
+        assert len(manifests) < 300  # 100 answered; then retries, until STARVED, and nothing after it
+        assert 1 <= len(described) <= 100
+        found = int(re.search(r"Total images found +: ([\d,]+) tags", result.out).group(1).replace(",", ""))
+        assert len(described) + len(failed) == found < len(big.expected)  # the listing ended with the quota
+        assert {row[2] for row in failed} == {"quota"}
+        assert f"Left undone           : {len(failed)}\n" in result.out
+        stop = next(m for m in result.messages if m.startswith("error\tStopping: "))
+        assert stop.startswith("error\tStopping: the registry has answered nothing but 429 (too many requests) for 0.1")
+        assert "the listing is incomplete after" in stop
+        assert f"{len(failed)} admitted images were left undone; run again when the quota allows it" in result.err
+        assert "Traceback" not in result.err
+
+        manifests.clear()  # the quota refilled
+        again = tcs("registry", proxy.url, "--mode=dry-run")
+        asked = {target.split("/manifests/")[0][4:] + ":" + target.split("/manifests/")[1] for target in manifests}
+        rows = csv_rows(report_path(out_dir, proxy.host))[1:]
+    assert again.code == 4, again.err[-3000:]
+    assert any(m.startswith("info\tResuming run ") for m in again.messages)
+    first = {f"{row[0].split('/', 1)[1]}:{row[1]}" for row in described}
+    assert not first & asked  # (a HEAD each tells the tag has not moved)
+    assert len(rows) >= len(described) + 50  # the report: the first run's images and the new ones

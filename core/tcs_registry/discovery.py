@@ -421,10 +421,12 @@ class Discovery:
             raise
         finally:
             pool.shutdown(wait=status != "interrupted", cancel_futures=True)
+            # a run a quota stopped is resumed by the next one with the same options, as one interrupted
+            recorded = "interrupted" if status == "partial" and self.stopped is not None else status
             try:
                 store.finish_run(
                     run_id,
-                    status=status,
+                    status=recorded,
                     found=self.summary.found,
                     new=self.summary.new,
                     skipped=self.summary.skipped,

@@ -184,7 +184,8 @@ def error_detail(response: requests.Response) -> str:
             detail = next(
                 (v for k in ("message", "error_message", "error", "detail") if isinstance(v := body.get(k), str)), ""
             )
-    return ascii(" ".join(detail.split())[:200])[1:-1]
+    # secrets hidden before the cut (a token cut in two is not found) and the escapes (nor one escaped)
+    return ascii(redaction.hide(" ".join(detail.split()))[:200])[1:-1]
 
 
 # what servers answer a plain-HTTP request on a TLS port: Go's net/http (the CNCF registry, Harbor,
@@ -614,6 +615,8 @@ class RegistryClient:
             raise AuthError(self._refused("the registry's token service"))
         if not response.ok:
             detail = error_detail(response)
+            if response.status_code == 429:
+                self.traffic.halt_if_starved(f" ({detail})" if detail else "")
             raise RegistryError(
                 f"token service {service} answered {response.status_code}"
                 + (f" ({detail})" if detail else "")
@@ -653,7 +656,7 @@ class RegistryClient:
             raise AuthError(f"{what}: access denied{suffix}", status)
         later = _later(response)
         if status == 429:
-            self.traffic.halt_if_starved(what, suffix + later)
+            self.traffic.halt_if_starved(suffix + later)
             retried = "" if later else " after retries"
             raise RegistryError(f"{what}: rate limited by the registry (429){retried}{suffix}{later}", status)
         raise RegistryError(f"{what}: the registry answered {status}{suffix}{later}", status)

@@ -98,6 +98,7 @@ class Pace:
         self._warned = -self.WARN_EVERY
         self._refused_since: float | None = None  # the first 429 since the registry last answered otherwise
         self._refused_last = -math.inf  # the latest 429
+        self._spent: float | None = None  # _refused_since, once starved: it stays so (nothing more is asked)
 
     def wait(self) -> None:
         """This request's turn (with one taken by every request and retry: the count, the windows); none
@@ -142,25 +143,30 @@ class Pace:
         window under way (answers come late: a second or more over the internet), unless the request went
         before the latest cut: refused after it, it says nothing of the rate the cut set."""
         with self._lock:
+            if getattr(self._local, "window", self._since) >= self._since:
+                self._refused += 1
+
+    def refused(self) -> None:
+        """A request to the registry (its token service, its vendor API too) was answered 429."""
+        with self._lock:
             now = self.clock()
             if self._refused_since is None or now - self._refused_last > STILL:  # (not after a pause: idle)
                 self._refused_since = now
             self._refused_last = now
-            if getattr(self._local, "window", self._since) >= self._since:
-                self._refused += 1
 
     def accepted(self) -> None:
-        """The registry answered a request of its own with anything but 429."""
+        """A request to the registry was answered with anything but 429."""
         self._refused_since = None
 
     def starved(self) -> float | None:
         """The seconds the registry has answered nothing but 429, if STARVED or more: its quota is spent,
         not a rate to find. Asking on, at a request a second and seven times an image, would take hours to
         fail every image."""
-        since, now = self._refused_since, self.clock()
-        if since is None or now - self._refused_last > STILL:
+        since, now = self._spent or self._refused_since, self.clock()
+        if since is None or now - since < STARVED or (self._spent is None and now - self._refused_last > STILL):
             return None
-        return now - since if now - since >= STARVED else None
+        self._spent = since
+        return now - since
 
     def _decide(self, now: float) -> None:
         if self._window is None:
@@ -180,8 +186,8 @@ class Pace:
             rate, refused, accepted_before, before = self._cut
             self._cut = None
             deep = rate is None or self.rate is None or self.rate <= self.KEPT * rate  # a cut that can tell
-            # (most refused is no gateway at random: a quota spent, or a limit far below the rate)
-            if deep and self.HELPED * refused <= share <= 0.5 and accepted < self.KEPT * accepted_before:
+            # (none accepted at all is no gateway at random: a quota spent, or a limit far below the rate)
+            if deep and share < 1.0 and share >= self.HELPED * refused and accepted < self.KEPT * accepted_before:
                 # as many refused, fewer accepted: refusals whatever the rate, not a limit (still known to
                 # be met if refusals come beyond them: a window straddling a limit's change misleads)
                 pooled = (refused * before + share * samples) / (before + samples)  # the share, from both
@@ -442,8 +448,8 @@ class Traffic:
         closer to the request before it than the rate allows (`Pace.space`: --max-rate is a ceiling
         however the answers come); `Attempt.answered` is told what came back."""
         self.pace.wait()
+        self.halt_if_starved()
         if gated:
-            self.halt_if_starved()
             self.concurrency.acquire()
         attempt: Attempt | None = None
         # ungated (a token service, a vendor API) while the thread holds a slot (credentials are chosen
@@ -457,17 +463,16 @@ class Traffic:
             self._local.gated = holding
             if gated:
                 self.concurrency.release(*((attempt.latency, attempt.refused) if attempt else (None, False)))
-                if attempt is not None and attempt.accepted:
-                    self.pace.accepted()
+            if attempt is not None and attempt.accepted:
+                self.pace.accepted()
 
-    def halt_if_starved(self, what: str = "", detail: str = "") -> None:
+    def halt_if_starved(self, detail: str = "") -> None:
         """Stop the run (QuotaExhausted) if the registry's quota is spent (`Pace.starved`): nothing more is
-        asked of it."""
+        asked of it. The message is the registry's, not one image's: the images left undone repeat it."""
         if (refused_for := self.pace.starved()) is not None:
+            minutes = refused_for / 60
             raise QuotaExhausted(
-                (f"{what}: " if what else "")
-                + f"the registry has answered nothing but 429 (too many requests) for {refused_for / 60:.1f} minutes"
-                + detail
+                f"the registry has answered nothing but 429 (too many requests) for {minutes:.1f} minutes{detail}"
             )
 
 
@@ -498,11 +503,12 @@ class PacedRetry(Retry):
         _pool: Any = None,
         _stacktrace: Any = None,
     ) -> Retry:
-        if response is not None and response.status == 429 and self.traffic is not None and self.traffic.gated:
-            self.traffic.pace.slow_down()
-            if (
-                self.traffic.pace.starved() is not None
-            ):  # the answer is the answer: the run stops (RegistryClient.check)
+        if response is not None and response.status == 429 and self.traffic is not None:
+            pace = self.traffic.pace
+            pace.refused()
+            if self.traffic.gated:
+                pace.slow_down()
+            if pace.starved() is not None:  # this answer is the answer: the run stops (RegistryClient.check)
                 raise MaxRetryError(_pool, url or "", ResponseError("nothing but 429s"))
         asked = asked_to_wait(response) if response is not None else None
         if asked is not None and asked > self.retry_after_max:

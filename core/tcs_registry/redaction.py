@@ -10,10 +10,12 @@ import base64
 import binascii
 import contextlib
 import threading
+from urllib.parse import quote, quote_plus
 
 SHORTEST = 3  # shorter strings are not hidden: "ab" would be starred out of every line
-KEY = 8  # a secret this long is looked for by its first KEY characters, so a run's thousands of tokens
-# (one per repository scope, renewed as they expire) cost a log line no more than a few do
+KEY = 8  # a secret this long is looked for by its last KEY characters, so a run's thousands of tokens
+# (one per repository scope, renewed as they expire) cost a log line no more than a few do: its last, as
+# the tokens of one issuer share their first hundred (a JWT's header), not their signature's end
 
 
 class Secrets:
@@ -21,30 +23,32 @@ class Secrets:
         self._lock = threading.Lock()
         self._known: set[str] = set()
         self._short: tuple[str, ...] = ()
-        self._by_start: dict[str, tuple[str, ...]] = {}  # replaced whole, never changed: read without the lock
+        self._by_end: dict[str, tuple[str, ...]] = {}  # replaced whole, never changed: read without the lock
 
     def add(self, secret: str | None) -> None:
+        """Keep ``secret`` hidden, and its URL-encoded form (a registry may echo a query or a form)."""
         if not secret or len(secret) < SHORTEST or secret in self._known:
             return
         with self._lock:
-            if secret in self._known:
-                return
-            self._known.add(secret)
-            if len(secret) < KEY:
-                self._short = (*self._short, secret)
-            else:
-                self._by_start[secret[:KEY]] = (*self._by_start.get(secret[:KEY], ()), secret)
+            for form in dict.fromkeys((secret, quote(secret, safe=""), quote_plus(secret, safe=""))):
+                if form in self._known:
+                    continue
+                self._known.add(form)
+                if len(form) < KEY:
+                    self._short = (*self._short, form)
+                else:
+                    self._by_end[form[-KEY:]] = (*self._by_end.get(form[-KEY:], ()), form)
 
     def __contains__(self, secret: str) -> bool:
         return secret in self._known
 
     def hide(self, text: str) -> str:
         found = [secret for secret in self._short if secret in text]
-        if self._by_start:
-            get = self._by_start.get
-            for at in range(len(text) - KEY + 1):
-                if candidates := get(text[at : at + KEY]):
-                    found += [secret for secret in candidates if text.startswith(secret, at)]
+        if self._by_end:
+            get = self._by_end.get
+            for end in range(KEY, len(text) + 1):
+                if candidates := get(text[end - KEY : end]):
+                    found += [secret for secret in candidates if text.endswith(secret, 0, end)]
         for secret in sorted(found, key=len, reverse=True):  # a secret inside a longer one: the longer first
             text = text.replace(secret, "***")
         return text

@@ -33,6 +33,7 @@ class Proxy(Facade):
         super().__init__(upstream, name="proxy")
         self.rewrite = rewrite
         self.route("GET", r"/.*")(self._any)
+        self.route("HEAD", r"/.*")(self._head)  # passed on as it is: the rewrites are of answers with a body
 
     def _any(self, request: Request) -> Answer:
         answer = self.rewrite(request.target, self.session, self.upstream)
@@ -44,6 +45,14 @@ class Proxy(Facade):
             allow_redirects=False,
         )
         return upstream.status_code, dict(upstream.headers), upstream.content
+
+    def _head(self, request: Request) -> Answer:
+        upstream = self.session.head(
+            self.upstream + request.target,
+            headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+            allow_redirects=False,
+        )
+        return upstream.status_code, dict(upstream.headers), b""
 
     @property
     def paths(self) -> list[str]:
