@@ -18,6 +18,7 @@ from tcs_registry import pacing
 from tcs_registry.http import RegistryClient
 from tcs_registry.models import Credentials, Registry
 from tcs_registry.pacing import Concurrency
+from tcs_registry.testing.facade import Facade
 from tcs_registry.testing.helpers import console_script, csv_rows, expected_rows, failures_path, report_path
 from tcs_registry.testing.proxy import TOO_MANY, HeldBack, Proxy, RandomFaults, TokenBucket
 
@@ -382,3 +383,33 @@ def test_a_registry_answering_nothing_but_429_stops_the_run_as_a_spent_quota(
     first = {f"{row[0].split('/', 1)[1]}:{row[1]}" for row in described}
     assert not first & asked  # (a HEAD each tells the tag has not moved)
     assert len(rows) >= len(described) + 50  # the report: the first run's images and the new ones
+
+
+def test_a_token_service_answering_nothing_but_429_stops_the_run_too(tcs, big_registry, out_dir, monkeypatch):
+    """The token service on the registry's own host (Harbor's /service/token) behind the same quota: after
+    20 tokens it answers nothing but 429. Its answers count as the registry's: the run stops."""
+    monkeypatch.setattr(pacing, "STARVED", 4.0)
+    facade = Facade(big_registry.url, name="token-quota")
+    challenge = {"WWW-Authenticate": f'Bearer realm="{facade.url}/service/token",service="harbor-registry"'}
+    granted: list[str] = []
+
+    @facade.route("GET", "/service/token")
+    def token(request):
+        if len(granted) >= 20:
+            return 429, {"Content-Type": "application/json"}, TOO_MANY
+        granted.append(facade.issue_token("anonymous"))
+        return 200, {"Content-Type": "application/json"}, json.dumps({"token": granted[-1]}).encode()
+
+    @facade.route("GET", "/v2/.*")
+    def v2(request):
+        return facade.forward(request) if request.bearer() in facade.tokens else (401, challenge, b"")
+
+    with facade:
+        started = time.monotonic()
+        result = tcs("registry", facade.url, "--mode=dry-run")
+        took = time.monotonic() - started
+        failed = csv_rows(failures_path(out_dir, facade.host))[1:]
+    assert result.code == 4, result.err[-3000:]
+    assert took < 30
+    assert any(m.startswith("error\tStopping: the registry has answered nothing but 429") for m in result.messages)
+    assert failed and {row[2] for row in failed} <= {"quota", "rate-limited"}
