@@ -73,13 +73,10 @@ def test_fields_are_read_off_the_template_whatever_their_values_hold():
             ("Skipped (by its tag)", {"image": "reg:5000/app:1.0", "reason": "a cosign signature"}),
         ),
         ("Resumed images=%d from run %d", (12, 3), ("Resumed from run 3", {"images": 12})),
-        (  # a field that is one number is that number (as formatted); text with it, or a flag, is text
-            "Sent sent=%d rate=%.1f in_flight=%s most=%s concurrency=%s over=%s",
-            (21003, 12.345, 25.0, 64, "26.8", True),
-            (
-                "Sent",
-                {"sent": 21003, "rate": 12.3, "in_flight": 25.0, "most": 64, "concurrency": "26.8", "over": "True"},
-            ),
+        (  # a field of one numeric conversion is a number (as formatted); one of %s text, whatever it holds
+            "Sent sent=%d rate=%.1f in_flight=%s most=%s took=%.1f%%",
+            (21003, 12.345, 25.0, 64, 99.5),
+            ("Sent", {"sent": 21003, "rate": 12.3, "in_flight": "25.0", "most": "64", "took": "99.5%"}),
         ),
         (
             "Analysis skipped a file image=%s %s",

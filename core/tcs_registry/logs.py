@@ -25,12 +25,15 @@ FORMATS = ("tab", "json")
 # the word's conversions make of their arguments (spaces, '=' and all)
 _SPEC = re.compile(r"%(?:\(\w+\))?[-#0 +]*(?:\d+|\*)?(?:\.\d+)?[diouxXeEfFgGcrsa%]")
 _FIELD = re.compile(r"(\w+)=(.*)", re.DOTALL)
+# a field that is one numeric conversion and nothing else: a number in JSON, in every line alike (a
+# field of %s stays text whatever its value, so that a collector's field has one type)
+_NUMBER = re.compile(r"%[-#0 +]*(?:\d+)?(?:\.\d+)?[diufFeEgG]")
 
 
 def fields(record: logging.LogRecord) -> tuple[str, dict[str, str | int | float]]:
     """(the message without its key=value fields, the fields), read off the record's template word by
     word: a word ``key=...`` with a conversion in it is a field, every other word the message's. A field
-    that is one number and nothing else (``found=%d``, ``took=%.1f``) is that number, the rest text."""
+    that is one numeric conversion and nothing else (``found=%d``, ``took=%.1f``) is a number, the rest text."""
     template, args = str(record.msg), record.args
     if not args or not isinstance(args, tuple):
         return record.getMessage(), {}
@@ -48,7 +51,7 @@ def fields(record: logging.LogRecord) -> tuple[str, dict[str, str | int | float]
             field = _FIELD.fullmatch(word)
             if field and taken:
                 value = field.group(2) % tuple(args[index : index + taken])
-                found[field.group(1)] = _number(value, args[index]) if _SPEC.fullmatch(field.group(2)) else value
+                found[field.group(1)] = _number(value) if _NUMBER.fullmatch(field.group(2)) else value
                 if message:  # the space before the field goes with it
                     message.pop()
                 after_field = True
@@ -63,10 +66,8 @@ def fields(record: logging.LogRecord) -> tuple[str, dict[str, str | int | float]
     return "".join(message), found
 
 
-def _number(text: str, arg: Any) -> str | int | float:
-    """A field's text as the number its argument was (as formatted: ``%.1f`` of 99.54 is 99.5)."""
-    if isinstance(arg, bool) or not isinstance(arg, int | float):
-        return text
+def _number(text: str) -> str | int | float:
+    """A number field's text as a number (as formatted: ``%.1f`` of 99.54 is 99.5)."""
     for kind in (int, float):
         with suppress(ValueError):
             number = kind(text)
