@@ -8,7 +8,10 @@ import os
 import stat
 
 import pytest
+import requests
 
+from tcs_registry.http import error_detail
+from tcs_registry.logs import redact
 from tcs_registry.testing.facade import Facade
 from tcs_registry.testing.fixtures import USERS
 from tcs_registry.testing.helpers import csv_rows, expected_rows, failures_path
@@ -415,3 +418,17 @@ def test_a_credential_the_registry_echoes_is_starred_out_of_logs_reports_and_the
         assert secret not in result.err + result.out
         for path in [*state_dir.rglob("*"), *out_dir.rglob("*")]:  # the reports and the store
             assert not path.is_file() or secret.encode() not in path.read_bytes(), path
+
+
+def test_a_secret_with_spaces_in_it_is_starred_out_of_a_registry_message():
+    """A registry's message has its runs of spaces squeezed to one: a password with a tab or two spaces
+    in it is found before that."""
+    redact("correct  horse\tbattery-staple")
+    answer = requests.Response()
+    answer.status_code, answer._content = (
+        403,
+        json.dumps(
+            {"errors": [{"code": "DENIED", "message": "bad password correct  horse\tbattery-staple for bob"}]}
+        ).encode(),
+    )
+    assert error_detail(answer) == "DENIED bad password *** for bob"

@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from tcs_registry import progress
 from tcs_registry.logs import SeedFormatter, fields
 from tcs_registry.testing.fixtures import USERS
 
@@ -106,3 +107,17 @@ def test_a_tab_in_what_a_layer_holds_is_no_fourth_column():
         "warn",
         "Analysis skipped a file image=reg/app:1 etc/a\\tinfo\\tforged: not a regular file",
     ]
+
+
+def test_a_field_keeps_one_type_in_every_line(tcs, big_registry, monkeypatch):
+    """A collector maps each field to one type: the Progress lines' in_flight and the last line's are
+    both text; found, done and sent numbers."""
+    monkeypatch.setattr(progress, "PERIOD", 0.05)
+    result = tcs("registry", big_registry.url, "--mode=dry-run", "--log-format=json")
+    assert result.code == 0, result.err
+    types: dict[str, set[str]] = {}
+    for line in result.err.splitlines():
+        for key, value in json.loads(line)["fields"].items():
+            types.setdefault(key, set()).add(type(value).__name__)
+    assert {key: kinds for key, kinds in types.items() if len(kinds) > 1} == {}
+    assert types["in_flight"] == {"str"} and types["found"] == types["sent"] == {"int"}

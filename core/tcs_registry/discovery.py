@@ -447,7 +447,7 @@ class Discovery:
                 if self.submitter is not None:
                     counts = {"found": self.summary.found, "new": self.summary.new}
                     counts.update(skipped=self.summary.skipped, failed=self.summary.failed)
-                    self.submitter.finish(status, counts)
+                    self.submitter.finish(recorded, counts)
                     if self.submitter.lost is not None:
                         remember_unsent(s.state_dir, run_id, s.console or "", s.project)
             self.store = None
@@ -832,10 +832,11 @@ class Discovery:
         traffic = self.traffic
         if traffic is not None:
             log.info(
-                "Requests to the registry sent=%d in_flight=%.1f concurrency=%.1f most=%d rate=%s",
+                # (text, as the Progress lines' in_flight and concurrency, which may be "-": one type a field)
+                "Requests to the registry sent=%d in_flight=%s concurrency=%s most=%d rate=%s",
                 traffic.pace.sent,
-                traffic.concurrency.busy(),
-                traffic.concurrency.average(),
+                f"{traffic.concurrency.busy():.1f}",
+                f"{traffic.concurrency.average():.1f}",
                 traffic.concurrency.most,
                 f"{traffic.pace.rate:.1f}" if traffic.pace.rate else "unlimited",
             )

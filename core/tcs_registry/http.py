@@ -184,8 +184,9 @@ def error_detail(response: requests.Response) -> str:
             detail = next(
                 (v for k in ("message", "error_message", "error", "detail") if isinstance(v := body.get(k), str)), ""
             )
-    # secrets hidden before the cut (a token cut in two is not found) and the escapes (nor one escaped)
-    return ascii(redaction.hide(" ".join(detail.split()))[:200])[1:-1]
+    # secrets hidden before the spaces are squeezed, the cut (a token cut in two is not found) and the
+    # escapes (nor one escaped)
+    return ascii(" ".join(redaction.hide(detail).split())[:200])[1:-1]
 
 
 # what servers answer a plain-HTTP request on a TLS port: Go's net/http (the CNCF registry, Harbor,

@@ -155,7 +155,7 @@ class Pace:
             self._refused_last = now
 
     def accepted(self) -> None:
-        """A request to the registry was answered with anything but 429."""
+        """A request of the registry's own (not its token service's) was answered with anything but 429."""
         self._refused_since = None
 
     def starved(self) -> float | None:
@@ -463,8 +463,8 @@ class Traffic:
             self._local.gated = holding
             if gated:
                 self.concurrency.release(*((attempt.latency, attempt.refused) if attempt else (None, False)))
-            if attempt is not None and attempt.accepted:
-                self.pace.accepted()
+                if attempt is not None and attempt.accepted:  # (a token renewed proves nothing of the registry)
+                    self.pace.accepted()
 
     def halt_if_starved(self, detail: str = "") -> None:
         """Stop the run (QuotaExhausted) if the registry's quota is spent (`Pace.starved`): nothing more is

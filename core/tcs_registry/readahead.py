@@ -1,6 +1,7 @@
-"""A stream read to its end by a thread of its own, ahead of whoever takes from it, so that its length is
-known long before its last item is taken: the repository catalog, whose size tells how far through the
-registry a run is (the time left) while the tags of its first repositories are still being described."""
+"""A stream read by a thread of its own, up to ``most`` items ahead of whoever takes from it, so that its
+length is known long before its last item is taken: the repository catalog, whose size tells how far
+through the registry a run is (the time left) while the tags of its first repositories are still being
+described. Past ``most`` (a catalog of millions), it is read as it is taken, and memory stays bounded."""
 
 from __future__ import annotations
 
@@ -14,24 +15,32 @@ _END = object()
 
 
 class ReadAhead(Generic[T]):
-    def __init__(self, items: Iterable[T], name: str) -> None:
+    def __init__(self, items: Iterable[T], name: str, most: int = 100_000) -> None:
         self.read = 0  # items read so far
         self.length: int | None = None  # all of them, once the stream has ended without an error
-        self._queue: queue.SimpleQueue[tuple[object, BaseException | None]] = queue.SimpleQueue()
+        self._queue: queue.Queue[tuple[object, BaseException | None]] = queue.Queue(maxsize=most)
         self._closed = threading.Event()
         threading.Thread(target=self._fill, args=(items,), name=name, daemon=True).start()
 
     def _fill(self, items: Iterable[T]) -> None:
         try:
             for item in items:
-                if self._closed.is_set():  # no one takes any more (a stop, an interrupt): read no further
-                    return
                 self.read += 1
-                self._queue.put((item, None))
+                if not self._put((item, None)):  # no one takes any more (a stop, an interrupt): read no further
+                    return
             self.length = self.read
-            self._queue.put((_END, None))
+            self._put((_END, None))
         except BaseException as exc:  # raised where the taker meets it, after the items read before it
-            self._queue.put((_END, exc))
+            self._put((_END, exc))
+
+    def _put(self, entry: tuple[object, BaseException | None]) -> bool:
+        while not self._closed.is_set():
+            try:
+                self._queue.put(entry, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def __iter__(self) -> Iterator[T]:
         while True:
