@@ -221,6 +221,30 @@ class NoAuth(requests.auth.AuthBase):
 NO_AUTH = NoAuth()
 
 
+class OneAtATime(Generic[K]):
+    """A lock for each key in use (a token's scope, a config's digest): the threads that want the same
+    thing fetched wait for the one fetching it, then find it kept. A key's lock goes once no thread holds
+    it or waits for it, so that a registry's thousands of digests leave nothing behind."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[K, tuple[threading.Lock, list[int]]] = {}  # key -> (its lock, [threads using it])
+
+    @contextmanager
+    def __call__(self, key: K) -> Iterator[None]:
+        with self._lock:
+            lock, users = self._locks.setdefault(key, (threading.Lock(), [0]))
+            users[0] += 1
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                users[0] -= 1
+                if not users[0]:
+                    del self._locks[key]
+
+
 class BoundedCache(Generic[K, V]):
     """A thread-safe LRU mapping of at most ``size`` entries."""
 
@@ -403,9 +427,9 @@ class RegistryClient:
         self._lock = threading.Lock()
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
-        self._token_locks: dict[tuple[str, str, str], threading.Lock] = {}
+        self._fetching_token: OneAtATime[tuple[str, str, str]] = OneAtATime()
         self._configs: BoundedCache[str, dict[str, Any]] = BoundedCache(CACHED_CONFIGS)
-        self._fetching: dict[str, threading.Lock] = {}  # a config being fetched: the others wait for it
+        self._fetching_config: OneAtATime[str] = OneAtATime()
         self._manifests: BoundedCache[tuple[str, str], oci.Manifest] = BoundedCache(CACHED_MANIFESTS)
         # what a vendor's listing said of each tag, kept for describing it without asking again
         self.listed: BoundedCache[tuple[str, str], Any] = BoundedCache(LISTED)
@@ -583,10 +607,8 @@ class RegistryClient:
     def token(self, challenge: Challenge, scope: str | None, *, fresh: bool = False) -> str:
         """A Bearer token for ``scope``, cached per (realm, service, scope) until shortly before expiry."""
         key = (challenge.params["realm"], challenge.params.get("service", ""), scope or "")
-        with self._lock:
-            key_lock = self._token_locks.setdefault(key, threading.Lock())
-            stale = self._tokens.get(key) if fresh else None
-        with key_lock:  # one fetch per scope, however many threads want it at once
+        stale = self._tokens.get(key) if fresh else None
+        with self._fetching_token(key):  # one fetch per scope, however many threads want it at once
             cached = self._tokens.get(key)
             if cached and cached is not stale and cached[1] - TOKEN_LEEWAY > time.time():
                 return cached[0]
@@ -861,23 +883,16 @@ class RegistryClient:
         cached = self._configs.get(digest)
         if cached is not None:
             return cached
-        with self._lock:
-            fetching = self._fetching.setdefault(digest, threading.Lock())
         # tags sharing a config are described together: one fetches it, the others wait and find it kept
-        with fetching:
-            try:
-                cached = self._configs.get(digest)
-                if cached is not None:
-                    return cached
-                body = self.blob(repository, digest)
-                config = oci.json_object(body, f"{self.registry.host}/{repository}@{digest}: config")
-                if len(body) <= CACHED_CONFIG_BYTES:  # bounded memory: big configs are not kept
-                    self._configs.put(digest, config)
-                return config
-            finally:
-                with self._lock:
-                    if self._fetching.get(digest) is fetching:
-                        del self._fetching[digest]
+        with self._fetching_config(digest):
+            cached = self._configs.get(digest)
+            if cached is not None:
+                return cached
+            body = self.blob(repository, digest)
+            config = oci.json_object(body, f"{self.registry.host}/{repository}@{digest}: config")
+            if len(body) <= CACHED_CONFIG_BYTES:  # bounded memory: big configs are not kept
+                self._configs.put(digest, config)
+            return config
 
     def close(self) -> None:
         self.transport.close()
