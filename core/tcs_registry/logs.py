@@ -78,10 +78,13 @@ def _number(text: str) -> str | int | float:
 class SeedFormatter(logging.Formatter):
     """Formats records as the seed does and blanks out every secret (``redaction``), wherever it appears."""
 
-    def parts(self, record: logging.LogRecord) -> tuple[str, str]:
+    def stamp(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created).astimezone()
-        stamp = f"{when:%Y-%m-%dT%H:%M:%S}.{int(record.msecs):03d}{when:%z}"
-        return stamp, _LEVELS.get(record.levelno, record.levelname.lower())
+        return f"{when:%Y-%m-%dT%H:%M:%S}.{int(record.msecs):03d}{when:%z}"  # the seed's: +0200
+
+    @staticmethod
+    def level(record: logging.LogRecord) -> str:
+        return _LEVELS.get(record.levelno, record.levelname.lower())
 
     def trace(self, record: logging.LogRecord) -> str:
         if record.exc_info and logging.getLogger(LOGGER).isEnabledFor(logging.DEBUG):
@@ -89,7 +92,7 @@ class SeedFormatter(logging.Formatter):
         return ""
 
     def format(self, record: logging.LogRecord) -> str:
-        stamp, level = self.parts(record)
+        stamp, level = self.stamp(record), self.level(record)
         trace = "\n".join(safe(hide(line)) for line in self.trace(record).splitlines())
         message = safe(hide(record.getMessage())).replace("\t", "\\t")  # three columns, whatever it holds
         return f"{stamp}\t{level}\t{message}" + (f"\n{trace}" if trace else "")
@@ -98,11 +101,12 @@ class SeedFormatter(logging.Formatter):
 class JsonFormatter(SeedFormatter):
     """One JSON object a line: time, level, message and the seed's key=value fields apart."""
 
+    def stamp(self, record: logging.LogRecord) -> str:
+        return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")  # RFC 3339
+
     def format(self, record: logging.LogRecord) -> str:
-        _, level = self.parts(record)
-        stamp = datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")  # RFC 3339
         message, found = fields(record)
-        line: dict[str, Any] = {"time": stamp, "level": level, "message": safe(hide(message))}
+        line: dict[str, Any] = {"time": self.stamp(record), "level": self.level(record), "message": safe(hide(message))}
         line["fields"] = {key: safe(hide(value)) if isinstance(value, str) else value for key, value in found.items()}
         if trace := self.trace(record):
             line["traceback"] = "\n".join(safe(hide(text)) for text in trace.splitlines())
