@@ -683,7 +683,7 @@ def _asked_log_format(args: list[str]) -> str:
             asked = flag.partition("=")[2]
         elif flag == "--log-format":
             asked = value
-    return asked if asked in ("tab", "json") else "tab"
+    return asked if asked in logs.FORMATS else "tab"
 
 
 def main(argv: Sequence[str] | None = None, plugin_manager: pluggy.PluginManager | None = None) -> int:
