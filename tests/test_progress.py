@@ -32,6 +32,7 @@ def test_a_terminal_shows_one_live_line_under_the_log_lines(big_registry, big, t
     assert int(last.group(1)) == 150  # every repository listed by the end
     assert int(first.group(2).replace(",", "")) <= int(last.group(2).replace(",", ""))  # done only grows
     assert any(m.group(9) for m in redraws)  # once the listing is over: the time left
+    assert not any(m.group(9) for m in redraws if m.group(8) == "00:00")  # (not in the first second: noise)
     assert all(m.group(4) == "+" for m in redraws if not m.group(9))  # before: a lower bound, no estimate
     # requests in flight, then the limit: at most 64 in flight (a limit just cut can be below the requests
     # already sent), and the limit moves (found as the run goes)

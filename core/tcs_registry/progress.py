@@ -26,6 +26,7 @@ LIVE = 0.5  # seconds between two redraws of the live line
 UNSIZED = 160  # columns assumed on a terminal that says it has none
 RATE_SECONDS = 5.0  # the requests a second shown are those of about the last five seconds
 PERIOD = 30.0  # seconds between two progress log lines when standard error is not a terminal
+ESTIMATE_AFTER = 1.0  # seconds of the run before a time left is shown: the first images say little of the pace
 
 
 @dataclass
@@ -123,7 +124,7 @@ class Progress:
         then, before = self._sent[0]
         elapsed = now - self.began
         total, left = c.total(), None
-        if total is not None and c.done:
+        if total is not None and c.done and elapsed >= ESTIMATE_AFTER:
             left = max(0.0, total - c.done) * elapsed / c.done  # at the pace so far
         return {
             "elapsed": tqdm.format_interval(elapsed),
