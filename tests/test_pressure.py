@@ -386,8 +386,9 @@ def test_a_registry_answering_nothing_but_429_stops_the_run_as_a_spent_quota(
 
 
 def test_a_token_service_answering_nothing_but_429_stops_the_run_too(tcs, big_registry, out_dir, monkeypatch):
-    """The token service on the registry's own host (Harbor's /service/token) behind the same quota: after
-    20 tokens it answers nothing but 429. Its answers count as the registry's: the run stops."""
+    """The token service on the registry's own host (Harbor's `/service/token`, src/core/router.go) behind
+    the same quota: after 20 tokens it answers nothing but 429. Its 429s count as the registry's: the
+    run stops."""
     monkeypatch.setattr(pacing, "STARVED", 4.0)
     facade = Facade(big_registry.url, name="token-quota")
     challenge = {"WWW-Authenticate": f'Bearer realm="{facade.url}/service/token",service="harbor-registry"'}
