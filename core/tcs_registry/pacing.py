@@ -162,8 +162,11 @@ class Pace:
         """The seconds the registry has answered nothing but 429, if STARVED or more: its quota is spent,
         not a rate to find. Asking on, at a request a second and seven times an image, would take hours to
         fail every image."""
-        since, now = self._spent or self._refused_since, self.clock()
-        if since is None or now - since < STARVED or (self._spent is None and now - self._refused_last > STILL):
+        since = self._spent or self._refused_since
+        if since is None:  # (every request asks: no clock read when nothing was refused)
+            return None
+        now = self.clock()
+        if now - since < STARVED or (self._spent is None and now - self._refused_last > STILL):
             return None
         self._spent = since
         return now - since
