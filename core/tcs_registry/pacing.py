@@ -124,15 +124,18 @@ class Pace:
     def space(self) -> None:
         """Called once the request has its slot: no closer to the request before it than the rate
         allows. Turns are taken before the wait for a slot; requests whose turns came while they waited
-        (a registry that stalled, then answered all it held at once) would otherwise go in one burst."""
+        (a registry that stalled, then answered all it held at once) would otherwise go in one burst.
+        Spaced from when the one before went, not from when it was due to: a thread woken late on a busy
+        machine would otherwise have the next go closer to it (a limit that saves up no burst refuses it)."""
         if self.rate is None:
             return
         with self._spacing:
             with self._lock:
                 now = self.clock()
-                at = self._spaced = self._after(self._spaced, now)
+                at = self._after(self._spaced, now)
             if at > now:
                 self.sleep(at - now)
+            self._spaced = self.clock()
 
     def _after(self, last: float, now: float) -> float:
         """When the next request may go: now, or one interval at the rate as it is now after ``last``."""

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import requests
 
 from ..oci import MANIFEST_ACCEPT
-from .facade import CUT_AFTER, RESET, Answer, Facade, Request
+from .facade import CUT_AFTER, RESET, Answer, Facade, Request, arrived
 
 # A rewrite gets (path with query, upstream session, upstream base URL) and returns an Answer
 # (status, headers, body) to answer itself, or None to pass the request through unchanged.
@@ -81,7 +81,9 @@ class TokenBucket:
 
     def __call__(self, path: str, session: requests.Session, upstream: str) -> Answer | None:
         with self._lock:
-            now = time.monotonic()
+            # as the request came (the threads of this server may take them in another order: one
+            # taken after a later one came at once after it)
+            now = max(arrived(), self.at)
             self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
             self.at = now
             if self.tokens >= 1:
