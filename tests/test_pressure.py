@@ -413,6 +413,30 @@ def test_a_registry_answering_nothing_but_429_stops_the_run_as_a_spent_quota(
     assert len(rows) >= len(described) + 50  # the report: the first run's images and the new ones
 
 
+def test_a_retry_after_does_not_hold_up_the_quota_stop(tcs, big_registry, out_dir, monkeypatch):
+    """After 20 manifests every answer is 429 with Retry-After: 30 (under the 60 s obeyed). Every request
+    then waits out its 30 s; the registry is found starved (here after 4 s) meanwhile, and the run stops
+    then, not once the last of them has waited its 30 s."""
+    monkeypatch.setattr(pacing, "STARVED", 4.0)
+    manifests: list[str] = []
+
+    def spent(target, session, upstream):
+        if "/manifests/" in target:
+            manifests.append(target)
+        if len(manifests) <= 20:
+            return None
+        return 429, {"Content-Type": "application/json", "Retry-After": "30"}, TOO_MANY
+
+    with Proxy(big_registry.url, spent) as proxy:
+        started = time.monotonic()
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+        took = time.monotonic() - started
+    print(f"{took:.1f} s, {len(manifests)} manifest requests")
+    assert result.code == 4, result.err[-3000:]
+    assert any(m.startswith("error\tStopping: the registry has answered nothing but 429") for m in result.messages)
+    assert took < 15
+
+
 def test_a_token_service_answering_nothing_but_429_stops_the_run_too(tcs, big_registry, out_dir, monkeypatch):
     """The token service on the registry's own host (Harbor's `/service/token`, src/core/router.go) behind
     the same quota: after 20 tokens it answers nothing but 429. Its 429s count as the registry's: the

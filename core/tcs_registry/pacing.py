@@ -137,6 +137,13 @@ class Pace:
                 self.sleep(at - now)
             self._spaced = self.clock()
 
+    def pause(self, seconds: float) -> None:
+        """Sleep ``seconds`` (a retry's backoff or Retry-After), or less once the registry is found starved:
+        the run stops then, not after the longest Retry-After its requests were asked to wait out."""
+        until = self.clock() + seconds
+        while (left := until - self.clock()) > 0 and self.starved() is None:
+            self.sleep(min(left, 1.0))
+
     def _after(self, last: float, now: float) -> float:
         """When the next request may go: now, or one interval at the rate as it is now after ``last``."""
         return max(now, last + 1.0 / self.rate) if self.rate else now
@@ -530,13 +537,21 @@ class PacedRetry(Retry):
         return 0.0 if seconds is None else min(seconds, self.retry_after_max)  # 0: the backoff instead
 
     def sleep(self, response: Any = None) -> None:
-        if self.traffic is None or not self.traffic.gated:
+        if self.traffic is None:
             return super().sleep(response)
+        pace = self.traffic.pace  # its pause ends early once the registry is found starved (the run stops)
+        if not self.traffic.gated:
+            return pace.pause(self._wait(response))
         with self.traffic.concurrency.paused():
-            super().sleep(response)
-            self.traffic.pace.wait()  # a retry is a request like any other: its turn, its slot, spaced
+            pace.pause(self._wait(response))
+            pace.wait()  # a retry is a request like any other: its turn, its slot, spaced
         self.traffic.halt_if_starved()  # found starved while this one waited: it does not go
-        self.traffic.pace.space()
+        pace.space()
+
+    def _wait(self, response: Any) -> float:
+        """What urllib3 waits before a retry: the answer's Retry-After if it has one, else the backoff."""
+        asked = self.get_retry_after(response) if self.respect_retry_after_header and response else None
+        return asked or self.get_backoff_time()
 
 
 YEAR = 365 * 24 * 3600.0
