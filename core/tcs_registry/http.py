@@ -43,6 +43,8 @@ CACHED_CONFIGS = 512  # image configs kept by digest (tags sharing a config cost
 CACHED_CONFIG_BYTES = 256 * 1024
 CACHED_MANIFESTS = 512  # manifests kept by (repository, digest): describing then scanning costs one fetch
 CACHED_MANIFEST_BYTES = 64 * 1024
+CACHED_TOKENS = 4096  # bearer tokens kept by scope: one per repository, needed only while its images are
+# described (a few hundred repositories at once at most), not every one a run over 100,000 met
 LISTED = 10_000  # vendor listing entries (tag -> digest, push time...) kept until their image is described
 MAX_PAGES = 100_000  # pages of one listing: beyond this a registry is looping in disguise
 MAX_RETRY_AFTER = 60  # seconds: a registry asking for longer gets its answer as an error instead
@@ -271,6 +273,9 @@ class BoundedCache(Generic[K, V]):
         with self._lock:
             return self._items.pop(key, None)
 
+    def __len__(self) -> int:
+        return len(self._items)
+
 
 class AnswerTooLarge(RegistryError):
     """An answer read whole that is larger than its limit."""
@@ -426,7 +431,7 @@ class RegistryClient:
         self.transport = Transport(adapter)
         self._lock = threading.Lock()
         self._challenge: Challenge | None = None
-        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+        self._tokens: BoundedCache[tuple[str, str, str], tuple[str, float]] = BoundedCache(CACHED_TOKENS)
         self._fetching_token: OneAtATime[tuple[str, str, str]] = OneAtATime()
         self._configs: BoundedCache[str, dict[str, Any]] = BoundedCache(CACHED_CONFIGS)
         self._fetching_config: OneAtATime[str] = OneAtATime()
@@ -613,7 +618,7 @@ class RegistryClient:
             if cached and cached is not stale and cached[1] - TOKEN_LEEWAY > time.time():
                 return cached[0]
             token, expires = self._fetch_token(challenge, scope)
-            self._tokens[key] = (token, expires)
+            self._tokens.put(key, (token, expires))
             return token
 
     def _fetch_token(self, challenge: Challenge, scope: str | None) -> tuple[str, float]:
