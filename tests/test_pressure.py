@@ -439,17 +439,19 @@ def test_a_retry_after_does_not_hold_up_the_quota_stop(tcs, big_registry, out_di
 
 def test_a_token_service_answering_nothing_but_429_stops_the_run_too(tcs, big_registry, out_dir, monkeypatch):
     """The token service on the registry's own host (Harbor's `/service/token`, src/core/router.go) behind
-    the same quota: after 20 tokens it answers nothing but 429. Its 429s count as the registry's: the
-    run stops."""
+    the same quota: after 20 tokens it answers nothing but 429, with Retry-After: 30. Its 429s count as
+    the registry's: the run stops, and the token requests waiting out their 30 s are not sent again."""
     monkeypatch.setattr(pacing, "STARVED", 4.0)
     facade = Facade(big_registry.url, name="token-quota")
     challenge = {"WWW-Authenticate": f'Bearer realm="{facade.url}/service/token",service="harbor-registry"'}
     granted: list[str] = []
+    refused: list[float] = []
 
     @facade.route("GET", "/service/token")
     def token(request):
         if len(granted) >= 20:
-            return 429, {"Content-Type": "application/json"}, TOO_MANY
+            refused.append(time.monotonic())
+            return 429, {"Content-Type": "application/json", "Retry-After": "30"}, TOO_MANY
         granted.append(facade.issue_token("anonymous"))
         return 200, {"Content-Type": "application/json"}, json.dumps({"token": granted[-1]}).encode()
 
@@ -463,6 +465,7 @@ def test_a_token_service_answering_nothing_but_429_stops_the_run_too(tcs, big_re
         took = time.monotonic() - started
         failed = csv_rows(failures_path(out_dir, facade.host))[1:]
     assert result.code == 4, result.err[-3000:]
-    assert took < 30
+    assert took < 15
     assert any(m.startswith("error\tStopping: the registry has answered nothing but 429") for m in result.messages)
     assert failed and {row[2] for row in failed} <= {"quota", "rate-limited"}
+    assert max(refused) < refused[0] + 4.0 + 0.25  # none asked again once starved (a retry waits 1 s at most)

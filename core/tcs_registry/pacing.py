@@ -124,25 +124,22 @@ class Pace:
     def space(self) -> None:
         """Called once the request has its slot: no closer to the request before it than the rate
         allows. Turns are taken before the wait for a slot; requests whose turns came while they waited
-        (a registry that stalled, then answered all it held at once) would otherwise go in one burst.
-        Spaced from when the one before went, not from when it was due to: a thread woken late on a busy
-        machine would otherwise have the next go closer to it (a limit that saves up no burst refuses it)."""
+        (a registry that stalled, then answered all it held at once) would otherwise go in one burst."""
         if self.rate is None:
             return
         with self._spacing:
             with self._lock:
                 now = self.clock()
-                at = self._after(self._spaced, now)
+                at = self._spaced = self._after(self._spaced, now)
             if at > now:
                 self.sleep(at - now)
-            self._spaced = self.clock()
 
     def pause(self, seconds: float) -> None:
         """Sleep ``seconds`` (a retry's backoff or Retry-After), or less once the registry is found starved:
         the run stops then, not after the longest Retry-After its requests were asked to wait out."""
-        until = self.clock() + seconds
-        while (left := until - self.clock()) > 0 and self.starved() is None:
-            self.sleep(min(left, 1.0))
+        while seconds > 0 and self.starved() is None:
+            self.sleep(min(seconds, 1.0))
+            seconds -= 1.0
 
     def _after(self, last: float, now: float) -> float:
         """When the next request may go: now, or one interval at the rate as it is now after ``last``."""
@@ -540,8 +537,9 @@ class PacedRetry(Retry):
         if self.traffic is None:
             return super().sleep(response)
         pace = self.traffic.pace  # its pause ends early once the registry is found starved (the run stops)
-        if not self.traffic.gated:
-            return pace.pause(self._wait(response))
+        if not self.traffic.gated:  # (a token service, a vendor API)
+            pace.pause(self._wait(response))
+            return self.traffic.halt_if_starved()
         with self.traffic.concurrency.paused():
             pace.pause(self._wait(response))
             pace.wait()  # a retry is a request like any other: its turn, its slot, spaced

@@ -51,6 +51,38 @@ def arrived() -> float:
     return time.monotonic() if at is None else at
 
 
+def _stamping(listener: socket.socket) -> bool:
+    """Ask the kernel to stamp what the connections ``listener`` accepts receive, and wait till it does:
+    it turns stamping on a moment after the first socket asks (and off when the last is closed), so a
+    byte sent to the listener's own connection must come back stamped first. False where it cannot."""
+    if not hasattr(listener, "recvmsg"):
+        return False
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        for _ in range(100):
+            with socket.create_connection(listener.getsockname()) as probe:
+                probe.sendall(b".")
+                accepted, _ = listener.accept()
+                with accepted:
+                    _, ancillary, _, _ = accepted.recvmsg(1, socket.CMSG_SPACE(16))
+            if _stamp(ancillary) is not None:
+                return True
+            time.sleep(0.01)
+    except OSError:
+        pass
+    return False
+
+
+def _stamp(ancillary: list[tuple[int, int, bytes]]) -> float | None:
+    """The kernel's receive time in ancillary data (SCM_TIMESTAMPNS, a 64-bit timespec), on
+    time.monotonic()'s clock."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) == 16:
+            seconds, nanoseconds = struct.unpack("qq", data)
+            return seconds + nanoseconds / 1e9 - (time.time() - time.monotonic())
+    return None
+
+
 class _Stamped(io.RawIOBase):
     """A plain connection's bytes, with the time the kernel received the latest of them (SO_TIMESTAMPNS)."""
 
@@ -62,10 +94,8 @@ class _Stamped(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         size, ancillary, _, _ = self.sock.recvmsg_into([buffer], socket.CMSG_SPACE(16))
-        for level, kind, data in ancillary:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                seconds, nanoseconds = struct.unpack("qq", data[:16])
-                self.at = seconds + nanoseconds / 1e9 - (time.time() - time.monotonic())
+        if size:
+            self.at = _stamp(ancillary)
         return size
 
 
@@ -161,9 +191,9 @@ class Facade:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         if tls is not None:  # e.g. a context from trustme's CA.issue_cert(...).configure_cert()
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
-        else:  # the connections it accepts inherit it: bytes that came before the accept are stamped too
-            with contextlib.suppress(OSError):  # (a kernel without it: arrivals are read times)
-                self._server.socket.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        # plain connections are stamped as their bytes come (they inherit it from the listener, so bytes that
+        # came before the accept are too); without it, arrivals are read times
+        self.stamped = tls is None and _stamping(self._server.socket)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -229,7 +259,7 @@ class Facade:
 
             def setup(self) -> None:
                 super().setup()
-                if facade.scheme == "http":
+                if facade.stamped:
                     self.rfile = io.BufferedReader(_Stamped(self.connection))
 
             def _serve(self) -> None:
