@@ -43,8 +43,9 @@ CACHED_CONFIGS = 512  # image configs kept by digest (tags sharing a config cost
 CACHED_CONFIG_BYTES = 256 * 1024
 CACHED_MANIFESTS = 512  # manifests kept by (repository, digest): describing then scanning costs one fetch
 CACHED_MANIFEST_BYTES = 64 * 1024
-CACHED_TOKENS = 4096  # bearer tokens kept by scope: one per repository, needed only while its images are
-# described (a few hundred repositories at once at most), not every one a run over 100,000 met
+TOKENS_PER_SLOT = 64  # bearer tokens kept by scope, for each --concurrency slot: one per repository, needed
+# only while its images are described; a dry run has up to 18 repositories a slot under way (16 images a
+# slot described, 2 repositories listed ahead, one tag each), not every one a run over 100,000 met
 LISTED = 10_000  # vendor listing entries (tag -> digest, push time...) kept until their image is described
 MAX_PAGES = 100_000  # pages of one listing: beyond this a registry is looping in disguise
 MAX_RETRY_AFTER = 60  # seconds: a registry asking for longer gets its answer as an error instead
@@ -431,7 +432,7 @@ class RegistryClient:
         self.transport = Transport(adapter)
         self._lock = threading.Lock()
         self._challenge: Challenge | None = None
-        self._tokens: BoundedCache[tuple[str, str, str], tuple[str, float]] = BoundedCache(CACHED_TOKENS)
+        self._tokens: BoundedCache[tuple[str, str, str], tuple[str, float]] = BoundedCache(TOKENS_PER_SLOT * workers)
         self._fetching_token: OneAtATime[tuple[str, str, str]] = OneAtATime()
         self._configs: BoundedCache[str, dict[str, Any]] = BoundedCache(CACHED_CONFIGS)
         self._fetching_config: OneAtATime[str] = OneAtATime()
