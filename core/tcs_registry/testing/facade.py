@@ -60,7 +60,7 @@ def _stamping(listener: socket.socket) -> bool:
     try:
         listener.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         for _ in range(100):
-            with socket.create_connection(listener.getsockname()) as probe:
+            with socket.create_connection(listener.getsockname(), timeout=1.0) as probe:
                 probe.sendall(b".")
                 accepted, _ = listener.accept()
                 with accepted:
@@ -257,14 +257,16 @@ class Facade:
             def log_message(self, *args: object) -> None:
                 pass
 
+            stamped: _Stamped | None = None
+
             def setup(self) -> None:
                 super().setup()
                 if facade.stamped:
-                    self.rfile = io.BufferedReader(_Stamped(self.connection))
+                    self.stamped = _Stamped(self.connection)
+                    self.rfile = io.BufferedReader(self.stamped)
 
             def _serve(self) -> None:
-                raw = getattr(self.rfile, "raw", None)
-                _arrival.at = raw.at if isinstance(raw, _Stamped) else None
+                _arrival.at = self.stamped.at if self.stamped else None
                 length = int(self.headers.get("Content-Length") or 0)
                 request = Request(self.command, self.path, self.headers, self.rfile.read(length) if length else b"")
                 facade.requests.append(request)
