@@ -53,6 +53,7 @@ from .vulns.database import VulnDatabase
 from .vulns.matching import Matcher
 
 log = logging.getLogger("tcs_registry")
+CATALOG_WAIT = 0.1  # seconds without a repository name before the tags listed meanwhile are taken on
 MAX_TAGS = 100_000  # tags taken from one repository's listing (memory stays bounded whatever it lists)
 REUSED_AFTER_HOURS = 6.0  # a scan id whose share finished longer ago is being used again, not retried
 SCANS = 8  # images analysed at once, at most: analysis is CPU-bound, and each holds layers in flight
@@ -223,7 +224,11 @@ class Discovery:
         self._catalog = catalog = ReadAhead(self._guarded(repositories), name="catalog")
         try:
             try:
-                for repository in catalog:
+                for repository in catalog.waiting(CATALOG_WAIT):
+                    if repository is None:  # the catalog is slow: the repositories listed meanwhile go on
+                        while pending and pending[0][1].done():
+                            yield from settle()
+                        continue
                     self.repositories += 1
                     problem = client.name_problem(repository)
                     if problem is not None:
@@ -617,8 +622,10 @@ class Discovery:
             first, slash, _ = pattern.text.partition("/")
             hint = " (a pattern is repository[:tag], without the registry host)" if slash and "." in first else ""
             log.warning("No image matched the allow pattern %r%s", pattern.text, hint)
-        if self.stopped is not None:
+        if self.stopped is not None and summary.undone:
             log.error("%d admitted images were left undone; run again when the quota allows it", summary.undone)
+        elif self.stopped is not None and self.unlisted:
+            log.error("The listing is incomplete (no image listed was left undone); run again when the quota allows it")
         if s.max_images is not None and admitted >= s.max_images and summary.skipped:
             log.warning(
                 "Image limit reached: only the first %d admitted images were processed (--max-images)", s.max_images
@@ -652,6 +659,9 @@ class Discovery:
             digest = client.manifest_digest(image.repository, image.tag)
         except ImageError:  # the tag is gone: a failure, as describing it now would be
             raise
+        except QuotaExhausted as exc:  # the run stops; this image keeps what the run before found
+            self._stop(exc)
+            digest = None
         except TcsError:
             digest = None
         if digest is None or digest == image.digest:

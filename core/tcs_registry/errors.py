@@ -67,8 +67,11 @@ class ImageError(RegistryError):
     code = "invalid-image"  # content the registry sent that is not a well-formed image, unless told
 
 
-class QuotaExhausted(RegistryError):
+class QuotaExhausted(TcsError):
     """The registry's request quota is used up (Docker Hub pulls): asking on only makes it worse,
-    so the run stops describing images, keeps what it has, and says how many were left undone."""
+    so the run stops describing images, keeps what it has, and says how many were left undone.
+    Not a RegistryError: a plugin's ``except RegistryError`` (one listing that may fail) must not
+    swallow the stop of the whole run."""
 
     code = "quota"
+    status = 429

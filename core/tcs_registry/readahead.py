@@ -43,8 +43,17 @@ class ReadAhead(Generic[T]):
         return False
 
     def __iter__(self) -> Iterator[T]:
+        return self.waiting(None)  # type: ignore[return-value]  # (never None: no wait is too long)
+
+    def waiting(self, every: float | None) -> Iterator[T | None]:
+        """The items, and None each time ``every`` seconds have passed without one (the stream is slow:
+        a page, a retry's backoff), for the taker to do meanwhile what needs no next item."""
         while True:
-            item, error = self._queue.get()
+            try:
+                item, error = self._queue.get(timeout=every)
+            except queue.Empty:
+                yield None
+                continue
             if item is _END:
                 if error is not None:
                     raise error

@@ -3,9 +3,12 @@ every URL form, both modes; remote repositories from their caches, never from th
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from tcs_registry_artifactory import hooks
 
+from tcs_registry import pacing
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, sorted_report, vulnerabilities
 from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
@@ -163,3 +166,28 @@ def test_one_unreadable_remote_cache_leaves_the_rest_listed(
         "error\tListing the Docker repository docker-remote failed",
         "error\tRepository listing stopped early after 5 repositories",
     ]
+
+
+def test_a_quota_spent_while_listing_stops_the_run_once(tcs, pm, artifactory, out_dir, monkeypatch):
+    """JFrog Cloud's fair-use throttling answers 429. Past docker-local's catalog every request is refused;
+    once the registry has answered nothing but 429 for STARVED seconds (here 2), the run stops, with one
+    line: the Docker repositories not yet listed are not each reported failed, the stop is the reason."""
+    monkeypatch.setattr(pacing, "STARVED", 2.0)
+    catalogs: list[str] = []
+
+    def spent(request):
+        if catalogs:
+            return 429, {"Content-Type": "text/plain"}, b"Too Many Requests"
+        if request.path == "/artifactory/api/docker/docker-local/v2/_catalog":
+            catalogs.append(request.path)  # answered; every request after it is refused
+        return None
+
+    monkeypatch.setattr(artifactory, "routes", [("GET", re.compile(".*"), spent), *artifactory.routes])
+    result = tcs("registry", artifactory.url, "--mode=dry-run", *PASSWORD, pm=pm)
+    assert result.code == 4, result.err
+    assert [m for m in result.messages if m.startswith("error")] == [
+        "error\tStopping: the registry has answered nothing but 429 (too many requests) for 0.0 minutes;"
+        " the listing is incomplete after 4 repositories",
+        "error\tThe listing is incomplete (no image listed was left undone); run again when the quota allows it",
+    ]
+    assert csv_rows(report_path(out_dir, artifactory.host)) == [["repository", "tag", "build_time", "skipped"]]

@@ -32,6 +32,10 @@ Each behaviour is Quay's own (quay/quay at ffba0c70e2d8):
   (``lifetime_start_ms`` descending, then name), ``has_additional`` when more rows exist; without
   ``onlyActiveTags=true`` ended tags (with ``end_ts``) come too; a private repository is 401
   anonymously, 403 for a signed-in user without permission.
+* ``endpoints/api/__init__.py`` ``check_anon_protection``: with ``FEATURE_ANONYMOUS_ACCESS`` off, an
+  anonymous call to a protected endpoint (the repository list) is 401 "Anonymous access is not allowed".
+* ``conf/nginx/rate-limiting.conf.jnj``: a request over a ``limit_req`` zone is refused with 429
+  (``limit_req_status 429``).
 """
 
 from __future__ import annotations
@@ -91,6 +95,7 @@ def _error(code: str, message: str, status: int, headers: dict[str, str] | None 
 
 class QuayFacade(Facade):
     repos_per_page = 100  # REPOS_PER_PAGE; tests lower it to span pages with few repositories
+    anonymous_access = True  # FEATURE_ANONYMOUS_ACCESS (on by default)
 
     def __init__(self, upstream: str, stored: StoredRegistry) -> None:
         super().__init__(upstream, name="quay")
@@ -205,6 +210,8 @@ class QuayFacade(Facade):
         user = self._rest_user(request)
         if isinstance(user, tuple):
             return user
+        if user is None and not self.anonymous_access:
+            return json_answer({"error_message": "Anonymous access is not allowed", "status": 401}, 401)
         namespace, public = request.arg("namespace"), request.arg("public") == "true"
         if not (namespace or public or request.arg("starred")):
             return json_answer({"error_message": "namespace, starred or public are required for this API call"}, 400)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
 import tcs_registry_quay.client
 from tcs_registry_quay import hooks
 
+from tcs_registry import pacing
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.datasets import push_tags
 from tcs_registry.testing.helpers import expected_rows, sorted_report, store_rows, vulnerabilities
@@ -144,6 +146,60 @@ def test_a_tag_that_expires_while_the_pages_are_read(tcs, pm, fresh_quay, pusher
     assert result.code == 0, result.err
     live = [e for e in expected if e.tag != newest]
     assert sorted_report(out_dir, fresh_quay.host) == expected_rows(fresh_quay.host, live)
+
+
+GRANTED = ("acme/api", "acme/web", "acme/debian9")  # what the robot's catalog lists; acme/tool only the public listing
+
+
+def test_a_rest_api_closed_to_anonymous_users_leaves_the_catalog(tcs, pm, quay, quay_expected, out_dir, monkeypatch):
+    """FEATURE_ANONYMOUS_ACCESS off: the public listing, asked anonymously, is 401. The catalog is all
+    there is to list: the run is complete, and says so."""
+    monkeypatch.setattr(quay, "anonymous_access", False)
+    result = tcs("registry", f"{quay.url}/acme", "--mode=dry-run", *login(ROBOT), pm=pm)
+    assert result.code == 0, result.err
+    granted = [e for e in quay_expected if e.repository in GRANTED]
+    assert sorted_report(out_dir, quay.host) == expected_rows(quay.host, granted)
+    assert (
+        "info\tQuay's public repositories of acme are not listed: its API answered 401 (anonymous access is off)"
+    ) in result.infos
+
+
+def test_a_public_listing_refused_till_the_quota_stop_leaves_the_run_incomplete(
+    tcs, pm, quay, quay_expected, out_dir, monkeypatch
+):
+    """Quay's nginx refuses the public listing with 429, every time. Once the registry has answered
+    nothing but 429 for STARVED seconds (here 2), the run stops: the listing is incomplete (acme/tool
+    was never listed) and the exit code says so, not a complete run that left it out."""
+    monkeypatch.setattr(pacing, "STARVED", 2.0)
+    over = (429, {"Content-Type": "text/html"}, b"<html><center><h1>429 Too Many Requests</h1></center></html>")
+    monkeypatch.setattr(quay, "routes", [("GET", re.compile("/api/v1/repository"), lambda r: over), *quay.routes])
+    result = tcs("registry", f"{quay.url}/acme", "--mode=dry-run", *login(ROBOT), pm=pm)
+    assert result.code == 4, result.err
+    granted = [e for e in quay_expected if e.repository in GRANTED]
+    assert sorted_report(out_dir, quay.host) == expected_rows(quay.host, granted)
+    assert [m for m in result.messages if m.startswith("error")] == [
+        "error\tStopping: the registry has answered nothing but 429 (too many requests) for 0.0 minutes;"
+        " the listing is incomplete after 3 repositories",
+        "error\tThe listing is incomplete (no image listed was left undone); run again when the quota allows it",
+    ]
+    assert not [m for m in result.infos if "are not listed" in m]
+
+
+def test_a_public_listing_that_answers_no_listing_leaves_the_run_partial(
+    tcs, pm, quay, quay_expected, out_dir, monkeypatch
+):
+    """A page that is not Quay's answer (a proxy's sign-in page, 200): the listing failed, it was not
+    closed to anonymous users. The catalog's images are done; the run is partial."""
+    page = (200, {"Content-Type": "text/html"}, b"<html><body>Sign in to continue</body></html>")
+    monkeypatch.setattr(quay, "routes", [("GET", re.compile("/api/v1/repository"), lambda r: page), *quay.routes])
+    result = tcs("registry", f"{quay.url}/acme", "--mode=dry-run", *login(ROBOT), pm=pm)
+    assert result.code == 4, result.err
+    granted = [e for e in quay_expected if e.repository in GRANTED]
+    assert sorted_report(out_dir, quay.host) == expected_rows(quay.host, granted)
+    assert [m for m in result.messages if m.startswith("error")] == [
+        "error\tRepository listing stopped early after 3 repositories error=Quay repositories of acme:"
+        " the registry answered with invalid JSON (text/html)"
+    ]
 
 
 def test_wrong_robot_token(tcs, pm, quay):

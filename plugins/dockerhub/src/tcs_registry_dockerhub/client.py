@@ -173,7 +173,7 @@ class DockerHubClient(RegistryClient):
                 return response
             wait = min(max(_retry_after(response), 0.0), MAX_API_WAIT)
             log.info("Docker Hub's API asks for fewer requests (429): waiting %.0f s", wait)
-            time.sleep(wait)
+            self.traffic.pace.pause(wait)  # (cut short when the registry's quota is found spent: the run stops)
         return response
 
     def _api_pages(self, path: str, what: str) -> Iterator[dict[str, Any]]:

@@ -76,8 +76,15 @@ class QuayClient(RegistryClient):
             return  # every public repository of the instance is not what was asked for
         try:
             yield from (name for name in self._rest_repositories() if name not in seen)
-        except RegistryError as exc:  # the REST API closed to anonymous users: the catalog is all there is
-            log.info("Quay's public repositories of %s are not listed: %s", self.namespace, exc)
+        except RegistryError as exc:
+            if exc.status not in (401, 403):  # a failure of the listing, not a closed door: the run is partial
+                raise
+            # the REST API closed to anonymous users (FEATURE_ANONYMOUS_ACCESS off): the catalog is all there is
+            log.info(
+                "Quay's public repositories of %s are not listed: its API answered %d (anonymous access is off)",
+                self.namespace,
+                exc.status,
+            )
 
     def _rest_repositories(self) -> Iterator[str]:
         if self.namespace is None:
