@@ -76,6 +76,33 @@ def test_token_auth_caches_one_token_per_scope(tcs, token_registry, token_server
     assert sorted(scopes) == sorted([(), ("registry:catalog:*",)] + [(f"repository:{r}:pull",) for r in repositories])
 
 
+def test_a_token_with_a_line_break_in_it_is_never_sent(tcs, anonymous_registry):
+    """A token service's token is the registry's text: one holding a line break would add a header of its
+    own choosing to every request it is sent with. It is refused, in one line, before anything is sent."""
+    facade = Facade(anonymous_registry.url, name="injecting")
+    challenge = {"WWW-Authenticate": f'Bearer realm="{facade.url}/token",service="registry"'}
+    sent: list[dict[str, str]] = []
+
+    @facade.route("GET", "/token")
+    def token(request):
+        return 200, {"Content-Type": "application/json"}, json.dumps({"token": "good\r\nX-Injected: yes"}).encode()
+
+    @facade.route("GET", "/v2/.*")
+    def v2(request):
+        if request.headers.get("Authorization"):
+            sent.append(dict(request.headers))
+        return 401, challenge, b""
+
+    with facade:
+        result = tcs("registry", facade.url, "--mode=dry-run")
+    assert result.code == 3, result.err
+    assert result.messages[-1] == (
+        f"error\ttoken service {facade.host} answered a token with spaces or control characters in it"
+    )
+    assert sent == []
+    assert "Traceback" not in result.err
+
+
 def test_the_tokens_kept_are_bounded(tcs, token_registry, token_server, standard, out_dir, monkeypatch):
     """A token is needed only while its repository's images are described: a run over 100,000 repositories
     does not keep one for each. Room for 2 here (one slot): the run is complete and exact, and a token

@@ -140,6 +140,28 @@ def test_names_off_the_distribution_grammar_are_reported_never_fetched(tcs, anon
     assert "Failed images         : 7\n" in result.out
 
 
+def test_a_catalog_entry_that_is_not_a_name_ends_the_listing_with_one_line(tcs, anonymous_registry, standard):
+    """A null among a catalog's names (JSON the registry sent): the repositories before it are done, the
+    listing ends there with one line saying what it held, and the run is partial."""
+    from tcs_registry.testing.proxy import Proxy
+
+    def hostile(path, session, upstream):
+        if path.startswith("/v2/_catalog"):
+            body = {"repositories": ["alpine", None, "team/api"]}
+            return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+        return None
+
+    with Proxy(anonymous_registry.url, hostile) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+    assert result.code == 4, result.err
+    assert [m for m in result.messages if m.startswith("error")] == [
+        "error\tRepository listing stopped early after 1 repositories"
+        " error=the repository listing holds null, not a name"
+    ]
+    described = {m.split(":")[-2].rsplit("/", 1)[-1] for m in result.infos if "Fetched image discovery" in m}
+    assert described == {"alpine"}
+
+
 @pytest.mark.parametrize(
     ("repository", "tag", "valid"),
     [  # examples from the OCI distribution spec's name grammar

@@ -413,6 +413,32 @@ def test_a_registry_answering_nothing_but_429_stops_the_run_as_a_spent_quota(
     assert len(rows) >= len(described) + 50  # the report: the first run's images and the new ones
 
 
+def test_the_tags_listed_before_a_quota_stop_are_counted_undone(tcs, big_registry, big, out_dir, monkeypatch):
+    """The first repository's tag listing is refused, retry after retry, while the next ones are listed; no
+    image is described (their rows wait for the first repository's), so the registry answers nothing but
+    429 and the run stops. The tags already listed are not dropped: each of their images is counted and
+    reported undone, and the last line says how many."""
+    monkeypatch.setattr(pacing, "STARVED", 2.0)
+    first = sorted({e.repository for e in big.expected})[0]
+
+    def spent(target, session, upstream):
+        if target.startswith(f"/v2/{first}/tags/list") or "/manifests/" in target:
+            return 429, {"Content-Type": "application/json"}, TOO_MANY
+        return None
+
+    with Proxy(big_registry.url, spent) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+        failed = csv_rows(failures_path(out_dir, proxy.host))[1:]
+    assert result.code == 4, result.err[-3000:]
+    undone = [row for row in failed if row[2] == "quota"]
+    listed = {f"{proxy.host}/{e.repository}" for e in big.expected if e.repository != first}
+    assert len(undone) > 100 and {row[0] for row in undone} <= listed
+    assert f"Left undone           : {len(undone)}\n" in result.out
+    assert f"error\t{len(undone)} admitted images were left undone; run again when the quota allows it" in (
+        result.messages
+    )
+
+
 def test_a_retry_after_does_not_hold_up_the_quota_stop(tcs, big_registry, out_dir, monkeypatch):
     """After 20 manifests every answer is 429 with Retry-After: 30 (under the 60 s obeyed). Every request
     then waits out its 30 s; the registry is found starved (here after 4 s) meanwhile, and the run stops

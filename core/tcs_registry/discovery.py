@@ -39,7 +39,7 @@ from .oci import MAX_REPOSITORY_NAME, MAX_TAG, attached_tag, format_time, parse_
 from .pacing import Traffic
 from .plan import Plan, locate
 from .progress import Counts, Progress
-from .readahead import ReadAhead
+from .readahead import WAITING, ReadAhead
 from .recorder import Recorder
 from .redaction import hide
 from .report import CsvReport, FailureReport, Summary, plural
@@ -216,16 +216,19 @@ class Discovery:
             self.stopped = str(exc)
             self.unlisted = True
             log.error("Stopping: %s; the listing is incomplete after %d repositories", exc, self.repositories)
+            # the tags listed already are kept (their images are counted undone); the other listings end
+            listed = [(r, f) for r, f in pending if f.done() and not isinstance(f.exception(), QuotaExhausted)]
             cancelled = sum(future.cancel() for _, future in pending)  # never to run: no longer under way
             with self._counting:
                 self._listing -= cancelled
             pending.clear()
+            pending.extend(listed)
 
         self._catalog = catalog = ReadAhead(self._guarded(repositories), name="catalog")
         try:
             try:
                 for repository in catalog.waiting(CATALOG_WAIT):
-                    if repository is None:  # the catalog is slow: the repositories listed meanwhile go on
+                    if repository is WAITING:  # the catalog is slow: the repositories listed meanwhile go on
                         while pending and pending[0][1].done():
                             yield from settle()
                         continue
@@ -253,11 +256,11 @@ class Discovery:
                 self._record_failure("(repository listing)", "", exc, "plugin-error")
                 self.unlisted = True
             self._repositories_listed = True
-            try:
-                while pending:  # what was listed is done, an early end of the listing or not
+            while pending:  # what was listed is done, an early end of the listing or a stop or not
+                try:
                     yield from settle()
-            except QuotaExhausted as exc:
-                out_of_quota(exc)
+                except QuotaExhausted as exc:
+                    out_of_quota(exc)
         finally:
             catalog.close()
             pool.shutdown(wait=False, cancel_futures=True)
@@ -300,7 +303,10 @@ class Discovery:
     def _guarded(repositories: Iterable[str]) -> Iterator[str]:
         """The plugin's repository stream, with a plugin bug turned into one RegistryError line."""
         try:
-            yield from repositories
+            for name in repositories:
+                if not isinstance(name, str):  # (a catalog's JSON: a null or a number among the names)
+                    raise RegistryError(f"the repository listing holds {json.dumps(name)[:80]}, not a name")
+                yield name
         except TcsError:
             raise
         except Exception as exc:

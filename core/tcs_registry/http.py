@@ -301,6 +301,52 @@ def _read_body(response: requests.Response, host: str, limit: int = MAX_BODY_BYT
     return response
 
 
+HEADER_SAFE = re.compile(r"[!-~]+")  # visible ASCII: what a token may hold to be sent as it is
+# a URL that requests' preparing would leave as it is: lower-case host, nothing to quote or requote (and
+# no "." or ".." segment to remove)
+PLAIN_URL = re.compile(r"https?://[a-z0-9.\-]+(:[0-9]+)?/[A-Za-z0-9\-._~/:@!$&'()*+,;=?]*")
+
+
+class Adapter(WatchedAdapter):
+    """requests' adapter without the work a registry client has no use for on every answer: each pool is
+    looked up once (not parsed out of the URL again per request), and no answer's cookies are stored
+    (registry APIs need none; the requests of a Transport send none)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pools: dict[tuple[str, bool | str, Any], Any] = {}
+
+    def get_connection_with_tls_context(
+        self, request: requests.PreparedRequest, verify: bool | str | None, proxies: Any = None, cert: Any = None
+    ) -> Any:
+        if proxies:
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        scheme, _, host, *_ = (request.url or "").split("/", 3)
+        key = (f"{scheme}//{host}", verify if verify is not None else True, cert)
+        pool = self._pools.get(key)
+        if pool is None:
+            if len(self._pools) >= self._pool_connections:  # as many as the pool manager keeps: a pool it
+                self._pools.clear()  # dropped for another host's is not kept alive here
+            pool = self._pools[key] = super().get_connection_with_tls_context(request, verify, proxies, cert)
+        return pool
+
+    def request_url(self, request: requests.PreparedRequest, proxies: Any) -> str:
+        return super().request_url(request, proxies) if proxies else request.path_url  # (as requests does)
+
+    def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
+        response = requests.Response()  # what requests builds, but for the cookie jar
+        response.status_code = resp.status
+        response.headers = requests.structures.CaseInsensitiveDict(resp.headers)
+        response.encoding = requests.utils.get_encoding_from_headers(response.headers)
+        response.raw, response.reason, response.url = resp, resp.reason, req.url or ""
+        response.request, response.connection = req, self
+        return response
+
+    def close(self) -> None:
+        self._pools.clear()
+        super().close()
+
+
 class Transport:
     """requests' HTTPAdapter (pooled keep-alive connections, TLS, proxies, urllib3's retries) without
     requests.Session's work on every request, which is half of what a request costs this process in a
@@ -330,15 +376,23 @@ class Transport:
     ) -> requests.Response:
         """The answer, streaming: its body is the caller's to read (or to close)."""
         prepared = requests.PreparedRequest()
-        prepared.prepare(
-            method=method,
-            url=url,
-            headers={**self.headers, **(headers or {})},
-            params=params,
-            data=data,
-            json=json,
-            auth=auth,
-        )
+        plain = params is None and data is None and json is None and auth in (None, NO_AUTH)
+        if plain and method in ("GET", "HEAD") and PLAIN_URL.fullmatch(url) and "/." not in url:
+            # what prepare() would make of it (most requests: a manifest, a config), without its parsing
+            prepared.method, prepared.url = method, url
+            prepared.headers = requests.structures.CaseInsensitiveDict({**self.headers, **(headers or {})})
+            for header in prepared.headers.items():
+                requests.utils.check_header_validity(header)  # (a token a registry gave may hold a newline)
+        else:
+            prepared.prepare(
+                method=method,
+                url=url,
+                headers={**self.headers, **(headers or {})},
+                params=params,
+                data=data,
+                json=json,
+                auth=auth,
+            )
         redaction.authorization(prepared.headers.get("Authorization"))  # whatever a registry echoes of it
         for _hop in range(self.MAX_REDIRECTS + 1):
             proxies, bundle = self._settings(prepared.url or "")
@@ -428,7 +482,7 @@ class RegistryClient:
         retry.traffic, retry.on_timeout = self.traffic, self._timed_out
         self._request = threading.local()  # .timeouts: of the request this thread is sending
         # every request in flight keeps its connection: at most `workers` reads, and tokens and API calls
-        adapter = WatchedAdapter(max_retries=retry, pool_connections=4, pool_maxsize=max(2 * workers + 4, 16))
+        adapter = Adapter(max_retries=retry, pool_connections=4, pool_maxsize=max(2 * workers + 4, 16))
         self.transport = Transport(adapter)
         self._lock = threading.Lock()
         self._challenge: Challenge | None = None
@@ -660,6 +714,8 @@ class RegistryClient:
             token = expires_in = None
         if not isinstance(token, str) or not token:
             raise RegistryError(f"token service {service} answered without a usable token")
+        if not HEADER_SAFE.fullmatch(token):  # a line break would add a header of the registry's choosing
+            raise RegistryError(f"token service {service} answered a token with spaces or control characters in it")
         # Expiry by the local clock: the token server's issued_at may come from a skewed clock.
         return token, fetched_at + token_lifetime(token, expires_in)
 

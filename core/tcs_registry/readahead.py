@@ -8,10 +8,18 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Generic, TypeVar
+from enum import Enum
+from typing import Generic, Literal, TypeVar
 
 T = TypeVar("T")
 _END = object()
+
+
+class Waiting(Enum):
+    WAITING = "waiting"
+
+
+WAITING = Waiting.WAITING  # what `waiting` yields while no item comes
 
 
 class ReadAhead(Generic[T]):
@@ -43,16 +51,16 @@ class ReadAhead(Generic[T]):
         return False
 
     def __iter__(self) -> Iterator[T]:
-        return self.waiting(None)  # type: ignore[return-value]  # (never None: no wait is too long)
+        return self.waiting(None)  # type: ignore[return-value]  # (never WAITING: no wait is too long)
 
-    def waiting(self, every: float | None) -> Iterator[T | None]:
-        """The items, and None each time ``every`` seconds have passed without one (the stream is slow:
+    def waiting(self, every: float | None) -> Iterator[T | Literal[Waiting.WAITING]]:
+        """The items, and WAITING each time ``every`` seconds have passed without one (the stream is slow:
         a page, a retry's backoff), for the taker to do meanwhile what needs no next item."""
         while True:
             try:
                 item, error = self._queue.get(timeout=every)
             except queue.Empty:
-                yield None
+                yield WAITING
                 continue
             if item is _END:
                 if error is not None:
