@@ -164,42 +164,43 @@ def test_a_rest_api_closed_to_anonymous_users_leaves_the_catalog(tcs, pm, quay, 
     ) in result.infos
 
 
-def test_a_public_listing_refused_till_the_quota_stop_leaves_the_run_incomplete(
-    tcs, pm, quay, quay_expected, out_dir, monkeypatch
-):
-    """Quay's nginx refuses the public listing with 429, every time. Once the registry has answered
-    nothing but 429 for STARVED seconds (here 2), the run stops: the listing is incomplete (acme/tool
-    was never listed) and the exit code says so, not a complete run that left it out."""
+FAILED_PUBLIC_LISTINGS = {
+    # Quay's nginx refuses it with 429 every time (limit_req_status 429): once the registry has answered
+    # nothing but 429 for STARVED seconds (here 2), the run stops, the listing incomplete (acme/tool never
+    # listed), and the exit code says so: not a complete run that left it out
+    "429 till the quota stop": (
+        (429, {"Content-Type": "text/html"}, b"<html><center><h1>429 Too Many Requests</h1></center></html>"),
+        [
+            "error\tStopping: the registry has answered nothing but 429 (too many requests) for 0.0 minutes;"
+            " the listing is incomplete after 3 repositories",
+            "error\tThe listing is incomplete (no image listed was left undone); run again when the quota allows it",
+        ],
+    ),
+    # a page that is not Quay's answer (a proxy's sign-in page, 200): the listing failed, it was not
+    # closed to anonymous users
+    "a sign-in page": (
+        (200, {"Content-Type": "text/html"}, b"<html><body>Sign in to continue</body></html>"),
+        [
+            "error\tRepository listing stopped early after 3 repositories error=Quay repositories of acme:"
+            " the registry answered with invalid JSON (text/html)"
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("answer", FAILED_PUBLIC_LISTINGS)
+def test_a_public_listing_that_fails_leaves_the_run_partial(tcs, pm, quay, quay_expected, out_dir, monkeypatch, answer):
+    """The catalog's images are done, the public listing's failure is said in the log (not taken for a
+    door closed to anonymous users) and the run is partial."""
     monkeypatch.setattr(pacing, "STARVED", 2.0)
-    over = (429, {"Content-Type": "text/html"}, b"<html><center><h1>429 Too Many Requests</h1></center></html>")
-    monkeypatch.setattr(quay, "routes", [("GET", re.compile("/api/v1/repository"), lambda r: over), *quay.routes])
-    result = tcs("registry", f"{quay.url}/acme", "--mode=dry-run", *login(ROBOT), pm=pm)
-    assert result.code == 4, result.err
-    granted = [e for e in quay_expected if e.repository in GRANTED]
-    assert sorted_report(out_dir, quay.host) == expected_rows(quay.host, granted)
-    assert [m for m in result.messages if m.startswith("error")] == [
-        "error\tStopping: the registry has answered nothing but 429 (too many requests) for 0.0 minutes;"
-        " the listing is incomplete after 3 repositories",
-        "error\tThe listing is incomplete (no image listed was left undone); run again when the quota allows it",
-    ]
-    assert not [m for m in result.infos if "are not listed" in m]
-
-
-def test_a_public_listing_that_answers_no_listing_leaves_the_run_partial(
-    tcs, pm, quay, quay_expected, out_dir, monkeypatch
-):
-    """A page that is not Quay's answer (a proxy's sign-in page, 200): the listing failed, it was not
-    closed to anonymous users. The catalog's images are done; the run is partial."""
-    page = (200, {"Content-Type": "text/html"}, b"<html><body>Sign in to continue</body></html>")
+    page, errors = FAILED_PUBLIC_LISTINGS[answer]
     monkeypatch.setattr(quay, "routes", [("GET", re.compile("/api/v1/repository"), lambda r: page), *quay.routes])
     result = tcs("registry", f"{quay.url}/acme", "--mode=dry-run", *login(ROBOT), pm=pm)
     assert result.code == 4, result.err
     granted = [e for e in quay_expected if e.repository in GRANTED]
     assert sorted_report(out_dir, quay.host) == expected_rows(quay.host, granted)
-    assert [m for m in result.messages if m.startswith("error")] == [
-        "error\tRepository listing stopped early after 3 repositories error=Quay repositories of acme:"
-        " the registry answered with invalid JSON (text/html)"
-    ]
+    assert [m for m in result.messages if m.startswith("error")] == errors
+    assert not [m for m in result.infos if "are not listed" in m]
 
 
 def test_wrong_robot_token(tcs, pm, quay):
