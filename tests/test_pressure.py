@@ -359,26 +359,36 @@ def test_a_registry_answering_nothing_but_429_stops_the_run_as_a_spent_quota(
     """A quota spent mid-run: after 100 manifests every request (tag lists too) is refused with 429, retry
     after retry. After STARVED seconds of that (here 4) the run stops as on Docker Hub's quota: the
     listing ends where it is, the images under way and those waiting are counted undone without asking
-    again. It does not grind on at a request a second, seven attempts an image, for hours. The quota
-    refilled, the next run continues from there: what the first described is not asked for again."""
+    again. It does not grind on at a request a second, seven attempts an image, for hours. Run again while
+    the quota is still spent (the listing answered, every manifest refused, HEAD or GET), the run stops
+    too, and the images the first described are carried over as they were (the HEAD asking whether each
+    tag moved refused), not counted undone. The quota refilled, the next run continues from there: what
+    the first described is not asked for again."""
     monkeypatch.setattr(pacing, "STARVED", 4.0)
     manifests: list[str] = []
     asked: list[float] = []  # when each request came
     lock = threading.Lock()
+    still_spent = False  # the second run: only the manifests are refused
 
     def spent(target, session, upstream):  # (GET only: a HEAD, which Docker Hub does not count, passes)
         with lock:
             asked.append(time.monotonic())
             if "/manifests/" in target:
                 manifests.append(target)
-            if len(manifests) <= 100:
+            elif still_spent:
+                return None
+            if len(manifests) <= 100 and not still_spent:
                 return None
             refused.append(asked[-1])
         return 429, {"Content-Type": "application/json"}, TOO_MANY
 
+    def head(request):
+        return (429, {"Content-Type": "application/json"}, b"") if still_spent else None
+
     refused: list[float] = []
 
     with Proxy(big_registry.url, spent) as proxy:
+        proxy.routes.insert(0, ("HEAD", re.compile(r"/.*"), head))
         started = time.monotonic()
         result = tcs("registry", proxy.url, "--mode=dry-run")
         took = time.monotonic() - started
@@ -402,6 +412,15 @@ def test_a_registry_answering_nothing_but_429_stops_the_run_as_a_spent_quota(
         assert f"{len(failed)} admitted images were left undone; run again when the quota allows it" in result.err
         assert "Traceback" not in result.err
 
+        still_spent = True
+        # (one request at a time: 16 images under way, so most of those to carry over come after the stop)
+        spent_still = tcs("registry", proxy.url, "--mode=dry-run", "--concurrency=1")
+        failures = failures_path(out_dir, proxy.host)  # (none when every image it reached was carried over)
+        undone_again = {
+            f"{r[0].split('/', 1)[1]}:{r[1]}" for r in (csv_rows(failures)[1:] if failures.exists() else [])
+        }
+        still_spent = False
+
         manifests.clear()  # the quota refilled
         again = tcs("registry", proxy.url, "--mode=dry-run")
         asked = {target.split("/manifests/")[0][4:] + ":" + target.split("/manifests/")[1] for target in manifests}
@@ -409,6 +428,9 @@ def test_a_registry_answering_nothing_but_429_stops_the_run_as_a_spent_quota(
     assert again.code == 4, again.err[-3000:]
     assert any(m.startswith("info\tResuming run ") for m in again.messages)
     first = {f"{row[0].split('/', 1)[1]}:{row[1]}" for row in described}
+    assert spent_still.code == 4, spent_still.err[-3000:]
+    assert any(m.startswith("error\tStopping: the registry has answered nothing but 429") for m in spent_still.messages)
+    assert not first & undone_again
     assert not first & asked  # (a HEAD each tells the tag has not moved)
     assert len(rows) >= len(described) + 50  # the report: the first run's images and the new ones
 

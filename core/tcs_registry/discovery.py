@@ -79,6 +79,10 @@ def _reason(exc: Exception) -> str:
     return str(exc) if isinstance(exc, TcsError) else hide(f"{type(exc).__name__}: {exc}")
 
 
+def _as_it_was(done: Outcome) -> Outcome:
+    return done
+
+
 def _log_failure(message: str, subject: str, exc: Exception) -> None:
     """One error line, with the traceback only at debug level."""
     log.error(message + " error=%s", subject, _reason(exc), exc_info=not isinstance(exc, TcsError))
@@ -99,6 +103,7 @@ class Discovery:
         self.traffic: Traffic | None = None  # the client's requests: their rate and how many at once
         self.failures: FailureReport | None = None  # set by run(): every failed repository and image, and why
         self.resuming: int | None = None  # the killed or interrupted run this one finishes
+        self._finishing: list[int] = []  # it and the runs it resumed in turn (an image it never reached)
         self.plan: Plan | None = None  # --plan: the images to scan, at the digests their dry run saw
         self.estimate = Estimate(settings.platforms)  # a dry run: what a scan of its images would cost
         self.resumed = 0
@@ -213,16 +218,15 @@ class Discovery:
                     self._refuse_name(repository, tag, problem)
 
         def out_of_quota(exc: QuotaExhausted) -> None:
-            self.stopped = str(exc)
+            self._stop(exc, f"; the listing is incomplete after {self.repositories} repositories")
             self.unlisted = True
-            log.error("Stopping: %s; the listing is incomplete after %d repositories", exc, self.repositories)
-            # the tags listed already are kept (their images are counted undone); the other listings end
-            listed = [(r, f) for r, f in pending if f.done() and not isinstance(f.exception(), QuotaExhausted)]
-            cancelled = sum(future.cancel() for _, future in pending)  # never to run: no longer under way
+            # the listings not begun never run; those done or under way are kept: their tags are counted
+            # undone (one that ends with the quota is settled as failed once more, with no new line)
+            kept = [(r, f) for r, f in pending if not f.cancel()]
             with self._counting:
-                self._listing -= cancelled
+                self._listing -= len(pending) - len(kept)
             pending.clear()
-            pending.extend(listed)
+            pending.extend(kept)
 
         self._catalog = catalog = ReadAhead(self._guarded(repositories), name="catalog")
         try:
@@ -305,7 +309,9 @@ class Discovery:
         try:
             for name in repositories:
                 if not isinstance(name, str):  # (a catalog's JSON: a null or a number among the names)
-                    raise RegistryError(f"the repository listing holds {json.dumps(name)[:80]}, not a name")
+                    raise RegistryError(
+                        f"the repository listing holds {json.dumps(name, default=repr)[:80]}, not a name"
+                    )
                 yield name
         except TcsError:
             raise
@@ -403,6 +409,7 @@ class Discovery:
         if unfinished and resumes:
             self.resuming = unfinished[0]
             store.mark_followed(self.resuming, f"resumed by run {run_id}")
+            self._finishing = store.resumed(run_id)
             log.info("Resuming run %d: the images it finished are not fetched again", self.resuming)
         elif unfinished:
             store.mark_followed(unfinished[0], f"superseded by run {run_id}")
@@ -596,15 +603,16 @@ class Discovery:
             within_limit = s.max_images is None or admitted < s.max_images
             if wanted and within_limit:
                 admitted += 1
-                if self.stopped is not None:  # the quota is gone: count what is left, ask nothing more
-                    summary.undone += 1
+                done = self._resumed(store, repository, tag) if self.resuming else None
+                if self.stopped is not None and done is None:  # the quota is gone: count what is left, ask
+                    summary.undone += 1  # nothing more
                     self._one_finished()
                     undone = QuotaExhausted(f"left undone: {self.stopped}")
                     self._record_failure(f"{s.host}/{repository}", tag, undone)
                     continue
-                done = self._resumed(store, repository, tag) if self.resuming else None
-                if done is not None:
-                    pending.append((repository, tag, submit(self._unmoved, done), ""))
+                if done is not None:  # once stopped, as the run before found it (not checked: no request)
+                    check = self._unmoved if self.stopped is None else _as_it_was
+                    pending.append((repository, tag, submit(check, done), ""))
                 else:
                     pending.append((repository, tag, submit(self.describe_and_scan, repository, tag), ""))
                 admitted_pending += 1
@@ -652,10 +660,12 @@ class Discovery:
             self.finished += 1
             self.scanned += scanned
 
-    def _stop(self, exc: QuotaExhausted) -> None:
-        if self.stopped is None:
-            self.stopped = str(exc)
-            log.error("Stopping: %s", exc)
+    def _stop(self, exc: QuotaExhausted, detail: str = "") -> None:
+        """The run stops asking the registry (said once, whichever thread finds it first)."""
+        with self._counting:
+            first, self.stopped = self.stopped is None, self.stopped or str(exc)
+        if first:
+            log.error("Stopping: %s%s", exc, detail)
 
     def _unmoved(self, done: Outcome) -> Outcome:
         """A resumed image, unless one HEAD request shows its tag names another digest now: then the
@@ -719,10 +729,10 @@ class Discovery:
         return json.dumps(options)
 
     def _resumed(self, store: Store, repository: str, tag: str) -> Outcome | None:
-        """What the resumed run found for this image, if it finished it (a scan: every platform stored)."""
+        """What the resumed run found for this image, if it finished it (a scan: every platform stored), or
+        the run that one resumed, and so on: a run stopped before it reached an image did not lose it."""
         s = self.settings
-        assert self.resuming is not None
-        row = store.described(self.resuming, s.project, s.url, repository, tag)
+        row = store.described(self._finishing, s.project, s.url, repository, tag)
         if row is None:
             return None
         platforms = tuple(Platform(*[*p.split("/"), None][:3]) for p in json.loads(row["platforms"]))
@@ -731,7 +741,7 @@ class Discovery:
         )
         if s.mode != "scan" or not self.scanners:
             return Outcome(image, resumed=True)
-        scanned = store.scanned(s.project, [self.resuming], repository=repository, tag=tag)
+        scanned = store.scanned(s.project, self._finishing, repository=repository, tag=tag)
         if not scanned:
             return None  # described, not scanned: do it now
         inventories, vulnerabilities, violations = [], [], []

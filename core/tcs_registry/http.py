@@ -214,6 +214,14 @@ def _reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
+def sendable(token: str, who: str) -> str:
+    """The token a service gave, if it can be sent as it is in a header: visible ASCII, all RFC 6750 allows
+    (a line break would add a header of the registry's choosing; requests' refusal would echo it)."""
+    if not HEADER_SAFE.fullmatch(token):
+        raise RegistryError(f"{who} answered a token with spaces or control characters in it")
+    return token
+
+
 class NoAuth(requests.auth.AuthBase):
     """Sends the request as built: keeps requests from adding ``~/.netrc`` credentials."""
 
@@ -673,6 +681,7 @@ class RegistryClient:
             if cached and cached is not stale and cached[1] - TOKEN_LEEWAY > time.time():
                 return cached[0]
             token, expires = self._fetch_token(challenge, scope)
+            token = sendable(token, f"token service {urlsplit(challenge.params['realm']).netloc}")
             self._tokens.put(key, (token, expires))
             return token
 
@@ -714,8 +723,6 @@ class RegistryClient:
             token = expires_in = None
         if not isinstance(token, str) or not token:
             raise RegistryError(f"token service {service} answered without a usable token")
-        if not HEADER_SAFE.fullmatch(token):  # a line break would add a header of the registry's choosing
-            raise RegistryError(f"token service {service} answered a token with spaces or control characters in it")
         # Expiry by the local clock: the token server's issued_at may come from a skewed clock.
         return token, fetched_at + token_lifetime(token, expires_in)
 

@@ -591,14 +591,16 @@ class Store:
             known.update(row["diff_id"] for row in self._rows(query))
         return known
 
-    def described(self, run: int, project: str, registry: str, repository: str, tag: str) -> RowMapping | None:
-        """The image as `run` recorded it, if it did."""
+    def described(
+        self, runs: Sequence[int], project: str, registry: str, repository: str, tag: str
+    ) -> RowMapping | None:
+        """The image as one of `runs` recorded it last, if one did."""
         query = sa.select(images).where(
             images.c.project == project,
             images.c.registry == registry,
             images.c.repository == repository,
             images.c.tag == tag,
-            images.c.last_run == run,
+            images.c.last_run.in_(runs),
         )
         rows = self._rows(query)
         return rows[0] if rows else None

@@ -25,7 +25,7 @@ from tcs_registry import (
     RegistryClient,
     RegistryError,
 )
-from tcs_registry.http import NO_AUTH, token_lifetime
+from tcs_registry.http import NO_AUTH, sendable, token_lifetime
 from tcs_registry.oci import INDEX_TYPES, build_time, parse_time
 
 REGISTRY_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
@@ -145,6 +145,7 @@ class DockerHubClient(RegistryClient):
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise RegistryError("Docker Hub login answered without a token")
+        sendable(token, "Docker Hub login")
         lifetime = token_lifetime(token, floor=0.0)
         lifetime = API_TOKEN_LIFETIME if lifetime == float("inf") else lifetime
         self._api_token = token
@@ -173,7 +174,7 @@ class DockerHubClient(RegistryClient):
                 return response
             wait = min(max(_retry_after(response), 0.0), MAX_API_WAIT)
             log.info("Docker Hub's API asks for fewer requests (429): waiting %.0f s", wait)
-            self.traffic.pace.pause(wait)  # (cut short when the registry's quota is found spent: the run stops)
+            self.traffic.pace.pause(wait)  # (cut short if the run stops meanwhile: every answer 429 for minutes)
         return response
 
     def _api_pages(self, path: str, what: str) -> Iterator[dict[str, Any]]:
