@@ -214,6 +214,9 @@ def _reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
+HEADER_SAFE = re.compile(r"[!-~]+")  # visible ASCII: what a token may hold to be sent as it is
+
+
 def sendable(token: str, who: str) -> str:
     """The token a service gave, if it can be sent as it is in a header: visible ASCII, all RFC 6750 allows
     (a line break would add a header of the registry's choosing; requests' refusal would echo it)."""
@@ -309,7 +312,6 @@ def _read_body(response: requests.Response, host: str, limit: int = MAX_BODY_BYT
     return response
 
 
-HEADER_SAFE = re.compile(r"[!-~]+")  # visible ASCII: what a token may hold to be sent as it is
 # a URL that requests' preparing would leave as it is: lower-case host, nothing to quote or requote (and
 # no "." or ".." segment to remove)
 PLAIN_URL = re.compile(r"https?://[a-z0-9.\-]+(:[0-9]+)?/[A-Za-z0-9\-._~/:@!$&'()*+,;=?]*")
@@ -384,23 +386,16 @@ class Transport:
     ) -> requests.Response:
         """The answer, streaming: its body is the caller's to read (or to close)."""
         prepared = requests.PreparedRequest()
+        sent = {**self.headers, **(headers or {})}
         plain = params is None and data is None and json is None and auth in (None, NO_AUTH)
         if plain and method in ("GET", "HEAD") and PLAIN_URL.fullmatch(url) and "/." not in url:
             # what prepare() would make of it (most requests: a manifest, a config), without its parsing
             prepared.method, prepared.url = method, url
-            prepared.headers = requests.structures.CaseInsensitiveDict({**self.headers, **(headers or {})})
-            for header in prepared.headers.items():
-                requests.utils.check_header_validity(header)  # (a token a registry gave may hold a newline)
+            prepared.headers = requests.structures.CaseInsensitiveDict(sent)
+            for header in sent.items():
+                requests.utils.check_header_validity(header)  # (as prepare() checks each: no line breaks)
         else:
-            prepared.prepare(
-                method=method,
-                url=url,
-                headers={**self.headers, **(headers or {})},
-                params=params,
-                data=data,
-                json=json,
-                auth=auth,
-            )
+            prepared.prepare(method=method, url=url, headers=sent, params=params, data=data, json=json, auth=auth)
         redaction.authorization(prepared.headers.get("Authorization"))  # whatever a registry echoes of it
         for _hop in range(self.MAX_REDIRECTS + 1):
             proxies, bundle = self._settings(prepared.url or "")

@@ -169,7 +169,9 @@ def test_one_unreadable_remote_cache_leaves_the_rest_listed(
 
 
 def test_a_quota_spent_while_listing_stops_the_run_once(tcs, pm, artifactory, out_dir, monkeypatch):
-    """JFrog Cloud's fair-use throttling answers 429. Past docker-local's catalog every request is refused;
+    """Artifactory's rate limiting refuses with 429 (jfrog.com/help, "Protecting Self-Hosted Artifactory
+    from AQL Issues with Rate Limiting"; JFrog Cloud's fair-use throttling too). Past docker-local's catalog
+    every request is refused;
     once the registry has answered nothing but 429 for STARVED seconds (here 2), the run stops, with one
     line: the Docker repositories not yet listed are not each reported failed, the stop is the reason."""
     monkeypatch.setattr(pacing, "STARVED", 2.0)
