@@ -41,7 +41,7 @@ def test_dry_run_of_150_repositories_and_1000_tags(big_registry, big, tmp_path):
     assert len(rows) == 1001
     assert rows == expected_rows(big_registry.host, big.expected, skipped=lambda e: (e.repository, e.tag) not in kept)
     assert first.stdout.splitlines()[1:4] == [
-        "    Total images found    : 1000 tags",
+        "    Total images found    : 1,000 tags",
         f"    New images found      : {len({e.digest_group for e in admitted})} digests not seen before in the project",
         "    Skipped images        : 300",
     ]
@@ -53,7 +53,7 @@ def test_dry_run_of_150_repositories_and_1000_tags(big_registry, big, tmp_path):
     assert csv_rows(report) == expected_rows(big_registry.host, big.expected)
     everything = {e.digest_group for e in big.expected}
     assert second.stdout.splitlines()[1:3] == [
-        "    Total images found    : 1000 tags",
+        "    Total images found    : 1,000 tags",
         f"    New images found      : {len(everything) - len({e.digest_group for e in admitted})} digests not seen"
         " before in the project",
     ]

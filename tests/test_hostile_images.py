@@ -111,7 +111,7 @@ def test_a_tag_listing_that_goes_on_is_cut_at_the_limit_with_one_line(tcs, fresh
     rows = csv_rows(failures_path(out_dir, host))[1:]
     assert [row[:3] for row in rows] == [[f"{host}/app", "", "too-large"]]
     assert (results_dir(out_dir, host) / "app" / "keep.json").exists()  # the tags taken are scanned
-    assert "Total images found    : 100000 tags" in result.out
+    assert "Total images found    : 100,000 tags" in result.out
 
 
 def test_layers_that_cost_minutes_of_cpu_are_cut_short(tcs, fresh_registry, out_dir, monkeypatch):

@@ -182,7 +182,7 @@ def test_a_restarted_database_is_waited_for_and_the_run_completes(big_registry, 
     assert process.returncode == 0, stderr[-3000:]
     assert "Traceback" not in stderr
     assert "did not answer" in stderr  # it said it was waiting
-    assert _summary(stdout)["Total images found"] == "1000 tags"
+    assert _summary(stdout)["Total images found"] == "1,000 tags"
     assert len(csv_rows(report_path(out, big_registry.host))) == 1001
     engine = sa.create_engine(store.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as connection:

@@ -766,7 +766,7 @@ class Discovery:
         s, summary = self.settings, self.summary
         if self.failures and self.failures.codes:
             codes = sorted(self.failures.codes.items(), key=lambda item: (-item[1], item[0]))
-            summary.codes = ", ".join(f"{code} {n}" for code, n in codes)
+            summary.codes = ", ".join(f"{code} {n:,}" for code, n in codes)
         if s.min_coverage is None:
             return self.partial
         if self.unlisted:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .models import ImageDescription
+from .report import plural
 
 UNITS = ("bytes", "KB", "MB", "GB", "TB")
 
@@ -35,10 +36,10 @@ class Estimate:
     def lines(self, remaining: int | None) -> list[str]:
         """The summary's lines; ``remaining``: the registry's pulls left (Docker Hub), if it says."""
         download = {diff_id: size for diff_id, size in self.layers.items() if diff_id not in self.analysed}
-        text = f"{size_text(sum(download.values()))} in {len(download)} layer{'s' if len(download) != 1 else ''}"
+        text = f"{size_text(sum(download.values()))} in {plural(len(download), 'layer')}"
         if len(download) < len(self.layers):
-            text += f" ({len(self.layers) - len(download)} more analysed already)"
-        unsized = f"{self.unsized} image{'s' if self.unsized != 1 else ''} whose description gives no layer sizes"
+            text += f" ({len(self.layers) - len(download):,} more analysed already)"
+        unsized = f"{plural(self.unsized, 'image')} whose description gives no layer sizes"
         if self.unsized and not self.layers:
             text = f"unknown ({unsized})"
         elif self.unsized:
@@ -46,7 +47,7 @@ class Estimate:
         lines = [f"    A scan would download : {text}"]
         if remaining is not None:
             lines.append(
-                f"    Docker Hub pulls      : a scan would spend about {self.manifests}, of {remaining} left now"
+                f"    Docker Hub pulls      : a scan would spend about {self.manifests:,}, of {remaining:,} left now"
             )
         return lines
 

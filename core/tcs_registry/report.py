@@ -126,13 +126,13 @@ class Summary:
             f"    New images found      : {plural(self.new, 'digest')} not seen before in the project",
         ]
         if self.skipped:
-            lines.append(f"    Skipped images        : {self.skipped}")
+            lines.append(f"    Skipped images        : {self.skipped:,}")
         if self.failed:
-            lines.append(f"    Failed images         : {self.failed}")
+            lines.append(f"    Failed images         : {self.failed:,}")
         if self.failed_repositories:
-            lines.append(f"    Failed repositories   : {self.failed_repositories}")
+            lines.append(f"    Failed repositories   : {self.failed_repositories:,}")
         if self.undone:
-            lines.append(f"    Left undone           : {self.undone}")
+            lines.append(f"    Left undone           : {self.undone:,}")
         if self.codes:
             lines.append(f"    Failures by code      : {self.codes}")
         if self.failures:
@@ -155,5 +155,5 @@ class Summary:
 
 
 def plural(count: int, noun: str) -> str:
-    """``1 tag``, ``2 tags``."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+    """``1 tag``, ``2 tags``, ``1,000 tags``: the live line's thousands separators."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"

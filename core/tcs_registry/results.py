@@ -67,7 +67,7 @@ def by_severity(items: Iterable[Vulnerability | Violation]) -> Counter[str]:
 
 def counts_text(counts: Counter[str]) -> str:
     """``2 critical, 1 high``: the non-zero severities, worst first."""
-    return ", ".join(f"{counts[level]} {level.lower()}" for level in reversed(LEVELS) if counts[level])
+    return ", ".join(f"{counts[level]:,} {level.lower()}" for level in reversed(LEVELS) if counts[level])
 
 
 def findings_document(
@@ -259,7 +259,7 @@ class ResultWriter:
         if not total:
             return f"none found in {plural(self.images, 'image platform')}"
         where = f" in {self.directory}" if self.formats else ""
-        return f"{total} in {images} of {plural(self.images, 'image platform')} ({counts_text(counts)}){where}"
+        return f"{total:,} in {images:,} of {plural(self.images, 'image platform')} ({counts_text(counts)}){where}"
 
     def vulnerability_details(self) -> str:
         return self._linked(self._details(self.vulnerabilities, self.images_vulnerable), "vulnerabilities")
