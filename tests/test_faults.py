@@ -527,3 +527,27 @@ def test_a_manifest_or_a_config_larger_than_it_may_be_fails_that_image_only(tcs,
         [f"{host}/alpine", "3.19", "too-large"],
     ]
     assert result.code == 4
+
+
+def test_a_post_is_sent_again_only_when_it_says_it_may_be(anonymous_registry):
+    """urllib3 sends a POST once, whatever comes back: a POST may change something. A token service's
+    (ACR's exchange, Docker Hub's login) says it may be sent again, and is, as a GET would be."""
+    from tcs_registry.models import Credentials, Registry
+    from tcs_registry.testing.facade import Facade, json_answer
+
+    with Facade(anonymous_registry.url, name="posts") as facade:
+        answers: list[int] = []
+        sent: list[str] = []
+
+        @facade.route("POST", "/token")
+        def token(request):
+            sent.append(request.form()["grant_type"])
+            return json_answer({"errors": []}, answers.pop(0)) if answers else json_answer({"token": "t"})
+
+        client = http.RegistryClient(Registry(facade.url, "http", facade.host, "", "DEFAULT_V2"), Credentials())
+        answers[:] = [503, 429]
+        once = client._send("POST", f"{facade.url}/token", data={"grant_type": "once"})
+        assert (once.status_code, sent) == (503, ["once"])
+        answers[:] = [503, 429]
+        again = client._send("POST", f"{facade.url}/token", data={"grant_type": "again"}, resendable=True)
+        assert (again.status_code, again.json(), sent[1:]) == (200, {"token": "t"}, ["again"] * 3)

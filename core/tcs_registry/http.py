@@ -516,9 +516,10 @@ class RegistryClient:
         # a slot is for reading the registry; a token asked for while it waits must not wait for one too
         gated = kwargs.pop("gated", True) and method in ("GET", "HEAD") and origin(url) == self._origin
         authorize = kwargs.pop("authorize", None)
+        resendable = kwargs.pop("resendable", False) or method in ("GET", "HEAD")
         with self._own_timeouts():
             for attempt in range(1 if stream else BODY_ATTEMPTS):  # a connection broken mid-body is tried again
-                with self.traffic.request(gated) as turn, DEADLINES.scope(self.timeout[1]) as scope:
+                with self.traffic.request(gated, resendable) as turn, DEADLINES.scope(self.timeout[1]) as scope:
                     if authorize is not None:
                         self._authorize(kwargs["headers"], turn.credentials(authorize))
                     response = self._transport(method, url, host, scope, **kwargs)
@@ -534,7 +535,7 @@ class RegistryClient:
                     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
                         response.close()
                         spent = scope.cut and self._count_timeout()
-                        if attempt + 1 == BODY_ATTEMPTS or spent or method not in ("GET", "HEAD"):
+                        if attempt + 1 == BODY_ATTEMPTS or spent or not resendable:
                             what = self._too_slow(host) if scope.cut else f"{host} broke off its answer"
                             code = "timeout" if scope.cut else None
                             # (a slow 5xx counted already, whose body was then cut, is one attempt)

@@ -452,11 +452,18 @@ class Traffic:
         """The current thread's request is one of the registry's own, holding a slot."""
         return getattr(self._local, "gated", False)
 
+    @property
+    def resendable(self) -> bool:
+        """The current thread's request may be sent again whatever its method (`Traffic.request`)."""
+        return getattr(self._local, "resendable", False)
+
     @contextmanager
-    def request(self, gated: bool = True) -> Iterator[Attempt]:
+    def request(self, gated: bool = True, resendable: bool = False) -> Iterator[Attempt]:
         """Waits for the request's turn and (``gated``: to the registry's own host) a slot, then no
         closer to the request before it than the rate allows (`Pace.space`: --max-rate is a ceiling
-        however the answers come); `Attempt.answered` is told what came back."""
+        however the answers come); `Attempt.answered` is told what came back. ``resendable``: a POST
+        that asking again does no harm (a token service's exchange: a second token, nothing more), retried
+        as a GET is."""
         self.pace.wait()
         self.halt_if_starved()
         if gated:
@@ -465,12 +472,13 @@ class Traffic:
         # ungated (a token service, a vendor API) while the thread holds a slot (credentials are chosen
         # after the wait): its retries must not give back and wait again for that slot
         holding, self._local.gated = self.gated, gated
+        again, self._local.resendable = self.resendable, resendable
         try:
             self.pace.space()
             attempt = Attempt(self.clock)
             yield attempt
         finally:
-            self._local.gated = holding
+            self._local.gated, self._local.resendable = holding, again
             if gated:
                 self.concurrency.release(*((attempt.latency, attempt.refused) if attempt else (None, False)))
                 if attempt is not None and attempt.accepted:  # (a token renewed proves nothing of the registry)
@@ -528,6 +536,9 @@ class PacedRetry(Retry):
             # the answer, if any, is returned as it came (raise_on_status=False): the caller says what it was
             raise MaxRetryError(_pool, url or "", error or ResponseError(f"{response.status} answers")) from error
         return retry
+
+    def _is_method_retryable(self, method: str) -> bool:
+        return super()._is_method_retryable(method) or (self.traffic is not None and self.traffic.resendable)
 
     def parse_retry_after(self, retry_after: str) -> float:
         seconds = _seconds(retry_after)

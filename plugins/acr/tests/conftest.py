@@ -18,6 +18,10 @@ azure-identity's own credential classes talk to.
   authentication checks it); geo-replicas' regional endpoints answer with the registry's own service
   (Azure/acr docs/preview/regional-endpoints); the null GUID user (`az acr login --expose-token`)
   carries a refresh token.
+  Throttled as ACR is past its tier's limits ("Registry throughput and throttling",
+  learn.microsoft.com/azure/container-registry/container-registry-skus: HTTP 429 "Too many requests"),
+  and, for a moment, unavailable (503): ``throttle`` gives the next token requests of each route those
+  answers instead of a token.
 - Managed identity: the App Service flow azure-identity uses when IDENTITY_ENDPOINT and
   IDENTITY_HEADER are set (GET ?api-version=2019-08-01&resource=..., header X-IDENTITY-HEADER).
 - Service principal: a local authority over TLS (a trustme CA, trusted through REQUESTS_CA_BUNDLE)
@@ -97,6 +101,7 @@ class AcrFacade(Facade):
         self.refresh_tokens: set[str] = set()
         self.grants: dict[str, set[str]] = {}  # access token -> scopes
         self.refused = 0  # expired tokens shown
+        self.throttle: dict[str, list[int]] = {}  # route -> the statuses its next token requests get
         self.route("POST", "/oauth2/exchange")(self.exchange)
         self.route("POST", "/oauth2/token")(self.token_from_refresh)
         self.route("GET", "/oauth2/token")(self.token_from_basic)
@@ -121,7 +126,17 @@ class AcrFacade(Facade):
         self.refresh_tokens.add(refresh)
         return refresh
 
+    def _throttled(self, request: Request):
+        try:
+            status = self.throttle.get(request.path, []).pop(0)
+        except IndexError:
+            return None
+        code, message = ("TOOMANYREQUESTS", "too many requests") if status == 429 else ("UNAVAILABLE", "try again")
+        return json_answer({"errors": [{"code": code, "message": message}]}, status)
+
     def exchange(self, request: Request):
+        if throttled := self._throttled(request):
+            return throttled
         form = request.form()
         if not form.get("service"):  # the data-plane spec marks service required
             return json_answer({"errors": [{"code": "BAD_REQUEST", "message": "service is required"}]}, 400)
@@ -130,6 +145,8 @@ class AcrFacade(Facade):
         return json_answer({"refresh_token": self.mint_refresh_token(form["service"])})
 
     def token_from_refresh(self, request: Request):
+        if throttled := self._throttled(request):
+            return throttled
         form = request.form()
         refresh = form.get("refresh_token")
         if not form.get("scope") or not form.get("service"):

@@ -99,6 +99,23 @@ def test_the_refresh_token_is_exchanged_again_before_it_ends(
     assert azure_env.refused == refused  # no expired token was ever shown
 
 
+@pytest.mark.parametrize("route", ["/oauth2/exchange", "/oauth2/token"])
+def test_token_requests_throttled_or_unavailable_are_sent_again(
+    tcs, pm, azure_env, identity, acr_expected, out_dir, monkeypatch, route
+):
+    """ACR's token service answering 503 or 429 for a moment (POSTs, which urllib3 does not send again by
+    itself): the exchange, and each access token, is asked for again as a GET would be; no image is lost."""
+    throttle = {route: [503, 429, 429]}
+    monkeypatch.setattr(azure_env, "throttle", throttle)
+    before = len(azure_env.requests)
+    result = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, acr_expected)
+    assert throttle == {route: []}  # every refusal was met, and outlived
+    paths = [r.path for r in azure_env.requests[before:]]
+    assert paths.count("/oauth2/exchange") == (4 if route == "/oauth2/exchange" else 1)  # once it answers
+
+
 def test_a_refresh_token_from_expose_token(tcs, pm, azure_env, acr_expected, out_dir):
     """`az acr login --expose-token` prints a refresh token for the null GUID user: no Entra ID, no Basic."""
     token = azure_env.mint_refresh_token()

@@ -76,7 +76,7 @@ class HubApiFacade(Facade):
         self.refused = 0  # calls answered 401 for an expired or unknown token
         self._calls: list[float] = []
         self._lock = threading.Lock()
-        self.route("POST", "/v2/auth/token")(self.login)
+        self.route("POST", "/v2/auth/token")(self.limited(self.login))  # "the Docker Hub API is limited": all of it
         self.route("GET", "/v2/namespaces/(?P<ns>[^/]+)/repositories")(self.limited(self.repositories))
         self.route("GET", "/v2/namespaces/(?P<ns>[^/]+)/repositories/(?P<repo>[^/]+)/tags")(self.limited(self.tags))
 

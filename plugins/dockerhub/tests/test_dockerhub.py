@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 import tcs_registry_dockerhub.client
@@ -190,6 +191,22 @@ def test_the_hub_apis_per_minute_limit_is_waited_out(tcs, pm, hub, hub_expected,
     acme = [e for e in hub_expected if e.repository.startswith("acme/")]
     assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, acme)
     assert not [m for m in result.messages if "(429)" in m]  # waited out; the pulls' pace is not the API's
+
+
+def test_a_login_past_the_apis_per_minute_limit_is_waited_out(tcs, pm, hub, hub_expected, out_dir, monkeypatch):
+    """The login is a Hub API call like any other, under the same per-minute limit: a 429 to it is waited
+    out (its Retry-After) and the login asked again, not the run's end."""
+    api, registry = hub
+    monkeypatch.setattr(api, "per_minute", 3)
+    monkeypatch.setattr(api, "window", 1.0)
+    monkeypatch.setattr(api, "_calls", [time.time()] * 3)  # the account's other clients spent this second's calls
+    before = len(api.requests)
+    result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, pm=pm)
+    assert result.code == 0, result.err
+    acme = [e for e in hub_expected if e.repository.startswith("acme/")]
+    assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, acme)
+    logins = [r for r in api.requests[before:] if r.path == "/v2/auth/token"]
+    assert len(logins) == 2  # refused, waited out, asked again
 
 
 def test_the_api_token_is_renewed_between_pages(tcs, pm, hub, hub_expected, out_dir, monkeypatch):

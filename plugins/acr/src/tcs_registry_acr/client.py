@@ -114,7 +114,9 @@ class AcrClient(RegistryClient):
             form["tenant"] = self.tenant
         fetched = time.time()
         parts = urlsplit(realm)
-        response = self._send("POST", f"{parts.scheme}://{parts.netloc}/oauth2/exchange", data=form)
+        # sent again on a 429, a 5xx or a broken connection, as azure-core's RetryPolicy sends the SDK's
+        # exchanges again (its _is_method_retryable: POST on 500, 503 and 504; any answer with Retry-After)
+        response = self._send("POST", f"{parts.scheme}://{parts.netloc}/oauth2/exchange", data=form, resendable=True)
         if response.status_code in (400, 401, 403):
             raise AuthError(f"{self.service} refused the Entra ID token of the {self.how}")
         body = self.json(self.check(response, "ACR token exchange"), "ACR token exchange")
@@ -140,7 +142,7 @@ class AcrClient(RegistryClient):
         form = {"grant_type": "refresh_token", "service": self.service, "refresh_token": refresh_token}
         form["scope"] = scope or LOGIN_SCOPE
         fetched = time.time()
-        response = self._send("POST", realm, data=form)
+        response = self._send("POST", realm, data=form, resendable=True)
         if response.status_code in (401, 403):
             raise AuthError(f"{self.service} refused an access token for {scope or 'the registry'} to the {self.how}")
         body = self.json(self.check(response, "ACR access token"), "ACR access token")

@@ -133,9 +133,10 @@ class DockerHubClient(RegistryClient):
         self.ping()
 
     def _hub_login(self) -> None:
-        response = self._send(
-            "POST",
+        response = self._api_call(
             f"{self.api}/v2/auth/token",
+            method="POST",
+            signed=False,
             json={"identifier": self.credentials.username, "secret": self.credentials.password},
             headers={"Accept": "application/json"},
         )
@@ -158,15 +159,17 @@ class DockerHubClient(RegistryClient):
                 self._hub_login()
             return f"Bearer {self._api_token}" if self._api_token else None
 
-    def _api_call(self, url: str, **kwargs: Any) -> requests.Response:
-        """A Hub API GET with a current token, waiting out the per-minute rate limit (429 and
-        Retry-After: a minute's limit, not the pull quota), asked again once if the token was refused."""
+    def _api_call(self, url: str, *, method: str = "GET", signed: bool = True, **kwargs: Any) -> requests.Response:
+        """A Hub API call with a current token (``signed``: all but the login), waiting out the per-minute
+        rate limit (429 and Retry-After: a minute's limit, not the pull quota), asked again once if the
+        token was refused. The login's POST is sent again as a GET would be (a 5xx, a broken connection):
+        a second token, nothing more."""
         refused: str | None = None
         asked = dict(kwargs.pop("headers", None) or {})
         for attempt in range(API_ATTEMPTS):
-            authorization = self._api_authorization(refused)
+            authorization = self._api_authorization(refused) if signed else None
             headers = {**asked, "Authorization": authorization} if authorization else asked
-            response = RegistryClient._send(self, "GET", url, headers=headers, **kwargs)
+            response = RegistryClient._send(self, method, url, headers=headers, resendable=True, **kwargs)
             if response.status_code == 401 and authorization and refused is None:
                 refused = authorization.removeprefix("Bearer ")
                 continue
