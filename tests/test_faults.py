@@ -546,8 +546,8 @@ def test_a_post_is_sent_again_only_when_it_says_it_may_be(anonymous_registry):
 
         client = http.RegistryClient(Registry(facade.url, "http", facade.host, "", "DEFAULT_V2"), Credentials())
         answers[:] = [503, 429]
-        once = client._send("POST", f"{facade.url}/token", data={"grant_type": "once"})
-        assert (once.status_code, sent) == (503, ["once"])
-        answers[:] = [503, 429]
         again = client._send("POST", f"{facade.url}/token", data={"grant_type": "again"}, resendable=True)
-        assert (again.status_code, again.json(), sent[1:]) == (200, {"token": "t"}, ["again"] * 3)
+        assert (again.status_code, again.json(), sent) == (200, {"token": "t"}, ["again"] * 3)
+        answers[:] = [503, 429]  # (after it: its leave to send again was for it alone)
+        once = client._send("POST", f"{facade.url}/token", data={"grant_type": "once"})
+        assert (once.status_code, sent[3:]) == (503, ["once"])

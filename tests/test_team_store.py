@@ -41,8 +41,8 @@ def _summary(out: str) -> dict[str, str]:
 
 
 def _count(summary: dict[str, str], line: str) -> int:
-    """``850 digests not seen before`` -> 850."""
-    return int(summary[line].split()[0])
+    """``1,850 digests not seen before`` -> 1850."""
+    return int(summary[line].split()[0].replace(",", ""))
 
 
 def _logged(err: str, message: str) -> dict[str, str]:

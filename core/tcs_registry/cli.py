@@ -373,7 +373,9 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             added, unchanged, problems = database.import_paths(paths)
             for problem in problems:
                 log.warning("Skipped %s", problem)
-            click.echo(f"{plural(added, 'record')} imported, {unchanged} already up to date, {len(problems)} skipped")
+            click.echo(
+                f"{plural(added, 'record')} imported, {unchanged:,} already up to date, {len(problems):,} skipped"
+            )
         finally:
             database.close()
         if problems and not added and not unchanged:

@@ -874,7 +874,7 @@ class Discovery:
         elif not self.scanners:
             summary.violations = summary.vulnerabilities = "none: no scanner plugin is installed"
         if s.ignore.ignored:
-            summary.ignored = f"{s.ignore.ignored} (the rules in {s.ignore.path})"
+            summary.ignored = f"{s.ignore.ignored:,} (the rules in {s.ignore.path})"
         if self.results:
             self.results.finish(self.partial)
             sent = self.submitter is not None and self.submitter.lost is None and self.submitter.run is not None

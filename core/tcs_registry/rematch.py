@@ -97,14 +97,14 @@ def _match(
         f"Matched again: {registry} (run {run}, the packages of run {', '.join(map(str, scan))}; no registry asked)",
         f"    Images                : {plural(len(tags), 'tag')}, {plural(platforms, 'image platform')}",
         f"    Vulnerabilities       : {counts_text(severities) or 'none'}",
-        f"    New vulnerabilities   : {changed['new vulnerability']}",
-        f"    Fixed vulnerabilities : {changed['fixed vulnerability']} (withdrawn or corrected advisories)",
+        f"    New vulnerabilities   : {changed['new vulnerability']:,}",
+        f"    Fixed vulnerabilities : {changed['fixed vulnerability']:,} (withdrawn or corrected advisories)",
         f"    Changes               : tcs-registry results --changes --run {run}",
     ]
     if changed["first matched"]:
         lines.insert(
-            4, f"    First matched         : {changed['first matched']} (the scan had no vulnerability database)"
+            4, f"    First matched         : {changed['first matched']:,} (the scan had no vulnerability database)"
         )
     if ignore.ignored:
-        lines.insert(3, f"    Ignored findings      : {ignore.ignored} (the rules in {ignore.path})")
+        lines.insert(3, f"    Ignored findings      : {ignore.ignored:,} (the rules in {ignore.path})")
     return lines

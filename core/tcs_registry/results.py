@@ -115,7 +115,7 @@ class TableRows:
         out.write(table(rows, headers=headers) + "\n")
         if self.left_out:
             out.write(
-                f"... and {self.left_out} more {what}, less severe: see --format json or `tcs-registry results`\n"
+                f"... and {self.left_out:,} more {what}, less severe: see --format json or `tcs-registry results`\n"
             )
         out.write("\n")
 

@@ -21,7 +21,7 @@ azure-identity's own credential classes talk to.
   Throttled as ACR is past its tier's limits ("Registry throughput and throttling",
   learn.microsoft.com/azure/container-registry/container-registry-skus: HTTP 429 "Too many requests"),
   and, for a moment, unavailable (503): ``throttle`` gives the next token requests of each route those
-  answers instead of a token.
+  answers instead of a token (0: the token).
 - Managed identity: the App Service flow azure-identity uses when IDENTITY_ENDPOINT and
   IDENTITY_HEADER are set (GET ?api-version=2019-08-01&resource=..., header X-IDENTITY-HEADER).
 - Service principal: a local authority over TLS (a trustme CA, trusted through REQUESTS_CA_BUNDLE)
@@ -130,6 +130,8 @@ class AcrFacade(Facade):
         try:
             status = self.throttle.get(request.path, []).pop(0)
         except IndexError:
+            return None
+        if not status:
             return None
         code, message = ("TOOMANYREQUESTS", "too many requests") if status == 429 else ("UNAVAILABLE", "try again")
         return json_answer({"errors": [{"code": code, "message": message}]}, status)

@@ -104,8 +104,9 @@ def test_token_requests_throttled_or_unavailable_are_sent_again(
     tcs, pm, azure_env, identity, acr_expected, out_dir, monkeypatch, route
 ):
     """ACR's token service answering 503 or 429 for a moment (POSTs, which urllib3 does not send again by
-    itself): the exchange, and each access token, is asked for again as a GET would be; no image is lost."""
-    throttle = {route: [503, 429, 429]}
+    itself): the exchange, and each access token (at the login, and for a repository while a request of
+    the registry waits for it), is asked for again as a GET would be; no image is lost."""
+    throttle = {route: [503, 429, 429] if route == "/oauth2/exchange" else [503, 0, 0, 429, 503]}
     monkeypatch.setattr(azure_env, "throttle", throttle)
     before = len(azure_env.requests)
     result = tcs("registry", URL, "--mode=dry-run", pm=pm)

@@ -209,6 +209,21 @@ def test_a_login_past_the_apis_per_minute_limit_is_waited_out(tcs, pm, hub, hub_
     assert len(logins) == 2  # refused, waited out, asked again
 
 
+def test_a_login_asked_to_wait_minutes_is_refused_at_once(tcs, pm, hub, monkeypatch):
+    """A Retry-After of minutes is the answer, not a wait: one login, one error line saying so."""
+    api, registry = hub
+    monkeypatch.setattr(api, "per_minute", 1)
+    monkeypatch.setattr(api, "window", 900.0)
+    monkeypatch.setattr(api, "_calls", [time.time()])
+    before = len(api.requests)
+    started = time.monotonic()
+    result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, pm=pm)
+    assert (result.code, time.monotonic() - started < 10) == (3, True), result.err
+    assert [r.path for r in api.requests[before:]] == ["/v2/auth/token"]
+    said = "rate limited by the registry (429) (Too Many Requests); it asks to be asked again in 900 s, run again then"
+    assert result.messages[-1] == f"error\tDocker Hub login: {said}"
+
+
 def test_the_api_token_is_renewed_between_pages(tcs, pm, hub, hub_expected, out_dir, monkeypatch):
     """Tokens of two seconds, pages that take half a second: a listing outlives its token."""
     api, registry = hub

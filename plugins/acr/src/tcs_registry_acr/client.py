@@ -114,8 +114,9 @@ class AcrClient(RegistryClient):
             form["tenant"] = self.tenant
         fetched = time.time()
         parts = urlsplit(realm)
-        # sent again on a 429, a 5xx or a broken connection, as azure-core's RetryPolicy sends the SDK's
-        # exchanges again (its _is_method_retryable: POST on 500, 503 and 504; any answer with Retry-After)
+        # sent again as a GET is (a 429, a 5xx, a broken connection): asking twice mints a second token,
+        # nothing more. azure-core's RetryPolicy sends the SDK's exchanges again on fewer (_retry.py: a POST
+        # on 500, 503 or 504, any answer with Retry-After), since it knows nothing of what a POST does
         response = self._send("POST", f"{parts.scheme}://{parts.netloc}/oauth2/exchange", data=form, resendable=True)
         if response.status_code in (400, 401, 403):
             raise AuthError(f"{self.service} refused the Entra ID token of the {self.how}")

@@ -27,6 +27,7 @@ from tcs_registry import (
 )
 from tcs_registry.http import NO_AUTH, sendable, token_lifetime
 from tcs_registry.oci import INDEX_TYPES, build_time, parse_time
+from tcs_registry.pacing import retried
 
 REGISTRY_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
 HUB_HOSTS = ("hub.docker.com", *REGISTRY_HOSTS)
@@ -161,9 +162,9 @@ class DockerHubClient(RegistryClient):
 
     def _api_call(self, url: str, *, method: str = "GET", signed: bool = True, **kwargs: Any) -> requests.Response:
         """A Hub API call with a current token (``signed``: all but the login), waiting out the per-minute
-        rate limit (429 and Retry-After: a minute's limit, not the pull quota), asked again once if the
-        token was refused. The login's POST is sent again as a GET would be (a 5xx, a broken connection):
-        a second token, nothing more."""
+        rate limit (429: a minute's limit, not the pull quota), asked again once if the token was refused.
+        urllib3 waits out a Retry-After itself (`PacedRetry`); this waits out a 429 without one, by its
+        reset time. The login's POST is sent again as a GET would be: a second token, nothing more."""
         refused: str | None = None
         asked = dict(kwargs.pop("headers", None) or {})
         for attempt in range(API_ATTEMPTS):
@@ -173,9 +174,12 @@ class DockerHubClient(RegistryClient):
             if response.status_code == 401 and authorization and refused is None:
                 refused = authorization.removeprefix("Bearer ")
                 continue
-            if response.status_code != 429 or attempt + 1 == API_ATTEMPTS:
-                return response
-            wait = min(max(_retry_after(response), 0.0), MAX_API_WAIT)
+            if response.status_code != 429 or attempt + 1 == API_ATTEMPTS or retried(response):
+                return response  # (retried: urllib3 waited out its Retry-After as often as a request may)
+            wait = _retry_after(response)
+            if wait > MAX_API_WAIT:
+                return response  # minutes or more: the answer is the answer, not a wait
+            wait = max(wait, 1.0)  # a reset time in whole seconds may be this very second
             log.info("Docker Hub's API asks for fewer requests (429): waiting %.0f s", wait)
             self.traffic.pace.pause(wait)  # (cut short if the run stops meanwhile: every answer 429 for minutes)
         return response
