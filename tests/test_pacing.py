@@ -285,3 +285,17 @@ def test_a_quota_is_spent_after_five_minutes_of_nothing_but_429s_not_after_a_pau
     pace.accepted()  # an answer to a request sent before the stop
     clock.now += 400.0
     assert pace.starved() == 700.0
+
+
+def test_a_posts_leave_to_be_sent_again_is_its_own():
+    """A token fetched (not resendable) while a resendable request is under way in the same thread, and
+    the other way round: each request has its own leave, and none outlives its request."""
+    traffic = Traffic(None, 4)
+    with traffic.request(gated=False, resendable=True):
+        with traffic.request(gated=False):
+            assert not traffic.resendable
+        assert traffic.resendable
+        with pytest.raises(RuntimeError), traffic.request(gated=False, resendable=False):
+            raise RuntimeError("refused")
+        assert traffic.resendable
+    assert not traffic.resendable

@@ -439,7 +439,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             return
         listed = [(r.ecosystem, r.records, r.newest[:19], r.origin, r.synced_at) for r in rows]
         click.echo(table(listed, headers=["ecosystem", "records", "newest modified", "source", "updated"]))
-        click.echo(f"\n{total} records in {database.path} ({withdrawn} withdrawn, ignored)")
+        click.echo(f"\n{total:,} records in {database.path} ({withdrawn:,} withdrawn, ignored)")
         if unreadable:
             click.echo(
                 f"{plural(unreadable, 'record')} {'names versions its' if unreadable == 1 else 'name versions their'}"

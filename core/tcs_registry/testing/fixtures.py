@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tcs_registry import redaction
 from tcs_registry.cli import main
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.datasets import Expected, cache_dir, seed_big, seed_standard
@@ -234,6 +235,9 @@ def isolated(tmp_path, monkeypatch) -> Path:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     monkeypatch.chdir(run_dir)
+    # the secrets the test's runs learn are its own: a process runs one command, a test session many (a
+    # password "nope" of one test would hide a file nope.zip in another's error line)
+    monkeypatch.setattr(redaction, "SECRETS", redaction.Secrets())
     return run_dir
 
 

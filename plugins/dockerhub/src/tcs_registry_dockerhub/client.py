@@ -27,7 +27,7 @@ from tcs_registry import (
 )
 from tcs_registry.http import NO_AUTH, sendable, token_lifetime
 from tcs_registry.oci import INDEX_TYPES, build_time, parse_time
-from tcs_registry.pacing import retried
+from tcs_registry.pacing import asked_to_wait
 
 REGISTRY_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
 HUB_HOSTS = ("hub.docker.com", *REGISTRY_HOSTS)
@@ -91,12 +91,10 @@ def target(host: str, path: str, username: str | None) -> tuple[str, str | None]
     )
 
 
-def _retry_after(response: requests.Response) -> float:
-    """Seconds the Hub API asks us to wait: Retry-After (seconds), else X-Retry-After or
-    X-RateLimit-Reset (Unix times)."""
+def _reset_in(response: requests.Response) -> float:
+    """Seconds until the Hub API takes calls again, by X-Retry-After or X-RateLimit-Reset (Unix times; a
+    Retry-After urllib3 waits out itself), else 1."""
     headers = response.headers
-    with suppress(ValueError):
-        return float(headers.get("Retry-After", ""))
     for name in ("X-Retry-After", "X-RateLimit-Reset"):
         with suppress(ValueError):
             return float(headers.get(name, "")) - time.time()
@@ -174,11 +172,11 @@ class DockerHubClient(RegistryClient):
             if response.status_code == 401 and authorization and refused is None:
                 refused = authorization.removeprefix("Bearer ")
                 continue
-            if response.status_code != 429 or attempt + 1 == API_ATTEMPTS or retried(response):
-                return response  # (retried: urllib3 waited out its Retry-After as often as a request may)
-            wait = _retry_after(response)
-            if wait > MAX_API_WAIT:
-                return response  # minutes or more: the answer is the answer, not a wait
+            if response.status_code != 429 or attempt + 1 == API_ATTEMPTS or asked_to_wait(response) is not None:
+                return response  # (a Retry-After: urllib3 waited it out as often as a request may, or it is long)
+            wait = _reset_in(response)
+            if wait > MAX_API_WAIT:  # (not the per-minute limit: an abuse limit, a day's)
+                raise RegistryError(f"Docker Hub's API refuses calls (429) for {wait:,.0f} s more; run again then", 429)
             wait = max(wait, 1.0)  # a reset time in whole seconds may be this very second
             log.info("Docker Hub's API asks for fewer requests (429): waiting %.0f s", wait)
             self.traffic.pace.pause(wait)  # (cut short if the run stops meanwhile: every answer 429 for minutes)
