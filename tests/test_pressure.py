@@ -455,7 +455,7 @@ def test_the_tags_listed_before_a_quota_stop_are_counted_undone(tcs, big_registr
     undone = [row for row in failed if row[2] == "quota"]
     listed = {f"{proxy.host}/{e.repository}" for e in big.expected if e.repository != first}
     assert len(undone) > 100 and {row[0] for row in undone} <= listed
-    assert f"Left undone           : {len(undone)}\n" in result.out
+    assert f"Left undone           : {len(undone):,}\n" in result.out
     assert f"error\t{len(undone)} admitted images were left undone; run again when the quota allows it" in (
         result.messages
     )

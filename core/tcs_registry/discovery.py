@@ -481,9 +481,7 @@ class Discovery:
         """Describe admitted images concurrently while writing results in listing order (`_settle_all`),
         the store's writes done by a thread of their own."""
         s = self.settings
-        recorder = Recorder(
-            store, run_id, s.project, s.url, store.resumed(run_id), self.submitter, plan=s.mode == "dry-run"
-        )
+        recorder = Recorder(store, run_id, s.project, s.url, self._finishing, self.submitter, plan=s.mode == "dry-run")
         try:
             self._settle_all(pool, store, recorder, report)
         except BaseException:

@@ -428,18 +428,13 @@ class Attempt:
         return authorization
 
     def answered(self, response: Any) -> None:
-        history = retried(response)
+        retries = getattr(getattr(response, "raw", None), "retries", None)
+        history = retries.history if retries is not None else ()
         statuses = [h.status for h in history] + [response.status_code]
         # 429 is a rate limit's answer (Pace's business), not a registry short of capacity
         self.refused = any(s in OVERLOADED for s in statuses) or any(h.error is not None for h in history)
         self.latency = None if history else self.clock() - self.began  # a retried request's time is not latency
         self.accepted = response.status_code != 429
-
-
-def retried(response: Any) -> tuple[Any, ...]:
-    """What came of the attempts urllib3 made before ``response`` (a requests.Response), if any."""
-    retries = getattr(getattr(response, "raw", None), "retries", None)
-    return tuple(retries.history) if retries is not None else ()
 
 
 class Traffic:

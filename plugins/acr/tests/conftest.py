@@ -127,10 +127,8 @@ class AcrFacade(Facade):
         return refresh
 
     def _throttled(self, request: Request):
-        try:
-            status = self.throttle.get(request.path, []).pop(0)
-        except IndexError:
-            return None
+        statuses = self.throttle.get(request.path)
+        status = statuses.pop(0) if statuses else 0
         if not status:
             return None
         code, message = ("TOOMANYREQUESTS", "too many requests") if status == 429 else ("UNAVAILABLE", "try again")
