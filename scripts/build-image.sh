@@ -19,7 +19,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot  # no overlay or user namespaces needed
 
-bash scripts/build-dists.sh  # fresh wheels: the image never holds older code than the checkout
+# fresh wheels: the image never holds older code than the checkout (TCS_DISTS_FRESH=1: dist/ was just built)
+[ "${TCS_DISTS_FRESH:-}" = 1 ] || bash scripts/build-dists.sh
 
 cache="${TCS_TEST_CACHE:-$HOME/.cache/tcs-registry-tests}/debian-bookworm-python-v1"
 if [ ! -f "$cache/.complete" ]; then

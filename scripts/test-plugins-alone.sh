@@ -1,19 +1,37 @@
 #!/usr/bin/env bash
 # Each plugin in its own fresh virtual environment with only the core and its test kit
-# (tcs-registry[testing]): it must install, be listed by `tcs-registry plugins`, and pass its own tests.
-# The third-party example (examples/tcs-registry-ghcr) is checked the same way: the kit is all it needs.
+# (tcs-registry[testing]), both from the wheels in dist/: it must install, be listed by
+# `tcs-registry plugins`, and pass its own tests. The third-party example (examples/tcs-registry-ghcr)
+# is checked the same way: the kit is all it needs. The wheels are built first (scripts/build-dists.sh)
+# unless TCS_DISTS_FRESH=1 says dist/ was just built from this checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ "${TCS_DISTS_FRESH:-}" = 1 ] || bash scripts/build-dists.sh >/dev/null
+export version root
+version="$(.venv/bin/python -c 'import tcs_registry; print(tcs_registry.__version__)')"
 root="${TMPDIR:-/tmp}/tcs-registry-plugin-venvs"
-for plugin in plugins/*/ examples/tcs-registry-ghcr/; do
-    plugin="${plugin%/}"
-    name="$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["name"])' \
-        "$plugin/pyproject.toml")"
+name_of() {
+    python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["name"])' "$1/pyproject.toml"
+}
+install() {  # a fresh venv for one plugin, filled by the checkout's pip (it needs no pip of its own)
+    local name venv
+    name="$(name_of "$1")"
     venv="$root/$name"
     rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check '.[testing]' "./$plugin[test]" \
+    python3 -m venv --without-pip "$venv"
+    # the wheels by file (no name of ours looked up on an index), the libraries from the index
+    .venv/bin/python -m pip --python "$venv/bin/python" install -q --no-compile --disable-pip-version-check \
+        "dist/tcs_registry-$version-py3-none-any.whl[testing]" \
+        "dist/${name//-/_}-$version-py3-none-any.whl[test]" \
         2> >(grep -v -e '^WARNING: Location' -e 'does not provide the extra' >&2)
+}
+export -f name_of install
+plugins=(plugins/*/ examples/tcs-registry-ghcr/)
+plugins=("${plugins[@]%/}")
+printf '%s\n' "${plugins[@]}" | xargs -P 2 -I{} bash -c 'install {}'  # two at a time: pip is CPU-bound
+for plugin in "${plugins[@]}"; do
+    name="$(name_of "$plugin")"
+    venv="$root/$name"
     echo "== $name, alone with the core"
     "$venv/bin/tcs-registry" plugins --json | "$venv/bin/python" -c "
 import json, sys

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh), lint, run the whole test suite, then each plugin alone with the core, then
-# build every distribution and install tcs-registry[all] from the wheels, then build the container image
-# with buildah and let it scan itself.
+# Set up (scripts/setup.sh), lint, run the whole test suite, then build every distribution and install
+# tcs-registry[all] from the wheels, then test each plugin alone with the core (from those wheels), then
+# build the container image with buildah and let it scan itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -9,7 +9,9 @@ bash scripts/setup.sh
 .venv/bin/ruff format --check --no-cache .
 .venv/bin/pytest "$@"
 if [ $# -eq 0 ]; then
+    bash scripts/build-dists.sh  # every wheel, proven; the two steps after it install from them
+    export TCS_DISTS_FRESH=1
     bash scripts/test-plugins-alone.sh
-    # builds and proves the wheels first (scripts/build-dists.sh); debootstrap and buildah need root
+    # debootstrap and buildah need root
     if [ "$(id -u)" = 0 ]; then bash scripts/build-image.sh; else sudo -E bash scripts/build-image.sh; fi
 fi
