@@ -79,10 +79,6 @@ def _reason(exc: Exception) -> str:
     return str(exc) if isinstance(exc, TcsError) else hide(f"{type(exc).__name__}: {exc}")
 
 
-def _as_it_was(done: Outcome) -> Outcome:
-    return done
-
-
 def _log_failure(message: str, subject: str, exc: Exception) -> None:
     """One error line, with the traceback only at debug level."""
     log.error(message + " error=%s", subject, _reason(exc), exc_info=not isinstance(exc, TcsError))
@@ -103,6 +99,7 @@ class Discovery:
         self.traffic: Traffic | None = None  # the client's requests: their rate and how many at once
         self.failures: FailureReport | None = None  # set by run(): every failed repository and image, and why
         self.resuming: int | None = None  # the killed or interrupted run this one finishes
+        self.unchecked = 0  # resumed images kept not knowing whether their tags moved
         self._finishing: list[int] = []  # it and the runs it resumed in turn (an image it never reached)
         self.plan: Plan | None = None  # --plan: the images to scan, at the digests their dry run saw
         self.estimate = Estimate(settings.platforms)  # a dry run: what a scan of its images would cost
@@ -609,7 +606,7 @@ class Discovery:
                     self._record_failure(f"{s.host}/{repository}", tag, undone)
                     continue
                 if done is not None:  # once stopped, as the run before found it (not checked: no request)
-                    check = self._unmoved if self.stopped is None else _as_it_was
+                    check = self._unmoved if self.stopped is None else self._as_it_was
                     pending.append((repository, tag, submit(check, done), ""))
                 else:
                     pending.append((repository, tag, submit(self.describe_and_scan, repository, tag), ""))
@@ -638,6 +635,11 @@ class Discovery:
             log.error("%d admitted images were left undone; run again when the quota allows it", summary.undone)
         elif self.stopped is not None and self.unlisted:
             log.error("The listing is incomplete (no image listed was left undone); run again when the quota allows it")
+        if self.stopped is not None and self.unchecked:  # (a registry that never says: no news, no line)
+            log.error(
+                "%s kept as run %d found them, not knowing whether their tags moved; run again when the quota"
+                " allows it", plural(self.unchecked, "resumed image"), self.resuming,
+            )  # fmt: skip
         if s.max_images is not None and admitted >= s.max_images and summary.skipped:
             log.warning(
                 "Image limit reached: only the first %d admitted images were processed (--max-images)", s.max_images
@@ -665,6 +667,13 @@ class Discovery:
         if first:
             log.error("Stopping: %s%s", exc, detail)
 
+    def _as_it_was(self, done: Outcome) -> Outcome:
+        """A resumed image kept as the run before found it, whether its tag moved unknown (the registry did
+        not say, or the quota stopped the run: no request)."""
+        with self._counting:
+            self.unchecked += 1
+        return done
+
     def _unmoved(self, done: Outcome) -> Outcome:
         """A resumed image, unless one HEAD request shows its tag names another digest now: then the
         image as it is now. A registry that does not say (no digest, an error) keeps the resumed one."""
@@ -678,7 +687,9 @@ class Discovery:
             digest = None
         except TcsError:
             digest = None
-        if digest is None or digest == image.digest:
+        if digest is None:
+            return self._as_it_was(done)
+        if digest == image.digest:
             return done
         log.info(
             "Tag moved since run %s, describing it again image=%s/%s:%s",
