@@ -14,6 +14,16 @@ GET /service/rest/v1/status answering 200 without auth, and forceBasicAuth's Bas
 "Sonatype Nexus Repository Manager", sonatype/nexus-public#921). Not confirmed from a source (the
 Docker format is not in nexus-public): the asset path layout (v2/<image>/manifests/<tag>) and catalog
 paging.
+
+The search is Elasticsearch's, the default outside HA (``SearchResource`` is behind
+ELASTIC_SEARCH_ENABLED, on by default): ``ElasticSearchServiceImpl.toAssetSearchResult`` gives an
+asset its ``lastModified`` (the blob's, ``DefaultSearchDocumentProducer``) and no ``blobCreated``;
+``ElasticSearchQueryServiceImpl.search`` answers an empty page (200, no token) once ``from + size``
+passes 10,000 hits; ``RepositoryElasticSearchContribution`` searches a group's members, each hit
+naming the member that holds it. The index is updated after a push, not with it
+(``DefaultSearchEventHandler``): a tag can be missing from it for a while. A proxy repository's V2 tag
+list is the upstream registry's (sonatype/nexus-public#1011), and an image pulled through it by
+digest only shows in the search as a ``sha256:`` version.
 """
 
 from __future__ import annotations
@@ -26,8 +36,10 @@ from tcs_registry.testing.fixtures import seed, serving
 from tcs_registry.testing.images import Pusher, make_layer
 from tcs_registry.testing.vulnerable import push_debian9
 
-USERS = {"ci": "nexus-ci-password", "puller": "read-only-password"}
-BROWSERS = {"ci"}  # who holds nx-repository-view-docker-*-browse; "puller" may read (pull) only
+USERS = {"ci": "nexus-ci-password", "puller": "read-only-password", "grouped": "group-only-password"}
+# who holds nx-repository-view-docker-<name>-browse, for which repositories (None: all); "puller" may
+# read (pull) only, "grouped" may browse the group alone
+BROWSERS: dict[str, frozenset[str] | None] = {"ci": None, "grouped": frozenset({"docker-group"})}
 SERVER = {"Server": "Nexus/3.75.1-01 (OSS)"}
 REPOSITORIES = [
     ("docker-hosted", "docker", "hosted"),
@@ -35,6 +47,8 @@ REPOSITORIES = [
     ("docker-group", "docker", "group"),
     ("maven-releases", "maven2", "hosted"),
 ]
+MEMBERS = {"docker-group": ["docker-hosted", "docker-proxy"]}
+SEARCH_HITS = 10_000  # ElasticSearchQueryServiceImpl.MAX_ELASTIC_RESPONSE_SIZE
 PUSHED = "2025-05-30T08:20:00.000+00:00"
 
 
@@ -46,13 +60,16 @@ def seed_nexus(pusher: Pusher) -> list[Expected]:
         *push_tags(pusher, "docker-hosted/team/api", [("v1", "2024-09-04T00:00:00Z")], base, docker=True),
         push_index(pusher, "docker-hosted/multi", "2.0", [("amd64", "2024-09-05T00:00:00Z")], base),
         *push_tags(pusher, "docker-proxy/library/nginx", [("1.27", "2024-08-12T00:00:00Z")], base),
+        *push_tags(pusher, "docker-proxy/app", [("1.0", "2024-09-01T00:00:00Z")], base),  # cached in both members
         push_debian9(pusher, "docker-hosted/debian9"),
     ]
 
 
 class NexusFacade(Facade):
     search_page = 50  # SearchResource's fixed page size; tests lower it to span pages
-    unindexed: frozenset[str] = frozenset()  # images the search index has not caught up with yet
+    search_hits = SEARCH_HITS  # tests lower it to reach it
+    unindexed: frozenset[str] = frozenset()  # images, or image:tag, the search index has not caught up with yet
+    by_digest: frozenset[str] = frozenset()  # proxied images pulled by digest only (none of their tags cached)
 
     def __init__(
         self, upstream: str, stored: StoredRegistry, connector_for: str | None = None, context: str = ""
@@ -78,8 +95,9 @@ class NexusFacade(Facade):
         basic = request.basic()
         return bool(basic and USERS.get(basic[0]) == basic[1])
 
-    def _browses(self, request: Request) -> bool:
-        return self._authorized(request) and (request.basic() or ("",))[0] in BROWSERS
+    def _browses(self, request: Request, repository: str) -> bool:
+        user = (request.basic() or ("",))[0]
+        return self._authorized(request) and user in BROWSERS and BROWSERS[user] in (None, {repository})
 
     def _challenge(self):
         body = {"errors": [{"code": "UNAUTHORIZED", "message": "access to the requested resource is not authorized"}]}
@@ -92,7 +110,7 @@ class NexusFacade(Facade):
             [
                 {"name": n, "format": f, "type": t, "url": f"{self.url}{self.context}/repository/{n}", "attributes": {}}
                 for n, f, t in REPOSITORIES
-                if self._browses(request)
+                if self._browses(request, n)
             ]
         )
 
@@ -112,13 +130,27 @@ class NexusFacade(Facade):
     def search(self, request: Request):
         if not self._authorized(request):
             return json_answer({"message": "unauthorized"}, 401)
-        repository, wanted = request.arg("repository"), request.arg("name")
+        wanted, asked = request.arg("name"), request.arg("repository") or ""
         components = []
-        for image in self._images(repository) if self._browses(request) else ():
+        for repository in MEMBERS.get(asked, [asked]) if self._browses(request, asked) else ():
+            components += self._hits(repository, wanted)
+        start = int(request.arg("continuationToken", "0") or 0)
+        if start + self.search_page > self.search_hits:
+            return json_answer({"items": [], "continuationToken": None})
+        chunk = components[start : start + self.search_page]
+        more = start + self.search_page < len(components)
+        return json_answer({"items": chunk, "continuationToken": str(start + self.search_page) if more else None})
+
+    def _hits(self, repository: str, wanted: str | None) -> list[dict]:
+        components = []
+        for image in self._images(repository):
             if (wanted and image != wanted) or image in self.unindexed:
                 continue
             for tag, digest in self.stored.tags(f"{repository}/{image}").items():
+                if f"{image}:{tag}" in self.unindexed:
+                    continue
                 manifest, _ = self.upstream_manifest(f"{repository}/{image}", digest)
+                tag = digest if image in self.by_digest else tag
                 path = f"v2/{image}/manifests/{tag}"
                 components.append(
                     {
@@ -137,16 +169,12 @@ class NexusFacade(Facade):
                                 "checksum": {"sha256": digest.split(":")[1]},
                                 "contentType": manifest.get("mediaType"),
                                 "lastModified": PUSHED,
-                                "blobCreated": PUSHED,
                                 "uploader": "ci",
                             }
                         ],
                     }
                 )
-        start = int(request.arg("continuationToken", "0") or 0)
-        chunk = components[start : start + self.search_page]
-        more = start + self.search_page < len(components)
-        return json_answer({"items": chunk, "continuationToken": str(start + self.search_page) if more else None})
+        return components
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,12 @@ def test_every_docker_repository_with_search_paging(tcs, pm, nexus, nexus_expect
     searched = [(r.arg("name"), r.arg("continuationToken")) for r in requests if r.path == "/service/rest/v1/search"]
     assert ("app", None) in searched and ("app", "2") in searched  # three tags, pages of two
     assert not any(r.path.startswith("/repository/docker-group/") for r in requests)  # groups repeat members
-    assert not any(r.path.endswith("/tags/list") for r in requests)  # the search API gave every tag
+    # a hosted repository's own tag list is the one listed (the search's push times kept); a proxy's
+    # would be the upstream registry's: the search says what it holds
+    listed = sorted(r.path for r in requests if r.path.endswith("/tags/list"))
+    assert listed == [
+        f"/repository/docker-hosted/v2/{image}/tags/list" for image in ("app", "debian9", "multi", "team/api")
+    ]
 
 
 def test_one_repository_by_path(tcs, pm, nexus, nexus_expected, out_dir):
@@ -42,8 +47,15 @@ def test_one_repository_by_path(tcs, pm, nexus, nexus_expected, out_dir):
     assert csv_rows(report_path(out_dir, nexus.host)) == expected_rows(nexus.host, hosted)
 
 
-def test_search_index_lagging_behind_falls_back_to_tags_list(tcs, pm, nexus, nexus_expected, out_dir, monkeypatch):
-    monkeypatch.setattr(nexus, "unindexed", frozenset({"team/api"}))
+@pytest.mark.parametrize(
+    "lag", [{"unindexed": frozenset({"team/api", "app:1.2"})}, {"search_page": 2, "search_hits": 2}],
+    ids=["an image and a tag not indexed yet", "past the search's most hits"],
+)  # fmt: skip
+def test_every_tag_of_a_hosted_repository_whatever_the_search_finds(
+    tcs, pm, nexus, nexus_expected, out_dir, monkeypatch, lag
+):
+    for name, value in lag.items():
+        monkeypatch.setattr(nexus, name, value)
     result = tcs("registry", f"{nexus.url}/repository/docker-hosted", "--mode=dry-run", *LOGIN, pm=pm)
     assert result.code == 0, result.err
     hosted = [e for e in nexus_expected if e.repository.startswith("docker-hosted/")]
@@ -109,15 +121,45 @@ def test_scan(tcs, pm, nexus, out_dir, vulnerability_database, login):
     assert vulnerabilities(out_dir, nexus.host, "docker-hosted/debian9", "1") == DEBIAN9_FINDINGS
 
 
-def test_a_proxy_repositorys_cache_date_is_no_push_time(nexus):
-    """blobCreated on a proxy repository is when Nexus cached the image, not when it was pushed."""
-    registry = Registry(nexus.url, "http", nexus.host, "", "NEXUS")
-    client = NexusClient(registry, Credentials("ci", "nexus-ci-password"))
+def _client(nexus, *login: str) -> NexusClient:
+    user, password = login or ("ci", LOGIN[1].partition("=")[2])
+    client = NexusClient(Registry(nexus.url, "http", nexus.host, "", "NEXUS"), Credentials(user, password))
     client.login()
+    return client
+
+
+def test_a_proxy_repositorys_cache_date_is_no_push_time(nexus):
+    """An asset's time on a proxy repository is when Nexus cached the image, not when it was pushed;
+    on a hosted one it is (lastModified: the Elasticsearch search gives no blobCreated)."""
+    client = _client(nexus)
     assert client.tags("docker-proxy/library/nginx") == ["1.27"]
     assert client.describe("docker-proxy/library/nginx", "1.27").push_time is None
     assert client.tags("docker-hosted/team/api") == ["v1"]
     assert client.describe("docker-hosted/team/api", "v1").push_time.isoformat() == "2025-05-30T08:20:00+00:00"
+
+
+def test_a_proxy_lists_what_it_holds_not_the_upstream_tags(nexus, monkeypatch):
+    """An image pulled through a proxy by digest only has no tag in Nexus: its V2 tag list, the upstream
+    registry's, is not asked."""
+    monkeypatch.setattr(nexus, "by_digest", frozenset({"library/nginx"}))
+    client, before = _client(nexus), len(nexus.requests)
+    assert client.tags("docker-proxy/library/nginx") == []
+    assert not any(r.path.endswith("/tags/list") for r in nexus.requests[before:])
+
+
+def test_a_group_lists_each_tag_once(nexus, monkeypatch):
+    """A group's search hits are its members' (each naming its member): a tag two members hold is one
+    tag, and one held by a proxy member has no push time."""
+    monkeypatch.setattr(nexus, "search_page", 2)
+    client = _client(nexus)
+    assert client.tags("docker-group/app") == ["1.0", "1.1", "1.2"]
+    assert client.tags("docker-group/library/nginx") == ["1.27"]
+    assert client.pushed("docker-group/app", "1.0").isoformat() == "2025-05-30T08:20:00+00:00"
+    assert client.pushed("docker-group/library/nginx", "1.27") is None
+
+
+def test_an_account_that_may_browse_a_group_alone_lists_the_group(nexus):
+    assert _client(nexus, "grouped", "group-only-password").keys == ["docker-group"]
 
 
 def test_a_subdomain_connectors_host_names_its_repository():

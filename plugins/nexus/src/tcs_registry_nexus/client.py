@@ -15,6 +15,7 @@ from tcs_registry.http import RoutedRegistryClient, json_field, json_list
 from tcs_registry.oci import parse_time
 
 REST = "/service/rest/v1"
+SEARCH_HITS = 10_000  # the search answers an empty last page past this many hits (ElasticSearchQueryServiceImpl)
 log = logging.getLogger("tcs_registry.nexus")
 # [/<context path>][/repository/<name>]: Nexus may run under a context path (nexus-context-path=/nexus)
 _PATH = re.compile(r"^(?P<context>(?:/(?!repository/)[^/]+)*?)(?:/repository/(?P<name>[^/]+))?/?$")
@@ -36,7 +37,8 @@ class NexusClient(RoutedRegistryClient):
             )
         name = match.group("name")
         super().__init__(replace(registry, path=match.group("context")), credentials, [name] if name else [], **kwargs)
-        self.proxies: set[str] = set()  # proxy repositories: their blobCreated is when they cached it
+        self.proxies: set[str] = set()  # proxy repositories: their blob times are when they cached it
+        self.hosted: set[str] = set()  # hosted repositories: their V2 tag list is theirs (a proxy's is upstream's)
 
     @property
     def link_paths_are_right(self) -> bool:  # type: ignore[override]
@@ -60,13 +62,15 @@ class NexusClient(RoutedRegistryClient):
                 raise
             self.at_root = True
             return
-        docker = [r for r in listed if isinstance(r, dict) and r.get("format") == "docker" and r.get("type") != "group"]
-        self.proxies = {json_field(r, "name", what) for r in docker if r.get("type") == "proxy"}
+        docker = [r for r in listed if isinstance(r, dict) and r.get("format") == "docker"]
+        kinds = {json_field(r, "name", what): r.get("type") for r in docker}
+        self.proxies = {name for name, kind in kinds.items() if kind == "proxy"}
+        self.hosted = {name for name, kind in kinds.items() if kind == "hosted"}
         urls = [(str(r["name"]), str(r.get("url") or "")) for r in docker]
         if not self.keys and (key := self.subdomain_key(urls)):
             self.keys = [key]  # a subdomain connector's host: that repository (path routing works there too)
-        if not self.keys:
-            self.keys = [json_field(r, "name", what) for r in docker]
+        if not self.keys:  # groups repeat their members: listed only when no member is visible
+            self.keys = [n for n, kind in kinds.items() if kind != "group"] or [n for n in kinds]
         if not self.keys:
             raise RegistryError(f"no Docker repository is visible to this account: {BROWSE_HINT}")
 
@@ -88,7 +92,9 @@ class NexusClient(RoutedRegistryClient):
         return replace(describe(self, repository, tag), push_time=self.pushed(repository, tag))
 
     def _search_tags(self, repository: str) -> list[str]:
-        """Tags of ``<key>/<image>`` from the search API; digests and push times are kept for describe."""
+        """Tags of ``<key>/<image>``. The search API gives each tag's manifest asset (kept for describe: its
+        push time), and the tags a proxy repository holds; a hosted repository's own V2 tag list is read
+        too and is the one listed: the search index lags behind pushes and stops at SEARCH_HITS hits."""
         key, _, image = repository.partition("/")
         url = f"{REST}/search?" + urlencode({"repository": key, "format": "docker", "name": image})
         components = self.paginate(
@@ -100,23 +106,35 @@ class NexusClient(RoutedRegistryClient):
             what=f"Nexus search for {repository}",
             auth=self.api_auth(),
         )
-        tags = []
+        found: dict[str, None] = {}  # in the search's order, once each: a group's members may hold a tag each
+        hits = 0
         for component in components:
+            hits += 1
             version = component.get("version") if isinstance(component, dict) else None
             # manifests pushed by digest (an index's platforms) show as sha256:... versions: not tags
             if not isinstance(version, str) or version.startswith("sha256:") or component.get("name") != image:
                 continue
-            assets = [a for a in component.get("assets") or () if isinstance(a, dict)]
-            manifest = next((a for a in assets if "/manifests/" in str(a.get("path") or "")), {})
-            self.listed.put((repository, version), manifest)
-            tags.append(version)
-        if not tags:  # the search index may lag behind a fresh push, or the account may not browse
-            log.debug("Nexus search found no tags, using tags/list repository=%s", repository)
+            if version not in found:
+                assets = [a for a in component.get("assets") or () if isinstance(a, dict)]
+                manifest = next((a for a in assets if "/manifests/" in str(a.get("path") or "")), {})
+                member = str(component.get("repository") or key)  # a group's hits name the member holding them
+                self.listed.put((repository, version), (manifest, member))
+                found[version] = None
+        if key in self.hosted or not (found or key in self.proxies):
+            # a hosted repository, or one whose search found nothing (an account that may not browse):
+            # not a proxy, whose V2 tag list is the upstream registry's (sonatype/nexus-public#1011)
             return list(self.paginate(f"/v2/{repository}/tags/list", "tags", what=f"tags of {repository}"))
-        return tags
+        if hits >= SEARCH_HITS:
+            log.warning(
+                "Nexus's search stops at %d results: the tags of %s past them are not listed", SEARCH_HITS, repository
+            )
+        return list(found)
 
     def pushed(self, repository: str, tag: str) -> Any:
-        """When the manifest was pushed (blobCreated); none for a proxy repository, where that is when
-        it was cached."""
-        asset = self.listed.pop((repository, tag)) or {}
-        return None if repository.split("/")[0] in self.proxies else parse_time(asset.get("blobCreated"))
+        """When the manifest was pushed: its blob's creation (blobCreated, or lastModified where the search
+        leaves that out, as Elasticsearch's does); none from a proxy repository, where that is when it
+        was cached."""
+        manifest, member = self.listed.pop((repository, tag)) or ({}, "")
+        if member in self.proxies or repository.split("/")[0] in self.proxies:
+            return None
+        return parse_time(manifest.get("blobCreated") or manifest.get("lastModified"))
