@@ -37,3 +37,35 @@ def test_images_without_the_platform_are_skipped_alike_and_fail_on_still_counts(
         (f"{host}/apps/arm", "false"),
         (f"{host}/apps/index", "true"),
     ]
+
+
+def test_a_sparse_index_is_described_and_scanned_for_the_platforms_the_registry_holds(
+    tcs, fresh_registry, pusher, out_dir
+):
+    """An index whose arm64 image is not in the registry (a mirror of some platforms only, as Quay's
+    FEATURE_SPARSE_INDEX keeps them): its amd64 image is described and scanned, the arm64 left out with
+    one line; an index none of whose images is there fails alone."""
+    layer = make_layer({"etc/os-release": b"ID=alpine\nVERSION_ID=3.19.1\n"})
+    amd = pusher.image("apps/mirror", None, created=CREATED, layers=[layer])
+    arm = pusher.image("apps/mirror", None, created="2026-11-02T00:00:00Z", layers=[layer], architecture="arm64")
+    platforms = [(amd, {"os": "linux", "architecture": "amd64"}), (arm, {"os": "linux", "architecture": "arm64"})]
+    pusher.index("apps/mirror", "1", platforms)
+    gone = pusher.image("apps/gone", None, created=CREATED, layers=[layer])
+    pusher.index("apps/gone", "1", [(gone, platforms[0][1])])
+    pusher.delete("apps/mirror", arm.digest)
+    pusher.delete("apps/gone", gone.digest)
+    host = fresh_registry.host
+
+    dry = tcs("registry", fresh_registry.url, "--mode=dry-run")
+    assert dry.code == 4, dry.err
+    assert [row[:3] for row in csv_rows(report_path(out_dir, host))[1:]] == [
+        [f"{host}/apps/mirror", "1", "2026-11-01T00:00:00Z"]  # the arm64 image's newer build time is not there
+    ]
+    left_out = f"image={host}/apps/mirror:1 platforms=linux/arm64 (a sparse index: left out)"
+    assert f"info\tPlatforms not in the registry {left_out}" in dry.messages
+    assert [row[2] for row in csv_rows(failures_path(out_dir, host))[1:]] == ["not-found"]
+
+    scan = tcs("registry", fresh_registry.url, "--allowList=apps/mirror")
+    assert scan.code == 0, scan.err
+    scanned = [m.split()[3:5] for m in scan.messages if "Scanned image" in m]
+    assert scanned == [[f"image={host}/apps/mirror:1", "platform=linux/amd64"]]

@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -28,7 +28,7 @@ from urllib3.exceptions import ProtocolError, ReadTimeoutError
 from . import oci, redaction
 from .deadlines import DEADLINES, Scope, WatchedAdapter
 from .errors import AuthError, ImageError, RegistryError
-from .models import Credentials, Registry
+from .models import Credentials, Platform, Registry
 from .pacing import DEFAULT_CONCURRENCY, YEAR, PacedRetry, Traffic, asked_to_wait
 
 USER_AGENT = "tcs-registry"
@@ -899,6 +899,26 @@ class RegistryClient:
         if len(body) <= CACHED_MANIFEST_BYTES:
             self._manifests.put((repository, digest), manifest)
         return manifest
+
+    def platform_manifests(
+        self, repository: str, index: oci.Manifest, platforms: Iterable[Platform]
+    ) -> list[tuple[Platform, oci.Manifest]]:
+        """The manifests ``index`` names for ``platforms``, but those the registry does not hold: an index
+        may be sparse (a mirror of some platforms only, Quay's FEATURE_SPARSE_INDEX); ImageError if it
+        holds none of them."""
+        platforms = list(platforms)
+        found = []
+        for platform in platforms:
+            try:
+                found.append((platform, self.manifest(repository, platform.digest or "")))
+            except ImageError as exc:
+                if exc.code != "not-found":
+                    raise
+                log.debug("No manifest for platform %s of %s (a sparse index)", platform, index.digest)
+        if platforms and not found:
+            what = f"{self.registry.host}/{repository}@{index.digest}"
+            raise ImageError(f"{what}: manifest not found for any platform of the index", code="not-found")
+        return found
 
     def _image(self, repository: str, reference: str) -> str:
         """An image as errors name it: host/repository:tag or host/repository@digest."""

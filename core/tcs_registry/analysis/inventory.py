@@ -63,12 +63,10 @@ class LayerCache(Protocol):
     def put_layer(self, diff_id: str, analyser: str, record: dict[str, Any]) -> None: ...
 
 
-def select_platforms(manifest: Manifest, wanted: Iterable[str] | None) -> list[tuple[Platform, str]]:
-    """(platform, manifest digest) of an index to scan: those named by ``wanted`` (``linux/arm64``,
-    ``linux/arm/v7``), by default every linux platform."""
-    return [
-        (platform, platform.digest or "") for platform in manifest.platforms() if platform.scanned_with(wanted or ())
-    ]
+def select_platforms(manifest: Manifest, wanted: Iterable[str] | None) -> list[Platform]:
+    """The platforms of an index to scan: those named by ``wanted`` (``linux/arm64``, ``linux/arm/v7``),
+    by default every linux platform."""
+    return [platform for platform in manifest.platforms() if platform.scanned_with(wanted or ())]
 
 
 class Analyser:
@@ -101,8 +99,8 @@ class Analyser:
             offered = ", ".join(str(p) for p in manifest.platforms()) or "none"
             raise ImageError(f"no platform of the image matches --platform (it has: {offered})", code="platform")
         return [
-            self.inventory(client, image, client.manifest(image.repository, digest), platform, manifest.digest)
-            for platform, digest in chosen
+            self.inventory(client, image, child, platform, manifest.digest)
+            for platform, child in client.platform_manifests(image.repository, manifest, chosen)
         ]
 
     def inventory(

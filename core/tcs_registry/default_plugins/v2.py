@@ -6,6 +6,7 @@ None for whatever it leaves to plain V2.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from ..errors import ImageError, RegistryError
@@ -22,6 +23,8 @@ from ..models import (
     RegistryType,
 )
 from ..oci import IMAGE_CONFIG_TYPES, Manifest, build_time, config_diff_ids, config_platform
+
+log = logging.getLogger("tcs_registry")
 
 TYPE = "DEFAULT_V2"
 
@@ -80,16 +83,21 @@ def describe(client: RegistryClient, repository: str, tag: str) -> ImageDescript
     if artifact:
         return ImageDescription(repository, tag, manifest.digest, manifest.media_type, artifact=artifact)
     if manifest.is_index:
-        platforms = manifest.platforms()
-        children = [client.manifest(repository, p.digest or "") for p in platforms]
-        if any(child.config is None for child in children):
+        present = client.platform_manifests(repository, manifest, manifest.platforms())
+        if any(child.config is None for _, child in present):
             raise ImageError(
                 f"{client.registry.host}/{repository}:{tag}: nested index is not supported",
                 code="unsupported-media-type",
             )
+        platforms = tuple(platform for platform, _ in present)
+        if absent := [str(p) for p in manifest.platforms() if p not in platforms]:
+            log.info(
+                "Platforms not in the registry image=%s/%s:%s platforms=%s (a sparse index: left out)",
+                client.registry.host, repository, tag, ",".join(absent),
+            )  # fmt: skip
         sized = [
             (platform, child, client.config(repository, digest))
-            for platform, child in zip(platforms, children, strict=True)
+            for platform, child in present
             if (digest := _image_config(child))
         ]
         configs = [config for _, _, config in sized]
