@@ -22,9 +22,12 @@ CNCF registry. Each behaviour is Harbor's own (goharbor/harbor at c50c7ddd):
   config, author (no variant; ``{}`` for an index); ``references[].platform`` keeps the variant; each tag
   has its own ``push_time`` (``tag/controller.go`` Ensure), the artifact's is its first push. Cosign
   signatures and anything with an OCI ``subject`` are accessories, left out of the lists.
-* ``dao.go``/``model.go``: the default order is newest first (artifacts ``-push_time``, repositories
-  ``-creation_time``); ``sort=push_time`` / ``sort=creation_time`` give oldest first; ``q=tags=*``
-  keeps tagged artifacts only. ``creator.go``: wrong Basic credentials with a scope get an anonymous
+* ``dao.go``/``model.go``: the default order is newest first, the id breaking ties (artifacts
+  ``-push_time,-id``, repositories ``-creation_time,-repository_id``); ``sort=push_time`` /
+  ``sort=creation_time`` give oldest first and replace the default whole, tie-breaker included
+  (``lib/orm/query.go`` ``setSorts``); pages are LIMIT/OFFSET (``QuerySetter``), so what leaves the
+  list while it is read shifts the later pages; ``q=tags=*`` keeps tagged artifacts only.
+  ``creator.go``: wrong Basic credentials with a scope get an anonymous
   token (the security chain falls through), without a scope a 401.
 * paging: ``page`` from 1, ``page_size`` default 10, more than 100 refused (swagger: 422),
   ``X-Total-Count``, ``Link: <path?page=N&page_size=M>; rel="prev" , <...>; rel="next"`` (``lib/link.go``).
@@ -126,6 +129,8 @@ class HarborFacade(Facade):
         self.robot_prefix = "robot$"
         self.grants: dict[str, Caller] = {}
         self._artifacts: dict[tuple[str, str], dict[str, Any]] = {}
+        self.deleted: set[str] = set()  # digests of artifacts deleted meanwhile (retention, GC): not listed
+        self.after_artifacts: Any = None  # called with each artifact page's request once it is answered
         self.route("GET", "/api/v2.0/ping")(lambda request: text_answer("Pong"))
         self.route("GET", "/api/v2.0/systeminfo")(lambda request: json_answer({"auth_mode": self.auth_mode}))
         self.route("GET", "/service/token")(self.token)
@@ -271,7 +276,7 @@ class HarborFacade(Facade):
         names = [r for r in self.stored.repositories() if r.startswith(project + "/")]
         items = [{"id": i + 1, "name": n, "artifact_count": len(self.stored.manifests(n))} for i, n in enumerate(names)]
         if request.arg("sort") != "creation_time":
-            items.reverse()  # -creation_time: the newest first
+            items.reverse()  # -creation_time,-repository_id: the newest first
         return self._page(request, items)
 
     def _pushed(self, path) -> str:
@@ -339,16 +344,23 @@ class HarborFacade(Facade):
         if not self._may(caller, project, "artifact:list"):
             return self._denied(caller)
         repository = f"{project}/{unquote(repo)}"  # the path segment arrives double-encoded
-        every = [a for a in (self._artifact(repository, d) for d in self.stored.manifests(repository)) if a]
+        stored = [d for d in self.stored.manifests(repository) if d not in self.deleted]
+        every = [a for a in (self._artifact(repository, d) for d in stored) if a]
         children = {r["child_digest"] for a in every for r in a["references"] or ()}
         listed = [a for a in every if a["digest"] not in children or a["tags"]]  # dao.go hides untagged children
         if request.arg("q") == "tags=*":
             listed = [a for a in listed if a["tags"]]
-        listed.sort(key=lambda a: a["push_time"], reverse=request.arg("sort") != "push_time")
+        if request.arg("sort") == "push_time":  # push_time alone: equal times in no set order
+            listed.sort(key=lambda a: a["push_time"])
+        else:  # -push_time,-id (the digest stands in for the id)
+            listed.sort(key=lambda a: (a["push_time"], a["digest"]), reverse=True)
         if request.arg("with_tag", "true") != "true":
             for a in listed:
                 a.pop("tags")
-        return self._page(request, listed)
+        answer = self._page(request, listed)
+        if self.after_artifacts:
+            self.after_artifacts(request)
+        return answer
 
     def one_artifact(self, request: Request, project: str, repo: str, ref: str):
         caller = self._basic(request, oidc_ok=False)  # not one of oidc_cli.go's list endpoints

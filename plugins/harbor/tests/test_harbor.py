@@ -145,6 +145,18 @@ def test_platforms_with_their_variant(tcs, pm, harbor, state_dir):
     assert platforms["team/sub/app"] == '["linux/amd64"]'
 
 
+def test_an_artifact_deleted_while_the_tags_are_listed_hides_no_other(harbor, monkeypatch):
+    """Harbor pages by offset: an old artifact deleted (retention) once the first page is read must not
+    shift a tag the listing has not reached yet onto a page it has read."""
+    monkeypatch.setattr(tcs_registry_harbor.client, "PAGE_SIZE", 1)
+    registry = Registry(harbor.url, "http", harbor.host, "", "HARBOR")
+    client = HarborClient(registry, Credentials("admin", harbor.users["admin"]))
+    oldest = harbor.stored.tags("team/api")["1.0.0"]
+    monkeypatch.setattr(harbor, "after_artifacts", lambda request: harbor.deleted.add(oldest))
+    monkeypatch.setattr(harbor, "deleted", set())
+    assert list(client.tags("team/api")) == ["1.1.0"]  # 1.0.0 was read first, oldest first, and 1.1.0 lost
+
+
 def test_push_time_is_the_tags_own(harbor):
     """The artifact's push_time is its first push; a tag pushed onto it later has its own."""
     registry = Registry(harbor.url, "http", harbor.host, "", "HARBOR")

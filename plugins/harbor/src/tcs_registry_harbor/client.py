@@ -110,12 +110,17 @@ class HarborClient(RegistryClient):
         return v2.list_tags(registry=self.registry, client=self, repository=repository)
 
     def _artifact_tags(self, repository: str) -> Iterator[str]:
-        """Tagged artifacts (``q=tags=*``: untagged pushes by digest are not asked for), oldest push
-        first, accessories left out."""
+        """Tagged artifacts (``q=tags=*``: untagged pushes by digest are not asked for), accessories left
+        out, in Harbor's own order: newest push first, the id breaking ties (``sort=`` would replace
+        both, lib/orm/query.go). Its pages are by offset: artifacts leave the list while it is read
+        (retention deletes old ones; a tag moved to a new push untags an old one), and oldest first
+        each would shift the pages not read yet up, one artifact never read. Newest first, an old one
+        gone is mostly on a page not read yet, and a new push shifts the pages down (a tag read twice,
+        listed once)."""
         project, name = repository_path(repository)
         path = f"/projects/{quote(project, safe='')}/repositories/{name}/artifacts"
         what = f"Harbor artifacts of {repository}"
-        query = {"with_tag": "true", "with_accessory": "false", "q": "tags=*", "sort": "push_time"}
+        query = {"with_tag": "true", "with_accessory": "false", "q": "tags=*"}
         for artifact in self.pages(path, what, **query):
             if artifact.get("type") != "IMAGE":
                 continue  # Helm charts and other artifacts are left out
