@@ -131,6 +131,8 @@ class HarborFacade(Facade):
         self._artifacts: dict[tuple[str, str], dict[str, Any]] = {}
         self.deleted: set[str] = set()  # digests of artifacts deleted meanwhile (retention, GC): not listed
         self.after_artifacts: Any = None  # called with each artifact page's request once it is answered
+        # images whose config Harbor could not read at push: extra_attrs {} (pkg/artifact/model.go From)
+        self.unread_configs: set[str] = set()
         self.route("GET", "/api/v2.0/ping")(lambda request: text_answer("Pong"))
         self.route("GET", "/api/v2.0/systeminfo")(lambda request: json_answer({"auth_mode": self.auth_mode}))
         self.route("GET", "/service/token")(self.token)
@@ -326,6 +328,8 @@ class HarborFacade(Facade):
         artifact = dict(self._artifacts[key])
         if artifact.pop("accessory"):
             return None
+        if digest in self.unread_configs:
+            artifact["extra_attrs"] = {}
         tags = [t for t, d in self.stored.tags(repository).items() if d == digest]
         tag_dir = self.stored.root / repository / "_manifests" / "tags"
         artifact["tags"] = [

@@ -49,6 +49,10 @@ def test_dry_run_through_the_harbor_api(tcs, pm, harbor, harbor_expected, out_di
     requests = harbor.requests[before:]
     assert not any(r.path.startswith("/v2/_catalog") for r in requests)
     assert not any("/artifacts/" in r.path for r in requests)  # only lists: what an OIDC user may call
+    # an index or an arm image read from /v2/ by the digest listed, never by tag (which a proxy-cache
+    # project checks with the upstream registry)
+    manifests = [r.path.rpartition("/")[2] for r in requests if "/manifests/" in r.path]
+    assert ("team" not in projects or manifests) and all(m.startswith("sha256:") for m in manifests)
     if user == "admin":  # several pages of projects, of repositories and of artifacts were read
         assert [r.arg("page") for r in requests if r.path == "/api/v2.0/projects"] == ["1", "2"]
         sub = [r for r in requests if r.path.endswith("/team/repositories/sub%2Fapp/artifacts")]
@@ -155,6 +159,20 @@ def test_an_artifact_deleted_while_the_tags_are_listed_hides_no_other(harbor, mo
     monkeypatch.setattr(harbor, "after_artifacts", lambda request: harbor.deleted.add(oldest))
     monkeypatch.setattr(harbor, "deleted", set())
     assert list(client.tags("team/api")) == ["1.1.0"]  # 1.0.0 was read first, oldest first, and 1.1.0 lost
+
+
+def test_an_image_whose_config_harbor_could_not_read_is_described_from_v2(harbor, monkeypatch):
+    monkeypatch.setattr(harbor, "unread_configs", {harbor.stored.tags("team/api")["1.1.0"]})
+    client = HarborClient(
+        Registry(harbor.url, "http", harbor.host, "", "HARBOR"), Credentials("admin", harbor.users["admin"])
+    )
+    assert "1.1.0" in client.tags("team/api")
+    described = client.describe("team/api", "1.1.0")
+    assert (described.tag, described.build_time.isoformat(), [str(p) for p in described.platforms]) == (
+        "1.1.0",
+        "2024-02-15T09:00:00+00:00",
+        ["linux/amd64"],
+    )
 
 
 def test_push_time_is_the_tags_own(harbor):

@@ -147,8 +147,11 @@ class HarborClient(RegistryClient):
 
     def describe(self, repository: str, tag: str) -> ImageDescription | None:
         """From the listed artifact, without a manifest or config fetch for a single-platform image; an
-        index's platforms' build times and an arm image's variant (which Harbor's extra_attrs leave out)
-        from /v2/. None if it was not listed here (plain V2 describes it)."""
+        index's platforms' build times, an arm image's variant (which Harbor's extra_attrs leave out) and
+        an image whose config Harbor could not read (extra_attrs {}) from /v2/, by the listed digest: by
+        tag, a proxy-cache project asks the upstream registry whether the tag moved (and fetches it if
+        so), by digest it answers from its cache (controller/proxy UseLocalManifest). None if it was not
+        listed here (plain V2 describes it)."""
         listed = self.listed.pop((repository, tag))
         if listed is None:
             return None
@@ -156,8 +159,8 @@ class HarborClient(RegistryClient):
         pushed = parse_time(listed_tag.get("push_time")) or parse_time(artifact.get("push_time"))
         extra = artifact.get("extra_attrs") if isinstance(artifact.get("extra_attrs"), dict) else {}
         media_type = str(artifact.get("manifest_media_type") or "")
-        if media_type in INDEX_TYPES or str(extra.get("architecture") or "").startswith("arm"):
-            return replace(v2.describe(self, repository, tag), push_time=pushed)
+        if media_type in INDEX_TYPES or not extra or str(extra.get("architecture") or "").startswith("arm"):
+            return replace(v2.describe(self, repository, str(artifact["digest"])), tag=tag, push_time=pushed)
         platform = Platform(str(extra.get("os", "")), str(extra.get("architecture", "")), digest=artifact["digest"])
         return ImageDescription(
             repository=repository,
