@@ -67,6 +67,7 @@ CREDENTIALS = {ROBOT: "acme+ci", USER: "dev", APP: "dev", ("$oauthtoken", OAUTH)
 PERMISSIONS = {"acme+ci": ("acme/api", "acme/web", "acme/debian9"), "dev": ("acme/api", "acme/web", "acme/debian9")}
 PUBLIC = ("acme/tool", "acme/debian9", "other/pub")
 DELETED_AT = 1700000000  # the deleted tag "old" ended then
+EXPIRES_AT = 4102444800  # 2100-01-01: "latest" of acme/api was pushed with quay.expires-after and is alive
 TOKEN_VALIDITY_LIFETIME_S = 3600
 SCOPE = r"^repository:((?:[\.a-zA-Z0-9_\-]+\/)*[\.a-zA-Z0-9_\-]+):((?:push|pull|\*)(?:,(?:push|pull|\*))*)$"
 
@@ -93,6 +94,12 @@ def _error(code: str, message: str, status: int, headers: dict[str, str] | None 
     return json_answer({"errors": [{"code": code, "message": message, "detail": {}}]}, status, headers)
 
 
+def _api_error(kind: str, detail: str, status: int):
+    """An /api/v1 refusal as endpoints/exception.py ApiException.to_dict writes it."""
+    body = {"detail": detail, "error_message": detail, "error_type": kind, "title": kind, "status": status}
+    return json_answer({**body, "type": f"/api/v1/error/{kind}"}, status)
+
+
 class QuayFacade(Facade):
     repos_per_page = 100  # REPOS_PER_PAGE; tests lower it to span pages with few repositories
     anonymous_access = True  # FEATURE_ANONYMOUS_ACCESS (on by default)
@@ -101,9 +108,10 @@ class QuayFacade(Facade):
         super().__init__(upstream, name="quay")
         self.stored = stored
         self.deleted_tags = {("acme/api", "old"): "1.0"}  # tag history: "old" pointed where 1.0 does, then ended
+        # live tags that will expire (endpoints/api/tag.py _tag_dict gives them end_ts and expiration too)
+        self.expiring = {("acme/api", "latest"): EXPIRES_AT}
         self.grants: dict[str, tuple[str, set[str]]] = {}  # registry token -> (user, repositories it may pull)
         self.after_tag_page: Callable[[int], None] | None = None  # a test's hook: a push between two pages
-        self.route("GET", "/api/v1/discovery")(lambda request: json_answer({"paths": {}, "swagger": "2.0"}))
         self.route("GET", "/v2/auth")(self.auth)
         self.route("GET", "/v2/")(self.ping)
         self.route("GET", "/v2/_catalog")(self.catalog)
@@ -211,7 +219,8 @@ class QuayFacade(Facade):
         if isinstance(user, tuple):
             return user
         if user is None and not self.anonymous_access:
-            return json_answer({"error_message": "Anonymous access is not allowed", "status": 401}, 401)
+            # endpoints/decorators.py anon_protect: abort(401, message=...) -> {"error": message} (util/http.py)
+            return json_answer({"error": "Anonymous access is not allowed"}, 401)
         namespace, public = request.arg("namespace"), request.arg("public") == "true"
         if not (namespace or public or request.arg("starred")):
             return json_answer({"error_message": "namespace, starred or public are required for this API call"}, 400)
@@ -260,6 +269,8 @@ class QuayFacade(Facade):
                     "_start_ms": start_ms,
                 }
             )
+            if (ends := self.expiring.get((repository, name))) is not None:
+                rows[-1].update(end_ts=ends, expiration=formatdate(ends))
         for (r, name), alias in self.deleted_tags.items():
             if r == repository and alias in current:
                 start = DELETED_AT - 86400
@@ -286,13 +297,13 @@ class QuayFacade(Facade):
         repository = f"{ns}/{repo}"
         if not self.may_read(user, repository):
             if user is None:
-                return json_answer({"error": "Requires authentication", "error_type": "invalid_token"}, 401)
-            return json_answer({"error": "Unauthorized", "error_type": "insufficient_scope"}, 403)
+                return _api_error("invalid_token", "Requires authentication", 401)
+            return _api_error("insufficient_scope", "Unauthorized", 403)
         limit = max(min(int(request.arg("limit", "50")), 100), 1)
         page = max(int(request.arg("page", "1")), 1)
         rows = self._history(repository)
-        if request.arg("onlyActiveTags") == "true":
-            rows = [row for row in rows if "end_ts" not in row]
+        if request.arg("onlyActiveTags") == "true":  # data/model/oci/tag.py filter_to_alive_tags
+            rows = [row for row in rows if row.get("end_ts") is None or row["end_ts"] > time.time()]
         chunk = rows[(page - 1) * limit : page * limit]
         answer = json_answer({"tags": chunk, "page": page, "has_additional": page * limit < len(rows)})
         if self.after_tag_page is not None:

@@ -79,9 +79,13 @@ class QuayClient(RegistryClient):
         except RegistryError as exc:
             if exc.status not in (401, 403):  # a failure of the listing, not a closed door: the run is partial
                 raise
-            # the REST API closed to anonymous users (FEATURE_ANONYMOUS_ACCESS off): the catalog is all there is
-            log.info(
-                "Quay's public repositories of %s are not listed: its API answered %d (anonymous access is off)",
+            # the REST API closed to anonymous users (FEATURE_ANONYMOUS_ACCESS off): the catalog is all
+            # there is; public repositories the account holds no permission on stay unlisted (it could pull
+            # them: v2auth grants pull on a public repository), and the user is told so
+            log.warning(
+                "Quay's public repositories of %s are not listed, but those this account has a permission on:"
+                " its API answered %d to the anonymous listing (anonymous access is off); grant the account"
+                " read on the others to scan them",
                 self.namespace,
                 exc.status,
             )
