@@ -170,3 +170,41 @@ def test_a_400_that_does_not_name_the_page_size_is_an_error(tcs, anonymous_regis
         assert [p for p in proxy.paths if p.startswith("/v2/_catalog")] == ["/v2/_catalog?n=1000"]
     assert result.code == 3
     assert result.messages[-1] == ("error\trepository catalog: the registry answered 400 (catalog listing is disabled)")
+
+
+def _doubled(path, session, upstream):
+    """Every name listed twice: pages by offset that overlap (a repository or a tag came meanwhile)."""
+    parts = urlsplit(path)
+    if not (parts.path == "/v2/_catalog" or parts.path.endswith("/tags/list")):
+        return None
+    answer = session.get(upstream + path)
+    if answer.status_code != 200:
+        return None
+    body = answer.json()
+    key = "repositories" if parts.path == "/v2/_catalog" else "tags"
+    body[key] = (body[key] or []) * 2
+    headers = {
+        "Content-Type": "application/json",
+        **({"Link": answer.headers["Link"]} if "Link" in answer.headers else {}),
+    }
+    return 200, headers, json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("mode", ["dry-run", "scan"])
+def test_names_listed_twice_are_taken_once(tcs, anonymous_registry, standard, out_dir, mode):
+    """A repository or tag listed twice is one image: reported once, counted once; a scan of a tag
+    listed twice stopped the run with the store's UNIQUE constraint, every run after it too."""
+    with Proxy(anonymous_registry.url, _doubled) as proxy:
+        host = urlsplit(proxy.url).netloc
+        result = tcs(
+            "registry", proxy.url, f"--mode={mode}", *(["--allowList=alpine,team/*"] if mode == "scan" else [])
+        )
+    assert result.code == 0, result.err
+    assert f"Total images found    : {len(standard.expected)} tags\n" in result.out
+    if mode == "dry-run":
+        rows = csv_rows(out_dir / (host.replace(".", "-").replace(":", "-") + "-report.csv"))
+        assert rows == expected_rows(host, standard.expected)
+    else:
+        scanned = [m.split()[3] for m in result.messages if m.startswith("info\tScanned image image=")]
+        wanted = [e for e in standard.expected if e.repository == "alpine" or e.repository.startswith("team/")]
+        assert sorted(scanned) == sorted(f"image={host}/{e.repository}:{e.tag}" for e in wanted)

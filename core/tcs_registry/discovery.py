@@ -268,7 +268,8 @@ class Discovery:
 
     def _tags(self, repository: str) -> tuple[list[str], bool]:
         """This worker's share of the repository's tags, sorted (registries list them in any order: a stable
-        report), and whether the listing went on past MAX_TAGS (no further page is then asked for)."""
+        report) and each once (pages by offset overlap when tags come meanwhile), and whether the listing
+        went on past MAX_TAGS (no further page is then asked for)."""
         registry, client = self._connected()
         listed: list[str] = []
         over = whole = False
@@ -283,7 +284,7 @@ class Discovery:
                 tag = str(tag)[: MAX_TAG + 1]  # (a longer name is off the grammar all the same: kept short)
                 if self._mine(repository, tag):
                     listed.append(tag)
-            listed.sort()
+            listed = sorted(set(listed))
             whole = True
         finally:
             with self._counting:
@@ -302,14 +303,18 @@ class Discovery:
 
     @staticmethod
     def _guarded(repositories: Iterable[str]) -> Iterator[str]:
-        """The plugin's repository stream, with a plugin bug turned into one RegistryError line."""
+        """The plugin's repository stream, each name once (pages by offset overlap when repositories come
+        meanwhile), with a plugin bug turned into one RegistryError line."""
+        seen: set[str] = set()
         try:
             for name in repositories:
                 if not isinstance(name, str):  # (a catalog's JSON: a null or a number among the names)
                     raise RegistryError(
                         f"the repository listing holds {json.dumps(name, default=repr)[:80]}, not a name"
                     )
-                yield name
+                if name not in seen:
+                    seen.add(name)
+                    yield name
         except TcsError:
             raise
         except Exception as exc:
