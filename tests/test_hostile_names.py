@@ -200,3 +200,31 @@ def test_a_vendor_repository_key_follows_the_vendor_not_the_distribution_grammar
     assert client.name_problem("Docker-Hosted/team/app", "1.0") is None
     assert client.name_problem("Docker Hosted/app") == "the registry listed an invalid repository key 'Docker Hosted'"
     assert client.name_problem("docker-local/Team/app") == ("the registry listed an invalid repository name 'Team/app'")
+
+
+def test_a_credential_the_registry_echoes_as_a_name_is_starred_out_everywhere(tcs, anonymous_registry, out_dir):
+    """A registry that lists the password back as tags (one off the tag grammar, one on it): every report,
+    result file, log line and the store show *** instead."""
+    from urllib.parse import urlsplit
+
+    from tcs_registry.testing.proxy import Proxy
+
+    password = "Sup3r-S3cret"
+
+    def echo(path, session, upstream):
+        if urlsplit(path).path != "/v2/alpine/tags/list":
+            return None
+        body = session.get(upstream + path).json()
+        body["tags"] += [f"{password}/pw+x", password]
+        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+    with Proxy(anonymous_registry.url, echo) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run", "--username=bob", f"--password={password}")
+    assert result.code == 4, result.err
+    host = urlsplit(proxy.url).netloc
+    failures = (out_dir / (host.replace(".", "-").replace(":", "-") + "-failures.csv")).read_text()
+    assert f"{host}/alpine,***/pw+x,invalid-name," in failures and f"{host}/alpine,***,not-found," in failures
+    state = out_dir.parent / "state"
+    written = [p.read_bytes() for p in [*out_dir.rglob("*"), *state.rglob("*")] if p.is_file()]
+    assert written and not any(password.encode() in data for data in written)
+    assert password not in result.err + result.out

@@ -770,8 +770,10 @@ class Discovery:
     def _refuse_name(self, repository: str, tag: str, problem: str) -> None:
         """A listed name off the grammar: reported (control characters escaped: one log line, one cell)."""
         repository, tag = ascii(repository[:MAX_REPOSITORY_NAME])[1:-1], ascii(tag[:MAX_TAG])[1:-1]
-        subject = f"image={self.settings.host}/{repository}:{tag}" if tag else f"repository={repository}"
-        log.error("Skipped %s error=%s", subject, problem)
+        if tag:
+            log.error("Skipped image=%s/%s:%s error=%s", self.settings.host, repository, tag, problem)
+        else:
+            log.error("Skipped repository=%s error=%s", repository, problem)
         self._record_failure(f"{self.settings.host}/{repository}", tag, ImageError(problem, code="invalid-name"))
 
     def _short(self) -> bool:
@@ -808,6 +810,7 @@ class Discovery:
 
     def _record_failure(self, repository: str, tag: str, exc: Exception, otherwise: str = "analysis-error") -> None:
         code = failure_code(exc, otherwise)  # (``otherwise``: a bug's, not a TcsError)
+        repository, tag = hide(repository), hide(tag)  # a registry may echo a credential as a name
         if self.failures is not None:
             self.failures.add(repository, tag, code, _reason(exc))
         if self.store is not None:

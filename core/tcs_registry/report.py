@@ -12,6 +12,7 @@ from typing import IO, Any, TextIO
 
 from .errors import UsageError
 from .files import open_private, refusal
+from .redaction import hide
 
 COLUMNS = ("repository", "tag", "build_time", "skipped")
 FLUSH_SECONDS = 1.0
@@ -28,7 +29,9 @@ def report_name(host: str, kind: str = "report", shard: tuple[int, int] = (1, 1)
 
 
 def safe_cell(value: str) -> str:
-    """Neutralise a cell a spreadsheet would run as a formula (CSV injection)."""
+    """Neutralise a cell a spreadsheet would run as a formula (CSV injection), every secret starred out
+    (a registry may echo a credential back as a name)."""
+    value = hide(value)
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
