@@ -62,6 +62,9 @@ def test_a_config_directory_is_not_a_config_file(isolated):
         ('usename = "x"\n', "unknown key 'usename'"),
         ('max_images = "ten"\n', "'max_images' has the wrong type"),
         ("insecure = 1\n", "'insecure' has the wrong type"),
+        ("allowList = [1, 2]\n", r"'allowList' has the wrong type \(a string or a list of strings\)"),
+        ('denyList = ["team/*", ["a"]]\n', "'denyList' has the wrong type"),
+        ("format = [true]\n", "'format' has the wrong type"),
     ],
 )
 def test_malformed_config(isolated, text, message):
@@ -70,11 +73,18 @@ def test_malformed_config(isolated, text, message):
         load_config("ours.toml")
 
 
-def test_malformed_config_through_the_cli(tcs, isolated):
-    (isolated / "ours.toml").write_text("mode = [\n")
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("mode = [\n", "error\tconfig file 'ours.toml' is not valid TOML: "),
+        ("allowList = [1, 2]\n", "error\tconfig file 'ours.toml': 'allowList' has the wrong type (a string or a list"),
+    ],
+)
+def test_malformed_config_through_the_cli(tcs, isolated, text, line):
+    (isolated / "ours.toml").write_text(text)
     result = tcs("registry", "https://registry.example.com", "--config=ours.toml")
     assert result.code == 2
-    assert result.messages[-1].startswith("error\tconfig file 'ours.toml' is not valid TOML: ")
+    assert result.messages[-1].startswith(line)
 
 
 def test_a_default_config_of_our_keys_with_a_mistake_is_still_an_error(isolated):

@@ -170,8 +170,14 @@ def load_config(path: str | None) -> tuple[dict[str, Any], Path | None]:
                 raise UsageError(
                     f"config file {str(candidate)!r}: unknown key {key!r} (known: {', '.join(sorted(CONFIG_KEYS))})"
                 )
-            if not isinstance(value, CONFIG_KEYS[name]) or (isinstance(value, bool) and bool not in CONFIG_KEYS[name]):
-                raise UsageError(f"config file {str(candidate)!r}: {key!r} has the wrong type")
+            types = CONFIG_KEYS[name]
+            if (
+                not isinstance(value, types)
+                or (isinstance(value, bool) and bool not in types)
+                or (isinstance(value, list) and not all(isinstance(item, str) for item in value))
+            ):
+                kind = " (a string or a list of strings)" if list in types else ""
+                raise UsageError(f"config file {str(candidate)!r}: {key!r} has the wrong type{kind}")
             config[name] = value
         return config, candidate
     return {}, None
