@@ -108,8 +108,12 @@ def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry,
     # Ctrl-C as a terminal sends it: with SIGINT's default disposition, even if whoever started the
     # tests runs them in the background (where a shell has the children ignore SIGINT)
     default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint
+    process = subprocess.Popen(  # (JSON logs: a log collector reads one object a line, to the last)
+        [*command, "--log-format=json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
     )
     report = out / f"127-0-0-1-{server.port}-report.csv"
     deadline = time.monotonic() + 60
@@ -118,8 +122,10 @@ def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry,
     process.send_signal(stop)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == code, stderr[-2000:]
-    assert stderr.splitlines()[-1].endswith(
-        f"\terror\t{said}: what was done is recorded; run the same command again to continue"
+    lines = [json.loads(line) for line in stderr.splitlines()]  # (click wrote an empty line on Ctrl-C)
+    assert (lines[-1]["level"], lines[-1]["message"]) == (
+        "error",
+        f"{said}: what was done is recorded; run the same command again to continue",
     )
     assert "Traceback" not in stderr
     [(status,)] = store_rows(state, "SELECT status FROM runs")

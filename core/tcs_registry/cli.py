@@ -49,6 +49,19 @@ def _terminate(signum: int, frame: Any) -> None:
     raise Terminated
 
 
+class Stopped(BaseException):
+    """Ctrl-C or SIGTERM (its cause) on its way out of click, which would write an empty line for it
+    (one that is no JSON object with --log-format json) and turn it into Abort."""
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise Stopped from exc
+
+
 @contextmanager
 def _stopped_by_sigterm() -> Iterator[None]:
     """SIGTERM raises `Terminated` in the main thread while the command runs (signals reach only it)."""
@@ -86,7 +99,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             return plugin_manager
         return (plugin_manager or get_plugin_manager)()
 
-    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, prog_name="tcs-registry")
     def cli() -> None:
         """Scan whole container registries for vulnerabilities and misconfigurations.
@@ -697,7 +710,7 @@ def main(argv: Sequence[str] | None = None, plugin_manager: pluggy.PluginManager
             cli.main(args=list(argv) if argv is not None else None, prog_name="tcs-registry", standalone_mode=False)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0
-    except (click.exceptions.Abort, KeyboardInterrupt) as exc:  # click turns Ctrl-C into Abort
+    except (Stopped, click.exceptions.Abort, KeyboardInterrupt) as exc:  # click turns Ctrl-C into Abort
         if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated):
             log.error("Terminated (SIGTERM): what was done is recorded; run the same command again to continue")
             return EXIT_TERMINATED
