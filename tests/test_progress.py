@@ -185,3 +185,16 @@ STAMP = "%Y-%m-%dT%H:%M:%S.%f%z"
 def _seconds(interval: str) -> int:
     minutes, seconds = interval.split(":")
     return 60 * int(minutes) + int(seconds)
+
+
+def test_a_scan_on_80_columns_keeps_the_requests_in_flight():
+    """A scan's line says `scanned` too: on 80 columns the in-flight count goes before the times do."""
+    from tcs_registry.pacing import Traffic
+    from tcs_registry.progress import Counts, Progress
+
+    counts = Counts(repositories=150, found=946, done=58, scanned=58, failed=0, listed=False, catalog=None)
+    shown = Progress(lambda: counts, Traffic(None, 64), scanning=True)
+    shown.began -= 5  # five seconds in: a time left is shown, once the total is known
+    counts.listed = True
+    line = shown.line(80)
+    assert re.fullmatch(r"58/946 images, 0 failed \| 0 req/s, 0/4 in flight \| 00:05, ~01:\d\d left", line), line

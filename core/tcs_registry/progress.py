@@ -146,14 +146,13 @@ class Progress:
         limit = f"limit {per_second(f['rate'])}/s" if f["rate"] else "no rate limit"
         flight = f["in_flight"] is not None
         when = f["elapsed"] + (f", ~{f['left']} left" if f["left"] else "")
+        in_flight = f", {f['in_flight']}/{f['limit']} in flight" if flight else ""
         lines = [
             f"{c.repositories:,} repositories, {images} ({what}) | {speed}, {limit}"
             + (f", {f['in_flight']} in flight (limit {f['limit']}/{f['most']})" if flight else "")
             + f" | {when}",
-            f"{images} ({what}) | {speed}"
-            + (f" ({limit})" if f["rate"] else "")
-            + (f", {f['in_flight']}/{f['limit']} in flight" if flight else "")
-            + f" | {when}",
+            f"{images} ({what}) | {speed}" + (f" ({limit})" if f["rate"] else "") + f"{in_flight} | {when}",
+            f"{images}, {c.failed:,} failed | {speed}{in_flight} | {when}",  # (scanned left out: a scan's)
             f"{images} ({what}) | {speed} | {when}",
             f"{images} | {when}",
         ]
