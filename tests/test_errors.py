@@ -57,6 +57,8 @@ def test_not_a_registry(tcs, web_server):
         ("https://registry example.com", "it has no valid host"),
         ("https://registry.example.com:99999", "its port is not a number from 1 to 65535"),
         ("https://registry.example.com:abc", "its port is not a number from 1 to 65535"),
+        ("127.0.0.1:0", "its port is not a number from 1 to 65535"),
+        ("127.0.0.1:5000/../x", "its path must not have . or .. segments"),
         ("https://registry.example.com/?x=1", "it must not have a query or fragment"),
         ("https://[::1", "it has no valid host"),
     ],

@@ -248,11 +248,11 @@ def test_a_registry_answering_429_now_and_then_finishes_the_run(tcs, anonymous_r
 
 
 def test_bad_max_rate_is_one_line(tcs, anonymous_registry):
-    for value in ("0", "-3", "fast"):
+    for value in ("0", "-3", "fast", "0.0001", "99999999999999999999"):
         result = tcs("registry", anonymous_registry.url, f"--max-rate={value}")
         assert (result.code, result.messages) == (
             2,
-            [f"error\t--max-rate must be a number of requests a second above 0, not {value}"],
+            [f"error\t--max-rate must be a number of requests a second from 0.01 to 100,000, not {value}"],
         )
 
 

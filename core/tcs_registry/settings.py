@@ -115,7 +115,8 @@ def parse_registry_url(text: str) -> tuple[str, str, str]:
 
     try:
         parts = urlsplit(raw)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
+        if parts.port == 0:  # (urlsplit takes it)
+            raise ValueError("port 0")
     except ValueError as exc:
         port = "port" in str(exc).lower()
         raise malformed("its port is not a number from 1 to 65535" if port else "it has no valid host") from None
@@ -125,6 +126,8 @@ def parse_registry_url(text: str) -> tuple[str, str, str]:
         raise malformed("it has no valid host")
     if parts.query or parts.fragment:
         raise malformed("it must not have a query or fragment")
+    if any(segment in (".", "..") for segment in parts.path.split("/")):
+        raise malformed("its path must not have . or .. segments")
     path = re.sub(r"(/v2)?/*$", "", parts.path)
     return parts.scheme, parts.netloc.lower(), path
 
@@ -316,7 +319,9 @@ def resolve(
     if not 1 <= int(concurrency) <= 256:
         raise UsageError(f"--concurrency must be between 1 and 256, not {concurrency}")
 
-    max_rate = _bounded(pick("max_rate")[0], 100_000, "--max-rate must be a number of requests a second above 0")
+    max_rate = _bounded(
+        pick("max_rate")[0], 100_000, "--max-rate must be a number of requests a second from 0.01 to 100,000", 0.01
+    )  # (a request every 100 s at the least: below that a run of any size never ends)
     timeout = _bounded(pick("timeout")[0], 3600, "--timeout must be a number of seconds between 0 and 3600")
 
     insecure = bool(pick("insecure")[0])
@@ -461,15 +466,16 @@ def _percent(value: Any) -> float | None:
     return number
 
 
-def _bounded(value: Any, limit: float, message: str) -> float | None:
-    """A number above 0 and at most ``limit`` from a flag, the environment or the config; None if unset."""
+def _bounded(value: Any, limit: float, message: str, least: float | None = None) -> float | None:
+    """A number above 0 (or at least ``least``) and at most ``limit`` from a flag, the environment or the
+    config; None if unset."""
     if value is None:
         return None
     try:
         number = float(value) if not isinstance(value, bool) else -1.0
     except (TypeError, ValueError):
         number = -1.0
-    if not 0 < number <= limit:
+    if not (number >= least if least is not None else number > 0) or not number <= limit:
         raise UsageError(f"{message}, not {value}")
     return number
 
