@@ -192,9 +192,55 @@ def test_a_scan_on_80_columns_keeps_the_requests_in_flight():
     from tcs_registry.pacing import Traffic
     from tcs_registry.progress import Counts, Progress
 
-    counts = Counts(repositories=150, found=946, done=58, scanned=58, failed=0, listed=False, catalog=None)
-    shown = Progress(lambda: counts, Traffic(None, 64), scanning=True)
-    shown.began -= 5  # five seconds in: a time left is shown, once the total is known
-    counts.listed = True
+    counts = Counts(repositories=150, found=946, done=58, scanned=58, listed=True, work=946, worked=58)
+    shown = _started_ago(Progress(lambda: counts, Traffic(None, 64), scanning=True), 5)
     line = shown.line(80)
     assert re.fullmatch(r"58/946 images, 0 failed \| 0 req/s, 0/4 in flight \| 00:05, ~01:\d\d left", line), line
+
+
+def test_the_time_left_counts_only_the_images_that_cost_something():
+    """A scan with --allowList: of 905 tags, 50 are admitted; 48 are scanned in 5 s, and the 191 left
+    out so far were done at once. The time left is that of the 2 still to scan, not of 666 tags at the
+    pace of the 239 done (it said ~00:16 and the run ended 0.2 s later)."""
+    from tcs_registry.pacing import Traffic
+    from tcs_registry.progress import Counts, Progress
+
+    counts = Counts(repositories=181, found=905, done=239, scanned=48, listed=True, work=50, worked=48)
+    shown = _started_ago(Progress(lambda: counts, Traffic(None, 64), scanning=True), 5)
+    assert shown.line(200).endswith(" | 00:05, ~00:00 left")
+
+
+def test_the_time_left_goes_by_the_last_seconds_when_they_are_faster():
+    """The first seconds, at a few requests in flight, are the slowest: 20 images in the first 20 s, 200
+    in the 5 s after. 780 left at 40 a second is about 20 s, not 87 s at the pace since the start."""
+    from tcs_registry.pacing import Traffic
+    from tcs_registry.progress import Counts, Progress
+
+    counts = Counts(repositories=100, found=1000, done=20, listed=True, work=1000, worked=20)
+    shown = _started_ago(Progress(lambda: counts, Traffic(None, 64), scanning=False), 25)
+    shown.line(200)  # (the count now, taken as 5 s before the next)
+    shown._worked[-1] = (shown._worked[-1][0] - 5, 20)
+    counts.done = counts.worked = 220
+    assert re.search(r" \| 00:25, ~00:(19|20) left$", shown.line(200)), shown.line(200)
+
+
+def _started_ago(shown, seconds: float):
+    """The live line of a run that began ``seconds`` ago, with nothing counted then."""
+    shown.began -= seconds
+    shown._sent[0] = shown._worked[0] = (shown.began, 0)
+    return shown
+
+
+@pytest.mark.parametrize(("mode", "costly"), [("scan", 3), ("dry-run", 10)])
+def test_the_work_counted_is_what_costs_requests(tcs, anonymous_registry, standard, monkeypatch, mode, costly):
+    """A scan's work is its admitted images (the others are left out at a look); a dry run describes
+    every image, admitted or not: all of them are work."""
+    from tcs_registry.discovery import Discovery
+
+    runs = []
+    run = Discovery.run
+    monkeypatch.setattr(Discovery, "run", lambda self, *args: runs.append(self) or run(self, *args))
+    result = tcs("registry", anonymous_registry.url, f"--mode={mode}", "--allowList=alpine")
+    assert result.code == 0, result.err
+    last = runs[0].counts()
+    assert (last.found, last.work, last.worked) == (len(standard.expected), costly, costly)

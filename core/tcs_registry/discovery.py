@@ -115,6 +115,9 @@ class Discovery:
         # tags dealt with so far: described (and scanned), skipped or failed, as each is (an image waiting out
         # its retries holds up the report rows after it, not the work on them)
         self.finished = 0
+        # of the tags listed and of those finished, the ones that cost requests (or a scan): not those left
+        # out without a look (what the time left goes by: they are done at once)
+        self.work, self.worked = 0, 0
         self.done = 0  # admitted images described (dry run) or scanned: what --min-coverage counts
         self.unlisted = False  # the repository listing stopped early: how many images there are is unknown
         self._listing = 0  # tags lists under way
@@ -171,6 +174,7 @@ class Discovery:
             planned = [(repository, tag) for repository, tag in self.plan.images if self._mine(repository, tag)]
             with self._counting:  # known from the start: what the progress counts and its time left go by
                 self.repositories, self.tags = len({repository for repository, _ in planned}), len(planned)
+                self.work = self.tags
                 self._repositories_listed = True
             yield from planned
             return
@@ -273,6 +277,8 @@ class Discovery:
         registry, client = self._connected()
         listed: list[str] = []
         over = whole = False
+        described = self.analyser is None and client.describe_skipped  # a dry run describes every image
+        admits = self.settings.image_filter.admits
         try:
             tags = self.pm.hook.list_tags(registry=registry, client=client, repository=repository)
             if tags is None:
@@ -285,11 +291,13 @@ class Discovery:
                 if self._mine(repository, tag):
                     listed.append(tag)
             listed = sorted(set(listed))
+            work = sum(not attached_tag(tag) and (described or admits(repository, tag)) for tag in listed)
             whole = True
         finally:
             with self._counting:
                 self._listing -= 1
                 self.tags += len(listed) if whole else 0  # failed: its repository fails, no tag of it is found
+                self.work += work if whole else 0
         return listed, over
 
     def _mine(self, repository: str, tag: str) -> bool:
@@ -516,7 +524,7 @@ class Discovery:
                     outcome = work(*args)
                     return outcome
                 finally:
-                    self._one_finished(scanned=outcome is not None and outcome.scan is not None)
+                    self._one_finished(scanned=outcome is not None and outcome.scan is not None, worked=True)
 
             return pool.submit(counted)
 
@@ -656,14 +664,17 @@ class Discovery:
             listed = self._repositories_listed and self._listing == 0
             tags, finished, scanned = self.tags, self.finished, self.scanned
             tagged = self.repositories - self._listing  # repositories whose tags are all counted in `tags`
+            work, worked = self.work, self.worked
         catalog = self._catalog.length if self._catalog is not None else None
-        return Counts(self.repositories, tags, finished, scanned, summary.failed, listed, catalog, tagged)
+        return Counts(self.repositories, tags, finished, scanned, summary.failed, listed, catalog, tagged, work, worked)
 
-    def _one_finished(self, scanned: bool = False) -> None:
-        """One more tag dealt with (described, skipped or failed; its row written or not), and scanned."""
+    def _one_finished(self, scanned: bool = False, worked: bool = False) -> None:
+        """One more tag dealt with (described, skipped or failed; its row written or not), and scanned;
+        ``worked``: it took requests (or a scan), not only a row."""
         with self._counting:
             self.finished += 1
             self.scanned += scanned
+            self.worked += worked
 
     def _stop(self, exc: QuotaExhausted, detail: str = "") -> None:
         """The run stops asking the registry (said once, whichever thread finds it first)."""

@@ -41,14 +41,18 @@ class Counts:
     listed: bool = False  # the listing has finished: `found` is the total
     catalog: int | None = None  # the repositories of the whole registry, once the catalog is read to its end
     tagged: int = 0  # of those, the ones whose tags are all counted in `found`
+    work: int = 0  # of `found`, the images that cost requests or a scan (not those left out at a look)
+    worked: int = 0  # of `work`, those done
 
-    def total(self) -> float | None:
-        """The tags of the whole registry: `found` once the listing has finished; before, as many a
-        repository as those listed so far have, once the catalog says how many repositories there are."""
+    def total(self, found: int | None = None) -> float | None:
+        """The tags of the whole registry (or of ``found``'s kind: `work`): `found` once the listing has
+        finished; before, as many a repository as those listed so far have, once the catalog says how
+        many repositories there are."""
+        found = self.found if found is None else found
         if self.listed:
-            return self.found
+            return found
         if self.catalog is not None and self.tagged:
-            return self.found * self.catalog / self.tagged
+            return found * self.catalog / self.tagged
         return None
 
 
@@ -58,6 +62,16 @@ def per_second(value: float, grouped: bool = True) -> str:
     if value >= 10 or value == 0:
         return f"{value:,.0f}" if grouped else f"{value:.0f}"
     return f"{value:.1f}" if value >= 1 else f"{value:.2f}"
+
+
+def _per_second(samples: deque[tuple[float, int]], now: float, count: int) -> float:
+    """A count's growth a second over about the last RATE_SECONDS (``samples``: (when, count) so far,
+    this one added)."""
+    samples.append((now, count))
+    while len(samples) > 2 and now - samples[1][0] >= RATE_SECONDS:
+        samples.popleft()
+    then, before = samples[0]
+    return (count - before) / (now - then) if now > then else 0.0
 
 
 def _columns(stream: TextIO) -> int:
@@ -76,6 +90,7 @@ class Progress:
         self.began = time.monotonic()
         # (when, requests sent by then) over the last RATE_SECONDS: the request rate, steadier than a tick's
         self._sent: deque[tuple[float, int]] = deque([(self.began, 0)])
+        self._worked: deque[tuple[float, int]] = deque([(self.began, 0)])  # likewise, the images done
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stack = ExitStack()
@@ -117,19 +132,19 @@ class Progress:
     def _figures(self, c: Counts) -> dict[str, Any]:
         """What the counts (one snapshot, taken once) and the traffic say now."""
         now = time.monotonic()
-        sent = self.traffic.pace.sent if self.traffic is not None else 0
-        self._sent.append((now, sent))
-        while len(self._sent) > 2 and now - self._sent[1][0] >= RATE_SECONDS:
-            self._sent.popleft()
-        then, before = self._sent[0]
         elapsed = now - self.began
-        total, left = c.total(), None
-        if total is not None and c.done and elapsed >= ESTIMATE_AFTER:
-            left = max(0.0, total - c.done) * elapsed / c.done  # at the pace so far
+        total, left = c.total(c.work), None
+        # the images that cost something, at the pace of the run so far or of its last seconds, whichever
+        # is faster (the first seconds, at a few requests in flight, are the slowest)
+        pace = max(c.worked / elapsed, _per_second(self._worked, now, c.worked)) if elapsed > 0 else 0.0
+        if total is not None and c.worked and pace > 0 and elapsed >= ESTIMATE_AFTER:
+            left = max(0.0, total - c.worked) / pace
         return {
             "elapsed": tqdm.format_interval(elapsed),
             "left": tqdm.format_interval(left) if left is not None else None,
-            "requests_per_second": (sent - before) / (now - then) if now > then else 0.0,
+            "requests_per_second": _per_second(
+                self._sent, now, self.traffic.pace.sent if self.traffic is not None else 0
+            ),
             "rate": self.traffic.pace.rate if self.traffic is not None else None,
             "in_flight": self.traffic.concurrency.in_flight if self.traffic is not None else None,
             "limit": self.traffic.concurrency.limit if self.traffic is not None else None,
