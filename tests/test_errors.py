@@ -147,3 +147,24 @@ def test_console_script_error_has_no_traceback(tmp_path):
     assert run.returncode == 3
     assert run.stderr.count("\n") == 2  # "Identified registry as" and the error
     assert run.stderr.splitlines()[-1].endswith(f"\terror\tcannot connect to 127.0.0.1:{port}: Connection refused")
+
+
+def test_standard_output_closed_by_its_reader_is_one_line_and_its_own_code(anonymous_registry, tmp_path):
+    """`tcs-registry ... | head -1`: the summary's reader is gone. One error line and 141 (as a shell
+    reports a process ended by SIGPIPE), not a silent 1, the code of findings at --fail-on."""
+    import subprocess
+
+    command = [console_script(), "registry", anonymous_registry.url, "--mode=dry-run"]
+    process = subprocess.Popen(
+        [*command, f"--state-dir={tmp_path}", f"--output-dir={tmp_path}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    process.stdout.close()  # the reader ends before the summary comes
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 141, stderr
+    assert stderr.splitlines()[-1].endswith(
+        "\terror\tStandard output was closed before all was written to it (its reader ended); the run is recorded"
+    )
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr

@@ -38,6 +38,7 @@ from .vulns.severity import LEVELS
 log = logging.getLogger("tcs_registry")
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
+EXIT_PIPE = 141  # 128 + SIGPIPE: standard output's reader went away (`| head`), as a shell reports it
 
 
 class Terminated(KeyboardInterrupt):
@@ -54,12 +55,19 @@ class Stopped(BaseException):
     (one that is no JSON object with --log-format json) and turn it into Abort."""
 
 
+class OutputClosed(BaseException):
+    """Standard output closed under a write (EPIPE), on its way out of click, which would exit with 1:
+    the code of findings at --fail-on."""
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:
             raise Stopped from exc
+        except BrokenPipeError as exc:
+            raise OutputClosed from exc
 
 
 @contextmanager
@@ -710,6 +718,10 @@ def main(argv: Sequence[str] | None = None, plugin_manager: pluggy.PluginManager
             cli.main(args=list(argv) if argv is not None else None, prog_name="tcs-registry", standalone_mode=False)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0
+    except OutputClosed:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
+        log.error("Standard output was closed before all was written to it (its reader ended); the run is recorded")
+        return EXIT_PIPE
     except (Stopped, click.exceptions.Abort, KeyboardInterrupt) as exc:  # click turns Ctrl-C into Abort
         if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated):
             log.error("Terminated (SIGTERM): what was done is recorded; run the same command again to continue")
