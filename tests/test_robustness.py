@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -137,6 +138,12 @@ def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry,
 
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
+    resumed = int(re.search(r"Resumed images=(\d+) from run 1", again.stderr).group(1))
+    assert re.search(  # (not "images whose description gives no layer sizes": the registry's gave them)
+        rf"A scan would download : [\d.]+ \w+ in [\d,]+ layers?(?: \([\d,]+ more analysed already\))?, and "
+        rf"{resumed:,} images taken from the interrupted run, whose layer sizes were not kept\n",
+        again.stdout,
+    ), again.stdout
     new = int(again.stdout.splitlines()[2].split(":")[1].split()[0])
     distinct = store_rows(state, "SELECT COUNT(*) FROM digests")[0][0]
     assert distinct == 850
@@ -170,6 +177,12 @@ def test_a_killed_run_leaves_a_sound_store_and_the_next_run_completes(big_regist
     recorded = store_rows(state, "SELECT COUNT(*) FROM images")[0][0]
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
+    resumed = int(re.search(r"Resumed images=(\d+) from run 1", again.stderr).group(1))
+    assert re.search(  # (not "images whose description gives no layer sizes": the registry's gave them)
+        rf"A scan would download : [\d.]+ \w+ in [\d,]+ layers?(?: \([\d,]+ more analysed already\))?, and "
+        rf"{resumed:,} images taken from the interrupted run, whose layer sizes were not kept\n",
+        again.stdout,
+    ), again.stdout
     # the next run finishes the job: what the killed one described is not fetched again
     lines = [line.split("\t", 1)[1] for line in again.stderr.splitlines() if "\t" in line]
     assert "info\tResuming run 1: the images it finished are not fetched again" in lines

@@ -586,7 +586,7 @@ class Discovery:
                 log.info("Fetched image discovery details image=%s", reference)
             if report:
                 report.row(f"{s.host}/{repository}", tag, build_time, skipped=False)
-                self.estimate.add(image)
+                self.estimate.add(image, resumed=outcome.resumed)
             if outcome.scan is not None:
                 try:
                     self._record_scan(recorder, outcome.scan)

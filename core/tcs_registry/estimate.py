@@ -18,16 +18,18 @@ class Estimate:
         self.layers: dict[str, int] = {}  # diff_id -> bytes to download
         self.manifests = 0  # manifest requests the analysis makes (an index's and each platform's)
         self.unsized = 0  # images whose description gave no layer sizes (a vendor's API)
+        self.resumed = 0  # images taken from the interrupted run: the store keeps no layer sizes
         self.analysed: set[str] = set()  # the layers the store has analysed already
 
-    def add(self, image: ImageDescription) -> None:
+    def add(self, image: ImageDescription, resumed: bool = False) -> None:
         if image.artifact:
             return
         index = any(word in image.media_type for word in ("index", "manifest.list"))
         chosen = [p for p in image.platforms if p.scanned_with(self.platforms)] if index else []
         self.manifests += 1 + len(chosen)  # the image's manifest (an index's) and each platform's it takes
         if image.layers is None:
-            self.unsized += 1
+            self.resumed += resumed
+            self.unsized += not resumed
             return
         for layer in image.layers:
             if layer.platform is None or layer.platform.scanned_with(self.platforms):
@@ -39,11 +41,15 @@ class Estimate:
         text = f"{size_text(sum(download.values()))} in {plural(len(download), 'layer')}"
         if len(download) < len(self.layers):
             text += f" ({len(self.layers) - len(download):,} more analysed already)"
-        unsized = f"{plural(self.unsized, 'image')} whose description gives no layer sizes"
-        if self.unsized and not self.layers:
-            text = f"unknown ({unsized})"
-        elif self.unsized:
-            text += f", and {unsized}"
+        unknown = [
+            *([f"{plural(self.unsized, 'image')} whose description gives no layer sizes"] if self.unsized else []),
+            *([f"{plural(self.resumed, 'image')} taken from the interrupted run, whose layer sizes were not kept"]
+              if self.resumed else []),
+        ]  # fmt: skip
+        if unknown and not self.layers:
+            text = f"unknown ({' and '.join(unknown)})"
+        elif unknown:
+            text += ", and " + " and ".join(unknown)
         lines = [f"    A scan would download : {text}"]
         if remaining is not None:
             lines.append(
