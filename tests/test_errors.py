@@ -168,3 +168,37 @@ def test_standard_output_closed_by_its_reader_is_one_line_and_its_own_code(anony
         "\terror\tStandard output was closed before all was written to it (its reader ended); the run is recorded"
     )
     assert "Traceback" not in stderr and "Exception ignored" not in stderr
+
+
+def test_a_host_that_never_answers_is_probed_once_and_said_so(tcs):
+    """A port that takes connections and answers nothing: the probe of /v2/ waits for nothing once, the
+    vendors' probes are not sent to wait as long each, and the line says why the type is a guess."""
+    import socket
+
+    paths: list[str] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def hold() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            held.append(connection)
+            request = connection.recv(4096).decode("latin-1")
+            paths.append(request.split(" ")[1] if " " in request else request)
+
+    threading.Thread(target=hold, daemon=True).start()
+    port = listener.getsockname()[1]
+    try:
+        result = tcs("registry", f"127.0.0.1:{port}", "--mode=dry-run", "--timeout=1", pm=get_plugin_manager())
+    finally:
+        listener.close()
+        for connection in held:
+            connection.close()
+    assert result.code == 3, result.err
+    assert f"warn\t127.0.0.1:{port} did not answer the probe of its type within 1 s: taken as DEFAULT_V2 " \
+        "(--registry-type skips the probe)" in result.messages  # fmt: skip
+    assert result.messages[-1] == f"error\t127.0.0.1:{port} took longer than 1 s to answer, every time it was asked"
+    assert set(paths) == {"/v2/"}  # the probe's, then the client's, asked three times

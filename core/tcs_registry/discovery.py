@@ -131,6 +131,11 @@ class Discovery:
         s = self.settings
         probe = HttpProbe(f"{s.scheme}://{s.host}{s.path}", s.verify, timeout=min(10.0, s.timeout or 10.0))
         registry_type = select_registry_type(self.pm, s.url, probe, s.registry_type)
+        if probe.silent:
+            log.warning(
+                "%s did not answer the probe of its type within %s s: taken as %s (--registry-type skips the probe)",
+                s.host, f"{probe.timeout:g}", registry_type,
+            )  # fmt: skip
         log.info("Identified registry as: %s", registry_type)
         self.registry = Registry(
             url=s.url,

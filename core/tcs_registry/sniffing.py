@@ -31,6 +31,7 @@ class HttpProbe:
         self.verify = verify
         self.timeout = timeout
         self._answers: dict[str, ProbeResponse | None] = {}
+        self.silent = False  # the host did not answer one probe at all: none more is sent to it
         self._session = requests.Session()
         for scheme in ("http://", "https://"):
             self._session.mount(scheme, WatchedAdapter())
@@ -48,6 +49,8 @@ class HttpProbe:
         return answer
 
     def _fetch(self, url: str) -> ProbeResponse | None:
+        if self.silent and url not in self._answers:  # (each vendor's probe would wait as long for nothing)
+            return None
         if url not in self._answers:
             try:
                 with DEADLINES.scope(self.timeout) as scope:
@@ -69,6 +72,7 @@ class HttpProbe:
             except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
                 log.debug("Probe failed url=%s error=%s", url, type(exc).__name__)
                 self._answers[url] = None
+                self.silent = self.silent or isinstance(exc, requests.ConnectionError | requests.Timeout)
         return self._answers[url]
 
 
