@@ -228,3 +228,14 @@ def test_a_credential_the_registry_echoes_as_a_name_is_starred_out_everywhere(tc
     written = [p.read_bytes() for p in [*out_dir.rglob("*"), *state.rglob("*")] if p.is_file()]
     assert written and not any(password.encode() in data for data in written)
     assert password not in result.err + result.out
+
+
+def test_a_short_password_that_is_a_word_of_a_name_leaves_the_name_whole(tcs, anonymous_registry, standard, out_dir):
+    """A password such as "team" is starred out of log lines wherever it is, but a name holding it by
+    chance (team/api) stays whole in the report: it names the image (--plan reads the report)."""
+    from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path
+
+    result = tcs("registry", anonymous_registry.url, "--mode=dry-run", "--username=bob", "--password=team")
+    assert result.code == 0, result.err
+    host = anonymous_registry.host
+    assert csv_rows(report_path(out_dir, host)) == expected_rows(host, standard.expected)

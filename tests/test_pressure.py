@@ -433,8 +433,8 @@ def test_a_registry_answering_nothing_but_429_stops_the_run_as_a_spent_quota(
     assert not first & undone_again
     resumed = int(re.search(r"Resumed images=(\d+) from run 1", spent_still.err).group(1))
     assert (  # (every HEAD refused: no tag known to be where it was)
-        f"error\t{resumed} resumed images kept as run 1 found them, not knowing whether their tags moved; run again "
-        "when the quota allows it"
+        f"error\t{resumed} resumed images kept as the interrupted run found them, not knowing whether their tags "
+        "moved; run again when the quota allows it"
     ) in spent_still.messages
     assert not first & asked  # (a HEAD each tells the tag has not moved)
     assert len(rows) >= len(described) + 50  # the report: the first run's images and the new ones

@@ -720,7 +720,7 @@ def main(argv: Sequence[str] | None = None, plugin_manager: pluggy.PluginManager
         return exc.code if isinstance(exc.code, int) else 0
     except OutputClosed:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
-        log.error("Standard output was closed before all was written to it (its reader ended); the run is recorded")
+        log.error("Standard output was closed before all was written to it (its reader ended)")
         return EXIT_PIPE
     except (Stopped, click.exceptions.Abort, KeyboardInterrupt) as exc:  # click turns Ctrl-C into Abort
         if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated):

@@ -41,7 +41,7 @@ from .plan import Plan, locate
 from .progress import Counts, Progress
 from .readahead import WAITING, ReadAhead
 from .recorder import Recorder
-from .redaction import hide
+from .redaction import hide, hide_in_name
 from .report import CsvReport, FailureReport, Summary, plural
 from .results import ResultWriter, findings_document, matched_again
 from .settings import Settings
@@ -655,8 +655,8 @@ class Discovery:
             log.error("The listing is incomplete (no image listed was left undone); run again when the quota allows it")
         if self.stopped is not None and self.unchecked:  # (a registry that never says: no news, no line)
             log.error(
-                "%s kept as run %d found them, not knowing whether their tags moved; run again when the quota"
-                " allows it", plural(self.unchecked, "resumed image"), self.resuming,
+                "%s kept as the interrupted run found them, not knowing whether their tags moved; run again when"
+                " the quota allows it", plural(self.unchecked, "resumed image"),
             )  # fmt: skip
         if s.max_images is not None and admitted >= s.max_images and summary.skipped:
             log.warning(
@@ -826,7 +826,7 @@ class Discovery:
 
     def _record_failure(self, repository: str, tag: str, exc: Exception, otherwise: str = "analysis-error") -> None:
         code = failure_code(exc, otherwise)  # (``otherwise``: a bug's, not a TcsError)
-        repository, tag = hide(repository), hide(tag)  # a registry may echo a credential as a name
+        repository, tag = hide_in_name(repository), hide_in_name(tag)  # a registry may echo a credential as a name
         if self.failures is not None:
             self.failures.add(repository, tag, code, _reason(exc))
         if self.store is not None:

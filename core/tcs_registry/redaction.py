@@ -42,8 +42,12 @@ class Secrets:
     def __contains__(self, secret: str) -> bool:
         return secret in self._known
 
-    def hide(self, text: str) -> str:
-        found = [secret for secret in self._short if secret in text]
+    def hide(self, text: str, short: bool = True) -> str:
+        """``text`` with every secret starred out; ``short=False``: a secret shorter than KEY only if it is
+        the whole of ``text``."""
+        if not short and text in self._known:
+            return "***"
+        found = [secret for secret in self._short if secret in text] if short else []
         if self._by_end:
             get = self._by_end.get
             for end in range(KEY, len(text) + 1):
@@ -66,6 +70,13 @@ def redact(*secrets: str | None) -> None:
 def hide(text: str) -> str:
     """``text`` with every secret in it written as ``***``."""
     return SECRETS.hide(text)
+
+
+def hide_in_name(name: str) -> str:
+    """A name a registry listed (a repository, a tag), a secret it echoes starred out: a short one (a
+    password like "team") only if it is the whole name, as names hold such words by chance, and a name
+    starred out of a report does not name its image any more (--plan reads the report)."""
+    return SECRETS.hide(name, short=False)
 
 
 def authorization(header: str | None) -> None:

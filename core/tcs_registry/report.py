@@ -12,7 +12,7 @@ from typing import IO, Any, TextIO
 
 from .errors import UsageError
 from .files import open_private, refusal
-from .redaction import hide
+from .redaction import hide_in_name
 
 COLUMNS = ("repository", "tag", "build_time", "skipped")
 FLUSH_SECONDS = 1.0
@@ -29,9 +29,7 @@ def report_name(host: str, kind: str = "report", shard: tuple[int, int] = (1, 1)
 
 
 def safe_cell(value: str) -> str:
-    """Neutralise a cell a spreadsheet would run as a formula (CSV injection), every secret starred out
-    (a registry may echo a credential back as a name)."""
-    value = hide(value)
+    """Neutralise a cell a spreadsheet would run as a formula (CSV injection)."""
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
@@ -57,7 +55,8 @@ class CsvReport:
         self._flushed = time.monotonic()
 
     def row(self, repository: str, tag: str, build_time: str, skipped: bool) -> None:
-        self._writer.writerow([safe_cell(repository), safe_cell(tag), build_time, "true" if skipped else "false"])
+        name, tag = safe_cell(hide_in_name(repository)), safe_cell(hide_in_name(tag))  # (a credential echoed)
+        self._writer.writerow([name, tag, build_time, "true" if skipped else "false"])
         now = time.monotonic()
         if now - self._flushed >= FLUSH_SECONDS:  # on disk within a second, without a write per row
             self._file.flush()

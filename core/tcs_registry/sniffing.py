@@ -52,6 +52,7 @@ class HttpProbe:
         if self.silent and url not in self._answers:  # (each vendor's probe would wait as long for nothing)
             return None
         if url not in self._answers:
+            scope = None
             try:
                 with DEADLINES.scope(self.timeout) as scope:
                     response = self._session.get(
@@ -72,7 +73,8 @@ class HttpProbe:
             except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
                 log.debug("Probe failed url=%s error=%s", url, type(exc).__name__)
                 self._answers[url] = None
-                self.silent = self.silent or isinstance(exc, requests.ConnectionError | requests.Timeout)
+                # no answer within the timeout (a refusal, a name or TLS failure come at once: no silence)
+                self.silent = self.silent or isinstance(exc, requests.Timeout) or bool(scope and scope.cut)
         return self._answers[url]
 
 
