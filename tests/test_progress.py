@@ -231,16 +231,20 @@ def _started_ago(shown, seconds: float):
     return shown
 
 
-@pytest.mark.parametrize(("mode", "costly"), [("scan", 3), ("dry-run", 10)])
-def test_the_work_counted_is_what_costs_requests(tcs, anonymous_registry, standard, monkeypatch, mode, costly):
-    """A scan's work is its admitted images (the others are left out at a look); a dry run describes
-    every image, admitted or not: all of them are work."""
+@pytest.mark.parametrize(
+    ("mode", "chosen", "costly"),
+    [("scan", "--allowList=alpine", 3), ("dry-run", "--allowList=alpine", 10), ("scan", "--max-images=2", 2)],
+)
+def test_the_work_counted_is_what_costs_requests(tcs, anonymous_registry, standard, monkeypatch, mode, chosen, costly):
+    """A scan's work is its admitted images (the others, and those past --max-images, are left out at a
+    look); a dry run describes every image, admitted or not: all of them are work. At the end every
+    image of the work is done (the time left reaches zero)."""
     from tcs_registry.discovery import Discovery
 
     runs = []
     run = Discovery.run
     monkeypatch.setattr(Discovery, "run", lambda self, *args: runs.append(self) or run(self, *args))
-    result = tcs("registry", anonymous_registry.url, f"--mode={mode}", "--allowList=alpine")
+    result = tcs("registry", anonymous_registry.url, f"--mode={mode}", chosen)
     assert result.code == 0, result.err
     last = runs[0].counts()
     assert (last.found, last.work, last.worked) == (len(standard.expected), costly, costly)

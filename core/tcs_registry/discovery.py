@@ -118,6 +118,7 @@ class Discovery:
         # of the tags listed and of those finished, the ones that cost requests (or a scan): not those left
         # out without a look (what the time left goes by: they are done at once)
         self.work, self.worked = 0, 0
+        self.describes_all = False  # (set once connected)
         self.done = 0  # admitted images described (dry run) or scanned: what --min-coverage counts
         self.unlisted = False  # the repository listing stopped early: how many images there are is unknown
         self._listing = 0  # tags lists under way
@@ -156,6 +157,8 @@ class Discovery:
         if client is None:
             raise PluginError(f"no installed plugin can log in to a {registry_type} registry")
         self.client = client
+        # a dry run describes the images the patterns leave out too, unless the registry counts that
+        self.describes_all = s.mode == "dry-run" and getattr(client, "describe_skipped", True)
         self.traffic = getattr(client, "traffic", None)  # an auth plugin's own client may have none
         used = getattr(client, "credentials", s.credentials)  # an auth-override plugin may have brought its own
         log.debug("Authenticated registry=%s credentials=%s", s.url, used.source)
@@ -179,7 +182,7 @@ class Discovery:
             planned = [(repository, tag) for repository, tag in self.plan.images if self._mine(repository, tag)]
             with self._counting:  # known from the start: what the progress counts and its time left go by
                 self.repositories, self.tags = len({repository for repository, _ in planned}), len(planned)
-                self.work = self.tags
+                self.work = sum(self._costs(repository, tag) for repository, tag in planned)
                 self._repositories_listed = True
             yield from planned
             return
@@ -282,8 +285,6 @@ class Discovery:
         registry, client = self._connected()
         listed: list[str] = []
         over = whole = False
-        described = self.analyser is None and client.describe_skipped  # a dry run describes every image
-        admits = self.settings.image_filter.admits
         try:
             tags = self.pm.hook.list_tags(registry=registry, client=client, repository=repository)
             if tags is None:
@@ -296,7 +297,7 @@ class Discovery:
                 if self._mine(repository, tag):
                     listed.append(tag)
             listed = sorted(set(listed))
-            work = sum(not attached_tag(tag) and (described or admits(repository, tag)) for tag in listed)
+            work = sum(self._costs(repository, tag) for tag in listed)
             whole = True
         finally:
             with self._counting:
@@ -304,6 +305,14 @@ class Discovery:
                 self.tags += len(listed) if whole else 0  # failed: its repository fails, no tag of it is found
                 self.work += work if whole else 0
         return listed, over
+
+    def _costs(self, repository: str, tag: str) -> bool:
+        """Whether the image will cost requests (or a scan): not one left out at a look (by its tag, its
+        name off the grammar, the patterns but in a dry run that `describes_all`; those past
+        --max-images: `counts`)."""
+        if attached_tag(tag) or self._connected()[1].name_problem(repository, tag) is not None:
+            return False
+        return self.describes_all or self.settings.image_filter.admits(repository, tag)
 
     def _mine(self, repository: str, tag: str) -> bool:
         """Whether ``repository:tag`` is in this worker's share (--shard K/N): a hash every machine and
@@ -520,7 +529,7 @@ class Discovery:
         # (repository, tag, the description under way, why the image is left out: '' if it is admitted)
         pending: deque[tuple[str, str, Future[Outcome] | None, str]] = deque()
         admitted = admitted_pending = 0  # admitted images; of them, those in `pending`
-        describe_skipped = report is not None and self._connected()[1].describe_skipped
+        describe_skipped = report is not None and self.describes_all
 
         def submit(work: Callable[..., Outcome], *args: Any) -> Future[Outcome]:
             def counted() -> Outcome:
@@ -619,7 +628,7 @@ class Discovery:
                 done = self._resumed(store, repository, tag) if self.resuming else None
                 if self.stopped is not None and done is None:  # the quota is gone: count what is left, ask
                     summary.undone += 1  # nothing more
-                    self._one_finished()
+                    self._one_finished(worked=True)  # (counted as work: done now, as far as it goes)
                     undone = QuotaExhausted(f"left undone: {self.stopped}")
                     self._record_failure(f"{s.host}/{repository}", tag, undone)
                     continue
@@ -670,6 +679,8 @@ class Discovery:
             tags, finished, scanned = self.tags, self.finished, self.scanned
             tagged = self.repositories - self._listing  # repositories whose tags are all counted in `tags`
             work, worked = self.work, self.worked
+        if self.settings.max_images is not None and not self.describes_all:
+            work = min(work, self.settings.max_images)  # (those past it are left out at a look)
         catalog = self._catalog.length if self._catalog is not None else None
         return Counts(self.repositories, tags, finished, scanned, summary.failed, listed, catalog, tagged, work, worked)
 
