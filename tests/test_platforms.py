@@ -49,7 +49,7 @@ def test_a_sparse_index_is_described_and_scanned_for_the_platforms_the_registry_
     amd = pusher.image("apps/mirror", None, created=CREATED, layers=[layer])
     arm = pusher.image("apps/mirror", None, created="2026-11-02T00:00:00Z", layers=[layer], architecture="arm64")
     platforms = [(amd, {"os": "linux", "architecture": "amd64"}), (arm, {"os": "linux", "architecture": "arm64"})]
-    pusher.index("apps/mirror", "1", platforms)
+    index_digest = pusher.index("apps/mirror", "1", platforms).digest
     gone = pusher.image("apps/gone", None, created=CREATED, layers=[layer])
     pusher.index("apps/gone", "1", [(gone, platforms[0][1])])
     pusher.delete("apps/mirror", arm.digest)
@@ -62,10 +62,17 @@ def test_a_sparse_index_is_described_and_scanned_for_the_platforms_the_registry_
         [f"{host}/apps/mirror", "1", "2026-11-01T00:00:00Z"]  # the arm64 image's newer build time is not there
     ]
     left_out = f"image={host}/apps/mirror:1 platforms=linux/arm64 (a sparse index: left out)"
-    assert f"info\tPlatforms not in the registry {left_out}" in dry.messages
+    assert f"warn\tPlatforms not in the registry {left_out}" in dry.messages
     assert [row[2] for row in csv_rows(failures_path(out_dir, host))[1:]] == ["not-found"]
 
     scan = tcs("registry", fresh_registry.url, "--allowList=apps/mirror")
     assert scan.code == 0, scan.err
     scanned = [m.split()[3:5] for m in scan.messages if "Scanned image" in m]
     assert scanned == [[f"image={host}/apps/mirror:1", "platform=linux/amd64"]]
+
+    # the platform asked for is in the index but not in the registry: that image fails, it is not skipped
+    arm64 = tcs("registry", fresh_registry.url, "--allowList=apps/mirror", "--platform=linux/arm64")
+    assert arm64.code == 4, arm64.err
+    assert [row[2:] for row in csv_rows(failures_path(out_dir, host))[1:]] == [
+        ["not-found", f"{host}/apps/mirror@{index_digest}: manifest not found for any platform of the index"]
+    ]

@@ -912,7 +912,7 @@ class RegistryClient:
             try:
                 found.append((platform, self.manifest(repository, platform.digest or "")))
             except ImageError as exc:
-                if exc.code != "not-found":
+                if exc.code != "not-found" or not platform.digest:  # (an index entry with no digest is broken)
                     raise
                 log.debug("No manifest for platform %s of %s (a sparse index)", platform, index.digest)
         if platforms and not found:

@@ -71,14 +71,15 @@ def describe_image(registry: Registry, client: RegistryClient, repository: str, 
     return describe(client, repository, tag)
 
 
-def describe(client: RegistryClient, repository: str, tag: str) -> ImageDescription:
-    """Describe an image over plain V2; vendor plugins call this for what their API lacks.
+def describe(client: RegistryClient, repository: str, tag: str, reference: str | None = None) -> ImageDescription:
+    """Describe an image over plain V2; vendor plugins call this for what their API lacks, by the
+    digest they listed (``reference``) or by the tag.
 
-    An index's build time is the newest of its platforms' (each platform's config is fetched).
-    Artifacts (signatures, attestations, SBOMs, Helm charts) are described as what they are, and no
-    more is fetched for them.
+    An index's build time is the newest of its platforms' (each platform's config is fetched; one the
+    registry does not hold is left out: a sparse index). Artifacts (signatures, attestations, SBOMs,
+    Helm charts) are described as what they are, and no more is fetched for them.
     """
-    manifest = client.manifest(repository, tag)
+    manifest = client.manifest(repository, reference or tag)
     artifact = manifest.not_an_image()
     if artifact:
         return ImageDescription(repository, tag, manifest.digest, manifest.media_type, artifact=artifact)
@@ -89,9 +90,9 @@ def describe(client: RegistryClient, repository: str, tag: str) -> ImageDescript
                 f"{client.registry.host}/{repository}:{tag}: nested index is not supported",
                 code="unsupported-media-type",
             )
-        platforms = tuple(platform for platform, _ in present)
-        if absent := [str(p) for p in manifest.platforms() if p not in platforms]:
-            log.info(
+        platforms = manifest.platforms()  # as the index says (a scan of one it lacks fails: asked for, not there)
+        if absent := [str(p) for p in platforms if p not in {platform for platform, _ in present}]:
+            log.warning(
                 "Platforms not in the registry image=%s/%s:%s platforms=%s (a sparse index: left out)",
                 client.registry.host, repository, tag, ",".join(absent),
             )  # fmt: skip

@@ -224,5 +224,5 @@ class EcrClient(RegistryClient):
         detail = self.listed.pop((repository, tag))
         if detail is None:
             return None  # not from our listing: plain V2 describes it
-        image = v2.describe(self, repository, detail["imageDigest"])
-        return replace(image, tag=tag, push_time=detail.get("imagePushedAt"))
+        image = v2.describe(self, repository, tag, detail["imageDigest"])
+        return replace(image, push_time=detail.get("imagePushedAt"))

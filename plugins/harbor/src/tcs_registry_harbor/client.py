@@ -160,7 +160,7 @@ class HarborClient(RegistryClient):
         extra = artifact.get("extra_attrs") if isinstance(artifact.get("extra_attrs"), dict) else {}
         media_type = str(artifact.get("manifest_media_type") or "")
         if media_type in INDEX_TYPES or not extra or str(extra.get("architecture") or "").startswith("arm"):
-            return replace(v2.describe(self, repository, str(artifact["digest"])), tag=tag, push_time=pushed)
+            return replace(v2.describe(self, repository, tag, str(artifact["digest"])), push_time=pushed)
         platform = Platform(str(extra.get("os", "")), str(extra.get("architecture", "")), digest=artifact["digest"])
         return ImageDescription(
             repository=repository,
