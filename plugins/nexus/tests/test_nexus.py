@@ -158,8 +158,18 @@ def test_a_group_lists_each_tag_once(nexus, monkeypatch):
     assert client.pushed("docker-group/library/nginx", "1.27") is None
 
 
-def test_an_account_that_may_browse_a_group_alone_lists_the_group(nexus):
-    assert _client(nexus, "grouped", "group-only-password").keys == ["docker-group"]
+def test_an_account_that_may_browse_a_group_alone_lists_the_group(nexus, monkeypatch):
+    """It cannot see what the members are: no push time (a proxy member's would be when it cached the
+    image), and an image the group holds by digest only is not looked up in the group's tags/list (it
+    merges the proxy's: the upstream registry's)."""
+    client = _client(nexus, "grouped", "group-only-password")
+    assert client.keys == ["docker-group"]
+    assert client.tags("docker-group/library/nginx") == ["1.27"]
+    assert client.pushed("docker-group/library/nginx", "1.27") is None
+    monkeypatch.setattr(nexus, "by_digest", frozenset({"library/nginx"}))
+    before = len(nexus.requests)
+    assert client.tags("docker-group/library/nginx") == []
+    assert not any(r.path.endswith("/tags/list") for r in nexus.requests[before:])
 
 
 def test_a_subdomain_connectors_host_names_its_repository():

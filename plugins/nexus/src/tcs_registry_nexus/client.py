@@ -39,6 +39,7 @@ class NexusClient(RoutedRegistryClient):
         super().__init__(replace(registry, path=match.group("context")), credentials, [name] if name else [], **kwargs)
         self.proxies: set[str] = set()  # proxy repositories: their blob times are when they cached it
         self.hosted: set[str] = set()  # hosted repositories: their V2 tag list is theirs (a proxy's is upstream's)
+        self.groups: set[str] = set()  # group repositories: their V2 tag list merges their proxies' (upstream's)
 
     @property
     def link_paths_are_right(self) -> bool:  # type: ignore[override]
@@ -66,6 +67,7 @@ class NexusClient(RoutedRegistryClient):
         kinds = {json_field(r, "name", what): r.get("type") for r in docker}
         self.proxies = {name for name, kind in kinds.items() if kind == "proxy"}
         self.hosted = {name for name, kind in kinds.items() if kind == "hosted"}
+        self.groups = {name for name, kind in kinds.items() if kind == "group"}
         urls = [(str(r["name"]), str(r.get("url") or "")) for r in docker]
         if not self.keys and (key := self.subdomain_key(urls)):
             self.keys = [key]  # a subdomain connector's host: that repository (path routing works there too)
@@ -120,9 +122,10 @@ class NexusClient(RoutedRegistryClient):
                 member = str(component.get("repository") or key)  # a group's hits name the member holding them
                 self.listed.put((repository, version), (manifest, member))
                 found[version] = None
-        if key in self.hosted or not (found or key in self.proxies):
-            # a hosted repository, or one whose search found nothing (an account that may not browse):
-            # not a proxy, whose V2 tag list is the upstream registry's (sonatype/nexus-public#1011)
+        if key in self.hosted or not (hits or key in self.proxies or key in self.groups):
+            # a hosted repository, or one the search found nothing of (an account that may not browse):
+            # not a proxy, whose V2 tag list is the upstream registry's (sonatype/nexus-public#1011), nor
+            # a group, whose list merges its proxies'; nor one the search holds only digests of
             return list(self.paginate(f"/v2/{repository}/tags/list", "tags", what=f"tags of {repository}"))
         if hits >= SEARCH_HITS:
             log.warning(
@@ -132,9 +135,10 @@ class NexusClient(RoutedRegistryClient):
 
     def pushed(self, repository: str, tag: str) -> Any:
         """When the manifest was pushed: its blob's creation (blobCreated, or lastModified where the search
-        leaves that out, as Elasticsearch's does); none from a proxy repository, where that is when it
-        was cached."""
+        leaves that out, as Elasticsearch's does), in a hosted repository; none from a proxy repository,
+        where that is when it was cached, nor from one of a kind unknown (an account that may browse a
+        group alone does not see what its members are)."""
         manifest, member = self.listed.pop((repository, tag)) or ({}, "")
-        if member in self.proxies or repository.split("/")[0] in self.proxies:
+        if member not in self.hosted:
             return None
         return parse_time(manifest.get("blobCreated") or manifest.get("lastModified"))
