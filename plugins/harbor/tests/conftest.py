@@ -36,6 +36,8 @@ CNCF registry. Each behaviour is Harbor's own (goharbor/harbor at c50c7ddd):
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -387,6 +389,19 @@ def harbor_seeded(work):
 def harbor(harbor_seeded, work):
     with serving(harbor_seeded, work, HarborFacade) as facade:
         yield facade
+
+
+@pytest.fixture
+def harbor_over(work):
+    """``with harbor_over(name, seeder) as facade``: a Harbor over a dataset of the test's own, which it
+    may change."""
+
+    @contextmanager
+    def over(name: str, seeder: Any) -> Iterator[HarborFacade]:
+        with serving(seed(work, name, seeder), work, HarborFacade) as facade:
+            yield facade
+
+    return over
 
 
 @pytest.fixture(scope="session")

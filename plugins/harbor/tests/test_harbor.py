@@ -161,6 +161,36 @@ def test_an_artifact_deleted_while_the_tags_are_listed_hides_no_other(harbor, mo
     assert list(client.tags("team/api")) == ["1.1.0"]  # 1.0.0 was read first, oldest first, and 1.1.0 lost
 
 
+def test_a_tag_moved_to_a_new_push_while_the_tags_are_listed_is_listed(harbor_over, monkeypatch):
+    """Newest first, a tag moved from an artifact not read yet to a new push lands on the first page,
+    read already: that page is read again."""
+    from tcs_registry.testing.images import Pusher, make_layer
+
+    layer = make_layer({"etc/os-release": b"ID=moved\n"})
+
+    def two(pusher: Pusher) -> list:
+        pusher.image("team/app", "1", created="2024-01-01T00:00:00Z", layers=[layer])
+        pusher.image("team/app", "2", created="2024-01-02T00:00:00Z", layers=[layer])
+        return []
+
+    monkeypatch.setattr(tcs_registry_harbor.client, "PAGE_SIZE", 1)
+    with harbor_over("harbor-moved", two) as facade:
+        moved = []
+
+        def move(request) -> None:  # once page 1 (tag 2, the newest) is read: tag 1 goes to a new push
+            if not moved:
+                moved.append(
+                    Pusher(facade.upstream).image("team/app", "1", created="2024-01-03T00:00:00Z", layers=[layer])
+                )
+
+        facade.after_artifacts = move
+        client = HarborClient(
+            Registry(facade.url, "http", facade.host, "", "HARBOR"), Credentials("admin", facade.users["admin"])
+        )
+        assert sorted(client.tags("team/app")) == ["1", "2"]
+        assert client.describe("team/app", "1").digest == moved[0].digest
+
+
 def test_an_image_whose_config_harbor_could_not_read_is_described_from_v2(harbor, monkeypatch):
     monkeypatch.setattr(harbor, "unread_configs", {harbor.stored.tags("team/api")["1.1.0"]})
     client = HarborClient(

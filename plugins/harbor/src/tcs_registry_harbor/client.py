@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from itertools import islice
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +18,7 @@ from tcs_registry.oci import INDEX_TYPES, build_time, parse_time
 
 API = "/api/v2.0"
 PAGE_SIZE = 100  # Harbor's maximum page_size (swagger)
+FIRST_PAGE_AGAIN = 3  # times the first page of artifacts is read again at most, for tags moved meanwhile
 ROBOT_PREFIX = "robot$"  # Harbor's robot_name_prefix (ROBOT_NAME_PREFIX), unless the instance sets another
 ROBOT_PREFIX_VARIABLE = "TCS_HARBOR_ROBOT_PREFIX"
 log = logging.getLogger("tcs_registry.harbor")
@@ -116,19 +118,35 @@ class HarborClient(RegistryClient):
         (retention deletes old ones; a tag moved to a new push untags an old one), and oldest first
         each would shift the pages not read yet up, one artifact never read. Newest first, an old one
         gone is mostly on a page not read yet, and a new push shifts the pages down (a tag read twice,
-        listed once)."""
+        listed once); but a tag moved to a new push, from an artifact not read yet, would be on a page
+        read already: once several pages were read, the first is read again, till it has no new tag."""
         project, name = repository_path(repository)
         path = f"/projects/{quote(project, safe='')}/repositories/{name}/artifacts"
         what = f"Harbor artifacts of {repository}"
         query = {"with_tag": "true", "with_accessory": "false", "q": "tags=*"}
+        seen: set[str] = set()
+
+        def tags(artifacts: Iterable[dict[str, Any]]) -> Iterator[str]:
+            for artifact in artifacts:
+                if artifact.get("type") != "IMAGE":
+                    continue  # Helm charts and other artifacts are left out
+                json_field(artifact, "digest", what)
+                for tag in artifact.get("tags") or ():  # untagged artifacts have none
+                    name = json_field(tag, "name", what)
+                    if name not in seen:
+                        seen.add(name)
+                        self.listed.put((repository, name), (artifact, tag))
+                        yield name
+
+        read = 0
         for artifact in self.pages(path, what, **query):
-            if artifact.get("type") != "IMAGE":
-                continue  # Helm charts and other artifacts are left out
-            json_field(artifact, "digest", what)
-            for tag in artifact.get("tags") or ():  # untagged artifacts have none
-                name = json_field(tag, "name", what)
-                self.listed.put((repository, name), (artifact, tag))
-                yield name
+            read += 1
+            yield from tags([artifact])
+        for _ in range(FIRST_PAGE_AGAIN if read > PAGE_SIZE else 0):
+            before = len(seen)
+            yield from tags(islice(self.pages(path, what, **query), PAGE_SIZE))  # (page 1 alone)
+            if len(seen) == before:
+                break
 
     def _needs(self, exc: AuthError, permission: str, label: str, project: str) -> AuthError:
         """The one line for a permission Harbor refused (403), or a private project for anonymous (401).
