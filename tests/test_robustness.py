@@ -138,12 +138,7 @@ def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry,
 
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
-    resumed = int(re.search(r"Resumed images=(\d+) from run 1", again.stderr).group(1))
-    assert re.search(  # (not "images whose description gives no layer sizes": the registry's gave them)
-        rf"A scan would download : [\d.]+ \w+ in [\d,]+ layers?(?: \([\d,]+ more analysed already\))?, and "
-        rf"{resumed:,} images taken from the interrupted run, whose layer sizes were not kept\n",
-        again.stdout,
-    ), again.stdout
+    _estimates_the_resumed_images(again)
     new = int(again.stdout.splitlines()[2].split(":")[1].split()[0])
     distinct = store_rows(state, "SELECT COUNT(*) FROM digests")[0][0]
     assert distinct == 850
@@ -177,12 +172,7 @@ def test_a_killed_run_leaves_a_sound_store_and_the_next_run_completes(big_regist
     recorded = store_rows(state, "SELECT COUNT(*) FROM images")[0][0]
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
-    resumed = int(re.search(r"Resumed images=(\d+) from run 1", again.stderr).group(1))
-    assert re.search(  # (not "images whose description gives no layer sizes": the registry's gave them)
-        rf"A scan would download : [\d.]+ \w+ in [\d,]+ layers?(?: \([\d,]+ more analysed already\))?, and "
-        rf"{resumed:,} images taken from the interrupted run, whose layer sizes were not kept\n",
-        again.stdout,
-    ), again.stdout
+    _estimates_the_resumed_images(again)
     # the next run finishes the job: what the killed one described is not fetched again
     lines = [line.split("\t", 1)[1] for line in again.stderr.splitlines() if "\t" in line]
     assert "info\tResuming run 1: the images it finished are not fetched again" in lines
@@ -353,3 +343,14 @@ def test_the_digest_a_tag_names_now(fresh_registry, pusher):
     assert client.manifest_digest("app", "1") == pushed.digest
     with pytest.raises(ImageError, match=r"app:2: manifest not found$"):
         client.manifest_digest("app", "2")
+
+
+def _estimates_the_resumed_images(resuming: subprocess.CompletedProcess) -> None:
+    """The dry run that finished an interrupted one names in its estimate the images it took from the
+    store (not "images whose description gives no layer sizes": the registry's gave them)."""
+    resumed = int(re.search(r"Resumed images=(\d+) from run 1", resuming.stderr).group(1))
+    assert re.search(
+        rf"A scan would download : [\d.]+ \w+ in [\d,]+ layers?(?: \([\d,]+ more analysed already\))?, and "
+        rf"{resumed:,} images taken from the interrupted run, whose layer sizes were not kept\n",
+        resuming.stdout,
+    ), resuming.stdout
