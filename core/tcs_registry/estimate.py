@@ -41,11 +41,13 @@ class Estimate:
         text = f"{size_text(sum(download.values()))} in {plural(len(download), 'layer')}"
         if len(download) < len(self.layers):
             text += f" ({len(self.layers) - len(download):,} more analysed already)"
-        unknown = [
-            *([f"{plural(self.unsized, 'image')} whose description gives no layer sizes"] if self.unsized else []),
-            *([f"{plural(self.resumed, 'image')} taken from the interrupted run, whose layer sizes were not kept"]
-              if self.resumed else []),
-        ]  # fmt: skip
+        unknown = []
+        if self.unsized:
+            unknown.append(f"{plural(self.unsized, 'image')} whose description gives no layer sizes")
+        if self.resumed:
+            unknown.append(
+                f"{plural(self.resumed, 'image')} taken from the interrupted run, whose layer sizes were not kept"
+            )
         if unknown and not self.layers:
             text = f"unknown ({' and '.join(unknown)})"
         elif unknown:

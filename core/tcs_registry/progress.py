@@ -44,15 +44,14 @@ class Counts:
     work: int = 0  # of `found`, the images that cost requests or a scan (not those left out at a look)
     worked: int = 0  # of `work`, those done
 
-    def total(self, found: int | None = None) -> float | None:
-        """The tags of the whole registry (or of ``found``'s kind: `work`): `found` once the listing has
-        finished; before, as many a repository as those listed so far have, once the catalog says how
-        many repositories there are."""
-        found = self.found if found is None else found
+    def total(self) -> float | None:
+        """The images of the whole registry that cost something (`work`): those found once the listing
+        has finished; before, as many a repository as those listed so far have, once the catalog says
+        how many repositories there are."""
         if self.listed:
-            return found
+            return self.work
         if self.catalog is not None and self.tagged:
-            return found * self.catalog / self.tagged
+            return self.work * self.catalog / self.tagged
         return None
 
 
@@ -133,7 +132,7 @@ class Progress:
         """What the counts (one snapshot, taken once) and the traffic say now."""
         now = time.monotonic()
         elapsed = now - self.began
-        total, left = c.total(c.work), None
+        total, left = c.total(), None
         # the images that cost something, at the pace of the run so far or of its last seconds, whichever
         # is faster (the first seconds, at a few requests in flight, are the slowest)
         pace = max(c.worked / elapsed, _per_second(self._worked, now, c.worked)) if elapsed > 0 else 0.0

@@ -91,7 +91,8 @@ def describe(client: RegistryClient, repository: str, tag: str, reference: str |
                 code="unsupported-media-type",
             )
         platforms = manifest.platforms()  # as the index says (a scan of one it lacks fails: asked for, not there)
-        if absent := [str(p) for p in platforms if p not in {platform for platform, _ in present}]:
+        held = {platform for platform, _ in present}
+        if absent := [str(p) for p in platforms if p not in held]:
             log.warning(
                 "Platforms not in the registry image=%s/%s:%s platforms=%s (a sparse index: left out)",
                 client.registry.host, repository, tag, ",".join(absent),
