@@ -125,9 +125,12 @@ class HarborClient(RegistryClient):
         what = f"Harbor artifacts of {repository}"
         query = {"with_tag": "true", "with_accessory": "false", "q": "tags=*"}
         seen: set[str] = set()
+        read = 0
 
         def tags(artifacts: Iterable[dict[str, Any]]) -> Iterator[str]:
+            nonlocal read
             for artifact in artifacts:
+                read += 1
                 if artifact.get("type") != "IMAGE":
                     continue  # Helm charts and other artifacts are left out
                 json_field(artifact, "digest", what)
@@ -138,10 +141,7 @@ class HarborClient(RegistryClient):
                         self.listed.put((repository, name), (artifact, tag))
                         yield name
 
-        read = 0
-        for artifact in self.pages(path, what, **query):
-            read += 1
-            yield from tags([artifact])
+        yield from tags(self.pages(path, what, **query))
         for _ in range(FIRST_PAGE_AGAIN if read > PAGE_SIZE else 0):
             before = len(seen)
             yield from tags(islice(self.pages(path, what, **query), PAGE_SIZE))  # (page 1 alone)

@@ -37,9 +37,9 @@ class NexusClient(RoutedRegistryClient):
             )
         name = match.group("name")
         super().__init__(replace(registry, path=match.group("context")), credentials, [name] if name else [], **kwargs)
-        self.proxies: set[str] = set()  # proxy repositories: their blob times are when they cached it
-        self.hosted: set[str] = set()  # hosted repositories: their V2 tag list is theirs (a proxy's is upstream's)
-        self.groups: set[str] = set()  # group repositories: their V2 tag list merges their proxies' (upstream's)
+        # each Docker repository's type, hosted, proxy or group, as far as the account may see: a proxy's
+        # blob times are when it cached the image, its V2 tag list the upstream's; a group's merges them
+        self.kinds: dict[str, str] = {}
 
     @property
     def link_paths_are_right(self) -> bool:  # type: ignore[override]
@@ -64,10 +64,7 @@ class NexusClient(RoutedRegistryClient):
             self.at_root = True
             return
         docker = [r for r in listed if isinstance(r, dict) and r.get("format") == "docker"]
-        kinds = {json_field(r, "name", what): r.get("type") for r in docker}
-        self.proxies = {name for name, kind in kinds.items() if kind == "proxy"}
-        self.hosted = {name for name, kind in kinds.items() if kind == "hosted"}
-        self.groups = {name for name, kind in kinds.items() if kind == "group"}
+        self.kinds = kinds = {json_field(r, "name", what): str(r.get("type")) for r in docker}
         urls = [(str(r["name"]), str(r.get("url") or "")) for r in docker]
         if not self.keys and (key := self.subdomain_key(urls)):
             self.keys = [key]  # a subdomain connector's host: that repository (path routing works there too)
@@ -122,7 +119,8 @@ class NexusClient(RoutedRegistryClient):
                 member = str(component.get("repository") or key)  # a group's hits name the member holding them
                 self.listed.put((repository, version), (manifest, member))
                 found[version] = None
-        if key in self.hosted or not (hits or key in self.proxies or key in self.groups):
+        kind = self.kinds.get(key)
+        if kind == "hosted" or not (hits or kind in ("proxy", "group")):
             # a hosted repository, or one the search found nothing of (an account that may not browse):
             # not a proxy, whose V2 tag list is the upstream registry's (sonatype/nexus-public#1011), nor
             # a group, whose list merges its proxies'; nor one the search holds only digests of
@@ -139,6 +137,6 @@ class NexusClient(RoutedRegistryClient):
         where that is when it was cached, nor from one of a kind unknown (an account that may browse a
         group alone does not see what its members are)."""
         manifest, member = self.listed.pop((repository, tag)) or ({}, "")
-        if member not in self.hosted:
+        if self.kinds.get(member) != "hosted":
             return None
         return parse_time(manifest.get("blobCreated") or manifest.get("lastModified"))
