@@ -94,10 +94,11 @@ def _error(code: str, message: str, status: int, headers: dict[str, str] | None 
     return json_answer({"errors": [{"code": code, "message": message, "detail": {}}]}, status, headers)
 
 
-def _api_error(kind: str, detail: str, status: int):
-    """An /api/v1 refusal as endpoints/exception.py ApiException.to_dict writes it."""
+def _api_error(base: str, kind: str, detail: str, status: int):
+    """An /api/v1 refusal as endpoints/exception.py ApiException.to_dict writes it (``type``: url_for
+    with _external, an absolute URL)."""
     body = {"detail": detail, "error_message": detail, "error_type": kind, "title": kind, "status": status}
-    return json_answer({**body, "type": f"/api/v1/error/{kind}"}, status)
+    return json_answer({**body, "type": f"{base}/api/v1/error/{kind}"}, status)
 
 
 class QuayFacade(Facade):
@@ -297,8 +298,8 @@ class QuayFacade(Facade):
         repository = f"{ns}/{repo}"
         if not self.may_read(user, repository):
             if user is None:
-                return _api_error("invalid_token", "Requires authentication", 401)
-            return _api_error("insufficient_scope", "Unauthorized", 403)
+                return _api_error(self.url, "invalid_token", "Requires authentication", 401)
+            return _api_error(self.url, "insufficient_scope", "Unauthorized", 403)
         limit = max(min(int(request.arg("limit", "50")), 100), 1)
         page = max(int(request.arg("page", "1")), 1)
         rows = self._history(repository)
