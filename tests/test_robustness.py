@@ -133,6 +133,15 @@ def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry,
     recorded = store_rows(state, "SELECT COUNT(*) FROM images")[0][0]
     assert status == "interrupted"
     assert 50 <= recorded < 1000
+    # where it got to, as the summary a finished run prints would have said
+    stopped = lines[-2]
+    assert stopped["level"] == "info"
+    assert re.fullmatch(
+        rf"Run 1 stopped after [\d,]+ of (1,000|[\d,]+ found so far) images, 0 failed: "
+        rf"their rows are in {re.escape(str(report))}",
+        stopped["message"],
+    ), stopped
+    assert recorded <= int(stopped["message"].split()[4].replace(",", "")) < 1000
     rows = csv_rows(report)
     assert len(rows) - 1 >= recorded - 1  # the report holds every image recorded (rows are flushed)
 

@@ -499,7 +499,16 @@ class Discovery:
             if report:
                 report.close()
             self.client.close()
+            if status == "interrupted":
+                self._say_stopped(run_id, report)
         return self._finish(out, report)
+
+    def _say_stopped(self, run_id: int, report: CsvReport | None) -> None:
+        """Where an interrupted run got to: it prints no summary, and the report (or the store) has its rows."""
+        c = self.counts()
+        found = f"{c.found:,}" if c.listed else f"{c.found:,} found so far"
+        kept = f"their rows are in {report.path}" if report else "their results are in the store"
+        log.info("Run %d stopped after %s of %s images, %d failed: %s", run_id, f"{c.done:,}", found, c.failed, kept)
 
     def _pipeline(self, pool: ThreadPoolExecutor, store: Store, run_id: int, report: CsvReport | None) -> None:
         """Describe admitted images concurrently while writing results in listing order (`_settle_all`),
