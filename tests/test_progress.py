@@ -4,6 +4,7 @@ nothing with --quiet; the report, the summary and the log lines the same either 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import subprocess
 import time
@@ -18,7 +19,7 @@ from tcs_registry.testing.proxy import HeldBack, Proxy
 
 LIVE = re.compile(
     r"(\d+) repositories, ([\d,]+)/([\d,]+)(\+?) images \((\d+) failed\) \| [\d,]+ req/s, no rate limit, "
-    r"(\d+) in flight \(limit (\d+)/64\) \| (\d+:\d\d)(?:, ~(\d+:\d\d) left)?"
+    r"(\d+) in flight \(limit (\d+)/64\) \| (\d+:\d\d)(?:, (?:~(\d+:\d\d)|([\d,]+) images?) left)?"
 )
 
 
@@ -33,7 +34,8 @@ def test_a_terminal_shows_one_live_line_under_the_log_lines(big_registry, big, t
     assert int(first.group(2).replace(",", "")) <= int(last.group(2).replace(",", ""))  # done only grows
     assert any(m.group(9) for m in redraws)  # once the listing is over: the time left
     assert not any(m.group(9) for m in redraws if m.group(8) == "00:00")  # (not in the first second: noise)
-    assert all(m.group(4) == "+" for m in redraws if not m.group(9))  # before: a lower bound, no estimate
+    assert all(m.group(4) == "+" for m in redraws if not m.group(9) and not m.group(10))  # before: a lower
+    # bound, no estimate
     # requests in flight, then the limit: at most 64 in flight (a limit just cut can be below the requests
     # already sent), and the limit moves (found as the run goes)
     assert all(int(m.group(6)) <= 64 and 1 <= int(m.group(7)) <= 64 for m in redraws)
@@ -70,7 +72,7 @@ def test_an_80_column_terminal_shows_a_shorter_line_that_fits(big_registry, tmp_
     assert code == 0, shown[-2000:]
     short = re.compile(
         r"[\d,]+/[\d,]+\+? images \(\d+ failed\) \| [\d,.]+ req/s(?:, \d+/\d+ in flight)? \| "
-        r"\d+:\d\d(?:, ~\d+:\d\d left)?"
+        r"\d+:\d\d(?:, (?:~\d+:\d\d|[\d,]+ images?) left)?"
     )
     redraws = short.findall(shown)
     assert len(redraws) >= 3, shown[-3000:]
@@ -198,16 +200,24 @@ def test_a_scan_on_80_columns_keeps_the_requests_in_flight():
     assert re.fullmatch(r"58/946 images, 0 failed \| 0 req/s, 0/4 in flight \| 00:05, ~01:\d\d left", line), line
 
 
-def test_the_time_left_counts_only_the_images_that_cost_something():
+def test_the_time_left_counts_only_the_images_that_cost_something(caplog):
     """A scan with --allowList: of 905 tags, 50 are admitted; 48 are scanned in 5 s, and the 191 left
     out so far were done at once. The time left is that of the 2 still to scan, not of 666 tags at the
-    pace of the 239 done (it said ~00:16 and the run ended 0.2 s later)."""
+    pace of the 239 done (it said ~00:16 and the run ended 0.2 s later). Under a second, how many are left
+    (they may be waiting out retries), not ~00:00."""
     from tcs_registry.pacing import Traffic
     from tcs_registry.progress import Counts, Progress
 
     counts = Counts(repositories=181, found=905, done=239, scanned=48, listed=True, work=50, worked=48)
     shown = _started_ago(Progress(lambda: counts, Traffic(None, 64), scanning=True), 5)
-    assert shown.line(200).endswith(" | 00:05, ~00:00 left")
+    assert shown.line(200).endswith(" | 00:05, 2 images left")
+    counts.worked = 49
+    assert shown.line(200).endswith(" | 00:05, 1 image left")
+    with caplog.at_level(logging.INFO, logger="tcs_registry"):
+        shown._log()
+    assert " left=00:00" in caplog.records[-1].getMessage()  # (the log line's field stays a time)
+    counts.done, counts.worked = 240, 50
+    assert shown.line(200).endswith(" | 00:05, ~00:00 left")  # all done: the line the run ends on
 
 
 def test_the_time_left_goes_by_the_last_seconds_when_they_are_faster():

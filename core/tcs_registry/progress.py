@@ -20,6 +20,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from .logs import json_lines
+from .report import plural
 
 log = logging.getLogger("tcs_registry")
 LIVE = 0.5  # seconds between two redraws of the live line
@@ -132,15 +133,18 @@ class Progress:
         """What the counts (one snapshot, taken once) and the traffic say now."""
         now = time.monotonic()
         elapsed = now - self.began
-        total, left = c.total(), None
+        total, left, tail = c.total(), None, 0
         # the images that cost something, at the pace of the run so far or of its last seconds, whichever
         # is faster (the first seconds, at a few requests in flight, are the slowest)
         pace = max(c.worked / elapsed, _per_second(self._worked, now, c.worked)) if elapsed > 0 else 0.0
         if total is not None and c.worked and pace > 0 and elapsed >= ESTIMATE_AFTER:
             left = max(0.0, total - c.worked) / pace
+            if c.listed and left < 1:  # the last images, which may be waiting out retries: how many, not ~00:00
+                tail = total - c.worked
         return {
             "elapsed": tqdm.format_interval(elapsed),
             "left": tqdm.format_interval(left) if left is not None else None,
+            "tail": tail,
             "requests_per_second": _per_second(
                 self._sent, now, self.traffic.pace.sent if self.traffic is not None else 0
             ),
@@ -159,7 +163,8 @@ class Progress:
         speed = f"{per_second(f['requests_per_second'])} req/s"
         limit = f"limit {per_second(f['rate'])}/s" if f["rate"] else "no rate limit"
         flight = f["in_flight"] is not None
-        when = f["elapsed"] + (f", ~{f['left']} left" if f["left"] else "")
+        left = f", {plural(f['tail'], 'image')} left" if f["tail"] else f", ~{f['left']} left" if f["left"] else ""
+        when = f["elapsed"] + left
         in_flight = f", {f['in_flight']}/{f['limit']} in flight" if flight else ""
         lines = [
             f"{c.repositories:,} repositories, {images} ({what}) | {speed}, {limit}"
