@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -39,3 +40,36 @@ def test_shell_completion_offers_the_values_of_the_registry_options():
     assert _complete(f"{scan} --format table,cy") == ["table,cyclonedx"]
     types = _complete(f"{scan} --registry-type ")
     assert {"DEFAULT_V2", "HARBOR", "QUAY", "ECR", "ACR"} <= set(types), types  # the installed plugins'
+
+
+@pytest.mark.parametrize(
+    "how",
+    [["--help"], ["registry", "--help"], ["db", "status", "--help"], "tcs-registry registry x --format "],
+    ids=["help", "registry-help", "db-help", "completion"],
+)
+def test_help_and_completion_load_neither_the_client_nor_the_store(how):
+    """A Tab runs the program: it imports what the options need, not the registry client, the store or
+    the scanner (0.7 s a Tab before, 0.1 s since)."""
+    words = how if isinstance(how, str) else ""
+    args = [] if words else how
+    env = {**os.environ, "_TCS_REGISTRY_COMPLETE": "bash_complete", "COMP_WORDS": words} if words else None
+    if env is not None:
+        env["COMP_CWORD"] = str(len(words.split()))
+    shown = (
+        "import sys; from tcs_registry.cli import main; code = main(sys.argv[1:]);"
+        " print('loaded:', *sorted(m for m in sys.modules"
+        " if m.split('.')[0] in ('requests', 'sqlalchemy', 'tcs_registry')))"
+    )
+    done = subprocess.run([sys.executable, "-c", shown, *args], env=env, capture_output=True, text=True, check=True)
+    loaded = done.stdout.rpartition("loaded:")[2].split()
+    assert "tcs_registry.cli" in loaded
+    assert not {"requests", "sqlalchemy", "tcs_registry.http", "tcs_registry.store"} & set(loaded), loaded
+    assert "tcs_registry.discovery" not in loaded and "tcs_registry.analysis" not in loaded
+
+
+def test_the_public_names_are_each_found_where_they_are_defined():
+    import tcs_registry
+
+    assert sorted(tcs_registry.__all__) == sorted([*tcs_registry._WHERE, "__version__"])
+    for name in tcs_registry.__all__:
+        assert getattr(tcs_registry, name) is not None

@@ -1,25 +1,52 @@
-"""tcs-registry: scan whole container registries. The names here are the public API for plugins."""
+"""tcs-registry: scan whole container registries. The names here are the public API for plugins, each
+imported when first asked for (the command line's --help and shell completion need none of them)."""
 
-from .errors import AuthError, ImageError, QuotaExhausted, RegistryError, TcsError, UsageError
-from .hookspecs import hookimpl
-from .http import RegistryClient
-from .models import (
-    Confidence,
-    Credentials,
-    ImageDescription,
-    Platform,
-    Probe,
-    ProbeResponse,
-    Registry,
-    RegistryMatch,
-    RegistryType,
-    ScanResult,
-)
-from .vendor import VendorPlugin, log_in
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import AuthError, ImageError, QuotaExhausted, RegistryError, TcsError, UsageError
+    from .hookspecs import hookimpl
+    from .http import RegistryClient
+    from .models import (
+        Confidence,
+        Credentials,
+        ImageDescription,
+        Platform,
+        Probe,
+        ProbeResponse,
+        Registry,
+        RegistryMatch,
+        RegistryType,
+        ScanResult,
+    )
+    from .vendor import VendorPlugin, log_in
 
 __version__ = "0.1.0"
 
-__all__ = [
+_MODULES = {
+    "errors": ("AuthError", "ImageError", "QuotaExhausted", "RegistryError", "TcsError", "UsageError"),
+    "hookspecs": ("hookimpl",),
+    "http": ("RegistryClient",),
+    "models": (
+        "Confidence",
+        "Credentials",
+        "ImageDescription",
+        "Platform",
+        "Probe",
+        "ProbeResponse",
+        "Registry",
+        "RegistryMatch",
+        "RegistryType",
+        "ScanResult",
+    ),
+    "vendor": ("VendorPlugin", "log_in"),
+}
+_WHERE = {name: module for module, names in _MODULES.items() for name in names}
+
+__all__ = [  # (as the imports above, for type checkers and linters)
     "AuthError",
     "Confidence",
     "Credentials",
@@ -42,3 +69,15 @@ __all__ = [
     "hookimpl",
     "log_in",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})

@@ -12,28 +12,23 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import pluggy
-import urllib3
 from click.shell_completion import CompletionItem
 
 from . import __version__, logs
-from .discovery import Discovery
-from .dockerconfig import docker_credentials
+from .choices import FAIL_ON, FORMATS, MODES
 from .errors import EXIT_REGISTRY, EXIT_USAGE, TcsError, UsageError
 from .plugins import describe_plugins, get_plugin_manager
-from .rematch import rematch
 from .report import plural
-from .results import show as show_results
-from .settings import FAIL_ON, FORMATS, MODES, load_config, resolve, resolve_store
-from .store import Store
-from .submit import Console, console_url, forget_unsent, push, unsent
 from .terminal import table
-from .vulns.database import BUCKET, DEFAULT_ECOSYSTEMS, VulnDatabase
-from .vulns.database import FILENAME as DB_FILENAME
 from .vulns.severity import LEVELS
+
+# The commands import what they run when they run: --help and shell completion (a process a Tab) stay quick.
+if TYPE_CHECKING:
+    from .store import Store
 
 log = logging.getLogger("tcs_registry")
 EXIT_INTERRUPTED = 130
@@ -270,6 +265,12 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
                 "A password on the command line is visible to other users (ps) and stays in shell history: "
                 "prefer --password-stdin or TCS_REGISTRY_PASSWORD"
             )
+        import urllib3
+
+        from .discovery import Discovery
+        from .dockerconfig import docker_credentials
+        from .settings import resolve
+
         logs.redact(flags.get("password"), flags.get("token"))
         settings = resolve(registry_url, flags, docker_credentials=docker_credentials)
         logs.redact(settings.credentials.password, settings.token)
@@ -333,6 +334,9 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         """
         if ctx.invoked_subcommand is not None:
             return
+        from .results import show as show_results
+        from .settings import resolve_store
+
         project, _, url = resolve_store(flags)
         store = existing_store(url)
         try:
@@ -359,6 +363,9 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
           tcs-registry db update && tcs-registry rematch
           tcs-registry rematch --project payments && tcs-registry results --changes
         """
+        from .rematch import rematch
+        from .settings import load_config, resolve_store
+
         project, state_dir, url = resolve_store(flags)
         store = existing_store(url)
         try:
@@ -389,6 +396,9 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config).")
     def db_import(paths: tuple[Path, ...], **flags: Any) -> None:
         """Import OSV records: JSON files, directories of them, or the per-ecosystem all.zip archives."""
+        from .settings import resolve_store
+        from .vulns.database import VulnDatabase
+
         database = VulnDatabase(resolve_store(flags)[1])
         try:
             added, unchanged, problems = database.import_paths(paths)
@@ -413,6 +423,9 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config).")
     def db_update(ecosystems: str | None, source: str | None, **flags: Any) -> None:
         """Download OSV data: each ecosystem's all.zip, or only the records changed since the last update."""
+        from .settings import resolve_store
+        from .vulns.database import BUCKET, DEFAULT_ECOSYSTEMS, VulnDatabase
+
         database = VulnDatabase(resolve_store(flags)[1])
         try:
             chosen = [e.strip() for e in (ecosystems or "").split(",") if e.strip()]
@@ -441,6 +454,10 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
     def db_status(as_json: bool, **flags: Any) -> None:
         """Ecosystems in the database, their record counts and age."""
+        from .settings import resolve_store
+        from .vulns.database import FILENAME as DB_FILENAME
+        from .vulns.database import VulnDatabase
+
         state_dir = resolve_store(flags)[1]
         empty = TcsError(
             f"no vulnerability database in {str(state_dir)!r}: run `tcs-registry db update` or `db import`"
@@ -481,6 +498,9 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
 
     @contextmanager
     def opened(flags: dict[str, Any]) -> Iterator[Store]:
+        from .settings import resolve_store
+        from .store import Store
+
         store = Store(resolve_store(flags)[2])
         try:
             yield store
@@ -520,6 +540,8 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         from .console.app import create_app
 
         logs.setup(0, "tab")
+        from .settings import resolve_store
+
         state_dir = resolve_store(flags)[1]
         with opened(flags) as store:
             app = create_app(store, https=https)
@@ -639,6 +661,9 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
           tcs-registry results push --run 12 --console https://console.example.com --token "$TCS_TOKEN"
         """
         logs.setup(0, "tab")
+        from .settings import load_config, resolve_store
+        from .submit import Console, console_url, forget_unsent, push, unsent
+
         project, state_dir, _ = resolve_store(flags)
         token = token or os.environ.get("TCS_TOKEN") or load_config(flags.get("config"))[0].get("token")
         if not token:
@@ -689,6 +714,8 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
 
 def existing_store(url: Any) -> Store:
     """The store the reading commands open: a local one must exist already (a scan makes it)."""
+    from .store import Store
+
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
         where = str(Path(url.database or "").parent)
         raise UsageError(f"no state store in {where!r}: run a scan first, or use --state-dir or --store")

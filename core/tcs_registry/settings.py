@@ -30,6 +30,7 @@ from sqlalchemy.engine.url import URL
 
 from .analysis.secrets import CHECK_IDS as SECRET_CHECK_IDS
 from .analysis.secrets import CHECK_PREFIX as SECRET_PREFIX
+from .choices import FAIL_ON, FORMATS, MODES
 from .errors import UsageError
 from .models import Credentials
 from .pacing import DEFAULT_CONCURRENCY
@@ -43,8 +44,6 @@ from .vulns.ignore import IgnoreRules
 from .vulns.severity import LEVELS
 
 log = logging.getLogger("tcs_registry")
-MODES = ("scan", "dry-run")
-FORMATS = ("table", "json", "sarif", "cyclonedx")  # of scan results; a dry run always writes its CSV
 _SCAN_ID = re.compile(r"^[A-Za-z0-9._:/-]{1,100}$")
 _PLATFORM = re.compile(r"^[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_]+)?$")
 DEFAULT_CONFIG_PATHS = (Path("config"), Path("~/.accurics/config"))
@@ -88,7 +87,6 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "skip_checks": (str, list),
     "ignore_file": (str,),
 }
-FAIL_ON = ("low", "medium", "high", "critical")
 _ALIASES = {"allowlist": "allow_list", "denylist": "deny_list"}
 
 
