@@ -200,6 +200,45 @@ def test_docker_credential_helper(tcs, basic_registry, isolated, monkeypatch):
     assert tcs("registry", basic_registry.url, "--mode=dry-run").code == 0
 
 
+@pytest.mark.parametrize("kept", ["auths", "credential-helper"])
+def test_an_identity_token_docker_login_kept_is_sent_as_a_refresh_grant(
+    tcs, token_registry, token_server, standard, out_dir, isolated, monkeypatch, kept
+):
+    """`docker login` to a registry whose token service gave a refresh token keeps it as `identitytoken`,
+    its password empty (`az acr login` writes one); a credential helper answers it as the user `<token>`.
+    It goes to the token service as OAuth2's refresh grant (distribution's oauth.md), never as a password;
+    one the service did not issue is one line, exit 3."""
+    home = isolated.parent / "home"
+    identity = "identity-4f1c9a2e77d0"
+    token_server.refresh_tokens[identity] = "alice"
+    if kept == "auths":
+        empty = base64.b64encode(b"00000000-0000-0000-0000-000000000000:").decode()
+        _docker_config(home, {"auths": {token_registry.host: {"auth": empty, "identitytoken": identity}}})
+    else:
+        helper = isolated.parent / "bin" / "docker-credential-tcstoken"
+        helper.parent.mkdir()
+        answer = json.dumps({"ServerURL": token_registry.host, "Username": "<token>", "Secret": identity})
+        helper.write_text(f"#!/bin/sh\n[ \"$1\" = get ] || exit 1\necho '{answer}'\n")
+        helper.chmod(helper.stat().st_mode | stat.S_IEXEC)
+        monkeypatch.setenv("PATH", f"{helper.parent}{os.pathsep}{os.environ['PATH']}")
+        _docker_config(home, {"credsStore": "tcstoken"})
+    before = len(token_server.requests)
+    result = tcs("registry", token_registry.url, "--mode=dry-run")
+    assert result.code == 0, result.err
+    assert csv_rows(_report(out_dir, token_registry)) == expected_rows(token_registry.host, standard.expected)
+    asked = token_server.requests[before:]
+    assert asked and all(r.get("grant") == "refresh_token" and r["account"] == "alice" for r in asked), asked
+    assert identity not in result.err
+
+    del token_server.refresh_tokens[identity]  # (revoked, or another server's)
+    refused = tcs("registry", token_registry.url, "--mode=dry-run")
+    assert refused.code == 3
+    assert refused.messages[-1].startswith(
+        "error\tthe registry's token service refused the credentials of an identity token (docker login's), from "
+    ), refused.messages[-1]
+    assert identity not in refused.err
+
+
 @pytest.mark.parametrize("flag_user", [True, False])
 def test_flags_beat_docker_config(tcs, basic_registry, isolated, flag_user):
     home = isolated.parent / "home"
@@ -487,3 +526,16 @@ def test_a_secret_with_spaces_in_it_is_starred_out_of_a_registry_message():
         ).encode(),
     )
     assert error_detail(answer) == "DENIED bad password *** for bob"
+
+
+@pytest.mark.parametrize("host", ["hub.docker.com", "docker.io", "registry-1.docker.io", "index.docker.io"])
+def test_docker_hubs_login_is_found_whichever_of_its_names_the_url_gives(tmp_path, host):
+    """`docker login` keeps Docker Hub's credentials under https://index.docker.io/v1/; the plugin's own
+    URL form, https://hub.docker.com/u/<namespace>, must find them too, or the run goes anonymous unsaid."""
+    from tcs_registry.dockerconfig import docker_credentials
+
+    config = tmp_path / "config.json"
+    auth = base64.b64encode(b"alice:dckr_pat_0123456789").decode()
+    config.write_text(json.dumps({"auths": {"https://index.docker.io/v1/": {"auth": auth}}}))
+    found = docker_credentials(host, config)
+    assert found is not None and (found.username, found.password) == ("alice", "dckr_pat_0123456789")

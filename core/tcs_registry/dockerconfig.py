@@ -35,10 +35,13 @@ def _host_of(key: str) -> str:
     return key.split("/", 1)[0].lower()
 
 
+DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com", "hub.docker.com"}
+
+
 def _aliases(host: str) -> set[str]:
-    if host in ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"):
-        return {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
-    return {host}
+    """The names `docker login` may have saved a host's credentials under (Docker Hub's: index.docker.io/v1/,
+    whichever of its names a URL gives, its web site's included)."""
+    return DOCKER_HUB if host in DOCKER_HUB else {host}
 
 
 def _from_helper(helper: str, server: str, named_by: str) -> Credentials | None:
@@ -66,9 +69,8 @@ def _from_helper(helper: str, server: str, named_by: str) -> Credentials | None:
         return None
     if not secret:
         return None
-    if username == "<token>":  # an identity token, not a password: not supported by the V2 flow here
-        log.warning("Docker credential helper returned an identity token, which is not supported helper=%s", program)
-        return None
+    if username == "<token>":  # an identity token (docker/cli's native store names it so), not a password
+        return Credentials(None, secret, source=f"docker-credential-{helper}", identity_token=True)
     return Credentials(username or None, secret, source=f"docker-credential-{helper}")
 
 
@@ -115,11 +117,17 @@ def _from_file(path: Path, host: str) -> Credentials | None:
     for key, entry in auths.items():
         if _host_of(key) not in wanted or not isinstance(entry, dict):
             continue
+        username = password = ""
         if isinstance(entry.get("auth"), str) and entry["auth"]:
             try:
                 username, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError, ValueError):
                 log.warning("Ignoring malformed auth entry path=%s host=%s", path, _host_of(key))
                 continue
+        # `docker login` to a registry whose token service gave a refresh token keeps it as the
+        # identitytoken, the password left empty (`az acr login` writes one, with a null GUID user)
+        if isinstance(entry.get("identitytoken"), str) and entry["identitytoken"]:
+            return Credentials(username or None, entry["identitytoken"], f"auth-file:{path.name}", identity_token=True)
+        if username or password:
             return Credentials(username, password, source=f"auth-file:{path.name}")
     return None

@@ -697,10 +697,19 @@ class RegistryClient:
             if self.credentials.username:
                 params.append(("account", self.credentials.username))
         fetched_at = time.time()
-        response = self._send("GET", realm, params=params, auth=auth, gated=False)
+        identity = self.credentials.identity_token
+        if identity:  # OAuth2's refresh grant (distribution's docs/spec/auth/oauth.md): a POST, scopes in one field
+            form = {"grant_type": "refresh_token", "refresh_token": self.credentials.password or ""}
+            form.update(service=challenge.params.get("service", ""), scope=scope or "", client_id=USER_AGENT)
+            response = self._send("POST", realm, data=form, gated=False, resendable=True)
+        else:
+            response = self._send("GET", realm, params=params, auth=auth, gated=False)
         service = urlsplit(realm).netloc
-        if response.status_code in (401, 403):
+        # (an OAuth2 server refuses a refresh token with 400 invalid_grant: RFC 6749 section 5.2)
+        if response.status_code in (401, 403) or (identity and response.status_code == 400):
             raise AuthError(self._refused("the registry's token service"))
+        if identity and response.status_code in (404, 405):  # (the spec: POST unknown to GET-only servers)
+            raise AuthError(f"the registry's token service {service} takes no identity token (docker login's)")
         if not response.ok:
             detail = error_detail(response)
             if response.status_code == 429:

@@ -113,6 +113,7 @@ class JsonFormatter(SeedFormatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+OTHERS = "tcs_registry.others"  # the root logger's handler of ours, for the libraries' records
 _formatter = SeedFormatter()
 _json = JsonFormatter()
 
@@ -128,6 +129,17 @@ def setup(verbosity: int = 0, log_format: str = "tab") -> None:
     logger.addHandler(handler)
     logger.propagate = False
     logger.setLevel(logging.WARNING if verbosity < 0 else logging.DEBUG if verbosity > 0 else logging.INFO)
+    # Libraries' own records (azure-identity's warning for each credential it tried, urllib3's) would reach
+    # standard error raw, through logging's last resort: not JSON, not starred out. In our format, their
+    # warnings with -v only (our own line says what failed) and their errors always.
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "name", None) == OTHERS]:
+        root.removeHandler(handler)
+    others = logging.StreamHandler(sys.stderr)
+    others.set_name(OTHERS)
+    others.setFormatter(_json if log_format == "json" else _formatter)
+    others.setLevel(logging.WARNING if verbosity > 0 else logging.ERROR)
+    root.addHandler(others)
 
 
 def json_lines() -> bool:

@@ -69,6 +69,9 @@ class Credentials:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     source: str = "anonymous"  # "flag", "env", "config", "docker-config", a plugin's label
+    # the password is an identity token: the OAuth refresh token `docker login` keeps for a registry whose
+    # token service gave one (distribution's docs/spec/auth/oauth.md), sent with grant_type=refresh_token
+    identity_token: bool = False
 
     @property
     def anonymous(self) -> bool:
@@ -88,7 +91,10 @@ class Credentials:
         """The line for credentials ``who`` (the registry, its token service) refused, or asked for."""
         if self.anonymous:
             return f"{who} requires credentials: pass --username and --password (or --password-stdin)"
-        user = f"user {self.username!r}" if self.username else "a password without --username (a token)"
+        if self.identity_token:
+            user = "an identity token (docker login's)"
+        else:
+            user = f"user {self.username!r}" if self.username else "a password without --username (a token)"
         return f"{who} refused the credentials of {user}, from {self.origin}"
 
 

@@ -1,7 +1,8 @@
 """A token server for the registry's ``auth: token`` mode (the Docker token authentication spec).
 
 It checks Basic credentials, grants the requested scopes to known users, and signs ES256 JWTs
-with a key whose certificate the registry trusts (``rootcertbundle``).
+with a key whose certificate the registry trusts (``rootcertbundle``). Its POST takes OAuth2's refresh
+grant as distribution's docs/spec/auth/oauth.md gives it (`docker login`'s identity tokens).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class TokenServer:
 
     def __init__(self, workdir: Path, users: dict[str, str], *, lifetime: int = 300, clock_skew: int = 0) -> None:
         self.users = users
+        self.refresh_tokens: dict[str, str] = {}  # identity token -> the account it stands for
         self.lifetime = lifetime
         self.clock_skew = clock_skew  # seconds added to the issued_at it reports (a server with a wrong clock)
         self.requests: list[dict[str, Any]] = []  # what was asked: account and scopes, never passwords
@@ -127,6 +129,21 @@ class TokenServer:
                         "issued_at": (datetime.now(UTC) + timedelta(seconds=server.clock_skew)).isoformat(),
                     },
                 )
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = {k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                if form.get("grant_type") != "refresh_token" or not form.get("client_id"):  # (both REQUIRED)
+                    self._answer(400, {"error": "invalid_request"})
+                    return
+                account = server.refresh_tokens.get(form.get("refresh_token", ""))
+                if account is None:  # RFC 6749 section 5.2: a refresh token not issued here
+                    self._answer(400, {"error": "invalid_grant"})
+                    return
+                scopes = form.get("scope", "").split()  # a scope list: one field, space-separated
+                server.requests.append({"account": account, "scopes": scopes, "grant": "refresh_token"})
+                token = server.issue(account, scopes)
+                self._answer(200, {"access_token": token, "expires_in": server.lifetime, "scope": " ".join(scopes)})
 
             def _answer(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()

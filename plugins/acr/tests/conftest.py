@@ -101,6 +101,9 @@ class AcrFacade(Facade):
         self.refresh_tokens: set[str] = set()
         self.grants: dict[str, set[str]] = {}  # access token -> scopes
         self.refused = 0  # expired tokens shown
+        # repositories deleted after the catalog listed them: ACR answers their tags 404, as the data-plane
+        # spec's _tags operation gives it (azure-rest-api-specs containerregistry.json), NAME_UNKNOWN as /v2/
+        self.gone: set[str] = set()
         self.throttle: dict[str, list[int]] = {}  # route -> the statuses its next token requests get
         self.route("POST", "/oauth2/exchange")(self.exchange)
         self.route("POST", "/oauth2/token")(self.token_from_refresh)
@@ -211,6 +214,9 @@ class AcrFacade(Facade):
         refused = self._guard(request, f"repository:{repo}:metadata_read")
         if refused:
             return refused
+        if repo in self.gone:
+            error = {"code": "NAME_UNKNOWN", "message": "repository name not known to registry", "detail": {}}
+            return json_answer({"errors": [error]}, 404)
         tags = sorted(self.stored.tags(repo).items())
         items = [
             {

@@ -3,12 +3,18 @@ an ACR front (exchange, /oauth2/token, /acr/v1) over the real CNCF registry."""
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import subprocess
+from pathlib import Path
+
 import pytest
 from tcs_registry_acr import hooks
 from tcs_registry_acr.client import _entra_options
 
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, vulnerabilities
+from tcs_registry.testing.helpers import console_script, csv_rows, expected_rows, report_path, vulnerabilities
 from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
 
 REGISTRY = "myregistry.azurecr.io"
@@ -132,6 +138,25 @@ def test_a_refresh_token_from_expose_token(tcs, pm, azure_env, acr_expected, out
     assert all(r.form()["scope"] for r in requests if r.method == "POST" and r.path == "/oauth2/token")
 
 
+@pytest.mark.parametrize("user", ["00000000-0000-0000-0000-000000000000", None])
+def test_the_refresh_token_az_acr_login_had_docker_keep(tcs, pm, azure_env, acr_expected, out_dir, user):
+    """`az acr login` runs `docker login` with the null GUID user and a refresh token, which docker keeps as
+    the entry's identitytoken, its password empty (Azure/acr docs/AAD-OAuth.md); a credential helper gives
+    it back with no user. The run takes it, as with `--expose-token`; no Entra ID is asked."""
+    config = Path(os.environ["HOME"]) / ".docker" / "config.json"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    entry = {"identitytoken": azure_env.mint_refresh_token()}
+    if user:
+        entry["auth"] = base64.b64encode(f"{user}:".encode()).decode()
+    config.write_text(json.dumps({"auths": {REGISTRY: entry}}))
+    before = len(azure_env.requests)
+    result = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, acr_expected)
+    requests = azure_env.requests[before:]
+    assert not any(r.path == "/oauth2/exchange" or r.basic() for r in requests)
+
+
 def test_a_geo_replicas_regional_endpoint(tcs, pm, azure_env, identity, acr_expected, out_dir):
     """The token service is the registry's (the challenge's service), not the regional host's name."""
     host = "myregistry.westeurope.geo.azurecr.io"
@@ -211,3 +236,54 @@ def test_a_refused_entra_identity_is_named(tcs, pm, azure_env, identity, monkeyp
 )
 def test_host_names(host, match):
     assert bool(hooks.plugin.sniff(f"https://{host}")) == match
+
+
+def test_a_repository_deleted_after_the_catalog_listed_it_has_no_tags(
+    tcs, pm, azure_env, identity, acr_expected, out_dir
+):
+    """As over /v2/: a 404 for a listed repository's tags is a repository gone meanwhile, not a failure."""
+    gone = "testing/tool"
+    azure_env.gone.add(gone)
+    result = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    assert result.code == 0, result.err
+    kept = [e for e in acr_expected if e.repository != gone]
+    assert len(kept) < len(acr_expected)
+    assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, kept)
+
+
+@pytest.mark.parametrize(("tenant", "authority"), [("not a tenant!", None), (TENANT, "http://127.0.0.1:9")])
+def test_azure_settings_that_cannot_be_used_are_one_usage_line(tcs, pm, azure_env, monkeypatch, tenant, authority):
+    """MSAL refuses a malformed tenant and an authority that is not HTTPS (ValueError): a setting to mend,
+    exit 2, not "unexpected error", the line kept for our own bugs."""
+    monkeypatch.setenv("AZURE_TENANT_ID", tenant)
+    if authority:
+        monkeypatch.setenv("AZURE_AUTHORITY_HOST", authority)
+    result = tcs("registry", URL, "--mode=dry-run", f"--username={CLIENT[0]}", f"--password={CLIENT[1]}", pm=pm)
+    assert result.code == 2, result.err
+    assert result.messages[-1].startswith("error\tAzure's settings cannot be used to log in: "), result.messages
+    chained = tcs("registry", URL, "--mode=dry-run", pm=pm)  # (DefaultAzureCredential reads them as it tries)
+    assert chained.code in (2, 3) and "unexpected error" not in chained.err, chained.err
+
+
+def test_azure_identitys_own_warnings_stay_in_the_log_format(azure_env, tmp_path):
+    """azure-identity logs a warning for each credential DefaultAzureCredential tried: with no handler of
+    its own, logging would write it raw (13 lines, not JSON, not starred out). In our format, with -v only."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TCS_ACR_REGISTRY_URL": azure_env.url}
+    command = [
+        console_script(),
+        "registry",
+        URL,
+        "--mode=dry-run",
+        f"--state-dir={tmp_path}",
+        f"--output-dir={tmp_path}",
+    ]
+    quiet = subprocess.run([*command, "--log-format=json"], env=env, capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 3
+    lines = [json.loads(line) for line in quiet.stderr.splitlines()]  # every line one JSON object
+    assert [line["level"] for line in lines if line["level"] != "info"] == ["error"], lines
+    assert lines[-1]["message"].startswith("Entra ID refused the Entra ID (DefaultAzureCredential): ")
+    verbose = subprocess.run([*command, "-v"], env=env, capture_output=True, text=True, timeout=120)
+    assert verbose.returncode == 3
+    assert any(
+        "\twarn\tDefaultAzureCredential failed to retrieve a token" in line for line in verbose.stderr.splitlines()
+    )

@@ -15,7 +15,7 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 from azure.identity import AzureAuthorityHosts, ClientSecretCredential, DefaultAzureCredential
 
-from tcs_registry import AuthError, Credentials, ImageDescription, Registry, RegistryClient, RegistryError
+from tcs_registry import AuthError, Credentials, ImageDescription, Registry, RegistryClient, RegistryError, UsageError
 from tcs_registry.default_plugins.v2 import describe
 from tcs_registry.http import Challenge, json_field, origin, token_lifetime
 from tcs_registry.logs import redact
@@ -78,20 +78,29 @@ class AcrClient(RegistryClient):
         self.refresh_token: str | None = None
         self._refresh_until = float("inf")  # time.time() at which to exchange the refresh token again
         username = credentials.username or ""
+        try:
+            self._credentials(credentials, username)
+        except ValueError as exc:  # a malformed AZURE_TENANT_ID or AZURE_AUTHORITY_HOST (MSAL's checks)
+            raise UsageError(f"Azure's settings cannot be used to log in: {exc}") from None
+        super().__init__(replace(registry, path=""), credentials, **kwargs)
+        self._exchange_lock = threading.Lock()
+
+    def _credentials(self, credentials: Credentials, username: str) -> None:
+        """How to log in: Entra ID (DefaultAzureCredential, a service principal), an ACR refresh token or Basic."""
         if not credentials.username and not credentials.password:
             self.entra = DefaultAzureCredential(**_entra_options(self.cloud))  # managed identity and friends
             self.how = "Entra ID (DefaultAzureCredential)"
-        elif username == NULL_GUID and credentials.password:
-            self.refresh_token = credentials.password  # what `az acr login --expose-token` printed
-            self.how = "refresh token (az acr login --expose-token)"
+        elif (username == NULL_GUID or credentials.identity_token) and credentials.password:
+            # what `az acr login --expose-token` printed, or the identitytoken `az acr login` had docker keep
+            self.refresh_token = credentials.password
+            how = "az acr login, kept by docker" if credentials.identity_token else "az acr login --expose-token"
+            self.how = f"refresh token ({how})"
         elif GUID.match(username) and self.tenant and credentials.password:
             options = _entra_options(self.cloud)
             self.entra = ClientSecretCredential(self.tenant, username, credentials.password, **options)
             self.how = f"service principal {username}"
         else:
             self.how = f"user {username!r} (Basic)"
-        super().__init__(replace(registry, path=""), credentials, **kwargs)
-        self._exchange_lock = threading.Lock()
 
     def _refused(self, who: str) -> str:
         if self.entra is not None or self.refresh_token is not None:
@@ -106,7 +115,7 @@ class AcrClient(RegistryClient):
         try:
             aad = self.entra.get_token(AAD_SCOPE).token
             redact(aad)  # sent in a form, not in an Authorization header, where the core keeps them secret
-        except AzureError as exc:
+        except (AzureError, ValueError) as exc:  # (MSAL refuses an authority that is not HTTPS with ValueError)
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise AuthError(f"Entra ID refused the {self.how}: {message}") from None
         form = {"grant_type": "access_token", "service": self.service, "access_token": aad}
@@ -166,7 +175,9 @@ class AcrClient(RegistryClient):
     def tags(self, repository: str) -> list[str]:
         what = f"ACR tags of {repository}"
         names = []
-        for tag in self.paginate(f"/acr/v1/{repository}/_tags", "tags", page_size=PAGE_SIZE, what=what):
+        # (a repository deleted since the catalog listed it answers 404: no tags, as over /v2/)
+        tags = self.paginate(f"/acr/v1/{repository}/_tags", "tags", page_size=PAGE_SIZE, what=what, missing_ok=True)
+        for tag in tags:
             name = json_field(tag, "name", what)
             self.listed.put((repository, name), tag)
             names.append(name)
