@@ -297,7 +297,9 @@ class Discovery:
                 if self._mine(repository, tag):
                     listed.append(tag)
             listed = sorted(set(listed))
-            work = sum(self._costs(repository, tag) for tag in listed)
+            described = [tag for tag in listed if self._costs(repository, tag)]
+            work = len(described)
+            client.read_ahead(repository, described)
             whole = True
         finally:
             with self._counting:

@@ -937,6 +937,11 @@ class RegistryClient:
         """Why a listed repository (or its tag) cannot be asked for, or None: see oci.name_problem."""
         return oci.name_problem(repository, tag)
 
+    def read_ahead(self, repository: str, tags: list[str]) -> None:
+        """The tags of ``repository`` the run will describe, once its listing is done and the patterns,
+        the shard and the attached tags have been applied: a vendor that reads manifests in batches (ECR)
+        reads these, and only these (a read may count as a pull)."""
+
     def manifest_digest(self, repository: str, reference: str) -> str | None:
         """The digest ``reference`` names now, from a HEAD request (no body, and not counted as a pull on
         Docker Hub), or None if the registry does not say; ImageError if it names nothing any more."""

@@ -38,6 +38,7 @@ from tcs_registry.testing.datasets import Expected, push_index, push_tags
 from tcs_registry.testing.facade import Answer, Facade, Request, json_answer
 from tcs_registry.testing.fixtures import seed
 from tcs_registry.testing.images import Pusher, make_layer
+from tcs_registry.testing.proxy import Proxy
 from tcs_registry.testing.registry import RegistryServer, htpasswd
 from tcs_registry.testing.vulnerable import push_debian9
 
@@ -229,3 +230,32 @@ def ecr_env(monkeypatch, ecr_api, ecr_registry):
 @pytest.fixture
 def ecr_expected(ecr_seeded):
     return ecr_seeded.expected
+
+
+EXPIRED = {"code": "DENIED", "message": "Your authorization token has expired. Reauthenticate and try again."}
+
+
+class EcrV2(Proxy):
+    """ECR's V2 side as it answers a password it no longer takes: 403 DENIED "Your authorization token has
+    expired. Reauthenticate and try again." (AWS's "Troubleshooting Docker commands with Amazon ECR",
+    error 403), where the CNCF registry's htpasswd answers 401 with a challenge. With no credentials at
+    all, ECR too answers 401 and its Basic challenge."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream, lambda *_: None)
+        self.denied = 0  # passwords refused so
+
+    def _dispatch(self, request: Request) -> Answer:
+        status, headers, body = super()._dispatch(request)
+        if status == 401 and request.headers.get("Authorization"):
+            self.denied += 1
+            return json_answer({"errors": [EXPIRED]}, 403)
+        return status, headers, body
+
+
+@pytest.fixture
+def ecr_v2(ecr_env, monkeypatch):
+    """The V2 side refusing as ECR does (`EcrV2`)."""
+    with EcrV2(ecr_env.url) as v2:
+        monkeypatch.setenv("TCS_ECR_REGISTRY_URL", v2.url)
+        yield v2

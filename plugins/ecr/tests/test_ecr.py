@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
+import types
 
 import pytest
 import tcs_registry_ecr.client
@@ -224,13 +227,15 @@ def test_the_profiles_retry_settings_are_kept(monkeypatch, ecr_env, tmp_path):
 
 
 def test_a_password_the_registry_refuses_is_renewed(
-    tcs, pm, ecr_env, ecr_api, ecr_expected, out_dir, aws_keys, monkeypatch
+    tcs, pm, ecr_env, ecr_v2, ecr_api, ecr_expected, out_dir, aws_keys, monkeypatch
 ):
-    """A password revoked since it was handed out is asked for again (here at once; else every 30 s)."""
+    """A password revoked since it was handed out (ECR: 403 DENIED, "Your authorization token has
+    expired") is asked for again (here at once; else every 30 s)."""
     monkeypatch.setattr(ecr_api, "stale_passwords", 1)
     monkeypatch.setattr(tcs_registry_ecr.client, "REFUSED_GAP", 0.0)
     before = ecr_api.count("GetAuthorizationToken")
     result = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    assert ecr_v2.denied == 1  # ECR's refusal is what the run met
     assert result.code == 0, result.err
     assert csv_rows(report_path(out_dir, HOST)) == expected_rows(HOST, ecr_expected)
     assert ecr_api.count("GetAuthorizationToken") - before == 2
@@ -273,3 +278,83 @@ def test_an_artifact_is_skipped_with_what_it_is(tcs, pm, ecr_env, moto_ecr, out_
     skipped = f"info\tSkipped image={HOST}/charts/web:0.1.0 reason=an artifact (config {HELM_CONFIG})"
     assert skipped in result.infos
     assert not [m for m in result.infos if m.startswith("info\tScanned image")]
+
+
+def _read(ecr_api, before: int) -> dict[str, int]:
+    """The manifests batch_get_image read since ``before``, by repository."""
+    read: dict[str, int] = {}
+    for name, body in ecr_api.calls[before:]:
+        if name == "BatchGetImage":
+            read[body["repositoryName"]] = read.get(body["repositoryName"], 0) + len(body["imageIds"])
+    return read
+
+
+def test_only_the_images_the_run_describes_are_read(
+    tcs, pm, ecr_env, ecr_api, ecr_expected, out_dir, aws_keys, monkeypatch
+):
+    """batch_get_image is ECR's pull: it sets LastRecordedPullTime, which lifecycle rules on pull time go
+    by (botocore's ecr service-2.json: "When an image is pulled, the BatchGetImage API is called once to
+    retrieve the image manifest"). Images the patterns or the shard leave out are never read, not even
+    for a dry run's report (their rows say skipped, with no build time), nor fetched over V2."""
+    before, direct = len(ecr_api.calls), os.environ.get("TCS_ECR_REGISTRY_URL", "")
+    with Proxy(ecr_env.url, lambda *_: None) as v2:
+        monkeypatch.setenv("TCS_ECR_REGISTRY_URL", v2.url)
+        result = tcs("registry", URL, "--mode=dry-run", "--denyList=team/*", pm=pm)
+    monkeypatch.setenv("TCS_ECR_REGISTRY_URL", direct)
+    assert result.code == 0, result.err
+    denied = lambda e: e.repository.startswith("team/")  # noqa: E731
+    assert csv_rows(report_path(out_dir, HOST)) == expected_rows(HOST, ecr_expected, denied, dated_skipped=False)
+    assert set(_read(ecr_api, before)) == {"base", "apps/debian9"}
+    assert not any(p.startswith("/v2/team/") for p in v2.paths), v2.paths
+
+    shares = []
+    for share in (1, 2):
+        before = len(ecr_api.calls)
+        done = tcs("registry", URL, "--mode=dry-run", f"--shard={share}/2", "--scan-id=s1", pm=pm)
+        assert done.code == 0, done.err
+        shares.append(_read(ecr_api, before))
+    whole = {r: a + b for r, a, b in ((r, shares[0].get(r, 0), shares[1].get(r, 0)) for r in {*shares[0], *shares[1]})}
+    before = len(ecr_api.calls)
+    assert tcs("registry", URL, "--mode=dry-run", pm=pm).code == 0
+    assert whole == _read(ecr_api, before)  # two workers read each manifest once between them
+
+
+def test_a_path_in_the_url_names_the_repositories_under_it(tcs, pm, ecr_env, ecr_expected, out_dir, aws_keys):
+    """`https://<registry>/team` is the team/ namespace, as a docker user reads it: not the whole registry."""
+    result = tcs("registry", f"{URL}/team", "--mode=dry-run", pm=pm)
+    assert result.code == 0, result.err
+    team = [e for e in ecr_expected if e.repository.startswith("team/")]
+    assert 0 < len(team) < len(ecr_expected)
+    assert csv_rows(report_path(out_dir, HOST)) == expected_rows(HOST, team)
+
+
+def test_a_renewal_that_fails_early_keeps_the_password_in_hand(
+    tcs, pm, ecr_env, ecr_api, ecr_expected, out_dir, aws_keys, monkeypatch
+):
+    """Seven hours in (past the half-life of its 12), asking for a new password fails (the role's session
+    ended): the one in hand lasts five hours more and is kept, with one warning, and asked again only
+    every 30 s, not before every request."""
+    later = {"by": 0.0}
+    clock = types.SimpleNamespace(time=lambda: time.time() + later["by"])
+    monkeypatch.setattr(tcs_registry_ecr.client, "time", clock)
+    moto = ecr_api._moto
+
+    def seven_hours_on(request, body):
+        operation = request.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
+        if operation == "DescribeImages":
+            later["by"] = 7 * 3600.0
+        if operation == "GetAuthorizationToken" and later["by"]:
+            return 400, {
+                "__type": "ExpiredTokenException",
+                "message": "The security token included in the request is expired",
+            }
+        return moto(request, body)
+
+    monkeypatch.setattr(ecr_api, "_moto", seven_hours_on)
+    before = ecr_api.count("GetAuthorizationToken")
+    result = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, HOST)) == expected_rows(HOST, ecr_expected)
+    assert ecr_api.count("GetAuthorizationToken") - before == 2  # the first, and the one renewal tried
+    kept = [m for m in result.messages if "the registry password in hand is kept until it expires" in m]
+    assert len(kept) == 1 and kept[0].startswith("warn\t"), result.messages

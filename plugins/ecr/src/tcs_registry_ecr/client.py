@@ -104,6 +104,8 @@ def _user_set(core: Any, key: str, variable: str) -> bool:
 
 
 class EcrClient(RegistryClient):
+    describe_skipped = False  # a manifest read is a pull to ECR (LastRecordedPullTime): admitted images only
+
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
         host = parse_host(registry.host)
         if host is None:
@@ -111,6 +113,7 @@ class EcrClient(RegistryClient):
                 f"{registry.host} is not an ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)"
             )
         self.ecr_host = host
+        self.prefix = registry.path.strip("/")  # a URL's path names a namespace: its repositories alone
         override = os.environ.get("TCS_ECR_REGISTRY_URL")
         if override:
             parts = urlsplit(override)
@@ -119,7 +122,7 @@ class EcrClient(RegistryClient):
         session = boto3.session.Session()
         self.ecr = session.client("ecr", region_name=host.region, config=_client_config(session, host))
         self._token_lock = threading.Lock()
-        self._renew_at = self._fetched_at = 0.0
+        self._renew_at = self._fetched_at = self._expires_at = 0.0
         self.given = not credentials.anonymous  # a password given on the command line serves nothing here
         self._manifests = BoundedCache(CACHE)  # the core's cache, larger: a listing fills it in batches
 
@@ -135,14 +138,21 @@ class EcrClient(RegistryClient):
             try:
                 answer = self.ecr.get_authorization_token(registryIds=[self.ecr_host.account])
             except Exception as exc:
-                raise _aws_error(exc, "ECR get_authorization_token", self.given) from None
+                error = _aws_error(exc, "ECR get_authorization_token", self.given)
+                if refused or now >= self._expires_at:
+                    raise error from None
+                # an early renewal that failed: the password in hand lasts till its end; asked again later
+                log.warning("%s; the registry password in hand is kept until it expires", error)
+                self._renew_at = now + REFUSED_GAP
+                return
             data = answer["authorizationData"][0]
             user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
             self.credentials = Credentials(user, password, source="ecr-authorization-token")
             expires = data.get("expiresAt")
             lifetime = expires.timestamp() - now if expires is not None else PASSWORD_HOURS * 3600
             self._fetched_at = now
-            self._renew_at = now + min(max(lifetime, 0.0), PASSWORD_HOURS * 3600) / 2
+            lifetime = min(max(lifetime, 0.0), PASSWORD_HOURS * 3600)
+            self._renew_at, self._expires_at = now + lifetime / 2, now + lifetime - REFUSED_GAP
 
     def _authorization(self, scope: str | None, *, fresh: bool) -> str | None:
         self._refresh_password(refused=fresh)
@@ -151,6 +161,22 @@ class EcrClient(RegistryClient):
     def login(self) -> None:
         self._refresh_password()
         self.ping()
+
+    def request(self, method: str, path_or_url: str, **kwargs: Any) -> Any:
+        """ECR answers a password it no longer takes (expired, or its role's session ended) with 403
+        DENIED, not with 401 and a challenge (AWS's "Troubleshooting Docker commands", error 403:
+        "Your authorization token has expired"): a new one is asked for, and the request sent once more."""
+        response = super().request(method, path_or_url, **kwargs)
+        if response.status_code != 403 or kwargs.get("auth") is not None:
+            return response
+        if "authorization token has expired" not in response.text.lower():
+            return response
+        fetched = self._fetched_at
+        self._refresh_password(refused=True)
+        if self._fetched_at == fetched:  # (renewed a moment ago: this one is refused for another reason)
+            return response
+        response.close()
+        return super().request(method, path_or_url, **kwargs)
 
     # -- listing through the ECR API ---------------------------------------------------------------
     def _pages(self, operation: str, what: str, **params: Any) -> Iterator[dict[str, Any]]:
@@ -163,28 +189,35 @@ class EcrClient(RegistryClient):
             raise _aws_error(exc, what) from None
 
     def repositories(self) -> Iterator[str]:
+        prefix = self.prefix
         for page in self._pages("describe_repositories", "ECR describe_repositories"):
             for repository in page.get("repositories", ()):
-                yield repository["repositoryName"]
+                name = repository["repositoryName"]
+                if not prefix or name == prefix or name.startswith(f"{prefix}/"):
+                    yield name
 
     def name_problem(self, repository: str, tag: str | None = None) -> str | None:
         return oci.name_problem(repository, tag, longest=MAX_REPOSITORY_NAME)
 
     def tags(self, repository: str) -> list[str]:
-        """Tagged images only; their manifests are read in batches for describe()."""
+        """Tagged images only (their details kept for describe())."""
         tags: list[str] = []
-        digests: set[str] = set()
         what = f"ECR describe_images of {repository}"
         for page in self._pages("describe_images", what, repositoryName=repository, filter={"tagStatus": "TAGGED"}):
             for detail in page.get("imageDetails", ()):
                 for tag in detail.get("imageTags") or ():
                     self.listed.put((repository, tag), detail)
                     tags.append(tag)
-                    digests.add(detail["imageDigest"])
+        return tags
+
+    def read_ahead(self, repository: str, tags: list[str]) -> None:
+        """The manifests of the images the run will describe, in batches: batch_get_image is how ECR
+        counts a pull (it sets LastRecordedPullTime, which lifecycle rules on pull time go by), so the
+        images the patterns, the shard or a signature's tag leave out are never read."""
+        digests = {str(d["imageDigest"]) for d in (self.listed.get((repository, t)) for t in tags) if d}
         manifests = self._batch_manifests(repository, digests)
         children = {p.digest for m in manifests if m.is_index for p in m.platforms() if p.digest}
         self._batch_manifests(repository, children)
-        return tags
 
     def _batch_manifests(self, repository: str, digests: set[str]) -> list[Manifest]:
         """Manifests read ahead, 100 a call. One that cannot be used here (schema 1, not byte-exact,
@@ -200,11 +233,10 @@ class EcrClient(RegistryClient):
                     imageIds=ids,
                     acceptedMediaTypes=ACCEPTED_MEDIA_TYPES,
                 )
-            except Exception as exc:  # the read-ahead only: describe() asks the V2 API instead
-                log.warning(
-                    "%s; its images are read over the V2 API", _aws_error(exc, f"ECR batch_get_image of {repository}")
-                )
-                return found
+            except Exception as exc:  # the read-ahead only: describe() asks the V2 API for this batch's
+                error = _aws_error(exc, f"ECR batch_get_image of {repository}")
+                log.warning("%s; %d of its images are read over the V2 API", error, len(ids))
+                continue
             for image in answer.get("images", ()):
                 body = str(image.get("imageManifest") or "").encode()
                 digest = str((image.get("imageId") or {}).get("imageDigest") or "")
