@@ -208,6 +208,9 @@ def _client(monkeypatch, host: str, **env: str) -> EcrClient:
             "https://ecr-fips.us-east-1.amazonaws.com",
         ),
         ("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com", {}, "https://ecr-fips.us-east-1.amazonaws.com"),
+        # a dual-stack registry host: its API over IPv6 too (botocore's ecr endpoint-rule-set-1.json, UseDualStack)
+        ("123456789012.dkr-ecr.us-east-1.on.aws", {}, "https://ecr.us-east-1.api.aws"),
+        ("123456789012.dkr-ecr-fips.us-east-1.on.aws", {}, "https://ecr-fips.us-east-1.api.aws"),
     ],
 )
 def test_the_users_fips_setting_is_kept(monkeypatch, ecr_env, host, env, endpoint):

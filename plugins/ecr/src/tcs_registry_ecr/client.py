@@ -84,6 +84,8 @@ def _client_config(session: boto3.session.Session, host: EcrHost) -> Config:
     settings: dict[str, Any] = {}
     if host.fips:  # the host name itself asks for FIPS; otherwise the user's setting decides
         settings["use_fips_endpoint"] = True
+    if host.dual_stack:  # (AWS's "Making API requests over IPv6": the API's own dual-stack endpoint)
+        settings["use_dualstack_endpoint"] = True
     retries: dict[str, Any] = {}
     if not _user_set(core, "retry_mode", "AWS_RETRY_MODE"):
         retries["mode"] = "adaptive"  # ECR throttles per API: back off on ThrottlingException

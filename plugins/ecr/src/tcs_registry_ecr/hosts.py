@@ -18,10 +18,12 @@ class EcrHost:
     account: str
     region: str
     fips: bool
+    dual_stack: bool = False  # <account>.dkr-ecr.<region>.on.aws: IPv6 too, and so is its API (ecr.<region>.api.aws)
 
 
 def parse_host(host: str) -> EcrHost | None:
     match = ECR_HOST.match(host.split(":")[0].lower())
     if not match:
         return None
-    return EcrHost(match.group("account"), match.group("region"), bool(match.group("fips")))
+    dual_stack = match.group(0).split(".")[1].startswith("dkr-ecr") and ".on." in match.group(0)
+    return EcrHost(match.group("account"), match.group("region"), bool(match.group("fips")), dual_stack)
