@@ -219,6 +219,16 @@ def test_the_users_fips_setting_is_kept(monkeypatch, ecr_env, host, env, endpoin
     assert _client(monkeypatch, host, **env).ecr.meta.endpoint_url == endpoint
 
 
+def test_the_api_calls_wait_as_long_as_the_runs_requests(monkeypatch, ecr_env):
+    """botocore waits 60 s to connect and 60 s for an answer, 10 attempts: a blocked API endpoint (no
+    ecr.api VPC endpoint in a private subnet) would be 20 minutes of silence. The run's timeout applies."""
+    client = _client(monkeypatch, HOST)
+    assert (client.ecr.meta.config.connect_timeout, client.ecr.meta.config.read_timeout) == client.timeout
+    registry = Registry(url=f"https://{HOST}", scheme="https", host=HOST, path="", registry_type="ECR")
+    config = EcrClient(registry, Credentials(), timeout=(3.0, 7.0)).ecr.meta.config  # --timeout=7
+    assert (config.connect_timeout, config.read_timeout) == (3.0, 7.0)
+
+
 def test_the_profiles_retry_settings_are_kept(monkeypatch, ecr_env, tmp_path):
     config = tmp_path / "config"
     config.write_text("[profile ci]\nretry_mode = standard\nmax_attempts = 3\n")

@@ -76,12 +76,12 @@ def _aws_error(exc: Exception, what: str, password_given: bool = False) -> Regis
     raise exc
 
 
-def _client_config(session: boto3.session.Session, host: EcrHost) -> Config:
+def _client_config(session: boto3.session.Session, host: EcrHost, timeout: tuple[float, float]) -> Config:
     """Our defaults only where the user set nothing: a client Config wins over the environment and the
     profile in botocore, so a value given here would silently override AWS_USE_FIPS_ENDPOINT or a
     profile's retry_mode."""
     core = session._session  # botocore's session: it resolves env > profile > default
-    settings: dict[str, Any] = {}
+    settings: dict[str, Any] = {"connect_timeout": timeout[0], "read_timeout": timeout[1]}  # the run's, not 60 s
     if host.fips:  # the host name itself asks for FIPS; otherwise the user's setting decides
         settings["use_fips_endpoint"] = True
     if host.dual_stack:  # (AWS's "Making API requests over IPv6": the API's own dual-stack endpoint)
@@ -122,7 +122,7 @@ class EcrClient(RegistryClient):
             registry = replace(registry, scheme=parts.scheme, host=parts.netloc, path="")
         super().__init__(replace(registry, path=""), Credentials(), **kwargs)
         session = boto3.session.Session()
-        self.ecr = session.client("ecr", region_name=host.region, config=_client_config(session, host))
+        self.ecr = session.client("ecr", region_name=host.region, config=_client_config(session, host, self.timeout))
         self._token_lock = threading.Lock()
         self._renew_at = self._fetched_at = self._expires_at = 0.0
         self.given = not credentials.anonymous  # a password given on the command line serves nothing here
