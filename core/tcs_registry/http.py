@@ -483,6 +483,8 @@ class RegistryClient:
             raise_on_status=False,
         )
         retry.traffic, retry.on_timeout = self.traffic, self._timed_out
+        root = urlsplit(registry.api_root)
+        retry.home = (root.hostname or "", root.port or (443 if root.scheme == "https" else 80))
         self._request = threading.local()  # .timeouts: of the request this thread is sending
         # every request in flight keeps its connection: at most `workers` reads, and tokens and API calls
         adapter = Adapter(max_retries=retry, pool_connections=4, pool_maxsize=max(2 * workers + 4, 16))

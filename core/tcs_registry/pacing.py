@@ -506,10 +506,11 @@ class PacedRetry(Retry):
 
     traffic: Traffic | None = None
     on_timeout: Callable[[Exception | None, Any], bool] | None = None
+    home: tuple[str, int] | None = None  # the registry's host and port: a vendor API's 429s elsewhere are not its
 
     def new(self, **kwargs: Any) -> Retry:
         retry = super().new(**kwargs)
-        retry.traffic, retry.on_timeout = self.traffic, self.on_timeout  # type: ignore[attr-defined]
+        retry.traffic, retry.on_timeout, retry.home = self.traffic, self.on_timeout, self.home  # type: ignore[attr-defined]
         return retry
 
     def increment(
@@ -521,7 +522,8 @@ class PacedRetry(Retry):
         _pool: Any = None,
         _stacktrace: Any = None,
     ) -> Retry:
-        if response is not None and response.status == 429 and self.traffic is not None:
+        elsewhere = self.home is not None and _pool is not None and (_pool.host, _pool.port) != self.home
+        if response is not None and response.status == 429 and self.traffic is not None and not elsewhere:
             pace = self.traffic.pace
             pace.refused()
             if self.traffic.gated:

@@ -9,6 +9,7 @@ import pytest
 import tcs_registry_dockerhub.client
 from tcs_registry_dockerhub import hooks
 
+import tcs_registry.pacing
 from tcs_registry import RegistryError
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, vulnerabilities
@@ -286,3 +287,33 @@ def test_a_mirror_password_never_goes_to_docker_hub(tcs, pm, hub, monkeypatch):
     )
     assert [r.path for r in api.requests[before:] if r.method == "POST"] == []
     assert all(r.headers.get("Authorization") is None for r in api.requests[before:])
+
+
+def test_the_abuse_limits_bare_429_is_waited_out_not_taken_for_the_quota(tcs, pm, hub, hub_expected, out_dir):
+    """Docker Hub's abuse limit answers "a simple 429", for paid accounts too; the pull quota "a longer
+    error message" (TOOMANYREQUESTS). The first is a registry asking for fewer requests: the run slows
+    down and asks again, and ends complete; it is not told to log in."""
+    _, registry = hub
+    registry.abusive = 2
+    result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, "--concurrency=1", pm=pm)
+    assert result.code == 0, result.err
+    acme = [e for e in hub_expected if e.repository.startswith("acme/")]
+    assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, acme)
+    assert registry.abusive == 0
+    assert not [m for m in result.messages if "quota" in m], result.messages
+
+
+def test_the_hub_apis_429s_never_stop_the_run_as_a_starved_registry(tcs, pm, hub, hub_expected, out_dir, monkeypatch):
+    """A listing that meets nothing but the Hub API's per-minute 429s for longer than the registry may
+    answer nothing but 429 (5 minutes; here 3 s) waits them out: they are the API's, not the registry's."""
+    api, registry = hub
+    monkeypatch.setattr(tcs_registry.pacing, "STARVED", 3.0)
+    monkeypatch.setattr(tcs_registry.pacing, "STILL", 2.0)
+    monkeypatch.setattr(tcs_registry_dockerhub.client, "PAGE_SIZE", 1)
+    monkeypatch.setattr(api, "per_minute", 2)
+    monkeypatch.setattr(api, "window", 1.0)
+    result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, "--concurrency=1", "--denyList=acme/*", pm=pm)
+    assert result.code == 0, result.err
+    assert not [m for m in result.messages if "nothing but 429" in m]
+    acme = [e for e in hub_expected if e.repository.startswith("acme/")]
+    assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, acme, lambda e: True, False)

@@ -39,6 +39,7 @@ API_TOKEN_LIFETIME = 10 * 60  # the Hub API's access token lasts 10 minutes (doc
 API_TOKEN_MARGIN = 60  # renewed this long before its end (a tenth of its life, if that is shorter)
 API_ATTEMPTS = 4  # asks of one Hub API call that the per-minute limit refuses (429)
 MAX_API_WAIT = 60.0
+ABUSE_ATTEMPTS = 4  # asks of one manifest that Docker Hub's abuse limit refuses (a bare 429)
 # The web pages people copy from hub.docker.com: /r/<ns>/<repo>, /_/<repo>, /repository/docker/<ns>/<repo>/...,
 # /layers/<ns>/<repo>/<tag>/... (and the older /layers/<repo>/<ns>/<repo>/<tag>/...), /u/<ns>, /orgs/<ns>/...,
 # /repositories/<ns>, /r/<ns>
@@ -258,16 +259,37 @@ class DockerHubClient(RegistryClient):
                 if self.remaining == 0:
                     raise QuotaExhausted(self._quota_message())
         response = super()._send(method, url, **kwargs)
-        if counted:
-            remaining = response.headers.get("ratelimit-remaining", "")
-            if remaining.split(";")[0].strip().isdigit():
-                with self._quota_lock:
-                    self.remaining = int(remaining.split(";")[0])
-            if response.status_code == 429:
-                with self._quota_lock:
-                    self.remaining = 0
-                raise QuotaExhausted(self._quota_message())
+        if not counted:
+            return response
+        for attempt in range(1, ABUSE_ATTEMPTS):
+            if response.status_code != 429 or self._pull_limit(response):
+                break
+            # Docker Hub's abuse limit, for every kind of account: "a simple 429 Too Many Requests
+            # response. The pull limit returns a longer error message" (docker/docs, docker-hub/usage):
+            # fewer requests, and this one again after a while, as for any registry's 429
+            pace = self.traffic.pace
+            pace.refused()
+            pace.slow_down()
+            pace.pause(min(asked_to_wait(response) or 2.0 ** (attempt - 1), MAX_API_WAIT))
+            self.traffic.halt_if_starved()
+            response.close()
+            response = super()._send(method, url, **kwargs)
+        remaining = response.headers.get("ratelimit-remaining", "")
+        if remaining.split(";")[0].strip().isdigit():
+            with self._quota_lock:
+                self.remaining = int(remaining.split(";")[0])
+        if response.status_code == 429 and self._pull_limit(response):
+            with self._quota_lock:
+                self.remaining = 0
+            raise QuotaExhausted(self._quota_message())
         return response
+
+    @staticmethod
+    def _pull_limit(response: requests.Response) -> bool:
+        """Whether a 429 is the pull quota (TOOMANYREQUESTS, "You have reached your pull rate limit"; or
+        no pulls left by its headers), not the abuse limit's bare answer."""
+        remaining = response.headers.get("ratelimit-remaining", "").split(";")[0].strip()
+        return remaining == "0" or "TOOMANYREQUESTS" in response.text[:4096].upper()
 
     def _quota_message(self) -> str:
         who = "this account" if not self.credentials.anonymous else "anonymous pulls from this address"
