@@ -299,7 +299,8 @@ class Discovery:
             listed = sorted(set(listed))
             described = [tag for tag in listed if self._costs(repository, tag)]
             work = len(described)
-            client.read_ahead(repository, described)
+            if hasattr(client, "read_ahead"):  # (an auth plugin's own client may have none)
+                client.read_ahead(repository, described)
             whole = True
         finally:
             with self._counting:
@@ -314,7 +315,13 @@ class Discovery:
         --max-images: `counts`)."""
         if attached_tag(tag) or self._connected()[1].name_problem(repository, tag) is not None:
             return False
-        return self.describes_all or self.settings.image_filter.admits(repository, tag)
+        return self._describes_skipped(repository) or self.settings.image_filter.admits(repository, tag)
+
+    def _describes_skipped(self, repository: str) -> bool:
+        """A dry run describes the images of ``repository`` the patterns leave out (`describes_all`), unless
+        the client says describing there costs what the user counts (an auth plugin's client may not say)."""
+        says = getattr(self._connected()[1], "describes_skipped", None)
+        return self.describes_all and (says is None or says(repository))
 
     def _mine(self, repository: str, tag: str) -> bool:
         """Whether ``repository:tag`` is in this worker's share (--shard K/N): a hash every machine and
@@ -656,6 +663,7 @@ class Discovery:
                 elif wanted:
                     log.debug("Skipping image beyond --max-images image=%s/%s:%s", s.host, repository, tag)
                 describe = describe_skipped and not attached and self.stopped is None
+                describe = describe and self._describes_skipped(repository)
                 future = submit(self.describe, repository, tag) if describe else None
                 if future is None:
                     self._one_finished()  # nothing to do but its row

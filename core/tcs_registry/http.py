@@ -178,7 +178,8 @@ def error_code(response: requests.Response) -> str:
 
 def error_detail(response: requests.Response) -> str:
     """The registry's own error code and message: the V2 error format's, else a vendor API's one-line
-    ``message`` (GitHub, Docker Hub), ``error_message`` or ``error`` (Quay), cut to one short line."""
+    ``message`` (GitHub, Docker Hub), ``error_message`` or ``error`` (Quay), else a plain text answer's
+    first line (Artifactory's "available only in Artifactory Pro"), cut to one short line."""
     first = _first_error(response)
     detail = " ".join(str(first.get(k, "")) for k in ("code", "message")).strip()
     if not detail:
@@ -187,6 +188,8 @@ def error_detail(response: requests.Response) -> str:
             detail = next(
                 (v for k in ("message", "error_message", "error", "detail") if isinstance(v := body.get(k), str)), ""
             )
+    if not detail and response.headers.get("Content-Type", "").startswith("text/plain"):
+        detail = next(iter(response.text[:1000].strip().splitlines()), "")
     # secrets hidden before the spaces are squeezed, the cut (a token cut in two is not found) and the
     # escapes (nor one escaped)
     return ascii(" ".join(redaction.hide(detail).split())[:200])[1:-1]
@@ -939,6 +942,12 @@ class RegistryClient:
         """Why a listed repository (or its tag) cannot be asked for, or None: see oci.name_problem."""
         return oci.name_problem(repository, tag)
 
+    def describes_skipped(self, repository: str) -> bool:
+        """Whether a dry run describes the images of ``repository`` the patterns leave out (for their build
+        time in the report): `describe_skipped`, unless describing there costs what the user counts (an
+        Artifactory remote's upstream pulls)."""
+        return self.describe_skipped
+
     def read_ahead(self, repository: str, tags: list[str]) -> None:
         """The tags of ``repository`` the run will describe, once its listing is done and the patterns,
         the shard and the attached tags have been applied: a vendor that reads manifests in batches (ECR)
@@ -1024,7 +1033,8 @@ class RoutedRegistryClient(RegistryClient):
         that is not it but is named after a key is that key's."""
         host = (urlsplit(self.registry.api_root).hostname or "").lower()
         label = host.split(".")[0]
-        for key, url in repositories:
+        # the longest key first: `acme-docker-local.jfrog.io` is docker-local's, not local's
+        for key, url in sorted(repositories, key=lambda r: -len(r[0])):
             main = (urlsplit(url).hostname or "").lower()
             named = label == key.lower() or (host.endswith(".jfrog.io") and label.endswith(f"-{key.lower()}"))
             if main and main != host and named:

@@ -15,6 +15,11 @@ made for, never another), and the token flow at <key>/v2/token (realm form from 
 Next-page links are relative and leave out the /artifactory/api/docker/<key> prefix, as Artifactory
 7.46 sends them (renovatebot/renovate#15080: `</v2/renovate/renovate/tags/list?last=10000&n=10000>`;
 JFrog RTFACT-18971); for _catalog the same form is assumed (no capture found).
+From Artifactory's own source (6.20, the open-source edition): Get Repositories gives a remote's url as
+its upstream's and lists only the repositories the caller may read (RepositoriesResource,
+addRemoteRepoDetails: userHasPermissionsOnRepositoryRoot, remoteRepo.getUrl()); a File List without
+the Pro add-on is a 400 in plain text (MissingRestAddonException); a path that is not there is a 404
+"Unable to find item" (ArtifactResource).
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ def seed_artifactory(pusher: Pusher) -> list[Expected]:
 class ArtifactoryFacade(Facade):
     catalog_max = 1000  # tests lower it so a small repository spans pages
     file_list_refused = False  # tests: an account that may not list a remote's cache (a 403)
+    file_list_pro_only = False  # tests: an edition without the REST add-on File List belongs to
+    repositories_refused = False  # tests: a caller Get Repositories refuses (a 403)
 
     def __init__(self, upstream: str, stored: StoredRegistry) -> None:
         super().__init__(upstream, name="artifactory")
@@ -68,6 +75,7 @@ class ArtifactoryFacade(Facade):
         self.route("GET", "/artifactory/api/system/ping")(lambda request: text_answer("OK", headers=JFROG))
         self.route("GET", "/artifactory/api/repositories")(self.repositories)
         self.route("GET", "/artifactory/api/storage/(?P<key>[^/]+)/")(self.file_list)
+        self.route("GET", "/artifactory/api/storage/(?P<key>[^/]+)")(self.folder_info)
         self.route("GET", "/artifactory/api/docker/(?P<key>[^/]+)/v2/token")(self.token)
         self.route("GET", "/artifactory/api/docker/(?P<key>[^/]+)/v2/_catalog")(self.catalog)
         self.route("GET", "/artifactory/api/docker/(?P<key>[^/]+)/v2/(?P<rest>.*)")(self.v2)
@@ -96,15 +104,29 @@ class ArtifactoryFacade(Facade):
     def repositories(self, request: Request):
         if not self._user(request):
             return json_answer({"errors": [{"status": 401, "message": "Bad credentials"}]}, 401, JFROG)
+        if self.repositories_refused:
+            return json_answer({"errors": [{"status": 403, "message": "Forbidden"}]}, 403, JFROG)
         kind = request.arg("packageType")
         return json_answer(
             [
-                {"key": key, "type": kind_, "url": f"{self.url}/artifactory/{key}", "packageType": "Docker"}
+                {"key": key, "type": kind_, "url": self._url(key, kind_), "packageType": "Docker"}
                 for key, kind_ in REPOSITORIES
                 if kind in (None, "docker")
             ],
             headers=JFROG,
         )
+
+    def _url(self, key: str, kind: str) -> str:
+        return "https://registry-1.docker.io/" if kind == "REMOTE" else f"{self.url}/artifactory/{key}"
+
+    def folder_info(self, request: Request, key: str):
+        """Folder Info of a repository's root: only a remote has a `<key>-cache`."""
+        if not self._user(request):
+            return json_answer({"errors": [{"status": 401, "message": "Bad credentials"}]}, 401, JFROG)
+        if not (key.endswith("-cache") and self._remote(key.removesuffix("-cache"))) and key not in dict(REPOSITORIES):
+            return json_answer({"errors": [{"status": 404, "message": "Unable to find item"}]}, 404, JFROG)
+        uri = f"{self.url}/artifactory/api/storage/{key}"
+        return json_answer({"repo": key, "path": "/", "uri": uri, "children": []}, headers=JFROG)
 
     def _images(self, key: str) -> list[str]:
         # the virtual repository aggregates the others
@@ -119,6 +141,13 @@ class ArtifactoryFacade(Facade):
             return json_answer({"errors": [{"status": 401, "message": "Bad credentials"}]}, 401, JFROG)
         if self.file_list_refused:
             return json_answer({"errors": [{"status": 403, "message": "Forbidden"}]}, 403, JFROG)
+        if self.file_list_pro_only:
+            return text_answer(
+                "This REST API is available only in Artifactory Pro (see: jfrog.com/artifactory/features). If you "
+                "are already running Artifactory Pro please make sure your server is activated with a valid "
+                "license key.\n",
+                400,
+            )
         if "list" not in request.query or request.arg("deep") != "1" or not key.endswith("-cache"):
             return json_answer({"errors": [{"status": 404, "message": "Not Found"}]}, 404, JFROG)
         remote = key.removesuffix("-cache")

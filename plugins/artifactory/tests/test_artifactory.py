@@ -52,7 +52,7 @@ def test_every_docker_repository_of_the_instance(
     assert "/artifactory/api/docker/docker/v2/_catalog" not in paths  # the virtual repository is skipped
     assert paths.count("/artifactory/api/docker/docker-local/v2/_catalog") == 2  # 4 images, pages of 2
     assert artifactory.upstream_walks[walks:] == []
-    assert "info\tListing the remote repository docker-remote from its cache: 1 images" in result.infos
+    assert "info\tListing the remote repository docker-remote from its cache: 1 image" in result.infos
 
 
 @pytest.mark.parametrize(
@@ -64,6 +64,9 @@ def test_every_docker_repository_of_the_instance(
         ("/artifactory/api/docker/docker-local/v2/app", lambda e: e.repository == "docker-local/app"),
         ("/docker-local/team/svc", lambda e: e.repository == "docker-local/team/svc"),
         ("/docker-remote", lambda e: e.repository.startswith("docker-remote/")),
+        # a remote's image, from its cache; one only its upstream has is not walked there
+        ("/docker-remote/library/busybox", lambda e: e.repository == "docker-remote/library/busybox"),
+        ("/docker-remote/library/nginx", lambda e: False),
     ],
 )
 def test_the_urls_artifactory_gives(tcs, pm, artifactory, artifactory_expected, out_dir, form, keep):
@@ -140,6 +143,7 @@ def test_recognised_without_a_telling_url(tcs, pm, artifactory):
         ("acme-docker-local.jfrog.io", "docker-local"),  # JFrog Cloud's <server>-<key>
         ("art.example.com", None),  # the main host: the repository path method
         ("docker.example.com", None),  # named like no repository
+        ("acme-dev.jfrog.io", None),  # a remote `dev`'s url is its upstream's, no sign of the main host
     ],
 )
 def test_a_host_named_after_a_repository_is_its_own(host, key):
@@ -150,8 +154,8 @@ def test_a_host_named_after_a_repository_is_its_own(host, key):
 
     main = "art.example.com" if not host.endswith(".jfrog.io") else "acme.jfrog.io"
     client = ArtifactoryClient(Registry(f"https://{host}", "https", host, "", "ARTIFACTORY"), Credentials())
-    listed = [(k, f"https://{main}/artifactory/{k}") for k in ("docker-local", "docker-remote")]
-    assert client.subdomain_key(listed) == key
+    listed = [(k, f"https://{main}/artifactory/{k}") for k in ("local", "docker-local", "docker-remote")]
+    assert client.subdomain_key(listed) == key  # (`local` listed first: the longest key that fits wins)
 
 
 def test_one_unreadable_remote_cache_leaves_the_rest_listed(
@@ -193,3 +197,53 @@ def test_a_quota_spent_while_listing_stops_the_run_once(tcs, pm, artifactory, ou
         "error\tThe listing is incomplete (no image listed was left undone); run again when the quota allows it",
     ]
     assert csv_rows(report_path(out_dir, artifactory.host)) == [["repository", "tag", "build_time", "skipped"]]
+
+
+def test_a_remote_named_when_the_repository_list_is_refused_is_read_from_its_cache(
+    tcs, pm, artifactory, artifactory_expected, out_dir, monkeypatch
+):
+    """Get Repositories refused: the key the URL names is a remote if it has a cache (`<key>-cache`), and a
+    remote's own lists would ask its upstream registry (JFrog's "List Docker Repositories")."""
+    monkeypatch.setattr(artifactory, "repositories_refused", True)
+    walks = len(artifactory.upstream_walks)
+    result = tcs("registry", f"{artifactory.url}/docker-remote", "--mode=dry-run", *PASSWORD, pm=pm)
+    assert result.code == 0, result.err
+    remote = [e for e in artifactory_expected if e.repository.startswith("docker-remote/")]
+    assert csv_rows(report_path(out_dir, artifactory.host)) == rows(artifactory, remote)
+    assert artifactory.upstream_walks[walks:] == []
+    local = tcs("registry", f"{artifactory.url}/docker-local", "--mode=dry-run", *PASSWORD, pm=pm)
+    assert local.code == 0, local.err  # (no cache: not a remote, listed by its catalog)
+    assert not [m for m in local.messages if "Cannot tell" in m]
+
+
+def test_a_remote_cache_without_the_file_list_says_why(
+    tcs, pm, artifactory, artifactory_expected, out_dir, monkeypatch
+):
+    """An edition without the REST add-on answers File List with a plain-text 400: its words are the
+    reason; the other repositories are listed, and the run says which one was not."""
+    monkeypatch.setattr(artifactory, "file_list_pro_only", True)
+    result = tcs("registry", artifactory.url, "--mode=dry-run", *PASSWORD, pm=pm)
+    assert result.code == 4, result.err
+    kept = [e for e in artifactory_expected if not e.repository.startswith("docker-remote/")]
+    assert sorted_report(out_dir, artifactory.host) == rows(artifactory, kept)
+    errors = [m for m in result.messages if m.startswith("error")]
+    assert "This REST API is available only in Artifactory Pro" in errors[0], errors
+    assert "1 of 3 Docker repositories could not be listed, the others were: docker-remote" in errors[1], errors
+
+
+def test_a_remotes_images_left_out_are_not_described(tcs, pm, artifactory, artifactory_expected, out_dir):
+    """A dry run describes the images the patterns leave out, for their build time, but not a remote's:
+    what its cache lacks (a platform never pulled, metadata expired) Artifactory fetches upstream, a pull
+    there. Its rows say skipped with no build time; a local's are dated as before."""
+    before = len(artifactory.requests)
+    result = tcs("registry", artifactory.url, "--mode=dry-run", *PASSWORD, "--denyList=docker-*/*", pm=pm)
+    assert result.code == 0, result.err
+    undated = lambda e: e.repository.startswith("docker-remote/")  # noqa: E731
+    expected = expected_rows(artifactory.host, [e for e in artifactory_expected if not undated(e)], lambda e: True)
+    expected += expected_rows(artifactory.host, [e for e in artifactory_expected if undated(e)], lambda e: True, False)[
+        1:
+    ]
+    assert sorted_report(out_dir, artifactory.host) == [expected[0], *sorted(expected[1:])]
+    asked = [r.path for r in artifactory.requests[before:]]
+    assert not [p for p in asked if p.startswith("/artifactory/api/docker/docker-remote/v2/library/")], asked
+    assert [p for p in asked if p.startswith("/artifactory/api/docker/docker-local/v2/app/manifests/")]

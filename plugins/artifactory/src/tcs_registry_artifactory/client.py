@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from tcs_registry import Credentials, Registry, RegistryError
 from tcs_registry.http import RoutedRegistryClient, json_field, json_list
+from tcs_registry.report import plural
 
 DOCKER_API = "/artifactory/api/docker/{key}"
 LISTED_TYPES = ("LOCAL", "FEDERATED")  # what lists come from directly
@@ -60,6 +61,11 @@ class ArtifactoryClient(RoutedRegistryClient):
         self.remotes: set[str] = set()  # remote repositories: listed from their caches, never upstream
         self._cached: dict[str, list[str]] = {}  # <remote>/<image> -> the tags its cache holds
 
+    def describes_skipped(self, repository: str) -> bool:
+        """Not a remote's images the patterns leave out: what its cache lacks (a platform never pulled, a
+        tag whose metadata expired) Artifactory fetches from the upstream registry, a pull there."""
+        return repository.partition("/")[0] not in self.remotes
+
     def _authorization(self, scope: str | None, *, fresh: bool) -> str | None:
         if self.access_token:
             return f"Bearer {self.access_token}"
@@ -80,7 +86,8 @@ class ArtifactoryClient(RoutedRegistryClient):
         listed = json_list(self._rest("/artifactory/api/repositories", what, packageType="docker"), what)
         kinds = {json_field(r, "key", what): str(r.get("type", "")).upper() for r in listed}
         self.remotes = {key for key, kind in kinds.items() if kind == "REMOTE"}
-        urls = [(str(r["key"]), str(r.get("url") or "")) for r in listed]
+        # (a remote's url is its upstream's: Artifactory's RepositoriesResource, addRemoteRepoDetails)
+        urls = [(str(r["key"]), str(r.get("url") or "")) for r in listed if str(r["key"]) not in self.remotes]
         if not self.keys and (key := self.subdomain_key(urls)):
             self.keys, self.at_root = [key], True  # this host is the repository's own (the subdomain method)
         if self.keys:
@@ -94,31 +101,56 @@ class ArtifactoryClient(RoutedRegistryClient):
         try:
             self.docker_repositories()
         except RegistryError as exc:
-            if self.keys:  # the URL named the key: whether it is a remote one stays unknown
+            if self.keys:  # the URL named the key: whether it is a remote one is asked of its cache
                 log.debug("Artifactory's repository list is not readable: %s", exc)
+                self._remote_or_not(self.keys[0])
             elif exc.status == 404:
                 self.at_root = True  # no Artifactory API here: a subdomain serving one repository at /v2/
             else:
                 raise
         self.ping("" if self.at_root else self.base(self.keys[0]))
 
+    def _remote_or_not(self, key: str) -> None:
+        """Whether a key the URL names is a remote repository, when the repository list cannot tell: only
+        a remote has a `<key>-cache` (its folder's info answers 200; 404 for any other key)."""
+        what = f"cache of {key}"
+        try:
+            self._rest(f"/artifactory/api/storage/{quote(key)}-cache", what)
+        except RegistryError as exc:
+            if exc.status != 404:
+                log.warning(
+                    "Cannot tell whether %s is a remote repository (%s): if it is, its lists ask its upstream "
+                    "registry", key, exc,
+                )  # fmt: skip
+            return
+        self.remotes.add(key)
+
     def repositories(self) -> Iterable[str] | None:
         if self.at_root:
             return None  # plain V2 at the root
         if self.target.image:
-            return [f"{self.keys[0]}/{self.target.image}"]
+            image = f"{self.keys[0]}/{self.target.image}"
+            if self.keys[0] in self.remotes:  # the image as its cache holds it, if it does: never upstream
+                return [name for name in self._cache(self.keys[0]) if name == image]
+            return [image]
         return self._repositories()
 
     def _repositories(self) -> Iterator[str]:
-        failed: RegistryError | None = None
+        failed: dict[str, RegistryError] = {}
         for key in self.keys:
             try:
                 yield from (self._cache(key) if key in self.remotes else self.catalog(key))
             except RegistryError as exc:  # one repository that cannot be listed leaves the others listed
                 log.error("Listing the Docker repository %s failed error=%s", key, exc)
-                failed = failed or exc
-        if failed:
-            raise failed  # the run ends partial, having done everything listed
+                failed[key] = exc
+        if failed:  # the run ends partial, having done everything listed
+            first = next(iter(failed.values()))
+            raise RegistryError(
+                f"{len(failed)} of {len(self.keys)} Docker repositories could not be listed, the others were: "
+                + ", ".join(failed)
+                + f" (first: {first})",
+                first.status,
+            )
 
     def _cache(self, key: str) -> Iterator[str]:
         """The images and tags a remote repository's cache holds, from Artifactory's storage (File List),
@@ -133,7 +165,7 @@ class ArtifactoryClient(RoutedRegistryClient):
                 tags = images.setdefault(f"{key}/{'/'.join(p for p in image if p)}", [])
                 if tag not in tags:  # manifest.json and list.manifest.json in one folder: one tag
                     tags.append(tag)
-        log.info("Listing the remote repository %s from its cache: %d images", key, len(images))
+        log.info("Listing the remote repository %s from its cache: %s", key, plural(len(images), "image"))
         self._cached.update(images)
         yield from sorted(images)
 
