@@ -94,6 +94,7 @@ class Discovery:
         self.scanners = bool(pm.hook.submit_scan.get_hookimpls())
         self.scanned = 0  # images scanned so far (the progress count: their results may wait to be written)
         self.stopped: str | None = None  # why describing stopped early (a quota), if it did
+        self._stopped_by: type[QuotaExhausted] = QuotaExhausted  # (its kind, for the failures left undone)
         self.registry: Registry | None = None
         self.client: RegistryClient | None = None
         self.traffic: Traffic | None = None  # the client's requests: their rate and how many at once
@@ -647,7 +648,7 @@ class Discovery:
                 if self.stopped is not None and done is None:  # the quota is gone: count what is left, ask
                     summary.undone += 1  # nothing more
                     self._one_finished(worked=True)  # (counted as work: done now, as far as it goes)
-                    undone = QuotaExhausted(f"left undone: {self.stopped}")
+                    undone = self._stopped_by(f"left undone: {self.stopped}")
                     self._record_failure(f"{s.host}/{repository}", tag, undone)
                     continue
                 if done is not None:  # once stopped, as the run before found it (not checked: no request)
@@ -677,14 +678,15 @@ class Discovery:
             first, slash, _ = pattern.text.partition("/")
             hint = " (a pattern is repository[:tag], without the registry host)" if slash and "." in first else ""
             log.warning("No image matched the allow pattern %r%s", pattern.text, hint)
+        again = self._stopped_by.again
         if self.stopped is not None and summary.undone:
-            log.error("%d admitted images were left undone; run again when the quota allows it", summary.undone)
+            log.error("%d admitted images were left undone; run again %s", summary.undone, again)
         elif self.stopped is not None and self.unlisted:
-            log.error("The listing is incomplete (no image listed was left undone); run again when the quota allows it")
+            log.error("The listing is incomplete (no image listed was left undone); run again %s", again)
         if self.stopped is not None and self.unchecked:  # (a registry that never says: no news, no line)
             log.error(
-                "%s kept as the interrupted run found them, not knowing whether their tags moved; run again when"
-                " the quota allows it", plural(self.unchecked, "resumed image"),
+                "%s kept as the interrupted run found them, not knowing whether their tags moved; run again %s",
+                plural(self.unchecked, "resumed image"), again,
             )  # fmt: skip
         if s.max_images is not None and admitted >= s.max_images and summary.skipped:
             log.warning(
@@ -716,6 +718,7 @@ class Discovery:
         with self._counting:
             first, self.stopped = self.stopped is None, self.stopped or str(exc)
         if first:
+            self._stopped_by = type(exc)
             log.error("Stopping: %s%s", exc, detail)
 
     def _as_it_was(self, done: Outcome) -> Outcome:

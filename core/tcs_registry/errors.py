@@ -75,3 +75,14 @@ class QuotaExhausted(TcsError):
 
     code = "quota"
     status = 429
+    again = "when the quota allows it"  # when to run again, as the lines after the stop say
+
+
+class CredentialsExpired(QuotaExhausted):
+    """Credentials that cannot be renewed (an ACR refresh token from `az acr login --expose-token`) have
+    expired during the run: as with a spent quota, every request from now on would be refused, so the run
+    stops asking, keeps what it has and says what was left undone (the next run resumes it)."""
+
+    code = "auth"
+    status = 401
+    again = "with new credentials"

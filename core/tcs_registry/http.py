@@ -144,14 +144,25 @@ def token_lifetime(token: str, expires_in: Any = None, floor: float = MIN_TOKEN_
     with suppress(TypeError, ValueError):
         if expires_in is not None and not isinstance(expires_in, bool):
             return max(float(expires_in), floor)
+    expiry, issued = _jwt_times(token)
+    if expiry is None:
+        return float("inf")
+    return max(expiry - (issued if issued is not None else time.time()), floor)
+
+
+def token_expiry(token: str) -> float | None:
+    """When a JWT says it expires (its ``exp``, a Unix time), if it is one that says."""
+    return _jwt_times(token)[0]
+
+
+def _jwt_times(token: str) -> tuple[float | None, float | None]:
+    """A JWT's ``exp`` and ``iat`` claims, read without checking its signature (not ours to check)."""
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        expiry = float(claims["exp"])
-        issued = float(claims.get("iat", time.time()))
+        return float(claims["exp"]), (float(claims["iat"]) if "iat" in claims else None)
     except (IndexError, ValueError, KeyError, TypeError, AttributeError):
-        return float("inf")
-    return max(expiry - issued, floor)
+        return None, None
 
 
 def _later(response: requests.Response) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -287,3 +288,25 @@ def test_azure_identitys_own_warnings_stay_in_the_log_format(azure_env, tmp_path
     assert any(
         "\twarn\tDefaultAzureCredential failed to retrieve a token" in line for line in verbose.stderr.splitlines()
     )
+
+
+def test_a_refresh_token_that_ends_during_the_run_stops_it_once(tcs, pm, azure_env, small_pages, monkeypatch):
+    """A refresh token from `az acr login --expose-token` lasts about 3 hours and cannot be renewed here
+    (Azure/acr docs/AAD-OAuth.md): past its `exp` the run stops asking, with one line saying so and when,
+    keeps what it did, and the next run resumes it (here it lasts 2 s, each answer takes 0.6 s)."""
+    monkeypatch.setattr(azure_env, "refresh_lifetime", 2.0)
+    monkeypatch.setattr(azure_env, "access_lifetime", 1.0)
+    monkeypatch.setattr(azure_env, "delay", 0.6)
+    token = azure_env.mint_refresh_token()
+    result = tcs(
+        "registry", URL, "--mode=dry-run", "--concurrency=1", "--username=00000000-0000-0000-0000-000000000000",
+        "--password-stdin", stdin=token + "\n", pm=pm,
+    )  # fmt: skip
+    assert result.code == 4, result.err
+    errors = [m for m in result.messages if m.startswith("error")]
+    assert len(errors) == 2 and errors[1].endswith("; run again with new credentials"), errors  # (what was undone)
+    assert re.fullmatch(
+        r"error\tStopping: the refresh token \(az acr login --expose-token\) expired at \d{4}-\d\d-\d\d \d\d:\d\d UTC: "
+        r"get a new one and run again \(the next run resumes this one\)(; the listing is incomplete .*)?",
+        errors[0],
+    ), errors

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +18,8 @@ from azure.identity import AzureAuthorityHosts, ClientSecretCredential, DefaultA
 
 from tcs_registry import AuthError, Credentials, ImageDescription, Registry, RegistryClient, RegistryError, UsageError
 from tcs_registry.default_plugins.v2 import describe
-from tcs_registry.http import Challenge, json_field, origin, token_lifetime
+from tcs_registry.errors import CredentialsExpired
+from tcs_registry.http import Challenge, json_field, origin, token_expiry, token_lifetime
 from tcs_registry.logs import redact
 from tcs_registry.oci import parse_time
 
@@ -36,6 +38,7 @@ GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 NULL_GUID = "00000000-0000-0000-0000-000000000000"  # `az acr login --expose-token`: its password is a refresh token
 PAGE_SIZE = 100
 LOGIN_SCOPE = "registry:catalog:*"  # /oauth2/token wants a scope; a narrower account is granted less, not refused
+CLOCK_SKEW = 300.0  # seconds another clock may be ahead of ours
 REFRESH_MARGIN = 300.0  # seconds: an ACR refresh token (about 3 hours) is exchanged again this long before its end
 _ACR_TAGS = re.compile(r"/acr/v1/(.+)/_tags$")
 
@@ -102,6 +105,10 @@ class AcrClient(RegistryClient):
         else:
             self.how = f"user {username!r} (Basic)"
 
+    def _expired(self, ends: float) -> str:
+        when = datetime.fromtimestamp(ends, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return f"the {self.how} expired at {when}: get a new one and run again (the next run resumes this one)"
+
     def _refused(self, who: str) -> str:
         if self.entra is not None or self.refresh_token is not None:
             return f"{who} refused the {self.how}"
@@ -149,11 +156,18 @@ class AcrClient(RegistryClient):
             if self.entra is not None and (self.refresh_token is None or time.time() >= self._refresh_until):
                 self._exchange(realm)
             refresh_token = self.refresh_token
+        # a refresh token given (not exchanged for here) cannot be renewed: past its end (about 3 hours),
+        # every request would be refused, so the run stops (and the next one resumes it)
+        ends = token_expiry(refresh_token or "") if self.entra is None else None
+        if ends is not None and time.time() >= ends:
+            raise CredentialsExpired(self._expired(ends))
         form = {"grant_type": "refresh_token", "service": self.service, "refresh_token": refresh_token}
         form["scope"] = scope or LOGIN_SCOPE
         fetched = time.time()
         response = self._send("POST", realm, data=form, resendable=True)
         if response.status_code in (401, 403):
+            if ends is not None and time.time() >= ends - CLOCK_SKEW:  # (the token service's clock may be ahead)
+                raise CredentialsExpired(self._expired(ends))
             raise AuthError(f"{self.service} refused an access token for {scope or 'the registry'} to the {self.how}")
         body = self.json(self.check(response, "ACR access token"), "ACR access token")
         token = json_field(body, "access_token", "ACR access token")
