@@ -104,6 +104,9 @@ class AcrFacade(Facade):
         # repositories deleted after the catalog listed them: ACR answers their tags 404, as the data-plane
         # spec's _tags operation gives it (azure-rest-api-specs containerregistry.json), NAME_UNKNOWN as /v2/
         self.gone: set[str] = set()
+        # `az acr update --anonymous-pull-enabled` (learn.microsoft.com, "Make your container registry content
+        # publicly available"): anyone may read, data-plane operations only
+        self.anonymous_pull = False
         self.throttle: dict[str, list[int]] = {}  # route -> the statuses its next token requests get
         self.route("POST", "/oauth2/exchange")(self.exchange)
         self.route("POST", "/oauth2/token")(self.token_from_refresh)
@@ -165,6 +168,9 @@ class AcrFacade(Facade):
         return json_answer({"access_token": self._access(form["scope"].split(), form["service"])})
 
     def token_from_basic(self, request: Request):
+        if request.basic() is None and self.anonymous_pull:  # docker's anonymous token request, as for any registry
+            wanted = [s for s in request.query.get("scope", []) if s.endswith((":pull", ":metadata_read", ":*"))]
+            return json_answer({"access_token": self._access(wanted, request.arg("service", ""))})
         if request.basic() != ADMIN:
             return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}, 401)
         return json_answer({"access_token": self._access(request.query.get("scope", []), request.arg("service", ""))})

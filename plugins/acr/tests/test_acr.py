@@ -310,3 +310,20 @@ def test_a_refresh_token_that_ends_during_the_run_stops_it_once(tcs, pm, azure_e
         r"get a new one and run again \(the next run resumes this one\)(; the listing is incomplete .*)?",
         errors[0],
     ), errors
+
+
+def test_with_no_azure_identity_a_registry_open_to_anonymous_pulls_is_read_anonymously(
+    tcs, pm, azure_env, acr_expected, out_dir, monkeypatch
+):
+    """No credentials, and DefaultAzureCredential finds no identity: a registry with anonymous pull on is
+    read as docker reads it then (anonymous tokens), with a warning naming why; one without it is the
+    identity's error, exit 3."""
+    refused = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    assert refused.code == 3
+    assert refused.messages[-1].startswith("error\tEntra ID refused the Entra ID (DefaultAzureCredential): ")
+    monkeypatch.setattr(azure_env, "anonymous_pull", True)
+    result = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, acr_expected)
+    warned = [m for m in result.messages if m.startswith("warn")]
+    assert len(warned) == 1 and warned[0].endswith("; reading the registry anonymously, as its anonymous pull allows")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -38,6 +39,7 @@ GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 NULL_GUID = "00000000-0000-0000-0000-000000000000"  # `az acr login --expose-token`: its password is a refresh token
 PAGE_SIZE = 100
 LOGIN_SCOPE = "registry:catalog:*"  # /oauth2/token wants a scope; a narrower account is granted less, not refused
+log = logging.getLogger("tcs_registry.acr")
 CLOCK_SKEW = 300.0  # seconds another clock may be ahead of ours
 REFRESH_MARGIN = 300.0  # seconds: an ACR refresh token (about 3 hours) is exchanged again this long before its end
 _ACR_TAGS = re.compile(r"/acr/v1/(.+)/_tags$")
@@ -57,6 +59,10 @@ def _entra_options(cloud: str) -> dict[str, Any]:
         return {"authority": CLOUDS[cloud]}
     host = urlsplit(authority if "://" in authority else f"https://{authority}").netloc
     return {} if host in CLOUDS.values() else {"disable_instance_discovery": True}
+
+
+class _NoIdentity(AuthError):
+    """DefaultAzureCredential found no Azure identity it could use."""
 
 
 class AcrClient(RegistryClient):
@@ -105,6 +111,17 @@ class AcrClient(RegistryClient):
         else:
             self.how = f"user {username!r} (Basic)"
 
+    def _anonymously(self, challenge: Challenge, scope: str | None, failed: AuthError) -> tuple[str, float]:
+        """No credentials given and no Azure identity to use: a registry whose anonymous pull is on gives
+        anonymous users tokens (`az acr update --anonymous-pull-enabled`); else the identity's error."""
+        try:
+            token = super()._fetch_token(challenge, scope)
+        except (AuthError, RegistryError):
+            raise failed from None
+        self.entra, self.how = None, "anonymous access (anonymous pull)"
+        log.warning("%s; reading the registry anonymously, as its anonymous pull allows", failed)
+        return token
+
     def _expired(self, ends: float) -> str:
         when = datetime.fromtimestamp(ends, UTC).strftime("%Y-%m-%d %H:%M UTC")
         return f"the {self.how} expired at {when}: get a new one and run again (the next run resumes this one)"
@@ -124,7 +141,8 @@ class AcrClient(RegistryClient):
             redact(aad)  # sent in a form, not in an Authorization header, where the core keeps them secret
         except (AzureError, ValueError) as exc:  # (MSAL refuses an authority that is not HTTPS with ValueError)
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise AuthError(f"Entra ID refused the {self.how}: {message}") from None
+            failed = _NoIdentity if isinstance(self.entra, DefaultAzureCredential) else AuthError
+            raise failed(f"Entra ID refused the {self.how}: {message}") from None
         form = {"grant_type": "access_token", "service": self.service, "access_token": aad}
         if self.tenant:
             form["tenant"] = self.tenant
@@ -154,8 +172,13 @@ class AcrClient(RegistryClient):
         self.service = challenge.params.get("service") or self.service
         with self._exchange_lock:
             if self.entra is not None and (self.refresh_token is None or time.time() >= self._refresh_until):
-                self._exchange(realm)
+                try:
+                    self._exchange(realm)
+                except _NoIdentity as exc:
+                    return self._anonymously(challenge, scope, exc)
             refresh_token = self.refresh_token
+            if self.entra is None and refresh_token is None:  # (gone anonymous meanwhile)
+                return super()._fetch_token(challenge, scope)
         # a refresh token given (not exchanged for here) cannot be renewed: past its end (about 3 hours),
         # every request would be refused, so the run stops (and the next one resumes it)
         ends = token_expiry(refresh_token or "") if self.entra is None else None
