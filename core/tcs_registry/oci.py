@@ -120,6 +120,12 @@ def name_problem(repository: str, tag: str | None = None, longest: int = MAX_REP
     return None
 
 
+def in_namespace(repository: str, namespace: str) -> bool:
+    """Whether ``repository`` is ``namespace`` or under it (``team`` holds ``team`` and ``team/api``, not
+    ``teamwork``); every repository is in the namespace "" (a URL with no path)."""
+    return not namespace or repository == namespace or repository.startswith(f"{namespace}/")
+
+
 def attached_tag(tag: str) -> str:
     """What a tag names when it is the tag scheme of something attached to an image, or ''."""
     match = _ATTACHED_TAG.fullmatch(tag)

@@ -107,6 +107,9 @@ class AcrFacade(Facade):
         # `az acr update --anonymous-pull-enabled` (learn.microsoft.com, "Make your container registry content
         # publicly available"): anyone may read, data-plane operations only
         self.anonymous_pull = False
+        # an identity that may not list the catalog: a repository-scoped token (scope map), or one without
+        # the Catalog Lister role in a registry with ABAC repository permissions
+        self.catalog_refused = False
         self.throttle: dict[str, list[int]] = {}  # route -> the statuses its next token requests get
         self.route("POST", "/oauth2/exchange")(self.exchange)
         self.route("POST", "/oauth2/token")(self.token_from_refresh)
@@ -117,6 +120,8 @@ class AcrFacade(Facade):
         self.route("GET", "/v2/(?P<repo>.+)/(?P<kind>manifests|blobs)/(?P<ref>[^/]+)")(self.content)
 
     def _access(self, scopes: list[str], service: str) -> str:
+        if self.catalog_refused:  # what the identity may do is granted, the rest left out (AAD-OAuth.md)
+            scopes = [s for s in scopes if s != "registry:catalog:*"]
         now = time.time()
         claims = {"aud": service, "iat": now, "exp": now + self.access_lifetime, "access": scopes}
         token = _jwt({**claims, "nonce": secrets.token_hex(4)})

@@ -327,3 +327,33 @@ def test_with_no_azure_identity_a_registry_open_to_anonymous_pulls_is_read_anony
     assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, acr_expected)
     warned = [m for m in result.messages if m.startswith("warn")]
     assert len(warned) == 1 and warned[0].endswith("; reading the registry anonymously, as its anonymous pull allows")
+
+
+def test_a_path_names_a_namespace(tcs, pm, azure_env, identity, acr_expected, out_dir):
+    """`https://<registry>/testing` is the testing/ namespace, as a docker user reads it: not the registry."""
+    result = tcs("registry", f"{URL}/testing", "--mode=dry-run", pm=pm)
+    assert result.code == 0, result.err
+    testing = [e for e in acr_expected if e.repository.startswith("testing/")]
+    assert 0 < len(testing) < len(acr_expected)
+    assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, testing)
+
+
+def test_an_identity_that_may_not_list_the_catalog(tcs, pm, azure_env, identity, acr_expected, out_dir, monkeypatch):
+    """The token service grants what the identity may do: no catalog for a repository-scoped token, nor in
+    a registry with ABAC without the Catalog Lister role. The error says what is missing, not that the
+    login failed; with a repository in the URL, that repository is read."""
+    monkeypatch.setattr(azure_env, "catalog_refused", True)
+    refused = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    assert refused.code == 3
+    assert refused.messages[-1].endswith(
+        "; listing the catalog needs the registry:catalog:* scope (with ABAC repository permissions, the "
+        "Container Registry Repository Catalog Lister role; a repository-scoped token has none): name a "
+        "repository in the URL"
+    ), refused.messages[-1]
+    one = tcs("registry", f"{URL}/production/api", "--mode=dry-run", pm=pm)
+    assert one.code == 0, one.err
+    api = [e for e in acr_expected if e.repository == "production/api"]
+    assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, api)
+    warned = [m for m in one.messages if m.startswith("warn")]
+    assert len(warned) == 1 and "The catalog cannot be listed" in warned[0], warned
+    assert warned[0].endswith("taking production/api for one repository"), warned

@@ -22,7 +22,7 @@ from tcs_registry.default_plugins.v2 import describe
 from tcs_registry.errors import CredentialsExpired
 from tcs_registry.http import Challenge, json_field, origin, token_expiry, token_lifetime
 from tcs_registry.logs import redact
-from tcs_registry.oci import parse_time
+from tcs_registry.oci import in_namespace, parse_time
 
 from .hosts import acr_host, is_acr_host
 
@@ -78,6 +78,7 @@ class AcrClient(RegistryClient):
         if registry.scheme != "https" and not override:
             raise RegistryError(f"{registry.host}: Azure Container Registry is reached over HTTPS only")
         self.cloud = match.group("cloud") if match else "io"
+        self.namespace = registry.path.strip("/")  # a URL's path names a namespace: its repositories alone
         self.service = registry.host.split(":")[0]  # until the registry's challenge names its own
         if override:  # a test server in the registry's place
             parts = urlsplit(override)
@@ -207,7 +208,22 @@ class AcrClient(RegistryClient):
 
     # -- listing through /acr/v1 --------------------------------------------------------------------
     def repositories(self) -> Iterable[str]:
-        return self.paginate("/acr/v1/_catalog", "repositories", page_size=PAGE_SIZE, what="ACR catalog")
+        """The catalog's repositories, those of the URL's namespace (its path) alone. A catalog the account
+        may not list (a repository-scoped token; in a registry with ABAC, no Catalog Lister role) is said
+        so; with a path, the path is then taken for one repository."""
+        try:
+            for name in self.paginate("/acr/v1/_catalog", "repositories", page_size=PAGE_SIZE, what="ACR catalog"):
+                if in_namespace(name, self.namespace):
+                    yield name
+        except AuthError as exc:
+            if not self.namespace:
+                raise AuthError(
+                    f"{exc}; listing the catalog needs the registry:catalog:* scope (with ABAC repository "
+                    "permissions, the Container Registry Repository Catalog Lister role; a repository-scoped "
+                    "token has none): name a repository in the URL"
+                ) from None
+            log.warning("The catalog cannot be listed (%s): taking %s for one repository", exc, self.namespace)
+            yield self.namespace
 
     def tags(self, repository: str) -> list[str]:
         what = f"ACR tags of {repository}"

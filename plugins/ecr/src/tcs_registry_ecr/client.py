@@ -33,6 +33,7 @@ from tcs_registry.oci import (
     INDEX_TYPES,
     Manifest,
     compute_digest,
+    in_namespace,
     parse_manifest,
 )
 
@@ -115,7 +116,7 @@ class EcrClient(RegistryClient):
                 f"{registry.host} is not an ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)"
             )
         self.ecr_host = host
-        self.prefix = registry.path.strip("/")  # a URL's path names a namespace: its repositories alone
+        self.namespace = registry.path.strip("/")  # a URL's path names a namespace: its repositories alone
         override = os.environ.get("TCS_ECR_REGISTRY_URL")
         if override:
             parts = urlsplit(override)
@@ -191,12 +192,10 @@ class EcrClient(RegistryClient):
             raise _aws_error(exc, what) from None
 
     def repositories(self) -> Iterator[str]:
-        prefix = self.prefix
         for page in self._pages("describe_repositories", "ECR describe_repositories"):
             for repository in page.get("repositories", ()):
-                name = repository["repositoryName"]
-                if not prefix or name == prefix or name.startswith(f"{prefix}/"):
-                    yield name
+                if in_namespace(repository["repositoryName"], self.namespace):
+                    yield repository["repositoryName"]
 
     def name_problem(self, repository: str, tag: str | None = None) -> str | None:
         return oci.name_problem(repository, tag, longest=MAX_REPOSITORY_NAME)
