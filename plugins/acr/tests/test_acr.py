@@ -240,11 +240,11 @@ def test_host_names(host, match):
 
 
 def test_a_repository_deleted_after_the_catalog_listed_it_has_no_tags(
-    tcs, pm, azure_env, identity, acr_expected, out_dir
+    tcs, pm, azure_env, identity, acr_expected, out_dir, monkeypatch
 ):
     """As over /v2/: a 404 for a listed repository's tags is a repository gone meanwhile, not a failure."""
     gone = "testing/tool"
-    azure_env.gone.add(gone)
+    monkeypatch.setattr(azure_env, "gone", {gone})
     result = tcs("registry", URL, "--mode=dry-run", pm=pm)
     assert result.code == 0, result.err
     kept = [e for e in acr_expected if e.repository != gone]
