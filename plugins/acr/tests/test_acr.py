@@ -357,3 +357,20 @@ def test_an_identity_that_may_not_list_the_catalog(tcs, pm, azure_env, identity,
     warned = [m for m in one.messages if m.startswith("warn")]
     assert len(warned) == 1 and "The catalog cannot be listed" in warned[0], warned
     assert warned[0].endswith("taking production/api for one repository"), warned
+
+
+def test_an_exchange_acr_refuses_gives_acrs_reason(tcs, pm, azure_env, identity, monkeypatch):
+    """An Entra ID token ACR does not take (another tenant's, a registry that does not trust it): ACR's
+    own words (its error body) say why."""
+
+    class Untrusted(set):
+        def add(self, token: str) -> None:  # (issued, but not by an authority the registry trusts)
+            pass
+
+    monkeypatch.setattr(azure_env.entra, "issued", Untrusted())
+    result = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    assert result.code == 3
+    assert result.messages[-1] == (
+        f"error\t{REGISTRY} refused the Entra ID token of the Entra ID (DefaultAzureCredential) "
+        "(UNAUTHORIZED invalid AAD token)"
+    ), result.messages[-1]

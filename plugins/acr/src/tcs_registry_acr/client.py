@@ -20,7 +20,7 @@ from azure.identity import AzureAuthorityHosts, ClientSecretCredential, DefaultA
 from tcs_registry import AuthError, Credentials, ImageDescription, Registry, RegistryClient, RegistryError, UsageError
 from tcs_registry.default_plugins.v2 import describe
 from tcs_registry.errors import CredentialsExpired
-from tcs_registry.http import Challenge, json_field, origin, token_expiry, token_lifetime
+from tcs_registry.http import Challenge, error_detail, json_field, origin, token_expiry, token_lifetime
 from tcs_registry.logs import redact
 from tcs_registry.oci import in_namespace, parse_time
 
@@ -153,8 +153,9 @@ class AcrClient(RegistryClient):
         # nothing more. azure-core's RetryPolicy sends the SDK's exchanges again on fewer (_retry.py: a POST
         # on 500, 503 or 504, any answer with Retry-After), since it knows nothing of what a POST does
         response = self._send("POST", f"{parts.scheme}://{parts.netloc}/oauth2/exchange", data=form, resendable=True)
-        if response.status_code in (400, 401, 403):
-            raise AuthError(f"{self.service} refused the Entra ID token of the {self.how}")
+        if response.status_code in (400, 401, 403):  # (ACR's reason, as its spec's error body gives it)
+            reason = f" ({detail})" if (detail := error_detail(response)) else ""
+            raise AuthError(f"{self.service} refused the Entra ID token of the {self.how}{reason}")
         body = self.json(self.check(response, "ACR token exchange"), "ACR token exchange")
         self.refresh_token = json_field(body, "refresh_token", "ACR token exchange")
         redact(self.refresh_token)
