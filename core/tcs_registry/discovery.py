@@ -286,6 +286,9 @@ class Discovery:
         registry, client = self._connected()
         listed: list[str] = []
         over = whole = False
+        # what a vendor's listing said of each tag waits in a bounded cache for its image to be described:
+        # the tags that will not be (another worker's share, left out at a look) give their place up at once
+        kept = getattr(client, "listed", None)
         try:
             tags = self.pm.hook.list_tags(registry=registry, client=client, repository=repository)
             if tags is None:
@@ -297,8 +300,12 @@ class Discovery:
                 tag = str(tag)[: MAX_TAG + 1]  # (a longer name is off the grammar all the same: kept short)
                 if self._mine(repository, tag):
                     listed.append(tag)
+                elif kept is not None:
+                    kept.pop((repository, tag))
             listed = sorted(set(listed))
             described = [tag for tag in listed if self._costs(repository, tag)]
+            for tag in set(listed).difference(described) if kept is not None else ():
+                kept.pop((repository, tag))
             work = len(described)
             if hasattr(client, "read_ahead"):  # (an auth plugin's own client may have none)
                 client.read_ahead(repository, described)

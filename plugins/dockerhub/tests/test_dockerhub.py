@@ -317,3 +317,18 @@ def test_the_hub_apis_429s_never_stop_the_run_as_a_starved_registry(tcs, pm, hub
     assert not [m for m in result.messages if "nothing but 429" in m]
     acme = [e for e in hub_expected if e.repository.startswith("acme/")]
     assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, acme, lambda e: True, False)
+
+
+def test_listing_entries_of_images_left_out_give_their_place_up(tcs, pm, hub, out_dir, monkeypatch):
+    """What the Hub's listing said of each tag (its digest, platforms, push time) waits in a bounded cache
+    for its image to be described; an entry pushed out costs a pull by tag. The tags the patterns leave out
+    give their place up as soon as their repository is listed: none is left at the end."""
+    from tcs_registry.discovery import Discovery
+
+    _, registry = hub
+    runs = []
+    run = Discovery.run
+    monkeypatch.setattr(Discovery, "run", lambda self, *args: runs.append(self) or run(self, *args))
+    result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, "--allowList=acme/debian9", pm=pm)
+    assert result.code == 0, result.err
+    assert len(runs[0].client.listed) == 0
