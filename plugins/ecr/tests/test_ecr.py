@@ -371,3 +371,13 @@ def test_a_renewal_that_fails_early_keeps_the_password_in_hand(
     assert ecr_api.count("GetAuthorizationToken") - before == 2  # the first, and the one renewal tried
     kept = [m for m in result.messages if "the registry password in hand is kept until it expires" in m]
     assert len(kept) == 1 and kept[0].startswith("warn\t"), result.messages
+
+
+def test_an_aws_profile_that_is_not_there_is_one_usage_line(tcs, pm, ecr_env, monkeypatch):
+    """botocore's ProfileNotFound, as any setting of AWS's that cannot be used: exit 2, not a bug of ours."""
+    monkeypatch.setenv("AWS_PROFILE", "nowhere")
+    result = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    assert result.code == 2, result.err
+    assert (
+        result.messages[-1] == "error\tAWS's settings cannot be used: The config profile (nowhere) could not be found"
+    )

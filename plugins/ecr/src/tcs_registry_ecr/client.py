@@ -24,6 +24,7 @@ from tcs_registry import (
     Registry,
     RegistryClient,
     RegistryError,
+    UsageError,
     oci,
 )
 from tcs_registry.default_plugins import v2
@@ -122,8 +123,12 @@ class EcrClient(RegistryClient):
             parts = urlsplit(override)
             registry = replace(registry, scheme=parts.scheme, host=parts.netloc, path="")
         super().__init__(replace(registry, path=""), Credentials(), **kwargs)
-        session = boto3.session.Session()
-        self.ecr = session.client("ecr", region_name=host.region, config=_client_config(session, host, self.timeout))
+        try:
+            session = boto3.session.Session()
+            config = _client_config(session, host, self.timeout)
+            self.ecr = session.client("ecr", region_name=host.region, config=config)
+        except botocore.exceptions.BotoCoreError as exc:  # a profile that is not there, an unreadable config
+            raise UsageError(f"AWS's settings cannot be used: {exc}") from None
         self._token_lock = threading.Lock()
         self._renew_at = self._fetched_at = self._expires_at = 0.0
         self.given = not credentials.anonymous  # a password given on the command line serves nothing here
