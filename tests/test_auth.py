@@ -539,3 +539,36 @@ def test_docker_hubs_login_is_found_whichever_of_its_names_the_url_gives(tmp_pat
     config.write_text(json.dumps({"auths": {"https://index.docker.io/v1/": {"auth": auth}}}))
     found = docker_credentials(host, config)
     assert found is not None and (found.username, found.password) == ("alice", "dckr_pat_0123456789")
+
+
+def test_an_identity_token_is_never_sent_as_a_password(tcs, basic_registry, isolated):
+    """A registry that asks for Basic credentials gets no identity token as a password: one line, exit 3."""
+    home = isolated.parent / "home"
+    _docker_config(home, {"auths": {basic_registry.host: {"identitytoken": "identity-77aa01"}}})
+    result = tcs("registry", basic_registry.url, "--mode=dry-run", "-v")
+    assert result.code == 3
+    assert result.messages[-1] == (
+        f"error\t{basic_registry.host} asks for a user and password (Basic), and the credentials are an identity "
+        "token (docker login's, from the auth file config.json): pass --username and --password"
+    )
+    assert "identity-77aa01" not in result.err
+
+
+def test_docker_hubs_login_in_a_credential_store_is_found(tmp_path, monkeypatch):
+    """Docker Desktop keeps Docker Hub's login in its credential store under https://index.docker.io/v1/,
+    with no `auths` entry: the store is asked for that name, whichever of Docker Hub's names the URL gives."""
+    from tcs_registry.dockerconfig import docker_credentials
+
+    helper = tmp_path / "bin" / "docker-credential-desktop"
+    helper.parent.mkdir()
+    answer = json.dumps({"ServerURL": "https://index.docker.io/v1/", "Username": "alice", "Secret": "dckr_pat_1"})
+    helper.write_text(
+        f"#!/bin/sh\nread server\n[ \"$server\" = https://index.docker.io/v1/ ] && echo '{answer}' && exit 0\nexit 1\n"
+    )
+    helper.chmod(helper.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{helper.parent}{os.pathsep}{os.environ['PATH']}")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credsStore": "desktop"}))
+    for host in ("hub.docker.com", "docker.io"):
+        found = docker_credentials(host, config)
+        assert found is not None and (found.username, found.password) == ("alice", "dckr_pat_1"), host

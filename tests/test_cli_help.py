@@ -73,3 +73,16 @@ def test_the_public_names_are_each_found_where_they_are_defined():
     assert sorted(tcs_registry.__all__) == sorted([*tcs_registry._WHERE, "__version__"])
     for name in tcs_registry.__all__:
         assert getattr(tcs_registry, name) is not None
+
+
+def test_the_package_s_modules_are_there_as_before():
+    """`import tcs_registry` then `tcs_registry.logs.redact(...)`: what plugins were told to call."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import tcs_registry; print(tcs_registry.logs.redact, tcs_registry.errors.TcsError)"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with pytest.raises(AttributeError):
+        import tcs_registry
+
+        tcs_registry.no_such_thing  # noqa: B018

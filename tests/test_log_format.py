@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -121,3 +123,28 @@ def test_a_field_keeps_one_type_in_every_line(tcs, big_registry, monkeypatch):
             types.setdefault(key, set()).add(type(value).__name__)
     assert {key: kinds for key, kinds in types.items() if len(kinds) > 1} == {}
     assert types["in_flight"] == {"str"} and types["found"] == types["sent"] == {"int"}
+
+
+def test_libraries_records_go_to_standard_error_as_it_is_then():
+    """The root logger's handler (the libraries' records, in our format) outlives a run in a process that
+    runs several (a test kit, an embedding program): it writes to standard error as it is when the record
+    comes, never to a stream closed since. An embedding program's own root handler is left alone."""
+    script = (
+        "import io, logging, sys\n"
+        "from tcs_registry import logs\n"
+        "logs.setup(0, 'json')\n"
+        "sys.stderr = first = io.StringIO(); first.close()\n"
+        "sys.stderr = later = io.StringIO()\n"
+        "logging.getLogger('some.library').error('a library error')\n"
+        "logging.getLogger('some.library').warning('a library warning')\n"
+        "sys.stdout.write(later.getvalue())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    [line] = [json.loads(text) for text in done.stdout.splitlines()]  # (the warning: with -v only)
+    assert (line["level"], line["message"]) == ("error", "a library error")
+    embedded = (
+        "import logging\nlogging.basicConfig()\nfrom tcs_registry import logs\nlogs.setup(0)\n"
+        "print(len(logging.getLogger().handlers))"
+    )
+    assert subprocess.run([sys.executable, "-c", embedded], capture_output=True, text=True).stdout.strip() == "1"

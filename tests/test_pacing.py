@@ -299,3 +299,22 @@ def test_a_posts_leave_to_be_sent_again_is_its_own():
             raise RuntimeError("refused")
         assert traffic.resendable
     assert not traffic.resendable
+
+
+@pytest.mark.parametrize(("of_registry", "counted"), [(True, True), (False, False)])
+def test_a_429_counts_as_the_registrys_by_the_request_not_the_connection(of_registry, counted):
+    """A 429 to the registry's own request counts as the registry's, whatever connection it came through
+    (an HTTP proxy's, as urllib3's pool then is); a vendor API's elsewhere (Docker Hub's) never does."""
+    from types import SimpleNamespace
+
+    from urllib3.response import HTTPResponse
+
+    from tcs_registry.pacing import PacedRetry
+
+    traffic = Traffic(None, 4)
+    retry = PacedRetry(total=3, status_forcelist=(429,), respect_retry_after_header=True)
+    retry.traffic = traffic
+    through = SimpleNamespace(host="proxy.internal", port=3128)  # (the pool of a proxied http:// registry)
+    with traffic.request(gated=False, of_registry=of_registry):
+        retry.increment("GET", "/v2/", HTTPResponse(status=429, body=b""), _pool=through)
+    assert (traffic.pace._refused_since is not None) == counted

@@ -218,6 +218,8 @@ def test_the_time_left_counts_only_the_images_that_cost_something(caplog):
     assert " left=00:00" in caplog.records[-1].getMessage()  # (the log line's field stays a time)
     counts.done, counts.worked = 240, 50
     assert shown.line(200).endswith(" | 00:05, ~00:00 left")  # all done: the line the run ends on
+    counts.worked = 51  # (more done than counted as work: an image found to be an artifact) never "-1"
+    assert shown.line(200).endswith(" | 00:05, ~00:00 left")
 
 
 def test_the_time_left_goes_by_the_last_seconds_when_they_are_faster():

@@ -137,8 +137,8 @@ def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry,
     stopped = lines[-2]
     assert stopped["level"] == "info"
     assert re.fullmatch(
-        rf"Run 1 stopped after [\d,]+ of (1,000|[\d,]+ found so far) images, 0 failed: "
-        rf"their rows are in {re.escape(str(report))}",
+        rf"Run 1 stopped after [\d,]+ of (1,000 images|the [\d,]+ images found so far), 0 failed; "
+        rf"the report so far: {re.escape(str(report))}",
         stopped["message"],
     ), stopped
     assert recorded <= int(stopped["message"].split()[4].replace(",", "")) < 1000

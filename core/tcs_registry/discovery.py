@@ -307,7 +307,10 @@ class Discovery:
             for tag in set(listed).difference(described) if kept is not None else ():
                 kept.pop((repository, tag))
             work = len(described)
-            if hasattr(client, "read_ahead"):  # (an auth plugin's own client may have none)
+            # read ahead only what will surely be described: not with --max-images (which of them is known
+            # only in listing order), nor when resuming (the images done are not read again) or stopped
+            surely = self.settings.max_images is None and not self.resuming and self.stopped is None
+            if surely and hasattr(client, "read_ahead"):  # (an auth plugin's own client may have none)
                 client.read_ahead(repository, described)
             whole = True
         finally:
@@ -323,12 +326,12 @@ class Discovery:
         --max-images: `counts`)."""
         if attached_tag(tag) or self._connected()[1].name_problem(repository, tag) is not None:
             return False
-        return self._describes_skipped(repository) or self.settings.image_filter.admits(repository, tag)
+        return self._describes_left_out(repository) or self.settings.image_filter.admits(repository, tag)
 
-    def _describes_skipped(self, repository: str) -> bool:
+    def _describes_left_out(self, repository: str) -> bool:
         """A dry run describes the images of ``repository`` the patterns leave out (`describes_all`), unless
         the client says describing there costs what the user counts (an auth plugin's client may not say)."""
-        says = getattr(self._connected()[1], "describes_skipped", None)
+        says = getattr(self._connected()[1], "describes_left_out", None)
         return self.describes_all and (says is None or says(repository))
 
     def _mine(self, repository: str, tag: str) -> bool:
@@ -523,9 +526,9 @@ class Discovery:
     def _say_stopped(self, run_id: int, report: CsvReport | None) -> None:
         """Where an interrupted run got to: it prints no summary, and the report (or the store) has its rows."""
         c = self.counts()
-        found = f"{c.found:,}" if c.listed else f"{c.found:,} found so far"
-        kept = f"their rows are in {report.path}" if report else "their results are in the store"
-        log.info("Run %d stopped after %s of %s images, %d failed: %s", run_id, f"{c.done:,}", found, c.failed, kept)
+        found = f"{c.found:,} images" if c.listed else f"the {c.found:,} images found so far"
+        kept = f"the report so far: {report.path}" if report else "what was scanned is in the store"
+        log.info("Run %d stopped after %s of %s, %d failed; %s", run_id, f"{c.done:,}", found, c.failed, kept)
 
     def _pipeline(self, pool: ThreadPoolExecutor, store: Store, run_id: int, report: CsvReport | None) -> None:
         """Describe admitted images concurrently while writing results in listing order (`_settle_all`),
@@ -671,7 +674,7 @@ class Discovery:
                 elif wanted:
                     log.debug("Skipping image beyond --max-images image=%s/%s:%s", s.host, repository, tag)
                 describe = describe_skipped and not attached and self.stopped is None
-                describe = describe and self._describes_skipped(repository)
+                describe = describe and self._describes_left_out(repository)
                 future = submit(self.describe, repository, tag) if describe else None
                 if future is None:
                     self._one_finished()  # nothing to do but its row
@@ -724,8 +727,9 @@ class Discovery:
         """The run stops asking the registry (said once, whichever thread finds it first)."""
         with self._counting:
             first, self.stopped = self.stopped is None, self.stopped or str(exc)
+            if first:
+                self._stopped_by = type(exc)
         if first:
-            self._stopped_by = type(exc)
             log.error("Stopping: %s%s", exc, detail)
 
     def _as_it_was(self, done: Outcome) -> Outcome:

@@ -4,7 +4,9 @@ Files, first match wins: ``$REGISTRY_AUTH_FILE``, ``$XDG_RUNTIME_DIR/containers/
 ``~/.config/containers/auth.json``, then docker's ``$DOCKER_CONFIG/config.json`` or
 ``~/.docker/config.json``. In a file, as docker decides: ``credHelpers.<host>``, else ``credsStore``
 (both through the ``docker-credential-<name> get`` protocol: server on stdin, JSON on stdout),
-else ``auths.<host>.auth`` (base64 ``user:password``).
+else ``auths.<host>.auth`` (base64 ``user:password``), or the entry's ``identitytoken`` (a refresh
+token docker kept for a registry whose token service gave one; a helper answers it as the user
+``<token>``), sent as one (`Credentials.identity_token`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ def _host_of(key: str) -> str:
     return key.split("/", 1)[0].lower()
 
 
-DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com", "hub.docker.com"}
+# Docker Hub's names: its registry's, and its web site's
+DOCKER_HUB = frozenset(
+    {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com", "hub.docker.com"}
+)
+HUB_INDEX = "https://index.docker.io/v1/"  # where `docker login` keeps Docker Hub's credentials
 
 
 def _aliases(host: str) -> set[str]:
@@ -112,7 +118,8 @@ def _from_file(path: Path, host: str) -> Credentials | None:
         if _host_of(key) in wanted and isinstance(helper, str):
             return _from_helper(helper, key, f"credHelpers {key!r} in {path}")
     if isinstance(config.get("credsStore"), str) and config["credsStore"]:
-        server = next((k for k in auths if _host_of(k) in wanted), host)
+        # (docker keeps Docker Hub's under its index's URL, whichever of its names the URL gives)
+        server = next((k for k in auths if _host_of(k) in wanted), HUB_INDEX if host in DOCKER_HUB else host)
         return _from_helper(config["credsStore"], server, f"credsStore in {path}")
     for key, entry in auths.items():
         if _host_of(key) not in wanted or not isinstance(entry, dict):

@@ -497,8 +497,6 @@ class RegistryClient:
             raise_on_status=False,
         )
         retry.traffic, retry.on_timeout = self.traffic, self._timed_out
-        root = urlsplit(registry.api_root)
-        retry.home = (root.hostname or "", root.port or (443 if root.scheme == "https" else 80))
         self._request = threading.local()  # .timeouts: of the request this thread is sending
         # every request in flight keeps its connection: at most `workers` reads, and tokens and API calls
         adapter = Adapter(max_retries=retry, pool_connections=4, pool_maxsize=max(2 * workers + 4, 16))
@@ -530,12 +528,15 @@ class RegistryClient:
         limit = kwargs.pop("max_bytes", MAX_BODY_BYTES)
         stream = kwargs.pop("stream", False)  # the caller reads the body itself (layers), with limits of its own
         # a slot is for reading the registry; a token asked for while it waits must not wait for one too
-        gated = kwargs.pop("gated", True) and method in ("GET", "HEAD") and origin(url) == self._origin
+        home = origin(url) == self._origin
+        gated = kwargs.pop("gated", True) and method in ("GET", "HEAD") and home
+        of_registry = kwargs.pop("token_service", False) or home  # (a vendor API elsewhere: its 429s are its own)
         authorize = kwargs.pop("authorize", None)
         resendable = kwargs.pop("resendable", False) or method in ("GET", "HEAD")
         with self._own_timeouts():
             for attempt in range(1 if stream else BODY_ATTEMPTS):  # a connection broken mid-body is tried again
-                with self.traffic.request(gated, resendable) as turn, DEADLINES.scope(self.timeout[1]) as scope:
+                turn_of = self.traffic.request(gated, resendable, of_registry)
+                with turn_of as turn, DEADLINES.scope(self.timeout[1]) as scope:
                     if authorize is not None:
                         self._authorize(kwargs["headers"], turn.credentials(authorize))
                     response = self._transport(method, url, host, scope, **kwargs)
@@ -673,6 +674,11 @@ class RegistryClient:
     def _basic(self) -> str | None:
         if self.credentials.anonymous:
             return None
+        if self.credentials.identity_token:  # a refresh token, for a token service: never sent as a password
+            raise AuthError(
+                f"{self.registry.host} asks for a user and password (Basic), and the credentials are an identity "
+                f"token (docker login's, from {self.credentials.origin}): pass --username and --password"
+            )
         raw = f"{self.credentials.username or ''}:{self.credentials.password or ''}".encode()
         return "Basic " + base64.b64encode(raw).decode()
 
@@ -717,12 +723,13 @@ class RegistryClient:
         if identity:  # OAuth2's refresh grant (distribution's docs/spec/auth/oauth.md): a POST, scopes in one field
             form = {"grant_type": "refresh_token", "refresh_token": self.credentials.password or ""}
             form.update(service=challenge.params.get("service", ""), scope=scope or "", client_id=USER_AGENT)
-            response = self._send("POST", realm, data=form, gated=False, resendable=True)
+            response = self._send("POST", realm, data=form, gated=False, resendable=True, token_service=True)
         else:
-            response = self._send("GET", realm, params=params, auth=auth, gated=False)
+            response = self._send("GET", realm, params=params, auth=auth, gated=False, token_service=True)
         service = urlsplit(realm).netloc
         # (an OAuth2 server refuses a refresh token with 400 invalid_grant: RFC 6749 section 5.2)
-        if response.status_code in (401, 403) or (identity and response.status_code == 400):
+        refused = identity and response.status_code == 400 and "invalid_grant" in response.text[:1000]
+        if response.status_code in (401, 403) or refused:
             raise AuthError(self._refused("the registry's token service"))
         if identity and response.status_code in (404, 405):  # (the spec: POST unknown to GET-only servers)
             raise AuthError(f"the registry's token service {service} takes no identity token (docker login's)")
@@ -953,7 +960,7 @@ class RegistryClient:
         """Why a listed repository (or its tag) cannot be asked for, or None: see oci.name_problem."""
         return oci.name_problem(repository, tag)
 
-    def describes_skipped(self, repository: str) -> bool:
+    def describes_left_out(self, repository: str) -> bool:
         """Whether a dry run describes the images of ``repository`` the patterns leave out (for their build
         time in the report): `describe_skipped`, unless describing there costs what the user counts (an
         Artifactory remote's upstream pulls)."""

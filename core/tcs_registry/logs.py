@@ -10,7 +10,7 @@ import re
 import sys
 from contextlib import suppress
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
 from .redaction import hide
 from .redaction import redact as redact  # tcs_registry.logs.redact: where plugins are told to find it
@@ -132,14 +132,31 @@ def setup(verbosity: int = 0, log_format: str = "tab") -> None:
     # Libraries' own records (azure-identity's warning for each credential it tried, urllib3's) would reach
     # standard error raw, through logging's last resort: not JSON, not starred out. In our format, their
     # warnings with -v only (our own line says what failed) and their errors always.
+    # (A program that runs the command in its own process and set the root logger up keeps it as it is.)
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "name", None) == OTHERS]:
+    for handler in [h for h in root.handlers if h.get_name() == OTHERS]:
         root.removeHandler(handler)
-    others = logging.StreamHandler(sys.stderr)
+    if root.handlers:
+        return
+    others = StandardError()
     others.set_name(OTHERS)
     others.setFormatter(_json if log_format == "json" else _formatter)
-    others.setLevel(logging.WARNING if verbosity > 0 else logging.ERROR)
+    least = logging.WARNING if verbosity > 0 else logging.ERROR  # (a filter: the live line's handler keeps it)
+    others.addFilter(lambda record: record.levelno >= least)
     root.addHandler(others)
+
+
+class StandardError(logging.StreamHandler):  # type: ignore[type-arg]
+    """Standard error as it is when a line is written (a handler that outlives one run in a process, the
+    root logger's, must not keep a stream that was closed or replaced since)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
 
 
 def json_lines() -> bool:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import ImageError
+from .errors import ImageError, RegistryError
 from .models import Platform
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -120,10 +121,17 @@ def name_problem(repository: str, tag: str | None = None, longest: int = MAX_REP
     return None
 
 
-def in_namespace(repository: str, namespace: str) -> bool:
-    """Whether ``repository`` is ``namespace`` or under it (``team`` holds ``team`` and ``team/api``, not
-    ``teamwork``); every repository is in the namespace "" (a URL with no path)."""
-    return not namespace or repository == namespace or repository.startswith(f"{namespace}/")
+def in_namespace(repositories: Iterable[str], namespace: str) -> Iterator[str]:
+    """The repositories that are ``namespace`` or under it (``team`` holds ``team`` and ``team/api``, not
+    ``teamwork``): all of them for the namespace "" (a URL with no path); none is an error (a typo in the
+    URL's path is not an empty registry)."""
+    found = False
+    for repository in repositories:
+        if not namespace or repository == namespace or repository.startswith(f"{namespace}/"):
+            found = True
+            yield repository
+    if namespace and not found:
+        raise RegistryError(f"no repository is named {namespace!r} or under it (the URL's path)", 404)
 
 
 def attached_tag(tag: str) -> str:

@@ -457,13 +457,19 @@ class Traffic:
         """The current thread's request may be sent again whatever its method (`Traffic.request`)."""
         return getattr(self._local, "resendable", False)
 
+    @property
+    def of_registry(self) -> bool:
+        """The current thread's request is the registry's (its own host, or its token service): its 429s
+        are the registry's. A vendor API elsewhere (Docker Hub's) has limits of its own."""
+        return getattr(self._local, "of_registry", True)
+
     @contextmanager
-    def request(self, gated: bool = True, resendable: bool = False) -> Iterator[Attempt]:
+    def request(self, gated: bool = True, resendable: bool = False, of_registry: bool = True) -> Iterator[Attempt]:
         """Waits for the request's turn and (``gated``: to the registry's own host) a slot, then no
         closer to the request before it than the rate allows (`Pace.space`: --max-rate is a ceiling
         however the answers come); `Attempt.answered` is told what came back. ``resendable``: a POST
         that asking again does no harm (a token service's exchange: a second token, nothing more), retried
-        as a GET is."""
+        as a GET is. ``of_registry``: see `Traffic.of_registry`."""
         self.pace.wait()
         self.halt_if_starved()
         if gated:
@@ -473,12 +479,13 @@ class Traffic:
         # after the wait): its retries must not give back and wait again for that slot
         holding, self._local.gated = self.gated, gated
         again, self._local.resendable = self.resendable, resendable
+        whose, self._local.of_registry = self.of_registry, of_registry
         try:
             self.pace.space()
             attempt = Attempt(self.clock)
             yield attempt
         finally:
-            self._local.gated, self._local.resendable = holding, again
+            self._local.gated, self._local.resendable, self._local.of_registry = holding, again, whose
             if gated:
                 self.concurrency.release(*((attempt.latency, attempt.refused) if attempt else (None, False)))
                 if attempt is not None and attempt.accepted:  # (a token renewed proves nothing of the registry)
@@ -506,11 +513,10 @@ class PacedRetry(Retry):
 
     traffic: Traffic | None = None
     on_timeout: Callable[[Exception | None, Any], bool] | None = None
-    home: tuple[str, int] | None = None  # the registry's host and port: a vendor API's 429s elsewhere are not its
 
     def new(self, **kwargs: Any) -> Retry:
         retry = super().new(**kwargs)
-        retry.traffic, retry.on_timeout, retry.home = self.traffic, self.on_timeout, self.home  # type: ignore[attr-defined]
+        retry.traffic, retry.on_timeout = self.traffic, self.on_timeout  # type: ignore[attr-defined]
         return retry
 
     def increment(
@@ -522,8 +528,7 @@ class PacedRetry(Retry):
         _pool: Any = None,
         _stacktrace: Any = None,
     ) -> Retry:
-        elsewhere = self.home is not None and _pool is not None and (_pool.host, _pool.port) != self.home
-        if response is not None and response.status == 429 and self.traffic is not None and not elsewhere:
+        if response is not None and response.status == 429 and self.traffic is not None and self.traffic.of_registry:
             pace = self.traffic.pace
             pace.refused()
             if self.traffic.gated:

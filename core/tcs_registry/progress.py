@@ -106,7 +106,8 @@ class Progress:
             self._bar = self._stack.enter_context(
                 tqdm(file=self.stream, bar_format="{desc}", leave=False, disable=None, **width)
             )
-            self._stack.enter_context(logging_redirect_tqdm(loggers=[log], tqdm_class=tqdm))
+            loggers = [log, logging.getLogger()]  # ours, and the libraries' (the root logger's handler)
+            self._stack.enter_context(logging_redirect_tqdm(loggers=loggers, tqdm_class=tqdm))
         self._thread = threading.Thread(
             target=self._run, args=(LIVE if live else PERIOD,), name="progress", daemon=True
         )
@@ -140,7 +141,7 @@ class Progress:
         if total is not None and c.worked and pace > 0 and elapsed >= ESTIMATE_AFTER:
             left = max(0.0, total - c.worked) / pace
             if c.listed and left < 1:  # the last images, which may be waiting out retries: how many, not ~00:00
-                tail = total - c.worked
+                tail = max(0, round(total - c.worked))
         return {
             "elapsed": tqdm.format_interval(elapsed),
             "left": tqdm.format_interval(left) if left is not None else None,

@@ -101,8 +101,9 @@ class AcrFacade(Facade):
         self.refresh_tokens: set[str] = set()
         self.grants: dict[str, set[str]] = {}  # access token -> scopes
         self.refused = 0  # expired tokens shown
-        # repositories deleted after the catalog listed them: ACR answers their tags 404, as the data-plane
-        # spec's _tags operation gives it (azure-rest-api-specs containerregistry.json), NAME_UNKNOWN as /v2/
+        # repositories deleted after the catalog listed them: ACR answers their tags 404 (as it does a
+        # repository that never was), as the data-plane spec's _tags operation gives it
+        # (azure-rest-api-specs containerregistry.json), NAME_UNKNOWN as /v2/
         self.gone: set[str] = set()
         # `az acr update --anonymous-pull-enabled` (learn.microsoft.com, "Make your container registry content
         # publicly available"): anyone may read, data-plane operations only
@@ -225,7 +226,7 @@ class AcrFacade(Facade):
         refused = self._guard(request, f"repository:{repo}:metadata_read")
         if refused:
             return refused
-        if repo in self.gone:
+        if repo in self.gone or repo not in self.stored.repositories():
             error = {"code": "NAME_UNKNOWN", "message": "repository name not known to registry", "detail": {}}
             return json_answer({"errors": [error]}, 404)
         tags = sorted(self.stored.tags(repo).items())

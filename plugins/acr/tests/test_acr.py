@@ -307,7 +307,7 @@ def test_a_refresh_token_that_ends_during_the_run_stops_it_once(tcs, pm, azure_e
     assert len(errors) == 2 and errors[1].endswith("; run again with new credentials"), errors  # (what was undone)
     assert re.fullmatch(
         r"error\tStopping: the refresh token \(az acr login --expose-token\) expired at \d{4}-\d\d-\d\d \d\d:\d\d UTC: "
-        r"get a new one and run again \(the next run resumes this one\)(; the listing is incomplete .*)?",
+        r"get a new one(; the listing is incomplete .*)?",
         errors[0],
     ), errors
 
@@ -357,6 +357,11 @@ def test_an_identity_that_may_not_list_the_catalog(tcs, pm, azure_env, identity,
     warned = [m for m in one.messages if m.startswith("warn")]
     assert len(warned) == 1 and "The catalog cannot be listed" in warned[0], warned
     assert warned[0].endswith("taking production/api for one repository"), warned
+    namespace = tcs("registry", f"{URL}/production", "--mode=dry-run", pm=pm)  # a namespace is no repository
+    assert namespace.code == 4, namespace.err
+    assert next(m for m in namespace.messages if m.startswith("error")).startswith(
+        "error\tFailed to list tags repository=production"
+    ), namespace.messages
 
 
 def test_an_exchange_acr_refuses_gives_acrs_reason(tcs, pm, azure_env, identity, monkeypatch):

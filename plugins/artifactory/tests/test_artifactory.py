@@ -143,19 +143,37 @@ def test_recognised_without_a_telling_url(tcs, pm, artifactory):
         ("acme-docker-local.jfrog.io", "docker-local"),  # JFrog Cloud's <server>-<key>
         ("art.example.com", None),  # the main host: the repository path method
         ("docker.example.com", None),  # named like no repository
-        ("acme-dev.jfrog.io", None),  # a remote `dev`'s url is its upstream's, no sign of the main host
+        ("dev.art.example.com", "dev"),  # a remote's own subdomain (its url is its upstream's)
     ],
 )
 def test_a_host_named_after_a_repository_is_its_own(host, key):
-    """The repositories' URLs name Artifactory's main host; another host named after a key serves it."""
-    from tcs_registry_artifactory.client import ArtifactoryClient
+    """The repositories' URLs name Artifactory's main host; another host named after a key serves it. A
+    remote's URL is its upstream's: it counts as on the main host, never a sign of another one."""
+    from tcs_registry_artifactory.client import ArtifactoryClient, repository_urls
 
     from tcs_registry.models import Credentials, Registry
 
     main = "art.example.com" if not host.endswith(".jfrog.io") else "acme.jfrog.io"
     client = ArtifactoryClient(Registry(f"https://{host}", "https", host, "", "ARTIFACTORY"), Credentials())
-    listed = [(k, f"https://{main}/artifactory/{k}") for k in ("local", "docker-local", "docker-remote")]
-    assert client.subdomain_key(listed) == key  # (`local` listed first: the longest key that fits wins)
+    listed = [{"key": k, "type": "LOCAL", "url": f"https://{main}/artifactory/{k}"} for k in ("local", "docker-local")]
+    listed.append({"key": "dev", "type": "REMOTE", "url": "https://registry-1.docker.io/"})
+    assert client.subdomain_key(repository_urls(listed)) == key  # (`local` first: the longest key that fits wins)
+
+
+def test_a_remote_on_the_instances_own_host_is_not_its_subdomain():
+    """JFrog Cloud's `<server>-<key>.jfrog.io` form: on `acme-dev.jfrog.io` itself (the locals' URLs name
+    it), a remote `dev` is not the host's repository, though its upstream URL names another host."""
+    from tcs_registry_artifactory.client import ArtifactoryClient, repository_urls
+
+    from tcs_registry.models import Credentials, Registry
+
+    host = "acme-dev.jfrog.io"
+    client = ArtifactoryClient(Registry(f"https://{host}", "https", host, "", "ARTIFACTORY"), Credentials())
+    listed = [
+        {"key": "docker-local", "type": "LOCAL", "url": f"https://{host}/artifactory/docker-local"},
+        {"key": "dev", "type": "REMOTE", "url": "https://registry-1.docker.io/"},
+    ]
+    assert client.subdomain_key(repository_urls(listed)) is None
 
 
 def test_one_unreadable_remote_cache_leaves_the_rest_listed(
@@ -228,7 +246,7 @@ def test_a_remote_cache_without_the_file_list_says_why(
     assert sorted_report(out_dir, artifactory.host) == rows(artifactory, kept)
     errors = [m for m in result.messages if m.startswith("error")]
     assert "This REST API is available only in Artifactory Pro" in errors[0], errors
-    assert "1 of 3 Docker repositories could not be listed, the others were: docker-remote" in errors[1], errors
+    assert "could not list 1 of 3 Docker repositories (docker-remote): cache of the remote" in errors[1], errors
 
 
 def test_a_remotes_images_left_out_are_not_described(tcs, pm, artifactory, artifactory_expected, out_dir):

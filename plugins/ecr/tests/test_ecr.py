@@ -331,6 +331,12 @@ def test_only_the_images_the_run_describes_are_read(
     assert tcs("registry", URL, "--mode=dry-run", pm=pm).code == 0
     assert whole == _read(ecr_api, before)  # two workers read each manifest once between them
 
+    # --max-images: which images it admits is known only in listing order; none is read ahead
+    before = len(ecr_api.calls)
+    limited = tcs("registry", URL, "--mode=dry-run", "--max-images=1", pm=pm)
+    assert limited.code == 0, limited.err
+    assert _read(ecr_api, before) == {}
+
 
 def test_a_path_in_the_url_names_the_repositories_under_it(tcs, pm, ecr_env, ecr_expected, out_dir, aws_keys):
     """`https://<registry>/team` is the team/ namespace, as a docker user reads it: not the whole registry."""
@@ -339,6 +345,9 @@ def test_a_path_in_the_url_names_the_repositories_under_it(tcs, pm, ecr_env, ecr
     team = [e for e in ecr_expected if e.repository.startswith("team/")]
     assert 0 < len(team) < len(ecr_expected)
     assert csv_rows(report_path(out_dir, HOST)) == expected_rows(HOST, team)
+    typo = tcs("registry", f"{URL}/tema", "--mode=dry-run", pm=pm)  # not an empty registry: a typo
+    assert typo.code == 3, typo.err
+    assert typo.messages[-1] == "error\tno repository is named 'tema' or under it (the URL's path)"
 
 
 def test_a_renewal_that_fails_early_keeps_the_password_in_hand(

@@ -79,6 +79,7 @@ class AcrClient(RegistryClient):
             raise RegistryError(f"{registry.host}: Azure Container Registry is reached over HTTPS only")
         self.cloud = match.group("cloud") if match else "io"
         self.namespace = registry.path.strip("/")  # a URL's path names a namespace: its repositories alone
+        self.assumed: str | None = None  # the path taken for one repository (the catalog refused)
         self.service = registry.host.split(":")[0]  # until the registry's challenge names its own
         if override:  # a test server in the registry's place
             parts = urlsplit(override)
@@ -125,7 +126,7 @@ class AcrClient(RegistryClient):
 
     def _expired(self, ends: float) -> str:
         when = datetime.fromtimestamp(ends, UTC).strftime("%Y-%m-%d %H:%M UTC")
-        return f"the {self.how} expired at {when}: get a new one and run again (the next run resumes this one)"
+        return f"the {self.how} expired at {when}: get a new one"
 
     def _refused(self, who: str) -> str:
         if self.entra is not None or self.refresh_token is not None:
@@ -152,7 +153,8 @@ class AcrClient(RegistryClient):
         # sent again as a GET is (a 429, a 5xx, a broken connection): asking twice mints a second token,
         # nothing more. azure-core's RetryPolicy sends the SDK's exchanges again on fewer (_retry.py: a POST
         # on 500, 503 or 504, any answer with Retry-After), since it knows nothing of what a POST does
-        response = self._send("POST", f"{parts.scheme}://{parts.netloc}/oauth2/exchange", data=form, resendable=True)
+        exchange = f"{parts.scheme}://{parts.netloc}/oauth2/exchange"
+        response = self._send("POST", exchange, data=form, resendable=True, token_service=True)
         if response.status_code in (400, 401, 403):  # (ACR's reason, as its spec's error body gives it)
             reason = f" ({detail})" if (detail := error_detail(response)) else ""
             raise AuthError(f"{self.service} refused the Entra ID token of the {self.how}{reason}")
@@ -177,6 +179,8 @@ class AcrClient(RegistryClient):
                 try:
                     self._exchange(realm)
                 except _NoIdentity as exc:
+                    if self.refresh_token is not None:  # (an identity that worked: not a reason to go anonymous)
+                        raise
                     return self._anonymously(challenge, scope, exc)
             refresh_token = self.refresh_token
             if self.entra is None and refresh_token is None:  # (gone anonymous meanwhile)
@@ -189,7 +193,7 @@ class AcrClient(RegistryClient):
         form = {"grant_type": "refresh_token", "service": self.service, "refresh_token": refresh_token}
         form["scope"] = scope or LOGIN_SCOPE
         fetched = time.time()
-        response = self._send("POST", realm, data=form, resendable=True)
+        response = self._send("POST", realm, data=form, resendable=True, token_service=True)
         if response.status_code in (401, 403):
             if ends is not None and time.time() >= ends - CLOCK_SKEW:  # (the token service's clock may be ahead)
                 raise CredentialsExpired(self._expired(ends))
@@ -212,10 +216,9 @@ class AcrClient(RegistryClient):
         """The catalog's repositories, those of the URL's namespace (its path) alone. A catalog the account
         may not list (a repository-scoped token; in a registry with ABAC, no Catalog Lister role) is said
         so; with a path, the path is then taken for one repository."""
+        catalog = self.paginate("/acr/v1/_catalog", "repositories", page_size=PAGE_SIZE, what="ACR catalog")
         try:
-            for name in self.paginate("/acr/v1/_catalog", "repositories", page_size=PAGE_SIZE, what="ACR catalog"):
-                if in_namespace(name, self.namespace):
-                    yield name
+            yield from in_namespace(catalog, self.namespace)
         except AuthError as exc:
             if not self.namespace:
                 raise AuthError(
@@ -224,13 +227,16 @@ class AcrClient(RegistryClient):
                     "token has none): name a repository in the URL"
                 ) from None
             log.warning("The catalog cannot be listed (%s): taking %s for one repository", exc, self.namespace)
+            self.assumed = self.namespace
             yield self.namespace
 
     def tags(self, repository: str) -> list[str]:
         what = f"ACR tags of {repository}"
         names = []
-        # (a repository deleted since the catalog listed it answers 404: no tags, as over /v2/)
-        tags = self.paginate(f"/acr/v1/{repository}/_tags", "tags", page_size=PAGE_SIZE, what=what, missing_ok=True)
+        # (a repository deleted since the catalog listed it answers 404: no tags, as over /v2/; one taken
+        # from the URL, not listed, is not there)
+        gone_ok = repository != self.assumed
+        tags = self.paginate(f"/acr/v1/{repository}/_tags", "tags", page_size=PAGE_SIZE, what=what, missing_ok=gone_ok)
         for tag in tags:
             name = json_field(tag, "name", what)
             self.listed.put((repository, name), tag)

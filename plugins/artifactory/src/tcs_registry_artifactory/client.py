@@ -47,6 +47,16 @@ def target(path: str) -> Target:
     return Target([key], image.lower() or None)
 
 
+def repository_urls(listed: list[Any]) -> list[tuple[str, str]]:
+    """(key, URL) of each repository Get Repositories lists. A remote's url is its upstream's
+    (Artifactory's RepositoriesResource, addRemoteRepoDetails): it is taken to be on the instance's own
+    host, the one the others' URLs name."""
+    remote = {str(r["key"]) for r in listed if str(r.get("type", "")).upper() == "REMOTE"}
+    urls = {str(r["key"]): str(r.get("url") or "") for r in listed}
+    own = next((url for key, url in urls.items() if key not in remote), "")
+    return [(key, own if key in remote else url) for key, url in urls.items()]
+
+
 class ArtifactoryClient(RoutedRegistryClient):
     route = DOCKER_API
     # Artifactory's next links leave out the /artifactory/api/docker/<key> prefix (and, for virtual
@@ -61,7 +71,7 @@ class ArtifactoryClient(RoutedRegistryClient):
         self.remotes: set[str] = set()  # remote repositories: listed from their caches, never upstream
         self._cached: dict[str, list[str]] = {}  # <remote>/<image> -> the tags its cache holds
 
-    def describes_skipped(self, repository: str) -> bool:
+    def describes_left_out(self, repository: str) -> bool:
         """Not a remote's images the patterns leave out: what its cache lacks (a platform never pulled, a
         tag whose metadata expired) Artifactory fetches from the upstream registry, a pull there."""
         return repository.partition("/")[0] not in self.remotes
@@ -86,9 +96,7 @@ class ArtifactoryClient(RoutedRegistryClient):
         listed = json_list(self._rest("/artifactory/api/repositories", what, packageType="docker"), what)
         kinds = {json_field(r, "key", what): str(r.get("type", "")).upper() for r in listed}
         self.remotes = {key for key, kind in kinds.items() if kind == "REMOTE"}
-        # (a remote's url is its upstream's: Artifactory's RepositoriesResource, addRemoteRepoDetails)
-        urls = [(str(r["key"]), str(r.get("url") or "")) for r in listed if str(r["key"]) not in self.remotes]
-        if not self.keys and (key := self.subdomain_key(urls)):
+        if not self.keys and (key := self.subdomain_key(repository_urls(listed))):
             self.keys, self.at_root = [key], True  # this host is the repository's own (the subdomain method)
         if self.keys:
             return self.keys
@@ -117,7 +125,7 @@ class ArtifactoryClient(RoutedRegistryClient):
         try:
             self._rest(f"/artifactory/api/storage/{quote(key)}-cache", what)
         except RegistryError as exc:
-            if exc.status != 404:
+            if exc.status not in (401, 404):  # (401: the run's own credentials are refused, and it says so)
                 log.warning(
                     "Cannot tell whether %s is a remote repository (%s): if it is, its lists ask its upstream "
                     "registry", key, exc,
@@ -131,7 +139,10 @@ class ArtifactoryClient(RoutedRegistryClient):
         if self.target.image:
             image = f"{self.keys[0]}/{self.target.image}"
             if self.keys[0] in self.remotes:  # the image as its cache holds it, if it does: never upstream
-                return [name for name in self._cache(self.keys[0]) if name == image]
+                cached = [name for name in self._cache(self.keys[0]) if name == image]
+                if not cached:
+                    log.warning("The remote repository's cache holds no %s: its upstream is not asked", image)
+                return cached
             return [image]
         return self._repositories()
 
@@ -145,11 +156,11 @@ class ArtifactoryClient(RoutedRegistryClient):
                 failed[key] = exc
         if failed:  # the run ends partial, having done everything listed
             first = next(iter(failed.values()))
-            raise RegistryError(
-                f"{len(failed)} of {len(self.keys)} Docker repositories could not be listed, the others were: "
-                + ", ".join(failed)
-                + f" (first: {first})",
+            which = ", ".join(failed)
+            raise type(first)(
+                f"could not list {len(failed)} of {len(self.keys)} Docker repositories ({which}): {first}",
                 first.status,
+                code=first.code,
             )
 
     def _cache(self, key: str) -> Iterator[str]:

@@ -25,12 +25,13 @@ from tcs_registry import (
     RegistryClient,
     RegistryError,
 )
+from tcs_registry.dockerconfig import DOCKER_HUB
 from tcs_registry.http import NO_AUTH, sendable, token_lifetime
 from tcs_registry.oci import INDEX_TYPES, build_time, parse_time
 from tcs_registry.pacing import asked_to_wait
 
-REGISTRY_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
-HUB_HOSTS = ("hub.docker.com", *REGISTRY_HOSTS)
+HUB_HOSTS = DOCKER_HUB  # its web site's name and its registry's
+REGISTRY_HOSTS = DOCKER_HUB - {"hub.docker.com"}
 HUB_API = "https://hub.docker.com"
 REGISTRY = "registry-1.docker.io"
 PAGE_SIZE = 100  # the Hub API's maximum page_size
@@ -117,6 +118,9 @@ class DockerHubClient(RegistryClient):
         # The user's credentials go to the Hub API only when the URL is Docker Hub's (or the API
         # was named explicitly): a mirror's password is not Docker Hub's business.
         self.hub_login = hub or "TCS_DOCKERHUB_API_URL" in os.environ
+        if self.hub_login and credentials.identity_token:  # (a refresh token is no Hub API secret)
+            log.warning("An identity token cannot log in to the Hub API: only public repositories are listed")
+            self.hub_login = False
         self._api_token: str | None = None
         self._api_token_until = 0.0  # time.monotonic() at which to renew it
         self._api_lock = threading.Lock()

@@ -151,7 +151,7 @@ class EcrClient(RegistryClient):
                     raise error from None
                 # an early renewal that failed: the password in hand lasts till its end; asked again later
                 log.warning("%s; the registry password in hand is kept until it expires", error)
-                self._renew_at = now + REFUSED_GAP
+                self._renew_at = time.time() + REFUSED_GAP  # (from the answer: the call may have taken long)
                 return
             data = answer["authorizationData"][0]
             user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
@@ -174,14 +174,14 @@ class EcrClient(RegistryClient):
         """ECR answers a password it no longer takes (expired, or its role's session ended) with 403
         DENIED, not with 401 and a challenge (AWS's "Troubleshooting Docker commands", error 403:
         "Your authorization token has expired"): a new one is asked for, and the request sent once more."""
+        sent_with = self._fetched_at  # (the password this request goes with, or an older one)
         response = super().request(method, path_or_url, **kwargs)
         if response.status_code != 403 or kwargs.get("auth") is not None:
             return response
         if "authorization token has expired" not in response.text.lower():
             return response
-        fetched = self._fetched_at
         self._refresh_password(refused=True)
-        if self._fetched_at == fetched:  # (renewed a moment ago: this one is refused for another reason)
+        if self._fetched_at == sent_with:  # (none newer, here or by another thread: refused for another reason)
             return response
         response.close()
         return super().request(method, path_or_url, **kwargs)
@@ -197,10 +197,9 @@ class EcrClient(RegistryClient):
             raise _aws_error(exc, what) from None
 
     def repositories(self) -> Iterator[str]:
-        for page in self._pages("describe_repositories", "ECR describe_repositories"):
-            for repository in page.get("repositories", ()):
-                if in_namespace(repository["repositoryName"], self.namespace):
-                    yield repository["repositoryName"]
+        pages = self._pages("describe_repositories", "ECR describe_repositories")
+        names = (repository["repositoryName"] for page in pages for repository in page.get("repositories", ()))
+        yield from in_namespace(names, self.namespace)
 
     def name_problem(self, repository: str, tag: str | None = None) -> str | None:
         return oci.name_problem(repository, tag, longest=MAX_REPOSITORY_NAME)
@@ -230,6 +229,7 @@ class EcrClient(RegistryClient):
         a failure) is left to describe(), which asks the V2 API and fails that image alone."""
         wanted = sorted(d for d in digests if self._manifests.get((repository, d)) is None)
         found = []
+        failed: list[tuple[Exception, int]] = []
         for start in range(0, len(wanted), BATCH):
             ids = [{"imageDigest": d} for d in wanted[start : start + BATCH]]
             try:
@@ -240,8 +240,7 @@ class EcrClient(RegistryClient):
                     acceptedMediaTypes=ACCEPTED_MEDIA_TYPES,
                 )
             except Exception as exc:  # the read-ahead only: describe() asks the V2 API for this batch's
-                error = _aws_error(exc, f"ECR batch_get_image of {repository}")
-                log.warning("%s; %d of its images are read over the V2 API", error, len(ids))
+                failed.append((_aws_error(exc, f"ECR batch_get_image of {repository}"), len(ids)))
                 continue
             for image in answer.get("images", ()):
                 body = str(image.get("imageManifest") or "").encode()
@@ -254,6 +253,8 @@ class EcrClient(RegistryClient):
                     continue
                 self._manifests.put((repository, digest), manifest)
                 found.append(manifest)
+        if failed:  # (one line a repository, the first reason)
+            log.warning("%s; %d of its images are read over the V2 API", failed[0][0], sum(n for _, n in failed))
         return found
 
     def describe(self, repository: str, tag: str) -> ImageDescription | None:
