@@ -229,3 +229,23 @@ def test_quay_io_by_name_alone():
             raise AssertionError("no request for a known host")
 
     assert plugin.sniff("https://quay.io/acme", NoProbe()).registry_type == "QUAY"
+
+
+def test_a_rest_tag_page_that_fails_loses_push_times_not_the_repository(
+    tcs, pm, quay, quay_expected, out_dir, monkeypatch
+):
+    """With an OAuth token the REST tag list is read for push times only; the names come from tags/list.
+    A page of it that fails (here a proxy's sign-in page in its place) costs those push times, said once,
+    not the repository's images."""
+    broken = (200, {"Content-Type": "text/html"}, b"<html><body>Sign in to continue</body></html>")
+    route = ("GET", re.compile("/api/v1/repository/acme/api/tag/"), lambda request, **_: broken)
+    monkeypatch.setattr(quay, "routes", [route, *quay.routes])
+    result = tcs("registry", f"{quay.url}/acme", "--mode=dry-run", *login(OAUTH), pm=pm)
+    assert result.code == 0, result.err
+    ours = [e for e in quay_expected if e.repository.startswith("acme/")]
+    assert sorted_report(out_dir, quay.host) == expected_rows(quay.host, ours)
+    warned = [m for m in result.messages if "Push times" in m]
+    assert warned == [
+        "warn\tPush times of acme/api are not known: Quay tags of acme/api: the registry answered with invalid JSON"
+        " (text/html)"
+    ], warned

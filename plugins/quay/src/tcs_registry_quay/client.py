@@ -114,15 +114,18 @@ class QuayClient(RegistryClient):
         miss a tag (quay data/model/oci/tag.py). It is read first, for the push times only."""
         what = f"Quay tags of {repository}"
         page, more = 1, True
-        while more:
-            body = self._api(
-                f"/repository/{repository}/tag/", what, onlyActiveTags="true", limit=TAGS_PER_PAGE, page=page
-            )
-            tags = json_list(body.get("tags") if isinstance(body, dict) else None, what)
-            for tag in tags:
-                self.listed.put((repository, json_field(tag, "name", what)), tag)
-            more = bool(tags) and body.get("has_additional") is True  # an empty page ends it
-            page += 1
+        try:
+            while more:
+                body = self._api(
+                    f"/repository/{repository}/tag/", what, onlyActiveTags="true", limit=TAGS_PER_PAGE, page=page
+                )
+                tags = json_list(body.get("tags") if isinstance(body, dict) else None, what)
+                for tag in tags:
+                    self.listed.put((repository, json_field(tag, "name", what)), tag)
+                more = bool(tags) and body.get("has_additional") is True  # an empty page ends it
+                page += 1
+        except RegistryError as exc:  # (the names come from tags/list: only push times are lost)
+            log.warning("Push times of %s are not known: %s", repository, exc)
         return list(v2.list_tags(registry=self.registry, client=self, repository=repository))
 
     def pushed(self, repository: str, tag: str) -> datetime | None:
