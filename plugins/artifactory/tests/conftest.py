@@ -183,8 +183,19 @@ class ArtifactoryFacade(Facade):
             return json_answer({}, headers=JFROG)
         if self._remote(key) and rest.endswith("/tags/list"):
             self.upstream_walks.append(request.target)
-        status, headers, body = self.forward(request, f"/v2/{key}/{rest}")
+        status, headers, body = self.forward(request, f"/v2/{self._member(key, rest)}/{rest}")
         return status, {**headers, **JFROG}, body
+
+    def _member(self, key: str, rest: str) -> str:
+        """The repository that serves ``rest`` under ``key``: a virtual one's first member holding the
+        image (JFrog's "Virtual Repositories": resolution in the order of its repositories, locals first;
+        a remote's cached images only here), else the key itself."""
+        if dict(REPOSITORIES).get(key) != "VIRTUAL":
+            return key
+        image = rest.removesuffix("/tags/list") if rest.endswith("/tags/list") else rest.rsplit("/", 2)[0]
+        members = [k for k, kind in REPOSITORIES if kind != "VIRTUAL"]
+        held = {r for r in self.stored.repositories() if not self._remote(r.split("/", 1)[0]) or r in CACHED}
+        return next((k for k in members if f"{k}/{image}" in held), key)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ every URL form, both modes; remote repositories from their caches, never from th
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from tcs_registry_artifactory import hooks
@@ -265,3 +266,12 @@ def test_a_remotes_images_left_out_are_not_described(tcs, pm, artifactory, artif
     asked = [r.path for r in artifactory.requests[before:]]
     assert not [p for p in asked if p.startswith("/artifactory/api/docker/docker-remote/v2/library/")], asked
     assert [p for p in asked if p.startswith("/artifactory/api/docker/docker-local/v2/app/manifests/")]
+
+
+def test_a_virtual_repository_named_in_the_url(tcs, pm, artifactory, artifactory_expected, out_dir):
+    """The URL JFrog's Set Me Up gives is often the virtual repository's: its images are listed and read
+    through it, under its key (what `docker pull <host>/docker/<image>` uses)."""
+    result = tcs("registry", f"{artifactory.url}/docker", "--mode=dry-run", *PASSWORD, pm=pm)
+    assert result.code == 0, result.err
+    through = [replace(e, repository="docker/" + e.repository.split("/", 1)[1]) for e in artifactory_expected]
+    assert sorted_report(out_dir, artifactory.host) == expected_rows(artifactory.host, through)
