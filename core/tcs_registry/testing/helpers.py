@@ -14,6 +14,7 @@ import subprocess
 import sys
 import termios
 from pathlib import Path
+from typing import Any
 
 from tcs_registry.report import report_name
 from tcs_registry.results import results_dir
@@ -57,6 +58,17 @@ def expected_rows(
         for e in expected
     ]
     return [["repository", "tag", "build_time", "skipped"], *sorted(rows, key=lambda r: (r[0], r[1]))]
+
+
+def namespace_run(tcs: Any, url: str, namespace: str, expected: list[Expected], out_dir: Path, **kwargs: Any) -> None:
+    """A dry run of ``url``/``namespace`` (a vendor whose URL path names a namespace) reports the images
+    under it, and only those: a part of the registry, not the whole of it, nor nothing."""
+    result = tcs("registry", f"{url}/{namespace}", "--mode=dry-run", **kwargs)
+    assert result.code == 0, result.err
+    under = [e for e in expected if e.repository.startswith(f"{namespace}/")]
+    assert 0 < len(under) < len(expected)
+    host = url.split("://", 1)[1]
+    assert csv_rows(report_path(out_dir, host)) == expected_rows(host, under)
 
 
 def store_rows(state_dir: Path, sql: str) -> list[tuple]:

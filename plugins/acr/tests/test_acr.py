@@ -15,7 +15,14 @@ from tcs_registry_acr import hooks
 from tcs_registry_acr.client import _entra_options
 
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.helpers import console_script, csv_rows, expected_rows, report_path, vulnerabilities
+from tcs_registry.testing.helpers import (
+    console_script,
+    csv_rows,
+    expected_rows,
+    namespace_run,
+    report_path,
+    vulnerabilities,
+)
 from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
 
 REGISTRY = "myregistry.azurecr.io"
@@ -331,11 +338,7 @@ def test_with_no_azure_identity_a_registry_open_to_anonymous_pulls_is_read_anony
 
 def test_a_path_names_a_namespace(tcs, pm, azure_env, identity, acr_expected, out_dir):
     """`https://<registry>/testing` is the testing/ namespace, as a docker user reads it: not the registry."""
-    result = tcs("registry", f"{URL}/testing", "--mode=dry-run", pm=pm)
-    assert result.code == 0, result.err
-    testing = [e for e in acr_expected if e.repository.startswith("testing/")]
-    assert 0 < len(testing) < len(acr_expected)
-    assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, testing)
+    namespace_run(tcs, URL, "testing", acr_expected, out_dir, pm=pm)
 
 
 def test_an_identity_that_may_not_list_the_catalog(tcs, pm, azure_env, identity, acr_expected, out_dir, monkeypatch):

@@ -15,7 +15,14 @@ from tcs_registry_ecr.client import ACCEPTED_MEDIA_TYPES, EcrClient, parse_host
 
 from tcs_registry.models import Credentials, Registry
 from tcs_registry.plugins import get_plugin_manager
-from tcs_registry.testing.helpers import csv_rows, expected_rows, failures_path, report_path, vulnerabilities
+from tcs_registry.testing.helpers import (
+    csv_rows,
+    expected_rows,
+    failures_path,
+    namespace_run,
+    report_path,
+    vulnerabilities,
+)
 from tcs_registry.testing.proxy import Proxy
 from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
 
@@ -340,11 +347,7 @@ def test_only_the_images_the_run_describes_are_read(
 
 def test_a_path_in_the_url_names_the_repositories_under_it(tcs, pm, ecr_env, ecr_expected, out_dir, aws_keys):
     """`https://<registry>/team` is the team/ namespace, as a docker user reads it: not the whole registry."""
-    result = tcs("registry", f"{URL}/team", "--mode=dry-run", pm=pm)
-    assert result.code == 0, result.err
-    team = [e for e in ecr_expected if e.repository.startswith("team/")]
-    assert 0 < len(team) < len(ecr_expected)
-    assert csv_rows(report_path(out_dir, HOST)) == expected_rows(HOST, team)
+    namespace_run(tcs, URL, "team", ecr_expected, out_dir, pm=pm)
     typo = tcs("registry", f"{URL}/tema", "--mode=dry-run", pm=pm)  # not an empty registry: a typo
     assert typo.code == 3, typo.err
     assert typo.messages[-1] == "error\tno repository is named 'tema' or under it (the URL's path)"
