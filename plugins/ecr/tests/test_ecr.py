@@ -358,7 +358,7 @@ def test_a_renewal_that_fails_early_keeps_the_password_in_hand(
 ):
     """Seven hours in (past the half-life of its 12), asking for a new password fails (the role's session
     ended): the one in hand lasts five hours more and is kept, with one warning, and asked again only
-    every 30 s, not before every request."""
+    30 s after that answer (which took 40), not before every request."""
     later = {"by": 0.0}
     clock = types.SimpleNamespace(time=lambda: time.time() + later["by"])
     monkeypatch.setattr(tcs_registry_ecr.client, "time", clock)
@@ -366,9 +366,10 @@ def test_a_renewal_that_fails_early_keeps_the_password_in_hand(
 
     def seven_hours_on(request, body):
         operation = request.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
-        if operation == "DescribeImages":
+        if operation == "DescribeImages" and not later["by"]:
             later["by"] = 7 * 3600.0
         if operation == "GetAuthorizationToken" and later["by"]:
+            later["by"] += 40  # (a slow answer, its retries: longer than the 30 s to the next try)
             return 400, {
                 "__type": "ExpiredTokenException",
                 "message": "The security token included in the request is expired",
