@@ -68,6 +68,11 @@ def _jwt(claims: dict) -> str:
     return f"{encode({'alg': 'none'})}.{encode(claims)}.sig"
 
 
+def _actions(scope: str) -> set[str]:
+    """A scope's actions: ``repository:<name>:pull,metadata_read`` -> {pull, metadata_read}."""
+    return set(scope.rpartition(":")[2].split(","))
+
+
 class Entra:
     """The Entra ID tokens the local identity endpoints issued, which the ACR front accepts."""
 
@@ -126,7 +131,9 @@ class AcrFacade(Facade):
         now = time.time()
         claims = {"aud": service, "iat": now, "exp": now + self.access_lifetime, "access": scopes}
         token = _jwt({**claims, "nonce": secrets.token_hex(4)})
-        self.grants[token] = set(scopes)
+        # a scope's actions are comma-separated (distribution's docs/spec/auth/scope.md; ACR takes
+        # `repository:<name>:pull,push`, Azure/acr docs/Token-BasicAuth.md): each is granted
+        self.grants[token] = {f"{s.rpartition(':')[0]}:{a}" for s in scopes if s for a in _actions(s)}
         return token
 
     def mint_refresh_token(self, service: str = REGISTRY) -> str:
@@ -175,7 +182,7 @@ class AcrFacade(Facade):
 
     def token_from_basic(self, request: Request):
         if request.basic() is None and self.anonymous_pull:  # docker's anonymous token request, as for any registry
-            wanted = [s for s in request.query.get("scope", []) if s.endswith((":pull", ":metadata_read", ":*"))]
+            wanted = [s for s in request.query.get("scope", []) if _actions(s) <= {"pull", "metadata_read", "*"}]
             return json_answer({"access_token": self._access(wanted, request.arg("service", ""))})
         if request.basic() != ADMIN:
             return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}, 401)

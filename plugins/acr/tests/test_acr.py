@@ -53,6 +53,12 @@ def test_managed_identity(tcs, pm, azure_env, identity, acr_expected, out_dir, s
     assert paths.count("/acr/v1/_catalog") == 2  # three repositories, pages of two
     assert paths.count("/acr/v1/production/api/_tags") == 2  # three tags, pages of two
     assert [r.arg("resource") for r in identity.requests[asked:]] == ["https://containerregistry.azure.net"]
+    # one access token a repository, for its tags and its images alike (metadata_read,pull), besides the
+    # login check's and the catalog's: not one for the tags and another for the images
+    scopes = sorted(r.form()["scope"] for r in azure_env.requests[before:] if r.path == "/oauth2/token")
+    repositories = sorted({e.repository for e in acr_expected})
+    per_repository = [f"repository:{r}:metadata_read,pull" for r in repositories]
+    assert scopes == ["registry:catalog:*", "registry:catalog:*", *per_repository], scopes
 
 
 def test_service_principal_against_a_tls_authority(tcs, pm, azure_env, authority, acr_expected, out_dir, monkeypatch):

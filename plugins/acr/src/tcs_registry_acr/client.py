@@ -203,13 +203,17 @@ class AcrClient(RegistryClient):
         return token, fetched + token_lifetime(token, floor=0.0)
 
     def scope_for(self, url: str) -> str | None:
+        """One token a repository, for its tags (``metadata_read``) and its images (``pull``) alike: ACR
+        takes several actions in one scope (Azure/acr docs/Token-BasicAuth.md, ``pull,push``), and one
+        token request a repository is half as many as one for each."""
         path = urlsplit(url).path
         if path.endswith("/acr/v1/_catalog"):
             return "registry:catalog:*"
         match = _ACR_TAGS.search(path)
-        if match:
-            return f"repository:{match.group(1)}:metadata_read"
-        return super().scope_for(url)
+        scope = f"repository:{match.group(1)}:pull" if match else super().scope_for(url)
+        if scope and scope.startswith("repository:") and scope.endswith(":pull"):
+            return scope.removesuffix(":pull") + ":metadata_read,pull"
+        return scope
 
     # -- listing through /acr/v1 --------------------------------------------------------------------
     def repositories(self) -> Iterable[str]:
