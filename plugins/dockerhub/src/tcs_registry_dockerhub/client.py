@@ -103,6 +103,12 @@ def _reset_in(response: requests.Response) -> float:
     return 1.0
 
 
+def _pulls_left(response: requests.Response) -> int | None:
+    """The pulls left in the window, by ``ratelimit-remaining`` (``76;w=21600``), if the answer says."""
+    remaining = response.headers.get("ratelimit-remaining", "").split(";")[0].strip()
+    return int(remaining) if remaining.isdigit() else None
+
+
 class DockerHubClient(RegistryClient):
     retry_statuses = (500, 502, 503, 504)  # a 429 from Docker Hub means hours, not seconds
     describe_skipped = False  # each description costs a pull from the quota
@@ -278,10 +284,9 @@ class DockerHubClient(RegistryClient):
             self.traffic.halt_if_starved()
             response.close()
             response = super()._send(method, url, **kwargs)
-        remaining = response.headers.get("ratelimit-remaining", "")
-        if remaining.split(";")[0].strip().isdigit():
+        if (remaining := _pulls_left(response)) is not None:
             with self._quota_lock:
-                self.remaining = int(remaining.split(";")[0])
+                self.remaining = remaining
         if response.status_code == 429 and self._pull_limit(response):
             with self._quota_lock:
                 self.remaining = 0
@@ -292,8 +297,7 @@ class DockerHubClient(RegistryClient):
     def _pull_limit(response: requests.Response) -> bool:
         """Whether a 429 is the pull quota (TOOMANYREQUESTS, "You have reached your pull rate limit"; or
         no pulls left by its headers), not the abuse limit's bare answer."""
-        remaining = response.headers.get("ratelimit-remaining", "").split(";")[0].strip()
-        return remaining == "0" or "TOOMANYREQUESTS" in response.text[:4096].upper()
+        return _pulls_left(response) == 0 or "TOOMANYREQUESTS" in response.text[:4096].upper()
 
     def _quota_message(self) -> str:
         who = "this account" if not self.credentials.anonymous else "anonymous pulls from this address"
