@@ -558,7 +558,6 @@ class Discovery:
         # (repository, tag, the description under way, why the image is left out: '' if it is admitted)
         pending: deque[tuple[str, str, Future[Outcome] | None, str]] = deque()
         admitted = admitted_pending = 0  # admitted images; of them, those in `pending`
-        describe_skipped = report is not None and self.describes_all
 
         def submit(work: Callable[..., Outcome], *args: Any) -> Future[Outcome]:
             def counted() -> Outcome:
@@ -673,8 +672,8 @@ class Discovery:
                     log.info("Skipped image=%s/%s:%s reason=%s (by its tag)", s.host, repository, tag, attached)
                 elif wanted:
                     log.debug("Skipping image beyond --max-images image=%s/%s:%s", s.host, repository, tag)
-                describe = describe_skipped and not attached and self.stopped is None
-                describe = describe and self._describes_left_out(repository)
+                describe = report is not None and not attached and self.stopped is None
+                describe = describe and self._describes_left_out(repository)  # (describes_all, per repository)
                 future = submit(self.describe, repository, tag) if describe else None
                 if future is None:
                     self._one_finished()  # nothing to do but its row
