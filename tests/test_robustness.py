@@ -9,6 +9,7 @@ import re
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 
 import pytest
@@ -116,12 +117,18 @@ def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry,
         text=True,
         preexec_fn=default_sigint,
     )
+    # its standard error read as it comes: a full pipe would hold the run up on a log line
+    read: list[str] = []
+    reader = threading.Thread(target=lambda: read.append(process.stderr.read()))
+    reader.start()
     report = out / f"127-0-0-1-{server.port}-report.csv"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not report.exists() or len(report.read_text().splitlines()) < 51):
         time.sleep(0.02)
     process.send_signal(stop)
-    _, stderr = process.communicate(timeout=60)
+    process.wait(timeout=60)
+    reader.join(timeout=60)
+    [stderr] = read
     assert process.returncode == code, stderr[-2000:]
     lines = [json.loads(line) for line in stderr.splitlines()]  # (click wrote an empty line on Ctrl-C)
     assert (lines[-1]["level"], lines[-1]["message"]) == (
