@@ -26,7 +26,9 @@ never translated).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import threading
 import time
 
 import boto3
@@ -244,13 +246,26 @@ class EcrV2(Proxy):
     def __init__(self, upstream: str) -> None:
         super().__init__(upstream, lambda *_: None)
         self.denied = 0  # passwords refused so
+        # (a test's) refusals held back until this many are due: the first answered at once, the others
+        # once a request has gone with a password the registry takes (the first's renewal): requests that
+        # all went with the old password, whose 403s come after another thread renewed it
+        self.together: threading.Barrier | None = None
+        self._taken = threading.Event()
 
     def _dispatch(self, request: Request) -> Answer:
         status, headers, body = super()._dispatch(request)
-        if status == 401 and request.headers.get("Authorization"):
-            self.denied += 1
-            return json_answer({"errors": [EXPIRED]}, 403)
-        return status, headers, body
+        if not request.headers.get("Authorization"):
+            return status, headers, body
+        if status != 401:
+            self._taken.set()
+            return status, headers, body
+        self.denied += 1
+        if (together := self.together) is not None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                if together.wait() != 0:
+                    self._taken.wait(10)
+            self.together = None
+        return json_answer({"errors": [EXPIRED]}, 403)
 
 
 @pytest.fixture

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 import types
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import tcs_registry_ecr.client
@@ -259,6 +261,23 @@ def test_a_password_the_registry_refuses_is_renewed(
     assert result.code == 0, result.err
     assert csv_rows(report_path(out_dir, HOST)) == expected_rows(HOST, ecr_expected)
     assert ecr_api.count("GetAuthorizationToken") - before == 2
+
+
+def test_requests_refused_together_go_again_with_the_one_new_password(ecr_v2, ecr_api, aws_keys, monkeypatch):
+    """Two requests sent with a password ECR no longer takes, a minute after it was handed out: the first
+    to see its 403 renews the password; the other's 403 comes after that, within the 30 s between two
+    renewals, and it goes again with the newer password rather than failing its image."""
+    later = {"by": 0.0}
+    monkeypatch.setattr(tcs_registry_ecr.client, "time", types.SimpleNamespace(time=lambda: time.time() + later["by"]))
+    monkeypatch.setattr(ecr_api, "stale_passwords", 1)
+    monkeypatch.setattr(ecr_v2, "together", threading.Barrier(2, action=lambda: later.update(by=60.0), timeout=10))
+    client = EcrClient(Registry(url=URL, scheme="https", host=HOST, path="", registry_type="ECR"), Credentials())
+    before = ecr_api.count("GetAuthorizationToken")
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: client.request("GET", "/v2/").status_code, range(2)))
+    assert ecr_v2.denied == 2 and ecr_v2.together is None  # both went with the old password
+    assert answers == [200, 200]
+    assert ecr_api.count("GetAuthorizationToken") - before == 2  # the first, and one renewal for both
 
 
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
