@@ -4,7 +4,9 @@ of every output, an interrupted run keeps its work, an auth-override plugin answ
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import re
 import signal
 import sqlite3
@@ -14,7 +16,7 @@ import time
 
 import pytest
 
-from tcs_registry import Credentials, RegistryClient, hookimpl
+from tcs_registry import Credentials, RegistryClient, hookimpl, signals
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.fixtures import USERS
 from tcs_registry.testing.helpers import (
@@ -161,6 +163,48 @@ def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry,
     assert new == 850  # the digests the interrupted run met first are new to the run that finishes its work
     assert store_rows(state, "SELECT COUNT(*) FROM digests WHERE first_run = 1") == [(0,)]
     assert len(csv_rows(report)) == 1001
+
+
+def test_a_ctrl_c_whose_exception_python_dropped_still_stops_the_run(tcs, anonymous_registry, state_dir):
+    """Python drops an exception raised while a finalizer runs ("Exception ignored in ..."), a Ctrl-C's
+    too when it comes then, and the run went on to its end (exit 0). The signal is remembered: the run
+    stops at its next step, as it does when the exception is not lost."""
+
+    class DroppedOnce:
+        described = 0
+
+        @hookimpl(tryfirst=True)
+        def describe_image(self, registry, client, repository, tag):
+            self.described += 1
+            if self.described == 3:  # the handler ran, and its exception was lost (here: caught)
+                with contextlib.suppress(KeyboardInterrupt):
+                    signals._on_signal(signal.SIGINT, None)
+            return None  # described as ever, by the V2 plugin
+
+    pm = get_plugin_manager(load_entrypoints=False, plugins=[DroppedOnce()])
+    result = tcs("registry", anonymous_registry.url, "--mode=dry-run", pm=pm)
+    assert result.code == 130, result.err
+    said = "error\tInterrupted: what was done is recorded; run the same command again to continue"
+    assert result.messages[-1] == said
+    assert store_rows(state_dir, "SELECT status FROM runs") == [("interrupted",)]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # (the KeyboardInterrupt dropped)
+def test_a_signal_lost_in_a_finalizer_is_remembered():
+    """What the run's loops ask at each step: a real SIGINT, its KeyboardInterrupt raised inside a
+    finalizer, where Python prints it as ignored and goes on."""
+
+    class Finalized:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler runs here, inside the finalizer
+
+    with signals.stopped_by_signals():
+        signals.raise_if_stopped()  # nothing asked yet
+        Finalized()  # (collected at once)
+        with pytest.raises(KeyboardInterrupt):
+            signals.raise_if_stopped()
+    signals.raise_if_stopped()  # the command over, nothing is left to stop
 
 
 def test_a_killed_run_leaves_a_sound_store_and_the_next_run_completes(big_registry, tmp_path):

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.util import find_spec
@@ -23,6 +21,7 @@ from .choices import FAIL_ON, FORMATS, MODES
 from .errors import EXIT_REGISTRY, EXIT_USAGE, TcsError, UsageError
 from .plugins import describe_plugins, get_plugin_manager
 from .report import plural
+from .signals import Terminated, stopped_by_signals
 from .terminal import table
 from .vulns.severity import LEVELS
 
@@ -34,15 +33,6 @@ log = logging.getLogger("tcs_registry")
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
 EXIT_PIPE = 141  # 128 + SIGPIPE: standard output's reader went away (`| head`), as a shell reports it
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a CI job cancelled, `timeout`, `docker stop`, Kubernetes): the run stops as on Ctrl-C,
-    recording what was done, closing the report and clearing the live line."""
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    raise Terminated
 
 
 class Stopped(BaseException):
@@ -63,19 +53,6 @@ class _Group(click.Group):
             raise Stopped from exc
         except BrokenPipeError as exc:
             raise OutputClosed from exc
-
-
-@contextmanager
-def _stopped_by_sigterm() -> Iterator[None]:
-    """SIGTERM raises `Terminated` in the main thread while the command runs (signals reach only it)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 PluginManagerFactory = Callable[[], pluggy.PluginManager]
@@ -741,7 +718,7 @@ def main(argv: Sequence[str] | None = None, plugin_manager: pluggy.PluginManager
     logs.setup(log_format=_asked_log_format(sys.argv[1:] if argv is None else list(argv)))
     cli = build_cli(plugin_manager)
     try:
-        with _stopped_by_sigterm():
+        with stopped_by_signals():
             cli.main(args=list(argv) if argv is not None else None, prog_name="tcs-registry", standalone_mode=False)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0

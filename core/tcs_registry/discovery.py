@@ -45,6 +45,7 @@ from .redaction import hide, hide_in_name
 from .report import CsvReport, FailureReport, Summary, plural
 from .results import ResultWriter, findings_document, matched_again
 from .settings import Settings
+from .signals import raise_if_stopped
 from .sniffing import HttpProbe, select_registry_type
 from .store import LayerCache, Store, StoreError, shown
 from .submit import Console, Submitter, client_key, console_scan_id, remember_unsent
@@ -242,6 +243,7 @@ class Discovery:
         try:
             try:
                 for repository in catalog.waiting(CATALOG_WAIT):
+                    raise_if_stopped()
                     if repository is WAITING:  # the catalog is slow: the repositories listed meanwhile go on
                         while pending and pending[0][1].done():
                             yield from settle()
@@ -591,6 +593,7 @@ class Discovery:
 
         def settle() -> None:
             nonlocal admitted, admitted_pending
+            raise_if_stopped()  # (a Ctrl-C whose exception a finalizer dropped)
             repository, tag, future, left_out = pending.popleft()
             admitted_pending -= not left_out
             reference = f"{s.host}/{repository}:{tag}"
@@ -642,6 +645,7 @@ class Discovery:
 
         unmatched = {p for p in s.image_filter.allow if p.text != "*"}  # allow patterns that admitted nothing
         for repository, tag in self.candidates():
+            raise_if_stopped()
             summary.found += 1
             attached = attached_tag(tag)
             wanted = not attached and s.image_filter.admits(repository, tag)

@@ -1,0 +1,53 @@
+"""Ctrl-C and SIGTERM while a command runs. Each raises its exception in the main thread, as Python does
+(signals reach only it), and is remembered: Python drops an exception raised while a finalizer runs
+(a generator closed, an answer's socket collected: "Exception ignored in ..."), and the run would go
+on as if no one had asked it to stop. Its loops call `raise_if_stopped` at each step to raise it again."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled, `timeout`, `docker stop`, Kubernetes): the run stops as on Ctrl-C,
+    recording what was done, closing the report and clearing the live line."""
+
+
+_KINDS: dict[int, type[KeyboardInterrupt]] = {signal.SIGINT: KeyboardInterrupt, signal.SIGTERM: Terminated}
+_received: type[KeyboardInterrupt] | None = None
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    global _received
+    _received = _KINDS[signum]
+    raise _received
+
+
+def raise_if_stopped() -> None:
+    """Raises the stop a signal asked for, if its own exception was lost on the way."""
+    if _received is not None:
+        raise _received
+
+
+@contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """SIGTERM, and Ctrl-C unless it is ignored (a shell's background job), stop the command run inside."""
+    global _received
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _received = None
+    previous = {signum: signal.getsignal(signum) for signum in _KINDS}
+    signal.signal(signal.SIGTERM, _on_signal)
+    if previous[signal.SIGINT] is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_signal)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _received = None
