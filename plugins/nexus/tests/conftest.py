@@ -28,6 +28,8 @@ digest only shows in the search as a ``sha256:`` version.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tcs_registry.testing.datasets import Expected, push_index, push_tags
@@ -70,6 +72,10 @@ class NexusFacade(Facade):
     search_hits = SEARCH_HITS  # tests lower it to reach it
     unindexed: frozenset[str] = frozenset()  # images, or image:tag, the search index has not caught up with yet
     by_digest: frozenset[str] = frozenset()  # proxied images pulled by digest only (none of their tags cached)
+    # Docker proxy repositories set offline: still listed (RepositoryManagerRESTAdapterImpl.getRepositories
+    # keeps every repository the user may browse, online or not), each request to one answered 503
+    # "Repository offline" (ViewServlet.doService, through DefaultHttpResponseSender: Jetty's error page)
+    offline: tuple[str, ...] = ()
 
     def __init__(
         self, upstream: str, stored: StoredRegistry, connector_for: str | None = None, context: str = ""
@@ -106,13 +112,22 @@ class NexusFacade(Facade):
     def repositories(self, request: Request):
         if not self._authorized(request):
             return json_answer({"message": "unauthorized"}, 401)
+        offline = [(name, "docker", "proxy") for name in self.offline]  # (the first listed first, others last)
         return json_answer(
             [
                 {"name": n, "format": f, "type": t, "url": f"{self.url}{self.context}/repository/{n}", "attributes": {}}
-                for n, f, t in REPOSITORIES
+                for n, f, t in [*offline[:1], *REPOSITORIES, *offline[1:]]
                 if self._browses(request, n)
             ]
         )
+
+    def _offline(self, name: str):
+        uri = f"{self.context}/repository/{name}/v2/"
+        page = (
+            "<html><head><title>Error 503 Repository offline</title></head>"
+            f"<body><h2>HTTP ERROR 503 Repository offline</h2><p>URI: {uri}</p></body></html>"
+        )
+        return 503, {"Content-Type": "text/html;charset=iso-8859-1"}, page.encode()
 
     def _images(self, name: str) -> list[str]:
         return sorted(r.split("/", 1)[1] for r in self.stored.repositories() if r.split("/", 1)[0] == name)
@@ -120,12 +135,26 @@ class NexusFacade(Facade):
     def catalog(self, request: Request, name: str):
         if not self._authorized(request):
             return self._challenge()
+        if name in self.offline:  # (after the security filter's login, before the repository's own view)
+            return self._offline(name)
         return json_answer({"repositories": self._images(name)})
 
     def v2(self, request: Request, name: str, rest: str):
         if not self._authorized(request):
             return self._challenge()
-        return json_answer({}) if not rest else self.forward(request, f"/v2/{name}/{rest}")
+        if name in self.offline:  # (after the security filter's login, before the repository's own view)
+            return self._offline(name)
+        if not rest:
+            return json_answer({})
+        if name in MEMBERS and re.search(r"/(manifests|blobs)/", rest):
+            # a group's content is its first member's that has it (GroupHandler.getFirst, the generic group
+            # handler: the Docker group's own is not in nexus-public)
+            for member in MEMBERS[name]:
+                answer = self.forward(request, f"/v2/{member}/{rest}")
+                if answer[0] == 200:
+                    return answer
+            return answer
+        return self.forward(request, f"/v2/{name}/{rest}")
 
     def search(self, request: Request):
         if not self._authorized(request):

@@ -8,6 +8,7 @@ from tcs_registry_nexus import hooks
 from tcs_registry_nexus.client import NexusClient
 
 from tcs_registry.models import Credentials, Registry
+from tcs_registry.pacing import PacedRetry
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, vulnerabilities
 from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
@@ -38,6 +39,25 @@ def test_every_docker_repository_with_search_paging(tcs, pm, nexus, nexus_expect
     assert listed == [
         f"/repository/docker-hosted/v2/{image}/tags/list" for image in ("app", "debian9", "multi", "team/api")
     ]
+
+
+def test_a_repository_set_offline_is_left_out(tcs, pm, nexus, nexus_expected, out_dir, monkeypatch):
+    """Nexus still lists a repository set offline (a retired mirror), which answers 503 to everything: it is
+    left out with a warning, the first listed (asked at login) as one listed later, and the others read."""
+    monkeypatch.setattr(nexus, "offline", ("docker-retired", "docker-old"))
+    monkeypatch.setattr(PacedRetry, "get_backoff_time", lambda self: 0.0)  # (503s are retried: not this test's)
+    result = tcs("registry", nexus.url, "--mode=dry-run", *LOGIN, pm=pm)
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, nexus.host)) == expected_rows(nexus.host, nexus_expected)
+    warned = [m for m in result.messages if m.startswith("warn\tNexus")]
+    assert [m.split(": it answers")[0] for m in warned] == [
+        "warn\tNexus repository docker-retired is left out",
+        "warn\tNexus repository docker-old is left out",
+    ]
+    assert "as a repository set offline does" in warned[0]
+    named = tcs("registry", f"{nexus.url}/repository/docker-old", "--mode=dry-run", *LOGIN, pm=pm)
+    assert named.code == 3, named.err  # named in the URL: its error, not an empty run
+    assert "answered 503" in named.messages[-1]
 
 
 def test_one_repository_by_path(tcs, pm, nexus, nexus_expected, out_dir):
@@ -138,6 +158,34 @@ def test_a_proxy_repositorys_cache_date_is_no_push_time(nexus):
     assert client.describe("docker-hosted/team/api", "v1").push_time.isoformat() == "2025-05-30T08:20:00+00:00"
 
 
+def test_a_proxys_tag_is_read_by_the_digest_nexus_holds(nexus):
+    """By tag, a proxy whose metadata has aged asks the upstream registry whether the tag moved (and
+    fetches what it finds): a proxy's tag is read by the digest the search found. A hosted one by tag
+    (the search may lag behind a push)."""
+    client, before = _client(nexus), len(nexus.requests)
+    assert client.tags("docker-proxy/library/nginx") == ["1.27"]
+    proxied = client.describe("docker-proxy/library/nginx", "1.27")
+    assert client.tags("docker-hosted/team/api") == ["v1"]
+    client.describe("docker-hosted/team/api", "v1")
+    manifests = [r.path for r in nexus.requests[before:] if "/manifests/" in r.path]
+    assert manifests == [
+        f"/repository/docker-proxy/v2/library/nginx/manifests/{proxied.digest}",
+        "/repository/docker-hosted/v2/team/api/manifests/v1",
+    ]
+
+
+def test_a_dry_run_reads_no_image_the_patterns_leave_out(tcs, pm, nexus, nexus_expected, out_dir):
+    """Each manifest or blob read marks it downloaded (LastDownloadedHandler), which "last downloaded"
+    cleanup policies go by: the images left out are reported undated, not read."""
+    before = len(nexus.requests)
+    result = tcs("registry", nexus.url, "--mode=dry-run", "--denyList=docker-proxy/*", *LOGIN, pm=pm)
+    assert result.code == 0, result.err
+    denied = lambda e: e.repository.startswith("docker-proxy/")  # noqa: E731
+    rows = expected_rows(nexus.host, nexus_expected, denied, dated_skipped=False)
+    assert csv_rows(report_path(out_dir, nexus.host)) == rows
+    assert not [r.path for r in nexus.requests[before:] if r.path.startswith("/repository/docker-proxy/v2/library")]
+
+
 def test_a_proxy_lists_what_it_holds_not_the_upstream_tags(nexus, monkeypatch):
     """An image pulled through a proxy by digest only has no tag in Nexus: its V2 tag list, the upstream
     registry's, is not asked."""
@@ -154,8 +202,8 @@ def test_a_group_lists_each_tag_once(nexus, monkeypatch):
     client = _client(nexus)
     assert client.tags("docker-group/app") == ["1.0", "1.1", "1.2"]
     assert client.tags("docker-group/library/nginx") == ["1.27"]
-    assert client.pushed("docker-group/app", "1.0").isoformat() == "2025-05-30T08:20:00+00:00"
-    assert client.pushed("docker-group/library/nginx", "1.27") is None
+    assert client.describe("docker-group/app", "1.0").push_time.isoformat() == "2025-05-30T08:20:00+00:00"
+    assert client.describe("docker-group/library/nginx", "1.27").push_time is None
 
 
 def test_an_account_that_may_browse_a_group_alone_lists_the_group(nexus, monkeypatch):
@@ -165,7 +213,7 @@ def test_an_account_that_may_browse_a_group_alone_lists_the_group(nexus, monkeyp
     client = _client(nexus, "grouped", "group-only-password")
     assert client.keys == ["docker-group"]
     assert client.tags("docker-group/library/nginx") == ["1.27"]
-    assert client.pushed("docker-group/library/nginx", "1.27") is None
+    assert client.describe("docker-group/library/nginx", "1.27").push_time is None
     monkeypatch.setattr(nexus, "by_digest", frozenset({"library/nginx"}))
     before = len(nexus.requests)
     assert client.tags("docker-group/library/nginx") == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
@@ -17,6 +17,7 @@ from tcs_registry.oci import parse_time
 REST = "/service/rest/v1"
 SEARCH_HITS = 10_000  # the search answers an empty last page past this many hits (ElasticSearchQueryServiceImpl)
 log = logging.getLogger("tcs_registry.nexus")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 # [/<context path>][/repository/<name>]: Nexus may run under a context path (nexus-context-path=/nexus)
 _PATH = re.compile(r"^(?P<context>(?:/(?!repository/)[^/]+)*?)(?:/repository/(?P<name>[^/]+))?/?$")
 BROWSE_HINT = (
@@ -27,6 +28,9 @@ BROWSE_HINT = (
 
 class NexusClient(RoutedRegistryClient):
     route = "/repository/{key}"
+    # every manifest and blob read marks its asset downloaded (LastDownloadedHandler), which "last
+    # downloaded" cleanup policies read: a dry run does not describe the images the patterns leave out
+    describe_skipped = False
 
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
         match = _PATH.match(registry.path)
@@ -37,6 +41,7 @@ class NexusClient(RoutedRegistryClient):
             )
         name = match.group("name")
         super().__init__(replace(registry, path=match.group("context")), credentials, [name] if name else [], **kwargs)
+        self.named = bool(name)  # the URL names the one repository to read
         # each Docker repository's type, hosted, proxy or group, as far as the account may see: a proxy's
         # blob times are when it cached the image, its V2 tag list the upstream's; a group's merges them
         self.kinds: dict[str, str] = {}
@@ -75,20 +80,59 @@ class NexusClient(RoutedRegistryClient):
 
     def login(self) -> None:
         self.find_repositories()
-        self.ping("" if self.at_root else self.base(self.keys[0]))
+        if self.at_root:
+            self.ping("")
+            return
+        for key in list(self.keys):  # the first repository that answers (one set offline does not)
+            try:
+                self.ping(self.base(key))
+                return
+            except RegistryError as exc:
+                if not self._left_offline(key, exc):
+                    raise
 
     def repositories(self) -> Iterable[str] | None:
         if self.at_root:
             return None  # a connector port: plain V2 at the root
-        return (name for key in self.keys for name in self.catalog(key))
+        return self._catalogs()
+
+    def _catalogs(self) -> Iterator[str]:
+        for key in list(self.keys):
+            listed = False
+            try:
+                for name in self.catalog(key):
+                    listed = True
+                    yield name
+            except RegistryError as exc:
+                if listed or not self._left_offline(key, exc):
+                    raise
+
+    def _left_offline(self, key: str, exc: RegistryError) -> bool:
+        """Whether ``key`` is left out of the run, with a warning: a repository that answers 503 (as Nexus
+        answers for one set offline, which its repository list still names: ViewServlet), when the URL
+        did not name it and another is left to read."""
+        if exc.status != 503 or self.named or len(self.keys) < 2:
+            return False
+        log.warning("Nexus repository %s is left out: it answers 503, as a repository set offline does (%s)", key, exc)
+        self.keys.remove(key)
+        return True
 
     def tags(self, repository: str) -> list[str] | None:
         return None if self.at_root else self._search_tags(repository)
 
     def describe(self, repository: str, tag: str) -> ImageDescription | None:
+        """A proxy's tag (a group's, held by a proxy or by a member of a kind unknown) by the digest the
+        search found: by tag, a proxy whose metadata has aged asks the upstream registry whether the tag
+        moved, and fetches what it finds (ProxyFacetSupport.isStale), not what it holds. A hosted
+        repository's by tag: the search may lag behind a push."""
         if self.at_root:
             return None
-        return replace(describe(self, repository, tag), push_time=self.pushed(repository, tag))
+        manifest, member = self.listed.pop((repository, tag)) or ({}, "")
+        checksum = manifest.get("checksum")
+        sha256 = str(checksum.get("sha256") or "") if isinstance(checksum, dict) else ""
+        by_digest = manifest and self.kinds.get(member) != "hosted" and _SHA256.fullmatch(sha256)
+        described = describe(self, repository, tag, f"sha256:{sha256}" if by_digest else None)
+        return replace(described, push_time=self._pushed(manifest, member))
 
     def _search_tags(self, repository: str) -> list[str]:
         """Tags of ``<key>/<image>``. The search API gives each tag's manifest asset (kept for describe: its
@@ -131,12 +175,11 @@ class NexusClient(RoutedRegistryClient):
             )
         return list(found)
 
-    def pushed(self, repository: str, tag: str) -> Any:
-        """When the manifest was pushed: its blob's creation (blobCreated, or lastModified where the search
-        leaves that out, as Elasticsearch's does), in a hosted repository; none from a proxy repository,
-        where that is when it was cached, nor from one of a kind unknown (an account that may browse a
-        group alone does not see what its members are)."""
-        manifest, member = self.listed.pop((repository, tag)) or ({}, "")
+    def _pushed(self, manifest: dict[str, Any], member: str) -> Any:
+        """When the manifest the search found was pushed: its blob's creation (blobCreated, or lastModified
+        where the search leaves that out, as Elasticsearch's does), in a hosted repository; none from a
+        proxy repository, where that is when it was cached, nor from one of a kind unknown (an account
+        that may browse a group alone does not see what its members are)."""
         if self.kinds.get(member) != "hosted":
             return None
         return parse_time(manifest.get("blobCreated") or manifest.get("lastModified"))
