@@ -122,6 +122,7 @@ class Discovery:
         self.work, self.worked = 0, 0
         self.describes_all = False  # (set once connected)
         self.done = 0  # admitted images described (dry run) or scanned: what --min-coverage counts
+        self.settled = 0  # images whose row, records or failure are written (an interrupted run's count)
         self.unlisted = False  # the repository listing stopped early: how many images there are is unknown
         self._listing = 0  # tags lists under way
         self._repositories_listed = False  # the repository listing has ended
@@ -530,7 +531,7 @@ class Discovery:
         c = self.counts()
         found = f"{c.found:,} images" if c.listed else f"the {c.found:,} images found so far"
         kept = f"the report so far: {report.path}" if report else "what was scanned is in the store"
-        log.info("Run %d stopped after %s of %s, %d failed; %s", run_id, f"{c.done:,}", found, c.failed, kept)
+        log.info("Run %d stopped after %s of %s, %d failed; %s", run_id, f"{self.settled:,}", found, c.failed, kept)
 
     def _pipeline(self, pool: ThreadPoolExecutor, store: Store, run_id: int, report: CsvReport | None) -> None:
         """Describe admitted images concurrently while writing results in listing order (`_settle_all`),
@@ -591,10 +592,19 @@ class Discovery:
             if report:
                 report.row(f"{s.host}/{repository}", tag, build_time, skipped=True)
 
-        def settle() -> None:
+        def settle(entry: tuple[str, str, Future[Outcome] | None, str] | None = None) -> None:
+            """The next image's row and records (or ``entry``'s, taken out of its turn)."""
+            if entry is None:
+                entry = pending.popleft()
+            else:
+                pending.remove(entry)
+            ready = entry[2] is None or entry[2].done()
+            self.settled += ready  # (counted before it is written: a Ctrl-C may come while it is)
+            write(*entry)
+            self.settled += not ready  # (counted once its outcome came: a Ctrl-C may come while it waits)
+
+        def write(repository: str, tag: str, future: Future[Outcome] | None, left_out: str) -> None:
             nonlocal admitted, admitted_pending
-            raise_if_stopped()  # (a Ctrl-C whose exception a finalizer dropped)
-            repository, tag, future, left_out = pending.popleft()
             admitted_pending -= not left_out
             reference = f"{s.host}/{repository}:{tag}"
             if left_out or future is None:
@@ -644,48 +654,57 @@ class Discovery:
                 self.done += 1
 
         unmatched = {p for p in s.image_filter.allow if p.text != "*"}  # allow patterns that admitted nothing
-        for repository, tag in self.candidates():
-            raise_if_stopped()
-            summary.found += 1
-            attached = attached_tag(tag)
-            wanted = not attached and s.image_filter.admits(repository, tag)
-            if wanted and unmatched:
-                unmatched -= {p for p in unmatched if p.matches(repository, tag)}
-            if wanted and s.max_images is not None and admitted >= s.max_images:
-                while admitted_pending:  # an image under way may prove to be no image and free its
-                    settle()  # place (the skipped ones are not waited for)
-            within_limit = s.max_images is None or admitted < s.max_images
-            if wanted and within_limit:
-                admitted += 1
-                done = self._resumed(store, repository, tag) if self.resuming else None
-                if self.stopped is not None and done is None:  # the quota is gone: count what is left, ask
-                    summary.undone += 1  # nothing more
-                    self._one_finished(worked=True)  # (counted as work: done now, as far as it goes)
-                    undone = self._stopped_by(f"left undone: {self.stopped}")
-                    self._record_failure(f"{s.host}/{repository}", tag, undone)
-                    continue
-                if done is not None:  # once stopped, as the run before found it (not checked: no request)
-                    check = self._unmoved if self.stopped is None else self._as_it_was
-                    pending.append((repository, tag, submit(check, done), ""))
+        try:
+            for repository, tag in self.candidates():
+                raise_if_stopped()  # (a Ctrl-C whose exception a finalizer dropped)
+                summary.found += 1
+                attached = attached_tag(tag)
+                wanted = not attached and s.image_filter.admits(repository, tag)
+                if wanted and unmatched:
+                    unmatched -= {p for p in unmatched if p.matches(repository, tag)}
+                if wanted and s.max_images is not None and admitted >= s.max_images:
+                    while admitted_pending:  # an image under way may prove to be no image and free its
+                        settle()  # place (the skipped ones are not waited for)
+                within_limit = s.max_images is None or admitted < s.max_images
+                if wanted and within_limit:
+                    admitted += 1
+                    done = self._resumed(store, repository, tag) if self.resuming else None
+                    if self.stopped is not None and done is None:  # the quota is gone: count what is left, ask
+                        summary.undone += 1  # nothing more
+                        self._one_finished(worked=True)  # (counted as work: done now, as far as it goes)
+                        undone = self._stopped_by(f"left undone: {self.stopped}")
+                        self._record_failure(f"{s.host}/{repository}", tag, undone)
+                        continue
+                    if done is not None:  # once stopped, as the run before found it (not checked: no request)
+                        check = self._unmoved if self.stopped is None else self._as_it_was
+                        pending.append((repository, tag, submit(check, done), ""))
+                    else:
+                        pending.append((repository, tag, submit(self.describe_and_scan, repository, tag), ""))
+                    admitted_pending += 1
                 else:
-                    pending.append((repository, tag, submit(self.describe_and_scan, repository, tag), ""))
-                admitted_pending += 1
-            else:
-                summary.skipped += 1
-                if attached:
-                    log.info("Skipped image=%s/%s:%s reason=%s (by its tag)", s.host, repository, tag, attached)
-                elif wanted:
-                    log.debug("Skipping image beyond --max-images image=%s/%s:%s", s.host, repository, tag)
-                describe = report is not None and not attached and self.stopped is None
-                describe = describe and self._describes_left_out(repository)  # (describes_all, per repository)
-                future = submit(self.describe, repository, tag) if describe else None
-                if future is None:
-                    self._one_finished()  # nothing to do but its row
-                pending.append((repository, tag, future, attached or "left out"))
-            while pending and (len(pending) > window or pending[0][2] is None or pending[0][2].done()):
+                    summary.skipped += 1
+                    if attached:
+                        log.info("Skipped image=%s/%s:%s reason=%s (by its tag)", s.host, repository, tag, attached)
+                    elif wanted:
+                        log.debug("Skipping image beyond --max-images image=%s/%s:%s", s.host, repository, tag)
+                    describe = report is not None and not attached and self.stopped is None
+                    describe = describe and self._describes_left_out(repository)  # (describes_all, per repository)
+                    future = submit(self.describe, repository, tag) if describe else None
+                    if future is None:
+                        self._one_finished()  # nothing to do but its row
+                    pending.append((repository, tag, future, attached or "left out"))
+                while pending and (len(pending) > window or pending[0][2] is None or pending[0][2].done()):
+                    settle()
+            while pending:
+                raise_if_stopped()
                 settle()
-        while pending:
-            settle()
+        except KeyboardInterrupt:
+            if report is None:  # a scan keeps the images scanned behind one still under way (a dry run's
+                # report keeps listing order: its descriptions, cheap, are asked again)
+                for entry in [e for e in pending if e[2] is None or e[2].done()]:
+                    with suppress(Exception):
+                        settle(entry)
+            raise
         whole = self.stopped is None and s.shard[1] == 1 and not summary.failed_repositories  # every tag seen
         for pattern in sorted(unmatched, key=lambda p: p.text) if whole else ():
             first, slash, _ = pattern.text.partition("/")

@@ -1,11 +1,13 @@
 """Ctrl-C and SIGTERM while a command runs. Each raises its exception in the main thread, as Python does
 (signals reach only it), and is remembered: Python drops an exception raised while a finalizer runs
 (a generator closed, an answer's socket collected: "Exception ignored in ..."), and the run would go
-on as if no one had asked it to stop. Its loops call `raise_if_stopped` at each step to raise it again."""
+on as if no one had asked it to stop. Its loops call `raise_if_stopped` at each step to raise it again;
+the traceback Python would print for the dropped one (not a log line) is left out."""
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,9 +47,17 @@ def stopped_by_signals() -> Iterator[None]:
     signal.signal(signal.SIGTERM, _on_signal)
     if previous[signal.SIGINT] is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_signal)
+    unraisable = sys.unraisablehook
+
+    def dropped(info: Any) -> None:  # (its traceback, not a log line: nothing a user needs, raised again)
+        if not (isinstance(info.exc_value, KeyboardInterrupt) and _received is not None):
+            unraisable(info)
+
+    sys.unraisablehook = dropped
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        sys.unraisablehook = unraisable
         _received = None
