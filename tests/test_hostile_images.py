@@ -222,8 +222,37 @@ def test_planted_symbolic_links_in_the_output_are_refused_never_written_through(
     failed = tcs("registry", fresh_registry.url, "--format=json,sarif")
     assert failed.code == 4
     assert f"cannot write its results: [Errno 40] a symbolic link: '{results / 'app'}'" in failed.err
-    assert f"error\tCannot write {sarif}: it is a symbolic link (refused: it could point anywhere)" in failed.messages
+    assert (
+        f"error\tCannot write {sarif}: it is a symbolic link (refused: it could point anywhere); "
+        "`tcs-registry results --format sarif` writes it from the store"
+    ) in failed.messages
     assert victim.read_text() == "precious\n" and list(elsewhere.iterdir()) == []
+
+
+def test_an_output_directory_that_cannot_be_written_is_one_line(tcs, fresh_registry, out_dir, state_dir, tmp_path):
+    """--output-dir naming a file, or the failures report's name taken by a directory: one usage line
+    (it was "unexpected error: NotADirectoryError", exit 3), in a scan as in a dry run. A registry SARIF
+    file that cannot be written makes the run partial (exit 4: a CI job would upload a stale one)."""
+    from tcs_registry.report import report_name
+
+    Pusher(fresh_registry.url).image("app", "1", created="2024-01-01T00:00:00Z", layers=[tar_layer([ALPINE])])
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    failures = a_file / report_name(fresh_registry.host, "failures")
+    for mode in ("--mode=scan", "--mode=dry-run"):
+        given = [f"--output-dir={a_file}", f"--state-dir={state_dir}"]
+        refused = tcs("registry", fresh_registry.url, mode, "--format=table", *given, isolate=False)
+        assert refused.code == 2, refused.err
+        if mode == "--mode=scan":
+            assert refused.messages[-1] == f"error\tcannot write {str(failures)!r}: Not a directory; use --output-dir"
+    out_dir.mkdir()
+    (out_dir / report_name(fresh_registry.host, "failures")).mkdir()
+    refused = tcs("registry", fresh_registry.url, "--format=table")
+    assert refused.code == 2 and refused.messages[-1].endswith(": Is a directory; use --output-dir"), refused.err
+    (out_dir / report_name(fresh_registry.host, "failures")).rmdir()
+    (out_dir / report_name(fresh_registry.host, "scan").replace(".csv", ".sarif")).mkdir()
+    partial = tcs("registry", fresh_registry.url, "--format=sarif")
+    assert partial.code == 4, partial.err
 
 
 def test_a_file_name_that_is_not_utf8_costs_nothing(tcs, fresh_registry, out_dir):

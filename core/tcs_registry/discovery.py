@@ -975,7 +975,8 @@ class Discovery:
         if s.ignore.ignored:
             summary.ignored = f"{s.ignore.ignored:,} (the rules in {s.ignore.path})"
         if self.results:
-            self.results.finish(self.partial)
+            if not self.results.finish(self.partial):  # (a CI job would upload a stale file, or none)
+                code = EXIT_PARTIAL
             sent = self.submitter is not None and self.submitter.lost is None and self.submitter.run is not None
             if sent:  # the console it was sent to: the summary links to its pages of this scan
                 console, run = s.console, self.submitter.run  # type: ignore[union-attr]

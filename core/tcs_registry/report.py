@@ -77,7 +77,10 @@ class FailureReport:
         self.path = directory / report_name(host, "failures", shard)
         self.codes: Counter[str] = Counter()  # the failures by code
         self._file: IO[str] | None = None
-        self.path.unlink(missing_ok=True)
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError as exc:  # the output directory is a file, the report's name a directory
+            raise UsageError(f"cannot write {str(self.path)!r}: {refusal(exc)}; use --output-dir") from None
 
     @property
     def count(self) -> int:

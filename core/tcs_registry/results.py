@@ -212,15 +212,19 @@ class ResultWriter:
             for c in violations:
                 self.violation_rows.add((image, platform, c.id, c.severity, c.title, c.detail), c.severity)
 
-    def finish(self, partial: bool = False) -> None:
-        """Write the registry's SARIF file, if asked for."""
+    def finish(self, partial: bool = False) -> bool:
+        """Write the registry's SARIF file, if asked for: whether all went well."""
         if self.sarif is None:
-            return
+            return True
         try:
             write_private(self.sarif_path, sbom.dumps(self.sarif.document()))
         except OSError as exc:  # (the store has every result: `results --format sarif` writes it again)
-            log.error("Cannot write %s: %s", self.sarif_path, refusal(exc))
-            return
+            log.error(
+                "Cannot write %s: %s; `tcs-registry results --format sarif` writes it from the store",
+                self.sarif_path,
+                refusal(exc),
+            )
+            return False
         log.info(
             "SARIF of the registry, for GitHub code scanning: %s category=%s", self.sarif_path, self.sarif.category
         )
@@ -234,6 +238,7 @@ class ResultWriter:
                 "GitHub takes at most %d results a run: the %d least severe are left out of %s (--severity chooses)",
                 self.sarif.most, self.sarif.left_out, self.sarif_path,
             )  # fmt: skip
+        return True
 
     def print_table(self, out: TextIO) -> None:
         if not (self.table and self.rows):
