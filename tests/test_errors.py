@@ -97,9 +97,14 @@ def test_credentials_in_url_are_refused_without_echoing_them(tcs, url, shown):
         (["--allowList="], "empty image pattern: use repository[:tag], e.g. 'team/*:*'"),
         (
             ["--denyList=Team/App"],
-            "image pattern 'Team/App' can never match: a repository holds only a-z, 0-9, "
+            "image pattern 'Team/App' can never match: a repository holds only a-z, 0-9, '.', '_', '-', '/' (and '*')",
+        ),
+        (
+            ["--denyList=Registry.Example.com/team/app"],
+            "image pattern 'Registry.Example.com/team/app' can never match: a repository holds only a-z, 0-9, "
             "'.', '_', '-', '/' (and '*'); leave the registry host out",
         ),
+        (["--allowList=team/api:"], "image pattern 'team/api:' has an empty tag: use 'team/api:*' for every tag"),
         (
             ["--registry-type=quay"],
             "unknown --registry-type 'quay': installed types are DEFAULT_V2; is its plugin "

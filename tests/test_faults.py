@@ -282,7 +282,7 @@ def test_a_bad_timeout_is_one_line(tcs, anonymous_registry):
     result = tcs("registry", anonymous_registry.url, "--timeout=never")
     assert (result.code, result.messages) == (
         2,
-        ["error\t--timeout must be a number of seconds between 0 and 3600, not never"],
+        ["error\t--timeout must be a number of seconds over 0 and at most 3600, not never"],
     )
 
 

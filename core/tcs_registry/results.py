@@ -185,9 +185,14 @@ class ResultWriter:
                 (self.directory / name).unlink()
 
     def count(
-        self, inventory: Inventory, vulnerabilities: Sequence[Vulnerability] = (), violations: Sequence[Violation] = ()
+        self,
+        inventory: Inventory,
+        vulnerabilities: Sequence[Vulnerability] = (),
+        violations: Sequence[Violation] = (),
+        matched: bool = True,
     ) -> None:
-        """Count one image platform in the summary, the tables and the registry's SARIF."""
+        """Count one image platform in the summary, the tables and the registry's SARIF (``matched``: its
+        packages were matched against a vulnerability database: none found is not "not matched")."""
         vulnerabilities, violations = list(vulnerabilities), list(violations)
         stem = file_stem(inventory)
         self.images += 1
@@ -203,7 +208,8 @@ class ResultWriter:
             platform = str(inventory.platform or "")
             counts = by_severity(vulnerabilities)
             worst = max(counts, key=rank, default="UNKNOWN")
-            row = (image, platform, inventory.os or "unknown", len(inventory.packages), counts_text(counts) or "0")
+            found = counts_text(counts) or ("0" if matched else "not matched")
+            row = (image, platform, inventory.os or "unknown", len(inventory.packages), found)
             self.rows.add((*row, len(violations)), worst)
             for v in vulnerabilities:
                 self.finding_rows.add(

@@ -320,7 +320,7 @@ def resolve(
     max_rate = _bounded(
         pick("max_rate")[0], 100_000, "--max-rate must be a number of requests a second from 0.01 to 100,000", 0.01
     )  # (a request every 100 s at the least: below that a run of any size never ends)
-    timeout = _bounded(pick("timeout")[0], 3600, "--timeout must be a number of seconds between 0 and 3600")
+    timeout = _bounded(pick("timeout")[0], 3600, "--timeout must be a number of seconds over 0 and at most 3600")
 
     insecure = bool(pick("insecure")[0])
     ca_cert = pick("ca_cert")[0]
