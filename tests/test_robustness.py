@@ -122,7 +122,7 @@ def test_interrupted_run_keeps_its_work_and_the_next_run_continues(big_registry,
     )
     # its standard error read as it comes: a full pipe would hold the run up on a log line
     read: list[str] = []
-    reader = threading.Thread(target=lambda: read.append(process.stderr.read()))
+    reader = threading.Thread(target=lambda: read.append(process.stderr.read()), daemon=True)
     reader.start()
     report = out / f"127-0-0-1-{server.port}-report.csv"
     deadline = time.monotonic() + 60
@@ -190,40 +190,59 @@ def test_a_ctrl_c_whose_exception_python_dropped_still_stops_the_run(tcs, anonym
     assert store_rows(state_dir, "SELECT status FROM runs") == [("interrupted",)]
 
 
-def test_an_interrupted_scan_keeps_the_images_scanned_behind_one_under_way(tcs, anonymous_registry, state_dir):
+@pytest.fixture
+def ctrl_c():
+    """Ctrl-C delivered to this process as a terminal delivers it, even where the tests run with SIGINT
+    ignored (a shell's background job)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_an_interrupted_scan_keeps_the_images_scanned_behind_one_under_way(ctrl_c, tcs, anonymous_registry):
     """Results are written in listing order: Ctrl-C while the first image is still being described
     kept none of the images scanned after it (and the stop line counted them done). They are kept, and
     the next run does not scan them again."""
-    release = threading.Event()
+    others = {("alpine", "3.20"), ("alpine", "latest"), ("team/api", "1.0.0"), ("team/api", "1.1.0")}
+    others.add(("team/api", "1.1.0-debug"))
+    scanned: set[tuple[str, str]] = set()
+    all_scanned, release = threading.Event(), threading.Event()
 
     class SlowFirst:
         @hookimpl(tryfirst=True)
         def describe_image(self, registry, client, repository, tag):
             if (repository, tag) == ("alpine", "3.19"):
-                time.sleep(3)  # the images after it are scanned meanwhile
-                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C
-                release.wait(10)
+                all_scanned.wait(30)  # the images after it are scanned meanwhile
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C (the run's handler takes it)
+                release.wait(30)
             return None
+
+        @hookimpl(wrapper=True)
+        def submit_scan(self, registry, client, image, options):
+            result = yield
+            scanned.add((image.repository, image.tag))
+            if scanned >= others:
+                all_scanned.set()
+            return result
 
     pm = get_plugin_manager(plugins=[SlowFirst()])
     try:
         result = tcs("registry", anonymous_registry.url, "--allowList=alpine:*,team/*", pm=pm)
     finally:
         release.set()
+    assert all_scanned.is_set(), scanned
     assert result.code == 130, result.err
     stopped = next(m for m in result.messages if " stopped after " in m)
     assert stopped.startswith("info\tRun 1 stopped after 9 of 10 images, 0 failed;"), stopped
-    scanned = {m.split("image=")[1].split()[0] for m in result.infos if m.startswith("info\tScanned image image=")}
     host = anonymous_registry.host
-    assert scanned == {f"{host}/alpine:3.20", f"{host}/alpine:latest"} | {
-        f"{host}/team/api:{t}" for t in ("1.0.0", "1.1.0", "1.1.0-debug")
-    }
+    kept = {m.split("image=")[1].split()[0] for m in result.infos if m.startswith("info\tScanned image image=")}
+    assert kept == {f"{host}/{repository}:{tag}" for repository, tag in others}
     again = tcs("registry", anonymous_registry.url, "--allowList=alpine:*,team/*", pm=get_plugin_manager())
     assert again.code == 0, again.err
     assert "info\tResumed images=5 from run 1" in again.infos  # (not asked for again: alpine:3.19 alone is)
 
 
-def test_a_signal_lost_in_a_finalizer_is_remembered(monkeypatch):
+def test_a_signal_lost_in_a_finalizer_is_remembered(ctrl_c, monkeypatch):
     """What the run's loops ask at each step: a real SIGINT, its KeyboardInterrupt raised inside a
     finalizer, where Python drops it (printing its traceback, raw, among JSON log lines: left out)."""
     printed = []

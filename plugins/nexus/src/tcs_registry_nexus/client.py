@@ -42,6 +42,7 @@ class NexusClient(RoutedRegistryClient):
         name = match.group("name")
         super().__init__(replace(registry, path=match.group("context")), credentials, [name] if name else [], **kwargs)
         self.named = bool(name)  # the URL names the one repository to read
+        self.unavailable: list[str] = []  # repositories that answered 503 (set offline, or out of order)
         # each Docker repository's type, hosted, proxy or group, as far as the account may see: a proxy's
         # blob times are when it cached the image, its V2 tag list the upstream's; a group's merges them
         self.kinds: dict[str, str] = {}
@@ -88,7 +89,7 @@ class NexusClient(RoutedRegistryClient):
                 self.ping(self.base(key))
                 return
             except RegistryError as exc:
-                if not self._left_offline(key, exc):
+                if not self._unavailable(key, exc):
                     raise
 
     def repositories(self) -> Iterable[str] | None:
@@ -97,6 +98,8 @@ class NexusClient(RoutedRegistryClient):
         return self._catalogs()
 
     def _catalogs(self) -> Iterator[str]:
+        """Each repository's images; one that answers 503 is left, the others listed, and the listing
+        then ends with its error (the run is partial: a 503 may be an outage as well as an offline one)."""
         for key in list(self.keys):
             listed = False
             try:
@@ -104,33 +107,41 @@ class NexusClient(RoutedRegistryClient):
                     listed = True
                     yield name
             except RegistryError as exc:
-                if listed or not self._left_offline(key, exc):
+                if listed or not self._unavailable(key, exc):
                     raise
+        if self.unavailable:
+            keys = ", ".join(self.unavailable)
+            raise RegistryError(
+                f"Nexus answered 503 for {keys}, left unread (a repository set offline answers so; name the "
+                "repositories to read in the URL: https://<host>/repository/<name>)",
+                503,
+            )
 
-    def _left_offline(self, key: str, exc: RegistryError) -> bool:
-        """Whether ``key`` is left out of the run, with a warning: a repository that answers 503 (as Nexus
-        answers for one set offline, which its repository list still names: ViewServlet), when the URL
-        did not name it and another is left to read."""
+    def _unavailable(self, key: str, exc: RegistryError) -> bool:
+        """Whether ``key`` is left unread for now: a repository that answers 503 (as Nexus answers for one
+        set offline, which its repository list still names: ViewServlet), when the URL did not name it
+        and another is left to read."""
         if exc.status != 503 or self.named or len(self.keys) < 2:
             return False
-        log.warning("Nexus repository %s is left out: it answers 503, as a repository set offline does (%s)", key, exc)
         self.keys.remove(key)
+        self.unavailable.append(key)
         return True
 
     def tags(self, repository: str) -> list[str] | None:
         return None if self.at_root else self._search_tags(repository)
 
     def describe(self, repository: str, tag: str) -> ImageDescription | None:
-        """A proxy's tag (a group's, held by a proxy or by a member of a kind unknown) by the digest the
-        search found: by tag, a proxy whose metadata has aged asks the upstream registry whether the tag
-        moved, and fetches what it finds (ProxyFacetSupport.isStale), not what it holds. A hosted
-        repository's by tag: the search may lag behind a push."""
+        """A proxy's tag (a group's, held by a proxy member alone) by the digest the search found: by tag,
+        a proxy whose metadata has aged asks the upstream registry whether the tag moved, and fetches what
+        it finds (ProxyFacetSupport.isStale), not what it holds. Others by tag: a hosted repository's (the
+        search may lag behind a push), one of a kind unknown, a group's tag that several members hold
+        (the group serves its first member's in its own order, which the search does not follow)."""
         if self.at_root:
             return None
         manifest, member = self.listed.pop((repository, tag)) or ({}, "")
         checksum = manifest.get("checksum")
         sha256 = str(checksum.get("sha256") or "") if isinstance(checksum, dict) else ""
-        by_digest = manifest and self.kinds.get(member) != "hosted" and _SHA256.fullmatch(sha256)
+        by_digest = self.kinds.get(member) == "proxy" and _SHA256.fullmatch(sha256)
         described = describe(self, repository, tag, f"sha256:{sha256}" if by_digest else None)
         return replace(described, push_time=self._pushed(manifest, member))
 
@@ -149,7 +160,7 @@ class NexusClient(RoutedRegistryClient):
             what=f"Nexus search for {repository}",
             auth=self.api_auth(),
         )
-        found: dict[str, None] = {}  # in the search's order, once each: a group's members may hold a tag each
+        found: dict[str, str] = {}  # tag: its member, in the search's order (a group's members may hold it each)
         hits = 0
         for component in components:
             hits += 1
@@ -157,12 +168,14 @@ class NexusClient(RoutedRegistryClient):
             # manifests pushed by digest (an index's platforms) show as sha256:... versions: not tags
             if not isinstance(version, str) or version.startswith("sha256:") or component.get("name") != image:
                 continue
+            member = str(component.get("repository") or key)  # a group's hits name the member holding them
             if version not in found:
                 assets = [a for a in component.get("assets") or () if isinstance(a, dict)]
                 manifest = next((a for a in assets if "/manifests/" in str(a.get("path") or "")), {})
-                member = str(component.get("repository") or key)  # a group's hits name the member holding them
                 self.listed.put((repository, version), (manifest, member))
-                found[version] = None
+                found[version] = member
+            elif found[version] != member:  # held by two members: which the group serves, it alone knows
+                self.listed.put((repository, version), ({}, ""))
         kind = self.kinds.get(key)
         if kind == "hosted" or not (hits or kind in ("proxy", "group")):
             # a hosted repository, or one the search found nothing of (an account that may not browse):
