@@ -43,14 +43,14 @@ class Pattern:
                 f" the registry scanned; leave the host out: {rest!r}"
             )
         repository, colon, tag = text.partition(":")
-        if colon and not tag:  # `team/api:$TAG` with TAG unset: not every tag
-            raise UsageError(f"image pattern {text!r} has an empty tag: use {repository + ':*'!r} for every tag")
-        tag = tag or "*"
         if not repository or not _REPOSITORY_CHARS.match(repository):
             hint = " (and '*'); leave the registry host out" if slash and "." in first else " (and '*')"
             raise UsageError(
                 f"image pattern {text!r} can never match: a repository holds only a-z, 0-9, '.', '_', '-', '/'" + hint
             )
+        if colon and not tag:  # `team/api:$TAG` with TAG unset: not every tag
+            raise UsageError(f"image pattern {text!r} has an empty tag: use {repository + ':*'!r} for every tag")
+        tag = tag or "*"
         if not _TAG_CHARS.match(tag):
             raise UsageError(
                 f"image pattern {text!r} can never match: a tag holds only A-Z, a-z, 0-9, '.', '_', '-' (and '*')"

@@ -251,6 +251,7 @@ class EcrV2(Proxy):
         # all went with the old password, whose 403s come after another thread renewed it
         self.together: threading.Barrier | None = None
         self._taken = threading.Event()
+        self._counting = threading.Lock()
 
     def _dispatch(self, request: Request) -> Answer:
         status, headers, body = super()._dispatch(request)
@@ -259,7 +260,8 @@ class EcrV2(Proxy):
         if status != 401:
             self._taken.set()
             return status, headers, body
-        self.denied += 1
+        with self._counting:
+            self.denied += 1
         if (together := self.together) is not None:
             with contextlib.suppress(threading.BrokenBarrierError):
                 if together.wait() != 0:
