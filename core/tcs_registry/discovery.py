@@ -700,8 +700,9 @@ class Discovery:
                 settle()
         except KeyboardInterrupt:
             if report is None:  # a scan keeps the images scanned behind one still under way (a dry run's
-                # report keeps listing order: its descriptions, cheap, are asked again)
-                for entry in [e for e in pending if e[2] is None or e[2].done()]:
+                # report keeps listing order: its descriptions, cheap, are asked again); none begins meanwhile
+                pool.shutdown(wait=False, cancel_futures=True)
+                for entry in [e for e in pending if e[2] is None or (e[2].done() and not e[2].cancelled())]:
                     with suppress(Exception):
                         settle(entry)
             raise
