@@ -8,7 +8,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -598,10 +598,10 @@ class Discovery:
                 entry = pending.popleft()
             else:
                 pending.remove(entry)
-            ready = entry[2] is None or entry[2].done()
-            self.settled += ready  # (counted before it is written: a Ctrl-C may come while it is)
+            if entry[2] is not None:
+                wait([entry[2]])  # its outcome in hand (a Ctrl-C while it waits leaves it unsettled), it is
+            self.settled += 1  # counted before it is written: a Ctrl-C may come while it is
             write(*entry)
-            self.settled += not ready  # (counted once its outcome came: a Ctrl-C may come while it waits)
 
         def write(repository: str, tag: str, future: Future[Outcome] | None, left_out: str) -> None:
             nonlocal admitted, admitted_pending
