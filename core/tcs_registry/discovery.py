@@ -919,21 +919,21 @@ class Discovery:
                 vulnerabilities = [v for v in vulnerabilities if v.severity in s.severities]
                 violations = [c for c in violations if c.severity in s.severities]
             shown = findings_document(vulnerabilities, violations, ignored, matched)
-            recorded.append(((inventory, document, kept), vulnerabilities, violations, shown, matched))
+            recorded.append(((inventory, document, kept), vulnerabilities, violations, shown))
         written: list[str] = []
         try:
-            for (inventory, document, _), vulnerabilities, violations, shown, _ in recorded:
+            for (inventory, document, _), vulnerabilities, violations, shown in recorded:
                 if self.results:  # every platform's files first: a failure leaves nothing of the image counted
                     written += self.results.files(inventory, document, vulnerabilities, violations, shown)
         except OSError as exc:
             if self.results:
                 self.results.forget(written)
             raise ImageError(f"cannot write its results: {exc}", code="output-error") from None
-        for scanned, vulnerabilities, violations, _, matched in recorded:
+        for scanned, vulnerabilities, violations, shown in recorded:
             recorder.scan(scanned)
             inventory = scanned[0]
             if self.results:
-                self.results.count(inventory, vulnerabilities, violations, matched)
+                self.results.count(inventory, vulnerabilities, violations, matched="vulnerabilities" in shown)
             vulnerability_count, violation_count = len(vulnerabilities), len(violations)
             reference = f"{s.host}/{inventory.repository}:{inventory.tag}"
             log.info(

@@ -208,7 +208,7 @@ class ResultWriter:
             platform = str(inventory.platform or "")
             counts = by_severity(vulnerabilities)
             worst = max(counts, key=rank, default="UNKNOWN")
-            found = counts_text(counts) or ("0" if matched else "not matched")
+            found = vulnerabilities_text(counts, matched)
             row = (image, platform, inventory.os or "unknown", len(inventory.packages), found)
             self.rows.add((*row, len(violations)), worst)
             for v in vulnerabilities:
@@ -368,9 +368,14 @@ def _named(store: Store, scan: list[int]) -> str:
 def _counts(document: dict[str, Any]) -> tuple[str, int | str]:
     """(vulnerabilities by severity, violations) of a stored scan; older scans recorded neither."""
     violations = len(document["violations"]) if "violations" in document else "-"
-    if "vulnerabilities" not in document:
-        return "not matched", violations
-    return counts_text(Counter(v["severity"] for v in document["vulnerabilities"])) or "0", violations
+    severities = Counter(v["severity"] for v in document.get("vulnerabilities", ()))
+    return vulnerabilities_text(severities, "vulnerabilities" in document), violations
+
+
+def vulnerabilities_text(severities: Counter[str], matched: bool) -> str:
+    """A table's vulnerabilities cell: by severity, ``0``, or ``not matched`` (no database: none found is
+    not the same as none known)."""
+    return counts_text(severities) or ("0" if matched else "not matched")
 
 
 def stored_scan(row: Any, document: dict[str, Any]) -> tuple[Inventory, str, list[Vulnerability], list[Violation]]:

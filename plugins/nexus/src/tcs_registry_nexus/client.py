@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
-from tcs_registry import Credentials, ImageDescription, Registry, RegistryError
+from tcs_registry import Credentials, ImageDescription, Registry, RegistryError, oci
 from tcs_registry.default_plugins.v2 import describe
 from tcs_registry.http import RoutedRegistryClient, json_field, json_list
 from tcs_registry.oci import parse_time
@@ -17,7 +17,6 @@ from tcs_registry.oci import parse_time
 REST = "/service/rest/v1"
 SEARCH_HITS = 10_000  # the search answers an empty last page past this many hits (ElasticSearchQueryServiceImpl)
 log = logging.getLogger("tcs_registry.nexus")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 # [/<context path>][/repository/<name>]: Nexus may run under a context path (nexus-context-path=/nexus)
 _PATH = re.compile(r"^(?P<context>(?:/(?!repository/)[^/]+)*?)(?:/repository/(?P<name>[^/]+))?/?$")
 BROWSE_HINT = (
@@ -141,8 +140,9 @@ class NexusClient(RoutedRegistryClient):
         manifest, member = self.listed.pop((repository, tag)) or ({}, "")
         checksum = manifest.get("checksum")
         sha256 = str(checksum.get("sha256") or "") if isinstance(checksum, dict) else ""
-        by_digest = self.kinds.get(member) == "proxy" and _SHA256.fullmatch(sha256)
-        described = describe(self, repository, tag, f"sha256:{sha256}" if by_digest else None)
+        digest = f"sha256:{sha256}"
+        by_digest = self.kinds.get(member) == "proxy" and oci.is_digest(digest)
+        described = describe(self, repository, tag, digest if by_digest else None)
         return replace(described, push_time=self._pushed(manifest, member))
 
     def _search_tags(self, repository: str) -> list[str]:
