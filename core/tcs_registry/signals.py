@@ -58,6 +58,7 @@ def stopped_by_signals() -> Iterator[None]:
         yield
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            if handler is not None:  # (None: set outside Python, and not to be set back from here)
+                signal.signal(signum, handler)
         sys.unraisablehook = unraisable
         _received = None
