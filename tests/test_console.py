@@ -236,6 +236,8 @@ def test_a_person_logs_in_follows_the_links_filters_and_pages(console, browser, 
         "the config has no Healthcheck",
     ]
     assert browser.title == "Violations · web · tcs-registry console"  # the page's, not PWNED: nothing ran
+    platforms = browser.find_elements(By.CSS_SELECTOR, "table.findings tbody tr td:last-child")
+    assert [cell.text for cell in platforms] == ["(single platform)"] * 3  # said, not an empty cell
     follow(browser, (By.CSS_SELECTOR, "td.image a"))  # the image the finding is in
     assert browser.find_element(By.TAG_NAME, "h1").text.endswith("/evil/app:1")
     assert [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "td.detail")][:3] == [
@@ -477,6 +479,7 @@ def test_the_changes_page_shows_what_a_rescan_changed(console, browser, tcs, fre
         ("team/app00:1", "fixed violation"),
     ]
     assert rows[1][3] == "TCS-CFG-001 no USER is set"
+    assert {row[1] for row in rows} == {"(single platform)"}  # not an empty cell
     screenshot(browser, "changes", tmp_path)
 
     # the scans to compare, picked: the first scan has nothing before it; run 2 since run 1 as above
@@ -499,9 +502,9 @@ def test_the_changes_page_shows_what_a_rescan_changed(console, browser, tcs, fre
     follow(browser, (By.CSS_SELECTOR, "td.image a"))
     history = [[c.text for c in r.find_elements(By.TAG_NAME, "td")] for r in browser.find_elements(
         By.CSS_SELECTOR, "section.history tbody tr")]  # fmt: skip
-    assert [(row[0], row[3].endswith("new digest"), row[5]) for row in history] == [
-        ("run 2 (shown)", True, "1 low"),
-        ("run 1", False, "1 high 1 low"),
+    assert [(row[0], row[3].endswith("new digest"), row[4], row[5]) for row in history] == [
+        ("run 2 (shown)", True, "not matched", "1 low"),  # no vulnerability database: not "none"
+        ("run 1", False, "not matched", "1 high 1 low"),
     ]
     assert [c.text for c in browser.find_elements(By.CSS_SELECTOR, "section.platform td.id")] == ["TCS-CFG-004"]
     screenshot(browser, "image-history", tmp_path)
@@ -540,7 +543,9 @@ def test_a_base_layer_that_brings_findings_into_several_images(tcs, fresh_regist
         assert rows[0].text.startswith(base[1][:19])
         follow(browser, rows[0].find_element(By.TAG_NAME, "a"))
         assert browser.find_element(By.CSS_SELECTOR, ".pager span").text == "Page 1 of 1 · 4 in all"
-        follow(browser, (By.CSS_SELECTOR, "td.image a"))  # an image, and its exports
+        follow(browser, (By.CSS_SELECTOR, "td.image a"))  # an image, its history, and its exports
+        history = browser.find_elements(By.CSS_SELECTOR, "section.history tbody tr td")
+        assert [c.text for c in history][4:] == ["2 high", "1 high 1 low"]
         links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "p.summary a")}
         cookie = browser.get_cookie("tcs_session")["value"]
         for name, link in links.items():

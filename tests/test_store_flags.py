@@ -19,6 +19,10 @@ import tcs_registry.store
             ["--store=postgresql://robot:s3cret@db:x/tcs"],
             "malformed --store URL 'db:x/tcs': use postgresql://user@host/db or sqlite:////path",
         ),
+        (  # a scheme SQLAlchemy has no dialect for
+            ["--store=mongodb://db.example.com/tcs"],
+            "--store 'mongodb://db.example.com/tcs': use postgresql://user@host:5432/db or sqlite:////path/state.db",
+        ),
         (
             ["--store=postgresql+psycopg2://db/tcs"],
             "--store: the psycopg2 driver is not supported; use postgresql:// (psycopg 3)",
@@ -98,3 +102,21 @@ def test_a_database_that_refuses_is_not_waited_for(tcs, postgres):
     assert [m for m in result.messages if m.startswith("warn")] == []  # no "trying again"
     assert result.messages[-1].startswith(f"error\tthe store {url} failed: ")
     assert 'database "nosuchdb" does not exist' in result.messages[-1]
+
+
+def test_a_bad_setting_from_the_environment_is_named_as_it_was_given(tcs, anonymous_registry, monkeypatch):
+    """A CI job sets TCS_SCAN_ID or TCS_STORE_URL, not a flag: the error names the variable to fix."""
+    monkeypatch.setenv("TCS_SCAN_ID", "nightly build")
+    result = tcs("registry", anonymous_registry.url, "--mode=dry-run")
+    assert (result.code, result.messages) == (
+        2,
+        ["error\tTCS_SCAN_ID 'nightly build': use 1 to 100 letters, digits and . _ : / - (e.g. the CI run id)"],
+    )
+    monkeypatch.delenv("TCS_SCAN_ID")
+    monkeypatch.setenv("TCS_STORE_URL", "sqlite://")
+    for command in (["registry", anonymous_registry.url, "--mode=dry-run"], ["results"]):
+        result = tcs(*command)
+        assert (result.code, result.messages[-1]) == (
+            2,
+            "error\tTCS_STORE_URL: a SQLite store needs a file: sqlite:////absolute/path/state.db",
+        )

@@ -67,6 +67,8 @@ FILENAME = "state.db"  # the default SQLite store, in the state directory
 RECONNECT_SECONDS = 30.0
 FIRST_DELAY = 0.25  # then twice as long each time, up to 4 s
 OPEN_SECONDS = 10.0  # how long a database that is not up yet is waited for when the store is opened
+# an image platform's scan and its findings
+SCAN_FINDINGS = sa.and_(*(findings.c[name] == scans.c[name] for name in ("run", "repository", "tag", "platform")))
 SCANNING = ("scan", "rematch")  # the modes of runs that record findings (a rematch: matched again, no registry)
 MOST_NAMES, NAME = 100, 200  # the names of a finding indexed, at most; the characters of one
 FINDING_KEY = ("run", "repository", "tag", "platform", "kind", "seq")  # a row of finding_rows
@@ -79,29 +81,30 @@ class StoreError(TcsError):
     """The store cannot be reached or used (exit 3, as for a registry that cannot be reached)."""
 
 
-def store_url(text: str | None, state_dir: Path) -> URL:
-    """The store a run uses: ``text`` (--store, TCS_STORE_URL, config ``store``) or the state directory's
-    SQLite file. PostgreSQL goes through psycopg 3, installed with the ``postgres`` extra."""
+def store_url(text: str | None, state_dir: Path, name: str = "--store") -> URL:
+    """The store a run uses: ``text`` (--store, TCS_STORE_URL, config ``store``: errors call it ``name``) or
+    the state directory's SQLite file. PostgreSQL goes through psycopg 3, installed with the ``postgres``
+    extra."""
     if not text or not text.strip():
         return URL.create("sqlite", database=str(state_dir / FILENAME))
     try:
         url = make_url(text.strip())
     except (sa.exc.ArgumentError, ValueError):
         raise UsageError(
-            f"malformed --store URL {_masked(text.strip())!r}: use postgresql://user@host/db or sqlite:////path"
+            f"malformed {name} URL {_masked(text.strip())!r}: use postgresql://user@host/db or sqlite:////path"
         ) from None
-    backend, driver = url.get_backend_name(), url.get_driver_name()
+    backend, _, driver = url.drivername.partition("+")  # (SQLAlchemy's names load the dialect: none for "bogus")
     if backend in ("postgresql", "postgres"):
-        if "+" in url.drivername and driver != "psycopg":
-            raise UsageError(f"--store: the {driver} driver is not supported; use postgresql:// (psycopg 3)")
+        if driver and driver != "psycopg":
+            raise UsageError(f"{name}: the {driver} driver is not supported; use postgresql:// (psycopg 3)")
         if find_spec("psycopg") is None:
             raise UsageError("a PostgreSQL store needs the psycopg driver: pip install 'tcs-registry[postgres]'")
         return url.set(drivername="postgresql+psycopg")
     if backend == "sqlite":
         if not url.database or url.database == ":memory:":
-            raise UsageError("--store: a SQLite store needs a file: sqlite:////absolute/path/state.db")
+            raise UsageError(f"{name}: a SQLite store needs a file: sqlite:////absolute/path/state.db")
         return url.set(drivername="sqlite")
-    raise UsageError(f"--store {shown(url)!r}: use postgresql://user@host:5432/db or sqlite:////path/state.db")
+    raise UsageError(f"{name} {shown(url)!r}: use postgresql://user@host:5432/db or sqlite:////path/state.db")
 
 
 def shown(url: URL) -> str:
@@ -663,11 +666,25 @@ class Store:
         self, project: str, registry: str, repository: str, tag: str, most: int = 100
     ) -> list[dict[str, Any]]:
         """The last ``most`` scans of an image's platforms, newest first: each's run, platform, digest,
-        time, and findings of each kind by severity."""
+        time, whether it was matched against a vulnerability database, and findings of each kind by
+        severity."""
         image = (scans.c.project == project, scans.c.registry == registry, *_image(repository, tag, None))
-        query = sa.select(scans.c.run, scans.c.platform, scans.c.digest, scans.c.scanned_at).where(*image)
+        query = (
+            sa.select(scans.c.run, scans.c.platform, scans.c.digest, scans.c.scanned_at, findings.c.findings)
+            .select_from(scans.outerjoin(findings, SCAN_FINDINGS))
+            .where(*image)
+        )
         history = {
-            (row["run"], row["platform"]): {**row, "vulnerability": {}, "violation": {}}
+            (row["run"], row["platform"]): {
+                "run": row["run"],
+                "platform": row["platform"],
+                "digest": row["digest"],
+                "scanned_at": row["scanned_at"],
+                "matched": row["findings"] is not None
+                and "vulnerabilities" in json.loads(zlib.decompress(row["findings"])),
+                "vulnerability": {},
+                "violation": {},
+            }
             for row in self._rows(query.order_by(scans.c.run.desc(), scans.c.platform).limit(most))
         }
         rows = finding_rows.c
@@ -749,10 +766,7 @@ class Store:
                         inventories.c.analyser == scans.c.analyser,
                     ),
                 )
-                .outerjoin(
-                    findings,
-                    sa.and_(*(findings.c[name] == scans.c[name] for name in ("run", "repository", "tag", "platform"))),
-                )
+                .outerjoin(findings, SCAN_FINDINGS)
             )
             .order_by(scans.c.repository, scans.c.tag, scans.c.platform, scans.c.registry)
             .offset(offset)
