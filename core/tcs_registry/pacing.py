@@ -491,6 +491,13 @@ class Traffic:
                 if attempt is not None and attempt.accepted:  # (a token renewed proves nothing of the registry)
                     self.pace.accepted()
 
+    def turn(self) -> None:
+        """Waits for the turn of a request sent by other means (a vendor's SDK, which sends its own): its
+        place under --max-rate, as every request's, but no slot (it is not a read of the registry)."""
+        self.pace.wait()
+        self.halt_if_starved()
+        self.pace.space()
+
     def halt_if_starved(self, detail: str = "") -> None:
         """Stop the run (QuotaExhausted) if the registry's quota is spent (`Pace.starved`): nothing more is
         asked of it. The message is the registry's, not one image's: the images left undone repeat it."""

@@ -86,6 +86,7 @@ class EcrApi(Facade):
         super().__init__(moto, name="ecr")
         self.route("POST", "/")(self.call)
         self.calls: list[tuple[str, dict]] = []  # (operation, request), as the client sent them
+        self.times: list[float] = []  # when each came (time.monotonic())
         self.stale_passwords = 0  # this many passwords handed out that the registry no longer takes
 
     def _moto(self, request: Request, body: dict) -> tuple[int, dict]:
@@ -97,6 +98,7 @@ class EcrApi(Facade):
         operation = request.headers.get("X-Amz-Target", "").removeprefix(TARGET)
         body = request.json() or {}
         self.calls.append((operation, json.loads(request.body or b"{}")))
+        self.times.append(time.monotonic())
         registry = body.get("registryId")
         if registry is not None and not (len(registry) == 12 and registry.isdigit()):
             return invalid(f"Invalid parameter at 'registryId' failed to satisfy constraint: {registry!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import threading
@@ -138,6 +139,20 @@ def test_pages_and_batches_as_ecr_serves_them(tcs, pm, ecr_env, ecr_api, ecr_exp
     assert sum(1 for name, _ in calls if name == "GetAuthorizationToken") == 1
     batches = [body for name, body in calls if name == "BatchGetImage"]
     assert batches and all(b["acceptedMediaTypes"] == ACCEPTED_MEDIA_TYPES for b in batches)
+
+
+def test_max_rate_counts_the_api_calls(tcs, pm, ecr_env, ecr_api, ecr_expected, out_dir, aws_keys, monkeypatch):
+    """--max-rate is a ceiling on every request the run makes: the ECR API's calls (a page each here)
+    too, spaced at least 1/rate apart with the V2 requests between them."""
+    monkeypatch.setattr(tcs_registry_ecr.client, "PAGE_SIZE", 1)
+    before = len(ecr_api.times)
+    result = tcs("registry", URL, "--mode=dry-run", "--max-rate=10", pm=pm)
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, HOST)) == expected_rows(HOST, ecr_expected)
+    times = ecr_api.times[before:]
+    assert len(times) >= 10
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert min(gaps) >= 0.09, [round(gap, 3) for gap in gaps]
 
 
 SCHEMA1 = json.dumps(

@@ -127,6 +127,8 @@ class EcrClient(RegistryClient):
             session = boto3.session.Session()
             config = _client_config(session, host, self.timeout)
             self.ecr = session.client("ecr", region_name=host.region, config=config)
+            # every attempt of every API call takes its turn under --max-rate, as the V2 requests do
+            self.ecr.meta.events.register("before-send", lambda **_: self.traffic.turn())
         except botocore.exceptions.BotoCoreError as exc:  # a profile that is not there, an unreadable config
             raise UsageError(f"AWS's settings cannot be used: {exc}") from None
         self._token_lock = threading.Lock()
