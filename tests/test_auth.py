@@ -572,3 +572,17 @@ def test_docker_hubs_login_in_a_credential_store_is_found(tmp_path, monkeypatch)
     for host in ("hub.docker.com", "docker.io"):
         found = docker_credentials(host, config)
         assert found is not None and (found.username, found.password) == ("alice", "dckr_pat_1"), host
+
+
+def test_a_token_service_that_is_not_there_is_named_as_the_token_service(tcs, standard, token_server, tmp_path):
+    """The registry is up and its challenge names a token service that refuses connections: the error says
+    which of the two could not be reached, not a bare address that looks like the registry's."""
+    from tcs_registry.testing.registry import RegistryServer, free_port
+
+    dead = f"127.0.0.1:{free_port()}"
+    auth = token_server.registry_auth()
+    auth["token"]["realm"] = f"http://{dead}/token"
+    with RegistryServer(standard.storage, tmp_path, auth=auth) as server:
+        result = tcs("registry", server.url, "--mode=dry-run", "--username=alice", f"--password={USERS['alice']}")
+    assert result.code == 3
+    assert result.messages[-1] == f"error\tcannot connect to the registry's token service {dead}: Connection refused"

@@ -61,6 +61,9 @@ def test_not_a_registry(tcs, web_server):
         ("127.0.0.1:5000/../x", "its path must not have . or .. segments"),
         ("https://registry.example.com/?x=1", "it must not have a query or fragment"),
         ("https://[::1", "it has no valid host"),
+        ("-", "it has no valid host"),  # (a stray "-" for standard input)
+        ("registry..example.com", "it has no valid host"),
+        ("https://-registry.example.com", "it has no valid host"),
     ],
 )
 def test_malformed_url(tcs, url, problem):
@@ -150,7 +153,10 @@ def test_console_script_error_has_no_traceback(tmp_path):
         timeout=60,
     )
     assert run.returncode == 3
-    assert run.stderr.count("\n") == 2  # "Identified registry as" and the error
+    assert run.stderr.count("\n") == 2  # no answer, so not "Identified registry as"; then the error
+    assert run.stderr.splitlines()[0].endswith(
+        "\tinfo\tRegistry type taken as: DEFAULT_V2 (no answer to the probe of its type)"
+    )
     assert run.stderr.splitlines()[-1].endswith(f"\terror\tcannot connect to 127.0.0.1:{port}: Connection refused")
 
 

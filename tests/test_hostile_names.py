@@ -155,8 +155,7 @@ def test_a_catalog_entry_that_is_not_a_name_ends_the_listing_with_one_line(tcs, 
         result = tcs("registry", proxy.url, "--mode=dry-run")
     assert result.code == 4, result.err
     assert [m for m in result.messages if m.startswith("error")] == [
-        "error\tRepository listing stopped early after 1 repositories"
-        " error=the repository listing holds null, not a name"
+        "error\tRepository listing stopped early after 1 repository error=the repository listing holds null, not a name"
     ]
     described = {m.split(":")[-2].rsplit("/", 1)[-1] for m in result.infos if "Fetched image discovery" in m}
     assert described == {"alpine"}

@@ -137,6 +137,10 @@ def test_the_ignore_file_beside_the_config_or_named(tcs, python_app, database, i
             '[[ignore]]\nid = "CVE-1"\nreason = "x"\nuntil = 2027-01-01\n',
             "rule 1: unknown key 'until' (known: expires, id, package, reason, repository)",
         ),
+        (
+            '[[ignore]]\nid = "CVE-1"\nreason = "x"\nrepository = "team/api:"\n',
+            "rule 1: 'repository': image pattern 'team/api:' has an empty tag: use 'team/api:*' for every tag",
+        ),
         ("CVE-2024-3651\n", "is not valid TOML: "),
         ('[ignore]\nid = "x"\n', "holds [[ignore]] tables only, not '[ignore]'"),
     ],

@@ -236,6 +236,28 @@ def test_the_time_left_goes_by_the_last_seconds_when_they_are_faster():
     assert re.search(r" \| 00:25, ~00:(19|20) left$", shown.line(200)), shown.line(200)
 
 
+def test_the_request_rate_counts_from_the_start_and_never_shows_more_than_max_rate():
+    """--max-rate=2: the 3 requests of the log-in came before the live line began, and 2 more went in its
+    first half second (the first goes at once). It shows 2 req/s, the ceiling, not 10 (5 / 0.5) or 4."""
+    from tcs_registry.pacing import Traffic
+    from tcs_registry.progress import Counts, Progress
+
+    traffic = Traffic(2.0, 64)
+    traffic.pace.sent = 3
+    shown = Progress(lambda: Counts(repositories=1, found=1), traffic, scanning=False)
+    shown.began -= 0.5
+    shown._sent[0] = (shown.began, shown._sent[0][1])
+    traffic.pace.sent = 5
+    assert " | 2.0 req/s, limit 2.0/s, " in shown.line(200), shown.line(200)
+    unlimited = Traffic(None, 64)
+    unlimited.pace.sent = 3
+    free = Progress(lambda: Counts(repositories=1, found=1), unlimited, scanning=False)
+    free.began -= 0.5
+    free._sent[0] = (free.began, free._sent[0][1])
+    unlimited.pace.sent = 5
+    assert " | 4.0 req/s, no rate limit, " in free.line(200), free.line(200)
+
+
 def _started_ago(shown, seconds: float):
     """The live line of a run that began ``seconds`` ago, with nothing counted then."""
     shown.began -= seconds

@@ -180,3 +180,8 @@ def test_fail_on_in_a_dry_run_is_warned_about(tcs, fresh_registry):
     result = tcs("registry", fresh_registry.url, "--mode=dry-run", "--fail-on=high")
     assert result.code == 0
     assert "warn\t--fail-on does nothing in a dry run: no image is scanned, nothing is found" in result.messages
+    several = tcs("registry", fresh_registry.url, "--mode=dry-run", "--format=sarif", "--severity=high")
+    assert several.code == 0
+    assert (
+        "warn\t--format, --severity do nothing in a dry run: no image is scanned, nothing is found" in several.messages
+    )

@@ -140,7 +140,10 @@ class Discovery:
                 "%s did not answer the probe of its type within %s s: taken as %s (--registry-type skips the probe)",
                 s.host, f"{probe.timeout:g}", registry_type,
             )  # fmt: skip
-        log.info("Identified registry as: %s", registry_type)
+        elif probe.unanswered:  # (not "identified": the login says why it cannot connect)
+            log.info("Registry type taken as: %s (no answer to the probe of its type)", registry_type)
+        else:
+            log.info("Identified registry as: %s", registry_type)
         self.registry = Registry(
             url=s.url,
             scheme=s.scheme,
@@ -230,7 +233,9 @@ class Discovery:
                     self._refuse_name(repository, tag, problem)
 
         def out_of_quota(exc: QuotaExhausted) -> None:
-            self._stop(exc, f"; the listing is incomplete after {self.repositories} repositories")
+            self._stop(
+                exc, f"; the listing is incomplete after {plural(self.repositories, 'repository', 'repositories')}"
+            )
             self.unlisted = True
             # the listings not begun never run; those done or under way are kept: their tags are counted
             # undone (one that ends with the quota is settled as failed once more, with no new line)
@@ -269,7 +274,8 @@ class Discovery:
                 if self.repositories == 0 or isinstance(exc, PluginError):
                     raise
                 self.summary.failed_repositories += 1
-                log.error("Repository listing stopped early after %d repositories error=%s", self.repositories, exc)
+                listed = plural(self.repositories, "repository", "repositories")
+                log.error("Repository listing stopped early after %s error=%s", listed, exc)
                 self._record_failure("(repository listing)", "", exc, "plugin-error")
                 self.unlisted = True
             self._repositories_listed = True

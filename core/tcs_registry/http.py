@@ -524,13 +524,15 @@ class RegistryClient:
         kwargs.setdefault("verify", self.registry.verify)
         if kwargs.get("auth") is None:
             kwargs["auth"] = NO_AUTH
-        host = urlsplit(url).netloc
+        token_service = kwargs.pop("token_service", False)
+        host = urlsplit(url).netloc  # as errors name it
+        host = f"the registry's token service {host}" if token_service else host
         limit = kwargs.pop("max_bytes", MAX_BODY_BYTES)
         stream = kwargs.pop("stream", False)  # the caller reads the body itself (layers), with limits of its own
         # a slot is for reading the registry; a token asked for while it waits must not wait for one too
         home = origin(url) == self._origin
         gated = kwargs.pop("gated", True) and method in ("GET", "HEAD") and home
-        of_registry = kwargs.pop("token_service", False) or home  # (a vendor API elsewhere: its 429s are its own)
+        of_registry = token_service or home  # (a vendor API elsewhere: its 429s are its own)
         authorize = kwargs.pop("authorize", None)
         resendable = kwargs.pop("resendable", False) or method in ("GET", "HEAD")
         with self._own_timeouts():

@@ -89,7 +89,8 @@ class Progress:
         self.stream = stream or sys.stderr
         self.began = time.monotonic()
         # (when, requests sent by then) over the last RATE_SECONDS: the request rate, steadier than a tick's
-        self._sent: deque[tuple[float, int]] = deque([(self.began, 0)])
+        # (the requests of the log-in, before, are not of this span)
+        self._sent: deque[tuple[float, int]] = deque([(self.began, self._requests())])
         self._worked: deque[tuple[float, int]] = deque([(self.began, 0)])  # likewise, the images done
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -146,14 +147,22 @@ class Progress:
             "elapsed": tqdm.format_interval(elapsed),
             "left": tqdm.format_interval(left) if left is not None else None,
             "tail": tail,
-            "requests_per_second": _per_second(
-                self._sent, now, self.traffic.pace.sent if self.traffic is not None else 0
-            ),
+            "requests_per_second": self._request_rate(now),
             "rate": self.traffic.pace.rate if self.traffic is not None else None,
             "in_flight": self.traffic.concurrency.in_flight if self.traffic is not None else None,
             "limit": self.traffic.concurrency.limit if self.traffic is not None else None,
             "most": self.traffic.concurrency.most if self.traffic is not None else None,
         }
+
+    def _requests(self) -> int:
+        return self.traffic.pace.sent if self.traffic is not None else 0
+
+    def _request_rate(self, now: float) -> float:
+        """Requests a second of late. Never above --max-rate, which spaces them: over the first short span,
+        the first request (which goes at once) would show as more."""
+        measured = _per_second(self._sent, now, self._requests())
+        most = self.traffic.pace.limit if self.traffic is not None else None
+        return min(measured, most) if most else measured
 
     def line(self, columns: int | None = None) -> str:
         """The live line, shortened to fit ``columns`` (the terminal's): the counts and the times last to go."""
@@ -168,7 +177,7 @@ class Progress:
         when = f["elapsed"] + left
         in_flight = f", {f['in_flight']}/{f['limit']} in flight" if flight else ""
         lines = [
-            f"{c.repositories:,} repositories, {images} ({what}) | {speed}, {limit}"
+            f"{plural(c.repositories, 'repository', 'repositories')}, {images} ({what}) | {speed}, {limit}"
             + (f", {f['in_flight']} in flight (limit {f['limit']}/{f['most']})" if flight else "")
             + f" | {when}",
             f"{images} ({what}) | {speed}" + (f" ({limit})" if f["rate"] else "") + f"{in_flight} | {when}",

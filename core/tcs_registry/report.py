@@ -159,6 +159,7 @@ class Summary:
         out.write("\n".join(lines) + "\n")
 
 
-def plural(count: int, noun: str) -> str:
-    """``1 tag``, ``2 tags``, ``1,000 tags``: the live line's thousands separators."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 tag``, ``2 tags``, ``1,000 tags``: the live line's thousands separators (``nouns``: a plural
+    not made with an s)."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"

@@ -20,6 +20,7 @@ import re
 import ssl
 import stat
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,7 @@ def parse_registry_url(text: str) -> tuple[str, str, str]:
         raise malformed("its port is not a number from 1 to 65535" if port else "it has no valid host") from None
     if parts.scheme not in ("http", "https"):
         raise malformed("only https:// (or http:// for a plain-HTTP registry) is supported")
-    if not parts.hostname or re.search(r"[\s/\\]", parts.netloc):
+    if not parts.hostname or re.search(r"[\s/\\]", parts.netloc) or not _valid_host(parts.hostname):
         raise malformed("it has no valid host")
     if parts.query or parts.fragment:
         raise malformed("it must not have a query or fragment")
@@ -128,6 +129,23 @@ def parse_registry_url(text: str) -> tuple[str, str, str]:
         raise malformed("its path must not have . or .. segments")
     path = re.sub(r"(/v2)?/*$", "", parts.path)
     return parts.scheme, parts.netloc.lower(), path
+
+
+def _valid_host(host: str) -> bool:
+    """An IPv6 address (urlsplit checked its brackets), or names of letters, digits, - and _, none
+    starting or ending with - (``-``, ``a..b`` are no host)."""
+    return ":" in host or all(
+        re.fullmatch(r"(?!-)[\w-]{1,63}(?<!-)", label) for label in host.removesuffix(".").split(".")
+    )
+
+
+def named(name: str, origin: str) -> str:
+    """How an error names a setting: as the user gave it (a flag, an environment variable, a config key)."""
+    if origin == "env":
+        return ENV[name]
+    if origin == "config":
+        return f"the config file's {name}"
+    return "--" + name.replace("_", "-")
 
 
 def _normalise_key(key: str) -> str:
@@ -280,15 +298,7 @@ def resolve(
     """
     env = dict(os.environ if env is None else env)
     config, config_path = load_config(flags.get("config"))
-
-    def pick(name: str) -> Any:
-        if flags.get(name) is not None:
-            return flags[name], "flag"
-        if name in ENV and env.get(ENV[name]):
-            return env[ENV[name]], "env"
-        if config.get(name) is not None:
-            return config[name], "config"
-        return None, "default"
+    pick = _picker(flags, env, config)
 
     scheme, host, path = parse_registry_url(url)
     normalised = f"{scheme}://{host}{path}"
@@ -347,11 +357,15 @@ def resolve(
         raise UsageError("--project must not be empty")
     state_dir = Path(pick("state_dir")[0] or default_state_dir()).expanduser()
     output_dir = pick("output_dir")[0]
-    scan_id = pick("scan_id")[0]
+    scan_id, origin = pick("scan_id")
     if scan_id is not None and not _SCAN_ID.match(str(scan_id)):
-        raise UsageError(f"--scan-id {scan_id!r}: use 1 to 100 letters, digits and . _ : / - (e.g. the CI run id)")
+        raise UsageError(
+            f"{named('scan_id', origin)} {scan_id!r}: use 1 to 100 letters, digits and . _ : / - (e.g. the CI run id)"
+        )
     if scan_id is not None and str(scan_id).startswith("run-"):  # "run-<id>": a run's own scan, when it has none
-        raise UsageError(f"--scan-id {scan_id!r}: names starting with run- are kept for runs without a scan id")
+        raise UsageError(
+            f"{named('scan_id', origin)} {scan_id!r}: names starting with run- are kept for runs without a scan id"
+        )
     platforms = _listed(pick("platform")[0])
     for platform in platforms:
         if not _PLATFORM.match(platform):
@@ -363,8 +377,12 @@ def resolve(
     fail_on = pick("fail_on")[0]
     if fail_on is not None and str(fail_on).strip().lower() not in FAIL_ON:
         raise UsageError(f"unknown --fail-on {fail_on!r}: use {', '.join(FAIL_ON)}")
-    if fail_on is not None and mode == "dry-run":
-        log.warning("--fail-on does nothing in a dry run: no image is scanned, nothing is found")
+    scan_only = [
+        named(n, "flag") for n in ("format", "fail_on", "severity", "skip_checks", "ignore_file") if flags.get(n)
+    ]
+    if scan_only and mode == "dry-run":  # (a config file's may be there for scans: not warned about)
+        does = "does" if len(scan_only) == 1 else "do"
+        log.warning("%s %s nothing in a dry run: no image is scanned, nothing is found", ", ".join(scan_only), does)
     min_coverage = _percent(pick("min_coverage")[0])
     plan = read_plan(Path(flags["plan"]).expanduser(), host) if flags.get("plan") else None
     if plan is not None and mode != "scan":
@@ -383,9 +401,9 @@ def resolve(
                 f" and the secret rules {SECRET_PREFIX}<RULE> ({SECRET_PREFIX}AWS-ACCESS-KEY-ID; `--no-secrets`: none)"
             )
     ignore = ignore_rules(pick("ignore_file")[0], config_path, host)
-    token, console = pick("token")[0], pick("console")[0]
+    token, (console, origin) = pick("token")[0], pick("console")
     if console:
-        console = console_url(str(console))
+        console = console_url(str(console), named("console", origin))
         if not token:
             raise UsageError("--console needs a token of the project: --token or TCS_TOKEN (console token create)")
     shard = _shard(pick("shard")[0], pick("shards")[0], env)
@@ -408,7 +426,7 @@ def resolve(
         max_images=int(max_images) if max_images is not None else None,
         verify=verify,
         state_dir=state_dir,
-        store=store_url(pick("store")[0], state_dir),
+        store=store_url(pick("store")[0], state_dir, named("store", pick("store")[1])),
         scan_id=scan_id,
         shard=shard,
         output_dir=Path(output_dir).expanduser() if output_dir else Path.cwd(),
@@ -497,12 +515,24 @@ def ignore_rules(ignore_file: str | None, config_path: Path | None, host: str) -
 
 def resolve_store(flags: dict[str, Any], env: dict[str, str] | None = None) -> tuple[str, Path, URL]:
     """(project, state directory, store) for the commands that only read, with the same precedence."""
-    env = dict(os.environ if env is None else env)
-    config, _ = load_config(flags.get("config"))
+    pick = _picker(flags, dict(os.environ if env is None else env), load_config(flags.get("config"))[0])
+    project = (pick("project")[0] or "default").strip()
+    state_dir = Path(pick("state_dir")[0] or default_state_dir()).expanduser()
+    store, origin = pick("store")
+    return project, state_dir, store_url(store, state_dir, named("store", origin))
 
-    def pick(name: str) -> Any:
-        return flags.get(name) or (env.get(ENV[name]) if name in ENV else None) or config.get(name)
 
-    project = (pick("project") or "default").strip()
-    state_dir = Path(pick("state_dir") or default_state_dir()).expanduser()
-    return project, state_dir, store_url(pick("store"), state_dir)
+def _picker(flags: dict[str, Any], env: dict[str, str], config: dict[str, Any]) -> Callable[[str], tuple[Any, str]]:
+    """A setting's value and where it came from: a flag, else its environment variable, else the config
+    file ("flag", "env", "config"; else None, "default")."""
+
+    def pick(name: str) -> tuple[Any, str]:
+        if flags.get(name) is not None:
+            return flags[name], "flag"
+        if name in ENV and env.get(ENV[name]):
+            return env[ENV[name]], "env"
+        if config.get(name) is not None:
+            return config[name], "config"
+        return None, "default"
+
+    return pick

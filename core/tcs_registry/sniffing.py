@@ -36,6 +36,11 @@ class HttpProbe:
         for scheme in ("http://", "https://"):
             self._session.mount(scheme, WatchedAdapter())
 
+    @property
+    def unanswered(self) -> bool:
+        """Probes were sent and none had an answer (the host refused them, or is not there)."""
+        return bool(self._answers) and not any(self._answers.values())
+
     def v2(self) -> ProbeResponse | None:
         return self._fetch(self.api_root + "/v2/")
 

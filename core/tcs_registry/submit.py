@@ -32,14 +32,12 @@ UNSENT = "unsent.json"
 TIMEOUT = (10, 120)
 
 
-def console_url(text: str) -> str:
-    """``--console``: an http(s) URL, without credentials, query or fragment."""
+def console_url(text: str, name: str = "--console") -> str:
+    """``--console`` (or what ``name`` says): an http(s) URL, without credentials, query or fragment."""
     parts = urlsplit(text.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.query:
         shown = text.strip().split("@")[-1] if "@" in text else text.strip()  # never a password
-        raise UsageError(
-            f"--console {shown!r}: use the console's URL (no credentials), e.g. https://console.example.com"
-        )
+        raise UsageError(f"{name} {shown!r}: use the console's URL (no credentials), e.g. https://console.example.com")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 

@@ -131,6 +131,9 @@ def _rule(table: Any, where: str, host: str | None) -> Rule:
             raise UsageError(f"{where}: 'expires' {expires!r} is not a date: use YYYY-MM-DD") from None
     if isinstance(expires, datetime) or not (expires is None or isinstance(expires, date)):
         raise UsageError(f"{where}: 'expires' must be a date (YYYY-MM-DD)")
-    pattern = Pattern.parse(table["repository"], host) if "repository" in table else None
+    try:
+        pattern = Pattern.parse(table["repository"], host) if "repository" in table else None
+    except UsageError as exc:
+        raise UsageError(f"{where}: 'repository': {exc}") from None
     package = table["package"].strip() if "package" in table else None
     return Rule(table["id"].strip().upper(), table["reason"].strip(), pattern, package, expires)
