@@ -27,7 +27,8 @@ LIVE = 0.5  # seconds between two redraws of the live line
 UNSIZED = 160  # columns assumed on a terminal that says it has none
 RATE_SECONDS = 5.0  # the requests a second shown are those of about the last five seconds
 PERIOD = 30.0  # seconds between two progress log lines when standard error is not a terminal
-ESTIMATE_AFTER = 1.0  # seconds of the run before a time left is shown: the first images say little of the pace
+ESTIMATE_AFTER = 2.0  # seconds of the run before a time left is shown: the first images say little of the pace
+# (in flight still growing from 4: estimates at 1 s were twice the time left)
 
 
 @dataclass
