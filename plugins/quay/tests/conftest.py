@@ -10,15 +10,17 @@ Each behaviour is Quay's own (quay/quay at ffba0c70e2d8):
   granted no actions (downscoped, not refused); the answer is ``{"token": ...}`` alone, a JWT valid
   for ``TOKEN_VALIDITY_LIFETIME_S`` (an hour).
 * ``auth/credentials.py`` ``validate_credentials``: ``$oauthtoken`` (an OAuth token), ``$app`` (an
-  application token), robots ``org+name`` and plain users.
+  application token), ``$token`` (a repository's access token, ``model.token.load_token_data``: its
+  context has no user, ``auth/context_entity.py``), robots ``org+name`` and plain users.
 * ``endpoints/v2/__init__.py`` ``v2_support_enabled`` and ``auth/registry_jwt_auth.py``: ``/v2/``
   answers 401 with ``Bearer realm="<host>/v2/auth",service="<host>"`` without a token, 200 with one;
   any other Authorization (Basic) is 401 ``{"error": ...}``; a repository the token does not grant
   is 401 with the scope in the challenge.
 * ``endpoints/v2/catalog.py`` ``catalog_search``: an anonymous catalog is 200 with an empty list
   (``FEATURE_PUBLIC_CATALOG`` is off by default); a token's *user* decides what is listed (the
-  repositories it has a permission on), not its scopes; pages of at most 100 with a relative Link
-  carrying an opaque ``next_page`` (``paginate``, ``os.path.join(get_app_url(), "/v2/...")``).
+  repositories it has a permission on), not its scopes (an access token's context, with no user, lists
+  none); pages of at most 100 with a relative Link carrying an opaque ``next_page`` (``paginate``,
+  ``os.path.join(get_app_url(), "/v2/...")``).
 * ``endpoints/v2/tag.py``: ``tags/list`` ordered by name, at most 100 a page, ``last`` a tag name, a
   relative Link.
 * ``endpoints/api/__init__.py`` ``process_oauth``: /api/v1 takes a Bearer OAuth token; Basic
@@ -62,9 +64,15 @@ ROBOT = ("acme+ci", "ROBOTTOKEN0123456789")
 USER = ("dev", "dev-Passw0rd")
 APP = ("$app", "app-token-0123456789abcdef")  # an application token of user dev
 OAUTH = "oauth-access-token-abcdef"  # an OAuth token of user dev ($oauthtoken)
-CREDENTIALS = {ROBOT: "acme+ci", USER: "dev", APP: "dev", ("$oauthtoken", OAUTH): "dev"}
-# who holds a permission on what (the robot's and the team's grants); acme/tool and other/pub are public
-PERMISSIONS = {"acme+ci": ("acme/api", "acme/web", "acme/debian9"), "dev": ("acme/api", "acme/web", "acme/debian9")}
+ACCESS = ("$token", "ACCESSTOKEN0123456789abcdefghij")  # an access token made for acme/api
+CREDENTIALS = {ROBOT: "acme+ci", USER: "dev", APP: "dev", ("$oauthtoken", OAUTH): "dev", ACCESS: "$token"}
+# who holds a permission on what (the robot's and the team's grants, the access token's repository);
+# acme/tool and other/pub are public
+PERMISSIONS = {
+    "acme+ci": ("acme/api", "acme/web", "acme/debian9"),
+    "dev": ("acme/api", "acme/web", "acme/debian9"),
+    "$token": ("acme/api",),
+}
 PUBLIC = ("acme/tool", "acme/debian9", "other/pub")
 DELETED_AT = 1700000000  # the deleted tag "old" ended then
 EXPIRES_AT = 4102444800  # 2100-01-01: "latest" of acme/api was pushed with quay.expires-after and is alive
@@ -195,7 +203,8 @@ class QuayFacade(Facade):
         token = self._token(request)
         if token is None:
             return self._challenge(body={"error": "Invalid bearer token format"})
-        names = [r for r in self.stored.repositories() if r in PERMISSIONS.get(token[0], ())]
+        user = None if token[0] == "$token" else token[0]  # (an access token's context has no user)
+        names = [r for r in self.stored.repositories() if user and r in PERMISSIONS.get(user, ())]
         return self._v2_page(request, "/v2/_catalog", names, "repositories", {})
 
     def tags_list(self, request: Request, repository: str):

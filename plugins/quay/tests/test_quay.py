@@ -51,6 +51,34 @@ def test_dry_run_every_way_in(tcs, pm, quay, quay_expected, out_dir, way_in):
         assert all("Authorization" not in r.headers for r in rest)
 
 
+@pytest.mark.parametrize("mode", ["dry-run", "scan"])
+def test_an_access_token_reads_the_repository_the_url_names(tcs, pm, quay, quay_expected, out_dir, mode):
+    """A repository's access token ($token): the catalog lists nothing for it (no user in its context),
+    so the URL names its repository, which alone is read; without one, a usage line says so."""
+    access = ("$token", "ACCESSTOKEN0123456789abcdefghij")
+    result = tcs("registry", f"{quay.url}/acme/api", f"--mode={mode}", "--format=json", *login(access), pm=pm)
+    assert result.code == 0, result.err
+    api = [e for e in quay_expected if e.repository == "acme/api"]
+    if mode == "dry-run":
+        assert sorted_report(out_dir, quay.host) == expected_rows(quay.host, api)
+    else:
+        assert len([m for m in result.infos if m.startswith("info\tScanned image")]) == len(api)
+    unnamed = tcs("registry", f"{quay.url}/acme", "--mode=dry-run", *login(access), pm=pm)
+    assert (unnamed.code, unnamed.messages[-1]) == (
+        2,
+        "error\ta Quay access token ($token) reads the one repository it was made for: name it in the URL "
+        "(https://quay.io/<organization>/<repository>)",
+    )
+
+
+def test_a_repository_in_the_url_is_all_that_is_read(tcs, pm, quay, quay_expected, out_dir):
+    """https://quay.io/acme/web names one repository: the organization's others are not read."""
+    result = tcs("registry", f"{quay.url}/acme/web", "--mode=dry-run", *login(ROBOT), pm=pm)
+    assert result.code == 0, result.err
+    web = [e for e in quay_expected if e.repository == "acme/web"]
+    assert sorted_report(out_dir, quay.host) == expected_rows(quay.host, web)
+
+
 def test_a_robot_names_its_organization(tcs, pm, quay, quay_expected, out_dir):
     result = tcs("registry", quay.url, "--mode=dry-run", "--registry-type=quay", *login(ROBOT), pm=pm)
     assert result.code == 0, result.err

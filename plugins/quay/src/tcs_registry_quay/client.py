@@ -9,31 +9,44 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from tcs_registry import Credentials, ImageDescription, Registry, RegistryClient, RegistryError
+from tcs_registry import Credentials, ImageDescription, Registry, RegistryClient, RegistryError, UsageError
 from tcs_registry.default_plugins import v2
 from tcs_registry.http import NO_AUTH, json_field, json_list
+from tcs_registry.oci import in_namespace
 
 API = "/api/v1"
 TAGS_PER_PAGE = 100  # the maximum `limit` Quay accepts for tags
 OAUTH_USER = "$oauthtoken"  # docker login's user name for a Quay OAuth token
+ACCESS_USER = "$token"  # a repository's access token (auth/credential_consts.py)
 log = logging.getLogger("tcs_registry.quay")
 
 
 class QuayClient(RegistryClient):
-    """A URL path names the organization; Quay serves /v2/ and /api/v1 at the host's root.
+    """A URL path names the organization (and, under it, a repository); Quay serves /v2/ and /api/v1 at
+    the host's root.
 
-    Three ways in: an OAuth token (user ``$oauthtoken``) lists through the REST API; robots, users and
+    Four ways in: an OAuth token (user ``$oauthtoken``) lists through the REST API; robots, users and
     application tokens (``$app``), which the REST API does not take, through the V2 catalog; anonymous
-    users through the REST API's public listing. With an organization named, its public repositories
-    are listed too, as anyone may pull them.
+    users through the REST API's public listing; a repository's access token (``$token``) reads the one
+    repository the URL names, as nothing lists for it. With an organization named, its public
+    repositories are listed too, as anyone may pull them.
     """
 
     anonymous_ping = False  # endpoints/v2/v2auth.py: no scope, no anonymous token
 
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
         user = credentials.username or ""
-        self.namespace = registry.path.strip("/").split("/")[0] or (user.split("+")[0] if "+" in user else None)
+        self.path = registry.path.strip("/")  # the organization, or a repository (or a prefix) under it
+        self.namespace = self.path.split("/")[0] or (user.split("+")[0] if "+" in user else None)
         self.oauth = user == OAUTH_USER and bool(credentials.password)
+        self.access_token = user == ACCESS_USER
+        if self.access_token and "/" not in self.path:
+            # its context has no user: the catalog lists nothing for it (endpoints/v2/catalog.py), and
+            # the REST API takes no Basic credentials
+            raise UsageError(
+                "a Quay access token ($token) reads the one repository it was made for: name it in the URL "
+                "(https://quay.io/<organization>/<repository>)"
+            )
         super().__init__(replace(registry, path=""), credentials, **kwargs)
 
     def scope_for(self, url: str) -> str | None:
@@ -51,9 +64,10 @@ class QuayClient(RegistryClient):
         return self.api_json(API + path, what, params=params, **self._auth())
 
     def repositories(self) -> Iterable[str]:
-        if self.oauth or self.credentials.anonymous:
-            return self._rest_repositories()
-        return self._catalog_and_public()
+        if self.access_token:
+            return [self.path]
+        listed = self._rest_repositories() if self.oauth or self.credentials.anonymous else self._catalog_and_public()
+        return in_namespace(listed, self.path if "/" in self.path else "")  # (the organization: listed so)
 
     def tags(self, repository: str) -> Iterable[str] | None:
         if self.oauth or self.credentials.anonymous:
