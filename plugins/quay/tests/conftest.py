@@ -64,7 +64,9 @@ ROBOT = ("acme+ci", "ROBOTTOKEN0123456789")
 USER = ("dev", "dev-Passw0rd")
 APP = ("$app", "app-token-0123456789abcdef")  # an application token of user dev
 OAUTH = "oauth-access-token-abcdef"  # an OAuth token of user dev ($oauthtoken)
-ACCESS = ("$token", "ACCESSTOKEN0123456789abcdefghij")  # an access token made for acme/api
+# an access token of acme/api: a 32-character name and a code of 32 or more (data/model/token.py); Quay
+# makes them only for build triggers and builds now, with the write role (endpoints/api/trigger.py)
+ACCESS = ("$token", "TRIGGERTOKENNAME0123456789abcdef" + "c0de" * 8)
 CREDENTIALS = {ROBOT: "acme+ci", USER: "dev", APP: "dev", ("$oauthtoken", OAUTH): "dev", ACCESS: "$token"}
 # who holds a permission on what (the robot's and the team's grants, the access token's repository);
 # acme/tool and other/pub are public
@@ -125,9 +127,11 @@ class QuayFacade(Facade):
         self.route("GET", "/v2/")(self.ping)
         self.route("GET", "/v2/_catalog")(self.catalog)
         self.route("GET", "/v2/(?P<repository>.+)/tags/list")(self.tags_list)
-        self.route("GET", "/v2/(?P<repository>.+)/(?:manifests|blobs)/[^/]+")(self.content)
+        for method in ("GET", "HEAD"):  # (Flask answers HEAD for a GET route: endpoints/v2/manifest.py)
+            self.route(method, "/v2/(?P<repository>.+)/(?:manifests|blobs)/[^/]+")(self.content)
         self.route("GET", "/api/v1/repository")(self.repositories)
-        self.route("GET", "/api/v1/repository/(?P<ns>[^/]+)/(?P<repo>[^/]+)/tag/")(self.tags)
+        # (any depth: extended repository names, endpoints/api/tag.py and path_converters.py)
+        self.route("GET", "/api/v1/repository/(?P<ns>[^/]+)/(?P<repo>.+?)/tag/")(self.tags)
 
     # -- who is asking ---------------------------------------------------------------------------
     @staticmethod
@@ -149,8 +153,9 @@ class QuayFacade(Facade):
     def auth(self, request: Request):
         basic = request.basic()
         user = CREDENTIALS.get(basic) if basic else None
-        if basic and user is None:
-            return _error("UNAUTHORIZED", "Invalid Username or Password", 401)
+        if basic and user is None:  # (validate_credentials' messages)
+            message = "Invalid access token" if basic[0] == "$token" else "Invalid Username or Password"
+            return _error("UNAUTHORIZED", message, 401)
         scopes = request.query.get("scope", [])
         if not user and not scopes:
             return _error("UNAUTHORIZED", "access to the requested resource is not authorized", 401)

@@ -55,7 +55,7 @@ def test_dry_run_every_way_in(tcs, pm, quay, quay_expected, out_dir, way_in):
 def test_an_access_token_reads_the_repository_the_url_names(tcs, pm, quay, quay_expected, out_dir, mode):
     """A repository's access token ($token): the catalog lists nothing for it (no user in its context),
     so the URL names its repository, which alone is read; without one, a usage line says so."""
-    access = ("$token", "ACCESSTOKEN0123456789abcdefghij")
+    access = ("$token", "TRIGGERTOKENNAME0123456789abcdef" + "c0de" * 8)  # a build trigger's
     result = tcs("registry", f"{quay.url}/acme/api", f"--mode={mode}", "--format=json", *login(access), pm=pm)
     assert result.code == 0, result.err
     api = [e for e in quay_expected if e.repository == "acme/api"]
@@ -67,16 +67,29 @@ def test_an_access_token_reads_the_repository_the_url_names(tcs, pm, quay, quay_
     assert (unnamed.code, unnamed.messages[-1]) == (
         2,
         "error\ta Quay access token ($token) reads the one repository it was made for: name it in the URL "
-        "(https://quay.io/<organization>/<repository>)",
+        f"({quay.url}/<organization>/<repository>)",
     )
 
 
-def test_a_repository_in_the_url_is_all_that_is_read(tcs, pm, quay, quay_expected, out_dir):
-    """https://quay.io/acme/web names one repository: the organization's others are not read."""
-    result = tcs("registry", f"{quay.url}/acme/web", "--mode=dry-run", *login(ROBOT), pm=pm)
+@pytest.mark.parametrize("path", ["acme/web", "repository/acme/web"])  # (the second: its web page's URL)
+def test_a_repository_in_the_url_is_all_that_is_read(tcs, pm, quay, quay_expected, out_dir, path):
+    """https://quay.io/acme/web names one repository: it is read, and nothing is listed to find it."""
+    before = len(quay.requests)
+    result = tcs("registry", f"{quay.url}/{path}", "--mode=dry-run", *login(ROBOT), pm=pm)
     assert result.code == 0, result.err
     web = [e for e in quay_expected if e.repository == "acme/web"]
     assert sorted_report(out_dir, quay.host) == expected_rows(quay.host, web)
+    assert not [r.path for r in quay.requests[before:] if r.path in ("/v2/_catalog", "/api/v1/repository")]
+
+
+def test_a_repository_the_account_may_not_read(tcs, pm, quay):
+    """Quay answers 401 whether the repository is missing or closed to the account (it grants no pull)."""
+    result = tcs("registry", f"{quay.url}/acme/nope", "--mode=dry-run", *login(ROBOT), pm=pm)
+    assert result.code == 4, result.err  # (what it could list, nothing, is in the report)
+    assert [m for m in result.messages if m.startswith("error")] == [
+        "error\tFailed to list tags repository=acme/nope error=tags of acme/nope: Quay grants this account no "
+        "pull on it (no such repository, or no read permission on it)"
+    ]
 
 
 def test_a_robot_names_its_organization(tcs, pm, quay, quay_expected, out_dir):

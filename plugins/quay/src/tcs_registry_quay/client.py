@@ -9,26 +9,26 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from tcs_registry import Credentials, ImageDescription, Registry, RegistryClient, RegistryError, UsageError
+from tcs_registry import AuthError, Credentials, ImageDescription, Registry, RegistryClient, RegistryError, UsageError
 from tcs_registry.default_plugins import v2
 from tcs_registry.http import NO_AUTH, json_field, json_list
-from tcs_registry.oci import in_namespace
 
 API = "/api/v1"
 TAGS_PER_PAGE = 100  # the maximum `limit` Quay accepts for tags
 OAUTH_USER = "$oauthtoken"  # docker login's user name for a Quay OAuth token
 ACCESS_USER = "$token"  # a repository's access token (auth/credential_consts.py)
+WEB_PAGES = ("repository", "organization", "user")  # a web page's URL: quay.io/repository/<org>/<repo>
 log = logging.getLogger("tcs_registry.quay")
 
 
 class QuayClient(RegistryClient):
-    """A URL path names the organization (and, under it, a repository); Quay serves /v2/ and /api/v1 at
-    the host's root.
+    """A URL path names the organization, or one repository (read alone, with no listing); Quay serves
+    /v2/ and /api/v1 at the host's root.
 
     Four ways in: an OAuth token (user ``$oauthtoken``) lists through the REST API; robots, users and
     application tokens (``$app``), which the REST API does not take, through the V2 catalog; anonymous
-    users through the REST API's public listing; a repository's access token (``$token``) reads the one
-    repository the URL names, as nothing lists for it. With an organization named, its public
+    users through the REST API's public listing; a (legacy) repository access token (``$token``) reads
+    the one repository the URL names, as nothing lists for it. With an organization named, its public
     repositories are listed too, as anyone may pull them.
     """
 
@@ -36,8 +36,10 @@ class QuayClient(RegistryClient):
 
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
         user = credentials.username or ""
-        self.path = registry.path.strip("/")  # the organization, or a repository (or a prefix) under it
-        self.namespace = self.path.split("/")[0] or (user.split("+")[0] if "+" in user else None)
+        parts = registry.path.strip("/").split("/")
+        parts = parts[1:] if len(parts) > 1 and parts[0] in WEB_PAGES else parts
+        self.path = "/".join(parts)  # the organization, or a repository (names may hold "/")
+        self.namespace = parts[0] or (user.split("+")[0] if "+" in user else None)
         self.oauth = user == OAUTH_USER and bool(credentials.password)
         self.access_token = user == ACCESS_USER
         if self.access_token and "/" not in self.path:
@@ -45,7 +47,7 @@ class QuayClient(RegistryClient):
             # the REST API takes no Basic credentials
             raise UsageError(
                 "a Quay access token ($token) reads the one repository it was made for: name it in the URL "
-                "(https://quay.io/<organization>/<repository>)"
+                f"({registry.scheme}://{registry.host}/<organization>/<repository>)"
             )
         super().__init__(replace(registry, path=""), credentials, **kwargs)
 
@@ -64,15 +66,27 @@ class QuayClient(RegistryClient):
         return self.api_json(API + path, what, params=params, **self._auth())
 
     def repositories(self) -> Iterable[str]:
-        if self.access_token:
+        if "/" in self.path:  # one repository: read as it is, not looked for in its organization's listing
             return [self.path]
-        listed = self._rest_repositories() if self.oauth or self.credentials.anonymous else self._catalog_and_public()
-        return in_namespace(listed, self.path if "/" in self.path else "")  # (the organization: listed so)
+        return self._rest_repositories() if self.oauth or self.credentials.anonymous else self._catalog_and_public()
 
-    def tags(self, repository: str) -> Iterable[str] | None:
+    def tags(self, repository: str) -> Iterable[str]:
         if self.oauth or self.credentials.anonymous:
             return self._rest_tags(repository)
-        return None  # robots, users and application tokens: plain V2 tags/list, no push times
+        return self._v2_tags(repository)  # robots, users and application tokens: no push times
+
+    def _v2_tags(self, repository: str) -> Iterator[str]:
+        """``tags/list``. Its 401 after the log-in is no pull granted on the repository: Quay grants none
+        on one that does not exist either, and says nothing else (endpoints/v2/v2auth.py)."""
+        try:
+            yield from v2.list_tags(registry=self.registry, client=self, repository=repository)
+        except AuthError:
+            who = "anonymous users" if self.credentials.anonymous else "this account"
+            raise RegistryError(
+                f"tags of {repository}: Quay grants {who} no pull on it (no such repository, or no read"
+                " permission on it)",
+                401,
+            ) from None
 
     def describe(self, repository: str, tag: str) -> ImageDescription:
         return replace(v2.describe(self, repository, tag), push_time=self.pushed(repository, tag))
@@ -140,7 +154,7 @@ class QuayClient(RegistryClient):
                 page += 1
         except RegistryError as exc:  # (the names come from tags/list: only push times are lost)
             log.warning("Push times of %s are not known: %s", repository, exc)
-        return list(v2.list_tags(registry=self.registry, client=self, repository=repository))
+        return list(self._v2_tags(repository))
 
     def pushed(self, repository: str, tag: str) -> datetime | None:
         """When the tag was pushed (``start_ts``), if the tag came from the REST listing."""
