@@ -151,6 +151,7 @@ def test_a_bad_ignore_file_is_one_line(tcs, python_app, isolated, text, error):
     assert result.code == 2
     assert len(result.messages) == 1 and result.messages[0].startswith("error\t")
     assert error in result.messages[0]
+    assert "the ignore file '.tcsignore'" in result.messages[0]  # which file to mend
 
 
 def test_severity_shows_and_fails_on_only_those_and_the_store_keeps_all(tcs, python_app, database, state_dir):

@@ -242,20 +242,28 @@ def test_the_request_rate_counts_from_the_start_and_never_shows_more_than_max_ra
     from tcs_registry.pacing import Traffic
     from tcs_registry.progress import Counts, Progress
 
-    traffic = Traffic(2.0, 64)
-    traffic.pace.sent = 3
-    shown = Progress(lambda: Counts(repositories=1, found=1), traffic, scanning=False)
-    shown.began -= 0.5
-    shown._sent[0] = (shown.began, shown._sent[0][1])
-    traffic.pace.sent = 5
-    assert " | 2.0 req/s, limit 2.0/s, " in shown.line(200), shown.line(200)
-    unlimited = Traffic(None, 64)
-    unlimited.pace.sent = 3
-    free = Progress(lambda: Counts(repositories=1, found=1), unlimited, scanning=False)
-    free.began -= 0.5
-    free._sent[0] = (free.began, free._sent[0][1])
-    unlimited.pace.sent = 5
-    assert " | 4.0 req/s, no rate limit, " in free.line(200), free.line(200)
+    def half_a_second_in(traffic: Traffic) -> str:
+        traffic.pace.sent = 3
+        shown = Progress(lambda: Counts(repositories=1, found=1), traffic, scanning=False)
+        shown.began -= 0.5
+        shown._sent[0] = (shown.began, shown._sent[0][1])
+        traffic.pace.sent = 5
+        return shown.line(200)
+
+    assert " | 2.0 req/s, limit 2.0/s, " in half_a_second_in(Traffic(2.0, 64))
+    assert " | 4.0 req/s, no rate limit, " in half_a_second_in(Traffic(None, 64))
+
+
+def test_no_time_left_is_shown_in_the_first_two_seconds():
+    """In flight still grows from 4 then: an estimate at one second said twice the time left."""
+    from tcs_registry.pacing import Traffic
+    from tcs_registry.progress import Counts, Progress
+
+    counts = Counts(repositories=100, found=1000, done=100, listed=True, work=1000, worked=100)
+    early = _started_ago(Progress(lambda: counts, Traffic(None, 64), scanning=False), 1.5)
+    assert early.line(200).endswith(" | 00:01"), early.line(200)
+    later = _started_ago(Progress(lambda: counts, Traffic(None, 64), scanning=False), 2.5)
+    assert re.search(r" \| 00:02, ~00:2\d left$", later.line(200)), later.line(200)
 
 
 def _started_ago(shown, seconds: float):

@@ -120,3 +120,20 @@ def test_a_bad_setting_from_the_environment_is_named_as_it_was_given(tcs, anonym
             2,
             "error\tTCS_STORE_URL: a SQLite store needs a file: sqlite:////absolute/path/state.db",
         )
+    monkeypatch.delenv("TCS_STORE_URL")
+    monkeypatch.setenv("TCS_CONSOLE_URL", "ftp://console.example.com")
+    monkeypatch.setenv("TCS_TOKEN", "tcs_x")
+    wrong = "'ftp://console.example.com': use the console's URL (no credentials), e.g. https://console.example.com"
+    for command in (["registry", anonymous_registry.url, "--mode=dry-run"], ["results", "push", "--run=1"]):
+        result = tcs(*command)
+        assert (result.code, result.messages[-1]) == (2, f"error\tTCS_CONSOLE_URL {wrong}")
+
+
+def test_a_bad_setting_from_the_config_file_is_named_so(tcs, anonymous_registry, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('store = "sqlite://"\n')
+    result = tcs("registry", anonymous_registry.url, "--mode=dry-run", f"--config={config}")
+    assert (result.code, result.messages[-1]) == (
+        2,
+        "error\tthe config file's store: a SQLite store needs a file: sqlite:////absolute/path/state.db",
+    )

@@ -638,14 +638,17 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
           tcs-registry results push --run 12 --console https://console.example.com --token "$TCS_TOKEN"
         """
         logs.setup(0, "tab")
-        from .settings import load_config, resolve_store
+        from .settings import load_config, named, picker, resolve_store
         from .submit import Console, console_url, forget_unsent, push, unsent
 
         project, state_dir, _ = resolve_store(flags)
-        token = token or os.environ.get("TCS_TOKEN") or load_config(flags.get("config"))[0].get("token")
+        pick = picker(
+            {**flags, "token": token, "console": console}, dict(os.environ), load_config(flags.get("config"))[0]
+        )
+        token = pick("token")[0]
         if not token:
             raise UsageError("results push needs a token of the project: --token or TCS_TOKEN")
-        console = console or os.environ.get("TCS_CONSOLE_URL") or load_config(flags.get("config"))[0].get("console")
+        console, origin = pick("console")
         entries = unsent(state_dir) if run is None else [{"run": run, "console": console, "project": project}]
         if not entries:
             click.echo("Nothing to send: the console has every run")
@@ -653,7 +656,11 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         sent, failed = set(), []
         with opened(flags) as store:
             for entry in entries:  # each on its own: one that fails does not hold back the others
-                where = console_url(str(console or entry.get("console") or ""))
+                where = (
+                    console_url(str(console), named("console", origin))
+                    if console
+                    else console_url(str(entry.get("console") or ""), f"the console of run {entry['run']}")
+                )
                 runs_console = Console(where, token, str(entry.get("project") or project))
                 try:
                     sent_to = push(store, state_dir, entry["run"], runs_console)

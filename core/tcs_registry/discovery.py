@@ -233,9 +233,7 @@ class Discovery:
                     self._refuse_name(repository, tag, problem)
 
         def out_of_quota(exc: QuotaExhausted) -> None:
-            self._stop(
-                exc, f"; the listing is incomplete after {plural(self.repositories, 'repository', 'repositories')}"
-            )
+            self._stop(exc, f"; the listing is incomplete after {plural(self.repositories, 'repository')}")
             self.unlisted = True
             # the listings not begun never run; those done or under way are kept: their tags are counted
             # undone (one that ends with the quota is settled as failed once more, with no new line)
@@ -274,7 +272,7 @@ class Discovery:
                 if self.repositories == 0 or isinstance(exc, PluginError):
                     raise
                 self.summary.failed_repositories += 1
-                listed = plural(self.repositories, "repository", "repositories")
+                listed = plural(self.repositories, "repository")
                 log.error("Repository listing stopped early after %s error=%s", listed, exc)
                 self._record_failure("(repository listing)", "", exc, "plugin-error")
                 self.unlisted = True

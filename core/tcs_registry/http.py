@@ -605,9 +605,11 @@ class RegistryClient:
             return self.transport.request(method, url, **kwargs)
         except requests.exceptions.SSLError as exc:
             if "WRONG_VERSION_NUMBER" in str(exc) or "record layer failure" in str(exc):
-                raise RegistryError(
-                    f"{host} does not speak TLS; if it is a plain-HTTP registry, use an http:// URL"
-                ) from None
+                # (a token service's URL is the registry's challenge's: no URL of the user's to mend)
+                hint = (
+                    "" if host.startswith("the registry's") else "; if it is a plain-HTTP registry, use an http:// URL"
+                )
+                raise RegistryError(f"{host} does not speak TLS{hint}") from None
             raise RegistryError(
                 f"TLS verification failed for {host}: {_reason(exc)}; if the registry uses a private CA, "
                 "pass --ca-cert PATH (or --insecure to skip verification)"

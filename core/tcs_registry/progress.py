@@ -178,7 +178,7 @@ class Progress:
         when = f["elapsed"] + left
         in_flight = f", {f['in_flight']}/{f['limit']} in flight" if flight else ""
         lines = [
-            f"{plural(c.repositories, 'repository', 'repositories')}, {images} ({what}) | {speed}, {limit}"
+            f"{plural(c.repositories, 'repository')}, {images} ({what}) | {speed}, {limit}"
             + (f", {f['in_flight']} in flight (limit {f['limit']}/{f['most']})" if flight else "")
             + f" | {when}",
             f"{images} ({what}) | {speed}" + (f" ({limit})" if f["rate"] else "") + f"{in_flight} | {when}",

@@ -159,7 +159,8 @@ class Summary:
         out.write("\n".join(lines) + "\n")
 
 
-def plural(count: int, noun: str, nouns: str | None = None) -> str:
-    """``1 tag``, ``2 tags``, ``1,000 tags``: the live line's thousands separators (``nouns``: a plural
-    not made with an s)."""
-    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
+def plural(count: int, noun: str) -> str:
+    """``1 tag``, ``2 tags``, ``1,000 tags`` (the live line's thousands separators), ``2 repositories``."""
+    if count == 1:
+        return f"{count:,} {noun}"
+    return f"{count:,} {noun[:-1] + 'ies' if noun.endswith('y') and noun[-2:-1] not in 'aeiou' else noun + 's'}"

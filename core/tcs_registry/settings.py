@@ -298,7 +298,7 @@ def resolve(
     """
     env = dict(os.environ if env is None else env)
     config, config_path = load_config(flags.get("config"))
-    pick = _picker(flags, env, config)
+    pick = picker(flags, env, config)
 
     scheme, host, path = parse_registry_url(url)
     normalised = f"{scheme}://{host}{path}"
@@ -352,9 +352,10 @@ def resolve(
     elif insecure:
         verify = False
 
-    project = (pick("project")[0] or "default").strip()
+    project, origin = pick("project")
+    project = (project or "default").strip()
     if not project:
-        raise UsageError("--project must not be empty")
+        raise UsageError(f"{named('project', origin)} must not be empty")
     state_dir = Path(pick("state_dir")[0] or default_state_dir()).expanduser()
     output_dir = pick("output_dir")[0]
     scan_id, origin = pick("scan_id")
@@ -377,9 +378,12 @@ def resolve(
     fail_on = pick("fail_on")[0]
     if fail_on is not None and str(fail_on).strip().lower() not in FAIL_ON:
         raise UsageError(f"unknown --fail-on {fail_on!r}: use {', '.join(FAIL_ON)}")
-    scan_only = [
-        named(n, "flag") for n in ("format", "fail_on", "severity", "skip_checks", "ignore_file") if flags.get(n)
+    given = [
+        n
+        for n in ("format", "fail_on", "severity", "skip_checks", "ignore_file", "secrets")
+        if flags.get(n) is not None
     ]
+    scan_only = ["--no-secrets" if flags[n] is False else named(n, "flag") for n in given]
     if scan_only and mode == "dry-run":  # (a config file's may be there for scans: not warned about)
         does = "does" if len(scan_only) == 1 else "do"
         log.warning("%s %s nothing in a dry run: no image is scanned, nothing is found", ", ".join(scan_only), does)
@@ -515,14 +519,14 @@ def ignore_rules(ignore_file: str | None, config_path: Path | None, host: str) -
 
 def resolve_store(flags: dict[str, Any], env: dict[str, str] | None = None) -> tuple[str, Path, URL]:
     """(project, state directory, store) for the commands that only read, with the same precedence."""
-    pick = _picker(flags, dict(os.environ if env is None else env), load_config(flags.get("config"))[0])
+    pick = picker(flags, dict(os.environ if env is None else env), load_config(flags.get("config"))[0])
     project = (pick("project")[0] or "default").strip()
     state_dir = Path(pick("state_dir")[0] or default_state_dir()).expanduser()
     store, origin = pick("store")
     return project, state_dir, store_url(store, state_dir, named("store", origin))
 
 
-def _picker(flags: dict[str, Any], env: dict[str, str], config: dict[str, Any]) -> Callable[[str], tuple[Any, str]]:
+def picker(flags: dict[str, Any], env: dict[str, str], config: dict[str, Any]) -> Callable[[str], tuple[Any, str]]:
     """A setting's value and where it came from: a flag, else its environment variable, else the config
     file ("flag", "env", "config"; else None, "default")."""
 

@@ -400,7 +400,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
                         name: f"/projects/{quote(project, safe='')}/export/image?{urlencode({**query, 'format': name})}"
                         for name in ("sarif", "cyclonedx")
                     },
-                    "platform": row["platform"] or "(single platform)",
+                    "platform": row["platform"],
                     "digest": row["digest"],
                     "run": row["run"],
                     "scanned_at": _shown_time(row["scanned_at"]),

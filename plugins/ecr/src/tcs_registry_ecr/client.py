@@ -127,8 +127,7 @@ class EcrClient(RegistryClient):
             session = boto3.session.Session()
             config = _client_config(session, host, self.timeout)
             self.ecr = session.client("ecr", region_name=host.region, config=config)
-            # every attempt of every API call takes its turn under --max-rate, as the V2 requests do
-            self.ecr.meta.events.register("before-send", lambda **_: self.traffic.turn())
+            self.ecr.meta.events.register("before-send", self._paced)
         except botocore.exceptions.BotoCoreError as exc:  # a profile that is not there, an unreadable config
             raise UsageError(f"AWS's settings cannot be used: {exc}") from None
         self._token_lock = threading.Lock()
@@ -137,6 +136,11 @@ class EcrClient(RegistryClient):
         self._manifests = BoundedCache(CACHE)  # the core's cache, larger: a listing fills it in batches
 
     # -- the registry password ---------------------------------------------------------------------
+    def _paced(self, **_: Any) -> None:
+        """Every attempt of every API call takes its turn under --max-rate, as the V2 requests do (botocore
+        takes what a before-send handler returns for the answer: None, to send)."""
+        self.traffic.turn()
+
     def _refresh_password(self, refused: bool = False) -> None:
         """The registry password from get_authorization_token, renewed half-way through its life (12
         hours), timed by the local clock as AWS's credential helper does; again when the registry refused
