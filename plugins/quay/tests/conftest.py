@@ -79,7 +79,10 @@ PUBLIC = ("acme/tool", "acme/debian9", "other/pub")
 DELETED_AT = 1700000000  # the deleted tag "old" ended then
 EXPIRES_AT = 4102444800  # 2100-01-01: "latest" of acme/api was pushed with quay.expires-after and is alive
 TOKEN_VALIDITY_LIFETIME_S = 3600
-SCOPE = r"^repository:((?:[\.a-zA-Z0-9_\-]+\/)*[\.a-zA-Z0-9_\-]+):((?:push|pull|\*)(?:,(?:push|pull|\*))*)$"
+# SCOPE_REGEX_TEMPLATE, with the server's host name; then the name itself must be a valid one
+# (util/names.py REPOSITORY_NAME_EXTENDED_REGEX: lower case), else 400 NAME_INVALID (v2auth.py)
+SCOPE = r"^repository:((?:{}\/)?((?:[\.a-zA-Z0-9_\-]+\/)*[\.a-zA-Z0-9_\-]+)):((?:push|pull|\*)(?:,(?:push|pull|\*))*)$"
+NAME = re.compile(r"^(?=.{0,255}$)[a-z0-9][\.a-z0-9_-]*(?:\/[a-z0-9][\.a-z0-9_-]*)*$")
 
 
 def seed_quay(pusher: Pusher) -> list[Expected]:
@@ -161,11 +164,14 @@ class QuayFacade(Facade):
             return _error("UNAUTHORIZED", "access to the requested resource is not authorized", 401)
         granted = set()
         for scope in scopes:
-            match = re.match(SCOPE, scope)
+            match = re.match(SCOPE.format(re.escape(self.host)), scope)
             if not match:
                 return _error("INVALID_REQUEST", f"Unable to decode repository and actions: {scope}", 400)
-            if self.may_read(user, match.group(1)):
-                granted.add(match.group(1))
+            repository = match.group(2)
+            if not NAME.match(repository.partition("/")[2]):
+                return _error("NAME_INVALID", f"Invalid repository name: {repository}", 400)
+            if self.may_read(user, repository):
+                granted.add(repository)
         now = int(time.time())
         claims = {"iat": now, "nbf": now, "exp": now + TOKEN_VALIDITY_LIFETIME_S, "sub": user or "(anonymous)"}
         header = _b64(json.dumps({"typ": "JWT", "alg": "RS256"}).encode())

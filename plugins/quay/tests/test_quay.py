@@ -82,6 +82,19 @@ def test_a_repository_in_the_url_is_all_that_is_read(tcs, pm, quay, quay_expecte
     assert not [r.path for r in quay.requests[before:] if r.path in ("/v2/_catalog", "/api/v1/repository")]
 
 
+def test_a_repository_name_quay_would_not_take(tcs, pm, quay):
+    """Quay's names are lower case (util/names.py), as every registry's: its token service would refuse the
+    scope (400 NAME_INVALID). One usage line, before anything is asked for."""
+    before = len(quay.requests)
+    result = tcs("registry", f"{quay.url}/acme/API", "--mode=dry-run", *login(ROBOT), pm=pm)
+    assert (result.code, result.messages[-1]) == (
+        2,
+        "error\tthe URL names the repository 'acme/API', which is no repository name: lower-case letters, digits"
+        " and . _ - (and / between the parts)",
+    )
+    assert [r.path for r in quay.requests[before:] if not r.path.endswith("/v2/")] == []  # (the type's probe)
+
+
 def test_a_repository_the_account_may_not_read(tcs, pm, quay):
     """Quay answers 401 whether the repository is missing or closed to the account (it grants no pull)."""
     result = tcs("registry", f"{quay.url}/acme/nope", "--mode=dry-run", *login(ROBOT), pm=pm)

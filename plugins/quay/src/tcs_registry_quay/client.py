@@ -9,7 +9,16 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from tcs_registry import AuthError, Credentials, ImageDescription, Registry, RegistryClient, RegistryError, UsageError
+from tcs_registry import (
+    AuthError,
+    Credentials,
+    ImageDescription,
+    Registry,
+    RegistryClient,
+    RegistryError,
+    UsageError,
+    oci,
+)
 from tcs_registry.default_plugins import v2
 from tcs_registry.http import NO_AUTH, json_field, json_list
 
@@ -42,6 +51,11 @@ class QuayClient(RegistryClient):
         self.namespace = parts[0] or (user.split("+")[0] if "+" in user else None)
         self.oauth = user == OAUTH_USER and bool(credentials.password)
         self.access_token = user == ACCESS_USER
+        if "/" in self.path and oci.name_problem(self.path):  # (Quay's token service: 400 NAME_INVALID)
+            raise UsageError(
+                f"the URL names the repository {self.path!r}, which is no repository name: lower-case letters,"
+                " digits and . _ - (and / between the parts)"
+            )
         if self.access_token and "/" not in self.path:
             # its context has no user: the catalog lists nothing for it (endpoints/v2/catalog.py), and
             # the REST API takes no Basic credentials
