@@ -44,17 +44,17 @@ def stopped_by_signals() -> Iterator[None]:
         return
     _received = None
     previous = {signum: signal.getsignal(signum) for signum in _KINDS}
-    signal.signal(signal.SIGTERM, _on_signal)
-    if previous[signal.SIGINT] is signal.default_int_handler:
-        signal.signal(signal.SIGINT, _on_signal)
     unraisable = sys.unraisablehook
 
     def dropped(info: Any) -> None:  # (its traceback, not a log line: nothing a user needs, raised again)
         if not (isinstance(info.exc_value, KeyboardInterrupt) and _received is not None):
             unraisable(info)
 
-    sys.unraisablehook = dropped
-    try:
+    try:  # (a signal as soon as one handler is ours: the others are set back all the same)
+        signal.signal(signal.SIGTERM, _on_signal)
+        if previous[signal.SIGINT] is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _on_signal)
+        sys.unraisablehook = dropped
         yield
     finally:
         for signum, handler in previous.items():
