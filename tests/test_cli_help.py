@@ -19,6 +19,16 @@ def test_every_command_has_examples_in_its_help(tcs, command):
     assert examples[0].strip().startswith("tcs-registry ")
 
 
+@pytest.mark.parametrize("command", [[], ["db"], ["console", "token"]])
+def test_a_command_group_alone_shows_its_help(command):
+    """`tcs-registry` with nothing more, the first command a user types: the help, not an error line."""
+    done = subprocess.run([console_script(), *command], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith(
+        f"Usage: tcs-registry {' '.join(command)}".rstrip() + " [OPTIONS] COMMAND [ARGS]...\n"
+    )
+
+
 def _complete(words: str) -> list[str]:
     env = {**os.environ, "_TCS_REGISTRY_COMPLETE": "bash_complete", "COMP_WORDS": words}
     env["COMP_CWORD"] = str(len(words.split()) - (0 if words.endswith(" ") else 1))

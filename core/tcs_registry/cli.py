@@ -739,6 +739,9 @@ def main(argv: Sequence[str] | None = None, plugin_manager: pluggy.PluginManager
             return EXIT_TERMINATED
         log.error("Interrupted: what was done is recorded; run the same command again to continue")
         return EXIT_INTERRUPTED
+    except click.exceptions.NoArgsIsHelpError as exc:  # `tcs-registry`, `tcs-registry db`: the help, as asked
+        click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+        return 0
     except click.exceptions.ClickException as exc:
         log.error("%s", exc.format_message())
         return EXIT_USAGE if isinstance(exc, click.exceptions.UsageError) else exc.exit_code
