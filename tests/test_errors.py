@@ -59,7 +59,7 @@ def test_not_a_registry(tcs, web_server):
         ("https://registry.example.com:abc", "its port is not a number from 1 to 65535"),
         ("127.0.0.1:0", "its port is not a number from 1 to 65535"),
         ("127.0.0.1:5000/../x", "its path must not have . or .. segments"),
-        ("https://registry.example.com/?x=1", "it must not have a query or fragment"),
+        ("https://registry.example.com/?token=s3cret", "it must not have a query or fragment"),
         ("https://[::1", "it has no valid host"),
         ("-", "it has no valid host"),  # (a stray "-" for standard input)
         ("registry..example.com", "it has no valid host"),
@@ -67,7 +67,8 @@ def test_not_a_registry(tcs, web_server):
     ],
 )
 def test_malformed_url(tcs, url, problem):
-    _one_error(tcs("registry", url, "--mode=dry-run"), 2, f"malformed registry URL {url!r}: {problem}")
+    shown = url.replace("s3cret", "***")  # (a query's value may be a token)
+    _one_error(tcs("registry", url, "--mode=dry-run"), 2, f"malformed registry URL {shown!r}: {problem}")
 
 
 @pytest.mark.parametrize(

@@ -112,6 +112,33 @@ def test_update_offline_or_of_an_unknown_ecosystem_is_one_error_line(tcs, bucket
     ]
 
 
+def test_a_mirrors_credentials_are_neither_shown_nor_kept(tcs, bucket, state_dir):
+    """--source with user:password@ (a mirror behind Basic auth): used to download, then kept and shown as
+    ***@ (db status, its JSON, osv.db), and an incremental update still follows from it."""
+    host = bucket.facade.url.split("//", 1)[1]
+    source = f"--source=http://mirror:MirrorPw123@{host}"
+    first = tcs("db", "update", "--ecosystem=Debian", source, f"--state-dir={state_dir}")
+    assert first.code == 0, first.err
+    again = tcs("db", "update", source, f"--state-dir={state_dir}")
+    assert "info\tUpdated OSV ecosystem=Debian how=incremental records=0" in again.messages  # (its cursor kept)
+    status = tcs("db", "status", f"--state-dir={state_dir}", "--json")
+    assert json.loads(status.out)[0]["origin"] == f"http://***@{host}"
+    shown = first.err + again.err + status.out + tcs("db", "status", f"--state-dir={state_dir}").out
+    assert "MirrorPw123" not in shown and b"MirrorPw123" not in (state_dir / "osv.db").read_bytes()
+
+
+@pytest.mark.parametrize("source", ["file:///srv/osv", "/srv/osv"])
+def test_a_source_that_is_no_web_address_is_one_usage_line(tcs, state_dir, source):
+    result = tcs("db", "update", "--ecosystem=Debian", f"--source={source}", f"--state-dir={state_dir}")
+    assert (result.code, result.messages) == (
+        2,
+        [
+            f"error\t--source {source!r}: use the http(s) URL of the OSV bucket or of a mirror of it (files and "
+            "directories: tcs-registry db import PATH)"
+        ],
+    )
+
+
 def test_import_archives_files_and_directories_then_status(tcs, tmp_path, state_dir):
     archive = tmp_path / "Debian-all.zip"
     with zipfile.ZipFile(archive, "w") as zipped:

@@ -400,6 +400,9 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     @click.option("--config", "config", help="TOML config file (default ./config, then ~/.accurics/config).")
     def db_update(ecosystems: str | None, source: str | None, **flags: Any) -> None:
         """Download OSV data: each ecosystem's all.zip, or only the records changed since the last update."""
+        from urllib.parse import urlsplit
+
+        from .redaction import shown_url
         from .settings import resolve_store
         from .vulns.database import BUCKET, DEFAULT_ECOSYSTEMS, VulnDatabase
 
@@ -410,6 +413,11 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
                 chosen or [s.ecosystem for s in database.status() if s.origin != "import"] or list(DEFAULT_ECOSYSTEMS)
             )
             origin = source or os.environ.get("TCS_OSV_SOURCE") or BUCKET
+            if urlsplit(origin).scheme not in ("http", "https") or not urlsplit(origin).hostname:
+                raise UsageError(
+                    f"--source {shown_url(origin)!r}: use the http(s) URL of the OSV bucket or of a mirror of it"
+                    " (files and directories: tcs-registry db import PATH)"
+                )
 
             @contextmanager
             def progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import re
 import threading
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 SHORTEST = 3  # shorter strings are not hidden: "ab" would be starred out of every line
 KEY = 8  # a secret this long is looked for by its last KEY characters, so a run's thousands of tokens
@@ -92,3 +93,15 @@ def authorization(header: str | None) -> None:
         with contextlib.suppress(binascii.Error, UnicodeDecodeError):
             SECRETS.add(base64.b64decode(credential, validate=True).decode().partition(":")[2])
     SECRETS.add(credential)  # last: a thread that finds it known finds the password kept too
+
+
+def shown_url(url: str) -> str:
+    """A URL as a line, a report or a store may keep it: no user information (``user:password@``) and no
+    query value (a signed URL's signature, a token), each written ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # (no URL: a broken IPv6 host) its query's values starred out all the same
+        return re.sub(r"(?<=[?&])([^=&]*)=[^&]*", r"\1=***", url)
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"***@{host}" if "@" in parts.netloc else host
+    return urlunsplit((parts.scheme, netloc, parts.path, re.sub(r"=[^&]*", "=***", parts.query), parts.fragment))

@@ -37,6 +37,7 @@ from .models import Credentials
 from .pacing import DEFAULT_CONCURRENCY
 from .patterns import ImageFilter
 from .plan import Plan, read_plan
+from .redaction import shown_url
 from .store import store_url
 from .submit import console_url
 from .vulns.checks import CHECK_IDS
@@ -109,8 +110,8 @@ def parse_registry_url(text: str) -> tuple[str, str, str]:
             f"malformed registry URL {shown!r}: credentials do not belong in the URL; use --username/--password"
         )
 
-    def malformed(problem: str) -> UsageError:
-        return UsageError(f"malformed registry URL {text!r}: {problem}")
+    def malformed(problem: str) -> UsageError:  # (a query's values may be tokens: not shown)
+        return UsageError(f"malformed registry URL {shown_url(text)!r}: {problem}")
 
     try:
         parts = urlsplit(raw)

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
 from ..errors import EXIT_REGISTRY, TcsError, UsageError
 from ..files import private_dir, private_file
 from ..oci import parse_time
+from ..redaction import hide, redact, shown_url
 from .versions import ecosystem_base, parser
 
 log = logging.getLogger("tcs_registry")
@@ -268,22 +269,24 @@ class VulnDatabase:
         ecosystem was synced from this source before and few records changed since; else the archive."""
         session = requests.Session()
         results = []
+        redact(urlsplit(source).password)  # (a mirror's, in its URL: never shown)
+        origin = shown_url(source)  # what the store keeps of it, and lines show
         try:
             for ecosystem in ecosystems:
                 base_url = f"{source.rstrip('/')}/{quote(ecosystem)}"
-                since = self._cursor(ecosystem, source)
+                since = self._cursor(ecosystem, origin)
                 changed = _changed_since(session, base_url, since) if since else None
                 if changed is not None and len(changed[0]) <= INCREMENTAL_LIMIT:
                     ids, newest = changed
-                    count = self._fetch_records(session, base_url, ids, ecosystem, source, newest or since, progress)
+                    count = self._fetch_records(session, base_url, ids, ecosystem, origin, newest or since, progress)
                     results.append((ecosystem, "incremental", count))
                 else:
-                    count = self._fetch_archive(session, base_url, ecosystem, source, progress)
+                    count = self._fetch_archive(session, base_url, ecosystem, origin, progress)
                     results.append((ecosystem, "archive", count))
         except requests.RequestException as exc:
             reason = type(exc).__name__ if isinstance(exc, requests.ConnectionError) else str(exc)
             raise DownloadError(
-                f"cannot download OSV data from {source} ({reason}); offline, import archives or records "
+                f"cannot download OSV data from {origin} ({hide(reason)}); offline, import archives or records "
                 "with `tcs-registry db import PATH`"
             ) from None
         finally:
@@ -298,7 +301,9 @@ class VulnDatabase:
     def _fetch_archive(self, session, base_url, ecosystem, source, progress) -> int:
         response = session.get(f"{base_url}/all.zip", stream=True, timeout=60)
         if response.status_code == 404:
-            raise DatabaseError(f"the OSV bucket has no ecosystem {ecosystem!r} ({base_url}/all.zip: 404)")
+            raise DatabaseError(
+                f"the OSV bucket has no ecosystem {ecosystem!r} ({source}/{quote(ecosystem)}/all.zip: 404)"
+            )
         response.raise_for_status()
         size = int(response.headers.get("Content-Length") or 0) or None
         with tempfile.TemporaryFile() as spool:
