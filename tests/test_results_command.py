@@ -82,6 +82,17 @@ def test_results_errors_are_one_line(tcs, fresh_registry, state_dir, tmp_path):
     assert several.messages == [
         "error\t--format cyclonedx needs exactly one image: name it with --image (add @os/arch)"
     ]
+    for asked in ("sarif", "cyclonedx"):  # (a text table in the .sarif file a CI job uploads)
+        changes = tcs("results", f"--state-dir={state_dir}", "--changes", f"--format={asked}")
+        assert (changes.code, changes.messages) == (2, ["error\t--changes shows a table or JSON (--format json)"])
+    # a dry run's SARIF would be empty, under the registry's category: uploaded, it closes every alert
+    assert tcs("registry", fresh_registry.url, "--mode=dry-run").code == 0
+    dry = tcs("results", f"--state-dir={state_dir}", "--run=2", "--format=sarif")
+    assert (dry.code, dry.out, dry.messages) == (
+        2,
+        "",
+        ["error\trun 2 scanned no image (a dry run?): nothing to write as SARIF"],
+    )
 
 
 def test_results_names_an_image_with_or_without_host_tag_and_platform(tcs, fresh_registry, state_dir):

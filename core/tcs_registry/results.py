@@ -507,6 +507,8 @@ def show(
         _show_by_layer(store, project, run, output_format, out)
         return
     if only_changes or since is not None:
+        if output_format not in ("table", "json"):  # (a text table in a .sarif file, else)
+            raise UsageError("--changes shows a table or JSON (--format json)")
         _show_changes(store, project, run, output_format, out, since)
         return
     repository, tag, platform = parse_image(image) if image else (None, None, None)
@@ -515,6 +517,8 @@ def show(
         latest = store.latest_scan(project) if scan is None else run
         if latest is None:
             raise UsageError(f"project {project!r} has no scan yet: nothing to write as SARIF")
+        if scan is not None and store.latest_scan(project, scan) is None:  # (empty, it would close every alert)
+            raise UsageError(f"run {run} scanned no image (a dry run?): nothing to write as SARIF")
         sarif = registry_sarif(store, project, scan or store.scan_runs(project, latest))
         out.write(json.dumps(sarif.document(), indent=2) + "\n")
         if sarif.left_out:
