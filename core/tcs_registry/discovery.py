@@ -1016,4 +1016,12 @@ class Discovery:
             log.error("Found %d findings at or above --fail-on=%s", over, s.fail_on.lower())
             if code == EXIT_OK:  # an incomplete run says so first: its exit code stays 4
                 code = EXIT_FINDINGS
+        elif s.fail_on and self.results and self.scanned and not (self.matcher or self.results.vulnerabilities):
+            # no vulnerability was looked for (a runner that forgot `db update`): the gate must not pass
+            log.error(
+                "No vulnerability was looked for (the vulnerability database is empty), so --fail-on cannot pass"
+                " the images: run `tcs-registry db update` (or `db import` offline) first"
+            )
+            if code == EXIT_OK:
+                code = EXIT_PARTIAL
         return code
