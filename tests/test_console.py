@@ -123,6 +123,17 @@ def test_the_api_answers_each_kind_of_token_as_it_should(console):
     assert console.api(path, submit) == (403, {"detail": "a submit token cannot read findings"})
     assert console.api(path, other) == (404, {"detail": "Not Found"})  # not "forbidden": web is not revealed
     assert console.api("/api/v1/projects/nowhere/violations", read) == (404, {"detail": "Not Found"})
+    # a filter that names nothing there is refused, not dropped (a typo must not widen the list)
+    assert console.api(path + "?severity=crit", read) == (
+        422,
+        {"detail": "severity 'crit' is none of critical, high, medium, low, unknown (several with commas)"},
+    )
+    assert console.api("/api/v1/projects/web/vulnerabilities?fixable=maybe", read) == (
+        422,
+        {"detail": "fixable is true or false"},
+    )
+    assert console.api(path + "?scan=abc", read) == (422, {"detail": "scan is a run's number"})
+    assert console.api(path + "?scan=999", read) == (404, {"detail": "No run 999 in this project"})
     evil = console.api("/api/v1/projects/web/violations?repository=evil/", read)[1]["items"]
     assert sorted(i["detail"] for i in evil) == [
         f"ENV {HOSTILE_ENV} (value withheld)",
@@ -632,7 +643,10 @@ def test_hostile_submissions_and_requests_get_an_answer_never_a_crash(console, t
     assert [(i["id"], i["severity"]) for i in found["items"]] == [("GHSA-jfh8-c2jp-5v3q", "CRITICAL")]  # as written
     assert console.api("/api/v1/projects/web/vulnerabilities?id=cve-2021-44228", read_web)[1]["total"] == 1
     assert console.api(f"/api/v1/projects/web/vulnerabilities?offset={2**70}", read_web)[0] == 422
-    assert console.api("/api/v1/projects/web/vulnerabilities?scan=99999", read_web)[1]["total"] == 0  # no such scan
+    assert console.api("/api/v1/projects/web/vulnerabilities?scan=99999", read_web) == (
+        404,
+        {"detail": "No run 99999 in this project"},
+    )
     for junk in (2**70, "abc", "-1", "%D9%A1"):  # (an Arabic-Indic one: a digit to str.isdecimal)
         assert console.api(f"/api/v1/projects/web/vulnerabilities?scan={junk}", read_web)[0] == 422
     many = {**vulnerability, "aliases": [f"ALIAS-{n}" for n in range(101)]}  # each name is a row of an index

@@ -127,6 +127,17 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         return templates.TemplateResponse(request, name, context, status_code=status)
 
     # -- the API -----------------------------------------------------------------------------
+    def filters_of(project: str, params: dict[str, str]) -> findings.Filters:
+        """The query's filters: one that names nothing there is 422 (a typo must not widen the list), a
+        run the project does not have 404."""
+        try:
+            filters = findings.Filters.parse(params)
+        except findings.FilterError as exc:
+            raise HTTPException(422, str(exc)) from None
+        if filters.scan is not None and store.run(project, filters.scan) is None:
+            raise HTTPException(404, f"No run {filters.scan} in this project")
+        return filters
+
     def listing(request: Request, project: str, kind: str) -> dict[str, Any]:
         params = dict(request.query_params)
         try:
@@ -135,9 +146,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             raise HTTPException(422, "offset and limit are numbers") from None
         if not 0 <= offset < 2**31:
             raise HTTPException(422, "offset is a number from 0")
-        filters = findings.Filters.parse(params)
-        if filters.scan == 0:
-            raise HTTPException(422, "scan is a run's number")
+        filters = filters_of(project, params)
         found = findings.page(store, project, kind, filters, offset, limit)
         following = None
         if found.next_offset is not None:
@@ -339,7 +348,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
     def findings_page(request: Request, project: str, kind: str) -> HTMLResponse:
         token = page_reader(request, project)
         params = dict(request.query_params)
-        filters = findings.Filters.parse(params)
+        filters = filters_of(project, params)
         page_text = params.get("page", "1")
         number = int(page_text) if page_text.isdecimal() and page_text.isascii() and len(page_text) < 7 else 1
         number = max(1, number)
@@ -588,7 +597,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         page_reader(request, project)
         if kind not in findings.KINDS or extension not in ("csv", "json"):
             raise HTTPException(404, "Not Found")
-        filters = findings.Filters.parse(dict(request.query_params))
+        filters = filters_of(project, dict(request.query_params))
         items = findings.page(store, project, kind, filters, 0, EXPORT, most=EXPORT).items  # one query, not pages
         name = f"{project}-{kind}.{extension}"
         if extension == "json":

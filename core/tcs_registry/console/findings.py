@@ -28,21 +28,34 @@ class Filters:
 
     @classmethod
     def parse(cls, params: dict[str, str]) -> Filters:
-        severity = tuple(
-            level for level in (s.strip().upper() for s in params.get("severity", "").split(",")) if level in LEVELS
-        )
-        fixable = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(
-            params.get("fixable", "").strip().lower()
-        )
+        """The filters of a query; one that names what is not there (a typo: ``severity=crit``) is a
+        FilterError, not a wider list."""
+        severity = tuple(level for level in (s.strip().upper() for s in params.get("severity", "").split(",")) if level)
+        if unknown := [level for level in severity if level not in LEVELS]:
+            levels = ", ".join(level.lower() for level in reversed(LEVELS))
+            raise FilterError(f"severity {unknown[0].lower()!r} is none of {levels} (several with commas)")
+        fixable_text = params.get("fixable", "").strip().lower()
+        if fixable_text and fixable_text not in FIXABLE:
+            raise FilterError("fixable is true or false")
+        scan = run_number(params.get("scan", ""))
+        if scan == 0:
+            raise FilterError("scan is a run's number")
         return cls(
             severity=severity,
             repository=params.get("repository", "").strip(),
             package=params.get("package", "").strip(),
             id=params.get("id", "").strip(),
-            fixable=fixable,
-            scan=run_number(params.get("scan", "")),
+            fixable=FIXABLE.get(fixable_text),
+            scan=scan,
             layer=params.get("layer", "").strip(),
         )
+
+
+class FilterError(ValueError):
+    """A query's filter that names nothing there is (a bad severity, a run that is not a number)."""
+
+
+FIXABLE = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
 def run_number(text: str) -> int | None:
