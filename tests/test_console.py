@@ -9,6 +9,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import subprocess
 import time
 import urllib.error
@@ -669,3 +670,20 @@ def test_hostile_submissions_and_requests_get_an_answer_never_a_crash(console, t
     (console.state_dir / "unsent.json").symlink_to(victim)
     assert tcs("registry", fresh_registry.url, "--project=web", "--console=http://127.0.0.1:9", f"--token={web}").code
     assert victim.read_text() == "keep me"  # a planted link is not written through
+
+
+def test_the_console_stops_cleanly_and_says_why_it_cannot_listen(state_dir):
+    """Ctrl-C is how a server is stopped: exit 0 and one line, not a scan's "Interrupted". An address in
+    use is one error line (exit 3), not the web server's own."""
+    server = Console(state_dir)
+    port = int(server.url.rsplit(":", 1)[1])
+    where = f"--state-dir={state_dir}"
+    taken = subprocess.run(
+        [console_script(), "console", "serve", f"--port={port}", where], capture_output=True, text=True, timeout=60
+    )
+    assert taken.returncode == 3
+    assert taken.stderr.count("\n") == 1
+    assert taken.stderr.endswith(f"\terror\tthe console cannot listen on 127.0.0.1:{port}: Address already in use\n")
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(timeout=30) == 0
+    assert server.process.stderr.read().splitlines()[-1].endswith("\tinfo\tConsole stopped")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -532,6 +533,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             app = create_app(store, https=https)
             config = uvicorn.Config(app, host=host, port=port, log_level="warning", server_header=False)
             server = uvicorn.Server(config)
+            listening = listen(host, port)  # (ours: an address in use is one line, not uvicorn's)
             if host not in ("127.0.0.1", "localhost", "::1"):
                 log.warning(
                     "The console listens on %s: serve it behind TLS (a reverse proxy) beyond this machine", host
@@ -558,8 +560,11 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
 
             server.startup, server.shutdown = startup, shutdown  # type: ignore[method-assign]
             try:
-                server.run()
+                server.run(sockets=[listening])
+            except KeyboardInterrupt:  # Ctrl-C, SIGTERM: how a server is stopped, once it has shut down
+                log.info("Console stopped")
             finally:
+                listening.close()
                 for path in marker:
                     local.withdraw(path)
 
@@ -702,6 +707,21 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         click.echo(table(rows, headers=["name", "version", "registry types", "hooks"]))
 
     return cli
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host``:``port`` (0: any free port), or one error line saying why not."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        listening = socket.socket(family, kind, proto)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(address)
+        listening.listen(2048)
+    except (OSError, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise TcsError(f"the console cannot listen on {host}:{port}: {reason}") from None
+    listening.set_inheritable(True)
+    return listening
 
 
 def existing_store(url: Any) -> Store:
