@@ -687,3 +687,15 @@ def test_the_console_stops_cleanly_and_says_why_it_cannot_listen(state_dir):
     server.process.send_signal(signal.SIGINT)
     assert server.process.wait(timeout=30) == 0
     assert server.process.stderr.read().splitlines()[-1].endswith("\tinfo\tConsole stopped")
+
+
+def test_a_run_named_to_push_that_is_not_sent_is_pushed_again_by_the_same_command(tcs, fresh_registry, state_dir):
+    """`results push --run N` to a console that is away: the run is not in the queue of unsent runs (that
+    holds the scans' own), so the hint is the same command again, not the bare `results push`."""
+    from tcs_registry.testing.registry import free_port
+
+    assert tcs("registry", fresh_registry.url, "--mode=dry-run").code == 0
+    away = f"--console=http://127.0.0.1:{free_port()}"
+    result = tcs("results", "push", "--run=1", away, "--token=tcs_x", f"--state-dir={state_dir}")
+    assert result.code == 3
+    assert result.messages[-1] == "error\trun 1 not sent; run the same command again"

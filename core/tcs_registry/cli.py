@@ -686,8 +686,10 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
                 sent.add(entry["run"])
                 click.echo(f"Run {entry['run']} sent to {where}: run {sent_to} there")
         forget_unsent(state_dir, sent)
-        if failed:
-            raise TcsError(f"{len(failed)} of {len(entries)} runs not sent; run `tcs-registry results push` again")
+        if failed:  # (a run named with --run is not in the queue of unsent runs: the same command again)
+            again = "run the same command again" if run is not None else "run `tcs-registry results push` again"
+            which = f"run {failed[0]}" if len(failed) == 1 else f"{len(failed):,} of {len(entries):,} runs"
+            raise TcsError(f"{which} not sent; {again}")
 
     @cli.command("plugins")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
