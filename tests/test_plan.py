@@ -83,6 +83,15 @@ def test_a_moved_tag_followed_and_plans_refused(tcs, fresh_registry, pusher, out
                   isolate=False)  # fmt: skip
     assert unknown.code == 2
     assert "no dry run of " in unknown.err and "described these images" in unknown.err
+    added = tmp_path / "added.csv"  # a row typed in by hand: which one the dry run never saw
+    added.write_text(plan.read_text() + f"{host}/apps/a,1x,,false\n")
+    typo = tcs("registry", fresh_registry.url, f"--plan={added}")
+    assert (typo.code, typo.messages[-1]) == (
+        2,
+        f"error\t--plan {str(added)!r}: 'apps/a:1x' was described by no dry run of {fresh_registry.url} in project "
+        "'default' (the nearest: run 1); a row added or edited? Leave it out, or run the dry run again and scan its "
+        "report",
+    )
     dry = tcs("registry", fresh_registry.url, f"--plan={plan}", "--mode=dry-run")
     assert dry.code == 2 and "use it with --mode=scan" in dry.err
     (tmp_path / "bad.csv").write_text("name,version\nx,1\n")

@@ -74,7 +74,17 @@ def locate(plan: Plan, store: Store, project: str, registry: str) -> Plan:
     an older report, after a newer dry run: which did the person review?)."""
     wanted = set(plan.images)
     mine = plan.path.resolve()
-    found = [(run, digests) for run, digests in store.plans(project, registry) if wanted <= digests.keys()]
+    plans = store.plans(project, registry)
+    found = [(run, digests) for run, digests in plans if wanted <= digests.keys()]
+    if not found and plans:  # the nearest dry run: which rows it never described (a row added or edited?)
+        run, digests = max(plans, key=lambda p: len(wanted & p[1].keys()))
+        missing = [f"{repository}:{tag}" for repository, tag in plan.images if (repository, tag) not in digests]
+        more = f" (and {len(missing) - 1:,} more)" if len(missing) > 1 else ""
+        raise UsageError(
+            f"--plan {str(plan.path)!r}: {missing[0]!r}{more} was described by no dry run of {registry} in "
+            f"project {project!r} (the nearest: run {run['id']}); a row added or edited? Leave it out, or run the "
+            "dry run again and scan its report"
+        )
     if not found:
         raise UsageError(
             f"--plan {str(plan.path)!r}: no dry run of {registry} in project {project!r} described these "
