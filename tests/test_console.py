@@ -277,7 +277,9 @@ def test_a_person_logs_in_follows_the_links_filters_and_pages(console, browser, 
         assert response.url.startswith(console.url + "/login")  # a copy of the cookie is logged out too
 
 
-def test_the_summary_of_a_scan_links_to_a_console_serving_its_store(tcs, fresh_registry, pusher, state_dir, browser):
+def test_the_summary_of_a_scan_links_to_a_console_serving_its_store(
+    tcs, fresh_registry, pusher, state_dir, out_dir, browser, monkeypatch
+):
     from selenium.webdriver.common.by import By
 
     _push(pusher)
@@ -289,6 +291,10 @@ def test_the_summary_of_a_scan_links_to_a_console_serving_its_store(tcs, fresh_r
         violations = f"{server.url}/projects/web/violations?scan=1"
         assert lines["Violation details"].endswith(f" · {violations}")
         assert lines["Vulnerability details"].startswith("not matched")  # no database: no page to link to
+        monkeypatch.chdir(state_dir.parent)  # the same store named relatively: the same console
+        relative = tcs("registry", fresh_registry.url, "--project=web", f"--state-dir={state_dir.name}",
+                       f"--output-dir={out_dir}", isolate=False)  # fmt: skip
+        assert f" · {server.url}/projects/web/violations?scan=2" in relative.out, relative.out
         browser.get(violations)  # the link a person follows: log in, then that very page
         assert browser.current_url.startswith(server.url + "/login?next=")
         browser.find_element(By.NAME, "token").send_keys(server.token("web", "read"))

@@ -85,8 +85,8 @@ def store_url(text: str | None, state_dir: Path, name: str = "--store") -> URL:
     """The store a run uses: ``text`` (--store, TCS_STORE_URL, config ``store``: errors call it ``name``) or
     the state directory's SQLite file. PostgreSQL goes through psycopg 3, installed with the ``postgres``
     extra."""
-    if not text or not text.strip():
-        return URL.create("sqlite", database=str(state_dir / FILENAME))
+    if not text or not text.strip():  # (absolute: a console over the same file is found by its store's name)
+        return URL.create("sqlite", database=str((state_dir / FILENAME).absolute()))
     try:
         url = make_url(text.strip())
     except (sa.exc.ArgumentError, ValueError):
@@ -103,7 +103,7 @@ def store_url(text: str | None, state_dir: Path, name: str = "--store") -> URL:
     if backend == "sqlite":
         if not url.database or url.database == ":memory:":
             raise UsageError(f"{name}: a SQLite store needs a file: sqlite:////absolute/path/state.db")
-        return url.set(drivername="sqlite")
+        return url.set(drivername="sqlite", database=str(Path(url.database).absolute()))
     raise UsageError(f"{name} {shown(url)!r}: use postgresql://user@host:5432/db or sqlite:////path/state.db")
 
 
