@@ -129,11 +129,18 @@ def test_a_bad_setting_from_the_environment_is_named_as_it_was_given(tcs, anonym
         assert (result.code, result.messages[-1]) == (2, f"error\tTCS_CONSOLE_URL {wrong}")
 
 
-def test_a_bad_setting_from_the_config_file_is_named_so(tcs, anonymous_registry, tmp_path):
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            'store = "sqlite://"',
+            "the config file's store: a SQLite store needs a file: sqlite:////absolute/path/state.db",
+        ),
+        ("concurrency = 0", "the config file's concurrency must be between 1 and 256, not 0"),
+    ],
+)
+def test_a_bad_setting_from_the_config_file_is_named_so(tcs, anonymous_registry, tmp_path, line, message):
     config = tmp_path / "config.toml"
-    config.write_text('store = "sqlite://"\n')
+    config.write_text(line + "\n")
     result = tcs("registry", anonymous_registry.url, "--mode=dry-run", f"--config={config}")
-    assert (result.code, result.messages[-1]) == (
-        2,
-        "error\tthe config file's store: a SQLite store needs a file: sqlite:////absolute/path/state.db",
-    )
+    assert (result.code, result.messages[-1]) == (2, f"error\t{message}")

@@ -320,18 +320,23 @@ def resolve(
     else:
         credentials = (docker_credentials(host) if docker_credentials else None) or Credentials()
 
-    max_images = pick("max_images")[0]
+    max_images, origin = pick("max_images")
     if max_images is not None and (isinstance(max_images, bool) or int(max_images) < 0):
-        raise UsageError(f"--max-images must be 0 or more, not {max_images}")
-    concurrency = pick("concurrency")[0]
+        raise UsageError(f"{named('max_images', origin)} must be 0 or more, not {max_images}")
+    concurrency, origin = pick("concurrency")
     concurrency = DEFAULT_CONCURRENCY if concurrency is None else concurrency
     if not 1 <= int(concurrency) <= 256:
-        raise UsageError(f"--concurrency must be between 1 and 256, not {concurrency}")
+        raise UsageError(f"{named('concurrency', origin)} must be between 1 and 256, not {concurrency}")
 
+    max_rate, origin = pick("max_rate")
     max_rate = _bounded(
-        pick("max_rate")[0], 100_000, "--max-rate must be a number of requests a second from 0.01 to 100,000", 0.01
+        max_rate,
+        100_000,
+        f"{named('max_rate', origin)} must be a number of requests a second from 0.01 to 100,000",
+        0.01,
     )  # (a request every 100 s at the least: below that a run of any size never ends)
-    timeout = _bounded(pick("timeout")[0], 3600, "--timeout must be a number of seconds over 0 and at most 3600")
+    timeout, origin = pick("timeout")
+    timeout = _bounded(timeout, 3600, f"{named('timeout', origin)} must be a number of seconds over 0 and at most 3600")
 
     insecure = bool(pick("insecure")[0])
     ca_cert = pick("ca_cert")[0]
