@@ -128,6 +128,10 @@ def test_an_allow_pattern_that_admits_nothing_is_warned_about(tcs, fresh_registr
         "warn\tNo image matched the allow pattern 'registry.example.com/team/*' (a pattern is repository[:tag],"
         " without the registry host)"
     ]
+    denied = tcs("registry", fresh_registry.url, "--mode=dry-run", "--allowList=team/*", "--denyList=team/app")
+    assert [m for m in denied.messages if m.startswith("warn\t")] == [  # matched, then taken out: said so
+        "warn\tEvery image the allow pattern 'team/*' matched is denied (--denyList)"
+    ]
     refused = tcs("registry", fresh_registry.url, "--mode=dry-run", f"--allowList={fresh_registry.host}/team/*")
     assert refused.code == 2
     assert refused.messages == [

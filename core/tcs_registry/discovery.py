@@ -658,14 +658,16 @@ class Discovery:
                 self.done += 1
 
         unmatched = {p for p in s.image_filter.allow if p.text != "*"}  # allow patterns that admitted nothing
+        denied: set[Any] = set()  # of those, the ones that matched images the deny list took out
         try:
             for repository, tag in self.candidates():
                 raise_if_stopped()  # (a Ctrl-C whose exception a finalizer dropped)
                 summary.found += 1
                 attached = attached_tag(tag)
                 wanted = not attached and s.image_filter.admits(repository, tag)
-                if wanted and unmatched:
-                    unmatched -= {p for p in unmatched if p.matches(repository, tag)}
+                if unmatched and not attached:
+                    matched = {p for p in unmatched if p.matches(repository, tag)}
+                    unmatched, denied = (unmatched - matched, denied) if wanted else (unmatched, denied | matched)
                 if wanted and s.max_images is not None and admitted >= s.max_images:
                     while admitted_pending:  # an image under way may prove to be no image and free its
                         settle()  # place (the skipped ones are not waited for)
@@ -714,7 +716,10 @@ class Discovery:
         for pattern in sorted(unmatched, key=lambda p: p.text) if whole else ():
             first, slash, _ = pattern.text.partition("/")
             hint = " (a pattern is repository[:tag], without the registry host)" if slash and "." in first else ""
-            log.warning("No image matched the allow pattern %r%s", pattern.text, hint)
+            if pattern in denied:
+                log.warning("Every image the allow pattern %r matched is denied (--denyList)", pattern.text)
+            else:
+                log.warning("No image matched the allow pattern %r%s", pattern.text, hint)
         again = self._stopped_by.again
         if self.stopped is not None and summary.undone:
             log.error("%d admitted images were left undone; run again %s", summary.undone, again)
