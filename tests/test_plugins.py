@@ -128,6 +128,11 @@ def test_broken_plugin_is_named_and_can_be_disabled(site):
     run = _plugins_json(env)
     assert run.returncode == 0, run.stderr
     assert "tcs-registry-broken" not in [p["name"] for p in json.loads(run.stdout)]
+    typo = _plugins_json({**os.environ, "TCS_REGISTRY_DISABLE_PLUGINS": "broken"})  # not its entry point's name
+    assert typo.returncode == 2  # still loaded, still broken: and the name that disabled nothing is said
+    assert typo.stderr.splitlines()[0].endswith(
+        "\twarn\tTCS_REGISTRY_DISABLE_PLUGINS names no installed plugin: 'broken' (tcs-registry plugins lists them)"
+    )
 
 
 def test_a_plugin_with_an_unknown_hook_is_refused():

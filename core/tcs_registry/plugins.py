@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from . import __version__, hookspecs
 from .errors import PluginError
 from .models import RegistryType
 
+log = logging.getLogger("tcs_registry")
 BUILTIN_PLUGINS = ("tcs_registry.default_plugins.v2", "tcs_registry.default_plugins.scanner")
 DISABLE_ENV = "TCS_REGISTRY_DISABLE_PLUGINS"  # comma-separated entry-point or built-in module names
 
@@ -33,8 +35,13 @@ def get_plugin_manager(
     env = os.environ if env is None else env
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    for name in _names(env.get(DISABLE_ENV)):
+    disabled = _names(env.get(DISABLE_ENV))
+    for name in disabled:
         pm.set_blocked(name)
+    if load_entrypoints:  # a name that is no plugin's disables nothing: said, as a typo would leave it on
+        known = {e.name for e in importlib.metadata.entry_points(group=hookspecs.PROJECT)} | set(BUILTIN_PLUGINS)
+        for name in (n for n in disabled if n not in known):
+            log.warning("%s names no installed plugin: %r (tcs-registry plugins lists them)", DISABLE_ENV, name)
     if builtins:
         for module_name in BUILTIN_PLUGINS:
             if not pm.is_blocked(module_name):
