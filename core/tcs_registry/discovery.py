@@ -622,7 +622,7 @@ class Discovery:
                     admitted -= 1  # --max-images counts the images it may scan
                     summary.skipped += 1
                     log.info("Skipped image=%s reason=%s", reference, why)
-                    skipped_row(repository, tag, None)
+                    skipped_row(repository, tag, future)  # (described: its build time is known)
                     return
                 recorder.image(image)
                 build_time = format_time(image.build_time)
