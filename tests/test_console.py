@@ -693,6 +693,11 @@ def test_the_console_stops_cleanly_and_says_why_it_cannot_listen(state_dir):
     server.process.send_signal(signal.SIGINT)
     assert server.process.wait(timeout=30) == 0
     assert server.process.stderr.read().splitlines()[-1].endswith("\tinfo\tConsole stopped")
+    assert not (state_dir / "console.json").exists()  # scans link to it no more
+    again = Console(state_dir)  # SIGTERM (`docker stop`, Kubernetes) alike
+    again.process.send_signal(signal.SIGTERM)
+    assert again.process.wait(timeout=30) == 0
+    assert again.process.stderr.read().splitlines()[-1].endswith("\tinfo\tConsole stopped")
 
 
 def test_a_run_named_to_push_that_is_not_sent_is_pushed_again_by_the_same_command(tcs, fresh_registry, state_dir):

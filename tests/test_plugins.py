@@ -244,6 +244,9 @@ def test_scan_mode_submits_each_admitted_image_to_the_scanner(tcs, anonymous_reg
         "Vulnerability details     : not matched: the vulnerability database is empty (tcs-registry db update)\n"
         in (result.out)
     )
+    # a scanner of its own judges with data of its own: clean images pass --fail-on, no `db update` asked for
+    gated = tcs("registry", anonymous_registry.url, "--allowList=team/*", "--fail-on=low", pm=pm)
+    assert gated.code == 0, gated.err
 
 
 def test_an_image_whose_plugin_crashes_is_failed_not_fatal(tcs, anonymous_registry):

@@ -84,7 +84,10 @@ def test_results_errors_are_one_line(tcs, fresh_registry, state_dir, tmp_path):
     ]
     for asked in ("sarif", "cyclonedx"):  # (a text table in the .sarif file a CI job uploads)
         changes = tcs("results", f"--state-dir={state_dir}", "--changes", f"--format={asked}")
-        assert (changes.code, changes.messages) == (2, ["error\t--changes shows a table or JSON (--format json)"])
+        assert (changes.code, changes.messages) == (
+            2,
+            ["error\t--changes and --since show a table or JSON (--format json)"],
+        )
     # a dry run's SARIF would be empty, under the registry's category: uploaded, it closes every alert
     assert tcs("registry", fresh_registry.url, "--mode=dry-run").code == 0
     dry = tcs("results", f"--state-dir={state_dir}", "--run=2", "--format=sarif")

@@ -125,9 +125,12 @@ def test_a_mirrors_credentials_are_neither_shown_nor_kept(tcs, bucket, state_dir
     assert json.loads(status.out)[0]["origin"] == f"http://***@{host}"
     shown = first.err + again.err + status.out + tcs("db", "status", f"--state-dir={state_dir}").out
     assert "MirrorPw123" not in shown and b"MirrorPw123" not in (state_dir / "osv.db").read_bytes()
+    token = tcs("db", "update", "--ecosystem=Nope", f"--source=http://ghp_T0KEN123@{host}", f"--state-dir={state_dir}")
+    assert token.code == 2 and "ghp_T0KEN123" not in token.err  # a token as the user part: hidden as well
+    assert token.messages == [f"error\tthe OSV bucket has no ecosystem 'Nope' (http://***@{host}/Nope/all.zip: 404)"]
 
 
-@pytest.mark.parametrize("source", ["file:///srv/osv", "/srv/osv"])
+@pytest.mark.parametrize("source", ["file:///srv/osv", "/srv/osv", "http://[::1", "http://mirror:99999/"])
 def test_a_source_that_is_no_web_address_is_one_usage_line(tcs, state_dir, source):
     result = tcs("db", "update", "--ecosystem=Debian", f"--source={source}", f"--state-dir={state_dir}")
     assert (result.code, result.messages) == (

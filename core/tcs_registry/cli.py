@@ -41,6 +41,10 @@ class Stopped(BaseException):
     (one that is no JSON object with --log-format json) and turn it into Abort."""
 
 
+# click 8.2 on raises a command group's help, asked by giving it nothing, as a usage error (8.1 prints it)
+NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class OutputClosed(BaseException):
     """Standard output closed under a write (EPIPE), on its way out of click, which would exit with 1:
     the code of findings at --fail-on."""
@@ -414,10 +418,15 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
                 chosen or [s.ecosystem for s in database.status() if s.origin != "import"] or list(DEFAULT_ECOSYSTEMS)
             )
             origin = source or os.environ.get("TCS_OSV_SOURCE") or BUCKET
-            if urlsplit(origin).scheme not in ("http", "https") or not urlsplit(origin).hostname:
+            try:
+                parts = urlsplit(origin)
+                usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+            except ValueError:  # (a port that is no number, a broken IPv6 host)
+                usable = False
+            if not usable:
                 raise UsageError(
-                    f"--source {shown_url(origin)!r}: use the http(s) URL of the OSV bucket or of a mirror of it"
-                    " (files and directories: tcs-registry db import PATH)"
+                    f"{'--source' if source else 'TCS_OSV_SOURCE'} {shown_url(origin)!r}: use the http(s) URL of the"
+                    " OSV bucket or of a mirror of it (files and directories: tcs-registry db import PATH)"
                 )
 
             @contextmanager
@@ -536,7 +545,8 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             listening = listen(host, port)  # (ours: an address in use is one line, not uvicorn's)
             if host not in ("127.0.0.1", "localhost", "::1"):
                 log.warning(
-                    "The console listens on %s: serve it behind TLS (a reverse proxy) beyond this machine", host
+                    "The console listens on %s: serve it behind TLS (a reverse proxy) beyond this machine",
+                    host or "every interface",
                 )
             original = server.startup
 
@@ -545,7 +555,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             async def startup(sockets: Any = None) -> None:
                 await original(sockets)
                 bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
-                shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - what to link to
+                shown_host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104 - what to link to
                 shown_host = f"[{shown_host}]" if ":" in shown_host else shown_host
                 url = f"http://{shown_host}:{bound}"
                 marker.append(local.announce(state_dir, url, store.where))  # scans of this store link here
@@ -560,13 +570,15 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
 
             server.startup, server.shutdown = startup, shutdown  # type: ignore[method-assign]
             try:
-                server.run(sockets=[listening])
+                server.run(sockets=listening)
             except KeyboardInterrupt:  # Ctrl-C, SIGTERM: how a server is stopped, once it has shut down
-                log.info("Console stopped")
+                pass
             finally:
-                listening.close()
+                for one in listening:
+                    one.close()
                 for path in marker:
                     local.withdraw(path)
+            log.info("Console stopped")
 
     @console_group.group("token")
     def console_token() -> None:
@@ -711,18 +723,28 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
     return cli
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host``:``port`` (0: any free port), or one error line saying why not."""
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets on every address ``host`` names (``localhost``: 127.0.0.1 and ::1; "": every
+    interface), an IPv6 one for IPv6 alone, as asyncio's own server binds them; or one error line."""
+    listening: list[socket.socket] = []
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        listening = socket.socket(family, kind, proto)
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listening.bind(address)
-        listening.listen(2048)
+        for family, kind, proto, _, address in dict.fromkeys(
+            socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+        ):
+            one = socket.socket(family, kind, proto)
+            listening.append(one)
+            one.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                one.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            one.bind((address[0], port, *address[2:]))  # (port 0: the free one the first got, on every one)
+            one.listen(2048)
+            port = port or one.getsockname()[1]
     except (OSError, UnicodeError) as exc:
+        for one in listening:
+            one.close()
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise TcsError(f"the console cannot listen on {host}:{port}: {reason}") from None
-    listening.set_inheritable(True)
+        shown = f"[{host}]" if ":" in host else host
+        raise TcsError(f"the console cannot listen on {shown}:{port}: {reason}") from None
     return listening
 
 
@@ -769,7 +791,7 @@ def main(argv: Sequence[str] | None = None, plugin_manager: pluggy.PluginManager
             return EXIT_TERMINATED
         log.error("Interrupted: what was done is recorded; run the same command again to continue")
         return EXIT_INTERRUPTED
-    except click.exceptions.NoArgsIsHelpError as exc:  # `tcs-registry`, `tcs-registry db`: the help, as asked
+    except NO_ARGS_IS_HELP as exc:  # `tcs-registry`, `tcs-registry db`: the help, as asked
         click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
         return 0
     except click.exceptions.ClickException as exc:

@@ -20,6 +20,7 @@ import pluggy
 from .analysis import sbom
 from .analysis.inventory import Analyser
 from .console.local import find as local_console
+from .default_plugins import scanner as default_scanner
 from .errors import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -401,6 +402,10 @@ class Discovery:
             if outcome.scan is None:
                 raise ImageError("no installed scanner answered for this image", code="no-scanner")
         return outcome
+
+    def _built_in_scanner_only(self) -> bool:
+        """No scanner plugin of its own, with data of its own, stands beside the built-in one."""
+        return all(impl.plugin is default_scanner for impl in self.pm.hook.submit_scan.get_hookimpls())
 
     def _left_out(self, image: ImageDescription) -> str:
         """Why an image described is not scanned nor counted as one: it is no container image, or none of
@@ -1021,7 +1026,7 @@ class Discovery:
             log.error("Found %d findings at or above --fail-on=%s", over, s.fail_on.lower())
             if code == EXIT_OK:  # an incomplete run says so first: its exit code stays 4
                 code = EXIT_FINDINGS
-        elif s.fail_on and self.results and self.scanned and not (self.matcher or self.results.vulnerabilities):
+        elif s.fail_on and self.results and self.scanned and not self.matcher and self._built_in_scanner_only():
             # no vulnerability was looked for (a runner that forgot `db update`): the gate must not pass
             log.error(
                 "No vulnerability was looked for (the vulnerability database is empty), so --fail-on cannot pass"

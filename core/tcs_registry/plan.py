@@ -76,8 +76,9 @@ def locate(plan: Plan, store: Store, project: str, registry: str) -> Plan:
     mine = plan.path.resolve()
     plans = store.plans(project, registry)
     found = [(run, digests) for run, digests in plans if wanted <= digests.keys()]
-    if not found and plans:  # the nearest dry run: which rows it never described (a row added or edited?)
-        run, digests = max(plans, key=lambda p: len(wanted & p[1].keys()))
+    nearest = max(plans, key=lambda p: len(wanted & p[1].keys()), default=None)
+    if not found and nearest is not None and wanted & nearest[1].keys():  # rows it never described: added?
+        run, digests = nearest
         missing = [f"{repository}:{tag}" for repository, tag in plan.images if (repository, tag) not in digests]
         more = f" (and {len(missing) - 1:,} more)" if len(missing) > 1 else ""
         raise UsageError(

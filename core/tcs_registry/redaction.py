@@ -100,8 +100,12 @@ def shown_url(url: str) -> str:
     query value (a signed URL's signature, a token), each written ``***``."""
     try:
         parts = urlsplit(url)
-    except ValueError:  # (no URL: a broken IPv6 host) its query's values starred out all the same
-        return re.sub(r"(?<=[?&])([^=&]*)=[^&]*", r"\1=***", url)
+    except ValueError:  # (no URL: a broken IPv6 host) its user part and query's values starred out all the same
+        return re.sub(r"(?<=[?&#])([^=&]*)=[^&]*", r"\1=***", re.sub(r"^([^:/]*://)?[^/]*@", r"\1***@", url))
     host = parts.netloc.rpartition("@")[2]
     netloc = f"***@{host}" if "@" in parts.netloc else host
-    return urlunsplit((parts.scheme, netloc, parts.path, re.sub(r"=[^&]*", "=***", parts.query), parts.fragment))
+    hidden = [
+        re.sub(r"=[^&]*", "=***", part) if "=" in part else "***" if part else ""
+        for part in (parts.query, parts.fragment)
+    ]
+    return urlunsplit((parts.scheme, netloc, parts.path, *hidden))

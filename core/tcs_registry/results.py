@@ -508,7 +508,7 @@ def show(
         return
     if only_changes or since is not None:
         if output_format not in ("table", "json"):  # (a text table in a .sarif file, else)
-            raise UsageError("--changes shows a table or JSON (--format json)")
+            raise UsageError("--changes and --since show a table or JSON (--format json)")
         _show_changes(store, project, run, output_format, out, since)
         return
     repository, tag, platform = parse_image(image) if image else (None, None, None)

@@ -269,8 +269,11 @@ class VulnDatabase:
         ecosystem was synced from this source before and few records changed since; else the archive."""
         session = requests.Session()
         results = []
-        redact(urlsplit(source).password)  # (a mirror's, in its URL: never shown)
+        redact(urlsplit(source).username, urlsplit(source).password)  # (a mirror's, in its URL: never shown)
         origin = shown_url(source)  # what the store keeps of it, and lines show
+        if origin != source:  # kept whole by an older release: kept so no more (and its cursor followed)
+            with self.db:
+                self.db.execute("UPDATE sources SET origin = ? WHERE origin = ?", (origin, source))
         try:
             for ecosystem in ecosystems:
                 base_url = f"{source.rstrip('/')}/{quote(ecosystem)}"
