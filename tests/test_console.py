@@ -700,10 +700,21 @@ def test_the_console_stops_cleanly_and_says_why_it_cannot_listen(state_dir):
     assert again.process.stderr.read().splitlines()[-1].endswith("\tinfo\tConsole stopped")
 
 
-def test_a_run_named_to_push_that_is_not_sent_is_pushed_again_by_the_same_command(tcs, fresh_registry, state_dir):
+def test_a_run_named_to_push_that_is_not_sent_is_pushed_again_by_the_same_command(
+    tcs, fresh_registry, state_dir, monkeypatch
+):
     """`results push --run N` to a console that is away: the run is not in the queue of unsent runs (that
     holds the scans' own), so the hint is the same command again, not the bare `results push`."""
+    from urllib3.util.retry import Retry
+
+    import tcs_registry.submit
     from tcs_registry.testing.registry import free_port
+
+    class AtOnce(Retry):  # (its retries without their 7 s of backoff)
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **{**kwargs, "backoff_factor": 0})
+
+    monkeypatch.setattr(tcs_registry.submit, "Retry", AtOnce)
 
     assert tcs("registry", fresh_registry.url, "--mode=dry-run").code == 0
     away = f"--console=http://127.0.0.1:{free_port()}"

@@ -87,7 +87,7 @@ def test_a_listing_that_stopped_early_leaves_the_coverage_unknown(tcs, fresh_reg
 
     def second_page_fails(path, *_):
         if path.startswith("/v2/_catalog") and "last=" in path:
-            return 500, {"Content-Type": "application/json"}, b'{"errors": [{"code": "UNKNOWN"}]}'
+            return 400, {"Content-Type": "application/json"}, b'{"errors": [{"code": "UNSUPPORTED"}]}'  # (not retried)
         if path.startswith("/v2/_catalog"):
             link = '</v2/_catalog?last=team%2Fapp0&n=1>; rel="next"'
             return 200, {"Content-Type": "application/json", "Link": link}, b'{"repositories": ["team/app0"]}'
