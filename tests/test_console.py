@@ -535,6 +535,14 @@ def test_the_changes_page_shows_what_a_rescan_changed(console, browser, tcs, fre
     follow(browser, (By.LINK_TEXT, "see its latest scan"))
     assert not browser.find_elements(By.CSS_SELECTOR, "p.notice")
 
+    # a dry run to compare with: said, as the CLI says it (not every image listed as new)
+    assert tcs("registry", fresh_registry.url, "--project=web", "--mode=dry-run").code == 0
+    browser.get(console.url + "/projects/web/changes?since=3")
+    assert "Run 3 scanned no image (a dry run?): nothing to compare with" in browser.page_source
+    assert not browser.find_elements(By.CSS_SELECTOR, "table.findings")
+    browser.get(console.url + "/projects/web/changes?since=abc")
+    assert "scan and since are runs' numbers" in browser.page_source
+
 
 def test_a_base_layer_that_brings_findings_into_several_images(tcs, fresh_registry, pusher, state_dir, browser):
     from selenium.webdriver.common.by import By

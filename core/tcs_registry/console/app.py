@@ -470,8 +470,12 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         token = page_reader(request, project)
         scan, since = (findings.run_number(request.query_params.get(name, "")) for name in ("scan", "since"))
         for asked in (scan, since):
+            if asked == 0:
+                raise HTTPException(422, "scan and since are runs' numbers")
             if asked is not None and store.run(project, asked) is None:
                 raise HTTPException(404, "No such scan in this project")
+        if since is not None and store.latest_scan(project, store.scan_runs(project, since)) is None:
+            raise HTTPException(422, f"Run {since} scanned no image (a dry run?): nothing to compare with")
         latest = store.registries(project)
         if since is not None:  # (a scan is compared with one of its own registry)
             registry = store.run(project, since)["registry"]  # type: ignore[index]
