@@ -672,7 +672,10 @@ class Discovery:
                 wanted = not attached and s.image_filter.admits(repository, tag)
                 if unmatched and not attached:
                     matched = {p for p in unmatched if p.matches(repository, tag)}
-                    unmatched, denied = (unmatched - matched, denied) if wanted else (unmatched, denied | matched)
+                    if wanted:
+                        unmatched -= matched
+                    else:
+                        denied |= matched
                 if wanted and s.max_images is not None and admitted >= s.max_images:
                     while admitted_pending:  # an image under way may prove to be no image and free its
                         settle()  # place (the skipped ones are not waited for)
