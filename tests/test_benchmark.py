@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tcs_registry.oci import DOCKER_MANIFEST, OCI_MANIFEST
@@ -19,6 +20,8 @@ ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from registry_scale import latency_proxy, replaying, report, stats  # noqa: E402
+
+pytestmark = pytest.mark.timing  # asserts on rates and times: run apart from the parallel run
 
 
 def test_the_benchmark_runs_and_counts_the_minimum_requests(tmp_path, debian_layer):

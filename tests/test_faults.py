@@ -16,6 +16,8 @@ from tcs_registry.testing.facade import CUT_AFTER, NO_LENGTH, TRICKLE, TRICKLE_B
 from tcs_registry.testing.helpers import csv_rows, expected_rows, failures_path, report_path
 from tcs_registry.testing.proxy import Proxy, upstream_answer
 
+pytestmark = pytest.mark.timing  # asserts on rates and times: run apart from the parallel run
+
 
 def test_an_answer_broken_off_once_is_asked_again(tcs, anonymous_registry, standard, out_dir):
     broken: list[str] = []

@@ -13,6 +13,8 @@ from tcs_registry.pacing import Pace, Traffic
 from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path
 from tcs_registry.testing.proxy import Proxy
 
+pytestmark = pytest.mark.timing  # asserts on rates and times: run apart from the parallel run
+
 
 class FakeClock:
     def __init__(self) -> None:

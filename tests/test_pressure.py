@@ -23,6 +23,8 @@ from tcs_registry.testing.facade import Facade, arrived, text_answer
 from tcs_registry.testing.helpers import console_script, csv_rows, expected_rows, failures_path, report_path
 from tcs_registry.testing.proxy import TOO_MANY, HeldBack, Proxy, RandomFaults, TokenBucket
 
+pytestmark = pytest.mark.timing  # asserts on rates and times: run apart from the parallel run
+
 
 def dry_run(url: str, tmp, name: str, *extra: str) -> tuple[subprocess.CompletedProcess, float, list[list[str]]]:
     out = tmp / name

@@ -30,6 +30,8 @@ from tcs_registry.testing.helpers import (
 )
 from tcs_registry.testing.proxy import Proxy
 
+pytestmark = pytest.mark.timing  # asserts on rates and times: run apart from the parallel run
+
 
 def test_manifest_that_does_not_match_its_digest_fails_that_image_only(tcs, anonymous_registry, out_dir, state_dir):
     def tamper(path, session, upstream):

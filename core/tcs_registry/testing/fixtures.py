@@ -8,6 +8,7 @@ installed. See docs/plugins.md, "Testing a plugin".
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -127,10 +128,13 @@ def big(work) -> Seeded:
     """150 repositories and 1,000 tags; the storage is cached outside the checkout between runs."""
     storage = cache_dir() / f"big-v{BIG_DATASET_VERSION}"
     marker = storage / ".complete"
-    if not marker.exists():
-        shutil.rmtree(storage, ignore_errors=True)
-        _seed(storage, work, seed_big)
-        marker.write_text("ok\n")
+    storage.parent.mkdir(parents=True, exist_ok=True)
+    with open(storage.parent / f"{storage.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # pytest-xdist: one worker seeds it, the others wait for it
+        if not marker.exists():
+            shutil.rmtree(storage, ignore_errors=True)
+            _seed(storage, work, seed_big)
+            marker.write_text("ok\n")
     from tcs_registry.testing.datasets import big_catalog
 
     return Seeded(storage, list(big_catalog()))
