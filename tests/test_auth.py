@@ -158,6 +158,16 @@ def test_tls_needs_the_ca(tcs, tls_registry, ca_file, standard, out_dir):
 
     insecure = tcs("registry", tls_registry.url, "--mode=dry-run", "--insecure")
     assert insecure.code == 0, insecure.err
+    warned = "warn\tTLS verification is disabled (--insecure): the registry's identity is not checked"
+    assert [m for m in insecure.messages if m.startswith("warn")] == [warned]
+
+
+def test_insecure_on_a_plain_http_registry_says_what_it_turns_off(tcs, anonymous_registry):
+    result = tcs("registry", anonymous_registry.url, "--mode=dry-run", "--insecure")
+    assert result.code == 0, result.err
+    assert [m for m in result.messages if m.startswith("warn")] == [
+        "warn\tTLS verification is disabled (--insecure) for the HTTPS services the registry names"
+    ]
 
 
 def _docker_config(home, content: dict) -> None:
@@ -393,8 +403,11 @@ def test_a_password_alone_or_an_empty_one_says_what_is_missing(tcs, basic_regist
     alone = tcs("registry", basic_registry.url, "--mode=dry-run", "--password-stdin", stdin="some-token\n")
     assert alone.code == 3
     assert alone.messages[-1] == (
-        "error\tthe registry refused the credentials of a password without --username (a token), from"
-        " --username/--password"
+        "error\tthe registry refused the credentials of a password without --username (a token), from --password-stdin"
+    )
+    wrong = tcs("registry", basic_registry.url, "--mode=dry-run", "--username=alice", "--password-stdin", stdin="no\n")
+    assert wrong.messages[-1] == (
+        "error\tthe registry refused the credentials of user 'alice', from --username/--password-stdin"
     )
     empty = tcs("registry", basic_registry.url, "--mode=dry-run", "--username=alice", "--password-stdin", stdin="\n")
     assert (empty.code, empty.messages) == (

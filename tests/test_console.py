@@ -36,11 +36,12 @@ class Console:
             stderr=subprocess.PIPE,
             text=True,
         )
-        deadline, line = time.monotonic() + 30, ""
+        deadline, line, self.started = time.monotonic() + 30, "", []
         while time.monotonic() < deadline and "Console at" not in line:
             ready, _, _ = select.select([self.process.stderr], [], [], 1.0)
             if ready:
                 line = self.process.stderr.readline() if self.process.stderr else ""
+                self.started.append(line)
                 if not line and self.process.poll() is not None:
                     break
         match = re.search(r"Console at (http://\S+/)", line)
@@ -455,8 +456,9 @@ def test_exports_admin_tokens_and_the_trend(console, browser, tmp_path):
     assert json.loads(written.stdout)["runs"][0]["results"] == run["results"]
     for missing in ("99", str(2**64), "x"):  # no such scan, one no store could hold, none at all
         request = urllib.request.Request(link.replace("/1.sarif", f"/{missing}.sarif"), headers=request.headers)  # noqa: S310
-        with pytest.raises(urllib.error.HTTPError, match="404"):
+        with pytest.raises(urllib.error.HTTPError, match="404") as refused:
             urllib.request.urlopen(request, timeout=30)  # noqa: S310
+        assert f"No run {missing} in this project" in refused.value.read().decode()  # as the API's words
 
     log_in("admin")
     follow(browser, (By.LINK_TEXT, "Tokens"))
@@ -691,6 +693,11 @@ def test_the_console_stops_cleanly_and_says_why_it_cannot_listen(state_dir):
     use is one error line (exit 3), not the web server's own."""
     server = Console(state_dir)
     port = int(server.url.rsplit(":", 1)[1])
+    store = f"sqlite:///{state_dir / 'state.db'}"
+    assert [line.split("\t", 1)[1] for line in server.started] == [  # a mistyped --state-dir would say so
+        f"warn\tNo scan in the store {store} yet: the console shows what scans write there\n",
+        f"info\tConsole at {server.url}/ store={store}\n",
+    ]
     where = f"--state-dir={state_dir}"
     taken = subprocess.run(
         [console_script(), "console", "serve", f"--port={port}", where], capture_output=True, text=True, timeout=60

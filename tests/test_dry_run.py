@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from tcs_registry.testing.facade import Facade, text_answer
 from tcs_registry.testing.helpers import csv_rows, expected_rows, store_rows
 from tcs_registry.testing.images import Pusher, make_layer
 
@@ -147,6 +148,18 @@ def test_https_to_a_plain_http_registry_says_so(tcs, anonymous_registry):
     assert result.messages[-1] == (
         f"error\t{anonymous_registry.host} does not speak TLS; if it is a plain-HTTP registry, use an http:// URL"
     )
+
+    # a token service named by the registry's challenge: no URL of the user's to mend
+    with Facade(anonymous_registry.url, name="registry") as facade:
+
+        @facade.route("GET", "/v2/")
+        def challenge(request):
+            realm = f'Bearer realm="https://{facade.host}/token",service="registry"'
+            return text_answer("", 401, {"WWW-Authenticate": realm})
+
+        result = tcs("registry", facade.url, "--mode=dry-run", "--username=alice", "--password-stdin", stdin="pw\n")
+    assert result.code == 3
+    assert result.messages[-1] == f"error\tthe registry's token service {facade.host} does not speak TLS"
 
 
 def test_the_report_has_unix_line_endings(tcs, anonymous_registry, out_dir):

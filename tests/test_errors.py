@@ -214,3 +214,14 @@ def test_a_host_that_never_answers_is_probed_once_and_said_so(tcs):
         "(--registry-type skips the probe)" in result.messages  # fmt: skip
     assert result.messages[-1] == f"error\t127.0.0.1:{port} took longer than 1 s to answer, every time it was asked"
     assert set(paths) == {"/v2/"}  # the probe's, then the client's, asked three times
+
+
+def test_a_bad_log_format_from_the_environment_is_named_as_the_variable(tcs, anonymous_registry, monkeypatch):
+    result = tcs("registry", anonymous_registry.url, "--log-format=xml")
+    _one_error(result, 2, "Invalid value for '--log-format': 'xml' is not one of 'tab', 'json'.")
+    monkeypatch.setenv("TCS_LOG_FORMAT", "xml")
+    _one_error(
+        tcs("registry", anonymous_registry.url),
+        2,
+        "Invalid value for TCS_LOG_FORMAT: 'xml' is not one of 'tab', 'json'.",
+    )

@@ -238,6 +238,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             if flags.get("password") is not None:
                 raise UsageError("--password and --password-stdin contradict each other: choose one")
             flags["password"] = sys.stdin.read().rstrip("\r\n")
+            flags["password_stdin"] = True  # (named so in errors)
             if not flags["password"]:
                 raise UsageError("--password-stdin read an empty password: pipe the password or token in")
         if flags.get("password") == "":
@@ -258,7 +259,10 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
         logs.redact(settings.credentials.password, settings.token)
         if settings.verify is False:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-            log.warning("TLS verification is disabled (--insecure): the registry's identity is not checked")
+            if settings.scheme == "https":
+                log.warning("TLS verification is disabled (--insecure): the registry's identity is not checked")
+            else:  # (its token service may still be HTTPS)
+                log.warning("TLS verification is disabled (--insecure) for the HTTPS services the registry names")
         pm = get_pm()
         sys.exit(Discovery(pm, settings).run(sys.stdout))
 
@@ -543,6 +547,8 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             config = uvicorn.Config(app, host=host, port=port, log_level="warning", server_header=False)
             server = uvicorn.Server(config)
             listening = listen(host, port)  # (ours: an address in use is one line, not uvicorn's)
+            if not store.projects():  # (a --state-dir mistyped, or a console started before any scan)
+                log.warning("No scan in the store %s yet: the console shows what scans write there", store.where)
             if host not in ("127.0.0.1", "localhost", "::1"):
                 log.warning(
                     "The console listens on %s: serve it behind TLS (a reverse proxy) beyond this machine",
@@ -758,6 +764,16 @@ def existing_store(url: Any) -> Store:
     return Store(url)
 
 
+def _from_environment(exc: click.exceptions.ClickException) -> str | None:
+    """A bad value that came from a variable (TCS_LOG_FORMAT), named as that: click names the flag."""
+    param, ctx = getattr(exc, "param", None), getattr(exc, "ctx", None)
+    if not isinstance(param, click.Option) or ctx is None or not isinstance(param.envvar, str):
+        return None
+    if ctx.get_parameter_source(param.name or "") is not click.core.ParameterSource.ENVIRONMENT:
+        return None
+    return exc.format_message().replace(f"'{param.opts[-1]}'", param.envvar, 1)
+
+
 def _asked_log_format(args: list[str]) -> str:
     """The log format asked for, read before the arguments are parsed: an error in them is a log line
     in that format too (a collector reads every line)."""
@@ -795,7 +811,7 @@ def main(argv: Sequence[str] | None = None, plugin_manager: pluggy.PluginManager
         click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
         return 0
     except click.exceptions.ClickException as exc:
-        log.error("%s", exc.format_message())
+        log.error("%s", _from_environment(exc) or exc.format_message())
         return EXIT_USAGE if isinstance(exc, click.exceptions.UsageError) else exc.exit_code
     except TcsError as exc:
         log.error("%s", exc)

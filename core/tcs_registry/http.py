@@ -605,10 +605,9 @@ class RegistryClient:
             return self.transport.request(method, url, **kwargs)
         except requests.exceptions.SSLError as exc:
             if "WRONG_VERSION_NUMBER" in str(exc) or "record layer failure" in str(exc):
-                # (a token service's URL is the registry's challenge's: no URL of the user's to mend)
-                hint = (
-                    "" if host.startswith("the registry's") else "; if it is a plain-HTTP registry, use an http:// URL"
-                )
+                # (a token service's or vendor API's URL is not the user's to mend)
+                users = origin(url) == self._origin
+                hint = "; if it is a plain-HTTP registry, use an http:// URL" if users else ""
                 raise RegistryError(f"{host} does not speak TLS{hint}") from None
             raise RegistryError(
                 f"TLS verification failed for {host}: {_reason(exc)}; if the registry uses a private CA, "

@@ -68,7 +68,7 @@ class Credentials:
 
     username: str | None = None
     password: str | None = field(default=None, repr=False)
-    source: str = "anonymous"  # "flag", "env", "config", "docker-config", a plugin's label
+    source: str = "anonymous"  # "flag", "stdin", "env", "config", "docker-config", a plugin's label
     # the password is an identity token: the OAuth refresh token `docker login` keeps for a registry whose
     # token service gave one (distribution's docs/spec/auth/oauth.md), sent with grant_type=refresh_token
     identity_token: bool = False
@@ -85,6 +85,8 @@ class Credentials:
             return f"the auth file {source.partition(':')[2]}"
         if source.startswith("docker-credential-"):
             return f"the credential helper {source}"
+        if source == "stdin":
+            return "--username/--password-stdin" if self.username else "--password-stdin"
         return _ORIGINS.get(source, source)
 
     def refused(self, who: str) -> str:

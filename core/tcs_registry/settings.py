@@ -90,6 +90,7 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "ignore_file": (str,),
 }
 _ALIASES = {"allowlist": "allow_list", "denylist": "deny_list"}
+_TYPE_WORDS = {str: "a string", list: "a list of strings", int: "a number", float: "a number", bool: "true or false"}
 
 
 LOOPBACK_HOSTS = ("localhost", "127.", "[::1]")
@@ -196,8 +197,9 @@ def load_config(path: str | None) -> tuple[dict[str, Any], Path | None]:
                 or (isinstance(value, bool) and bool not in types)
                 or (isinstance(value, list) and not all(isinstance(item, str) for item in value))
             ):
-                kind = " (a string or a list of strings)" if list in types else ""
-                raise UsageError(f"config file {str(candidate)!r}: {key!r} has the wrong type{kind}")
+                wanted = " or ".join(dict.fromkeys(_TYPE_WORDS[t] for t in types))
+                shown = "" if name in ("password", "token") else f", not {value!r}"  # (a secret stays unshown)
+                raise UsageError(f"config file {str(candidate)!r}: {key!r} must be {wanted}{shown}")
             config[name] = value
         return config, candidate
     return {}, None
@@ -316,6 +318,8 @@ def resolve(
         raise UsageError("--username needs a password: --password, --password-stdin or TCS_REGISTRY_PASSWORD")
     if username is not None or password is not None:
         source = user_source if username is not None else password_source
+        if flags.get("password_stdin") and source == "flag":
+            source = "stdin"
         credentials = Credentials(username or None, password, source=source)
     else:
         credentials = (docker_credentials(host) if docker_credentials else None) or Credentials()

@@ -20,7 +20,6 @@ import os
 import re
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -40,6 +39,7 @@ from .errors import TcsError, UsageError
 from .files import private_dir, private_file
 from .models import ImageDescription, Inventory, Platform
 from .oci import format_time, parse_time
+from .packed import pack, unpack
 from .schema import (
     digests,
     failures,
@@ -527,7 +527,7 @@ class Store:
             values = dict(project=project, registry=registry, digest=inventory.digest, analyser=analyser)
             platforms[key] = {**where, **values, "scanned_at": now}
             if findings_ is not None:
-                found[key] = {**where, "findings": zlib.compress(json.dumps(findings_, separators=(",", ":")).encode())}
+                found[key] = {**where, "findings": pack(findings_)}
                 listed += finding_rows_of(project, registry, run, where, findings_)
             document_json = json.dumps(document, separators=(",", ":"))
             stored[inventory.digest] = dict(
@@ -680,8 +680,7 @@ class Store:
                 "platform": row["platform"],
                 "digest": row["digest"],
                 "scanned_at": row["scanned_at"],
-                "matched": row["findings"] is not None
-                and "vulnerabilities" in json.loads(zlib.decompress(row["findings"])),
+                "matched": row["findings"] is not None and "vulnerabilities" in unpack(row["findings"]),
                 "vulnerability": {},
                 "violation": {},
             }
@@ -781,7 +780,7 @@ class Store:
         document.update(repository=row["repository"], tag=row["tag"])
         document["image"] = f"{urlsplit(row['registry']).netloc}/{row['repository']}:{row['tag']}"
         if row["findings"] is not None:
-            document.update(json.loads(zlib.decompress(row["findings"])))
+            document.update(unpack(row["findings"]))
         return document
 
     def previous_scan(self, project: str, scan: Sequence[int]) -> int | None:
@@ -960,13 +959,13 @@ class LayerCache:
         with self._lock:
             values = self._unwritten.get((diff_id, analyser))
         if values is not None:
-            return json.loads(zlib.decompress(values["record"]))
+            return unpack(values["record"])
         query = sa.select(layers.c.record).where(layers.c.diff_id == diff_id, layers.c.analyser == analyser)
         record = self.store._scalar(query)
-        return json.loads(zlib.decompress(record)) if record is not None else None
+        return unpack(record) if record is not None else None
 
     def put_layer(self, diff_id: str, analyser: str, record: dict[str, Any]) -> None:
-        blob = zlib.compress(json.dumps(record, separators=(",", ":")).encode())
+        blob = pack(record)
         values = dict(diff_id=diff_id, analyser=analyser, record=blob, analysed_at=_now())
         with self._lock:
             self._unwritten[(diff_id, analyser)] = values

@@ -134,9 +134,16 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             filters = findings.Filters.parse(params)
         except findings.FilterError as exc:
             raise HTTPException(422, str(exc)) from None
-        if filters.scan is not None and store.run(project, filters.scan) is None:
-            raise HTTPException(404, f"No run {filters.scan} in this project")
+        if filters.scan is not None:
+            project_run(project, filters.scan)
         return filters
+
+    def project_run(project: str, number: int | None, asked: str = "") -> RowMapping:
+        """The project's run ``number``; 404, in the same words everywhere, for one it does not have."""
+        row = store.run(project, number) if number and 0 < number < 2**31 else None
+        if row is None:
+            raise HTTPException(404, f"No run {asked or number} in this project")
+        return row
 
     def listing(request: Request, project: str, kind: str) -> dict[str, Any]:
         params = dict(request.query_params)
@@ -224,10 +231,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
 
     def submitted(project: str, run: int) -> RowMapping:
         """The project's run (a finished one too: sending again changes nothing, a lost answer is retried)."""
-        row = store.run(project, run) if 0 < run < 2**31 else None
-        if row is None:
-            raise HTTPException(404, "no such run")
-        return row
+        return project_run(project, run)
 
     @app.post("/api/v1/projects/{project}/runs/{run}/images")
     async def api_images(
@@ -472,8 +476,8 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         for asked in (scan, since):
             if asked == 0:
                 raise HTTPException(422, "scan and since are runs' numbers")
-            if asked is not None and store.run(project, asked) is None:
-                raise HTTPException(404, "No such scan in this project")
+            if asked is not None:
+                project_run(project, asked)
         if since is not None and store.latest_scan(project, store.scan_runs(project, since)) is None:
             raise HTTPException(422, f"Run {since} scanned no image (a dry run?): nothing to compare with")
         latest = store.registries(project)
@@ -533,13 +537,12 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         """A scan of a registry as one SARIF run, as `tcs-registry results --format sarif` writes it: the
         file to upload to GitHub code scanning."""
         page_reader(request, project)
-        number = findings.run_number(run)
-        if not number or store.run(project, number) is None:
-            raise HTTPException(404, "No such scan in this project")
+        number = findings.run_number(run) or 0
+        registry = project_run(project, number, run[:20])["registry"]
         scan = store.scan_runs(project, number)
         if not store.latest_scan(project, scan):
-            raise HTTPException(404, "This run scanned no image")
-        name = report_name(urlsplit(store.run(project, number)["registry"]).netloc, f"run-{number}")  # type: ignore[index]
+            raise HTTPException(422, f"Run {number} scanned no image (a dry run?): nothing to write as SARIF")
+        name = report_name(urlsplit(registry).netloc, f"run-{number}")
         document = registry_sarif(store, project, scan).document()
         return attachment(json.dumps(document, indent=2), f"{name.removesuffix('.csv')}.sarif")
 

@@ -27,6 +27,7 @@ import requests
 from ..errors import EXIT_REGISTRY, TcsError, UsageError
 from ..files import private_dir, private_file
 from ..oci import parse_time
+from ..packed import pack, unpack
 from ..redaction import hide, redact, shown_url
 from .versions import ecosystem_base, parser
 
@@ -175,11 +176,11 @@ class VulnDatabase:
             " WHERE a.ecosystem = ? AND a.name = ? AND v.withdrawn IS NULL",
             (ecosystem, package_key(ecosystem, name)),
         ).fetchall()
-        return [json.loads(zlib.decompress(row[0])) for row in rows]
+        return [unpack(row[0]) for row in rows]
 
     def get(self, vuln_id: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT record FROM vulns WHERE id = ?", (vuln_id,)).fetchone()
-        return json.loads(zlib.decompress(row[0])) if row else None
+        return unpack(row[0]) if row else None
 
     def status(self) -> list[EcosystemStatus]:
         rows = self.db.execute(
@@ -213,7 +214,7 @@ class VulnDatabase:
             return False
         self.db.execute("DELETE FROM vulns WHERE id = ?", (vuln_id,))
         withdrawn = record.get("withdrawn") or None
-        blob = zlib.compress(json.dumps(record, separators=(",", ":")).encode(), 6)
+        blob = pack(record)
         self.db.execute("INSERT INTO vulns VALUES (?, ?, ?, ?)", (vuln_id, modified, withdrawn, blob))
         keys = set()
         for entry in affected:
