@@ -82,6 +82,8 @@ def test_build_time_falls_back_from_the_epoch_to_the_label():
     }
     assert format_time(build_time(labelled)) == "2023-03-03T00:00:00Z"
     assert build_time({"created": "1970-01-01T00:00:00Z"}) is None
+    # a config's "config" that is no object (an artifact's config, read as an image's by a vendor's list)
+    assert build_time({"created": "1970-01-01T00:00:00Z", "config": "x"}) is None
     assert build_time({"config": {"Labels": None}}) is None
 
 

@@ -158,7 +158,8 @@ def verify_digest(body: bytes, expected: str, what: str) -> None:
         raise ImageError(f"{what}: content does not match its digest (expected {expected}, got {actual})")
 
 
-def _descriptor(raw: Any, what: str) -> Descriptor:
+def descriptor(raw: Any, what: str) -> Descriptor:
+    """A manifest's or an index's entry (a vendor's list of an index's entries too); ImageError if malformed."""
     if not isinstance(raw, dict) or not isinstance(raw.get("digest"), str):
         raise ImageError(f"{what}: malformed descriptor in manifest")
     size = raw.get("size") or 0
@@ -208,7 +209,7 @@ def parse_manifest(body: bytes, content_type: str, digest: str, what: str) -> Ma
         return Manifest(
             digest=digest,
             media_type=media_type if media_type in INDEX_TYPES else OCI_INDEX,
-            manifests=tuple(_descriptor(d, what) for d in entries),
+            manifests=tuple(descriptor(d, what) for d in entries),
             **attached,
         )
     if "config" in doc and media_type in (*IMAGE_TYPES, "", "application/json"):
@@ -216,8 +217,8 @@ def parse_manifest(body: bytes, content_type: str, digest: str, what: str) -> Ma
         return Manifest(
             digest=digest,
             media_type=media_type if media_type in IMAGE_TYPES else OCI_MANIFEST,
-            config=_descriptor(doc["config"], what),
-            layers=tuple(_descriptor(d, what) for d in layers),
+            config=descriptor(doc["config"], what),
+            layers=tuple(descriptor(d, what) for d in layers),
             **attached,
         )
     raise ImageError(
@@ -253,7 +254,8 @@ def build_time(config: dict[str, Any]) -> datetime | None:
     created = parse_time(config.get("created"))
     if created is not None and created != _EPOCH:
         return created
-    labels = (config.get("config") or {}).get("Labels") or {}
+    inner = config.get("config")
+    labels = (inner.get("Labels") if isinstance(inner, dict) else None) or {}
     labelled = parse_time(labels.get("org.opencontainers.image.created")) if isinstance(labels, dict) else None
     return labelled or None
 

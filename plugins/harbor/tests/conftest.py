@@ -27,6 +27,13 @@ CNCF registry. Each behaviour is Harbor's own (goharbor/harbor at c50c7ddd):
   ``sort=creation_time`` give oldest first and replace the default whole, tie-breaker included
   (``lib/orm/query.go`` ``setSorts``); pages are LIMIT/OFFSET (``QuerySetter``), so what leaves the
   list while it is read shifts the later pages; ``q=tags=*`` keeps tagged artifacts only.
+  ``lib/q/builder.go``: ``q`` is ``k=v`` pairs split on ``,`` (an empty key or value is 400), a value
+  exact, ``~fuzzy``, ``[min~max]``, ``{or list}`` or ``(and list)`` split on spaces; ``dao.go``
+  ``setBaseQuery``: ``base=*`` lists an index's untagged children too (any other base is 400);
+  ``digest`` is a column filter (``lib/orm/query.go``).
+* ``src/server/registry/manifest.go`` ``getManifest``: a GET of a manifest (not a HEAD) is a pull
+  event, which sets the artifact's ``pull_time`` and the repository's pull count
+  (``controller/event/handler/internal/artifact.go`` onPull): kept in ``pulled``.
   ``creator.go``: wrong Basic credentials with a scope get an anonymous
   token (the security chain falls through), without a scope a 401.
 * paging: ``page`` from 1, ``page_size`` default 10, more than 100 refused (swagger: 422),
@@ -41,7 +48,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 import pytest
 
@@ -113,6 +120,22 @@ def seed_harbor(pusher: Pusher) -> list[Expected]:
     return expected
 
 
+def _keywords(q: str) -> dict[str, Any] | tuple:
+    """Harbor's ``q`` (lib/q/builder.go parseKeywords): a value exact or ``~fuzzy`` (a string), or
+    (bracket, [items]) for an or/and list (ranges: not modelled). A malformed one is its 400."""
+    keywords: dict[str, Any] = {}
+    for param in unquote_plus(q).split(",") if q else ():
+        key, equals, value = param.partition("=")
+        if not equals or not key or not value:
+            message = 'the query string must contain "=" and the key/value cannot be empty'
+            return _errors("BAD_REQUEST", message, 400)
+        closing = {"{": "}", "(": ")"}.get(value[0])
+        if closing and value[-1] != closing:
+            return _errors("BAD_REQUEST", f"invalid query string value: {value}", 400)
+        keywords[key] = (value[0], [v for v in value[1:-1].split(" ") if v]) if closing else value
+    return keywords
+
+
 def _errors(code: str, message: str, status: int):
     return json_answer({"errors": [{"code": code, "message": message}]}, status)
 
@@ -135,6 +158,7 @@ class HarborFacade(Facade):
         self.after_artifacts: Any = None  # called with each artifact page's request once it is answered
         # images whose config Harbor could not read at push: extra_attrs {} (pkg/artifact/model.go From)
         self.unread_configs: set[str] = set()
+        self.pulled: list[tuple[str, str]] = []  # (repository, reference) of each manifest GET: a pull to Harbor
         self.route("GET", "/api/v2.0/ping")(lambda request: text_answer("Pong"))
         self.route("GET", "/api/v2.0/systeminfo")(lambda request: json_answer({"auth_mode": self.auth_mode}))
         self.route("GET", "/service/token")(self.token)
@@ -231,7 +255,10 @@ class HarborFacade(Facade):
             allowed = caller.name is not None and self._may(caller, repository.split("/")[0], "repository:pull")
         if not allowed:
             return self._challenge(request, f"repository:{repository}:pull")
-        return self.forward(request)
+        answer = self.forward(request)
+        if request.method == "GET" and "/manifests/" in request.path and answer[0] == 200:
+            self.pulled.append((repository, request.path.rpartition("/")[2]))
+        return answer
 
     # -- paging ---------------------------------------------------------------------------------
     def _page(self, request: Request, items: list[Any]):
@@ -322,6 +349,8 @@ class HarborFacade(Facade):
             else:
                 config_type = manifest["config"]["mediaType"]
                 artifact.update(media_type=config_type, type="CHART" if config_type == HELM_CONFIG else "IMAGE")
+                # manifest/v2.go: the manifest's artifactType, else its config's media type
+                artifact["artifact_type"] = manifest.get("artifactType") or config_type
                 if artifact["type"] == "IMAGE":
                     config = self.upstream_json(f"/v2/{repository}/blobs/{manifest['config']['digest']}")
                     extra = {k: config.get(k) for k in ("created", "architecture", "os")}  # no variant
@@ -352,10 +381,25 @@ class HarborFacade(Facade):
         repository = f"{project}/{unquote(repo)}"  # the path segment arrives double-encoded
         stored = [d for d in self.stored.manifests(repository) if d not in self.deleted]
         every = [a for a in (self._artifact(repository, d) for d in stored) if a]
+        query = _keywords(request.arg("q", ""))
+        if isinstance(query, tuple):
+            return query
         children = {r["child_digest"] for a in every for r in a["references"] or ()}
-        listed = [a for a in every if a["digest"] not in children or a["tags"]]  # dao.go hides untagged children
-        if request.arg("q") == "tags=*":
-            listed = [a for a in listed if a["tags"]]
+        if "base" in query:
+            if query.pop("base") != "*":
+                return _errors("BAD_REQUEST", 'the value of "base" query can only be exact match value with "*"', 400)
+            listed = every
+        else:
+            listed = [a for a in every if a["digest"] not in children or a["tags"]]  # dao.go hides untagged children
+        for key, value in query.items():
+            if key == "tags" and value == "*":
+                listed = [a for a in listed if a["tags"]]
+            elif key == "digest" and isinstance(value, tuple):  # query.go: an or list is IN, an and list ignored
+                listed = [a for a in listed if a["digest"] in value[1]] if value[0] == "{" else listed
+            elif key == "digest":  # exact, or ~ a part of it (LIKE)
+                listed = [a for a in listed if (value[1:] in a["digest"] if value[0] == "~" else value == a["digest"])]
+            else:  # (what the plugin does not ask: not modelled here)
+                return _errors("BAD_REQUEST", f"the facade does not model q={key}", 400)
         if request.arg("sort") == "push_time":  # push_time alone: equal times in no set order
             listed.sort(key=lambda a: a["push_time"])
         else:  # -push_time,-id (the digest stands in for the id)

@@ -10,6 +10,7 @@ from tcs_registry_harbor.client import HarborClient
 
 from tcs_registry.models import Credentials, Registry
 from tcs_registry.plugins import get_plugin_manager
+from tcs_registry.testing.facade import text_answer
 from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, store_rows, vulnerabilities
 from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
 
@@ -41,7 +42,7 @@ def rows_of(harbor, expected, projects: tuple[str, ...]):
     ],
 )
 def test_dry_run_through_the_harbor_api(tcs, pm, harbor, harbor_expected, out_dir, small_pages, user, projects):
-    before = len(harbor.requests)
+    before, pulled = len(harbor.requests), len(harbor.pulled)
     credentials = login(harbor, user) if user else []
     result = tcs("registry", harbor.url, "--mode=dry-run", "--registry-type=HARBOR", *credentials, pm=pm)
     assert result.code == 0, result.err
@@ -53,6 +54,8 @@ def test_dry_run_through_the_harbor_api(tcs, pm, harbor, harbor_expected, out_di
     # project checks with the upstream registry)
     manifests = [r.path.rpartition("/")[2] for r in requests if "/manifests/" in r.path]
     assert ("team" not in projects or manifests) and all(m.startswith("sha256:") for m in manifests)
+    # Harbor counts a manifest GET as a pull (retention rules read pull_time): only the arm image's is read
+    assert [repository for repository, _ in harbor.pulled[pulled:]] == (["team/pi"] if "team" in projects else [])
     if user == "admin":  # several pages of projects, of repositories and of artifacts were read
         assert [r.arg("page") for r in requests if r.path == "/api/v2.0/projects"] == ["1", "2"]
         sub = [r for r in requests if r.path.endswith("/team/repositories/sub%2Fapp/artifacts")]
@@ -203,6 +206,52 @@ def test_an_image_whose_config_harbor_could_not_read_is_described_from_v2(harbor
         "2024-02-15T09:00:00+00:00",
         ["linux/amd64"],
     )
+
+
+def test_an_index_is_described_from_its_listed_platforms_unless_one_is_not_there(harbor_over, monkeypatch):
+    """Its platforms (their variants too) from the index's references, their build times from one list of
+    their artifacts: no manifest read (a pull, to Harbor). A platform whose config Harbor could not read,
+    or a list that fails: from /v2/, by the digest listed."""
+    from tcs_registry.testing.images import Pusher, make_layer
+
+    layer = make_layer({"etc/os-release": b"ID=multi\n"})
+    made = {}
+
+    def multi(pusher: Pusher) -> list:
+        amd = pusher.image("team/multi", None, created="2024-05-01T00:00:00Z", layers=[layer])
+        arm = pusher.image(
+            "team/multi", None, created="2024-05-02T00:00:00Z", layers=[layer], architecture="arm", variant="v7"
+        )
+        attestation = pusher.attestation("team/multi", amd)
+        platforms = [(amd, {"architecture": "amd64", "os": "linux"}), (arm, {"architecture": "arm", "os": "linux",
+                     "variant": "v7"})]  # fmt: skip
+        made.update(index=pusher.index("team/multi", "1", platforms, [(attestation, amd)]).digest, arm=arm.digest)
+        return []
+
+    with harbor_over("harbor-multi", multi) as facade:
+        registry = Registry(facade.url, "http", facade.host, "", "HARBOR")
+        described = []
+        for unread, failing in ((set(), False), ({made["arm"]}, False), (set(), True)):
+            monkeypatch.setattr(facade, "unread_configs", unread)
+            if failing:  # the list of the platforms' artifacts answers 400 (a gateway's URL limit, ...)
+                facade.route("GET", ".*/artifacts")(
+                    lambda r: text_answer("", 400) if "base" in r.arg("q", "") else None
+                )
+                facade.routes.insert(0, facade.routes.pop())
+            client = HarborClient(registry, Credentials("admin", facade.users["admin"]))
+            requests, pulled = len(facade.requests), len(facade.pulled)
+            assert list(client.tags("team/multi")) == ["1"]
+            image = client.describe("team/multi", "1")
+            lists = [r.arg("q") for r in facade.requests[requests:] if r.path.endswith("/artifacts")]
+            shown = (image.digest, [str(p) for p in image.platforms], image.build_time.isoformat())
+            described.append((shown, lists, [reference for _, reference in facade.pulled[pulled:]]))
+    shown = (made["index"], ["linux/amd64", "linux/arm/v7"], "2024-05-02T00:00:00+00:00")
+    children = f"base=*,digest={{{' '.join(p.digest for p in image.platforms)}}}"
+    assert described[0] == (shown, ["tags=*", children], [])
+    assert described[1][:2] == (shown, ["tags=*", children])
+    assert described[1][2][0] == made["index"]  # then each platform's manifest, by digest
+    assert described[2][:2] == (shown, ["tags=*", children])
+    assert described[2][2][0] == made["index"]
 
 
 def test_push_time_is_the_tags_own(harbor):

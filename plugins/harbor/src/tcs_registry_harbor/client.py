@@ -11,13 +11,23 @@ from itertools import islice
 from typing import Any
 from urllib.parse import quote
 
-from tcs_registry import AuthError, Credentials, ImageDescription, Platform, Registry, RegistryClient, RegistryError
+from tcs_registry import (
+    AuthError,
+    Credentials,
+    ImageDescription,
+    ImageError,
+    Platform,
+    Registry,
+    RegistryClient,
+    RegistryError,
+)
 from tcs_registry.default_plugins import v2
 from tcs_registry.http import json_field
-from tcs_registry.oci import INDEX_TYPES, build_time, parse_time
+from tcs_registry.oci import IMAGE_TYPES, INDEX_TYPES, OCI_MANIFEST, Manifest, build_time, descriptor, parse_time
 
 API = "/api/v2.0"
 PAGE_SIZE = 100  # Harbor's maximum page_size (swagger)
+MOST_PLATFORMS_LISTED = 50  # in one list's query (nginx's 8 KB request line); an index with more: /v2/
 FIRST_PAGE_AGAIN = 3  # times the first page of artifacts is read again at most, for tags moved meanwhile
 ROBOT_PREFIX = "robot$"  # Harbor's robot_name_prefix (ROBOT_NAME_PREFIX), unless the instance sets another
 ROBOT_PREFIX_VARIABLE = "TCS_HARBOR_ROBOT_PREFIX"
@@ -36,7 +46,7 @@ class HarborClient(RegistryClient):
 
     Only Harbor's lists are used (projects, repositories, artifacts): an OIDC user's CLI secret is taken
     on those and on /v2/, nowhere else (goharbor/harbor src/server/middleware/security/oidc_cli.go).
-    What a list does not say (an index's platforms' build times, an arm image's variant) comes from /v2/.
+    What the lists do not say (an arm image's variant, what Harbor could not read) comes from /v2/.
     """
 
     anonymous_ping = False  # core/service/token/creator.go: no scope, no anonymous token
@@ -163,10 +173,58 @@ class HarborClient(RegistryClient):
             exc.status,
         )
 
+    def _index(self, repository: str, tag: str, artifact: dict[str, Any]) -> ImageDescription | None:
+        """An index from its listed ``references`` (each platform, its variant too) and one list of its
+        platforms' artifacts (``base=*``: untagged children too), for their build times: no manifest is
+        read, which Harbor would count as a pull of each (``pull_time``, read by retention rules). None
+        where the lists do not say it all (a platform not there, a config Harbor could not read)."""
+        what = f"Harbor artifacts of {repository}"
+        references = artifact.get("references")
+        if not isinstance(references, list) or not all(isinstance(r, dict) for r in references):
+            return None
+        digest, media_type = json_field(artifact, "digest", what), str(artifact.get("manifest_media_type"))
+        try:  # (references name no media type: each platform's artifact, listed below, says it is an image)
+            entries = [
+                descriptor({**r, "digest": r.get("child_digest"), "mediaType": OCI_MANIFEST}, what) for r in references
+            ]
+        except ImageError:
+            return None
+        platforms = Manifest(digest, media_type, manifests=tuple(entries)).platforms()
+        if not 0 < len(platforms) <= MOST_PLATFORMS_LISTED:
+            return None
+        project, name = repository_path(repository)
+        path = f"/projects/{quote(project, safe='')}/repositories/{name}/artifacts"
+        digests = " ".join(p.digest for p in platforms)
+        query = {"with_tag": "false", "with_accessory": "false", "q": f"base=*,digest={{{digests}}}"}
+        try:
+            children = {child.get("digest"): child for child in self.pages(path, what, **query)}
+        except AuthError:
+            raise
+        except RegistryError as exc:  # (a gateway's limit on the URL's length, ...): as before, from /v2/
+            log.debug("Harbor's list of %s:%s's platforms failed, read from /v2/: %s", repository, tag, exc)
+            return None
+        listed = [children.get(p.digest) or {} for p in platforms]
+        configs = [child.get("extra_attrs") for child in listed]
+        # an image's (not an artifact's riding in the index: Harbor's references name no media type)
+        if not all(c.get("type") == "IMAGE" and c.get("manifest_media_type") in IMAGE_TYPES for c in listed):
+            return None
+        if not all(isinstance(c, dict) and c for c in configs):
+            return None
+        times = [t for t in map(build_time, configs) if t is not None]  # type: ignore[arg-type]
+        return ImageDescription(
+            repository=repository,
+            tag=tag,
+            digest=digest,
+            media_type=media_type,
+            platforms=platforms,
+            build_time=max(times) if times else None,
+        )
+
     def describe(self, repository: str, tag: str) -> ImageDescription | None:
-        """From the listed artifact, without a manifest or config fetch for a single-platform image; an
-        index's platforms' build times, an arm image's variant (which Harbor's extra_attrs leave out) and
-        an image whose config Harbor could not read (extra_attrs {}) from /v2/, by the listed digest: by
+        """From the listed artifact, without a manifest or config fetch (an index: from its platforms'
+        artifacts, listed); an arm image's variant (which Harbor's extra_attrs leave out), an image whose
+        config Harbor could not read (extra_attrs {}) and an index whose platforms are not all listed
+        from /v2/, by the listed digest: by
         tag, a proxy-cache project asks the upstream registry whether the tag moved (and fetches it if
         so), by digest it answers from its cache (controller/proxy UseLocalManifest). None if it was not
         listed here (plain V2 describes it)."""
@@ -177,6 +235,8 @@ class HarborClient(RegistryClient):
         pushed = parse_time(listed_tag.get("push_time")) or parse_time(artifact.get("push_time"))
         extra = artifact.get("extra_attrs") if isinstance(artifact.get("extra_attrs"), dict) else {}
         media_type = str(artifact.get("manifest_media_type") or "")
+        if media_type in INDEX_TYPES and (index := self._index(repository, tag, artifact)):
+            return replace(index, push_time=pushed)
         if media_type in INDEX_TYPES or not extra or str(extra.get("architecture") or "").startswith("arm"):
             return replace(v2.describe(self, repository, tag, str(artifact["digest"])), push_time=pushed)
         platform = Platform(str(extra.get("os", "")), str(extra.get("architecture", "")), digest=artifact["digest"])
