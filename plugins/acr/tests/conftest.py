@@ -17,7 +17,10 @@ azure-identity's own credential classes talk to.
   (its ``aud``, as distribution's token
   authentication checks it); geo-replicas' regional endpoints answer with the registry's own service
   (Azure/acr docs/preview/regional-endpoints); the null GUID user (`az acr login --expose-token`)
-  carries a refresh token.
+  carries a refresh token. The exchange takes an Entra token of ACR's own audience, and Azure Resource
+  Manager's only while ``arm_audience`` (learn.microsoft.com, "Configure registry acceptance of Microsoft
+  Entra authentication scopes"). An identity that may not list the catalog is refused it
+  (``catalog_refused``: Azure/acr#675) or reads it empty (``catalog_empty``: Azure/acr#751).
   Throttled as ACR is past its tier's limits ("Registry throughput and throttling",
   learn.microsoft.com/azure/container-registry/container-registry-skus: HTTP 429 "Too many requests"),
   and, for a moment, unavailable (503): ``throttle`` gives the next token requests of each route those
@@ -34,6 +37,7 @@ import base64
 import json
 import secrets
 import time
+from urllib.parse import quote
 
 import pytest
 import trustme
@@ -50,6 +54,7 @@ ADMIN = ("myregistry", "acr-admin-password")
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CLIENT = ("5b3c8f5e-1111-4222-8333-944455556666", "sp-client-secret")
 IDENTITY_HEADER = "identity-header-secret"
+ACR_AUDIENCE, ARM_AUDIENCE = "https://containerregistry.azure.net", "https://management.azure.com"
 
 
 def seed_acr(pusher: Pusher) -> list[Expected]:
@@ -77,11 +82,14 @@ class Entra:
     """The Entra ID tokens the local identity endpoints issued, which the ACR front accepts."""
 
     def __init__(self) -> None:
-        self.issued: set[str] = set()
+        self.issued: dict[str, str] = {}  # token -> its audience
 
-    def issue(self, subject: str) -> str:
-        token = _jwt({"sub": subject, "exp": int(time.time()) + 3600, "nonce": secrets.token_hex(4)})
-        self.issued.add(token)
+    def issue(self, subject: str, audience: str) -> str:
+        """A token for ``audience``: a resource (the managed identity's ``resource``) or a v2.0 scope
+        (``<resource>/.default``), named as its ``aud`` claim names it."""
+        aud = audience.removesuffix("/.default").rstrip("/")
+        token = _jwt({"sub": subject, "aud": aud, "exp": int(time.time()) + 3600, "nonce": secrets.token_hex(4)})
+        self.issued[token] = aud
         return token
 
 
@@ -116,6 +124,10 @@ class AcrFacade(Facade):
         # an identity that may not list the catalog: a repository-scoped token (scope map), or one without
         # the Catalog Lister role in a registry with ABAC repository permissions
         self.catalog_refused = False
+        # a repository-scoped token whose scope map has a wildcard other than * (`team/*`): the catalog is
+        # listed, empty (Azure/acr#751: "a known limitation of the Catalog API")
+        self.catalog_empty = False
+        self.arm_audience = True  # `az acr config authentication-as-arm update --status disabled` turns it off
         self.throttle: dict[str, list[int]] = {}  # route -> the statuses its next token requests get
         self.route("POST", "/oauth2/exchange")(self.exchange)
         self.route("POST", "/oauth2/token")(self.token_from_refresh)
@@ -161,6 +173,12 @@ class AcrFacade(Facade):
             return json_answer({"errors": [{"code": "BAD_REQUEST", "message": "service is required"}]}, 400)
         if form.get("grant_type") != "access_token" or form.get("access_token") not in self.entra.issued:
             return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "invalid AAD token"}]}, 401)
+        # ACR's own audience always; Azure Resource Manager's only while the registry's
+        # azureADAuthenticationAsArmPolicy is on (learn.microsoft.com, "Configure registry acceptance of
+        # Microsoft Entra authentication scopes"); no other
+        audiences = {ACR_AUDIENCE, *((ARM_AUDIENCE,) if self.arm_audience else ())}
+        if self.entra.issued[form["access_token"]] not in audiences:
+            return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "invalid token audience"}]}, 401)
         return json_answer({"refresh_token": self.mint_refresh_token(form["service"])})
 
     def token_from_refresh(self, request: Request):
@@ -182,7 +200,10 @@ class AcrFacade(Facade):
 
     def token_from_basic(self, request: Request):
         if request.basic() is None and self.anonymous_pull:  # docker's anonymous token request, as for any registry
-            wanted = [s for s in request.query.get("scope", []) if _actions(s) <= {"pull", "metadata_read", "*"}]
+            # read actions only (learn.microsoft.com, anonymous pull access: "read (pull) actions"); the
+            # catalog too (azure-sdk-for-net#20919: every list operation works anonymously)
+            scopes = request.query.get("scope", [])
+            wanted = [s for s in scopes if _actions(s) <= {"pull", "metadata_read"} or s == "registry:catalog:*"]
             return json_answer({"access_token": self._access(wanted, request.arg("service", ""))})
         if request.basic() != ADMIN:
             return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}, 401)
@@ -208,7 +229,9 @@ class AcrFacade(Facade):
         chosen = [(name, item) for name, item in zip(names, items, strict=True) if name > last]
         headers = {}
         if len(chosen) > n:
-            headers["Link"] = f'<{base}?last={chosen[n - 1][0]}&n={n}&orderby=>; rel="next"'
+            # percent-encoded, as ACR's own answers are (azure-sdk-for-python's recorded
+            # tests: </acr/v1/_catalog?last=library%2Fbusybox&n=2&orderby=>)
+            headers["Link"] = f'<{base}?last={quote(chosen[n - 1][0], safe="")}&n={n}&orderby=>; rel="next"'
         return json_answer(
             {key: [item for _, item in chosen[:n]]}
             if key == "repositories"
@@ -225,7 +248,7 @@ class AcrFacade(Facade):
         refused = self._guard(request, "registry:catalog:*")
         if refused:
             return refused
-        names = self.stored.repositories()
+        names = [] if self.catalog_empty else self.stored.repositories()
         return self._page(request, "/acr/v1/_catalog", names, "repositories", names)
 
     def tags(self, request: Request, repo: str):
@@ -252,7 +275,7 @@ class AcrFacade(Facade):
             }
             for t, d in tags
         ]
-        return self._page(request, f"/acr/v1/{repo}/_tags", [t for t, _ in tags], "tags", items)
+        return self._page(request, f"/acr/v1/{quote(repo, safe='')}/_tags", [t for t, _ in tags], "tags", items)
 
     def content(self, request: Request, repo: str, kind: str, ref: str):
         return self._guard(request, f"repository:{repo}:pull") or self.forward(request)
@@ -269,7 +292,7 @@ class ManagedIdentity(Facade):
             return json_answer({"error": "invalid header"}, 401)
         return json_answer(
             {
-                "access_token": self.entra.issue("managed-identity"),
+                "access_token": self.entra.issue("managed-identity", request.arg("resource") or ""),
                 "token_type": "Bearer",
                 "expires_on": str(int(time.time()) + 3600),
                 "resource": request.arg("resource"),
@@ -312,7 +335,7 @@ class Authority(Facade):
                 "token_type": "Bearer",
                 "expires_in": 3599,
                 "ext_expires_in": 3599,
-                "access_token": self.entra.issue(form["client_id"]),
+                "access_token": self.entra.issue(form["client_id"], form.get("scope", "").split()[0]),
             }
         )
 

@@ -41,7 +41,8 @@ def small_pages(acr, monkeypatch):
     monkeypatch.setattr(acr, "page_max", 2)
 
 
-def test_managed_identity(tcs, pm, azure_env, identity, acr_expected, out_dir, small_pages):
+def test_managed_identity(tcs, pm, azure_env, identity, acr_expected, out_dir, small_pages, monkeypatch):
+    monkeypatch.setattr(azure_env, "arm_audience", False)  # (Entra tokens of ARM's audience turned off)
     before, asked = len(azure_env.requests), len(identity.requests)
     result = tcs("registry", URL, "--mode=dry-run", pm=pm)
     assert result.code == 0, result.err
@@ -62,13 +63,16 @@ def test_managed_identity(tcs, pm, azure_env, identity, acr_expected, out_dir, s
 
 
 def test_service_principal_against_a_tls_authority(tcs, pm, azure_env, authority, acr_expected, out_dir, monkeypatch):
+    monkeypatch.setattr(azure_env, "arm_audience", False)  # (Entra tokens of ARM's audience turned off)
     monkeypatch.setenv("AZURE_TENANT_ID", TENANT)
     monkeypatch.setenv("AZURE_AUTHORITY_HOST", authority.url)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(authority.ca_file))
     result = tcs("registry", URL, "--mode=dry-run", f"--username={CLIENT[0]}", f"--password={CLIENT[1]}", pm=pm)
     assert result.code == 0, result.err
     assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, acr_expected)
-    assert [r.path for r in authority.requests if r.method == "POST"] == [f"/{TENANT}/oauth2/v2.0/token"]
+    posted = [r for r in authority.requests if r.method == "POST"]
+    assert [r.path for r in posted] == [f"/{TENANT}/oauth2/v2.0/token"]
+    assert posted[0].form()["scope"].split()[0] == "https://containerregistry.azure.net/.default"
     exchange = next(r for r in azure_env.requests[::-1] if r.path == "/oauth2/exchange")
     assert exchange.form()["tenant"] == TENANT
 
@@ -371,14 +375,29 @@ def test_an_identity_that_may_not_list_the_catalog(tcs, pm, azure_env, identity,
     assert next(m for m in namespace.messages if m.startswith("error")).startswith(
         "error\tFailed to list tags repository=production"
     ), namespace.messages
+    # a token whose scope map has a wildcard (team/*) reads the catalog empty (Azure/acr#751)
+    monkeypatch.setattr(azure_env, "catalog_refused", False)
+    monkeypatch.setattr(azure_env, "catalog_empty", True)
+    empty = tcs("registry", f"{URL}/production/api", "--mode=dry-run", pm=pm)
+    assert empty.code == 0, empty.err
+    assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, api)
+    assert [m for m in empty.messages if m.startswith("warn")] == [
+        "warn\tThe catalog lists no repository (a repository-scoped token whose scope map has a wildcard other"
+        " than * reads it empty): taking production/api for one repository"
+    ]
+    nothing = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    assert (
+        "warn\tThe catalog lists no repository (a repository-scoped token whose scope map has a wildcard "
+        "other than * reads it empty): name a repository in the URL" in nothing.messages
+    ), nothing.messages
 
 
 def test_an_exchange_acr_refuses_gives_acrs_reason(tcs, pm, azure_env, identity, monkeypatch):
     """An Entra ID token ACR does not take (another tenant's, a registry that does not trust it): ACR's
     own words (its error body) say why."""
 
-    class Untrusted(set):
-        def add(self, token: str) -> None:  # (issued, but not by an authority the registry trusts)
+    class Untrusted(dict):
+        def __setitem__(self, token: str, audience: str) -> None:  # (issued, but not by an authority it trusts)
             pass
 
     monkeypatch.setattr(azure_env.entra, "issued", Untrusted())

@@ -7,11 +7,11 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
@@ -43,6 +43,8 @@ log = logging.getLogger("tcs_registry.acr")
 CLOCK_SKEW = 300.0  # seconds another clock may be ahead of ours
 REFRESH_MARGIN = 300.0  # seconds: an ACR refresh token (about 3 hours) is exchanged again this long before its end
 _ACR_TAGS = re.compile(r"/acr/v1/(.+)/_tags$")
+# why a registry with repositories may list none (Azure/acr#751)
+EMPTY_CATALOG = "a repository-scoped token whose scope map has a wildcard other than * reads it empty"
 
 
 def _azure_https(url: str) -> bool:
@@ -52,8 +54,8 @@ def _azure_https(url: str) -> bool:
 
 
 def _entra_options(cloud: str) -> dict[str, Any]:
-    """The cloud's authority, unless AZURE_AUTHORITY_HOST names one (a private authority, such as Azure
-    Stack's, cannot pass Microsoft's instance discovery)."""
+    """The cloud's authority, unless AZURE_AUTHORITY_HOST names one (a private authority cannot pass
+    Microsoft's instance discovery)."""
     authority = os.environ.get("AZURE_AUTHORITY_HOST", "").rstrip("/")
     if not authority:
         return {"authority": CLOUDS[cloud]}
@@ -210,7 +212,8 @@ class AcrClient(RegistryClient):
         if path.endswith("/acr/v1/_catalog"):
             return "registry:catalog:*"
         match = _ACR_TAGS.search(path)
-        scope = f"repository:{match.group(1)}:pull" if match else super().scope_for(url)
+        # (ACR's Links percent-encode the name: library%2Fhello-world, azure-sdk's recorded answers)
+        scope = f"repository:{unquote(match.group(1))}:pull" if match else super().scope_for(url)
         if scope and scope.startswith("repository:") and scope.endswith(":pull"):
             return scope.removesuffix(":pull") + ":metadata_read,pull"
         return scope
@@ -218,11 +221,21 @@ class AcrClient(RegistryClient):
     # -- listing through /acr/v1 --------------------------------------------------------------------
     def repositories(self) -> Iterable[str]:
         """The catalog's repositories, those of the URL's namespace (its path) alone. A catalog the account
-        may not list (a repository-scoped token; in a registry with ABAC, no Catalog Lister role) is said
-        so; with a path, the path is then taken for one repository."""
+        may not list is said so; with a path, the path is then taken for one repository. ACR refuses it
+        (401) to a repository-scoped token whose scope map names repositories (Azure/acr#675) and, in a
+        registry with ABAC, to an identity without the Catalog Lister role; it lists it empty to a token
+        whose scope map has a wildcard other than ``*`` (Azure/acr#751, "a known limitation")."""
+        listed = 0
+
+        def counted(repositories: Iterable[str]) -> Iterator[str]:
+            nonlocal listed
+            for repository in repositories:
+                listed += 1
+                yield repository
+
         catalog = self.paginate("/acr/v1/_catalog", "repositories", page_size=PAGE_SIZE, what="ACR catalog")
         try:
-            yield from in_namespace(catalog, self.namespace)
+            yield from in_namespace(counted(catalog), self.namespace)
         except AuthError as exc:
             if not self.namespace:
                 raise AuthError(
@@ -230,9 +243,18 @@ class AcrClient(RegistryClient):
                     "permissions, the Container Registry Repository Catalog Lister role; a repository-scoped "
                     "token has none): name a repository in the URL"
                 ) from None
-            log.warning("The catalog cannot be listed (%s): taking %s for one repository", exc, self.namespace)
-            self.assumed = self.namespace
-            yield self.namespace
+            yield self._assumed(f"the catalog cannot be listed ({exc})")
+        except RegistryError as exc:
+            if listed or exc.status != 404:
+                raise
+            yield self._assumed(f"the catalog lists no repository ({EMPTY_CATALOG})")
+        if not listed and not self.namespace:
+            log.warning("The catalog lists no repository (%s): name a repository in the URL", EMPTY_CATALOG)
+
+    def _assumed(self, why: str) -> str:
+        log.warning("%s: taking %s for one repository", why[0].upper() + why[1:], self.namespace)
+        self.assumed = self.namespace
+        return self.namespace
 
     def tags(self, repository: str) -> list[str]:
         what = f"ACR tags of {repository}"
