@@ -551,6 +551,11 @@ class PacedRetry(Retry):
             raise MaxRetryError(_pool, url or "", error or ResponseError(f"{response.status} answers")) from error
         return retry
 
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        """Only the statuses the client retries: urllib3 also retries any 413, 429 or 503 that has a
+        Retry-After, which a vendor whose 429 means hours (Docker Hub's pull quota) left out on purpose."""
+        return status_code in (self.status_forcelist or ()) and super().is_retry(method, status_code, has_retry_after)
+
     def _is_method_retryable(self, method: str) -> bool:
         return super()._is_method_retryable(method) or (self.traffic is not None and self.traffic.resendable)
 

@@ -68,7 +68,9 @@ class HubApiFacade(Facade):
     token_lifetime = 600  # seconds: the Hub API's access token lasts 10 minutes
     per_minute = 10_000  # calls a window allows; tests lower it
     window = 60.0  # seconds
-    retry_after = True  # a 429 says Retry-After (latest.yaml); tests take it away, leaving X-RateLimit-Reset
+    # a 429 says Retry-After, in seconds (latest.yaml), or as the reset's Unix time ("unix", as
+    # docker/hub-feedback#2459 saw it); tests take it away (False), leaving X-RateLimit-Reset
+    retry_after: bool | str = True
     delay = 0.0  # seconds each answer takes (tests: tokens growing old between pages)
 
     def __init__(self, upstream: str, stored: StoredRegistry) -> None:
@@ -105,7 +107,9 @@ class HubApiFacade(Facade):
                         "X-RateLimit-Remaining": "0",
                         "X-RateLimit-Reset": str(int(reset)),
                     }
-                    if self.retry_after:
+                    if self.retry_after == "unix":
+                        headers["Retry-After"] = str(int(reset))
+                    elif self.retry_after:
                         headers["Retry-After"] = str(max(math.ceil(reset - now), 1))
                     return json_answer({"detail": "Too Many Requests"}, 429, headers)
                 self._calls.append(now)
@@ -208,8 +212,9 @@ class HubRegistryFacade(Facade):
     pull_limit = 100  # pulls per window for each account (and for anonymous callers)
     # the next manifest GETs the abuse limit refuses: "a simple 429 Too Many Requests response", whatever
     # the account (docker/docs content/manuals/docker-hub/usage/_index.md, "Abuse rate limit"); its text
-    # as docker/hub-feedback#1907 shows it, with no ratelimit headers
+    # as docker/hub-feedback#1907 shows it, with no ratelimit headers and `Retry-After: 60` (tests: 1)
     abusive = 0
+    abuse_retry_after = "60"
 
     def __init__(self, upstream: str) -> None:
         super().__init__(upstream, name="registry-1")
@@ -247,7 +252,7 @@ class HubRegistryFacade(Facade):
             return self._challenge()
         if self.abusive > 0:
             self.abusive -= 1
-            return text_answer("Too Many Requests (HAP429).\n", 429)
+            return text_answer("Too Many Requests (HAP429).\n", 429, {"Retry-After": self.abuse_retry_after})
         used = self.pulls.get(user, 0)
         limit = {"ratelimit-limit": f"{self.pull_limit};w=21600"}
         if used >= self.pull_limit:

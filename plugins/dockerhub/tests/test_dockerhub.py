@@ -191,7 +191,9 @@ def test_the_hub_apis_per_minute_limit_is_waited_out(tcs, pm, hub, hub_expected,
     assert result.code == 0, result.err
     acme = [e for e in hub_expected if e.repository.startswith("acme/")]
     assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, acme)
-    assert not [m for m in result.messages if "(429)" in m]  # waited out; the pulls' pace is not the API's
+    # waited out, each wait said; the pulls' pace is not the API's
+    assert not [m for m in result.messages if "(429)" in m and "Docker Hub's API" not in m], result.messages
+    assert [m for m in result.infos if m.startswith("info\tDocker Hub's API asks for fewer requests (429)")]
 
 
 def test_a_login_past_the_apis_per_minute_limit_is_waited_out(tcs, pm, hub, hub_expected, out_dir, monkeypatch):
@@ -294,13 +296,44 @@ def test_the_abuse_limits_bare_429_is_waited_out_not_taken_for_the_quota(tcs, pm
     error message" (TOOMANYREQUESTS). The first is a registry asking for fewer requests: the run slows
     down and asks again, and ends complete; it is not told to log in."""
     _, registry = hub
-    registry.abusive = 2
+    registry.abusive, registry.abuse_retry_after = 2, "1"
     result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, "--concurrency=1", pm=pm)
     assert result.code == 0, result.err
     acme = [e for e in hub_expected if e.repository.startswith("acme/")]
     assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, acme)
     assert registry.abusive == 0
     assert not [m for m in result.messages if "quota" in m], result.messages
+
+
+def test_the_abuse_limits_429_is_asked_again_four_times_not_more(tcs, pm, hub, hub_expected, out_dir, monkeypatch):
+    """Its Retry-After is obeyed by the plugin's own asks (four), not by urllib3's as well: it retries any
+    429 with a Retry-After, whatever the client's list of statuses, and so sent up to 28 asks."""
+    _, registry = hub
+    registry.abusive, registry.abuse_retry_after = 4, "1"
+    before = len(registry.requests)
+    result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, "--concurrency=1", pm=pm)
+    assert result.code == 4, result.err
+    gets = [r for r in registry.requests[before:] if r.method == "GET" and "/manifests/" in r.path]
+    assert len({r.path for r in gets[:4]}) == 1  # one image, asked four times, then failed
+    assert registry.abusive == 0 and gets[4].path != gets[0].path  # then the next image, at once
+    failed = [m for m in result.messages if m.startswith("error\tFailed")]
+    assert len(failed) == 1 and "429" in failed[0], result.messages
+
+
+def test_a_retry_after_that_is_a_unix_time_is_waited_out_till_then(tcs, pm, hub, hub_expected, out_dir, monkeypatch):
+    """docker/hub-feedback#2459: the Hub API's Retry-After carried its reset time (a Unix time), not
+    seconds; read as seconds it asked for 55 years and the listing was lost."""
+    api, registry = hub
+    monkeypatch.setattr(api, "per_minute", 2)
+    monkeypatch.setattr(api, "window", 1.0)
+    monkeypatch.setattr(api, "retry_after", "unix")
+    monkeypatch.setattr(api, "_calls", [time.time()] * 2)
+    result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, pm=pm)
+    assert result.code == 0, result.err
+    acme = [e for e in hub_expected if e.repository.startswith("acme/")]
+    assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, acme)
+    waits = [m for m in result.infos if "Docker Hub's API asks for fewer requests (429)" in m]
+    assert waits and all(m.endswith("waiting 1 s") for m in waits)
 
 
 def test_the_hub_apis_429s_never_stop_the_run_as_a_starved_registry(tcs, pm, hub, hub_expected, out_dir, monkeypatch):

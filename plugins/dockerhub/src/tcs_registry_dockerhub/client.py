@@ -40,6 +40,7 @@ API_TOKEN_LIFETIME = 10 * 60  # the Hub API's access token lasts 10 minutes (doc
 API_TOKEN_MARGIN = 60  # renewed this long before its end (a tenth of its life, if that is shorter)
 API_ATTEMPTS = 4  # asks of one Hub API call that the per-minute limit refuses (429)
 MAX_API_WAIT = 60.0
+UNIX_TIME = 1e9  # a Retry-After this large is a Unix time, not seconds (2001 on)
 ABUSE_ATTEMPTS = 4  # asks of one manifest that Docker Hub's abuse limit refuses (a bare 429)
 # The web pages people copy from hub.docker.com: /r/<ns>/<repo>, /_/<repo>, /repository/docker/<ns>/<repo>/...,
 # /layers/<ns>/<repo>/<tag>/... (and the older /layers/<repo>/<ns>/<repo>/<tag>/...), /u/<ns>, /orgs/<ns>/...,
@@ -93,9 +94,20 @@ def target(host: str, path: str, username: str | None) -> tuple[str, str | None]
     )
 
 
+def _unix_retry_after(response: requests.Response) -> float | None:
+    """A Retry-After that is a Unix time, as the Hub API has sent its reset time (docker/hub-feedback#2459),
+    not the seconds its reference says."""
+    value = response.headers.get("Retry-After", "").strip()
+    return float(value) if value.isdigit() and float(value) >= UNIX_TIME else None
+
+
 def _reset_in(response: requests.Response) -> float:
-    """Seconds until the Hub API takes calls again, by X-Retry-After or X-RateLimit-Reset (Unix times; a
-    Retry-After urllib3 waits out itself), else 1."""
+    """Seconds until the Hub API takes calls again: by Retry-After (seconds, or a Unix time), else by
+    X-Retry-After or X-RateLimit-Reset (Unix times), else 1."""
+    if (reset := _unix_retry_after(response)) is not None:
+        return reset - time.time()
+    if (asked := asked_to_wait(response)) is not None:
+        return asked
     headers = response.headers
     for name in ("X-Retry-After", "X-RateLimit-Reset"):
         with suppress(ValueError):
@@ -171,9 +183,9 @@ class DockerHubClient(RegistryClient):
 
     def _api_call(self, url: str, *, method: str = "GET", signed: bool = True, **kwargs: Any) -> requests.Response:
         """A Hub API call with a current token (``signed``: all but the login), waiting out the per-minute
-        rate limit (429: a minute's limit, not the pull quota), asked again once if the token was refused.
-        urllib3 waits out a Retry-After itself (`PacedRetry`); this waits out a 429 without one, by its
-        reset time. The login's POST is sent again as a GET would be: a second token, nothing more."""
+        rate limit (429: a minute's limit, not the pull quota) by its Retry-After or reset time, asked again
+        once if the token was refused. The login's POST is sent again as a GET would be: a second token,
+        nothing more."""
         refused: str | None = None
         asked = dict(kwargs.pop("headers", None) or {})
         for attempt in range(API_ATTEMPTS):
@@ -183,10 +195,12 @@ class DockerHubClient(RegistryClient):
             if response.status_code == 401 and authorization and refused is None:
                 refused = authorization.removeprefix("Bearer ")
                 continue
-            if response.status_code != 429 or attempt + 1 == API_ATTEMPTS or asked_to_wait(response) is not None:
-                return response  # (a Retry-After: urllib3 waited it out as often as a request may, or it is long)
+            if response.status_code != 429 or attempt + 1 == API_ATTEMPTS:
+                return response
             wait = _reset_in(response)
             if wait > MAX_API_WAIT:  # (not the per-minute limit: an abuse limit, a day's)
+                if _unix_retry_after(response) is None and asked_to_wait(response) is not None:
+                    return response  # (its check says what the Retry-After asks for)
                 raise RegistryError(f"Docker Hub's API refuses calls (429) for {wait:,.0f} s more; run again then", 429)
             wait = max(wait, 1.0)  # a reset time in whole seconds may be this very second
             log.info("Docker Hub's API asks for fewer requests (429): waiting %.0f s", wait)
