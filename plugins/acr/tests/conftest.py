@@ -51,6 +51,12 @@ from tcs_registry.testing.vulnerable import push_debian9
 
 REGISTRY = "myregistry.azurecr.io"
 ADMIN = ("myregistry", "acr-admin-password")
+# a repository-scoped token (learn.microsoft.com, "Create a token with repository-scoped permissions"): its
+# name and password log in by Basic; its scope map names repositories, each with content/read (pull) and
+# metadata/read (metadata_read); such a map lists no catalog ("Permissions to allow catalog listing of
+# repositories is not supported for repository-scoped permissions"): refused (Azure/acr#675)
+SCOPED_TOKEN = ("ci-token", "scope-map-token-password")
+SCOPE_MAP = {"production/debian9": {"pull", "metadata_read"}, "production/api": {"pull", "metadata_read"}}
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CLIENT = ("5b3c8f5e-1111-4222-8333-944455556666", "sp-client-secret")
 IDENTITY_HEADER = "identity-header-secret"
@@ -205,6 +211,12 @@ class AcrFacade(Facade):
             scopes = request.query.get("scope", [])
             wanted = [s for s in scopes if _actions(s) <= {"pull", "metadata_read"} or s == "registry:catalog:*"]
             return json_answer({"access_token": self._access(wanted, request.arg("service", ""))})
+        if request.basic() == SCOPED_TOKEN:  # its scope map's repositories and actions, nothing else
+            scopes = request.query.get("scope", [])
+            allowed = [f"{s.rpartition(':')[0]}:{','.join(sorted(_actions(s) & SCOPE_MAP[name]))}"
+                       for s in scopes if s.startswith("repository:")
+                       and (name := s.split(":")[1]) in SCOPE_MAP and _actions(s) & SCOPE_MAP[name]]  # fmt: skip
+            return json_answer({"access_token": self._access(allowed, request.arg("service", ""))})
         if request.basic() != ADMIN:
             return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}, 401)
         return json_answer({"access_token": self._access(request.query.get("scope", []), request.arg("service", ""))})

@@ -29,6 +29,7 @@ REGISTRY = "myregistry.azurecr.io"
 URL = f"https://{REGISTRY}"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CLIENT = ("5b3c8f5e-1111-4222-8333-944455556666", "sp-client-secret")
+SCOPED_TOKEN = ("ci-token", "scope-map-token-password")  # (conftest.py: its scope map)
 
 
 @pytest.fixture
@@ -91,6 +92,28 @@ def test_admin_user_by_basic_auth(tcs, pm, azure_env, acr_expected, out_dir):
     result = tcs("registry", URL, "--mode=dry-run", "--username=myregistry", "--password=acr-admin-password", pm=pm)
     assert result.code == 0, result.err
     assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, acr_expected)
+
+
+def test_a_repository_scoped_token(tcs, pm, azure_env, acr_expected, out_dir):
+    """A token of a scope map (Basic, its name and password): the repository the URL names is read; the
+    catalog it may not list and a repository outside its map are said so."""
+    login = [f"--username={SCOPED_TOKEN[0]}", f"--password={SCOPED_TOKEN[1]}"]
+    one = tcs("registry", f"{URL}/production/api", "--mode=dry-run", *login, pm=pm)
+    assert one.code == 0, one.err
+    api = [e for e in acr_expected if e.repository == "production/api"]
+    assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, api)
+    warned = [m.split(" (")[0] for m in one.messages if m.startswith("warn\tThe catalog")]
+    assert warned == ["warn\tThe catalog cannot be listed"]
+    whole = tcs("registry", URL, "--mode=dry-run", *login, pm=pm)
+    assert whole.code == 3
+    assert whole.messages[-1].endswith("a repository-scoped token has none): name a repository in the URL")
+    outside = tcs("registry", f"{URL}/testing/tool", "--mode=dry-run", *login, pm=pm)
+    assert outside.code == 4, outside.err
+    assert next(m for m in outside.messages if m.startswith("error")) == (
+        "error\tFailed to list tags repository=testing/tool error=ACR tags of testing/tool: ACR grants the user "
+        "'ci-token' (Basic) no read of it (a repository-scoped token's scope map does not name it, the identity has"
+        " no role on it, or there is no such repository)"
+    ), outside.messages
 
 
 def test_admin_user_wrong_password(tcs, pm, azure_env):
@@ -196,12 +219,15 @@ def test_a_sovereign_clouds_authority_and_acrs_own_audience(tcs, pm, azure_env, 
     assert identity.requests[-1].arg("resource") == "https://containerregistry.azure.net"
 
 
-@pytest.mark.parametrize("way_in", ["managed identity", "service principal", "admin", "refresh token"])
+@pytest.mark.parametrize(
+    "way_in", ["managed identity", "service principal", "admin", "refresh token", "repository-scoped token"]
+)
 def test_scan(tcs, pm, azure_env, identity, authority, out_dir, vulnerability_database, monkeypatch, way_in):
     login = {
         "managed identity": [],
         "service principal": [f"--username={CLIENT[0]}", f"--password={CLIENT[1]}"],
         "admin": ["--username=myregistry", "--password=acr-admin-password"],
+        "repository-scoped token": [f"--username={SCOPED_TOKEN[0]}", f"--password={SCOPED_TOKEN[1]}"],
         "refresh token": ["--username=00000000-0000-0000-0000-000000000000", "--password-stdin"],
     }[way_in]
     if way_in == "service principal":
@@ -209,7 +235,8 @@ def test_scan(tcs, pm, azure_env, identity, authority, out_dir, vulnerability_da
         monkeypatch.setenv("AZURE_AUTHORITY_HOST", authority.url)
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(authority.ca_file))
     stdin = azure_env.mint_refresh_token() + "\n" if way_in == "refresh token" else None
-    result = tcs("registry", URL, "--format=json", "--allowList=production/debian9", *login, stdin=stdin, pm=pm)
+    url = f"{URL}/production/debian9" if way_in == "repository-scoped token" else URL  # (it lists no catalog)
+    result = tcs("registry", url, "--format=json", "--allowList=production/debian9", *login, stdin=stdin, pm=pm)
     assert result.code == 0, result.err
     assert vulnerabilities(out_dir, REGISTRY, "production/debian9", "1") == DEBIAN9_FINDINGS
 

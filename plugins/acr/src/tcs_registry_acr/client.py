@@ -263,10 +263,17 @@ class AcrClient(RegistryClient):
         # from the URL, not listed, is not there)
         gone_ok = repository != self.assumed
         tags = self.paginate(f"/acr/v1/{repository}/_tags", "tags", page_size=PAGE_SIZE, what=what, missing_ok=gone_ok)
-        for tag in tags:
-            name = json_field(tag, "name", what)
-            self.listed.put((repository, name), tag)
-            names.append(name)
+        try:
+            for tag in tags:
+                name = json_field(tag, "name", what)
+                self.listed.put((repository, name), tag)
+                names.append(name)
+        except AuthError as exc:  # (logged in already: the credentials are good, this repository is not theirs)
+            raise AuthError(
+                f"{what}: ACR grants the {self.how} no read of it (a repository-scoped token's scope map does not "
+                "name it, the identity has no role on it, or there is no such repository)",
+                exc.status,
+            ) from None
         return names
 
     def describe(self, repository: str, tag: str) -> ImageDescription:
