@@ -7,7 +7,9 @@ page and page_size <= 100 and the {count, next, previous, results} envelope whos
 absolute URL; tag fields digest, media_type, images[] with per-platform digests, tag_last_pushed;
 private repositories only for their owner) and content/manuals/docker-hub/usage (a manifest GET is
 a counted pull, HEAD is not; ratelimit-limit / ratelimit-remaining "N;w=21600" headers; 429
-TOOMANYREQUESTS when the quota is gone). The registry challenge names service="registry.docker.io".
+TOOMANYREQUESTS when the quota is gone). The registry challenge names service="registry.docker.io"; a
+registry token opens the repositories its scopes asked for and the caller may pull, no other
+(distribution's docs/spec/auth/token.md).
 
 The Hub API's own limits (latest.yaml): its access token is a JWT that lasts 10 minutes (a token past
 its end is 401), and its calls are limited per minute: past the limit a call is 429 with
@@ -72,6 +74,7 @@ class HubApiFacade(Facade):
     # docker/hub-feedback#2459 saw it); tests take it away (False), leaving X-RateLimit-Reset
     retry_after: bool | str = True
     delay = 0.0  # seconds each answer takes (tests: tokens growing old between pages)
+    anonymous_tags = True  # public repositories' tags listed without a token (practice; see above)
 
     def __init__(self, upstream: str, stored: StoredRegistry) -> None:
         super().__init__(upstream, name="hub-api")
@@ -165,6 +168,8 @@ class HubApiFacade(Facade):
 
     def tags(self, request: Request, ns: str, repo: str):
         repository = f"{ns}/{repo}"
+        if not self.anonymous_tags and request.bearer() is None:  # latest.yaml: bearerAuth, no {} alternative
+            return json_answer({"detail": "Authentication credentials were not provided."}, 401)
         if not self._may_see(request, repository):
             return json_answer({"message": "object not found"}, 404)
         results = []
@@ -219,37 +224,52 @@ class HubRegistryFacade(Facade):
     def __init__(self, upstream: str) -> None:
         super().__init__(upstream, name="registry-1")
         self.pulls: dict[str, int] = {}
+        self.granted: dict[str, set[str]] = {}  # token -> the repositories it may pull
         self.route("GET", "/token")(self.token)
         self.route("GET", "/v2/")(lambda request: self._challenge() if not self._user(request) else json_answer({}))
         self.route("GET", "/v2/(?P<repository>.+)/manifests/(?P<ref>[^/]+)")(self.manifest)
         self.route("HEAD", "/v2/(?P<repository>.+)/manifests/(?P<ref>[^/]+)")(self.forward_allowed)
         self.route("GET", "/v2/(?P<repository>.+)/blobs/(?P<ref>[^/]+)")(self.forward_allowed)
+        # the distribution API's tags list, with a pull token for the repository (not a counted pull)
+        self.route("GET", "/v2/(?P<repository>.+)/tags/(?P<ref>list)")(self.forward_allowed)
 
-    def _challenge(self):
+    def _challenge(self, repository: str | None = None):
+        """401, naming the scope a repository's request needs (token.md)."""
         body = {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}
-        return json_answer(
-            body, 401, {"WWW-Authenticate": f'Bearer realm="{self.url}/token",service="registry.docker.io"'}
-        )
+        challenge = f'Bearer realm="{self.url}/token",service="registry.docker.io"'
+        if repository:
+            challenge += f',scope="repository:{repository}:pull"'
+        return json_answer(body, 401, {"WWW-Authenticate": challenge})
 
     def _user(self, request: Request) -> str | None:
         return self.tokens.get(request.bearer() or "")
 
     def token(self, request: Request):
+        """A token for the scopes asked that the caller holds, the rest left out (distribution's
+        docs/spec/auth/token.md: "the token will only contain the access the client is authorized
+        for"): pull on public repositories, and on private ones to their owner."""
         basic = request.basic()
         if basic is not None and basic != ACCOUNT:
             return json_answer({"details": "incorrect username or password"}, 401)
-        return json_answer({"token": self.issue_token(basic[0] if basic else "anonymous"), "expires_in": 300})
+        user = basic[0] if basic else "anonymous"
+        token = self.issue_token(user)
+        self.granted[token] = {
+            name
+            for scope in request.query.get("scope", [])
+            if (parts := scope.split(":"))[0] == "repository" and "pull" in parts[-1].split(",")
+            and ((name := ":".join(parts[1:-1])) not in PRIVATE or user == name.split("/")[0])
+        }  # fmt: skip
+        return json_answer({"token": token, "expires_in": 300})
 
     def forward_allowed(self, request: Request, repository: str, ref: str):
-        user = self._user(request)
-        if not user or (repository in PRIVATE and user != repository.split("/")[0]):
-            return self._challenge()
+        if repository not in self.granted.get(request.bearer() or "", ()):
+            return self._challenge(repository)
         return self.forward(request)
 
     def manifest(self, request: Request, repository: str, ref: str):
         user = self._user(request)
-        if not user:
-            return self._challenge()
+        if not user or repository not in self.granted.get(request.bearer() or "", ()):
+            return self._challenge(repository)
         if self.abusive > 0:
             self.abusive -= 1
             return text_answer("Too Many Requests (HAP429).\n", 429, {"Retry-After": self.abuse_retry_after})

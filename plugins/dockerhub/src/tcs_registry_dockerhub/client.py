@@ -25,6 +25,7 @@ from tcs_registry import (
     RegistryClient,
     RegistryError,
 )
+from tcs_registry.default_plugins.v2 import list_tags
 from tcs_registry.dockerconfig import DOCKER_HUB
 from tcs_registry.http import NO_AUTH, sendable, token_lifetime
 from tcs_registry.oci import INDEX_TYPES, build_time, parse_time
@@ -144,6 +145,7 @@ class DockerHubClient(RegistryClient):
         self._api_lock = threading.Lock()
         self._quota_lock = threading.Lock()
         self.remaining: int | None = None  # pulls left in the window, from ratelimit-remaining
+        self._tags_from_registry = False  # anonymous, and the Hub API lists no tags without a token
 
     # -- the Hub API ---------------------------------------------------------------------------
     def login(self) -> None:
@@ -238,8 +240,28 @@ class DockerHubClient(RegistryClient):
                 yield f"{self.namespace}/{repository['name']}"
 
     def tags(self, repository: str) -> Iterator[str]:
+        """From the Hub API (digests, platforms, push times: no pull); anonymously, where the Hub API
+        wants a token for them (its reference gives the tags list bearerAuth alone), from the registry's
+        /v2/ tags list, which costs no pull either."""
         owner, _, name = repository.partition("/")
         path = f"/v2/namespaces/{quote(owner)}/repositories/{quote(name)}/tags"
+        if self._api_token is None and self._tags_from_registry:
+            yield from list_tags(registry=self.registry, client=self, repository=repository)
+            return
+        listed = 0
+        try:
+            for listed, tag in enumerate(self._hub_tags(repository, path), 1):  # noqa: B007
+                yield tag
+        except AuthError:
+            if self._api_token is not None or listed:
+                raise
+            with self._api_lock:
+                if not self._tags_from_registry:
+                    log.warning("The Hub API lists no tags anonymously: tags come from the registry's /v2/ instead")
+                self._tags_from_registry = True
+            yield from list_tags(registry=self.registry, client=self, repository=repository)
+
+    def _hub_tags(self, repository: str, path: str) -> Iterator[str]:
         for tag in self._api_pages(path, f"Docker Hub tags of {repository}"):
             if not isinstance(tag.get("digest"), str) or not isinstance(tag.get("name"), str):
                 continue  # a tag without a manifest (never pushed as V2) or a malformed entry
@@ -314,8 +336,12 @@ class DockerHubClient(RegistryClient):
         return _pulls_left(response) == 0 or "TOOMANYREQUESTS" in response.text[:4096].upper()
 
     def _quota_message(self) -> str:
-        who = "this account" if not self.credentials.anonymous else "anonymous pulls from this address"
-        return f"Docker Hub's pull quota is used up for {who}; log in or run again when the window resets"
+        if self.credentials.anonymous:
+            return (
+                "Docker Hub's pull quota is used up for anonymous pulls from this address; log in or run again "
+                "when the window resets"
+            )
+        return "Docker Hub's pull quota is used up for this account; run again when the window resets"
 
     def platforms(self, tag: dict[str, Any]) -> tuple[Platform, ...]:
         return tuple(
