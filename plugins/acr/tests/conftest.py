@@ -16,7 +16,8 @@ azure-identity's own credential classes talk to.
   ``service`` it was asked for (a refresh token too: its ``aud``), and the registry takes only its own
   (its ``aud``, as distribution's token
   authentication checks it); geo-replicas' regional endpoints answer with the registry's own service
-  (Azure/acr docs/preview/regional-endpoints); the null GUID user (`az acr login --expose-token`)
+  [? no source found says what their challenge names; the client takes the challenge's]; the null GUID
+  user (`az acr login --expose-token`)
   carries a refresh token. The exchange takes an Entra token of ACR's own audience, and Azure Resource
   Manager's only while ``arm_audience`` (learn.microsoft.com, "Configure registry acceptance of Microsoft
   Entra authentication scopes"). An identity that may not list the catalog is refused it
@@ -121,8 +122,8 @@ class AcrFacade(Facade):
         self.grants: dict[str, set[str]] = {}  # access token -> scopes
         self.refused = 0  # expired tokens shown
         # repositories deleted after the catalog listed them: ACR answers their tags 404 (as it does a
-        # repository that never was), as the data-plane spec's _tags operation gives it
-        # (azure-rest-api-specs containerregistry.json), NAME_UNKNOWN as /v2/
+        # repository that never was) NAME_UNKNOWN, as /v2/ does [? the data-plane spec gives the _tags GET
+        # only 200 and its AcrErrors body]
         self.gone: set[str] = set()
         # `az acr update --anonymous-pull-enabled` (learn.microsoft.com, "Make your container registry content
         # publicly available"): anyone may read, data-plane operations only
@@ -144,7 +145,8 @@ class AcrFacade(Facade):
         self.route("GET", "/v2/(?P<repo>.+)/(?P<kind>manifests|blobs)/(?P<ref>[^/]+)")(self.content)
 
     def _access(self, scopes: list[str], service: str) -> str:
-        if self.catalog_refused:  # what the identity may do is granted, the rest left out (AAD-OAuth.md)
+        # what the identity may do is granted, the rest left out (distribution's docs/spec/auth/token.md)
+        if self.catalog_refused:
             scopes = [s for s in scopes if s != "registry:catalog:*"]
         now = time.time()
         claims = {"aud": service, "iat": now, "exp": now + self.access_lifetime, "access": scopes}
