@@ -226,6 +226,7 @@ def test_an_index_is_described_from_its_listed_platforms_unless_one_is_not_there
         platforms = [(amd, {"architecture": "amd64", "os": "linux"}), (arm, {"architecture": "arm", "os": "linux",
                      "variant": "v7"})]  # fmt: skip
         made.update(index=pusher.index("team/multi", "1", platforms, [(attestation, amd)]).digest, arm=arm.digest)
+        pusher.index("team/multi", "stable", platforms, [(attestation, amd)])  # the same index, a second tag
         return []
 
     with harbor_over("harbor-multi", multi) as facade:
@@ -240,14 +241,15 @@ def test_an_index_is_described_from_its_listed_platforms_unless_one_is_not_there
                 facade.routes.insert(0, facade.routes.pop())
             client = HarborClient(registry, Credentials("admin", facade.users["admin"]))
             requests, pulled = len(facade.requests), len(facade.pulled)
-            assert list(client.tags("team/multi")) == ["1"]
+            assert sorted(client.tags("team/multi")) == ["1", "stable"]
             image = client.describe("team/multi", "1")
+            assert client.describe("team/multi", "stable").digest == image.digest  # (its platforms listed once)
             lists = [r.arg("q") for r in facade.requests[requests:] if r.path.endswith("/artifacts")]
             shown = (image.digest, [str(p) for p in image.platforms], image.build_time.isoformat())
             described.append((shown, lists, [reference for _, reference in facade.pulled[pulled:]]))
     shown = (made["index"], ["linux/amd64", "linux/arm/v7"], "2024-05-02T00:00:00+00:00")
     children = f"base=*,digest={{{' '.join(p.digest for p in image.platforms)}}}"
-    assert described[0] == (shown, ["tags=*", children], [])
+    assert described[0] == (shown, ["tags=*", children], [])  # one list of the platforms for both tags
     assert described[1][:2] == (shown, ["tags=*", children])
     assert described[1][2][0] == made["index"]  # then each platform's manifest, by digest
     assert described[2][:2] == (shown, ["tags=*", children])

@@ -57,6 +57,7 @@ class HarborClient(RegistryClient):
         self.robot_prefix = os.environ.get(ROBOT_PREFIX_VARIABLE) or ROBOT_PREFIX
         self.unlisted: set[str] = set()  # projects where Harbor refuses artifact:list: tags come from /v2/
         self._fallback_lock = threading.Lock()
+        self._indexes: dict[tuple[str, str], ImageDescription | None] = {}  # (repository, digest) -> _index's
 
     def pages(self, path: str, what: str, **params: str) -> Iterator[dict[str, Any]]:
         query = "".join(f"&{k}={quote(v, safe='')}" for k, v in params.items())
@@ -173,7 +174,14 @@ class HarborClient(RegistryClient):
             exc.status,
         )
 
-    def _index(self, repository: str, tag: str, artifact: dict[str, Any]) -> ImageDescription | None:
+    def _index_of(self, repository: str, artifact: dict[str, Any]) -> ImageDescription | None:
+        """``_index``, once for all the tags of one index (each would list its platforms again)."""
+        key = (repository, str(artifact.get("digest")))
+        if key not in self._indexes:
+            self._indexes[key] = self._index(repository, artifact)
+        return self._indexes[key]
+
+    def _index(self, repository: str, artifact: dict[str, Any]) -> ImageDescription | None:
         """An index from its listed ``references`` (each platform, its variant too) and one list of its
         platforms' artifacts (``base=*``: untagged children too), for their build times: no manifest is
         read, which Harbor would count as a pull of each (``pull_time``, read by retention rules). None
@@ -201,7 +209,7 @@ class HarborClient(RegistryClient):
         except AuthError:
             raise
         except RegistryError as exc:  # (a gateway's limit on the URL's length, ...): as before, from /v2/
-            log.debug("Harbor's list of %s:%s's platforms failed, read from /v2/: %s", repository, tag, exc)
+            log.debug("Harbor's list of %s@%s's platforms failed, read from /v2/: %s", repository, digest, exc)
             return None
         listed = [children.get(p.digest) or {} for p in platforms]
         configs = [child.get("extra_attrs") for child in listed]
@@ -213,7 +221,7 @@ class HarborClient(RegistryClient):
         times = [t for t in map(build_time, configs) if t is not None]  # type: ignore[arg-type]
         return ImageDescription(
             repository=repository,
-            tag=tag,
+            tag="",  # (its tags' own: describe's)
             digest=digest,
             media_type=media_type,
             platforms=platforms,
@@ -235,8 +243,8 @@ class HarborClient(RegistryClient):
         pushed = parse_time(listed_tag.get("push_time")) or parse_time(artifact.get("push_time"))
         extra = artifact.get("extra_attrs") if isinstance(artifact.get("extra_attrs"), dict) else {}
         media_type = str(artifact.get("manifest_media_type") or "")
-        if media_type in INDEX_TYPES and (index := self._index(repository, tag, artifact)):
-            return replace(index, push_time=pushed)
+        if media_type in INDEX_TYPES and (index := self._index_of(repository, artifact)):
+            return replace(index, tag=tag, push_time=pushed)
         if media_type in INDEX_TYPES or not extra or str(extra.get("architecture") or "").startswith("arm"):
             return replace(v2.describe(self, repository, tag, str(artifact["digest"])), push_time=pushed)
         platform = Platform(str(extra.get("os", "")), str(extra.get("architecture", "")), digest=artifact["digest"])
