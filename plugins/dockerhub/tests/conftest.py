@@ -139,7 +139,10 @@ class HubApiFacade(Facade):
         if size > 100:
             return json_answer({"fields": {"page_size": ["Ensure this value is less than or equal to 100."]}}, 400)
         last = math.ceil(len(items) / size)
-        link = lambda n: f"{self.url}{quote(request.path)}?page={n}&page_size={size}"  # noqa: E731
+        if page > 1 and page > last:  # latest.yaml: "requesting a page number >1 that exceeds the available results"
+            return json_answer({"detail": "Not found", "message": "Page not found"}, 404)
+        ordering = f"ordering={request.arg('ordering')}&" if request.arg("ordering") else ""
+        link = lambda n: f"{self.url}{quote(request.path)}?{ordering}page={n}&page_size={size}"  # noqa: E731
         return json_answer(
             {
                 "count": len(items),
@@ -151,6 +154,14 @@ class HubApiFacade(Facade):
 
     def repositories(self, request: Request, ns: str):
         names = [r for r in self.stored.repositories() if r.startswith(f"{ns}/") and self._may_see(request, r)]
+        ordering = request.arg("ordering")
+        if ordering not in (None, "name", "-name", "last_updated", "-last_updated", "pull_count", "-pull_count"):
+            # latest.yaml's example of the 400
+            fields = {"ordering": ["Invalid ordering value. Must be one of: name, -name, last_updated, "
+                                   "-last_updated, pull_count, -pull_count"]}  # fmt: skip
+            return json_answer({"fields": fields, "text": "Invalid ordering value"}, 400)
+        if ordering in ("name", "-name"):
+            names.sort(reverse=ordering == "-name")
         return self._page(
             request,
             [

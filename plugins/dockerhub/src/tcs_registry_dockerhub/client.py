@@ -209,9 +209,9 @@ class DockerHubClient(RegistryClient):
             self.traffic.pace.pause(wait)  # (cut short if the run stops meanwhile: every answer 429 for minutes)
         return response
 
-    def _api_pages(self, path: str, what: str) -> Iterator[dict[str, Any]]:
+    def _api_pages(self, path: str, what: str, query: str = "") -> Iterator[dict[str, Any]]:
         for item in self.paginate(
-            f"{self.api}{path}?page=1",
+            f"{self.api}{path}?{query}page=1",
             "results",
             page_size=PAGE_SIZE,
             size_param="page_size",
@@ -235,7 +235,8 @@ class DockerHubClient(RegistryClient):
             yield f"{self.namespace}/{self.repository}"
             return
         path = f"/v2/namespaces/{quote(self.namespace)}/repositories"
-        for repository in self._api_pages(path, f"Docker Hub repositories of {self.namespace}"):
+        # by name: a set order (the default is none the reference names) over pages read one after another
+        for repository in self._api_pages(path, f"Docker Hub repositories of {self.namespace}", "ordering=name&"):
             if repository.get("repository_type") in (None, "image") and isinstance(repository.get("name"), str):
                 yield f"{self.namespace}/{repository['name']}"
 
