@@ -30,6 +30,7 @@ URL = f"https://{REGISTRY}"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CLIENT = ("5b3c8f5e-1111-4222-8333-944455556666", "sp-client-secret")
 SCOPED_TOKEN = ("ci-token", "scope-map-token-password")  # (conftest.py: its scope map)
+ADMIN_LOGIN = ("myregistry", "acr-admin-password")
 
 
 @pytest.fixture
@@ -110,9 +111,9 @@ def test_a_repository_scoped_token(tcs, pm, azure_env, acr_expected, out_dir):
     outside = tcs("registry", f"{URL}/testing/tool", "--mode=dry-run", *login, pm=pm)
     assert outside.code == 4, outside.err
     assert next(m for m in outside.messages if m.startswith("error")) == (
-        "error\tFailed to list tags repository=testing/tool error=ACR tags of testing/tool: ACR grants the user "
-        "'ci-token' (Basic) no read of it (a repository-scoped token's scope map does not name it, the identity has"
-        " no role on it, or there is no such repository)"
+        "error\tFailed to list tags repository=testing/tool error=ACR tags of testing/tool: ACR answers 401: it grants"
+        " the user 'ci-token' (Basic) no read of it (a repository-scoped token's scope map does not name it, the"
+        " identity has no role on it, or there is no such repository)"
     ), outside.messages
 
 
@@ -409,13 +410,13 @@ def test_an_identity_that_may_not_list_the_catalog(tcs, pm, azure_env, identity,
     assert empty.code == 0, empty.err
     assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, api)
     assert [m for m in empty.messages if m.startswith("warn")] == [
-        "warn\tThe catalog lists no repository (a repository-scoped token whose scope map has a wildcard other"
-        " than * reads it empty): taking production/api for one repository"
+        "warn\tThe catalog lists no repository (an empty registry, or a repository-scoped token whose scope map has"
+        " a wildcard other than *): taking production/api for one repository"
     ]
     nothing = tcs("registry", URL, "--mode=dry-run", pm=pm)
     assert (
-        "warn\tThe catalog lists no repository (a repository-scoped token whose scope map has a wildcard "
-        "other than * reads it empty): name a repository in the URL" in nothing.messages
+        "warn\tThe catalog lists no repository (an empty registry, or a repository-scoped token whose scope map "
+        "has a wildcard other than *): name a repository in the URL" in nothing.messages
     ), nothing.messages
 
 
@@ -434,3 +435,30 @@ def test_an_exchange_acr_refuses_gives_acrs_reason(tcs, pm, azure_env, identity,
         f"error\t{REGISTRY} refused the Entra ID token of the Entra ID (DefaultAzureCredential) "
         "(UNAUTHORIZED invalid AAD token)"
     ), result.messages[-1]
+
+
+@pytest.mark.parametrize("path", ["", "/production"])
+def test_a_catalog_refused_part_way_or_missing_is_no_repository_taken(azure_env, monkeypatch, path):
+    """Taking the URL's path for one repository is for a catalog refused from its start, or listed empty:
+    not for one refused after some pages (a token ended), nor for a catalog that is not there (404: no ACR
+    behind the URL), which are the errors they are."""
+    from tcs_registry_acr.client import AcrClient
+
+    from tcs_registry import AuthError, Credentials, Registry, RegistryError
+
+    client = AcrClient(Registry(f"{URL}{path}", "https", REGISTRY, path, "ACR"), Credentials(*ADMIN_LOGIN))
+
+    def part_way(*args, **kwargs):
+        yield "production/api"
+        raise AuthError("the registry requires credentials", 401)
+
+    def missing(*args, **kwargs):
+        raise RegistryError("ACR catalog: the registry answered 404", 404)
+        yield
+
+    for listing, error in ((part_way, AuthError), (missing, RegistryError)):
+        monkeypatch.setattr(client, "paginate", listing)
+        seen = []
+        with pytest.raises(error):
+            seen.extend(client.repositories())
+        assert client.assumed is None and "" not in seen and seen.count("production/api") <= 1

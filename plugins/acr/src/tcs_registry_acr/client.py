@@ -44,7 +44,7 @@ CLOCK_SKEW = 300.0  # seconds another clock may be ahead of ours
 REFRESH_MARGIN = 300.0  # seconds: an ACR refresh token (about 3 hours) is exchanged again this long before its end
 _ACR_TAGS = re.compile(r"/acr/v1/(.+)/_tags$")
 # why a registry with repositories may list none (Azure/acr#751)
-EMPTY_CATALOG = "a repository-scoped token whose scope map has a wildcard other than * reads it empty"
+EMPTY_CATALOG = "an empty registry, or a repository-scoped token whose scope map has a wildcard other than *"
 
 
 def _azure_https(url: str) -> bool:
@@ -225,18 +225,21 @@ class AcrClient(RegistryClient):
         (401) to a repository-scoped token whose scope map names repositories (Azure/acr#675) and, in a
         registry with ABAC, to an identity without the Catalog Lister role; it lists it empty to a token
         whose scope map has a wildcard other than ``*`` (Azure/acr#751, "a known limitation")."""
-        listed = 0
+        listed, read = 0, False
 
         def counted(repositories: Iterable[str]) -> Iterator[str]:
-            nonlocal listed
+            nonlocal listed, read
             for repository in repositories:
                 listed += 1
                 yield repository
+            read = True  # (the whole catalog: a 404 after it is in_namespace's, nothing under the path)
 
         catalog = self.paginate("/acr/v1/_catalog", "repositories", page_size=PAGE_SIZE, what="ACR catalog")
         try:
             yield from in_namespace(counted(catalog), self.namespace)
         except AuthError as exc:
+            if listed:  # (refused part-way: not a catalog it may not list)
+                raise
             if not self.namespace:
                 raise AuthError(
                     f"{exc}; listing the catalog needs the registry:catalog:* scope (with ABAC repository "
@@ -244,8 +247,8 @@ class AcrClient(RegistryClient):
                     "token has none): name a repository in the URL"
                 ) from None
             yield self._assumed(f"the catalog cannot be listed ({exc})")
-        except RegistryError as exc:
-            if listed or exc.status != 404:
+        except RegistryError:
+            if listed or not read:
                 raise
             yield self._assumed(f"the catalog lists no repository ({EMPTY_CATALOG})")
         if not listed and not self.namespace:
@@ -268,10 +271,13 @@ class AcrClient(RegistryClient):
                 name = json_field(tag, "name", what)
                 self.listed.put((repository, name), tag)
                 names.append(name)
-        except AuthError as exc:  # (logged in already: the credentials are good, this repository is not theirs)
+        except AuthError as exc:
+            if exc.status not in (401, 403):  # (a token refused: the credentials, said as they are)
+                raise
+            # ACR's answer to the listing itself, the account logged in: this repository is not theirs
             raise AuthError(
-                f"{what}: ACR grants the {self.how} no read of it (a repository-scoped token's scope map does not "
-                "name it, the identity has no role on it, or there is no such repository)",
+                f"{what}: ACR answers {exc.status}: it grants the {self.how} no read of it (a repository-scoped "
+                "token's scope map does not name it, the identity has no role on it, or there is no such repository)",
                 exc.status,
             ) from None
         return names
