@@ -399,7 +399,7 @@ def test_a_refusal_says_where_the_credentials_came_from(tcs, basic_registry, mon
     ]
 
 
-def test_a_password_alone_or_an_empty_one_says_what_is_missing(tcs, basic_registry):
+def test_a_password_alone_or_an_empty_one_says_what_is_missing(tcs, basic_registry, monkeypatch):
     alone = tcs("registry", basic_registry.url, "--mode=dry-run", "--password-stdin", stdin="some-token\n")
     assert alone.code == 3
     assert alone.messages[-1] == (
@@ -408,6 +408,11 @@ def test_a_password_alone_or_an_empty_one_says_what_is_missing(tcs, basic_regist
     wrong = tcs("registry", basic_registry.url, "--mode=dry-run", "--username=alice", "--password-stdin", stdin="no\n")
     assert wrong.messages[-1] == (
         "error\tthe registry refused the credentials of user 'alice', from --username/--password-stdin"
+    )
+    monkeypatch.setenv("TCS_REGISTRY_USERNAME", "alice")
+    named = tcs("registry", basic_registry.url, "--mode=dry-run", "--password-stdin", stdin="no\n")
+    assert named.messages[-1] == (
+        "error\tthe registry refused the credentials of user 'alice', from TCS_REGISTRY_USERNAME and --password-stdin"
     )
     empty = tcs("registry", basic_registry.url, "--mode=dry-run", "--username=alice", "--password-stdin", stdin="\n")
     assert (empty.code, empty.messages) == (

@@ -320,3 +320,21 @@ def test_a_429_counts_as_the_registrys_by_the_request_not_the_connection(of_regi
     with traffic.request(gated=False, of_registry=of_registry):
         retry.increment("GET", "/v2/", HTTPResponse(status=429, body=b""), _pool=through)
     assert (traffic.pace._refused_since is not None) == counted
+
+
+def test_only_the_statuses_a_client_lists_are_retried_retry_after_or_not():
+    """urllib3 alone retries any 413, 429 or 503 that has a Retry-After, whatever the list: Docker Hub's
+    client leaves 429 out (its pull quota means hours) and asks again itself where it may."""
+    from urllib3.util.retry import Retry
+
+    from tcs_registry.http import RETRY_STATUSES
+    from tcs_registry.pacing import PacedRetry
+
+    def retry(cls: type[Retry], statuses: tuple[int, ...]) -> Retry:
+        return cls(total=6, status_forcelist=statuses, allowed_methods=frozenset({"GET"}))
+
+    default, hub = retry(PacedRetry, RETRY_STATUSES), retry(PacedRetry, (500, 502, 503, 504))
+    assert default.is_retry("GET", 429, True) and default.is_retry("GET", 429) and default.is_retry("GET", 503, True)
+    assert not default.is_retry("GET", 413, True) and not default.is_retry("POST", 503)
+    assert not hub.is_retry("GET", 429, True) and hub.is_retry("GET", 503, True)
+    assert retry(Retry, (500, 502, 503, 504)).is_retry("GET", 429, True)  # (what urllib3 alone does)

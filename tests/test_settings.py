@@ -60,12 +60,20 @@ def test_a_config_directory_is_not_a_config_file(isolated):
     [
         ("username = ", "is not valid TOML"),
         ('usename = "x"\n', "unknown key 'usename'"),
-        ('max_images = "ten"\n', "'max_images' must be a number, not 'ten'"),
+        ('max_images = "ten"\n', "'max_images' must be a whole number, not a string"),
         ("insecure = 1\n", "'insecure' must be true or false, not 1"),
-        ("allowList = [1, 2]\n", r"'allowList' must be a string or a list of strings, not \[1, 2\]"),
+        (
+            "allowList = [1, 2]\n",
+            r"'allowList' must be a string or a list of strings, not a list with a non-string item",
+        ),
         ('denyList = ["team/*", ["a"]]\n', "'denyList' must be a string or a list of strings"),
-        ("format = [true]\n", "'format' must be a string or a list of strings, not \\[True\\]"),
-        ("password = 123456\n", "'password' must be a string$"),  # (what it is stays unshown: a secret)
+        (
+            "format = [true]\n",
+            "'format' must be a string or a list of strings, not a list with a non-string item",
+        ),
+        ("password = 123456\n", "'password' must be a string, not a number$"),  # (a secret: unshown)
+        ('store = ["postgresql://tcs:s3cret@db/tcs"]\n', "'store' must be a string, not a list$"),  # (unshown)
+        ("max_images = 1.5\n", "'max_images' must be a whole number, not 1.5"),
     ],
 )
 def test_malformed_config(isolated, text, message):
@@ -80,7 +88,8 @@ def test_malformed_config(isolated, text, message):
         ("mode = [\n", "error\tconfig file 'ours.toml' is not valid TOML: "),
         (
             "allowList = [1, 2]\n",
-            "error\tconfig file 'ours.toml': 'allowList' must be a string or a list of strings, not [1, 2]",
+            "error\tconfig file 'ours.toml': 'allowList' must be a string or a list of strings, not a list with a "
+            "non-string item",
         ),
     ],
 )

@@ -105,6 +105,8 @@ _ORIGINS = {
     "env": "TCS_REGISTRY_USERNAME/TCS_REGISTRY_PASSWORD",
     "config": "the config file",
     "anonymous": "nowhere",
+    "stdin+env": "TCS_REGISTRY_USERNAME and --password-stdin",
+    "stdin+config": "the config file's username and --password-stdin",
 }
 
 

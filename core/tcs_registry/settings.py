@@ -90,7 +90,21 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "ignore_file": (str,),
 }
 _ALIASES = {"allowlist": "allow_list", "denylist": "deny_list"}
-_TYPE_WORDS = {str: "a string", list: "a list of strings", int: "a number", float: "a number", bool: "true or false"}
+_TYPE_WORDS = {
+    str: "a string",
+    list: "a list of strings",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+}
+
+
+def _kind(value: Any, lists_taken: bool) -> str:
+    """What a TOML value is, without what it says."""
+    if isinstance(value, list):
+        return "a list with a non-string item" if lists_taken else "a list"
+    kinds = {str: "a string", dict: "a table", bool: "true or false", int: "a number", float: "a number"}
+    return kinds.get(type(value), "a date or time")
 
 
 LOOPBACK_HOSTS = ("localhost", "127.", "[::1]")
@@ -197,9 +211,11 @@ def load_config(path: str | None) -> tuple[dict[str, Any], Path | None]:
                 or (isinstance(value, bool) and bool not in types)
                 or (isinstance(value, list) and not all(isinstance(item, str) for item in value))
             ):
-                wanted = " or ".join(dict.fromkeys(_TYPE_WORDS[t] for t in types))
-                shown = "" if name in ("password", "token") else f", not {value!r}"  # (a secret stays unshown)
-                raise UsageError(f"config file {str(candidate)!r}: {key!r} must be {wanted}{shown}")
+                wanted = " or ".join(dict.fromkeys(_TYPE_WORDS[t] for t in types if not (t is int and float in types)))
+                # a number or true/false as it is; text only by its kind (a store URL may hold a password)
+                secret = name in ("password", "token")
+                shown = repr(value) if isinstance(value, int | float) and not secret else _kind(value, list in types)
+                raise UsageError(f"config file {str(candidate)!r}: {key!r} must be {wanted}, not {shown}")
             config[name] = value
         return config, candidate
     return {}, None
@@ -318,8 +334,8 @@ def resolve(
         raise UsageError("--username needs a password: --password, --password-stdin or TCS_REGISTRY_PASSWORD")
     if username is not None or password is not None:
         source = user_source if username is not None else password_source
-        if flags.get("password_stdin") and source == "flag":
-            source = "stdin"
+        if flags.get("password_stdin"):  # (the user name may come from elsewhere)
+            source = "stdin" if source == "flag" else f"stdin+{user_source}"
         credentials = Credentials(username or None, password, source=source)
     else:
         credentials = (docker_credentials(host) if docker_credentials else None) or Credentials()

@@ -349,7 +349,7 @@ class Authority(Facade):
                 "token_type": "Bearer",
                 "expires_in": 3599,
                 "ext_expires_in": 3599,
-                "access_token": self.entra.issue(form["client_id"], form.get("scope", "").split()[0]),
+                "access_token": self.entra.issue(form["client_id"], (form.get("scope", "").split() or [""])[0]),
             }
         )
 

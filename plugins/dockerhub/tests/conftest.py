@@ -231,6 +231,7 @@ class HubRegistryFacade(Facade):
     # as docker/hub-feedback#1907 shows it, with no ratelimit headers and `Retry-After: 60` (tests: 1)
     abusive = 0
     abuse_retry_after = "60"
+    abusive_blobs = 0  # the same, for the next blob GETs (the limit is the registry's, not the pulls')
 
     def __init__(self, upstream: str) -> None:
         super().__init__(upstream, name="registry-1")
@@ -275,6 +276,9 @@ class HubRegistryFacade(Facade):
     def forward_allowed(self, request: Request, repository: str, ref: str):
         if repository not in self.granted.get(request.bearer() or "", ()):
             return self._challenge(repository)
+        if self.abusive_blobs > 0 and "/blobs/" in request.path:
+            self.abusive_blobs -= 1
+            return text_answer("Too Many Requests (HAP429).\n", 429, {"Retry-After": self.abuse_retry_after})
         return self.forward(request)
 
     def manifest(self, request: Request, repository: str, ref: str):

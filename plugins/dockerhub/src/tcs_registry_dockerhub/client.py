@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import threading
@@ -27,7 +28,7 @@ from tcs_registry import (
 )
 from tcs_registry.default_plugins.v2 import list_tags
 from tcs_registry.dockerconfig import DOCKER_HUB
-from tcs_registry.http import NO_AUTH, sendable, token_lifetime
+from tcs_registry.http import NO_AUTH, origin, sendable, token_lifetime
 from tcs_registry.oci import INDEX_TYPES, build_time, parse_time
 from tcs_registry.pacing import asked_to_wait
 
@@ -99,7 +100,7 @@ def _unix_retry_after(response: requests.Response) -> float | None:
     """A Retry-After that is a Unix time, as the Hub API has sent its reset time (docker/hub-feedback#2459),
     not the seconds its reference says."""
     value = response.headers.get("Retry-After", "").strip()
-    return float(value) if value.isdigit() and float(value) >= UNIX_TIME else None
+    return float(value) if value.isascii() and value.isdigit() and float(value) >= UNIX_TIME else None
 
 
 def _reset_in(response: requests.Response) -> float:
@@ -112,14 +113,15 @@ def _reset_in(response: requests.Response) -> float:
     headers = response.headers
     for name in ("X-Retry-After", "X-RateLimit-Reset"):
         with suppress(ValueError):
-            return float(headers.get(name, "")) - time.time()
+            if math.isfinite(reset := float(headers.get(name, ""))):
+                return reset - time.time()
     return 1.0
 
 
 def _pulls_left(response: requests.Response) -> int | None:
     """The pulls left in the window, by ``ratelimit-remaining`` (``76;w=21600``), if the answer says."""
     remaining = response.headers.get("ratelimit-remaining", "").split(";")[0].strip()
-    return int(remaining) if remaining.isdigit() else None
+    return int(remaining) if remaining.isascii() and remaining.isdigit() else None
 
 
 class DockerHubClient(RegistryClient):
@@ -306,7 +308,8 @@ class DockerHubClient(RegistryClient):
                 if self.remaining == 0:
                     raise QuotaExhausted(self._quota_message())
         response = super()._send(method, url, **kwargs)
-        if not counted:
+        # the abuse limit answers any of the registry's requests (a blob, a tags list, a token too)
+        if method not in ("GET", "HEAD") or not (origin(url) == self._origin or kwargs.get("token_service")):
             return response
         for attempt in range(1, ABUSE_ATTEMPTS):
             if response.status_code != 429 or self._pull_limit(response):
@@ -321,6 +324,8 @@ class DockerHubClient(RegistryClient):
             self.traffic.halt_if_starved()
             response.close()
             response = super()._send(method, url, **kwargs)
+        if not counted:
+            return response
         if (remaining := _pulls_left(response)) is not None:
             with self._quota_lock:
                 self.remaining = remaining
