@@ -297,37 +297,32 @@ def test_a_mirror_password_never_goes_to_docker_hub(tcs, pm, hub, monkeypatch):
     assert all(r.headers.get("Authorization") is None for r in api.requests[before:])
 
 
-def test_the_abuse_limits_bare_429_is_waited_out_not_taken_for_the_quota(tcs, pm, hub, hub_expected, out_dir):
+@pytest.mark.parametrize("refused", ["abusive", "abusive_blobs"], ids=["manifests", "blobs"])
+def test_the_abuse_limits_bare_429_is_waited_out_not_taken_for_the_quota(
+    tcs, pm, hub, hub_expected, out_dir, monkeypatch, refused
+):
     """Docker Hub's abuse limit answers "a simple 429", for paid accounts too; the pull quota "a longer
     error message" (TOOMANYREQUESTS). The first is a registry asking for fewer requests: the run slows
-    down and asks again, and ends complete; it is not told to log in."""
+    down and asks again, and ends complete; it is not told to log in. It is the registry's limit, not the
+    pulls': a config blob refused so is asked again as a manifest is (no 429 is retried below the
+    plugin, which asks again only where it knows the pull quota is not it)."""
     _, registry = hub
-    registry.abusive, registry.abuse_retry_after = 2, "1"
+    setattr(registry, refused, 2)  # (all asked for by the end)
+    monkeypatch.setattr(registry, "abuse_retry_after", "1")
     result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, "--concurrency=1", pm=pm)
     assert result.code == 0, result.err
     acme = [e for e in hub_expected if e.repository.startswith("acme/")]
     assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, acme)
-    assert registry.abusive == 0
+    assert getattr(registry, refused) == 0
     assert not [m for m in result.messages if "quota" in m], result.messages
-
-
-def test_the_abuse_limits_429_to_a_blob_is_asked_again_too(tcs, pm, hub, hub_expected, out_dir):
-    """The abuse limit is the registry's: a config blob refused so is asked again as a manifest is (no
-    429 is retried below the plugin, which asks again only where it knows the pull quota is not it)."""
-    _, registry = hub
-    registry.abusive_blobs, registry.abuse_retry_after = 2, "1"
-    result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, "--concurrency=1", pm=pm)
-    assert result.code == 0, result.err
-    acme = [e for e in hub_expected if e.repository.startswith("acme/")]
-    assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, acme)
-    assert registry.abusive_blobs == 0
 
 
 def test_the_abuse_limits_429_is_asked_again_four_times_not_more(tcs, pm, hub, hub_expected, out_dir, monkeypatch):
     """Its Retry-After is obeyed by the plugin's own asks (four), not by urllib3's as well: it retries any
     429 with a Retry-After, whatever the client's list of statuses, and so sent up to 28 asks."""
     _, registry = hub
-    registry.abusive, registry.abuse_retry_after = 4, "1"
+    registry.abusive = 4  # (all asked for by the end)
+    monkeypatch.setattr(registry, "abuse_retry_after", "1")
     before = len(registry.requests)
     result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, "--concurrency=1", pm=pm)
     assert result.code == 4, result.err
