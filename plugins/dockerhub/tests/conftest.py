@@ -41,6 +41,15 @@ from tcs_registry.testing.registry import RegistryServer
 from tcs_registry.testing.vulnerable import push_debian9
 
 ACCOUNT = ("acme", "dckr_pat_0123456789abcdef")
+# organization access tokens of acme (docker/docs, "Organization access tokens"): they log in with the
+# organization's name, and hold the scopes they were made with; the Hub API's list of a namespace's
+# repositories shows an OAT without "scope-repository-list" the public ones only, silently (latest.yaml,
+# listNamespaceRepositories: "OAT listing behavior"); its tags need "scope-tag-read"
+OATS = {
+    "dckr_oat_everything": {"scope-image-pull", "scope-tag-read", "scope-repository-list"},
+    "dckr_oat_no-repository-list": {"scope-image-pull", "scope-tag-read"},
+    "dckr_oat_no-tag-read": {"scope-image-pull", "scope-repository-list"},
+}
 PRIVATE = {"acme/private-tool"}
 PUSHED = "2025-05-31T01:02:03.456789Z"
 
@@ -79,6 +88,7 @@ class HubApiFacade(Facade):
     def __init__(self, upstream: str, stored: StoredRegistry) -> None:
         super().__init__(upstream, name="hub-api")
         self.stored = stored
+        self.scopes: dict[str, set[str] | None] = {}  # API token -> an OAT's scopes (None: a PAT's)
         self.refused = 0  # calls answered 401 for an expired or unknown token
         self._calls: list[float] = []
         self._lock = threading.Lock()
@@ -88,12 +98,14 @@ class HubApiFacade(Facade):
 
     def login(self, request: Request):
         body = request.json() or {}
-        if (body.get("identifier"), body.get("secret")) != ACCOUNT:
+        oat = body.get("secret") if body.get("identifier") == ACCOUNT[0] and body.get("secret") in OATS else None
+        if (body.get("identifier"), body.get("secret")) != ACCOUNT and oat is None:
             return json_answer({"detail": "Incorrect authentication credentials"}, 401)
         now = time.time()  # NumericDate may have a fraction (RFC 7519); a whole second would blur short tests
         claims = {"sub": ACCOUNT[0], "iat": now, "exp": now + self.token_lifetime}
         token = f"{_b64({'alg': 'RS256', 'typ': 'JWT'})}.{_b64(claims)}.{secrets.token_urlsafe(16)}"
         self.tokens[token] = ACCOUNT[0]
+        self.scopes[token] = OATS[oat] if oat else None  # (a personal access token: its user's whole access)
         return json_answer({"access_token": token})
 
     def limited(self, handler):
@@ -131,8 +143,13 @@ class HubApiFacade(Facade):
         claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
         return claims["exp"] > time.time()
 
-    def _may_see(self, request: Request, repository: str) -> bool:
-        return repository not in PRIVATE or self.tokens.get(request.bearer() or "") == repository.split("/")[0]
+    def _may_see(self, request: Request, repository: str, scope: str = "scope-repository-list") -> bool:
+        """A public repository; a private one to its owner, with the OAT scope the call needs."""
+        token = request.bearer() or ""
+        if repository not in PRIVATE:
+            return True
+        scopes = self.scopes.get(token)
+        return self.tokens.get(token) == repository.split("/")[0] and (scopes is None or scope in scopes)
 
     def _page(self, request: Request, items: list):
         page, size = int(request.arg("page", "1")), int(request.arg("page_size", "10"))
@@ -181,6 +198,9 @@ class HubApiFacade(Facade):
         repository = f"{ns}/{repo}"
         if not self.anonymous_tags and request.bearer() is None:  # latest.yaml: bearerAuth, no {} alternative
             return json_answer({"detail": "Authentication credentials were not provided."}, 401)
+        scopes = self.scopes.get(request.bearer() or "")
+        if scopes is not None and "scope-tag-read" not in scopes and ns == ACCOUNT[0]:  # [its body: unsourced]
+            return json_answer({"detail": "insufficient scope: scope-tag-read"}, 403)
         if not self._may_see(request, repository):
             return json_answer({"message": "object not found"}, 404)
         results = []
@@ -261,7 +281,8 @@ class HubRegistryFacade(Facade):
         docs/spec/auth/token.md: "the token will only contain the access the client is authorized
         for"): pull on public repositories, and on private ones to their owner."""
         basic = request.basic()
-        if basic is not None and basic != ACCOUNT:
+        oat = basic is not None and basic[0] == ACCOUNT[0] and "scope-image-pull" in OATS.get(basic[1], ())
+        if basic is not None and basic != ACCOUNT and not oat:
             return json_answer({"details": "incorrect username or password"}, 401)
         user = basic[0] if basic else "anonymous"
         token = self.issue_token(user)

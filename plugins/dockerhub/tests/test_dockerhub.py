@@ -77,7 +77,11 @@ def test_pull_quota_stops_politely(tcs, pm, hub, out_dir, monkeypatch):
     assert registry.pulls["acme"] == 3  # nothing was asked once the quota header said 0
 
 
-@pytest.mark.parametrize("login", [LOGIN, ()], ids=["personal access token", "anonymous"])
+@pytest.mark.parametrize(
+    "login",
+    [LOGIN, (*LOGIN[:2], "--password=dckr_oat_everything"), ()],
+    ids=["personal access token", "organization access token", "anonymous"],
+)
 def test_scan(tcs, pm, hub, hub_expected, out_dir, vulnerability_database, login):
     _api, registry = hub
     path = "/r/acme/debian9" if login else "/_/alpine"  # anonymous: public repositories
@@ -378,3 +382,28 @@ def test_listing_entries_of_images_left_out_give_their_place_up(tcs, pm, hub, ou
     result = tcs("registry", registry.url, "--mode=dry-run", *LOGIN, "--allowList=acme/debian9", pm=pm)
     assert result.code == 0, result.err
     assert len(runs[0].client.listed) == 0
+
+
+@pytest.mark.parametrize(
+    ("oat", "private", "tags_refused"),
+    [
+        ("dckr_oat_everything", True, False),
+        ("dckr_oat_no-repository-list", False, False),  # the Hub lists the public ones only, silently
+        ("dckr_oat_no-tag-read", True, True),
+    ],
+)
+def test_an_organization_access_token(tcs, pm, hub, hub_expected, out_dir, oat, private, tags_refused):
+    """An OAT logs in with the organization's name; what it reads is what its scopes allow."""
+    _, registry = hub
+    login = ("--registry-type=DOCKERHUB", f"--username={ACCOUNT[0]}", f"--password={oat}")
+    result = tcs("registry", registry.url, "--mode=dry-run", *login, pm=pm)
+    acme = [e for e in hub_expected if e.repository.startswith("acme/")]
+    shown = [e for e in acme if private or e.repository != "acme/private-tool"]
+    if tags_refused:
+        assert result.code == 4, result.err
+        failed = [m for m in result.messages if m.startswith("error\tFailed to list tags")]
+        said = 'refused to the organization access token (403): it needs the "Tag Read" scope (scope-tag-read)'
+        assert len(failed) == len({e.repository for e in acme}) and all(said in m for m in failed), failed
+        return
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, registry.host)) == expected_rows(registry.host, shown)

@@ -42,6 +42,7 @@ API_TOKEN_LIFETIME = 10 * 60  # the Hub API's access token lasts 10 minutes (doc
 API_TOKEN_MARGIN = 60  # renewed this long before its end (a tenth of its life, if that is shorter)
 API_ATTEMPTS = 4  # asks of one Hub API call that the per-minute limit refuses (429)
 MAX_API_WAIT = 60.0
+OAT_PREFIX = "dckr_oat_"  # an organization access token's (docker/docs, organization access tokens)
 UNIX_TIME = 1e9  # a Retry-After this large is a Unix time, not seconds (2001 on)
 ABUSE_ATTEMPTS = 4  # asks of one manifest that Docker Hub's abuse limit refuses (a bare 429)
 # The web pages people copy from hub.docker.com: /r/<ns>/<repo>, /_/<repo>, /repository/docker/<ns>/<repo>/...,
@@ -255,7 +256,13 @@ class DockerHubClient(RegistryClient):
         try:
             for listed, tag in enumerate(self._hub_tags(repository, path), 1):  # noqa: B007
                 yield tag
-        except AuthError:
+        except AuthError as exc:
+            if exc.status == 403 and (self.credentials.password or "").startswith(OAT_PREFIX):
+                raise AuthError(
+                    f"Docker Hub tags of {repository}: refused to the organization access token (403): it needs "
+                    'the "Tag Read" scope (scope-tag-read) on the repository',
+                    403,
+                ) from None
             if self._api_token is not None or listed:
                 raise
             with self._api_lock:
