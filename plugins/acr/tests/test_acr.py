@@ -147,6 +147,35 @@ def test_the_refresh_token_is_exchanged_again_before_it_ends(
     assert azure_env.refused == refused  # no expired token was ever shown
 
 
+def test_a_refresh_token_revoked_during_the_run_is_exchanged_for_again(
+    tcs, pm, azure_env, identity, acr_expected, out_dir, monkeypatch
+):
+    """The first exchanged refresh token is refused after its second use (revoked): the Entra ID token is
+    exchanged once more and the run goes on, where it used to fail every repository after it."""
+
+    class RevokedAfterTwoUses(set):
+        first: str | None = None
+        uses = 0
+
+        def add(self, token: str) -> None:
+            super().add(token)
+            self.first = self.first or token
+
+        def __contains__(self, token: object) -> bool:
+            if token == self.first:
+                self.uses += 1
+                return self.uses <= 2
+            return super().__contains__(token)
+
+    monkeypatch.setattr(azure_env, "refresh_tokens", RevokedAfterTwoUses())
+    before = len(azure_env.requests)
+    result = tcs("registry", URL, "--mode=dry-run", "--concurrency=1", pm=pm)
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, acr_expected)
+    assert [r.path for r in azure_env.requests[before:]].count("/oauth2/exchange") == 2
+    assert "info\tThe ACR refresh token was refused: exchanging the Entra ID token for a new one" in result.infos
+
+
 @pytest.mark.parametrize("route", ["/oauth2/exchange", "/oauth2/token"])
 def test_token_requests_throttled_or_unavailable_are_sent_again(
     tcs, pm, azure_env, identity, acr_expected, out_dir, monkeypatch, route

@@ -166,10 +166,11 @@ class AcrClient(RegistryClient):
         lifetime = token_lifetime(self.refresh_token, floor=0.0)
         self._refresh_until = fetched + lifetime - min(REFRESH_MARGIN, lifetime / 10)
 
-    def _fetch_token(self, challenge: Challenge, scope: str | None) -> tuple[str, float]:
+    def _fetch_token(self, challenge: Challenge, scope: str | None, renewed: bool = False) -> tuple[str, float]:
         """An access token for ``scope`` from the ACR refresh token, which is exchanged for at the first
         challenge (its service is the registry's login server, not a regional endpoint's host) and again
-        before it ends."""
+        before it ends, or once more when the token service refuses it (revoked, the registry's keys
+        rolled) before the refusal is taken as the answer."""
         if self.entra is None and self.refresh_token is None:
             return super()._fetch_token(challenge, scope)  # Basic: the V2 token flow
         realm = challenge.params["realm"]
@@ -199,6 +200,12 @@ class AcrClient(RegistryClient):
         if response.status_code in (401, 403):
             if ends is not None and time.time() >= ends - CLOCK_SKEW:  # (the token service's clock may be ahead)
                 raise CredentialsExpired(self._expired(ends))
+            if self.entra is not None and not renewed:
+                with self._exchange_lock:
+                    if self.refresh_token == refresh_token:  # (not exchanged again meanwhile by another thread)
+                        self._refresh_until = 0.0
+                log.info("The ACR refresh token was refused: exchanging the Entra ID token for a new one")
+                return self._fetch_token(challenge, scope, renewed=True)
             raise AuthError(f"{self.service} refused an access token for {scope or 'the registry'} to the {self.how}")
         body = self.json(self.check(response, "ACR access token"), "ACR access token")
         token = json_field(body, "access_token", "ACR access token")
