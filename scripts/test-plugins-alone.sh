@@ -29,8 +29,9 @@ export -f name_of install
 plugins=(plugins/*/ examples/tcs-registry-ghcr/)
 plugins=("${plugins[@]%/}")
 printf '%s\n' "${plugins[@]}" | xargs -P 2 -I{} bash -c 'install {}'  # two at a time: pip is CPU-bound
-for plugin in "${plugins[@]}"; do
-    name="$(name_of "$plugin")"
+check() {  # one plugin: listed by `tcs-registry plugins`, then its own tests
+    local name venv
+    name="$(name_of "$1")"
     venv="$root/$name"
     echo "== $name, alone with the core"
     "$venv/bin/tcs-registry" plugins --json | "$venv/bin/python" -c "
@@ -38,5 +39,13 @@ import json, sys
 names = sorted(p['name'] for p in json.load(sys.stdin))
 assert names == ['$name', 'tcs_registry.default_plugins.scanner', 'tcs_registry.default_plugins.v2'], names
 print('listed:', names)"
-    "$venv/bin/python" -m pytest -q -p no:cacheprovider "$plugin/tests"
-done
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider "$1/tests"
+}
+export -f check
+# two plugins at a time, each one's output kept whole and shown in order; any failure fails the script
+logs="$(mktemp -d)"
+status=0
+printf '%s\n' "${plugins[@]}" | xargs -P 2 -I{} bash -c 'set -euo pipefail; check {} > "$0/$(basename {}).log" 2>&1' "$logs" || status=$?
+for plugin in "${plugins[@]}"; do cat "$logs/$(basename "$plugin").log"; done
+rm -rf "$logs"
+exit "$status"
