@@ -222,7 +222,9 @@ def test_a_person_logs_in_follows_the_links_filters_and_pages(console, browser, 
     rows = browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
     assert len(rows) == 1 and "run 1" in rows[0].text
     cells = rows[0].find_elements(By.TAG_NAME, "td")
-    assert [cells[3].text, cells[4].text] == ["none", "1 critical 30 high 1 medium 31 low"]
+    # the scan had no vulnerability database: not "none" (nothing found), but nothing looked for
+    assert [cells[3].text, cells[4].text] == ["not matched", "1 critical 30 high 1 medium 31 low"]
+    assert cells[5].text == "not matched"
     screenshot(browser, "project", tmp_path)
 
     follow(browser, rows[0].find_elements(By.TAG_NAME, "a")[1])  # the violations of that scan
@@ -422,7 +424,7 @@ def test_exports_admin_tokens_and_the_trend(console, browser, tmp_path):
 
     log_in("read")
     bars = browser.find_elements(By.CSS_SELECTOR, "table tbody tr td svg.trend rect")
-    assert bars == [] and "no vulnerability" in browser.find_element(By.CSS_SELECTOR, "table tbody tr").text
+    assert bars == [] and "not matched" in browser.find_element(By.CSS_SELECTOR, "table tbody tr").text
     browser.get(console.url + "/projects/web/tokens")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Only an admin token manages the project's tokens"
     # the export, with the session's cookie, as a browser downloads it
@@ -565,6 +567,8 @@ def test_a_base_layer_that_brings_findings_into_several_images(tcs, fresh_regist
         browser.get(server.url + "/login")
         browser.find_element(By.NAME, "token").send_keys(server.token("web", "read"))
         follow(browser, (By.CSS_SELECTOR, "form[action='/login'] button"))
+        cells = browser.find_elements(By.CSS_SELECTOR, "table tbody tr td")  # the project's page, matched
+        assert [cells[3].text, cells[5].text.strip() != "not matched"] == ["4 high", True]
         follow(browser, (By.LINK_TEXT, "Base layers"))
         rows = browser.find_elements(By.CSS_SELECTOR, "table.findings tbody tr")
         assert [row.text.split(" ", 1)[1] for row in rows] == ["high 4 findings into 2 image platforms"]

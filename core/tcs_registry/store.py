@@ -662,6 +662,13 @@ class Store:
         where = [scans.c.project == project, *_image(repository, tag, platform)]
         return self._latest(*where, *([scans.c.run.in_(among)] if among is not None else []))
 
+    def matched(self, run: int) -> bool:
+        """Whether a run's scans were matched against a vulnerability database: a scan without one keeps
+        no vulnerabilities list in its findings, so one of its records says it for the run."""
+        query = sa.select(findings.c.findings).select_from(scans.join(findings, SCAN_FINDINGS))
+        blob = self._scalar(query.where(scans.c.run == run).limit(1))
+        return blob is not None and "vulnerabilities" in unpack(blob)
+
     def image_history(
         self, project: str, registry: str, repository: str, tag: str, most: int = 100
     ) -> list[dict[str, Any]]:

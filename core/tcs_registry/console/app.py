@@ -297,6 +297,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
                     "scan": run["scan_id"] if run else "",
                     "scanned_at": _shown_time(run["finished_at"] or run["started_at"]) if run else "",
                     "vulnerabilities": dict(vulnerabilities.counts),
+                    "matched": store.matched(registry["run"]),  # (none found is not none looked for)
                     "violations": dict(violations.counts),
                     "trend": bars(store.trend(project, registry["registry"], "vulnerability")),
                 }
