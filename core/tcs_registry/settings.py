@@ -103,8 +103,7 @@ def _kind(value: Any, lists_taken: bool) -> str:
     """What a TOML value is, without what it says."""
     if isinstance(value, list):
         return "a list with a non-string item" if lists_taken else "a list"
-    kinds = {str: "a string", dict: "a table", bool: "true or false", int: "a number", float: "a number"}
-    return kinds.get(type(value), "a date or time")
+    return {**_TYPE_WORDS, dict: "a table", int: "a number"}.get(type(value), "a date or time")
 
 
 LOOPBACK_HOSTS = ("localhost", "127.", "[::1]")

@@ -474,17 +474,15 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         since the scan of run `since`."""
         token = page_reader(request, project)
         scan, since = (findings.run_number(request.query_params.get(name, "")) for name in ("scan", "since"))
-        for asked in (scan, since):
-            if asked == 0:
-                raise HTTPException(422, "scan and since are runs' numbers")
-            if asked is not None:
-                project_run(project, asked)
+        if 0 in (scan, since):
+            raise HTTPException(422, "scan and since are runs' numbers")
+        rows = {asked: project_run(project, asked) for asked in (scan, since) if asked is not None}
         if since is not None and store.latest_scan(project, store.scan_runs(project, since)) is None:
             raise HTTPException(422, f"Run {since} scanned no image (a dry run?): nothing to compare with")
         latest = store.registries(project)
         if since is not None:  # (a scan is compared with one of its own registry)
-            registry = store.run(project, since)["registry"]  # type: ignore[index]
-            if scan is not None and store.run(project, scan)["registry"] != registry:  # type: ignore[index]
+            registry = rows[since]["registry"]
+            if scan is not None and rows[scan]["registry"] != registry:
                 raise HTTPException(422, f"Run {since} scanned another registry than run {scan}: pick one of its own")
             latest = [r for r in latest if r["registry"] == registry]
         chosen = [scan] if scan is not None else [registry["run"] for registry in latest]
