@@ -134,6 +134,11 @@ class AcrFacade(Facade):
         # a repository-scoped token whose scope map has a wildcard other than * (`team/*`): the catalog is
         # listed, empty (Azure/acr#751: "a known limitation of the Catalog API")
         self.catalog_empty = False
+        # tags locked for reading: `az acr repository update --image <repo>:<tag> --read-enabled false`
+        # ("Lock a container image in an Azure container registry", learn.microsoft.com: it prevents read,
+        # that is pull, operations); the tags list shows it (`changeableAttributes.readEnabled`, the
+        # data-plane spec's TagAttributesBase)
+        self.read_disabled: set[tuple[str, str]] = set()
         self.arm_audience = True  # `az acr config authentication-as-arm update --status disabled` turns it off
         self.throttle: dict[str, list[int]] = {}  # route -> the statuses its next token requests get
         self.route("POST", "/oauth2/exchange")(self.exchange)
@@ -283,7 +288,7 @@ class AcrFacade(Facade):
                 "changeableAttributes": {
                     "deleteEnabled": True,
                     "writeEnabled": True,
-                    "readEnabled": True,
+                    "readEnabled": (repo, t) not in self.read_disabled,
                     "listEnabled": True,
                 },
             }
@@ -292,6 +297,10 @@ class AcrFacade(Facade):
         return self._page(request, f"/acr/v1/{quote(repo, safe='')}/_tags", [t for t, _ in tags], "tags", items)
 
     def content(self, request: Request, repo: str, kind: str, ref: str):
+        if kind == "manifests" and (repo, ref) in self.read_disabled:
+            # refused [? no source gives the status and body ACR answers a pull of a read-locked tag]
+            body = {"errors": [{"code": "DENIED", "message": "The operation is disallowed on this image."}]}
+            return json_answer(body, 403)
         return self._guard(request, f"repository:{repo}:pull") or self.forward(request)
 
 

@@ -19,6 +19,7 @@ from tcs_registry.testing.helpers import (
     console_script,
     csv_rows,
     expected_rows,
+    failures_path,
     namespace_run,
     report_path,
     vulnerabilities,
@@ -491,3 +492,26 @@ def test_a_catalog_refused_part_way_or_missing_is_no_repository_taken(azure_env,
         with pytest.raises(error):
             seen.extend(client.repositories())
         assert client.assumed is None and "" not in seen and seen.count("production/api") <= 1
+
+
+def test_a_tag_locked_for_reading_is_failed_as_acr_lists_it(
+    tcs, pm, azure_env, identity, acr_expected, out_dir, monkeypatch
+):
+    """`az acr repository update --read-enabled false`: the tags list says so, and the image fails with that
+    reason, unread; the other images are described."""
+    monkeypatch.setattr(azure_env, "read_disabled", {("production/api", "1.1")})
+    monkeypatch.setattr(azure_env, "requests", [])
+    result = tcs("registry", URL, "--mode=dry-run", pm=pm)
+    assert result.code == 4, result.err
+    kept = [e for e in acr_expected if (e.repository, e.tag) != ("production/api", "1.1")]
+    assert csv_rows(report_path(out_dir, REGISTRY)) == expected_rows(REGISTRY, kept)
+    assert csv_rows(failures_path(out_dir, REGISTRY))[1:] == [
+        [
+            f"{REGISTRY}/production/api",
+            "1.1",
+            "auth",
+            "ACR: reading this tag is disabled (its readEnabled attribute is false; az acr repository "
+            "update --read-enabled true allows it)",
+        ]
+    ]
+    assert not [r for r in azure_env.requests if r.path.endswith("/production/api/manifests/1.1")]

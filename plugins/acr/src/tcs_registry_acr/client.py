@@ -291,5 +291,13 @@ class AcrClient(RegistryClient):
 
     def describe(self, repository: str, tag: str) -> ImageDescription:
         listed = self.listed.pop((repository, tag)) or {}
+        attributes = listed.get("changeableAttributes")
+        if isinstance(attributes, dict) and attributes.get("readEnabled") is False:
+            # locked for reading (`az acr repository update --read-enabled false`): no pull would be granted
+            raise AuthError(
+                "ACR: reading this tag is disabled (its readEnabled attribute is false; "
+                "az acr repository update --read-enabled true allows it)",
+                403,
+            )
         image = describe(self, repository, tag)
         return replace(image, push_time=parse_time(listed.get("lastUpdateTime")))
