@@ -15,11 +15,17 @@ made for, never another), and the token flow at <key>/v2/token (realm form from 
 Next-page links are relative and leave out the /artifactory/api/docker/<key> prefix, as Artifactory
 7.46 sends them (renovatebot/renovate#15080: `</v2/renovate/renovate/tags/list?last=10000&n=10000>`;
 JFrog RTFACT-18971); for _catalog the same form is assumed (no capture found).
+A virtual repository's lists are its members' together, a remote member's asked of its upstream (JFrog
+"Virtual Repositories"; renovatebot/renovate#20745: a path-based virtual with Docker Hub behind it
+lists openjdk's 10,000+ tags): the facade counts them as walks. A manifest a virtual has in no member
+but a remote's upstream is pulled there (a walk too).
 From Artifactory's own source (6.20, the open-source edition): Get Repositories gives a remote's url as
 its upstream's and lists only the repositories the caller may read (RepositoriesResource,
 addRemoteRepoDetails: userHasPermissionsOnRepositoryRoot, remoteRepo.getUrl()); a File List without
 the Pro add-on is a 400 in plain text (MissingRestAddonException); a path that is not there is a 404
-"Unable to find item" (ArtifactResource).
+"Unable to find item" (ArtifactResource); a user who may read part of a virtual repository gets its
+configuration's public part from GET /api/repositories/<key> (PublicVirtualRepoConfig: key, rclass,
+packageType, description, repositories: its members' keys).
 """
 
 from __future__ import annotations
@@ -42,7 +48,15 @@ REPOSITORIES = [
     ("docker-remote", "REMOTE"),
     ("docker", "VIRTUAL"),
     ("docker-fed", "FEDERATED"),
+    ("docker-internal", "VIRTUAL"),
+    ("docker-all", "VIRTUAL"),
 ]
+# each virtual repository's members, in their resolution order (locals first, as JFrog advises)
+VIRTUALS = {
+    "docker": ["docker-local", "docker-fed", "docker-remote"],  # what Set Me Up gives, Docker Hub behind it
+    "docker-internal": ["docker-local", "docker-fed"],
+    "docker-all": ["docker-internal", "docker"],  # a virtual of virtuals
+}
 CACHED = {"docker-remote/library/busybox"}  # what the remote's cache holds; library/nginx is upstream only
 
 
@@ -67,6 +81,9 @@ class ArtifactoryFacade(Facade):
     file_list_refused = False  # tests: an account that may not list a remote's cache (a 403)
     file_list_pro_only = False  # tests: an edition without the REST add-on File List belongs to
     repositories_refused = False  # tests: a caller Get Repositories refuses (a 403)
+    # tests: repositories the account may read only below their root (a permission target's include pattern):
+    # Get Repositories leaves them out (RepositoriesResource: userHasPermissionsOnRepositoryRoot)
+    below_root: frozenset[str] = frozenset()
 
     def __init__(self, upstream: str, stored: StoredRegistry) -> None:
         super().__init__(upstream, name="artifactory")
@@ -74,6 +91,7 @@ class ArtifactoryFacade(Facade):
         self.upstream_walks: list[str] = []  # lists of a remote repository, which would ask its upstream
         self.route("GET", "/artifactory/api/system/ping")(lambda request: text_answer("OK", headers=JFROG))
         self.route("GET", "/artifactory/api/repositories")(self.repositories)
+        self.route("GET", "/artifactory/api/repositories/(?P<key>[^/]+)")(self.configuration)
         self.route("GET", "/artifactory/api/storage/(?P<key>[^/]+)/")(self.file_list)
         self.route("GET", "/artifactory/api/storage/(?P<key>[^/]+)")(self.folder_info)
         self.route("GET", "/artifactory/api/docker/(?P<key>[^/]+)/v2/token")(self.token)
@@ -111,10 +129,21 @@ class ArtifactoryFacade(Facade):
             [
                 {"key": key, "type": kind_, "url": self._url(key, kind_), "packageType": "Docker"}
                 for key, kind_ in REPOSITORIES
-                if kind in (None, "docker")
+                if kind in (None, "docker") and key not in self.below_root
             ],
             headers=JFROG,
         )
+
+    def configuration(self, request: Request, key: str):
+        """What a user who is not an admin gets of a repository's configuration: a virtual one's public
+        part (PublicVirtualRepoConfig); for the others, the fields the docs' sample begins with."""
+        if not self._user(request):
+            return json_answer({"errors": [{"status": 401, "message": "Bad credentials"}]}, 401, JFROG)
+        kind = dict(REPOSITORIES).get(key)
+        if kind is None:  # [? the status for a key that is not there is not documented]
+            return json_answer({"errors": [{"status": 404, "message": "Not Found"}]}, 404, JFROG)
+        config = {"key": key, "rclass": kind.lower(), "packageType": "docker", "description": ""}
+        return json_answer({**config, "repositories": VIRTUALS[key]} if key in VIRTUALS else config, headers=JFROG)
 
     def _url(self, key: str, kind: str) -> str:
         return "https://registry-1.docker.io/" if kind == "REMOTE" else f"{self.url}/artifactory/{key}"
@@ -128,13 +157,21 @@ class ArtifactoryFacade(Facade):
         uri = f"{self.url}/artifactory/api/storage/{key}"
         return json_answer({"repo": key, "path": "/", "uri": uri, "children": []}, headers=JFROG)
 
+    def _members(self, key: str) -> list[str]:
+        """The repositories a key stands for, in resolution order: a virtual one's members, their members'..."""
+        return [m for member in VIRTUALS[key] for m in self._members(member)] if key in VIRTUALS else [key]
+
     def _images(self, key: str) -> list[str]:
-        # the virtual repository aggregates the others
-        keys = [k for k, kind in REPOSITORIES if kind != "VIRTUAL"] if key == "docker" else [key]
-        return sorted(r.split("/", 1)[1] for r in self.stored.repositories() if r.split("/", 1)[0] in keys)
+        # a virtual repository's catalog is its members' (a remote's: its upstream's)
+        keys = self._members(key)
+        return sorted({r.split("/", 1)[1] for r in self.stored.repositories() if r.split("/", 1)[0] in keys})
 
     def _remote(self, key: str) -> bool:
         return dict(REPOSITORIES).get(key) == "REMOTE"
+
+    def _upstream_behind(self, key: str) -> bool:
+        """Its lists ask an upstream registry: a remote repository, or a virtual one with one among its members."""
+        return any(self._remote(m) for m in self._members(key))
 
     def file_list(self, request: Request, key: str):
         if not self._user(request):
@@ -166,7 +203,7 @@ class ArtifactoryFacade(Facade):
     def catalog(self, request: Request, key: str):
         if not self._user(request):
             return self._challenge(key)
-        if self._remote(key):
+        if self._upstream_behind(key):
             self.upstream_walks.append(request.target)
         n = min(int(request.arg("n", "100")), self.catalog_max)
         last = request.arg("last", "")
@@ -181,21 +218,31 @@ class ArtifactoryFacade(Facade):
             return self._challenge(key)
         if not rest:
             return json_answer({}, headers=JFROG)
-        if self._remote(key) and rest.endswith("/tags/list"):
-            self.upstream_walks.append(request.target)
-        status, headers, body = self.forward(request, f"/v2/{self._member(key, rest)}/{rest}")
+        member = self._member(key, rest)
+        listing = rest.endswith("/tags/list")
+        if self._remote(member) and (listing or f"{member}/{self._image(rest)}" not in CACHED):
+            self.upstream_walks.append(request.target)  # a remote's list, or a pull of what it has not cached
+        status, headers, body = self.forward(request, f"/v2/{member}/{rest}")
         return status, {**headers, **JFROG}, body
+
+    @staticmethod
+    def _image(rest: str) -> str:
+        return rest.removesuffix("/tags/list") if rest.endswith("/tags/list") else rest.rsplit("/", 2)[0]
 
     def _member(self, key: str, rest: str) -> str:
         """The repository that serves ``rest`` under ``key``: a virtual one's first member holding the
         image (JFrog's "Virtual Repositories": resolution in the order of its repositories, locals first;
-        a remote's cached images only here), else the key itself."""
-        if dict(REPOSITORIES).get(key) != "VIRTUAL":
+        a remote's cache, then its upstream), else the key itself."""
+        if key not in VIRTUALS:
             return key
-        image = rest.removesuffix("/tags/list") if rest.endswith("/tags/list") else rest.rsplit("/", 2)[0]
-        members = [k for k, kind in REPOSITORIES if kind != "VIRTUAL"]
-        held = {r for r in self.stored.repositories() if not self._remote(r.split("/", 1)[0]) or r in CACHED}
-        return next((k for k in members if f"{k}/{image}" in held), key)
+        image = self._image(rest)
+        members = self._members(key)
+        cached = next((m for m in members if f"{m}/{image}" in CACHED), None)
+        local = next((m for m in members if not self._remote(m) and f"{m}/{image}" in self.stored.repositories()), None)
+        upstream = next((m for m in members if self._remote(m) and f"{m}/{image}" in self.stored.repositories()), None)
+        if rest.endswith("/tags/list") and upstream:  # the member lists together, a remote's from its upstream
+            return upstream if local is None else local  # (no image here is in both)
+        return local or cached or upstream or key
 
 
 @pytest.fixture(scope="session")

@@ -64,6 +64,7 @@ def test_every_docker_repository_of_the_instance(
         ("/artifactory/docker-local", lambda e: e.repository.startswith("docker-local/")),
         ("/artifactory/api/docker/docker-local/v2/app", lambda e: e.repository == "docker-local/app"),
         ("/docker-local/team/svc", lambda e: e.repository == "docker-local/team/svc"),
+        ("/v2/docker-local/team/svc", lambda e: e.repository == "docker-local/team/svc"),
         ("/docker-remote", lambda e: e.repository.startswith("docker-remote/")),
         # a remote's image, from its cache; one only its upstream has is not walked there
         ("/docker-remote/library/busybox", lambda e: e.repository == "docker-remote/library/busybox"),
@@ -235,6 +236,20 @@ def test_a_remote_named_when_the_repository_list_is_refused_is_read_from_its_cac
     assert not [m for m in local.messages if "Cannot tell" in m]
 
 
+def test_a_remote_the_repository_list_leaves_out_is_read_from_its_cache(
+    tcs, pm, artifactory, artifactory_expected, out_dir, monkeypatch
+):
+    """Get Repositories lists only the repositories the account may read at their root: a remote named in
+    the URL that it leaves out is still a remote (it has a cache), not walked upstream."""
+    monkeypatch.setattr(artifactory, "below_root", frozenset({"docker-remote"}))
+    walks = len(artifactory.upstream_walks)
+    result = tcs("registry", f"{artifactory.url}/docker-remote", "--mode=dry-run", *PASSWORD, pm=pm)
+    assert result.code == 0, result.err
+    remote = [e for e in artifactory_expected if e.repository.startswith("docker-remote/")]
+    assert csv_rows(report_path(out_dir, artifactory.host)) == rows(artifactory, remote)
+    assert artifactory.upstream_walks[walks:] == []
+
+
 def test_a_remote_cache_without_the_file_list_says_why(
     tcs, pm, artifactory, artifactory_expected, out_dir, monkeypatch
 ):
@@ -269,9 +284,52 @@ def test_a_remotes_images_left_out_are_not_described(tcs, pm, artifactory, artif
 
 
 def test_a_virtual_repository_named_in_the_url(tcs, pm, artifactory, artifactory_expected, out_dir):
-    """The URL JFrog's Set Me Up gives is often the virtual repository's: its images are listed and read
-    through it, under its key (what `docker pull <host>/docker/<image>` uses)."""
-    result = tcs("registry", f"{artifactory.url}/docker", "--mode=dry-run", *PASSWORD, pm=pm)
+    """The URL JFrog's Set Me Up gives is often a virtual repository's: with only local and federated members,
+    its images are listed and read through it, under its key (what `docker pull <host>/<key>/<image>` uses)."""
+    walks = len(artifactory.upstream_walks)
+    result = tcs("registry", f"{artifactory.url}/docker-internal", "--mode=dry-run", *PASSWORD, pm=pm)
     assert result.code == 0, result.err
-    through = [replace(e, repository="docker/" + e.repository.split("/", 1)[1]) for e in artifactory_expected]
+    ours = [e for e in artifactory_expected if not e.repository.startswith("docker-remote/")]
+    through = [replace(e, repository="docker-internal/" + e.repository.split("/", 1)[1]) for e in ours]
     assert sorted_report(out_dir, artifactory.host) == expected_rows(artifactory.host, through)
+    assert artifactory.upstream_walks[walks:] == []
+    assert not [m for m in result.messages if m.startswith("warn") and "virtual repository" in m]
+
+
+VIRTUAL_READ_AS_MEMBERS = (
+    "warn\t{key} is a virtual repository whose lists would ask the upstream registries of its remote members"
+    " (docker-remote): its members are read instead, each under its own key: docker-local, docker-fed, docker-remote"
+)
+
+
+@pytest.mark.parametrize("key", ["docker", "docker-all"])
+def test_a_virtual_repository_with_a_remote_member_is_read_as_its_members(
+    tcs, pm, artifactory, artifactory_expected, out_dir, key
+):
+    """A virtual repository's lists are its members', a remote's asked of its upstream (Docker Hub's 10,000
+    tags of openjdk): its members are read instead, each as it would be named in the URL, the remote from
+    its cache; a virtual repository among the members (docker-all: docker-internal and docker) is opened."""
+    before, walks = len(artifactory.requests), len(artifactory.upstream_walks)
+    result = tcs("registry", f"{artifactory.url}/{key}", "--mode=dry-run", *PASSWORD, pm=pm)
+    assert result.code == 0, result.err
+    assert sorted_report(out_dir, artifactory.host) == rows(artifactory, artifactory_expected)
+    assert artifactory.upstream_walks[walks:] == []
+    assert not [r.path for r in artifactory.requests[before:] if r.path.startswith(f"/artifactory/api/docker/{key}/")]
+    assert [m for m in result.messages if m.startswith("warn") and "virtual repository" in m] == [
+        VIRTUAL_READ_AS_MEMBERS.format(key=key)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("image", "kept"), [("app", "docker-local/app"), ("library/busybox", "docker-remote/library/busybox")]
+)
+def test_an_image_named_under_such_a_virtual_repository(
+    tcs, pm, artifactory, artifactory_expected, out_dir, image, kept
+):
+    walks = len(artifactory.upstream_walks)
+    result = tcs("registry", f"{artifactory.url}/docker/{image}", "--mode=dry-run", *PASSWORD, pm=pm)
+    assert result.code == 0, result.err
+    assert sorted_report(out_dir, artifactory.host) == rows(
+        artifactory, artifactory_expected, lambda e: e.repository == kept
+    )
+    assert artifactory.upstream_walks[walks:] == []

@@ -20,9 +20,11 @@ log = logging.getLogger("tcs_registry.artifactory")
 # The URLs Artifactory gives for a repository and an image, its UI's, and the repository path method's:
 # /artifactory/api/docker/<key>[/v2/<image>], /ui/repos/tree/General/<key>[/<image>], /artifactory/<key>[/<image>],
 # /<key>[/<image>]
+# /v2/<key>[/<image>] (what `docker pull <host>/<key>/<image>` asks, the repository path method:
+# Artifactory's DockerInternalRewrite)
 _PATH = re.compile(
     r"^(?:/artifactory/api/docker/(?P<api>[^/]+)(?:/v2)?|(?:/ui|/artifactory/webapp/#)/repos/tree/\w+/(?P<ui>[^/]+)"
-    r"|/artifactory/(?P<web>[^/]+)|/(?P<key>[^/]+))"
+    r"|/artifactory/(?P<web>[^/]+)|/v2/(?P<v2>[^/]+)|/(?P<key>[^/]+))"
 )
 
 
@@ -42,7 +44,7 @@ def target(path: str) -> Target:
             f"cannot tell the Docker repository from the URL path {path!r}: "
             "use https://<host>/artifactory/api/docker/<repo-key> or https://<host>/<repo-key>"
         )
-    key = match.group("api") or match.group("ui") or match.group("web") or match.group("key")
+    key = next(k for k in match.group("api", "ui", "web", "v2", "key") if k)
     image = path[match.end() :].strip("/")
     return Target([key], image.lower() or None)
 
@@ -99,11 +101,57 @@ class ArtifactoryClient(RoutedRegistryClient):
         if not self.keys and (key := self.subdomain_key(repository_urls(listed))):
             self.keys, self.at_root = [key], True  # this host is the repository's own (the subdomain method)
         if self.keys:
+            if self.keys[0] not in kinds:  # the list has only what the account may read at a repository's root
+                self._remote_or_not(self.keys[0])
+            elif kinds[self.keys[0]] == "VIRTUAL":
+                self._virtual(self.keys[0], kinds)
             return self.keys
         self.keys = [key for key, kind in kinds.items() if kind in LISTED_TYPES or kind == "REMOTE"]
         if not self.keys:
-            raise RegistryError("no Docker repository is visible to this account")
+            raise RegistryError(
+                "no Docker repository is visible to this account (OCI repositories, package type oci, are not read)"
+            )
         return self.keys
+
+    def _virtual(self, key: str, kinds: dict[str, str]) -> None:
+        """A virtual repository named in the URL is read through it, unless a remote one is among its members:
+        its lists would ask that remote's upstream registry (JFrog "Virtual Repositories"), a walk of Docker
+        Hub, say. Its members are then read instead, each under its own key, the remote ones from their caches."""
+        try:
+            members, unreadable = self._members(key, kinds, {key})
+        except RegistryError as exc:
+            log.warning(
+                "Cannot tell the members of the virtual repository %s (%s): if one is remote, its lists ask its "
+                "upstream registry", key, exc,
+            )  # fmt: skip
+            return
+        remote = [m for m in members if m in self.remotes]
+        if remote:
+            self.keys = members
+            but = f"; not {', '.join(unreadable)}, which this account may not read" if unreadable else ""
+            log.warning(
+                "%s is a virtual repository whose lists would ask the upstream registries of its remote members "
+                "(%s): its members are read instead, each under its own key: %s%s",
+                key, ", ".join(remote), ", ".join(members), but,
+            )  # fmt: skip
+
+    def _members(self, key: str, kinds: dict[str, str], seen: set[str]) -> tuple[list[str], list[str]]:
+        """The repositories a virtual one stands for (its members', virtual ones opened in turn), from its
+        configuration's public part, and those of them the account may not read (not in its list)."""
+        what = f"configuration of {key}"
+        config = self._rest(f"/artifactory/api/repositories/{quote(key)}", what)
+        members: list[str] = []
+        unreadable: list[str] = []
+        for name in json_list(config.get("repositories") if isinstance(config, dict) else None, what):
+            if (name := str(name)) in seen:
+                continue
+            seen.add(name)
+            if kinds.get(name) == "VIRTUAL":
+                more, hidden = self._members(name, kinds, seen)
+                members, unreadable = members + more, unreadable + hidden
+            else:
+                (members if name in kinds else unreadable).append(name)
+        return members, unreadable
 
     def login(self) -> None:
         try:
@@ -137,14 +185,19 @@ class ArtifactoryClient(RoutedRegistryClient):
         if self.at_root:
             return None  # plain V2 at the root
         if self.target.image:
-            image = f"{self.keys[0]}/{self.target.image}"
-            if self.keys[0] in self.remotes:  # the image as its cache holds it, if it does: never upstream
-                cached = [name for name in self._cache(self.keys[0]) if name == image]
-                if not cached:
-                    log.warning("The remote repository's cache holds no %s: its upstream is not asked", image)
-                return cached
-            return [image]
+            named = [name for key in self.keys for name in self._named(key, self.target.image)]
+            if not named and self.keys[0] in self.remotes:
+                image = f"{self.keys[0]}/{self.target.image}"
+                log.warning("The remote repository's cache holds no %s: its upstream is not asked", image)
+            return named
         return self._repositories()
+
+    def _named(self, key: str, image: str) -> list[str]:
+        """The image the URL names, in one repository: a remote's as its cache holds it, if it does (never
+        upstream); another's as it is (a repository without it lists no tags for it)."""
+        if key in self.remotes:
+            return [name for name in self._cache(key) if name == f"{key}/{image}"]
+        return [f"{key}/{image}"]
 
     def _repositories(self) -> Iterator[str]:
         failed: dict[str, RegistryError] = {}
