@@ -248,6 +248,11 @@ def test_a_remote_the_repository_list_leaves_out_is_read_from_its_cache(
     remote = [e for e in artifactory_expected if e.repository.startswith("docker-remote/")]
     assert csv_rows(report_path(out_dir, artifactory.host)) == rows(artifactory, remote)
     assert artifactory.upstream_walks[walks:] == []
+    # and as a virtual repository's member: still one whose lists would walk its upstream
+    virtual = tcs("registry", f"{artifactory.url}/docker", "--mode=dry-run", *PASSWORD, pm=pm)
+    assert virtual.code == 0, virtual.err
+    assert sorted_report(out_dir, artifactory.host) == rows(artifactory, artifactory_expected)
+    assert artifactory.upstream_walks[walks:] == []
 
 
 def test_a_remote_cache_without_the_file_list_says_why(

@@ -125,6 +125,10 @@ class ArtifactoryClient(RoutedRegistryClient):
                 "upstream registry", key, exc,
             )  # fmt: skip
             return
+        for member in unreadable:  # (not listed: read below its root at most, and maybe a remote all the same)
+            self._remote_or_not(member)
+        members += [m for m in unreadable if m in self.remotes]
+        unreadable = [m for m in unreadable if m not in self.remotes]
         remote = [m for m in members if m in self.remotes]
         if remote:
             self.keys = members
