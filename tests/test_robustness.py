@@ -424,6 +424,38 @@ def test_a_resumed_run_describes_again_a_tag_that_moved(tcs, fresh_registry, pus
     ]
 
 
+def test_a_run_still_going_is_not_resumed_by_another(big_registry, tmp_path):
+    """Two runs of one registry at once (from cron, the first not done): the second does not take the first
+    for a killed run to finish (both would record the same images as theirs); each does its own."""
+    server = big_registry
+    state = tmp_path / "state"
+    first = subprocess.Popen(
+        [*dry_run_command(server, state, tmp_path / "first"), "--concurrency=1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        recorded = 0
+        while time.monotonic() < deadline and recorded < 50:
+            time.sleep(0.05)
+            with contextlib.suppress(sqlite3.OperationalError):  # (no store yet, or its schema being made)
+                recorded = store_rows(state, "SELECT COUNT(*) FROM images")[0][0]
+        second = subprocess.run(dry_run_command(server, state, tmp_path / "second"), capture_output=True, text=True)
+        assert first.poll() is None, "the first run ended before the second began: the test proves nothing"
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.wait(timeout=60)
+    assert second.returncode == 0, second.stderr[-2000:]
+    lines = [line.split("\t", 1)[1] for line in second.stderr.splitlines() if "\t" in line]
+    running = f"process {first.pid} on this machine"
+    warned = f"warn\tRun 1 of this registry is still running ({running}): this run does not resume it"
+    assert warned in lines
+    assert not [line for line in lines if "Resum" in line]
+    assert len(csv_rows(tmp_path / "second" / f"127-0-0-1-{server.port}-report.csv")) == 1001
+    assert store_rows(state, "SELECT id, status FROM runs") == [(1, "interrupted"), (2, "complete")]
+
+
 def test_a_killed_run_with_other_options_is_not_resumed(tcs, fresh_registry, pusher, state_dir):
     from tcs_registry.testing.images import make_layer
 

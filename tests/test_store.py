@@ -263,3 +263,16 @@ def test_a_batch_counts_each_new_digest_once(store):
     finally:
         s.close()
     assert _sql(store, "SELECT COUNT(*) FROM images") == [(4,)]
+
+
+def test_a_run_on_another_machine_is_running_still_while_it_says_so():
+    """A run whose process is on another machine (a worker of a shared store) is running while it said so
+    within the last three heartbeats; one silent for longer was killed, and may be resumed."""
+    from datetime import UTC, datetime, timedelta
+
+    from tcs_registry.store import ALIVE, running_still
+
+    said = lambda seconds: (datetime.now(UTC) - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
+    assert running_still("worker-7:4242", said(5)) == "on worker-7, 5 s ago"
+    assert running_still("worker-7:4242", said(ALIVE + 1)) is None
+    assert running_still(None, None) is None  # (a run an earlier version began)

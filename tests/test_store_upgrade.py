@@ -45,7 +45,7 @@ def test_a_store_of_release_0_1_0_is_upgraded_in_place(tcs, tmp_path, fresh_regi
         upgraded += [m for m in shown.messages if "Upgrading" in m]
     assert upgraded == [f"info\tUpgrading the state store of release 0.1.0: sqlite:///{state / 'state.db'}"]
     with sqlite3.connect(state / "state.db") as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0009",)]
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0010",)]
         assert db.execute("SELECT id, scan_id, shard, shards FROM runs").fetchall() == [
             (n, f"run-{n}", 1, 1) for n in (1, 2, 3, 4)
         ]
@@ -119,6 +119,6 @@ def test_workers_opening_an_old_store_together_upgrade_it_once_and_lose_nothing(
         with sqlite3.connect(path) as db:
             stored = {row[0] for row in db.execute("SELECT id FROM runs WHERE project = 'p'")}
             assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-            assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0009",)]
+            assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0010",)]
         db.close()
         assert len(returned) == 24 and returned == stored

@@ -48,7 +48,7 @@ from .results import ResultWriter, findings_document, matched_again
 from .settings import Settings
 from .signals import raise_if_stopped
 from .sniffing import HttpProbe, select_registry_type
-from .store import LayerCache, Store, StoreError, shown
+from .store import Heartbeat, LayerCache, Store, StoreError, shown
 from .submit import Console, Submitter, client_key, console_scan_id, remember_unsent
 from .vendor import client_class
 from .vulns.database import VulnDatabase
@@ -453,6 +453,13 @@ class Discovery:
                 self.matcher = Matcher(database)
         options = self._options()
         unfinished = store.unfinished_run(s.project, s.url, s.mode, s.shard)
+        if unfinished is not None and unfinished[3] is not None:  # (two runs from cron, the first not done)
+            log.warning(
+                "Run %d of this registry is still running (%s): this run does not resume it",
+                unfinished[0],
+                unfinished[3],
+            )
+            unfinished = None
         # the same options, and not a run of another --scan-id: resuming it, this run is the same scan
         resumes = unfinished is not None and unfinished[1] == options and s.scan_id in (None, unfinished[2])
         scan_id = unfinished[2] if resumes and s.scan_id is None else s.scan_id
@@ -487,7 +494,7 @@ class Discovery:
         pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="describe")
         progress = Progress(self.counts, self.traffic, self.analyser is not None)
         try:
-            with progress:
+            with progress, Heartbeat(store, run_id):
                 self._pipeline(pool, store, run_id, report)
             status = "partial" if self.partial else "complete"
         except Exception:  # KeyboardInterrupt is not an Exception: it stays "interrupted"

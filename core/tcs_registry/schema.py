@@ -30,6 +30,8 @@ runs = Table(
     Column("scan_id", Text),  # the scan this run is (a share of): --scan-id, else "run-<id>"
     Column("shard", Integer, nullable=False, server_default="1"),
     Column("shards", Integer, nullable=False, server_default="1"),
+    Column("runner", Text),  # "<host>:<pid>" of the process running it
+    Column("alive_at", Text),  # when that process last said it was running it (every HEARTBEAT seconds)
 )
 # every digest a project has seen, and the run that saw it first: "new images"
 digests = Table(

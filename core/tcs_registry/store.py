@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -73,7 +74,7 @@ SCANNING = ("scan", "rematch")  # the modes of runs that record findings (a rema
 MOST_NAMES, NAME = 100, 200  # the names of a finding indexed, at most; the characters of one
 FINDING_KEY = ("run", "repository", "tag", "platform", "kind", "seq")  # a row of finding_rows
 FIRST_REVISION = "0001"  # release 0.1.0's hand-written schema
-REVISION = "0009"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
+REVISION = "0010"  # the newest in migrations/versions (a test holds them equal): a store at it needs no Alembic
 _MIGRATION_LOCK = 0x7463_7372  # PostgreSQL advisory lock: one worker upgrades a shared store at a time
 
 
@@ -120,6 +121,59 @@ def _masked(text: str) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+RUNNER = f"{socket.gethostname()}:{os.getpid()}"  # this process, as a run's row names it
+HEARTBEAT = 30.0  # seconds between a running run's signs of life (`Store.alive`)
+ALIVE = 3 * HEARTBEAT  # a run on another machine that said nothing for longer was killed
+
+
+def running_still(runner: str | None, alive_at: str | None) -> str | None:
+    """Where a run the store has as running is running still, or None if its process is gone: on this
+    machine, whether its process is there (a run of this very process is over: its runs go one at a
+    time); on another, whether it said so within ALIVE seconds."""
+    host, _, pid = (runner or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        if int(pid) == os.getpid():
+            return None
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:  # another user's process
+            pass
+        return f"process {pid} on this machine"
+    if alive_at is None:
+        return None
+    seconds = (
+        datetime.now(UTC) - datetime.strptime(alive_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    ).total_seconds()
+    return f"on {host or 'another machine'}, {seconds:.0f} s ago" if seconds < ALIVE else None
+
+
+class Heartbeat:
+    """Says every HEARTBEAT seconds that this process is running `run` (`Store.alive`), from a thread of its
+    own, while in its ``with`` block; a store that does not answer meanwhile is the run's business, not its."""
+
+    def __init__(self, store: Store, run: int) -> None:
+        self.store, self.run = store, run
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT):
+            try:
+                self.store.alive(self.run)
+            except StoreError as error:
+                log.debug("Could not say the run is alive: %s", error)
 
 
 # what a server says while it cannot take a connection for now: worth waiting for
@@ -358,6 +412,7 @@ class Store:
         def begin(connection: Connection) -> int:
             values = dict(project=project, registry=registry, registry_type=registry_type, mode=mode)
             values.update(started_at=_now(), scan_id=scan_id, shard=shard[0], shards=shard[1])
+            values.update(runner=RUNNER, alive_at=_now())
             run = int(connection.execute(runs.insert().values(**values)).inserted_primary_key[0])
             if scan_id is None:  # a scan of its own
                 connection.execute(runs.update().where(runs.c.id == run).values(scan_id=f"run-{run}"))
@@ -373,13 +428,17 @@ class Store:
         values.update(images_skipped=skipped, images_failed=failed, report=report)
         self._do(lambda connection: connection.execute(runs.update().where(runs.c.id == run).values(**values)))
 
+    def alive(self, run: int) -> None:
+        """The run's process is running it still (`Heartbeat`)."""
+        self._do(lambda connection: connection.execute(runs.update().where(runs.c.id == run).values(alive_at=_now())))
+
     def unfinished_run(
         self, project: str, registry: str, mode: str, shard: tuple[int, int] = (1, 1)
-    ) -> tuple[int, str | None, str] | None:
-        """(id, options, scan id) of the last run of this registry, mode and share, if it was killed or
-        interrupted."""
+    ) -> tuple[int, str | None, str, str | None] | None:
+        """(id, options, scan id, where it is still running or None) of the last run of this registry, mode
+        and share, if it was killed or interrupted, or is running still (`running_still`)."""
         query = (
-            sa.select(runs.c.id, runs.c.status, runs.c.scan_id, run_options.c.options)
+            sa.select(runs.c.id, runs.c.status, runs.c.scan_id, run_options.c.options, runs.c.runner, runs.c.alive_at)
             .select_from(runs.outerjoin(run_options, run_options.c.run == runs.c.id))
             .where(runs.c.project == project, runs.c.registry == registry, runs.c.mode == mode)
             .where(runs.c.shard == shard[0], runs.c.shards == shard[1])
@@ -388,7 +447,9 @@ class Store:
         )
         rows = self._rows(query)
         if rows and rows[0]["status"] in ("running", "interrupted"):
-            return rows[0]["id"], rows[0]["options"], rows[0]["scan_id"]
+            row = rows[0]
+            still = running_still(row["runner"], row["alive_at"]) if row["status"] == "running" else None
+            return row["id"], row["options"], row["scan_id"], still
         return None
 
     def discard(self, run: int) -> None:
