@@ -619,7 +619,10 @@ class RegistryClient:
             if scope.cut or isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
                 # no answer (or none whole) within --timeout, every time it was asked
                 raise RegistryError(f"{self._too_slow(host)}, every time it was asked", code="timeout") from None
-            raise RegistryError(f"cannot connect to {host}: {_reason(exc)}") from None
+            # a redirect's host, where it was one (a blob store the registry sends its blobs' reads to)
+            failed = urlsplit(getattr(exc.request, "url", None) or url).netloc
+            where = host if failed == urlsplit(url).netloc else f"{failed} (where {host} redirected the request)"
+            raise RegistryError(f"cannot connect to {where}: {_reason(exc)}") from None
         except requests.exceptions.RequestException as exc:
             raise RegistryError(f"request to {host} failed: {_reason(exc)}") from None
 
