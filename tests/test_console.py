@@ -319,6 +319,23 @@ def test_the_summary_of_a_scan_links_to_a_console_serving_its_store(
     assert " · http" not in again.out
 
 
+def test_a_second_console_stopped_leaves_the_first_linked_to(tcs, fresh_registry, pusher, state_dir):
+    """Two consoles over one store: scans link to the latest; once it stops, to the first again (it used
+    to take the marker with it); once that stops too, to none."""
+    _push(pusher)
+    first = Console(state_dir)
+    try:
+        second = Console(state_dir)
+        try:
+            assert f" · {second.url}/projects/web/" in tcs("registry", fresh_registry.url, "--project=web").out
+        finally:
+            second.close()
+        assert f" · {first.url}/projects/web/" in tcs("registry", fresh_registry.url, "--project=web").out
+    finally:
+        first.close()
+    assert not (state_dir / "console.json").exists()
+
+
 def test_scans_from_anywhere_are_sent_to_the_console_and_nothing_is_lost_while_it_is_away(
     tcs, fresh_registry, pusher, state_dir, tmp_path
 ):

@@ -556,7 +556,7 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
                 )
             original = server.startup
 
-            marker: list[Path] = []
+            marker: list[local.Marker] = []
 
             async def startup(sockets: Any = None) -> None:
                 await original(sockets)
@@ -570,8 +570,8 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             closing = server.shutdown
 
             async def shutdown(sockets: Any = None) -> None:  # (uvicorn raises SIGTERM again once shut down)
-                for path in marker:
-                    local.withdraw(path)
+                for announced in marker:
+                    announced.withdraw()
                 await closing(sockets)
 
             server.startup, server.shutdown = startup, shutdown  # type: ignore[method-assign]
@@ -582,8 +582,8 @@ def build_cli(plugin_manager: pluggy.PluginManager | PluginManagerFactory | None
             finally:
                 for one in listening:
                     one.close()
-                for path in marker:
-                    local.withdraw(path)
+                for announced in marker:
+                    announced.withdraw()
             log.info("Console stopped")
 
     @console_group.group("token")

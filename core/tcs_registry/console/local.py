@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..files import private_dir, write_private
@@ -13,18 +14,47 @@ from ..files import private_dir, write_private
 MARKER = "console.json"
 
 
-def announce(state_dir: Path, url: str, store: str) -> Path:
+@dataclass(frozen=True)
+class Marker:
+    """This console's ``console.json``, and the one it took the place of (another console, still serving
+    then), which is put back when this one stops: stopping a second console leaves the first linked to."""
+
+    path: Path
+    before: str | None
+
+    def withdraw(self) -> None:
+        try:
+            if json.loads(self.path.read_text()).get("pid") != os.getpid():  # a later console's
+                return
+            if self.before is not None and _serving(json.loads(self.before)):
+                write_private(self.path, self.before)
+            else:
+                self.path.unlink()
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
+def announce(state_dir: Path, url: str, store: str) -> Marker:
     path = private_dir(state_dir) / MARKER
-    write_private(path, json.dumps({"url": url, "pid": os.getpid(), "store": store}))
-    return path
-
-
-def withdraw(path: Path) -> None:
     try:
-        if json.loads(path.read_text()).get("pid") == os.getpid():  # not a later console's
-            path.unlink()
-    except (OSError, ValueError):
-        pass
+        before: str | None = path.read_text()
+    except OSError:
+        before = None
+    write_private(path, json.dumps({"url": url, "pid": os.getpid(), "store": store}))
+    return Marker(path, before)
+
+
+def _serving(marker: object) -> bool:
+    """Whether the console a marker names is still running (its process is)."""
+    try:
+        os.kill(int(marker["pid"]), 0)  # type: ignore[index]
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return False
+    return True
 
 
 def find(state_dir: Path, store: str) -> str | None:
@@ -45,12 +75,6 @@ def find(state_dir: Path, store: str) -> str | None:
         url, pid = str(marker["url"]), int(marker["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if marker.get("store") != store:
+    if marker.get("store") != store or not _serving({"pid": pid}):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:  # another user's process: alive
-        pass
     return url.rstrip("/")
