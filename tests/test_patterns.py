@@ -91,6 +91,39 @@ def test_patterns_that_cannot_match_are_refused(bad):
         ImageFilter.from_strings(bad, None)
 
 
+PART = (
+    "can never match: each part of a repository between '/' (none empty) begins and ends with a-z or 0-9, with"
+    " one '.', '_', '__' or a run of '-' between them"
+)
+TAG = "can never match: a tag holds only A-Z, a-z, 0-9, '.', '_', '-' (and '*'), and begins with none of '.', '-'"
+
+
+@pytest.mark.parametrize(
+    ("typo", "why"),
+    [
+        ("team/", PART),  # (a CI variable left empty: team/$NAME)
+        ("team//api", PART),
+        ("/team/*", PART),
+        ("-team", PART),
+        ("team/.cache", PART),
+        ("team/a..b", PART),
+        ("team/*_", PART),
+        ("team/api:-debug", TAG),
+        ("team/api:.x", TAG),
+    ],
+)
+def test_a_pattern_no_name_can_match_is_refused_saying_why(typo, why):
+    """Off the distribution grammar (no registry holds such a name), each a green CI run that scanned nothing."""
+    with pytest.raises(UsageError) as refused:
+        ImageFilter.from_strings(typo, None)
+    assert str(refused.value) == f"image pattern {typo!r} {why}"
+
+
+@pytest.mark.parametrize("fine", ["*", "*-debug", "team/*-debug", "a__b/c--d", "*__*", "a_*", "*.*", "*:*-debug"])
+def test_patterns_at_the_edge_of_the_grammar_are_taken(fine):
+    assert ImageFilter.from_strings(fine, None)
+
+
 @pytest.mark.parametrize(
     ("pattern", "host"),
     [

@@ -16,6 +16,17 @@ from .errors import UsageError
 
 _REPOSITORY_CHARS = re.compile(r"^[a-z0-9._/*-]+$")
 _TAG_CHARS = re.compile(r"^[A-Za-z0-9._*-]+$")
+_SEPARATOR = re.compile(r"\.|_|__|-+")  # what the distribution grammar allows between letters and digits
+
+
+def _component_problem(component: str) -> bool:
+    """Whether no name's path component can match this part of a pattern (between its ``/``): one begins
+    and ends with a-z or 0-9, with one separator between letters or digits; ``*`` may supply any of it."""
+    if not component:
+        return True
+    if (component[0] != "*" and not component[0].isalnum()) or (component[-1] != "*" and not component[-1].isalnum()):
+        return True
+    return any(not _SEPARATOR.fullmatch(run) for run in re.findall(r"[._-]+", component))
 
 
 def _compile(part: str) -> re.Pattern[str]:
@@ -48,12 +59,18 @@ class Pattern:
             raise UsageError(
                 f"image pattern {text!r} can never match: a repository holds only a-z, 0-9, '.', '_', '-', '/'" + hint
             )
+        if any(_component_problem(part) for part in repository.split("/")):
+            raise UsageError(
+                f"image pattern {text!r} can never match: each part of a repository between '/' (none empty) begins"
+                " and ends with a-z or 0-9, with one '.', '_', '__' or a run of '-' between them"
+            )
         if colon and not tag:  # `team/api:$TAG` with TAG unset: not every tag
             raise UsageError(f"image pattern {text!r} has an empty tag: use {repository + ':*'!r} for every tag")
         tag = tag or "*"
-        if not _TAG_CHARS.match(tag):
+        if not _TAG_CHARS.match(tag) or tag[0] in ".-":
             raise UsageError(
-                f"image pattern {text!r} can never match: a tag holds only A-Z, a-z, 0-9, '.', '_', '-' (and '*')"
+                f"image pattern {text!r} can never match: a tag holds only A-Z, a-z, 0-9, '.', '_', '-' (and '*'),"
+                " and begins with none of '.', '-'"
             )
         return cls(text, _compile(repository), _compile(tag))
 
