@@ -96,6 +96,15 @@ def test_results_errors_are_one_line(tcs, fresh_registry, state_dir, tmp_path):
         "",
         ["error\trun 2 scanned no image (a dry run?): nothing to write as SARIF"],
     )
+    # the same image in two registries of the project (here the one registry under two names)
+    assert tcs("registry", f"http://localhost:{fresh_registry.port}").code == 0
+    both = tcs("results", f"--state-dir={state_dir}", "--image=team/one:latest", "--format=sarif")
+    assert both.code == 2
+    hosts = sorted([f"localhost:{fresh_registry.port}", fresh_registry.host])
+    assert both.messages == [
+        f"error\t--format sarif needs exactly one image: 'team/one:latest' is in 2 registries ({', '.join(hosts)}):"
+        f" add the host, {hosts[0]}/team/one:latest"
+    ]
 
 
 def test_results_names_an_image_with_or_without_host_tag_and_platform(tcs, fresh_registry, state_dir):

@@ -538,16 +538,14 @@ def show(
         raise UsageError(f"no image {image!r} in {where} of project {project!r}; `tcs-registry results` lists them")
     if output_format in ("json", "sarif"):
         if output_format == "sarif":
-            if len(scanned) != 1:
-                raise UsageError("--format sarif needs exactly one image: name it with --image (add @os/arch)")
+            _one(scanned, output_format, image)
             out.write(json.dumps(to_sarif(*stored_scan(*scanned[0])), indent=2) + "\n")
             return
         documents = [document for _, document in scanned]
         out.write(json.dumps(documents[0] if image and len(documents) == 1 else documents, indent=2) + "\n")
         return
     if output_format == "cyclonedx":
-        if len(scanned) != 1:
-            raise UsageError("--format cyclonedx needs exactly one image: name it with --image (add @os/arch)")
+        _one(scanned, output_format, image)
         inventory, host, found, _ = stored_scan(*scanned[0])
         out.write(sbom.to_cyclonedx(inventory, host, found) + "\n")
         return
@@ -652,3 +650,18 @@ def _show_changes(
         out.write(f"Changes in {named} since {than}:\n")
         rows = [(c.image, c.platform, c.change, c.detail) for c in found]
         out.write(table(rows, headers=["image", "platform", "change", "detail"]) + "\n")
+
+
+def _one(scanned: list[tuple[Any, Any]], output_format: str, image: str | None) -> None:
+    """A SARIF or CycloneDX document is of one image: what to add to ``--image`` when it names more."""
+    if len(scanned) == 1:
+        return
+    hosts = sorted({urlsplit(row["registry"]).netloc for row, _ in scanned})
+    if not image:
+        how = "name it with --image (add @os/arch)"
+    elif len(hosts) > 1:
+        how = f"{image!r} is in {len(hosts)} registries ({', '.join(hosts)}): add the host, {hosts[0]}/{image}"
+    else:
+        platforms = ", ".join(sorted({str(row["platform"]) for row, _ in scanned}))
+        how = f"{image!r} has {len(scanned)} platforms ({platforms}): add one, {image}@{platforms.split(', ')[0]}"
+    raise UsageError(f"--format {output_format} needs exactly one image: {how}")
