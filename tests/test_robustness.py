@@ -503,3 +503,105 @@ def _estimates_the_resumed_images(resuming: subprocess.CompletedProcess) -> None
         rf"{resumed:,} images taken from the interrupted run, whose layer sizes were not kept\n",
         resuming.stdout,
     ), resuming.stdout
+
+
+class Gate:
+    """A TCP door in front of a registry, on a port of its own: shut, connections to it are refused (the
+    registry stopped, restarting) and those open are cut; opened again, on the same port, it lets them in."""
+
+    def __init__(self, upstream_port: int) -> None:
+        import socket
+
+        self.upstream_port, self._socket = upstream_port, socket
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._open: list = []
+        self._serving = threading.Thread(target=self._accept, args=(self._listener,), daemon=True)
+        self._serving.start()
+
+    def _accept(self, listener) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = listener.accept()
+                upstream = self._socket.create_connection(("127.0.0.1", self.upstream_port))
+                self._open += [client, upstream]
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(2)
+
+    def shut(self) -> None:
+        self._listener.close()
+        for one in self._open:
+            with contextlib.suppress(OSError):
+                one.shutdown(2)
+            one.close()
+        self._open = []
+
+    def reopen(self) -> None:
+        self._listener = self._socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+
+
+def _when_recorded(state, images: int, then) -> threading.Thread:
+    """``then()`` once the run has recorded ``images`` images (from a thread of its own)."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(sqlite3.OperationalError, IndexError):
+                if store_rows(state, "SELECT COUNT(*) FROM images")[0][0] >= images:
+                    break
+            time.sleep(0.02)
+        then()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    return watcher
+
+
+def test_a_registry_restarting_meanwhile_is_waited_for(tcs, big_registry, state_dir, out_dir):
+    """The registry stops answering part way (restarted, say) and is back 2 s later: the images whose
+    connections were refused meanwhile wait for it, and the run is complete and exact, none failed."""
+    gate = Gate(big_registry.port)
+    url = f"http://127.0.0.1:{gate.port}"
+    watcher = _when_recorded(state_dir, 100, lambda: (gate.shut(), time.sleep(2), gate.reopen()))
+    result = tcs("registry", url, "--mode=dry-run", "--concurrency=4")
+    watcher.join()
+    assert result.code == 0, result.err
+    assert len(csv_rows(report_path(out_dir, f"127.0.0.1:{gate.port}"))) == 1001
+    assert not [m for m in result.messages if m.startswith("error")]
+
+
+def test_a_registry_gone_for_good_stops_the_run_which_the_next_one_resumes(
+    tcs, big_registry, state_dir, out_dir, monkeypatch
+):
+    """Gone for GONE seconds (1 here): the run stops asking, every image not done is listed undone, the
+    exit code is 4, and the next run, the registry back, resumes it. Before, each image failed on its own,
+    hundreds of error lines in a few seconds."""
+    from tcs_registry import pacing
+
+    monkeypatch.setattr(pacing, "GONE", 1.0)
+    gate = Gate(big_registry.port)
+    url = f"http://127.0.0.1:{gate.port}"
+    watcher = _when_recorded(state_dir, 100, gate.shut)
+    result = tcs("registry", url, "--mode=dry-run", "--concurrency=4")
+    watcher.join()
+    assert result.code == 4, result.err
+    errors = [m for m in result.messages if m.startswith("error")]
+    assert errors[0].startswith("error\tStopping: the registry cannot be connected to for 0.0 minutes: "), errors
+    assert "Connection refused" in errors[0]
+    assert len(errors) <= 3, errors  # the stop, and what was left undone: no line an image
+    undone = csv_rows(failures_path(out_dir, f"127.0.0.1:{gate.port}"))[1:]
+    assert undone and {row[2] for row in undone} == {"registry-error"}
+    gate.reopen()
+    again = tcs("registry", url, "--mode=dry-run", "--concurrency=4")
+    assert again.code == 0, again.err
+    assert "info\tResuming run 1: the images it finished are not fetched again" in again.messages
+    assert len(csv_rows(report_path(out_dir, f"127.0.0.1:{gate.port}"))) == 1001

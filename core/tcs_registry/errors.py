@@ -78,6 +78,17 @@ class QuotaExhausted(TcsError):
     again = "when the quota allows it"  # when to run again, as the lines after the stop say
 
 
+class RegistryUnreachable(QuotaExhausted):
+    """The registry, which answered before, cannot be connected to for GONE seconds (stopped, restarting
+    for longer than a restart takes, its address gone): every request waits for it meanwhile; then, as with
+    a spent quota, the run stops asking, keeps what it has and says what was left undone (the next run
+    resumes it)."""
+
+    code = "registry-error"
+    status = None
+    again = "when the registry answers again"
+
+
 class CredentialsExpired(QuotaExhausted):
     """Credentials that cannot be renewed (an ACR refresh token from `az acr login --expose-token`) have
     expired during the run: as with a spent quota, every request from now on would be refused, so the run

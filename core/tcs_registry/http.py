@@ -619,6 +619,7 @@ class RegistryClient:
             if scope.cut or isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
                 # no answer (or none whole) within --timeout, every time it was asked
                 raise RegistryError(f"{self._too_slow(host)}, every time it was asked", code="timeout") from None
+            self.traffic.halt_if_starved()  # waited for till it was gone: the run stops, this image is undone
             # a redirect's host, where it was one (a blob store the registry sends its blobs' reads to)
             failed = urlsplit(getattr(exc.request, "url", None) or url).netloc
             where = host if failed == urlsplit(url).netloc else f"{failed} (where {host} redirected the request)"

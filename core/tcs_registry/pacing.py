@@ -21,13 +21,15 @@ from typing import Any
 from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
-from .errors import QuotaExhausted
+from .errors import QuotaExhausted, RegistryUnreachable
 
 log = logging.getLogger("tcs_registry")
 DEFAULT_CONCURRENCY = 64  # the most requests in flight to a registry at once (how many are: measured)
 OVERLOADED = (502, 503, 504)  # answers that say "too much at once"
 STARVED = 300.0  # seconds of nothing but 429s from a registry: a quota spent, not a rate to find (the run stops)
 STILL = 120.0  # 429s this far apart (twice the longest Retry-After obeyed) are refusals one after the other
+GONE = 60.0  # seconds a registry that answered before cannot be connected to: the run stops (longer than a restart)
+AWAIT = 5.0  # seconds at most between two tries to connect to a registry that has gone meanwhile
 
 
 class Pace:
@@ -99,12 +101,16 @@ class Pace:
         self._refused_since: float | None = None  # the first 429 since the registry last answered otherwise
         self._refused_last = -math.inf  # the latest 429
         self._spent: float | None = None  # _refused_since, once starved: it stays so (nothing more is asked)
+        self.answered = False  # the registry has answered a request of ours (it was there, and may be again)
+        self._unreachable_since: float | None = None  # the first failed connection since its latest answer
+        self.unreachable_why = ""  # the latest failed connection's reason
+        self._gone: float | None = None  # _unreachable_since, once GONE: it stays so (nothing more is asked)
 
     def wait(self) -> None:
         """This request's turn (with one taken by every request and retry: the count, the windows); none
         once the registry is starved (the run stops: no request waiting for a turn should wait on)."""
         with self._turns:
-            if self.starved() is not None:
+            if self.starved() is not None or self.gone() is not None:
                 return
             with self._lock:
                 now = self.clock()
@@ -137,7 +143,7 @@ class Pace:
     def pause(self, seconds: float) -> None:
         """Sleep ``seconds`` (a retry's backoff or Retry-After), or less once the registry is found starved:
         the run stops then, not after the longest Retry-After its requests were asked to wait out."""
-        while seconds > 0 and self.starved() is None:
+        while seconds > 0 and self.starved() is None and self.gone() is None:
             self.sleep(min(seconds, 1.0))
             seconds -= 1.0
 
@@ -155,6 +161,7 @@ class Pace:
 
     def refused(self) -> None:
         """A request to the registry (its token service, its vendor API too) was answered 429."""
+        self.reached()
         with self._lock:
             now = self.clock()
             if self._refused_since is None or now - self._refused_last > STILL:  # (not after a pause: idle)
@@ -164,6 +171,34 @@ class Pace:
     def accepted(self) -> None:
         """A request of the registry's own (not its token service's) was answered with anything but 429."""
         self._refused_since = None
+        self.reached()
+
+    def reached(self) -> None:
+        """The registry answered (anything, a 429 too)."""
+        self.answered, self._unreachable_since = True, None
+
+    def unreachable(self, why: str) -> None:
+        """A connection to the registry failed (refused, its name unknown, no answer to connecting)."""
+        with self._lock:
+            if self._unreachable_since is None:
+                self._unreachable_since = self.clock()
+            self.unreachable_why = why
+
+    @property
+    def awaiting(self) -> bool:
+        """The registry, which answered before, cannot be connected to now: it is waited for."""
+        return self.answered and self._unreachable_since is not None
+
+    def gone(self) -> float | None:
+        """The seconds the registry, which answered before, has not been connected to, if GONE or more."""
+        since = self._gone or self._unreachable_since
+        if since is None or not self.answered:
+            return None
+        now = self.clock()
+        if now - since < GONE:
+            return None
+        self._gone = since
+        return now - since
 
     def starved(self) -> float | None:
         """The seconds the registry has answered nothing but 429, if STARVED or more: its quota is spent,
@@ -506,6 +541,9 @@ class Traffic:
             raise QuotaExhausted(
                 f"the registry has answered nothing but 429 (too many requests) for {minutes:.1f} minutes{detail}"
             )
+        if (gone_for := self.pace.gone()) is not None:
+            why = f": {self.pace.unreachable_why}" if self.pace.unreachable_why else ""
+            raise RegistryUnreachable(f"the registry cannot be connected to for {gone_for / 60:.1f} minutes{why}")
 
 
 class PacedRetry(Retry):
@@ -545,11 +583,25 @@ class PacedRetry(Retry):
         asked = asked_to_wait(response) if response is not None else None
         if asked is not None and asked > self.retry_after_max:
             raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After asks for {asked:.0f} s"))
+        awaited = self._awaited(error)
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        if awaited:  # (not counted: the registry is waited for, up to GONE)
+            retry.total, retry.connect = self.total, self.connect
         if self.on_timeout is not None and self.on_timeout(error, response):
             # the answer, if any, is returned as it came (raise_on_status=False): the caller says what it was
             raise MaxRetryError(_pool, url or "", error or ResponseError(f"{response.status} answers")) from error
         return retry
+
+    def _awaited(self, error: Exception | None) -> bool:
+        """Whether a failed connection is to a registry (its own reads) that answered before, and is waited
+        for: it may be restarting. GONE seconds of them stop the run (`Traffic.halt_if_starved`), unless it answers."""
+        if error is None or not self._is_connection_error(error) or self.traffic is None:
+            return False
+        if not self.traffic.gated:  # (a token service, a vendor API elsewhere: not the registry that answered)
+            return False
+        pace = self.traffic.pace
+        pace.unreachable(_why(error))
+        return pace.awaiting and pace.gone() is None
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         """Only the statuses the client retries: urllib3 also retries any 413, 429 or 503 that has a
@@ -577,9 +629,22 @@ class PacedRetry(Retry):
         pace.space()
 
     def _wait(self, response: Any) -> float:
-        """What urllib3 waits before a retry: the answer's Retry-After if it has one, else the backoff."""
+        """What urllib3 waits before a retry: the answer's Retry-After if it has one, else the backoff (at
+        most AWAIT while the registry is waited for)."""
         asked = self.get_retry_after(response) if self.respect_retry_after_header and response else None
-        return asked or self.get_backoff_time()
+        backoff = self.get_backoff_time()
+        if self.traffic is not None and self.traffic.pace.awaiting:
+            backoff = min(backoff, AWAIT)
+        return asked or backoff
+
+
+def _why(error: Exception) -> str:
+    """A failed connection's reason in a few words (`Connection refused`, `Name or service not known`)."""
+    text = str(error)
+    for marker in ("] ", ": "):
+        if marker in text:
+            text = text.rsplit(marker, 1)[1]
+    return text.strip(" ')\"") or type(error).__name__
 
 
 YEAR = 365 * 24 * 3600.0
