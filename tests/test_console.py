@@ -136,6 +136,8 @@ def test_the_api_answers_each_kind_of_token_as_it_should(console):
     )
     assert console.api(path + "?scan=abc", read) == (422, {"detail": "scan is a run's number"})
     assert console.api(path + "?scan=999", read) == (404, {"detail": "No run 999 in this project"})
+    for limit in (0, -1):  # (not a page of one: what the client asked for is not that)
+        assert console.api(f"{path}?limit={limit}", read) == (422, {"detail": "limit is a number from 1 to 500"})
     evil = console.api("/api/v1/projects/web/violations?repository=evil/", read)[1]["items"]
     assert sorted(i["detail"] for i in evil) == [
         f"ENV {HOSTILE_ENV} (value withheld)",
@@ -607,6 +609,12 @@ def test_a_base_layer_that_brings_findings_into_several_images(tcs, fresh_regist
             else:
                 assert [v["id"] for v in document["vulnerabilities"]] == ["CVE-2025-26519"] * 2  # musl, musl-utils
         assert sorted(links) == ["CycloneDX", "SARIF"]
+        unknown = urllib.request.Request(  # noqa: S310
+            f"{server.url}/projects/web/layers?scan=999", headers={"Cookie": f"tcs_session={cookie}"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:  # (it showed the latest scan's layers)
+            urllib.request.urlopen(unknown, timeout=30)  # noqa: S310
+        assert refused.value.code == 404
     finally:
         server.close()
 

@@ -153,6 +153,8 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             raise HTTPException(422, "offset and limit are numbers") from None
         if not 0 <= offset < 2**31:
             raise HTTPException(422, "offset is a number from 0")
+        if limit < 1:  # (more than the most is the most: the next link says where the rest is)
+            raise HTTPException(422, f"limit is a number from 1 to {findings.MOST}")
         filters = filters_of(project, params)
         found = findings.page(store, project, kind, filters, offset, limit)
         following = None
@@ -455,6 +457,8 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         """The layers shared by several images that bring them vulnerabilities: a base image to rebuild
         on brings the fix to every image above it."""
         token = page_reader(request, project)
+        if scan is not None:
+            project_run(project, scan)
         rows = store.by_layer(project, findings.scan_runs(store, project, scan))
         layers = [
             {
