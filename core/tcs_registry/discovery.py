@@ -964,7 +964,7 @@ class Discovery:
                 "Scanned image image=%s platform=%s os=%s packages=%d vulnerabilities=%s violations=%d",
                 reference,
                 inventory.platform or "-",
-                inventory.ecosystem or "unknown",
+                ":".join(part for part in (inventory.os_id, inventory.os_version) if part) or "unknown",
                 len(inventory.packages),
                 vulnerability_count if self.matcher else "unmatched",
                 violation_count,
