@@ -46,6 +46,10 @@ def test_dry_run_reports_them_skipped_with_what_they_are(tcs, fresh_registry, si
     assert "    Total images found    : 5 tags\n" in result.out
     assert "    New images found      : 1 digest not seen before in the project\n" in result.out
     assert "    Skipped images        : 4\n" in result.out
+    # the patterns' leaving a repository out is no news: no line for its signature either
+    charts = tcs("registry", fresh_registry.url, "--mode=dry-run", "--allowList=charts/*")
+    assert charts.code == 0, charts.err
+    assert not [m for m in charts.infos if m.startswith("info\tSkipped image=") and "/apps/web:" in m]
 
 
 def test_scan_scans_the_image_alone(tcs, fresh_registry, signed, out_dir):

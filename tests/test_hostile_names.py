@@ -151,9 +151,14 @@ def test_names_off_the_distribution_grammar_are_reported_never_fetched(tcs, anon
         elif "/tags/list" in path:
             assert name.split("/tags/list")[0] in {repository for repository, _ in valid}, path
     errors = [m for m in result.messages if m.startswith("error")]
-    refused = "error\tSkipped repository=../etc error=the registry listed an invalid repository name '../etc'"
+    refused = (
+        "error\tFailed repository name repository=../etc error=the registry listed an invalid repository name '../etc'"
+    )
     assert refused in errors
-    assert f"error\tSkipped image={host}/alpine:a\\nb error=the registry listed an invalid tag name 'a\\nb'" in errors
+    assert (
+        f"error\tFailed image name image={host}/alpine:a\\nb error=the registry listed an invalid tag name 'a\\nb'"
+        in errors
+    )
     assert "Failed images         : 7\n" in result.out
 
 

@@ -704,7 +704,7 @@ class Discovery:
                     admitted_pending += 1
                 else:
                     summary.skipped += 1
-                    if attached:
+                    if attached and s.image_filter.admits(repository, tag):  # (the patterns' leaving out is no news)
                         log.info("Skipped image=%s/%s:%s reason=%s (by its tag)", s.host, repository, tag, attached)
                     elif wanted:
                         log.debug("Skipping image beyond --max-images image=%s/%s:%s", s.host, repository, tag)
@@ -877,10 +877,10 @@ class Discovery:
     def _refuse_name(self, repository: str, tag: str, problem: str) -> None:
         """A listed name off the grammar: reported (control characters escaped: one log line, one cell)."""
         repository, tag = ascii(repository[:MAX_REPOSITORY_NAME])[1:-1], ascii(tag[:MAX_TAG])[1:-1]
-        if tag:
-            log.error("Skipped image=%s/%s:%s error=%s", self.settings.host, repository, tag, problem)
+        if tag:  # (a failure, counted among the failed: "Failed", as the others say)
+            log.error("Failed image name image=%s/%s:%s error=%s", self.settings.host, repository, tag, problem)
         else:
-            log.error("Skipped repository=%s error=%s", repository, problem)
+            log.error("Failed repository name repository=%s error=%s", repository, problem)
         self._record_failure(f"{self.settings.host}/{repository}", tag, ImageError(problem, code="invalid-name"))
 
     def _short(self) -> bool:
