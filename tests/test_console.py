@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tcs_registry.testing.helpers import console_script
+from tcs_registry.testing.helpers import console_script, store_rows
 from tcs_registry.testing.images import make_layer
 
 HOSTILE_URL = 'https://x/<script>document.title="PWNED"</script>'
@@ -336,6 +336,25 @@ def test_a_second_console_stopped_leaves_the_first_linked_to(tcs, fresh_registry
     finally:
         first.close()
     assert not (state_dir / "console.json").exists()
+
+
+def test_a_console_over_the_runs_own_store_is_not_sent_the_run_again(tcs, fresh_registry, pusher, state_dir):
+    """--console naming the console this machine runs over the same store (by another of its names): the
+    run is recorded once, in the store they share, not a second time through the console's API."""
+    _push(pusher)
+    server = Console(state_dir)
+    try:
+        submit = server.token("web", "submit")
+        other_name = server.url.replace("127.0.0.1", "localhost")
+        result = tcs("registry", fresh_registry.url, "--project=web", f"--console={other_name}", f"--token={submit}")
+        assert result.code == 0, result.err
+        assert f"warn\tThe console at {server.url} serves this store: the run is recorded once, here, not sent too" in (
+            result.messages
+        )
+        assert f" · {server.url}/projects/web/violations?scan=1" in result.out
+        assert store_rows(state_dir, "SELECT COUNT(*) FROM runs") == [(1,)]
+    finally:
+        server.close()
 
 
 def test_scans_from_anywhere_are_sent_to_the_console_and_nothing_is_lost_while_it_is_away(

@@ -13,7 +13,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pluggy
 
@@ -488,7 +488,10 @@ class Discovery:
                 " compares scans of other ids; give each scan its own (the CI run id, the Job's name)",
                 s.scan_id, used["id"], used["finished_at"][:19],
             )  # fmt: skip
-        if s.console and s.token:
+        here = local_console(s.state_dir, shown(s.store)) if s.console else None
+        if s.console and here and _same_console(s.console, here):  # sent, each scan would be recorded twice
+            log.warning("The console at %s serves this store: the run is recorded once, here, not sent too", here)
+        elif s.console and s.token:
             self.submitter = self._submitter(scan_id or f"run-{run_id}")
         status = "interrupted"
         pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="describe")
@@ -1045,3 +1048,15 @@ class Discovery:
             if code == EXIT_OK:
                 code = EXIT_PARTIAL
         return code
+
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"}  # noqa: S104 - names of this machine, compared
+
+
+def _same_console(url: str, local: str) -> bool:
+    """Whether ``--console`` names the console this machine runs over the run's own store (by another of
+    this machine's names, too)."""
+    asked, there = urlsplit(url.rstrip("/")), urlsplit(local)
+    hosts = {asked.hostname, there.hostname}
+    same_host = asked.hostname == there.hostname or hosts <= _LOOPBACK
+    return same_host and (asked.port or 80) == (there.port or 80) and asked.path in ("", "/")

@@ -50,7 +50,9 @@ ADD_URL = Check(
     "MEDIUM",
     "Download with a checksum-verified RUN (or ADD --checksum) instead of ADD <url>.",
 )
-SUDO = Check("TCS-CFG-006", "sudo is installed or used", "MEDIUM", "Remove sudo; run the steps that need root before USER.")
+SUDO = Check(
+    "TCS-CFG-006", "sudo is installed or used", "MEDIUM", "Remove sudo; run the steps that need root before USER."
+)
 SSH = Check("TCS-CFG-007", "SSH port exposed", "MEDIUM", "Do not run an SSH server in a container; remove EXPOSE 22.")
 OLD = Check(
     "TCS-CFG-008",
