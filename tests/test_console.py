@@ -330,6 +330,12 @@ def test_a_second_console_stopped_leaves_the_first_linked_to(tcs, fresh_registry
         second = Console(state_dir)
         try:
             assert f" · {second.url}/projects/web/" in tcs("registry", fresh_registry.url, "--project=web").out
+            third = Console(state_dir)
+            second.close()  # (not the latest: the links stay the third's)
+            try:
+                assert f" · {third.url}/projects/web/" in tcs("registry", fresh_registry.url, "--project=web").out
+            finally:
+                third.close()  # the second is gone: back to the first
         finally:
             second.close()
         assert f" · {first.url}/projects/web/" in tcs("registry", fresh_registry.url, "--project=web").out

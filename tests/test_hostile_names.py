@@ -60,15 +60,21 @@ def test_a_redirect_gets_no_credentials_from_netrc(tmp_path, monkeypatch):
 def test_a_redirect_to_a_host_that_cannot_be_reached_names_that_host():
     """A registry sending its blobs' reads to a store that does not answer: the error names the store, where
     the user has to look, and the registry that sent it there."""
+    import time
+
     from tcs_registry.errors import RegistryError
     from tcs_registry.http import RegistryClient
     from tcs_registry.models import Credentials, Registry
 
     with Facade("http://127.0.0.1:9", name="registry") as registry:
+        registry.route("GET", r"/v2/")(lambda request: (200, {"Content-Type": "application/json"}, b"{}"))
         registry.route("GET", r"/v2/app/blobs/.*")(lambda request: (307, {"Location": "http://127.0.0.1:9/d"}, b""))
         client = RegistryClient(Registry(registry.url, "http", registry.host, "", "DEFAULT_V2"), Credentials())
+        assert client.get("/v2/").status_code == 200  # the registry answers: it is there, and the store is not it
+        began = time.monotonic()
         with pytest.raises(RegistryError) as raised:
             client.blob("app", "sha256:" + "0" * 64)
+        assert time.monotonic() - began < 5  # not waited for as the registry would be, a minute
     assert str(raised.value) == (
         f"cannot connect to 127.0.0.1:9 (where {registry.host} redirected the request): Connection refused"
     )

@@ -130,7 +130,10 @@ def test_random_faults_cost_less_than_3x_the_fault_free_run(big_registry, big, t
             assert clean.returncode == 0 and faulty.returncode == 0, faulty.stderr[-2000:]
             assert clean_rows == faulty_rows == expected_rows(proxy.host, big.expected)
             assert faults.injected - injected >= 300
-            assert "slowing down" not in faulty.stderr  # random refusals are not a limit
+            # random refusals are not a limit: a burst of them may pass for one once (a window of 30 requests
+            # with a quarter refused: seen once, at the end of the whole suite), then the next
+            # window shows as many refused at the lower rate and the cut is undone
+            assert faulty.stderr.count("slowing down") <= 1, faulty.stderr[-2000:]
             if faulty_took[-1] < 3 * clean_took[-1]:
                 break
     assert faulty_took[-1] < 3 * clean_took[-1], list(zip(clean_took, faulty_took, strict=True))

@@ -96,6 +96,11 @@ def test_results_errors_are_one_line(tcs, fresh_registry, state_dir, tmp_path):
         "",
         ["error\trun 2 scanned no image (a dry run?): nothing to write as SARIF"],
     )
+    tags = tcs("results", f"--state-dir={state_dir}", f"--image={fresh_registry.host}/team/one", "--format=sarif")
+    assert tags.messages == [
+        f"error\t--format sarif needs exactly one image: '{fresh_registry.host}/team/one' names 2 tags"
+        f" (team/one:1.0, team/one:latest): name one, {fresh_registry.host}/team/one:1.0"
+    ]
     # the same image in two registries of the project (here the one registry under two names)
     assert tcs("registry", f"http://localhost:{fresh_registry.port}").code == 0
     both = tcs("results", f"--state-dir={state_dir}", "--image=team/one:latest", "--format=sarif")

@@ -4,7 +4,10 @@ Every test here runs on each."""
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
+import subprocess
 import threading
 from pathlib import Path
 
@@ -270,9 +273,18 @@ def test_a_run_on_another_machine_is_running_still_while_it_says_so():
     within the last three heartbeats; one silent for longer was killed, and may be resumed."""
     from datetime import UTC, datetime, timedelta
 
-    from tcs_registry.store import ALIVE, running_still
+    from tcs_registry.store import ALIVE, RUNNER, running_still
 
     said = lambda seconds: (datetime.now(UTC) - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
-    assert running_still("worker-7:4242", said(5)) == "on worker-7, 5 s ago"
-    assert running_still("worker-7:4242", said(ALIVE + 1)) is None
+    assert running_still("worker-7:4026531836:4242", said(5)) == "on worker-7, 5 s ago"
+    assert running_still("worker-7:4026531836:4242", said(ALIVE + 1)) is None
     assert running_still(None, None) is None  # (a run an earlier version began)
+    # this machine's name, another PID namespace (a container sharing the host's name): its numbers are not
+    # ours to look up, the heartbeat says
+    here = socket.gethostname()
+    assert running_still(f"{here}:elsewhere:{os.getpid()}", said(5)) == f"on {here}, 5 s ago"
+    # this machine and namespace: a process that is gone ran it (killed a moment ago), whatever it said last
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    assert running_still(f"{RUNNER.rsplit(':', 1)[0]}:{gone.pid}", said(1)) is None
+    assert running_still(RUNNER, said(1)) is None  # this very process: its run before this one is over

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import socket
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -1050,13 +1051,11 @@ class Discovery:
         return code
 
 
-_LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"}  # noqa: S104 - names of this machine, compared
-
-
 def _same_console(url: str, local: str) -> bool:
     """Whether ``--console`` names the console this machine runs over the run's own store (by another of
-    this machine's names, too)."""
+    this machine's names, too: its loopback addresses, its host name)."""
     asked, there = urlsplit(url.rstrip("/")), urlsplit(local)
-    hosts = {asked.hostname, there.hostname}
-    same_host = asked.hostname == there.hostname or hosts <= _LOOPBACK
-    return same_host and (asked.port or 80) == (there.port or 80) and asked.path in ("", "/")
+    mine = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", socket.gethostname().lower(), socket.getfqdn().lower()}  # noqa: S104
+    same_host = asked.hostname == there.hostname or {asked.hostname, there.hostname} <= mine
+    ports = [u.port or (443 if u.scheme == "https" else 80) for u in (asked, there)]
+    return same_host and ports[0] == ports[1] and asked.scheme == there.scheme and asked.path in ("", "/")

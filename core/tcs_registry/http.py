@@ -510,7 +510,7 @@ class RegistryClient:
         self._manifests: BoundedCache[tuple[str, str], oci.Manifest] = BoundedCache(CACHED_MANIFESTS)
         # what a vendor's listing said of each tag, kept for describing it without asking again
         self.listed: BoundedCache[tuple[str, str], Any] = BoundedCache(LISTED)
-        self._origin = origin(registry.api_root)
+        self._origin = self.traffic.home = origin(registry.api_root)
 
     # -- transport ---------------------------------------------------------------------------
     def url(self, path_or_url: str) -> str:

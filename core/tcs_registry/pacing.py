@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import statistics
 import threading
 import time
@@ -479,6 +480,7 @@ class Traffic:
         self.pace = Pace(max_rate)
         self.concurrency = Concurrency(most, clock=clock)
         self.clock = clock
+        self.home: tuple[str, str] | None = None  # the registry's origin (scheme, host:port): waited for when gone
         self._local = threading.local()  # .gated: this thread's request holds a slot (urllib3 retries
         # run in the thread that sent the request, whatever host a proxy or a redirect puts in between)
 
@@ -583,8 +585,9 @@ class PacedRetry(Retry):
         asked = asked_to_wait(response) if response is not None else None
         if asked is not None and asked > self.retry_after_max:
             raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After asks for {asked:.0f} s"))
-        awaited = self._awaited(error)
+        awaited = self._awaited(error, _pool)
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        retry.awaiting = awaited  # type: ignore[attr-defined]
         if awaited:  # (not counted: the registry is waited for, up to GONE)
             retry.total, retry.connect = self.total, self.connect
         if self.on_timeout is not None and self.on_timeout(error, response):
@@ -592,12 +595,16 @@ class PacedRetry(Retry):
             raise MaxRetryError(_pool, url or "", error or ResponseError(f"{response.status} answers")) from error
         return retry
 
-    def _awaited(self, error: Exception | None) -> bool:
-        """Whether a failed connection is to a registry (its own reads) that answered before, and is waited
-        for: it may be restarting. GONE seconds of them stop the run (`Traffic.halt_if_starved`), unless it answers."""
-        if error is None or not self._is_connection_error(error) or self.traffic is None:
+    def _awaited(self, error: Exception | None, pool: Any) -> bool:
+        """Whether a failed connection is to the registry's own host (its reads, and a token service or API
+        there), which answered before, and is waited for: it may be restarting. GONE seconds of them stop
+        the run (`Traffic.halt_if_starved`), unless it answers. Another host (a blob store a redirect sends
+        reads to, a token service elsewhere) is not the registry: its failure is the request's."""
+        if error is None or not self._is_connection_error(error) or self.traffic is None or pool is None:
             return False
-        if not self.traffic.gated:  # (a token service, a vendor API elsewhere: not the registry that answered)
+        scheme = str(getattr(pool, "scheme", ""))
+        port = getattr(pool, "port", None) or (443 if scheme == "https" else 80)
+        if self.traffic.home != (scheme, f"{str(getattr(pool, 'host', '')).lower()}:{port}"):
             return False
         pace = self.traffic.pace
         pace.unreachable(_why(error))
@@ -633,18 +640,18 @@ class PacedRetry(Retry):
         most AWAIT while the registry is waited for)."""
         asked = self.get_retry_after(response) if self.respect_retry_after_header and response else None
         backoff = self.get_backoff_time()
-        if self.traffic is not None and self.traffic.pace.awaiting:
+        if getattr(self, "awaiting", False):  # (this retry's own: another thread's answer may have come since)
             backoff = min(backoff, AWAIT)
         return asked or backoff
 
 
 def _why(error: Exception) -> str:
-    """A failed connection's reason in a few words (`Connection refused`, `Name or service not known`)."""
-    text = str(error)
-    for marker in ("] ", ": "):
-        if marker in text:
-            text = text.rsplit(marker, 1)[1]
-    return text.strip(" ')\"") or type(error).__name__
+    """A failed connection's reason in a few words: `Connection refused`, `Name or service not known`,
+    `Connection to host timed out. (connect timeout=10.0)` (never the connection object urllib3 names)."""
+    if found := re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(error)):
+        return found.group(1).strip()
+    last = error.args[-1] if error.args else None
+    return last.strip() if isinstance(last, str) and last.strip() else type(error).__name__
 
 
 YEAR = 365 * 24 * 3600.0

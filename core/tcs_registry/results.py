@@ -657,11 +657,17 @@ def _one(scanned: list[tuple[Any, Any]], output_format: str, image: str | None) 
     if len(scanned) == 1:
         return
     hosts = sorted({urlsplit(row["registry"]).netloc for row, _ in scanned})
+    tags = sorted({f"{row['repository']}:{row['tag']}" for row, _ in scanned})
+    platforms = sorted({str(row["platform"]) for row, _ in scanned})
     if not image:
         how = "name it with --image (add @os/arch)"
     elif len(hosts) > 1:
         how = f"{image!r} is in {len(hosts)} registries ({', '.join(hosts)}): add the host, {hosts[0]}/{image}"
-    else:
-        platforms = ", ".join(sorted({str(row["platform"]) for row, _ in scanned}))
-        how = f"{image!r} has {len(scanned)} platforms ({platforms}): add one, {image}@{platforms.split(', ')[0]}"
+    elif len(tags) > 1:
+        named = f"{hosts[0]}/{tags[0]}" if image.startswith(f"{hosts[0]}/") else tags[0]
+        how = f"{image!r} names {len(tags)} tags ({', '.join(tags[:5])}): name one, {named}"
+    elif len(platforms) > 1 and "@" not in image:
+        how = f"{image!r} has {len(platforms)} platforms ({', '.join(platforms)}): add one, {image}@{platforms[0]}"
+    else:  # (two registries on one host, under other paths)
+        how = f"{image!r} is in {len(scanned)} scans: `tcs-registry results` lists them"
     raise UsageError(f"--format {output_format} needs exactly one image: {how}")

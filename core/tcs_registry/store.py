@@ -123,17 +123,33 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-RUNNER = f"{socket.gethostname()}:{os.getpid()}"  # this process, as a run's row names it
+def _pid_namespace() -> str:
+    """This process's PID namespace (Linux): processes on one host but in other namespaces (containers
+    sharing the host's name) see other processes under the same numbers, or none."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "-"
+
+
+RUNNER = f"{socket.gethostname()}:{_pid_namespace()}:{os.getpid()}"  # this process, as a run's row names it
 HEARTBEAT = 30.0  # seconds between a running run's signs of life (`Store.alive`)
-ALIVE = 3 * HEARTBEAT  # a run on another machine that said nothing for longer was killed
+ALIVE = 3 * HEARTBEAT  # a run that said nothing for longer was killed
 
 
 def running_still(runner: str | None, alive_at: str | None) -> str | None:
-    """Where a run the store has as running is running still, or None if its process is gone: on this
-    machine, whether its process is there (a run of this very process is over: its runs go one at a
-    time); on another, whether it said so within ALIVE seconds."""
-    host, _, pid = (runner or "").rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
+    """Where a run the store has as running is running still, or None if its process is gone: it said so
+    within ALIVE seconds, and, when it ran on this machine in this PID namespace, its process is there (a
+    run killed a moment ago is resumed at once; a run of this very process is over: its runs go one at a
+    time)."""
+    if alive_at is None:
+        return None
+    said = datetime.strptime(alive_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    seconds = (datetime.now(UTC) - said).total_seconds()
+    if seconds >= ALIVE:
+        return None
+    host, namespace, pid = (runner or "::").rsplit(":", 2) if (runner or "").count(":") >= 2 else ("", "", "")
+    if host == socket.gethostname() and namespace == _pid_namespace() and pid.isdigit():
         if int(pid) == os.getpid():
             return None
         try:
@@ -143,12 +159,7 @@ def running_still(runner: str | None, alive_at: str | None) -> str | None:
         except PermissionError:  # another user's process
             pass
         return f"process {pid} on this machine"
-    if alive_at is None:
-        return None
-    seconds = (
-        datetime.now(UTC) - datetime.strptime(alive_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    ).total_seconds()
-    return f"on {host or 'another machine'}, {seconds:.0f} s ago" if seconds < ALIVE else None
+    return f"on {host or 'another machine'}, {seconds:.0f} s ago"
 
 
 class Heartbeat:
@@ -408,11 +419,16 @@ class Store:
         *,
         scan_id: str | None = None,
         shard: tuple[int, int] = (1, 1),
+        here: bool = True,
     ) -> int:
+        """A run begun; ``here``: by this process, which says it is alive while it runs it (not a run a
+        console records for a scanner elsewhere)."""
+
         def begin(connection: Connection) -> int:
             values = dict(project=project, registry=registry, registry_type=registry_type, mode=mode)
             values.update(started_at=_now(), scan_id=scan_id, shard=shard[0], shards=shard[1])
-            values.update(runner=RUNNER, alive_at=_now())
+            if here:
+                values.update(runner=RUNNER, alive_at=_now())
             run = int(connection.execute(runs.insert().values(**values)).inserted_primary_key[0])
             if scan_id is None:  # a scan of its own
                 connection.execute(runs.update().where(runs.c.id == run).values(scan_id=f"run-{run}"))

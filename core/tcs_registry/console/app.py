@@ -227,7 +227,9 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             known = store.run_with_options(project, options)
             if known is not None:
                 return known
-            return store.begin_run(project, registry, registry_type, mode, options, scan_id=scan_id, shard=tuple(shard))
+            return store.begin_run(
+                project, registry, registry_type, mode, options, scan_id=scan_id, shard=tuple(shard), here=False
+            )
 
         return {"run": await run_in_threadpool(begin)}
 

@@ -14,20 +14,27 @@ from ..files import private_dir, write_private
 MARKER = "console.json"
 
 
+CHAIN = 8  # the consoles a marker remembers taking the place of
+
+
 @dataclass(frozen=True)
 class Marker:
-    """This console's ``console.json``, and the one it took the place of (another console, still serving
-    then), which is put back when this one stops: stopping a second console leaves the first linked to."""
+    """This console's ``console.json``. It keeps the markers it took the place of (other consoles, still
+    serving then), and when it stops it puts back the latest of them still serving: stopping a console
+    leaves the others linked to."""
 
     path: Path
-    before: str | None
 
     def withdraw(self) -> None:
         try:
-            if json.loads(self.path.read_text()).get("pid") != os.getpid():  # a later console's
+            marker = json.loads(self.path.read_text())
+            if marker.get("pid") != os.getpid():  # a later console's
                 return
-            if self.before is not None and _serving(json.loads(self.before)):
-                write_private(self.path, self.before)
+            before = marker.get("before")
+            while isinstance(before, dict) and not _serving(before):
+                before = before.get("before")
+            if isinstance(before, dict):
+                write_private(self.path, json.dumps(before))
             else:
                 self.path.unlink()
         except (OSError, ValueError, AttributeError):
@@ -37,11 +44,16 @@ class Marker:
 def announce(state_dir: Path, url: str, store: str) -> Marker:
     path = private_dir(state_dir) / MARKER
     try:
-        before: str | None = path.read_text()
-    except OSError:
+        before = json.loads(path.read_text())
+    except (OSError, ValueError):
         before = None
-    write_private(path, json.dumps({"url": url, "pid": os.getpid(), "store": store}))
-    return Marker(path, before)
+    chain, link = before, before
+    for _ in range(CHAIN - 1):  # (a chain cut to its CHAIN latest)
+        link = link.get("before") if isinstance(link, dict) else None
+    if isinstance(link, dict):
+        link.pop("before", None)
+    write_private(path, json.dumps({"url": url, "pid": os.getpid(), "store": store, "before": chain}))
+    return Marker(path)
 
 
 def _serving(marker: object) -> bool:

@@ -338,3 +338,16 @@ def test_an_image_named_under_such_a_virtual_repository(
         artifactory, artifactory_expected, lambda e: e.repository == kept
     )
     assert artifactory.upstream_walks[walks:] == []
+
+
+def test_an_image_under_such_a_virtual_repository_whose_remote_cache_cannot_be_listed(
+    tcs, pm, artifactory, artifactory_expected, out_dir, monkeypatch
+):
+    """The local member's image is read all the same; the run says which member it could not list (exit 4)."""
+    monkeypatch.setattr(artifactory, "file_list_pro_only", True)
+    result = tcs("registry", f"{artifactory.url}/docker/app", "--mode=dry-run", *PASSWORD, pm=pm)
+    assert result.code == 4, result.err
+    kept = rows(artifactory, artifactory_expected, lambda e: e.repository == "docker-local/app")
+    assert sorted_report(out_dir, artifactory.host) == kept
+    errors = [m for m in result.messages if m.startswith("error")]
+    assert "could not list 1 of 3 Docker repositories (docker-remote)" in errors[-1], errors

@@ -16,5 +16,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for column in ("alive_at", "runner"):
-        op.drop_column("runs", column)
+    with op.batch_alter_table("runs") as batch:  # (SQLite before 3.35 drops no column in place)
+        for column in ("alive_at", "runner"):
+            batch.drop_column(column)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
@@ -189,25 +189,26 @@ class ArtifactoryClient(RoutedRegistryClient):
         if self.at_root:
             return None  # plain V2 at the root
         if self.target.image:
-            named = [name for key in self.keys for name in self._named(key, self.target.image)]
-            if not named and self.keys[0] in self.remotes:
-                image = f"{self.keys[0]}/{self.target.image}"
-                log.warning("The remote repository's cache holds no %s: its upstream is not asked", image)
-            return named
-        return self._repositories()
+            return self._repositories(self._named)
+        return self._repositories(lambda key: self._cache(key) if key in self.remotes else self.catalog(key))
 
-    def _named(self, key: str, image: str) -> list[str]:
+    def _named(self, key: str) -> Iterator[str]:
         """The image the URL names, in one repository: a remote's as its cache holds it, if it does (never
         upstream); another's as it is (a repository without it lists no tags for it)."""
-        if key in self.remotes:
-            return [name for name in self._cache(key) if name == f"{key}/{image}"]
-        return [f"{key}/{image}"]
+        image = f"{key}/{self.target.image}"
+        if key not in self.remotes:
+            yield image
+        elif cached := [name for name in self._cache(key) if name == image]:
+            yield from cached
+        elif len(self.keys) == 1:  # (a virtual repository's remote member may well not have it: no news)
+            log.warning("The remote repository's cache holds no %s: its upstream is not asked", image)
 
-    def _repositories(self) -> Iterator[str]:
+    def _repositories(self, listing: Callable[[str], Iterable[str]]) -> Iterator[str]:
+        """Each repository's images (``listing``), one that cannot be listed leaving the others listed."""
         failed: dict[str, RegistryError] = {}
         for key in self.keys:
             try:
-                yield from (self._cache(key) if key in self.remotes else self.catalog(key))
+                yield from listing(key)
             except RegistryError as exc:  # one repository that cannot be listed leaves the others listed
                 log.error("Listing the Docker repository %s failed error=%s", key, exc)
                 failed[key] = exc
