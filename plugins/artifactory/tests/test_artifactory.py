@@ -219,18 +219,24 @@ def test_a_quota_spent_while_listing_stops_the_run_once(tcs, pm, artifactory, ou
     assert csv_rows(report_path(out_dir, artifactory.host)) == [["repository", "tag", "build_time", "skipped"]]
 
 
+def _the_remote_is_read_from_its_cache(tcs, pm, artifactory, expected, out_dir) -> int:
+    """/docker-remote read from its cache, its upstream not walked; the walks before, for more checks."""
+    walks = len(artifactory.upstream_walks)
+    result = tcs("registry", f"{artifactory.url}/docker-remote", "--mode=dry-run", *PASSWORD, pm=pm)
+    assert result.code == 0, result.err
+    remote = [e for e in expected if e.repository.startswith("docker-remote/")]
+    assert csv_rows(report_path(out_dir, artifactory.host)) == rows(artifactory, remote)
+    assert artifactory.upstream_walks[walks:] == []
+    return walks
+
+
 def test_a_remote_named_when_the_repository_list_is_refused_is_read_from_its_cache(
     tcs, pm, artifactory, artifactory_expected, out_dir, monkeypatch
 ):
     """Get Repositories refused: the key the URL names is a remote if it has a cache (`<key>-cache`), and a
     remote's own lists would ask its upstream registry (JFrog's "List Docker Repositories")."""
     monkeypatch.setattr(artifactory, "repositories_refused", True)
-    walks = len(artifactory.upstream_walks)
-    result = tcs("registry", f"{artifactory.url}/docker-remote", "--mode=dry-run", *PASSWORD, pm=pm)
-    assert result.code == 0, result.err
-    remote = [e for e in artifactory_expected if e.repository.startswith("docker-remote/")]
-    assert csv_rows(report_path(out_dir, artifactory.host)) == rows(artifactory, remote)
-    assert artifactory.upstream_walks[walks:] == []
+    _the_remote_is_read_from_its_cache(tcs, pm, artifactory, artifactory_expected, out_dir)
     local = tcs("registry", f"{artifactory.url}/docker-local", "--mode=dry-run", *PASSWORD, pm=pm)
     assert local.code == 0, local.err  # (no cache: not a remote, listed by its catalog)
     assert not [m for m in local.messages if "Cannot tell" in m]
@@ -242,12 +248,7 @@ def test_a_remote_the_repository_list_leaves_out_is_read_from_its_cache(
     """Get Repositories lists only the repositories the account may read at their root: a remote named in
     the URL that it leaves out is still a remote (it has a cache), not walked upstream."""
     monkeypatch.setattr(artifactory, "below_root", frozenset({"docker-remote"}))
-    walks = len(artifactory.upstream_walks)
-    result = tcs("registry", f"{artifactory.url}/docker-remote", "--mode=dry-run", *PASSWORD, pm=pm)
-    assert result.code == 0, result.err
-    remote = [e for e in artifactory_expected if e.repository.startswith("docker-remote/")]
-    assert csv_rows(report_path(out_dir, artifactory.host)) == rows(artifactory, remote)
-    assert artifactory.upstream_walks[walks:] == []
+    walks = _the_remote_is_read_from_its_cache(tcs, pm, artifactory, artifactory_expected, out_dir)
     # and as a virtual repository's member: still one whose lists would walk its upstream
     virtual = tcs("registry", f"{artifactory.url}/docker", "--mode=dry-run", *PASSWORD, pm=pm)
     assert virtual.code == 0, virtual.err
