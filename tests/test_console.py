@@ -414,6 +414,9 @@ def test_scans_from_anywhere_are_sent_to_the_console_and_nothing_is_lost_while_i
         assert [(r["run"], r["violations"]) for r in registries] == [
             (2, {"CRITICAL": 1, "HIGH": 30, "MEDIUM": 1, "LOW": 31})
         ]
+        # data, not the page's drawing of it: a time as RFC 3339 has it, and each scan's counts
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", registries[0]["scanned_at"])
+        assert [(point["run"], point["vulnerabilities"]) for point in registries[0]["trend"]] == [(1, {}), (2, {})]
         refused = tcs("registry", fresh_registry.url, "--project=web", f"--console={server.url}", f"--token={read}")
         assert refused.code == 4
         assert f"error\tthe console at {server.url} refused the token's role (project 'web'): the scan goes on" in (

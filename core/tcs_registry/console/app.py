@@ -284,10 +284,12 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
 
     @app.get("/api/v1/projects/{project}/registries")
     def api_registries(project: str, _: Annotated[RowMapping, Depends(reader)]) -> dict:
-        """Each registry of the project with its latest scan and the totals by severity."""
+        """Each registry of the project with its latest scan (`scanned_at`: RFC 3339, UTC), the totals by
+        severity, and the vulnerabilities by severity of its last scans (`trend`, oldest first)."""
         return {"items": overview(project)}
 
     def overview(project: str) -> list[dict[str, Any]]:
+        """The project's registries as data; the page shows the time and draws the trend (`shown`)."""
         registries = []
         for registry in store.registries(project):
             scan = findings.Filters(scan=registry["run"])
@@ -299,14 +301,23 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
                     "registry": registry["registry"],
                     "run": registry["run"],
                     "scan": run["scan_id"] if run else "",
-                    "scanned_at": _shown_time(run["finished_at"] or run["started_at"]) if run else "",
+                    "scanned_at": (run["finished_at"] or run["started_at"]) if run else None,
                     "vulnerabilities": dict(vulnerabilities.counts),
                     "matched": store.matched(registry["run"]),  # (none found is not none looked for)
                     "violations": dict(violations.counts),
-                    "trend": bars(store.trend(project, registry["registry"], "vulnerability")),
+                    "trend": [
+                        {"run": number, "vulnerabilities": counts}
+                        for number, counts in store.trend(project, registry["registry"], "vulnerability")
+                    ],
                 }
             )
         return registries
+
+    def shown(registry: dict[str, Any]) -> dict[str, Any]:
+        """A registry of `overview` as the project's page shows it: the time in words, the trend drawn."""
+        trend = [(point["run"], point["vulnerabilities"]) for point in registry["trend"]]
+        scanned = _shown_time(registry["scanned_at"]) if registry["scanned_at"] else ""
+        return {**registry, "scanned_at": scanned, "trend": bars(trend)}
 
     # -- the pages ---------------------------------------------------------------------------
     @app.get("/", include_in_schema=False)
@@ -351,7 +362,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
     @app.get("/projects/{project}", include_in_schema=False)
     def project_page(request: Request, project: str) -> HTMLResponse:
         token = page_reader(request, project)
-        registries = overview(project)
+        registries = [shown(registry) for registry in overview(project)]
         return render(request, "project.html", project=project, token=token, registries=registries, trend=TREND)
 
     def findings_page(request: Request, project: str, kind: str) -> HTMLResponse:
