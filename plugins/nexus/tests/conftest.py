@@ -24,6 +24,14 @@ naming the member that holds it. The index is updated after a push, not with it
 (``DefaultSearchEventHandler``): a tag can be missing from it for a while. A proxy repository's V2 tag
 list is the upstream registry's (sonatype/nexus-public#1011), and an image pulled through it by
 digest only shows in the search as a ``sha256:`` version.
+
+Anonymous access (Security > Anonymous Access on: ``AnonymousFilter`` runs a request with no credentials
+as the anonymous user, whose ``nx-anonymous`` role may search, browse and read every repository:
+``NexusSecurityContributor``); a Docker repository reads anonymously only with the Docker Bearer Token
+Realm active and ``forceBasicAuth`` off (help.sonatype.com "Docker Authentication"; ansible-nexus3-oss
+#27): its /v2/ then challenges for a Bearer token (sonatype/nexus-public#921), given at ``/v2/token`` to
+Basic credentials or to none [? the realm's path and ``service`` are not in a source: the client takes
+the challenge's].
 """
 
 from __future__ import annotations
@@ -76,6 +84,8 @@ class NexusFacade(Facade):
     # keeps every repository the user may browse, online or not), each request to one answered 503
     # "Repository offline" (ViewServlet.doService, through DefaultHttpResponseSender: Jetty's error page)
     offline: tuple[str, ...] = ()
+    anonymous = False  # Security > Anonymous Access
+    bearer = False  # the Docker Bearer Token Realm active, forceBasicAuth off on the Docker repositories
 
     def __init__(
         self, upstream: str, stored: StoredRegistry, connector_for: str | None = None, context: str = ""
@@ -83,12 +93,15 @@ class NexusFacade(Facade):
         super().__init__(upstream, name="nexus")
         self.stored, self.connector_for, self.context = stored, connector_for, context
         if connector_for:  # a connector port: one repository's V2 API at the root, nothing else
+            self.route("GET", "/v2/token")(lambda request: self.token(request, "/v2/token"))
             self.route("GET", "/v2/_catalog")(lambda request: self.catalog(request, connector_for))
             self.route("GET", "/v2/(?P<rest>.*)")(lambda request, rest: self.v2(request, connector_for, rest))
             return
         self.route("GET", f"{context}/service/rest/v1/status")(lambda request: (200, dict(SERVER), b""))
         self.route("GET", f"{context}/service/rest/v1/repositories")(self.repositories)
         self.route("GET", f"{context}/service/rest/v1/search")(self.search)
+        token = f"{context}/repository/(?P<name>[^/]+)/v2/token"
+        self.route("GET", token)(lambda request, name: self.token(request, f"{context}/repository/{name}/v2/token"))
         self.route("GET", f"{context}/repository/(?P<name>[^/]+)/v2/_catalog")(self.catalog)
         self.route("GET", f"{context}/repository/(?P<name>[^/]+)/v2/(?P<rest>.*)")(self.v2)
         self.route("GET", "/v2/")(lambda request: self._challenge())
@@ -97,17 +110,39 @@ class NexusFacade(Facade):
         status, headers, body = super()._dispatch(request)
         return status, {**headers, **SERVER}, body
 
-    def _authorized(self, request: Request) -> bool:
+    def _user(self, request: Request) -> str | None:
+        """Who the request is: a user by Basic (or by a Bearer token of the realm), "anonymous" with no
+        credentials while anonymous access is on; None: refused."""
         basic = request.basic()
-        return bool(basic and USERS.get(basic[0]) == basic[1])
+        if basic:
+            return basic[0] if USERS.get(basic[0]) == basic[1] else None
+        if (bearer := request.bearer()) is not None:
+            return self.tokens.get(bearer) if self.bearer else None
+        return "anonymous" if self.anonymous else None
+
+    def _authorized(self, request: Request, docker: bool = False) -> bool:
+        """Let in: a Docker repository takes no credentials at all only through the Bearer realm."""
+        user = self._user(request)
+        return user is not None and not (docker and user == "anonymous" and request.bearer() is None)
 
     def _browses(self, request: Request, repository: str) -> bool:
-        user = (request.basic() or ("",))[0]
-        return self._authorized(request) and user in BROWSERS and BROWSERS[user] in (None, {repository})
+        user = self._user(request)
+        return user == "anonymous" or (user in BROWSERS and BROWSERS[user] in (None, {repository}))
 
-    def _challenge(self):
+    def _challenge(self, realm: str = ""):
         body = {"errors": [{"code": "UNAUTHORIZED", "message": "access to the requested resource is not authorized"}]}
+        if self.bearer and realm:
+            return json_answer(
+                body, 401, {"WWW-Authenticate": f'Bearer realm="{self.url}{realm}",service="{self.url}{realm}"'}
+            )
         return json_answer(body, 401, {"WWW-Authenticate": 'BASIC realm="Sonatype Nexus Repository Manager"'})
+
+    def token(self, request: Request, realm: str):
+        """The Docker Bearer Token Realm's token: for Basic credentials, or for none (anonymous access on)."""
+        user = self._user(request) if self.bearer and request.bearer() is None else None
+        if user is None:
+            return self._challenge(realm)
+        return json_answer({"token": self.issue_token(user)})
 
     def repositories(self, request: Request):
         if not self._authorized(request):
@@ -132,16 +167,19 @@ class NexusFacade(Facade):
     def _images(self, name: str) -> list[str]:
         return sorted(r.split("/", 1)[1] for r in self.stored.repositories() if r.split("/", 1)[0] == name)
 
+    def _realm(self, name: str) -> str:
+        return "/v2/token" if self.connector_for else f"{self.context}/repository/{name}/v2/token"
+
     def catalog(self, request: Request, name: str):
-        if not self._authorized(request):
-            return self._challenge()
+        if not self._authorized(request, docker=True):
+            return self._challenge(self._realm(name))
         if name in self.offline:  # (after the security filter's login, before the repository's own view)
             return self._offline(name)
         return json_answer({"repositories": self._images(name)})
 
     def v2(self, request: Request, name: str, rest: str):
-        if not self._authorized(request):
-            return self._challenge()
+        if not self._authorized(request, docker=True):
+            return self._challenge(self._realm(name))
         if name in self.offline:  # (after the security filter's login, before the repository's own view)
             return self._offline(name)
         if not rest:

@@ -141,6 +141,44 @@ def test_scan(tcs, pm, nexus, out_dir, vulnerability_database, login):
     assert vulnerabilities(out_dir, nexus.host, "docker-hosted/debian9", "1") == DEBIAN9_FINDINGS
 
 
+@pytest.fixture
+def anonymous_nexus(nexus, monkeypatch):
+    """Anonymous access on, and the Docker Bearer Token Realm with forceBasicAuth off: what the README asks."""
+    monkeypatch.setattr(nexus, "anonymous", True)
+    monkeypatch.setattr(nexus, "bearer", True)
+    return nexus
+
+
+def test_anonymous_dry_run_of_the_whole_instance(tcs, pm, anonymous_nexus, nexus_expected, out_dir):
+    """No credentials: Nexus runs the REST calls as its anonymous user (it may browse every repository), and
+    the Docker repositories give it Bearer tokens: every image, as with an account."""
+    nexus = anonymous_nexus
+    before = len(nexus.requests)
+    result = tcs("registry", nexus.url, "--mode=dry-run", pm=pm)
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, nexus.host)) == expected_rows(nexus.host, nexus_expected)
+    tokens = [r for r in nexus.requests[before:] if r.path.endswith("/v2/token")]
+    assert tokens and all(r.headers.get("Authorization") is None for r in tokens)
+
+
+def test_anonymous_scan(tcs, pm, anonymous_nexus, out_dir, vulnerability_database):
+    nexus = anonymous_nexus
+    result = tcs("registry", f"{nexus.url}/repository/docker-hosted", "--format=json", pm=pm)
+    assert result.code == 0, result.err
+    assert vulnerabilities(out_dir, nexus.host, "docker-hosted/debian9", "1") == DEBIAN9_FINDINGS
+
+
+def test_anonymous_without_the_bearer_realm_is_refused_saying_so(tcs, pm, nexus, monkeypatch):
+    """Anonymous access on, but forceBasicAuth left on (the default: sonatype/nexus-public#921): the
+    repositories are listed, their images are not readable without credentials."""
+    monkeypatch.setattr(nexus, "anonymous", True)
+    result = tcs("registry", f"{nexus.url}/repository/docker-hosted", "--mode=dry-run", pm=pm)
+    assert result.code == 3, result.err
+    assert result.messages[-1] == (
+        "error\tthe registry requires credentials: pass --username and --password (or --password-stdin)"
+    )
+
+
 def _client(nexus, *login: str) -> NexusClient:
     user, password = login or ("ci", LOGIN[1].partition("=")[2])
     client = NexusClient(Registry(nexus.url, "http", nexus.host, "", "NEXUS"), Credentials(user, password))
