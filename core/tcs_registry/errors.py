@@ -55,6 +55,11 @@ class AuthError(RegistryError):
     code = "auth"
 
 
+class TokenRefused(AuthError):
+    """The registry's token service refused the credentials themselves (or, anonymous, any token at all):
+    not one repository's permission, every request's."""
+
+
 def failure_code(exc: BaseException, otherwise: str = "analysis-error") -> str:
     """The failures report's code of an error: its own, or ``otherwise`` for what is not ours (a bug: in
     a plugin listing tags, ``plugin-error``; describing and analysing an image, ``analysis-error``)."""

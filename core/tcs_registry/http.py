@@ -27,7 +27,7 @@ from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from . import oci, redaction
 from .deadlines import DEADLINES, Scope, WatchedAdapter
-from .errors import AuthError, ImageError, RegistryError
+from .errors import AuthError, ImageError, RegistryError, TokenRefused
 from .models import Credentials, Platform, Registry
 from .pacing import DEFAULT_CONCURRENCY, YEAR, PacedRetry, Traffic, asked_to_wait
 
@@ -737,7 +737,10 @@ class RegistryClient:
         # (an OAuth2 server refuses a refresh token with 400 invalid_grant: RFC 6749 section 5.2)
         refused = identity and response.status_code == 400 and "invalid_grant" in response.text[:1000]
         if response.status_code in (401, 403) or refused:
-            raise AuthError(self._refused("the registry's token service"))
+            # (anonymous: the service's reason says why none is given, "Anonymous access is not allowed")
+            detail = error_detail(response) if self.credentials.anonymous else ""
+            reason = f" ({detail})" if detail else ""
+            raise TokenRefused(self._refused("the registry's token service") + reason, response.status_code)
         if identity and response.status_code in (404, 405):  # (the spec: POST unknown to GET-only servers)
             raise AuthError(f"the registry's token service {service} takes no identity token (docker login's)")
         if not response.ok:

@@ -155,6 +155,10 @@ class QuayFacade(Facade):
 
     def auth(self, request: Request):
         basic = request.basic()
+        if basic is None and not self.anonymous_access:
+            # endpoints/v2/v2auth.py generate_registry_jwt is @anon_protect'ed (endpoints/decorators.py):
+            # with FEATURE_ANONYMOUS_ACCESS off, no token for anyone without credentials
+            return json_answer({"error": "Anonymous access is not allowed"}, 401)
         user = CREDENTIALS.get(basic) if basic else None
         if basic and user is None:  # (validate_credentials' messages)
             message = "Invalid access token" if basic[0] == "$token" else "Invalid Username or Password"

@@ -118,6 +118,23 @@ def test_anonymous_sees_the_public_repositories(tcs, pm, quay, quay_expected, ou
     assert sorted_report(out_dir, quay.host) == expected_rows(quay.host, public)
 
 
+def test_anonymous_with_anonymous_access_off_is_one_line(tcs, pm, quay, monkeypatch):
+    """FEATURE_ANONYMOUS_ACCESS off: no token without credentials (v2auth's anon_protect), public or not."""
+    monkeypatch.setattr(quay, "anonymous_access", False)
+    result = tcs("registry", f"{quay.url}/acme", "--mode=dry-run", pm=pm)
+    assert result.code == 3, result.err
+    assert result.messages[-1] == (
+        "error\tQuay repositories of acme: the registry requires credentials: pass --username and --password"
+        " (or --password-stdin) (Anonymous access is not allowed)"
+    )
+    public = tcs("registry", f"{quay.url}/acme/tool", "--mode=dry-run", pm=pm)  # (a public repository)
+    assert public.code == 4, public.err  # (its listing failed: the run is partial)
+    assert [m for m in public.messages if m.startswith("error")] == [
+        "error\tFailed to list tags repository=acme/tool error=the registry's token service requires credentials:"
+        " pass --username and --password (or --password-stdin) (Anonymous access is not allowed)"
+    ]
+
+
 def test_anonymous_without_an_organization(tcs, pm, quay):
     result = tcs("registry", quay.url, "--mode=dry-run", "--registry-type=quay", pm=pm)
     assert result.code == 3

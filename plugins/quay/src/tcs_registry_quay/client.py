@@ -20,6 +20,7 @@ from tcs_registry import (
     oci,
 )
 from tcs_registry.default_plugins import v2
+from tcs_registry.errors import TokenRefused
 from tcs_registry.http import NO_AUTH, json_field, json_list
 
 API = "/api/v1"
@@ -94,6 +95,8 @@ class QuayClient(RegistryClient):
         on one that does not exist either, and says nothing else (endpoints/v2/v2auth.py)."""
         try:
             yield from v2.list_tags(registry=self.registry, client=self, repository=repository)
+        except TokenRefused:  # (no token at all: the credentials, or anonymous access off, not this repository)
+            raise
         except AuthError:
             who = "anonymous users" if self.credentials.anonymous else "this account"
             raise RegistryError(
