@@ -288,3 +288,22 @@ def test_a_run_on_another_machine_is_running_still_while_it_says_so():
     gone.wait()
     assert running_still(f"{RUNNER.rsplit(':', 1)[0]}:{gone.pid}", said(1)) is None
     assert running_still(RUNNER, said(1)) is None  # this very process: its run before this one is over
+
+
+def test_a_running_run_says_it_is_alive_every_heartbeat(tmp_path, monkeypatch):
+    import time
+
+    from tcs_registry import store as stored
+    from tcs_registry.store import Heartbeat, Store, store_url
+
+    store = Store(store_url(f"sqlite:///{tmp_path}/state.db", tmp_path))
+    run = store.begin_run("p", "http://r", "DEFAULT_V2", "dry-run", "")
+    said = lambda: store._rows(sa.select(stored.runs.c.alive_at).where(stored.runs.c.id == run))[0]["alive_at"]  # noqa: E731
+    began = said()
+    monkeypatch.setattr(stored, "HEARTBEAT", 0.1)
+    with Heartbeat(store, run):
+        time.sleep(0.5)
+    assert said() > began
+    last = said()
+    time.sleep(0.3)
+    assert said() == last  # (out of its block, it says nothing more)

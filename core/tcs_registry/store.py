@@ -164,7 +164,7 @@ def running_still(runner: str | None, alive_at: str | None) -> str | None:
 
 class Heartbeat:
     """Says every HEARTBEAT seconds that this process is running `run` (`Store.alive`), from a thread of its
-    own, while in its ``with`` block; a store that does not answer meanwhile is the run's business, not its."""
+    own, while in its ``with`` block."""
 
     def __init__(self, store: Store, run: int) -> None:
         self.store, self.run = store, run
@@ -181,10 +181,7 @@ class Heartbeat:
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT):
-            try:
-                self.store.alive(self.run)
-            except StoreError as error:
-                log.debug("Could not say the run is alive: %s", error)
+            self.store.alive(self.run)
 
 
 # what a server says while it cannot take a connection for now: worth waiting for
@@ -445,8 +442,15 @@ class Store:
         self._do(lambda connection: connection.execute(runs.update().where(runs.c.id == run).values(**values)))
 
     def alive(self, run: int) -> None:
-        """The run's process is running it still (`Heartbeat`)."""
-        self._do(lambda connection: connection.execute(runs.update().where(runs.c.id == run).values(alive_at=_now())))
+        """The run's process is running it still (`Heartbeat`): one try, quietly (a sign of life missed is
+        made up by the next; a store that is away is the run's to wait for and say, not this thread's)."""
+        if self._lost:
+            return
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(runs.update().where(runs.c.id == run).values(alive_at=_now()))
+        except sa.exc.DBAPIError as exc:
+            log.debug("Could not say run %d is alive: %s", run, _reason(exc))
 
     def unfinished_run(
         self, project: str, registry: str, mode: str, shard: tuple[int, int] = (1, 1)
