@@ -7,7 +7,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .errors import AuthError, ImageError, QuotaExhausted, RegistryError, TcsError, UsageError
+    from .errors import AuthError, ImageError, QuotaExhausted, RegistryError, TcsError, TokenRefused, UsageError
     from .hookspecs import hookimpl
     from .http import RegistryClient
     from .models import (
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _MODULES = {
-    "errors": ("AuthError", "ImageError", "QuotaExhausted", "RegistryError", "TcsError", "UsageError"),
+    "errors": ("AuthError", "ImageError", "QuotaExhausted", "RegistryError", "TcsError", "TokenRefused", "UsageError"),
     "hookspecs": ("hookimpl",),
     "http": ("RegistryClient",),
     "models": (
@@ -63,6 +63,7 @@ __all__ = [  # (as the imports above, for type checkers and linters)
     "RegistryType",
     "ScanResult",
     "TcsError",
+    "TokenRefused",
     "UsageError",
     "VendorPlugin",
     "__version__",

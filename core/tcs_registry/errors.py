@@ -56,8 +56,9 @@ class AuthError(RegistryError):
 
 
 class TokenRefused(AuthError):
-    """The registry's token service refused the credentials themselves (or, anonymous, any token at all):
-    not one repository's permission, every request's."""
+    """The registry's token service refused a token (401 or 403): the credentials themselves, or,
+    anonymous, any token at all (a registry that grants a token without the scope, as most do, says no to a
+    repository in the registry's own answer, an AuthError with its status)."""
 
 
 def failure_code(exc: BaseException, otherwise: str = "analysis-error") -> str:

@@ -740,7 +740,9 @@ class RegistryClient:
             # (anonymous: the service's reason says why none is given, "Anonymous access is not allowed")
             detail = error_detail(response) if self.credentials.anonymous else ""
             reason = f" ({detail})" if detail else ""
-            raise TokenRefused(self._refused("the registry's token service") + reason, response.status_code)
+            raise TokenRefused(
+                self._refused("the registry's token service") + reason
+            )  # (no status: not a 401 of a read)
         if identity and response.status_code in (404, 405):  # (the spec: POST unknown to GET-only servers)
             raise AuthError(f"the registry's token service {service} takes no identity token (docker login's)")
         if not response.ok:

@@ -449,7 +449,7 @@ class Store:
         try:
             with self.engine.begin() as connection:
                 connection.execute(runs.update().where(runs.c.id == run).values(alive_at=_now()))
-        except sa.exc.DBAPIError as exc:
+        except sa.exc.SQLAlchemyError as exc:  # (the database's errors, and a pool with no connection free)
             log.debug("Could not say run %d is alive: %s", run, _reason(exc))
 
     def unfinished_run(

@@ -110,19 +110,19 @@ class NexusFacade(Facade):
         status, headers, body = super()._dispatch(request)
         return status, {**headers, **SERVER}, body
 
-    def _user(self, request: Request) -> str | None:
-        """Who the request is: a user by Basic (or by a Bearer token of the realm), "anonymous" with no
-        credentials while anonymous access is on; None: refused."""
+    def _user(self, request: Request, docker: bool = False) -> str | None:
+        """Who the request is: a user by Basic (or, to a Docker repository, by a Bearer token of the realm),
+        "anonymous" with no credentials while anonymous access is on; None: refused."""
         basic = request.basic()
         if basic:
             return basic[0] if USERS.get(basic[0]) == basic[1] else None
         if (bearer := request.bearer()) is not None:
-            return self.tokens.get(bearer) if self.bearer else None
+            return self.tokens.get(bearer) if self.bearer and docker else None
         return "anonymous" if self.anonymous else None
 
     def _authorized(self, request: Request, docker: bool = False) -> bool:
         """Let in: a Docker repository takes no credentials at all only through the Bearer realm."""
-        user = self._user(request)
+        user = self._user(request, docker)
         return user is not None and not (docker and user == "anonymous" and request.bearer() is None)
 
     def _browses(self, request: Request, repository: str) -> bool:
