@@ -38,7 +38,7 @@ from .estimate import Estimate
 from .http import RegistryClient
 from .models import ImageDescription, Platform, Registry, ScanResult
 from .oci import MAX_REPOSITORY_NAME, MAX_TAG, attached_tag, format_time, parse_time
-from .pacing import Traffic
+from .pacing import Traffic, origin
 from .plan import Plan, locate
 from .progress import Counts, Progress
 from .readahead import WAITING, ReadAhead
@@ -1054,8 +1054,8 @@ class Discovery:
 def _same_console(url: str, local: str) -> bool:
     """Whether ``--console`` names the console this machine runs over the run's own store (by another of
     this machine's names, too: its loopback addresses, its host name)."""
-    asked, there = urlsplit(url.rstrip("/")), urlsplit(local)
+    (scheme, asked), (theirs, there) = origin(url), origin(local)
+    (host, _, port), (their_host, _, their_port) = asked.rpartition(":"), there.rpartition(":")
     mine = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", socket.gethostname().lower(), socket.getfqdn().lower()}  # noqa: S104
-    same_host = asked.hostname == there.hostname or {asked.hostname, there.hostname} <= mine
-    ports = [u.port or (443 if u.scheme == "https" else 80) for u in (asked, there)]
-    return same_host and ports[0] == ports[1] and asked.scheme == there.scheme and asked.path in ("", "/")
+    same_host = host == their_host or {host, their_host} <= mine
+    return same_host and (scheme, port) == (theirs, their_port) and urlsplit(url).path in ("", "/")

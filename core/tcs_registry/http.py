@@ -29,7 +29,7 @@ from . import oci, redaction
 from .deadlines import DEADLINES, Scope, WatchedAdapter
 from .errors import AuthError, ImageError, RegistryError, TokenRefused
 from .models import Credentials, Platform, Registry
-from .pacing import DEFAULT_CONCURRENCY, YEAR, PacedRetry, Traffic, asked_to_wait
+from .pacing import DEFAULT_CONCURRENCY, YEAR, PacedRetry, Traffic, asked_to_wait, origin
 
 USER_AGENT = "tcs-registry"
 DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
@@ -110,13 +110,6 @@ def with_page_size(url: str, n: int | str, param: str = "n") -> str:
     if re.search(pattern, url):
         return re.sub(pattern, lambda m: f"{m.group(1)}{param}={value}", url, count=1)
     return f"{url}{'&' if '?' in url else '?'}{param}={value}"
-
-
-def origin(url: str) -> tuple[str, str]:
-    """(scheme, host:port) with the default port made explicit."""
-    parts = urlsplit(url)
-    default = 443 if parts.scheme == "https" else 80
-    return parts.scheme, f"{(parts.hostname or '').lower()}:{parts.port or default}"
 
 
 def json_field(item: Any, key: str, what: str, kind: type = str) -> Any:
@@ -740,9 +733,8 @@ class RegistryClient:
             # (anonymous: the service's reason says why none is given, "Anonymous access is not allowed")
             detail = error_detail(response) if self.credentials.anonymous else ""
             reason = f" ({detail})" if detail else ""
-            raise TokenRefused(
-                self._refused("the registry's token service") + reason
-            )  # (no status: not a 401 of a read)
+            # (no status: not one read's 401, which a plugin may take for that repository's permission)
+            raise TokenRefused(self._refused("the registry's token service") + reason)
         if identity and response.status_code in (404, 405):  # (the spec: POST unknown to GET-only servers)
             raise AuthError(f"the registry's token service {service} takes no identity token (docker login's)")
         if not response.ok:

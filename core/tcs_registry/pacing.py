@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
@@ -31,6 +32,13 @@ STARVED = 300.0  # seconds of nothing but 429s from a registry: a quota spent, n
 STILL = 120.0  # 429s this far apart (twice the longest Retry-After obeyed) are refusals one after the other
 GONE = 60.0  # seconds a registry that answered before cannot be connected to: the run stops (longer than a restart)
 AWAIT = 5.0  # seconds at most between two tries to connect to a registry that has gone meanwhile
+
+
+def origin(url: str) -> tuple[str, str]:
+    """(scheme, host:port) with the default port made explicit."""
+    parts = urlsplit(url)
+    default = 443 if parts.scheme == "https" else 80
+    return parts.scheme, f"{(parts.hostname or '').lower()}:{parts.port or default}"
 
 
 class Pace:
@@ -111,7 +119,7 @@ class Pace:
         """This request's turn (with one taken by every request and retry: the count, the windows); none
         once the registry is starved (the run stops: no request waiting for a turn should wait on)."""
         with self._turns:
-            if self.starved() is not None or self.gone() is not None:
+            if self.halted():
                 return
             with self._lock:
                 now = self.clock()
@@ -144,7 +152,7 @@ class Pace:
     def pause(self, seconds: float) -> None:
         """Sleep ``seconds`` (a retry's backoff or Retry-After), or less once the registry is found starved:
         the run stops then, not after the longest Retry-After its requests were asked to wait out."""
-        while seconds > 0 and self.starved() is None and self.gone() is None:
+        while seconds > 0 and not self.halted():
             self.sleep(min(seconds, 1.0))
             seconds -= 1.0
 
@@ -184,6 +192,10 @@ class Pace:
             if self._unreachable_since is None:
                 self._unreachable_since = self.clock()
             self.unreachable_why = why
+
+    def halted(self) -> bool:
+        """Nothing more is asked of the registry: its quota is spent (`starved`) or it is gone (`gone`)."""
+        return self.starved() is not None or self.gone() is not None
 
     @property
     def awaiting(self) -> bool:
@@ -602,9 +614,8 @@ class PacedRetry(Retry):
         reads to, a token service elsewhere) is not the registry: its failure is the request's."""
         if error is None or not self._is_connection_error(error) or self.traffic is None or pool is None:
             return False
-        scheme = str(getattr(pool, "scheme", ""))
-        port = getattr(pool, "port", None) or (443 if scheme == "https" else 80)
-        if self.traffic.home != (scheme, f"{str(getattr(pool, 'host', '')).lower()}:{port}"):
+        port = getattr(pool, "port", None)
+        if self.traffic.home != origin(f"{pool.scheme}://{pool.host}" + (f":{port}" if port else "")):
             return False
         pace = self.traffic.pace
         pace.unreachable(_why(error))

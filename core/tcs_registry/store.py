@@ -142,9 +142,9 @@ def running_still(runner: str | None, alive_at: str | None) -> str | None:
     within ALIVE seconds, and, when it ran on this machine in this PID namespace, its process is there (a
     run killed a moment ago is resumed at once; a run of this very process is over: its runs go one at a
     time)."""
-    if alive_at is None:
+    said = parse_time(alive_at or "")
+    if said is None:
         return None
-    said = datetime.strptime(alive_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     seconds = (datetime.now(UTC) - said).total_seconds()
     if seconds >= ALIVE:
         return None
