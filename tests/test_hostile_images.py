@@ -231,20 +231,21 @@ def test_planted_symbolic_links_in_the_output_are_refused_never_written_through(
 
 def test_an_output_directory_that_cannot_be_written_is_one_line(tcs, fresh_registry, out_dir, state_dir, tmp_path):
     """--output-dir naming a file, or the failures report's name taken by a directory: one usage line
-    (it was "unexpected error: NotADirectoryError", exit 3), in a scan as in a dry run. A registry SARIF
-    file that cannot be written makes the run partial (exit 4: a CI job would upload a stale one)."""
+    (it was "unexpected error: NotADirectoryError", exit 3), in a scan as in a dry run, before the
+    registry is asked anything (one that is not there is not found out). A registry SARIF file that
+    cannot be written makes the run partial (exit 4: a CI job would upload a stale one)."""
     from tcs_registry.report import report_name
 
     Pusher(fresh_registry.url).image("app", "1", created="2024-01-01T00:00:00Z", layers=[tar_layer([ALPINE])])
     a_file = tmp_path / "a-file"
     a_file.write_text("")
-    failures = a_file / report_name(fresh_registry.host, "failures")
     for mode in ("--mode=scan", "--mode=dry-run"):
         given = [f"--output-dir={a_file}", f"--state-dir={state_dir}"]
-        refused = tcs("registry", fresh_registry.url, mode, "--format=table", *given, isolate=False)
-        assert refused.code == 2, refused.err
-        if mode == "--mode=scan":
-            assert refused.messages[-1] == f"error\tcannot write {str(failures)!r}: Not a directory; use --output-dir"
+        for url in (fresh_registry.url, "http://127.0.0.1:9"):
+            refused = tcs("registry", url, mode, "--format=table", *given, isolate=False)
+            assert refused.code == 2, refused.err
+            assert refused.messages[-1] == f"error\tcannot write to {str(a_file)!r}: Not a directory; use --output-dir"
+            assert not [m for m in refused.messages if m.startswith("info")], refused.err  # (not even identified)
     out_dir.mkdir()
     (out_dir / report_name(fresh_registry.host, "failures")).mkdir()
     refused = tcs("registry", fresh_registry.url, "--format=table")

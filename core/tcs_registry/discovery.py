@@ -44,7 +44,7 @@ from .progress import Counts, Progress
 from .readahead import WAITING, ReadAhead
 from .recorder import Recorder
 from .redaction import hide, hide_in_name
-from .report import CsvReport, FailureReport, Summary, plural
+from .report import CsvReport, FailureReport, Summary, check_output_dir, plural
 from .results import ResultWriter, findings_document, matched_again
 from .settings import Settings
 from .signals import raise_if_stopped
@@ -419,6 +419,7 @@ class Discovery:
     # -- the run -----------------------------------------------------------------------------
     def run(self, out: TextIO) -> int:
         s = self.settings
+        check_output_dir(s.output_dir)  # (what a run leaves is lost if it cannot be written: found now)
         # first, so that a store that cannot be used costs the registry nothing; connections: each image
         # scanned at once (its layers), the writer threads (recorder.py, the layer cache's)
         store = self.store = Store(s.store, connections=min(SCANS, s.concurrency) + 2)

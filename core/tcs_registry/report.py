@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 from .errors import UsageError
-from .files import open_private, refusal
+from .files import open_private, private_dir, refusal
 from .redaction import hide_in_name
 
 COLUMNS = ("repository", "tag", "build_time", "skipped")
@@ -26,6 +27,17 @@ def report_name(host: str, kind: str = "report", shard: tuple[int, int] = (1, 1)
     (``kind="failures"``: ``...-failures.csv``; the 2nd of 4 shards: ``...-report.shard-2-of-4.csv``)."""
     share = f".shard-{shard[0]}-of-{shard[1]}" if shard[1] > 1 else ""
     return host.replace(".", "-").replace(":", "-") + f"-{kind}{share}.csv"
+
+
+def check_output_dir(directory: Path) -> None:
+    """The output directory made if it is missing, and a file made in it and removed: one that cannot
+    be written is refused before the registry is asked anything (UsageError)."""
+    try:
+        private_dir(directory)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write to {str(directory)!r}: {refusal(exc)}; use --output-dir") from None
 
 
 def safe_cell(value: str) -> str:
