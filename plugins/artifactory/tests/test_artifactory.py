@@ -352,3 +352,40 @@ def test_an_image_under_such_a_virtual_repository_whose_remote_cache_cannot_be_l
     assert sorted_report(out_dir, artifactory.host) == kept
     errors = [m for m in result.messages if m.startswith("error")]
     assert "could not list 1 of 3 Docker repositories (docker-remote)" in errors[-1], errors
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("docker/debian9", "docker-local/debian9"),  # a remote among its members: read in the member that has it
+        ("docker-internal/debian9", "docker-internal/debian9"),  # none: read through it, under its key
+    ],
+)
+def test_scan_through_a_virtual_repository(tcs, pm, artifactory, out_dir, vulnerability_database, url, named):
+    walks = len(artifactory.upstream_walks)
+    result = tcs("registry", f"{artifactory.url}/{url}", "--format=json", *PASSWORD, pm=pm)
+    assert result.code == 0, result.err
+    assert vulnerabilities(out_dir, artifactory.host, named, "1") == DEBIAN9_FINDINGS
+    assert artifactory.upstream_walks[walks:] == []
+
+
+def test_scan_of_a_virtual_repository_with_a_remote_member(tcs, pm, artifactory, out_dir, vulnerability_database):
+    """Every member's images scanned under the member's key, the remote's from its cache, none upstream."""
+    walks = len(artifactory.upstream_walks)
+    result = tcs("registry", f"{artifactory.url}/docker", "--format=json", *PASSWORD, pm=pm)
+    assert result.code == 0, result.err
+    assert vulnerabilities(out_dir, artifactory.host, "docker-local/debian9", "1") == DEBIAN9_FINDINGS
+    scanned = sorted(m.split("image=")[1].split()[0] for m in result.infos if m.startswith("info\tScanned image"))
+    assert scanned == [
+        f"{artifactory.host}/{name}"
+        for name in (
+            "docker-fed/tool:2",
+            "docker-local/app:1.0",
+            "docker-local/app:1.1",
+            "docker-local/debian9:1",
+            "docker-local/multi:2.0",
+            "docker-local/team/svc:v1",
+            "docker-remote/library/busybox:1.36",
+        )
+    ], result.err
+    assert artifactory.upstream_walks[walks:] == []
