@@ -11,7 +11,9 @@ repository type, a remote's cache ``<key>-cache`` included; a signed-in user onl
 (<image>/<tag>/manifest.json, list.manifest.json for an index), "System Health Ping"
 (GET /artifactory/api/system/ping -> OK), the X-JFrog-Version / X-Artifactory-Id response headers,
 access tokens ("Access Tokens": as a Bearer token, or as a Basic password with the user the token was
-made for, never another), and the token flow at <key>/v2/token (realm form from renovatebot/renovate#11765).
+made for, never another), API keys ("API Key": the X-JFrog-Art-Api header, or a Basic password with its
+user or, in Artifactory's source, none: PasswordDecryptingManager, PropsAuthenticationProvider), and
+the token flow at <key>/v2/token (realm form from renovatebot/renovate#11765).
 Next-page links are relative and leave out the /artifactory/api/docker/<key> prefix, as Artifactory
 7.46 sends them (renovatebot/renovate#15080: `</v2/renovate/renovate/tags/list?last=10000&n=10000>`;
 JFrog RTFACT-18971); for _catalog the same form is assumed (no capture found).
@@ -42,6 +44,9 @@ from tcs_registry.testing.vulnerable import push_debian9
 USERS = {"deployer": "Passw0rd!", "ci": "identity-token-for-ci"}
 ACCESS_TOKEN = "eyJ2ZXIiOiIyIn0.access-token"
 TOKEN_USER = "ci"  # the user the access token was made for
+# an API key, as jfrog-client-go tells one (http/httpclient/client.go IsApiKey: "AKCp8", 73 characters at least)
+API_KEY = "AKCp8" + "k" * 68
+API_KEY_USER = "deployer"
 JFROG = {"X-JFrog-Version": "Artifactory/7.90.10 79010900", "X-Artifactory-Id": "8a1b2c3d4e5f"}
 REPOSITORIES = [
     ("docker-local", "LOCAL"),
@@ -103,8 +108,14 @@ class ArtifactoryFacade(Facade):
         basic = request.basic()
         if basic and (USERS.get(basic[0]) == basic[1] or (basic == (TOKEN_USER, ACCESS_TOKEN))):
             return basic[0]
+        # an API key as a Basic password: its own user's, whatever user name comes with it as long as it
+        # is that one or blank (PasswordDecryptingManager.authenticate, PropsAuthenticationProvider)
+        if basic and basic[1] == API_KEY and basic[0] in ("", API_KEY_USER):
+            return API_KEY_USER
+        if request.headers.get("X-JFrog-Art-Api") == API_KEY:  # (AuthenticationFilterUtils)
+            return API_KEY_USER
         bearer = request.bearer()
-        if bearer == ACCESS_TOKEN:
+        if bearer == ACCESS_TOKEN:  # (an API key is no access token: as a Bearer token it is refused)
             return TOKEN_USER
         return self.tokens.get(bearer or "")
 
@@ -117,7 +128,7 @@ class ArtifactoryFacade(Facade):
         basic = request.basic()
         if basic and not self._user(request):
             return json_answer({"errors": [{"code": "UNAUTHORIZED", "message": "Bad credentials"}]}, 401, JFROG)
-        return json_answer({"token": self.issue_token(basic[0] if basic else "")}, headers=JFROG)
+        return json_answer({"token": self.issue_token(self._user(request) or "" if basic else "")}, headers=JFROG)
 
     def repositories(self, request: Request):
         if not self._user(request):

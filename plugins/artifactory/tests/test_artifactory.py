@@ -15,12 +15,15 @@ from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, s
 from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
 
 ACCESS_TOKEN = "eyJ2ZXIiOiIyIn0.access-token"
+API_KEY = "AKCp8" + "k" * 68
 PASSWORD = ["--username=deployer", "--password=Passw0rd!"]
 WAYS_IN = {
     "password": PASSWORD,
     "identity-token": ["--username=ci", "--password=identity-token-for-ci"],
     "access-token": [f"--password={ACCESS_TOKEN}"],
     "access-token-with-its-user": ["--username=ci", f"--password={ACCESS_TOKEN}"],
+    "api-key": [f"--password={API_KEY}"],  # (a Basic password with no user name: never a Bearer token)
+    "api-key-with-its-user": ["--username=deployer", f"--password={API_KEY}"],
 }
 
 

@@ -59,6 +59,11 @@ def repository_urls(listed: list[Any]) -> list[tuple[str, str]]:
     return [(key, own if key in remote else url) for key, url in urls.items()]
 
 
+def is_api_key(secret: str) -> bool:
+    """An Artifactory API key, as JFrog's own client tells one (jfrog-client-go, IsApiKey)."""
+    return secret.startswith("AKCp8") and len(secret) >= 73
+
+
 class ArtifactoryClient(RoutedRegistryClient):
     route = DOCKER_API
     # Artifactory's next links leave out the /artifactory/api/docker/<key> prefix (and, for virtual
@@ -68,8 +73,10 @@ class ArtifactoryClient(RoutedRegistryClient):
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
         self.target = target(registry.path)
         super().__init__(replace(registry, path=""), credentials, list(self.target.keys), **kwargs)
-        # an access token alone is sent as a Bearer token; with a user name it is a Basic password
-        self.access_token = credentials.password if credentials.password and not credentials.username else None
+        # an access token alone is sent as a Bearer token; with a user name it is a Basic password, as an API
+        # key always is (Artifactory takes one with its own user name or none; as a Bearer token, never)
+        alone = credentials.password if credentials.password and not credentials.username else None
+        self.access_token = alone if alone and not is_api_key(alone) else None
         self.remotes: set[str] = set()  # remote repositories: listed from their caches, never upstream
         self._cached: dict[str, list[str]] = {}  # <remote>/<image> -> the tags its cache holds
 
