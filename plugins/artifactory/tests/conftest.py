@@ -93,11 +93,12 @@ class ArtifactoryFacade(Facade):
     def __init__(self, upstream: str, stored: StoredRegistry) -> None:
         super().__init__(upstream, name="artifactory")
         self.stored = stored
+        self.file_lists: list[str] = []  # the folders of a cache listed (tests: the whole cache is "")
         self.upstream_walks: list[str] = []  # lists of a remote repository, which would ask its upstream
         self.route("GET", "/artifactory/api/system/ping")(lambda request: text_answer("OK", headers=JFROG))
         self.route("GET", "/artifactory/api/repositories")(self.repositories)
         self.route("GET", "/artifactory/api/repositories/(?P<key>[^/]+)")(self.configuration)
-        self.route("GET", "/artifactory/api/storage/(?P<key>[^/]+)/")(self.file_list)
+        self.route("GET", "/artifactory/api/storage/(?P<key>[^/]+)/(?P<folder>.*)")(self.file_list)
         self.route("GET", "/artifactory/api/storage/(?P<key>[^/]+)")(self.folder_info)
         self.route("GET", "/artifactory/api/docker/(?P<key>[^/]+)/v2/token")(self.token)
         self.route("GET", "/artifactory/api/docker/(?P<key>[^/]+)/v2/_catalog")(self.catalog)
@@ -184,7 +185,9 @@ class ArtifactoryFacade(Facade):
         """Its lists ask an upstream registry: a remote repository, or a virtual one with one among its members."""
         return any(self._remote(m) for m in self._members(key))
 
-    def file_list(self, request: Request, key: str):
+    def file_list(self, request: Request, key: str, folder: str):
+        """Every file below the folder, each uri relative to it (JFrog "File List": the listing of
+        /libs-release-local/org/acme gives "/doc.txt"); a folder that is not there: ArtifactResource's 404."""
         if not self._user(request):
             return json_answer({"errors": [{"status": 401, "message": "Bad credentials"}]}, 401, JFROG)
         if self.file_list_refused:
@@ -208,7 +211,12 @@ class ArtifactoryFacade(Facade):
                     name = "list.manifest.json" if manifest.get("mediaType") in INDEX_TYPES else "manifest.json"
                     files.append({"uri": f"/{image}/{tag}/{name}", "size": "1024", "folder": False})
                 files.append({"uri": f"/{image}/sha256__{'0' * 64}/manifest.json", "size": "1024", "folder": False})
-        uri = f"{self.url}/artifactory/api/storage/{key}"
+        below = f"/{folder.strip('/')}" if folder.strip("/") else ""
+        files = [{**f, "uri": f["uri"][len(below) :]} for f in files if f["uri"].startswith(f"{below}/")]
+        if below and not files:
+            return json_answer({"errors": [{"status": 404, "message": "Unable to find item"}]}, 404, JFROG)
+        self.file_lists.append(below)
+        uri = f"{self.url}/artifactory/api/storage/{key}{below}"
         return json_answer({"uri": uri, "created": "2024-08-01T00:00:00.000Z", "files": files}, headers=JFROG)
 
     def catalog(self, request: Request, key: str):

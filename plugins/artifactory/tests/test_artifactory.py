@@ -392,3 +392,25 @@ def test_scan_of_a_virtual_repository_with_a_remote_member(tcs, pm, artifactory,
         )
     ], result.err
     assert artifactory.upstream_walks[walks:] == []
+
+
+@pytest.mark.parametrize(
+    ("image", "kept"),
+    [("library/busybox", ["docker-remote/library/busybox"]), ("library/nginx", [])],
+)
+def test_an_image_named_in_a_remote_lists_only_its_folder_of_the_cache(
+    tcs, pm, artifactory, artifactory_expected, out_dir, image, kept
+):
+    """A cache holds every image ever pulled through the remote: one image named is looked for in its own
+    folder (a File List of the whole cache could be a quarter of a million files); one not cached is
+    a 404 there, and the run says its upstream is not asked."""
+    lists, walks = len(artifactory.file_lists), len(artifactory.upstream_walks)
+    result = tcs("registry", f"{artifactory.url}/docker-remote/{image}", "--mode=dry-run", *PASSWORD, pm=pm)
+    assert result.code == 0, result.err
+    assert artifactory.file_lists[lists:] == ([f"/{image}"] if kept else [])
+    assert csv_rows(report_path(out_dir, artifactory.host)) == rows(
+        artifactory, artifactory_expected, lambda e: e.repository in kept
+    )
+    assert artifactory.upstream_walks[walks:] == []
+    warned = f"warn\tThe remote repository's cache holds no docker-remote/{image}: its upstream is not asked"
+    assert (warned in result.messages) == (not kept), result.err

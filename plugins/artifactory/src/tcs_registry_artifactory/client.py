@@ -205,7 +205,7 @@ class ArtifactoryClient(RoutedRegistryClient):
         image = f"{key}/{self.target.image}"
         if key not in self.remotes:
             yield image
-        elif cached := [name for name in self._cache(key) if name == image]:
+        elif cached := [name for name in self._cache(key, self.target.image) if name == image]:
             yield from cached
         elif len(self.keys) == 1:  # (a virtual repository's remote member may well not have it: no news)
             log.warning("The remote repository's cache holds no %s: its upstream is not asked", image)
@@ -228,15 +228,24 @@ class ArtifactoryClient(RoutedRegistryClient):
                 code=first.code,
             )
 
-    def _cache(self, key: str) -> Iterator[str]:
-        """The images and tags a remote repository's cache holds, from Artifactory's storage (File List),
-        in the Docker layout <image>/<tag>/manifest.json (list.manifest.json for an index)."""
+    def _cache(self, key: str, folder: str = "") -> Iterator[str]:
+        """The images and tags a remote repository's cache holds (below ``folder``: one image's), from
+        Artifactory's storage (File List, each file's uri relative to the folder), in the Docker layout
+        <image>/<tag>/manifest.json (list.manifest.json for an index)."""
         what = f"cache of the remote repository {key}"
-        listing = self._rest(f"/artifactory/api/storage/{quote(key)}-cache/?list&deep=1&listFolders=0", what)
+        try:
+            listing = self._rest(
+                f"/artifactory/api/storage/{quote(key)}-cache/{quote(folder)}?list&deep=1&listFolders=0", what
+            )
+        except RegistryError as exc:
+            if folder and exc.status == 404:  # (no such folder: the cache holds nothing of that image)
+                return
+            raise
         files = listing.get("files") if isinstance(listing, dict) else None
         images: dict[str, list[str]] = {}
         for entry in json_list(files, what):
-            *image, tag, name = ["", "", *str(json_field(entry, "uri", what)).strip("/").split("/")]
+            uri = f"{folder}/{str(json_field(entry, 'uri', what)).strip('/')}"
+            *image, tag, name = ["", "", *uri.strip("/").split("/")]
             if name in MANIFESTS and any(image) and not tag.startswith("sha256__"):  # by digest: not a tag
                 tags = images.setdefault(f"{key}/{'/'.join(p for p in image if p)}", [])
                 if tag not in tags:  # manifest.json and list.manifest.json in one folder: one tag
