@@ -500,13 +500,21 @@ class Discovery:
         progress = Progress(self.counts, self.traffic, self.analyser is not None)
         try:
             with progress, Heartbeat(store, run_id):
-                self._pipeline(pool, store, run_id, report)
+                interrupted = True
+                try:
+                    self._pipeline(pool, store, run_id, report)
+                    interrupted = False
+                except Exception:  # KeyboardInterrupt is not an Exception: it stays "interrupted"
+                    interrupted = False
+                    raise
+                finally:  # the images under way end while the run still says it is alive (not on a Ctrl-C)
+                    pool.shutdown(wait=not interrupted, cancel_futures=True)
             status = "partial" if self.partial else "complete"
-        except Exception:  # KeyboardInterrupt is not an Exception: it stays "interrupted"
+        except Exception:
             status = "failed"
             raise
         finally:
-            pool.shutdown(wait=status != "interrupted", cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)  # (done already, unless the block never began)
             # a run a quota stopped is resumed by the next one with the same options, as one interrupted
             recorded = "interrupted" if status == "partial" and self.stopped is not None else status
             try:
