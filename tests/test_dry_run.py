@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tcs_registry.testing.facade import Facade, text_answer
-from tcs_registry.testing.helpers import csv_rows, expected_rows, store_rows
+from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, store_rows
 from tcs_registry.testing.images import Pusher, make_layer
 
 
@@ -208,3 +208,53 @@ def test_a_dry_run_says_what_a_scan_would_download(tcs, fresh_registry, pusher):
     assert sorted(downloaded) == sorted(blobs)  # each layer once
     assert planned == f"{size_text(sum(blobs.values()))} in 5 layers"
     assert after == "0 bytes in 0 layers (5 more analysed already)"
+
+
+def test_a_tag_deleted_while_the_run_goes_is_skipped_not_failed(tcs, fresh_registry, out_dir, tmp_path):
+    """A registry in use (a retention policy, a CI job cleaning up): app:2 is deleted just after its
+    repository was listed. Its manifest is then not found and its tags list no longer names it: it is
+    skipped, the run complete. A tag whose manifest the registry lost though it still lists it fails."""
+    import requests
+
+    from tcs_registry.oci import MANIFEST_ACCEPT
+    from tcs_registry.testing.proxy import Proxy
+
+    pusher = Pusher(fresh_registry.url)
+    layer = [make_layer({"etc/os-release": b"ID=test\n"})]
+    for tag, day in (("1", "01"), ("2", "02")):
+        pusher.image("app", tag, created=f"2024-01-{day}T00:00:00Z", layers=layer)
+    deleted: list[str] = []
+
+    def rewrite(target, session, upstream):
+        if target == "/v2/app/manifests/2" and not deleted:  # asked for: deleted first (distribution's own 404)
+            found = requests.head(upstream + target, headers={"Accept": MANIFEST_ACCEPT}, timeout=10)
+            digest = found.headers["Docker-Content-Digest"]
+            requests.delete(f"{upstream}/v2/app/manifests/{digest}", timeout=10).raise_for_status()
+            deleted.append(digest)
+        return None
+
+    with Proxy(fresh_registry.url, rewrite) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+    assert result.code == 0, result.err
+    assert deleted
+    assert f"info\tSkipped image={proxy.host}/app:2 reason=deleted since it was listed" in result.messages
+    assert csv_rows(report_path(out_dir, proxy.host)) == [
+        ["repository", "tag", "build_time", "skipped"],
+        [f"{proxy.host}/app", "1", "2024-01-01T00:00:00Z", "false"],
+        [f"{proxy.host}/app", "2", "", "true"],
+    ]
+    assert "    Skipped images        : 1" in result.out.splitlines(), result.out
+
+    lost = {"/v2/app/manifests/1"}  # listed, and not found: the registry's fault, a failure as before
+
+    def losing(target, session, upstream):
+        if target in lost:
+            return 404, {"Content-Type": "application/json"}, b'{"errors": [{"code": "MANIFEST_UNKNOWN"}]}'
+        return None
+
+    with Proxy(fresh_registry.url, losing) as proxy:
+        failed = tcs("registry", proxy.url, "--mode=dry-run")
+    assert failed.code == 4, failed.err
+    assert [m.split(" error=")[0] for m in failed.messages if m.startswith("error")] == [
+        f"error\tFailed to describe image image={proxy.host}/app:1"
+    ]

@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 from urllib.parse import quote, urlsplit
 
 import pluggy
@@ -62,6 +62,12 @@ REUSED_AFTER_HOURS = 6.0  # a scan id whose share finished longer ago is being u
 SCANS = 8  # images analysed at once, at most: analysis is CPU-bound, and each holds layers in flight
 # images under way or waiting for their row, per --concurrency slot: a dry run's, a scan's
 LOOK_AHEAD, SCAN_LOOK_AHEAD = 16, 4
+
+
+class Gone(ImageError):
+    """The tag was deleted since it was listed: the image is skipped, not failed."""
+
+    code = "gone"
 
 
 @dataclass
@@ -375,7 +381,10 @@ class Discovery:
     # -- per image (worker threads) ----------------------------------------------------------
     def describe(self, repository: str, tag: str) -> Outcome:
         hook, (registry, client) = self.pm.hook, self._connected()
-        image = hook.describe_image(registry=registry, client=client, repository=repository, tag=tag)
+        try:
+            image = hook.describe_image(registry=registry, client=client, repository=repository, tag=tag)
+        except ImageError as exc:
+            self._gone_or(exc, client, repository, tag)
         if image is None:
             raise PluginError(f"no installed plugin can describe images of a {registry.registry_type} registry")
         return Outcome(image)
@@ -403,6 +412,20 @@ class Discovery:
             if outcome.scan is None:
                 raise ImageError("no installed scanner answered for this image", code="no-scanner")
         return outcome
+
+    def _gone_or(self, exc: ImageError, client: RegistryClient, repository: str, tag: str) -> NoReturn:
+        """Raises `Gone` for a tag not found that its repository no longer lists (deleted since it was listed:
+        a registry in use, a retention policy at work), else ``exc`` (a registry that lost what it lists)."""
+        if exc.code == "not-found":
+            try:
+                listed = client.still_listed(repository, tag)
+            except QuotaExhausted:
+                raise
+            except TcsError:  # (cannot tell: the failure stands)
+                listed = True
+            if not listed:
+                raise Gone(f"{self.settings.host}/{repository}:{tag}: deleted since it was listed") from None
+        raise exc
 
     def _built_in_scanner_only(self) -> bool:
         """No scanner plugin of its own, with data of its own, stands beside the built-in one."""
@@ -658,6 +681,13 @@ class Discovery:
                 return
             except StoreError:  # nothing more can be recorded: the run ends (a killed run, to resume)
                 raise
+            except Gone:  # nothing of it is left to scan: not a failure
+                admitted -= 1
+                summary.skipped += 1
+                log.info("Skipped image=%s reason=deleted since it was listed", reference)
+                if report:
+                    report.row(f"{s.host}/{repository}", tag, "", skipped=True)
+                return
             except Exception as exc:  # a registry error, odd data or a plugin bug fails this image only
                 summary.failed += 1
                 _log_failure("Failed to describe image image=%s", reference, exc)
@@ -805,8 +835,8 @@ class Discovery:
         image, (_, client) = done.image, self._connected()
         try:
             digest = client.manifest_digest(image.repository, image.tag)
-        except ImageError:  # the tag is gone: a failure, as describing it now would be
-            raise
+        except ImageError as exc:  # the tag is gone, or the registry lost it: as describing it now would say
+            self._gone_or(exc, client, image.repository, image.tag)
         except QuotaExhausted as exc:  # the run stops; this image keeps what the run before found
             self._stop(exc)
             digest = None

@@ -975,6 +975,12 @@ class RegistryClient:
         the shard and the attached tags have been applied: a vendor that reads manifests in batches (ECR)
         reads these, and only these (a read may count as a pull)."""
 
+    def still_listed(self, repository: str, tag: str) -> bool:
+        """Whether ``repository``'s tags list names ``tag`` still (asked of a tag whose manifest is not found:
+        deleted since it was listed, or lost by the registry). A vendor whose lists cost more says it its way."""
+        listed = self.paginate(f"/v2/{repository}/tags/list", "tags", what=f"tags of {repository}", missing_ok=True)
+        return tag in listed
+
     def manifest_digest(self, repository: str, reference: str) -> str | None:
         """The digest ``reference`` names now, from a HEAD request (no body, and not counted as a pull on
         Docker Hub), or None if the registry does not say; ImageError if it names nothing any more."""

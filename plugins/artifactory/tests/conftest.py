@@ -44,8 +44,9 @@ from tcs_registry.testing.vulnerable import push_debian9
 USERS = {"deployer": "Passw0rd!", "ci": "identity-token-for-ci"}
 ACCESS_TOKEN = "eyJ2ZXIiOiIyIn0.access-token"
 TOKEN_USER = "ci"  # the user the access token was made for
-# an API key, as jfrog-client-go tells one (http/httpclient/client.go IsApiKey: "AKCp8", 73 characters at least)
-API_KEY = "AKCp8" + "k" * 68
+# API keys of the user deployer: of a recent version (jfrog-client-go's IsApiKey: "AKCp8", 73 characters at
+# least) and an older one (AKCp5: trufflesecurity/trufflehog#4710, gitleaks/gitleaks#1906)
+API_KEYS = ("AKCp8" + "k" * 68, "AKCp5" + "q" * 68)
 API_KEY_USER = "deployer"
 JFROG = {"X-JFrog-Version": "Artifactory/7.90.10 79010900", "X-Artifactory-Id": "8a1b2c3d4e5f"}
 REPOSITORIES = [
@@ -89,6 +90,7 @@ class ArtifactoryFacade(Facade):
     # tests: repositories the account may read only below their root (a permission target's include pattern):
     # Get Repositories leaves them out (RepositoriesResource: userHasPermissionsOnRepositoryRoot)
     below_root: frozenset[str] = frozenset()
+    blacked_out: frozenset[str] = frozenset()  # tests: remote repositories blacked out (storage answers 404)
 
     def __init__(self, upstream: str, stored: StoredRegistry) -> None:
         super().__init__(upstream, name="artifactory")
@@ -110,10 +112,11 @@ class ArtifactoryFacade(Facade):
         if basic and (USERS.get(basic[0]) == basic[1] or (basic == (TOKEN_USER, ACCESS_TOKEN))):
             return basic[0]
         # an API key as a Basic password: its own user's, whatever user name comes with it as long as it
-        # is that one or blank (PasswordDecryptingManager.authenticate, PropsAuthenticationProvider)
-        if basic and basic[1] == API_KEY and basic[0] in ("", API_KEY_USER):
+        # is that one or blank (PasswordDecryptingManager.authenticate, PropsAuthenticationProvider). That is
+        # the REST API's way in; the Docker API's is in a closed add-on: taken to be the same [unsourced]
+        if basic and basic[1] in API_KEYS and basic[0] in ("", API_KEY_USER):
             return API_KEY_USER
-        if request.headers.get("X-JFrog-Art-Api") == API_KEY:  # (AuthenticationFilterUtils)
+        if request.headers.get("X-JFrog-Art-Api") in API_KEYS:  # (AuthenticationFilterUtils)
             return API_KEY_USER
         bearer = request.bearer()
         if bearer == ACCESS_TOKEN:  # (an API key is no access token: as a Bearer token it is refused)
@@ -164,7 +167,10 @@ class ArtifactoryFacade(Facade):
         """Folder Info of a repository's root: only a remote has a `<key>-cache`."""
         if not self._user(request):
             return json_answer({"errors": [{"status": 401, "message": "Bad credentials"}]}, 401, JFROG)
-        if not (key.endswith("-cache") and self._remote(key.removesuffix("-cache"))) and key not in dict(REPOSITORIES):
+        blacked_out = key.removesuffix("-cache") in self.blacked_out  # (ArtifactResource: a 404 as well)
+        if blacked_out or (
+            not (key.endswith("-cache") and self._remote(key.removesuffix("-cache"))) and key not in dict(REPOSITORIES)
+        ):
             return json_answer({"errors": [{"status": 404, "message": "Unable to find item"}]}, 404, JFROG)
         uri = f"{self.url}/artifactory/api/storage/{key}"
         return json_answer({"repo": key, "path": "/", "uri": uri, "children": []}, headers=JFROG)
@@ -199,7 +205,10 @@ class ArtifactoryFacade(Facade):
                 "license key.\n",
                 400,
             )
+        # (stricter than Artifactory, on purpose: anything but the deep listing of a cache is not ours to ask)
         if "list" not in request.query or request.arg("deep") != "1" or not key.endswith("-cache"):
+            return json_answer({"errors": [{"status": 404, "message": "Not Found"}]}, 404, JFROG)
+        if key.removesuffix("-cache") in self.blacked_out:
             return json_answer({"errors": [{"status": 404, "message": "Not Found"}]}, 404, JFROG)
         remote = key.removesuffix("-cache")
         files = []

@@ -15,7 +15,7 @@ from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, s
 from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
 
 ACCESS_TOKEN = "eyJ2ZXIiOiIyIn0.access-token"
-API_KEY = "AKCp8" + "k" * 68
+API_KEY, OLD_API_KEY = "AKCp8" + "k" * 68, "AKCp5" + "q" * 68
 PASSWORD = ["--username=deployer", "--password=Passw0rd!"]
 WAYS_IN = {
     "password": PASSWORD,
@@ -24,6 +24,7 @@ WAYS_IN = {
     "access-token-with-its-user": ["--username=ci", f"--password={ACCESS_TOKEN}"],
     "api-key": [f"--password={API_KEY}"],  # (a Basic password with no user name: never a Bearer token)
     "api-key-with-its-user": ["--username=deployer", f"--password={API_KEY}"],
+    "older-api-key": [f"--password={OLD_API_KEY}"],
 }
 
 
@@ -414,3 +415,15 @@ def test_an_image_named_in_a_remote_lists_only_its_folder_of_the_cache(
     assert artifactory.upstream_walks[walks:] == []
     warned = f"warn\tThe remote repository's cache holds no docker-remote/{image}: its upstream is not asked"
     assert (warned in result.messages) == (not kept), result.err
+
+
+def test_an_image_named_in_a_blacked_out_remote_is_an_error_not_uncached(tcs, pm, artifactory, out_dir, monkeypatch):
+    """Storage answers 404 for a blacked-out repository as for a folder that is not there (ArtifactResource):
+    the cache itself not found is the remote's error (the only repository named: exit 3), not an image it
+    has not cached."""
+    monkeypatch.setattr(artifactory, "blacked_out", frozenset({"docker-remote"}))
+    result = tcs("registry", f"{artifactory.url}/docker-remote/library/busybox", "--mode=dry-run", *PASSWORD, pm=pm)
+    assert result.code == 3, result.err
+    assert not [m for m in result.messages if "cache holds no" in m]
+    errors = [m.split(" error=")[0] for m in result.messages if m.startswith("error")]
+    assert errors[0] == "error\tListing the Docker repository docker-remote failed", result.err

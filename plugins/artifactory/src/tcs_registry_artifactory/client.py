@@ -17,6 +17,7 @@ DOCKER_API = "/artifactory/api/docker/{key}"
 LISTED_TYPES = ("LOCAL", "FEDERATED")  # what lists come from directly
 MANIFESTS = ("manifest.json", "list.manifest.json")  # a tag's folder in Artifactory's Docker layout
 log = logging.getLogger("tcs_registry.artifactory")
+API_KEY = re.compile(r"AKCp[0-9][A-Za-z0-9]{68,}")
 # The URLs Artifactory gives for a repository and an image, its UI's, and the repository path method's:
 # /artifactory/api/docker/<key>[/v2/<image>], /ui/repos/tree/General/<key>[/<image>], /artifactory/<key>[/<image>],
 # /<key>[/<image>]
@@ -60,8 +61,10 @@ def repository_urls(listed: list[Any]) -> list[tuple[str, str]]:
 
 
 def is_api_key(secret: str) -> bool:
-    """An Artifactory API key, as JFrog's own client tells one (jfrog-client-go, IsApiKey)."""
-    return secret.startswith("AKCp8") and len(secret) >= 73
+    """An Artifactory API key: "AKCp", a digit, 68 letters and digits or more (jfrog-client-go's IsApiKey
+    knows the AKCp8 keys of recent versions only; older ones begin AKCp2 or AKCp5). Access tokens are
+    JWTs (eyJ...), reference and identity tokens cmVmdGtu..."""
+    return bool(API_KEY.fullmatch(secret))
 
 
 class ArtifactoryClient(RoutedRegistryClient):
@@ -238,9 +241,11 @@ class ArtifactoryClient(RoutedRegistryClient):
                 f"/artifactory/api/storage/{quote(key)}-cache/{quote(folder)}?list&deep=1&listFolders=0", what
             )
         except RegistryError as exc:
-            if folder and exc.status == 404:  # (no such folder: the cache holds nothing of that image)
-                return
-            raise
+            if not folder or exc.status != 404:
+                raise
+            # no such folder, or no cache to look in (a 404 too: ArtifactResource, a blacked-out repository):
+            self._rest(f"/artifactory/api/storage/{quote(key)}-cache", what)  # the cache is there: not cached
+            return
         files = listing.get("files") if isinstance(listing, dict) else None
         images: dict[str, list[str]] = {}
         for entry in json_list(files, what):
@@ -253,6 +258,13 @@ class ArtifactoryClient(RoutedRegistryClient):
         log.info("Listing the remote repository %s from its cache: %s", key, plural(len(images), "image"))
         self._cached.update(images)
         yield from sorted(images)
+
+    def still_listed(self, repository: str, tag: str) -> bool:
+        """A remote's image as its cache holds it (its own tags list would ask the upstream registry)."""
+        key, _, image = repository.partition("/")
+        if self.at_root or key not in self.remotes or not image:
+            return super().still_listed(repository, tag)
+        return repository in self._cache(key, image) and tag in self._cached.pop(repository, [])
 
     def tags(self, repository: str) -> list[str] | None:
         if repository in self._cached:
