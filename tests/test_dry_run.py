@@ -254,7 +254,12 @@ def test_a_tag_deleted_while_the_run_goes_is_skipped_not_failed(tcs, fresh_regis
 
     with Proxy(fresh_registry.url, losing) as proxy:
         failed = tcs("registry", proxy.url, "--mode=dry-run")
-    assert failed.code == 4, failed.err
-    assert [m.split(" error=")[0] for m in failed.messages if m.startswith("error")] == [
-        f"error\tFailed to describe image image={proxy.host}/app:1"
-    ]
+        assert failed.code == 4, failed.err
+        assert [m.split(" error=")[0] for m in failed.messages if m.startswith("error")] == [
+            f"error\tFailed to describe image image={proxy.host}/app:1"
+        ]
+        assert [p for p in proxy.paths if "/tags/list" in p] == ["/v2/app/tags/list?n=1000"] * 2
+        before = len(proxy.paths)
+        left_out = tcs("registry", proxy.url, "--mode=dry-run", "--denyList=app:1")  # its row the same anyway:
+        assert left_out.code == 0, left_out.err  # its tags not asked for again
+        assert [p for p in proxy.paths[before:] if "/tags/list" in p] == ["/v2/app/tags/list?n=1000"]

@@ -379,11 +379,15 @@ class Discovery:
             raise RegistryError(f"listing repositories failed: {type(exc).__name__}: {exc}") from None
 
     # -- per image (worker threads) ----------------------------------------------------------
-    def describe(self, repository: str, tag: str) -> Outcome:
+    def describe(self, repository: str, tag: str, gone: bool = True) -> Outcome:
+        """``gone``: a tag not found is looked for in its repository's list again (`_gone_or`); an image
+        left out is not (its row is the same either way)."""
         hook, (registry, client) = self.pm.hook, self._connected()
         try:
             image = hook.describe_image(registry=registry, client=client, repository=repository, tag=tag)
         except ImageError as exc:
+            if not gone:
+                raise
             self._gone_or(exc, client, repository, tag)
         if image is None:
             raise PluginError(f"no installed plugin can describe images of a {registry.registry_type} registry")
@@ -421,7 +425,8 @@ class Discovery:
                 listed = client.still_listed(repository, tag)
             except QuotaExhausted:
                 raise
-            except TcsError:  # (cannot tell: the failure stands)
+            except Exception as why:  # (cannot tell: the failure stands)
+                log.debug("Could not list the tags of %s again: %s", repository, _reason(why))
                 listed = True
             if not listed:
                 raise Gone(f"{self.settings.host}/{repository}:{tag}: deleted since it was listed") from None
@@ -753,7 +758,7 @@ class Discovery:
                         log.debug("Skipping image beyond --max-images image=%s/%s:%s", s.host, repository, tag)
                     describe = report is not None and not attached and self.stopped is None
                     describe = describe and self._describes_left_out(repository)  # (describes_all, per repository)
-                    future = submit(self.describe, repository, tag) if describe else None
+                    future = submit(self.describe, repository, tag, False) if describe else None
                     if future is None:
                         self._one_finished()  # nothing to do but its row
                     pending.append((repository, tag, future, attached or "left out"))

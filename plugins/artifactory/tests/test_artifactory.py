@@ -427,3 +427,22 @@ def test_an_image_named_in_a_blacked_out_remote_is_an_error_not_uncached(tcs, pm
     assert not [m for m in result.messages if "cache holds no" in m]
     errors = [m.split(" error=")[0] for m in result.messages if m.startswith("error")]
     assert errors[0] == "error\tListing the Docker repository docker-remote failed", result.err
+
+
+def test_whether_a_remotes_tag_is_still_there_is_asked_of_its_cache(artifactory):
+    """A tag not found is looked for in its repository's list again (deleted since it was listed, or lost);
+    a remote's list is its upstream's: its cache's folder is asked instead, the upstream never."""
+    from tcs_registry_artifactory.client import ArtifactoryClient
+
+    from tcs_registry.models import Credentials, Registry
+
+    host = artifactory.url.split("//")[1]
+    registry = Registry(artifactory.url, "http", host, "", "ARTIFACTORY")
+    client = ArtifactoryClient(registry, Credentials(username="deployer", password="Passw0rd!"))
+    client.login()
+    walks = len(artifactory.upstream_walks)
+    assert client.still_listed("docker-remote/library/busybox", "1.36")
+    assert not client.still_listed("docker-remote/library/busybox", "9.9")
+    assert not client.still_listed("docker-remote/library/nginx", "1.27")  # upstream only: not cached
+    assert client.still_listed("docker-local/app", "1.0") and not client.still_listed("docker-local/app", "9.9")
+    assert artifactory.upstream_walks[walks:] == []

@@ -274,3 +274,16 @@ def test_a_subdomain_connectors_host_names_its_repository():
     assert client.subdomain_key(listed) == "docker-hosted"
     main = NexusClient(Registry("https://nexus.example.com", "https", "nexus.example.com", "", "NEXUS"), Credentials())
     assert main.subdomain_key(listed) is None
+
+
+def test_whether_a_proxys_tag_is_still_there_is_not_asked_upstream(nexus):
+    """A tag not found is looked for in its repository's V2 tag list again (deleted since it was listed):
+    a hosted repository's says; a proxy's is the upstream registry's and a group's merges it, not asked
+    (the image not found stays a failure)."""
+    client, before = _client(nexus), len(nexus.requests)
+    assert client.still_listed("docker-hosted/team/api", "v1")
+    assert not client.still_listed("docker-hosted/team/api", "v9")
+    assert client.still_listed("docker-proxy/library/nginx", "9.9")
+    assert client.still_listed("docker-group/app", "9.9")
+    lists = [r.path for r in nexus.requests[before:] if r.path.endswith("/tags/list")]
+    assert lists == ["/repository/docker-hosted/v2/team/api/tags/list"] * 2

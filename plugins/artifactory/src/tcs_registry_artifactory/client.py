@@ -232,8 +232,16 @@ class ArtifactoryClient(RoutedRegistryClient):
             )
 
     def _cache(self, key: str, folder: str = "") -> Iterator[str]:
-        """The images and tags a remote repository's cache holds (below ``folder``: one image's), from
-        Artifactory's storage (File List, each file's uri relative to the folder), in the Docker layout
+        """The images a remote repository's cache holds (below ``folder``: one image's), their tags kept
+        for `tags`."""
+        images = self._cached_images(key, folder)
+        log.info("Listing the remote repository %s from its cache: %s", key, plural(len(images), "image"))
+        self._cached.update(images)
+        yield from sorted(images)
+
+    def _cached_images(self, key: str, folder: str = "") -> dict[str, list[str]]:
+        """The images and tags a remote repository's cache holds (below ``folder``), from Artifactory's
+        storage (File List, each file's uri relative to the folder), in the Docker layout
         <image>/<tag>/manifest.json (list.manifest.json for an index)."""
         what = f"cache of the remote repository {key}"
         try:
@@ -245,7 +253,7 @@ class ArtifactoryClient(RoutedRegistryClient):
                 raise
             # no such folder, or no cache to look in (a 404 too: ArtifactResource, a blacked-out repository):
             self._rest(f"/artifactory/api/storage/{quote(key)}-cache", what)  # the cache is there: not cached
-            return
+            return {}
         files = listing.get("files") if isinstance(listing, dict) else None
         images: dict[str, list[str]] = {}
         for entry in json_list(files, what):
@@ -255,16 +263,14 @@ class ArtifactoryClient(RoutedRegistryClient):
                 tags = images.setdefault(f"{key}/{'/'.join(p for p in image if p)}", [])
                 if tag not in tags:  # manifest.json and list.manifest.json in one folder: one tag
                     tags.append(tag)
-        log.info("Listing the remote repository %s from its cache: %s", key, plural(len(images), "image"))
-        self._cached.update(images)
-        yield from sorted(images)
+        return images
 
     def still_listed(self, repository: str, tag: str) -> bool:
         """A remote's image as its cache holds it (its own tags list would ask the upstream registry)."""
         key, _, image = repository.partition("/")
         if self.at_root or key not in self.remotes or not image:
             return super().still_listed(repository, tag)
-        return repository in self._cache(key, image) and tag in self._cached.pop(repository, [])
+        return tag in self._cached_images(key, image).get(repository, ())
 
     def tags(self, repository: str) -> list[str] | None:
         if repository in self._cached:

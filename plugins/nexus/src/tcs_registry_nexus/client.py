@@ -188,6 +188,13 @@ class NexusClient(RoutedRegistryClient):
             )
         return list(found)
 
+    def still_listed(self, repository: str, tag: str) -> bool:
+        """A hosted repository's own V2 tag list says; a proxy's is the upstream registry's and a group's
+        merges its proxies': not asked (True: the image not found stays a failure)."""
+        if self.kinds.get(repository.partition("/")[0]) == "hosted":
+            return super().still_listed(repository, tag)
+        return True
+
     def _pushed(self, manifest: dict[str, Any], member: str) -> Any:
         """When the manifest the search found was pushed: its blob's creation (blobCreated, or lastModified
         where the search leaves that out, as Elasticsearch's does), in a hosted repository; none from a
