@@ -290,6 +290,45 @@ def test_a_run_on_another_machine_is_running_still_while_it_says_so():
     assert running_still(RUNNER, said(1)) is None  # this very process: its run before this one is over
 
 
+def test_a_failing_run_says_it_is_alive_until_its_images_under_way_end(tcs, fresh_registry, state_dir, monkeypatch):
+    """A plugin breaks listing the second repository while the first one's image is being described (for a
+    second): the run fails, and says it is alive until that image is done (another run would otherwise take
+    it for dead and resume it meanwhile)."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from tcs_registry import hookimpl
+    from tcs_registry import store as stored
+    from tcs_registry.errors import PluginError
+    from tcs_registry.oci import parse_time
+    from tcs_registry.plugins import get_plugin_manager
+    from tcs_registry.testing.images import Pusher, make_layer
+
+    pusher = Pusher(fresh_registry.url)
+    for repository in ("app", "zz"):
+        pusher.image(repository, "1", created="2024-01-01T00:00:00Z", layers=[make_layer({"a": b"a"})])
+    described: list[datetime] = []
+
+    class SlowThenBroken:
+        @hookimpl(tryfirst=True)
+        def describe_image(self, registry, client, repository, tag):
+            time.sleep(1.0)
+            described.append(datetime.now(UTC))
+
+        @hookimpl(tryfirst=True)
+        def list_tags(self, registry, client, repository):
+            if repository == "zz":
+                raise PluginError("a plugin broke")
+
+    monkeypatch.setattr(stored, "HEARTBEAT", 0.1)
+    pm = get_plugin_manager(load_entrypoints=False, plugins=[SlowThenBroken()])
+    failed = tcs("registry", fresh_registry.url, "--mode=dry-run", pm=pm)
+    assert failed.code == 2 and failed.messages[-1] == "error\ta plugin broke", failed.err
+    store = Store(store_url(None, state_dir))
+    run = store._rows(sa.select(stored.runs.c.status, stored.runs.c.alive_at))[-1]
+    assert run["status"] == "failed" and described
+    assert parse_time(run["alive_at"]) >= described[0] - timedelta(seconds=0.3), (run["alive_at"], described)
+
 def test_a_running_run_says_it_is_alive_every_heartbeat(tmp_path, monkeypatch):
     import time
 

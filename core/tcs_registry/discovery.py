@@ -528,12 +528,11 @@ class Discovery:
         progress = Progress(self.counts, self.traffic, self.analyser is not None)
         try:
             with progress, Heartbeat(store, run_id):
-                interrupted = True
+                interrupted = False
                 try:
                     self._pipeline(pool, store, run_id, report)
-                    interrupted = False
-                except Exception:  # KeyboardInterrupt is not an Exception: it stays "interrupted"
-                    interrupted = False
+                except BaseException as exc:
+                    interrupted = not isinstance(exc, Exception)  # (a Ctrl-C: the run stays "interrupted")
                     raise
                 finally:  # the images under way end while the run still says it is alive (not on a Ctrl-C)
                     pool.shutdown(wait=not interrupted, cancel_futures=True)
@@ -671,14 +670,9 @@ class Discovery:
                 outcome = future.result()
                 image = outcome.image
                 why = self._left_out(image)
-                if why:
-                    admitted -= 1  # --max-images counts the images it may scan
-                    summary.skipped += 1
-                    log.info("Skipped image=%s reason=%s", reference, why)
-                    skipped_row(repository, tag, future)  # (described: its build time is known)
-                    return
-                recorder.image(image)
-                build_time = format_time(image.build_time)
+                if not why:
+                    recorder.image(image)
+                    build_time = format_time(image.build_time)
             except QuotaExhausted as exc:
                 summary.undone += 1
                 self._stop(exc)
@@ -687,16 +681,17 @@ class Discovery:
             except StoreError:  # nothing more can be recorded: the run ends (a killed run, to resume)
                 raise
             except Gone:  # nothing of it is left to scan: not a failure
-                admitted -= 1
-                summary.skipped += 1
-                log.info("Skipped image=%s reason=deleted since it was listed", reference)
-                if report:
-                    report.row(f"{s.host}/{repository}", tag, "", skipped=True)
-                return
+                why, future = "deleted since it was listed", None
             except Exception as exc:  # a registry error, odd data or a plugin bug fails this image only
                 summary.failed += 1
                 _log_failure("Failed to describe image image=%s", reference, exc)
                 self._record_failure(f"{s.host}/{repository}", tag, exc)
+                return
+            if why:
+                admitted -= 1  # --max-images counts the images it may scan
+                summary.skipped += 1
+                log.info("Skipped image=%s reason=%s", reference, why)
+                skipped_row(repository, tag, future)  # (described: its build time is known; gone: none)
                 return
             if outcome.resumed:
                 self.resumed += 1
