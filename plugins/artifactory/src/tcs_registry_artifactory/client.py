@@ -17,7 +17,7 @@ DOCKER_API = "/artifactory/api/docker/{key}"
 LISTED_TYPES = ("LOCAL", "FEDERATED")  # what lists come from directly
 MANIFESTS = ("manifest.json", "list.manifest.json")  # a tag's folder in Artifactory's Docker layout
 log = logging.getLogger("tcs_registry.artifactory")
-API_KEY = re.compile(r"AKCp[0-9][A-Za-z0-9]{68,}")
+API_KEY_FORM = re.compile(r"AKCp[0-9][A-Za-z0-9]{68,}")
 # The URLs Artifactory gives for a repository and an image, its UI's, and the repository path method's:
 # /artifactory/api/docker/<key>[/v2/<image>], /ui/repos/tree/General/<key>[/<image>], /artifactory/<key>[/<image>],
 # /<key>[/<image>]
@@ -64,7 +64,7 @@ def is_api_key(secret: str) -> bool:
     """An Artifactory API key: "AKCp", a digit, 68 letters and digits or more (jfrog-client-go's IsApiKey
     knows the AKCp8 keys of recent versions only; older ones begin AKCp2 or AKCp5). Access tokens are
     JWTs (eyJ...), reference and identity tokens cmVmdGtu..."""
-    return bool(API_KEY.fullmatch(secret))
+    return bool(API_KEY_FORM.fullmatch(secret))
 
 
 class ArtifactoryClient(RoutedRegistryClient):

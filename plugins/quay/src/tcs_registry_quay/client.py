@@ -16,11 +16,11 @@ from tcs_registry import (
     Registry,
     RegistryClient,
     RegistryError,
+    TokenRefused,
     UsageError,
     oci,
 )
 from tcs_registry.default_plugins import v2
-from tcs_registry.errors import TokenRefused
 from tcs_registry.http import NO_AUTH, json_field, json_list
 
 API = "/api/v1"
