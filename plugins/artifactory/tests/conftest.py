@@ -66,6 +66,11 @@ VIRTUALS = {
 CACHED = {"docker-remote/library/busybox"}  # what the remote's cache holds; library/nginx is upstream only
 
 
+def rest_error(status: int, message: str):
+    """An error of Artifactory's REST API, as its resources answer one (ErrorResponse: errors, status, message)."""
+    return json_answer({"errors": [{"status": status, "message": message}]}, status, JFROG)
+
+
 def seed_artifactory(pusher: Pusher) -> list[Expected]:
     base = [make_layer({"etc/os-release": b"ID=artifactory-test\n"})]
     expected = [
@@ -136,9 +141,9 @@ class ArtifactoryFacade(Facade):
 
     def repositories(self, request: Request):
         if not self._user(request):
-            return json_answer({"errors": [{"status": 401, "message": "Bad credentials"}]}, 401, JFROG)
+            return rest_error(401, "Bad credentials")
         if self.repositories_refused:
-            return json_answer({"errors": [{"status": 403, "message": "Forbidden"}]}, 403, JFROG)
+            return rest_error(403, "Forbidden")
         kind = request.arg("packageType")
         return json_answer(
             [
@@ -153,10 +158,10 @@ class ArtifactoryFacade(Facade):
         """What a user who is not an admin gets of a repository's configuration: a virtual one's public
         part (PublicVirtualRepoConfig); for the others, the fields the docs' sample begins with."""
         if not self._user(request):
-            return json_answer({"errors": [{"status": 401, "message": "Bad credentials"}]}, 401, JFROG)
+            return rest_error(401, "Bad credentials")
         kind = dict(REPOSITORIES).get(key)
         if kind is None:  # [? the status for a key that is not there is not documented]
-            return json_answer({"errors": [{"status": 404, "message": "Not Found"}]}, 404, JFROG)
+            return rest_error(404, "Not Found")
         config = {"key": key, "rclass": kind.lower(), "packageType": "docker", "description": ""}
         return json_answer({**config, "repositories": VIRTUALS[key]} if key in VIRTUALS else config, headers=JFROG)
 
@@ -166,12 +171,12 @@ class ArtifactoryFacade(Facade):
     def folder_info(self, request: Request, key: str):
         """Folder Info of a repository's root: only a remote has a `<key>-cache`."""
         if not self._user(request):
-            return json_answer({"errors": [{"status": 401, "message": "Bad credentials"}]}, 401, JFROG)
+            return rest_error(401, "Bad credentials")
         blacked_out = key.removesuffix("-cache") in self.blacked_out  # (ArtifactResource: a 404 as well)
         if blacked_out or (
             not (key.endswith("-cache") and self._remote(key.removesuffix("-cache"))) and key not in dict(REPOSITORIES)
         ):
-            return json_answer({"errors": [{"status": 404, "message": "Unable to find item"}]}, 404, JFROG)
+            return rest_error(404, "Unable to find item")
         uri = f"{self.url}/artifactory/api/storage/{key}"
         return json_answer({"repo": key, "path": "/", "uri": uri, "children": []}, headers=JFROG)
 
@@ -195,9 +200,9 @@ class ArtifactoryFacade(Facade):
         """Every file below the folder, each uri relative to it (JFrog "File List": the listing of
         /libs-release-local/org/acme gives "/doc.txt"); a folder that is not there: ArtifactResource's 404."""
         if not self._user(request):
-            return json_answer({"errors": [{"status": 401, "message": "Bad credentials"}]}, 401, JFROG)
+            return rest_error(401, "Bad credentials")
         if self.file_list_refused:
-            return json_answer({"errors": [{"status": 403, "message": "Forbidden"}]}, 403, JFROG)
+            return rest_error(403, "Forbidden")
         if self.file_list_pro_only:
             return text_answer(
                 "This REST API is available only in Artifactory Pro (see: jfrog.com/artifactory/features). If you "
@@ -207,9 +212,9 @@ class ArtifactoryFacade(Facade):
             )
         # (stricter than Artifactory, on purpose: anything but the deep listing of a cache is not ours to ask)
         if "list" not in request.query or request.arg("deep") != "1" or not key.endswith("-cache"):
-            return json_answer({"errors": [{"status": 404, "message": "Not Found"}]}, 404, JFROG)
+            return rest_error(404, "Not Found")
         if key.removesuffix("-cache") in self.blacked_out:
-            return json_answer({"errors": [{"status": 404, "message": "Not Found"}]}, 404, JFROG)
+            return rest_error(404, "Not Found")
         remote = key.removesuffix("-cache")
         files = []
         for repository in sorted(CACHED):
@@ -223,7 +228,7 @@ class ArtifactoryFacade(Facade):
         below = f"/{folder.strip('/')}" if folder.strip("/") else ""
         files = [{**f, "uri": f["uri"][len(below) :]} for f in files if f["uri"].startswith(f"{below}/")]
         if below and not files:
-            return json_answer({"errors": [{"status": 404, "message": "Unable to find item"}]}, 404, JFROG)
+            return rest_error(404, "Unable to find item")
         self.file_lists.append(below)
         uri = f"{self.url}/artifactory/api/storage/{key}{below}"
         return json_answer({"uri": uri, "created": "2024-08-01T00:00:00.000Z", "files": files}, headers=JFROG)
