@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, NoReturn, TextIO
 from urllib.parse import quote, urlsplit
 
@@ -753,7 +754,7 @@ class Discovery:
                         log.debug("Skipping image beyond --max-images image=%s/%s:%s", s.host, repository, tag)
                     describe = report is not None and not attached and self.stopped is None
                     describe = describe and self._describes_left_out(repository)  # (describes_all, per repository)
-                    future = submit(self.describe, repository, tag, False) if describe else None
+                    future = submit(partial(self.describe, gone=False), repository, tag) if describe else None
                     if future is None:
                         self._one_finished()  # nothing to do but its row
                     pending.append((repository, tag, future, attached or "left out"))
