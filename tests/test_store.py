@@ -329,6 +329,7 @@ def test_a_failing_run_says_it_is_alive_until_its_images_under_way_end(tcs, fres
     assert run["status"] == "failed" and described
     assert parse_time(run["alive_at"]) >= described[0] - timedelta(seconds=0.3), (run["alive_at"], described)
 
+
 def test_a_running_run_says_it_is_alive_every_heartbeat(tmp_path, monkeypatch):
     import time
 
