@@ -141,6 +141,7 @@ def test_pages_and_batches_as_ecr_serves_them(tcs, pm, ecr_env, ecr_api, ecr_exp
     assert batches and all(b["acceptedMediaTypes"] == ACCEPTED_MEDIA_TYPES for b in batches)
 
 
+@pytest.mark.timing  # (the gaps between the calls as the API receives them: run apart from the parallel run)
 def test_max_rate_counts_the_api_calls(tcs, pm, ecr_env, ecr_api, ecr_expected, out_dir, aws_keys, monkeypatch):
     """--max-rate is a ceiling on every request the run makes: the ECR API's calls (a page each here)
     too, spaced at least 1/rate apart with the V2 requests between them."""
