@@ -263,3 +263,48 @@ def test_a_tag_deleted_while_the_run_goes_is_skipped_not_failed(tcs, fresh_regis
         left_out = tcs("registry", proxy.url, "--mode=dry-run", "--denyList=app:1")  # its row the same anyway:
         assert left_out.code == 0, left_out.err  # its tags not asked for again
         assert [p for p in proxy.paths[before:] if "/tags/list" in p] == ["/v2/app/tags/list?n=1000"]
+
+
+def test_a_tag_deleted_while_its_image_is_scanned_is_skipped_not_failed(tcs, fresh_registry, tmp_path):
+    """app:2 is deleted while its image is scanned, and its layer is collected (a registry's garbage
+    collection): the layer not found, its tags list no longer names the tag: skipped, the run complete.
+    A layer not found while its tag is still listed is the registry's fault: a failure."""
+    import requests
+
+    from tcs_registry.testing.images import digest_of
+    from tcs_registry.testing.proxy import Proxy
+
+    pusher = Pusher(fresh_registry.url)
+    layers = {tag: [make_layer({"etc/os-release": f"ID=test{tag}\n".encode()})] for tag in ("1", "2")}
+    digests = {tag: pusher.image("app", tag, created=None, layers=layers[tag]).digest for tag in ("1", "2")}
+    blobs = {tag: f"/v2/app/blobs/{digest_of(layers[tag][0][0])}" for tag in ("1", "2")}
+    deleted: list[str] = []
+
+    def rewrite(target, session, upstream):
+        if target == blobs["2"] and not deleted:  # the scan asks for its layer: deleted first, for real
+            for gone in (f"/v2/app/manifests/{digests['2']}", blobs["2"]):
+                requests.delete(upstream + gone, timeout=10).raise_for_status()
+            deleted.append(target)
+        return None
+
+    with Proxy(fresh_registry.url, rewrite) as proxy:
+        result = tcs("registry", proxy.url)
+    assert result.code == 0, result.err
+    assert deleted, proxy.paths
+    assert f"info\tSkipped image={proxy.host}/app:2 reason=deleted since it was listed" in result.messages
+    scanned = [m.split(" platform=")[0] for m in result.messages if m.startswith("info\tScanned")]
+    assert scanned == [f"info\tScanned image image={proxy.host}/app:1"]
+    assert "    Skipped images        : 1" in result.out.splitlines(), result.out
+
+    def losing(target, session, upstream):
+        if target == blobs["1"]:  # app:1's layer, its tag still listed
+            return 404, {"Content-Type": "application/json"}, b'{"errors": [{"code": "BLOB_UNKNOWN"}]}'
+        return None
+
+    with Proxy(fresh_registry.url, losing) as proxy:
+        again = (f"--state-dir={tmp_path / 'again'}", f"--output-dir={tmp_path / 'again'}")  # (no layer cached)
+        failed = tcs("registry", proxy.url, *again, isolate=False)
+    assert failed.code == 4, failed.err
+    assert [m.split(" error=")[0] for m in failed.messages if m.startswith("error")] == [
+        f"error\tFailed to describe image image={proxy.host}/app:1"
+    ]

@@ -412,8 +412,13 @@ class Discovery:
                 "analyser": self.analyser,
                 "matcher": self.matcher,
             }
-            with self._scans:
-                outcome.scan = hook.submit_scan(registry=registry, client=client, image=outcome.image, options=options)
+            try:
+                with self._scans:
+                    outcome.scan = hook.submit_scan(
+                        registry=registry, client=client, image=outcome.image, options=options
+                    )
+            except ImageError as exc:  # (its manifest or a layer not found: deleted since it was described?)
+                self._gone_or(exc, client, repository, tag)
             if outcome.scan is None:
                 raise ImageError("no installed scanner answered for this image", code="no-scanner")
         return outcome
