@@ -503,11 +503,16 @@ def test_exports_admin_tokens_and_the_trend(console, browser, tmp_path):
     shown = [*console.where, "--project=web", "--run=1", "--format=sarif"]
     written = subprocess.run([console_script(), "results", *shown], capture_output=True, text=True, check=True)
     assert json.loads(written.stdout)["runs"][0]["results"] == run["results"]
-    for missing in ("99", str(2**64), "x"):  # no such scan, one no store could hold, none at all
+    for missing in ("99", str(2**64)):  # no such scan, one no store could hold
         request = urllib.request.Request(link.replace("/1.sarif", f"/{missing}.sarif"), headers=request.headers)  # noqa: S310
         with pytest.raises(urllib.error.HTTPError, match="404") as refused:
             urllib.request.urlopen(request, timeout=30)  # noqa: S310
         assert f"No run {missing} in this project" in refused.value.read().decode()  # as the API's words
+    pasted = urllib.request.Request(link.replace("/1.sarif", "/tcs_pasted-token.sarif"), headers=request.headers)  # noqa: S310
+    with pytest.raises(urllib.error.HTTPError, match="404") as refused:
+        urllib.request.urlopen(pasted, timeout=30)  # noqa: S310
+    page = refused.value.read().decode()
+    assert "No such run in this project" in page and "pasted" not in page  # what is no number is not echoed
 
     log_in("admin")
     follow(browser, (By.LINK_TEXT, "Tokens"))
@@ -664,6 +669,32 @@ def test_the_console_on_a_postgresql_store(tcs, fresh_registry, pusher, state_di
         assert [(r["run"], r["violations"]) for r in registries] == [
             (2, {"CRITICAL": 1, "HIGH": 30, "MEDIUM": 1, "LOW": 31})
         ]
+        # PostgreSQL's text holds no NUL, and no text holds a lone surrogate: each is stored as its escape
+        assert server.api("/api/v1/projects/web/vulnerabilities?id=a%00b", read) == (
+            200,
+            {"items": [], "total": 0, "next": None},
+        )
+        import requests
+
+        headers = {"Authorization": f"Bearer {submit}", "Content-Type": "application/json"}
+        begun = requests.post(
+            f"{server.url}/api/v1/projects/web/runs", data=rb'{"registry": "https://x\u0000y", "client": "\ud800"}',
+            headers=headers, timeout=30,
+        )  # fmt: skip
+        assert begun.status_code == 200, begun.text
+        image = rb'{"repository": "a\u0000b", "tag": "\udc9b", "digest": "sha256:0", "media_type": ""}'
+        sent = requests.post(
+            f"{server.url}/api/v1/projects/web/runs/{begun.json()['run']}/images", data=b'{"images": [' + image + b"]}",
+            headers=headers, timeout=30,
+        )  # fmt: skip
+        assert sent.json() == {"new": 1}
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(store.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text("SELECT repository, tag FROM images WHERE digest = 'sha256:0'"))
+            assert rows.fetchall() == [("a\\x00b", "\\udc9b")]
+        engine.dispose()
     finally:
         server.close()
 
@@ -793,3 +824,89 @@ def test_a_run_named_to_push_that_is_not_sent_is_pushed_again_by_the_same_comman
     result = tcs("results", "push", "--run=1", away, "--token=tcs_x", f"--state-dir={state_dir}")
     assert result.code == 3
     assert result.messages[-1] == "error\trun 1 not sent; run the same command again"
+
+
+def test_a_submitter_changes_only_its_own_runs_and_bad_requests_get_short_answers(console, tcs, fresh_registry):
+    """What a review sent: a submit token rewriting a scan tcs-registry recorded itself, or joining its
+    scan; a filter's name misspelt; a token pasted where a run's number goes; a form field that is a
+    file; a revoked id no database holds; a project whose name needs escaping in a URL; a dry run asked
+    for its findings; a page past the end."""
+    import requests
+
+    submit = console.token("web", "submit")
+    read = console.token("web", "read")
+    api = f"{console.url}/api/v1/projects/web"
+    bearer = {"Authorization": f"Bearer {submit}"}
+    before = console.api("/api/v1/projects/web/violations?scan=1", read)[1]["total"]
+    planted = {"document": {"repository": "team/app00", "tag": "1", "digest": "sha256:0", "packages": []}}
+    refused = requests.post(f"{api}/runs/1/images", json={"scans": [planted]}, headers=bearer, timeout=30)
+    assert (refused.status_code, refused.json()) == (
+        403,
+        {"detail": "Run 1 was not begun through this API: a submitter cannot change it"},
+    )
+    finish = requests.post(f"{api}/runs/1/finish", json={"status": "failed"}, headers=bearer, timeout=30)
+    assert finish.status_code == 403
+    assert console.api("/api/v1/projects/web/violations?scan=1", read)[1]["total"] == before == 63
+    assert store_rows(console.state_dir, "SELECT status FROM runs WHERE id = 1") == [("complete",)]
+    begin = {"registry": "https://r.example.com", "client": "k"}
+    joined = requests.post(f"{api}/runs", json={**begin, "scan_id": "run-1"}, headers=bearer, timeout=30)
+    assert (joined.status_code, joined.json()) == (
+        422,
+        {"detail": "a scan_id beginning run- is a run's own: choose another"},
+    )
+    nightly = tcs("registry", fresh_registry.url, "--project=web", "--scan-id=nightly", "--allowList=evil/*")
+    assert nightly.code == 0, nightly.err
+    joined = requests.post(f"{api}/runs", json={**begin, "scan_id": "nightly"}, headers=bearer, timeout=30)
+    assert joined.status_code == 409
+    own = requests.post(f"{api}/runs", json={**begin, "scan_id": "sent"}, headers=bearer, timeout=30).json()["run"]
+    sent = requests.post(f"{api}/runs/{own}/finish", json={"status": "complete"}, headers=bearer, timeout=30)
+    assert sent.json() == {"run": own, "status": "complete"}
+    pasted = requests.post(f"{api}/runs/{submit}/images", json={}, headers=bearer, timeout=30)
+    assert (pasted.status_code, pasted.json()) == (404, {"detail": "No such run in this project"})
+
+    assert console.api("/api/v1/projects/web/violations?sevrity=critical", read) == (
+        422,
+        {"detail": "'sevrity' is no filter: fixable, id, layer, package, repository, scan, severity"},
+    )
+    long = requests.get(
+        f"{api}/violations?severity={'A' * 100_000}", headers={"Authorization": f"Bearer {read}"}, timeout=30
+    )
+    assert long.status_code == 422 and len(long.content) < 200
+    dry = tcs("registry", fresh_registry.url, "--project=web", "--mode=dry-run", "--allowList=evil/*")
+    assert dry.code == 0, dry.err
+    (dry_run,) = store_rows(console.state_dir, "SELECT max(id) FROM runs WHERE mode = 'dry-run'")[0]
+    assert console.api(f"/api/v1/projects/web/vulnerabilities?scan={dry_run}", read) == (
+        422,
+        {"detail": f"Run {dry_run} scanned no image (a dry run?)"},
+    )
+    assert requests.get(f"{api}/nothing", timeout=30).json() == {"detail": "Not Found"}
+    assert requests.delete(f"{api}/violations", timeout=30).json() == {"detail": "Method Not Allowed"}
+
+    session = requests.Session()
+
+    def log_in(token: str) -> requests.Response:
+        form = session.get(f"{console.url}/login", timeout=30).text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        return session.post(f"{console.url}/login", data={"token": token, "csrf_token": csrf}, timeout=30)
+
+    odd = console.token("team a#1?x", "admin")
+    home = log_in(odd)
+    assert home.status_code == 200 and home.url == f"{console.url}/projects/team%20a%231%3Fx"
+    assert "team a#1?x" in home.text
+    csrf = session.get(f"{console.url}/projects/team%20a%231%3Fx/tokens", timeout=30)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', csrf.text).group(1)
+    revoked = session.post(
+        f"{console.url}/projects/team%20a%231%3Fx/tokens/{2**70}/revoke", data={"csrf_token": token}, timeout=30
+    )
+    assert revoked.status_code == 404 and "No such token in this project" in revoked.text
+    filed = session.post(
+        f"{console.url}/login", files={"token": ("t.txt", b"x"), "csrf_token": (None, "y")}, timeout=30
+    )
+    assert filed.status_code == 422 and "Not a request this console takes (body.token)" in filed.text
+    assert "Spooled" not in filed.text and "<html" in filed.text
+    log_in(read)
+    unknown = session.get(f"{console.url}/projects/web/nothing/here", timeout=30)
+    assert unknown.status_code == 404 and "<html" in unknown.text  # a page, as every page's error
+    last = session.get(f"{console.url}/projects/web/violations?page=99999", timeout=30)
+    assert last.status_code == 200 and "No violation matches" not in last.text
+    assert len(re.findall(r"<tr>", last.text)) > 1  # the last page's rows

@@ -555,6 +555,16 @@ class Store:
         query = sa.select(sa.func.max(runs.c.id)).join(run_options, run_options.c.run == runs.c.id)
         return self._scalar(query.where(runs.c.project == project, run_options.c.options == options))
 
+    def submitted(self, run: int) -> bool:
+        """Whether the run was begun through a console's API (its options are a client's key)."""
+        return _client_of(self._scalar(sa.select(run_options.c.options).where(run_options.c.run == run))) is not None
+
+    def scan_recorded_here(self, project: str, scan_id: str) -> bool:
+        """Whether runs of the project recorded by tcs-registry itself (not submitted) make up the scan."""
+        query = sa.select(run_options.c.options).join(runs, run_options.c.run == runs.c.id)
+        rows = self._rows(query.where(runs.c.project == project, runs.c.scan_id == scan_id))
+        return any(_client_of(row["options"]) is None for row in rows)
+
     def run(self, project: str, run: int) -> RowMapping | None:
         rows = self._rows(sa.select(runs).where(runs.c.project == project, runs.c.id == run))
         return rows[0] if rows else None
@@ -1130,13 +1140,26 @@ def finding_rows_of(
 
 def storable(value: Any) -> Any:
     """Text the database can hold: a lone surrogate (a file name that was not UTF-8, a JSON "\\udc9b"
-    from an image) written as its escape, not refused with the whole batch."""
+    from an image) and a NUL (which PostgreSQL's text refuses) written as their escapes, not refused with
+    the whole batch."""
     if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+            value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        if "\x00" in value:
+            value = value.replace("\x00", "\\x00")
     return value
+
+
+def _client_of(options: str | None) -> str | None:
+    """The client key of a run's options, if a console's API began it."""
+    try:
+        chosen = json.loads(options or "{}")
+    except ValueError:
+        return None
+    client = chosen.get("client") if isinstance(chosen, dict) else None
+    return client if isinstance(client, str) else None
 
 
 def names_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

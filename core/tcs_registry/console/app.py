@@ -16,12 +16,14 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from sqlalchemy.engine import RowMapping
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from .. import __version__
@@ -110,7 +112,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
     def page_reader(request: Request, project: str) -> RowMapping:
         token = session_token(request)
         if token is None:  # log in, then back here (a link printed by a scan, say)
-            back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            back = quote(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
             raise HTTPException(303, headers={"Location": f"/login?{urlencode({'next': back})}"})
         if token["project"] != project:
             raise HTTPException(404, "Not Found")
@@ -135,14 +137,23 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         except findings.FilterError as exc:
             raise HTTPException(422, str(exc)) from None
         if filters.scan is not None:
-            project_run(project, filters.scan)
+            scanned_run(project, filters.scan)
         return filters
 
     def project_run(project: str, number: int | None, asked: str = "") -> RowMapping:
-        """The project's run ``number``; 404, in the same words everywhere, for one it does not have."""
+        """The project's run ``number``; 404, in the same words everywhere, for one it does not have. What
+        was ``asked`` is said only if it is a number (it may be anything: a token pasted in the wrong place)."""
         row = store.run(project, number) if number and 0 < number < 2**31 else None
         if row is None:
-            raise HTTPException(404, f"No run {asked or number} in this project")
+            named = asked if asked.isascii() and asked.isdecimal() and len(asked) <= 40 else str(number or "")
+            raise HTTPException(404, f"No run {named} in this project" if named else "No such run in this project")
+        return row
+
+    def scanned_run(project: str, number: int, asked: str = "", then: str = "") -> RowMapping:
+        """The project's run ``number``, which scanned images: a dry run's findings are not none (422)."""
+        row = project_run(project, number, asked)
+        if store.latest_scan(project, store.scan_runs(project, number)) is None:
+            raise HTTPException(422, f"Run {number} scanned no image (a dry run?){then}")
         return row
 
     def listing(request: Request, project: str, kind: str) -> dict[str, Any]:
@@ -215,6 +226,8 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
                 raise ValueError("registry is the registry's URL")
             if scan_id is not None:
                 wire.text(scan_id, "scan_id")
+                if scan_id.startswith("run-"):  # (as --scan-id: "run-<id>" is a run's scan of its own)
+                    raise ValueError("a scan_id beginning run- is a run's own: choose another")
             if not (isinstance(shard, list) and len(shard) == 2 and all(isinstance(n, int) for n in shard)):
                 raise ValueError("shard is [K, N]")
             if not 1 <= shard[0] <= shard[1] <= 1_000_000:
@@ -227,19 +240,26 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             known = store.run_with_options(project, options)
             if known is not None:
                 return known
+            if scan_id is not None and store.scan_recorded_here(project, scan_id):
+                raise HTTPException(409, "scan_id names a scan recorded by tcs-registry itself: choose another")
             return store.begin_run(
                 project, registry, registry_type, mode, options, scan_id=scan_id, shard=tuple(shard), here=False
             )
 
         return {"run": await run_in_threadpool(begin)}
 
-    def submitted(project: str, run: int) -> RowMapping:
-        """The project's run (a finished one too: sending again changes nothing, a lost answer is retried)."""
-        return project_run(project, run)
+    def submitted(project: str, run: str) -> RowMapping:
+        """The project's run begun through this API (a finished one too: sending again changes nothing, a
+        lost answer is retried, `results push` sends a run again whole); one recorded by tcs-registry
+        itself is no submitter's to change."""
+        row = project_run(project, findings.run_number(run) or 0, run)
+        if not store.submitted(row["id"]):
+            raise HTTPException(403, f"Run {row['id']} was not begun through this API: a submitter cannot change it")
+        return row
 
     @app.post("/api/v1/projects/{project}/runs/{run}/images")
     async def api_images(
-        request: Request, project: str, run: int, _: Annotated[RowMapping, Depends(submitter)]
+        request: Request, project: str, run: str, _: Annotated[RowMapping, Depends(submitter)]
     ) -> dict:
         """Images described and image platforms scanned, in batches (sending one again changes nothing):
         images [image], scans [{document, findings}]."""
@@ -257,13 +277,13 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             raise HTTPException(422, str(exc)) from None
 
         def record() -> int:
-            return store.record(run, project, row["registry"], described, found)
+            return store.record(row["id"], project, row["registry"], described, found)
 
         return {"new": await run_in_threadpool(record)}
 
     @app.post("/api/v1/projects/{project}/runs/{run}/finish")
     async def api_finish(
-        request: Request, project: str, run: int, _: Annotated[RowMapping, Depends(submitter)]
+        request: Request, project: str, run: str, _: Annotated[RowMapping, Depends(submitter)]
     ) -> dict:
         """The run's end: status (complete, partial, failed, interrupted) and counts found, new, skipped,
         failed."""
@@ -275,12 +295,12 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31 for n in counts.values()):
             raise HTTPException(422, "found, new, skipped and failed are counts")
 
-        def finish() -> None:
-            submitted(project, run)
-            store.finish_run(run, status=status, report=None, **counts)
+        def finish() -> int:
+            number = submitted(project, run)["id"]
+            store.finish_run(number, status=status, report=None, **counts)
+            return number
 
-        await run_in_threadpool(finish)
-        return {"run": run, "status": status}
+        return {"run": await run_in_threadpool(finish), "status": status}
 
     @app.get("/api/v1/projects/{project}/registries")
     def api_registries(project: str, _: Annotated[RowMapping, Depends(reader)]) -> dict:
@@ -323,7 +343,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
     @app.get("/", include_in_schema=False)
     def home(request: Request) -> RedirectResponse:
         token = session_token(request)
-        return RedirectResponse(f"/projects/{token['project']}" if token else "/login", 303)
+        return RedirectResponse(f"/projects/{quote(token['project'], safe='')}" if token else "/login", 303)
 
     @app.get("/login", include_in_schema=False)
     def login_form(request: Request, next: str = "") -> HTMLResponse:
@@ -349,7 +369,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         sid = secrets.token_urlsafe(24)
         live[sid] = row["id"]
         request.session.update(sid=sid, csrf=secrets.token_urlsafe(24))
-        home = f"/projects/{row['project']}"
+        home = f"/projects/{quote(row['project'], safe='')}"
         return RedirectResponse(back if back == home or back.startswith(home + "/") else home, 303)
 
     @app.post("/logout", include_in_schema=False)
@@ -368,15 +388,18 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
     def findings_page(request: Request, project: str, kind: str) -> HTMLResponse:
         token = page_reader(request, project)
         params = dict(request.query_params)
-        filters = filters_of(project, params)
+        filters = filters_of(project, {name: value for name, value in params.items() if name != "page"})
         page_text = params.get("page", "1")
         number = int(page_text) if page_text.isdecimal() and page_text.isascii() and len(page_text) < 7 else 1
         number = max(1, number)
         found = findings.page(store, project, kind, filters, (number - 1) * findings.PAGE, links=True)
+        if not found.items and found.total:  # past the end (a link kept while the findings shrank): the last
+            number = -(-found.total // findings.PAGE)
+            found = findings.page(store, project, kind, filters, (number - 1) * findings.PAGE, links=True)
         kept = {k: v for k, v in params.items() if k != "page" and v}
 
         def link(page_number: int) -> str:
-            return f"/projects/{project}/{kind}?{urlencode({**kept, 'page': page_number})}"
+            return f"/projects/{quote(project, safe='')}/{kind}?{urlencode({**kept, 'page': page_number})}"
 
         pages = max(1, -(-found.total // findings.PAGE))
         return render(
@@ -466,13 +489,14 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         )  # fmt: skip
 
     @app.get("/projects/{project}/layers", include_in_schema=False)
-    def layers_page(request: Request, project: str, scan: int | None = None) -> HTMLResponse:
+    def layers_page(request: Request, project: str, scan: str = "") -> HTMLResponse:
         """The layers shared by several images that bring them vulnerabilities: a base image to rebuild
         on brings the fix to every image above it."""
         token = page_reader(request, project)
-        if scan is not None:
-            project_run(project, scan)
-        rows = store.by_layer(project, findings.scan_runs(store, project, scan))
+        number = findings.run_number(scan)
+        if number is not None:
+            scanned_run(project, number, scan)
+        rows = store.by_layer(project, findings.scan_runs(store, project, number))
         layers = [
             {
                 "layer": row["layer"],
@@ -493,9 +517,8 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         scan, since = (findings.run_number(request.query_params.get(name, "")) for name in ("scan", "since"))
         if 0 in (scan, since):
             raise HTTPException(422, "scan and since are runs' numbers")
-        rows = {asked: project_run(project, asked) for asked in (scan, since) if asked is not None}
-        if since is not None and store.latest_scan(project, store.scan_runs(project, since)) is None:
-            raise HTTPException(422, f"Run {since} scanned no image (a dry run?): nothing to compare with")
+        then = {scan: "", since: ": nothing to compare with"}
+        rows = {asked: scanned_run(project, asked, then=then[asked]) for asked in (scan, since) if asked is not None}
         latest = store.registries(project)
         if since is not None:  # (a scan is compared with one of its own registry)
             registry = rows[since]["registry"]
@@ -523,9 +546,9 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
     def image_export(
         request: Request,
         project: str,
-        registry: str,
-        repository: str,
-        tag: str,
+        registry: str = "",
+        repository: str = "",
+        tag: str = "",
         platform: str = "",
         format: str = "sarif",
         run: str = "",
@@ -554,10 +577,8 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         file to upload to GitHub code scanning."""
         page_reader(request, project)
         number = findings.run_number(run) or 0
-        registry = project_run(project, number, run[:20])["registry"]
+        registry = scanned_run(project, number, run, ": nothing to write as SARIF")["registry"]
         scan = store.scan_runs(project, number)
-        if not store.latest_scan(project, scan):
-            raise HTTPException(422, f"Run {number} scanned no image (a dry run?): nothing to write as SARIF")
         name = report_name(urlsplit(registry).netloc, f"run-{number}")
         document = registry_sarif(store, project, scan).document()
         return attachment(json.dumps(document, indent=2), f"{name.removesuffix('.csv')}.sarif")
@@ -606,13 +627,16 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
 
     @app.post("/projects/{project}/tokens/{token_id}/revoke", include_in_schema=False)
     def tokens_revoke(
-        request: Request, project: str, token_id: int, csrf_token: Annotated[str, Form()] = ""
+        request: Request, project: str, token_id: str, csrf_token: Annotated[str, Form()] = ""
     ) -> Response:
         admin(request, project)
         if not secrets.compare_digest(csrf_token.encode(), csrf(request).encode()):
             raise HTTPException(403, "The form expired: try again")
-        store.revoke_token(token_id, project)  # another project's token: nothing
-        return RedirectResponse(f"/projects/{quote(project)}/tokens", 303)
+        number = findings.run_number(token_id)  # (a number as a run's is)
+        if not number:
+            raise HTTPException(404, "No such token in this project")
+        store.revoke_token(number, project)  # another project's token: nothing
+        return RedirectResponse(f"/projects/{quote(project, safe='')}/tokens", 303)
 
     @app.get("/projects/{project}/{kind}.{extension}", include_in_schema=False)
     def export(request: Request, project: str, kind: str, extension: str) -> Response:
@@ -636,8 +660,15 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
     def failed(request: Request, exc: Exception) -> Response:
         return Response("Internal Server Error", 500, headers=SECURITY_HEADERS, media_type="text/plain")
 
-    @app.exception_handler(HTTPException)
-    def errors(request: Request, exc: HTTPException) -> Response:
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, exc: RequestValidationError) -> Response:
+        """A request of the wrong shape (a form field that is a file, say): said without its input, which
+        may hold a token."""
+        where = [".".join(str(part) for part in error.get("loc", ())) for error in exc.errors()]
+        return errors(request, HTTPException(422, f"Not a request this console takes ({', '.join(where)[:100]})"))
+
+    @app.exception_handler(StarletteHTTPException)  # (the router's 404 and 405 too, FastAPI's own errors)
+    def errors(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 303:
             return RedirectResponse(exc.headers["Location"] if exc.headers else "/login", 303)
         if request.url.path.startswith("/api/"):

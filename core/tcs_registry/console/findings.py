@@ -4,11 +4,11 @@ finding, filtered and paged by the store (its ``finding_rows``)."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from ..store import Store
+from ..store import Store, storable
 from ..vulns.severity import LEVELS
 
 PAGE = 50  # rows a page, by default
@@ -28,12 +28,17 @@ class Filters:
 
     @classmethod
     def parse(cls, params: dict[str, str]) -> Filters:
-        """The filters of a query; one that names what is not there (a typo: ``severity=crit``) is a
-        FilterError, not a wider list."""
+        """The filters of a query; one that names what is not there (a typo: ``severity=crit``, or
+        ``sevrity=critical``) is a FilterError, not a wider list."""
+        if unknown_names := sorted(set(params) - FILTERS):
+            raise FilterError(f"{shown(unknown_names[0])} is no filter: {', '.join(sorted(FILTERS))}")
+        if too_long := [name for name, value in params.items() if len(value) > LONGEST]:
+            raise FilterError(f"{too_long[0]} is at most {LONGEST} characters")
+        params = {name: storable(value) for name, value in params.items()}  # (as the names were stored)
         severity = tuple(level for level in (s.strip().upper() for s in params.get("severity", "").split(",")) if level)
         if unknown := [level for level in severity if level not in LEVELS]:
             levels = ", ".join(level.lower() for level in reversed(LEVELS))
-            raise FilterError(f"severity {unknown[0].lower()!r} is none of {levels} (several with commas)")
+            raise FilterError(f"severity {shown(unknown[0].lower())} is none of {levels} (several with commas)")
         fixable_text = params.get("fixable", "").strip().lower()
         if fixable_text and fixable_text not in FIXABLE:
             raise FilterError("fixable is true or false")
@@ -53,6 +58,15 @@ class Filters:
 
 class FilterError(ValueError):
     """A query's filter that names nothing there is (a bad severity, a run that is not a number)."""
+
+
+FILTERS = {f.name for f in fields(Filters)}  # the names a query may have
+LONGEST = 4096  # characters a filter's value may have (a name or tag is shorter)
+
+
+def shown(text: str) -> str:
+    """A value of the query in an error: quoted, and cut (its sender may send a megabyte)."""
+    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 FIXABLE = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}

@@ -10,7 +10,7 @@ from ..analysis import sbom
 from ..models import ImageDescription, Inventory, Package, Platform, Violation, Vulnerability
 from ..oci import format_time, parse_time
 from ..results import findings_document
-from ..store import MOST_NAMES, NAME, Scanned
+from ..store import MOST_NAMES, NAME, Scanned, storable
 from ..vulns.severity import LEVELS
 
 BATCH = 200  # image platforms (or images) a request, at most
@@ -29,9 +29,10 @@ def image_to_wire(image: ImageDescription) -> dict[str, Any]:
 
 
 def text(value: Any, what: str, empty: bool = False) -> str:
+    """A string as the store can hold it (`storable`)."""
     if not isinstance(value, str) or len(value) > _TEXT or (not value and not empty):
         raise ValueError(f"{what} must be a string of 1 to {_TEXT} characters")
-    return value
+    return storable(value)
 
 
 def image_from_wire(value: Any) -> ImageDescription:
@@ -113,6 +114,7 @@ def _typed(kind: type, item: Any, what: str) -> dict[str, Any]:
         if annotation == "str":
             if not isinstance(value, str) or len(value) > 10 * _TEXT:
                 raise ValueError(f"{what}'s {name} must be text")
+            value = storable(value)
         elif annotation.startswith("tuple[str"):
             if not isinstance(value, list | tuple) or not all(isinstance(x, str) for x in value):
                 raise ValueError(f"{what}'s {name} must be a list of strings")
