@@ -861,6 +861,10 @@ def test_a_submitter_changes_only_its_own_runs_and_bad_requests_get_short_answer
     own = requests.post(f"{api}/runs", json={**begin, "scan_id": "sent"}, headers=bearer, timeout=30).json()["run"]
     sent = requests.post(f"{api}/runs/{own}/finish", json={"status": "complete"}, headers=bearer, timeout=30)
     assert sent.json() == {"run": own, "status": "complete"}
+    for platforms in (["linux"], ["a/b/c/d/e"], ["linux//"]):
+        image = {"repository": "a", "tag": "1", "digest": "sha256:0", "media_type": "", "platforms": platforms}
+        odd = requests.post(f"{api}/runs/{own}/images", json={"images": [image]}, headers=bearer, timeout=30)
+        assert (odd.status_code, odd.json()) == (422, {"detail": "a platform must be os/architecture[/variant]"})
     pasted = requests.post(f"{api}/runs/{submit}/images", json={}, headers=bearer, timeout=30)
     assert (pasted.status_code, pasted.json()) == (404, {"detail": "No such run in this project"})
 
@@ -868,6 +872,7 @@ def test_a_submitter_changes_only_its_own_runs_and_bad_requests_get_short_answer
         422,
         {"detail": "'sevrity' is no filter: fixable, id, layer, package, repository, scan, severity"},
     )
+    assert console.api("/api/v1/projects/web/violations?limit=%EF%BC%95", read)[0] == 422  # a full-width 5
     long = requests.get(
         f"{api}/violations?severity={'A' * 100_000}", headers={"Authorization": f"Bearer {read}"}, timeout=30
     )

@@ -9,6 +9,7 @@ another project answers 404, as one that does not exist does.
 import csv
 import io
 import json
+import re
 import secrets
 from dataclasses import asdict
 from pathlib import Path
@@ -49,6 +50,7 @@ SECURITY_HEADERS = {
 READERS = ("read", "admin")
 BODY = 32 * 1024 * 1024  # bytes a submission may have (the client keeps its requests under a quarter of it)
 EXPORT = 200_000  # findings an export holds, at most
+COUNT = re.compile(r"-?[0-9]{1,15}")
 
 
 def create_app(store: Store, *, https: bool = False, session_key: str | None = None) -> FastAPI:
@@ -158,10 +160,10 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
 
     def listing(request: Request, project: str, kind: str) -> dict[str, Any]:
         params = dict(request.query_params)
-        try:
-            offset, limit = int(params.pop("offset", 0)), int(params.pop("limit", findings.PAGE))
-        except ValueError:
-            raise HTTPException(422, "offset and limit are numbers") from None
+        offset_text, limit_text = params.pop("offset", "0").strip(), params.pop("limit", str(findings.PAGE)).strip()
+        if not all(COUNT.fullmatch(text) for text in (offset_text, limit_text)):  # (int() takes any script's digits)
+            raise HTTPException(422, "offset and limit are numbers")
+        offset, limit = int(offset_text), int(limit_text)
         if not 0 <= offset < 2**31:
             raise HTTPException(422, "offset is a number from 0")
         if limit < 1:  # (more than the most is the most: the next link says where the rest is)

@@ -46,9 +46,16 @@ def image_from_wire(value: Any) -> ImageDescription:
         text(value.get("tag"), "tag"),
         text(value.get("digest"), "digest"),
         text(value.get("media_type"), "media_type", empty=True),
-        tuple(Platform(*[*text(p, "a platform").split("/"), None][:3]) for p in platforms),
+        tuple(platform_from_wire(p) for p in platforms),
         parse_time(value.get("build_time")),
     )
+
+
+def platform_from_wire(value: Any) -> Platform:
+    parts = text(value, "a platform").split("/")
+    if not 2 <= len(parts) <= 3 or not all(parts):
+        raise ValueError("a platform must be os/architecture[/variant]")
+    return Platform(*[*parts, None][:3])
 
 
 def scan_to_wire(scanned: Scanned) -> dict[str, Any]:
@@ -82,13 +89,9 @@ def scan_from_wire(value: Any, host: str) -> Scanned:
         "config_digest": text(document.get("config_digest") or "", "config_digest", empty=True),
     }
     platform = document.get("platform")
-    if platform is not None:
-        parts = text(platform, "platform").split("/")
-        if not 2 <= len(parts) <= 3 or not all(parts):
-            raise ValueError("platform must be os/architecture[/variant]")
     inventory = Inventory(
         **fields,
-        platform=Platform(*[*platform.split("/"), None][:3]) if platform else None,
+        platform=platform_from_wire(platform) if platform is not None else None,
         layers=tuple(document.get("layers") or ()),
         problems=tuple(document.get("problems") or ()),
         packages=tuple(Package(**_typed(Package, p, "a package")) for p in packages),
