@@ -38,10 +38,11 @@ def _one_error(result, code, text):
     assert errors == [f"error\t{text}"], result.err
 
 
-def test_unreachable_host(tcs):
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]"])
+def test_unreachable_host(tcs, host):
     port = free_port()
-    result = tcs("registry", f"http://127.0.0.1:{port}", "--mode=dry-run")
-    _one_error(result, 3, f"cannot connect to 127.0.0.1:{port}: Connection refused")
+    result = tcs("registry", f"http://{host}:{port}", "--mode=dry-run")
+    _one_error(result, 3, f"cannot connect to {host}:{port}: Connection refused")  # (IPv6: not a ValueError)
 
 
 def test_not_a_registry(tcs, web_server):

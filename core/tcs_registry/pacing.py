@@ -35,10 +35,13 @@ AWAIT = 5.0  # seconds at most between two tries to connect to a registry that h
 
 
 def origin(url: str) -> tuple[str, str]:
-    """(scheme, host:port) with the default port made explicit."""
+    """(scheme, host:port) with the default port made explicit (an IPv6 host without its brackets)."""
     parts = urlsplit(url)
-    default = 443 if parts.scheme == "https" else 80
-    return parts.scheme, f"{(parts.hostname or '').lower()}:{parts.port or default}"
+    return origin_of(parts.scheme, parts.hostname or "", parts.port)
+
+
+def origin_of(scheme: str, host: str, port: int | None) -> tuple[str, str]:
+    return scheme, f"{host.strip('[]').lower()}:{port or (443 if scheme == 'https' else 80)}"
 
 
 class Pace:
@@ -614,8 +617,7 @@ class PacedRetry(Retry):
         reads to, a token service elsewhere) is not the registry: its failure is the request's."""
         if error is None or not self._is_connection_error(error) or self.traffic is None or pool is None:
             return False
-        port = getattr(pool, "port", None)
-        if self.traffic.home != origin(f"{pool.scheme}://{pool.host}" + (f":{port}" if port else "")):
+        if self.traffic.home != origin_of(pool.scheme, pool.host or "", getattr(pool, "port", None)):
             return False
         pace = self.traffic.pace
         pace.unreachable(_why(error))
