@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -226,3 +227,40 @@ def test_a_bad_log_format_from_the_environment_is_named_as_the_variable(tcs, ano
         2,
         "Invalid value for TCS_LOG_FORMAT: 'xml' is not one of 'tab', 'json'.",
     )
+
+
+def test_a_host_that_hangs_up_or_speaks_no_http_is_said_so(tcs, monkeypatch):
+    """Connected to, then no HTTP answer: the connection closed (reset) before one, or another protocol's
+    greeting (an SSH port). Not 'cannot connect', which it did."""
+    import socket
+
+    from tcs_registry.pacing import PacedRetry
+
+    monkeypatch.setattr(PacedRetry, "get_backoff_time", lambda self: 0.0)  # (its retries without their 15 s)
+
+    def listening(behave) -> int:
+        server = socket.create_server(("127.0.0.1", 0))
+
+        def serve() -> None:
+            while True:
+                connection, _ = server.accept()
+                behave(connection)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return server.getsockname()[1]
+
+    def reset(connection) -> None:
+        connection.recv(100)
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, not FIN
+        connection.close()
+
+    def ssh(connection) -> None:
+        connection.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+        connection.close()
+
+    port = listening(reset)
+    result = tcs("registry", f"http://127.0.0.1:{port}", "--mode=dry-run")
+    _one_error(result, 3, f"127.0.0.1:{port} closed the connection without an answer, every time it was asked")
+    port = listening(ssh)
+    result = tcs("registry", f"http://127.0.0.1:{port}", "--mode=dry-run")
+    _one_error(result, 3, f"127.0.0.1:{port} does not answer in HTTP (it is not a registry, or not at this port)")

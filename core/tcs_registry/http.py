@@ -7,6 +7,7 @@ error messages behave the same for every vendor.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import logging
 import os
@@ -219,6 +220,19 @@ def _reason(exc: Exception) -> str:
         if match:
             return (match.group(1) if match.groups() else match.group(0)).strip()
     return type(exc).__name__
+
+
+def _hung_up(exc: Exception, where: str) -> str | None:
+    """What a host that was connected to did instead of answering (closed the connection, or spoke
+    something other than HTTP), if that is what happened: not a connection refused."""
+    cause = exc.args[0] if exc.args else None
+    cause = getattr(cause, "reason", None) or cause  # (urllib3's MaxRetryError after its retries)
+    if not isinstance(cause, ProtocolError):
+        return None
+    inner = cause.args[1] if len(cause.args) > 1 else None
+    if isinstance(inner, http.client.BadStatusLine):
+        return f"{where} does not answer in HTTP (it is not a registry, or not at this port)"
+    return f"{where} closed the connection without an answer, every time it was asked"
 
 
 HEADER_SAFE = re.compile(r"[!-~]+")  # visible ASCII: what a token may hold to be sent as it is
@@ -616,7 +630,7 @@ class RegistryClient:
             # a redirect's host, where it was one (a blob store the registry sends its blobs' reads to)
             failed = urlsplit(getattr(exc.request, "url", None) or url).netloc
             where = host if failed == urlsplit(url).netloc else f"{failed} (where {host} redirected the request)"
-            raise RegistryError(f"cannot connect to {where}: {_reason(exc)}") from None
+            raise RegistryError(_hung_up(exc, where) or f"cannot connect to {where}: {_reason(exc)}") from None
         except requests.exceptions.RequestException as exc:
             raise RegistryError(f"request to {host} failed: {_reason(exc)}") from None
 
