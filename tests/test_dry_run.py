@@ -308,3 +308,35 @@ def test_a_tag_deleted_while_its_image_is_scanned_is_skipped_not_failed(tcs, fre
     assert [m.split(" error=")[0] for m in failed.messages if m.startswith("error")] == [
         f"error\tFailed to describe image image={proxy.host}/app:1"
     ]
+
+
+def test_a_failures_report_the_disk_refuses_is_not_named_in_the_summary(tcs, fresh_registry, monkeypatch):
+    """The disk full when the first failure comes (/dev/full: every write is ENOSPC): one error line, the
+    run goes on to its end, and the summary names no failures file it could not write."""
+    from tcs_registry import report
+    from tcs_registry.testing.proxy import Proxy
+
+    pusher = Pusher(fresh_registry.url)
+    for tag in ("1", "2"):
+        pusher.image("app", tag, created=None, layers=[make_layer({"etc/os-release": f"ID={tag}\n".encode()})])
+    opened = report.open_private
+
+    def full_disk(path, *args, **kwargs):
+        return (
+            open("/dev/full", "w", newline="") if path.name.endswith("-failures.csv") else opened(path, *args, **kwargs)
+        )
+
+    monkeypatch.setattr(report, "open_private", full_disk)
+
+    def losing(target, session, upstream):
+        if target == "/v2/app/manifests/1":
+            return 404, {"Content-Type": "application/json"}, b'{"errors": [{"code": "MANIFEST_UNKNOWN"}]}'
+        return None
+
+    with Proxy(fresh_registry.url, losing) as proxy:
+        result = tcs("registry", proxy.url, "--mode=dry-run")
+    assert result.code == 4, result.err
+    errors = [m.split(": ")[0] for m in result.messages if m.startswith("error")]
+    assert errors[-1].startswith("error\tCannot write the failures report ") and len(errors) == 2
+    assert "Failed images         : 1" in result.out
+    assert "Failure details" not in result.out

@@ -1023,7 +1023,7 @@ class Discovery:
 
     def _finish(self, out: TextIO, report: CsvReport | None) -> int:
         s, summary = self.settings, self.summary
-        if self.failures and self.failures.count:
+        if self.failures and self.failures.written:
             summary.failures = str(self.failures.path)
         # a console that could not be sent the run: everything is here, but not there yet (results push)
         unsent = self.submitter is not None and self.submitter.lost is not None

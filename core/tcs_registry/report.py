@@ -7,6 +7,7 @@ import logging
 import tempfile
 import time
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TextIO
@@ -89,6 +90,7 @@ class FailureReport:
         self.path = directory / report_name(host, "failures", shard)
         self.codes: Counter[str] = Counter()  # the failures by code
         self._file: IO[str] | None = None
+        self._broken = False
         try:
             self.path.unlink(missing_ok=True)
         except OSError as exc:  # the output directory is a file, the report's name a directory
@@ -98,21 +100,28 @@ class FailureReport:
     def count(self) -> int:
         return self.codes.total()
 
+    @property
+    def written(self) -> bool:
+        """Whether the file holds every failure (none could not be written: a full disk, say)."""
+        return self._file is not None and not self._broken
+
     def add(self, repository: str, tag: str, code: str, reason: str) -> None:
         self.codes[code] += 1
-        if self._file is None:
-            try:
+        if self._broken:
+            return
+        try:
+            if self._file is None:
                 self._file, self._writer = open_csv(self.path, self.COLUMNS)
-            except OSError as exc:  # (the store has them all the same)
-                if self.count == 1:
-                    log.error("Cannot write the failures report %s: %s", self.path, refusal(exc))
-                return
-        self._writer.writerow([safe_cell(repository), safe_cell(tag), code, safe_cell(reason)])
-        self._file.flush()  # failures are few: each reaches the disk at once
+            self._writer.writerow([safe_cell(repository), safe_cell(tag), code, safe_cell(reason)])
+            self._file.flush()  # failures are few: each reaches the disk at once
+        except OSError as exc:  # (the store has them all the same; the summary names no file)
+            self._broken = True
+            log.error("Cannot write the failures report %s: %s", self.path, refusal(exc))
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            with suppress(OSError):  # (what could not be flushed was said)
+                self._file.close()
 
 
 @dataclass
