@@ -264,3 +264,27 @@ def test_a_host_that_hangs_up_or_speaks_no_http_is_said_so(tcs, monkeypatch):
     port = listening(ssh)
     result = tcs("registry", f"http://127.0.0.1:{port}", "--mode=dry-run")
     _one_error(result, 3, f"127.0.0.1:{port} does not answer in HTTP (it is not a registry, or not at this port)")
+
+
+@pytest.mark.parametrize("flag", ["--platform", "--format", "--severity", "--skip-checks"])
+def test_a_list_flag_given_empty_is_refused_not_taken_as_all(tcs, flag):
+    """``--platform=$PLATFORM`` with the variable unset would scan every platform."""
+    result = tcs("registry", f"http://127.0.0.1:{free_port()}", f"{flag}=")
+    _one_error(result, 2, f"{flag} is empty: leave it out, or name what it is for")
+    assert result.messages == [f"error\t{flag} is empty: leave it out, or name what it is for"]
+
+
+def test_a_bad_value_is_its_one_error_line_with_no_warning_before_it(tcs, tmp_path):
+    result = tcs("registry", f"http://127.0.0.1:{free_port()}", "--mode=dry-run", "--severity=foo")
+    assert result.messages == [
+        "error\tunknown --severity 'foo': use CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN (with commas)"
+    ]
+    assert result.code == 2
+    config = tmp_path / "shared.toml"
+    config.write_text('password = "s3cret"\n')
+    config.chmod(0o664)  # read and written by the group: refused, and no word of its being read first
+    result = tcs("registry", f"http://127.0.0.1:{free_port()}", f"--config={config}")
+    assert result.code == 2
+    assert [m.split(" (")[0] for m in result.messages if not m.startswith("info")] == [
+        f"error\tthe config file {str(config)!r} can be written by other users"
+    ]

@@ -195,8 +195,8 @@ def load_config(path: str | None) -> tuple[dict[str, Any], Path | None]:
             log.warning("Ignoring %s: not a tcs-registry config file (%s)", candidate, what)
             continue
         log.info("Config file: %s", candidate)
+        _refuse_if_others_write(candidate)  # (refused: no warning about its mode first)
         _warn_if_readable(candidate, raw)
-        _refuse_if_others_write(candidate)
         config: dict[str, Any] = {}
         for key, value in raw.items():
             name = _normalise_key(key)
@@ -392,17 +392,36 @@ def resolve(
         raise UsageError(
             f"{named('scan_id', origin)} {scan_id!r}: names starting with run- are kept for runs without a scan id"
         )
-    platforms = _listed(pick("platform")[0])
+    platforms = _listed(*pick("platform"), "platform")
     for platform in platforms:
         if not _PLATFORM.match(platform):
             raise UsageError(f"--platform {platform!r} is not os/architecture[/variant], e.g. linux/arm64")
-    formats = _listed(pick("format")[0]) or ("table",)
+    formats = _listed(*pick("format"), "format") or ("table",)
     for name in formats:
         if name not in FORMATS:
             raise UsageError(f"unknown --format {name!r}: use {', '.join(FORMATS)} (several with commas)")
     fail_on = pick("fail_on")[0]
     if fail_on is not None and str(fail_on).strip().lower() not in FAIL_ON:
         raise UsageError(f"unknown --fail-on {fail_on!r}: use {', '.join(FAIL_ON)}")
+    min_coverage = _percent(pick("min_coverage")[0])
+    plan = read_plan(Path(flags["plan"]).expanduser(), host) if flags.get("plan") else None
+    if plan is not None and mode != "scan":
+        raise UsageError("--plan scans the images a dry run's report lists: use it with --mode=scan")
+    if flags.get("plan_follow_tags") and plan is None:
+        raise UsageError("--plan-follow-tags goes with --plan REPORT.csv")
+    severities = tuple(level.upper() for level in _listed(*pick("severity"), "severity"))
+    for level in severities:
+        if level not in LEVELS:
+            raise UsageError(f"unknown --severity {level.lower()!r}: use {', '.join(reversed(LEVELS))} (with commas)")
+    skip_checks = tuple(check.upper() for check in _listed(*pick("skip_checks"), "skip_checks"))
+    for check in skip_checks:
+        if check.startswith("TCS-") and check not in CHECK_IDS + SECRET_CHECK_IDS:
+            raise UsageError(
+                f"unknown --skip-checks {check!r}: the built-in checks are {', '.join(CHECK_IDS)}"
+                f" and the secret rules {SECRET_PREFIX}<RULE> ({SECRET_PREFIX}AWS-ACCESS-KEY-ID; `--no-secrets`: none)"
+            )
+    ignore = ignore_rules(pick("ignore_file")[0], config_path, host)
+    # (after the checks of their values: a bad one is its error alone, not a warning and an error)
     given = [
         n
         for n in ("format", "fail_on", "severity", "skip_checks", "ignore_file", "secrets")
@@ -412,24 +431,6 @@ def resolve(
     if scan_only and mode == "dry-run":  # (a config file's may be there for scans: not warned about)
         does = "does" if len(scan_only) == 1 else "do"
         log.warning("%s %s nothing in a dry run: no image is scanned, nothing is found", ", ".join(scan_only), does)
-    min_coverage = _percent(pick("min_coverage")[0])
-    plan = read_plan(Path(flags["plan"]).expanduser(), host) if flags.get("plan") else None
-    if plan is not None and mode != "scan":
-        raise UsageError("--plan scans the images a dry run's report lists: use it with --mode=scan")
-    if flags.get("plan_follow_tags") and plan is None:
-        raise UsageError("--plan-follow-tags goes with --plan REPORT.csv")
-    severities = tuple(level.upper() for level in _listed(pick("severity")[0]))
-    for level in severities:
-        if level not in LEVELS:
-            raise UsageError(f"unknown --severity {level.lower()!r}: use {', '.join(reversed(LEVELS))} (with commas)")
-    skip_checks = tuple(check.upper() for check in _listed(pick("skip_checks")[0]))
-    for check in skip_checks:
-        if check.startswith("TCS-") and check not in CHECK_IDS + SECRET_CHECK_IDS:
-            raise UsageError(
-                f"unknown --skip-checks {check!r}: the built-in checks are {', '.join(CHECK_IDS)}"
-                f" and the secret rules {SECRET_PREFIX}<RULE> ({SECRET_PREFIX}AWS-ACCESS-KEY-ID; `--no-secrets`: none)"
-            )
-    ignore = ignore_rules(pick("ignore_file")[0], config_path, host)
     token, (console, origin) = pick("token")[0], pick("console")
     if console:
         console = console_url(str(console), named("console", origin))
@@ -525,10 +526,14 @@ def _bounded(value: Any, limit: float, message: str, least: float | None = None)
     return number
 
 
-def _listed(value: str | list[str] | None) -> tuple[str, ...]:
-    """A comma-separated flag or a config list, lowercased, without blanks or repeats."""
+def _listed(value: str | list[str] | None, origin: str = "", name: str = "") -> tuple[str, ...]:
+    """A comma-separated flag or a config list, lowercased, without blanks or repeats. Given but empty
+    (``--platform=$PLATFORM``, the variable unset): refused, not taken as not given."""
     items = value if isinstance(value, list) else (value or "").split(",")
-    return tuple(dict.fromkeys(str(item).strip().lower() for item in items if str(item).strip()))
+    listed = tuple(dict.fromkeys(str(item).strip().lower() for item in items if str(item).strip()))
+    if name and value is not None and not listed and (origin != "config" or not isinstance(value, list)):
+        raise UsageError(f"{named(name, origin)} is empty: leave it out, or name what it is for")
+    return listed
 
 
 def ignore_rules(ignore_file: str | None, config_path: Path | None, host: str) -> IgnoreRules:
