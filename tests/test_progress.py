@@ -59,10 +59,12 @@ def test_a_terminal_shows_one_live_line_under_the_log_lines(big_registry, big, t
     assert out == plain.stdout.replace(f"{tmp_path}/b", f"{tmp_path}/a")
 
 
-def test_a_terminal_of_no_size_still_shows_the_line(big_registry, tmp_path):
-    """`script`, `docker run -t` and some CI runners give a terminal that says it is 0 x 0."""
+@pytest.mark.parametrize("size", [(0, 0), (0, 120)])
+def test_a_terminal_of_no_size_still_shows_the_line(big_registry, tmp_path, size):
+    """`script`, `docker run -t` and some CI runners give a terminal that says it is 0 x 0, or 0 lines of
+    120 columns (`stty cols 120` alone)."""
     command = [console_script(), "registry", big_registry.url, "--mode=dry-run", "--allowList=bulk/*"]
-    code, shown, _ = run_on_a_terminal([*command, f"--state-dir={tmp_path}", f"--output-dir={tmp_path}"], (0, 0))
+    code, shown, _ = run_on_a_terminal([*command, f"--state-dir={tmp_path}", f"--output-dir={tmp_path}"], size)
     assert code == 0
     assert LIVE.search(shown), shown[-2000:]
 

@@ -75,11 +75,17 @@ def _per_second(samples: deque[tuple[float, int]], now: float, count: int) -> fl
     return (count - before) / (now - then) if now > then else 0.0
 
 
-def _columns(stream: TextIO) -> int:
+def _size(stream: TextIO) -> tuple[int, int]:
+    """The terminal's columns and lines (0 where it does not say)."""
     try:
-        return os.get_terminal_size(stream.fileno()).columns
+        size = os.get_terminal_size(stream.fileno())
     except (OSError, ValueError, AttributeError):
-        return 0
+        return 0, 0
+    return size.columns, size.lines
+
+
+def _columns(stream: TextIO) -> int:
+    return _size(stream)[0]
 
 
 class Progress:
@@ -103,8 +109,10 @@ class Progress:
             return self
         live = bool(getattr(self.stream, "isatty", lambda: False)()) and not json_lines()
         if live:
-            sized = _columns(self.stream) > 0  # a terminal of no size (`script`, some CI ptys): tqdm would
-            width = {"dynamic_ncols": True} if sized else {"ncols": UNSIZED, "nrows": 24}  # show nothing
+            # a terminal that does not say its size, or says 0 lines (`script`, some CI ptys): tqdm would
+            # show nothing
+            columns, lines = _size(self.stream)
+            width = {"dynamic_ncols": True} if columns and lines else {"ncols": columns or UNSIZED, "nrows": 24}
             self._bar = self._stack.enter_context(
                 tqdm(file=self.stream, bar_format="{desc}", leave=False, disable=None, **width)
             )
