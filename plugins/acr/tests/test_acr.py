@@ -278,7 +278,7 @@ def test_entra_tokens_go_to_azure_over_https_only(tcs, pm, identity, monkeypatch
     monkeypatch.delenv("TCS_ACR_REGISTRY_URL", raising=False)
     asked = len(identity.requests)
     result = tcs("registry", url, "--mode=dry-run", "--registry-type=ACR", pm=pm)
-    assert result.code == 3
+    assert result.code == 2  # (the URL is wrong for the type: usage)
     host = url.split("//")[1]
     assert result.messages[-1] in (
         f"error\t{host} is not an Azure Container Registry host (<name>.azurecr.io, .cn, .us)",

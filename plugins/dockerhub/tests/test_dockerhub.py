@@ -10,7 +10,7 @@ import tcs_registry_dockerhub.client
 from tcs_registry_dockerhub import hooks
 
 import tcs_registry.pacing
-from tcs_registry import RegistryError
+from tcs_registry import UsageError
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, vulnerabilities
 from tcs_registry.testing.vulnerable import DEBIAN9_FINDINGS
@@ -153,7 +153,7 @@ def test_the_urls_people_paste(url, expected):
 
     parts = urlsplit(url)
     if expected is None:
-        with pytest.raises(RegistryError, match="which Docker Hub repository is '/r/acme/api'"):
+        with pytest.raises(UsageError, match="which Docker Hub repository is '/r/acme/api'"):
             target(parts.hostname, parts.path, "bob")
     else:
         assert target(parts.hostname, parts.path, "bob") == expected
@@ -163,7 +163,7 @@ def test_the_urls_people_paste(url, expected):
 def test_pages_that_name_no_repository_are_refused(path):
     from tcs_registry_dockerhub.client import target
 
-    with pytest.raises(RegistryError, match="is not a Docker Hub namespace or repository page"):
+    with pytest.raises(UsageError, match="is not a Docker Hub namespace or repository page"):
         target("hub.docker.com", path, "bob")
 
 

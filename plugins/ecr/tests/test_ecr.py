@@ -429,3 +429,13 @@ def test_an_aws_profile_that_is_not_there_is_one_usage_line(tcs, pm, ecr_env, mo
     assert (
         result.messages[-1] == "error\tAWS's settings cannot be used: The config profile (nowhere) could not be found"
     )
+
+
+def test_a_host_that_is_not_ecr_is_a_usage_error_before_any_request(tcs, pm, ecr_env):
+    """--registry-type=ECR on another host: the URL is wrong for the type (exit 2), and AWS is not asked
+    for a token to send it."""
+    result = tcs("registry", "http://127.0.0.1:9", "--mode=dry-run", "--registry-type=ECR", pm=pm)
+    assert result.code == 2, result.err
+    assert result.messages[-1] == (
+        "error\t127.0.0.1:9 is not an ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)"
+    )

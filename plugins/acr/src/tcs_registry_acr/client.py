@@ -74,11 +74,9 @@ class AcrClient(RegistryClient):
         if match is None and not override:
             # Entra ID and ACR tokens go to the registry: never to a host that is not Azure's (a forced
             # --registry-type=ACR), nor over plain HTTP
-            raise RegistryError(
-                f"{registry.host} is not an Azure Container Registry host (<name>.azurecr.io, .cn, .us)"
-            )
+            raise UsageError(f"{registry.host} is not an Azure Container Registry host (<name>.azurecr.io, .cn, .us)")
         if registry.scheme != "https" and not override:
-            raise RegistryError(f"{registry.host}: Azure Container Registry is reached over HTTPS only")
+            raise UsageError(f"{registry.host}: Azure Container Registry is reached over HTTPS only")
         self.cloud = match.group("cloud") if match else "io"
         self.namespace = registry.path.strip("/")  # a URL's path names a namespace: its repositories alone
         self.assumed: str | None = None  # the path taken for one repository (the catalog refused)

@@ -25,6 +25,7 @@ from tcs_registry import (
     Registry,
     RegistryClient,
     RegistryError,
+    UsageError,
 )
 from tcs_registry.default_plugins.v2 import list_tags
 from tcs_registry.dockerconfig import DOCKER_HUB
@@ -78,7 +79,7 @@ def target(host: str, path: str, username: str | None) -> tuple[str, str | None]
     reference = re.sub(r"(@[^/]*|:[^/:]*)$", "", path)  # docker.io/bitnami/redis:7.2, ...@sha256:...
     parts = [p.lower() for p in reference.split("/") if p and p != "v1"]  # index.docker.io/v1/: docker's key
     if web and parts and parts[0] in NOT_REPOSITORIES:
-        raise RegistryError(f"{path!r} is not a Docker Hub namespace or repository page")
+        raise UsageError(f"{path!r} is not a Docker Hub namespace or repository page")
     if web and len(parts) == 1:
         return parts[0], None  # hub.docker.com/<namespace>
     if len(parts) == 1:
@@ -86,7 +87,7 @@ def target(host: str, path: str, username: str | None) -> tuple[str, str | None]
     if len(parts) == 2:
         return parts[0], parts[1]
     if parts:
-        raise RegistryError(f"which Docker Hub repository is {path!r}? Use <namespace>/<repository>")
+        raise UsageError(f"which Docker Hub repository is {path!r}? Use <namespace>/<repository>")
     if os.environ.get("TCS_DOCKERHUB_NAMESPACE"):
         return os.environ["TCS_DOCKERHUB_NAMESPACE"].lower(), None
     if username:

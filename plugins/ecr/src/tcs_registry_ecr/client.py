@@ -113,9 +113,7 @@ class EcrClient(RegistryClient):
     def __init__(self, registry: Registry, credentials: Credentials, **kwargs: Any) -> None:
         host = parse_host(registry.host)
         if host is None:
-            raise RegistryError(
-                f"{registry.host} is not an ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)"
-            )
+            raise UsageError(f"{registry.host} is not an ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)")
         self.ecr_host = host
         self.namespace = registry.path.strip("/")  # a URL's path names a namespace: its repositories alone
         override = os.environ.get("TCS_ECR_REGISTRY_URL")

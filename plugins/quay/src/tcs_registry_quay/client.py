@@ -137,7 +137,7 @@ class QuayClient(RegistryClient):
 
     def _rest_repositories(self) -> Iterator[str]:
         if self.namespace is None:
-            raise RegistryError("Quay lists repositories per organization: name it in the URL (https://quay.io/<org>)")
+            raise UsageError("Quay lists repositories per organization: name it in the URL (https://quay.io/<org>)")
         what = f"Quay repositories of {self.namespace}"
         query = {"namespace": self.namespace, "public": "true", "repo_kind": "image"}
         pages = self.paginate(
