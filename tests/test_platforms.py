@@ -37,6 +37,13 @@ def test_images_without_the_platform_are_skipped_alike_and_fail_on_still_counts(
         (f"{host}/apps/arm", CREATED, "false"),
         (f"{host}/apps/index", CREATED, "true"),
     ]
+    assert not [m for m in dry.messages if m.startswith("warn")]  # (one image has the platform)
+    for mode in ("scan", "dry-run"):  # a typo in --platform leaves every image out: said, as a pattern's
+        typo = tcs("registry", fresh_registry.url, f"--mode={mode}", "--platform=linux/amd46")
+        assert typo.code == 0, typo.err
+        assert [m for m in typo.messages if m.startswith("warn") and "platform" in m] == [
+            "warn\tNo image has a platform --platform names (linux/amd46): 3 images left out"
+        ]
 
 
 def test_a_sparse_index_is_described_and_scanned_for_the_platforms_the_registry_holds(

@@ -623,6 +623,7 @@ class Discovery:
         # (repository, tag, the description under way, why the image is left out: '' if it is admitted)
         pending: deque[tuple[str, str, Future[Outcome] | None, str]] = deque()
         admitted = admitted_pending = 0  # admitted images; of them, those in `pending`
+        platforms = [0, 0]  # images described kept, and left out as none of their platforms is --platform's
 
         def submit(work: Callable[..., Outcome], *args: Any) -> Future[Outcome]:
             def counted() -> Outcome:
@@ -676,6 +677,8 @@ class Discovery:
                 outcome = future.result()
                 image = outcome.image
                 why = self._left_out(image)
+                if not image.artifact:
+                    platforms[bool(why)] += 1  # (kept, left out by --platform)
                 if not why:
                     recorder.image(image)
                     build_time = format_time(image.build_time)
@@ -784,6 +787,11 @@ class Discovery:
                 log.warning("Every image the allow pattern %r matched is denied (--denyList)", pattern.text)
             else:
                 log.warning("No image matched the allow pattern %r%s", pattern.text, hint)
+        if platforms[1] and not platforms[0]:  # (like a pattern that matched nothing: a typo, most often)
+            log.warning(
+                "No image has a platform --platform names (%s): %s left out",
+                ", ".join(s.platforms), plural(platforms[1], "image"),
+            )  # fmt: skip
         again = self._stopped_by.again
         if self.stopped is not None and summary.undone:
             log.error("%d admitted images were left undone; run again %s", summary.undone, again)
