@@ -61,6 +61,10 @@ def test_not_a_registry(tcs, web_server):
         ("https://registry.example.com:abc", "its port is not a number from 1 to 65535"),
         ("127.0.0.1:0", "its port is not a number from 1 to 65535"),
         ("127.0.0.1:5000/../x", "its path must not have . or .. segments"),
+        ("127.0.0.1:5000/%2e%2e/x", "its path must not have . or .. segments"),
+        ("127.0.0.1:5000/ junk", "its path must not have spaces, control characters or a bare %"),
+        ("127.0.0.1:5000/team%20a", "its path must not have spaces, control characters or a bare %"),
+        ("127.0.0.1:5000/100%", "its path must not have spaces, control characters or a bare %"),
         ("https://registry.example.com/?token=s3cret", "it must not have a query or fragment"),
         ("https://[::1", "it has no valid host"),
         ("-", "it has no valid host"),  # (a stray "-" for standard input)

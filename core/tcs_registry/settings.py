@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import platformdirs
 from sqlalchemy.engine.url import URL
@@ -140,8 +140,10 @@ def parse_registry_url(text: str) -> tuple[str, str, str]:
         raise malformed("it has no valid host")
     if parts.query or parts.fragment:
         raise malformed("it must not have a query or fragment")
-    if any(segment in (".", "..") for segment in parts.path.split("/")):
+    if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):  # (%2e%2e is .. too)
         raise malformed("its path must not have . or .. segments")
+    if re.search(r"[\x00-\x20\x7f]", unquote(parts.path)) or re.search(r"%(?![0-9A-Fa-f]{2})", parts.path):
+        raise malformed("its path must not have spaces, control characters or a bare %")
     path = re.sub(r"(/v2)?/*$", "", parts.path)
     return parts.scheme, parts.netloc.lower(), path
 
