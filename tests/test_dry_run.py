@@ -340,3 +340,13 @@ def test_a_failures_report_the_disk_refuses_is_not_named_in_the_summary(tcs, fre
     assert errors[-1].startswith("error\tCannot write the failures report ") and len(errors) == 2
     assert "Failed images         : 1" in result.out
     assert "Failure details" not in result.out
+
+
+def test_an_empty_registry_has_a_report_of_no_rows(tcs, fresh_registry, out_dir):
+    """A run that finished finding nothing: its report says so (the header alone), in place of the last."""
+    last = report_path(out_dir, fresh_registry.host)
+    last.parent.mkdir(parents=True, exist_ok=True)
+    last.write_text("repository,tag,build_time,skipped\ngone/app,1,,false\n")
+    result = tcs("registry", fresh_registry.url, "--mode=dry-run")
+    assert result.code == 0, result.err
+    assert csv_rows(last) == [["repository", "tag", "build_time", "skipped"]]

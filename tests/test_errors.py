@@ -9,7 +9,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tcs_registry.plugins import DISABLE_ENV, get_plugin_manager
-from tcs_registry.testing.helpers import console_script
+from tcs_registry.testing.helpers import console_script, report_path
 from tcs_registry.testing.registry import free_port
 
 
@@ -292,3 +292,18 @@ def test_a_bad_value_is_its_one_error_line_with_no_warning_before_it(tcs, tmp_pa
     assert [m.split(" (")[0] for m in result.messages if not m.startswith("info")] == [
         f"error\tthe config file {str(config)!r} can be written by other users"
     ]
+
+
+def test_a_run_that_fails_before_its_first_row_leaves_the_last_report_as_it_was(tcs, web_server, tmp_path, out_dir):
+    """A web server whose /v2/ answers 200 and whose catalog is no JSON: the run fails (3), and the last
+    run's report is not replaced by an empty one (a CI step uploading it would read '0 images')."""
+    (tmp_path / "www" / "v2").mkdir()
+    (tmp_path / "www" / "v2" / "_catalog").write_text("<html>not a registry</html>")
+    host = web_server.split("//")[1]
+    last = report_path(out_dir, host)
+    last.parent.mkdir(parents=True, exist_ok=True)
+    last.write_text("repository,tag,build_time,skipped\nlast/run,1,,false\n")
+    result = tcs("registry", web_server, "--mode=dry-run")
+    assert result.code == 3, result.err
+    assert next(m for m in result.messages if m.startswith("error")).startswith("error\trepository catalog: ")
+    assert last.read_text() == "repository,tag,build_time,skipped\nlast/run,1,,false\n"

@@ -558,7 +558,9 @@ class Discovery:
                     new=self.summary.new,
                     skipped=self.summary.skipped,
                     failed=self.summary.failed,
-                    report=str(report.path) if report else None,
+                    report=str(report.path)
+                    if report and (report.written or status in ("complete", "partial"))
+                    else None,
                 )
             except StoreError as exc:  # the store went away: the run stays unfinished there (resumable)
                 if status != "failed":
@@ -582,7 +584,7 @@ class Discovery:
             if database:
                 database.close()
             if report:
-                report.close()
+                report.close(finished=status in ("complete", "partial"))
             self.client.close()
             if status == "interrupted":
                 self._say_stopped(run_id, report)
@@ -592,7 +594,9 @@ class Discovery:
         """Where an interrupted run got to: it prints no summary, and the report (or the store) has its rows."""
         c = self.counts()
         found = f"{c.found:,} images" if c.listed else f"the {c.found:,} images found so far"
-        kept = f"the report so far: {report.path}" if report else "what was scanned is in the store"
+        kept = "what was scanned is in the store"
+        if report:
+            kept = f"the report so far: {report.path}" if report.written else "the report has no row yet (not written)"
         log.info("Run %d stopped after %s of %s, %d failed; %s", run_id, f"{self.settled:,}", found, c.failed, kept)
 
     def _pipeline(self, pool: ThreadPoolExecutor, store: Store, run_id: int, report: CsvReport | None) -> None:

@@ -57,26 +57,53 @@ def open_csv(path: Path, columns: tuple[str, ...]) -> tuple[IO[str], Any]:
 
 class CsvReport:
     """Rows are written as they come and flushed at least once a second (and at the end), so an
-    interrupted run leaves a usable report."""
+    interrupted run leaves a usable report. The file is made with its first row, or at the end of a run
+    that finished with none (an empty registry): a run that fails or is stopped before its first row
+    leaves the last run's report as it was, not an empty one in its place."""
 
     def __init__(self, directory: Path, host: str, shard: tuple[int, int] = (1, 1)) -> None:
         self.path = directory / report_name(host, shard=shard)
-        try:
-            self._file, self._writer = open_csv(self.path, COLUMNS)
-        except OSError as exc:
-            raise UsageError(f"cannot write the report {str(self.path)!r}: {refusal(exc)}; use --output-dir") from None
+        self._file: IO[str] | None = None
+        self._writer: Any = None
         self._flushed = time.monotonic()
+        try:  # writable (and not a directory): said now, not at the first row
+            made = not self.path.exists()
+            self.path.open("a").close()
+            if made:
+                self.path.unlink()
+        except OSError as exc:
+            raise self._refused(exc) from None
+
+    @property
+    def written(self) -> bool:
+        """Whether this run wrote the file (a row, or the header of a run that found none)."""
+        return self._file is not None
+
+    def _refused(self, exc: OSError) -> UsageError:
+        return UsageError(f"cannot write the report {str(self.path)!r}: {refusal(exc)}; use --output-dir")
+
+    def _open(self) -> Any:
+        if self._file is None:
+            try:
+                self._file, self._writer = open_csv(self.path, COLUMNS)
+            except OSError as exc:
+                raise self._refused(exc) from None
+        return self._writer
 
     def row(self, repository: str, tag: str, build_time: str, skipped: bool) -> None:
         name, tag = safe_cell(hide_in_name(repository)), safe_cell(hide_in_name(tag))  # (a credential echoed)
-        self._writer.writerow([name, tag, build_time, "true" if skipped else "false"])
+        self._open().writerow([name, tag, build_time, "true" if skipped else "false"])
         now = time.monotonic()
-        if now - self._flushed >= FLUSH_SECONDS:  # on disk within a second, without a write per row
+        if now - self._flushed >= FLUSH_SECONDS and self._file:  # on disk within a second, not a write a row
             self._file.flush()
             self._flushed = now
 
-    def close(self) -> None:
-        self._file.close()
+    def close(self, finished: bool = True) -> None:
+        """``finished``: the run ended (complete or partial), a report of no rows is its answer too."""
+        if finished:
+            self._open()
+        if self._file is not None:
+            self._file.close()
 
 
 class FailureReport:
