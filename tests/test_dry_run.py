@@ -350,3 +350,33 @@ def test_an_empty_registry_has_a_report_of_no_rows(tcs, fresh_registry, out_dir)
     result = tcs("registry", fresh_registry.url, "--mode=dry-run")
     assert result.code == 0, result.err
     assert csv_rows(last) == [["repository", "tag", "build_time", "skipped"]]
+
+
+def test_report_file_names_are_plain_whatever_the_host():
+    """An IPv6 host's brackets are glob characters and its leading colons would make a leading -, which
+    reads as an option to rm or ls."""
+    from tcs_registry.report import report_name
+
+    assert report_name("localhost:5000") == "localhost-5000-report.csv"
+    assert report_name("test.azurecr.io") == "test-azurecr-io-report.csv"
+    assert report_name("[::1]:5000") == "1-5000-report.csv"
+    assert report_name("[fe80::1]:5000", "failures", (2, 4)) == "fe80-1-5000-failures.shard-2-of-4.csv"
+
+
+def test_a_relative_output_dir_is_said_and_kept_whole(tcs, fresh_registry, tmp_path, monkeypatch):
+    """The summary's path, and the store's, are the directory's whole path: the run's record is read
+    from elsewhere (the console, `results` run in another directory)."""
+    Pusher(fresh_registry.url).image("app", "1", created=None, layers=[make_layer({"a": b"1"})])
+    monkeypatch.chdir(tmp_path)
+    result = tcs(
+        "registry",
+        fresh_registry.url,
+        "--mode=dry-run",
+        "--output-dir=reports",
+        f"--state-dir={tmp_path}/s",
+        isolate=False,
+    )
+    assert result.code == 0, result.err
+    report = report_path(tmp_path / "reports", fresh_registry.host)
+    assert f"    Report                : {report}" in result.out.splitlines(), result.out
+    assert store_rows(tmp_path / "s", "SELECT report FROM runs") == [(str(report),)]

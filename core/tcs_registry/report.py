@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 import tempfile
 import time
 from collections import Counter
@@ -27,7 +28,8 @@ def report_name(host: str, kind: str = "report", shard: tuple[int, int] = (1, 1)
     """``localhost:5000`` -> ``localhost-5000-report.csv``; ``test.azurecr.io`` -> ``test-azurecr-io-report.csv``
     (``kind="failures"``: ``...-failures.csv``; the 2nd of 4 shards: ``...-report.shard-2-of-4.csv``)."""
     share = f".shard-{shard[0]}-of-{shard[1]}" if shard[1] > 1 else ""
-    return host.replace(".", "-").replace(":", "-") + f"-{kind}{share}.csv"
+    # (an IPv6 host's brackets are glob characters, and a leading - reads as an option: [::1]:5000 -> 1-5000)
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", host).strip("-") + f"-{kind}{share}.csv"
 
 
 def check_output_dir(directory: Path) -> None:

@@ -461,7 +461,7 @@ def resolve(
         store=store_url(pick("store")[0], state_dir, named("store", pick("store")[1])),
         scan_id=scan_id,
         shard=shard,
-        output_dir=Path(output_dir).expanduser() if output_dir else Path.cwd(),
+        output_dir=Path(output_dir).expanduser().absolute() if output_dir else Path.cwd(),  # (as the store keeps it)
         concurrency=int(concurrency),
         max_rate=max_rate,
         timeout=timeout,

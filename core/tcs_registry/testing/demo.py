@@ -17,6 +17,7 @@ import time
 from importlib.util import find_spec
 from pathlib import Path
 
+from ..report import report_name
 from .datasets import cache_dir, seed_standard
 from .images import Pusher
 from .registry import RegistryServer
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         code = _run("db", "import", str(args.osv), state_dir)
         console = _console(output / "state")  # before the scans: their summaries link to it
         code = max(code, _run("registry", server.url, "--mode=dry-run", *state, *args.extra))
-        report = output / (server.host.replace(".", "-").replace(":", "-") + "-report.csv")
+        report = output / report_name(server.host)
         if report.exists():
             print(f"\n{report}:\n{report.read_text()}")
         scan = ["registry", server.url, "--format=table,json,sarif,cyclonedx", *state, *args.extra]
