@@ -688,6 +688,26 @@ def test_the_console_on_a_postgresql_store(tcs, fresh_registry, pusher, state_di
             headers=headers, timeout=30,
         )  # fmt: skip
         assert sent.json() == {"new": 1}
+        finding = {
+            "id": "CVE-1\x00", "aliases": [], "package": "p", "package_type": "deb", "purl": "",
+            "installed_version": "1",
+            "fixed_version": "", "severity": "HIGH", "severity_source": "", "score": None, "vector": "", "layer": "",
+            "location": "", "title": "t",
+        }  # fmt: skip
+        document = {"repository": "a", "tag": "\udc9b", "digest": "sha256:0", "packages": []}
+        body = json.dumps({"scans": [{"document": document, "findings": {"vulnerabilities": [finding]}}]})
+        sent = requests.post(
+            f"{server.url}/api/v1/projects/web/runs/{begun.json()['run']}/images",
+            data=body,
+            headers=headers,
+            timeout=30,
+        )
+        assert sent.status_code == 200, sent.text
+        found = server.api("/api/v1/projects/web/vulnerabilities?id=cve-1%00&scan=" + str(begun.json()["run"]), read)
+        assert [(i["id"], i["package"]) for i in found[1]["items"]] == [("CVE-1\\x00", "p")], found
+        scan_id = rb'{"registry": "https://x", "client": "k2", "scan_id": "a\u0000b"}'
+        joined = requests.post(f"{server.url}/api/v1/projects/web/runs", data=scan_id, headers=headers, timeout=30)
+        assert joined.status_code == 200, joined.text
         import sqlalchemy as sa
 
         engine = sa.create_engine(store.replace("postgresql://", "postgresql+psycopg://"))
@@ -861,7 +881,10 @@ def test_a_submitter_changes_only_its_own_runs_and_bad_requests_get_short_answer
     own = requests.post(f"{api}/runs", json={**begin, "scan_id": "sent"}, headers=bearer, timeout=30).json()["run"]
     sent = requests.post(f"{api}/runs/{own}/finish", json={"status": "complete"}, headers=bearer, timeout=30)
     assert sent.json() == {"run": own, "status": "complete"}
-    for platforms in (["linux"], ["a/b/c/d/e"], ["linux//"]):
+    image = {"repository": "a", "tag": "1", "digest": "sha256:0", "media_type": "", "platforms": ["linux"]}
+    os_alone = requests.post(f"{api}/runs/{own}/images", json={"images": [image]}, headers=bearer, timeout=30)
+    assert os_alone.status_code == 200  # (an index entry or a config may name its os alone, as sent)
+    for platforms in (["a/b/c/d/e"], ["linux//"], ["/amd64"]):
         image = {"repository": "a", "tag": "1", "digest": "sha256:0", "media_type": "", "platforms": platforms}
         odd = requests.post(f"{api}/runs/{own}/images", json={"images": [image]}, headers=bearer, timeout=30)
         assert (odd.status_code, odd.json()) == (422, {"detail": "a platform must be os/architecture[/variant]"})
@@ -884,6 +907,13 @@ def test_a_submitter_changes_only_its_own_runs_and_bad_requests_get_short_answer
         422,
         {"detail": f"Run {dry_run} scanned no image (a dry run?)"},
     )
+    nothing = tcs("registry", fresh_registry.url, "--project=web", "--allowList=none/*")  # a scan of no image
+    assert nothing.code == 0, nothing.err
+    (none_run,) = store_rows(console.state_dir, "SELECT max(id) FROM runs WHERE mode = 'scan'")[0]
+    assert console.api(f"/api/v1/projects/web/vulnerabilities?scan={none_run}", read) == (
+        200,
+        {"items": [], "total": 0, "next": None},
+    )  # (the summary of that scan links there)
     assert requests.get(f"{api}/nothing", timeout=30).json() == {"detail": "Not Found"}
     assert requests.delete(f"{api}/violations", timeout=30).json() == {"detail": "Method Not Allowed"}
 

@@ -380,3 +380,25 @@ def test_a_relative_output_dir_is_said_and_kept_whole(tcs, fresh_registry, tmp_p
     report = report_path(tmp_path / "reports", fresh_registry.host)
     assert f"    Report                : {report}" in result.out.splitlines(), result.out
     assert store_rows(tmp_path / "s", "SELECT report FROM runs") == [(str(report),)]
+
+
+def test_a_report_the_disk_refuses_leaves_the_run_partial_and_unnamed(tcs, fresh_registry, monkeypatch):
+    """The disk full at the report's first row: one error line, every image described all the same (in
+    the store), exit 4, and the summary names no report."""
+    from tcs_registry import report
+
+    Pusher(fresh_registry.url).image("app", "1", created=None, layers=[make_layer({"a": b"1"})])
+    opened = report.open_private
+
+    def full_disk(path, *args, **kwargs):
+        return (
+            open("/dev/full", "w", newline="") if path.name.endswith("-report.csv") else opened(path, *args, **kwargs)
+        )
+
+    monkeypatch.setattr(report, "open_private", full_disk)
+    result = tcs("registry", fresh_registry.url, "--mode=dry-run")
+    assert result.code == 4, result.err
+    errors = [m.split(": ")[0] for m in result.messages if m.startswith("error")]
+    assert len(errors) == 1 and errors[0].startswith("error\tCannot write the report "), errors
+    assert "Fetched image discovery details" in result.err
+    assert "Report                :" not in result.out

@@ -262,20 +262,33 @@ def test_a_host_that_hangs_up_or_speaks_no_http_is_said_so(tcs, monkeypatch):
         connection.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
         connection.close()
 
-    port = listening(reset)
-    result = tcs("registry", f"http://127.0.0.1:{port}", "--mode=dry-run")
-    _one_error(result, 3, f"127.0.0.1:{port} closed the connection without an answer, every time it was asked")
+    def close(connection) -> None:  # (a port-forward or a load balancer with no backend: FIN, no answer)
+        connection.recv(100)
+        connection.close()
+
+    for behave in (reset, close):
+        port = listening(behave)
+        result = tcs("registry", f"http://127.0.0.1:{port}", "--mode=dry-run")
+        _one_error(result, 3, f"127.0.0.1:{port} closed the connection without an answer, every time it was asked")
     port = listening(ssh)
     result = tcs("registry", f"http://127.0.0.1:{port}", "--mode=dry-run")
     _one_error(result, 3, f"127.0.0.1:{port} does not answer in HTTP (it is not a registry, or not at this port)")
 
 
 @pytest.mark.parametrize("flag", ["--platform", "--format", "--severity", "--skip-checks"])
-def test_a_list_flag_given_empty_is_refused_not_taken_as_all(tcs, flag):
+def test_a_list_flag_given_empty_is_refused_not_taken_as_all(tcs, flag, tmp_path):
     """``--platform=$PLATFORM`` with the variable unset would scan every platform."""
     result = tcs("registry", f"http://127.0.0.1:{free_port()}", f"{flag}=")
     _one_error(result, 2, f"{flag} is empty: leave it out, or name what it is for")
     assert result.messages == [f"error\t{flag} is empty: leave it out, or name what it is for"]
+    config = tmp_path / "config.toml"  # a config file's empty value is its default, as it always was
+    config.write_text(f'{flag.removeprefix("--").replace("-", "_")} = ""\n')
+    port = free_port()
+    _one_error(
+        tcs("registry", f"http://127.0.0.1:{port}", f"--config={config}"),
+        3,
+        f"cannot connect to 127.0.0.1:{port}: Connection refused",
+    )
 
 
 def test_a_bad_value_is_its_one_error_line_with_no_warning_before_it(tcs, tmp_path):

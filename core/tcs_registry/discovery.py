@@ -550,6 +550,8 @@ class Discovery:
             pool.shutdown(wait=False, cancel_futures=True)  # (done already, unless the block never began)
             # a run a quota stopped is resumed by the next one with the same options, as one interrupted
             recorded = "interrupted" if status == "partial" and self.stopped is not None else status
+            if report:  # (closed first: the run's record names the report only if it was written)
+                report.close(finished=status in ("complete", "partial"))
             try:
                 store.finish_run(
                     run_id,
@@ -558,9 +560,7 @@ class Discovery:
                     new=self.summary.new,
                     skipped=self.summary.skipped,
                     failed=self.summary.failed,
-                    report=str(report.path)
-                    if report and (report.written or status in ("complete", "partial"))
-                    else None,
+                    report=str(report.path) if report and report.written else None,
                 )
             except StoreError as exc:  # the store went away: the run stays unfinished there (resumable)
                 if status != "failed":
@@ -583,8 +583,6 @@ class Discovery:
             self.failures.close()
             if database:
                 database.close()
-            if report:
-                report.close(finished=status in ("complete", "partial"))
             self.client.close()
             if status == "interrupted":
                 self._say_stopped(run_id, report)
@@ -791,7 +789,7 @@ class Discovery:
                 log.warning("Every image the allow pattern %r matched is denied (--denyList)", pattern.text)
             else:
                 log.warning("No image matched the allow pattern %r%s", pattern.text, hint)
-        if platforms[1] and not platforms[0]:  # (like a pattern that matched nothing: a typo, most often)
+        if platforms[1] and not platforms[0] and s.shard[1] == 1:  # (as a pattern that matched nothing: a typo)
             log.warning(
                 "No image has a platform --platform names (%s): %s left out",
                 ", ".join(s.platforms), plural(platforms[1], "image"),
@@ -1051,9 +1049,12 @@ class Discovery:
                 traffic.concurrency.most,
                 f"{traffic.pace.rate:.1f}" if traffic.pace.rate else "unlimited",
             )
+        if report and report.broken:
+            code = EXIT_PARTIAL  # (its images are in the store: `results` shows them)
         if report:
-            log.info("Output report: %s", report.path)
-            summary.report = str(report.path)
+            if report.written:
+                log.info("Output report: %s", report.path)
+                summary.report = str(report.path)
             summary.estimate = self.estimate.lines(getattr(self.client, "remaining", None))
             summary.violations = summary.vulnerabilities = "none: dry run, no images scanned"
         elif not self.scanners:

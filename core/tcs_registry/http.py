@@ -230,7 +230,7 @@ def _hung_up(exc: Exception, where: str) -> str | None:
     if not isinstance(cause, ProtocolError):
         return None
     inner = cause.args[1] if len(cause.args) > 1 else None
-    if isinstance(inner, http.client.BadStatusLine):
+    if isinstance(inner, http.client.BadStatusLine) and not isinstance(inner, http.client.RemoteDisconnected):
         return f"{where} does not answer in HTTP (it is not a registry, or not at this port)"
     return f"{where} closed the connection without an answer, every time it was asked"
 

@@ -67,6 +67,7 @@ class CsvReport:
         self.path = directory / report_name(host, shard=shard)
         self._file: IO[str] | None = None
         self._writer: Any = None
+        self.broken = False  # a write was refused (a full disk): said once, the run goes on
         self._flushed = time.monotonic()
         try:  # writable (and not a directory): said now, not at the first row
             made = not self.path.exists()
@@ -78,34 +79,42 @@ class CsvReport:
 
     @property
     def written(self) -> bool:
-        """Whether this run wrote the file (a row, or the header of a run that found none)."""
-        return self._file is not None
+        """Whether this run wrote the file whole (a row, or the header of a run that found none)."""
+        return self._file is not None and not self.broken
 
     def _refused(self, exc: OSError) -> UsageError:
         return UsageError(f"cannot write the report {str(self.path)!r}: {refusal(exc)}; use --output-dir")
 
-    def _open(self) -> Any:
-        if self._file is None:
-            try:
+    def _write(self, row: list[str] | None, flush: bool = False) -> None:
+        """The row written (None: the file made, if it is not), unless a write was refused before."""
+        if self.broken:
+            return
+        try:
+            if self._file is None:
                 self._file, self._writer = open_csv(self.path, COLUMNS)
-            except OSError as exc:
-                raise self._refused(exc) from None
-        return self._writer
+            if row is not None:
+                self._writer.writerow(row)
+            if flush:
+                self._file.flush()
+        except OSError as exc:  # (the store has every image all the same: the run goes on, and is partial)
+            self.broken = True
+            log.error("Cannot write the report %s: %s", self.path, refusal(exc))
 
     def row(self, repository: str, tag: str, build_time: str, skipped: bool) -> None:
         name, tag = safe_cell(hide_in_name(repository)), safe_cell(hide_in_name(tag))  # (a credential echoed)
-        self._open().writerow([name, tag, build_time, "true" if skipped else "false"])
         now = time.monotonic()
-        if now - self._flushed >= FLUSH_SECONDS and self._file:  # on disk within a second, not a write a row
-            self._file.flush()
+        flush = now - self._flushed >= FLUSH_SECONDS  # on disk within a second, without a write a row
+        self._write([name, tag, build_time, "true" if skipped else "false"], flush)
+        if flush:
             self._flushed = now
 
     def close(self, finished: bool = True) -> None:
         """``finished``: the run ended (complete or partial), a report of no rows is its answer too."""
         if finished:
-            self._open()
+            self._write(None, flush=True)
         if self._file is not None:
-            self._file.close()
+            with suppress(OSError):  # (what could not be written was said)
+                self._file.close()
 
 
 class FailureReport:

@@ -140,7 +140,7 @@ def parse_registry_url(text: str) -> tuple[str, str, str]:
         raise malformed("it has no valid host")
     if parts.query or parts.fragment:
         raise malformed("it must not have a query or fragment")
-    if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):  # (%2e%2e is .. too)
+    if any(segment in (".", "..") for segment in unquote(parts.path).split("/")):  # (%2e%2e%2f is ../ too)
         raise malformed("its path must not have . or .. segments")
     if re.search(r"[\x00-\x20\x7f]", unquote(parts.path)) or re.search(r"%(?![0-9A-Fa-f]{2})", parts.path):
         raise malformed("its path must not have spaces, control characters or a bare %")
@@ -529,11 +529,12 @@ def _bounded(value: Any, limit: float, message: str, least: float | None = None)
 
 
 def _listed(value: str | list[str] | None, origin: str = "", name: str = "") -> tuple[str, ...]:
-    """A comma-separated flag or a config list, lowercased, without blanks or repeats. Given but empty
-    (``--platform=$PLATFORM``, the variable unset): refused, not taken as not given."""
+    """A comma-separated flag or a config list, lowercased, without blanks or repeats. A flag given empty
+    (``--platform=$PLATFORM``, the variable unset): refused, not taken as not given (a config file's
+    ``platform = ""`` is its default, as it always was)."""
     items = value if isinstance(value, list) else (value or "").split(",")
     listed = tuple(dict.fromkeys(str(item).strip().lower() for item in items if str(item).strip()))
-    if name and value is not None and not listed and (origin != "config" or not isinstance(value, list)):
+    if name and value is not None and not listed and origin == "flag":
         raise UsageError(f"{named(name, origin)} is empty: leave it out, or name what it is for")
     return listed
 

@@ -559,10 +559,11 @@ class Store:
         """Whether the run was begun through a console's API (its options are a client's key)."""
         return _client_of(self._scalar(sa.select(run_options.c.options).where(run_options.c.run == run))) is not None
 
-    def scan_recorded_here(self, project: str, scan_id: str) -> bool:
-        """Whether runs of the project recorded by tcs-registry itself (not submitted) make up the scan."""
+    def share_recorded_here(self, project: str, scan_id: str, shard: tuple[int, int]) -> bool:
+        """Whether tcs-registry itself (not a submitter) recorded this share of the scan."""
         query = sa.select(run_options.c.options).join(runs, run_options.c.run == runs.c.id)
-        rows = self._rows(query.where(runs.c.project == project, runs.c.scan_id == scan_id))
+        query = query.where(runs.c.project == project, runs.c.scan_id == scan_id)
+        rows = self._rows(query.where(runs.c.shard == shard[0], runs.c.shards == shard[1]))
         return any(_client_of(row["options"]) is None for row in rows)
 
     def run(self, project: str, run: int) -> RowMapping | None:
@@ -908,7 +909,10 @@ class Store:
     ) -> tuple[list[RowMapping], dict[str, int]]:
         """(a page of the findings of one kind, ``vulnerability`` or ``violation``, of the runs ``scan``,
         worst first; their count by severity) as filtered: severities, a repository name or its start, a
-        package, a vulnerability id or alias (or a check id), whether a fix is published."""
+        package, a vulnerability id or alias (or a check id), whether a fix is published. Names are
+        looked for as they were stored (`storable`: a NUL, a lone surrogate as its escape)."""
+        repository, package, layer = storable(repository), storable(package), storable(layer)
+        finding = storable(finding.upper())  # (stored upper-cased, then escaped)
         rows = finding_rows.c
         where = [rows.project == project, rows.run.in_(scan), rows.kind == kind]
         if severities:  # by rank: the index's
@@ -921,7 +925,7 @@ class Store:
         if finding:  # any case of its id or of an alias: the few rows of that name, through its index
             names = finding_names.c
             source = finding_names.join(finding_rows, sa.and_(*(names[k] == rows[k] for k in FINDING_KEY)))
-            where += [names.project == project, names.kind == kind, names.name == finding.upper(), names.run.in_(scan)]
+            where += [names.project == project, names.kind == kind, names.name == finding, names.run.in_(scan)]
         if fixable is not None:
             where.append(rows.fixed != "" if fixable else rows.fixed == "")
         if layer:

@@ -151,10 +151,11 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             raise HTTPException(404, f"No run {named} in this project" if named else "No such run in this project")
         return row
 
-    def scanned_run(project: str, number: int, asked: str = "", then: str = "") -> RowMapping:
-        """The project's run ``number``, which scanned images: a dry run's findings are not none (422)."""
+    def scanned_run(project: str, number: int, asked: str = "", then: str = "", images: bool = False) -> RowMapping:
+        """The project's run ``number`` as a scan: a dry run's findings are not none (422); ``images``: a
+        scan that scanned none (all failed, an empty registry) is refused too (nothing to compare with)."""
         row = project_run(project, number, asked)
-        if store.latest_scan(project, store.scan_runs(project, number)) is None:
+        if row["mode"] == "dry-run" or (images and not store.latest_scan(project, store.scan_runs(project, number))):
             raise HTTPException(422, f"Run {number} scanned no image (a dry run?){then}")
         return row
 
@@ -227,7 +228,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             if not registry.startswith(("https://", "http://")):
                 raise ValueError("registry is the registry's URL")
             if scan_id is not None:
-                wire.text(scan_id, "scan_id")
+                scan_id = wire.text(scan_id, "scan_id")
                 if scan_id.startswith("run-"):  # (as --scan-id: "run-<id>" is a run's scan of its own)
                     raise ValueError("a scan_id beginning run- is a run's own: choose another")
             if not (isinstance(shard, list) and len(shard) == 2 and all(isinstance(n, int) for n in shard)):
@@ -242,8 +243,9 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             known = store.run_with_options(project, options)
             if known is not None:
                 return known
-            if scan_id is not None and store.scan_recorded_here(project, scan_id):
-                raise HTTPException(409, "scan_id names a scan recorded by tcs-registry itself: choose another")
+            if scan_id is not None and store.share_recorded_here(project, scan_id, tuple(shard)):
+                # (a later run of a share stands for it: this one would replace that run's findings)
+                raise HTTPException(409, "tcs-registry itself recorded this share of scan_id: choose another")
             return store.begin_run(
                 project, registry, registry_type, mode, options, scan_id=scan_id, shard=tuple(shard), here=False
             )
@@ -519,8 +521,9 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         scan, since = (findings.run_number(request.query_params.get(name, "")) for name in ("scan", "since"))
         if 0 in (scan, since):
             raise HTTPException(422, "scan and since are runs' numbers")
-        then = {scan: "", since: ": nothing to compare with"}
-        rows = {asked: scanned_run(project, asked, then=then[asked]) for asked in (scan, since) if asked is not None}
+        rows = {scan: scanned_run(project, scan)} if scan is not None else {}
+        if since is not None:
+            rows[since] = scanned_run(project, since, then=": nothing to compare with", images=True)
         latest = store.registries(project)
         if since is not None:  # (a scan is compared with one of its own registry)
             registry = rows[since]["registry"]
@@ -579,7 +582,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         file to upload to GitHub code scanning."""
         page_reader(request, project)
         number = findings.run_number(run) or 0
-        registry = scanned_run(project, number, run, ": nothing to write as SARIF")["registry"]
+        registry = scanned_run(project, number, run, ": nothing to write as SARIF", images=True)["registry"]
         scan = store.scan_runs(project, number)
         name = report_name(urlsplit(registry).netloc, f"run-{number}")
         document = registry_sarif(store, project, scan).document()

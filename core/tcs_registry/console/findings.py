@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from ..store import Store, storable
+from ..store import Store
 from ..vulns.severity import LEVELS
 
 PAGE = 50  # rows a page, by default
@@ -34,7 +34,6 @@ class Filters:
             raise FilterError(f"{shown(unknown_names[0])} is no filter: {', '.join(sorted(FILTERS))}")
         if too_long := [name for name, value in params.items() if len(value) > LONGEST]:
             raise FilterError(f"{too_long[0]} is at most {LONGEST} characters")
-        params = {name: storable(value) for name, value in params.items()}  # (as the names were stored)
         severity = tuple(level for level in (s.strip().upper() for s in params.get("severity", "").split(",")) if level)
         if unknown := [level for level in severity if level not in LEVELS]:
             levels = ", ".join(level.lower() for level in reversed(LEVELS))
@@ -65,8 +64,9 @@ LONGEST = 4096  # characters a filter's value may have (a name or tag is shorter
 
 
 def shown(text: str) -> str:
-    """A value of the query in an error: quoted, and cut (its sender may send a megabyte)."""
-    return repr(text if len(text) <= 40 else text[:40] + "...")
+    """A value of the query in an error: quoted if short (a long one may be anything: a token pasted in
+    the wrong place, a megabyte)."""
+    return repr(text) if len(text) <= 16 else "of that length"
 
 
 FIXABLE = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}

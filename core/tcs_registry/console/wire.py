@@ -46,16 +46,18 @@ def image_from_wire(value: Any) -> ImageDescription:
         text(value.get("tag"), "tag"),
         text(value.get("digest"), "digest"),
         text(value.get("media_type"), "media_type", empty=True),
-        tuple(platform_from_wire(p) for p in platforms),
+        tuple(platform_from_wire(p, least=1) for p in platforms),
         parse_time(value.get("build_time")),
     )
 
 
-def platform_from_wire(value: Any) -> Platform:
+def platform_from_wire(value: Any, least: int = 2) -> Platform:
+    """``least``: 1 for an image's platforms, which may name an os alone (as an index entry or a config
+    without an architecture does, and the scanner sends it); a scanned platform has both."""
     parts = text(value, "a platform").split("/")
-    if not 2 <= len(parts) <= 3 or not all(parts):
+    if not least <= len(parts) <= 3 or not all(parts):
         raise ValueError("a platform must be os/architecture[/variant]")
-    return Platform(*[*parts, None][:3])
+    return Platform(*[*parts, None, None][:3])
 
 
 def scan_to_wire(scanned: Scanned) -> dict[str, Any]:
@@ -117,7 +119,6 @@ def _typed(kind: type, item: Any, what: str) -> dict[str, Any]:
         if annotation == "str":
             if not isinstance(value, str) or len(value) > 10 * _TEXT:
                 raise ValueError(f"{what}'s {name} must be text")
-            value = storable(value)
         elif annotation.startswith("tuple[str"):
             if not isinstance(value, list | tuple) or not all(isinstance(x, str) for x in value):
                 raise ValueError(f"{what}'s {name} must be a list of strings")

@@ -64,6 +64,9 @@ class QuayClient(RegistryClient):
                 "a Quay access token ($token) reads the one repository it was made for: name it in the URL "
                 f"({registry.scheme}://{registry.host}/<organization>/<repository>)"
             )
+        if self.namespace is None and "/" not in self.path and (self.oauth or credentials.anonymous):
+            # (listed by the REST API, organization by organization: refused before anything is asked)
+            raise UsageError("Quay lists repositories per organization: name it in the URL (https://quay.io/<org>)")
         super().__init__(replace(registry, path=""), credentials, **kwargs)
 
     def scope_for(self, url: str) -> str | None:
@@ -136,8 +139,7 @@ class QuayClient(RegistryClient):
             )
 
     def _rest_repositories(self) -> Iterator[str]:
-        if self.namespace is None:
-            raise UsageError("Quay lists repositories per organization: name it in the URL (https://quay.io/<org>)")
+        assert self.namespace is not None  # (refused at the start otherwise)
         what = f"Quay repositories of {self.namespace}"
         query = {"namespace": self.namespace, "public": "true", "repo_kind": "image"}
         pages = self.paginate(
