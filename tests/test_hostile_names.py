@@ -266,3 +266,29 @@ def test_a_short_password_that_is_a_word_of_a_name_leaves_the_name_whole(tcs, an
     assert result.code == 0, result.err
     host = anonymous_registry.host
     assert csv_rows(report_path(out_dir, host)) == expected_rows(host, standard.expected)
+
+
+def test_a_signed_url_a_registry_redirects_to_is_never_logged_whole(fresh_registry, tmp_path):
+    """Blobs sent to a store by a signed URL (S3's X-Amz-Signature) that does not answer: with -v, urllib3's
+    own retry lines quote the URL; its query's values are starred out there too, as in the error."""
+    import subprocess
+
+    from tcs_registry.testing.helpers import console_script
+    from tcs_registry.testing.images import Pusher, make_layer
+    from tcs_registry.testing.proxy import Proxy
+
+    Pusher(fresh_registry.url).image("app", "1", created=None, layers=[make_layer({"a": b"1"})])
+    signed = "http://127.0.0.1:9/blob?X-Amz-Credential=AKIDSECRET&X-Amz-Signature=SIGSECRET"
+
+    def redirect(target, session, upstream):
+        return (307, {"Location": signed}, b"") if "/blobs/" in target else None
+
+    with Proxy(fresh_registry.url, redirect) as proxy:
+        run = subprocess.run(
+            [console_script(), "registry", proxy.url, "--mode=dry-run", "-v", f"--state-dir={tmp_path}",
+             f"--output-dir={tmp_path}"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert run.returncode == 4, run.stderr[-2000:]
+    assert "Retrying (PacedRetry" in run.stderr and "/blob?X-Amz-Credential=***&X-Amz-Signature=***" in run.stderr
+    assert "SECRET" not in run.stderr

@@ -68,9 +68,14 @@ def redact(*secrets: str | None) -> None:
         SECRETS.add(secret)
 
 
+# a query's value in a URL or a request line (a signed URL's X-Amz-Signature, a token in a query), as
+# urllib3's and requests' messages quote them ("... with url: /blob?X-Amz-Signature=...")
+QUERY_VALUE = re.compile(r"(?<=[?&])([^=&?#\s'\"]+)=[^&#\s'\")]+")
+
+
 def hide(text: str) -> str:
-    """``text`` with every secret in it written as ``***``."""
-    return SECRETS.hide(text)
+    """``text`` with every secret in it written as ``***``, and every URL query's values."""
+    return QUERY_VALUE.sub(r"\1=***", SECRETS.hide(text))
 
 
 def hide_in_name(name: str) -> str:
