@@ -320,3 +320,14 @@ def test_a_run_that_fails_before_its_first_row_leaves_the_last_report_as_it_was(
     assert result.code == 3, result.err
     assert next(m for m in result.messages if m.startswith("error")).startswith("error\trepository catalog: ")
     assert last.read_text() == "repository,tag,build_time,skipped\nlast/run,1,,false\n"
+
+
+def test_a_url_ending_with_a_digest_says_how_to_keep_one_image(tcs):
+    """`docker pull`'s reference pasted whole: not taken for credentials (the '@'), not echoed."""
+    result = tcs("registry", f"127.0.0.1:5000/team/app@sha256:{'0' * 64}", "--mode=dry-run")
+    _one_error(
+        result,
+        2,
+        "malformed registry URL: its path ends with a digest (@sha256:...): a URL names a registry, a repository"
+        " or an image (every tag of it); keep one tag with --allowList='<repository>:<tag>'",
+    )

@@ -118,6 +118,11 @@ def parse_registry_url(text: str) -> tuple[str, str, str]:
     raw = text.strip()
     if "://" not in raw:
         raw = ("http://" if raw.lower().startswith(LOOPBACK_HOSTS) else "https://") + raw
+    if re.search(r"/[^@]*@sha256:[0-9a-f]{64}/?$", raw.partition("://")[2]):  # `docker pull`'s reference
+        raise UsageError(
+            "malformed registry URL: its path ends with a digest (@sha256:...): a URL names a registry, a"
+            " repository or an image (every tag of it); keep one tag with --allowList='<repository>:<tag>'"
+        )
     if "@" in raw:  # user:password@host, however broken: never echo what stands before the "@"
         shown = re.sub(r"^([^:/]*://)?.*@", r"\1***@", text.strip())
         raise UsageError(

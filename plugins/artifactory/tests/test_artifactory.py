@@ -83,6 +83,26 @@ def test_the_urls_artifactory_gives(tcs, pm, artifactory, artifactory_expected, 
     assert artifactory.upstream_walks[walks:] == []
 
 
+def test_a_url_naming_a_tag_says_how_to_keep_one(tcs, pm, artifactory):
+    """`docker pull`'s reference pasted whole: the tag is not taken for part of the image's name (a
+    repository 'library/busybox:1.36' that is not there); the run is refused before it begins."""
+    asked = len(artifactory.requests)
+    url = f"{artifactory.url}/docker-remote/library/busybox:1.36"
+    result = tcs("registry", url, "--mode=dry-run", *PASSWORD, "--registry-type=artifactory", pm=pm)
+    assert result.code == 2, result.err
+    assert result.messages[-1] == (
+        "error\tthe URL path names 'library/busybox:1.36', with its tag or digest: a URL names a repository or an"
+        " image (every tag of it); for one tag, name the image and add --allowList='docker-remote/library/busybox:1.36'"
+    )
+    assert len(artifactory.requests) == asked
+    digest = tcs(
+        "registry", f"{artifactory.url}/docker-local/app@sha256:{'0' * 64}", "--registry-type=artifactory", pm=pm
+    )
+    assert digest.code == 2 and digest.messages[-1].startswith(
+        "error\tmalformed registry URL: its path ends with a digest"
+    )
+
+
 def test_a_repository_by_the_subdomain_method(tcs, pm, artifactory_subdomain, artifactory_expected, out_dir):
     """docker-local.art.example.com: the repository's V2 API at the host's root, names without the key."""
     result = tcs("registry", artifactory_subdomain.url, "--mode=dry-run", *PASSWORD, pm=pm)

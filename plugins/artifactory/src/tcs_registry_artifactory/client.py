@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
-from tcs_registry import Credentials, Registry, RegistryError
+from tcs_registry import Credentials, Registry, RegistryError, UsageError
 from tcs_registry.http import RoutedRegistryClient, json_field, json_list
 from tcs_registry.report import plural
 
@@ -41,12 +41,18 @@ def target(path: str) -> Target:
         return Target([])
     match = _PATH.match(path)
     if not match:
-        raise RegistryError(
+        raise UsageError(
             f"cannot tell the Docker repository from the URL path {path!r}: "
             "use https://<host>/artifactory/api/docker/<repo-key> or https://<host>/<repo-key>"
         )
     key = next(k for k in match.group("api", "ui", "web", "v2", "key") if k)
     image = path[match.end() :].strip("/")
+    if re.search(r"(?::[^/:@]*|@[^/]*)$", image):  # (`docker pull`'s reference, pasted whole)
+        name, _, tag = image.rpartition(":") if "@" not in image else image.partition("@")
+        raise UsageError(
+            f"the URL path names {image!r}, with its tag or digest: a URL names a repository or an image (every"
+            f" tag of it); for one tag, name the image and add --allowList='{key}/{name}:{tag}'"
+        )
     return Target([key], image.lower() or None)
 
 
