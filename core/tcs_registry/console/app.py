@@ -11,6 +11,7 @@ import io
 import json
 import re
 import secrets
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -50,6 +51,7 @@ SECURITY_HEADERS = {
 READERS = ("read", "admin")
 BODY = 32 * 1024 * 1024  # bytes a submission may have (the client keeps its requests under a quarter of it)
 EXPORT = 200_000  # findings an export holds, at most
+SESSION_SECONDS = 12 * 3600  # a login lasts this long
 COUNT = re.compile(r"-?[0-9]{1,15}")
 
 
@@ -69,12 +71,13 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         session_cookie="tcs_session",
         same_site="strict",
         https_only=https,
-        max_age=12 * 3600,
+        max_age=SESSION_SECONDS,
     )
     # every template escapes what it shows, whatever its name (select_autoescape would by extension only)
-    # the sessions logged in (session id -> token id): the cookie names one, signed; logging out ends it
-    # for every copy of the cookie (a restart ends them all, as the signing key is the process's own)
-    live: dict[str, int] = {}
+    # the sessions logged in (session id -> token id, when): the cookie names one, signed; logging out ends
+    # it for every copy of the cookie (a restart ends them all, as the signing key is the process's own);
+    # one older than its cookie is forgotten (a console up for months keeps no session of every login)
+    live: dict[str, tuple[int, float]] = {}
     templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -105,7 +108,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         return token
 
     def session_token(request: Request) -> RowMapping | None:
-        token_id = live.get(str(request.session.get("sid")))  # a session logged out is gone here, copied or not
+        token_id, _ = live.get(str(request.session.get("sid")), (None, 0.0))  # logged out: gone, copied or not
         row = store.token_by_id(token_id) if token_id is not None else None
         if row is None:
             request.session.clear()
@@ -371,7 +374,10 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             return render(request, "login.html", 403, error=error, next=back)
         request.session.clear()
         sid = secrets.token_urlsafe(24)
-        live[sid] = row["id"]
+        now = time.monotonic()
+        for old in [key for key, (_, began) in live.items() if now - began > SESSION_SECONDS]:
+            del live[old]
+        live[sid] = (row["id"], now)
         request.session.update(sid=sid, csrf=secrets.token_urlsafe(24))
         home = f"/projects/{quote(row['project'], safe='')}"
         return RedirectResponse(back if back == home or back.startswith(home + "/") else home, 303)
