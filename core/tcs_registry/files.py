@@ -47,6 +47,15 @@ def open_private(path: Path, newline: str | None = None) -> TextIO:
     return open(descriptor, "w", encoding="utf-8", newline=newline)
 
 
+def check_writable(path: Path) -> None:
+    """OSError unless a file can be written at ``path``: opened for appending (nothing it holds is lost),
+    never through a planted link, and removed again if it was not there."""
+    made = not os.path.lexists(path)
+    os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE))
+    if made:
+        path.unlink()
+
+
 def write_private(path: Path, text: str) -> None:
     with open_private(path) as handle:
         handle.write(text)

@@ -68,13 +68,17 @@ def redact(*secrets: str | None) -> None:
         SECRETS.add(secret)
 
 
-# a query's value in a URL or a request line (a signed URL's X-Amz-Signature, a token in a query), as
-# urllib3's and requests' messages quote them ("... with url: /blob?X-Amz-Signature=...")
-QUERY_VALUE = re.compile(r"(?<=[?&])([^=&?#\s'\"]+)=[^&#\s'\")]+")
+# a secret's value in a URL's query (a signed URL's X-Amz-Signature and X-Amz-Credential, an Azure SAS's
+# sig, a token), as urllib3's and requests' messages quote them ("... with url: /blob?X-Amz-Signature=...")
+QUERY_VALUE = re.compile(
+    r"(?<=[?&])([\w.-]*(?:sig|signature|token|key|credential|secret|password|passwd|auth|session|code)[\w.-]*)"
+    r"=[^&#\s'\")]+",
+    re.IGNORECASE,
+)
 
 
 def hide(text: str) -> str:
-    """``text`` with every secret in it written as ``***``, and every URL query's values."""
+    """``text`` with every secret in it written as ``***``, and the values of a URL query's secrets."""
     return QUERY_VALUE.sub(r"\1=***", SECRETS.hide(text))
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 from .errors import UsageError
-from .files import open_private, private_dir, refusal
+from .files import check_writable, open_private, private_dir, refusal
 from .redaction import hide_in_name
 
 COLUMNS = ("repository", "tag", "build_time", "skipped")
@@ -69,11 +69,8 @@ class CsvReport:
         self._writer: Any = None
         self.broken = False  # a write was refused (a full disk): said once, the run goes on
         self._flushed = time.monotonic()
-        try:  # writable (and not a directory): said now, not at the first row
-            made = not self.path.exists()
-            self.path.open("a").close()
-            if made:
-                self.path.unlink()
+        try:  # writable (not a directory, not a link): said now, not at the first row
+            check_writable(self.path)
         except OSError as exc:
             raise self._refused(exc) from None
 
