@@ -50,7 +50,7 @@ from .results import ResultWriter, findings_document, matched_again
 from .settings import Settings
 from .signals import raise_if_stopped
 from .sniffing import HttpProbe, select_registry_type
-from .store import Heartbeat, LayerCache, Store, StoreError, shown
+from .store import Heartbeat, LayerCache, Store, StoreError, own_scan_id, shown
 from .submit import Console, Submitter, client_key, console_scan_id, remember_unsent
 from .vendor import client_class
 from .vulns.database import VulnDatabase
@@ -528,7 +528,7 @@ class Discovery:
         if s.console and here and _same_console(s.console, here):  # sent, each scan would be recorded twice
             log.warning("The console at %s serves this store: the run is recorded once, here, not sent too", here)
         elif s.console and s.token:
-            self.submitter = self._submitter(scan_id or f"run-{run_id}")
+            self.submitter = self._submitter(scan_id or own_scan_id(run_id))
         status = "interrupted"
         pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="describe")
         progress = Progress(self.counts, self.traffic, self.analyser is not None)

@@ -428,7 +428,7 @@ class Store:
                 values.update(runner=RUNNER, alive_at=_now())
             run = int(connection.execute(runs.insert().values(**values)).inserted_primary_key[0])
             if scan_id is None:  # a scan of its own
-                connection.execute(runs.update().where(runs.c.id == run).values(scan_id=f"run-{run}"))
+                connection.execute(runs.update().where(runs.c.id == run).values(scan_id=own_scan_id(run)))
             connection.execute(run_options.insert().values(run=run, options=options))
             return run
 
@@ -1140,6 +1140,13 @@ def finding_rows_of(
                 )
             )
     return [{k: storable(v) for k, v in row.items()} for row in rows]
+
+
+OWN_SCAN = "run-"  # the scan id of a run that is a scan of its own (no --scan-id): run-<id>; kept for them
+
+
+def own_scan_id(run: int) -> str:
+    return f"{OWN_SCAN}{run}"
 
 
 def storable(value: Any) -> Any:

@@ -25,7 +25,7 @@ from .console.wire import BATCH, image_to_wire, scan_to_wire
 from .errors import UsageError
 from .files import private_dir, write_private
 from .models import ImageDescription
-from .store import Scanned, Store
+from .store import OWN_SCAN, Scanned, Store, own_scan_id
 
 log = logging.getLogger("tcs_registry")
 UNSENT = "unsent.json"
@@ -161,12 +161,12 @@ def push(store: Store, state_dir: Path, run: int, console: Console) -> int:
     row = store.run(console.project, run)
     if row is None:
         raise UsageError(f"no run {run} in project {console.project!r}; `tcs-registry results` lists the runs")
-    scan_id = row["scan_id"] or f"run-{run}"
+    scan_id = row["scan_id"] or own_scan_id(run)
     begin = {
         "registry": row["registry"],
         "registry_type": row["registry_type"],
         "mode": row["mode"],
-        "scan_id": console_scan_id(state_dir, run, scan_id, not scan_id.startswith("run-")),
+        "scan_id": console_scan_id(state_dir, run, scan_id, not scan_id.startswith(OWN_SCAN)),
         "shard": [row["shard"], row["shards"]],
         "client": client_key(state_dir, run),
     }

@@ -32,7 +32,7 @@ from .. import __version__
 from ..analysis import sbom
 from ..report import report_name, safe_cell
 from ..results import changes, registry_sarif, stored_scan
-from ..store import Store
+from ..store import OWN_SCAN, Store
 from ..vulns.sarif import to_sarif
 from ..vulns.severity import LEVELS, rank
 from . import findings, tokens, wire
@@ -232,7 +232,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
                 raise ValueError("registry is the registry's URL")
             if scan_id is not None:
                 scan_id = wire.text(scan_id, "scan_id")
-                if scan_id.startswith("run-"):  # (as --scan-id: "run-<id>" is a run's scan of its own)
+                if scan_id.startswith(OWN_SCAN):  # (as --scan-id: "run-<id>" is a run's scan of its own)
                     raise ValueError("a scan_id beginning run- is a run's own: choose another")
             if not (isinstance(shard, list) and len(shard) == 2 and all(isinstance(n, int) for n in shard)):
                 raise ValueError("shard is [K, N]")
@@ -259,7 +259,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         """The project's run begun through this API (a finished one too: sending again changes nothing, a
         lost answer is retried, `results push` sends a run again whole); one recorded by tcs-registry
         itself is no submitter's to change."""
-        row = project_run(project, findings.run_number(run) or 0, run)
+        row = project_run(project, findings.query_number(run) or 0, run)
         if not store.submitted(row["id"]):
             raise HTTPException(403, f"Run {row['id']} was not begun through this API: a submitter cannot change it")
         return row
@@ -399,9 +399,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         token = page_reader(request, project)
         params = dict(request.query_params)
         filters = filters_of(project, {name: value for name, value in params.items() if name != "page"})
-        page_text = params.get("page", "1")
-        number = int(page_text) if page_text.isdecimal() and page_text.isascii() and len(page_text) < 7 else 1
-        number = max(1, number)
+        number = findings.query_number(params.get("page", "")) or 1  # (what is no page number: the first)
         found = findings.page(store, project, kind, filters, (number - 1) * findings.PAGE, links=True)
         if not found.items and found.total:  # past the end (a link kept while the findings shrank): the last
             number = -(-found.total // findings.PAGE)
@@ -442,7 +440,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         """One image's latest scan (or its scan in ``run``): each platform's packages (with the layer that
         brought each), its vulnerabilities and its config checks; and every scan of it."""
         token = page_reader(request, project)
-        number = findings.run_number(run)
+        number = findings.query_number(run)
         among = store.scan_runs(project, number) if number and store.run(project, number) else None
         scanned = store.last_scanned(project, repository, tag, among=among) if repository and tag else []
         scanned = [(row, doc) for row, doc in scanned if not registry or row["registry"] == registry]
@@ -503,7 +501,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         """The layers shared by several images that bring them vulnerabilities: a base image to rebuild
         on brings the fix to every image above it."""
         token = page_reader(request, project)
-        number = findings.run_number(scan)
+        number = findings.query_number(scan)
         if number is not None:
             scanned_run(project, number, scan)
         rows = store.by_layer(project, findings.scan_runs(store, project, number))
@@ -524,7 +522,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         """What changed in a scan (by default each registry's latest) since each image's previous scan, or
         since the scan of run `since`."""
         token = page_reader(request, project)
-        scan, since = (findings.run_number(request.query_params.get(name, "")) for name in ("scan", "since"))
+        scan, since = (findings.query_number(request.query_params.get(name, "")) for name in ("scan", "since"))
         if 0 in (scan, since):
             raise HTTPException(422, "scan and since are runs' numbers")
         rows = {scan: scanned_run(project, scan)} if scan is not None else {}
@@ -567,7 +565,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         """One image platform's scan in ``run`` (by default its latest) as SARIF (GitHub code scanning) or
         a CycloneDX SBOM."""
         page_reader(request, project)
-        number = findings.run_number(run)
+        number = findings.query_number(run)
         among = [number] if number is not None else None
         scanned = [
             (row, document)
@@ -587,7 +585,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         """A scan of a registry as one SARIF run, as `tcs-registry results --format sarif` writes it: the
         file to upload to GitHub code scanning."""
         page_reader(request, project)
-        number = findings.run_number(run) or 0
+        number = findings.query_number(run) or 0
         registry = scanned_run(project, number, run, ": nothing to write as SARIF", images=True)["registry"]
         scan = store.scan_runs(project, number)
         name = report_name(urlsplit(registry).netloc, f"run-{number}")
@@ -643,7 +641,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         admin(request, project)
         if not secrets.compare_digest(csrf_token.encode(), csrf(request).encode()):
             raise HTTPException(403, "The form expired: try again")
-        number = findings.run_number(token_id)  # (a number as a run's is)
+        number = findings.query_number(token_id)
         if not number:
             raise HTTPException(404, "No such token in this project")
         store.revoke_token(number, project)  # another project's token: nothing

@@ -41,7 +41,7 @@ class Filters:
         fixable_text = params.get("fixable", "").strip().lower()
         if fixable_text and fixable_text not in FIXABLE:
             raise FilterError("fixable is true or false")
-        scan = run_number(params.get("scan", ""))
+        scan = query_number(params.get("scan", ""))
         if scan == 0:
             raise FilterError("scan is a run's number")
         return cls(
@@ -72,8 +72,9 @@ def shown(text: str) -> str:
 FIXABLE = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
-def run_number(text: str) -> int | None:
-    """A run's number in a query: none for ``""``; 0, which names no run, for what is not a number."""
+def query_number(text: str) -> int | None:
+    """A number in a query or a path (a run's, a page's, a token's id): none for ``""``; 0, which names
+    none, for what is not a positive number of ASCII digits (int() takes any script's) under 10 digits."""
     text = text.strip()
     return None if not text else int(text) if text.isdecimal() and text.isascii() and len(text) < 10 else 0
 
