@@ -331,3 +331,27 @@ def test_a_url_ending_with_a_digest_says_how_to_keep_one_image(tcs):
         "malformed registry URL: its path ends with a digest (@sha256:...): a URL names a registry, a repository"
         " or an image (every tag of it); keep one tag with --allowList='<repository>:<tag>'",
     )
+
+
+def test_a_fifo_where_the_report_goes_is_refused_not_waited_on(tcs, fresh_registry, out_dir):
+    """Opening a FIFO to write waits for a reader: forever. Refused at once, as any file that is not one."""
+    import os
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fifo = report_path(out_dir, fresh_registry.host)
+    os.mkfifo(fifo)
+    result = tcs("registry", fresh_registry.url, "--mode=dry-run")
+    _one_error(result, 2, f"cannot write the report {str(fifo)!r}: No such device or address; use --output-dir")
+
+
+def test_hiding_a_query_secret_takes_no_longer_than_reading_the_text():
+    """A registry's error message of 60,000 characters that repeats a secret's name: starred out at once
+    (a pattern that backtracked took seconds, its time growing with the square of the length)."""
+    import time
+
+    from tcs_registry.redaction import hide
+
+    began = time.monotonic()
+    assert hide("&" + "key" * 20_000) == "&" + "key" * 20_000
+    assert hide("?a=1&" * 10_000 + "sig=s3") == "?a=1&" * 10_000 + "sig=***"
+    assert time.monotonic() - began < 1.0

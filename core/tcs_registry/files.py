@@ -48,12 +48,21 @@ def open_private(path: Path, newline: str | None = None) -> TextIO:
 
 
 def check_writable(path: Path) -> None:
-    """OSError unless a file can be written at ``path``: opened for appending (nothing it holds is lost),
-    never through a planted link, and removed again if it was not there."""
-    made = not os.path.lexists(path)
-    os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE))
-    if made:
-        path.unlink()
+    """OSError unless a file can be written at ``path``: made and removed again if it is not there, else
+    opened for appending (nothing it holds is lost); never through a planted link, never a FIFO's
+    wait for a reader, nor any file that is not a regular one."""
+    flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+    try:
+        os.close(os.open(path, flags | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:
+        descriptor = os.open(path, flags | os.O_APPEND)  # (a FIFO with no reader: ENXIO, at once)
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file")
+        finally:
+            os.close(descriptor)
+    else:
+        path.unlink()  # (made here, by O_EXCL: no one else's)
 
 
 def write_private(path: Path, text: str) -> None:

@@ -375,8 +375,8 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         request.session.clear()
         sid = secrets.token_urlsafe(24)
         now = time.monotonic()
-        for old in [key for key, (_, began) in live.items() if now - began > SESSION_SECONDS]:
-            del live[old]
+        for old in [key for key, (_, began) in list(live.items()) if now - began > SESSION_SECONDS]:
+            live.pop(old, None)  # (logins run on a pool's threads: list() is taken at once, a key gone is no error)
         live[sid] = (row["id"], now)
         request.session.update(sid=sid, csrf=secrets.token_urlsafe(24))
         home = f"/projects/{quote(row['project'], safe='')}"

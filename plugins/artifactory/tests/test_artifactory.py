@@ -83,7 +83,7 @@ def test_the_urls_artifactory_gives(tcs, pm, artifactory, artifactory_expected, 
     assert artifactory.upstream_walks[walks:] == []
 
 
-def test_a_url_naming_a_tag_says_how_to_keep_one(tcs, pm, artifactory):
+def test_a_url_naming_a_tag_says_how_to_keep_one(tcs, pm, artifactory, out_dir):
     """`docker pull`'s reference pasted whole: the tag is not taken for part of the image's name (a
     repository 'library/busybox:1.36' that is not there); the run is refused before it begins."""
     asked = len(artifactory.requests)
@@ -91,10 +91,15 @@ def test_a_url_naming_a_tag_says_how_to_keep_one(tcs, pm, artifactory):
     result = tcs("registry", url, "--mode=dry-run", *PASSWORD, "--registry-type=artifactory", pm=pm)
     assert result.code == 2, result.err
     assert result.messages[-1] == (
-        "error\tthe URL path names 'library/busybox:1.36', with its tag or digest: a URL names a repository or an"
-        " image (every tag of it); for one tag, name the image and add --allowList='docker-remote/library/busybox:1.36'"
+        "error\tthe URL path names 'library/busybox:1.36', with its tag: a URL names a repository or an image (every"
+        " tag of it); for one tag, name the image alone and add --allowList='*:1.36'"
     )
     assert len(artifactory.requests) == asked
+    pasted = tcs("registry", f"{artifactory.url}/busybox:1.36", "--registry-type=artifactory", *PASSWORD, pm=pm)
+    assert pasted.code == 2 and pasted.messages[-1].startswith("error\tthe URL path names 'busybox:1.36', with its tag")
+    kept = tcs("registry", url.removesuffix(":1.36"), "--mode=dry-run", "--allowList=*:1.36", *PASSWORD, pm=pm)
+    assert kept.code == 0, kept.err  # (the hint followed: that tag kept)
+    assert [row[1:4:2] for row in csv_rows(report_path(out_dir, artifactory.host))[1:]] == [["1.36", "false"]]
     digest = tcs(
         "registry", f"{artifactory.url}/docker-local/app@sha256:{'0' * 64}", "--registry-type=artifactory", pm=pm
     )

@@ -47,11 +47,12 @@ def target(path: str) -> Target:
         )
     key = next(k for k in match.group("api", "ui", "web", "v2", "key") if k)
     image = path[match.end() :].strip("/")
-    if re.search(r"(?::[^/:@]*|@[^/]*)$", image):  # (`docker pull`'s reference, pasted whole)
-        name, _, tag = image.rpartition(":") if "@" not in image else image.partition("@")
+    named = image or key  # (`docker pull`'s reference pasted whole: a tag is in no key's or image's name)
+    if ":" in named:
+        tag = named.rpartition(":")[2]
         raise UsageError(
-            f"the URL path names {image!r}, with its tag or digest: a URL names a repository or an image (every"
-            f" tag of it); for one tag, name the image and add --allowList='{key}/{name}:{tag}'"
+            f"the URL path names {named!r}, with its tag: a URL names a repository or an image (every tag of"
+            f" it); for one tag, name the image alone and add --allowList='*:{tag}'"
         )
     return Target([key], image.lower() or None)
 
