@@ -57,30 +57,26 @@ def open_csv(path: Path, columns: tuple[str, ...]) -> tuple[IO[str], Any]:
     return handle, writer
 
 
-class CsvReport:
-    """Rows are written as they come and flushed at least once a second (and at the end), so an
-    interrupted run leaves a usable report. The file is made with its first row, or at the end of a run
-    that finished with none (an empty registry): a run that fails or is stopped before its first row
-    leaves the last run's report as it was, not an empty one in its place."""
+class CsvFile:
+    """A CSV file written as a run goes, made with its first row (or when ``_write(None)`` asks for it):
+    a write the disk refuses (a full disk) is one error line and ``broken``, and the run goes on (the
+    store has everything all the same); the summary names the file only if it was ``written`` whole."""
 
-    def __init__(self, directory: Path, host: str, shard: tuple[int, int] = (1, 1)) -> None:
-        self.path = directory / report_name(host, shard=shard)
+    COLUMNS: tuple[str, ...] = ()
+    WHAT = "report"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self._file: IO[str] | None = None
         self._writer: Any = None
-        self.broken = False  # a write was refused (a full disk): said once, the run goes on
-        self._flushed = time.monotonic()
-        try:  # writable (not a directory, not a link): said now, not at the first row
-            check_writable(self.path)
-        except OSError as exc:
-            raise self._refused(exc) from None
+        self.broken = False
 
     @property
     def written(self) -> bool:
-        """Whether this run wrote the file whole (a row, or the header of a run that found none)."""
         return self._file is not None and not self.broken
 
     def _refused(self, exc: OSError) -> UsageError:
-        return UsageError(f"cannot write the report {str(self.path)!r}: {refusal(exc)}; use --output-dir")
+        return UsageError(f"cannot write the {self.WHAT} {str(self.path)!r}: {refusal(exc)}; use --output-dir")
 
     def _write(self, row: list[str] | None, flush: bool = False) -> None:
         """The row written (None: the file made, if it is not), unless a write was refused before."""
@@ -88,14 +84,36 @@ class CsvReport:
             return
         try:
             if self._file is None:
-                self._file, self._writer = open_csv(self.path, COLUMNS)
+                self._file, self._writer = open_csv(self.path, self.COLUMNS)
             if row is not None:
                 self._writer.writerow(row)
             if flush:
                 self._file.flush()
-        except OSError as exc:  # (the store has every image all the same: the run goes on, and is partial)
+        except OSError as exc:
             self.broken = True
-            log.error("Cannot write the report %s: %s", self.path, refusal(exc))
+            log.error("Cannot write the %s %s: %s", self.WHAT, self.path, refusal(exc))
+
+    def close(self) -> None:
+        if self._file is not None:
+            with suppress(OSError):  # (what could not be written was said)
+                self._file.close()
+
+
+class CsvReport(CsvFile):
+    """Rows are written as they come and flushed at least once a second (and at the end), so an
+    interrupted run leaves a usable report. The file is made with its first row, or at the end of a run
+    that finished with none (an empty registry): a run that fails or is stopped before its first row
+    leaves the last run's report as it was, not an empty one in its place."""
+
+    COLUMNS = COLUMNS
+
+    def __init__(self, directory: Path, host: str, shard: tuple[int, int] = (1, 1)) -> None:
+        super().__init__(directory / report_name(host, shard=shard))
+        self._flushed = time.monotonic()
+        try:  # writable (not a directory, not a link): said now, not at the first row
+            check_writable(self.path)
+        except OSError as exc:
+            raise self._refused(exc) from None
 
     def row(self, repository: str, tag: str, build_time: str, skipped: bool) -> None:
         name, tag = safe_cell(hide_in_name(repository)), safe_cell(hide_in_name(tag))  # (a credential echoed)
@@ -109,54 +127,33 @@ class CsvReport:
         """``finished``: the run ended (complete or partial), a report of no rows is its answer too."""
         if finished:
             self._write(None, flush=True)
-        if self._file is not None:
-            with suppress(OSError):  # (what could not be written was said)
-                self._file.close()
+        super().close()
 
 
-class FailureReport:
+class FailureReport(CsvFile):
     """Every repository and image that failed, and why: ``<host>-failures.csv`` (repository, tag,
     code, reason; the tag empty for a repository whose tags could not be listed), written as failures
     come and only if there are any. A previous run's file is removed when a run starts."""
 
     COLUMNS = ("repository", "tag", "code", "reason")
+    WHAT = "failures report"
 
     def __init__(self, directory: Path, host: str, shard: tuple[int, int] = (1, 1)) -> None:
-        self.path = directory / report_name(host, "failures", shard)
+        super().__init__(directory / report_name(host, "failures", shard))
         self.codes: Counter[str] = Counter()  # the failures by code
-        self._file: IO[str] | None = None
-        self._broken = False
         try:
             self.path.unlink(missing_ok=True)
         except OSError as exc:  # the output directory is a file, the report's name a directory
-            raise UsageError(f"cannot write {str(self.path)!r}: {refusal(exc)}; use --output-dir") from None
+            raise self._refused(exc) from None
 
     @property
     def count(self) -> int:
         return self.codes.total()
 
-    @property
-    def written(self) -> bool:
-        """Whether the file holds every failure (none could not be written: a full disk, say)."""
-        return self._file is not None and not self._broken
-
     def add(self, repository: str, tag: str, code: str, reason: str) -> None:
         self.codes[code] += 1
-        if self._broken:
-            return
-        try:
-            if self._file is None:
-                self._file, self._writer = open_csv(self.path, self.COLUMNS)
-            self._writer.writerow([safe_cell(repository), safe_cell(tag), code, safe_cell(reason)])
-            self._file.flush()  # failures are few: each reaches the disk at once
-        except OSError as exc:  # (the store has them all the same; the summary names no file)
-            self._broken = True
-            log.error("Cannot write the failures report %s: %s", self.path, refusal(exc))
-
-    def close(self) -> None:
-        if self._file is not None:
-            with suppress(OSError):  # (what could not be flushed was said)
-                self._file.close()
+        # failures are few: each reaches the disk at once
+        self._write([safe_cell(repository), safe_cell(tag), code, safe_cell(reason)], flush=True)
 
 
 @dataclass
