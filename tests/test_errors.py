@@ -49,6 +49,8 @@ def test_unreachable_host(tcs, host):
 def test_not_a_registry(tcs, web_server):
     result = tcs("registry", web_server, "--mode=dry-run")
     _one_error(result, 3, f"{web_server}/v2/ answered 404: not a Docker Registry V2 / OCI endpoint")
+    # not "Identified registry as" a registry it is not, before the error saying so
+    assert result.messages[0] == "info\tRegistry type taken as: DEFAULT_V2 (its /v2/ answered 404, as no registry does)"
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from .analysis import sbom
 from .analysis.inventory import Analyser
 from .console.local import find as local_console
 from .default_plugins import scanner as default_scanner
+from .default_plugins.v2 import TYPE as DEFAULT_TYPE
 from .errors import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -44,7 +45,7 @@ from .plan import Plan, locate
 from .progress import Counts, Progress
 from .readahead import WAITING, ReadAhead
 from .recorder import Recorder
-from .redaction import hide, hide_in_name
+from .redaction import hide, hide_in_name, printable
 from .report import CsvReport, FailureReport, Summary, check_output_dir, plural
 from .results import ResultWriter, findings_document, matched_again
 from .settings import Settings
@@ -151,6 +152,9 @@ class Discovery:
             )  # fmt: skip
         elif probe.unanswered:  # (not "identified": the login says why it cannot connect)
             log.info("Registry type taken as: %s (no answer to the probe of its type)", registry_type)
+        elif not s.registry_type and registry_type == DEFAULT_TYPE and (status := probe.not_a_registry()):
+            # (not "identified" either: the login says what is wrong with it)
+            log.info("Registry type taken as: %s (its /v2/ answered %d, as no registry does)", registry_type, status)
         else:
             log.info("Identified registry as: %s", registry_type)
         self.registry = Registry(
@@ -935,7 +939,7 @@ class Discovery:
 
     def _refuse_name(self, repository: str, tag: str, problem: str) -> None:
         """A listed name off the grammar: reported (control characters escaped: one log line, one cell)."""
-        repository, tag = ascii(repository[:MAX_REPOSITORY_NAME])[1:-1], ascii(tag[:MAX_TAG])[1:-1]
+        repository, tag = printable(repository[:MAX_REPOSITORY_NAME]), printable(tag[:MAX_TAG])
         if tag:  # (a failure, counted among the failed: "Failed", as the others say)
             log.error("Failed image name image=%s/%s:%s error=%s", self.settings.host, repository, tag, problem)
         else:

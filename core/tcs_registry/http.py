@@ -197,7 +197,7 @@ def error_detail(response: requests.Response) -> str:
         detail = next(iter(response.text[:1000].strip().splitlines()), "")
     # secrets hidden before the spaces are squeezed, the cut (a token cut in two is not found) and the
     # escapes (nor one escaped)
-    return ascii(" ".join(redaction.hide(detail).split())[:200])[1:-1]
+    return redaction.printable(" ".join(redaction.hide(detail).split())[:200])
 
 
 # what servers answer a plain-HTTP request on a TLS port: Go's net/http (the CNCF registry, Harbor,

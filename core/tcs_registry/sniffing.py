@@ -44,6 +44,14 @@ class HttpProbe:
     def v2(self) -> ProbeResponse | None:
         return self._fetch(self.api_root + "/v2/")
 
+    def not_a_registry(self) -> int | None:
+        """The status of the /v2/ answer, if it is one no registry gives (a registry answers 200 or 401, and
+        says its API version): a web server's 404, a login page's 302... (asked once, as for the plugins)"""
+        answer = self.v2_or_root()
+        if answer is None or answer.status in (200, 401):
+            return None
+        return None if "docker-distribution-api-version" in map(str.lower, answer.headers) else answer.status
+
     def get(self, path: str) -> ProbeResponse | None:
         return self._fetch(self.host_root + path)
 

@@ -63,6 +63,9 @@ VIRTUALS = {
     "docker-internal": ["docker-local", "docker-fed"],
     "docker-all": ["docker-internal", "docker"],  # a virtual of virtuals
 }
+# repositories of other package types: Get Repositories leaves them out of ?packageType=docker, since
+# 6.2.0 ("packageType option was introduced in version 6.2.0": older servers ignore it and list them all)
+OTHER_REPOSITORIES = [("libs-release-local", "LOCAL", "Maven"), ("npm-remote", "REMOTE", "Npm")]
 CACHED = {"docker-remote/library/busybox"}  # what the remote's cache holds; library/nginx is upstream only
 
 
@@ -92,6 +95,7 @@ class ArtifactoryFacade(Facade):
     file_list_refused = False  # tests: an account that may not list a remote's cache (a 403)
     file_list_pro_only = False  # tests: an edition without the REST add-on File List belongs to
     repositories_refused = False  # tests: a caller Get Repositories refuses (a 403)
+    package_type_filter = True  # tests: False for a server before 6.2.0, which lists every package type
     # tests: repositories the account may read only below their root (a permission target's include pattern):
     # Get Repositories leaves them out (RepositoriesResource: userHasPermissionsOnRepositoryRoot)
     below_root: frozenset[str] = frozenset()
@@ -144,12 +148,13 @@ class ArtifactoryFacade(Facade):
             return rest_error(401, "Bad credentials")
         if self.repositories_refused:
             return rest_error(403, "Forbidden")
-        kind = request.arg("packageType")
+        wanted = request.arg("packageType") if self.package_type_filter else None
+        every = [(key, kind, "Docker") for key, kind in REPOSITORIES] + OTHER_REPOSITORIES
         return json_answer(
             [
-                {"key": key, "type": kind_, "url": self._url(key, kind_), "packageType": "Docker"}
-                for key, kind_ in REPOSITORIES
-                if kind in (None, "docker") and key not in self.below_root
+                {"key": key, "type": kind, "url": self._url(key, kind), "packageType": package}
+                for key, kind, package in every
+                if wanted in (None, package.lower()) and key not in self.below_root
             ],
             headers=JFROG,
         )

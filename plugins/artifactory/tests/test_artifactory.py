@@ -60,6 +60,19 @@ def test_every_docker_repository_of_the_instance(
     assert "info\tListing the remote repository docker-remote from its cache: 1 image" in result.infos
 
 
+def test_a_server_before_6_2_lists_every_package_type_and_only_docker_is_read(
+    tcs, pm, artifactory, artifactory_expected, out_dir, monkeypatch
+):
+    """Get Repositories took packageType in 6.2.0: before, a Maven or npm repository is listed too, each
+    saying its type; its Docker catalog is not asked for (a partial run, before)."""
+    monkeypatch.setattr(artifactory, "package_type_filter", False)
+    before = len(artifactory.requests)
+    result = tcs("registry", artifactory.url, "--mode=dry-run", *WAYS_IN["password"], pm=pm)
+    assert result.code == 0, result.err
+    assert sorted_report(out_dir, artifactory.host) == rows(artifactory, artifactory_expected)
+    assert not [r.path for r in artifactory.requests[before:] if "release-local" in r.path or "npm" in r.path]
+
+
 @pytest.mark.parametrize(
     ("form", "keep"),
     [

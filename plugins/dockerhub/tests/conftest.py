@@ -13,7 +13,8 @@ registry token opens the repositories its scopes asked for and the caller may pu
 
 The Hub API's own limits (latest.yaml): its access token is a JWT that lasts 10 minutes (a token past
 its end is 401), and its calls are limited per minute: past the limit a call is 429 with
-``Retry-After`` (seconds) and ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` (a Unix time);
+``X-Retry-After`` (a Unix time: "when you can call the API again") and
+``X-RateLimit-Limit``/``-Remaining``/``-Reset`` (a Unix time);
 ``page_size`` above 100 is refused (its ``maximum: 100``). Not confirmed: latest.yaml gives the tags
 list ``bearerAuth`` only, but public repositories' tags are listed without a token in practice; the
 facade lists them anonymously.
@@ -79,9 +80,11 @@ class HubApiFacade(Facade):
     token_lifetime = 600  # seconds: the Hub API's access token lasts 10 minutes
     per_minute = 10_000  # calls a window allows; tests lower it
     window = 60.0  # seconds
-    # a 429 says Retry-After, in seconds (latest.yaml), or as the reset's Unix time ("unix", as
-    # docker/hub-feedback#2459 saw it); tests take it away (False), leaving X-RateLimit-Reset
-    retry_after: bool | str = True
+    # a 429 says when to call again in X-Retry-After, a Unix time (latest.yaml, "Rate limiting"); tests
+    # make it Retry-After as that Unix time ("unix", as docker/hub-feedback#2459 saw it), Retry-After in
+    # seconds ("seconds": RFC 9110's, as a gateway in front may answer) or nothing (None), leaving
+    # X-RateLimit-Reset
+    retry_after: str | None = "x-unix"
     delay = 0.0  # seconds each answer takes (tests: tokens growing old between pages)
     anonymous_tags = True  # public repositories' tags listed without a token (practice; see above)
 
@@ -122,9 +125,11 @@ class HubApiFacade(Facade):
                         "X-RateLimit-Remaining": "0",
                         "X-RateLimit-Reset": str(int(reset)),
                     }
-                    if self.retry_after == "unix":
+                    if self.retry_after == "x-unix":
+                        headers["X-Retry-After"] = str(int(reset))
+                    elif self.retry_after == "unix":
                         headers["Retry-After"] = str(int(reset))
-                    elif self.retry_after:
+                    elif self.retry_after == "seconds":
                         headers["Retry-After"] = str(max(math.ceil(reset - now), 1))
                     return json_answer({"detail": "Too Many Requests"}, 429, headers)
                 self._calls.append(now)

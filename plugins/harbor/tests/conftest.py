@@ -159,6 +159,12 @@ class HarborFacade(Facade):
         # images whose config Harbor could not read at push: extra_attrs {} (pkg/artifact/model.go From)
         self.unread_configs: set[str] = set()
         self.pulled: list[tuple[str, str]] = []  # (repository, reference) of each manifest GET: a pull to Harbor
+        # projects with "Prevent vulnerable images from running" at this severity, and the repositories whose
+        # images Harbor's scanner found vulnerable at it: their manifests are refused, 412 (server/registry/
+        # route.go puts vulnerable.Middleware on every GET and HEAD of a manifest; vulnerable.go's message;
+        # only a token with scanner-pull, Harbor's own scanner's, passes: middleware/util SkipPolicyChecking)
+        self.prevent_vul: dict[str, str] = {}
+        self.vulnerable: dict[str, int] = {}  # repository -> vulnerabilities found at or above the severity
         self.route("GET", "/api/v2.0/ping")(lambda request: text_answer("Pong"))
         self.route("GET", "/api/v2.0/systeminfo")(lambda request: json_answer({"auth_mode": self.auth_mode}))
         self.route("GET", "/service/token")(self.token)
@@ -242,8 +248,10 @@ class HarborFacade(Facade):
         return self._basic(request, oidc_ok=True)
 
     def ping(self, request: Request):
+        # v2auth/auth.go check(): the login target wants an authenticated caller, which an anonymous token
+        # (no subject: security/v2token/context.go IsAuthenticated) is not
         caller = self._v2_caller(request)
-        if caller.name is None and request.bearer() not in self.grants:
+        if caller.name is None:
             return self._challenge(request)
         return json_answer({})
 
@@ -255,6 +263,16 @@ class HarborFacade(Facade):
             allowed = caller.name is not None and self._may(caller, repository.split("/")[0], "repository:pull")
         if not allowed:
             return self._challenge(request, f"repository:{repository}:pull")
+        severity = self.prevent_vul.get(repository.split("/")[0])
+        if severity and "/manifests/" in request.path and (count := self.vulnerable.get(repository)):
+            thing = "vulnerabilities" if count > 1 else "vulnerability"
+            message = (
+                f"current image with {count} {thing} cannot be pulled due to configured policy in 'Prevent images "
+                f'with vulnerability severity of "{severity}" or higher from running.\' To continue with pull, please '
+                "contact your project administrator to exempt matched vulnerabilities through configuring the CVE"
+                " allowlist."
+            )
+            return _errors("PROJECTPOLICYVIOLATION", message, 412)
         answer = self.forward(request)
         if request.method == "GET" and "/manifests/" in request.path and answer[0] == 200:
             self.pulled.append((repository, request.path.rpartition("/")[2]))
@@ -294,7 +312,13 @@ class HarborFacade(Facade):
                     "name": n,
                     "registry_id": None,
                     "deleted": False,
-                    "metadata": {"public": str(n in PUBLIC_PROJECTS).lower()},
+                    # (project metadata: values are strings, pkg/project/models/project.go)
+                    "metadata": {"public": str(n in PUBLIC_PROJECTS).lower()}
+                    | (
+                        {"prevent_vul": "true", "severity": self.prevent_vul[n].lower()}
+                        if n in self.prevent_vul
+                        else {}
+                    ),
                 }
                 for i, n in enumerate(visible)
             ],
@@ -304,9 +328,12 @@ class HarborFacade(Facade):
         caller = self._basic(request, oidc_ok=True)
         if not self._may(caller, project, "repository:list"):
             return self._denied(caller)
+        if project not in {r.split("/")[0] for r in self.stored.repositories()}:
+            # (the access check first: handler/base.go; then handler/repository.go ListRepositories' GetByName)
+            return _errors("NOT_FOUND", f"project {project} not found", 404)
         names = [r for r in self.stored.repositories() if r.startswith(project + "/")]
         items = [{"id": i + 1, "name": n, "artifact_count": len(self.stored.manifests(n))} for i, n in enumerate(names)]
-        if request.arg("sort") != "creation_time":
+        if request.arg("sort", "").split(",")[0] != "creation_time":  # (lib/q/builder.go ParseSorting: a list)
             items.reverse()  # -creation_time,-repository_id: the newest first
         return self._page(request, items)
 
@@ -394,6 +421,8 @@ class HarborFacade(Facade):
         for key, value in query.items():
             if key == "tags" and value == "*":
                 listed = [a for a in listed if a["tags"]]
+            elif key == "tags" and isinstance(value, str) and value[:1] != "~":  # setTagQuery: one tag, exactly
+                listed = [a for a in listed if value in {t["name"] for t in a["tags"] or ()}]
             elif key == "digest" and isinstance(value, tuple):  # query.go: an or list is IN, an and list ignored
                 listed = [a for a in listed if a["digest"] in value[1]] if value[0] == "{" else listed
             elif key == "digest":  # exact, or ~ a part of it (LIKE)

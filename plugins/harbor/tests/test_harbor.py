@@ -3,11 +3,14 @@ robots of every reach, an OIDC user's CLI secret, anonymous), both modes."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import tcs_registry_harbor.client
 from tcs_registry_harbor import hooks
 from tcs_registry_harbor.client import HarborClient
 
+import tcs_registry.http
 from tcs_registry.models import Credentials, Registry
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.facade import text_answer
@@ -62,6 +65,25 @@ def test_dry_run_through_the_harbor_api(tcs, pm, harbor, harbor_expected, out_di
         assert sub and all("sub%252Fapp" in r.target for r in sub)
 
 
+def test_tags_listed_past_what_is_kept_are_listed_again_not_pulled(
+    tcs, pm, harbor, harbor_expected, out_dir, monkeypatch
+):
+    """More tags listed ahead than the client keeps (a repository of over 10,000; here 1): each tag whose
+    listing was let go is listed again by its name (an exact match), never read from /v2/ by tag, which
+    Harbor would count as a pull."""
+    monkeypatch.setattr(tcs_registry.http, "LISTED", 1)
+    before, pulled = len(harbor.requests), len(harbor.pulled)
+    result = tcs("registry", harbor.url, "--mode=dry-run", *login(harbor, "admin"), pm=pm)
+    assert result.code == 0, result.err
+    assert csv_rows(report_path(out_dir, harbor.host)) == rows_of(harbor, harbor_expected, ("library", "ops", "team"))
+    assert [repository for repository, _ in harbor.pulled[pulled:]] == ["team/pi"]  # (the arm image, as ever)
+    again = [r.arg("q") for r in harbor.requests[before:] if r.path.endswith("/library/repositories/alpine/artifacts")]
+    # each tag once, all but the one kept (or all three, where the next repository's listing went ahead)
+    listed_again = [q for q in again if q != "tags=*"]
+    assert len(set(listed_again)) == len(listed_again) >= 2
+    assert set(listed_again) <= {"tags=3.19", "tags=3.20", "tags=latest"}
+
+
 def test_an_oidc_users_cli_secret(tcs, pm, harbor_oidc, harbor_expected, out_dir):
     """Harbor takes the CLI secret on its lists and /v2/ only (oidc_cli.go): everything comes from those."""
     result = tcs("registry", harbor_oidc.url, "--mode=dry-run", *login(harbor_oidc, "oidc-user"), pm=pm)
@@ -82,6 +104,33 @@ def test_scan(tcs, pm, harbor, harbor_oidc, harbor_expected, out_dir, vulnerabil
     scanned = [m for m in result.infos if m.startswith("info\tScanned image")]
     assert len(scanned) == len(images) + (project == "team")  # team/web:2.0 has two platforms
     assert vulnerabilities(out_dir, facade.host, f"{project}/debian9", "1") == DEBIAN9_FINDINGS
+
+
+def test_a_project_that_prevents_vulnerable_images_is_said_and_its_refusals_fail_those_alone(
+    tcs, pm, harbor, out_dir, vulnerability_database, monkeypatch
+):
+    """Harbor gives the images its scanner found vulnerable to its scanner alone (412 to any other
+    account, the admin too): said once from the project's metadata; those images fail in one line each,
+    the others are scanned."""
+    monkeypatch.setattr(harbor, "prevent_vul", {"team": "High"})
+    monkeypatch.setattr(harbor, "vulnerable", {"team/debian9": 3})
+    result = tcs("registry", harbor.url, "--allowList=team/debian9,team/api", *login(harbor, "admin"), pm=pm)
+    assert result.code == 4, result.err  # (partial: an image failed)
+    said = [m for m in result.messages if m.startswith(("warn", "error")) and "command line" not in m]
+    assert said[0] == (
+        "warn\tHarbor project team refuses the images its scanner found vulnerable at high or above to every other"
+        " account (Prevent vulnerable images from running): a scan reports them failed (412)"
+    )
+    assert re.fullmatch(
+        rf"error\tFailed to describe image image={harbor.host}/team/debian9:1 error={harbor.host}/team/debian9@sha256:"
+        r"[0-9a-f]{64}: the registry answered 412 \(PROJECTPOLICYVIOLATION current image with 3 vulnerabilities cannot"
+        r" be pulled due to configured policy in 'Prevent images with vulnerability severity of \"High\" or higher from"
+        r" running\.' To continue with\)",
+        said[1],
+    ), said[1]
+    assert len(said) == 2
+    scanned = {m.split("image=")[1].split(" ")[0] for m in result.infos if m.startswith("info\tScanned image")}
+    assert scanned == {f"{harbor.host}/team/api:{tag}" for tag in ("1.0.0", "1.1.0")}
 
 
 def test_a_robot_without_artifact_list_reads_tags_from_v2(tcs, pm, harbor, harbor_expected, out_dir):
@@ -288,6 +337,21 @@ def test_a_project_in_the_url_limits_the_run(tcs, pm, harbor, harbor_expected, o
     result = tcs("registry", f"{harbor.url}/library", "--mode=dry-run", *login(harbor, "admin"), pm=pm)
     assert result.code == 0, result.err
     assert csv_rows(report_path(out_dir, harbor.host)) == rows_of(harbor, harbor_expected, ("library",))
+
+
+@pytest.mark.parametrize("user", ["admin", "robot$team+ci"])
+def test_a_project_in_the_url_that_does_not_exist_is_one_line(tcs, pm, harbor, user):
+    """An admin is told there is no such project (404); anyone else is refused it, as Harbor answers a
+    project that does not exist (403: handler/base.go, project id 0)."""
+    result = tcs("registry", f"{harbor.url}/nosuch", "--mode=dry-run", *login(harbor, user), pm=pm)
+    assert result.code == 3, result.err
+    said = {
+        "admin": "Harbor repositories of project nosuch: the registry answered 404 (NOT_FOUND project nosuch not"
+        " found)",
+        "robot$team+ci": "Harbor refused 'robot$team+ci' the List Repository permission (repository:list) in project"
+        " nosuch (or the project does not exist): grant it to the account (a robot: in its permissions)",
+    }
+    assert [m for m in result.messages if m.startswith("error")] == [f"error\t{said[user]}"]
 
 
 def test_sniffing_by_ping_when_the_challenge_names_no_vendor(tcs, pm, harbor, registry_for_harbor_ping):

@@ -6,7 +6,9 @@ From sonatype/nexus-public (aec50e47): ``RepositoriesResource``/``RepositoryMana
 getRepositories`` keep only what the user may BROWSE (``RepositoryPermissionChecker.
 userCanBrowseRepositories``): an account with read (pull) rights alone gets 200 and an empty list, and
 the search (``SearchResource``, BROWSE-filtered, a fixed page of 50 with a continuationToken) finds
-nothing for it; the Docker V2 API takes read rights. Context paths (``nexus-context-path``, Sonatype
+nothing for it; the Docker V2 API takes read rights. ``RepositoriesResource.getRepository``
+(``getReadableRepository``) gives one repository's entry to read rights as well as browse (404 for no
+such repository, 403 for neither). Context paths (``nexus-context-path``, Sonatype
 support article 39325029843219) put everything under a prefix. From help.sonatype.com: "Pagination"
 (items + continuationToken), the search's components (name = image, version = tag, one manifest asset
 with path, contentType, checksum.sha256 and blobCreated), the "Server: Nexus/3.x" header,
@@ -58,6 +60,10 @@ REPOSITORIES = [
     ("maven-releases", "maven2", "hosted"),
 ]
 MEMBERS = {"docker-group": ["docker-hosted", "docker-proxy"]}
+# tags the proxy's upstream registry has and the proxy does not hold: its V2 tag list (and so its group's)
+# names them (sonatype/nexus-public#1011); reading one would fetch it there, which the facade cannot (no
+# upstream here): it counts the attempt and answers 404
+UPSTREAM_ONLY = {"docker-proxy/library/nginx": ["1.28", "latest"]}
 SEARCH_HITS = 10_000  # ElasticSearchQueryServiceImpl.MAX_ELASTIC_RESPONSE_SIZE
 PUSHED = "2025-05-30T08:20:00.000+00:00"
 
@@ -92,6 +98,7 @@ class NexusFacade(Facade):
     ) -> None:
         super().__init__(upstream, name="nexus")
         self.stored, self.connector_for, self.context = stored, connector_for, context
+        self.upstream_pulls: list[str] = []  # reads of what only the upstream registry has
         if connector_for:  # a connector port: one repository's V2 API at the root, nothing else
             self.route("GET", "/v2/token")(lambda request: self.token(request, "/v2/token"))
             self.route("GET", "/v2/_catalog")(lambda request: self.catalog(request, connector_for))
@@ -99,6 +106,7 @@ class NexusFacade(Facade):
             return
         self.route("GET", f"{context}/service/rest/v1/status")(lambda request: (200, dict(SERVER), b""))
         self.route("GET", f"{context}/service/rest/v1/repositories")(self.repositories)
+        self.route("GET", f"{context}/service/rest/v1/repositories/(?P<name>[^/]+)")(self.repository)
         self.route("GET", f"{context}/service/rest/v1/search")(self.search)
         token = f"{context}/repository/(?P<name>[^/]+)/v2/token"
         self.route("GET", token)(lambda request, name: self.token(request, f"{context}/repository/{name}/v2/token"))
@@ -156,6 +164,17 @@ class NexusFacade(Facade):
             ]
         )
 
+    def repository(self, request: Request, name: str):
+        if not self._authorized(request):
+            return json_answer({"message": "unauthorized"}, 401)
+        entry = next((r for r in REPOSITORIES if r[0] == name), None)
+        if entry is None:
+            return 404, {"Content-Type": "text/plain"}, f"Unable to locate repository with id {name}".encode()
+        n, f, t = entry  # (every user here may read every repository)
+        return json_answer(
+            {"name": n, "format": f, "type": t, "url": f"{self.url}{self.context}/repository/{n}", "attributes": {}}
+        )
+
     def _offline(self, name: str):
         uri = f"{self.context}/repository/{name}/v2/"
         page = (
@@ -184,6 +203,18 @@ class NexusFacade(Facade):
             return self._offline(name)
         if not rest:
             return json_answer({})
+        proxies = [m for m in [name, *MEMBERS.get(name, ())] if m == "docker-proxy"]
+        if proxies and (listed := re.fullmatch(r"(.+)/tags/list", rest)):  # (a group's: its members' merged)
+            image = listed.group(1)
+            held = {tag for member in MEMBERS.get(name, [name]) for tag in self.stored.tags(f"{member}/{image}")}
+            tags = sorted(held | set(UPSTREAM_ONLY.get(f"docker-proxy/{image}", [])))
+            if not tags:
+                return json_answer({"errors": [{"code": "NAME_UNKNOWN", "message": "repository name not known"}]}, 404)
+            return json_answer({"name": image, "tags": tags})
+        wanted = re.fullmatch(r"(.+)/manifests/([^/]+)", rest) if proxies else None
+        if wanted and wanted.group(2) in UPSTREAM_ONLY.get(f"docker-proxy/{wanted.group(1)}", []):
+            self.upstream_pulls.append(f"{wanted.group(1)}:{wanted.group(2)}")
+            return json_answer({"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}, 404)
         if name in MEMBERS and re.search(r"/(manifests|blobs)/", rest):
             # a group's content is its first member's that has it (GroupHandler.getFirst, the generic group
             # handler: the Docker group's own is not in nexus-public)

@@ -125,6 +125,25 @@ def test_an_account_that_may_only_pull_reads_a_named_repository(tcs, pm, nexus, 
     assert csv_rows(report_path(out_dir, nexus.host)) == expected_rows(nexus.host, hosted)
 
 
+@pytest.mark.parametrize("name", ["docker-proxy", "docker-group"])
+def test_an_account_that_may_only_pull_is_refused_a_proxy_or_group_saying_why(tcs, pm, nexus, name):
+    """Its search shows nothing, and a proxy's V2 tag list is the upstream registry's (a group's merges
+    it): read through it, every upstream tag would be fetched into Nexus. One line, before any of it."""
+    before = len(nexus.requests)
+    result = tcs("registry", f"{nexus.url}/repository/{name}", "--mode=dry-run", *PULLER, pm=pm)
+    assert result.code == 3, result.err
+    upstream = (
+        "the upstream registry's" if name == "docker-proxy" else "its members' merged, proxies' upstream ones too"
+    )
+    assert [m for m in result.messages if m.startswith("error")] == [
+        f"error\t{name} is a {name.split('-')[1]} repository this account may pull from but not browse: its V2 tag"
+        f" list is {upstream}, not what it holds, which only Nexus's search lists, for accounts that may browse it"
+        f" (nx-repository-view-docker-{name}-browse)"
+    ]
+    assert nexus.upstream_pulls == []
+    assert not [r.path for r in nexus.requests[before:] if r.path.endswith(("/tags/list", "/_catalog"))]
+
+
 @pytest.mark.parametrize("path", ["/nexus", "/nexus/repository/docker-hosted"])
 def test_a_context_path(tcs, pm, nexus_context, nexus_expected, out_dir, path):
     result = tcs("registry", f"{nexus_context.url}{path}", "--mode=dry-run", "--registry-type=nexus", *LOGIN, pm=pm)

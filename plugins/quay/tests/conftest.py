@@ -35,7 +35,13 @@ Each behaviour is Quay's own (quay/quay at ffba0c70e2d8):
   ``onlyActiveTags=true`` ended tags (with ``end_ts``) come too; a private repository is 401
   anonymously, 403 for a signed-in user without permission.
 * ``endpoints/api/__init__.py`` ``check_anon_protection``: with ``FEATURE_ANONYMOUS_ACCESS`` off, an
-  anonymous call to a protected endpoint (the repository list) is 401 "Anonymous access is not allowed".
+  anonymous call to a protected endpoint (the repository list, a repository's tag list: every
+  ``ApiResource``) is 401 "Anonymous access is not allowed"; so is the V2 catalog (``@anon_protect``).
+* ``endpoints/api/organization.py`` ``Organization.get`` and ``endpoints/api/user.py`` ``Users.get``
+  (``get_nonrobot_user``: users, not organizations nor robots): 404 for a name that is none; both are
+  ``ApiResource``s, so anonymous access off makes them 401 to an anonymous caller. The listings filter by
+  namespace without asking whether it exists (``data/model/_basequery.py`` ``filter_to_repos_for_user``):
+  an unknown one lists nothing, 200.
 * ``conf/nginx/rate-limiting.conf.jnj``: a request over a ``limit_req`` zone is refused with 429
   (``limit_req_status 429``).
 """
@@ -76,6 +82,8 @@ PERMISSIONS = {
     "$token": ("acme/api",),
 }
 PUBLIC = ("acme/tool", "acme/debian9", "other/pub")
+ORGANIZATIONS = ("acme", "other", "empty")  # "empty" holds no repository
+USERS = ("dev",)
 DELETED_AT = 1700000000  # the deleted tag "old" ended then
 EXPIRES_AT = 4102444800  # 2100-01-01: "latest" of acme/api was pushed with quay.expires-after and is alive
 TOKEN_VALIDITY_LIFETIME_S = 3600
@@ -133,6 +141,10 @@ class QuayFacade(Facade):
         for method in ("GET", "HEAD"):  # (Flask answers HEAD for a GET route: endpoints/v2/manifest.py)
             self.route(method, "/v2/(?P<repository>.+)/(?:manifests|blobs)/[^/]+")(self.content)
         self.route("GET", "/api/v1/repository")(self.repositories)
+        self.route("GET", "/api/v1/organization/(?P<name>[^/]+)")(
+            lambda request, name: self.namespace(request, name, ORGANIZATIONS)
+        )
+        self.route("GET", "/api/v1/users/(?P<name>[^/]+)")(lambda request, name: self.namespace(request, name, USERS))
         # (any depth: extended repository names, endpoints/api/tag.py and path_converters.py)
         self.route("GET", "/api/v1/repository/(?P<ns>[^/]+)/(?P<repo>.+?)/tag/")(self.tags)
 
@@ -214,6 +226,8 @@ class QuayFacade(Facade):
 
     def catalog(self, request: Request):
         if request.headers.get("Authorization") is None:
+            if not self.anonymous_access:  # (catalog_search is @anon_protect)
+                return json_answer({"error": "Anonymous access is not allowed"}, 401)
             return json_answer({"repositories": []})  # anonymous: FEATURE_PUBLIC_CATALOG is off
         token = self._token(request)
         if token is None:
@@ -274,6 +288,17 @@ class QuayFacade(Facade):
             body["next_page"] = base64.b64encode(str(offset + self.repos_per_page).encode()).decode()
         return json_answer(body)
 
+    def namespace(self, request: Request, name: str, known: tuple[str, ...]):
+        """An organization's or a user's public view: 404 for a name that is not one."""
+        user = self._rest_user(request)
+        if isinstance(user, tuple):
+            return user
+        if user is None and not self.anonymous_access:
+            return json_answer({"error": "Anonymous access is not allowed"}, 401)
+        if name not in known:
+            return _api_error(self.url, "not_found", "Not Found", 404)
+        return json_answer({"name": name, "avatar": {}, "is_admin": False})
+
     def _history(self, repository: str) -> list[dict]:
         """Every tag row of the repository, newest first (lifetime_start_ms descending, then name)."""
         current = self.stored.tags(repository)
@@ -320,6 +345,8 @@ class QuayFacade(Facade):
         if isinstance(user, tuple):
             return user
         repository = f"{ns}/{repo}"
+        if user is None and not self.anonymous_access:  # (RepositoryParamResource: check_anon_protection)
+            return json_answer({"error": "Anonymous access is not allowed"}, 401)
         if not self.may_read(user, repository):
             if user is None:
                 return _api_error(self.url, "invalid_token", "Requires authentication", 401)

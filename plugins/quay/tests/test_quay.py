@@ -9,7 +9,7 @@ import pytest
 import tcs_registry_quay.client
 from tcs_registry_quay import hooks
 
-from tcs_registry import pacing
+from tcs_registry import Credentials, Registry, pacing
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.datasets import push_tags
 from tcs_registry.testing.helpers import expected_rows, sorted_report, store_rows, vulnerabilities
@@ -133,6 +133,10 @@ def test_anonymous_with_anonymous_access_off_is_one_line(tcs, pm, quay, monkeypa
         "error\tFailed to list tags repository=acme/tool error=the registry's token service requires credentials:"
         " pass --username and --password (or --password-stdin) (Anonymous access is not allowed)"
     ]
+    assert [m for m in public.messages if m.startswith("warn")] == [  # (the REST tag list is anon-protected too)
+        "warn\tPush times of acme/tool are not known: Quay tags of acme/tool: the registry requires credentials: pass"
+        " --username and --password (or --password-stdin) (Anonymous access is not allowed)"
+    ]
 
 
 def test_anonymous_without_an_organization(tcs, pm, quay):
@@ -197,6 +201,38 @@ def test_tags_pushed_while_the_pages_are_read(tcs, pm, fresh_quay, pusher, out_d
     assert result.code == 0, result.err
     now = [e for e in expected if e.tag != "1.0"] + pushed[0] + pushed[1]
     assert sorted_report(out_dir, fresh_quay.host) == expected_rows(fresh_quay.host, now)
+
+
+@pytest.mark.parametrize("credentials", [ROBOT, OAUTH, None], ids=["robot", "OAuth token", "anonymous"])
+def test_a_namespace_that_is_none_is_an_error_and_an_empty_one_is_not(tcs, pm, quay, out_dir, credentials):
+    """Quay's listings filter by namespace without asking whether it is one: a misspelt organization listed
+    nothing, exit 0. Now it is one error line; an organization with no repository is an empty run."""
+    given = login(credentials) if credentials else ()
+    before = len(quay.requests)
+    result = tcs("registry", f"{quay.url}/acmee", "--mode=dry-run", *given, pm=pm)
+    assert result.code == 3, result.err
+    assert [m for m in result.messages if m.startswith("error")] == [
+        "error\tQuay has no organization or user named 'acmee' (the URL's path)"
+    ]
+    empty = tcs("registry", f"{quay.url}/empty", "--mode=dry-run", *given, pm=pm)
+    assert empty.code == 0, empty.err
+    assert sorted_report(out_dir, quay.host) == expected_rows(quay.host, [])
+    asked = [r.path for r in quay.requests[before:] if r.path.endswith(("/acmee", "/empty"))]
+    assert asked == ["/api/v1/organization/acmee", "/api/v1/users/acmee", "/api/v1/organization/empty"]
+
+
+def test_a_tag_pushed_again_after_its_push_time_was_read_has_none(quay, fresh_quay, pusher):
+    """The REST tag list's start_ts is for the image the tag named then: a tag pushed again before it is
+    described gets no push time rather than the old image's."""
+    base = [make_layer({"etc/os-release": b"ID=quay-test\n"})]
+    push_tags(pusher, "acme/api", [("1.0", "2024-01-01T00:00:00Z"), ("1.1", "2024-01-02T00:00:00Z")], base)
+    registry = Registry(fresh_quay.url, "http", fresh_quay.host, "/acme", "QUAY")
+    client = tcs_registry_quay.client.QuayClient(registry, Credentials(*OAUTH))
+    assert sorted(client.tags("acme/api")) == ["1.0", "1.1"]
+    push_tags(pusher, "acme/api", [("1.1", "2024-03-01T00:00:00Z")], base)  # pushed again meanwhile
+    assert client.describe("acme/api", "1.0").push_time is not None
+    again = client.describe("acme/api", "1.1")
+    assert (again.build_time.isoformat(), again.push_time) == ("2024-03-01T00:00:00+00:00", None)
 
 
 def test_a_tag_that_expires_while_the_pages_are_read(tcs, pm, fresh_quay, pusher, out_dir, monkeypatch):

@@ -113,6 +113,10 @@ class ArtifactoryClient(RoutedRegistryClient):
         Repositories"), virtual ones only repeat the others."""
         what = "Artifactory Docker repositories"
         listed = json_list(self._rest("/artifactory/api/repositories", what, packageType="docker"), what)
+        # (a server before 6.2.0 ignores packageType and lists every repository, each saying its type)
+        listed = [
+            r for r in listed if not isinstance(r, dict) or str(r.get("packageType", "docker")).lower() == "docker"
+        ]
         kinds = {json_field(r, "key", what): str(r.get("type", "")).upper() for r in listed}
         self.remotes = {key for key, kind in kinds.items() if kind == "REMOTE"}
         if not self.keys and (key := self.subdomain_key(repository_urls(listed))):

@@ -81,8 +81,32 @@ class HarborClient(RegistryClient):
         if user.startswith(self.robot_prefix) and "+" in user:  # robot$<project>+<name>
             yield user[len(self.robot_prefix) :].rsplit("+", 1)[0]
             return
-        for project in self.pages("/projects", "Harbor projects", sort="creation_time"):  # new ones last
-            yield json_field(project, "name", "Harbor projects")
+        # new ones last; a sort replaces Harbor's default whole, its tie-breaker too (lib/orm/query.go
+        # setSorts): the id breaks ties of equal times, which pages by offset would repeat or skip
+        for project in self.pages("/projects", "Harbor projects", sort="creation_time,project_id"):
+            name = json_field(project, "name", "Harbor projects")
+            self._warn_of_policies(name, project.get("metadata"))
+            yield name
+
+    @staticmethod
+    def _warn_of_policies(project: str, metadata: Any) -> None:
+        """Project policies that refuse the manifests of some images to every account but Harbor's own
+        scanner (server/registry/route.go: vulnerable.Middleware and contenttrust.ContentTrust on every
+        manifest read; only a scanner-pull token passes, middleware/util SkipPolicyChecking): said once,
+        as a scan reports those images failed (412). Metadata values are strings (project/models)."""
+        metadata = metadata if isinstance(metadata, dict) else {}
+        on = {key for key, value in metadata.items() if str(value).lower() in ("true", "1")}
+        if "prevent_vul" in on:
+            log.warning(
+                "Harbor project %s refuses the images its scanner found vulnerable at %s or above to every other"
+                " account (Prevent vulnerable images from running): a scan reports them failed (412)",
+                project, str(metadata.get("severity") or "any severity"),
+            )  # fmt: skip
+        if "enable_content_trust_cosign" in on or "enable_content_trust" in on:
+            log.warning(
+                "Harbor project %s refuses images not signed (Enforce content trust): a scan reports them failed (412)",
+                project,
+            )
 
     def repositories(self) -> Iterator[str]:
         """Each project's repositories, oldest first (Harbor pages by offset: what is created meanwhile
@@ -94,7 +118,7 @@ class HarborClient(RegistryClient):
             path = f"/projects/{quote(project, safe='')}/repositories"
             what = f"Harbor repositories of project {project}"
             try:
-                for repository in self.pages(path, what, sort="creation_time"):
+                for repository in self.pages(path, what, sort="creation_time,repository_id"):
                     yield json_field(repository, "name", what)  # the full name, project/...
             except AuthError as exc:
                 refused = self._needs(exc, "repository:list", "List Repository", project)
@@ -228,6 +252,23 @@ class HarborClient(RegistryClient):
             build_time=max(times) if times else None,
         )
 
+    def _listed_again(self, repository: str, tag: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The artifact of one tag listed again, where its listing was not kept till now (more tags were
+        listed ahead of it than are kept): ``q=tags=<tag>``, an exact match (artifact/dao/dao.go
+        setTagQuery), a list like the first, where a manifest read would count as a pull. None where tags
+        came from /v2/, and for the tag "nil" (the query's word for untagged artifacts)."""
+        if repository.split("/")[0] in self.unlisted or tag == "nil":
+            return None
+        project, name = repository_path(repository)
+        path = f"/projects/{quote(project, safe='')}/repositories/{name}/artifacts"
+        query = {"with_tag": "true", "with_accessory": "false", "q": f"tags={tag}"}
+        for artifact in self.pages(path, f"Harbor artifacts of {repository}", **query):
+            tags = artifact.get("tags") if artifact.get("type") == "IMAGE" else None
+            for listed_tag in tags if isinstance(tags, list) else ():
+                if isinstance(listed_tag, dict) and listed_tag.get("name") == tag:
+                    return artifact, listed_tag
+        return None
+
     def describe(self, repository: str, tag: str) -> ImageDescription | None:
         """From the listed artifact, without a manifest or config fetch (an index: from its platforms'
         artifacts, listed); an arm image's variant (which Harbor's extra_attrs leave out), an image whose
@@ -236,7 +277,7 @@ class HarborClient(RegistryClient):
         tag, a proxy-cache project asks the upstream registry whether the tag moved (and fetches it if
         so), by digest it answers from its cache (controller/proxy UseLocalManifest). None if it was not
         listed here (plain V2 describes it)."""
-        listed = self.listed.pop((repository, tag))
+        listed = self.listed.pop((repository, tag)) or self._listed_again(repository, tag)
         if listed is None:
             return None
         artifact, listed_tag = listed

@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
-from tcs_registry import Credentials, ImageDescription, Registry, RegistryError, oci
+from tcs_registry import AuthError, Credentials, ImageDescription, Registry, RegistryError, oci
 from tcs_registry.default_plugins.v2 import describe
 from tcs_registry.http import RoutedRegistryClient, json_field, json_list
 from tcs_registry.oci import parse_time
@@ -61,8 +61,9 @@ class NexusClient(RoutedRegistryClient):
         try:
             listed = json_list(self._rest("/repositories", what), what)
         except RegistryError as exc:
-            if self.keys:  # named in the URL: which kind it is stays unknown
+            if self.keys:  # named in the URL: its kind is asked of it alone
                 log.debug("Nexus's repository list is not readable: %s", exc)
+                self._named_kind(self.keys[0])
                 return
             if exc.status not in (400, 404):
                 raise
@@ -70,6 +71,9 @@ class NexusClient(RoutedRegistryClient):
             return
         docker = [r for r in listed if isinstance(r, dict) and r.get("format") == "docker"]
         self.kinds = kinds = {json_field(r, "name", what): str(r.get("type")) for r in docker}
+        for key in self.keys:  # named in the URL, and not among those the account may browse
+            if key not in kinds:
+                self._named_kind(key)
         urls = [(str(r["name"]), str(r.get("url") or "")) for r in docker]
         if not self.keys and (key := self.subdomain_key(urls)):
             self.keys = [key]  # a subdomain connector's host: that repository (path routing works there too)
@@ -77,6 +81,31 @@ class NexusClient(RoutedRegistryClient):
             self.keys = [n for n, kind in kinds.items() if kind != "group"] or [n for n in kinds]
         if not self.keys:
             raise RegistryError(f"no Docker repository is visible to this account: {BROWSE_HINT}")
+
+    def _named_kind(self, key: str) -> None:
+        """The kind of a repository the URL names that the account may read but not browse: Nexus gives a
+        repository's own entry to read rights too (RepositoriesResource.getRepository, getReadableRepository;
+        since 3.38, and a 404 before). A proxy or a group is refused: its V2 tag list is the upstream
+        registry's (sonatype/nexus-public#1011; a group's merges its proxies'), every tag of which read
+        through it would be fetched there, and what it holds is listed by the search, which shows an account
+        nothing without browse rights."""
+        try:
+            entry = self._rest(f"/repositories/{quote(key, safe='')}", f"Nexus repository {key}")
+        except RegistryError as exc:
+            log.debug("The kind of the repository %s is not known: %s", key, exc)
+            return
+        kind = str(entry.get("type") or "") if isinstance(entry, dict) else ""
+        if kind in ("proxy", "group"):
+            upstream = (
+                "the upstream registry's" if kind == "proxy" else "its members' merged, proxies' upstream ones too"
+            )
+            raise AuthError(
+                f"{key} is a {kind} repository this account may pull from but not browse: its V2 tag list is"
+                f" {upstream}, not what it holds, which only Nexus's search lists, for accounts that may browse it"
+                f" (nx-repository-view-docker-{key}-browse)"
+            )
+        if kind:
+            self.kinds[key] = kind
 
     def login(self) -> None:
         self.find_repositories()

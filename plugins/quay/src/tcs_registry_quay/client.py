@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from tcs_registry import (
     AuthError,
@@ -86,7 +86,31 @@ class QuayClient(RegistryClient):
     def repositories(self) -> Iterable[str]:
         if "/" in self.path:  # one repository: read as it is, not looked for in its organization's listing
             return [self.path]
-        return self._rest_repositories() if self.oauth or self.credentials.anonymous else self._catalog_and_public()
+        listing = self._rest_repositories() if self.oauth or self.credentials.anonymous else self._catalog_and_public()
+        return self._or_no_namespace(listing) if self.path else listing
+
+    def _or_no_namespace(self, listing: Iterable[str]) -> Iterator[str]:
+        """The listing; if it is empty, an error when the URL's namespace is no organization or user at all
+        (Quay's listings filter by a namespace without asking whether it exists: a typo lists nothing)."""
+        found = False
+        for name in listing:
+            found = True
+            yield name
+        if not found and not self._namespace_exists(self.path):
+            raise RegistryError(f"Quay has no organization or user named {self.path!r} (the URL's path)", 404)
+
+    def _namespace_exists(self, namespace: str) -> bool:
+        """Unless Quay answers 404 both as an organization (endpoints/api/organization.py, NotFound) and as
+        a user (endpoints/api/user.py Users.get, users alone): another answer (401, anonymous access off)
+        does not say."""
+        for kind in ("organization", "users"):
+            try:
+                self._api(f"/{kind}/{quote(namespace, safe='')}", f"Quay {kind} {namespace}")
+                return True
+            except RegistryError as exc:
+                if exc.status != 404:
+                    return True
+        return False
 
     def tags(self, repository: str) -> Iterable[str]:
         if self.oauth or self.credentials.anonymous:
@@ -109,7 +133,8 @@ class QuayClient(RegistryClient):
             ) from None
 
     def describe(self, repository: str, tag: str) -> ImageDescription:
-        return replace(v2.describe(self, repository, tag), push_time=self.pushed(repository, tag))
+        described = v2.describe(self, repository, tag)
+        return replace(described, push_time=self.pushed(repository, tag, described.digest))
 
     def _catalog_and_public(self) -> Iterator[str]:
         """What the V2 catalog lists (the repositories the account has a permission on), kept to the
@@ -175,8 +200,11 @@ class QuayClient(RegistryClient):
             log.warning("Push times of %s are not known: %s", repository, exc)
         return list(self._v2_tags(repository))
 
-    def pushed(self, repository: str, tag: str) -> datetime | None:
-        """When the tag was pushed (``start_ts``), if the tag came from the REST listing."""
+    def pushed(self, repository: str, tag: str, digest: str) -> datetime | None:
+        """When the tag was pushed (``start_ts``), if the tag came from the REST listing and still points
+        where it did then (``manifest_digest``: a tag pushed again since has a push time unknown)."""
         listed = self.listed.pop((repository, tag))
-        start = listed.get("start_ts") if listed else None
+        if not listed or listed.get("manifest_digest") not in (None, digest):
+            return None
+        start = listed.get("start_ts")
         return datetime.fromtimestamp(start, UTC) if isinstance(start, int | float) else None
