@@ -45,7 +45,7 @@ from .plan import Plan, locate
 from .progress import Counts, Progress
 from .readahead import WAITING, ReadAhead
 from .recorder import Recorder
-from .redaction import hide, hide_in_name, printable
+from .redaction import hide, hide_in_name
 from .report import CsvReport, FailureReport, Summary, check_output_dir, plural
 from .results import ResultWriter, findings_document, matched_again
 from .settings import Settings
@@ -53,6 +53,7 @@ from .signals import raise_if_stopped
 from .sniffing import HttpProbe, select_registry_type
 from .store import Heartbeat, LayerCache, Store, StoreError, own_scan_id, shown
 from .submit import Console, Submitter, client_key, console_scan_id, remember_unsent
+from .terminal import printable
 from .vendor import client_class
 from .vulns.database import VulnDatabase
 from .vulns.matching import Matcher
@@ -145,6 +146,8 @@ class Discovery:
         s = self.settings
         probe = HttpProbe(f"{s.scheme}://{s.host}{s.path}", s.verify, timeout=min(10.0, s.timeout or 10.0))
         registry_type = select_registry_type(self.pm, s.url, probe, s.registry_type)
+        # (not "identified" as what it is not: the login then says what is wrong with it)
+        odd = probe.not_a_registry() if not s.registry_type and registry_type == DEFAULT_TYPE else ""
         if probe.silent:
             log.warning(
                 "%s did not answer the probe of its type within %s s: taken as %s (--registry-type skips the probe)",
@@ -152,9 +155,8 @@ class Discovery:
             )  # fmt: skip
         elif probe.unanswered:  # (not "identified": the login says why it cannot connect)
             log.info("Registry type taken as: %s (no answer to the probe of its type)", registry_type)
-        elif not s.registry_type and registry_type == DEFAULT_TYPE and (status := probe.not_a_registry()):
-            # (not "identified" either: the login says what is wrong with it)
-            log.info("Registry type taken as: %s (its /v2/ answered %d, as no registry does)", registry_type, status)
+        elif odd:
+            log.info("Registry type taken as: %s (its /v2/ %s, as no registry does)", registry_type, odd)
         else:
             log.info("Identified registry as: %s", registry_type)
         self.registry = Registry(

@@ -31,6 +31,7 @@ from .deadlines import DEADLINES, Scope, WatchedAdapter
 from .errors import AuthError, ImageError, RegistryError, TokenRefused
 from .models import Credentials, Platform, Registry
 from .pacing import DEFAULT_CONCURRENCY, YEAR, PacedRetry, Traffic, asked_to_wait, origin
+from .terminal import printable
 
 USER_AGENT = "tcs-registry"
 DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
@@ -197,7 +198,7 @@ def error_detail(response: requests.Response) -> str:
         detail = next(iter(response.text[:1000].strip().splitlines()), "")
     # secrets hidden before the spaces are squeezed, the cut (a token cut in two is not found) and the
     # escapes (nor one escaped)
-    return redaction.printable(" ".join(redaction.hide(detail).split())[:200])
+    return printable(" ".join(redaction.hide(detail).split())[:200])
 
 
 # what servers answer a plain-HTTP request on a TLS port: Go's net/http (the CNCF registry, Harbor,

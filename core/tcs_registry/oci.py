@@ -187,6 +187,14 @@ def json_object(body: bytes, what: str) -> dict[str, Any]:
     return doc
 
 
+def schema1(what: str) -> ImageError:
+    """The error for an image whose manifest is Docker's schema 1 (a vendor's listing may say so first)."""
+    return ImageError(
+        f"{what}: schema 1 manifests are not supported (deprecated format; re-push the image)",
+        code="unsupported-media-type",
+    )
+
+
 def parse_manifest(body: bytes, content_type: str, digest: str, what: str) -> Manifest:
     """Parse an image manifest or an index; ``what`` names the image in error messages."""
     header_type = content_type.split(";")[0].strip()
@@ -195,10 +203,7 @@ def parse_manifest(body: bytes, content_type: str, digest: str, what: str) -> Ma
     doc = json_object(body, f"{what}: the manifest")
     media_type = doc.get("mediaType") or header_type
     if doc.get("schemaVersion") == 1 or media_type in SCHEMA1:
-        raise ImageError(
-            f"{what}: schema 1 manifests are not supported (deprecated format; re-push the image)",
-            code="unsupported-media-type",
-        )
+        raise schema1(what)
     subject = doc.get("subject")
     attached = {
         "subject": _text(subject.get("digest")) if isinstance(subject, dict) else "",

@@ -105,12 +105,6 @@ def authorization(header: str | None) -> None:
     SECRETS.add(credential)  # last: a thread that finds it known finds the password kept too
 
 
-def printable(text: str) -> str:
-    """Text a registry sent, for one line: control and non-ASCII characters escaped as Python writes them
-    (``\\x1b``, ``\\u202e``: nothing a terminal acts on), its quotes left as they are."""
-    return ascii(text)[1:-1].replace("\\'", "'")  # (ascii() escapes a ' when the text holds both quotes)
-
-
 def shown_url(url: str) -> str:
     """A URL as a line, a report or a store may keep it: no user information (``user:password@``) and no
     query value (a signed URL's signature, a token), each written ``***``."""

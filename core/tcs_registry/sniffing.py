@@ -44,13 +44,17 @@ class HttpProbe:
     def v2(self) -> ProbeResponse | None:
         return self._fetch(self.api_root + "/v2/")
 
-    def not_a_registry(self) -> int | None:
-        """The status of the /v2/ answer, if it is one no registry gives (a registry answers 200 or 401, and
-        says its API version): a web server's 404, a login page's 302... (asked once, as for the plugins)"""
-        answer = self.v2_or_root()
-        if answer is None or answer.status in (200, 401):
-            return None
-        return None if "docker-distribution-api-version" in map(str.lower, answer.headers) else answer.status
+    def not_a_registry(self) -> str:
+        """What the /v2/ of the URL answered, if it is what no registry answers (its client asks there):
+        a 404, or a web page; else "" (a redirect, a 5xx or a 429 may well stand in front of one). Asked
+        once, as for the plugins."""
+        answer = self.v2()
+        if answer is None:
+            return ""
+        if answer.status == 404:
+            return "answered 404"
+        html = answer.status == 200 and answer.header("Content-Type").startswith("text/html")
+        return "answered a web page" if html else ""
 
     def get(self, path: str) -> ProbeResponse | None:
         return self._fetch(self.host_root + path)

@@ -27,6 +27,14 @@ def safe(text: str) -> str:
     return _CONTROL.sub(_escaped, text)
 
 
+def printable(text: str) -> str:
+    """``text`` in printable ASCII, every other character escaped as Python writes it (``\\x1b``,
+    ``\\u202e``, ``\\\\``), its quotes as they are: for what is kept as well as shown (a stored error, a
+    report's cell), where `safe`'s escapes of control characters alone would leave look-alike letters."""
+    return "".join(ascii(c)[1:-1] for c in text)  # (each character alone: ascii() escapes a quote only
+    # beside the other kind)
+
+
 def table(rows: Iterable[Sequence[Any]], headers: Sequence[str], **options: Any) -> str:
     """``tabulate``, each text cell made safe."""
     cells = [[safe(cell) if isinstance(cell, str) else cell for cell in row] for row in rows]

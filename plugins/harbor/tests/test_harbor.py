@@ -11,7 +11,9 @@ from tcs_registry_harbor import hooks
 from tcs_registry_harbor.client import HarborClient
 
 import tcs_registry.http
+from tcs_registry.errors import ImageError
 from tcs_registry.models import Credentials, Registry
+from tcs_registry.oci import SCHEMA1
 from tcs_registry.plugins import get_plugin_manager
 from tcs_registry.testing.facade import text_answer
 from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path, store_rows, vulnerabilities
@@ -61,6 +63,10 @@ def test_dry_run_through_the_harbor_api(tcs, pm, harbor, harbor_expected, out_di
     assert [repository for repository, _ in harbor.pulled[pulled:]] == (["team/pi"] if "team" in projects else [])
     if user == "admin":  # several pages of projects, of repositories and of artifacts were read
         assert [r.arg("page") for r in requests if r.path == "/api/v2.0/projects"] == ["1", "2"]
+        # oldest first, the id breaking ties (a sort replaces Harbor's default whole)
+        assert {r.arg("sort") for r in requests if r.path == "/api/v2.0/projects"} == {"creation_time,project_id"}
+        sorts = {r.arg("sort") for r in requests if r.path.endswith("/repositories")}
+        assert sorts == {"creation_time,repository_id"}
         sub = [r for r in requests if r.path.endswith("/team/repositories/sub%2Fapp/artifacts")]
         assert sub and all("sub%252Fapp" in r.target for r in sub)
 
@@ -82,6 +88,21 @@ def test_tags_listed_past_what_is_kept_are_listed_again_not_pulled(
     listed_again = [q for q in again if q != "tags=*"]
     assert len(set(listed_again)) == len(listed_again) >= 2
     assert set(listed_again) <= {"tags=3.19", "tags=3.20", "tags=latest"}
+
+
+def test_a_plan_scanned_by_an_account_that_may_not_list_artifacts(
+    tcs, pm, harbor, out_dir, vulnerability_database, tmp_path
+):
+    """A plan's images are described with nothing listed first: the list by tag name that stands in for
+    the listing is refused (403, no artifact:list) and the image read from /v2/, as its tags were."""
+    robot = login(harbor, "robot$team+lister")
+    dry = tcs("registry", f"{harbor.url}/team", "--mode=dry-run", "--allowList=team/debian9", *robot, pm=pm)
+    assert dry.code == 0, dry.err
+    plan = tmp_path / "plan.csv"
+    plan.write_text(report_path(out_dir, harbor.host).read_text())
+    scan = tcs("registry", f"{harbor.url}/team", f"--plan={plan}", "--format=json", *robot, pm=pm)
+    assert scan.code == 0, scan.err
+    assert vulnerabilities(out_dir, harbor.host, "team/debian9", "1") == DEBIAN9_FINDINGS
 
 
 def test_an_oidc_users_cli_secret(tcs, pm, harbor_oidc, harbor_expected, out_dir):
@@ -118,8 +139,9 @@ def test_a_project_that_prevents_vulnerable_images_is_said_and_its_refusals_fail
     assert result.code == 4, result.err  # (partial: an image failed)
     said = [m for m in result.messages if m.startswith(("warn", "error")) and "command line" not in m]
     assert said[0] == (
-        "warn\tHarbor project team refuses the images its scanner found vulnerable at high or above to every other"
-        " account (Prevent vulnerable images from running): a scan reports them failed (412)"
+        "warn\tHarbor project team gives every account but its own scanner only the images that scanner passed"
+        " (Prevent vulnerable images from running: none found at high or above, scanned, the scan not failed): a"
+        " scan reports the others failed (412)"
     )
     assert re.fullmatch(
         rf"error\tFailed to describe image image={harbor.host}/team/debian9:1 error={harbor.host}/team/debian9@sha256:"
@@ -316,6 +338,31 @@ def test_push_time_is_the_tags_own(harbor):
         pushed = client.describe("library/alpine", tag).push_time
         link = stored / tag / "current" / "link"
         assert abs(pushed.timestamp() - link.stat().st_mtime) < 0.001, tag
+
+
+def test_a_schema_1_image_is_refused_from_its_listing_without_a_read(harbor, monkeypatch):
+    """Harbor keeps images pushed in Docker's schema 1 before it refused them, with the architecture alone
+    (processor/image/manifest_v1.go): unsupported, as /v2/ would say, without reading it (a pull)."""
+    made = harbor._artifact
+
+    def schema_1(repository, digest):
+        artifact = made(repository, digest)
+        if artifact and repository == "team/sub/app":
+            return {**artifact, "manifest_media_type": SCHEMA1[1], "extra_attrs": {"architecture": "amd64"}}
+        return artifact
+
+    monkeypatch.setattr(harbor, "_artifact", schema_1)
+    client = HarborClient(
+        Registry(harbor.url, "http", harbor.host, "", "HARBOR"), Credentials("admin", harbor.users["admin"])
+    )
+    assert list(client.tags("team/sub/app")) == ["v1"]
+    before = len(harbor.requests)
+    with pytest.raises(ImageError) as refused:
+        client.describe("team/sub/app", "v1")
+    assert str(refused.value) == (
+        f"{harbor.host}/team/sub/app:v1: schema 1 manifests are not supported (deprecated format; re-push the image)"
+    )
+    assert harbor.requests[before:] == []
 
 
 def test_wrong_password_is_an_auth_error(tcs, pm, harbor):

@@ -24,7 +24,7 @@ def pm():
 
 def test_every_docker_repository_with_search_paging(tcs, pm, nexus, nexus_expected, out_dir, monkeypatch):
     monkeypatch.setattr(nexus, "search_page", 2)
-    before = len(nexus.requests)
+    before, pulls = len(nexus.requests), len(nexus.upstream_pulls)
     result = tcs("registry", nexus.url, "--mode=dry-run", *LOGIN, pm=pm)
     assert result.code == 0, result.err
     assert result.infos[0] == "info\tIdentified registry as: NEXUS"
@@ -39,6 +39,7 @@ def test_every_docker_repository_with_search_paging(tcs, pm, nexus, nexus_expect
     assert listed == [
         f"/repository/docker-hosted/v2/{image}/tags/list" for image in ("app", "debian9", "multi", "team/api")
     ]
+    assert nexus.upstream_pulls[pulls:] == []  # (nothing only the proxy's upstream registry has is read)
 
 
 def test_a_repository_set_offline_is_read_around(tcs, pm, nexus, nexus_expected, out_dir, monkeypatch):
@@ -129,7 +130,7 @@ def test_an_account_that_may_only_pull_reads_a_named_repository(tcs, pm, nexus, 
 def test_an_account_that_may_only_pull_is_refused_a_proxy_or_group_saying_why(tcs, pm, nexus, name):
     """Its search shows nothing, and a proxy's V2 tag list is the upstream registry's (a group's merges
     it): read through it, every upstream tag would be fetched into Nexus. One line, before any of it."""
-    before = len(nexus.requests)
+    before, pulls = len(nexus.requests), len(nexus.upstream_pulls)
     result = tcs("registry", f"{nexus.url}/repository/{name}", "--mode=dry-run", *PULLER, pm=pm)
     assert result.code == 3, result.err
     upstream = (
@@ -140,8 +141,13 @@ def test_an_account_that_may_only_pull_is_refused_a_proxy_or_group_saying_why(tc
         f" list is {upstream}, not what it holds, which only Nexus's search lists, for accounts that may browse it"
         f" (nx-repository-view-docker-{name}-browse)"
     ]
-    assert nexus.upstream_pulls == []
+    assert nexus.upstream_pulls[pulls:] == []
     assert not [r.path for r in nexus.requests[before:] if r.path.endswith(("/tags/list", "/_catalog"))]
+    # a repository that is no Docker one, named by mistake, is said as such
+    maven = tcs("registry", f"{nexus.url}/repository/maven-releases", "--mode=dry-run", *PULLER, pm=pm)
+    assert [m for m in maven.messages if m.startswith("error")] == [
+        "error\tNexus repository maven-releases is not a Docker repository (its format: maven2)"
+    ]
 
 
 @pytest.mark.parametrize("path", ["/nexus", "/nexus/repository/docker-hosted"])

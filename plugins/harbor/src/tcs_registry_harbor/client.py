@@ -23,7 +23,17 @@ from tcs_registry import (
 )
 from tcs_registry.default_plugins import v2
 from tcs_registry.http import json_field
-from tcs_registry.oci import IMAGE_TYPES, INDEX_TYPES, OCI_MANIFEST, Manifest, build_time, descriptor, parse_time
+from tcs_registry.oci import (
+    IMAGE_TYPES,
+    INDEX_TYPES,
+    OCI_MANIFEST,
+    SCHEMA1,
+    Manifest,
+    build_time,
+    descriptor,
+    parse_time,
+    schema1,
+)
 
 API = "/api/v2.0"
 PAGE_SIZE = 100  # Harbor's maximum page_size (swagger)
@@ -98,8 +108,9 @@ class HarborClient(RegistryClient):
         on = {key for key, value in metadata.items() if str(value).lower() in ("true", "1")}
         if "prevent_vul" in on:
             log.warning(
-                "Harbor project %s refuses the images its scanner found vulnerable at %s or above to every other"
-                " account (Prevent vulnerable images from running): a scan reports them failed (412)",
+                "Harbor project %s gives every account but its own scanner only the images that scanner passed"
+                " (Prevent vulnerable images from running: none found at %s or above, scanned, the scan not failed):"
+                " a scan reports the others failed (412)",
                 project, str(metadata.get("severity") or "any severity"),
             )  # fmt: skip
         if "enable_content_trust_cosign" in on or "enable_content_trust" in on:
@@ -135,16 +146,21 @@ class HarborClient(RegistryClient):
             try:
                 return list(dict.fromkeys(self._artifact_tags(repository)))  # a tag once, whatever the paging
             except AuthError as exc:
-                if exc.status != 403:
-                    raise
-                with self._fallback_lock:
-                    if project not in self.unlisted:
-                        self.unlisted.add(project)
-                        log.warning(
-                            "%s; tags and images come from /v2/ instead",
-                            self._needs(exc, "artifact:list", "List Artifact", project),
-                        )
+                self._unlisted(project, exc)
         return v2.list_tags(registry=self.registry, client=self, repository=repository)
+
+    def _unlisted(self, project: str, exc: AuthError) -> None:
+        """A project whose artifacts the account may not list (403, said once): its tags and images come
+        from /v2/ from now on. Another refusal is raised."""
+        if exc.status != 403:
+            raise exc
+        with self._fallback_lock:
+            if project not in self.unlisted:
+                self.unlisted.add(project)
+                log.warning(
+                    "%s; tags and images come from /v2/ instead",
+                    self._needs(exc, "artifact:list", "List Artifact", project),
+                )
 
     def _artifact_tags(self, repository: str) -> Iterator[str]:
         """Tagged artifacts (``q=tags=*``: untagged pushes by digest are not asked for), accessories left
@@ -256,17 +272,23 @@ class HarborClient(RegistryClient):
         """The artifact of one tag listed again, where its listing was not kept till now (more tags were
         listed ahead of it than are kept): ``q=tags=<tag>``, an exact match (artifact/dao/dao.go
         setTagQuery), a list like the first, where a manifest read would count as a pull. None where tags
-        came from /v2/, and for the tag "nil" (the query's word for untagged artifacts)."""
+        came from /v2/ (or now must: the list refused, 403), for the tag "nil" (the query's word for untagged
+        artifacts), and where the list fails."""
         if repository.split("/")[0] in self.unlisted or tag == "nil":
             return None
         project, name = repository_path(repository)
         path = f"/projects/{quote(project, safe='')}/repositories/{name}/artifacts"
         query = {"with_tag": "true", "with_accessory": "false", "q": f"tags={tag}"}
-        for artifact in self.pages(path, f"Harbor artifacts of {repository}", **query):
-            tags = artifact.get("tags") if artifact.get("type") == "IMAGE" else None
-            for listed_tag in tags if isinstance(tags, list) else ():
-                if isinstance(listed_tag, dict) and listed_tag.get("name") == tag:
-                    return artifact, listed_tag
+        try:
+            for artifact in self.pages(path, f"Harbor artifacts of {repository}", **query):
+                tags = artifact.get("tags") if artifact.get("type") == "IMAGE" else None
+                for listed_tag in tags if isinstance(tags, list) else ():
+                    if isinstance(listed_tag, dict) and listed_tag.get("name") == tag:
+                        return artifact, listed_tag
+        except AuthError as exc:  # (a plan's images are described with nothing listed first)
+            self._unlisted(project, exc)
+        except RegistryError as exc:  # as before: from /v2/
+            log.debug("Harbor's list of %s:%s failed, read from /v2/: %s", repository, tag, exc)
         return None
 
     def describe(self, repository: str, tag: str) -> ImageDescription | None:
@@ -284,6 +306,8 @@ class HarborClient(RegistryClient):
         pushed = parse_time(listed_tag.get("push_time")) or parse_time(artifact.get("push_time"))
         extra = artifact.get("extra_attrs") if isinstance(artifact.get("extra_attrs"), dict) else {}
         media_type = str(artifact.get("manifest_media_type") or "")
+        if media_type in SCHEMA1:  # (Harbor keeps such images, pushed before it refused them: manifest_v1.go)
+            raise schema1(f"{self.registry.host}/{repository}:{tag}")
         if media_type in INDEX_TYPES and (index := self._index_of(repository, artifact)):
             return replace(index, tag=tag, push_time=pushed)
         if media_type in INDEX_TYPES or not extra or str(extra.get("architecture") or "").startswith("arm"):

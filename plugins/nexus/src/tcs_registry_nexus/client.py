@@ -91,10 +91,20 @@ class NexusClient(RoutedRegistryClient):
         nothing without browse rights."""
         try:
             entry = self._rest(f"/repositories/{quote(key, safe='')}", f"Nexus repository {key}")
-        except RegistryError as exc:
-            log.debug("The kind of the repository %s is not known: %s", key, exc)
+        except RegistryError as exc:  # (a Nexus before 3.38: 404)
+            log.warning(
+                "Nexus does not say what kind of repository %s is (%s): if it is a proxy or a group, its tags are"
+                " the upstream registry's, each fetched into Nexus as it is read; an account that may browse it"
+                " lists what it holds",
+                key, exc,
+            )  # fmt: skip
             return
-        kind = str(entry.get("type") or "") if isinstance(entry, dict) else ""
+        entry = entry if isinstance(entry, dict) else {}
+        if entry.get("format") != "docker":
+            raise RegistryError(
+                f"Nexus repository {key} is not a Docker repository (its format: {entry.get('format')})"
+            )
+        kind = str(entry.get("type") or "")
         if kind in ("proxy", "group"):
             upstream = (
                 "the upstream registry's" if kind == "proxy" else "its members' merged, proxies' upstream ones too"

@@ -197,7 +197,8 @@ class QuayClient(RegistryClient):
                 more = bool(tags) and body.get("has_additional") is True  # an empty page ends it
                 page += 1
         except RegistryError as exc:  # (the names come from tags/list: only push times are lost)
-            log.warning("Push times of %s are not known: %s", repository, exc)
+            if not (self.credentials.anonymous and exc.status == 401):  # (anonymous access off: tags/list says)
+                log.warning("Push times of %s are not known: %s", repository, exc)
         return list(self._v2_tags(repository))
 
     def pushed(self, repository: str, tag: str, digest: str) -> datetime | None:
