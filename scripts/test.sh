@@ -10,13 +10,22 @@ bash scripts/setup.sh
 if [ $# -gt 0 ]; then
     exec .venv/bin/pytest "$@"
 fi
-# the tests that time themselves alone on a quiet machine; the rest first, one worker a core (at most 4)
+phase() { echo "== $1 ($(( SECONDS / 60 )) min $(( SECONDS % 60 )) s in)"; }
+# the core's tests: those that time themselves alone on a quiet machine, the rest first, one worker a core
+# (at most 4); each plugin's tests (and the example plugin's) run once, below, installed from the wheels
+# as a user installs them
 status=0
-.venv/bin/pytest -m "not timing" -n "$(( $(nproc) < 4 ? $(nproc) : 4 ))" --dist loadfile || status=$?
-.venv/bin/pytest -m timing || status=$?
+phase "the core's tests"
+.venv/bin/pytest tests -m "not timing" -n "$(( $(nproc) < 4 ? $(nproc) : 4 ))" --dist loadfile --durations=10 || status=$?
+phase "the core's timing tests, alone"
+.venv/bin/pytest tests -m timing --durations=10 || status=$?
 [ "$status" = 0 ] || exit "$status"
+phase "the distributions"
 bash scripts/build-dists.sh  # every wheel, proven; the two steps after it install from them
 export TCS_DISTS_FRESH=1
+phase "each plugin alone with the core"
 bash scripts/test-plugins-alone.sh
+phase "the container image"
 # debootstrap and buildah need root
 if [ "$(id -u)" = 0 ]; then bash scripts/build-image.sh; else sudo -E bash scripts/build-image.sh; fi
+phase "done"

@@ -320,6 +320,9 @@ def test_a_run_that_fails_before_its_first_row_leaves_the_last_report_as_it_was(
     last.write_text("repository,tag,build_time,skipped\nlast/run,1,,false\n")
     result = tcs("registry", web_server, "--mode=dry-run")
     assert result.code == 3, result.err
+    assert result.messages[0] == (  # (its /v2/ is the folder's listing)
+        "info\tRegistry type taken as: DEFAULT_V2 (its /v2/ answered a web page, as no registry does)"
+    )
     assert next(m for m in result.messages if m.startswith("error")).startswith("error\trepository catalog: ")
     assert last.read_text() == "repository,tag,build_time,skipped\nlast/run,1,,false\n"
 
