@@ -32,11 +32,12 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
-"${pip[@]}" -e '.[test]'
-for plugin in plugins/*/pyproject.toml examples/*/pyproject.toml; do  # (ghcr sorts before vault-auth, which needs it)
+editable=(-e '.[test]')
+for plugin in plugins/*/pyproject.toml examples/*/pyproject.toml; do
     extra=""  # its test dependencies, if it declares any (pip warns of an extra that is not there)
     grep -q '^test = ' "$plugin" && extra="[test]"
-    [ -e "$plugin" ] && "${pip[@]}" -e "$(dirname "$plugin")$extra"
+    [ -e "$plugin" ] && editable+=(-e "$(dirname "$plugin")$extra")
 done
+"${pip[@]}" "${editable[@]}"  # one resolution for them all (vault-auth needs ghcr: both are here)
 bash scripts/build-debian-image.sh
 true
