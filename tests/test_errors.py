@@ -53,6 +53,18 @@ def test_not_a_registry(tcs, web_server):
     assert result.messages[0] == "info\tRegistry type taken as: DEFAULT_V2 (its /v2/ answered 404, as no registry does)"
 
 
+def test_a_namespace_pasted_into_a_plain_registrys_url_says_how_to_keep_it(tcs, anonymous_registry):
+    """`http://host/team` on a registry whose API is at the root: /team/v2/ is 404 there, and the run
+    said only that this was no registry. One line, before any login: the host alone and the pattern."""
+    result = tcs("registry", f"{anonymous_registry.url}/team", "--mode=dry-run")
+    _one_error(
+        result,
+        2,
+        f"the registry's API is at the host's root ({anonymous_registry.url}/v2/), not under /team: for the"
+        " repositories under team/, name the host alone and add --allowList='team/*'",
+    )
+
+
 @pytest.mark.parametrize(
     ("url", "problem"),
     [

@@ -34,6 +34,7 @@ from .errors import (
     QuotaExhausted,
     RegistryError,
     TcsError,
+    UsageError,
     failure_code,
 )
 from .estimate import Estimate
@@ -148,6 +149,12 @@ class Discovery:
         registry_type = select_registry_type(self.pm, s.url, probe, s.registry_type)
         # (not "identified" as what it is not: the login then says what is wrong with it)
         odd = probe.not_a_registry() if not s.registry_type and registry_type == DEFAULT_TYPE else ""
+        if odd and probe.registry_at_root():
+            namespace = s.path.strip("/")
+            raise UsageError(
+                f"the registry's API is at the host's root ({probe.host_root}/v2/), not under /{namespace}: for the"
+                f" repositories under {namespace}/, name the host alone and add --allowList='{namespace}/*'"
+            )
         if probe.silent:
             log.warning(
                 "%s did not answer the probe of its type within %s s: taken as %s (--registry-type skips the probe)",

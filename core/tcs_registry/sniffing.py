@@ -56,6 +56,12 @@ class HttpProbe:
         html = answer.status == 200 and answer.header("Content-Type").startswith("text/html")
         return "answered a web page" if html else ""
 
+    def registry_at_root(self) -> bool:
+        """Whether the host's root /v2/ answers as a registry (200 or 401) where the URL has a path: the
+        path is then a namespace pasted into the URL, not where the registry's API is."""
+        answer = self.get("/v2/") if self.api_root != self.host_root else None
+        return answer is not None and answer.status in (200, 401)
+
     def get(self, path: str) -> ProbeResponse | None:
         return self._fetch(self.host_root + path)
 

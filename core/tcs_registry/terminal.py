@@ -31,8 +31,8 @@ def printable(text: str) -> str:
     """``text`` in printable ASCII, every other character escaped as Python writes it (``\\x1b``,
     ``\\u202e``, ``\\\\``), its quotes as they are: for what is kept as well as shown (a stored error, a
     report's cell), where `safe`'s escapes of control characters alone would leave look-alike letters."""
-    return "".join(ascii(c)[1:-1] for c in text)  # (each character alone: ascii() escapes a quote only
-    # beside the other kind)
+    # (each character alone: ascii() of a text that holds both quotes escapes one of them)
+    return "".join(ascii(c)[1:-1] for c in text)
 
 
 def table(rows: Iterable[Sequence[Any]], headers: Sequence[str], **options: Any) -> str:

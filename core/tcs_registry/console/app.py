@@ -154,13 +154,24 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
             raise HTTPException(404, f"No run {named} in this project" if named else "No such run in this project")
         return row
 
-    def scanned_run(project: str, number: int, asked: str = "", then: str = "", images: bool = False) -> RowMapping:
-        """The project's run ``number`` as a scan: a dry run's findings are not none (422); ``images``: a
-        scan that scanned none (all failed, an empty registry) is refused too (nothing to compare with)."""
+    def scanned_run(project: str, number: int, asked: str = "", then: str = "") -> RowMapping:
+        """The project's run ``number`` as a scan: a dry run's findings are not none (422)."""
         row = project_run(project, number, asked)
-        if row["mode"] == "dry-run" or (images and not store.latest_scan(project, store.scan_runs(project, number))):
-            raise HTTPException(422, f"Run {number} scanned no image (a dry run?){then}")
+        if row["mode"] == "dry-run":
+            raise scanned_none(number, then)
         return row
+
+    def scan_with_images(project: str, number: int, asked: str = "", then: str = "") -> tuple[RowMapping, list[int]]:
+        """`scanned_run` and the runs of its scan, which must have scanned an image (one that scanned none,
+        all failed or an empty registry, has nothing to compare with or to write: 422 as a dry run)."""
+        row = scanned_run(project, number, asked, then)
+        runs = store.scan_runs(project, number)
+        if not store.latest_scan(project, runs):
+            raise scanned_none(number, then)
+        return row, runs
+
+    def scanned_none(number: int, then: str) -> HTTPException:
+        return HTTPException(422, f"Run {number} scanned no image (a dry run?){then}")
 
     def listing(request: Request, project: str, kind: str) -> dict[str, Any]:
         params = dict(request.query_params)
@@ -526,8 +537,9 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         if 0 in (scan, since):
             raise HTTPException(422, "scan and since are runs' numbers")
         rows = {scan: scanned_run(project, scan)} if scan is not None else {}
+        baseline = None  # (the runs of the scan of `since`: each image's previous scan, if not named)
         if since is not None:
-            rows[since] = scanned_run(project, since, then=": nothing to compare with", images=True)
+            rows[since], baseline = scan_with_images(project, since, then=": nothing to compare with")
         latest = store.registries(project)
         if since is not None:  # (a scan is compared with one of its own registry)
             registry = rows[since]["registry"]
@@ -537,9 +549,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         chosen = [scan] if scan is not None else [registry["run"] for registry in latest]
         compared = []
         for run in chosen:
-            runs = store.scan_runs(project, run)
-            baseline = store.scan_runs(project, since) if since is not None else None
-            before, found = changes(store, project, runs, baseline)
+            before, found = changes(store, project, store.scan_runs(project, run), baseline)
             registry = store.run(project, run)["registry"]  # type: ignore[index]
             listed = []
             for change in found:  # (host/repository:tag)
@@ -586,9 +596,8 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         file to upload to GitHub code scanning."""
         page_reader(request, project)
         number = findings.query_number(run) or 0
-        registry = scanned_run(project, number, run, ": nothing to write as SARIF", images=True)["registry"]
-        scan = store.scan_runs(project, number)
-        name = report_name(urlsplit(registry).netloc, f"run-{number}")
+        row, scan = scan_with_images(project, number, run, ": nothing to write as SARIF")
+        name = report_name(urlsplit(row["registry"]).netloc, f"run-{number}")
         document = registry_sarif(store, project, scan).document()
         return attachment(json.dumps(document, indent=2), f"{name.removesuffix('.csv')}.sarif")
 

@@ -115,6 +115,11 @@ def _error(code: str, message: str, status: int, headers: dict[str, str] | None 
     return json_answer({"errors": [{"code": code, "message": message, "detail": {}}]}, status, headers)
 
 
+def _anonymous_refused():
+    """endpoints/decorators.py anon_protect: abort(401, message=...) -> {"error": message} (util/http.py)."""
+    return json_answer({"error": "Anonymous access is not allowed"}, 401)
+
+
 def _api_error(base: str, kind: str, detail: str, status: int):
     """An /api/v1 refusal as endpoints/exception.py ApiException.to_dict writes it (``type``: url_for
     with _external, an absolute URL)."""
@@ -170,7 +175,7 @@ class QuayFacade(Facade):
         if basic is None and not self.anonymous_access:
             # endpoints/v2/v2auth.py generate_registry_jwt is @anon_protect'ed (endpoints/decorators.py):
             # with FEATURE_ANONYMOUS_ACCESS off, no token for anyone without credentials
-            return json_answer({"error": "Anonymous access is not allowed"}, 401)
+            return _anonymous_refused()
         user = CREDENTIALS.get(basic) if basic else None
         if basic and user is None:  # (validate_credentials' messages)
             message = "Invalid access token" if basic[0] == "$token" else "Invalid Username or Password"
@@ -227,7 +232,7 @@ class QuayFacade(Facade):
     def catalog(self, request: Request):
         if request.headers.get("Authorization") is None:
             if not self.anonymous_access:  # (catalog_search is @anon_protect)
-                return json_answer({"error": "Anonymous access is not allowed"}, 401)
+                return _anonymous_refused()
             return json_answer({"repositories": []})  # anonymous: FEATURE_PUBLIC_CATALOG is off
         token = self._token(request)
         if token is None:
@@ -245,21 +250,19 @@ class QuayFacade(Facade):
 
     # -- REST API /api/v1 --------------------------------------------------------------------------
     def _rest_user(self, request: Request):
-        """The OAuth token's user; None when anonymous (Basic is ignored); a 401 for a Bearer JWT."""
+        """The OAuth token's user; None when anonymous (Basic is ignored); a 401 for a Bearer JWT, and for
+        an anonymous call while anonymous access is off (check_anon_protection: every ApiResource)."""
         bearer = request.bearer()
         if bearer == OAUTH:
             return "dev"
         if bearer and bearer.startswith("eyJ"):  # a JWT: validated as SSO, no issuer matches
             return json_answer({"error": "Issuer quay not configured"}, 401)
-        return None
+        return None if self.anonymous_access else _anonymous_refused()
 
     def repositories(self, request: Request):
         user = self._rest_user(request)
         if isinstance(user, tuple):
             return user
-        if user is None and not self.anonymous_access:
-            # endpoints/decorators.py anon_protect: abort(401, message=...) -> {"error": message} (util/http.py)
-            return json_answer({"error": "Anonymous access is not allowed"}, 401)
         namespace, public = request.arg("namespace"), request.arg("public") == "true"
         if not (namespace or public or request.arg("starred")):
             return json_answer({"error_message": "namespace, starred or public are required for this API call"}, 400)
@@ -293,8 +296,6 @@ class QuayFacade(Facade):
         user = self._rest_user(request)
         if isinstance(user, tuple):
             return user
-        if user is None and not self.anonymous_access:
-            return json_answer({"error": "Anonymous access is not allowed"}, 401)
         if name not in known:
             return _api_error(self.url, "not_found", "Not Found", 404)
         return json_answer({"name": name, "avatar": {}, "is_admin": False})
@@ -345,8 +346,6 @@ class QuayFacade(Facade):
         if isinstance(user, tuple):
             return user
         repository = f"{ns}/{repo}"
-        if user is None and not self.anonymous_access:  # (RepositoryParamResource: check_anon_protection)
-            return json_answer({"error": "Anonymous access is not allowed"}, 401)
         if not self.may_read(user, repository):
             if user is None:
                 return _api_error(self.url, "invalid_token", "Requires authentication", 401)

@@ -44,10 +44,11 @@ ROBOT_PREFIX_VARIABLE = "TCS_HARBOR_ROBOT_PREFIX"
 log = logging.getLogger("tcs_registry.harbor")
 
 
-def repository_path(repository: str) -> tuple[str, str]:
-    """``team/sub/app`` -> (``team``, ``sub%252Fapp``): Harbor wants the name double-encoded."""
+def artifacts_path(repository: str) -> str:
+    """``team/sub/app`` -> its artifacts' list, ``/projects/team/repositories/sub%252Fapp/artifacts``:
+    Harbor wants the repository's name double-encoded."""
     project, _, name = repository.partition("/")
-    return project, quote(quote(name, safe=""), safe="")
+    return f"/projects/{quote(project, safe='')}/repositories/{quote(quote(name, safe=''), safe='')}/artifacts"
 
 
 class HarborClient(RegistryClient):
@@ -171,8 +172,7 @@ class HarborClient(RegistryClient):
         gone is mostly on a page not read yet, and a new push shifts the pages down (a tag read twice,
         listed once); but a tag moved to a new push, from an artifact not read yet, would be on a page
         read already: once several pages were read, the first is read again, till it has no new tag."""
-        project, name = repository_path(repository)
-        path = f"/projects/{quote(project, safe='')}/repositories/{name}/artifacts"
+        path = artifacts_path(repository)
         what = f"Harbor artifacts of {repository}"
         query = {"with_tag": "true", "with_accessory": "false", "q": "tags=*"}
         seen: set[str] = set()
@@ -240,8 +240,7 @@ class HarborClient(RegistryClient):
         platforms = Manifest(digest, media_type, manifests=tuple(entries)).platforms()
         if not 0 < len(platforms) <= MOST_PLATFORMS_LISTED:
             return None
-        project, name = repository_path(repository)
-        path = f"/projects/{quote(project, safe='')}/repositories/{name}/artifacts"
+        path = artifacts_path(repository)
         digests = " ".join(p.digest for p in platforms)
         query = {"with_tag": "false", "with_accessory": "false", "q": f"base=*,digest={{{digests}}}"}
         try:
@@ -276,8 +275,7 @@ class HarborClient(RegistryClient):
         artifacts), and where the list fails."""
         if repository.split("/")[0] in self.unlisted or tag == "nil":
             return None
-        project, name = repository_path(repository)
-        path = f"/projects/{quote(project, safe='')}/repositories/{name}/artifacts"
+        path = artifacts_path(repository)
         query = {"with_tag": "true", "with_accessory": "false", "q": f"tags={tag}"}
         try:
             for artifact in self.pages(path, f"Harbor artifacts of {repository}", **query):
@@ -286,7 +284,7 @@ class HarborClient(RegistryClient):
                     if isinstance(listed_tag, dict) and listed_tag.get("name") == tag:
                         return artifact, listed_tag
         except AuthError as exc:  # (a plan's images are described with nothing listed first)
-            self._unlisted(project, exc)
+            self._unlisted(repository.split("/")[0], exc)
         except RegistryError as exc:  # as before: from /v2/
             log.debug("Harbor's list of %s:%s failed, read from /v2/: %s", repository, tag, exc)
         return None
