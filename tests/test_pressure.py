@@ -107,7 +107,9 @@ def test_the_proxy_judges_a_request_by_when_it_came_not_when_it_was_read():
             assert client.recv(100).startswith(b"HTTP/1.0 200")
     ((came, read),) = seen
     assert read - sent >= 0.3
-    assert 0 <= came - sent < 0.05
+    # (the kernel stamps on the wall clock, turned into monotonic time by their offset read now: a
+    # millisecond or two apart, once seen 1.5 ms before the send; the bucket judges by tens of them)
+    assert -0.005 <= came - sent < 0.05
 
 
 def test_random_faults_cost_less_than_3x_the_fault_free_run(big_registry, big, tmp_path):

@@ -79,7 +79,9 @@ def _stamp(ancillary: list[tuple[int, int, bytes]]) -> float | None:
     for level, kind, data in ancillary:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) == 16:
             seconds, nanoseconds = struct.unpack("qq", data)
-            return seconds + nanoseconds / 1e9 - (time.time() - time.monotonic())
+            before = time.monotonic()  # (the two clocks read as close together as Python can)
+            offset = time.time() - (before + time.monotonic()) / 2
+            return seconds + nanoseconds / 1e9 - offset
     return None
 
 
