@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -215,6 +216,123 @@ def test_packagist_order_is_composer_s_own():
     ordered = sorted(valid, key=functools.cmp_to_key(lambda a, b: compare("Packagist", a, b)))
     assert len(ordered) > 200
     assert composer(ordered)[1] == [compare("Packagist", a, b) for a, b in itertools.pairwise(ordered)]
+
+
+def ours_in_order(ecosystem: str, versions: set[str]) -> tuple[list[str], list[int]]:
+    """The versions sorted our way, and our verdict (-1 or 0) on each with the next."""
+    ordered = sorted(versions, key=functools.cmp_to_key(lambda a, b: compare(ecosystem, a, b)))
+    return ordered, [compare(ecosystem, a, b) for a, b in itertools.pairwise(ordered)]
+
+
+def dpkg_relation(a: str, b: str) -> int:
+    """dpkg's own verdict (dpkg --compare-versions): -1, 0 or 1."""
+    for relation, answer in (("lt", -1), ("eq", 0)):
+        if subprocess.run(["dpkg", "--compare-versions", a, relation, b], capture_output=True).returncode == 0:
+            return answer
+    return 1
+
+
+@pytest.mark.skipif(shutil.which("dpkg") is None, reason="a Debian machine (dpkg)")
+def test_debian_order_is_dpkg_s_own():
+    # every version of a grid of the forms Debian and Ubuntu packages take (epochs; ~ and + in upstream
+    # versions; backports, security and rebuild revisions; an upstream version holding - or :), sorted our
+    # way: dpkg agrees with each neighbour pair, so (dpkg's order being total) with the whole order
+    upstreams = [
+        "0",
+        "1",
+        "1.0",
+        "1.0~~",
+        "1.0~",
+        "1.0~rc1",
+        "1.0~rc1+dfsg",
+        "1.0+dfsg",
+        "1.0+dfsg1~1",
+        "1.0a",
+        "1.0A",
+        "1.0.",
+        "1.0.0",
+        "1.00",
+        "1.01",
+        "1.1",
+        "1.10",
+        "1.2+git20230101.abc",
+        "2:3",
+        "1.0-beta",
+    ]
+    revisions = ["", "-0", "-1", "-1~bpo11+1", "-1+b1", "-1+deb12u1", "-1ubuntu0.22.04.1", "-1build1", "-2",
+                 "-10", "-1.1", "-0~deb9u1"]  # fmt: skip
+    versions = {
+        f"{epoch}{upstream}{revision}"
+        for epoch, upstream, revision in itertools.product(["", "1:"], upstreams, revisions)
+        if (":" not in upstream or epoch) and ("-" not in upstream or revision)  # (as dpkg reads them)
+    }
+    ordered, ours = ours_in_order("Debian:12", versions)
+    assert len(ordered) > 400
+    assert [dpkg_relation(a, b) for a, b in itertools.pairwise(ordered)] == ours
+
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+HAS_RPM = SYSTEM_PYTHON.exists() and subprocess.run([SYSTEM_PYTHON, "-c", "import rpm"]).returncode == 0
+
+
+@pytest.mark.skipif(not HAS_RPM, reason="Debian's python3-rpm is set up")
+def test_rpm_order_is_rpm_s_own():
+    # the forms of Red Hat, Fedora and SUSE packages: epochs, ~ (before) and ^ (after: snapshots), letters,
+    # leading zeros, separators other than dots, with and without a release
+    versions_ = [
+        "1",
+        "1.0",
+        "1.0.0",
+        "1.0~rc1",
+        "1.0~rc1~git1",
+        "1.0~",
+        "1.0^",
+        "1.0^git1",
+        "1.0^git1~1",
+        "1.0a",
+        "1.0.a",
+        "1.01",
+        "1.001",
+        "1.0_1",
+        "1.0+1",
+        "1.0z",
+        "a",
+        "A",
+        "9",
+        "10",
+        "2.0",
+    ]
+    releases = ["", "-1", "-1.el9", "-1.el9_2", "-2.fc39", "-0.1.rc1", "-1~1", "-1^1", "-10.module+el8.1+1"]
+    versions = {f"{e}{v}{r}" for e, v, r in itertools.product(["", "0:", "1:"], versions_, releases)}
+    ordered, ours = ours_in_order("Red Hat", versions)
+    assert len(ordered) > 500
+    reference = Path(__file__).parent / "reference" / "rpm_versions.py"
+    done = subprocess.run([SYSTEM_PYTHON, reference], input="\n".join(ordered), capture_output=True, text=True,
+                          check=True, timeout=120)  # fmt: skip
+    assert [int(line) for line in done.stdout.split()] == ours
+
+
+# apk-tools' own table of version comparisons (test/version.data, "v1 op v2"), as Debian ships it in the Go
+# port Trivy uses (golang-github-knqyf263-go-apk-version-dev: its version_testcase.go)
+APK_TABLE = Path("/usr/share/gocode/src/github.com/knqyf263/go-apk-version/version_testcase.go")
+
+
+@pytest.mark.skipif(not APK_TABLE.exists(), reason="Debian's golang-github-knqyf263-go-apk-version-dev is set up")
+def test_apk_order_is_apk_tools_own():
+    cases = re.findall(r'\{"([^"]*)", "([<=>])", "([^"]*)"\}', APK_TABLE.read_text())
+    assert len(cases) > 700
+    disagreements, refused = [], []
+    for a, relation, b in cases:
+        try:
+            ours = compare("Alpine:v3.19", a, b)
+        except InvalidVersionError:
+            refused.append(f"{a} {relation} {b}")
+            continue
+        if {"<": -1, "=": 0, ">": 1}[relation] != ours:
+            disagreements.append(f"{a} {relation} {b}")
+    assert disagreements == []
+    # the two the table marks invalid (apk orders them by their text): no version order holds them
+    assert refused == ["23_foo > 4_beta", "1.0 < 1.0bc"]
 
 
 def test_crafted_versions_cost_little():
