@@ -14,13 +14,17 @@ command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v go >/dev/null || missing+=(golang-go)  # builds a Go binary for the Go build-info tests
 # the version orders are checked against each ecosystem's own comparator: Maven's (its maven-artifact jar),
 # Composer's (PHP's version_compare and composer/semver), dpkg's, rpm's (python3-rpm, for Debian's own
-# python3), and apk-tools' own table of comparisons (as the Go port Trivy uses ships it)
+# python3), RubyGems' (ruby), npm's (node-semver), Go's (golang.org/x/mod/semver), and apk-tools' own table
+# of comparisons (as the Go port Trivy uses ships it)
 [ -e /usr/share/maven/lib/maven-artifact-3.x.jar ] || missing+=(maven)
 command -v php >/dev/null || missing+=(php-cli)
 [ -e /usr/share/php/Composer/Semver/VersionParser.php ] || missing+=(php-composer-semver)
 /usr/bin/python3 -c "import rpm" 2>/dev/null || missing+=(python3-rpm)
 [ -e /usr/share/gocode/src/github.com/knqyf263/go-apk-version/version_testcase.go ] ||
     missing+=(golang-github-knqyf263-go-apk-version-dev)
+command -v ruby >/dev/null || missing+=(ruby)
+[ -e /usr/share/nodejs/semver/package.json ] || missing+=(node-semver)
+[ -e /usr/share/gocode/src/golang.org/x/mod/semver/semver.go ] || missing+=(golang-golang-x-mod-dev)
 # the store's tests start a throwaway PostgreSQL cluster (initdb, pg_ctl)
 compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)

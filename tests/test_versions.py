@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -266,13 +268,27 @@ def test_debian_order_is_dpkg_s_own():
         for epoch, upstream, revision in itertools.product(["", "1:"], upstreams, revisions)
         if (":" not in upstream or epoch) and ("-" not in upstream or revision)  # (as dpkg reads them)
     }
+    assert len(versions) == 466
     ordered, ours = ours_in_order("Debian:12", versions)
-    assert len(ordered) > 400
     assert [dpkg_relation(a, b) for a, b in itertools.pairwise(ordered)] == ours
 
 
+REFERENCE = Path(__file__).parent / "reference"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 HAS_RPM = SYSTEM_PYTHON.exists() and subprocess.run([SYSTEM_PYTHON, "-c", "import rpm"]).returncode == 0
+NODE_SEMVER = Path("/usr/share/nodejs/semver")
+GO_SEMVER = Path("/usr/share/gocode/src/golang.org/x/mod/semver")
+
+
+def agrees_with(command: list[Any], ecosystem: str, versions: set[str], **run: Any) -> None:
+    """The versions, sorted our way, are in the reference's order too: ``command`` reads them on standard
+    input and says -1, 0 or 1 for each against the next (its order being total, neighbours suffice)."""
+    ordered, ours = ours_in_order(ecosystem, versions)
+    done = subprocess.run(command, input="\n".join(ordered), capture_output=True, text=True, check=True,
+                          timeout=120, **run)  # fmt: skip
+    theirs = [int(line) for line in done.stdout.split()]
+    assert len(theirs) == len(ours)
+    assert [(a, b, t) for a, b, t, o in zip(ordered, ordered[1:], theirs, ours, strict=False) if t != o] == []
 
 
 @pytest.mark.skipif(not HAS_RPM, reason="Debian's python3-rpm is set up")
@@ -304,12 +320,45 @@ def test_rpm_order_is_rpm_s_own():
     ]
     releases = ["", "-1", "-1.el9", "-1.el9_2", "-2.fc39", "-0.1.rc1", "-1~1", "-1^1", "-10.module+el8.1+1"]
     versions = {f"{e}{v}{r}" for e, v, r in itertools.product(["", "0:", "1:"], versions_, releases)}
-    ordered, ours = ours_in_order("Red Hat", versions)
-    assert len(ordered) > 500
-    reference = Path(__file__).parent / "reference" / "rpm_versions.py"
-    done = subprocess.run([SYSTEM_PYTHON, reference], input="\n".join(ordered), capture_output=True, text=True,
-                          check=True, timeout=120)  # fmt: skip
-    assert [int(line) for line in done.stdout.split()] == ours
+    assert len(versions) == 567
+    agrees_with([SYSTEM_PYTHON, REFERENCE / "rpm_versions.py"], "Red Hat", versions)
+
+
+@pytest.mark.skipif(shutil.which("ruby") is None, reason="Debian's ruby is set up")
+def test_rubygems_order_is_gem_version_s_own():
+    # numbers and letters in every position (a letter makes a prerelease: 1.0.a < 1.0), leading zeros, and
+    # the hyphens RubyGems reads as ".pre."
+    parts = ["0", "1", "2", "10", "01", "a", "b", "pre", "rc", "alpha", "beta1", "rc1", "z"]
+    versions = {".".join(p) for n in (1, 2, 3) for p in itertools.product(parts, repeat=n) if p[0][0].isdigit()}
+    versions |= {f"{v}{s}" for v in ("1.0", "1.0.0", "2") for s in ("-1", "-rc1", "-alpha", "-beta.2", ".pre-1")}
+    assert len(versions) == 930
+    agrees_with(["ruby", REFERENCE / "gem_versions.rb"], "RubyGems", versions)
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not NODE_SEMVER.exists(), reason="Debian's node-semver")
+def test_npm_order_is_node_semver_s_own():
+    # SemVer 2.0.0's precedence: prerelease identifiers numeric or not, numeric ones by value, build metadata
+    # ignored
+    cores = ["0.0.0", "0.0.1", "0.1.0", "1.0.0", "1.0.1", "1.1.0", "1.2.0", "1.10.0", "2.0.0", "10.0.0"]
+    prereleases = ["", "-0", "-1", "-9", "-10", "-01a", "-alpha", "-alpha.1", "-alpha.9", "-alpha.10",
+                   "-alpha.beta", "-beta", "-beta.2", "-beta.11", "-rc.1", "-1.2", "-a.b.c", "-x-y"]  # fmt: skip
+    versions = {c + p + b for c, p, b in itertools.product(cores, prereleases, ["", "+build.1", "+001"])}
+    agrees_with(["node", REFERENCE / "npm_versions.js"], "npm", versions, env={"NODE_PATH": "/usr/share/nodejs"})
+
+
+@pytest.mark.skipif(shutil.which("go") is None or not GO_SEMVER.exists(), reason="Debian's golang-golang-x-mod-dev")
+def test_go_order_is_x_mod_semver_s_own(tmp_path):
+    # module versions as go.mod and Go binaries name them: pseudo-versions, +incompatible
+    cores = ["0.0.0", "0.0.1", "0.1.0", "1.0.0", "1.0.1", "1.1.0", "1.2.0", "1.10.0", "2.0.0", "10.0.0"]
+    prereleases = ["", "-0", "-1", "-9", "-10", "-alpha", "-alpha.1", "-beta.11", "-rc.1", "-x-y",
+                   "-0.20191109021931-daa7c04131f5", "-pre.0.20230101000000-abcdefabcdef"]  # fmt: skip
+    versions = {f"v{c}{p}{b}" for c, p, b in itertools.product(cores, prereleases, ["", "+incompatible"])}
+    environment = {**os.environ, "GOPATH": "/usr/share/gocode", "GO111MODULE": "off", "GOFLAGS": "",
+                   "GOCACHE": str(tmp_path / "cache")}  # fmt: skip
+    binary = tmp_path / "go_versions"
+    subprocess.run(["go", "build", "-o", binary, REFERENCE / "go_versions.go"], env=environment, check=True,
+                   timeout=300)  # fmt: skip
+    agrees_with([binary], "Go", versions)
 
 
 # apk-tools' own table of version comparisons (test/version.data, "v1 op v2"), as Debian ships it in the Go
