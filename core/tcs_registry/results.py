@@ -21,7 +21,7 @@ from .errors import UsageError
 from .files import open_directory, private_dir, refusal, write_private, write_private_beneath
 from .models import Inventory, Violation, Vulnerability
 from .report import plural, report_name
-from .store import OWN_SCAN, Store
+from .store import Store, is_own_scan
 from .terminal import safe, table
 from .vulns.matching import Matcher
 from .vulns.sarif import SarifRun, category, to_sarif
@@ -578,7 +578,7 @@ def show(
         [r["id"], r["started_at"][:19], r["registry"], r["mode"], r["status"], r["images_found"], r["scanned"]]
         for r in recorded
     ]
-    if any(r["shards"] > 1 or not r["scan_id"].startswith(OWN_SCAN) for r in recorded):  # workers of scans
+    if any(r["shards"] > 1 or not is_own_scan(r["scan_id"]) for r in recorded):  # workers of scans
         headers += ["scan", "shard"]
         for row, r in zip(runs, recorded, strict=True):
             row += [r["scan_id"], f"{r['shard']}/{r['shards']}"]

@@ -38,7 +38,7 @@ from .pacing import DEFAULT_CONCURRENCY
 from .patterns import ImageFilter
 from .plan import Plan, read_plan
 from .redaction import shown_url
-from .store import OWN_SCAN, store_url
+from .store import is_own_scan, store_url
 from .submit import console_url
 from .vulns.checks import CHECK_IDS
 from .vulns.ignore import FILENAME as IGNORE_FILENAME
@@ -395,7 +395,7 @@ def resolve(
         raise UsageError(
             f"{named('scan_id', origin)} {scan_id!r}: use 1 to 100 letters, digits and . _ : / - (e.g. the CI run id)"
         )
-    if scan_id is not None and str(scan_id).startswith(OWN_SCAN):  # "run-<id>": a run's own scan, when it has none
+    if scan_id is not None and is_own_scan(str(scan_id)):  # "run-<id>": a run's own scan, when it has none
         raise UsageError(
             f"{named('scan_id', origin)} {scan_id!r}: names starting with run- are kept for runs without a scan id"
         )

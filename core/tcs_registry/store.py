@@ -1149,6 +1149,11 @@ def own_scan_id(run: int) -> str:
     return f"{OWN_SCAN}{run}"
 
 
+def is_own_scan(scan_id: str) -> bool:
+    """Whether ``scan_id`` is of the form kept for runs that are scans of their own."""
+    return scan_id.startswith(OWN_SCAN)
+
+
 def storable(value: Any) -> Any:
     """Text the database can hold: a lone surrogate (a file name that was not UTF-8, a JSON "\\udc9b"
     from an image) and a NUL (which PostgreSQL's text refuses) written as their escapes, not refused with

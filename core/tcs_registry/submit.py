@@ -25,7 +25,7 @@ from .console.wire import BATCH, image_to_wire, scan_to_wire
 from .errors import UsageError
 from .files import private_dir, write_private
 from .models import ImageDescription
-from .store import OWN_SCAN, Scanned, Store, own_scan_id
+from .store import Scanned, Store, is_own_scan, own_scan_id
 
 log = logging.getLogger("tcs_registry")
 UNSENT = "unsent.json"
@@ -166,7 +166,7 @@ def push(store: Store, state_dir: Path, run: int, console: Console) -> int:
         "registry": row["registry"],
         "registry_type": row["registry_type"],
         "mode": row["mode"],
-        "scan_id": console_scan_id(state_dir, run, scan_id, not scan_id.startswith(OWN_SCAN)),
+        "scan_id": console_scan_id(state_dir, run, scan_id, not is_own_scan(scan_id)),
         "shard": [row["shard"], row["shards"]],
         "client": client_key(state_dir, run),
     }

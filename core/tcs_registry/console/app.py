@@ -32,7 +32,7 @@ from .. import __version__
 from ..analysis import sbom
 from ..report import report_name, safe_cell
 from ..results import changes, registry_sarif, stored_scan
-from ..store import OWN_SCAN, Store
+from ..store import Store, is_own_scan
 from ..vulns.sarif import to_sarif
 from ..vulns.severity import LEVELS, rank
 from . import findings, tokens, wire
@@ -243,7 +243,7 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
                 raise ValueError("registry is the registry's URL")
             if scan_id is not None:
                 scan_id = wire.text(scan_id, "scan_id")
-                if scan_id.startswith(OWN_SCAN):  # (as --scan-id: "run-<id>" is a run's scan of its own)
+                if is_own_scan(scan_id):  # (as --scan-id: "run-<id>" is a run's scan of its own)
                     raise ValueError("a scan_id beginning run- is a run's own: choose another")
             if not (isinstance(shard, list) and len(shard) == 2 and all(isinstance(n, int) for n in shard)):
                 raise ValueError("shard is [K, N]")
