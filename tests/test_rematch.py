@@ -8,7 +8,8 @@ import json
 import shutil
 from pathlib import Path
 
-from tcs_registry.testing.vulnerable import push_debian9
+from tcs_registry.testing.images import Entry, tar_layer
+from tcs_registry.testing.vulnerable import dpkg, push_debian9
 
 KIT = Path(__file__).parent / "fixtures" / "osv"
 
@@ -108,3 +109,33 @@ def test_a_rematch_stopped_midway_leaves_the_scan_it_matched_as_the_latest(
     assert f"info\tResuming run {killed} (interrupted or killed)" in resumed.messages or any(
         m.startswith(f"info\tResuming run {killed}") for m in resumed.messages
     ), resumed.messages
+
+
+def test_packages_of_a_distribution_osv_has_no_name_for_are_read_back(tcs, fresh_registry, pusher, state_dir):
+    """Fedora, Amazon Linux, CentOS, Oracle Linux, Kali...: their packages have no OSV ecosystem, and the
+    stored scan keeps them without one. Reading it back (a SARIF or SBOM of the stored scan, a re-match, a
+    run resumed) has the packages, each with no ecosystem."""
+    kali = Entry("etc/os-release", b'PRETTY_NAME="Kali GNU/Linux Rolling"\nID=kali\nVERSION_ID="2024.1"\n')
+    pusher.image(
+        "apps/kali",
+        "1",
+        created="2024-02-01T00:00:00Z",
+        layers=[tar_layer([kali, dpkg(("openssl", "openssl", "3.1.4-2"))])],
+    )
+    assert tcs("registry", fresh_registry.url, "--format=json").code == 0
+    sbom = tcs("results", f"--state-dir={state_dir}", "--image=apps/kali:1", "--format=cyclonedx")
+    assert sbom.code == 0, sbom.err
+    assert [(c["bom-ref"], c["type"]) for c in json.loads(sbom.out)["components"]] == [
+        ("pkg:deb/kali/openssl@3.1.4-2?arch=amd64&distro=kali-2024.1", "library"),
+        ("os:kali:2024.1", "operating-system"),
+    ]
+    sarif = tcs("results", f"--state-dir={state_dir}", "--image=apps/kali:1", "--format=sarif")
+    assert sarif.code == 0, sarif.err
+    assert tcs("db", "import", str(KIT / "DLA-3022-1.json"), f"--state-dir={state_dir}").code == 0
+    again = tcs("rematch", f"--state-dir={state_dir}")
+    assert again.code == 0, again.err
+    assert again.out.splitlines()[1:4] == [
+        "    Images                : 1 tag, 1 image platform",
+        "    Vulnerabilities       : none",  # (Debian's advisory is not Kali's: no ecosystem, no match)
+        "    New vulnerabilities   : 0",
+    ]

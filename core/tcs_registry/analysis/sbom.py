@@ -33,6 +33,9 @@ PROPERTY = "tcs-registry:"
 
 
 PACKAGE_FIELDS = tuple(f.name for f in fields(Package))
+# what to_json leaves out of a package is empty: an ecosystem where the distribution has none in OSV
+# (Fedora, Amazon Linux, Kali...), a license, a source
+UNSAID = {f.name: None if f.name == "epoch" else "" for f in fields(Package)}
 INVENTORY_FIELDS = tuple(f.name for f in fields(Inventory) if f.name != "secrets")  # (secrets: the violations say it)
 
 
@@ -65,7 +68,7 @@ def from_json(document: dict[str, Any]) -> Inventory:
         platform=Platform(parts[0], parts[1], parts[2]) if parts else None,
         layers=tuple(document.get("layers") or ()),
         problems=tuple(document.get("problems") or ()),
-        packages=tuple(Package(**p) for p in document.get("packages") or ()),
+        packages=tuple(Package(**{**UNSAID, **p}) for p in document.get("packages") or ()),
     )
     return Inventory(**fields)
 
