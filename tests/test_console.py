@@ -764,6 +764,8 @@ def test_hostile_submissions_and_requests_get_an_answer_never_a_crash(console, t
     assert post(f"/api/v1/projects/web/runs/{2**70}/finish", {"status": "complete"}) == 404
     extra = {**vulnerability, "extra": "kept?"}
     assert post(images, {"scans": [{"document": document, "findings": {"vulnerabilities": [extra]}}]}) == 200
+    twice = {"document": document, "findings": {"vulnerabilities": [vulnerability]}}  # (one image platform twice
+    assert post(images, {"scans": [twice, twice]}) == 200  # in one batch: its last, as a scan sent again)
     found = console.api("/api/v1/projects/web/vulnerabilities?id=GHSA-jfh8-c2jp-5v3q", read_web)[1]
     assert [(i["id"], i["severity"]) for i in found["items"]] == [("GHSA-jfh8-c2jp-5v3q", "CRITICAL")]  # as written
     assert console.api("/api/v1/projects/web/vulnerabilities?id=cve-2021-44228", read_web)[1]["total"] == 1

@@ -3,6 +3,8 @@ single image alike, in a scan and in a dry run; what is scanned still decides th
 
 from __future__ import annotations
 
+import json
+
 from tcs_registry.testing.helpers import csv_rows, failures_path, report_path
 from tcs_registry.testing.images import make_layer
 
@@ -83,3 +85,29 @@ def test_a_sparse_index_is_described_and_scanned_for_the_platforms_the_registry_
     assert [row[2:] for row in csv_rows(failures_path(out_dir, host))[1:]] == [
         ["not-found", f"{host}/apps/mirror@{index_digest}: manifest not found for any platform of the index"]
     ]
+
+
+def test_an_index_naming_a_platform_twice_is_scanned_at_its_first(tcs, fresh_registry, pusher, out_dir, state_dir):
+    """An index listing linux/amd64 twice (a hand-made or buggy one): a runtime pulling that platform gets
+    the first, and so is it scanned: one platform, one row, its packages, nothing lost."""
+    first = pusher.image(
+        "apps/twice", None, created=CREATED, layers=[make_layer({"etc/os-release": b"ID=alpine\nVERSION_ID=3.19.1\n"})]
+    )
+    second = pusher.image(
+        "apps/twice",
+        None,
+        created="2026-11-02T00:00:00Z",
+        layers=[make_layer({"etc/os-release": b"ID=alpine\nVERSION_ID=3.18.0\n"})],
+    )
+    amd64 = {"os": "linux", "architecture": "amd64"}
+    pusher.index("apps/twice", "1", [(first, amd64), (second, amd64)])
+    scan = tcs("registry", fresh_registry.url, "--format=json")
+    assert scan.code == 0, scan.err
+    assert [m.split()[3:5] for m in scan.messages if "Scanned image" in m] == [
+        [f"image={fresh_registry.host}/apps/twice:1", "platform=linux/amd64"]
+    ]
+    latest = tcs("results", f"--state-dir={state_dir}", "--image=apps/twice:1", "--format=json")
+    assert latest.code == 0, latest.err
+    assert json.loads(latest.out)["os_version"] == "3.19.1"
+    dry = tcs("registry", fresh_registry.url, "--mode=dry-run")
+    assert dry.code == 0, dry.err

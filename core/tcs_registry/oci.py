@@ -96,17 +96,19 @@ class Manifest:
         return ""
 
     def platforms(self) -> tuple[Platform, ...]:
-        """The platforms of an index, without attestation manifests."""
-        return tuple(
-            Platform(
-                os=_text(d.platform.get("os")),
-                architecture=_text(d.platform.get("architecture")),
-                variant=_text(d.platform.get("variant")) or None,
-                digest=d.digest,
-            )
-            for d in self.manifests
-            if d.media_type in IMAGE_TYPES and not d.is_attestation and not d.artifact_type
-        )
+        """The platforms of an index, without attestation manifests; a platform listed twice is its first
+        entry, the one a runtime pulling that platform gets."""
+        found: dict[str, Platform] = {}
+        for d in self.manifests:
+            if d.media_type in IMAGE_TYPES and not d.is_attestation and not d.artifact_type:
+                platform = Platform(
+                    os=_text(d.platform.get("os")),
+                    architecture=_text(d.platform.get("architecture")),
+                    variant=_text(d.platform.get("variant")) or None,
+                    digest=d.digest,
+                )
+                found.setdefault(str(platform), platform)
+        return tuple(found.values())
 
 
 def name_problem(repository: str, tag: str | None = None, longest: int = MAX_REPOSITORY_NAME) -> str | None:

@@ -609,7 +609,7 @@ class Store:
             for image in described
         }
         platforms, found, stored = {}, {}, {}
-        listed: list[dict[str, Any]] = []
+        listed: dict[tuple[Any, ...], list[dict[str, Any]]] = {}  # (a platform met twice: its last findings)
         for inventory, document, findings_ in scanned:
             where = dict(
                 run=run, repository=inventory.repository, tag=inventory.tag, platform=str(inventory.platform or "")
@@ -620,7 +620,7 @@ class Store:
             platforms[key] = {**where, **values, "scanned_at": now}
             if findings_ is not None:
                 found[key] = {**where, "findings": pack(findings_)}
-                listed += finding_rows_of(project, registry, run, where, findings_)
+                listed[key] = finding_rows_of(project, registry, run, where, findings_)
             document_json = json.dumps(document, separators=(",", ":"))
             stored[inventory.digest] = dict(
                 project=project, digest=inventory.digest, analyser=analyser, inventory=document_json
@@ -645,9 +645,9 @@ class Store:
                 ]
                 for table in (finding_rows, finding_names):
                     connection.execute(self._statement("clear", table, ("run", "repository", "tag", "platform")), keys)
-            if listed:
-                connection.execute(finding_rows.insert(), listed)
-                connection.execute(finding_names.insert(), names_of(listed))
+            if every := [row for rows in listed.values() for row in rows]:
+                connection.execute(finding_rows.insert(), every)
+                connection.execute(finding_names.insert(), names_of(every))
             if stored:
                 self._add(connection, inventories, list(stored.values()))
             if plan and described:
