@@ -18,7 +18,7 @@ from tcs_registry.models import Violation, Vulnerability
 from tcs_registry.results import results_dir
 from tcs_registry.testing.images import Pusher
 from tcs_registry.testing.vulnerable import push_vulnerable
-from tcs_registry.vulns.sarif import SarifRun
+from tcs_registry.vulns.sarif import SarifRun, relative_uri
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -127,3 +127,11 @@ def test_a_run_of_some_images_uploads_in_a_category_of_its_own(tcs, vulnerable, 
     assert tcs("registry", vulnerable.url, "--format=sarif", "--allowList=apps/alpine").code == 0
     other = accepted_by_github(json.loads(path.read_text()))
     assert other["automationDetails"]["id"] not in (one["automationDetails"]["id"], f"tcs-registry/{host}/")
+
+
+def test_a_location_is_a_relative_uri_whatever_the_image_names_its_files():
+    """GitHub refuses a result whose artifact URI is no URI: an image's file names are percent-encoded,
+    and a dot segment (which would point out of the image's part of the tree) is dropped."""
+    assert relative_uri('/srv/my app/"x"<y>%/METADATA') == "srv/my%20app/%22x%22%3Cy%3E%25/METADATA"
+    assert relative_uri("reg-5000/apps/x@linux-amd64/../../etc/./passwd") == "reg-5000/apps/x@linux-amd64/etc/passwd"
+    assert relative_uri("/") == "."

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from typing import Any
+from urllib.parse import quote
 
 from .. import __version__
 from ..models import Inventory, Violation, Vulnerability
@@ -44,6 +45,13 @@ def _rule(rule_id: str, title: str, severity: str, score: float | None, help_tex
     }
 
 
+def relative_uri(path: str) -> str:
+    """A path as a relative URI reference (RFC 3986): each segment percent-encoded, no dot segments (a
+    file name is the image's text: a space, a quote or a ``..`` would make no URI, or one elsewhere)."""
+    segments = [segment for segment in path.split("/") if segment not in ("", ".", "..")]
+    return "/".join(quote(segment, safe="!$&'()*+,;=:@") for segment in segments) or "."
+
+
 def _result(rule_id: str, severity: str, text: str, uri: str, identity: str) -> dict[str, Any]:
     fingerprint = hashlib.sha256(identity.encode()).hexdigest()[:16]
     return {
@@ -53,7 +61,7 @@ def _result(rule_id: str, severity: str, text: str, uri: str, identity: str) -> 
         "locations": [
             {
                 "physicalLocation": {
-                    "artifactLocation": {"uri": uri.lstrip("/") or ".", "uriBaseId": "ROOTPATH"},
+                    "artifactLocation": {"uri": relative_uri(uri), "uriBaseId": "ROOTPATH"},
                     "region": {"startLine": 1, "startColumn": 1, "endLine": 1, "endColumn": 1},
                 },
                 "message": {"text": uri},
