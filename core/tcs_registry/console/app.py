@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
@@ -50,6 +50,7 @@ SECURITY_HEADERS = {
 }
 READERS = ("read", "admin")
 BODY = 32 * 1024 * 1024  # bytes a submission may have (the client keeps its requests under a quarter of it)
+FORM = 16 * 1024  # bytes a page's form may send (a token, a name, the CSRF token): parsed before any check
 EXPORT = 200_000  # findings an export holds, at most
 SESSION_SECONDS = 12 * 3600  # a login lasts this long
 COUNT = re.compile(r"-?[0-9]{1,15}")
@@ -83,6 +84,14 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
+        # a page's form is parsed before its CSRF token is checked, by anyone: its size is declared and
+        # small (a browser always declares it; the HTTP parser holds the body to what is declared)
+        if request.method == "POST" and not request.url.path.startswith("/api/"):
+            declared = request.headers.get("content-length", "")
+            if not declared.isdigit() or int(declared) > FORM:
+                refused: Response = PlainTextResponse(f"a form sends at most {FORM} bytes", 413)
+                refused.headers.update(SECURITY_HEADERS)
+                return refused
         response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
         if request.url.path.startswith(("/api/", "/projects", "/login")):
