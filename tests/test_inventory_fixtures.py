@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tcs_registry.analysis.parsers import dpkg
 from tcs_registry.testing.helpers import inventory, package_rows
 from tcs_registry.testing.images import Entry, Pusher, tar_layer
 from tcs_registry.testing.registry import RegistryServer
@@ -170,6 +171,18 @@ def test_ubuntu_skips_packages_that_are_not_installed(scanned):
     names = [p["name"] for p in _scanned(scanned, "ubuntu1804")["packages"]]
     assert len(names) == 90
     assert "git" not in names  # Status: deinstall ok config-files
+
+
+def test_dpkg_lists_every_package_whose_files_are_on_disk():
+    """A package unpacked but not configured (its postinst failed, hidden by `|| true`; `dpkg --unpack`), or
+    whose triggers wait, ships its files all the same: listed, as Trivy and Syft list it. Only config files
+    left, or nothing: not listed."""
+    states = ["install ok installed", "install ok unpacked", "install ok half-configured",
+              "install ok triggers-pending", "install ok triggers-awaited", "install reinstreq half-installed",
+              "deinstall ok installed", "deinstall ok config-files", "purge ok not-installed",
+              "install ok"]  # fmt: skip
+    status = "\n".join(f"Package: p{n}\nStatus: {state}\nVersion: 1.0-{n}\n" for n, state in enumerate(states))
+    assert [p["name"] for p in dpkg.parse_status(status.encode())] == ["p0", "p1", "p2", "p3", "p4", "p5", "p6"]
 
 
 def test_distroless_status_d_has_no_status_field_and_md5sums_are_not_packages(scanned):

@@ -16,9 +16,15 @@ _SOURCE = re.compile(r"^(\S+)(?:\s+\((\S+)\))?$")
 logging.getLogger("debian.deb822").setLevel(logging.ERROR)  # its encoding guesses are not the user's business
 
 
+# dpkg's package states (dpkg-query(1)) in which the package's files are on disk: all but not-installed and
+# config-files (a package unpacked, or whose configuring or triggers failed or wait, ships its code all
+# the same: a maintainer script's failure hidden by `|| true` in a Dockerfile leaves it so)
+ON_DISK = {"installed", "unpacked", "half-configured", "half-installed", "triggers-awaited", "triggers-pending"}
+
+
 def parse_status(data: bytes, *, distroless: bool = False) -> list[dict[str, Any]]:
-    """Installed packages. A ``status.d`` file has no ``Status:``; a ``status`` paragraph counts
-    only when its third status word is ``installed`` (not config-files, half-installed, ...)."""
+    """Installed packages. A ``status.d`` file has no ``Status:``; a ``status`` paragraph counts when its
+    third status word says the package's files are on disk (ON_DISK)."""
     packages = []
     text = io.StringIO(data.decode("utf-8", "replace"))  # an odd byte in a maintainer name loses nothing else
     for paragraph in Packages.iter_paragraphs(text, use_apt_pkg=False):
@@ -26,7 +32,7 @@ def parse_status(data: bytes, *, distroless: bool = False) -> list[dict[str, Any
         if not name or not version:
             continue
         status = paragraph.get("Status", "").split()
-        if not (distroless and not status) and (len(status) != 3 or status[2] != "installed"):
+        if not (distroless and not status) and (len(status) != 3 or status[2] not in ON_DISK):
             continue
         source_name, source_version = name, version
         match = _SOURCE.match(paragraph.get("Source", "").strip())
