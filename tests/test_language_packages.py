@@ -7,6 +7,9 @@ import io
 import subprocess
 import zipfile
 
+import pytest
+
+from tcs_registry.analysis.parsers import gobinary
 from tcs_registry.testing.helpers import inventory, package_rows
 from tcs_registry.testing.images import Entry, Pusher, tar_layer
 
@@ -207,4 +210,35 @@ def test_python_packages_that_apk_installed_are_reported_as_the_apk_package(tcs,
     assert package_rows(document, "type", "name", "version") == [
         ("apk", "py3-six", "1.16.0-r7"),
         ("pypi", "attrs", "23.1.0"),
+    ]
+
+
+def go_build_info(go_version: bytes, modinfo: bytes) -> io.BytesIO:
+    """An executable with Go 1.18+ build info (its header, then the two varint-prefixed strings)."""
+    modinfo = b"0" * 16 + modinfo + b"\n" + b"1" * 15  # (the 16-byte sentinels around the module text)
+    info = gobinary.MAGIC + bytes([8, 2]) + bytes(16)
+    for text in (go_version, modinfo):
+        info += bytes([len(text)]) if len(text) < 128 else bytes([len(text) & 0x7F | 0x80, len(text) >> 7])
+        info += text
+    return io.BytesIO(b"\x7fELF" + bytes(12) + info + bytes(64))
+
+
+@pytest.mark.parametrize(
+    ("go_version", "stdlib"),
+    [
+        (b"go1.22.4", "1.22.4"),
+        (b"go1.20", "1.20.0"),  # (the Go vulnerability database's SemVer: a release before 1.21 has no .0)
+        (b"go1.21rc2", "1.21.0-rc.2"),
+        (b"go1.22.4 X:boringcrypto", "1.22.4"),
+        (b"go1.26.1-X:nodwarf5", "1.26.1"),  # (Go 1.26's experiments: not a prerelease of 1.26.1)
+        (b"go1.26.5 (Red Hat 1.26.5-1.el9)", "1.26.5"),
+        (b"devel go1.24-8b6a5d0 Tue Jan 2 10:00:00 2024 +0000", ""),  # (a toolchain built from a checkout)
+    ],
+)
+def test_go_toolchain_versions_are_the_vulnerability_database_s(go_version, stdlib):
+    modules = b"path\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/net\tv0.7.0\th1:x=\n"
+    assert gobinary.parse(go_build_info(go_version, modules)) == [
+        {"name": "example.com/app", "version": ""},
+        {"name": "golang.org/x/net", "version": "0.7.0"},
+        {"name": "stdlib", "version": stdlib},
     ]

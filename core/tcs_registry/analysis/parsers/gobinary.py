@@ -8,6 +8,7 @@ Older binaries store pointers instead and are not read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -70,7 +71,7 @@ def _decode(found: bytes) -> tuple[str, bytes] | None:
         modinfo = found[at : at + length]
     except (ValueError, UnicodeDecodeError):
         return None
-    if not version.startswith("go") or len(modinfo) != length:
+    if not version.startswith(("go", "devel ")) or len(modinfo) != length:
         return None
     if len(modinfo) >= 33 and modinfo[-17:-16] == b"\n":  # 16-byte sentinels around the text
         modinfo = modinfo[16:-16]
@@ -99,7 +100,20 @@ def parse(stream: IO[bytes]) -> list[dict[str, Any]]:
                 packages[-1] = {"name": fields[1], "version": fields[2].removeprefix("v")}
             else:  # replaced by a local directory: its code is not the published module's
                 packages.pop()
-    version = go_version.removeprefix("go").split(" ")[0]
-    if version:
-        packages.append({"name": "stdlib", "version": version})
+    packages.append({"name": "stdlib", "version": stdlib_version(go_version)})
     return packages
+
+
+# a Go release as its toolchain names it: go1.20, go1.21.5, go1.21rc2; what follows is the build's
+# (" X:boringcrypto", Go 1.26's "-X:nodwarf5", " (Red Hat 1.26.5-1.el9)")
+_GO_RELEASE = re.compile(r"go(\d+)\.(\d+)(?:\.(\d+))?(?:(alpha|beta|rc)(\d+))?(?![\w.])")
+
+
+def stdlib_version(go_version: str) -> str:
+    """The standard library's version as the Go vulnerability database writes it (SemVer: go1.20 is 1.20.0,
+    go1.21rc2 is 1.21.0-rc.2), or '' for a toolchain built from a checkout (``devel go1.24-abc...``)."""
+    release = _GO_RELEASE.match(go_version)
+    if release is None:
+        return ""
+    major, minor, patch, stage, number = release.groups()
+    return f"{major}.{minor}.{patch or 0}" + (f"-{stage}.{number}" if stage else "")
