@@ -3,9 +3,13 @@ scanned, one bad image fails alone (with its code), and nothing of it reaches th
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import io
 import json
 import resource
 import subprocess
+import tarfile
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -63,6 +67,26 @@ def run_bounded(command: list[str], memory: int, seconds: float) -> subprocess.C
     return subprocess.run(command, capture_output=True, text=True, timeout=seconds, preexec_fn=limit)
 
 
+def old_gnu_sparse_layer(blocks: int) -> tuple[bytes, str]:
+    """A layer whose opt/sparse is an old GNU sparse file (type S) whose header says an extension block of
+    21 regions follows, and each of ``blocks`` such blocks says another does, but the last."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo("opt/sparse")
+        tar.addfile(info)
+    header = bytearray(raw.getvalue()[:512])
+    header[156:157] = tarfile.GNUTYPE_SPARSE
+    header[386:410] = tarfile.itn(0, 12, tarfile.GNU_FORMAT) + tarfile.itn(1, 12, tarfile.GNU_FORMAT)
+    header[482], header[483:495] = 1, tarfile.itn(2**30, 12, tarfile.GNU_FORMAT)
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\0 " % (sum(header) & 0o777777)
+    extension = b"".join(tarfile.itn(n + 1, 12, tarfile.GNU_FORMAT) + tarfile.itn(1, 12, tarfile.GNU_FORMAT)
+                         for n in range(21)).ljust(504, b"\0")  # fmt: skip
+    body = b"".join(extension + bytes([n < blocks - 1]) + bytes(7) for n in range(blocks))
+    data = bytes(header) + body + bytes(1024)
+    return gzip.compress(data, mtime=0), "sha256:" + hashlib.sha256(data).hexdigest()
+
+
 def test_a_sparse_file_map_bomb_fails_its_image_in_bounded_memory(fresh_registry, tmp_path):
     # GNU sparse 1.0: the map (a count, then offset/size lines) heads the entry's data; tarfile believes any
     # count (99,999,999 regions here, ~26 bytes of memory per byte of map: gigabytes from 120 KiB)
@@ -75,13 +99,19 @@ def test_a_sparse_file_map_bomb_fails_its_image_in_bounded_memory(fresh_registry
     sparse = tar_layer([ALPINE, Entry("opt/data", regular + b"\0" * 500 + b"hello", pax=pax)])
     pusher.image("sparse", "1", created="2024-01-01T00:00:00Z", layers=[sparse])
     pusher.image("fine", "1", created="2024-01-01T00:00:00Z", layers=[tar_layer([ALPINE])])
+    # the old GNU format's map: extension blocks of 21 regions, as long as each says another follows
+    pusher.image("old", "1", created="2024-01-01T00:00:00Z", layers=[tar_layer([ALPINE]), old_gnu_sparse_layer(6000)])
     command = [console_script(), "registry", fresh_registry.url, "--format=json", f"--state-dir={tmp_path}/state",
                f"--output-dir={tmp_path}/out"]  # fmt: skip
     done = run_bounded(command, memory=2 * 1024**3, seconds=120)
     assert done.returncode == 4, done.stderr
     rows = csv_rows(failures_path(tmp_path / "out", fresh_registry.host))[1:]
-    assert [row[:3] for row in rows] == [[f"{fresh_registry.host}/bomb", "1", "analysis-error"]]
+    assert [row[:3] for row in rows] == [
+        [f"{fresh_registry.host}/bomb", "1", "analysis-error"],
+        [f"{fresh_registry.host}/old", "1", "analysis-error"],
+    ]
     assert "a sparse file map of b'99999999' regions, over 100000" in rows[0][3]
+    assert "a sparse file map truncated or of over 100000 regions" in rows[1][3]
     for repository in ("fine", "sparse"):
         assert (results_dir(tmp_path / "out", fresh_registry.host) / repository / "1.json").exists()
 

@@ -155,6 +155,33 @@ class _BoundedTarInfo(tarfile.TarInfo):
         next.sparse = list(zip(numbers[::2], numbers[1::2], strict=True))  # type: ignore[attr-defined]
 
 
+    def _proc_sparse(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        """An old GNU sparse file's map (type S), whose extension blocks of 21 regions follow as long as
+        each says another does: at most MAX_SPARSE regions (tarfile reads any number of blocks, keeping
+        ~2.6 bytes of memory for each byte of them). Otherwise read as tarfile reads it."""
+        source = tar.fileobj
+        assert source is not None
+        regions, extended, size = self._sparse_structs  # type: ignore[attr-defined]  # (from the header)
+        del self._sparse_structs  # type: ignore[attr-defined]
+        while extended:
+            block = source.read(tarfile.BLOCKSIZE)
+            if len(block) < tarfile.BLOCKSIZE or len(regions) > MAX_SPARSE:
+                raise tarfile.SubsequentHeaderError(f"a sparse file map truncated or of over {MAX_SPARSE} regions")
+            for at in range(0, 21 * 24, 24):
+                try:
+                    offset, length = tarfile.nti(block[at : at + 12]), tarfile.nti(block[at + 12 : at + 24])
+                except (ValueError, tarfile.HeaderError):
+                    break
+                if offset and length:
+                    regions.append((offset, length))
+            extended = bool(block[504])
+        self.sparse = regions  # type: ignore[attr-defined]
+        self.offset_data = source.tell()
+        tar.offset = self.offset_data + self._block(self.size)  # type: ignore[attr-defined]
+        self.size = size
+        return self
+
+
 def open_tar(stream: IO[bytes]) -> tarfile.TarFile:
     return tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo)
 
