@@ -4,12 +4,13 @@ the distribution's package manager installed are reported once, as the OS packag
 from __future__ import annotations
 
 import io
+import struct
 import subprocess
 import zipfile
 
 import pytest
 
-from tcs_registry.analysis.parsers import gobinary
+from tcs_registry.analysis.parsers import gobinary, java
 from tcs_registry.testing.helpers import inventory, package_rows
 from tcs_registry.testing.images import Entry, Pusher, tar_layer
 
@@ -242,3 +243,32 @@ def test_go_toolchain_versions_are_the_vulnerability_database_s(go_version, stdl
         {"name": "golang.org/x/net", "version": "0.7.0"},
         {"name": "stdlib", "version": stdlib},
     ]
+
+
+def test_a_jar_s_manifest_is_read_for_its_main_section_only():
+    """A per-entry section (after the first blank line) names what it describes, not the jar: Tomcat's
+    servlet-api.jar has such sections and no pom.properties."""
+    manifest = (
+        "Manifest-Version: 1.0\nImplementation-Title: foo-core\nImplementation-Version: 2.0.1\n"
+        "Implementation-Vendor-Id: org.example\n\nName: org/other/shaded/\nImplementation-Title: shaded-lib\n"
+        "Implementation-Version: 0.9\nImplementation-Vendor-Id: org.other\n"
+    )
+    found = java.parse(io.BytesIO(jar({"META-INF/MANIFEST.MF": manifest})), "foo.jar")
+    assert found == [{"name": "org.example:foo-core", "version": "2.0.1"}]
+
+
+def test_a_nested_jar_named_by_many_entries_is_read_once():
+    """A crafted jar whose central directory names one nested jar 2,000 times (zipfile reads overlapping
+    entries before Python 3.11.8): read once, not 2,000 times (seconds of CPU each for a big one)."""
+    inner = jar({"META-INF/maven/org.x/lib/pom.properties": "groupId=org.x\nartifactId=lib\nversion=1.0\n"})
+    single = jar({"lib/inner.jar": inner})
+    end = single.rindex(b"PK\x05\x06")
+    size, offset = struct.unpack("<II", single[end + 12 : end + 20])
+    record = single[offset : offset + size]
+    copies = 2000
+    directory = record * copies
+    tail = single[end : end + 8] + struct.pack("<HHII", copies, copies, len(directory), offset) + single[end + 20 :]
+    crafted = single[:offset] + directory + tail
+    assert len(zipfile.ZipFile(io.BytesIO(crafted)).infolist()) == copies
+    found = java.parse(io.BytesIO(crafted), "app.jar")
+    assert found == [{"name": "org.x:lib", "version": "1.0", "path": "lib/inner.jar"}]

@@ -11,6 +11,7 @@ ARCHIVE = re.compile(r"\.(jar|war|ear|par|sar|nar|jpi|hpi|kar|far|lpkg)$", re.IG
 MAX_DEPTH = 3
 MAX_NESTED = 64 * 1024 * 1024
 MAX_NESTED_ARCHIVES = 500
+MAX_NESTED_BYTES = 1024 * 1024 * 1024  # nested archives' bytes read, in all (a fat jar's libraries: ~300 MB)
 MAX_MEMBERS = 100_000
 MAX_TEXT = 64 * 1024
 _NAME_VERSION = re.compile(r"^(.+?)-(\d[\w.+-]*?)\.[a-z]+$", re.IGNORECASE)
@@ -27,9 +28,13 @@ def _properties(text: str) -> dict[str, str]:
 
 
 def _manifest(text: str) -> dict[str, str]:
+    """The main section's attributes (a per-entry section, after the first blank line, names another
+    thing: a shaded library's package, say)."""
     values: dict[str, str] = {}
     key = ""
     for line in text.splitlines():
+        if not line.strip():
+            break
         if line.startswith(" ") and key:
             values[key] += line[1:]
         elif ":" in line:
@@ -53,8 +58,8 @@ def _from_name(name: str) -> dict[str, Any] | None:
 
 def parse(archive: IO[bytes], name: str, depth: int = 0, budget: list[int] | None = None) -> list[dict[str, Any]]:
     """Packages in a (seekable) archive; ``name`` is its file name, the last resort for coordinates.
-    ``budget`` counts the nested archives still allowed, shared by the whole tree."""
-    budget = budget if budget is not None else [MAX_NESTED_ARCHIVES]
+    ``budget`` counts the nested archives and bytes still allowed, shared by the whole tree."""
+    budget = budget if budget is not None else [MAX_NESTED_ARCHIVES, MAX_NESTED_BYTES]
     try:
         jar = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -79,13 +84,18 @@ def parse(archive: IO[bytes], name: str, depth: int = 0, budget: list[int] | Non
             found = _from_name(name)
             packages += [found] if found else []
         if depth < MAX_DEPTH:
+            read: set[int] = set()  # where each nested archive read starts: entries naming one twice, once
             for info in infos:
-                if not ARCHIVE.search(info.filename) or info.file_size > MAX_NESTED or budget[0] <= 0:
+                if not ARCHIVE.search(info.filename) or info.file_size > MAX_NESTED or info.header_offset in read:
+                    continue
+                if budget[0] <= 0 or budget[1] < info.file_size:
                     continue
                 budget[0] -= 1
+                read.add(info.header_offset)
                 try:
                     with jar.open(info) as member:
                         nested = io.BytesIO(member.read(MAX_NESTED))
+                    budget[1] -= len(nested.getbuffer())
                     inner = parse(nested, info.filename, depth + 1, budget)
                 except (zipfile.BadZipFile, OSError, ValueError, EOFError):
                     continue  # a broken nested archive does not lose the outer one's packages
