@@ -97,14 +97,14 @@ IMAGES: dict[str, tuple[list[Entry], str]] = {
             Entry("etc/os-release", OS_RELEASE["sles153"].encode()),
             _file("usr/lib/sysimage/rpm/Packages.db", "rpm-Packages.db-ndb-sles15.3"),
         ],
-        "SUSE:SUSE Linux Enterprise Server 15 SP3",
+        "SUSE:Linux Enterprise Server 15 SP3",
     ),
     "mariner2": (
         [
             Entry("etc/os-release", OS_RELEASE["mariner2"].encode()),
             _file("var/lib/rpm/rpmdb.sqlite", "rpmdb.sqlite-cbl-mariner-2.0"),
         ],
-        "Mariner:2.0",
+        "Azure Linux:2",
     ),
 }
 

@@ -98,6 +98,55 @@ CASES = [
         "openSUSE:Leap 15.5",
         "opensuse-leap-15.5",
     ),
+    # SUSE's advisories name the product without "SUSE" in it, and the service pack: VERSION_ID 15.5 is SP5
+    # (SUSE-SU records: "SUSE:Linux Enterprise Server 15 SP5", its modules "... Module for Basesystem 15 SP5")
+    (
+        {
+            "etc/os-release": 'NAME="SLES"\nVERSION="15-SP5"\nVERSION_ID="15.5"\n'
+            'PRETTY_NAME="SUSE Linux Enterprise Server 15 SP5"\nID="sles"\nID_LIKE="suse"\n'
+        },
+        "sles",
+        "SUSE:Linux Enterprise Server 15 SP5",
+        "sles-15.5",
+    ),
+    (
+        {
+            "etc/os-release": 'NAME="SLE Micro"\nVERSION_ID="5.5"\nPRETTY_NAME="SUSE Linux Enterprise Micro 5.5"\n'
+            'ID="sle-micro"\n'
+        },
+        "sle-micro",
+        "SUSE:Linux Enterprise Micro 5.5",
+        "sle-micro-5.5",
+    ),
+    (
+        {"etc/os-release": 'NAME="openSUSE Tumbleweed"\nID="opensuse-tumbleweed"\nVERSION_ID="20240901"\n'},
+        "opensuse-tumbleweed",
+        "openSUSE:Tumbleweed",
+        "opensuse-tumbleweed-20240901",
+    ),
+    # CBL-Mariner 2.0's advisories are Azure Linux's (AZL-10003: "Azure Linux:2"), by major release
+    (
+        {"etc/os-release": 'NAME="Common Base Linux Mariner"\nVERSION="2.0.20240123"\nID=mariner\nVERSION_ID="2.0"\n'},
+        "mariner",
+        "Azure Linux:2",
+        "mariner-2.0",
+    ),
+    (
+        {"etc/os-release": 'NAME="Microsoft Azure Linux"\nVERSION="3.0.20240824"\nID=azurelinux\nVERSION_ID="3.0"\n'},
+        "azurelinux",
+        "Azure Linux:3",
+        "azurelinux-3.0",
+    ),
+    # openEuler's LTS stream is in its name (OESA records: "openEuler:24.03-LTS", "openEuler:22.03-LTS-SP3")
+    (
+        {
+            "etc/os-release": 'NAME="openEuler"\nVERSION="22.03 (LTS-SP3)"\nID="openEuler"\nVERSION_ID="22.03"\n'
+            'PRETTY_NAME="openEuler 22.03 (LTS-SP3)"\n'
+        },
+        "openEuler",
+        "openEuler:22.03-LTS-SP3",
+        "openEuler-22.03",
+    ),
     # Amazon Linux: detected, but OSV publishes no Amazon Linux ecosystem
     (
         {"etc/os-release": 'NAME="Amazon Linux"\nVERSION="2023"\nID="amzn"\nID_LIKE="fedora"\nVERSION_ID="2023"\n'},

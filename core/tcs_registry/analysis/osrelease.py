@@ -10,6 +10,14 @@ _CODENAMES = {"buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13"
 _REDHAT = re.compile(r"^(.*?)\s+release\s+(\d[\d.]*)")
 
 
+# os-release IDs of SUSE Linux Enterprise products (SLE BCI images too), as SUSE's OSV records name them
+_SUSE_PRODUCTS = {
+    "sles": "Server",
+    "sles_sap": "Server for SAP Applications",
+    "sle_hpc": "High Performance Computing",
+    "sled": "Desktop",
+}
+
 @dataclass(frozen=True)
 class OperatingSystem:
     id: str  # os-release ID: debian, ubuntu, alpine, rhel, ...
@@ -38,18 +46,27 @@ class OperatingSystem:
         named = {
             "almalinux": "AlmaLinux",
             "rocky": "Rocky Linux",
-            "mariner": "Mariner",
+            "mariner": "Azure Linux",  # (CBL-Mariner 2.0's advisories are Azure Linux's: AZL-*, "Azure Linux:2")
             "azurelinux": "Azure Linux",
-            "photon": "Photon OS",
-            "openEuler": "openEuler",
             "mageia": "Mageia",
         }
         if self.id in named:
-            return f"{named[self.id]}:{major if self.id in ('almalinux', 'rocky', 'mageia') else self.version}"
-        if self.id in ("sles", "sle_hpc", "sles_sap"):
-            return f"SUSE:{self.name}"
+            return f"{named[self.id]}:{major}"
+        if self.id == "photon":
+            return f"Photon OS:{self.version}"
+        if self.id == "openEuler":  # "openEuler 22.03 (LTS-SP3)": openEuler:22.03-LTS-SP3
+            stream = re.search(r"\(([A-Za-z0-9-]+)\)", self.name)
+            return f"openEuler:{self.version}" + (f"-{stream.group(1)}" if stream else "")
+        if self.id in _SUSE_PRODUCTS:  # the product as SUSE's advisories name it: ...Server 15 SP5
+            release, _, service_pack = self.version.partition(".")
+            pack = f" SP{service_pack}" if service_pack not in ("", "0") else ""
+            return f"SUSE:Linux Enterprise {_SUSE_PRODUCTS[self.id]} {release}{pack}"
+        if self.id == "sle-micro":
+            return f"SUSE:Linux Enterprise Micro {self.version}"
         if self.id == "opensuse-leap":
             return f"openSUSE:Leap {self.version}"
+        if self.id == "opensuse-tumbleweed":
+            return "openSUSE:Tumbleweed"
         return ""
 
     @property
