@@ -439,3 +439,82 @@ def test_a_range_event_its_order_cannot_read_costs_that_event_not_the_range(tmp_
         "1 record names versions its ecosystem's order cannot read (a typo such as Alpine's 10.2.22.r0):"
         " those range events are skipped, the rest matched"
     )
+
+
+def test_a_drupal_module_is_matched_by_drupal_s_own_repository_s_advisory(database):
+    # DRUPAL-CONTRIB-2025-083 is filed under "Packagist:https://packages.drupal.org/8" (the OSV schema's
+    # repository suffix): a Composer install of the module reads as Packagist
+    drupal = package("Packagist", "drupal/simple_sitemap", "4.2.1", kind="composer")
+    assert [f[:3] for f in found(database, drupal)] == [("CVE-2025-6676", "drupal/simple_sitemap", "4.2.2")]
+    assert found(database, package("Packagist", "drupal/simple_sitemap", "4.2.2", kind="composer")) == []
+
+
+def rpm_record(vuln_id: str, ecosystem: str, name: str, fixed: str) -> dict:
+    """An advisory shaped as the distribution's OSV records are (the ids are real ones: osv.dev's own tests)."""
+    return {
+        "id": vuln_id,
+        "modified": "2025-01-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": ecosystem, "name": name},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}],
+            }
+        ],
+    }
+
+
+SLE = "SUSE:Linux Enterprise"
+
+
+@pytest.fixture(scope="module")
+def rpm_database(tmp_path_factory):
+    records = [
+        # Red Hat files nodejs under the AppStream stream; a UBI image's CPE names BaseOS
+        rpm_record("RHSA-2024:0001", "Red Hat:enterprise_linux:9::appstream", "nodejs", "1:18.19.0-1.el9_3"),
+        rpm_record("RHSA-2024:0002", "Red Hat:enterprise_linux:8::appstream", "nodejs", "1:18.19.0-1.module+el8"),
+        # SUSE files base packages under the product's modules; LTSS is a paid extension's
+        rpm_record("SUSE-SU-2025:0001-1", f"{SLE} Module for Basesystem 15 SP5", "openssl-3", "3.0.8-150500.5.8.1"),
+        rpm_record("SUSE-SU-2025:0002-1", f"{SLE} Server LTSS 15 SP5", "openssl-3", "3.0.8-150500.5.9.1"),
+        rpm_record("SUSE-SU-2025:0003-1", f"{SLE} Module for Basesystem 15 SP6", "openssl-3", "3.1.4-150600.5.1"),
+        # Azure Linux names source rpms, without epochs
+        rpm_record("AZL-10003", "Azure Linux:2", "kernel", "5.15.55.1-1"),
+        rpm_record("OESA-2025-2072", "openEuler:24.03-LTS", "openssl", "3.0.12-10.oe2403"),
+    ]  # fmt: skip
+    directory = tmp_path_factory.mktemp("rpm-osv")
+    for record in records:
+        (directory / f"{record['id'].replace(':', '_')}.json").write_text(json.dumps(record))
+    database = VulnDatabase(tmp_path_factory.mktemp("rpm-db"))
+    assert database.import_paths([directory])[0] == len(records)
+    yield database
+    database.close()
+
+
+def rpm(ecosystem: str, name: str, version: str, source: str = "", epoch: int | None = None) -> Package:
+    return package(ecosystem, name, version, kind="rpm", source=source, epoch=epoch)
+
+
+def test_a_rhel_image_is_matched_against_every_stream_of_its_release(rpm_database):
+    ubi9 = "Red Hat:enterprise_linux:9::baseos"  # (what a UBI 9 image's CPE_NAME says)
+    assert found(rpm_database, rpm(ubi9, "nodejs", "1:18.18.2-1.el9", source="nodejs", epoch=1)) == [
+        ("RHSA-2024:0001", "nodejs", "1:18.19.0-1.el9_3", "UNKNOWN")
+    ]
+    assert found(rpm_database, rpm("Red Hat:enterprise_linux:9", "nodejs", "1:18.18.2-1.el9", epoch=1))[0][0] == (
+        "RHSA-2024:0001"
+    )  # (no CPE: the release alone)
+    assert found(rpm_database, rpm(ubi9, "nodejs", "1:18.19.0-1.el9_3", epoch=1)) == []
+    assert found(rpm_database, rpm("Red Hat:enterprise_linux:10::baseos", "nodejs", "1:18.18.2-1.el10", epoch=1)) == []
+
+
+def test_a_sles_image_is_matched_against_its_service_pack_s_modules_not_ltss(rpm_database):
+    # libopenssl3 is built from the source rpm openssl-3, which SUSE's records name
+    sles = rpm("SUSE:Linux Enterprise Server 15 SP5", "libopenssl3", "3.0.8-150500.5.6.1", source="openssl-3")
+    assert found(rpm_database, sles) == [("SUSE-SU-2025:0001-1", "libopenssl3", "3.0.8-150500.5.8.1", "UNKNOWN")]
+    assert found(rpm_database, rpm("SUSE:Linux Enterprise Server 15 SP5", "libopenssl3", "3.0.8-150500.5.6.1")) == []
+
+
+def test_azure_linux_and_openeuler_by_source_rpm_and_without_the_epoch(rpm_database):
+    kernel = rpm("Azure Linux:2", "kernel-headers", "5.15.50.1-1.cm2", source="kernel")
+    assert [f[:3] for f in found(rpm_database, kernel)] == [("AZL-10003", "kernel-headers", "5.15.55.1-1")]
+    # an epoch on the installed package, none in the advisory's versions: compared without it
+    openssl = rpm("openEuler:24.03-LTS", "openssl-libs", "1:3.0.12-9.oe2403", source="openssl", epoch=1)
+    assert [f[:3] for f in found(rpm_database, openssl)] == [("OESA-2025-2072", "openssl-libs", "3.0.12-10.oe2403")]

@@ -18,6 +18,7 @@ _SUSE_PRODUCTS = {
     "sled": "Desktop",
 }
 
+
 @dataclass(frozen=True)
 class OperatingSystem:
     id: str  # os-release ID: debian, ubuntu, alpine, rhel, ...

@@ -154,7 +154,6 @@ class _BoundedTarInfo(tarfile.TarInfo):
         next.offset_data = source.tell()
         next.sparse = list(zip(numbers[::2], numbers[1::2], strict=True))  # type: ignore[attr-defined]
 
-
     def _proc_sparse(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
         """An old GNU sparse file's map (type S), whose extension blocks of 21 regions follow as long as
         each says another does: at most MAX_SPARSE regions (tarfile reads any number of blocks, keeping

@@ -41,11 +41,13 @@ DEFAULT_ECOSYSTEMS = (
     "Alpine",
     "Azure Linux",
     "Chainguard",
+    "crates.io",
     "Debian",
     "Go",
     "Maven",
     "npm",
     "NuGet",
+    "openEuler",
     "openSUSE",
     "Packagist",
     "PyPI",
@@ -73,6 +75,7 @@ CREATE TABLE IF NOT EXISTS affected (
     vuln_id TEXT NOT NULL REFERENCES vulns(id) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS affected_by_name ON affected (ecosystem, name);
+CREATE INDEX IF NOT EXISTS affected_by_base ON affected (base, name);  -- records of a wider scope
 CREATE INDEX IF NOT EXISTS affected_by_vuln ON affected (vuln_id);
 -- records naming versions their ecosystem's order cannot read (those range events are skipped)
 CREATE TABLE IF NOT EXISTS unreadable (
@@ -169,14 +172,30 @@ class VulnDatabase:
     def is_empty(self) -> bool:
         return self.db.execute("SELECT 1 FROM vulns LIMIT 1").fetchone() is None
 
-    def candidates(self, ecosystem: str, name: str) -> list[dict[str, Any]]:
-        """Every record, not withdrawn, with an affected entry for this exact ecosystem and package."""
-        rows = self.db.execute(
-            "SELECT DISTINCT v.record FROM affected a JOIN vulns v ON v.id = a.vuln_id"
-            " WHERE a.ecosystem = ? AND a.name = ? AND v.withdrawn IS NULL",
-            (ecosystem, package_key(ecosystem, name)),
+    def candidates(self, ecosystem: str, name: str, wider: Callable[[str], bool] | None = None) -> list[dict[str, Any]]:
+        """Every record, not withdrawn, with an affected entry for this package in this exact ecosystem, or
+        in another of its base that ``wider`` admits."""
+        if wider is None:
+            rows = self.db.execute(
+                "SELECT DISTINCT v.record FROM affected a JOIN vulns v ON v.id = a.vuln_id"
+                " WHERE a.ecosystem = ? AND a.name = ? AND v.withdrawn IS NULL",
+                (ecosystem, package_key(ecosystem, name)),
+            ).fetchall()
+            return [unpack(row[0]) for row in rows]
+        found = self.db.execute(
+            "SELECT a.ecosystem, a.vuln_id FROM affected a WHERE a.base = ? AND a.name = ?",
+            (ecosystem_base(ecosystem), package_key(ecosystem, name)),
         ).fetchall()
-        return [unpack(row[0]) for row in rows]
+        ids = sorted({vuln_id for other, vuln_id in found if other == ecosystem or wider(other)})
+        records = []
+        for at in range(0, len(ids), 500):  # (SQLite's limit on a statement's parameters)
+            chunk = ids[at : at + 500]
+            rows = self.db.execute(
+                f"SELECT record FROM vulns WHERE withdrawn IS NULL AND id IN ({','.join('?' * len(chunk))})",  # noqa: S608
+                chunk,
+            ).fetchall()
+            records += [unpack(row[0]) for row in rows]
+        return records
 
     def get(self, vuln_id: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT record FROM vulns WHERE id = ?", (vuln_id,)).fetchone()

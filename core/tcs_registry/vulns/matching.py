@@ -24,15 +24,50 @@ from .versions import InvalidVersionError, ecosystem_base, parser
 log = logging.getLogger("tcs_registry")
 
 
-def query(package: Package) -> tuple[str, str]:
-    """(name, version) as the package's advisories write them."""
+# rpm distributions whose advisories write the epoch (0:1.2-3.el9); the others' leave it out, and an epoch
+# before the installed version would put it above every fix (as osv-scanner's imodels.go says)
+_EPOCHS = ("Red Hat", "AlmaLinux", "Rocky Linux")
+_EPOCH = re.compile(r"^\d+:")
+
+
+def queries(package: Package) -> list[tuple[str, str]]:
+    """(name, version) as the package's advisories may write them: Debian's and Alpine's by source package;
+    an rpm by its name and its source rpm's (Red Hat names either; AlmaLinux, Rocky, SUSE, openSUSE, Azure
+    Linux, openEuler and Mageia the source, as the OSV schema says)."""
     if package.type in ("deb", "apk") and package.source_name:
-        return package.source_name, package.source_version or package.version
-    if package.type == "rpm" and package.epoch and ":" not in package.version:
-        return package.name, f"{package.epoch}:{package.version}"  # the analysis writes E:V-R already
+        return [(package.source_name, package.source_version or package.version)]
+    if package.type == "rpm":
+        version = _EPOCH.sub("", package.version)  # the analysis writes E:V-R
+        if ecosystem_base(package.ecosystem) in _EPOCHS and package.epoch:
+            version = f"{package.epoch}:{version}"
+        return [(name, version) for name in dict.fromkeys(filter(None, (package.name, package.source_name)))]
     if package.type == "golang" and package.name == "stdlib":
-        return "stdlib", package.version.removeprefix("go")
-    return package.name, package.version
+        return [("stdlib", package.version.removeprefix("go"))]
+    return [(package.name, package.version)]
+
+
+_RHEL_RELEASE = re.compile(r"Red Hat:(enterprise_linux:\d+)(?:$|::)")
+_SUSE_RELEASE = re.compile(r"SUSE:Linux Enterprise .* (\d+(?: SP\d+)?)")
+
+
+def wider(ecosystem: str) -> Callable[[str], bool] | None:
+    """Whether an advisory's ecosystem, other than the package's own, covers the package too; None when only
+    its own does. Red Hat files a release's packages under each repository's stream (baseos, appstream, crb:
+    an image's rpm database does not say which repository a package came from); SUSE under the modules of a
+    product's service pack (Module for Basesystem 15 SP5 on Server 15 SP5; not LTSS, the fixes of a paid
+    extension, as Ubuntu Pro's are left out); Packagist and Maven advisories of another repository
+    (Packagist:https://packages.drupal.org/8) name its packages as the default repository does."""
+    if release := _RHEL_RELEASE.match(ecosystem):
+        stream = f"Red Hat:{release.group(1)}"
+        return lambda other: other == stream or other.startswith(stream + "::")
+    if release := _SUSE_RELEASE.fullmatch(ecosystem):
+        suffix = " " + release.group(1)
+        return lambda other: (
+            other.startswith("SUSE:Linux Enterprise ") and other.endswith(suffix) and ("LTSS" not in other)
+        )
+    if ecosystem in ("Packagist", "Maven"):
+        return lambda other: other.startswith(ecosystem + ":")
+    return None
 
 
 def _event_key(parse: Callable[[str], Any]) -> Callable[[tuple[str, str]], tuple[int, Any]]:
@@ -215,20 +250,26 @@ class Matcher:
             return []
         if package.type == "composer" and "dev" in package.version.lower():  # a branch (1.1.x-dev, dev-main):
             return []  # no release's version order says what it holds
-        name, version = query(package)
-        key = package_key(package.ecosystem, name)
-        cached = self._matched.get((package.ecosystem, key, version))
-        if cached is None:
-            cached = self._match(package.ecosystem, name, key, version)
-            self._matched.put((package.ecosystem, key, version), cached)
-        return cached
+        found: dict[str, _Match] = {}  # (a record naming a binary rpm and its source: once)
+        for name, version in queries(package):
+            key = package_key(package.ecosystem, name)
+            cached = self._matched.get((package.ecosystem, key, version))
+            if cached is None:
+                cached = self._match(package.ecosystem, name, key, version)
+                self._matched.put((package.ecosystem, key, version), cached)
+            for match in cached:
+                found.setdefault(match.record["id"], match)
+        return list(found.values())
 
     def _match(self, ecosystem: str, name: str, key: str, version: str) -> list[_Match]:
         matches = []
-        for record in self.database.candidates(ecosystem, name):
+        also = wider(ecosystem)
+        for record in self.database.candidates(ecosystem, name, also):
             for entry in record.get("affected") or ():
                 found = entry.get("package") if isinstance(entry, dict) else None
-                if not isinstance(found, dict) or found.get("ecosystem") != ecosystem:
+                if not isinstance(found, dict) or not isinstance(found.get("ecosystem"), str):
+                    continue
+                if found["ecosystem"] != ecosystem and not (also is not None and also(found["ecosystem"])):
                     continue
                 if package_key(ecosystem, str(found.get("name", ""))) != key:
                     continue
