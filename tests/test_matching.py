@@ -227,6 +227,16 @@ def test_range_events_limit_and_order():
     assert in_range(parse("1.5"), events, parse) == (False, "")
     assert in_range(parse("2.5"), events, parse) == (True, "")
     assert in_range(parse("3.0"), events, parse) == (False, "")
+    # a fixed and an introduced at one version: fixed there, whichever the record lists first (osv.dev)
+    for events in ([("introduced", "0"), ("fixed", "1.0"), ("introduced", "1.0"), ("fixed", "1.1")],
+                   [("introduced", "0"), ("introduced", "1.0"), ("fixed", "1.0"), ("fixed", "1.1")]):  # fmt: skip
+        assert in_range(parse("1.0"), events, parse) == (False, "")
+
+
+def test_a_version_list_alone_is_read_in_the_ecosystem_s_order(database):
+    # MAL-2024-10238 lists only "0.0.1" of 123bla: PEP 440 reads 0.0.1.0 and 0.0.1 as one version
+    assert [f[0] for f in found(database, package("PyPI", "123bla", "0.0.1.0"))] == ["MAL-2024-10238"]
+    assert found(database, package("PyPI", "123bla", "0.0.1.1")) == []
 
 
 def test_import_keeps_the_newest_copy_and_reports_bad_files(tmp_path):

@@ -70,10 +70,17 @@ def wider(ecosystem: str) -> Callable[[str], bool] | None:
     return None
 
 
-def _event_key(parse: Callable[[str], Any]) -> Callable[[tuple[str, str]], tuple[int, Any]]:
-    def key(event: tuple[str, str]) -> tuple[int, Any]:
+# at one version, events take effect in this order (osv.dev's): an introduced and a fixed of the same
+# version leave it fixed, whichever the record lists first
+_AT_ONE_VERSION = {"introduced": 0, "last_affected": 1, "fixed": 2, "limit": 3}
+
+
+def _event_key(parse: Callable[[str], Any]) -> Callable[[tuple[str, str]], tuple[int, Any, int]]:
+    def key(event: tuple[str, str]) -> tuple[int, Any, int]:
         kind, value = event
-        return (0, None) if kind == "introduced" and value == "0" else (1, parse(value))
+        if kind == "introduced" and value == "0":
+            return (0, None, 0)
+        return (1, parse(value), _AT_ONE_VERSION[kind])
 
     return key
 
@@ -150,12 +157,13 @@ def affects(
 ) -> tuple[bool, str]:
     """(does this affected[] entry cover the version?, the fixed version to report). The versions of
     events the ecosystem's order cannot read are skipped, and added to ``unreadable``."""
-    hit, fixed = False, ""
+    hit, fixed, ranged = False, "", False
     for range_ in entry.get("ranges") or ():
         kind = range_.get("type") if isinstance(range_, dict) else None
         parse = parser(ecosystem, kind) if kind in ("ECOSYSTEM", "SEMVER") else None
         if parse is None:
             continue  # GIT ranges name commits, not versions
+        ranged = True
         events, instead = readable(_events(range_), parse)
         if unreadable is not None:
             unreadable += instead.values()
@@ -168,9 +176,26 @@ def affects(
         if matched:
             hit, fixed = True, fixed or fix
     listed = entry.get("versions")
-    if not hit and isinstance(listed, list) and version in listed:
-        hit = True
+    if not hit and isinstance(listed, list):  # (an entry of versions only, a malicious package's: in order)
+        hit = version in listed or (not ranged and _listed(version, listed, parser(ecosystem)))
     return hit, fixed
+
+
+def _listed(version: str, listed: list[Any], parse: Callable[[str], Any] | None) -> bool:
+    """Whether the version is one of ``listed`` in its ecosystem's order (PyPI's 1.0.0rc1 is 1.0.0-rc1)."""
+    if parse is None:
+        return False
+    try:
+        installed = parse(version)
+    except InvalidVersionError:
+        return False
+    for value in listed:
+        try:
+            if isinstance(value, str) and parse(value) == installed:
+                return True
+        except InvalidVersionError:
+            continue
+    return False
 
 
 @dataclass
