@@ -132,6 +132,18 @@ def test_ubuntu_advisories_merge_and_negligible_ones_are_hidden(database):
     assert found(database, unzip, show_unimportant=True) == [("CVE-2014-9913", "unzip", "6.0-20ubuntu1.1", "LOW")]
 
 
+def test_ubuntu_pro_advisories_apply_where_esm_is_on(database):
+    # UBUNTU-CVE-2022-24823: netty's fix in 22.04 is ESM's only (Ubuntu:Pro:22.04:LTS); an image with ESM on
+    # (its ecosystem says Pro) has it, and the standard release's advisories too; a plain image neither
+    pro = package("Ubuntu:Pro:22.04:LTS", "libnetty-java", "1:4.1.48-4", source="netty")
+    assert [f[:3] for f in found(database, pro)] == [
+        ("CVE-2022-24823", "libnetty-java", "1:4.1.48-4+deb11u2ubuntu0.1~esm1")
+    ]
+    assert found(database, package("Ubuntu:22.04:LTS", "libnetty-java", "1:4.1.48-4", source="netty")) == []
+    wayland = package("Ubuntu:Pro:18.04:LTS", "libwayland-client0", "1.16.0-1ubuntu1.1~18.04.3", source="wayland")
+    assert [f[0] for f in found(database, wayland)] == ["CVE-2021-3782"]  # (filed under Ubuntu:18.04:LTS)
+
+
 def test_withdrawn_records_are_ignored(database):
     # UBUNTU-CVE-2020-36325 was withdrawn on 2025-06-23
     jansson = package("Ubuntu:Pro:14.04:LTS", "libjansson4", "2.5-2", source="jansson")

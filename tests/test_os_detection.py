@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tcs_registry.analysis.osrelease import detect
+from tcs_registry.testing.helpers import inventory
+from tcs_registry.testing.images import Entry, tar_layer
+from tcs_registry.testing.vulnerable import dpkg
 
 CASES = [
     # (release files, os id, OSV ecosystem, purl distro)
@@ -46,6 +49,26 @@ CASES = [
         "ubuntu-22.04",
     ),
     ({"etc/os-release": 'NAME="Ubuntu"\nVERSION_ID="23.10"\nID=ubuntu\n'}, "ubuntu", "Ubuntu:23.10", "ubuntu-23.10"),
+    # Ubuntu Pro's ESM on (as `pro enable esm-infra` leaves its status file): Pro's advisories are the image's
+    (
+        {
+            "etc/os-release": 'NAME="Ubuntu"\nVERSION_ID="20.04"\nID=ubuntu\n',
+            "var/lib/ubuntu-advantage/status.json": '{"attached": true, "services": [{"name": "esm-apps", '
+            '"status": "disabled"}, {"name": "esm-infra", "status": "enabled"}]}',
+        },
+        "ubuntu",
+        "Ubuntu:Pro:20.04:LTS",
+        "ubuntu-20.04",
+    ),
+    (
+        {
+            "etc/os-release": 'NAME="Ubuntu"\nVERSION_ID="20.04"\nID=ubuntu\n',
+            "var/lib/ubuntu-advantage/status.json": '{"services": [{"name": "esm-infra", "status": "disabled"}]}',
+        },
+        "ubuntu",
+        "Ubuntu:20.04:LTS",
+        "ubuntu-20.04",
+    ),
     (
         {"etc/lsb-release": "DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=20.04\nDISTRIB_CODENAME=focal\n"},
         "ubuntu",
@@ -169,3 +192,19 @@ def test_release_files_name_the_osv_ecosystem(files, os_id, ecosystem, distro):
 def test_no_release_file_means_no_distribution():
     assert detect({}) is None
     assert detect({"etc/os-release": "# nothing here\n"}) is None
+
+
+def test_ubuntu_pro_s_status_file_is_read_from_the_image(tcs, fresh_registry, pusher, out_dir):
+    status = b'{"services": [{"name": "esm-infra", "status": "enabled"}]}'
+    layer = tar_layer([
+        Entry("etc/os-release", b'NAME="Ubuntu"\nVERSION_ID="20.04"\nID=ubuntu\n'),
+        Entry("var/lib/ubuntu-advantage/status.json", status),
+        dpkg(("libc6", "glibc", "2.31-0ubuntu9.16")),
+    ])  # fmt: skip
+    pusher.image("pro", "20.04", created="2024-01-01T00:00:00Z", layers=[layer])
+    assert tcs("registry", fresh_registry.url, "--format=json").code == 0
+    document = inventory(out_dir, fresh_registry.host, "pro", "20.04")
+    assert (document["ecosystem"], [p["ecosystem"] for p in document["packages"]]) == (
+        "Ubuntu:Pro:20.04:LTS",
+        ["Ubuntu:Pro:20.04:LTS"],
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 _CODENAMES = {"buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14"}
 _REDHAT = re.compile(r"^(.*?)\s+release\s+(\d[\d.]*)")
@@ -26,6 +27,7 @@ class OperatingSystem:
     codename: str = ""
     name: str = ""  # PRETTY_NAME
     cpe: str = ""
+    pro: bool = False  # Ubuntu Pro's ESM (esm-infra or esm-apps) enabled: its fixes are the image's to have
 
     @property
     def ecosystem(self) -> str:
@@ -36,6 +38,8 @@ class OperatingSystem:
             return f"Debian:{release}" if release else "Debian"
         if self.id == "ubuntu":
             lts = self.version.endswith(".04") and major.isdigit() and int(major) % 2 == 0
+            if lts and self.pro:
+                return f"Ubuntu:Pro:{self.version}:LTS"  # (its advisories and the standard ones: matching)
             return f"Ubuntu:{self.version}:LTS" if lts else f"Ubuntu:{self.version}"
         if self.id == "alpine":
             return "Alpine:v" + ".".join(self.version.split(".")[:2])
@@ -91,6 +95,19 @@ def parse_os_release(text: str) -> dict[str, str]:
     return values
 
 
+def _esm(status: str) -> bool:
+    """Whether Ubuntu Pro's status file says ESM is on (its services esm-infra or esm-apps enabled), as
+    Trivy's ubuntu ESM analyser reads it."""
+    try:
+        services = json.loads(status).get("services") if status else None
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(services, list) and any(
+        isinstance(s, dict) and s.get("name") in ("esm-infra", "esm-apps") and s.get("status") == "enabled"
+        for s in services
+    )
+
+
 def detect(files: dict[str, str]) -> OperatingSystem | None:
     """``files`` maps release-file paths of the squashed image to their text."""
     text = files.get("etc/os-release") or files.get("usr/lib/os-release")
@@ -104,6 +121,8 @@ def detect(files: dict[str, str]) -> OperatingSystem | None:
                 name=v.get("PRETTY_NAME", ""),
                 cpe=v.get("CPE_NAME", ""),
             )
+            if found.id == "ubuntu" and _esm(files.get("var/lib/ubuntu-advantage/status.json", "")):
+                found = replace(found, pro=True)
             if found.id == "debian" and not found.version and files.get("etc/debian_version"):
                 version = files["etc/debian_version"].strip()  # testing and sid have no VERSION_ID
                 if version[:1].isdigit():

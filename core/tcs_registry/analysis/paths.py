@@ -22,6 +22,7 @@ EXACT = {
     "etc/oracle-release": "os-release",
     "etc/fedora-release": "os-release",
     "etc/system-release": "os-release",
+    "var/lib/ubuntu-advantage/status.json": "os-release",  # Ubuntu Pro's services: ESM on or not
     "var/lib/dpkg/status": "dpkg",
     "lib/apk/db/installed": "apk",
     "usr/lib/apk/db/installed": "apk",

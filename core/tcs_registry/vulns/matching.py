@@ -53,10 +53,14 @@ _SUSE_RELEASE = re.compile(r"SUSE:Linux Enterprise .* (\d+(?: SP\d+)?)")
 def wider(ecosystem: str) -> Callable[[str], bool] | None:
     """Whether an advisory's ecosystem, other than the package's own, covers the package too; None when only
     its own does. Red Hat files a release's packages under each repository's stream (baseos, appstream, crb:
-    an image's rpm database does not say which repository a package came from); SUSE under the modules of a
+    an image's rpm database does not say which repository a package came from); Ubuntu Pro's images (ESM on)
+    have the standard release's advisories too; SUSE under the modules of a
     product's service pack (Module for Basesystem 15 SP5 on Server 15 SP5; not LTSS, the fixes of a paid
     extension, as Ubuntu Pro's are left out); Packagist and Maven advisories of another repository
     (Packagist:https://packages.drupal.org/8) name its packages as the default repository does."""
+    if ecosystem.startswith("Ubuntu:Pro:"):  # ESM on: the standard advisories as well as Pro's
+        standard = ecosystem.replace(":Pro", "", 1)
+        return lambda other: other == standard
     if release := _RHEL_RELEASE.match(ecosystem):
         stream = f"Red Hat:{release.group(1)}"
         return lambda other: other == stream or other.startswith(stream + "::")
