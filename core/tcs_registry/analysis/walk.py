@@ -194,12 +194,14 @@ def walk(
     record = LayerRecord(diff_id)
     hardlinks: dict[str, str] = {}
     read: set[str] = set()  # wanted files whose content was read, whatever it held
+    budget_read = 0
     with open_tar(tar_stream) as tar:
         for count, member in enumerate(tar):
             if count >= MAX_ENTRIES:
                 raise ValueError(f"more than {MAX_ENTRIES} entries")
-            if budget is not None and count % 64 == 0:
-                budget()
+            if budget is not None and (count % 64 == 0 or len(read) != budget_read):  # and after each file
+                budget()  # read: one (a package database of 256 MiB, say) may take minutes
+                budget_read = len(read)
             path = safe_path(member.name)
             if path is None:
                 long = too_long(member.name)
