@@ -118,8 +118,8 @@ def test_the_api_answers_each_kind_of_token_as_it_should(console):
         "run": 1,
     }
     assert page["items"][0]["image"].endswith("/team/app00:1")
-    assert page["next"].startswith(console.url + path) and "offset=10" in page["next"]
-    following = console.api(page["next"].removeprefix(console.url), read)[1]
+    assert page["next"].startswith(path + "?") and "offset=10" in page["next"]  # (relative to the console)
+    following = console.api(page["next"], read)[1]
     assert following["items"][0]["image"].endswith("/team/app10:1")
     assert console.api(path, admin)[0] == 200
     assert console.api(path, submit) == (403, {"detail": "a submit token cannot read findings"})

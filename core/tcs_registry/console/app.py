@@ -195,8 +195,9 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
         filters = filters_of(project, params)
         found = findings.page(store, project, kind, filters, offset, limit)
         following = None
-        if found.next_offset is not None:
-            following = str(request.url.include_query_params(offset=found.next_offset, limit=found.limit))
+        if found.next_offset is not None:  # (relative: a Host header, or a proxy's, names no other server)
+            url = request.url.include_query_params(offset=found.next_offset, limit=found.limit)
+            following = f"{url.path}?{url.query}"
         return {"items": found.items, "total": found.total, "next": following}
 
     @app.get("/api/v1/projects/{project}/vulnerabilities")
