@@ -540,3 +540,19 @@ def test_azure_linux_and_openeuler_by_source_rpm_and_without_the_epoch(rpm_datab
     # an epoch on the installed package, none in the advisory's versions: compared without it
     openssl = rpm("openEuler:24.03-LTS", "openssl-libs", "1:3.0.12-9.oe2403", source="openssl", epoch=1)
     assert [f[:3] for f in found(rpm_database, openssl)] == [("OESA-2025-2072", "openssl-libs", "3.0.12-10.oe2403")]
+
+
+def test_packages_no_advisory_can_be_found_for_are_said_once(database, caplog):
+    """A zero for them would read as "no vulnerabilities": a distribution OSV has no advisories for, an
+    ecosystem the database holds none of (one warning a run each)."""
+    amazon = rpm("", "openssl-libs", "1:3.0.8-1.amzn2023.0.11", source="openssl")
+    wolfi = package("Wolfi", "glibc", "2.39-r1", kind="apk")
+    inventory = Inventory("r", "t", "d", None, "Amazon Linux 2023", "amzn", "2023", "", (), (amazon, amazon, wolfi))
+    matcher = Matcher(database)
+    with caplog.at_level("WARNING", logger="tcs_registry"):
+        assert matcher.inventory(inventory) == matcher.inventory(inventory) == []
+    assert [r.getMessage() for r in caplog.records] == [
+        "The rpm packages of amzn 2023 are listed, not matched: OSV has no advisories for it",
+        "The vulnerability database has no Wolfi advisories: Wolfi packages are listed, not matched "
+        "(`tcs-registry db update --ecosystem=Wolfi`)",
+    ]

@@ -197,6 +197,10 @@ class VulnDatabase:
             records += [unpack(row[0]) for row in rows]
         return records
 
+    def holds(self, base: str) -> bool:
+        """Whether any advisory of this ecosystem (its base: Debian, PyPI) is here."""
+        return self.db.execute("SELECT 1 FROM affected WHERE base = ? LIMIT 1", (base,)).fetchone() is not None
+
     def get(self, vuln_id: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT record FROM vulns WHERE id = ?", (vuln_id,)).fetchone()
         return unpack(row[0]) if row else None

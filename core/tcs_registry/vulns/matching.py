@@ -324,9 +324,32 @@ class Matcher:
                 break  # one affected entry per record is enough
         return matches
 
+    def _unmatchable(self, inventory: Inventory) -> None:
+        """Says once a run which packages no advisory can be found for, as a run's zero would hide it: a
+        distribution OSV has no advisories for (Amazon Linux, Fedora, CentOS), an ecosystem the database holds
+        none of (`db update` was given others)."""
+        for package in inventory.packages:
+            if not package.ecosystem and package.type in ("deb", "apk", "rpm"):
+                what = f"{inventory.os_id} {inventory.os_version}".strip()
+                if ("os", what) not in self._warned:
+                    self._warned.add(("os", what))
+                    log.warning(
+                        "The %s packages of %s are listed, not matched: OSV has no advisories for it",
+                        package.type,
+                        what,
+                    )
+            elif package.ecosystem and ("base", base := ecosystem_base(package.ecosystem)) not in self._warned:
+                self._warned.add(("base", base))
+                if not self.database.holds(base):
+                    log.warning(
+                        "The vulnerability database has no %s advisories: %s packages are listed, not matched "
+                        "(`tcs-registry db update --ecosystem=%s`)", base, base, base,
+                    )  # fmt: skip
+
     def inventory(self, inventory: Inventory) -> list[Vulnerability]:
         platform = str(inventory.platform or "")
         findings = []
+        self._unmatchable(inventory)
         for package in inventory.packages:
             matches = self.package(package)
             if not matches:
