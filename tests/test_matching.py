@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -471,21 +472,26 @@ def test_a_drupal_module_is_matched_by_drupal_s_own_repository_s_advisory(databa
     assert found(database, package("Packagist", "drupal/simple_sitemap", "4.2.2", kind="composer")) == []
 
 
-def rpm_record(vuln_id: str, ecosystem: str, name: str, fixed: str) -> dict:
-    """An advisory shaped as the distribution's OSV records are (the ids are real ones: osv.dev's own tests)."""
+def rpm_record(vuln_id: str, ecosystem: str, name: str, fixed: str, *more: tuple[str, str], purl: str = "") -> dict:
+    """An advisory shaped as the distribution's OSV records are (the ids are real ones: osv.dev's own tests);
+    ``more``: (ecosystem, fixed) entries for the same package under other names."""
+    entries = [(ecosystem, fixed), *more]
     return {
         "id": vuln_id,
         "modified": "2025-01-01T00:00:00Z",
         "affected": [
             {
-                "package": {"ecosystem": ecosystem, "name": name},
-                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}],
+                "package": {"ecosystem": ecosystem, "name": name, **({"purl": purl} if purl else {})},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, *([{"fixed": fixed}] if fixed else [])]}
+                ],
             }
+            for ecosystem, fixed in entries
         ],
     }
 
 
-SLE = "SUSE:Linux Enterprise"
+SLE, RHEL9 = "SUSE:Linux Enterprise", "Red Hat:enterprise_linux:9"
 
 
 @pytest.fixture(scope="module")
@@ -498,9 +504,19 @@ def rpm_database(tmp_path_factory):
         rpm_record("SUSE-SU-2025:0001-1", f"{SLE} Module for Basesystem 15 SP5", "openssl-3", "3.0.8-150500.5.8.1"),
         rpm_record("SUSE-SU-2025:0002-1", f"{SLE} Server LTSS 15 SP5", "openssl-3", "3.0.8-150500.5.9.1"),
         rpm_record("SUSE-SU-2025:0003-1", f"{SLE} Module for Basesystem 15 SP6", "openssl-3", "3.1.4-150600.5.1"),
+        rpm_record("SUSE-SU-2025:0004-1", f"{SLE} High Performance Computing 15 SP5", "openssl-3", "3.0.8-150500.9"),
         # Azure Linux names source rpms, without epochs
         rpm_record("AZL-10003", "Azure Linux:2", "kernel", "5.15.55.1-1"),
         rpm_record("OESA-2025-2072", "openEuler:24.03-LTS", "openssl", "3.0.12-10.oe2403"),
+        # a source's fix says nothing of its subpackages of their own versions (npm 8.19.4 from nodejs 16)
+        rpm_record("RLSA-2024:4559", "Rocky Linux:9", "nodejs", "1:16.20.2-8.el9_4"),
+        # a module stream's build (Red Hat's purl: rpmmod=name:stream:version:context)
+        rpm_record("RHSA-2024:5814", f"{RHEL9}::appstream", "nodejs-docs", "1:20.16.0-1.module+el9.4.0",
+                   purl="pkg:rpm/redhat/nodejs-docs@20.16.0?arch=noarch&epoch=1&rpmmod=nodejs:20:9040020240807145403:rhel9"),
+        # RHEL 10's streams name the minor release
+        rpm_record("RHSA-2025:0001", "Red Hat:enterprise_linux:10.0", "glibc", "2.39-37.el10"),
+        # an advisory saying the image's own release is unfixed and Pro's fixed: an ESM image at the fix is fixed
+        rpm_record("UBUNTU-CVE-2024-0001", "Ubuntu:22.04:LTS", "zlib", "", ("Ubuntu:Pro:22.04:LTS", "1:1.2.11+esm1")),
     ]  # fmt: skip
     directory = tmp_path_factory.mktemp("rpm-osv")
     for record in records:
@@ -511,8 +527,12 @@ def rpm_database(tmp_path_factory):
     database.close()
 
 
-def rpm(ecosystem: str, name: str, version: str, source: str = "", epoch: int | None = None) -> Package:
-    return package(ecosystem, name, version, kind="rpm", source=source, epoch=epoch)
+def rpm(
+    ecosystem: str, name: str, version: str, source: str = "", epoch=None, of: str = "", module: str = ""
+) -> Package:
+    """An rpm; ``of``: its source rpm's version when it is not its own."""
+    made = package(ecosystem, name, version, kind="rpm", source=source, epoch=epoch)
+    return replace(made, source_version=of or made.source_version, module=module)
 
 
 def test_a_rhel_image_is_matched_against_every_stream_of_its_release(rpm_database):
@@ -552,7 +572,33 @@ def test_packages_no_advisory_can_be_found_for_are_said_once(database, caplog):
     with caplog.at_level("WARNING", logger="tcs_registry"):
         assert matcher.inventory(inventory) == matcher.inventory(inventory) == []
     assert [r.getMessage() for r in caplog.records] == [
-        "The rpm packages of amzn 2023 are listed, not matched: OSV has no advisories for it",
+        "The rpm packages of amzn 2023 are listed, not matched: no OSV ecosystem is known for it",
         "The vulnerability database has no Wolfi advisories: Wolfi packages are listed, not matched "
         "(`tcs-registry db update --ecosystem=Wolfi`)",
+    ]
+
+
+def test_a_subpackage_of_its_own_version_is_not_its_source_s(rpm_database):
+    # npm 1:8.19.4 is built from nodejs 1:16.20.2: compared with the nodejs fix, it was always "vulnerable"
+    npm = rpm("Rocky Linux:9", "npm", "1:8.19.4-1.16.20.2.8.el9_4", source="nodejs", epoch=1, of="1:16.20.2-8.el9_4")
+    assert found(rpm_database, npm) == []
+    node = rpm("Rocky Linux:9", "nodejs-libs", "1:16.20.2-7.el9_4", source="nodejs", epoch=1)
+    assert [f[:3] for f in found(rpm_database, node)] == [("RLSA-2024:4559", "nodejs-libs", "1:16.20.2-8.el9_4")]
+
+
+def test_a_module_stream_s_advisory_is_for_that_stream_s_builds(rpm_database):
+    ubi9 = "Red Hat:enterprise_linux:9::baseos"
+    docs18 = rpm(ubi9, "nodejs-docs", "1:18.20.4-1.module+el9.4.0", epoch=1, module="nodejs:18")
+    assert found(rpm_database, docs18) == []  # (nodejs:20's fix is not nodejs:18's)
+    docs20 = rpm(ubi9, "nodejs-docs", "1:20.12.0-1.module+el9.4.0", epoch=1, module="nodejs:20")
+    assert [f[0] for f in found(rpm_database, docs20)] == ["RHSA-2024:5814"]
+
+
+def test_rhel_10_s_minor_releases_and_ubuntu_pro_s_own_word(rpm_database):
+    glibc = rpm("Red Hat:enterprise_linux:10.1", "glibc", "2.39-30.el10")
+    assert [f[:3] for f in found(rpm_database, glibc)] == [("RHSA-2025:0001", "glibc", "2.39-37.el10")]
+    pro = package("Ubuntu:Pro:22.04:LTS", "zlib1g", "1:1.2.11+esm1", source="zlib")
+    assert found(rpm_database, pro) == []  # (its own entry, Pro's, says fixed; the standard one is not its word)
+    assert [f[0] for f in found(rpm_database, package("Ubuntu:22.04:LTS", "zlib1g", "1:1.2.11", source="zlib"))] == [
+        "UBUNTU-CVE-2024-0001"
     ]

@@ -135,3 +135,4 @@ def test_a_location_is_a_relative_uri_whatever_the_image_names_its_files():
     assert relative_uri('/srv/my app/"x"<y>%/METADATA') == "srv/my%20app/%22x%22%3Cy%3E%25/METADATA"
     assert relative_uri("reg-5000/apps/x@linux-amd64/../../etc/./passwd") == "reg-5000/apps/x@linux-amd64/etc/passwd"
     assert relative_uri("/") == "."
+    assert relative_uri("javascript:alert(1)/x") == "javascript%3Aalert(1)/x"  # (a colon first made a scheme)

@@ -193,6 +193,7 @@ class Package:
     arch: str = ""
     license: str = ""
     epoch: int | None = None
+    module: str = ""  # a modular rpm's name:stream (its MODULARITYLABEL's first two parts: nodejs:18)
 
 
 @dataclass(frozen=True)

@@ -342,6 +342,7 @@ def _package(kind: str, raw: dict[str, Any], path: str, layer: str, system: Oper
         arch=raw.get("arch", ""),
         license=raw.get("license", ""),
         epoch=raw.get("epoch"),
+        module=raw.get("module", ""),
     )
 
 

@@ -64,6 +64,8 @@ class OperatingSystem:
             return f"openEuler:{self.version}" + (f"-{stream.group(1)}" if stream else "")
         if self.id in _SUSE_PRODUCTS:  # the product as SUSE's advisories name it: ...Server 15 SP5
             release, _, service_pack = self.version.partition(".")
+            if release.isdigit() and int(release) >= 16:  # SLE 16 names its minor releases: Server 16.0
+                return f"SUSE:Linux Enterprise {_SUSE_PRODUCTS[self.id]} {self.version}"
             pack = f" SP{service_pack}" if service_pack not in ("", "0") else ""
             return f"SUSE:Linux Enterprise {_SUSE_PRODUCTS[self.id]} {release}{pack}"
         if self.id == "sle-micro":

@@ -162,9 +162,11 @@ class _BoundedTarInfo(tarfile.TarInfo):
         assert source is not None
         regions, extended, size = self._sparse_structs  # type: ignore[attr-defined]  # (from the header)
         del self._sparse_structs  # type: ignore[attr-defined]
+        blocks = 0
         while extended:
             block = source.read(tarfile.BLOCKSIZE)
-            if len(block) < tarfile.BLOCKSIZE or len(regions) > MAX_SPARSE:
+            blocks += 1  # (counted whatever they hold: blocks of empty regions cost as much)
+            if len(block) < tarfile.BLOCKSIZE or blocks > MAX_SPARSE // 21 + 1:
                 raise tarfile.SubsequentHeaderError(f"a sparse file map truncated or of over {MAX_SPARSE} regions")
             for at in range(0, 21 * 24, 24):
                 try:
@@ -194,14 +196,12 @@ def walk(
     record = LayerRecord(diff_id)
     hardlinks: dict[str, str] = {}
     read: set[str] = set()  # wanted files whose content was read, whatever it held
-    budget_read = 0
     with open_tar(tar_stream) as tar:
         for count, member in enumerate(tar):
             if count >= MAX_ENTRIES:
                 raise ValueError(f"more than {MAX_ENTRIES} entries")
-            if budget is not None and (count % 64 == 0 or len(read) != budget_read):  # and after each file
-                budget()  # read: one (a package database of 256 MiB, say) may take minutes
-                budget_read = len(read)
+            if budget is not None and (count % 64 == 0 or member.size):  # before each file with content:
+                budget()  # the last one read may have taken minutes (a package database of 256 MiB, say)
             path = safe_path(member.name)
             if path is None:
                 long = too_long(member.name)

@@ -75,7 +75,6 @@ CREATE TABLE IF NOT EXISTS affected (
     vuln_id TEXT NOT NULL REFERENCES vulns(id) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS affected_by_name ON affected (ecosystem, name);
-CREATE INDEX IF NOT EXISTS affected_by_base ON affected (base, name);  -- records of a wider scope
 CREATE INDEX IF NOT EXISTS affected_by_vuln ON affected (vuln_id);
 -- records naming versions their ecosystem's order cannot read (those range events are skipped)
 CREATE TABLE IF NOT EXISTS unreadable (
@@ -146,6 +145,11 @@ class VulnDatabase:
             self.db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise DatabaseError(f"cannot open the vulnerability database {str(self.path)!r}: {exc}") from None
+        try:  # (added in a later release: built once, by the first to open a database made before it; the
+            # others, workers opening it meanwhile, go on without it rather than wait)
+            self.db.execute("CREATE INDEX IF NOT EXISTS affected_by_base ON affected (base, name)")
+        except sqlite3.OperationalError as exc:
+            log.debug("The vulnerability database's index by base is not there yet: %s", exc)
 
     @property
     def db(self) -> sqlite3.Connection:

@@ -1,8 +1,10 @@
 """Installed packages against OSV records, by the OSV evaluation rules, in each ecosystem's version order.
 
 A package is looked up by the name its advisories use: Debian and Ubuntu by source package and source
-version, Alpine by origin, RPM distributions with the epoch, Go's toolchain as ``stdlib``. The
-ecosystem always carries the distribution release (``Debian:12``), so another release never matches.
+version, Alpine by origin, an rpm by its name and its source rpm's (with the epoch where the distribution's
+advisories write one), Go's toolchain as ``stdlib``. The ecosystem always carries the distribution release
+(``Debian:12``), so another release never matches; some advisories are filed under a wider name that covers
+the image too (``wider``: RHEL's repository streams, SUSE's modules, Ubuntu Pro's standard release).
 Records that say the same thing (aliases, or a distribution advisory pointing upstream to a CVE) are
 merged into one finding.
 """
@@ -14,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from ..http import BoundedCache
 from ..models import Inventory, Package, Vulnerability
@@ -32,46 +35,60 @@ _EPOCH = re.compile(r"^\d+:")
 
 def queries(package: Package) -> list[tuple[str, str]]:
     """(name, version) as the package's advisories may write them: Debian's and Alpine's by source package;
-    an rpm by its name and its source rpm's (Red Hat names either; AlmaLinux, Rocky, SUSE, openSUSE, Azure
-    Linux, openEuler and Mageia the source, as the OSV schema says)."""
+    an rpm by its name, and by its source rpm's where they share a version (Red Hat names either;
+    AlmaLinux, Rocky, SUSE, openSUSE, Azure Linux, openEuler and Mageia the source, as the OSV schema says;
+    a subpackage of its own version, npm from nodejs or perl-Errno from perl, is not its source's)."""
     if package.type in ("deb", "apk") and package.source_name:
         return [(package.source_name, package.source_version or package.version)]
     if package.type == "rpm":
-        version = _EPOCH.sub("", package.version)  # the analysis writes E:V-R
-        if ecosystem_base(package.ecosystem) in _EPOCHS and package.epoch:
-            version = f"{package.epoch}:{version}"
-        return [(name, version) for name in dict.fromkeys(filter(None, (package.name, package.source_name)))]
+        written = _EPOCH.match(package.version)  # (the analysis writes E:V-R)
+        version = package.version[written.end() :] if written else package.version
+        epoch = package.epoch if package.epoch is not None else (int(written.group()[:-1]) if written else None)
+        names = [package.name]
+        if package.source_name and _EPOCH.sub("", package.source_version) == version:
+            names.append(package.source_name)
+        if ecosystem_base(package.ecosystem) in _EPOCHS and epoch:
+            version = f"{epoch}:{version}"
+        return [(name, version) for name in dict.fromkeys(names)]
     if package.type == "golang" and package.name == "stdlib":
         return [("stdlib", package.version.removeprefix("go"))]
     return [(package.name, package.version)]
 
 
-_RHEL_RELEASE = re.compile(r"Red Hat:(enterprise_linux:\d+)(?:$|::)")
-_SUSE_RELEASE = re.compile(r"SUSE:Linux Enterprise .* (\d+(?: SP\d+)?)")
+_RHEL_RELEASE = re.compile(r"Red Hat:enterprise_linux:(\d+)(?:\.\d+)?(?:$|::)")
+_SUSE_RELEASE = re.compile(r"SUSE:Linux Enterprise .* (\d+(?: SP\d+|\.\d+)?)")
 
 
 def wider(ecosystem: str) -> Callable[[str], bool] | None:
     """Whether an advisory's ecosystem, other than the package's own, covers the package too; None when only
     its own does. Red Hat files a release's packages under each repository's stream (baseos, appstream, crb:
-    an image's rpm database does not say which repository a package came from); Ubuntu Pro's images (ESM on)
-    have the standard release's advisories too; SUSE under the modules of a
-    product's service pack (Module for Basesystem 15 SP5 on Server 15 SP5; not LTSS, the fixes of a paid
-    extension, as Ubuntu Pro's are left out); Packagist and Maven advisories of another repository
-    (Packagist:https://packages.drupal.org/8) name its packages as the default repository does."""
-    if ecosystem.startswith("Ubuntu:Pro:"):  # ESM on: the standard advisories as well as Pro's
+    an image's rpm database does not say which repository a package came from; RHEL 10 names the minor
+    release too); SUSE a product's under its service pack's modules (Module for Basesystem 15 SP5 on Server
+    15 SP5); an Ubuntu Pro image (ESM on) has the standard release's advisories too; Packagist and Maven
+    advisories of another repository (Packagist:https://packages.drupal.org/8) name its packages as the
+    default repository does."""
+    if ecosystem.startswith("Ubuntu:Pro:"):
         standard = ecosystem.replace(":Pro", "", 1)
         return lambda other: other == standard
     if release := _RHEL_RELEASE.match(ecosystem):
-        stream = f"Red Hat:{release.group(1)}"
-        return lambda other: other == stream or other.startswith(stream + "::")
+        stream = re.compile(rf"Red Hat:enterprise_linux:{release.group(1)}(?:\.\d+)?(?:$|::)")
+        return lambda other: stream.match(other) is not None
     if release := _SUSE_RELEASE.fullmatch(ecosystem):
         suffix = " " + release.group(1)
-        return lambda other: (
-            other.startswith("SUSE:Linux Enterprise ") and other.endswith(suffix) and ("LTSS" not in other)
-        )
+        return lambda other: other.startswith("SUSE:Linux Enterprise Module for ") and other.endswith(suffix)
     if ecosystem in ("Packagist", "Maven"):
         return lambda other: other.startswith(ecosystem + ":")
     return None
+
+
+def module_of(entry_package: dict[str, Any]) -> str | None:
+    """The module stream (nodejs:20) an advisory's rpm is of, as its purl's ``rpmmod`` says (Red Hat's,
+    Rocky's), or None for a package of no module."""
+    purl = entry_package.get("purl")
+    if not isinstance(purl, str) or "rpmmod=" not in purl:
+        return None
+    label = purl.split("rpmmod=", 1)[1].split("&", 1)[0]
+    return ":".join(unquote(label).split(":")[:2])
 
 
 # at one version, events take effect in this order (osv.dev's): an introduced and a fixed of the same
@@ -282,26 +299,30 @@ class Matcher:
         found: dict[str, _Match] = {}  # (a record naming a binary rpm and its source: once)
         for name, version in queries(package):
             key = package_key(package.ecosystem, name)
-            cached = self._matched.get((package.ecosystem, key, version))
+            cached = self._matched.get((package.ecosystem, key, version, package.module))
             if cached is None:
-                cached = self._match(package.ecosystem, name, key, version)
-                self._matched.put((package.ecosystem, key, version), cached)
+                cached = self._match(package.ecosystem, name, key, version, package.module)
+                self._matched.put((package.ecosystem, key, version, package.module), cached)
             for match in cached:
                 found.setdefault(match.record["id"], match)
         return list(found.values())
 
-    def _match(self, ecosystem: str, name: str, key: str, version: str) -> list[_Match]:
+    def _match(self, ecosystem: str, name: str, key: str, version: str, module: str = "") -> list[_Match]:
         matches = []
         also = wider(ecosystem)
         for record in self.database.candidates(ecosystem, name, also):
-            for entry in record.get("affected") or ():
-                found = entry.get("package") if isinstance(entry, dict) else None
-                if not isinstance(found, dict) or not isinstance(found.get("ecosystem"), str):
-                    continue
-                if found["ecosystem"] != ecosystem and not (also is not None and also(found["ecosystem"])):
-                    continue
-                if package_key(ecosystem, str(found.get("name", ""))) != key:
-                    continue
+            entries = [
+                entry
+                for entry in record.get("affected") or ()
+                if isinstance(entry, dict)
+                and isinstance(found := entry.get("package"), dict)
+                and isinstance(found.get("ecosystem"), str)
+                and package_key(ecosystem, str(found.get("name", ""))) == key
+                and (found["ecosystem"] == ecosystem or (also is not None and also(found["ecosystem"])))
+                and module_of(found) in (None, module)  # (another module stream's build: not this one)
+            ]
+            own = [entry for entry in entries if entry["package"]["ecosystem"] == ecosystem]
+            for entry in own or entries:  # (the record's word for the image's own ecosystem, if it has one)
                 try:
                     unreadable: list[str] = []
                     hit, fixed = affects(entry, ecosystem, version, unreadable)
@@ -330,11 +351,11 @@ class Matcher:
         none of (`db update` was given others)."""
         for package in inventory.packages:
             if not package.ecosystem and package.type in ("deb", "apk", "rpm"):
-                what = f"{inventory.os_id} {inventory.os_version}".strip()
+                what = f"{inventory.os_id} {inventory.os_version}".strip() or "an unknown distribution"
                 if ("os", what) not in self._warned:
                     self._warned.add(("os", what))
                     log.warning(
-                        "The %s packages of %s are listed, not matched: OSV has no advisories for it",
+                        "The %s packages of %s are listed, not matched: no OSV ecosystem is known for it",
                         package.type,
                         what,
                     )

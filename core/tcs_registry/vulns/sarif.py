@@ -49,7 +49,7 @@ def relative_uri(path: str) -> str:
     """A path as a relative URI reference (RFC 3986): each segment percent-encoded, no dot segments (a
     file name is the image's text: a space, a quote or a ``..`` would make no URI, or one elsewhere)."""
     segments = [segment for segment in path.split("/") if segment not in ("", ".", "..")]
-    return "/".join(quote(segment, safe="!$&'()*+,;=:@") for segment in segments) or "."
+    return "/".join(quote(segment, safe="!$&'()*+,;=@") for segment in segments) or "."  # (a : would make a scheme)
 
 
 def _result(rule_id: str, severity: str, text: str, uri: str, identity: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def _manifest(text: str) -> dict[str, str]:
     values: dict[str, str] = {}
     key = ""
     for line in text.splitlines():
-        if not line.strip():
+        if not line:  # (a line of a space is a continuation)
             break
         if line.startswith(" ") and key:
             values[key] += line[1:]

@@ -20,8 +20,9 @@ MAX_PACKAGES = 100_000
 MAX_TOTAL_BYTES = 1024 * 1024 * 1024  # header bytes read from one database, duplicates included
 
 NAME, VERSION, RELEASE, EPOCH, LICENSE, ARCH, SOURCERPM = 1000, 1001, 1002, 1003, 1014, 1022, 1044
+MODULARITYLABEL = 5096  # name:stream:version:context of a package built for a module stream (RHEL 8, 9)
 DIRINDEXES, BASENAMES, DIRNAMES = 1116, 1117, 1118
-_WANTED = {NAME, VERSION, RELEASE, EPOCH, LICENSE, ARCH, SOURCERPM, DIRINDEXES, BASENAMES, DIRNAMES}
+_WANTED = {NAME, VERSION, RELEASE, EPOCH, LICENSE, ARCH, SOURCERPM, MODULARITYLABEL, DIRINDEXES, BASENAMES, DIRNAMES}
 
 
 class RpmError(ValueError):
@@ -209,6 +210,8 @@ def package(tags: dict[int, Any]) -> dict[str, Any] | None:
     for key, tag in (("arch", ARCH), ("license", LICENSE)):
         if _first(tags.get(tag)):
             record[key] = _first(tags.get(tag))
+    if label := _first(tags.get(MODULARITYLABEL)):
+        record["module"] = ":".join(label.split(":")[:2])
     files = _owned_metadata(tags)
     if files:
         record["files"] = files
