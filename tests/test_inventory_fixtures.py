@@ -264,3 +264,14 @@ def test_every_sbom_is_valid_cyclonedx(scanned):
     )
     purls = sorted(c["purl"] for c in bom["components"] if c["type"] == "library")
     assert purls == sorted(p["purl"] for p in _scanned(scanned, "debian12")["packages"])
+
+
+def test_an_rpm_built_for_a_module_stream_says_which():
+    from tcs_registry.analysis.parsers import rpm
+
+    tags = {rpm.NAME: "nodejs", rpm.VERSION: "18.20.4", rpm.RELEASE: "1.module+el9.4.0+21744+a3d9a7b8",
+            rpm.EPOCH: [1], rpm.SOURCERPM: "nodejs-18.20.4-1.module+el9.4.0+21744+a3d9a7b8.src.rpm",
+            rpm.MODULARITYLABEL: "nodejs:18:9040020240614121305:rhel9"}  # fmt: skip
+    found = rpm.package(tags)
+    assert (found["version"], found["module"]) == ("1:18.20.4-1.module+el9.4.0+21744+a3d9a7b8", "nodejs:18")
+    assert "module" not in rpm.package({**tags, rpm.MODULARITYLABEL: ""})
