@@ -9,6 +9,15 @@ quiet_pip() {  # pip without the machine's notes about missing local indexes; it
     "$@" 2> >(grep -v '^WARNING: Location' >&2)
 }
 quiet_pip "$python" -m pip install -q --disable-pip-version-check build "setuptools>=77"
+into() {  # pip install into the venv $1, by the checkout's uv where setup installed it (pip's set, faster)
+    local venv="$1"
+    shift
+    if [ -x .venv/bin/uv ]; then
+        .venv/bin/uv pip install -q --python "$venv/bin/python" ${PIP_FIND_LINKS:+--find-links "$PIP_FIND_LINKS"} "$@"
+    else
+        quiet_pip "$venv/bin/python" -m pip install -q --disable-pip-version-check "$@"
+    fi
+}
 rm -rf dist
 for project in . plugins/*/ examples/*/; do
     [ -e "$project/pyproject.toml" ] || continue  # examples/kubernetes and the like are no distributions
@@ -25,9 +34,8 @@ for plugin in plugins/*/; do
     wheels+=(dist/tcs_registry_"$(basename "$plugin")"-"$version"-*.whl)
 done
 # the wheels by file: no name of ours is ever looked up on an index
-quiet_pip "$venv/bin/python" -m pip install -q --disable-pip-version-check "${wheels[@]}"
-quiet_pip "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-index --find-links dist \
-    "tcs-registry[all]==$version"  # the extra is satisfied by what is installed
+into "$venv" "${wheels[@]}"
+into "$venv" --no-index --find-links dist "tcs-registry[all]==$version"  # the extra: what is installed
 "$venv/bin/tcs-registry" plugins --json | "$venv/bin/python" -c "
 import json, sys
 names = sorted(p['name'] for p in json.load(sys.stdin))

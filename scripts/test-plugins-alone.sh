@@ -13,17 +13,21 @@ root="${TMPDIR:-/tmp}/tcs-registry-plugin-venvs"
 name_of() {
     python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["name"])' "$1/pyproject.toml"
 }
-install() {  # a fresh venv for one plugin, filled by the checkout's pip (it needs no pip of its own)
-    local name venv
+install() {  # a fresh venv for one plugin, filled by the checkout's uv (or pip): it needs no pip of its own
+    local name venv wheels
     name="$(name_of "$1")"
     venv="$root/$name"
     rm -rf "$venv"
     python3 -m venv --without-pip "$venv"
     # the wheels by file (no name of ours looked up on an index), the libraries from the index
-    .venv/bin/python -m pip --python "$venv/bin/python" install -q --no-compile --disable-pip-version-check \
-        "dist/tcs_registry-$version-py3-none-any.whl[testing]" \
-        "dist/${name//-/_}-$version-py3-none-any.whl[test]" \
-        2> >(grep -v -e '^WARNING: Location' -e 'does not provide the extra' >&2)
+    wheels=("dist/tcs_registry-$version-py3-none-any.whl[testing]" "dist/${name//-/_}-$version-py3-none-any.whl[test]")
+    if [ -x .venv/bin/uv ]; then
+        .venv/bin/uv pip install -q --python "$venv/bin/python" ${PIP_FIND_LINKS:+--find-links "$PIP_FIND_LINKS"} \
+            "${wheels[@]}" 2> >(grep -v 'does not have an extra' >&2)
+    else
+        .venv/bin/python -m pip --python "$venv/bin/python" install -q --no-compile --disable-pip-version-check \
+            "${wheels[@]}" 2> >(grep -v -e '^WARNING: Location' -e 'does not provide the extra' >&2)
+    fi
 }
 export -f name_of install
 plugins=(plugins/*/ examples/tcs-registry-ghcr/)
