@@ -22,7 +22,8 @@ install() {  # a fresh venv for one plugin, filled by the checkout's uv (or pip)
     # the wheels by file (no name of ours looked up on an index), the libraries from the index
     wheels=("dist/tcs_registry-$version-py3-none-any.whl[testing]" "dist/${name//-/_}-$version-py3-none-any.whl[test]")
     if [ -x .venv/bin/uv ]; then
-        .venv/bin/uv pip install -q --python "$venv/bin/python" ${PIP_FIND_LINKS:+--find-links "$PIP_FIND_LINKS"} \
+        .venv/bin/uv pip install -q --compile-bytecode --python "$venv/bin/python" \
+            ${PIP_FIND_LINKS:+--find-links "$PIP_FIND_LINKS"} \
             "${wheels[@]}" 2> >(grep -v 'does not have an extra' >&2)
     else
         .venv/bin/python -m pip --python "$venv/bin/python" install -q --no-compile --disable-pip-version-check \
