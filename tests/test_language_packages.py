@@ -272,3 +272,23 @@ def test_a_nested_jar_named_by_many_entries_is_read_once():
     assert len(zipfile.ZipFile(io.BytesIO(crafted)).infolist()) == copies
     found = java.parse(io.BytesIO(crafted), "app.jar")
     assert found == [{"name": "org.x:lib", "version": "1.0", "path": "lib/inner.jar"}]
+
+
+def test_nested_archives_a_limit_leaves_unread_are_named_in_the_layer_s_problems(monkeypatch):
+    """A fat jar's libraries past a limit are missing from the list: said, not silently lost."""
+    from tcs_registry.analysis.walk import walk
+
+    monkeypatch.setattr(java, "MAX_NESTED_ARCHIVES", 2)
+    libraries = {
+        f"BOOT-INF/lib/lib{n}.jar": jar(
+            {f"META-INF/maven/org.x/lib{n}/pom.properties": f"groupId=org.x\nartifactId=lib{n}\nversion=1.{n}\n"}
+        )
+        for n in range(4)
+    }
+    blob, _ = tar_layer([Entry("app/app.jar", jar(libraries))], compression="none")
+    record, _ = walk(io.BytesIO(blob), "sha256:x")
+    assert [p["name"] for p in record.files["app/app.jar"]["packages"]] == ["org.x:lib0", "org.x:lib1"]
+    assert record.problems == [
+        "app/app.jar: BOOT-INF/lib/lib2.jar: past 2 nested archives, left unread; "
+        "BOOT-INF/lib/lib3.jar: past 2 nested archives, left unread"
+    ]

@@ -89,7 +89,11 @@ def analyse_file(
             while chunk := source.read(1024 * 1024):
                 spool.write(chunk)
             spool.seek(0)
-            packages = java.parse(spool, posixpath.basename(path))
+            unread: list[str] = []
+            packages = java.parse(spool, posixpath.basename(path), unread=unread)
+        if unread:  # (said, not lost: a limit's packages are missing from the list)
+            more = f"; and {len(unread) - 5} more" if len(unread) > 5 else ""
+            return {"kind": kind, "packages": packages, "problems": ["; ".join(unread[:5]) + more]}
         return {"kind": kind, "packages": packages} if packages else None
     data = _read(member, source, MAX_FILE_BYTES)
     if also is not None:
@@ -316,4 +320,5 @@ def _analyse(
         log.debug("Could not read %s", path, exc_info=True)
         return
     if found is not None:
+        record.problems += [f"{path}: {problem}" for problem in found.pop("problems", ())]
         record.files[path] = found

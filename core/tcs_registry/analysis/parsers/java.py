@@ -56,9 +56,12 @@ def _from_name(name: str) -> dict[str, Any] | None:
     return {"name": match.group(1), "version": match.group(2)} if match else None
 
 
-def parse(archive: IO[bytes], name: str, depth: int = 0, budget: list[int] | None = None) -> list[dict[str, Any]]:
+def parse(
+    archive: IO[bytes], name: str, depth: int = 0, budget: list[int] | None = None, unread: list[str] | None = None
+) -> list[dict[str, Any]]:
     """Packages in a (seekable) archive; ``name`` is its file name, the last resort for coordinates.
-    ``budget`` counts the nested archives and bytes still allowed, shared by the whole tree."""
+    ``budget`` counts the nested archives and bytes still allowed, shared by the whole tree; ``unread`` is
+    given the nested archives a limit left unread, and why."""
     budget = budget if budget is not None else [MAX_NESTED_ARCHIVES, MAX_NESTED_BYTES]
     try:
         jar = zipfile.ZipFile(archive)
@@ -83,23 +86,31 @@ def parse(archive: IO[bytes], name: str, depth: int = 0, budget: list[int] | Non
         if not packages:
             found = _from_name(name)
             packages += [found] if found else []
-        if depth < MAX_DEPTH:
-            read: set[int] = set()  # where each nested archive read starts: entries naming one twice, once
-            for info in infos:
-                if not ARCHIVE.search(info.filename) or info.file_size > MAX_NESTED or info.header_offset in read:
-                    continue
-                if budget[0] <= 0 or budget[1] < info.file_size:
-                    continue
-                budget[0] -= 1
-                read.add(info.header_offset)
-                try:
-                    with jar.open(info) as member:
-                        nested = io.BytesIO(member.read(MAX_NESTED))
-                    budget[1] -= len(nested.getbuffer())
-                    inner = parse(nested, info.filename, depth + 1, budget)
-                except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-                    continue  # a broken nested archive does not lose the outer one's packages
-                for found in inner:
-                    found.setdefault("path", info.filename)
-                    packages.append(found)
+        read: set[int] = set()  # where each nested archive read starts: entries naming one twice, once
+        for info in infos:
+            if not ARCHIVE.search(info.filename) or info.header_offset in read:
+                continue
+            why = (
+                f"nested over {MAX_DEPTH} levels deep" if depth >= MAX_DEPTH
+                else f"over {MAX_NESTED} bytes" if info.file_size > MAX_NESTED
+                else f"past {MAX_NESTED_ARCHIVES} nested archives" if budget[0] <= 0
+                else f"past {MAX_NESTED_BYTES} bytes of nested archives" if budget[1] < info.file_size
+                else ""
+            )  # fmt: skip
+            if why:
+                if unread is not None:
+                    unread.append(f"{info.filename}: {why}, left unread")
+                continue
+            budget[0] -= 1
+            read.add(info.header_offset)
+            try:
+                with jar.open(info) as member:
+                    nested = io.BytesIO(member.read(MAX_NESTED))
+                budget[1] -= len(nested.getbuffer())
+                inner = parse(nested, info.filename, depth + 1, budget, unread)
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+                continue  # a broken nested archive does not lose the outer one's packages
+            for found in inner:
+                found.setdefault("path", info.filename)
+                packages.append(found)
     return packages
