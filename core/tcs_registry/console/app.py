@@ -83,15 +83,18 @@ def create_app(store: Store, *, https: bool = False, session_key: str | None = N
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
+    async def small_forms(request: Request, call_next: Any) -> Response:
         # a page's form is parsed before its CSRF token is checked, by anyone: its size is declared and
-        # small (a browser always declares it; the HTTP parser holds the body to what is declared)
+        # small (a browser always declares it; the HTTP parser holds the body to what is declared). Added
+        # first, so inside security_headers: its refusal gets the same headers as any answer.
         if request.method == "POST" and not request.url.path.startswith("/api/"):
             declared = request.headers.get("content-length", "")
             if not declared.isdigit() or int(declared) > FORM:
-                refused: Response = PlainTextResponse(f"a form sends at most {FORM} bytes", 413)
-                refused.headers.update(SECURITY_HEADERS)
-                return refused
+                return PlainTextResponse(f"a form sends at most {FORM} bytes", 413)
+        return await call_next(request)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
         response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
         if request.url.path.startswith(("/api/", "/projects", "/login")):

@@ -16,7 +16,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+
+from packageurl import PackageURL
 
 from ..http import BoundedCache
 from ..models import Inventory, Package, Vulnerability
@@ -71,8 +72,7 @@ def wider(ecosystem: str) -> Callable[[str], bool] | None:
         standard = ecosystem.replace(":Pro", "", 1)
         return lambda other: other == standard
     if release := _RHEL_RELEASE.match(ecosystem):
-        stream = re.compile(rf"Red Hat:enterprise_linux:{release.group(1)}(?:\.\d+)?(?:$|::)")
-        return lambda other: stream.match(other) is not None
+        return lambda other: (same := _RHEL_RELEASE.match(other)) is not None and same[1] == release[1]
     if release := _SUSE_RELEASE.fullmatch(ecosystem):
         suffix = " " + release.group(1)
         return lambda other: other.startswith("SUSE:Linux Enterprise Module for ") and other.endswith(suffix)
@@ -85,10 +85,13 @@ def module_of(entry_package: dict[str, Any]) -> str | None:
     """The module stream (nodejs:20) an advisory's rpm is of, as its purl's ``rpmmod`` says (Red Hat's,
     Rocky's), or None for a package of no module."""
     purl = entry_package.get("purl")
-    if not isinstance(purl, str) or "rpmmod=" not in purl:
+    if not isinstance(purl, str) or "rpmmod=" not in purl:  # (most have none: not parsed)
         return None
-    label = purl.split("rpmmod=", 1)[1].split("&", 1)[0]
-    return ":".join(unquote(label).split(":")[:2])
+    try:
+        label = PackageURL.from_string(purl).qualifiers.get("rpmmod", "")
+    except ValueError:
+        return None
+    return ":".join(str(label).split(":")[:2])
 
 
 # at one version, events take effect in this order (osv.dev's): an introduced and a fixed of the same
