@@ -3,10 +3,12 @@
 # (tcs-registry[testing]), both from the wheels in dist/: it must install, be listed by
 # `tcs-registry plugins`, and pass its own tests. The third-party example (examples/tcs-registry-ghcr)
 # is checked the same way: the kit is all it needs. The wheels are built first (scripts/build-dists.sh)
-# unless TCS_DISTS_FRESH=1 says dist/ was just built from this checkout.
+# unless TCS_DISTS_FRESH=1 says dist/ was just built from this checkout. `install` only makes the
+# environments, `check` only tests those made (scripts/test.sh makes them while the core's timing tests run).
 set -euo pipefail
+step="${1:-both}"
 cd "$(dirname "$0")/.."
-[ "${TCS_DISTS_FRESH:-}" = 1 ] || bash scripts/build-dists.sh >/dev/null
+[ "${TCS_DISTS_FRESH:-}" = 1 ] || [ "$step" = check ] || bash scripts/build-dists.sh >/dev/null
 export version root
 version="$(.venv/bin/python -c 'import tcs_registry; print(tcs_registry.__version__)')"
 root="${TMPDIR:-/tmp}/tcs-registry-plugin-venvs"
@@ -33,7 +35,10 @@ install() {  # a fresh venv for one plugin, filled by the checkout's uv (or pip)
 export -f name_of install
 plugins=(plugins/*/ examples/tcs-registry-ghcr/)
 plugins=("${plugins[@]%/}")
-printf '%s\n' "${plugins[@]}" | xargs -P 2 -I{} bash -c 'install {}'  # two at a time: pip is CPU-bound
+if [ "$step" != check ]; then
+    printf '%s\n' "${plugins[@]}" | xargs -P 2 -I{} bash -c 'install {}'  # two at a time: pip is CPU-bound
+fi
+[ "$step" != install ] || exit 0
 check() {  # one plugin: listed by `tcs-registry plugins`, then its own tests
     local name venv
     name="$(name_of "$1")"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh), lint, run the whole test suite, then build every distribution and install
-# tcs-registry[all] from the wheels, then test each plugin alone with the core (from those wheels), then
-# build the container image with buildah and let it scan itself.
+# Set up (scripts/setup.sh), lint, run the whole test suite; while its timing tests run, build every
+# distribution and install tcs-registry[all] from the wheels, each plugin's environment from them, and the
+# container image (buildah), which scans itself; then test each plugin alone with the core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -17,15 +17,32 @@ phase() { echo "== $1 ($(( SECONDS / 60 )) min $(( SECONDS % 60 )) s in)"; }
 status=0
 phase "the core's tests"
 .venv/bin/pytest tests -m "not timing" -n "$(( $(nproc) < 4 ? $(nproc) : 4 ))" --dist loadfile --durations=10 || status=$?
-phase "the core's timing tests, alone"
+# beside the timing tests, which leave a core idle most of the time: the wheels, each plugin's environment
+# and the container image, at idle priority (only the CPU and the disk the tests leave unused)
+idle=()
+command -v chrt >/dev/null && idle+=(chrt --idle 0)
+command -v ionice >/dev/null && idle+=(ionice -c 3)
+root=()
+[ "$(id -u)" = 0 ] || root=(sudo -E)  # debootstrap and buildah need root
+beside="$(mktemp)"
+(
+    set -e
+    "${idle[@]}" bash scripts/build-dists.sh  # every wheel, proven; what follows installs them
+    export TCS_DISTS_FRESH=1
+    "${idle[@]}" bash scripts/test-plugins-alone.sh install
+    echo "== the container image"
+    "${idle[@]}" "${root[@]}" bash scripts/build-image.sh
+) >"$beside" 2>&1 &
+builder=$!
+phase "the core's timing tests, alone (the distributions, the plugins' environments and the image built beside)"
 .venv/bin/pytest tests -m timing --durations=10 || status=$?
+built=0
+wait "$builder" || built=$?
+phase "the distributions, the plugins' environments and the container image, built beside the timing tests"
+cat "$beside"
+rm -f "$beside"
 [ "$status" = 0 ] || exit "$status"
-phase "the distributions"
-bash scripts/build-dists.sh  # every wheel, proven; the two steps after it install from them
-export TCS_DISTS_FRESH=1
+[ "$built" = 0 ] || exit "$built"
 phase "each plugin alone with the core"
-bash scripts/test-plugins-alone.sh
-phase "the container image"
-# debootstrap and buildah need root
-if [ "$(id -u)" = 0 ]; then bash scripts/build-image.sh; else sudo -E bash scripts/build-image.sh; fi
+TCS_DISTS_FRESH=1 bash scripts/test-plugins-alone.sh check
 phase "done"

@@ -426,11 +426,13 @@ def test_a_resumed_run_describes_again_a_tag_that_moved(tcs, fresh_registry, pus
 
 def test_a_run_still_going_is_not_resumed_by_another(big_registry, tmp_path):
     """Two runs of one registry at once (from cron, the first not done): the second does not take the first
-    for a killed run to finish (both would record the same images as theirs); each does its own."""
+    for a killed run to finish (both would record the same images as theirs); each does its own. The first
+    goes at 40 requests a second, 30 s for its 1,150: at one request in flight it had finished its walk
+    by the time the second ended, on a slow machine, and a run that has done its work is complete."""
     server = big_registry
     state = tmp_path / "state"
     first = subprocess.Popen(
-        [*dry_run_command(server, state, tmp_path / "first"), "--concurrency=1"],
+        [*dry_run_command(server, state, tmp_path / "first"), "--concurrency=1", "--max-rate=40"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
