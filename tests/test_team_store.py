@@ -10,13 +10,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from tcs_registry.discovery import Discovery
 from tcs_registry.testing.helpers import console_script, csv_rows, report_path
-
-pytestmark = pytest.mark.timing  # asserts on rates and times: run apart from the parallel run
 
 SHARDS = 4
 
