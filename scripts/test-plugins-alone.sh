@@ -52,10 +52,11 @@ print('listed:', names)"
     "$venv/bin/python" -m pytest -q -p no:cacheprovider "$1/tests"
 }
 export -f check
-# two plugins at a time, each one's output kept whole and shown in order; any failure fails the script
+# three plugins at a time (their tests wait out Retry-After and servers more than they compute), each
+# one's output kept whole and shown in order; any failure fails the script
 logs="$(mktemp -d)"
 status=0
-printf '%s\n' "${plugins[@]}" | xargs -P 2 -I{} bash -c 'set -euo pipefail; check {} > "$0/$(basename {}).log" 2>&1' "$logs" || status=$?
+printf '%s\n' "${plugins[@]}" | xargs -P 3 -I{} bash -c 'set -euo pipefail; check {} > "$0/$(basename {}).log" 2>&1' "$logs" || status=$?
 for plugin in "${plugins[@]}"; do cat "$logs/$(basename "$plugin").log"; done
 rm -rf "$logs"
 exit "$status"

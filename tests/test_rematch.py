@@ -139,3 +139,7 @@ def test_packages_of_a_distribution_osv_has_no_name_for_are_read_back(tcs, fresh
         "    Vulnerabilities       : none",  # (Debian's advisory is not Kali's: no ecosystem, no match)
         "    New vulnerabilities   : 0",
     ]
+    shown = tcs("results", f"--state-dir={state_dir}")  # the re-match looked in no advisory: not "0"
+    assert [line.split()[-4:-1] for line in shown.out.splitlines() if "/apps/kali:1 " in line] == [
+        ["1", "not", "matched"]
+    ], shown.out

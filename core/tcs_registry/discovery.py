@@ -1004,7 +1004,8 @@ class Discovery:
             platform = str(inventory.platform or "")
             vulnerabilities = [v for v in scan.vulnerabilities if v.platform == platform]
             violations = [c for c in scan.violations if c.platform == platform]
-            matched = self.matcher is not None or bool(vulnerabilities)  # not matched is not the same as none found
+            # not matched is not the same as none found (no database, or no advisory to look in)
+            matched = (self.matcher is not None and inventory.matchable) or bool(vulnerabilities)
             vulnerabilities, violations, ignored = s.ignore.split(
                 inventory.repository, inventory.tag, vulnerabilities, violations
             )
@@ -1027,9 +1028,9 @@ class Discovery:
             raise ImageError(f"cannot write its results: {exc}", code="output-error") from None
         for scanned, vulnerabilities, violations, shown in recorded:
             recorder.scan(scanned)
-            inventory = scanned[0]
+            inventory, matched = scanned[0], "vulnerabilities" in shown
             if self.results:
-                self.results.count(inventory, vulnerabilities, violations, matched="vulnerabilities" in shown)
+                self.results.count(inventory, vulnerabilities, violations, matched=matched)
             vulnerability_count, violation_count = len(vulnerabilities), len(violations)
             reference = f"{s.host}/{inventory.repository}:{inventory.tag}"
             log.info(
@@ -1038,7 +1039,7 @@ class Discovery:
                 inventory.platform or "-",
                 ":".join(part for part in (inventory.os_id, inventory.os_version) if part) or "unknown",
                 len(inventory.packages),
-                vulnerability_count if self.matcher else "unmatched",
+                vulnerability_count if matched else "unmatched",
                 violation_count,
             )
             for problem in inventory.problems:

@@ -216,6 +216,12 @@ class Inventory:
     # credentials found in the layers' files: {"path", "rule", "line", "layer_index", "again", "removed"}
     secrets: tuple[dict[str, Any], ...] = ()
 
+    @property
+    def matchable(self) -> bool:
+        """Whether its packages can be looked up in advisories: one at least has an OSV ecosystem, or it has
+        none. Kali's or Amazon Linux's packages have none: a zero found for them is no "none found"."""
+        return not self.packages or any(package.ecosystem for package in self.packages)
+
 
 @dataclass(frozen=True)
 class Vulnerability:

@@ -74,13 +74,13 @@ def _match(
         repository, tag = inventory.repository, inventory.tag
         vulnerabilities, violations, ignored = ignore.split(repository, tag, vulnerabilities, violations)
         severities.update(v.severity for v in vulnerabilities)
-        found = findings_document(vulnerabilities, violations, ignored)
+        found = findings_document(vulnerabilities, violations, ignored, inventory.matchable)
         matched = "vulnerabilities" in document
         old, new = finding_keys(document, matched), finding_keys(found, matched)
         changed.update(f"new {kind}" for kind, *_ in new.keys() - old.keys())
         changed.update(f"fixed {kind}" for kind, *_ in old.keys() - new.keys())
         if not matched:  # (results --changes says nothing of them: there is nothing to compare with)
-            changed["first matched"] += len(found["vulnerabilities"])
+            changed["first matched"] += len(found.get("vulnerabilities", ()))
         stored = {key: value for key, value in document.items() if key not in FINDINGS}  # its inventory, as kept
         batch = batches.setdefault(row["analyser"], [])
         batch.append((inventory, stored, found))
