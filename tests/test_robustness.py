@@ -434,6 +434,7 @@ def test_a_run_still_going_is_not_resumed_by_another(big_registry, tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    second = None
     try:
         deadline = time.monotonic() + 60
         recorded = 0
@@ -443,16 +444,20 @@ def test_a_run_still_going_is_not_resumed_by_another(big_registry, tmp_path):
                 recorded = store_rows(state, "SELECT COUNT(*) FROM images")[0][0]
         command = dry_run_command(server, state, tmp_path / "second")
         second = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        said = []  # its lines up to its word on run 1 (or its end)
+        said = []  # its lines up to its word on run 1 (or its end), then the rest as it comes
         while (line := second.stderr.readline()) and "Run 1 " not in line and "Resum" not in line:
             said.append(line)
         said.append(line)
+        reader = threading.Thread(target=lambda: said.append(second.stderr.read()), daemon=True)
+        reader.start()  # (a full pipe would hold the second run up while the first stops)
         assert first.poll() is None, "the first run ended before the second began: the test proves nothing"
     finally:
         first.send_signal(signal.SIGINT)
         first.wait(timeout=60)
-    said.append(second.stderr.read())
+        if second is not None and sys.exc_info()[0] is not None:
+            second.kill()
     second.wait(timeout=300)
+    reader.join(timeout=60)
     stderr = "".join(said)
     assert second.returncode == 0, stderr[-2000:]
     lines = [line.split("\t", 1)[1] for line in stderr.splitlines() if "\t" in line]

@@ -943,7 +943,7 @@ class Discovery:
             inventories.append(inventory)
             vulnerabilities += found
             violations += checks
-        scan = ScanResult(image, "builtin", tuple(inventories), tuple(vulnerabilities), tuple(violations))
+        scan = ScanResult(image, default_scanner.NAME, tuple(inventories), tuple(vulnerabilities), tuple(violations))
         return Outcome(image, scan, resumed=True)
 
     def _refuse_name(self, repository: str, tag: str, problem: str) -> None:
@@ -1004,8 +1004,10 @@ class Discovery:
             platform = str(inventory.platform or "")
             vulnerabilities = [v for v in scan.vulnerabilities if v.platform == platform]
             violations = [c for c in scan.violations if c.platform == platform]
-            # not matched is not the same as none found (no database, or no advisory to look in)
-            matched = (self.matcher is not None and inventory.matchable) or bool(vulnerabilities)
+            # not matched is not the same as none found: no database, or (for the built-in scanner's
+            # inventories) no advisory filed for any of their packages
+            matchable = inventory.matchable or scan.scanner != default_scanner.NAME
+            matched = bool(vulnerabilities) or (self.matcher is not None and matchable)
             vulnerabilities, violations, ignored = s.ignore.split(
                 inventory.repository, inventory.tag, vulnerabilities, violations
             )
@@ -1120,6 +1122,11 @@ class Discovery:
             )
             if code == EXIT_OK:
                 code = EXIT_PARTIAL
+        if s.fail_on and self.matcher and self.results and self.results.unmatched:
+            log.warning(
+                "--fail-on judged no vulnerability of %s: no advisory is filed for their packages",
+                plural(self.results.unmatched, "image platform"),
+            )
         return code
 
 

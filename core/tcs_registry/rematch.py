@@ -75,11 +75,11 @@ def _match(
         vulnerabilities, violations, ignored = ignore.split(repository, tag, vulnerabilities, violations)
         severities.update(v.severity for v in vulnerabilities)
         found = findings_document(vulnerabilities, violations, ignored, inventory.matchable)
-        matched = "vulnerabilities" in document
+        matched = "vulnerabilities" in document and "vulnerabilities" in found  # (as `results --changes` has it)
         old, new = finding_keys(document, matched), finding_keys(found, matched)
         changed.update(f"new {kind}" for kind, *_ in new.keys() - old.keys())
         changed.update(f"fixed {kind}" for kind, *_ in old.keys() - new.keys())
-        if not matched:  # (results --changes says nothing of them: there is nothing to compare with)
+        if "vulnerabilities" not in document:  # (results --changes says nothing of them: nothing to compare with)
             changed["first matched"] += len(found.get("vulnerabilities", ()))
         stored = {key: value for key, value in document.items() if key not in FINDINGS}  # its inventory, as kept
         batch = batches.setdefault(row["analyser"], [])

@@ -147,6 +147,7 @@ class ResultWriter:
         self.vulnerabilities: Counter[str] = Counter()
         self.violations: Counter[str] = Counter()
         self.images_vulnerable = self.images_violating = 0
+        self.unmatched = 0  # image platforms whose packages were not matched
         if self.formats:
             try:
                 private_dir(self.directory)
@@ -201,6 +202,7 @@ class ResultWriter:
         self.violations.update(by_severity(violations))
         self.images_vulnerable += bool(vulnerabilities)
         self.images_violating += bool(violations)
+        self.unmatched += not matched
         if self.sarif is not None:
             self.sarif.add(inventory, self.host, vulnerabilities, violations, where=stem)
         if self.table:
@@ -273,7 +275,10 @@ class ResultWriter:
         return f"{total:,} in {images:,} of {plural(self.images, 'image platform')} ({counts_text(counts)}){where}"
 
     def vulnerability_details(self) -> str:
-        return self._linked(self._details(self.vulnerabilities, self.images_vulnerable), "vulnerabilities")
+        line = self._details(self.vulnerabilities, self.images_vulnerable)
+        if self.unmatched:  # (their zero is no "none found")
+            line += f"; {self.unmatched:,} not matched (no advisory is filed for their packages)"
+        return self._linked(line, "vulnerabilities")
 
     def violation_details(self) -> str:
         return self._linked(self._details(self.violations, self.images_violating), "violations")

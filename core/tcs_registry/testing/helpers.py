@@ -97,7 +97,7 @@ def inventory(out_dir: Path, host: str, repository: str, tag: str, platform: str
 def vulnerabilities(out_dir: Path, host: str, repository: str, tag: str) -> list[tuple[str, str, str, str]]:
     """(package, installed, vulnerability, fixed in) of one image, sorted, as ``--format json`` wrote them."""
     document = inventory(out_dir, host, repository, tag)
-    found = document["vulnerabilities"]
+    found = document.get("vulnerabilities", ())  # (none: not matched)
     return sorted((v["package"], v["installed_version"], v["id"], v["fixed_version"]) for v in found)
 
 
