@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from .errors import TcsError, UsageError
 from .report import plural
-from .results import counts_text, finding_keys, findings_document, matched_again
+from .results import comparable, counts_text, finding_keys, findings_document, matched_again
 from .settings import ignore_rules
 from .store import Store
 from .vulns.database import VulnDatabase
@@ -75,7 +75,7 @@ def _match(
         vulnerabilities, violations, ignored = ignore.split(repository, tag, vulnerabilities, violations)
         severities.update(v.severity for v in vulnerabilities)
         found = findings_document(vulnerabilities, violations, ignored, inventory.matchable)
-        matched = "vulnerabilities" in document and "vulnerabilities" in found  # (as `results --changes` has it)
+        matched = comparable(document, found)
         old, new = finding_keys(document, matched), finding_keys(found, matched)
         changed.update(f"new {kind}" for kind, *_ in new.keys() - old.keys())
         changed.update(f"fixed {kind}" for kind, *_ in old.keys() - new.keys())

@@ -323,6 +323,12 @@ class Change:
     detail: str
 
 
+def comparable(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether two scans of an image platform can be compared for vulnerabilities: a scan whose packages
+    were not matched (no database, no advisory filed for them) says nothing about them."""
+    return "vulnerabilities" in old and "vulnerabilities" in new
+
+
 def finding_keys(document: dict[str, Any], vulnerabilities: bool = True) -> dict[tuple[str, str, str], str]:
     """What can appear or go away between runs, keyed so that an upgrade that still has the flaw is
     not reported as fixed: a vulnerability by (id, package), a violation by (id, detail)."""
@@ -352,8 +358,7 @@ def changes(
         else:
             if old[0]["digest"] != row["digest"]:
                 found.append(Change(image, platform, "new digest", f"{old[0]['digest']} -> {row['digest']}"))
-            # a run whose packages were not matched (no database) says nothing about vulnerabilities
-            matched = "vulnerabilities" in old[1] and "vulnerabilities" in document
+            matched = comparable(old[1], document)
             old_keys = finding_keys(old[1], matched)
         new_keys = finding_keys(document, old is None or matched)
         for key in sorted(new_keys.keys() - old_keys.keys()):

@@ -754,19 +754,17 @@ class Store:
         where = [scans.c.project == project, *_image(repository, tag, platform)]
         return self._latest(*where, *([scans.c.run.in_(among)] if among is not None else []))
 
-    def matched(self, run: int, size: int = 500) -> bool:
+    def matched(self, run: int) -> bool:
         """Whether any of a run's scans was matched against a vulnerability database: a scan without one, or
         of packages no advisory is filed for (Kali's, Amazon Linux's), keeps no vulnerabilities list in its
-        findings. Read a page at a time, up to the first that has one."""
+        findings. Streamed, up to the first that has one."""
         query = sa.select(findings.c.findings).where(findings.c.run == run)
-        query = query.order_by(findings.c.repository, findings.c.tag, findings.c.platform).limit(size)
-        for offset in itertools.count(0, size):
-            page = self._do(lambda connection, at=offset: connection.execute(query.offset(at)).scalars().all())
-            if any("vulnerabilities" in unpack(blob) for blob in page):
-                return True
-            if len(page) < size:
-                return False
-        raise AssertionError("unreachable")
+
+        def any_matched(connection: Connection) -> bool:
+            blobs = connection.execution_options(yield_per=500).execute(query).scalars()
+            return any("vulnerabilities" in unpack(blob) for blob in blobs)
+
+        return self._do(any_matched)
 
     def image_history(
         self, project: str, registry: str, repository: str, tag: str, most: int = 100
