@@ -72,9 +72,9 @@ def test_a_limit_that_saves_up_no_burst_is_used_at_80_percent_or_more(big_regist
     to 92 a second, but on a slower machine of the same kind three runs in a row made 78, 76 and 75, the
     requests' spacing off by a few milliseconds: at 50 a second it makes 42 to 43 (84% to 86%) there.
     The best of three runs is taken, a run that makes it ending it."""
-    rates = []
+    rates, limit = [], 50.0
     for attempt in range(3):
-        bucket = TokenBucket(rate=50.0, burst=1.0)
+        bucket = TokenBucket(rate=limit, burst=1.0)
         with Proxy(big_registry.url, bucket) as proxy:
             done, _, rows = dry_run(proxy.url, tmp_path, f"no-burst-{attempt}")
         assert done.returncode == 0, done.stderr[-2000:]
@@ -83,12 +83,14 @@ def test_a_limit_that_saves_up_no_burst_is_used_at_80_percent_or_more(big_regist
         accepted = [t for t in bucket.accepted if t >= found]
         refused = [t for t in bucket.refused if t >= found]
         rate = len(accepted) / (accepted[-1] - found)
-        print(f"no burst, limit 50/s: {rate:.1f}/s after the first 15 s, {len(refused)} refused of {len(accepted)}")
+        print(
+            f"no burst, limit {limit:g}/s: {rate:.1f}/s after the first 15 s, {len(refused)} refused of {len(accepted)}"
+        )
         assert len(refused) <= 0.15 * len(accepted)
         rates.append(rate)
-        if rate >= 40.0:
+        if rate >= 0.8 * limit:
             break
-    assert max(rates) >= 40.0, rates
+    assert max(rates) >= 0.8 * limit, rates
 
 
 def test_the_proxy_judges_a_request_by_when_it_came_not_when_it_was_read():
