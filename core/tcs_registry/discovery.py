@@ -116,6 +116,7 @@ class Discovery:
         self.unchecked = 0  # resumed images kept not knowing whether their tags moved
         self._finishing: list[int] = []  # it and the runs it resumed in turn (an image it never reached)
         self.plan: Plan | None = None  # --plan: the images to scan, at the digests their dry run saw
+        self.planned: list[tuple[str, str]] = []  # of those, this worker's share (--shard)
         self.estimate = Estimate(settings.platforms)  # a dry run: what a scan of its images would cost
         self.resumed = 0
         self.store: Store | None = None
@@ -207,12 +208,7 @@ class Discovery:
         repositories are fetched concurrently (a bounded look-ahead); a failing repository is skipped.
         With a plan, its images (this worker's share of them), and nothing is listed."""
         if self.plan is not None:
-            planned = [(repository, tag) for repository, tag in self.plan.images if self._mine(repository, tag)]
-            with self._counting:  # known from the start: what the progress counts and its time left go by
-                self.repositories, self.tags = len({repository for repository, _ in planned}), len(planned)
-                self.work = sum(self._costs(repository, tag) for repository, tag in planned)
-                self._repositories_listed = True
-            yield from planned
+            yield from self.planned
             return
         hook, (registry, client) = self.pm.hook, self._connected()
         repositories = hook.list_repositories(registry=registry, client=client)
@@ -349,6 +345,17 @@ class Discovery:
                 self.work += work if whole else 0
         return listed, over
 
+    def _count_plan(self) -> None:
+        """The plan's images in this worker's share (`planned`), counted as the whole listing before the
+        run begins: the first progress line counts them and can tell the time left."""
+        assert self.plan is not None
+        planned = [(repository, tag) for repository, tag in self.plan.images if self._mine(repository, tag)]
+        self.planned = planned
+        with self._counting:
+            self.repositories, self.tags = len({repository for repository, _ in planned}), len(planned)
+            self.work = sum(self._costs(repository, tag) for repository, tag in planned)
+            self._repositories_listed = True
+
     def _costs(self, repository: str, tag: str) -> bool:
         """Whether the image will cost requests (or a scan): not one left out at a look (by its tag, its
         name off the grammar, the patterns but in a dry run that `describes_all`; those past
@@ -480,6 +487,8 @@ class Discovery:
                     plural(len(self.plan.images), "image"),
                 )
             self.connect()
+            if self.plan is not None:
+                self._count_plan()
         except BaseException:
             store.close()
             raise
