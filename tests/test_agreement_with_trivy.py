@@ -59,6 +59,11 @@ def test_language_packages_agree_with_trivy(tcs, fresh_registry, out_dir, go_bin
             Entry(f"{site}/six-1.16.0.egg-info/PKG-INFO", b"Metadata-Version: 1.1\nName: six\nVersion: 1.16.0\n"),
             Entry("srv/web/node_modules/@babel/core/package.json", b'{"name": "@babel/core", "version": "7.23.2"}'),
             Entry("srv/web/node_modules/a/node_modules/b/package.json", b'{"name": "b", "version": "2.0.0"}'),
+            Entry("srv/web/node_modules/b/lib/package.json", b'{"name": "b-lib", "version": "2.0.0"}'),
+            Entry("srv/web/node_modules/b/esm/package.json", b'{"type": "module"}'),
+            Entry("srv/web/package.json", b'{"name": "web", "version": "0.1.0", "private": true}'),
+            Entry("srv/draft/package.json", b'{"name": "draft"}'),
+            Entry("opt/yarn-v1.22.22/package.json", b'{"name": "yarn", "version": "1.22.22"}'),
             Entry("usr/local/bin/hello", go_binary.read_bytes(), mode=0o755),
         ]
     )
@@ -67,6 +72,8 @@ def test_language_packages_agree_with_trivy(tcs, fresh_registry, out_dir, go_bin
     mine = our_packages(inventory(out_dir, fresh_registry.host, "lang", "1"))
     theirs = trivy(f"{fresh_registry.host}/lang:1", tmp_path / "trivy")
     assert mine == theirs
+    # every package.json with a name and a version, wherever it is: the app's own, the yarn of Node's images
+    assert {("npm", "web", "0.1.0"), ("npm", "yarn", "1.22.22"), ("npm", "b-lib", "2.0.0")} <= mine
 
 
 PKGDB = Path(__file__).parent / "fixtures" / "pkgdb"

@@ -85,7 +85,11 @@ def test_python_npm_java_and_go_packages(tcs, fresh_registry, out_dir, go_binary
             Entry("srv/web/node_modules/@babel/core/package.json", b'{"name": "@babel/core", "version": "7.23.2"}'),
             Entry("srv/web/node_modules/a/node_modules/b/package.json", b'{"name": "b", "version": "2.0.0"}'),
             Entry("srv/web/node_modules/a/package.json", b'{"name": "a", "version": "1.0.0"}'),
-            Entry("srv/web/node_modules/a/lib/package.json", b'{"name": "not-a-package", "version": "9"}'),
+            Entry("srv/web/node_modules/a/lib/package.json", b'{"type": "module"}'),  # no name: no package
+            Entry("srv/web/package.json", b'{"name": "web", "version": "0.1.0", "private": true}'),  # the app's
+            Entry(
+                "opt/yarn-v1.22.22/package.json", b'{"name": "yarn", "version": "1.22.22", "license": "BSD-2-Clause"}'
+            ),
             Entry("srv/web/node_modules/broken/package.json", b"{not json"),
             Entry("opt/shop/app.jar", app),
             Entry("opt/lib/guava.jar", manifest_only),
@@ -136,6 +140,8 @@ def test_python_npm_java_and_go_packages(tcs, fresh_registry, out_dir, go_binary
             ),
             ("npm", "a", "1.0.0", "npm", "pkg:npm/a@1.0.0", "srv/web/node_modules/a/package.json"),
             ("npm", "b", "2.0.0", "npm", "pkg:npm/b@2.0.0", "srv/web/node_modules/a/node_modules/b/package.json"),
+            ("npm", "web", "0.1.0", "npm", "pkg:npm/web@0.1.0", "srv/web/package.json"),
+            ("npm", "yarn", "1.22.22", "npm", "pkg:npm/yarn@1.22.22", "opt/yarn-v1.22.22/package.json"),
             (
                 "maven",
                 "com.example:shop",
@@ -175,7 +181,7 @@ def test_python_npm_java_and_go_packages(tcs, fresh_registry, out_dir, go_binary
     )
     assert go == {"stdlib": go["stdlib"], "example.com/greet": "1.4.2", "example.com/hello": ""}  # as Go reads it
     licenses = {p["name"]: p["license"] for p in document["packages"] if "license" in p}
-    assert licenses == {"Django": "BSD-3-Clause", "npm": "Artistic-2.0"}
+    assert licenses == {"Django": "BSD-3-Clause", "npm": "Artistic-2.0", "yarn": "BSD-2-Clause"}
 
 
 def _go_version_m(binary) -> dict[str, str]:

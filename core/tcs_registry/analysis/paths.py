@@ -41,8 +41,9 @@ _PATTERNS = (
     (re.compile(r"(^|/)[^/]+\.egg-info/PKG-INFO$"), "python"),
     (re.compile(r"(^|/)EGG-INFO/PKG-INFO$"), "python"),
     (re.compile(r"(^|/)[^/]+\.egg-info$"), "python"),  # a single-file egg-info
-    (re.compile(r"(^|/)node_modules/(@[^/]+/)?[^/@]+/package\.json$"), "npm"),
-    (re.compile(r"^usr/(share|lib)/nodejs/(@[^/]+/)?[^/@]+/package\.json$"), "npm"),  # Debian's node-* packages
+    # every package.json with a name and a version, as Trivy and Syft read them: node_modules, Debian's
+    # usr/share/nodejs, and those outside both (the yarn of Node's official images, an application's own)
+    (re.compile(r"(^|/)package\.json$"), "npm"),
     (re.compile(r"(^|/)specifications/(default/)?[^/]+\.gemspec$"), "gem"),
     (re.compile(r"(^|/)vendor/composer/installed\.json$"), "composer"),
     (re.compile(r"[^/]\.deps\.json$"), "dotnet"),

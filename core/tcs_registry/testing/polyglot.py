@@ -66,6 +66,7 @@ def application_layer(gems: Path, go_binary: Path, rust_binary: Path | None) -> 
         Entry("opt/conda/conda-meta/numpy-1.26.4-py311h64a7726_0.json", json.dumps(conda).encode()),
         Entry("srv/web/node_modules/express/package.json", b'{"name": "express", "version": "4.18.2"}'),
         Entry("srv/web/node_modules/@babel/core/package.json", b'{"name": "@babel/core", "version": "7.23.2"}'),
+        Entry("opt/yarn-v1.22.22/package.json", b'{"name": "yarn", "version": "1.22.22"}'),  # as Node's images have it
         Entry("usr/local/bin/hello", go_binary.read_bytes(), mode=0o755),
     ]
     if rust_binary is not None:

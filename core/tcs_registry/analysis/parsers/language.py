@@ -11,8 +11,7 @@ from typing import Any
 
 _METADATA = re.compile(
     r"(\.dist-info/METADATA"
-    r"|\.egg-info/PKG-INFO|\.egg-info|EGG-INFO/PKG-INFO|/node_modules/(@[^/]+/)?[^/@]+/package\.json"
-    r"|^/?usr/(share|lib)/nodejs/(@[^/]+/)?[^/@]+/package\.json"
+    r"|\.egg-info/PKG-INFO|\.egg-info|EGG-INFO/PKG-INFO|(^|/)package\.json"
     r"|/specifications/(default/)?[^/]+\.gemspec|/vendor/composer/installed\.json|\.deps\.json"
     r"|/conda-meta/[^/]+\.json)$"
 )
