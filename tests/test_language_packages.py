@@ -11,6 +11,7 @@ import zipfile
 import pytest
 
 from tcs_registry.analysis.parsers import gobinary, java
+from tcs_registry.testing import polyglot
 from tcs_registry.testing.helpers import inventory, package_rows
 from tcs_registry.testing.images import Entry, Pusher, tar_layer
 
@@ -298,3 +299,58 @@ def test_nested_archives_a_limit_leaves_unread_are_named_in_the_layer_s_problems
         "app/app.jar: BOOT-INF/lib/lib2.jar: past 2 nested archives, left unread; "
         "BOOT-INF/lib/lib3.jar: past 2 nested archives, left unread"
     ]
+
+
+@pytest.mark.skipif(polyglot.SYFT is None, reason="Syft's wheel is x86_64")
+def test_a_fat_jar_is_named_by_its_manifest_when_it_holds_only_the_pom_properties_shaded_in(
+    tcs, fresh_registry, out_dir, tmp_path
+):
+    """A jar built by Gradle's shadow plugin holds the pom.properties of the libraries shaded in and none
+    of its own: its name and version are its manifest's, as Syft (and Trivy, offline) read them. Not
+    twice for a Maven-built jar renamed app.jar, whose title is the project's name, not its artifactId."""
+    shaded = {"META-INF/maven/org.foo/bar/pom.properties": pom("org.foo", "bar", "2.0.1")}
+
+    def manifest(*lines: str) -> str:
+        return "\r\n".join(["Manifest-Version: 1.0", *lines, "", ""])
+
+    jars = {
+        "opt/a/gapp-1.0.jar": {
+            **shaded,
+            "META-INF/MANIFEST.MF": manifest(
+                "Implementation-Title: gapp", "Implementation-Version: 1.0", "Implementation-Vendor-Id: com.example"
+            ),
+        },
+        "opt/b/happ-1.1.jar": {
+            **shaded,
+            "META-INF/MANIFEST.MF": manifest("Implementation-Title: happ", "Implementation-Version: 1.1"),
+        },
+        "opt/c/app.jar": {
+            **shaded,
+            "META-INF/maven/com.example/japp/pom.properties": pom("com.example", "japp", "1.3"),
+            "META-INF/MANIFEST.MF": manifest("Implementation-Title: Japp Service", "Implementation-Version: 1.3"),
+        },
+        "opt/d/lapp-1.5.jar": {
+            **shaded,
+            "META-INF/MANIFEST.MF": manifest("Bundle-SymbolicName: org.l.lapp;singleton:=true", "Bundle-Version: 1.5"),
+        },
+    }
+    layer = tar_layer([Entry(path, jar(files)) for path, files in jars.items()])
+    Pusher(fresh_registry.url).image("jars", "1", created="2024-06-01T00:00:00Z", layers=[layer])
+    assert tcs("registry", fresh_registry.url, "--format=json").code == 0
+    document = inventory(out_dir, fresh_registry.host, "jars", "1")
+    assert package_rows(document, "location", "name", "version") == [
+        ("opt/a/gapp-1.0.jar", "com.example:gapp", "1.0"),
+        ("opt/a/gapp-1.0.jar", "org.foo:bar", "2.0.1"),
+        ("opt/b/happ-1.1.jar", "happ", "1.1"),  # no group written: none made up
+        ("opt/b/happ-1.1.jar", "org.foo:bar", "2.0.1"),
+        ("opt/c/app.jar", "com.example:japp", "1.3"),
+        ("opt/c/app.jar", "org.foo:bar", "2.0.1"),
+        ("opt/d/lapp-1.5.jar", "org.foo:bar", "2.0.1"),
+        ("opt/d/lapp-1.5.jar", "org.l.lapp", "1.5"),
+    ]
+    # Syft: the same archives at the same versions (it makes a group up where none is written, happ:happ)
+    artifacts = polyglot.syft_document(f"{fresh_registry.host}/jars:1", tmp_path / "syft", "syft-json")["artifacts"]
+    syft = {(a["locations"][0]["path"].lstrip("/"), a["version"]) for a in artifacts}
+    assert syft == {
+        (location, version) for location, _, version in package_rows(document, "location", "name", "version")
+    }

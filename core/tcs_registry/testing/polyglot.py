@@ -74,13 +74,19 @@ def application_layer(gems: Path, go_binary: Path, rust_binary: Path | None) -> 
     return tar_layer(entries)
 
 
-def syft_packages(reference: str, cache: Path) -> set[tuple[str, str, str]]:
-    """(purl type, name, version) of Syft's inventory of ``reference`` in a plain-HTTP registry."""
+def syft_document(reference: str, cache: Path, output: str = "cyclonedx-json") -> dict[str, Any]:
+    """Syft's inventory of ``reference`` in a plain-HTTP registry (``output``: syft-json has each package's
+    location)."""
     env = {**os.environ, "SYFT_REGISTRY_INSECURE_USE_HTTP": "true", "SYFT_CHECK_FOR_APP_UPDATE": "false",
            "SYFT_CACHE_DIR": str(cache)}  # fmt: skip
-    command = [str(SYFT), "scan", f"registry:{reference}", "-o", "cyclonedx-json", "-q"]
+    command = [str(SYFT), "scan", f"registry:{reference}", "-o", output, "-q"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, check=True)
-    return trivy_packages(json.loads(done.stdout))  # (the same CycloneDX purls)
+    return json.loads(done.stdout)
+
+
+def syft_packages(reference: str, cache: Path) -> set[tuple[str, str, str]]:
+    """(purl type, name, version) of Syft's inventory of ``reference`` in a plain-HTTP registry."""
+    return trivy_packages(syft_document(reference, cache))  # (the same CycloneDX purls)
 
 
 def by_type(packages: set[tuple[str, str, str]]) -> dict[str, set[tuple[str, str, str]]]:

@@ -56,6 +56,20 @@ def _from_name(name: str) -> dict[str, Any] | None:
     return {"name": match.group(1), "version": match.group(2)} if match else None
 
 
+def _from_manifest(jar: zipfile.ZipFile) -> dict[str, str] | None:
+    """The archive's own name (``group:title`` where Maven wrote the group) and version, from the main
+    section of its manifest."""
+    if "META-INF/MANIFEST.MF" not in jar.namelist():
+        return None
+    manifest = _manifest(_text(jar, jar.getinfo("META-INF/MANIFEST.MF")))
+    title = manifest.get("Implementation-Title") or manifest.get("Bundle-SymbolicName", "").split(";")[0]
+    version = manifest.get("Implementation-Version") or manifest.get("Bundle-Version")
+    group = manifest.get("Implementation-Vendor-Id")  # Maven writes the groupId here
+    if not title or not version:
+        return None
+    return {"name": f"{group}:{title}" if group else title, "version": version}
+
+
 def parse(
     archive: IO[bytes], name: str, depth: int = 0, budget: list[int] | None = None, unread: list[str] | None = None
 ) -> list[dict[str, Any]]:
@@ -70,22 +84,25 @@ def parse(
     packages: list[dict[str, Any]] = []
     with jar:
         infos = jar.infolist()[:MAX_MEMBERS]
+        artifacts = []  # (artifactId, version) of each pom.properties: the archive's own, and those shaded in
         for info in infos:
             if info.filename.startswith("META-INF/maven/") and info.filename.endswith("/pom.properties"):
                 props = _properties(_text(jar, info))
                 group, artifact, version = props.get("groupId"), props.get("artifactId"), props.get("version")
                 if group and artifact and version:
                     packages.append({"name": f"{group}:{artifact}", "version": version})
-        if not packages and "META-INF/MANIFEST.MF" in jar.namelist():
-            manifest = _manifest(_text(jar, jar.getinfo("META-INF/MANIFEST.MF")))
-            title = manifest.get("Implementation-Title") or manifest.get("Bundle-SymbolicName", "").split(";")[0]
-            version = manifest.get("Implementation-Version") or manifest.get("Bundle-Version")
-            group = manifest.get("Implementation-Vendor-Id")  # Maven writes the groupId here
-            if title and version:
-                packages.append({"name": f"{group}:{title}" if group else title, "version": version})
-        if not packages:
-            found = _from_name(name)
-            packages += [found] if found else []
+                    artifacts.append((artifact, version))
+        own = _from_manifest(jar)
+        named = _from_name(name)
+        # A fat jar built without its own pom.properties (Gradle's, say) holds only those of the libraries
+        # shaded in: its own name and version are then the manifest's, as Trivy and Syft take them. A
+        # pom.properties of the file name's artifact and version, or of the manifest's version, is taken
+        # for its own (a Maven-built jar renamed app.jar, its title the project's name: not listed twice).
+        own_pom = any(named == {"name": a, "version": v} or (own and own["version"] == v) for a, v in artifacts)
+        if own and not own_pom:
+            packages.append({"name": own["name"], "version": own["version"]})
+        if not packages and named:
+            packages.append(named)
         read: set[int] = set()  # where each nested archive read starts: entries naming one twice, once
         for info in infos:
             if not ARCHIVE.search(info.filename) or info.header_offset in read:
