@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian machine for tcs-registry: the CNCF registry (for tests and the demo), PostgreSQL
 # (for the store's tests), Chromium (for the console's), a virtual environment in .venv with the core,
-# every plugin in plugins/, and the test dependencies, and the cached test image of a real Debian root
-# (scripts/build-debian-image.sh).
+# every plugin in plugins/, and the test dependencies, the cached test image of a real Debian root
+# (scripts/build-debian-image.sh) and Debian 11's Go 1.15 (scripts/fetch-go1.15.sh).
 # Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 missing=()
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v go >/dev/null || missing+=(golang-go)  # builds a Go binary for the Go build-info tests
+command -v curl >/dev/null || missing+=(curl)  # fetches Go 1.15 (scripts/fetch-go1.15.sh)
 # the version orders are checked against each ecosystem's own comparator: Maven's (its maven-artifact jar),
 # Composer's (PHP's version_compare and composer/semver), dpkg's, rpm's (python3-rpm, for Debian's own
 # python3), RubyGems' (ruby), npm's (node-semver), Go's (golang.org/x/mod/semver), and apk-tools' own table
@@ -58,4 +59,5 @@ fi
 # PYTHONDONTWRITEBYTECODE is set, as on some CI machines, every process the tests start compiled them again
 .venv/bin/python -m compileall -q core plugins examples >/dev/null
 bash scripts/build-debian-image.sh
+bash scripts/fetch-go1.15.sh
 true

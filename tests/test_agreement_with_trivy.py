@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cyclonedx import spdx
 
+from tcs_registry.testing.fixtures import build_go
 from tcs_registry.testing.helpers import inventory
 from tcs_registry.testing.images import Entry, Pusher, tar_layer
 from tcs_registry.testing.trivy import TRIVY, license_atoms, our_packages, parse, trivy_command, trivy_licenses
@@ -49,8 +50,9 @@ def test_debian_packages_agree_with_trivy(tcs, fresh_registry, out_dir, debian_l
     assert sum(bool(ours) for ours in licenses.values()) >= 81  # of 88 (Trivy: 85, 4 of them by guessing GPL)
 
 
-def test_language_packages_agree_with_trivy(tcs, fresh_registry, out_dir, go_binary, tmp_path):
+def test_language_packages_agree_with_trivy(tcs, fresh_registry, out_dir, go_binary, old_go, tmp_path):
     site = "usr/local/lib/python3.11/site-packages"
+    old_binary = build_go(tmp_path / "go1.15", old_go)  # build info of pointers, as before Go 1.18
     layer = tar_layer(
         [
             Entry("etc/os-release", b"ID=alpine\nVERSION_ID=3.19.1\n"),
@@ -65,6 +67,7 @@ def test_language_packages_agree_with_trivy(tcs, fresh_registry, out_dir, go_bin
             Entry("srv/draft/package.json", b'{"name": "draft"}'),
             Entry("opt/yarn-v1.22.22/package.json", b'{"name": "yarn", "version": "1.22.22"}'),
             Entry("usr/local/bin/hello", go_binary.read_bytes(), mode=0o755),
+            Entry("opt/old/hello", old_binary.read_bytes(), mode=0o755),
         ]
     )
     Pusher(fresh_registry.url).image("lang", "1", created="2024-06-01T00:00:00Z", layers=[layer])
@@ -74,6 +77,7 @@ def test_language_packages_agree_with_trivy(tcs, fresh_registry, out_dir, go_bin
     assert mine == theirs
     # every package.json with a name and a version, wherever it is: the app's own, the yarn of Node's images
     assert {("npm", "web", "0.1.0"), ("npm", "yarn", "1.22.22"), ("npm", "b-lib", "2.0.0")} <= mine
+    assert ("golang", "stdlib", "1.15.15") in mine
 
 
 PKGDB = Path(__file__).parent / "fixtures" / "pkgdb"

@@ -12,6 +12,7 @@ import pytest
 
 from tcs_registry.analysis.parsers import gobinary, java
 from tcs_registry.testing import polyglot
+from tcs_registry.testing.fixtures import build_go
 from tcs_registry.testing.helpers import inventory, package_rows
 from tcs_registry.testing.images import Entry, Pusher, tar_layer
 
@@ -250,6 +251,37 @@ def test_go_toolchain_versions_are_the_vulnerability_database_s(go_version, stdl
         {"name": "golang.org/x/net", "version": "0.7.0"},
         {"name": "stdlib", "version": stdlib},
     ]
+
+
+@pytest.mark.parametrize("goarch", ["amd64", "386", "mips", "ppc64"])
+def test_a_go_binary_built_before_go_1_18_is_read_as_go_reads_it(tmp_path, goarch, old_go):
+    """Go 1.13 to 1.17 wrote pointers in the build info, to string headers after it in the file whose
+    strings are before it: read in the one pass a layer allows, as ``go version -m`` (Go 1.19's own
+    reader) reads them, 64- and 32-bit, either byte order. A binary built outside module mode (Debian's
+    Go 1.15 toolchain itself) has no module info: its standard library still counts."""
+    binary = build_go(tmp_path, old_go, goarch)
+    with open(binary, "rb") as stream:
+        found = {package["name"]: package["version"] for package in gobinary.parse(stream)}
+    assert (
+        found == _go_version_m(binary) == {"example.com/hello": "", "example.com/greet": "1.4.2", "stdlib": "1.15.15"}
+    )
+    with open(old_go, "rb") as stream:
+        assert gobinary.parse(stream) == [{"name": "stdlib", "version": "1.15.15"}]
+    assert _go_version_m(old_go) == {"stdlib": "1.15.15"}
+
+
+def test_a_crafted_go_binary_full_of_pointer_targets_keeps_a_bounded_few():
+    """A binary with Go's build ID note (so pointer targets are kept) and 8 MiB of module info sentinels,
+    version strings and pointer-form headers leading nowhere: no packages, a few MiB kept at most."""
+    note = struct.pack("<III", 4, 20, 4) + b"Go\0\0" + bytes(20)
+    start = b"\x7fELF\x02\x01" + bytes(58) + note
+    unit = (gobinary.INFO_START + b"go1." * 4 + (gobinary.MAGIC + b"\x08\x00").ljust(32, b"\xff")).ljust(64, b"\0")
+    binary = start.ljust(128, b"\0") + unit * (8 * 1024 * 1024 // 64)
+    scan = gobinary._Pass(io.BytesIO(binary))
+    assert [found for offset, found in scan.candidates() if gobinary._decode(found, offset, scan)] == []
+    assert len(scan.kept) <= gobinary.MAX_KEPT + gobinary.MAX_INFOS
+    assert sum(map(len, scan.kept.values())) <= gobinary.MAX_INFOS * gobinary.TAIL + gobinary.MAX_KEPT * 128
+    assert gobinary.parse(io.BytesIO(binary)) == []
 
 
 def test_a_jar_s_manifest_is_read_for_its_main_section_only():

@@ -103,24 +103,37 @@ GO_PROGRAM = {
 }
 
 
+def build_go(source: Path, go: Path | None = None, goarch: str | None = None) -> Path:
+    """GO_PROGRAM built offline in ``source`` by the toolchain of ``go`` (the one on the PATH if None),
+    for ``goarch`` (Go cross-compiles by itself: 386 for ELF32, mips and ppc64 for big-endian)."""
+    for name, text in GO_PROGRAM.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(text)
+    env = {**os.environ, "GOFLAGS": "-mod=vendor", "GOPROXY": "off", "CGO_ENABLED": "0"}
+    env["GOCACHE"] = str(source / ".cache")
+    env.update({"GOROOT": str(go.parent.parent)} if go else {})
+    env.update({"GOARCH": goarch} if goarch else {})
+    output = source / f"hello-{goarch or 'native'}"
+    subprocess.run([str(go or "go"), "build", "-trimpath", "-o", str(output), "."], cwd=source, env=env, check=True)
+    return output
+
+
 @pytest.fixture(scope="session")
 def go_binary(tmp_path_factory) -> Path:
     """A real Go binary with one (vendored) dependency, built offline by the Go toolchain (golang-go)."""
     if shutil.which("go") is None:
         pytest.fail("the Go toolchain is not installed: run scripts/setup.sh (Debian package golang-go)")
-    source = tmp_path_factory.mktemp("go")
-    for name, text in GO_PROGRAM.items():
-        (source / name).parent.mkdir(parents=True, exist_ok=True)
-        (source / name).write_text(text)
-    env = {
-        **os.environ,
-        "GOFLAGS": "-mod=vendor",
-        "GOPROXY": "off",
-        "CGO_ENABLED": "0",
-        "GOCACHE": str(source / ".cache"),
-    }
-    subprocess.run(["go", "build", "-trimpath", "-o", "hello", "."], cwd=source, env=env, check=True)
-    return source / "hello"
+    return build_go(tmp_path_factory.mktemp("go"))
+
+
+@pytest.fixture(scope="session")
+def old_go() -> Path:
+    """The ``go`` command of Go 1.15 (Debian 11's, cached by scripts/fetch-go1.15.sh): its binaries' build
+    info holds pointers, as every Go before 1.18 wrote it."""
+    go = cache_dir() / "go1.15" / "usr" / "lib" / "go-1.15" / "bin" / "go"
+    if not go.exists():
+        pytest.fail(f"Go 1.15 is not in {go.parent}: run scripts/setup.sh (scripts/fetch-go1.15.sh)")
+    return go
 
 
 @pytest.fixture(scope="session")
