@@ -262,3 +262,30 @@ def test_an_upper_file_replacing_a_lower_one_or_its_directory_hides_what_was_bel
     Pusher(fresh_registry.url).image("app", "1", created="2024-01-01T00:00:00Z", layers=[lower, upper])
     assert scan(tcs, fresh_registry).code == 0
     assert inventory(out_dir, fresh_registry.host, "app", "1")["packages"] == []
+
+
+def test_a_layer_of_many_files_is_read_in_no_more_memory_than_its_record():
+    """tarfile keeps every member it has read for a later extractall, about 500 bytes each: six times
+    the layer's record (its paths), 1 GB for a layer at the 2,000,000-entry limit, for each of the
+    layers read at once. A layer is read once, so none is kept; hard links are still resolved."""
+    import io
+    import tracemalloc
+
+    from tcs_registry.analysis.walk import read_hardlinks, walk
+
+    files = [Entry(f"srv/app/node_modules/p{n // 20:05}/lib/file-{n:06}.js", b"x") for n in range(20_000)]
+    links = [
+        Entry("usr/lib/python3/m/METADATA", metadata("six", "1.16.0")),
+        Entry(f"{SITE}/six-1.16.0.dist-info/METADATA", hardlink="usr/lib/python3/m/METADATA"),
+    ]
+    blob, _ = tar_layer([*links, *files], compression="none")
+    tracemalloc.start()
+    try:
+        record, hardlinks = walk(io.BytesIO(blob), "sha256:x", secrets=False)
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(record.entries) == 20_002
+    assert peak < 1.5 * kept, (peak, kept)  # (6.6x before)
+    read_hardlinks(io.BytesIO(blob), record, hardlinks)
+    assert record.files[f"{SITE}/six-1.16.0.dist-info/METADATA"]["packages"] == [{"name": "six", "version": "1.16.0"}]

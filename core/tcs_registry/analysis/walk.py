@@ -187,8 +187,18 @@ class _BoundedTarInfo(tarfile.TarInfo):
         return self
 
 
+class _ReadOnce(tarfile.TarFile):
+    """A tar read once, in stream mode, that keeps no member it is past: TarFile keeps every TarInfo it
+    reads (for a later extractall), about 500 bytes each: 1 GB for a layer at MAX_ENTRIES, 6x the record."""
+
+    def next(self) -> tarfile.TarInfo | None:
+        member = super().next()
+        self.members.clear()
+        return member
+
+
 def open_tar(stream: IO[bytes]) -> tarfile.TarFile:
-    return tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo)
+    return _ReadOnce.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo)
 
 
 def walk(
