@@ -71,3 +71,24 @@ def test_a_layer_analysed_again_by_a_newer_analyser_drops_the_older_records(tcs,
     assert tcs("registry", fresh_registry.url, "--format=json").code == 0
     # read again by this release: its record kept, the older ones dropped, a newer release's left alone
     assert store_rows(state_dir, "SELECT analyser FROM layers ORDER BY analyser") == [(ANALYSER_VERSION,), (newer,)]
+
+
+def test_the_layer_records_kept_decoded_in_memory_are_bounded_by_the_paths_they_hold():
+    """32 records are kept decoded (the base layers most images share), but not 32 of a layer of
+    node_modules (200,000 paths, 22 MB each): at most RECENT_PATHS paths in all, the newest kept."""
+    from tcs_registry.analysis.inventory import RECENT_PATHS, Analyser
+    from tcs_registry.analysis.walk import LayerRecord
+
+    analyser = Analyser()
+    records = [LayerRecord(f"sha256:{n}", entries=["x"] * (RECENT_PATHS * 2 // 5)) for n in range(4)]
+    for record in records:
+        analyser._store(record)
+    assert [record.diff_id for record in records if analyser._cached(record.diff_id)] == ["sha256:2", "sha256:3"]
+    small = [LayerRecord(f"sha256:small{n}", entries=["x"] * 100) for n in range(40)]
+    for record in small:
+        analyser._store(record)
+    assert sum(analyser._cached(record.diff_id) is not None for record in small) == 32  # (RECENT_LAYERS)
+    huge = LayerRecord("sha256:huge", entries=["x"] * (RECENT_PATHS + 1))
+    analyser._store(huge)
+    assert analyser._cached("sha256:huge") is huge  # the one in use, whatever it weighs
+    assert not any(analyser._cached(record.diff_id) for record in small)

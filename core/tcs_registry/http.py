@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -282,10 +282,12 @@ class OneAtATime(Generic[K]):
 
 
 class BoundedCache(Generic[K, V]):
-    """A thread-safe LRU mapping of at most ``size`` entries."""
+    """A thread-safe LRU mapping of at most ``size`` entries, and, with ``weight``, of entries whose weights
+    add up to ``budget`` at most (the last one put is kept whatever it weighs)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, weight: Callable[[V], int] | None = None, budget: int = 0) -> None:
         self.size = size
+        self._weight, self._budget, self._weighs = weight, budget, 0
         self._items: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -298,14 +300,23 @@ class BoundedCache(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         with self._lock:
+            self._forget(key)
             self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self._weighs += self._weight(value) if self._weight else 0
+            while len(self._items) > self.size or (
+                self._weight and self._weighs > self._budget and len(self._items) > 1
+            ):
+                self._forget(next(iter(self._items)))
 
     def pop(self, key: K) -> V | None:
         with self._lock:
-            return self._items.pop(key, None)
+            return self._forget(key)
+
+    def _forget(self, key: K) -> V | None:
+        value = self._items.pop(key, None)
+        if value is not None and self._weight:
+            self._weighs -= self._weight(value)
+        return value
 
     def __len__(self) -> int:
         return len(self._items)

@@ -32,7 +32,8 @@ LAYER_TYPES = re.compile(
     r"|docker\.image\.rootfs\.(foreign\.)?diff\.tar\.gzip)$"
 )
 FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
-RECENT_LAYERS = 32  # decoded layer records kept in memory (each a few MB at most)
+RECENT_LAYERS = 32  # decoded layer records kept in memory,
+RECENT_PATHS = 1_000_000  # and the paths they hold, about 110 bytes each (a layer of node_modules: 200,000)
 OS_KINDS = {"dpkg": "deb", "apk": "apk", "rpm": "rpm"}
 LANGUAGE_KINDS = {
     "python": ("pypi", "PyPI"),
@@ -63,6 +64,10 @@ class LayerCache(Protocol):
     def put_layer(self, diff_id: str, analyser: str, record: dict[str, Any]) -> None: ...
 
 
+def _paths(record: LayerRecord) -> int:
+    return len(record.entries) + len(record.directories) + len(record.whiteouts) + len(record.opaque)
+
+
 def select_platforms(manifest: Manifest, wanted: Iterable[str] | None) -> list[Platform]:
     """The platforms of an index to scan: those named by ``wanted`` (``linux/arm64``, ``linux/arm/v7``),
     by default every linux platform."""
@@ -84,7 +89,7 @@ class Analyser:
         self._lock = threading.Lock()
         self._inflight: dict[str, Future[LayerRecord]] = {}
         # the records of the layers most images share (base layers), decoded once, not per image
-        self._recent: BoundedCache[str, LayerRecord] = BoundedCache(RECENT_LAYERS)
+        self._recent: BoundedCache[str, LayerRecord] = BoundedCache(RECENT_LAYERS, _paths, RECENT_PATHS)
         self.layers_analysed = 0  # fetched and read in this run
         self.layers_reused = 0  # answered by the cache or by another worker
 
