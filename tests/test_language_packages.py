@@ -253,13 +253,28 @@ def test_go_toolchain_versions_are_the_vulnerability_database_s(go_version, stdl
     ]
 
 
-@pytest.mark.parametrize("goarch", ["amd64", "386", "mips", "ppc64"])
-def test_a_go_binary_built_before_go_1_18_is_read_as_go_reads_it(tmp_path, goarch, old_go):
-    """Go 1.13 to 1.17 wrote pointers in the build info, to string headers after it in the file whose
-    strings are before it: read in the one pass a layer allows, as ``go version -m`` (Go 1.19's own
-    reader) reads them, 64- and 32-bit, either byte order. A binary built outside module mode (Debian's
-    Go 1.15 toolchain itself) has no module info: its standard library still counts."""
-    binary = build_go(tmp_path, old_go, goarch)
+BIG_DATA = {
+    "big.go": "package main\n\nvar table = [2 << 20]byte{1, 2, 3, 2<<20 - 1: 1}\n\nfunc init() { table[1]++ }\n"
+}
+
+
+@pytest.mark.parametrize(
+    ("goarch", "ldflags", "files"),
+    [
+        ("amd64", "", None),
+        ("386", "", None),  # ELF32
+        ("mips", "", None),  # big-endian
+        ("ppc64", "", None),  # big-endian, 64-bit
+        ("amd64", "-linkmode=external", None),  # the system's linker (cgo): the string headers before it
+        ("amd64", "", BIG_DATA),  # 2 MiB of initialised data (go-bindata's assets) between it and them
+    ],
+)
+def test_a_go_binary_built_before_go_1_18_is_read_as_go_reads_it(tmp_path, goarch, ldflags, files, old_go):
+    """Go 1.13 to 1.17 wrote pointers in the build info, to string headers elsewhere in the file, whose
+    strings are elsewhere again: followed in the one pass a layer allows, as ``go version -m`` (Go 1.19's
+    own reader) follows them. A binary built outside module mode (Debian's Go 1.15 toolchain itself)
+    has no module info: its standard library still counts."""
+    binary = build_go(tmp_path, old_go, goarch, ldflags, files)
     with open(binary, "rb") as stream:
         found = {package["name"]: package["version"] for package in gobinary.parse(stream)}
     assert (
@@ -270,17 +285,19 @@ def test_a_go_binary_built_before_go_1_18_is_read_as_go_reads_it(tmp_path, goarc
     assert _go_version_m(old_go) == {"stdlib": "1.15.15"}
 
 
-def test_a_crafted_go_binary_full_of_pointer_targets_keeps_a_bounded_few():
-    """A binary with Go's build ID note (so pointer targets are kept) and 8 MiB of module info sentinels,
-    version strings and pointer-form headers leading nowhere: no packages, a few MiB kept at most."""
+def test_a_crafted_go_binary_whose_pointers_lead_anywhere_reads_a_bounded_few_bytes():
+    """A binary with Go's build ID note (so it is spooled) and 8 MiB of pointer-form build info headers
+    whose pointers lead far past its end, into zeroed memory, or to strings of gigabytes: no packages, read
+    no further than the file, at most MAX_CANDIDATES headers tried."""
     note = struct.pack("<III", 4, 20, 4) + b"Go\0\0" + bytes(20)
-    start = b"\x7fELF\x02\x01" + bytes(58) + note
-    unit = (gobinary.INFO_START + b"go1." * 4 + (gobinary.MAGIC + b"\x08\x00").ljust(32, b"\xff")).ljust(64, b"\0")
-    binary = start.ljust(128, b"\0") + unit * (8 * 1024 * 1024 // 64)
-    scan = gobinary._Pass(io.BytesIO(binary))
-    assert [found for offset, found in scan.candidates() if gobinary._decode(found, offset, scan)] == []
-    assert len(scan.kept) <= gobinary.MAX_KEPT + gobinary.MAX_INFOS
-    assert sum(map(len, scan.kept.values())) <= gobinary.MAX_INFOS * gobinary.TAIL + gobinary.MAX_KEPT * 128
+    # one loaded segment: addresses 0x1000 to 0x1000 + 8 MiB in the file, 1 GiB in memory
+    phdr = struct.pack("<IIQQQQQQ", 1, 4, 0, 0x1000, 0x1000, 8 << 20, 1 << 30, 0x1000)
+    elf = b"\x7fELF\x02\x01\x01" + bytes(9) + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0, 64, 0, 0, 64, 56, 1, 64, 0, 0)
+    headers = [(1 << 40, 0), (0x1000 + (8 << 20) + 64, 0), (0x1000 + 200, 0x1000 + 216)]  # far, zeroed, huge
+    unit = b"".join((gobinary.MAGIC + b"\x08\x00" + struct.pack("<QQ", a, b)).ljust(48, b"\0") for a, b in headers)
+    strings = struct.pack("<QQ", 0x1000 + 400, 1 << 40) + struct.pack("<QQ", 0x1000 + 400, 1 << 31)
+    binary = (elf + phdr + note).ljust(200, b"\0") + strings.ljust(300, b"\0")
+    binary = binary.ljust(512, b"\0") + unit * ((8 << 20) // len(unit))
     assert gobinary.parse(io.BytesIO(binary)) == []
 
 

@@ -103,18 +103,26 @@ GO_PROGRAM = {
 }
 
 
-def build_go(source: Path, go: Path | None = None, goarch: str | None = None) -> Path:
-    """GO_PROGRAM built offline in ``source`` by the toolchain of ``go`` (the one on the PATH if None),
-    for ``goarch`` (Go cross-compiles by itself: 386 for ELF32, mips and ppc64 for big-endian)."""
-    for name, text in GO_PROGRAM.items():
+def build_go(
+    source: Path,
+    go: Path | None = None,
+    goarch: str | None = None,
+    ldflags: str = "",
+    files: dict[str, str] | None = None,
+) -> Path:
+    """GO_PROGRAM (and ``files``) built offline in ``source`` by the toolchain of ``go`` (the one on the
+    PATH if None), for ``goarch`` (Go cross-compiles by itself: 386 for ELF32, mips and ppc64 for
+    big-endian); ``-linkmode=external`` in ``ldflags`` links with the system's linker (cgo on)."""
+    for name, text in {**GO_PROGRAM, **(files or {})}.items():
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         (source / name).write_text(text)
-    env = {**os.environ, "GOFLAGS": "-mod=vendor", "GOPROXY": "off", "CGO_ENABLED": "0"}
-    env["GOCACHE"] = str(source / ".cache")
+    env = {**os.environ, "GOFLAGS": "-mod=vendor", "GOPROXY": "off", "GOCACHE": str(source / ".cache")}
+    env["CGO_ENABLED"] = "1" if "-linkmode=external" in ldflags else "0"
     env.update({"GOROOT": str(go.parent.parent)} if go else {})
     env.update({"GOARCH": goarch} if goarch else {})
     output = source / f"hello-{goarch or 'native'}"
-    subprocess.run([str(go or "go"), "build", "-trimpath", "-o", str(output), "."], cwd=source, env=env, check=True)
+    command = [str(go or "go"), "build", "-trimpath", f"-ldflags={ldflags}", "-o", str(output), "."]
+    subprocess.run(command, cwd=source, env=env, check=True, capture_output=True)
     return output
 
 

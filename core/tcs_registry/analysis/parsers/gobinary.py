@@ -4,18 +4,18 @@ The build info sits after a 16-byte-aligned ``\\xff Go buildinf:`` header: its p
 With flag bit 2 set (inline strings, Go >= 1.18) two length-prefixed strings follow at +32: the Go
 version, then the module info (``path``, ``mod``, ``dep`` and ``=>`` lines). Before, two pointers follow
 at +16, each to a Go string header (data address, length) elsewhere in the binary, as Go's
-``debug/buildinfo`` reads them: the headers come after the build info in the file, the strings before it
-(in the read-only data), and the binary is read once, as a stream. So on the way the bytes at each
-possible target are kept (each Go version string, each module info between its 16-byte sentinels), and
-the pointers are mapped to file offsets through the ELF program headers at the start.
+``debug/buildinfo`` reads them: mapped to file offsets through the ELF program headers, they lead
+before the build info or after it, wherever the linker put the data. A layer's files are read once, as
+a stream, so the bytes of a binary with Go's build ID note are spooled as they are read (to a temporary
+file past SPOOLED) and the pointers followed in the spool, the stream read on as far as they lead.
 """
 
 from __future__ import annotations
 
 import re
 import struct
+import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 MAGIC = b"\xff Go buildinf:"
@@ -23,16 +23,12 @@ CHUNK = 1024 * 1024
 TAIL = 1024 * 1024  # module info is read up to this much after the header
 MAX_BINARY = 512 * 1024 * 1024
 MAX_CANDIDATES = 16  # plausible build info headers looked at (a real binary has one)
-INFO_START = bytes.fromhex("3077af0c9274080241e1c107e6d618e6")  # the module info's sentinels (cmd/go's)
-INFO_END = bytes.fromhex("f932433186182072008242104116d8f2")
-VERSION_START = b"go1."  # (not "devel ...": a toolchain built from a checkout, rare before 1.18)
-VERSION_BYTES = 128  # kept of each possible version string
-MAX_KEPT = 4096  # possible version strings kept (a real binary has a few)
-MAX_INFOS = 8  # module infos kept (a real binary has one)
+MAX_STRING = 1024 * 1024  # the most of a Go string (version, module info) read where a pointer leads
 MAX_SEGMENTS = 64
 HEAD = 64 * 1024  # where the ELF header, the program headers and Go's build ID note are
-# Go's linker writes its build ID as an ELF note near the start (name "Go", type 4), in either byte order:
-# only binaries with one have pointer targets kept (looking for them in every binary was 4x the CPU)
+SPOOLED = 4 * 1024 * 1024  # of a Go binary's bytes kept in memory (8 read at once); the rest in a temporary file
+# Go's linker writes its build ID as an ELF note near the start (name "Go", type 4), in either byte order
+# (not with -ldflags=-buildid=, rare: such a binary built before Go 1.18 is not read)
 _GO_NOTE = re.compile(rb"\x04\0\0\0.{4}\x04\0\0\0|\0\0\0\x04.{4}\0\0\0\x04", re.DOTALL)  # namesz, descsz, type
 
 
@@ -57,16 +53,51 @@ def _uvarint(data: bytes, at: int) -> tuple[int, int]:
     raise ValueError("bad varint")
 
 
-@dataclass
-class _Pass:
-    """What one pass over a binary keeps: its first chunk (the ELF header and program headers) and the
-    bytes at each place a pre-1.18 build info pointer may lead to (file offset -> bytes)."""
+class _Binary:
+    """A binary read once from a stream, in order; a Go binary's bytes spooled on the way, so that its
+    build info's pointers can be followed anywhere in what has been read, or will be."""
 
-    stream: IO[bytes]
-    head: bytes = b""
-    go: bool = False  # Go's build ID note is in the head
-    kept: dict[int, bytes] = field(default_factory=dict)
-    infos: int = 0
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.head = b""
+        self.spool: IO[bytes] | None = None
+        self.size = 0  # bytes read from the stream
+        self.position = 0  # bytes handed to the scan for build info (the spool may hold more)
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+
+    def read(self, size: int) -> bytes:
+        """The next bytes for the scan: those spooled past it first (read on by `at`), then the stream's."""
+        if self.spool is not None and self.position < self.size:
+            self.spool.seek(self.position)
+            data = self.spool.read(min(size, self.size - self.position))
+        else:
+            data = self._more(size)
+        self.position += len(data)
+        return data
+
+    def at(self, offset: int, length: int) -> bytes:
+        """``length`` bytes at file ``offset`` (fewer at the end), reading the stream on to them."""
+        if self.spool is None:
+            return b""
+        while self.size < offset + length and self.size < MAX_BINARY and self._more(CHUNK):
+            pass
+        self.spool.seek(offset)
+        return self.spool.read(max(0, min(length, self.size - offset)))
+
+    def _more(self, size: int) -> bytes:
+        data = self.stream.read(size)
+        if not self.size:
+            self.head = data[:HEAD]
+            if _has_go_note(self.head):
+                self.spool = tempfile.SpooledTemporaryFile(max_size=SPOOLED)  # noqa: SIM115 (closed by close)
+        if self.spool is not None:
+            self.spool.seek(self.size)
+            self.spool.write(data)
+        self.size += len(data)
+        return data
 
     def candidates(self) -> Iterator[tuple[int, bytes]]:
         """(file offset, bytes from there on) of each 16-byte-aligned build info magic, read chunk by
@@ -74,53 +105,28 @@ class _Pass:
         candidate is checked; only one whose header could be build info's is copied, and at most
         MAX_CANDIDATES of those are (a crafted binary full of aligned magics cost a megabyte copied for
         each)."""
-        window, offset, tried, seen = b"", 0, 0, 0  # offset: where window starts in the file; seen: kept to
+        window, offset, tried = b"", 0, 0  # offset: where window starts in the file
         while offset < MAX_BINARY and tried < MAX_CANDIDATES:
-            chunk = self.stream.read(CHUNK)
-            if not self.head:
-                self.head = chunk[:HEAD]
-                self.go = _has_go_note(self.head)
-            window += chunk
-            window, seen = self._keep(window, offset, seen, len(window) - (VERSION_BYTES if chunk else 0))
+            chunk = self.read(CHUNK)
             if not chunk:
                 return
+            window += chunk
             at = window.find(MAGIC)
             while at >= 0 and tried < MAX_CANDIDATES:
                 flags = window[at + 14 : at + 16]
                 if (offset + at) % 16 == 0 and (len(flags) < 2 or flags[0] in (4, 8)):
                     tried += 1
                     found = window[at:]
-                    while len(found) < TAIL and (more := self.stream.read(CHUNK)):
+                    while len(found) < TAIL and (more := self.read(CHUNK)):
                         found += more
                     yield offset + at, found[:TAIL]
                     window, offset = found, offset + at  # go on after this candidate
                     at = window.find(MAGIC, 1)
                     continue
                 at = window.find(MAGIC, at + 1)
-            keep = min(len(window), max(len(MAGIC) - 1, VERSION_BYTES))
+            keep = len(MAGIC) - 1
             offset += len(window) - keep
-            window = window[len(window) - keep :]
-
-    def _keep(self, window: bytes, offset: int, seen: int, end: int) -> tuple[bytes, int]:
-        """Keep what a pre-1.18 pointer may lead to that starts in ``window`` (at file ``offset``) from
-        file offset ``seen`` up to ``end`` in the window: the window, read on to the end of a module
-        info that starts there, and the file offset looked through to."""
-        start = max(seen - offset, 0)
-        if not self.go:
-            return window, offset + max(end, start)
-        at = window.find(VERSION_START, start, end)
-        while at >= 0 and len(self.kept) < MAX_KEPT:
-            self.kept[offset + at] = window[at : at + VERSION_BYTES]
-            at = window.find(VERSION_START, at + 1, end)
-        at = window.find(INFO_START, start, end)
-        while at >= 0 and self.infos < MAX_INFOS:
-            while len(window) - at < TAIL and INFO_END not in window[at:] and (more := self.stream.read(CHUNK)):
-                window += more
-            close = window.find(INFO_END, at, at + TAIL)
-            self.kept[offset + at] = window[at : close + len(INFO_END) if close >= 0 else at + TAIL]
-            self.infos += 1
-            at = window.find(INFO_START, at + 1, end)
-        return window, offset + max(end, start)
+            window = window[-keep:]
 
     def segments(self) -> list[tuple[int, int, int, int]]:
         """(virtual address, file offset, size in the file, size in memory) of each loaded ELF segment."""
@@ -149,41 +155,30 @@ class _Pass:
                 segments.append((address, file_offset, size, memory))
         return segments
 
+    def string(self, address: int, pointer: int, big: bool) -> bytes | None:
+        """The Go string whose header (data address, length) is at virtual ``address``, as Go's
+        ``debug/buildinfo`` reads it: empty in memory a segment zeroes (.bss: never set), None where no
+        segment maps it or its bytes are not in the file."""
+        word = (">" if big else "<") + ("Q" if pointer == 8 else "I")
+        header = self._read(address, 2 * pointer)
+        if header is None:
+            return None
+        data, length = struct.unpack(word + word[1], header)
+        return b"" if length == 0 else self._read(data, min(length, MAX_STRING + 1))
 
-_ZEROS = -1  # the offset of an address in memory a segment zeroes (.bss), not in the file
-
-
-def _at(segments: list[tuple[int, int, int, int]], address: int) -> int | None:
-    """The file offset of a virtual address: _ZEROS in a segment's zeroed memory, None outside."""
-    for start, file_offset, size, memory in segments:
-        if start <= address < start + size:
-            return file_offset + address - start
-        if start <= address < start + memory:
-            return _ZEROS
-    return None
-
-
-def _string(found: bytes, offset: int, header: int, segments: list[tuple[int, int, int, int]],
-            kept: dict[int, bytes], pointer: int, big: bool) -> bytes | None:  # fmt: skip
-    """The Go string that the build info pointer at ``header`` in ``found`` (at file ``offset``) leads
-    to, None if it cannot be read."""
-    order, word = (">" if big else "<"), ("Q" if pointer == 8 else "I")
-    (address,) = struct.unpack_from(order + word, found, header)
-    where = _at(segments, address)
-    if where == _ZEROS:  # a string never set: empty (no module info, outside module mode, as Debian builds)
-        return b""
-    if where is None or not 0 <= where - offset <= len(found) - 2 * pointer:
-        return None  # (a string header is after the build info, which has been read this far)
-    data, length = struct.unpack_from(order + word * 2, found, where - offset)
-    if length == 0:
-        return b""
-    text = kept.get(_at(segments, data) or _ZEROS)
-    return text[:length] if text is not None and len(text) >= length else None
+    def _read(self, address: int, length: int) -> bytes | None:
+        for start, file_offset, size, memory in self.segments():
+            if start <= address and address + length <= start + size:
+                data = self.at(file_offset + address - start, length)
+                return data if len(data) == length else None
+            if start + size <= address < start + memory:
+                return bytes(length)  # zeroed, not in the file
+        return None
 
 
-def _decode(found: bytes, offset: int = 0, scan: _Pass | None = None) -> tuple[str, bytes] | None:
-    """(Go version, module info) from a candidate at file ``offset``, or None if it is not real build
-    info (``scan``: what a pass kept, for the pointer form)."""
+def _decode(found: bytes, binary: _Binary | None = None) -> tuple[str, bytes] | None:
+    """(Go version, module info) from a candidate, or None if it is not real build info (``binary``:
+    where the pointer form's pointers lead)."""
     if len(found) < 32 or found[14] not in (4, 8):
         return None
     try:
@@ -193,13 +188,16 @@ def _decode(found: bytes, offset: int = 0, scan: _Pass | None = None) -> tuple[s
             length, at = _uvarint(found, at + length)
             modinfo = found[at : at + length]
         else:  # pointers, to string headers in the binary's data
-            if scan is None:
+            if binary is None:
                 return None
-            pointer, big, segments = found[14], bool(found[15] & 1), scan.segments()
-            strings = [_string(found, offset, 16 + n * pointer, segments, scan.kept, pointer, big) for n in (0, 1)]
-            if strings[0] is None or strings[1] is None:
+            pointer, big = found[14], bool(found[15] & 1)
+            word = (">" if big else "<") + ("Q" if pointer == 8 else "I")
+            addresses = struct.unpack_from(word + word[1], found, 16)
+            text = binary.string(addresses[0], pointer, big)
+            if not text or len(text) > MAX_STRING:
                 return None
-            version, modinfo = strings[0].decode("utf-8"), strings[1]
+            version = text.decode("utf-8")
+            modinfo = binary.string(addresses[1], pointer, big) or b""  # (unreadable: as Go, the version alone)
             length = len(modinfo)
     except (ValueError, UnicodeDecodeError, struct.error):
         return None
@@ -215,8 +213,11 @@ def _decode(found: bytes, offset: int = 0, scan: _Pass | None = None) -> tuple[s
 def parse(stream: IO[bytes]) -> list[dict[str, Any]]:
     """Modules of a Go binary: its dependencies, the main module (with no version when it says
     ``(devel)``, as a local build does: never an invented one), and ``stdlib``."""
-    scan = _Pass(stream)
-    decoded = next((d for offset, found in scan.candidates() if (d := _decode(found, offset, scan))), None)
+    binary = _Binary(stream)
+    try:
+        decoded = next((d for _, found in binary.candidates() if (d := _decode(found, binary))), None)
+    finally:
+        binary.close()
     if decoded is None:
         return []
     go_version, modinfo = decoded
