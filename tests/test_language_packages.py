@@ -356,7 +356,8 @@ def test_a_fat_jar_is_named_by_its_manifest_when_it_holds_only_the_pom_propertie
 ):
     """A jar built by Gradle's shadow plugin holds the pom.properties of the libraries shaded in and none
     of its own: its name and version are its manifest's, as Syft (and Trivy, offline) read them. Not
-    twice for a Maven-built jar renamed app.jar, whose title is the project's name, not its artifactId."""
+    twice for a Maven-built jar renamed app.jar, titled by its project's name, nor for an OSGi bundle whose
+    file name is not its artifact's (its Bundle-Version written 31.1.0.jre)."""
     shaded = {"META-INF/maven/org.foo/bar/pom.properties": pom("org.foo", "bar", "2.0.1")}
 
     def manifest(*lines: str) -> str:
@@ -376,11 +377,15 @@ def test_a_fat_jar_is_named_by_its_manifest_when_it_holds_only_the_pom_propertie
         "opt/c/app.jar": {
             **shaded,
             "META-INF/maven/com.example/japp/pom.properties": pom("com.example", "japp", "1.3"),
-            "META-INF/MANIFEST.MF": manifest("Implementation-Title: Japp Service", "Implementation-Version: 1.3"),
+            "META-INF/MANIFEST.MF": manifest("Implementation-Title: Japp Service", "Implementation-Version: 1.3-b7"),
         },
         "opt/d/lapp-1.5.jar": {
             **shaded,
             "META-INF/MANIFEST.MF": manifest("Bundle-SymbolicName: org.l.lapp;singleton:=true", "Bundle-Version: 1.5"),
+        },
+        "opt/e/com.google.guava.guava-31.1-jre.jar": {  # as Quarkus names the libraries it ships
+            "META-INF/maven/com.google.guava/guava/pom.properties": pom("com.google.guava", "guava", "31.1-jre"),
+            "META-INF/MANIFEST.MF": manifest("Bundle-SymbolicName: com.google.guava", "Bundle-Version: 31.1.0.jre"),
         },
     }
     layer = tar_layer([Entry(path, jar(files)) for path, files in jars.items()])
@@ -396,10 +401,11 @@ def test_a_fat_jar_is_named_by_its_manifest_when_it_holds_only_the_pom_propertie
         ("opt/c/app.jar", "org.foo:bar", "2.0.1"),
         ("opt/d/lapp-1.5.jar", "org.foo:bar", "2.0.1"),
         ("opt/d/lapp-1.5.jar", "org.l.lapp", "1.5"),
+        ("opt/e/com.google.guava.guava-31.1-jre.jar", "com.google.guava:guava", "31.1-jre"),
     ]
-    # Syft: the same archives at the same versions (it makes a group up where none is written, happ:happ)
+    # Syft: the same archives at the same versions (it makes a group up where none is written, happ:happ),
+    # and the renamed Maven jar twice: by its pom.properties and again by its manifest (app 1.3-b7)
     artifacts = polyglot.syft_document(f"{fresh_registry.host}/jars:1", tmp_path / "syft", "syft-json")["artifacts"]
     syft = {(a["locations"][0]["path"].lstrip("/"), a["version"]) for a in artifacts}
-    assert syft == {
-        (location, version) for location, _, version in package_rows(document, "location", "name", "version")
-    }
+    ours = {(location, version) for location, _, version in package_rows(document, "location", "name", "version")}
+    assert syft == ours | {("opt/c/app.jar", "1.3-b7")}

@@ -56,9 +56,16 @@ def _from_name(name: str) -> dict[str, Any] | None:
     return {"name": match.group(1), "version": match.group(2)} if match else None
 
 
+def _akin(own: dict[str, str], artifact: str) -> bool:
+    """Whether a manifest's title (``My Service``, ``org.example.lapp``) and an artifactId (``my-service``,
+    ``lapp``) name the same thing, letters and digits compared."""
+    title, artifact = (re.sub(r"[^a-z0-9]", "", text.lower()) for text in (own["title"], artifact))
+    return bool(title and artifact) and (artifact in title or title in artifact)
+
+
 def _from_manifest(jar: zipfile.ZipFile) -> dict[str, str] | None:
-    """The archive's own name (``group:title`` where Maven wrote the group) and version, from the main
-    section of its manifest."""
+    """The archive's own name (``group:title`` where Maven wrote the group), title and version, from the
+    main section of its manifest."""
     if "META-INF/MANIFEST.MF" not in jar.namelist():
         return None
     manifest = _manifest(_text(jar, jar.getinfo("META-INF/MANIFEST.MF")))
@@ -67,7 +74,7 @@ def _from_manifest(jar: zipfile.ZipFile) -> dict[str, str] | None:
     group = manifest.get("Implementation-Vendor-Id")  # Maven writes the groupId here
     if not title or not version:
         return None
-    return {"name": f"{group}:{title}" if group else title, "version": version}
+    return {"name": f"{group}:{title}" if group else title, "title": title, "version": version}
 
 
 def parse(
@@ -96,10 +103,13 @@ def parse(
         named = _from_name(name)
         # A fat jar built without its own pom.properties (Gradle's, say) holds only those of the libraries
         # shaded in: its own name and version are then the manifest's, as Trivy and Syft take them. A
-        # pom.properties of the file name's artifact and version, or of the manifest's version, is taken
-        # for its own (a Maven-built jar renamed app.jar, its title the project's name: not listed twice).
-        own_pom = any(named == {"name": a, "version": v} or (own and own["version"] == v) for a, v in artifacts)
-        if own and not own_pom:
+        # pom.properties of the file name's artifact and version, of a name akin to the manifest's title
+        # (an OSGi bundle's com.google.guava, versioned 31.1.0.jre), or of its version, is its own (a
+        # Maven-built jar renamed app.jar: not listed twice).
+        if own and not any(
+            named == {"name": artifact, "version": version} or _akin(own, artifact) or own["version"] == version
+            for artifact, version in artifacts
+        ):
             packages.append({"name": own["name"], "version": own["version"]})
         if not packages and named:
             packages.append(named)
