@@ -142,7 +142,7 @@ def test_python_npm_java_and_go_packages(tcs, fresh_registry, out_dir, go_binary
             ),
             ("npm", "a", "1.0.0", "npm", "pkg:npm/a@1.0.0", "srv/web/node_modules/a/package.json"),
             ("npm", "b", "2.0.0", "npm", "pkg:npm/b@2.0.0", "srv/web/node_modules/a/node_modules/b/package.json"),
-            ("npm", "web", "0.1.0", "npm", "pkg:npm/web@0.1.0", "srv/web/package.json"),
+            ("npm", "web", "0.1.0", "", "pkg:npm/web@0.1.0", "srv/web/package.json"),  # private: not matched
             ("npm", "yarn", "1.22.22", "npm", "pkg:npm/yarn@1.22.22", "opt/yarn-v1.22.22/package.json"),
             (
                 "maven",

@@ -104,7 +104,10 @@ def analyse_file(
     if kind == "dpkg-copyright":
         license_ = dpkg.parse_copyright(data)
         return {"kind": kind, "license": license_} if license_ else None
-    return {"kind": kind, "packages": PARSERS[kind](data, path)}
+    packages = PARSERS[kind](data, path)
+    if not packages and kind not in ("dpkg", "apk", "rpm"):  # a manifest of no package ({"type": "module"}
+        return None  # package.json markers): left out of the record; a package database says so even empty
+    return {"kind": kind, "packages": packages}
 
 
 # kind -> parser(content, path) for the package databases and manifests read whole

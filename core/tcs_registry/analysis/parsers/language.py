@@ -40,7 +40,12 @@ def parse_python(data: bytes) -> list[dict[str, Any]]:
 
 
 def parse_npm(data: bytes) -> list[dict[str, Any]]:
-    return _named_json(data)
+    """A package.json's package; one marked ``private`` (an application's own, a workspace's) can never
+    be published, so it is listed and not matched against the registry's package of its name."""
+    packages = _named_json(data)
+    if packages and json.loads(data).get("private") is True:
+        packages[0]["unmatched"] = True
+    return packages
 
 
 def _named_json(data: bytes) -> list[dict[str, Any]]:
