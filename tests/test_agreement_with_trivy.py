@@ -98,3 +98,46 @@ def test_package_databases_agree_with_trivy(tcs, fresh_registry, out_dir, tmp_pa
     assert tcs("registry", fresh_registry.url, "--format=json").code == 0
     mine = our_packages(inventory(out_dir, fresh_registry.host, "db", "1"))
     assert mine == trivy(f"{fresh_registry.host}/db:1", tmp_path / "trivy")
+
+
+def test_a_vendor_s_debian_package_does_not_hide_the_language_packages_it_ships(tcs, fresh_registry, out_dir, tmp_path):
+    """NodeSource's nodejs bundles npm, whose packages are npm's, not Debian's: listed, as Trivy lists them;
+    Debian's python3-six owns its egg-info, reported once, as the Debian package."""
+    status = (
+        b"Package: nodejs\nStatus: install ok installed\nMaintainer: NodeSource <nodejs@nodesource.com>\n"
+        b"Architecture: amd64\nVersion: 20.11.0-1nodesource1\n\n"
+        b"Package: python3-six\nStatus: install ok installed\nArchitecture: all\nSource: six\nVersion: 1.16.0-4\n"
+        b"Maintainer: Debian Python Team <team+python@tracker.debian.org>\n\n"
+    )
+    six = "usr/lib/python3/dist-packages/six-1.16.0.egg-info/PKG-INFO"
+    npm = "usr/lib/node_modules/npm/package.json"
+    layer = tar_layer(
+        [
+            Entry("etc/os-release", b'ID=debian\nVERSION_ID="12"\n'),
+            Entry("etc/debian_version", b"12.4\n"),  # (what Trivy recognises Debian by)
+            Entry("var/lib/dpkg/status", status),
+            Entry("var/lib/dpkg/info/nodejs.list", f"/.\n/usr\n/{npm}\n/usr/bin/node\n".encode()),
+            Entry("var/lib/dpkg/info/python3-six.list", f"/.\n/usr\n/{six}\n".encode()),
+            # (Trivy reads which files a package installed from its md5sums, as dpkg leaves them too)
+            Entry("var/lib/dpkg/info/nodejs.md5sums", f"{'0' * 32}  {npm}\n".encode()),
+            Entry("var/lib/dpkg/info/python3-six.md5sums", f"{'0' * 32}  {six}\n".encode()),
+            Entry(npm, b'{"name": "npm", "version": "10.2.4"}'),
+            Entry(six, b"Metadata-Version: 1.1\nName: six\nVersion: 1.16.0\n"),
+        ]
+    )
+    Pusher(fresh_registry.url).image("node", "1", created="2024-06-01T00:00:00Z", layers=[layer])
+    assert tcs("registry", fresh_registry.url, "--format=json").code == 0
+    document = inventory(out_dir, fresh_registry.host, "node", "1")
+    mine = our_packages(document)
+    assert mine == {
+        ("deb", "nodejs", "20.11.0-1nodesource1"),
+        ("deb", "python3-six", "1.16.0-4"),
+        ("npm", "npm", "10.2.4"),
+    }
+    assert mine == trivy(f"{fresh_registry.host}/node:1", tmp_path / "trivy")
+    # and NodeSource's nodejs is not matched against Debian's advisories for Debian's nodejs
+    assert {p["name"]: p.get("ecosystem", "") for p in document["packages"]} == {
+        "nodejs": "",
+        "python3-six": "Debian:12",
+        "npm": "npm",
+    }

@@ -258,8 +258,14 @@ def build(
     view = squash(records, budget)
     found = detect(view.release_files())
     system = found or OperatingSystem("")
+    # the files the OS package manager installed, but a vendor's packages' (dpkg.VENDORS): the npm that
+    # NodeSource's nodejs bundles is npm's packages, not Debian's
+    vendored = {raw["name"] for _, entry in view.files.values() if entry["kind"] == "dpkg"
+                for raw in entry["packages"] if raw.get("third_party")}  # fmt: skip
     owned: set[str] = set()
-    for _, entry in view.files.values():
+    for path, (_, entry) in view.files.items():
+        if entry["kind"] == "dpkg-files" and path.rpartition("/")[2].removesuffix(".list").split(":")[0] in vendored:
+            continue
         owned.update(entry.get("files") or ())
         for package in entry.get("packages") or ():
             owned.update(package.get("files") or ())
@@ -318,7 +324,8 @@ def _listed(entry: dict[str, Any] | None) -> set[tuple[str, str]]:
 def _package(kind: str, raw: dict[str, Any], path: str, layer: str, system: OperatingSystem) -> Package:
     name, version = raw["name"], raw["version"]
     if kind in OS_KINDS:
-        purl_type, ecosystem = OS_KINDS[kind], system.ecosystem
+        # a vendor's package (dpkg.VENDORS) is listed, not matched against the distribution's advisories
+        purl_type, ecosystem = OS_KINDS[kind], "" if raw.get("third_party") else system.ecosystem
         qualifiers = {"arch": raw.get("arch", ""), "distro": system.purl_distro if system.id else ""}
         purl_version = version
         if kind == "rpm" and raw.get("epoch") is not None:

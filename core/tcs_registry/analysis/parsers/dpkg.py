@@ -22,6 +22,33 @@ logging.getLogger("debian.deb822").setLevel(logging.ERROR)  # its encoding guess
 ON_DISK = {"installed", "unpacked", "half-configured", "half-installed", "triggers-awaited", "triggers-pending"}
 
 
+# The address domains of software vendors that publish Debian packages from apt repositories of their own:
+# such a package (docker-ce, nginx.org's nginx, NodeSource's nodejs) is not the distribution's, so the
+# distribution's advisories are not its own (Debian's advisories for its nginx do not apply to nginx.org's),
+# and the files it ships are not the distribution's (the npm NodeSource's nodejs bundles is npm's packages).
+# Its Maintainer field says which: each package of a vendor's repository names the vendor.
+VENDORS = (
+    "docker.com",  # download.docker.com: docker-ce, containerd.io ("Docker <support@docker.com>")
+    "f5.com", "nginx.com",  # nginx.org/packages: nginx and its modules ("NGINX Packaging <nginx-packaging@f5.com>")
+    "nodesource.com",  # deb.nodesource.com: nodejs, with npm bundled
+    "mongodb.com",  # repo.mongodb.org
+    "elastic.co",  # artifacts.elastic.co: elasticsearch, kibana, logstash, beats
+    "microsoft.com",  # packages.microsoft.com: dotnet, powershell, azure-cli, mssql-tools
+    "nvidia.com",  # NVIDIA's CUDA and container toolkit repositories
+    "hashicorp.com",  # apt.releases.hashicorp.com
+    "grafana.com",  # apt.grafana.com
+    "influxdata.com", "influxdb.com",  # repos.influxdata.com
+    "mariadb.org",  # MariaDB's own repository (Debian's mariadb is its MySQL team's)
+)  # fmt: skip
+
+
+def third_party(maintainer: str) -> bool:
+    """Whether a package's Maintainer field names one of the VENDORS (its address at their domain)."""
+    address = maintainer.rpartition("<")[2].partition(">")[0].strip().lower()
+    domain = address.rpartition("@")[2] if "@" in address else ""
+    return any(domain == vendor or domain.endswith("." + vendor) for vendor in VENDORS)
+
+
 def parse_status(data: bytes, *, distroless: bool = False) -> list[dict[str, Any]]:
     """Installed packages. A ``status.d`` file has no ``Status:``; a ``status`` paragraph counts when its
     third status word says the package's files are on disk (ON_DISK)."""
@@ -42,6 +69,8 @@ def parse_status(data: bytes, *, distroless: bool = False) -> list[dict[str, Any
         record = {"name": name, "version": version, "source_name": source_name, "source_version": source_version}
         if paragraph.get("Architecture"):
             record["arch"] = paragraph["Architecture"]
+        if third_party(paragraph.get("Maintainer", "")):
+            record["third_party"] = True
         packages.append(record)
     return packages
 
