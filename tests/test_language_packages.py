@@ -287,17 +287,19 @@ def test_a_go_binary_built_before_go_1_18_is_read_as_go_reads_it(tmp_path, goarc
 
 def test_a_crafted_go_binary_whose_pointers_lead_anywhere_reads_a_bounded_few_bytes():
     """A binary with Go's build ID note (so it is spooled) and 8 MiB of pointer-form build info headers
-    whose pointers lead far past its end, into zeroed memory, or to strings of gigabytes: no packages, read
-    no further than the file, at most MAX_CANDIDATES headers tried."""
+    whose pointers lead far past its end, into zeroed memory, or to strings of gigabytes, through a
+    segment said to be 2**63 bytes into the file: no packages, no error, at most MAX_CANDIDATES tried."""
     note = struct.pack("<III", 4, 20, 4) + b"Go\0\0" + bytes(20)
-    # one loaded segment: addresses 0x1000 to 0x1000 + 8 MiB in the file, 1 GiB in memory
-    phdr = struct.pack("<IIQQQQQQ", 1, 4, 0, 0x1000, 0x1000, 8 << 20, 1 << 30, 0x1000)
-    elf = b"\x7fELF\x02\x01\x01" + bytes(9) + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0, 64, 0, 0, 64, 56, 1, 64, 0, 0)
-    headers = [(1 << 40, 0), (0x1000 + (8 << 20) + 64, 0), (0x1000 + 200, 0x1000 + 216)]  # far, zeroed, huge
+    # loaded segments: one placed 2**63 bytes into the file, then addresses 0x1000 on: 8 MiB in the file,
+    # 1 GiB in memory
+    phdrs = struct.pack("<IIQQQQQQ", 1, 4, 1 << 63, 0x1000, 0x1000, 8 << 20, 1 << 30, 0x1000)
+    phdrs += struct.pack("<IIQQQQQQ", 1, 4, 0, 0x1000, 0x1000, 8 << 20, 1 << 30, 0x1000)
+    elf = b"\x7fELF\x02\x01\x01" + bytes(9) + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0, 64, 0, 0, 64, 56, 2, 64, 0, 0)
+    start = (elf + phdrs + note).ljust(256, b"\0")
+    strings = struct.pack("<QQ", 0x1000 + 400, 1 << 40) + struct.pack("<QQ", 0x1000 + 400, 1 << 31)  # at 256
+    headers = [(1 << 40, 0), (0x1000 + (8 << 20) + 64, 0), (0x1000 + 256, 0x1000 + 272)]  # far, zeroed, huge
     unit = b"".join((gobinary.MAGIC + b"\x08\x00" + struct.pack("<QQ", a, b)).ljust(48, b"\0") for a, b in headers)
-    strings = struct.pack("<QQ", 0x1000 + 400, 1 << 40) + struct.pack("<QQ", 0x1000 + 400, 1 << 31)
-    binary = (elf + phdr + note).ljust(200, b"\0") + strings.ljust(300, b"\0")
-    binary = binary.ljust(512, b"\0") + unit * ((8 << 20) // len(unit))
+    binary = (start + strings).ljust(512, b"\0") + unit * ((8 << 20) // len(unit))
     assert gobinary.parse(io.BytesIO(binary)) == []
 
 

@@ -6,8 +6,8 @@
 """
 
 # Bump when what a layer record holds changes: cached records of other versions are ignored.
-ANALYSER_VERSION = "6"  # 2: gems, Composer, .NET, conda, dpkg copyright files; 4: secrets, Rust; 5: dpkg
+ANALYSER_VERSION = "7"  # 2: gems, Composer, .NET, conda, dpkg copyright files; 4: secrets, Rust; 5: dpkg
 # packages unpacked but not configured, Go toolchains as SemVer, a jar's main manifest section, Ubuntu Pro;
-# 6: every package.json, a fat jar's own name from its manifest, Go binaries built before Go 1.18, vendors'
+# 6, 7: every package.json, a fat jar's own name from its manifest, Go binaries built before Go 1.18, vendors'
 # Debian packages
 NO_SECRETS = "-no-secrets"  # the suffix of records made without the secret search

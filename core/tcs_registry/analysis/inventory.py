@@ -33,7 +33,7 @@ LAYER_TYPES = re.compile(
 )
 FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 RECENT_LAYERS = 32  # decoded layer records kept in memory,
-RECENT_PATHS = 1_000_000  # and the paths they hold, about 110 bytes each (a layer of node_modules: 200,000)
+RECENT_PATHS = 400_000  # and the paths they hold, ~275 bytes each decoded (a layer of node_modules: 200,000)
 OS_KINDS = {"dpkg": "deb", "apk": "apk", "rpm": "rpm"}
 LANGUAGE_KINDS = {
     "python": ("pypi", "PyPI"),
@@ -65,7 +65,8 @@ class LayerCache(Protocol):
 
 
 def _paths(record: LayerRecord) -> int:
-    return len(record.entries) + len(record.directories) + len(record.whiteouts) + len(record.opaque)
+    paths = len(record.entries) + len(record.directories) + len(record.whiteouts) + len(record.opaque)
+    return paths + len(record.links) + 4 * len(record.files)  # (a file's record: its packages' dicts too)
 
 
 def select_platforms(manifest: Manifest, wanted: Iterable[str] | None) -> list[Platform]:

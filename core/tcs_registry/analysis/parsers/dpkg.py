@@ -28,12 +28,14 @@ ON_DISK = {"installed", "unpacked", "half-configured", "half-installed", "trigge
 # and the files it ships are not the distribution's (the npm NodeSource's nodejs bundles is npm's packages).
 # Its Maintainer field says which: each package of a vendor's repository names the vendor.
 VENDORS = (
-    "docker.com",  # download.docker.com: docker-ce, containerd.io ("Docker <support@docker.com>")
+    "docker.com",  # download.docker.com: docker-ce, its plugins ("Docker <support@docker.com>")
+    "containerd.io",  # download.docker.com too: containerd.io ("Containerd team <help@containerd.io>")
     "f5.com", "nginx.com",  # nginx.org/packages: nginx and its modules ("NGINX Packaging <nginx-packaging@f5.com>")
     "nodesource.com",  # deb.nodesource.com: nodejs, with npm bundled
     "mongodb.com",  # repo.mongodb.org
     "elastic.co",  # artifacts.elastic.co: elasticsearch, kibana, logstash, beats
-    "microsoft.com",  # packages.microsoft.com: dotnet, powershell, azure-cli, mssql-tools
+    "microsoft.com",  # packages.microsoft.com: azure-cli, mssql-tools, and
+    "dotnetfoundation.org",  # its .NET packages ("dotnetpackages@dotnetfoundation.org")
     "nvidia.com",  # NVIDIA's CUDA and container toolkit repositories
     "hashicorp.com",  # apt.releases.hashicorp.com
     "grafana.com",  # apt.grafana.com
@@ -42,11 +44,14 @@ VENDORS = (
 )  # fmt: skip
 
 
+_DOMAIN = re.compile(r"@([a-z0-9.-]+)")
+
+
 def third_party(maintainer: str) -> bool:
-    """Whether a package's Maintainer field names one of the VENDORS (its address at their domain)."""
-    address = maintainer.rpartition("<")[2].partition(">")[0].strip().lower()
-    domain = address.rpartition("@")[2] if "@" in address else ""
-    return any(domain == vendor or domain.endswith("." + vendor) for vendor in VENDORS)
+    """Whether a package's Maintainer field has an address at one of the VENDORS' domains (in whatever
+    form: ``Name <a@b>``, ``a@b (Name)``, several)."""
+    domains = _DOMAIN.findall(maintainer.lower())
+    return any(domain == vendor or domain.endswith("." + vendor) for domain in domains for vendor in VENDORS)
 
 
 def parse_status(data: bytes, *, distroless: bool = False) -> list[dict[str, Any]]:

@@ -12,11 +12,14 @@ file past SPOOLED) and the pointers followed in the spool, the stream read on as
 
 from __future__ import annotations
 
+import logging
 import re
 import struct
 import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
+
+log = logging.getLogger("tcs_registry")
 
 MAGIC = b"\xff Go buildinf:"
 CHUNK = 1024 * 1024
@@ -54,13 +57,15 @@ def _uvarint(data: bytes, at: int) -> tuple[int, int]:
 
 
 class _Binary:
-    """A binary read once from a stream, in order; a Go binary's bytes spooled on the way, so that its
-    build info's pointers can be followed anywhere in what has been read, or will be."""
+    """A binary read once from a stream, in order. A Go binary's bytes after its code (its read-only and
+    writable data, where build info pointers lead) are spooled on the way, so that the pointers can be
+    followed anywhere in what has been read, or will be."""
 
     def __init__(self, stream: IO[bytes]) -> None:
         self.stream = stream
         self.head = b""
         self.spool: IO[bytes] | None = None
+        self.spooled_from = 0  # the file offset of the spool's first byte: the end of the code
         self.size = 0  # bytes read from the stream
         self.position = 0  # bytes handed to the scan for build info (the spool may hold more)
 
@@ -70,8 +75,8 @@ class _Binary:
 
     def read(self, size: int) -> bytes:
         """The next bytes for the scan: those spooled past it first (read on by `at`), then the stream's."""
-        if self.spool is not None and self.position < self.size:
-            self.spool.seek(self.position)
+        if self.spool is not None and self.position < self.size:  # (only `at` reads on: past the code)
+            self.spool.seek(self.position - self.spooled_from)
             data = self.spool.read(min(size, self.size - self.position))
         else:
             data = self._more(size)
@@ -79,12 +84,15 @@ class _Binary:
         return data
 
     def at(self, offset: int, length: int) -> bytes:
-        """``length`` bytes at file ``offset`` (fewer at the end), reading the stream on to them."""
-        if self.spool is None:
+        """``length`` bytes at file ``offset`` after the code (fewer at the end), reading the stream on to
+        them; none where they were not kept, or while the scan is still in the code."""
+        if self.spool is None or self.position < self.spooled_from or not self.spooled_from <= offset < MAX_BINARY:
             return b""
         while self.size < offset + length and self.size < MAX_BINARY and self._more(CHUNK):
             pass
-        self.spool.seek(offset)
+        if self.spool is None:  # (dropped: the temporary directory is full)
+            return b""
+        self.spool.seek(offset - self.spooled_from)
         return self.spool.read(max(0, min(length, self.size - offset)))
 
     def _more(self, size: int) -> bytes:
@@ -92,10 +100,18 @@ class _Binary:
         if not self.size:
             self.head = data[:HEAD]
             if _has_go_note(self.head):
+                code = [offset + filed for _, offset, filed, _, executable in self.segments() if executable]
+                self.spooled_from = max(code, default=0)
                 self.spool = tempfile.SpooledTemporaryFile(max_size=SPOOLED)  # noqa: SIM115 (closed by close)
-        if self.spool is not None:
-            self.spool.seek(self.size)
-            self.spool.write(data)
+        if self.spool is not None and self.size + len(data) > self.spooled_from:
+            skip = max(0, self.spooled_from - self.size)
+            try:
+                self.spool.seek(self.size + skip - self.spooled_from)
+                self.spool.write(data[skip:])
+            except OSError as exc:  # a full temporary directory: pointers are not followed, the scan goes on
+                log.debug("Go binary not spooled: %s", exc)
+                self.spool.close()
+                self.spool = None
         self.size += len(data)
         return data
 
@@ -128,8 +144,9 @@ class _Binary:
             offset += len(window) - keep
             window = window[-keep:]
 
-    def segments(self) -> list[tuple[int, int, int, int]]:
-        """(virtual address, file offset, size in the file, size in memory) of each loaded ELF segment."""
+    def segments(self) -> list[tuple[int, int, int, int, bool]]:
+        """(virtual address, file offset, size in the file, size in memory, executable) of each loaded
+        ELF segment (none past MAX_BINARY in the file)."""
         head = self.head
         if head[:4] != b"\x7fELF" or len(head) < 64 or head[4] not in (1, 2) or head[5] not in (1, 2):
             return []
@@ -139,7 +156,7 @@ class _Binary:
             if wide
             else (struct.unpack_from(order + "I", head, 0x1C)[0], struct.unpack_from(order + "HH", head, 0x2A))
         )
-        layout = order + ("IIQQQQQ" if wide else "IIIIII")  # as each class orders its fields
+        layout = order + ("IIQQQQQ" if wide else "IIIIIII")  # as each class orders its fields
         if entry < struct.calcsize(layout):
             return []
         segments = []
@@ -148,11 +165,11 @@ class _Binary:
             if at + struct.calcsize(layout) > len(head):
                 break
             if wide:
-                kind, _, file_offset, address, _, size, memory = struct.unpack_from(layout, head, at)
+                kind, flags, file_offset, address, _, size, memory = struct.unpack_from(layout, head, at)
             else:
-                kind, file_offset, address, _, size, memory = struct.unpack_from(layout, head, at)
-            if kind == 1:  # PT_LOAD
-                segments.append((address, file_offset, size, memory))
+                kind, file_offset, address, _, size, memory, flags = struct.unpack_from(layout, head, at)
+            if kind == 1 and file_offset + size <= MAX_BINARY:  # PT_LOAD
+                segments.append((address, file_offset, size, memory, bool(flags & 1)))  # (PF_X)
         return segments
 
     def string(self, address: int, pointer: int, big: bool) -> bytes | None:
@@ -164,10 +181,10 @@ class _Binary:
         if header is None:
             return None
         data, length = struct.unpack(word + word[1], header)
-        return b"" if length == 0 else self._read(data, min(length, MAX_STRING + 1))
+        return b"" if length == 0 else self._read(data, length) if length <= MAX_STRING else None
 
     def _read(self, address: int, length: int) -> bytes | None:
-        for start, file_offset, size, memory in self.segments():
+        for start, file_offset, size, memory, _ in self.segments():
             if start <= address and address + length <= start + size:
                 data = self.at(file_offset + address - start, length)
                 return data if len(data) == length else None
@@ -194,7 +211,7 @@ def _decode(found: bytes, binary: _Binary | None = None) -> tuple[str, bytes] | 
             word = (">" if big else "<") + ("Q" if pointer == 8 else "I")
             addresses = struct.unpack_from(word + word[1], found, 16)
             text = binary.string(addresses[0], pointer, big)
-            if not text or len(text) > MAX_STRING:
+            if not text:
                 return None
             version = text.decode("utf-8")
             modinfo = binary.string(addresses[1], pointer, big) or b""  # (unreadable: as Go, the version alone)

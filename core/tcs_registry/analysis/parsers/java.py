@@ -57,10 +57,11 @@ def _from_name(name: str) -> dict[str, Any] | None:
 
 
 def _akin(own: dict[str, str], artifact: str) -> bool:
-    """Whether a manifest's title (``My Service``, ``org.example.lapp``) and an artifactId (``my-service``,
-    ``lapp``) name the same thing, letters and digits compared."""
-    title, artifact = (re.sub(r"[^a-z0-9]", "", text.lower()) for text in (own["title"], artifact))
-    return bool(title and artifact) and (artifact in title or title in artifact)
+    """Whether a manifest's title and an artifactId name the same thing, word by word: the title begins
+    with the artifactId's words (``Japp Service``, ``japp``) or ends with them (an OSGi symbolic name,
+    ``com.google.guava``, ``guava``); not a word inside another (``server`` is not ``jetty-server``)."""
+    title, words = (re.findall(r"[a-z0-9]+", text.lower()) for text in (own["title"], artifact))
+    return bool(words) and (title[: len(words)] == words or title[-len(words) :] == words)
 
 
 def _from_manifest(jar: zipfile.ZipFile) -> dict[str, str] | None:

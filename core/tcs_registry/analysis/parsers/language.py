@@ -40,17 +40,14 @@ def parse_python(data: bytes) -> list[dict[str, Any]]:
 
 
 def parse_npm(data: bytes) -> list[dict[str, Any]]:
-    """A package.json's package; one marked ``private`` (an application's own, a workspace's) can never
-    be published, so it is listed and not matched against the registry's package of its name."""
-    packages = _named_json(data)
-    if packages and json.loads(data).get("private") is True:
-        packages[0]["unmatched"] = True
-    return packages
+    """A package.json's package; one marked ``private`` (an application's own, a workspace's: npm never
+    publishes it) is listed and not matched against the registry's package of its name."""
+    return _named_json(data, private="private")
 
 
-def _named_json(data: bytes) -> list[dict[str, Any]]:
+def _named_json(data: bytes, private: str = "") -> list[dict[str, Any]]:
     """A package from a JSON object with ``name``, ``version`` and perhaps ``license`` (npm's package.json,
-    conda's conda-meta record)."""
+    conda's conda-meta record); ``private``: the key that, when true, says it is no registry's."""
     try:
         manifest = json.loads(data)
     except ValueError:
@@ -63,6 +60,8 @@ def _named_json(data: bytes) -> list[dict[str, Any]]:
     record: dict[str, Any] = {"name": name, "version": version}
     if isinstance(manifest.get("license"), str) and manifest["license"]:
         record["license"] = manifest["license"]
+    if private and manifest.get(private):
+        record["unmatched"] = True
     return [record]
 
 
