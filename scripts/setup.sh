@@ -21,6 +21,7 @@ command -v curl >/dev/null || missing+=(curl)  # fetches Go 1.15 (scripts/fetch-
 command -v php >/dev/null || missing+=(php-cli)
 [ -e /usr/share/php/Composer/Semver/VersionParser.php ] || missing+=(php-composer-semver)
 /usr/bin/python3 -c "import rpm" 2>/dev/null || missing+=(python3-rpm)
+command -v rpmbuild >/dev/null || missing+=(rpm)  # writes a real rpm database holding a vendor's package
 [ -e /usr/share/gocode/src/github.com/knqyf263/go-apk-version/version_testcase.go ] ||
     missing+=(golang-github-knqyf263-go-apk-version-dev)
 command -v ruby >/dev/null || missing+=(ruby)

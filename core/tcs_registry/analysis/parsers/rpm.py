@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .language import is_language_metadata
+from .vendors import third_party
 
 MAX_HEADER_ENTRIES = 0x10000
 MAX_HEADER_DATA = 256 * 1024 * 1024
@@ -20,9 +21,23 @@ MAX_PACKAGES = 100_000
 MAX_TOTAL_BYTES = 1024 * 1024 * 1024  # header bytes read from one database, duplicates included
 
 NAME, VERSION, RELEASE, EPOCH, LICENSE, ARCH, SOURCERPM = 1000, 1001, 1002, 1003, 1014, 1022, 1044
+VENDOR = 1011
 MODULARITYLABEL = 5096  # name:stream:version:context of a package built for a module stream (RHEL 8, 9)
 DIRINDEXES, BASENAMES, DIRNAMES = 1116, 1117, 1118
-_WANTED = {NAME, VERSION, RELEASE, EPOCH, LICENSE, ARCH, SOURCERPM, MODULARITYLABEL, DIRINDEXES, BASENAMES, DIRNAMES}
+_WANTED = {
+    NAME,
+    VERSION,
+    RELEASE,
+    EPOCH,
+    LICENSE,
+    ARCH,
+    SOURCERPM,
+    VENDOR,
+    MODULARITYLABEL,
+    DIRINDEXES,
+    BASENAMES,
+    DIRNAMES,
+}
 
 
 class RpmError(ValueError):
@@ -212,6 +227,8 @@ def package(tags: dict[int, Any]) -> dict[str, Any] | None:
             record[key] = _first(tags.get(tag))
     if label := _first(tags.get(MODULARITYLABEL)):
         record["module"] = ":".join(label.split(":")[:2])
+    if third_party(_first(tags.get(VENDOR))):
+        record["third_party"] = True
     files = _owned_metadata(tags)
     if files:
         record["files"] = files
