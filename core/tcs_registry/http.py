@@ -10,6 +10,7 @@ import base64
 import http.client
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -285,7 +286,7 @@ class BoundedCache(Generic[K, V]):
     """A thread-safe LRU mapping of at most ``size`` entries, and, with ``weight``, of entries whose weights
     add up to ``budget`` at most (the last one put is kept whatever it weighs)."""
 
-    def __init__(self, size: int, weight: Callable[[V], int] | None = None, budget: int = 0) -> None:
+    def __init__(self, size: int, weight: Callable[[V], int] = lambda _: 0, budget: float = math.inf) -> None:
         self.size = size
         self._weight, self._budget, self._weighs = weight, budget, 0
         self._items: OrderedDict[K, V] = OrderedDict()
@@ -302,10 +303,8 @@ class BoundedCache(Generic[K, V]):
         with self._lock:
             self._forget(key)
             self._items[key] = value
-            self._weighs += self._weight(value) if self._weight else 0
-            while len(self._items) > self.size or (
-                self._weight and self._weighs > self._budget and len(self._items) > 1
-            ):
+            self._weighs += self._weight(value)
+            while len(self._items) > self.size or (self._weighs > self._budget and len(self._items) > 1):
                 self._forget(next(iter(self._items)))
 
     def pop(self, key: K) -> V | None:
@@ -313,9 +312,10 @@ class BoundedCache(Generic[K, V]):
             return self._forget(key)
 
     def _forget(self, key: K) -> V | None:
-        value = self._items.pop(key, None)
-        if value is not None and self._weight:
-            self._weighs -= self._weight(value)
+        if key not in self._items:
+            return None
+        value = self._items.pop(key)
+        self._weighs -= self._weight(value)
         return value
 
     def __len__(self) -> int:

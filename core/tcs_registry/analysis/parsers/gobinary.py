@@ -64,6 +64,7 @@ class _Binary:
     def __init__(self, stream: IO[bytes]) -> None:
         self.stream = stream
         self.head = b""
+        self.segments: list[tuple[int, int, int, int, bool]] = []  # a Go binary's loaded ELF segments
         self.spool: IO[bytes] | None = None
         self.spooled_from = 0  # the file offset of the spool's first byte: the end of the code
         self.size = 0  # bytes read from the stream
@@ -99,8 +100,9 @@ class _Binary:
         data = self.stream.read(size)
         if not self.size:
             self.head = data[:HEAD]
-            if _has_go_note(self.head):
-                code = [offset + filed for _, offset, filed, _, executable in self.segments() if executable]
+            if _has_go_note(self.head):  # (pointers are followed in the spool only: no other binary needs them)
+                self.segments = _segments(self.head)
+                code = [offset + filed for _, offset, filed, _, executable in self.segments if executable]
                 self.spooled_from = max(code, default=0)
                 self.spool = tempfile.SpooledTemporaryFile(max_size=SPOOLED)  # noqa: SIM115 (closed by close)
         if self.spool is not None and self.size + len(data) > self.spooled_from:
@@ -144,39 +146,11 @@ class _Binary:
             offset += len(window) - keep
             window = window[-keep:]
 
-    def segments(self) -> list[tuple[int, int, int, int, bool]]:
-        """(virtual address, file offset, size in the file, size in memory, executable) of each loaded
-        ELF segment (none past MAX_BINARY in the file)."""
-        head = self.head
-        if head[:4] != b"\x7fELF" or len(head) < 64 or head[4] not in (1, 2) or head[5] not in (1, 2):
-            return []
-        order, wide = "<" if head[5] == 1 else ">", head[4] == 2
-        phoff, (entry, count) = (
-            (struct.unpack_from(order + "Q", head, 0x20)[0], struct.unpack_from(order + "HH", head, 0x36))
-            if wide
-            else (struct.unpack_from(order + "I", head, 0x1C)[0], struct.unpack_from(order + "HH", head, 0x2A))
-        )
-        layout = order + ("IIQQQQQ" if wide else "IIIIIII")  # as each class orders its fields
-        if entry < struct.calcsize(layout):
-            return []
-        segments = []
-        for index in range(min(count, MAX_SEGMENTS)):
-            at = phoff + index * entry
-            if at + struct.calcsize(layout) > len(head):
-                break
-            if wide:
-                kind, flags, file_offset, address, _, size, memory = struct.unpack_from(layout, head, at)
-            else:
-                kind, file_offset, address, _, size, memory, flags = struct.unpack_from(layout, head, at)
-            if kind == 1 and file_offset + size <= MAX_BINARY:  # PT_LOAD
-                segments.append((address, file_offset, size, memory, bool(flags & 1)))  # (PF_X)
-        return segments
-
     def string(self, address: int, pointer: int, big: bool) -> bytes | None:
         """The Go string whose header (data address, length) is at virtual ``address``, as Go's
         ``debug/buildinfo`` reads it: empty in memory a segment zeroes (.bss: never set), None where no
         segment maps it or its bytes are not in the file."""
-        word = (">" if big else "<") + ("Q" if pointer == 8 else "I")
+        word = _word(pointer, big)
         header = self._read(address, 2 * pointer)
         if header is None:
             return None
@@ -184,13 +158,46 @@ class _Binary:
         return b"" if length == 0 else self._read(data, length) if length <= MAX_STRING else None
 
     def _read(self, address: int, length: int) -> bytes | None:
-        for start, file_offset, size, memory, _ in self.segments():
+        for start, file_offset, size, memory, _ in self.segments:
             if start <= address and address + length <= start + size:
                 data = self.at(file_offset + address - start, length)
                 return data if len(data) == length else None
             if start + size <= address < start + memory:
                 return bytes(length)  # zeroed, not in the file
         return None
+
+
+def _segments(head: bytes) -> list[tuple[int, int, int, int, bool]]:
+    """(virtual address, file offset, size in the file, size in memory, executable) of each loaded ELF
+    segment that ``head`` holds the program header of (none past MAX_BINARY in the file)."""
+    if head[:4] != b"\x7fELF" or len(head) < 64 or head[4] not in (1, 2) or head[5] not in (1, 2):
+        return []
+    order, wide = "<" if head[5] == 1 else ">", head[4] == 2
+    phoff, (entry, count) = (
+        (struct.unpack_from(order + "Q", head, 0x20)[0], struct.unpack_from(order + "HH", head, 0x36))
+        if wide
+        else (struct.unpack_from(order + "I", head, 0x1C)[0], struct.unpack_from(order + "HH", head, 0x2A))
+    )
+    layout = order + ("IIQQQQQ" if wide else "IIIIIII")  # as each class orders its fields
+    if entry < struct.calcsize(layout):
+        return []
+    segments = []
+    for index in range(min(count, MAX_SEGMENTS)):
+        at = phoff + index * entry
+        if at + struct.calcsize(layout) > len(head):
+            break
+        if wide:
+            kind, flags, file_offset, address, _, size, memory = struct.unpack_from(layout, head, at)
+        else:
+            kind, file_offset, address, _, size, memory, flags = struct.unpack_from(layout, head, at)
+        if kind == 1 and file_offset + size <= MAX_BINARY:  # PT_LOAD
+            segments.append((address, file_offset, size, memory, bool(flags & 1)))  # (PF_X)
+    return segments
+
+
+def _word(pointer: int, big: bool) -> str:
+    """The struct format of one pointer-sized word."""
+    return (">" if big else "<") + ("Q" if pointer == 8 else "I")
 
 
 def _decode(found: bytes, binary: _Binary | None = None) -> tuple[str, bytes] | None:
@@ -208,7 +215,7 @@ def _decode(found: bytes, binary: _Binary | None = None) -> tuple[str, bytes] | 
             if binary is None:
                 return None
             pointer, big = found[14], bool(found[15] & 1)
-            word = (">" if big else "<") + ("Q" if pointer == 8 else "I")
+            word = _word(pointer, big)
             addresses = struct.unpack_from(word + word[1], found, 16)
             text = binary.string(addresses[0], pointer, big)
             if not text:

@@ -56,12 +56,12 @@ def _from_name(name: str) -> dict[str, Any] | None:
     return {"name": match.group(1), "version": match.group(2)} if match else None
 
 
-def _akin(own: dict[str, str], artifact: str) -> bool:
+def _akin(title: str, artifact: str) -> bool:
     """Whether a manifest's title and an artifactId name the same thing, word by word: the title begins
     with the artifactId's words (``Japp Service``, ``japp``) or ends with them (an OSGi symbolic name,
     ``com.google.guava``, ``guava``); not a word inside another (``server`` is not ``jetty-server``)."""
-    title, words = (re.findall(r"[a-z0-9]+", text.lower()) for text in (own["title"], artifact))
-    return bool(words) and (title[: len(words)] == words or title[-len(words) :] == words)
+    titled, words = (re.findall(r"[a-z0-9]+", text.lower()) for text in (title, artifact))
+    return bool(words) and (titled[: len(words)] == words or titled[-len(words) :] == words)
 
 
 def _from_manifest(jar: zipfile.ZipFile) -> dict[str, str] | None:
@@ -108,7 +108,9 @@ def parse(
         # (an OSGi bundle's com.google.guava, versioned 31.1.0.jre), or of its version, is its own (a
         # Maven-built jar renamed app.jar: not listed twice).
         if own and not any(
-            named == {"name": artifact, "version": version} or _akin(own, artifact) or own["version"] == version
+            named == {"name": artifact, "version": version}
+            or _akin(own["title"], artifact)
+            or own["version"] == version
             for artifact, version in artifacts
         ):
             packages.append({"name": own["name"], "version": own["version"]})
