@@ -142,16 +142,17 @@ def test_parsers_take_hostile_and_odd_files_in_their_stride():
     from tcs_registry.analysis.parsers.dpkg import parse_copyright
     from tcs_registry.analysis.parsers.language import parse_composer, parse_deps_json, parse_gemspec
 
-    # crafted files of a megabyte: read in linear time (a backtracking regex took hours)
+    # crafted files of a megabyte: read in linear time (a backtracking regex took hours); the parse's own CPU
+    # is measured (wall time in the parallel pass of a slow, loaded machine took 1.17 s once)
     machine = b"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
     for hostile in (
         b's.name = "a' + b" " * 1_000_000 + b'x"',
         b"\n" * 1_000_000,
         machine + b"License: a" + b" " * 1_000_000,
     ):
-        started = time.perf_counter()
+        started = time.thread_time()
         parse_gemspec(hostile) if not hostile.startswith(b"Format") else parse_copyright(hostile)
-        assert time.perf_counter() - started < 1.0
+        assert time.thread_time() - started < 1.0
     # older RubyGems wrote %q{...}
     assert parse_gemspec(b's.name = %q{rack}\ns.version = "1.0"\n') == [{"name": "rack", "version": "1.0"}]
     # Debian's copyright-format: "A or B, and C" is (A OR B) AND C; and/or is OR; prose is no license
