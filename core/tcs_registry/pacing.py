@@ -64,7 +64,11 @@ class Pace:
     * from then on, such a window probes upward by PROBE of the rate, twice as far after each in a row
       (up to PROBE x MAX_STEP), CALM windows after a cut at the earliest; a window with a few refused
       holds the rate (it is at the limit), and so does one that asked for less than the rate (layers
-      being analysed): a rate never reached proves nothing.
+      being analysed): a rate never reached proves nothing;
+    * a few refused beyond chance (and beyond FEW), PERSIST windows in a row, but under the share that
+      cuts, are put to the test: a cut of a tenth, judged as any cut. The first cut, made on what the
+      registry accepted while a burst it had saved up was spent too, leaves the rate a little over its
+      limit, where 8% to 11% were refused to the end of the run.
 
     Requests take their turns one at a time, each spaced from the one before at the rate as it is then
     (no turn is booked ahead at a rate since changed), and a 429 counts in the window under way unless
@@ -85,6 +89,8 @@ class Pace:
     BOUND = 0.9  # the share of the rate a window must reach for the rate to be what held it back
     HELPED = 0.75  # a cut after which refusals fell below this share of what they were came from the rate
     KEPT = 0.9  # and so did one after which the registry accepted this share of what it did, or more
+    PERSIST = 3  # windows in a row with a few refused beyond chance: the rate is tried KEPT of itself
+    FEW = 0.025  # and beyond this share (a stray refusal or two is a request early by a millisecond or two)
     WARN_EVERY = 30.0  # seconds between two warnings about slowing down (the others are debug lines)
 
     def __init__(self, rate: float | None = None, clock: Any = time.monotonic, sleep: Any = time.sleep) -> None:
@@ -107,6 +113,7 @@ class Pace:
         self._doubling = False  # since the first cut, until refusals come back
         self._clean: float | None = None  # the rate of the latest window with none refused, since a cut
         self._calm = 0  # windows to wait after a cut before probing again
+        self._over = 0  # windows in a row with a few refused beyond chance, and no cut
         self._cut: tuple[float | None, float, float, int] | None = None  # to judge: the rate, share refused,
         # rate accepted and requests in the window before the latest cut
         self._warned = -self.WARN_EVERY
@@ -246,9 +253,12 @@ class Pace:
         if self._cut is not None:
             rate, refused, accepted_before, before = self._cut
             self._cut = None
-            deep = rate is None or self.rate is None or self.rate <= self.KEPT * rate  # a cut that can tell
-            # (none accepted at all is no gateway at random: a quota spent, or a limit far below the rate)
-            if deep and share < 1.0 and share >= self.HELPED * refused and accepted < self.KEPT * accepted_before:
+            lowered = 1.0 if rate is None or self.rate is None else 1.0 - self.rate / rate
+            deep = lowered >= 1.0 - self.KEPT - 1e-9  # a cut that can tell: refused at random, as many are
+            # refused after it and fewer accepted, by as much as it lowered the rate (half, for chance; none
+            # accepted at all is no gateway at random: a quota spent, or a limit far below the rate)
+            kept = max(self.KEPT, 1.0 - lowered / 2)
+            if deep and share < 1.0 and share >= self.HELPED * refused and accepted < kept * accepted_before:
                 # as many refused, fewer accepted: refusals whatever the rate, not a limit (still known to
                 # be met if refusals come beyond them: a window straddling a limit's change misleads)
                 pooled = (refused * before + share * samples) / (before + samples)  # the share, from both
@@ -291,6 +301,15 @@ class Pace:
                 self._step = min(2 * self._step, self.MAX_STEP)
         else:
             self._step = 1
+        # a few refused beyond chance, window after window, too few to cut for in any one: a rate a little
+        # over a limit (a cut made on a burst the registry had saved up) or refusals at random, to be told
+        # apart by a cut that can tell
+        beyond = share - self.background > max(noise, self.FEW) and reached and self._cut is None
+        self._over = self._over + 1 if beyond else 0
+        if self._over >= self.PERSIST:
+            self._cut, self._since = (self.rate, share, accepted, samples), self._windows
+            self.rate, self._calm, self._over = self.KEPT * self.rate, self.CALM, 0
+            log.debug("A few 429s window after window: trying %.1f requests a second", self.rate)
         if self.limit is not None and self.rate is not None:
             self.rate = min(self.rate, self.limit)
 
