@@ -3,6 +3,8 @@ down (Retry-After obeyed) instead of failing it."""
 
 from __future__ import annotations
 
+import itertools
+import logging
 import random
 import threading
 import time
@@ -136,6 +138,37 @@ def test_a_limit_with_a_few_random_refusals_besides_is_used_close_to_it(seed):
     accepted, _ = drive(pace, clock, lambda: draw.random() < 0.05 or not bucket.take(), seconds=90.0)
     settled = [t for t in accepted if t >= 110.0]
     assert len(settled) / (accepted[-1] - 110.0) >= 0.8 * 50.0
+    assert 0.02 <= pace.background <= 0.15  # (and the bucket's own refusals in the windows judged)
+
+
+def test_a_few_refused_at_random_window_after_window_are_tried_once_and_counted_out(caplog):
+    """Every 20th request refused, at --max-rate 100: 5% in every window, under the share that cuts. Three
+    windows in a row, a tenth fewer are tried; as many are refused and fewer accepted, so the rate comes
+    back and the 5% becomes the background: no second try."""
+    caplog.set_level(logging.DEBUG, logger="tcs_registry")
+    clock = FakeClock()
+    pace = Pace(100.0, clock=clock)
+    asked = itertools.count(1)
+    accepted, _ = drive(pace, clock, lambda: next(asked) % 20 == 0, seconds=30.0)
+    tried = [r.getMessage() for r in caplog.records if "trying a tenth fewer" in r.getMessage()]
+    assert tried == ["A few 429s (5% of requests) 3 windows in a row: trying a tenth fewer, 90.0 requests a second"]
+    assert pace.rate == 100.0
+    assert pace.background == pytest.approx(0.05, abs=0.01)
+    assert len(accepted) / 30.0 >= 0.9 * 95.0
+
+
+def test_a_rate_a_little_over_a_limit_is_brought_under_it():
+    """--max-rate 110 in front of a token bucket of 100 (burst 20): about 9% refused in every window, under
+    the share that cuts. They were refused to the end; now a tenth fewer is tried, refuses none, and is
+    kept: the rate probes upward again from under the limit, and few are refused."""
+    clock = FakeClock()
+    bucket = TokenBucket(clock, rate=100.0, burst=20.0)
+    pace = Pace(110.0, clock=clock)
+    accepted, refusals = drive(pace, clock, lambda: not bucket.take(), seconds=60.0)
+    settled = [t for t in accepted if t >= 110.0]
+    assert len(settled) / (accepted[-1] - 110.0) >= 0.9 * 100.0
+    assert len([t for t in refusals if t >= 110.0]) <= 0.04 * len(settled)
+    assert pace.rate <= 110.0 and pace.background == 0.0
 
 
 def test_a_rate_raised_applies_to_the_requests_already_waiting():

@@ -65,10 +65,11 @@ class Pace:
       (up to PROBE x MAX_STEP), CALM windows after a cut at the earliest; a window with a few refused
       holds the rate (it is at the limit), and so does one that asked for less than the rate (layers
       being analysed): a rate never reached proves nothing;
-    * a few refused beyond chance (and beyond FEW), PERSIST windows in a row, but under the share that
-      cuts, are put to the test: a cut of a tenth, judged as any cut. The first cut, made on what the
-      registry accepted while a burst it had saved up was spent too, leaves the rate a little over its
-      limit, where 8% to 11% were refused to the end of the run.
+    * a few refused beyond chance (and beyond FEW), under the share that cuts, in PERSIST windows in a row
+      that reached the rate, are put to the test: a cut of a tenth, judged as any cut on those windows
+      together. A cut made on what the registry accepted while a burst it had saved up was spent too
+      leaves the rate a little over the limit, where without the test 8% to 11% would be refused to the
+      end of the run.
 
     Requests take their turns one at a time, each spaced from the one before at the rate as it is then
     (no turn is booked ahead at a rate since changed), and a 429 counts in the window under way unless
@@ -88,9 +89,10 @@ class Pace:
     MARGIN = 0.95  # below what the registry accepted, to leave its bucket room to refill
     BOUND = 0.9  # the share of the rate a window must reach for the rate to be what held it back
     HELPED = 0.75  # a cut after which refusals fell below this share of what they were came from the rate
-    KEPT = 0.9  # and so did one after which the registry accepted this share of what it did, or more
+    KEPT = 0.9  # and so did one after which the registry accepted this share of what it did, or more (or
+    # more than half of what the cut took off, if that is less); a cut can tell only if it is this deep
     PERSIST = 3  # windows in a row with a few refused beyond chance: the rate is tried KEPT of itself
-    FEW = 0.025  # and beyond this share (a stray refusal or two is a request early by a millisecond or two)
+    FEW = 0.025  # and beyond this share (a stray one, of 40 or more, is a request early by a millisecond)
     WARN_EVERY = 30.0  # seconds between two warnings about slowing down (the others are debug lines)
 
     def __init__(self, rate: float | None = None, clock: Any = time.monotonic, sleep: Any = time.sleep) -> None:
@@ -111,9 +113,11 @@ class Pace:
         self._step = 1
         self._found = False  # a limit was met: from now on a few refusals are the limit, not chance
         self._doubling = False  # since the first cut, until refusals come back
-        self._clean: float | None = None  # the rate of the latest window with none refused, since a cut
+        self._clean: float | None = None  # the rate of the latest window with none refused, since a cut (or
+        # a cut tried)
         self._calm = 0  # windows to wait after a cut before probing again
-        self._over = 0  # windows in a row with a few refused beyond chance, and no cut
+        self._over = (0, 0.0, 0, 0.0)  # windows in a row with a few refused beyond chance, and no cut; their
+        # refusals, requests and accepted rates, summed
         self._cut: tuple[float | None, float, float, int] | None = None  # to judge: the rate, share refused,
         # rate accepted and requests in the window before the latest cut
         self._warned = -self.WARN_EVERY
@@ -137,6 +141,7 @@ class Pace:
                 # rate, unless it was refused meanwhile; a pause of a few turns at a low rate is no idling
                 if not self._refused and now - self._last > max(self.WINDOW, 3.0 / self.rate if self.rate else 0.0):
                     self._new_window(now)
+                    self._over = (0, 0.0, 0, 0.0)
                 self._decide(now)
                 self._last = now
                 self._in_window += 1
@@ -255,15 +260,15 @@ class Pace:
             self._cut = None
             lowered = 1.0 if rate is None or self.rate is None else 1.0 - self.rate / rate
             deep = lowered >= 1.0 - self.KEPT - 1e-9  # a cut that can tell: refused at random, as many are
-            # refused after it and fewer accepted, by as much as it lowered the rate (half, for chance; none
-            # accepted at all is no gateway at random: a quota spent, or a limit far below the rate)
+            # refused after it, and fewer accepted by more than half of what it took off the rate (a tenth at
+            # most; none accepted at all is no gateway at random: a quota spent, or a limit far below the rate)
             kept = max(self.KEPT, 1.0 - lowered / 2)
             if deep and share < 1.0 and share >= self.HELPED * refused and accepted < kept * accepted_before:
                 # as many refused, fewer accepted: refusals whatever the rate, not a limit (still known to
                 # be met if refusals come beyond them: a window straddling a limit's change misleads)
                 pooled = (refused * before + share * samples) / (before + samples)  # the share, from both
                 self.rate, self._doubling, self.background = rate, False, min(pooled, self.REFUSED)
-                log.debug("429s come whatever the rate (%.0f%% of requests): back to the rate before", 100 * share)
+                log.debug("429s come whatever the rate (%.0f%% of requests): back to the rate before", 100 * pooled)
                 return
             if share <= self.HOLD / 2:  # next to none refused at a lower rate: they were all the limit's doing
                 self.background = min(self.background, share)
@@ -303,13 +308,24 @@ class Pace:
             self._step = 1
         # a few refused beyond chance, window after window, too few to cut for in any one: a rate a little
         # over a limit (a cut made on a burst the registry had saved up) or refusals at random, to be told
-        # apart by a cut that can tell
+        # apart by a cut that can tell, judged on the windows together (the last alone was picked for its
+        # refusals: the window after it would seem to refuse fewer by chance)
         beyond = share - self.background > max(noise, self.FEW) and reached and self._cut is None
-        self._over = self._over + 1 if beyond else 0
-        if self._over >= self.PERSIST:
-            self._cut, self._since = (self.rate, share, accepted, samples), self._windows
-            self.rate, self._calm, self._over = self.KEPT * self.rate, self.CALM, 0
-            log.debug("A few 429s window after window: trying %.1f requests a second", self.rate)
+        windows, refusals, requests, accepting = self._over
+        self._over = (windows + 1, refusals + share * samples, requests + samples, accepting + accepted)
+        if not beyond or self.rate is None or self.KEPT * self.rate < self.MIN_RATE:
+            self._over = (0, 0.0, 0, 0.0)
+        elif self._over[0] >= self.PERSIST:
+            windows, refusals, requests, accepting = self._over
+            self._cut, self._since = (self.rate, refusals / requests, accepting / windows, requests), self._windows
+            self._over, self._doubling, self._clean, self._calm = (0, 0.0, 0, 0.0), False, None, self.CALM
+            self.rate *= self.KEPT
+            log.debug(
+                "A few 429s (%.0f%% of requests) %d windows in a row: trying a tenth fewer, %.1f requests a second",
+                100 * refusals / requests,
+                windows,
+                self.rate,
+            )
         if self.limit is not None and self.rate is not None:
             self.rate = min(self.rate, self.limit)
 
