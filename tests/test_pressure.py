@@ -133,7 +133,9 @@ def test_random_faults_cost_less_than_3x_the_fault_free_run(big_registry, big, t
             faulty, took, faulty_rows = dry_run(proxy.url, tmp_path, f"faulty-{attempt}")
             faulty_took.append(took)
             print(f"fault-free {clean_took[-1]:.1f} s; {faults.injected - injected} faults {took:.1f} s")
-            assert clean.returncode == 0 and faulty.returncode == 0, faulty.stderr[-2000:]
+            failed = failures_path(tmp_path / f"faulty-{attempt}", proxy.host)  # (what failed, and why)
+            failed_rows = csv_rows(failed)[1:] if failed.exists() else []
+            assert clean.returncode == 0 and faulty.returncode == 0, (failed_rows, faulty.stderr[-2000:])
             assert clean_rows == faulty_rows == expected_rows(proxy.host, big.expected)
             assert faults.injected - injected >= 300
             # random refusals are not a limit: a burst of them may pass for one once (a window of 30 requests
