@@ -14,7 +14,8 @@ import statistics
 import sys
 
 from tcs_registry.pacing import Pace
-from tcs_registry.testing.simulation import FakeClock, TokenBucket, drive
+from tcs_registry.testing.proxy import TokenBucket
+from tcs_registry.testing.simulation import FakeClock, drive
 
 SECONDS, FOUND = 90.0, 10.0
 REGISTRIES = [  # (limit a second, burst, share refused at random whatever the rate)
@@ -31,7 +32,7 @@ REGISTRIES = [  # (limit a second, burst, share refused at random whatever the r
 
 def run(limit: float | None, burst: float, random_share: float, seed: int) -> tuple[float, float]:
     clock, draw = FakeClock(), random.Random(seed)
-    bucket = TokenBucket(clock, limit, burst) if limit else None
+    bucket = TokenBucket(limit, burst, clock) if limit else None
     pace = Pace(None, clock=clock)
 
     def refuse() -> bool:

@@ -13,8 +13,8 @@ import pytest
 
 from tcs_registry.pacing import Pace, Traffic
 from tcs_registry.testing.helpers import csv_rows, expected_rows, report_path
-from tcs_registry.testing.proxy import Proxy
-from tcs_registry.testing.simulation import FakeClock, TokenBucket, drive
+from tcs_registry.testing.proxy import Proxy, TokenBucket
+from tcs_registry.testing.simulation import FakeClock, drive
 
 pytestmark = pytest.mark.timing  # asserts on rates and times: run apart from the parallel run
 
@@ -43,7 +43,7 @@ def test_a_fixed_limit_is_used_close_to_it_with_few_refusals(limit, burst, few):
     Without a burst (nginx's ``limit_req`` without ``burst=``) a request a little early is refused: asked
     a little over the limit, it accepts every other one."""
     clock = FakeClock()
-    bucket = TokenBucket(clock, rate=limit, burst=burst)
+    bucket = TokenBucket(limit, burst, clock)
     pace = Pace(None, clock=clock)
     accepted, refusals = drive(pace, clock, lambda: not bucket.take(), seconds=60.0)
     settled = [t for t in accepted if t >= 110.0]  # after ten seconds of finding the limit
@@ -71,7 +71,7 @@ def test_a_limit_with_random_refusals_besides_is_used_close_to_it():
     random refusals are told apart (a cut for them alone is undone), and the limit is used at >= 80%."""
     clock = FakeClock()
     draw = random.Random(3)
-    bucket = TokenBucket(clock, rate=50.0, burst=10.0)
+    bucket = TokenBucket(50.0, 10.0, clock)
     pace = Pace(None, clock=clock)
     accepted, _ = drive(pace, clock, lambda: draw.random() < 0.12 or not bucket.take(), seconds=60.0)
     settled = [t for t in accepted if t >= 110.0]
@@ -86,7 +86,7 @@ def test_a_limit_with_a_few_random_refusals_besides_is_used_close_to_it(seed):
     accepted), and the limit is used at >= 80% (two of these draws made less when they were held)."""
     clock = FakeClock()
     draw = random.Random(seed)
-    bucket = TokenBucket(clock, rate=50.0, burst=10.0)
+    bucket = TokenBucket(50.0, 10.0, clock)
     pace = Pace(None, clock=clock)
     accepted, _ = drive(pace, clock, lambda: draw.random() < 0.05 or not bucket.take(), seconds=90.0)
     settled = [t for t in accepted if t >= 110.0]
@@ -115,7 +115,7 @@ def test_a_rate_a_little_over_a_limit_is_brought_under_it():
     the share that cuts. They were refused to the end; now a tenth fewer is tried, refuses none, and is
     kept: the rate probes upward again from under the limit, and few are refused."""
     clock = FakeClock()
-    bucket = TokenBucket(clock, rate=100.0, burst=20.0)
+    bucket = TokenBucket(100.0, 20.0, clock)
     pace = Pace(110.0, clock=clock)
     accepted, refusals = drive(pace, clock, lambda: not bucket.take(), seconds=60.0)
     settled = [t for t in accepted if t >= 110.0]
@@ -154,12 +154,12 @@ def test_a_rate_raised_applies_to_the_requests_already_waiting():
 
 def test_the_rate_probes_upward_and_never_above_max_rate():
     clock = FakeClock()
-    bucket = TokenBucket(clock, rate=50.0, burst=10.0)
+    bucket = TokenBucket(50.0, 10.0, clock)
     pace = Pace(20.0, clock=clock)  # --max-rate 20, under the registry's limit
     accepted, refusals = drive(pace, clock, lambda: not bucket.take(), seconds=20.0)
     assert refusals == [] and pace.rate == 20.0
     assert len(accepted) / 20.0 == pytest.approx(20.0, rel=0.05)
-    limited = TokenBucket(clock, rate=10.0, burst=2.0)  # then the registry's limit drops below it
+    limited = TokenBucket(10.0, 2.0, clock)  # then the registry's limit drops below it
     drive(pace, clock, lambda: not limited.take(), seconds=20.0 + 20.0)
     assert 8.0 <= pace.rate <= 15.0  # probing between the limit and a quarter above it
 
@@ -168,7 +168,7 @@ def test_a_rate_the_run_does_not_reach_is_not_raised():
     """Once a limit is found, ten minutes of asking for less (layers being analysed) leave the rate where
     it was: a burst after them is paced at it, not let loose on the registry."""
     clock = FakeClock()
-    bucket = TokenBucket(clock, rate=50.0, burst=10.0)
+    bucket = TokenBucket(50.0, 10.0, clock)
     pace = Pace(None, clock=clock)
     drive(pace, clock, lambda: not bucket.take(), seconds=20.0)
     found = pace.rate

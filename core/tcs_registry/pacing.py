@@ -116,8 +116,8 @@ class Pace:
         self._clean: float | None = None  # the rate of the latest window with none refused, since a cut (or
         # a cut tried)
         self._calm = 0  # windows to wait after a cut before probing again
-        self._over = (0, 0.0, 0, 0.0)  # windows in a row with a few refused beyond chance, and no cut; their
-        # refusals, requests and accepted rates, summed
+        self._over: list[tuple[int, int, float]] = []  # windows in a row with a few refused beyond chance,
+        # and no cut: their refusals, requests and accepted rates
         self._cut: tuple[float | None, float, float, int] | None = None  # to judge: the rate, share refused,
         # rate accepted and requests in the window before the latest cut
         self._warned = -self.WARN_EVERY
@@ -141,7 +141,7 @@ class Pace:
                 # rate, unless it was refused meanwhile; a pause of a few turns at a low rate is no idling
                 if not self._refused and now - self._last > max(self.WINDOW, 3.0 / self.rate if self.rate else 0.0):
                     self._new_window(now)
-                    self._over = (0, 0.0, 0, 0.0)
+                    self._over.clear()
                 self._decide(now)
                 self._last = now
                 self._in_window += 1
@@ -247,8 +247,8 @@ class Pace:
         elapsed = now - self._window
         if elapsed < self.WINDOW or self._in_window < (self.SAMPLES // 3 if self._doubling else self.SAMPLES):
             return
-        samples = self._in_window
-        share = self._refused / samples  # retries wait their turn too (PacedRetry): each is counted
+        samples, refused = self._in_window, self._refused
+        share = refused / samples  # retries wait their turn too (PacedRetry): each is counted
         # what the registry accepted while we were asking (a pause at the end, every worker waiting out a
         # backoff, is not the registry's doing; n requests spread over n - 1 gaps)
         span = min(elapsed, (self._last - self._window) * samples / max(1, samples - 1))
@@ -258,11 +258,11 @@ class Pace:
         if self._cut is not None:
             rate, refused, accepted_before, before = self._cut
             self._cut = None
-            lowered = 1.0 if rate is None or self.rate is None else 1.0 - self.rate / rate
-            deep = lowered >= 1.0 - self.KEPT - 1e-9  # a cut that can tell: refused at random, as many are
-            # refused after it, and fewer accepted by more than half of what it took off the rate (a tenth at
-            # most; none accepted at all is no gateway at random: a quota spent, or a limit far below the rate)
-            kept = max(self.KEPT, 1.0 - lowered / 2)
+            deep = rate is None or self.rate is None or self.rate <= self.KEPT * rate  # a cut that can tell:
+            # refused at random, as many are refused after it, and fewer accepted by more than half of what it
+            # took off the rate (a tenth at most; none accepted at all is no gateway at random: a quota spent,
+            # or a limit far below the rate)
+            kept = self.KEPT if rate is None or self.rate is None else max(self.KEPT, (1.0 + self.rate / rate) / 2)
             if deep and share < 1.0 and share >= self.HELPED * refused and accepted < kept * accepted_before:
                 # as many refused, fewer accepted: refusals whatever the rate, not a limit (still known to
                 # be met if refusals come beyond them: a window straddling a limit's change misleads)
@@ -311,21 +311,23 @@ class Pace:
         # apart by a cut that can tell, judged on the windows together (the last alone was picked for its
         # refusals: the window after it would seem to refuse fewer by chance)
         beyond = share - self.background > max(noise, self.FEW) and reached and self._cut is None
-        windows, refusals, requests, accepting = self._over
-        self._over = (windows + 1, refusals + share * samples, requests + samples, accepting + accepted)
         if not beyond or self.rate is None or self.KEPT * self.rate < self.MIN_RATE:
-            self._over = (0, 0.0, 0, 0.0)
-        elif self._over[0] >= self.PERSIST:
-            windows, refusals, requests, accepting = self._over
-            self._cut, self._since = (self.rate, refusals / requests, accepting / windows, requests), self._windows
-            self._over, self._doubling, self._clean, self._calm = (0, 0.0, 0, 0.0), False, None, self.CALM
+            self._over.clear()
+        else:
+            self._over.append((refused, samples, accepted))
+        if len(self._over) >= self.PERSIST and self.rate is not None:
+            refusals, requests = sum(w[0] for w in self._over), sum(w[1] for w in self._over)
+            accepting = statistics.fmean(w[2] for w in self._over)
+            self._cut, self._since = (self.rate, refusals / requests, accepting, requests), self._windows
+            self._doubling, self._clean, self._calm = False, None, self.CALM
             self.rate *= self.KEPT
             log.debug(
                 "A few 429s (%.0f%% of requests) %d windows in a row: trying a tenth fewer, %.1f requests a second",
                 100 * refusals / requests,
-                windows,
+                len(self._over),
                 self.rate,
             )
+            self._over.clear()
         if self.limit is not None and self.rate is not None:
             self.rate = min(self.rate, self.limit)
 

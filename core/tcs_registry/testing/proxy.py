@@ -70,28 +70,34 @@ class TokenBucket:
     """A rewrite refusing what is over a fixed rate limit, as nginx's ``limit_req`` (with
     ``limit_req_status 429``; its token bucket refills ``rate`` a second and saves up to ``burst``), Quay's
     and most gateways' limits do: 429 with no Retry-After. Records when each request was let through
-    and refused."""
+    and refused. ``take`` is the bucket alone, on ``clock`` (a simulated one, for `Pace`'s unit tests)."""
 
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst = rate, burst
-        self.tokens, self.at = burst, time.monotonic()
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.tokens, self.at = burst, clock()
         self.accepted: list[float] = []
         self.refused: list[float] = []
         self._lock = threading.Lock()
 
     def __call__(self, path: str, session: requests.Session, upstream: str) -> Answer | None:
+        if self.take(arrived()):
+            return None
+        return 429, {"Content-Type": "application/json"}, TOO_MANY
+
+    def take(self, now: float | None = None) -> bool:
+        """A token for a request that came at ``now`` (the clock's now by default), if one is left."""
         with self._lock:
             # as the request came (the threads of this server may take them in another order: one
             # taken after a later one came at once after it)
-            now = max(arrived(), self.at)
+            now = max(self.clock() if now is None else now, self.at)
             self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
             self.at = now
             if self.tokens >= 1:
                 self.tokens -= 1
                 self.accepted.append(now)
-                return None
+                return True
             self.refused.append(now)
-        return 429, {"Content-Type": "application/json"}, TOO_MANY
+            return False
 
     def achieved(self) -> float:
         """Requests let through a second, from the first refusal (the limit met) to the last request."""

@@ -1,5 +1,6 @@
 """A registry's answers to `Pace` simulated on a clock of its own: seconds of requests in a few
-milliseconds, the same every time (tests and `benchmarks/pacing.py`)."""
+milliseconds, the same every time (tests and `benchmarks/pacing.py`; a rate limit is the proxy's
+`TokenBucket` on this clock)."""
 
 from __future__ import annotations
 
@@ -20,23 +21,6 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(round(seconds, 6))
-
-
-class TokenBucket:
-    """A registry's rate limit as nginx's limit_req and most gateways keep it: ``rate`` tokens a second,
-    at most ``burst`` saved up; a request without a token is refused (429)."""
-
-    def __init__(self, clock: FakeClock, rate: float, burst: float) -> None:
-        self.clock, self.rate, self.burst = clock, rate, burst
-        self.tokens, self.at = burst, clock.now
-
-    def take(self) -> bool:
-        self.tokens = min(self.burst, self.tokens + (self.clock.now - self.at) * self.rate)
-        self.at = self.clock.now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
 
 
 def drive(
