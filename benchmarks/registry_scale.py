@@ -280,6 +280,9 @@ def dry_run(
             "replayed": seen["replayed"],  # of them, answered by the proxy from what it kept
             "connections": seen["connections"],
             "requests_by_kind": counts,
+            # how long a request took at the proxy (its delay and the registry's answer), on average: the rest
+            # of the run's latency is spent in tcs-registry
+            "proxy_ms_per_request": round(seen["served_seconds"] / max(1, sum(counts.values())) * 1000, 2),
             "minimum_requests": minimum_requests(repos, images),
         }
         # the minimum requests spread over the concurrency limit (its average over the run), a round trip

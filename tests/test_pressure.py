@@ -12,16 +12,18 @@ import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 
 from tcs_registry import pacing
 from tcs_registry.http import RegistryClient
 from tcs_registry.models import Credentials, Registry
-from tcs_registry.pacing import Concurrency
+from tcs_registry.pacing import Concurrency, Traffic
 from tcs_registry.testing.facade import Facade, arrived, text_answer
 from tcs_registry.testing.helpers import console_script, csv_rows, expected_rows, failures_path, report_path
 from tcs_registry.testing.proxy import TOO_MANY, HeldBack, Proxy, RandomFaults, TokenBucket
+from tcs_registry.testing.simulation import FakeClock
 
 pytestmark = pytest.mark.timing  # asserts on rates and times: run apart from the parallel run
 
@@ -187,7 +189,7 @@ def drive(limiter: Concurrency, registry: SlowUnderLoad, seconds: float, workers
             limiter.acquire()
             started = time.monotonic()
             registry.answer()
-            limiter.release(time.monotonic() - started)
+            limiter.release(started)
 
     threads = [threading.Thread(target=worker) for _ in range(workers)]
     for thread in threads:
@@ -229,11 +231,11 @@ def test_concurrency_halves_when_the_registry_refuses_in_earnest_not_now_and_the
     limiter.limit = 32
     for i in range(192):  # one in ten refused (two windows of three times the limit): nothing changes
         limiter.acquire()
-        limiter.release(0.02 if i % 10 else None, refused=not i % 10)
+        limiter.release(time.monotonic() - 0.02 if i % 10 else None, refused=not i % 10)
     assert limiter.limit == 32
     for i in range(96):  # every other one: a limit met
         limiter.acquire()
-        limiter.release(0.02 if i % 2 else None, refused=not i % 2)
+        limiter.release(time.monotonic() - 0.02 if i % 2 else None, refused=not i % 2)
     assert limiter.limit == 16
 
 
@@ -249,7 +251,7 @@ def test_the_run_reports_the_requests_it_had_in_flight_beside_the_limit():
     now[0] = 4.0
     assert (limiter.average(), limiter.busy()) == (4.0, 2.0)
     for _ in range(3):
-        limiter.release(0.02)
+        limiter.release()
     now[0] = 8.0  # nothing in flight for 4 s more
     assert limiter.busy() == 1.0
 
@@ -260,7 +262,7 @@ def test_a_waiting_retry_gives_its_slot_back():
     with limiter.paused():
         assert limiter.in_flight == 0
         limiter.acquire()  # another request goes meanwhile, and does not wait
-        limiter.release(0.01)
+        limiter.release()
     assert limiter.in_flight == 1
 
 
@@ -279,18 +281,18 @@ def answers(limiter: Concurrency, latency: float) -> None:
     """One window of answers, each taking ``latency``."""
     for _ in range(max(limiter.SAMPLES, 3 * limiter.limit)):
         limiter.acquire()
-        limiter.release(latency)
+        limiter.release(limiter.clock() - latency)  # (a clock that does not move: exactly ``latency``)
 
 
 def test_one_window_straddling_a_slowdown_does_not_make_the_slowdown_the_baseline():
     """Settled at 11 on a registry answering 20 ms unloaded, the registry halves its capacity: the first
     window straddles the change and shows less than what follows, so its cut leaves the latency where it
     was. That is our load still (the next cut brings it down), not a slower registry: the baseline holds."""
-    limiter = Concurrency(64)
+    limiter = Concurrency(64, clock=FakeClock())
     limiter.limit = 11
     answers(limiter, 0.020)
     answers(limiter, 0.0367)  # 11 in flight where 6 are worked on
-    assert (limiter.limit, limiter.baseline) == (11, 0.020)
+    assert (limiter.limit, limiter.baseline) == (11, pytest.approx(0.020))
     answers(limiter, 0.0534)  # half of the window before the change, half after
     assert limiter.limit == 8
     answers(limiter, 0.0534)  # begun under the old limit: not judged
@@ -298,7 +300,36 @@ def test_one_window_straddling_a_slowdown_does_not_make_the_slowdown_the_baselin
     assert limiter.limit == 6
     answers(limiter, 0.0534)
     answers(limiter, 0.040)
-    assert (limiter.limit, limiter.baseline) == (6, 0.020)
+    assert (limiter.limit, limiter.baseline) == (6, pytest.approx(0.020))
+
+
+def test_a_slot_given_back_late_counts_as_latency():
+    """Answers that come in 20 ms, each slot then given back 40 ms later (the process short of CPU: every
+    thread waits for the interpreter and this lock after its answer came): the run waits 60 ms a request,
+    and that is the latency the limit is judged by, not the 20 ms of the answer alone."""
+    clock = FakeClock()
+    traffic = Traffic(None, 64, clock=clock)
+    limiter = traffic.concurrency
+    limiter.limit = 8
+    held, go = threading.Event(), threading.Event()
+
+    def busy() -> None:  # holds the lock the slot is given back under, 40 ms on the clock
+        with limiter._cond:
+            held.set()
+            go.wait()
+            clock.now += 0.040
+
+    for _ in range(limiter.SAMPLES):
+        held.clear(), go.clear()
+        holder = threading.Thread(target=busy)
+        with traffic.request() as attempt:
+            clock.now += 0.020
+            attempt.answered(SimpleNamespace(status_code=200, raw=None))
+            holder.start()
+            held.wait()
+            go.set()
+        holder.join()
+    assert limiter.baseline == pytest.approx(0.060)
 
 
 def test_a_token_retried_while_others_wait_for_it_does_not_deadlock():

@@ -48,6 +48,7 @@ type stats struct {
 	Counts      map[string]int `json:"counts"`
 	Paths       map[string]int `json:"paths"`
 	CPU         float64        `json:"cpu_seconds"`
+	Served      float64        `json:"served_seconds"` // the requests' time in the proxy, summed: from their headers read to their answers written
 }
 
 func cpuSeconds() float64 {
@@ -171,7 +172,8 @@ func main() {
 			seen.CPU = cpuSeconds()
 			body, _ := json.Marshal(seen)
 			if r.URL.Query().Get("reset") == "1" {
-				seen.Connections, seen.Replayed, seen.Counts, seen.Paths = 0, 0, map[string]int{}, map[string]int{}
+				seen.Connections, seen.Replayed, seen.Served = 0, 0, 0
+				seen.Counts, seen.Paths = map[string]int{}, map[string]int{}
 			}
 			seen.Unlock()
 			w.Header().Set("Content-Type", "application/json")
@@ -182,6 +184,12 @@ func main() {
 			kept.replaying.Store(true)
 			return
 		}
+		began := time.Now()
+		defer func() {
+			seen.Lock()
+			seen.Served += time.Since(began).Seconds()
+			seen.Unlock()
+		}()
 		seen.Lock()
 		seen.Counts[kindOf(r.Method, r.URL.Path)]++
 		seen.Paths[r.Method+" "+r.URL.Path]++

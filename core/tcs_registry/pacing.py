@@ -359,8 +359,9 @@ class TimeAverage:
 class Concurrency:
     """How many requests may be in flight to one registry at once, found as TCP Vegas finds its window
     (Brakmo and Peterson, 1995; Netflix's concurrency-limits `VegasLimit` for servers): the latency of
-    the answers against the lowest latency seen (the registry with nothing waiting in it) says how many
-    of our requests are queueing inside the registry rather than being worked on:
+    the requests (each from when it went to when its slot was given back) against the lowest latency
+    seen (the registry with nothing waiting in it) says how many of our requests are queueing, inside
+    the registry or in this process, rather than being worked on:
     ``queued = limit x (1 - baseline / latency)``. Every window of answers (SAMPLES at least, and three
     times the limit) is judged by its median latency:
 
@@ -404,6 +405,7 @@ class Concurrency:
         self._latencies: list[float] = []
         self._refused = 0
         self._queued = False  # a request waited for a slot in this window: the limit held the run back
+        self.clock = clock
         self._limits = TimeAverage(self.limit, clock)
         self._flights = TimeAverage(0, clock)
 
@@ -420,14 +422,19 @@ class Concurrency:
             self.in_flight += 1
             self._flights.set(self.in_flight)
 
-    def release(self, latency: float | None = None, refused: bool = False) -> None:
-        """A request's slot back, with its latency (None: not a clean sample, e.g. it was retried) and
-        whether the registry refused it."""
+    def release(self, since: float | None = None, refused: bool = False) -> None:
+        """A request's slot back, and whether the registry refused it. ``since``: when the request went (on
+        `clock`; None: not a clean sample, e.g. it was retried). Its latency is timed to now, with this
+        lock in hand: a slot is held until it is given back, and a process short of CPU gives its slots
+        back late (each thread waits for the interpreter, and for this lock, after its answer has come).
+        Timed to the answer alone, that wait went unseen: in a dry run with a little more work for each
+        request (a timer of its own), the limit grew to 60 on answers that came no faster, and each slot
+        was held three times as long as its answer took."""
         with self._cond:
             self.in_flight -= 1
             self._flights.set(self.in_flight)
-            if latency is not None:
-                self._latencies.append(latency)
+            if since is not None:
+                self._latencies.append(self.clock() - since)
             self._refused += refused
             if len(self._latencies) + self._refused >= max(self.SAMPLES, 3 * self.limit):
                 self._decide()
@@ -502,7 +509,7 @@ class Attempt:
     def __init__(self, clock: Any) -> None:
         self.clock = clock
         self.began = clock()
-        self.latency: float | None = None
+        self.clean = False  # answered at the first try: its time says how long the registry takes
         self.refused = True  # until an answer says otherwise (an exception is a refusal)
         self.accepted = False  # the answer was anything but 429
 
@@ -521,7 +528,7 @@ class Attempt:
         statuses = [h.status for h in history] + [response.status_code]
         # 429 is a rate limit's answer (Pace's business), not a registry short of capacity
         self.refused = any(s in OVERLOADED for s in statuses) or any(h.error is not None for h in history)
-        self.latency = None if history else self.clock() - self.began  # a retried request's time is not latency
+        self.clean = not history  # a retried request's time is not latency
         self.accepted = response.status_code != 429
 
 
@@ -576,7 +583,8 @@ class Traffic:
         finally:
             self._local.gated, self._local.resendable, self._local.of_registry = holding, again, whose
             if gated:
-                self.concurrency.release(*((attempt.latency, attempt.refused) if attempt else (None, False)))
+                clean = attempt is not None and attempt.clean
+                self.concurrency.release(attempt.began if clean else None, attempt is not None and attempt.refused)
                 if attempt is not None and attempt.accepted:  # (a token renewed proves nothing of the registry)
                     self.pace.accepted()
 
