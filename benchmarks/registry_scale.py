@@ -280,8 +280,9 @@ def dry_run(
             "replayed": seen["replayed"],  # of them, answered by the proxy from what it kept
             "connections": seen["connections"],
             "requests_by_kind": counts,
-            # how long a request took at the proxy (its delay and the registry's answer), on average: the rest
-            # of the run's latency is spent in tcs-registry
+            # how long a request took in the proxy's handler (its delay and the registry's answer), on
+            # average; the rest of the latency tcs-registry sees is spent on loopback, in Go's HTTP server
+            # and in tcs-registry
             "proxy_ms_per_request": round(seen["served_seconds"] / max(1, sum(counts.values())) * 1000, 2),
             "minimum_requests": minimum_requests(repos, images),
         }

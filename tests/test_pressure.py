@@ -316,7 +316,7 @@ def test_a_slot_given_back_late_counts_as_latency():
     def busy() -> None:  # holds the lock the slot is given back under, 40 ms on the clock
         with limiter._cond:
             held.set()
-            go.wait()
+            go.wait(10)
             clock.now += 0.040
 
     for _ in range(limiter.SAMPLES):
@@ -326,7 +326,7 @@ def test_a_slot_given_back_late_counts_as_latency():
             clock.now += 0.020
             attempt.answered(SimpleNamespace(status_code=200, raw=None))
             holder.start()
-            held.wait()
+            assert held.wait(10)
             go.set()
         holder.join()
     assert limiter.baseline == pytest.approx(0.060)

@@ -426,10 +426,10 @@ class Concurrency:
         """A request's slot back, and whether the registry refused it. ``since``: when the request went (on
         `clock`; None: not a clean sample, e.g. it was retried). Its latency is timed to now, with this
         lock in hand: a slot is held until it is given back, and a process short of CPU gives its slots
-        back late (each thread waits for the interpreter, and for this lock, after its answer has come).
-        Timed to the answer alone, that wait went unseen: in a dry run with a little more work for each
-        request (a timer of its own), the limit grew to 60 on answers that came no faster, and each slot
-        was held three times as long as its answer took."""
+        back late (the thread that holds this lock may wait for the interpreter with it in hand, and every
+        thread giving a slot back waits behind it). Timed to the answer alone, that wait went unseen: in a
+        dry run with a little more work for each request (a timer of its own), the limit grew to 60 on
+        answers that came no faster, and each slot was held three times as long as its answer took."""
         with self._cond:
             self.in_flight -= 1
             self._flights.set(self.in_flight)
