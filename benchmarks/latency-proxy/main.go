@@ -2,8 +2,8 @@
 // first bytes are read (what a real network's TCP handshake costs): a stand-in for a real network in
 // front of the local registry, for benchmarks. It counts connections, and requests by kind and by path,
 // and serves the counts at /_stats with the CPU time the proxy has used and the time its requests
-// spent in it, summed (/_stats?reset=1 clears the counts and that sum). Written in Go so that the proxy's own work takes little of the CPU the measured tool and the
-// registry share.
+// spent in it, summed (/_stats?reset=1 clears the counts and that sum). Written in Go so that the
+// proxy's own work takes little of the CPU the measured tool and the registry share.
 //
 // With -replay it keeps every 200 answer to a GET, and once asked POST /_replay it answers those from
 // memory (after the same delay) instead of asking the registry again: a registry whose own work is done
@@ -48,7 +48,8 @@ type stats struct {
 	Counts      map[string]int `json:"counts"`
 	Paths       map[string]int `json:"paths"`
 	CPU         float64        `json:"cpu_seconds"`
-	Served      float64        `json:"served_seconds"` // the requests' time in the handler, summed: from their headers read to their answers handed to the server
+	// the requests' time in the handler, summed: from their headers read to their answers handed to the server
+	Served float64 `json:"served_seconds"`
 }
 
 func cpuSeconds() float64 {

@@ -509,7 +509,8 @@ class Attempt:
     def __init__(self, clock: Any) -> None:
         self.clock = clock
         self.began = clock()
-        self.clean = False  # answered at the first try: its time says how long the registry takes
+        self.went: float | None = None  # when it went, once answered at the first try: its time to its
+        # slot given back is a sample of the latency (a retried request's is not)
         self.refused = True  # until an answer says otherwise (an exception is a refusal)
         self.accepted = False  # the answer was anything but 429
 
@@ -528,7 +529,7 @@ class Attempt:
         statuses = [h.status for h in history] + [response.status_code]
         # 429 is a rate limit's answer (Pace's business), not a registry short of capacity
         self.refused = any(s in OVERLOADED for s in statuses) or any(h.error is not None for h in history)
-        self.clean = not history  # a retried request's time is not latency
+        self.went = None if history else self.began
         self.accepted = response.status_code != 429
 
 
@@ -583,8 +584,7 @@ class Traffic:
         finally:
             self._local.gated, self._local.resendable, self._local.of_registry = holding, again, whose
             if gated:
-                clean = attempt is not None and attempt.clean
-                self.concurrency.release(attempt.began if clean else None, attempt is not None and attempt.refused)
+                self.concurrency.release(*((attempt.went, attempt.refused) if attempt else (None, False)))
                 if attempt is not None and attempt.accepted:  # (a token renewed proves nothing of the registry)
                     self.pace.accepted()
 
